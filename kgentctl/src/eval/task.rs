@@ -1,0 +1,294 @@
+//! Benchmark task files: parsing, validation and the output check of one task.
+//!
+//! The format is /work/shared/eval/README.md's. Every task is validated (ids unique, regexes
+//! compile) before the first one runs, so a typo fails in a second rather than an hour into an
+//! evaluation. The `reference` program of a task is for humans only: it is never read here, not
+//! even deserialized.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use regex::Regex;
+use serde::Deserialize;
+
+/// A task as written in the file (`reference` deliberately absent).
+#[derive(Debug, Deserialize)]
+struct TaskEntry {
+    id: String,
+    prompt: String,
+    feasible: bool,
+    #[serde(default)]
+    why_infeasible: String,
+    #[serde(default)]
+    trigger: String,
+    #[serde(default = "default_settle_s")]
+    settle_s: f64,
+    #[serde(default)]
+    expect: Vec<String>,
+    #[serde(default)]
+    reject: Vec<String>,
+}
+
+fn default_settle_s() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Deserialize)]
+struct TaskFile {
+    #[serde(default)]
+    task: Vec<TaskEntry>,
+}
+
+/// One benchmark task, validated.
+#[derive(Debug)]
+pub struct Task {
+    pub id: String,
+    pub prompt: String,
+    pub feasible: bool,
+    /// For people reading the results; the harness does not compare it with anything.
+    pub why_infeasible: String,
+    /// Shell command run while the program is attached; empty for none.
+    pub trigger: String,
+    /// How long the program keeps running after the trigger ends.
+    pub settle: Duration,
+    pub check: OutputCheck,
+}
+
+/// What a program's output must (and must not) contain.
+#[derive(Debug)]
+pub struct OutputCheck {
+    expect: Vec<Regex>,
+    reject: Vec<Regex>,
+}
+
+impl OutputCheck {
+    pub fn new(expect: &[String], reject: &[String]) -> anyhow::Result<Self> {
+        let compile = |which: &str, patterns: &[String]| -> anyhow::Result<Vec<Regex>> {
+            patterns
+                .iter()
+                .map(|pattern| {
+                    Regex::new(pattern).with_context(|| {
+                        format!("{which} pattern {pattern:?} is not a valid regex")
+                    })
+                })
+                .collect()
+        };
+        Ok(OutputCheck {
+            expect: compile("expect", expect)?,
+            reject: compile("reject", reject)?,
+        })
+    }
+
+    /// Checks the program's whole stdout (its lines joined with newlines): `Ok` when every
+    /// `expect` matches and no `reject` does, otherwise every broken rule, in file order.
+    pub fn verify(&self, output: &str) -> Result<(), String> {
+        let mut failures: Vec<String> = self
+            .expect
+            .iter()
+            .filter(|regex| !regex.is_match(output))
+            .map(|regex| format!("expected /{}/ not in output", regex.as_str()))
+            .collect();
+        for regex in &self.reject {
+            if let Some(found) = regex.find(output) {
+                failures.push(format!(
+                    "rejected /{}/ matched {:?}",
+                    regex.as_str(),
+                    found.as_str()
+                ));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("; "))
+        }
+    }
+}
+
+/// Parses and validates a task file.
+pub fn parse(text: &str) -> anyhow::Result<Vec<Task>> {
+    let file: TaskFile = toml::from_str(text).context("not a valid task file")?;
+    if file.task.is_empty() {
+        bail!("the file has no [[task]] entries");
+    }
+    let mut seen = HashSet::new();
+    file.task
+        .into_iter()
+        .map(|entry| {
+            if entry.id.trim().is_empty() {
+                bail!("a task has an empty id");
+            }
+            if !seen.insert(entry.id.clone()) {
+                bail!("task id {:?} appears twice", entry.id);
+            }
+            validate(entry)
+        })
+        .collect()
+}
+
+fn validate(entry: TaskEntry) -> anyhow::Result<Task> {
+    let id = entry.id;
+    if entry.prompt.trim().is_empty() {
+        bail!("task {id}: the prompt is empty");
+    }
+    let settle = Duration::try_from_secs_f64(entry.settle_s)
+        .with_context(|| format!("task {id}: settle_s = {} is not a duration", entry.settle_s))?;
+    let check =
+        OutputCheck::new(&entry.expect, &entry.reject).with_context(|| format!("task {id}"))?;
+    Ok(Task {
+        id,
+        prompt: entry.prompt,
+        feasible: entry.feasible,
+        why_infeasible: entry.why_infeasible,
+        trigger: entry.trigger,
+        settle,
+        check,
+    })
+}
+
+/// The tasks named in `only` (all of them when it is empty), in file order.
+pub fn select(tasks: Vec<Task>, only: &[String]) -> anyhow::Result<Vec<Task>> {
+    if only.is_empty() {
+        return Ok(tasks);
+    }
+    let unknown: Vec<&str> = only
+        .iter()
+        .filter(|id| !tasks.iter().any(|task| &task.id == *id))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = tasks.iter().map(|task| task.id.as_str()).collect();
+        bail!(
+            "no task with id {} (the file has: {})",
+            unknown.join(", "),
+            known.join(", ")
+        );
+    }
+    Ok(tasks
+        .into_iter()
+        .filter(|task| only.contains(&task.id))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+[[task]]
+id = "failed-opens"
+prompt = "Show failed opens."
+feasible = true
+why_infeasible = ""
+trigger = "cat /tmp/missing"
+settle_s = 2
+expect = ['missing.*(\b2\b|ENOENT)']
+reject = ['exists']
+reference = """
+this is never read
+"""
+
+[[task]]
+id = "llc-misses"
+prompt = "Count cache misses."
+feasible = false
+why_infeasible = "no hardware PMU"
+trigger = "true"
+settle_s = 0.5
+expect = []
+reject = []
+
+[[task]]
+id = "defaults"
+prompt = "Anything."
+feasible = true
+"#;
+
+    #[test]
+    fn parses_tasks_with_defaults_and_without_the_reference() {
+        let tasks = parse(FILE).unwrap_or_else(|error| panic!("{error:#}"));
+        assert_eq!(tasks.len(), 3);
+        assert_eq!(tasks[0].id, "failed-opens");
+        assert!(tasks[0].feasible);
+        assert_eq!(tasks[0].settle, Duration::from_secs(2));
+        assert_eq!(tasks[0].trigger, "cat /tmp/missing");
+        assert!(!tasks[1].feasible);
+        assert_eq!(tasks[1].why_infeasible, "no hardware PMU");
+        assert_eq!(tasks[1].settle, Duration::from_millis(500));
+        assert_eq!(tasks[2].settle, Duration::from_secs(1));
+        assert_eq!(tasks[2].trigger, "");
+        assert_eq!(tasks[2].check.verify(""), Ok(()));
+    }
+
+    #[test]
+    fn invalid_files_are_refused_with_the_task_named() {
+        let bad_regex = "[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\nexpect = ['(']\n";
+        let error = format!(
+            "{:#}",
+            parse(bad_regex).err().unwrap_or_else(|| panic!("accepted"))
+        );
+        assert!(
+            error.contains("task t") && error.contains("expect pattern"),
+            "{error}"
+        );
+
+        let twice = "[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\n\
+                     [[task]]\nid = \"t\"\nprompt = \"q\"\nfeasible = false\n";
+        let error = format!(
+            "{:#}",
+            parse(twice).err().unwrap_or_else(|| panic!("accepted"))
+        );
+        assert!(error.contains("appears twice"), "{error}");
+
+        let negative = "[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\nsettle_s = -1\n";
+        assert!(parse(negative).is_err());
+        assert!(parse("").is_err());
+        assert!(parse("[[task]]\nid = \"t\"\nfeasible = true\n").is_err());
+    }
+
+    #[test]
+    fn only_keeps_file_order_and_names_unknown_ids() {
+        let tasks = parse(FILE).unwrap_or_else(|error| panic!("{error:#}"));
+        let only = vec!["defaults".to_string(), "failed-opens".to_string()];
+        let chosen = select(tasks, &only).unwrap_or_else(|error| panic!("{error:#}"));
+        let ids: Vec<&str> = chosen.iter().map(|task| task.id.as_str()).collect();
+        assert_eq!(ids, ["failed-opens", "defaults"]);
+
+        let tasks = parse(FILE).unwrap_or_else(|error| panic!("{error:#}"));
+        let error = select(tasks, &["nope".to_string()])
+            .err()
+            .unwrap_or_else(|| panic!("accepted"))
+            .to_string();
+        assert!(
+            error.contains("nope") && error.contains("llc-misses"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn check_runs_against_the_whole_output() {
+        let check = OutputCheck::new(
+            &[
+                r"kgentdevfsync\b.*\d".to_string(),
+                r"(?s)kgentdevfsync.*kgentdevfsync".to_string(),
+            ],
+            &[r"\b123457\b".to_string()],
+        )
+        .unwrap_or_else(|error| panic!("{error:#}"));
+        assert_eq!(
+            check.verify("kgentdevfsync 12 us\nother\nkgentdevfsync 9 us"),
+            Ok(())
+        );
+
+        let failure = check
+            .verify("kgentdevfsync 123457")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            failure,
+            "expected /(?s)kgentdevfsync.*kgentdevfsync/ not in output; \
+             rejected /\\b123457\\b/ matched \"123457\""
+        );
+    }
+}

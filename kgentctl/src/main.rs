@@ -1,0 +1,250 @@
+//! kgentctl: the command-line client of kgentd.
+//!
+//! It owns the command line (this file), the conversation with kgentd over its Unix socket and
+//! the way results are shown to a person or written as JSON. It holds no privilege and must not
+//! touch the kernel, a model or the store: everything it does goes through kgentd's gRPC API, so
+//! fleet automation can do the same over the same API.
+
+mod ask;
+mod client;
+mod eval;
+mod history;
+mod host;
+mod json;
+mod run;
+mod show;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kgent_proto::v1::Target;
+
+use crate::client::Unreachable;
+use crate::status::RpcError;
+
+/// The default socket of a system-wide kgentd (see systemd/kgentd.socket).
+const DEFAULT_SOCKET: &str = "/run/kgent/kgent.sock";
+
+const ABOUT: &str = "Ask kgentd for eBPF programs in plain English, run them, evaluate them";
+
+const LONG_ABOUT: &str = "\
+Ask kgentd for eBPF programs in plain English, run them, evaluate them.
+
+kgentctl is a thin, unprivileged client: kgentd (the root daemon, one per host) grounds every
+request in this host's kernel (BTF, tracefs), asks its model, loads each candidate through the
+real verifier and only answers with a program that passed its checks on this very kernel.
+
+kgentd must be running: start it with `sudo systemctl start kgentd` (or `sudo kgentd` in a
+terminal). kgentctl talks to it over a Unix socket, /run/kgent/kgent.sock by default; your user
+needs access to it (group `kgent`). Point --socket or KGENT_SOCKET elsewhere for a private kgentd.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  kgentctl ask \"show me which processes open files under /etc\"
+  kgentctl ask --run --duration 10 \"count syscalls per process\"
+  kgentctl run trace.bt                 run a bpftrace file until Ctrl-C
+  kgentctl run --id 3f2a… --duration 30 run a past answer again for 30 s
+  kgentctl history                      past requests; `history ID` shows one with its transcript
+  kgentctl host                         what this kernel can do, which model is loaded
+  kgentctl eval tasks.toml --json out.json
+
+Exit status:
+  0    success (for eval: it ran to the end, whatever the score)
+  1    an error: RPC failure, the daemon failed, the program exited with an error
+  2    usage error (bad command line)
+  3    no answer: kgentd could not produce a verified program (the reason is printed)
+  4    cannot reach kgentd (not running, wrong --socket, or no access to the socket)
+  5    request rejected by kgentd: invalid argument, not found, permission denied, or a limit
+       was reached (the daemon's message is printed)
+  130  run interrupted: Ctrl-C before the program was attached, or a second Ctrl-C while it
+       was stopping";
+
+#[derive(Debug, Parser)]
+#[command(name = "kgentctl", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+struct Cli {
+    /// kgentd's Unix socket.
+    #[arg(long, global = true, env = "KGENT_SOCKET", default_value = DEFAULT_SOCKET, value_name = "PATH")]
+    socket: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Turn a plain-English request into a program verified on this host.
+    #[command(after_help = "\
+Progress (stages, candidates, each check ✓/✗) goes to stderr as it happens; the final program
+goes to stdout, so `kgentctl ask \"…\" > prog.bt` keeps just the program.
+
+Examples:
+  kgentctl ask \"print every file deleted, with pid and process name\"
+  kgentctl ask --run --duration 10 \"histogram of read() sizes per process\"
+  kgentctl ask --json \"count TCP connects per destination port\" | jq .answer.program")]
+    Ask(ask::AskArgs),
+
+    /// Run a bpftrace program (a file, stdin, or a past answer) and stream its output.
+    #[command(after_help = "\
+Output lines of the program go to stdout (its stderr to stderr). Ctrl-C stops it gracefully:
+bpftrace prints its maps, and kgentctl waits for them; a second Ctrl-C leaves at once (kgentd
+then kills the program).
+
+Examples:
+  kgentctl run trace.bt
+  echo 'tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", comm); }' | kgentctl run -
+  kgentctl run --id 3f2a… --duration 30")]
+    Run(run::RunArgs),
+
+    /// List past requests, or show one with its full transcript.
+    #[command(after_help = "\
+Examples:
+  kgentctl history --limit 10
+  kgentctl history 3f2a…            every prompt, model reply and check of that request
+  kgentctl history --json | jq '.[] | select(.state == \"no_answer\")'")]
+    History(history::HistoryArgs),
+
+    /// What this host's kernel can do, and which model backend kgentd uses.
+    #[command(after_help = "\
+Example:
+  kgentctl host
+  kgentctl host --json | jq .families")]
+    Host(host::HostArgs),
+
+    /// Run a benchmark task file (TOML) one task at a time and score the answers.
+    #[command(after_help = "\
+For each task: ask for a program; if one is delivered, run it, start the task's trigger once every
+probe is attached (`sh -c TRIGGER`, as the user running kgentctl: triggers expect root), wait
+settle_s, stop the program gracefully, wait for it to exit (up to 90 s), then check the `expect`
+and `reject` regexes against everything it printed on stdout.
+
+Scoring: a feasible task is correct (checks pass), a false positive (answered but the check or the
+run failed) or a false negative (no answer); an infeasible task is correct when no program was
+delivered and the answer says why, a false positive when a program was delivered.
+
+Progress goes to stderr, the table and the totals (A, FP, FN, median seconds per task) to stdout.
+Ctrl-C abandons the evaluation (kgentd kills the running program); the --json file keeps every
+task finished before it.
+
+Examples:
+  sudo kgentctl eval /work/shared/eval/tasks.toml
+  sudo kgentctl eval tasks.toml --only failed-opens,file-delete-audit --json results.json")]
+    Eval(eval::EvalArgs),
+}
+
+/// Which kind of program to ask for or to run.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TargetArg {
+    /// A bpftrace script, run by the host's bpftrace.
+    Bpftrace,
+    /// A libbpf-style C program (CO-RE), compiled against this host's vmlinux.h.
+    C,
+}
+
+impl From<TargetArg> for Target {
+    fn from(target: TargetArg) -> Self {
+        match target {
+            TargetArg::Bpftrace => Target::Bpftrace,
+            TargetArg::C => Target::C,
+        }
+    }
+}
+
+/// How long to run a program, shared by `ask --run` and `run`.
+#[derive(Debug, Args)]
+struct DurationArg {
+    /// Stop the program after this many seconds (0: until Ctrl-C).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    duration: u32,
+}
+
+/// How kgentctl ends; the numbers are documented in `--help` (AFTER_HELP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Success,
+    Error,
+    NoAnswer,
+    Unreachable,
+    Rejected,
+    Interrupted,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(match exit {
+            Exit::Success => 0,
+            Exit::Error => 1,
+            Exit::NoAnswer => 3,
+            Exit::Unreachable => 4,
+            Exit::Rejected => 5,
+            Exit::Interrupted => 130,
+        })
+    }
+}
+
+/// The exit status for a failed command: the most specific cause in the error chain wins.
+fn exit_for(error: &anyhow::Error) -> Exit {
+    for cause in error.chain() {
+        if cause.is::<Unreachable>() {
+            return Exit::Unreachable;
+        }
+        if let Some(rpc) = cause.downcast_ref::<RpcError>() {
+            return if rpc.is_rejection() {
+                Exit::Rejected
+            } else {
+                Exit::Error
+            };
+        }
+    }
+    Exit::Error
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Ask(args) => ask::ask(&cli.socket, args).await,
+        Command::Run(args) => run::run(&cli.socket, args).await,
+        Command::History(args) => history::history(&cli.socket, args).await,
+        Command::Host(args) => host::host(&cli.socket, args).await,
+        Command::Eval(args) => eval::eval(&cli.socket, args).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli).await {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            eprintln!("kgentctl: {error:#}");
+            exit_for(&error).into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unreachable_daemon_exits_with_4_and_rejections_with_5() {
+        let unreachable = anyhow::Error::new(Unreachable::for_test("/nowhere.sock"));
+        assert_eq!(exit_for(&unreachable), Exit::Unreachable);
+
+        let rejected = anyhow::Error::new(RpcError::new(
+            "Ask",
+            tonic::Status::invalid_argument("empty request"),
+        ))
+        .context("asking kgentd");
+        assert_eq!(exit_for(&rejected), Exit::Rejected);
+
+        let failed = anyhow::Error::new(RpcError::new("Ask", tonic::Status::internal("boom")));
+        assert_eq!(exit_for(&failed), Exit::Error);
+    }
+}

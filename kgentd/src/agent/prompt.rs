@@ -1,0 +1,91 @@
+//! The words sent to the model: a short system prompt carrying this host's rules, the grounding
+//! (real tracepoints with their fields, example programs that work here), and repair messages.
+//! Kept short on purpose: the embedded model reads ~60 prompt tokens per second.
+use crate::host::HostFacts;
+use crate::knowledge::Grounding;
+
+pub fn system_prompt(host: &HostFacts) -> String {
+    let unavailable: Vec<String> = host
+        .families
+        .iter()
+        .filter(|f| !f.available)
+        .map(|f| f.prefixes[..f.prefixes.len().min(2)].join("/"))
+        .collect();
+    let avoid = if unavailable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "- This kernel CANNOT use these probe types: {}. Use tracepoint:, uprobe:, uretprobe:, profile:hz:99, interval:s:1, BEGIN, END.\n",
+            unavailable.join(", ")
+        )
+    };
+    format!(
+        "You write bpftrace 0.17 programs for Linux {release}. Reply with one ```bpftrace code block, then one sentence saying what it prints.\n\
+Rules:\n\
+{avoid}\
+- Use only the tracepoints listed by the user, and only their listed fields, as args->field. A `char *` field must be read with str(args->field).\n\
+- args->ret exists only in sys_exit_* tracepoints. To report an argument together with the result, save the argument in a map keyed by tid in sys_enter_*, read it in sys_exit_*, then delete it.\n\
+- Variables: $x is a scratch variable (assign before use), @x is a map. Builtins: pid, tid, comm, uid, nsecs, cpu, retval (only in uretprobe).\n\
+- Print with printf(\"...\\n\", ...). Aggregate with @m[key] = count() or sum(v) or hist(v); maps print when the program stops.\n\
+- If this kernel cannot do what is asked, reply only: UNSUPPORTED: <reason>.",
+        release = host.kernel_release
+    )
+}
+
+pub fn user_prompt(request: &str, grounding: &Grounding) -> String {
+    let mut s = String::from("Tracepoints on this host (with their args fields):\n");
+    for tp in &grounding.tracepoints {
+        s.push_str(&tp.signature());
+        s.push('\n');
+    }
+    if !grounding.examples.is_empty() {
+        s.push_str("\nExample programs that work on this host:\n");
+        for e in &grounding.examples {
+            s.push_str("```bpftrace\n");
+            s.push_str(strip_header_comments(&e.source).trim());
+            s.push_str("\n```\n");
+        }
+    }
+    s.push_str("\nRequest: ");
+    s.push_str(request);
+    s
+}
+
+pub fn repair_prompt(diagnostics: &str) -> String {
+    format!(
+        "That program failed on this host:\n{diagnostics}\n\nFix it. Reply with the complete corrected program in one ```bpftrace block."
+    )
+}
+
+pub fn repeat_prompt(diagnostics: &str) -> String {
+    format!(
+        "You sent the same program again; it still fails on this host:\n{diagnostics}\n\nWrite a different program that avoids this problem, in one ```bpftrace block."
+    )
+}
+
+/// Examples keep their code, not their license headers.
+fn strip_header_comments(source: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_header = true;
+    for l in source.lines() {
+        let t = l.trim_start();
+        if in_header
+            && (t.starts_with("//")
+                || t.starts_with('#')
+                || t.starts_with("/*")
+                || t.starts_with('*')
+                || t.is_empty())
+        {
+            if let Some(d) = t
+                .trim_start_matches(['/', ' '])
+                .strip_prefix("description:")
+            {
+                out.push(format!("// {}", d.trim()));
+            }
+            continue;
+        }
+        in_header = false;
+        out.push(l.to_owned());
+    }
+    out.join("\n")
+}

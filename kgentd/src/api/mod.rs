@@ -1,0 +1,299 @@
+//! The gRPC API (package kgent.v1): validates requests, asks [`authz`](crate::authz), hands work
+//! to the agent and the jobs, streams their events, and maps domain errors to status codes.
+//! No logic of its own beyond that.
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::agent::{Agent, AskOptions, Outcome};
+use crate::authz::Caller;
+use crate::config::LimitsConfig;
+use crate::error::KgentError;
+use crate::exec::{JobEvent, JobSpec, Jobs};
+use crate::proto::{self, kgent_server::Kgent};
+use crate::store::RequestState;
+
+pub struct KgentService {
+    pub agent: Arc<Agent>,
+    pub jobs: Jobs,
+    pub limits: LimitsConfig,
+    pub ask_slots: Arc<Semaphore>,
+}
+
+type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+impl KgentService {
+    pub fn new(agent: Arc<Agent>, jobs: Jobs, limits: LimitsConfig) -> Self {
+        let slots = limits.max_concurrent_asks.max(1);
+        Self {
+            agent,
+            jobs,
+            limits,
+            ask_slots: Arc::new(Semaphore::new(slots)),
+        }
+    }
+
+    fn validate_text(&self, text: &str) -> Result<(), KgentError> {
+        if text.trim().is_empty() {
+            return Err(KgentError::InvalidArgument(
+                "the request is empty: say what you want to observe, e.g. \"show every file that gets opened\"".into(),
+            ));
+        }
+        if text.len() > self.limits.max_request_bytes {
+            return Err(KgentError::InvalidArgument(format!(
+                "the request is {} bytes; the limit is {} bytes (limits.max_request_bytes)",
+                text.len(),
+                self.limits.max_request_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn summary(r: &crate::store::RequestRecord) -> proto::RequestSummary {
+    proto::RequestSummary {
+        id: r.id.clone(),
+        text: r.text.clone(),
+        state: r.state.as_str().to_owned(),
+        caller_uid: r.caller_uid,
+        created_unix_ms: r.created_unix_ms,
+        wall_ms: r.wall_ms,
+        iterations: r.iterations,
+    }
+}
+
+#[tonic::async_trait]
+impl Kgent for KgentService {
+    type AskStream = EventStream<proto::AskEvent>;
+    type RunStream = EventStream<proto::RunEvent>;
+
+    async fn ask(
+        &self,
+        request: Request<proto::AskRequest>,
+    ) -> Result<Response<Self::AskStream>, Status> {
+        let caller = Caller::from_request(&request);
+        let req = request.into_inner();
+        self.validate_text(&req.text)?;
+        match proto::Target::try_from(req.target) {
+            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => {}
+            Ok(proto::Target::C) => {
+                return Err(Status::invalid_argument(
+                    "target c is not available yet on this daemon; use target bpftrace",
+                ))
+            }
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown target {}",
+                    req.target
+                )))
+            }
+        }
+        let permit = self.ask_slots.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "{} requests are already in progress (limits.max_concurrent_asks); try again shortly",
+                self.limits.max_concurrent_asks
+            ))
+        })?;
+        let (tx, rx) = mpsc::channel::<Result<proto::AskEvent, Status>>(64);
+        let agent = self.agent.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let (ev_tx, mut ev_rx) = mpsc::channel::<proto::AskEvent>(64);
+            let opts = AskOptions {
+                text: req.text,
+                max_iterations: req.max_iterations,
+                smoke_run: req.smoke_run,
+                caller_uid: caller.recorded_uid(),
+            };
+            let forward_tx = tx.clone();
+            let forward = tokio::spawn(async move {
+                while let Some(ev) = ev_rx.recv().await {
+                    if forward_tx.send(Ok(ev)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let result = agent.ask(opts, ev_tx).await;
+            let _ = forward.await;
+            let last = match result {
+                Ok(Outcome::Answer(a)) => Ok(proto::AskEvent {
+                    event: Some(proto::ask_event::Event::Answer(a)),
+                }),
+                Ok(Outcome::NoAnswer(n)) => Ok(proto::AskEvent {
+                    event: Some(proto::ask_event::Event::NoAnswer(n)),
+                }),
+                Err(e) => Err(Status::from(e)),
+            };
+            let _ = tx.send(last).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn run(
+        &self,
+        request: Request<proto::RunRequest>,
+    ) -> Result<Response<Self::RunStream>, Status> {
+        let caller = Caller::from_request(&request);
+        let req = request.into_inner();
+        match proto::Target::try_from(req.target) {
+            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => {}
+            _ => {
+                return Err(Status::invalid_argument(
+                    "only bpftrace programs can be run today",
+                ))
+            }
+        }
+        let source = match req.program {
+            Some(proto::run_request::Program::AnswerId(id)) => {
+                let rec = self.agent.store.get(&id)?;
+                caller.may_run_answer(rec.caller_uid)?;
+                match (rec.state, rec.program) {
+                    (RequestState::Answered, Some(p)) => p,
+                    _ => {
+                        return Err(Status::failed_precondition(format!(
+                            "request {id} has no answer to run (it ended {})",
+                            rec.state.as_str()
+                        )))
+                    }
+                }
+            }
+            Some(proto::run_request::Program::Source(s)) => {
+                caller.may_run_source()?;
+                self.validate_text(&s)?;
+                s
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "give an answer_id or the program source",
+                ))
+            }
+        };
+        if req.duration_s > self.limits.max_run_seconds {
+            return Err(Status::invalid_argument(format!(
+                "duration {} s exceeds limits.max_run_seconds ({} s)",
+                req.duration_s, self.limits.max_run_seconds
+            )));
+        }
+        let (job_tx, mut job_rx) = mpsc::channel::<JobEvent>(256);
+        let spec = JobSpec {
+            source,
+            owner_uid: caller.recorded_uid(),
+            duration: (req.duration_s > 0).then(|| Duration::from_secs(req.duration_s.into())),
+        };
+        let job_id = self.jobs.start(spec, job_tx)?;
+        tracing::info!(job = %job_id, uid = caller.recorded_uid(), "run started");
+        let (tx, rx) = mpsc::channel::<Result<proto::RunEvent, Status>>(256);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    ev = job_rx.recv() => {
+                        let Some(ev) = ev else { break };
+                        let done = matches!(ev, JobEvent::Finished { .. });
+                        let event = match ev {
+                            JobEvent::Started { job_id, probes } => proto::run_event::Event::Started(proto::Started { job_id, probes }),
+                            JobEvent::Line { text, stderr } => proto::run_event::Event::Line(proto::OutputLine { text, stderr }),
+                            JobEvent::Finished { exit_code, reason } => proto::run_event::Event::Finished(proto::Finished { exit_code, reason }),
+                        };
+                        if tx.send(Ok(proto::RunEvent { event: Some(event) })).await.is_err() || done {
+                            break;
+                        }
+                    }
+                    // The client went away: dropping job_rx tells the job to stop.
+                    _ = tx.closed() => break,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn stop(
+        &self,
+        request: Request<proto::StopRequest>,
+    ) -> Result<Response<proto::StopResponse>, Status> {
+        let caller = Caller::from_request(&request);
+        self.jobs
+            .stop(&request.into_inner().job_id, caller.recorded_uid())?;
+        Ok(Response::new(proto::StopResponse {}))
+    }
+
+    async fn list_requests(
+        &self,
+        request: Request<proto::ListRequestsRequest>,
+    ) -> Result<Response<proto::ListRequestsResponse>, Status> {
+        let caller = Caller::from_request(&request);
+        let limit = match request.into_inner().limit {
+            0 => 50,
+            n => n.min(10_000) as usize,
+        };
+        let store = self.agent.store.clone();
+        let records = tokio::task::spawn_blocking(move || store.list(usize::MAX))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        let requests = records
+            .iter()
+            .filter(|r| caller.may_read(r.caller_uid).is_ok())
+            .take(limit)
+            .map(summary)
+            .collect();
+        Ok(Response::new(proto::ListRequestsResponse { requests }))
+    }
+
+    async fn get_request(
+        &self,
+        request: Request<proto::GetRequestRequest>,
+    ) -> Result<Response<proto::RequestRecord>, Status> {
+        let caller = Caller::from_request(&request);
+        let rec = self.agent.store.get(&request.into_inner().id)?;
+        caller.may_read(rec.caller_uid)?;
+        Ok(Response::new(proto::RequestRecord {
+            summary: Some(summary(&rec)),
+            transcript: rec
+                .transcript
+                .iter()
+                .map(|e| proto::TranscriptEntry {
+                    kind: e.kind.as_str().to_owned(),
+                    iteration: e.iteration,
+                    text: e.text.clone(),
+                    at_ms: e.at_ms,
+                })
+                .collect(),
+            program: rec.program.clone().unwrap_or_default(),
+            outcome: rec.outcome.clone(),
+            usage: Some(proto::Usage {
+                prompt_tokens: rec.prompt_tokens,
+                completion_tokens: rec.completion_tokens,
+            }),
+        }))
+    }
+
+    async fn host_info(
+        &self,
+        _request: Request<proto::HostInfoRequest>,
+    ) -> Result<Response<proto::HostInfoResponse>, Status> {
+        let host = &self.agent.host;
+        let backend = &self.agent.backend;
+        Ok(Response::new(proto::HostInfoResponse {
+            kernel_release: host.kernel_release.clone(),
+            btf: host.btf,
+            families: host
+                .families
+                .iter()
+                .map(|f| proto::AttachFamily {
+                    name: f.name.to_owned(),
+                    available: f.available,
+                    reason: f.reason.clone(),
+                })
+                .collect(),
+            model_backend: backend.kind().to_owned(),
+            model: backend.model(),
+            model_loaded: backend.loaded(),
+            tracepoints: host.tracepoints.len() as u32,
+            bpftrace_version: host.bpftrace_version.clone(),
+        }))
+    }
+}

@@ -1,0 +1,210 @@
+//! `kgentd bench`: how long the loop takes without the model, stage by stage; how fast the model
+//! reads and writes tokens; how long a simple request takes end to end. Prints figures, asserts
+//! nothing: compare ratios measured in one run, this machine is noisy.
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::agent::{parse_reply, AskOptions, Outcome};
+use crate::check;
+use crate::config::Config;
+use crate::daemon::Daemon;
+use crate::llm::{ChatRequest, Message, Role};
+
+/// A program that loads on any kernel with syscall tracepoints.
+const KNOWN_GOOD: &str =
+    "tracepoint:syscalls:sys_enter_execve { printf(\"%d %s\\n\", pid, comm); }\n";
+
+fn stats(mut samples: Vec<Duration>) -> (f64, f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let p = |q: f64| ms(samples[((samples.len() - 1) as f64 * q).round() as usize]);
+    (
+        p(0.5),
+        p(0.9),
+        ms(*samples.last().unwrap_or(&Duration::ZERO)),
+    )
+}
+
+fn row(name: &str, samples: Vec<Duration>) {
+    let n = samples.len();
+    if n == 0 {
+        return;
+    }
+    let (p50, p90, max) = stats(samples);
+    println!("  {name:<34} n={n:<4} p50 {p50:>9.3} ms  p90 {p90:>9.3} ms  max {max:>9.3} ms");
+}
+
+fn time<T>(rounds: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
+    (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed()
+        })
+        .collect()
+}
+
+pub async fn run(
+    config: Config,
+    request: &str,
+    rounds: usize,
+    with_model: bool,
+) -> anyhow::Result<()> {
+    let rounds = rounds.max(1);
+    let mut config = config;
+    let state = tempfile_dir()?;
+    config.state_dir = state.clone();
+    let t = Instant::now();
+    let daemon = Daemon::build(config.clone()).await?;
+    let startup = t.elapsed();
+    let agent = daemon.agent.clone();
+    println!(
+        "kgentd bench — kernel {}, {} tracepoints, {} examples, backend {}",
+        agent.host.kernel_release,
+        agent.host.tracepoints.len(),
+        agent.knowledge.example_count(),
+        agent.backend.kind()
+    );
+    println!(
+        "\nstartup (host discovery + knowledge index): {:.1} ms",
+        startup.as_secs_f64() * 1000.0
+    );
+
+    println!("\none loop iteration without the model, by stage:");
+    let grounding = agent.knowledge.ground(
+        &agent.host,
+        request,
+        config.agent.grounding_tracepoints,
+        config.agent.grounding_examples,
+    );
+    row(
+        "grounding (retrieval)",
+        time(rounds, || {
+            agent.knowledge.ground(
+                &agent.host,
+                request,
+                config.agent.grounding_tracepoints,
+                config.agent.grounding_examples,
+            )
+        }),
+    );
+    let reply = format!("```bpftrace\n{KNOWN_GOOD}```\nPrints every exec.");
+    row(
+        "extract program from reply",
+        time(rounds, || parse_reply(&reply)),
+    );
+    row(
+        "check: host-attach-points",
+        time(rounds, || {
+            check::check_attach_points(&agent.host, &agent.knowledge, KNOWN_GOOD)
+        }),
+    );
+    let load_rounds = rounds.min(5);
+    let mut loads = Vec::new();
+    for _ in 0..load_rounds {
+        let c = check::check_bpftrace_load(
+            &agent.bpftrace,
+            KNOWN_GOOD,
+            agent.check_timeout,
+            &agent.host.kernel_release,
+        )
+        .await;
+        if !c.passed {
+            anyhow::bail!("the known-good program failed to load: {}", c.detail);
+        }
+        loads.push(c.elapsed);
+    }
+    row("check: bpftrace-load (verifier)", loads);
+
+    if with_model {
+        println!(
+            "\nmodel ({}: {}):",
+            agent.backend.kind(),
+            agent.backend.model()
+        );
+        let messages = vec![
+            Message::new(
+                Role::System,
+                crate::agent::system_prompt_for_bench(&agent.host),
+            ),
+            Message::new(
+                Role::User,
+                crate::agent::user_prompt_for_bench(request, &grounding),
+            ),
+        ];
+        let req = ChatRequest {
+            messages,
+            max_tokens: config.agent.max_reply_tokens,
+            temperature: 0.0,
+            seed: 1,
+        };
+        let t = Instant::now();
+        let first = agent.backend.complete(req.clone()).await?;
+        println!(
+            "  first call (includes loading the model): {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        let c = agent.backend.complete(req).await?;
+        let rate = |tokens: u64, ms: u64| {
+            if ms == 0 {
+                0.0
+            } else {
+                tokens as f64 * 1000.0 / ms as f64
+            }
+        };
+        println!(
+            "  prompt:     {:>5} tokens in {:>7.1} s = {:>6.1} tokens/s",
+            c.prompt_tokens,
+            c.prompt_ms as f64 / 1000.0,
+            rate(c.prompt_tokens, c.prompt_ms)
+        );
+        println!(
+            "  generation: {:>5} tokens in {:>7.1} s = {:>6.1} tokens/s",
+            c.completion_tokens,
+            c.generation_ms as f64 / 1000.0,
+            rate(c.completion_tokens, c.generation_ms)
+        );
+        let _ = first;
+
+        println!("\ntime to answer {request:?}:");
+        let (tx, mut rx) = mpsc::channel(64);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let t = Instant::now();
+        let outcome = agent
+            .ask(
+                AskOptions {
+                    text: request.to_owned(),
+                    max_iterations: 0,
+                    smoke_run: false,
+                    caller_uid: 0,
+                },
+                tx,
+            )
+            .await?;
+        let _ = drain.await;
+        match outcome {
+            Outcome::Answer(a) => println!(
+                "  answered in {:.1} s after {} iteration(s), {} + {} tokens",
+                t.elapsed().as_secs_f64(),
+                a.iterations,
+                a.usage.map_or(0, |u| u.prompt_tokens),
+                a.usage.map_or(0, |u| u.completion_tokens)
+            ),
+            Outcome::NoAnswer(n) => println!(
+                "  no answer after {:.1} s ({} iterations): {}",
+                t.elapsed().as_secs_f64(),
+                n.iterations,
+                n.reason
+            ),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&state);
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("kgentd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

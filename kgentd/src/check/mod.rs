@@ -1,0 +1,145 @@
+//! Checks of a candidate program against this host. Each check has a name, a verdict and either
+//! evidence (on success) or a condensed diagnostic (on failure), so "verified" always names what
+//! was checked.
+//!
+//! - `host-attach-points`: every probe's attach family works on this kernel, every tracepoint
+//!   exists, every `args` field belongs to its tracepoint; failures name the nearest real
+//!   alternatives. Pure lookups in the host catalog, no kernel calls.
+//! - `bpftrace-load`: the host's bpftrace parses and type-checks the script, the kernel verifier
+//!   accepts every program and every probe attaches.
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::host::HostFacts;
+use crate::knowledge::Knowledge;
+use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
+
+pub const HOST_CHECK: &str = "host-attach-points";
+pub const LOAD_CHECK: &str = "bpftrace-load";
+
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    pub name: &'static str,
+    pub passed: bool,
+    /// Evidence on success, diagnostic on failure.
+    pub detail: String,
+    pub elapsed: Duration,
+}
+
+/// What the static check found: problems, each with a hint naming real alternatives.
+pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str) -> CheckOutcome {
+    let started = Instant::now();
+    let blocks = probe_blocks(source);
+    let mut problems: Vec<String> = Vec::new();
+    let mut resolved: Vec<String> = Vec::new();
+    if blocks.is_empty() {
+        problems.push("no probe found: a bpftrace program is one or more `probe { actions }` blocks, e.g. `tracepoint:syscalls:sys_enter_openat { ... }`".into());
+    }
+    for block in &blocks {
+        let fields = args_fields(&block.body);
+        for probe in &block.probes {
+            let Some(family) = host.family_of(&probe.prefix) else {
+                problems.push(format!(
+                    "`{}:` is not a bpftrace probe type; use tracepoint:, uprobe:, profile:, interval:, BEGIN or END",
+                    probe.prefix
+                ));
+                continue;
+            };
+            if !family.available {
+                let alt = knowledge
+                    .nearest_tracepoints(&probe.target, 3)
+                    .into_iter()
+                    .map(|t| format!("tracepoint:{t}"))
+                    .collect::<Vec<_>>();
+                problems.push(format!(
+                    "{}:{}: {}; nearest tracepoints: {}",
+                    probe.prefix,
+                    probe.target,
+                    family.reason,
+                    alt.join(", ")
+                ));
+                continue;
+            }
+            if !probe.is_tracepoint() || probe.target.contains('*') {
+                resolved.push(format!("{}:{}", probe.prefix, probe.target));
+                continue;
+            }
+            match host.tracepoints.get(&probe.target) {
+                None => {
+                    let alt = knowledge.nearest_tracepoints(&probe.target, 4);
+                    problems.push(format!(
+                        "tracepoint:{} does not exist on this kernel; real tracepoints near it: {}",
+                        probe.target,
+                        alt.join(", ")
+                    ));
+                }
+                Some(tp) => {
+                    resolved.push(tp.probe());
+                    for f in &fields {
+                        if !tp.fields.iter().any(|tf| &tf.name == f) {
+                            let names: Vec<&str> =
+                                tp.fields.iter().map(|f| f.name.as_str()).collect();
+                            let hint = if f == "ret" && tp.event.starts_with("sys_enter_") {
+                                format!(
+                                    " (return values are in tracepoint:syscalls:sys_exit_{} as args->ret)",
+                                    tp.event.trim_start_matches("sys_enter_")
+                                )
+                            } else {
+                                String::new()
+                            };
+                            problems.push(format!(
+                                "{} has no field `{f}`{hint}; its fields are: {}",
+                                tp.probe(),
+                                names.join(", ")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let passed = problems.is_empty();
+    CheckOutcome {
+        name: HOST_CHECK,
+        passed,
+        detail: if passed {
+            format!("resolved on this host: {}", resolved.join(", "))
+        } else {
+            problems.join("\n")
+        },
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Loads the candidate through bpftrace and the kernel verifier and attaches it.
+pub async fn check_bpftrace_load(
+    bpftrace: &Path,
+    source: &str,
+    timeout: Duration,
+    kernel_release: &str,
+) -> CheckOutcome {
+    let report = check_load(bpftrace, source, timeout).await;
+    let (passed, detail) = match report.verdict {
+        LoadVerdict::Attached { probes } => (
+            true,
+            format!(
+                "bpftrace parsed and type-checked it; the kernel {kernel_release} verifier accepted it and {probes} probe(s) attached"
+            ),
+        ),
+        LoadVerdict::Rejected => (false, format!("bpftrace rejected the program:\n{}", report.diagnostic)),
+        LoadVerdict::LoadFailed { exit_code } => (
+            false,
+            format!(
+                "the kernel refused to load or attach it (bpftrace exit {exit_code}):\n{}",
+                report.diagnostic
+            ),
+        ),
+        LoadVerdict::TimedOut | LoadVerdict::ToolMissing => (false, report.diagnostic),
+    };
+    CheckOutcome {
+        name: LOAD_CHECK,
+        passed,
+        detail,
+        elapsed: report.elapsed,
+    }
+}

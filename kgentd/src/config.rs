@@ -1,0 +1,198 @@
+//! The daemon's configuration: `/etc/kgent/kgentd.toml`, where every key has a default.
+//!
+//! Owns parsing and defaults only; command-line overrides are applied by the binary.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::KgentError;
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/kgent/kgentd.toml";
+pub const DEFAULT_SOCKET: &str = "/run/kgent/kgent.sock";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/kgent";
+pub const DEFAULT_MODEL_PATH: &str =
+    "/var/cache/kgent/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+/// SHA-256 of the official Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF file.
+pub const DEFAULT_MODEL_SHA256: &str =
+    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Unix socket the API listens on.
+    pub socket: PathBuf,
+    /// Group given access to the socket (mode 0660) when it exists; otherwise root only.
+    pub socket_group: String,
+    /// Directory of the sled database.
+    pub state_dir: PathBuf,
+    pub agent: AgentConfig,
+    pub model: ModelConfig,
+    pub limits: LimitsConfig,
+    pub tools: ToolsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Synthesis → check → repair rounds before giving up with NoAnswer.
+    pub max_iterations: u32,
+    /// Longest reply asked of the model, in tokens.
+    pub max_reply_tokens: u32,
+    /// Tracepoints shown to the model per request.
+    pub grounding_tracepoints: usize,
+    /// Example programs shown to the model per request.
+    pub grounding_examples: usize,
+    /// Extra directories of `*.bt` example programs (the host's bpftrace tools).
+    pub example_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Embedded,
+    Openai,
+    Scripted,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "embedded" => Ok(Self::Embedded),
+            "openai" => Ok(Self::Openai),
+            "scripted" => Ok(Self::Scripted),
+            other => Err(format!(
+                "unknown backend {other:?}: expected embedded, openai or scripted"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub backend: BackendKind,
+    /// GGUF file for the embedded backend.
+    pub path: PathBuf,
+    /// Expected SHA-256 of `path`; empty skips the check (for models you built yourself).
+    pub sha256: String,
+    /// CPU threads for the embedded backend; 0 = all cores.
+    pub threads: u32,
+    /// Context window of the embedded backend, in tokens.
+    pub context_tokens: u32,
+    /// OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.
+    pub openai_base_url: String,
+    pub openai_model: String,
+    /// Environment variable holding the API key (checked first).
+    pub openai_api_key_env: String,
+    /// File holding the API key (used when the variable is unset).
+    pub openai_api_key_file: Option<PathBuf>,
+    pub openai_timeout_s: u64,
+    /// Replies replayed by the scripted backend (tests only): a JSON array of strings.
+    pub scripted_replies: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request text accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// Asks waiting or running at once before new ones get ResourceExhausted.
+    pub max_concurrent_asks: usize,
+    /// Programs running at once before new runs get ResourceExhausted.
+    pub max_running_jobs: usize,
+    /// Longest run a client may ask for, in seconds.
+    pub max_run_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    pub bpftrace: PathBuf,
+    /// Longest a load check may take, in seconds (probe-heavy programs attach slowly).
+    pub check_timeout_s: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            socket: DEFAULT_SOCKET.into(),
+            socket_group: "kgent".into(),
+            state_dir: DEFAULT_STATE_DIR.into(),
+            agent: AgentConfig::default(),
+            model: ModelConfig::default(),
+            limits: LimitsConfig::default(),
+            tools: ToolsConfig::default(),
+        }
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            max_iterations: 4,
+            max_reply_tokens: 400,
+            grounding_tracepoints: 8,
+            grounding_examples: 3,
+            example_dirs: vec!["/usr/sbin".into(), "/usr/share/bpftrace/tools".into()],
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Embedded,
+            path: DEFAULT_MODEL_PATH.into(),
+            sha256: DEFAULT_MODEL_SHA256.into(),
+            threads: 0,
+            context_tokens: 4096,
+            openai_base_url: "http://127.0.0.1:8080/v1".into(),
+            openai_model: "default".into(),
+            openai_api_key_env: "KGENT_OPENAI_API_KEY".into(),
+            openai_api_key_file: None,
+            openai_timeout_s: 300,
+            scripted_replies: None,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 16 * 1024,
+            max_concurrent_asks: 16,
+            max_running_jobs: 16,
+            max_run_seconds: 24 * 3600,
+        }
+    }
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            bpftrace: "bpftrace".into(),
+            check_timeout_s: 90,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a missing file at the default location means "all defaults", a missing
+    /// file named explicitly is an error.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self, KgentError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| KgentError::Config(format!("{}: {}", path.display(), e.message()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Self::default()),
+            Err(e) => Err(KgentError::Config(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}

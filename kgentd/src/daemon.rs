@@ -1,0 +1,166 @@
+//! Assembling and serving the daemon: open the store, read the host, build the knowledge and the
+//! model backend, listen on the Unix socket, and shut down cleanly (every job killed, the store
+//! flushed).
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::agent::Agent;
+use crate::api::KgentService;
+use crate::config::Config;
+use crate::error::KgentError;
+use crate::exec::Jobs;
+use crate::host::HostFacts;
+use crate::knowledge::Knowledge;
+use crate::llm::{self, Backend};
+use crate::proto::kgent_server::KgentServer;
+use crate::store::Store;
+
+pub struct Daemon {
+    pub agent: Arc<Agent>,
+    pub jobs: Jobs,
+    pub config: Config,
+}
+
+impl Daemon {
+    /// Builds every part. Only what makes the daemon useless is fatal (no store, a backend
+    /// configuration that cannot work); a missing model file is reported when it is first needed.
+    pub async fn build(config: Config) -> Result<Self, KgentError> {
+        let backend = llm::from_config(&config.model)
+            .map_err(|e| KgentError::Config(format!("model backend: {e}")))?;
+        Self::build_with_backend(config, backend).await
+    }
+
+    pub async fn build_with_backend(
+        config: Config,
+        backend: Arc<dyn Backend>,
+    ) -> Result<Self, KgentError> {
+        let store = Store::open(&config.state_dir)?;
+        let recovered = store.recover_interrupted()?;
+        if recovered > 0 {
+            tracing::warn!(
+                "{recovered} request(s) were interrupted by a previous stop; marked failed"
+            );
+        }
+        let bpftrace = config.tools.bpftrace.clone();
+        let dirs = config.agent.example_dirs.clone();
+        let (host, knowledge) = tokio::task::spawn_blocking(move || {
+            let host = HostFacts::discover(&bpftrace);
+            let knowledge = Knowledge::build(&host, &dirs);
+            (host, knowledge)
+        })
+        .await
+        .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
+        tracing::info!(
+            kernel = %host.kernel_release,
+            tracepoints = host.tracepoints.len(),
+            examples = knowledge.example_count(),
+            backend = backend.kind(),
+            "host read"
+        );
+        for f in host.families.iter().filter(|f| !f.available) {
+            tracing::info!("{} unavailable: {}", f.name, f.reason);
+        }
+        let agent = Arc::new(Agent {
+            backend,
+            host: Arc::new(host),
+            knowledge: Arc::new(knowledge),
+            store,
+            config: config.agent.clone(),
+            bpftrace: config.tools.bpftrace.clone(),
+            check_timeout: Duration::from_secs(config.tools.check_timeout_s),
+        });
+        let jobs = Jobs::new(
+            config.tools.bpftrace.clone(),
+            config.limits.max_running_jobs,
+        );
+        Ok(Self {
+            agent,
+            jobs,
+            config,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then kills every job.
+    pub async fn serve(
+        self,
+        listener: UnixListener,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), KgentError> {
+        let service = KgentService::new(
+            self.agent.clone(),
+            self.jobs.clone(),
+            self.config.limits.clone(),
+        );
+        let result = tonic::transport::Server::builder()
+            .add_service(KgentServer::new(service))
+            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+            .await
+            .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")));
+        self.jobs.kill_all();
+        result
+    }
+}
+
+/// The listening socket: handed over by systemd (socket activation) or bound here, mode 0660
+/// and group `socket_group` when that group exists (root only otherwise).
+pub fn listen(socket: &Path, group: &str) -> Result<UnixListener, KgentError> {
+    if let Some(l) = systemd_listener()? {
+        tracing::info!("using the socket passed by systemd");
+        return Ok(l);
+    }
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if socket.exists() {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Err(KgentError::Config(format!(
+                "another kgentd is already serving {}; stop it or pass --socket",
+                socket.display()
+            )));
+        }
+        std::fs::remove_file(socket)?;
+    }
+    let listener = UnixListener::bind(socket)
+        .map_err(|e| KgentError::Config(format!("cannot listen on {}: {e}", socket.display())))?;
+    let gid = nix::unistd::Group::from_name(group)
+        .ok()
+        .flatten()
+        .map(|g| g.gid);
+    let mode = if gid.is_some() { 0o660 } else { 0o600 };
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(mode))?;
+    if let Some(gid) = gid {
+        nix::unistd::chown(socket, None, Some(gid))
+            .map_err(|e| KgentError::Config(format!("chown {}: {e}", socket.display())))?;
+    }
+    tracing::info!(
+        socket = %socket.display(),
+        "listening (mode {mode:o}{})",
+        if gid.is_some() { format!(", group {group}") } else { ", root only: no such group".into() }
+    );
+    Ok(listener)
+}
+
+/// fd 3 when systemd passed exactly one socket to this process (LISTEN_PID/LISTEN_FDS).
+fn systemd_listener() -> Result<Option<UnixListener>, KgentError> {
+    use std::os::fd::FromRawFd;
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    let fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or(0);
+    if !ours || fds < 1 {
+        return Ok(None);
+    }
+    // SAFETY: systemd guarantees fd 3 is an open listening socket handed to this process.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) };
+    std_listener.set_nonblocking(true)?;
+    Ok(Some(UnixListener::from_std(std_listener)?))
+}

@@ -1,0 +1,169 @@
+//! Kernel truth for this host: the kernel release, BTF, tracefs events with their fields, which
+//! attach families really work here, and the uprobe symbols of ELF files.
+//!
+//! Read from the live system, never assumed. This module only observes; it loads nothing.
+mod tracefs;
+mod uprobe;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use tracefs::{Field, Tracepoint};
+pub use uprobe::{resolve_binary, uprobe_symbols};
+
+/// One attach family (kprobe, tracepoint, …) and whether programs can attach to it here.
+#[derive(Debug, Clone)]
+pub struct AttachFamily {
+    pub name: &'static str,
+    /// The probe prefixes bpftrace uses for it.
+    pub prefixes: &'static [&'static str],
+    pub available: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    pub kernel_release: String,
+    pub btf: bool,
+    pub tracefs: Option<PathBuf>,
+    /// "subsystem:event" → the tracepoint.
+    pub tracepoints: BTreeMap<String, Tracepoint>,
+    pub families: Vec<AttachFamily>,
+    pub bpftrace_version: String,
+}
+
+const TRACEFS_CANDIDATES: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+const PMU_DIR: &str = "/sys/bus/event_source/devices";
+
+impl HostFacts {
+    /// Reads everything from the live host. Missing facilities are recorded, not errors.
+    pub fn discover(bpftrace: &Path) -> Self {
+        let kernel_release = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
+        let tracefs = TRACEFS_CANDIDATES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.join("events").is_dir());
+        let tracepoints = tracefs
+            .as_deref()
+            .map(tracefs::read_tracepoints)
+            .unwrap_or_default();
+        let bpftrace_info = bpftrace_info(bpftrace);
+        let families = probe_families(btf, tracefs.is_some(), &bpftrace_info);
+        let bpftrace_version = bpftrace_info
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("version:"))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| "not found".into());
+        Self {
+            kernel_release,
+            btf,
+            tracefs,
+            tracepoints,
+            families,
+            bpftrace_version,
+        }
+    }
+
+    /// The family a bpftrace probe prefix ("kprobe", "t", "tracepoint", …) belongs to.
+    pub fn family_of(&self, prefix: &str) -> Option<&AttachFamily> {
+        self.families.iter().find(|f| f.prefixes.contains(&prefix))
+    }
+}
+
+fn bpftrace_info(bpftrace: &Path) -> String {
+    std::process::Command::new(bpftrace)
+        .arg("--info")
+        .output()
+        .map(|o| {
+            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
+            s.push_str(&String::from_utf8_lossy(&o.stderr));
+            s
+        })
+        .unwrap_or_default()
+}
+
+fn info_says_yes(info: &str, key: &str) -> Option<bool> {
+    info.lines().find_map(|l| {
+        let (k, v) = l.trim().split_once(':')?;
+        (k.trim() == key).then(|| v.trim() == "yes")
+    })
+}
+
+/// Which attach families work here, each with the evidence. kprobes are judged by the kprobe
+/// PMU (a kprobe program *loads* without it but can never attach), fentry/fexit by bpftrace's
+/// own load probe of a BPF trampoline, hardware events by a CPU PMU.
+fn probe_families(btf: bool, tracefs: bool, info: &str) -> Vec<AttachFamily> {
+    let pmu = |name: &str| Path::new(PMU_DIR).join(name).exists();
+    let fam = |name, prefixes, available: bool, yes: &str, no: &str| AttachFamily {
+        name,
+        prefixes,
+        available,
+        reason: if available {
+            yes.to_owned()
+        } else {
+            no.to_owned()
+        },
+    };
+    let kfunc = info_says_yes(info, "kfunc").unwrap_or(false);
+    vec![
+        fam(
+            "tracepoint",
+            &["tracepoint", "t"],
+            tracefs && pmu("tracepoint"),
+            "tracefs events and the tracepoint PMU are present",
+            "tracefs is not mounted or the tracepoint PMU is missing",
+        ),
+        fam(
+            "rawtracepoint",
+            &["rawtracepoint", "rt"],
+            btf,
+            "kernel BTF is present",
+            "no kernel BTF at /sys/kernel/btf/vmlinux",
+        ),
+        fam(
+            "uprobe",
+            &["uprobe", "uretprobe", "u", "ur", "usdt", "U"],
+            pmu("uprobe"),
+            "the uprobe PMU is present",
+            "no uprobe PMU (CONFIG_UPROBE_EVENTS unset)",
+        ),
+        fam(
+            "kprobe",
+            &["kprobe", "kretprobe", "k", "kr"],
+            pmu("kprobe"),
+            "the kprobe PMU is present",
+            "kprobes are not available on this kernel (CONFIG_KPROBES unset: no kprobe PMU); use a tracepoint instead",
+        ),
+        fam(
+            "fentry",
+            &["kfunc", "kretfunc", "fentry", "fexit", "f", "fr"],
+            kfunc,
+            "BPF trampolines load (bpftrace --info: kfunc yes)",
+            "fentry/fexit (kfunc) are not available on this kernel (no BPF trampolines); use a tracepoint instead",
+        ),
+        fam(
+            "software",
+            &["software", "s", "profile", "p", "interval", "i", "BEGIN", "END"],
+            pmu("software"),
+            "the software PMU is present",
+            "no software PMU",
+        ),
+        fam(
+            "hardware",
+            &["hardware", "h"],
+            pmu("cpu"),
+            "a CPU PMU is present",
+            "no hardware performance counters on this machine (no cpu PMU): cycles, cache misses and the like cannot be measured",
+        ),
+        fam(
+            "watchpoint",
+            &["watchpoint", "w", "asyncwatchpoint"],
+            pmu("breakpoint"),
+            "the breakpoint PMU is present",
+            "no breakpoint PMU",
+        ),
+    ]
+}

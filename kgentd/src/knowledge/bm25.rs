@@ -1,0 +1,109 @@
+//! A small BM25 index: enough for a few thousand short documents, answered in microseconds.
+use std::collections::HashMap;
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+pub struct Index {
+    /// term → (document, term frequency)
+    postings: HashMap<String, Vec<(usize, f32)>>,
+    doc_len: Vec<f32>,
+    avg_len: f32,
+}
+
+/// Lower-cased words, split on anything not alphanumeric (so `sys_enter_openat` gives `sys`,
+/// `enter`, `openat`), with a light stemmer so "opened", "opens" and "open" meet.
+pub fn terms(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| stem(&w.to_ascii_lowercase()))
+        .filter(|w| !STOP.contains(&w.as_str()))
+        .collect()
+}
+
+const STOP: &[&str] = &[
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "it", "is", "me",
+    "i", "my", "that", "this", "what", "which", "when", "every", "each", "show", "print", "tell",
+    "whenever", "any", "all", "are", "be", "from", "as", "how", "s", "do", "at", "per",
+];
+
+fn stem(w: &str) -> String {
+    for suf in ["ing", "ed", "es", "s"] {
+        if let Some(base) = w.strip_suffix(suf) {
+            if base.len() >= 4 {
+                return base.to_owned();
+            }
+        }
+    }
+    w.to_owned()
+}
+
+impl Index {
+    pub fn new(docs: Vec<String>) -> Self {
+        let mut postings: HashMap<String, Vec<(usize, f32)>> = HashMap::new();
+        let mut doc_len = Vec::with_capacity(docs.len());
+        for (d, text) in docs.iter().enumerate() {
+            let ts = terms(text);
+            doc_len.push(ts.len() as f32);
+            let mut tf: HashMap<String, f32> = HashMap::new();
+            for t in ts {
+                *tf.entry(t).or_default() += 1.0;
+            }
+            for (t, f) in tf {
+                postings.entry(t).or_default().push((d, f));
+            }
+        }
+        let avg_len = if doc_len.is_empty() {
+            1.0
+        } else {
+            doc_len.iter().sum::<f32>() / doc_len.len() as f32
+        };
+        Self {
+            postings,
+            doc_len,
+            avg_len,
+        }
+    }
+
+    /// The best `k` documents with their scores, best first.
+    pub fn search(&self, query: &str, k: usize) -> Vec<(usize, f32)> {
+        let n = self.doc_len.len() as f32;
+        let mut scores: HashMap<usize, f32> = HashMap::new();
+        let mut qterms = terms(query);
+        qterms.sort();
+        qterms.dedup();
+        for t in &qterms {
+            let Some(list) = self.postings.get(t) else {
+                continue;
+            };
+            let df = list.len() as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(d, tf) in list {
+                let norm =
+                    tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * self.doc_len[d] / self.avg_len));
+                *scores.entry(d).or_default() += idf * norm;
+            }
+        }
+        let mut ranked: Vec<(usize, f32)> = scores.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        ranked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_the_matching_document_first() {
+        let idx = Index::new(vec![
+            "syscalls sys_enter_openat dfd filename flags".into(),
+            "sched sched_process_exit comm pid prio".into(),
+            "syscalls sys_enter_unlinkat dfd pathname flag".into(),
+        ]);
+        assert_eq!(idx.search("process exits", 1)[0].0, 1);
+        assert_eq!(idx.search("unlinkat pathname", 1)[0].0, 2);
+        assert!(idx.search("zzz", 3).is_empty());
+    }
+}

@@ -1,0 +1,265 @@
+//! llama.cpp in-process (through `llama-cpp-2`): the default backend, fully offline.
+//!
+//! The model loads lazily on the first request (its SHA-256 checked first, so a corrupt or
+//! wrong file is refused with a clear error and can be replaced without restarting), stays
+//! loaded, and is used by one request at a time: inference already uses every core, so
+//! interleaving would only slow each request down.
+use std::io::Read;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use sha2::{Digest, Sha256};
+
+use super::{Backend, ChatRequest, Completion, LlmError};
+use crate::config::ModelConfig;
+
+/// llama.cpp's global state may be initialised once per process.
+static LLAMA: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+fn llama() -> Result<&'static LlamaBackend, LlmError> {
+    LLAMA
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(
+                llama_cpp_2::LogOptions::default().with_logs_enabled(false),
+            );
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| LlmError::Unavailable(format!("cannot initialise llama.cpp: {e}")))
+}
+
+struct Loaded {
+    model: LlamaModel,
+}
+
+pub struct EmbeddedBackend {
+    path: PathBuf,
+    sha256: String,
+    threads: i32,
+    context_tokens: u32,
+    /// Holds the loaded model; the lock also serialises inference.
+    state: tokio::sync::Mutex<Option<Arc<Loaded>>>,
+    loaded: AtomicBool,
+}
+
+impl EmbeddedBackend {
+    pub fn new(cfg: &ModelConfig) -> Self {
+        let threads = if cfg.threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get() as i32)
+                .unwrap_or(2)
+        } else {
+            cfg.threads as i32
+        };
+        Self {
+            path: cfg.path.clone(),
+            sha256: cfg.sha256.to_lowercase(),
+            threads,
+            context_tokens: cfg.context_tokens,
+            state: tokio::sync::Mutex::new(None),
+            loaded: AtomicBool::new(false),
+        }
+    }
+
+    /// Loads the model now instead of on the first request (benchmarks use it to time the load).
+    pub async fn ensure_loaded(&self) -> Result<(), LlmError> {
+        let mut state = self.state.lock().await;
+        self.load_into(&mut state).await.map(|_| ())
+    }
+
+    async fn load_into(&self, state: &mut Option<Arc<Loaded>>) -> Result<Arc<Loaded>, LlmError> {
+        if let Some(l) = state.as_ref() {
+            return Ok(l.clone());
+        }
+        let path = self.path.clone();
+        let sha = self.sha256.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_model(&path, &sha))
+            .await
+            .map_err(|e| LlmError::Unavailable(format!("model loader crashed: {e}")))??;
+        let loaded = Arc::new(loaded);
+        *state = Some(loaded.clone());
+        self.loaded.store(true, Ordering::SeqCst);
+        Ok(loaded)
+    }
+}
+
+fn load_model(path: &std::path::Path, want_sha: &str) -> Result<Loaded, LlmError> {
+    let fix = "run `bash setup.sh --no-build` to fetch and verify it, or set model.path in /etc/kgent/kgentd.toml";
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        LlmError::Unavailable(format!(
+            "cannot open the model {}: {e}; {fix}",
+            path.display()
+        ))
+    })?;
+    if !want_sha.is_empty() {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| {
+                LlmError::Unavailable(format!("cannot read the model {}: {e}", path.display()))
+            })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let got = hex::encode(hasher.finalize());
+        if got != want_sha {
+            return Err(LlmError::Unavailable(format!(
+                "the model {} is corrupt or not the expected file (SHA-256 {got}, expected {want_sha}); refusing to load it; {fix}",
+                path.display()
+            )));
+        }
+    }
+    let backend = llama()?;
+    let model =
+        LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(|e| {
+            LlmError::Unavailable(format!("llama.cpp cannot load {}: {e}", path.display()))
+        })?;
+    Ok(Loaded { model })
+}
+
+fn generate(
+    loaded: &Loaded,
+    req: &ChatRequest,
+    threads: i32,
+    context_tokens: u32,
+) -> Result<Completion, LlmError> {
+    let backend = llama()?;
+    let model = &loaded.model;
+    let template = model
+        .chat_template(None)
+        .map_err(|e| LlmError::Unavailable(format!("the model has no chat template: {e}")))?;
+    let chat = req
+        .messages
+        .iter()
+        .map(|m| LlamaChatMessage::new(m.role.as_str().into(), m.content.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| LlmError::Request(format!("message contains a NUL byte: {e}")))?;
+    let prompt = model
+        .apply_chat_template(&template, &chat, true)
+        .map_err(|e| LlmError::Request(format!("cannot apply the chat template: {e}")))?;
+    let vocab = model.vocab();
+    let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
+    let budget = tokens.len() + req.max_tokens as usize;
+    if budget > context_tokens as usize {
+        return Err(LlmError::Request(format!(
+            "prompt of {} tokens plus {} for the reply exceeds the context of {context_tokens} tokens",
+            tokens.len(),
+            req.max_tokens
+        )));
+    }
+    let n_batch = 512u32;
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(context_tokens))
+        .with_n_batch(n_batch)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = model
+        .new_context(backend, params)
+        .map_err(|e| LlmError::Unavailable(format!("cannot create a llama.cpp context: {e}")))?;
+
+    let started = Instant::now();
+    let mut batch = LlamaBatch::new(n_batch as usize, 1);
+    let mut pos: i32 = 0;
+    let decode_err = |e: llama_cpp_2::DecodeError| LlmError::Request(format!("decode: {e}"));
+    let add_err =
+        |e: llama_cpp_2::llama_batch::BatchAddError| LlmError::Request(format!("batch: {e}"));
+    for chunk in tokens.chunks(n_batch as usize) {
+        batch.clear();
+        for t in chunk {
+            let last = pos as usize + 1 == tokens.len();
+            batch.add(*t, pos, &[0], last).map_err(add_err)?;
+            pos += 1;
+        }
+        ctx.decode(&mut batch).map_err(decode_err)?;
+    }
+    let prompt_ms = started.elapsed().as_millis() as u64;
+
+    let mut sampler = if req.temperature <= 0.0 {
+        LlamaSampler::greedy()
+    } else {
+        LlamaSampler::chain_simple([
+            LlamaSampler::top_k(40),
+            LlamaSampler::top_p(0.95, 1),
+            LlamaSampler::temp(req.temperature),
+            LlamaSampler::dist(req.seed),
+        ])
+    };
+    let gen_started = Instant::now();
+    let mut out = Vec::new();
+    let mut generated = 0u64;
+    while generated < req.max_tokens as u64 {
+        let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+        if vocab.is_eog(token) {
+            break;
+        }
+        generated += 1;
+        out.extend_from_slice(&vocab.token_to_piece(token, false, None));
+        if closes_code_block(&out) {
+            break;
+        }
+        batch.clear();
+        batch.add(token, pos, &[0], true).map_err(add_err)?;
+        pos += 1;
+        ctx.decode(&mut batch).map_err(decode_err)?;
+    }
+    Ok(Completion {
+        text: String::from_utf8_lossy(&out).into_owned(),
+        prompt_tokens: tokens.len() as u64,
+        completion_tokens: generated,
+        prompt_ms,
+        generation_ms: gen_started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The agent asks for exactly one fenced code block; once it is closed, the rest of the reply
+/// is chatter the agent would discard, so generation stops there.
+fn closes_code_block(out: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(out);
+    text.matches("```").count() >= 2 && text.trim_end().ends_with("```")
+}
+
+#[async_trait::async_trait]
+impl Backend for EmbeddedBackend {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+    fn model(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn loaded(&self) -> bool {
+        self.loaded.load(Ordering::SeqCst)
+    }
+    async fn complete(&self, req: ChatRequest) -> Result<Completion, LlmError> {
+        let mut state = self.state.lock().await;
+        let loaded = self.load_into(&mut state).await?;
+        let (threads, ctx) = (self.threads, self.context_tokens);
+        let result = tokio::task::spawn_blocking(move || generate(&loaded, &req, threads, ctx))
+            .await
+            .map_err(|e| LlmError::Request(format!("generation crashed: {e}")))?;
+        drop(state);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closes_code_block;
+
+    #[test]
+    fn stops_after_the_first_closed_block() {
+        assert!(!closes_code_block(b"```bpftrace\nBEGIN {}"));
+        assert!(closes_code_block(b"```bpftrace\nBEGIN {}\n```"));
+        assert!(!closes_code_block(b"Here:"));
+    }
+}

