@@ -19,7 +19,7 @@ use tonic::transport::Channel;
 
 use crate::show::{check_line, one_line, plural, seconds, target_name, tokens};
 use crate::status::RpcError;
-use crate::{client, json, run, DurationArg, Exit, TargetArg};
+use crate::{client, json, run, Exit, TargetArg};
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -51,8 +51,9 @@ pub struct AskArgs {
     #[arg(long)]
     run: bool,
 
-    #[command(flatten)]
-    duration: DurationArg,
+    /// Stop the program after this many seconds (0: until Ctrl-C).
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "run")]
+    duration: u32,
 }
 
 /// How an Ask ended: the final event of its stream.
@@ -188,7 +189,7 @@ pub async fn ask(socket: &Path, args: AskArgs) -> anyhow::Result<Exit> {
             let request = RunRequest {
                 program: Some(run_request::Program::AnswerId(answer.request_id)),
                 target: answer.target,
-                duration_s: args.duration.duration,
+                duration_s: args.duration,
             };
             run::stream(&mut client, request).await
         }

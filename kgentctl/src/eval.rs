@@ -11,6 +11,7 @@ mod score;
 mod task;
 
 use std::future::Future;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -119,7 +120,7 @@ pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
     }
 
     eprintln!();
-    print!("{}", report::table(&results));
+    write!(std::io::stdout(), "{}", report::table(&results)).context("writing to stdout")?;
     if let Some(path) = &args.json {
         eprintln!("details in {}", path.display());
     }

@@ -18,7 +18,7 @@ mod status;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use kgent_proto::v1::Target;
 
 use crate::client::Unreachable;
@@ -44,10 +44,11 @@ const AFTER_HELP: &str = "\
 Examples:
   kgentctl ask \"show me which processes open files under /etc\"
   kgentctl ask --run --duration 10 \"count syscalls per process\"
-  kgentctl run trace.bt                 run a bpftrace file until Ctrl-C
-  kgentctl run --id 3f2a… --duration 30 run a past answer again for 30 s
-  kgentctl history                      past requests; `history ID` shows one with its transcript
-  kgentctl host                         what this kernel can do, which model is loaded
+  kgentctl run trace.bt                   run a bpftrace file until Ctrl-C
+  kgentctl run --id REQUEST_ID --duration 30
+                                          run a past answer again, for 30 s
+  kgentctl history                        past requests (`history ID`: one, with its transcript)
+  kgentctl host                           what this kernel can do, which model is loaded
   kgentctl eval tasks.toml --json out.json
 
 Exit status:
@@ -151,14 +152,6 @@ impl From<TargetArg> for Target {
     }
 }
 
-/// How long to run a program, shared by `ask --run` and `run`.
-#[derive(Debug, Args)]
-struct DurationArg {
-    /// Stop the program after this many seconds (0: until Ctrl-C).
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    duration: u32,
-}
-
 /// How kgentctl ends; the numbers are documented in `--help` (AFTER_HELP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
@@ -200,6 +193,14 @@ fn exit_for(error: &anyhow::Error) -> Exit {
     Exit::Error
 }
 
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io_error| io_error.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Ask(args) => ask::ask(&cli.socket, args).await,
@@ -215,6 +216,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli).await {
         Ok(exit) => exit.into(),
+        // The reader of stdout went away (`kgentctl history | head`): nothing left to say.
+        Err(error) if is_broken_pipe(&error) => Exit::Success.into(),
         Err(error) => {
             eprintln!("kgentctl: {error:#}");
             exit_for(&error).into()

@@ -18,7 +18,7 @@ use tonic::transport::Channel;
 
 use crate::show::plural;
 use crate::status::RpcError;
-use crate::{client, DurationArg, Exit, TargetArg};
+use crate::{client, Exit, TargetArg};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -38,8 +38,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "bpftrace", conflicts_with = "id")]
     target: TargetArg,
 
-    #[command(flatten)]
-    duration: DurationArg,
+    /// Stop the program after this many seconds (0: until Ctrl-C).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    duration: u32,
 }
 
 pub async fn run(socket: &Path, args: RunArgs) -> anyhow::Result<Exit> {
@@ -55,7 +56,7 @@ pub async fn run(socket: &Path, args: RunArgs) -> anyhow::Result<Exit> {
     let request = RunRequest {
         program: Some(program),
         target: target.into(),
-        duration_s: args.duration.duration,
+        duration_s: args.duration,
     };
     stream(&mut client, request).await
 }

@@ -45,7 +45,7 @@ impl fmt::Display for RpcError {
                 "permission denied: {message} (kgentd's policy decides what each user may do)"
             ),
             Code::ResourceExhausted => write!(f, "a limit was reached: {message}"),
-            Code::FailedPrecondition => write!(f, "this host cannot do that: {message}"),
+            Code::FailedPrecondition => write!(f, "kgentd cannot do that now: {message}"),
             // A status made on this side from a broken connection carries its transport error as
             // source; one sent by kgentd does not.
             Code::Unavailable if self.status.source().is_some() => {

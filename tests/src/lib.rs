@@ -1,1 +1,204 @@
+//! Harness for kgent's integration tests: a real kgentd (the library the binary runs) serving
+//! gRPC on a real Unix socket in a temporary directory, with a real sled store, the host's real
+//! bpftrace and kernel. Only the model is replaced, and only by the backends kgentd itself ships
+//! (scripted replies, or an OpenAI-compatible server on loopback).
+//!
+//! The tests load eBPF programs: run them as root.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use kgent_proto::v1::kgent_client::KgentClient;
+use kgent_proto::v1::{ask_event, AskEvent, AskRequest};
+use kgentd::config::Config;
+use kgentd::daemon::{listen, Daemon};
+use kgentd::llm::{Backend, ScriptedBackend};
+use tokio::sync::oneshot;
+use tonic::transport::{Channel, Endpoint};
+
+pub use kgent_proto::v1 as proto;
+
+/// A known-good program on this host: prints pid, comm and path of every openat.
+pub const GOOD_OPENAT: &str = "```bpftrace\ntracepoint:syscalls:sys_enter_openat\n{\n  printf(\"%d %s %s\\n\", pid, comm, str(args->filename));\n}\n```\nPrints every file opened.";
+
+pub struct TestDaemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    pub daemon_jobs: kgentd::exec::Jobs,
+}
+
+pub fn test_config(dir: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.socket = dir.join("kgent.sock");
+    cfg.state_dir = dir.join("state");
+    // Keep the suite fast: no host tools directory scan beyond what kgent ships.
+    cfg.agent.example_dirs = Vec::new();
+    cfg
+}
+
+impl TestDaemon {
+    pub async fn scripted(replies: &[&str]) -> Self {
+        let backend = ScriptedBackend::new(
+            "test script",
+            replies.iter().map(|s| s.to_string()).collect(),
+        )
+        .expect("replies");
+        Self::with_backend(Arc::new(backend), |_| {}).await
+    }
+
+    pub async fn with_backend(backend: Arc<dyn Backend>, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = test_config(dir.path());
+        tweak(&mut cfg);
+        let socket = cfg.socket.clone();
+        let listener = listen(&socket, "kgent-test-no-such-group").expect("listen");
+        let daemon = Daemon::build_with_backend(cfg, backend)
+            .await
+            .expect("daemon builds");
+        let daemon_jobs = daemon.jobs.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            daemon
+                .serve(listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+        });
+        Self {
+            dir,
+            socket,
+            shutdown: Some(tx),
+            server: Some(server),
+            daemon_jobs,
+        }
+    }
+
+    pub async fn client(&self) -> KgentClient<Channel> {
+        connect(&self.socket).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            let _ = s.await;
+        }
+    }
+}
+
+pub async fn connect(socket: &Path) -> KgentClient<Channel> {
+    let path = socket.to_path_buf();
+    let channel = Endpoint::try_from("http://[::]:50051")
+        .expect("endpoint")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let path = path.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(path).await?,
+                ))
+            }
+        }))
+        .await
+        .expect("connect to the test kgentd");
+    KgentClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20)
+}
+
+/// Every event of an Ask, or the status it failed with.
+pub async fn ask_all(
+    client: &mut KgentClient<Channel>,
+    text: &str,
+    max_iterations: u32,
+) -> Result<Vec<AskEvent>, tonic::Status> {
+    let mut stream = client
+        .ask(AskRequest {
+            text: text.into(),
+            max_iterations,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(ev) = stream.message().await? {
+        events.push(ev);
+    }
+    Ok(events)
+}
+
+pub fn final_answer(events: &[AskEvent]) -> Option<&proto::Answer> {
+    events.iter().find_map(|e| match &e.event {
+        Some(ask_event::Event::Answer(a)) => Some(a),
+        _ => None,
+    })
+}
+
+pub fn final_no_answer(events: &[AskEvent]) -> Option<&proto::NoAnswer> {
+    events.iter().find_map(|e| match &e.event {
+        Some(ask_event::Event::NoAnswer(n)) => Some(n),
+        _ => None,
+    })
+}
+
+/// Pids of bpftrace processes whose parent is this process.
+pub fn bpftrace_children() -> Vec<u32> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let comm = &stat[stat.find('(').map_or(0, |i| i + 1)..close];
+        let ppid = stat[close + 1..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if comm == "bpftrace" && ppid == Some(me) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Names of the BPF programs loaded in the kernel (from `bpftool prog show --json`).
+pub fn loaded_prog_names() -> Vec<String> {
+    let out = std::process::Command::new("bpftool")
+        .args(["prog", "show", "--json"])
+        .output()
+        .expect("bpftool (install it: bash setup.sh)");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Path of a workspace binary (built by `cargo build --workspace --bins`).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --workspace --bins)",
+        bin.display()
+    );
+    bin
+}

@@ -205,9 +205,17 @@ prompt = "Anything."
 feasible = true
 "#;
 
+    /// The error message of a parse that must fail.
+    fn refusal(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("accepted an invalid task file:\n{text}"),
+            Err(error) => format!("{error:#}"),
+        }
+    }
+
     #[test]
-    fn parses_tasks_with_defaults_and_without_the_reference() {
-        let tasks = parse(FILE).unwrap_or_else(|error| panic!("{error:#}"));
+    fn parses_tasks_with_defaults_and_without_the_reference() -> anyhow::Result<()> {
+        let tasks = parse(FILE)?;
         assert_eq!(tasks.len(), 3);
         assert_eq!(tasks[0].id, "failed-opens");
         assert!(tasks[0].feasible);
@@ -219,76 +227,71 @@ feasible = true
         assert_eq!(tasks[2].settle, Duration::from_secs(1));
         assert_eq!(tasks[2].trigger, "");
         assert_eq!(tasks[2].check.verify(""), Ok(()));
+        Ok(())
     }
 
     #[test]
     fn invalid_files_are_refused_with_the_task_named() {
-        let bad_regex = "[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\nexpect = ['(']\n";
-        let error = format!(
-            "{:#}",
-            parse(bad_regex).err().unwrap_or_else(|| panic!("accepted"))
-        );
+        let error =
+            refusal("[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\nexpect = ['(']\n");
         assert!(
             error.contains("task t") && error.contains("expect pattern"),
             "{error}"
         );
 
-        let twice = "[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\n\
-                     [[task]]\nid = \"t\"\nprompt = \"q\"\nfeasible = false\n";
-        let error = format!(
-            "{:#}",
-            parse(twice).err().unwrap_or_else(|| panic!("accepted"))
+        let error = refusal(
+            "[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\n\
+             [[task]]\nid = \"t\"\nprompt = \"q\"\nfeasible = false\n",
         );
         assert!(error.contains("appears twice"), "{error}");
 
-        let negative = "[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\nsettle_s = -1\n";
-        assert!(parse(negative).is_err());
-        assert!(parse("").is_err());
-        assert!(parse("[[task]]\nid = \"t\"\nfeasible = true\n").is_err());
+        let error =
+            refusal("[[task]]\nid = \"t\"\nprompt = \"p\"\nfeasible = true\nsettle_s = -1\n");
+        assert!(error.contains("settle_s = -1"), "{error}");
+
+        assert!(refusal("").contains("no [[task]]"));
+        assert!(refusal("[[task]]\nid = \"t\"\nfeasible = true\n").contains("prompt"));
     }
 
     #[test]
-    fn only_keeps_file_order_and_names_unknown_ids() {
-        let tasks = parse(FILE).unwrap_or_else(|error| panic!("{error:#}"));
+    fn only_keeps_file_order_and_names_unknown_ids() -> anyhow::Result<()> {
         let only = vec!["defaults".to_string(), "failed-opens".to_string()];
-        let chosen = select(tasks, &only).unwrap_or_else(|error| panic!("{error:#}"));
+        let chosen = select(parse(FILE)?, &only)?;
         let ids: Vec<&str> = chosen.iter().map(|task| task.id.as_str()).collect();
         assert_eq!(ids, ["failed-opens", "defaults"]);
 
-        let tasks = parse(FILE).unwrap_or_else(|error| panic!("{error:#}"));
-        let error = select(tasks, &["nope".to_string()])
-            .err()
-            .unwrap_or_else(|| panic!("accepted"))
-            .to_string();
+        let Err(error) = select(parse(FILE)?, &["nope".to_string()]) else {
+            panic!("selected a task that does not exist");
+        };
+        let error = error.to_string();
         assert!(
             error.contains("nope") && error.contains("llc-misses"),
             "{error}"
         );
+        Ok(())
     }
 
     #[test]
-    fn check_runs_against_the_whole_output() {
+    fn check_runs_against_the_whole_output() -> anyhow::Result<()> {
         let check = OutputCheck::new(
             &[
                 r"kgentdevfsync\b.*\d".to_string(),
                 r"(?s)kgentdevfsync.*kgentdevfsync".to_string(),
             ],
             &[r"\b123457\b".to_string()],
-        )
-        .unwrap_or_else(|error| panic!("{error:#}"));
+        )?;
         assert_eq!(
             check.verify("kgentdevfsync 12 us\nother\nkgentdevfsync 9 us"),
             Ok(())
         );
-
-        let failure = check
-            .verify("kgentdevfsync 123457")
-            .err()
-            .unwrap_or_default();
         assert_eq!(
-            failure,
-            "expected /(?s)kgentdevfsync.*kgentdevfsync/ not in output; \
-             rejected /\\b123457\\b/ matched \"123457\""
+            check.verify("kgentdevfsync 123457"),
+            Err(
+                "expected /(?s)kgentdevfsync.*kgentdevfsync/ not in output; \
+                 rejected /\\b123457\\b/ matched \"123457\""
+                    .to_string()
+            )
         );
+        Ok(())
     }
 }

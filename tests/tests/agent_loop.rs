@@ -1,0 +1,266 @@
+//! The agent loop with scripted model replies against the real kernel: the checks are real
+//! (bpftrace, the verifier), so what goes back to the model is bpftrace's real diagnostic.
+use kgent_tests::{ask_all, final_answer, final_no_answer, proto, TestDaemon, GOOD_OPENAT};
+
+const REQUEST: &str = "print the pid, process name and path of every file that gets opened";
+
+/// The prompt the model received at `iteration`, from the stored transcript.
+async fn prompt_at(d: &TestDaemon, request_id: &str, iteration: u32) -> String {
+    let rec = d
+        .client()
+        .await
+        .get_request(proto::GetRequestRequest {
+            id: request_id.into(),
+        })
+        .await
+        .expect("get_request")
+        .into_inner();
+    rec.transcript
+        .iter()
+        .find(|e| e.kind == "prompt" && e.iteration == iteration)
+        .map(|e| e.text.clone())
+        .unwrap_or_else(|| panic!("no prompt at iteration {iteration}"))
+}
+
+#[tokio::test]
+async fn recovers_from_a_hallucinated_tracepoint_with_bpftraces_diagnostic() {
+    let bad = "```bpftrace\ntracepoint:syscalls:sys_enter_fileopen { printf(\"%d %s\\n\", pid, comm); }\n```";
+    let d = TestDaemon::scripted(&[bad, GOOD_OPENAT]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("an answer after repair");
+    assert_eq!(answer.iterations, 2);
+    assert!(answer.program.contains("sys_enter_openat"));
+    assert!(answer.checks.iter().all(|c| c.passed));
+    assert!(answer.checks.iter().any(|c| c.name == "bpftrace-load"));
+    // The first candidate failed bpftrace's real check, and its words reached the model.
+    let failed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Check(c)) if !c.passed => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert!(failed
+        .iter()
+        .any(|c| c.name == "bpftrace-load" && c.iteration == 1));
+    let repair = prompt_at(&d, &answer.request_id, 2).await;
+    assert!(
+        repair.contains("tracepoint not found: syscalls:sys_enter_fileopen"),
+        "bpftrace's diagnostic must reach the model:\n{repair}"
+    );
+    assert!(
+        repair.contains("syscalls:sys_enter_open"),
+        "nearest real tracepoints are offered"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn recovers_from_a_wrong_field_name() {
+    let bad = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->path)); }\n```";
+    let d = TestDaemon::scripted(&[bad, GOOD_OPENAT]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("an answer after repair");
+    assert_eq!(answer.iterations, 2);
+    let repair = prompt_at(&d, &answer.request_id, 2).await;
+    assert!(
+        repair.contains("does not contain a field named 'path'"),
+        "bpftrace's diagnostic must reach the model:\n{repair}"
+    );
+    assert!(
+        repair.contains("filename"),
+        "the real fields are listed:\n{repair}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_that_does_not_exist_here_ends_in_no_answer_with_the_reason() {
+    let bad = "```bpftrace\ntracepoint:gpu:frame_rendered { @frames = count(); }\n```";
+    let d = TestDaemon::scripted(&[bad]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "count GPU frames rendered per second",
+        3,
+    )
+    .await
+    .expect("ask");
+    assert!(final_answer(&events).is_none());
+    let no = final_no_answer(&events).expect("NoAnswer");
+    assert_eq!(no.iterations, 3);
+    assert!(no.reason.contains("gpu:frame_rendered"), "{}", no.reason);
+    assert!(
+        no.reason.contains("does not exist on this kernel"),
+        "{}",
+        no.reason
+    );
+    assert!(!no.last_checks.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn kprobes_are_refused_here_with_a_tracepoint_alternative() {
+    let bad = "```bpftrace\nkprobe:do_sys_openat2 { printf(\"%s\\n\", comm); }\n```";
+    let d = TestDaemon::scripted(&[bad, GOOD_OPENAT]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let host_check = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Check(c))
+                if c.name == "host-attach-points" && c.iteration == 1 =>
+            {
+                Some(c)
+            }
+            _ => None,
+        })
+        .expect("host check of the first candidate");
+    assert!(!host_check.passed);
+    assert!(host_check
+        .detail
+        .contains("kprobes are not available on this kernel"));
+    assert!(host_check.detail.contains("tracepoint:syscalls:"));
+    assert!(final_answer(&events).is_some());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn garbage_replies_go_through_the_repair_loop_without_harm() {
+    let d = TestDaemon::scripted(&[
+        "I am sorry, as a language model I cannot",
+        "\u{0}\u{1}\u{fffd}}}}{{{ ``` ```",
+        "```bpftrace\ntracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->filename)\n```",
+        GOOD_OPENAT,
+    ])
+    .await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("answer on the 4th reply");
+    assert_eq!(answer.iterations, 4);
+    // The daemon is still there and well.
+    let host = d.client().await.host_info(proto::HostInfoRequest {}).await;
+    assert!(host.is_ok());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_or_empty_request_is_invalid_argument() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let huge = "a".repeat(1 << 20);
+    let err = ask_all(&mut d.client().await, &huge, 1)
+        .await
+        .expect_err("1 MB is refused");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("limit"), "{}", err.message());
+    let err = ask_all(&mut d.client().await, "   ", 1)
+        .await
+        .expect_err("empty is refused");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    // Nothing was recorded for refused requests, and the daemon still answers.
+    let list = d
+        .client()
+        .await
+        .list_requests(proto::ListRequestsRequest { limit: 0 })
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(list.requests.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn four_concurrent_clients_are_all_answered() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let mut c = d.client().await;
+        tasks.push(tokio::spawn(async move {
+            ask_all(&mut c, &format!("{REQUEST} (client {i})"), 2).await
+        }));
+    }
+    for t in tasks {
+        let events = t.await.expect("task").expect("ask");
+        assert!(final_answer(&events).is_some());
+    }
+    let list = d
+        .client()
+        .await
+        .list_requests(proto::ListRequestsRequest { limit: 0 })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(list.requests.len(), 4);
+    assert!(list.requests.iter().all(|r| r.state == "answered"));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn history_keeps_every_prompt_reply_and_check() {
+    let bad =
+        "```bpftrace\ntracepoint:syscalls:sys_enter_openat { printf(\"%d\\n\", args->ret); }\n```";
+    let d = TestDaemon::scripted(&[bad, GOOD_OPENAT]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("answer");
+    let rec = d
+        .client()
+        .await
+        .get_request(proto::GetRequestRequest {
+            id: answer.request_id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    let summary = rec.summary.expect("summary");
+    assert_eq!(summary.state, "answered");
+    assert_eq!(
+        summary.caller_uid, 0,
+        "the caller's uid comes from SO_PEERCRED"
+    );
+    let kinds = |k: &str| rec.transcript.iter().filter(|e| e.kind == k).count();
+    assert_eq!(kinds("prompt"), 2);
+    assert_eq!(kinds("reply"), 2);
+    assert_eq!(kinds("check"), 4);
+    // The catalog explains args->ret on an enter probe.
+    assert!(rec
+        .transcript
+        .iter()
+        .any(|e| e.kind == "check" && e.text.contains("sys_exit_openat as args->ret")));
+    assert_eq!(rec.program, answer.program);
+    let err = d
+        .client()
+        .await
+        .get_request(proto::GetRequestRequest {
+            id: "no-such-id".into(),
+        })
+        .await
+        .expect_err("unknown id");
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn hardware_counter_requests_are_refused_with_the_reason() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let events = ask_all(&mut d.client().await, "measure cache misses per process", 2)
+        .await
+        .expect("ask");
+    let no = final_no_answer(&events).expect("refused");
+    assert!(
+        no.reason.contains("no hardware performance counters"),
+        "{}",
+        no.reason
+    );
+    assert_eq!(
+        no.iterations, 0,
+        "no model call for what the host cannot do"
+    );
+    d.stop().await;
+}
