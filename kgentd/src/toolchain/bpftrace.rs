@@ -209,6 +209,7 @@ pub fn with_begin_statement(source: &str, stmt: &str) -> String {
 pub async fn check_load(bpftrace: &Path, source: &str, timeout: Duration) -> LoadReport {
     let started = Instant::now();
     let script = with_begin_statement(source, "exit();");
+    let added_begin = script.matches("BEGIN").count() > source.matches("BEGIN").count();
     let mut cmd = tokio::process::Command::new(bpftrace);
     cmd.arg("-")
         .stdin(Stdio::piped())
@@ -241,10 +242,11 @@ pub async fn check_load(bpftrace: &Path, source: &str, timeout: Duration) -> Loa
             let code = out.status.code().unwrap_or(-1);
             let verdict = match code {
                 0 => LoadVerdict::Attached {
+                    // Not counting the BEGIN probe the check itself added.
                     probes: ATTACHING
                         .captures(&stdout)
                         .and_then(|c| c[1].parse().ok())
-                        .map_or(0, |n: u32| n),
+                        .map_or(0, |n: u32| n.saturating_sub(u32::from(added_begin))),
                 },
                 1 => LoadVerdict::Rejected,
                 c => LoadVerdict::LoadFailed { exit_code: c },
