@@ -26,10 +26,22 @@ async fn the_embedded_model_answers_a_simple_request_with_a_program_that_works()
     .await
     .expect("ask");
     let answer = final_answer(&events).unwrap_or_else(|| panic!("no answer: {events:#?}"));
-    assert!(answer.checks.iter().any(|c| c.name == "bpftrace-load" && c.passed));
+    assert!(answer
+        .checks
+        .iter()
+        .any(|c| c.name == "bpftrace-load" && c.passed));
     let usage = answer.usage.expect("usage");
-    assert!(usage.prompt_tokens > 100 && usage.completion_tokens > 10, "{usage:?}");
-    let host = d.client().await.host_info(proto::HostInfoRequest {}).await.expect("host").into_inner();
+    assert!(
+        usage.prompt_tokens > 100 && usage.completion_tokens > 10,
+        "{usage:?}"
+    );
+    let host = d
+        .client()
+        .await
+        .host_info(proto::HostInfoRequest {})
+        .await
+        .expect("host")
+        .into_inner();
     assert!(host.model_loaded);
     assert_eq!(host.model_backend, "embedded");
 
@@ -39,7 +51,9 @@ async fn the_embedded_model_answers_a_simple_request_with_a_program_that_works()
         .client()
         .await
         .run(proto::RunRequest {
-            program: Some(proto::run_request::Program::AnswerId(answer.request_id.clone())),
+            program: Some(proto::run_request::Program::AnswerId(
+                answer.request_id.clone(),
+            )),
             duration_s: 3,
             ..Default::default()
         })

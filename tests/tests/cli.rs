@@ -1,0 +1,239 @@
+//! The binaries as a user runs them: `kgentd` started as a process (flags, socket, store), and
+//! `kgentctl` against it: output, exit codes, history, and `eval` on a task file written here.
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kgent_tests::{workspace_bin, GOOD_OPENAT};
+
+struct Kgentd {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Kgentd {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+fn start_kgentd(replies: &[&str]) -> Kgentd {
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("replies.json");
+    std::fs::write(&script, serde_json::to_string(replies).expect("json")).expect("write");
+    let socket = dir.path().join("k.sock");
+    let child = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "--backend", "scripted"])
+        .arg("--scripted-replies")
+        .arg(&script)
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kgentd");
+    let t = Instant::now();
+    while !socket.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "kgentd did not create its socket"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Kgentd {
+        child,
+        socket,
+        _dir: dir,
+    }
+}
+
+fn ctl(socket: &Path, args: &[&str]) -> Output {
+    Command::new(workspace_bin("kgentctl"))
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("kgentctl")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn print_config_is_a_complete_config_file() {
+    let out = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "--print-config"])
+        .output()
+        .expect("kgentd");
+    assert!(out.status.success());
+    let cfg = text(&out.stdout);
+    for key in [
+        "socket = \"/run/kgent/kgent.sock\"",
+        "max_iterations = 4",
+        "max_request_bytes = 16384",
+        "backend = \"embedded\"",
+    ] {
+        assert!(cfg.contains(key), "missing {key}:\n{cfg}");
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("kgentd.toml");
+    std::fs::write(&f, &cfg).expect("write");
+    let again = Command::new(workspace_bin("kgentd"))
+        .arg("--config")
+        .arg(&f)
+        .arg("--print-config")
+        .output()
+        .expect("kgentd");
+    assert_eq!(
+        text(&again.stdout),
+        cfg,
+        "the printed config reads back unchanged"
+    );
+    std::fs::write(&f, "[agent]\nmax_iteratons = 3\n").expect("write");
+    let bad = Command::new(workspace_bin("kgentd"))
+        .arg("--config")
+        .arg(&f)
+        .arg("--print-config")
+        .output()
+        .expect("kgentd");
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("max_iteratons"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
+
+#[test]
+fn ask_prints_the_program_and_exit_codes_mean_something() {
+    let bad = "```bpftrace\ntracepoint:nope:nothing { }\n```";
+    let d = start_kgentd(&[GOOD_OPENAT, bad]);
+    let out = ctl(&d.socket, &["ask", "print every file that gets opened"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("tracepoint:syscalls:sys_enter_openat"));
+    assert!(text(&out.stderr).contains("bpftrace-load"));
+
+    // The scripted model now repeats a program that cannot load: no answer, exit 3.
+    let out = ctl(
+        &d.socket,
+        &["ask", "--max-iterations", "2", "count nothing"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("does not exist on this kernel"));
+
+    // Rejected request: exit 5.
+    let huge = "x".repeat(20_000);
+    let out = ctl(&d.socket, &["ask", &huge]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+
+    // JSON for scripts.
+    let out = ctl(
+        &d.socket,
+        &["ask", "--json", "--max-iterations", "1", "again"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    assert!(
+        v.to_string().contains("no_answer")
+            || v.to_string().contains("NoAnswer")
+            || v.to_string().contains("reason"),
+        "{v}"
+    );
+
+    // History lists all three recorded requests (the rejected one was never recorded).
+    let out = ctl(&d.socket, &["history", "--json"]);
+    assert!(out.status.success());
+    let h = text(&out.stdout);
+    assert_eq!(h.matches("\"id\"").count(), 3, "{h}");
+
+    let out = ctl(&d.socket, &["host"]);
+    assert!(out.status.success());
+    let host = text(&out.stdout);
+    assert!(
+        host.contains("kprobe") && host.contains("tracepoint"),
+        "{host}"
+    );
+}
+
+#[test]
+fn an_unreachable_daemon_is_exit_4_with_advice() {
+    let out = ctl(Path::new("/nonexistent/kgent.sock"), &["host"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("/nonexistent/kgent.sock"));
+}
+
+#[test]
+fn eval_scores_a_task_file_end_to_end() {
+    // Tasks written for this test: one the scripted answer solves, one it cannot (the expected
+    // text never appears), one infeasible.
+    let d = start_kgentd(&[GOOD_OPENAT]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let tasks = dir.path().join("tasks.toml");
+    std::fs::write(
+        &tasks,
+        r#"
+[[task]]
+id = "opens"
+prompt = "show every file that gets opened"
+feasible = true
+why_infeasible = ""
+trigger = "cat /tmp/kgent-cli-eval-marker 2>/dev/null; true"
+settle_s = 1
+expect = ['kgent-cli-eval-marker']
+reject = []
+
+[[task]]
+id = "wrong"
+prompt = "show every file that gets opened, with its size"
+feasible = true
+why_infeasible = ""
+trigger = "true"
+settle_s = 0
+expect = ['this text never appears']
+reject = []
+
+[[task]]
+id = "cycles"
+prompt = "count CPU cycles per process"
+feasible = false
+why_infeasible = "no hardware counters"
+trigger = "true"
+expect = []
+reject = []
+"#,
+    )
+    .expect("write");
+    let json = dir.path().join("out.json");
+    let out = ctl(
+        &d.socket,
+        &[
+            "eval",
+            tasks.to_str().expect("path"),
+            "--json",
+            json.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let line = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{table}"))
+            .to_owned()
+    };
+    assert!(line("opens").contains("correct"), "{table}");
+    assert!(
+        line("wrong").to_lowercase().contains("fp") || line("wrong").contains("false positive"),
+        "{table}"
+    );
+    assert!(line("cycles").contains("correct"), "{table}");
+    assert!(json.exists());
+}
