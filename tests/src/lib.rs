@@ -29,10 +29,12 @@ pub struct TestDaemon {
 }
 
 pub fn test_config(dir: &Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.socket = dir.join("kgent.sock");
-    cfg.state_dir = dir.join("state");
-    // Keep the suite fast: no host tools directory scan beyond what kgent ships.
+    let mut cfg = Config {
+        socket: dir.join("kgent.sock"),
+        state_dir: dir.join("state"),
+        ..Config::default()
+    };
+    // Ground in what kgent ships only, so results do not depend on the host's tool collection.
     cfg.agent.example_dirs = Vec::new();
     cfg
 }

@@ -164,7 +164,7 @@ async fn the_openai_backend_drives_the_loop_over_a_real_connection() {
         (642, 90),
         "the server's usage is summed"
     );
-    let seen = seen.lock().expect("lock");
+    let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0]["model"], "qwen-test");
     let msgs = seen[1]["messages"].as_array().expect("messages");

@@ -90,9 +90,8 @@ async fn stop_is_graceful_and_maps_are_printed() {
         .await
         .expect("run")
         .into_inner();
-    let mut job = String::new();
     // Wait for Started, trigger, then Stop.
-    loop {
+    let job = loop {
         match stream
             .message()
             .await
@@ -100,14 +99,11 @@ async fn stop_is_graceful_and_maps_are_printed() {
             .expect("event")
             .event
         {
-            Some(Event::Started(s)) => {
-                job = s.job_id;
-                break;
-            }
+            Some(Event::Started(s)) => break s.job_id,
             Some(Event::Finished(f)) => panic!("ended early: {f:?}"),
             _ => {}
         }
-    }
+    };
     for _ in 0..5 {
         let _ = nix::unistd::getpgid(None);
     }
