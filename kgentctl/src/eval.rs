@@ -1,7 +1,7 @@
 //! `kgentctl eval`: the benchmark harness.
 //!
 //! Runs a task file one task at a time (tasks share process names, paths and ports), exactly as
-//! /work/shared/eval/README.md asks: Ask; run the answer; start the trigger only once kgentd says
+//! the benchmark task format (shared/eval/README.md) asks: Ask; run the answer; start the trigger only once kgentd says
 //! every probe is attached; let it settle; stop the program gracefully and wait for it to exit so
 //! its maps are printed; check its stdout. A failure of one task (even an RPC error) is that
 //! task's verdict, and the evaluation goes on.
@@ -50,7 +50,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The task file (TOML; format in /work/shared/eval/README.md).
+    /// The task file: TOML, one [[task]] per request with id, prompt, feasible, why_infeasible, trigger, settle_s, expect and reject (regexes).
     #[arg(value_name = "TASKS.toml")]
     tasks: PathBuf,
 

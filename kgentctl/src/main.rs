@@ -129,7 +129,7 @@ Ctrl-C abandons the evaluation (kgentd kills the running program); the --json fi
 task finished before it.
 
 Examples:
-  sudo kgentctl eval /work/shared/eval/tasks.toml
+  sudo kgentctl eval tasks.toml
   sudo kgentctl eval tasks.toml --only failed-opens,file-delete-audit --json results.json")]
     Eval(eval::EvalArgs),
 }

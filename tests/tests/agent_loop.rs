@@ -264,3 +264,53 @@ async fn hardware_counter_requests_are_refused_with_the_reason() {
     );
     d.stop().await;
 }
+
+#[tokio::test]
+async fn uprobes_are_grounded_in_the_named_binary_and_checked_against_its_symbols() {
+    let bad = "```bpftrace\nuretprobe:/bin/bash:read_line { printf(\"%s\\n\", str(retval)); }\n```";
+    let good = "```bpftrace\nuretprobe:/bin/bash:readline { printf(\"%d %s\\n\", pid, str(retval)); }\n```";
+    let d = TestDaemon::scripted(&[bad, good]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "show every command line typed into /bin/bash (its readline function)",
+        3,
+    )
+    .await
+    .expect("ask");
+    let grounding = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Progress(p)) if p.stage == "grounding" => {
+                Some(p.detail.clone())
+            }
+            _ => None,
+        })
+        .expect("grounding progress");
+    assert!(
+        grounding.contains("uprobe target /bin/bash") && grounding.contains("readline"),
+        "{grounding}"
+    );
+    let host_check = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Check(c))
+                if c.name == "host-attach-points" && c.iteration == 1 =>
+            {
+                Some(c.clone())
+            }
+            _ => None,
+        })
+        .expect("host check");
+    assert!(!host_check.passed);
+    assert!(
+        host_check
+            .detail
+            .contains("defines no function `read_line`"),
+        "{}",
+        host_check.detail
+    );
+    let answer = final_answer(&events).expect("answer");
+    assert_eq!(answer.iterations, 2);
+    assert!(answer.checks.iter().all(|c| c.passed));
+    d.stop().await;
+}

@@ -1,4 +1,4 @@
-//! Scoring one task, exactly as /work/shared/eval/README.md defines it.
+//! Scoring one task, exactly as the benchmark task format (shared/eval/README.md) defines it.
 //!
 //! A feasible task is correct when the delivered program ran through the trigger window without
 //! error and its output passed the task's check; a false positive when a program was delivered

@@ -1,6 +1,6 @@
 //! Benchmark task files: parsing, validation and the output check of one task.
 //!
-//! The format is /work/shared/eval/README.md's. Every task is validated (ids unique, regexes
+//! The format is the benchmark task format (shared/eval/README.md)'s. Every task is validated (ids unique, regexes
 //! compile) before the first one runs, so a typo fails in a second rather than an hour into an
 //! evaluation. The `reference` program of a task is for humans only: it is never read here, not
 //! even deserialized.

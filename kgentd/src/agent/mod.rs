@@ -203,13 +203,21 @@ impl Agent {
             .iter()
             .map(|e| e.origin.as_str())
             .collect();
-        let detail = format!(
+        let mut detail = format!(
             "{} tracepoints ({}), {} examples ({})",
             tp_names.len(),
             tp_names.join(", "),
             ex_names.len(),
             ex_names.join(", ")
         );
+        for u in &grounding.uprobes {
+            detail.push_str(&format!(
+                ", uprobe target {} ({} functions; offered: {})",
+                u.path.display(),
+                u.total_symbols,
+                u.symbols.join(", ")
+            ));
+        }
         rec.add(EntryKind::Note, 0, format!("grounding: {detail}"));
         progress(events, started, 0, "grounding", detail).await;
         if opts.smoke_run {

@@ -38,6 +38,16 @@ pub fn user_prompt(request: &str, grounding: &Grounding) -> String {
         s.push_str(&tp.signature());
         s.push('\n');
     }
+    for u in &grounding.uprobes {
+        s.push_str(&format!(
+            "\nFunctions of {} (uprobe:{}:NAME, uretprobe:{}:NAME with retval), {} in all, these match the request: {}\n",
+            u.path.display(),
+            u.path.display(),
+            u.path.display(),
+            u.total_symbols,
+            u.symbols.join(", ")
+        ));
+    }
     if !grounding.examples.is_empty() {
         s.push_str("\nExample programs that work on this host:\n");
         for e in &grounding.examples {

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::host::HostFacts;
+use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
@@ -58,6 +58,16 @@ pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str
                     family.reason,
                     alt.join(", ")
                 ));
+                continue;
+            }
+            if family.name == "uprobe"
+                && !probe.prefix.starts_with("usdt")
+                && !probe.prefix.starts_with('U')
+            {
+                match check_uprobe(&probe.target) {
+                    Ok(()) => resolved.push(format!("{}:{}", probe.prefix, probe.target)),
+                    Err(p) => problems.push(format!("{}:{}: {p}", probe.prefix, probe.target)),
+                }
                 continue;
             }
             if !probe.is_tracepoint() || probe.target.contains('*') {
@@ -109,6 +119,45 @@ pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str
         },
         elapsed: started.elapsed(),
     }
+}
+
+/// A uprobe target `BINARY:FUNCTION` names a binary that exists here and a function it defines.
+fn check_uprobe(target: &str) -> Result<(), String> {
+    let Some((binary, function)) = target.rsplit_once(':') else {
+        return Err("a uprobe needs BINARY:FUNCTION, e.g. uprobe:/bin/bash:readline".into());
+    };
+    let Some(path) = resolve_binary(binary) else {
+        return Err(format!("no binary or library {binary:?} on this host"));
+    };
+    if function.contains('*') || function.starts_with("0x") {
+        return Ok(());
+    }
+    let symbols = uprobe_symbols(&path)?;
+    if symbols
+        .binary_search_by(|s| s.as_str().cmp(function))
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let lower = function.to_lowercase();
+    let near: Vec<&str> = symbols
+        .iter()
+        .filter(|s| {
+            let l = s.to_lowercase();
+            l.contains(&lower) || lower.contains(&l) && l.len() > 3
+        })
+        .take(8)
+        .map(String::as_str)
+        .collect();
+    Err(format!(
+        "{} defines no function `{function}`{}",
+        path.display(),
+        if near.is_empty() {
+            String::new()
+        } else {
+            format!("; similar: {}", near.join(", "))
+        }
+    ))
 }
 
 /// Loads the candidate through bpftrace and the kernel verifier and attaches it.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use tracefs::{Field, Tracepoint};
-pub use uprobe::{resolve_binary, uprobe_symbols};
+pub use uprobe::{resolve_binary, uprobe_symbols, uprobe_targets, UprobeTarget};
 
 /// One attach family (kprobe, tracepoint, …) and whether programs can attach to it here.
 #[derive(Debug, Clone)]

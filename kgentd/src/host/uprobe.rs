@@ -59,3 +59,95 @@ pub fn uprobe_symbols(path: &Path) -> Result<Vec<String>, String> {
     names.dedup();
     Ok(names)
 }
+
+/// An ELF file the request names, with the function symbols most relevant to it.
+#[derive(Debug, Clone)]
+pub struct UprobeTarget {
+    pub path: PathBuf,
+    /// Defined function symbols, ranked by how well they match the request.
+    pub symbols: Vec<String>,
+    pub total_symbols: usize,
+}
+
+const FUNCTION_WORDS: &[&str] = &[
+    "function",
+    "functions",
+    "uprobe",
+    "uretprobe",
+    "symbol",
+    "library",
+    "binary",
+    "returns",
+    "calls",
+];
+
+/// Binaries and libraries a request names: absolute paths, library names (`libc`, `libssl`),
+/// and commands on PATH when the request speaks of functions or probes in them.
+pub fn uprobe_targets(request: &str, max_symbols: usize) -> Vec<UprobeTarget> {
+    let lower = request.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '"' | '\'' | '`' | '?')
+        })
+        .map(|w| w.trim_end_matches(['.', ':']))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let speaks_of_functions = words.iter().any(|w| FUNCTION_WORDS.contains(w));
+    let mut targets: Vec<UprobeTarget> = Vec::new();
+    for w in &words {
+        let named = w.starts_with('/')
+            || (w.starts_with("lib")
+                && w.len() > 3
+                && w.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '+' || c == '_' || c == '-' || c == '.'
+                }))
+            || (speaks_of_functions
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && w.len() > 1);
+        if !named {
+            continue;
+        }
+        let Some(path) = resolve_binary(w) else {
+            continue;
+        };
+        if targets.iter().any(|t| t.path == path) {
+            continue;
+        }
+        let Ok(all) = uprobe_symbols(&path) else {
+            continue;
+        };
+        let total_symbols = all.len();
+        let mut scored: Vec<(usize, &String)> = all
+            .iter()
+            .filter_map(|s| {
+                let ls = s.to_lowercase();
+                let score = words
+                    .iter()
+                    .filter(|w| w.len() >= 3)
+                    .map(|w| {
+                        if ls == *w {
+                            100
+                        } else if ls.contains(*w) {
+                            10
+                        } else {
+                            0
+                        }
+                    })
+                    .sum::<usize>();
+                (score > 0).then_some((score, s))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.len().cmp(&b.1.len())));
+        targets.push(UprobeTarget {
+            path,
+            symbols: scored
+                .into_iter()
+                .take(max_symbols)
+                .map(|(_, s)| s.clone())
+                .collect(),
+            total_symbols,
+        });
+    }
+    targets
+}

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use include_dir::{include_dir, Dir};
 
-use crate::host::{HostFacts, Tracepoint};
+use crate::host::{uprobe_targets, HostFacts, Tracepoint, UprobeTarget};
 use crate::toolchain::bpftrace::probe_blocks;
 use bm25::Index;
 
@@ -38,6 +38,8 @@ pub struct Knowledge {
 pub struct Grounding {
     pub tracepoints: Vec<Tracepoint>,
     pub examples: Vec<Example>,
+    /// Binaries and libraries the request names, with their most relevant functions.
+    pub uprobes: Vec<UprobeTarget>,
 }
 
 impl Knowledge {
@@ -131,7 +133,13 @@ impl Knowledge {
             }
         }
         names.truncate(n_tp.max(1) + examples.len());
+        let uprobes = if host.family_of("uprobe").is_some_and(|f| f.available) {
+            uprobe_targets(request, 12)
+        } else {
+            Vec::new()
+        };
         Grounding {
+            uprobes,
             tracepoints: names
                 .iter()
                 .filter_map(|n| host.tracepoints.get(n).cloned())

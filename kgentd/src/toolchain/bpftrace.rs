@@ -62,7 +62,7 @@ pub struct LoadReport {
 }
 
 static PROBE_HEADER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(BEGIN|END|[A-Za-z]+:[^\s{/]*)").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"^(BEGIN|END|[A-Za-z]+:[^\s{]*)").expect("static regex"));
 static ATTACHING: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"Attaching (\d+) probes?").expect("static regex"));
 
@@ -84,8 +84,7 @@ pub fn probe_blocks(source: &str) -> Vec<ProbeBlock> {
             let Some(open) = find_outside_strings(&text, i, b'{') else {
                 break;
             };
-            let header = &text[i..open];
-            let header = header.split('/').next().unwrap_or(header);
+            let header = strip_predicate(&text[i..open]);
             for part in header.split(',') {
                 let p = part.trim();
                 if p.is_empty() {
@@ -128,6 +127,21 @@ pub fn probe_blocks(source: &str) -> Vec<ProbeBlock> {
         i = body_end + 1;
     }
     blocks
+}
+
+/// The probe list of a header, without its `/predicate/`. Probe specs may contain '/' (uprobe
+/// paths) but never whitespace; a predicate is the first word starting with '/' that does not
+/// continue a comma-separated list.
+fn strip_predicate(header: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for word in header.split_whitespace() {
+        let continues = kept.last().is_none_or(|w| w.ends_with(','));
+        if word.starts_with('/') && !continues {
+            break;
+        }
+        kept.push(word);
+    }
+    kept.join(" ")
 }
 
 /// The first `byte` at or after `from` that is not inside a string literal.
@@ -291,15 +305,17 @@ tracepoint:syscalls:sys_enter_openat
 /comm != "a{b"/
 { printf("%s\n", str(args->filename)); @x[tid] = args.flags; }
 kprobe:do_sys_open { @c = count(); }
+uretprobe:/bin/bash:readline /pid == 1/ { printf("%s\n", str(retval)); }
 END { clear(@x); }
 "#;
         let blocks = probe_blocks(src);
-        assert_eq!(blocks.len(), 3, "{blocks:#?}");
+        assert_eq!(blocks.len(), 4, "{blocks:#?}");
         assert_eq!(blocks[0].probes.len(), 2);
         assert_eq!(blocks[0].probes[1].target, "syscalls:sys_enter_openat");
         assert_eq!(args_fields(&blocks[0].body), ["filename", "flags"]);
         assert_eq!(blocks[1].probes[0].prefix, "kprobe");
-        assert_eq!(blocks[2].probes[0].prefix, "END");
+        assert_eq!(blocks[2].probes[0].target, "/bin/bash:readline");
+        assert_eq!(blocks[3].probes[0].prefix, "END");
     }
 
     #[test]
