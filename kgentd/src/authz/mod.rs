@@ -68,3 +68,30 @@ impl Caller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(uid: Option<u32>) -> Caller {
+        Caller { uid, pid: None }
+    }
+
+    #[test]
+    fn policy() {
+        let root = caller(Some(0));
+        let alice = caller(Some(1000));
+        let unknown = caller(None);
+        assert!(root.may_run_source().is_ok());
+        assert!(alice.may_run_source().is_err());
+        assert!(alice.may_run_answer(1000).is_ok());
+        assert!(alice.may_run_answer(1001).is_err());
+        assert!(root.may_read(1001).is_ok());
+        assert!(alice.may_read(1001).is_err());
+        assert!(
+            unknown.may_run_answer(u32::MAX).is_err(),
+            "an unknown caller owns nothing"
+        );
+        assert!(unknown.may_run_source().is_err());
+    }
+}

@@ -105,6 +105,9 @@ impl Jobs {
     ) -> Result<String, KgentError> {
         let job_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let script = with_begin_statement(&spec.source, &format!("printf(\"{READY_MARKER}\\n\");"));
+        // bpftrace counts the BEGIN probe; one we added is not the program's.
+        let added_probes =
+            u32::from(script.matches("BEGIN").count() > spec.source.matches("BEGIN").count());
         let mut child = tokio::process::Command::new(&self.bpftrace)
             .arg("-")
             .stdin(Stdio::piped())
@@ -149,17 +152,13 @@ impl Jobs {
             if let Some(mut stdin) = stdin {
                 let _ = stdin.write_all(script.as_bytes()).await;
             }
-            let finished = supervise(
-                &id,
-                child,
-                &mut guard,
-                stdout,
-                stderr,
+            let watch = Watch {
+                job_id: id.clone(),
                 stop,
-                spec.duration,
-                &events,
-            )
-            .await;
+                duration: spec.duration,
+                added_probes,
+            };
+            let finished = supervise(watch, child, &mut guard, stdout, stderr, &events).await;
             if let Ok(mut t) = table.lock() {
                 t.remove(&id);
             }
@@ -197,17 +196,29 @@ impl Jobs {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What ends a job besides its own exit, and how to report it.
+struct Watch {
+    job_id: String,
+    stop: Arc<Notify>,
+    duration: Option<Duration>,
+    /// Probes kgent added to the script (not counted as the program's).
+    added_probes: u32,
+}
+
 async fn supervise(
-    job_id: &str,
+    watch: Watch,
     mut child: tokio::process::Child,
     guard: &mut GroupGuard,
     stdout: Option<tokio::process::ChildStdout>,
     stderr: Option<tokio::process::ChildStderr>,
-    stop: Arc<Notify>,
-    duration: Option<Duration>,
     events: &mpsc::Sender<JobEvent>,
 ) -> JobEvent {
+    let Watch {
+        job_id,
+        stop,
+        duration,
+        added_probes,
+    } = watch;
     let pgid = guard.0;
     let mut out = stdout.map(|s| BufReader::new(s).lines());
     let mut err = stderr.map(|s| BufReader::new(s).lines());
@@ -224,10 +235,10 @@ async fn supervise(
                     Ok(Some(l)) if l == READY_MARKER => {
                         // Started counts from now: the trigger may run.
                         if let Some(d) = duration { deadline = Some(tokio::time::Instant::now() + d); }
-                        let _ = events.send(JobEvent::Started { job_id: job_id.to_owned(), probes }).await;
+                        let _ = events.send(JobEvent::Started { job_id: job_id.clone(), probes }).await;
                     }
                     Ok(Some(l)) => {
-                        if let Some(n) = attaching_count(&l) { probes = n; continue; }
+                        if let Some(n) = attaching_count(&l) { probes = n.saturating_sub(added_probes); continue; }
                         let _ = events.send(JobEvent::Line { text: l, stderr: false }).await;
                     }
                     _ => out = None,

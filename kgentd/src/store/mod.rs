@@ -176,3 +176,46 @@ impl Store {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_left_pending_by_a_crash_is_marked_failed_on_reopen() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let id = {
+            let store = Store::open(dir.path()).expect("open");
+            let rec = RequestRecord::new("trace opens", "bpftrace", 1000);
+            store.put_durable(&rec).await.expect("put");
+            rec.id
+        };
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.recover_interrupted().expect("recover"), 1);
+        let rec = store.get(&id).expect("kept");
+        assert_eq!(rec.state, RequestState::Failed);
+        assert!(rec.outcome.contains("interrupted"));
+        assert_eq!(rec.text, "trace opens");
+        assert_eq!(store.recover_interrupted().expect("again"), 0);
+    }
+
+    #[tokio::test]
+    async fn list_is_newest_first() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        for text in ["first", "second", "third"] {
+            store
+                .put_durable(&RequestRecord::new(text, "bpftrace", 0))
+                .await
+                .expect("put");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let texts: Vec<String> = store
+            .list(2)
+            .expect("list")
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
+        assert_eq!(texts, ["third", "second"]);
+    }
+}
