@@ -314,3 +314,27 @@ async fn uprobes_are_grounded_in_the_named_binary_and_checked_against_its_symbol
     assert!(answer.checks.iter().all(|c| c.passed));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_refusal_is_questioned_once_and_a_second_one_stands() {
+    let d = TestDaemon::scripted(&["UNSUPPORTED: cannot be done", GOOD_OPENAT]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    assert_eq!(
+        final_answer(&events)
+            .expect("answer after reconsidering")
+            .iterations,
+        2
+    );
+    d.stop().await;
+
+    let d = TestDaemon::scripted(&["UNSUPPORTED: this kernel has no GPU tracepoints"]).await;
+    let events = ask_all(&mut d.client().await, "count GPU frames", 4)
+        .await
+        .expect("ask");
+    let no = final_no_answer(&events).expect("refused");
+    assert_eq!(no.iterations, 2);
+    assert!(no.reason.contains("no GPU tracepoints"), "{}", no.reason);
+    d.stop().await;
+}

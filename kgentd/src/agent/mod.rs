@@ -238,6 +238,7 @@ impl Agent {
         let mut last_checks: Vec<proto::CheckResult> = Vec::new();
         let mut tried: Vec<(String, String)> = Vec::new(); // (candidate, its diagnostics)
         let mut feedback: Option<(String, String)> = None; // (last reply, repair message)
+        let mut refused = false;
 
         for iteration in 1..=max_iter {
             if events.is_closed() {
@@ -310,17 +311,29 @@ impl Agent {
             .await;
 
             let (source, explanation) = match parse_reply(&completion.text) {
-                Reply::Unsupported(reason) => {
+                // A small model refuses too readily: the first refusal is questioned once with
+                // the host's own catalog; a second one stands.
+                Reply::Unsupported(reason) if refused => {
                     rec.add(
                         EntryKind::Note,
                         iteration,
-                        format!("the model says this host cannot do it: {reason}"),
+                        format!("the model says again this host cannot do it: {reason}"),
                     );
                     return Ok(no_answer(
                         rec,
                         format!("not possible on this host: {reason}"),
                         last_checks,
                     ));
+                }
+                Reply::Unsupported(reason) => {
+                    refused = true;
+                    rec.add(
+                        EntryKind::Note,
+                        iteration,
+                        format!("the model says this host cannot do it ({reason}); asking it to check the catalog"),
+                    );
+                    feedback = Some((completion.text.clone(), prompt::reconsider_prompt()));
+                    continue;
                 }
                 Reply::Garbage => {
                     let diag = "the reply contained no bpftrace program (expected probe blocks like `tracepoint:syscalls:sys_enter_openat { ... }` in a ```bpftrace block)".to_owned();
