@@ -81,6 +81,17 @@ impl TestDaemon {
         connect(&self.socket).await
     }
 
+    /// Every recorded request, newest first.
+    pub async fn requests(&self) -> Vec<proto::RequestSummary> {
+        self.client()
+            .await
+            .list_requests(proto::ListRequestsRequest { limit: 0 })
+            .await
+            .expect("list_requests")
+            .into_inner()
+            .requests
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -129,6 +140,34 @@ pub async fn ask_all(
         events.push(ev);
     }
     Ok(events)
+}
+
+/// Reads a Run stream to its Finished event: the stdout lines and the Finished. `on_started`
+/// runs once every probe is attached (where a test triggers what the program should see).
+pub async fn run_until_finished(
+    stream: &mut tonic::Streaming<proto::RunEvent>,
+    on_started: impl FnOnce(&proto::Started),
+) -> (Vec<String>, proto::Finished) {
+    use proto::run_event::Event;
+    let mut lines = Vec::new();
+    let mut on_started = Some(on_started);
+    loop {
+        let ev = stream
+            .message()
+            .await
+            .expect("stream")
+            .expect("a Finished event before the end");
+        match ev.event {
+            Some(Event::Started(s)) => {
+                if let Some(f) = on_started.take() {
+                    f(&s);
+                }
+            }
+            Some(Event::Line(l)) if !l.stderr => lines.push(l.text),
+            Some(Event::Finished(f)) => return (lines, f),
+            Some(Event::Line(_)) | None => {}
+        }
+    }
 }
 
 pub fn final_answer(events: &[AskEvent]) -> Option<&proto::Answer> {

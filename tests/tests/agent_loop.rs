@@ -163,14 +163,8 @@ async fn an_oversized_or_empty_request_is_invalid_argument() {
         .expect_err("empty is refused");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     // Nothing was recorded for refused requests, and the daemon still answers.
-    let list = d
-        .client()
-        .await
-        .list_requests(proto::ListRequestsRequest { limit: 0 })
-        .await
-        .expect("list")
-        .into_inner();
-    assert!(list.requests.is_empty());
+    let list = d.requests().await;
+    assert!(list.is_empty());
     d.stop().await;
 }
 
@@ -188,15 +182,9 @@ async fn four_concurrent_clients_are_all_answered() {
         let events = t.await.expect("task").expect("ask");
         assert!(final_answer(&events).is_some());
     }
-    let list = d
-        .client()
-        .await
-        .list_requests(proto::ListRequestsRequest { limit: 0 })
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(list.requests.len(), 4);
-    assert!(list.requests.iter().all(|r| r.state == "answered"));
+    let list = d.requests().await;
+    assert_eq!(list.len(), 4);
+    assert!(list.iter().all(|r| r.state == "answered"));
     d.stop().await;
 }
 

@@ -39,15 +39,9 @@ async fn a_missing_model_is_unavailable_and_the_daemon_stays_up() {
         .expect("still up");
     assert!(!host.into_inner().model_loaded);
     // The failed request is on record, not lost.
-    let list = d
-        .client()
-        .await
-        .list_requests(proto::ListRequestsRequest { limit: 0 })
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(list.requests.len(), 1);
-    assert_eq!(list.requests[0].state, "failed");
+    let list = d.requests().await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].state, "failed");
     d.stop().await;
 }
 

@@ -2,12 +2,10 @@
 //! end: English in, a program that loads on this kernel out, and that program, run, really shows
 //! a file the test opens.
 use std::sync::Arc;
-use std::time::Duration;
 
-use kgent_tests::{ask_all, final_answer, proto, TestDaemon};
+use kgent_tests::{ask_all, final_answer, proto, run_until_finished, TestDaemon};
 use kgentd::config::ModelConfig;
 use kgentd::llm::EmbeddedBackend;
-use proto::run_event::Event;
 
 #[tokio::test]
 async fn the_embedded_model_answers_a_simple_request_with_a_program_that_works() {
@@ -60,22 +58,12 @@ async fn the_embedded_model_answers_a_simple_request_with_a_program_that_works()
         .await
         .expect("run")
         .into_inner();
-    let mut output = Vec::new();
-    while let Some(ev) = stream.message().await.expect("stream") {
-        match ev.event {
-            Some(Event::Started(_)) => {
-                let p = path.clone();
-                tokio::task::spawn_blocking(move || {
-                    std::thread::sleep(Duration::from_millis(200));
-                    std::fs::write(&p, b"x").expect("write");
-                    std::fs::read(&p).expect("read")
-                });
-            }
-            Some(Event::Line(l)) => output.push(l.text),
-            Some(Event::Finished(_)) => break,
-            None => {}
-        }
-    }
+    let p = path.clone();
+    let (output, _) = run_until_finished(&mut stream, move |_| {
+        std::fs::write(&p, b"x").expect("write");
+        std::fs::read(&p).expect("read");
+    })
+    .await;
     let _ = std::fs::remove_file(&path);
     assert!(
         output.iter().any(|l| l.contains(&path)),

@@ -5,39 +5,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use kgent_tests::{
-    ask_all, bpftrace_children, final_answer, loaded_prog_names, proto, workspace_bin, TestDaemon,
-    GOOD_OPENAT,
+    ask_all, bpftrace_children, final_answer, loaded_prog_names, proto, run_until_finished,
+    workspace_bin, TestDaemon, GOOD_OPENAT,
 };
 use proto::run_event::Event;
 use tokio::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
-
-async fn collect_until_finished(
-    stream: &mut tonic::Streaming<proto::RunEvent>,
-    on_started: impl FnOnce(&proto::Started),
-) -> (Vec<String>, proto::Finished) {
-    let mut lines = Vec::new();
-    let mut on_started = Some(on_started);
-    loop {
-        let ev = stream
-            .message()
-            .await
-            .expect("stream")
-            .expect("a Finished event before the end");
-        match ev.event {
-            Some(Event::Started(s)) => {
-                if let Some(f) = on_started.take() {
-                    f(&s);
-                }
-            }
-            Some(Event::Line(l)) if !l.stderr => lines.push(l.text),
-            Some(Event::Line(_)) => {}
-            Some(Event::Finished(f)) => return (lines, f),
-            None => {}
-        }
-    }
-}
 
 #[tokio::test]
 async fn output_streams_and_the_duration_ends_the_run() {
@@ -57,7 +31,7 @@ async fn output_streams_and_the_duration_ends_the_run() {
         .expect("run")
         .into_inner();
     let started = Instant::now();
-    let (lines, fin) = collect_until_finished(&mut stream, |s| {
+    let (lines, fin) = run_until_finished(&mut stream, |s| {
         assert!(s.probes >= 1);
         for _ in 0..3 {
             nix::unistd::getppid();
@@ -113,7 +87,7 @@ async fn stop_is_graceful_and_maps_are_printed() {
         })
         .await
         .expect("stop");
-    let (lines, fin) = collect_until_finished(&mut stream, |_| {}).await;
+    let (lines, fin) = run_until_finished(&mut stream, |_| {}).await;
     assert!(
         lines.iter().any(|l| l.trim() == format!("@calls[{me}]: 5")),
         "{lines:?}"
@@ -202,7 +176,7 @@ async fn answers_run_by_id_and_failed_requests_cannot_be_run() {
         .await
         .expect("run")
         .into_inner();
-    let (_, fin) = collect_until_finished(&mut stream, |_| {}).await;
+    let (_, fin) = run_until_finished(&mut stream, |_| {}).await;
     assert_eq!(fin.exit_code, 0, "{fin:?}");
     let err = d
         .client()
