@@ -145,7 +145,7 @@ pub async fn run(
             "  first call (includes loading the model): {:.1} s",
             t.elapsed().as_secs_f64()
         );
-        let c = agent.backend.complete(req).await?;
+        let c = agent.backend.complete(req.clone()).await?;
         let rate = |tokens: u64, ms: u64| {
             if ms == 0 {
                 0.0
@@ -153,18 +153,29 @@ pub async fn run(
                 tokens as f64 * 1000.0 / ms as f64
             }
         };
-        println!(
-            "  prompt:     {:>5} tokens in {:>7.1} s = {:>6.1} tokens/s",
-            c.prompt_tokens,
-            c.prompt_ms as f64 / 1000.0,
-            rate(c.prompt_tokens, c.prompt_ms)
-        );
+        let read = c.prompt_tokens - c.cached_prompt_tokens;
+        println!("  same prompt again: {} of {} prompt tokens from the KV cache, the rest read in {:.2} s", c.cached_prompt_tokens, c.prompt_tokens, c.prompt_ms as f64 / 1000.0);
         println!(
             "  generation: {:>5} tokens in {:>7.1} s = {:>6.1} tokens/s",
             c.completion_tokens,
             c.generation_ms as f64 / 1000.0,
             rate(c.completion_tokens, c.generation_ms)
         );
+        // A prompt sharing only the system prompt measures reading speed.
+        let mut other = req;
+        if let Some(m) = other.messages.last_mut() {
+            m.content = format!("Request: {} (variant)\n{}", request, m.content);
+        }
+        let c = agent.backend.complete(other).await?;
+        let read2 = c.prompt_tokens - c.cached_prompt_tokens;
+        println!(
+            "  prompt:     {:>5} tokens read ({} from cache) in {:>7.1} s = {:>6.1} tokens/s",
+            read2,
+            c.cached_prompt_tokens,
+            c.prompt_ms as f64 / 1000.0,
+            rate(read2, c.prompt_ms)
+        );
+        let _ = read;
         let _ = first;
 
         println!("\ntime to answer {request:?}:");

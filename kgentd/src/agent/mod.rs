@@ -302,8 +302,9 @@ impl Agent {
                 iteration,
                 "model",
                 format!(
-                    "{} prompt + {} reply tokens in {:.1} s",
+                    "{} prompt ({} from cache) + {} reply tokens in {:.1} s",
                     completion.prompt_tokens,
+                    completion.cached_prompt_tokens,
                     completion.completion_tokens,
                     t.elapsed().as_secs_f32()
                 ),

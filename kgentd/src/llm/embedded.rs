@@ -8,15 +8,17 @@ use std::io::Read;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 use sha2::{Digest, Sha256};
 
 use super::{Backend, ChatRequest, Completion, LlmError};
@@ -37,8 +39,19 @@ fn llama() -> Result<&'static LlamaBackend, LlmError> {
         .map_err(|e| LlmError::Unavailable(format!("cannot initialise llama.cpp: {e}")))
 }
 
+/// The loaded model and one context whose KV cache is kept between requests: a new prompt
+/// only decodes what differs from the tokens already in the cache. Retries of one request share
+/// everything up to the repair message; different requests share the system prompt.
 struct Loaded {
-    model: LlamaModel,
+    /// Leaked on purpose: the model lives as long as the daemon, and the context borrows it.
+    model: &'static LlamaModel,
+    session: Option<Session>,
+}
+
+struct Session {
+    ctx: LlamaContext<'static>,
+    /// Tokens whose keys and values are in the context's cache, from position 0.
+    cached: Vec<LlamaToken>,
 }
 
 pub struct EmbeddedBackend {
@@ -46,8 +59,8 @@ pub struct EmbeddedBackend {
     sha256: String,
     threads: i32,
     context_tokens: u32,
-    /// Holds the loaded model; the lock also serialises inference.
-    state: tokio::sync::Mutex<Option<Arc<Loaded>>>,
+    /// The loaded model, taken out while a request runs; the lock serialises inference.
+    state: tokio::sync::Mutex<Option<Loaded>>,
     loaded: AtomicBool,
 }
 
@@ -70,25 +83,12 @@ impl EmbeddedBackend {
         }
     }
 
-    /// Loads the model now instead of on the first request (benchmarks use it to time the load).
-    pub async fn ensure_loaded(&self) -> Result<(), LlmError> {
-        let mut state = self.state.lock().await;
-        self.load_into(&mut state).await.map(|_| ())
-    }
-
-    async fn load_into(&self, state: &mut Option<Arc<Loaded>>) -> Result<Arc<Loaded>, LlmError> {
-        if let Some(l) = state.as_ref() {
-            return Ok(l.clone());
-        }
+    async fn load(&self) -> Result<Loaded, LlmError> {
         let path = self.path.clone();
         let sha = self.sha256.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_model(&path, &sha))
+        tokio::task::spawn_blocking(move || load_model(&path, &sha))
             .await
-            .map_err(|e| LlmError::Unavailable(format!("model loader crashed: {e}")))??;
-        let loaded = Arc::new(loaded);
-        *state = Some(loaded.clone());
-        self.loaded.store(true, Ordering::SeqCst);
-        Ok(loaded)
+            .map_err(|e| LlmError::Unavailable(format!("model loader crashed: {e}")))?
     }
 }
 
@@ -125,17 +125,34 @@ fn load_model(path: &std::path::Path, want_sha: &str) -> Result<Loaded, LlmError
         LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(|e| {
             LlmError::Unavailable(format!("llama.cpp cannot load {}: {e}", path.display()))
         })?;
-    Ok(Loaded { model })
+    Ok(Loaded {
+        model: Box::leak(Box::new(model)),
+        session: None,
+    })
 }
 
-fn generate(
-    loaded: &Loaded,
-    req: &ChatRequest,
+fn new_session(
+    model: &'static LlamaModel,
     threads: i32,
     context_tokens: u32,
-) -> Result<Completion, LlmError> {
-    let backend = llama()?;
-    let model = &loaded.model;
+) -> Result<Session, LlmError> {
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(context_tokens))
+        .with_n_batch(N_BATCH)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let ctx = model
+        .new_context(llama()?, params)
+        .map_err(|e| LlmError::Unavailable(format!("cannot create a llama.cpp context: {e}")))?;
+    Ok(Session {
+        ctx,
+        cached: Vec::new(),
+    })
+}
+
+const N_BATCH: u32 = 512;
+
+fn prompt_tokens(model: &LlamaModel, req: &ChatRequest) -> Result<Vec<LlamaToken>, LlmError> {
     let template = model
         .chat_template(None)
         .map_err(|e| LlmError::Unavailable(format!("the model has no chat template: {e}")))?;
@@ -149,7 +166,20 @@ fn generate(
         .apply_chat_template(&template, &chat, true)
         .map_err(|e| LlmError::Request(format!("cannot apply the chat template: {e}")))?;
     let vocab = model.vocab();
-    let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
+    Ok(vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true))
+}
+
+fn generate(
+    loaded: &mut Loaded,
+    req: &ChatRequest,
+    threads: i32,
+    context_tokens: u32,
+) -> Result<Completion, LlmError> {
+    let model = loaded.model;
+    let tokens = prompt_tokens(model, req)?;
+    if tokens.is_empty() {
+        return Err(LlmError::Request("empty prompt".into()));
+    }
     let budget = tokens.len() + req.max_tokens as usize;
     if budget > context_tokens as usize {
         return Err(LlmError::Request(format!(
@@ -158,30 +188,49 @@ fn generate(
             req.max_tokens
         )));
     }
-    let n_batch = 512u32;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(context_tokens))
-        .with_n_batch(n_batch)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
-    let mut ctx = model
-        .new_context(backend, params)
-        .map_err(|e| LlmError::Unavailable(format!("cannot create a llama.cpp context: {e}")))?;
+    let session = match loaded.session.take() {
+        Some(s) => s,
+        None => new_session(model, threads, context_tokens)?,
+    };
+    // On any error the session is dropped: its cache may no longer match `cached`.
+    let (completion, session) = run(model, session, &tokens, req)?;
+    loaded.session = Some(session);
+    Ok(completion)
+}
 
-    let started = Instant::now();
-    let mut batch = LlamaBatch::new(n_batch as usize, 1);
-    let mut pos: i32 = 0;
+fn run(
+    model: &'static LlamaModel,
+    mut s: Session,
+    tokens: &[LlamaToken],
+    req: &ChatRequest,
+) -> Result<(Completion, Session), LlmError> {
     let decode_err = |e: llama_cpp_2::DecodeError| LlmError::Request(format!("decode: {e}"));
     let add_err =
         |e: llama_cpp_2::llama_batch::BatchAddError| LlmError::Request(format!("batch: {e}"));
-    for chunk in tokens.chunks(n_batch as usize) {
+    let started = Instant::now();
+    // Reuse the cached prefix; at least the last prompt token is decoded again for its logits.
+    let common = s
+        .cached
+        .iter()
+        .zip(tokens)
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(tokens.len() - 1);
+    s.ctx
+        .clear_kv_cache_seq(Some(0), Some(common as u32), None)
+        .map_err(|e| LlmError::Request(format!("kv cache: {e}")))?;
+    s.cached.truncate(common);
+    let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
+    let mut pos = common as i32;
+    for chunk in tokens[common..].chunks(N_BATCH as usize) {
         batch.clear();
         for t in chunk {
             let last = pos as usize + 1 == tokens.len();
             batch.add(*t, pos, &[0], last).map_err(add_err)?;
             pos += 1;
         }
-        ctx.decode(&mut batch).map_err(decode_err)?;
+        s.ctx.decode(&mut batch).map_err(decode_err)?;
+        s.cached.extend_from_slice(chunk);
     }
     let prompt_ms = started.elapsed().as_millis() as u64;
 
@@ -195,11 +244,12 @@ fn generate(
             LlamaSampler::dist(req.seed),
         ])
     };
+    let vocab = model.vocab();
     let gen_started = Instant::now();
     let mut out = Vec::new();
     let mut generated = 0u64;
     while generated < req.max_tokens as u64 {
-        let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+        let token = sampler.sample(&s.ctx, batch.n_tokens() - 1);
         if vocab.is_eog(token) {
             break;
         }
@@ -211,15 +261,18 @@ fn generate(
         batch.clear();
         batch.add(token, pos, &[0], true).map_err(add_err)?;
         pos += 1;
-        ctx.decode(&mut batch).map_err(decode_err)?;
+        s.ctx.decode(&mut batch).map_err(decode_err)?;
+        s.cached.push(token);
     }
-    Ok(Completion {
+    let completion = Completion {
         text: String::from_utf8_lossy(&out).into_owned(),
         prompt_tokens: tokens.len() as u64,
         completion_tokens: generated,
         prompt_ms,
         generation_ms: gen_started.elapsed().as_millis() as u64,
-    })
+        cached_prompt_tokens: common as u64,
+    };
+    Ok((completion, s))
 }
 
 /// The agent asks for exactly one fenced code block; once it is closed, the rest of the reply
@@ -242,12 +295,26 @@ impl Backend for EmbeddedBackend {
     }
     async fn complete(&self, req: ChatRequest) -> Result<Completion, LlmError> {
         let mut state = self.state.lock().await;
-        let loaded = self.load_into(&mut state).await?;
+        let mut loaded = match state.take() {
+            Some(l) => l,
+            None => {
+                let l = self.load().await?;
+                self.loaded.store(true, Ordering::SeqCst);
+                l
+            }
+        };
         let (threads, ctx) = (self.threads, self.context_tokens);
-        let result = tokio::task::spawn_blocking(move || generate(&loaded, &req, threads, ctx))
-            .await
-            .map_err(|e| LlmError::Request(format!("generation crashed: {e}")))?;
-        drop(state);
+        let (loaded, result) = tokio::task::spawn_blocking(move || {
+            let r = generate(&mut loaded, &req, threads, ctx);
+            (loaded, r)
+        })
+        .await
+        .map_err(|e| {
+            // The model went down with the task; the next request loads it again.
+            self.loaded.store(false, Ordering::SeqCst);
+            LlmError::Request(format!("generation crashed: {e}"))
+        })?;
+        *state = Some(loaded);
         result
     }
 }

@@ -68,6 +68,8 @@ pub struct Completion {
     /// Time spent reading the prompt and generating, when the backend measures them.
     pub prompt_ms: u64,
     pub generation_ms: u64,
+    /// Prompt tokens served from the backend's cache instead of being read again.
+    pub cached_prompt_tokens: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -139,6 +139,7 @@ impl Backend for OpenAiBackend {
             prompt_tokens,
             completion_tokens,
             prompt_ms: 0,
+            cached_prompt_tokens: 0,
             generation_ms: started.elapsed().as_millis() as u64,
         })
     }
