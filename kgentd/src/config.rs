@@ -25,6 +25,8 @@ pub struct Config {
     pub socket_group: String,
     /// Directory of the sled database.
     pub state_dir: PathBuf,
+    /// Facts measured once per kernel build (which attach families work).
+    pub cache_dir: PathBuf,
     pub agent: AgentConfig,
     pub model: ModelConfig,
     pub limits: LimitsConfig,
@@ -119,6 +121,7 @@ impl Default for Config {
             socket: DEFAULT_SOCKET.into(),
             socket_group: "kgent".into(),
             state_dir: DEFAULT_STATE_DIR.into(),
+            cache_dir: "/var/cache/kgent".into(),
             agent: AgentConfig::default(),
             model: ModelConfig::default(),
             limits: LimitsConfig::default(),

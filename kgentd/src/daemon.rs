@@ -14,6 +14,7 @@ use crate::api::KgentService;
 use crate::config::Config;
 use crate::error::KgentError;
 use crate::exec::Jobs;
+use crate::host::features::{self, Measured};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
@@ -47,14 +48,18 @@ impl Daemon {
             );
         }
         let bpftrace = config.tools.bpftrace.clone();
+        let mut host = tokio::task::spawn_blocking(move || HostFacts::discover(&bpftrace))
+            .await
+            .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
+        let measured = measured_features(&host, &config).await;
+        host.apply_measured(&measured);
         let dirs = config.agent.example_dirs.clone();
         let (host, knowledge) = tokio::task::spawn_blocking(move || {
-            let host = HostFacts::discover(&bpftrace);
             let knowledge = Knowledge::build(&host, &dirs);
             (host, knowledge)
         })
         .await
-        .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
+        .map_err(|e| KgentError::Internal(format!("indexing crashed: {e}")))?;
         tracing::info!(
             kernel = %host.kernel_release,
             tracepoints = host.tracepoints.len(),
@@ -104,6 +109,42 @@ impl Daemon {
         self.jobs.kill_all();
         result
     }
+}
+
+/// Which families attach here: from the cache for this kernel build, else measured now (a few
+/// seconds, once per kernel build) and cached in `cache_dir`. A corrupt cache is measured again.
+async fn measured_features(host: &HostFacts, config: &Config) -> Vec<Measured> {
+    let key = features::build_key(&host.kernel_release, &host.bpftrace_version);
+    let file = config.cache_dir.join(format!("features-{key}.json"));
+    if let Some(m) = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Vec<Measured>>(&b).ok())
+    {
+        tracing::info!(
+            "attach families: measured before for this kernel build ({})",
+            file.display()
+        );
+        return m;
+    }
+    let started = std::time::Instant::now();
+    let m = features::measure(
+        &config.tools.bpftrace,
+        Duration::from_secs(config.tools.check_timeout_s),
+    )
+    .await;
+    tracing::info!(
+        "attach families measured in {} ms",
+        started.elapsed().as_millis()
+    );
+    let write = std::fs::create_dir_all(&config.cache_dir).and_then(|_| {
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&m).unwrap_or_default())?;
+        std::fs::rename(&tmp, &file)
+    });
+    if let Err(e) = write {
+        tracing::warn!("cannot cache the feature probes in {}: {e}", file.display());
+    }
+    m
 }
 
 /// The listening socket: handed over by systemd (socket activation) or bound here, mode 0660

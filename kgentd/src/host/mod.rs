@@ -2,6 +2,8 @@
 //! attach families really work here, and the uprobe symbols of ELF files.
 //!
 //! Read from the live system, never assumed. This module only observes; it loads nothing.
+mod bpf_syscall;
+pub mod features;
 mod tracefs;
 mod uprobe;
 
@@ -67,10 +69,44 @@ impl HostFacts {
         }
     }
 
+    /// Replaces what was inferred from the system's files with what loading programs showed.
+    /// Families only a measurement knows of (xdp, tc, …) are added.
+    pub fn apply_measured(&mut self, measured: &[features::Measured]) {
+        for m in measured {
+            match self.families.iter_mut().find(|f| f.name == m.family) {
+                Some(f) => {
+                    // Keep the explanation of a "no" we already had; the measurement backs it.
+                    f.reason = if !m.available && !f.available {
+                        format!("{} (measured: {})", f.reason, m.evidence)
+                    } else {
+                        format!("measured: {}", m.evidence)
+                    };
+                    f.available = m.available;
+                }
+                None => self.families.push(AttachFamily {
+                    name: family_name(&m.family),
+                    prefixes: &[],
+                    available: m.available,
+                    reason: format!("measured: {}", m.evidence),
+                }),
+            }
+        }
+    }
+
     /// The family a bpftrace probe prefix ("kprobe", "t", "tracepoint", …) belongs to.
     pub fn family_of(&self, prefix: &str) -> Option<&AttachFamily> {
         self.families.iter().find(|f| f.prefixes.contains(&prefix))
     }
+}
+
+/// Family names are a small fixed set known at compile time.
+fn family_name(name: &str) -> &'static str {
+    const KNOWN: &[&str] = &["xdp", "tc", "cgroup_skb", "sock_ops", "lsm"];
+    KNOWN
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("other")
 }
 
 fn bpftrace_info(bpftrace: &Path) -> String {

@@ -28,6 +28,8 @@ pub fn resolve_binary(name: &str) -> Option<PathBuf> {
                         .and_then(|f| f.to_str())
                         .is_some_and(|f| f.starts_with(&format!("{name}.so")))
                 })
+                // `libc.so` is often a linker script: only real ELF files can be probed.
+                .filter(|p| is_elf(p))
                 .collect();
             hits.sort();
             if let Some(h) = hits.into_iter().next() {
@@ -40,6 +42,14 @@ pub fn resolve_binary(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|c| c.is_file())
+}
+
+fn is_elf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
 }
 
 /// Defined function symbols (static and dynamic) of an ELF file, sorted and deduplicated.

@@ -1,0 +1,167 @@
+//! Feature truth: which attach families really load *and attach* on this kernel, measured by
+//! loading tiny programs, never read from config flags. Tracing families are tried through the
+//! host's bpftrace (a probe that must attach, then exit); program types (XDP, tc, cgroup, LSM,
+//! tracing) through `bpftool feature probe`, which loads a minimal program of each type.
+//! Results are cached per kernel build (BTF hash, release, bpftrace version) by the caller.
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::uprobe::resolve_binary;
+use crate::toolchain::bpftrace::{check_load, LoadVerdict};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Measured {
+    pub family: String,
+    pub available: bool,
+    /// What was loaded and what the kernel said.
+    pub evidence: String,
+}
+
+/// Identifies a kernel build and tool version: measured features stay true for it.
+pub fn build_key(kernel_release: &str, bpftrace_version: &str) -> String {
+    let btf = std::fs::read("/sys/kernel/btf/vmlinux").unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(kernel_release.as_bytes());
+    h.update(bpftrace_version.as_bytes());
+    h.update(&btf);
+    hex::encode(h.finalize())[..20].to_owned()
+}
+
+/// The tracing families and the probe that shows each one attaches.
+fn attach_probes() -> Vec<(&'static str, String)> {
+    let libc = resolve_binary("libc").map(|p| p.display().to_string());
+    let mut v = vec![
+        (
+            "tracepoint",
+            "tracepoint:syscalls:sys_enter_getpid {}".to_owned(),
+        ),
+        ("kprobe", "kprobe:vfs_read {}".to_owned()),
+        ("fentry", "kfunc:vfs_read {}".to_owned()),
+        ("software", "software:cpu-clock:1000000 {}".to_owned()),
+        ("hardware", "hardware:cpu-cycles:1000000 {}".to_owned()),
+    ];
+    if let Some(libc) = libc {
+        v.push(("uprobe", format!("uprobe:{libc}:getpid {{}}")));
+    }
+    v
+}
+
+/// bpftool's program-type probes that stand for families bpftrace cannot express.
+const PROGRAM_TYPES: &[(&str, &str)] = &[
+    ("xdp", "have_xdp_prog_type"),
+    ("tc", "have_sched_cls_prog_type"),
+    ("cgroup_skb", "have_cgroup_skb_prog_type"),
+    ("sock_ops", "have_sock_ops_prog_type"),
+    ("lsm", "have_lsm_prog_type"),
+];
+
+/// Loads a probe of every family and reports what attached. Takes a few seconds: cache it.
+pub async fn measure(bpftrace: &Path, timeout: Duration) -> Vec<Measured> {
+    let probes = attach_probes();
+    let checks = probes
+        .iter()
+        .map(|(_, program)| check_load(bpftrace, program, timeout));
+    let reports = futures::future::join_all(checks).await;
+    let mut out: Vec<Measured> = probes
+        .iter()
+        .zip(reports)
+        .map(|((family, program), report)| {
+            let program = program.trim_end_matches(" {}");
+            match report.verdict {
+                LoadVerdict::Attached { .. } => Measured {
+                    family: (*family).to_owned(),
+                    available: true,
+                    evidence: format!("{program} loaded and attached"),
+                },
+                _ => Measured {
+                    family: (*family).to_owned(),
+                    available: false,
+                    evidence: format!(
+                        "{program} did not attach: {}",
+                        first_error(&report.diagnostic)
+                    ),
+                },
+            }
+        })
+        .collect();
+    out.push(raw_tracepoint());
+    out.extend(program_types().await);
+    out
+}
+
+/// bpftrace 0.17 cannot express raw tracepoints, so the kernel is asked directly.
+fn raw_tracepoint() -> Measured {
+    let (available, evidence) = match super::bpf_syscall::raw_tracepoint_attaches("sched_switch") {
+        Ok(()) => (
+            true,
+            "a raw_tp program loaded and attached to sched_switch".to_owned(),
+        ),
+        Err(e) => (false, e),
+    };
+    Measured {
+        family: "rawtracepoint".to_owned(),
+        available,
+        evidence,
+    }
+}
+
+/// The line of a bpftrace diagnostic that says why, without the location noise.
+fn first_error(diagnostic: &str) -> String {
+    diagnostic
+        .lines()
+        .rev()
+        .find(|l| l.contains("ERROR") || l.contains("rror"))
+        .or_else(|| diagnostic.lines().next())
+        .unwrap_or("no diagnostic")
+        .trim()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+async fn program_types() -> Vec<Measured> {
+    let out = tokio::process::Command::new("bpftool")
+        .args(["feature", "probe", "kernel", "--json"])
+        .output()
+        .await;
+    let json: serde_json::Value = match &out {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let types = json.get("program_types");
+    PROGRAM_TYPES
+        .iter()
+        .map(|(family, key)| {
+            let have = types.and_then(|t| t.get(*key)).and_then(|v| v.as_bool());
+            Measured {
+                family: (*family).to_owned(),
+                available: have == Some(true),
+                evidence: match have {
+                    Some(true) => format!("bpftool loaded a minimal {family} program ({key})"),
+                    Some(false) => {
+                        format!("the kernel refused a minimal {family} program ({key}: no)")
+                    }
+                    None => "bpftool feature probe did not run (install bpftool: bash setup.sh)"
+                        .to_owned(),
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_error;
+
+    #[test]
+    fn picks_the_error_line() {
+        let d = "stdin:1:1-19: WARNING: x\nkprobe:vfs_read {}\ncreate_probe_event: open(/sys/kernel/tracing/kprobe_events): No such file or directory\nERROR: Error attaching probe: 'kprobe:vfs_read'";
+        assert_eq!(
+            first_error(d),
+            "ERROR: Error attaching probe: 'kprobe:vfs_read'"
+        );
+    }
+}

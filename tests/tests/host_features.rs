@@ -1,0 +1,142 @@
+//! `HostInfo`'s attach-family matrix against what loading actually does: the test loads its own
+//! probes (different functions and events from the daemon's) through bpftrace, and its own
+//! compiled XDP and LSM objects through bpftool, and compares.
+use std::process::Command;
+
+use kgent_tests::{proto, TestDaemon, GOOD_OPENAT};
+
+/// Whether bpftrace can load and attach `probe` here.
+fn bpftrace_attaches(probe: &str) -> bool {
+    let out = Command::new("bpftrace")
+        .args(["-e", &format!("{probe} {{}} BEGIN {{ exit(); }}")])
+        .output()
+        .expect("bpftrace (install it: bash setup.sh)");
+    out.status.success()
+}
+
+/// Whether a minimal object with one program in `section` loads through the kernel verifier.
+fn object_loads(section: &str, signature: &str) -> bool {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = dir.path().join("p.c");
+    std::fs::write(
+        &src,
+        format!("#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC(\"{section}\") int probe({signature}) {{ return 0; }}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"),
+    )
+    .expect("write");
+    let obj = dir.path().join("p.o");
+    let cc = Command::new("clang")
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("clang (install it: bash setup.sh)");
+    assert!(cc.success(), "clang failed on the {section} object");
+    let pin = format!(
+        "/sys/fs/bpf/kgent-test-{}-{}",
+        section.replace('/', "_"),
+        std::process::id()
+    );
+    let loaded = Command::new("bpftool")
+        .args(["prog", "load"])
+        .arg(&obj)
+        .arg(&pin)
+        .output()
+        .expect("bpftool")
+        .status
+        .success();
+    let _ = std::fs::remove_file(&pin);
+    loaded
+}
+
+#[tokio::test]
+async fn the_family_matrix_matches_what_loading_does() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let host = d
+        .client()
+        .await
+        .host_info(proto::HostInfoRequest {})
+        .await
+        .expect("host_info")
+        .into_inner();
+    let available = |name: &str| {
+        host.families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no family {name} in {:?}", host.families))
+            .available
+    };
+    let cases = [
+        (
+            "tracepoint",
+            "tracepoint:sched:sched_process_exit".to_owned(),
+        ),
+        ("uprobe", "uprobe:/bin/bash:readline".to_owned()),
+        ("kprobe", "kprobe:vfs_write".to_owned()),
+        ("fentry", "kfunc:vfs_write".to_owned()),
+        ("software", "software:page-faults:100".to_owned()),
+        ("hardware", "hardware:instructions:1000000".to_owned()),
+    ];
+    for (family, probe) in cases {
+        assert_eq!(
+            available(family),
+            bpftrace_attaches(&probe),
+            "{family} ({probe})"
+        );
+    }
+    assert_eq!(available("xdp"), object_loads("xdp", "struct xdp_md *ctx"));
+    assert_eq!(available("tc"), object_loads("tc", "struct __sk_buff *skb"));
+    assert_eq!(
+        available("lsm"),
+        object_loads("lsm/file_open", "unsigned long long *ctx")
+    );
+    // Every "no" says why.
+    for f in host.families.iter().filter(|f| !f.available) {
+        assert!(f.reason.len() > 10, "{} has no reason", f.name);
+    }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_feature_cache_is_measured_again() {
+    let cache = std::path::Path::new("/var/cache/kgent");
+    // Make sure one exists, then corrupt every cached matrix.
+    TestDaemon::scripted(&[GOOD_OPENAT]).await.stop().await;
+    let files: Vec<_> = std::fs::read_dir(cache)
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("features-"))
+        })
+        .collect();
+    assert!(!files.is_empty());
+    for f in &files {
+        std::fs::write(f, b"{ not json").expect("corrupt");
+    }
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let host = d
+        .client()
+        .await
+        .host_info(proto::HostInfoRequest {})
+        .await
+        .expect("up")
+        .into_inner();
+    assert!(host
+        .families
+        .iter()
+        .any(|f| f.name == "tracepoint" && f.available));
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("rewritten");
+        assert!(text.contains("\"family\""), "the cache was rebuilt");
+    }
+    d.stop().await;
+}
