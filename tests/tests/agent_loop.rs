@@ -326,3 +326,33 @@ async fn a_refusal_is_questioned_once_and_a_second_one_stands() {
     assert!(no.reason.contains("no GPU tracepoints"), "{}", no.reason);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_plainly_misspelled_field_is_repaired_without_asking_the_model_again() {
+    let typo = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { printf(\"%d %s %s\\n\", pid, comm, str(args->file_name)); }\n```";
+    let d = TestDaemon::scripted(&[typo, "the model must not be asked again"]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("answer");
+    assert_eq!(answer.iterations, 1);
+    assert!(
+        answer.program.contains("args->filename"),
+        "{}",
+        answer.program
+    );
+    let repair = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Progress(p)) if p.stage == "repair" => {
+                Some(p.detail.clone())
+            }
+            _ => None,
+        })
+        .expect("the repair is reported");
+    assert!(
+        repair.contains("args->file_name → args->filename"),
+        "{repair}"
+    );
+    d.stop().await;
+}

@@ -7,6 +7,7 @@
 //! records every prompt, reply and check in the store as it goes.
 mod extract;
 mod prompt;
+mod repair;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -363,6 +364,16 @@ impl Agent {
                     explanation,
                 } => (source, explanation),
             };
+            let (source, repairs) = repair::repair_fields(&self.host, &source);
+            if !repairs.is_empty() {
+                let detail = repairs.join("; ");
+                rec.add(
+                    EntryKind::Note,
+                    iteration,
+                    format!("deterministic repair: {detail}"),
+                );
+                progress(events, started, iteration, "repair", detail).await;
+            }
             emit(
                 events,
                 proto::ask_event::Event::Candidate(proto::Candidate {
