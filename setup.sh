@@ -87,7 +87,11 @@ demo() {
     fi
     kgentctl host
     say "asking: $SAMPLE (the first request loads the model: about a minute)"
-    kgentctl ask --run --duration 10 "$SAMPLE"
+    # Something to see while the answer runs: a file opened every second.
+    ( for _ in $(seq 1 300); do cat /etc/os-release >/dev/null; sleep 1; done ) &
+    local activity=$!
+    kgentctl ask --run --duration 10 "$SAMPLE" || { kill "$activity" 2>/dev/null; return 1; }
+    kill "$activity" 2>/dev/null || true
     say "kgentd keeps running; stop it with: pkill -x kgentd"
 }
 

@@ -25,6 +25,7 @@ const PHRASES: &[(&str, &str)] = &[
     ("udp", "sendto sendmsg recvfrom udp"),
     ("dns", "sendto sendmsg udp"),
     ("packet", "net_dev_xmit netif_receive_skb"),
+    ("rout", "fib_table_lookup fib6_table_lookup fib"),
     ("signal", "signal_generate signal_deliver kill"),
     ("kill", "kill signal_generate"),
     ("read", "read sys_exit_read"),
