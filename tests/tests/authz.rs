@@ -1,0 +1,98 @@
+//! Who may do what, judged from the socket's peer credentials: an unprivileged user (nobody,
+//! through setpriv) talks to a real kgentd over its real socket with the real kgentctl.
+use std::os::unix::fs::PermissionsExt;
+use std::process::Output;
+
+use kgent_tests::{ask_all, final_answer, workspace_bin, TestDaemon, GOOD_OPENAT};
+
+const NOBODY: &str = "65534";
+
+/// kgentctl as nobody; async, so the in-process daemon keeps serving meanwhile. The binary is
+/// copied beside the socket: the checkout itself may not be readable by nobody.
+async fn as_nobody(socket: &std::path::Path, args: &[&str]) -> Output {
+    let dir = socket.parent().expect("socket dir");
+    let ctl = dir.join("kgentctl");
+    if !ctl.exists() {
+        std::fs::copy(workspace_bin("kgentctl"), &ctl).expect("copy kgentctl");
+    }
+    tokio::process::Command::new("setpriv")
+        .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"])
+        .arg(&ctl)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .await
+        .expect("setpriv (util-linux)")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test]
+async fn an_unprivileged_caller_may_ask_but_not_run_arbitrary_code_or_read_others_requests() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    // Root's request.
+    let events = ask_all(
+        &mut d.client().await,
+        "print every file that gets opened",
+        2,
+    )
+    .await
+    .expect("ask");
+    let root_answer = final_answer(&events).expect("answer").request_id.clone();
+
+    // Without access to the socket, nobody cannot even connect (the socket is root-only when
+    // the kgent group does not exist).
+    let out = as_nobody(&d.socket, &["host"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("kgent.sock"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Open the socket to everyone: now the policy, not the file mode, decides.
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
+    std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666))
+        .expect("chmod socket");
+
+    let out = as_nobody(&d.socket, &["ask", "print every file that gets opened"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nobody may ask: {}",
+        text(&out.stderr)
+    );
+
+    let file = d.dir.path().join("p.bt");
+    std::fs::write(&file, "BEGIN { printf(\"hi\\n\"); exit(); }\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = as_nobody(&d.socket, &["run", file.to_str().expect("path")]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("needs root"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = as_nobody(&d.socket, &["run", "--id", &root_answer, "--duration", "1"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "root's answer is root's: {}",
+        text(&out.stderr)
+    );
+
+    let out = as_nobody(&d.socket, &["history", &root_answer]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+
+    // nobody sees only its own request, recorded with its uid.
+    let out = as_nobody(&d.socket, &["history", "--json"]).await;
+    let list = text(&out.stdout);
+    assert_eq!(list.matches("\"id\"").count(), 1, "{list}");
+    assert!(list.contains("65534"), "{list}");
+    d.stop().await;
+}
