@@ -56,11 +56,15 @@ fn host_text(info: &HostInfoResponse) -> String {
         "kernel       {}\n\
          BTF          {}\n\
          tracepoints  {}\n\
+         catalog      {} kernel functions, {} raw tracepoints, {} helpers\n\
          bpftrace     {}\n\
          model        {} via {} ({})\n",
         or_unknown(&info.kernel_release),
         yes_no(info.btf),
         info.tracepoints,
+        info.kernel_functions,
+        info.raw_tracepoints,
+        info.helpers,
         or_unknown(&info.bpftrace_version),
         or_unknown(&info.model),
         or_unknown(&info.model_backend),
@@ -118,6 +122,7 @@ mod tests {
             model_loaded: false,
             tracepoints: 1800,
             bpftrace_version: String::new(),
+            ..Default::default()
         };
         let text = host_text(&info);
         assert!(text.contains("  tracepoint  yes\n"), "{text}");

@@ -11,6 +11,7 @@ mod eval;
 mod history;
 mod host;
 mod json;
+mod probes;
 mod run;
 mod show;
 mod status;
@@ -132,6 +133,18 @@ Examples:
   sudo kgentctl eval tasks.toml
   sudo kgentctl eval tasks.toml --only failed-opens,file-delete-audit --json results.json")]
     Eval(eval::EvalArgs),
+
+    /// Search this host's attach points and helpers, or show one.
+    #[command(after_help = "\
+Every tracepoint (with its fields), raw tracepoint and kernel function (with its prototype, from
+BTF) and BPF helper (from linux/bpf.h) of this host, with whether it can be used here and why not.
+
+Examples:
+  kgentctl probes search \"tcp connection established\"
+  kgentctl probes search --limit 20 \"file deleted\"
+  kgentctl probes show syscalls:sys_enter_openat
+  kgentctl probes show vfs_read            (a kernel function: unavailable where kprobes are)")]
+    Probes(probes::ProbesArgs),
 }
 
 /// Which kind of program to ask for or to run.
@@ -208,6 +221,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::History(args) => history::history(&cli.socket, args).await,
         Command::Host(args) => host::host(&cli.socket, args).await,
         Command::Eval(args) => eval::eval(&cli.socket, args).await,
+        Command::Probes(args) => probes::probes(&cli.socket, args).await,
     }
 }
 

@@ -67,6 +67,17 @@ impl Daemon {
             backend = backend.kind(),
             "host read"
         );
+        let c = knowledge.catalog.counts();
+        tracing::info!(
+            tracepoints = c.tracepoints,
+            raw_tracepoints = c.raw_tracepoints,
+            kernel_functions = c.kernel_functions,
+            helpers = c.helpers,
+            "catalog built"
+        );
+        for w in &knowledge.catalog.warnings {
+            tracing::warn!("catalog: {w}");
+        }
         for f in host.families.iter().filter(|f| !f.available) {
             tracing::info!("{} unavailable: {}", f.name, f.reason);
         }

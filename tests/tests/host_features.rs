@@ -140,3 +140,81 @@ async fn a_corrupt_feature_cache_is_measured_again() {
     }
     d.stop().await;
 }
+
+#[tokio::test]
+async fn the_catalog_counts_match_the_host_and_search_finds_attach_points() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let mut client = d.client().await;
+    let host = client
+        .host_info(proto::HostInfoRequest {})
+        .await
+        .expect("host")
+        .into_inner();
+    let events = std::fs::read_to_string("/sys/kernel/tracing/available_events").expect("tracefs");
+    assert_eq!(host.tracepoints as usize, events.lines().count());
+    let btf = Command::new("bpftool")
+        .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux"])
+        .output()
+        .expect("bpftool");
+    let dump = String::from_utf8_lossy(&btf.stdout);
+    let funcs = dump
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("FUNC"))
+        .count();
+    assert_eq!(host.kernel_functions as usize, funcs);
+    let raw = dump
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("TYPEDEF") && l.contains("'btf_trace_"))
+        .count();
+    assert_eq!(host.raw_tracepoints as usize, raw);
+    let header = std::fs::read_to_string("/usr/include/linux/bpf.h").expect("bpf.h");
+    let documented: std::collections::BTreeSet<&str> = header
+        .lines()
+        .filter_map(|l| l.strip_prefix(" * "))
+        .filter(|l| !l.starts_with(['\t', ' ']) && l.trim_end().ends_with(')'))
+        .filter_map(|l| {
+            let name = l[..l.find('(')?].rsplit([' ', '*']).next()?;
+            name.starts_with("bpf_").then_some(name)
+        })
+        .collect();
+    assert_eq!(host.helpers as usize, documented.len());
+
+    let found = client
+        .search_probes(proto::SearchProbesRequest {
+            query: "a process exits".into(),
+            limit: 5,
+        })
+        .await
+        .expect("search")
+        .into_inner();
+    assert!(
+        found
+            .entries
+            .iter()
+            .any(|e| e.name == "tracepoint:sched:sched_process_exit"),
+        "{:?}",
+        found.entries
+    );
+    let vfs = client
+        .show_probe(proto::ShowProbeRequest {
+            name: "vfs_read".into(),
+        })
+        .await
+        .expect("show")
+        .into_inner();
+    assert_eq!(vfs.kind, "kernel function");
+    assert_eq!(
+        vfs.available,
+        host.families
+            .iter()
+            .any(|f| (f.name == "kprobe" || f.name == "fentry") && f.available)
+    );
+    let err = client
+        .show_probe(proto::ShowProbeRequest {
+            name: "no_such_probe_xyz".into(),
+        })
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    d.stop().await;
+}

@@ -55,6 +55,18 @@ impl KgentService {
     }
 }
 
+fn probe_entry(e: &crate::knowledge::catalog::CatalogEntry, score: f32) -> proto::ProbeEntry {
+    proto::ProbeEntry {
+        kind: e.kind.as_str().to_owned(),
+        name: e.name.clone(),
+        signature: e.signature.clone(),
+        description: e.description.clone(),
+        available: e.available,
+        reason: e.reason.clone(),
+        score,
+    }
+}
+
 fn summary(r: &crate::store::RequestRecord) -> proto::RequestSummary {
     proto::RequestSummary {
         id: r.id.clone(),
@@ -271,12 +283,60 @@ impl Kgent for KgentService {
         }))
     }
 
+    async fn search_probes(
+        &self,
+        request: Request<proto::SearchProbesRequest>,
+    ) -> Result<Response<proto::SearchProbesResponse>, Status> {
+        let req = request.into_inner();
+        self.validate_text(&req.query)?;
+        let limit = match req.limit {
+            0 => 10,
+            n => n.min(200) as usize,
+        };
+        let catalog = &self.agent.knowledge.catalog;
+        let entries = catalog
+            .search(&req.query, limit)
+            .into_iter()
+            .map(|(e, score)| probe_entry(e, score))
+            .collect();
+        let c = catalog.counts();
+        Ok(Response::new(proto::SearchProbesResponse {
+            entries,
+            catalog_size: (c.tracepoints + c.raw_tracepoints + c.kernel_functions + c.helpers)
+                as u32,
+        }))
+    }
+
+    async fn show_probe(
+        &self,
+        request: Request<proto::ShowProbeRequest>,
+    ) -> Result<Response<proto::ProbeEntry>, Status> {
+        let name = request.into_inner().name;
+        self.validate_text(&name)?;
+        let catalog = &self.agent.knowledge.catalog;
+        match catalog.get(&name) {
+            Some(e) => Ok(Response::new(probe_entry(e, 0.0))),
+            None => {
+                let near: Vec<String> = catalog
+                    .search(&name.replace([':', '_'], " "), 5)
+                    .into_iter()
+                    .map(|(e, _)| e.name.clone())
+                    .collect();
+                Err(Status::not_found(format!(
+                    "{name:?} is not an attach point or helper of this host; nearest: {}",
+                    near.join(", ")
+                )))
+            }
+        }
+    }
+
     async fn host_info(
         &self,
         _request: Request<proto::HostInfoRequest>,
     ) -> Result<Response<proto::HostInfoResponse>, Status> {
         let host = &self.agent.host;
         let backend = &self.agent.backend;
+        let counts = self.agent.knowledge.catalog.counts();
         Ok(Response::new(proto::HostInfoResponse {
             kernel_release: host.kernel_release.clone(),
             btf: host.btf,
@@ -294,6 +354,9 @@ impl Kgent for KgentService {
             model_loaded: backend.loaded(),
             tracepoints: host.tracepoints.len() as u32,
             bpftrace_version: host.bpftrace_version.clone(),
+            kernel_functions: counts.kernel_functions as u32,
+            raw_tracepoints: counts.raw_tracepoints as u32,
+            helpers: counts.helpers as u32,
         }))
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Read from the live system, never assumed. This module only observes; it loads nothing.
 mod bpf_syscall;
+pub mod btf;
 pub mod features;
 mod tracefs;
 mod uprobe;

@@ -6,6 +6,8 @@
 //! "new process", "tcp connection") onto kernel vocabulary (unlink, exec, inet_sock_set_state).
 //! Examples that use attach families this kernel lacks are never offered.
 mod bm25;
+pub mod catalog;
+pub mod helpers;
 mod vocabulary;
 
 use std::path::Path;
@@ -27,6 +29,8 @@ pub struct Example {
 }
 
 pub struct Knowledge {
+    /// Every attach point and helper of this host.
+    pub catalog: catalog::Catalog,
     examples: Vec<Example>,
     example_index: Index,
     /// Tracepoint names, aligned with `tracepoint_index` documents.
@@ -89,6 +93,7 @@ impl Knowledge {
                 .collect(),
         );
         Self {
+            catalog: catalog::Catalog::build(host),
             examples,
             example_index,
             tracepoints,

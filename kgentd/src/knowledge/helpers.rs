@@ -1,0 +1,101 @@
+//! BPF helpers, parsed from the documentation comment of the host's `linux/bpf.h` (every helper
+//! is documented there as a prototype line followed by Description and Return paragraphs).
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Helper {
+    pub name: String,
+    pub prototype: String,
+    pub description: String,
+    pub returns: String,
+}
+
+pub const BPF_H: &str = "/usr/include/linux/bpf.h";
+
+pub fn read(path: &Path) -> Result<Vec<Helper>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (install linux-libc-dev)",
+            path.display()
+        )
+    })?;
+    Ok(parse(&text))
+}
+
+pub fn parse(text: &str) -> Vec<Helper> {
+    let mut helpers: Vec<Helper> = Vec::new();
+    let mut section: Option<&str> = None;
+    for line in text.lines() {
+        let Some(body) = line.strip_prefix(" *") else {
+            section = None;
+            continue;
+        };
+        // A prototype is a line right after " * " (one space, no tab) naming bpf_*(...).
+        if let Some(proto) = body.strip_prefix(' ') {
+            if !proto.starts_with(['\t', ' '])
+                && proto.contains("bpf_")
+                && proto.trim_end().ends_with(')')
+            {
+                if let Some(name) = helper_name(proto) {
+                    helpers.push(Helper {
+                        name,
+                        prototype: proto.trim().to_owned(),
+                        description: String::new(),
+                        returns: String::new(),
+                    });
+                    section = None;
+                    continue;
+                }
+            }
+        }
+        let trimmed = body.trim();
+        match trimmed {
+            "Description" => section = Some("d"),
+            "Return" => section = Some("r"),
+            _ => {
+                let (Some(h), Some(which)) = (helpers.last_mut(), section) else {
+                    continue;
+                };
+                if trimmed.is_empty() {
+                    continue;
+                }
+                let target = if which == "d" {
+                    &mut h.description
+                } else {
+                    &mut h.returns
+                };
+                if !target.is_empty() {
+                    target.push(' ');
+                }
+                target.push_str(trimmed);
+            }
+        }
+    }
+    helpers.dedup_by(|a, b| a.name == b.name);
+    helpers
+}
+
+/// `long bpf_map_update_elem(struct bpf_map *map, …)` → `bpf_map_update_elem`.
+fn helper_name(proto: &str) -> Option<String> {
+    let open = proto.find('(')?;
+    let before = proto[..open].trim_end();
+    let name = before.rsplit([' ', '*']).next()?;
+    (name.starts_with("bpf_") && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_prototype_description_and_return() {
+        let text = "/*\n * long bpf_map_update_elem(struct bpf_map *map, const void *key, const void *value, u64 flags)\n * \tDescription\n * \t\tAdd or update the value of\n * \t\tthe entry.\n *\n * \tReturn\n * \t\t0 on success.\n *\n * void *bpf_map_lookup_elem(struct bpf_map *map, const void *key)\n * \tDescription\n * \t\tLook up.\n */\n";
+        let h = parse(text);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].name, "bpf_map_update_elem");
+        assert_eq!(h[0].description, "Add or update the value of the entry.");
+        assert_eq!(h[0].returns, "0 on success.");
+        assert_eq!(h[1].name, "bpf_map_lookup_elem");
+    }
+}
