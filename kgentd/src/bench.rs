@@ -117,6 +117,8 @@ pub async fn run(
     }
     row("check: bpftrace-load (verifier)", loads);
 
+    catalog(&agent.host, rounds);
+
     if with_model {
         println!(
             "\nmodel ({}: {}):",
@@ -212,6 +214,84 @@ pub async fn run(
     }
     let _ = std::fs::remove_dir_all(&state);
     Ok(())
+}
+
+/// Lookups people make, in their words and in kernel names; cycled to 1,000 queries.
+const CATALOG_QUERIES: &[(&str, &str)] = &[
+    ("file opened", "*openat*"),
+    ("process exits", "*process_exit*"),
+    ("tcp connection established", "*inet_sock_set_state*"),
+    ("tcp retransmit", "*retransmit*"),
+    ("block io request issued", "*block_rq_issue*"),
+    ("context switch", "*sched_switch*"),
+    ("page fault", "*page_fault*"),
+    ("signal sent", "*signal_generate*"),
+    ("new process exec", "*sched_process_exec*"),
+    ("file deleted unlink", "*unlink*"),
+    ("memory allocation kmalloc", "*kmalloc*"),
+    ("vfs_read", "*vfs_read*"),
+    ("skb dropped", "*kfree_skb*"),
+    ("irq handler", "*irq_handler_entry*"),
+    ("timer expired", "*timer_expire*"),
+];
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn catalog(host: &crate::host::HostFacts, rounds: usize) {
+    use crate::knowledge::catalog::Catalog;
+    println!("\ncatalog (tracepoints, raw tracepoints, kernel functions, helpers):");
+    let before = rss_kib();
+    let builds = time(rounds.min(3), || Catalog::build(host));
+    let cat = Catalog::build(host);
+    let c = cat.counts();
+    println!(
+        "  {} tracepoints, {} raw tracepoints, {} kernel functions, {} helpers; resident memory +{} MiB",
+        c.tracepoints,
+        c.raw_tracepoints,
+        c.kernel_functions,
+        c.helpers,
+        rss_kib().saturating_sub(before) / 1024
+    );
+    row("build from the kernel (BTF, bpf.h)", builds);
+    let queries: Vec<&str> = CATALOG_QUERIES
+        .iter()
+        .map(|(q, _)| *q)
+        .cycle()
+        .take(1000)
+        .collect();
+    let mut samples = Vec::with_capacity(queries.len());
+    for q in &queries {
+        let t = Instant::now();
+        std::hint::black_box(cat.search(q, 10));
+        samples.push(t.elapsed());
+    }
+    let mut sorted = samples.clone();
+    sorted.sort();
+    let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
+    row("search (1,000 queries)", samples);
+    println!("  search p99: {:.3} ms", p99.as_secs_f64() * 1000.0);
+    let mut listings = Vec::new();
+    for (_, glob) in CATALOG_QUERIES.iter().take(5) {
+        let t = Instant::now();
+        let ok = std::process::Command::new("bpftrace")
+            .args(["-l", &format!("tracepoint:{glob}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            listings.push(t.elapsed());
+        }
+    }
+    row("beside: bpftrace -l 'tracepoint:<glob>'", listings);
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
