@@ -5,10 +5,15 @@ const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
 pub struct Index {
-    /// term → (document, term frequency)
-    postings: HashMap<String, Vec<(usize, f32)>>,
-    doc_len: Vec<f32>,
-    avg_len: f32,
+    /// term → its idf and, per document containing it, the term's BM25 weight there
+    /// (everything but the idf is known at build time).
+    postings: HashMap<String, Posting>,
+    docs: usize,
+}
+
+struct Posting {
+    idf: f32,
+    docs: Vec<(u32, f32)>,
 }
 
 /// Lower-cased words, split on anything not alphanumeric (so `sys_enter_openat` gives `sys`,
@@ -40,7 +45,7 @@ fn stem(w: &str) -> String {
 
 impl Index {
     pub fn new(docs: Vec<String>) -> Self {
-        let mut postings: HashMap<String, Vec<(usize, f32)>> = HashMap::new();
+        let mut raw: HashMap<String, Vec<(u32, f32)>> = HashMap::new();
         let mut doc_len = Vec::with_capacity(docs.len());
         for (d, text) in docs.iter().enumerate() {
             let ts = terms(text);
@@ -50,42 +55,68 @@ impl Index {
                 *tf.entry(t).or_default() += 1.0;
             }
             for (t, f) in tf {
-                postings.entry(t).or_default().push((d, f));
+                raw.entry(t).or_default().push((d as u32, f));
             }
         }
+        let n = doc_len.len() as f32;
         let avg_len = if doc_len.is_empty() {
             1.0
         } else {
-            doc_len.iter().sum::<f32>() / doc_len.len() as f32
+            doc_len.iter().sum::<f32>() / n
         };
+        let postings = raw
+            .into_iter()
+            .map(|(term, list)| {
+                let df = list.len() as f32;
+                let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+                let docs = list
+                    .into_iter()
+                    .map(|(d, tf)| {
+                        let len = doc_len[d as usize];
+                        (
+                            d,
+                            tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / avg_len)),
+                        )
+                    })
+                    .collect();
+                (term, Posting { idf, docs })
+            })
+            .collect();
         Self {
             postings,
-            doc_len,
-            avg_len,
+            docs: doc_len.len(),
         }
     }
 
     /// The best `k` documents with their scores, best first.
     pub fn search(&self, query: &str, k: usize) -> Vec<(usize, f32)> {
-        let n = self.doc_len.len() as f32;
-        let mut scores: HashMap<usize, f32> = HashMap::new();
         let mut qterms = terms(query);
         qterms.sort();
         qterms.dedup();
+        let mut scores = vec![0f32; self.docs];
+        let mut touched: Vec<u32> = Vec::new();
         for t in &qterms {
-            let Some(list) = self.postings.get(t) else {
+            let Some(p) = self.postings.get(t) else {
                 continue;
             };
-            let df = list.len() as f32;
-            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
-            for &(d, tf) in list {
-                let norm =
-                    tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * self.doc_len[d] / self.avg_len));
-                *scores.entry(d).or_default() += idf * norm;
+            for &(d, w) in &p.docs {
+                let s = &mut scores[d as usize];
+                if *s == 0.0 {
+                    touched.push(d);
+                }
+                *s += p.idf * w;
             }
         }
-        let mut ranked: Vec<(usize, f32)> = scores.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut ranked: Vec<(usize, f32)> = touched
+            .into_iter()
+            .map(|d| (d as usize, scores[d as usize]))
+            .collect();
+        let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > k && k > 0 {
+            ranked.select_nth_unstable_by(k - 1, by_score);
+            ranked.truncate(k);
+        }
+        ranked.sort_by(by_score);
         ranked.truncate(k);
         ranked
     }
