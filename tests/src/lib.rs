@@ -81,6 +81,34 @@ impl TestDaemon {
         connect(&self.socket).await
     }
 
+    /// What the daemon says about this host (fails the test if it does not answer).
+    pub async fn host_info(&self) -> proto::HostInfoResponse {
+        self.client()
+            .await
+            .host_info(proto::HostInfoRequest {})
+            .await
+            .expect("host_info: the daemon must answer")
+            .into_inner()
+    }
+
+    /// Runs a past answer for `duration_s` seconds.
+    pub async fn run_answer(
+        &self,
+        request_id: &str,
+        duration_s: u32,
+    ) -> Result<tonic::Streaming<proto::RunEvent>, tonic::Status> {
+        Ok(self
+            .client()
+            .await
+            .run(proto::RunRequest {
+                program: Some(proto::run_request::Program::AnswerId(request_id.to_owned())),
+                duration_s,
+                ..Default::default()
+            })
+            .await?
+            .into_inner())
+    }
+
     /// Every recorded request, newest first.
     pub async fn requests(&self) -> Vec<proto::RequestSummary> {
         self.client()

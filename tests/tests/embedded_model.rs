@@ -3,7 +3,7 @@
 //! a file the test opens.
 use std::sync::Arc;
 
-use kgent_tests::{ask_all, final_answer, proto, run_until_finished, TestDaemon};
+use kgent_tests::{ask_all, final_answer, run_until_finished, TestDaemon};
 use kgentd::config::ModelConfig;
 use kgentd::llm::EmbeddedBackend;
 
@@ -33,31 +33,13 @@ async fn the_embedded_model_answers_a_simple_request_with_a_program_that_works()
         usage.prompt_tokens > 100 && usage.completion_tokens > 10,
         "{usage:?}"
     );
-    let host = d
-        .client()
-        .await
-        .host_info(proto::HostInfoRequest {})
-        .await
-        .expect("host")
-        .into_inner();
+    let host = d.host_info().await;
     assert!(host.model_loaded);
     assert_eq!(host.model_backend, "embedded");
 
     // Run the answer and open a file it must report.
     let path = format!("/tmp/kgent-e2e-{}.txt", std::process::id());
-    let mut stream = d
-        .client()
-        .await
-        .run(proto::RunRequest {
-            program: Some(proto::run_request::Program::AnswerId(
-                answer.request_id.clone(),
-            )),
-            duration_s: 3,
-            ..Default::default()
-        })
-        .await
-        .expect("run")
-        .into_inner();
+    let mut stream = d.run_answer(&answer.request_id, 3).await.expect("run");
     let p = path.clone();
     let (output, _) = run_until_finished(&mut stream, move |_| {
         std::fs::write(&p, b"x").expect("write");

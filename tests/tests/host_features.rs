@@ -59,13 +59,7 @@ fn object_loads(section: &str, signature: &str) -> bool {
 #[tokio::test]
 async fn the_family_matrix_matches_what_loading_does() {
     let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
-    let host = d
-        .client()
-        .await
-        .host_info(proto::HostInfoRequest {})
-        .await
-        .expect("host_info")
-        .into_inner();
+    let host = d.host_info().await;
     let available = |name: &str| {
         host.families
             .iter()
@@ -123,13 +117,7 @@ async fn a_corrupt_feature_cache_is_measured_again() {
         std::fs::write(f, b"{ not json").expect("corrupt");
     }
     let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
-    let host = d
-        .client()
-        .await
-        .host_info(proto::HostInfoRequest {})
-        .await
-        .expect("up")
-        .into_inner();
+    let host = d.host_info().await;
     assert!(host
         .families
         .iter()

@@ -163,30 +163,10 @@ async fn answers_run_by_id_and_failed_requests_cannot_be_run() {
     .await
     .expect("ask");
     let answer = final_answer(&events).expect("answer");
-    let mut stream = d
-        .client()
-        .await
-        .run(proto::RunRequest {
-            program: Some(proto::run_request::Program::AnswerId(
-                answer.request_id.clone(),
-            )),
-            duration_s: 1,
-            ..Default::default()
-        })
-        .await
-        .expect("run")
-        .into_inner();
+    let mut stream = d.run_answer(&answer.request_id, 1).await.expect("run");
     let (_, fin) = run_until_finished(&mut stream, |_| {}).await;
     assert_eq!(fin.exit_code, 0, "{fin:?}");
-    let err = d
-        .client()
-        .await
-        .run(proto::RunRequest {
-            program: Some(proto::run_request::Program::AnswerId("nope".into())),
-            ..Default::default()
-        })
-        .await
-        .expect_err("unknown id");
+    let err = d.run_answer("nope", 0).await.expect_err("unknown id");
     assert_eq!(err.code(), tonic::Code::NotFound);
     d.stop().await;
 }
