@@ -25,6 +25,10 @@ const READY_MARKER: &str = "__kgent_ready_7f3a__";
 /// probes needs ~30 s to detach on this host).
 const GRACEFUL_STOP: Duration = Duration::from_secs(90);
 const DISCONNECT_GRACE: Duration = Duration::from_millis(300);
+/// bpftrace 0.17 can miss a SIGINT that lands between its exit-flag check and a blocking
+/// epoll_wait: it then sleeps until the next event, which a maps-only program may never get.
+/// While it stays silent after a SIGINT, the signal is repeated this often.
+const SIGINT_REPEAT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEvent {
@@ -227,6 +231,9 @@ async fn supervise(
     let mut deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let far = || tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
     let mut client_gone = false;
+    // When to repeat SIGINT if bpftrace has said nothing since the last one.
+    let mut repeat_sigint: Option<tokio::time::Instant> = None;
+    let next_repeat = || Some(tokio::time::Instant::now() + SIGINT_REPEAT);
     loop {
         let kill_at = stopping.map(|(_, t)| t);
         tokio::select! {
@@ -238,6 +245,8 @@ async fn supervise(
                         let _ = events.send(JobEvent::Started { job_id: job_id.clone(), probes }).await;
                     }
                     Ok(Some(l)) => {
+                        // It is talking: it got the signal (or never needed one).
+                        repeat_sigint = None;
                         if let Some(n) = attaching_count(&l) { probes = n.saturating_sub(added_probes); continue; }
                         let _ = events.send(JobEvent::Line { text: l, stderr: false }).await;
                     }
@@ -266,11 +275,17 @@ async fn supervise(
             }
             _ = stop.notified(), if stopping.is_none() => {
                 signal_group(pgid, Signal::SIGINT);
+                repeat_sigint = next_repeat();
                 stopping = Some(("stopped on request", tokio::time::Instant::now() + GRACEFUL_STOP));
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() && stopping.is_none() => {
                 signal_group(pgid, Signal::SIGINT);
+                repeat_sigint = next_repeat();
                 stopping = Some(("the duration ended", tokio::time::Instant::now() + GRACEFUL_STOP));
+            }
+            _ = tokio::time::sleep_until(repeat_sigint.unwrap_or_else(far)), if repeat_sigint.is_some() => {
+                signal_group(pgid, Signal::SIGINT);
+                repeat_sigint = next_repeat();
             }
             _ = events.closed(), if !client_gone => {
                 client_gone = true;
