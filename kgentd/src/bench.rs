@@ -140,6 +140,7 @@ pub async fn run(
             max_tokens: config.agent.max_reply_tokens,
             temperature: 0.0,
             seed: 1,
+            grammar: None,
         };
         let t = Instant::now();
         let first = agent.backend.complete(req.clone()).await?;

@@ -46,6 +46,12 @@ pub struct AgentConfig {
     pub grounding_examples: usize,
     /// Extra directories of `*.bt` example programs (the host's bpftrace tools).
     pub example_dirs: Vec<PathBuf>,
+    /// Constrain the embedded model with a per-request grammar: probes only from the grounded
+    /// attach points, `args->` fields only those of the probe they appear under.
+    pub grammar: bool,
+    /// Run each candidate that loads against a harmless trigger workload and require that its
+    /// output shows what the request asks to observe.
+    pub smoke_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +144,8 @@ impl Default for AgentConfig {
             grounding_tracepoints: 8,
             grounding_examples: 3,
             example_dirs: vec!["/usr/sbin".into(), "/usr/share/bpftrace/tools".into()],
+            grammar: true,
+            smoke_run: true,
         }
     }
 }

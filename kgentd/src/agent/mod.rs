@@ -19,10 +19,11 @@ use crate::check::{self, CheckOutcome};
 use crate::config::AgentConfig;
 use crate::error::KgentError;
 use crate::host::HostFacts;
-use crate::knowledge::Knowledge;
+use crate::knowledge::{Grounding, Knowledge};
 use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
 use crate::proto;
 use crate::store::{EntryKind, RequestRecord, RequestState, Store, TranscriptEntry};
+use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
 pub use extract::{parse_reply, Reply};
 
 /// The prompts as the loop builds them, for benchmarks.
@@ -229,6 +230,11 @@ impl Agent {
             progress(events, started, 0, "smoke-run", note).await;
         }
 
+        let grammar = self
+            .config
+            .grammar
+            .then(|| grammar::gbnf(&allowed_probes(&grounding)))
+            .flatten();
         let system = Message::new(Role::System, prompt::system_prompt(&self.host));
         let user = Message::new(Role::User, prompt::user_prompt(&opts.text, &grounding));
         let max_iter = if opts.max_iterations == 0 {
@@ -269,6 +275,7 @@ impl Agent {
                     (0.3 + 0.2 * iteration as f32).min(1.0)
                 },
                 seed: iteration,
+                grammar: grammar.clone(),
             };
             let t = Instant::now();
             let completion = match self.backend.complete(req).await {
@@ -364,7 +371,7 @@ impl Agent {
                     explanation,
                 } => (source, explanation),
             };
-            let (source, repairs) = repair::repair_fields(&self.host, &source);
+            let (source, repairs) = repair::repair_all(&self.host, &source);
             if !repairs.is_empty() {
                 let detail = repairs.join("; ");
                 rec.add(
@@ -481,6 +488,32 @@ impl Agent {
         });
         (wants_hw && !hardware.available).then(|| hardware.reason.clone())
     }
+}
+
+/// The attach points a constrained reply may use: the grounded tracepoints with their fields and
+/// the grounded uprobe functions (entry and return).
+fn allowed_probes(g: &Grounding) -> Vec<AllowedProbe> {
+    let mut out: Vec<AllowedProbe> = g
+        .tracepoints
+        .iter()
+        .map(|t| {
+            AllowedProbe::tracepoint(t.probe(), t.fields.iter().map(|f| f.name.clone()).collect())
+        })
+        .collect();
+    for u in &g.uprobes {
+        for s in &u.symbols {
+            for (kind, context) in [
+                ("uprobe", ProbeContext::Uprobe),
+                ("uretprobe", ProbeContext::Uretprobe),
+            ] {
+                out.push(AllowedProbe {
+                    name: format!("{kind}:{}:{s}", u.path.display()),
+                    context,
+                });
+            }
+        }
+    }
+    out
 }
 
 fn word_boundary(s: &str, start: usize, len: usize) -> bool {

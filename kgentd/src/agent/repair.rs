@@ -1,13 +1,179 @@
 //! Deterministic repairs: mistakes with exactly one sensible fix are fixed here, without asking
 //! the model again. Each repair is reported, so the answer says what kgent changed.
 //!
-//! Today: an `args` field that the program's tracepoints do not have, when exactly one of their
-//! real fields is plainly what was meant (same name in another case, one name containing the
-//! other, or a spelling within two edits).
+//! Each repair has exactly one sensible reading:
+//! - an `args` field the program's tracepoints lack, when exactly one real field is plainly what
+//!   was meant (another case, one name containing the other, a spelling within two edits);
+//! - a pointer field used as a truth value (`if (args->pathname)`), which bpftrace refuses:
+//!   compared with 0 instead;
+//! - a `char *` field printed with `%s` without `str()`;
+//! - a kprobe/kretprobe on a syscall's kernel entry point (unavailable here when kprobes are),
+//!   moved to the syscall's tracepoint when the body reads no raw arguments.
+use std::collections::BTreeMap;
+
 use regex::Regex;
 
 use crate::host::HostFacts;
 use crate::toolchain::bpftrace::{args_fields, probe_blocks};
+
+/// Every deterministic repair, in order; the repaired source and one line per repair.
+pub fn repair_all(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    let (s, mut notes) = replace_syscall_kprobes(host, source);
+    let (s, n) = repair_fields(host, &s);
+    notes.extend(n);
+    let (s, n) = pointer_conditions(host, &s);
+    notes.extend(n);
+    let (s, n) = str_for_string_fields(host, &s);
+    notes.extend(n);
+    (s, notes)
+}
+
+/// Field types of the tracepoints `source` attaches to, by field name, when every tracepoint
+/// that has the field agrees on whether it is a pointer / a string.
+fn field_kinds(host: &HostFacts, source: &str) -> BTreeMap<String, (bool, bool)> {
+    let mut kinds: BTreeMap<String, Option<(bool, bool)>> = BTreeMap::new();
+    for block in probe_blocks(source) {
+        for p in block.probes.iter().filter(|p| p.is_tracepoint()) {
+            let Some(tp) = host.tracepoints.get(&p.target) else {
+                continue;
+            };
+            for f in &tp.fields {
+                let k = (f.ctype.contains('*'), f.is_string());
+                let e = kinds.entry(f.name.clone()).or_insert(Some(k));
+                if *e != Some(k) {
+                    *e = None;
+                }
+            }
+        }
+    }
+    kinds
+        .into_iter()
+        .filter_map(|(n, k)| k.map(|k| (n, k)))
+        .collect()
+}
+
+/// `if (args->p)` / `/args->p/` on a pointer field → `args->p != 0` (`!args->p` → `== 0`).
+fn pointer_conditions(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    let mut fixed = source.to_owned();
+    let mut notes = Vec::new();
+    for (name, (pointer, _)) in field_kinds(host, source) {
+        if !pointer {
+            continue;
+        }
+        let pattern = format!(
+            r"(if\s*\(|/)\s*(!)?\s*args\s*->\s*{}\s*(\)|/)",
+            regex::escape(&name)
+        );
+        let Ok(re) = Regex::new(&pattern) else {
+            continue;
+        };
+        let replaced = re
+            .replace_all(&fixed, |c: &regex::Captures| {
+                let op = if c.get(2).is_some() { "==" } else { "!=" };
+                format!("{}args->{name} {op} 0{}", &c[1], &c[3])
+            })
+            .into_owned();
+        if replaced != fixed {
+            fixed = replaced;
+            notes.push(format!(
+                "args->{name} is a pointer: compared with 0 (bpftrace refuses a pointer as a condition)"
+            ));
+        }
+    }
+    (fixed, notes)
+}
+
+/// A `char *` field given to printf without `str()` → `str(args->f)`.
+fn str_for_string_fields(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    static PRINTF: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"printf\s*\([^;]*\)").expect("static regex"));
+    let strings: Vec<String> = field_kinds(host, source)
+        .into_iter()
+        .filter(|(_, (_, string))| *string)
+        .map(|(n, _)| n)
+        .collect();
+    let mut notes = Vec::new();
+    let mut out = String::with_capacity(source.len());
+    let mut last = 0;
+    for m in PRINTF.find_iter(source) {
+        out.push_str(&source[last..m.start()]);
+        let mut call = m.as_str().to_owned();
+        for name in &strings {
+            let Ok(re) = Regex::new(&format!(
+                r"(str\s*\(\s*)?args\s*->\s*{}\b",
+                regex::escape(name)
+            )) else {
+                continue;
+            };
+            let wrapped = re
+                .replace_all(&call, |c: &regex::Captures| match c.get(1) {
+                    Some(_) => c[0].to_owned(),
+                    None => format!("str(args->{name})"),
+                })
+                .into_owned();
+            if wrapped != call {
+                notes.push(format!("args->{name} is a C string: printed with str()"));
+                call = wrapped;
+            }
+        }
+        out.push_str(&call);
+        last = m.end();
+    }
+    out.push_str(&source[last..]);
+    notes.dedup();
+    (out, notes)
+}
+
+/// `kprobe:__x64_sys_openat` (and `sys_`, `__se_sys_`, `__do_sys_`, `ksys_` spellings) →
+/// `tracepoint:syscalls:sys_enter_openat`; `kretprobe:` → `sys_exit_*` with `retval` read as
+/// `args->ret`. Only when kprobes are unavailable here and the body reads no `argN`.
+fn replace_syscall_kprobes(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    static KPROBE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(
+            r"\b(kprobe|kretprobe):(?:__x64_sys_|__se_sys_|__do_sys_|ksys_|sys_)([a-z0-9_]+)\b",
+        )
+        .expect("static regex")
+    });
+    if host.family_of("kprobe").is_none_or(|f| f.available) {
+        return (source.to_owned(), Vec::new());
+    }
+    let blocks = probe_blocks(source);
+    let mut fixed = source.to_owned();
+    let mut notes = Vec::new();
+    for block in &blocks {
+        let kprobes: Vec<_> = block
+            .probes
+            .iter()
+            .filter(|p| p.prefix.starts_with("k"))
+            .collect();
+        if kprobes.is_empty() || block.body.contains("arg") {
+            continue;
+        }
+        for p in kprobes {
+            let written = format!("{}:{}", p.prefix, p.target);
+            let Some(c) = KPROBE.captures(&written) else {
+                continue;
+            };
+            let ret = &c[1] == "kretprobe";
+            let tp = format!(
+                "syscalls:sys_{}_{}",
+                if ret { "exit" } else { "enter" },
+                &c[2]
+            );
+            if !host.tracepoints.contains_key(&tp) {
+                continue;
+            }
+            fixed = fixed.replacen(&written, &format!("tracepoint:{tp}"), 1);
+            if ret {
+                fixed = fixed.replace(&block.body, &block.body.replace("retval", "args->ret"));
+            }
+            notes.push(format!(
+                "{written} → tracepoint:{tp} (kprobes are unavailable on this kernel)"
+            ));
+        }
+    }
+    (fixed, notes)
+}
 
 /// The repaired source and one line per repair.
 pub fn repair_fields(host: &HostFacts, source: &str) -> (String, Vec<String>) {
@@ -131,5 +297,66 @@ mod tests {
         );
         assert_eq!(nearest("path", g.iter().copied()), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    fn host() -> HostFacts {
+        use crate::host::{Field, Tracepoint};
+        let mut h = HostFacts::for_tests();
+        for (event, fields) in [
+            ("sys_enter_unlink", vec![("const char *", "pathname")]),
+            ("sys_exit_unlink", vec![("long", "ret")]),
+        ] {
+            h.tracepoints.insert(
+                format!("syscalls:{event}"),
+                Tracepoint {
+                    subsystem: "syscalls".into(),
+                    event: event.into(),
+                    fields: fields
+                        .into_iter()
+                        .map(|(t, n)| Field {
+                            ctype: t.into(),
+                            name: n.into(),
+                        })
+                        .collect(),
+                },
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn pointer_condition_is_compared_with_zero() {
+        let src = "tracepoint:syscalls:sys_enter_unlink /args->pathname/ { if (!args->pathname) { printf(\"x\\n\"); } }";
+        let (fixed, notes) = repair_all(&host(), src);
+        assert!(fixed.contains("/args->pathname != 0/"), "{fixed}");
+        assert!(fixed.contains("if (args->pathname == 0)"), "{fixed}");
+        assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn string_field_is_printed_with_str() {
+        let src = "tracepoint:syscalls:sys_enter_unlink { printf(\"%s %s\\n\", args->pathname, str(args->pathname)); }";
+        let (fixed, _) = repair_all(&host(), src);
+        assert!(
+            fixed.contains("printf(\"%s %s\\n\", str(args->pathname), str(args->pathname))"),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn syscall_kprobe_moves_to_its_tracepoint() {
+        let src = "kretprobe:__x64_sys_unlink { printf(\"%d\\n\", retval); }\nkprobe:vfs_unlink { @x = count(); }";
+        let (fixed, notes) = repair_all(&host(), src);
+        assert!(
+            fixed.starts_with(
+                "tracepoint:syscalls:sys_exit_unlink { printf(\"%d\\n\", args->ret); }"
+            ),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("kprobe:vfs_unlink"),
+            "no tracepoint replaces vfs_unlink: {fixed}"
+        );
+        assert_eq!(notes.len(), 1);
     }
 }

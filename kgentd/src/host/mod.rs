@@ -94,6 +94,25 @@ impl HostFacts {
         }
     }
 
+    /// A host with no tracepoints and kprobes unavailable, for unit tests of code that reads
+    /// host facts.
+    #[cfg(test)]
+    pub fn for_tests() -> Self {
+        Self {
+            kernel_release: "test".into(),
+            btf: true,
+            tracefs: None,
+            tracepoints: BTreeMap::new(),
+            families: vec![AttachFamily {
+                name: "kprobe",
+                prefixes: &["kprobe", "kretprobe", "k", "kr"],
+                available: false,
+                reason: "no kprobes in this test host".into(),
+            }],
+            bpftrace_version: "test".into(),
+        }
+    }
+
     /// The family a bpftrace probe prefix ("kprobe", "t", "tracepoint", …) belongs to.
     pub fn family_of(&self, prefix: &str) -> Option<&AttachFamily> {
         self.families.iter().find(|f| f.prefixes.contains(&prefix))

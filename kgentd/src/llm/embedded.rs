@@ -18,6 +18,8 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 use sha2::{Digest, Sha256};
 
@@ -234,22 +236,13 @@ fn run(
     }
     let prompt_ms = started.elapsed().as_millis() as u64;
 
-    let mut sampler = if req.temperature <= 0.0 {
-        LlamaSampler::greedy()
-    } else {
-        LlamaSampler::chain_simple([
-            LlamaSampler::top_k(40),
-            LlamaSampler::top_p(0.95, 1),
-            LlamaSampler::temp(req.temperature),
-            LlamaSampler::dist(req.seed),
-        ])
-    };
+    let mut sampler = ReplySampler::new(model, req)?;
     let vocab = model.vocab();
     let gen_started = Instant::now();
     let mut out = Vec::new();
     let mut generated = 0u64;
     while generated < req.max_tokens as u64 {
-        let token = sampler.sample(&s.ctx, batch.n_tokens() - 1);
+        let token = sampler.sample(&s.ctx, batch.n_tokens() - 1)?;
         if vocab.is_eog(token) {
             break;
         }
@@ -264,6 +257,14 @@ fn run(
         s.ctx.decode(&mut batch).map_err(decode_err)?;
         s.cached.push(token);
     }
+    if req.grammar.is_some() {
+        tracing::info!(
+            fallbacks = sampler.fallbacks,
+            grammar_ms = sampler.grammar_time.as_millis() as u64,
+            tokens = generated,
+            "constrained reply"
+        );
+    }
     let completion = Completion {
         text: String::from_utf8_lossy(&out).into_owned(),
         prompt_tokens: tokens.len() as u64,
@@ -273,6 +274,80 @@ fn run(
         cached_prompt_tokens: common as u64,
     };
     Ok((completion, s))
+}
+
+/// Picks each reply token: the backend's sampling chain, constrained by the request's grammar
+/// when there is one.
+///
+/// Applying a grammar to all ~150k candidates on every step is slow, so the unconstrained choice
+/// is tried first and kept when the grammar accepts it; only when it does not is the grammar
+/// applied to every candidate (what llama.cpp's own `common_sampler` does).
+struct ReplySampler {
+    grammar: Option<LlamaSampler>,
+    chain: LlamaSampler,
+    /// Steps where the unconstrained choice broke the grammar, and time spent in the grammar.
+    fallbacks: u32,
+    grammar_time: std::time::Duration,
+}
+
+impl ReplySampler {
+    fn new(model: &LlamaModel, req: &ChatRequest) -> Result<Self, LlmError> {
+        let grammar = match &req.grammar {
+            Some(g) => Some(
+                LlamaSampler::grammar(model, g, "root")
+                    .map_err(|e| LlmError::Request(format!("the reply grammar is invalid: {e}")))?,
+            ),
+            None => None,
+        };
+        let chain = if req.temperature <= 0.0 {
+            LlamaSampler::greedy()
+        } else {
+            LlamaSampler::chain_simple([
+                LlamaSampler::top_k(40),
+                LlamaSampler::top_p(0.95, 1),
+                LlamaSampler::temp(req.temperature),
+                LlamaSampler::dist(req.seed),
+            ])
+        };
+        Ok(Self {
+            grammar,
+            chain,
+            fallbacks: 0,
+            grammar_time: std::time::Duration::ZERO,
+        })
+    }
+
+    fn sample(&mut self, ctx: &LlamaContext<'_>, idx: i32) -> Result<LlamaToken, LlmError> {
+        let Some(grammar) = &mut self.grammar else {
+            return Ok(self.chain.sample(ctx, idx));
+        };
+        let mut free = ctx.token_data_array_ith(idx);
+        free.apply_sampler(&mut self.chain);
+        let picked = free.selected_token();
+        let t0 = Instant::now();
+        let token = match picked {
+            Some(t) if grammar_allows(grammar, t) => t,
+            _ => {
+                self.fallbacks += 1;
+                let mut constrained = ctx.token_data_array_ith(idx);
+                constrained.apply_sampler(grammar);
+                constrained.apply_sampler(&mut self.chain);
+                constrained
+                    .selected_token()
+                    .ok_or_else(|| LlmError::Request("the grammar allows no next token".into()))?
+            }
+        };
+        grammar.accept(token);
+        self.grammar_time += t0.elapsed();
+        self.chain.accept(token);
+        Ok(token)
+    }
+}
+
+fn grammar_allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
+    let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+    one.apply_sampler(grammar);
+    one.data.first().is_some_and(|d| d.logit().is_finite())
 }
 
 /// The agent asks for exactly one fenced code block; once it is closed, the rest of the reply

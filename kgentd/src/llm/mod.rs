@@ -58,6 +58,9 @@ pub struct ChatRequest {
     /// 0 = greedy.
     pub temperature: f32,
     pub seed: u32,
+    /// A GBNF grammar the reply must follow (root rule `root`). Backends that cannot constrain
+    /// decoding ignore it; the agent's checks run on every reply regardless.
+    pub grammar: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -209,13 +209,14 @@ pub fn condense(stderr: &str) -> String {
 }
 
 /// Adds `stmt` to the script's BEGIN block, or a BEGIN block holding it (bpftrace 0.17 refuses
-/// a second BEGIN). BEGIN fires once every other probe is attached.
+/// a second BEGIN). BEGIN fires once every other probe is attached. A new block goes at the end,
+/// so the line numbers in bpftrace's diagnostics are those of `source`.
 pub fn with_begin_statement(source: &str, stmt: &str) -> String {
     static BEGIN: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?m)^\s*BEGIN\s*(?:/[^/]*/)?\s*\{").expect("static regex"));
     match BEGIN.find(source) {
         Some(m) => format!("{} {stmt}{}", &source[..m.end()], &source[m.end()..]),
-        None => format!("BEGIN {{ {stmt} }}\n{source}\n"),
+        None => format!("{}\nBEGIN {{ {stmt} }}\n", source.trim_end()),
     }
 }
 
@@ -323,8 +324,8 @@ END { clear(@x); }
         let s = with_begin_statement("BEGIN { printf(\"hi\\n\"); }\nt:a:b {}", "exit();");
         assert_eq!(s.matches("BEGIN").count(), 1);
         assert!(s.starts_with("BEGIN { exit(); "));
-        let s = with_begin_statement("t:a:b {}", "exit();");
-        assert!(s.starts_with("BEGIN { exit(); }"));
+        let s = with_begin_statement("t:a:b {}\n", "exit();");
+        assert_eq!(s, "t:a:b {}\nBEGIN { exit(); }\n");
     }
 
     #[test]
