@@ -35,9 +35,10 @@ pub struct AskArgs {
     #[arg(long, value_name = "N")]
     max_iterations: Option<u32>,
 
-    /// Run the verified candidate briefly before answering.
+    /// Skip the smoke run (kgentd runs every candidate that loads under a harmless trigger
+    /// workload and requires its output to show the requested activity). Faster, weaker.
     #[arg(long)]
-    smoke_run: bool,
+    no_smoke_run: bool,
 
     /// Also print the source of every candidate on stderr as it arrives.
     #[arg(long)]
@@ -154,7 +155,8 @@ pub async fn ask(socket: &Path, args: AskArgs) -> anyhow::Result<Exit> {
         text: args.request,
         target: Target::from(args.target).into(),
         max_iterations: args.max_iterations.unwrap_or(0),
-        smoke_run: args.smoke_run,
+        smoke_run: false,
+        skip_smoke_run: args.no_smoke_run,
     };
     let asked = self::request(&mut client, request, &printer).await?;
 

@@ -66,6 +66,10 @@ pub struct EvalArgs {
     /// Give up on a task after this many candidates (default: kgentd's configuration).
     #[arg(long, value_name = "N")]
     max_iterations: Option<u32>,
+
+    /// Ask with the smoke run skipped (for measuring what it adds).
+    #[arg(long)]
+    no_smoke_run: bool,
 }
 
 pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
@@ -98,7 +102,7 @@ pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
             task.id,
             one_line(&task.prompt, 100)
         );
-        let result = run_task(&mut client, task, args.max_iterations).await;
+        let result = run_task(&mut client, task, args.max_iterations, args.no_smoke_run).await;
         eprintln!(
             "  → {}{} ({} iteration{}, {} tokens in / {} out, {:.1} s)",
             result.verdict.label(),
@@ -132,6 +136,7 @@ async fn run_task(
     client: &mut KgentClient<Channel>,
     task: &Task,
     max_iterations: Option<u32>,
+    skip_smoke_run: bool,
 ) -> TaskResult {
     let mut result = TaskResult {
         id: task.id.clone(),
@@ -155,6 +160,7 @@ async fn run_task(
         target: Target::Unspecified.into(),
         max_iterations: max_iterations.unwrap_or(0),
         smoke_run: false,
+        skip_smoke_run,
     };
     let printer = ProgressPrinter {
         indent: "  ",

@@ -191,6 +191,7 @@ pub async fn run(
                     text: request.to_owned(),
                     max_iterations: 0,
                     smoke_run: false,
+                    skip_smoke_run: false,
                     caller_uid: 0,
                 },
                 tx,

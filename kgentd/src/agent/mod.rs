@@ -48,7 +48,10 @@ pub struct Agent {
 pub struct AskOptions {
     pub text: String,
     pub max_iterations: u32,
+    /// Force the smoke run on, whatever the configuration says.
     pub smoke_run: bool,
+    /// Skip the smoke run (wins over `smoke_run`).
+    pub skip_smoke_run: bool,
     pub caller_uid: u32,
 }
 
@@ -222,10 +225,10 @@ impl Agent {
         }
         rec.add(EntryKind::Note, 0, format!("grounding: {detail}"));
         progress(events, started, 0, "grounding", detail).await;
-        if opts.smoke_run {
+        let smoke = (self.config.smoke_run || opts.smoke_run) && !opts.skip_smoke_run;
+        if !smoke {
             let note =
-                "smoke runs are not implemented yet: answers are checked by catalog and load only"
-                    .to_owned();
+                "smoke run skipped: the answer is checked by catalog and load only".to_owned();
             rec.add(EntryKind::Note, 0, note.clone());
             progress(events, started, 0, "smoke-run", note).await;
         }
@@ -412,7 +415,21 @@ impl Agent {
                 &self.host.kernel_release,
             )
             .await;
-            let checks = [host_check, load_check];
+            let mut checks = vec![host_check, load_check];
+            if smoke && checks.iter().all(|c| c.passed) {
+                progress(
+                    events,
+                    started,
+                    iteration,
+                    "smoke-run",
+                    "running the candidate under a trigger workload".into(),
+                )
+                .await;
+                checks.push(
+                    check::check_smoke_run(&self.bpftrace, &source, &opts.text, self.check_timeout)
+                        .await,
+                );
+            }
             last_checks = checks.iter().map(|c| check_event(iteration, c)).collect();
             for (c, ev) in checks.iter().zip(&last_checks) {
                 rec.add(

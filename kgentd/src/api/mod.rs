@@ -120,6 +120,7 @@ impl Kgent for KgentService {
                 text: req.text,
                 max_iterations: req.max_iterations,
                 smoke_run: req.smoke_run,
+                skip_smoke_run: req.skip_smoke_run,
                 caller_uid: caller.recorded_uid(),
             };
             let forward_tx = tx.clone();

@@ -7,12 +7,18 @@
 //!   alternatives. Pure lookups in the host catalog, no kernel calls.
 //! - `bpftrace-load`: the host's bpftrace parses and type-checks the script, the kernel verifier
 //!   accepts every program and every probe attaches.
+//! - `smoke-run`: the program runs while a harmless trigger workload provokes common events, and
+//!   its output must show what the request asks to observe (see `smoke`).
+mod smoke;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
+
+pub use smoke::{check_smoke_run, expectation, judge, Expectation, Observation, SMOKE_CHECK};
 
 pub const HOST_CHECK: &str = "host-attach-points";
 pub const LOAD_CHECK: &str = "bpftrace-load";

@@ -1,0 +1,389 @@
+//! The `smoke-run` check: a candidate that loads is run while a harmless trigger workload
+//! provokes the events tracing requests usually ask about, and its output must show them.
+//!
+//! The trigger (`smoke_trigger.py`, run with the host's python3) touches only a fresh directory
+//! under /tmp and loopback sockets; its processes are named `kgent-smoke*`, its paths start with
+//! that directory, its ports are chosen per run. What the output must show comes from the
+//! request (comprehension): something at all; the workload itself (a name, pid, path or port)
+//! when the request asks who or what; ports in host byte order. A candidate that loads but
+//! observes nothing is not verified.
+//!
+//! This module runs bpftrace itself (a short-lived child in its own process group, killed on
+//! every exit path); it does not go through `exec`'s jobs, which are for approved programs.
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use regex::Regex;
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::CheckOutcome;
+use crate::toolchain::bpftrace::{condense, with_begin_statement};
+
+pub const SMOKE_CHECK: &str = "smoke-run";
+const TRIGGER: &str = include_str!("smoke_trigger.py");
+const READY_MARKER: &str = "__kgent_smoke_ready__";
+/// Output the program may still print after the trigger ends.
+const SETTLE: Duration = Duration::from_millis(700);
+const TRIGGER_TIMEOUT: Duration = Duration::from_secs(20);
+/// A graceful stop (SIGINT) of a program with hundreds of probes takes up to ~30 s here.
+const STOP_TIMEOUT: Duration = Duration::from_secs(40);
+/// Output lines kept as evidence and shown to the model.
+const EXCERPT_LINES: usize = 12;
+
+/// What the trigger reports having done.
+#[derive(Debug, Default, Deserialize)]
+pub struct TriggerFacts {
+    pub pid: u32,
+    #[serde(default)]
+    pub pids: Vec<u32>,
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+/// What the request asks to see, as far as a smoke run can check it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expectation {
+    /// The request asks who or what (a process, a file, an address): the trigger's own
+    /// processes, paths or ports must show up.
+    pub identifies: bool,
+    /// The request is about ports: they must be in host byte order.
+    pub ports: bool,
+}
+
+/// Comprehension: what the output of a correct answer to `request` shows when the trigger runs.
+pub fn expectation(request: &str) -> Expectation {
+    static IDENTIFY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(pids?|process(es)?|comm|command|program|who|which|name|path|paths|file ?names?|files?|directory|port|ports|address(es)?|destination|source|ip)\b")
+            .expect("static regex")
+    });
+    static PORTS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(port|ports|tcp|udp|connection|connections|socket)\b")
+            .expect("static regex")
+    });
+    Expectation {
+        identifies: IDENTIFY.is_match(request),
+        ports: PORTS.is_match(request),
+    }
+}
+
+/// Runs `source` under the trigger workload and judges its output against `request`.
+pub async fn check_smoke_run(
+    bpftrace: &Path,
+    source: &str,
+    request: &str,
+    attach_timeout: Duration,
+) -> CheckOutcome {
+    let started = Instant::now();
+    let (passed, detail) = match run(bpftrace, source, attach_timeout).await {
+        Ok(obs) => match judge(&expectation(request), &obs) {
+            Ok(evidence) => (true, evidence),
+            Err(problem) => (false, with_excerpt(problem, &obs.lines)),
+        },
+        Err(e) => (false, e),
+    };
+    CheckOutcome {
+        name: SMOKE_CHECK,
+        passed,
+        detail,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// What one smoke run saw.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// The program's stdout after every probe attached, including what it printed on exit.
+    pub lines: Vec<String>,
+    pub facts: TriggerFacts,
+    pub dir: String,
+}
+
+/// Judges an observation: evidence on success, the problem otherwise.
+pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> {
+    let lines: Vec<&str> = obs
+        .lines
+        .iter()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("Attaching "))
+        .collect();
+    let workload = format!(
+        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed and deleted files under {}, failed to open a missing file, mmap-ed 96 MiB, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
+        obs.facts.pid,
+        obs.dir,
+        obs.facts.ports.first().copied().unwrap_or(0)
+    );
+    if lines.is_empty() {
+        return Err(format!(
+            "the program printed nothing while {workload}: its probes did not fire for this activity or its filters dropped every event"
+        ));
+    }
+    let text = lines.join("\n");
+    let has_number = |n: u64| Regex::new(&format!(r"\b{n}\b")).is_ok_and(|re| re.is_match(&text));
+    if expect.ports {
+        for &port in &obs.facts.ports {
+            let swapped = port.swap_bytes();
+            if swapped != port && has_number(u64::from(swapped)) && !has_number(u64::from(port)) {
+                return Err(format!(
+                    "port numbers are printed in network byte order: the workload used port {port} and the program printed {swapped}; convert with (($p & 0xff) << 8) | ($p >> 8)"
+                ));
+            }
+        }
+    }
+    let mut seen = Vec::new();
+    if text.contains("kgent-smoke") {
+        seen.push("the workload's process or path names".to_owned());
+    }
+    if let Some(p) = obs.facts.pids.iter().find(|&&p| has_number(u64::from(p))) {
+        seen.push(format!("pid {p}"));
+    }
+    if let Some(p) = obs.facts.ports.iter().find(|&&p| has_number(u64::from(p))) {
+        seen.push(format!("port {p}"));
+    }
+    if expect.identifies && seen.is_empty() {
+        return Err(format!(
+            "the output never shows the test workload although the request asks who or what: {workload}, yet no line names kgent-smoke, its pids, its paths or its ports"
+        ));
+    }
+    Ok(format!(
+        "while a test workload ran, the program printed {} line(s){}",
+        lines.len(),
+        if seen.is_empty() {
+            String::new()
+        } else {
+            format!(" showing {}", seen.join(", "))
+        }
+    ))
+}
+
+fn with_excerpt(problem: String, lines: &[String]) -> String {
+    if lines.is_empty() {
+        return problem;
+    }
+    let mut s = format!("{problem}\nits output began:");
+    for l in lines.iter().take(EXCERPT_LINES) {
+        s.push_str("\n  ");
+        s.extend(l.chars().take(160));
+    }
+    if lines.len() > EXCERPT_LINES {
+        s.push_str(&format!(
+            "\n  … ({} more lines)",
+            lines.len() - EXCERPT_LINES
+        ));
+    }
+    s
+}
+
+/// Kills the program's process group and removes the trigger's directory, however the run ends.
+struct Cleanup {
+    pgid: Option<Pid>,
+    dir: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(p) = self.pgid {
+            let _ = killpg(p, Signal::SIGKILL);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn run(
+    bpftrace: &Path,
+    source: &str,
+    attach_timeout: Duration,
+) -> Result<Observation, String> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let dir = std::env::temp_dir().join(format!("kgent-smoke-{}", &tag[..8]));
+    std::fs::create_dir(&dir).map_err(|e| {
+        format!(
+            "cannot create the trigger's directory {}: {e}",
+            dir.display()
+        )
+    })?;
+    let mut cleanup = Cleanup {
+        pgid: None,
+        dir: dir.clone(),
+    };
+    let script = with_begin_statement(source, &format!("printf(\"{READY_MARKER}\\n\");"));
+    let mut child = tokio::process::Command::new(bpftrace)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("BPFTRACE_NO_USER_SYMBOLS", "1")
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", bpftrace.display()))?;
+    let pgid = child.id().map(|p| Pid::from_raw(p as i32));
+    cleanup.pgid = pgid;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(script.as_bytes()).await;
+    }
+    let stdout = child.stdout.take().ok_or("bpftrace has no stdout")?;
+    let mut stderr = child.stderr.take().ok_or("bpftrace has no stderr")?;
+    let err_task = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s).await;
+        s
+    });
+    let mut out = BufReader::new(stdout).lines();
+
+    // Wait until every probe is attached.
+    let ready = tokio::time::timeout(attach_timeout, async {
+        while let Ok(Some(line)) = out.next_line().await {
+            if line == READY_MARKER {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if ready != Ok(true) {
+        if let Some(p) = pgid {
+            let _ = killpg(p, Signal::SIGKILL);
+        }
+        let _ = child.wait().await;
+        let stderr = err_task.await.unwrap_or_default();
+        return Err(match ready {
+            Err(_) => format!(
+                "the program did not finish attaching within {} s",
+                attach_timeout.as_secs()
+            ),
+            Ok(_) => format!("the program exited before running: {}", condense(&stderr)),
+        });
+    }
+
+    // Collect output from here on while the trigger runs.
+    let collector = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = out.next_line().await {
+            if lines.len() < 10_000 {
+                lines.push(line);
+            }
+        }
+        lines
+    });
+    let port = 40_000 + (u16::from_str_radix(&tag[8..12], 16).unwrap_or(0) % 20_000);
+    let facts = trigger(&dir, port).await;
+    tokio::time::sleep(SETTLE).await;
+
+    // Stop gracefully so maps are printed; repeat SIGINT (bpftrace 0.17 can miss one).
+    let stop_started = Instant::now();
+    let exited = loop {
+        if let Some(p) = pgid {
+            let _ = killpg(p, Signal::SIGINT);
+        }
+        match tokio::time::timeout(Duration::from_secs(1), child.wait()).await {
+            Ok(_) => break true,
+            Err(_) if stop_started.elapsed() > STOP_TIMEOUT => break false,
+            Err(_) => continue,
+        }
+    };
+    drop(cleanup);
+    let lines = collector.await.unwrap_or_default();
+    let facts = facts?;
+    if !exited {
+        return Err(format!(
+            "the program did not stop within {} s of SIGINT",
+            STOP_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(Observation {
+        lines,
+        facts,
+        dir: dir.display().to_string(),
+    })
+}
+
+async fn trigger(dir: &Path, port: u16) -> Result<TriggerFacts, String> {
+    let run = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(TRIGGER)
+        .arg(dir)
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(TRIGGER_TIMEOUT, run)
+        .await
+        .map_err(|_| "the smoke-run trigger did not finish in time".to_owned())?
+        .map_err(|e| format!("cannot run the smoke-run trigger (python3): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let facts: TriggerFacts = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| {
+            format!(
+                "the smoke-run trigger failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })?;
+    if !facts.errors.is_empty() {
+        tracing::warn!(
+            "smoke-run trigger steps failed: {}",
+            facts.errors.join("; ")
+        );
+    }
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(lines: &[&str]) -> Observation {
+        Observation {
+            lines: lines.iter().map(|s| s.to_string()).collect(),
+            facts: TriggerFacts {
+                pid: 4242,
+                pids: vec![4242, 4243],
+                ports: vec![41000, 41002],
+                errors: Vec::new(),
+            },
+            dir: "/tmp/kgent-smoke-x".into(),
+        }
+    }
+
+    #[test]
+    fn silence_fails() {
+        let e = judge(
+            &Expectation::default(),
+            &obs(&["Attaching 2 probes...", ""]),
+        );
+        assert!(e.unwrap_err().contains("printed nothing"));
+    }
+
+    #[test]
+    fn identity_must_show_the_workload() {
+        let want = expectation("which processes delete files?");
+        assert!(want.identifies);
+        assert!(judge(&want, &obs(&["bash 17 /etc/x"])).is_err());
+        assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/kgent-smoke-x/a"])).is_ok());
+        assert!(judge(&want, &obs(&["python3 4243"])).is_ok());
+        // An aggregate the request does not ask to attribute needs no names.
+        let hist = expectation("a histogram of read sizes");
+        assert!(!hist.identifies);
+        assert!(judge(&hist, &obs(&["[64K, 128K) 1 |@@@@|"])).is_ok());
+    }
+
+    #[test]
+    fn ports_in_network_byte_order_fail() {
+        let want = expectation("show tcp connections with their destination port");
+        let swapped = 41000u16.swap_bytes().to_string();
+        let e = judge(&want, &obs(&[&format!("kgent-smoke 127.0.0.1:{swapped}")])).unwrap_err();
+        assert!(e.contains("network byte order"), "{e}");
+        assert!(judge(&want, &obs(&["kgent-smoke 127.0.0.1:41000"])).is_ok());
+    }
+}

@@ -1,0 +1,165 @@
+# kgent smoke-run trigger: a short, harmless workload that provokes the events tracing requests
+# usually ask about, with values a checker can recognise. Run by kgentd while a candidate program
+# is attached; touches only the directory it is given (under /tmp) and loopback sockets.
+#
+# Every process it starts has a command name starting "kgent-smoke"; every path it touches
+# starts with the given directory, whose name starts "kgent-smoke-". It prints one JSON line of
+# facts (pids, ports, paths) for the checker at the end.
+#
+# usage: python3 smoke_trigger.py DIR PORT
+import ctypes
+import json
+import mmap
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+DIR = sys.argv[1]
+PORT = int(sys.argv[2])
+facts = {"pid": os.getpid(), "pids": [os.getpid()], "ports": [], "paths": [], "errors": []}
+
+
+def setcomm(name):
+    with open("/proc/self/comm", "w") as f:
+        f.write(name)
+
+
+def step(fn):
+    """Runs one action; a failing action is recorded, never fatal."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - a trigger must go on
+        facts["errors"].append(f"{fn.__name__}: {e}")
+
+
+def path(name):
+    p = os.path.join(DIR, name)
+    facts["paths"].append(p)
+    return p
+
+
+def files():
+    p = path("kgent-smoke-file.txt")
+    with open(p, "w") as f:
+        f.write("kgent smoke\n" * 100)
+        f.flush()
+        os.fsync(f.fileno())
+        os.fdatasync(f.fileno())
+    big = path("kgent-smoke-big.bin")
+    fd = os.open(big, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    os.write(fd, b"\0" * (1 << 20))  # one 1 MiB write
+    os.fsync(fd)
+    os.close(fd)
+    fd = os.open(big, os.O_RDONLY)
+    os.read(fd, 100000)  # reads of very different sizes
+    os.read(fd, 512)
+    os.close(fd)
+    os.stat(p)
+    try:
+        os.open(path("kgent-smoke-missing.txt"), os.O_RDONLY)  # fails with ENOENT
+    except FileNotFoundError:
+        pass
+    os.chmod(p, 0o777)  # world-writable
+    os.rename(p, path("kgent-smoke-renamed.txt"))
+    d = path("kgent-smoke-dir")
+    os.mkdir(d)
+    os.listdir(DIR)
+    os.rmdir(d)
+    os.unlink(path("kgent-smoke-renamed.txt"))
+    os.unlink(big)
+
+
+def memory():
+    m = mmap.mmap(-1, 96 << 20)  # a 96 MiB anonymous mapping
+    m[0] = 1
+    m.close()
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    p = libc.malloc(48 << 20)  # one 48 MiB malloc
+    libc.free(p)
+    libc.system(b"true")
+
+
+def processes():
+    exe = path("kgent-smoke-exec")
+    os.symlink("/bin/true", exe)
+    r = subprocess.run([exe, "--kgent-smoke-arg"], check=False)
+    facts["exit_codes"] = [r.returncode]
+    # A short-lived child that exits with status 3, and one killed by a signal.
+    pid = os.fork()
+    if pid == 0:
+        setcomm("kgent-smoke-ch")
+        time.sleep(0.05)
+        os._exit(3)
+    facts["pids"].append(pid)
+    os.waitpid(pid, 0)
+    pid = os.fork()
+    if pid == 0:
+        setcomm("kgent-smoke-sig")
+        time.sleep(5)
+        os._exit(0)
+    facts["pids"].append(pid)
+    time.sleep(0.05)
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+    os.unlink(exe)
+    # The process renames itself, then takes its name back.
+    setcomm("kgent-smoke-rn")
+    setcomm("kgent-smoke")
+
+
+def scheduling():
+    cpus = sorted(os.sched_getaffinity(0))
+    for cpu in cpus[:2] * 2:  # hop between CPUs
+        os.sched_setaffinity(0, {cpu})
+        end = time.time() + 0.02
+        while time.time() < end:
+            pass
+    os.sched_setaffinity(0, set(cpus))
+    time.sleep(0.25)  # one slow call
+
+
+def tcp(family, host, port):
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, port))
+    srv.listen(4)
+    cli = socket.socket(family, socket.SOCK_STREAM)
+    cli.connect((host, port))
+    conn, _ = srv.accept()
+    cli.sendall(b"kgent smoke")
+    conn.recv(64)
+    time.sleep(0.3)  # a session that lasts a while
+    cli.close()
+    conn.close()
+    srv.close()
+    facts["ports"].append(port)
+
+
+def network():
+    tcp(socket.AF_INET, "127.0.0.1", PORT)
+    if socket.has_ipv6:
+        step(lambda: tcp(socket.AF_INET6, "::1", PORT + 1))
+    # A refused connection (the kernel answers with a reset).
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.connect(("127.0.0.1", PORT + 3))
+    except OSError:
+        pass
+    s.close()
+    facts["ports"].append(PORT + 3)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.sendto(b"kgent smoke datagram", ("127.0.0.1", PORT + 2))
+    u.close()
+    facts["ports"].append(PORT + 2)
+    socket.getaddrinfo("localhost", PORT)
+
+
+setcomm("kgent-smoke")
+for action in (files, memory, processes, scheduling, network):
+    step(action)
+print(json.dumps(facts), flush=True)
