@@ -417,18 +417,39 @@ impl Agent {
             .await;
             let mut checks = vec![host_check, load_check];
             if smoke && checks.iter().all(|c| c.passed) {
-                progress(
-                    events,
-                    started,
-                    iteration,
-                    "smoke-run",
-                    "running the candidate under a trigger workload".into(),
-                )
-                .await;
-                checks.push(
-                    check::check_smoke_run(&self.bpftrace, &source, &opts.text, self.check_timeout)
+                if let Some(why) = check::not_exercised(&source) {
+                    rec.add(
+                        EntryKind::Note,
+                        iteration,
+                        format!("smoke run not applicable: {why}"),
+                    );
+                    progress(
+                        events,
+                        started,
+                        iteration,
+                        "smoke-run",
+                        format!("not applicable: {why}"),
+                    )
+                    .await;
+                } else {
+                    progress(
+                        events,
+                        started,
+                        iteration,
+                        "smoke-run",
+                        "running the candidate under a trigger workload".into(),
+                    )
+                    .await;
+                    checks.push(
+                        check::check_smoke_run(
+                            &self.bpftrace,
+                            &source,
+                            &opts.text,
+                            self.check_timeout,
+                        )
                         .await,
-                );
+                    );
+                }
             }
             last_checks = checks.iter().map(|c| check_event(iteration, c)).collect();
             for (c, ev) in checks.iter().zip(&last_checks) {

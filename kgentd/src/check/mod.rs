@@ -18,7 +18,9 @@ use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
-pub use smoke::{check_smoke_run, expectation, judge, Expectation, Observation, SMOKE_CHECK};
+pub use smoke::{
+    check_smoke_run, expectation, judge, not_exercised, Expectation, Observation, SMOKE_CHECK,
+};
 
 pub const HOST_CHECK: &str = "host-attach-points";
 pub const LOAD_CHECK: &str = "bpftrace-load";

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use super::CheckOutcome;
-use crate::toolchain::bpftrace::{condense, with_begin_statement};
+use crate::toolchain::bpftrace::{condense, probe_blocks, with_begin_statement, ProbeSpec};
 
 pub const SMOKE_CHECK: &str = "smoke-run";
 const TRIGGER: &str = include_str!("smoke_trigger.py");
@@ -71,6 +71,34 @@ pub fn expectation(request: &str) -> Expectation {
         identifies: IDENTIFY.is_match(request),
         ports: PORTS.is_match(request),
     }
+}
+
+/// Why the trigger cannot exercise `source`, when none of its event probes is something the
+/// trigger reaches: uprobes in binaries it never runs (it runs python3, libc and /bin/true).
+pub fn not_exercised(source: &str) -> Option<String> {
+    const REACHED: &[&str] = &["libc", "libpthread", "ld-linux", "python", "/true"];
+    let probes: Vec<ProbeSpec> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(|p| {
+            !matches!(
+                p.prefix.as_str(),
+                "BEGIN" | "END" | "interval" | "i" | "profile" | "p"
+            )
+        })
+        .collect();
+    let unreached: Vec<String> = probes
+        .iter()
+        .filter(|p| matches!(p.prefix.as_str(), "uprobe" | "uretprobe" | "u" | "ur"))
+        .filter(|p| !REACHED.iter().any(|r| p.target.contains(r)))
+        .map(|p| format!("{}:{}", p.prefix, p.target))
+        .collect();
+    (!probes.is_empty() && unreached.len() == probes.len()).then(|| {
+        format!(
+            "the trigger workload never runs the code behind {}, so a smoke run could not tell a right program from a wrong one; it was checked by catalog and load only",
+            unreached.join(", ")
+        )
+    })
 }
 
 /// Runs `source` under the trigger workload and judges its output against `request`.
@@ -138,7 +166,7 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
     }
     let mut seen = Vec::new();
     if text.contains("kgent-smoke") {
-        seen.push("the workload's process or path names".to_owned());
+        seen.push("its kgent-smoke process or path names".to_owned());
     }
     if let Some(p) = obs.facts.pids.iter().find(|&&p| has_number(u64::from(p))) {
         seen.push(format!("pid {p}"));
@@ -354,6 +382,20 @@ mod tests {
             },
             dir: "/tmp/kgent-smoke-x".into(),
         }
+    }
+
+    #[test]
+    fn uprobes_in_binaries_the_trigger_never_runs_are_not_judged() {
+        assert!(not_exercised("uprobe:/bin/bash:readline { printf(\"x\\n\"); }").is_some());
+        assert!(
+            not_exercised("uretprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { @=count(); }")
+                .is_none()
+        );
+        assert!(not_exercised("tracepoint:syscalls:sys_enter_swapon { @=count(); }").is_none());
+        assert!(not_exercised(
+            "uprobe:/bin/bash:readline { }\ntracepoint:sched:sched_process_exit { }"
+        )
+        .is_none());
     }
 
     #[test]

@@ -344,6 +344,37 @@ impl ReplySampler {
     }
 }
 
+/// Whether `grammar` lets a model with this GGUF file's vocabulary write `text` as a complete
+/// reply. Loads only the vocabulary. For tests and for diagnosing a grammar.
+pub fn grammar_accepts(
+    model_path: &std::path::Path,
+    grammar: &str,
+    text: &str,
+) -> Result<bool, LlmError> {
+    let backend = llama()?;
+    let model = LlamaModel::load_from_file(
+        backend,
+        model_path,
+        &LlamaModelParams::default().with_vocab_only(true),
+    )
+    .map_err(|e| {
+        LlmError::Unavailable(format!(
+            "llama.cpp cannot load {}: {e}",
+            model_path.display()
+        ))
+    })?;
+    let mut sampler = LlamaSampler::grammar(&model, grammar, "root")
+        .map_err(|e| LlmError::Request(format!("the grammar is invalid: {e}")))?;
+    let vocab = model.vocab();
+    for token in vocab.tokenize(text.as_bytes(), false, false) {
+        if !grammar_allows(&mut sampler, token) {
+            return Ok(false);
+        }
+        sampler.accept(token);
+    }
+    Ok(grammar_allows(&mut sampler, vocab.eos()))
+}
+
 fn grammar_allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
     let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
     one.apply_sampler(grammar);

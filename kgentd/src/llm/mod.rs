@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use embedded::EmbeddedBackend;
+pub use embedded::{grammar_accepts, EmbeddedBackend};
 pub use openai::OpenAiBackend;
 pub use scripted::ScriptedBackend;
 

@@ -90,7 +90,7 @@ pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
 
     // Plain probes share one variant.
     variants.push(("plain".into(), String::new()));
-    let plain = (r#"("BEGIN" | "END" | "interval:s:" [1-9] [0-9]? | "interval:ms:" [1-9] [0-9]{0,3} | "profile:hz:" [1-9] [0-9]{0,2}) ws (pred-plain ws)? body-plain"#).to_owned();
+    let plain = (r#"("BEGIN" | "END" | "interval:s:" [1-9] [0-9]? | "interval:ms:" [1-9] [0-9]{0,3} | "profile:hz:" [1-9] [0-9]{0,2}) sp (pred-plain sp)? body-plain"#).to_owned();
 
     for (i, p) in allowed.iter().enumerate() {
         let (suffix, args) = match &p.context {
@@ -111,7 +111,7 @@ pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
             variants.push((suffix.clone(), args));
         }
         events.push(format!(
-            "{} ws (pred-{suffix} ws)? body-{suffix}",
+            "{} sp (pred-{suffix} sp)? body-{suffix}",
             literal(&p.name)
         ));
     }
@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn probe_names_are_quoted_literals() {
         let g = gbnf(&sample()).expect("event probes");
-        assert!(g.contains(r#""tracepoint:syscalls:sys_enter_openat" ws (pred-p0 ws)? body-p0"#));
+        assert!(g.contains(r#""tracepoint:syscalls:sys_enter_openat" sp (pred-p0 sp)? body-p0"#));
         assert!(!g.contains("kprobe"));
     }
 

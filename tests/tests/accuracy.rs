@@ -1,0 +1,152 @@
+//! The accuracy engine against the real kernel: the reply grammar (with the real model's
+//! vocabulary), the smoke run (a real program under the real trigger workload), deterministic
+//! repairs and honest refusals. Model replies are scripted where a model is needed.
+use kgent_tests::{ask_all, final_answer, final_no_answer, proto, TestDaemon, GOOD_OPENAT};
+use kgentd::config::ModelConfig;
+use kgentd::host::HostFacts;
+use kgentd::toolchain::grammar::{gbnf, AllowedProbe};
+
+fn check<'a>(events: &'a [proto::AskEvent], name: &str, iteration: u32) -> &'a proto::CheckResult {
+    events
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Check(c))
+                if c.name == name && c.iteration == iteration =>
+            {
+                Some(c)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {name} check at iteration {iteration}: {events:#?}"))
+}
+
+#[test]
+fn the_grammar_cannot_spell_an_invented_tracepoint_or_a_field_the_probe_lacks() {
+    let model = ModelConfig::default().path;
+    assert!(
+        model.exists(),
+        "{} is missing: fetch it with `bash setup.sh --no-build`",
+        model.display()
+    );
+    let host = HostFacts::discover(std::path::Path::new("bpftrace"));
+    let allowed: Vec<AllowedProbe> = ["syscalls:sys_enter_openat", "syscalls:sys_exit_openat"]
+        .iter()
+        .map(|n| {
+            let tp = host
+                .tracepoints
+                .get(*n)
+                .expect("openat tracepoints exist here");
+            AllowedProbe::tracepoint(
+                tp.probe(),
+                tp.fields.iter().map(|f| f.name.clone()).collect(),
+            )
+        })
+        .collect();
+    let grammar = gbnf(&allowed).expect("a grammar");
+    let accepts = |body: &str| {
+        kgentd::llm::grammar_accepts(&model, &grammar, &format!("```bpftrace\n{body}\n```"))
+            .expect("grammar check")
+    };
+
+    // What a correct program looks like is accepted, in the shapes models write.
+    for good in [
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%d %s %s\\n\", pid, comm, str(args->filename)); }",
+        "tracepoint:syscalls:sys_enter_openat\n{\n  @fname[tid] = args->filename;\n}\n\ntracepoint:syscalls:sys_exit_openat\n/@fname[tid]/\n{\n  if (args->ret < 0) {\n    printf(\"%s %d\\n\", str(@fname[tid]), -args->ret);\n  }\n  delete(@fname[tid]);\n}",
+        "BEGIN { printf(\"tracing\\n\"); }\ntracepoint:syscalls:sys_exit_openat { @[comm] = count(); }\nEND { print(@); }",
+    ] {
+        assert!(accepts(good), "a valid program was refused:\n{good}");
+    }
+    // Invented attach points, fields from another probe, unavailable families, C-isms.
+    for bad in [
+        "tracepoint:syscalls:sys_enter_open_file { printf(\"%d\\n\", pid); }",
+        "tracepoint:tcp:tcp_syn { printf(\"%d\\n\", pid); }",
+        "kprobe:do_sys_openat2 { printf(\"%d\\n\", pid); }",
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%d\\n\", args->ret); }",
+        "tracepoint:syscalls:sys_exit_openat { printf(\"%s\\n\", str(args->filename)); }",
+        "tracepoint:syscalls:sys_enter_openat { if (pid == 1) { continue; } }",
+        "tracepoint:syscalls:sys_enter_openat { int x = 1; }",
+        "tracepoint:syscalls:sys_enter_openat { x = 1; }",
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%d\\n\", ntohs(pid)); }",
+        "BEGIN { printf(\"nothing observed\\n\"); }",
+    ] {
+        assert!(!accepts(bad), "the grammar let this through:\n{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
+    // swapon never happens under the trigger: the program loads, attaches and stays silent.
+    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_swapon { printf(\"%d %s\\n\", pid, comm); }\n```";
+    let d = TestDaemon::scripted(&[silent, GOOD_OPENAT]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "print the pid, process name and path of every file that gets opened",
+        4,
+    )
+    .await
+    .expect("ask");
+    assert!(check(&events, "bpftrace-load", 1).passed);
+    let smoke = check(&events, "smoke-run", 1);
+    assert!(!smoke.passed);
+    assert!(smoke.detail.contains("printed nothing"), "{}", smoke.detail);
+    let answer = final_answer(&events).expect("the second candidate is answered");
+    assert_eq!(answer.iterations, 2);
+    let smoke = answer
+        .checks
+        .iter()
+        .find(|c| c.name == "smoke-run")
+        .expect("the answer carries its smoke run");
+    assert!(smoke.passed);
+    assert!(smoke.detail.contains("kgent-smoke"), "{}", smoke.detail);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn ports_printed_in_network_byte_order_fail_the_smoke_run() {
+    // inet_sock_set_state's dport is already in host order: swapping it is the classic mistake.
+    let swapped = "```bpftrace\ntracepoint:sock:inet_sock_set_state /args->newstate == 1/ { printf(\"%s port %d\\n\", comm, ((args->dport & 0xff) << 8) | (args->dport >> 8)); }\n```";
+    let d = TestDaemon::scripted(&[swapped]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "show each new TCP connection with the process and destination port",
+        1,
+    )
+    .await
+    .expect("ask");
+    let smoke = check(&events, "smoke-run", 1);
+    assert!(!smoke.passed);
+    assert!(
+        smoke.detail.contains("network byte order"),
+        "{}",
+        smoke.detail
+    );
+    assert!(final_no_answer(&events).is_some());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_pointer_used_as_a_condition_is_repaired_without_asking_again() {
+    let reply = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { if (args->filename) { printf(\"%d %s %s\\n\", pid, comm, args->filename); } }\n```";
+    let d = TestDaemon::scripted(&[reply]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "print the pid, process name and path of every file that gets opened",
+        1,
+    )
+    .await
+    .expect("ask");
+    let answer =
+        final_answer(&events).unwrap_or_else(|| panic!("repaired and answered: {events:#?}"));
+    assert!(
+        answer.program.contains("if (args->filename != 0)"),
+        "{}",
+        answer.program
+    );
+    assert!(
+        answer.program.contains("str(args->filename)"),
+        "{}",
+        answer.program
+    );
+    assert!(answer.checks.iter().all(|c| c.passed));
+    d.stop().await;
+}
