@@ -150,3 +150,41 @@ async fn a_pointer_used_as_a_condition_is_repaired_without_asking_again() {
     assert!(answer.checks.iter().all(|c| c.passed));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_kernel_function_this_kernel_cannot_attach_to_is_refused_with_the_reason() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "measure how long each call to the kernel function tcp_v4_syn_recv_sock takes",
+        4,
+    )
+    .await
+    .expect("ask");
+    let none = final_no_answer(&events).unwrap_or_else(|| panic!("refused: {events:#?}"));
+    assert_eq!(
+        none.iterations, 0,
+        "refused from host facts, before any model call"
+    );
+    assert!(
+        none.reason.contains("tcp_v4_syn_recv_sock"),
+        "{}",
+        none.reason
+    );
+    assert!(none.reason.contains("kprobes"), "{}", none.reason);
+    assert!(
+        none.reason.contains("tracepoint:"),
+        "alternatives are named: {}",
+        none.reason
+    );
+    // A kernel function that has a tracepoint of its own name is not refused.
+    let events = ask_all(
+        &mut d.client().await,
+        "show every tcp_retransmit_skb event with the process name",
+        1,
+    )
+    .await
+    .expect("ask");
+    assert!(final_no_answer(&events).is_none_or(|n| !n.reason.contains("kernel function")));
+    d.stop().await;
+}

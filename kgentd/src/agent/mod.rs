@@ -517,6 +517,9 @@ impl Agent {
     /// A reason this host cannot do what is asked, when that is plain from the request and the
     /// host's facts alone.
     fn infeasible(&self, text: &str) -> Option<String> {
+        if let Some(reason) = self.unreachable_kernel_function(text) {
+            return Some(reason);
+        }
         let lower = text.to_lowercase();
         let hardware = self.host.families.iter().find(|f| f.name == "hardware")?;
         let wants_hw = HARDWARE_WORDS.iter().any(|w| {
@@ -552,6 +555,52 @@ fn allowed_probes(g: &Grounding) -> Vec<AllowedProbe> {
         }
     }
     out
+}
+
+impl Agent {
+    /// The request names a kernel function (from BTF) that has no tracepoint of its name, and
+    /// this kernel can attach to kernel functions neither by kprobe nor by fentry.
+    fn unreachable_kernel_function(&self, text: &str) -> Option<String> {
+        static IDENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b").expect("static regex")
+        });
+        let unavailable = |name: &str| {
+            self.host
+                .families
+                .iter()
+                .find(|f| f.name == name)
+                .filter(|f| !f.available)
+                .map(|f| f.reason.clone())
+        };
+        let kprobe = unavailable("kprobe")?;
+        let fentry = unavailable("fentry")?;
+        let catalog = &self.knowledge.catalog;
+        for m in IDENT.find_iter(text) {
+            let name = m.as_str();
+            let is_function = catalog
+                .get(&format!("kprobe:{name}"))
+                .is_some_and(|e| e.kind == crate::knowledge::catalog::EntryKind::KernelFunction);
+            let has_tracepoint = self
+                .host
+                .tracepoints
+                .keys()
+                .any(|k| k.rsplit(':').next() == Some(name))
+                || name.starts_with("sys_")
+                || name.contains("_sys_");
+            if is_function && !has_tracepoint {
+                let nearest = self.knowledge.nearest_tracepoints(name, 3);
+                return Some(format!(
+                    "the request is about the kernel function {name}, which has no tracepoint, and this kernel cannot attach to kernel functions (kprobes: {kprobe}; fentry: {fentry}); the nearest tracepoints ({}) observe other events and would not measure {name} itself",
+                    nearest
+                        .iter()
+                        .map(|n| format!("tracepoint:{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        None
+    }
 }
 
 fn word_boundary(s: &str, start: usize, len: usize) -> bool {
