@@ -49,6 +49,12 @@ pub struct AgentConfig {
     /// Constrain the embedded model with a per-request grammar: probes only from the grounded
     /// attach points, `args->` fields only those of the probe they appear under.
     pub grammar: bool,
+    /// Before the first draft, let the (grammar-constrained) model pick the attach points and
+    /// say what to record; the first draft is constrained to that plan.
+    pub plan: bool,
+    /// Apply deterministic repairs (field spellings, pointer conditions, `str()`, syscall
+    /// kprobes) before checking a candidate.
+    pub repair: bool,
     /// Run each candidate that loads against a harmless trigger workload and require that its
     /// output shows what the request asks to observe.
     pub smoke_run: bool,
@@ -145,6 +151,8 @@ impl Default for AgentConfig {
             grounding_examples: 3,
             example_dirs: vec!["/usr/sbin".into(), "/usr/share/bpftrace/tools".into()],
             grammar: true,
+            plan: true,
+            repair: true,
             smoke_run: true,
         }
     }

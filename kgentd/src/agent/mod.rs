@@ -6,6 +6,7 @@
 //! retry never sends the model the identical prompt (sampling temperature rises). The loop
 //! records every prompt, reply and check in the store as it goes.
 mod extract;
+mod plan;
 mod prompt;
 mod repair;
 
@@ -233,13 +234,23 @@ impl Agent {
             progress(events, started, 0, "smoke-run", note).await;
         }
 
+        let allowed = allowed_probes(&grounding);
         let grammar = self
             .config
             .grammar
-            .then(|| grammar::gbnf(&allowed_probes(&grounding)))
+            .then(|| grammar::gbnf(&allowed))
             .flatten();
-        let system = Message::new(Role::System, prompt::system_prompt(&self.host));
-        let user = Message::new(Role::User, prompt::user_prompt(&opts.text, &grounding));
+        let mut base = vec![
+            Message::new(Role::System, prompt::system_prompt(&self.host)),
+            Message::new(Role::User, prompt::user_prompt(&opts.text, &grounding)),
+        ];
+        // The first draft follows the plan; later drafts may use every grounded probe.
+        let mut first_grammar = grammar.clone();
+        if self.config.plan && grammar.is_some() && self.backend.constrains_decoding() {
+            if let Some(g) = self.plan(&mut base, &allowed, rec, events).await? {
+                first_grammar = Some(g);
+            }
+        }
         let max_iter = if opts.max_iterations == 0 {
             self.config.max_iterations
         } else {
@@ -257,7 +268,7 @@ impl Agent {
                 ));
             }
             rec.record.iterations = iteration;
-            let mut messages = vec![system.clone(), user.clone()];
+            let mut messages = base.clone();
             if let Some((reply, repair)) = &feedback {
                 messages.push(Message::new(Role::Assistant, reply.clone()));
                 messages.push(Message::new(Role::User, repair.clone()));
@@ -278,7 +289,11 @@ impl Agent {
                     (0.3 + 0.2 * iteration as f32).min(1.0)
                 },
                 seed: iteration,
-                grammar: grammar.clone(),
+                grammar: if iteration == 1 {
+                    first_grammar.clone()
+                } else {
+                    grammar.clone()
+                },
             };
             let t = Instant::now();
             let completion = match self.backend.complete(req).await {
@@ -374,7 +389,11 @@ impl Agent {
                     explanation,
                 } => (source, explanation),
             };
-            let (source, repairs) = repair::repair_all(&self.host, &source);
+            let (source, repairs) = if self.config.repair {
+                repair::repair_all(&self.host, &source)
+            } else {
+                (source, Vec::new())
+            };
             if !repairs.is_empty() {
                 let detail = repairs.join("; ");
                 rec.add(
@@ -558,6 +577,66 @@ fn allowed_probes(g: &Grounding) -> Vec<AllowedProbe> {
 }
 
 impl Agent {
+    /// The plan step (see `plan`): on success `base` holds the plan and the request to follow
+    /// it, and the grammar of the first draft is returned.
+    async fn plan(
+        &self,
+        base: &mut Vec<Message>,
+        allowed: &[AllowedProbe],
+        rec: &mut Recorder<'_>,
+        events: &Events,
+    ) -> Result<Option<String>, KgentError> {
+        let Some(plan_grammar) = grammar::plan_gbnf(allowed) else {
+            return Ok(None);
+        };
+        let mut messages = base.clone();
+        if let Some(user) = messages.last_mut() {
+            user.content.push_str("\n\n");
+            user.content.push_str(plan::PLAN_INSTRUCTION);
+        }
+        let req = ChatRequest {
+            messages: messages.clone(),
+            max_tokens: 120,
+            temperature: 0.0,
+            seed: 0,
+            grammar: Some(plan_grammar),
+        };
+        let t = Instant::now();
+        let c = match self.backend.complete(req).await {
+            Ok(c) => c,
+            Err(LlmError::Unavailable(e)) => return Err(KgentError::ModelUnavailable(e)),
+            Err(LlmError::Request(e)) => {
+                rec.add(EntryKind::Note, 0, format!("plan step skipped: {e}"));
+                return Ok(None);
+            }
+        };
+        rec.record.prompt_tokens += c.prompt_tokens;
+        rec.record.completion_tokens += c.completion_tokens;
+        let probes = plan::planned_probes(&c.text);
+        let Some(g) = grammar::gbnf(&plan::narrowed(allowed, &probes)) else {
+            rec.add(EntryKind::Note, 0, format!("plan not usable: {}", c.text));
+            return Ok(None);
+        };
+        rec.add(EntryKind::Note, 0, format!("plan: {}", c.text.trim()));
+        progress(
+            events,
+            rec.started,
+            0,
+            "plan",
+            format!(
+                "{} ({} reply tokens in {:.1} s)",
+                c.text.trim().replace('\n', " "),
+                c.completion_tokens,
+                t.elapsed().as_secs_f32()
+            ),
+        )
+        .await;
+        messages.push(Message::new(Role::Assistant, c.text));
+        messages.push(Message::new(Role::User, plan::AFTER_PLAN));
+        *base = messages;
+        Ok(Some(g))
+    }
+
     /// The request names a kernel function (from BTF) that has no tracepoint of its name, and
     /// this kernel can attach to kernel functions neither by kprobe nor by fentry.
     fn unreachable_kernel_function(&self, text: &str) -> Option<String> {

@@ -396,6 +396,9 @@ impl Backend for EmbeddedBackend {
     fn model(&self) -> String {
         self.path.display().to_string()
     }
+    fn constrains_decoding(&self) -> bool {
+        true
+    }
     fn loaded(&self) -> bool {
         self.loaded.load(Ordering::SeqCst)
     }

@@ -93,6 +93,10 @@ pub trait Backend: Send + Sync {
     fn model(&self) -> String;
     /// Whether the model is loaded and ready (remote backends: always true).
     fn loaded(&self) -> bool;
+    /// Whether `ChatRequest::grammar` really constrains the reply.
+    fn constrains_decoding(&self) -> bool {
+        false
+    }
     async fn complete(&self, req: ChatRequest) -> Result<Completion, LlmError>;
 }
 

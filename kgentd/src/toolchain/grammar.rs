@@ -131,6 +131,23 @@ pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
     Some(g)
 }
 
+/// The grammar of a plan: one to four of the allowed event probes, one per line, then one line
+/// saying what to record. None when no event probe is allowed.
+pub fn plan_gbnf(allowed: &[AllowedProbe]) -> Option<String> {
+    let names: Vec<String> = allowed
+        .iter()
+        .filter(|p| p.context != ProbeContext::Plain)
+        .map(|p| literal(&p.name))
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "root ::= \"Probes:\\n\" (\"- \" probe \"\\n\"){{1,4}} \"Record: \" [^\\n]{{1,160}} \"\\n\"\nprobe ::= {}\n",
+        names.join(" | ")
+    ))
+}
+
 /// A GBNF string literal.
 fn literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -188,6 +205,16 @@ mod tests {
         let g = gbnf(&sample()).expect("event probes");
         assert!(g.contains(r#""tracepoint:syscalls:sys_enter_openat" sp (pred-p0 sp)? body-p0"#));
         assert!(!g.contains("kprobe"));
+    }
+
+    #[test]
+    fn a_plan_names_only_allowed_event_probes() {
+        let g = plan_gbnf(&sample()).expect("plan grammar");
+        assert!(
+            g.starts_with("root ::= \"Probes:\\n\" (\"- \" probe \"\\n\"){1,4}"),
+            "{g}"
+        );
+        assert!(g.contains(r#"probe ::= "tracepoint:syscalls:sys_enter_openat" | "tracepoint:syscalls:sys_exit_openat" | "uretprobe:"#));
     }
 
     #[test]
