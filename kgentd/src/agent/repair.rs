@@ -8,7 +8,9 @@
 //!   compared with 0 instead;
 //! - a `char *` field printed with `%s` without `str()`;
 //! - a kprobe/kretprobe on a syscall's kernel entry point (unavailable here when kprobes are),
-//!   moved to the syscall's tracepoint when the body reads no raw arguments.
+//!   moved to the syscall's tracepoint when the body reads no raw arguments;
+//! - a port read from a kernel struct member in network byte order (`sin_port`, `sin6_port`,
+//!   `skc_dport`: `__be16`) in a block that never swaps bytes: swapped to host order.
 use std::collections::BTreeMap;
 
 use regex::Regex;
@@ -24,6 +26,8 @@ pub fn repair_all(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let (s, n) = pointer_conditions(host, &s);
     notes.extend(n);
     let (s, n) = str_for_string_fields(host, &s);
+    notes.extend(n);
+    let (s, n) = host_order_ports(&s);
     notes.extend(n);
     (s, notes)
 }
@@ -122,6 +126,35 @@ fn str_for_string_fields(host: &HostFacts, source: &str) -> (String, Vec<String>
     out.push_str(&source[last..]);
     notes.dedup();
     (out, notes)
+}
+
+/// `$sa->sin_port` (a `__be16`) → `(($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8))`, in
+/// blocks that do no byte swapping of their own.
+fn host_order_ports(source: &str) -> (String, Vec<String>) {
+    static PORT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"(?:\$\w+|args\s*->\s*\w+)\s*->\s*(?:sin6?_port|skc_dport)\b")
+            .expect("static regex")
+    });
+    let mut fixed = source.to_owned();
+    let mut notes = Vec::new();
+    for block in probe_blocks(source) {
+        if block.body.contains(">> 8") || block.body.contains("<< 8") || !PORT.is_match(&block.body)
+        {
+            continue;
+        }
+        let swapped = PORT
+            .replace_all(&block.body, |c: &regex::Captures| {
+                let v = &c[0];
+                format!("(({v} >> 8) | (({v} & 0xff) << 8))")
+            })
+            .into_owned();
+        fixed = fixed.replacen(&block.body, &swapped, 1);
+        notes.push(
+            "ports in kernel structs are __be16 (network byte order): swapped to host order"
+                .to_owned(),
+        );
+    }
+    (fixed, notes)
 }
 
 /// `kprobe:__x64_sys_openat` (and `sys_`, `__se_sys_`, `__do_sys_`, `ksys_` spellings) →
@@ -341,6 +374,20 @@ mod tests {
             fixed.contains("printf(\"%s %s\\n\", str(args->pathname), str(args->pathname))"),
             "{fixed}"
         );
+    }
+
+    #[test]
+    fn network_order_ports_are_swapped_once() {
+        let src = "tracepoint:syscalls:sys_enter_bind { $sa = (struct sockaddr_in *)args->umyaddr; printf(\"%d\\n\", $sa->sin_port); }";
+        let (fixed, notes) = repair_all(&host(), src);
+        assert!(
+            fixed.contains("(($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8))"),
+            "{fixed}"
+        );
+        assert_eq!(notes.len(), 1);
+        let (again, notes) = repair_all(&host(), &fixed);
+        assert_eq!(again, fixed, "an already swapped port stays as it is");
+        assert!(notes.is_empty());
     }
 
     #[test]
