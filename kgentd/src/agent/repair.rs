@@ -10,7 +10,9 @@
 //! - a kprobe/kretprobe on a syscall's kernel entry point (unavailable here when kprobes are),
 //!   moved to the syscall's tracepoint when the body reads no raw arguments;
 //! - a port read from a kernel struct member in network byte order (`sin_port`, `sin6_port`,
-//!   `skc_dport`: `__be16`) in a block that never swaps bytes: swapped to host order.
+//!   `skc_dport`: `__be16`) in a block that never swaps bytes: swapped to host order;
+//! - an IPv4-only address print on a tracepoint that carries IPv4 and IPv6 sockets (it has
+//!   `daddr` and `daddr_v6`): the printf is doubled, the IPv6 copy taken when `family` is 10.
 use std::collections::BTreeMap;
 
 use regex::Regex;
@@ -28,6 +30,8 @@ pub fn repair_all(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let (s, n) = str_for_string_fields(host, &s);
     notes.extend(n);
     let (s, n) = host_order_ports(&s);
+    notes.extend(n);
+    let (s, n) = dual_stack_addresses(host, &s);
     notes.extend(n);
     (s, notes)
 }
@@ -126,6 +130,52 @@ fn str_for_string_fields(host: &HostFacts, source: &str) -> (String, Vec<String>
     out.push_str(&source[last..]);
     notes.dedup();
     (out, notes)
+}
+
+/// `printf(…, ntop(args->daddr), …);` on a tracepoint that also has `daddr_v6` →
+/// `if (args->family == 10) { printf(…, ntop(args->daddr_v6), …); } else { printf(…); }`.
+fn dual_stack_addresses(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    static PRINTF: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r#"printf\s*\((?:[^;"]|"(?:[^"\\]|\\.)*")*\)\s*;"#).expect("static regex")
+    });
+    static NTOP_V4: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"ntop\s*\(\s*(?:(?:2|AF_INET)\s*,\s*)?args\s*->\s*([sd]addr)\s*\)")
+            .expect("static regex")
+    });
+    let mut fixed = source.to_owned();
+    let mut notes = Vec::new();
+    for block in probe_blocks(source) {
+        let dual = !block.probes.is_empty()
+            && block.probes.iter().all(|p| {
+                p.is_tracepoint()
+                    && host.tracepoints.get(&p.target).is_some_and(|tp| {
+                        ["saddr_v6", "daddr_v6", "family"]
+                            .iter()
+                            .all(|f| tp.fields.iter().any(|x| x.name == *f))
+                    })
+            });
+        if !dual || block.body.contains("_v6") || block.body.contains("family") {
+            continue;
+        }
+        let body = PRINTF
+            .replace_all(&block.body, |c: &regex::Captures| {
+                let v4 = &c[0];
+                if !NTOP_V4.is_match(v4) {
+                    return v4.to_owned();
+                }
+                let v6 = NTOP_V4.replace_all(v4, "ntop(args->${1}_v6)");
+                format!("if (args->family == 10) {{ {v6} }} else {{ {v4} }}")
+            })
+            .into_owned();
+        if body != block.body {
+            fixed = fixed.replacen(&block.body, &body, 1);
+            notes.push(format!(
+                "{} carries IPv4 and IPv6 sockets: addresses printed from daddr_v6/saddr_v6 when family is AF_INET6",
+                block.probes[0].target
+            ));
+        }
+    }
+    (fixed, notes)
 }
 
 /// `$sa->sin_port` (a `__be16`) → `(($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8))`, in
@@ -374,6 +424,35 @@ mod tests {
             fixed.contains("printf(\"%s %s\\n\", str(args->pathname), str(args->pathname))"),
             "{fixed}"
         );
+    }
+
+    #[test]
+    fn ipv4_only_prints_get_an_ipv6_branch() {
+        use crate::host::{Field, Tracepoint};
+        let mut h = host();
+        h.tracepoints.insert(
+            "sock:inet_sock_set_state".into(),
+            Tracepoint {
+                subsystem: "sock".into(),
+                event: "inet_sock_set_state".into(),
+                fields: ["family", "dport", "daddr", "saddr", "daddr_v6", "saddr_v6"]
+                    .iter()
+                    .map(|n| Field {
+                        ctype: "__u16".into(),
+                        name: (*n).into(),
+                    })
+                    .collect(),
+            },
+        );
+        let src = "tracepoint:sock:inet_sock_set_state { printf(\"%s;%d\\n\", ntop(args->daddr), args->dport); }";
+        let (fixed, notes) = repair_all(&h, src);
+        assert_eq!(
+            fixed,
+            "tracepoint:sock:inet_sock_set_state { if (args->family == 10) { printf(\"%s;%d\\n\", ntop(args->daddr_v6), args->dport); } else { printf(\"%s;%d\\n\", ntop(args->daddr), args->dport); } }"
+        );
+        assert_eq!(notes.len(), 1);
+        let (again, _) = repair_all(&h, &fixed);
+        assert_eq!(again, fixed);
     }
 
     #[test]
