@@ -188,3 +188,28 @@ async fn a_kernel_function_this_kernel_cannot_attach_to_is_refused_with_the_reas
     assert!(final_no_answer(&events).is_none_or(|n| !n.reason.contains("kernel function")));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_filesystem_this_kernel_lacks_is_refused_with_the_reason() {
+    let present = std::fs::read_to_string("/proc/filesystems").expect("/proc/filesystems");
+    assert!(
+        !present.split_whitespace().any(|f| f == "zfs"),
+        "this test needs a host without zfs"
+    );
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "show the latency of every read on my zfs datasets",
+        4,
+    )
+    .await
+    .expect("ask");
+    let none = final_no_answer(&events).unwrap_or_else(|| panic!("refused: {events:#?}"));
+    assert_eq!(none.iterations, 0);
+    assert!(
+        none.reason.contains("zfs filesystem is not available"),
+        "{}",
+        none.reason
+    );
+    d.stop().await;
+}

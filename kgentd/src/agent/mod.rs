@@ -539,6 +539,9 @@ impl Agent {
         if let Some(reason) = self.unreachable_kernel_function(text) {
             return Some(reason);
         }
+        if let Some(reason) = absent_filesystem(text, &self.host) {
+            return Some(reason);
+        }
         let lower = text.to_lowercase();
         let hardware = self.host.families.iter().find(|f| f.name == "hardware")?;
         let wants_hw = HARDWARE_WORDS.iter().any(|w| {
@@ -680,6 +683,65 @@ impl Agent {
         }
         None
     }
+}
+
+/// Linux filesystems people name in requests.
+const FILESYSTEMS: &[&str] = &[
+    "ext2",
+    "ext3",
+    "ext4",
+    "xfs",
+    "btrfs",
+    "zfs",
+    "f2fs",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "ceph",
+    "gfs2",
+    "ocfs2",
+    "jfs",
+    "reiserfs",
+    "nilfs2",
+    "bcachefs",
+    "vfat",
+    "exfat",
+    "ntfs",
+    "ntfs3",
+    "hfs",
+    "hfsplus",
+    "erofs",
+    "squashfs",
+    "overlayfs",
+    "fuse",
+];
+
+/// The request names a filesystem this kernel neither has built in / loaded
+/// (`/proc/filesystems`) nor can load (no module under /lib/modules) and has no tracepoints for.
+fn absent_filesystem(text: &str, host: &HostFacts) -> Option<String> {
+    let known = std::fs::read_to_string("/proc/filesystems").ok()?;
+    let lower = text.to_lowercase();
+    let modules = std::path::Path::new("/lib/modules")
+        .join(&host.kernel_release)
+        .join("kernel/fs");
+    FILESYSTEMS.iter().find_map(|&fs| {
+        let named = lower
+            .match_indices(fs)
+            .any(|(i, _)| word_boundary(&lower, i, fs.len()));
+        let base = fs.trim_end_matches("fs").trim_end_matches('4');
+        let present = known
+            .split_whitespace()
+            .any(|k| k == fs || k == base || (fs == "overlayfs" && k == "overlay"))
+            || modules.join(fs).exists()
+            || host.tracepoints.keys().any(|k| k.split(':').next() == Some(fs));
+        (named && !present).then(|| {
+            format!(
+                "the {fs} filesystem is not available on this kernel: it is not in /proc/filesystems, there is no {fs} module under {} and no {fs} tracepoints; tracepoints of the VFS layer (syscalls:sys_enter_*) see every filesystem that is present",
+                modules.display()
+            )
+        })
+    })
 }
 
 fn word_boundary(s: &str, start: usize, len: usize) -> bool {
