@@ -145,7 +145,7 @@ impl Default for Config {
 impl Default for AgentConfig {
     fn default() -> Self {
         Self {
-            max_iterations: 4,
+            max_iterations: 5,
             max_reply_tokens: 400,
             grounding_tracepoints: 8,
             grounding_examples: 3,

@@ -260,6 +260,11 @@ impl Agent {
         let mut tried: Vec<(String, String)> = Vec::new(); // (candidate, its diagnostics)
         let mut feedback: Option<(String, String)> = None; // (last reply, repair message)
         let mut refused = false;
+        // Event probes of candidates that loaded but failed their smoke run; a probe set that
+        // fails twice (or is sent again) is taken out of the grammar, so the model must look
+        // elsewhere instead of circling.
+        let mut smoke_failed: Vec<Vec<String>> = Vec::new();
+        let mut excluded: Vec<String> = Vec::new();
 
         for iteration in 1..=max_iter {
             if events.is_closed() {
@@ -291,6 +296,13 @@ impl Agent {
                 seed: iteration,
                 grammar: if iteration == 1 {
                     first_grammar.clone()
+                } else if !excluded.is_empty() && grammar.is_some() {
+                    let rest: Vec<AllowedProbe> = allowed
+                        .iter()
+                        .filter(|a| !excluded.contains(&a.name))
+                        .cloned()
+                        .collect();
+                    grammar::gbnf(&rest).or_else(|| grammar.clone())
                 } else {
                     grammar.clone()
                 },
@@ -419,6 +431,10 @@ impl Agent {
                     iteration,
                     "the model repeated an earlier candidate; not re-checked",
                 );
+                let probes = event_probes(&source);
+                if smoke_failed.contains(&probes) {
+                    exclude(&mut excluded, probes, rec, iteration);
+                }
                 feedback = Some((
                     format!("```bpftrace\n{source}```"),
                     prompt::repeat_prompt(&diag),
@@ -516,6 +532,16 @@ impl Agent {
                 .collect::<Vec<_>>()
                 .join("\n");
             tried.push((source.clone(), diag.clone()));
+            if checks
+                .iter()
+                .any(|c| c.name == check::SMOKE_CHECK && !c.passed)
+            {
+                let probes = event_probes(&source);
+                if smoke_failed.contains(&probes) {
+                    exclude(&mut excluded, probes.clone(), rec, iteration);
+                }
+                smoke_failed.push(probes);
+            }
             feedback = Some((
                 format!("```bpftrace\n{source}```"),
                 prompt::repair_prompt(&diag),
@@ -550,6 +576,45 @@ impl Agent {
                 .any(|(i, _)| word_boundary(&lower, i, w.len()))
         });
         (wants_hw && !hardware.available).then(|| hardware.reason.clone())
+    }
+}
+
+/// The event probes (not BEGIN/END/timers) a candidate attaches to, sorted.
+fn event_probes(source: &str) -> Vec<String> {
+    let mut v: Vec<String> = crate::toolchain::bpftrace::probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(|p| {
+            !matches!(
+                p.prefix.as_str(),
+                "BEGIN" | "END" | "interval" | "i" | "profile" | "p"
+            )
+        })
+        .map(|p| format!("{}:{}", p.prefix, p.target))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn exclude(
+    excluded: &mut Vec<String>,
+    probes: Vec<String>,
+    rec: &mut Recorder<'_>,
+    iteration: u32,
+) {
+    rec.add(
+        EntryKind::Note,
+        iteration,
+        format!(
+            "{} failed the smoke run twice; left out of the next drafts' grammar",
+            probes.join(", ")
+        ),
+    );
+    for p in probes {
+        if !excluded.contains(&p) {
+            excluded.push(p);
+        }
     }
 }
 
