@@ -213,3 +213,21 @@ async fn a_filesystem_this_kernel_lacks_is_refused_with_the_reason() {
     );
     d.stop().await;
 }
+
+#[tokio::test]
+async fn raw_bytes_in_a_programs_output_do_not_end_its_smoke_run() {
+    // str() of a char** prints whatever bytes are there: rarely UTF-8.
+    let raw = "```bpftrace\ntracepoint:syscalls:sys_enter_execve { printf(\"%s %s\\n\", comm, str(args->argv)); }\n```";
+    let d = TestDaemon::scripted(&[raw]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "log every program that gets executed with the process name",
+        1,
+    )
+    .await
+    .expect("ask");
+    let smoke = check(&events, "smoke-run", 1);
+    assert!(smoke.passed, "{}", smoke.detail);
+    assert!(smoke.detail.contains("kgent-smoke"), "{}", smoke.detail);
+    d.stop().await;
+}

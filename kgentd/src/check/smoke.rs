@@ -19,10 +19,12 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use regex::Regex;
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::CheckOutcome;
-use crate::toolchain::bpftrace::{condense, probe_blocks, with_begin_statement, ProbeSpec};
+use crate::toolchain::bpftrace::{
+    condense, probe_blocks, with_begin_statement, OutputLines, ProbeSpec,
+};
 
 pub const SMOKE_CHECK: &str = "smoke-run";
 const TRIGGER: &str = include_str!("smoke_trigger.py");
@@ -263,7 +265,7 @@ async fn run(
         let _ = stderr.read_to_string(&mut s).await;
         s
     });
-    let mut out = BufReader::new(stdout).lines();
+    let mut out = OutputLines::new(stdout);
 
     // Wait until every probe is attached.
     let ready = tokio::time::timeout(attach_timeout, async {

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::KgentError;
-use crate::toolchain::bpftrace::with_begin_statement;
+use crate::toolchain::bpftrace::{with_begin_statement, OutputLines};
 
 /// Printed by an injected BEGIN statement: BEGIN fires once every probe is attached.
 const READY_MARKER: &str = "__kgent_ready_7f3a__";
@@ -224,8 +224,8 @@ async fn supervise(
         added_probes,
     } = watch;
     let pgid = guard.0;
-    let mut out = stdout.map(|s| BufReader::new(s).lines());
-    let mut err = stderr.map(|s| BufReader::new(s).lines());
+    let mut out = stdout.map(OutputLines::new);
+    let mut err = stderr.map(OutputLines::new);
     let mut probes = 0u32;
     let mut stopping: Option<(&'static str, tokio::time::Instant)> = None;
     let mut deadline = duration.map(|d| tokio::time::Instant::now() + d);

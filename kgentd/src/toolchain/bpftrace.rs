@@ -178,6 +178,30 @@ pub fn args_fields(body: &str) -> Vec<String> {
     v
 }
 
+/// bpftrace's output, line by line. Programs print raw kernel bytes (`str()` of a bad pointer, a
+/// binary path), so lines are decoded lossily: invalid UTF-8 must not end the stream.
+pub struct OutputLines<R> {
+    inner: tokio::io::Split<tokio::io::BufReader<R>>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> OutputLines<R> {
+    pub fn new(reader: R) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        Self {
+            inner: tokio::io::BufReader::new(reader).split(b'\n'),
+        }
+    }
+
+    pub async fn next_line(&mut self) -> std::io::Result<Option<String>> {
+        Ok(self.inner.next_segment().await?.map(|mut bytes| {
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }))
+    }
+}
+
 /// Removes the noise every bpftrace run prints and keeps what explains a failure, bounded so a
 /// model never receives megabytes of log.
 pub fn condense(stderr: &str) -> String {
