@@ -584,12 +584,7 @@ fn event_probes(source: &str) -> Vec<String> {
     let mut v: Vec<String> = crate::toolchain::bpftrace::probe_blocks(source)
         .into_iter()
         .flat_map(|b| b.probes)
-        .filter(|p| {
-            !matches!(
-                p.prefix.as_str(),
-                "BEGIN" | "END" | "interval" | "i" | "profile" | "p"
-            )
-        })
+        .filter(crate::toolchain::bpftrace::ProbeSpec::observes_events)
         .map(|p| format!("{}:{}", p.prefix, p.target))
         .collect();
     v.sort();

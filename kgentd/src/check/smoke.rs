@@ -82,12 +82,7 @@ pub fn not_exercised(source: &str) -> Option<String> {
     let probes: Vec<ProbeSpec> = probe_blocks(source)
         .into_iter()
         .flat_map(|b| b.probes)
-        .filter(|p| {
-            !matches!(
-                p.prefix.as_str(),
-                "BEGIN" | "END" | "interval" | "i" | "profile" | "p"
-            )
-        })
+        .filter(ProbeSpec::observes_events)
         .collect();
     let unreached: Vec<String> = probes
         .iter()
@@ -243,14 +238,7 @@ async fn run(
         dir: dir.clone(),
     };
     let script = with_begin_statement(source, &format!("printf(\"{READY_MARKER}\\n\");"));
-    let mut child = tokio::process::Command::new(bpftrace)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("BPFTRACE_NO_USER_SYMBOLS", "1")
-        .process_group(0)
-        .kill_on_drop(true)
+    let mut child = crate::toolchain::bpftrace::command(bpftrace)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", bpftrace.display()))?;
     let pgid = child.id().map(|p| Pid::from_raw(p as i32));

@@ -26,6 +26,29 @@ impl ProbeSpec {
     pub fn is_tracepoint(&self) -> bool {
         self.prefix == "tracepoint" || self.prefix == "t"
     }
+
+    /// Whether the probe fires on something happening in the system, as opposed to the
+    /// program's own start, end or a timer.
+    pub fn observes_events(&self) -> bool {
+        !matches!(
+            self.prefix.as_str(),
+            "BEGIN" | "END" | "interval" | "i" | "profile" | "p"
+        )
+    }
+}
+
+/// bpftrace reading a script on stdin, piped, in its own process group (so everything it starts
+/// can be signalled at once), killed if the handle is dropped.
+pub fn command(bpftrace: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(bpftrace);
+    cmd.arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("BPFTRACE_NO_USER_SYMBOLS", "1")
+        .process_group(0)
+        .kill_on_drop(true);
+    cmd
 }
 
 /// A probe block: the probes of one header and the body they share.
@@ -249,15 +272,7 @@ pub async fn check_load(bpftrace: &Path, source: &str, timeout: Duration) -> Loa
     let started = Instant::now();
     let script = with_begin_statement(source, "exit();");
     let added_begin = script.matches("BEGIN").count() > source.matches("BEGIN").count();
-    let mut cmd = tokio::process::Command::new(bpftrace);
-    cmd.arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("BPFTRACE_NO_USER_SYMBOLS", "1")
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
+    let mut child = match command(bpftrace).spawn() {
         Ok(c) => c,
         Err(e) => {
             return LoadReport {
