@@ -54,6 +54,9 @@ pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
                 )
                 .context("writing to stdout")?;
             }
+            if !resp.retrieval.starts_with("hybrid") && !resp.retrieval.is_empty() {
+                eprintln!("note: {}", resp.retrieval);
+            }
             if resp.entries.is_empty() {
                 writeln!(
                     out,
@@ -97,8 +100,24 @@ fn show_text(e: &ProbeEntry) -> String {
         for f in e.signature.split("; ").filter(|f| !f.is_empty()) {
             s.push_str(&format!("  {f}\n"));
         }
-    } else {
+    } else if !e.signature.is_empty() {
         s.push_str(&format!("{}\n", e.signature));
+    }
+    if !e.program_types.is_empty() {
+        s.push_str(&format!(
+            "callable from ({}): {}\n",
+            e.program_types.len(),
+            e.program_types.join(", ")
+        ));
+    }
+    if !e.facts.is_empty() {
+        s.push_str("facts (specs DB):\n");
+        for f in &e.facts {
+            s.push_str(&format!("  - {f}\n"));
+        }
+    }
+    if !e.instead_of.is_empty() {
+        s.push_str(&format!("use instead of: {}\n", e.instead_of.join(", ")));
     }
     s
 }
@@ -117,9 +136,15 @@ mod tests {
             available: true,
             reason: "measured".into(),
             score: 0.0,
+            facts: vec!["filename is a user pointer".into()],
+            instead_of: vec!["kprobe:do_sys_open".into()],
+            program_types: Vec::new(),
+            curated: true,
         };
         let t = show_text(&e);
         assert!(t.contains("\n  const char * filename\n"), "{t}");
+        assert!(t.contains("  - filename is a user pointer\n"), "{t}");
+        assert!(t.contains("use instead of: kprobe:do_sys_open\n"), "{t}");
         assert_eq!(one_line("a\n  b", 10), "a b");
         assert_eq!(one_line("abcdef", 3), "abc…");
     }

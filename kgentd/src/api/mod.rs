@@ -64,6 +64,10 @@ fn probe_entry(e: &crate::knowledge::catalog::CatalogEntry, score: f32) -> proto
         available: e.available,
         reason: e.reason.clone(),
         score,
+        facts: e.facts.clone(),
+        instead_of: e.instead_of.clone(),
+        program_types: e.program_types.clone(),
+        curated: e.curated,
     }
 }
 
@@ -299,11 +303,14 @@ impl Kgent for KgentService {
             .into_iter()
             .map(|(e, score)| probe_entry(e, score))
             .collect();
-        let c = catalog.counts();
         Ok(Response::new(proto::SearchProbesResponse {
             entries,
-            catalog_size: (c.tracepoints + c.raw_tracepoints + c.kernel_functions + c.helpers)
-                as u32,
+            catalog_size: catalog.counts().total() as u32,
+            retrieval: if catalog.has_embeddings() {
+                "hybrid (BM25 + sentence embeddings)".to_owned()
+            } else {
+                "BM25 only: sentence embeddings are not loaded (still computing, or the model is missing: see the kgentd log; bash setup.sh fetches it)".to_owned()
+            },
         }))
     }
 

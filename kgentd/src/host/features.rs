@@ -2,7 +2,9 @@
 //! loading tiny programs, never read from config flags. Tracing families are tried through the
 //! host's bpftrace (a probe that must attach, then exit); program types (XDP, tc, cgroup, LSM,
 //! tracing) through `bpftool feature probe`, which loads a minimal program of each type.
+//! The same bpftool run lists which helpers each program type may call on this kernel.
 //! Results are cached per kernel build (BTF hash, release, bpftrace version) by the caller.
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,6 +20,15 @@ pub struct Measured {
     pub available: bool,
     /// What was loaded and what the kernel said.
     pub evidence: String,
+}
+
+/// Everything measured once per kernel build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub families: Vec<Measured>,
+    /// Program type ("kprobe", "tracepoint", "xdp", …) → helpers the kernel lets it call, as
+    /// `bpftool feature probe` found by loading a probe program per helper.
+    pub helpers: BTreeMap<String, Vec<String>>,
 }
 
 /// Identifies a kernel build and tool version: measured features stay true for it.
@@ -50,7 +61,7 @@ fn attach_probes() -> Vec<(&'static str, String)> {
 }
 
 /// bpftool's program-type probes that stand for families bpftrace cannot express.
-const PROGRAM_TYPES: &[(&str, &str)] = &[
+pub const PROGRAM_TYPES: &[(&str, &str)] = &[
     ("xdp", "have_xdp_prog_type"),
     ("tc", "have_sched_cls_prog_type"),
     ("cgroup_skb", "have_cgroup_skb_prog_type"),
@@ -59,7 +70,7 @@ const PROGRAM_TYPES: &[(&str, &str)] = &[
 ];
 
 /// Loads a probe of every family and reports what attached. Takes a few seconds: cache it.
-pub async fn measure(bpftrace: &Path, timeout: Duration) -> Vec<Measured> {
+pub async fn measure(bpftrace: &Path, timeout: Duration) -> Measurement {
     let probes = attach_probes();
     let checks = probes
         .iter()
@@ -88,8 +99,12 @@ pub async fn measure(bpftrace: &Path, timeout: Duration) -> Vec<Measured> {
         })
         .collect();
     out.push(raw_tracepoint());
-    out.extend(program_types().await);
-    out
+    let bpftool = bpftool_probe().await;
+    out.extend(program_types(&bpftool));
+    Measurement {
+        families: out,
+        helpers: helpers_by_program_type(&bpftool),
+    }
 }
 
 /// bpftrace 0.17 cannot express raw tracepoints, so the kernel is asked directly.
@@ -122,16 +137,38 @@ fn first_error(diagnostic: &str) -> String {
         .collect()
 }
 
-async fn program_types() -> Vec<Measured> {
+/// `bpftool feature probe kernel --json`, or `Null` when bpftool is missing or failed.
+async fn bpftool_probe() -> serde_json::Value {
     let out = tokio::process::Command::new("bpftool")
         .args(["feature", "probe", "kernel", "--json"])
         .output()
         .await;
-    let json: serde_json::Value = match &out {
+    match &out {
         Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_default(),
         _ => serde_json::Value::Null,
+    }
+}
+
+/// `"kprobe_available_helpers": [...]` → `"kprobe" → [...]`.
+pub fn helpers_by_program_type(bpftool: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
+    let Some(map) = bpftool.get("helpers").and_then(|h| h.as_object()) else {
+        return BTreeMap::new();
     };
-    let types = json.get("program_types");
+    map.iter()
+        .filter_map(|(key, list)| {
+            let program_type = key.strip_suffix("_available_helpers")?;
+            let helpers = list
+                .as_array()?
+                .iter()
+                .filter_map(|h| h.as_str().map(str::to_owned))
+                .collect();
+            Some((program_type.to_owned(), helpers))
+        })
+        .collect()
+}
+
+fn program_types(bpftool: &serde_json::Value) -> Vec<Measured> {
+    let types = bpftool.get("program_types");
     PROGRAM_TYPES
         .iter()
         .map(|(family, key)| {
@@ -154,7 +191,20 @@ async fn program_types() -> Vec<Measured> {
 
 #[cfg(test)]
 mod tests {
-    use super::first_error;
+    use super::{first_error, helpers_by_program_type};
+
+    #[test]
+    fn reads_helpers_per_program_type() {
+        let json = serde_json::json!({"helpers": {
+            "kprobe_available_helpers": ["bpf_map_lookup_elem", "bpf_probe_read_kernel"],
+            "xdp_available_helpers": ["bpf_redirect"],
+            "unrelated": 3
+        }});
+        let m = helpers_by_program_type(&json);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["xdp"], vec!["bpf_redirect".to_owned()]);
+        assert!(helpers_by_program_type(&serde_json::Value::Null).is_empty());
+    }
 
     #[test]
     fn picks_the_error_line() {

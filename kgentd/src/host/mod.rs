@@ -33,6 +33,8 @@ pub struct HostFacts {
     pub tracepoints: BTreeMap<String, Tracepoint>,
     pub families: Vec<AttachFamily>,
     pub bpftrace_version: String,
+    /// Program type → helpers it may call here (measured; empty until `apply_measured`).
+    pub helpers_by_program_type: BTreeMap<String, Vec<String>>,
 }
 
 const TRACEFS_CANDIDATES: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -67,13 +69,15 @@ impl HostFacts {
             tracepoints,
             families,
             bpftrace_version,
+            helpers_by_program_type: BTreeMap::new(),
         }
     }
 
     /// Replaces what was inferred from the system's files with what loading programs showed.
     /// Families only a measurement knows of (xdp, tc, …) are added.
-    pub fn apply_measured(&mut self, measured: &[features::Measured]) {
-        for m in measured {
+    pub fn apply_measured(&mut self, measured: &features::Measurement) {
+        self.helpers_by_program_type = measured.helpers.clone();
+        for m in &measured.families {
             match self.families.iter_mut().find(|f| f.name == m.family) {
                 Some(f) => {
                     // Keep the explanation of a "no" we already had; the measurement backs it.
