@@ -130,7 +130,9 @@ impl Daemon {
 /// a shutdown never waits for it.
 fn enable_embeddings(knowledge: &Arc<Knowledge>, config: &Config) {
     if !config.retrieval.embeddings {
-        tracing::info!("sentence embeddings are off (retrieval.embeddings = false): search is BM25 only");
+        tracing::info!(
+            "sentence embeddings are off (retrieval.embeddings = false): search is BM25 only"
+        );
         return;
     }
     let knowledge = knowledge.clone();
@@ -158,7 +160,7 @@ fn enable_embeddings(knowledge: &Arc<Knowledge>, config: &Config) {
 /// `cache_dir`. A corrupt cache (or one in an older format) is measured again.
 async fn measured_features(host: &HostFacts, config: &Config) -> Measurement {
     let key = features::build_key(&host.kernel_release, &host.bpftrace_version);
-    let file = config.cache_dir.join(format!("features-{key}.json"));
+    let file = config.cache_dir.join(format!("features-v2-{key}.json"));
     if let Some(m) = std::fs::read(&file)
         .ok()
         .and_then(|b| serde_json::from_slice::<Measurement>(&b).ok())

@@ -4,12 +4,12 @@
 //! and hybrid, with the real all-MiniLM-L6-v2 that setup.sh installs).
 use std::sync::Arc;
 
+use kgent_tests::{proto, test_config, TestDaemon, GOOD_OPENAT};
 use kgentd::config::DEFAULT_EMBEDDING_MODEL;
 use kgentd::daemon::Daemon;
 use kgentd::knowledge::catalog::Retrieval;
 use kgentd::knowledge::labels;
 use kgentd::llm::ScriptedBackend;
-use kgent_tests::{proto, test_config, TestDaemon, GOOD_OPENAT};
 
 /// A daemon built in-process with embeddings left to the test.
 async fn daemon_without_background_embeddings(dir: &std::path::Path) -> Daemon {
@@ -51,7 +51,12 @@ async fn every_curated_entry_names_a_real_attach_point_and_helpers_carry_program
         .expect_err("no such helper");
     assert!(err.contains("bpf_get_current_pid_tgid"), "{err}");
     // The static check refuses an unavailable kprobe and names the tracepoint that replaces it.
-    if !d.agent.host.family_of("kprobe").is_some_and(|f| f.available) {
+    if !d
+        .agent
+        .host
+        .family_of("kprobe")
+        .is_some_and(|f| f.available)
+    {
         let check = kgentd::check::check_attach_points(
             &d.agent.host,
             &d.agent.knowledge,

@@ -26,9 +26,58 @@ pub struct Measured {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Measurement {
     pub families: Vec<Measured>,
-    /// Program type ("kprobe", "tracepoint", "xdp", …) → helpers the kernel lets it call, as
-    /// `bpftool feature probe` found by loading a probe program per helper.
+    /// Program type ("kprobe", "tracepoint", "xdp", …) → helpers the kernel lets it call,
+    /// found by loading a program calling each helper (`helpers_by_program_type`).
     pub helpers: BTreeMap<String, Vec<String>>,
+}
+
+/// Program types whose helpers are probed, with their `BPF_PROG_TYPE_*` numbers. Types that
+/// need a BTF attach target (tracing, LSM, ext, struct_ops) or an expected attach type to load
+/// at all are not probed: their helper lists stay unknown.
+const HELPER_PROBE_TYPES: &[(&str, u32)] = &[
+    ("socket_filter", 1),
+    ("kprobe", 2),
+    ("sched_cls", 3),
+    ("tracepoint", 5),
+    ("xdp", 6),
+    ("perf_event", 7),
+    ("cgroup_skb", 8),
+    ("sock_ops", 13),
+    ("sk_skb", 14),
+    ("sk_msg", 16),
+    ("raw_tracepoint", 17),
+    ("flow_dissector", 22),
+    ("sk_lookup", 30),
+    ("syscall", 31),
+];
+
+/// Which helpers each program type may call here: one tiny program per (type, helper) through
+/// the verifier (about 3,000 loads, well under a second). Empty when bpf.h or bpf(2) is
+/// unavailable. bpftool's own helper probe is not used: bpftool 7.1 reports every helper as
+/// callable from every type on 6.x kernels, which the verifier contradicts.
+pub fn helpers_by_program_type(bpf_h: &Path) -> BTreeMap<String, Vec<String>> {
+    let Ok(text) = std::fs::read_to_string(bpf_h) else {
+        return BTreeMap::new();
+    };
+    let ids = crate::knowledge::helpers::ids(&text);
+    let mut out = BTreeMap::new();
+    for (program_type, number) in HELPER_PROBE_TYPES {
+        let mut callable = Vec::new();
+        for (name, id) in &ids {
+            match super::bpf_syscall::helper_callable(*number, *id) {
+                Ok(true) => callable.push(name.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!("helper probe for {program_type} programs failed: {e}");
+                    break;
+                }
+            }
+        }
+        if !callable.is_empty() {
+            out.insert((*program_type).to_owned(), callable);
+        }
+    }
+    out
 }
 
 /// Identifies a kernel build and tool version: measured features stay true for it.
@@ -99,11 +148,14 @@ pub async fn measure(bpftrace: &Path, timeout: Duration) -> Measurement {
         })
         .collect();
     out.push(raw_tracepoint());
-    let bpftool = bpftool_probe().await;
-    out.extend(program_types(&bpftool));
+    out.extend(program_types(&bpftool_probe().await));
+    let bpf_h = Path::new(crate::knowledge::helpers::BPF_H);
+    let helpers = tokio::task::spawn_blocking(move || helpers_by_program_type(bpf_h))
+        .await
+        .unwrap_or_default();
     Measurement {
         families: out,
-        helpers: helpers_by_program_type(&bpftool),
+        helpers,
     }
 }
 
@@ -149,24 +201,6 @@ async fn bpftool_probe() -> serde_json::Value {
     }
 }
 
-/// `"kprobe_available_helpers": [...]` → `"kprobe" → [...]`.
-pub fn helpers_by_program_type(bpftool: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
-    let Some(map) = bpftool.get("helpers").and_then(|h| h.as_object()) else {
-        return BTreeMap::new();
-    };
-    map.iter()
-        .filter_map(|(key, list)| {
-            let program_type = key.strip_suffix("_available_helpers")?;
-            let helpers = list
-                .as_array()?
-                .iter()
-                .filter_map(|h| h.as_str().map(str::to_owned))
-                .collect();
-            Some((program_type.to_owned(), helpers))
-        })
-        .collect()
-}
-
 fn program_types(bpftool: &serde_json::Value) -> Vec<Measured> {
     let types = bpftool.get("program_types");
     PROGRAM_TYPES
@@ -193,17 +227,15 @@ fn program_types(bpftool: &serde_json::Value) -> Vec<Measured> {
 mod tests {
     use super::{first_error, helpers_by_program_type};
 
+    /// Needs root (CAP_BPF) and the host's linux/bpf.h.
     #[test]
-    fn reads_helpers_per_program_type() {
-        let json = serde_json::json!({"helpers": {
-            "kprobe_available_helpers": ["bpf_map_lookup_elem", "bpf_probe_read_kernel"],
-            "xdp_available_helpers": ["bpf_redirect"],
-            "unrelated": 3
-        }});
-        let m = helpers_by_program_type(&json);
-        assert_eq!(m.len(), 2);
-        assert_eq!(m["xdp"], vec!["bpf_redirect".to_owned()]);
-        assert!(helpers_by_program_type(&serde_json::Value::Null).is_empty());
+    fn measures_which_helpers_each_program_type_may_call() {
+        let m = helpers_by_program_type(std::path::Path::new(crate::knowledge::helpers::BPF_H));
+        let has = |t: &str, h: &str| m.get(t).is_some_and(|l| l.iter().any(|x| x == h));
+        assert!(has("tracepoint", "bpf_get_current_pid_tgid"));
+        assert!(!has("tracepoint", "bpf_redirect"));
+        assert!(has("xdp", "bpf_redirect"));
+        assert!(has("sched_cls", "bpf_skb_load_bytes"));
     }
 
     #[test]

@@ -14,9 +14,9 @@ use std::sync::{Arc, OnceLock};
 
 use super::bm25::Index;
 use super::embedding::Embedder;
+use super::helpers;
 use super::semantic::VectorIndex;
 use super::specs::{self, Spec};
-use super::helpers;
 use crate::host::{btf, HostFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +239,8 @@ impl Catalog {
         match helper_docs {
             Ok(hs) => entries.extend(hs.into_iter().map(|h| {
                 let program_types = callers.get(&h.name).cloned().unwrap_or_default();
-                let (available, reason) = helper_availability(&host.helpers_by_program_type, &program_types);
+                let (available, reason) =
+                    helper_availability(&host.helpers_by_program_type, &program_types);
                 let mut e = entry(
                     EntryKind::Helper,
                     h.name,
@@ -534,11 +535,15 @@ impl Catalog {
     /// to do instead.
     pub fn helper_callable(&self, helper: &str, program_type: &str) -> Result<(), String> {
         let Some(h) = self.helper(helper) else {
-            let near: Vec<String> = self
-                .search_where(&helper.replace('_', " "), 3, |e| e.kind == EntryKind::Helper)
-                .into_iter()
-                .map(|(e, _)| e.name.clone())
+            // Misspellings ("pidtgid") are closest by spelling; BM25 never sees the split word.
+            let mut near: Vec<(f64, &str)> = self
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::Helper)
+                .map(|e| (strsim::jaro_winkler(helper, &e.name), e.name.as_str()))
                 .collect();
+            near.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let near: Vec<&str> = near.into_iter().take(3).map(|(_, n)| n).collect();
             return Err(format!(
                 "{helper} is not a BPF helper of this kernel's linux/bpf.h; nearest: {}",
                 near.join(", ")
@@ -647,7 +652,12 @@ fn bm25_text(e: &CatalogEntry) -> String {
 /// how people ask for it. Short on purpose: a forward pass costs per token.
 fn embedding_text(e: &CatalogEntry) -> String {
     let bare = e.name.split(':').skip(1).collect::<Vec<_>>().join(" ");
-    let words = if bare.is_empty() { e.name.clone() } else { bare }.replace('_', " ");
+    let words = if bare.is_empty() {
+        e.name.clone()
+    } else {
+        bare
+    }
+    .replace('_', " ");
     let meaning: String = e
         .description
         .split(". ")

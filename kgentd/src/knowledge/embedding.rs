@@ -35,7 +35,8 @@ impl Embedder {
     pub fn load(dir: &Path) -> Result<Self, String> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}; {FETCH_HINT}", path.display()))
+            std::fs::read(&path)
+                .map_err(|e| format!("cannot read {}: {e}; {FETCH_HINT}", path.display()))
         };
         let (weights, tokenizer_json, config_json) = (
             read("model.safetensors")?,
@@ -48,10 +49,16 @@ impl Embedder {
         h.update(&config_json);
         let fingerprint = hex::encode(h.finalize());
         let config: Config = serde_json::from_slice(&config_json).map_err(|e| {
-            format!("{}: not a BERT config: {e}; {FETCH_HINT}", dir.join("config.json").display())
+            format!(
+                "{}: not a BERT config: {e}; {FETCH_HINT}",
+                dir.join("config.json").display()
+            )
         })?;
         let mut tokenizer = Tokenizer::from_bytes(&tokenizer_json).map_err(|e| {
-            format!("{}: not a tokenizer: {e}; {FETCH_HINT}", dir.join("tokenizer.json").display())
+            format!(
+                "{}: not a tokenizer: {e}; {FETCH_HINT}",
+                dir.join("tokenizer.json").display()
+            )
         })?;
         // The shipped tokenizer pads every text to 128 tokens; pad a batch to its longest text
         // instead and let the attention mask hide the padding.
@@ -60,10 +67,18 @@ impl Embedder {
             ..PaddingParams::default()
         }));
         let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
-            .map_err(|e| format!("{}: {e}; {FETCH_HINT}", dir.join("model.safetensors").display()))?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(weights, DType::F32, &device).map_err(|e| {
+                format!(
+                    "{}: {e}; {FETCH_HINT}",
+                    dir.join("model.safetensors").display()
+                )
+            })?;
         let model = BertModel::load(vb, &config).map_err(|e| {
-            format!("{}: not a BERT model: {e}; {FETCH_HINT}", dir.join("model.safetensors").display())
+            format!(
+                "{}: not a BERT model: {e}; {FETCH_HINT}",
+                dir.join("model.safetensors").display()
+            )
         })?;
         Ok(Self {
             model,
@@ -81,7 +96,9 @@ impl Embedder {
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         for chunk in order.chunks(BATCH) {
             let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-            let vectors = self.forward(&batch).map_err(|e| format!("embedding failed: {e}"))?;
+            let vectors = self
+                .forward(&batch)
+                .map_err(|e| format!("embedding failed: {e}"))?;
             for (&i, v) in chunk.iter().zip(vectors) {
                 out[i] = v;
             }
@@ -108,7 +125,10 @@ impl Embedder {
         Ok(v)
     }
 
-    fn forward(&self, batch: &[&str]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
+    fn forward(
+        &self,
+        batch: &[&str],
+    ) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
         let encodings = self.tokenizer.encode_batch(batch.to_vec(), true)?;
         let len = encodings.first().map_or(0, |e| e.get_ids().len());
         let n = encodings.len();

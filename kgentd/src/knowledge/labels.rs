@@ -48,7 +48,12 @@ impl Recall {
 }
 
 /// recall@k of `mode` over `labels`.
-pub fn recall(catalog: &Catalog, labels: &[Label], mode: Retrieval, k: usize) -> Result<Recall, String> {
+pub fn recall(
+    catalog: &Catalog,
+    labels: &[Label],
+    mode: Retrieval,
+    k: usize,
+) -> Result<Recall, String> {
     let mut hits = 0;
     let mut misses = Vec::new();
     for l in labels {

@@ -9,10 +9,10 @@
 //! (`enable_embeddings`, run in the background at start-up; BM25 alone until then or when the
 //! model is missing). Examples that use attach families this kernel lacks are never offered.
 mod bm25;
-pub mod labels;
 pub mod catalog;
 pub mod embedding;
 pub mod helpers;
+pub mod labels;
 pub mod semantic;
 pub mod specs;
 mod vocabulary;
@@ -121,8 +121,7 @@ impl Knowledge {
         texts.extend(self.examples.iter().map(|e| e.description.clone()));
         let (mut vectors, provenance) = semantic::load_or_embed(&embedder, &texts, cache_dir)?;
         let example_vectors = vectors.split_off(catalog_len);
-        self.catalog
-            .attach_embeddings(embedder, entries, vectors)?;
+        self.catalog.attach_embeddings(embedder, entries, vectors)?;
         let _ = self.example_vectors.set(example_vectors);
         Ok(EmbeddingReport {
             texts: texts.len(),
@@ -229,7 +228,11 @@ impl Knowledge {
                     .filter_map(|f| f.rsplit([' ', '*']).next())
                     .map(|f| f.split('[').next().unwrap_or(f))
                     .collect();
-                format!(" carries it: {} (fields: {})", e.description, fields.join(", "))
+                format!(
+                    " carries it: {} (fields: {})",
+                    e.description,
+                    fields.join(", ")
+                )
             })
             .unwrap_or_default();
         let mut hint = format!("use tracepoint:{first}{carries}");

@@ -74,7 +74,10 @@ pub fn cache_file(cache_dir: &Path, embedder: &Embedder, texts: &[String]) -> Pa
         h.update(t.as_bytes());
         h.update([0]);
     }
-    cache_dir.join(format!("embeddings-{}.bin", &hex::encode(h.finalize())[..20]))
+    cache_dir.join(format!(
+        "embeddings-{}.bin",
+        &hex::encode(h.finalize())[..20]
+    ))
 }
 
 /// Vectors for `texts`: from the cache when it is intact, else computed and cached.
@@ -182,7 +185,10 @@ mod tests {
         assert_eq!(index.top(&unit(1), 1)[0].0, 1);
         let bytes = encode(&index);
         assert_eq!(decode(&bytes, 3).map(|i| i.len()), Some(3));
-        assert!(decode(&bytes, 4).is_none(), "a different corpus size is rejected");
+        assert!(
+            decode(&bytes, 4).is_none(),
+            "a different corpus size is rejected"
+        );
         let mut corrupt = bytes.clone();
         corrupt[20] ^= 1;
         assert!(decode(&corrupt, 3).is_none(), "a flipped bit is rejected");

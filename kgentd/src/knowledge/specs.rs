@@ -60,7 +60,16 @@ pub fn kernel_function(probe: &str) -> Option<&str> {
     let (prefix, name) = probe.split_once(':')?;
     matches!(
         prefix,
-        "kprobe" | "kretprobe" | "k" | "kr" | "kfunc" | "kretfunc" | "fentry" | "fexit" | "f" | "fr"
+        "kprobe"
+            | "kretprobe"
+            | "k"
+            | "kr"
+            | "kfunc"
+            | "kretfunc"
+            | "fentry"
+            | "fexit"
+            | "f"
+            | "fr"
     )
     .then_some(name)
 }
@@ -78,7 +87,8 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_and_unknown_keys() {
-        let dup = "[[spec]]\nname = \"a\"\nsummary = \"x\"\n[[spec]]\nname = \"a\"\nsummary = \"y\"\n";
+        let dup =
+            "[[spec]]\nname = \"a\"\nsummary = \"x\"\n[[spec]]\nname = \"a\"\nsummary = \"y\"\n";
         assert!(parse(dup).unwrap_err().contains("twice"));
         assert!(parse("[[spec]]\nname = \"a\"\nsummary = \"x\"\ncolour = 1\n").is_err());
     }
