@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use kgent_proto::v1::{ProbeEntry, SearchProbesRequest, ShowProbeRequest};
+use kgent_proto::v1::{ListUprobesRequest, ProbeEntry, SearchProbesRequest, ShowProbeRequest};
 
 use crate::status::RpcError;
 use crate::{client, Exit};
@@ -31,6 +31,17 @@ enum ProbesCommand {
         /// e.g. syscalls:sys_enter_openat, tracepoint:sched:sched_switch, vfs_read, bpf_ktime_get_ns.
         name: String,
     },
+    /// Uprobe symbols and USDT probes of a binary or library.
+    Uprobes {
+        /// A path (/usr/bin/bash), a command on PATH (bash) or a library name (libc).
+        binary: String,
+        /// Only symbols containing this text.
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// How many symbols to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
@@ -50,7 +61,14 @@ pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
                     if e.available { "yes" } else { "no" },
                     e.name,
                     e.kind,
-                    one_line(&e.signature, 110)
+                    one_line(
+                        if e.signature.is_empty() {
+                            &e.description
+                        } else {
+                            &e.signature
+                        },
+                        110
+                    )
                 )
                 .context("writing to stdout")?;
             }
@@ -73,6 +91,38 @@ pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
                 .map_err(|s| RpcError::new("ShowProbe", s))?
                 .into_inner();
             write!(out, "{}", show_text(&e)).context("writing to stdout")?;
+        }
+        ProbesCommand::Uprobes {
+            binary,
+            filter,
+            limit,
+        } => {
+            let r = client
+                .list_uprobes(ListUprobesRequest {
+                    binary,
+                    filter,
+                    limit,
+                })
+                .await
+                .map_err(|s| RpcError::new("ListUprobes", s))?
+                .into_inner();
+            writeln!(
+                out,
+                "{}: {} function symbols ({} shown), {} USDT probes; uprobes here: {} ({})",
+                r.path,
+                r.total_symbols,
+                r.symbols.len(),
+                r.usdt.len(),
+                if r.available { "yes" } else { "no" },
+                r.reason
+            )
+            .context("writing to stdout")?;
+            for s in &r.symbols {
+                writeln!(out, "  uprobe:{}:{s}", r.path).context("writing to stdout")?;
+            }
+            for u in &r.usdt {
+                writeln!(out, "  usdt:{}:{u}", r.path).context("writing to stdout")?;
+            }
         }
     }
     Ok(Exit::Success)

@@ -75,6 +75,9 @@ impl Daemon {
             helpers = c.helpers,
             "catalog built"
         );
+        for w in &host.warnings {
+            tracing::warn!("host: {w}");
+        }
         for w in &knowledge.catalog.warnings {
             tracing::warn!("catalog: {w}");
         }

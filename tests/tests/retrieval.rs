@@ -137,3 +137,36 @@ async fn hybrid_retrieval_finds_the_labelled_attach_points() {
     let hybrid = hybrid.expect("hybrid ran");
     assert!(hybrid >= 0.9, "hybrid recall@5 {hybrid:.3} < 0.9");
 }
+
+#[tokio::test]
+async fn search_over_grpc_turns_hybrid_once_the_vectors_are_ready() {
+    let backend = ScriptedBackend::new("t", vec![GOOD_OPENAT.to_owned()]).expect("backend");
+    let d = TestDaemon::with_backend(Arc::new(backend), |c| c.retrieval.embeddings = true).await;
+    let mut client = d.client().await;
+    let search = proto::SearchProbesRequest {
+        query: "a program connects to a server over tcp".into(),
+        limit: 3,
+    };
+    // Vectors come from the cache in seconds; a cold cache (first run on a kernel) takes minutes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20 * 60);
+    let r = loop {
+        let r = client
+            .search_probes(search.clone())
+            .await
+            .expect("search")
+            .into_inner();
+        if r.retrieval.starts_with("hybrid") || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(r.retrieval.starts_with("hybrid"), "{}", r.retrieval);
+    assert!(
+        r.entries
+            .iter()
+            .any(|e| e.name == "tracepoint:sock:inet_sock_set_state"),
+        "{:?}",
+        r.entries.iter().map(|e| &e.name).collect::<Vec<_>>()
+    );
+    d.stop().await;
+}

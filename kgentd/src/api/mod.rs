@@ -337,6 +337,45 @@ impl Kgent for KgentService {
         }
     }
 
+    async fn list_uprobes(
+        &self,
+        request: Request<proto::ListUprobesRequest>,
+    ) -> Result<Response<proto::ListUprobesResponse>, Status> {
+        let req = request.into_inner();
+        self.validate_text(&req.binary)?;
+        let limit = match req.limit {
+            0 => 50,
+            n => n.min(100_000) as usize,
+        };
+        let binary = req.binary.trim().to_owned();
+        let filter = req.filter.to_lowercase();
+        let listed = tokio::task::spawn_blocking(move || {
+            let path = crate::host::resolve_binary_or_explain(&binary)?;
+            let symbols = crate::host::uprobe_symbols(&path)?;
+            let usdt = crate::host::usdt_probes(&path)?;
+            Ok::<_, String>((path, symbols, usdt))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("listing symbols crashed: {e}")))?;
+        let (path, symbols, usdt) = listed.map_err(Status::not_found)?;
+        let total_symbols = symbols.len() as u32;
+        let family = self.agent.host.family_of("uprobe");
+        Ok(Response::new(proto::ListUprobesResponse {
+            path: path.display().to_string(),
+            symbols: symbols
+                .into_iter()
+                .filter(|s| filter.is_empty() || s.to_lowercase().contains(&filter))
+                .take(limit)
+                .collect(),
+            total_symbols,
+            usdt,
+            available: family.is_some_and(|f| f.available),
+            reason: family
+                .map(|f| f.reason.clone())
+                .unwrap_or_else(|| "not measured".into()),
+        }))
+    }
+
     async fn host_info(
         &self,
         _request: Request<proto::HostInfoRequest>,

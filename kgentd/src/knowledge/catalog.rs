@@ -488,22 +488,33 @@ impl Catalog {
     /// ("sys_enter_openat", "syscalls:sys_enter_openat", "t:syscalls:sys_enter_openat", "vfs_read").
     pub fn get(&self, name: &str) -> Option<&CatalogEntry> {
         let name = name.trim();
-        let candidates = [
+        let exact = [
             name.to_owned(),
             format!("tracepoint:{name}"),
             format!("tracepoint:{}", name.strip_prefix("t:").unwrap_or(name)),
+        ];
+        if let Some(e) = exact.iter().find_map(|c| self.by_name.get(c)) {
+            return Some(&self.entries[*e]);
+        }
+        // A bare event name: the tracepoint of that name, whatever its subsystem, before the
+        // raw tracepoint and kernel function that usually share it.
+        if let Some(e) = self
+            .entries
+            .iter()
+            .find(|e| e.kind == EntryKind::Tracepoint && e.name.rsplit(':').next() == Some(name))
+        {
+            return Some(e);
+        }
+        let other = [
             format!("rawtracepoint:{name}"),
             format!("hook:{name}"),
             format!("kprobe:{name}"),
             format!("kprobe:{}", name.split_once(':').map_or(name, |(_, n)| n)),
         ];
-        if let Some(e) = candidates.iter().find_map(|c| self.by_name.get(c)) {
-            return Some(&self.entries[*e]);
-        }
-        // A bare event name: the tracepoint of that name, whatever its subsystem.
-        self.entries
+        other
             .iter()
-            .find(|e| e.kind == EntryKind::Tracepoint && e.name.rsplit(':').next() == Some(name))
+            .find_map(|c| self.by_name.get(c))
+            .map(|&i| &self.entries[i])
     }
 
     /// Curated entries that replace a kernel-function probe (`kprobe:tcp_connect` →

@@ -1,9 +1,11 @@
 //! Vectors of the searchable texts, nearest-neighbour search over them, and their disk cache.
 //!
-//! Embedding a few thousand texts takes tens of seconds on two cores, so vectors are computed
-//! once per (model, texts) pair — the texts carry the kernel's tracepoints and fields, so a new
-//! kernel build means new vectors — and kept in `cache_dir`. A cache file that fails its
-//! checksum is recomputed, never trusted. Concurrent daemons share one computation (file lock).
+//! Embedding a few thousand texts takes a minute or two on two cores, so each text's vector is
+//! computed once per model and kept in `cache_dir`, keyed by the text's hash: the texts carry
+//! the kernel's tracepoints and fields, so a new kernel build embeds only what changed. A cache
+//! file that fails its checksum is recomputed, never trusted. Concurrent daemons share one
+//! computation (file lock).
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::embedding::{Embedder, DIMS};
 
-const MAGIC: &[u8; 8] = b"KGEMB01\0";
+const MAGIC: &[u8; 8] = b"KGEMB02\0";
 
 /// Unit vectors, one per document, in one flat array.
 #[derive(Debug, Clone, Default)]
@@ -60,110 +62,144 @@ impl VectorIndex {
 /// Where the vectors came from, for the log and the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provenance {
+    /// Every vector was in the cache.
     Cache,
-    Computed,
-    /// The cache file was unreadable or corrupt; recomputed and rewritten.
-    Rebuilt,
+    /// `n` texts were new (a new kernel build adds or changes a few): embedded and cached.
+    Computed(usize),
+    /// The cache file was corrupt; every vector was recomputed and the file rewritten.
+    Rebuilt(usize),
 }
 
-/// The cache file for these texts under this model.
-pub fn cache_file(cache_dir: &Path, embedder: &Embedder, texts: &[String]) -> PathBuf {
-    let mut h = Sha256::new();
-    h.update(embedder.fingerprint.as_bytes());
-    for t in texts {
-        h.update(t.as_bytes());
-        h.update([0]);
-    }
-    cache_dir.join(format!(
-        "embeddings-{}.bin",
-        &hex::encode(h.finalize())[..20]
-    ))
+/// The cache file of one model: vectors keyed by the SHA-256 of their text, so a kernel update
+/// re-embeds only the texts that changed.
+pub fn cache_file(cache_dir: &Path, embedder: &Embedder) -> PathBuf {
+    cache_dir.join(format!("embeddings-{}.bin", &embedder.fingerprint[..20]))
 }
 
-/// Vectors for `texts`: from the cache when it is intact, else computed and cached.
+type Key = [u8; 32];
+
+fn key(text: &str) -> Key {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// Vectors for `texts`: from the cache where present and intact, the rest computed and added.
 pub fn load_or_embed(
     embedder: &Embedder,
     texts: &[String],
     cache_dir: &Path,
 ) -> Result<(VectorIndex, Provenance), String> {
-    let file = cache_file(cache_dir, embedder, texts);
-    if let Some(index) = read_cache(&file, texts.len()) {
+    let file = cache_file(cache_dir, embedder);
+    let (cached, corrupt) = read_cache(&file);
+    if let Some(index) = assemble(&cached, texts) {
         return Ok((index, Provenance::Cache));
     }
     let _ = std::fs::create_dir_all(cache_dir);
-    // Another daemon may be computing the same vectors: wait for it, then read its result.
+    // Another daemon may be computing the same vectors: wait for it, then use its result.
     let lock = File::create(cache_dir.join("embeddings.lock"))
         .ok()
         .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
-    if let Some(index) = read_cache(&file, texts.len()) {
+    let (mut cached, _) = read_cache(&file);
+    if let Some(index) = assemble(&cached, texts) {
         return Ok((index, Provenance::Cache));
     }
-    let existed = file.exists();
-    let vectors: Vec<f32> = embedder.embed(texts)?.into_iter().flatten().collect();
-    let index = VectorIndex { vectors };
-    if let Err(e) = write_cache(&file, &index) {
+    let missing: Vec<String> = texts
+        .iter()
+        .filter(|t| !cached.contains_key(&key(t)))
+        .cloned()
+        .collect();
+    for (text, vector) in missing.iter().zip(embedder.embed(&missing)?) {
+        cached.insert(key(text), vector);
+    }
+    if let Err(e) = write_cache(&file, &cached) {
         tracing::warn!(
             "cannot cache embeddings in {}: {e}; they will be computed again next start",
             file.display()
         );
     }
     drop(lock);
+    let index = assemble(&cached, texts).ok_or("embedding returned too few vectors")?;
     Ok((
         index,
-        if existed {
-            Provenance::Rebuilt
+        if corrupt {
+            Provenance::Rebuilt(missing.len())
         } else {
-            Provenance::Computed
+            Provenance::Computed(missing.len())
         },
     ))
 }
 
-fn read_cache(file: &Path, expected: usize) -> Option<VectorIndex> {
-    let bytes = std::fs::read(file).ok()?;
-    let index = decode(&bytes, expected);
-    if index.is_none() {
-        tracing::warn!(
-            "embedding cache {} is corrupt; recomputing it",
-            file.display()
-        );
+/// The vectors of `texts` in order, if the cache has them all.
+fn assemble(cached: &HashMap<Key, Vec<f32>>, texts: &[String]) -> Option<VectorIndex> {
+    let mut vectors = Vec::with_capacity(texts.len() * DIMS);
+    for t in texts {
+        vectors.extend_from_slice(cached.get(&key(t))?);
     }
-    index
-}
-
-fn decode(bytes: &[u8], expected: usize) -> Option<VectorIndex> {
-    let body_len = bytes.len().checked_sub(32)?;
-    let (body, sum) = bytes.split_at(body_len);
-    if Sha256::digest(body).as_slice() != sum || !body.starts_with(MAGIC) {
-        return None;
-    }
-    let rest = &body[MAGIC.len()..];
-    let (count, floats) = rest.split_at_checked(8)?;
-    let count = u64::from_le_bytes(count.try_into().ok()?) as usize;
-    if count != expected || floats.len() != count * DIMS * 4 {
-        return None;
-    }
-    let vectors = floats
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
     Some(VectorIndex { vectors })
 }
 
-fn encode(index: &VectorIndex) -> Vec<u8> {
-    let mut out = Vec::with_capacity(MAGIC.len() + 8 + index.vectors.len() * 4 + 32);
+/// The cached vectors and whether a cache file existed but was corrupt.
+fn read_cache(file: &Path) -> (HashMap<Key, Vec<f32>>, bool) {
+    let Ok(bytes) = std::fs::read(file) else {
+        return (HashMap::new(), false);
+    };
+    match decode(&bytes) {
+        Some(map) => (map, false),
+        None => {
+            tracing::warn!(
+                "embedding cache {} is corrupt; recomputing it",
+                file.display()
+            );
+            (HashMap::new(), true)
+        }
+    }
+}
+
+const RECORD: usize = 32 + DIMS * 4;
+
+fn decode(bytes: &[u8]) -> Option<HashMap<Key, Vec<f32>>> {
+    let body_len = bytes.len().checked_sub(32)?;
+    let (body, sum) = bytes.split_at(body_len);
+    if Sha256::digest(body).as_slice() != sum {
+        return None;
+    }
+    let records = body.strip_prefix(MAGIC.as_slice())?;
+    if records.len() % RECORD != 0 {
+        return None;
+    }
+    Some(
+        records
+            .chunks_exact(RECORD)
+            .filter_map(|r| {
+                let (k, v) = r.split_at(32);
+                let vector = v
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                Some((k.try_into().ok()?, vector))
+            })
+            .collect(),
+    )
+}
+
+fn encode(cached: &HashMap<Key, Vec<f32>>) -> Vec<u8> {
+    let mut keys: Vec<&Key> = cached.keys().collect();
+    keys.sort();
+    let mut out = Vec::with_capacity(MAGIC.len() + keys.len() * RECORD + 32);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(index.len() as u64).to_le_bytes());
-    for v in &index.vectors {
-        out.extend_from_slice(&v.to_le_bytes());
+    for k in keys {
+        out.extend_from_slice(k);
+        for v in &cached[k] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
     let sum = Sha256::digest(&out);
     out.extend_from_slice(&sum);
     out
 }
 
-fn write_cache(file: &Path, index: &VectorIndex) -> std::io::Result<()> {
+fn write_cache(file: &Path, cached: &HashMap<Key, Vec<f32>>) -> std::io::Result<()> {
     let tmp = file.with_extension("tmp");
-    std::fs::write(&tmp, encode(index))?;
+    std::fs::write(&tmp, encode(cached))?;
     std::fs::rename(&tmp, file)
 }
 
@@ -183,15 +219,23 @@ mod tests {
             vectors: [unit(0), unit(1), unit(2)].concat(),
         };
         assert_eq!(index.top(&unit(1), 1)[0].0, 1);
-        let bytes = encode(&index);
-        assert_eq!(decode(&bytes, 3).map(|i| i.len()), Some(3));
+        let texts: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let cached: HashMap<Key, Vec<f32>> = texts
+            .iter()
+            .zip([unit(0), unit(1), unit(2)])
+            .map(|(t, v)| (key(t), v))
+            .collect();
+        let bytes = encode(&cached);
+        let decoded = decode(&bytes).expect("round trip");
+        let again = assemble(&decoded, &texts).expect("all present");
+        assert_eq!(again.top(&unit(2), 1)[0].0, 2);
         assert!(
-            decode(&bytes, 4).is_none(),
-            "a different corpus size is rejected"
+            assemble(&decoded, &["d".to_owned()]).is_none(),
+            "unknown text"
         );
         let mut corrupt = bytes.clone();
         corrupt[20] ^= 1;
-        assert!(decode(&corrupt, 3).is_none(), "a flipped bit is rejected");
-        assert!(decode(b"short", 0).is_none());
+        assert!(decode(&corrupt).is_none(), "a flipped bit is rejected");
+        assert!(decode(b"short").is_none());
     }
 }
