@@ -47,12 +47,7 @@ impl Daemon {
                 "{recovered} request(s) were interrupted by a previous stop; marked failed"
             );
         }
-        let bpftrace = config.tools.bpftrace.clone();
-        let mut host = tokio::task::spawn_blocking(move || HostFacts::discover(&bpftrace))
-            .await
-            .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
-        let measured = measured_features(&host, &config).await;
-        host.apply_measured(&measured);
+        let host = discover_host(&config).await?;
         let dirs = config.agent.example_dirs.clone();
         let (host, knowledge) = tokio::task::spawn_blocking(move || {
             let knowledge = Knowledge::build(&host, &dirs);
@@ -127,6 +122,24 @@ impl Daemon {
     }
 }
 
+/// The host as read from the live system, with what loading programs showed applied (from the
+/// cache of this kernel build when there is one).
+pub async fn discover_host(config: &Config) -> Result<HostFacts, KgentError> {
+    let bpftrace = config.tools.bpftrace.clone();
+    let mut host = tokio::task::spawn_blocking(move || HostFacts::discover(&bpftrace))
+        .await
+        .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
+    let measured = measured_features(&host, config).await;
+    host.apply_measured(&measured);
+    Ok(host)
+}
+
+/// The feature cache file of this kernel build.
+pub fn feature_cache_file(host: &HostFacts, config: &Config) -> std::path::PathBuf {
+    let key = features::build_key(&host.kernel_release, &host.bpftrace_version);
+    config.cache_dir.join(format!("features-v2-{key}.json"))
+}
+
 /// Loads the embedding model and the catalog's vectors on a thread of their own (seconds from
 /// the cache, about a minute the first time on a new kernel build): the daemon serves at once,
 /// with BM25-only search until the vectors are attached. A plain thread, not a runtime task, so
@@ -162,8 +175,7 @@ fn enable_embeddings(knowledge: &Arc<Knowledge>, config: &Config) {
 /// this kernel build, else measured now (a few seconds, once per kernel build) and cached in
 /// `cache_dir`. A corrupt cache (or one in an older format) is measured again.
 async fn measured_features(host: &HostFacts, config: &Config) -> Measurement {
-    let key = features::build_key(&host.kernel_release, &host.bpftrace_version);
-    let file = config.cache_dir.join(format!("features-v2-{key}.json"));
+    let file = feature_cache_file(host, config);
     if let Some(m) = std::fs::read(&file)
         .ok()
         .and_then(|b| serde_json::from_slice::<Measurement>(&b).ok())

@@ -19,7 +19,8 @@ use super::semantic::VectorIndex;
 use super::specs::{self, Spec};
 use crate::host::{btf, HostFacts};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Tracepoint,
     RawTracepoint,
@@ -56,7 +57,7 @@ impl EntryKind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CatalogEntry {
     pub kind: EntryKind,
     /// How a program names it: "tracepoint:syscalls:sys_enter_openat", "kprobe:vfs_read",
@@ -364,6 +365,12 @@ impl Catalog {
                 vectors,
             })
             .map_err(|_| "embeddings are already attached".to_owned())
+    }
+
+    /// Every entry, in catalog order (tracepoints, raw tracepoints, kernel functions, helpers,
+    /// then curated hooks and events).
+    pub fn entries(&self) -> &[CatalogEntry] {
+        &self.entries
     }
 
     /// Whether search uses sentence embeddings (else BM25 only).
