@@ -26,8 +26,8 @@ pub async fn run(mut config: Config, rebuild: bool, export: Option<&Path>) -> an
     let host = discover_host(&config).await?;
     let knowledge = tokio::task::spawn_blocking(move || {
         let knowledge = Knowledge::build(&host, &[]);
-        let embeddings = knowledge
-            .enable_embeddings(&config.retrieval.embedding_model, &config.cache_dir);
+        let embeddings =
+            knowledge.enable_embeddings(&config.retrieval.embedding_model, &config.cache_dir);
         (host, knowledge, embeddings)
     })
     .await?;
@@ -72,7 +72,11 @@ pub async fn run(mut config: Config, rebuild: bool, export: Option<&Path>) -> an
             out.write_all(b"\n")?;
         }
         out.flush()?;
-        println!("wrote {} entries to {}", catalog.entries().len(), path.display());
+        println!(
+            "wrote {} entries to {}",
+            catalog.entries().len(),
+            path.display()
+        );
     }
     Ok(())
 }

@@ -306,11 +306,7 @@ impl Kgent for KgentService {
         Ok(Response::new(proto::SearchProbesResponse {
             entries,
             catalog_size: catalog.counts().total() as u32,
-            retrieval: if catalog.has_embeddings() {
-                "hybrid (BM25 + sentence embeddings)".to_owned()
-            } else {
-                "BM25 only: sentence embeddings are not loaded (still computing, or the model is missing: see the kgentd log; bash setup.sh fetches it)".to_owned()
-            },
+            retrieval: retrieval_mode(catalog),
         }))
     }
 
@@ -403,6 +399,16 @@ impl Kgent for KgentService {
             kernel_functions: counts.kernel_functions as u32,
             raw_tracepoints: counts.raw_tracepoints as u32,
             helpers: counts.helpers as u32,
+            curated_specs: counts.curated as u32,
+            retrieval: retrieval_mode(&self.agent.knowledge.catalog),
         }))
+    }
+}
+
+fn retrieval_mode(catalog: &crate::knowledge::catalog::Catalog) -> String {
+    if catalog.has_embeddings() {
+        "hybrid (BM25 + sentence embeddings)".to_owned()
+    } else {
+        "BM25 only: sentence embeddings are not loaded (still computing, or the model is missing: see the kgentd log; bash setup.sh fetches it)".to_owned()
     }
 }

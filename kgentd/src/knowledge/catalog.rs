@@ -482,13 +482,21 @@ impl Catalog {
             .get()
             .ok_or("sentence embeddings are not loaded (yet)")?;
         let q = s.embedder.embed_query(query)?;
-        Ok(s.vectors
-            .top(&q, s.vectors.len())
-            .into_iter()
-            .map(|(i, score)| (&self.entries[s.entries[i]], score))
-            .filter(|(e, _)| keep(e))
-            .take(limit)
-            .collect())
+        let mut want = limit.saturating_mul(8).max(100);
+        loop {
+            let hits = s.vectors.top(&q, want);
+            let exhausted = hits.len() < want;
+            let kept: Vec<(&CatalogEntry, f32)> = hits
+                .into_iter()
+                .map(|(i, score)| (&self.entries[s.entries[i]], score))
+                .filter(|(e, _)| keep(e))
+                .take(limit)
+                .collect();
+            if kept.len() >= limit || exhausted {
+                return Ok(kept);
+            }
+            want = want.saturating_mul(8);
+        }
     }
 
     /// One entry by its name; the probe prefix may be left out or abbreviated

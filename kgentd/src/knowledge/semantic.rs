@@ -39,7 +39,7 @@ impl VectorIndex {
             .vectors
             .chunks_exact(DIMS)
             .enumerate()
-            .map(|(i, v)| (i, v.iter().zip(query).map(|(a, b)| a * b).sum()))
+            .map(|(i, v)| (i, dot(v, query)))
             .collect();
         let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if scored.len() > k && k > 0 {
@@ -57,6 +57,18 @@ impl VectorIndex {
             vectors: self.vectors.split_off((at * DIMS).min(self.vectors.len())),
         }
     }
+}
+
+/// Dot product in eight independent lanes, so the compiler can use SIMD (a single running sum
+/// must be added in order and is not vectorised). `DIMS` is a multiple of eight.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum()
 }
 
 /// Where the vectors came from, for the log and the benchmark.
