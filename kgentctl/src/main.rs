@@ -143,7 +143,10 @@ Examples:
   kgentctl probes search \"tcp connection established\"
   kgentctl probes search --limit 20 \"file deleted\"
   kgentctl probes show syscalls:sys_enter_openat
-  kgentctl probes show vfs_read            (a kernel function: unavailable where kprobes are)")]
+  kgentctl probes show vfs_read            (a kernel function: unavailable where kprobes are)
+  kgentctl probes show bpf_redirect        (a helper, with the program types that may call it)
+  kgentctl probes uprobes bash --filter readline
+  kgentctl probes uprobes libstdc++        (function symbols and USDT probes)")]
     Probes(probes::ProbesArgs),
 }
 

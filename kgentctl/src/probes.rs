@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use kgent_proto::v1::{ProbeEntry, SearchProbesRequest, ShowProbeRequest};
+use kgent_proto::v1::{ListUprobesRequest, ProbeEntry, SearchProbesRequest, ShowProbeRequest};
 
 use crate::status::RpcError;
 use crate::{client, Exit};
@@ -31,6 +31,17 @@ enum ProbesCommand {
         /// e.g. syscalls:sys_enter_openat, tracepoint:sched:sched_switch, vfs_read, bpf_ktime_get_ns.
         name: String,
     },
+    /// Uprobe symbols and USDT probes of a binary or library.
+    Uprobes {
+        /// A path (/usr/bin/bash), a command on PATH (bash) or a library name (libc).
+        binary: String,
+        /// Only symbols containing this text.
+        #[arg(long, default_value = "")]
+        filter: String,
+        /// How many symbols to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
@@ -50,9 +61,19 @@ pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
                     if e.available { "yes" } else { "no" },
                     e.name,
                     e.kind,
-                    one_line(&e.signature, 110)
+                    one_line(
+                        if e.signature.is_empty() {
+                            &e.description
+                        } else {
+                            &e.signature
+                        },
+                        110
+                    )
                 )
                 .context("writing to stdout")?;
+            }
+            if !resp.retrieval.starts_with("hybrid") && !resp.retrieval.is_empty() {
+                eprintln!("note: {}", resp.retrieval);
             }
             if resp.entries.is_empty() {
                 writeln!(
@@ -70,6 +91,38 @@ pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
                 .map_err(|s| RpcError::new("ShowProbe", s))?
                 .into_inner();
             write!(out, "{}", show_text(&e)).context("writing to stdout")?;
+        }
+        ProbesCommand::Uprobes {
+            binary,
+            filter,
+            limit,
+        } => {
+            let r = client
+                .list_uprobes(ListUprobesRequest {
+                    binary,
+                    filter,
+                    limit,
+                })
+                .await
+                .map_err(|s| RpcError::new("ListUprobes", s))?
+                .into_inner();
+            writeln!(
+                out,
+                "{}: {} function symbols ({} shown), {} USDT probes; uprobes here: {} ({})",
+                r.path,
+                r.total_symbols,
+                r.symbols.len(),
+                r.usdt.len(),
+                if r.available { "yes" } else { "no" },
+                r.reason
+            )
+            .context("writing to stdout")?;
+            for s in &r.symbols {
+                writeln!(out, "  uprobe:{}:{s}", r.path).context("writing to stdout")?;
+            }
+            for u in &r.usdt {
+                writeln!(out, "  usdt:{}:{u}", r.path).context("writing to stdout")?;
+            }
         }
     }
     Ok(Exit::Success)
@@ -97,8 +150,24 @@ fn show_text(e: &ProbeEntry) -> String {
         for f in e.signature.split("; ").filter(|f| !f.is_empty()) {
             s.push_str(&format!("  {f}\n"));
         }
-    } else {
+    } else if !e.signature.is_empty() {
         s.push_str(&format!("{}\n", e.signature));
+    }
+    if !e.program_types.is_empty() {
+        s.push_str(&format!(
+            "callable from ({}): {}\n",
+            e.program_types.len(),
+            e.program_types.join(", ")
+        ));
+    }
+    if !e.facts.is_empty() {
+        s.push_str("facts (specs DB):\n");
+        for f in &e.facts {
+            s.push_str(&format!("  - {f}\n"));
+        }
+    }
+    if !e.instead_of.is_empty() {
+        s.push_str(&format!("use instead of: {}\n", e.instead_of.join(", ")));
     }
     s
 }
@@ -117,9 +186,15 @@ mod tests {
             available: true,
             reason: "measured".into(),
             score: 0.0,
+            facts: vec!["filename is a user pointer".into()],
+            instead_of: vec!["kprobe:do_sys_open".into()],
+            program_types: Vec::new(),
+            curated: true,
         };
         let t = show_text(&e);
         assert!(t.contains("\n  const char * filename\n"), "{t}");
+        assert!(t.contains("  - filename is a user pointer\n"), "{t}");
+        assert!(t.contains("use instead of: kprobe:do_sys_open\n"), "{t}");
         assert_eq!(one_line("a\n  b", 10), "a b");
         assert_eq!(one_line("abcdef", 3), "abc…");
     }

@@ -55,6 +55,9 @@ pub async fn run(
     let mut config = config;
     let state = tempfile_dir()?;
     config.state_dir = state.clone();
+    // The catalog section enables embeddings itself, timed; no background thread competing.
+    let embeddings = config.retrieval.embeddings;
+    config.retrieval.embeddings = false;
     let t = Instant::now();
     let daemon = Daemon::build(config.clone()).await?;
     let startup = t.elapsed();
@@ -117,7 +120,9 @@ pub async fn run(
     }
     row("check: bpftrace-load (verifier)", loads);
 
-    catalog(&agent.host, rounds);
+    let mut catalog_config = config.clone();
+    catalog_config.retrieval.embeddings = embeddings;
+    catalog(&agent.host, &catalog_config, rounds);
 
     if with_model {
         println!(
@@ -248,39 +253,97 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn catalog(host: &crate::host::HostFacts, rounds: usize) {
-    use crate::knowledge::catalog::Catalog;
-    println!("\ncatalog (tracepoints, raw tracepoints, kernel functions, helpers):");
-    let before = rss_kib();
-    let builds = time(rounds.min(3), || Catalog::build(host));
-    let cat = Catalog::build(host);
-    let c = cat.counts();
+fn percentile(samples: &[Duration], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted
+        .get(((sorted.len().saturating_sub(1)) as f64 * q).round() as usize)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+fn latency_row(name: &str, samples: &[Duration]) {
     println!(
-        "  {} tracepoints, {} raw tracepoints, {} kernel functions, {} helpers; resident memory +{} MiB",
+        "  {name:<44} n={:<5} p50 {:>8.3} ms  p99 {:>8.3} ms",
+        samples.len(),
+        percentile(samples, 0.5),
+        percentile(samples, 0.99)
+    );
+}
+
+fn catalog(host: &crate::host::HostFacts, config: &Config, rounds: usize) {
+    use crate::knowledge::catalog::{Catalog, Retrieval};
+    use crate::knowledge::{labels, Knowledge};
+    println!("\ncatalog (tracepoints, raw tracepoints, kernel functions, helpers, specs DB):");
+    let before = rss_kib();
+    let builds = time(rounds.clamp(1, 5), || Catalog::build(host));
+    let knowledge = Knowledge::build(host, &[]);
+    let c = knowledge.catalog.counts();
+    println!(
+        "  {} tracepoints, {} raw tracepoints, {} kernel functions, {} helpers, {} hooks, {} perf events, {} uprobes ({} curated); resident memory +{} MiB",
         c.tracepoints,
         c.raw_tracepoints,
         c.kernel_functions,
         c.helpers,
+        c.hooks,
+        c.perf_events,
+        c.uprobes,
+        c.curated,
         rss_kib().saturating_sub(before) / 1024
     );
-    row("build from the kernel (BTF, bpf.h)", builds);
-    let queries: Vec<&str> = CATALOG_QUERIES
+    latency_row("cold build from the kernel (tracefs read apart)", &builds);
+    let before = rss_kib();
+    let enabled = if config.retrieval.embeddings {
+        knowledge.enable_embeddings(&config.retrieval.embedding_model, &config.cache_dir)
+    } else {
+        Err("retrieval.embeddings = false".to_owned())
+    };
+    match enabled {
+        Ok(r) => println!(
+            "  embeddings: {} texts, model loaded in {:.0} ms, vectors {:?} in {:.0} ms; resident memory +{} MiB",
+            r.texts,
+            r.model_load.as_secs_f64() * 1000.0,
+            r.provenance,
+            r.vectors.as_secs_f64() * 1000.0,
+            rss_kib().saturating_sub(before) / 1024
+        ),
+        Err(e) => println!("  embeddings unavailable, hybrid figures skipped: {e}"),
+    }
+    let label_set = labels::parse(labels::LABELS).unwrap_or_default();
+    let distinct: Vec<&str> = CATALOG_QUERIES
         .iter()
         .map(|(q, _)| *q)
-        .cycle()
-        .take(1000)
+        .chain(label_set.iter().map(|l| l.query.as_str()))
         .collect();
-    let mut samples = Vec::with_capacity(queries.len());
-    for q in &queries {
-        let t = Instant::now();
-        std::hint::black_box(cat.search(q, 10));
-        samples.push(t.elapsed());
+    let queries: Vec<&str> = distinct.iter().copied().cycle().take(1000).collect();
+    let cat = &knowledge.catalog;
+    let measure = |mode: Retrieval, qs: &[&str]| -> Vec<Duration> {
+        qs.iter()
+            .map(|q| {
+                let t = Instant::now();
+                std::hint::black_box(cat.search_with(q, 10, mode, &|_| true).ok());
+                t.elapsed()
+            })
+            .collect()
+    };
+    latency_row(
+        "search, BM25 (1,000 queries)",
+        &measure(Retrieval::Bm25, &queries),
+    );
+    if cat.has_embeddings() {
+        // The first sight of a query runs the model once; repeats reuse its vector.
+        let extra: Vec<String> = distinct.iter().map(|q| format!("{q} events")).collect();
+        let fresh: Vec<&str> = extra.iter().map(String::as_str).collect();
+        latency_row(
+            "search, hybrid, new query (model forward pass)",
+            &measure(Retrieval::Hybrid, &fresh),
+        );
+        // Every query seen once, so the next 1,000 measure the search, not the model.
+        measure(Retrieval::Hybrid, &distinct);
+        latency_row(
+            "search, hybrid, repeated query (1,000 queries)",
+            &measure(Retrieval::Hybrid, &queries),
+        );
     }
-    let mut sorted = samples.clone();
-    sorted.sort();
-    let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
-    row("search (1,000 queries)", samples);
-    println!("  search p99: {:.3} ms", p99.as_secs_f64() * 1000.0);
     let mut listings = Vec::new();
     for (_, glob) in CATALOG_QUERIES.iter().take(5) {
         let t = Instant::now();
@@ -293,7 +356,23 @@ fn catalog(host: &crate::host::HostFacts, rounds: usize) {
             listings.push(t.elapsed());
         }
     }
-    row("beside: bpftrace -l 'tracepoint:<glob>'", listings);
+    latency_row("beside: bpftrace -l 'tracepoint:<glob>'", &listings);
+    println!(
+        "\nretrieval quality: recall@5 over {} labelled queries (specs-db/retrieval-labels.toml):",
+        label_set.len()
+    );
+    for mode in [Retrieval::Bm25, Retrieval::Embeddings, Retrieval::Hybrid] {
+        match labels::recall(cat, &label_set, mode, 5) {
+            Ok(r) => println!(
+                "  {:<12} {:.3} ({}/{})",
+                format!("{mode:?}"),
+                r.value(),
+                r.hits,
+                r.total
+            ),
+            Err(e) => println!("  {mode:?}: {e}"),
+        }
+    }
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

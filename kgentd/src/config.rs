@@ -15,6 +15,8 @@ pub const DEFAULT_MODEL_PATH: &str =
 /// SHA-256 of the official Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF file.
 pub const DEFAULT_MODEL_SHA256: &str =
     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046";
+/// all-MiniLM-L6-v2 (model.safetensors, tokenizer.json, config.json), fetched by setup.sh.
+pub const DEFAULT_EMBEDDING_MODEL: &str = "/var/cache/kgent/models/all-minilm-l6-v2";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -31,6 +33,26 @@ pub struct Config {
     pub model: ModelConfig,
     pub limits: LimitsConfig,
     pub tools: ToolsConfig,
+    pub retrieval: RetrievalConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    /// Directory of the sentence-embedding model (all-MiniLM-L6-v2: model.safetensors,
+    /// tokenizer.json, config.json). Missing: search is BM25 only, with a warning.
+    pub embedding_model: PathBuf,
+    /// Turn sentence embeddings off (BM25 only).
+    pub embeddings: bool,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            embedding_model: DEFAULT_EMBEDDING_MODEL.into(),
+            embeddings: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +160,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             limits: LimitsConfig::default(),
             tools: ToolsConfig::default(),
+            retrieval: RetrievalConfig::default(),
         }
     }
 }

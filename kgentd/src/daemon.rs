@@ -14,7 +14,7 @@ use crate::api::KgentService;
 use crate::config::Config;
 use crate::error::KgentError;
 use crate::exec::Jobs;
-use crate::host::features::{self, Measured};
+use crate::host::features::{self, Measurement};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
@@ -47,12 +47,7 @@ impl Daemon {
                 "{recovered} request(s) were interrupted by a previous stop; marked failed"
             );
         }
-        let bpftrace = config.tools.bpftrace.clone();
-        let mut host = tokio::task::spawn_blocking(move || HostFacts::discover(&bpftrace))
-            .await
-            .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
-        let measured = measured_features(&host, &config).await;
-        host.apply_measured(&measured);
+        let host = discover_host(&config).await?;
         let dirs = config.agent.example_dirs.clone();
         let (host, knowledge) = tokio::task::spawn_blocking(move || {
             let knowledge = Knowledge::build(&host, &dirs);
@@ -75,16 +70,21 @@ impl Daemon {
             helpers = c.helpers,
             "catalog built"
         );
+        for w in &host.warnings {
+            tracing::warn!("host: {w}");
+        }
         for w in &knowledge.catalog.warnings {
             tracing::warn!("catalog: {w}");
         }
         for f in host.families.iter().filter(|f| !f.available) {
             tracing::info!("{} unavailable: {}", f.name, f.reason);
         }
+        let knowledge = Arc::new(knowledge);
+        enable_embeddings(&knowledge, &config);
         let agent = Arc::new(Agent {
             backend,
             host: Arc::new(host),
-            knowledge: Arc::new(knowledge),
+            knowledge,
             store,
             config: config.agent.clone(),
             bpftrace: config.tools.bpftrace.clone(),
@@ -122,14 +122,63 @@ impl Daemon {
     }
 }
 
-/// Which families attach here: from the cache for this kernel build, else measured now (a few
-/// seconds, once per kernel build) and cached in `cache_dir`. A corrupt cache is measured again.
-async fn measured_features(host: &HostFacts, config: &Config) -> Vec<Measured> {
+/// The host as read from the live system, with what loading programs showed applied (from the
+/// cache of this kernel build when there is one).
+pub async fn discover_host(config: &Config) -> Result<HostFacts, KgentError> {
+    let bpftrace = config.tools.bpftrace.clone();
+    let mut host = tokio::task::spawn_blocking(move || HostFacts::discover(&bpftrace))
+        .await
+        .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
+    let measured = measured_features(&host, config).await;
+    host.apply_measured(&measured);
+    Ok(host)
+}
+
+/// The feature cache file of this kernel build.
+pub fn feature_cache_file(host: &HostFacts, config: &Config) -> std::path::PathBuf {
     let key = features::build_key(&host.kernel_release, &host.bpftrace_version);
-    let file = config.cache_dir.join(format!("features-{key}.json"));
+    config.cache_dir.join(format!("features-v2-{key}.json"))
+}
+
+/// Loads the embedding model and the catalog's vectors on a thread of their own (seconds from
+/// the cache, about a minute the first time on a new kernel build): the daemon serves at once,
+/// with BM25-only search until the vectors are attached. A plain thread, not a runtime task, so
+/// a shutdown never waits for it.
+fn enable_embeddings(knowledge: &Arc<Knowledge>, config: &Config) {
+    if !config.retrieval.embeddings {
+        tracing::info!(
+            "sentence embeddings are off (retrieval.embeddings = false): search is BM25 only"
+        );
+        return;
+    }
+    let knowledge = knowledge.clone();
+    let model = config.retrieval.embedding_model.clone();
+    let cache = config.cache_dir.clone();
+    let spawned = std::thread::Builder::new()
+        .name("kgent-embeddings".into())
+        .spawn(move || match knowledge.enable_embeddings(&model, &cache) {
+            Ok(r) => tracing::info!(
+                texts = r.texts,
+                source = ?r.provenance,
+                model_load_ms = r.model_load.as_millis() as u64,
+                vectors_ms = r.vectors.as_millis() as u64,
+                "hybrid search ready (BM25 + all-MiniLM-L6-v2)"
+            ),
+            Err(e) => tracing::warn!("search stays BM25 only: {e}"),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("search stays BM25 only: cannot start the embedding thread: {e}");
+    }
+}
+
+/// Which families attach here and which helpers each program type may call: from the cache for
+/// this kernel build, else measured now (a few seconds, once per kernel build) and cached in
+/// `cache_dir`. A corrupt cache (or one in an older format) is measured again.
+async fn measured_features(host: &HostFacts, config: &Config) -> Measurement {
+    let file = feature_cache_file(host, config);
     if let Some(m) = std::fs::read(&file)
         .ok()
-        .and_then(|b| serde_json::from_slice::<Vec<Measured>>(&b).ok())
+        .and_then(|b| serde_json::from_slice::<Measurement>(&b).ok())
     {
         tracing::info!(
             "attach families: measured before for this kernel build ({})",

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod host;
 pub mod knowledge;
 pub mod llm;
+pub mod specs_db;
 pub mod store;
 pub mod toolchain;
 

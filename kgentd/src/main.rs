@@ -18,7 +18,7 @@ failure back to the model, and runs approved programs, streaming their output.\n
 It runs as root, one per host, and serves a gRPC API on a Unix socket; use `kgentctl` to talk to it.\n\n\
 Every setting lives in /etc/kgent/kgentd.toml and has a default; `kgentd --print-config` prints \
 the effective configuration, which is also a complete config file.",
-    after_help = "Examples:\n  sudo kgentd                                   # defaults: /run/kgent/kgent.sock, embedded model\n  sudo kgentd --socket /tmp/k.sock --state-dir /tmp/kstate\n  sudo kgentd --backend openai                  # model.openai_base_url from the config\n  kgentd --print-config > /etc/kgent/kgentd.toml\n  sudo kgentd bench                             # loop, model and end-to-end timings"
+    after_help = "Examples:\n  sudo kgentd                                   # defaults: /run/kgent/kgent.sock, embedded model\n  sudo kgentd --socket /tmp/k.sock --state-dir /tmp/kstate\n  sudo kgentd --backend openai                  # model.openai_base_url from the config\n  kgentd --print-config > /etc/kgent/kgentd.toml\n  sudo kgentd bench                             # loop, model and end-to-end timings\n  sudo kgentd specs --rebuild                   # re-measure helpers/families, re-embed the catalog"
 )]
 struct Args {
     /// Configuration file.
@@ -69,6 +69,16 @@ enum Command {
         /// Skip the model (stages only).
         #[arg(long)]
         no_model: bool,
+    },
+    /// Check this host's specs DB (curated entries against the live kernel), rebuild its
+    /// generated part (feature and helper probes, sentence vectors) or export it as JSON lines.
+    Specs {
+        /// Drop the cached measurements and vectors of this kernel build and redo them.
+        #[arg(long)]
+        rebuild: bool,
+        /// Write every catalog entry with its spec to this file (JSON lines).
+        #[arg(long)]
+        export: Option<std::path::PathBuf>,
     },
 }
 
@@ -128,13 +138,16 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     init_logging();
-    if let Some(Command::Bench {
-        request,
-        rounds,
-        no_model,
-    }) = args.command
-    {
-        return kgentd::bench::run(cfg, &request, rounds, !no_model).await;
+    match args.command {
+        Some(Command::Bench {
+            request,
+            rounds,
+            no_model,
+        }) => return kgentd::bench::run(cfg, &request, rounds, !no_model).await,
+        Some(Command::Specs { rebuild, export }) => {
+            return kgentd::specs_db::run(cfg, rebuild, export.as_deref()).await
+        }
+        None => {}
     }
     if !nix::unistd::Uid::effective().is_root() {
         anyhow::bail!("kgentd must run as root: it loads eBPF programs into the kernel");

@@ -36,6 +36,9 @@ pub fn test_config(dir: &Path) -> Config {
     };
     // Ground in what kgent ships only, so results do not depend on the host's tool collection.
     cfg.agent.example_dirs = Vec::new();
+    // BM25-only grounding unless a test turns embeddings on: deterministic, and no background
+    // embedding competing for the CPU with timed load checks (tests/retrieval.rs covers hybrid).
+    cfg.retrieval.embeddings = false;
     cfg
 }
 

@@ -64,6 +64,10 @@ fn probe_entry(e: &crate::knowledge::catalog::CatalogEntry, score: f32) -> proto
         available: e.available,
         reason: e.reason.clone(),
         score,
+        facts: e.facts.clone(),
+        instead_of: e.instead_of.clone(),
+        program_types: e.program_types.clone(),
+        curated: e.curated,
     }
 }
 
@@ -300,11 +304,10 @@ impl Kgent for KgentService {
             .into_iter()
             .map(|(e, score)| probe_entry(e, score))
             .collect();
-        let c = catalog.counts();
         Ok(Response::new(proto::SearchProbesResponse {
             entries,
-            catalog_size: (c.tracepoints + c.raw_tracepoints + c.kernel_functions + c.helpers)
-                as u32,
+            catalog_size: catalog.counts().total() as u32,
+            retrieval: retrieval_mode(catalog),
         }))
     }
 
@@ -329,6 +332,45 @@ impl Kgent for KgentService {
                 )))
             }
         }
+    }
+
+    async fn list_uprobes(
+        &self,
+        request: Request<proto::ListUprobesRequest>,
+    ) -> Result<Response<proto::ListUprobesResponse>, Status> {
+        let req = request.into_inner();
+        self.validate_text(&req.binary)?;
+        let limit = match req.limit {
+            0 => 50,
+            n => n.min(100_000) as usize,
+        };
+        let binary = req.binary.trim().to_owned();
+        let filter = req.filter.to_lowercase();
+        let listed = tokio::task::spawn_blocking(move || {
+            let path = crate::host::resolve_binary_or_explain(&binary)?;
+            let symbols = crate::host::uprobe_symbols(&path)?;
+            let usdt = crate::host::usdt_probes(&path)?;
+            Ok::<_, String>((path, symbols, usdt))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("listing symbols crashed: {e}")))?;
+        let (path, symbols, usdt) = listed.map_err(Status::not_found)?;
+        let total_symbols = symbols.len() as u32;
+        let family = self.agent.host.family_of("uprobe");
+        Ok(Response::new(proto::ListUprobesResponse {
+            path: path.display().to_string(),
+            symbols: symbols
+                .into_iter()
+                .filter(|s| filter.is_empty() || s.to_lowercase().contains(&filter))
+                .take(limit)
+                .collect(),
+            total_symbols,
+            usdt,
+            available: family.is_some_and(|f| f.available),
+            reason: family
+                .map(|f| f.reason.clone())
+                .unwrap_or_else(|| "not measured".into()),
+        }))
     }
 
     async fn host_info(
@@ -358,6 +400,16 @@ impl Kgent for KgentService {
             kernel_functions: counts.kernel_functions as u32,
             raw_tracepoints: counts.raw_tracepoints as u32,
             helpers: counts.helpers as u32,
+            curated_specs: counts.curated as u32,
+            retrieval: retrieval_mode(&self.agent.knowledge.catalog),
         }))
+    }
+}
+
+fn retrieval_mode(catalog: &crate::knowledge::catalog::Catalog) -> String {
+    if catalog.has_embeddings() {
+        "hybrid (BM25 + sentence embeddings)".to_owned()
+    } else {
+        "BM25 only: sentence embeddings are not loaded (still computing, or the model is missing: see the kgentd log; bash setup.sh fetches it)".to_owned()
     }
 }

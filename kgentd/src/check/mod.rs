@@ -54,17 +54,12 @@ pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str
                 continue;
             };
             if !family.available {
-                let alt = knowledge
-                    .nearest_tracepoints(&probe.target, 3)
-                    .into_iter()
-                    .map(|t| format!("tracepoint:{t}"))
-                    .collect::<Vec<_>>();
                 problems.push(format!(
-                    "{}:{}: {}; nearest tracepoints: {}",
+                    "{}:{}: {}; {}",
                     probe.prefix,
                     probe.target,
                     family.reason,
-                    alt.join(", ")
+                    knowledge.alternatives_hint(&probe.target, 3)
                 ));
                 continue;
             }

@@ -2,7 +2,9 @@
 //! loading tiny programs, never read from config flags. Tracing families are tried through the
 //! host's bpftrace (a probe that must attach, then exit); program types (XDP, tc, cgroup, LSM,
 //! tracing) through `bpftool feature probe`, which loads a minimal program of each type.
+//! The same bpftool run lists which helpers each program type may call on this kernel.
 //! Results are cached per kernel build (BTF hash, release, bpftrace version) by the caller.
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,6 +20,64 @@ pub struct Measured {
     pub available: bool,
     /// What was loaded and what the kernel said.
     pub evidence: String,
+}
+
+/// Everything measured once per kernel build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub families: Vec<Measured>,
+    /// Program type ("kprobe", "tracepoint", "xdp", …) → helpers the kernel lets it call,
+    /// found by loading a program calling each helper (`helpers_by_program_type`).
+    pub helpers: BTreeMap<String, Vec<String>>,
+}
+
+/// Program types whose helpers are probed, with their `BPF_PROG_TYPE_*` numbers. Types that
+/// need a BTF attach target (tracing, LSM, ext, struct_ops) or an expected attach type to load
+/// at all are not probed: their helper lists stay unknown.
+const HELPER_PROBE_TYPES: &[(&str, u32)] = &[
+    ("socket_filter", 1),
+    ("kprobe", 2),
+    ("sched_cls", 3),
+    ("tracepoint", 5),
+    ("xdp", 6),
+    ("perf_event", 7),
+    ("cgroup_skb", 8),
+    ("sock_ops", 13),
+    ("sk_skb", 14),
+    ("sk_msg", 16),
+    ("raw_tracepoint", 17),
+    ("flow_dissector", 22),
+    ("sk_lookup", 30),
+    ("syscall", 31),
+];
+
+/// Which helpers each program type may call here: one tiny program per (type, helper) through
+/// the verifier (about 3,000 loads, well under a second). Empty when bpf.h or bpf(2) is
+/// unavailable. bpftool's own helper probe is not used: bpftool 7.1 reports every helper as
+/// callable from every type on 6.x kernels, which the verifier contradicts.
+pub fn helpers_by_program_type(bpf_h: &Path) -> BTreeMap<String, Vec<String>> {
+    let Ok(text) = std::fs::read_to_string(bpf_h) else {
+        return BTreeMap::new();
+    };
+    let ids = crate::knowledge::helpers::ids(&text);
+    let mut out = BTreeMap::new();
+    for (program_type, number) in HELPER_PROBE_TYPES {
+        let mut callable = Vec::new();
+        for (name, id) in &ids {
+            match super::bpf_syscall::helper_callable(*number, *id) {
+                Ok(true) => callable.push(name.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!("helper probe for {program_type} programs failed: {e}");
+                    break;
+                }
+            }
+        }
+        if !callable.is_empty() {
+            out.insert((*program_type).to_owned(), callable);
+        }
+    }
+    out
 }
 
 /// Identifies a kernel build and tool version: measured features stay true for it.
@@ -50,7 +110,7 @@ fn attach_probes() -> Vec<(&'static str, String)> {
 }
 
 /// bpftool's program-type probes that stand for families bpftrace cannot express.
-const PROGRAM_TYPES: &[(&str, &str)] = &[
+pub const PROGRAM_TYPES: &[(&str, &str)] = &[
     ("xdp", "have_xdp_prog_type"),
     ("tc", "have_sched_cls_prog_type"),
     ("cgroup_skb", "have_cgroup_skb_prog_type"),
@@ -59,7 +119,7 @@ const PROGRAM_TYPES: &[(&str, &str)] = &[
 ];
 
 /// Loads a probe of every family and reports what attached. Takes a few seconds: cache it.
-pub async fn measure(bpftrace: &Path, timeout: Duration) -> Vec<Measured> {
+pub async fn measure(bpftrace: &Path, timeout: Duration) -> Measurement {
     let probes = attach_probes();
     let checks = probes
         .iter()
@@ -88,8 +148,15 @@ pub async fn measure(bpftrace: &Path, timeout: Duration) -> Vec<Measured> {
         })
         .collect();
     out.push(raw_tracepoint());
-    out.extend(program_types().await);
-    out
+    out.extend(program_types(&bpftool_probe().await));
+    let bpf_h = Path::new(crate::knowledge::helpers::BPF_H);
+    let helpers = tokio::task::spawn_blocking(move || helpers_by_program_type(bpf_h))
+        .await
+        .unwrap_or_default();
+    Measurement {
+        families: out,
+        helpers,
+    }
 }
 
 /// bpftrace 0.17 cannot express raw tracepoints, so the kernel is asked directly.
@@ -122,16 +189,20 @@ fn first_error(diagnostic: &str) -> String {
         .collect()
 }
 
-async fn program_types() -> Vec<Measured> {
+/// `bpftool feature probe kernel --json`, or `Null` when bpftool is missing or failed.
+async fn bpftool_probe() -> serde_json::Value {
     let out = tokio::process::Command::new("bpftool")
         .args(["feature", "probe", "kernel", "--json"])
         .output()
         .await;
-    let json: serde_json::Value = match &out {
+    match &out {
         Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_default(),
         _ => serde_json::Value::Null,
-    };
-    let types = json.get("program_types");
+    }
+}
+
+fn program_types(bpftool: &serde_json::Value) -> Vec<Measured> {
+    let types = bpftool.get("program_types");
     PROGRAM_TYPES
         .iter()
         .map(|(family, key)| {
@@ -154,7 +225,18 @@ async fn program_types() -> Vec<Measured> {
 
 #[cfg(test)]
 mod tests {
-    use super::first_error;
+    use super::{first_error, helpers_by_program_type};
+
+    /// Needs root (CAP_BPF) and the host's linux/bpf.h.
+    #[test]
+    fn measures_which_helpers_each_program_type_may_call() {
+        let m = helpers_by_program_type(std::path::Path::new(crate::knowledge::helpers::BPF_H));
+        let has = |t: &str, h: &str| m.get(t).is_some_and(|l| l.iter().any(|x| x == h));
+        assert!(has("tracepoint", "bpf_get_current_pid_tgid"));
+        assert!(!has("tracepoint", "bpf_redirect"));
+        assert!(has("xdp", "bpf_redirect"));
+        assert!(has("sched_cls", "bpf_skb_load_bytes"));
+    }
 
     #[test]
     fn picks_the_error_line() {

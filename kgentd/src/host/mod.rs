@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use tracefs::{Field, Tracepoint};
-pub use uprobe::{resolve_binary, uprobe_symbols, uprobe_targets, UprobeTarget};
+pub use uprobe::{
+    resolve_binary, resolve_binary_or_explain, uprobe_symbols, uprobe_targets, usdt_probes,
+    UprobeTarget,
+};
 
 /// One attach family (kprobe, tracepoint, …) and whether programs can attach to it here.
 #[derive(Debug, Clone)]
@@ -33,6 +36,11 @@ pub struct HostFacts {
     pub tracepoints: BTreeMap<String, Tracepoint>,
     pub families: Vec<AttachFamily>,
     pub bpftrace_version: String,
+    /// What could not be read (tracefs unmounted or unreadable, event formats missing), with
+    /// the fix; logged at start-up.
+    pub warnings: Vec<String>,
+    /// Program type → helpers it may call here (measured; empty until `apply_measured`).
+    pub helpers_by_program_type: BTreeMap<String, Vec<String>>,
 }
 
 const TRACEFS_CANDIDATES: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -49,12 +57,31 @@ impl HostFacts {
             .iter()
             .map(PathBuf::from)
             .find(|p| p.join("events").is_dir());
-        let tracepoints = tracefs
-            .as_deref()
-            .map(tracefs::read_tracepoints)
-            .unwrap_or_default();
+        let mut warnings = Vec::new();
+        let tracepoints = match tracefs.as_deref().map(tracefs::read_tracepoints) {
+            None => {
+                warnings.push(format!(
+                    "tracefs is not mounted at {}: no tracepoints; mount it (mount -t tracefs nodev /sys/kernel/tracing)",
+                    TRACEFS_CANDIDATES.join(" or ")
+                ));
+                BTreeMap::new()
+            }
+            Some(Err(e)) => {
+                warnings.push(format!("no tracepoints: {e}"));
+                BTreeMap::new()
+            }
+            Some(Ok((tps, unreadable))) => {
+                if let Some(first) = unreadable.first() {
+                    warnings.push(format!(
+                        "{} tracepoint formats are unreadable (e.g. {first}): those tracepoints are listed without fields",
+                        unreadable.len()
+                    ));
+                }
+                tps
+            }
+        };
         let bpftrace_info = bpftrace_info(bpftrace);
-        let families = probe_families(btf, tracefs.is_some(), &bpftrace_info);
+        let families = probe_families(btf, !tracepoints.is_empty(), &bpftrace_info);
         let bpftrace_version = bpftrace_info
             .lines()
             .find_map(|l| l.trim().strip_prefix("version:"))
@@ -67,13 +94,16 @@ impl HostFacts {
             tracepoints,
             families,
             bpftrace_version,
+            warnings,
+            helpers_by_program_type: BTreeMap::new(),
         }
     }
 
     /// Replaces what was inferred from the system's files with what loading programs showed.
     /// Families only a measurement knows of (xdp, tc, …) are added.
-    pub fn apply_measured(&mut self, measured: &[features::Measured]) {
-        for m in measured {
+    pub fn apply_measured(&mut self, measured: &features::Measurement) {
+        self.helpers_by_program_type = measured.helpers.clone();
+        for m in &measured.families {
             match self.families.iter_mut().find(|f| f.name == m.family) {
                 Some(f) => {
                     // Keep the explanation of a "no" we already had; the measurement backs it.
@@ -170,7 +200,7 @@ fn probe_families(btf: bool, tracefs: bool, info: &str) -> Vec<AttachFamily> {
             &["tracepoint", "t"],
             tracefs && pmu("tracepoint"),
             "tracefs events and the tracepoint PMU are present",
-            "tracefs is not mounted or the tracepoint PMU is missing",
+            "tracefs is not mounted or unreadable, or the tracepoint PMU is missing (mount -t tracefs nodev /sys/kernel/tracing)",
         ),
         fam(
             "rawtracepoint",

@@ -39,21 +39,33 @@ impl Tracepoint {
     }
 }
 
-pub fn read_tracepoints(tracefs: &Path) -> BTreeMap<String, Tracepoint> {
-    let Ok(list) = std::fs::read_to_string(tracefs.join("available_events")) else {
-        return BTreeMap::new();
-    };
-    list.lines()
+/// Every event of `available_events` with its fields. An unreadable `available_events` is an
+/// error that says how to fix it; events whose `format` cannot be read are kept without fields
+/// and named in the second list.
+pub fn read_tracepoints(
+    tracefs: &Path,
+) -> Result<(BTreeMap<String, Tracepoint>, Vec<String>), String> {
+    let events = tracefs.join("available_events");
+    let list = std::fs::read_to_string(&events).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; mount tracefs (mount -t tracefs nodev /sys/kernel/tracing) and run kgentd as root",
+            events.display()
+        )
+    })?;
+    let mut unreadable = Vec::new();
+    let tracepoints = list
+        .lines()
         .filter_map(|line| {
             let (subsystem, event) = line.trim().split_once(':')?;
-            let format = std::fs::read_to_string(
-                tracefs
-                    .join("events")
-                    .join(subsystem)
-                    .join(event)
-                    .join("format"),
-            )
-            .unwrap_or_default();
+            let path = tracefs
+                .join("events")
+                .join(subsystem)
+                .join(event)
+                .join("format");
+            let format = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+                unreadable.push(line.trim().to_owned());
+                String::new()
+            });
             let tp = Tracepoint {
                 subsystem: subsystem.to_owned(),
                 event: event.to_owned(),
@@ -61,7 +73,8 @@ pub fn read_tracepoints(tracefs: &Path) -> BTreeMap<String, Tracepoint> {
             };
             Some((line.trim().to_owned(), tp))
         })
-        .collect()
+        .collect();
+    Ok((tracepoints, unreadable))
 }
 
 /// Parses the `field:` lines of a tracefs format file.
@@ -99,6 +112,30 @@ fn split_decl(decl: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_tracefs_is_an_error_that_says_how_to_fix_it() {
+        let dir = std::env::temp_dir().join(format!("kgent-tracefs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("events/sched/sched_switch")).expect("mkdir");
+        let err = read_tracepoints(&dir).expect_err("no available_events");
+        assert!(err.contains("mount -t tracefs"), "{err}");
+        std::fs::write(
+            dir.join("available_events"),
+            "sched:sched_switch\nsched:gone\ngarbage\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join("events/sched/sched_switch/format"),
+            "format:\n\tfield:pid_t next_pid;\toffset:8;\n\tfield:not a field\n",
+        )
+        .expect("write");
+        let (tps, unreadable) = read_tracepoints(&dir).expect("readable");
+        assert_eq!(tps["sched:sched_switch"].fields[0].name, "next_pid");
+        assert!(tps["sched:gone"].fields.is_empty());
+        assert_eq!(unreadable, vec!["sched:gone".to_owned()]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn parses_fields_of_a_format_file() {

@@ -1,16 +1,60 @@
-//! Uprobe targets: function symbols of an ELF binary or library the user names.
+//! Uprobe targets: function symbols and USDT probes (`.note.stapsdt`) of an ELF binary or
+//! library the user names, resolved the way a user says it (a path, a command on PATH, or a
+//! library name through the dynamic linker's cache).
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+
+/// `resolve_binary`, with an error that says what to give instead.
+pub fn resolve_binary_or_explain(name: &str) -> Result<PathBuf, String> {
+    let path = resolve_binary(name).ok_or_else(|| {
+        format!(
+            "no ELF file named {name:?}: give an absolute path (/usr/bin/bash), a command on PATH (bash) or a library name (libc, libssl)"
+        )
+    })?;
+    if !is_elf(&path) {
+        return Err(format!(
+            "{} is not an ELF file (a script or a linker script?): uprobes need a compiled binary or shared library",
+            path.display()
+        ));
+    }
+    Ok(path)
+}
+
+/// A library name through the dynamic linker's cache (`ldconfig -p`): `libc` → the 64-bit
+/// `libc.so.6`. Only real ELF files count (`libc.so` is often a linker script).
+fn from_linker_cache(name: &str) -> Option<PathBuf> {
+    let out = std::process::Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut hits: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| {
+            let (soname, rest) = l.trim().split_once(" (")?;
+            let (arch, path) = rest.split_once(") => ")?;
+            let matches = soname == name || soname.starts_with(&format!("{name}.so"));
+            (matches && arch.contains("x86-64")).then(|| PathBuf::from(path.trim()))
+        })
+        .filter(|p| is_elf(p))
+        .collect();
+    // Prefer the versioned runtime name (libc.so.6) over a development symlink.
+    hits.sort_by_key(|p| std::cmp::Reverse(p.display().to_string().len()));
+    hits.into_iter().next()
+}
 
 /// Resolves what a user calls a binary: an absolute path, a command on PATH (`bash`), or a
-/// library name (`libc`, `libssl`) found in the usual library directories.
+/// library name (`libc`, `libssl`) found through the linker cache or the usual directories.
 pub fn resolve_binary(name: &str) -> Option<PathBuf> {
     let p = Path::new(name);
     if p.is_absolute() {
         return p.is_file().then(|| p.to_path_buf());
     }
     if name.starts_with("lib") {
+        if let Some(p) = from_linker_cache(name) {
+            return Some(p);
+        }
         for dir in [
             "/lib/x86_64-linux-gnu",
             "/usr/lib/x86_64-linux-gnu",
@@ -68,6 +112,56 @@ pub fn uprobe_symbols(path: &Path) -> Result<Vec<String>, String> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// USDT probes of an ELF file as `provider:name`, from its `.note.stapsdt` notes (empty when
+/// it has none).
+pub fn usdt_probes(path: &Path) -> Result<Vec<String>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("{} is not an ELF object: {e}", path.display()))?;
+    let Some(section) = file.section_by_name(".note.stapsdt") else {
+        return Ok(Vec::new());
+    };
+    let notes = section
+        .data()
+        .map_err(|e| format!("{}: unreadable .note.stapsdt: {e}", path.display()))?;
+    let mut probes = parse_stapsdt(notes, file.is_64());
+    probes.sort();
+    probes.dedup();
+    Ok(probes)
+}
+
+/// Notes are `namesz, descsz, type` (u32 each), the owner name and the descriptor, each padded
+/// to 4 bytes; a stapsdt descriptor is pc, base, semaphore (addresses), then the provider,
+/// probe name and argument format as NUL-terminated strings.
+fn parse_stapsdt(mut notes: &[u8], is_64: bool) -> Vec<String> {
+    let word = |b: &[u8], at: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    let pad = |n: usize| n.div_ceil(4) * 4;
+    let addresses = if is_64 { 24 } else { 12 };
+    let mut out = Vec::new();
+    while let (Some(namesz), Some(descsz), Some(kind)) =
+        (word(notes, 0), word(notes, 4), word(notes, 8))
+    {
+        let desc_at = 12 + pad(namesz);
+        let Some(desc) = notes.get(desc_at..desc_at + descsz) else {
+            break;
+        };
+        if kind == 3 && notes.get(12..12 + namesz) == Some(b"stapsdt\0".as_slice()) {
+            let mut strings = desc.get(addresses..).unwrap_or(&[]).split(|&b| b == 0);
+            if let (Some(provider), Some(name)) = (strings.next(), strings.next()) {
+                out.push(format!(
+                    "{}:{}",
+                    String::from_utf8_lossy(provider),
+                    String::from_utf8_lossy(name)
+                ));
+            }
+        }
+        notes = notes.get(desc_at + pad(descsz)..).unwrap_or(&[]);
+    }
+    out
 }
 
 /// An ELF file the request names, with the function symbols most relevant to it.
@@ -160,4 +254,35 @@ pub fn uprobe_targets(request: &str, max_symbols: usize) -> Vec<UprobeTarget> {
         });
     }
     targets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_stapsdt_note() {
+        let mut note = Vec::new();
+        note.extend_from_slice(&8u32.to_le_bytes());
+        let desc: Vec<u8> = [vec![0u8; 24], b"libstdcxx\0throw\08@%rdi\0".to_vec()].concat();
+        note.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        note.extend_from_slice(&3u32.to_le_bytes());
+        note.extend_from_slice(b"stapsdt\0");
+        note.extend_from_slice(&desc);
+        note.resize(note.len().div_ceil(4) * 4, 0);
+        let twice = [note.clone(), note].concat();
+        assert_eq!(
+            parse_stapsdt(&twice, true),
+            vec!["libstdcxx:throw", "libstdcxx:throw"]
+        );
+        assert!(parse_stapsdt(&[1, 2, 3], true).is_empty());
+    }
+
+    #[test]
+    fn resolves_libraries_through_the_linker_cache_and_explains_unknown_names() {
+        let libc = resolve_binary_or_explain("libc").expect("libc");
+        assert!(is_elf(&libc), "{}", libc.display());
+        let err = resolve_binary_or_explain("kgent-no-such-binary").expect_err("unknown");
+        assert!(err.contains("absolute path"), "{err}");
+    }
 }

@@ -1,13 +1,18 @@
-//! A small BM25 index: enough for a few thousand short documents, answered in microseconds.
-use std::collections::HashMap;
+//! A small BM25 index: the catalog's ~60k short documents, built in about 100 ms and answered
+//! in microseconds (p99 ~0.2 ms in `kgentd bench`). Hand-written rather than tantivy (which was
+//! not measured here): the catalog is rebuilt in memory from the kernel at every start and
+//! needs no segment files, writer threads or commits, only postings with precomputed weights.
+use rustc_hash::FxHashMap;
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 
 pub struct Index {
-    /// term → its idf and, per document containing it, the term's BM25 weight there
+    /// term → its position in `postings`.
+    terms: FxHashMap<String, u32>,
+    /// Per term: its idf and, per document containing it, the term's BM25 weight there
     /// (everything but the idf is known at build time).
-    postings: HashMap<String, Posting>,
+    postings: Vec<Posting>,
     docs: usize,
 }
 
@@ -19,11 +24,25 @@ struct Posting {
 /// Lower-cased words, split on anything not alphanumeric (so `sys_enter_openat` gives `sys`,
 /// `enter`, `openat`), with a light stemmer so "opened", "opens" and "open" meet.
 pub fn terms(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| stem(&w.to_ascii_lowercase()))
-        .filter(|w| !STOP.contains(&w.as_str()))
-        .collect()
+    let mut out = Vec::new();
+    for_each_term(text, &mut String::new(), |t| out.push(t.to_owned()));
+    out
+}
+
+/// Calls `f` with every term of `text`, lower-casing into `buf` (no allocation per word: the
+/// 60k documents of a catalog are indexed at every start).
+fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        buf.clear();
+        buf.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        let t = stem(buf);
+        if !STOP.contains(&t) {
+            f(t);
+        }
+    }
 }
 
 const STOP: &[&str] = &[
@@ -32,30 +51,42 @@ const STOP: &[&str] = &[
     "whenever", "any", "all", "are", "be", "from", "as", "how", "s", "do", "at", "per",
 ];
 
-fn stem(w: &str) -> String {
+fn stem(w: &str) -> &str {
     for suf in ["ing", "ed", "es", "s"] {
         if let Some(base) = w.strip_suffix(suf) {
             if base.len() >= 4 {
-                return base.to_owned();
+                return base;
             }
         }
     }
-    w.to_owned()
+    w
 }
 
 impl Index {
     pub fn new(docs: Vec<String>) -> Self {
-        let mut raw: HashMap<String, Vec<(u32, f32)>> = HashMap::new();
+        let mut terms: FxHashMap<String, u32> = FxHashMap::default();
+        let mut raw: Vec<Vec<(u32, f32)>> = Vec::new();
         let mut doc_len = Vec::with_capacity(docs.len());
+        let mut buf = String::new();
+        let mut in_doc: Vec<u32> = Vec::new();
         for (d, text) in docs.iter().enumerate() {
-            let ts = terms(text);
-            doc_len.push(ts.len() as f32);
-            let mut tf: HashMap<String, f32> = HashMap::new();
-            for t in ts {
-                *tf.entry(t).or_default() += 1.0;
-            }
-            for (t, f) in tf {
-                raw.entry(t).or_default().push((d as u32, f));
+            in_doc.clear();
+            for_each_term(text, &mut buf, |t| {
+                let id = match terms.get(t) {
+                    Some(&id) => id,
+                    None => {
+                        let id = raw.len() as u32;
+                        terms.insert(t.to_owned(), id);
+                        raw.push(Vec::new());
+                        id
+                    }
+                };
+                in_doc.push(id);
+            });
+            doc_len.push(in_doc.len() as f32);
+            in_doc.sort_unstable();
+            for run in in_doc.chunk_by(|a, b| a == b) {
+                raw[run[0] as usize].push((d as u32, run.len() as f32));
             }
         }
         let n = doc_len.len() as f32;
@@ -66,7 +97,7 @@ impl Index {
         };
         let postings = raw
             .into_iter()
-            .map(|(term, list)| {
+            .map(|list| {
                 let df = list.len() as f32;
                 let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
                 let docs = list
@@ -79,10 +110,11 @@ impl Index {
                         )
                     })
                     .collect();
-                (term, Posting { idf, docs })
+                Posting { idf, docs }
             })
             .collect();
         Self {
+            terms,
             postings,
             docs: doc_len.len(),
         }
@@ -96,7 +128,7 @@ impl Index {
         let mut scores = vec![0f32; self.docs];
         let mut touched: Vec<u32> = Vec::new();
         for t in &qterms {
-            let Some(p) = self.postings.get(t) else {
+            let Some(p) = self.terms.get(t).map(|&i| &self.postings[i as usize]) else {
                 continue;
             };
             for &(d, w) in &p.docs {

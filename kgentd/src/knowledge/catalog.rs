@@ -1,20 +1,35 @@
 //! The catalog: every attach point and helper of this host in one searchable index —
 //! tracepoints (with fields), raw tracepoints and kernel functions (from BTF, with prototypes),
-//! and BPF helpers (from `linux/bpf.h`), each marked with whether it can be used here and why
-//! not. Built from the live host at start-up; answers a search in well under a millisecond.
-use std::collections::HashMap;
+//! BPF helpers (from `linux/bpf.h`, with the program types that may call them here), and the
+//! hooks and perf events of the curated specs DB — each marked with whether it can be used here
+//! and why not, and enriched with the curated facts where the specs DB has an entry.
+//!
+//! Built from the live host at start-up; BM25 answers a search in well under a millisecond.
+//! Sentence vectors of the attach points (not of the 56k kernel functions: too many to embed at
+//! start-up, and unusable where kprobes are) can be attached later; search is then hybrid
+//! (reciprocal rank fusion of both rankings).
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use super::bm25::Index;
+use super::embedding::Embedder;
 use super::helpers;
+use super::semantic::VectorIndex;
+use super::specs::{self, Spec};
 use crate::host::{btf, HostFacts};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Tracepoint,
     RawTracepoint,
     KernelFunction,
     Helper,
+    /// A program type attached to an object rather than an event: XDP, tc, cgroup, sock_ops, LSM.
+    Hook,
+    PerfEvent,
+    Uprobe,
 }
 
 impl EntryKind {
@@ -24,11 +39,25 @@ impl EntryKind {
             Self::RawTracepoint => "raw tracepoint",
             Self::KernelFunction => "kernel function",
             Self::Helper => "helper",
+            Self::Hook => "hook",
+            Self::PerfEvent => "perf event",
+            Self::Uprobe => "uprobe",
+        }
+    }
+
+    /// The kind a curated entry the host has no list of is, by its prefix.
+    fn of_curated(name: &str) -> Option<Self> {
+        let prefix = name.split(':').next()?;
+        match prefix {
+            "hook" => Some(Self::Hook),
+            "software" | "hardware" | "profile" | "interval" => Some(Self::PerfEvent),
+            "uprobe" | "uretprobe" | "usdt" => Some(Self::Uprobe),
+            _ => None,
         }
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CatalogEntry {
     pub kind: EntryKind,
     /// How a program names it: "tracepoint:syscalls:sys_enter_openat", "kprobe:vfs_read",
@@ -40,14 +69,45 @@ pub struct CatalogEntry {
     pub available: bool,
     /// Why not, when it cannot be used here; how, when it can.
     pub reason: String,
+    /// From the specs DB: what programs get wrong about it (empty when not curated).
+    pub facts: Vec<String>,
+    /// From the specs DB: probes people reach for that this entry replaces.
+    pub instead_of: Vec<String>,
+    /// Helpers only: program types that may call it on this kernel (measured by bpftool).
+    pub program_types: Vec<String>,
+    pub curated: bool,
+    /// From the specs DB: how users ask for it (searchable, not shown).
+    pub people_say: Vec<String>,
+}
+
+/// How a search ranks entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retrieval {
+    Bm25,
+    Embeddings,
+    /// Reciprocal rank fusion of BM25 and embeddings.
+    Hybrid,
+}
+
+/// Vectors of the embedded entries, attached once computed.
+struct Semantic {
+    embedder: Arc<Embedder>,
+    /// Catalog entry of each vector.
+    entries: Vec<usize>,
+    vectors: VectorIndex,
 }
 
 pub struct Catalog {
     entries: Vec<CatalogEntry>,
     index: Index,
     by_name: HashMap<String, usize>,
+    /// Kernel function name → curated entries that replace probes of it.
+    replacing: HashMap<String, Vec<usize>>,
+    semantic: OnceLock<Semantic>,
     /// What could not be read (a missing header, unreadable BTF), said once.
     pub warnings: Vec<String>,
+    /// Curated entries naming attach points this kernel lacks.
+    pub missing_specs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,7 +116,52 @@ pub struct Counts {
     pub raw_tracepoints: usize,
     pub kernel_functions: usize,
     pub helpers: usize,
+    pub hooks: usize,
+    pub perf_events: usize,
+    pub uprobes: usize,
+    pub curated: usize,
 }
+
+impl Counts {
+    pub fn total(&self) -> usize {
+        self.tracepoints
+            + self.raw_tracepoints
+            + self.kernel_functions
+            + self.helpers
+            + self.hooks
+            + self.perf_events
+            + self.uprobes
+    }
+}
+
+/// An entry with nothing curated yet.
+fn entry(
+    kind: EntryKind,
+    name: String,
+    signature: String,
+    description: String,
+    available: bool,
+    reason: String,
+) -> CatalogEntry {
+    CatalogEntry {
+        kind,
+        name,
+        signature,
+        description,
+        available,
+        reason,
+        facts: Vec::new(),
+        instead_of: Vec::new(),
+        program_types: Vec::new(),
+        curated: false,
+        people_say: Vec::new(),
+    }
+}
+
+/// RRF's damping constant: the usual 60 keeps one list's top hit from drowning the other list.
+const RRF_K: f32 = 60.0;
+/// Candidates each ranking contributes to a fusion.
+const FUSION_DEPTH: usize = 60;
 
 impl Catalog {
     pub fn build(host: &HostFacts) -> Self {
@@ -70,30 +175,39 @@ impl Catalog {
                 .iter()
                 .map(|f| format!("{} {}", f.ctype, f.name))
                 .collect();
-            entries.push(CatalogEntry {
-                kind: EntryKind::Tracepoint,
-                name: tp.probe(),
-                signature: fields.join("; "),
-                description: format!("tracepoint {} of the {} subsystem", tp.event, tp.subsystem),
-                available: tp_family.is_some_and(|f| f.available),
-                reason: tp_family.map(|f| f.reason.clone()).unwrap_or_default(),
-            });
+            entries.push(entry(
+                EntryKind::Tracepoint,
+                tp.probe(),
+                fields.join("; "),
+                format!("tracepoint {} of the {} subsystem", tp.event, tp.subsystem),
+                tp_family.is_some_and(|f| f.available),
+                tp_family.map(|f| f.reason.clone()).unwrap_or_default(),
+            ));
         }
-        match btf::read(Path::new("/sys/kernel/btf/vmlinux")) {
+        // BTF and bpf.h are independent reads: do them side by side.
+        let (kernel, helper_docs) = std::thread::scope(|s| {
+            let kernel = s.spawn(|| btf::read(Path::new("/sys/kernel/btf/vmlinux")));
+            let helper_docs = helpers::read(Path::new(helpers::BPF_H));
+            let kernel = kernel
+                .join()
+                .unwrap_or_else(|_| Err("the BTF reader crashed".to_owned()));
+            (kernel, helper_docs)
+        });
+        match kernel {
             Ok(k) => {
                 let raw = family("rawtracepoint");
                 for rt in k.raw_tracepoints {
-                    entries.push(CatalogEntry {
-                        kind: EntryKind::RawTracepoint,
-                        name: format!("rawtracepoint:{}", rt.name),
-                        signature: rt.prototype,
-                        description: format!("raw tracepoint {} (also tp_btf)", rt.name),
-                        available: raw.is_some_and(|f| f.available),
-                        reason: format!(
+                    entries.push(entry(
+                        EntryKind::RawTracepoint,
+                        format!("rawtracepoint:{}", rt.name),
+                        rt.prototype,
+                        format!("raw tracepoint {} (also tp_btf)", rt.name),
+                        raw.is_some_and(|f| f.available),
+                        format!(
                             "{}; bpftrace 0.17 cannot attach raw tracepoints, C programs can",
                             raw.map(|f| f.reason.as_str()).unwrap_or("not measured")
                         ),
-                    });
+                    ));
                 }
                 let (kprobe, fentry) = (family("kprobe"), family("fentry"));
                 let usable =
@@ -105,57 +219,96 @@ impl Catalog {
                     _ => "not measured".to_owned(),
                 };
                 for f in k.functions {
-                    entries.push(CatalogEntry {
-                        kind: EntryKind::KernelFunction,
-                        name: format!("kprobe:{}", f.name),
-                        signature: f.prototype,
-                        description: format!(
+                    entries.push(entry(
+                        EntryKind::KernelFunction,
+                        format!("kprobe:{}", f.name),
+                        f.prototype,
+                        format!(
                             "kernel function {} (kprobe/kretprobe/fentry/fexit target)",
                             f.name
                         ),
-                        available: usable,
-                        reason: reason.clone(),
-                    });
+                        usable,
+                        reason.clone(),
+                    ));
                 }
             }
             Err(e) => warnings.push(format!(
                 "kernel functions and raw tracepoints unavailable: {e}"
             )),
         }
-        match helpers::read(Path::new(helpers::BPF_H)) {
-            Ok(hs) => entries.extend(hs.into_iter().map(|h| CatalogEntry {
-                kind: EntryKind::Helper,
-                name: h.name,
-                signature: h.prototype,
-                description: if h.returns.is_empty() {
-                    h.description
-                } else {
-                    format!("{} Returns: {}", h.description, h.returns)
-                },
-                available: true,
-                reason: "documented in the host's linux/bpf.h".to_owned(),
+        let callers = helper_callers(&host.helpers_by_program_type);
+        match helper_docs {
+            Ok(hs) => entries.extend(hs.into_iter().map(|h| {
+                let program_types = callers.get(&h.name).cloned().unwrap_or_default();
+                let (available, reason) =
+                    helper_availability(&host.helpers_by_program_type, &program_types);
+                let mut e = entry(
+                    EntryKind::Helper,
+                    h.name,
+                    h.prototype,
+                    if h.returns.is_empty() {
+                        h.description
+                    } else {
+                        format!("{} Returns: {}", h.description, h.returns)
+                    },
+                    available,
+                    reason,
+                );
+                e.program_types = program_types;
+                e
             })),
             Err(e) => warnings.push(format!("helpers unavailable: {e}")),
         }
-        let index = Index::new(
-            entries
-                .iter()
-                .map(|e| {
-                    let short: String = e.description.chars().take(300).collect();
-                    format!("{} {} {}", e.name, e.name, short)
-                })
-                .collect(),
-        );
-        let by_name = entries
+        let mut by_name: HashMap<String, usize> = entries
             .iter()
             .enumerate()
             .map(|(i, e)| (e.name.clone(), i))
             .collect();
+        let curated = match specs::parse(specs::CURATED) {
+            Ok(c) => c,
+            Err(e) => {
+                warnings.push(e);
+                Vec::new()
+            }
+        };
+        let mut missing_specs = Vec::new();
+        let mut replacing: HashMap<String, Vec<usize>> = HashMap::new();
+        for spec in curated {
+            let i = match by_name.get(&spec.name) {
+                Some(&i) => i,
+                None => match curated_entry(host, &spec) {
+                    Some(e) => {
+                        entries.push(e);
+                        by_name.insert(spec.name.clone(), entries.len() - 1);
+                        entries.len() - 1
+                    }
+                    None => {
+                        missing_specs.push(spec.name.clone());
+                        continue;
+                    }
+                },
+            };
+            for probe in &spec.instead_of {
+                if let Some(f) = specs::kernel_function(probe) {
+                    replacing.entry(f.to_owned()).or_default().push(i);
+                }
+            }
+            let e = &mut entries[i];
+            e.description = spec.summary;
+            e.facts = spec.facts;
+            e.instead_of = spec.instead_of;
+            e.people_say = spec.people_say;
+            e.curated = true;
+        }
+        let index = Index::new(entries.iter().map(bm25_text).collect());
         Self {
             entries,
             index,
             by_name,
+            replacing,
+            semantic: OnceLock::new(),
             warnings,
+            missing_specs,
         }
     }
 
@@ -167,50 +320,391 @@ impl Catalog {
                 EntryKind::RawTracepoint => c.raw_tracepoints += 1,
                 EntryKind::KernelFunction => c.kernel_functions += 1,
                 EntryKind::Helper => c.helpers += 1,
+                EntryKind::Hook => c.hooks += 1,
+                EntryKind::PerfEvent => c.perf_events += 1,
+                EntryKind::Uprobe => c.uprobes += 1,
             }
+            c.curated += usize::from(e.curated);
         }
         c
     }
 
-    /// Ranked entries for a query in people's words or kernel names. Attach points a program
-    /// can use directly rank above kernel internals: tracepoints first, tracepoint plumbing
-    /// (`__traceiter_*` and the like) last.
-    pub fn search(&self, query: &str, limit: usize) -> Vec<(&CatalogEntry, f32)> {
-        let expanded = super::vocabulary::expand(query);
-        let mut ranked: Vec<(&CatalogEntry, f32)> = self
-            .index
-            .search(&expanded, limit.saturating_mul(4).max(20))
-            .into_iter()
-            .map(|(i, s)| {
-                let e = &self.entries[i];
-                (e, s * weight(e))
+    /// Texts to embed, with the entry each belongs to: every attach point a program names by
+    /// event (tracepoints, hooks, perf events, uprobes), helpers, and every curated entry.
+    /// Raw tracepoints share their tracepoint's name and meaning; kernel functions are 56k
+    /// internals: both stay BM25-only.
+    pub fn embedding_texts(&self) -> (Vec<usize>, Vec<String>) {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                e.curated || !matches!(e.kind, EntryKind::RawTracepoint | EntryKind::KernelFunction)
             })
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        ranked.truncate(limit);
-        ranked
+            .map(|(i, e)| (i, embedding_text(e)))
+            .unzip()
+    }
+
+    /// Makes search hybrid. `vectors` align with `entries` from `embedding_texts`.
+    pub fn attach_embeddings(
+        &self,
+        embedder: Arc<Embedder>,
+        entries: Vec<usize>,
+        vectors: VectorIndex,
+    ) -> Result<(), String> {
+        if entries.len() != vectors.len() {
+            return Err(format!(
+                "{} vectors for {} entries",
+                vectors.len(),
+                entries.len()
+            ));
+        }
+        self.semantic
+            .set(Semantic {
+                embedder,
+                entries,
+                vectors,
+            })
+            .map_err(|_| "embeddings are already attached".to_owned())
+    }
+
+    /// Every entry, in catalog order (tracepoints, raw tracepoints, kernel functions, helpers,
+    /// then curated hooks and events).
+    pub fn entries(&self) -> &[CatalogEntry] {
+        &self.entries
+    }
+
+    /// Whether search uses sentence embeddings (else BM25 only).
+    pub fn has_embeddings(&self) -> bool {
+        self.semantic.get().is_some()
+    }
+
+    /// The embedder, once attached (the example corpus shares it).
+    pub fn embedder(&self) -> Option<Arc<Embedder>> {
+        self.semantic.get().map(|s| s.embedder.clone())
+    }
+
+    /// Ranked entries for a query in people's words or kernel names: hybrid when embeddings
+    /// are attached, BM25 otherwise.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<(&CatalogEntry, f32)> {
+        self.search_where(query, limit, |_| true)
+    }
+
+    /// `search`, keeping only entries `keep` accepts.
+    pub fn search_where(
+        &self,
+        query: &str,
+        limit: usize,
+        keep: impl Fn(&CatalogEntry) -> bool,
+    ) -> Vec<(&CatalogEntry, f32)> {
+        let mode = if self.has_embeddings() {
+            Retrieval::Hybrid
+        } else {
+            Retrieval::Bm25
+        };
+        match self.search_with(query, limit, mode, &keep) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("semantic search failed, answering with BM25 only: {e}");
+                self.bm25(query, limit, &keep)
+            }
+        }
+    }
+
+    /// Search with a chosen ranking (the retrieval-quality report compares all three).
+    /// Embeddings and hybrid need attached embeddings.
+    pub fn search_with(
+        &self,
+        query: &str,
+        limit: usize,
+        mode: Retrieval,
+        keep: &dyn Fn(&CatalogEntry) -> bool,
+    ) -> Result<Vec<(&CatalogEntry, f32)>, String> {
+        match mode {
+            Retrieval::Bm25 => Ok(self.bm25(query, limit, keep)),
+            Retrieval::Embeddings => self.nearest(query, limit, keep),
+            Retrieval::Hybrid => {
+                let depth = FUSION_DEPTH.max(limit);
+                let lexical = self.bm25(query, depth, keep);
+                let semantic = self.nearest(query, depth, keep)?;
+                let mut fused: HashMap<*const CatalogEntry, (&CatalogEntry, f32)> = HashMap::new();
+                for list in [&lexical, &semantic] {
+                    for (rank, (e, _)) in list.iter().enumerate() {
+                        let slot = fused.entry(*e as *const CatalogEntry).or_insert((e, 0.0));
+                        slot.1 += 1.0 / (RRF_K + rank as f32 + 1.0);
+                    }
+                }
+                let mut ranked: Vec<(&CatalogEntry, f32)> = fused.into_values().collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
+                ranked.truncate(limit);
+                Ok(ranked)
+            }
+        }
+    }
+
+    /// BM25 ranking. Attach points a program can use directly rank above kernel internals:
+    /// tracepoints first, tracepoint plumbing (`__traceiter_*` and the like) last.
+    fn bm25(
+        &self,
+        query: &str,
+        limit: usize,
+        keep: &dyn Fn(&CatalogEntry) -> bool,
+    ) -> Vec<(&CatalogEntry, f32)> {
+        let expanded = super::vocabulary::expand(query);
+        let mut want = limit.saturating_mul(4).max(20);
+        loop {
+            let hits = self.index.search(&expanded, want);
+            let exhausted = hits.len() < want;
+            let mut ranked: Vec<(&CatalogEntry, f32)> = hits
+                .into_iter()
+                .map(|(i, s)| (&self.entries[i], s))
+                .filter(|(e, _)| keep(e))
+                .map(|(e, s)| (e, s * weight(e)))
+                .collect();
+            // A filter may discard most hits: widen until enough remain or none are left.
+            if ranked.len() >= limit.saturating_mul(2).min(want) || exhausted {
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                ranked.truncate(limit);
+                return ranked;
+            }
+            want = want.saturating_mul(8);
+        }
+    }
+
+    /// Embedding ranking (cosine similarity of the query to each embedded entry).
+    fn nearest(
+        &self,
+        query: &str,
+        limit: usize,
+        keep: &dyn Fn(&CatalogEntry) -> bool,
+    ) -> Result<Vec<(&CatalogEntry, f32)>, String> {
+        let s = self
+            .semantic
+            .get()
+            .ok_or("sentence embeddings are not loaded (yet)")?;
+        let q = s.embedder.embed_query(query)?;
+        let mut want = limit.saturating_mul(8).max(100);
+        loop {
+            let hits = s.vectors.top(&q, want);
+            let exhausted = hits.len() < want;
+            let kept: Vec<(&CatalogEntry, f32)> = hits
+                .into_iter()
+                .map(|(i, score)| (&self.entries[s.entries[i]], score))
+                .filter(|(e, _)| keep(e))
+                .take(limit)
+                .collect();
+            if kept.len() >= limit || exhausted {
+                return Ok(kept);
+            }
+            want = want.saturating_mul(8);
+        }
     }
 
     /// One entry by its name; the probe prefix may be left out or abbreviated
     /// ("sys_enter_openat", "syscalls:sys_enter_openat", "t:syscalls:sys_enter_openat", "vfs_read").
     pub fn get(&self, name: &str) -> Option<&CatalogEntry> {
         let name = name.trim();
-        let candidates = [
+        let exact = [
             name.to_owned(),
             format!("tracepoint:{name}"),
             format!("tracepoint:{}", name.strip_prefix("t:").unwrap_or(name)),
+        ];
+        if let Some(e) = exact.iter().find_map(|c| self.by_name.get(c)) {
+            return Some(&self.entries[*e]);
+        }
+        // A bare event name: the tracepoint of that name, whatever its subsystem, before the
+        // raw tracepoint and kernel function that usually share it.
+        if let Some(e) = self
+            .entries
+            .iter()
+            .find(|e| e.kind == EntryKind::Tracepoint && e.name.rsplit(':').next() == Some(name))
+        {
+            return Some(e);
+        }
+        let other = [
             format!("rawtracepoint:{name}"),
+            format!("hook:{name}"),
             format!("kprobe:{name}"),
             format!("kprobe:{}", name.split_once(':').map_or(name, |(_, n)| n)),
         ];
-        if let Some(e) = candidates.iter().find_map(|c| self.by_name.get(c)) {
-            return Some(&self.entries[*e]);
-        }
-        // A bare event name: the tracepoint of that name, whatever its subsystem.
-        self.entries
+        other
             .iter()
-            .find(|e| e.kind == EntryKind::Tracepoint && e.name.rsplit(':').next() == Some(name))
+            .find_map(|c| self.by_name.get(c))
+            .map(|&i| &self.entries[i])
     }
+
+    /// Curated entries that replace a kernel-function probe (`kprobe:tcp_connect` →
+    /// `tracepoint:sock:inet_sock_set_state`), usable ones first.
+    pub fn replacements(&self, probe: &str) -> Vec<&CatalogEntry> {
+        let function = specs::kernel_function(probe).unwrap_or(probe);
+        let mut out: Vec<&CatalogEntry> = self
+            .replacing
+            .get(function)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.entries[i])
+            .filter(|e| e.kind != EntryKind::KernelFunction)
+            .collect();
+        out.sort_by_key(|e| !e.available);
+        out
+    }
+
+    /// A helper by name, with the program types that may call it here.
+    pub fn helper(&self, name: &str) -> Option<&CatalogEntry> {
+        self.by_name
+            .get(name.trim())
+            .map(|&i| &self.entries[i])
+            .filter(|e| e.kind == EntryKind::Helper)
+    }
+
+    /// Whether a program of `program_type` (bpftool's names: "kprobe", "tracepoint", "xdp",
+    /// "sched_cls", "raw_tracepoint", …) may call `helper` on this kernel. The error names what
+    /// to do instead.
+    pub fn helper_callable(&self, helper: &str, program_type: &str) -> Result<(), String> {
+        let Some(h) = self.helper(helper) else {
+            // Misspellings ("pidtgid") are closest by spelling; BM25 never sees the split word.
+            let mut near: Vec<(f64, &str)> = self
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::Helper)
+                .map(|e| (strsim::jaro_winkler(helper, &e.name), e.name.as_str()))
+                .collect();
+            near.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let near: Vec<&str> = near.into_iter().take(3).map(|(_, n)| n).collect();
+            return Err(format!(
+                "{helper} is not a BPF helper of this kernel's linux/bpf.h; nearest: {}",
+                near.join(", ")
+            ));
+        };
+        if h.program_types.is_empty() {
+            // Not measured (bpftool missing): the header is all we know.
+            return Ok(());
+        }
+        if h.program_types.iter().any(|t| t == program_type) {
+            return Ok(());
+        }
+        Err(format!(
+            "{helper} cannot be called from {program_type} programs on this kernel (measured by loading a probe program); it can be called from: {}",
+            h.program_types.join(", ")
+        ))
+    }
+}
+
+/// Helper → program types that may call it, from the measured program type → helpers map.
+fn helper_callers(by_type: &BTreeMap<String, Vec<String>>) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (program_type, helpers) in by_type {
+        for h in helpers {
+            out.entry(h.clone()).or_default().push(program_type.clone());
+        }
+    }
+    out
+}
+
+fn helper_availability(
+    by_type: &BTreeMap<String, Vec<String>>,
+    program_types: &[String],
+) -> (bool, String) {
+    if by_type.is_empty() {
+        return (
+            true,
+            "documented in the host's linux/bpf.h; which program types may call it was not measured (install bpftool: bash setup.sh)".to_owned(),
+        );
+    }
+    if program_types.is_empty() {
+        return (
+            false,
+            "documented in linux/bpf.h, but no program type may call it on this kernel (bpftool feature probe)".to_owned(),
+        );
+    }
+    (
+        true,
+        format!(
+            "callable from {} program types here (measured): {}",
+            program_types.len(),
+            program_types.join(", ")
+        ),
+    )
+}
+
+/// A curated entry the host has no list of (hooks, perf events, uprobes), available when its
+/// measured family is; `None` for curated tracepoints or functions this kernel lacks.
+fn curated_entry(host: &HostFacts, spec: &Spec) -> Option<CatalogEntry> {
+    let kind = EntryKind::of_curated(&spec.name)?;
+    let family = spec
+        .family
+        .as_deref()
+        .and_then(|f| host.families.iter().find(|h| h.name == f));
+    let (available, reason) = match family {
+        Some(f) => (f.available, f.reason.clone()),
+        None => (
+            false,
+            format!(
+                "its attach family ({}) was not measured on this host",
+                spec.family.as_deref().unwrap_or("unnamed")
+            ),
+        ),
+    };
+    Some(entry(
+        kind,
+        spec.name.clone(),
+        String::new(),
+        String::new(),
+        available,
+        reason,
+    ))
+}
+
+/// What BM25 indexes: the name twice (names are what people paste), the description, field
+/// names of tracepoints, and for curated entries how people ask and what they replace.
+fn bm25_text(e: &CatalogEntry) -> String {
+    let short: String = e.description.chars().take(300).collect();
+    let mut text = format!("{} {} {}", e.name, e.name, short);
+    if e.kind == EntryKind::Tracepoint {
+        for field in e.signature.split("; ") {
+            if let Some(name) = field.rsplit([' ', '*']).next() {
+                text.push(' ');
+                text.push_str(name.split('[').next().unwrap_or(name));
+            }
+        }
+    }
+    for s in e.people_say.iter().chain(&e.instead_of) {
+        text.push(' ');
+        text.push_str(s);
+    }
+    text
+}
+
+/// What the embedding model reads: kernel names split into words, a one-line meaning, and
+/// how people ask for it. Short on purpose: a forward pass costs per token.
+fn embedding_text(e: &CatalogEntry) -> String {
+    let bare = e.name.split(':').skip(1).collect::<Vec<_>>().join(" ");
+    let words = if bare.is_empty() {
+        e.name.clone()
+    } else {
+        bare
+    }
+    .replace('_', " ");
+    let meaning: String = e
+        .description
+        .split(". ")
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
+    let mut text = format!("{words}: {meaning}");
+    if e.kind == EntryKind::Tracepoint && !e.curated {
+        let fields: Vec<&str> = e
+            .signature
+            .split("; ")
+            .filter_map(|f| f.rsplit([' ', '*']).next())
+            .collect();
+        text.push_str(&format!(". fields: {}", fields.join(" ").replace('_', " ")));
+    }
+    if !e.people_say.is_empty() {
+        text.push_str(&format!(". {}", e.people_say.join("; ")));
+    }
+    text
 }
 
 fn weight(e: &CatalogEntry) -> f32 {
@@ -227,6 +721,7 @@ fn weight(e: &CatalogEntry) -> f32 {
     }
     match e.kind {
         EntryKind::Tracepoint => 1.3,
+        EntryKind::Hook | EntryKind::PerfEvent | EntryKind::Uprobe => 1.2,
         EntryKind::RawTracepoint | EntryKind::Helper => 1.0,
         EntryKind::KernelFunction => 0.8,
     }

@@ -75,6 +75,45 @@ pub fn parse(text: &str) -> Vec<Helper> {
     helpers
 }
 
+/// Helper ids from the `__BPF_FUNC_MAPPER` list: `FN(map_lookup_elem)` (id = position, `unspec`
+/// is 0) or, in newer headers, `FN(map_lookup_elem, 1, ##ctx)`. Returns `bpf_`-prefixed names.
+pub fn ids(text: &str) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    let mut position = 0u32;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("#define __BPF_FUNC_MAPPER(") {
+            inside = true;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("FN(") {
+            let args: Vec<&str> = rest
+                .split(')')
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .collect();
+            let id = args
+                .get(1)
+                .and_then(|a| a.parse::<u32>().ok())
+                .unwrap_or(position);
+            if args[0] != "unspec" {
+                out.push((format!("bpf_{}", args[0]), id));
+            }
+            position = id + 1;
+        }
+        if !t.ends_with('\\') && !out.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
 /// `long bpf_map_update_elem(struct bpf_map *map, …)` → `bpf_map_update_elem`.
 fn helper_name(proto: &str) -> Option<String> {
     let open = proto.find('(')?;
@@ -97,5 +136,23 @@ mod tests {
         assert_eq!(h[0].description, "Add or update the value of the entry.");
         assert_eq!(h[0].returns, "0 on success.");
         assert_eq!(h[1].name, "bpf_map_lookup_elem");
+    }
+
+    #[test]
+    fn numbers_helpers_in_both_header_formats() {
+        let old = "#define __BPF_FUNC_MAPPER(FN)\t\\\n\tFN(unspec),\t\\\n\tFN(map_lookup_elem),\t\\\n\tFN(map_update_elem),\t\\\n\t/* */\n";
+        assert_eq!(
+            ids(old),
+            vec![
+                ("bpf_map_lookup_elem".to_owned(), 1),
+                ("bpf_map_update_elem".to_owned(), 2)
+            ]
+        );
+        let new = "#define __BPF_FUNC_MAPPER(FN, ctx...)\t\\\n\tFN(unspec, 0, ##ctx)\t\\\n\tFN(ktime_get_ns, 5, ##ctx)\t\\\n\t/* */\n";
+        assert_eq!(ids(new), vec![("bpf_ktime_get_ns".to_owned(), 5)]);
+        let host = std::fs::read_to_string(BPF_H).expect("linux/bpf.h (install linux-libc-dev)");
+        let host_ids = ids(&host);
+        assert!(host_ids.contains(&("bpf_map_lookup_elem".to_owned(), 1)));
+        assert_eq!(host_ids.len(), parse(&host).len());
     }
 }

@@ -1,22 +1,34 @@
-//! What kgent knows beyond the live kernel: example programs (kgent's curated ones in `bpf/`,
-//! embedded at build time, and the host's installed bpftrace tools) and a retrieval index over
-//! examples and the host's tracepoints.
+//! What kgent knows beyond the live kernel: the catalog of this host's attach points and
+//! helpers enriched by the curated specs DB (`specs-db/`), example programs (kgent's curated
+//! ones in `bpf/`, embedded at build time, and the host's installed bpftrace tools), and
+//! retrieval over all of them.
 //!
-//! Retrieval is BM25 over words, with a small layer that maps how people speak ("deleted",
-//! "new process", "tcp connection") onto kernel vocabulary (unlink, exec, inet_sock_set_state).
-//! Examples that use attach families this kernel lacks are never offered.
+//! Retrieval is hybrid: BM25 over words, with a small layer that maps how people speak
+//! ("deleted", "new process", "tcp connection") onto kernel vocabulary (unlink, exec,
+//! inet_sock_set_state), fused with all-MiniLM-L6-v2 sentence embeddings once they are loaded
+//! (`enable_embeddings`, run in the background at start-up; BM25 alone until then or when the
+//! model is missing). Examples that use attach families this kernel lacks are never offered.
 mod bm25;
 pub mod catalog;
+pub mod embedding;
 pub mod helpers;
+pub mod labels;
+pub mod semantic;
+pub mod specs;
 mod vocabulary;
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use include_dir::{include_dir, Dir};
 
 use crate::host::{uprobe_targets, HostFacts, Tracepoint, UprobeTarget};
 use crate::toolchain::bpftrace::probe_blocks;
 use bm25::Index;
+use catalog::EntryKind;
+use embedding::Embedder;
+use semantic::{Provenance, VectorIndex};
 
 static CURATED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../bpf/examples");
 
@@ -33,9 +45,17 @@ pub struct Knowledge {
     pub catalog: catalog::Catalog,
     examples: Vec<Example>,
     example_index: Index,
-    /// Tracepoint names, aligned with `tracepoint_index` documents.
-    tracepoints: Vec<String>,
-    tracepoint_index: Index,
+    /// Sentence vectors of the example descriptions, once embeddings are enabled.
+    example_vectors: OnceLock<VectorIndex>,
+}
+
+/// What enabling embeddings did, for the log and the benchmark.
+#[derive(Debug, Clone)]
+pub struct EmbeddingReport {
+    pub texts: usize,
+    pub provenance: Provenance,
+    pub model_load: Duration,
+    pub vectors: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -76,29 +96,39 @@ impl Knowledge {
                 })
                 .collect(),
         );
-        let tracepoints: Vec<String> = host.tracepoints.keys().cloned().collect();
-        let tracepoint_index = Index::new(
-            host.tracepoints
-                .values()
-                .map(|tp| {
-                    let fields: Vec<&str> = tp.fields.iter().map(|f| f.name.as_str()).collect();
-                    format!(
-                        "{} {} {} {}",
-                        tp.subsystem,
-                        tp.event,
-                        tp.event,
-                        fields.join(" ")
-                    )
-                })
-                .collect(),
-        );
         Self {
             catalog: catalog::Catalog::build(host),
             examples,
             example_index,
-            tracepoints,
-            tracepoint_index,
+            example_vectors: OnceLock::new(),
         }
+    }
+
+    /// Loads the embedding model from `model_dir` and attaches vectors of the catalog and the
+    /// examples (from `cache_dir` when computed before for this kernel and model). Takes tens
+    /// of seconds the first time: run it off the serving path.
+    pub fn enable_embeddings(
+        &self,
+        model_dir: &Path,
+        cache_dir: &Path,
+    ) -> Result<EmbeddingReport, String> {
+        let started = Instant::now();
+        let embedder = Arc::new(Embedder::load(model_dir)?);
+        let model_load = started.elapsed();
+        let started = Instant::now();
+        let (entries, mut texts) = self.catalog.embedding_texts();
+        let catalog_len = texts.len();
+        texts.extend(self.examples.iter().map(|e| e.description.clone()));
+        let (mut vectors, provenance) = semantic::load_or_embed(&embedder, &texts, cache_dir)?;
+        let example_vectors = vectors.split_off(catalog_len);
+        self.catalog.attach_embeddings(embedder, entries, vectors)?;
+        let _ = self.example_vectors.set(example_vectors);
+        Ok(EmbeddingReport {
+            texts: texts.len(),
+            provenance,
+            model_load,
+            vectors: started.elapsed(),
+        })
     }
 
     pub fn example_count(&self) -> usize {
@@ -107,12 +137,10 @@ impl Knowledge {
 
     /// The tracepoints and examples most relevant to `request`.
     pub fn ground(&self, host: &HostFacts, request: &str, n_tp: usize, n_ex: usize) -> Grounding {
-        let query = vocabulary::expand(request);
         let examples: Vec<Example> = self
-            .example_index
-            .search(&query, n_ex)
+            .rank_examples(request, n_ex)
             .into_iter()
-            .map(|(i, _)| self.examples[i].clone())
+            .map(|i| self.examples[i].clone())
             .collect();
         // Tracepoints the retrieved examples use come first: they are known to fit the need.
         let mut names: Vec<String> = Vec::new();
@@ -125,10 +153,13 @@ impl Knowledge {
                 }
             }
         }
-        for (i, _) in self.tracepoint_index.search(&query, n_tp * 2) {
-            let name = &self.tracepoints[i];
-            if !names.contains(name) {
-                names.push(name.clone());
+        for (e, _) in self
+            .catalog
+            .search_where(request, n_tp * 2, |e| e.kind == EntryKind::Tracepoint)
+        {
+            let name = e.name.trim_start_matches("tracepoint:");
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
             }
             // A syscall's enter and exit belong together (arguments vs. return value).
             if let Some(pair) = syscall_pair(name) {
@@ -153,14 +184,95 @@ impl Knowledge {
         }
     }
 
-    /// Real tracepoints whose names are closest to `wanted` (for "did you mean" diagnostics).
+    /// Real tracepoints closest to `wanted` (for "did you mean" diagnostics): first those the
+    /// specs DB names as replacing a kernel function of that name, then by search.
     pub fn nearest_tracepoints(&self, wanted: &str, n: usize) -> Vec<String> {
-        let query = vocabulary::expand(&wanted.replace([':', '_'], " "));
-        self.tracepoint_index
-            .search(&query, n)
+        let function = wanted.rsplit(':').next().unwrap_or(wanted);
+        let mut out: Vec<String> = self
+            .catalog
+            .replacements(&format!("kprobe:{function}"))
             .into_iter()
-            .map(|(i, _)| self.tracepoints[i].clone())
-            .collect()
+            .filter(|e| e.kind == EntryKind::Tracepoint)
+            .map(|e| e.name.trim_start_matches("tracepoint:").to_owned())
+            .collect();
+        let query = wanted.replace([':', '_'], " ");
+        for (e, _) in self
+            .catalog
+            .search_where(&query, n * 2, |e| e.kind == EntryKind::Tracepoint)
+        {
+            let name = e.name.trim_start_matches("tracepoint:").to_owned();
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// "use X instead" for a probe this kernel cannot attach: the tracepoints nearest to it, the
+    /// first with what it carries when the specs DB knows it
+    /// ("tracepoint:sock:inet_sock_set_state carries …; also near: …").
+    pub fn alternatives_hint(&self, target: &str, n: usize) -> String {
+        let near = self.nearest_tracepoints(target, n);
+        let Some((first, rest)) = near.split_first() else {
+            return "no tracepoint near it on this kernel".to_owned();
+        };
+        let carries = self
+            .catalog
+            .get(&format!("tracepoint:{first}"))
+            .filter(|e| e.curated)
+            .map(|e| {
+                let fields: Vec<&str> = e
+                    .signature
+                    .split("; ")
+                    .filter_map(|f| f.rsplit([' ', '*']).next())
+                    .map(|f| f.split('[').next().unwrap_or(f))
+                    .collect();
+                format!(
+                    " carries it: {} (fields: {})",
+                    e.description,
+                    fields.join(", ")
+                )
+            })
+            .unwrap_or_default();
+        let mut hint = format!("use tracepoint:{first}{carries}");
+        if !rest.is_empty() {
+            let rest: Vec<String> = rest.iter().map(|t| format!("tracepoint:{t}")).collect();
+            hint.push_str(&format!("; also near: {}", rest.join(", ")));
+        }
+        hint
+    }
+
+    /// Examples for a request, best first: BM25 fused with embeddings when they are loaded.
+    fn rank_examples(&self, request: &str, n: usize) -> Vec<usize> {
+        let lexical: Vec<usize> = self
+            .example_index
+            .search(&vocabulary::expand(request), n.max(10))
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        let semantic: Vec<usize> = match (self.example_vectors.get(), self.catalog.embedder()) {
+            (Some(v), Some(embedder)) => match embedder.embed_query(request) {
+                Ok(q) => v.top(&q, n.max(10)).into_iter().map(|(i, _)| i).collect(),
+                Err(e) => {
+                    tracing::warn!("example search falls back to BM25: {e}");
+                    Vec::new()
+                }
+            },
+            _ => Vec::new(),
+        };
+        let mut fused: Vec<(usize, f32)> = Vec::new();
+        for list in [&lexical, &semantic] {
+            for (rank, &i) in list.iter().enumerate() {
+                let score = 1.0 / (60.0 + rank as f32 + 1.0);
+                match fused.iter_mut().find(|(j, _)| *j == i) {
+                    Some(slot) => slot.1 += score,
+                    None => fused.push((i, score)),
+                }
+            }
+        }
+        fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        fused.into_iter().take(n).map(|(i, _)| i).collect()
     }
 }
 

@@ -1,0 +1,93 @@
+//! `kgentd specs`: the specs DB of this host, checked, rebuilt and exported. The curated part
+//! (`specs-db/attach-points.toml`) is compiled into kgentd; the generated part is measured on
+//! the host (tracefs, BTF, bpf.h, which families attach, which helpers each program type may
+//! call) and cached per kernel build, with the sentence vectors of the searchable entries.
+//! `--rebuild` drops those caches and measures and embeds again; `--export` writes the merged
+//! DB as JSON lines. Nothing here runs inside the daemon.
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::Config;
+use crate::daemon::{discover_host, feature_cache_file};
+use crate::knowledge::embedding::Embedder;
+use crate::knowledge::semantic;
+use crate::knowledge::Knowledge;
+
+pub async fn run(mut config: Config, rebuild: bool, export: Option<&Path>) -> anyhow::Result<()> {
+    config.agent.example_dirs.clear();
+    if rebuild {
+        let host = discover_host(&config).await?;
+        remove(&feature_cache_file(&host, &config))?;
+        match Embedder::load(&config.retrieval.embedding_model) {
+            Ok(e) => remove(&semantic::cache_file(&config.cache_dir, &e))?,
+            Err(e) => println!("embeddings: {e}"),
+        }
+    }
+    let host = discover_host(&config).await?;
+    let knowledge = tokio::task::spawn_blocking(move || {
+        let knowledge = Knowledge::build(&host, &[]);
+        let embeddings =
+            knowledge.enable_embeddings(&config.retrieval.embedding_model, &config.cache_dir);
+        (host, knowledge, embeddings)
+    })
+    .await?;
+    let (host, knowledge, embeddings) = knowledge;
+    let catalog = &knowledge.catalog;
+    let c = catalog.counts();
+    println!(
+        "kernel {}: {} tracepoints, {} raw tracepoints, {} kernel functions, {} helpers ({} program types measured), {} hooks, {} perf events, {} uprobes; {} curated entries",
+        host.kernel_release,
+        c.tracepoints,
+        c.raw_tracepoints,
+        c.kernel_functions,
+        c.helpers,
+        host.helpers_by_program_type.len(),
+        c.hooks,
+        c.perf_events,
+        c.uprobes,
+        c.curated
+    );
+    for w in host.warnings.iter().chain(&catalog.warnings) {
+        println!("warning: {w}");
+    }
+    if !catalog.missing_specs.is_empty() {
+        println!(
+            "curated entries this kernel lacks (kept out of the catalog): {}",
+            catalog.missing_specs.join(", ")
+        );
+    }
+    match embeddings {
+        Ok(r) => println!(
+            "embeddings: {} texts, {:?}, in {:.1} s",
+            r.texts,
+            r.provenance,
+            r.vectors.as_secs_f64()
+        ),
+        Err(e) => println!("embeddings: {e} (search stays BM25 only)"),
+    }
+    if let Some(path) = export {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for e in catalog.entries() {
+            serde_json::to_writer(&mut out, e)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        println!(
+            "wrote {} entries to {}",
+            catalog.entries().len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn remove(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            println!("dropped {}", path.display());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("cannot remove {}: {e}", path.display())),
+    }
+}

@@ -1,0 +1,172 @@
+//! The specs DB and hybrid retrieval against this host: curated entries resolve to real attach
+//! points, helpers carry the program types the kernel lets call them, and the labelled queries
+//! of specs-db/retrieval-labels.toml find their attach point in the top 5 (BM25, embeddings
+//! and hybrid, with the real all-MiniLM-L6-v2 that setup.sh installs).
+use std::sync::Arc;
+
+use kgent_tests::{proto, test_config, TestDaemon, GOOD_OPENAT};
+use kgentd::config::DEFAULT_EMBEDDING_MODEL;
+use kgentd::daemon::Daemon;
+use kgentd::knowledge::catalog::Retrieval;
+use kgentd::knowledge::labels;
+use kgentd::llm::ScriptedBackend;
+
+/// A daemon built in-process with embeddings left to the test.
+async fn daemon_without_background_embeddings(dir: &std::path::Path) -> Daemon {
+    let mut cfg = test_config(dir);
+    cfg.retrieval.embeddings = false;
+    let backend = ScriptedBackend::new("none", vec![GOOD_OPENAT.to_owned()]).expect("backend");
+    Daemon::build_with_backend(cfg, Arc::new(backend))
+        .await
+        .expect("daemon builds")
+}
+
+#[tokio::test]
+async fn every_curated_entry_names_a_real_attach_point_and_helpers_carry_program_types() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = daemon_without_background_embeddings(dir.path()).await;
+    let catalog = &d.agent.knowledge.catalog;
+    assert!(
+        catalog.missing_specs.is_empty(),
+        "curated entries this kernel lacks: {:?}",
+        catalog.missing_specs
+    );
+    assert!(catalog.counts().curated >= 100, "{:?}", catalog.counts());
+    // The unavailable kprobe people reach for points at the tracepoint that replaces it.
+    let alt = catalog.replacements("kprobe:tcp_connect");
+    assert_eq!(
+        alt.first().map(|e| e.name.as_str()),
+        Some("tracepoint:sock:inet_sock_set_state")
+    );
+    // Helper availability per program type is what bpftool measured on this kernel.
+    assert!(catalog
+        .helper_callable("bpf_get_current_pid_tgid", "tracepoint")
+        .is_ok());
+    let err = catalog
+        .helper_callable("bpf_redirect", "tracepoint")
+        .expect_err("bpf_redirect is for packets");
+    assert!(err.contains("sched_cls") && err.contains("xdp"), "{err}");
+    let err = catalog
+        .helper_callable("bpf_get_current_pidtgid", "kprobe")
+        .expect_err("no such helper");
+    assert!(err.contains("bpf_get_current_pid_tgid"), "{err}");
+    // The static check refuses an unavailable kprobe and names the tracepoint that replaces it.
+    if !d
+        .agent
+        .host
+        .family_of("kprobe")
+        .is_some_and(|f| f.available)
+    {
+        let check = kgentd::check::check_attach_points(
+            &d.agent.host,
+            &d.agent.knowledge,
+            "kprobe:tcp_connect { printf(\"%d\\n\", pid); }",
+        );
+        assert!(!check.passed);
+        assert!(
+            check.detail.contains("tracepoint:sock:inet_sock_set_state"),
+            "{}",
+            check.detail
+        );
+    }
+}
+
+#[tokio::test]
+async fn show_probe_prints_the_spec_and_a_kprobe_is_refused_with_the_tracepoint_that_replaces_it() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let mut client = d.client().await;
+    let e = client
+        .show_probe(proto::ShowProbeRequest {
+            name: "sock:inet_sock_set_state".into(),
+        })
+        .await
+        .expect("show")
+        .into_inner();
+    assert!(e.curated);
+    assert!(e.facts.iter().any(|f| f.contains("IPv6")), "{:?}", e.facts);
+    assert!(e.instead_of.iter().any(|p| p == "kprobe:tcp_connect"));
+    let h = client
+        .show_probe(proto::ShowProbeRequest {
+            name: "bpf_ktime_get_ns".into(),
+        })
+        .await
+        .expect("show helper")
+        .into_inner();
+    assert!(h.program_types.iter().any(|t| t == "tracepoint"), "{h:?}");
+    let hook = client
+        .show_probe(proto::ShowProbeRequest { name: "xdp".into() })
+        .await
+        .expect("show hook")
+        .into_inner();
+    assert_eq!(hook.kind, "hook");
+    let host = d.host_info().await;
+    let xdp = host.families.iter().find(|f| f.name == "xdp").expect("xdp");
+    assert_eq!(hook.available, xdp.available);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn hybrid_retrieval_finds_the_labelled_attach_points() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = daemon_without_background_embeddings(dir.path()).await;
+    let knowledge = &d.agent.knowledge;
+    let report = knowledge
+        .enable_embeddings(
+            std::path::Path::new(DEFAULT_EMBEDDING_MODEL),
+            std::path::Path::new("/var/cache/kgent"),
+        )
+        .expect("the embedding model is installed by setup.sh");
+    eprintln!("embeddings: {report:?}");
+    let labels = labels::parse(labels::LABELS).expect("labels");
+    let mut hybrid = None;
+    for mode in [Retrieval::Bm25, Retrieval::Embeddings, Retrieval::Hybrid] {
+        let r = labels::recall(&knowledge.catalog, &labels, mode, 5).expect("search");
+        eprintln!(
+            "recall@5 {mode:?}: {:.3} ({}/{})",
+            r.value(),
+            r.hits,
+            r.total
+        );
+        for (q, top) in &r.misses {
+            eprintln!("  miss {q:?}: {top:?}");
+        }
+        if mode == Retrieval::Hybrid {
+            hybrid = Some(r.value());
+        }
+    }
+    let hybrid = hybrid.expect("hybrid ran");
+    assert!(hybrid >= 0.9, "hybrid recall@5 {hybrid:.3} < 0.9");
+}
+
+#[tokio::test]
+async fn search_over_grpc_turns_hybrid_once_the_vectors_are_ready() {
+    let backend = ScriptedBackend::new("t", vec![GOOD_OPENAT.to_owned()]).expect("backend");
+    let d = TestDaemon::with_backend(Arc::new(backend), |c| c.retrieval.embeddings = true).await;
+    let mut client = d.client().await;
+    let search = proto::SearchProbesRequest {
+        query: "a program connects to a server over tcp".into(),
+        limit: 3,
+    };
+    // Vectors come from the cache in seconds; a cold cache (first run on a kernel) takes minutes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20 * 60);
+    let r = loop {
+        let r = client
+            .search_probes(search.clone())
+            .await
+            .expect("search")
+            .into_inner();
+        if r.retrieval.starts_with("hybrid") || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(r.retrieval.starts_with("hybrid"), "{}", r.retrieval);
+    assert!(
+        r.entries
+            .iter()
+            .any(|e| e.name == "tracepoint:sock:inet_sock_set_state"),
+        "{:?}",
+        r.entries.iter().map(|e| &e.name).collect::<Vec<_>>()
+    );
+    d.stop().await;
+}
