@@ -5,6 +5,12 @@
 //! (SIGINT: bpftrace detaches and prints its maps, and we wait for it), or its client goes away
 //! (SIGINT, then SIGKILL of the group 300 ms later, so the kernel side is gone within a second).
 //! A guard kills the group if the job's task ends any other way: no program outlives its job.
+pub mod btf_types;
+pub mod decode;
+pub mod loader;
+pub mod map_read;
+pub mod verifier_log;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
