@@ -31,6 +31,27 @@ pub struct Config {
     pub model: ModelConfig,
     pub limits: LimitsConfig,
     pub tools: ToolsConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// bpffs directory this daemon owns: C jobs pin their programs, links and maps under
+    /// `<pin_root>/<job>`; on start, whatever no live job owns there is removed.
+    pub pin_root: PathBuf,
+    /// Ring-buffer records per second delivered to a client before the rest are dropped
+    /// (counted and reported); a run may ask for less.
+    pub max_events_per_s: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            pin_root: "/sys/fs/bpf/kgent".into(),
+            max_events_per_s: 100_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +132,11 @@ pub struct LimitsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ToolsConfig {
     pub bpftrace: PathBuf,
+    /// clang, for C programs (`-O2 -g -target bpf`).
+    pub clang: PathBuf,
+    pub llvm_strip: PathBuf,
+    /// bpftool, to generate this kernel's vmlinux.h.
+    pub bpftool: PathBuf,
     /// Longest a load check may take, in seconds (probe-heavy programs attach slowly).
     pub check_timeout_s: u64,
 }
@@ -126,6 +152,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             limits: LimitsConfig::default(),
             tools: ToolsConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -175,6 +202,9 @@ impl Default for ToolsConfig {
     fn default() -> Self {
         Self {
             bpftrace: "bpftrace".into(),
+            clang: "clang".into(),
+            llvm_strip: "llvm-strip".into(),
+            bpftool: "bpftool".into(),
             check_timeout_s: 90,
         }
     }

@@ -41,6 +41,8 @@ pub struct Agent {
     pub store: Store,
     pub config: AgentConfig,
     pub bpftrace: PathBuf,
+    /// The C front end (target c).
+    pub clang: Arc<crate::toolchain::clang::ClangToolchain>,
     pub check_timeout: Duration,
 }
 

@@ -5,7 +5,7 @@
 //! loaded again at `VERBOSE | STATS` to learn where it failed, and the log is condensed
 //! ([`super::verifier_log`]) before anyone sees it. When a pin directory is given, every
 //! program, link and map is pinned there, so a job survives a daemon restart until the next
-//! daemon reconciles it; [`Loaded::release`] removes the pins and so detaches everything.
+//! daemon reconciles it; [`remove_pins`] removes them and so detaches everything.
 //! Nothing here spawns tasks or talks to clients.
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,24 @@ pub fn inspect(bytes: &[u8]) -> Result<ObjectFacts, LoadError> {
         types: Arc::new(types),
         print_every,
     })
+}
+
+/// Whether any program of the object calls `bpf_trace_printk` (helper 6): a `call 6`
+/// instruction (opcode 0x85, source register 0) in an executable section.
+pub fn calls_trace_printk(bytes: &[u8]) -> bool {
+    let Ok(file) = object::File::parse(bytes) else {
+        return false;
+    };
+    file.sections()
+        .filter(|s| s.kind() == object::SectionKind::Text)
+        .filter_map(|s| s.data().ok())
+        .any(|code| {
+            code.chunks_exact(8).any(|insn| {
+                insn[0] == 0x85
+                    && insn[1] >> 4 == 0
+                    && i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]) == 6
+            })
+        })
 }
 
 /// Where network and cgroup programs attach.
@@ -505,18 +523,6 @@ impl Loaded {
     fn keep_numbered(&mut self, link: FdLink, program: &str) -> Result<(), LoadError> {
         let n = self.links.len() + self.unpinned.len();
         self.keep(link, &format!("{program}.{n}"))
-    }
-
-    /// Detaches everything and removes the pins (the directory too).
-    pub fn release(mut self) {
-        for link in self.links.drain(..) {
-            if let Err(e) = link.unpin() {
-                tracing::warn!("cannot unpin a link: {e}");
-            }
-        }
-        if let Some(dir) = self.pin_dir.take() {
-            remove_pins(&dir);
-        }
     }
 }
 
