@@ -88,7 +88,7 @@ pub fn adopt(bytes: &[u8], pin_dir: &Path) -> Result<Prepared, String> {
     let facts = loader::inspect(bytes).map_err(|e| e.to_string())?;
     let mut maps = Vec::new();
     for (name, _) in map_types(&facts) {
-        let path = pin_dir.join(format!("map_{name}"));
+        let path = pin_dir.join(loader::pin_name("map", &name));
         let data = MapData::from_pin(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let map = Map::from_map_data(data).map_err(|e| format!("{name}: {e}"))?;
         maps.push((name, map));

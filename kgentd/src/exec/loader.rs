@@ -302,12 +302,11 @@ impl Loaded {
             .map_err(|e| LoadError::Pin(format!("cannot create {}: {e}", dir.display())))?;
         self.pin_dir = Some(dir.to_owned());
         for (name, prog) in self.ebpf.programs_mut() {
-            prog.pin(dir.join(format!("prog_{name}")))
+            prog.pin(dir.join(pin_name("prog", name)))
                 .map_err(|e| LoadError::Pin(format!("program {name}: {e}")))?;
         }
         for (name, map) in self.ebpf.maps() {
-            let file = format!("map_{}", name.trim_start_matches('.'));
-            map.pin(dir.join(file))
+            map.pin(dir.join(pin_name("map", name)))
                 .map_err(|e| LoadError::Pin(format!("map {name}: {e}")))?;
         }
         Ok(())
@@ -320,7 +319,7 @@ impl Loaded {
             return Ok(());
         };
         let pinned = link
-            .pin(dir.join(format!("link_{program}")))
+            .pin(dir.join(pin_name("link", program)))
             .map_err(|e| LoadError::Pin(format!("link of {program}: {e}")))?;
         self.links.push(pinned);
         Ok(())
@@ -522,8 +521,13 @@ impl Loaded {
 
     fn keep_numbered(&mut self, link: FdLink, program: &str) -> Result<(), LoadError> {
         let n = self.links.len() + self.unpinned.len();
-        self.keep(link, &format!("{program}.{n}"))
+        self.keep(link, &format!("{program}_{n}"))
     }
+}
+
+/// bpffs refuses names with a dot: `.rodata` is pinned as `map__rodata`.
+pub fn pin_name(kind: &str, name: &str) -> String {
+    format!("{kind}_{}", name.replace('.', "_"))
 }
 
 /// Removes a job's pin directory: each pin released, then the directory.
