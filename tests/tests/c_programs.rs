@@ -505,3 +505,86 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
     );
     drop(daemon);
 }
+
+/// What a model might write first: the map value is used without a NULL check.
+const TOP_OPENAT_UNCHECKED: &str = "```c\n#include \"vmlinux.h\"\n#include \"kgent.h\"\n\nKGENT_PRINT_EVERY(1);\n\nstruct {\n    __uint(type, BPF_MAP_TYPE_HASH);\n    __uint(max_entries, 10240);\n    __type(key, char[16]);\n    __type(value, u64);\n} openat_by_comm SEC(\".maps\");\n\nSEC(\"tracepoint/syscalls/sys_enter_openat\")\nint kt4_top(struct trace_event_raw_sys_enter *ctx)\n{\n    char comm[16] = {};\n    bpf_get_current_comm(comm, sizeof(comm));\n    u64 *n = bpf_map_lookup_elem(&openat_by_comm, comm);\n    *n += 1;\n    return 0;\n}\n\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n```\nCounts openat calls per process name.";
+
+/// The repaired program.
+const TOP_OPENAT: &str = "```c\n#include \"vmlinux.h\"\n#include \"kgent.h\"\n\nKGENT_PRINT_EVERY(1);\n\nstruct {\n    __uint(type, BPF_MAP_TYPE_HASH);\n    __uint(max_entries, 10240);\n    __type(key, char[16]);\n    __type(value, u64);\n} openat_by_comm SEC(\".maps\");\n\nSEC(\"tracepoint/syscalls/sys_enter_openat\")\nint kt4_top(struct trace_event_raw_sys_enter *ctx)\n{\n    char comm[16] = {};\n    bpf_get_current_comm(comm, sizeof(comm));\n    u64 one = 1, *n = bpf_map_lookup_elem(&openat_by_comm, comm);\n    if (n)\n        __sync_fetch_and_add(n, 1);\n    else\n        bpf_map_update_elem(&openat_by_comm, comm, &one, BPF_ANY);\n    return 0;\n}\n\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n```\nCounts openat calls per process name and prints the top ones every second.";
+
+const TOP_REQUEST: &str =
+    "count openat calls per process name and print the top ones every second";
+
+#[tokio::test]
+async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decodes_it() {
+    let _g = SERIAL.lock().await;
+    let d = TestDaemon::scripted(&[TOP_OPENAT_UNCHECKED, TOP_OPENAT]).await;
+    // A thread with a name of its own opens files while the answer runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opens = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let opener = {
+        let (stop, opens) = (stop.clone(), opens.clone());
+        std::thread::Builder::new()
+            .name("kt4opener".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::File::open("/etc/hostname");
+                    opens.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+            .expect("thread")
+    };
+    let out = tokio::process::Command::new(kgent_tests::workspace_bin("kgentctl"))
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(["ask", "--target", "c", "--run", "--duration", "3", TOP_REQUEST])
+        .output()
+        .await
+        .expect("kgentctl");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = opener.join();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The answer is the repaired program, compiled and verified on this kernel.
+    assert!(stdout.contains("__sync_fetch_and_add(n, 1);"), "{stdout}");
+    assert!(stderr.contains("clang-compile"), "{stderr}");
+    assert!(stderr.contains("verifier-load"), "{stderr}");
+    // Printed every second, then once more at the end, decoded from BTF.
+    let prints = stdout.matches("@openat_by_comm:").count();
+    assert!(prints >= 3, "expected periodic prints:\n{stdout}");
+    let last = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("@openat_by_comm[kt4opener]: "))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .last()
+        .expect("the opener's count");
+    let opened = opens.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(last > 0 && last <= opened, "{last} of {opened} opens");
+    // The model was told why the first candidate was rejected, condensed.
+    let requests = d.requests().await;
+    let rec = d
+        .client()
+        .await
+        .get_request(proto::GetRequestRequest {
+            id: requests[0].id.clone(),
+        })
+        .await
+        .expect("record")
+        .into_inner();
+    let repair = rec
+        .transcript
+        .iter()
+        .find(|e| e.kind == "prompt" && e.iteration == 2)
+        .expect("second prompt");
+    assert!(
+        repair.text.contains("invalid mem access 'map_value_or_null'"),
+        "{}",
+        repair.text
+    );
+    assert!(repair.text.contains("at source line:"), "{}", repair.text);
+    assert!(repair.text.len() < 20_000, "the repair prompt is not condensed");
+    assert_unloaded("kt4_top").await;
+    d.stop().await;
+}

@@ -8,6 +8,8 @@
 mod extract;
 mod prompt;
 mod repair;
+mod target;
+mod target_c;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
 use crate::proto;
 use crate::store::{EntryKind, RequestRecord, RequestState, Store, TranscriptEntry};
 pub use extract::{parse_reply, Reply};
+pub use target::ProgramTarget;
 
 /// The prompts as the loop builds them, for benchmarks.
 pub fn system_prompt_for_bench(host: &HostFacts) -> String {
@@ -48,6 +51,7 @@ pub struct Agent {
 
 pub struct AskOptions {
     pub text: String,
+    pub target: ProgramTarget,
     pub max_iterations: u32,
     pub smoke_run: bool,
     pub caller_uid: u32,
@@ -147,7 +151,7 @@ impl Agent {
         let started = Instant::now();
         let mut rec = Recorder {
             store: &self.store,
-            record: RequestRecord::new(&opts.text, "bpftrace", opts.caller_uid),
+            record: RequestRecord::new(&opts.text, opts.target.name(), opts.caller_uid),
             started,
         };
         self.store.put_durable(&rec.record).await?;
@@ -231,8 +235,9 @@ impl Agent {
             progress(events, started, 0, "smoke-run", note).await;
         }
 
-        let system = Message::new(Role::System, prompt::system_prompt(&self.host));
-        let user = Message::new(Role::User, prompt::user_prompt(&opts.text, &grounding));
+        let target = opts.target;
+        let system = Message::new(Role::System, target.system_prompt(&self.host));
+        let user = Message::new(Role::User, target.user_prompt(&opts.text, &grounding));
         let max_iter = if opts.max_iterations == 0 {
             self.config.max_iterations
         } else {
@@ -314,7 +319,7 @@ impl Agent {
             )
             .await;
 
-            let (source, explanation) = match parse_reply(&completion.text) {
+            let (source, explanation) = match target.parse_reply(&completion.text) {
                 // A small model refuses too readily: the first refusal is questioned once with
                 // the host's own catalog; a second one stands.
                 Reply::Unsupported(reason) if refused => {
@@ -340,7 +345,7 @@ impl Agent {
                     continue;
                 }
                 Reply::Garbage => {
-                    let diag = "the reply contained no bpftrace program (expected probe blocks like `tracepoint:syscalls:sys_enter_openat { ... }` in a ```bpftrace block)".to_owned();
+                    let diag = target.garbage().to_owned();
                     let c = proto::CheckResult {
                         iteration,
                         name: "extract".into(),
@@ -357,7 +362,7 @@ impl Agent {
                     last_checks = vec![c];
                     feedback = Some((
                         completion.text.chars().take(2000).collect(),
-                        prompt::repair_prompt(&diag),
+                        target.repair_prompt(&diag),
                     ));
                     continue;
                 }
@@ -366,7 +371,7 @@ impl Agent {
                     explanation,
                 } => (source, explanation),
             };
-            let (source, repairs) = repair::repair_fields(&self.host, &source);
+            let (source, repairs) = target.repair(&self.host, &source);
             if !repairs.is_empty() {
                 let detail = repairs.join("; ");
                 rec.add(
@@ -392,22 +397,11 @@ impl Agent {
                     iteration,
                     "the model repeated an earlier candidate; not re-checked",
                 );
-                feedback = Some((
-                    format!("```bpftrace\n{source}```"),
-                    prompt::repeat_prompt(&diag),
-                ));
+                feedback = Some((target.fenced(&source), target.repeat_prompt(&diag)));
                 continue;
             }
 
-            let host_check = check::check_attach_points(&self.host, &self.knowledge, &source);
-            let load_check = check::check_bpftrace_load(
-                &self.bpftrace,
-                &source,
-                self.check_timeout,
-                &self.host.kernel_release,
-            )
-            .await;
-            let checks = [host_check, load_check];
+            let checks = self.check(target, &source).await;
             last_checks = checks.iter().map(|c| check_event(iteration, c)).collect();
             for (c, ev) in checks.iter().zip(&last_checks) {
                 rec.add(
@@ -437,7 +431,7 @@ impl Agent {
                 return Ok(Outcome::Answer(proto::Answer {
                     request_id: id,
                     program: source,
-                    target: proto::Target::Bpftrace as i32,
+                    target: target.proto() as i32,
                     explanation,
                     checks: last_checks,
                     iterations: iteration,
@@ -454,10 +448,7 @@ impl Agent {
                 .collect::<Vec<_>>()
                 .join("\n");
             tried.push((source.clone(), diag.clone()));
-            feedback = Some((
-                format!("```bpftrace\n{source}```"),
-                prompt::repair_prompt(&diag),
-            ));
+            feedback = Some((target.fenced(&source), target.repair_prompt(&diag)));
         }
         let reason = format!(
             "no candidate passed the checks on this host within {max_iter} iteration(s); last diagnostics: {}",
@@ -469,6 +460,28 @@ impl Agent {
                 .join("; ")
         );
         Ok(no_answer(rec, reason, last_checks))
+    }
+
+    /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.
+    async fn check(&self, target: ProgramTarget, source: &str) -> Vec<CheckOutcome> {
+        match target {
+            ProgramTarget::Bpftrace => {
+                let host_check = check::check_attach_points(&self.host, &self.knowledge, source);
+                let load_check = check::check_bpftrace_load(
+                    &self.bpftrace,
+                    source,
+                    self.check_timeout,
+                    &self.host.kernel_release,
+                )
+                .await;
+                vec![host_check, load_check]
+            }
+            ProgramTarget::C => {
+                check::c_program::check_c_program(&self.clang, source, &self.host.kernel_release)
+                    .await
+                    .into()
+            }
+        }
     }
 
     /// A reason this host cannot do what is asked, when that is plain from the request and the

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::agent::{Agent, AskOptions, Outcome};
+use crate::agent::{Agent, AskOptions, Outcome, ProgramTarget};
 use crate::authz::Caller;
 use crate::config::LimitsConfig;
 use crate::error::KgentError;
@@ -112,20 +112,16 @@ impl Kgent for KgentService {
         let caller = Caller::from_request(&request);
         let req = request.into_inner();
         self.validate_text(&req.text)?;
-        match proto::Target::try_from(req.target) {
-            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => {}
-            Ok(proto::Target::C) => {
-                return Err(Status::invalid_argument(
-                    "target c is not available yet on this daemon; use target bpftrace",
-                ))
-            }
+        let target = match proto::Target::try_from(req.target) {
+            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => ProgramTarget::Bpftrace,
+            Ok(proto::Target::C) => ProgramTarget::C,
             Err(_) => {
                 return Err(Status::invalid_argument(format!(
                     "unknown target {}",
                     req.target
                 )))
             }
-        }
+        };
         let permit = self.ask_slots.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!(
                 "{} requests are already in progress (limits.max_concurrent_asks); try again shortly",
@@ -139,6 +135,7 @@ impl Kgent for KgentService {
             let (ev_tx, mut ev_rx) = mpsc::channel::<proto::AskEvent>(64);
             let opts = AskOptions {
                 text: req.text,
+                target,
                 max_iterations: req.max_iterations,
                 smoke_run: req.smoke_run,
                 caller_uid: caller.recorded_uid(),

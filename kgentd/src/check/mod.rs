@@ -7,6 +7,9 @@
 //!   alternatives. Pure lookups in the host catalog, no kernel calls.
 //! - `bpftrace-load`: the host's bpftrace parses and type-checks the script, the kernel verifier
 //!   accepts every program and every probe attaches.
+//! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
+pub mod c_program;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -335,6 +335,30 @@ impl Loaded {
         Ok(())
     }
 
+    /// For a load check: attaches the tracing programs (released with this object); network
+    /// and cgroup programs need a target the caller names at run time and are left loaded.
+    pub fn attach_for_check(&mut self) -> Result<Vec<String>, LoadError> {
+        let programs = self.facts.programs.clone();
+        let mut out = Vec::new();
+        for p in &programs {
+            let kind = p.section.split('/').next().unwrap_or("");
+            if matches!(
+                kind,
+                "xdp" | "xdp.frags" | "classifier" | "cgroup_skb" | "cgroup" | "sockops" | "socket"
+                    | "sk_msg" | "sk_skb" | "sk_lookup" | "flow_dissector"
+            ) {
+                out.push(format!(
+                    "{} ({}) verified; it attaches when run, to the interface or cgroup given",
+                    p.name, p.section
+                ));
+                continue;
+            }
+            let what = self.attach_one(p, &AttachTargets::default())?;
+            out.push(format!("{} attached to {what}", p.name));
+        }
+        Ok(out)
+    }
+
     fn attach_one(
         &mut self,
         p: &ProgramSection,
