@@ -157,11 +157,10 @@ pub async fn stream(
                         job_id = Some(started.job_id);
                     }
                     Some(run_event::Event::Line(line)) if line.stderr => eprintln!("{}", line.text),
-                    Some(run_event::Event::Line(line)) if json => {
-                        if !line.json.is_empty() {
-                            writeln!(stdout, "{}", line.json).context("writing to stdout")?;
-                        }
+                    Some(run_event::Event::Line(line)) if json && !line.json.is_empty() => {
+                        writeln!(stdout, "{}", line.json).context("writing to stdout")?;
                     }
+                    Some(run_event::Event::Line(_)) if json => {}
                     Some(run_event::Event::Line(line)) => {
                         writeln!(stdout, "{}", line.text).context("writing to stdout")?;
                     }

@@ -14,13 +14,13 @@ use crate::api::KgentService;
 use crate::config::Config;
 use crate::error::KgentError;
 use crate::exec::{Jobs, JobsConfig};
-use crate::toolchain::clang::ClangToolchain;
 use crate::host::features::{self, Measured};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
 use crate::proto::kgent_server::KgentServer;
 use crate::store::Store;
+use crate::toolchain::clang::ClangToolchain;
 
 pub struct Daemon {
     pub agent: Arc<Agent>,

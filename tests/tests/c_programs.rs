@@ -138,10 +138,7 @@ async fn a_c_program_streams_records_decoded_from_its_btf_and_its_maps_at_the_en
     assert_eq!(record["record"]["pid"], me);
     assert_eq!(record["record"]["comm"], comm.as_str());
     // The map, dumped when the program stopped: text and JSON.
-    assert!(
-        lines.contains(&format!("@kt4_calls[{me}]: 4")),
-        "{lines:?}"
-    );
+    assert!(lines.contains(&format!("@kt4_calls[{me}]: 4")), "{lines:?}");
     let map: serde_json::Value = serde_json::from_str(
         jsons
             .iter()
@@ -172,20 +169,31 @@ async fn a_program_the_verifier_rejects_comes_back_with_the_condensed_reason() {
         .expect_err("rejected");
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
     let msg = err.message();
-    assert!(msg.contains("the kernel verifier rejected program `kt4_rec`"), "{msg}");
-    assert!(msg.contains("invalid mem access 'map_value_or_null'"), "{msg}");
+    assert!(
+        msg.contains("the kernel verifier rejected program `kt4_rec`"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("invalid mem access 'map_value_or_null'"),
+        "{msg}"
+    );
     assert!(msg.contains("at source line:"), "{msg}");
     assert!(msg.lines().count() < 25, "not condensed:\n{msg}");
     // A compile error is condensed too, and names the line.
     let err = d
         .client()
         .await
-        .run(run_c(GETPPID_C.replace("TEST_PID", "no_such_symbol"), 1, ""))
+        .run(run_c(
+            GETPPID_C.replace("TEST_PID", "no_such_symbol"),
+            1,
+            "",
+        ))
         .await
         .expect_err("does not compile");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(
-        err.message().contains("error: use of undeclared identifier 'no_such_symbol'"),
+        err.message()
+            .contains("error: use of undeclared identifier 'no_such_symbol'"),
         "{}",
         err.message()
     );
@@ -199,7 +207,9 @@ async fn a_program_the_verifier_rejects_comes_back_with_the_condensed_reason() {
         .into_inner()
         .jobs;
     assert_eq!(jobs.len(), 2);
-    assert!(jobs.iter().all(|j| j.state == "ended" && j.outcome.starts_with("did not start")));
+    assert!(jobs
+        .iter()
+        .all(|j| j.state == "ended" && j.outcome.starts_with("did not start")));
     d.stop().await;
 }
 
@@ -279,7 +289,13 @@ async fn an_xdp_program_counts_packets_on_a_veth_and_its_counters_are_read_back(
         .expect("run")
         .into_inner();
     let job = loop {
-        match stream.message().await.expect("stream").expect("event").event {
+        match stream
+            .message()
+            .await
+            .expect("stream")
+            .expect("event")
+            .event
+        {
             Some(Event::Started(s)) => {
                 assert_eq!(s.attached, ["kt4_xdp → xdp on kt4a"]);
                 break s.job_id;
@@ -415,7 +431,13 @@ impl Drop for PinRootGuard {
 
 async fn started(stream: &mut tonic::Streaming<proto::RunEvent>) -> String {
     loop {
-        match stream.message().await.expect("stream").expect("event").event {
+        match stream
+            .message()
+            .await
+            .expect("stream")
+            .expect("event")
+            .event
+        {
             Some(Event::Started(s)) => return s.job_id,
             Some(Event::Finished(f)) => panic!("ended early: {f:?}"),
             _ => {}
@@ -433,7 +455,9 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
     let daemon = Kgentd::start(dir.path()).await;
     let mut client = kgent_tests::connect(&socket).await;
     // One job tied to its client, one detached.
-    let attached_src = GETPPID_C.replace("TEST_PID", "1").replace("kt4_rec", "kt4_kill");
+    let attached_src = GETPPID_C
+        .replace("TEST_PID", "1")
+        .replace("kt4_rec", "kt4_kill");
     let mut stream = client
         .run(run_c(attached_src, 0, ""))
         .await
@@ -453,7 +477,11 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
         .map(|(id, _)| id)
         .collect();
     assert_eq!(kill_ids.len(), 1);
-    assert!(pins(&root).contains(&format!("{tied}/link_kt4_kill")), "{:?}", pins(&root));
+    assert!(
+        pins(&root).contains(&format!("{tied}/link_kt4_kill")),
+        "{:?}",
+        pins(&root)
+    );
 
     daemon.kill_9();
     drop(stream);
@@ -465,7 +493,11 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
     let mut client = kgent_tests::connect(&socket).await;
     assert_unloaded("kt4_kill").await;
     assert!(!link_prog_ids().contains(&kill_ids[0]), "orphaned link");
-    assert!(!root.join(&tied).exists(), "orphaned pins: {:?}", pins(&root));
+    assert!(
+        !root.join(&tied).exists(),
+        "orphaned pins: {:?}",
+        pins(&root)
+    );
     let jobs = client
         .list_jobs(proto::ListJobsRequest { limit: 0 })
         .await
@@ -480,7 +512,10 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
         tied_job.outcome
     );
     // The detached job was re-adopted: still attached, and it still counts.
-    let det_job = jobs.iter().find(|j| j.id == detached).expect("detached job");
+    let det_job = jobs
+        .iter()
+        .find(|j| j.id == detached)
+        .expect("detached job");
     assert_eq!(det_job.state, "live", "{}", det_job.outcome);
     assert!(loaded_progs().iter().any(|(_, n)| n == "kt4_det"));
     for _ in 0..3 {
@@ -494,13 +529,16 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
         .expect("stop the re-adopted job");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while loaded_progs().iter().any(|(_, n)| n == "kt4_det") || root.join(&detached).exists() {
-        assert!(std::time::Instant::now() < deadline, "the stopped job stayed loaded");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stopped job stayed loaded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let log = std::fs::read_to_string(&det_job.log_path).expect("detached job log");
     assert!(log.contains("finished: stopped on request"), "{log}");
     assert!(
-        log.contains(&format!("calls=3 kind=KIND_TEST")),
+        log.contains("calls=3 kind=KIND_TEST"),
         "the re-adopted job decodes records:\n{log}"
     );
     drop(daemon);
@@ -512,8 +550,7 @@ const TOP_OPENAT_UNCHECKED: &str = "```c\n#include \"vmlinux.h\"\n#include \"kge
 /// The repaired program.
 const TOP_OPENAT: &str = "```c\n#include \"vmlinux.h\"\n#include \"kgent.h\"\n\nKGENT_PRINT_EVERY(1);\n\nstruct {\n    __uint(type, BPF_MAP_TYPE_HASH);\n    __uint(max_entries, 10240);\n    __type(key, char[16]);\n    __type(value, u64);\n} openat_by_comm SEC(\".maps\");\n\nSEC(\"tracepoint/syscalls/sys_enter_openat\")\nint kt4_top(struct trace_event_raw_sys_enter *ctx)\n{\n    char comm[16] = {};\n    bpf_get_current_comm(comm, sizeof(comm));\n    u64 one = 1, *n = bpf_map_lookup_elem(&openat_by_comm, comm);\n    if (n)\n        __sync_fetch_and_add(n, 1);\n    else\n        bpf_map_update_elem(&openat_by_comm, comm, &one, BPF_ANY);\n    return 0;\n}\n\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n```\nCounts openat calls per process name and prints the top ones every second.";
 
-const TOP_REQUEST: &str =
-    "count openat calls per process name and print the top ones every second";
+const TOP_REQUEST: &str = "count openat calls per process name and print the top ones every second";
 
 #[tokio::test]
 async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decodes_it() {
@@ -538,7 +575,15 @@ async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decode
     let out = tokio::process::Command::new(kgent_tests::workspace_bin("kgentctl"))
         .arg("--socket")
         .arg(&d.socket)
-        .args(["ask", "--target", "c", "--run", "--duration", "3", TOP_REQUEST])
+        .args([
+            "ask",
+            "--target",
+            "c",
+            "--run",
+            "--duration",
+            "3",
+            TOP_REQUEST,
+        ])
         .output()
         .await
         .expect("kgentctl");
@@ -558,7 +603,7 @@ async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decode
         .lines()
         .filter_map(|l| l.strip_prefix("@openat_by_comm[kt4opener]: "))
         .filter_map(|n| n.parse::<u64>().ok())
-        .last()
+        .next_back()
         .expect("the opener's count");
     let opened = opens.load(std::sync::atomic::Ordering::Relaxed);
     assert!(last > 0 && last <= opened, "{last} of {opened} opens");
@@ -579,12 +624,17 @@ async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decode
         .find(|e| e.kind == "prompt" && e.iteration == 2)
         .expect("second prompt");
     assert!(
-        repair.text.contains("invalid mem access 'map_value_or_null'"),
+        repair
+            .text
+            .contains("invalid mem access 'map_value_or_null'"),
         "{}",
         repair.text
     );
     assert!(repair.text.contains("at source line:"), "{}", repair.text);
-    assert!(repair.text.len() < 20_000, "the repair prompt is not condensed");
+    assert!(
+        repair.text.len() < 20_000,
+        "the repair prompt is not condensed"
+    );
     assert_unloaded("kt4_top").await;
     d.stop().await;
 }

@@ -155,7 +155,9 @@ pub fn repair(source: &str) -> (String, Vec<String>) {
     ] {
         if fixed.contains(from) {
             fixed = fixed.replace(from, to);
-            notes.push(format!("{from} → {to} (the section name kgent's loader uses for tc)"));
+            notes.push(format!(
+                "{from} → {to} (the section name kgent's loader uses for tc)"
+            ));
         }
     }
     if !fixed.contains("kgent.h") && fixed.contains("vmlinux.h") {

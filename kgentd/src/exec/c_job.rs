@@ -63,7 +63,11 @@ fn map_types(facts: &ObjectFacts) -> Vec<(String, u32)> {
 }
 
 /// Loads, pins under `pin_dir` and attaches; on any failure the pins are gone again.
-pub fn prepare(bytes: &[u8], pin_dir: &Path, targets: &AttachTargets) -> Result<Prepared, LoadError> {
+pub fn prepare(
+    bytes: &[u8],
+    pin_dir: &Path,
+    targets: &AttachTargets,
+) -> Result<Prepared, LoadError> {
     let pins = PinGuard(Some(pin_dir.to_owned()));
     let mut loaded = loader::load(bytes)?;
     loaded.pin_under(pin_dir)?;
@@ -94,7 +98,10 @@ pub fn adopt(bytes: &[u8], pin_dir: &Path) -> Result<Prepared, String> {
         maps.push((name, map));
     }
     if std::fs::read_dir(pin_dir)
-        .map(|d| !d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("link_")))
+        .map(|d| {
+            !d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("link_"))
+        })
         .unwrap_or(true)
     {
         return Err(format!("no pinned link in {}", pin_dir.display()));
@@ -131,7 +138,11 @@ fn line(text: String, json: Option<String>) -> JobEvent {
 }
 
 /// Streams the job's output to `events` until it ends; returns the Finished event.
-pub async fn collect(prepared: Prepared, watch: Watch, events: &mpsc::Sender<JobEvent>) -> JobEvent {
+pub async fn collect(
+    prepared: Prepared,
+    watch: Watch,
+    events: &mpsc::Sender<JobEvent>,
+) -> JobEvent {
     let Prepared {
         maps, facts, pins, ..
     } = prepared;
@@ -144,16 +155,22 @@ pub async fn collect(prepared: Prepared, watch: Watch, events: &mpsc::Sender<Job
             .find(|(n, _)| *n == name)
             .map_or(0, |(_, t)| *t);
         if map_type == MAP_TYPE_RINGBUF {
-            let def = facts.types.map_definitions().into_iter().find(|(n, _)| *n == name);
+            let def = facts
+                .types
+                .map_definitions()
+                .into_iter()
+                .find(|(n, _)| *n == name);
             let record = def
                 .and_then(|(_, d)| facts.types.map_field_type(d, "value"))
                 .or_else(|| facts.types.id_by_name("event"));
-            let registered = RingBuf::try_from(map).map_err(|e| e.to_string()).and_then(|r| {
-                // SAFETY: the RingBuf owns its map's fd and keeps it open, unchanged, for as
-                // long as it lives, which is as long as the AsyncFd that owns it.
-                unsafe { AsyncFd::register_with_interest(r, tokio::io::Interest::READABLE) }
-                    .map_err(|e| e.to_string())
-            });
+            let registered = RingBuf::try_from(map)
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    // SAFETY: the RingBuf owns its map's fd and keeps it open, unchanged, for as
+                    // long as it lives, which is as long as the AsyncFd that owns it.
+                    unsafe { AsyncFd::register_with_interest(r, tokio::io::Interest::READABLE) }
+                        .map_err(|e| e.to_string())
+                });
             match registered {
                 Ok(fd) => rings.push(Ring { name, fd, record }),
                 Err(e) => {
@@ -227,7 +244,9 @@ pub async fn collect(prepared: Prepared, watch: Watch, events: &mpsc::Sender<Job
         }
         for bytes in left {
             if limiter.admit() {
-                let _ = events.send(record_line(&facts, &ring.name, ring.record, &bytes)).await;
+                let _ = events
+                    .send(record_line(&facts, &ring.name, ring.record, &bytes))
+                    .await;
             }
         }
     }

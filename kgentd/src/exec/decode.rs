@@ -54,8 +54,7 @@ fn decode_depth(types: &TypeTable, type_id: u32, bytes: &[u8], field: &str, dept
     }
     // Network-order typedefs keep their meaning before they are resolved away.
     if let Some(BtfType::Alias { name, .. }) = types.get(type_id) {
-        if (name == "__be16" || name == "__be32") && !(name == "__be32" && is_address_name(field))
-        {
+        if (name == "__be16" || name == "__be32") && !(name == "__be32" && is_address_name(field)) {
             let mut b = bytes.to_vec();
             b.reverse();
             return json!(le_uint(&b));
@@ -270,21 +269,12 @@ pub fn render_map(types: &TypeTable, dump: &MapDump) -> (Vec<String>, Value) {
         }
         _ => &rows[..],
     };
-    lines.truncate(if rows.len() == 1 && dump.top.is_none() {
-        0
-    } else {
-        lines.len()
-    });
     for (k, v) in shown {
         let value = match v {
             Value::Object(_) => format!("{{{}}}", to_text(v)),
             _ => to_text(v),
         };
-        if rows.len() == 1 && dump.top.is_none() {
-            lines.push(format!("@{}[{}]: {value}", dump.name, to_text(k)));
-        } else {
-            lines.push(format!("@{}[{}]: {value}", dump.name, to_text(k)));
-        }
+        lines.push(format!("@{}[{}]: {value}", dump.name, to_text(k)));
     }
     (lines, json_doc)
 }
@@ -336,7 +326,7 @@ fn human(v: u64) -> String {
         (1 << 10, "K"),
     ];
     for (unit, suffix) in UNITS {
-        if v >= unit && v % unit == 0 {
+        if v >= unit && v.is_multiple_of(unit) {
             return format!("{}{suffix}", v / unit);
         }
     }

@@ -59,7 +59,10 @@ impl std::fmt::Display for LoadError {
         match self {
             Self::Object(e) => write!(f, "{e}"),
             Self::Verifier { program, reason } => {
-                write!(f, "the kernel verifier rejected program `{program}`:\n{reason}")
+                write!(
+                    f,
+                    "the kernel verifier rejected program `{program}`:\n{reason}"
+                )
             }
             Self::Attach { program, reason } => {
                 write!(f, "program `{program}` loaded but did not attach: {reason}")
@@ -111,7 +114,9 @@ pub fn inspect(bytes: &[u8]) -> Result<ObjectFacts, LoadError> {
     let btf = file
         .section_by_name(".BTF")
         .and_then(|s| s.data().ok())
-        .ok_or_else(|| LoadError::Object("the object has no .BTF section: compile with -g".into()))?;
+        .ok_or_else(|| {
+            LoadError::Object("the object has no .BTF section: compile with -g".into())
+        })?;
     let types = TypeTable::parse(btf).map_err(|e| LoadError::Object(format!(".BTF: {e}")))?;
     Ok(ObjectFacts {
         programs,
@@ -193,7 +198,12 @@ fn load_error(
 }
 
 /// Loads the object once more at `VERBOSE | STATS` and returns the failing program's log.
-fn verbose_log(bytes: &[u8], program: &str, tp_btf: Option<&str>, btf: Option<&Btf>) -> Option<String> {
+fn verbose_log(
+    bytes: &[u8],
+    program: &str,
+    tp_btf: Option<&str>,
+    btf: Option<&Btf>,
+) -> Option<String> {
     let mut ebpf = EbpfLoader::new()
         .verifier_log_level(VerifierLogLevel::VERBOSE | VerifierLogLevel::STATS)
         .load(bytes)
@@ -205,7 +215,11 @@ fn verbose_log(bytes: &[u8], program: &str, tp_btf: Option<&str>, btf: Option<&B
     }
 }
 
-fn load_one(prog: &mut Program, tp_btf: Option<&str>, btf: Option<&Btf>) -> Result<(), ProgramError> {
+fn load_one(
+    prog: &mut Program,
+    tp_btf: Option<&str>,
+    btf: Option<&Btf>,
+) -> Result<(), ProgramError> {
     match prog {
         Program::BtfTracePoint(p) => {
             let (Some(name), Some(btf)) = (tp_btf, btf) else {
@@ -344,8 +358,17 @@ impl Loaded {
             let kind = p.section.split('/').next().unwrap_or("");
             if matches!(
                 kind,
-                "xdp" | "xdp.frags" | "classifier" | "cgroup_skb" | "cgroup" | "sockops" | "socket"
-                    | "sk_msg" | "sk_skb" | "sk_lookup" | "flow_dissector"
+                "xdp"
+                    | "xdp.frags"
+                    | "classifier"
+                    | "cgroup_skb"
+                    | "cgroup"
+                    | "sockops"
+                    | "socket"
+                    | "sk_msg"
+                    | "sk_skb"
+                    | "sk_lookup"
+                    | "flow_dissector"
             ) {
                 out.push(format!(
                     "{} ({}) verified; it attaches when run, to the interface or cgroup given",
@@ -382,16 +405,22 @@ impl Loaded {
                     });
                 };
                 let id = tp.attach(category, event).map_err(|e| {
-                    attach_err(e, "; the tracepoint must exist under /sys/kernel/tracing/events")
+                    attach_err(
+                        e,
+                        "; the tracepoint must exist under /sys/kernel/tracing/events",
+                    )
                 })?;
                 let prog = tp;
                 keep_link!(self, prog, id, name);
                 Ok(format!("tracepoint {category}:{event}"))
             }
             Program::RawTracePoint(rt) => {
-                let id = rt
-                    .attach(&target)
-                    .map_err(|e| attach_err(e, "; raw_tp/NAME takes a raw tracepoint name, e.g. raw_tp/sched_switch"))?;
+                let id = rt.attach(&target).map_err(|e| {
+                    attach_err(
+                        e,
+                        "; raw_tp/NAME takes a raw tracepoint name, e.g. raw_tp/sched_switch",
+                    )
+                })?;
                 let prog = rt;
                 keep_link!(self, prog, id, name);
                 Ok(format!("raw tracepoint {target}"))
@@ -414,7 +443,11 @@ impl Loaded {
                     reason: format!("no binary or library {binary:?} on this host"),
                 })?;
                 let id = up
-                    .attach(function, &path, aya::programs::uprobe::UProbeScope::AllProcesses)
+                    .attach(
+                        function,
+                        &path,
+                        aya::programs::uprobe::UProbeScope::AllProcesses,
+                    )
                     .map_err(|e| attach_err(e, ""))?;
                 let prog = up;
                 keep_link!(self, prog, id, name);
@@ -450,17 +483,24 @@ impl Loaded {
                         break;
                     };
                     let link = pe.take_link(id).map_err(|e| attach_err(e, ""))?;
-                    let fd: FdLink = link
-                        .try_into()
-                        .map_err(|e: aya::programs::links::LinkError| LoadError::Pin(e.to_string()))?;
+                    let fd: FdLink =
+                        link.try_into()
+                            .map_err(|e: aya::programs::links::LinkError| {
+                                LoadError::Pin(e.to_string())
+                            })?;
                     self.keep_numbered(fd, name)?;
                 }
-                Ok(format!("perf_event cpu-clock at 99 Hz on {} CPUs", cpus.len()))
+                Ok(format!(
+                    "perf_event cpu-clock at 99 Hz on {} CPUs",
+                    cpus.len()
+                ))
             }
             Program::Xdp(x) => {
                 let iface = targets.interface.clone().ok_or_else(|| LoadError::Attach {
                     program: name.to_owned(),
-                    reason: "an xdp program needs a network interface: run it with --interface IFACE".into(),
+                    reason:
+                        "an xdp program needs a network interface: run it with --interface IFACE"
+                            .into(),
                 })?;
                 let id = x
                     .attach(&iface, XdpMode::default())
@@ -480,14 +520,17 @@ impl Loaded {
             Program::SchedClassifier(tc) => {
                 let iface = targets.interface.clone().ok_or_else(|| LoadError::Attach {
                     program: name.to_owned(),
-                    reason: "a tc program needs a network interface: run it with --interface IFACE".into(),
+                    reason: "a tc program needs a network interface: run it with --interface IFACE"
+                        .into(),
                 })?;
                 let direction = if target.contains("egress") {
                     TcAttachType::Egress
                 } else {
                     TcAttachType::Ingress
                 };
-                let id = tc.attach(&iface, direction).map_err(|e| attach_err(e, ""))?;
+                let id = tc
+                    .attach(&iface, direction)
+                    .map_err(|e| attach_err(e, ""))?;
                 let prog = tc;
                 keep_link!(self, prog, id, name);
                 Ok(format!("tc {direction:?} on {iface}"))
@@ -631,7 +674,9 @@ char LICENSE[] SEC("license") = "GPL";
         );
         let bytes = cc.compile(GETPPID).await.expect("compiles");
         let mut loaded = load(&bytes).expect("loads");
-        loaded.attach_all(&AttachTargets::default()).expect("attaches");
+        loaded
+            .attach_all(&AttachTargets::default())
+            .expect("attaches");
         assert_eq!(
             loaded.attached,
             ["kt4_unit_getppid → tracepoint syscalls:sys_enter_getppid"]
@@ -642,7 +687,10 @@ char LICENSE[] SEC("license") = "GPL";
             nix::unistd::getppid();
         }
         let defs = loaded.facts.types.map_definitions();
-        let (_, def) = defs.iter().find(|(n, _)| n == "events").expect("events def");
+        let (_, def) = defs
+            .iter()
+            .find(|(n, _)| n == "events")
+            .expect("events def");
         let record = loaded
             .facts
             .types

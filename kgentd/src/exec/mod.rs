@@ -270,7 +270,9 @@ impl Jobs {
         }
         record.state = JobState::Live;
         record.pgid = pgid.map(Pid::as_raw);
-        record.process_start = pgid.and_then(|p| process_identity(p.as_raw())).map(|(s, _)| s);
+        record.process_start = pgid
+            .and_then(|p| process_identity(p.as_raw()))
+            .map(|(s, _)| s);
         if let Err(e) = self.config.store.put_job(record).await {
             signal_group(pgid, Signal::SIGKILL);
             Self::forget(&self.running, &job_id);
@@ -310,10 +312,15 @@ impl Jobs {
         events: mpsc::Sender<JobEvent>,
     ) -> Result<(), KgentError> {
         let job_id = record.id.clone();
-        let object = self.config.clang.compile(&spec.source).await.map_err(|e| match e {
-            CompileError::Rejected(_) => KgentError::InvalidArgument(e.to_string()),
-            CompileError::Toolchain(_) => KgentError::Internal(e.to_string()),
-        })?;
+        let object = self
+            .config
+            .clang
+            .compile(&spec.source)
+            .await
+            .map_err(|e| match e {
+                CompileError::Rejected(_) => KgentError::InvalidArgument(e.to_string()),
+                CompileError::Toolchain(_) => KgentError::Internal(e.to_string()),
+            })?;
         let pin_dir = self.config.pin_root.join(&job_id);
         let stop = Arc::new(Notify::new());
         self.admit(
@@ -411,9 +418,11 @@ impl Jobs {
             .running
             .lock()
             .map_err(|_| KgentError::Internal("job table lock poisoned".into()))?;
-        let job = running
-            .get(job_id)
-            .ok_or_else(|| KgentError::NotFound(format!("no running job {job_id:?} (kgentctl jobs lists them)")))?;
+        let job = running.get(job_id).ok_or_else(|| {
+            KgentError::NotFound(format!(
+                "no running job {job_id:?} (kgentctl jobs lists them)"
+            ))
+        })?;
         if caller_uid != 0 && caller_uid != job.owner_uid {
             return Err(KgentError::PermissionDenied(format!(
                 "job {job_id} belongs to uid {}",
@@ -487,7 +496,8 @@ impl Jobs {
             }
         }
         let expired = job.deadline_unix_ms().is_some_and(|d| d <= now);
-        let adoptable = job.state == JobState::Live && job.target == "c" && job.detached && !expired;
+        let adoptable =
+            job.state == JobState::Live && job.target == "c" && job.detached && !expired;
         if adoptable {
             match self.adopt(job, now).await {
                 Ok(()) => return "re-adopted (live, detached)".into(),
@@ -579,7 +589,9 @@ fn detached_sink(log: Option<PathBuf>, client: mpsc::Sender<JobEvent>) -> mpsc::
         let mut client = Some(client);
         while let Some(ev) = rx.recv().await {
             let text = match &ev {
-                JobEvent::Started { job_id, attached, .. } => {
+                JobEvent::Started {
+                    job_id, attached, ..
+                } => {
                     format!("started job {job_id}: {}", attached.join("; "))
                 }
                 JobEvent::Line { text, .. } => text.clone(),

@@ -23,10 +23,7 @@ impl TracePipe {
         let dir = tracefs.join("instances").join(format!("kgent_{job_id}"));
         std::fs::create_dir(&dir)?;
         let opened = (|| {
-            std::fs::write(
-                dir.join("events/bpf_trace/bpf_trace_printk/enable"),
-                "1",
-            )?;
+            std::fs::write(dir.join("events/bpf_trace/bpf_trace_printk/enable"), "1")?;
             let file = std::fs::OpenOptions::new()
                 .read(true)
                 .custom_flags(libc::O_NONBLOCK)

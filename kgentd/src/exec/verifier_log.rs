@@ -27,7 +27,8 @@ fn is_state_noise(line: &str) -> bool {
         || t.starts_with("Func#")
         || t.starts_with("frame")
         || t.split_once(": ").is_some_and(|(n, rest)| {
-            n.chars().all(|c| c.is_ascii_digit()) && (rest.starts_with('R') || rest.starts_with("frame"))
+            n.chars().all(|c| c.is_ascii_digit())
+                && (rest.starts_with('R') || rest.starts_with("frame"))
         })
 }
 
@@ -82,7 +83,10 @@ pub fn condense(log: &str) -> String {
             .rev()
             .find(|l| l.trim_start().starts_with(';'))
         {
-            out.push(format!("at source line: {}", cut(src.trim_start_matches([' ', ';']))));
+            out.push(format!(
+                "at source line: {}",
+                cut(src.trim_start_matches([' ', ';']))
+            ));
         }
         let insns: Vec<&&str> = lines[..=last]
             .iter()
@@ -92,7 +96,10 @@ pub fn condense(log: &str) -> String {
         out.push("last instructions before the rejection:".to_owned());
         out.extend(shown.iter().map(|l| format!("  {}", cut(l))));
     }
-    if let Some(stats) = lines.iter().find(|l| l.trim_start().starts_with("processed ")) {
+    if let Some(stats) = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("processed "))
+    {
         out.push(cut(stats));
     }
     out.join("\n")
@@ -106,11 +113,17 @@ mod tests {
     fn keeps_the_message_the_source_line_and_the_last_instructions() {
         let mut log = String::from("func#0 @0\n0: R1=ctx() R10=fp0\n");
         for i in 0..200 {
-            log.push_str(&format!("{i}: (b7) r{} = 0                       ; R1_w=0\n", i % 9));
+            log.push_str(&format!(
+                "{i}: (b7) r{} = 0                       ; R1_w=0\n",
+                i % 9
+            ));
         }
         log.push_str("; e->pid = 1; @ prog.c:21\n200: (62) *(u32 *)(r0 +0) = 1\nR0 invalid mem access 'map_value_or_null'\nprocessed 201 insns (limit 1000000) max_states_per_insn 0 total_states 10 peak_states 10 mark_read 1\n");
         let c = condense(&log);
-        assert!(c.starts_with("R0 invalid mem access 'map_value_or_null'"), "{c}");
+        assert!(
+            c.starts_with("R0 invalid mem access 'map_value_or_null'"),
+            "{c}"
+        );
         assert!(c.contains("at source line: e->pid = 1; @ prog.c:21"), "{c}");
         assert!(c.contains("200: (62) *(u32 *)(r0 +0) = 1"), "{c}");
         assert!(c.contains("processed 201 insns"));
@@ -121,6 +134,9 @@ mod tests {
     fn a_stats_only_log_keeps_its_message() {
         let log = "invalid argument: unknown func bpf_foo#999\nprocessed 0 insns (limit 1000000)\n";
         let c = condense(log);
-        assert!(c.starts_with("invalid argument: unknown func bpf_foo#999"), "{c}");
+        assert!(
+            c.starts_with("invalid argument: unknown func bpf_foo#999"),
+            "{c}"
+        );
     }
 }

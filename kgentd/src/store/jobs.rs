@@ -114,7 +114,7 @@ impl Store {
             let (_, v) = item?;
             out.push(serde_json::from_slice(&v)?);
         }
-        out.sort_by(|a, b| b.started_unix_ms.cmp(&a.started_unix_ms));
+        out.sort_by_key(|j| std::cmp::Reverse(j.started_unix_ms));
         Ok(out)
     }
 
@@ -149,7 +149,10 @@ mod tests {
             store.job_object("j1").expect("read").as_deref(),
             Some(&b"\x7fELF"[..])
         );
-        store.end_job("j1", "stopped on request").await.expect("end");
+        store
+            .end_job("j1", "stopped on request")
+            .await
+            .expect("end");
         let job = store.get_job("j1").expect("kept");
         assert_eq!(job.state, JobState::Ended);
         assert_eq!(job.outcome, "stopped on request");
