@@ -69,6 +69,14 @@ enum Command {
         /// Skip the model (stages only).
         #[arg(long)]
         no_model: bool,
+        /// Measure output delivery instead: events/s from a C program's ring buffer to a
+        /// kgentctl client beside bpftrace printing the same events, and the per-event overhead
+        /// each adds to the traced workload (needs root and the workspace binaries).
+        #[arg(long)]
+        output: bool,
+        /// Seconds of workload per measurement (--output).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
     },
 }
 
@@ -132,8 +140,13 @@ async fn main() -> anyhow::Result<()> {
         request,
         rounds,
         no_model,
+        output,
+        seconds,
     }) = args.command
     {
+        if output {
+            return kgentd::bench_output::run(cfg, seconds).await;
+        }
         return kgentd::bench::run(cfg, &request, rounds, !no_model).await;
     }
     if !nix::unistd::Uid::effective().is_root() {

@@ -361,6 +361,17 @@ async fn answers(socket: &std::path::Path) -> bool {
         .is_ok()
 }
 
+/// The pid of a bpftrace process whose parent is `parent`.
+fn bpftrace_child_of(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let close = stat.rfind(')')?;
+        let ppid: u32 = stat[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
+        (stat.contains("(bpftrace)") && ppid == parent).then_some(pid)
+    })
+}
+
 struct Kgentd {
     child: std::process::Child,
 }
@@ -471,6 +482,19 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
     req.detach = true;
     let mut detached_stream = client.run(req).await.expect("run").into_inner();
     let detached = started(&mut detached_stream).await;
+    // And a bpftrace job that prints nothing until it stops (so nothing makes it notice).
+    let mut bt_stream = client
+        .run(proto::RunRequest {
+            program: Some(proto::run_request::Program::Source(
+                "tracepoint:syscalls:sys_enter_getpgid { @kt4 = count(); }\n".into(),
+            )),
+            ..Default::default()
+        })
+        .await
+        .expect("run bpftrace")
+        .into_inner();
+    let bt_job = started(&mut bt_stream).await;
+    let bpftrace_pid = bpftrace_child_of(daemon.child.id()).expect("kgentd's bpftrace child");
     let kill_ids: Vec<u64> = loaded_progs()
         .into_iter()
         .filter(|(_, n)| n == "kt4_kill")
@@ -485,6 +509,11 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
 
     daemon.kill_9();
     drop(stream);
+    drop(bt_stream);
+    assert!(
+        std::path::Path::new(&format!("/proc/{bpftrace_pid}")).exists(),
+        "bpftrace outlived the killed daemon (the reconcile must end it)"
+    );
     // The pins hold the programs: without a reconcile they would be orphans.
     assert!(loaded_progs().iter().any(|(_, n)| n == "kt4_kill"));
     assert!(link_prog_ids().contains(&kill_ids[0]));
@@ -510,6 +539,25 @@ async fn after_kill_9_a_restarted_daemon_leaves_no_orphan_and_says_what_happened
         tied_job.outcome.contains("kgentd stopped while it ran"),
         "{}",
         tied_job.outcome
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::path::Path::new(&format!("/proc/{bpftrace_pid}/stat")).exists()
+        && !std::fs::read_to_string(format!("/proc/{bpftrace_pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "orphaned bpftrace {bpftrace_pid}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bt = jobs.iter().find(|j| j.id == bt_job).expect("bpftrace job");
+    assert_eq!(bt.state, "ended");
+    assert!(
+        bt.outcome.contains("process group was killed"),
+        "{}",
+        bt.outcome
     );
     // The detached job was re-adopted: still attached, and it still counts.
     let det_job = jobs
