@@ -8,6 +8,9 @@
  *       a ring buffer whose records are `struct event`: kgentd decodes each record from the
  *       object's BTF (integers, char arrays as strings, IPv4/IPv6 fields named saddr, daddr,
  *       addr or ip, enums by name) and prints it as one line.
+ *   KGENT_PERFBUF(events, struct event);
+ *       the same with a perf buffer (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU,
+ *       &e, sizeof(e))), for kernels or habits without ring buffers.
  *   KGENT_PRINT_EVERY(1);
  *       kgentd prints the program's maps every second (and once more when it stops);
  *       without it, maps are printed once, when the program stops.
@@ -30,6 +33,15 @@
 		__uint(type, BPF_MAP_TYPE_RINGBUF);      \
 		__uint(max_entries, bytes);              \
 		__type(value, record_type);              \
+	} name SEC(".maps")
+
+/* `record` is not a libbpf map attribute: aya skips it and kgentd reads it from BTF. */
+#define KGENT_PERFBUF(name, record_type)                       \
+	struct {                                               \
+		__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);   \
+		__uint(key_size, sizeof(__u32));               \
+		__uint(value_size, sizeof(__u32));             \
+		__type(record, record_type);                   \
 	} name SEC(".maps")
 
 #define KGENT_PRINT_EVERY(seconds) \

@@ -153,6 +153,34 @@ async fn a_c_program_streams_records_decoded_from_its_btf_and_its_maps_at_the_en
 }
 
 #[tokio::test]
+async fn a_perf_buffer_streams_decoded_records_too() {
+    let _g = SERIAL.lock().await;
+    let d = TestDaemon::scripted(&["unused"]).await;
+    let me = std::process::id();
+    let source = format!(
+        "#include \"vmlinux.h\"\n#include \"kgent.h\"\nstruct event {{ u32 pid; u32 tid; }};\nKGENT_PERFBUF(kt4_perf, struct event);\nSEC(\"tracepoint/syscalls/sys_enter_getppid\")\nint kt4_perf_rec(struct trace_event_raw_sys_enter *ctx)\n{{\n    u64 id = bpf_get_current_pid_tgid();\n    struct event e = {{ .pid = id >> 32, .tid = (u32)id }};\n    if (e.pid != {me})\n        return 0;\n    bpf_perf_event_output(ctx, &kt4_perf, BPF_F_CURRENT_CPU, &e, sizeof(e));\n    return 0;\n}}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
+    );
+    let mut stream = d
+        .client()
+        .await
+        .run(run_c(source, 2, ""))
+        .await
+        .expect("run")
+        .into_inner();
+    let (lines, fin) = run_until_finished(&mut stream, |_| {
+        for _ in 0..3 {
+            nix::unistd::getppid();
+        }
+    })
+    .await;
+    assert_eq!(fin.reason, "the duration ended");
+    let want = format!("pid={me} tid={}", nix::unistd::gettid());
+    assert_eq!(lines.iter().filter(|l| **l == want).count(), 3, "{lines:?}");
+    assert_unloaded("kt4_perf_rec").await;
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn a_program_the_verifier_rejects_comes_back_with_the_condensed_reason() {
     let _g = SERIAL.lock().await;
     let d = TestDaemon::scripted(&["unused"]).await;

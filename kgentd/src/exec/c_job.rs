@@ -1,5 +1,6 @@
 //! C jobs: a compiled object loaded, pinned under the job's directory and attached; then its
-//! output collected until the job ends: ring-buffer records decoded from the object's BTF,
+//! output collected until the job ends: ring-buffer and perf-buffer records decoded from the
+//! object's BTF,
 //! `bpf_printk` lines, maps printed every `KGENT_PRINT_EVERY` seconds and once more at the end.
 //!
 //! The pins are the job's lifeline: they keep programs attached while the daemon runs, and a
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aya::maps::perf::{PerfEvent, PerfEventArray, PerfEventArrayBuffer};
 use aya::maps::{Map, MapData, RingBuf};
 use futures::future::select_all;
 use tokio::io::unix::AsyncFd;
@@ -22,6 +24,7 @@ use super::JobEvent;
 
 const MAP_TYPE_HASH: u32 = 1;
 const MAP_TYPE_ARRAY: u32 = 2;
+const MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
 const MAP_TYPE_PERCPU_HASH: u32 = 5;
 const MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 const MAP_TYPE_LRU_HASH: u32 = 9;
@@ -123,10 +126,54 @@ pub struct Watch {
     pub printk: Option<TracePipe>,
 }
 
+/// A buffer records arrive in: a ring buffer, or one CPU's perf buffer.
+enum Buffer {
+    Ring(AsyncFd<RingBuf<MapData>>),
+    Perf(AsyncFd<PerfEventArrayBuffer<MapData>>),
+}
+
 struct Ring {
     name: String,
-    fd: AsyncFd<RingBuf<MapData>>,
+    fd: Buffer,
     record: Option<u32>,
+}
+
+/// What came out of a buffer: records, and how many the kernel could not store.
+#[derive(Default)]
+struct Drained {
+    records: Vec<(String, Option<u32>, Vec<u8>)>,
+    lost: Vec<(String, u64)>,
+}
+
+impl Ring {
+    /// Takes every record available now.
+    fn drain_now(&mut self, out: &mut Drained) {
+        match &mut self.fd {
+            Buffer::Ring(fd) => {
+                while let Some(item) = fd.get_mut().next() {
+                    out.records
+                        .push((self.name.clone(), self.record, item.to_vec()));
+                }
+            }
+            Buffer::Perf(fd) => drain_perf(fd.get_mut(), &self.name, self.record, out),
+        }
+    }
+}
+
+fn drain_perf(
+    buf: &mut PerfEventArrayBuffer<MapData>,
+    name: &str,
+    record: Option<u32>,
+    out: &mut Drained,
+) {
+    buf.for_each(|ev| match ev {
+        PerfEvent::Sample { head, tail } => {
+            let mut bytes = head.to_vec();
+            bytes.extend_from_slice(tail);
+            out.records.push((name.to_owned(), record, bytes));
+        }
+        PerfEvent::Lost { count } => out.lost.push((name.to_owned(), count)),
+    });
 }
 
 fn line(text: String, json: Option<String>) -> JobEvent {
@@ -161,7 +208,12 @@ pub async fn collect(
                 .into_iter()
                 .find(|(n, _)| *n == name);
             let record = def
-                .and_then(|(_, d)| facts.types.map_field_type(d, "value"))
+                .and_then(|(_, d)| {
+                    facts
+                        .types
+                        .map_field_type(d, "record")
+                        .or_else(|| facts.types.map_field_type(d, "value"))
+                })
                 .or_else(|| facts.types.id_by_name("event"));
             let registered = RingBuf::try_from(map)
                 .map_err(|e| e.to_string())
@@ -172,11 +224,39 @@ pub async fn collect(
                         .map_err(|e| e.to_string())
                 });
             match registered {
-                Ok(fd) => rings.push(Ring { name, fd, record }),
+                Ok(fd) => rings.push(Ring {
+                    name,
+                    fd: Buffer::Ring(fd),
+                    record,
+                }),
                 Err(e) => {
                     let _ = events
                         .send(JobEvent::Line {
                             text: format!("kgent: cannot read ring buffer {name}: {e}"),
+                            stderr: true,
+                            json: None,
+                        })
+                        .await;
+                }
+            }
+        } else if map_type == MAP_TYPE_PERF_EVENT_ARRAY {
+            let record = facts
+                .types
+                .map_definitions()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, d)| facts.types.map_field_type(d, "record"))
+                .or_else(|| facts.types.id_by_name("event"));
+            match open_perf_buffers(map) {
+                Ok(buffers) => rings.extend(buffers.into_iter().map(|fd| Ring {
+                    name: name.clone(),
+                    fd: Buffer::Perf(fd),
+                    record,
+                })),
+                Err(e) => {
+                    let _ = events
+                        .send(JobEvent::Line {
+                            text: format!("kgent: cannot read perf buffer {name}: {e}"),
                             stderr: true,
                             json: None,
                         })
@@ -212,10 +292,17 @@ pub async fn collect(
     let mut limiter = RateLimit::new(max_events_per_s);
     let reason = loop {
         tokio::select! {
-            records = next_records(&mut rings), if !rings.is_empty() => {
-                for (name, record, bytes) in records {
+            drained = next_records(&mut rings), if !rings.is_empty() => {
+                for (name, record, bytes) in drained.records {
                     if !limiter.admit() { continue; }
                     let _ = events.send(record_line(&facts, &name, record, &bytes)).await;
+                }
+                for (name, count) in drained.lost {
+                    let _ = events.send(JobEvent::Line {
+                        text: format!("kgent: {count} records lost: perf buffer {name} was full"),
+                        stderr: true,
+                        json: None,
+                    }).await;
                 }
                 if let Some(dropped) = limiter.report() {
                     let _ = events.send(JobEvent::Line { text: dropped, stderr: true, json: None }).await;
@@ -236,18 +323,16 @@ pub async fn collect(
             _ = events.closed(), if !detached => break "stopped: the client went away",
         }
     };
-    // What is still in the ring buffers, then the maps: the program's last word.
+    // What is still in the buffers, then the maps: the program's last word.
+    let mut left = Drained::default();
     for ring in &mut rings {
-        let mut left = Vec::new();
-        while let Some(item) = ring.fd.get_mut().next() {
-            left.push(item.to_vec());
-        }
-        for bytes in left {
-            if limiter.admit() {
-                let _ = events
-                    .send(record_line(&facts, &ring.name, ring.record, &bytes))
-                    .await;
-            }
+        ring.drain_now(&mut left);
+    }
+    for (name, record, bytes) in left.records {
+        if limiter.admit() {
+            let _ = events
+                .send(record_line(&facts, &name, record, &bytes))
+                .await;
         }
     }
     for ev in dump_maps(&facts, &tables, None) {
@@ -263,21 +348,47 @@ pub async fn collect(
     }
 }
 
-/// Waits until a ring buffer has records and takes them all: (ring, record type, bytes).
-async fn next_records(rings: &mut [Ring]) -> Vec<(String, Option<u32>, Vec<u8>)> {
+/// Waits until a buffer has records and takes them all.
+async fn next_records(rings: &mut [Ring]) -> Drained {
     let ready = rings.iter_mut().map(|r| {
         Box::pin(async move {
-            let mut out = Vec::new();
-            if let Ok(mut guard) = r.fd.readable_mut().await {
-                while let Some(item) = guard.get_inner_mut().next() {
-                    out.push((r.name.clone(), r.record, item.to_vec()));
+            let mut out = Drained::default();
+            match &mut r.fd {
+                Buffer::Ring(fd) => {
+                    if let Ok(mut guard) = fd.readable_mut().await {
+                        while let Some(item) = guard.get_inner_mut().next() {
+                            out.records.push((r.name.clone(), r.record, item.to_vec()));
+                        }
+                        guard.clear_ready();
+                    }
                 }
-                guard.clear_ready();
+                Buffer::Perf(fd) => {
+                    if let Ok(mut guard) = fd.readable_mut().await {
+                        drain_perf(guard.get_inner_mut(), &r.name, r.record, &mut out);
+                        guard.clear_ready();
+                    }
+                }
             }
             out
         })
     });
     select_all(ready).await.0
+}
+
+/// One perf buffer per online CPU, each registered with the reactor.
+fn open_perf_buffers(map: Map) -> Result<Vec<AsyncFd<PerfEventArrayBuffer<MapData>>>, String> {
+    let mut array = PerfEventArray::try_from(map).map_err(|e| e.to_string())?;
+    let cpus = aya::util::online_cpus().map_err(|(what, e)| format!("{what}: {e}"))?;
+    let mut out = Vec::new();
+    for cpu in cpus {
+        let buf = array.open(cpu, Some(64)).map_err(|e| e.to_string())?;
+        // SAFETY: the buffer owns its perf event fd and keeps it open, unchanged, for as long
+        // as it lives, which is as long as the AsyncFd that owns it.
+        let fd = unsafe { AsyncFd::register_with_interest(buf, tokio::io::Interest::READABLE) }
+            .map_err(|e| e.to_string())?;
+        out.push(fd);
+    }
+    Ok(out)
 }
 
 fn record_line(facts: &ObjectFacts, ring: &str, record: Option<u32>, bytes: &[u8]) -> JobEvent {

@@ -405,10 +405,12 @@ impl Loaded {
                     });
                 };
                 let id = tp.attach(category, event).map_err(|e| {
-                    attach_err(
-                        e,
-                        "; the tracepoint must exist under /sys/kernel/tracing/events",
-                    )
+                    let hint = if error_chain(&e).contains("Permission denied") {
+                        format!("; the program reads past the end of this tracepoint's record: use only the fields in /sys/kernel/tracing/events/{category}/{event}/format (syscall tracepoints: ctx->args[i] of sys_enter_*, ctx->ret of sys_exit_*)")
+                    } else {
+                        format!("; the tracepoint must exist: /sys/kernel/tracing/events/{category}/{event}")
+                    };
+                    attach_err(e, &hint)
                 })?;
                 let prog = tp;
                 keep_link!(self, prog, id, name);
