@@ -13,7 +13,7 @@ use crate::agent::Agent;
 use crate::api::KgentService;
 use crate::config::Config;
 use crate::error::KgentError;
-use crate::exec::{Jobs, JobsConfig};
+use crate::exec::{Jobs, JobsSetup};
 use crate::host::features::{self, Measured};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
@@ -89,7 +89,7 @@ impl Daemon {
             config.cache_dir.clone(),
         ));
         let tracefs = host.tracefs.clone();
-        let jobs = Jobs::new(JobsConfig {
+        let jobs = Jobs::new(JobsSetup {
             bpftrace: config.tools.bpftrace.clone(),
             max_running: config.limits.max_running_jobs,
             store: store.clone(),

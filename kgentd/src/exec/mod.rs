@@ -108,7 +108,7 @@ struct JobControl {
 }
 
 /// What jobs need from the daemon.
-pub struct JobsConfig {
+pub struct JobsSetup {
     pub bpftrace: PathBuf,
     pub max_running: usize,
     pub store: Store,
@@ -123,7 +123,7 @@ pub struct JobsConfig {
 /// The running jobs of this daemon.
 #[derive(Clone)]
 pub struct Jobs {
-    config: Arc<JobsConfig>,
+    config: Arc<JobsSetup>,
     running: Arc<Mutex<HashMap<String, JobControl>>>,
 }
 
@@ -163,7 +163,7 @@ fn process_identity(pid: i32) -> Option<(u64, String)> {
 }
 
 impl Jobs {
-    pub fn new(config: JobsConfig) -> Self {
+    pub fn new(config: JobsSetup) -> Self {
         Self {
             config: Arc::new(config),
             running: Arc::new(Mutex::new(HashMap::new())),
