@@ -181,6 +181,61 @@ async fn a_perf_buffer_streams_decoded_records_too() {
 }
 
 #[tokio::test]
+async fn a_hist_map_is_drawn_as_a_log2_histogram() {
+    let _g = SERIAL.lock().await;
+    let d = TestDaemon::scripted(&["unused"]).await;
+    let me = std::process::id();
+    let source = format!(
+        "#include \"vmlinux.h\"\n#include \"kgent.h\"\nstruct {{ __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 64); __type(key, u32); __type(value, u64); }} kt4_offset_hist SEC(\".maps\");\nSEC(\"tracepoint/syscalls/sys_enter_lseek\")\nint kt4_hist(struct trace_event_raw_sys_enter *ctx)\n{{\n    if ((bpf_get_current_pid_tgid() >> 32) != {me})\n        return 0;\n    u32 slot = kgent_log2(ctx->args[1]);\n    u64 one = 1, *n = bpf_map_lookup_elem(&kt4_offset_hist, &slot);\n    if (n)\n        __sync_fetch_and_add(n, 1);\n    else\n        bpf_map_update_elem(&kt4_offset_hist, &slot, &one, BPF_ANY);\n    return 0;\n}}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
+    );
+    let mut stream = d
+        .client()
+        .await
+        .run(run_c(source, 2, ""))
+        .await
+        .expect("run")
+        .into_inner();
+    let (lines, _) = run_until_finished(&mut stream, |_| {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::File::open("/etc/hostname").expect("open");
+        for offset in [1u64, 3, 100, 1000, 1500, 1800] {
+            f.seek(SeekFrom::Start(offset)).expect("lseek");
+        }
+    })
+    .await;
+    let hist: Vec<&String> = lines
+        .iter()
+        .skip_while(|l| *l != "@kt4_offset_hist:")
+        .skip(1)
+        .take_while(|l| l.starts_with('['))
+        .collect();
+    // Slots 0 ([0, 2)) to 10 ([1K, 2K)): one line each, bars scaled to the largest count.
+    assert_eq!(hist.len(), 11, "{lines:?}");
+    assert!(
+        hist[0].starts_with("[0, 2)") && hist[0].contains(" 1 |"),
+        "{hist:?}"
+    );
+    assert!(
+        hist[1].starts_with("[2, 4)") && hist[1].contains(" 1 |"),
+        "{hist:?}"
+    );
+    assert!(
+        hist[6].starts_with("[64, 128)") && hist[6].contains(" 1 |"),
+        "{hist:?}"
+    );
+    assert!(
+        hist[9].starts_with("[512, 1K)") && hist[9].contains(" 1 |"),
+        "{hist:?}"
+    );
+    assert!(
+        hist[10].starts_with("[1K, 2K)") && hist[10].ends_with(&format!("2 |{}|", "@".repeat(52))),
+        "{hist:?}"
+    );
+    assert!(hist[2].contains(" 0 |"), "{hist:?}");
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn a_program_the_verifier_rejects_comes_back_with_the_condensed_reason() {
     let _g = SERIAL.lock().await;
     let d = TestDaemon::scripted(&["unused"]).await;

@@ -426,6 +426,13 @@ fn dump_maps(facts: &ObjectFacts, tables: &[(String, Map)], top: Option<usize>) 
                 continue;
             }
         };
+        if entries.is_empty() {
+            // Periodic prints skip an empty map; the last one says it stayed empty.
+            if top.is_none() {
+                out.push(line(format!("@{name}: (empty)"), None));
+            }
+            continue;
+        }
         let def = defs.iter().find(|(n, _)| n == name).map(|(_, d)| *d);
         let dump = MapDump {
             name,
