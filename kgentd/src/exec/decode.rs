@@ -354,3 +354,74 @@ mod tests {
         assert_eq!(to_text(&v), "pid=7 comm=\"a b\" ip=10.0.0.1");
     }
 }
+
+#[cfg(test)]
+mod btf_tests {
+    use super::*;
+    use crate::exec::loader::inspect;
+    use crate::toolchain::clang::ClangToolchain;
+
+    const RECORD: &str = r#"
+#include "vmlinux.h"
+#include "kgent.h"
+enum verdict { ALLOWED = 7, DENIED = -2 };
+struct conn {
+    __be32 saddr;
+    __be16 dport;
+    struct in6_addr daddr6;
+    char comm[8];
+    s16 delta;
+    enum verdict verdict;
+    unsigned int flag : 3;
+};
+KGENT_RINGBUF(conns, struct conn, 4096);
+SEC("raw_tp/sched_switch") int kt4_unit(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"#;
+
+    /// Needs clang and bpftool (bash setup.sh); no kernel load.
+    #[tokio::test]
+    async fn addresses_ports_strings_enums_and_bitfields_decode_by_name_and_type() {
+        let cache = tempfile::tempdir().expect("tmp");
+        let cc = ClangToolchain::new(
+            "clang".into(),
+            "llvm-strip".into(),
+            "bpftool".into(),
+            cache.path().to_owned(),
+        );
+        let facts = inspect(&cc.compile(RECORD).await.expect("compiles")).expect("object");
+        let types = &facts.types;
+        let (_, def) = types
+            .map_definitions()
+            .into_iter()
+            .find(|(n, _)| n == "conns")
+            .expect("map");
+        let record = types.map_field_type(def, "value").expect("record type");
+        assert_eq!(types.size_of(record), 44);
+        let mut bytes = vec![0u8; 44];
+        bytes[0..4].copy_from_slice(&[10, 1, 2, 3]);
+        bytes[4..6].copy_from_slice(&443u16.to_be_bytes());
+        bytes[8..24].copy_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().expect("ip").octets());
+        bytes[24..29].copy_from_slice(b"curl\0");
+        bytes[32..34].copy_from_slice(&(-5i16).to_le_bytes());
+        bytes[40] = 0b1101; // flag is the low 3 bits: 5
+        let v = decode(types, record, &bytes, "");
+        assert_eq!(v["saddr"], "10.1.2.3");
+        assert_eq!(v["dport"], 443);
+        assert_eq!(v["daddr6"], "2001:db8::1");
+        assert_eq!(v["comm"], "curl");
+        assert_eq!(v["delta"], -5);
+        let mut denied = bytes.clone();
+        let verdict_at = 36;
+        denied[verdict_at..verdict_at + 4].copy_from_slice(&(-2i32).to_le_bytes());
+        assert_eq!(decode(types, record, &denied, "")["verdict"], "DENIED");
+        assert_eq!(
+            to_text(&v),
+            "saddr=10.1.2.3 dport=443 daddr6=2001:db8::1 comm=curl delta=-5 verdict=0 flag=5"
+        );
+        // Too short a record decodes what is there and never panics.
+        let short = decode(types, record, &bytes[..6], "");
+        assert_eq!(short["saddr"], "10.1.2.3");
+        assert!(short.get("comm").is_none());
+    }
+}
