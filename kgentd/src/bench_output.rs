@@ -5,7 +5,6 @@
 //! both programs trace only this process. Prints figures and ratios, asserts nothing.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,29 +37,73 @@ int kt4_bench(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 "#;
 
+/// Calls per second of the paced run.
+const PACED_RATE: u64 = 20_000;
+
 const BPFTRACE_PROGRAM: &str = "tracepoint:syscalls:sys_enter_getppid /pid == TRACED_PID/ { printf(\"pid=%d tid=%d ns=%llu\\n\", pid, tid, nsecs); }\n";
 
-/// Calls getppid(2) in a loop for `for_how_long`; returns how many calls were made.
-fn workload(for_how_long: Duration) -> u64 {
-    let calls = Arc::new(AtomicU64::new(0));
-    let counter = calls.clone();
+/// CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the one we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// What the workload did: calls made and the CPU time they took.
+#[derive(Clone, Copy)]
+struct Work {
+    calls: u64,
+    cpu: Duration,
+}
+
+impl Work {
+    fn cpu_ns_per_call(self) -> f64 {
+        self.cpu.as_nanos() as f64 / self.calls.max(1) as f64
+    }
+}
+
+/// Calls getppid(2) for `for_how_long`: as fast as it can, or `rate` calls per second (in
+/// batches each millisecond).
+fn workload(for_how_long: Duration, rate: Option<u64>) -> Work {
     let worker = std::thread::spawn(move || {
-        let end = Instant::now() + for_how_long;
+        let start = Instant::now();
+        let end = start + for_how_long;
+        let cpu0 = thread_cpu();
         let mut n = 0u64;
         while Instant::now() < end {
-            for _ in 0..100 {
+            let batch = match rate {
+                Some(r) => {
+                    let due = (start.elapsed().as_secs_f64() * r as f64) as u64;
+                    if due <= n {
+                        std::thread::sleep(Duration::from_micros(500));
+                        continue;
+                    }
+                    due - n
+                }
+                None => 100,
+            };
+            for _ in 0..batch {
                 std::hint::black_box(nix::unistd::getppid());
             }
-            n += 100;
+            n += batch;
         }
-        counter.store(n, Ordering::Relaxed);
+        Work {
+            calls: n,
+            cpu: thread_cpu().saturating_sub(cpu0),
+        }
     });
-    let _ = worker.join();
-    calls.load(Ordering::Relaxed)
+    worker.join().unwrap_or(Work {
+        calls: 0,
+        cpu: Duration::ZERO,
+    })
 }
 
 struct Measured {
-    calls: u64,
+    work: Work,
     delivered: u64,
 }
 
@@ -72,6 +115,7 @@ async fn through_kgentctl(
     target: &str,
     program: &Path,
     seconds: Duration,
+    rate: Option<u64>,
 ) -> anyhow::Result<Measured> {
     let mut child = tokio::process::Command::new(kgentctl)
         .arg("--socket")
@@ -101,7 +145,7 @@ async fn through_kgentctl(
         }
         n
     });
-    let calls = tokio::task::spawn_blocking(move || workload(seconds)).await?;
+    let work = tokio::task::spawn_blocking(move || workload(seconds, rate)).await?;
     // Let the output drain, then stop the program gracefully (Ctrl-C).
     tokio::time::sleep(Duration::from_secs(1)).await;
     if let Some(pid) = child.id() {
@@ -112,7 +156,7 @@ async fn through_kgentctl(
     }
     let _ = tokio::time::timeout(Duration::from_secs(120), child.wait()).await;
     let delivered = counter.await?;
-    Ok(Measured { calls, delivered })
+    Ok(Measured { work, delivered })
 }
 
 pub async fn run(mut config: Config, seconds: u64) -> anyhow::Result<()> {
@@ -146,41 +190,48 @@ pub async fn run(mut config: Config, seconds: u64) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
 
-    println!(
-        "kgentd bench --output: getppid(2) in a tight loop for {} s, each call one event, printed by kgentctl",
-        seconds.as_secs()
-    );
-    let base_calls = tokio::task::spawn_blocking(move || workload(seconds)).await?;
     let secs = seconds.as_secs_f64();
-    let ns_per_call = |calls: u64| secs * 1e9 / calls.max(1) as f64;
-    let base_ns = ns_per_call(base_calls);
-    println!(
-        "  untraced workload: {:>12.0} calls/s, {:>8.0} ns per call",
-        base_calls as f64 / secs,
-        base_ns
-    );
-    let mut rows = Vec::new();
-    for (name, target, file) in [
+    let programs = [
         ("C (ring buffer → BTF decode)", "c", &c_file),
         ("bpftrace (printf)", "bpftrace", &bt_file),
-    ] {
-        let m = through_kgentctl(&kgentctl, &config.socket, target, file, seconds).await?;
-        let overhead = ns_per_call(m.calls) - base_ns;
+    ];
+    for rate in [None, Some(PACED_RATE)] {
+        match rate {
+            None => println!(
+                "\nkgentd bench --output: getppid(2) as fast as one thread can for {} s, each call one event, printed by kgentctl",
+                seconds.as_secs()
+            ),
+            Some(r) => println!(
+                "\nthe same at a steady {r} calls/s (a rate both can keep up with): overhead = extra CPU per call of the traced thread"
+            ),
+        }
+        let base = tokio::task::spawn_blocking(move || workload(seconds, rate)).await?;
         println!(
-            "  {name:<30} workload {:>10.0} calls/s; delivered {:>10.0} events/s ({:>5.1}% of events); overhead {:>7.0} ns per event",
-            m.calls as f64 / secs,
-            m.delivered as f64 / secs,
-            100.0 * m.delivered as f64 / m.calls.max(1) as f64,
-            overhead
+            "  untraced workload:              {:>10.0} calls/s, {:>7.0} ns CPU per call",
+            base.calls as f64 / secs,
+            base.cpu_ns_per_call()
         );
-        rows.push((m, overhead));
-    }
-    if let [(c, c_over), (bt, bt_over)] = &rows[..] {
-        println!(
-            "  ratio C / bpftrace: events delivered per second {:.2}×, overhead per event {:.2}×",
-            c.delivered as f64 / bt.delivered.max(1) as f64,
-            c_over / bt_over.max(1.0)
-        );
+        let mut rows = Vec::new();
+        for (name, target, file) in programs {
+            let m =
+                through_kgentctl(&kgentctl, &config.socket, target, file, seconds, rate).await?;
+            let overhead = m.work.cpu_ns_per_call() - base.cpu_ns_per_call();
+            println!(
+                "  {name:<30}  workload {:>10.0} calls/s; delivered {:>9.0} events/s ({:>5.1}% of events); overhead {:>7.0} ns CPU per event",
+                m.work.calls as f64 / secs,
+                m.delivered as f64 / secs,
+                100.0 * m.delivered as f64 / m.work.calls.max(1) as f64,
+                overhead
+            );
+            rows.push((m, overhead));
+        }
+        if let [(c, c_over), (bt, bt_over)] = &rows[..] {
+            println!(
+                "  ratio C / bpftrace: events delivered per second {:.2}×, overhead per event {:.2}×",
+                c.delivered as f64 / bt.delivered.max(1) as f64,
+                c_over / bt_over.max(1.0)
+            );
+        }
     }
     let _ = stop_tx.send(());
     let _ = server.await;
