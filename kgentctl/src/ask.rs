@@ -192,8 +192,9 @@ pub async fn ask(socket: &Path, args: AskArgs) -> anyhow::Result<Exit> {
                 program: Some(run_request::Program::AnswerId(answer.request_id)),
                 target: answer.target,
                 duration_s: args.duration,
+                ..Default::default()
             };
-            run::stream(&mut client, request).await
+            run::stream(&mut client, request, false).await
         }
     }
 }

@@ -240,6 +240,7 @@ async fn drive_run(
         program: Some(run_request::Program::AnswerId(answer_id.to_string())),
         target: Target::Unspecified.into(),
         duration_s: 0,
+        ..Default::default()
     };
     let mut events = client
         .run(request)

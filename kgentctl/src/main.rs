@@ -10,6 +10,7 @@ mod client;
 mod eval;
 mod history;
 mod host;
+mod jobs;
 mod json;
 mod probes;
 mod run;
@@ -48,6 +49,10 @@ Examples:
   kgentctl run trace.bt                   run a bpftrace file until Ctrl-C
   kgentctl run --id REQUEST_ID --duration 30
                                           run a past answer again, for 30 s
+  kgentctl ask --target c --run \"count openat calls per process name every second\"
+  kgentctl run --target c --detach --duration 600 monitor.c
+  kgentctl jobs                           every job: live or ended, and how it ended
+  kgentctl stop JOB_ID                    stop a job (its maps are printed to its output)
   kgentctl history                        past requests (`history ID`: one, with its transcript)
   kgentctl host                           what this kernel can do, which model is loaded
   kgentctl eval tasks.toml --json out.json
@@ -87,7 +92,7 @@ Examples:
   kgentctl ask --json \"count TCP connects per destination port\" | jq .answer.program")]
     Ask(ask::AskArgs),
 
-    /// Run a bpftrace program (a file, stdin, or a past answer) and stream its output.
+    /// Run a program (a bpftrace or C file, stdin, or a past answer) and stream its output.
     #[command(after_help = "\
 Output lines of the program go to stdout (its stderr to stderr). Ctrl-C stops it gracefully:
 bpftrace prints its maps, and kgentctl waits for them; a second Ctrl-C leaves at once (kgentd
@@ -133,6 +138,20 @@ Examples:
   sudo kgentctl eval tasks.toml
   sudo kgentctl eval tasks.toml --only failed-opens,file-delete-audit --json results.json")]
     Eval(eval::EvalArgs),
+
+    /// List jobs (runs), live and ended, newest first.
+    #[command(after_help = "\
+A job is one run of a program: its id, owner, target, state (pending → live → ended), start time,
+limits, and how it ended (or, while live, where it attached). A detached job's output goes to the
+log file shown by --json.
+
+Examples:
+  kgentctl jobs
+  kgentctl jobs --json | jq '.[] | select(.state == \"live\")'")]
+    Jobs(jobs::JobsArgs),
+
+    /// Stop a running job gracefully (its maps are printed before it ends).
+    Stop(jobs::StopArgs),
 
     /// Search this host's attach points and helpers, or show one.
     #[command(after_help = "\
@@ -225,6 +244,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Host(args) => host::host(&cli.socket, args).await,
         Command::Eval(args) => eval::eval(&cli.socket, args).await,
         Command::Probes(args) => probes::probes(&cli.socket, args).await,
+        Command::Jobs(args) => jobs::jobs(&cli.socket, args).await,
+        Command::Stop(args) => jobs::stop(&cli.socket, args).await,
     }
 }
 

@@ -41,6 +41,28 @@ pub struct RunArgs {
     /// Stop the program after this many seconds (0: until Ctrl-C).
     #[arg(long, value_name = "S", default_value_t = 0)]
     duration: u32,
+
+    /// Leave the program running after kgentctl exits: print its job id and return at once
+    /// (its output goes to the job's log; `kgentctl jobs` shows it, `kgentctl stop ID` ends it).
+    #[arg(long)]
+    detach: bool,
+
+    /// Network interface for xdp and tc programs (C).
+    #[arg(long, value_name = "IFACE")]
+    interface: Option<String>,
+
+    /// cgroup v2 directory for cgroup programs (C; default: the root cgroup).
+    #[arg(long, value_name = "DIR")]
+    cgroup: Option<PathBuf>,
+
+    /// Deliver at most this many ring-buffer records per second (C; default: kgentd's limit);
+    /// the rest are dropped and counted.
+    #[arg(long, value_name = "N")]
+    max_events_per_s: Option<u32>,
+
+    /// Print C programs' records and maps as JSON documents, one per line.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn run(socket: &Path, args: RunArgs) -> anyhow::Result<Exit> {
@@ -57,8 +79,15 @@ pub async fn run(socket: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         program: Some(program),
         target: target.into(),
         duration_s: args.duration,
+        detach: args.detach,
+        interface: args.interface.unwrap_or_default(),
+        cgroup: args
+            .cgroup
+            .map(|c| c.display().to_string())
+            .unwrap_or_default(),
+        max_events_per_s: args.max_events_per_s.unwrap_or(0),
     };
-    stream(&mut client, request).await
+    stream(&mut client, request, args.json).await
 }
 
 fn read_source(file: &Path) -> anyhow::Result<String> {
@@ -78,8 +107,10 @@ fn read_source(file: &Path) -> anyhow::Result<String> {
 pub async fn stream(
     client: &mut KgentClient<Channel>,
     request: RunRequest,
+    json: bool,
 ) -> anyhow::Result<Exit> {
     let duration_s = request.duration_s;
+    let detach = request.detach;
     let mut interrupts = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
     let mut events = client
         .run(request)
@@ -94,10 +125,24 @@ pub async fn stream(
             event = events.next() => {
                 let event = match event {
                     Some(event) => event.map_err(|status| RpcError::new("Run", status))?,
+                    None if detach => bail!("kgentd closed the output stream before the job started"),
                     None => bail!("kgentd closed the output stream before the program finished"),
                 };
                 match event.event {
+                    Some(run_event::Event::Started(started)) if detach => {
+                        println!("{}", started.job_id);
+                        eprintln!(
+                            "job {} runs detached ({}); `kgentctl jobs` shows it, `kgentctl stop {}` ends it",
+                            started.job_id,
+                            started.attached.join("; "),
+                            started.job_id
+                        );
+                        return Ok(Exit::Success);
+                    }
                     Some(run_event::Event::Started(started)) => {
+                        for attached in &started.attached {
+                            eprintln!("  {attached}");
+                        }
                         let until = if duration_s == 0 {
                             "Ctrl-C stops it".to_string()
                         } else {
@@ -112,6 +157,10 @@ pub async fn stream(
                         job_id = Some(started.job_id);
                     }
                     Some(run_event::Event::Line(line)) if line.stderr => eprintln!("{}", line.text),
+                    Some(run_event::Event::Line(line)) if json && !line.json.is_empty() => {
+                        writeln!(stdout, "{}", line.json).context("writing to stdout")?;
+                    }
+                    Some(run_event::Event::Line(_)) if json => {}
                     Some(run_event::Event::Line(line)) => {
                         writeln!(stdout, "{}", line.text).context("writing to stdout")?;
                     }

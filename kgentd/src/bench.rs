@@ -193,6 +193,7 @@ pub async fn run(
         let outcome = agent
             .ask(
                 AskOptions {
+                    target: crate::agent::ProgramTarget::Bpftrace,
                     text: request.to_owned(),
                     max_iterations: 0,
                     smoke_run: false,

@@ -34,6 +34,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub tools: ToolsConfig,
     pub retrieval: RetrievalConfig,
+    pub jobs: JobsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +52,26 @@ impl Default for RetrievalConfig {
         Self {
             embedding_model: DEFAULT_EMBEDDING_MODEL.into(),
             embeddings: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// bpffs directory this daemon owns: C jobs pin their programs, links and maps under
+    /// `<pin_root>/<job>`; on start, whatever no live job owns there is removed.
+    pub pin_root: PathBuf,
+    /// Ring-buffer records per second delivered to a client before the rest are dropped
+    /// (counted and reported); a run may ask for less.
+    pub max_events_per_s: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            pin_root: "/sys/fs/bpf/kgent".into(),
+            max_events_per_s: 100_000,
         }
     }
 }
@@ -145,6 +166,11 @@ pub struct LimitsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ToolsConfig {
     pub bpftrace: PathBuf,
+    /// clang, for C programs (`-O2 -g -target bpf`).
+    pub clang: PathBuf,
+    pub llvm_strip: PathBuf,
+    /// bpftool, to generate this kernel's vmlinux.h.
+    pub bpftool: PathBuf,
     /// Longest a load check may take, in seconds (probe-heavy programs attach slowly).
     pub check_timeout_s: u64,
 }
@@ -161,6 +187,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             tools: ToolsConfig::default(),
             retrieval: RetrievalConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -214,6 +241,9 @@ impl Default for ToolsConfig {
     fn default() -> Self {
         Self {
             bpftrace: "bpftrace".into(),
+            clang: "clang".into(),
+            llvm_strip: "llvm-strip".into(),
+            bpftool: "bpftool".into(),
             check_timeout_s: 90,
         }
     }

@@ -1,6 +1,6 @@
 //! Assembling and serving the daemon: open the store, read the host, build the knowledge and the
-//! model backend, listen on the Unix socket, and shut down cleanly (every job killed, the store
-//! flushed).
+//! model backend, reconcile the jobs a previous daemon left, listen on the Unix socket, and shut
+//! down cleanly (every job ended, the store flushed).
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,13 +13,14 @@ use crate::agent::Agent;
 use crate::api::KgentService;
 use crate::config::Config;
 use crate::error::KgentError;
-use crate::exec::Jobs;
+use crate::exec::{Jobs, JobsSetup};
 use crate::host::features::{self, Measurement};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
 use crate::proto::kgent_server::KgentServer;
 use crate::store::Store;
+use crate::toolchain::clang::ClangToolchain;
 
 pub struct Daemon {
     pub agent: Arc<Agent>,
@@ -81,6 +82,25 @@ impl Daemon {
         }
         let knowledge = Arc::new(knowledge);
         enable_embeddings(&knowledge, &config);
+        let clang = Arc::new(ClangToolchain::new(
+            config.tools.clang.clone(),
+            config.tools.llvm_strip.clone(),
+            config.tools.bpftool.clone(),
+            config.cache_dir.clone(),
+        ));
+        let tracefs = host.tracefs.clone();
+        let jobs = Jobs::new(JobsSetup {
+            bpftrace: config.tools.bpftrace.clone(),
+            max_running: config.limits.max_running_jobs,
+            store: store.clone(),
+            clang: clang.clone(),
+            pin_root: config.jobs.pin_root.clone(),
+            log_dir: config.state_dir.join("job-logs"),
+            tracefs,
+        });
+        for line in jobs.reconcile().await? {
+            tracing::warn!("reconcile: {line}");
+        }
         let agent = Arc::new(Agent {
             backend,
             host: Arc::new(host),
@@ -88,12 +108,9 @@ impl Daemon {
             store,
             config: config.agent.clone(),
             bpftrace: config.tools.bpftrace.clone(),
+            clang,
             check_timeout: Duration::from_secs(config.tools.check_timeout_s),
         });
-        let jobs = Jobs::new(
-            config.tools.bpftrace.clone(),
-            config.limits.max_running_jobs,
-        );
         Ok(Self {
             agent,
             jobs,
@@ -111,13 +128,14 @@ impl Daemon {
             self.agent.clone(),
             self.jobs.clone(),
             self.config.limits.clone(),
+            self.config.jobs.max_events_per_s,
         );
         let result = tonic::transport::Server::builder()
             .add_service(KgentServer::new(service))
             .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
             .await
             .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")));
-        self.jobs.kill_all();
+        self.jobs.shutdown().await;
         result
     }
 }

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod api;
 pub mod authz;
 pub mod bench;
+pub mod bench_output;
 pub mod check;
 pub mod config;
 pub mod daemon;

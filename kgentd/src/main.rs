@@ -69,6 +69,14 @@ enum Command {
         /// Skip the model (stages only).
         #[arg(long)]
         no_model: bool,
+        /// Measure output delivery instead: events/s from a C program's ring buffer to a
+        /// kgentctl client beside bpftrace printing the same events, and the per-event overhead
+        /// each adds to the traced workload (needs root and the workspace binaries).
+        #[arg(long)]
+        output: bool,
+        /// Seconds of workload per measurement (--output).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
     },
     /// Check this host's specs DB (curated entries against the live kernel), rebuild its
     /// generated part (feature and helper probes, sentence vectors) or export it as JSON lines.
@@ -143,7 +151,14 @@ async fn main() -> anyhow::Result<()> {
             request,
             rounds,
             no_model,
-        }) => return kgentd::bench::run(cfg, &request, rounds, !no_model).await,
+            output,
+            seconds,
+        }) => {
+            if output {
+                return kgentd::bench_output::run(cfg, seconds).await;
+            }
+            return kgentd::bench::run(cfg, &request, rounds, !no_model).await;
+        }
         Some(Command::Specs { rebuild, export }) => {
             return kgentd::specs_db::run(cfg, rebuild, export.as_deref()).await
         }

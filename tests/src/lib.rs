@@ -39,7 +39,19 @@ pub fn test_config(dir: &Path) -> Config {
     // BM25-only grounding unless a test turns embeddings on: deterministic, and no background
     // embedding competing for the CPU with timed load checks (tests/retrieval.rs covers hybrid).
     cfg.retrieval.embeddings = false;
+    // Pins of this daemon only: other daemons (and other test runs) keep theirs.
+    cfg.jobs.pin_root = test_pin_root(dir);
     cfg
+}
+
+/// A bpffs directory of one test daemon, named after its temporary directory.
+pub fn test_pin_root(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // bpffs refuses names with a dot.
+    PathBuf::from(format!("/sys/fs/bpf/kgent-test-{}", name.replace('.', "")))
 }
 
 impl TestDaemon {
@@ -130,6 +142,7 @@ impl TestDaemon {
         if let Some(s) = self.server.take() {
             let _ = s.await;
         }
+        let _ = std::fs::remove_dir(test_pin_root(self.dir.path()));
     }
 }
 
@@ -213,6 +226,33 @@ pub fn final_no_answer(events: &[AskEvent]) -> Option<&proto::NoAnswer> {
         Some(ask_event::Event::NoAnswer(n)) => Some(n),
         _ => None,
     })
+}
+
+/// Loaded BPF programs as (id, name), from `bpftool prog show --json`.
+pub fn loaded_progs() -> Vec<(u64, String)> {
+    bpftool_list(&["prog", "show", "--json"])
+        .iter()
+        .filter_map(|p| Some((p.get("id")?.as_u64()?, p.get("name")?.as_str()?.to_owned())))
+        .collect()
+}
+
+/// The program ids of the BPF links in the kernel, from `bpftool link show --json`.
+pub fn link_prog_ids() -> Vec<u64> {
+    bpftool_list(&["link", "show", "--json"])
+        .iter()
+        .filter_map(|l| l.get("prog_id")?.as_u64())
+        .collect()
+}
+
+fn bpftool_list(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new("bpftool")
+        .args(args)
+        .output()
+        .expect("bpftool (install it: bash setup.sh)");
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
 }
 
 /// Pids of bpftrace processes whose parent is this process.

@@ -101,18 +101,14 @@ async fn the_family_matrix_matches_what_loading_does() {
 #[tokio::test]
 async fn a_corrupt_feature_cache_is_measured_again() {
     let cache = std::path::Path::new("/var/cache/kgent");
-    // Make sure one exists, then corrupt every cached matrix.
-    TestDaemon::scripted(&[GOOD_OPENAT]).await.stop().await;
-    let files: Vec<_> = std::fs::read_dir(cache)
-        .expect("cache dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("features-"))
-        })
-        .collect();
-    assert!(!files.is_empty());
+    // Make sure this daemon's matrix exists, then corrupt it. Only its own file: the cache
+    // dir is shared with other kgentd builds on this host, which keep theirs.
+    let first = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let info = first.host_info().await;
+    first.stop().await;
+    let key = kgentd::host::features::build_key(&info.kernel_release, &info.bpftrace_version);
+    let files = vec![cache.join(format!("features-{key}.json"))];
+    assert!(files[0].exists(), "{}", files[0].display());
     for f in &files {
         std::fs::write(f, b"{ not json").expect("corrupt");
     }

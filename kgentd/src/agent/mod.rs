@@ -9,6 +9,8 @@ mod extract;
 mod plan;
 mod prompt;
 mod repair;
+mod target;
+mod target_c;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use crate::proto;
 use crate::store::{EntryKind, RequestRecord, RequestState, Store, TranscriptEntry};
 use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
 pub use extract::{parse_reply, Reply};
+pub use target::ProgramTarget;
 
 /// The prompts as the loop builds them, for benchmarks.
 pub fn system_prompt_for_bench(host: &HostFacts) -> String {
@@ -43,11 +46,14 @@ pub struct Agent {
     pub store: Store,
     pub config: AgentConfig,
     pub bpftrace: PathBuf,
+    /// The C front end (target c).
+    pub clang: Arc<crate::toolchain::clang::ClangToolchain>,
     pub check_timeout: Duration,
 }
 
 pub struct AskOptions {
     pub text: String,
+    pub target: ProgramTarget,
     pub max_iterations: u32,
     /// Force the smoke run on, whatever the configuration says.
     pub smoke_run: bool,
@@ -150,7 +156,7 @@ impl Agent {
         let started = Instant::now();
         let mut rec = Recorder {
             store: &self.store,
-            record: RequestRecord::new(&opts.text, "bpftrace", opts.caller_uid),
+            record: RequestRecord::new(&opts.text, opts.target.name(), opts.caller_uid),
             started,
         };
         self.store.put_durable(&rec.record).await?;
@@ -226,23 +232,29 @@ impl Agent {
         }
         rec.add(EntryKind::Note, 0, format!("grounding: {detail}"));
         progress(events, started, 0, "grounding", detail).await;
-        let smoke = (self.config.smoke_run || opts.smoke_run) && !opts.skip_smoke_run;
+        let smoke = (self.config.smoke_run || opts.smoke_run)
+            && !opts.skip_smoke_run
+            && opts.target == ProgramTarget::Bpftrace;
         if !smoke {
-            let note =
-                "smoke run skipped: the answer is checked by catalog and load only".to_owned();
+            let note = if opts.target == ProgramTarget::Bpftrace {
+                "smoke run skipped: the answer is checked by catalog and load only"
+            } else {
+                "no smoke run for C programs yet: the answer is checked by clang and the verifier"
+            }
+            .to_owned();
             rec.add(EntryKind::Note, 0, note.clone());
             progress(events, started, 0, "smoke-run", note).await;
         }
 
+        let target = opts.target;
         let allowed = allowed_probes(&grounding);
-        let grammar = self
-            .config
-            .grammar
+        // Grammars and plans are written for bpftrace; C drafts are checked after generation.
+        let grammar = (self.config.grammar && target == ProgramTarget::Bpftrace)
             .then(|| grammar::gbnf(&allowed))
             .flatten();
         let mut base = vec![
-            Message::new(Role::System, prompt::system_prompt(&self.host)),
-            Message::new(Role::User, prompt::user_prompt(&opts.text, &grounding)),
+            Message::new(Role::System, target.system_prompt(&self.host)),
+            Message::new(Role::User, target.user_prompt(&opts.text, &grounding)),
         ];
         // The first draft follows the plan; later drafts may use every grounded probe.
         let mut first_grammar = grammar.clone();
@@ -349,7 +361,7 @@ impl Agent {
             )
             .await;
 
-            let (source, explanation) = match parse_reply(&completion.text) {
+            let (source, explanation) = match target.parse_reply(&completion.text) {
                 // A small model refuses too readily: the first refusal is questioned once with
                 // the host's own catalog; a second one stands.
                 Reply::Unsupported(reason) if refused => {
@@ -375,7 +387,7 @@ impl Agent {
                     continue;
                 }
                 Reply::Garbage => {
-                    let diag = "the reply contained no bpftrace program (expected probe blocks like `tracepoint:syscalls:sys_enter_openat { ... }` in a ```bpftrace block)".to_owned();
+                    let diag = target.garbage().to_owned();
                     let c = proto::CheckResult {
                         iteration,
                         name: "extract".into(),
@@ -392,7 +404,7 @@ impl Agent {
                     last_checks = vec![c];
                     feedback = Some((
                         completion.text.chars().take(2000).collect(),
-                        prompt::repair_prompt(&diag),
+                        target.repair_prompt(&diag),
                     ));
                     continue;
                 }
@@ -402,7 +414,7 @@ impl Agent {
                 } => (source, explanation),
             };
             let (source, repairs) = if self.config.repair {
-                repair::repair_all(&self.host, &source)
+                target.repair(&self.host, &source)
             } else {
                 (source, Vec::new())
             };
@@ -435,23 +447,12 @@ impl Agent {
                 if smoke_failed.contains(&probes) {
                     exclude(&mut excluded, probes, rec, iteration);
                 }
-                feedback = Some((
-                    format!("```bpftrace\n{source}```"),
-                    prompt::repeat_prompt(&diag),
-                ));
+                feedback = Some((target.fenced(&source), target.repeat_prompt(&diag)));
                 continue;
             }
 
-            let host_check = check::check_attach_points(&self.host, &self.knowledge, &source);
-            let load_check = check::check_bpftrace_load(
-                &self.bpftrace,
-                &source,
-                self.check_timeout,
-                &self.host.kernel_release,
-            )
-            .await;
-            let mut checks = vec![host_check, load_check];
-            if smoke && checks.iter().all(|c| c.passed) {
+            let mut checks = self.check(target, &source).await;
+            if smoke && target == ProgramTarget::Bpftrace && checks.iter().all(|c| c.passed) {
                 if let Some(why) = check::not_exercised(&source) {
                     rec.add(
                         EntryKind::Note,
@@ -515,7 +516,7 @@ impl Agent {
                 return Ok(Outcome::Answer(proto::Answer {
                     request_id: id,
                     program: source,
-                    target: proto::Target::Bpftrace as i32,
+                    target: target.proto() as i32,
                     explanation,
                     checks: last_checks,
                     iterations: iteration,
@@ -542,10 +543,7 @@ impl Agent {
                 }
                 smoke_failed.push(probes);
             }
-            feedback = Some((
-                format!("```bpftrace\n{source}```"),
-                prompt::repair_prompt(&diag),
-            ));
+            feedback = Some((target.fenced(&source), target.repair_prompt(&diag)));
         }
         let reason = format!(
             "no candidate passed the checks on this host within {max_iter} iteration(s); last diagnostics: {}",
@@ -557,6 +555,28 @@ impl Agent {
                 .join("; ")
         );
         Ok(no_answer(rec, reason, last_checks))
+    }
+
+    /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.
+    async fn check(&self, target: ProgramTarget, source: &str) -> Vec<CheckOutcome> {
+        match target {
+            ProgramTarget::Bpftrace => {
+                let host_check = check::check_attach_points(&self.host, &self.knowledge, source);
+                let load_check = check::check_bpftrace_load(
+                    &self.bpftrace,
+                    source,
+                    self.check_timeout,
+                    &self.host.kernel_release,
+                )
+                .await;
+                vec![host_check, load_check]
+            }
+            ProgramTarget::C => {
+                check::c_program::check_c_program(&self.clang, source, &self.host.kernel_release)
+                    .await
+                    .into()
+            }
+        }
     }
 
     /// A reason this host cannot do what is asked, when that is plain from the request and the

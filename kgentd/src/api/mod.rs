@@ -10,11 +10,12 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::agent::{Agent, AskOptions, Outcome};
+use crate::agent::{Agent, AskOptions, Outcome, ProgramTarget};
 use crate::authz::Caller;
 use crate::config::LimitsConfig;
 use crate::error::KgentError;
-use crate::exec::{JobEvent, JobSpec, Jobs};
+use crate::exec::loader::AttachTargets;
+use crate::exec::{JobEvent, JobSpec, JobTarget, Jobs};
 use crate::proto::{self, kgent_server::Kgent};
 use crate::store::RequestState;
 
@@ -23,19 +24,39 @@ pub struct KgentService {
     pub jobs: Jobs,
     pub limits: LimitsConfig,
     pub ask_slots: Arc<Semaphore>,
+    /// The daemon's cap on records per second per job.
+    pub max_events_per_s: u32,
 }
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl KgentService {
-    pub fn new(agent: Arc<Agent>, jobs: Jobs, limits: LimitsConfig) -> Self {
+    pub fn new(agent: Arc<Agent>, jobs: Jobs, limits: LimitsConfig, max_events_per_s: u32) -> Self {
         let slots = limits.max_concurrent_asks.max(1);
         Self {
             agent,
             jobs,
             limits,
             ask_slots: Arc::new(Semaphore::new(slots)),
+            max_events_per_s,
         }
+    }
+
+    /// Program text: not empty, within the size limit.
+    fn validate_program(&self, text: &str) -> Result<(), KgentError> {
+        if text.trim().is_empty() {
+            return Err(KgentError::InvalidArgument(
+                "the program is empty: give a bpftrace script or a C program".into(),
+            ));
+        }
+        if text.len() > self.limits.max_request_bytes * 4 {
+            return Err(KgentError::InvalidArgument(format!(
+                "the program is {} bytes; the limit is {} bytes (4 × limits.max_request_bytes)",
+                text.len(),
+                self.limits.max_request_bytes * 4
+            )));
+        }
+        Ok(())
     }
 
     fn validate_text(&self, text: &str) -> Result<(), KgentError> {
@@ -95,20 +116,16 @@ impl Kgent for KgentService {
         let caller = Caller::from_request(&request);
         let req = request.into_inner();
         self.validate_text(&req.text)?;
-        match proto::Target::try_from(req.target) {
-            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => {}
-            Ok(proto::Target::C) => {
-                return Err(Status::invalid_argument(
-                    "target c is not available yet on this daemon; use target bpftrace",
-                ))
-            }
+        let target = match proto::Target::try_from(req.target) {
+            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => ProgramTarget::Bpftrace,
+            Ok(proto::Target::C) => ProgramTarget::C,
             Err(_) => {
                 return Err(Status::invalid_argument(format!(
                     "unknown target {}",
                     req.target
                 )))
             }
-        }
+        };
         let permit = self.ask_slots.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!(
                 "{} requests are already in progress (limits.max_concurrent_asks); try again shortly",
@@ -122,6 +139,7 @@ impl Kgent for KgentService {
             let (ev_tx, mut ev_rx) = mpsc::channel::<proto::AskEvent>(64);
             let opts = AskOptions {
                 text: req.text,
+                target,
                 max_iterations: req.max_iterations,
                 smoke_run: req.smoke_run,
                 skip_smoke_run: req.skip_smoke_run,
@@ -157,18 +175,23 @@ impl Kgent for KgentService {
     ) -> Result<Response<Self::RunStream>, Status> {
         let caller = Caller::from_request(&request);
         let req = request.into_inner();
-        match proto::Target::try_from(req.target) {
-            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => {}
-            _ => {
-                return Err(Status::invalid_argument(
-                    "only bpftrace programs can be run today",
-                ))
+        let mut target = match proto::Target::try_from(req.target) {
+            Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => JobTarget::Bpftrace,
+            Ok(proto::Target::C) => JobTarget::C,
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown target {}",
+                    req.target
+                )))
             }
-        }
+        };
         let source = match req.program {
             Some(proto::run_request::Program::AnswerId(id)) => {
                 let rec = self.agent.store.get(&id)?;
                 caller.may_run_answer(rec.caller_uid)?;
+                if rec.target == "c" {
+                    target = JobTarget::C;
+                }
                 match (rec.state, rec.program) {
                     (RequestState::Answered, Some(p)) => p,
                     _ => {
@@ -181,7 +204,7 @@ impl Kgent for KgentService {
             }
             Some(proto::run_request::Program::Source(s)) => {
                 caller.may_run_source()?;
-                self.validate_text(&s)?;
+                self.validate_program(&s)?;
                 s
             }
             None => {
@@ -196,13 +219,32 @@ impl Kgent for KgentService {
                 req.duration_s, self.limits.max_run_seconds
             )));
         }
+        if !req.interface.is_empty()
+            && (req.interface.len() > 15 || req.interface.contains(['/', '\0', ' ']))
+        {
+            return Err(Status::invalid_argument(format!(
+                "{:?} is not a network interface name (at most 15 characters, no '/' or spaces)",
+                req.interface
+            )));
+        }
+        let max_events_per_s = match req.max_events_per_s {
+            0 => self.max_events_per_s,
+            n => n.min(self.max_events_per_s),
+        };
         let (job_tx, mut job_rx) = mpsc::channel::<JobEvent>(256);
         let spec = JobSpec {
             source,
+            target,
             owner_uid: caller.recorded_uid(),
             duration: (req.duration_s > 0).then(|| Duration::from_secs(req.duration_s.into())),
+            detach: req.detach,
+            attach: AttachTargets {
+                interface: (!req.interface.is_empty()).then_some(req.interface),
+                cgroup: (!req.cgroup.is_empty()).then(|| req.cgroup.into()),
+            },
+            max_events_per_s,
         };
-        let job_id = self.jobs.start(spec, job_tx)?;
+        let job_id = self.jobs.start(spec, job_tx).await?;
         tracing::info!(job = %job_id, uid = caller.recorded_uid(), "run started");
         let (tx, rx) = mpsc::channel::<Result<proto::RunEvent, Status>>(256);
         tokio::spawn(async move {
@@ -212,8 +254,8 @@ impl Kgent for KgentService {
                         let Some(ev) = ev else { break };
                         let done = matches!(ev, JobEvent::Finished { .. });
                         let event = match ev {
-                            JobEvent::Started { job_id, probes } => proto::run_event::Event::Started(proto::Started { job_id, probes }),
-                            JobEvent::Line { text, stderr } => proto::run_event::Event::Line(proto::OutputLine { text, stderr }),
+                            JobEvent::Started { job_id, probes, attached } => proto::run_event::Event::Started(proto::Started { job_id, probes, attached }),
+                            JobEvent::Line { text, stderr, json } => proto::run_event::Event::Line(proto::OutputLine { text, stderr, json: json.unwrap_or_default() }),
                             JobEvent::Finished { exit_code, reason } => proto::run_event::Event::Finished(proto::Finished { exit_code, reason }),
                         };
                         if tx.send(Ok(proto::RunEvent { event: Some(event) })).await.is_err() || done {
@@ -371,6 +413,48 @@ impl Kgent for KgentService {
                 .map(|f| f.reason.clone())
                 .unwrap_or_else(|| "not measured".into()),
         }))
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<proto::ListJobsRequest>,
+    ) -> Result<Response<proto::ListJobsResponse>, Status> {
+        let caller = Caller::from_request(&request);
+        let limit = match request.into_inner().limit {
+            0 => 50,
+            n => n.min(10_000) as usize,
+        };
+        let store = self.jobs.store().clone();
+        let records = tokio::task::spawn_blocking(move || store.list_jobs())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        let jobs = records
+            .iter()
+            .filter(|j| caller.may_read(j.owner_uid).is_ok())
+            .take(limit)
+            .map(|j| proto::Job {
+                id: j.id.clone(),
+                owner_uid: j.owner_uid,
+                target: if j.target == "c" {
+                    proto::Target::C
+                } else {
+                    proto::Target::Bpftrace
+                } as i32,
+                state: j.state.as_str().to_owned(),
+                started_unix_ms: j.started_unix_ms,
+                ended_unix_ms: j.ended_unix_ms,
+                duration_s: j.duration_s,
+                max_events_per_s: j.max_events_per_s,
+                detached: j.detached,
+                outcome: j.outcome.clone(),
+                log_path: j
+                    .log_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(proto::ListJobsResponse { jobs }))
     }
 
     async fn host_info(

@@ -10,6 +10,8 @@
 //! - `smoke-run`: the program runs while a harmless trigger workload provokes common events, and
 //!   its output must show what the request asks to observe (see `smoke`).
 mod smoke;
+//! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
+pub mod c_program;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

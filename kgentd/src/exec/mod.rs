@@ -1,10 +1,25 @@
-//! Jobs: running approved programs and streaming their output.
+//! Jobs: running approved programs and streaming their output. Every run is a job with an id,
+//! an owner, a target, a start time and limits, recorded in the store in two phases (pending
+//! before anything is loaded, live once attached, ended with the reason).
 //!
 //! A bpftrace job is a child process in its own process group, so stopping it stops everything
 //! it started. A job ends in one of three ways: its duration runs out or someone calls Stop
 //! (SIGINT: bpftrace detaches and prints its maps, and we wait for it), or its client goes away
 //! (SIGINT, then SIGKILL of the group 300 ms later, so the kernel side is gone within a second).
 //! A guard kills the group if the job's task ends any other way: no program outlives its job.
+//!
+//! A C job ([`c_job`]) is loaded through aya and pinned under `<pin_root>/<job>`; its guard
+//! removes the pins. A daemon killed outright leaves pins and process groups behind:
+//! [`Jobs::reconcile`] on the next start re-adopts the live detached C jobs it can continue and
+//! removes everything of the others, so nothing is orphaned.
+pub mod btf_types;
+pub mod c_job;
+pub mod decode;
+pub mod loader;
+pub mod map_read;
+pub mod printk;
+pub mod verifier_log;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,7 +32,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::KgentError;
+use crate::store::jobs::{JobRecord, JobState};
+use crate::store::Store;
 use crate::toolchain::bpftrace::{with_begin_statement, OutputLines};
+use crate::toolchain::clang::{ClangToolchain, CompileError};
+use loader::AttachTargets;
 
 /// Printed by an injected BEGIN statement: BEGIN fires once every probe is attached.
 const READY_MARKER: &str = "__kgent_ready_7f3a__";
@@ -36,10 +55,14 @@ pub enum JobEvent {
     Started {
         job_id: String,
         probes: u32,
+        /// C jobs: each program and where it attached.
+        attached: Vec<String>,
     },
     Line {
         text: String,
         stderr: bool,
+        /// C jobs: the record or map as JSON.
+        json: Option<String>,
     },
     Finished {
         exit_code: i32,
@@ -47,24 +70,60 @@ pub enum JobEvent {
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobTarget {
+    Bpftrace,
+    C,
+}
+
+impl JobTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bpftrace => "bpftrace",
+            Self::C => "c",
+        }
+    }
+}
+
 pub struct JobSpec {
     pub source: String,
+    pub target: JobTarget,
     pub owner_uid: u32,
     /// None: until stopped or the client goes away.
     pub duration: Option<Duration>,
+    /// Keep running when the client goes away; output goes to the job's log.
+    pub detach: bool,
+    /// Where network and cgroup programs attach (C).
+    pub attach: AttachTargets,
+    /// Records per second delivered (C); 0: no limit.
+    pub max_events_per_s: u32,
 }
 
 struct JobControl {
     owner_uid: u32,
     pgid: Option<Pid>,
     stop: Arc<Notify>,
+    /// C jobs: removed on shutdown, which detaches everything at once.
+    pin_dir: Option<PathBuf>,
+}
+
+/// What jobs need from the daemon.
+pub struct JobsSetup {
+    pub bpftrace: PathBuf,
+    pub max_running: usize,
+    pub store: Store,
+    pub clang: Arc<ClangToolchain>,
+    /// bpffs directory owned by this daemon: `<pin_root>/<job>` per C job.
+    pub pin_root: PathBuf,
+    /// Detached jobs write their output under this directory.
+    pub log_dir: PathBuf,
+    pub tracefs: Option<PathBuf>,
 }
 
 /// The running jobs of this daemon.
 #[derive(Clone)]
 pub struct Jobs {
-    bpftrace: PathBuf,
-    max_running: usize,
+    config: Arc<JobsSetup>,
     running: Arc<Mutex<HashMap<String, JobControl>>>,
 }
 
@@ -88,11 +147,25 @@ impl Drop for GroupGuard {
     }
 }
 
+/// A process's start time (clock ticks since boot) and name, from /proc/PID/stat.
+fn process_identity(pid: i32) -> Option<(u64, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let start = stat
+        .get(close + 1..)?
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    Some((start, comm))
+}
+
 impl Jobs {
-    pub fn new(bpftrace: PathBuf, max_running: usize) -> Self {
+    pub fn new(config: JobsSetup) -> Self {
         Self {
-            bpftrace,
-            max_running,
+            config: Arc::new(config),
             running: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -101,18 +174,79 @@ impl Jobs {
         self.running.lock().map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Starts a bpftrace job; its events go to `events`. Returns the job id.
-    pub fn start(
+    pub fn store(&self) -> &Store {
+        &self.config.store
+    }
+
+    fn admit(&self, job_id: &str, control: JobControl) -> Result<(), KgentError> {
+        let mut running = self
+            .running
+            .lock()
+            .map_err(|_| KgentError::Internal("job table lock poisoned".into()))?;
+        if running.len() >= self.config.max_running {
+            return Err(KgentError::ResourceExhausted(format!(
+                "{} programs are already running (limits.max_running_jobs); stop one first",
+                running.len()
+            )));
+        }
+        running.insert(job_id.to_owned(), control);
+        Ok(())
+    }
+
+    fn forget(table: &Mutex<HashMap<String, JobControl>>, job_id: &str) {
+        if let Ok(mut t) = table.lock() {
+            t.remove(job_id);
+        }
+    }
+
+    /// Starts a job; its events go to `events` (or, detached, to its log). Returns the job id
+    /// once the job is recorded and, for C, compiled, verified and attached.
+    pub async fn start(
         &self,
         spec: JobSpec,
         events: mpsc::Sender<JobEvent>,
     ) -> Result<String, KgentError> {
         let job_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let mut record = JobRecord::new(&job_id, spec.owner_uid, spec.target.as_str());
+        record.duration_s = spec.duration.map_or(0, |d| d.as_secs() as u32);
+        record.max_events_per_s = spec.max_events_per_s;
+        record.detached = spec.detach;
+        if spec.detach {
+            record.log_path = Some(self.config.log_dir.join(format!("{job_id}.log")));
+        }
+        self.config.store.put_job(&record).await?;
+        let events = if spec.detach {
+            detached_sink(record.log_path.clone(), events)
+        } else {
+            events
+        };
+        let started = match spec.target {
+            JobTarget::Bpftrace => self.start_bpftrace(spec, &mut record, events).await,
+            JobTarget::C => self.start_c(spec, &mut record, events).await,
+        };
+        if let Err(e) = &started {
+            let _ = self
+                .config
+                .store
+                .end_job(&job_id, &format!("did not start: {e}"))
+                .await;
+        }
+        started.map(|()| job_id)
+    }
+
+    async fn start_bpftrace(
+        &self,
+        spec: JobSpec,
+        record: &mut JobRecord,
+        events: mpsc::Sender<JobEvent>,
+    ) -> Result<(), KgentError> {
+        let job_id = record.id.clone();
         let script = with_begin_statement(&spec.source, &format!("printf(\"{READY_MARKER}\\n\");"));
         // bpftrace counts the BEGIN probe; one we added is not the program's.
         let added_probes =
             u32::from(script.matches("BEGIN").count() > spec.source.matches("BEGIN").count());
-        let mut child = tokio::process::Command::new(&self.bpftrace)
+        let bpftrace = &self.config.bpftrace;
+        let mut child = tokio::process::Command::new(bpftrace)
             .arg("-")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -121,54 +255,161 @@ impl Jobs {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| {
-                KgentError::Internal(format!("cannot run {}: {e}", self.bpftrace.display()))
-            })?;
+            .map_err(|e| KgentError::Internal(format!("cannot run {}: {e}", bpftrace.display())))?;
         let pgid = child.id().map(|p| Pid::from_raw(p as i32));
         let stop = Arc::new(Notify::new());
-        {
-            let mut running = self
-                .running
-                .lock()
-                .map_err(|_| KgentError::Internal("job table lock poisoned".into()))?;
-            if running.len() >= self.max_running {
-                signal_group(pgid, Signal::SIGKILL);
-                return Err(KgentError::ResourceExhausted(format!(
-                    "{} programs are already running (limits.max_running_jobs); stop one first",
-                    running.len()
-                )));
-            }
-            running.insert(
-                job_id.clone(),
-                JobControl {
-                    owner_uid: spec.owner_uid,
-                    pgid,
-                    stop: stop.clone(),
-                },
-            );
+        let control = JobControl {
+            owner_uid: spec.owner_uid,
+            pgid,
+            stop: stop.clone(),
+            pin_dir: None,
+        };
+        if let Err(e) = self.admit(&job_id, control) {
+            signal_group(pgid, Signal::SIGKILL);
+            return Err(e);
+        }
+        record.state = JobState::Live;
+        record.pgid = pgid.map(Pid::as_raw);
+        record.process_start = pgid
+            .and_then(|p| process_identity(p.as_raw()))
+            .map(|(s, _)| s);
+        if let Err(e) = self.config.store.put_job(record).await {
+            signal_group(pgid, Signal::SIGKILL);
+            Self::forget(&self.running, &job_id);
+            return Err(e);
         }
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let table = self.running.clone();
-        let id = job_id.clone();
+        let store = self.config.store.clone();
         tokio::spawn(async move {
             let mut guard = GroupGuard(pgid);
             if let Some(mut stdin) = stdin {
                 let _ = stdin.write_all(script.as_bytes()).await;
             }
             let watch = Watch {
-                job_id: id.clone(),
+                job_id: job_id.clone(),
                 stop,
                 duration: spec.duration,
                 added_probes,
             };
             let finished = supervise(watch, child, &mut guard, stdout, stderr, &events).await;
-            if let Ok(mut t) = table.lock() {
-                t.remove(&id);
+            Self::forget(&table, &job_id);
+            if let JobEvent::Finished { reason, .. } = &finished {
+                if let Err(e) = store.end_job(&job_id, reason).await {
+                    tracing::error!(job = %job_id, "cannot record the end of the job: {e}");
+                }
             }
             let _ = events.send(finished).await;
         });
-        Ok(job_id)
+        Ok(())
+    }
+
+    async fn start_c(
+        &self,
+        spec: JobSpec,
+        record: &mut JobRecord,
+        events: mpsc::Sender<JobEvent>,
+    ) -> Result<(), KgentError> {
+        let job_id = record.id.clone();
+        let object = self
+            .config
+            .clang
+            .compile(&spec.source)
+            .await
+            .map_err(|e| match e {
+                CompileError::Rejected(_) => KgentError::InvalidArgument(e.to_string()),
+                CompileError::Toolchain(_) => KgentError::Internal(e.to_string()),
+            })?;
+        let pin_dir = self.config.pin_root.join(&job_id);
+        let stop = Arc::new(Notify::new());
+        self.admit(
+            &job_id,
+            JobControl {
+                owner_uid: spec.owner_uid,
+                pgid: None,
+                stop: stop.clone(),
+                pin_dir: Some(pin_dir.clone()),
+            },
+        )?;
+        record.pin_dir = Some(pin_dir.clone());
+        self.config.store.put_job_object(&job_id, &object)?;
+        self.config.store.put_job(record).await?;
+        let targets = spec.attach.clone();
+        let dir = pin_dir.clone();
+        let bytes = object.clone();
+        let prepared =
+            tokio::task::spawn_blocking(move || c_job::prepare(&bytes, &dir, &targets)).await;
+        let prepared = match prepared {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                Self::forget(&self.running, &job_id);
+                return Err(KgentError::InvalidArgument(e.to_string()));
+            }
+            Err(e) => {
+                Self::forget(&self.running, &job_id);
+                loader::remove_pins(&pin_dir);
+                return Err(KgentError::Internal(format!("loading crashed: {e}")));
+            }
+        };
+        record.state = JobState::Live;
+        record.outcome = prepared.attached.join("; ");
+        if let Err(e) = self.config.store.put_job(record).await {
+            Self::forget(&self.running, &job_id);
+            return Err(e);
+        }
+        let printk = self.printk_for(&job_id, &object);
+        let watch = c_job::Watch {
+            stop,
+            duration: spec.duration,
+            detached: spec.detach,
+            max_events_per_s: spec.max_events_per_s,
+            printk,
+        };
+        self.spawn_c(job_id, prepared, watch, events);
+        Ok(())
+    }
+
+    /// A private trace pipe when the object calls bpf_trace_printk.
+    fn printk_for(&self, job_id: &str, object: &[u8]) -> Option<printk::TracePipe> {
+        if !loader::calls_trace_printk(object) {
+            return None;
+        }
+        let tracefs = self.config.tracefs.as_ref()?;
+        match printk::TracePipe::open(tracefs, job_id) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(job = %job_id, "bpf_printk output will not be shown: {e}");
+                None
+            }
+        }
+    }
+
+    fn spawn_c(
+        &self,
+        job_id: String,
+        prepared: c_job::Prepared,
+        watch: c_job::Watch,
+        events: mpsc::Sender<JobEvent>,
+    ) {
+        let table = self.running.clone();
+        let store = self.config.store.clone();
+        tokio::spawn(async move {
+            let started = JobEvent::Started {
+                job_id: job_id.clone(),
+                probes: prepared.facts.programs.len() as u32,
+                attached: prepared.attached.clone(),
+            };
+            let _ = events.send(started).await;
+            let finished = c_job::collect(prepared, watch, &events).await;
+            Self::forget(&table, &job_id);
+            if let JobEvent::Finished { reason, .. } = &finished {
+                if let Err(e) = store.end_job(&job_id, reason).await {
+                    tracing::error!(job = %job_id, "cannot record the end of the job: {e}");
+                }
+            }
+            let _ = events.send(finished).await;
+        });
     }
 
     /// Asks a job to stop gracefully. Only its owner or root may.
@@ -177,9 +418,11 @@ impl Jobs {
             .running
             .lock()
             .map_err(|_| KgentError::Internal("job table lock poisoned".into()))?;
-        let job = running
-            .get(job_id)
-            .ok_or_else(|| KgentError::NotFound(format!("no running job {job_id:?}")))?;
+        let job = running.get(job_id).ok_or_else(|| {
+            KgentError::NotFound(format!(
+                "no running job {job_id:?} (kgentctl jobs lists them)"
+            ))
+        })?;
         if caller_uid != 0 && caller_uid != job.owner_uid {
             return Err(KgentError::PermissionDenied(format!(
                 "job {job_id} belongs to uid {}",
@@ -190,14 +433,181 @@ impl Jobs {
         Ok(())
     }
 
-    /// Kills every running job (daemon shutdown).
-    pub fn kill_all(&self) {
-        if let Ok(running) = self.running.lock() {
-            for job in running.values() {
-                signal_group(job.pgid, Signal::SIGKILL);
-            }
+    /// Ends every running job at once (daemon shutdown): process groups killed, pins removed,
+    /// the job table told.
+    pub async fn shutdown(&self) {
+        let ended: Vec<String> = match self.running.lock() {
+            Ok(running) => running
+                .iter()
+                .map(|(id, job)| {
+                    signal_group(job.pgid, Signal::SIGKILL);
+                    if let Some(dir) = &job.pin_dir {
+                        loader::remove_pins(dir);
+                    }
+                    id.clone()
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for id in ended {
+            let _ = self
+                .config
+                .store
+                .end_job(&id, "stopped: kgentd shut down")
+                .await;
         }
     }
+
+    /// After a start: jobs a previous daemon left pending or live are re-adopted (live,
+    /// detached C jobs whose pins are intact and whose duration has not run out) or ended, with
+    /// their pins and process groups removed; pin directories no job owns are removed too.
+    /// Returns one line per job it acted on.
+    pub async fn reconcile(&self) -> Result<Vec<String>, KgentError> {
+        let mut report = Vec::new();
+        let jobs = self.config.store.list_jobs()?;
+        let now = crate::store::unix_ms();
+        for job in jobs.iter().filter(|j| j.state != JobState::Ended) {
+            let outcome = self.reconcile_one(job, now).await;
+            report.push(format!("job {}: {outcome}", job.id));
+        }
+        // Pins of jobs this daemon does not know (or knows as ended) are orphans.
+        if let Ok(dirs) = std::fs::read_dir(&self.config.pin_root) {
+            let adopted: Vec<String> = self
+                .running
+                .lock()
+                .map(|r| r.keys().cloned().collect())
+                .unwrap_or_default();
+            for d in dirs.flatten() {
+                let name = d.file_name().to_string_lossy().into_owned();
+                if !adopted.contains(&name) {
+                    loader::remove_pins(&d.path());
+                    report.push(format!("removed orphaned pins {}", d.path().display()));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn reconcile_one(&self, job: &JobRecord, now: u64) -> String {
+        let store = &self.config.store;
+        if let (Some(pgid), Some(start)) = (job.pgid, job.process_start) {
+            if process_identity(pgid).is_some_and(|(s, comm)| s == start && comm == "bpftrace") {
+                signal_group(Some(Pid::from_raw(pgid)), Signal::SIGKILL);
+            }
+        }
+        let expired = job.deadline_unix_ms().is_some_and(|d| d <= now);
+        let adoptable =
+            job.state == JobState::Live && job.target == "c" && job.detached && !expired;
+        if adoptable {
+            match self.adopt(job, now).await {
+                Ok(()) => return "re-adopted (live, detached)".into(),
+                Err(e) => {
+                    let outcome = format!("ended: kgentd restarted and could not re-adopt it ({e}); its programs were removed");
+                    self.remove_job_pins(job);
+                    let _ = store.end_job(&job.id, &outcome).await;
+                    return outcome;
+                }
+            }
+        }
+        self.remove_job_pins(job);
+        let outcome = match (job.state, job.detached, expired) {
+            (JobState::Pending, _, _) => "ended: kgentd stopped while the job was starting; anything it had loaded was removed".to_owned(),
+            (_, true, true) => "ended: its duration ran out while kgentd was down; its programs were removed".to_owned(),
+            _ if job.target == "bpftrace" => "ended: kgentd stopped while it ran; its bpftrace process group was killed".to_owned(),
+            _ => "ended: kgentd stopped while it ran and its client is gone; its programs, links and maps were removed".to_owned(),
+        };
+        if let Err(e) = store.end_job(&job.id, &outcome).await {
+            tracing::error!(job = %job.id, "cannot record the end of the job: {e}");
+        }
+        outcome
+    }
+
+    fn remove_job_pins(&self, job: &JobRecord) {
+        let dir = job
+            .pin_dir
+            .clone()
+            .unwrap_or_else(|| self.config.pin_root.join(&job.id));
+        loader::remove_pins(&dir);
+    }
+
+    async fn adopt(&self, job: &JobRecord, now: u64) -> Result<(), String> {
+        let dir = job.pin_dir.clone().ok_or("no pin directory recorded")?;
+        let object = self
+            .config
+            .store
+            .job_object(&job.id)
+            .map_err(|e| e.to_string())?
+            .ok_or("its compiled object is not in the store")?;
+        let prepared = c_job::adopt(&object, &dir)?;
+        let stop = Arc::new(Notify::new());
+        self.admit(
+            &job.id,
+            JobControl {
+                owner_uid: job.owner_uid,
+                pgid: None,
+                stop: stop.clone(),
+                pin_dir: Some(dir),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let remaining = job
+            .deadline_unix_ms()
+            .map(|d| Duration::from_millis(d.saturating_sub(now)));
+        let watch = c_job::Watch {
+            stop,
+            duration: remaining,
+            detached: true,
+            max_events_per_s: job.max_events_per_s,
+            printk: self.printk_for(&job.id, &object),
+        };
+        let (tx, rx) = mpsc::channel(256);
+        drop(rx);
+        let events = detached_sink(job.log_path.clone(), tx);
+        self.spawn_c(job.id.clone(), prepared, watch, events);
+        Ok(())
+    }
+}
+
+/// The events of a detached job: Started goes to the client, everything goes to the log.
+fn detached_sink(log: Option<PathBuf>, client: mpsc::Sender<JobEvent>) -> mpsc::Sender<JobEvent> {
+    let (tx, mut rx) = mpsc::channel::<JobEvent>(1024);
+    tokio::spawn(async move {
+        let mut file = match &log {
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    let _ = tokio::fs::create_dir_all(dir).await;
+                }
+                tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await
+                    .ok()
+            }
+            None => None,
+        };
+        let mut client = Some(client);
+        while let Some(ev) = rx.recv().await {
+            let text = match &ev {
+                JobEvent::Started {
+                    job_id, attached, ..
+                } => {
+                    format!("started job {job_id}: {}", attached.join("; "))
+                }
+                JobEvent::Line { text, .. } => text.clone(),
+                JobEvent::Finished { reason, .. } => format!("finished: {reason}"),
+            };
+            if let Some(f) = file.as_mut() {
+                let _ = f.write_all(format!("{text}\n").as_bytes()).await;
+            }
+            if matches!(ev, JobEvent::Started { .. }) {
+                if let Some(c) = client.take() {
+                    let _ = c.send(ev).await;
+                }
+            }
+        }
+    });
+    tx
 }
 
 /// What ends a job besides its own exit, and how to report it.
@@ -242,13 +652,13 @@ async fn supervise(
                     Ok(Some(l)) if l == READY_MARKER => {
                         // Started counts from now: the trigger may run.
                         if let Some(d) = duration { deadline = Some(tokio::time::Instant::now() + d); }
-                        let _ = events.send(JobEvent::Started { job_id: job_id.clone(), probes }).await;
+                        let _ = events.send(JobEvent::Started { job_id: job_id.clone(), probes, attached: Vec::new() }).await;
                     }
                     Ok(Some(l)) => {
                         // It is talking: it got the signal (or never needed one).
                         repeat_sigint = None;
                         if let Some(n) = attaching_count(&l) { probes = n.saturating_sub(added_probes); continue; }
-                        let _ = events.send(JobEvent::Line { text: l, stderr: false }).await;
+                        let _ = events.send(JobEvent::Line { text: l, stderr: false, json: None }).await;
                     }
                     _ => out = None,
                 }
@@ -256,7 +666,7 @@ async fn supervise(
             line = async { match err.as_mut() { Some(e) => e.next_line().await, None => Ok(None) } }, if err.is_some() => {
                 match line {
                     Ok(Some(l)) if l.contains("couldn't set RLIMIT_MEMLOCK") => {}
-                    Ok(Some(l)) => { let _ = events.send(JobEvent::Line { text: l, stderr: true }).await; }
+                    Ok(Some(l)) => { let _ = events.send(JobEvent::Line { text: l, stderr: true, json: None }).await; }
                     _ => err = None,
                 }
             }

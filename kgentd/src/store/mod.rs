@@ -4,7 +4,10 @@
 //! A request is written as `pending` before any work starts and promoted to `answered`,
 //! `no_answer` or `failed` when it ends, so a crash never loses one or leaves it half-known: on
 //! start-up, records still pending are marked failed ("interrupted"). Request ids are UUIDv7, so
-//! key order is time order. This module knows nothing of gRPC.
+//! key order is time order. Jobs live in their own tree ([`jobs`]). This module knows nothing
+//! of gRPC.
+pub mod jobs;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +113,8 @@ pub fn unix_ms() -> u64 {
 #[derive(Clone)]
 pub struct Store {
     requests: sled::Tree,
+    jobs: sled::Tree,
+    job_objects: sled::Tree,
     db: sled::Db,
 }
 
@@ -125,7 +130,14 @@ impl Store {
             ))
         })?;
         let requests = db.open_tree("requests")?;
-        Ok(Self { requests, db })
+        let jobs = db.open_tree("jobs")?;
+        let job_objects = db.open_tree("job_objects")?;
+        Ok(Self {
+            requests,
+            jobs,
+            job_objects,
+            db,
+        })
     }
 
     /// Marks requests a previous daemon left pending as failed; returns how many.

@@ -1,0 +1,86 @@
+//! Checks of a C candidate against this host:
+//!
+//! - `clang-compile`: clang compiles it against this kernel's vmlinux.h and kgent.h (errors
+//!   condensed to the lines that name the problem);
+//! - `verifier-load`: aya loads every program through this kernel's verifier (a rejection comes
+//!   back condensed: the message, the source line, the last instructions), and every tracing
+//!   program attaches by its section. Network and cgroup programs are loaded and verified but
+//!   attach only when run, to a target the caller names. Everything is released before the
+//!   check returns.
+use std::time::{Duration, Instant};
+
+use super::CheckOutcome;
+use crate::exec::loader;
+use crate::toolchain::clang::{ClangToolchain, CompileError};
+
+pub const COMPILE_CHECK: &str = "clang-compile";
+pub const VERIFIER_CHECK: &str = "verifier-load";
+
+/// Compiles and loads `source`; the two outcomes, in that order.
+pub async fn check_c_program(
+    clang: &ClangToolchain,
+    source: &str,
+    kernel_release: &str,
+) -> [CheckOutcome; 2] {
+    let started = Instant::now();
+    let object = clang.compile(source).await;
+    let compile_elapsed = started.elapsed();
+    let bytes = match object {
+        Ok(b) => b,
+        Err(e) => {
+            let detail = match &e {
+                CompileError::Rejected(d) => format!("clang rejected the program:\n{d}"),
+                CompileError::Toolchain(t) => t.clone(),
+            };
+            return [
+                CheckOutcome {
+                    name: COMPILE_CHECK,
+                    passed: false,
+                    detail,
+                    elapsed: compile_elapsed,
+                },
+                CheckOutcome {
+                    name: VERIFIER_CHECK,
+                    passed: false,
+                    detail: "not run: the program did not compile".into(),
+                    elapsed: Duration::ZERO,
+                },
+            ];
+        }
+    };
+    let compile = CheckOutcome {
+        name: COMPILE_CHECK,
+        passed: true,
+        detail: format!(
+            "clang -O2 -g -target bpf compiled it against this kernel's vmlinux.h ({} bytes of BPF object)",
+            bytes.len()
+        ),
+        elapsed: compile_elapsed,
+    };
+    let started = Instant::now();
+    let release = kernel_release.to_owned();
+    let verdict = tokio::task::spawn_blocking(move || {
+        let mut loaded = loader::load(&bytes)?;
+        let attached = loaded.attach_for_check()?;
+        Ok::<_, loader::LoadError>(format!(
+            "the kernel {release} verifier accepted {} program(s); {}",
+            loaded.facts.programs.len(),
+            attached.join("; ")
+        ))
+    })
+    .await;
+    let (passed, detail) = match verdict {
+        Ok(Ok(evidence)) => (true, evidence),
+        Ok(Err(e)) => (false, e.to_string()),
+        Err(e) => (false, format!("the load check crashed: {e}")),
+    };
+    [
+        compile,
+        CheckOutcome {
+            name: VERIFIER_CHECK,
+            passed,
+            detail,
+            elapsed: started.elapsed(),
+        },
+    ]
+}

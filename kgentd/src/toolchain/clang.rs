@@ -1,0 +1,277 @@
+//! The C front end: libbpf-style CO-RE programs compiled by the host's clang against a
+//! `vmlinux.h` generated from this kernel's BTF.
+//!
+//! Owns the header directory (vmlinux.h, cached per BTF hash in the cache dir, beside the
+//! `kgent.h` this binary embeds), the clang and llvm-strip invocations, and condensing clang's
+//! diagnostics into what a model can act on. It never loads anything into the kernel: that is
+//! `exec`'s job.
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+/// The conventions header generated programs include (see bpf/include/kgent.h).
+pub const KGENT_H: &str = include_str!("../../../bpf/include/kgent.h");
+
+/// Longest a compile may take.
+const COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The diagnostic given to a model is cut to this many lines.
+const MAX_DIAGNOSTIC_LINES: usize = 24;
+/// The name the source has in diagnostics.
+pub const SOURCE_NAME: &str = "prog.c";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileError {
+    /// clang, llvm-strip or bpftool is missing or failed to run: the host needs setup.
+    Toolchain(String),
+    /// clang rejected the program; the condensed diagnostic.
+    Rejected(String),
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Toolchain(e) => write!(f, "{e}"),
+            Self::Rejected(d) => write!(f, "clang rejected the program:\n{d}"),
+        }
+    }
+}
+
+/// clang, llvm-strip and the per-kernel header directory.
+pub struct ClangToolchain {
+    clang: PathBuf,
+    llvm_strip: PathBuf,
+    bpftool: PathBuf,
+    vmlinux_btf: PathBuf,
+    cache_dir: PathBuf,
+    headers: OnceCell<PathBuf>,
+}
+
+impl ClangToolchain {
+    pub fn new(clang: PathBuf, llvm_strip: PathBuf, bpftool: PathBuf, cache_dir: PathBuf) -> Self {
+        Self {
+            clang,
+            llvm_strip,
+            bpftool,
+            vmlinux_btf: PathBuf::from("/sys/kernel/btf/vmlinux"),
+            cache_dir,
+            headers: OnceCell::new(),
+        }
+    }
+
+    /// The directory holding this kernel's vmlinux.h and kgent.h, generated once per BTF hash.
+    pub async fn header_dir(&self) -> Result<PathBuf, CompileError> {
+        self.headers
+            .get_or_try_init(|| self.generate_headers())
+            .await
+            .cloned()
+    }
+
+    async fn generate_headers(&self) -> Result<PathBuf, CompileError> {
+        let btf = tokio::fs::read(&self.vmlinux_btf).await.map_err(|e| {
+            CompileError::Toolchain(format!(
+                "cannot read {}: {e}; C programs need a kernel built with CONFIG_DEBUG_INFO_BTF",
+                self.vmlinux_btf.display()
+            ))
+        })?;
+        let hash = hex::encode(&Sha256::digest(&btf)[..8]);
+        let dir = self.cache_dir.join(format!("btf-{hash}"));
+        let vmlinux_h = dir.join("vmlinux.h");
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+            CompileError::Toolchain(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        if tokio::fs::metadata(&vmlinux_h).await.is_err() {
+            let out = run(
+                &self.bpftool,
+                &[
+                    "btf".as_ref(),
+                    "dump".as_ref(),
+                    "file".as_ref(),
+                    self.vmlinux_btf.as_os_str(),
+                    "format".as_ref(),
+                    "c".as_ref(),
+                ],
+                COMPILE_TIMEOUT,
+            )
+            .await?;
+            if !out.status.success() {
+                return Err(CompileError::Toolchain(format!(
+                    "bpftool could not dump this kernel's BTF: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            write_atomically(&vmlinux_h, &out.stdout).await?;
+            tracing::info!("generated {} for this kernel's BTF", vmlinux_h.display());
+        }
+        // Always rewritten: it belongs to this binary, not to the kernel.
+        write_atomically(&dir.join("kgent.h"), KGENT_H.as_bytes()).await?;
+        Ok(dir)
+    }
+
+    /// Compiles `source` to a BPF object (`-O2 -g -target bpf`, then DWARF stripped: `.BTF`
+    /// and `.BTF.ext` stay, for CO-RE and for decoding output).
+    pub async fn compile(&self, source: &str) -> Result<Vec<u8>, CompileError> {
+        let headers = self.header_dir().await?;
+        let work = tempfile::Builder::new()
+            .prefix("kgent-cc-")
+            .tempdir()
+            .map_err(|e| CompileError::Toolchain(format!("cannot create a work dir: {e}")))?;
+        let src = work.path().join(SOURCE_NAME);
+        let obj = work.path().join("prog.o");
+        tokio::fs::write(&src, source)
+            .await
+            .map_err(|e| CompileError::Toolchain(format!("cannot write {}: {e}", src.display())))?;
+        let include = format!("-I{}", headers.display());
+        let out = tokio::process::Command::new(&self.clang)
+            .args([
+                "-O2",
+                "-g",
+                "-target",
+                "bpf",
+                "-D__TARGET_ARCH_x86",
+                "-fno-color-diagnostics",
+                "-fno-caret-diagnostics",
+                &include,
+                "-I/usr/include/x86_64-linux-gnu",
+                "-c",
+                SOURCE_NAME,
+                "-o",
+                "prog.o",
+            ])
+            .current_dir(work.path())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(COMPILE_TIMEOUT, out)
+            .await
+            .map_err(|_| {
+                CompileError::Rejected(format!(
+                    "clang did not finish within {} s",
+                    COMPILE_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                CompileError::Toolchain(format!(
+                    "cannot run {}: {e}; install clang (bash setup.sh)",
+                    self.clang.display()
+                ))
+            })?;
+        if !out.status.success() {
+            return Err(CompileError::Rejected(condense_clang(
+                &String::from_utf8_lossy(&out.stderr),
+            )));
+        }
+        let strip = run(
+            &self.llvm_strip,
+            &["-g".as_ref(), obj.as_os_str()],
+            COMPILE_TIMEOUT,
+        )
+        .await?;
+        if !strip.status.success() {
+            return Err(CompileError::Toolchain(format!(
+                "llvm-strip failed: {}",
+                String::from_utf8_lossy(&strip.stderr).trim()
+            )));
+        }
+        tokio::fs::read(&obj)
+            .await
+            .map_err(|e| CompileError::Toolchain(format!("cannot read {}: {e}", obj.display())))
+    }
+}
+
+async fn run(
+    tool: &Path,
+    args: &[&std::ffi::OsStr],
+    timeout: Duration,
+) -> Result<std::process::Output, CompileError> {
+    let child = tokio::process::Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(timeout, child)
+        .await
+        .map_err(|_| {
+            CompileError::Toolchain(format!(
+                "{} did not finish within {} s",
+                tool.display(),
+                timeout.as_secs()
+            ))
+        })?
+        .map_err(|e| {
+            CompileError::Toolchain(format!(
+                "cannot run {}: {e}; install it (bash setup.sh)",
+                tool.display()
+            ))
+        })
+}
+
+async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CompileError> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let result = async {
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, path).await
+    }
+    .await;
+    result.map_err(|e| CompileError::Toolchain(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The errors of a clang run, each with the notes that follow it, warnings dropped, cut to
+/// [`MAX_DIAGNOSTIC_LINES`]. Errors inside generated headers keep their header's name.
+pub fn condense_clang(stderr: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut in_error = false;
+    for line in stderr.lines() {
+        let is_diag = line.contains(": error: ")
+            || line.contains(": warning: ")
+            || line.contains(": note: ")
+            || line.contains("fatal error: ");
+        if is_diag {
+            in_error = line.contains("error: ") || (in_error && line.contains(": note: "));
+            if in_error {
+                kept.push(line);
+            }
+        } else if line.ends_with("generated.") {
+            in_error = false;
+        } else if in_error && !line.trim().is_empty() {
+            kept.push(line);
+        }
+    }
+    if kept.is_empty() {
+        kept = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(MAX_DIAGNOSTIC_LINES)
+            .collect();
+    }
+    let total = kept.len();
+    let mut out: Vec<String> = kept
+        .into_iter()
+        .take(MAX_DIAGNOSTIC_LINES)
+        .map(str::to_owned)
+        .collect();
+    if total > MAX_DIAGNOSTIC_LINES {
+        out.push(format!(
+            "({} more lines of errors)",
+            total - MAX_DIAGNOSTIC_LINES
+        ));
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_errors_and_their_notes_and_drops_warnings() {
+        let stderr = "prog.c:3:5: warning: unused variable 'x' [-Wunused-variable]\n    int x;\n    ^\nprog.c:7:9: error: use of undeclared identifier 'foo'\n        foo = 1;\n        ^\nprog.c:2:1: note: previous definition is here\n1 warning and 1 error generated.\n";
+        let c = condense_clang(stderr);
+        assert!(c.contains("prog.c:7:9: error: use of undeclared identifier 'foo'"));
+        assert!(c.contains("note: previous definition"));
+        assert!(!c.contains("unused variable"));
+        assert!(!c.contains("generated."));
+    }
+}
