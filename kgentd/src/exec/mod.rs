@@ -246,14 +246,7 @@ impl Jobs {
         let added_probes =
             u32::from(script.matches("BEGIN").count() > spec.source.matches("BEGIN").count());
         let bpftrace = &self.config.bpftrace;
-        let mut child = tokio::process::Command::new(bpftrace)
-            .arg("-")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("BPFTRACE_NO_USER_SYMBOLS", "1")
-            .process_group(0)
-            .kill_on_drop(true)
+        let mut child = crate::toolchain::bpftrace::command(bpftrace)
             .spawn()
             .map_err(|e| KgentError::Internal(format!("cannot run {}: {e}", bpftrace.display())))?;
         let pgid = child.id().map(|p| Pid::from_raw(p as i32));
