@@ -62,7 +62,7 @@ pub struct Expectation {
 /// Comprehension: what the output of a correct answer to `request` shows when the trigger runs.
 pub fn expectation(request: &str) -> Expectation {
     static IDENTIFY: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(pids?|process(es)?|comm|command|program|who|which|name|path|paths|file ?names?|files?|directory|port|ports|address(es)?|destination|source|ip)\b")
+        Regex::new(r"(?i)\b(pids?|process(es)?|comm|command|programs?|who|which|names?|paths?|file ?names?|ports?)\b")
             .expect("static regex")
     });
     static PORTS: LazyLock<Regex> = LazyLock::new(|| {
