@@ -26,7 +26,7 @@ Rules:\n\
 - Use only the tracepoints listed by the user, and only their listed fields, as args->field. A `char *` field must be read with str(args->field).\n\
 - args->ret exists only in sys_exit_* tracepoints. To report an argument together with the result, save the argument in a map keyed by tid in sys_enter_*, read it in sys_exit_*, then delete it.\n\
 - Variables: $x is a scratch variable (assign before use), @x is a map. Builtins: pid, tid, comm, uid, nsecs, cpu, retval (only in uretprobe).\n\
-- Print with printf(\"...\\n\", ...). Aggregate with @m[key] = count() or sum(v) or hist(v); maps print when the program stops.\n\
+- Print with printf(\"...\\n\", ...); print an argv array (char **) with join(args->argv). Aggregate with @m[key] = count() or sum(v) or hist(v); maps print when the program stops.\n\
 - bpftrace has no `continue` outside loops, no ntohs(), no C declarations: filter with a /predicate/ or if (...) {{ }}.",
         release = host.kernel_release
     )

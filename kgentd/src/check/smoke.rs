@@ -29,6 +29,8 @@ use crate::toolchain::bpftrace::{
 pub const SMOKE_CHECK: &str = "smoke-run";
 const TRIGGER: &str = include_str!("smoke_trigger.py");
 const READY_MARKER: &str = "__kgent_smoke_ready__";
+/// The argument the trigger passes to the program it runs (see smoke_trigger.py).
+const TRIGGER_ARGUMENT: &str = "--kgent-smoke-arg";
 /// Output the program may still print after the trigger ends.
 const SETTLE: Duration = Duration::from_millis(700);
 const TRIGGER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -57,21 +59,28 @@ pub struct Expectation {
     pub identifies: bool,
     /// The request is about ports: they must be in host byte order.
     pub ports: bool,
+    /// The request asks for command-line arguments: the trigger's own must show up.
+    pub arguments: bool,
 }
 
 /// Comprehension: what the output of a correct answer to `request` shows when the trigger runs.
 pub fn expectation(request: &str) -> Expectation {
     static IDENTIFY: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(pids?|process(es)?|comm|command|program|who|which|name|path|paths|file ?names?|files?|directory|port|ports|address(es)?|destination|source|ip)\b")
+        Regex::new(r"(?i)\b(pids?|process(es)?|comm|command|programs?|who|which|names?|paths?|file ?names?|ports?)\b")
             .expect("static regex")
     });
     static PORTS: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)\b(port|ports|tcp|udp|connection|connections|socket)\b")
             .expect("static regex")
     });
+    static ARGUMENTS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(arguments?|args|argv|command[- ]lines?|cmdline)\b")
+            .expect("static regex")
+    });
     Expectation {
         identifies: IDENTIFY.is_match(request),
         ports: PORTS.is_match(request),
+        arguments: ARGUMENTS.is_match(request),
     }
 }
 
@@ -160,6 +169,11 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
                 ));
             }
         }
+    }
+    if expect.arguments && !text.contains(TRIGGER_ARGUMENT) {
+        return Err(format!(
+            "the request asks for command-line arguments, but the output never shows the argument {TRIGGER_ARGUMENT} that the workload passed to a program it ran (read argv with join(args->argv), not str())"
+        ));
     }
     let mut seen = Vec::new();
     if text.contains("kgent-smoke") {
@@ -408,6 +422,14 @@ mod tests {
         let hist = expectation("a histogram of read sizes");
         assert!(!hist.identifies);
         assert!(judge(&hist, &obs(&["[64K, 128K) 1 |@@@@|"])).is_ok());
+    }
+
+    #[test]
+    fn arguments_must_show_the_workloads_own() {
+        let want = expectation("log every program executed with its command-line arguments");
+        assert!(want.arguments);
+        assert!(judge(&want, &obs(&["kgent-smoke 4242 \u{1}garbage"])).is_err());
+        assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/x --kgent-smoke-arg"])).is_ok());
     }
 
     #[test]

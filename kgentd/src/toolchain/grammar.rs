@@ -65,7 +65,7 @@ const VARIANT: &str = r#"
 body-V ::= "{" sp (stmt-V sp){0,16} "}"
 pred-V ::= "/" ws expr-V ws "/"
 stmt-V ::= comment | simple-V ws ";" | if-V
-simple-V ::= printf-V | var ws assignop ws expr-V | map-V ws assignop ws (agg-V | expr-V) | map-V "++" | "delete(" map-V ")" | "print(" mapname (ws "," ws int)? ")" | "clear(" mapname ")" | "zero(" mapname ")" | "time(" string ")"
+simple-V ::= printf-V | var ws assignop ws expr-V | map-V ws assignop ws (agg-V | expr-V) | map-V "++" | "delete(" map-V ")" | "print(" mapname (ws "," ws int)? ")" | "clear(" mapname ")" | "zero(" mapname ")" | "time(" string ")" | "join(" expr-V (ws "," ws string)? ")"
 if-V ::= "if" ws "(" ws expr-V ws ")" ws "{" sp (stmt-V sp){0,8} "}" (sp "else" ws (if-V | "{" sp (stmt-V sp){0,8} "}"))?
 printf-V ::= "printf(" string (ws "," ws expr-V){0,8} ")"
 agg-V ::= "count()" | aggname "(" expr-V ")" | "lhist(" expr-V ws "," ws int ws "," ws int ws "," ws int ")"
@@ -90,7 +90,7 @@ pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
 
     // Plain probes share one variant.
     variants.push(("plain".into(), String::new()));
-    let plain = (r#"("BEGIN" | "END" | "interval:s:" [1-9] [0-9]? | "interval:ms:" [1-9] [0-9]{0,3} | "profile:hz:" [1-9] [0-9]{0,2}) sp (pred-plain sp)? body-plain"#).to_owned();
+    let timer = r#"("interval:s:" [1-9] [0-9]? | "interval:ms:" [1-9] [0-9]{0,3} | "profile:hz:" [1-9] [0-9]{0,2}) sp (pred-plain sp)? body-plain"#;
 
     for (i, p) in allowed.iter().enumerate() {
         let (suffix, args) = match &p.context {
@@ -117,8 +117,9 @@ pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
     }
 
     // At least one block observes an event: BEGIN/END/interval alone observe nothing.
-    g.push_str("root ::= \"```bpftrace\\n\" comment{0,3} (plain end){0,2} event (end (event | plain)){0,7} \"\\n\"? \"```\"\n");
-    let _ = writeln!(g, "plain ::= {plain}");
+    // bpftrace 0.17 refuses a second BEGIN or END: one of each at most, first and last.
+    g.push_str("root ::= \"```bpftrace\\n\" comment{0,3} (\"BEGIN\" sp body-plain end)? event (end (event | timer)){0,7} (end \"END\" sp body-plain)? \"\\n\"? \"```\"\n");
+    let _ = writeln!(g, "timer ::= {timer}");
     let _ = writeln!(g, "event ::= {}", events.join(" | "));
     g.push_str(COMMON);
     for (suffix, args) in &variants {
