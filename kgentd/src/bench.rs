@@ -55,6 +55,8 @@ pub async fn run(
     let mut config = config;
     let state = tempfile_dir()?;
     config.state_dir = state.clone();
+    // Its own pins: a kgentd serving this host keeps its jobs.
+    config.jobs.pin_root = format!("/sys/fs/bpf/kgent-bench-{}", std::process::id()).into();
     let t = Instant::now();
     let daemon = Daemon::build(config.clone()).await?;
     let startup = t.elapsed();
@@ -214,6 +216,7 @@ pub async fn run(
         }
     }
     let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir(&config.jobs.pin_root);
     Ok(())
 }
 

@@ -857,3 +857,22 @@ async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decode
     assert_unloaded("kt4_top").await;
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_daemon_may_not_take_a_pin_root_another_one_owns() {
+    let _g = SERIAL.lock().await;
+    let d = TestDaemon::scripted(&["unused"]).await;
+    let other = tempfile::tempdir().expect("tmp");
+    let mut cfg = kgent_tests::test_config(other.path());
+    cfg.jobs.pin_root = kgent_tests::test_pin_root(d.dir.path());
+    let backend = std::sync::Arc::new(
+        kgentd::llm::ScriptedBackend::new("test", vec!["unused".into()]).expect("backend"),
+    );
+    let err = match kgentd::daemon::Daemon::build_with_backend(cfg, backend).await {
+        Ok(_) => panic!("two daemons own one pin root"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("another kgentd owns the pin root"), "{err}");
+    assert!(err.contains("jobs.pin_root"), "{err}");
+    d.stop().await;
+}
