@@ -58,6 +58,8 @@ pub async fn run(
     // The catalog section enables embeddings itself, timed; no background thread competing.
     let embeddings = config.retrieval.embeddings;
     config.retrieval.embeddings = false;
+    // Its own pins: a kgentd serving this host keeps its jobs.
+    config.jobs.pin_root = format!("/sys/fs/bpf/kgent-bench-{}", std::process::id()).into();
     let t = Instant::now();
     let daemon = Daemon::build(config.clone()).await?;
     let startup = t.elapsed();
@@ -221,6 +223,7 @@ pub async fn run(
         }
     }
     let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir(&config.jobs.pin_root);
     Ok(())
 }
 

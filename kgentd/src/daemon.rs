@@ -96,8 +96,9 @@ impl Daemon {
             clang: clang.clone(),
             pin_root: config.jobs.pin_root.clone(),
             log_dir: config.state_dir.join("job-logs"),
+            lock_dir: "/run/kgent".into(),
             tracefs,
-        });
+        })?;
         for line in jobs.reconcile().await? {
             tracing::warn!("reconcile: {line}");
         }

@@ -30,6 +30,9 @@ struct Args {
     /// Directory of the request database (overrides `state_dir`).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// bpffs directory this daemon owns for its jobs' pins (overrides `jobs.pin_root`).
+    #[arg(long, value_name = "DIR")]
+    pin_root: Option<PathBuf>,
     /// Model backend: embedded, openai or scripted (overrides `model.backend`).
     #[arg(long, value_name = "KIND")]
     backend: Option<BackendKind>,
@@ -118,6 +121,9 @@ fn effective_config(args: &Args) -> anyhow::Result<Config> {
     }
     if let Some(s) = &args.state_dir {
         cfg.state_dir = s.clone();
+    }
+    if let Some(p) = &args.pin_root {
+        cfg.jobs.pin_root = p.clone();
     }
     if let Some(b) = args.backend {
         cfg.model.backend = b;

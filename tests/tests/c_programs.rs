@@ -236,6 +236,94 @@ async fn a_hist_map_is_drawn_as_a_log2_histogram() {
 }
 
 #[tokio::test]
+async fn bpf_printk_lines_are_shown_and_kgentctl_detaches_and_stops_a_job() {
+    let _g = SERIAL.lock().await;
+    let d = TestDaemon::scripted(&["unused"]).await;
+    let me = std::process::id();
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("printk.c");
+    std::fs::write(
+        &file,
+        format!(
+            "#include \"vmlinux.h\"\n#include \"kgent.h\"\nSEC(\"tracepoint/syscalls/sys_enter_getppid\")\nint kt4_printk(void *ctx)\n{{\n    u32 pid = bpf_get_current_pid_tgid() >> 32;\n    if (pid == {me})\n        bpf_printk(\"kt4 printk from %d\", pid);\n    return 0;\n}}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
+        ),
+    )
+    .expect("write");
+    // tokio's Command: the daemon answering kgentctl runs on this test's runtime.
+    let kgentctl = |args: &[&str]| {
+        tokio::process::Command::new(kgent_tests::workspace_bin("kgentctl"))
+            .arg("--socket")
+            .arg(&d.socket)
+            .args(args)
+            .output()
+    };
+    let out = kgentctl(&[
+        "run",
+        "--target",
+        "c",
+        "--detach",
+        file.to_str().expect("path"),
+    ])
+    .await
+    .expect("kgentctl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(job.len(), 12, "the job id on stdout: {job:?}");
+    // The client is gone; the job is not.
+    let listed = kgentctl(&["jobs", "--json"]).await.expect("kgentctl");
+    let jobs: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let entry = jobs
+        .as_array()
+        .and_then(|a| a.iter().find(|j| j["id"] == job.as_str()))
+        .expect("the job is listed")
+        .clone();
+    assert_eq!(entry["state"], "live");
+    assert_eq!(entry["detached"], true);
+    assert!(loaded_progs().iter().any(|(_, n)| n == "kt4_printk"));
+    for _ in 0..2 {
+        nix::unistd::getppid();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = kgentctl(&["stop", &job]).await.expect("kgentctl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_unloaded("kt4_printk").await;
+    let log_path = entry["log_path"].as_str().expect("log path").to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("finished:") {
+            break log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never finished:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let printed = log
+        .lines()
+        .filter(|l| l.ends_with(&format!(": kt4 printk from {me}")))
+        .count();
+    assert_eq!(printed, 2, "{log}");
+    assert!(log.contains("finished: stopped on request"), "{log}");
+    let out = kgentctl(&["stop", &job]).await.expect("kgentctl");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "stopping an ended job is a rejection"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn a_program_the_verifier_rejects_comes_back_with_the_condensed_reason() {
     let _g = SERIAL.lock().await;
     let d = TestDaemon::scripted(&["unused"]).await;
@@ -767,5 +855,24 @@ async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decode
         "the repair prompt is not condensed"
     );
     assert_unloaded("kt4_top").await;
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_daemon_may_not_take_a_pin_root_another_one_owns() {
+    let _g = SERIAL.lock().await;
+    let d = TestDaemon::scripted(&["unused"]).await;
+    let other = tempfile::tempdir().expect("tmp");
+    let mut cfg = kgent_tests::test_config(other.path());
+    cfg.jobs.pin_root = kgent_tests::test_pin_root(d.dir.path());
+    let backend = std::sync::Arc::new(
+        kgentd::llm::ScriptedBackend::new("test", vec!["unused".into()]).expect("backend"),
+    );
+    let err = match kgentd::daemon::Daemon::build_with_backend(cfg, backend).await {
+        Ok(_) => panic!("two daemons own one pin root"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("another kgentd owns the pin root"), "{err}");
+    assert!(err.contains("jobs.pin_root"), "{err}");
     d.stop().await;
 }

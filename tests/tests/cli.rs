@@ -35,6 +35,8 @@ fn start_kgentd(replies: &[&str]) -> Kgentd {
         .arg(&socket)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
+        .arg("--pin-root")
+        .arg(kgent_tests::test_pin_root(dir.path()))
         .stderr(Stdio::null())
         .spawn()
         .expect("kgentd");

@@ -383,7 +383,7 @@ impl Agent {
                         iteration,
                         format!("the model says this host cannot do it ({reason}); asking it to check the catalog"),
                     );
-                    feedback = Some((completion.text.clone(), prompt::reconsider_prompt()));
+                    feedback = Some((completion.text.clone(), target.reconsider_prompt()));
                     continue;
                 }
                 Reply::Garbage => {

@@ -61,6 +61,14 @@ impl ProgramTarget {
         }
     }
 
+    /// Asks a model that refused to check the catalog once more.
+    pub fn reconsider_prompt(self) -> String {
+        match self {
+            Self::Bpftrace => prompt::reconsider_prompt(),
+            Self::C => target_c::reconsider_prompt(),
+        }
+    }
+
     pub fn parse_reply(self, reply: &str) -> Reply {
         match self {
             Self::Bpftrace => parse_reply(reply),

@@ -101,6 +101,10 @@ pub fn repair_prompt(diagnostics: &str) -> String {
     )
 }
 
+pub fn reconsider_prompt() -> String {
+    "Every tracepoint listed above exists and works on this host. If one of them can observe what is asked, write the program in one ```c block. Reply UNSUPPORTED: <reason> only if none of them can.".to_owned()
+}
+
 pub fn repeat_prompt(diagnostics: &str) -> String {
     format!(
         "You sent the same program again; it still fails on this host:\n{diagnostics}\n\nWrite a different program that avoids this problem, in one ```c block."

@@ -117,6 +117,8 @@ pub struct JobsSetup {
     pub pin_root: PathBuf,
     /// Detached jobs write their output under this directory.
     pub log_dir: PathBuf,
+    /// Where the pin root's lock file lives (a tmpfs: /run/kgent).
+    pub lock_dir: PathBuf,
     pub tracefs: Option<PathBuf>,
 }
 
@@ -125,6 +127,39 @@ pub struct JobsSetup {
 pub struct Jobs {
     config: Arc<JobsSetup>,
     running: Arc<Mutex<HashMap<String, JobControl>>>,
+    /// Held while this daemon owns its pin root (see [`lock_pin_root`]).
+    _pin_root_lock: Arc<std::fs::File>,
+}
+
+/// Takes the pin root for this daemon: reconcile removes whatever under it no job of this
+/// daemon owns, so two daemons must never share one. An exclusive flock on a file named after
+/// the pin root (in `lock_dir`) is held for the daemon's life and released by the kernel
+/// however the daemon ends.
+pub fn lock_pin_root(
+    pin_root: &std::path::Path,
+    lock_dir: &std::path::Path,
+) -> Result<std::fs::File, KgentError> {
+    use sha2::{Digest, Sha256};
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(lock_dir)?;
+    let digest = Sha256::digest(pin_root.as_os_str().as_encoded_bytes());
+    let path = lock_dir.join(format!("pin-root-{}.lock", hex::encode(&digest[..8])));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| KgentError::Config(format!("cannot open {}: {e}", path.display())))?;
+    // SAFETY: flock on a file descriptor this function owns.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(KgentError::Config(format!(
+            "another kgentd owns the pin root {} (lock {}); give this one its own jobs.pin_root",
+            pin_root.display(),
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Sends SIGKILL to a process group; "no such process" is fine (it is already gone).
@@ -163,11 +198,14 @@ fn process_identity(pid: i32) -> Option<(u64, String)> {
 }
 
 impl Jobs {
-    pub fn new(config: JobsSetup) -> Self {
-        Self {
+    /// Jobs of this daemon; fails when another daemon owns the same pin root.
+    pub fn new(config: JobsSetup) -> Result<Self, KgentError> {
+        let lock = lock_pin_root(&config.pin_root, &config.lock_dir)?;
+        Ok(Self {
             config: Arc::new(config),
             running: Arc::new(Mutex::new(HashMap::new())),
-        }
+            _pin_root_lock: Arc::new(lock),
+        })
     }
 
     pub fn running_count(&self) -> usize {
