@@ -101,7 +101,7 @@ async fn the_family_matrix_matches_what_loading_does() {
 #[tokio::test]
 async fn a_corrupt_feature_cache_is_measured_again() {
     let cache = std::path::Path::new("/var/cache/kgent");
-    // Make sure one exists, then corrupt every cached matrix.
+    // Make sure one exists, then corrupt every cached matrix of the current format.
     TestDaemon::scripted(&[GOOD_OPENAT]).await.stop().await;
     let files: Vec<_> = std::fs::read_dir(cache)
         .expect("cache dir")
@@ -109,7 +109,7 @@ async fn a_corrupt_feature_cache_is_measured_again() {
         .map(|e| e.path())
         .filter(|p| {
             p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("features-"))
+                .is_some_and(|n| n.to_string_lossy().starts_with("features-v2-"))
         })
         .collect();
     assert!(!files.is_empty());
