@@ -175,15 +175,22 @@ fn enable_embeddings(knowledge: &Arc<Knowledge>, config: &Config) {
     let cache = config.cache_dir.clone();
     let spawned = std::thread::Builder::new()
         .name("kgent-embeddings".into())
-        .spawn(move || match knowledge.enable_embeddings(&model, &cache) {
-            Ok(r) => tracing::info!(
-                texts = r.texts,
-                source = ?r.provenance,
-                model_load_ms = r.model_load.as_millis() as u64,
-                vectors_ms = r.vectors.as_millis() as u64,
-                "hybrid search ready (BM25 + all-MiniLM-L6-v2)"
-            ),
-            Err(e) => tracing::warn!("search stays BM25 only: {e}"),
+        .spawn(move || {
+            // Below requests and load checks: embedding a new kernel's catalog takes minutes of
+            // CPU. Threads the model starts inherit the lower priority.
+            // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS with
+            // 0 means the calling thread.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+            match knowledge.enable_embeddings(&model, &cache) {
+                Ok(r) => tracing::info!(
+                    texts = r.texts,
+                    source = ?r.provenance,
+                    model_load_ms = r.model_load.as_millis() as u64,
+                    vectors_ms = r.vectors.as_millis() as u64,
+                    "hybrid search ready (BM25 + all-MiniLM-L6-v2)"
+                ),
+                Err(e) => tracing::warn!("search stays BM25 only: {e}"),
+            }
         });
     if let Err(e) = spawned {
         tracing::warn!("search stays BM25 only: cannot start the embedding thread: {e}");

@@ -107,7 +107,7 @@ async fn a_corrupt_feature_cache_is_measured_again() {
     let info = first.host_info().await;
     first.stop().await;
     let key = kgentd::host::features::build_key(&info.kernel_release, &info.bpftrace_version);
-    let files = vec![cache.join(format!("features-{key}.json"))];
+    let files = vec![cache.join(format!("features-v2-{key}.json"))];
     assert!(files[0].exists(), "{}", files[0].display());
     for f in &files {
         std::fs::write(f, b"{ not json").expect("corrupt");

@@ -50,6 +50,21 @@ async fn every_curated_entry_names_a_real_attach_point_and_helpers_carry_program
         .helper_callable("bpf_get_current_pidtgid", "kprobe")
         .expect_err("no such helper");
     assert!(err.contains("bpf_get_current_pid_tgid"), "{err}");
+    // Grounding a request hands the prompt the curated facts of the tracepoints it picked.
+    let g = d.agent.knowledge.ground(
+        &d.agent.host,
+        "show new tcp connections with their ports",
+        8,
+        3,
+    );
+    assert!(
+        g.facts.iter().any(
+            |(name, facts)| name == "tracepoint:sock:inet_sock_set_state"
+                && facts.iter().any(|f| f.contains("byte order"))
+        ),
+        "{:?}",
+        g.facts
+    );
     // The static check refuses an unavailable kprobe and names the tracepoint that replaces it.
     if !d
         .agent

@@ -64,6 +64,9 @@ pub struct Grounding {
     pub examples: Vec<Example>,
     /// Binaries and libraries the request names, with their most relevant functions.
     pub uprobes: Vec<UprobeTarget>,
+    /// Curated facts (specs DB) of the grounded tracepoints: probe name → what programs get
+    /// wrong about it (byte order, IPv4/IPv6, where the return value is). For the prompt.
+    pub facts: Vec<(String, Vec<String>)>,
 }
 
 impl Knowledge {
@@ -174,13 +177,22 @@ impl Knowledge {
         } else {
             Vec::new()
         };
+        let tracepoints: Vec<Tracepoint> = names
+            .iter()
+            .filter_map(|n| host.tracepoints.get(n).cloned())
+            .collect();
+        let facts = tracepoints
+            .iter()
+            .filter_map(|tp| {
+                let e = self.catalog.get(&tp.probe())?;
+                (!e.facts.is_empty()).then(|| (e.name.clone(), e.facts.clone()))
+            })
+            .collect();
         Grounding {
             uprobes,
-            tracepoints: names
-                .iter()
-                .filter_map(|n| host.tracepoints.get(n).cloned())
-                .collect(),
+            tracepoints,
             examples,
+            facts,
         }
     }
 
