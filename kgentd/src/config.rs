@@ -93,7 +93,8 @@ pub struct AgentConfig {
     /// attach points, `args->` fields only those of the probe they appear under.
     pub grammar: bool,
     /// Before the first draft, let the (grammar-constrained) model pick the attach points and
-    /// say what to record; the first draft is constrained to that plan.
+    /// say what to record; the first draft is constrained to that plan. Off by default: not yet
+    /// measured to help (it costs a second pass over the prompt).
     pub plan: bool,
     /// Apply deterministic repairs (field spellings, pointer conditions, `str()`, syscall
     /// kprobes) before checking a candidate.
@@ -201,7 +202,7 @@ impl Default for AgentConfig {
             grounding_examples: 3,
             example_dirs: vec!["/usr/sbin".into(), "/usr/share/bpftrace/tools".into()],
             grammar: true,
-            plan: true,
+            plan: false,
             repair: true,
             smoke_run: true,
         }

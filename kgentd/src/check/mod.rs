@@ -9,9 +9,9 @@
 //!   accepts every program and every probe attaches.
 //! - `smoke-run`: the program runs while a harmless trigger workload provokes common events, and
 //!   its output must show what the request asks to observe (see `smoke`).
-mod smoke;
 //! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
 pub mod c_program;
+mod smoke;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

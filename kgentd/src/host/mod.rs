@@ -140,6 +140,8 @@ impl HostFacts {
                 reason: "no kprobes in this test host".into(),
             }],
             bpftrace_version: "test".into(),
+            warnings: Vec::new(),
+            helpers_by_program_type: BTreeMap::new(),
         }
     }
 

@@ -2,5 +2,5 @@
 //! libbpf-style C.
 //! Parses tool output into types; never substring-matches a verdict out of free text.
 pub mod bpftrace;
-pub mod grammar;
 pub mod clang;
+pub mod grammar;
