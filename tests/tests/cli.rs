@@ -78,7 +78,7 @@ fn print_config_is_a_complete_config_file() {
     let cfg = text(&out.stdout);
     for key in [
         "socket = \"/run/kgent/kgent.sock\"",
-        "max_iterations = 4",
+        "max_iterations = 5",
         "max_request_bytes = 16384",
         "backend = \"embedded\"",
     ] {
