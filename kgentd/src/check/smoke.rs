@@ -61,6 +61,8 @@ pub struct Expectation {
     pub ports: bool,
     /// The request asks for command-line arguments: the trigger's own must show up.
     pub arguments: bool,
+    /// The request names IPv6: the workload's IPv6 connection (to [::1]) must show up.
+    pub ipv6: bool,
 }
 
 /// Comprehension: what the output of a correct answer to `request` shows when the trigger runs.
@@ -73,6 +75,8 @@ pub fn expectation(request: &str) -> Expectation {
         Regex::new(r"(?i)\b(port|ports|tcp|udp|connection|connections|socket)\b")
             .expect("static regex")
     });
+    static IPV6: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\b(ipv6|v6|inet6|ip6)\b").expect("static regex"));
     static ARGUMENTS: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)\b(arguments?|args|argv|command[- ]lines?|cmdline)\b")
             .expect("static regex")
@@ -81,6 +85,7 @@ pub fn expectation(request: &str) -> Expectation {
         identifies: IDENTIFY.is_match(request),
         ports: PORTS.is_match(request),
         arguments: ARGUMENTS.is_match(request),
+        ipv6: IPV6.is_match(request),
     }
 }
 
@@ -174,6 +179,15 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         return Err(format!(
             "the request asks for command-line arguments, but the output never shows the argument {TRIGGER_ARGUMENT} that the workload passed to a program it ran (read argv with join(args->argv), not str())"
         ));
+    }
+    // The trigger's IPv6 connection goes to the port after its IPv4 one (when IPv6 works here).
+    let v6_port = obs.facts.ports.first().map(|p| p + 1);
+    if let Some(v6) = v6_port.filter(|p| expect.ipv6 && obs.facts.ports.contains(p)) {
+        if !text.contains("::1") && !has_number(u64::from(v6)) {
+            return Err(format!(
+                "the request asks for IPv6 too, but the output never shows the workload's IPv6 connection ([::1]:{v6}): IPv6 sockets have family 10 (AF_INET6) and their addresses in the *_v6 fields"
+            ));
+        }
     }
     let mut seen = Vec::new();
     if text.contains("kgent-smoke") {
@@ -430,6 +444,17 @@ mod tests {
         assert!(want.arguments);
         assert!(judge(&want, &obs(&["kgent-smoke 4242 \u{1}garbage"])).is_err());
         assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/x --kgent-smoke-arg"])).is_ok());
+    }
+
+    #[test]
+    fn ipv6_requests_need_the_workloads_ipv6_connection() {
+        let want = expectation("tcp connects, IPv4 and IPv6 alike, with the port");
+        assert!(want.ipv6);
+        let mut o = obs(&["kgent-smoke 127.0.0.1 41000"]);
+        o.facts.ports = vec![41000, 41001];
+        assert!(judge(&want, &o).is_err());
+        o.lines.push("kgent-smoke ::1 41001".into());
+        assert!(judge(&want, &o).is_ok());
     }
 
     #[test]
