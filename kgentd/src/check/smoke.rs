@@ -36,6 +36,8 @@ const SETTLE: Duration = Duration::from_millis(700);
 const TRIGGER_TIMEOUT: Duration = Duration::from_secs(20);
 /// A graceful stop (SIGINT) of a program with hundreds of probes takes up to ~30 s here.
 const STOP_TIMEOUT: Duration = Duration::from_secs(40);
+/// Output lines judged; the rest are dropped.
+const MAX_LINES: usize = 100_000;
 /// Output lines kept as evidence and shown to the model.
 const EXCERPT_LINES: usize = 12;
 
@@ -312,7 +314,9 @@ async fn run(
     let collector = tokio::spawn(async move {
         let mut lines = Vec::new();
         while let Ok(Some(line)) = out.next_line().await {
-            if lines.len() < 10_000 {
+            // A busy host prints thousands of unrelated events a second: keep enough that the
+            // workload's own lines are not cut off (bounded, ~10 MB at most).
+            if lines.len() < MAX_LINES {
                 lines.push(line);
             }
         }
