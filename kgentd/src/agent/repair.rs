@@ -91,10 +91,13 @@ fn pointer_conditions(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     (fixed, notes)
 }
 
+/// One `printf(…);` statement; string literals may hold `;`.
+static PRINTF_CALL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    Regex::new(r#"printf\s*\((?:[^;"]|"(?:[^"\\]|\\.)*")*\)\s*;"#).expect("static regex")
+});
+
 /// A `char *` field given to printf without `str()` → `str(args->f)`.
 fn str_for_string_fields(host: &HostFacts, source: &str) -> (String, Vec<String>) {
-    static PRINTF: std::sync::LazyLock<Regex> =
-        std::sync::LazyLock::new(|| Regex::new(r"printf\s*\([^;]*\)").expect("static regex"));
     let strings: Vec<String> = field_kinds(host, source)
         .into_iter()
         .filter(|(_, (_, string))| *string)
@@ -103,7 +106,7 @@ fn str_for_string_fields(host: &HostFacts, source: &str) -> (String, Vec<String>
     let mut notes = Vec::new();
     let mut out = String::with_capacity(source.len());
     let mut last = 0;
-    for m in PRINTF.find_iter(source) {
+    for m in PRINTF_CALL.find_iter(source) {
         out.push_str(&source[last..m.start()]);
         let mut call = m.as_str().to_owned();
         for name in &strings {
@@ -135,9 +138,6 @@ fn str_for_string_fields(host: &HostFacts, source: &str) -> (String, Vec<String>
 /// `printf(…, ntop(args->daddr), …);` on a tracepoint that also has `daddr_v6` →
 /// `if (args->family == 10) { printf(…, ntop(args->daddr_v6), …); } else { printf(…); }`.
 fn dual_stack_addresses(host: &HostFacts, source: &str) -> (String, Vec<String>) {
-    static PRINTF: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r#"printf\s*\((?:[^;"]|"(?:[^"\\]|\\.)*")*\)\s*;"#).expect("static regex")
-    });
     static NTOP_V4: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         Regex::new(r"ntop\s*\(\s*(?:(?:2|AF_INET)\s*,\s*)?args\s*->\s*([sd]addr)\s*\)")
             .expect("static regex")
@@ -157,7 +157,7 @@ fn dual_stack_addresses(host: &HostFacts, source: &str) -> (String, Vec<String>)
         if !dual || block.body.contains("_v6") || block.body.contains("family") {
             continue;
         }
-        let body = PRINTF
+        let body = PRINTF_CALL
             .replace_all(&block.body, |c: &regex::Captures| {
                 let v4 = &c[0];
                 if !NTOP_V4.is_match(v4) {
