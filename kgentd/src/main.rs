@@ -90,6 +90,10 @@ enum Command {
         /// Write every catalog entry with its spec to this file (JSON lines).
         #[arg(long)]
         export: Option<std::path::PathBuf>,
+        /// Print what the model would be shown for this request (the grounded tracepoints,
+        /// facts, uprobe functions and examples) and exit; no model is loaded.
+        #[arg(long, value_name = "REQUEST")]
+        ground: Option<String>,
     },
 }
 
@@ -165,8 +169,12 @@ async fn main() -> anyhow::Result<()> {
             }
             return kgentd::bench::run(cfg, &request, rounds, !no_model).await;
         }
-        Some(Command::Specs { rebuild, export }) => {
-            return kgentd::specs_db::run(cfg, rebuild, export.as_deref()).await
+        Some(Command::Specs {
+            rebuild,
+            export,
+            ground,
+        }) => {
+            return kgentd::specs_db::run(cfg, rebuild, export.as_deref(), ground.as_deref()).await
         }
         None => {}
     }

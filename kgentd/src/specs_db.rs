@@ -13,8 +13,18 @@ use crate::knowledge::embedding::Embedder;
 use crate::knowledge::semantic;
 use crate::knowledge::Knowledge;
 
-pub async fn run(mut config: Config, rebuild: bool, export: Option<&Path>) -> anyhow::Result<()> {
-    config.agent.example_dirs.clear();
+pub async fn run(
+    mut config: Config,
+    rebuild: bool,
+    export: Option<&Path>,
+    ground: Option<&str>,
+) -> anyhow::Result<()> {
+    let example_dirs = std::mem::take(&mut config.agent.example_dirs);
+    let example_dirs = if ground.is_some() {
+        example_dirs // grounding offers the host's installed tools too, as the daemon does
+    } else {
+        Vec::new()
+    };
     if rebuild {
         let host = discover_host(&config).await?;
         remove(&feature_cache_file(&host, &config))?;
@@ -24,8 +34,12 @@ pub async fn run(mut config: Config, rebuild: bool, export: Option<&Path>) -> an
         }
     }
     let host = discover_host(&config).await?;
+    let (n_tp, n_ex) = (
+        config.agent.grounding_tracepoints,
+        config.agent.grounding_examples,
+    );
     let knowledge = tokio::task::spawn_blocking(move || {
-        let knowledge = Knowledge::build(&host, &[]);
+        let knowledge = Knowledge::build(&host, &example_dirs);
         let embeddings =
             knowledge.enable_embeddings(&config.retrieval.embedding_model, &config.cache_dir);
         (host, knowledge, embeddings)
@@ -64,6 +78,10 @@ pub async fn run(mut config: Config, rebuild: bool, export: Option<&Path>) -> an
             r.vectors.as_secs_f64()
         ),
         Err(e) => println!("embeddings: {e} (search stays BM25 only)"),
+    }
+    if let Some(request) = ground {
+        let g = knowledge.ground(&host, request, n_tp, n_ex);
+        println!("\n{}", crate::agent::user_prompt_for_bench(request, &g));
     }
     if let Some(path) = export {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);

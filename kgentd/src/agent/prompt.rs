@@ -8,7 +8,7 @@ pub fn system_prompt(host: &HostFacts) -> String {
     let unavailable: Vec<String> = host
         .families
         .iter()
-        .filter(|f| !f.available)
+        .filter(|f| !f.available && !f.prefixes.is_empty())
         .map(|f| f.prefixes[..f.prefixes.len().min(2)].join("/"))
         .collect();
     let avoid = if unavailable.is_empty() {
@@ -32,10 +32,26 @@ Rules:\n\
     )
 }
 
+/// Facts printed at most, over all grounded tracepoints.
+const MAX_FACT_LINES: usize = 6;
+
 pub fn user_prompt(request: &str, grounding: &Grounding) -> String {
     let mut s = String::from("Tracepoints on this host (with their args fields):\n");
     for tp in &grounding.tracepoints {
         s.push_str(&tp.signature());
+        s.push('\n');
+    }
+    // What programs get wrong about these tracepoints (byte order, address families, where
+    // the result is): the curated specs, a few lines at most, since every token costs time.
+    let facts: Vec<String> = grounding
+        .facts
+        .iter()
+        .flat_map(|(probe, facts)| facts.iter().map(move |f| format!("- {probe}: {f}")))
+        .take(MAX_FACT_LINES)
+        .collect();
+    if !facts.is_empty() {
+        s.push_str("Facts:\n");
+        s.push_str(&facts.join("\n"));
         s.push('\n');
     }
     for u in &grounding.uprobes {

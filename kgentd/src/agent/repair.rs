@@ -13,6 +13,9 @@
 //!   `skc_dport`: `__be16`) in a block that never swaps bytes: swapped to host order;
 //! - an IPv4-only address print on a tracepoint that carries IPv4 and IPv6 sockets (it has
 //!   `daddr` and `daddr_v6`): the printf is doubled, the IPv6 copy taken when `family` is 10.
+//! - an enter/exit pair that does not pair up: a value saved per `tid` at `sys_enter_fsync` and
+//!   read at `sys_exit_fdatasync` (each call's exit is missed). Both sides get every syscall
+//!   either side names, where the tracepoint exists and has the fields the block reads.
 use std::collections::BTreeMap;
 
 use regex::Regex;
@@ -33,7 +36,113 @@ pub fn repair_all(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     notes.extend(n);
     let (s, n) = dual_stack_addresses(host, &s);
     notes.extend(n);
+    let (s, n) = pair_enter_exit(host, &s);
+    notes.extend(n);
     (s, notes)
+}
+
+/// Headers made only of syscall tracepoints (`tracepoint:syscalls:sys_enter_a,\n
+/// tracepoint:syscalls:sys_enter_b`), as written, followed by a predicate or a body.
+static SYSCALL_HEADER: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^[ \t]*((?:tracepoint|t):syscalls:sys_(?:enter|exit)_\w+(?:[ \t]*,[ \t]*\n?[ \t]*(?:tracepoint|t):syscalls:sys_(?:enter|exit)_\w+)*)[ \t]*\n?[ \t]*[/{]",
+    )
+    .expect("static regex")
+});
+
+/// See the module comment: `sys_enter_X` saving per `tid` and `sys_exit_Y` reading it, X ≠ Y.
+fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    let unchanged = (source.to_owned(), Vec::new());
+    let blocks = probe_blocks(source);
+    // (is enter, syscall names, fields its body reads) per block of syscall tracepoints only.
+    let mut sides: Vec<(bool, Vec<String>, Vec<String>)> = Vec::new();
+    for b in &blocks {
+        let names: Vec<(&str, &str)> = b
+            .probes
+            .iter()
+            .filter_map(|p| {
+                let ev = p.target.strip_prefix("syscalls:sys_")?;
+                p.is_tracepoint().then_some(())?;
+                ev.split_once('_')
+            })
+            .collect();
+        if names.is_empty() || names.len() != b.probes.len() {
+            continue;
+        }
+        let enter = names[0].0 == "enter";
+        if names.iter().any(|(d, _)| (*d == "enter") != enter) || !b.body.contains("[tid]") {
+            return unchanged; // mixed headers or no per-thread pairing: not this pattern
+        }
+        let calls = names.iter().map(|(_, n)| n.to_string()).collect();
+        sides.push((enter, calls, args_fields(&b.body)));
+    }
+    let union = |enter: bool| -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for (_, calls, _) in sides.iter().filter(|s| s.0 == enter) {
+            v.extend(
+                calls
+                    .iter()
+                    .filter(|c| !v.contains(c))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        v
+    };
+    let (enters, exits) = (union(true), union(false));
+    if enters.is_empty()
+        || exits.is_empty()
+        || enters.iter().all(|c| exits.contains(c)) && exits.iter().all(|c| enters.contains(c))
+    {
+        return unchanged;
+    }
+    // Only one block per side is rewritten: several blocks per side are a different shape.
+    if sides.iter().filter(|s| s.0).count() != 1 || sides.iter().filter(|s| !s.0).count() != 1 {
+        return unchanged;
+    }
+    let mut all = enters.clone();
+    all.extend(exits.iter().filter(|c| !enters.contains(c)).cloned());
+    let mut fixed = source.to_owned();
+    let mut notes = Vec::new();
+    for (enter, _, fields) in &sides {
+        let dir = if *enter { "enter" } else { "exit" };
+        let usable: Vec<String> = all
+            .iter()
+            .filter(|c| {
+                host.tracepoints
+                    .get(&format!("syscalls:sys_{dir}_{c}"))
+                    .is_some_and(|tp| {
+                        fields
+                            .iter()
+                            .all(|f| tp.fields.iter().any(|g| &g.name == f))
+                    })
+            })
+            .map(|c| format!("tracepoint:syscalls:sys_{dir}_{c}"))
+            .collect();
+        let Some(header) = SYSCALL_HEADER.captures_iter(&fixed.clone()).find_map(|c| {
+            let m = c.get(1)?;
+            m.as_str()
+                .contains(&format!("sys_{dir}_"))
+                .then(|| m.range())
+        }) else {
+            return unchanged;
+        };
+        let written = fixed[header.clone()].to_owned();
+        let missing: Vec<&String> = usable
+            .iter()
+            .filter(|u| !written.contains(u.as_str()))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        notes.push(format!(
+            "{} added so that every call's {dir} is seen (the program pairs sys_enter_* with sys_exit_* per thread)",
+            missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+        let added: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
+        fixed.replace_range(header, &format!("{written},\n{}", added.join(",\n")));
+    }
+    (fixed, notes)
 }
 
 /// Field types of the tracepoints `source` attaches to, by field name, when every tracepoint
@@ -388,6 +497,10 @@ mod tests {
         for (event, fields) in [
             ("sys_enter_unlink", vec![("const char *", "pathname")]),
             ("sys_exit_unlink", vec![("long", "ret")]),
+            ("sys_enter_fsync", vec![("unsigned int", "fd")]),
+            ("sys_exit_fsync", vec![("long", "ret")]),
+            ("sys_enter_fdatasync", vec![("unsigned int", "fd")]),
+            ("sys_exit_fdatasync", vec![("long", "ret")]),
         ] {
             h.tracepoints.insert(
                 format!("syscalls:{event}"),
@@ -414,6 +527,31 @@ mod tests {
         assert!(fixed.contains("/args->pathname != 0/"), "{fixed}");
         assert!(fixed.contains("if (args->pathname == 0)"), "{fixed}");
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn enter_and_exit_of_different_syscalls_are_paired_up() {
+        let src = "tracepoint:syscalls:sys_enter_fsync\n{\n  @start[tid] = nsecs;\n}\n\ntracepoint:syscalls:sys_exit_fdatasync\n/@start[tid]/\n{\n  @us[comm] = hist((nsecs - @start[tid]) / 1000);\n  delete(@start[tid]);\n}\n";
+        let (fixed, notes) = repair_all(&host(), src);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let blocks = probe_blocks(&fixed);
+        let names = |i: usize| -> Vec<String> {
+            blocks[i].probes.iter().map(|p| p.target.clone()).collect()
+        };
+        assert_eq!(
+            names(0),
+            ["syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync"]
+        );
+        assert_eq!(
+            names(1),
+            ["syscalls:sys_exit_fdatasync", "syscalls:sys_exit_fsync"]
+        );
+        assert!(fixed.contains("/@start[tid]/"), "{fixed}");
+        // Already paired, or no per-thread map: untouched.
+        let (again, notes) = repair_all(&host(), &fixed);
+        assert!(notes.is_empty() && again == fixed, "{notes:?}");
+        let unpaired = "tracepoint:syscalls:sys_enter_fsync { @n = count(); }\ntracepoint:syscalls:sys_exit_fdatasync { @m = count(); }\n";
+        assert!(repair_all(&host(), unpaired).1.is_empty());
     }
 
     #[test]

@@ -145,8 +145,11 @@ impl Knowledge {
             .into_iter()
             .map(|i| self.examples[i].clone())
             .collect();
-        // Tracepoints the retrieved examples use come first: they are known to fit the need.
-        let mut names: Vec<String> = Vec::new();
+        // Syscalls the request names come first, with their enter/exit pairs and variants
+        // (`chmod` → fchmod, fchmodat, fchmodat2): the user said which call they mean.
+        let named = named_syscall_tracepoints(host, request);
+        // Then the tracepoints the retrieved examples use: they are known to fit the need.
+        let mut names: Vec<String> = named.clone();
         for e in &examples {
             for b in probe_blocks(&e.source) {
                 for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
@@ -171,7 +174,7 @@ impl Knowledge {
                 }
             }
         }
-        names.truncate(n_tp.max(1) + examples.len());
+        names.truncate(named.len() + n_tp.max(1) + examples.len());
         let uprobes = if host.family_of("uprobe").is_some_and(|f| f.available) {
             uprobe_targets(request, 12)
         } else {
@@ -288,6 +291,105 @@ impl Knowledge {
     }
 }
 
+/// Syscall names people write that are also everyday words: only `name(` counts for these.
+const ENGLISH_SYSCALL_NAMES: &[&str] = &[
+    "time",
+    "times",
+    "pause",
+    "select",
+    "access",
+    "alarm",
+    "sync",
+    "close",
+    "wait",
+    "link",
+    "exit",
+    "mount",
+    "nice",
+    "kill",
+    "listen",
+    "socket",
+    "shutdown",
+    "personality",
+    "sysinfo",
+    "truncate",
+    "connect",
+    "accept",
+    "send",
+    "bind",
+    "read",
+    "write",
+    "open",
+    "stat",
+    "poll",
+    "ioctl",
+    "dup",
+    "brk",
+    "flock",
+    "umask",
+    "sendfile",
+    "capget",
+    "capset",
+    "uname",
+];
+
+/// The `syscalls:` tracepoints of the syscalls `request` names, enter before exit, in the order
+/// the request names them. A syscall is named when it is written as a call (`fsync()`,
+/// `open/openat call`) or as a word that is not everyday English (`getdents64`, `fdatasync`). Each named syscall brings its variants that
+/// exist here: `*at`, `*at2`, `*4`, `*64` and `f*` (`rename` → renameat, renameat2).
+pub fn named_syscall_tracepoints(host: &HostFacts, request: &str) -> Vec<String> {
+    let lower = request.to_ascii_lowercase();
+    let speaks_of_calls = lower.contains("call");
+    let exists = |n: &str| {
+        host.tracepoints
+            .contains_key(&format!("syscalls:sys_enter_{n}"))
+    };
+    let mut syscalls: Vec<String> = Vec::new();
+    let bytes = lower.as_bytes();
+    let mut start = None;
+    for i in 0..=bytes.len() {
+        let c = bytes.get(i).copied();
+        if c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            start.get_or_insert(i);
+            continue;
+        }
+        let Some(s) = start.take() else { continue };
+        let word = &lower[s..i];
+        if !exists(word) || syscalls.iter().any(|w| w == word) {
+            continue;
+        }
+        let written_as_call = c == Some(b'(');
+        let jargon = !ENGLISH_SYSCALL_NAMES.contains(&word) && word.len() >= 4;
+        let in_slash_list = lower[i..].starts_with('/') || (s > 0 && bytes[s - 1] == b'/');
+        if written_as_call || jargon || (speaks_of_calls && in_slash_list) {
+            syscalls.push(word.to_owned());
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for w in &syscalls {
+        let variants = [
+            w.clone(),
+            format!("{w}at"),
+            format!("{w}at2"),
+            format!("{w}4"),
+            format!("{w}64"),
+            format!("f{w}"),
+            format!("f{w}at"),
+            format!("f{w}at2"),
+        ];
+        for v in variants.iter().filter(|v| exists(v)) {
+            for dir in ["enter", "exit"] {
+                let tp = format!("syscalls:sys_{dir}_{v}");
+                if host.tracepoints.contains_key(&tp) && !out.contains(&tp) {
+                    out.push(tp);
+                }
+            }
+        }
+    }
+    out.truncate(12);
+    out
+}
+
 fn syscall_pair(name: &str) -> Option<String> {
     let (sub, ev) = name.split_once(':')?;
     if sub != "syscalls" {
@@ -357,4 +459,67 @@ fn usable_here(host: &HostFacts, source: &str) -> bool {
                     || p.target.contains('*')
                     || host.tracepoints.contains_key(&p.target))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Tracepoint;
+
+    fn host_with_syscalls(names: &[&str]) -> HostFacts {
+        let mut h = HostFacts::for_tests();
+        for n in names {
+            for dir in ["enter", "exit"] {
+                let event = format!("sys_{dir}_{n}");
+                h.tracepoints.insert(
+                    format!("syscalls:{event}"),
+                    Tracepoint {
+                        subsystem: "syscalls".into(),
+                        event,
+                        fields: Vec::new(),
+                    },
+                );
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn syscalls_written_as_calls_are_grounded_with_their_variants() {
+        let h = host_with_syscalls(&[
+            "fsync",
+            "fdatasync",
+            "chmod",
+            "fchmod",
+            "fchmodat",
+            "fchmodat2",
+            "open",
+            "openat",
+            "openat2",
+            "time",
+            "read",
+            "getdents",
+            "getdents64",
+        ]);
+        let named = |r: &str| named_syscall_tracepoints(&h, r);
+        assert_eq!(
+            named("how long do fsync() and fdatasync() take"),
+            [
+                "syscalls:sys_enter_fsync",
+                "syscalls:sys_exit_fsync",
+                "syscalls:sys_enter_fdatasync",
+                "syscalls:sys_exit_fdatasync"
+            ]
+        );
+        assert_eq!(named("who calls chmod(2)?").len(), 8);
+        assert_eq!(named("an open/openat call that fails").len(), 6);
+        assert_eq!(named("latency of getdents/getdents64 syscalls").len(), 4);
+        // Everyday words are not syscalls unless written as calls.
+        assert!(named("print the time when a file is read").is_empty());
+        assert!(named("the time each read call takes").is_empty());
+        assert_eq!(named("bytes each read() call returned").len(), 2);
+        // Kernel jargon needs no parentheses.
+        assert_eq!(named("fdatasync latency").len(), 2);
+        assert!(named("an open or read of a file").is_empty());
+    }
 }
