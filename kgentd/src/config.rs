@@ -102,6 +102,9 @@ pub struct AgentConfig {
     /// Run each candidate that loads against a harmless trigger workload and require that its
     /// output shows what the request asks to observe.
     pub smoke_run: bool,
+    /// Check statically that a candidate computes what the request explicitly asks for (the
+    /// process name, a duration, a histogram, the return value, a syscall named as a call).
+    pub coverage: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,6 +208,7 @@ impl Default for AgentConfig {
             plan: false,
             repair: true,
             smoke_run: true,
+            coverage: true,
         }
     }
 }

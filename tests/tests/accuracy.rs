@@ -103,6 +103,36 @@ async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
 }
 
 #[tokio::test]
+async fn an_answer_to_a_neighbouring_question_fails_request_coverage() {
+    // A read latency histogram loads and runs fine, but the request is about returned sizes.
+    let latency = "```bpftrace\ntracepoint:syscalls:sys_enter_read { @start[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@start[tid]/ { @usecs[comm] = hist((nsecs - @start[tid]) / 1000); delete(@start[tid]); }\n```";
+    let sizes = "```bpftrace\ntracepoint:syscalls:sys_exit_read /args->ret > 0/ { @bytes[comm] = hist(args->ret); }\n```";
+    let d = TestDaemon::scripted(&[latency, sizes]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "per process name, a histogram of how many bytes each read() call returned",
+        4,
+    )
+    .await
+    .expect("ask");
+    let coverage = check(&events, "request-coverage", 1);
+    assert!(!coverage.passed);
+    assert!(
+        coverage.detail.contains("return value") && coverage.detail.contains("args->ret"),
+        "{}",
+        coverage.detail
+    );
+    let answer = final_answer(&events).expect("the second candidate is answered");
+    assert_eq!(answer.iterations, 2);
+    assert!(
+        answer.checks.iter().all(|c| c.passed),
+        "{:?}",
+        answer.checks
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn ports_printed_in_network_byte_order_fail_the_smoke_run() {
     // inet_sock_set_state's dport is already in host order: swapping it is the classic mistake.
     let swapped = "```bpftrace\ntracepoint:sock:inet_sock_set_state /args->newstate == 1/ { printf(\"%s port %d\\n\", comm, ((args->dport & 0xff) << 8) | (args->dport >> 8)); }\n```";

@@ -451,7 +451,7 @@ impl Agent {
                 continue;
             }
 
-            let mut checks = self.check(target, &source).await;
+            let mut checks = self.check(target, &opts.text, &source).await;
             if smoke && target == ProgramTarget::Bpftrace && checks.iter().all(|c| c.passed) {
                 if let Some(why) = check::not_exercised(&source) {
                     rec.add(
@@ -558,10 +558,14 @@ impl Agent {
     }
 
     /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.
-    async fn check(&self, target: ProgramTarget, source: &str) -> Vec<CheckOutcome> {
+    async fn check(&self, target: ProgramTarget, request: &str, source: &str) -> Vec<CheckOutcome> {
         match target {
             ProgramTarget::Bpftrace => {
                 let host_check = check::check_attach_points(&self.host, &self.knowledge, source);
+                let coverage = self
+                    .config
+                    .coverage
+                    .then(|| check::check_coverage(&self.host, request, source));
                 let load_check = check::check_bpftrace_load(
                     &self.bpftrace,
                     source,
@@ -569,7 +573,10 @@ impl Agent {
                     &self.host.kernel_release,
                 )
                 .await;
-                vec![host_check, load_check]
+                std::iter::once(host_check)
+                    .chain(coverage)
+                    .chain(std::iter::once(load_check))
+                    .collect()
             }
             ProgramTarget::C => {
                 check::c_program::check_c_program(&self.clang, source, &self.host.kernel_release)

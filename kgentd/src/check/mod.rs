@@ -7,10 +7,14 @@
 //!   alternatives. Pure lookups in the host catalog, no kernel calls.
 //! - `bpftrace-load`: the host's bpftrace parses and type-checks the script, the kernel verifier
 //!   accepts every program and every probe attaches.
+//! - `request-coverage`: what the request explicitly asks to see (the process name, a duration,
+//!   a histogram, the return value, a syscall it names as a call…) is computed by the program
+//!   (see `coverage`). Static, before anything is loaded.
 //! - `smoke-run`: the program runs while a harmless trigger workload provokes common events, and
 //!   its output must show what the request asks to observe (see `smoke`).
 //! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
 pub mod c_program;
+mod coverage;
 mod smoke;
 
 use std::path::Path;
@@ -20,6 +24,7 @@ use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
+pub use coverage::{check_coverage, COVERAGE_CHECK};
 pub use smoke::{
     check_smoke_run, expectation, judge, not_exercised, Expectation, Observation, SMOKE_CHECK,
 };

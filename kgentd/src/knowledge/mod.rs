@@ -367,17 +367,7 @@ pub fn named_syscall_tracepoints(host: &HostFacts, request: &str) -> Vec<String>
     }
     let mut out: Vec<String> = Vec::new();
     for w in &syscalls {
-        let variants = [
-            w.clone(),
-            format!("{w}at"),
-            format!("{w}at2"),
-            format!("{w}4"),
-            format!("{w}64"),
-            format!("f{w}"),
-            format!("f{w}at"),
-            format!("f{w}at2"),
-        ];
-        for v in variants.iter().filter(|v| exists(v)) {
+        for v in syscall_variants(host, w) {
             for dir in ["enter", "exit"] {
                 let tp = format!("syscalls:sys_{dir}_{v}");
                 if host.tracepoints.contains_key(&tp) && !out.contains(&tp) {
@@ -388,6 +378,32 @@ pub fn named_syscall_tracepoints(host: &HostFacts, request: &str) -> Vec<String>
     }
     out.truncate(12);
     out
+}
+
+/// The syscalls with an enter tracepoint here that a program meaning `name` may have to trace:
+/// `name` itself and its `*at`, `*at2`, `*4`, `*64` and `f*` variants (`chmod` → chmod, fchmod,
+/// fchmodat, fchmodat2). Empty when `name` is no syscall here.
+pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
+    let exists = |n: &str| {
+        host.tracepoints
+            .contains_key(&format!("syscalls:sys_enter_{n}"))
+    };
+    if !exists(name) {
+        return Vec::new();
+    }
+    [
+        name.to_owned(),
+        format!("{name}at"),
+        format!("{name}at2"),
+        format!("{name}4"),
+        format!("{name}64"),
+        format!("f{name}"),
+        format!("f{name}at"),
+        format!("f{name}at2"),
+    ]
+    .into_iter()
+    .filter(|v| exists(v))
+    .collect()
 }
 
 fn syscall_pair(name: &str) -> Option<String> {

@@ -184,7 +184,8 @@ fn find_outside_strings(text: &str, from: usize, byte: u8) -> Option<usize> {
     None
 }
 
-fn strip_comments(source: &str) -> String {
+/// The source without `//` and `/* */` comments.
+pub fn strip_comments(source: &str) -> String {
     static COMMENTS: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?s)/\*.*?\*/|//[^\n]*").expect("static regex"));
     COMMENTS.replace_all(source, "").into_owned()

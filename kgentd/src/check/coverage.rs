@@ -1,0 +1,296 @@
+//! The `request-coverage` check: what the request explicitly asks the program to report, checked
+//! against what the program computes, before anything is loaded.
+//!
+//! A small model often answers a neighbouring question: a latency histogram for "how many bytes
+//! each read returned", a pid where "which process" wants a name, `connect` for "every bind()".
+//! Each rule below pairs plain words of the request with the program terms any correct answer
+//! must contain ("how long" → a difference of `nsecs`; "per process name" → a map keyed by
+//! `comm`; "in octal" → `%o`). Rules fire only on explicit wording and are satisfied by any of
+//! several spellings, so a right program is not refused; what they catch comes back to the model
+//! as one concrete line per missing item.
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::CheckOutcome;
+use crate::host::HostFacts;
+use crate::knowledge::syscall_variants;
+use crate::toolchain::bpftrace::{probe_blocks, strip_comments};
+
+pub const COVERAGE_CHECK: &str = "request-coverage";
+
+/// One thing a request asks to see.
+struct Rule {
+    /// What the request asks for, in the diagnostic ("the process name").
+    what: &'static str,
+    /// Wording of the request that asks for it.
+    asked: &'static str,
+    /// Program code (comments and string literals removed) that provides it.
+    code: &'static str,
+    /// Or: format strings that provide it (`%o`), when it is about formatting.
+    format: Option<&'static str>,
+    /// How to provide it, for the model.
+    hint: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        what: "the process name",
+        asked: r"process(es)?'? names?|names? of the process|which (process|program|command)(es|s)?\b|programs? names?",
+        code: r"\bcomm\b|_comm\b",
+        format: None,
+        hint: "print `comm` (or use it as a map key)",
+    },
+    Rule {
+        what: "the PID",
+        asked: r"\bpids?\b|process ids?",
+        code: r"\bpid\b|\btid\b|_pid\b",
+        format: None,
+        hint: "print `pid`",
+    },
+    Rule {
+        what: "a duration (how long something took)",
+        asked: r"how long|latency|latencies|duration|\btook\b|\blived\b|time spent",
+        code: r"(nsecs|elapsed)\s*-|-\s*[@$]|-\s*(nsecs|elapsed)|-\s*\(",
+        format: None,
+        hint: "save `nsecs` when it starts (in a map keyed by tid, or by pid for process lifetimes) and subtract it when it ends",
+    },
+    Rule {
+        what: "a histogram",
+        asked: r"histogram",
+        code: r"\b(hist|lhist)\s*\(",
+        format: None,
+        hint: "aggregate with `@name[key] = hist(value)`",
+    },
+    Rule {
+        what: "a sum (adding values up)",
+        asked: r"\badd(s|ed|ing)? up\b|\bsum(s|med)?\b",
+        code: r"\bsum\s*\(|\+=",
+        format: None,
+        hint: "aggregate with `@name[key] = sum(value)`",
+    },
+    Rule {
+        what: "the return value or error code",
+        asked: r"\berrno\b|error codes?|return(s|ed)?\b|return (value|code)",
+        code: r"args\s*->\s*ret\b|\bretval\b|\bret\b",
+        format: None,
+        hint: "read `args->ret` in the sys_exit_* tracepoint (`retval` in a uretprobe); -errno on failure",
+    },
+    Rule {
+        what: "command-line arguments",
+        asked: r"\barguments\b|\bargv\b",
+        code: r"\bargv\b|\bjoin\s*\(|\bargs\s*->\s*args\b",
+        format: None,
+        hint: "print `join(args->argv)` in tracepoint:syscalls:sys_enter_execve",
+    },
+    Rule {
+        what: "a port number",
+        asked: r"\bports?\b",
+        code: r"port|\bnum\b",
+        format: None,
+        hint: "print the port field of the tracepoint (sport/dport) or of the sockaddr, in host byte order",
+    },
+    Rule {
+        what: "a value in octal",
+        asked: r"\boctal\b",
+        code: r"$^",
+        format: Some(r"%[-0-9#]*l*o"),
+        hint: "print it with %o",
+    },
+];
+
+/// Checks `source` against what `request` asks for. Passes with the list of what was required.
+pub fn check_coverage(host: &HostFacts, request: &str, source: &str) -> CheckOutcome {
+    let started = std::time::Instant::now();
+    let lower = request.to_lowercase();
+    let no_comments = strip_comments(source);
+    static STRING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("static regex"));
+    let code = STRING.replace_all(&no_comments, "\"\"");
+    let formats: String = STRING
+        .find_iter(&no_comments)
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+
+    let mut asked = Vec::new();
+    let mut missing = Vec::new();
+    for rule in RULES {
+        if !Regex::new(rule.asked).expect("rule regex").is_match(&lower) {
+            continue;
+        }
+        asked.push(rule.what);
+        let in_code = Regex::new(rule.code).expect("rule regex").is_match(&code);
+        let in_format = rule
+            .format
+            .is_some_and(|f| Regex::new(f).expect("rule regex").is_match(&formats));
+        if !in_code && !in_format {
+            missing.push(format!(
+                "the request asks for {}, but the program never computes it: {}",
+                rule.what, rule.hint
+            ));
+        }
+    }
+    if let Some(m) = named_calls_missing(host, &lower, source) {
+        missing.push(m);
+    }
+    let (passed, detail) = if missing.is_empty() {
+        let what = if asked.is_empty() {
+            "nothing specific".to_owned()
+        } else {
+            asked.join(", ")
+        };
+        (
+            true,
+            format!("the program provides what the request asks for: {what}"),
+        )
+    } else {
+        (false, missing.join("\n"))
+    };
+    CheckOutcome {
+        name: COVERAGE_CHECK,
+        passed,
+        detail,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Syscalls the request writes as calls (`bind()`, `sendto()`) that the program never attaches
+/// to, not even through a variant (`accept4` for `accept()`) or `raw_syscalls`.
+fn named_calls_missing(host: &HostFacts, lower_request: &str, source: &str) -> Option<String> {
+    static CALL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b([a-z_][a-z0-9_]*)\(").expect("static regex"));
+    let targets: Vec<String> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(|p| p.is_tracepoint())
+        .map(|p| p.target)
+        .collect();
+    if targets.iter().any(|t| t.starts_with("raw_syscalls:")) {
+        return None;
+    }
+    let mut unmet = Vec::new();
+    for c in CALL.captures_iter(lower_request) {
+        let name = &c[1];
+        let variants = syscall_variants(host, name);
+        if variants.is_empty() {
+            continue; // not a syscall here (a library function: malloc(), getaddrinfo())
+        }
+        let used = variants.iter().any(|v| {
+            targets.iter().any(|t| {
+                *t == format!("syscalls:sys_enter_{v}") || *t == format!("syscalls:sys_exit_{v}")
+            })
+        });
+        if !used {
+            let tps: Vec<String> = variants
+                .iter()
+                .map(|v| format!("tracepoint:syscalls:sys_enter_{v}"))
+                .collect();
+            unmet.push(format!("{name}() ({})", tps.join(", ")));
+        }
+    }
+    (!unmet.is_empty()).then(|| {
+        format!(
+            "the request names {}, but the program attaches to none of its tracepoints",
+            unmet.join(" and ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Tracepoint;
+
+    fn host() -> HostFacts {
+        let mut h = HostFacts::for_tests();
+        for n in ["read", "bind", "connect", "accept", "accept4"] {
+            for dir in ["enter", "exit"] {
+                let event = format!("sys_{dir}_{n}");
+                h.tracepoints.insert(
+                    format!("syscalls:{event}"),
+                    Tracepoint {
+                        subsystem: "syscalls".into(),
+                        event,
+                        fields: Vec::new(),
+                    },
+                );
+            }
+        }
+        h
+    }
+
+    fn passes(request: &str, source: &str) -> bool {
+        check_coverage(&host(), request, source).passed
+    }
+
+    #[test]
+    fn a_neighbouring_answer_is_refused_with_what_is_missing() {
+        // A latency histogram is not "how many bytes each read() returned".
+        let latency = "tracepoint:syscalls:sys_enter_read { @start[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@start[tid]/ { @us = hist((nsecs - @start[tid]) / 1000); delete(@start[tid]); }";
+        let c = check_coverage(
+            &host(),
+            "a histogram of how many bytes each read() call returned",
+            latency,
+        );
+        assert!(!c.passed);
+        assert!(c.detail.contains("return value"), "{}", c.detail);
+        let sizes =
+            "tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @bytes = hist(args->ret); }";
+        assert!(passes(
+            "a histogram of how many bytes each read() call returned",
+            sizes
+        ));
+    }
+
+    #[test]
+    fn words_in_comments_and_format_strings_do_not_count() {
+        let src = "// prints the process name\ntracepoint:syscalls:sys_enter_read { printf(\"comm pid\\n\"); }";
+        let c = check_coverage(
+            &host(),
+            "print the process name and PID of every read()",
+            src,
+        );
+        assert!(!c.passed);
+        assert_eq!(c.detail.lines().count(), 2, "{}", c.detail);
+        assert!(passes(
+            "print the process name and PID of every read()",
+            "tracepoint:syscalls:sys_enter_read { printf(\"%s %d\\n\", comm, pid); }"
+        ));
+    }
+
+    #[test]
+    fn formats_and_durations() {
+        let octal = "tracepoint:syscalls:sys_enter_read { printf(\"%o\\n\", args->count); }";
+        assert!(passes("show the mode in octal", octal));
+        assert!(!passes(
+            "show the mode in octal",
+            &octal.replace("%o", "%d")
+        ));
+        let lifetime = "tracepoint:sched:sched_process_exit { printf(\"%d\\n\", pid); }";
+        assert!(!passes("how long each process lived", lifetime));
+        assert!(passes(
+            "how long each process lived",
+            "tracepoint:sched:sched_process_exit /@born[pid]/ { $ms = (nsecs - @born[pid]) / 1000000; printf(\"%d\\n\", $ms); }"
+        ));
+    }
+
+    #[test]
+    fn a_syscall_written_as_a_call_must_be_traced() {
+        let connect = "tracepoint:syscalls:sys_enter_connect { printf(\"%s\\n\", comm); }";
+        let c = check_coverage(&host(), "for every bind() print the process name", connect);
+        assert!(!c.passed);
+        assert!(c.detail.contains("sys_enter_bind"), "{}", c.detail);
+        // A variant counts (accept4 for accept()); library functions are not syscalls.
+        let accept4 = "tracepoint:syscalls:sys_exit_accept4 { printf(\"%s\\n\", comm); }";
+        assert!(passes("every accept() by process name", accept4));
+        assert!(passes("processes calling malloc() by name", accept4));
+        // "command line typed into bash" is no request for arguments.
+        assert!(passes(
+            "show every command line typed into bash",
+            "uretprobe:/bin/bash:readline { printf(\"%s\\n\", str(retval)); }"
+        ));
+        // Requests that ask for nothing specific pass.
+        assert!(passes("trace something", connect));
+    }
+}
