@@ -32,13 +32,16 @@ Rules:\n\
     )
 }
 
-/// Facts printed at most, over all grounded tracepoints.
+/// Facts printed at most, over all grounded tracepoints, and per tracepoint (its first ones,
+/// which the specs DB lists most important first).
 const MAX_FACT_LINES: usize = 6;
+const MAX_FACTS_PER_PROBE: usize = 3;
 
 pub fn user_prompt(request: &str, grounding: &Grounding) -> String {
     let mut s = String::from("Tracepoints on this host (with their args fields):\n");
     for tp in &grounding.tracepoints {
-        s.push_str(&tp.signature());
+        // Every syscall tracepoint carries __syscall_nr; no request needs it, each costs tokens.
+        s.push_str(&tp.signature().replace("int __syscall_nr; ", ""));
         s.push('\n');
     }
     // What programs get wrong about these tracepoints (byte order, address families, where
@@ -46,7 +49,12 @@ pub fn user_prompt(request: &str, grounding: &Grounding) -> String {
     let facts: Vec<String> = grounding
         .facts
         .iter()
-        .flat_map(|(probe, facts)| facts.iter().map(move |f| format!("- {probe}: {f}")))
+        .flat_map(|(probe, facts)| {
+            facts
+                .iter()
+                .take(MAX_FACTS_PER_PROBE)
+                .map(move |f| format!("- {probe}: {f}"))
+        })
         .take(MAX_FACT_LINES)
         .collect();
     if !facts.is_empty() {

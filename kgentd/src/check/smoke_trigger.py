@@ -62,14 +62,31 @@ def files():
         os.open(path("kgent-smoke-missing.txt"), os.O_RDONLY)  # fails with ENOENT
     except FileNotFoundError:
         pass
-    os.chmod(p, 0o777)  # world-writable
-    os.rename(p, path("kgent-smoke-renamed.txt"))
+    # Each change goes through every syscall variant that makes it (chmod, fchmodat, fchmod;
+    # rename, renameat; unlink, unlinkat; mkdir, mkdirat): tools differ in which one they use,
+    # and a program watching any one of them must see the workload.
+    dfd = os.open(DIR, os.O_RDONLY | os.O_DIRECTORY)
+    os.chmod(p, 0o777)  # world-writable, through chmod(2)
+    os.chmod(os.path.basename(p), 0o777, dir_fd=dfd)  # fchmodat(2)
+    fd = os.open(p, os.O_RDONLY)
+    os.fchmod(fd, 0o777)  # fchmod(2)
+    os.close(fd)
+    os.rename(p, path("kgent-smoke-renamed.txt"))  # rename(2)
+    os.rename("kgent-smoke-renamed.txt", "kgent-smoke-moved.txt", src_dir_fd=dfd, dst_dir_fd=dfd)  # renameat(2)
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    if libc.renameat2(dfd, b"kgent-smoke-moved.txt", dfd, b"kgent-smoke-mv2.txt", 1) == 0:  # renameat2(2) with RENAME_NOREPLACE, as mv does
+        libc.renameat2(dfd, b"kgent-smoke-mv2.txt", dfd, b"kgent-smoke-moved.txt", 1)
+    path("kgent-smoke-moved.txt")
     d = path("kgent-smoke-dir")
-    os.mkdir(d)
+    os.mkdir(d)  # mkdir(2)
+    os.mkdir("kgent-smoke-dir2", dir_fd=dfd)  # mkdirat(2)
+    path("kgent-smoke-dir2")
     os.listdir(DIR)
     os.rmdir(d)
-    os.unlink(path("kgent-smoke-renamed.txt"))
-    os.unlink(big)
+    os.rmdir(os.path.join(DIR, "kgent-smoke-dir2"))
+    os.unlink(path("kgent-smoke-moved.txt"))  # unlink(2)
+    os.unlink(os.path.basename(big), dir_fd=dfd)  # unlinkat(2)
+    os.close(dfd)
 
 
 def memory():

@@ -174,7 +174,10 @@ impl Knowledge {
                 }
             }
         }
-        names.truncate(named.len() + n_tp.max(1) + examples.len());
+        // Named syscalls are a strong signal: they take the place of searched tracepoints
+        // (each costs the model ~1 s of reading), down to half of them.
+        let searched = n_tp.max(1).saturating_sub(named.len()).max(n_tp / 2);
+        names.truncate(named.len() + searched + examples.len());
         let uprobes = if host.family_of("uprobe").is_some_and(|f| f.available) {
             uprobe_targets(request, 12)
         } else {
