@@ -200,24 +200,9 @@ fn named_calls_missing(host: &HostFacts, lower_request: &str, source: &str) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::Tracepoint;
 
     fn host() -> HostFacts {
-        let mut h = HostFacts::for_tests();
-        for n in ["read", "bind", "connect", "accept", "accept4"] {
-            for dir in ["enter", "exit"] {
-                let event = format!("sys_{dir}_{n}");
-                h.tracepoints.insert(
-                    format!("syscalls:{event}"),
-                    Tracepoint {
-                        subsystem: "syscalls".into(),
-                        event,
-                        fields: Vec::new(),
-                    },
-                );
-            }
-        }
-        h
+        HostFacts::for_tests_with_syscalls(&["read", "bind", "connect", "accept", "accept4"])
     }
 
     fn passes(request: &str, source: &str) -> bool {

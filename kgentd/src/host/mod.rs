@@ -145,6 +145,26 @@ impl HostFacts {
         }
     }
 
+    /// `for_tests` plus the enter and exit tracepoints (no fields) of these syscalls.
+    #[cfg(test)]
+    pub fn for_tests_with_syscalls(names: &[&str]) -> Self {
+        let mut h = Self::for_tests();
+        for n in names {
+            for dir in ["enter", "exit"] {
+                let event = format!("sys_{dir}_{n}");
+                h.tracepoints.insert(
+                    format!("syscalls:{event}"),
+                    Tracepoint {
+                        subsystem: "syscalls".into(),
+                        event,
+                        fields: Vec::new(),
+                    },
+                );
+            }
+        }
+        h
+    }
+
     /// The family a bpftrace probe prefix ("kprobe", "t", "tracepoint", …) belongs to.
     pub fn family_of(&self, prefix: &str) -> Option<&AttachFamily> {
         self.families.iter().find(|f| f.prefixes.contains(&prefix))

@@ -483,29 +483,10 @@ fn usable_here(host: &HostFacts, source: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::Tracepoint;
-
-    fn host_with_syscalls(names: &[&str]) -> HostFacts {
-        let mut h = HostFacts::for_tests();
-        for n in names {
-            for dir in ["enter", "exit"] {
-                let event = format!("sys_{dir}_{n}");
-                h.tracepoints.insert(
-                    format!("syscalls:{event}"),
-                    Tracepoint {
-                        subsystem: "syscalls".into(),
-                        event,
-                        fields: Vec::new(),
-                    },
-                );
-            }
-        }
-        h
-    }
 
     #[test]
     fn syscalls_written_as_calls_are_grounded_with_their_variants() {
-        let h = host_with_syscalls(&[
+        let h = HostFacts::for_tests_with_syscalls(&[
             "fsync",
             "fdatasync",
             "chmod",
