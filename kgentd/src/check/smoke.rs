@@ -51,6 +51,9 @@ pub struct TriggerFacts {
     pub ports: Vec<u16>,
     #[serde(default)]
     pub errors: Vec<String>,
+    /// The child (comm `kgent-smoke-ch`) that exited with status 3.
+    #[serde(default)]
+    pub exited_3: Option<u32>,
 }
 
 /// What the request asks to see, as far as a smoke run can check it.
@@ -65,6 +68,9 @@ pub struct Expectation {
     pub arguments: bool,
     /// The request names IPv6: the workload's IPv6 connection (to [::1]) must show up.
     pub ipv6: bool,
+    /// The request asks for exit codes: the workload's child that exited with status 3 must
+    /// show up with 3 (not the raw wait status 768).
+    pub exit_status: bool,
 }
 
 /// Comprehension: what the output of a correct answer to `request` shows when the trigger runs.
@@ -83,7 +89,10 @@ pub fn expectation(request: &str) -> Expectation {
         Regex::new(r"(?i)\b(arguments?|args|argv|command[- ]lines?|cmdline)\b")
             .expect("static regex")
     });
+    static EXIT_STATUS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\bexit (codes?|status(es)?)\b").expect("static regex"));
     Expectation {
+        exit_status: EXIT_STATUS.is_match(request),
         identifies: IDENTIFY.is_match(request),
         ports: PORTS.is_match(request),
         arguments: ARGUMENTS.is_match(request),
@@ -188,6 +197,30 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         if !text.contains("::1") && !has_number(u64::from(v6)) {
             return Err(format!(
                 "the request asks for IPv6 too, but the output never shows the workload's IPv6 connection ([::1]:{v6}): IPv6 sockets have family 10 (AF_INET6) and their addresses in the *_v6 fields"
+            ));
+        }
+    }
+    if let Some(child) = obs.facts.exited_3.filter(|_| expect.exit_status) {
+        let child_lines: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| {
+                l.contains("kgent-smoke-ch")
+                    || Regex::new(&format!(r"\b{child}\b")).is_ok_and(|re| re.is_match(l))
+            })
+            .collect();
+        let three = Regex::new(r"\b3\b").expect("static regex");
+        if !child_lines.iter().any(|l| three.is_match(l)) {
+            let raw = Regex::new(r"\b768\b").expect("static regex");
+            let why = if child_lines.iter().any(|l| raw.is_match(l)) {
+                "it printed 768, the raw wait status (code << 8): the exit code is (status >> 8) & 0xff and a killing signal is status & 0x7f".to_owned()
+            } else if child_lines.is_empty() {
+                "no line shows that child at all".to_owned()
+            } else {
+                format!("its line shows no 3: {}", child_lines[0])
+            };
+            return Err(format!(
+                "the request asks for exit codes; the workload's child kgent-smoke-ch (pid {child}) exited with status 3, but {why}"
             ));
         }
     }
@@ -401,6 +434,7 @@ mod tests {
                 pids: vec![4242, 4243],
                 ports: vec![41000, 41002],
                 errors: Vec::new(),
+                exited_3: None,
             },
             dir: "/tmp/kgent-smoke-x".into(),
         }
@@ -459,6 +493,22 @@ mod tests {
         assert!(judge(&want, &o).is_err());
         o.lines.push("kgent-smoke ::1 41001".into());
         assert!(judge(&want, &o).is_ok());
+    }
+
+    #[test]
+    fn exit_codes_must_show_the_childs_3_not_the_wait_status() {
+        let want = expectation("processes that terminate with a non-zero exit code");
+        assert!(want.exit_status);
+        let mut o = obs(&["kgent-smoke-ch 4243 exit_code=768"]);
+        o.facts.exited_3 = Some(4243);
+        let e = judge(&want, &o).unwrap_err();
+        assert!(e.contains("raw wait status"), "{e}");
+        o.lines = vec!["kgent-smoke-ch pid=4243 code=3".into()];
+        assert!(judge(&want, &o).is_ok());
+        o.lines = vec!["python3 pid=17 code=1".into()];
+        assert!(judge(&want, &o)
+            .unwrap_err()
+            .contains("no line shows that child"));
     }
 
     #[test]

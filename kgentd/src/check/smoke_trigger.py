@@ -113,6 +113,7 @@ def processes():
         time.sleep(0.05)
         os._exit(3)
     facts["pids"].append(pid)
+    facts["exited_3"] = pid
     os.waitpid(pid, 0)
     pid = os.fork()
     if pid == 0:
