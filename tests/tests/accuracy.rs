@@ -68,6 +68,7 @@ fn the_grammar_cannot_spell_an_invented_tracepoint_or_a_field_the_probe_lacks() 
         "tracepoint:syscalls:sys_enter_openat { x = 1; }",
         "tracepoint:syscalls:sys_enter_openat { printf(\"%d\\n\", ntohs(pid)); }",
         "BEGIN { printf(\"nothing observed\\n\"); }",
+        "tracepoint:syscalls:sys_exit_openat { @[comm] = count(); }\nprofile:hz:99 { @s[comm] = count(); }",
         "BEGIN { printf(\"a\\n\"); }\nBEGIN { printf(\"b\\n\"); }\ntracepoint:syscalls:sys_exit_openat { @[comm] = count(); }",
     ] {
         assert!(!accepts(bad), "the grammar let this through:\n{bad}");

@@ -247,7 +247,13 @@ impl Agent {
         }
 
         let target = opts.target;
-        let allowed = allowed_probes(&grounding);
+        let mut allowed = allowed_probes(&grounding, self.config.repair);
+        if asks_for_sampling(&opts.text) {
+            allowed.push(AllowedProbe {
+                name: "profile:hz:99".into(),
+                context: ProbeContext::Plain,
+            });
+        }
         // Grammars and plans are written for bpftrace; C drafts are checked after generation.
         let grammar = (self.config.grammar && target == ProgramTarget::Bpftrace)
             .then(|| grammar::gbnf(&allowed))
@@ -640,16 +646,35 @@ fn exclude(
     }
 }
 
+/// Whether a request is about where CPU time goes, which a sampling probe (`profile:hz:99`)
+/// answers. Elsewhere sampling only adds every process on the host to the output.
+fn asks_for_sampling(request: &str) -> bool {
+    static SAMPLING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\bcpus?\b|profil|sampl|on-cpu|hot ?spots?|hottest|stack traces?")
+            .expect("static regex")
+    });
+    SAMPLING.is_match(request)
+}
+
 /// The attach points a constrained reply may use: the grounded tracepoints with their fields and
 /// the grounded uprobe functions (entry and return).
-fn allowed_probes(g: &Grounding) -> Vec<AllowedProbe> {
-    let mut out: Vec<AllowedProbe> = g
-        .tracepoints
-        .iter()
-        .map(|t| {
-            AllowedProbe::tracepoint(t.probe(), t.fields.iter().map(|f| f.name.clone()).collect())
-        })
-        .collect();
+///
+/// With `aliases` (the repairs are on), `tracepoint:syscalls:sys_enter`/`sys_exit` are allowed
+/// too, with the fields of `raw_syscalls:sys_enter`/`sys_exit`, when those are grounded: models
+/// write that name for "every syscall", and a grammar without it would force the name on to
+/// some `sys_enter_X` the model never meant. The repair renames it to `raw_syscalls`.
+fn allowed_probes(g: &Grounding, aliases: bool) -> Vec<AllowedProbe> {
+    let mut out: Vec<AllowedProbe> = Vec::new();
+    for t in &g.tracepoints {
+        let fields: Vec<String> = t.fields.iter().map(|f| f.name.clone()).collect();
+        if aliases && t.subsystem == "raw_syscalls" {
+            out.push(AllowedProbe::tracepoint(
+                format!("tracepoint:syscalls:{}", t.event),
+                fields.clone(),
+            ));
+        }
+        out.push(AllowedProbe::tracepoint(t.probe(), fields));
+    }
     for u in &g.uprobes {
         for s in &u.symbols {
             for (kind, context) in [

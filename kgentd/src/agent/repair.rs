@@ -13,6 +13,8 @@
 //!   `skc_dport`: `__be16`) in a block that never swaps bytes: swapped to host order;
 //! - an IPv4-only address print on a tracepoint that carries IPv4 and IPv6 sockets (it has
 //!   `daddr` and `daddr_v6`): the printf is doubled, the IPv6 copy taken when `family` is 10.
+//! - `tracepoint:syscalls:sys_enter` (every syscall, a name that does not exist) →
+//!   `tracepoint:raw_syscalls:sys_enter`;
 //! - an enter/exit pair that does not pair up: a value saved per `tid` at `sys_enter_fsync` and
 //!   read at `sys_exit_fdatasync` (each call's exit is missed). Both sides get every syscall
 //!   either side names, where the tracepoint exists and has the fields the block reads.
@@ -26,6 +28,8 @@ use crate::toolchain::bpftrace::{args_fields, probe_blocks};
 /// Every deterministic repair, in order; the repaired source and one line per repair.
 pub fn repair_all(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let (s, mut notes) = replace_syscall_kprobes(host, source);
+    let (s, n) = all_syscalls_tracepoint(host, &s);
+    notes.extend(n);
     let (s, n) = repair_fields(host, &s);
     notes.extend(n);
     let (s, n) = pointer_conditions(host, &s);
@@ -316,6 +320,31 @@ fn host_order_ports(source: &str) -> (String, Vec<String>) {
     (fixed, notes)
 }
 
+/// `tracepoint:syscalls:sys_enter` (no syscall name: every syscall) → the tracepoint that
+/// exists for that, `tracepoint:raw_syscalls:sys_enter` (`args->id` is the syscall number).
+fn all_syscalls_tracepoint(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    static ALL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\b(tracepoint|t):syscalls:sys_(enter|exit)\b([^_A-Za-z0-9]|$)")
+            .expect("static regex")
+    });
+    let mut notes = Vec::new();
+    let fixed = ALL.replace_all(source, |c: &regex::Captures| {
+        let raw = format!("raw_syscalls:sys_{}", &c[2]);
+        if !host.tracepoints.contains_key(&raw) {
+            return c[0].to_owned();
+        }
+        let note = format!(
+            "{}:syscalls:sys_{} → tracepoint:{raw} (every syscall)",
+            &c[1], &c[2]
+        );
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+        format!("tracepoint:{raw}{}", &c[3])
+    });
+    (fixed.into_owned(), notes)
+}
+
 /// `kprobe:__x64_sys_openat` (and `sys_`, `__se_sys_`, `__do_sys_`, `ksys_` spellings) →
 /// `tracepoint:syscalls:sys_enter_openat`; `kretprobe:` → `sys_exit_*` with `retval` read as
 /// `args->ret`. Only when kprobes are unavailable here and the body reads no `argN`.
@@ -527,6 +556,34 @@ mod tests {
         assert!(fixed.contains("/args->pathname != 0/"), "{fixed}");
         assert!(fixed.contains("if (args->pathname == 0)"), "{fixed}");
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn every_syscall_is_the_raw_syscalls_tracepoint() {
+        let mut h = host();
+        for ev in ["sys_enter", "sys_exit"] {
+            h.tracepoints.insert(
+                format!("raw_syscalls:{ev}"),
+                crate::host::Tracepoint {
+                    subsystem: "raw_syscalls".into(),
+                    event: ev.into(),
+                    fields: Vec::new(),
+                },
+            );
+        }
+        let src = "tracepoint:syscalls:sys_enter /comm == \"ls\"/ { @[args->id] = count(); }\ntracepoint:syscalls:sys_enter_unlink { @u = count(); }";
+        let (fixed, notes) = repair_all(&h, src);
+        assert!(
+            fixed.starts_with("tracepoint:raw_syscalls:sys_enter /comm"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("tracepoint:syscalls:sys_enter_unlink {"),
+            "{fixed}"
+        );
+        assert_eq!(notes.len(), 1);
+        // Without raw_syscalls here, nothing to move it to.
+        assert!(repair_all(&host(), src).1.is_empty());
     }
 
     #[test]

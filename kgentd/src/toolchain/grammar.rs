@@ -90,7 +90,9 @@ pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
 
     // Plain probes share one variant.
     variants.push(("plain".into(), String::new()));
-    let timer = r#"("interval:s:" [1-9] [0-9]? | "interval:ms:" [1-9] [0-9]{0,3} | "profile:hz:" [1-9] [0-9]{0,2}) sp (pred-plain sp)? body-plain"#;
+    // Periodic output only; CPU sampling (`profile:hz:N`) fires for every process on the host and
+    // is allowed only when the caller lists it (a request about CPU time or hot code).
+    let timer = r#"("interval:s:" [1-9] [0-9]? | "interval:ms:" [1-9] [0-9]{0,3}) sp (pred-plain sp)? body-plain"#;
 
     for (i, p) in allowed.iter().enumerate() {
         let (suffix, args) = match &p.context {
@@ -206,6 +208,15 @@ mod tests {
         let g = gbnf(&sample()).expect("event probes");
         assert!(g.contains(r#""tracepoint:syscalls:sys_enter_openat" sp (pred-p0 sp)? body-p0"#));
         assert!(!g.contains("kprobe"));
+        // CPU sampling only when the caller lists it.
+        assert!(!g.contains("profile:hz"));
+        let mut with_sampling = sample();
+        with_sampling.push(AllowedProbe {
+            name: "profile:hz:99".into(),
+            context: ProbeContext::Plain,
+        });
+        let g = gbnf(&with_sampling).expect("grammar");
+        assert!(g.contains(r#""profile:hz:99" sp (pred-plain sp)? body-plain"#));
     }
 
     #[test]
