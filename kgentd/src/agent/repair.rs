@@ -23,10 +23,23 @@ use std::collections::BTreeMap;
 use regex::Regex;
 
 use crate::host::HostFacts;
-use crate::toolchain::bpftrace::{args_fields, probe_blocks};
+use crate::toolchain::bpftrace::{args_fields, probe_blocks, strip_comments};
 
 /// Every deterministic repair, in order; the repaired source and one line per repair.
+///
+/// Repairs work on the program without its comments (block bodies are matched as
+/// `probe_blocks` sees them, and that is without comments); a program that needs no repair is
+/// returned as written, comments included.
 pub fn repair_all(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    let (repaired, notes) = repair_uncommented(host, &strip_comments(source));
+    if notes.is_empty() {
+        (source.to_owned(), notes)
+    } else {
+        (repaired, notes)
+    }
+}
+
+fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let (s, mut notes) = replace_syscall_kprobes(host, source);
     let (s, n) = all_syscalls_tracepoint(host, &s);
     notes.extend(n);
@@ -556,6 +569,17 @@ mod tests {
         assert!(fixed.contains("/args->pathname != 0/"), "{fixed}");
         assert!(fixed.contains("if (args->pathname == 0)"), "{fixed}");
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn comments_inside_a_body_do_not_stop_a_repair() {
+        let src = "// opens\ntracepoint:syscalls:sys_enter_unlink\n{\n  // a path\n  if (args->pathname) { printf(\"%s\\n\", str(args->pathname)); }\n}\n";
+        let (fixed, notes) = repair_all(&host(), src);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(fixed.contains("if (args->pathname != 0)"), "{fixed}");
+        // Nothing to repair: the program comes back as written, comments and all.
+        let fine = "// opens\ntracepoint:syscalls:sys_enter_unlink { printf(\"%s\\n\", str(args->pathname)); }\n";
+        assert_eq!(repair_all(&host(), fine), (fine.to_owned(), Vec::new()));
     }
 
     #[test]
