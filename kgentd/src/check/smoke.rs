@@ -66,8 +66,11 @@ pub struct Expectation {
     pub ports: bool,
     /// The request asks for command-line arguments: the trigger's own must show up.
     pub arguments: bool,
-    /// The request names IPv6: the workload's IPv6 connection (to [::1]) must show up.
+    /// The request names IPv6: the workload's IPv6 connection (to [::1]) must show up, by its
+    /// address when the request asks for addresses, else by address or port.
     pub ipv6: bool,
+    /// The request asks for addresses (IP addresses of connections).
+    pub addresses: bool,
     /// The request asks for exit codes: the workload's child that exited with status 3 must
     /// show up with 3 (not the raw wait status 768).
     pub exit_status: bool,
@@ -91,7 +94,11 @@ pub fn expectation(request: &str) -> Expectation {
     });
     static EXIT_STATUS: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?i)\bexit (codes?|status(es)?)\b").expect("static regex"));
+    static ADDRESSES: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\baddress(es)?\b|\bips?\b|\bip addresses\b").expect("static regex")
+    });
     Expectation {
+        addresses: ADDRESSES.is_match(request),
         exit_status: EXIT_STATUS.is_match(request),
         identifies: IDENTIFY.is_match(request),
         ports: PORTS.is_match(request),
@@ -194,7 +201,7 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
     // The trigger's IPv6 connection goes to the port after its IPv4 one (when IPv6 works here).
     let v6_port = obs.facts.ports.first().map(|p| p + 1);
     if let Some(v6) = v6_port.filter(|p| expect.ipv6 && obs.facts.ports.contains(p)) {
-        if !text.contains("::1") && !has_number(u64::from(v6)) {
+        if !text.contains("::1") && (expect.addresses || !has_number(u64::from(v6))) {
             return Err(format!(
                 "the request asks for IPv6 too, but the output never shows the workload's IPv6 connection ([::1]:{v6}): IPv6 sockets have family 10 (AF_INET6) and their addresses in the *_v6 fields"
             ));
@@ -492,6 +499,15 @@ mod tests {
         o.facts.ports = vec![41000, 41001];
         assert!(judge(&want, &o).is_err());
         o.lines.push("kgent-smoke ::1 41001".into());
+        assert!(judge(&want, &o).is_ok());
+        // Asked for addresses, the port alone is not enough: 0.0.0.0 is no IPv6 address.
+        let addresses = expectation("tcp connects, IPv4 and IPv6, with the destination address");
+        assert!(addresses.addresses);
+        o.lines = vec![
+            "kgent-smoke 127.0.0.1 41000".into(),
+            "kgent-smoke 0.0.0.0 41001".into(),
+        ];
+        assert!(judge(&addresses, &o).is_err());
         assert!(judge(&want, &o).is_ok());
     }
 
