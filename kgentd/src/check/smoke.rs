@@ -54,6 +54,9 @@ pub struct TriggerFacts {
     /// The child (comm `kgent-smoke-ch`) that exited with status 3.
     #[serde(default)]
     pub exited_3: Option<u32>,
+    /// The program the workload ran (comm `kgent-smoke-exe`), which exited with status 0.
+    #[serde(default)]
+    pub exited_0: Option<u32>,
 }
 
 /// What the request asks to see, as far as a smoke run can check it.
@@ -71,9 +74,87 @@ pub struct Expectation {
     pub ipv6: bool,
     /// The request asks for addresses (IP addresses of connections).
     pub addresses: bool,
+    /// Workload activity the request filters away, which a correct answer leaves out.
+    pub excluded: Vec<Excluded>,
     /// The request asks for exit codes: the workload's child that exited with status 3 must
     /// show up with 3 (not the raw wait status 768).
     pub exit_status: bool,
+}
+
+/// Activity of the workload that a request's filter leaves out, each with how it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excluded {
+    /// Successful opens (the request wants failures): the path of a file the workload opened.
+    SuccessfulOpens,
+    /// A process that exited with status 0 (the request wants non-zero exits).
+    CleanExits,
+    /// A permission change that leaves the file private (the request wants world-writable ones).
+    PrivateChmods,
+}
+
+impl Excluded {
+    /// The request phrasings that filter each kind of activity away.
+    fn from_request(request: &str) -> Vec<Excluded> {
+        static FAILED_OPENS: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)\b(fail(s|ed|ing|ures?)?|unsuccessful)\b").expect("static regex")
+        });
+        static OPENS: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"(?i)\bopen").expect("static regex"));
+        static NON_ZERO: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)non-?zero exit|exit (code|status) (other than|not) (0|zero)")
+                .expect("static regex")
+        });
+        static WORLD_WRITABLE: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)world[- ]writable|(others|everyone|anyone)\W{0,3} can write")
+                .expect("static regex")
+        });
+        let mut v = Vec::new();
+        if FAILED_OPENS.is_match(request) && OPENS.is_match(request) {
+            v.push(Excluded::SuccessfulOpens);
+        }
+        if NON_ZERO.is_match(request) {
+            v.push(Excluded::CleanExits);
+        }
+        if WORLD_WRITABLE.is_match(request) {
+            v.push(Excluded::PrivateChmods);
+        }
+        v
+    }
+
+    /// The first output line that shows this activity, and what it is.
+    fn shown_in<'a>(self, lines: &[&'a str], facts: &TriggerFacts) -> Option<(&'a str, String)> {
+        let (markers, what): (Vec<String>, &str) = match self {
+            Excluded::SuccessfulOpens => (
+                vec!["kgent-smoke-file.txt".into(), "kgent-smoke-big.bin".into()],
+                "files the workload opened successfully",
+            ),
+            Excluded::CleanExits => (
+                std::iter::once("kgent-smoke-exe".to_owned())
+                    .chain(facts.exited_0.map(|p| format!(r"\b{p}\b")))
+                    .collect(),
+                "a process that exited with status 0",
+            ),
+            Excluded::PrivateChmods => (
+                vec!["kgent-smoke-private".into()],
+                "a permission change to mode 0640, which nobody else can write",
+            ),
+        };
+        let res: Vec<Regex> = markers
+            .iter()
+            .filter_map(|m| {
+                Regex::new(&if m.starts_with(r"\b") {
+                    m.clone()
+                } else {
+                    regex::escape(m)
+                })
+                .ok()
+            })
+            .collect();
+        lines
+            .iter()
+            .find(|l| res.iter().any(|r| r.is_match(l)))
+            .map(|l| (*l, what.to_owned()))
+    }
 }
 
 /// Comprehension: what the output of a correct answer to `request` shows when the trigger runs.
@@ -98,6 +179,7 @@ pub fn expectation(request: &str) -> Expectation {
         Regex::new(r"(?i)\baddress(es)?\b|\bips?\b|\bip addresses\b").expect("static regex")
     });
     Expectation {
+        excluded: Excluded::from_request(request),
         addresses: ADDRESSES.is_match(request),
         exit_status: EXIT_STATUS.is_match(request),
         identifies: IDENTIFY.is_match(request),
@@ -228,6 +310,13 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
             };
             return Err(format!(
                 "the request asks for exit codes; the workload's child kgent-smoke-ch (pid {child}) exited with status 3, but {why}"
+            ));
+        }
+    }
+    for ex in &expect.excluded {
+        if let Some((line, what)) = ex.shown_in(&lines, &obs.facts) {
+            return Err(format!(
+                "the request filters out {what}, but the program printed it: {line}\nadd the condition the request states (a /predicate/ or if)"
             ));
         }
     }
@@ -442,6 +531,7 @@ mod tests {
                 ports: vec![41000, 41002],
                 errors: Vec::new(),
                 exited_3: None,
+                exited_0: None,
             },
             dir: "/tmp/kgent-smoke-x".into(),
         }
@@ -525,6 +615,38 @@ mod tests {
         assert!(judge(&want, &o)
             .unwrap_err()
             .contains("no line shows that child"));
+    }
+
+    #[test]
+    fn what_the_request_filters_away_must_not_be_printed() {
+        let failed = expectation("show opens that fail, with the path and errno");
+        assert_eq!(failed.excluded, [Excluded::SuccessfulOpens]);
+        let all = "kgent-smoke 4242 /tmp/kgent-smoke-x/kgent-smoke-file.txt 0";
+        let missing = "kgent-smoke 4242 /tmp/kgent-smoke-x/kgent-smoke-missing.txt 2";
+        let e = judge(&failed, &obs(&[all, missing])).unwrap_err();
+        assert!(e.contains("opened successfully"), "{e}");
+        assert!(judge(&failed, &obs(&[missing])).is_ok());
+        // No filter in the request: everything may show.
+        assert!(judge(&expectation("show every open with its path"), &obs(&[all])).is_ok());
+
+        let nonzero = expectation("processes that terminate with a non-zero exit code");
+        let mut o = obs(&["kgent-smoke-ch 4243 3", "kgent-smoke-exe 4250 0"]);
+        o.facts.exited_3 = Some(4243);
+        assert!(judge(&nonzero, &o).unwrap_err().contains("status 0"));
+        o.lines.pop();
+        assert!(judge(&nonzero, &o).is_ok());
+
+        let ww = expectation("alert when a file is made world-writable");
+        assert!(judge(
+            &ww,
+            &obs(&["kgent-smoke 4242 /tmp/kgent-smoke-x/kgent-smoke-private.txt 640"])
+        )
+        .is_err());
+        assert!(judge(
+            &ww,
+            &obs(&["kgent-smoke 4242 /tmp/kgent-smoke-x/kgent-smoke-file.txt 777"])
+        )
+        .is_ok());
     }
 
     #[test]

@@ -66,6 +66,10 @@ def files():
     # rename, renameat; unlink, unlinkat; mkdir, mkdirat): tools differ in which one they use,
     # and a program watching any one of them must see the workload.
     dfd = os.open(DIR, os.O_RDONLY | os.O_DIRECTORY)
+    private = path("kgent-smoke-private.txt")
+    open(private, "w").close()
+    os.chmod(private, 0o640)  # a change that leaves the file private
+    os.unlink(private)
     os.chmod(p, 0o777)  # world-writable, through chmod(2)
     os.chmod(os.path.basename(p), 0o777, dir_fd=dfd)  # fchmodat(2)
     fd = os.open(p, os.O_RDONLY)
@@ -104,8 +108,9 @@ def memory():
 def processes():
     exe = path("kgent-smoke-exec")
     os.symlink("/bin/true", exe)
-    r = subprocess.run([exe, "--kgent-smoke-arg"], check=False)
-    facts["exit_codes"] = [r.returncode]
+    child = subprocess.Popen([exe, "--kgent-smoke-arg"])  # exits 0
+    facts["exited_0"] = child.pid
+    facts["exit_codes"] = [child.wait()]
     # A short-lived child that exits with status 3, and one killed by a signal.
     pid = os.fork()
     if pid == 0:
