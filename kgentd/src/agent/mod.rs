@@ -420,7 +420,7 @@ impl Agent {
                 } => (source, explanation),
             };
             let (source, repairs) = if self.config.repair {
-                target.repair(&self.host, &source)
+                target.repair(&self.host, &opts.text, &source)
             } else {
                 (source, Vec::new())
             };

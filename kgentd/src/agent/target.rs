@@ -85,9 +85,9 @@ impl ProgramTarget {
     }
 
     /// Fixes with exactly one right answer, and one note per fix.
-    pub fn repair(self, host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    pub fn repair(self, host: &HostFacts, request: &str, source: &str) -> (String, Vec<String>) {
         match self {
-            Self::Bpftrace => repair::repair_all(host, source),
+            Self::Bpftrace => repair::repair_all(host, request, source),
             Self::C => target_c::repair(source),
         }
     }

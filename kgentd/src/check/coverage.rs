@@ -27,6 +27,9 @@ struct Rule {
     asked: &'static str,
     /// Program code (comments and string literals removed) that provides it.
     code: &'static str,
+    /// Whether `code` must appear in what the program reports (block bodies without `if`
+    /// conditions), not merely in a filter (`/comm == "x"/` reports no name).
+    reported: bool,
     /// Or: format strings that provide it (`%o`), when it is about formatting.
     format: Option<&'static str>,
     /// How to provide it, for the model.
@@ -36,8 +39,9 @@ struct Rule {
 const RULES: &[Rule] = &[
     Rule {
         what: "the process name",
-        asked: r"process(es)?'? names?|names? of the process|which (process|program|command)(es|s)?\b|programs? names?",
+        asked: r"process(es)?'? names?\b|names? of the process|which (process|program|command)(es|s)?\b|programs? names?\b",
         code: r"\bcomm\b|_comm\b",
+        reported: true,
         format: None,
         hint: "print `comm` (or use it as a map key)",
     },
@@ -45,6 +49,7 @@ const RULES: &[Rule] = &[
         what: "the PID",
         asked: r"\bpids?\b|process ids?",
         code: r"\bpid\b|\btid\b|_pid\b",
+        reported: true,
         format: None,
         hint: "print `pid`",
     },
@@ -52,6 +57,7 @@ const RULES: &[Rule] = &[
         what: "a duration (how long something took)",
         asked: r"how long|latency|latencies|duration|\btook\b|\blived\b|time spent",
         code: r"(nsecs|elapsed)\s*-|-\s*[@$]|-\s*(nsecs|elapsed)|-\s*\(",
+        reported: false,
         format: None,
         hint: "save `nsecs` when it starts (in a map keyed by tid, or by pid for process lifetimes) and subtract it when it ends",
     },
@@ -59,6 +65,7 @@ const RULES: &[Rule] = &[
         what: "a histogram",
         asked: r"histogram",
         code: r"\b(hist|lhist)\s*\(",
+        reported: false,
         format: None,
         hint: "aggregate with `@name[key] = hist(value)`",
     },
@@ -66,6 +73,7 @@ const RULES: &[Rule] = &[
         what: "a sum (adding values up)",
         asked: r"\badd(s|ed|ing)? up\b|\bsum(s|med)?\b",
         code: r"\bsum\s*\(|\+=",
+        reported: false,
         format: None,
         hint: "aggregate with `@name[key] = sum(value)`",
     },
@@ -73,6 +81,7 @@ const RULES: &[Rule] = &[
         what: "the return value or error code",
         asked: r"\berrno\b|error codes?|return(s|ed)?\b|return (value|code)",
         code: r"args\s*->\s*ret\b|\bretval\b|\bret\b",
+        reported: true,
         format: None,
         hint: "read `args->ret` in the sys_exit_* tracepoint (`retval` in a uretprobe); -errno on failure",
     },
@@ -80,6 +89,7 @@ const RULES: &[Rule] = &[
         what: "command-line arguments",
         asked: r"\barguments\b|\bargv\b",
         code: r"\bargv\b|\bjoin\s*\(|\bargs\s*->\s*args\b",
+        reported: true,
         format: None,
         hint: "print `join(args->argv)` in tracepoint:syscalls:sys_enter_execve",
     },
@@ -87,13 +97,23 @@ const RULES: &[Rule] = &[
         what: "a port number",
         asked: r"\bports?\b",
         code: r"port|\bnum\b",
+        reported: true,
         format: None,
         hint: "print the port field of the tracepoint (sport/dport) or of the sockaddr, in host byte order",
+    },
+    Rule {
+        what: "a size or length",
+        asked: r"\b(length|size)\b|\bhow many bytes\b|\bin bytes\b",
+        code: r"args\s*->\s*\w*(len|size|count|bytes)\w*|args\s*->\s*ret\b|\bretval\b|\barg[0-9]\b|\$\w+|@\w*\[",
+        reported: true,
+        format: None,
+        hint: "print the size argument (or the returned byte count), not only test it",
     },
     Rule {
         what: "a value in octal",
         asked: r"\boctal\b",
         code: r"$^",
+        reported: false,
         format: Some(r"%[-0-9#]*l*o"),
         hint: "print it with %o",
     },
@@ -113,6 +133,10 @@ pub fn check_coverage(host: &HostFacts, request: &str, source: &str) -> CheckOut
         .collect::<Vec<_>>()
         .join(" ");
 
+    let reported = STRING
+        .replace_all(&reported_code(source), "\"\"")
+        .into_owned();
+
     let mut asked = Vec::new();
     let mut missing = Vec::new();
     for rule in RULES {
@@ -120,7 +144,8 @@ pub fn check_coverage(host: &HostFacts, request: &str, source: &str) -> CheckOut
             continue;
         }
         asked.push(rule.what);
-        let in_code = Regex::new(rule.code).expect("rule regex").is_match(&code);
+        let view: &str = if rule.reported { &reported } else { &code };
+        let in_code = Regex::new(rule.code).expect("rule regex").is_match(view);
         let in_format = rule
             .format
             .is_some_and(|f| Regex::new(f).expect("rule regex").is_match(&formats));
@@ -153,6 +178,59 @@ pub fn check_coverage(host: &HostFacts, request: &str, source: &str) -> CheckOut
         detail,
         elapsed: started.elapsed(),
     }
+}
+
+/// What the program reports: its block bodies without the conditions of `if` statements
+/// (predicates are outside the bodies already).
+fn reported_code(source: &str) -> String {
+    let mut out = String::new();
+    for b in probe_blocks(source) {
+        let body = b.body.as_bytes();
+        let mut i = 0;
+        while i < body.len() {
+            let rest = &b.body[i..];
+            let at_if = rest.starts_with("if")
+                && (i == 0 || !(body[i - 1].is_ascii_alphanumeric() || body[i - 1] == b'_'))
+                && rest[2..].trim_start().starts_with('(');
+            if !at_if {
+                out.push(body[i] as char);
+                i += 1;
+                continue;
+            }
+            // Skip to the parenthesis that closes the condition.
+            let open = i + 2 + (rest[2..].len() - rest[2..].trim_start().len());
+            let mut depth = 0usize;
+            let mut j = open;
+            while j < body.len() {
+                match body[j] {
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            i = j + 1;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether the request asks for the process name and for the PID, by the rules above.
+pub fn asks_for_identity(request: &str) -> (bool, bool) {
+    let lower = request.to_lowercase();
+    let asked = |what: &str| {
+        RULES
+            .iter()
+            .find(|r| r.what == what)
+            .is_some_and(|r| Regex::new(r.asked).expect("rule regex").is_match(&lower))
+    };
+    (asked("the process name"), asked("the PID"))
 }
 
 /// Syscalls the request writes as calls (`bind()`, `sendto()`) that the program never attaches
@@ -257,6 +335,32 @@ mod tests {
         assert!(passes(
             "how long each process lived",
             "tracepoint:sched:sched_process_exit /@born[pid]/ { $ms = (nsecs - @born[pid]) / 1000000; printf(\"%d\\n\", $ms); }"
+        ));
+    }
+
+    #[test]
+    fn a_value_used_only_in_a_filter_is_not_reported() {
+        let filtered = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536 && comm == \"x\") { printf(\"big read\\n\"); } }";
+        let c = check_coverage(
+            &host(),
+            "warn about reads of 64 KiB or more with the process name and the size",
+            filtered,
+        );
+        assert!(!c.passed);
+        assert!(
+            c.detail.contains("process name") && c.detail.contains("size"),
+            "{}",
+            c.detail
+        );
+        let reported = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536) { printf(\"%s %d\\n\", comm, args->count); } }";
+        assert!(passes(
+            "warn about reads of 64 KiB or more with the process name and the size",
+            reported
+        ));
+        // A name used as a filter is what "processes named x" asks for.
+        assert!(passes(
+            "count syscalls of processes named 'x'",
+            "tracepoint:raw_syscalls:sys_enter /comm == \"x\"/ { @[args->id] = count(); }"
         ));
     }
 

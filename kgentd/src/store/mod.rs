@@ -123,7 +123,21 @@ impl Store {
         std::fs::create_dir_all(state_dir).map_err(|e| {
             KgentError::Store(format!("cannot create {}: {e}", state_dir.display()))
         })?;
-        let db = sled::open(state_dir.join("db")).map_err(|e| {
+        // sled's background flusher keeps the file lock for a moment after the last handle
+        // of a previous opening is dropped (a restart in the same process, a test reopening):
+        // retry briefly before calling the database taken.
+        let path = state_dir.join("db");
+        let mut attempt = sled::open(&path);
+        for _ in 0..40 {
+            match &attempt {
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    attempt = sled::open(&path);
+                }
+                _ => break,
+            }
+        }
+        let db = attempt.map_err(|e| {
             KgentError::Store(format!(
                 "cannot open the database in {}: {e} (is another kgentd running with this state dir?)",
                 state_dir.display()
