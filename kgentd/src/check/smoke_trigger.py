@@ -68,7 +68,12 @@ def files():
     dfd = os.open(DIR, os.O_RDONLY | os.O_DIRECTORY)
     private = path("kgent-smoke-private.txt")
     open(private, "w").close()
-    os.chmod(private, 0o640)  # a change that leaves the file private
+    # Changes that leave the file private, through the same three syscalls as below.
+    os.chmod(private, 0o640)
+    os.chmod(os.path.basename(private), 0o640, dir_fd=dfd)
+    fd = os.open(private, os.O_RDONLY)
+    os.fchmod(fd, 0o640)
+    os.close(fd)
     os.unlink(private)
     os.chmod(p, 0o777)  # world-writable, through chmod(2)
     os.chmod(os.path.basename(p), 0o777, dir_fd=dfd)  # fchmodat(2)
