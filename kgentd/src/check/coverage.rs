@@ -288,6 +288,19 @@ mod tests {
     }
 
     #[test]
+    fn every_rule_compiles() {
+        // The rules are compiled where they are used; none may make the daemon panic.
+        for r in RULES {
+            for re in [Some(r.asked), Some(r.code), r.format]
+                .into_iter()
+                .flatten()
+            {
+                assert!(Regex::new(re).is_ok(), "{}: {re}", r.what);
+            }
+        }
+    }
+
+    #[test]
     fn a_neighbouring_answer_is_refused_with_what_is_missing() {
         // A latency histogram is not "how many bytes each read() returned".
         let latency = "tracepoint:syscalls:sys_enter_read { @start[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@start[tid]/ { @us = hist((nsecs - @start[tid]) / 1000); delete(@start[tid]); }";
