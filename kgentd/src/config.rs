@@ -96,6 +96,12 @@ pub struct AgentConfig {
     /// say what to record; the first draft is constrained to that plan. Off by default: not yet
     /// measured to help (it costs a second pass over the prompt).
     pub plan: bool,
+    /// The model first fills in a query (SELECT … FROM probes WHERE … GROUP BY …) under a
+    /// grammar, which kgent compiles to bpftrace; free-form bpftrace follows when the query
+    /// drafts fail. Needs a backend whose decoding a grammar constrains (the embedded model).
+    pub query: bool,
+    /// Drafts written as queries before the loop falls back to free-form bpftrace.
+    pub query_drafts: u32,
     /// Apply deterministic repairs (field spellings, pointer conditions, `str()`, syscall
     /// kprobes) before checking a candidate.
     pub repair: bool,
@@ -206,6 +212,8 @@ impl Default for AgentConfig {
             example_dirs: vec!["/usr/sbin".into(), "/usr/share/bpftrace/tools".into()],
             grammar: true,
             plan: false,
+            query: true,
+            query_drafts: 2,
             repair: true,
             smoke_run: true,
             coverage: true,

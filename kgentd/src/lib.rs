@@ -18,6 +18,7 @@ pub mod exec;
 pub mod host;
 pub mod knowledge;
 pub mod llm;
+pub mod query;
 pub mod specs_db;
 pub mod store;
 pub mod toolchain;

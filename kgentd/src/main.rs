@@ -95,6 +95,16 @@ enum Command {
         #[arg(long, value_name = "REQUEST")]
         ground: Option<String>,
     },
+    /// Compile a kgent query to bpftrace on this host and print the program (no model, nothing
+    /// is loaded). The language the model answers in first:
+    /// `SELECT values FROM probes [WHERE condition] [GROUP BY keys]`.
+    #[command(
+        after_help = "Examples:\n  kgentd query 'SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE ret < 0'\n  kgentd query 'SELECT comm, hist(duration_us) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm'\n  kgentd query 'SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind' | sudo bpftrace -"
+    )]
+    Query {
+        /// The query.
+        query: String,
+    },
 }
 
 fn init_logging() {
@@ -175,6 +185,15 @@ async fn main() -> anyhow::Result<()> {
             ground,
         }) => {
             return kgentd::specs_db::run(cfg, rebuild, export.as_deref(), ground.as_deref()).await
+        }
+        Some(Command::Query { query }) => {
+            let host = kgentd::daemon::discover_host(&cfg).await?;
+            let q = kgentd::query::parse(query.trim().trim_end_matches(';'))
+                .map_err(|e| anyhow::anyhow!("the query does not parse: {e}"))?;
+            let c = kgentd::query::compile::compile(&host, &q)
+                .map_err(|e| anyhow::anyhow!("the query cannot be compiled: {e}"))?;
+            print!("{}", c.source);
+            return Ok(());
         }
         None => {}
     }

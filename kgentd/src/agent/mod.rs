@@ -25,6 +25,7 @@ use crate::host::HostFacts;
 use crate::knowledge::{Grounding, Knowledge};
 use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
 use crate::proto;
+use crate::query;
 use crate::store::{EntryKind, RequestRecord, RequestState, Store, TranscriptEntry};
 use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
 pub use extract::{parse_reply, Reply};
@@ -269,6 +270,30 @@ impl Agent {
                 first_grammar = Some(g);
             }
         }
+        // The query step: the model fills in a query under a grammar and kgent compiles it; the
+        // first drafts are queries, the rest free-form bpftrace.
+        let query_grammar = (self.config.query
+            && target == ProgramTarget::Bpftrace
+            && self.backend.constrains_decoding())
+        .then(|| query::grammar::gbnf(&allowed))
+        .flatten();
+        let query_base = {
+            let mut g = grounding.clone();
+            g.examples.clear();
+            vec![
+                Message::new(
+                    Role::System,
+                    query::grammar::system_prompt(&self.host.kernel_release),
+                ),
+                Message::new(Role::User, prompt::user_prompt(&opts.text, &g)),
+            ]
+        };
+        let query_drafts = if query_grammar.is_some() {
+            self.config.query_drafts
+        } else {
+            0
+        };
+        let mut query_feedback: Option<(String, String)> = None;
         let max_iter = if opts.max_iterations == 0 {
             self.config.max_iterations
         } else {
@@ -291,8 +316,19 @@ impl Agent {
                 ));
             }
             rec.record.iterations = iteration;
-            let mut messages = base.clone();
-            if let Some((reply, repair)) = &feedback {
+            let query_turn = iteration <= query_drafts;
+            // The first draft of each form is greedy; retries sample.
+            let turn = if query_turn {
+                iteration
+            } else {
+                iteration - query_drafts
+            };
+            let (mut messages, fb) = if query_turn {
+                (query_base.clone(), &query_feedback)
+            } else {
+                (base.clone(), &feedback)
+            };
+            if let Some((reply, repair)) = fb {
                 messages.push(Message::new(Role::Assistant, reply.clone()));
                 messages.push(Message::new(Role::User, repair.clone()));
             }
@@ -304,15 +340,21 @@ impl Agent {
             rec.add(EntryKind::Prompt, iteration, prompt_text);
             let req = ChatRequest {
                 messages,
-                max_tokens: self.config.max_reply_tokens,
+                max_tokens: if query_turn {
+                    self.config.max_reply_tokens.min(160)
+                } else {
+                    self.config.max_reply_tokens
+                },
                 // Greedy first; a retry samples, so it can't return the same reply byte for byte.
-                temperature: if iteration == 1 {
+                temperature: if turn == 1 {
                     0.0
                 } else {
-                    (0.3 + 0.2 * iteration as f32).min(1.0)
+                    (0.3 + 0.2 * turn as f32).min(1.0)
                 },
                 seed: iteration,
-                grammar: if iteration == 1 {
+                grammar: if query_turn {
+                    query_grammar.clone()
+                } else if iteration == 1 {
                     first_grammar.clone()
                 } else if !excluded.is_empty() && grammar.is_some() {
                     let rest: Vec<AllowedProbe> = allowed
@@ -367,7 +409,31 @@ impl Agent {
             )
             .await;
 
-            let (source, explanation) = match target.parse_reply(&completion.text) {
+            let reply = if query_turn {
+                match self.compile_query(&completion.text) {
+                    Ok(r) => r,
+                    Err(diag) => {
+                        let c = proto::CheckResult {
+                            iteration,
+                            name: "query".into(),
+                            passed: false,
+                            detail: diag.clone(),
+                            elapsed_ms: 0,
+                        };
+                        rec.add(EntryKind::Check, iteration, format!("query: FAIL: {diag}"));
+                        emit(events, proto::ask_event::Event::Check(c.clone())).await;
+                        last_checks = vec![c];
+                        query_feedback = Some((
+                            completion.text.trim().to_owned(),
+                            format!("{diag}\n{}", query::grammar::REPAIR),
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                target.parse_reply(&completion.text)
+            };
+            let (source, explanation) = match reply {
                 // A small model refuses too readily: the first refusal is questioned once with
                 // the host's own catalog; a second one stands.
                 Reply::Unsupported(reason) if refused => {
@@ -549,6 +615,16 @@ impl Agent {
                 }
                 smoke_failed.push(probes);
             }
+            if query_turn {
+                query_feedback = Some((
+                    completion.text.trim().to_owned(),
+                    format!(
+                        "kgent compiled that query to:\n{}\nIt failed on this host:\n{diag}\n{}",
+                        target.fenced(&source),
+                        query::grammar::REPAIR
+                    ),
+                ));
+            }
             feedback = Some((target.fenced(&source), target.repair_prompt(&diag)));
         }
         let reason = format!(
@@ -692,6 +768,18 @@ fn allowed_probes(g: &Grounding, aliases: bool) -> Vec<AllowedProbe> {
 }
 
 impl Agent {
+    /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
+    fn compile_query(&self, reply: &str) -> Result<Reply, String> {
+        let q = query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
+        let c = query::compile::compile(&self.host, &q)
+            .map_err(|e| format!("the query cannot be compiled: {e}"))?;
+        let text = reply.trim().lines().collect::<Vec<_>>().join(" ");
+        Ok(Reply::Program {
+            source: c.source,
+            explanation: format!("compiled by kgent from the query `{text}`"),
+        })
+    }
+
     /// The plan step (see `plan`): on success `base` holds the plan and the request to follow
     /// it, and the grammar of the first draft is returned.
     async fn plan(

@@ -152,7 +152,7 @@ pub fn plan_gbnf(allowed: &[AllowedProbe]) -> Option<String> {
 }
 
 /// A GBNF string literal.
-fn literal(s: &str) -> String {
+pub fn literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -1,0 +1,738 @@
+//! Query → bpftrace, deterministically.
+//!
+//! Each probe of FROM becomes an *event*: a syscall (its `sys_enter_X`/`sys_exit_X` pair), a
+//! user function (uprobe/uretprobe pair) or a single probe. A paired event whose query reads
+//! both sides (an argument and `ret`, or a duration) is compiled to the per-thread pattern:
+//! the entry saves what the return needs in maps keyed by `tid`, the return reads and deletes
+//! them. Values are printed by type: `str()` for strings, `ntop()` for addresses (with the IPv6
+//! branch when the tracepoint has both families), family/address/port for a `struct sockaddr *`
+//! (port in host byte order), `join()` for argv arrays.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::{Agg, Expr, Item, Query, Term};
+use crate::host::{Field, HostFacts};
+
+/// A compiled program, with notes on choices the compiler made (probes left out and why).
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub source: String,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Event {
+    /// A syscall: its enter and exit tracepoints (probe names) and their fields.
+    Syscall {
+        enter: String,
+        exit: String,
+        enter_fields: Vec<Field>,
+        exit_fields: Vec<Field>,
+    },
+    /// A user-space function: `uprobe:PATH:F` / `uretprobe:PATH:F`.
+    Func { entry: String, ret: String },
+    /// One probe with its fields (none for profile/software probes).
+    Single { probe: String, fields: Vec<Field> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Entry,
+    Return,
+    Any,
+}
+
+/// Compiles a query against this host's tracepoints. The error is a diagnostic for the model.
+pub fn compile(host: &HostFacts, q: &Query) -> Result<Compiled, String> {
+    let mut notes = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    for p in &q.from {
+        let e = resolve(host, p)?;
+        if !events.contains(&e) {
+            events.push(e);
+        }
+    }
+    let mut terms = Vec::new();
+    for it in &q.select {
+        match it {
+            Item::Value(e) | Item::Agg(_, Some(e)) => e.terms(&mut terms),
+            Item::Agg(_, None) => {}
+        }
+    }
+    if let Some(f) = &q.filter {
+        f.terms(&mut terms);
+    }
+    for g in &q.group_by {
+        g.terms(&mut terms);
+    }
+    terms.sort();
+    terms.dedup();
+
+    // Keep the events that have every term the query reads; say which were left out.
+    let mut kept = Vec::new();
+    let mut why_not = Vec::new();
+    for e in events {
+        match terms.iter().find_map(|t| lacks(&e, t)) {
+            None => kept.push(e),
+            Some(reason) => why_not.push(reason),
+        }
+    }
+    if kept.is_empty() {
+        return Err(why_not.join("; "));
+    }
+    notes.extend(why_not.iter().map(|w| format!("left out: {w}")));
+
+    let aggregates = q.select.iter().any(|i| matches!(i, Item::Agg(..)));
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut scratch: Vec<String> = Vec::new();
+    for e in &kept {
+        for b in event_blocks(e, q, &terms, aggregates, &mut scratch)? {
+            match blocks
+                .iter_mut()
+                .find(|x| x.pred == b.pred && x.body == b.body)
+            {
+                Some(x) => x.probes.extend(b.probes),
+                None => blocks.push(b),
+            }
+        }
+    }
+    let mut src = String::new();
+    for n in &notes {
+        let _ = writeln!(src, "// {n}");
+    }
+    for b in &blocks {
+        src.push_str(&b.probes.join(",\n"));
+        src.push('\n');
+        if let Some(p) = &b.pred {
+            let _ = writeln!(src, "/{p}/");
+        }
+        src.push_str("{\n");
+        for l in b.body.lines() {
+            let _ = writeln!(src, "  {l}");
+        }
+        src.push_str("}\n\n");
+    }
+    scratch.sort();
+    scratch.dedup();
+    if !scratch.is_empty() {
+        src.push_str("END\n{\n");
+        for m in &scratch {
+            let _ = writeln!(src, "  clear(@{m});");
+        }
+        src.push_str("}\n");
+    }
+    Ok(Compiled {
+        source: src.trim_end().to_owned() + "\n",
+        notes,
+    })
+}
+
+fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
+    let fields = |key: &str| host.tracepoints.get(key).map(|t| t.fields.clone());
+    if let Some(rest) = probe.strip_prefix("tracepoint:") {
+        // `syscalls:sys_enter` is what models write for raw_syscalls.
+        let rest = match rest {
+            "syscalls:sys_enter" => "raw_syscalls:sys_enter",
+            "syscalls:sys_exit" => "raw_syscalls:sys_exit",
+            r => r,
+        };
+        let (sub, event) = rest
+            .split_once(':')
+            .ok_or_else(|| format!("{probe} is not a probe name"))?;
+        let name = match (sub, event) {
+            ("syscalls", e) => e
+                .strip_prefix("sys_enter_")
+                .or_else(|| e.strip_prefix("sys_exit_"))
+                .map(|n| {
+                    (
+                        format!("syscalls:sys_enter_{n}"),
+                        format!("syscalls:sys_exit_{n}"),
+                    )
+                }),
+            ("raw_syscalls", "sys_enter" | "sys_exit") => Some((
+                "raw_syscalls:sys_enter".to_owned(),
+                "raw_syscalls:sys_exit".to_owned(),
+            )),
+            _ => None,
+        };
+        if let Some((enter, exit)) = name {
+            if let (Some(ef), Some(xf)) = (fields(&enter), fields(&exit)) {
+                return Ok(Event::Syscall {
+                    enter: format!("tracepoint:{enter}"),
+                    exit: format!("tracepoint:{exit}"),
+                    enter_fields: ef,
+                    exit_fields: xf,
+                });
+            }
+        }
+        let f = fields(rest).ok_or_else(|| format!("{probe} is not a tracepoint of this host"))?;
+        return Ok(Event::Single {
+            probe: format!("tracepoint:{rest}"),
+            fields: f,
+        });
+    }
+    for (kind, other) in [("uprobe:", "uretprobe:"), ("uretprobe:", "uprobe:")] {
+        if let Some(rest) = probe.strip_prefix(kind) {
+            let (entry, ret) = if kind == "uprobe:" {
+                (probe.to_owned(), format!("{other}{rest}"))
+            } else {
+                (format!("{other}{rest}"), probe.to_owned())
+            };
+            return Ok(Event::Func { entry, ret });
+        }
+    }
+    if probe.starts_with("profile:") || probe.starts_with("software:") {
+        return Ok(Event::Single {
+            probe: probe.to_owned(),
+            fields: Vec::new(),
+        });
+    }
+    Err(format!(
+        "{probe} cannot be used in a query: FROM takes tracepoint:, uprobe:, uretprobe: and profile: probes"
+    ))
+}
+
+fn event_name(e: &Event) -> &str {
+    match e {
+        Event::Syscall { enter, .. } => enter,
+        Event::Func { entry, .. } => entry,
+        Event::Single { probe, .. } => probe,
+    }
+}
+
+/// Why an event cannot provide a term, or None when it can.
+fn lacks(e: &Event, t: &Term) -> Option<String> {
+    let name = event_name(e);
+    let list = |fs: &[&Field]| {
+        fs.iter()
+            .filter(|f| f.name != "__syscall_nr")
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (e, t) {
+        (_, Term::Builtin(_) | Term::Age(_) | Term::ExitCode | Term::ExitSignal) => None,
+        (
+            Event::Syscall {
+                enter_fields,
+                exit_fields,
+                ..
+            },
+            Term::Field(f),
+        ) => (!enter_fields.iter().chain(exit_fields).any(|x| x.name == *f)).then(|| {
+            format!(
+                "{name} has no field {f} (its fields: {})",
+                list(&enter_fields.iter().chain(exit_fields).collect::<Vec<_>>())
+            )
+        }),
+        (Event::Single { fields, .. }, Term::Field(f)) => {
+            (!fields.iter().any(|x| x.name == *f)).then(|| {
+                format!(
+                    "{name} has no field {f} (its fields: {})",
+                    list(&fields.iter().collect::<Vec<_>>())
+                )
+            })
+        }
+        (Event::Func { .. }, Term::Field(f)) => Some(format!(
+            "{name} is a function: it has arg0..arg5 and ret, not args->{f}"
+        )),
+        (Event::Syscall { .. } | Event::Func { .. }, Term::Ret | Term::Duration(_)) => None,
+        (Event::Single { .. }, Term::Ret | Term::Duration(_)) => Some(format!(
+            "{name} has no return and no duration: ret and duration_* need a syscall tracepoint (sys_enter_*/sys_exit_*) or a uprobe"
+        )),
+        (Event::Func { .. }, Term::Arg(_)) => None,
+        (_, Term::Arg(i)) => Some(format!("arg{i} exists only for uprobes, not for {name}")),
+    }
+}
+
+/// Which side of a paired event provides a term.
+fn side(e: &Event, t: &Term) -> Side {
+    match (e, t) {
+        (Event::Syscall { enter_fields, .. }, Term::Field(f)) => {
+            if enter_fields.iter().any(|x| x.name == *f) {
+                Side::Entry
+            } else {
+                Side::Return
+            }
+        }
+        (Event::Func { .. }, Term::Arg(_)) => Side::Entry,
+        (_, Term::Ret | Term::Duration(_)) => Side::Return,
+        _ => Side::Any,
+    }
+}
+
+struct Block {
+    probes: Vec<String>,
+    pred: Option<String>,
+    body: String,
+}
+
+/// Where an expression is evaluated: how terms are spelled there.
+struct Ctx<'a> {
+    event: &'a Event,
+    /// On the return side of a paired event: entry values come from maps keyed by tid.
+    paired_return: bool,
+}
+
+fn event_blocks(
+    e: &Event,
+    q: &Query,
+    terms: &[Term],
+    aggregates: bool,
+    scratch: &mut Vec<String>,
+) -> Result<Vec<Block>, String> {
+    let needs_entry = terms
+        .iter()
+        .any(|t| side(e, t) == Side::Entry || matches!(t, Term::Duration(_)));
+    let needs_return = terms.iter().any(|t| side(e, t) == Side::Return);
+    let conjuncts: Vec<&Expr> = q.filter.as_ref().map(|f| f.conjuncts()).unwrap_or_default();
+
+    let (entry_probe, return_probe) = match e {
+        Event::Syscall { enter, exit, .. } => (enter.clone(), exit.clone()),
+        Event::Func { entry, ret } => (entry.clone(), ret.clone()),
+        Event::Single { probe, .. } => {
+            let ctx = Ctx {
+                event: e,
+                paired_return: false,
+            };
+            let pred = join_conds(&conjuncts, &ctx)?;
+            return Ok(vec![Block {
+                probes: vec![probe.clone()],
+                pred,
+                body: action(q, aggregates, &ctx)?,
+            }]);
+        }
+    };
+    if !(needs_entry && needs_return) {
+        // One side is enough: the return when the query reads a result, else the entry.
+        let at_return = needs_return;
+        let ctx = Ctx {
+            event: e,
+            paired_return: false,
+        };
+        let pred = join_conds(&conjuncts, &ctx)?;
+        return Ok(vec![Block {
+            probes: vec![if at_return { return_probe } else { entry_probe }],
+            pred,
+            body: action(q, aggregates, &ctx)?,
+        }]);
+    }
+
+    // Paired: conditions on entry values filter at the entry, the rest at the return.
+    let (entry_conds, return_conds): (Vec<&Expr>, Vec<&Expr>) =
+        conjuncts.into_iter().partition(|c| {
+            let mut ts = Vec::new();
+            c.terms(&mut ts);
+            ts.iter().all(|t| side(e, t) != Side::Return)
+        });
+    let entry_ctx = Ctx {
+        event: e,
+        paired_return: false,
+    };
+    let return_ctx = Ctx {
+        event: e,
+        paired_return: true,
+    };
+    let mut entry_body = String::from("@kq_start[tid] = nsecs;\n");
+    let mut cleanup = String::from("delete(@kq_start[tid]);\n");
+    scratch.push("kq_start".into());
+    for t in terms.iter().filter(|t| side(e, t) == Side::Entry) {
+        let m = saved_map(t);
+        let _ = writeln!(entry_body, "@{m}[tid] = {};", scalar(t, &entry_ctx));
+        let _ = writeln!(cleanup, "delete(@{m}[tid]);");
+        scratch.push(m);
+    }
+    let act = action(q, aggregates, &return_ctx)?;
+    let return_body = match join_conds(&return_conds, &return_ctx)? {
+        Some(c) => format!("if ({c}) {{\n{}}}\n{cleanup}", indent(&act)),
+        None => format!("{act}{cleanup}"),
+    };
+    Ok(vec![
+        Block {
+            probes: vec![entry_probe],
+            pred: join_conds(&entry_conds, &entry_ctx)?,
+            body: entry_body,
+        },
+        Block {
+            probes: vec![return_probe],
+            pred: Some("@kq_start[tid]".into()),
+            body: return_body,
+        },
+    ])
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn saved_map(t: &Term) -> String {
+    match t {
+        Term::Field(f) => format!("kq_{f}"),
+        Term::Arg(i) => format!("kq_arg{i}"),
+        other => format!("kq_{}", other.to_string().replace("->", "_")),
+    }
+}
+
+fn join_conds(conds: &[&Expr], ctx: &Ctx) -> Result<Option<String>, String> {
+    if conds.is_empty() {
+        return Ok(None);
+    }
+    let parts: Result<Vec<String>, String> = conds.iter().map(|c| cond(c, ctx)).collect();
+    Ok(Some(parts?.join(" && ")))
+}
+
+fn field<'a>(e: &'a Event, name: &str) -> Option<&'a Field> {
+    match e {
+        Event::Syscall {
+            enter_fields,
+            exit_fields,
+            ..
+        } => enter_fields
+            .iter()
+            .chain(exit_fields)
+            .find(|f| f.name == name),
+        Event::Single { fields, .. } => fields.iter().find(|f| f.name == name),
+        Event::Func { .. } => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    /// A `char *`: read with str().
+    StrPtr,
+    /// A `char[N]` array: a string as is.
+    CharArray,
+    /// `char **` (argv): join().
+    StrArray,
+    /// An IPv4 (4 bytes) or IPv6 (16 bytes) address array: ntop().
+    Addr,
+    /// A `struct sockaddr *` in user memory.
+    Sockaddr,
+}
+
+fn kind(e: &Event, t: &Term) -> Kind {
+    match t {
+        Term::Builtin(b) if b == "comm" => Kind::CharArray,
+        Term::Field(f) => match field(e, f) {
+            Some(f) => {
+                let ct = f.ctype.replace(' ', "");
+                if ct.contains("char*const*") || ct.contains("char**") {
+                    Kind::StrArray
+                } else if f.is_string() {
+                    Kind::StrPtr
+                } else if ct.starts_with("char") && ct.contains('[') {
+                    Kind::CharArray
+                } else if ct.contains("sockaddr*") {
+                    Kind::Sockaddr
+                } else if f.name.contains("addr")
+                    && (ct.starts_with("__u8[4]") || ct.starts_with("__u8[16]"))
+                {
+                    Kind::Addr
+                } else {
+                    Kind::Int
+                }
+            }
+            None => Kind::Int,
+        },
+        _ => Kind::Int,
+    }
+}
+
+/// A term as a bpftrace expression (a string pointer stays a pointer).
+fn scalar(t: &Term, ctx: &Ctx) -> String {
+    let saved = |t: &Term| format!("@{}[tid]", saved_map(t));
+    match t {
+        Term::Builtin(b) => b.clone(),
+        Term::Field(f) => {
+            if ctx.paired_return && side(ctx.event, t) == Side::Entry {
+                saved(t)
+            } else {
+                format!("args->{f}")
+            }
+        }
+        Term::Arg(i) => {
+            if ctx.paired_return {
+                saved(t)
+            } else {
+                format!("arg{i}")
+            }
+        }
+        Term::Ret => match ctx.event {
+            Event::Func { .. } => "retval".into(),
+            _ => "args->ret".into(),
+        },
+        Term::Duration(u) => match u.divisor() {
+            1 => "(nsecs - @kq_start[tid])".into(),
+            d => format!("((nsecs - @kq_start[tid]) / {d})"),
+        },
+        Term::Age(u) => match u.divisor() {
+            1 => "(nsecs - curtask->group_leader->start_time)".into(),
+            d => format!("((nsecs - curtask->group_leader->start_time) / {d})"),
+        },
+        Term::ExitCode => "((curtask->exit_code >> 8) & 0xff)".into(),
+        Term::ExitSignal => "(curtask->exit_code & 0x7f)".into(),
+    }
+}
+
+fn expr(e: &Expr, ctx: &Ctx) -> Result<String, String> {
+    Ok(match e {
+        Expr::Term(t) => scalar(t, ctx),
+        Expr::Int(n) => n.to_string(),
+        Expr::Str(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
+        Expr::StrOf(inner) => match inner.as_ref() {
+            Expr::Term(t) if kind(ctx.event, t) == Kind::CharArray => scalar(t, ctx),
+            i => format!("str({})", expr(i, ctx)?),
+        },
+        Expr::Unary(op, inner) => format!("{op}({})", expr(inner, ctx)?),
+        Expr::Binary(a, op, b) => format!("({} {op} {})", expr(a, ctx)?, expr(b, ctx)?),
+    })
+}
+
+/// A filter condition: strings compared with a literal are read with str().
+fn cond(e: &Expr, ctx: &Ctx) -> Result<String, String> {
+    let as_string = |x: &Expr| -> Result<String, String> {
+        match x {
+            Expr::Term(t) if kind(ctx.event, t) == Kind::StrPtr => {
+                Ok(format!("str({})", scalar(t, ctx)))
+            }
+            other => expr(other, ctx),
+        }
+    };
+    match e {
+        Expr::Binary(a, op @ ("==" | "!="), b)
+            if matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)) =>
+        {
+            Ok(format!("{} {op} {}", as_string(a)?, as_string(b)?))
+        }
+        Expr::Binary(a, "&&", b) => Ok(format!("{} && {}", cond(a, ctx)?, cond(b, ctx)?)),
+        Expr::Binary(a, "||", b) => Ok(format!("({} || {})", cond(a, ctx)?, cond(b, ctx)?)),
+        Expr::Term(t) if kind(ctx.event, t) == Kind::StrPtr => {
+            Ok(format!("{} != 0", scalar(t, ctx)))
+        }
+        other => expr(other, ctx),
+    }
+}
+
+/// One value of a printed line: label, printf conversion, expression.
+type Shown = (String, &'static str, String);
+
+/// How a value prints: one or more `label=value` parts, possibly per address family.
+enum Shape {
+    Plain(Vec<Shown>),
+    /// Branches tried in order (condition, parts); the last has no condition.
+    Family(Vec<(Option<String>, Vec<Shown>)>),
+    /// argv: printed by join() after the line.
+    Join(String),
+}
+
+fn label(e: &Expr) -> String {
+    match e {
+        Expr::Term(t) => t.to_string().trim_start_matches("args->").to_owned(),
+        Expr::StrOf(i) => label(i),
+        Expr::Unary("-", i) => format!("neg_{}", label(i)),
+        _ => "value".into(),
+    }
+}
+
+fn shape(e: &Expr, ctx: &Ctx) -> Result<Shape, String> {
+    let lbl = label(e);
+    let Expr::Term(t) = e else {
+        return Ok(match e {
+            Expr::StrOf(_) => Shape::Plain(vec![(lbl, "%s", expr(e, ctx)?)]),
+            Expr::Str(_) => Shape::Plain(vec![(lbl, "%s", expr(e, ctx)?)]),
+            _ => Shape::Plain(vec![(lbl, "%d", expr(e, ctx)?)]),
+        });
+    };
+    let v = scalar(t, ctx);
+    Ok(match kind(ctx.event, t) {
+        Kind::Int => Shape::Plain(vec![(lbl, "%d", v)]),
+        Kind::CharArray => Shape::Plain(vec![(lbl, "%s", v)]),
+        Kind::StrPtr => Shape::Plain(vec![(lbl, "%s", format!("str({v})"))]),
+        Kind::StrArray => Shape::Join(v),
+        Kind::Addr => {
+            let Term::Field(f) = t else {
+                unreachable!("addresses are fields")
+            };
+            let base = f.trim_end_matches("_v6");
+            let v6 = format!("{base}_v6");
+            let dual = field(ctx.event, &v6).is_some()
+                && field(ctx.event, base).is_some()
+                && field(ctx.event, "family").is_some();
+            if dual {
+                let fam = scalar(&Term::Field("family".into()), ctx);
+                let v4 = scalar(&Term::Field(base.into()), ctx);
+                let v6e = scalar(&Term::Field(v6), ctx);
+                Shape::Family(vec![
+                    (
+                        Some(format!("{fam} == 10")),
+                        vec![(base.to_owned(), "%s", format!("ntop({v6e})"))],
+                    ),
+                    (None, vec![(base.to_owned(), "%s", format!("ntop({v4})"))]),
+                ])
+            } else {
+                Shape::Plain(vec![(lbl, "%s", format!("ntop({v})"))])
+            }
+        }
+        Kind::Sockaddr => {
+            let v4 = format!("((struct sockaddr_in *){v})");
+            let v6 = format!("((struct sockaddr_in6 *){v})");
+            let port = format!("(({v4}->sin_port >> 8) | (({v4}->sin_port & 0xff) << 8))");
+            let fam = format!("{v4}->sin_family");
+            Shape::Family(vec![
+                (
+                    Some(format!("{fam} == 10")),
+                    vec![
+                        ("family".into(), "%s", "\"AF_INET6\"".into()),
+                        (
+                            format!("{lbl}"),
+                            "%s",
+                            format!("ntop({v6}->sin6_addr.in6_u.u6_addr8)"),
+                        ),
+                        ("port".into(), "%d", port.clone()),
+                    ],
+                ),
+                (
+                    Some(format!("{fam} == 2")),
+                    vec![
+                        ("family".into(), "%s", "\"AF_INET\"".into()),
+                        (lbl.clone(), "%s", format!("ntop({v4}->sin_addr.s_addr)")),
+                        ("port".into(), "%d", port),
+                    ],
+                ),
+                (None, vec![("family".into(), "%d", fam)]),
+            ])
+        }
+    })
+}
+
+/// What the block does with an event: print one line, or update the aggregations.
+fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
+    if aggregates {
+        return aggregate(q, ctx);
+    }
+    let mut shapes = Vec::new();
+    for it in &q.select {
+        if let Item::Value(e) = it {
+            shapes.push(shape(e, ctx)?);
+        }
+    }
+    // The first value that depends on the address family decides the branches; other
+    // family-dependent values print their last (fallback) form.
+    let branches: Vec<Option<String>> = shapes
+        .iter()
+        .find_map(|s| match s {
+            Shape::Family(b) => Some(b.iter().map(|(c, _)| c.clone()).collect()),
+            _ => None,
+        })
+        .unwrap_or_else(|| vec![None]);
+    let mut out = String::new();
+    for (i, c) in branches.iter().enumerate() {
+        let mut parts: Vec<Shown> = Vec::new();
+        let mut joins = Vec::new();
+        let mut first_family_seen = false;
+        for s in &shapes {
+            match s {
+                Shape::Plain(p) => parts.extend(p.iter().cloned()),
+                Shape::Family(b) if !first_family_seen => {
+                    first_family_seen = true;
+                    parts.extend(b[i].1.iter().cloned());
+                }
+                Shape::Family(b) => parts.extend(b[b.len() - 1].1.iter().cloned()),
+                Shape::Join(v) => joins.push(v.clone()),
+            }
+        }
+        let mut seen = Vec::new();
+        parts.retain(|(l, _, _)| {
+            let new = !seen.contains(l);
+            seen.push(l.clone());
+            new
+        });
+        let fmt: Vec<String> = parts.iter().map(|(l, f, _)| format!("{l}={f}")).collect();
+        let args: String = parts.iter().map(|(_, _, v)| format!(", {v}")).collect();
+        let line = if joins.is_empty() {
+            format!("printf(\"{}\\n\"{args});\n", fmt.join(" "))
+        } else {
+            let mut s = format!("printf(\"{} args=\"{args});\n", fmt.join(" "));
+            for j in &joins {
+                let _ = writeln!(s, "join({j});");
+            }
+            s
+        };
+        match (i, c) {
+            (_, None) if branches.len() == 1 => out.push_str(&line),
+            (0, Some(c)) => {
+                let _ = write!(out, "if ({c}) {{\n{}}}", indent(&line));
+            }
+            (_, Some(c)) => {
+                let _ = write!(out, " else if ({c}) {{\n{}}}", indent(&line));
+            }
+            (_, None) => {
+                let _ = writeln!(out, " else {{\n{}}}", indent(&line));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn aggregate(q: &Query, ctx: &Ctx) -> Result<String, String> {
+    // Keys: GROUP BY, then every plain SELECT value not already a key.
+    let mut key_exprs: Vec<&Expr> = q.group_by.iter().collect();
+    for it in &q.select {
+        if let Item::Value(e) = it {
+            if !key_exprs.contains(&e) {
+                key_exprs.push(e);
+            }
+        }
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for k in key_exprs {
+        match shape(k, ctx)? {
+            Shape::Plain(p) => keys.extend(p.into_iter().map(|(_, _, v)| v)),
+            Shape::Family(b) => {
+                // As a key, an address family's value is its fallback form, plus the port.
+                let first = &b[0].1;
+                if let Some((_, _, port)) = first.iter().find(|(l, _, _)| l == "port") {
+                    keys.push(format!("{}", b[b.len() - 1].1[0].2));
+                    keys.push(port.clone());
+                } else {
+                    keys.push(b[b.len() - 1].1[0].2.clone());
+                }
+            }
+            Shape::Join(_) => {
+                return Err(
+                    "an argv array cannot be a GROUP BY key; print it without aggregates".into(),
+                )
+            }
+        }
+    }
+    let key = if keys.is_empty() {
+        String::new()
+    } else {
+        format!("[{}]", keys.join(", "))
+    };
+    let mut out = String::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for it in &q.select {
+        let Item::Agg(agg, arg) = it else { continue };
+        let base = match arg {
+            None => agg.name().to_owned(),
+            Some(e) => format!("{}_{}", agg.name(), label(e)),
+        };
+        let n = names.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let name = if *n == 1 { base } else { format!("{base}_{n}") };
+        let call = match arg {
+            None => "count()".to_owned(),
+            Some(Expr::StrOf(_)) => {
+                return Err(format!("{}() needs a number, not a string", agg.name()))
+            }
+            Some(e) => format!("{}({})", agg.name(), expr(e, ctx)?),
+        };
+        if *agg == Agg::Count && arg.is_some() {
+            unreachable!("count takes no value");
+        }
+        let _ = writeln!(out, "@{name}{key} = {call};");
+    }
+    Ok(out)
+}

@@ -1,0 +1,679 @@
+//! kgent's query language: a small, SQL-shaped description of a tracing task that the model
+//! fills in (under a grammar) and kgent compiles to bpftrace deterministically.
+//!
+//! ```text
+//! SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE ret < 0
+//! SELECT comm, hist(duration_us) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm
+//! ```
+//!
+//! The model only *chooses*: the probes (from the grounded ones), the fields, a filter and an
+//! aggregation. Everything a small model gets wrong when it writes bpftrace itself is the
+//! compiler's job: pairing a syscall's enter and exit per thread for `ret` and durations,
+//! `str()` on strings, `ntop()` and the IPv6 branch for addresses, byte order of ports in a
+//! `struct sockaddr`, `join()` for argv, clearing scratch maps at the end.
+//!
+//! What the language cannot express (state across unrelated events, thresholds "the first
+//! time", comparisons between events) is left to free-form bpftrace, which the agent falls
+//! back to.
+pub mod compile;
+pub mod grammar;
+
+use std::fmt;
+
+/// One parsed query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub select: Vec<Item>,
+    pub from: Vec<String>,
+    pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Value(Expr),
+    Agg(Agg, Option<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agg {
+    Count,
+    Sum,
+    Hist,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Agg {
+    pub fn name(self) -> &'static str {
+        match self {
+            Agg::Count => "count",
+            Agg::Sum => "sum",
+            Agg::Hist => "hist",
+            Agg::Avg => "avg",
+            Agg::Min => "min",
+            Agg::Max => "max",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Agg> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "count" => Agg::Count,
+            "sum" => Agg::Sum,
+            "hist" => Agg::Hist,
+            "avg" => Agg::Avg,
+            "min" => Agg::Min,
+            "max" => Agg::Max,
+            _ => return None,
+        })
+    }
+}
+
+/// The values a query can name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Term {
+    /// comm, pid, tid, uid, cpu.
+    Builtin(String),
+    /// `args->NAME` of a tracepoint (enter or exit side of a syscall).
+    Field(String),
+    /// The result: a syscall's `ret` or a function's `retval`.
+    Ret,
+    /// Time from a syscall's or function's entry to its return, in ns / us / ms.
+    Duration(TimeUnit),
+    /// How long the current process has existed, from its task (`curtask`).
+    Age(TimeUnit),
+    /// Exit status and killing signal of the exiting task (`sched:sched_process_exit`).
+    ExitCode,
+    ExitSignal,
+    /// `arg0`..`arg5` of a uprobe.
+    Arg(u8),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimeUnit {
+    Ns,
+    Us,
+    Ms,
+}
+
+impl TimeUnit {
+    pub fn suffix(self) -> &'static str {
+        match self {
+            TimeUnit::Ns => "ns",
+            TimeUnit::Us => "us",
+            TimeUnit::Ms => "ms",
+        }
+    }
+    pub fn divisor(self) -> u64 {
+        match self {
+            TimeUnit::Ns => 1,
+            TimeUnit::Us => 1_000,
+            TimeUnit::Ms => 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Term(Term),
+    Int(i128),
+    Str(String),
+    /// `str(x)`: the model may write it; strings are read with `str()` anyway.
+    StrOf(Box<Expr>),
+    Unary(&'static str, Box<Expr>),
+    Binary(Box<Expr>, &'static str, Box<Expr>),
+}
+
+impl Expr {
+    /// Every term the expression reads.
+    pub fn terms(&self, out: &mut Vec<Term>) {
+        match self {
+            Expr::Term(t) => out.push(t.clone()),
+            Expr::Int(_) | Expr::Str(_) => {}
+            Expr::StrOf(e) | Expr::Unary(_, e) => e.terms(out),
+            Expr::Binary(a, _, b) => {
+                a.terms(out);
+                b.terms(out);
+            }
+        }
+    }
+
+    /// The top-level conjuncts of a filter (`a && b && c` → a, b, c).
+    pub fn conjuncts(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Binary(a, "&&", b) => {
+                let mut v = a.conjuncts();
+                v.extend(b.conjuncts());
+                v
+            }
+            e => vec![e],
+        }
+    }
+}
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Term::Builtin(b) => write!(f, "{b}"),
+            Term::Field(n) => write!(f, "args->{n}"),
+            Term::Ret => write!(f, "ret"),
+            Term::Duration(u) => write!(f, "duration_{}", u.suffix()),
+            Term::Age(u) => write!(f, "age_{}", u.suffix()),
+            Term::ExitCode => write!(f, "exit_code"),
+            Term::ExitSignal => write!(f, "exit_signal"),
+            Term::Arg(i) => write!(f, "arg{i}"),
+        }
+    }
+}
+
+/// A syntax error, with what was expected; sent back to the model as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub const BUILTINS: &[&str] = &["comm", "pid", "tid", "uid", "cpu"];
+
+/// Extracts and parses the query of a model reply: the first `SELECT … FROM …` statement,
+/// fenced or not.
+pub fn parse_reply(reply: &str) -> Result<Query, ParseError> {
+    let upper = reply.to_ascii_uppercase();
+    let start = upper
+        .find("SELECT")
+        .ok_or_else(|| ParseError("no SELECT … FROM … query in the reply".into()))?;
+    let rest = &reply[start..];
+    let end = rest.find("```").unwrap_or(rest.len());
+    parse(rest[..end].trim().trim_end_matches(';'))
+}
+
+/// Parses one query.
+pub fn parse(text: &str) -> Result<Query, ParseError> {
+    let clauses = split_clauses(text)?;
+    let mut select = Vec::new();
+    for item in split_top(clauses.select, ',') {
+        select.push(parse_item(item)?);
+    }
+    if select.is_empty() {
+        return Err(ParseError("SELECT lists nothing".into()));
+    }
+    let from: Vec<String> = split_top(clauses.from, ',')
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if from.is_empty() {
+        return Err(ParseError("FROM names no probe".into()));
+    }
+    let filter = clauses
+        .filter
+        .map(|w| Parser::new(w).expr_all())
+        .transpose()?;
+    let mut group_by = Vec::new();
+    if let Some(g) = clauses.group_by {
+        for e in split_top(g, ',') {
+            group_by.push(Parser::new(e).expr_all()?);
+        }
+    }
+    Ok(Query {
+        select,
+        from,
+        filter,
+        group_by,
+    })
+}
+
+struct Clauses<'a> {
+    select: &'a str,
+    from: &'a str,
+    filter: Option<&'a str>,
+    group_by: Option<&'a str>,
+}
+
+/// Finds the keywords SELECT, FROM, WHERE and GROUP BY outside string literals.
+fn split_clauses(text: &str) -> Result<Clauses<'_>, ParseError> {
+    let mut marks: Vec<(usize, usize, &str)> = Vec::new(); // (start, end, keyword)
+    let bytes = text.as_bytes();
+    let mut in_str = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' {
+            in_str = !in_str;
+        } else if !in_str && (i == 0 || !is_word(bytes[i - 1])) {
+            for kw in ["SELECT", "FROM", "WHERE", "GROUP"] {
+                let end = i + kw.len();
+                if end <= bytes.len()
+                    && text[i..end].eq_ignore_ascii_case(kw)
+                    && (end == bytes.len() || !is_word(bytes[end]))
+                {
+                    let mut stop = end;
+                    if kw == "GROUP" {
+                        let after = text[end..].trim_start();
+                        if after.len() < 2 || !after[..2].eq_ignore_ascii_case("BY") {
+                            return Err(ParseError("GROUP must be followed by BY".into()));
+                        }
+                        stop = text.len() - after.len() + 2;
+                    }
+                    marks.push((i, stop, kw));
+                }
+            }
+        }
+        i += 1;
+    }
+    let order: Vec<&str> = marks.iter().map(|m| m.2).collect();
+    let valid = matches!(
+        order.as_slice(),
+        ["SELECT", "FROM"]
+            | ["SELECT", "FROM", "WHERE"]
+            | ["SELECT", "FROM", "GROUP"]
+            | ["SELECT", "FROM", "WHERE", "GROUP"]
+    );
+    if !valid || marks[0].0 != 0 {
+        return Err(ParseError(
+            "a query is SELECT items FROM probes [WHERE condition] [GROUP BY keys], each keyword once and in that order".into(),
+        ));
+    }
+    let body = |k: usize| {
+        let end = marks.get(k + 1).map_or(text.len(), |m| m.0);
+        text[marks[k].1..end].trim()
+    };
+    let find = |kw: &str| order.iter().position(|k| *k == kw).map(body);
+    Ok(Clauses {
+        select: body(0),
+        from: body(1),
+        filter: find("WHERE"),
+        group_by: find("GROUP"),
+    })
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Splits on `sep` outside parentheses and string literals.
+fn split_top(text: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut in_str, mut start) = (0i32, false, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => in_str = !in_str,
+            '(' if !in_str => depth += 1,
+            ')' if !in_str => depth -= 1,
+            c if c == sep && !in_str && depth == 0 => {
+                out.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !text[start..].trim().is_empty() || !out.is_empty() {
+        out.push(text[start..].trim());
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+fn parse_item(text: &str) -> Result<Item, ParseError> {
+    // `expr AS name`: the alias is dropped, labels come from the terms.
+    let text = match text.to_ascii_lowercase().rfind(" as ") {
+        Some(i) if !text[i..].contains('"') => text[..i].trim(),
+        _ => text,
+    };
+    if let Some(open) = text.find('(') {
+        if let Some(agg) = Agg::parse(text[..open].trim()) {
+            if !text.ends_with(')') {
+                return Err(ParseError(format!("`{text}`: missing `)`")));
+            }
+            let inner = text[open + 1..text.len() - 1].trim();
+            let arg = if inner.is_empty() || inner == "*" {
+                None
+            } else {
+                Some(Parser::new(inner).expr_all()?)
+            };
+            if agg != Agg::Count && arg.is_none() {
+                return Err(ParseError(format!("{}() needs a value", agg.name())));
+            }
+            return Ok(Item::Agg(agg, if agg == Agg::Count { None } else { arg }));
+        }
+    }
+    Ok(Item::Value(Parser::new(text).expr_all()?))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Int(i128),
+    Str(String),
+    Op(&'static str),
+}
+
+const OPS: &[&str] = &[
+    "->", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "<", ">", "+", "-", "*", "/", "%", "&",
+    "|", "^", "!", "~", "(", ")", "=",
+];
+
+fn tokenize(text: &str) -> Result<Vec<Tok>, ParseError> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '"' {
+            let mut s = String::new();
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    i += 1;
+                }
+                s.push(chars[i]);
+                i += 1;
+            }
+            if i == chars.len() {
+                return Err(ParseError("a string is not closed with `\"`".into()));
+            }
+            i += 1;
+            out.push(Tok::Str(s));
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            // A unit may follow after a space: `64 MiB`.
+            let mut j = i;
+            while j < chars.len() && chars[j] == ' ' {
+                j += 1;
+            }
+            let unit_end = (j..chars.len())
+                .find(|&k| !chars[k].is_ascii_alphabetic())
+                .unwrap_or(chars.len());
+            let unit: String = chars[j..unit_end].iter().collect();
+            if j > i && size_unit(&unit).is_some() {
+                out.push(Tok::Int(number(&format!("{word}{unit}"))?));
+                i = unit_end;
+            } else {
+                out.push(Tok::Int(number(&word)?));
+            }
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            out.push(Tok::Ident(chars[start..i].iter().collect()));
+        } else {
+            let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
+            let op = OPS
+                .iter()
+                .find(|o| rest.starts_with(**o))
+                .ok_or_else(|| ParseError(format!("unexpected `{c}`")))?;
+            i += op.chars().count();
+            out.push(Tok::Op(op));
+        }
+    }
+    Ok(out)
+}
+
+fn size_unit(unit: &str) -> Option<i128> {
+    Some(match unit.to_ascii_lowercase().as_str() {
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    })
+}
+
+/// `4096`, `0x1000`, `4MiB`, `200MB` (sizes are binary: MB = MiB, as people mean it for memory).
+fn number(word: &str) -> Result<i128, ParseError> {
+    let bad = || ParseError(format!("`{word}` is not a number"));
+    if let Some(hex) = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        return i128::from_str_radix(hex, 16).map_err(|_| bad());
+    }
+    let digits_end = word
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .unwrap_or(word.len());
+    let n: i128 = word[..digits_end]
+        .replace('_', "")
+        .parse()
+        .map_err(|_| bad())?;
+    let unit = &word[digits_end..];
+    if unit.is_empty() {
+        return Ok(n);
+    }
+    size_unit(unit).map(|m| n * m).ok_or_else(bad)
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+    err: Option<ParseError>,
+}
+
+/// Binary operators by precedence, loosest first.
+const LEVELS: &[&[&str]] = &[
+    &["||"],
+    &["&&"],
+    &["==", "!=", "=", "<", ">", "<=", ">="],
+    &["|"],
+    &["^"],
+    &["&"],
+    &["<<", ">>"],
+    &["+", "-"],
+    &["*", "/", "%"],
+];
+
+impl Parser {
+    fn new(text: &str) -> Self {
+        match tokenize(text) {
+            Ok(toks) => Parser {
+                toks,
+                pos: 0,
+                err: None,
+            },
+            Err(e) => Parser {
+                toks: Vec::new(),
+                pos: 0,
+                err: Some(e),
+            },
+        }
+    }
+
+    fn expr_all(mut self) -> Result<Expr, ParseError> {
+        if let Some(e) = self.err.take() {
+            return Err(e);
+        }
+        let e = self.binary(0)?;
+        match self.toks.get(self.pos) {
+            None => Ok(e),
+            Some(t) => Err(ParseError(format!("unexpected {t:?} after an expression"))),
+        }
+    }
+
+    fn peek_op(&self) -> Option<&'static str> {
+        match self.toks.get(self.pos) {
+            Some(Tok::Op(o)) => Some(o),
+            Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("and") => Some("&&"),
+            Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("or") => Some("||"),
+            _ => None,
+        }
+    }
+
+    fn binary(&mut self, level: usize) -> Result<Expr, ParseError> {
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut left = self.binary(level + 1)?;
+        while let Some(op) = self.peek_op().filter(|o| LEVELS[level].contains(o)) {
+            self.pos += 1;
+            let right = self.binary(level + 1)?;
+            let op = if op == "=" { "==" } else { op };
+            left = Expr::Binary(Box::new(left), op, Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        match self.toks.get(self.pos).cloned() {
+            Some(Tok::Op(op @ ("-" | "!" | "~"))) => {
+                self.pos += 1;
+                Ok(Expr::Unary(op, Box::new(self.unary()?)))
+            }
+            Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("not") => {
+                self.pos += 1;
+                Ok(Expr::Unary("!", Box::new(self.unary()?)))
+            }
+            _ => self.primary(),
+        }
+    }
+
+    fn expect(&mut self, op: &str) -> Result<(), ParseError> {
+        match self.toks.get(self.pos) {
+            Some(Tok::Op(o)) if *o == op => {
+                self.pos += 1;
+                Ok(())
+            }
+            other => Err(ParseError(format!("expected `{op}`, found {other:?}"))),
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        let tok = self
+            .toks
+            .get(self.pos)
+            .cloned()
+            .ok_or_else(|| ParseError("an expression ends too early".into()))?;
+        self.pos += 1;
+        match tok {
+            Tok::Int(n) => Ok(Expr::Int(n)),
+            Tok::Str(s) => Ok(Expr::Str(s)),
+            Tok::Op("(") => {
+                let e = self.binary(0)?;
+                self.expect(")")?;
+                Ok(e)
+            }
+            Tok::Op(o) => Err(ParseError(format!("unexpected `{o}`"))),
+            Tok::Ident(w) => self.word(&w),
+        }
+    }
+
+    fn word(&mut self, w: &str) -> Result<Expr, ParseError> {
+        let lower = w.to_ascii_lowercase();
+        if lower == "args" || lower == "args_" {
+            self.expect("->")?;
+            return match self.toks.get(self.pos).cloned() {
+                Some(Tok::Ident(f)) => {
+                    self.pos += 1;
+                    Ok(Expr::Term(if f == "ret" {
+                        Term::Ret
+                    } else {
+                        Term::Field(f)
+                    }))
+                }
+                other => Err(ParseError(format!(
+                    "expected a field name after args->, found {other:?}"
+                ))),
+            };
+        }
+        if lower == "str" {
+            self.expect("(")?;
+            let e = self.binary(0)?;
+            self.expect(")")?;
+            return Ok(Expr::StrOf(Box::new(e)));
+        }
+        let unit = |s: &str| match s {
+            "ns" => Some(TimeUnit::Ns),
+            "us" => Some(TimeUnit::Us),
+            "ms" => Some(TimeUnit::Ms),
+            _ => None,
+        };
+        let term = match lower.as_str() {
+            "ret" | "retval" => Term::Ret,
+            "exit_code" => Term::ExitCode,
+            "exit_signal" => Term::ExitSignal,
+            b if BUILTINS.contains(&b) => Term::Builtin(b.to_owned()),
+            d if d.starts_with("duration_") && unit(&d[9..]).is_some() => {
+                Term::Duration(unit(&d[9..]).expect("checked"))
+            }
+            d if d.starts_with("age_") && unit(&d[4..]).is_some() => {
+                Term::Age(unit(&d[4..]).expect("checked"))
+            }
+            a if a.len() == 4 && a.starts_with("arg") && (b'0'..=b'5').contains(&a.as_bytes()[3]) => {
+                Term::Arg(a.as_bytes()[3] - b'0')
+            }
+            _ => {
+                return Err(ParseError(format!(
+                    "`{w}` is not a value a query can read: use args->FIELD, ret, duration_us, comm, pid, tid, uid, cpu, arg0..arg5, age_ms, exit_code"
+                )))
+            }
+        };
+        Ok(Expr::Term(term))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_query_parses() {
+        let q = parse(
+            "SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open WHERE ret < 0 AND comm != \"a,b FROM\" GROUP BY comm",
+        )
+        .expect("parses");
+        assert_eq!(q.select.len(), 4);
+        assert_eq!(
+            q.from,
+            [
+                "tracepoint:syscalls:sys_enter_openat",
+                "tracepoint:syscalls:sys_enter_open"
+            ]
+        );
+        let f = q.filter.expect("filter");
+        assert_eq!(f.conjuncts().len(), 2);
+        assert_eq!(q.group_by, [Expr::Term(Term::Builtin("comm".into()))]);
+    }
+
+    #[test]
+    fn aggregates_units_and_fences() {
+        let q = parse_reply(
+            "```sql\nSELECT comm, hist(duration_us), count(*) FROM uprobe:/lib/libc.so.6:malloc WHERE arg0 > 4 MiB GROUP BY comm;\n```",
+        )
+        .expect("parses");
+        assert_eq!(
+            q.select[1],
+            Item::Agg(Agg::Hist, Some(Expr::Term(Term::Duration(TimeUnit::Us))))
+        );
+        assert_eq!(q.select[2], Item::Agg(Agg::Count, None));
+        assert_eq!(
+            q.filter,
+            Some(Expr::Binary(
+                Box::new(Expr::Term(Term::Arg(0))),
+                ">",
+                Box::new(Expr::Int(4 << 20))
+            ))
+        );
+    }
+
+    #[test]
+    fn bad_queries_say_what_is_wrong() {
+        for (text, want) in [
+            ("SELECT comm", "each keyword once"),
+            ("SELECT FROM tracepoint:a:b", "SELECT lists nothing"),
+            ("SELECT foo FROM tracepoint:a:b", "`foo` is not a value"),
+            (
+                "SELECT comm FROM tracepoint:a:b WHERE pid ==",
+                "ends too early",
+            ),
+            ("SELECT sum() FROM tracepoint:a:b", "sum() needs a value"),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(e.0.contains(want), "{text}: {e}");
+        }
+    }
+}
