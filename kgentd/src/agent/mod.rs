@@ -8,6 +8,7 @@
 mod extract;
 mod plan;
 mod prompt;
+mod query_step;
 mod repair;
 mod target;
 mod target_c;
@@ -272,13 +273,30 @@ impl Agent {
         }
         // The query step: the model fills in a query under a grammar and kgent compiles it; the
         // first drafts are queries, the rest free-form bpftrace.
+        let scope = query_step::scope(&self.host, &grounding, &allowed, &opts.text);
         let query_grammar = (self.config.query
             && target == ProgramTarget::Bpftrace
             && self.backend.constrains_decoding())
-        .then(|| query::grammar::gbnf(&allowed))
+        .then(|| query::grammar::gbnf(&scope.from, &scope.fields, scope.focused))
         .flatten();
+        if query_grammar.is_some() {
+            let names: Vec<&str> = scope.from.iter().map(|p| p.name.as_str()).collect();
+            rec.add(
+                EntryKind::Note,
+                0,
+                format!(
+                    "query step: FROM {} {}",
+                    if scope.focused {
+                        "narrowed to the calls the request names:"
+                    } else {
+                        "may name:"
+                    },
+                    names.join(", ")
+                ),
+            );
+        }
         let query_base = {
-            let mut g = grounding.clone();
+            let mut g = scope.grounding.clone();
             g.examples.clear();
             vec![
                 Message::new(
@@ -410,7 +428,7 @@ impl Agent {
             .await;
 
             let reply = if query_turn {
-                match self.compile_query(&completion.text) {
+                match self.compile_query(&completion.text, &opts.text) {
                     Ok(r) => r,
                     Err(diag) => {
                         let c = proto::CheckResult {
@@ -769,13 +787,24 @@ fn allowed_probes(g: &Grounding, aliases: bool) -> Vec<AllowedProbe> {
 
 impl Agent {
     /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
-    fn compile_query(&self, reply: &str) -> Result<Reply, String> {
-        let q = query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
+    /// Filter tests the request does not state are dropped first (see `query::prune_filter`);
+    /// the program says so in a comment.
+    fn compile_query(&self, reply: &str, request: &str) -> Result<Reply, String> {
+        let mut q =
+            query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
+        let dropped = query::prune_filter(&mut q, request);
         let c = query::compile::compile(&self.host, &q)
             .map_err(|e| format!("the query cannot be compiled: {e}"))?;
         let text = reply.trim().lines().collect::<Vec<_>>().join(" ");
+        let mut source = String::new();
+        for d in &dropped {
+            source.push_str(&format!(
+                "// kgent left out the filter `{d}`: the request does not state it\n"
+            ));
+        }
+        source.push_str(&c.source);
         Ok(Reply::Program {
-            source: c.source,
+            source,
             explanation: format!("compiled by kgent from the query `{text}`"),
         })
     }

@@ -5,6 +5,7 @@
 mod bpf_syscall;
 pub mod btf;
 pub mod features;
+pub mod prototypes;
 mod tracefs;
 mod uprobe;
 

@@ -199,6 +199,8 @@ pub fn uprobe_targets(request: &str, max_symbols: usize) -> Vec<UprobeTarget> {
     let speaks_of_functions = words.iter().any(|w| FUNCTION_WORDS.contains(w));
     let mut targets: Vec<UprobeTarget> = Vec::new();
     for w in &words {
+        // People call the C library "glibc"; its file is libc.so.6.
+        let w = &if *w == "glibc" { "libc" } else { *w };
         let named = w.starts_with('/')
             || (w.starts_with("lib")
                 && w.len() > 3

@@ -29,8 +29,14 @@ enum Event {
         enter_fields: Vec<Field>,
         exit_fields: Vec<Field>,
     },
-    /// A user-space function: `uprobe:PATH:F` / `uretprobe:PATH:F`.
-    Func { entry: String, ret: String },
+    /// A user-space function: `uprobe:PATH:F` / `uretprobe:PATH:F`, with its parameters and
+    /// return type when a system header declares it.
+    Func {
+        entry: String,
+        ret: String,
+        params: Vec<Field>,
+        ret_type: Option<String>,
+    },
     /// One probe with its fields (none for profile/software probes).
     Single { probe: String, fields: Vec<Field> },
 }
@@ -178,7 +184,14 @@ fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
             } else {
                 (format!("{other}{rest}"), probe.to_owned())
             };
-            return Ok(Event::Func { entry, ret });
+            let func = rest.rsplit(':').next().unwrap_or_default();
+            let proto = crate::host::prototypes::lookup(func);
+            return Ok(Event::Func {
+                entry,
+                ret,
+                params: proto.as_ref().map(|p| p.params.clone()).unwrap_or_default(),
+                ret_type: proto.map(|p| p.ret),
+            });
         }
     }
     if probe.starts_with("profile:") || probe.starts_with("software:") {
@@ -233,9 +246,18 @@ fn lacks(e: &Event, t: &Term) -> Option<String> {
                 )
             })
         }
-        (Event::Func { .. }, Term::Field(f)) => Some(format!(
-            "{name} is a function: it has arg0..arg5 and ret, not args->{f}"
-        )),
+        (Event::Func { params, .. }, Term::Field(f)) => {
+            (!params.iter().any(|p| p.name == *f)).then(|| {
+                if params.is_empty() {
+                    format!("{name} is a function without a known prototype: use arg0..arg5 and ret, not args->{f}")
+                } else {
+                    format!(
+                        "{name} has no parameter {f} (its parameters: {})",
+                        list(&params.iter().collect::<Vec<_>>())
+                    )
+                }
+            })
+        }
         (Event::Syscall { .. } | Event::Func { .. }, Term::Ret | Term::Duration(_)) => None,
         (Event::Single { .. }, Term::Ret | Term::Duration(_)) => Some(format!(
             "{name} has no return and no duration: ret and duration_* need a syscall tracepoint (sys_enter_*/sys_exit_*) or a uprobe"
@@ -255,7 +277,7 @@ fn side(e: &Event, t: &Term) -> Side {
                 Side::Return
             }
         }
-        (Event::Func { .. }, Term::Arg(_)) => Side::Entry,
+        (Event::Func { .. }, Term::Arg(_) | Term::Field(_)) => Side::Entry,
         (_, Term::Ret | Term::Duration(_)) => Side::Return,
         _ => Side::Any,
     }
@@ -289,7 +311,7 @@ fn event_blocks(
 
     let (entry_probe, return_probe) = match e {
         Event::Syscall { enter, exit, .. } => (enter.clone(), exit.clone()),
-        Event::Func { entry, ret } => (entry.clone(), ret.clone()),
+        Event::Func { entry, ret, .. } => (entry.clone(), ret.clone()),
         Event::Single { probe, .. } => {
             let ctx = Ctx {
                 event: e,
@@ -392,7 +414,7 @@ fn field<'a>(e: &'a Event, name: &str) -> Option<&'a Field> {
             .chain(exit_fields)
             .find(|f| f.name == name),
         Event::Single { fields, .. } => fields.iter().find(|f| f.name == name),
-        Event::Func { .. } => None,
+        Event::Func { params, .. } => params.iter().find(|f| f.name == name),
     }
 }
 
@@ -412,30 +434,36 @@ enum Kind {
 }
 
 fn kind(e: &Event, t: &Term) -> Kind {
-    match t {
-        Term::Builtin(b) if b == "comm" => Kind::CharArray,
-        Term::Field(f) => match field(e, f) {
-            Some(f) => {
-                let ct = f.ctype.replace(' ', "");
-                if ct.contains("char*const*") || ct.contains("char**") {
-                    Kind::StrArray
-                } else if f.is_string() {
-                    Kind::StrPtr
-                } else if ct.starts_with("char") && ct.contains('[') {
-                    Kind::CharArray
-                } else if ct.contains("sockaddr*") {
-                    Kind::Sockaddr
-                } else if f.name.contains("addr")
-                    && (ct.starts_with("__u8[4]") || ct.starts_with("__u8[16]"))
-                {
-                    Kind::Addr
-                } else {
-                    Kind::Int
-                }
-            }
-            None => Kind::Int,
-        },
+    match (e, t) {
+        (_, Term::Builtin(b)) if b == "comm" => Kind::CharArray,
+        (_, Term::Field(f)) => field(e, f).map_or(Kind::Int, field_kind),
+        (Event::Func { params, .. }, Term::Arg(i)) => {
+            params.get(*i as usize).map_or(Kind::Int, field_kind)
+        }
+        (
+            Event::Func {
+                ret_type: Some(r), ..
+            },
+            Term::Ret,
+        ) if r.replace(' ', "").ends_with("char*") => Kind::StrPtr,
         _ => Kind::Int,
+    }
+}
+
+fn field_kind(f: &Field) -> Kind {
+    let ct = f.ctype.replace(' ', "");
+    if ct.contains("char*const*") || ct.contains("char**") {
+        Kind::StrArray
+    } else if f.is_string() {
+        Kind::StrPtr
+    } else if ct.starts_with("char") && ct.contains('[') {
+        Kind::CharArray
+    } else if ct.contains("sockaddr*") {
+        Kind::Sockaddr
+    } else if f.name.contains("addr") && (ct.starts_with("__u8[4]") || ct.starts_with("__u8[16]")) {
+        Kind::Addr
+    } else {
+        Kind::Int
     }
 }
 
@@ -447,6 +475,9 @@ fn scalar(t: &Term, ctx: &Ctx) -> String {
         Term::Field(f) => {
             if ctx.paired_return && side(ctx.event, t) == Side::Entry {
                 saved(t)
+            } else if let Event::Func { params, .. } = ctx.event {
+                let i = params.iter().position(|p| p.name == *f).unwrap_or(0);
+                format!("arg{i}")
             } else {
                 format!("args->{f}")
             }

@@ -4,28 +4,25 @@ use std::fmt::Write as _;
 
 use crate::toolchain::grammar::{literal, AllowedProbe, ProbeContext};
 
-/// The grammar: FROM may name only the allowed event probes, `args->` only fields one of them
-/// has. None when no event probe is allowed.
-pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
-    let probes: Vec<String> = allowed
-        .iter()
-        .filter(|p| p.context != ProbeContext::Plain || p.name.starts_with("profile:"))
-        .map(|p| literal(&p.name))
-        .collect();
+/// The grammar: FROM may name only `from` (event probes), `args->` only `fields`. Values are
+/// terms, filters at most three `term op literal` tests: a small model given room for
+/// expressions fills it with conditions nobody asked for. None when `from` is empty.
+///
+/// With `all_of_from`, FROM is not a choice: it lists every probe of `from`, in order (the calls
+/// the request names).
+pub fn gbnf(from: &[AllowedProbe], fields: &[String], all_of_from: bool) -> Option<String> {
+    let probes: Vec<String> = from.iter().map(|p| literal(&p.name)).collect();
     if probes.is_empty() {
         return None;
     }
-    let mut fields: Vec<&str> = allowed
+    let mut fields: Vec<&str> = fields
         .iter()
-        .flat_map(|p| match &p.context {
-            ProbeContext::Tracepoint { fields } => fields.iter().map(String::as_str).collect(),
-            _ => Vec::new(),
-        })
+        .map(String::as_str)
         .filter(|f| *f != "__syscall_nr" && *f != "ret")
         .collect();
     fields.sort();
     fields.dedup();
-    let uprobes = allowed
+    let uprobes = from
         .iter()
         .any(|p| matches!(p.context, ProbeContext::Uprobe | ProbeContext::Uretprobe));
     let mut terms = vec![
@@ -48,27 +45,27 @@ pub fn gbnf(allowed: &[AllowedProbe]) -> Option<String> {
     }
     let mut g = String::new();
     g.push_str(
-        r#"root ::= "SELECT " items sep "FROM " probes (sep "WHERE " cond)? (sep "GROUP BY " keys)? "\n"
-sep ::= " " | "\n"
-items ::= item (", " item){0,7}
+        r#"root ::= "SELECT " items " FROM " probes (" WHERE " cond)? (" GROUP BY " keys)? "\n"
+items ::= item (", " item){0,5}
 item ::= agg | value
-agg ::= "count()" | ("sum" | "hist" | "avg" | "min" | "max") "(" expr ")"
-keys ::= value (", " value){0,3}
-value ::= "str(" term ")" | expr
-probes ::= probe (", " probe){0,5}
-cond ::= expr (" " logic " " expr){0,3}
-logic ::= "AND" | "OR"
-expr ::= unary (" " binop " " unary){0,3}
-unary ::= "-"? primary
-primary ::= term | int | string | "(" expr ")"
-binop ::= "==" | "!=" | "<=" | ">=" | "<" | ">" | "&" | "|" | "+" | "-" | "*" | "/" | "%" | ">>" | "<<"
-int ::= ("0x" [0-9a-fA-F]{1,8} | [0-9]{1,12}) unit?
-unit ::= " "? ("KiB" | "MiB" | "GiB" | "KB" | "MB" | "GB")
+agg ::= "count()" | ("sum" | "hist" | "avg" | "min" | "max") "(" term ")"
+value ::= term | "str(" term ")"
+keys ::= term (", " term){0,2}
+cond ::= test (" " ("AND" | "OR") " " test){0,2}
+test ::= term (" & " int)? " " cmp " " literal
+cmp ::= "==" | "!=" | "<=" | ">=" | "<" | ">"
+literal ::= "-"? int | string
+int ::= "0x" [0-9a-fA-F]{1,8} | [0-9]{1,12} (" "? ("KiB" | "MiB" | "GiB" | "KB" | "MB" | "GB"))?
 string ::= "\"" [^"\\\n]{0,40} "\""
 "#,
     );
     let _ = writeln!(g, "term ::= {}", terms.join(" | "));
-    let _ = writeln!(g, "probe ::= {}", probes.join(" | "));
+    if all_of_from {
+        let _ = writeln!(g, "probes ::= {}", probes.join(" \", \" "));
+    } else {
+        let _ = writeln!(g, "probes ::= probe (\", \" probe){{0,3}}");
+        let _ = writeln!(g, "probe ::= {}", probes.join(" | "));
+    }
     if !fields.is_empty() {
         let alts: Vec<String> = fields.iter().map(|f| literal(f)).collect();
         let _ = writeln!(g, "field ::= {}", alts.join(" | "));
@@ -82,10 +79,10 @@ pub fn system_prompt(kernel_release: &str) -> String {
         "You turn tracing requests for Linux {kernel_release} into one query for kgent, which compiles it to bpftrace. Reply with the query only.\n\
 Form: SELECT values FROM probes [WHERE condition] [GROUP BY keys]\n\
 - FROM: one or more probes listed by the user. For a syscall name its sys_enter_* tracepoint (list every variant the request means, e.g. open and openat).\n\
-- Values: comm, pid, tid, uid, cpu, args->FIELD (fields of the FROM probes, from the entry or the exit tracepoint), ret (the syscall's or function's return value; < 0 is -errno), duration_us / duration_ms / duration_ns (time from call to return), arg0..arg5 (uprobe arguments; str(arg0) for a string), age_ms (how long the process has existed), exit_code and exit_signal (in sched_process_exit).\n\
+- Values: comm, pid, tid, uid, cpu, args->FIELD (fields of the FROM tracepoints, entry or exit side, and parameters of a function whose prototype is listed), ret (the syscall's or function's return value; < 0 is -errno), duration_us / duration_ms / duration_ns (time from call to return), arg0..arg5 (uprobe arguments; str(arg0) for a string), age_ms (how long the process has existed), exit_code and exit_signal (in sched_process_exit).\n\
 - kgent pairs entry and exit per thread, prints strings, addresses and ports correctly, and prints each event as one line.\n\
 - Aggregates: count(), sum(v), hist(v) (power-of-two histogram), avg(v), min(v), max(v), per GROUP BY keys; they print when tracing stops. Without an aggregate every event prints a line.\n\
-- WHERE: comparisons joined by AND / OR; sizes may use units (64 MiB); comm == \"name\" filters by process name.\n\
+- WHERE: only conditions the request states, joined by AND / OR; sizes may use units (64 MiB); comm == \"name\" filters by process name.\n\
 Examples:\n\
 Request: print every file that processes named nginx open, with the pid\n\
 SELECT comm, pid, args->filename FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open WHERE comm == \"nginx\"\n\
@@ -106,19 +103,23 @@ mod tests {
 
     #[test]
     fn fields_and_probes_are_enumerated() {
-        let allowed = vec![
-            AllowedProbe::tracepoint(
-                "tracepoint:syscalls:sys_enter_openat",
-                vec!["__syscall_nr".into(), "filename".into(), "flags".into()],
-            ),
-            AllowedProbe::tracepoint("tracepoint:syscalls:sys_exit_openat", vec!["ret".into()]),
+        let from = vec![
+            AllowedProbe::tracepoint("tracepoint:syscalls:sys_enter_openat", Vec::new()),
+            AllowedProbe::tracepoint("tracepoint:syscalls:sys_enter_open", Vec::new()),
         ];
-        let g = gbnf(&allowed).expect("grammar");
+        let fields: Vec<String> = ["__syscall_nr", "filename", "flags", "ret", "filename"]
+            .map(String::from)
+            .to_vec();
+        let g = gbnf(&from, &fields, false).expect("grammar");
         assert!(g.contains(r#"field ::= "filename" | "flags""#), "{g}");
         assert!(g.contains(
-            r#"probe ::= "tracepoint:syscalls:sys_enter_openat" | "tracepoint:syscalls:sys_exit_openat""#
+            r#"probe ::= "tracepoint:syscalls:sys_enter_openat" | "tracepoint:syscalls:sys_enter_open""#
         ));
         assert!(!g.contains(r#""arg" [0-5]"#), "no uprobe, no argN");
-        assert_eq!(gbnf(&[]), None);
+        assert_eq!(gbnf(&[], &fields, false), None);
+        let g = gbnf(&from, &fields, true).expect("grammar");
+        assert!(g.contains(
+            r#"probes ::= "tracepoint:syscalls:sys_enter_openat" ", " "tracepoint:syscalls:sys_enter_open""#
+        ), "{g}");
     }
 }

@@ -677,3 +677,143 @@ mod tests {
         }
     }
 }
+
+/// Drops the filter tests the request does not state, and says which. A test is stated when
+/// every literal in it appears in the request (numbers with their units: `64 MiB`, `200 MB`;
+/// 0 always counts, as in `ret < 0`), or when the field it tests is named in the request
+/// (`mode` in "the new mode"). A small model adds tests of its own (`args->fd != -1`,
+/// `comm != "kworker"`) that silently hide the events asked for.
+pub fn prune_filter(q: &mut Query, request: &str) -> Vec<String> {
+    let lower = request.to_ascii_lowercase();
+    let numbers = request_numbers(&lower);
+    let mut dropped = Vec::new();
+    if let Some(f) = q.filter.take() {
+        q.filter = prune(f, &lower, &numbers, &mut dropped);
+    }
+    dropped
+}
+
+fn prune(e: Expr, request: &str, numbers: &[i128], dropped: &mut Vec<String>) -> Option<Expr> {
+    match e {
+        Expr::Binary(a, op @ ("&&" | "||"), b) => {
+            let a = prune(*a, request, numbers, dropped);
+            let b = prune(*b, request, numbers, dropped);
+            match (a, b) {
+                (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
+                (a, b) => a.or(b),
+            }
+        }
+        test => {
+            if stated(&test, request, numbers) {
+                Some(test)
+            } else {
+                dropped.push(show(&test));
+                None
+            }
+        }
+    }
+}
+
+fn stated(test: &Expr, request: &str, numbers: &[i128]) -> bool {
+    let mut terms = Vec::new();
+    test.terms(&mut terms);
+    let named = terms.iter().any(|t| match t {
+        Term::Field(f) => {
+            f.len() >= 3
+                && request
+                    .match_indices(f.as_str())
+                    .any(|(i, _)| word_at(request, i, f.len()))
+        }
+        _ => false,
+    });
+    named || literals_stated(test, request, numbers)
+}
+
+fn literals_stated(e: &Expr, request: &str, numbers: &[i128]) -> bool {
+    match e {
+        Expr::Int(n) => *n == 0 || numbers.contains(n) || numbers.contains(&-n),
+        Expr::Str(s) => request.contains(&s.to_ascii_lowercase()),
+        Expr::Term(_) => true,
+        Expr::StrOf(x) | Expr::Unary(_, x) => literals_stated(x, request, numbers),
+        Expr::Binary(a, _, b) => {
+            literals_stated(a, request, numbers) && literals_stated(b, request, numbers)
+        }
+    }
+}
+
+fn word_at(s: &str, start: usize, len: usize) -> bool {
+    let ok = |c: Option<char>| !c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok(s[..start].chars().next_back()) && ok(s[start + len..].chars().next())
+}
+
+/// The numbers a request states, each also multiplied out by its unit (binary and decimal).
+fn request_numbers(lower: &str) -> Vec<i128> {
+    static NUM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(\d+)\s*(kib|mib|gib|kb|mb|gb|k|m|g)?\b").expect("static regex")
+    });
+    let mut out = Vec::new();
+    for c in NUM.captures_iter(lower) {
+        let Ok(n) = c[1].parse::<i128>() else {
+            continue;
+        };
+        out.push(n);
+        let (bin, dec) = match c.get(2).map(|m| m.as_str()) {
+            Some("k" | "kb" | "kib") => (1 << 10, 1_000),
+            Some("m" | "mb" | "mib") => (1 << 20, 1_000_000),
+            Some("g" | "gb" | "gib") => (1 << 30, 1_000_000_000),
+            _ => continue,
+        };
+        out.push(n * bin);
+        out.push(n * dec);
+    }
+    out
+}
+
+/// An expression as the model wrote it (for notes).
+pub fn show(e: &Expr) -> String {
+    match e {
+        Expr::Term(t) => t.to_string(),
+        Expr::Int(n) => n.to_string(),
+        Expr::Str(s) => format!("\"{s}\""),
+        Expr::StrOf(x) => format!("str({})", show(x)),
+        Expr::Unary(op, x) => format!("{op}{}", show(x)),
+        Expr::Binary(a, op, b) => format!("{} {op} {}", show(a), show(b)),
+    }
+}
+
+#[cfg(test)]
+mod prune_tests {
+    use super::*;
+
+    fn pruned(request: &str, query: &str) -> (Option<String>, Vec<String>) {
+        let mut q = parse(query).expect("parses");
+        let dropped = prune_filter(&mut q, request);
+        (q.filter.as_ref().map(show), dropped)
+    }
+
+    #[test]
+    fn tests_the_request_does_not_state_are_dropped() {
+        let (kept, dropped) = pruned(
+            "warn when a process maps 64 MiB or more",
+            "SELECT comm FROM tracepoint:a:b WHERE args->len >= 64 MiB AND args->fd != -1 AND comm != \"kworker\"",
+        );
+        assert_eq!(kept.as_deref(), Some("args->len >= 67108864"));
+        assert_eq!(dropped, ["args->fd != -1", "comm != \"kworker\""]);
+    }
+
+    #[test]
+    fn zero_named_fields_and_quoted_names_count_as_stated() {
+        let (kept, dropped) = pruned(
+            "for processes named 'kgentdevrd', failed calls and the new mode",
+            "SELECT comm FROM tracepoint:a:b WHERE comm == \"kgentdevrd\" AND ret < 0 AND args->mode & 2 != 0",
+        );
+        assert!(dropped.is_empty(), "{dropped:?}");
+        assert!(kept.is_some());
+        // Every test of an OR dropped: no filter at all.
+        let (kept, _) = pruned(
+            "x",
+            "SELECT comm FROM tracepoint:a:b WHERE args->fd == 3 OR pid == 7",
+        );
+        assert_eq!(kept, None);
+    }
+}

@@ -1,0 +1,162 @@
+//! What the query step offers the model: the probes FROM may name, the fields a query may read,
+//! and the grounding it is shown.
+//!
+//! When the request names calls (`fsync()`, `open/openat call`, `getaddrinfo()`), FROM may name
+//! only those calls' probes: a small model otherwise drifts to a neighbouring probe (block I/O
+//! for fsync, `kmalloc` for malloc). Syscalls are offered by their `sys_enter_*` tracepoint
+//! only; the compiler adds the exit when the query reads `ret` or a duration.
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::host::HostFacts;
+use crate::knowledge::{named_syscall_tracepoints, Grounding};
+use crate::toolchain::grammar::{AllowedProbe, ProbeContext};
+
+pub struct QueryScope {
+    pub from: Vec<AllowedProbe>,
+    pub fields: Vec<String>,
+    pub grounding: Grounding,
+    /// FROM was narrowed to the calls the request names.
+    pub focused: bool,
+}
+
+pub fn scope(
+    host: &HostFacts,
+    grounding: &Grounding,
+    allowed: &[AllowedProbe],
+    request: &str,
+) -> QueryScope {
+    static CALL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b([a-z_][a-z0-9_]*)\(").expect("static regex"));
+    let lower = request.to_ascii_lowercase();
+    let named_tps: Vec<String> = named_syscall_tracepoints(host, request)
+        .into_iter()
+        .map(|t| format!("tracepoint:{t}"))
+        .collect();
+    let called: Vec<&str> = CALL
+        .captures_iter(&lower)
+        .filter_map(|c| c.get(1).map(|m| m.as_str()))
+        .collect();
+    let mut g = grounding.clone();
+    let mut from: Vec<AllowedProbe> = named_tps
+        .iter()
+        .filter(|t| t.contains(":sys_enter_"))
+        .map(|t| AllowedProbe::tracepoint(t.clone(), Vec::new()))
+        .collect();
+    for u in &grounding.uprobes {
+        for s in u.symbols.iter().filter(|s| called.contains(&s.as_str())) {
+            from.push(AllowedProbe {
+                name: format!("uprobe:{}:{s}", u.path.display()),
+                context: ProbeContext::Uprobe,
+            });
+        }
+    }
+    // A C library function the request calls by name (`malloc()`) is offered even when the
+    // request does not name the library.
+    let unresolved: Vec<&str> = called
+        .iter()
+        .copied()
+        .filter(|c| {
+            !named_tps.iter().any(|t| t.ends_with(&format!("_{c}")))
+                && !from.iter().any(|p| p.name.ends_with(&format!(":{c}")))
+        })
+        .collect();
+    if !unresolved.is_empty() {
+        if let Some(libc) = crate::host::resolve_binary("libc") {
+            let symbols = crate::host::uprobe_symbols(&libc).unwrap_or_default();
+            for c in unresolved {
+                if symbols.iter().any(|s| s == c) {
+                    from.push(AllowedProbe {
+                        name: format!("uprobe:{}:{c}", libc.display()),
+                        context: ProbeContext::Uprobe,
+                    });
+                    match g.uprobes.iter_mut().find(|u| u.path == libc) {
+                        Some(u) if !u.symbols.iter().any(|s| s == c) => u.symbols.push(c.into()),
+                        Some(_) => {}
+                        None => g.uprobes.push(crate::host::UprobeTarget {
+                            path: libc.clone(),
+                            symbols: vec![c.to_owned()],
+                            total_symbols: symbols.len(),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    let focused = !from.is_empty();
+    if focused {
+        g.tracepoints.retain(|t| named_tps.contains(&t.probe()));
+        g.facts.retain(|(p, _)| named_tps.contains(p));
+        for u in &mut g.uprobes {
+            u.symbols.retain(|s| called.contains(&s.as_str()));
+        }
+        g.uprobes.retain(|u| !u.symbols.is_empty());
+    } else {
+        // Every grounded event probe, one name per pair: the compiler finds the other half.
+        let names: Vec<&str> = allowed.iter().map(|a| a.name.as_str()).collect();
+        from = allowed
+            .iter()
+            .filter(|a| {
+                let n = a.name.as_str();
+                let exit_of_offered =
+                    n.strip_prefix("tracepoint:syscalls:sys_exit_")
+                        .is_some_and(|s| {
+                            names.contains(&format!("tracepoint:syscalls:sys_enter_{s}").as_str())
+                        })
+                        || (n == "tracepoint:raw_syscalls:sys_exit"
+                            && names.contains(&"tracepoint:raw_syscalls:sys_enter"));
+                let alias = n.starts_with("tracepoint:syscalls:sys_e")
+                    && !n.contains("sys_enter_")
+                    && !n.contains("sys_exit_");
+                let uret_of_offered = a.context == ProbeContext::Uretprobe
+                    && names.contains(&a.name.replacen("uretprobe:", "uprobe:", 1).as_str());
+                let plain_timer = a.context == ProbeContext::Plain && !n.starts_with("profile:");
+                !(exit_of_offered || alias || uret_of_offered || plain_timer)
+            })
+            .cloned()
+            .collect();
+    }
+    // Fields of every offered probe and of its other half; a function's parameters, from its
+    // prototype in the system headers, which the model is shown too. Arrays of integers
+    // (raw_syscalls' `args`) can be neither printed nor used as keys.
+    let mut fields = Vec::new();
+    let usable = |f: &crate::host::Field| {
+        !f.ctype.contains('[')
+            || f.ctype.contains("char")
+            || (f.ctype.starts_with("__u8") && f.name.contains("addr"))
+    };
+    for p in &from {
+        if p.context == ProbeContext::Uprobe {
+            let func = p.name.rsplit(':').next().unwrap_or_default();
+            if let Some(proto) = crate::host::prototypes::lookup(func) {
+                fields.extend(proto.params.iter().map(|f| f.name.clone()));
+                g.facts.insert(0, (p.name.clone(), vec![proto.describe()]));
+            }
+            continue;
+        }
+        let Some(key) = p.name.strip_prefix("tracepoint:") else {
+            continue;
+        };
+        let partner = key
+            .replace("sys_enter", "\u{0}")
+            .replace("sys_exit", "sys_enter")
+            .replace('\u{0}', "sys_exit");
+        for k in [key, partner.as_str()] {
+            if let Some(t) = host.tracepoints.get(k) {
+                fields.extend(
+                    t.fields
+                        .iter()
+                        .filter(|f| usable(f))
+                        .map(|f| f.name.clone()),
+                );
+            }
+        }
+    }
+    QueryScope {
+        from,
+        fields,
+        grounding: g,
+        focused,
+    }
+}
