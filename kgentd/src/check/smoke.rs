@@ -220,7 +220,8 @@ pub async fn check_smoke_run(
     attach_timeout: Duration,
 ) -> CheckOutcome {
     let started = Instant::now();
-    let (passed, detail) = match run(bpftrace, source, attach_timeout).await {
+    let named = requested_comm(request);
+    let (passed, detail) = match run(bpftrace, source, attach_timeout, named.as_deref()).await {
         Ok(obs) => match judge(&expectation(request), &obs) {
             Ok(evidence) => (true, evidence),
             Err(problem) => (false, with_excerpt(problem, &obs.lines)),
@@ -235,6 +236,16 @@ pub async fn check_smoke_run(
     }
 }
 
+/// A process name the request filters on, quoted: "processes named 'x'". The trigger runs its
+/// workload under that name too, or a correct filter would hide all of it.
+pub fn requested_comm(request: &str) -> Option<String> {
+    static NAMED: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r#"(?i)\b(?:named|called|comm)\s*(?:==\s*)?['"`]([A-Za-z0-9_.:+-]{1,15})['"`]"#)
+            .expect("static regex")
+    });
+    NAMED.captures(request).map(|c| c[1].to_owned())
+}
+
 /// What one smoke run saw.
 #[derive(Debug, Default)]
 pub struct Observation {
@@ -242,6 +253,8 @@ pub struct Observation {
     pub lines: Vec<String>,
     pub facts: TriggerFacts,
     pub dir: String,
+    /// The process name the workload also ran under (see `requested_comm`).
+    pub named: Option<String>,
 }
 
 /// Judges an observation: evidence on success, the problem otherwise.
@@ -324,6 +337,9 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
     if text.contains("kgent-smoke") {
         seen.push("its kgent-smoke process or path names".to_owned());
     }
+    if let Some(n) = obs.named.as_ref().filter(|n| text.contains(n.as_str())) {
+        seen.push(format!("the process name {n} it also ran under"));
+    }
     if let Some(p) = obs.facts.pids.iter().find(|&&p| has_number(u64::from(p))) {
         seen.push(format!("pid {p}"));
     }
@@ -383,6 +399,7 @@ async fn run(
     bpftrace: &Path,
     source: &str,
     attach_timeout: Duration,
+    named: Option<&str>,
 ) -> Result<Observation, String> {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let dir = std::env::temp_dir().join(format!("kgent-smoke-{}", &tag[..8]));
@@ -452,7 +469,7 @@ async fn run(
         lines
     });
     let port = 40_000 + (u16::from_str_radix(&tag[8..12], 16).unwrap_or(0) % 20_000);
-    let facts = trigger(&dir, port).await;
+    let facts = trigger(&dir, port, named).await;
     tokio::time::sleep(SETTLE).await;
 
     // Stop gracefully so maps are printed; repeat SIGINT (bpftrace 0.17 can miss one).
@@ -480,15 +497,17 @@ async fn run(
         lines,
         facts,
         dir: dir.display().to_string(),
+        named: named.map(str::to_owned),
     })
 }
 
-async fn trigger(dir: &Path, port: u16) -> Result<TriggerFacts, String> {
+async fn trigger(dir: &Path, port: u16, named: Option<&str>) -> Result<TriggerFacts, String> {
     let run = tokio::process::Command::new("python3")
         .arg("-c")
         .arg(TRIGGER)
         .arg(dir)
         .arg(port.to_string())
+        .args(named)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -522,6 +541,15 @@ async fn trigger(dir: &Path, port: u16) -> Result<TriggerFacts, String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_quoted_process_name_is_what_the_workload_also_runs_under() {
+        assert_eq!(
+            requested_comm("Profile the syscalls of processes named 'kgentdevls'").as_deref(),
+            Some("kgentdevls")
+        );
+        assert_eq!(requested_comm("processes named nginx"), None);
+    }
+
     fn obs(lines: &[&str]) -> Observation {
         Observation {
             lines: lines.iter().map(|s| s.to_string()).collect(),
@@ -534,6 +562,7 @@ mod tests {
                 exited_0: None,
             },
             dir: "/tmp/kgent-smoke-x".into(),
+            named: None,
         }
     }
 

@@ -19,6 +19,8 @@ import time
 
 DIR = sys.argv[1]
 PORT = int(sys.argv[2])
+# A process name the request filters on ("processes named 'x'"): the workload runs again under it.
+NAMED = sys.argv[3] if len(sys.argv) > 3 else ""
 facts = {"pid": os.getpid(), "pids": [os.getpid()], "ports": [], "paths": [], "errors": []}
 
 
@@ -184,10 +186,22 @@ def network():
     u.sendto(b"kgent smoke datagram", ("127.0.0.1", PORT + 2))
     u.close()
     facts["ports"].append(PORT + 2)
+    if socket.has_ipv6:
+        # A datagram over IPv6 too, to the port of the IPv6 connection.
+        def udp6():
+            u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            u6.sendto(b"kgent smoke datagram", ("::1", PORT + 1))
+            u6.close()
+        step(udp6)
     socket.getaddrinfo("localhost", PORT)
 
 
 setcomm("kgent-smoke")
 for action in (files, memory, processes, scheduling, network):
     step(action)
+if NAMED:
+    setcomm(NAMED)
+    for action in (files, memory, network):
+        step(action)
+    setcomm("kgent-smoke")
 print(json.dumps(facts), flush=True)

@@ -708,7 +708,12 @@ fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
 
 fn aggregate(q: &Query, ctx: &Ctx) -> Result<String, String> {
     // Keys: GROUP BY, then every plain SELECT value not already a key.
-    let mut key_exprs: Vec<&Expr> = q.group_by.iter().collect();
+    let mut key_exprs: Vec<&Expr> = Vec::new();
+    for g in &q.group_by {
+        if !key_exprs.contains(&g) {
+            key_exprs.push(g);
+        }
+    }
     for it in &q.select {
         if let Item::Value(e) = it {
             if !key_exprs.contains(&e) {

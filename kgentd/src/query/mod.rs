@@ -732,7 +732,12 @@ fn stated(test: &Expr, request: &str, numbers: &[i128]) -> bool {
 fn literals_stated(e: &Expr, request: &str, numbers: &[i128]) -> bool {
     match e {
         Expr::Int(n) => *n == 0 || numbers.contains(n) || numbers.contains(&-n),
-        Expr::Str(s) => request.contains(&s.to_ascii_lowercase()),
+        // A string counts when the request quotes it: "run shell commands" does not state
+        // `command == "shell"`.
+        Expr::Str(s) => {
+            let s = s.to_ascii_lowercase();
+            ['\'', '"', '`'].iter().any(|q| request.contains(&format!("{q}{s}{q}")))
+        }
         Expr::Term(_) => true,
         Expr::StrOf(x) | Expr::Unary(_, x) => literals_stated(x, request, numbers),
         Expr::Binary(a, _, b) => {
