@@ -124,7 +124,7 @@ pub fn scope(
     let usable = |f: &crate::host::Field| {
         !f.ctype.contains('[')
             || f.ctype.contains("char")
-            || (f.ctype.starts_with("__u8") && f.name.contains("addr"))
+            || ((f.ctype == "__u8[4]" || f.ctype == "__u8[16]") && f.name.contains("addr"))
     };
     for p in &from {
         if p.context == ProbeContext::Uprobe {

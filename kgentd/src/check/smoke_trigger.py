@@ -182,6 +182,14 @@ def network():
         pass
     s.close()
     facts["ports"].append(PORT + 3)
+    if socket.has_ipv6:
+        # Refused over IPv6 too: resets of both families.
+        s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            s6.connect(("::1", PORT + 3))
+        except OSError:
+            pass
+        s6.close()
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.sendto(b"kgent smoke datagram", ("127.0.0.1", PORT + 2))
     u.close()

@@ -9,6 +9,9 @@ pub struct ScriptedBackend {
     source: String,
     replies: Vec<String>,
     next: AtomicUsize,
+    /// Replies written as a grammar-constrained model would write them: the loop then takes
+    /// the paths it takes for such a model (the query step).
+    claims_grammar: bool,
 }
 
 impl ScriptedBackend {
@@ -22,7 +25,14 @@ impl ScriptedBackend {
             source: source.into(),
             replies,
             next: AtomicUsize::new(0),
+            claims_grammar: false,
         })
+    }
+
+    /// Replay as a backend whose decoding a grammar constrains (the replies must conform).
+    pub fn claiming_grammar(mut self) -> Self {
+        self.claims_grammar = true;
+        self
     }
 
     pub fn from_config(cfg: &ModelConfig) -> Result<Self, LlmError> {
@@ -54,6 +64,9 @@ impl Backend for ScriptedBackend {
     }
     fn loaded(&self) -> bool {
         true
+    }
+    fn constrains_decoding(&self) -> bool {
+        self.claims_grammar
     }
     async fn complete(&self, req: ChatRequest) -> Result<Completion, LlmError> {
         let i = self.next.fetch_add(1, Ordering::SeqCst);

@@ -681,30 +681,38 @@ mod tests {
 /// Drops the filter tests the request does not state, and says which. A test is stated when
 /// every literal in it appears in the request (numbers with their units: `64 MiB`, `200 MB`;
 /// 0 always counts, as in `ret < 0`), or when the field it tests is named in the request
-/// (`mode` in "the new mode"). A small model adds tests of its own (`args->fd != -1`,
+/// (`mode` in "the new mode"), or when a fact the model was shown names the field with those
+/// numbers ("filter protocol == 6"). A small model adds tests of its own (`args->fd != -1`,
 /// `comm != "kworker"`) that silently hide the events asked for.
-pub fn prune_filter(q: &mut Query, request: &str) -> Vec<String> {
+pub fn prune_filter(q: &mut Query, request: &str, facts: &[String]) -> Vec<String> {
     let lower = request.to_ascii_lowercase();
     let numbers = request_numbers(&lower);
+    let facts: Vec<String> = facts.iter().map(|f| f.to_ascii_lowercase()).collect();
     let mut dropped = Vec::new();
     if let Some(f) = q.filter.take() {
-        q.filter = prune(f, &lower, &numbers, &mut dropped);
+        q.filter = prune(f, &lower, &numbers, &facts, &mut dropped);
     }
     dropped
 }
 
-fn prune(e: Expr, request: &str, numbers: &[i128], dropped: &mut Vec<String>) -> Option<Expr> {
+fn prune(
+    e: Expr,
+    request: &str,
+    numbers: &[i128],
+    facts: &[String],
+    dropped: &mut Vec<String>,
+) -> Option<Expr> {
     match e {
         Expr::Binary(a, op @ ("&&" | "||"), b) => {
-            let a = prune(*a, request, numbers, dropped);
-            let b = prune(*b, request, numbers, dropped);
+            let a = prune(*a, request, numbers, facts, dropped);
+            let b = prune(*b, request, numbers, facts, dropped);
             match (a, b) {
                 (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
                 (a, b) => a.or(b),
             }
         }
         test => {
-            if stated(&test, request, numbers) {
+            if stated(&test, request, numbers) || in_facts(&test, facts) {
                 Some(test)
             } else {
                 dropped.push(show(&test));
@@ -726,17 +734,74 @@ fn stated(test: &Expr, request: &str, numbers: &[i128]) -> bool {
         }
         _ => false,
     });
-    named || literals_stated(test, request, numbers)
+    named || weak_zero_test(test) || literals_stated(test, request, numbers)
+}
+
+/// `x != 0` and `x > 0` (set, non-null, positive), and comparisons of a result with 0
+/// (`ret < 0`: failed; `exit_code != 0`): tests that state a common meaning, not a choice.
+/// `args->len == 0` is a real filter and must be stated.
+fn weak_zero_test(test: &Expr) -> bool {
+    let Expr::Binary(a, op, b) = test else {
+        return false;
+    };
+    if **b != Expr::Int(0) {
+        return false;
+    }
+    let result = matches!(
+        **a,
+        Expr::Term(Term::Ret | Term::ExitCode | Term::ExitSignal)
+    );
+    result || matches!(*op, "!=" | ">")
+}
+
+/// A fact names the tested field and every number in the test.
+fn in_facts(test: &Expr, facts: &[String]) -> bool {
+    let mut terms = Vec::new();
+    test.terms(&mut terms);
+    let mut ints = Vec::new();
+    collect_ints(test, &mut ints);
+    let fields: Vec<&str> = terms
+        .iter()
+        .filter_map(|t| match t {
+            Term::Field(f) => Some(f.as_str()),
+            _ => None,
+        })
+        .collect();
+    !fields.is_empty()
+        && facts.iter().any(|fact| {
+            fields.iter().all(|f| {
+                fact.match_indices(f)
+                    .any(|(i, _)| word_at(fact, i, f.len()))
+            }) && ints.iter().all(|n| {
+                let n = n.to_string();
+                fact.match_indices(&n)
+                    .any(|(i, _)| word_at(fact, i, n.len()))
+            })
+        })
+}
+
+fn collect_ints(e: &Expr, out: &mut Vec<i128>) {
+    match e {
+        Expr::Int(n) => out.push(*n),
+        Expr::StrOf(x) | Expr::Unary(_, x) => collect_ints(x, out),
+        Expr::Binary(a, _, b) => {
+            collect_ints(a, out);
+            collect_ints(b, out);
+        }
+        _ => {}
+    }
 }
 
 fn literals_stated(e: &Expr, request: &str, numbers: &[i128]) -> bool {
     match e {
-        Expr::Int(n) => *n == 0 || numbers.contains(n) || numbers.contains(&-n),
+        Expr::Int(n) => numbers.contains(n) || numbers.contains(&-n),
         // A string counts when the request quotes it: "run shell commands" does not state
         // `command == "shell"`.
         Expr::Str(s) => {
             let s = s.to_ascii_lowercase();
-            ['\'', '"', '`'].iter().any(|q| request.contains(&format!("{q}{s}{q}")))
+            ['\'', '"', '`']
+                .iter()
+                .any(|q| request.contains(&format!("{q}{s}{q}")))
         }
         Expr::Term(_) => true,
         Expr::StrOf(x) | Expr::Unary(_, x) => literals_stated(x, request, numbers),
@@ -792,7 +857,8 @@ mod prune_tests {
 
     fn pruned(request: &str, query: &str) -> (Option<String>, Vec<String>) {
         let mut q = parse(query).expect("parses");
-        let dropped = prune_filter(&mut q, request);
+        let facts = ["filter protocol == 6 (ipproto_tcp)".to_owned()];
+        let dropped = prune_filter(&mut q, request, &facts);
         (q.filter.as_ref().map(show), dropped)
     }
 
@@ -804,6 +870,12 @@ mod prune_tests {
         );
         assert_eq!(kept.as_deref(), Some("args->len >= 67108864"));
         assert_eq!(dropped, ["args->fd != -1", "comm != \"kworker\""]);
+        let (kept, dropped) = pruned(
+            "count datagrams",
+            "SELECT comm FROM tracepoint:a:b WHERE args->addr_len == 0 AND args->addr != 0",
+        );
+        assert_eq!(kept.as_deref(), Some("args->addr != 0"));
+        assert_eq!(dropped, ["args->addr_len == 0"]);
     }
 
     #[test]
@@ -814,6 +886,13 @@ mod prune_tests {
         );
         assert!(dropped.is_empty(), "{dropped:?}");
         assert!(kept.is_some());
+        // A shown fact states a test too.
+        let (kept, dropped) = pruned(
+            "x",
+            "SELECT comm FROM tracepoint:a:b WHERE args->protocol == 6 AND args->state == 6",
+        );
+        assert_eq!(kept.as_deref(), Some("args->protocol == 6"));
+        assert_eq!(dropped, ["args->state == 6"]);
         // Every test of an OR dropped: no filter at all.
         let (kept, _) = pruned(
             "x",

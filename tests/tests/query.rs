@@ -1,0 +1,192 @@
+//! The query step against the real host: compiled queries load through bpftrace and the kernel
+//! verifier, observe what they promise under the real smoke trigger, the query grammar refuses
+//! invented probes and fields (checked with the real model's vocabulary), and the agent loop
+//! answers from a (scripted, grammar-conforming) query.
+use std::sync::Arc;
+use std::time::Duration;
+
+use kgent_tests::{ask_all, final_answer, proto, TestDaemon};
+use kgentd::check::{check_bpftrace_load, check_smoke_run};
+use kgentd::config::ModelConfig;
+use kgentd::host::HostFacts;
+use kgentd::llm::ScriptedBackend;
+use kgentd::query::{compile::compile, parse};
+use kgentd::toolchain::grammar::AllowedProbe;
+
+const BPFTRACE: &str = "bpftrace";
+
+fn host() -> HostFacts {
+    HostFacts::discover(std::path::Path::new(BPFTRACE))
+}
+
+fn libc() -> String {
+    kgentd::host::resolve_binary("libc")
+        .expect("libc resolves")
+        .display()
+        .to_string()
+}
+
+fn compiled(host: &HostFacts, query: &str) -> String {
+    let q = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+    compile(host, &q)
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .source
+}
+
+#[tokio::test]
+async fn every_shape_of_query_compiles_to_a_program_the_kernel_accepts() {
+    let host = host();
+    let libc = libc();
+    let queries = [
+        // entry fields and the result: paired per thread
+        "SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open WHERE ret < 0".to_owned(),
+        // durations into a histogram
+        "SELECT comm, hist(duration_us) FROM tracepoint:syscalls:sys_enter_getdents64 GROUP BY comm".into(),
+        // a struct sockaddr * printed by family, and used as a key
+        "SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind".into(),
+        "SELECT count() FROM tracepoint:syscalls:sys_enter_sendto GROUP BY comm, args->addr".into(),
+        // argv
+        "SELECT comm, pid, args->argv FROM tracepoint:syscalls:sys_enter_execve".into(),
+        // task-derived values
+        "SELECT comm, pid, exit_code, exit_signal, age_ms FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0 OR exit_signal != 0".into(),
+        // dual-stack addresses of a tracepoint
+        "SELECT comm, args->saddr, args->sport, args->daddr, args->dport FROM tracepoint:sock:inet_sock_set_state WHERE args->newstate == 1".into(),
+        // a C library function with its prototype's parameter names, paired with its return
+        format!("SELECT comm, pid, args->name, ret, duration_us FROM uprobe:{libc}:getaddrinfo"),
+        // sums of results and sizes with units
+        "SELECT comm, sum(ret) FROM tracepoint:syscalls:sys_exit_write WHERE ret > 0 GROUP BY comm".into(),
+        "SELECT comm, pid, args->len FROM tracepoint:syscalls:sys_enter_mmap WHERE args->len >= 64 MiB".into(),
+    ];
+    for q in &queries {
+        let source = compiled(&host, q);
+        let load = check_bpftrace_load(
+            std::path::Path::new(BPFTRACE),
+            &source,
+            Duration::from_secs(30),
+            &host.kernel_release,
+        )
+        .await;
+        assert!(load.passed, "{q}\n{source}\n{}", load.detail);
+    }
+}
+
+#[tokio::test]
+async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
+    let host = host();
+    let cases = [
+        (
+            "show the failed opens with the path and the errno",
+            "SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open WHERE ret < 0",
+        ),
+        (
+            "for every bind() print the process, IPv4 or IPv6, and the local port",
+            "SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind",
+        ),
+    ];
+    for (request, q) in cases {
+        let source = compiled(&host, q);
+        let smoke = check_smoke_run(
+            std::path::Path::new(BPFTRACE),
+            &source,
+            request,
+            Duration::from_secs(30),
+        )
+        .await;
+        assert!(smoke.passed, "{request}\n{source}\n{}", smoke.detail);
+    }
+}
+
+#[test]
+fn a_field_the_probes_lack_is_refused_with_their_fields() {
+    let host = host();
+    let q = parse("SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_connect")
+        .expect("parses");
+    let err = compile(&host, &q).expect_err("connect has no umyaddr");
+    assert!(
+        err.contains("has no field umyaddr") && err.contains("uservaddr"),
+        "{err}"
+    );
+    let q = parse("SELECT duration_us FROM tracepoint:sched:sched_process_exit").expect("parses");
+    let err = compile(&host, &q).expect_err("no duration on a single tracepoint");
+    assert!(err.contains("no return and no duration"), "{err}");
+}
+
+#[test]
+fn the_query_grammar_cannot_name_an_invented_probe_or_field() {
+    let model = ModelConfig::default().path;
+    assert!(
+        model.exists(),
+        "{} is missing: fetch it with `bash setup.sh --no-build`",
+        model.display()
+    );
+    let from = vec![
+        AllowedProbe::tracepoint("tracepoint:syscalls:sys_enter_openat", Vec::new()),
+        AllowedProbe::tracepoint("tracepoint:syscalls:sys_enter_open", Vec::new()),
+    ];
+    let fields: Vec<String> = ["dfd", "filename", "flags", "mode", "ret"]
+        .map(String::from)
+        .to_vec();
+    let accepts = |grammar: &str, text: &str| {
+        kgentd::llm::grammar_accepts(&model, grammar, &format!("{text}\n")).expect("grammar check")
+    };
+    let free = kgentd::query::grammar::gbnf(&from, &fields, false).expect("grammar");
+    assert!(accepts(
+        &free,
+        "SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE ret < 0"
+    ));
+    assert!(accepts(
+        &free,
+        "SELECT count() FROM tracepoint:syscalls:sys_enter_open WHERE comm == \"nginx\" GROUP BY comm"
+    ));
+    for bad in [
+        "SELECT comm FROM tracepoint:syscalls:sys_enter_fileopen",
+        "SELECT args->pathname FROM tracepoint:syscalls:sys_enter_openat",
+        "SELECT comm FROM kprobe:do_sys_open",
+        "SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE args->flags + 1 > 2",
+    ] {
+        assert!(!accepts(&free, bad), "accepted: {bad}");
+    }
+    // When the request names the calls, FROM is all of them, in order, and nothing else.
+    let fixed = kgentd::query::grammar::gbnf(&from, &fields, true).expect("grammar");
+    assert!(accepts(
+        &fixed,
+        "SELECT comm FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open"
+    ));
+    assert!(!accepts(
+        &fixed,
+        "SELECT comm FROM tracepoint:syscalls:sys_enter_openat"
+    ));
+}
+
+#[tokio::test]
+async fn the_loop_answers_from_a_query_and_feeds_a_compile_error_back() {
+    let bad = "SELECT comm, pid, args->pathname FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_openat2";
+    let good = "SELECT comm, pid, args->filename FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_openat2";
+    let backend = ScriptedBackend::new("query script", vec![bad.into(), good.into()])
+        .expect("replies")
+        .claiming_grammar();
+    let d = TestDaemon::with_backend(Arc::new(backend), |_| {}).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "print the pid, process name and path of every file opened with open() or openat()",
+        4,
+    )
+    .await
+    .expect("ask");
+    let answer = final_answer(&events).expect("an answer from the second query");
+    assert_eq!(answer.iterations, 2, "{answer:#?}");
+    assert!(
+        answer.program.contains("str(args->filename)"),
+        "strings are read with str():\n{}",
+        answer.program
+    );
+    assert!(answer
+        .explanation
+        .contains("compiled by kgent from the query"));
+    let failed_query = events.iter().any(|e| {
+        matches!(&e.event, Some(proto::ask_event::Event::Check(c))
+            if c.name == "query" && !c.passed && c.detail.contains("has no field pathname"))
+    });
+    assert!(failed_query, "the compile error is reported: {events:#?}");
+    d.stop().await;
+}
