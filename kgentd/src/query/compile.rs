@@ -59,40 +59,37 @@ pub fn compile(host: &HostFacts, q: &Query) -> Result<Compiled, String> {
         }
     }
     let mut terms = Vec::new();
-    for it in &q.select {
-        match it {
-            Item::Value(e) | Item::Agg(_, Some(e)) => e.terms(&mut terms),
-            Item::Agg(_, None) => {}
+    query_terms(q, &mut terms);
+
+    // A term no event has is a mistake; one that only some have (openat2's `usize`, unlinkat's
+    // `flag`) is printed and tested where it exists.
+    for t in &terms {
+        if events.iter().all(|e| lacks(e, t).is_some()) {
+            let reasons: Vec<String> = events.iter().filter_map(|e| lacks(e, t)).collect();
+            return Err(reasons.join("; "));
         }
     }
-    if let Some(f) = &q.filter {
-        f.terms(&mut terms);
-    }
-    for g in &q.group_by {
-        g.terms(&mut terms);
-    }
-    terms.sort();
-    terms.dedup();
-
-    // Keep the events that have every term the query reads; say which were left out.
     let mut kept = Vec::new();
-    let mut why_not = Vec::new();
     for e in events {
-        match terms.iter().find_map(|t| lacks(&e, t)) {
-            None => kept.push(e),
-            Some(reason) => why_not.push(reason),
+        match restrict(q, &e) {
+            Ok((rq, dropped)) => {
+                notes.extend(dropped);
+                kept.push((e, rq));
+            }
+            Err(reason) => notes.push(format!("left out: {reason}")),
         }
     }
     if kept.is_empty() {
-        return Err(why_not.join("; "));
+        return Err(notes.join("; "));
     }
-    notes.extend(why_not.iter().map(|w| format!("left out: {w}")));
 
     let aggregates = q.select.iter().any(|i| matches!(i, Item::Agg(..)));
     let mut blocks: Vec<Block> = Vec::new();
     let mut scratch: Vec<String> = Vec::new();
-    for e in &kept {
-        for b in event_blocks(e, q, &terms, aggregates, &mut scratch)? {
+    for (e, rq) in &kept {
+        let mut terms = Vec::new();
+        query_terms(rq, &mut terms);
+        for b in event_blocks(e, rq, &terms, aggregates, &mut scratch)? {
             match blocks
                 .iter_mut()
                 .find(|x| x.pred == b.pred && x.body == b.body)
@@ -131,6 +128,99 @@ pub fn compile(host: &HostFacts, q: &Query) -> Result<Compiled, String> {
         source: src.trim_end().to_owned() + "\n",
         notes,
     })
+}
+
+/// Every term a query reads, sorted, once each.
+fn query_terms(q: &Query, terms: &mut Vec<Term>) {
+    for it in &q.select {
+        match it {
+            Item::Value(e) | Item::Agg(_, Some(e)) => e.terms(terms),
+            Item::Agg(_, None) => {}
+        }
+    }
+    if let Some(f) = &q.filter {
+        f.terms(terms);
+    }
+    for g in &q.group_by {
+        g.terms(terms);
+    }
+    terms.sort();
+    terms.dedup();
+}
+
+/// The query as one event can answer it: printed values and filter tests it lacks a term of
+/// are left out for it (with notes); an aggregate or key it lacks leaves the event out.
+fn restrict(q: &Query, e: &Event) -> Result<(Query, Vec<String>), String> {
+    let missing = |x: &Expr| {
+        let mut ts = Vec::new();
+        x.terms(&mut ts);
+        ts.iter().find_map(|t| lacks(e, t))
+    };
+    let mut notes = Vec::new();
+    let mut select = Vec::new();
+    for it in &q.select {
+        match it {
+            Item::Value(x) => match missing(x) {
+                Some(why) => notes.push(format!("not printed for {}: {why}", event_name(e))),
+                None => select.push(it.clone()),
+            },
+            Item::Agg(_, Some(x)) => {
+                if let Some(why) = missing(x) {
+                    return Err(why);
+                }
+                select.push(it.clone());
+            }
+            Item::Agg(_, None) => select.push(it.clone()),
+        }
+    }
+    for g in &q.group_by {
+        if let Some(why) = missing(g) {
+            return Err(why);
+        }
+    }
+    if select.is_empty() {
+        return Err(format!(
+            "{} has none of the values asked for",
+            event_name(e)
+        ));
+    }
+    fn keep(
+        x: Expr,
+        missing: &dyn Fn(&Expr) -> Option<String>,
+        notes: &mut Vec<String>,
+        name: &str,
+    ) -> Option<Expr> {
+        match x {
+            Expr::Binary(a, op @ ("&&" | "||"), b) => {
+                let a = keep(*a, missing, notes, name);
+                let b = keep(*b, missing, notes, name);
+                match (a, b) {
+                    (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
+                    (a, b) => a.or(b),
+                }
+            }
+            test => match missing(&test) {
+                Some(why) => {
+                    notes.push(format!("filter not applied to {name}: {why}"));
+                    None
+                }
+                None => Some(test),
+            },
+        }
+    }
+    let filter = q
+        .filter
+        .clone()
+        .and_then(|f| keep(f, &missing, &mut notes, event_name(e)));
+    Ok((
+        Query {
+            select,
+            from: q.from.clone(),
+            filter,
+            group_by: q.group_by.clone(),
+        },
+        notes,
+    ))
 }
 
 fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {

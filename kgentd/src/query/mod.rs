@@ -754,12 +754,16 @@ fn weak_zero_test(test: &Expr) -> bool {
     result || matches!(*op, "!=" | ">")
 }
 
-/// A fact names the tested field and every number in the test.
+/// A fact names the tested field and every number in the test (a test without numbers, or with
+/// a string, is never stated by a fact).
 fn in_facts(test: &Expr, facts: &[String]) -> bool {
     let mut terms = Vec::new();
     test.terms(&mut terms);
     let mut ints = Vec::new();
     collect_ints(test, &mut ints);
+    if ints.is_empty() || has_string(test) {
+        return false;
+    }
     let fields: Vec<&str> = terms
         .iter()
         .filter_map(|t| match t {
@@ -778,6 +782,15 @@ fn in_facts(test: &Expr, facts: &[String]) -> bool {
                     .any(|(i, _)| word_at(fact, i, n.len()))
             })
         })
+}
+
+fn has_string(e: &Expr) -> bool {
+    match e {
+        Expr::Str(_) => true,
+        Expr::StrOf(x) | Expr::Unary(_, x) => has_string(x),
+        Expr::Binary(a, _, b) => has_string(a) || has_string(b),
+        _ => false,
+    }
 }
 
 fn collect_ints(e: &Expr, out: &mut Vec<i128>) {
@@ -857,7 +870,10 @@ mod prune_tests {
 
     fn pruned(request: &str, query: &str) -> (Option<String>, Vec<String>) {
         let mut q = parse(query).expect("parses");
-        let facts = ["filter protocol == 6 (ipproto_tcp)".to_owned()];
+        let facts = [
+            "filter protocol == 6 (ipproto_tcp)".to_owned(),
+            "pathname is a user pointer".to_owned(),
+        ];
         let dropped = prune_filter(&mut q, request, &facts);
         (q.filter.as_ref().map(show), dropped)
     }
@@ -893,6 +909,12 @@ mod prune_tests {
         );
         assert_eq!(kept.as_deref(), Some("args->protocol == 6"));
         assert_eq!(dropped, ["args->state == 6"]);
+        // A fact naming a field does not state a string test on it.
+        let (kept, _) = pruned(
+            "x",
+            "SELECT comm FROM tracepoint:a:b WHERE args->pathname == \"filename\"",
+        );
+        assert_eq!(kept, None);
         // Every test of an OR dropped: no filter at all.
         let (kept, _) = pruned(
             "x",
