@@ -306,12 +306,6 @@ impl Agent {
                 Message::new(Role::User, prompt::user_prompt(&opts.text, &g)),
             ]
         };
-        let query_facts: Vec<String> = scope
-            .grounding
-            .facts
-            .iter()
-            .flat_map(|(_, f)| f.iter().cloned())
-            .collect();
         let query_drafts = if query_grammar.is_some() {
             self.config.query_drafts
         } else {
@@ -434,7 +428,7 @@ impl Agent {
             .await;
 
             let reply = if query_turn {
-                match self.compile_query(&completion.text, &opts.text, &query_facts) {
+                match self.compile_query(&completion.text, &opts.text) {
                     Ok(r) => r,
                     Err(diag) => {
                         let c = proto::CheckResult {
@@ -795,10 +789,10 @@ impl Agent {
     /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
     /// Filter tests the request does not state are dropped first (see `query::prune_filter`);
     /// the program says so in a comment.
-    fn compile_query(&self, reply: &str, request: &str, facts: &[String]) -> Result<Reply, String> {
+    fn compile_query(&self, reply: &str, request: &str) -> Result<Reply, String> {
         let mut q =
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
-        let dropped = query::prune_filter(&mut q, request, facts);
+        let dropped = query::prune_filter(&mut q, request);
         let c = query::compile::compile(&self.host, &q)
             .map_err(|e| format!("the query cannot be compiled: {e}"))?;
         let text = reply.trim().lines().collect::<Vec<_>>().join(" ");

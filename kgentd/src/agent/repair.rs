@@ -612,32 +612,18 @@ mod tests {
     }
 
     fn host() -> HostFacts {
-        use crate::host::{Field, Tracepoint};
-        let mut h = HostFacts::for_tests();
-        for (event, fields) in [
-            ("sys_enter_unlink", vec![("const char *", "pathname")]),
-            ("sys_exit_unlink", vec![("long", "ret")]),
-            ("sys_enter_fsync", vec![("unsigned int", "fd")]),
-            ("sys_exit_fsync", vec![("long", "ret")]),
-            ("sys_enter_fdatasync", vec![("unsigned int", "fd")]),
-            ("sys_exit_fdatasync", vec![("long", "ret")]),
-        ] {
-            h.tracepoints.insert(
-                format!("syscalls:{event}"),
-                Tracepoint {
-                    subsystem: "syscalls".into(),
-                    event: event.into(),
-                    fields: fields
-                        .into_iter()
-                        .map(|(t, n)| Field {
-                            ctype: t.into(),
-                            name: n.into(),
-                        })
-                        .collect(),
-                },
-            );
-        }
-        h
+        HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_unlink",
+                &[("const char *", "pathname")],
+            ),
+            ("syscalls", "sys_exit_unlink", &[("long", "ret")]),
+            ("syscalls", "sys_enter_fsync", &[("unsigned int", "fd")]),
+            ("syscalls", "sys_exit_fsync", &[("long", "ret")]),
+            ("syscalls", "sys_enter_fdatasync", &[("unsigned int", "fd")]),
+            ("syscalls", "sys_exit_fdatasync", &[("long", "ret")]),
+        ])
     }
 
     #[test]

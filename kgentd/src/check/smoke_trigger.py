@@ -170,26 +170,24 @@ def tcp(family, host, port):
     facts["ports"].append(port)
 
 
+def refused(family, addr, port):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.connect((addr, port))
+    except OSError:
+        pass
+    s.close()
+
+
 def network():
     tcp(socket.AF_INET, "127.0.0.1", PORT)
     if socket.has_ipv6:
         step(lambda: tcp(socket.AF_INET6, "::1", PORT + 1))
-    # A refused connection (the kernel answers with a reset).
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.connect(("127.0.0.1", PORT + 3))
-    except OSError:
-        pass
-    s.close()
+    # Refused connections over both families (the kernel answers with a reset).
+    refused(socket.AF_INET, "127.0.0.1", PORT + 3)
     facts["ports"].append(PORT + 3)
     if socket.has_ipv6:
-        # Refused over IPv6 too: resets of both families.
-        s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        try:
-            s6.connect(("::1", PORT + 3))
-        except OSError:
-            pass
-        s6.close()
+        step(lambda: refused(socket.AF_INET6, "::1", PORT + 3))
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.sendto(b"kgent smoke datagram", ("127.0.0.1", PORT + 2))
     u.close()

@@ -146,6 +146,29 @@ impl HostFacts {
         }
     }
 
+    /// `for_tests` plus these tracepoints: (subsystem, event, [(C type, field name)]).
+    #[cfg(test)]
+    pub fn for_tests_with_tracepoints(tps: &[(&str, &str, &[(&str, &str)])]) -> Self {
+        let mut h = Self::for_tests();
+        for (sub, event, fields) in tps {
+            h.tracepoints.insert(
+                format!("{sub}:{event}"),
+                Tracepoint {
+                    subsystem: (*sub).into(),
+                    event: (*event).into(),
+                    fields: fields
+                        .iter()
+                        .map(|(t, n)| Field {
+                            ctype: (*t).into(),
+                            name: (*n).into(),
+                        })
+                        .collect(),
+                },
+            );
+        }
+        h
+    }
+
     /// `for_tests` plus the enter and exit tracepoints (no fields) of these syscalls.
     #[cfg(test)]
     pub fn for_tests_with_syscalls(names: &[&str]) -> Self {

@@ -862,3 +862,143 @@ fn aggregate(q: &Query, ctx: &Ctx) -> Result<String, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts {
+        HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_openat",
+                &[
+                    ("int", "dfd"),
+                    ("const char *", "filename"),
+                    ("int", "flags"),
+                ],
+            ),
+            ("syscalls", "sys_exit_openat", &[("long", "ret")]),
+            (
+                "syscalls",
+                "sys_enter_openat2",
+                &[
+                    ("int", "dfd"),
+                    ("const char *", "filename"),
+                    ("size_t", "usize"),
+                ],
+            ),
+            ("syscalls", "sys_exit_openat2", &[("long", "ret")]),
+            (
+                "syscalls",
+                "sys_enter_bind",
+                &[
+                    ("int", "fd"),
+                    ("struct sockaddr *", "umyaddr"),
+                    ("int", "addrlen"),
+                ],
+            ),
+            ("syscalls", "sys_exit_bind", &[("long", "ret")]),
+            (
+                "sock",
+                "inet_sock_set_state",
+                &[
+                    ("__u16", "family"),
+                    ("__u16", "dport"),
+                    ("__u8[4]", "daddr"),
+                    ("__u8[16]", "daddr_v6"),
+                ],
+            ),
+        ])
+    }
+
+    fn src(query: &str) -> String {
+        compile(&host(), &crate::query::parse(query).expect("parses"))
+            .expect("compiles")
+            .source
+    }
+
+    #[test]
+    fn an_argument_with_the_result_is_paired_per_thread_and_cleaned_up() {
+        let s = src("SELECT comm, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE ret < 0");
+        assert!(s.contains("tracepoint:syscalls:sys_enter_openat\n{\n  @kq_start[tid] = nsecs;\n  @kq_filename[tid] = args->filename;"), "{s}");
+        assert!(
+            s.contains("tracepoint:syscalls:sys_exit_openat\n/@kq_start[tid]/"),
+            "{s}"
+        );
+        assert!(s.contains("str(@kq_filename[tid]), args->ret"), "{s}");
+        assert!(s.contains("delete(@kq_filename[tid]);"), "{s}");
+        assert!(s.contains("clear(@kq_start);"), "{s}");
+    }
+
+    #[test]
+    fn a_result_alone_needs_only_the_exit_and_a_duration_needs_both() {
+        let s = src("SELECT comm, sum(ret) FROM tracepoint:syscalls:sys_enter_openat WHERE ret > 0 GROUP BY comm");
+        assert!(!s.contains("sys_enter_openat"), "{s}");
+        assert!(
+            s.contains("/(args->ret > 0)/") && s.contains("@sum_ret[comm] = sum(args->ret);"),
+            "{s}"
+        );
+        let s = src("SELECT hist(duration_us) FROM tracepoint:syscalls:sys_enter_openat");
+        assert!(
+            s.contains("@hist_duration_us = hist(((nsecs - @kq_start[tid]) / 1000));"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_value_only_one_variant_has_is_printed_where_it_exists() {
+        let c = compile(
+            &host(),
+            &crate::query::parse("SELECT args->filename, args->usize FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_openat2")
+                .expect("parses"),
+        )
+        .expect("compiles");
+        assert!(
+            c.source
+                .contains("printf(\"filename=%s\\n\", str(args->filename));"),
+            "{}",
+            c.source
+        );
+        assert!(c.source.contains("usize=%d"), "{}", c.source);
+        assert!(
+            c.notes.iter().any(|n| n.contains("no field usize")),
+            "{:?}",
+            c.notes
+        );
+    }
+
+    #[test]
+    fn sockaddrs_and_dual_stack_addresses_print_per_family() {
+        let s = src("SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind");
+        assert!(s.contains("->sin_family == 10"), "{s}");
+        assert!(
+            s.contains("ntop(((struct sockaddr_in6 *)args->umyaddr)->sin6_addr.in6_u.u6_addr8)"),
+            "{s}"
+        );
+        assert!(s.contains("->sin_port >> 8)"), "ports in host order: {s}");
+        let s = src("SELECT args->daddr, args->dport FROM tracepoint:sock:inet_sock_set_state");
+        assert!(
+            s.contains("if (args->family == 10)")
+                && s.contains("ntop(args->daddr_v6)")
+                && s.contains("ntop(args->daddr)"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn what_no_probe_has_is_an_error_naming_the_fields() {
+        let q =
+            crate::query::parse("SELECT args->pathname FROM tracepoint:syscalls:sys_enter_openat")
+                .expect("parses");
+        let e = compile(&host(), &q).expect_err("no pathname");
+        assert!(
+            e.contains("no field pathname") && e.contains("filename"),
+            "{e}"
+        );
+        let q = crate::query::parse("SELECT comm FROM tracepoint:nope:nope").expect("parses");
+        assert!(compile(&host(), &q)
+            .expect_err("unknown")
+            .contains("not a tracepoint of this host"));
+    }
+}

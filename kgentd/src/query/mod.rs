@@ -681,38 +681,32 @@ mod tests {
 /// Drops the filter tests the request does not state, and says which. A test is stated when
 /// every literal in it appears in the request (numbers with their units: `64 MiB`, `200 MB`;
 /// 0 always counts, as in `ret < 0`), or when the field it tests is named in the request
-/// (`mode` in "the new mode"), or when a fact the model was shown names the field with those
-/// numbers ("filter protocol == 6"). A small model adds tests of its own (`args->fd != -1`,
-/// `comm != "kworker"`) that silently hide the events asked for.
-pub fn prune_filter(q: &mut Query, request: &str, facts: &[String]) -> Vec<String> {
+/// (`mode` in "the new mode"). A small model adds tests of its own (`args->fd != -1`,
+/// `comm != "kworker"`) that silently hide the events asked for. Facts the model was shown do
+/// not state tests: "fd is -1 for anonymous mappings" became `args->fd != -1` in a request
+/// about every large mapping.
+pub fn prune_filter(q: &mut Query, request: &str) -> Vec<String> {
     let lower = request.to_ascii_lowercase();
     let numbers = request_numbers(&lower);
-    let facts: Vec<String> = facts.iter().map(|f| f.to_ascii_lowercase()).collect();
     let mut dropped = Vec::new();
     if let Some(f) = q.filter.take() {
-        q.filter = prune(f, &lower, &numbers, &facts, &mut dropped);
+        q.filter = prune(f, &lower, &numbers, &mut dropped);
     }
     dropped
 }
 
-fn prune(
-    e: Expr,
-    request: &str,
-    numbers: &[i128],
-    facts: &[String],
-    dropped: &mut Vec<String>,
-) -> Option<Expr> {
+fn prune(e: Expr, request: &str, numbers: &[i128], dropped: &mut Vec<String>) -> Option<Expr> {
     match e {
         Expr::Binary(a, op @ ("&&" | "||"), b) => {
-            let a = prune(*a, request, numbers, facts, dropped);
-            let b = prune(*b, request, numbers, facts, dropped);
+            let a = prune(*a, request, numbers, dropped);
+            let b = prune(*b, request, numbers, dropped);
             match (a, b) {
                 (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
                 (a, b) => a.or(b),
             }
         }
         test => {
-            if stated(&test, request, numbers) || in_facts(&test, facts) {
+            if stated(&test, request, numbers) {
                 Some(test)
             } else {
                 dropped.push(show(&test));
@@ -752,57 +746,6 @@ fn weak_zero_test(test: &Expr) -> bool {
         Expr::Term(Term::Ret | Term::ExitCode | Term::ExitSignal)
     );
     result || matches!(*op, "!=" | ">")
-}
-
-/// A fact names the tested field and every number in the test (a test without numbers, or with
-/// a string, is never stated by a fact).
-fn in_facts(test: &Expr, facts: &[String]) -> bool {
-    let mut terms = Vec::new();
-    test.terms(&mut terms);
-    let mut ints = Vec::new();
-    collect_ints(test, &mut ints);
-    if ints.is_empty() || has_string(test) {
-        return false;
-    }
-    let fields: Vec<&str> = terms
-        .iter()
-        .filter_map(|t| match t {
-            Term::Field(f) => Some(f.as_str()),
-            _ => None,
-        })
-        .collect();
-    !fields.is_empty()
-        && facts.iter().any(|fact| {
-            fields.iter().all(|f| {
-                fact.match_indices(f)
-                    .any(|(i, _)| word_at(fact, i, f.len()))
-            }) && ints.iter().all(|n| {
-                let n = n.to_string();
-                fact.match_indices(&n)
-                    .any(|(i, _)| word_at(fact, i, n.len()))
-            })
-        })
-}
-
-fn has_string(e: &Expr) -> bool {
-    match e {
-        Expr::Str(_) => true,
-        Expr::StrOf(x) | Expr::Unary(_, x) => has_string(x),
-        Expr::Binary(a, _, b) => has_string(a) || has_string(b),
-        _ => false,
-    }
-}
-
-fn collect_ints(e: &Expr, out: &mut Vec<i128>) {
-    match e {
-        Expr::Int(n) => out.push(*n),
-        Expr::StrOf(x) | Expr::Unary(_, x) => collect_ints(x, out),
-        Expr::Binary(a, _, b) => {
-            collect_ints(a, out);
-            collect_ints(b, out);
-        }
-        _ => {}
-    }
 }
 
 fn literals_stated(e: &Expr, request: &str, numbers: &[i128]) -> bool {
@@ -870,11 +813,7 @@ mod prune_tests {
 
     fn pruned(request: &str, query: &str) -> (Option<String>, Vec<String>) {
         let mut q = parse(query).expect("parses");
-        let facts = [
-            "filter protocol == 6 (ipproto_tcp)".to_owned(),
-            "pathname is a user pointer".to_owned(),
-        ];
-        let dropped = prune_filter(&mut q, request, &facts);
+        let dropped = prune_filter(&mut q, request);
         (q.filter.as_ref().map(show), dropped)
     }
 
@@ -902,18 +841,8 @@ mod prune_tests {
         );
         assert!(dropped.is_empty(), "{dropped:?}");
         assert!(kept.is_some());
-        // A shown fact states a test too.
-        let (kept, dropped) = pruned(
-            "x",
-            "SELECT comm FROM tracepoint:a:b WHERE args->protocol == 6 AND args->state == 6",
-        );
-        assert_eq!(kept.as_deref(), Some("args->protocol == 6"));
-        assert_eq!(dropped, ["args->state == 6"]);
-        // A fact naming a field does not state a string test on it.
-        let (kept, _) = pruned(
-            "x",
-            "SELECT comm FROM tracepoint:a:b WHERE args->pathname == \"filename\"",
-        );
+        // A negative number the request does not state.
+        let (kept, _) = pruned("x", "SELECT comm FROM tracepoint:a:b WHERE args->fd != -1");
         assert_eq!(kept, None);
         // Every test of an OR dropped: no filter at all.
         let (kept, _) = pruned(
