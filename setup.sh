@@ -29,7 +29,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (kgent loads eBPF programs and installs Debian packages)"
 
 install_packages() {
-    local pkgs=(bpftrace clang llvm libbpf-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip unzip)
+    # libc6-dev: the C headers that give uprobe arguments their names and types (host/prototypes.rs)
+    local pkgs=(bpftrace clang llvm libbpf-dev libc6-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip unzip)
     local missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ ${#missing[@]} -eq 0 ]; then say "Debian packages: all present"; return; fi

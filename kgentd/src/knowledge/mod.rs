@@ -296,6 +296,7 @@ impl Knowledge {
 
 /// Syscall names people write that are also everyday words: only `name(` counts for these.
 const ENGLISH_SYSCALL_NAMES: &[&str] = &[
+    "rename",
     "time",
     "times",
     "pause",
@@ -500,6 +501,7 @@ mod tests {
             "read",
             "getdents",
             "getdents64",
+            "rename",
         ]);
         let named = |r: &str| named_syscall_tracepoints(&h, r);
         assert_eq!(
@@ -521,5 +523,7 @@ mod tests {
         // Kernel jargon needs no parentheses.
         assert_eq!(named("fdatasync latency").len(), 2);
         assert!(named("an open or read of a file").is_empty());
+        assert!(named("processes that rename themselves").is_empty());
+        assert_eq!(named("every rename() call").len(), 2);
     }
 }
