@@ -47,6 +47,10 @@ pub struct HostFacts {
 const TRACEFS_CANDIDATES: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 const PMU_DIR: &str = "/sys/bus/event_source/devices";
 
+/// A tracepoint for unit tests: (subsystem, event, [(C type, field name)]).
+#[cfg(test)]
+pub type TestTracepoint<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 impl HostFacts {
     /// Reads everything from the live host. Missing facilities are recorded, not errors.
     pub fn discover(bpftrace: &Path) -> Self {
@@ -148,7 +152,7 @@ impl HostFacts {
 
     /// `for_tests` plus these tracepoints: (subsystem, event, [(C type, field name)]).
     #[cfg(test)]
-    pub fn for_tests_with_tracepoints(tps: &[(&str, &str, &[(&str, &str)])]) -> Self {
+    pub fn for_tests_with_tracepoints(tps: &[TestTracepoint]) -> Self {
         let mut h = Self::for_tests();
         for (sub, event, fields) in tps {
             h.tracepoints.insert(

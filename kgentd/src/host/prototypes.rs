@@ -99,7 +99,7 @@ fn parse(name: &str, ret: &str, params: &str) -> Option<Prototype> {
         };
         let pname = pname.trim_start_matches('_');
         out.push(Field {
-            ctype: ty.replace(" *", " *").trim().to_owned(),
+            ctype: ty.trim().to_owned(),
             name: if pname.is_empty() {
                 format!("arg{i}")
             } else {

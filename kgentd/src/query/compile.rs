@@ -184,34 +184,15 @@ fn restrict(q: &Query, e: &Event) -> Result<(Query, Vec<String>), String> {
             event_name(e)
         ));
     }
-    fn keep(
-        x: Expr,
-        missing: &dyn Fn(&Expr) -> Option<String>,
-        notes: &mut Vec<String>,
-        name: &str,
-    ) -> Option<Expr> {
-        match x {
-            Expr::Binary(a, op @ ("&&" | "||"), b) => {
-                let a = keep(*a, missing, notes, name);
-                let b = keep(*b, missing, notes, name);
-                match (a, b) {
-                    (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
-                    (a, b) => a.or(b),
-                }
+    let filter = q.filter.clone().and_then(|f| {
+        f.retain_tests(&mut |test| match missing(test) {
+            Some(why) => {
+                notes.push(format!("filter not applied to {}: {why}", event_name(e)));
+                false
             }
-            test => match missing(&test) {
-                Some(why) => {
-                    notes.push(format!("filter not applied to {name}: {why}"));
-                    None
-                }
-                None => Some(test),
-            },
-        }
-    }
-    let filter = q
-        .filter
-        .clone()
-        .and_then(|f| keep(f, &missing, &mut notes, event_name(e)));
+            None => true,
+        })
+    });
     Ok((
         Query {
             select,
@@ -706,7 +687,7 @@ fn shape(e: &Expr, ctx: &Ctx) -> Result<Shape, String> {
                     vec![
                         ("family".into(), "%s", "\"AF_INET6\"".into()),
                         (
-                            format!("{lbl}"),
+                            lbl.clone(),
                             "%s",
                             format!("ntop({v6}->sin6_addr.in6_u.u6_addr8)"),
                         ),
@@ -819,7 +800,7 @@ fn aggregate(q: &Query, ctx: &Ctx) -> Result<String, String> {
                 // As a key, an address family's value is its fallback form, plus the port.
                 let first = &b[0].1;
                 if let Some((_, _, port)) = first.iter().find(|(l, _, _)| l == "port") {
-                    keys.push(format!("{}", b[b.len() - 1].1[0].2));
+                    keys.push(b[b.len() - 1].1[0].2.clone());
                     keys.push(port.clone());
                 } else {
                     keys.push(b[b.len() - 1].1[0].2.clone());

@@ -139,6 +139,22 @@ impl Expr {
         }
     }
 
+    /// The condition with the tests (leaves of its `&&`/`||` tree) `keep` refuses taken out; None
+    /// when no test is left.
+    pub fn retain_tests(self, keep: &mut dyn FnMut(&Expr) -> bool) -> Option<Expr> {
+        match self {
+            Expr::Binary(a, op @ ("&&" | "||"), b) => {
+                let a = a.retain_tests(keep);
+                let b = b.retain_tests(keep);
+                match (a, b) {
+                    (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
+                    (a, b) => a.or(b),
+                }
+            }
+            test => keep(&test).then_some(test),
+        }
+    }
+
     /// The top-level conjuncts of a filter (`a && b && c` → a, b, c).
     pub fn conjuncts(&self) -> Vec<&Expr> {
         match self {
@@ -690,30 +706,15 @@ pub fn prune_filter(q: &mut Query, request: &str) -> Vec<String> {
     let numbers = request_numbers(&lower);
     let mut dropped = Vec::new();
     if let Some(f) = q.filter.take() {
-        q.filter = prune(f, &lower, &numbers, &mut dropped);
+        q.filter = f.retain_tests(&mut |test| {
+            let ok = stated(test, &lower, &numbers);
+            if !ok {
+                dropped.push(show(test));
+            }
+            ok
+        });
     }
     dropped
-}
-
-fn prune(e: Expr, request: &str, numbers: &[i128], dropped: &mut Vec<String>) -> Option<Expr> {
-    match e {
-        Expr::Binary(a, op @ ("&&" | "||"), b) => {
-            let a = prune(*a, request, numbers, dropped);
-            let b = prune(*b, request, numbers, dropped);
-            match (a, b) {
-                (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
-                (a, b) => a.or(b),
-            }
-        }
-        test => {
-            if stated(&test, request, numbers) {
-                Some(test)
-            } else {
-                dropped.push(show(&test));
-                None
-            }
-        }
-    }
 }
 
 fn stated(test: &Expr, request: &str, numbers: &[i128]) -> bool {
