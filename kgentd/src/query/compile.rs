@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Agg, Expr, Item, Query, Term};
+use super::{Expr, Item, Query, Term};
 use crate::host::{Field, HostFacts};
 
 /// A compiled program, with notes on choices the compiler made (probes left out and why).
@@ -653,8 +653,9 @@ fn shape(e: &Expr, ctx: &Ctx) -> Result<Shape, String> {
         Kind::StrPtr => Shape::Plain(vec![(lbl, "%s", format!("str({v})"))]),
         Kind::StrArray => Shape::Join(v),
         Kind::Addr => {
+            // Only fields are addresses (see `kind`); anything else prints as a number.
             let Term::Field(f) = t else {
-                unreachable!("addresses are fields")
+                return Ok(Shape::Plain(vec![(lbl, "%d", v)]));
             };
             let base = f.trim_end_matches("_v6");
             let v6 = format!("{base}_v6");
@@ -836,9 +837,6 @@ fn aggregate(q: &Query, ctx: &Ctx) -> Result<String, String> {
             }
             Some(e) => format!("{}({})", agg.name(), expr(e, ctx)?),
         };
-        if *agg == Agg::Count && arg.is_some() {
-            unreachable!("count takes no value");
-        }
         let _ = writeln!(out, "@{name}{key} = {call};");
     }
     Ok(out)

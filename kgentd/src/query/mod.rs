@@ -613,11 +613,11 @@ impl Parser {
             "exit_code" => Term::ExitCode,
             "exit_signal" => Term::ExitSignal,
             b if BUILTINS.contains(&b) => Term::Builtin(b.to_owned()),
-            d if d.starts_with("duration_") && unit(&d[9..]).is_some() => {
-                Term::Duration(unit(&d[9..]).expect("checked"))
+            d if d.strip_prefix("duration_").and_then(unit).is_some() => {
+                Term::Duration(d.strip_prefix("duration_").and_then(unit).unwrap_or(TimeUnit::Ns))
             }
-            d if d.starts_with("age_") && unit(&d[4..]).is_some() => {
-                Term::Age(unit(&d[4..]).expect("checked"))
+            d if d.strip_prefix("age_").and_then(unit).is_some() => {
+                Term::Age(d.strip_prefix("age_").and_then(unit).unwrap_or(TimeUnit::Ms))
             }
             a if a.len() == 4 && a.starts_with("arg") && (b'0'..=b'5').contains(&a.as_bytes()[3]) => {
                 Term::Arg(a.as_bytes()[3] - b'0')
