@@ -273,38 +273,45 @@ impl Agent {
         }
         // The query step: the model fills in a query under a grammar and kgent compiles it; the
         // first drafts are queries, the rest free-form bpftrace.
-        let scope = query_step::scope(&self.host, &grounding, &allowed, &opts.text);
-        let query_grammar = (self.config.query
+        // Only for a backend a grammar constrains: the scope (and the prompt built from it) is
+        // not computed otherwise.
+        let query_on = self.config.query
             && target == ProgramTarget::Bpftrace
-            && self.backend.constrains_decoding())
-        .then(|| query::grammar::gbnf(&scope.from, &scope.fields, scope.focused))
-        .flatten();
-        if query_grammar.is_some() {
-            let names: Vec<&str> = scope.from.iter().map(|p| p.name.as_str()).collect();
-            rec.add(
-                EntryKind::Note,
-                0,
-                format!(
-                    "query step: FROM {} {}",
-                    if scope.focused {
-                        "narrowed to the calls the request names:"
-                    } else {
-                        "may name:"
-                    },
-                    names.join(", ")
-                ),
-            );
-        }
-        let query_base = {
-            let mut g = scope.grounding.clone();
-            g.examples.clear();
-            vec![
-                Message::new(
-                    Role::System,
-                    query::grammar::system_prompt(&self.host.kernel_release),
-                ),
-                Message::new(Role::User, prompt::user_prompt(&opts.text, &g)),
-            ]
+            && self.backend.constrains_decoding();
+        let query_step = query_on
+            .then(|| query_step::scope(&self.host, &grounding, &allowed, &opts.text))
+            .and_then(|scope| {
+                let g = query::grammar::gbnf(&scope.from, &scope.fields, scope.focused)?;
+                Some((scope, g))
+            });
+        let (query_grammar, query_base) = match &query_step {
+            Some((scope, g)) => {
+                let names: Vec<&str> = scope.from.iter().map(|p| p.name.as_str()).collect();
+                rec.add(
+                    EntryKind::Note,
+                    0,
+                    format!(
+                        "query step: FROM {} {}",
+                        if scope.focused {
+                            "narrowed to the calls the request names:"
+                        } else {
+                            "may name:"
+                        },
+                        names.join(", ")
+                    ),
+                );
+                let mut shown = scope.grounding.clone();
+                shown.examples.clear();
+                let base = vec![
+                    Message::new(
+                        Role::System,
+                        query::grammar::system_prompt(&self.host.kernel_release),
+                    ),
+                    Message::new(Role::User, prompt::user_prompt(&opts.text, &shown)),
+                ];
+                (Some(g.clone()), base)
+            }
+            None => (None, Vec::new()),
         };
         let query_drafts = if query_grammar.is_some() {
             self.config.query_drafts
