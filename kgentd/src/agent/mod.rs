@@ -281,7 +281,12 @@ impl Agent {
         let query_step = query_on
             .then(|| query_step::scope(&self.host, &grounding, &allowed, &opts.text))
             .and_then(|scope| {
-                let g = query::grammar::gbnf(&scope.from, &scope.fields, scope.focused)?;
+                let g = query::grammar::gbnf(
+                    &scope.from,
+                    &scope.fields,
+                    scope.focused,
+                    query::stated_time_unit(&opts.text),
+                )?;
                 Some((scope, g))
             });
         let (query_grammar, query_base) = match &query_step {

@@ -153,6 +153,17 @@ pub fn scope(
             }
         }
     }
+    // How duration_* is measured at offered probes that have no return (specs DB spans).
+    for p in &from {
+        if let Some(span) = crate::knowledge::specs::span_ending_at(&p.name) {
+            // First: the prompt shows a few facts per probe.
+            let fact = format!("duration_ms / duration_us here: {}.", span.means);
+            match g.facts.iter_mut().find(|(n, _)| *n == p.name) {
+                Some((_, facts)) => facts.insert(0, fact),
+                None => g.facts.insert(0, (p.name.clone(), vec![fact])),
+            }
+        }
+    }
     QueryScope {
         from,
         fields,

@@ -26,6 +26,46 @@ pub struct Spec {
     /// family that decides whether it works here.
     #[serde(default)]
     pub family: Option<String>,
+    /// A duration measured at this probe (the end of a span) from an earlier event with the
+    /// same key: on-CPU time at `sched_switch`, a connection's lifetime at its close.
+    #[serde(default)]
+    pub span: Option<Span>,
+}
+
+/// How kgent's query compiler measures `duration_*` at an event that has no return: from the
+/// last `start` event whose `start_key` equals this event's `end_key`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    /// The probe that opens the span (may be the end probe itself: `sched_switch`).
+    pub start: String,
+    /// bpftrace expressions, comma-separated, evaluated at the start and at the end.
+    pub start_key: String,
+    pub end_key: String,
+    /// Conditions (bpftrace) an event must meet to open / close the span.
+    #[serde(default)]
+    pub start_when: Option<String>,
+    #[serde(default)]
+    pub end_when: Option<String>,
+    /// What the duration means, for the model: "how long the task leaving the CPU ran".
+    pub means: String,
+}
+
+/// The spans of the shipped specs, by end probe.
+pub fn spans() -> &'static [(String, Span)] {
+    static SPANS: std::sync::LazyLock<Vec<(String, Span)>> = std::sync::LazyLock::new(|| {
+        parse(CURATED)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| s.span.map(|sp| (s.name, sp)))
+            .collect()
+    });
+    &SPANS
+}
+
+/// The span that ends at `probe`, if the specs define one.
+pub fn span_ending_at(probe: &str) -> Option<&'static Span> {
+    spans().iter().find(|(p, _)| p == probe).map(|(_, s)| s)
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +123,23 @@ mod tests {
         let specs = parse(CURATED).expect("curated specs");
         assert!(specs.len() >= 100, "{} curated entries", specs.len());
         assert!(specs.iter().all(|s| !s.summary.is_empty()));
+    }
+
+    #[test]
+    fn spans_start_at_curated_probes_and_have_keys() {
+        let specs = parse(CURATED).expect("curated specs");
+        assert!(spans().len() >= 3, "{:?}", spans());
+        for (end, span) in spans() {
+            assert!(
+                specs.iter().any(|s| s.name == span.start),
+                "{end}: start {} is not a curated probe",
+                span.start
+            );
+            let arity = |k: &str| k.split(',').count();
+            assert_eq!(arity(&span.start_key), arity(&span.end_key), "{end}");
+            assert!(!span.means.is_empty());
+        }
+        assert!(span_ending_at("tracepoint:sched:sched_switch").is_some());
     }
 
     #[test]

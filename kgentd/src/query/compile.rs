@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use super::{Expr, Item, Query, Term};
 use crate::host::{Field, HostFacts};
+use crate::knowledge::specs::{self, Span};
 
 /// A compiled program, with notes on choices the compiler made (probes left out and why).
 #[derive(Debug, Clone)]
@@ -37,8 +38,13 @@ enum Event {
         params: Vec<Field>,
         ret_type: Option<String>,
     },
-    /// One probe with its fields (none for profile/software probes).
-    Single { probe: String, fields: Vec<Field> },
+    /// One probe with its fields (none for profile/software probes), and the span the specs
+    /// DB defines ending at it (how `duration_*` is measured there), if any.
+    Single {
+        probe: String,
+        fields: Vec<Field>,
+        span: Option<Span>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,12 +123,17 @@ pub fn compile(host: &HostFacts, q: &Query) -> Result<Compiled, String> {
     }
     scratch.sort();
     scratch.dedup();
-    if !scratch.is_empty() {
-        src.push_str("END\n{\n");
-        for m in &scratch {
-            let _ = writeln!(src, "  clear(@{m});");
+    let mut end = String::new();
+    for (name, agg, arg) in agg_maps(q) {
+        if let Some(div) = arg.and_then(|a| scaled_at_end(agg, a)) {
+            let _ = writeln!(end, "  print(@{name}, 0, {div});\n  clear(@{name});");
         }
-        src.push_str("}\n");
+    }
+    for m in &scratch {
+        let _ = writeln!(end, "  clear(@{m});");
+    }
+    if !end.is_empty() {
+        let _ = write!(src, "END\n{{\n{end}}}\n");
     }
     Ok(Compiled {
         source: src.trim_end().to_owned() + "\n",
@@ -243,8 +254,10 @@ fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
             }
         }
         let f = fields(rest).ok_or_else(|| format!("{probe} is not a tracepoint of this host"))?;
+        let probe = format!("tracepoint:{rest}");
         return Ok(Event::Single {
-            probe: format!("tracepoint:{rest}"),
+            span: specs::span_ending_at(&probe).cloned(),
+            probe,
             fields: f,
         });
     }
@@ -269,6 +282,7 @@ fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
         return Ok(Event::Single {
             probe: probe.to_owned(),
             fields: Vec::new(),
+            span: None,
         });
     }
     Err(format!(
@@ -330,9 +344,14 @@ fn lacks(e: &Event, t: &Term) -> Option<String> {
             })
         }
         (Event::Syscall { .. } | Event::Func { .. }, Term::Ret | Term::Duration(_)) => None,
-        (Event::Single { .. }, Term::Ret | Term::Duration(_)) => Some(format!(
-            "{name} has no return and no duration: ret and duration_* need a syscall tracepoint (sys_enter_*/sys_exit_*) or a uprobe"
-        )),
+        (Event::Single { span: Some(_), .. }, Term::Duration(_)) => None,
+        (Event::Single { .. }, Term::Ret | Term::Duration(_)) => {
+            let ends: Vec<&str> = specs::spans().iter().map(|(p, _)| p.as_str()).collect();
+            Some(format!(
+                "{name} has no return and no duration: ret and duration_* need a syscall tracepoint (sys_enter_*/sys_exit_*) or a uprobe; duration_* also works at {}",
+                ends.join(", ")
+            ))
+        }
         (Event::Func { .. }, Term::Arg(_)) => None,
         (_, Term::Arg(i)) => Some(format!("arg{i} exists only for uprobes, not for {name}")),
     }
@@ -365,7 +384,11 @@ struct Ctx<'a> {
     event: &'a Event,
     /// On the return side of a paired event: entry values come from maps keyed by tid.
     paired_return: bool,
+    /// The map slot holding the start time `duration_*` is measured from.
+    clock: String,
 }
+
+const TID_CLOCK: &str = "@kq_start[tid]";
 
 fn event_blocks(
     e: &Event,
@@ -383,10 +406,18 @@ fn event_blocks(
     let (entry_probe, return_probe) = match e {
         Event::Syscall { enter, exit, .. } => (enter.clone(), exit.clone()),
         Event::Func { entry, ret, .. } => (entry.clone(), ret.clone()),
+        Event::Single {
+            probe,
+            span: Some(span),
+            ..
+        } if terms.iter().any(|t| matches!(t, Term::Duration(_))) => {
+            return span_blocks(probe, span, e, q, aggregates, &conjuncts, scratch);
+        }
         Event::Single { probe, .. } => {
             let ctx = Ctx {
                 event: e,
                 paired_return: false,
+                clock: TID_CLOCK.into(),
             };
             let pred = join_conds(&conjuncts, &ctx)?;
             return Ok(vec![Block {
@@ -402,6 +433,7 @@ fn event_blocks(
         let ctx = Ctx {
             event: e,
             paired_return: false,
+            clock: TID_CLOCK.into(),
         };
         let pred = join_conds(&conjuncts, &ctx)?;
         return Ok(vec![Block {
@@ -421,10 +453,12 @@ fn event_blocks(
     let entry_ctx = Ctx {
         event: e,
         paired_return: false,
+        clock: TID_CLOCK.into(),
     };
     let return_ctx = Ctx {
         event: e,
         paired_return: true,
+        clock: TID_CLOCK.into(),
     };
     let mut entry_body = String::from("@kq_start[tid] = nsecs;\n");
     let mut cleanup = String::from("delete(@kq_start[tid]);\n");
@@ -450,6 +484,64 @@ fn event_blocks(
             probes: vec![return_probe],
             pred: Some("@kq_start[tid]".into()),
             body: return_body,
+        },
+    ])
+}
+
+/// A duration at a probe without a return, measured as the specs DB's span defines it: the
+/// start event saves `nsecs` under its key, the end event reads and deletes it. When both are
+/// the same probe (`sched_switch`), one block closes the span of the leaving key first.
+fn span_blocks(
+    probe: &str,
+    span: &Span,
+    e: &Event,
+    q: &Query,
+    aggregates: bool,
+    conjuncts: &[&Expr],
+    scratch: &mut Vec<String>,
+) -> Result<Vec<Block>, String> {
+    // One map per span: the keys of different spans have different types.
+    let map = format!("kq_span_{}", probe.rsplit(':').next().unwrap_or("event"));
+    scratch.push(map.clone());
+    let end_slot = format!("@{map}[{}]", span.end_key);
+    let start_slot = format!("@{map}[{}]", span.start_key);
+    let ctx = Ctx {
+        event: e,
+        paired_return: false,
+        clock: end_slot.clone(),
+    };
+    let act = action(q, aggregates, &ctx)?;
+    let act = match join_conds(conjuncts, &ctx)? {
+        Some(c) => format!("if ({c}) {{\n{}}}\n", indent(&act)),
+        None => act,
+    };
+    let close = format!("{act}delete({end_slot});\n");
+    let guard = match &span.end_when {
+        Some(w) => format!("{end_slot} && ({w})"),
+        None => end_slot.clone(),
+    };
+    let open = format!("{start_slot} = nsecs;\n");
+    if span.start == probe {
+        let open = match &span.start_when {
+            Some(w) => format!("if ({w}) {{\n{}}}\n", indent(&open)),
+            None => open,
+        };
+        return Ok(vec![Block {
+            probes: vec![probe.to_owned()],
+            pred: None,
+            body: format!("if ({guard}) {{\n{}}}\n{open}", indent(&close)),
+        }]);
+    }
+    Ok(vec![
+        Block {
+            probes: vec![span.start.clone()],
+            pred: span.start_when.clone(),
+            body: open,
+        },
+        Block {
+            probes: vec![probe.to_owned()],
+            pred: Some(guard),
+            body: close,
         },
     ])
 }
@@ -565,8 +657,8 @@ fn scalar(t: &Term, ctx: &Ctx) -> String {
             _ => "args->ret".into(),
         },
         Term::Duration(u) => match u.divisor() {
-            1 => "(nsecs - @kq_start[tid])".into(),
-            d => format!("((nsecs - @kq_start[tid]) / {d})"),
+            1 => format!("(nsecs - {})", ctx.clock),
+            d => format!("((nsecs - {}) / {d})", ctx.clock),
         },
         Term::Age(u) => match u.divisor() {
             1 => "(nsecs - curtask->group_leader->start_time)".into(),
@@ -820,7 +912,31 @@ fn aggregate(q: &Query, ctx: &Ctx) -> Result<String, String> {
         format!("[{}]", keys.join(", "))
     };
     let mut out = String::new();
+    for (name, agg, arg) in agg_maps(q) {
+        let call = match arg {
+            None => "count()".to_owned(),
+            Some(Expr::StrOf(_)) => {
+                return Err(format!("{}() needs a number, not a string", agg.name()))
+            }
+            // Kept in ns and divided when printed (see `scaled_at_end`): a sum of durations
+            // each cut to whole ms would lose up to 1 ms per event.
+            Some(e) if scaled_at_end(agg, e).is_some() => format!(
+                "{}({})",
+                agg.name(),
+                scalar(&Term::Duration(super::TimeUnit::Ns), ctx)
+            ),
+            Some(e) => format!("{}({})", agg.name(), expr(e, ctx)?),
+        };
+        let _ = writeln!(out, "@{name}{key} = {call};");
+    }
+    Ok(out)
+}
+
+/// The map of each aggregate of the query, in SELECT order: `@sum_duration_ms`, `@count`, a
+/// second `@count_2`.
+fn agg_maps(q: &Query) -> Vec<(String, super::Agg, Option<&Expr>)> {
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Vec::new();
     for it in &q.select {
         let Item::Agg(agg, arg) = it else { continue };
         let base = match arg {
@@ -830,16 +946,23 @@ fn aggregate(q: &Query, ctx: &Ctx) -> Result<String, String> {
         let n = names.entry(base.clone()).or_insert(0);
         *n += 1;
         let name = if *n == 1 { base } else { format!("{base}_{n}") };
-        let call = match arg {
-            None => "count()".to_owned(),
-            Some(Expr::StrOf(_)) => {
-                return Err(format!("{}() needs a number, not a string", agg.name()))
-            }
-            Some(e) => format!("{}({})", agg.name(), expr(e, ctx)?),
-        };
-        let _ = writeln!(out, "@{name}{key} = {call};");
+        out.push((name, *agg, arg.as_ref()));
     }
-    Ok(out)
+    out
+}
+
+/// The divisor of an aggregate kept in ns and printed in a coarser unit: sum, avg, min and max
+/// of `duration_us`/`duration_ms`. A histogram buckets each event in its own unit.
+fn scaled_at_end(agg: super::Agg, arg: &Expr) -> Option<u64> {
+    use super::Agg;
+    match (agg, arg) {
+        (Agg::Sum | Agg::Avg | Agg::Min | Agg::Max, Expr::Term(Term::Duration(u)))
+            if u.divisor() > 1 =>
+        {
+            Some(u.divisor())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -878,6 +1001,16 @@ mod tests {
                 ],
             ),
             ("syscalls", "sys_exit_bind", &[("long", "ret")]),
+            (
+                "sched",
+                "sched_switch",
+                &[("pid_t", "prev_pid"), ("pid_t", "next_pid")],
+            ),
+            (
+                "tcp",
+                "tcp_destroy_sock",
+                &[("const void *", "skaddr"), ("__u16", "sport")],
+            ),
             (
                 "sock",
                 "inet_sock_set_state",
@@ -963,6 +1096,36 @@ mod tests {
                 && s.contains("ntop(args->daddr)"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn a_duration_at_an_event_without_a_return_is_measured_over_its_span() {
+        // The specs DB's sched_switch span: from switch-in (next_pid) to switch-out (prev_pid),
+        // on one probe: the leaving task's span closes before the arriving one's opens.
+        let s = src("SELECT comm, sum(duration_ms) FROM tracepoint:sched:sched_switch GROUP BY comm");
+        let close = s.find("if (@kq_span_sched_switch[cpu, args->prev_pid]) {");
+        let open = s.find("@kq_span_sched_switch[cpu, args->next_pid] = nsecs;");
+        assert!(close.is_some() && open.is_some() && close < open, "{s}");
+        // A sum of ms is kept in ns and divided when printed.
+        assert!(
+            s.contains("sum((nsecs - @kq_span_sched_switch[cpu, args->prev_pid]))")
+                && s.contains("print(@sum_duration_ms, 0, 1000000);"),
+            "{s}"
+        );
+        // Different start probe: its own block, with the span's start condition.
+        let s = src("SELECT args->sport, duration_ms FROM tracepoint:tcp:tcp_destroy_sock");
+        assert!(
+            s.contains("tracepoint:sock:inet_sock_set_state\n/args->newstate == 1/\n{\n  @kq_span_tcp_destroy_sock[args->skaddr] = nsecs;"),
+            "{s}"
+        );
+        assert!(s.contains("delete(@kq_span_tcp_destroy_sock[args->skaddr]);"), "{s}");
+        // No span, no duration.
+        let q = crate::query::parse("SELECT duration_ms FROM tracepoint:sock:inet_sock_set_state WHERE args->family == 2").expect("parses");
+        assert!(compile(&host(), &q).is_ok(), "inet_sock_set_state has a span");
+        let q = crate::query::parse("SELECT ret FROM tracepoint:sched:sched_switch").expect("parses");
+        assert!(compile(&host(), &q)
+            .expect_err("no return")
+            .contains("duration_* also works at"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! that teach the language to the model.
 use std::fmt::Write as _;
 
+use super::TimeUnit;
 use crate::toolchain::grammar::{literal, AllowedProbe, ProbeContext};
 
 /// The grammar: FROM may name only `from` (event probes), `args->` only `fields`. Values are
@@ -9,8 +10,14 @@ use crate::toolchain::grammar::{literal, AllowedProbe, ProbeContext};
 /// expressions fills it with conditions nobody asked for. None when `from` is empty.
 ///
 /// With `all_of_from`, FROM is not a choice: it lists every probe of `from`, in order (the calls
-/// the request names).
-pub fn gbnf(from: &[AllowedProbe], fields: &[String], all_of_from: bool) -> Option<String> {
+/// the request names). With a `unit` (the one the request states), durations and ages are
+/// read in it only.
+pub fn gbnf(
+    from: &[AllowedProbe],
+    fields: &[String],
+    all_of_from: bool,
+    unit: Option<TimeUnit>,
+) -> Option<String> {
     let probes: Vec<String> = from.iter().map(|p| literal(&p.name)).collect();
     if probes.is_empty() {
         return None;
@@ -32,8 +39,14 @@ pub fn gbnf(from: &[AllowedProbe], fields: &[String], all_of_from: bool) -> Opti
         r#""uid""#.into(),
         r#""cpu""#.into(),
         r#""ret""#.into(),
-        r#""duration_" ("ns" | "us" | "ms")"#.into(),
-        r#""age_" ("us" | "ms")"#.into(),
+        match unit {
+            Some(u) => format!(r#""duration_{}""#, u.suffix()),
+            None => r#""duration_" ("ns" | "us" | "ms")"#.into(),
+        },
+        match unit {
+            Some(u) => format!(r#""process_age_{}""#, u.suffix()),
+            None => r#""process_age_" ("us" | "ms")"#.into(),
+        },
         r#""exit_code""#.into(),
         r#""exit_signal""#.into(),
     ];
@@ -79,7 +92,7 @@ pub fn system_prompt(kernel_release: &str) -> String {
         "You turn tracing requests for Linux {kernel_release} into one query for kgent, which compiles it to bpftrace. Reply with the query only.\n\
 Form: SELECT values FROM probes [WHERE condition] [GROUP BY keys]\n\
 - FROM: one or more probes listed by the user. For a syscall name its sys_enter_* tracepoint (list every variant the request means, e.g. open and openat).\n\
-- Values: comm, pid, tid, uid, cpu, args->FIELD (fields of the FROM tracepoints, entry or exit side, and parameters of a function whose prototype is listed), ret (what the call returned: bytes read or written, a new fd, 0, or -errno when < 0), duration_us / duration_ms / duration_ns (time from call to return), arg0..arg5 (uprobe arguments; str(arg0) for a string), age_ms (how long the process has existed), exit_code and exit_signal (in sched_process_exit).\n\
+- Values: comm, pid, tid, uid, cpu, args->FIELD (fields of the FROM tracepoints, entry or exit side, and parameters of a function whose prototype is listed), ret (what the call returned: bytes read or written, a new fd, 0, or -errno when < 0), duration_us / duration_ms / duration_ns (time from call to return; at an event without a return, what its facts say duration measures there), arg0..arg5 (uprobe arguments; str(arg0) for a string), process_age_ms (how long the current process has existed, not a connection or a request), exit_code and exit_signal (in sched_process_exit).\n\
 - kgent pairs entry and exit per thread, prints strings, addresses and ports correctly, and prints each event as one line.\n\
 - Aggregates: count(), sum(v), hist(v) (power-of-two histogram), avg(v), min(v), max(v), per GROUP BY keys; they print when tracing stops. Without an aggregate every event prints a line.\n\
 - WHERE: only conditions the request states, joined by AND / OR; sizes may use units (64 MiB); comm == \"name\" filters by process name.\n\
@@ -110,14 +123,19 @@ mod tests {
         let fields: Vec<String> = ["__syscall_nr", "filename", "flags", "ret", "filename"]
             .map(String::from)
             .to_vec();
-        let g = gbnf(&from, &fields, false).expect("grammar");
+        let g = gbnf(&from, &fields, false, None).expect("grammar");
         assert!(g.contains(r#"field ::= "filename" | "flags""#), "{g}");
         assert!(g.contains(
             r#"probe ::= "tracepoint:syscalls:sys_enter_openat" | "tracepoint:syscalls:sys_enter_open""#
         ));
         assert!(!g.contains(r#""arg" [0-5]"#), "no uprobe, no argN");
-        assert_eq!(gbnf(&[], &fields, false), None);
-        let g = gbnf(&from, &fields, true).expect("grammar");
+        assert!(g.contains(r#""duration_" ("ns" | "us" | "ms")"#), "{g}");
+        assert_eq!(gbnf(&[], &fields, false, None), None);
+        let g = gbnf(&from, &fields, true, Some(TimeUnit::Ms)).expect("grammar");
+        assert!(
+            g.contains(r#""duration_ms""#) && !g.contains(r#""us""#),
+            "the request's unit only: {g}"
+        );
         assert!(g.contains(
             r#"probes ::= "tracepoint:syscalls:sys_enter_openat" ", " "tracepoint:syscalls:sys_enter_open""#
         ), "{g}");

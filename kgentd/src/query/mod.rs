@@ -175,7 +175,7 @@ impl fmt::Display for Term {
             Term::Field(n) => write!(f, "args->{n}"),
             Term::Ret => write!(f, "ret"),
             Term::Duration(u) => write!(f, "duration_{}", u.suffix()),
-            Term::Age(u) => write!(f, "age_{}", u.suffix()),
+            Term::Age(u) => write!(f, "process_age_{}", u.suffix()),
             Term::ExitCode => write!(f, "exit_code"),
             Term::ExitSignal => write!(f, "exit_signal"),
             Term::Arg(i) => write!(f, "arg{i}"),
@@ -194,6 +194,35 @@ impl fmt::Display for ParseError {
 }
 
 pub const BUILTINS: &[&str] = &["comm", "pid", "tid", "uid", "cpu"];
+
+/// The one time unit a request asks for ("in milliseconds", "µs"), if it names exactly one:
+/// durations and ages are then read in it. "us" alone is English, so microseconds count only
+/// spelled out, as µs, or right after a number.
+pub fn stated_time_unit(request: &str) -> Option<TimeUnit> {
+    static UNITS: std::sync::LazyLock<[(TimeUnit, regex::Regex); 3]> =
+        std::sync::LazyLock::new(|| {
+            let re = |s: &str| regex::Regex::new(s).expect("static regex");
+            [
+                (
+                    TimeUnit::Ms,
+                    re(r"(?i)\b(milli-?seconds?|msecs?|ms)\b"),
+                ),
+                (
+                    TimeUnit::Us,
+                    re(r"(?i)\b(micro-?seconds?|usecs?)\b|µs|\d\s*us\b|\bin us\b"),
+                ),
+                (
+                    TimeUnit::Ns,
+                    re(r"(?i)\b(nano-?seconds?|nsecs?)\b|\d\s*ns\b|\bin ns\b"),
+                ),
+            ]
+        });
+    let mut found = UNITS.iter().filter(|(_, re)| re.is_match(request));
+    match (found.next(), found.next()) {
+        (Some((u, _)), None) => Some(*u),
+        _ => None,
+    }
+}
 
 /// Extracts and parses the query of a model reply: the first `SELECT … FROM …` statement,
 /// fenced or not.
@@ -616,15 +645,21 @@ impl Parser {
             d if d.strip_prefix("duration_").and_then(unit).is_some() => {
                 Term::Duration(d.strip_prefix("duration_").and_then(unit).unwrap_or(TimeUnit::Ns))
             }
-            d if d.strip_prefix("age_").and_then(unit).is_some() => {
-                Term::Age(d.strip_prefix("age_").and_then(unit).unwrap_or(TimeUnit::Ms))
+            d if d
+                .trim_start_matches("process_")
+                .strip_prefix("age_")
+                .and_then(unit)
+                .is_some() =>
+            {
+                let u = d.trim_start_matches("process_").strip_prefix("age_");
+                Term::Age(u.and_then(unit).unwrap_or(TimeUnit::Ms))
             }
             a if a.len() == 4 && a.starts_with("arg") && (b'0'..=b'5').contains(&a.as_bytes()[3]) => {
                 Term::Arg(a.as_bytes()[3] - b'0')
             }
             _ => {
                 return Err(ParseError(format!(
-                    "`{w}` is not a value a query can read: use args->FIELD, ret, duration_us, comm, pid, tid, uid, cpu, arg0..arg5, age_ms, exit_code"
+                    "`{w}` is not a value a query can read: use args->FIELD, ret, duration_us, comm, pid, tid, uid, cpu, arg0..arg5, process_age_ms, exit_code"
                 )))
             }
         };
@@ -635,6 +670,29 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_one_time_unit_a_request_states_is_found() {
+        let u = stated_time_unit;
+        assert_eq!(u("total CPU time in milliseconds"), Some(TimeUnit::Ms));
+        assert_eq!(u("latency histogram in microseconds"), Some(TimeUnit::Us));
+        assert_eq!(u("calls slower than 10us"), Some(TimeUnit::Us));
+        assert_eq!(u("latency in nanoseconds"), Some(TimeUnit::Ns));
+        assert_eq!(u("show us which files are opened"), None, "us is a word");
+        assert_eq!(u("in ms, with a histogram in microseconds"), None, "two units");
+        assert_eq!(u("how long each call takes"), None);
+    }
+
+    #[test]
+    fn process_age_is_read_with_or_without_its_prefix() {
+        for q in ["SELECT process_age_ms FROM x:y", "SELECT age_ms FROM x:y"] {
+            let p = parse(q).expect("parses");
+            assert_eq!(
+                p.select,
+                vec![Item::Value(Expr::Term(Term::Age(TimeUnit::Ms)))]
+            );
+        }
+    }
 
     #[test]
     fn a_full_query_parses() {
