@@ -286,6 +286,7 @@ impl Agent {
                     &scope.fields,
                     scope.focused,
                     query::stated_time_unit(&opts.text),
+                    &scope.coded_fields,
                 )?;
                 Some((scope, g))
             });
@@ -804,6 +805,7 @@ impl Agent {
     fn compile_query(&self, reply: &str, request: &str) -> Result<Reply, String> {
         let mut q =
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
+        let repaired = query::normalize(&mut q, request);
         let dropped = query::prune_filter(&mut q, request);
         let c = query::compile::compile(&self.host, &q)
             .map_err(|e| format!("the query cannot be compiled: {e}"))?;
@@ -813,6 +815,9 @@ impl Agent {
             source.push_str(&format!(
                 "// kgent left out the filter `{d}`: the request does not state it\n"
             ));
+        }
+        for r in &repaired {
+            source.push_str(&format!("// kgent: {r}\n"));
         }
         source.push_str(&c.source);
         Ok(Reply::Program {

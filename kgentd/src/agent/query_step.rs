@@ -19,6 +19,8 @@ pub struct QueryScope {
     pub grounding: Grounding,
     /// FROM was narrowed to the calls the request names.
     pub focused: bool,
+    /// Fields holding code letters (`rwbs`), which `contains()` may test.
+    pub coded_fields: Vec<String>,
 }
 
 pub fn scope(
@@ -164,10 +166,23 @@ pub fn scope(
             }
         }
     }
+    // Fields of code letters (block's rwbs): what the letters mean, and contains() to test one.
+    let mut coded_fields = Vec::new();
+    for c in crate::knowledge::specs::codes() {
+        let Some(p) = from
+            .iter()
+            .find(|p| p.name.starts_with(&c.probes) && fields.contains(&c.field))
+        else {
+            continue;
+        };
+        coded_fields.push(c.field.clone());
+        g.facts.insert(0, (p.name.clone(), vec![c.describe(&lower)]));
+    }
     QueryScope {
         from,
         fields,
         grounding: g,
         focused,
+        coded_fields,
     }
 }

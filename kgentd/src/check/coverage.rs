@@ -78,7 +78,7 @@ const RULES: &[Rule] = &[
         hint: "aggregate with `@name[key] = sum(value)`",
     },
     Rule {
-        what: "the return value or error code",
+        what: RETURN_VALUE,
         asked: r"\berrno\b|error codes?|return(s|ed)?\b|return (value|code)",
         code: r"args\s*->\s*ret\b|\bretval\b|\bret\b",
         reported: true,
@@ -249,17 +249,25 @@ fn reported_code(source: &str) -> String {
     out
 }
 
+fn asks(request_lower: &str, what: &str) -> bool {
+    COMPILED
+        .iter()
+        .find(|c| c.rule.what == what)
+        .is_some_and(|c| c.asked.is_match(request_lower))
+}
+
 /// Whether the request asks for the process name and for the PID, by the rules above.
 pub fn asks_for_identity(request: &str) -> (bool, bool) {
     let lower = request.to_lowercase();
-    let asked = |what: &str| {
-        COMPILED
-            .iter()
-            .find(|c| c.rule.what == what)
-            .is_some_and(|c| c.asked.is_match(&lower))
-    };
-    (asked("the process name"), asked("the PID"))
+    (asks(&lower, "the process name"), asks(&lower, "the PID"))
 }
+
+/// Whether the request asks what a call returned (its return value or error code).
+pub fn asks_for_return(request: &str) -> bool {
+    asks(&request.to_lowercase(), RETURN_VALUE)
+}
+
+const RETURN_VALUE: &str = "the return value or error code";
 
 /// Syscalls the request writes as calls (`bind()`, `sendto()`) that the program never attaches
 /// to, not even through a variant (`accept4` for `accept()`) or `raw_syscalls`.

@@ -30,6 +30,10 @@ pub struct Spec {
     /// same key: on-CPU time at `sched_switch`, a connection's lifetime at its close.
     #[serde(default)]
     pub span: Option<Span>,
+    /// The event is about the task its `comm`/`pid` fields name, not the task it runs in
+    /// (a migration runs in migration/N): kgent's query compiler reads `comm` from args.
+    #[serde(default)]
+    pub about_args_task: bool,
 }
 
 /// How kgent's query compiler measures `duration_*` at an event that has no return: from the
@@ -63,6 +67,19 @@ pub fn spans() -> &'static [(String, Span)] {
     &SPANS
 }
 
+/// Whether the specs say `probe` is about the task its args name (see `Spec::about_args_task`).
+pub fn about_args_task(probe: &str) -> bool {
+    static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        parse(CURATED)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.about_args_task)
+            .map(|s| s.name)
+            .collect()
+    });
+    NAMES.iter().any(|n| n == probe)
+}
+
 /// The span that ends at `probe`, if the specs define one.
 pub fn span_ending_at(probe: &str) -> Option<&'static Span> {
     spans().iter().find(|(p, _)| p == probe).map(|(_, s)| s)
@@ -72,6 +89,62 @@ pub fn span_ending_at(probe: &str) -> Option<&'static Span> {
 #[serde(deny_unknown_fields)]
 struct SpecFile {
     spec: Vec<Spec>,
+    #[serde(default)]
+    codes: Vec<Codes>,
+}
+
+/// A field of several tracepoints whose value is a string of code letters (block's `rwbs`):
+/// what each letter means, for the model and for deciding whether a request states a test.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Codes {
+    pub field: String,
+    /// Probes whose name starts with this carry the field with this meaning.
+    pub probes: String,
+    /// Letter → the word it stands for (`W` → `write`).
+    pub letters: std::collections::BTreeMap<String, String>,
+}
+
+impl Codes {
+    /// The letter whose word the request uses ("writes", "written" for `W` = write).
+    pub fn stated(&self, letter: &str, request_lower: &str) -> bool {
+        self.letters.get(letter).is_some_and(|word| {
+            let stem = word.trim_end_matches('e');
+            request_lower
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .any(|w| w.starts_with(stem) && w.len() <= word.len() + 3)
+        })
+    }
+
+    /// One line for the prompt; its example is a letter the request states, if any.
+    pub fn describe(&self, request_lower: &str) -> String {
+        let letters: Vec<String> = self
+            .letters
+            .iter()
+            .map(|(l, w)| format!("{l} {w}"))
+            .collect();
+        format!(
+            "args->{} holds letters: {}; test one with contains(args->{}, \"{}\").",
+            self.field,
+            letters.join(", "),
+            self.field,
+            self.letters
+                .keys()
+                .find(|l| self.stated(l, request_lower))
+                .or_else(|| self.letters.keys().next())
+                .map_or("X", String::as_str)
+        )
+    }
+}
+
+/// The code-letter fields of the shipped specs.
+pub fn codes() -> &'static [Codes] {
+    static CODES: std::sync::LazyLock<Vec<Codes>> = std::sync::LazyLock::new(|| {
+        toml::from_str::<SpecFile>(CURATED)
+            .map(|f| f.codes)
+            .unwrap_or_default()
+    });
+    &CODES
 }
 
 /// Parses a specs file; names must be unique.
@@ -140,6 +213,17 @@ mod tests {
             assert!(!span.means.is_empty());
         }
         assert!(span_ending_at("tracepoint:sched:sched_switch").is_some());
+    }
+
+    #[test]
+    fn code_letters_are_stated_by_their_words() {
+        let rwbs = codes().iter().find(|c| c.field == "rwbs").expect("rwbs codes");
+        assert!(rwbs.stated("W", "sum the bytes of write requests"));
+        assert!(rwbs.stated("W", "bytes written per process"));
+        assert!(!rwbs.stated("W", "bytes read per process"));
+        assert!(!rwbs.stated("Q", "write"));
+        let d = rwbs.describe("bytes written");
+        assert!(d.contains("W write") && d.ends_with(r#"contains(args->rwbs, "W")."#), "{d}");
     }
 
     #[test]

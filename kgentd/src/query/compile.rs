@@ -44,6 +44,8 @@ enum Event {
         probe: String,
         fields: Vec<Field>,
         span: Option<Span>,
+        /// `comm` means `args->comm` here (see `specs::about_args_task`).
+        comm_from_args: bool,
     },
 }
 
@@ -255,8 +257,11 @@ fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
         }
         let f = fields(rest).ok_or_else(|| format!("{probe} is not a tracepoint of this host"))?;
         let probe = format!("tracepoint:{rest}");
+        let comm_from_args =
+            specs::about_args_task(&probe) && f.iter().any(|x| x.name == "comm");
         return Ok(Event::Single {
             span: specs::span_ending_at(&probe).cloned(),
+            comm_from_args,
             probe,
             fields: f,
         });
@@ -283,6 +288,7 @@ fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
             probe: probe.to_owned(),
             fields: Vec::new(),
             span: None,
+            comm_from_args: false,
         });
     }
     Err(format!(
@@ -634,6 +640,18 @@ fn field_kind(f: &Field) -> Kind {
 fn scalar(t: &Term, ctx: &Ctx) -> String {
     let saved = |t: &Term| format!("@{}[tid]", saved_map(t));
     match t {
+        Term::Builtin(b)
+            if b == "comm"
+                && matches!(
+                    ctx.event,
+                    Event::Single {
+                        comm_from_args: true,
+                        ..
+                    }
+                ) =>
+        {
+            "args->comm".into()
+        }
         Term::Builtin(b) => b.clone(),
         Term::Field(f) => {
             if ctx.paired_return && side(ctx.event, t) == Side::Entry {
@@ -679,8 +697,48 @@ fn expr(e: &Expr, ctx: &Ctx) -> Result<String, String> {
             i => format!("str({})", expr(i, ctx)?),
         },
         Expr::Unary(op, inner) => format!("{op}({})", expr(inner, ctx)?),
+        Expr::Binary(a, "contains", b) => contains(a, b, ctx)?,
         Expr::Binary(a, op, b) => format!("({} {op} {})", expr(a, ctx)?, expr(b, ctx)?),
     })
+}
+
+/// `contains(args->F, "s")` on a `char[N]` field: bpftrace 0.17 has no substring test and
+/// cannot index a string, so the array is read as bytes and `s` compared at every offset.
+fn contains(hay: &Expr, needle: &Expr, ctx: &Ctx) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "contains() tests a character-array field (args->F), not {}",
+            super::show(hay)
+        )
+    };
+    let (Expr::Term(t @ Term::Field(f)), Expr::Str(s)) = (hay, needle) else {
+        return Err(bad());
+    };
+    let len = field(ctx.event, f)
+        .filter(|x| field_kind(x) == Kind::CharArray)
+        .and_then(|x| {
+            let ct = x.ctype.replace(' ', "");
+            ct.split_once('[')?.1.strip_suffix(']')?.parse::<usize>().ok()
+        })
+        .ok_or_else(bad)?;
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || bytes.len() > 8 || bytes.len() > len {
+        return Err(format!(
+            "contains() looks for 1 to 8 characters within args->{f} ({len} bytes)"
+        ));
+    }
+    let base = format!("((uint8 *){})", scalar(t, ctx));
+    let at: Vec<String> = (0..=len - bytes.len())
+        .map(|i| {
+            let eq: Vec<String> = bytes
+                .iter()
+                .enumerate()
+                .map(|(j, b)| format!("{base}[{}] == {b}", i + j))
+                .collect();
+            eq.join(" && ")
+        })
+        .collect();
+    Ok(format!("({})", at.join(" || ")))
 }
 
 /// A filter condition: strings compared with a literal are read with str().
@@ -1002,6 +1060,11 @@ mod tests {
             ),
             ("syscalls", "sys_exit_bind", &[("long", "ret")]),
             (
+                "block",
+                "block_rq_issue",
+                &[("unsigned int", "bytes"), ("char[10]", "rwbs")],
+            ),
+            (
                 "sched",
                 "sched_switch",
                 &[("pid_t", "prev_pid"), ("pid_t", "next_pid")],
@@ -1126,6 +1189,18 @@ mod tests {
         assert!(compile(&host(), &q)
             .expect_err("no return")
             .contains("duration_* also works at"));
+    }
+
+    #[test]
+    fn contains_compares_a_char_array_at_every_offset() {
+        let s = src("SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\")");
+        assert!(
+            s.contains("/(((uint8 *)args->rwbs)[0] == 87 || ((uint8 *)args->rwbs)[1] == 87 ||")
+                && s.contains("((uint8 *)args->rwbs)[9] == 87)/"),
+            "{s}"
+        );
+        let q = crate::query::parse("SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(comm, \"x\")").expect("parses");
+        assert!(compile(&host(), &q).expect_err("not a field").contains("character-array field"));
     }
 
     #[test]

@@ -11,12 +11,14 @@ use crate::toolchain::grammar::{literal, AllowedProbe, ProbeContext};
 ///
 /// With `all_of_from`, FROM is not a choice: it lists every probe of `from`, in order (the calls
 /// the request names). With a `unit` (the one the request states), durations and ages are
-/// read in it only.
+/// read in it only. `coded` fields (code letters, e.g. `rwbs`) may be tested with
+/// `contains(args->F, "L")`.
 pub fn gbnf(
     from: &[AllowedProbe],
     fields: &[String],
     all_of_from: bool,
     unit: Option<TimeUnit>,
+    coded: &[String],
 ) -> Option<String> {
     let probes: Vec<String> = from.iter().map(|p| literal(&p.name)).collect();
     if probes.is_empty() {
@@ -65,7 +67,6 @@ agg ::= "count()" | ("sum" | "hist" | "avg" | "min" | "max") "(" term ")"
 value ::= term | "str(" term ")"
 keys ::= term (", " term){0,2}
 cond ::= test (" " ("AND" | "OR") " " test){0,2}
-test ::= term (" & " int)? " " cmp " " literal
 cmp ::= "==" | "!=" | "<=" | ">=" | "<" | ">"
 literal ::= "-"? int | string
 int ::= "0x" [0-9a-fA-F]{1,8} | [0-9]{1,12} (" "? ("KiB" | "MiB" | "GiB" | "KB" | "MB" | "GB"))?
@@ -73,6 +74,17 @@ string ::= "\"" [^"\\\n]{0,40} "\""
 "#,
     );
     let _ = writeln!(g, "term ::= {}", terms.join(" | "));
+    let compare = r#"term (" & " int)? " " cmp " " literal"#;
+    if coded.is_empty() {
+        let _ = writeln!(g, "test ::= {compare}");
+    } else {
+        let alts: Vec<String> = coded.iter().map(|f| literal(f)).collect();
+        let _ = writeln!(
+            g,
+            r#"test ::= {compare} | "contains(args->" coded ", \"" [A-Z] "\")""#
+        );
+        let _ = writeln!(g, "coded ::= {}", alts.join(" | "));
+    }
     if all_of_from {
         let _ = writeln!(g, "probes ::= {}", probes.join(" \", \" "));
     } else {
@@ -123,15 +135,21 @@ mod tests {
         let fields: Vec<String> = ["__syscall_nr", "filename", "flags", "ret", "filename"]
             .map(String::from)
             .to_vec();
-        let g = gbnf(&from, &fields, false, None).expect("grammar");
+        let g = gbnf(&from, &fields, false, None, &[]).expect("grammar");
         assert!(g.contains(r#"field ::= "filename" | "flags""#), "{g}");
         assert!(g.contains(
             r#"probe ::= "tracepoint:syscalls:sys_enter_openat" | "tracepoint:syscalls:sys_enter_open""#
         ));
         assert!(!g.contains(r#""arg" [0-5]"#), "no uprobe, no argN");
         assert!(g.contains(r#""duration_" ("ns" | "us" | "ms")"#), "{g}");
-        assert_eq!(gbnf(&[], &fields, false, None), None);
-        let g = gbnf(&from, &fields, true, Some(TimeUnit::Ms)).expect("grammar");
+        assert_eq!(gbnf(&[], &fields, false, None, &[]), None);
+        assert!(!g.contains("contains("), "no coded field, no contains(): {g}");
+        let g = gbnf(&from, &fields, true, Some(TimeUnit::Ms), &["flags".into()]).expect("grammar");
+        assert!(
+            g.contains(r#"| "contains(args->" coded ", \"" [A-Z] "\")""#)
+                && g.contains(r#"coded ::= "flags""#),
+            "{g}"
+        );
         assert!(
             g.contains(r#""duration_ms""#) && !g.contains(r#""us""#),
             "the request's unit only: {g}"

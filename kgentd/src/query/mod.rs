@@ -155,6 +155,18 @@ impl Expr {
         }
     }
 
+    /// The condition with each test (leaf of its `&&`/`||` tree) replaced by `f(test)`.
+    pub fn map_tests(self, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
+        match self {
+            Expr::Binary(a, op @ ("&&" | "||"), b) => Expr::Binary(
+                Box::new(a.map_tests(f)),
+                op,
+                Box::new(b.map_tests(f)),
+            ),
+            test => f(test),
+        }
+    }
+
     /// The top-level conjuncts of a filter (`a && b && c` → a, b, c).
     pub fn conjuncts(&self) -> Vec<&Expr> {
         match self {
@@ -399,7 +411,7 @@ enum Tok {
 
 const OPS: &[&str] = &[
     "->", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "<", ">", "+", "-", "*", "/", "%", "&",
-    "|", "^", "!", "~", "(", ")", "=",
+    "|", "^", "!", "~", "(", ")", "=", ",",
 ];
 
 fn tokenize(text: &str) -> Result<Vec<Tok>, ParseError> {
@@ -625,6 +637,27 @@ impl Parser {
                 ))),
             };
         }
+        // `contains(args->rwbs, "W")`: a test on a character array, kept as a binary test.
+        if lower == "contains" {
+            self.expect("(")?;
+            let hay = self.binary(0)?;
+            self.expect(",")?;
+            let needle = match self.toks.get(self.pos).cloned() {
+                Some(Tok::Str(s)) if !s.is_empty() => s,
+                other => {
+                    return Err(ParseError(format!(
+                        "contains() takes a field and a non-empty string, found {other:?}"
+                    )))
+                }
+            };
+            self.pos += 1;
+            self.expect(")")?;
+            return Ok(Expr::Binary(
+                Box::new(hay),
+                "contains",
+                Box::new(Expr::Str(needle)),
+            ));
+        }
         if lower == "str" {
             self.expect("(")?;
             let e = self.binary(0)?;
@@ -787,7 +820,20 @@ fn stated(test: &Expr, request: &str, numbers: &[i128]) -> bool {
         }
         _ => false,
     });
-    named || weak_zero_test(test) || literals_stated(test, request, numbers)
+    named || weak_zero_test(test) || literals_stated(test, request, numbers) || code_stated(test, request)
+}
+
+/// `contains(args->rwbs, "W")` when the request says "write" (see `specs::Codes`).
+fn code_stated(test: &Expr, request: &str) -> bool {
+    let Expr::Binary(a, "contains", b) = test else {
+        return false;
+    };
+    let (Expr::Term(Term::Field(f)), Expr::Str(letter)) = (&**a, &**b) else {
+        return false;
+    };
+    crate::knowledge::specs::codes()
+        .iter()
+        .any(|c| c.field == *f && c.stated(letter, request))
 }
 
 /// `x != 0` and `x > 0` (set, non-null, positive), and comparisons of a result with 0
@@ -854,6 +900,130 @@ fn request_numbers(lower: &str) -> Vec<i128> {
     out
 }
 
+/// Deterministic repairs of queries that cannot mean what was asked; each returns a note.
+/// - A sum, histogram, average, minimum or maximum of an identifier (a pid, a CPU number, a
+///   port, an address, an fd) is a count per that identifier: `hist(cpu)` → `count()` by cpu.
+/// - A GROUP BY key that is also the aggregated value (`sum(args->bytes) … GROUP BY
+///   args->bytes`) makes one group per value: the key is dropped.
+/// - A code-letter field compared as a string (`args->rwbs == "W"`, `== "write"`) is a test
+///   for the letter: `contains(args->rwbs, "W")`.
+/// - When the request asks what calls returned and every FROM probe is a call (syscall or
+///   user function) but the query never reads `ret`: the aggregated argument becomes `ret`
+///   (`hist(args->count)` → `hist(ret)`: what read() returned, not what it asked for), or,
+///   without one, `ret` is printed too.
+pub fn normalize(q: &mut Query, request: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(f) = q.filter.take() {
+        q.filter = Some(f.map_tests(&mut |test| code_test(test, &mut notes)));
+    }
+    let mut terms = Vec::new();
+    for it in &q.select {
+        if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+            e.terms(&mut terms);
+        }
+    }
+    let calls = q
+        .from
+        .iter()
+        .all(|p| p.contains(":sys_enter_") || p.contains(":sys_exit_") || p.starts_with("uprobe:") || p.starts_with("uretprobe:"));
+    if calls && !terms.contains(&Term::Ret) && crate::check::asks_for_return(request) {
+        let agg = q.select.iter_mut().find_map(|it| match it {
+            Item::Agg(a, Some(e)) if *a != Agg::Count && matches!(e, Expr::Term(Term::Field(_) | Term::Arg(_))) => Some(e),
+            _ => None,
+        });
+        match agg {
+            Some(e) => {
+                notes.push(format!(
+                    "the request asks what the call returned: ret is aggregated, not {}",
+                    show(e)
+                ));
+                *e = Expr::Term(Term::Ret);
+            }
+            None => {
+                notes.push("the request asks what the call returned: ret is printed too".into());
+                q.select.push(Item::Value(Expr::Term(Term::Ret)));
+            }
+        }
+    }
+    for it in &mut q.select {
+        let Item::Agg(agg, Some(Expr::Term(t))) = it else {
+            continue;
+        };
+        if *agg != Agg::Count && is_identifier(t) {
+            notes.push(format!(
+                "{}({t}) is counted per {t} instead: {t} identifies, it is not a quantity",
+                agg.name()
+            ));
+            let key = Expr::Term(t.clone());
+            if !q.group_by.contains(&key) {
+                q.group_by.push(key);
+            }
+            *it = Item::Agg(Agg::Count, None);
+        }
+    }
+    let aggregated: Vec<Expr> = q
+        .select
+        .iter()
+        .filter_map(|it| match it {
+            Item::Agg(_, Some(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    q.group_by.retain(|k| {
+        let dup = aggregated.contains(k);
+        if dup {
+            notes.push(format!(
+                "{} is aggregated, so it is not also a GROUP BY key",
+                show(k)
+            ));
+        }
+        !dup
+    });
+    notes
+}
+
+/// `args->rwbs == "W"` / `== "write"` → `contains(args->rwbs, "W")` (see `specs::Codes`).
+fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
+    let Expr::Binary(a, "==", b) = &test else {
+        return test;
+    };
+    let (Expr::Term(Term::Field(f)), Expr::Str(s)) = (&**a, &**b) else {
+        return test;
+    };
+    let Some(codes) = crate::knowledge::specs::codes().iter().find(|c| c.field == *f) else {
+        return test;
+    };
+    let letter = codes.letters.iter().find_map(|(l, w)| {
+        (l.eq_ignore_ascii_case(s) || w.eq_ignore_ascii_case(s)).then(|| l.clone())
+    });
+    match letter {
+        Some(l) => {
+            let new = Expr::Binary(a.clone(), "contains", Box::new(Expr::Str(l)));
+            notes.push(format!(
+                "args->{f} holds code letters: `{}` is tested as `{}`",
+                show(&test),
+                show(&new)
+            ));
+            new
+        }
+        None => test,
+    }
+}
+
+fn is_identifier(t: &Term) -> bool {
+    match t {
+        Term::Builtin(b) => matches!(b.as_str(), "pid" | "tid" | "uid" | "cpu"),
+        Term::Field(f) => {
+            let f = f.to_ascii_lowercase();
+            // prev_pid, orig_cpu, dport, skaddr, newfd, sector…
+            ["pid", "cpu", "port", "family", "addr", "fd", "sig", "dev", "sector", "uid"]
+                .iter()
+                .any(|id| f.ends_with(id))
+        }
+        _ => false,
+    }
+}
+
 /// An expression as the model wrote it (for notes).
 pub fn show(e: &Expr) -> String {
     match e {
@@ -862,6 +1032,7 @@ pub fn show(e: &Expr) -> String {
         Expr::Str(s) => format!("\"{s}\""),
         Expr::StrOf(x) => format!("str({})", show(x)),
         Expr::Unary(op, x) => format!("{op}{}", show(x)),
+        Expr::Binary(a, "contains", b) => format!("contains({}, {})", show(a), show(b)),
         Expr::Binary(a, op, b) => format!("{} {op} {}", show(a), show(b)),
     }
 }
@@ -870,10 +1041,70 @@ pub fn show(e: &Expr) -> String {
 mod prune_tests {
     use super::*;
 
+    #[test]
+    fn aggregates_of_identifiers_become_counts_and_aggregated_keys_go() {
+        let mut q = parse("SELECT hist(cpu) FROM a:b GROUP BY comm, args->orig_cpu").expect("parses");
+        let notes = normalize(&mut q, "");
+        assert_eq!(q.select, vec![Item::Agg(Agg::Count, None)]);
+        assert_eq!(q.group_by.len(), 3, "{:?}", q.group_by);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let mut q = parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->bytes").expect("parses");
+        normalize(&mut q, "");
+        assert_eq!(q.group_by, vec![Expr::Term(Term::Builtin("comm".into()))]);
+        for kept in ["SELECT sum(args->bytes) FROM a:b", "SELECT hist(ret) FROM a:b", "SELECT max(args->len) FROM a:b", "SELECT hist(args->count) FROM a:b"] {
+            let mut q = parse(kept).expect("parses");
+            assert!(normalize(&mut q, "").is_empty(), "{kept}");
+        }
+    }
+
+    #[test]
+    fn code_letters_compared_as_strings_become_contains() {
+        for w in ["W", "write", "Write"] {
+            let mut q = parse(&format!("SELECT comm FROM tracepoint:block:block_rq_issue WHERE args->rwbs == \"{w}\" AND args->bytes > 0")).expect("parses");
+            let notes = normalize(&mut q, "");
+            assert_eq!(
+                q.filter.as_ref().map(show).as_deref(),
+                Some("contains(args->rwbs, \"W\") && args->bytes > 0"),
+                "{notes:?}"
+            );
+        }
+        let mut q = parse("SELECT comm FROM a:b WHERE args->rwbs == \"nonsense\"").expect("parses");
+        assert!(normalize(&mut q, "").is_empty());
+    }
+
+    #[test]
+    fn a_request_for_what_calls_returned_reads_ret() {
+        let request = "a histogram of how many bytes each read() call returned";
+        let mut q = parse("SELECT comm, hist(args->count) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm").expect("parses");
+        assert_eq!(normalize(&mut q, request).len(), 1);
+        assert_eq!(q.select[1], Item::Agg(Agg::Hist, Some(Expr::Term(Term::Ret))));
+        let mut q = parse("SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat").expect("parses");
+        normalize(&mut q, "which files are opened and what open returns");
+        assert_eq!(q.select.last(), Some(&Item::Value(Expr::Term(Term::Ret))));
+        // Already read, or not asked for, or not a call: unchanged.
+        for (req, query) in [
+            (request, "SELECT hist(ret) FROM tracepoint:syscalls:sys_enter_read"),
+            ("a histogram of read sizes", "SELECT hist(args->count) FROM tracepoint:syscalls:sys_enter_read"),
+            (request, "SELECT hist(args->len) FROM tracepoint:net:net_dev_xmit"),
+        ] {
+            let mut q = parse(query).expect("parses");
+            assert!(normalize(&mut q, req).is_empty(), "{query}");
+        }
+    }
+
     fn pruned(request: &str, query: &str) -> (Option<String>, Vec<String>) {
         let mut q = parse(query).expect("parses");
         let dropped = prune_filter(&mut q, request);
         (q.filter.as_ref().map(show), dropped)
+    }
+
+    #[test]
+    fn a_code_letter_test_is_stated_by_its_word() {
+        let q = "SELECT comm, sum(args->bytes) FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\") GROUP BY comm";
+        let (kept, _) = pruned("sum the bytes of write requests per process", q);
+        assert_eq!(kept.as_deref(), Some("contains(args->rwbs, \"W\")"));
+        let (kept, dropped) = pruned("sum the bytes of requests per process", q);
+        assert_eq!((kept, dropped.len()), (None, 1));
     }
 
     #[test]
