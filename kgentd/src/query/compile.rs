@@ -604,6 +604,13 @@ enum Kind {
 
 fn kind(e: &Event, t: &Term) -> Kind {
     match (e, t) {
+        (
+            Event::Single {
+                comm_from_args: true,
+                ..
+            },
+            Term::Builtin(b),
+        ) if b == "comm" => field(e, "comm").map_or(Kind::CharArray, field_kind),
         (_, Term::Builtin(b)) if b == "comm" => Kind::CharArray,
         (_, Term::Field(f)) => field(e, f).map_or(Kind::Int, field_kind),
         (Event::Func { params, .. }, Term::Arg(i)) => {

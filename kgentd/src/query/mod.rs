@@ -937,7 +937,8 @@ pub fn normalize(q: &mut Query, request: &str) -> Vec<String> {
                     "the request asks what the call returned: ret is aggregated, not {}",
                     show(e)
                 ));
-                *e = Expr::Term(Term::Ret);
+                let old = std::mem::replace(e, Expr::Term(Term::Ret));
+                q.group_by.retain(|k| *k != old);
             }
             None => {
                 notes.push("the request asks what the call returned: ret is printed too".into());
@@ -969,6 +970,32 @@ pub fn normalize(q: &mut Query, request: &str) -> Vec<String> {
             _ => None,
         })
         .collect();
+    // Keys that identify one event or one object (a request's sector, a socket's address, a
+    // thread) make one group per event, unless the request asks for them.
+    let lower = request.to_ascii_lowercase();
+    q.group_by.retain(|k| {
+        let Expr::Term(t) = k else { return true };
+        let name = match t {
+            Term::Builtin(b) if b == "tid" => "thread",
+            Term::Field(f) => f.as_str(),
+            _ => return true,
+        };
+        let per_instance = name == "thread"
+            || ["sector", "skaddr", "skbaddr", "cookie", "ptr"]
+                .iter()
+                .any(|s| name.ends_with(s));
+        let asked = lower
+            .match_indices(name)
+            .any(|(i, _)| i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric());
+        if per_instance && !asked {
+            notes.push(format!(
+                "{} is not a GROUP BY key: it tells events apart, and the request does not ask for it",
+                show(k)
+            ));
+            return false;
+        }
+        true
+    });
     q.group_by.retain(|k| {
         let dup = aggregated.contains(k);
         if dup {
@@ -1055,6 +1082,15 @@ mod prune_tests {
             let mut q = parse(kept).expect("parses");
             assert!(normalize(&mut q, "").is_empty(), "{kept}");
         }
+    }
+
+    #[test]
+    fn keys_that_tell_events_apart_go_unless_asked_for() {
+        let mut q = parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->dev, args->sector").expect("parses");
+        assert_eq!(normalize(&mut q, "bytes per process").len(), 1);
+        assert_eq!(q.group_by.len(), 2);
+        let mut q = parse("SELECT count() FROM a:b GROUP BY tid, args->sector").expect("parses");
+        assert!(normalize(&mut q, "count per thread and sector").is_empty());
     }
 
     #[test]
