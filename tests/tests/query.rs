@@ -56,6 +56,14 @@ async fn every_shape_of_query_compiles_to_a_program_the_kernel_accepts() {
         // sums of results and sizes with units
         "SELECT comm, sum(ret) FROM tracepoint:syscalls:sys_exit_write WHERE ret > 0 GROUP BY comm".into(),
         "SELECT comm, pid, args->len FROM tracepoint:syscalls:sys_enter_mmap WHERE args->len >= 64 MiB".into(),
+        // spans from the specs DB: on-CPU time, connection lifetimes, block I/O latency
+        "SELECT comm, sum(duration_ms) FROM tracepoint:sched:sched_switch GROUP BY comm".into(),
+        "SELECT args->sport, args->dport, args->family, duration_ms FROM tracepoint:tcp:tcp_destroy_sock".into(),
+        "SELECT args->sport, duration_ms FROM tracepoint:sock:inet_sock_set_state".into(),
+        "SELECT hist(duration_us) FROM tracepoint:block:block_rq_complete".into(),
+        // a code-letter test on a char array; the moved task's name (a __data_loc string)
+        "SELECT comm, sum(args->bytes) FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\") GROUP BY comm".into(),
+        "SELECT count() FROM tracepoint:sched:sched_migrate_task GROUP BY comm, args->orig_cpu, args->dest_cpu".into(),
     ];
     for q in &queries {
         let source = compiled(&host, q);
@@ -129,7 +137,7 @@ fn the_query_grammar_cannot_name_an_invented_probe_or_field() {
     let accepts = |grammar: &str, text: &str| {
         kgentd::llm::grammar_accepts(&model, grammar, &format!("{text}\n")).expect("grammar check")
     };
-    let free = kgentd::query::grammar::gbnf(&from, &fields, false).expect("grammar");
+    let free = kgentd::query::grammar::gbnf(&from, &fields, false, None, &[]).expect("grammar");
     assert!(accepts(
         &free,
         "SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE ret < 0"
@@ -147,7 +155,7 @@ fn the_query_grammar_cannot_name_an_invented_probe_or_field() {
         assert!(!accepts(&free, bad), "accepted: {bad}");
     }
     // When the request names the calls, FROM is all of them, in order, and nothing else.
-    let fixed = kgentd::query::grammar::gbnf(&from, &fields, true).expect("grammar");
+    let fixed = kgentd::query::grammar::gbnf(&from, &fields, true, None, &[]).expect("grammar");
     assert!(accepts(
         &fixed,
         "SELECT comm FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open"
@@ -156,6 +164,106 @@ fn the_query_grammar_cannot_name_an_invented_probe_or_field() {
         &fixed,
         "SELECT comm FROM tracepoint:syscalls:sys_enter_openat"
     ));
+    // The request's time unit is the only one; contains() only on code-letter fields.
+    let unit = kgentd::query::grammar::gbnf(
+        &from,
+        &fields,
+        false,
+        Some(kgentd::query::TimeUnit::Ms),
+        &["flags".to_owned()],
+    )
+    .expect("grammar");
+    let q = |v: &str, w: &str| format!("SELECT comm, {v} FROM tracepoint:syscalls:sys_enter_openat WHERE {w}");
+    assert!(accepts(&unit, &q("duration_ms", "contains(args->flags, \"W\")")));
+    assert!(!accepts(&unit, &q("duration_us", "ret < 0")), "a unit the request did not ask for");
+    assert!(!accepts(&unit, &q("duration_ms", "contains(args->filename, \"W\")")));
+    assert!(!accepts(&free, &q("duration_ms", "contains(args->flags, \"W\")")));
+}
+
+/// Runs `source` under bpftrace while `workload` runs (after every probe is attached), stops it
+/// with SIGINT and returns what it printed.
+async fn output_while(source: &str, workload: impl FnOnce()) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let mut child = tokio::process::Command::new(BPFTRACE)
+        .args(["-e", source])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("bpftrace starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    tokio::time::timeout(Duration::from_secs(60), out.read_line(&mut first))
+        .await
+        .expect("bpftrace attaches")
+        .expect("reads");
+    assert!(first.starts_with("Attaching"), "{first}\n{source}");
+    workload();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("running") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let mut rest = String::new();
+    tokio::time::timeout(Duration::from_secs(60), out.read_to_string(&mut rest))
+        .await
+        .expect("bpftrace exits")
+        .expect("reads");
+    let _ = child.wait().await;
+    rest
+}
+
+/// The number after `label` on the first line containing `needle`.
+fn value_on_line(output: &str, needle: &str, label: &str) -> Option<u64> {
+    let line = output.lines().find(|l| l.contains(needle))?;
+    let rest = &line[line.find(label)? + label.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn spans_measure_real_on_cpu_time_and_connection_lifetimes_in_the_asked_unit() {
+    let host = host();
+    // On-CPU time of a busy process for 0.5 s of wall time, summed in ms. It can get less
+    // than the whole 0.5 s on a busy machine, never more; a wrong span or unit would print
+    // 0, nothing, or a number in us or ns.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spinner = dir.path().join("kqspin");
+    std::fs::copy("/usr/bin/yes", &spinner).expect("copy yes");
+    let source = compiled(
+        &host,
+        "SELECT comm, sum(duration_ms) FROM tracepoint:sched:sched_switch GROUP BY comm",
+    );
+    let out = output_while(&source, || {
+        let _ = std::process::Command::new("timeout")
+            .arg("0.5")
+            .arg(&spinner)
+            .stdout(std::process::Stdio::null())
+            .status();
+    })
+    .await;
+    let ms = value_on_line(&out, "[kqspin]", "]:").unwrap_or_else(|| panic!("no kqspin total:\n{out}"));
+    assert!((20..=650).contains(&ms), "{ms} ms on CPU in 0.5 s:\n{out}");
+
+    // A loopback connection held open for 300 ms: its lifetime, at its close.
+    let source = compiled(
+        &host,
+        "SELECT args->sport, args->dport, duration_ms FROM tracepoint:tcp:tcp_destroy_sock",
+    );
+    let mut port = 0;
+    let out = output_while(&source, || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        port = l.local_addr().expect("addr").port();
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let (a, _) = l.accept().expect("accept");
+        std::thread::sleep(Duration::from_millis(300));
+        drop(c);
+        drop(a);
+    })
+    .await;
+    let ms = value_on_line(&out, &format!("sport={port} "), "duration_ms=")
+        .unwrap_or_else(|| panic!("no line for port {port}:\n{out}"));
+    assert!((250..=3000).contains(&ms), "{ms} ms for a 300 ms connection:\n{out}");
 }
 
 #[tokio::test]

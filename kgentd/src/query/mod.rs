@@ -155,6 +155,22 @@ impl Expr {
         }
     }
 
+    /// Replaces every `from` term with `to`; true when one was replaced.
+    pub fn replace_term(&mut self, from: &Term, to: &Term) -> bool {
+        match self {
+            Expr::Term(t) if t == from => {
+                *t = to.clone();
+                true
+            }
+            Expr::Term(_) | Expr::Int(_) | Expr::Str(_) => false,
+            Expr::StrOf(e) | Expr::Unary(_, e) => e.replace_term(from, to),
+            Expr::Binary(a, _, b) => {
+                let x = a.replace_term(from, to);
+                b.replace_term(from, to) || x
+            }
+        }
+    }
+
     /// The condition with each test (leaf of its `&&`/`||` tree) replaced by `f(test)`.
     pub fn map_tests(self, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
         match self {
@@ -820,10 +836,18 @@ fn stated(test: &Expr, request: &str, numbers: &[i128]) -> bool {
         }
         _ => false,
     });
-    named || weak_zero_test(test) || literals_stated(test, request, numbers) || code_stated(test, request)
+    // A string compared for equality must itself be stated: "the command string it passed"
+    // names the field, not the value `command == "shell"`.
+    let string_test = matches!(test, Expr::Binary(a, "==" | "!=", b)
+        if matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
+    (named && !string_test)
+        || weak_zero_test(test)
+        || literals_stated(test, request, numbers)
+        || code_stated(test, request)
 }
 
-/// `contains(args->rwbs, "W")` when the request says "write" (see `specs::Codes`).
+/// `contains(args->rwbs, "W")` when the request says "write" (see `specs::Codes`), and no
+/// other letter of the field: "separately for reads and writes" splits, it does not filter.
 fn code_stated(test: &Expr, request: &str) -> bool {
     let Expr::Binary(a, "contains", b) = test else {
         return false;
@@ -831,9 +855,11 @@ fn code_stated(test: &Expr, request: &str) -> bool {
     let (Expr::Term(Term::Field(f)), Expr::Str(letter)) = (&**a, &**b) else {
         return false;
     };
-    crate::knowledge::specs::codes()
-        .iter()
-        .any(|c| c.field == *f && c.stated(letter, request))
+    crate::knowledge::specs::codes().iter().any(|c| {
+        c.field == *f
+            && c.stated(letter, request)
+            && !c.letters.keys().any(|l| l != letter && c.stated(l, request))
+    })
 }
 
 /// `x != 0` and `x > 0` (set, non-null, positive), and comparisons of a result with 0
@@ -915,6 +941,21 @@ pub fn normalize(q: &mut Query, request: &str) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(f) = q.filter.take() {
         q.filter = Some(f.map_tests(&mut |test| code_test(test, &mut notes)));
+    }
+    // What a process "returns" is its exit code.
+    if !q.from.is_empty() && q.from.iter().all(|p| p.ends_with(":sched_process_exit")) {
+        let mut changed = false;
+        let mut swap = |e: &mut Expr| changed |= e.replace_term(&Term::Ret, &Term::ExitCode);
+        for it in &mut q.select {
+            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+                swap(e);
+            }
+        }
+        q.filter.iter_mut().for_each(&mut swap);
+        q.group_by.iter_mut().for_each(&mut swap);
+        if changed {
+            notes.push("a process has no return value: ret is its exit_code".into());
+        }
     }
     let mut terms = Vec::new();
     for it in &q.select {
@@ -1085,6 +1126,14 @@ mod prune_tests {
     }
 
     #[test]
+    fn the_return_of_a_process_is_its_exit_code() {
+        let mut q = parse("SELECT comm, pid, ret FROM tracepoint:sched:sched_process_exit WHERE ret != 0").expect("parses");
+        assert_eq!(normalize(&mut q, "processes that exit with a non-zero status").len(), 1);
+        assert_eq!(show(q.filter.as_ref().expect("filter")), "exit_code != 0");
+        assert_eq!(q.select[2], Item::Value(Expr::Term(Term::ExitCode)));
+    }
+
+    #[test]
     fn keys_that_tell_events_apart_go_unless_asked_for() {
         let mut q = parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->dev, args->sector").expect("parses");
         assert_eq!(normalize(&mut q, "bytes per process").len(), 1);
@@ -1141,6 +1190,22 @@ mod prune_tests {
         assert_eq!(kept.as_deref(), Some("contains(args->rwbs, \"W\")"));
         let (kept, dropped) = pruned("sum the bytes of requests per process", q);
         assert_eq!((kept, dropped.len()), (None, 1));
+        let (kept, _) = pruned("latency separately for reads and writes", q);
+        assert_eq!(kept, None, "two letters named: a split, not a filter");
+    }
+
+    #[test]
+    fn a_named_field_does_not_state_a_string_value() {
+        let (kept, dropped) = pruned(
+            "which programs run shell commands through system(): the exact command string",
+            "SELECT comm FROM a:b WHERE args->command == \"shell\"",
+        );
+        assert_eq!((kept, dropped.len()), (None, 1));
+        let (kept, _) = pruned(
+            "commands run by processes named 'cron'",
+            "SELECT comm FROM a:b WHERE comm == \"cron\"",
+        );
+        assert!(kept.is_some());
     }
 
     #[test]
