@@ -173,31 +173,55 @@ fn the_query_grammar_cannot_name_an_invented_probe_or_field() {
         &["flags".to_owned()],
     )
     .expect("grammar");
-    let q = |v: &str, w: &str| format!("SELECT comm, {v} FROM tracepoint:syscalls:sys_enter_openat WHERE {w}");
-    assert!(accepts(&unit, &q("duration_ms", "contains(args->flags, \"W\")")));
-    assert!(!accepts(&unit, &q("duration_us", "ret < 0")), "a unit the request did not ask for");
-    assert!(!accepts(&unit, &q("duration_ms", "contains(args->filename, \"W\")")));
-    assert!(!accepts(&free, &q("duration_ms", "contains(args->flags, \"W\")")));
+    let q = |v: &str, w: &str| {
+        format!("SELECT comm, {v} FROM tracepoint:syscalls:sys_enter_openat WHERE {w}")
+    };
+    assert!(accepts(
+        &unit,
+        &q("duration_ms", "contains(args->flags, \"W\")")
+    ));
+    assert!(
+        !accepts(&unit, &q("duration_us", "ret < 0")),
+        "a unit the request did not ask for"
+    );
+    assert!(!accepts(
+        &unit,
+        &q("duration_ms", "contains(args->filename, \"W\")")
+    ));
+    assert!(!accepts(
+        &free,
+        &q("duration_ms", "contains(args->flags, \"W\")")
+    ));
 }
 
 /// Runs `source` under bpftrace while `workload` runs (after every probe is attached), stops it
 /// with SIGINT and returns what it printed.
 async fn output_while(source: &str, workload: impl FnOnce()) -> String {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    // BEGIN runs once every probe is attached; "Attaching N probes..." comes before, and a
+    // SIGINT during attachment is lost.
+    let marker = "__kgent_test_ready__";
+    let script = format!("BEGIN {{ printf(\"{marker}\\n\"); }}\n{source}");
     let mut child = tokio::process::Command::new(BPFTRACE)
-        .args(["-e", source])
+        .args(["-e", &script])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("bpftrace starts");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    tokio::time::timeout(Duration::from_secs(60), out.read_line(&mut first))
-        .await
-        .expect("bpftrace attaches")
-        .expect("reads");
-    assert!(first.starts_with("Attaching"), "{first}\n{source}");
+    let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut line = String::new();
+        while out.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+            if line.trim() == marker {
+                return true;
+            }
+            line.clear();
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "bpftrace attaches:\n{source}");
     workload();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = nix::unistd::Pid::from_raw(child.id().expect("running") as i32);
@@ -242,7 +266,8 @@ async fn spans_measure_real_on_cpu_time_and_connection_lifetimes_in_the_asked_un
             .status();
     })
     .await;
-    let ms = value_on_line(&out, "[kqspin]", "]:").unwrap_or_else(|| panic!("no kqspin total:\n{out}"));
+    let ms =
+        value_on_line(&out, "[kqspin]", "]:").unwrap_or_else(|| panic!("no kqspin total:\n{out}"));
     assert!((20..=650).contains(&ms), "{ms} ms on CPU in 0.5 s:\n{out}");
 
     // A loopback connection held open for 300 ms: its lifetime, at its close.
@@ -263,7 +288,10 @@ async fn spans_measure_real_on_cpu_time_and_connection_lifetimes_in_the_asked_un
     .await;
     let ms = value_on_line(&out, &format!("sport={port} "), "duration_ms=")
         .unwrap_or_else(|| panic!("no line for port {port}:\n{out}"));
-    assert!((250..=3000).contains(&ms), "{ms} ms for a 300 ms connection:\n{out}");
+    assert!(
+        (250..=3000).contains(&ms),
+        "{ms} ms for a 300 ms connection:\n{out}"
+    );
 }
 
 #[tokio::test]

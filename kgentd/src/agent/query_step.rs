@@ -176,7 +176,8 @@ pub fn scope(
             continue;
         };
         coded_fields.push(c.field.clone());
-        g.facts.insert(0, (p.name.clone(), vec![c.describe(&lower)]));
+        g.facts
+            .insert(0, (p.name.clone(), vec![c.describe(&lower)]));
     }
     QueryScope {
         from,

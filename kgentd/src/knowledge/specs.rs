@@ -217,13 +217,19 @@ mod tests {
 
     #[test]
     fn code_letters_are_stated_by_their_words() {
-        let rwbs = codes().iter().find(|c| c.field == "rwbs").expect("rwbs codes");
+        let rwbs = codes()
+            .iter()
+            .find(|c| c.field == "rwbs")
+            .expect("rwbs codes");
         assert!(rwbs.stated("W", "sum the bytes of write requests"));
         assert!(rwbs.stated("W", "bytes written per process"));
         assert!(!rwbs.stated("W", "bytes read per process"));
         assert!(!rwbs.stated("Q", "write"));
         let d = rwbs.describe("bytes written");
-        assert!(d.contains("W write") && d.ends_with(r#"contains(args->rwbs, "W")."#), "{d}");
+        assert!(
+            d.contains("W write") && d.ends_with(r#"contains(args->rwbs, "W")."#),
+            "{d}"
+        );
     }
 
     #[test]

@@ -257,8 +257,7 @@ fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
         }
         let f = fields(rest).ok_or_else(|| format!("{probe} is not a tracepoint of this host"))?;
         let probe = format!("tracepoint:{rest}");
-        let comm_from_args =
-            specs::about_args_task(&probe) && f.iter().any(|x| x.name == "comm");
+        let comm_from_args = specs::about_args_task(&probe) && f.iter().any(|x| x.name == "comm");
         return Ok(Event::Single {
             span: specs::span_ending_at(&probe).cloned(),
             comm_from_args,
@@ -725,7 +724,11 @@ fn contains(hay: &Expr, needle: &Expr, ctx: &Ctx) -> Result<String, String> {
         .filter(|x| field_kind(x) == Kind::CharArray)
         .and_then(|x| {
             let ct = x.ctype.replace(' ', "");
-            ct.split_once('[')?.1.strip_suffix(']')?.parse::<usize>().ok()
+            ct.split_once('[')?
+                .1
+                .strip_suffix(']')?
+                .parse::<usize>()
+                .ok()
         })
         .ok_or_else(bad)?;
     let bytes = s.as_bytes();
@@ -1172,7 +1175,8 @@ mod tests {
     fn a_duration_at_an_event_without_a_return_is_measured_over_its_span() {
         // The specs DB's sched_switch span: from switch-in (next_pid) to switch-out (prev_pid),
         // on one probe: the leaving task's span closes before the arriving one's opens.
-        let s = src("SELECT comm, sum(duration_ms) FROM tracepoint:sched:sched_switch GROUP BY comm");
+        let s =
+            src("SELECT comm, sum(duration_ms) FROM tracepoint:sched:sched_switch GROUP BY comm");
         let close = s.find("if (@kq_span_sched_switch[cpu, args->prev_pid]) {");
         let open = s.find("@kq_span_sched_switch[cpu, args->next_pid] = nsecs;");
         assert!(close.is_some() && open.is_some() && close < open, "{s}");
@@ -1188,11 +1192,21 @@ mod tests {
             s.contains("tracepoint:sock:inet_sock_set_state\n/args->newstate == 1/\n{\n  @kq_span_tcp_destroy_sock[args->skaddr] = nsecs;"),
             "{s}"
         );
-        assert!(s.contains("delete(@kq_span_tcp_destroy_sock[args->skaddr]);"), "{s}");
+        assert!(
+            s.contains("delete(@kq_span_tcp_destroy_sock[args->skaddr]);"),
+            "{s}"
+        );
         // No span, no duration.
-        let q = crate::query::parse("SELECT duration_ms FROM tracepoint:sock:inet_sock_set_state WHERE args->family == 2").expect("parses");
-        assert!(compile(&host(), &q).is_ok(), "inet_sock_set_state has a span");
-        let q = crate::query::parse("SELECT ret FROM tracepoint:sched:sched_switch").expect("parses");
+        let q = crate::query::parse(
+            "SELECT duration_ms FROM tracepoint:sock:inet_sock_set_state WHERE args->family == 2",
+        )
+        .expect("parses");
+        assert!(
+            compile(&host(), &q).is_ok(),
+            "inet_sock_set_state has a span"
+        );
+        let q =
+            crate::query::parse("SELECT ret FROM tracepoint:sched:sched_switch").expect("parses");
         assert!(compile(&host(), &q)
             .expect_err("no return")
             .contains("duration_* also works at"));
@@ -1200,14 +1214,21 @@ mod tests {
 
     #[test]
     fn contains_compares_a_char_array_at_every_offset() {
-        let s = src("SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\")");
+        let s = src(
+            "SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\")",
+        );
         assert!(
             s.contains("/(((uint8 *)args->rwbs)[0] == 87 || ((uint8 *)args->rwbs)[1] == 87 ||")
                 && s.contains("((uint8 *)args->rwbs)[9] == 87)/"),
             "{s}"
         );
-        let q = crate::query::parse("SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(comm, \"x\")").expect("parses");
-        assert!(compile(&host(), &q).expect_err("not a field").contains("character-array field"));
+        let q = crate::query::parse(
+            "SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(comm, \"x\")",
+        )
+        .expect("parses");
+        assert!(compile(&host(), &q)
+            .expect_err("not a field")
+            .contains("character-array field"));
     }
 
     #[test]

@@ -143,7 +143,10 @@ mod tests {
         assert!(!g.contains(r#""arg" [0-5]"#), "no uprobe, no argN");
         assert!(g.contains(r#""duration_" ("ns" | "us" | "ms")"#), "{g}");
         assert_eq!(gbnf(&[], &fields, false, None, &[]), None);
-        assert!(!g.contains("contains("), "no coded field, no contains(): {g}");
+        assert!(
+            !g.contains("contains("),
+            "no coded field, no contains(): {g}"
+        );
         let g = gbnf(&from, &fields, true, Some(TimeUnit::Ms), &["flags".into()]).expect("grammar");
         assert!(
             g.contains(r#"| "contains(args->" coded ", \"" [A-Z] "\")""#)

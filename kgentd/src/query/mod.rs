@@ -174,11 +174,9 @@ impl Expr {
     /// The condition with each test (leaf of its `&&`/`||` tree) replaced by `f(test)`.
     pub fn map_tests(self, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
         match self {
-            Expr::Binary(a, op @ ("&&" | "||"), b) => Expr::Binary(
-                Box::new(a.map_tests(f)),
-                op,
-                Box::new(b.map_tests(f)),
-            ),
+            Expr::Binary(a, op @ ("&&" | "||"), b) => {
+                Expr::Binary(Box::new(a.map_tests(f)), op, Box::new(b.map_tests(f)))
+            }
             test => f(test),
         }
     }
@@ -231,10 +229,7 @@ pub fn stated_time_unit(request: &str) -> Option<TimeUnit> {
         std::sync::LazyLock::new(|| {
             let re = |s: &str| regex::Regex::new(s).expect("static regex");
             [
-                (
-                    TimeUnit::Ms,
-                    re(r"(?i)\b(milli-?seconds?|msecs?|ms)\b"),
-                ),
+                (TimeUnit::Ms, re(r"(?i)\b(milli-?seconds?|msecs?|ms)\b")),
                 (
                     TimeUnit::Us,
                     re(r"(?i)\b(micro-?seconds?|usecs?)\b|µs|\d\s*us\b|\bin us\b"),
@@ -728,7 +723,11 @@ mod tests {
         assert_eq!(u("calls slower than 10us"), Some(TimeUnit::Us));
         assert_eq!(u("latency in nanoseconds"), Some(TimeUnit::Ns));
         assert_eq!(u("show us which files are opened"), None, "us is a word");
-        assert_eq!(u("in ms, with a histogram in microseconds"), None, "two units");
+        assert_eq!(
+            u("in ms, with a histogram in microseconds"),
+            None,
+            "two units"
+        );
         assert_eq!(u("how long each call takes"), None);
     }
 
@@ -858,7 +857,10 @@ fn code_stated(test: &Expr, request: &str) -> bool {
     crate::knowledge::specs::codes().iter().any(|c| {
         c.field == *f
             && c.stated(letter, request)
-            && !c.letters.keys().any(|l| l != letter && c.stated(l, request))
+            && !c
+                .letters
+                .keys()
+                .any(|l| l != letter && c.stated(l, request))
     })
 }
 
@@ -963,13 +965,19 @@ pub fn normalize(q: &mut Query, request: &str) -> Vec<String> {
             e.terms(&mut terms);
         }
     }
-    let calls = q
-        .from
-        .iter()
-        .all(|p| p.contains(":sys_enter_") || p.contains(":sys_exit_") || p.starts_with("uprobe:") || p.starts_with("uretprobe:"));
+    let calls = q.from.iter().all(|p| {
+        p.contains(":sys_enter_")
+            || p.contains(":sys_exit_")
+            || p.starts_with("uprobe:")
+            || p.starts_with("uretprobe:")
+    });
     if calls && !terms.contains(&Term::Ret) && crate::check::asks_for_return(request) {
         let agg = q.select.iter_mut().find_map(|it| match it {
-            Item::Agg(a, Some(e)) if *a != Agg::Count && matches!(e, Expr::Term(Term::Field(_) | Term::Arg(_))) => Some(e),
+            Item::Agg(a, Some(e))
+                if *a != Agg::Count && matches!(e, Expr::Term(Term::Field(_) | Term::Arg(_))) =>
+            {
+                Some(e)
+            }
             _ => None,
         });
         match agg {
@@ -1058,7 +1066,10 @@ fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
     let (Expr::Term(Term::Field(f)), Expr::Str(s)) = (&**a, &**b) else {
         return test;
     };
-    let Some(codes) = crate::knowledge::specs::codes().iter().find(|c| c.field == *f) else {
+    let Some(codes) = crate::knowledge::specs::codes()
+        .iter()
+        .find(|c| c.field == *f)
+    else {
         return test;
     };
     let letter = codes.letters.iter().find_map(|(l, w)| {
@@ -1084,9 +1095,11 @@ fn is_identifier(t: &Term) -> bool {
         Term::Field(f) => {
             let f = f.to_ascii_lowercase();
             // prev_pid, orig_cpu, dport, skaddr, newfd, sector…
-            ["pid", "cpu", "port", "family", "addr", "fd", "sig", "dev", "sector", "uid"]
-                .iter()
-                .any(|id| f.ends_with(id))
+            [
+                "pid", "cpu", "port", "family", "addr", "fd", "sig", "dev", "sector", "uid",
+            ]
+            .iter()
+            .any(|id| f.ends_with(id))
         }
         _ => false,
     }
@@ -1111,15 +1124,22 @@ mod prune_tests {
 
     #[test]
     fn aggregates_of_identifiers_become_counts_and_aggregated_keys_go() {
-        let mut q = parse("SELECT hist(cpu) FROM a:b GROUP BY comm, args->orig_cpu").expect("parses");
+        let mut q =
+            parse("SELECT hist(cpu) FROM a:b GROUP BY comm, args->orig_cpu").expect("parses");
         let notes = normalize(&mut q, "");
         assert_eq!(q.select, vec![Item::Agg(Agg::Count, None)]);
         assert_eq!(q.group_by.len(), 3, "{:?}", q.group_by);
         assert_eq!(notes.len(), 1, "{notes:?}");
-        let mut q = parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->bytes").expect("parses");
+        let mut q = parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->bytes")
+            .expect("parses");
         normalize(&mut q, "");
         assert_eq!(q.group_by, vec![Expr::Term(Term::Builtin("comm".into()))]);
-        for kept in ["SELECT sum(args->bytes) FROM a:b", "SELECT hist(ret) FROM a:b", "SELECT max(args->len) FROM a:b", "SELECT hist(args->count) FROM a:b"] {
+        for kept in [
+            "SELECT sum(args->bytes) FROM a:b",
+            "SELECT hist(ret) FROM a:b",
+            "SELECT max(args->len) FROM a:b",
+            "SELECT hist(args->count) FROM a:b",
+        ] {
             let mut q = parse(kept).expect("parses");
             assert!(normalize(&mut q, "").is_empty(), "{kept}");
         }
@@ -1127,15 +1147,22 @@ mod prune_tests {
 
     #[test]
     fn the_return_of_a_process_is_its_exit_code() {
-        let mut q = parse("SELECT comm, pid, ret FROM tracepoint:sched:sched_process_exit WHERE ret != 0").expect("parses");
-        assert_eq!(normalize(&mut q, "processes that exit with a non-zero status").len(), 1);
+        let mut q =
+            parse("SELECT comm, pid, ret FROM tracepoint:sched:sched_process_exit WHERE ret != 0")
+                .expect("parses");
+        assert_eq!(
+            normalize(&mut q, "processes that exit with a non-zero status").len(),
+            1
+        );
         assert_eq!(show(q.filter.as_ref().expect("filter")), "exit_code != 0");
         assert_eq!(q.select[2], Item::Value(Expr::Term(Term::ExitCode)));
     }
 
     #[test]
     fn keys_that_tell_events_apart_go_unless_asked_for() {
-        let mut q = parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->dev, args->sector").expect("parses");
+        let mut q =
+            parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->dev, args->sector")
+                .expect("parses");
         assert_eq!(normalize(&mut q, "bytes per process").len(), 1);
         assert_eq!(q.group_by.len(), 2);
         let mut q = parse("SELECT count() FROM a:b GROUP BY tid, args->sector").expect("parses");
@@ -1160,17 +1187,33 @@ mod prune_tests {
     #[test]
     fn a_request_for_what_calls_returned_reads_ret() {
         let request = "a histogram of how many bytes each read() call returned";
-        let mut q = parse("SELECT comm, hist(args->count) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm").expect("parses");
+        let mut q = parse(
+            "SELECT comm, hist(args->count) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm",
+        )
+        .expect("parses");
         assert_eq!(normalize(&mut q, request).len(), 1);
-        assert_eq!(q.select[1], Item::Agg(Agg::Hist, Some(Expr::Term(Term::Ret))));
-        let mut q = parse("SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat").expect("parses");
+        assert_eq!(
+            q.select[1],
+            Item::Agg(Agg::Hist, Some(Expr::Term(Term::Ret)))
+        );
+        let mut q = parse("SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat")
+            .expect("parses");
         normalize(&mut q, "which files are opened and what open returns");
         assert_eq!(q.select.last(), Some(&Item::Value(Expr::Term(Term::Ret))));
         // Already read, or not asked for, or not a call: unchanged.
         for (req, query) in [
-            (request, "SELECT hist(ret) FROM tracepoint:syscalls:sys_enter_read"),
-            ("a histogram of read sizes", "SELECT hist(args->count) FROM tracepoint:syscalls:sys_enter_read"),
-            (request, "SELECT hist(args->len) FROM tracepoint:net:net_dev_xmit"),
+            (
+                request,
+                "SELECT hist(ret) FROM tracepoint:syscalls:sys_enter_read",
+            ),
+            (
+                "a histogram of read sizes",
+                "SELECT hist(args->count) FROM tracepoint:syscalls:sys_enter_read",
+            ),
+            (
+                request,
+                "SELECT hist(args->len) FROM tracepoint:net:net_dev_xmit",
+            ),
         ] {
             let mut q = parse(query).expect("parses");
             assert!(normalize(&mut q, req).is_empty(), "{query}");
