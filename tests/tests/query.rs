@@ -326,3 +326,34 @@ async fn the_loop_answers_from_a_query_and_feeds_a_compile_error_back() {
     assert!(failed_query, "the compile error is reported: {events:#?}");
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_query_on_a_probe_without_its_fields_moves_to_an_offered_one_that_has_them() {
+    // tcp_probe's addresses are 28-byte sockaddr blobs: no daddr_v6 there.
+    let q = "SELECT args->sport, args->dport, args->daddr_v6 FROM tracepoint:tcp:tcp_probe";
+    let backend = ScriptedBackend::new("move script", vec![q.into()])
+        .expect("replies")
+        .claiming_grammar();
+    let d = TestDaemon::with_backend(Arc::new(backend), |_| {}).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "show each TCP connection as it changes state: the local port and the remote address and port",
+        1,
+    )
+    .await
+    .expect("ask");
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("no answer: {events:#?}"));
+    assert!(
+        answer
+            .program
+            .contains("tracepoint:tcp:tcp_probe lacks; it runs on tracepoint:"),
+        "{}",
+        answer.program
+    );
+    assert!(
+        !answer.program.contains("tracepoint:tcp:tcp_probe\n"),
+        "{}",
+        answer.program
+    );
+    d.stop().await;
+}

@@ -441,7 +441,13 @@ impl Agent {
             .await;
 
             let reply = if query_turn {
-                match self.compile_query(&completion.text, &opts.text) {
+                // Where a query may move when its probe lacks what it reads: the offered
+                // probes, best-ranked first, unless the request named the calls.
+                let movable: &[AllowedProbe] = match &query_step {
+                    Some((scope, _)) if !scope.focused => &scope.from,
+                    _ => &[],
+                };
+                match self.compile_query(&completion.text, &opts.text, movable) {
                     Ok(r) => r,
                     Err(diag) => {
                         let c = proto::CheckResult {
@@ -802,13 +808,41 @@ impl Agent {
     /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
     /// Filter tests the request does not state are dropped first (see `query::prune_filter`);
     /// the program says so in a comment.
-    fn compile_query(&self, reply: &str, request: &str) -> Result<Reply, String> {
+    ///
+    /// A query on one probe that lacks a field it reads moves to the first of `movable` (the
+    /// offered probes, best-ranked first) on which it compiles whole, with a note.
+    fn compile_query(
+        &self,
+        reply: &str,
+        request: &str,
+        movable: &[AllowedProbe],
+    ) -> Result<Reply, String> {
         let mut q =
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
-        let repaired = query::normalize(&mut q, request);
+        let mut repaired = query::normalize(&mut q, request);
         let dropped = query::prune_filter(&mut q, request);
-        let c = query::compile::compile(&self.host, &q)
-            .map_err(|e| format!("the query cannot be compiled: {e}"))?;
+        let c = match query::compile::compile(&self.host, &q) {
+            Ok(c) => c,
+            Err(e) if q.from.len() == 1 && e.contains(" has no field ") => {
+                let moved = movable.iter().find_map(|p| {
+                    let mut q2 = q.clone();
+                    q2.from = vec![p.name.clone()];
+                    query::compile::compile(&self.host, &q2)
+                        .ok()
+                        .filter(|c| c.notes.is_empty())
+                        .map(|c| (p, c))
+                });
+                let Some((p, c)) = moved else {
+                    return Err(format!("the query cannot be compiled: {e}"));
+                };
+                repaired.push(format!(
+                    "the query reads fields {} lacks; it runs on {}, the first offered probe that has them all",
+                    q.from[0], p.name
+                ));
+                c
+            }
+            Err(e) => return Err(format!("the query cannot be compiled: {e}")),
+        };
         let text = reply.trim().lines().collect::<Vec<_>>().join(" ");
         let mut source = String::new();
         for d in &dropped {

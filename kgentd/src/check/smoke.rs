@@ -79,7 +79,13 @@ pub struct Expectation {
     /// The request asks for exit codes: the workload's child that exited with status 3 must
     /// show up with 3 (not the raw wait status 768).
     pub exit_status: bool,
+    /// The request is about processes changing their own name: the name the workload gave
+    /// itself (kgent-smoke-rn, through /proc/self/comm) must show up.
+    pub renames_self: bool,
 }
+
+/// The name the trigger gives itself (smoke_trigger.py, `processes()`).
+const SELF_RENAME: &str = "kgent-smoke-rn";
 
 /// Activity of the workload that a request's filter leaves out, each with how it shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +181,10 @@ pub fn expectation(request: &str) -> Expectation {
     });
     static EXIT_STATUS: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?i)\bexit (codes?|status(es)?)\b").expect("static regex"));
+    static RENAMES_SELF: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\brenam\w* (themselves|itself)\b|\bpr_set_name\b|/comm\b|\b(change|changes|set|sets) (their|its) (own )?(process |command )?names?\b")
+            .expect("static regex")
+    });
     static ADDRESSES: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)\baddress(es)?\b|\bips?\b|\bip addresses\b").expect("static regex")
     });
@@ -186,6 +196,7 @@ pub fn expectation(request: &str) -> Expectation {
         ports: PORTS.is_match(request),
         arguments: ARGUMENTS.is_match(request),
         ipv6: IPV6.is_match(request),
+        renames_self: RENAMES_SELF.is_match(request),
     }
 }
 
@@ -325,6 +336,11 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
                 "the request asks for exit codes; the workload's child kgent-smoke-ch (pid {child}) exited with status 3, but {why}"
             ));
         }
+    }
+    if expect.renames_self && !text.contains(SELF_RENAME) {
+        return Err(format!(
+            "the request is about processes renaming themselves; the workload renamed itself to {SELF_RENAME} (writing /proc/self/comm), but no line shows that name. A process's own name change is the task:task_rename tracepoint (oldcomm, newcomm), not a file rename"
+        ));
     }
     for ex in &expect.excluded {
         if let Some((line, what)) = ex.shown_in(&lines, &obs.facts) {
@@ -578,6 +594,20 @@ mod tests {
             "uprobe:/bin/bash:readline { }\ntracepoint:sched:sched_process_exit { }"
         )
         .is_none());
+    }
+
+    #[test]
+    fn a_self_rename_request_needs_the_name_the_workload_took() {
+        let e = expectation(
+            "detect processes that rename themselves (prctl PR_SET_NAME or writing /proc/<pid>/comm)",
+        );
+        assert!(e.renames_self);
+        assert!(!expectation("audit every file rename with old and new path").renames_self);
+        let file_renames =
+            obs(&["pid=12 oldname=/tmp/kgent-smoke-1/a newname=/tmp/kgent-smoke-1/b"]);
+        assert!(judge(&e, &file_renames).is_err());
+        let comm_renames = obs(&["pid=12 oldcomm=kgent-smoke newcomm=kgent-smoke-rn"]);
+        assert!(judge(&e, &comm_renames).is_ok());
     }
 
     #[test]
