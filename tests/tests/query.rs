@@ -224,15 +224,26 @@ async fn output_while(source: &str, workload: impl FnOnce()) -> String {
     assert_eq!(ready, Ok(true), "bpftrace attaches:\n{source}");
     workload();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let reader = tokio::spawn(async move {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest).await;
+        rest
+    });
+    // SIGINT until it exits: bpftrace 0.17 can miss one (see check/smoke.rs).
     let pid = nix::unistd::Pid::from_raw(child.id().expect("running") as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
-    let mut rest = String::new();
-    tokio::time::timeout(Duration::from_secs(60), out.read_to_string(&mut rest))
-        .await
-        .expect("bpftrace exits")
-        .expect("reads");
-    let _ = child.wait().await;
-    rest
+    let mut exited = false;
+    for _ in 0..60 {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        if tokio::time::timeout(Duration::from_secs(1), child.wait())
+            .await
+            .is_ok()
+        {
+            exited = true;
+            break;
+        }
+    }
+    assert!(exited, "bpftrace did not stop on SIGINT:\n{source}");
+    reader.await.expect("reader")
 }
 
 /// The number after `label` on the first line containing `needle`.

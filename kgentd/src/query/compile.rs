@@ -881,7 +881,8 @@ fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
         }
     }
     // The first value that depends on the address family decides the branches; other
-    // family-dependent values print their last (fallback) form.
+    // family-dependent values print their form for the same branch when they branch on the
+    // same test (saddr and daddr of one tracepoint), else their last (fallback) form.
     let branches: Vec<Option<String>> = shapes
         .iter()
         .find_map(|s| match s {
@@ -900,6 +901,13 @@ fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
                 Shape::Family(b) if !first_family_seen => {
                     first_family_seen = true;
                     parts.extend(b[i].1.iter().cloned());
+                }
+                // Same branches (the same family test): its form for this family.
+                Shape::Family(b)
+                    if b.len() == branches.len()
+                        && b.iter().zip(&branches).all(|((c, _), d)| c == d) =>
+                {
+                    parts.extend(b[i].1.iter().cloned())
                 }
                 Shape::Family(b) => parts.extend(b[b.len() - 1].1.iter().cloned()),
                 Shape::Join(v) => joins.push(v.clone()),
@@ -1090,7 +1098,9 @@ mod tests {
                 &[
                     ("__u16", "family"),
                     ("__u16", "dport"),
+                    ("__u8[4]", "saddr"),
                     ("__u8[4]", "daddr"),
+                    ("__u8[16]", "saddr_v6"),
                     ("__u8[16]", "daddr_v6"),
                 ],
             ),
@@ -1162,6 +1172,12 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("->sin_port >> 8)"), "ports in host order: {s}");
+        let s = src("SELECT args->saddr, args->daddr FROM tracepoint:sock:inet_sock_set_state");
+        assert!(
+            s.contains("ntop(args->saddr_v6), ntop(args->daddr_v6)")
+                && s.contains("ntop(args->saddr), ntop(args->daddr)"),
+            "both addresses per family: {s}"
+        );
         let s = src("SELECT args->daddr, args->dport FROM tracepoint:sock:inet_sock_set_state");
         assert!(
             s.contains("if (args->family == 10)")
