@@ -55,34 +55,37 @@ pub struct Span {
     pub means: String,
 }
 
-/// The spans of the shipped specs, by end probe.
-pub fn spans() -> &'static [(String, Span)] {
-    static SPANS: std::sync::LazyLock<Vec<(String, Span)>> = std::sync::LazyLock::new(|| {
-        parse(CURATED)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|s| s.span.map(|sp| (s.name, sp)))
-            .collect()
+/// The shipped specs file, parsed once (empty when it does not parse: the catalog reports
+/// that error at start-up).
+fn shipped() -> &'static SpecFile {
+    static FILE: std::sync::LazyLock<SpecFile> = std::sync::LazyLock::new(|| {
+        toml::from_str(CURATED).unwrap_or(SpecFile {
+            spec: Vec::new(),
+            codes: Vec::new(),
+        })
     });
-    &SPANS
+    &FILE
+}
+
+/// The spans of the shipped specs: (end probe, span).
+pub fn spans() -> impl Iterator<Item = (&'static str, &'static Span)> {
+    shipped()
+        .spec
+        .iter()
+        .filter_map(|s| s.span.as_ref().map(|sp| (s.name.as_str(), sp)))
 }
 
 /// Whether the specs say `probe` is about the task its args name (see `Spec::about_args_task`).
 pub fn about_args_task(probe: &str) -> bool {
-    static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-        parse(CURATED)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|s| s.about_args_task)
-            .map(|s| s.name)
-            .collect()
-    });
-    NAMES.iter().any(|n| n == probe)
+    shipped()
+        .spec
+        .iter()
+        .any(|s| s.about_args_task && s.name == probe)
 }
 
 /// The span that ends at `probe`, if the specs define one.
 pub fn span_ending_at(probe: &str) -> Option<&'static Span> {
-    spans().iter().find(|(p, _)| p == probe).map(|(_, s)| s)
+    spans().find(|(p, _)| *p == probe).map(|(_, s)| s)
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,12 +142,7 @@ impl Codes {
 
 /// The code-letter fields of the shipped specs.
 pub fn codes() -> &'static [Codes] {
-    static CODES: std::sync::LazyLock<Vec<Codes>> = std::sync::LazyLock::new(|| {
-        toml::from_str::<SpecFile>(CURATED)
-            .map(|f| f.codes)
-            .unwrap_or_default()
-    });
-    &CODES
+    &shipped().codes
 }
 
 /// Parses a specs file; names must be unique.
@@ -201,7 +199,7 @@ mod tests {
     #[test]
     fn spans_start_at_curated_probes_and_have_keys() {
         let specs = parse(CURATED).expect("curated specs");
-        assert!(spans().len() >= 3, "{:?}", spans());
+        assert!(spans().count() >= 3);
         for (end, span) in spans() {
             assert!(
                 specs.iter().any(|s| s.name == span.start),

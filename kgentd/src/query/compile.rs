@@ -351,7 +351,7 @@ fn lacks(e: &Event, t: &Term) -> Option<String> {
         (Event::Syscall { .. } | Event::Func { .. }, Term::Ret | Term::Duration(_)) => None,
         (Event::Single { span: Some(_), .. }, Term::Duration(_)) => None,
         (Event::Single { .. }, Term::Ret | Term::Duration(_)) => {
-            let ends: Vec<&str> = specs::spans().iter().map(|(p, _)| p.as_str()).collect();
+            let ends: Vec<&str> = specs::spans().map(|(p, _)| p).collect();
             Some(format!(
                 "{name} has no return and no duration: ret and duration_* need a syscall tracepoint (sys_enter_*/sys_exit_*) or a uprobe; duration_* also works at {}",
                 ends.join(", ")
