@@ -99,7 +99,7 @@ enum Command {
     /// is loaded). The language the model answers in first:
     /// `SELECT values FROM probes [WHERE condition] [GROUP BY keys]`.
     #[command(
-        after_help = "Examples:\n  kgentd query 'SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE ret < 0'\n  kgentd query 'SELECT comm, hist(duration_us) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm'\n  kgentd query 'SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind' | sudo bpftrace -"
+        after_help = "Examples:\n  kgentd query 'SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE ret < 0'\n  kgentd query 'SELECT comm, hist(duration_us) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm'\n  kgentd query 'SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind' | sudo bpftrace -\n  kgentd query 'SELECT comm, sum(duration_ms) FROM tracepoint:sched:sched_switch GROUP BY comm'   # on-CPU time, a span from the specs DB"
     )]
     Query {
         /// The query.
