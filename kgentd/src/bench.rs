@@ -77,9 +77,10 @@ pub async fn run(
     );
 
     println!("\none loop iteration without the model, by stage:");
+    let intent = crate::intent::Intent::read(request);
     let grounding = agent.knowledge.ground(
         &agent.host,
-        request,
+        &intent,
         config.agent.grounding_tracepoints,
         config.agent.grounding_examples,
     );
@@ -88,7 +89,7 @@ pub async fn run(
         time(rounds, || {
             agent.knowledge.ground(
                 &agent.host,
-                request,
+                &intent,
                 config.agent.grounding_tracepoints,
                 config.agent.grounding_examples,
             )

@@ -81,6 +81,12 @@ impl Default for JobsConfig {
 pub struct AgentConfig {
     /// Synthesis → check → repair rounds before giving up with NoAnswer.
     pub max_iterations: u32,
+    /// Wall-clock budget of one ask, in seconds: no new draft is started after it (the one under
+    /// way finishes). 0: no limit.
+    pub max_ask_seconds: u64,
+    /// Model tokens (prompt + reply, summed over drafts) one ask may use: no new draft is
+    /// started after it. 0: no limit.
+    pub max_ask_tokens: u64,
     /// Longest reply asked of the model, in tokens.
     pub max_reply_tokens: u32,
     /// Tracepoints shown to the model per request.
@@ -206,6 +212,8 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             max_iterations: 5,
+            max_ask_seconds: 900,
+            max_ask_tokens: 0,
             max_reply_tokens: 400,
             grounding_tracepoints: 8,
             grounding_examples: 3,

@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod error;
 pub mod exec;
 pub mod host;
+pub mod intent;
 pub mod knowledge;
 pub mod llm;
 pub mod query;

@@ -80,7 +80,7 @@ pub async fn run(
         Err(e) => println!("embeddings: {e} (search stays BM25 only)"),
     }
     if let Some(request) = ground {
-        let g = knowledge.ground(&host, request, n_tp, n_ex);
+        let g = knowledge.ground(&host, &crate::intent::Intent::read(request), n_tp, n_ex);
         println!("\n{}", crate::agent::user_prompt_for_bench(request, &g));
     }
     if let Some(path) = export {

@@ -96,7 +96,7 @@ async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
         let smoke = check_smoke_run(
             std::path::Path::new(BPFTRACE),
             &source,
-            request,
+            &kgentd::intent::Intent::read(request),
             Duration::from_secs(30),
         )
         .await;

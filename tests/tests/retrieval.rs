@@ -53,7 +53,7 @@ async fn every_curated_entry_names_a_real_attach_point_and_helpers_carry_program
     // Grounding a request hands the prompt the curated facts of the tracepoints it picked.
     let g = d.agent.knowledge.ground(
         &d.agent.host,
-        "show new tcp connections with their ports",
+        &kgentd::intent::Intent::read("show new tcp connections with their ports"),
         8,
         3,
     );

@@ -8,8 +8,10 @@
 mod extract;
 mod plan;
 mod prompt;
+mod query_repair;
 mod query_step;
 mod repair;
+mod session;
 mod target;
 mod target_c;
 
@@ -23,6 +25,7 @@ use crate::check::{self, CheckOutcome};
 use crate::config::AgentConfig;
 use crate::error::KgentError;
 use crate::host::HostFacts;
+use crate::intent::{Concept, Intent};
 use crate::knowledge::{Grounding, Knowledge};
 use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
 use crate::proto;
@@ -106,16 +109,6 @@ impl Recorder<'_> {
     }
 }
 
-fn check_event(iteration: u32, c: &CheckOutcome) -> proto::CheckResult {
-    proto::CheckResult {
-        iteration,
-        name: c.name.to_owned(),
-        passed: c.passed,
-        detail: c.detail.clone(),
-        elapsed_ms: c.elapsed.as_millis() as u64,
-    }
-}
-
 type Events = mpsc::Sender<proto::AskEvent>;
 
 async fn emit(events: &Events, e: proto::ask_event::Event) {
@@ -134,22 +127,6 @@ async fn progress(events: &Events, started: Instant, iteration: u32, stage: &str
     )
     .await;
 }
-
-/// Words that can only be answered with hardware performance counters.
-const HARDWARE_WORDS: &[&str] = &[
-    "cache miss",
-    "cache-miss",
-    "cache misses",
-    "cpu cycles",
-    "cycles per",
-    "instructions retired",
-    "branch miss",
-    "branch-miss",
-    "llc",
-    "hardware counter",
-    "pmu",
-    "ipc",
-];
 
 impl Agent {
     /// Answers one request. The request is recorded (pending) before anything else happens and
@@ -182,509 +159,23 @@ impl Agent {
         events: &Events,
         rec: &mut Recorder<'_>,
     ) -> Result<Outcome, KgentError> {
-        let started = rec.started;
-        let id = rec.record.id.clone();
-        let no_answer = |rec: &Recorder, reason: String, last: Vec<proto::CheckResult>| {
-            Outcome::NoAnswer(proto::NoAnswer {
-                request_id: rec.record.id.clone(),
-                reason,
-                last_checks: last,
-                iterations: rec.record.iterations,
-                usage: Some(rec.usage()),
-                wall_ms: started.elapsed().as_millis() as u64,
-            })
-        };
-
-        // Feasibility: what this host plainly cannot do is refused before any model call.
-        if let Some(reason) = self.infeasible(&opts.text) {
-            rec.add(
-                EntryKind::Note,
-                0,
-                format!("refused before synthesis: {reason}"),
-            );
-            return Ok(no_answer(rec, reason, Vec::new()));
-        }
-
-        let grounding = self.knowledge.ground(
-            &self.host,
-            &opts.text,
-            self.config.grounding_tracepoints,
-            self.config.grounding_examples,
-        );
-        let tp_names: Vec<String> = grounding.tracepoints.iter().map(|t| t.probe()).collect();
-        let ex_names: Vec<&str> = grounding
-            .examples
-            .iter()
-            .map(|e| e.origin.as_str())
-            .collect();
-        let mut detail = format!(
-            "{} tracepoints ({}), {} examples ({})",
-            tp_names.len(),
-            tp_names.join(", "),
-            ex_names.len(),
-            ex_names.join(", ")
-        );
-        for u in &grounding.uprobes {
-            detail.push_str(&format!(
-                ", uprobe target {} ({} functions; offered: {})",
-                u.path.display(),
-                u.total_symbols,
-                u.symbols.join(", ")
-            ));
-        }
-        rec.add(EntryKind::Note, 0, format!("grounding: {detail}"));
-        progress(events, started, 0, "grounding", detail).await;
-        let smoke = (self.config.smoke_run || opts.smoke_run)
-            && !opts.skip_smoke_run
-            && opts.target == ProgramTarget::Bpftrace;
-        if !smoke {
-            let note = if opts.target == ProgramTarget::Bpftrace {
-                "smoke run skipped: the answer is checked by catalog and load only"
-            } else {
-                "no smoke run for C programs yet: the answer is checked by clang and the verifier"
-            }
-            .to_owned();
-            rec.add(EntryKind::Note, 0, note.clone());
-            progress(events, started, 0, "smoke-run", note).await;
-        }
-
-        let target = opts.target;
-        let mut allowed = allowed_probes(&grounding, self.config.repair);
-        if asks_for_sampling(&opts.text) {
-            allowed.push(AllowedProbe {
-                name: "profile:hz:99".into(),
-                context: ProbeContext::Plain,
-            });
-        }
-        // Grammars and plans are written for bpftrace; C drafts are checked after generation.
-        let grammar = (self.config.grammar && target == ProgramTarget::Bpftrace)
-            .then(|| grammar::gbnf(&allowed))
-            .flatten();
-        let mut base = vec![
-            Message::new(Role::System, target.system_prompt(&self.host)),
-            Message::new(Role::User, target.user_prompt(&opts.text, &grounding)),
-        ];
-        // The first draft follows the plan; later drafts may use every grounded probe.
-        let mut first_grammar = grammar.clone();
-        if self.config.plan && grammar.is_some() && self.backend.constrains_decoding() {
-            if let Some(g) = self.plan(&mut base, &allowed, rec, events).await? {
-                first_grammar = Some(g);
-            }
-        }
-        // The query step: the model fills in a query under a grammar and kgent compiles it; the
-        // first drafts are queries, the rest free-form bpftrace.
-        // Only for a backend a grammar constrains: the scope (and the prompt built from it) is
-        // not computed otherwise.
-        let query_on = self.config.query
-            && target == ProgramTarget::Bpftrace
-            && self.backend.constrains_decoding();
-        let query_step = query_on
-            .then(|| query_step::scope(&self.host, &grounding, &allowed, &opts.text))
-            .and_then(|scope| {
-                let g = query::grammar::gbnf(
-                    &scope.from,
-                    &scope.fields,
-                    scope.focused,
-                    query::stated_time_unit(&opts.text),
-                    &scope.coded_fields,
-                )?;
-                Some((scope, g))
-            });
-        let (query_grammar, query_base) = match &query_step {
-            Some((scope, g)) => {
-                let names: Vec<&str> = scope.from.iter().map(|p| p.name.as_str()).collect();
-                rec.add(
-                    EntryKind::Note,
-                    0,
-                    format!(
-                        "query step: FROM {} {}",
-                        if scope.focused {
-                            "narrowed to the calls the request names:"
-                        } else {
-                            "may name:"
-                        },
-                        names.join(", ")
-                    ),
-                );
-                let mut shown = scope.grounding.clone();
-                shown.examples.clear();
-                let base = vec![
-                    Message::new(
-                        Role::System,
-                        query::grammar::system_prompt(&self.host.kernel_release),
-                    ),
-                    Message::new(Role::User, prompt::user_prompt(&opts.text, &shown)),
-                ];
-                (Some(g.clone()), base)
-            }
-            None => (None, Vec::new()),
-        };
-        let query_drafts = if query_grammar.is_some() {
-            self.config.query_drafts
-        } else {
-            0
-        };
-        let mut query_feedback: Option<(String, String)> = None;
-        let max_iter = if opts.max_iterations == 0 {
-            self.config.max_iterations
-        } else {
-            opts.max_iterations.min(16)
-        };
-        let mut last_checks: Vec<proto::CheckResult> = Vec::new();
-        let mut tried: Vec<(String, String)> = Vec::new(); // (candidate, its diagnostics)
-        let mut feedback: Option<(String, String)> = None; // (last reply, repair message)
-        let mut refused = false;
-        // Event probes of candidates that loaded but failed their smoke run; a probe set that
-        // fails twice (or is sent again) is taken out of the grammar, so the model must look
-        // elsewhere instead of circling.
-        let mut smoke_failed: Vec<Vec<String>> = Vec::new();
-        let mut excluded: Vec<String> = Vec::new();
-
-        for iteration in 1..=max_iter {
-            if events.is_closed() {
-                return Err(KgentError::Internal(
-                    "cancelled: the client went away".into(),
-                ));
-            }
-            rec.record.iterations = iteration;
-            let query_turn = iteration <= query_drafts;
-            // The first draft of each form is greedy; retries sample.
-            let turn = if query_turn {
-                iteration
-            } else {
-                iteration - query_drafts
-            };
-            let (mut messages, fb) = if query_turn {
-                (query_base.clone(), &query_feedback)
-            } else {
-                (base.clone(), &feedback)
-            };
-            if let Some((reply, repair)) = fb {
-                messages.push(Message::new(Role::Assistant, reply.clone()));
-                messages.push(Message::new(Role::User, repair.clone()));
-            }
-            let prompt_text = messages
-                .iter()
-                .map(|m| format!("[{}]\n{}", m.role.as_str(), m.content))
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            rec.add(EntryKind::Prompt, iteration, prompt_text);
-            let req = ChatRequest {
-                messages,
-                max_tokens: if query_turn {
-                    self.config.max_reply_tokens.min(160)
-                } else {
-                    self.config.max_reply_tokens
-                },
-                // Greedy first; a retry samples, so it can't return the same reply byte for byte.
-                temperature: if turn == 1 {
-                    0.0
-                } else {
-                    (0.3 + 0.2 * turn as f32).min(1.0)
-                },
-                seed: iteration,
-                grammar: if query_turn {
-                    query_grammar.clone()
-                } else if iteration == 1 {
-                    first_grammar.clone()
-                } else if !excluded.is_empty() && grammar.is_some() {
-                    let rest: Vec<AllowedProbe> = allowed
-                        .iter()
-                        .filter(|a| !excluded.contains(&a.name))
-                        .cloned()
-                        .collect();
-                    grammar::gbnf(&rest).or_else(|| grammar.clone())
-                } else {
-                    grammar.clone()
-                },
-            };
-            let t = Instant::now();
-            let completion = match self.backend.complete(req).await {
-                Ok(c) => c,
-                Err(LlmError::Unavailable(e)) => {
-                    rec.add(
-                        EntryKind::Note,
-                        iteration,
-                        format!("model unavailable: {e}"),
-                    );
-                    return Err(KgentError::ModelUnavailable(e));
-                }
-                Err(LlmError::Request(e)) => {
-                    rec.add(
-                        EntryKind::Note,
-                        iteration,
-                        format!("model request failed: {e}"),
-                    );
-                    return Ok(no_answer(
-                        rec,
-                        format!("the model could not answer: {e}"),
-                        last_checks,
-                    ));
-                }
-            };
-            rec.record.prompt_tokens += completion.prompt_tokens;
-            rec.record.completion_tokens += completion.completion_tokens;
-            rec.add(EntryKind::Reply, iteration, completion.text.clone());
-            progress(
-                events,
-                started,
-                iteration,
-                "model",
-                format!(
-                    "{} prompt ({} from cache) + {} reply tokens in {:.1} s",
-                    completion.prompt_tokens,
-                    completion.cached_prompt_tokens,
-                    completion.completion_tokens,
-                    t.elapsed().as_secs_f32()
-                ),
-            )
-            .await;
-
-            let reply = if query_turn {
-                // Where a query may move when its probe lacks what it reads: the offered
-                // probes, best-ranked first, unless the request named the calls.
-                let movable: &[AllowedProbe] = match &query_step {
-                    Some((scope, _)) if !scope.focused => &scope.from,
-                    _ => &[],
-                };
-                match self.compile_query(&completion.text, &opts.text, movable) {
-                    Ok(r) => r,
-                    Err(diag) => {
-                        let c = proto::CheckResult {
-                            iteration,
-                            name: "query".into(),
-                            passed: false,
-                            detail: diag.clone(),
-                            elapsed_ms: 0,
-                        };
-                        rec.add(EntryKind::Check, iteration, format!("query: FAIL: {diag}"));
-                        emit(events, proto::ask_event::Event::Check(c.clone())).await;
-                        last_checks = vec![c];
-                        query_feedback = Some((
-                            completion.text.trim().to_owned(),
-                            format!("{diag}\n{}", query::grammar::REPAIR),
-                        ));
-                        continue;
-                    }
-                }
-            } else {
-                target.parse_reply(&completion.text)
-            };
-            let (source, explanation) = match reply {
-                // A small model refuses too readily: the first refusal is questioned once with
-                // the host's own catalog; a second one stands.
-                Reply::Unsupported(reason) if refused => {
-                    rec.add(
-                        EntryKind::Note,
-                        iteration,
-                        format!("the model says again this host cannot do it: {reason}"),
-                    );
-                    return Ok(no_answer(
-                        rec,
-                        format!("not possible on this host: {reason}"),
-                        last_checks,
-                    ));
-                }
-                Reply::Unsupported(reason) => {
-                    refused = true;
-                    rec.add(
-                        EntryKind::Note,
-                        iteration,
-                        format!("the model says this host cannot do it ({reason}); asking it to check the catalog"),
-                    );
-                    feedback = Some((completion.text.clone(), target.reconsider_prompt()));
-                    continue;
-                }
-                Reply::Garbage => {
-                    let diag = target.garbage().to_owned();
-                    let c = proto::CheckResult {
-                        iteration,
-                        name: "extract".into(),
-                        passed: false,
-                        detail: diag.clone(),
-                        elapsed_ms: 0,
-                    };
-                    rec.add(
-                        EntryKind::Check,
-                        iteration,
-                        format!("extract: FAIL: {diag}"),
-                    );
-                    emit(events, proto::ask_event::Event::Check(c.clone())).await;
-                    last_checks = vec![c];
-                    feedback = Some((
-                        completion.text.chars().take(2000).collect(),
-                        target.repair_prompt(&diag),
-                    ));
-                    continue;
-                }
-                Reply::Program {
-                    source,
-                    explanation,
-                } => (source, explanation),
-            };
-            let (source, repairs) = if self.config.repair {
-                target.repair(&self.host, &opts.text, &source)
-            } else {
-                (source, Vec::new())
-            };
-            if !repairs.is_empty() {
-                let detail = repairs.join("; ");
-                rec.add(
-                    EntryKind::Note,
-                    iteration,
-                    format!("deterministic repair: {detail}"),
-                );
-                progress(events, started, iteration, "repair", detail).await;
-            }
-            emit(
-                events,
-                proto::ask_event::Event::Candidate(proto::Candidate {
-                    iteration,
-                    source: source.clone(),
-                }),
-            )
-            .await;
-
-            if let Some((_, diag)) = tried.iter().find(|(s, _)| *s == source) {
-                let diag = diag.clone();
-                rec.add(
-                    EntryKind::Note,
-                    iteration,
-                    "the model repeated an earlier candidate; not re-checked",
-                );
-                let probes = event_probes(&source);
-                if smoke_failed.contains(&probes) {
-                    exclude(&mut excluded, probes, rec, iteration);
-                }
-                feedback = Some((target.fenced(&source), target.repeat_prompt(&diag)));
-                continue;
-            }
-
-            let mut checks = self.check(target, &opts.text, &source).await;
-            if smoke && target == ProgramTarget::Bpftrace && checks.iter().all(|c| c.passed) {
-                if let Some(why) = check::not_exercised(&source) {
-                    rec.add(
-                        EntryKind::Note,
-                        iteration,
-                        format!("smoke run not applicable: {why}"),
-                    );
-                    progress(
-                        events,
-                        started,
-                        iteration,
-                        "smoke-run",
-                        format!("not applicable: {why}"),
-                    )
-                    .await;
-                } else {
-                    progress(
-                        events,
-                        started,
-                        iteration,
-                        "smoke-run",
-                        "running the candidate under a trigger workload".into(),
-                    )
-                    .await;
-                    checks.push(
-                        check::check_smoke_run(
-                            &self.bpftrace,
-                            &source,
-                            &opts.text,
-                            self.check_timeout,
-                        )
-                        .await,
-                    );
-                }
-            }
-            last_checks = checks.iter().map(|c| check_event(iteration, c)).collect();
-            for (c, ev) in checks.iter().zip(&last_checks) {
-                rec.add(
-                    EntryKind::Check,
-                    iteration,
-                    format!(
-                        "{}: {}: {}",
-                        c.name,
-                        if c.passed { "pass" } else { "FAIL" },
-                        c.detail
-                    ),
-                );
-                emit(events, proto::ask_event::Event::Check(ev.clone())).await;
-            }
-            if checks.iter().all(|c| c.passed) {
-                let explanation = if explanation.is_empty() {
-                    format!(
-                        "attaches to {}",
-                        checks[0]
-                            .detail
-                            .trim_start_matches("resolved on this host: ")
-                    )
-                } else {
-                    explanation
-                };
-                tracing::info!(request = %id, iteration, "answered");
-                return Ok(Outcome::Answer(proto::Answer {
-                    request_id: id,
-                    program: source,
-                    target: target.proto() as i32,
-                    explanation,
-                    checks: last_checks,
-                    iterations: iteration,
-                    usage: Some(rec.usage()),
-                    wall_ms: started.elapsed().as_millis() as u64,
-                }));
-            }
-            // bpftrace's own diagnostic first, then what the catalog knows.
-            let diag = checks
-                .iter()
-                .rev()
-                .filter(|c| !c.passed)
-                .map(|c| c.detail.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
-            tried.push((source.clone(), diag.clone()));
-            if checks
-                .iter()
-                .any(|c| c.name == check::SMOKE_CHECK && !c.passed)
-            {
-                let probes = event_probes(&source);
-                if smoke_failed.contains(&probes) {
-                    exclude(&mut excluded, probes.clone(), rec, iteration);
-                }
-                smoke_failed.push(probes);
-            }
-            if query_turn {
-                query_feedback = Some((
-                    completion.text.trim().to_owned(),
-                    format!(
-                        "kgent compiled that query to:\n{}\nIt failed on this host:\n{diag}\n{}",
-                        target.fenced(&source),
-                        query::grammar::REPAIR
-                    ),
-                ));
-            }
-            feedback = Some((target.fenced(&source), target.repair_prompt(&diag)));
-        }
-        let reason = format!(
-            "no candidate passed the checks on this host within {max_iter} iteration(s); last diagnostics: {}",
-            last_checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        Ok(no_answer(rec, reason, last_checks))
+        session::Session::new(self, opts, events, rec).run().await
     }
 
     /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.
-    async fn check(&self, target: ProgramTarget, request: &str, source: &str) -> Vec<CheckOutcome> {
+    async fn check(
+        &self,
+        target: ProgramTarget,
+        intent: &Intent,
+        source: &str,
+    ) -> Vec<CheckOutcome> {
         match target {
             ProgramTarget::Bpftrace => {
                 let host_check = check::check_attach_points(&self.host, &self.knowledge, source);
                 let coverage = self
                     .config
                     .coverage
-                    .then(|| check::check_coverage(&self.host, request, source));
+                    .then(|| check::check_coverage(&self.host, intent, source));
                 let load_check = check::check_bpftrace_load(
                     &self.bpftrace,
                     source,
@@ -707,21 +198,16 @@ impl Agent {
 
     /// A reason this host cannot do what is asked, when that is plain from the request and the
     /// host's facts alone.
-    fn infeasible(&self, text: &str) -> Option<String> {
-        if let Some(reason) = self.unreachable_kernel_function(text) {
+    fn infeasible(&self, intent: &Intent) -> Option<String> {
+        if let Some(reason) = self.unreachable_kernel_function(intent) {
             return Some(reason);
         }
-        if let Some(reason) = absent_filesystem(text, &self.host) {
+        if let Some(reason) = absent_filesystem(intent, &self.host) {
             return Some(reason);
         }
-        let lower = text.to_lowercase();
         let hardware = self.host.families.iter().find(|f| f.name == "hardware")?;
-        let wants_hw = HARDWARE_WORDS.iter().any(|w| {
-            lower
-                .match_indices(w)
-                .any(|(i, _)| word_boundary(&lower, i, w.len()))
-        });
-        (wants_hw && !hardware.available).then(|| hardware.reason.clone())
+        (intent.asks(Concept::HardwareCounters) && !hardware.available)
+            .then(|| hardware.reason.clone())
     }
 }
 
@@ -736,37 +222,6 @@ fn event_probes(source: &str) -> Vec<String> {
     v.sort();
     v.dedup();
     v
-}
-
-fn exclude(
-    excluded: &mut Vec<String>,
-    probes: Vec<String>,
-    rec: &mut Recorder<'_>,
-    iteration: u32,
-) {
-    rec.add(
-        EntryKind::Note,
-        iteration,
-        format!(
-            "{} failed the smoke run twice; left out of the next drafts' grammar",
-            probes.join(", ")
-        ),
-    );
-    for p in probes {
-        if !excluded.contains(&p) {
-            excluded.push(p);
-        }
-    }
-}
-
-/// Whether a request is about where CPU time goes, which a sampling probe (`profile:hz:99`)
-/// answers. Elsewhere sampling only adds every process on the host to the output.
-fn asks_for_sampling(request: &str) -> bool {
-    static SAMPLING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"(?i)\bcpus?\b|profil|sampl|on-cpu|hot ?spots?|hottest|stack traces?")
-            .expect("static regex")
-    });
-    SAMPLING.is_match(request)
 }
 
 /// The attach points a constrained reply may use: the grounded tracepoints with their fields and
@@ -806,7 +261,7 @@ fn allowed_probes(g: &Grounding, aliases: bool) -> Vec<AllowedProbe> {
 
 impl Agent {
     /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
-    /// Filter tests the request does not state are dropped first (see `query::prune_filter`);
+    /// Filter tests the request does not state are dropped first (see `query_repair::prune_filter`);
     /// the program says so in a comment.
     ///
     /// A query on one probe that lacks a field it reads moves to the first of `movable` (the
@@ -814,13 +269,13 @@ impl Agent {
     fn compile_query(
         &self,
         reply: &str,
-        request: &str,
+        intent: &Intent,
         movable: &[AllowedProbe],
     ) -> Result<Reply, String> {
         let mut q =
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
-        let mut repaired = query::normalize(&mut q, request);
-        let dropped = query::prune_filter(&mut q, request);
+        let mut repaired = query_repair::normalize(&mut q, intent);
+        let dropped = query_repair::prune_filter(&mut q, intent);
         let c = match query::compile::compile(&self.host, &q) {
             Ok(c) => c,
             Err(e) if q.from.len() == 1 && e.contains(" has no field ") => {
@@ -922,10 +377,7 @@ impl Agent {
 
     /// The request names a kernel function (from BTF) that has no tracepoint of its name, and
     /// this kernel can attach to kernel functions neither by kprobe nor by fentry.
-    fn unreachable_kernel_function(&self, text: &str) -> Option<String> {
-        static IDENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-            regex::Regex::new(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b").expect("static regex")
-        });
+    fn unreachable_kernel_function(&self, intent: &Intent) -> Option<String> {
         let unavailable = |name: &str| {
             self.host
                 .families
@@ -937,8 +389,7 @@ impl Agent {
         let kprobe = unavailable("kprobe")?;
         let fentry = unavailable("fentry")?;
         let catalog = &self.knowledge.catalog;
-        for m in IDENT.find_iter(text) {
-            let name = m.as_str();
+        for name in intent.identifiers.iter().map(String::as_str) {
             let is_function = catalog
                 .get(&format!("kprobe:{name}"))
                 .is_some_and(|e| e.kind == crate::knowledge::catalog::EntryKind::KernelFunction);
@@ -965,67 +416,26 @@ impl Agent {
     }
 }
 
-/// Linux filesystems people name in requests.
-const FILESYSTEMS: &[&str] = &[
-    "ext2",
-    "ext3",
-    "ext4",
-    "xfs",
-    "btrfs",
-    "zfs",
-    "f2fs",
-    "nfs",
-    "nfs4",
-    "cifs",
-    "smb3",
-    "ceph",
-    "gfs2",
-    "ocfs2",
-    "jfs",
-    "reiserfs",
-    "nilfs2",
-    "bcachefs",
-    "vfat",
-    "exfat",
-    "ntfs",
-    "ntfs3",
-    "hfs",
-    "hfsplus",
-    "erofs",
-    "squashfs",
-    "overlayfs",
-    "fuse",
-];
-
 /// The request names a filesystem this kernel neither has built in / loaded
 /// (`/proc/filesystems`) nor can load (no module under /lib/modules) and has no tracepoints for.
-fn absent_filesystem(text: &str, host: &HostFacts) -> Option<String> {
+fn absent_filesystem(intent: &Intent, host: &HostFacts) -> Option<String> {
     let known = std::fs::read_to_string("/proc/filesystems").ok()?;
-    let lower = text.to_lowercase();
     let modules = std::path::Path::new("/lib/modules")
         .join(&host.kernel_release)
         .join("kernel/fs");
-    FILESYSTEMS.iter().find_map(|&fs| {
-        let named = lower
-            .match_indices(fs)
-            .any(|(i, _)| word_boundary(&lower, i, fs.len()));
+    intent.filesystems.iter().find_map(|fs| {
+        let fs = fs.as_str();
         let base = fs.trim_end_matches("fs").trim_end_matches('4');
         let present = known
             .split_whitespace()
             .any(|k| k == fs || k == base || (fs == "overlayfs" && k == "overlay"))
             || modules.join(fs).exists()
             || host.tracepoints.keys().any(|k| k.split(':').next() == Some(fs));
-        (named && !present).then(|| {
+        (!present).then(|| {
             format!(
                 "the {fs} filesystem is not available on this kernel: it is not in /proc/filesystems, there is no {fs} module under {} and no {fs} tracepoints; tracepoints of the VFS layer (syscalls:sys_enter_*) see every filesystem that is present",
                 modules.display()
             )
         })
     })
-}
-
-fn word_boundary(s: &str, start: usize, len: usize) -> bool {
-    let before = s[..start].chars().next_back();
-    let after = s[start + len..].chars().next();
-    !before.is_some_and(|c| c.is_alphanumeric()) && !after.is_some_and(|c| c.is_alphanumeric())
 }

@@ -5,11 +5,8 @@
 //! only those calls' probes: a small model otherwise drifts to a neighbouring probe (block I/O
 //! for fsync, `kmalloc` for malloc). Syscalls are offered by their `sys_enter_*` tracepoint
 //! only; the compiler adds the exit when the query reads `ret` or a duration.
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use crate::host::HostFacts;
+use crate::intent::Intent;
 use crate::knowledge::{named_syscall_tracepoints, Grounding};
 use crate::toolchain::grammar::{AllowedProbe, ProbeContext};
 
@@ -27,19 +24,13 @@ pub fn scope(
     host: &HostFacts,
     grounding: &Grounding,
     allowed: &[AllowedProbe],
-    request: &str,
+    intent: &Intent,
 ) -> QueryScope {
-    static CALL: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\b([a-z_][a-z0-9_]*)\(").expect("static regex"));
-    let lower = request.to_ascii_lowercase();
-    let named_tps: Vec<String> = named_syscall_tracepoints(host, request)
+    let named_tps: Vec<String> = named_syscall_tracepoints(host, intent)
         .into_iter()
         .map(|t| format!("tracepoint:{t}"))
         .collect();
-    let called: Vec<&str> = CALL
-        .captures_iter(&lower)
-        .filter_map(|c| c.get(1).map(|m| m.as_str()))
-        .collect();
+    let called: Vec<&str> = intent.calls.iter().map(String::as_str).collect();
     let mut g = grounding.clone();
     let mut from: Vec<AllowedProbe> = named_tps
         .iter()
@@ -177,7 +168,7 @@ pub fn scope(
         };
         coded_fields.push(c.field.clone());
         g.facts
-            .insert(0, (p.name.clone(), vec![c.describe(&lower)]));
+            .insert(0, (p.name.clone(), vec![c.describe(intent)]));
     }
     QueryScope {
         from,

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 
 use crate::host::HostFacts;
+use crate::intent::{Concept, Intent};
 use crate::toolchain::bpftrace::{args_fields, probe_blocks, strip_comments};
 
 /// Every deterministic repair, in order; the repaired source and one line per repair.
@@ -30,9 +31,9 @@ use crate::toolchain::bpftrace::{args_fields, probe_blocks, strip_comments};
 /// Repairs work on the program without its comments (block bodies are matched as
 /// `probe_blocks` sees them, and that is without comments); a program that needs no repair is
 /// returned as written, comments included.
-pub fn repair_all(host: &HostFacts, request: &str, source: &str) -> (String, Vec<String>) {
+pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
     let (repaired, mut notes) = repair_uncommented(host, &strip_comments(source));
-    let (name, pid) = crate::check::asks_for_identity(request);
+    let (name, pid) = (intent.asks(Concept::ProcessName), intent.asks(Concept::Pid));
     let (repaired, n) = identity_in_prints(&repaired, name, pid);
     notes.extend(n);
     if notes.is_empty() {
@@ -629,7 +630,7 @@ mod tests {
     #[test]
     fn pointer_condition_is_compared_with_zero() {
         let src = "tracepoint:syscalls:sys_enter_unlink /args->pathname/ { if (!args->pathname) { printf(\"x\\n\"); } }";
-        let (fixed, notes) = repair_all(&host(), "", src);
+        let (fixed, notes) = repair_all(&host(), &Intent::read(""), src);
         assert!(fixed.contains("/args->pathname != 0/"), "{fixed}");
         assert!(fixed.contains("if (args->pathname == 0)"), "{fixed}");
         assert_eq!(notes.len(), 1);
@@ -638,8 +639,11 @@ mod tests {
     #[test]
     fn the_process_name_and_pid_asked_for_are_added_to_printed_events() {
         let src = "BEGIN { printf(\"tracing\\n\"); }\ntracepoint:syscalls:sys_enter_unlink { printf(\"%s\\n\", str(args->pathname)); }\n";
-        let (fixed, notes) =
-            repair_all(&host(), "print the PID, the process name and the path", src);
+        let (fixed, notes) = repair_all(
+            &host(),
+            &Intent::read("print the PID, the process name and the path"),
+            src,
+        );
         assert!(
             fixed.contains("printf(\"%-16s pid=%-7d %s\\n\", comm, pid, str(args->pathname));"),
             "{fixed}"
@@ -652,23 +656,28 @@ mod tests {
         // Already there, or not asked for: untouched.
         assert!(repair_all(
             &host(),
-            "print the PID, the process name and the path",
+            &Intent::read("print the PID, the process name and the path"),
             &fixed
         )
         .1
         .is_empty());
-        assert!(repair_all(&host(), "print the path", src).1.is_empty());
+        assert!(repair_all(&host(), &Intent::read("print the path"), src)
+            .1
+            .is_empty());
     }
 
     #[test]
     fn comments_inside_a_body_do_not_stop_a_repair() {
         let src = "// opens\ntracepoint:syscalls:sys_enter_unlink\n{\n  // a path\n  if (args->pathname) { printf(\"%s\\n\", str(args->pathname)); }\n}\n";
-        let (fixed, notes) = repair_all(&host(), "", src);
+        let (fixed, notes) = repair_all(&host(), &Intent::read(""), src);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(fixed.contains("if (args->pathname != 0)"), "{fixed}");
         // Nothing to repair: the program comes back as written, comments and all.
         let fine = "// opens\ntracepoint:syscalls:sys_enter_unlink { printf(\"%s\\n\", str(args->pathname)); }\n";
-        assert_eq!(repair_all(&host(), "", fine), (fine.to_owned(), Vec::new()));
+        assert_eq!(
+            repair_all(&host(), &Intent::read(""), fine),
+            (fine.to_owned(), Vec::new())
+        );
     }
 
     #[test]
@@ -685,7 +694,7 @@ mod tests {
             );
         }
         let src = "tracepoint:syscalls:sys_enter /comm == \"ls\"/ { @[args->id] = count(); }\ntracepoint:syscalls:sys_enter_unlink { @u = count(); }";
-        let (fixed, notes) = repair_all(&h, "", src);
+        let (fixed, notes) = repair_all(&h, &Intent::read(""), src);
         assert!(
             fixed.starts_with("tracepoint:raw_syscalls:sys_enter /comm"),
             "{fixed}"
@@ -696,13 +705,13 @@ mod tests {
         );
         assert_eq!(notes.len(), 1);
         // Without raw_syscalls here, nothing to move it to.
-        assert!(repair_all(&host(), "", src).1.is_empty());
+        assert!(repair_all(&host(), &Intent::read(""), src).1.is_empty());
     }
 
     #[test]
     fn enter_and_exit_of_different_syscalls_are_paired_up() {
         let src = "tracepoint:syscalls:sys_enter_fsync\n{\n  @start[tid] = nsecs;\n}\n\ntracepoint:syscalls:sys_exit_fdatasync\n/@start[tid]/\n{\n  @us[comm] = hist((nsecs - @start[tid]) / 1000);\n  delete(@start[tid]);\n}\n";
-        let (fixed, notes) = repair_all(&host(), "", src);
+        let (fixed, notes) = repair_all(&host(), &Intent::read(""), src);
         assert_eq!(notes.len(), 2, "{notes:?}");
         let blocks = probe_blocks(&fixed);
         let names = |i: usize| -> Vec<String> {
@@ -718,16 +727,18 @@ mod tests {
         );
         assert!(fixed.contains("/@start[tid]/"), "{fixed}");
         // Already paired, or no per-thread map: untouched.
-        let (again, notes) = repair_all(&host(), "", &fixed);
+        let (again, notes) = repair_all(&host(), &Intent::read(""), &fixed);
         assert!(notes.is_empty() && again == fixed, "{notes:?}");
         let unpaired = "tracepoint:syscalls:sys_enter_fsync { @n = count(); }\ntracepoint:syscalls:sys_exit_fdatasync { @m = count(); }\n";
-        assert!(repair_all(&host(), "", unpaired).1.is_empty());
+        assert!(repair_all(&host(), &Intent::read(""), unpaired)
+            .1
+            .is_empty());
     }
 
     #[test]
     fn string_field_is_printed_with_str() {
         let src = "tracepoint:syscalls:sys_enter_unlink { printf(\"%s %s\\n\", args->pathname, str(args->pathname)); }";
-        let (fixed, _) = repair_all(&host(), "", src);
+        let (fixed, _) = repair_all(&host(), &Intent::read(""), src);
         assert!(
             fixed.contains("printf(\"%s %s\\n\", str(args->pathname), str(args->pathname))"),
             "{fixed}"
@@ -753,26 +764,26 @@ mod tests {
             },
         );
         let src = "tracepoint:sock:inet_sock_set_state { printf(\"%s;%d\\n\", ntop(args->daddr), args->dport); }";
-        let (fixed, notes) = repair_all(&h, "", src);
+        let (fixed, notes) = repair_all(&h, &Intent::read(""), src);
         assert_eq!(
             fixed,
             "tracepoint:sock:inet_sock_set_state { if (args->family == 10) { printf(\"%s;%d\\n\", ntop(args->daddr_v6), args->dport); } else { printf(\"%s;%d\\n\", ntop(args->daddr), args->dport); } }"
         );
         assert_eq!(notes.len(), 1);
-        let (again, _) = repair_all(&h, "", &fixed);
+        let (again, _) = repair_all(&h, &Intent::read(""), &fixed);
         assert_eq!(again, fixed);
     }
 
     #[test]
     fn network_order_ports_are_swapped_once() {
         let src = "tracepoint:syscalls:sys_enter_bind { $sa = (struct sockaddr_in *)args->umyaddr; printf(\"%d\\n\", $sa->sin_port); }";
-        let (fixed, notes) = repair_all(&host(), "", src);
+        let (fixed, notes) = repair_all(&host(), &Intent::read(""), src);
         assert!(
             fixed.contains("(($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8))"),
             "{fixed}"
         );
         assert_eq!(notes.len(), 1);
-        let (again, notes) = repair_all(&host(), "", &fixed);
+        let (again, notes) = repair_all(&host(), &Intent::read(""), &fixed);
         assert_eq!(again, fixed, "an already swapped port stays as it is");
         assert!(notes.is_empty());
     }
@@ -780,7 +791,7 @@ mod tests {
     #[test]
     fn syscall_kprobe_moves_to_its_tracepoint() {
         let src = "kretprobe:__x64_sys_unlink { printf(\"%d\\n\", retval); }\nkprobe:vfs_unlink { @x = count(); }";
-        let (fixed, notes) = repair_all(&host(), "", src);
+        let (fixed, notes) = repair_all(&host(), &Intent::read(""), src);
         assert!(
             fixed.starts_with(
                 "tracepoint:syscalls:sys_exit_unlink { printf(\"%d\\n\", args->ret); }"

@@ -3,6 +3,7 @@
 use super::extract::{parse_reply, Reply};
 use super::{prompt, repair, target_c};
 use crate::host::HostFacts;
+use crate::intent::Intent;
 use crate::knowledge::Grounding;
 use crate::proto;
 
@@ -85,9 +86,9 @@ impl ProgramTarget {
     }
 
     /// Fixes with exactly one right answer, and one note per fix.
-    pub fn repair(self, host: &HostFacts, request: &str, source: &str) -> (String, Vec<String>) {
+    pub fn repair(self, host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
         match self {
-            Self::Bpftrace => repair::repair_all(host, request, source),
+            Self::Bpftrace => repair::repair_all(host, intent, source),
             Self::C => target_c::repair(source),
         }
     }

@@ -14,6 +14,7 @@ use regex::Regex;
 
 use super::CheckOutcome;
 use crate::host::HostFacts;
+use crate::intent::{Concept, Intent};
 use crate::knowledge::syscall_variants;
 use crate::toolchain::bpftrace::{probe_blocks, strip_comments};
 
@@ -23,8 +24,8 @@ pub const COVERAGE_CHECK: &str = "request-coverage";
 struct Rule {
     /// What the request asks for, in the diagnostic ("the process name").
     what: &'static str,
-    /// Wording of the request that asks for it.
-    asked: &'static str,
+    /// The concept of the request that asks for it (its wording: `specs-db/intent.toml`).
+    asked: Concept,
     /// Program code (comments and string literals removed) that provides it.
     code: &'static str,
     /// Whether `code` must appear in what the program reports (block bodies without `if`
@@ -39,7 +40,7 @@ struct Rule {
 const RULES: &[Rule] = &[
     Rule {
         what: "the process name",
-        asked: r"process(es)?'? names?\b|names? of the process|which (process|program|command)(es|s)?\b|programs? names?\b",
+        asked: Concept::ProcessName,
         code: r"\bcomm\b|_comm\b",
         reported: true,
         format: None,
@@ -47,7 +48,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "the PID",
-        asked: r"\bpids?\b|process ids?",
+        asked: Concept::Pid,
         code: r"\bpid\b|\btid\b|_pid\b",
         reported: true,
         format: None,
@@ -55,7 +56,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "a duration (how long something took)",
-        asked: r"how long|latency|latencies|duration|\btook\b|\blived\b|time spent",
+        asked: Concept::Duration,
         code: r"(nsecs|elapsed)\s*-|-\s*[@$]|-\s*(nsecs|elapsed)|-\s*\(",
         reported: false,
         format: None,
@@ -63,7 +64,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "a histogram",
-        asked: r"histogram",
+        asked: Concept::Histogram,
         code: r"\b(hist|lhist)\s*\(",
         reported: false,
         format: None,
@@ -71,15 +72,15 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "a sum (adding values up)",
-        asked: r"\badd(s|ed|ing)? up\b|\bsum(s|med)?\b",
+        asked: Concept::Sum,
         code: r"\bsum\s*\(|\+=",
         reported: false,
         format: None,
         hint: "aggregate with `@name[key] = sum(value)`",
     },
     Rule {
-        what: RETURN_VALUE,
-        asked: r"\berrno\b|error codes?|return(s|ed)?\b|return (value|code)",
+        what: "the return value or error code",
+        asked: Concept::ReturnValue,
         code: r"args\s*->\s*ret\b|\bretval\b|\bret\b",
         reported: true,
         format: None,
@@ -87,7 +88,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "command-line arguments",
-        asked: r"\barguments\b|\bargv\b",
+        asked: Concept::Arguments,
         code: r"\bargv\b|\bjoin\s*\(|\bargs\s*->\s*args\b",
         reported: true,
         format: None,
@@ -95,7 +96,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "a port number",
-        asked: r"\bports?\b",
+        asked: Concept::Port,
         code: r"port|\bnum\b",
         reported: true,
         format: None,
@@ -103,7 +104,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "a size or length",
-        asked: r"\b(length|size)\b|\bhow many bytes\b|\bin bytes\b",
+        asked: Concept::Size,
         code: r"args\s*->\s*\w*(len|size|count|bytes)\w*|args\s*->\s*ret\b|\bretval\b|\barg[0-9]\b|\$\w+|@\w*\[",
         reported: true,
         format: None,
@@ -111,7 +112,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         what: "a value in octal",
-        asked: r"\boctal\b",
+        asked: Concept::Octal,
         code: r"$^",
         reported: false,
         format: Some(r"%[-0-9#]*l*o"),
@@ -122,7 +123,6 @@ const RULES: &[Rule] = &[
 /// A rule with its patterns compiled, once per process.
 struct Compiled {
     rule: &'static Rule,
-    asked: Regex,
     code: Regex,
     format: Option<Regex>,
 }
@@ -136,7 +136,6 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
             let compiled = (|| {
                 Ok::<_, regex::Error>(Compiled {
                     rule,
-                    asked: Regex::new(rule.asked)?,
                     code: Regex::new(rule.code)?,
                     format: rule.format.map(Regex::new).transpose()?,
                 })
@@ -149,9 +148,8 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
 });
 
 /// Checks `source` against what `request` asks for. Passes with the list of what was required.
-pub fn check_coverage(host: &HostFacts, request: &str, source: &str) -> CheckOutcome {
+pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> CheckOutcome {
     let started = std::time::Instant::now();
-    let lower = request.to_lowercase();
     let no_comments = strip_comments(source);
     static STRING: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("static regex"));
@@ -170,7 +168,7 @@ pub fn check_coverage(host: &HostFacts, request: &str, source: &str) -> CheckOut
     let mut missing = Vec::new();
     for c in COMPILED.iter() {
         let rule = c.rule;
-        if !c.asked.is_match(&lower) {
+        if !intent.asks(rule.asked) {
             continue;
         }
         asked.push(rule.what);
@@ -184,7 +182,7 @@ pub fn check_coverage(host: &HostFacts, request: &str, source: &str) -> CheckOut
             ));
         }
     }
-    if let Some(m) = named_calls_missing(host, &lower, source) {
+    if let Some(m) = named_calls_missing(host, intent, source) {
         missing.push(m);
     }
     let (passed, detail) = if missing.is_empty() {
@@ -249,31 +247,9 @@ fn reported_code(source: &str) -> String {
     out
 }
 
-fn asks(request_lower: &str, what: &str) -> bool {
-    COMPILED
-        .iter()
-        .find(|c| c.rule.what == what)
-        .is_some_and(|c| c.asked.is_match(request_lower))
-}
-
-/// Whether the request asks for the process name and for the PID, by the rules above.
-pub fn asks_for_identity(request: &str) -> (bool, bool) {
-    let lower = request.to_lowercase();
-    (asks(&lower, "the process name"), asks(&lower, "the PID"))
-}
-
-/// Whether the request asks what a call returned (its return value or error code).
-pub fn asks_for_return(request: &str) -> bool {
-    asks(&request.to_lowercase(), RETURN_VALUE)
-}
-
-const RETURN_VALUE: &str = "the return value or error code";
-
 /// Syscalls the request writes as calls (`bind()`, `sendto()`) that the program never attaches
 /// to, not even through a variant (`accept4` for `accept()`) or `raw_syscalls`.
-fn named_calls_missing(host: &HostFacts, lower_request: &str, source: &str) -> Option<String> {
-    static CALL: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\b([a-z_][a-z0-9_]*)\(").expect("static regex"));
+fn named_calls_missing(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
     let targets: Vec<String> = probe_blocks(source)
         .into_iter()
         .flat_map(|b| b.probes)
@@ -284,8 +260,7 @@ fn named_calls_missing(host: &HostFacts, lower_request: &str, source: &str) -> O
         return None;
     }
     let mut unmet = Vec::new();
-    for c in CALL.captures_iter(lower_request) {
-        let name = &c[1];
+    for name in &intent.calls {
         let variants = syscall_variants(host, name);
         if variants.is_empty() {
             continue; // not a syscall here (a library function: malloc(), getaddrinfo())
@@ -320,17 +295,14 @@ mod tests {
     }
 
     fn passes(request: &str, source: &str) -> bool {
-        check_coverage(&host(), request, source).passed
+        check_coverage(&host(), &Intent::read(request), source).passed
     }
 
     #[test]
     fn every_rule_compiles() {
         // A rule that does not compile would be left out silently at run time.
         for r in RULES {
-            for re in [Some(r.asked), Some(r.code), r.format]
-                .into_iter()
-                .flatten()
-            {
+            for re in [Some(r.code), r.format].into_iter().flatten() {
                 assert!(Regex::new(re).is_ok(), "{}: {re}", r.what);
             }
         }
@@ -343,7 +315,7 @@ mod tests {
         let latency = "tracepoint:syscalls:sys_enter_read { @start[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@start[tid]/ { @us = hist((nsecs - @start[tid]) / 1000); delete(@start[tid]); }";
         let c = check_coverage(
             &host(),
-            "a histogram of how many bytes each read() call returned",
+            &Intent::read("a histogram of how many bytes each read() call returned"),
             latency,
         );
         assert!(!c.passed);
@@ -361,7 +333,7 @@ mod tests {
         let src = "// prints the process name\ntracepoint:syscalls:sys_enter_read { printf(\"comm pid\\n\"); }";
         let c = check_coverage(
             &host(),
-            "print the process name and PID of every read()",
+            &Intent::read("print the process name and PID of every read()"),
             src,
         );
         assert!(!c.passed);
@@ -393,7 +365,7 @@ mod tests {
         let filtered = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536 && comm == \"x\") { printf(\"big read\\n\"); } }";
         let c = check_coverage(
             &host(),
-            "warn about reads of 64 KiB or more with the process name and the size",
+            &Intent::read("warn about reads of 64 KiB or more with the process name and the size"),
             filtered,
         );
         assert!(!c.passed);
@@ -417,7 +389,11 @@ mod tests {
     #[test]
     fn a_syscall_written_as_a_call_must_be_traced() {
         let connect = "tracepoint:syscalls:sys_enter_connect { printf(\"%s\\n\", comm); }";
-        let c = check_coverage(&host(), "for every bind() print the process name", connect);
+        let c = check_coverage(
+            &host(),
+            &Intent::read("for every bind() print the process name"),
+            connect,
+        );
         assert!(!c.passed);
         assert!(c.detail.contains("sys_enter_bind"), "{}", c.detail);
         // A variant counts (accept4 for accept()); library functions are not syscalls.

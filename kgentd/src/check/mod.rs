@@ -24,7 +24,7 @@ use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
-pub use coverage::{asks_for_identity, asks_for_return, check_coverage, COVERAGE_CHECK};
+pub use coverage::{check_coverage, COVERAGE_CHECK};
 pub use smoke::{
     check_smoke_run, expectation, judge, not_exercised, Expectation, Observation, SMOKE_CHECK,
 };

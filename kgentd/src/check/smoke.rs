@@ -12,7 +12,6 @@
 //! every exit path); it does not go through `exec`'s jobs, which are for approved programs.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
@@ -22,6 +21,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::CheckOutcome;
+use crate::intent::{Concept, Exclusion, Intent};
 use crate::toolchain::bpftrace::{
     condense, probe_blocks, with_begin_statement, OutputLines, ProbeSpec,
 };
@@ -75,7 +75,7 @@ pub struct Expectation {
     /// The request asks for addresses (IP addresses of connections).
     pub addresses: bool,
     /// Workload activity the request filters away, which a correct answer leaves out.
-    pub excluded: Vec<Excluded>,
+    pub excluded: Vec<Exclusion>,
     /// The request asks for exit codes: the workload's child that exited with status 3 must
     /// show up with 3 (not the raw wait status 768).
     pub exit_status: bool,
@@ -87,116 +87,58 @@ pub struct Expectation {
 /// The name the trigger gives itself (smoke_trigger.py, `processes()`).
 const SELF_RENAME: &str = "kgent-smoke-rn";
 
-/// Activity of the workload that a request's filter leaves out, each with how it shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Excluded {
-    /// Successful opens (the request wants failures): the path of a file the workload opened.
-    SuccessfulOpens,
-    /// A process that exited with status 0 (the request wants non-zero exits).
-    CleanExits,
-    /// A permission change that leaves the file private (the request wants world-writable ones).
-    PrivateChmods,
-}
-
-impl Excluded {
-    /// The request phrasings that filter each kind of activity away.
-    fn from_request(request: &str) -> Vec<Excluded> {
-        static FAILED_OPENS: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r"(?i)\b(fail(s|ed|ing|ures?)?|unsuccessful)\b").expect("static regex")
-        });
-        static OPENS: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new(r"(?i)\bopen").expect("static regex"));
-        static NON_ZERO: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r"(?i)non-?zero exit|exit (code|status) (other than|not) (0|zero)")
-                .expect("static regex")
-        });
-        static WORLD_WRITABLE: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r"(?i)world[- ]writable|(others|everyone|anyone)\W{0,3} can write")
-                .expect("static regex")
-        });
-        let mut v = Vec::new();
-        if FAILED_OPENS.is_match(request) && OPENS.is_match(request) {
-            v.push(Excluded::SuccessfulOpens);
-        }
-        if NON_ZERO.is_match(request) {
-            v.push(Excluded::CleanExits);
-        }
-        if WORLD_WRITABLE.is_match(request) {
-            v.push(Excluded::PrivateChmods);
-        }
-        v
-    }
-
-    /// The first output line that shows this activity, and what it is.
-    fn shown_in<'a>(self, lines: &[&'a str], facts: &TriggerFacts) -> Option<(&'a str, String)> {
-        let (markers, what): (Vec<String>, &str) = match self {
-            Excluded::SuccessfulOpens => (
-                vec!["kgent-smoke-file.txt".into(), "kgent-smoke-big.bin".into()],
-                "files the workload opened successfully",
-            ),
-            Excluded::CleanExits => (
-                std::iter::once("kgent-smoke-exe".to_owned())
-                    .chain(facts.exited_0.map(|p| format!(r"\b{p}\b")))
-                    .collect(),
-                "a process that exited with status 0",
-            ),
-            Excluded::PrivateChmods => (
-                vec!["kgent-smoke-private".into()],
-                "a permission change to mode 0640, which nobody else can write",
-            ),
-        };
-        let res: Vec<Regex> = markers
-            .iter()
-            .filter_map(|m| {
-                Regex::new(&if m.starts_with(r"\b") {
-                    m.clone()
-                } else {
-                    regex::escape(m)
-                })
-                .ok()
+/// How activity a request filters away shows in the output: the first line that shows it, and
+/// what it is.
+fn shown_in<'a>(
+    ex: Exclusion,
+    lines: &[&'a str],
+    facts: &TriggerFacts,
+) -> Option<(&'a str, String)> {
+    let (markers, what): (Vec<String>, &str) = match ex {
+        Exclusion::SuccessfulOpens => (
+            vec!["kgent-smoke-file.txt".into(), "kgent-smoke-big.bin".into()],
+            "files the workload opened successfully",
+        ),
+        Exclusion::CleanExits => (
+            std::iter::once("kgent-smoke-exe".to_owned())
+                .chain(facts.exited_0.map(|p| format!(r"\b{p}\b")))
+                .collect(),
+            "a process that exited with status 0",
+        ),
+        Exclusion::PrivateChmods => (
+            vec!["kgent-smoke-private".into()],
+            "a permission change to mode 0640, which nobody else can write",
+        ),
+    };
+    let res: Vec<Regex> = markers
+        .iter()
+        .filter_map(|m| {
+            Regex::new(&if m.starts_with(r"\b") {
+                m.clone()
+            } else {
+                regex::escape(m)
             })
-            .collect();
-        lines
-            .iter()
-            .find(|l| res.iter().any(|r| r.is_match(l)))
-            .map(|l| (*l, what.to_owned()))
-    }
+            .ok()
+        })
+        .collect();
+    lines
+        .iter()
+        .find(|l| res.iter().any(|r| r.is_match(l)))
+        .map(|l| (*l, what.to_owned()))
 }
 
-/// Comprehension: what the output of a correct answer to `request` shows when the trigger runs.
-pub fn expectation(request: &str) -> Expectation {
-    static IDENTIFY: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(pids?|process(es)?|comm|command|programs?|who|which|names?|paths?|file ?names?|ports?)\b")
-            .expect("static regex")
-    });
-    static PORTS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(port|ports|tcp|udp|connection|connections|socket)\b")
-            .expect("static regex")
-    });
-    static IPV6: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?i)\b(ipv6|v6|inet6|ip6)\b").expect("static regex"));
-    static ARGUMENTS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(arguments?|args|argv|command[- ]lines?|cmdline)\b")
-            .expect("static regex")
-    });
-    static EXIT_STATUS: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?i)\bexit (codes?|status(es)?)\b").expect("static regex"));
-    static RENAMES_SELF: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\brenam\w* (themselves|itself)\b|\bpr_set_name\b|/comm\b|\b(change|changes|set|sets) (their|its) (own )?(process |command )?names?\b")
-            .expect("static regex")
-    });
-    static ADDRESSES: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\baddress(es)?\b|\bips?\b|\bip addresses\b").expect("static regex")
-    });
+/// Comprehension: what the output of a correct answer to the request shows when the trigger
+/// runs.
+pub fn expectation(intent: &Intent) -> Expectation {
     Expectation {
-        excluded: Excluded::from_request(request),
-        addresses: ADDRESSES.is_match(request),
-        exit_status: EXIT_STATUS.is_match(request),
-        identifies: IDENTIFY.is_match(request),
-        ports: PORTS.is_match(request),
-        arguments: ARGUMENTS.is_match(request),
-        ipv6: IPV6.is_match(request),
-        renames_self: RENAMES_SELF.is_match(request),
+        excluded: intent.exclusions.clone(),
+        addresses: intent.asks(Concept::Addresses),
+        exit_status: intent.asks(Concept::ExitStatus),
+        identifies: intent.asks(Concept::Identifies),
+        ports: intent.asks(Concept::Connections),
+        arguments: intent.asks(Concept::CommandLine),
+        ipv6: intent.asks(Concept::Ipv6),
+        renames_self: intent.asks(Concept::RenamesSelf),
     }
 }
 
@@ -227,13 +169,13 @@ pub fn not_exercised(source: &str) -> Option<String> {
 pub async fn check_smoke_run(
     bpftrace: &Path,
     source: &str,
-    request: &str,
+    intent: &Intent,
     attach_timeout: Duration,
 ) -> CheckOutcome {
     let started = Instant::now();
-    let named = requested_comm(request);
-    let (passed, detail) = match run(bpftrace, source, attach_timeout, named.as_deref()).await {
-        Ok(obs) => match judge(&expectation(request), &obs) {
+    let named = intent.process_name.as_deref();
+    let (passed, detail) = match run(bpftrace, source, attach_timeout, named).await {
+        Ok(obs) => match judge(&expectation(intent), &obs) {
             Ok(evidence) => (true, evidence),
             Err(problem) => (false, with_excerpt(problem, &obs.lines)),
         },
@@ -247,16 +189,6 @@ pub async fn check_smoke_run(
     }
 }
 
-/// A process name the request filters on, quoted: "processes named 'x'". The trigger runs its
-/// workload under that name too, or a correct filter would hide all of it.
-pub fn requested_comm(request: &str) -> Option<String> {
-    static NAMED: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r#"(?i)\b(?:named|called|comm)\s*(?:==\s*)?['"`]([A-Za-z0-9_.:+-]{1,15})['"`]"#)
-            .expect("static regex")
-    });
-    NAMED.captures(request).map(|c| c[1].to_owned())
-}
-
 /// What one smoke run saw.
 #[derive(Debug, Default)]
 pub struct Observation {
@@ -264,7 +196,7 @@ pub struct Observation {
     pub lines: Vec<String>,
     pub facts: TriggerFacts,
     pub dir: String,
-    /// The process name the workload also ran under (see `requested_comm`).
+    /// The process name the workload also ran under (`Intent::process_name`).
     pub named: Option<String>,
 }
 
@@ -343,7 +275,7 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         ));
     }
     for ex in &expect.excluded {
-        if let Some((line, what)) = ex.shown_in(&lines, &obs.facts) {
+        if let Some((line, what)) = shown_in(*ex, &lines, &obs.facts) {
             return Err(format!(
                 "the request filters out {what}, but the program printed it: {line}\nadd the condition the request states (a /predicate/ or if)"
             ));
@@ -557,13 +489,19 @@ async fn trigger(dir: &Path, port: u16, named: Option<&str>) -> Result<TriggerFa
 mod tests {
     use super::*;
 
+    fn expect_of(request: &str) -> Expectation {
+        expectation(&Intent::read(request))
+    }
+
     #[test]
     fn a_quoted_process_name_is_what_the_workload_also_runs_under() {
         assert_eq!(
-            requested_comm("Profile the syscalls of processes named 'kgentdevls'").as_deref(),
+            Intent::read("Profile the syscalls of processes named 'kgentdevls'")
+                .process_name
+                .as_deref(),
             Some("kgentdevls")
         );
-        assert_eq!(requested_comm("processes named nginx"), None);
+        assert_eq!(Intent::read("processes named nginx").process_name, None);
     }
 
     fn obs(lines: &[&str]) -> Observation {
@@ -598,11 +536,11 @@ mod tests {
 
     #[test]
     fn a_self_rename_request_needs_the_name_the_workload_took() {
-        let e = expectation(
+        let e = expect_of(
             "detect processes that rename themselves (prctl PR_SET_NAME or writing /proc/<pid>/comm)",
         );
         assert!(e.renames_self);
-        assert!(!expectation("audit every file rename with old and new path").renames_self);
+        assert!(!expect_of("audit every file rename with old and new path").renames_self);
         let file_renames =
             obs(&["pid=12 oldname=/tmp/kgent-smoke-1/a newname=/tmp/kgent-smoke-1/b"]);
         assert!(judge(&e, &file_renames).is_err());
@@ -621,20 +559,20 @@ mod tests {
 
     #[test]
     fn identity_must_show_the_workload() {
-        let want = expectation("which processes delete files?");
+        let want = expect_of("which processes delete files?");
         assert!(want.identifies);
         assert!(judge(&want, &obs(&["bash 17 /etc/x"])).is_err());
         assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/kgent-smoke-x/a"])).is_ok());
         assert!(judge(&want, &obs(&["python3 4243"])).is_ok());
         // An aggregate the request does not ask to attribute needs no names.
-        let hist = expectation("a histogram of read sizes");
+        let hist = expect_of("a histogram of read sizes");
         assert!(!hist.identifies);
         assert!(judge(&hist, &obs(&["[64K, 128K) 1 |@@@@|"])).is_ok());
     }
 
     #[test]
     fn arguments_must_show_the_workloads_own() {
-        let want = expectation("log every program executed with its command-line arguments");
+        let want = expect_of("log every program executed with its command-line arguments");
         assert!(want.arguments);
         assert!(judge(&want, &obs(&["kgent-smoke 4242 \u{1}garbage"])).is_err());
         assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/x --kgent-smoke-arg"])).is_ok());
@@ -642,7 +580,7 @@ mod tests {
 
     #[test]
     fn ipv6_requests_need_the_workloads_ipv6_connection() {
-        let want = expectation("tcp connects, IPv4 and IPv6 alike, with the port");
+        let want = expect_of("tcp connects, IPv4 and IPv6 alike, with the port");
         assert!(want.ipv6);
         let mut o = obs(&["kgent-smoke 127.0.0.1 41000"]);
         o.facts.ports = vec![41000, 41001];
@@ -650,7 +588,7 @@ mod tests {
         o.lines.push("kgent-smoke ::1 41001".into());
         assert!(judge(&want, &o).is_ok());
         // Asked for addresses, the port alone is not enough: 0.0.0.0 is no IPv6 address.
-        let addresses = expectation("tcp connects, IPv4 and IPv6, with the destination address");
+        let addresses = expect_of("tcp connects, IPv4 and IPv6, with the destination address");
         assert!(addresses.addresses);
         o.lines = vec![
             "kgent-smoke 127.0.0.1 41000".into(),
@@ -662,7 +600,7 @@ mod tests {
 
     #[test]
     fn exit_codes_must_show_the_childs_3_not_the_wait_status() {
-        let want = expectation("processes that terminate with a non-zero exit code");
+        let want = expect_of("processes that terminate with a non-zero exit code");
         assert!(want.exit_status);
         let mut o = obs(&["kgent-smoke-ch 4243 exit_code=768"]);
         o.facts.exited_3 = Some(4243);
@@ -678,24 +616,24 @@ mod tests {
 
     #[test]
     fn what_the_request_filters_away_must_not_be_printed() {
-        let failed = expectation("show opens that fail, with the path and errno");
-        assert_eq!(failed.excluded, [Excluded::SuccessfulOpens]);
+        let failed = expect_of("show opens that fail, with the path and errno");
+        assert_eq!(failed.excluded, [Exclusion::SuccessfulOpens]);
         let all = "kgent-smoke 4242 /tmp/kgent-smoke-x/kgent-smoke-file.txt 0";
         let missing = "kgent-smoke 4242 /tmp/kgent-smoke-x/kgent-smoke-missing.txt 2";
         let e = judge(&failed, &obs(&[all, missing])).unwrap_err();
         assert!(e.contains("opened successfully"), "{e}");
         assert!(judge(&failed, &obs(&[missing])).is_ok());
         // No filter in the request: everything may show.
-        assert!(judge(&expectation("show every open with its path"), &obs(&[all])).is_ok());
+        assert!(judge(&expect_of("show every open with its path"), &obs(&[all])).is_ok());
 
-        let nonzero = expectation("processes that terminate with a non-zero exit code");
+        let nonzero = expect_of("processes that terminate with a non-zero exit code");
         let mut o = obs(&["kgent-smoke-ch 4243 3", "kgent-smoke-exe 4250 0"]);
         o.facts.exited_3 = Some(4243);
         assert!(judge(&nonzero, &o).unwrap_err().contains("status 0"));
         o.lines.pop();
         assert!(judge(&nonzero, &o).is_ok());
 
-        let ww = expectation("alert when a file is made world-writable");
+        let ww = expect_of("alert when a file is made world-writable");
         assert!(judge(
             &ww,
             &obs(&["kgent-smoke 4242 /tmp/kgent-smoke-x/kgent-smoke-private.txt 640"])
@@ -710,7 +648,7 @@ mod tests {
 
     #[test]
     fn ports_in_network_byte_order_fail() {
-        let want = expectation("show tcp connections with their destination port");
+        let want = expect_of("show tcp connections with their destination port");
         let swapped = 41000u16.swap_bytes().to_string();
         let e = judge(&want, &obs(&[&format!("kgent-smoke 127.0.0.1:{swapped}")])).unwrap_err();
         assert!(e.contains("network byte order"), "{e}");

@@ -173,47 +173,17 @@ pub struct UprobeTarget {
     pub total_symbols: usize,
 }
 
-const FUNCTION_WORDS: &[&str] = &[
-    "function",
-    "functions",
-    "uprobe",
-    "uretprobe",
-    "symbol",
-    "library",
-    "binary",
-    "returns",
-    "calls",
-];
-
-/// Binaries and libraries a request names: absolute paths, library names (`libc`, `libssl`),
-/// and commands on PATH when the request speaks of functions or probes in them.
-pub fn uprobe_targets(request: &str, max_symbols: usize) -> Vec<UprobeTarget> {
-    let lower = request.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| {
-            c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '"' | '\'' | '`' | '?')
-        })
-        .map(|w| w.trim_end_matches(['.', ':']))
-        .filter(|w| !w.is_empty())
-        .collect();
-    let speaks_of_functions = words.iter().any(|w| FUNCTION_WORDS.contains(w));
+/// The uprobe targets among `candidates` (words of a request that may name a binary or
+/// library, see `intent::Intent::binary_words`) that resolve to an ELF file here, each with its
+/// functions ranked by `words` (exact name first, then containing a word), at most
+/// `max_symbols` of them.
+pub fn uprobe_targets(
+    candidates: &[String],
+    words: &[String],
+    max_symbols: usize,
+) -> Vec<UprobeTarget> {
     let mut targets: Vec<UprobeTarget> = Vec::new();
-    for w in &words {
-        // People call the C library "glibc"; its file is libc.so.6.
-        let w = &if *w == "glibc" { "libc" } else { *w };
-        let named = w.starts_with('/')
-            || (w.starts_with("lib")
-                && w.len() > 3
-                && w.chars().all(|c| {
-                    c.is_ascii_alphanumeric() || c == '+' || c == '_' || c == '-' || c == '.'
-                }))
-            || (speaks_of_functions
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                && w.len() > 1);
-        if !named {
-            continue;
-        }
+    for w in candidates {
         let Some(path) = resolve_binary(w) else {
             continue;
         };
@@ -230,11 +200,10 @@ pub fn uprobe_targets(request: &str, max_symbols: usize) -> Vec<UprobeTarget> {
                 let ls = s.to_lowercase();
                 let score = words
                     .iter()
-                    .filter(|w| w.len() >= 3)
                     .map(|w| {
                         if ls == *w {
                             100
-                        } else if ls.contains(*w) {
+                        } else if ls.contains(w.as_str()) {
                             10
                         } else {
                             0

@@ -449,7 +449,7 @@ impl Catalog {
         limit: usize,
         keep: &dyn Fn(&CatalogEntry) -> bool,
     ) -> Vec<(&CatalogEntry, f32)> {
-        let expanded = super::vocabulary::expand(query);
+        let expanded = crate::intent::search_text(query);
         let mut want = limit.saturating_mul(4).max(20);
         loop {
             let hits = self.index.search(&expanded, want);

@@ -3,9 +3,9 @@
 //! ones in `bpf/`, embedded at build time, and the host's installed bpftrace tools), and
 //! retrieval over all of them.
 //!
-//! Retrieval is hybrid: BM25 over words, with a small layer that maps how people speak
-//! ("deleted", "new process", "tcp connection") onto kernel vocabulary (unlink, exec,
-//! inet_sock_set_state), fused with all-MiniLM-L6-v2 sentence embeddings once they are loaded
+//! Retrieval is hybrid: BM25 over words, with the search vocabulary of `specs-db/intent.toml`
+//! (read by `intent`) mapping how people speak ("deleted", "new process", "tcp connection")
+//! onto kernel vocabulary (unlink, exec, inet_sock_set_state), fused with all-MiniLM-L6-v2 sentence embeddings once they are loaded
 //! (`enable_embeddings`, run in the background at start-up; BM25 alone until then or when the
 //! model is missing). Examples that use attach families this kernel lacks are never offered.
 mod bm25;
@@ -15,7 +15,6 @@ pub mod helpers;
 pub mod labels;
 pub mod semantic;
 pub mod specs;
-mod vocabulary;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -24,6 +23,7 @@ use std::time::{Duration, Instant};
 use include_dir::{include_dir, Dir};
 
 use crate::host::{uprobe_targets, HostFacts, Tracepoint, UprobeTarget};
+use crate::intent::Intent;
 use crate::toolchain::bpftrace::probe_blocks;
 use bm25::Index;
 use catalog::EntryKind;
@@ -138,16 +138,17 @@ impl Knowledge {
         self.examples.len()
     }
 
-    /// The tracepoints and examples most relevant to `request`.
-    pub fn ground(&self, host: &HostFacts, request: &str, n_tp: usize, n_ex: usize) -> Grounding {
+    /// The tracepoints and examples most relevant to the request.
+    pub fn ground(&self, host: &HostFacts, intent: &Intent, n_tp: usize, n_ex: usize) -> Grounding {
+        let request = intent.text();
         let examples: Vec<Example> = self
-            .rank_examples(request, n_ex)
+            .rank_examples(intent, n_ex)
             .into_iter()
             .map(|i| self.examples[i].clone())
             .collect();
         // Syscalls the request names come first, with their enter/exit pairs and variants
         // (`chmod` → fchmod, fchmodat, fchmodat2): the user said which call they mean.
-        let named = named_syscall_tracepoints(host, request);
+        let named = named_syscall_tracepoints(host, intent);
         // Then the tracepoints the retrieved examples use: they are known to fit the need.
         let mut names: Vec<String> = named.clone();
         for e in &examples {
@@ -179,7 +180,7 @@ impl Knowledge {
         let searched = n_tp.max(1).saturating_sub(named.len()).max(n_tp / 2);
         names.truncate(named.len() + searched + examples.len());
         let uprobes = if host.family_of("uprobe").is_some_and(|f| f.available) {
-            uprobe_targets(request, 12)
+            uprobe_targets(&intent.binary_words, &intent.symbol_words, 12)
         } else {
             Vec::new()
         };
@@ -262,10 +263,11 @@ impl Knowledge {
     }
 
     /// Examples for a request, best first: BM25 fused with embeddings when they are loaded.
-    fn rank_examples(&self, request: &str, n: usize) -> Vec<usize> {
+    fn rank_examples(&self, intent: &Intent, n: usize) -> Vec<usize> {
+        let request = intent.text();
         let lexical: Vec<usize> = self
             .example_index
-            .search(&vocabulary::expand(request), n.max(10))
+            .search(&intent.search_text, n.max(10))
             .into_iter()
             .map(|(i, _)| i)
             .collect();
@@ -294,83 +296,21 @@ impl Knowledge {
     }
 }
 
-/// Syscall names people write that are also everyday words: only `name(` counts for these.
-const ENGLISH_SYSCALL_NAMES: &[&str] = &[
-    "rename",
-    "time",
-    "times",
-    "pause",
-    "select",
-    "access",
-    "alarm",
-    "sync",
-    "close",
-    "wait",
-    "link",
-    "exit",
-    "mount",
-    "nice",
-    "kill",
-    "listen",
-    "socket",
-    "shutdown",
-    "personality",
-    "sysinfo",
-    "truncate",
-    "connect",
-    "accept",
-    "send",
-    "bind",
-    "read",
-    "write",
-    "open",
-    "stat",
-    "poll",
-    "ioctl",
-    "dup",
-    "brk",
-    "flock",
-    "umask",
-    "sendfile",
-    "capget",
-    "capset",
-    "uname",
-];
-
-/// The `syscalls:` tracepoints of the syscalls `request` names, enter before exit, in the order
-/// the request names them. A syscall is named when it is written as a call (`fsync()`,
-/// `open/openat call`) or as a word that is not everyday English (`getdents64`, `fdatasync`). Each named syscall brings its variants that
-/// exist here: `*at`, `*at2`, `*4`, `*64` and `f*` (`rename` → renameat, renameat2).
-pub fn named_syscall_tracepoints(host: &HostFacts, request: &str) -> Vec<String> {
-    let lower = request.to_ascii_lowercase();
-    let speaks_of_calls = lower.contains("call");
-    let exists = |n: &str| {
-        host.tracepoints
-            .contains_key(&format!("syscalls:sys_enter_{n}"))
-    };
-    let mut syscalls: Vec<String> = Vec::new();
-    let bytes = lower.as_bytes();
-    let mut start = None;
-    for i in 0..=bytes.len() {
-        let c = bytes.get(i).copied();
-        if c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
-            start.get_or_insert(i);
-            continue;
-        }
-        let Some(s) = start.take() else { continue };
-        let word = &lower[s..i];
-        if !exists(word) || syscalls.iter().any(|w| w == word) {
-            continue;
-        }
-        let written_as_call = c == Some(b'(');
-        let jargon = !ENGLISH_SYSCALL_NAMES.contains(&word) && word.len() >= 4;
-        let in_slash_list = lower[i..].starts_with('/') || (s > 0 && bytes[s - 1] == b'/');
-        if written_as_call || jargon || (speaks_of_calls && in_slash_list) {
-            syscalls.push(word.to_owned());
-        }
-    }
+/// The `syscalls:` tracepoints of the syscalls the request names, enter before exit, in the
+/// order the request names them ([`Intent::syscall_words`] that are syscalls here). Each named
+/// syscall brings its variants that exist here: `*at`, `*at2`, `*4`, `*64` and `f*`
+/// (`rename` → renameat, renameat2).
+pub fn named_syscall_tracepoints(host: &HostFacts, intent: &Intent) -> Vec<String> {
+    let syscalls: Vec<&String> = intent
+        .syscall_words
+        .iter()
+        .filter(|w| {
+            host.tracepoints
+                .contains_key(&format!("syscalls:sys_enter_{w}"))
+        })
+        .collect();
     let mut out: Vec<String> = Vec::new();
-    for w in &syscalls {
+    for w in syscalls {
         for v in syscall_variants(host, w) {
             for dir in ["enter", "exit"] {
                 let tp = format!("syscalls:sys_{dir}_{v}");
@@ -503,7 +443,7 @@ mod tests {
             "getdents64",
             "rename",
         ]);
-        let named = |r: &str| named_syscall_tracepoints(&h, r);
+        let named = |r: &str| named_syscall_tracepoints(&h, &Intent::read(r));
         assert_eq!(
             named("how long do fsync() and fdatasync() take"),
             [

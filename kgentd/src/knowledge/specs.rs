@@ -2,6 +2,7 @@
 //! build time. Each says what an attach point (or hook, perf event, helper) means, the facts
 //! models get wrong, and which unavailable probes it replaces. The catalog merges them with
 //! what the live host says; this module only parses and validates the file.
+use crate::intent::Intent;
 use serde::Deserialize;
 
 /// The curated file, as shipped with this build of kgentd.
@@ -110,17 +111,14 @@ pub struct Codes {
 
 impl Codes {
     /// The letter whose word the request uses ("writes", "written" for `W` = write).
-    pub fn stated(&self, letter: &str, request_lower: &str) -> bool {
-        self.letters.get(letter).is_some_and(|word| {
-            let stem = word.trim_end_matches('e');
-            request_lower
-                .split(|c: char| !c.is_ascii_alphabetic())
-                .any(|w| w.starts_with(stem) && w.len() <= word.len() + 3)
-        })
+    pub fn stated(&self, letter: &str, intent: &Intent) -> bool {
+        self.letters
+            .get(letter)
+            .is_some_and(|word| intent.uses_word(word))
     }
 
     /// One line for the prompt; its example is a letter the request states, if any.
-    pub fn describe(&self, request_lower: &str) -> String {
+    pub fn describe(&self, intent: &Intent) -> String {
         let letters: Vec<String> = self
             .letters
             .iter()
@@ -133,7 +131,7 @@ impl Codes {
             self.field,
             self.letters
                 .keys()
-                .find(|l| self.stated(l, request_lower))
+                .find(|l| self.stated(l, intent))
                 .or_else(|| self.letters.keys().next())
                 .map_or("X", String::as_str)
         )
@@ -219,11 +217,11 @@ mod tests {
             .iter()
             .find(|c| c.field == "rwbs")
             .expect("rwbs codes");
-        assert!(rwbs.stated("W", "sum the bytes of write requests"));
-        assert!(rwbs.stated("W", "bytes written per process"));
-        assert!(!rwbs.stated("W", "bytes read per process"));
-        assert!(!rwbs.stated("Q", "write"));
-        let d = rwbs.describe("bytes written");
+        assert!(rwbs.stated("W", &Intent::read("sum the bytes of write requests")));
+        assert!(rwbs.stated("W", &Intent::read("bytes written per process")));
+        assert!(!rwbs.stated("W", &Intent::read("bytes read per process")));
+        assert!(!rwbs.stated("Q", &Intent::read("write")));
+        let d = rwbs.describe(&Intent::read("bytes written"));
         assert!(
             d.contains("W write") && d.ends_with(r#"contains(args->rwbs, "W")."#),
             "{d}"

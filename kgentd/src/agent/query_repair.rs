@@ -1,0 +1,437 @@
+//! Query repairs that depend on the request: filter tests the request does not state are
+//! dropped (`prune_filter`), and queries that cannot mean what was asked are rewritten
+//! (`normalize`). They read the request only through its [`Intent`]; the query language and
+//! its compiler (`crate::query`) never see the request.
+use crate::intent::{Concept, Intent};
+use crate::query::{show, Agg, Expr, Item, Query, Term};
+
+/// Drops the filter tests the request does not state, and says which. A test is stated when
+/// every literal in it appears in the request (numbers with their units: `64 MiB`, `200 MB`;
+/// 0 always counts, as in `ret < 0`), or when the field it tests is named in the request
+/// (`mode` in "the new mode"). A small model adds tests of its own (`args->fd != -1`,
+/// `comm != "kworker"`) that silently hide the events asked for. Facts the model was shown do
+/// not state tests: "fd is -1 for anonymous mappings" became `args->fd != -1` in a request
+/// about every large mapping.
+pub fn prune_filter(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let mut dropped = Vec::new();
+    if let Some(f) = q.filter.take() {
+        q.filter = f.retain_tests(&mut |test| {
+            let ok = stated(test, intent);
+            if !ok {
+                dropped.push(show(test));
+            }
+            ok
+        });
+    }
+    dropped
+}
+
+fn stated(test: &Expr, intent: &Intent) -> bool {
+    let mut terms = Vec::new();
+    test.terms(&mut terms);
+    let named = terms.iter().any(|t| match t {
+        Term::Field(f) => f.len() >= 3 && intent.names_word(f),
+        _ => false,
+    });
+    // A string compared for equality must itself be stated: "the command string it passed"
+    // names the field, not the value `command == "shell"`.
+    let string_test = matches!(test, Expr::Binary(a, "==" | "!=", b)
+        if matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
+    (named && !string_test)
+        || weak_zero_test(test)
+        || literals_stated(test, intent)
+        || code_stated(test, intent)
+}
+
+/// `contains(args->rwbs, "W")` when the request says "write" (see `specs::Codes`), and no
+/// other letter of the field: "separately for reads and writes" splits, it does not filter.
+fn code_stated(test: &Expr, intent: &Intent) -> bool {
+    let Expr::Binary(a, "contains", b) = test else {
+        return false;
+    };
+    let (Expr::Term(Term::Field(f)), Expr::Str(letter)) = (&**a, &**b) else {
+        return false;
+    };
+    crate::knowledge::specs::codes().iter().any(|c| {
+        c.field == *f
+            && c.stated(letter, intent)
+            && !c.letters.keys().any(|l| l != letter && c.stated(l, intent))
+    })
+}
+
+/// `x != 0` and `x > 0` (set, non-null, positive), and comparisons of a result with 0
+/// (`ret < 0`: failed; `exit_code != 0`): tests that state a common meaning, not a choice.
+/// `args->len == 0` is a real filter and must be stated.
+fn weak_zero_test(test: &Expr) -> bool {
+    let Expr::Binary(a, op, b) = test else {
+        return false;
+    };
+    if **b != Expr::Int(0) {
+        return false;
+    }
+    let result = matches!(
+        **a,
+        Expr::Term(Term::Ret | Term::ExitCode | Term::ExitSignal)
+    );
+    result || matches!(*op, "!=" | ">")
+}
+
+fn literals_stated(e: &Expr, intent: &Intent) -> bool {
+    match e {
+        Expr::Int(n) => intent.numbers.contains(n) || intent.numbers.contains(&-n),
+        // A string counts when the request quotes it: "run shell commands" does not state
+        // `command == "shell"`.
+        Expr::Str(s) => intent.quotes(s),
+        Expr::Term(_) => true,
+        Expr::StrOf(x) | Expr::Unary(_, x) => literals_stated(x, intent),
+        Expr::Binary(a, _, b) => literals_stated(a, intent) && literals_stated(b, intent),
+    }
+}
+
+/// Deterministic repairs of queries that cannot mean what was asked; each returns a note.
+/// - A sum, histogram, average, minimum or maximum of an identifier (a pid, a CPU number, a
+///   port, an address, an fd) is a count per that identifier: `hist(cpu)` → `count()` by cpu.
+/// - A GROUP BY key that is also the aggregated value (`sum(args->bytes) … GROUP BY
+///   args->bytes`) makes one group per value: the key is dropped.
+/// - A code-letter field compared as a string (`args->rwbs == "W"`, `== "write"`) is a test
+///   for the letter: `contains(args->rwbs, "W")`.
+/// - When the request asks what calls returned and every FROM probe is a call (syscall or
+///   user function) but the query never reads `ret`: the aggregated argument becomes `ret`
+///   (`hist(args->count)` → `hist(ret)`: what read() returned, not what it asked for), or,
+///   without one, `ret` is printed too.
+pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(f) = q.filter.take() {
+        q.filter = Some(f.map_tests(&mut |test| code_test(test, &mut notes)));
+    }
+    // What a process "returns" is its exit code.
+    if !q.from.is_empty() && q.from.iter().all(|p| p.ends_with(":sched_process_exit")) {
+        let mut changed = false;
+        let mut swap = |e: &mut Expr| changed |= e.replace_term(&Term::Ret, &Term::ExitCode);
+        for it in &mut q.select {
+            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+                swap(e);
+            }
+        }
+        q.filter.iter_mut().for_each(&mut swap);
+        q.group_by.iter_mut().for_each(&mut swap);
+        if changed {
+            notes.push("a process has no return value: ret is its exit_code".into());
+        }
+    }
+    let mut terms = Vec::new();
+    for it in &q.select {
+        if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+            e.terms(&mut terms);
+        }
+    }
+    let calls = q.from.iter().all(|p| {
+        p.contains(":sys_enter_")
+            || p.contains(":sys_exit_")
+            || p.starts_with("uprobe:")
+            || p.starts_with("uretprobe:")
+    });
+    if calls && !terms.contains(&Term::Ret) && intent.asks(Concept::ReturnValue) {
+        let agg = q.select.iter_mut().find_map(|it| match it {
+            Item::Agg(a, Some(e))
+                if *a != Agg::Count && matches!(e, Expr::Term(Term::Field(_) | Term::Arg(_))) =>
+            {
+                Some(e)
+            }
+            _ => None,
+        });
+        match agg {
+            Some(e) => {
+                notes.push(format!(
+                    "the request asks what the call returned: ret is aggregated, not {}",
+                    show(e)
+                ));
+                let old = std::mem::replace(e, Expr::Term(Term::Ret));
+                q.group_by.retain(|k| *k != old);
+            }
+            None => {
+                notes.push("the request asks what the call returned: ret is printed too".into());
+                q.select.push(Item::Value(Expr::Term(Term::Ret)));
+            }
+        }
+    }
+    for it in &mut q.select {
+        let Item::Agg(agg, Some(Expr::Term(t))) = it else {
+            continue;
+        };
+        if *agg != Agg::Count && is_identifier(t) {
+            notes.push(format!(
+                "{}({t}) is counted per {t} instead: {t} identifies, it is not a quantity",
+                agg.name()
+            ));
+            let key = Expr::Term(t.clone());
+            if !q.group_by.contains(&key) {
+                q.group_by.push(key);
+            }
+            *it = Item::Agg(Agg::Count, None);
+        }
+    }
+    let aggregated: Vec<Expr> = q
+        .select
+        .iter()
+        .filter_map(|it| match it {
+            Item::Agg(_, Some(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    // Keys that identify one event or one object (a request's sector, a socket's address, a
+    // thread) make one group per event, unless the request asks for them.
+    q.group_by.retain(|k| {
+        let Expr::Term(t) = k else { return true };
+        let name = match t {
+            Term::Builtin(b) if b == "tid" => "thread",
+            Term::Field(f) => f.as_str(),
+            _ => return true,
+        };
+        let per_instance = name == "thread"
+            || ["sector", "skaddr", "skbaddr", "cookie", "ptr"]
+                .iter()
+                .any(|s| name.ends_with(s));
+        let asked = intent.names_prefix(name);
+        if per_instance && !asked {
+            notes.push(format!(
+                "{} is not a GROUP BY key: it tells events apart, and the request does not ask for it",
+                show(k)
+            ));
+            return false;
+        }
+        true
+    });
+    q.group_by.retain(|k| {
+        let dup = aggregated.contains(k);
+        if dup {
+            notes.push(format!(
+                "{} is aggregated, so it is not also a GROUP BY key",
+                show(k)
+            ));
+        }
+        !dup
+    });
+    notes
+}
+
+/// `args->rwbs == "W"` / `== "write"` → `contains(args->rwbs, "W")` (see `specs::Codes`).
+fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
+    let Expr::Binary(a, "==", b) = &test else {
+        return test;
+    };
+    let (Expr::Term(Term::Field(f)), Expr::Str(s)) = (&**a, &**b) else {
+        return test;
+    };
+    let Some(codes) = crate::knowledge::specs::codes()
+        .iter()
+        .find(|c| c.field == *f)
+    else {
+        return test;
+    };
+    let letter = codes.letters.iter().find_map(|(l, w)| {
+        (l.eq_ignore_ascii_case(s) || w.eq_ignore_ascii_case(s)).then(|| l.clone())
+    });
+    match letter {
+        Some(l) => {
+            let new = Expr::Binary(a.clone(), "contains", Box::new(Expr::Str(l)));
+            notes.push(format!(
+                "args->{f} holds code letters: `{}` is tested as `{}`",
+                show(&test),
+                show(&new)
+            ));
+            new
+        }
+        None => test,
+    }
+}
+
+fn is_identifier(t: &Term) -> bool {
+    match t {
+        Term::Builtin(b) => matches!(b.as_str(), "pid" | "tid" | "uid" | "cpu"),
+        Term::Field(f) => {
+            let f = f.to_ascii_lowercase();
+            // prev_pid, orig_cpu, dport, skaddr, newfd, sector…
+            [
+                "pid", "cpu", "port", "family", "addr", "fd", "sig", "dev", "sector", "uid",
+            ]
+            .iter()
+            .any(|id| f.ends_with(id))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse;
+
+    fn normalize(q: &mut Query, request: &str) -> Vec<String> {
+        super::normalize(q, &Intent::read(request))
+    }
+
+    #[test]
+    fn aggregates_of_identifiers_become_counts_and_aggregated_keys_go() {
+        let mut q =
+            parse("SELECT hist(cpu) FROM a:b GROUP BY comm, args->orig_cpu").expect("parses");
+        let notes = normalize(&mut q, "");
+        assert_eq!(q.select, vec![Item::Agg(Agg::Count, None)]);
+        assert_eq!(q.group_by.len(), 3, "{:?}", q.group_by);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let mut q = parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->bytes")
+            .expect("parses");
+        normalize(&mut q, "");
+        assert_eq!(q.group_by, vec![Expr::Term(Term::Builtin("comm".into()))]);
+        for kept in [
+            "SELECT sum(args->bytes) FROM a:b",
+            "SELECT hist(ret) FROM a:b",
+            "SELECT max(args->len) FROM a:b",
+            "SELECT hist(args->count) FROM a:b",
+        ] {
+            let mut q = parse(kept).expect("parses");
+            assert!(normalize(&mut q, "").is_empty(), "{kept}");
+        }
+    }
+
+    #[test]
+    fn the_return_of_a_process_is_its_exit_code() {
+        let mut q =
+            parse("SELECT comm, pid, ret FROM tracepoint:sched:sched_process_exit WHERE ret != 0")
+                .expect("parses");
+        assert_eq!(
+            normalize(&mut q, "processes that exit with a non-zero status").len(),
+            1
+        );
+        assert_eq!(show(q.filter.as_ref().expect("filter")), "exit_code != 0");
+        assert_eq!(q.select[2], Item::Value(Expr::Term(Term::ExitCode)));
+    }
+
+    #[test]
+    fn keys_that_tell_events_apart_go_unless_asked_for() {
+        let mut q =
+            parse("SELECT comm, sum(args->bytes) FROM a:b GROUP BY comm, args->dev, args->sector")
+                .expect("parses");
+        assert_eq!(normalize(&mut q, "bytes per process").len(), 1);
+        assert_eq!(q.group_by.len(), 2);
+        let mut q = parse("SELECT count() FROM a:b GROUP BY tid, args->sector").expect("parses");
+        assert!(normalize(&mut q, "count per thread and sector").is_empty());
+    }
+
+    #[test]
+    fn code_letters_compared_as_strings_become_contains() {
+        for w in ["W", "write", "Write"] {
+            let mut q = parse(&format!("SELECT comm FROM tracepoint:block:block_rq_issue WHERE args->rwbs == \"{w}\" AND args->bytes > 0")).expect("parses");
+            let notes = normalize(&mut q, "");
+            assert_eq!(
+                q.filter.as_ref().map(show).as_deref(),
+                Some("contains(args->rwbs, \"W\") && args->bytes > 0"),
+                "{notes:?}"
+            );
+        }
+        let mut q = parse("SELECT comm FROM a:b WHERE args->rwbs == \"nonsense\"").expect("parses");
+        assert!(normalize(&mut q, "").is_empty());
+    }
+
+    #[test]
+    fn a_request_for_what_calls_returned_reads_ret() {
+        let request = "a histogram of how many bytes each read() call returned";
+        let mut q = parse(
+            "SELECT comm, hist(args->count) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm",
+        )
+        .expect("parses");
+        assert_eq!(normalize(&mut q, request).len(), 1);
+        assert_eq!(
+            q.select[1],
+            Item::Agg(Agg::Hist, Some(Expr::Term(Term::Ret)))
+        );
+        let mut q = parse("SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat")
+            .expect("parses");
+        normalize(&mut q, "which files are opened and what open returns");
+        assert_eq!(q.select.last(), Some(&Item::Value(Expr::Term(Term::Ret))));
+        // Already read, or not asked for, or not a call: unchanged.
+        for (req, query) in [
+            (
+                request,
+                "SELECT hist(ret) FROM tracepoint:syscalls:sys_enter_read",
+            ),
+            (
+                "a histogram of read sizes",
+                "SELECT hist(args->count) FROM tracepoint:syscalls:sys_enter_read",
+            ),
+            (
+                request,
+                "SELECT hist(args->len) FROM tracepoint:net:net_dev_xmit",
+            ),
+        ] {
+            let mut q = parse(query).expect("parses");
+            assert!(normalize(&mut q, req).is_empty(), "{query}");
+        }
+    }
+
+    fn pruned(request: &str, query: &str) -> (Option<String>, Vec<String>) {
+        let mut q = parse(query).expect("parses");
+        let dropped = prune_filter(&mut q, &Intent::read(request));
+        (q.filter.as_ref().map(show), dropped)
+    }
+
+    #[test]
+    fn a_code_letter_test_is_stated_by_its_word() {
+        let q = "SELECT comm, sum(args->bytes) FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\") GROUP BY comm";
+        let (kept, _) = pruned("sum the bytes of write requests per process", q);
+        assert_eq!(kept.as_deref(), Some("contains(args->rwbs, \"W\")"));
+        let (kept, dropped) = pruned("sum the bytes of requests per process", q);
+        assert_eq!((kept, dropped.len()), (None, 1));
+        let (kept, _) = pruned("latency separately for reads and writes", q);
+        assert_eq!(kept, None, "two letters named: a split, not a filter");
+    }
+
+    #[test]
+    fn a_named_field_does_not_state_a_string_value() {
+        let (kept, dropped) = pruned(
+            "which programs run shell commands through system(): the exact command string",
+            "SELECT comm FROM a:b WHERE args->command == \"shell\"",
+        );
+        assert_eq!((kept, dropped.len()), (None, 1));
+        let (kept, _) = pruned(
+            "commands run by processes named 'cron'",
+            "SELECT comm FROM a:b WHERE comm == \"cron\"",
+        );
+        assert!(kept.is_some());
+    }
+
+    #[test]
+    fn tests_the_request_does_not_state_are_dropped() {
+        let (kept, dropped) = pruned(
+            "warn when a process maps 64 MiB or more",
+            "SELECT comm FROM tracepoint:a:b WHERE args->len >= 64 MiB AND args->fd != -1 AND comm != \"kworker\"",
+        );
+        assert_eq!(kept.as_deref(), Some("args->len >= 67108864"));
+        assert_eq!(dropped, ["args->fd != -1", "comm != \"kworker\""]);
+        let (kept, dropped) = pruned(
+            "count datagrams",
+            "SELECT comm FROM tracepoint:a:b WHERE args->addr_len == 0 AND args->addr != 0",
+        );
+        assert_eq!(kept.as_deref(), Some("args->addr != 0"));
+        assert_eq!(dropped, ["args->addr_len == 0"]);
+    }
+
+    #[test]
+    fn zero_named_fields_and_quoted_names_count_as_stated() {
+        let (kept, dropped) = pruned(
+            "for processes named 'kgentdevrd', failed calls and the new mode",
+            "SELECT comm FROM tracepoint:a:b WHERE comm == \"kgentdevrd\" AND ret < 0 AND args->mode & 2 != 0",
+        );
+        assert!(dropped.is_empty(), "{dropped:?}");
+        assert!(kept.is_some());
+        // A negative number the request does not state.
+        let (kept, _) = pruned("x", "SELECT comm FROM tracepoint:a:b WHERE args->fd != -1");
+        assert_eq!(kept, None);
+        // Every test of an OR dropped: no filter at all.
+        let (kept, _) = pruned(
+            "x",
+            "SELECT comm FROM tracepoint:a:b WHERE args->fd == 3 OR pid == 7",
+        );
+        assert_eq!(kept, None);
+    }
+}

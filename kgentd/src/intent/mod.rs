@@ -1,0 +1,449 @@
+//! The only reader of English. A request is read once, here, into a typed [`Intent`]: what it
+//! observes (calls written as calls, syscalls, kernel-function names, filesystems, binaries),
+//! what it wants reported (identity, return value, duration and its unit, sizes, ports,
+//! arguments, histograms, sums), what it filters (stated numbers, quoted strings, a process
+//! name, activity it excludes). Grounding, query repairs, deterministic repairs, the coverage
+//! check and the smoke run's oracle take the `Intent`, never the text.
+//!
+//! The wording → meaning rules are data: `specs-db/intent.toml`, each with its source (see
+//! [`vocabulary`]). What stays in code is lexical: splitting words, numbers with their units,
+//! `name(` as a call, quoted strings, snake_case identifiers.
+//!
+//! This module must not look at the host or the catalog: whether a named syscall or binary
+//! exists here is for `knowledge` and `host` to decide from the candidates read here.
+pub mod vocabulary;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::query::TimeUnit;
+use vocabulary::{shipped, Extract, List, Vocabulary};
+
+/// Something a request can ask for; recognised by the patterns of `specs-db/intent.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Concept {
+    // What the program must report (request coverage).
+    ProcessName,
+    Pid,
+    Duration,
+    Histogram,
+    Sum,
+    ReturnValue,
+    Arguments,
+    Port,
+    Size,
+    Octal,
+    // What the host must be able to do.
+    HardwareCounters,
+    CpuSampling,
+    // What the smoke run's output must show or leave out.
+    Failure,
+    Open,
+    NonZeroExit,
+    WorldWritable,
+    Identifies,
+    Connections,
+    Ipv6,
+    CommandLine,
+    ExitStatus,
+    RenamesSelf,
+    Addresses,
+    // Units and kinds of names.
+    Milliseconds,
+    Microseconds,
+    Nanoseconds,
+    SpeaksOfCalls,
+}
+
+impl Concept {
+    pub const ALL: &'static [Concept] = &[
+        Concept::ProcessName,
+        Concept::Pid,
+        Concept::Duration,
+        Concept::Histogram,
+        Concept::Sum,
+        Concept::ReturnValue,
+        Concept::Arguments,
+        Concept::Port,
+        Concept::Size,
+        Concept::Octal,
+        Concept::HardwareCounters,
+        Concept::CpuSampling,
+        Concept::Failure,
+        Concept::Open,
+        Concept::NonZeroExit,
+        Concept::WorldWritable,
+        Concept::Identifies,
+        Concept::Connections,
+        Concept::Ipv6,
+        Concept::CommandLine,
+        Concept::ExitStatus,
+        Concept::RenamesSelf,
+        Concept::Addresses,
+        Concept::Milliseconds,
+        Concept::Microseconds,
+        Concept::Nanoseconds,
+        Concept::SpeaksOfCalls,
+    ];
+}
+
+/// Activity a request filters away, which a correct answer leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusion {
+    /// Successful opens (the request wants failed ones).
+    SuccessfulOpens,
+    /// Processes that exited with status 0 (the request wants non-zero exits).
+    CleanExits,
+    /// Permission changes that leave a file private (the request wants world-writable ones).
+    PrivateChmods,
+}
+
+/// A request, read.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    text: String,
+    /// `text` with ASCII letters lowercased (byte offsets equal `text`'s).
+    ascii_lower: String,
+    concepts: BTreeSet<Concept>,
+    /// Names written as calls, lowercase, in order: `fsync(` → fsync.
+    pub calls: Vec<String>,
+    /// snake_case identifiers as written (`tcp_v4_connect`): kernel functions, maybe.
+    pub identifiers: Vec<String>,
+    /// Words that name a syscall if one of that name exists here, in order, once each: written
+    /// as a call, a word that is not everyday English (4+ letters), or in a slash list
+    /// (`open/openat`) when the request speaks of calls.
+    pub syscall_words: Vec<String>,
+    /// Filesystems the request names.
+    pub filesystems: Vec<String>,
+    /// Words that may name a binary or library for uprobes (paths, `lib*`, any word when the
+    /// request speaks of functions); `glibc` is read as libc.
+    pub binary_words: Vec<String>,
+    /// Words of 3+ characters that rank a binary's symbols.
+    pub symbol_words: Vec<String>,
+    /// Numbers the request states, each also multiplied out by its unit (binary and decimal).
+    pub numbers: Vec<i128>,
+    /// A quoted process name the request filters on: "processes named 'x'".
+    pub process_name: Option<String>,
+    /// The one time unit the request names, if it names exactly one.
+    pub time_unit: Option<TimeUnit>,
+    /// Activity the request filters away.
+    pub exclusions: Vec<Exclusion>,
+    /// The request with the kernel's words for what it says appended (for retrieval).
+    pub search_text: String,
+}
+
+impl Intent {
+    /// Reads a request with the shipped vocabulary.
+    pub fn read(text: &str) -> Intent {
+        Intent::read_with(shipped(), text)
+    }
+
+    /// Reads a request with a given vocabulary.
+    pub fn read_with(v: &Vocabulary, text: &str) -> Intent {
+        let lower = text.to_lowercase();
+        let ascii_lower = text.to_ascii_lowercase();
+        let concepts: BTreeSet<Concept> = v
+            .concepts
+            .iter()
+            .filter(|(_, rule)| {
+                rule.patterns.iter().any(|p| p.is_match(text))
+                    || rule.words.iter().any(|w| contains_phrase(&lower, w))
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        let has = |c| concepts.contains(&c);
+        let time_unit = match (
+            has(Concept::Milliseconds),
+            has(Concept::Microseconds),
+            has(Concept::Nanoseconds),
+        ) {
+            (true, false, false) => Some(TimeUnit::Ms),
+            (false, true, false) => Some(TimeUnit::Us),
+            (false, false, true) => Some(TimeUnit::Ns),
+            _ => None,
+        };
+        let mut exclusions = Vec::new();
+        if has(Concept::Failure) && has(Concept::Open) {
+            exclusions.push(Exclusion::SuccessfulOpens);
+        }
+        if has(Concept::NonZeroExit) {
+            exclusions.push(Exclusion::CleanExits);
+        }
+        if has(Concept::WorldWritable) {
+            exclusions.push(Exclusion::PrivateChmods);
+        }
+        let (binary_words, symbol_words) = binary_words(v, &lower);
+        Intent {
+            calls: calls(&lower),
+            identifiers: identifiers(text),
+            syscall_words: syscall_words(v, &ascii_lower, has(Concept::SpeaksOfCalls)),
+            filesystems: v
+                .list(List::Filesystems)
+                .iter()
+                .filter(|fs| contains_phrase(&lower, fs))
+                .cloned()
+                .collect(),
+            binary_words,
+            symbol_words,
+            numbers: numbers(&ascii_lower),
+            process_name: v
+                .extracts
+                .get(&Extract::ProcessNameFilter)
+                .and_then(|re| re.captures(text))
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_owned()),
+            time_unit,
+            exclusions,
+            search_text: search_text_with(v, text, &ascii_lower),
+            concepts,
+            text: text.to_owned(),
+            ascii_lower,
+        }
+    }
+
+    /// The request as typed.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn asks(&self, c: Concept) -> bool {
+        self.concepts.contains(&c)
+    }
+
+    pub fn concepts(&self) -> impl Iterator<Item = Concept> + '_ {
+        self.concepts.iter().copied()
+    }
+
+    /// The request names `word` as a word of its own (`mode` in "the new mode", not in "model"):
+    /// neither side touches a letter, digit or `_`.
+    pub fn names_word(&self, word: &str) -> bool {
+        !word.is_empty()
+            && self
+                .ascii_lower
+                .match_indices(word)
+                .any(|(i, _)| ident_boundary(&self.ascii_lower, i, word.len()))
+    }
+
+    /// The request has a word starting with `prefix` (`sector` in "sectors").
+    pub fn names_prefix(&self, prefix: &str) -> bool {
+        !prefix.is_empty()
+            && self
+                .ascii_lower
+                .match_indices(prefix)
+                .any(|(i, _)| i == 0 || !self.ascii_lower.as_bytes()[i - 1].is_ascii_alphanumeric())
+    }
+
+    /// The request quotes `s` ('s', "s" or `s`), case-insensitively.
+    pub fn quotes(&self, s: &str) -> bool {
+        let s = s.to_ascii_lowercase();
+        ['\'', '"', '`']
+            .iter()
+            .any(|q| self.ascii_lower.contains(&format!("{q}{s}{q}")))
+    }
+
+    /// The request uses a form of `word` ("writes", "written" for write): a word starting with
+    /// its stem, at most three letters longer than it.
+    pub fn uses_word(&self, word: &str) -> bool {
+        let stem = word.trim_end_matches('e');
+        self.ascii_lower
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|w| !stem.is_empty() && w.starts_with(stem) && w.len() <= word.len() + 3)
+    }
+}
+
+impl fmt::Display for Intent {
+    /// One line a person can check: how the request was read.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let concepts: Vec<String> = self.concepts.iter().map(|c| format!("{c:?}")).collect();
+        write!(f, "asks for: [{}]", concepts.join(", "))?;
+        let lists: [(&str, &[String]); 5] = [
+            ("calls", &self.calls),
+            ("syscall words", &self.syscall_words),
+            ("identifiers", &self.identifiers),
+            ("filesystems", &self.filesystems),
+            ("binaries", &self.binary_words),
+        ];
+        for (name, l) in lists {
+            if !l.is_empty() {
+                write!(f, "; {name}: {}", l.join(", "))?;
+            }
+        }
+        if !self.numbers.is_empty() {
+            let n: Vec<String> = self.numbers.iter().map(i128::to_string).collect();
+            write!(f, "; numbers: {}", n.join(", "))?;
+        }
+        if let Some(n) = &self.process_name {
+            write!(f, "; process named {n}")?;
+        }
+        if let Some(u) = self.time_unit {
+            write!(f, "; unit: {}", u.suffix())?;
+        }
+        if !self.exclusions.is_empty() {
+            write!(f, "; leaves out: {:?}", self.exclusions)?;
+        }
+        Ok(())
+    }
+}
+
+/// Search text for any text (a request or a catalog search): the text with the kernel's words
+/// for what it says appended.
+pub fn search_text(text: &str) -> String {
+    search_text_with(shipped(), text, &text.to_ascii_lowercase())
+}
+
+/// `phrase` occurs in `s` with no letter or digit on either side.
+fn contains_phrase(s: &str, phrase: &str) -> bool {
+    !phrase.is_empty()
+        && s.match_indices(phrase)
+            .any(|(i, _)| alnum_boundary(s, i, phrase.len()))
+}
+
+fn alnum_boundary(s: &str, start: usize, len: usize) -> bool {
+    let before = s[..start].chars().next_back();
+    let after = s[start + len..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+}
+
+fn ident_boundary(s: &str, start: usize, len: usize) -> bool {
+    let ok = |c: Option<char>| !c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok(s[..start].chars().next_back()) && ok(s[start + len..].chars().next())
+}
+
+fn calls(lower: &str) -> Vec<String> {
+    static CALL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b([a-z_][a-z0-9_]*)\(").expect("static regex"));
+    CALL.captures_iter(lower)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .collect()
+}
+
+fn identifiers(text: &str) -> Vec<String> {
+    static IDENT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b").expect("static regex"));
+    IDENT
+        .find_iter(text)
+        .map(|m| m.as_str().to_owned())
+        .collect()
+}
+
+/// See [`Intent::syscall_words`].
+fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<String> {
+    let english = v.list(List::EnglishSyscallNames);
+    let bytes = lower.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    let mut start = None;
+    for i in 0..=bytes.len() {
+        let c = bytes.get(i).copied();
+        if c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            start.get_or_insert(i);
+            continue;
+        }
+        let Some(s) = start.take() else { continue };
+        let word = &lower[s..i];
+        let written_as_call = c == Some(b'(');
+        let jargon = !english.iter().any(|e| e == word) && word.len() >= 4;
+        let in_slash_list = c == Some(b'/') || (s > 0 && bytes[s - 1] == b'/');
+        if (written_as_call || jargon || (speaks_of_calls && in_slash_list))
+            && !out.iter().any(|w| w == word)
+        {
+            out.push(word.to_owned());
+        }
+    }
+    out
+}
+
+/// See [`Intent::binary_words`] and [`Intent::symbol_words`].
+fn binary_words(v: &Vocabulary, lower: &str) -> (Vec<String>, Vec<String>) {
+    let words: Vec<&str> = lower
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '"' | '\'' | '`' | '?')
+        })
+        .map(|w| w.trim_end_matches(['.', ':']))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let speaks_of_functions = words
+        .iter()
+        .any(|w| v.list(List::FunctionWords).iter().any(|f| f == w));
+    let libc_names = v.list(List::LibcNames);
+    let mut binaries: Vec<String> = Vec::new();
+    for w in &words {
+        let w = if libc_names.iter().any(|n| n == w) {
+            "libc"
+        } else {
+            *w
+        };
+        let named = w.starts_with('/')
+            || (w.starts_with("lib")
+                && w.len() > 3
+                && w.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '+' || c == '_' || c == '-' || c == '.'
+                }))
+            || (speaks_of_functions
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && w.len() > 1);
+        if named {
+            binaries.push(w.to_owned());
+        }
+    }
+    let symbol_words = words
+        .iter()
+        .filter(|w| w.len() >= 3)
+        .map(|w| (*w).to_owned())
+        .collect();
+    (binaries, symbol_words)
+}
+
+/// The numbers a request states, each also multiplied out by its unit (binary and decimal).
+fn numbers(lower: &str) -> Vec<i128> {
+    static NUM: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(\d+)\s*(kib|mib|gib|kb|mb|gb|k|m|g)?\b").expect("static regex")
+    });
+    let mut out = Vec::new();
+    for c in NUM.captures_iter(lower) {
+        let Ok(n) = c[1].parse::<i128>() else {
+            continue;
+        };
+        out.push(n);
+        let (bin, dec) = match c.get(2).map(|m| m.as_str()) {
+            Some("k" | "kb" | "kib") => (1 << 10, 1_000),
+            Some("m" | "mb" | "mib") => (1 << 20, 1_000_000),
+            Some("g" | "gb" | "gib") => (1 << 30, 1_000_000_000),
+            _ => continue,
+        };
+        out.push(n * bin);
+        out.push(n * dec);
+    }
+    out
+}
+
+/// The request with the kernel words for what it says appended. A spoken word matches the
+/// start of a word of the request ("delet" matches "deleted"); a phrase matches anywhere.
+fn search_text_with(v: &Vocabulary, text: &str, lower: &str) -> String {
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '/'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = text.to_owned();
+    for s in &v.search {
+        let hit = if s.spoken.contains(' ') {
+            lower.contains(&s.spoken)
+        } else {
+            words.iter().any(|w| w.starts_with(&s.spoken))
+        };
+        if hit {
+            out.push(' ');
+            out.push_str(&s.kernel);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

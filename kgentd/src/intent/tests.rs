@@ -1,0 +1,227 @@
+//! Each rule of `specs-db/intent.toml`, tested with wording of the tests' own (not the
+//! benchmark's): one phrasing that must be read as the concept and one near miss that must not.
+use super::*;
+
+fn read(text: &str) -> Intent {
+    Intent::read(text)
+}
+
+#[test]
+fn every_concept_is_recognised_in_wording_of_our_own() {
+    use Concept::*;
+    let cases: &[(Concept, &str, &str)] = &[
+        (
+            ProcessName,
+            "tell me which program touched /var/log",
+            "trace every chdir",
+        ),
+        (
+            Pid,
+            "log the PID of anything that calls sync()",
+            "log rapid syncs",
+        ),
+        (
+            Duration,
+            "how long does each fsync() take",
+            "count fsync() calls",
+        ),
+        (
+            Histogram,
+            "a histogram of write sizes",
+            "a list of write sizes",
+        ),
+        (
+            Sum,
+            "add up the bytes sent per user",
+            "count the datagrams sent per user",
+        ),
+        (
+            ReturnValue,
+            "what errno does unlink() give back",
+            "trace unlink() by name",
+        ),
+        (Arguments, "every exec with its arguments", "every exec"),
+        (
+            Port,
+            "the destination port of new TCP sessions",
+            "new TCP sessions",
+        ),
+        (Size, "the size of every mmap", "every mmap"),
+        (Octal, "print the mode in octal", "print the mode"),
+        (
+            HardwareCounters,
+            "LLC misses per process",
+            "calls per process",
+        ),
+        (
+            CpuSampling,
+            "which functions are the hottest",
+            "which functions are called",
+        ),
+        (Failure, "opens that were unsuccessful", "opens that worked"),
+        (Open, "opening files", "closing files"),
+        (NonZeroExit, "jobs with a non-zero exit", "jobs that exit"),
+        (
+            WorldWritable,
+            "files made world-writable",
+            "files made private",
+        ),
+        (Identifies, "who deletes files", "deleted files per second"),
+        (
+            Connections,
+            "UDP traffic by destination",
+            "disk traffic by device",
+        ),
+        (Ipv6, "connections over IPv6", "connections over loopback"),
+        (
+            CommandLine,
+            "log the command line of every exec",
+            "log every exec",
+        ),
+        (
+            ExitStatus,
+            "the exit status of each child",
+            "each child as it ends",
+        ),
+        (
+            RenamesSelf,
+            "tasks that set their own name",
+            "tasks that rename files",
+        ),
+        (
+            Addresses,
+            "the remote IP of each session",
+            "the remote end of each session",
+        ),
+        (Milliseconds, "time spent in ms", "time spent"),
+        (
+            Microseconds,
+            "anything slower than 50us",
+            "show us anything slow",
+        ),
+        (Nanoseconds, "report it in nanoseconds", "report it"),
+        (
+            SpeaksOfCalls,
+            "track chown/lchown calls",
+            "track chown/lchown",
+        ),
+    ];
+    for (concept, yes, no) in cases {
+        assert!(read(yes).asks(*concept), "{concept:?} not read in: {yes}");
+        assert!(!read(no).asks(*concept), "{concept:?} read in: {no}");
+    }
+    // Every concept the code knows is covered by a case above.
+    for c in Concept::ALL {
+        assert!(cases.iter().any(|(k, _, _)| k == c), "{c:?} has no test");
+    }
+}
+
+#[test]
+fn one_stated_time_unit_or_none() {
+    assert_eq!(
+        read("total on-CPU time in milliseconds").time_unit,
+        Some(TimeUnit::Ms)
+    );
+    assert_eq!(
+        read("waits longer than 200 µs").time_unit,
+        Some(TimeUnit::Us)
+    );
+    assert_eq!(
+        read("show us the slow calls").time_unit,
+        None,
+        "us is a word"
+    );
+    assert_eq!(
+        read("ms totals and a ns histogram in nanoseconds").time_unit,
+        None
+    );
+}
+
+#[test]
+fn calls_identifiers_and_syscall_words() {
+    let i = read("Count getdents64 and stat() calls, and open/openat, not tcp_v4_connect");
+    assert_eq!(i.calls, ["stat"]);
+    assert_eq!(i.identifiers, ["tcp_v4_connect"]);
+    // jargon (getdents64, count? no: english words of 4+ letters are jargon only if not listed)
+    assert!(i.syscall_words.contains(&"getdents64".to_owned()));
+    assert!(
+        i.syscall_words.contains(&"stat".to_owned()),
+        "written as a call"
+    );
+    assert!(
+        i.syscall_words.contains(&"open".to_owned()),
+        "slash list of calls"
+    );
+    assert!(!read("files I open often")
+        .syscall_words
+        .contains(&"open".to_owned()));
+}
+
+#[test]
+fn filesystems_binaries_numbers_and_names() {
+    assert_eq!(read("slow btrfs commits").filesystems, ["btrfs"]);
+    assert!(read("slow ext4 writes")
+        .filesystems
+        .contains(&"ext4".to_owned()));
+    assert!(read("subfs stuff").filesystems.is_empty());
+    let i = read("which functions of glibc and /usr/bin/python3 are called most");
+    assert!(
+        i.binary_words.contains(&"libc".to_owned()),
+        "{:?}",
+        i.binary_words
+    );
+    assert!(i.binary_words.contains(&"/usr/bin/python3".to_owned()));
+    let n = read("reads over 2 KiB or 100 bytes").numbers;
+    for want in [2, 2048, 2000, 100] {
+        assert!(n.contains(&want), "{want} in {n:?}");
+    }
+    assert_eq!(
+        read("syscalls of tasks called \"nginx\"")
+            .process_name
+            .as_deref(),
+        Some("nginx")
+    );
+    assert_eq!(read("syscalls of nginx").process_name, None);
+}
+
+#[test]
+fn word_tests_respect_boundaries() {
+    let i = read("show the new mode, per sectors, for 'cron'");
+    assert!(i.names_word("mode"));
+    assert!(!i.names_word("mod"));
+    assert!(i.names_prefix("sector"));
+    assert!(!i.names_prefix("ector"));
+    assert!(i.quotes("CRON"));
+    assert!(!i.quotes("mode"));
+    assert!(read("bytes of requests written").uses_word("write"));
+    assert!(!read("bytes of requests read").uses_word("write"));
+}
+
+#[test]
+fn exclusions_and_search_vocabulary() {
+    assert_eq!(
+        read("opens that failed").exclusions,
+        [Exclusion::SuccessfulOpens]
+    );
+    assert!(read("writes that failed").exclusions.is_empty());
+    let s = read("which files were deleted").search_text;
+    assert!(s.contains("unlinkat"), "{s}");
+    assert!(!read("a new connection")
+        .search_text
+        .contains("block_rq_issue"));
+}
+
+#[test]
+fn non_ascii_requests_are_read_without_panic() {
+    for text in [
+        "µs latency of ünlink()",
+        "→ open()",
+        "名前 pid",
+        "ß/ẞ calls",
+        "é",
+    ] {
+        let i = read(text);
+        let _ = i.to_string();
+        let _ = (i.names_word("s"), i.names_prefix("s"), i.uses_word("e"));
+    }
+}

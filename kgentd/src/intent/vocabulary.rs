@@ -1,0 +1,225 @@
+//! The shipped vocabulary (`specs-db/intent.toml`), parsed and compiled once per process.
+//!
+//! The file is embedded at build time; a test parses it, so a broken file fails `cargo test`
+//! rather than the daemon. Should it still fail to load at run time, the error is logged and the
+//! vocabulary is empty: requests are then read as asking for nothing in particular, which makes
+//! kgent's checks weaker, never the daemon dead.
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+use super::Concept;
+
+pub(super) const SHIPPED: &str = include_str!("../../../specs-db/intent.toml");
+
+/// Named word lists of the vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum List {
+    Filesystems,
+    EnglishSyscallNames,
+    FunctionWords,
+    LibcNames,
+}
+
+/// Named extractors: a regex whose first capture group is the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Extract {
+    ProcessNameFilter,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    concept: Vec<ConceptEntry>,
+    #[serde(default)]
+    extract: Vec<ExtractEntry>,
+    #[serde(default)]
+    list: Vec<ListEntry>,
+    #[serde(default)]
+    search: Vec<SearchEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConceptEntry {
+    name: Concept,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    words: Vec<String>,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtractEntry {
+    name: Extract,
+    pattern: String,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListEntry {
+    name: List,
+    words: Vec<String>,
+    source: String,
+}
+
+/// Retrieval vocabulary: a spoken word and the kernel's words for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchEntry {
+    pub spoken: String,
+    pub kernel: String,
+    pub source: String,
+}
+
+/// How one concept is recognised.
+#[derive(Debug)]
+pub struct ConceptRule {
+    pub patterns: Vec<Regex>,
+    /// Phrases matched at alphanumeric boundaries, lowercase.
+    pub words: Vec<String>,
+    pub source: String,
+}
+
+/// The compiled vocabulary.
+#[derive(Debug, Default)]
+pub struct Vocabulary {
+    pub concepts: BTreeMap<Concept, ConceptRule>,
+    pub extracts: BTreeMap<Extract, Regex>,
+    pub lists: BTreeMap<List, Vec<String>>,
+    pub search: Vec<SearchEntry>,
+}
+
+impl Vocabulary {
+    /// Parses and compiles a vocabulary file. Every concept, list and extractor the code knows
+    /// must be defined exactly once, each with a source.
+    pub fn parse(text: &str) -> Result<Vocabulary, String> {
+        let file: File = toml::from_str(text).map_err(|e| format!("intent.toml: {e}"))?;
+        let regex = |p: &str| {
+            RegexBuilder::new(p)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| format!("intent.toml: pattern `{p}`: {e}"))
+        };
+        let mut v = Vocabulary::default();
+        for c in file.concept {
+            if c.source.trim().is_empty() {
+                return Err(format!("intent.toml: concept {:?} has no source", c.name));
+            }
+            let rule = ConceptRule {
+                patterns: c
+                    .patterns
+                    .iter()
+                    .map(|p| regex(p))
+                    .collect::<Result<_, _>>()?,
+                words: c.words.iter().map(|w| w.to_lowercase()).collect(),
+                source: c.source,
+            };
+            if v.concepts.insert(c.name, rule).is_some() {
+                return Err(format!("intent.toml: concept {:?} defined twice", c.name));
+            }
+        }
+        for e in file.extract {
+            if e.source.trim().is_empty() {
+                return Err(format!("intent.toml: extractor {:?} has no source", e.name));
+            }
+            let re = regex(&e.pattern)?;
+            if re.captures_len() < 2 {
+                return Err(format!(
+                    "intent.toml: extractor {:?} has no capture group",
+                    e.name
+                ));
+            }
+            if v.extracts.insert(e.name, re).is_some() {
+                return Err(format!("intent.toml: extractor {:?} defined twice", e.name));
+            }
+        }
+        for l in file.list {
+            if l.source.trim().is_empty() {
+                return Err(format!("intent.toml: list {:?} has no source", l.name));
+            }
+            let words = l.words.iter().map(|w| w.to_lowercase()).collect();
+            if v.lists.insert(l.name, words).is_some() {
+                return Err(format!("intent.toml: list {:?} defined twice", l.name));
+            }
+        }
+        for s in &file.search {
+            if s.source.trim().is_empty() {
+                return Err(format!(
+                    "intent.toml: search word {} has no source",
+                    s.spoken
+                ));
+            }
+        }
+        v.search = file.search;
+        for c in Concept::ALL {
+            if !v.concepts.contains_key(c) {
+                return Err(format!("intent.toml: concept {c:?} is not defined"));
+            }
+        }
+        Ok(v)
+    }
+
+    pub fn list(&self, l: List) -> &[String] {
+        self.lists.get(&l).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The shipped vocabulary, compiled at first use.
+pub fn shipped() -> &'static Vocabulary {
+    static V: LazyLock<Vocabulary> = LazyLock::new(|| {
+        Vocabulary::parse(SHIPPED).unwrap_or_else(|e| {
+            tracing::error!("the request vocabulary did not load, requests are read as asking for nothing in particular: {e}");
+            Vocabulary::default()
+        })
+    });
+    &V
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_vocabulary_parses_whole() {
+        let v = Vocabulary::parse(SHIPPED).expect("shipped vocabulary");
+        assert_eq!(v.concepts.len(), Concept::ALL.len());
+        for l in [
+            List::Filesystems,
+            List::EnglishSyscallNames,
+            List::FunctionWords,
+            List::LibcNames,
+        ] {
+            assert!(!v.list(l).is_empty(), "{l:?}");
+        }
+        assert!(v.extracts.contains_key(&Extract::ProcessNameFilter));
+        assert!(v.search.len() >= 50);
+    }
+
+    #[test]
+    fn a_broken_file_is_refused_with_the_reason() {
+        for (text, want) in [
+            (
+                "[[concept]]\nname = \"pid\"\npatterns = ['(']\nsource = \"x\"",
+                "pattern",
+            ),
+            ("[[concept]]\nname = \"no_such\"\nsource = \"x\"", "no_such"),
+            ("[[concept]]\nname = \"pid\"\nsource = \" \"", "no source"),
+            (
+                "[[concept]]\nname = \"pid\"\nsource = \"x\"",
+                "is not defined",
+            ),
+        ] {
+            let e = Vocabulary::parse(text).expect_err(text);
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+}
