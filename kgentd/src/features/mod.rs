@@ -270,7 +270,7 @@ fn program_types(bpftool: &serde_json::Value) -> Vec<Measured> {
 
 #[cfg(test)]
 mod tests {
-    use super::{first_error, helpers_by_program_type};
+    use super::{bpf_h, first_error, helpers_by_program_type};
 
     /// Needs root (CAP_BPF) and the host's linux/bpf.h.
     #[test]

@@ -2,9 +2,9 @@
 //! attach families the system's files say work here, the BPF helpers `linux/bpf.h` documents,
 //! and the uprobe symbols of ELF files.
 //!
-//! Read from the live system, never assumed. This module only observes: it loads nothing and
-//! runs no tool but `bpftrace --info` and `ldconfig -p`, and uses no other kgentd module. What loading programs
-//! shows is measured above it (`features`) and applied to its [`HostFacts`].
+//! Read from the live system, never assumed. This module only observes: it loads nothing, runs
+//! no tool but `bpftrace --info` and `ldconfig -p`, and uses no other kgentd module. What
+//! loading programs shows is measured above it (`features`) and applied to its [`HostFacts`].
 pub mod bpf_h;
 pub mod btf;
 pub mod prototypes;
