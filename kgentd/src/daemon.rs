@@ -14,7 +14,7 @@ use crate::api::KgentService;
 use crate::config::Config;
 use crate::error::KgentError;
 use crate::exec::{Jobs, JobsSetup};
-use crate::host::features::{self, Measurement};
+use crate::features::{self, Measurement};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
@@ -149,7 +149,7 @@ pub async fn discover_host(config: &Config) -> Result<HostFacts, KgentError> {
         .await
         .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
     let measured = measured_features(&host, config).await;
-    host.apply_measured(&measured);
+    features::apply(&mut host, &measured);
     Ok(host)
 }
 

@@ -4,23 +4,27 @@
 //! Data flows one way: a request enters [`api`], [`authz`] admits it, [`agent`] grounds it with
 //! [`host`] and [`knowledge`], asks [`llm`], hands each candidate to [`check`], and returns a
 //! verdict with evidence; [`exec`] runs what the caller approves. [`store`] keeps every request
-//! and its transcript. No module reaches "up".
+//! and its transcript. [`daemon`] assembles the parts, measuring with [`features`] what this
+//! kernel can load before anyone asks.
+//!
+//! No module reaches "up": the references between these modules form no cycle
+//! (`tests/module_graph.rs` checks). The binary's own commands (`bench`, `specs`, `query`) live
+//! in `src/cmd/`, outside this library, and are the only users of `anyhow`.
 pub mod agent;
 pub mod api;
 pub mod authz;
-pub mod bench;
-pub mod bench_output;
 pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod exec;
+pub mod features;
 pub mod host;
 pub mod intent;
 pub mod knowledge;
 pub mod llm;
+pub mod process;
 pub mod query;
-pub mod specs_db;
 pub mod store;
 pub mod toolchain;
 

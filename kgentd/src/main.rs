@@ -1,4 +1,6 @@
 //! kgentd: the kgent daemon. See `kgentd --help`.
+mod cmd;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -175,26 +177,16 @@ async fn main() -> anyhow::Result<()> {
             seconds,
         }) => {
             if output {
-                return kgentd::bench_output::run(cfg, seconds).await;
+                return cmd::bench_output::run(cfg, seconds).await;
             }
-            return kgentd::bench::run(cfg, &request, rounds, !no_model).await;
+            return cmd::bench::run(cfg, &request, rounds, !no_model).await;
         }
         Some(Command::Specs {
             rebuild,
             export,
             ground,
-        }) => {
-            return kgentd::specs_db::run(cfg, rebuild, export.as_deref(), ground.as_deref()).await
-        }
-        Some(Command::Query { query }) => {
-            let host = kgentd::daemon::discover_host(&cfg).await?;
-            let q = kgentd::query::parse(query.trim().trim_end_matches(';'))
-                .map_err(|e| anyhow::anyhow!("the query does not parse: {e}"))?;
-            let c = kgentd::query::compile::compile(&host, &q)
-                .map_err(|e| anyhow::anyhow!("the query cannot be compiled: {e}"))?;
-            print!("{}", c.source);
-            return Ok(());
-        }
+        }) => return cmd::specs::run(cfg, rebuild, export.as_deref(), ground.as_deref()).await,
+        Some(Command::Query { query }) => return cmd::query::run(cfg, &query).await,
         None => {}
     }
     if !nix::unistd::Uid::effective().is_root() {

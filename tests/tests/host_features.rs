@@ -106,7 +106,7 @@ async fn a_corrupt_feature_cache_is_measured_again() {
     let first = TestDaemon::scripted(&[GOOD_OPENAT]).await;
     let info = first.host_info().await;
     first.stop().await;
-    let key = kgentd::host::features::build_key(&info.kernel_release, &info.bpftrace_version);
+    let key = kgentd::features::build_key(&info.kernel_release, &info.bpftrace_version);
     let files = vec![cache.join(format!("features-v2-{key}.json"))];
     assert!(files[0].exists(), "{}", files[0].display());
     for f in &files {

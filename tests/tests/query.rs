@@ -28,7 +28,7 @@ fn libc() -> String {
 
 fn compiled(host: &HostFacts, query: &str) -> String {
     let q = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
-    compile(host, &q)
+    compile(host, kgentd::knowledge::specs::query_facts(), &q)
         .unwrap_or_else(|e| panic!("{query}: {e}"))
         .source
 }
@@ -109,13 +109,17 @@ fn a_field_the_probes_lack_is_refused_with_their_fields() {
     let host = host();
     let q = parse("SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_connect")
         .expect("parses");
-    let err = compile(&host, &q).expect_err("connect has no umyaddr");
+    let err = compile(&host, kgentd::knowledge::specs::query_facts(), &q)
+        .expect_err("connect has no umyaddr")
+        .to_string();
     assert!(
         err.contains("has no field umyaddr") && err.contains("uservaddr"),
         "{err}"
     );
     let q = parse("SELECT duration_us FROM tracepoint:sched:sched_process_exit").expect("parses");
-    let err = compile(&host, &q).expect_err("no duration on a single tracepoint");
+    let err = compile(&host, kgentd::knowledge::specs::query_facts(), &q)
+        .expect_err("no duration on a single tracepoint")
+        .to_string();
     assert!(err.contains("no return and no duration"), "{err}");
 }
 

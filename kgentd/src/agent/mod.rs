@@ -276,13 +276,14 @@ impl Agent {
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
         let mut repaired = query_repair::normalize(&mut q, intent);
         let dropped = query_repair::prune_filter(&mut q, intent);
-        let c = match query::compile::compile(&self.host, &q) {
+        let specs = crate::knowledge::specs::query_facts();
+        let c = match query::compile::compile(&self.host, specs, &q) {
             Ok(c) => c,
-            Err(e) if q.from.len() == 1 && e.contains(" has no field ") => {
+            Err(e) if q.from.len() == 1 && e.lacks_a_field() => {
                 let moved = movable.iter().find_map(|p| {
                     let mut q2 = q.clone();
                     q2.from = vec![p.name.clone()];
-                    query::compile::compile(&self.host, &q2)
+                    query::compile::compile(&self.host, specs, &q2)
                         .ok()
                         .filter(|c| c.notes.is_empty())
                         .map(|c| (p, c))

@@ -187,142 +187,23 @@ fn line(text: String, json: Option<String>) -> JobEvent {
 /// Streams the job's output to `events` until it ends; returns the Finished event.
 pub async fn collect(
     prepared: Prepared,
-    watch: Watch,
+    mut watch: Watch,
     events: &mpsc::Sender<JobEvent>,
 ) -> JobEvent {
     let Prepared {
         maps, facts, pins, ..
     } = prepared;
-    let types = map_types(&facts);
-    let mut rings = Vec::new();
-    let mut tables = Vec::new();
-    for (name, map) in maps {
-        let map_type = types
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(0, |(_, t)| *t);
-        if map_type == MAP_TYPE_RINGBUF {
-            let def = facts
-                .types
-                .map_definitions()
-                .into_iter()
-                .find(|(n, _)| *n == name);
-            let record = def
-                .and_then(|(_, d)| {
-                    facts
-                        .types
-                        .map_field_type(d, "record")
-                        .or_else(|| facts.types.map_field_type(d, "value"))
-                })
-                .or_else(|| facts.types.id_by_name("event"));
-            let registered = RingBuf::try_from(map)
-                .map_err(|e| e.to_string())
-                .and_then(|r| {
-                    // SAFETY: the RingBuf owns its map's fd and keeps it open, unchanged, for as
-                    // long as it lives, which is as long as the AsyncFd that owns it.
-                    unsafe { AsyncFd::register_with_interest(r, tokio::io::Interest::READABLE) }
-                        .map_err(|e| e.to_string())
-                });
-            match registered {
-                Ok(fd) => rings.push(Ring {
-                    name,
-                    fd: Buffer::Ring(fd),
-                    record,
-                }),
-                Err(e) => {
-                    let _ = events
-                        .send(JobEvent::Line {
-                            text: format!("kgent: cannot read ring buffer {name}: {e}"),
-                            stderr: true,
-                            json: None,
-                        })
-                        .await;
-                }
-            }
-        } else if map_type == MAP_TYPE_PERF_EVENT_ARRAY {
-            let record = facts
-                .types
-                .map_definitions()
-                .into_iter()
-                .find(|(n, _)| *n == name)
-                .and_then(|(_, d)| facts.types.map_field_type(d, "record"))
-                .or_else(|| facts.types.id_by_name("event"));
-            match open_perf_buffers(map) {
-                Ok(buffers) => rings.extend(buffers.into_iter().map(|fd| Ring {
-                    name: name.clone(),
-                    fd: Buffer::Perf(fd),
-                    record,
-                })),
-                Err(e) => {
-                    let _ = events
-                        .send(JobEvent::Line {
-                            text: format!("kgent: cannot read perf buffer {name}: {e}"),
-                            stderr: true,
-                            json: None,
-                        })
-                        .await;
-                }
-            }
-        } else if matches!(
-            map_type,
-            MAP_TYPE_HASH
-                | MAP_TYPE_ARRAY
-                | MAP_TYPE_PERCPU_HASH
-                | MAP_TYPE_PERCPU_ARRAY
-                | MAP_TYPE_LRU_HASH
-                | MAP_TYPE_LRU_PERCPU_HASH
-        ) {
-            tables.push((name, map));
-        }
-    }
-    let Watch {
-        stop,
-        duration,
-        detached,
-        max_events_per_s,
-        mut printk,
-    } = watch;
-    let far = || tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
-    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let mut tick = facts.print_every.map(|p| {
-        let mut i = tokio::time::interval_at(tokio::time::Instant::now() + p, p);
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        i
-    });
-    let mut limiter = RateLimit::new(max_events_per_s);
-    let reason = loop {
-        tokio::select! {
-            drained = next_records(&mut rings), if !rings.is_empty() => {
-                for (name, record, bytes) in drained.records {
-                    if !limiter.admit() { continue; }
-                    let _ = events.send(record_line(&facts, &name, record, &bytes)).await;
-                }
-                for (name, count) in drained.lost {
-                    let _ = events.send(JobEvent::Line {
-                        text: format!("kgent: {count} records lost: perf buffer {name} was full"),
-                        stderr: true,
-                        json: None,
-                    }).await;
-                }
-                if let Some(dropped) = limiter.report() {
-                    let _ = events.send(JobEvent::Line { text: dropped, stderr: true, json: None }).await;
-                }
-            }
-            lines = async { match printk.as_mut() { Some(p) => p.lines().await, None => std::future::pending().await } }, if printk.is_some() => {
-                for l in lines {
-                    let _ = events.send(line(l, None)).await;
-                }
-            }
-            _ = async { match tick.as_mut() { Some(t) => t.tick().await, None => std::future::pending().await } }, if tick.is_some() => {
-                for ev in dump_maps(&facts, &tables, Some(PERIODIC_TOP)) {
-                    let _ = events.send(ev).await;
-                }
-            }
-            _ = stop.notified() => break "stopped on request",
-            _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => break "the duration ended",
-            _ = events.closed(), if !detached => break "stopped: the client went away",
-        }
-    };
+    let (mut rings, tables) = open_outputs(maps, &facts, events).await;
+    let mut limiter = RateLimit::new(watch.max_events_per_s);
+    let reason = stream(
+        &mut rings,
+        &tables,
+        &facts,
+        &mut watch,
+        &mut limiter,
+        events,
+    )
+    .await;
     // What is still in the buffers, then the maps: the program's last word.
     let mut left = Drained::default();
     for ring in &mut rings {
@@ -340,11 +221,186 @@ pub async fn collect(
     }
     drop(rings);
     drop(tables);
-    drop(printk);
+    drop(watch);
     drop(pins);
     JobEvent::Finished {
         exit_code: 0,
         reason: reason.to_owned(),
+    }
+}
+
+/// The job's maps sorted by how their output is read: the buffers records arrive in (ring
+/// buffers, and perf buffers one per CPU), and the tables printed periodically and at the end.
+/// A buffer that cannot be read is reported to the client and left out.
+async fn open_outputs(
+    maps: Vec<(String, Map)>,
+    facts: &ObjectFacts,
+    events: &mpsc::Sender<JobEvent>,
+) -> (Vec<Ring>, Vec<(String, Map)>) {
+    let types = map_types(facts);
+    let mut rings = Vec::new();
+    let mut tables = Vec::new();
+    for (name, map) in maps {
+        let map_type = types
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, t)| *t);
+        if map_type == MAP_TYPE_RINGBUF {
+            let record = ring_record_type(facts, &name);
+            match open_ring_buffer(map) {
+                Ok(fd) => rings.push(Ring {
+                    name,
+                    fd: Buffer::Ring(fd),
+                    record,
+                }),
+                Err(e) => {
+                    let text = format!("kgent: cannot read ring buffer {name}: {e}");
+                    send_notice(events, text).await;
+                }
+            }
+        } else if map_type == MAP_TYPE_PERF_EVENT_ARRAY {
+            let record = perf_record_type(facts, &name);
+            match open_perf_buffers(map) {
+                Ok(buffers) => rings.extend(buffers.into_iter().map(|fd| Ring {
+                    name: name.clone(),
+                    fd: Buffer::Perf(fd),
+                    record,
+                })),
+                Err(e) => {
+                    let text = format!("kgent: cannot read perf buffer {name}: {e}");
+                    send_notice(events, text).await;
+                }
+            }
+        } else if matches!(
+            map_type,
+            MAP_TYPE_HASH
+                | MAP_TYPE_ARRAY
+                | MAP_TYPE_PERCPU_HASH
+                | MAP_TYPE_PERCPU_ARRAY
+                | MAP_TYPE_LRU_HASH
+                | MAP_TYPE_LRU_PERCPU_HASH
+        ) {
+            tables.push((name, map));
+        }
+    }
+    (rings, tables)
+}
+
+/// A line from kgent itself (not the program) on the job's stderr.
+async fn send_notice(events: &mpsc::Sender<JobEvent>, text: String) {
+    let _ = events
+        .send(JobEvent::Line {
+            text,
+            stderr: true,
+            json: None,
+        })
+        .await;
+}
+
+/// The BTF type of a ring buffer's records: its map's `record` (or `value`) field, else a
+/// struct named `event`.
+fn ring_record_type(facts: &ObjectFacts, map: &str) -> Option<u32> {
+    let def = facts
+        .types
+        .map_definitions()
+        .into_iter()
+        .find(|(n, _)| *n == map);
+    def.and_then(|(_, d)| {
+        facts
+            .types
+            .map_field_type(d, "record")
+            .or_else(|| facts.types.map_field_type(d, "value"))
+    })
+    .or_else(|| facts.types.id_by_name("event"))
+}
+
+/// The BTF type of a perf buffer's records: its map's `record` field, else a struct named
+/// `event`.
+fn perf_record_type(facts: &ObjectFacts, map: &str) -> Option<u32> {
+    facts
+        .types
+        .map_definitions()
+        .into_iter()
+        .find(|(n, _)| *n == map)
+        .and_then(|(_, d)| facts.types.map_field_type(d, "record"))
+        .or_else(|| facts.types.id_by_name("event"))
+}
+
+/// A ring buffer registered with the reactor.
+fn open_ring_buffer(map: Map) -> Result<AsyncFd<RingBuf<MapData>>, String> {
+    let ring = RingBuf::try_from(map).map_err(|e| e.to_string())?;
+    // SAFETY: the RingBuf owns its map's fd and keeps it open, unchanged, for as long as it
+    // lives, which is as long as the AsyncFd that owns it.
+    unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.to_string())
+}
+
+/// Sends records, `bpf_printk` lines and periodic map prints until the job is stopped, its
+/// duration ends or (unless detached) its client goes away; returns which.
+async fn stream(
+    rings: &mut [Ring],
+    tables: &[(String, Map)],
+    facts: &ObjectFacts,
+    watch: &mut Watch,
+    limiter: &mut RateLimit,
+    events: &mpsc::Sender<JobEvent>,
+) -> &'static str {
+    let Watch {
+        stop,
+        duration,
+        detached,
+        printk,
+        ..
+    } = watch;
+    let far = || tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut tick = facts.print_every.map(|p| {
+        let mut i = tokio::time::interval_at(tokio::time::Instant::now() + p, p);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
+    loop {
+        tokio::select! {
+            drained = next_records(rings), if !rings.is_empty() => {
+                send_records(drained, facts, limiter, events).await;
+            }
+            lines = async { match printk.as_mut() { Some(p) => p.lines().await, None => std::future::pending().await } }, if printk.is_some() => {
+                for l in lines {
+                    let _ = events.send(line(l, None)).await;
+                }
+            }
+            _ = async { match tick.as_mut() { Some(t) => t.tick().await, None => std::future::pending().await } }, if tick.is_some() => {
+                for ev in dump_maps(facts, tables, Some(PERIODIC_TOP)) {
+                    let _ = events.send(ev).await;
+                }
+            }
+            _ = stop.notified() => return "stopped on request",
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => return "the duration ended",
+            _ = events.closed(), if !*detached => return "stopped: the client went away",
+        }
+    }
+}
+
+/// Sends what came out of the buffers: the records the rate limit admits, the records the
+/// kernel lost, and (once a second) how many the limit dropped.
+async fn send_records(
+    drained: Drained,
+    facts: &ObjectFacts,
+    limiter: &mut RateLimit,
+    events: &mpsc::Sender<JobEvent>,
+) {
+    for (name, record, bytes) in drained.records {
+        if !limiter.admit() {
+            continue;
+        }
+        let _ = events.send(record_line(facts, &name, record, &bytes)).await;
+    }
+    for (name, count) in drained.lost {
+        let text = format!("kgent: {count} records lost: perf buffer {name} was full");
+        send_notice(events, text).await;
+    }
+    if let Some(dropped) = limiter.report() {
+        send_notice(events, dropped).await;
     }
 }
 

@@ -15,7 +15,8 @@ use std::time::Duration;
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::{
-    CgroupAttachMode, CgroupSkbAttachType, Program, ProgramError, TcAttachType, XdpMode,
+    CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, KProbe, PerfEvent, Program, ProgramError,
+    RawTracePoint, SchedClassifier, TcAttachType, TracePoint, UProbe, Xdp, XdpMode,
 };
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
@@ -296,17 +297,42 @@ fn object_error(e: &aya::EbpfError) -> String {
     text
 }
 
-macro_rules! keep_link {
-    ($loaded:expr, $prog:expr, $id:expr, $name:expr) => {{
-        let link = $prog.take_link($id).map_err(|e| LoadError::Attach {
-            program: $name.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let fd: FdLink = link
-            .try_into()
-            .map_err(|e| LoadError::Pin(format!("{}: {e}", $name)))?;
-        $loaded.keep(fd, $name)?;
-    }};
+/// Takes a just-attached link out of its program as an owned `FdLink` (pinned by `keep`, or
+/// dropped to detach). A macro: every program type has its own `take_link` and link id type.
+macro_rules! owned_link {
+    ($prog:expr, $id:expr, $name:expr) => {
+        $prog
+            .take_link($id)
+            .map_err(|e| LoadError::Attach {
+                program: $name.to_owned(),
+                reason: e.to_string(),
+            })
+            .and_then(|link| {
+                FdLink::try_from(link).map_err(|e| LoadError::Pin(format!("{}: {e}", $name)))
+            })
+    };
+}
+
+/// What attaching one program made: its links, not kept yet, and where it attached.
+struct Attachment {
+    links: Links,
+    what: String,
+}
+
+enum Links {
+    /// One link, kept under the program's name.
+    One(FdLink),
+    /// A link per CPU, each kept under the program's name and a number.
+    PerCpu(Vec<FdLink>),
+}
+
+impl Attachment {
+    fn one(link: FdLink, what: String) -> Self {
+        Self {
+            links: Links::One(link),
+            what,
+        }
+    }
 }
 
 impl Loaded {
@@ -388,210 +414,241 @@ impl Loaded {
         targets: &AttachTargets,
     ) -> Result<String, LoadError> {
         let name = p.name.as_str();
-        let target = section_target(&p.section).to_owned();
-        let attach_err = |e: ProgramError, hint: &str| LoadError::Attach {
-            program: name.to_owned(),
-            reason: format!("{}{hint}", error_chain(&e)),
-        };
+        let section = p.section.as_str();
+        let target = section_target(section);
         let Some(prog) = self.ebpf.program_mut(name) else {
             return Err(LoadError::Object(format!("program {name} vanished")));
         };
-        match prog {
-            Program::TracePoint(tp) => {
-                let Some((category, event)) = target.split_once('/') else {
-                    return Err(LoadError::Attach {
-                        program: name.to_owned(),
-                        reason: format!("section {:?} must be tracepoint/CATEGORY/NAME, e.g. tracepoint/syscalls/sys_enter_openat", p.section),
-                    });
-                };
-                let id = tp.attach(category, event).map_err(|e| {
-                    let hint = if error_chain(&e).contains("Permission denied") {
-                        format!("; the program reads past the end of this tracepoint's record: use only the fields in /sys/kernel/tracing/events/{category}/{event}/format (syscall tracepoints: ctx->args[i] of sys_enter_*, ctx->ret of sys_exit_*)")
-                    } else {
-                        format!("; the tracepoint must exist: /sys/kernel/tracing/events/{category}/{event}")
-                    };
-                    attach_err(e, &hint)
-                })?;
-                let prog = tp;
-                keep_link!(self, prog, id, name);
-                Ok(format!("tracepoint {category}:{event}"))
-            }
-            Program::RawTracePoint(rt) => {
-                let id = rt.attach(&target).map_err(|e| {
-                    attach_err(
-                        e,
-                        "; raw_tp/NAME takes a raw tracepoint name, e.g. raw_tp/sched_switch",
-                    )
-                })?;
-                let prog = rt;
-                keep_link!(self, prog, id, name);
-                Ok(format!("raw tracepoint {target}"))
-            }
+        let attachment = match prog {
+            Program::TracePoint(tp) => attach_tracepoint(tp, name, section, target)?,
+            Program::RawTracePoint(rt) => attach_raw_tracepoint(rt, name, target)?,
             Program::BtfTracePoint(bt) => {
-                let id = bt.attach().map_err(|e| attach_err(e, ""))?;
-                let prog = bt;
-                keep_link!(self, prog, id, name);
-                Ok(format!("tp_btf {target}"))
+                let id = bt.attach().map_err(|e| attach_error(name, e, ""))?;
+                Attachment::one(owned_link!(bt, id, name)?, format!("tp_btf {target}"))
             }
-            Program::UProbe(up) => {
-                let Some((binary, function)) = target.rsplit_once(':') else {
-                    return Err(LoadError::Attach {
-                        program: name.to_owned(),
-                        reason: format!("section {:?} must be uprobe/PATH:FUNCTION, e.g. uprobe//bin/bash:readline", p.section),
-                    });
-                };
-                let path = resolve_binary(binary).ok_or_else(|| LoadError::Attach {
-                    program: name.to_owned(),
-                    reason: format!("no binary or library {binary:?} on this host"),
-                })?;
-                let id = up
-                    .attach(
-                        function,
-                        &path,
-                        aya::programs::uprobe::UProbeScope::AllProcesses,
-                    )
-                    .map_err(|e| attach_err(e, ""))?;
-                let prog = up;
-                keep_link!(self, prog, id, name);
-                Ok(format!("uprobe {}:{function}", path.display()))
-            }
-            Program::KProbe(kp) => {
-                let id = kp.attach(&target, 0).map_err(|e| {
-                    attach_err(e, "; kprobes may be unavailable on this kernel (CONFIG_KPROBES unset): use a tracepoint/ or raw_tp/ section instead")
-                })?;
-                let prog = kp;
-                keep_link!(self, prog, id, name);
-                Ok(format!("kprobe {target}"))
-            }
-            Program::PerfEvent(pe) => {
-                let cpus = aya::util::online_cpus().map_err(|(what, e)| LoadError::Attach {
-                    program: name.to_owned(),
-                    reason: format!("{what}: {e}"),
-                })?;
-                let mut ids = Vec::new();
-                for cpu in &cpus {
-                    let id = pe
-                        .attach(
-                            PerfEventConfig::Software(SoftwareEvent::CpuClock),
-                            PerfEventScope::AllProcessesOneCpu { cpu: *cpu },
-                            SamplePolicy::Frequency(99),
-                            false,
-                        )
-                        .map_err(|e| attach_err(e, ""))?;
-                    ids.push(id);
-                }
-                for id in ids {
-                    let Some(Program::PerfEvent(pe)) = self.ebpf.program_mut(name) else {
-                        break;
-                    };
-                    let link = pe.take_link(id).map_err(|e| attach_err(e, ""))?;
-                    let fd: FdLink =
-                        link.try_into()
-                            .map_err(|e: aya::programs::links::LinkError| {
-                                LoadError::Pin(e.to_string())
-                            })?;
-                    self.keep_numbered(fd, name)?;
-                }
-                Ok(format!(
-                    "perf_event cpu-clock at 99 Hz on {} CPUs",
-                    cpus.len()
-                ))
-            }
-            Program::Xdp(x) => {
-                let iface = targets.interface.clone().ok_or_else(|| LoadError::Attach {
-                    program: name.to_owned(),
-                    reason:
-                        "an xdp program needs a network interface: run it with --interface IFACE"
-                            .into(),
-                })?;
-                let id = x
-                    .attach(&iface, XdpMode::default())
-                    .or_else(|_| {
-                        let Some(Program::Xdp(x)) = self.ebpf.program_mut(name) else {
-                            return Err(ProgramError::NotLoaded);
-                        };
-                        x.attach(&iface, XdpMode::Skb)
-                    })
-                    .map_err(|e| attach_err(e, ""))?;
-                let Some(Program::Xdp(prog)) = self.ebpf.program_mut(name) else {
-                    return Err(LoadError::Object(format!("program {name} vanished")));
-                };
-                keep_link!(self, prog, id, name);
-                Ok(format!("xdp on {iface}"))
-            }
-            Program::SchedClassifier(tc) => {
-                let iface = targets.interface.clone().ok_or_else(|| LoadError::Attach {
-                    program: name.to_owned(),
-                    reason: "a tc program needs a network interface: run it with --interface IFACE"
-                        .into(),
-                })?;
-                let direction = if target.contains("egress") {
-                    TcAttachType::Egress
-                } else {
-                    TcAttachType::Ingress
-                };
-                let id = tc
-                    .attach(&iface, direction)
-                    .map_err(|e| attach_err(e, ""))?;
-                let prog = tc;
-                keep_link!(self, prog, id, name);
-                Ok(format!("tc {direction:?} on {iface}"))
-            }
-            Program::CgroupSkb(cg) => {
-                let cgroup = open_cgroup(targets, name)?;
-                let direction = if target.contains("egress") {
-                    CgroupSkbAttachType::Egress
-                } else {
-                    CgroupSkbAttachType::Ingress
-                };
-                let id = cg
-                    .attach(cgroup.as_fd(), direction, CgroupAttachMode::AllowMultiple)
-                    .map_err(|e| attach_err(e, ""))?;
-                let prog = cg;
-                keep_link!(self, prog, id, name);
-                Ok(format!("cgroup_skb {direction:?}"))
-            }
+            Program::UProbe(up) => attach_uprobe(up, name, section, target)?,
+            Program::KProbe(kp) => attach_kprobe(kp, name, target)?,
+            Program::PerfEvent(pe) => attach_perf_event(pe, name)?,
+            Program::Xdp(x) => attach_xdp(x, name, targets)?,
+            Program::SchedClassifier(tc) => attach_tc(tc, name, target, targets)?,
+            Program::CgroupSkb(cg) => attach_cgroup_skb(cg, name, target, targets)?,
             Program::CgroupSock(cg) => {
                 let cgroup = open_cgroup(targets, name)?;
                 let id = cg
                     .attach(cgroup.as_fd(), CgroupAttachMode::AllowMultiple)
-                    .map_err(|e| attach_err(e, ""))?;
-                let prog = cg;
-                keep_link!(self, prog, id, name);
-                Ok(format!("cgroup sock {target}"))
+                    .map_err(|e| attach_error(name, e, ""))?;
+                Attachment::one(owned_link!(cg, id, name)?, format!("cgroup sock {target}"))
             }
             Program::CgroupSockAddr(cg) => {
                 let cgroup = open_cgroup(targets, name)?;
                 let id = cg
                     .attach(cgroup.as_fd(), CgroupAttachMode::AllowMultiple)
-                    .map_err(|e| attach_err(e, ""))?;
-                let prog = cg;
-                keep_link!(self, prog, id, name);
-                Ok(format!("cgroup sock_addr {target}"))
+                    .map_err(|e| attach_error(name, e, ""))?;
+                let what = format!("cgroup sock_addr {target}");
+                Attachment::one(owned_link!(cg, id, name)?, what)
             }
             Program::SockOps(so) => {
                 let cgroup = open_cgroup(targets, name)?;
                 let id = so
                     .attach(cgroup.as_fd(), CgroupAttachMode::AllowMultiple)
-                    .map_err(|e| attach_err(e, ""))?;
-                let prog = so;
-                keep_link!(self, prog, id, name);
-                Ok("sockops".into())
+                    .map_err(|e| attach_error(name, e, ""))?;
+                Attachment::one(owned_link!(so, id, name)?, "sockops".into())
             }
-            _ => Err(LoadError::Attach {
-                program: name.to_owned(),
-                reason: format!(
-                    "kgent does not attach programs of section {:?} yet",
-                    p.section
-                ),
-            }),
+            _ => {
+                return Err(LoadError::Attach {
+                    program: name.to_owned(),
+                    reason: format!("kgent does not attach programs of section {section:?} yet"),
+                })
+            }
+        };
+        match attachment.links {
+            Links::One(link) => self.keep(link, name)?,
+            Links::PerCpu(links) => {
+                for link in links {
+                    self.keep_numbered(link, name)?;
+                }
+            }
         }
+        Ok(attachment.what)
     }
 
     fn keep_numbered(&mut self, link: FdLink, program: &str) -> Result<(), LoadError> {
         let n = self.links.len() + self.unpinned.len();
         self.keep(link, &format!("{program}_{n}"))
     }
+}
+
+fn attach_error(program: &str, e: ProgramError, hint: &str) -> LoadError {
+    LoadError::Attach {
+        program: program.to_owned(),
+        reason: format!("{}{hint}", error_chain(&e)),
+    }
+}
+
+fn attach_tracepoint(
+    tp: &mut TracePoint,
+    name: &str,
+    section: &str,
+    target: &str,
+) -> Result<Attachment, LoadError> {
+    let Some((category, event)) = target.split_once('/') else {
+        return Err(LoadError::Attach {
+            program: name.to_owned(),
+            reason: format!("section {section:?} must be tracepoint/CATEGORY/NAME, e.g. tracepoint/syscalls/sys_enter_openat"),
+        });
+    };
+    let id = tp.attach(category, event).map_err(|e| {
+        let hint = if error_chain(&e).contains("Permission denied") {
+            format!("; the program reads past the end of this tracepoint's record: use only the fields in /sys/kernel/tracing/events/{category}/{event}/format (syscall tracepoints: ctx->args[i] of sys_enter_*, ctx->ret of sys_exit_*)")
+        } else {
+            format!("; the tracepoint must exist: /sys/kernel/tracing/events/{category}/{event}")
+        };
+        attach_error(name, e, &hint)
+    })?;
+    let what = format!("tracepoint {category}:{event}");
+    Ok(Attachment::one(owned_link!(tp, id, name)?, what))
+}
+
+fn attach_raw_tracepoint(
+    rt: &mut RawTracePoint,
+    name: &str,
+    target: &str,
+) -> Result<Attachment, LoadError> {
+    let id = rt.attach(target).map_err(|e| {
+        attach_error(
+            name,
+            e,
+            "; raw_tp/NAME takes a raw tracepoint name, e.g. raw_tp/sched_switch",
+        )
+    })?;
+    let what = format!("raw tracepoint {target}");
+    Ok(Attachment::one(owned_link!(rt, id, name)?, what))
+}
+
+fn attach_uprobe(
+    up: &mut UProbe,
+    name: &str,
+    section: &str,
+    target: &str,
+) -> Result<Attachment, LoadError> {
+    let Some((binary, function)) = target.rsplit_once(':') else {
+        return Err(LoadError::Attach {
+            program: name.to_owned(),
+            reason: format!(
+                "section {section:?} must be uprobe/PATH:FUNCTION, e.g. uprobe//bin/bash:readline"
+            ),
+        });
+    };
+    let path = resolve_binary(binary).ok_or_else(|| LoadError::Attach {
+        program: name.to_owned(),
+        reason: format!("no binary or library {binary:?} on this host"),
+    })?;
+    let id = up
+        .attach(
+            function,
+            &path,
+            aya::programs::uprobe::UProbeScope::AllProcesses,
+        )
+        .map_err(|e| attach_error(name, e, ""))?;
+    let what = format!("uprobe {}:{function}", path.display());
+    Ok(Attachment::one(owned_link!(up, id, name)?, what))
+}
+
+fn attach_kprobe(kp: &mut KProbe, name: &str, target: &str) -> Result<Attachment, LoadError> {
+    let id = kp.attach(target, 0).map_err(|e| {
+        attach_error(name, e, "; kprobes may be unavailable on this kernel (CONFIG_KPROBES unset): use a tracepoint/ or raw_tp/ section instead")
+    })?;
+    Ok(Attachment::one(
+        owned_link!(kp, id, name)?,
+        format!("kprobe {target}"),
+    ))
+}
+
+/// CPU-clock sampling at 99 Hz: one perf event per online CPU.
+fn attach_perf_event(pe: &mut PerfEvent, name: &str) -> Result<Attachment, LoadError> {
+    let cpus = aya::util::online_cpus().map_err(|(what, e)| LoadError::Attach {
+        program: name.to_owned(),
+        reason: format!("{what}: {e}"),
+    })?;
+    let mut ids = Vec::new();
+    for cpu in &cpus {
+        let id = pe
+            .attach(
+                PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                PerfEventScope::AllProcessesOneCpu { cpu: *cpu },
+                SamplePolicy::Frequency(99),
+                false,
+            )
+            .map_err(|e| attach_error(name, e, ""))?;
+        ids.push(id);
+    }
+    let mut links = Vec::new();
+    for id in ids {
+        let link = pe.take_link(id).map_err(|e| attach_error(name, e, ""))?;
+        let fd = FdLink::try_from(link).map_err(|e| LoadError::Pin(e.to_string()))?;
+        links.push(fd);
+    }
+    Ok(Attachment {
+        links: Links::PerCpu(links),
+        what: format!("perf_event cpu-clock at 99 Hz on {} CPUs", cpus.len()),
+    })
+}
+
+/// The driver's XDP mode, or the generic (skb) mode when the driver has none.
+fn attach_xdp(x: &mut Xdp, name: &str, targets: &AttachTargets) -> Result<Attachment, LoadError> {
+    let iface = targets.interface.clone().ok_or_else(|| LoadError::Attach {
+        program: name.to_owned(),
+        reason: "an xdp program needs a network interface: run it with --interface IFACE".into(),
+    })?;
+    let id = match x.attach(&iface, XdpMode::default()) {
+        Ok(id) => id,
+        Err(_) => x
+            .attach(&iface, XdpMode::Skb)
+            .map_err(|e| attach_error(name, e, ""))?,
+    };
+    let what = format!("xdp on {iface}");
+    Ok(Attachment::one(owned_link!(x, id, name)?, what))
+}
+
+fn attach_tc(
+    tc: &mut SchedClassifier,
+    name: &str,
+    target: &str,
+    targets: &AttachTargets,
+) -> Result<Attachment, LoadError> {
+    let iface = targets.interface.clone().ok_or_else(|| LoadError::Attach {
+        program: name.to_owned(),
+        reason: "a tc program needs a network interface: run it with --interface IFACE".into(),
+    })?;
+    let direction = if target.contains("egress") {
+        TcAttachType::Egress
+    } else {
+        TcAttachType::Ingress
+    };
+    let id = tc
+        .attach(&iface, direction)
+        .map_err(|e| attach_error(name, e, ""))?;
+    let what = format!("tc {direction:?} on {iface}");
+    Ok(Attachment::one(owned_link!(tc, id, name)?, what))
+}
+
+fn attach_cgroup_skb(
+    cg: &mut CgroupSkb,
+    name: &str,
+    target: &str,
+    targets: &AttachTargets,
+) -> Result<Attachment, LoadError> {
+    let cgroup = open_cgroup(targets, name)?;
+    let direction = if target.contains("egress") {
+        CgroupSkbAttachType::Egress
+    } else {
+        CgroupSkbAttachType::Ingress
+    };
+    let id = cg
+        .attach(cgroup.as_fd(), direction, CgroupAttachMode::AllowMultiple)
+        .map_err(|e| attach_error(name, e, ""))?;
+    let what = format!("cgroup_skb {direction:?}");
+    Ok(Attachment::one(owned_link!(cg, id, name)?, what))
 }
 
 /// bpffs refuses names with a dot: `.rodata` is pinned as `map__rodata`.

@@ -25,12 +25,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::KgentError;
+use crate::process::{self, signal_group, GroupGuard};
 use crate::store::jobs::{JobRecord, JobState};
 use crate::store::Store;
 use crate::toolchain::bpftrace::{with_begin_statement, OutputLines};
@@ -161,26 +162,6 @@ pub fn lock_pin_root(
     Ok(file)
 }
 
-/// Sends SIGKILL to a process group; "no such process" is fine (it is already gone).
-pub fn kill_group(pid: u32) {
-    let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-}
-
-fn signal_group(pgid: Option<Pid>, sig: Signal) {
-    if let Some(p) = pgid {
-        let _ = killpg(p, sig);
-    }
-}
-
-/// Kills the group when dropped, whatever ended the job's task.
-struct GroupGuard(Option<Pid>);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        signal_group(self.0, Signal::SIGKILL);
-    }
-}
-
 /// A process's start time (clock ticks since boot) and name, from /proc/PID/stat.
 fn process_identity(pid: i32) -> Option<(u64, String)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -286,7 +267,7 @@ impl Jobs {
         let mut child = crate::toolchain::bpftrace::command(bpftrace)
             .spawn()
             .map_err(|e| KgentError::Internal(format!("cannot run {}: {e}", bpftrace.display())))?;
-        let pgid = child.id().map(|p| Pid::from_raw(p as i32));
+        let pgid = process::group_of(&child);
         let stop = Arc::new(Notify::new());
         let control = JobControl {
             owner_uid: spec.owner_uid,
@@ -313,7 +294,7 @@ impl Jobs {
         let table = self.running.clone();
         let store = self.config.store.clone();
         tokio::spawn(async move {
-            let mut guard = GroupGuard(pgid);
+            let mut guard = GroupGuard::new(pgid);
             if let Some(mut stdin) = stdin {
                 let _ = stdin.write_all(script.as_bytes()).await;
             }
@@ -663,7 +644,7 @@ async fn supervise(
         duration,
         added_probes,
     } = watch;
-    let pgid = guard.0;
+    let pgid = guard.pgid();
     let mut out = stdout.map(OutputLines::new);
     let mut err = stderr.map(OutputLines::new);
     let mut probes = 0u32;
@@ -701,8 +682,7 @@ async fn supervise(
                 }
             }
             status = child.wait(), if out.is_none() && err.is_none() => {
-                // Reaped: the pid may be reused from here on, so the guard must not signal it.
-                guard.0 = None;
+                guard.disarm();
                 let code = status.ok().and_then(|s| s.code()).unwrap_or(-1);
                 let reason = match (stopping, client_gone) {
                     (_, true) => "stopped: the client went away".to_owned(),

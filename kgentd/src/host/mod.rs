@@ -1,10 +1,12 @@
 //! Kernel truth for this host: the kernel release, BTF, tracefs events with their fields, which
-//! attach families really work here, and the uprobe symbols of ELF files.
+//! attach families the system's files say work here, the BPF helpers `linux/bpf.h` documents,
+//! and the uprobe symbols of ELF files.
 //!
-//! Read from the live system, never assumed. This module only observes; it loads nothing.
-mod bpf_syscall;
+//! Read from the live system, never assumed. This module only observes: it loads nothing, runs
+//! no tool but `bpftrace --info` and `ldconfig -p`, and uses no other kgentd module. What
+//! loading programs shows is measured above it (`features`) and applied to its [`HostFacts`].
+pub mod bpf_h;
 pub mod btf;
-pub mod features;
 pub mod prototypes;
 mod tracefs;
 mod uprobe;
@@ -40,7 +42,7 @@ pub struct HostFacts {
     /// What could not be read (tracefs unmounted or unreadable, event formats missing), with
     /// the fix; logged at start-up.
     pub warnings: Vec<String>,
-    /// Program type → helpers it may call here (measured; empty until `apply_measured`).
+    /// Program type → helpers it may call here (measured by `features`; empty until applied).
     pub helpers_by_program_type: BTreeMap<String, Vec<String>>,
 }
 
@@ -101,31 +103,6 @@ impl HostFacts {
             bpftrace_version,
             warnings,
             helpers_by_program_type: BTreeMap::new(),
-        }
-    }
-
-    /// Replaces what was inferred from the system's files with what loading programs showed.
-    /// Families only a measurement knows of (xdp, tc, …) are added.
-    pub fn apply_measured(&mut self, measured: &features::Measurement) {
-        self.helpers_by_program_type = measured.helpers.clone();
-        for m in &measured.families {
-            match self.families.iter_mut().find(|f| f.name == m.family) {
-                Some(f) => {
-                    // Keep the explanation of a "no" we already had; the measurement backs it.
-                    f.reason = if !m.available && !f.available {
-                        format!("{} (measured: {})", f.reason, m.evidence)
-                    } else {
-                        format!("measured: {}", m.evidence)
-                    };
-                    f.available = m.available;
-                }
-                None => self.families.push(AttachFamily {
-                    name: family_name(&m.family),
-                    prefixes: &[],
-                    available: m.available,
-                    reason: format!("measured: {}", m.evidence),
-                }),
-            }
         }
     }
 
@@ -197,16 +174,6 @@ impl HostFacts {
     pub fn family_of(&self, prefix: &str) -> Option<&AttachFamily> {
         self.families.iter().find(|f| f.prefixes.contains(&prefix))
     }
-}
-
-/// Family names are a small fixed set known at compile time.
-fn family_name(name: &str) -> &'static str {
-    const KNOWN: &[&str] = &["xdp", "tc", "cgroup_skb", "sock_ops", "lsm"];
-    KNOWN
-        .iter()
-        .find(|k| **k == name)
-        .copied()
-        .unwrap_or("other")
 }
 
 fn bpftrace_info(bpftrace: &Path) -> String {

@@ -14,10 +14,9 @@ use std::sync::{Arc, OnceLock};
 
 use super::bm25::Index;
 use super::embedding::Embedder;
-use super::helpers;
 use super::semantic::VectorIndex;
 use super::specs::{self, Spec};
-use crate::host::{btf, HostFacts};
+use crate::host::{bpf_h, btf, HostFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -187,7 +186,7 @@ impl Catalog {
         // BTF and bpf.h are independent reads: do them side by side.
         let (kernel, helper_docs) = std::thread::scope(|s| {
             let kernel = s.spawn(|| btf::read(Path::new("/sys/kernel/btf/vmlinux")));
-            let helper_docs = helpers::read(Path::new(helpers::BPF_H));
+            let helper_docs = bpf_h::read(Path::new(bpf_h::BPF_H));
             let kernel = kernel
                 .join()
                 .unwrap_or_else(|_| Err("the BTF reader crashed".to_owned()));

@@ -11,7 +11,6 @@
 mod bm25;
 pub mod catalog;
 pub mod embedding;
-pub mod helpers;
 pub mod labels;
 pub mod semantic;
 pub mod specs;

@@ -37,24 +37,7 @@ pub struct Spec {
     pub about_args_task: bool,
 }
 
-/// How kgent's query compiler measures `duration_*` at an event that has no return: from the
-/// last `start` event whose `start_key` equals this event's `end_key`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Span {
-    /// The probe that opens the span (may be the end probe itself: `sched_switch`).
-    pub start: String,
-    /// bpftrace expressions, comma-separated, evaluated at the start and at the end.
-    pub start_key: String,
-    pub end_key: String,
-    /// Conditions (bpftrace) an event must meet to open / close the span.
-    #[serde(default)]
-    pub start_when: Option<String>,
-    #[serde(default)]
-    pub end_when: Option<String>,
-    /// What the duration means, for the model: "how long the task leaving the CPU ran".
-    pub means: String,
-}
+pub use crate::query::Span;
 
 /// The shipped specs file, parsed once (empty when it does not parse: the catalog reports
 /// that error at start-up).
@@ -76,12 +59,19 @@ pub fn spans() -> impl Iterator<Item = (&'static str, &'static Span)> {
         .filter_map(|s| s.span.as_ref().map(|sp| (s.name.as_str(), sp)))
 }
 
-/// Whether the specs say `probe` is about the task its args name (see `Spec::about_args_task`).
-pub fn about_args_task(probe: &str) -> bool {
-    shipped()
-        .spec
-        .iter()
-        .any(|s| s.about_args_task && s.name == probe)
+/// The facts the query compiler takes from the specs DB (spans, events about another task).
+pub fn query_facts() -> &'static crate::query::SpecFacts {
+    static FACTS: std::sync::LazyLock<crate::query::SpecFacts> =
+        std::sync::LazyLock::new(|| crate::query::SpecFacts {
+            spans: spans().map(|(p, s)| (p.to_owned(), s.clone())).collect(),
+            about_args_task: shipped()
+                .spec
+                .iter()
+                .filter(|s| s.about_args_task)
+                .map(|s| s.name.clone())
+                .collect(),
+        });
+    &FACTS
 }
 
 /// The span that ends at `probe`, if the specs define one.

@@ -10,9 +10,115 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Expr, Item, Query, Term};
+use super::{Expr, Item, Query, Span, SpecFacts, Term};
 use crate::host::{Field, HostFacts};
-use crate::knowledge::specs::{self, Span};
+
+/// Why a query does not compile on this host. `Display` is the diagnostic sent to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompileError {
+    /// Every FROM probe lacks a value the query reads (one reason per probe).
+    Lacks(Vec<Lack>),
+    /// A FROM entry is not a probe a query can use here.
+    Probe(String),
+    /// Every FROM event was left out (each with why).
+    NothingLeft(Vec<String>),
+    /// A value used where the language does not allow it (a string summed, argv as a key).
+    Usage(String),
+}
+
+impl CompileError {
+    /// Whether some probe lacks a field the query reads (another probe may have it).
+    pub fn lacks_a_field(&self) -> bool {
+        matches!(self, CompileError::Lacks(l) if l.iter().any(|x| matches!(x, Lack::NoField { .. })))
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Lacks(l) => {
+                let reasons: Vec<String> = l.iter().map(Lack::to_string).collect();
+                f.write_str(&reasons.join("; "))
+            }
+            CompileError::NothingLeft(notes) => f.write_str(&notes.join("; ")),
+            CompileError::Probe(s) | CompileError::Usage(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl From<String> for CompileError {
+    fn from(s: String) -> Self {
+        CompileError::Usage(s)
+    }
+}
+
+/// Why one event cannot provide a term.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lack {
+    /// A tracepoint without the field (`available`: the fields it has).
+    NoField {
+        probe: String,
+        field: String,
+        available: Vec<String>,
+    },
+    /// A function whose prototype lacks the parameter.
+    NoParameter {
+        probe: String,
+        field: String,
+        available: Vec<String>,
+    },
+    /// A function without a known prototype: only arg0..arg5 and ret.
+    NoPrototype { probe: String, field: String },
+    /// A single event without a return or a span; `spans_end_at`: where duration_* works.
+    NoReturn {
+        probe: String,
+        spans_end_at: Vec<String>,
+    },
+    /// argN at anything but a uprobe.
+    NoArg { probe: String, index: u8 },
+}
+
+impl std::fmt::Display for Lack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lack::NoField {
+                probe,
+                field,
+                available,
+            } => write!(
+                f,
+                "{probe} has no field {field} (its fields: {})",
+                available.join(", ")
+            ),
+            Lack::NoParameter {
+                probe,
+                field,
+                available,
+            } => write!(
+                f,
+                "{probe} has no parameter {field} (its parameters: {})",
+                available.join(", ")
+            ),
+            Lack::NoPrototype { probe, field } => write!(
+                f,
+                "{probe} is a function without a known prototype: use arg0..arg5 and ret, not args->{field}"
+            ),
+            Lack::NoReturn {
+                probe,
+                spans_end_at,
+            } => write!(
+                f,
+                "{probe} has no return and no duration: ret and duration_* need a syscall tracepoint (sys_enter_*/sys_exit_*) or a uprobe; duration_* also works at {}",
+                spans_end_at.join(", ")
+            ),
+            Lack::NoArg { probe, index } => {
+                write!(f, "arg{index} exists only for uprobes, not for {probe}")
+            }
+        }
+    }
+}
 
 /// A compiled program, with notes on choices the compiler made (probes left out and why).
 #[derive(Debug, Clone)]
@@ -44,7 +150,7 @@ enum Event {
         probe: String,
         fields: Vec<Field>,
         span: Option<Span>,
-        /// `comm` means `args->comm` here (see `specs::about_args_task`).
+        /// `comm` means `args->comm` here (see `SpecFacts::about_args_task`).
         comm_from_args: bool,
     },
 }
@@ -56,12 +162,12 @@ enum Side {
     Any,
 }
 
-/// Compiles a query against this host's tracepoints. The error is a diagnostic for the model.
-pub fn compile(host: &HostFacts, q: &Query) -> Result<Compiled, String> {
+/// Compiles a query against this host's tracepoints and the specs DB's facts about probes.
+pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compiled, CompileError> {
     let mut notes = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     for p in &q.from {
-        let e = resolve(host, p)?;
+        let e = resolve(host, specs, p).map_err(CompileError::Probe)?;
         if !events.contains(&e) {
             events.push(e);
         }
@@ -72,14 +178,14 @@ pub fn compile(host: &HostFacts, q: &Query) -> Result<Compiled, String> {
     // A term no event has is a mistake; one that only some have (openat2's `usize`, unlinkat's
     // `flag`) is printed and tested where it exists.
     for t in &terms {
-        if events.iter().all(|e| lacks(e, t).is_some()) {
-            let reasons: Vec<String> = events.iter().filter_map(|e| lacks(e, t)).collect();
-            return Err(reasons.join("; "));
+        if events.iter().all(|e| lacks(e, t, specs).is_some()) {
+            let reasons: Vec<Lack> = events.iter().filter_map(|e| lacks(e, t, specs)).collect();
+            return Err(CompileError::Lacks(reasons));
         }
     }
     let mut kept = Vec::new();
     for e in events {
-        match restrict(q, &e) {
+        match restrict(q, &e, specs) {
             Ok((rq, dropped)) => {
                 notes.extend(dropped);
                 kept.push((e, rq));
@@ -88,7 +194,7 @@ pub fn compile(host: &HostFacts, q: &Query) -> Result<Compiled, String> {
         }
     }
     if kept.is_empty() {
-        return Err(notes.join("; "));
+        return Err(CompileError::NothingLeft(notes));
     }
 
     let aggregates = q.select.iter().any(|i| matches!(i, Item::Agg(..)));
@@ -163,11 +269,13 @@ fn query_terms(q: &Query, terms: &mut Vec<Term>) {
 
 /// The query as one event can answer it: printed values and filter tests it lacks a term of
 /// are left out for it (with notes); an aggregate or key it lacks leaves the event out.
-fn restrict(q: &Query, e: &Event) -> Result<(Query, Vec<String>), String> {
+fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<String>), String> {
     let missing = |x: &Expr| {
         let mut ts = Vec::new();
         x.terms(&mut ts);
-        ts.iter().find_map(|t| lacks(e, t))
+        ts.iter()
+            .find_map(|t| lacks(e, t, specs))
+            .map(|l| l.to_string())
     };
     let mut notes = Vec::new();
     let mut select = Vec::new();
@@ -217,7 +325,7 @@ fn restrict(q: &Query, e: &Event) -> Result<(Query, Vec<String>), String> {
     ))
 }
 
-fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
+fn resolve(host: &HostFacts, specs: &SpecFacts, probe: &str) -> Result<Event, String> {
     let fields = |key: &str| host.tracepoints.get(key).map(|t| t.fields.clone());
     if let Some(rest) = probe.strip_prefix("tracepoint:") {
         // `syscalls:sys_enter` is what models write for raw_syscalls.
@@ -257,9 +365,9 @@ fn resolve(host: &HostFacts, probe: &str) -> Result<Event, String> {
         }
         let f = fields(rest).ok_or_else(|| format!("{probe} is not a tracepoint of this host"))?;
         let probe = format!("tracepoint:{rest}");
-        let comm_from_args = specs::about_args_task(&probe) && f.iter().any(|x| x.name == "comm");
+        let comm_from_args = specs.about_args_task(&probe) && f.iter().any(|x| x.name == "comm");
         return Ok(Event::Single {
-            span: specs::span_ending_at(&probe).cloned(),
+            span: specs.span_ending_at(&probe).cloned(),
             comm_from_args,
             probe,
             fields: f,
@@ -304,14 +412,12 @@ fn event_name(e: &Event) -> &str {
 }
 
 /// Why an event cannot provide a term, or None when it can.
-fn lacks(e: &Event, t: &Term) -> Option<String> {
-    let name = event_name(e);
-    let list = |fs: &[&Field]| {
-        fs.iter()
-            .filter(|f| f.name != "__syscall_nr")
-            .map(|f| f.name.as_str())
+fn lacks(e: &Event, t: &Term, specs: &SpecFacts) -> Option<Lack> {
+    let probe = event_name(e).to_owned();
+    let names = |fs: &mut dyn Iterator<Item = &Field>| {
+        fs.filter(|f| f.name != "__syscall_nr")
+            .map(|f| f.name.clone())
             .collect::<Vec<_>>()
-            .join(", ")
     };
     match (e, t) {
         (_, Term::Builtin(_) | Term::Age(_) | Term::ExitCode | Term::ExitSignal) => None,
@@ -322,43 +428,42 @@ fn lacks(e: &Event, t: &Term) -> Option<String> {
                 ..
             },
             Term::Field(f),
-        ) => (!enter_fields.iter().chain(exit_fields).any(|x| x.name == *f)).then(|| {
-            format!(
-                "{name} has no field {f} (its fields: {})",
-                list(&enter_fields.iter().chain(exit_fields).collect::<Vec<_>>())
-            )
-        }),
-        (Event::Single { fields, .. }, Term::Field(f)) => {
-            (!fields.iter().any(|x| x.name == *f)).then(|| {
-                format!(
-                    "{name} has no field {f} (its fields: {})",
-                    list(&fields.iter().collect::<Vec<_>>())
-                )
+        ) => {
+            (!enter_fields.iter().chain(exit_fields).any(|x| x.name == *f)).then(|| Lack::NoField {
+                probe,
+                field: f.clone(),
+                available: names(&mut enter_fields.iter().chain(exit_fields)),
             })
         }
-        (Event::Func { params, .. }, Term::Field(f)) => {
-            (!params.iter().any(|p| p.name == *f)).then(|| {
+        (Event::Single { fields, .. }, Term::Field(f)) => (!fields.iter().any(|x| x.name == *f))
+            .then(|| Lack::NoField {
+                probe,
+                field: f.clone(),
+                available: names(&mut fields.iter()),
+            }),
+        (Event::Func { params, .. }, Term::Field(f)) => (!params.iter().any(|p| p.name == *f))
+            .then(|| {
                 if params.is_empty() {
-                    format!("{name} is a function without a known prototype: use arg0..arg5 and ret, not args->{f}")
+                    Lack::NoPrototype {
+                        probe,
+                        field: f.clone(),
+                    }
                 } else {
-                    format!(
-                        "{name} has no parameter {f} (its parameters: {})",
-                        list(&params.iter().collect::<Vec<_>>())
-                    )
+                    Lack::NoParameter {
+                        probe,
+                        field: f.clone(),
+                        available: names(&mut params.iter()),
+                    }
                 }
-            })
-        }
+            }),
         (Event::Syscall { .. } | Event::Func { .. }, Term::Ret | Term::Duration(_)) => None,
         (Event::Single { span: Some(_), .. }, Term::Duration(_)) => None,
-        (Event::Single { .. }, Term::Ret | Term::Duration(_)) => {
-            let ends: Vec<&str> = specs::spans().map(|(p, _)| p).collect();
-            Some(format!(
-                "{name} has no return and no duration: ret and duration_* need a syscall tracepoint (sys_enter_*/sys_exit_*) or a uprobe; duration_* also works at {}",
-                ends.join(", ")
-            ))
-        }
+        (Event::Single { .. }, Term::Ret | Term::Duration(_)) => Some(Lack::NoReturn {
+            probe,
+            spans_end_at: specs.spans.iter().map(|(p, _)| p.clone()).collect(),
+        }),
         (Event::Func { .. }, Term::Arg(_)) => None,
-        (_, Term::Arg(i)) => Some(format!("arg{i} exists only for uprobes, not for {name}")),
+        (_, Term::Arg(i)) => Some(Lack::NoArg { probe, index: *i }),
     }
 }
 
@@ -1108,9 +1213,13 @@ mod tests {
     }
 
     fn src(query: &str) -> String {
-        compile(&host(), &crate::query::parse(query).expect("parses"))
-            .expect("compiles")
-            .source
+        compile(
+            &host(),
+            crate::knowledge::specs::query_facts(),
+            &crate::query::parse(query).expect("parses"),
+        )
+        .expect("compiles")
+        .source
     }
 
     #[test]
@@ -1218,12 +1327,12 @@ mod tests {
         )
         .expect("parses");
         assert!(
-            compile(&host(), &q).is_ok(),
+            compile(&host(), crate::knowledge::specs::query_facts(), &q).is_ok(),
             "inet_sock_set_state has a span"
         );
         let q =
             crate::query::parse("SELECT ret FROM tracepoint:sched:sched_switch").expect("parses");
-        assert!(compile(&host(), &q)
+        assert!(compile(&host(), crate::knowledge::specs::query_facts(), &q)
             .expect_err("no return")
             .contains("duration_* also works at"));
     }
@@ -1242,7 +1351,7 @@ mod tests {
             "SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(comm, \"x\")",
         )
         .expect("parses");
-        assert!(compile(&host(), &q)
+        assert!(compile(&host(), crate::knowledge::specs::query_facts(), &q)
             .expect_err("not a field")
             .contains("character-array field"));
     }
@@ -1252,14 +1361,21 @@ mod tests {
         let q =
             crate::query::parse("SELECT args->pathname FROM tracepoint:syscalls:sys_enter_openat")
                 .expect("parses");
-        let e = compile(&host(), &q).expect_err("no pathname");
-        assert!(
-            e.contains("no field pathname") && e.contains("filename"),
-            "{e}"
-        );
+        let e =
+            compile(&host(), crate::knowledge::specs::query_facts(), &q).expect_err("no pathname");
+        match &e {
+            CompileError::Lacks(l) => assert!(
+                matches!(&l[..], [Lack::NoField { field, available, .. }]
+                    if field == "pathname" && available.iter().any(|a| a == "filename")),
+                "{e:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.lacks_a_field());
         let q = crate::query::parse("SELECT comm FROM tracepoint:nope:nope").expect("parses");
-        assert!(compile(&host(), &q)
+        assert!(compile(&host(), crate::knowledge::specs::query_facts(), &q)
             .expect_err("unknown")
+            .to_string()
             .contains("not a tracepoint of this host"));
     }
 }

@@ -20,6 +20,45 @@ pub mod grammar;
 
 use std::fmt;
 
+/// How `duration_*` is measured at a probe that has no return (from the specs DB): from a start
+/// event to this one, matched by a key.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    /// The probe that opens the span (may be the end probe itself: `sched_switch`).
+    pub start: String,
+    /// bpftrace expressions, comma-separated, evaluated at the start and at the end.
+    pub start_key: String,
+    pub end_key: String,
+    /// Conditions (bpftrace) an event must meet to open / close the span.
+    #[serde(default)]
+    pub start_when: Option<String>,
+    #[serde(default)]
+    pub end_when: Option<String>,
+    /// What the duration means, for the model: "how long the task leaving the CPU ran".
+    pub means: String,
+}
+
+/// What the compiler needs to know about probes beyond the host's tracepoints, passed in by
+/// the caller (the specs DB): the spans that end at probes, and the events whose `args` name
+/// another task than the current one (`comm` there is `args->comm`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpecFacts {
+    /// (end probe, span), e.g. `tracepoint:sched:sched_switch`.
+    pub spans: Vec<(String, Span)>,
+    pub about_args_task: Vec<String>,
+}
+
+impl SpecFacts {
+    pub fn span_ending_at(&self, probe: &str) -> Option<&Span> {
+        self.spans.iter().find(|(p, _)| p == probe).map(|(_, s)| s)
+    }
+
+    pub fn about_args_task(&self, probe: &str) -> bool {
+        self.about_args_task.iter().any(|p| p == probe)
+    }
+}
+
 /// One parsed query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {

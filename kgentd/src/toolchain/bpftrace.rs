@@ -46,8 +46,8 @@ pub fn command(bpftrace: &Path) -> tokio::process::Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("BPFTRACE_NO_USER_SYMBOLS", "1")
-        .process_group(0)
         .kill_on_drop(true);
+    crate::process::in_new_group(&mut cmd);
     cmd
 }
 
@@ -289,7 +289,7 @@ pub async fn check_load(bpftrace: &Path, source: &str, timeout: Duration) -> Loa
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(script.as_bytes()).await;
     }
-    let pgid = child.id();
+    let pgid = crate::process::group_of(&child);
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(out)) => {
             let stdout = String::from_utf8_lossy(&out.stdout);
@@ -318,9 +318,7 @@ pub async fn check_load(bpftrace: &Path, source: &str, timeout: Duration) -> Loa
             elapsed: started.elapsed(),
         },
         Err(_) => {
-            if let Some(pid) = pgid {
-                crate::exec::kill_group(pid);
-            }
+            crate::process::kill_group(pgid);
             LoadReport {
                 verdict: LoadVerdict::TimedOut,
                 diagnostic: format!(

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::agent::{parse_reply, AskOptions, Outcome};
-use crate::check;
-use crate::config::Config;
-use crate::daemon::Daemon;
-use crate::llm::{ChatRequest, Message, Role};
+use kgentd::agent::{parse_reply, Agent, AskOptions, Outcome};
+use kgentd::check;
+use kgentd::config::Config;
+use kgentd::daemon::Daemon;
+use kgentd::knowledge::Grounding;
+use kgentd::llm::{ChatRequest, Message, Role};
 
 /// A program that loads on any kernel with syscall tracepoints.
 const KNOWN_GOOD: &str =
@@ -75,9 +76,30 @@ pub async fn run(
         "\nstartup (host discovery + knowledge index): {:.1} ms",
         startup.as_secs_f64() * 1000.0
     );
+    let grounding = loop_stages(&agent, &config, request, rounds).await?;
 
+    let mut catalog_config = config.clone();
+    catalog_config.retrieval.embeddings = embeddings;
+    catalog(&agent.host, &catalog_config, rounds);
+
+    if with_model {
+        model_speed(&agent, &config, request, &grounding).await?;
+        time_to_answer(&agent, request).await?;
+    }
+    let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir(&config.jobs.pin_root);
+    Ok(())
+}
+
+/// One loop iteration without the model, stage by stage; returns the request's grounding.
+async fn loop_stages(
+    agent: &Agent,
+    config: &Config,
+    request: &str,
+    rounds: usize,
+) -> anyhow::Result<Grounding> {
     println!("\none loop iteration without the model, by stage:");
-    let intent = crate::intent::Intent::read(request);
+    let intent = kgentd::intent::Intent::read(request);
     let grounding = agent.knowledge.ground(
         &agent.host,
         &intent,
@@ -122,109 +144,118 @@ pub async fn run(
         loads.push(c.elapsed);
     }
     row("check: bpftrace-load (verifier)", loads);
+    Ok(grounding)
+}
 
-    let mut catalog_config = config.clone();
-    catalog_config.retrieval.embeddings = embeddings;
-    catalog(&agent.host, &catalog_config, rounds);
-
-    if with_model {
-        println!(
-            "\nmodel ({}: {}):",
-            agent.backend.kind(),
-            agent.backend.model()
-        );
-        let messages = vec![
-            Message::new(
-                Role::System,
-                crate::agent::system_prompt_for_bench(&agent.host),
-            ),
-            Message::new(
-                Role::User,
-                crate::agent::user_prompt_for_bench(request, &grounding),
-            ),
-        ];
-        let req = ChatRequest {
-            messages,
-            max_tokens: config.agent.max_reply_tokens,
-            temperature: 0.0,
-            seed: 1,
-            grammar: None,
-        };
-        let t = Instant::now();
-        let first = agent.backend.complete(req.clone()).await?;
-        println!(
-            "  first call (includes loading the model): {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-        let c = agent.backend.complete(req.clone()).await?;
-        let rate = |tokens: u64, ms: u64| {
-            if ms == 0 {
-                0.0
-            } else {
-                tokens as f64 * 1000.0 / ms as f64
-            }
-        };
-        let read = c.prompt_tokens - c.cached_prompt_tokens;
-        println!("  same prompt again: {} of {} prompt tokens from the KV cache, the rest read in {:.2} s", c.cached_prompt_tokens, c.prompt_tokens, c.prompt_ms as f64 / 1000.0);
-        println!(
-            "  generation: {:>5} tokens in {:>7.1} s = {:>6.1} tokens/s",
-            c.completion_tokens,
-            c.generation_ms as f64 / 1000.0,
-            rate(c.completion_tokens, c.generation_ms)
-        );
-        // A prompt sharing only the system prompt measures reading speed.
-        let mut other = req;
-        if let Some(m) = other.messages.last_mut() {
-            m.content = format!("Request: {} (variant)\n{}", request, m.content);
+/// The model's reading and writing speed on the loop's own prompt: a first call (loading the
+/// model), the same prompt again (from the KV cache), then a prompt sharing only the system
+/// prompt.
+async fn model_speed(
+    agent: &Agent,
+    config: &Config,
+    request: &str,
+    grounding: &Grounding,
+) -> anyhow::Result<()> {
+    println!(
+        "\nmodel ({}: {}):",
+        agent.backend.kind(),
+        agent.backend.model()
+    );
+    let messages = vec![
+        Message::new(
+            Role::System,
+            kgentd::agent::system_prompt_for_bench(&agent.host),
+        ),
+        Message::new(
+            Role::User,
+            kgentd::agent::user_prompt_for_bench(request, grounding),
+        ),
+    ];
+    let req = ChatRequest {
+        messages,
+        max_tokens: config.agent.max_reply_tokens,
+        temperature: 0.0,
+        seed: 1,
+        grammar: None,
+    };
+    let t = Instant::now();
+    agent.backend.complete(req.clone()).await?;
+    println!(
+        "  first call (includes loading the model): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let c = agent.backend.complete(req.clone()).await?;
+    let rate = |tokens: u64, ms: u64| {
+        if ms == 0 {
+            0.0
+        } else {
+            tokens as f64 * 1000.0 / ms as f64
         }
-        let c = agent.backend.complete(other).await?;
-        let read2 = c.prompt_tokens - c.cached_prompt_tokens;
-        println!(
-            "  prompt:     {:>5} tokens read ({} from cache) in {:>7.1} s = {:>6.1} tokens/s",
-            read2,
-            c.cached_prompt_tokens,
-            c.prompt_ms as f64 / 1000.0,
-            rate(read2, c.prompt_ms)
-        );
-        let _ = read;
-        let _ = first;
-
-        println!("\ntime to answer {request:?}:");
-        let (tx, mut rx) = mpsc::channel(64);
-        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let t = Instant::now();
-        let outcome = agent
-            .ask(
-                AskOptions {
-                    target: crate::agent::ProgramTarget::Bpftrace,
-                    text: request.to_owned(),
-                    max_iterations: 0,
-                    smoke_run: false,
-                    skip_smoke_run: false,
-                    caller_uid: 0,
-                },
-                tx,
-            )
-            .await?;
-        let _ = drain.await;
-        match outcome {
-            Outcome::Answer(a) => println!(
-                "  answered in {:.1} s after {} iteration(s), {} + {} tokens",
-                t.elapsed().as_secs_f64(),
-                a.iterations,
-                a.usage.map_or(0, |u| u.prompt_tokens),
-                a.usage.map_or(0, |u| u.completion_tokens)
-            ),
-            Outcome::NoAnswer(n) => println!(
-                "  no answer after {:.1} s ({} iterations): {}",
-                t.elapsed().as_secs_f64(),
-                n.iterations,
-                n.reason
-            ),
-        }
+    };
+    println!(
+        "  same prompt again: {} of {} prompt tokens from the KV cache, the rest read in {:.2} s",
+        c.cached_prompt_tokens,
+        c.prompt_tokens,
+        c.prompt_ms as f64 / 1000.0
+    );
+    println!(
+        "  generation: {:>5} tokens in {:>7.1} s = {:>6.1} tokens/s",
+        c.completion_tokens,
+        c.generation_ms as f64 / 1000.0,
+        rate(c.completion_tokens, c.generation_ms)
+    );
+    // A prompt sharing only the system prompt measures reading speed.
+    let mut other = req;
+    if let Some(m) = other.messages.last_mut() {
+        m.content = format!("Request: {} (variant)\n{}", request, m.content);
     }
-    let _ = std::fs::remove_dir_all(&state);
-    let _ = std::fs::remove_dir(&config.jobs.pin_root);
+    let c = agent.backend.complete(other).await?;
+    let read = c.prompt_tokens - c.cached_prompt_tokens;
+    println!(
+        "  prompt:     {:>5} tokens read ({} from cache) in {:>7.1} s = {:>6.1} tokens/s",
+        read,
+        c.cached_prompt_tokens,
+        c.prompt_ms as f64 / 1000.0,
+        rate(read, c.prompt_ms)
+    );
+    Ok(())
+}
+
+/// The request end to end through the agent, without a smoke run.
+async fn time_to_answer(agent: &Agent, request: &str) -> anyhow::Result<()> {
+    println!("\ntime to answer {request:?}:");
+    let (tx, mut rx) = mpsc::channel(64);
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let t = Instant::now();
+    let outcome = agent
+        .ask(
+            AskOptions {
+                target: kgentd::agent::ProgramTarget::Bpftrace,
+                text: request.to_owned(),
+                max_iterations: 0,
+                smoke_run: false,
+                skip_smoke_run: false,
+                caller_uid: 0,
+            },
+            tx,
+        )
+        .await?;
+    let _ = drain.await;
+    match outcome {
+        Outcome::Answer(a) => println!(
+            "  answered in {:.1} s after {} iteration(s), {} + {} tokens",
+            t.elapsed().as_secs_f64(),
+            a.iterations,
+            a.usage.map_or(0, |u| u.prompt_tokens),
+            a.usage.map_or(0, |u| u.completion_tokens)
+        ),
+        Outcome::NoAnswer(n) => println!(
+            "  no answer after {:.1} s ({} iterations): {}",
+            t.elapsed().as_secs_f64(),
+            n.iterations,
+            n.reason
+        ),
+    }
     Ok(())
 }
 
@@ -275,9 +306,9 @@ fn latency_row(name: &str, samples: &[Duration]) {
     );
 }
 
-fn catalog(host: &crate::host::HostFacts, config: &Config, rounds: usize) {
-    use crate::knowledge::catalog::{Catalog, Retrieval};
-    use crate::knowledge::{labels, Knowledge};
+fn catalog(host: &kgentd::host::HostFacts, config: &Config, rounds: usize) {
+    use kgentd::knowledge::catalog::{Catalog, Retrieval};
+    use kgentd::knowledge::{labels, Knowledge};
     println!("\ncatalog (tracepoints, raw tracepoints, kernel functions, helpers, specs DB):");
     let before = rss_kib();
     let builds = time(rounds.clamp(1, 5), || Catalog::build(host));

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::config::Config;
-use crate::daemon::{listen, Daemon};
-use crate::llm::ScriptedBackend;
+use kgentd::config::Config;
+use kgentd::daemon::{listen, Daemon};
+use kgentd::llm::ScriptedBackend;
 
 const C_PROGRAM: &str = r#"#include "vmlinux.h"
 #include "kgent.h"

@@ -1,9 +1,19 @@
 //! Feature truth: which attach families really load *and attach* on this kernel, measured by
-//! loading tiny programs, never read from config flags. Tracing families are tried through the
-//! host's bpftrace (a probe that must attach, then exit); program types (XDP, tc, cgroup, LSM,
-//! tracing) through `bpftool feature probe`, which loads a minimal program of each type.
-//! The same bpftool run lists which helpers each program type may call on this kernel.
-//! Results are cached per kernel build (BTF hash, release, bpftrace version) by the caller.
+//! loading tiny programs, never read from config flags, and applied over what [`host`] inferred
+//! from the system's files. Tracing families are tried through the host's bpftrace (a probe that
+//! must attach, then exit); program types (XDP, tc, cgroup, LSM, tracing) through
+//! `bpftool feature probe`, which loads a minimal program of each type. Which helpers each
+//! program type may call is measured through bpf(2), one tiny program per (type, helper).
+//!
+//! Sits above [`host`] (whose facts it corrects) and [`toolchain`] (whose bpftrace load check it
+//! uses); nothing below it may call it: whoever assembles the host's facts (the daemon) measures
+//! and applies. Results are cached per kernel build (BTF hash, release, bpftrace version) by the
+//! caller; this module keeps no state.
+//!
+//! [`host`]: crate::host
+//! [`toolchain`]: crate::toolchain
+mod bpf_syscall;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::uprobe::resolve_binary;
+use crate::host::{bpf_h, resolve_binary, AttachFamily, HostFacts};
 use crate::toolchain::bpftrace::{check_load, LoadVerdict};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,12 +69,12 @@ pub fn helpers_by_program_type(bpf_h: &Path) -> BTreeMap<String, Vec<String>> {
     let Ok(text) = std::fs::read_to_string(bpf_h) else {
         return BTreeMap::new();
     };
-    let ids = crate::knowledge::helpers::ids(&text);
+    let ids = bpf_h::ids(&text);
     let mut out = BTreeMap::new();
     for (program_type, number) in HELPER_PROBE_TYPES {
         let mut callable = Vec::new();
         for (name, id) in &ids {
-            match super::bpf_syscall::helper_callable(*number, *id) {
+            match bpf_syscall::helper_callable(*number, *id) {
                 Ok(true) => callable.push(name.clone()),
                 Ok(false) => {}
                 Err(e) => {
@@ -149,7 +159,7 @@ pub async fn measure(bpftrace: &Path, timeout: Duration) -> Measurement {
         .collect();
     out.push(raw_tracepoint());
     out.extend(program_types(&bpftool_probe().await));
-    let bpf_h = Path::new(crate::knowledge::helpers::BPF_H);
+    let bpf_h = Path::new(bpf_h::BPF_H);
     let helpers = tokio::task::spawn_blocking(move || helpers_by_program_type(bpf_h))
         .await
         .unwrap_or_default();
@@ -159,9 +169,44 @@ pub async fn measure(bpftrace: &Path, timeout: Duration) -> Measurement {
     }
 }
 
+/// Replaces what the host inferred from the system's files with what loading programs showed.
+/// Families only a measurement knows of (xdp, tc, …) are added.
+pub fn apply(host: &mut HostFacts, measured: &Measurement) {
+    host.helpers_by_program_type = measured.helpers.clone();
+    for m in &measured.families {
+        match host.families.iter_mut().find(|f| f.name == m.family) {
+            Some(f) => {
+                // Keep the explanation of a "no" we already had; the measurement backs it.
+                f.reason = if !m.available && !f.available {
+                    format!("{} (measured: {})", f.reason, m.evidence)
+                } else {
+                    format!("measured: {}", m.evidence)
+                };
+                f.available = m.available;
+            }
+            None => host.families.push(AttachFamily {
+                name: family_name(&m.family),
+                prefixes: &[],
+                available: m.available,
+                reason: format!("measured: {}", m.evidence),
+            }),
+        }
+    }
+}
+
+/// Family names are a small fixed set known at compile time.
+fn family_name(name: &str) -> &'static str {
+    const KNOWN: &[&str] = &["xdp", "tc", "cgroup_skb", "sock_ops", "lsm"];
+    KNOWN
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// bpftrace 0.17 cannot express raw tracepoints, so the kernel is asked directly.
 fn raw_tracepoint() -> Measured {
-    let (available, evidence) = match super::bpf_syscall::raw_tracepoint_attaches("sched_switch") {
+    let (available, evidence) = match bpf_syscall::raw_tracepoint_attaches("sched_switch") {
         Ok(()) => (
             true,
             "a raw_tp program loaded and attached to sched_switch".to_owned(),
@@ -225,12 +270,12 @@ fn program_types(bpftool: &serde_json::Value) -> Vec<Measured> {
 
 #[cfg(test)]
 mod tests {
-    use super::{first_error, helpers_by_program_type};
+    use super::{bpf_h, first_error, helpers_by_program_type};
 
     /// Needs root (CAP_BPF) and the host's linux/bpf.h.
     #[test]
     fn measures_which_helpers_each_program_type_may_call() {
-        let m = helpers_by_program_type(std::path::Path::new(crate::knowledge::helpers::BPF_H));
+        let m = helpers_by_program_type(std::path::Path::new(bpf_h::BPF_H));
         let has = |t: &str, h: &str| m.get(t).is_some_and(|l| l.iter().any(|x| x == h));
         assert!(has("tracepoint", "bpf_get_current_pid_tgid"));
         assert!(!has("tracepoint", "bpf_redirect"));

@@ -7,11 +7,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::Config;
-use crate::daemon::{discover_host, feature_cache_file};
-use crate::knowledge::embedding::Embedder;
-use crate::knowledge::semantic;
-use crate::knowledge::Knowledge;
+use kgentd::config::Config;
+use kgentd::daemon::{discover_host, feature_cache_file};
+use kgentd::knowledge::embedding::Embedder;
+use kgentd::knowledge::semantic;
+use kgentd::knowledge::Knowledge;
 
 pub async fn run(
     mut config: Config,
@@ -80,8 +80,8 @@ pub async fn run(
         Err(e) => println!("embeddings: {e} (search stays BM25 only)"),
     }
     if let Some(request) = ground {
-        let g = knowledge.ground(&host, &crate::intent::Intent::read(request), n_tp, n_ex);
-        println!("\n{}", crate::agent::user_prompt_for_bench(request, &g));
+        let g = knowledge.ground(&host, &kgentd::intent::Intent::read(request), n_tp, n_ex);
+        println!("\n{}", kgentd::agent::user_prompt_for_bench(request, &g));
     }
     if let Some(path) = export {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);

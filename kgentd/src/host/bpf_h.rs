@@ -1,5 +1,7 @@
-//! BPF helpers, parsed from the documentation comment of the host's `linux/bpf.h` (every helper
-//! is documented there as a prototype line followed by Description and Return paragraphs).
+//! BPF helpers, parsed from the host's `linux/bpf.h`: each helper's prototype, Description and
+//! Return paragraphs from the documentation comment, and each helper's id from
+//! `__BPF_FUNC_MAPPER`. Only parses the header: which helpers a program type may call is
+//! measured by `features`, and searching the docs is `knowledge`'s.
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
