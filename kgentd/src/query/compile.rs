@@ -1212,10 +1212,54 @@ mod tests {
         ])
     }
 
+    /// Spans as the specs DB defines them (`specs-db/attach-points.toml`).
+    fn specs() -> SpecFacts {
+        let span = |start: &str, start_key: &str, end_key: &str, when: Option<(&str, &str)>| Span {
+            start: start.into(),
+            start_key: start_key.into(),
+            end_key: end_key.into(),
+            start_when: when.map(|w| w.0.into()),
+            end_when: when.map(|w| w.1.into()).filter(|w: &String| !w.is_empty()),
+            means: "a test span".into(),
+        };
+        SpecFacts {
+            spans: vec![
+                (
+                    "tracepoint:sched:sched_switch".into(),
+                    span(
+                        "tracepoint:sched:sched_switch",
+                        "cpu, args->next_pid",
+                        "cpu, args->prev_pid",
+                        None,
+                    ),
+                ),
+                (
+                    "tracepoint:sock:inet_sock_set_state".into(),
+                    span(
+                        "tracepoint:sock:inet_sock_set_state",
+                        "args->skaddr",
+                        "args->skaddr",
+                        Some(("args->newstate == 1", "args->newstate == 7")),
+                    ),
+                ),
+                (
+                    "tracepoint:tcp:tcp_destroy_sock".into(),
+                    span(
+                        "tracepoint:sock:inet_sock_set_state",
+                        "args->skaddr",
+                        "args->skaddr",
+                        Some(("args->newstate == 1", "")),
+                    ),
+                ),
+            ],
+            about_args_task: vec!["tracepoint:sched:sched_migrate_task".into()],
+        }
+    }
+
     fn src(query: &str) -> String {
         compile(
             &host(),
-            crate::knowledge::specs::query_facts(),
+            &specs(),
             &crate::query::parse(query).expect("parses"),
         )
         .expect("compiles")
@@ -1254,6 +1298,7 @@ mod tests {
     fn a_value_only_one_variant_has_is_printed_where_it_exists() {
         let c = compile(
             &host(),
+            &specs(),
             &crate::query::parse("SELECT args->filename, args->usize FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_openat2")
                 .expect("parses"),
         )
@@ -1327,13 +1372,14 @@ mod tests {
         )
         .expect("parses");
         assert!(
-            compile(&host(), crate::knowledge::specs::query_facts(), &q).is_ok(),
+            compile(&host(), &specs(), &q).is_ok(),
             "inet_sock_set_state has a span"
         );
         let q =
             crate::query::parse("SELECT ret FROM tracepoint:sched:sched_switch").expect("parses");
-        assert!(compile(&host(), crate::knowledge::specs::query_facts(), &q)
+        assert!(compile(&host(), &specs(), &q)
             .expect_err("no return")
+            .to_string()
             .contains("duration_* also works at"));
     }
 
@@ -1351,8 +1397,9 @@ mod tests {
             "SELECT comm FROM tracepoint:block:block_rq_issue WHERE contains(comm, \"x\")",
         )
         .expect("parses");
-        assert!(compile(&host(), crate::knowledge::specs::query_facts(), &q)
+        assert!(compile(&host(), &specs(), &q)
             .expect_err("not a field")
+            .to_string()
             .contains("character-array field"));
     }
 
@@ -1361,8 +1408,7 @@ mod tests {
         let q =
             crate::query::parse("SELECT args->pathname FROM tracepoint:syscalls:sys_enter_openat")
                 .expect("parses");
-        let e =
-            compile(&host(), crate::knowledge::specs::query_facts(), &q).expect_err("no pathname");
+        let e = compile(&host(), &specs(), &q).expect_err("no pathname");
         match &e {
             CompileError::Lacks(l) => assert!(
                 matches!(&l[..], [Lack::NoField { field, available, .. }]
@@ -1373,7 +1419,7 @@ mod tests {
         }
         assert!(e.lacks_a_field());
         let q = crate::query::parse("SELECT comm FROM tracepoint:nope:nope").expect("parses");
-        assert!(compile(&host(), crate::knowledge::specs::query_facts(), &q)
+        assert!(compile(&host(), &specs(), &q)
             .expect_err("unknown")
             .to_string()
             .contains("not a tracepoint of this host"));
