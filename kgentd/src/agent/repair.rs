@@ -67,13 +67,22 @@ fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     (s, notes)
 }
 
+/// One side of an enter/exit pair: a block of syscall tracepoints only.
+struct PairSide {
+    enter: bool,
+    /// The syscalls its probes name.
+    calls: Vec<String>,
+    /// The fields its body reads.
+    fields: Vec<String>,
+    /// Its probe list in the source.
+    header: Range<usize>,
+}
+
 /// See the module comment: `sys_enter_X` saving per `tid` and `sys_exit_Y` reading it, X ≠ Y.
 fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let unchanged = (source.to_owned(), Vec::new());
     let blocks = probe_blocks(source);
-    // (is enter, syscall names, fields its body reads, where its probe list is) per block of
-    // syscall tracepoints only.
-    let mut sides: Vec<(bool, Vec<String>, Vec<String>, Range<usize>)> = Vec::new();
+    let mut sides: Vec<PairSide> = Vec::new();
     for b in &blocks {
         let names: Vec<(&str, &str)> = b
             .probes
@@ -92,13 +101,18 @@ fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
             return unchanged; // mixed headers or no per-thread pairing: not this pattern
         }
         let calls = names.iter().map(|(_, n)| n.to_string()).collect();
-        sides.push((enter, calls, args_fields(&b.body), b.probes_span()));
+        sides.push(PairSide {
+            enter,
+            calls,
+            fields: args_fields(&b.body),
+            header: b.probes_span(),
+        });
     }
     let union = |enter: bool| -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
-        for (_, calls, _, _) in sides.iter().filter(|s| s.0 == enter) {
+        for side in sides.iter().filter(|s| s.enter == enter) {
             v.extend(
-                calls
+                side.calls
                     .iter()
                     .filter(|c| !v.contains(c))
                     .cloned()
@@ -115,14 +129,22 @@ fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
         return unchanged;
     }
     // Only one block per side is rewritten: several blocks per side are a different shape.
-    if sides.iter().filter(|s| s.0).count() != 1 || sides.iter().filter(|s| !s.0).count() != 1 {
+    if sides.iter().filter(|s| s.enter).count() != 1
+        || sides.iter().filter(|s| !s.enter).count() != 1
+    {
         return unchanged;
     }
     let mut all = enters.clone();
     all.extend(exits.iter().filter(|c| !enters.contains(c)).cloned());
     let mut edits = Edits::default();
     let mut notes = Vec::new();
-    for (enter, _, fields, header) in &sides {
+    for PairSide {
+        enter,
+        fields,
+        header,
+        ..
+    } in &sides
+    {
         let dir = if *enter { "enter" } else { "exit" };
         let usable: Vec<String> = all
             .iter()

@@ -384,7 +384,7 @@ impl Edits {
     /// or whose span is not in the source, is left out.
     pub fn apply(mut self, source: &str) -> String {
         self.edits
-            .sort_by(|a, b| (b.0.start, b.0.end).cmp(&(a.0.start, a.0.end)));
+            .sort_by_key(|(span, _)| std::cmp::Reverse((span.start, span.end)));
         let mut out = source.to_owned();
         let mut limit = source.len();
         for (span, text) in self.edits {
