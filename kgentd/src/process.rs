@@ -2,7 +2,7 @@
 //! whole group, so stopping a tool also stops everything it started.
 //!
 //! A leaf: it uses no other kgentd module and knows nothing of bpftrace, jobs or checks. It never
-//! waits for or reaps a child; whoever spawned it does, and disarms its [`GroupGuard`] once the
+//! waits for or reaps a child; whoever spawned it does, and stops signalling the group once the
 //! child is reaped (a reaped pid may be reused).
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -29,31 +29,6 @@ pub fn kill_group(pgid: Option<Pid>) {
     signal_group(pgid, Signal::SIGKILL);
 }
 
-/// Kills the group when dropped, whatever ended the task that holds it.
-pub struct GroupGuard(Option<Pid>);
-
-impl GroupGuard {
-    pub fn new(pgid: Option<Pid>) -> Self {
-        Self(pgid)
-    }
-
-    /// The group it guards; `None` once disarmed.
-    pub fn pgid(&self) -> Option<Pid> {
-        self.0
-    }
-
-    /// The group's leader was reaped: its pid may be reused, so the guard must not signal it.
-    pub fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        kill_group(self.0);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,7 +47,7 @@ mod tests {
             .expect("the grandchild's pid");
         let grandchild = Pid::from_raw(line.trim().parse().expect("a pid"));
         assert_eq!(nix::unistd::getpgid(Some(grandchild)).ok(), pgid);
-        drop(GroupGuard::new(pgid));
+        kill_group(pgid);
         let status = child.wait().await.expect("sh is reaped");
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),

@@ -18,12 +18,18 @@
 //! - an enter/exit pair that does not pair up: a value saved per `tid` at `sys_enter_fsync` and
 //!   read at `sys_exit_fdatasync` (each call's exit is missed). Both sides get every syscall
 //!   either side names, where the tracepoint exists and has the fields the block reads.
+//!
+//! A repair rewrites the block it means at that block's span in the parsed program
+//! ([`Edits`]), never by searching for the block's text: two blocks that read alike stay two
+//! blocks.
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use regex::Regex;
 
 use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
+use crate::toolchain::bpftrace::syntax::Edits;
 use crate::toolchain::bpftrace::{args_fields, probe_blocks, strip_comments};
 
 /// Every deterministic repair, in order; the repaired source and one line per repair.
@@ -62,21 +68,22 @@ fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     (s, notes)
 }
 
-/// Headers made only of syscall tracepoints (`tracepoint:syscalls:sys_enter_a,\n
-/// tracepoint:syscalls:sys_enter_b`), as written, followed by a predicate or a body.
-static SYSCALL_HEADER: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-    Regex::new(
-        r"(?m)^[ \t]*((?:tracepoint|t):syscalls:sys_(?:enter|exit)_\w+(?:[ \t]*,[ \t]*\n?[ \t]*(?:tracepoint|t):syscalls:sys_(?:enter|exit)_\w+)*)[ \t]*\n?[ \t]*[/{]",
-    )
-    .expect("static regex")
-});
+/// One side of an enter/exit pair: a block of syscall tracepoints only.
+struct PairSide {
+    enter: bool,
+    /// The syscalls its probes name.
+    calls: Vec<String>,
+    /// The fields its body reads.
+    fields: Vec<String>,
+    /// Its probe list in the source.
+    header: Range<usize>,
+}
 
 /// See the module comment: `sys_enter_X` saving per `tid` and `sys_exit_Y` reading it, X ≠ Y.
 fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let unchanged = (source.to_owned(), Vec::new());
     let blocks = probe_blocks(source);
-    // (is enter, syscall names, fields its body reads) per block of syscall tracepoints only.
-    let mut sides: Vec<(bool, Vec<String>, Vec<String>)> = Vec::new();
+    let mut sides: Vec<PairSide> = Vec::new();
     for b in &blocks {
         let names: Vec<(&str, &str)> = b
             .probes
@@ -95,13 +102,18 @@ fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
             return unchanged; // mixed headers or no per-thread pairing: not this pattern
         }
         let calls = names.iter().map(|(_, n)| n.to_string()).collect();
-        sides.push((enter, calls, args_fields(&b.body)));
+        sides.push(PairSide {
+            enter,
+            calls,
+            fields: args_fields(&b.body),
+            header: b.probes_span(),
+        });
     }
     let union = |enter: bool| -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
-        for (_, calls, _) in sides.iter().filter(|s| s.0 == enter) {
+        for side in sides.iter().filter(|s| s.enter == enter) {
             v.extend(
-                calls
+                side.calls
                     .iter()
                     .filter(|c| !v.contains(c))
                     .cloned()
@@ -118,14 +130,22 @@ fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
         return unchanged;
     }
     // Only one block per side is rewritten: several blocks per side are a different shape.
-    if sides.iter().filter(|s| s.0).count() != 1 || sides.iter().filter(|s| !s.0).count() != 1 {
+    if sides.iter().filter(|s| s.enter).count() != 1
+        || sides.iter().filter(|s| !s.enter).count() != 1
+    {
         return unchanged;
     }
     let mut all = enters.clone();
     all.extend(exits.iter().filter(|c| !enters.contains(c)).cloned());
-    let mut fixed = source.to_owned();
+    let mut edits = Edits::default();
     let mut notes = Vec::new();
-    for (enter, _, fields) in &sides {
+    for PairSide {
+        enter,
+        fields,
+        header,
+        ..
+    } in &sides
+    {
         let dir = if *enter { "enter" } else { "exit" };
         let usable: Vec<String> = all
             .iter()
@@ -140,15 +160,9 @@ fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
             })
             .map(|c| format!("tracepoint:syscalls:sys_{dir}_{c}"))
             .collect();
-        let Some(header) = SYSCALL_HEADER.captures_iter(&fixed.clone()).find_map(|c| {
-            let m = c.get(1)?;
-            m.as_str()
-                .contains(&format!("sys_{dir}_"))
-                .then(|| m.range())
-        }) else {
+        let Some(written) = source.get(header.clone()) else {
             return unchanged;
         };
-        let written = fixed[header.clone()].to_owned();
         let missing: Vec<&String> = usable
             .iter()
             .filter(|u| !written.contains(u.as_str()))
@@ -161,9 +175,9 @@ fn pair_enter_exit(host: &HostFacts, source: &str) -> (String, Vec<String>) {
             missing.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
         ));
         let added: Vec<&str> = missing.iter().map(|m| m.as_str()).collect();
-        fixed.replace_range(header, &format!("{written},\n{}", added.join(",\n")));
+        edits.replace(header.clone(), format!("{written},\n{}", added.join(",\n")));
     }
-    (fixed, notes)
+    (edits.apply(source), notes)
 }
 
 /// Field types of the tracepoints `source` attaches to, by field name, when every tracepoint
@@ -272,7 +286,7 @@ fn dual_stack_addresses(host: &HostFacts, source: &str) -> (String, Vec<String>)
         Regex::new(r"ntop\s*\(\s*(?:(?:2|AF_INET)\s*,\s*)?args\s*->\s*([sd]addr)\s*\)")
             .expect("static regex")
     });
-    let mut fixed = source.to_owned();
+    let mut edits = Edits::default();
     let mut notes = Vec::new();
     for block in probe_blocks(source) {
         let dual = !block.probes.is_empty()
@@ -298,14 +312,14 @@ fn dual_stack_addresses(host: &HostFacts, source: &str) -> (String, Vec<String>)
             })
             .into_owned();
         if body != block.body {
-            fixed = fixed.replacen(&block.body, &body, 1);
             notes.push(format!(
                 "{} carries IPv4 and IPv6 sockets: addresses printed from daddr_v6/saddr_v6 when family is AF_INET6",
                 block.probes[0].target
             ));
+            edits.replace(block.body_span, body);
         }
     }
-    (fixed, notes)
+    (edits.apply(source), notes)
 }
 
 /// `$sa->sin_port` (a `__be16`) → `(($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8))`, in
@@ -315,7 +329,7 @@ fn host_order_ports(source: &str) -> (String, Vec<String>) {
         Regex::new(r"(?:\$\w+|args\s*->\s*\w+)\s*->\s*(?:sin6?_port|skc_dport)\b")
             .expect("static regex")
     });
-    let mut fixed = source.to_owned();
+    let mut edits = Edits::default();
     let mut notes = Vec::new();
     for block in probe_blocks(source) {
         if block.body.contains(">> 8") || block.body.contains("<< 8") || !PORT.is_match(&block.body)
@@ -328,13 +342,13 @@ fn host_order_ports(source: &str) -> (String, Vec<String>) {
                 format!("(({v} >> 8) | (({v} & 0xff) << 8))")
             })
             .into_owned();
-        fixed = fixed.replacen(&block.body, &swapped, 1);
+        edits.replace(block.body_span, swapped);
         notes.push(
             "ports in kernel structs are __be16 (network byte order): swapped to host order"
                 .to_owned(),
         );
     }
-    (fixed, notes)
+    (edits.apply(source), notes)
 }
 
 /// The request asks for the process name and/or PID of each event and the program prints
@@ -348,10 +362,10 @@ fn identity_in_prints(source: &str, name: bool, pid: bool) -> (String, Vec<Strin
     static CALL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         Regex::new(r#"^printf\s*\(\s*"((?:[^"\\]|\\.)*)"(.*)$"#).expect("static regex")
     });
-    let mut fixed = source.to_owned();
+    let mut edits = Edits::default();
     let mut added = (false, false);
     if !name && !pid {
-        return (fixed, Vec::new());
+        return (source.to_owned(), Vec::new());
     }
     for block in probe_blocks(source) {
         if !block
@@ -392,7 +406,7 @@ fn identity_in_prints(source: &str, name: bool, pid: bool) -> (String, Vec<Strin
             })
             .into_owned();
         if body != block.body {
-            fixed = fixed.replacen(&block.body, &body, 1);
+            edits.replace(block.body_span, body);
         }
     }
     let what: Vec<&str> = [(added.0, "the process name (comm)"), (added.1, "the PID")]
@@ -409,7 +423,7 @@ fn identity_in_prints(source: &str, name: bool, pid: bool) -> (String, Vec<Strin
             if what.len() == 1 { "it" } else { "them" }
         )]
     };
-    (fixed, notes)
+    (edits.apply(source), notes)
 }
 
 /// `tracepoint:syscalls:sys_enter` (no syscall name: every syscall) → the tracepoint that
@@ -450,10 +464,10 @@ fn replace_syscall_kprobes(host: &HostFacts, source: &str) -> (String, Vec<Strin
     if host.family_of("kprobe").is_none_or(|f| f.available) {
         return (source.to_owned(), Vec::new());
     }
-    let blocks = probe_blocks(source);
-    let mut fixed = source.to_owned();
+    let mut edits = Edits::default();
     let mut notes = Vec::new();
-    for block in &blocks {
+    for block in probe_blocks(source) {
+        let mut body_moved = false;
         let kprobes: Vec<_> = block
             .probes
             .iter()
@@ -476,22 +490,28 @@ fn replace_syscall_kprobes(host: &HostFacts, source: &str) -> (String, Vec<Strin
             if !host.tracepoints.contains_key(&tp) {
                 continue;
             }
-            fixed = fixed.replacen(&written, &format!("tracepoint:{tp}"), 1);
-            if ret {
-                fixed = fixed.replace(&block.body, &block.body.replace("retval", "args->ret"));
+            edits.replace(p.span.clone(), format!("tracepoint:{tp}"));
+            if ret && !body_moved {
+                body_moved = true;
+                edits.replace(
+                    block.body_span.clone(),
+                    block.body.replace("retval", "args->ret"),
+                );
             }
             notes.push(format!(
                 "{written} → tracepoint:{tp} (kprobes are unavailable on this kernel)"
             ));
         }
     }
-    (fixed, notes)
+    (edits.apply(source), notes)
 }
 
-/// The repaired source and one line per repair.
+/// The repaired source and one line per repair. A field is renamed in the block whose
+/// tracepoints lack it, predicate and body, and nowhere else.
 pub fn repair_fields(host: &HostFacts, source: &str) -> (String, Vec<String>) {
-    let mut fixed = source.to_owned();
+    let mut edits = Edits::default();
     let mut notes = Vec::new();
+    let mut renamed: Vec<(String, String)> = Vec::new();
     for block in probe_blocks(source) {
         let tps: Vec<_> = block
             .probes
@@ -502,6 +522,10 @@ pub fn repair_fields(host: &HostFacts, source: &str) -> (String, Vec<String>) {
         if tps.is_empty() || tps.len() != block.probes.len() {
             continue;
         }
+        let Some(written) = source.get(block.span.clone()) else {
+            continue;
+        };
+        let mut fixed = written.to_owned();
         for wrong in args_fields(&block.body) {
             if tps
                 .iter()
@@ -527,16 +551,27 @@ pub fn repair_fields(host: &HostFacts, source: &str) -> (String, Vec<String>) {
             let replaced = re
                 .replace_all(&fixed, format!("args${{1}}{first}").as_str())
                 .into_owned();
-            if replaced != fixed {
-                fixed = replaced;
+            if replaced == fixed {
+                continue;
+            }
+            fixed = replaced;
+            // One note per rename, however many blocks needed it.
+            let rename = (wrong, first);
+            if !renamed.contains(&rename) {
                 notes.push(format!(
-                    "args->{wrong} → args->{first} (the field of {})",
+                    "args->{} → args->{} (the field of {})",
+                    rename.0,
+                    rename.1,
                     tps[0].probe()
                 ));
+                renamed.push(rename);
             }
         }
+        if fixed != written {
+            edits.replace(block.span, fixed);
+        }
     }
-    (fixed, notes)
+    (edits.apply(source), notes)
 }
 
 /// The one field name plainly meant by `wrong`, if there is exactly one.
@@ -786,6 +821,68 @@ mod tests {
         let (again, notes) = repair_all(&host(), &Intent::read(""), &fixed);
         assert_eq!(again, fixed, "an already swapped port stays as it is");
         assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn of_two_blocks_with_the_same_body_only_the_one_that_needs_it_changes() {
+        let mut h = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "net",
+                "v4_only",
+                &[("__u16", "family"), ("__u8[4]", "daddr")],
+            ),
+            (
+                "sock",
+                "inet_sock_set_state",
+                &[
+                    ("__u16", "family"),
+                    ("__u8[4]", "daddr"),
+                    ("__u8[4]", "saddr"),
+                    ("__u8[16]", "daddr_v6"),
+                    ("__u8[16]", "saddr_v6"),
+                ],
+            ),
+            ("vfs", "has_path", &[("const char *", "path")]),
+            (
+                "syscalls",
+                "sys_enter_mkdir",
+                &[("const char *", "pathname")],
+            ),
+        ]);
+        let body = "{ printf(\"%s\\n\", ntop(args->daddr)); }";
+        let src =
+            format!("tracepoint:net:v4_only {body}\ntracepoint:sock:inet_sock_set_state {body}\n");
+        let (fixed, notes) = repair_all(&h, &Intent::read(""), &src);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let blocks = probe_blocks(&fixed);
+        assert_eq!(
+            blocks[0].body, " printf(\"%s\\n\", ntop(args->daddr)); ",
+            "{fixed}"
+        );
+        assert!(blocks[1].body.contains("ntop(args->daddr_v6)"), "{fixed}");
+
+        // A field renamed where it is missing, not in a block whose tracepoint has it.
+        let body = "{ printf(\"%s\\n\", str(args->path)); }";
+        let src =
+            format!("tracepoint:vfs:has_path {body}\ntracepoint:syscalls:sys_enter_mkdir {body}\n");
+        let (fixed, notes) = repair_all(&h, &Intent::read(""), &src);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let blocks = probe_blocks(&fixed);
+        assert!(blocks[0].body.contains("str(args->path)"), "{fixed}");
+        assert!(blocks[1].body.contains("str(args->pathname)"), "{fixed}");
+
+        // A kretprobe moved to its tracepoint reads args->ret; the other block keeps retval.
+        h = host();
+        let body = "{ printf(\"%d\\n\", retval); }";
+        let src = format!("kretprobe:__x64_sys_unlink {body}\nkretprobe:vfs_unlink {body}\n");
+        let (fixed, notes) = repair_all(&h, &Intent::read(""), &src);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            fixed,
+            format!(
+                "tracepoint:syscalls:sys_exit_unlink {{ printf(\"%d\\n\", args->ret); }}\nkretprobe:vfs_unlink {body}\n"
+            )
+        );
     }
 
     #[test]

@@ -8,27 +8,23 @@
 //! when the request asks who or what; ports in host byte order. A candidate that loads but
 //! observes nothing is not verified.
 //!
-//! This module runs bpftrace itself (a short-lived child in its own process group, killed on
-//! every exit path); it does not go through `exec`'s jobs, which are for approved programs.
+//! This module runs bpftrace through the toolchain's supervisor (a short-lived child in its own
+//! process group, killed on every exit path); it does not go through `exec`'s jobs, which are
+//! for approved programs.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use regex::Regex;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::CheckOutcome;
 use crate::intent::{Concept, Exclusion, Intent};
-use crate::toolchain::bpftrace::{
-    condense, probe_blocks, with_begin_statement, OutputLines, ProbeSpec,
-};
+use crate::toolchain::bpftrace::supervisor::{AtBegin, NotReady, Output, Supervisor};
+use crate::toolchain::bpftrace::{condense, probe_blocks, ProbeSpec};
 
 pub const SMOKE_CHECK: &str = "smoke-run";
 const TRIGGER: &str = include_str!("smoke_trigger.py");
-const READY_MARKER: &str = "__kgent_smoke_ready__";
 /// The argument the trigger passes to the program it runs (see smoke_trigger.py).
 const TRIGGER_ARGUMENT: &str = "--kgent-smoke-arg";
 /// Output the program may still print after the trigger ends.
@@ -328,18 +324,12 @@ fn with_excerpt(problem: String, lines: &[String]) -> String {
     s
 }
 
-/// Kills the program's process group and removes the trigger's directory, however the run ends.
-struct Cleanup {
-    pgid: Option<Pid>,
-    dir: PathBuf,
-}
+/// Removes the trigger's directory, however the run ends.
+struct TriggerDir(PathBuf);
 
-impl Drop for Cleanup {
+impl Drop for TriggerDir {
     fn drop(&mut self) {
-        if let Some(p) = self.pgid {
-            let _ = killpg(p, Signal::SIGKILL);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -357,60 +347,42 @@ async fn run(
             dir.display()
         )
     })?;
-    let mut cleanup = Cleanup {
-        pgid: None,
-        dir: dir.clone(),
-    };
-    let script = with_begin_statement(source, &format!("printf(\"{READY_MARKER}\\n\");"));
-    let mut child = crate::toolchain::bpftrace::command(bpftrace)
-        .spawn()
+    let _dir = TriggerDir(dir.clone());
+    let mut program = Supervisor::spawn(bpftrace, source, AtBegin::ReportReady)
+        .await
         .map_err(|e| format!("cannot run {}: {e}", bpftrace.display()))?;
-    let pgid = child.id().map(|p| Pid::from_raw(p as i32));
-    cleanup.pgid = pgid;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(script.as_bytes()).await;
-    }
-    let stdout = child.stdout.take().ok_or("bpftrace has no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("bpftrace has no stderr")?;
+    let mut out = program.take_stdout().ok_or("bpftrace has no stdout")?;
+    let mut stderr = program.take_stderr().ok_or("bpftrace has no stderr")?;
     let err_task = tokio::spawn(async move {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s).await;
-        s
+        let mut lines = Vec::new();
+        while let Ok(Some(l)) = stderr.next_line().await {
+            lines.push(l);
+        }
+        lines.join("\n")
     });
-    let mut out = OutputLines::new(stdout);
 
-    // Wait until every probe is attached.
-    let ready = tokio::time::timeout(attach_timeout, async {
-        while let Ok(Some(line)) = out.next_line().await {
-            if line == READY_MARKER {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    if ready != Ok(true) {
-        if let Some(p) = pgid {
-            let _ = killpg(p, Signal::SIGKILL);
-        }
-        let _ = child.wait().await;
+    if let Err(not_ready) = out.ready(attach_timeout).await {
+        program.kill();
+        let _ = program.wait().await;
         let stderr = err_task.await.unwrap_or_default();
-        return Err(match ready {
-            Err(_) => format!(
+        return Err(match not_ready {
+            NotReady::TimedOut => format!(
                 "the program did not finish attaching within {} s",
                 attach_timeout.as_secs()
             ),
-            Ok(_) => format!("the program exited before running: {}", condense(&stderr)),
+            NotReady::Exited => {
+                format!("the program exited before running: {}", condense(&stderr))
+            }
         });
     }
 
     // Collect output from here on while the trigger runs.
     let collector = tokio::spawn(async move {
         let mut lines = Vec::new();
-        while let Ok(Some(line)) = out.next_line().await {
+        while let Ok(Some(out)) = out.next().await {
             // A busy host prints thousands of unrelated events a second: keep enough that the
             // workload's own lines are not cut off (bounded, ~10 MB at most).
-            if lines.len() < MAX_LINES {
+            if let (Output::Line(line), true) = (out, lines.len() < MAX_LINES) {
                 lines.push(line);
             }
         }
@@ -420,19 +392,9 @@ async fn run(
     let facts = trigger(&dir, port, named).await;
     tokio::time::sleep(SETTLE).await;
 
-    // Stop gracefully so maps are printed; repeat SIGINT (bpftrace 0.17 can miss one).
-    let stop_started = Instant::now();
-    let exited = loop {
-        if let Some(p) = pgid {
-            let _ = killpg(p, Signal::SIGINT);
-        }
-        match tokio::time::timeout(Duration::from_secs(1), child.wait()).await {
-            Ok(_) => break true,
-            Err(_) if stop_started.elapsed() > STOP_TIMEOUT => break false,
-            Err(_) => continue,
-        }
-    };
-    drop(cleanup);
+    // Stop gracefully so maps are printed.
+    let exited = program.stop_within(STOP_TIMEOUT).await;
+    drop(program);
     let lines = collector.await.unwrap_or_default();
     let facts = facts?;
     if !exited {

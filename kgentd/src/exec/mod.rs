@@ -25,29 +25,22 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::KgentError;
-use crate::process::{self, signal_group, GroupGuard};
+use crate::process;
 use crate::store::jobs::{JobRecord, JobState};
 use crate::store::Store;
-use crate::toolchain::bpftrace::{with_begin_statement, OutputLines};
+use crate::toolchain::bpftrace::supervisor::{sleep_until, AtBegin, Output, Stopping, Supervisor};
 use crate::toolchain::clang::{ClangToolchain, CompileError};
 use loader::AttachTargets;
 
-/// Printed by an injected BEGIN statement: BEGIN fires once every probe is attached.
-const READY_MARKER: &str = "__kgent_ready_7f3a__";
 /// How long a graceful stop may take before the group is killed (bpftrace with hundreds of
 /// probes needs ~30 s to detach on this host).
 const GRACEFUL_STOP: Duration = Duration::from_secs(90);
 const DISCONNECT_GRACE: Duration = Duration::from_millis(300);
-/// bpftrace 0.17 can miss a SIGINT that lands between its exit-flag check and a blocking
-/// epoll_wait: it then sleeps until the next event, which a maps-only program may never get.
-/// While it stays silent after a SIGINT, the signal is repeated this often.
-const SIGINT_REPEAT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEvent {
@@ -259,15 +252,11 @@ impl Jobs {
         events: mpsc::Sender<JobEvent>,
     ) -> Result<(), KgentError> {
         let job_id = record.id.clone();
-        let script = with_begin_statement(&spec.source, &format!("printf(\"{READY_MARKER}\\n\");"));
-        // bpftrace counts the BEGIN probe; one we added is not the program's.
-        let added_probes =
-            u32::from(script.matches("BEGIN").count() > spec.source.matches("BEGIN").count());
         let bpftrace = &self.config.bpftrace;
-        let mut child = crate::toolchain::bpftrace::command(bpftrace)
-            .spawn()
+        let run = Supervisor::spawn(bpftrace, &spec.source, AtBegin::ReportReady)
+            .await
             .map_err(|e| KgentError::Internal(format!("cannot run {}: {e}", bpftrace.display())))?;
-        let pgid = process::group_of(&child);
+        let pgid = run.pgid();
         let stop = Arc::new(Notify::new());
         let control = JobControl {
             owner_uid: spec.owner_uid,
@@ -275,36 +264,26 @@ impl Jobs {
             stop: stop.clone(),
             pin_dir: None,
         };
-        if let Err(e) = self.admit(&job_id, control) {
-            signal_group(pgid, Signal::SIGKILL);
-            return Err(e);
-        }
+        // From here on, an error drops `run`, which kills bpftrace's group.
+        self.admit(&job_id, control)?;
         record.state = JobState::Live;
         record.pgid = pgid.map(Pid::as_raw);
         record.process_start = pgid
             .and_then(|p| process_identity(p.as_raw()))
             .map(|(s, _)| s);
         if let Err(e) = self.config.store.put_job(record).await {
-            signal_group(pgid, Signal::SIGKILL);
             Self::forget(&self.running, &job_id);
             return Err(e);
         }
-        let (stdin, stdout, stderr) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let table = self.running.clone();
         let store = self.config.store.clone();
         tokio::spawn(async move {
-            let mut guard = GroupGuard::new(pgid);
-            if let Some(mut stdin) = stdin {
-                let _ = stdin.write_all(script.as_bytes()).await;
-            }
             let watch = Watch {
                 job_id: job_id.clone(),
                 stop,
                 duration: spec.duration,
-                added_probes,
             };
-            let finished = supervise(watch, child, &mut guard, stdout, stderr, &events).await;
+            let finished = supervise(watch, run, &events).await;
             Self::forget(&table, &job_id);
             if let JobEvent::Finished { reason, .. } = &finished {
                 if let Err(e) = store.end_job(&job_id, reason).await {
@@ -451,7 +430,7 @@ impl Jobs {
             Ok(running) => running
                 .iter()
                 .map(|(id, job)| {
-                    signal_group(job.pgid, Signal::SIGKILL);
+                    process::kill_group(job.pgid);
                     if let Some(dir) = &job.pin_dir {
                         loader::remove_pins(dir);
                     }
@@ -503,7 +482,7 @@ impl Jobs {
         let store = &self.config.store;
         if let (Some(pgid), Some(start)) = (job.pgid, job.process_start) {
             if process_identity(pgid).is_some_and(|(s, comm)| s == start && comm == "bpftrace") {
-                signal_group(Some(Pid::from_raw(pgid)), Signal::SIGKILL);
+                process::kill_group(Some(Pid::from_raw(pgid)));
             }
         }
         let expired = job.deadline_unix_ms().is_some_and(|d| d <= now);
@@ -626,49 +605,37 @@ struct Watch {
     job_id: String,
     stop: Arc<Notify>,
     duration: Option<Duration>,
-    /// Probes kgent added to the script (not counted as the program's).
-    added_probes: u32,
 }
 
-async fn supervise(
-    watch: Watch,
-    mut child: tokio::process::Child,
-    guard: &mut GroupGuard,
-    stdout: Option<tokio::process::ChildStdout>,
-    stderr: Option<tokio::process::ChildStderr>,
-    events: &mpsc::Sender<JobEvent>,
-) -> JobEvent {
+async fn supervise(watch: Watch, mut run: Supervisor, events: &mpsc::Sender<JobEvent>) -> JobEvent {
     let Watch {
         job_id,
         stop,
         duration,
-        added_probes,
     } = watch;
-    let pgid = guard.pgid();
-    let mut out = stdout.map(OutputLines::new);
-    let mut err = stderr.map(OutputLines::new);
+    let mut out = run.take_stdout();
+    let mut err = run.take_stderr();
     let mut probes = 0u32;
-    let mut stopping: Option<(&'static str, tokio::time::Instant)> = None;
+    let mut stopping: Option<(&'static str, Stopping)> = None;
     let mut deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let far = || tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
     let mut client_gone = false;
-    // When to repeat SIGINT if bpftrace has said nothing since the last one.
-    let mut repeat_sigint: Option<tokio::time::Instant> = None;
-    let next_repeat = || Some(tokio::time::Instant::now() + SIGINT_REPEAT);
     loop {
-        let kill_at = stopping.map(|(_, t)| t);
+        let wake = stopping.as_ref().and_then(|(_, s)| s.next_at());
         tokio::select! {
-            line = async { match out.as_mut() { Some(o) => o.next_line().await, None => Ok(None) } }, if out.is_some() => {
+            line = async { match out.as_mut() { Some(o) => o.next().await, None => Ok(None) } }, if out.is_some() => {
                 match line {
-                    Ok(Some(l)) if l == READY_MARKER => {
+                    Ok(Some(Output::Ready)) => {
                         // Started counts from now: the trigger may run.
                         if let Some(d) = duration { deadline = Some(tokio::time::Instant::now() + d); }
                         let _ = events.send(JobEvent::Started { job_id: job_id.clone(), probes, attached: Vec::new() }).await;
                     }
-                    Ok(Some(l)) => {
+                    Ok(Some(Output::Attaching(n))) => {
                         // It is talking: it got the signal (or never needed one).
-                        repeat_sigint = None;
-                        if let Some(n) = attaching_count(&l) { probes = n.saturating_sub(added_probes); continue; }
+                        if let Some((_, s)) = stopping.as_mut() { s.heard_from(); }
+                        probes = n;
+                    }
+                    Ok(Some(Output::Line(l))) => {
+                        if let Some((_, s)) = stopping.as_mut() { s.heard_from(); }
                         let _ = events.send(JobEvent::Line { text: l, stderr: false, json: None }).await;
                     }
                     _ => out = None,
@@ -681,12 +648,11 @@ async fn supervise(
                     _ => err = None,
                 }
             }
-            status = child.wait(), if out.is_none() && err.is_none() => {
-                guard.disarm();
+            status = run.wait(), if out.is_none() && err.is_none() => {
                 let code = status.ok().and_then(|s| s.code()).unwrap_or(-1);
-                let reason = match (stopping, client_gone) {
+                let reason = match (&stopping, client_gone) {
                     (_, true) => "stopped: the client went away".to_owned(),
-                    (Some((why, _)), _) => why.to_owned(),
+                    (Some((why, _)), _) => (*why).to_owned(),
                     (None, _) if code == 0 => "the program exited".to_owned(),
                     (None, _) => format!("bpftrace exited with code {code}"),
                 };
@@ -694,36 +660,18 @@ async fn supervise(
                 return JobEvent::Finished { exit_code, reason };
             }
             _ = stop.notified(), if stopping.is_none() => {
-                signal_group(pgid, Signal::SIGINT);
-                repeat_sigint = next_repeat();
-                stopping = Some(("stopped on request", tokio::time::Instant::now() + GRACEFUL_STOP));
+                stopping = Some(("stopped on request", run.stop(GRACEFUL_STOP)));
             }
-            _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() && stopping.is_none() => {
-                signal_group(pgid, Signal::SIGINT);
-                repeat_sigint = next_repeat();
-                stopping = Some(("the duration ended", tokio::time::Instant::now() + GRACEFUL_STOP));
+            _ = sleep_until(deadline), if deadline.is_some() && stopping.is_none() => {
+                stopping = Some(("the duration ended", run.stop(GRACEFUL_STOP)));
             }
-            _ = tokio::time::sleep_until(repeat_sigint.unwrap_or_else(far)), if repeat_sigint.is_some() => {
-                signal_group(pgid, Signal::SIGINT);
-                repeat_sigint = next_repeat();
+            _ = sleep_until(wake), if wake.is_some() => {
+                if let Some((_, s)) = stopping.as_mut() { s.tick(); }
             }
             _ = events.closed(), if !client_gone => {
                 client_gone = true;
-                signal_group(pgid, Signal::SIGINT);
-                stopping = Some(("stopped: the client went away", tokio::time::Instant::now() + DISCONNECT_GRACE));
-            }
-            _ = tokio::time::sleep_until(kill_at.unwrap_or_else(far)), if kill_at.is_some() => {
-                signal_group(pgid, Signal::SIGKILL);
-                stopping = stopping.map(|(why, _)| (why, far()));
+                stopping = Some(("stopped: the client went away", run.stop(DISCONNECT_GRACE)));
             }
         }
     }
-}
-
-fn attaching_count(line: &str) -> Option<u32> {
-    line.strip_prefix("Attaching ")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
