@@ -9,6 +9,7 @@ mod extract;
 mod plan;
 mod prompt;
 mod query_step;
+mod recorder;
 mod repair;
 mod target;
 mod target_c;
@@ -27,9 +28,10 @@ use crate::knowledge::{Grounding, Knowledge};
 use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
 use crate::proto;
 use crate::query;
-use crate::store::{EntryKind, RequestRecord, RequestState, Store, TranscriptEntry};
+use crate::store::{EntryKind, RequestRecord, RequestState, Store};
 use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
 pub use extract::{parse_reply, Reply};
+use recorder::Recorder;
 pub use target::ProgramTarget;
 
 /// The prompts as the loop builds them, for benchmarks.
@@ -67,43 +69,6 @@ pub struct AskOptions {
 pub enum Outcome {
     Answer(proto::Answer),
     NoAnswer(proto::NoAnswer),
-}
-
-/// Keeps the request's record and writes it as the loop goes.
-struct Recorder<'a> {
-    store: &'a Store,
-    record: RequestRecord,
-    started: Instant,
-}
-
-impl Recorder<'_> {
-    fn add(&mut self, kind: EntryKind, iteration: u32, text: impl Into<String>) {
-        self.record.transcript.push(TranscriptEntry {
-            kind,
-            iteration,
-            text: text.into(),
-            at_ms: self.started.elapsed().as_millis() as u64,
-        });
-        if let Err(e) = self.store.put(&self.record) {
-            tracing::warn!(request = %self.record.id, "cannot record transcript: {e}");
-        }
-    }
-
-    async fn finish(&mut self, state: RequestState, outcome: &str) {
-        self.record.state = state;
-        self.record.outcome = outcome.to_owned();
-        self.record.wall_ms = self.started.elapsed().as_millis() as u64;
-        if let Err(e) = self.store.put_durable(&self.record).await {
-            tracing::error!(request = %self.record.id, "cannot record the outcome: {e}");
-        }
-    }
-
-    fn usage(&self) -> proto::Usage {
-        proto::Usage {
-            prompt_tokens: self.record.prompt_tokens,
-            completion_tokens: self.record.completion_tokens,
-        }
-    }
 }
 
 fn check_event(iteration: u32, c: &CheckOutcome) -> proto::CheckResult {
@@ -155,13 +120,8 @@ impl Agent {
     /// Answers one request. The request is recorded (pending) before anything else happens and
     /// always finalised, whatever the outcome.
     pub async fn ask(&self, opts: AskOptions, events: Events) -> Result<Outcome, KgentError> {
-        let started = Instant::now();
-        let mut rec = Recorder {
-            store: &self.store,
-            record: RequestRecord::new(&opts.text, opts.target.name(), opts.caller_uid),
-            started,
-        };
-        self.store.put_durable(&rec.record).await?;
+        let record = RequestRecord::new(&opts.text, opts.target.name(), opts.caller_uid);
+        let mut rec = Recorder::start(&self.store, record).await?;
         let id = rec.record.id.clone();
         tracing::info!(request = %id, uid = opts.caller_uid, "ask: {:.80}", opts.text);
         let result = self.run_loop(&opts, &events, &mut rec).await;
@@ -171,6 +131,9 @@ impl Agent {
                 rec.finish(RequestState::Answered, &a.explanation).await;
             }
             Ok(Outcome::NoAnswer(n)) => rec.finish(RequestState::NoAnswer, &n.reason).await,
+            Err(e @ KgentError::Cancelled) => {
+                rec.finish(RequestState::Cancelled, &e.to_string()).await
+            }
             Err(e) => rec.finish(RequestState::Failed, &e.to_string()).await,
         }
         result
@@ -342,9 +305,7 @@ impl Agent {
 
         for iteration in 1..=max_iter {
             if events.is_closed() {
-                return Err(KgentError::Internal(
-                    "cancelled: the client went away".into(),
-                ));
+                return Err(KgentError::Cancelled);
             }
             rec.record.iterations = iteration;
             let query_turn = iteration <= query_drafts;
