@@ -32,8 +32,8 @@ impl Daemon {
     /// Builds every part. Only what makes the daemon useless is fatal (no store, a backend
     /// configuration that cannot work); a missing model file is reported when it is first needed.
     pub async fn build(config: Config) -> Result<Self, KgentError> {
-        let backend = llm::from_config(&config.model)
-            .map_err(|e| KgentError::Config(format!("model backend: {e}")))?;
+        let backend =
+            llm::from_config(&config.model).map_err(|e| KgentError::Model(Box::new(e)))?;
         Self::build_with_backend(config, backend).await
     }
 
@@ -253,7 +253,7 @@ pub fn listen(socket: &Path, group: &str) -> Result<UnixListener, KgentError> {
         std::fs::remove_file(socket)?;
     }
     let listener = UnixListener::bind(socket)
-        .map_err(|e| KgentError::Config(format!("cannot listen on {}: {e}", socket.display())))?;
+        .map_err(|e| KgentError::io(format!("cannot listen on {}", socket.display()), e))?;
     let gid = nix::unistd::Group::from_name(group)
         .ok()
         .flatten()

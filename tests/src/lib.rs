@@ -26,6 +26,8 @@ pub struct TestDaemon {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     pub daemon_jobs: kgentd::exec::Jobs,
+    /// The agent the daemon serves, for asks made without a client.
+    pub daemon_agent: Arc<kgentd::agent::Agent>,
 }
 
 pub fn test_config(dir: &Path) -> Config {
@@ -74,6 +76,7 @@ impl TestDaemon {
             .await
             .expect("daemon builds");
         let daemon_jobs = daemon.jobs.clone();
+        let daemon_agent = daemon.agent.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             daemon
@@ -89,6 +92,7 @@ impl TestDaemon {
             shutdown: Some(tx),
             server: Some(server),
             daemon_jobs,
+            daemon_agent,
         }
     }
 

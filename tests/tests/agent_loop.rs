@@ -236,6 +236,43 @@ async fn history_keeps_every_prompt_reply_and_check() {
 }
 
 #[tokio::test]
+async fn an_ask_whose_client_went_away_is_recorded_as_cancelled() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let (events, gone) = tokio::sync::mpsc::channel(64);
+    drop(gone);
+    let opts = kgentd::agent::AskOptions {
+        text: REQUEST.into(),
+        target: kgentd::agent::ProgramTarget::Bpftrace,
+        max_iterations: 4,
+        smoke_run: false,
+        skip_smoke_run: true,
+        caller_uid: 0,
+    };
+    let err = match d.daemon_agent.ask(opts, events).await {
+        Err(e) => e,
+        Ok(_) => panic!("an ask nobody listens to must stop"),
+    };
+    assert!(matches!(err, kgentd::error::KgentError::Cancelled), "{err}");
+    assert_eq!(tonic::Status::from(err).code(), tonic::Code::Cancelled);
+    // What `kgentctl history` shows: cancelled, not failed, and the loop stopped before a draft.
+    let requests = d.requests().await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].state, "cancelled");
+    let rec = d
+        .client()
+        .await
+        .get_request(proto::GetRequestRequest {
+            id: requests[0].id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert!(rec.outcome.contains("client went away"), "{}", rec.outcome);
+    assert!(rec.transcript.iter().all(|e| e.kind != "reply"));
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn hardware_counter_requests_are_refused_with_the_reason() {
     let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
     let events = ask_all(&mut d.client().await, "measure cache misses per process", 2)

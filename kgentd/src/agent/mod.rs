@@ -10,6 +10,7 @@ mod plan;
 mod prompt;
 mod query_repair;
 mod query_step;
+mod recorder;
 mod repair;
 mod session;
 mod target;
@@ -30,9 +31,10 @@ use crate::knowledge::{Grounding, Knowledge};
 use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
 use crate::proto;
 use crate::query;
-use crate::store::{EntryKind, RequestRecord, RequestState, Store, TranscriptEntry};
+use crate::store::{EntryKind, RequestRecord, RequestState, Store};
 use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
 pub use extract::{parse_reply, Reply};
+use recorder::Recorder;
 pub use target::ProgramTarget;
 
 /// The prompts as the loop builds them, for benchmarks.
@@ -72,43 +74,6 @@ pub enum Outcome {
     NoAnswer(proto::NoAnswer),
 }
 
-/// Keeps the request's record and writes it as the loop goes.
-struct Recorder<'a> {
-    store: &'a Store,
-    record: RequestRecord,
-    started: Instant,
-}
-
-impl Recorder<'_> {
-    fn add(&mut self, kind: EntryKind, iteration: u32, text: impl Into<String>) {
-        self.record.transcript.push(TranscriptEntry {
-            kind,
-            iteration,
-            text: text.into(),
-            at_ms: self.started.elapsed().as_millis() as u64,
-        });
-        if let Err(e) = self.store.put(&self.record) {
-            tracing::warn!(request = %self.record.id, "cannot record transcript: {e}");
-        }
-    }
-
-    async fn finish(&mut self, state: RequestState, outcome: &str) {
-        self.record.state = state;
-        self.record.outcome = outcome.to_owned();
-        self.record.wall_ms = self.started.elapsed().as_millis() as u64;
-        if let Err(e) = self.store.put_durable(&self.record).await {
-            tracing::error!(request = %self.record.id, "cannot record the outcome: {e}");
-        }
-    }
-
-    fn usage(&self) -> proto::Usage {
-        proto::Usage {
-            prompt_tokens: self.record.prompt_tokens,
-            completion_tokens: self.record.completion_tokens,
-        }
-    }
-}
-
 type Events = mpsc::Sender<proto::AskEvent>;
 
 async fn emit(events: &Events, e: proto::ask_event::Event) {
@@ -132,13 +97,8 @@ impl Agent {
     /// Answers one request. The request is recorded (pending) before anything else happens and
     /// always finalised, whatever the outcome.
     pub async fn ask(&self, opts: AskOptions, events: Events) -> Result<Outcome, KgentError> {
-        let started = Instant::now();
-        let mut rec = Recorder {
-            store: &self.store,
-            record: RequestRecord::new(&opts.text, opts.target.name(), opts.caller_uid),
-            started,
-        };
-        self.store.put_durable(&rec.record).await?;
+        let record = RequestRecord::new(&opts.text, opts.target.name(), opts.caller_uid);
+        let mut rec = Recorder::start(&self.store, record).await?;
         let id = rec.record.id.clone();
         tracing::info!(request = %id, uid = opts.caller_uid, "ask: {:.80}", opts.text);
         let result = self.run_loop(&opts, &events, &mut rec).await;
@@ -148,6 +108,9 @@ impl Agent {
                 rec.finish(RequestState::Answered, &a.explanation).await;
             }
             Ok(Outcome::NoAnswer(n)) => rec.finish(RequestState::NoAnswer, &n.reason).await,
+            Err(e @ KgentError::Cancelled) => {
+                rec.finish(RequestState::Cancelled, &e.to_string()).await
+            }
             Err(e) => rec.finish(RequestState::Failed, &e.to_string()).await,
         }
         result
@@ -343,7 +306,7 @@ impl Agent {
         let t = Instant::now();
         let c = match self.backend.complete(req).await {
             Ok(c) => c,
-            Err(LlmError::Unavailable(e)) => return Err(KgentError::ModelUnavailable(e)),
+            Err(e @ LlmError::Unavailable(_)) => return Err(KgentError::Model(Box::new(e))),
             Err(LlmError::Request(e)) => {
                 rec.add(EntryKind::Note, 0, format!("plan step skipped: {e}"));
                 return Ok(None);

@@ -126,9 +126,7 @@ impl<'a, 'r> Session<'a, 'r> {
         let mut mem = Memory::default();
         for iteration in 1..=plan.max_iterations {
             if self.events.is_closed() {
-                return Err(KgentError::Internal(
-                    "cancelled: the client went away".into(),
-                ));
+                return Err(KgentError::Cancelled);
             }
             if let Some(spent) = self.budget_spent() {
                 self.note(iteration, format!("stopped: {spent}"));
@@ -423,9 +421,9 @@ impl<'a, 'r> Session<'a, 'r> {
         let t = Instant::now();
         let completion = match self.agent.backend.complete(request).await {
             Ok(c) => c,
-            Err(LlmError::Unavailable(e)) => {
+            Err(e @ LlmError::Unavailable(_)) => {
                 self.note(iteration, format!("model unavailable: {e}"));
-                return Err(KgentError::ModelUnavailable(e));
+                return Err(KgentError::Model(Box::new(e)));
             }
             Err(LlmError::Request(e)) => {
                 self.note(iteration, format!("model request failed: {e}"));

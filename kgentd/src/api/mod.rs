@@ -17,7 +17,7 @@ use crate::error::KgentError;
 use crate::exec::loader::AttachTargets;
 use crate::exec::{JobEvent, JobSpec, JobTarget, Jobs};
 use crate::proto::{self, kgent_server::Kgent};
-use crate::store::RequestState;
+use crate::store::{RequestRecord, RequestState};
 
 pub struct KgentService {
     pub agent: Arc<Agent>,
@@ -59,6 +59,14 @@ impl KgentService {
         Ok(())
     }
 
+    /// A stored request, read off the async workers (sled reads can wait on the disk).
+    async fn request_record(&self, id: String) -> Result<RequestRecord, KgentError> {
+        let store = self.agent.store.clone();
+        tokio::task::spawn_blocking(move || store.get(&id))
+            .await
+            .map_err(|e| KgentError::Internal(format!("reading the store crashed: {e}")))?
+    }
+
     fn validate_text(&self, text: &str) -> Result<(), KgentError> {
         if text.trim().is_empty() {
             return Err(KgentError::InvalidArgument(
@@ -92,7 +100,7 @@ fn probe_entry(e: &crate::knowledge::catalog::CatalogEntry, score: f32) -> proto
     }
 }
 
-fn summary(r: &crate::store::RequestRecord) -> proto::RequestSummary {
+fn summary(r: &RequestRecord) -> proto::RequestSummary {
     proto::RequestSummary {
         id: r.id.clone(),
         text: r.text.clone(),
@@ -187,7 +195,7 @@ impl Kgent for KgentService {
         };
         let source = match req.program {
             Some(proto::run_request::Program::AnswerId(id)) => {
-                let rec = self.agent.store.get(&id)?;
+                let rec = self.request_record(id.clone()).await?;
                 caller.may_run_answer(rec.caller_uid)?;
                 if rec.target == "c" {
                     target = JobTarget::C;
@@ -307,7 +315,7 @@ impl Kgent for KgentService {
         request: Request<proto::GetRequestRequest>,
     ) -> Result<Response<proto::RequestRecord>, Status> {
         let caller = Caller::from_request(&request);
-        let rec = self.agent.store.get(&request.into_inner().id)?;
+        let rec = self.request_record(request.into_inner().id).await?;
         caller.may_read(rec.caller_uid)?;
         Ok(Response::new(proto::RequestRecord {
             summary: Some(summary(&rec)),

@@ -73,6 +73,17 @@ impl std::fmt::Display for LoadError {
     }
 }
 
+impl std::error::Error for LoadError {}
+
+impl From<LoadError> for crate::error::KgentError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Pin(_) => Self::HostSetup(Box::new(e)),
+            _ => Self::ProgramRejected(Box::new(e)),
+        }
+    }
+}
+
 /// Reads the program sections, the BTF and kgent's conventions from an object.
 pub fn inspect(bytes: &[u8]) -> Result<ObjectFacts, LoadError> {
     let file = object::File::parse(bytes)

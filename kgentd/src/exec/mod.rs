@@ -34,7 +34,7 @@ use crate::process;
 use crate::store::jobs::{JobRecord, JobState};
 use crate::store::Store;
 use crate::toolchain::bpftrace::supervisor::{sleep_until, AtBegin, Output, Stopping, Supervisor};
-use crate::toolchain::clang::{ClangToolchain, CompileError};
+use crate::toolchain::clang::ClangToolchain;
 use loader::AttachTargets;
 
 /// How long a graceful stop may take before the group is killed (bpftrace with hundreds of
@@ -142,7 +142,7 @@ pub fn lock_pin_root(
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| KgentError::Config(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| KgentError::io(format!("cannot open {}", path.display()), e))?;
     // SAFETY: flock on a file descriptor this function owns.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
@@ -302,15 +302,7 @@ impl Jobs {
         events: mpsc::Sender<JobEvent>,
     ) -> Result<(), KgentError> {
         let job_id = record.id.clone();
-        let object = self
-            .config
-            .clang
-            .compile(&spec.source)
-            .await
-            .map_err(|e| match e {
-                CompileError::Rejected(_) => KgentError::InvalidArgument(e.to_string()),
-                CompileError::Toolchain(_) => KgentError::Internal(e.to_string()),
-            })?;
+        let object = self.config.clang.compile(&spec.source).await?;
         let pin_dir = self.config.pin_root.join(&job_id);
         let stop = Arc::new(Notify::new());
         self.admit(
@@ -334,7 +326,7 @@ impl Jobs {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 Self::forget(&self.running, &job_id);
-                return Err(KgentError::InvalidArgument(e.to_string()));
+                return Err(e.into());
             }
             Err(e) => {
                 Self::forget(&self.running, &job_id);

@@ -2,10 +2,14 @@
 //! transcript (prompts, replies, checks).
 //!
 //! A request is written as `pending` before any work starts and promoted to `answered`,
-//! `no_answer` or `failed` when it ends, so a crash never loses one or leaves it half-known: on
-//! start-up, records still pending are marked failed ("interrupted"). Request ids are UUIDv7, so
-//! key order is time order. Jobs live in their own tree ([`jobs`]). This module knows nothing
-//! of gRPC.
+//! `no_answer`, `cancelled` or `failed` when it ends, both times flushed to disk, so a crash never
+//! loses one or leaves it half-known: on start-up, records still pending are marked failed
+//! ("interrupted"). Request ids are UUIDv7, so key order is time order. In between, each
+//! transcript entry is appended under its own key (request id + sequence number, in the
+//! `transcripts` tree) without a flush, so recording costs the same for the hundredth entry as for
+//! the first; reading a record puts its transcript back together. Records of older daemons, with
+//! the transcript inside, still read. Jobs live in their own tree ([`jobs`]). This module knows
+//! nothing of gRPC.
 pub mod jobs;
 
 use std::path::Path;
@@ -20,6 +24,8 @@ pub enum RequestState {
     Pending,
     Answered,
     NoAnswer,
+    /// The client went away before the request was answered.
+    Cancelled,
     Failed,
 }
 
@@ -29,6 +35,7 @@ impl RequestState {
             Self::Pending => "pending",
             Self::Answered => "answered",
             Self::NoAnswer => "no_answer",
+            Self::Cancelled => "cancelled",
             Self::Failed => "failed",
         }
     }
@@ -79,6 +86,9 @@ pub struct RequestRecord {
     pub program: Option<String>,
     /// Why the request ended as it did (the explanation or the reason for no answer).
     pub outcome: String,
+    /// In order. Stored beside the record, one key per entry ([`Store::append_entry`]); only
+    /// records written by older daemons hold it inline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<TranscriptEntry>,
 }
 
@@ -113,16 +123,31 @@ pub fn unix_ms() -> u64 {
 #[derive(Clone)]
 pub struct Store {
     requests: sled::Tree,
+    transcripts: sled::Tree,
     jobs: sled::Tree,
     job_objects: sled::Tree,
     db: sled::Db,
 }
 
+/// The key of a request's transcript entries: its id and a separator (ids never contain one).
+fn transcript_prefix(id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(id.len() + 5);
+    key.extend_from_slice(id.as_bytes());
+    key.push(b'/');
+    key
+}
+
+/// The key of one entry: big-endian, so key order is entry order.
+fn entry_key(id: &str, seq: u32) -> Vec<u8> {
+    let mut key = transcript_prefix(id);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
 impl Store {
     pub fn open(state_dir: &Path) -> Result<Self, KgentError> {
-        std::fs::create_dir_all(state_dir).map_err(|e| {
-            KgentError::Store(format!("cannot create {}: {e}", state_dir.display()))
-        })?;
+        std::fs::create_dir_all(state_dir)
+            .map_err(|e| KgentError::io(format!("cannot create {}", state_dir.display()), e))?;
         // sled's background flusher keeps the file lock for a moment after the last handle
         // of a previous opening is dropped (a restart in the same process, a test reopening):
         // retry briefly before calling the database taken.
@@ -137,17 +162,17 @@ impl Store {
                 _ => break,
             }
         }
-        let db = attempt.map_err(|e| {
-            KgentError::Store(format!(
-                "cannot open the database in {}: {e} (is another kgentd running with this state dir?)",
-                state_dir.display()
-            ))
+        let db = attempt.map_err(|source| KgentError::StoreOpen {
+            dir: state_dir.to_owned(),
+            source,
         })?;
         let requests = db.open_tree("requests")?;
+        let transcripts = db.open_tree("transcripts")?;
         let jobs = db.open_tree("jobs")?;
         let job_objects = db.open_tree("job_objects")?;
         Ok(Self {
             requests,
+            transcripts,
             jobs,
             job_objects,
             db,
@@ -170,34 +195,63 @@ impl Store {
         Ok(n)
     }
 
-    pub fn put(&self, rec: &RequestRecord) -> Result<(), KgentError> {
+    /// Writes the record without flushing. Its transcript is written inline only when it has
+    /// one, which only a record of an older daemon has (kept as it was).
+    fn put(&self, rec: &RequestRecord) -> Result<(), KgentError> {
         self.requests
             .insert(rec.id.as_bytes(), serde_json::to_vec(rec)?)?;
         Ok(())
     }
 
-    /// Writes and flushes to disk: used for the first (pending) and last (final) write.
+    /// Writes the record and flushes the database to disk (its transcript entries with it):
+    /// used for the first (pending) and the last (final) write of a request.
     pub async fn put_durable(&self, rec: &RequestRecord) -> Result<(), KgentError> {
         self.put(rec)?;
         self.db.flush_async().await?;
         Ok(())
     }
 
+    /// Appends entry number `seq` (0, 1, 2 … per request) to a request's transcript. Not
+    /// flushed: an in-memory insert, cheap enough for the async workers; the request's final
+    /// [`put_durable`](Self::put_durable) makes it durable.
+    pub fn append_entry(
+        &self,
+        id: &str,
+        seq: u32,
+        entry: &TranscriptEntry,
+    ) -> Result<(), KgentError> {
+        self.transcripts
+            .insert(entry_key(id, seq), serde_json::to_vec(entry)?)?;
+        Ok(())
+    }
+
+    /// The record with its transcript put back together: entries held inline (an older
+    /// daemon's), then the appended ones in order.
+    fn assemble(&self, value: &[u8]) -> Result<RequestRecord, KgentError> {
+        let mut rec: RequestRecord = serde_json::from_slice(value)?;
+        for item in self.transcripts.scan_prefix(transcript_prefix(&rec.id)) {
+            let (_, v) = item?;
+            rec.transcript.push(serde_json::from_slice(&v)?);
+        }
+        Ok(rec)
+    }
+
+    /// Reads from disk: call it off the async workers.
     pub fn get(&self, id: &str) -> Result<RequestRecord, KgentError> {
         match self.requests.get(id.as_bytes())? {
-            Some(v) => Ok(serde_json::from_slice(&v)?),
+            Some(v) => self.assemble(&v),
             None => Err(KgentError::NotFound(format!(
                 "no request {id:?} (kgentctl history lists them)"
             ))),
         }
     }
 
-    /// Newest first.
+    /// Newest first. Reads from disk: call it off the async workers.
     pub fn list(&self, limit: usize) -> Result<Vec<RequestRecord>, KgentError> {
         let mut out = Vec::new();
         for item in self.requests.iter().rev().take(limit) {
             let (_, v) = item?;
-            out.push(serde_json::from_slice(&v)?);
+            out.push(self.assemble(&v)?);
         }
         Ok(out)
     }
@@ -223,6 +277,137 @@ mod tests {
         assert!(rec.outcome.contains("interrupted"));
         assert_eq!(rec.text, "trace opens");
         assert_eq!(store.recover_interrupted().expect("again"), 0);
+    }
+
+    fn entry(i: usize, text_len: usize) -> TranscriptEntry {
+        TranscriptEntry {
+            kind: if i.is_multiple_of(2) {
+                EntryKind::Prompt
+            } else {
+                EntryKind::Reply
+            },
+            iteration: i as u32 / 2,
+            text: format!("{i:>text_len$}"),
+            at_ms: i as u64,
+        }
+    }
+
+    /// Appends `n` entries and finalises the record the way the agent does.
+    async fn record_with(store: &Store, n: usize) -> RequestRecord {
+        let mut rec = RequestRecord::new("trace opens", "bpftrace", 0);
+        store.put_durable(&rec).await.expect("pending");
+        for i in 0..n {
+            store
+                .append_entry(&rec.id, i as u32, &entry(i, 40))
+                .expect("append");
+        }
+        rec.state = RequestState::NoAnswer;
+        rec.outcome = "gave up".into();
+        store.put_durable(&rec).await.expect("final");
+        rec
+    }
+
+    #[tokio::test]
+    async fn transcript_entries_are_appended_and_the_record_does_not_grow_with_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let short = record_with(&store, 1).await;
+        let long = record_with(&store, 200).await;
+        let header_len = |id: &str| store.requests.get(id).expect("get").expect("kept").len();
+        assert_eq!(header_len(&short.id), header_len(&long.id));
+        assert_eq!(store.transcripts.len(), 201);
+        let read = store.get(&long.id).expect("get");
+        assert_eq!(read.state, RequestState::NoAnswer);
+        assert_eq!(read.transcript.len(), 200);
+        for (i, e) in read.transcript.iter().enumerate() {
+            assert_eq!(e.text, entry(i, 40).text);
+            assert_eq!(e.kind, entry(i, 40).kind);
+        }
+        assert_eq!(store.get(&short.id).expect("get").transcript.len(), 1);
+    }
+
+    /// A record as daemons before appended transcripts wrote it: the transcript inside.
+    const OLD_RECORD: &str = r#"{"id":"0190a5c2-7b4e-7cc1-9d2e-3f4a5b6c7d8e","text":"trace opens","target":"bpftrace","caller_uid":1000,"created_unix_ms":1720000000000,"state":"pending","wall_ms":0,"iterations":1,"prompt_tokens":120,"completion_tokens":30,"program":null,"outcome":"","transcript":[{"kind":"prompt","iteration":1,"text":"[user]\ntrace opens","at_ms":3},{"kind":"reply","iteration":1,"text":"tracepoint:syscalls:sys_enter_openat { }","at_ms":900}]}"#;
+
+    #[tokio::test]
+    async fn a_record_written_by_an_older_daemon_still_reads_whole() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let id = "0190a5c2-7b4e-7cc1-9d2e-3f4a5b6c7d8e";
+        {
+            let db = sled::open(dir.path().join("db")).expect("old database");
+            db.open_tree("requests")
+                .expect("tree")
+                .insert(id, OLD_RECORD)
+                .expect("insert");
+            db.flush().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("open");
+        let read = |store: &Store| {
+            let rec = store.get(id).expect("get");
+            let texts: Vec<String> = rec.transcript.iter().map(|e| e.text.clone()).collect();
+            assert_eq!(
+                texts,
+                [
+                    "[user]\ntrace opens",
+                    "tracepoint:syscalls:sys_enter_openat { }"
+                ]
+            );
+            assert_eq!(rec.transcript[1].kind, EntryKind::Reply);
+            rec
+        };
+        assert_eq!(read(&store).state, RequestState::Pending);
+        // Marking it interrupted rewrites the record; its transcript stays.
+        assert_eq!(store.recover_interrupted().expect("recover"), 1);
+        assert_eq!(read(&store).state, RequestState::Failed);
+        assert_eq!(store.list(10).expect("list")[0].transcript.len(), 2);
+    }
+
+    /// Not a timed assertion: prints what recording 200 entries costs the old way (the whole
+    /// record rewritten per entry) and the new way (one insert per entry), then the final flush.
+    #[tokio::test]
+    async fn recording_200_entries_old_and_new() {
+        const N: usize = 200;
+        const TEXT: usize = 1000;
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+
+        let mut old = RequestRecord::new("old way", "bpftrace", 0);
+        store.put_durable(&old).await.expect("pending");
+        let (mut old_bytes, t) = (0, std::time::Instant::now());
+        for i in 0..N {
+            old.transcript.push(entry(i, TEXT));
+            old_bytes += serde_json::to_vec(&old).expect("json").len();
+            store.put(&old).expect("rewrite");
+        }
+        let old_adds = t.elapsed();
+        store.put_durable(&old).await.expect("final");
+        let old_total = t.elapsed();
+
+        let new = RequestRecord::new("new way", "bpftrace", 0);
+        store.put_durable(&new).await.expect("pending");
+        let (mut new_bytes, t) = (0, std::time::Instant::now());
+        for i in 0..N {
+            let e = entry(i, TEXT);
+            new_bytes += serde_json::to_vec(&e).expect("json").len();
+            store.append_entry(&new.id, i as u32, &e).expect("append");
+        }
+        let new_adds = t.elapsed();
+        store.put_durable(&new).await.expect("final");
+        let new_total = t.elapsed();
+
+        assert_eq!(store.get(&old.id).expect("old").transcript.len(), N);
+        assert_eq!(store.get(&new.id).expect("new").transcript.len(), N);
+        for (way, adds, total, bytes) in [
+            ("whole record rewritten", old_adds, old_total, old_bytes),
+            ("entry appended", new_adds, new_total, new_bytes),
+        ] {
+            println!(
+                "{N} entries of {TEXT} B, {way} per entry: adds {adds:?} ({:?} each, {} kB \
+                 serialised), with the final flush {total:?}",
+                adds / N as u32,
+                bytes / 1000
+            );
+        }
     }
 
     #[tokio::test]

@@ -39,6 +39,17 @@ impl std::fmt::Display for CompileError {
     }
 }
 
+impl std::error::Error for CompileError {}
+
+impl From<CompileError> for crate::error::KgentError {
+    fn from(e: CompileError) -> Self {
+        match e {
+            CompileError::Rejected(_) => Self::ProgramRejected(Box::new(e)),
+            CompileError::Toolchain(_) => Self::HostSetup(Box::new(e)),
+        }
+    }
+}
+
 /// clang, llvm-strip and the per-kernel header directory.
 pub struct ClangToolchain {
     clang: PathBuf,
