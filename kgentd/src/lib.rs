@@ -18,6 +18,8 @@ pub mod exec;
 pub mod host;
 pub mod knowledge;
 pub mod llm;
+#[cfg(test)]
+mod no_panic;
 pub mod query;
 pub mod specs_db;
 pub mod store;

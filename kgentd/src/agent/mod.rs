@@ -106,6 +106,30 @@ impl Recorder<'_> {
     }
 }
 
+/// `work`'s result, or an internal error saying what panicked in it.
+async fn caught<T>(
+    request_id: &str,
+    work: impl std::future::Future<Output = Result<T, KgentError>>,
+) -> Result<T, KgentError> {
+    use futures::FutureExt;
+    // The loop's state is dropped with the panic: only the record, finalised as failed, is
+    // used after it.
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            tracing::error!(request = %request_id, "the agent panicked: {what}");
+            Err(KgentError::Internal(format!(
+                "kgent failed while answering this request (a bug in kgent: it panicked: {what})"
+            )))
+        })
+}
+
 fn check_event(iteration: u32, c: &CheckOutcome) -> proto::CheckResult {
     proto::CheckResult {
         iteration,
@@ -153,7 +177,8 @@ const HARDWARE_WORDS: &[&str] = &[
 
 impl Agent {
     /// Answers one request. The request is recorded (pending) before anything else happens and
-    /// always finalised, whatever the outcome.
+    /// always finalised, whatever the outcome: a panic in the loop (a bug) ends it as failed,
+    /// with the panic's message, instead of killing the task and leaving the record pending.
     pub async fn ask(&self, opts: AskOptions, events: Events) -> Result<Outcome, KgentError> {
         let started = Instant::now();
         let mut rec = Recorder {
@@ -164,7 +189,7 @@ impl Agent {
         self.store.put_durable(&rec.record).await?;
         let id = rec.record.id.clone();
         tracing::info!(request = %id, uid = opts.caller_uid, "ask: {:.80}", opts.text);
-        let result = self.run_loop(&opts, &events, &mut rec).await;
+        let result = caught(&id, self.run_loop(&opts, &events, &mut rec)).await;
         match &result {
             Ok(Outcome::Answer(a)) => {
                 rec.record.program = Some(a.program.clone());
@@ -1028,4 +1053,28 @@ fn word_boundary(s: &str, start: usize, len: usize) -> bool {
     let before = s[..start].chars().next_back();
     let after = s[start + len..].chars().next();
     !before.is_some_and(|c| c.is_alphanumeric()) && !after.is_some_and(|c| c.is_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_the_loop_is_an_internal_error_with_its_message() {
+        let panics = async {
+            let text = String::from("µs");
+            if text.len() > 1 {
+                panic!("byte index 1 is not a char boundary in `{text}`");
+            }
+            Ok(())
+        };
+        match caught("r1", panics).await {
+            Err(KgentError::Internal(m)) => {
+                assert!(m.contains("byte index 1 is not a char boundary"), "{m}")
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
+        let fine = caught("r2", async { Ok::<_, KgentError>(7) }).await;
+        assert_eq!(fine.ok(), Some(7));
+    }
 }
