@@ -199,7 +199,7 @@ fn valid_query() -> impl Strategy<Value = (String, query::Query)> {
             for (i, (t, op, (lit, value))) in filter.iter().enumerate() {
                 text.push_str(if i == 0 { " WHERE " } else { " AND " });
                 text.push_str(&format!("{t} {op} {lit}"));
-                let test = Expr::Binary(Box::new(term(t)), *op, Box::new(value.clone()));
+                let test = Expr::Binary(Box::new(term(t)), op, Box::new(value.clone()));
                 cond = Some(match cond {
                     None => test,
                     Some(c) => Expr::Binary(Box::new(c), "&&", Box::new(test)),
