@@ -23,6 +23,8 @@ pub mod host;
 pub mod intent;
 pub mod knowledge;
 pub mod llm;
+#[cfg(test)]
+mod no_panic;
 pub mod process;
 pub mod query;
 pub mod store;

@@ -394,3 +394,58 @@ async fn a_plainly_misspelled_field_is_repaired_without_asking_the_model_again()
     );
     d.stop().await;
 }
+
+/// A model stand-in that panics when asked, as a bug anywhere in the loop would.
+struct PanickingModel;
+
+#[async_trait::async_trait]
+impl kgentd::llm::Backend for PanickingModel {
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+    fn model(&self) -> String {
+        "a model that panics".into()
+    }
+    fn loaded(&self) -> bool {
+        true
+    }
+    async fn complete(
+        &self,
+        _req: kgentd::llm::ChatRequest,
+    ) -> Result<kgentd::llm::Completion, kgentd::llm::LlmError> {
+        panic!("byte index 1 is not a char boundary; it is inside 'µ' (bytes 0..2) of `µs`")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_while_answering_fails_the_request_with_the_reason() {
+    let d = TestDaemon::with_backend(std::sync::Arc::new(PanickingModel), |_| {}).await;
+    let err = ask_all(&mut d.client().await, REQUEST, 2)
+        .await
+        .expect_err("the ask fails");
+    assert_eq!(err.code(), tonic::Code::Internal);
+    assert!(
+        err.message().contains("panicked") && err.message().contains("not a char boundary"),
+        "{}",
+        err.message()
+    );
+    // The record is finalised, not left pending, and the daemon still answers.
+    let list = d.requests().await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].state, "failed");
+    let rec = d
+        .client()
+        .await
+        .get_request(proto::GetRequestRequest {
+            id: list[0].id.clone(),
+        })
+        .await
+        .expect("get_request")
+        .into_inner();
+    assert!(
+        rec.outcome.contains("not a char boundary"),
+        "{}",
+        rec.outcome
+    );
+    d.stop().await;
+}

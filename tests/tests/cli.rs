@@ -165,6 +165,40 @@ fn ask_prints_the_program_and_exit_codes_mean_something() {
 }
 
 #[test]
+fn a_query_with_unquoted_non_ascii_text_is_a_clear_error_not_a_panic() {
+    let out = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "query"])
+        .arg("SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE comm == µ")
+        .output()
+        .expect("kgentd");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+    assert!(
+        stderr.contains("the query does not parse: unexpected `µ`")
+            && stderr.contains("double quotes"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no program printed: {}",
+        text(&out.stdout)
+    );
+    // Quoted, the same text is a string the query compares with.
+    let quoted = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "query"])
+        .arg("SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE comm == \"µ\"")
+        .output()
+        .expect("kgentd");
+    assert!(quoted.status.success(), "{}", text(&quoted.stderr));
+    assert!(
+        text(&quoted.stdout).contains("comm == \"µ\""),
+        "{}",
+        text(&quoted.stdout)
+    );
+}
+
+#[test]
 fn an_unreachable_daemon_is_exit_4_with_advice() {
     let out = ctl(Path::new("/nonexistent/kgent.sock"), &["host"]);
     assert_eq!(out.status.code(), Some(4));

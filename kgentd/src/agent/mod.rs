@@ -8,7 +8,7 @@
 mod extract;
 mod plan;
 mod prompt;
-mod query_repair;
+pub mod query_repair;
 mod query_step;
 mod recorder;
 mod repair;
@@ -74,6 +74,30 @@ pub enum Outcome {
     NoAnswer(proto::NoAnswer),
 }
 
+/// `work`'s result, or an internal error saying what panicked in it.
+async fn caught<T>(
+    request_id: &str,
+    work: impl std::future::Future<Output = Result<T, KgentError>>,
+) -> Result<T, KgentError> {
+    use futures::FutureExt;
+    // The loop's state is dropped with the panic: only the record, finalised as failed, is
+    // used after it.
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            tracing::error!(request = %request_id, "the agent panicked: {what}");
+            Err(KgentError::Internal(format!(
+                "kgent failed while answering this request (a bug in kgent: it panicked: {what})"
+            )))
+        })
+}
+
 type Events = mpsc::Sender<proto::AskEvent>;
 
 async fn emit(events: &Events, e: proto::ask_event::Event) {
@@ -95,13 +119,14 @@ async fn progress(events: &Events, started: Instant, iteration: u32, stage: &str
 
 impl Agent {
     /// Answers one request. The request is recorded (pending) before anything else happens and
-    /// always finalised, whatever the outcome.
+    /// always finalised, whatever the outcome: a panic in the loop (a bug) ends it as failed,
+    /// with the panic's message, instead of killing the task and leaving the record pending.
     pub async fn ask(&self, opts: AskOptions, events: Events) -> Result<Outcome, KgentError> {
         let record = RequestRecord::new(&opts.text, opts.target.name(), opts.caller_uid);
         let mut rec = Recorder::start(&self.store, record).await?;
         let id = rec.record.id.clone();
         tracing::info!(request = %id, uid = opts.caller_uid, "ask: {:.80}", opts.text);
-        let result = self.run_loop(&opts, &events, &mut rec).await;
+        let result = caught(&id, self.run_loop(&opts, &events, &mut rec)).await;
         match &result {
             Ok(Outcome::Answer(a)) => {
                 rec.record.program = Some(a.program.clone());
@@ -402,4 +427,28 @@ fn absent_filesystem(intent: &Intent, host: &HostFacts) -> Option<String> {
             )
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_the_loop_is_an_internal_error_with_its_message() {
+        let panics = async {
+            let text = String::from("µs");
+            if text.len() > 1 {
+                panic!("byte index 1 is not a char boundary in `{text}`");
+            }
+            Ok(())
+        };
+        match caught("r1", panics).await {
+            Err(KgentError::Internal(m)) => {
+                assert!(m.contains("byte index 1 is not a char boundary"), "{m}")
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
+        let fine = caught("r2", async { Ok::<_, KgentError>(7) }).await;
+        assert_eq!(fine.ok(), Some(7));
+    }
 }

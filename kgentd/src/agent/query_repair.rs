@@ -78,7 +78,10 @@ fn weak_zero_test(test: &Expr) -> bool {
 
 fn literals_stated(e: &Expr, intent: &Intent) -> bool {
     match e {
-        Expr::Int(n) => intent.numbers.contains(n) || intent.numbers.contains(&-n),
+        Expr::Int(n) => {
+            intent.numbers.contains(n)
+                || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
+        }
         // A string counts when the request quotes it: "run shell commands" does not state
         // `command == "shell"`.
         Expr::Str(s) => intent.quotes(s),

@@ -212,15 +212,18 @@ fn reported_code(source: &str) -> String {
     let mut out = String::new();
     for b in probe_blocks(source) {
         let body = b.body.as_bytes();
+        // `i` stays on a char boundary: it steps over whole chars, or to just after a `)`.
         let mut i = 0;
-        while i < body.len() {
-            let rest = &b.body[i..];
+        while let Some(rest) = b.body.get(i..) {
+            let Some(c) = rest.chars().next() else {
+                break;
+            };
             let at_if = rest.starts_with("if")
                 && (i == 0 || !(body[i - 1].is_ascii_alphanumeric() || body[i - 1] == b'_'))
                 && rest[2..].trim_start().starts_with('(');
             if !at_if {
-                out.push(body[i] as char);
-                i += 1;
+                out.push(c);
+                i += c.len_utf8();
                 continue;
             }
             // Skip to the parenthesis that closes the condition.

@@ -233,7 +233,7 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         ));
     }
     // The trigger's IPv6 connection goes to the port after its IPv4 one (when IPv6 works here).
-    let v6_port = obs.facts.ports.first().map(|p| p + 1);
+    let v6_port = obs.facts.ports.first().and_then(|p| p.checked_add(1));
     if let Some(v6) = v6_port.filter(|p| expect.ipv6 && obs.facts.ports.contains(p)) {
         if !text.contains("::1") && (expect.addresses || !has_number(u64::from(v6))) {
             return Err(format!(

@@ -282,7 +282,7 @@ impl TypeTable {
             | Some(BtfType::Float { size }) => u64::from(*size),
             Some(BtfType::Ptr { .. }) => 8,
             Some(BtfType::Array { elem, len }) => {
-                u64::from(*len) * self.size_depth(*elem, depth + 1)
+                u64::from(*len).saturating_mul(self.size_depth(*elem, depth + 1))
             }
             _ => 0,
         }

@@ -160,7 +160,7 @@ fn decode_depth(types: &TypeTable, type_id: u32, bytes: &[u8], field: &str, dept
                 } else {
                     let start = (m.bit_offset / 8) as usize;
                     let len = types.size_of(m.type_id) as usize;
-                    let Some(slice) = bytes.get(start..start + len) else {
+                    let Some(slice) = bytes.get(start..start.saturating_add(len)) else {
                         continue;
                     };
                     decode_depth(types, m.type_id, slice, &m.name, depth + 1)
@@ -280,7 +280,8 @@ pub fn render_map(types: &TypeTable, dump: &MapDump) -> (Vec<String>, Value) {
 }
 
 /// bpftrace's `hist()` drawing: one line per power-of-two bucket from the lowest to the
-/// highest used one, a bar of `@` scaled to 52 columns.
+/// highest used one, a bar of `@` scaled to 52 columns. Keys that fall in one bucket are added
+/// up (saturating) before the bars are scaled to the largest bucket.
 pub fn log2_histogram(slots: &[(u64, u64)]) -> Vec<String> {
     let (Some(lo), Some(hi)) = (
         slots.iter().map(|s| s.0).min(),
@@ -289,14 +290,19 @@ pub fn log2_histogram(slots: &[(u64, u64)]) -> Vec<String> {
         return Vec::new();
     };
     let hi = hi.min(63);
-    let max = slots.iter().map(|s| s.1).max().unwrap_or(1).max(1);
-    (lo.min(hi)..=hi)
+    let counts: Vec<(u64, u64)> = (lo.min(hi)..=hi)
         .map(|slot| {
             let count = slots
                 .iter()
                 .filter(|s| s.0 == slot)
-                .map(|s| s.1)
-                .sum::<u64>();
+                .fold(0u64, |sum, s| sum.saturating_add(s.1));
+            (slot, count)
+        })
+        .collect();
+    let max = counts.iter().map(|c| c.1).max().unwrap_or(1).max(1);
+    counts
+        .into_iter()
+        .map(|(slot, count)| {
             let label = if slot == 0 {
                 "[0, 2)".to_owned()
             } else {
@@ -306,7 +312,8 @@ pub fn log2_histogram(slots: &[(u64, u64)]) -> Vec<String> {
                     human(1u64.checked_shl(slot as u32 + 1).unwrap_or(u64::MAX))
                 )
             };
-            let bar = (count * 52 / max) as usize;
+            // count <= max, so the bar fits its 52 columns (u128: count * 52 cannot overflow).
+            let bar = (u128::from(count) * 52 / u128::from(max)).min(52) as usize;
             format!(
                 "{label:<20}{count:>8} |{}{}|",
                 "@".repeat(bar),

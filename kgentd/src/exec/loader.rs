@@ -112,7 +112,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ObjectFacts, LoadError> {
         if name == "kgent_print_every_s" {
             let data = section.data().unwrap_or(&[]);
             let at = sym.address() as usize;
-            if let Some(b) = data.get(at..at + 4) {
+            if let Some(b) = data.get(at..at.saturating_add(4)) {
                 let secs = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 print_every = (secs > 0).then(|| Duration::from_secs(secs.into()));
             }

@@ -15,7 +15,8 @@ use tokio::io::unix::AsyncFd;
 pub struct TracePipe {
     dir: PathBuf,
     pipe: Option<AsyncFd<File>>,
-    pending: String,
+    /// Bytes read after the last newline: a read may end inside a line, or inside a char.
+    pending: Vec<u8>,
 }
 
 impl TracePipe {
@@ -37,7 +38,7 @@ impl TracePipe {
             Ok(pipe) => Ok(Self {
                 dir,
                 pipe: Some(pipe),
-                pending: String::new(),
+                pending: Vec::new(),
             }),
             Err(e) => {
                 let _ = std::fs::remove_dir(&dir);
@@ -59,11 +60,11 @@ impl TracePipe {
             match guard.try_io(|f| f.get_mut().read(&mut buf)) {
                 Ok(Ok(0)) => return std::future::pending().await,
                 Ok(Ok(n)) => {
-                    self.pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    self.pending.extend_from_slice(&buf[..n]);
                     let mut out = Vec::new();
-                    while let Some(end) = self.pending.find('\n') {
-                        let line: String = self.pending.drain(..=end).collect();
-                        if let Some(l) = format_printk(line.trim_end()) {
+                    while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = self.pending.drain(..=end).collect();
+                        if let Some(l) = format_printk(String::from_utf8_lossy(&line).trim_end()) {
                             out.push(l);
                         }
                     }

@@ -92,9 +92,12 @@ fn parse(name: &str, ret: &str, params: &str) -> Option<Prototype> {
             continue;
         }
         // The parameter name is the last identifier, unless the whole is a bare type.
-        let split = p.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        let split = p
+            .char_indices()
+            .rfind(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+            .map(|(at, c)| at + c.len_utf8());
         let (ty, pname) = match split {
-            Some(at) if p[at + 1..].starts_with("__") => (p[..=at].trim(), &p[at + 1..]),
+            Some(end) if p[end..].starts_with("__") => (p[..end].trim(), &p[end..]),
             _ => (p.as_str(), ""),
         };
         let pname = pname.trim_start_matches('_');

@@ -417,8 +417,9 @@ fn numbers(lower: &str) -> Vec<i128> {
             Some("g" | "gb" | "gib") => (1 << 30, 1_000_000_000),
             _ => continue,
         };
-        out.push(n * bin);
-        out.push(n * dec);
+        // A number too large to multiply out states nothing more than itself.
+        out.extend(n.checked_mul(bin));
+        out.extend(n.checked_mul(dec));
     }
     out
 }

@@ -316,6 +316,9 @@ struct Clauses<'a> {
 }
 
 /// Finds the keywords SELECT, FROM, WHERE and GROUP BY outside string literals.
+///
+/// Works on bytes: a keyword is ASCII, so where one matches, its start and end are char
+/// boundaries of `text` (any other byte, part of a multi-byte char, matches none).
 fn split_clauses(text: &str) -> Result<Clauses<'_>, ParseError> {
     let mut marks: Vec<(usize, usize, &str)> = Vec::new(); // (start, end, keyword)
     let bytes = text.as_bytes();
@@ -328,14 +331,19 @@ fn split_clauses(text: &str) -> Result<Clauses<'_>, ParseError> {
         } else if !in_str && (i == 0 || !is_word(bytes[i - 1])) {
             for kw in ["SELECT", "FROM", "WHERE", "GROUP"] {
                 let end = i + kw.len();
-                if end <= bytes.len()
-                    && text[i..end].eq_ignore_ascii_case(kw)
+                if bytes
+                    .get(i..end)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(kw.as_bytes()))
                     && (end == bytes.len() || !is_word(bytes[end]))
                 {
                     let mut stop = end;
                     if kw == "GROUP" {
                         let after = text[end..].trim_start();
-                        if after.len() < 2 || !after[..2].eq_ignore_ascii_case("BY") {
+                        let by = after
+                            .as_bytes()
+                            .get(..2)
+                            .is_some_and(|w| w.eq_ignore_ascii_case(b"BY"));
+                        if !by {
                             return Err(ParseError("GROUP must be followed by BY".into()));
                         }
                         stop = text.len() - after.len() + 2;
@@ -387,7 +395,7 @@ fn split_top(text: &str, sep: char) -> Vec<&str> {
             ')' if !in_str => depth -= 1,
             c if c == sep && !in_str && depth == 0 => {
                 out.push(text[start..i].trim());
-                start = i + 1;
+                start = i + c.len_utf8();
             }
             _ => {}
         }
@@ -493,12 +501,28 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, ParseError> {
             let op = OPS
                 .iter()
                 .find(|o| rest.starts_with(**o))
-                .ok_or_else(|| ParseError(format!("unexpected `{c}`")))?;
+                .ok_or_else(|| unexpected(&chars[i..]))?;
             i += op.chars().count();
             out.push(Tok::Op(op));
         }
     }
     Ok(out)
+}
+
+/// The error for a character no token starts with (`rest` starts with it). Outside string
+/// literals a query is ASCII: a word in another script is a string the user did not quote.
+fn unexpected(rest: &[char]) -> ParseError {
+    let c = rest.first().copied().unwrap_or(' ');
+    if c.is_ascii() {
+        return ParseError(format!("unexpected `{c}`"));
+    }
+    let word: String = rest
+        .iter()
+        .take_while(|c| !c.is_whitespace() && !"()\",".contains(**c))
+        .collect();
+    ParseError(format!(
+        "unexpected `{word}`: outside double quotes a query has only ASCII names, numbers and operators; text is written in double quotes: \"{word}\""
+    ))
 }
 
 fn size_unit(unit: &str) -> Option<i128> {
@@ -527,14 +551,23 @@ fn number(word: &str) -> Result<i128, ParseError> {
     if unit.is_empty() {
         return Ok(n);
     }
-    size_unit(unit).map(|m| n * m).ok_or_else(bad)
+    let m = size_unit(unit).ok_or_else(bad)?;
+    n.checked_mul(m)
+        .ok_or_else(|| ParseError(format!("`{word}` is too large a number")))
 }
 
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     err: Option<ParseError>,
+    /// Parentheses, calls and unary operators open around the current token.
+    nesting: usize,
 }
+
+/// Bounds on one expression, far above what any query needs: parsing (and everything that
+/// walks the tree after) recurses once per level, and a stack is finite.
+const MAX_TOKENS: usize = 1_000;
+const MAX_NESTING: usize = 50;
 
 /// Binary operators by precedence, loosest first.
 const LEVELS: &[&[&str]] = &[
@@ -551,16 +584,28 @@ const LEVELS: &[&[&str]] = &[
 
 impl Parser {
     fn new(text: &str) -> Self {
-        match tokenize(text) {
+        let toks = tokenize(text).and_then(|toks| {
+            if toks.len() > MAX_TOKENS {
+                Err(ParseError(format!(
+                    "an expression of {} tokens; at most {MAX_TOKENS}",
+                    toks.len()
+                )))
+            } else {
+                Ok(toks)
+            }
+        });
+        match toks {
             Ok(toks) => Parser {
                 toks,
                 pos: 0,
                 err: None,
+                nesting: 0,
             },
             Err(e) => Parser {
                 toks: Vec::new(),
                 pos: 0,
                 err: Some(e),
+                nesting: 0,
             },
         }
     }
@@ -600,6 +645,18 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(ParseError(format!(
+                "an expression nested more than {MAX_NESTING} deep"
+            )));
+        }
+        self.nesting += 1;
+        let e = self.unary_nested();
+        self.nesting -= 1;
+        e
+    }
+
+    fn unary_nested(&mut self) -> Result<Expr, ParseError> {
         match self.toks.get(self.pos).cloned() {
             Some(Tok::Op(op @ ("-" | "!" | "~"))) => {
                 self.pos += 1;
