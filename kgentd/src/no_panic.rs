@@ -301,7 +301,7 @@ proptest! {
     fn coverage_repairs_and_reply_extraction_never_panic(request in text(), source in text()) {
         let h = host();
         let c = check_coverage(&h, &Intent::read(&request), &source);
-        prop_assert_eq!(c.passed, c.detail.starts_with("the program provides"));
+        prop_assert_eq!(c.passed(), c.detail().starts_with("the program provides"));
         for target in [ProgramTarget::Bpftrace, ProgramTarget::C] {
             let (fixed, notes) = target.repair(&h, &Intent::read(&request), &source);
             if notes.is_empty() {
@@ -459,7 +459,7 @@ fn a_candidate_with_non_ascii_text_is_checked_for_coverage() {
         &Intent::read("print the process name and size of every read()"),
         source,
     );
-    assert!(c.passed, "{}", c.detail);
+    assert!(c.passed(), "{}", c.detail());
     let filtered =
         "tracepoint:syscalls:sys_enter_read { if (comm == \"é\") { printf(\"µs\\n\"); } }";
     let c = check_coverage(
@@ -468,9 +468,9 @@ fn a_candidate_with_non_ascii_text_is_checked_for_coverage() {
         filtered,
     );
     assert!(
-        !c.passed,
+        !c.passed(),
         "comm only in a condition is not reported: {}",
-        c.detail
+        c.detail()
     );
 }
 

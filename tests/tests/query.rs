@@ -74,7 +74,7 @@ async fn every_shape_of_query_compiles_to_a_program_the_kernel_accepts() {
             &host.kernel_release,
         )
         .await;
-        assert!(load.passed, "{q}\n{source}\n{}", load.detail);
+        assert!(load.passed(), "{q}\n{source}\n{}", load.detail());
     }
 }
 
@@ -100,7 +100,7 @@ async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
             Duration::from_secs(30),
         )
         .await;
-        assert!(smoke.passed, "{request}\n{source}\n{}", smoke.detail);
+        assert!(smoke.passed(), "{request}\n{source}\n{}", smoke.detail());
     }
 }
 

@@ -77,11 +77,13 @@ async fn every_curated_entry_names_a_real_attach_point_and_helpers_carry_program
             &d.agent.knowledge,
             "kprobe:tcp_connect { printf(\"%d\\n\", pid); }",
         );
-        assert!(!check.passed);
+        assert!(!check.passed());
         assert!(
-            check.detail.contains("tracepoint:sock:inet_sock_set_state"),
+            check
+                .detail()
+                .contains("tracepoint:sock:inet_sock_set_state"),
             "{}",
-            check.detail
+            check.detail()
         );
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::check::{self, CheckOutcome};
+use crate::check::{self, Check};
 use crate::config::AgentConfig;
 use crate::error::KgentError;
 use crate::host::HostFacts;
@@ -151,12 +151,7 @@ impl Agent {
     }
 
     /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.
-    async fn check(
-        &self,
-        target: ProgramTarget,
-        intent: &Intent,
-        source: &str,
-    ) -> Vec<CheckOutcome> {
+    async fn check(&self, target: ProgramTarget, intent: &Intent, source: &str) -> Vec<Check> {
         match target {
             ProgramTarget::Bpftrace => {
                 let host_check = check::check_attach_points(&self.host, &self.knowledge, source);

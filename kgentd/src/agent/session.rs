@@ -27,7 +27,7 @@ use super::{
     allowed_probes, emit, event_probes, progress, prompt, query_step, Agent, AskOptions, Events,
     Outcome, ProgramTarget, Recorder,
 };
-use crate::check::{self, CheckOutcome};
+use crate::check::{self, Check, CheckKind, Evidence};
 use crate::error::KgentError;
 use crate::intent::{Concept, Intent};
 use crate::llm::{ChatRequest, Completion, LlmError, Message, Role};
@@ -581,9 +581,9 @@ impl<'a, 'r> Session<'a, 'r> {
     }
 
     /// The checks of a candidate, and its smoke run when the others pass.
-    async fn checks(&mut self, plan: &Plan, iteration: u32, source: &str) -> Vec<CheckOutcome> {
+    async fn checks(&mut self, plan: &Plan, iteration: u32, source: &str) -> Vec<Check> {
         let mut checks = self.agent.check(plan.target, &self.intent, source).await;
-        if !plan.smoke || !checks.iter().all(|c| c.passed) {
+        if !plan.smoke || !checks.iter().all(Check::passed) {
             return checks;
         }
         if let Some(why) = check::not_exercised(source) {
@@ -621,27 +621,27 @@ impl<'a, 'r> Session<'a, 'r> {
         completion: &Completion,
         source: String,
         explanation: String,
-        checks: Vec<CheckOutcome>,
+        checks: Vec<Check>,
     ) -> Step {
         mem.last_checks = checks.iter().map(|c| check_event(iteration, c)).collect();
         for (c, ev) in checks.iter().zip(&mem.last_checks) {
-            let verdict = if c.passed { "pass" } else { "FAIL" };
+            let verdict = if c.passed() { "pass" } else { "FAIL" };
             self.rec.add(
                 EntryKind::Check,
                 iteration,
-                format!("{}: {verdict}: {}", c.name, c.detail),
+                format!("{}: {verdict}: {}", c.name(), ev.detail),
             );
             emit(self.events, proto::ask_event::Event::Check(ev.clone())).await;
         }
         let target = plan.target;
-        if checks.iter().all(|c| c.passed) {
+        if checks.iter().all(Check::passed) {
             let explanation = if explanation.is_empty() {
-                format!(
-                    "attaches to {}",
-                    checks[0]
-                        .detail
-                        .trim_start_matches("resolved on this host: ")
-                )
+                let attached = checks.iter().find_map(|c| match &c.evidence {
+                    Evidence::Resolved(probes) => Some(probes.join(", ")),
+                    _ => None,
+                });
+                let first = || checks.first().map(Check::detail).unwrap_or_default();
+                format!("attaches to {}", attached.unwrap_or_else(first))
             } else {
                 explanation
             };
@@ -662,14 +662,14 @@ impl<'a, 'r> Session<'a, 'r> {
         let diag = checks
             .iter()
             .rev()
-            .filter(|c| !c.passed)
-            .map(|c| c.detail.clone())
+            .filter(|c| !c.passed())
+            .map(Check::detail)
             .collect::<Vec<_>>()
             .join("\n");
         mem.tried.push((source.clone(), diag.clone()));
         if checks
             .iter()
-            .any(|c| c.name == check::SMOKE_CHECK && !c.passed)
+            .any(|c| c.kind == CheckKind::SmokeRun && !c.passed())
         {
             let probes = event_probes(&source);
             if mem.smoke_failed.contains(&probes) {
@@ -715,12 +715,12 @@ enum Drafted {
     NoAnswer(String),
 }
 
-fn check_event(iteration: u32, c: &CheckOutcome) -> proto::CheckResult {
+fn check_event(iteration: u32, c: &Check) -> proto::CheckResult {
     proto::CheckResult {
         iteration,
-        name: c.name.to_owned(),
-        passed: c.passed,
-        detail: c.detail.clone(),
+        name: c.name().to_owned(),
+        passed: c.passed(),
+        detail: c.detail(),
         elapsed_ms: c.elapsed.as_millis() as u64,
     }
 }

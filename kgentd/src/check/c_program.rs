@@ -9,19 +9,16 @@
 //!   check returns.
 use std::time::{Duration, Instant};
 
-use super::CheckOutcome;
+use super::{Check, CheckKind, Evidence};
 use crate::exec::loader;
 use crate::toolchain::clang::{ClangToolchain, CompileError};
-
-pub const COMPILE_CHECK: &str = "clang-compile";
-pub const VERIFIER_CHECK: &str = "verifier-load";
 
 /// Compiles and loads `source`; the two outcomes, in that order.
 pub async fn check_c_program(
     clang: &ClangToolchain,
     source: &str,
     kernel_release: &str,
-) -> [CheckOutcome; 2] {
+) -> [Check; 2] {
     let started = Instant::now();
     let object = clang.compile(source).await;
     let compile_elapsed = started.elapsed();
@@ -33,30 +30,30 @@ pub async fn check_c_program(
                 CompileError::Toolchain(t) => t.clone(),
             };
             return [
-                CheckOutcome {
-                    name: COMPILE_CHECK,
-                    passed: false,
-                    detail,
-                    elapsed: compile_elapsed,
-                },
-                CheckOutcome {
-                    name: VERIFIER_CHECK,
-                    passed: false,
-                    detail: "not run: the program did not compile".into(),
-                    elapsed: Duration::ZERO,
-                },
+                Check::new(
+                    CheckKind::ClangCompile,
+                    false,
+                    Evidence::Report(detail),
+                    compile_elapsed,
+                ),
+                Check::new(
+                    CheckKind::VerifierLoad,
+                    false,
+                    Evidence::Report("not run: the program did not compile".into()),
+                    Duration::ZERO,
+                ),
             ];
         }
     };
-    let compile = CheckOutcome {
-        name: COMPILE_CHECK,
-        passed: true,
-        detail: format!(
+    let compile = Check::new(
+        CheckKind::ClangCompile,
+        true,
+        Evidence::Report(format!(
             "clang -O2 -g -target bpf compiled it against this kernel's vmlinux.h ({} bytes of BPF object)",
             bytes.len()
-        ),
-        elapsed: compile_elapsed,
-    };
+        )),
+        compile_elapsed,
+    );
     let started = Instant::now();
     let release = kernel_release.to_owned();
     let verdict = tokio::task::spawn_blocking(move || {
@@ -76,11 +73,11 @@ pub async fn check_c_program(
     };
     [
         compile,
-        CheckOutcome {
-            name: VERIFIER_CHECK,
+        Check::new(
+            CheckKind::VerifierLoad,
             passed,
-            detail,
-            elapsed: started.elapsed(),
-        },
+            Evidence::Report(detail),
+            started.elapsed(),
+        ),
     ]
 }

@@ -12,13 +12,11 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::CheckOutcome;
+use super::{Check, CheckKind, Evidence};
 use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
 use crate::knowledge::syscall_variants;
 use crate::toolchain::bpftrace::{probe_blocks, strip_comments};
-
-pub const COVERAGE_CHECK: &str = "request-coverage";
 
 /// One thing a request asks to see.
 struct Rule {
@@ -148,7 +146,7 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
 });
 
 /// Checks `source` against what `request` asks for. Passes with the list of what was required.
-pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> CheckOutcome {
+pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check {
     let started = std::time::Instant::now();
     let no_comments = strip_comments(source);
     static STRING: LazyLock<Regex> =
@@ -185,25 +183,18 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> CheckO
     if let Some(m) = named_calls_missing(host, intent, source) {
         missing.push(m);
     }
-    let (passed, detail) = if missing.is_empty() {
-        let what = if asked.is_empty() {
-            "nothing specific".to_owned()
-        } else {
-            asked.join(", ")
-        };
-        (
-            true,
-            format!("the program provides what the request asks for: {what}"),
-        )
+    let passed = missing.is_empty();
+    let evidence = if passed {
+        Evidence::Provides(asked)
     } else {
-        (false, missing.join("\n"))
+        Evidence::Problems(missing)
     };
-    CheckOutcome {
-        name: COVERAGE_CHECK,
+    Check::new(
+        CheckKind::RequestCoverage,
         passed,
-        detail,
-        elapsed: started.elapsed(),
-    }
+        evidence,
+        started.elapsed(),
+    )
 }
 
 /// What the program reports: its block bodies without the conditions of `if` statements
@@ -298,7 +289,7 @@ mod tests {
     }
 
     fn passes(request: &str, source: &str) -> bool {
-        check_coverage(&host(), &Intent::read(request), source).passed
+        check_coverage(&host(), &Intent::read(request), source).passed()
     }
 
     #[test]
@@ -321,8 +312,8 @@ mod tests {
             &Intent::read("a histogram of how many bytes each read() call returned"),
             latency,
         );
-        assert!(!c.passed);
-        assert!(c.detail.contains("return value"), "{}", c.detail);
+        assert!(!c.passed());
+        assert!(c.detail().contains("return value"), "{}", c.detail());
         let sizes =
             "tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @bytes = hist(args->ret); }";
         assert!(passes(
@@ -339,8 +330,8 @@ mod tests {
             &Intent::read("print the process name and PID of every read()"),
             src,
         );
-        assert!(!c.passed);
-        assert_eq!(c.detail.lines().count(), 2, "{}", c.detail);
+        assert!(!c.passed());
+        assert_eq!(c.detail().lines().count(), 2, "{}", c.detail());
         assert!(passes(
             "print the process name and PID of every read()",
             "tracepoint:syscalls:sys_enter_read { printf(\"%s %d\\n\", comm, pid); }"
@@ -371,11 +362,11 @@ mod tests {
             &Intent::read("warn about reads of 64 KiB or more with the process name and the size"),
             filtered,
         );
-        assert!(!c.passed);
+        assert!(!c.passed());
         assert!(
-            c.detail.contains("process name") && c.detail.contains("size"),
+            c.detail().contains("process name") && c.detail().contains("size"),
             "{}",
-            c.detail
+            c.detail()
         );
         let reported = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536) { printf(\"%s %d\\n\", comm, args->count); } }";
         assert!(passes(
@@ -397,8 +388,8 @@ mod tests {
             &Intent::read("for every bind() print the process name"),
             connect,
         );
-        assert!(!c.passed);
-        assert!(c.detail.contains("sys_enter_bind"), "{}", c.detail);
+        assert!(!c.passed());
+        assert!(c.detail().contains("sys_enter_bind"), "{}", c.detail());
         // A variant counts (accept4 for accept()); library functions are not syscalls.
         let accept4 = "tracepoint:syscalls:sys_exit_accept4 { printf(\"%s\\n\", comm); }";
         assert!(passes("every accept() by process name", accept4));

@@ -24,25 +24,106 @@ use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
-pub use coverage::{check_coverage, COVERAGE_CHECK};
-pub use smoke::{
-    check_smoke_run, expectation, judge, not_exercised, Expectation, Observation, SMOKE_CHECK,
-};
+pub use coverage::check_coverage;
+pub use smoke::{check_smoke_run, expectation, judge, not_exercised, Expectation, Observation};
 
-pub const HOST_CHECK: &str = "host-attach-points";
-pub const LOAD_CHECK: &str = "bpftrace-load";
+/// Which check ran. Its name is what users, the transcript and the model see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckKind {
+    HostAttachPoints,
+    RequestCoverage,
+    BpftraceLoad,
+    SmokeRun,
+    ClangCompile,
+    VerifierLoad,
+}
 
+impl CheckKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            CheckKind::HostAttachPoints => "host-attach-points",
+            CheckKind::RequestCoverage => "request-coverage",
+            CheckKind::BpftraceLoad => "bpftrace-load",
+            CheckKind::SmokeRun => "smoke-run",
+            CheckKind::ClangCompile => "clang-compile",
+            CheckKind::VerifierLoad => "verifier-load",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// What a check established (on a pass) or found wrong (on a fail).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    /// The program's attach points, each resolved on this host.
+    Resolved(Vec<String>),
+    /// What the request asks the program to report, all provided (none: nothing specific).
+    Provides(Vec<&'static str>),
+    /// What a tool reported: bpftrace, clang, the verifier, the smoke run's observation.
+    Report(String),
+    /// What is wrong, one item each, with the fix.
+    Problems(Vec<String>),
+}
+
+impl Evidence {
+    /// The evidence in words, as the client, the transcript and the model see it.
+    pub fn render(&self) -> String {
+        match self {
+            Evidence::Resolved(probes) => format!("resolved on this host: {}", probes.join(", ")),
+            Evidence::Provides(what) if what.is_empty() => {
+                "the program provides what the request asks for: nothing specific".to_owned()
+            }
+            Evidence::Provides(what) => format!(
+                "the program provides what the request asks for: {}",
+                what.join(", ")
+            ),
+            Evidence::Report(text) => text.clone(),
+            Evidence::Problems(p) => p.join("\n"),
+        }
+    }
+}
+
+/// One check of one candidate.
 #[derive(Debug, Clone)]
-pub struct CheckOutcome {
-    pub name: &'static str,
-    pub passed: bool,
-    /// Evidence on success, diagnostic on failure.
-    pub detail: String,
+pub struct Check {
+    pub kind: CheckKind,
+    pub verdict: Verdict,
+    pub evidence: Evidence,
     pub elapsed: Duration,
 }
 
+impl Check {
+    pub fn new(kind: CheckKind, passed: bool, evidence: Evidence, elapsed: Duration) -> Self {
+        let verdict = if passed { Verdict::Pass } else { Verdict::Fail };
+        Check {
+            kind,
+            verdict,
+            evidence,
+            elapsed,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Evidence on success, diagnostic on failure, in words.
+    pub fn detail(&self) -> String {
+        self.evidence.render()
+    }
+}
+
 /// What the static check found: problems, each with a hint naming real alternatives.
-pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str) -> CheckOutcome {
+pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str) -> Check {
     let started = Instant::now();
     let blocks = probe_blocks(source);
     let mut problems: Vec<String> = Vec::new();
@@ -119,16 +200,17 @@ pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str
         }
     }
     let passed = problems.is_empty();
-    CheckOutcome {
-        name: HOST_CHECK,
+    let evidence = if passed {
+        Evidence::Resolved(resolved)
+    } else {
+        Evidence::Problems(problems)
+    };
+    Check::new(
+        CheckKind::HostAttachPoints,
         passed,
-        detail: if passed {
-            format!("resolved on this host: {}", resolved.join(", "))
-        } else {
-            problems.join("\n")
-        },
-        elapsed: started.elapsed(),
-    }
+        evidence,
+        started.elapsed(),
+    )
 }
 
 /// A uprobe target `BINARY:FUNCTION` names a binary that exists here and a function it defines.
@@ -176,7 +258,7 @@ pub async fn check_bpftrace_load(
     source: &str,
     timeout: Duration,
     kernel_release: &str,
-) -> CheckOutcome {
+) -> Check {
     let report = check_load(bpftrace, source, timeout).await;
     let (passed, detail) = match report.verdict {
         LoadVerdict::Attached { probes } => (
@@ -195,10 +277,10 @@ pub async fn check_bpftrace_load(
         ),
         LoadVerdict::TimedOut | LoadVerdict::ToolMissing => (false, report.diagnostic),
     };
-    CheckOutcome {
-        name: LOAD_CHECK,
+    Check::new(
+        CheckKind::BpftraceLoad,
         passed,
-        detail,
-        elapsed: report.elapsed,
-    }
+        Evidence::Report(detail),
+        report.elapsed,
+    )
 }

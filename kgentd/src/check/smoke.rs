@@ -18,12 +18,11 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 use serde::Deserialize;
 
-use super::CheckOutcome;
+use super::{Check, CheckKind, Evidence};
 use crate::intent::{Concept, Exclusion, Intent};
 use crate::toolchain::bpftrace::supervisor::{AtBegin, NotReady, Output, Supervisor};
 use crate::toolchain::bpftrace::{condense, probe_blocks, ProbeSpec};
 
-pub const SMOKE_CHECK: &str = "smoke-run";
 const TRIGGER: &str = include_str!("smoke_trigger.py");
 /// The argument the trigger passes to the program it runs (see smoke_trigger.py).
 const TRIGGER_ARGUMENT: &str = "--kgent-smoke-arg";
@@ -167,22 +166,20 @@ pub async fn check_smoke_run(
     source: &str,
     intent: &Intent,
     attach_timeout: Duration,
-) -> CheckOutcome {
+) -> Check {
     let started = Instant::now();
     let named = intent.process_name.as_deref();
-    let (passed, detail) = match run(bpftrace, source, attach_timeout, named).await {
+    let (passed, evidence) = match run(bpftrace, source, attach_timeout, named).await {
         Ok(obs) => match judge(&expectation(intent), &obs) {
-            Ok(evidence) => (true, evidence),
-            Err(problem) => (false, with_excerpt(problem, &obs.lines)),
+            Ok(shown) => (true, Evidence::Report(shown)),
+            Err(problem) => (
+                false,
+                Evidence::Problems(vec![with_excerpt(problem, &obs.lines)]),
+            ),
         },
-        Err(e) => (false, e),
+        Err(e) => (false, Evidence::Report(e)),
     };
-    CheckOutcome {
-        name: SMOKE_CHECK,
-        passed,
-        detail,
-        elapsed: started.elapsed(),
-    }
+    Check::new(CheckKind::SmokeRun, passed, evidence, started.elapsed())
 }
 
 /// What one smoke run saw.

@@ -138,8 +138,8 @@ async fn loop_stages(
             &agent.host.kernel_release,
         )
         .await;
-        if !c.passed {
-            anyhow::bail!("the known-good program failed to load: {}", c.detail);
+        if !c.passed() {
+            anyhow::bail!("the known-good program failed to load: {}", c.detail());
         }
         loads.push(c.elapsed);
     }
