@@ -107,6 +107,17 @@ enum Command {
         /// The query.
         query: String,
     },
+    /// Print how kgent reads a request: the concepts it asks for (each with the source of the
+    /// rule that recognised it), the calls, syscalls, filesystems and binaries it names, the
+    /// numbers, quoted process name and time unit it states, and what it filters away. The
+    /// rules are data: specs-db/intent.toml. Nothing is loaded, no model is asked.
+    #[command(
+        after_help = "Examples:\n  kgentd intent 'how long does each fsync() take, in milliseconds'\n  kgentd intent \"show failed opens of processes named 'nginx' with the errno\""
+    )]
+    Intent {
+        /// The request, as a user would type it.
+        request: String,
+    },
 }
 
 fn init_logging() {
@@ -187,6 +198,10 @@ async fn main() -> anyhow::Result<()> {
             ground,
         }) => return cmd::specs::run(cfg, rebuild, export.as_deref(), ground.as_deref()).await,
         Some(Command::Query { query }) => return cmd::query::run(cfg, &query).await,
+        Some(Command::Intent { request }) => {
+            cmd::intent::run(&request);
+            return Ok(());
+        }
         None => {}
     }
     if !nix::unistd::Uid::effective().is_root() {

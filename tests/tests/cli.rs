@@ -273,3 +273,28 @@ reject = []
     assert!(line("cycles").contains("correct"), "{table}");
     assert!(json.exists());
 }
+
+#[test]
+fn kgentd_intent_shows_how_a_request_is_read_with_each_rules_source() {
+    let out = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "intent"])
+        .arg("how long does each fdatasync() take for tasks called 'db1', in µs")
+        .output()
+        .expect("kgentd");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for want in [
+        "Duration  (",
+        "calls written as calls: fdatasync",
+        "process name filtered on: db1",
+        "time unit: us",
+    ] {
+        assert!(stdout.contains(want), "{want} missing:\n{stdout}");
+    }
+    // A request that asks for nothing the vocabulary names says so.
+    let plain = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "intent", "trace things"])
+        .output()
+        .expect("kgentd");
+    assert!(text(&plain.stdout).contains("asks for: nothing the vocabulary names"));
+}
