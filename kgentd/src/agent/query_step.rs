@@ -32,12 +32,38 @@ pub fn scope(
         .collect();
     let called: Vec<&str> = intent.calls.iter().map(String::as_str).collect();
     let mut g = grounding.clone();
+    let mut from = named_calls(&named_tps, &called, &mut g);
+    let focused = !from.is_empty();
+    if focused {
+        g.tracepoints.retain(|t| named_tps.contains(&t.probe()));
+        g.facts.retain(|(p, _)| named_tps.contains(p));
+        for u in &mut g.uprobes {
+            u.symbols.retain(|s| called.contains(&s.as_str()));
+        }
+        g.uprobes.retain(|u| !u.symbols.is_empty());
+    } else {
+        from = offered(allowed);
+    }
+    let fields = readable_fields(host, &from, &mut g);
+    let coded_fields = probe_facts(&from, &fields, &mut g, intent);
+    QueryScope {
+        from,
+        fields,
+        grounding: g,
+        focused,
+        coded_fields,
+    }
+}
+
+/// The probes of the calls the request names: the `sys_enter_*` tracepoints of its syscalls, the
+/// grounded uprobe functions it calls, and C library functions it calls by name (added to `g`).
+fn named_calls(named_tps: &[String], called: &[&str], g: &mut Grounding) -> Vec<AllowedProbe> {
     let mut from: Vec<AllowedProbe> = named_tps
         .iter()
         .filter(|t| t.contains(":sys_enter_"))
         .map(|t| AllowedProbe::tracepoint(t.clone(), Vec::new()))
         .collect();
-    for u in &grounding.uprobes {
+    for u in &g.uprobes {
         for s in u.symbols.iter().filter(|s| called.contains(&s.as_str())) {
             from.push(AllowedProbe {
                 name: format!("uprobe:{}:{s}", u.path.display()),
@@ -77,49 +103,45 @@ pub fn scope(
             }
         }
     }
-    let focused = !from.is_empty();
-    if focused {
-        g.tracepoints.retain(|t| named_tps.contains(&t.probe()));
-        g.facts.retain(|(p, _)| named_tps.contains(p));
-        for u in &mut g.uprobes {
-            u.symbols.retain(|s| called.contains(&s.as_str()));
-        }
-        g.uprobes.retain(|u| !u.symbols.is_empty());
-    } else {
-        // Every grounded event probe, one name per pair: the compiler finds the other half.
-        let names: Vec<&str> = allowed.iter().map(|a| a.name.as_str()).collect();
-        from = allowed
-            .iter()
-            .filter(|a| {
-                let n = a.name.as_str();
-                let exit_of_offered =
-                    n.strip_prefix("tracepoint:syscalls:sys_exit_")
-                        .is_some_and(|s| {
-                            names.contains(&format!("tracepoint:syscalls:sys_enter_{s}").as_str())
-                        })
-                        || (n == "tracepoint:raw_syscalls:sys_exit"
-                            && names.contains(&"tracepoint:raw_syscalls:sys_enter"));
-                let alias = n.starts_with("tracepoint:syscalls:sys_e")
-                    && !n.contains("sys_enter_")
-                    && !n.contains("sys_exit_");
-                let uret_of_offered = a.context == ProbeContext::Uretprobe
-                    && names.contains(&a.name.replacen("uretprobe:", "uprobe:", 1).as_str());
-                let plain_timer = a.context == ProbeContext::Plain && !n.starts_with("profile:");
-                !(exit_of_offered || alias || uret_of_offered || plain_timer)
-            })
-            .cloned()
-            .collect();
-    }
-    // Fields of every offered probe and of its other half; a function's parameters, from its
-    // prototype in the system headers, which the model is shown too. Arrays of integers
-    // (raw_syscalls' `args`) can be neither printed nor used as keys.
+    from
+}
+
+/// Every grounded event probe, one name per pair: the compiler finds the other half.
+fn offered(allowed: &[AllowedProbe]) -> Vec<AllowedProbe> {
+    let names: Vec<&str> = allowed.iter().map(|a| a.name.as_str()).collect();
+    allowed
+        .iter()
+        .filter(|a| {
+            let n = a.name.as_str();
+            let exit_of_offered =
+                n.strip_prefix("tracepoint:syscalls:sys_exit_")
+                    .is_some_and(|s| {
+                        names.contains(&format!("tracepoint:syscalls:sys_enter_{s}").as_str())
+                    })
+                    || (n == "tracepoint:raw_syscalls:sys_exit"
+                        && names.contains(&"tracepoint:raw_syscalls:sys_enter"));
+            let alias = n.starts_with("tracepoint:syscalls:sys_e")
+                && !n.contains("sys_enter_")
+                && !n.contains("sys_exit_");
+            let uret_of_offered = a.context == ProbeContext::Uretprobe
+                && names.contains(&a.name.replacen("uretprobe:", "uprobe:", 1).as_str());
+            let plain_timer = a.context == ProbeContext::Plain && !n.starts_with("profile:");
+            !(exit_of_offered || alias || uret_of_offered || plain_timer)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Fields of every offered probe and of its other half; a function's parameters, from its
+/// prototype in the system headers, which the model is shown too (added to `g`'s facts).
+fn readable_fields(host: &HostFacts, from: &[AllowedProbe], g: &mut Grounding) -> Vec<String> {
     let mut fields = Vec::new();
     let usable = |f: &crate::host::Field| {
         !f.ctype.contains('[')
             || f.ctype.contains("char")
             || ((f.ctype == "__u8[4]" || f.ctype == "__u8[16]") && f.name.contains("addr"))
     };
-    for p in &from {
+    for p in from {
         if p.context == ProbeContext::Uprobe {
             let func = p.name.rsplit(':').next().unwrap_or_default();
             if let Some(proto) = crate::host::prototypes::lookup(func) {
@@ -146,8 +168,20 @@ pub fn scope(
             }
         }
     }
+    fields
+}
+
+/// Facts shown first for offered probes: how duration_* is measured where there is no return
+/// (specs DB spans), and what code letters mean (`contains()` tests one). Returns the fields
+/// holding code letters.
+fn probe_facts(
+    from: &[AllowedProbe],
+    fields: &[String],
+    g: &mut Grounding,
+    intent: &Intent,
+) -> Vec<String> {
     // How duration_* is measured at offered probes that have no return (specs DB spans).
-    for p in &from {
+    for p in from {
         if let Some(span) = crate::knowledge::specs::span_ending_at(&p.name) {
             // First: the prompt shows a few facts per probe.
             let fact = format!("duration_ms / duration_us here: {}.", span.means);
@@ -170,11 +204,5 @@ pub fn scope(
         g.facts
             .insert(0, (p.name.clone(), vec![c.describe(intent)]));
     }
-    QueryScope {
-        from,
-        fields,
-        grounding: g,
-        focused,
-        coded_fields,
-    }
+    coded_fields
 }

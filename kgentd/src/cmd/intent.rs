@@ -19,7 +19,10 @@ pub fn run(request: &str) {
     }
     let lists: [(&str, &[String]); 5] = [
         ("calls written as calls", &intent.calls),
-        ("words that name a syscall if it exists", &intent.syscall_words),
+        (
+            "words that name a syscall if it exists",
+            &intent.syscall_words,
+        ),
         ("kernel-function-like identifiers", &intent.identifiers),
         ("filesystems", &intent.filesystems),
         ("binaries for uprobes", &intent.binary_words),
@@ -31,7 +34,10 @@ pub fn run(request: &str) {
     }
     if !intent.numbers.is_empty() {
         let n: Vec<String> = intent.numbers.iter().map(i128::to_string).collect();
-        println!("numbers stated (with units multiplied out): {}", n.join(", "));
+        println!(
+            "numbers stated (with units multiplied out): {}",
+            n.join(", ")
+        );
     }
     if let Some(n) = &intent.process_name {
         println!("process name filtered on: {n}");

@@ -92,6 +92,81 @@ fn string_at(strings: &[u8], off: u32) -> String {
     String::from_utf8_lossy(&rest[..end]).into_owned()
 }
 
+/// The members of a struct or union whose `vlen` entries start at `off`.
+fn members_at(
+    types_bytes: &[u8],
+    strings: &[u8],
+    off: usize,
+    vlen: usize,
+    kflag: bool,
+) -> Result<Vec<Member>, String> {
+    let mut members = Vec::with_capacity(vlen);
+    for i in 0..vlen {
+        let m = off + 12 * i;
+        let raw_offset = u32_at(types_bytes, m + 8)?;
+        let (bit_offset, bit_size) = if kflag {
+            (raw_offset & 0xff_ffff, raw_offset >> 24)
+        } else {
+            (raw_offset, 0)
+        };
+        members.push(Member {
+            name: string_at(strings, u32_at(types_bytes, m)?),
+            type_id: u32_at(types_bytes, m + 4)?,
+            bit_offset,
+            bit_size,
+        });
+    }
+    Ok(members)
+}
+
+/// The values of an enum (32-bit entries) or enum64 whose `vlen` entries start at `off`;
+/// `kflag` marks a signed enum.
+fn enum_values_at(
+    types_bytes: &[u8],
+    strings: &[u8],
+    off: usize,
+    vlen: usize,
+    wide: bool,
+    kflag: bool,
+) -> Result<Vec<(String, i64)>, String> {
+    let step = if wide { 12 } else { 8 };
+    let mut values = Vec::with_capacity(vlen);
+    for i in 0..vlen {
+        let e = off + step * i;
+        let lo = u32_at(types_bytes, e + 4)?;
+        let value = if !wide {
+            if kflag {
+                i64::from(lo as i32)
+            } else {
+                i64::from(lo)
+            }
+        } else {
+            let hi = u32_at(types_bytes, e + 8)?;
+            ((u64::from(hi) << 32) | u64::from(lo)) as i64
+        };
+        values.push((string_at(strings, u32_at(types_bytes, e)?), value));
+    }
+    Ok(values)
+}
+
+/// Named structs, enums, typedefs and variables by name (the first of a name wins).
+fn index_by_name(types: &[BtfType]) -> HashMap<String, u32> {
+    let mut by_name = HashMap::new();
+    for (id, t) in types.iter().enumerate() {
+        let name = match t {
+            BtfType::Struct { name, .. }
+            | BtfType::Enum { name, .. }
+            | BtfType::Alias { name, .. }
+            | BtfType::Var { name, .. } => name,
+            _ => continue,
+        };
+        if !name.is_empty() {
+            by_name.entry(name.clone()).or_insert(id as u32);
+        }
+    }
+    by_name
+}
+
 impl TypeTable {
     /// Parses a `.BTF` section (little-endian, as clang writes it for x86).
     pub fn parse(data: &[u8]) -> Result<Self, String> {
@@ -146,22 +221,7 @@ impl TypeTable {
                     BtfType::Array { elem, len }
                 }
                 4 | 5 => {
-                    let mut members = Vec::with_capacity(vlen);
-                    for i in 0..vlen {
-                        let m = off + 12 * i;
-                        let raw_offset = u32_at(types_bytes, m + 8)?;
-                        let (bit_offset, bit_size) = if kflag {
-                            (raw_offset & 0xff_ffff, raw_offset >> 24)
-                        } else {
-                            (raw_offset, 0)
-                        };
-                        members.push(Member {
-                            name: string_at(strings, u32_at(types_bytes, m)?),
-                            type_id: u32_at(types_bytes, m + 4)?,
-                            bit_offset,
-                            bit_size,
-                        });
-                    }
+                    let members = members_at(types_bytes, strings, off, vlen, kflag)?;
                     off += 12 * vlen;
                     BtfType::Struct {
                         name,
@@ -172,22 +232,8 @@ impl TypeTable {
                 }
                 6 | 19 => {
                     let step = if kind == 6 { 8 } else { 12 };
-                    let mut values = Vec::with_capacity(vlen);
-                    for i in 0..vlen {
-                        let e = off + step * i;
-                        let lo = u32_at(types_bytes, e + 4)?;
-                        let value = if kind == 6 {
-                            if kflag {
-                                i64::from(lo as i32)
-                            } else {
-                                i64::from(lo)
-                            }
-                        } else {
-                            let hi = u32_at(types_bytes, e + 8)?;
-                            ((u64::from(hi) << 32) | u64::from(lo)) as i64
-                        };
-                        values.push((string_at(strings, u32_at(types_bytes, e)?), value));
-                    }
+                    let values =
+                        enum_values_at(types_bytes, strings, off, vlen, kind == 19, kflag)?;
                     off += step * vlen;
                     BtfType::Enum {
                         name,
@@ -235,19 +281,7 @@ impl TypeTable {
             };
             types.push(t);
         }
-        let mut by_name = HashMap::new();
-        for (id, t) in types.iter().enumerate() {
-            let name = match t {
-                BtfType::Struct { name, .. }
-                | BtfType::Enum { name, .. }
-                | BtfType::Alias { name, .. }
-                | BtfType::Var { name, .. } => name,
-                _ => continue,
-            };
-            if !name.is_empty() {
-                by_name.entry(name.clone()).or_insert(id as u32);
-            }
-        }
+        let by_name = index_by_name(&types);
         Ok(Self { types, by_name })
     }
 

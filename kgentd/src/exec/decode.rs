@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde_json::{json, Map as JsonMap, Value};
 
-use super::btf_types::{BtfType, TypeTable};
+use super::btf_types::{BtfType, Member, TypeTable};
 
 /// A value decoded from bytes: the JSON form; its text form comes from [`to_text`].
 pub fn decode(types: &TypeTable, type_id: u32, bytes: &[u8], field: &str) -> Value {
@@ -99,83 +99,13 @@ fn decode_depth(types: &TypeTable, type_id: u32, bytes: &[u8], field: &str, dept
                 None => json!(v),
             }
         }
-        Some(BtfType::Array { elem, len }) => {
-            let (_, elem_t) = types.resolve(*elem);
-            let elem_size = types.size_of(*elem) as usize;
-            if let Some(BtfType::Int {
-                size: 1,
-                char,
-                name,
-                ..
-            }) = elem_t
-            {
-                if *char || name == "char" {
-                    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
-                    return Value::String(String::from_utf8_lossy(&bytes[..end]).into_owned());
-                }
-            }
-            if bytes.len() == 16 && is_address_name(field) {
-                if let Ok(b) = <[u8; 16]>::try_from(bytes) {
-                    return Value::String(Ipv6Addr::from(b).to_string());
-                }
-            }
-            if elem_size == 0 {
-                return hex(bytes);
-            }
-            let n = (*len as usize).min(bytes.len() / elem_size);
-            Value::Array(
-                (0..n)
-                    .map(|i| {
-                        decode_depth(
-                            types,
-                            *elem,
-                            &bytes[i * elem_size..(i + 1) * elem_size],
-                            field,
-                            depth + 1,
-                        )
-                    })
-                    .collect(),
-            )
-        }
+        Some(BtfType::Array { elem, len }) => decode_array(types, *elem, *len, bytes, field, depth),
         Some(BtfType::Struct {
             size,
             members,
             name,
             ..
-        }) => {
-            if *size == 16 && (name == "in6_addr" || is_address_name(field)) {
-                if let Some(b) = bytes.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
-                    return Value::String(Ipv6Addr::from(b).to_string());
-                }
-            }
-            let mut out = JsonMap::new();
-            for m in members {
-                let value = if m.bit_size > 0 {
-                    let start = (m.bit_offset / 8) as usize;
-                    let Some(window) = bytes.get(start..(start + 8).min(bytes.len())) else {
-                        continue;
-                    };
-                    let v = le_uint(window) >> (m.bit_offset % 8);
-                    json!(v & ((1u64 << m.bit_size.min(63)) - 1))
-                } else {
-                    let start = (m.bit_offset / 8) as usize;
-                    let len = types.size_of(m.type_id) as usize;
-                    let Some(slice) = bytes.get(start..start.saturating_add(len)) else {
-                        continue;
-                    };
-                    decode_depth(types, m.type_id, slice, &m.name, depth + 1)
-                };
-                if m.name.is_empty() {
-                    // An anonymous struct or union: its fields belong to the parent.
-                    if let Value::Object(inner) = value {
-                        out.extend(inner);
-                    }
-                } else {
-                    out.insert(m.name.clone(), value);
-                }
-            }
-            Value::Object(out)
-        }
+        }) => decode_struct(types, *size, members, name, bytes, field, depth),
         Some(BtfType::Float { size: 8 }) => bytes
             .get(..8)
             .and_then(|b| b.try_into().ok())
@@ -189,6 +119,99 @@ fn decode_depth(types: &TypeTable, type_id: u32, bytes: &[u8], field: &str, dept
         Some(BtfType::Ptr { .. }) => Value::String(format!("0x{:x}", le_uint(bytes))),
         _ => hex(bytes),
     }
+}
+
+/// An array: a string when its elements are chars, an IPv6 address when an address field holds
+/// 16 bytes, else its elements.
+fn decode_array(
+    types: &TypeTable,
+    elem: u32,
+    len: u32,
+    bytes: &[u8],
+    field: &str,
+    depth: usize,
+) -> Value {
+    let (_, elem_t) = types.resolve(elem);
+    let elem_size = types.size_of(elem) as usize;
+    if let Some(BtfType::Int {
+        size: 1,
+        char,
+        name,
+        ..
+    }) = elem_t
+    {
+        if *char || name == "char" {
+            let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+            return Value::String(String::from_utf8_lossy(&bytes[..end]).into_owned());
+        }
+    }
+    if bytes.len() == 16 && is_address_name(field) {
+        if let Ok(b) = <[u8; 16]>::try_from(bytes) {
+            return Value::String(Ipv6Addr::from(b).to_string());
+        }
+    }
+    if elem_size == 0 {
+        return hex(bytes);
+    }
+    let n = (len as usize).min(bytes.len() / elem_size);
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                decode_depth(
+                    types,
+                    elem,
+                    &bytes[i * elem_size..(i + 1) * elem_size],
+                    field,
+                    depth + 1,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A struct or union: an IPv6 address when it is one, else its members by name (anonymous
+/// members' fields merged into it, bitfields read from their bits).
+fn decode_struct(
+    types: &TypeTable,
+    size: u32,
+    members: &[Member],
+    name: &str,
+    bytes: &[u8],
+    field: &str,
+    depth: usize,
+) -> Value {
+    if size == 16 && (name == "in6_addr" || is_address_name(field)) {
+        if let Some(b) = bytes.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
+            return Value::String(Ipv6Addr::from(b).to_string());
+        }
+    }
+    let mut out = JsonMap::new();
+    for m in members {
+        let value = if m.bit_size > 0 {
+            let start = (m.bit_offset / 8) as usize;
+            let Some(window) = bytes.get(start..(start + 8).min(bytes.len())) else {
+                continue;
+            };
+            let v = le_uint(window) >> (m.bit_offset % 8);
+            json!(v & ((1u64 << m.bit_size.min(63)) - 1))
+        } else {
+            let start = (m.bit_offset / 8) as usize;
+            let len = types.size_of(m.type_id) as usize;
+            let Some(slice) = bytes.get(start..start.saturating_add(len)) else {
+                continue;
+            };
+            decode_depth(types, m.type_id, slice, &m.name, depth + 1)
+        };
+        if m.name.is_empty() {
+            // An anonymous struct or union: its fields belong to the parent.
+            if let Value::Object(inner) = value {
+                out.extend(inner);
+            }
+        } else {
+            out.insert(m.name.clone(), value);
+        }
+    }
+    Value::Object(out)
 }
 
 /// The text form: `field=value` pairs for a struct, strings as they are (quoted when they

@@ -162,27 +162,151 @@ const RRF_K: f32 = 60.0;
 /// Candidates each ranking contributes to a fusion.
 const FUSION_DEPTH: usize = 60;
 
+/// One entry per tracepoint of this host, with its fields.
+fn tracepoint_entries(host: &HostFacts) -> Vec<CatalogEntry> {
+    let mut entries = Vec::new();
+    let tp_family = family(host, "tracepoint");
+    for tp in host.tracepoints.values() {
+        let fields: Vec<String> = tp
+            .fields
+            .iter()
+            .map(|f| format!("{} {}", f.ctype, f.name))
+            .collect();
+        entries.push(entry(
+            EntryKind::Tracepoint,
+            tp.probe(),
+            fields.join("; "),
+            format!("tracepoint {} of the {} subsystem", tp.event, tp.subsystem),
+            tp_family.is_some_and(|f| f.available),
+            tp_family.map(|f| f.reason.clone()).unwrap_or_default(),
+        ));
+    }
+    entries
+}
+
+fn family<'a>(host: &'a HostFacts, name: &str) -> Option<&'a crate::host::AttachFamily> {
+    host.families.iter().find(|f| f.name == name)
+}
+
+/// Raw tracepoints and kernel functions from this kernel's BTF, with whether they attach here.
+fn kernel_entries(host: &HostFacts, k: btf::KernelBtf) -> Vec<CatalogEntry> {
+    let mut entries = Vec::new();
+    let raw = family(host, "rawtracepoint");
+    for rt in k.raw_tracepoints {
+        entries.push(entry(
+            EntryKind::RawTracepoint,
+            format!("rawtracepoint:{}", rt.name),
+            rt.prototype,
+            format!("raw tracepoint {} (also tp_btf)", rt.name),
+            raw.is_some_and(|f| f.available),
+            format!(
+                "{}; bpftrace 0.17 cannot attach raw tracepoints, C programs can",
+                raw.map(|f| f.reason.as_str()).unwrap_or("not measured")
+            ),
+        ));
+    }
+    let (kprobe, fentry) = (family(host, "kprobe"), family(host, "fentry"));
+    let usable = kprobe.is_some_and(|f| f.available) || fentry.is_some_and(|f| f.available);
+    let reason = match (kprobe, fentry) {
+        (Some(k), Some(f)) if !usable => format!("{}; {}", k.reason, f.reason),
+        (Some(k), _) if k.available => k.reason.clone(),
+        (_, Some(f)) => f.reason.clone(),
+        _ => "not measured".to_owned(),
+    };
+    for f in k.functions {
+        entries.push(entry(
+            EntryKind::KernelFunction,
+            format!("kprobe:{}", f.name),
+            f.prototype,
+            format!(
+                "kernel function {} (kprobe/kretprobe/fentry/fexit target)",
+                f.name
+            ),
+            usable,
+            reason.clone(),
+        ));
+    }
+    entries
+}
+
+/// The bpf.h helpers, each with the program types that may call it here.
+fn helper_entries(host: &HostFacts, hs: Vec<bpf_h::Helper>) -> Vec<CatalogEntry> {
+    let callers = helper_callers(&host.helpers_by_program_type);
+    hs.into_iter()
+        .map(|h| {
+            let program_types = callers.get(&h.name).cloned().unwrap_or_default();
+            let (available, reason) =
+                helper_availability(&host.helpers_by_program_type, &program_types);
+            let mut e = entry(
+                EntryKind::Helper,
+                h.name,
+                h.prototype,
+                if h.returns.is_empty() {
+                    h.description
+                } else {
+                    format!("{} Returns: {}", h.description, h.returns)
+                },
+                available,
+                reason,
+            );
+            e.program_types = program_types;
+            e
+        })
+        .collect()
+}
+
+/// Merges the curated specs DB into `entries` (adding curated probes the host has but the
+/// catalog lacks); returns which curated entries replace which kernel functions, and the
+/// curated names this host has no attach point for.
+fn apply_specs(
+    host: &HostFacts,
+    entries: &mut Vec<CatalogEntry>,
+    by_name: &mut HashMap<String, usize>,
+    warnings: &mut Vec<String>,
+) -> (HashMap<String, Vec<usize>>, Vec<String>) {
+    let curated = match specs::parse(specs::CURATED) {
+        Ok(c) => c,
+        Err(e) => {
+            warnings.push(e);
+            Vec::new()
+        }
+    };
+    let mut missing_specs = Vec::new();
+    let mut replacing: HashMap<String, Vec<usize>> = HashMap::new();
+    for spec in curated {
+        let i = match by_name.get(&spec.name) {
+            Some(&i) => i,
+            None => match curated_entry(host, &spec) {
+                Some(e) => {
+                    entries.push(e);
+                    by_name.insert(spec.name.clone(), entries.len() - 1);
+                    entries.len() - 1
+                }
+                None => {
+                    missing_specs.push(spec.name.clone());
+                    continue;
+                }
+            },
+        };
+        for probe in &spec.instead_of {
+            if let Some(f) = specs::kernel_function(probe) {
+                replacing.entry(f.to_owned()).or_default().push(i);
+            }
+        }
+        let e = &mut entries[i];
+        e.description = spec.summary;
+        e.facts = spec.facts;
+        e.instead_of = spec.instead_of;
+        e.people_say = spec.people_say;
+        e.curated = true;
+    }
+    (replacing, missing_specs)
+}
+
 impl Catalog {
     pub fn build(host: &HostFacts) -> Self {
-        let mut entries = Vec::new();
+        let mut entries = tracepoint_entries(host);
         let mut warnings = Vec::new();
-        let family = |name: &str| host.families.iter().find(|f| f.name == name);
-        let tp_family = family("tracepoint");
-        for tp in host.tracepoints.values() {
-            let fields: Vec<String> = tp
-                .fields
-                .iter()
-                .map(|f| format!("{} {}", f.ctype, f.name))
-                .collect();
-            entries.push(entry(
-                EntryKind::Tracepoint,
-                tp.probe(),
-                fields.join("; "),
-                format!("tracepoint {} of the {} subsystem", tp.event, tp.subsystem),
-                tp_family.is_some_and(|f| f.available),
-                tp_family.map(|f| f.reason.clone()).unwrap_or_default(),
-            ));
-        }
         // BTF and bpf.h are independent reads: do them side by side.
         let (kernel, helper_docs) = std::thread::scope(|s| {
             let kernel = s.spawn(|| btf::read(Path::new("/sys/kernel/btf/vmlinux")));
@@ -193,69 +317,13 @@ impl Catalog {
             (kernel, helper_docs)
         });
         match kernel {
-            Ok(k) => {
-                let raw = family("rawtracepoint");
-                for rt in k.raw_tracepoints {
-                    entries.push(entry(
-                        EntryKind::RawTracepoint,
-                        format!("rawtracepoint:{}", rt.name),
-                        rt.prototype,
-                        format!("raw tracepoint {} (also tp_btf)", rt.name),
-                        raw.is_some_and(|f| f.available),
-                        format!(
-                            "{}; bpftrace 0.17 cannot attach raw tracepoints, C programs can",
-                            raw.map(|f| f.reason.as_str()).unwrap_or("not measured")
-                        ),
-                    ));
-                }
-                let (kprobe, fentry) = (family("kprobe"), family("fentry"));
-                let usable =
-                    kprobe.is_some_and(|f| f.available) || fentry.is_some_and(|f| f.available);
-                let reason = match (kprobe, fentry) {
-                    (Some(k), Some(f)) if !usable => format!("{}; {}", k.reason, f.reason),
-                    (Some(k), _) if k.available => k.reason.clone(),
-                    (_, Some(f)) => f.reason.clone(),
-                    _ => "not measured".to_owned(),
-                };
-                for f in k.functions {
-                    entries.push(entry(
-                        EntryKind::KernelFunction,
-                        format!("kprobe:{}", f.name),
-                        f.prototype,
-                        format!(
-                            "kernel function {} (kprobe/kretprobe/fentry/fexit target)",
-                            f.name
-                        ),
-                        usable,
-                        reason.clone(),
-                    ));
-                }
-            }
+            Ok(k) => entries.extend(kernel_entries(host, k)),
             Err(e) => warnings.push(format!(
                 "kernel functions and raw tracepoints unavailable: {e}"
             )),
         }
-        let callers = helper_callers(&host.helpers_by_program_type);
         match helper_docs {
-            Ok(hs) => entries.extend(hs.into_iter().map(|h| {
-                let program_types = callers.get(&h.name).cloned().unwrap_or_default();
-                let (available, reason) =
-                    helper_availability(&host.helpers_by_program_type, &program_types);
-                let mut e = entry(
-                    EntryKind::Helper,
-                    h.name,
-                    h.prototype,
-                    if h.returns.is_empty() {
-                        h.description
-                    } else {
-                        format!("{} Returns: {}", h.description, h.returns)
-                    },
-                    available,
-                    reason,
-                );
-                e.program_types = program_types;
-                e
-            })),
+            Ok(hs) => entries.extend(helper_entries(host, hs)),
             Err(e) => warnings.push(format!("helpers unavailable: {e}")),
         }
         let mut by_name: HashMap<String, usize> = entries
@@ -263,42 +331,8 @@ impl Catalog {
             .enumerate()
             .map(|(i, e)| (e.name.clone(), i))
             .collect();
-        let curated = match specs::parse(specs::CURATED) {
-            Ok(c) => c,
-            Err(e) => {
-                warnings.push(e);
-                Vec::new()
-            }
-        };
-        let mut missing_specs = Vec::new();
-        let mut replacing: HashMap<String, Vec<usize>> = HashMap::new();
-        for spec in curated {
-            let i = match by_name.get(&spec.name) {
-                Some(&i) => i,
-                None => match curated_entry(host, &spec) {
-                    Some(e) => {
-                        entries.push(e);
-                        by_name.insert(spec.name.clone(), entries.len() - 1);
-                        entries.len() - 1
-                    }
-                    None => {
-                        missing_specs.push(spec.name.clone());
-                        continue;
-                    }
-                },
-            };
-            for probe in &spec.instead_of {
-                if let Some(f) = specs::kernel_function(probe) {
-                    replacing.entry(f.to_owned()).or_default().push(i);
-                }
-            }
-            let e = &mut entries[i];
-            e.description = spec.summary;
-            e.facts = spec.facts;
-            e.instead_of = spec.instead_of;
-            e.people_say = spec.people_say;
-            e.curated = true;
-        }
+        let (replacing, missing_specs) =
+            apply_specs(host, &mut entries, &mut by_name, &mut warnings);
         let index = Index::new(entries.iter().map(bm25_text).collect());
         Self {
             entries,
