@@ -17,7 +17,7 @@ use crate::exec::decode::{decode, log2_histogram, render_map, to_text, MapDump};
 use crate::host::HostFacts;
 use crate::intent::Intent;
 use crate::knowledge::specs::query_facts;
-use crate::query::{self, compile::compile, Agg, Expr, Item, Term, TimeUnit};
+use crate::query::{self, compile::compile, Agg, BinOp, Expr, Item, Term, TimeUnit};
 use crate::toolchain::bpftrace::syntax::with_begin_statement;
 use crate::toolchain::bpftrace::{args_fields, condense, probe_blocks, strip_comments};
 
@@ -201,10 +201,11 @@ fn valid_query() -> impl Strategy<Value = (String, query::Query)> {
             for (i, (t, op, (lit, value))) in filter.iter().enumerate() {
                 text.push_str(if i == 0 { " WHERE " } else { " AND " });
                 text.push_str(&format!("{t} {op} {lit}"));
+                let op = BinOp::from_symbol(op).expect("a listed operator");
                 let test = Expr::Binary(Box::new(term(t)), op, Box::new(value.clone()));
                 cond = Some(match cond {
                     None => test,
-                    Some(c) => Expr::Binary(Box::new(c), "&&", Box::new(test)),
+                    Some(c) => Expr::Binary(Box::new(c), BinOp::And, Box::new(test)),
                 });
             }
             if !group_by.is_empty() {
@@ -425,7 +426,7 @@ fn the_non_ascii_queries_a_new_user_tries_are_refused_with_the_reason() {
         q.filter,
         Some(Expr::Binary(
             Box::new(Expr::Term(Term::Builtin("comm".into()))),
-            "==",
+            BinOp::Eq,
             Box::new(Expr::Str("µs→é".into()))
         ))
     );

@@ -3,7 +3,7 @@
 //! (`normalize`). They read the request only through its [`Intent`]; the query language and
 //! its compiler (`crate::query`) never see the request.
 use crate::intent::{Concept, Intent};
-use crate::query::{show, Agg, Expr, Item, Query, Term};
+use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
 
 /// Drops the filter tests the request does not state, and says which. A test is stated when
 /// every literal in it appears in the request (numbers with their units: `64 MiB`, `200 MB`;
@@ -35,7 +35,7 @@ fn stated(test: &Expr, intent: &Intent) -> bool {
     });
     // A string compared for equality must itself be stated: "the command string it passed"
     // names the field, not the value `command == "shell"`.
-    let string_test = matches!(test, Expr::Binary(a, "==" | "!=", b)
+    let string_test = matches!(test, Expr::Binary(a, BinOp::Eq | BinOp::Ne, b)
         if matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
     (named && !string_test)
         || weak_zero_test(test)
@@ -46,7 +46,7 @@ fn stated(test: &Expr, intent: &Intent) -> bool {
 /// `contains(args->rwbs, "W")` when the request says "write" (see `specs::Codes`), and no
 /// other letter of the field: "separately for reads and writes" splits, it does not filter.
 fn code_stated(test: &Expr, intent: &Intent) -> bool {
-    let Expr::Binary(a, "contains", b) = test else {
+    let Expr::Binary(a, BinOp::Contains, b) = test else {
         return false;
     };
     let (Expr::Term(Term::Field(f)), Expr::Str(letter)) = (&**a, &**b) else {
@@ -73,7 +73,7 @@ fn weak_zero_test(test: &Expr) -> bool {
         **a,
         Expr::Term(Term::Ret | Term::ExitCode | Term::ExitSignal)
     );
-    result || matches!(*op, "!=" | ">")
+    result || matches!(op, BinOp::Ne | BinOp::Gt)
 }
 
 fn literals_stated(e: &Expr, intent: &Intent) -> bool {
@@ -220,7 +220,7 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
 
 /// `args->rwbs == "W"` / `== "write"` → `contains(args->rwbs, "W")` (see `specs::Codes`).
 fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
-    let Expr::Binary(a, "==", b) = &test else {
+    let Expr::Binary(a, BinOp::Eq, b) = &test else {
         return test;
     };
     let (Expr::Term(Term::Field(f)), Expr::Str(s)) = (&**a, &**b) else {
@@ -237,7 +237,7 @@ fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
     });
     match letter {
         Some(l) => {
-            let new = Expr::Binary(a.clone(), "contains", Box::new(Expr::Str(l)));
+            let new = Expr::Binary(a.clone(), BinOp::Contains, Box::new(Expr::Str(l)));
             notes.push(format!(
                 "args->{f} holds code letters: `{}` is tested as `{}`",
                 show(&test),

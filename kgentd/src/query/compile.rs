@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Expr, Item, Query, Span, SpecFacts, Term};
+use super::{BinOp, Expr, Item, Query, Span, SpecFacts, Term, UnOp};
 use crate::host::{Field, HostFacts};
 
 /// Why a query does not compile on this host. `Display` is the diagnostic sent to the model.
@@ -808,7 +808,7 @@ fn expr(e: &Expr, ctx: &Ctx) -> Result<String, String> {
             i => format!("str({})", expr(i, ctx)?),
         },
         Expr::Unary(op, inner) => format!("{op}({})", expr(inner, ctx)?),
-        Expr::Binary(a, "contains", b) => contains(a, b, ctx)?,
+        Expr::Binary(a, BinOp::Contains, b) => contains(a, b, ctx)?,
         Expr::Binary(a, op, b) => format!("({} {op} {})", expr(a, ctx)?, expr(b, ctx)?),
     })
 }
@@ -867,13 +867,13 @@ fn cond(e: &Expr, ctx: &Ctx) -> Result<String, String> {
         }
     };
     match e {
-        Expr::Binary(a, op @ ("==" | "!="), b)
+        Expr::Binary(a, op @ (BinOp::Eq | BinOp::Ne), b)
             if matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)) =>
         {
             Ok(format!("{} {op} {}", as_string(a)?, as_string(b)?))
         }
-        Expr::Binary(a, "&&", b) => Ok(format!("{} && {}", cond(a, ctx)?, cond(b, ctx)?)),
-        Expr::Binary(a, "||", b) => Ok(format!("({} || {})", cond(a, ctx)?, cond(b, ctx)?)),
+        Expr::Binary(a, BinOp::And, b) => Ok(format!("{} && {}", cond(a, ctx)?, cond(b, ctx)?)),
+        Expr::Binary(a, BinOp::Or, b) => Ok(format!("({} || {})", cond(a, ctx)?, cond(b, ctx)?)),
         Expr::Term(t) if kind(ctx.event, t) == Kind::StrPtr => {
             Ok(format!("{} != 0", scalar(t, ctx)))
         }
@@ -897,7 +897,7 @@ fn label(e: &Expr) -> String {
     match e {
         Expr::Term(t) => t.to_string().trim_start_matches("args->").to_owned(),
         Expr::StrOf(i) => label(i),
-        Expr::Unary("-", i) => format!("neg_{}", label(i)),
+        Expr::Unary(UnOp::Neg, i) => format!("neg_{}", label(i)),
         _ => "value".into(),
     }
 }

@@ -153,6 +153,106 @@ impl TimeUnit {
     }
 }
 
+/// A binary operator of the query language (bpftrace's spelling in `symbol`), and
+/// `contains(field, "s")`, the substring test on a character-array field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    BitOr,
+    BitXor,
+    BitAnd,
+    Shl,
+    Shr,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Contains,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Gt => ">",
+            BinOp::Le => "<=",
+            BinOp::Ge => ">=",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
+            BinOp::BitAnd => "&",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+            BinOp::Contains => "contains",
+        }
+    }
+
+    /// The operator a token spells (`=` is read as `==`, as people write it in SQL).
+    pub fn from_symbol(s: &str) -> Option<BinOp> {
+        Some(match s {
+            "||" => BinOp::Or,
+            "&&" => BinOp::And,
+            "==" | "=" => BinOp::Eq,
+            "!=" => BinOp::Ne,
+            "<" => BinOp::Lt,
+            ">" => BinOp::Gt,
+            "<=" => BinOp::Le,
+            ">=" => BinOp::Ge,
+            "|" => BinOp::BitOr,
+            "^" => BinOp::BitXor,
+            "&" => BinOp::BitAnd,
+            "<<" => BinOp::Shl,
+            ">>" => BinOp::Shr,
+            "+" => BinOp::Add,
+            "-" => BinOp::Sub,
+            "*" => BinOp::Mul,
+            "/" => BinOp::Div,
+            "%" => BinOp::Rem,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for BinOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// A unary operator: `-x`, `!x` (also `NOT x`), `~x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    Neg,
+    Not,
+    BitNot,
+}
+
+impl fmt::Display for UnOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UnOp::Neg => "-",
+            UnOp::Not => "!",
+            UnOp::BitNot => "~",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Term(Term),
@@ -160,8 +260,8 @@ pub enum Expr {
     Str(String),
     /// `str(x)`: the model may write it; strings are read with `str()` anyway.
     StrOf(Box<Expr>),
-    Unary(&'static str, Box<Expr>),
-    Binary(Box<Expr>, &'static str, Box<Expr>),
+    Unary(UnOp, Box<Expr>),
+    Binary(Box<Expr>, BinOp, Box<Expr>),
 }
 
 impl Expr {
@@ -182,7 +282,7 @@ impl Expr {
     /// when no test is left.
     pub fn retain_tests(self, keep: &mut dyn FnMut(&Expr) -> bool) -> Option<Expr> {
         match self {
-            Expr::Binary(a, op @ ("&&" | "||"), b) => {
+            Expr::Binary(a, op @ (BinOp::And | BinOp::Or), b) => {
                 let a = a.retain_tests(keep);
                 let b = b.retain_tests(keep);
                 match (a, b) {
@@ -213,7 +313,7 @@ impl Expr {
     /// The condition with each test (leaf of its `&&`/`||` tree) replaced by `f(test)`.
     pub fn map_tests(self, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
         match self {
-            Expr::Binary(a, op @ ("&&" | "||"), b) => {
+            Expr::Binary(a, op @ (BinOp::And | BinOp::Or), b) => {
                 Expr::Binary(Box::new(a.map_tests(f)), op, Box::new(b.map_tests(f)))
             }
             test => f(test),
@@ -223,7 +323,7 @@ impl Expr {
     /// The top-level conjuncts of a filter (`a && b && c` → a, b, c).
     pub fn conjuncts(&self) -> Vec<&Expr> {
         match self {
-            Expr::Binary(a, "&&", b) => {
+            Expr::Binary(a, BinOp::And, b) => {
                 let mut v = a.conjuncts();
                 v.extend(b.conjuncts());
                 v
@@ -638,7 +738,9 @@ impl Parser {
         while let Some(op) = self.peek_op().filter(|o| LEVELS[level].contains(o)) {
             self.pos += 1;
             let right = self.binary(level + 1)?;
-            let op = if op == "=" { "==" } else { op };
+            let Some(op) = BinOp::from_symbol(op) else {
+                return Err(ParseError(format!("`{op}` is not an operator")));
+            };
             left = Expr::Binary(Box::new(left), op, Box::new(right));
         }
         Ok(left)
@@ -660,11 +762,16 @@ impl Parser {
         match self.toks.get(self.pos).cloned() {
             Some(Tok::Op(op @ ("-" | "!" | "~"))) => {
                 self.pos += 1;
+                let op = match op {
+                    "-" => UnOp::Neg,
+                    "!" => UnOp::Not,
+                    _ => UnOp::BitNot,
+                };
                 Ok(Expr::Unary(op, Box::new(self.unary()?)))
             }
             Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("not") => {
                 self.pos += 1;
-                Ok(Expr::Unary("!", Box::new(self.unary()?)))
+                Ok(Expr::Unary(UnOp::Not, Box::new(self.unary()?)))
             }
             _ => self.primary(),
         }
@@ -735,7 +842,7 @@ impl Parser {
             self.expect(")")?;
             return Ok(Expr::Binary(
                 Box::new(hay),
-                "contains",
+                BinOp::Contains,
                 Box::new(Expr::Str(needle)),
             ));
         }
@@ -830,7 +937,7 @@ mod tests {
             q.filter,
             Some(Expr::Binary(
                 Box::new(Expr::Term(Term::Arg(0))),
-                ">",
+                BinOp::Gt,
                 Box::new(Expr::Int(4 << 20))
             ))
         );
@@ -862,7 +969,7 @@ pub fn show(e: &Expr) -> String {
         Expr::Str(s) => format!("\"{s}\""),
         Expr::StrOf(x) => format!("str({})", show(x)),
         Expr::Unary(op, x) => format!("{op}{}", show(x)),
-        Expr::Binary(a, "contains", b) => format!("contains({}, {})", show(a), show(b)),
+        Expr::Binary(a, BinOp::Contains, b) => format!("contains({}, {})", show(a), show(b)),
         Expr::Binary(a, op, b) => format!("{} {op} {}", show(a), show(b)),
     }
 }
