@@ -888,6 +888,19 @@ impl Parser {
     }
 }
 
+/// An expression as the model wrote it (for notes).
+pub fn show(e: &Expr) -> String {
+    match e {
+        Expr::Term(t) => t.to_string(),
+        Expr::Int(n) => n.to_string(),
+        Expr::Str(s) => format!("\"{s}\""),
+        Expr::StrOf(x) => format!("str({})", show(x)),
+        Expr::Unary(op, x) => format!("{op}{}", show(x)),
+        Expr::Binary(a, BinOp::Contains, b) => format!("contains({}, {})", show(a), show(b)),
+        Expr::Binary(a, op, b) => format!("{} {op} {}", show(a), show(b)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -958,18 +971,5 @@ mod tests {
             let e = parse(text).expect_err(text);
             assert!(e.0.contains(want), "{text}: {e}");
         }
-    }
-}
-
-/// An expression as the model wrote it (for notes).
-pub fn show(e: &Expr) -> String {
-    match e {
-        Expr::Term(t) => t.to_string(),
-        Expr::Int(n) => n.to_string(),
-        Expr::Str(s) => format!("\"{s}\""),
-        Expr::StrOf(x) => format!("str({})", show(x)),
-        Expr::Unary(op, x) => format!("{op}{}", show(x)),
-        Expr::Binary(a, BinOp::Contains, b) => format!("contains({}, {})", show(a), show(b)),
-        Expr::Binary(a, op, b) => format!("{} {op} {}", show(a), show(b)),
     }
 }
