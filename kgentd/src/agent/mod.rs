@@ -5,6 +5,7 @@
 //! and the kernel verifier); every failure goes back to the model as a short diagnostic, and a
 //! retry never sends the model the identical prompt (sampling temperature rises). The loop
 //! records every prompt, reply and check in the store as it goes.
+mod events;
 mod extract;
 mod plan;
 mod prompt;
@@ -29,10 +30,11 @@ use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
 use crate::knowledge::{Grounding, Knowledge};
 use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
-use crate::proto;
+
 use crate::query;
 use crate::store::{EntryKind, RequestRecord, RequestState, Store};
 use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
+pub use events::{Answer, AskEvent, CheckReport, NoAnswer, Usage};
 pub use extract::{parse_reply, Reply};
 use recorder::Recorder;
 pub use target::ProgramTarget;
@@ -70,8 +72,8 @@ pub struct AskOptions {
 }
 
 pub enum Outcome {
-    Answer(proto::Answer),
-    NoAnswer(proto::NoAnswer),
+    Answer(Answer),
+    NoAnswer(NoAnswer),
 }
 
 /// `work`'s result, or an internal error saying what panicked in it.
@@ -98,21 +100,22 @@ async fn caught<T>(
         })
 }
 
-type Events = mpsc::Sender<proto::AskEvent>;
+/// Where an ask sends its events; a closed channel means the client went away.
+pub type Events = mpsc::Sender<AskEvent>;
 
-async fn emit(events: &Events, e: proto::ask_event::Event) {
-    let _ = events.send(proto::AskEvent { event: Some(e) }).await;
+async fn emit(events: &Events, e: AskEvent) {
+    let _ = events.send(e).await;
 }
 
 async fn progress(events: &Events, started: Instant, iteration: u32, stage: &str, detail: String) {
     emit(
         events,
-        proto::ask_event::Event::Progress(proto::Progress {
+        AskEvent::Progress {
             stage: stage.to_owned(),
             detail,
             iteration,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-        }),
+            elapsed: started.elapsed(),
+        },
     )
     .await;
 }

@@ -4,8 +4,8 @@
 //! request (a transcript entry that cannot be written is logged and skipped).
 use std::time::Instant;
 
+use super::Usage;
 use crate::error::KgentError;
-use crate::proto;
 use crate::store::{EntryKind, RequestRecord, RequestState, Store, TranscriptEntry};
 
 /// Keeps the request's record and writes it as the loop goes.
@@ -59,8 +59,8 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    pub(super) fn usage(&self) -> proto::Usage {
-        proto::Usage {
+    pub(super) fn usage(&self) -> Usage {
+        Usage {
             prompt_tokens: self.record.prompt_tokens,
             completion_tokens: self.record.completion_tokens,
         }

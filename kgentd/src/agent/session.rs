@@ -24,14 +24,13 @@ use std::time::Instant;
 
 use super::extract::Reply;
 use super::{
-    allowed_probes, emit, event_probes, progress, prompt, query_step, Agent, AskOptions, Events,
-    Outcome, ProgramTarget, Recorder,
+    allowed_probes, emit, event_probes, progress, prompt, query_step, Agent, Answer, AskEvent,
+    AskOptions, CheckReport, Events, NoAnswer, Outcome, ProgramTarget, Recorder,
 };
 use crate::check::{self, Check, CheckKind, Evidence};
 use crate::error::KgentError;
 use crate::intent::{Concept, Intent};
 use crate::llm::{ChatRequest, Completion, LlmError, Message, Role};
-use crate::proto;
 use crate::query;
 use crate::store::EntryKind;
 use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
@@ -74,7 +73,7 @@ struct QueryPlan {
 /// What the loop carries from one iteration to the next.
 #[derive(Default)]
 struct Memory {
-    last_checks: Vec<proto::CheckResult>,
+    last_checks: Vec<CheckReport>,
     /// Each checked candidate with its diagnostics: a repeat is not checked again.
     tried: Vec<(String, String)>,
     /// (last reply, what to tell the model) per strategy.
@@ -181,14 +180,14 @@ impl<'a, 'r> Session<'a, 'r> {
         progress(self.events, self.rec.started, iteration, stage, detail).await;
     }
 
-    fn no_answer(&self, reason: String, last_checks: Vec<proto::CheckResult>) -> Outcome {
-        Outcome::NoAnswer(proto::NoAnswer {
+    fn no_answer(&self, reason: String, last_checks: Vec<CheckReport>) -> Outcome {
+        Outcome::NoAnswer(NoAnswer {
             request_id: self.rec.record.id.clone(),
             reason,
             last_checks,
             iterations: self.rec.record.iterations,
-            usage: Some(self.rec.usage()),
-            wall_ms: self.rec.started.elapsed().as_millis() as u64,
+            usage: self.rec.usage(),
+            wall: self.rec.started.elapsed(),
         })
     }
 
@@ -523,16 +522,16 @@ impl<'a, 'r> Session<'a, 'r> {
     /// A step before the checks failed (the query did not compile, the reply held no program):
     /// recorded and shown as a failed check.
     async fn failed_step(&mut self, mem: &mut Memory, iteration: u32, name: &str, diag: &str) {
-        let c = proto::CheckResult {
+        let c = CheckReport {
             iteration,
             name: name.into(),
             passed: false,
             detail: diag.to_owned(),
-            elapsed_ms: 0,
+            elapsed: std::time::Duration::ZERO,
         };
         self.rec
             .add(EntryKind::Check, iteration, format!("{name}: FAIL: {diag}"));
-        emit(self.events, proto::ask_event::Event::Check(c.clone())).await;
+        emit(self.events, AskEvent::Check(c.clone())).await;
         mem.last_checks = vec![c];
     }
 
@@ -558,10 +557,10 @@ impl<'a, 'r> Session<'a, 'r> {
         }
         emit(
             self.events,
-            proto::ask_event::Event::Candidate(proto::Candidate {
+            AskEvent::Candidate {
                 iteration,
                 source: source.clone(),
-            }),
+            },
         )
         .await;
         let Some((_, diag)) = mem.tried.iter().find(|(s, _)| *s == source) else {
@@ -631,7 +630,7 @@ impl<'a, 'r> Session<'a, 'r> {
                 iteration,
                 format!("{}: {verdict}: {}", c.name(), ev.detail),
             );
-            emit(self.events, proto::ask_event::Event::Check(ev.clone())).await;
+            emit(self.events, AskEvent::Check(ev.clone())).await;
         }
         let target = plan.target;
         if checks.iter().all(Check::passed) {
@@ -647,15 +646,15 @@ impl<'a, 'r> Session<'a, 'r> {
             };
             let id = self.rec.record.id.clone();
             tracing::info!(request = %id, iteration, "answered");
-            return Step::Done(Outcome::Answer(proto::Answer {
+            return Step::Done(Outcome::Answer(Answer {
                 request_id: id,
                 program: source,
-                target: target.proto() as i32,
+                target,
                 explanation,
                 checks: std::mem::take(&mut mem.last_checks),
                 iterations: iteration,
-                usage: Some(self.rec.usage()),
-                wall_ms: self.rec.started.elapsed().as_millis() as u64,
+                usage: self.rec.usage(),
+                wall: self.rec.started.elapsed(),
             }));
         }
         // bpftrace's own diagnostic first, then what the catalog knows.
@@ -715,13 +714,13 @@ enum Drafted {
     NoAnswer(String),
 }
 
-fn check_event(iteration: u32, c: &Check) -> proto::CheckResult {
-    proto::CheckResult {
+fn check_event(iteration: u32, c: &Check) -> CheckReport {
+    CheckReport {
         iteration,
         name: c.name().to_owned(),
         passed: c.passed(),
         detail: c.detail(),
-        elapsed_ms: c.elapsed.as_millis() as u64,
+        elapsed: c.elapsed,
     }
 }
 

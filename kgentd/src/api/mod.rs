@@ -1,6 +1,8 @@
 //! The gRPC API (package kgent.v1): validates requests, asks [`authz`](crate::authz), hands work
 //! to the agent and the jobs, streams their events, and maps domain errors to status codes.
 //! No logic of its own beyond that.
+mod convert;
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::agent::{Agent, AskOptions, Outcome, ProgramTarget};
+use crate::agent::{Agent, AskEvent, AskOptions, Outcome, ProgramTarget};
 use crate::authz::Caller;
 use crate::config::LimitsConfig;
 use crate::error::KgentError;
@@ -144,7 +146,7 @@ impl Kgent for KgentService {
         let agent = self.agent.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let (ev_tx, mut ev_rx) = mpsc::channel::<proto::AskEvent>(64);
+            let (ev_tx, mut ev_rx) = mpsc::channel::<AskEvent>(64);
             let opts = AskOptions {
                 text: req.text,
                 target,
@@ -156,7 +158,7 @@ impl Kgent for KgentService {
             let forward_tx = tx.clone();
             let forward = tokio::spawn(async move {
                 while let Some(ev) = ev_rx.recv().await {
-                    if forward_tx.send(Ok(ev)).await.is_err() {
+                    if forward_tx.send(Ok(ev.into())).await.is_err() {
                         break;
                     }
                 }
@@ -164,12 +166,8 @@ impl Kgent for KgentService {
             let result = agent.ask(opts, ev_tx).await;
             let _ = forward.await;
             let last = match result {
-                Ok(Outcome::Answer(a)) => Ok(proto::AskEvent {
-                    event: Some(proto::ask_event::Event::Answer(a)),
-                }),
-                Ok(Outcome::NoAnswer(n)) => Ok(proto::AskEvent {
-                    event: Some(proto::ask_event::Event::NoAnswer(n)),
-                }),
+                Ok(Outcome::Answer(a)) => Ok(a.into()),
+                Ok(Outcome::NoAnswer(n)) => Ok(n.into()),
                 Err(e) => Err(Status::from(e)),
             };
             let _ = tx.send(last).await;

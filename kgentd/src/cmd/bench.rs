@@ -246,8 +246,8 @@ async fn time_to_answer(agent: &Agent, request: &str) -> anyhow::Result<()> {
             "  answered in {:.1} s after {} iteration(s), {} + {} tokens",
             t.elapsed().as_secs_f64(),
             a.iterations,
-            a.usage.map_or(0, |u| u.prompt_tokens),
-            a.usage.map_or(0, |u| u.completion_tokens)
+            a.usage.prompt_tokens,
+            a.usage.completion_tokens
         ),
         Outcome::NoAnswer(n) => println!(
             "  no answer after {:.1} s ({} iterations): {}",
