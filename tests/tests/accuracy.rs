@@ -111,7 +111,7 @@ async fn an_answer_to_a_neighbouring_question_fails_request_coverage() {
     let d = TestDaemon::scripted(&[latency, sizes]).await;
     let events = ask_all(
         &mut d.client().await,
-        "per process name, a histogram of how many bytes each read() call returned",
+        "for each process name, a histogram of the byte counts read() calls returned",
         4,
     )
     .await

@@ -769,7 +769,8 @@ const TOP_OPENAT_UNCHECKED: &str = "```c\n#include \"vmlinux.h\"\n#include \"kge
 /// The repaired program.
 const TOP_OPENAT: &str = "```c\n#include \"vmlinux.h\"\n#include \"kgent.h\"\n\nKGENT_PRINT_EVERY(1);\n\nstruct {\n    __uint(type, BPF_MAP_TYPE_HASH);\n    __uint(max_entries, 10240);\n    __type(key, char[16]);\n    __type(value, u64);\n} openat_by_comm SEC(\".maps\");\n\nSEC(\"tracepoint/syscalls/sys_enter_openat\")\nint kt4_top(struct trace_event_raw_sys_enter *ctx)\n{\n    char comm[16] = {};\n    bpf_get_current_comm(comm, sizeof(comm));\n    u64 one = 1, *n = bpf_map_lookup_elem(&openat_by_comm, comm);\n    if (n)\n        __sync_fetch_and_add(n, 1);\n    else\n        bpf_map_update_elem(&openat_by_comm, comm, &one, BPF_ANY);\n    return 0;\n}\n\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n```\nCounts openat calls per process name and prints the top ones every second.";
 
-const TOP_REQUEST: &str = "count openat calls per process name and print the top ones every second";
+const TOP_REQUEST: &str =
+    "every second, list the process names that call openat most often, with their counts";
 
 #[tokio::test]
 async fn ask_target_c_repairs_a_verifier_rejection_then_kgentctl_runs_and_decodes_it() {

@@ -87,7 +87,7 @@ async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
             "SELECT comm, pid, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open WHERE ret < 0",
         ),
         (
-            "for every bind() print the process, IPv4 or IPv6, and the local port",
+            "which process binds which local port, over IPv4 and IPv6, at each bind() call",
             "SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind",
         ),
     ];

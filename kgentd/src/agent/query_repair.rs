@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_request_for_what_calls_returned_reads_ret() {
-        let request = "a histogram of how many bytes each read() call returned";
+        let request = "the distribution of byte counts that read() calls returned";
         let mut q = parse(
             "SELECT comm, hist(args->count) FROM tracepoint:syscalls:sys_enter_read GROUP BY comm",
         )
@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn a_code_letter_test_is_stated_by_its_word() {
         let q = "SELECT comm, sum(args->bytes) FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\") GROUP BY comm";
-        let (kept, _) = pruned("sum the bytes of write requests per process", q);
+        let (kept, _) = pruned("total bytes written to disk by each process", q);
         assert_eq!(kept.as_deref(), Some("contains(args->rwbs, \"W\")"));
         let (kept, dropped) = pruned("sum the bytes of requests per process", q);
         assert_eq!((kept, dropped.len()), (None, 1));

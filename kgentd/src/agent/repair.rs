@@ -676,7 +676,7 @@ mod tests {
         let src = "BEGIN { printf(\"tracing\\n\"); }\ntracepoint:syscalls:sys_enter_unlink { printf(\"%s\\n\", str(args->pathname)); }\n";
         let (fixed, notes) = repair_all(
             &host(),
-            &Intent::read("print the PID, the process name and the path"),
+            &Intent::read("log each event's PID and process name along with the file path"),
             src,
         );
         assert!(
@@ -691,7 +691,7 @@ mod tests {
         // Already there, or not asked for: untouched.
         assert!(repair_all(
             &host(),
-            &Intent::read("print the PID, the process name and the path"),
+            &Intent::read("log each event's PID and process name along with the file path"),
             &fixed
         )
         .1

@@ -309,7 +309,7 @@ mod tests {
         let latency = "tracepoint:syscalls:sys_enter_read { @start[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@start[tid]/ { @us = hist((nsecs - @start[tid]) / 1000); delete(@start[tid]); }";
         let c = check_coverage(
             &host(),
-            &Intent::read("a histogram of how many bytes each read() call returned"),
+            &Intent::read("a histogram of the byte counts read() calls returned"),
             latency,
         );
         assert!(!c.passed());
@@ -317,7 +317,7 @@ mod tests {
         let sizes =
             "tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @bytes = hist(args->ret); }";
         assert!(passes(
-            "a histogram of how many bytes each read() call returned",
+            "a histogram of the byte counts read() calls returned",
             sizes
         ));
     }
@@ -385,7 +385,7 @@ mod tests {
         let connect = "tracepoint:syscalls:sys_enter_connect { printf(\"%s\\n\", comm); }";
         let c = check_coverage(
             &host(),
-            &Intent::read("for every bind() print the process name"),
+            &Intent::read("name the process behind each bind() call"),
             connect,
         );
         assert!(!c.passed());

@@ -495,9 +495,8 @@ mod tests {
 
     #[test]
     fn a_self_rename_request_needs_the_name_the_workload_took() {
-        let e = expect_of(
-            "detect processes that rename themselves (prctl PR_SET_NAME or writing /proc/<pid>/comm)",
-        );
+        let e =
+            expect_of("flag any task that changes its own comm through prctl or /proc/self/comm");
         assert!(e.renames_self);
         assert!(!expect_of("audit every file rename with old and new path").renames_self);
         let file_renames =

@@ -207,7 +207,7 @@ mod tests {
             .iter()
             .find(|c| c.field == "rwbs")
             .expect("rwbs codes");
-        assert!(rwbs.stated("W", &Intent::read("sum the bytes of write requests")));
+        assert!(rwbs.stated("W", &Intent::read("total disk traffic that was written")));
         assert!(rwbs.stated("W", &Intent::read("bytes written per process")));
         assert!(!rwbs.stated("W", &Intent::read("bytes read per process")));
         assert!(!rwbs.stated("Q", &Intent::read("write")));
