@@ -129,7 +129,8 @@ impl Agent {
         let mut rec = Recorder::start(&self.store, record).await?;
         let id = rec.record.id.clone();
         tracing::info!(request = %id, uid = opts.caller_uid, "ask: {:.80}", opts.text);
-        let result = caught(&id, self.run_loop(&opts, &events, &mut rec)).await;
+        let session = session::Session::new(self, &opts, &events, &mut rec);
+        let result = caught(&id, session.run()).await;
         match &result {
             Ok(Outcome::Answer(a)) => {
                 rec.record.program = Some(a.program.clone());
@@ -142,15 +143,6 @@ impl Agent {
             Err(e) => rec.finish(RequestState::Failed, &e.to_string()).await,
         }
         result
-    }
-
-    async fn run_loop(
-        &self,
-        opts: &AskOptions,
-        events: &Events,
-        rec: &mut Recorder<'_>,
-    ) -> Result<Outcome, KgentError> {
-        session::Session::new(self, opts, events, rec).run().await
     }
 
     /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.

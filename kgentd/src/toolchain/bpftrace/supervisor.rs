@@ -142,12 +142,12 @@ impl Supervisor {
 
     /// SIGKILL to the whole group.
     pub fn kill(&self) {
-        signal(self.group, Signal::SIGKILL);
+        process::signal_group(self.group, Signal::SIGKILL);
     }
 
     /// Starts a graceful stop: SIGINT now; see [`Stopping`] for the rest.
     pub fn stop(&self, grace: Duration) -> Stopping {
-        signal(self.group, Signal::SIGINT);
+        process::signal_group(self.group, Signal::SIGINT);
         let now = Instant::now();
         Stopping {
             group: self.group,
@@ -236,13 +236,13 @@ impl Stopping {
     pub fn tick(&mut self) -> bool {
         let now = Instant::now();
         if self.kill_at.is_some_and(|k| k <= now) {
-            signal(self.group, Signal::SIGKILL);
+            process::signal_group(self.group, Signal::SIGKILL);
             self.kill_at = None;
             self.repeat_at = None;
             return true;
         }
         if self.repeat_at.is_some_and(|r| r <= now) {
-            signal(self.group, Signal::SIGINT);
+            process::signal_group(self.group, Signal::SIGINT);
             self.repeat_at = Some(now + SIGINT_REPEAT);
         }
         false
@@ -255,10 +255,6 @@ pub async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-fn signal(group: Option<Pid>, sig: Signal) {
-    process::signal_group(group, sig);
 }
 
 /// bpftrace's stdout, told apart into the ready marker, its attach count and the program's
