@@ -117,6 +117,10 @@ pub struct AgentConfig {
     /// Check statically that a candidate computes what the request explicitly asks for (the
     /// process name, a duration, a histogram, the return value, a syscall named as a call).
     pub coverage: bool,
+    /// Check statically that a candidate's probes observe what the request is about, not a
+    /// neighbouring event (the request's subjects, as this host's attach points speak of
+    /// them); a request none of whose candidates passes gets no answer.
+    pub subject_check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +229,7 @@ impl Default for AgentConfig {
             repair: true,
             smoke_run: true,
             coverage: true,
+            subject_check: true,
         }
     }
 }

@@ -77,8 +77,9 @@ fn the_grammar_cannot_spell_an_invented_tracepoint_or_a_field_the_probe_lacks() 
 
 #[tokio::test]
 async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
-    // swapon never happens under the trigger: the program loads, attaches and stays silent.
-    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_swapon { printf(\"%d %s\\n\", pid, comm); }\n```";
+    // open_by_handle_at never happens under the trigger: the program observes the right kind of
+    // event (an open), loads, attaches and stays silent.
+    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_open_by_handle_at { printf(\"%d %s\\n\", pid, comm); }\n```";
     let d = TestDaemon::scripted(&[silent, GOOD_OPENAT]).await;
     let events = ask_all(
         &mut d.client().await,
@@ -100,6 +101,63 @@ async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
         .expect("the answer carries its smoke run");
     assert!(smoke.passed);
     assert!(smoke.detail.contains("kgent-smoke"), "{}", smoke.detail);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_program_on_a_neighbouring_event_fails_the_subject_check_with_the_right_probe() {
+    // Page allocations load, run and print under any workload, but the request is about the
+    // slab allocator's caches.
+    let pages = "```bpftrace\ntracepoint:kmem:mm_page_alloc { @[comm] = count(); }\n```";
+    let slab = "```bpftrace\ntracepoint:kmem:kmem_cache_alloc { @[comm] = count(); }\n```";
+    let d = TestDaemon::scripted(&[pages, slab]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "tally slab cache allocations for every command",
+        4,
+    )
+    .await
+    .expect("ask");
+    let subject = check(&events, "request-subject", 1);
+    assert!(!subject.passed);
+    assert!(
+        subject.detail.contains("tracepoint:kmem:kmem_cache_alloc"),
+        "the failure names the attach point that observes it: {}",
+        subject.detail
+    );
+    let answer = final_answer(&events).expect("the second candidate is answered");
+    assert_eq!(answer.iterations, 2);
+    let subject = answer
+        .checks
+        .iter()
+        .find(|c| c.name == "request-subject")
+        .expect("the answer carries its subject check");
+    assert!(
+        subject.passed && subject.detail.contains("slab"),
+        "{}",
+        subject.detail
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_no_candidate_observes_gets_no_answer_naming_its_subject() {
+    // Every draft traces a neighbour: the ask ends without an answer, saying what it was about.
+    let neighbour = "```bpftrace\ntracepoint:syscalls:sys_enter_fsync { @[comm] = count(); }\n```";
+    let d = TestDaemon::scripted(&[neighbour, neighbour, neighbour]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "who creates new network namespaces",
+        3,
+    )
+    .await
+    .expect("ask");
+    let none = final_no_answer(&events).expect("no answer");
+    assert!(
+        none.reason.contains("namespaces") && none.reason.contains("unshare"),
+        "{}",
+        none.reason
+    );
     d.stop().await;
 }
 

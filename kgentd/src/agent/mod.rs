@@ -28,6 +28,7 @@ use crate::config::AgentConfig;
 use crate::error::KgentError;
 use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
+use crate::knowledge::subject::Subject;
 use crate::knowledge::{Grounding, Knowledge};
 use crate::llm::{Backend, ChatRequest, LlmError, Message, Role};
 
@@ -146,7 +147,23 @@ impl Agent {
     }
 
     /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.
-    async fn check(&self, target: ProgramTarget, intent: &Intent, source: &str) -> Vec<Check> {
+    async fn check(
+        &self,
+        target: ProgramTarget,
+        intent: &Intent,
+        subjects: &[Subject],
+        source: &str,
+    ) -> Vec<Check> {
+        let subject = |probes: Vec<String>| {
+            self.config.subject_check.then(|| {
+                check::subject::check_subject(
+                    &self.knowledge.subject_index,
+                    subjects,
+                    intent,
+                    &probes,
+                )
+            })
+        };
         match target {
             ProgramTarget::Bpftrace => {
                 let host_check = check::check_attach_points(&self.host, &self.knowledge, source);
@@ -154,6 +171,7 @@ impl Agent {
                     .config
                     .coverage
                     .then(|| check::check_coverage(&self.host, intent, source));
+                let subject = subject(check::subject::bpftrace_probes(source));
                 let load_check = check::check_bpftrace_load(
                     &self.bpftrace,
                     source,
@@ -163,13 +181,22 @@ impl Agent {
                 .await;
                 std::iter::once(host_check)
                     .chain(coverage)
+                    .chain(subject)
                     .chain(std::iter::once(load_check))
                     .collect()
             }
             ProgramTarget::C => {
-                check::c_program::check_c_program(&self.clang, source, &self.host.kernel_release)
-                    .await
-                    .into()
+                let subject = subject(check::subject::c_probes(source));
+                let mut checks: Vec<Check> = subject.into_iter().collect();
+                checks.extend(
+                    check::c_program::check_c_program(
+                        &self.clang,
+                        source,
+                        &self.host.kernel_release,
+                    )
+                    .await,
+                );
+                checks
             }
         }
     }

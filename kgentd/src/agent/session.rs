@@ -29,7 +29,10 @@ use super::{
 };
 use crate::check::{self, Check, CheckKind, Evidence};
 use crate::error::KgentError;
+use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
+use crate::knowledge::subject::Subject;
+use crate::knowledge::Grounding;
 use crate::llm::{ChatRequest, Completion, LlmError, Message, Role};
 use crate::query;
 use crate::store::EntryKind;
@@ -60,6 +63,8 @@ struct Plan {
     base: Vec<Message>,
     query: Option<QueryPlan>,
     max_iterations: u32,
+    /// What the request is about, as this host's attach points see it.
+    subjects: Vec<Subject>,
 }
 
 /// The query strategy's scope, grammar and prompts.
@@ -194,12 +199,25 @@ impl<'a, 'r> Session<'a, 'r> {
     /// Grounds the request and fixes what every draft is built from.
     async fn plan(&mut self) -> Result<Plan, KgentError> {
         let agent = self.agent;
-        let grounding = agent.knowledge.ground(
+        let mut grounding = agent.knowledge.ground(
             &agent.host,
             &self.intent,
             agent.config.grounding_tracepoints,
             agent.config.grounding_examples,
         );
+        let subjects = if agent.config.subject_check {
+            agent.knowledge.subjects(&self.intent)
+        } else {
+            Vec::new()
+        };
+        if !subjects.is_empty() {
+            let said: Vec<String> = subjects
+                .iter()
+                .map(|s| format!("\"{}\" ({})", s.phrase(), s.probes.join(", ")))
+                .collect();
+            self.note(0, format!("subjects: {}", said.join("; ")));
+            offer_subject_probes(&agent.host, &subjects, &mut grounding);
+        }
         let detail = grounding_summary(&grounding);
         self.note(0, format!("grounding: {detail}"));
         self.progress(0, "grounding", detail).await;
@@ -255,6 +273,7 @@ impl<'a, 'r> Session<'a, 'r> {
             base,
             query,
             max_iterations,
+            subjects,
         })
     }
 
@@ -581,7 +600,10 @@ impl<'a, 'r> Session<'a, 'r> {
 
     /// The checks of a candidate, and its smoke run when the others pass.
     async fn checks(&mut self, plan: &Plan, iteration: u32, source: &str) -> Vec<Check> {
-        let mut checks = self.agent.check(plan.target, &self.intent, source).await;
+        let mut checks = self
+            .agent
+            .check(plan.target, &self.intent, &plan.subjects, source)
+            .await;
         if !plan.smoke || !checks.iter().all(Check::passed) {
             return checks;
         }
@@ -721,6 +743,25 @@ fn check_event(iteration: u32, c: &Check) -> CheckReport {
         passed: c.passed(),
         detail: c.detail(),
         elapsed: c.elapsed,
+    }
+}
+
+/// Offers, for each subject no grounded tracepoint observes, the tracepoint of this host that
+/// observes it best: the drafts' grammar admits only grounded probes.
+fn offer_subject_probes(host: &HostFacts, subjects: &[Subject], g: &mut Grounding) {
+    for s in subjects {
+        let grounded = |p: &String| g.tracepoints.iter().any(|t| t.probe() == *p);
+        if s.probes.iter().take(2).any(grounded) {
+            continue;
+        }
+        let best = s
+            .probes
+            .iter()
+            .filter_map(|p| p.strip_prefix("tracepoint:"))
+            .find_map(|t| host.tracepoints.get(t));
+        if let Some(tp) = best {
+            g.tracepoints.push(tp.clone());
+        }
     }
 }
 

@@ -10,12 +10,16 @@
 //! - `request-coverage`: what the request explicitly asks to see (the process name, a duration,
 //!   a histogram, the return value, a syscall it names as a call…) is computed by the program
 //!   (see `coverage`). Static, before anything is loaded.
+//! - `request-subject`: the program's probes observe what the request is about (each of its
+//!   subjects, as this host's attach points speak of them), not a neighbouring event; failures
+//!   name the attach points that do (see `subject`). Static, before anything is loaded.
 //! - `smoke-run`: the program runs while a harmless trigger workload provokes common events, and
 //!   its output must show what the request asks to observe (see `smoke`).
 //! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
 pub mod c_program;
 mod coverage;
 mod smoke;
+pub mod subject;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,6 +36,7 @@ pub use smoke::{check_smoke_run, expectation, judge, not_exercised, Expectation,
 pub enum CheckKind {
     HostAttachPoints,
     RequestCoverage,
+    RequestSubject,
     BpftraceLoad,
     SmokeRun,
     ClangCompile,
@@ -43,6 +48,7 @@ impl CheckKind {
         match self {
             CheckKind::HostAttachPoints => "host-attach-points",
             CheckKind::RequestCoverage => "request-coverage",
+            CheckKind::RequestSubject => "request-subject",
             CheckKind::BpftraceLoad => "bpftrace-load",
             CheckKind::SmokeRun => "smoke-run",
             CheckKind::ClangCompile => "clang-compile",
@@ -64,6 +70,9 @@ pub enum Evidence {
     Resolved(Vec<String>),
     /// What the request asks the program to report, all provided (none: nothing specific).
     Provides(Vec<&'static str>),
+    /// What the request is about, each covered by a probe of the program (none: the request
+    /// names nothing this host's attach points single out).
+    Subjects(Vec<String>),
     /// What a tool reported: bpftrace, clang, the verifier, the smoke run's observation.
     Report(String),
     /// What is wrong, one item each, with the fix.
@@ -80,6 +89,13 @@ impl Evidence {
             }
             Evidence::Provides(what) => format!(
                 "the program provides what the request asks for: {}",
+                what.join(", ")
+            ),
+            Evidence::Subjects(what) if what.is_empty() => {
+                "the request names nothing this host's attach points single out".to_owned()
+            }
+            Evidence::Subjects(what) => format!(
+                "the program's probes observe what the request is about: {}",
                 what.join(", ")
             ),
             Evidence::Report(text) => text.clone(),

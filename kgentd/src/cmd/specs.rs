@@ -80,8 +80,29 @@ pub async fn run(
         Err(e) => println!("embeddings: {e} (search stays BM25 only)"),
     }
     if let Some(request) = ground {
-        let g = knowledge.ground(&host, &kgentd::intent::Intent::read(request), n_tp, n_ex);
+        let intent = kgentd::intent::Intent::read(request);
+        let g = knowledge.ground(&host, &intent, n_tp, n_ex);
         println!("\n{}", kgentd::agent::user_prompt_for_bench(request, &g));
+        let subjects = knowledge.subjects(&intent);
+        if subjects.is_empty() {
+            println!("\nsubjects: none this host's attach points single out");
+        } else {
+            println!("\nsubjects (a program must attach to a probe that speaks of each):");
+            for s in subjects {
+                let words: Vec<String> = s
+                    .words
+                    .iter()
+                    .map(|(w, weight)| format!("{} {weight:.1}", w.word))
+                    .collect();
+                println!(
+                    "  \"{}\" ({}; best {:.1}): {}",
+                    s.phrase(),
+                    words.join(", "),
+                    s.best,
+                    s.probes.join(", ")
+                );
+            }
+        }
     }
     if let Some(path) = export {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);

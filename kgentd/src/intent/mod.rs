@@ -61,6 +61,31 @@ pub enum Concept {
 }
 
 impl Concept {
+    /// A concept about the shape of the report (who, how long, how much, in which unit), not
+    /// about what is observed: the words it matched are not subjects.
+    pub const fn shapes_output(self) -> bool {
+        matches!(
+            self,
+            Concept::ProcessName
+                | Concept::Pid
+                | Concept::Duration
+                | Concept::Histogram
+                | Concept::Sum
+                | Concept::ReturnValue
+                | Concept::Arguments
+                | Concept::Port
+                | Concept::Size
+                | Concept::Octal
+                | Concept::Failure
+                | Concept::Identifies
+                | Concept::CommandLine
+                | Concept::Milliseconds
+                | Concept::Microseconds
+                | Concept::Nanoseconds
+                | Concept::SpeaksOfCalls
+        )
+    }
+
     pub const ALL: &'static [Concept] = &[
         Concept::ProcessName,
         Concept::Pid,
@@ -103,6 +128,17 @@ pub enum Exclusion {
     PrivateChmods,
 }
 
+/// A word that may name what a request observes ("slab", "swapin", "namespace"), with the
+/// kernel's words for it from the retrieval vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectWord {
+    pub word: String,
+    pub kernel: Vec<String>,
+    /// Which phrase of the request it is in: subject words next to each other name one thing
+    /// together ("slab cache allocations"); any other word or a comma ends a phrase.
+    pub phrase: usize,
+}
+
 /// A request, read.
 #[derive(Debug, Clone)]
 pub struct Intent {
@@ -135,6 +171,12 @@ pub struct Intent {
     pub exclusions: Vec<Exclusion>,
     /// The request with the kernel's words for what it says appended (for retrieval).
     pub search_text: String,
+    /// Words that may name what the request observes: its words of 3+ letters that are not
+    /// function words, request verbs or quantity words (`not_subjects`), not inside a phrase a
+    /// report-shape concept matched ("how long", "process name"), not quoted, not a path; a
+    /// hyphenated pair also joined ("swap-in" → swapin). Whether the host's attach points speak
+    /// of them is for `knowledge` to say.
+    pub subjects: Vec<SubjectWord>,
 }
 
 impl Intent {
@@ -200,6 +242,7 @@ impl Intent {
             time_unit,
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
+            subjects: subject_words(v, text, &ascii_lower, &concepts),
             concepts,
             text: text.to_owned(),
             ascii_lower,
@@ -285,6 +328,10 @@ impl fmt::Display for Intent {
         }
         if !self.exclusions.is_empty() {
             write!(f, "; leaves out: {:?}", self.exclusions)?;
+        }
+        if !self.subjects.is_empty() {
+            let s: Vec<&str> = self.subjects.iter().map(|s| s.word.as_str()).collect();
+            write!(f, "; subjects: {}", s.join(", "))?;
         }
         Ok(())
     }
@@ -441,6 +488,103 @@ fn search_text_with(v: &Vocabulary, text: &str, lower: &str) -> String {
         if hit {
             out.push(' ');
             out.push_str(&s.kernel);
+        }
+    }
+    out
+}
+
+/// See [`Intent::subjects`].
+fn subject_words(
+    v: &Vocabulary,
+    text: &str,
+    lower: &str,
+    concepts: &BTreeSet<Concept>,
+) -> Vec<SubjectWord> {
+    // Byte ranges that are not subjects: what a report-shape concept matched, quoted strings.
+    let mut masked: Vec<std::ops::Range<usize>> = Vec::new();
+    for c in concepts.iter().filter(|c| c.shapes_output()) {
+        if let Some(rule) = v.concepts.get(c) {
+            for p in &rule.patterns {
+                masked.extend(p.find_iter(text).map(|m| m.range()));
+            }
+        }
+    }
+    static QUOTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"'[^']*'|"[^"]*"|`[^`]*`"#).expect("static regex"));
+    masked.extend(QUOTED.find_iter(lower).map(|m| m.range()));
+    let not_subjects = v.list(List::NotSubjects);
+    let subject = |word: &str| {
+        word.len() >= 3
+            && word.bytes().any(|b| b.is_ascii_alphabetic())
+            && !not_subjects.iter().any(|n| n == word)
+    };
+    // A spoken word starting the word, or a spoken phrase of the request containing it.
+    let kernel_words = |word: &str| -> Vec<String> {
+        v.search
+            .iter()
+            .filter(|s| {
+                if s.spoken.contains(' ') {
+                    lower.contains(&s.spoken) && s.spoken.split(' ').any(|p| word.starts_with(p))
+                } else {
+                    word.starts_with(&s.spoken)
+                }
+            })
+            .flat_map(|s| s.kernel.split_whitespace().map(str::to_owned))
+            .collect()
+    };
+    let mut out: Vec<SubjectWord> = Vec::new();
+    let mut phrase = 0;
+    let mut in_phrase = false;
+    let mut push = |word: &str, phrase: usize| {
+        if !out.iter().any(|s| s.word == word) {
+            out.push(SubjectWord {
+                word: word.to_owned(),
+                kernel: kernel_words(word),
+                phrase,
+            });
+        }
+    };
+    // Whitespace-separated tokens; a path names a file, not a subject.
+    static TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S+").expect("static regex"));
+    static WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[a-z0-9_]+").expect("static regex"));
+    let inside =
+        |r: &std::ops::Range<usize>| masked.iter().any(|m| m.start <= r.start && r.end <= m.end);
+    for token in TOKEN.find_iter(lower) {
+        let words: Vec<regex::Match> = if token.as_str().contains('/') {
+            Vec::new()
+        } else {
+            WORD.find_iter(token.as_str()).collect()
+        };
+        if words.is_empty() && in_phrase {
+            phrase += 1;
+            in_phrase = false;
+        }
+        for w in &words {
+            let at = token.start() + w.start()..token.start() + w.end();
+            if !inside(&at) && subject(w.as_str()) {
+                push(w.as_str(), phrase);
+                in_phrase = true;
+            } else if in_phrase {
+                phrase += 1;
+                in_phrase = false;
+            }
+        }
+        // "swap-in" is also read as "swapin".
+        if let [a, b] = words.as_slice() {
+            let joined = format!("{}{}", a.as_str(), b.as_str());
+            if token.as_str()[a.end()..b.start()] == *"-"
+                && !inside(&token.range())
+                && subject(&joined)
+            {
+                push(&joined, phrase);
+                in_phrase = true;
+            }
+        }
+        // A comma, a full stop or a colon ends a phrase.
+        if in_phrase && token.as_str().ends_with([',', '.', ';', ':', '?', '!']) {
+            phrase += 1;
+            in_phrase = false;
         }
     }
     out

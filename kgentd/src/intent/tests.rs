@@ -225,3 +225,30 @@ fn non_ascii_requests_are_read_without_panic() {
         let _ = (i.names_word("s"), i.names_prefix("s"), i.uses_word("e"));
     }
 }
+
+#[test]
+fn subjects_are_the_words_that_name_what_is_observed() {
+    let words =
+        |text: &str| -> Vec<String> { read(text).subjects.into_iter().map(|s| s.word).collect() };
+    // Request verbs, quantity and shape words, quoted names and paths are not subjects.
+    assert_eq!(
+        words("Please show me how long each slab cache allocation takes, in ms, for 'redis'"),
+        ["slab", "cache", "allocation"]
+    );
+    assert_eq!(
+        words("count swap-in activity per second under /var/tmp"),
+        ["swap", "swapin"]
+    );
+    assert_eq!(
+        words("log every IRQ handler with its process id"),
+        ["irq", "handler"]
+    );
+    // The kernel's words come with a subject the retrieval vocabulary knows.
+    let deleted = read("who deleted files in the last minute");
+    let d = deleted
+        .subjects
+        .iter()
+        .find(|s| s.word == "deleted")
+        .expect("deleted is a subject");
+    assert!(d.kernel.iter().any(|k| k == "unlink"), "{d:?}");
+}

@@ -22,6 +22,7 @@ pub enum List {
     EnglishSyscallNames,
     FunctionWords,
     LibcNames,
+    NotSubjects,
 }
 
 /// Named extractors: a regex whose first capture group is the value.
@@ -197,6 +198,7 @@ mod tests {
             List::EnglishSyscallNames,
             List::FunctionWords,
             List::LibcNames,
+            List::NotSubjects,
         ] {
             assert!(!v.list(l).is_empty(), "{l:?}");
         }

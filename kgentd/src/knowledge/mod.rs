@@ -14,6 +14,7 @@ pub mod embedding;
 pub mod labels;
 pub mod semantic;
 pub mod specs;
+pub mod subject;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -42,6 +43,8 @@ pub struct Example {
 pub struct Knowledge {
     /// Every attach point and helper of this host.
     pub catalog: catalog::Catalog,
+    /// The words of every attach point a program can use here (for the subject check).
+    pub subject_index: subject::SubjectIndex,
     examples: Vec<Example>,
     example_index: Index,
     /// Sentence vectors of the example descriptions, once embeddings are enabled.
@@ -98,8 +101,10 @@ impl Knowledge {
                 })
                 .collect(),
         );
+        let catalog = catalog::Catalog::build(host);
         Self {
-            catalog: catalog::Catalog::build(host),
+            subject_index: subject::SubjectIndex::build(&catalog),
+            catalog,
             examples,
             example_index,
             example_vectors: OnceLock::new(),
@@ -131,6 +136,11 @@ impl Knowledge {
             model_load,
             vectors: started.elapsed(),
         })
+    }
+
+    /// What the request is about, as this host's attach points see it (see [`subject`]).
+    pub fn subjects(&self, intent: &Intent) -> Vec<subject::Subject> {
+        self.subject_index.subjects(&self.catalog, intent)
     }
 
     pub fn example_count(&self) -> usize {

@@ -1,0 +1,177 @@
+//! The `request-subject` check: the program observes what the request is about, not a
+//! neighbouring event. Static, before anything is loaded; judged from host data, not wording.
+//!
+//! Every check after it (load, smoke run) passes for a program on the wrong event: `fsync` for
+//! `sync`, page allocations for slab allocations, a net-device transmit for network-namespace
+//! creation. Here each of the request's subjects (a phrase of its words that few of this host's
+//! attach points speak of: see `knowledge::subject`) must be covered by one of the program's
+//! probes nearly as well as by the best attach point this host has for it; a failure names
+//! those attach points.
+//!
+//! A filesystem's own tracepoints (`xfs:`, `ext4:`…) fire only for filesystems of that type:
+//! a program on them when the request names no filesystem, and none of that type is mounted,
+//! observes nothing the request is about.
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use regex::Regex;
+
+use super::{Check, CheckKind, Evidence};
+use crate::intent::Intent;
+use crate::knowledge::subject::{Subject, SubjectIndex};
+use crate::toolchain::bpftrace::{probe_blocks, ProbeSpec};
+
+/// The event probes of a bpftrace program, as written (`tracepoint:kmem:kmem_cache_alloc`).
+pub fn bpftrace_probes(source: &str) -> Vec<String> {
+    probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(ProbeSpec::observes_events)
+        .map(|p| format!("{}:{}", p.prefix, p.target))
+        .collect()
+}
+
+/// The attach points of a C program, from its `SEC("…")` names: `tracepoint/kmem/kmalloc` and
+/// `tp/kmem/kmalloc` as `tracepoint:kmem:kmalloc`, others as written.
+pub fn c_probes(source: &str) -> Vec<String> {
+    static SEC: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"SEC\(\s*"([^"]+)"\s*\)"#).expect("static regex"));
+    SEC.captures_iter(source)
+        .filter_map(|c| c.get(1))
+        .map(|m| {
+            let sec = m.as_str();
+            match sec.split_once('/') {
+                Some(("tracepoint" | "tp", rest)) => {
+                    format!("tracepoint:{}", rest.replace('/', ":"))
+                }
+                _ => sec.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Filesystem types with a mount on this host (`/proc/self/mounts`, third column).
+fn mounted_types() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Filesystem types this kernel knows (`/proc/filesystems`, last column).
+fn known_filesystems() -> Vec<String> {
+    std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Tracepoints of a filesystem the request does not name and this host has no mount of.
+fn idle_filesystem_probes(intent: &Intent, probes: &[String]) -> Vec<String> {
+    let known = known_filesystems();
+    let mounted = mounted_types();
+    let mut out = Vec::new();
+    for p in probes {
+        let Some(rest) = p
+            .strip_prefix("tracepoint:")
+            .or_else(|| p.strip_prefix("t:"))
+        else {
+            continue;
+        };
+        let system = rest.split(':').next().unwrap_or("");
+        let is_fs = known.iter().any(|k| k == system);
+        let named = intent.filesystems.iter().any(|f| f == system) || intent.names_word(system);
+        if is_fs && !named && !mounted.iter().any(|m| m == system) {
+            out.push(format!(
+                "{p} fires only for {system} filesystems, and none is mounted on this host (the request names no filesystem): use the VFS-level syscall tracepoints, which see every filesystem"
+            ));
+        }
+    }
+    out
+}
+
+/// Checks a candidate's probes against the request's subjects.
+pub fn check_subject(
+    index: &SubjectIndex,
+    subjects: &[Subject],
+    intent: &Intent,
+    probes: &[String],
+) -> Check {
+    let started = Instant::now();
+    let mut problems = idle_filesystem_probes(intent, probes);
+    let mut covered = Vec::new();
+    let shown = if probes.is_empty() {
+        "none".to_owned()
+    } else {
+        probes.join(", ")
+    };
+    for s in subjects {
+        let (ok, share) = index.covers(probes, s);
+        if ok {
+            covered.push(format!("\"{}\"", s.phrase()));
+            continue;
+        }
+        problems.push(format!(
+            "the request is about \"{}\", but the program's probes ({shown}) hardly speak of it ({:.0}% of the best match); on this host it is observed by: {}",
+            s.phrase(),
+            share * 100.0,
+            s.probes.join(", ")
+        ));
+    }
+    let passed = problems.is_empty();
+    let evidence = if passed {
+        Evidence::Subjects(covered)
+    } else {
+        Evidence::Problems(problems)
+    };
+    Check::new(
+        CheckKind::RequestSubject,
+        passed,
+        evidence,
+        started.elapsed(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_sections_name_their_attach_points() {
+        let src = r#"SEC("tracepoint/kmem/kmem_cache_alloc") int a(void *c) { return 0; }
+SEC( "tp/sched/sched_switch" ) int b(void *c) { return 0; }
+SEC("uprobe/libc:malloc") int c(void *c) { return 0; }"#;
+        assert_eq!(
+            c_probes(src),
+            [
+                "tracepoint:kmem:kmem_cache_alloc",
+                "tracepoint:sched:sched_switch",
+                "uprobe/libc:malloc"
+            ]
+        );
+    }
+
+    #[test]
+    fn begin_and_timers_are_not_event_probes() {
+        let src = "BEGIN { printf(\"hi\\n\"); }\ntracepoint:syscalls:sys_enter_sync { @n = count(); }\ninterval:s:1 { print(@n); }";
+        assert_eq!(bpftrace_probes(src), ["tracepoint:syscalls:sys_enter_sync"]);
+    }
+
+    #[test]
+    fn a_filesystem_nobody_mounted_is_not_what_a_request_is_about() {
+        let known = known_filesystems();
+        let mounted = mounted_types();
+        let Some(idle) = known.iter().find(|k| !mounted.contains(k) && k.len() > 2) else {
+            return; // every filesystem this kernel knows is mounted: nothing to judge
+        };
+        let probe = format!("tracepoint:{idle}:{idle}_some_event");
+        let plain = Intent::read("count file writes by process");
+        assert_eq!(idle_filesystem_probes(&plain, &[probe.clone()]).len(), 1);
+        let named = Intent::read(&format!("count {idle} writes by process"));
+        assert!(idle_filesystem_probes(&named, &[probe]).is_empty());
+    }
+}

@@ -1,0 +1,360 @@
+//! Which of this host's attach points speak of a word: the vocabulary behind the subject check.
+//!
+//! An attach point's words come from host data (its name and field names, read from tracefs)
+//! and documentation (its description, how people ask for it and the kernel functions it
+//! replaces: the catalog and the specs DB). A word of a request is one of its *subjects* when
+//! the attach points most relevant to the whole request speak of it and few attach points do
+//! (it discriminates: "slab", "swapin", "sync"; not "file" or "read", of which dozens speak), or
+//! when the request writes it as a call (`sync()`). A program covers a subject when one of its
+//! probes speaks of it.
+//!
+//! Nothing here reads English: the request's words come from the `Intent`.
+use std::collections::{BTreeSet, HashMap};
+
+use super::bm25;
+use super::catalog::{Catalog, CatalogEntry, EntryKind};
+use crate::intent::{Intent, SubjectWord};
+
+/// Attach points most relevant to a request, whose words make a request word a subject.
+const RELEVANT: usize = 10;
+/// A word of more attach points than this share (in thousandths of the index) does not single
+/// any out: with ~2,300 tracepoints, 35.
+const COMMON_PER_MILLE: usize = 15;
+/// Attach points named for a subject, for the model and the user.
+const NAMED: usize = 6;
+/// A program covers a subject when one of its probes scores at least this share of the best
+/// score an attach point of this host has for it.
+const COVERED: f32 = 0.75;
+
+/// One thing a request is about, as this host's attach points see it: a phrase of its subject
+/// words ("slab cache allocations"), each weighted by how few attach points speak of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    /// The phrase's words that single out attach points, with their weights.
+    pub words: Vec<(SubjectWord, f32)>,
+    /// Attach points of this host that cover the phrase best, best first.
+    pub probes: Vec<String>,
+    /// The best score an attach point of this host has for the phrase.
+    pub best: f32,
+}
+
+impl Subject {
+    /// The phrase's words, as the request wrote them.
+    pub fn phrase(&self) -> String {
+        let words: Vec<&str> = self.words.iter().map(|(w, _)| w.word.as_str()).collect();
+        words.join(" ")
+    }
+}
+
+/// What an attach point speaks of.
+struct Words {
+    /// Every word of it (sorted, once each).
+    all: Vec<String>,
+    /// The words of its name and of the kernel functions it stands in for: what the kernel's
+    /// words of a subject must meet (they are names: `unlink`, `kmem_cache_alloc`), not its
+    /// field names, which many attach points share (`filename`).
+    name: Vec<String>,
+}
+
+/// The words of every attach point a program can use here.
+pub struct SubjectIndex {
+    docs: Vec<(String, Words)>,
+    by_name: HashMap<String, usize>,
+}
+
+/// The entries a program can attach to directly.
+fn attachable(e: &CatalogEntry) -> bool {
+    e.available
+        && matches!(
+            e.kind,
+            EntryKind::Tracepoint | EntryKind::PerfEvent | EntryKind::Hook | EntryKind::Uprobe
+        )
+}
+
+/// An entry's words: its name, whole and split, its fields, its description, how people ask
+/// for it and the kernel functions it stands in for.
+fn entry_words(e: &CatalogEntry) -> Words {
+    let mut names = e.name.clone();
+    for f in &e.instead_of {
+        names.push(' ');
+        names.push_str(f);
+    }
+    let mut name: BTreeSet<String> = bm25::terms(&names).into_iter().collect();
+    // The event's own name whole, so `kmem_cache_alloc` as the kernel writes it matches.
+    for n in std::iter::once(&e.name).chain(&e.instead_of) {
+        if let Some(last) = n.rsplit(':').next() {
+            name.insert(last.to_ascii_lowercase());
+        }
+    }
+    let mut text = e.description.clone();
+    if e.kind == EntryKind::Tracepoint {
+        for field in e.signature.split("; ") {
+            if let Some(f) = field.rsplit([' ', '*']).next() {
+                text.push(' ');
+                text.push_str(f.split('[').next().unwrap_or(f));
+            }
+        }
+    }
+    for s in &e.people_say {
+        text.push(' ');
+        text.push_str(s);
+    }
+    let mut all: BTreeSet<String> = bm25::terms(&text).into_iter().collect();
+    all.extend(name.iter().cloned());
+    Words {
+        all: all.into_iter().collect(),
+        name: name.into_iter().collect(),
+    }
+}
+
+/// A request word (stemmed) and an attach point's word name the same thing: equal; the
+/// request's word (4+ letters) starts the kernel's (`open`/`openat`); or the kernel's
+/// abbreviation (5+ letters) starts the request's (`alloc`/`allocation`, `sched`/`scheduler`).
+fn same_word(request: &str, doc: &str) -> bool {
+    request == doc
+        || (request.len() >= 4 && doc.starts_with(request))
+        || (doc.len() >= 5 && request.starts_with(doc))
+}
+
+/// A glob of bpftrace's (`sys_enter_*`) matches a name.
+fn glob_matches(glob: &str, name: &str) -> bool {
+    let parts: Vec<&str> = glob.split('*').collect();
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+impl SubjectIndex {
+    pub fn build(catalog: &Catalog) -> Self {
+        let docs: Vec<(String, Words)> = catalog
+            .entries()
+            .iter()
+            .filter(|e| attachable(e))
+            .map(|e| (e.name.clone(), entry_words(e)))
+            .collect();
+        let by_name = docs
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.clone(), i))
+            .collect();
+        SubjectIndex { docs, by_name }
+    }
+
+    /// How many attach points may speak of a word before it stops singling any out.
+    fn common(&self) -> usize {
+        (self.docs.len() * COMMON_PER_MILLE / 1000).max(8)
+    }
+
+    /// Whether an attach point speaks of a request word: any of its words starts with it (or
+    /// is a 5+ letter start of it), or its name has one of the word's kernel words (a kernel
+    /// word with `_` is an identifier and must match whole).
+    fn speaks(words: &Words, w: &SubjectWord) -> bool {
+        bm25::terms(&w.word)
+            .iter()
+            .any(|t| words.all.iter().any(|d| same_word(t, d)))
+            || w.kernel.iter().any(|k| {
+                if k.contains('_') {
+                    words.name.iter().any(|d| d == k)
+                } else {
+                    bm25::terms(k)
+                        .iter()
+                        .any(|t| words.name.iter().any(|d| same_word(t, d)))
+                }
+            })
+    }
+
+    /// Whether an attach point has a request word as a whole word, or one of its kernel words
+    /// in its name.
+    fn speaks_whole(words: &Words, w: &SubjectWord) -> bool {
+        bm25::terms(&w.word)
+            .iter()
+            .any(|t| words.all.iter().any(|d| d == t))
+            || w.kernel.iter().any(|k| words.name.iter().any(|d| d == k))
+    }
+
+    /// The words of a probe as a program names it (`tracepoint:kmem:kmem_cache_alloc`,
+    /// `t:sched:sched_switch`, `tracepoint:syscalls:sys_enter_*`, `uprobe:/bin/bash:readline`):
+    /// the index's words of every attach point it names, or its own words when the index does
+    /// not know it.
+    fn probe_words(&self, probe: &str) -> Vec<&Words> {
+        let (prefix, target) = probe.split_once(':').unwrap_or((probe, ""));
+        let name = match prefix {
+            "t" | "tracepoint" => format!("tracepoint:{target}"),
+            _ => probe.to_owned(),
+        };
+        if name.contains('*') {
+            return self
+                .docs
+                .iter()
+                .filter(|(n, _)| glob_matches(&name, n))
+                .map(|(_, w)| w)
+                .collect();
+        }
+        match self.by_name.get(&name) {
+            Some(&i) => vec![&self.docs[i].1],
+            None => Vec::new(),
+        }
+    }
+
+    /// An attach point's score for a subject: the weights of the phrase's words it speaks of.
+    fn phrase_score(words: &Words, s: &Subject) -> f32 {
+        s.words
+            .iter()
+            .filter(|(w, _)| Self::speaks(words, w))
+            .map(|(_, weight)| weight)
+            .sum()
+    }
+
+    /// A probe's score for a subject (the best attach point it names, for a glob).
+    fn score(&self, probe: &str, s: &Subject) -> f32 {
+        let phrase = |words: &Words| Self::phrase_score(words, s);
+        let known = self.probe_words(probe);
+        if known.is_empty() {
+            let own = bm25::terms(probe);
+            return phrase(&Words {
+                all: own.clone(),
+                name: own,
+            });
+        }
+        known.into_iter().map(phrase).fold(0.0, f32::max)
+    }
+
+    /// Whether one of a program's probes covers a subject, with the best share it reaches.
+    pub fn covers(&self, probes: &[String], s: &Subject) -> (bool, f32) {
+        let best = probes.iter().map(|p| self.score(p, s)).fold(0.0, f32::max);
+        let share = if s.best > 0.0 { best / s.best } else { 1.0 };
+        (share >= COVERED, share)
+    }
+
+    /// The request's subjects: the phrases of its subject words that the attach points most
+    /// relevant to it speak of (or that it writes as calls), keeping the words that single out
+    /// few attach points, each weighted by its inverse document frequency; a phrase's last
+    /// word, its head in English ("network *namespaces*"), weighs double.
+    ///
+    /// A word that starts too many of the kernel's words to single any out (`open`: openat,
+    /// open_tree, open_by_handle_at…) is counted by the attach points that have it as a whole
+    /// word; a program still covers it with any word it starts.
+    pub fn subjects(&self, catalog: &Catalog, intent: &Intent) -> Vec<Subject> {
+        let ranked: Vec<String> = catalog
+            .search_where(&intent.search_text, RELEVANT * 6, attachable)
+            .into_iter()
+            .map(|(e, _)| e.name.clone())
+            .collect();
+        let rank = |name: &str| ranked.iter().position(|r| r == name).unwrap_or(usize::MAX);
+        let n = self.docs.len().max(1) as f32;
+        let head = |w: &SubjectWord| {
+            intent
+                .subjects
+                .iter()
+                .rev()
+                .find(|s| s.phrase == w.phrase)
+                .is_some_and(|last| last.word == w.word)
+        };
+        let mut phrases: Vec<(usize, Vec<(SubjectWord, f32)>, bool)> = Vec::new();
+        for w in &intent.subjects {
+            let speaking: Vec<&str> = self
+                .docs
+                .iter()
+                .filter(|(_, words)| Self::speaks(words, w))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let mut df = speaking.len();
+            if df > self.common() {
+                df = self
+                    .docs
+                    .iter()
+                    .filter(|(_, words)| Self::speaks_whole(words, w))
+                    .count();
+            }
+            if df == 0 || df > self.common() {
+                continue;
+            }
+            let asked = intent.calls.iter().any(|c| *c == w.word)
+                || speaking.iter().any(|name| rank(name) < RELEVANT);
+            let mut weight = (n / df as f32).ln().max(0.1);
+            if head(w) {
+                weight *= 2.0;
+            }
+            match phrases.iter_mut().find(|(p, _, _)| *p == w.phrase) {
+                Some((_, words, required)) => {
+                    words.push((w.clone(), weight));
+                    *required |= asked;
+                }
+                None => phrases.push((w.phrase, vec![(w.clone(), weight)], asked)),
+            }
+        }
+        phrases
+            .into_iter()
+            .filter(|(_, _, required)| *required)
+            .map(|(_, words, _)| {
+                let mut s = Subject {
+                    words,
+                    probes: Vec::new(),
+                    best: 0.0,
+                };
+                let mut scored: Vec<(&str, f32)> = self
+                    .docs
+                    .iter()
+                    .map(|(name, words)| (name.as_str(), Self::phrase_score(words, &s)))
+                    .filter(|(_, score)| *score > 0.0)
+                    .collect();
+                scored.sort_by(|a, b| {
+                    b.1.total_cmp(&a.1)
+                        .then_with(|| rank(a.0).cmp(&rank(b.0)))
+                        .then_with(|| a.0.cmp(b.0))
+                });
+                s.best = scored.first().map_or(0.0, |(_, score)| *score);
+                s.probes = scored
+                    .into_iter()
+                    .take(NAMED)
+                    .map(|(name, _)| name.to_owned())
+                    .collect();
+                s
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_meet_at_their_stems_and_starts() {
+        assert!(same_word("allocation", "alloc"));
+        assert!(same_word("open", "openat"));
+        assert!(!same_word("swapin", "swap"));
+        assert!(same_word("irq", "irq"));
+        assert!(!same_word("irq", "irqs_disabled"));
+        assert!(!same_word("sync", "fsync"));
+        assert!(!same_word("net", "netif"));
+    }
+
+    #[test]
+    fn globs_match_like_bpftrace() {
+        assert!(glob_matches(
+            "tracepoint:syscalls:sys_enter_*",
+            "tracepoint:syscalls:sys_enter_openat"
+        ));
+        assert!(glob_matches(
+            "tracepoint:*:*_alloc",
+            "tracepoint:kmem:kmem_cache_alloc"
+        ));
+        assert!(!glob_matches(
+            "tracepoint:syscalls:sys_exit_*",
+            "tracepoint:syscalls:sys_enter_openat"
+        ));
+        assert!(!glob_matches("a*bc", "abc_"));
+    }
+}
