@@ -82,6 +82,14 @@ enum Command {
         /// Seconds of workload per measurement (--output).
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Measure retrieval recall@k, what the drafts are offered, and the subject check's
+        /// precision and recall on a labelled set instead (e.g. tests/eval/probe-labels.toml:
+        /// [[label]] query, expect = probes that answer it, wrong = neighbours that do not).
+        #[arg(long, value_name = "FILE")]
+        labels: Option<PathBuf>,
+        /// With --labels: list every miss (not offered, right probe refused, wrong accepted).
+        #[arg(long, requires = "labels")]
+        misses: bool,
     },
     /// Check this host's specs DB (curated entries against the live kernel), rebuild its
     /// generated part (feature and helper probes, sentence vectors) or export it as JSON lines.
@@ -186,7 +194,12 @@ async fn main() -> anyhow::Result<()> {
             no_model,
             output,
             seconds,
+            labels,
+            misses,
         }) => {
+            if let Some(path) = labels {
+                return cmd::bench_labels::run(cfg, &path, misses).await;
+            }
             if output {
                 return cmd::bench_output::run(cfg, seconds).await;
             }

@@ -29,10 +29,8 @@ use super::{
 };
 use crate::check::{self, Check, CheckKind, Evidence};
 use crate::error::KgentError;
-use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
 use crate::knowledge::subject::Subject;
-use crate::knowledge::Grounding;
 use crate::llm::{ChatRequest, Completion, LlmError, Message, Role};
 use crate::query;
 use crate::store::EntryKind;
@@ -199,14 +197,14 @@ impl<'a, 'r> Session<'a, 'r> {
     /// Grounds the request and fixes what every draft is built from.
     async fn plan(&mut self) -> Result<Plan, KgentError> {
         let agent = self.agent;
-        let mut grounding = agent.knowledge.ground(
+        let grounding = agent.knowledge.ground(
             &agent.host,
             &self.intent,
             agent.config.grounding_tracepoints,
             agent.config.grounding_examples,
         );
         let subjects = if agent.config.subject_check {
-            agent.knowledge.subjects(&self.intent)
+            grounding.subjects.clone()
         } else {
             Vec::new()
         };
@@ -216,7 +214,6 @@ impl<'a, 'r> Session<'a, 'r> {
                 .map(|s| format!("\"{}\" ({})", s.phrase(), s.probes.join(", ")))
                 .collect();
             self.note(0, format!("subjects: {}", said.join("; ")));
-            offer_subject_probes(&agent.host, &subjects, &mut grounding);
         }
         let detail = grounding_summary(&grounding);
         self.note(0, format!("grounding: {detail}"));
@@ -743,25 +740,6 @@ fn check_event(iteration: u32, c: &Check) -> CheckReport {
         passed: c.passed(),
         detail: c.detail(),
         elapsed: c.elapsed,
-    }
-}
-
-/// Offers, for each subject no grounded tracepoint observes, the tracepoint of this host that
-/// observes it best: the drafts' grammar admits only grounded probes.
-fn offer_subject_probes(host: &HostFacts, subjects: &[Subject], g: &mut Grounding) {
-    for s in subjects {
-        let grounded = |p: &String| g.tracepoints.iter().any(|t| t.probe() == *p);
-        if s.probes.iter().take(2).any(grounded) {
-            continue;
-        }
-        let best = s
-            .probes
-            .iter()
-            .filter_map(|p| p.strip_prefix("tracepoint:"))
-            .find_map(|t| host.tracepoints.get(t));
-        if let Some(tp) = best {
-            g.tracepoints.push(tp.clone());
-        }
     }
 }
 

@@ -79,6 +79,18 @@ pub struct CatalogEntry {
     pub people_say: Vec<String>,
 }
 
+impl CatalogEntry {
+    /// Whether a program can attach to it here directly (a tracepoint, perf event, hook or
+    /// uprobe that works on this kernel).
+    pub fn attachable(&self) -> bool {
+        self.available
+            && matches!(
+                self.kind,
+                EntryKind::Tracepoint | EntryKind::PerfEvent | EntryKind::Hook | EntryKind::Uprobe
+            )
+    }
+}
+
 /// How a search ranks entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retrieval {

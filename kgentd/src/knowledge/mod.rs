@@ -69,6 +69,9 @@ pub struct Grounding {
     /// Curated facts (specs DB) of the grounded tracepoints: probe name → what programs get
     /// wrong about it (byte order, IPv4/IPv6, where the return value is). For the prompt.
     pub facts: Vec<(String, Vec<String>)>,
+    /// What the request is about, as this host's attach points see it (see [`subject`]); the
+    /// tracepoint observing each best is among `tracepoints`.
+    pub subjects: Vec<subject::Subject>,
 }
 
 impl Knowledge {
@@ -193,10 +196,27 @@ impl Knowledge {
         } else {
             Vec::new()
         };
-        let tracepoints: Vec<Tracepoint> = names
+        let mut tracepoints: Vec<Tracepoint> = names
             .iter()
             .filter_map(|n| host.tracepoints.get(n).cloned())
             .collect();
+        // Each subject's best tracepoint is offered, when none of its two best is already: the
+        // drafts' grammar admits only grounded probes.
+        let subjects = self.subjects(intent);
+        for s in &subjects {
+            let grounded = |p: &String| tracepoints.iter().any(|t| t.probe() == *p);
+            if s.probes.iter().take(2).any(grounded) {
+                continue;
+            }
+            let best = s
+                .probes
+                .iter()
+                .filter_map(|p| p.strip_prefix("tracepoint:"))
+                .find_map(|t| host.tracepoints.get(t));
+            if let Some(tp) = best {
+                tracepoints.push(tp.clone());
+            }
+        }
         let facts = tracepoints
             .iter()
             .filter_map(|tp| {
@@ -209,6 +229,7 @@ impl Knowledge {
             tracepoints,
             examples,
             facts,
+            subjects,
         }
     }
 

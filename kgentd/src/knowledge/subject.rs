@@ -62,15 +62,6 @@ pub struct SubjectIndex {
     by_name: HashMap<String, usize>,
 }
 
-/// The entries a program can attach to directly.
-fn attachable(e: &CatalogEntry) -> bool {
-    e.available
-        && matches!(
-            e.kind,
-            EntryKind::Tracepoint | EntryKind::PerfEvent | EntryKind::Hook | EntryKind::Uprobe
-        )
-}
-
 /// An entry's words: its name, whole and split, its fields, its description, how people ask
 /// for it and the kernel functions it stands in for.
 fn entry_words(e: &CatalogEntry) -> Words {
@@ -140,7 +131,7 @@ impl SubjectIndex {
         let docs: Vec<(String, Words)> = catalog
             .entries()
             .iter()
-            .filter(|e| attachable(e))
+            .filter(|e| e.attachable())
             .map(|e| (e.name.clone(), entry_words(e)))
             .collect();
         let by_name = docs
@@ -247,7 +238,7 @@ impl SubjectIndex {
     /// word; a program still covers it with any word it starts.
     pub fn subjects(&self, catalog: &Catalog, intent: &Intent) -> Vec<Subject> {
         let ranked: Vec<String> = catalog
-            .search_where(&intent.search_text, RELEVANT * 6, attachable)
+            .search_where(&intent.search_text, RELEVANT * 6, CatalogEntry::attachable)
             .into_iter()
             .map(|(e, _)| e.name.clone())
             .collect();
