@@ -52,7 +52,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The task file: TOML, one [[task]] per request with id, prompt, feasible, why_infeasible, trigger, settle_s, expect and reject (regexes).
+    /// The task file: TOML, one [[task]] per request with id, prompt, feasible, why_infeasible, trigger, settle_s, expect and reject (regexes), and reference (read only by --references).
     #[arg(value_name = "TASKS.toml")]
     tasks: PathBuf,
 
@@ -95,7 +95,8 @@ pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
 
     let mut client = client::connect(socket).await?;
     if args.references {
-        let references = task::references(&text)?;
+        let references =
+            task::references(&text).with_context(|| format!("in {}", args.tasks.display()))?;
         let with_trigger = !args.no_trigger;
         return references::check(&mut client, &tasks, &references, with_trigger).await;
     }

@@ -105,7 +105,13 @@ pub async fn check(
                 for line in &record.output {
                     eprintln!("    │ {line}");
                 }
-                Finding::of(&record, task)
+                let finding = Finding::of(&record, task);
+                if matches!(finding, Finding::RunFailed(_)) {
+                    for line in &record.stderr {
+                        eprintln!("    ! {line}");
+                    }
+                }
+                finding
             }
         };
         eprintln!(
