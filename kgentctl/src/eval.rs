@@ -4,8 +4,10 @@
 //! the benchmark task format (shared/eval/README.md) asks: Ask; run the answer; start the trigger only once kgentd says
 //! every probe is attached; let it settle; stop the program gracefully and wait for it to exit so
 //! its maps are printed; check its stdout. A failure of one task (even an RPC error) is that
-//! task's verdict, and the evaluation goes on.
+//! task's verdict, and the evaluation goes on. `--references` runs each task's reference program
+//! through the same window instead of asking (references.rs), to check the task file's checks.
 
+mod references;
 mod report;
 mod score;
 mod task;
@@ -50,7 +52,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The task file: TOML, one [[task]] per request with id, prompt, feasible, why_infeasible, trigger, settle_s, expect and reject (regexes).
+    /// The task file: TOML, one [[task]] per request with id, prompt, feasible, why_infeasible, trigger, settle_s, expect and reject (regexes), and reference (read only by --references).
     #[arg(value_name = "TASKS.toml")]
     tasks: PathBuf,
 
@@ -70,6 +72,16 @@ pub struct EvalArgs {
     /// Ask with the smoke run skipped (for measuring what it adds).
     #[arg(long)]
     no_smoke_run: bool,
+
+    /// Check the task file instead of kgentd: run each feasible task's `reference` program (no
+    /// Ask, no model) through the same window an answer gets, and report whether its check passed.
+    #[arg(long, conflicts_with_all = ["json", "max_iterations", "no_smoke_run"])]
+    references: bool,
+
+    /// With --references: run without the trigger, where every check must fail (a check that
+    /// passes on background activity alone cannot tell a right program from a wrong one).
+    #[arg(long, requires = "references")]
+    no_trigger: bool,
 }
 
 pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
@@ -82,6 +94,12 @@ pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
     }
 
     let mut client = client::connect(socket).await?;
+    if args.references {
+        let references =
+            task::references(&text).with_context(|| format!("in {}", args.tasks.display()))?;
+        let with_trigger = !args.no_trigger;
+        return references::check(&mut client, &tasks, &references, with_trigger).await;
+    }
     let host = match client.host_info(HostInfoRequest {}).await {
         Ok(response) => Some(json::host_info(&response.into_inner())),
         Err(status) => {
@@ -191,7 +209,15 @@ async fn run_task(
                     eprintln!("    │ {line}");
                 }
                 let ran_at = Instant::now();
-                let run = run_answer(client, &answer.request_id, task).await;
+                let program = run_request::Program::AnswerId(answer.request_id.clone());
+                let run = run_program(
+                    client,
+                    program,
+                    Target::Unspecified,
+                    &task.trigger,
+                    task.settle,
+                )
+                .await;
                 result.run_seconds = ran_at.elapsed().as_secs_f64();
                 let attempt = Attempt::Ran(match &run.failure {
                     Some(failure) => Err(failure.clone()),
@@ -219,29 +245,37 @@ async fn run_task(
     result
 }
 
-/// Runs a delivered answer through the task's trigger window and records what it printed.
-async fn run_answer(client: &mut KgentClient<Channel>, answer_id: &str, task: &Task) -> RunRecord {
+/// Runs a program (a delivered answer or a task's reference) through a task's window: the
+/// trigger (none when empty), then `settle`; records what it printed.
+async fn run_program(
+    client: &mut KgentClient<Channel>,
+    program: run_request::Program,
+    target: Target,
+    trigger: &str,
+    settle: Duration,
+) -> RunRecord {
     let mut record = RunRecord::default();
-    if let Err(failure) = drive_run(client, answer_id, task, &mut record).await {
+    let request = RunRequest {
+        program: Some(program),
+        target: target.into(),
+        duration_s: 0,
+        ..Default::default()
+    };
+    if let Err(failure) = drive_run(client, request, trigger, settle, &mut record).await {
         record.failure = Some(failure);
     }
     record
 }
 
-/// The run of one answer: attach, trigger, settle, stop, wait for the exit. `Err` says why the
+/// The run of one program: attach, trigger, settle, stop, wait for the exit. `Err` says why the
 /// run failed; the output gathered so far is in `record` either way.
 async fn drive_run(
     client: &mut KgentClient<Channel>,
-    answer_id: &str,
-    task: &Task,
+    request: RunRequest,
+    trigger: &str,
+    settle: Duration,
     record: &mut RunRecord,
 ) -> Result<(), String> {
-    let request = RunRequest {
-        program: Some(run_request::Program::AnswerId(answer_id.to_string())),
-        target: Target::Unspecified.into(),
-        duration_s: 0,
-        ..Default::default()
-    };
     let mut events = client
         .run(request)
         .await
@@ -271,15 +305,13 @@ async fn drive_run(
     record.job_id = Some(started.job_id.clone());
     record.probes = started.probes;
 
-    if !task.trigger.trim().is_empty() {
-        match while_running(&mut events, record, run_trigger(&task.trigger)).await? {
+    if !trigger.trim().is_empty() {
+        match while_running(&mut events, record, run_trigger(trigger)).await? {
             Drained::Done(trigger) => record.trigger = Some(trigger),
             Drained::Finished(finished) => return ended(record, &finished),
         }
     }
-    if let Drained::Finished(finished) =
-        while_running(&mut events, record, sleep(task.settle)).await?
-    {
+    if let Drained::Finished(finished) = while_running(&mut events, record, sleep(settle)).await? {
         return ended(record, &finished);
     }
 

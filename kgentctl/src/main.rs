@@ -58,7 +58,8 @@ Examples:
   kgentctl eval tasks.toml --json out.json
 
 Exit status:
-  0    success (for eval: it ran to the end, whatever the score)
+  0    success (for eval: it ran to the end, whatever the score; for eval --references:
+       every check behaved as it must)
   1    an error: RPC failure, the daemon failed, the program exited with an error
   2    usage error (bad command line)
   3    no answer: kgentd could not produce a verified program (the reason is printed)
@@ -134,9 +135,19 @@ Progress goes to stderr, the table and the totals (A, FP, FN, median seconds per
 Ctrl-C abandons the evaluation (kgentd kills the running program); the --json file keeps every
 task finished before it.
 
+Checking a task file (--references): no Ask, no model. Each feasible task's `reference` program
+(bpftrace) runs through kgentd exactly as an answer would (attach, trigger, settle, stop, wait for
+the exit) and its check judges the output: the task is ok when the check passed. Add --no-trigger
+to run without the trigger: then a task is ok only when its check FAILED, which shows the check
+cannot be met by background activity alone. Infeasible tasks have no reference and are skipped.
+Each run's output goes to stderr, a table (ok / BAD / skip) to stdout; the exit status is 1 when
+any task is BAD (a run failed, the trigger failed, or the check went the wrong way).
+
 Examples:
   sudo kgentctl eval tasks.toml
-  sudo kgentctl eval tasks.toml --only failed-opens,file-delete-audit --json results.json")]
+  sudo kgentctl eval tasks.toml --only failed-opens,file-delete-audit --json results.json
+  sudo kgentctl eval tasks.toml --references
+  sudo kgentctl eval tasks.toml --references --no-trigger --only failed-opens")]
     Eval(eval::EvalArgs),
 
     /// List jobs (runs), live and ended, newest first.

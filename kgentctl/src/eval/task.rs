@@ -2,10 +2,11 @@
 //!
 //! The format is the benchmark task format (shared/eval/README.md)'s. Every task is validated (ids unique, regexes
 //! compile) before the first one runs, so a typo fails in a second rather than an hour into an
-//! evaluation. The `reference` program of a task is for humans only: it is never read here, not
-//! even deserialized.
+//! evaluation. The `reference` program of a task is never part of a `Task`: only `references`
+//! reads it, for `eval --references` (which runs it to check the task's own check), so the ask
+//! evaluation cannot pass it to the model.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -38,6 +39,20 @@ fn default_settle_s() -> f64 {
 struct TaskFile {
     #[serde(default)]
     task: Vec<TaskEntry>,
+}
+
+/// A task's reference program as written in the file, read only by `references`.
+#[derive(Debug, Deserialize)]
+struct ReferenceEntry {
+    id: String,
+    #[serde(default)]
+    reference: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReferenceFile {
+    #[serde(default)]
+    task: Vec<ReferenceEntry>,
 }
 
 /// One benchmark task, validated.
@@ -147,6 +162,18 @@ fn validate(entry: TaskEntry) -> anyhow::Result<Task> {
     })
 }
 
+/// Every task's reference program by task id, for `eval --references`; tasks without one
+/// (infeasible tasks) are absent.
+pub fn references(text: &str) -> anyhow::Result<HashMap<String, String>> {
+    let file: ReferenceFile = toml::from_str(text).context("not a valid task file")?;
+    Ok(file
+        .task
+        .into_iter()
+        .filter(|entry| !entry.reference.trim().is_empty())
+        .map(|entry| (entry.id, entry.reference))
+        .collect())
+}
+
 /// The tasks named in `only` (all of them when it is empty), in file order.
 pub fn select(tasks: Vec<Task>, only: &[String]) -> anyhow::Result<Vec<Task>> {
     if only.is_empty() {
@@ -186,7 +213,7 @@ settle_s = 2
 expect = ['missing.*(\b2\b|ENOENT)']
 reject = ['exists']
 reference = """
-this is never read
+the reference program
 """
 
 [[task]]
@@ -251,6 +278,18 @@ feasible = true
 
         assert!(refusal("").contains("no [[task]]"));
         assert!(refusal("[[task]]\nid = \"t\"\nfeasible = true\n").contains("prompt"));
+    }
+
+    #[test]
+    fn references_are_read_apart_from_the_tasks() -> anyhow::Result<()> {
+        let references = references(FILE)?;
+        assert_eq!(
+            references.get("failed-opens").map(String::as_str),
+            Some("the reference program\n")
+        );
+        assert!(!references.contains_key("llc-misses"));
+        assert!(!references.contains_key("defaults"));
+        Ok(())
     }
 
     #[test]
