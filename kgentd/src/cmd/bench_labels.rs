@@ -60,8 +60,14 @@ fn hit(offered: &[String], expect: &[String]) -> bool {
     offered.iter().any(|o| expect.contains(&canonical(o)))
 }
 
+/// Ranks at which the alternative "the search ranks the probe high" rule is measured.
+const RANKS: [usize; 4] = [10, 20, 40, 80];
+
 #[derive(Default)]
 struct Tally {
+    /// Per rank cut: [expect accepted by rank, wrong accepted by rank, expect accepted by word
+    /// check or rank, wrong accepted by word check or rank].
+    by_rank: [[usize; 4]; 4],
     search_hits: [usize; 2],
     grounding_hits: usize,
     offered: usize,
@@ -146,6 +152,24 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
                 &[probe.to_owned()],
             )
         };
+        let deep: Vec<String> = knowledge
+            .catalog
+            .search_where(&intent.search_text, RANKS[3], |e| e.attachable())
+            .into_iter()
+            .map(|(e, _)| canonical(&e.name))
+            .collect();
+        let rank = |p: &str| deep.iter().position(|d| *d == canonical(p));
+        for (i, cut) in RANKS.iter().enumerate() {
+            let high = |p: &str| rank(p).is_some_and(|r| r < *cut);
+            for e in &l.expect {
+                t.by_rank[i][0] += usize::from(high(e));
+                t.by_rank[i][2] += usize::from(high(e) || judge(e).passed());
+            }
+            for w in &l.wrong {
+                t.by_rank[i][1] += usize::from(high(w));
+                t.by_rank[i][3] += usize::from(high(w) || judge(w).passed());
+            }
+        }
         for e in &l.expect {
             t.expect_total += 1;
             let c = judge(e);
@@ -205,6 +229,18 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
         t.with_subjects,
         t.answerable
     );
+    for (i, cut) in RANKS.iter().enumerate() {
+        let [er, wr, ew, ww] = t.by_rank[i];
+        println!(
+            "  rank rule top {cut:<3}: recall {:.3} precision {:.3} wrong rejected {:.3} | word check or rank: recall {:.3} precision {:.3} wrong rejected {:.3}",
+            ratio(er, t.expect_total),
+            ratio(er, er + wr),
+            ratio(t.wrong_total - wr, t.wrong_total),
+            ratio(ew, t.expect_total),
+            ratio(ew, ew + ww),
+            ratio(t.wrong_total - ww, t.wrong_total),
+        );
+    }
     for m in &t.misses {
         println!("  {m}");
     }

@@ -129,7 +129,7 @@ pub enum Exclusion {
 }
 
 /// A word that may name what a request observes ("slab", "swapin", "namespace"), with the
-/// kernel's words for it from the retrieval vocabulary.
+/// kernel's names for it from the retrieval vocabulary (entries with `names = true`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubjectWord {
     pub word: String,
@@ -518,10 +518,12 @@ fn subject_words(
             && word.bytes().any(|b| b.is_ascii_alphabetic())
             && !not_subjects.iter().any(|n| n == word)
     };
-    // A spoken word starting the word, or a spoken phrase of the request containing it.
+    // A spoken word starting the word, or a spoken phrase of the request containing it, that
+    // names kernel objects.
     let kernel_words = |word: &str| -> Vec<String> {
         v.search
             .iter()
+            .filter(|s| s.names)
             .filter(|s| {
                 if s.spoken.contains(' ') {
                     lower.contains(&s.spoken) && s.spoken.split(' ').any(|p| word.starts_with(p))

@@ -79,6 +79,11 @@ pub struct SearchEntry {
     pub spoken: String,
     pub kernel: String,
     pub source: String,
+    /// The spoken word names what the kernel words name (System V shared memory *is* shmget,
+    /// shmat…), so a request using it is about them (the subject check); otherwise the kernel
+    /// words only help retrieval.
+    #[serde(default)]
+    pub names: bool,
 }
 
 /// How one concept is recognised.

@@ -147,31 +147,45 @@ impl SubjectIndex {
         (self.docs.len() * COMMON_PER_MILLE / 1000).max(8)
     }
 
-    /// Whether an attach point speaks of a request word: any of its words starts with it (or
-    /// is a 5+ letter start of it), or its name has one of the word's kernel words (a kernel
-    /// word with `_` is an identifier and must match whole).
+    /// Whether an attach point speaks of a request word anywhere: one of its words starts with
+    /// it (or is a 5+ letter start of it), or its name has one of the word's kernel words (a
+    /// kernel word with `_` is an identifier and must match whole). What a candidate's probe
+    /// must do for a subject.
     fn speaks(words: &Words, w: &SubjectWord) -> bool {
         bm25::terms(&w.word)
             .iter()
             .any(|t| words.all.iter().any(|d| same_word(t, d)))
-            || w.kernel.iter().any(|k| {
-                if k.contains('_') {
-                    words.name.iter().any(|d| d == k)
-                } else {
-                    bm25::terms(k)
-                        .iter()
-                        .any(|t| words.name.iter().any(|d| same_word(t, d)))
-                }
-            })
+            || Self::kernel_names(words, w)
     }
 
-    /// Whether an attach point has a request word as a whole word, or one of its kernel words
-    /// in its name.
-    fn speaks_whole(words: &Words, w: &SubjectWord) -> bool {
+    /// Whether an attach point's name (or a kernel function it stands in for) speaks of a
+    /// request word. Only names make a word a subject: descriptions and field names share
+    /// everyday words by chance.
+    fn names(words: &Words, w: &SubjectWord) -> bool {
         bm25::terms(&w.word)
             .iter()
-            .any(|t| words.all.iter().any(|d| d == t))
-            || w.kernel.iter().any(|k| words.name.iter().any(|d| d == k))
+            .any(|t| words.name.iter().any(|d| same_word(t, d)))
+            || Self::kernel_names(words, w)
+    }
+
+    fn kernel_names(words: &Words, w: &SubjectWord) -> bool {
+        w.kernel.iter().any(|k| {
+            if k.contains('_') {
+                words.name.iter().any(|d| d == k)
+            } else {
+                bm25::terms(k)
+                    .iter()
+                    .any(|t| words.name.iter().any(|d| same_word(t, d)))
+            }
+        })
+    }
+
+    /// Whether an attach point's name has a request word, or one of its kernel words, whole.
+    fn names_whole(words: &Words, w: &SubjectWord) -> bool {
+        bm25::terms(&w.word)
+            .iter()
+            .chain(&w.kernel)
+            .any(|t| words.name.iter().any(|d| d == t))
     }
 
     /// The words of a probe as a program names it (`tracepoint:kmem:kmem_cache_alloc`,
@@ -198,18 +212,25 @@ impl SubjectIndex {
         }
     }
 
-    /// An attach point's score for a subject: the weights of the phrase's words it speaks of.
-    fn phrase_score(words: &Words, s: &Subject) -> f32 {
+    /// An attach point's score for a subject: the weights of the phrase's words it speaks of
+    /// (anywhere, for a candidate's probe; in its name, for the host's best).
+    fn phrase_score(words: &Words, s: &Subject, by_name: bool) -> f32 {
         s.words
             .iter()
-            .filter(|(w, _)| Self::speaks(words, w))
+            .filter(|(w, _)| {
+                if by_name {
+                    Self::names(words, w)
+                } else {
+                    Self::speaks(words, w)
+                }
+            })
             .map(|(_, weight)| weight)
             .sum()
     }
 
     /// A probe's score for a subject (the best attach point it names, for a glob).
     fn score(&self, probe: &str, s: &Subject) -> f32 {
-        let phrase = |words: &Words| Self::phrase_score(words, s);
+        let phrase = |words: &Words| Self::phrase_score(words, s, false);
         let known = self.probe_words(probe);
         if known.is_empty() {
             let own = bm25::terms(probe);
@@ -254,20 +275,15 @@ impl SubjectIndex {
         };
         let mut phrases: Vec<(usize, Vec<(SubjectWord, f32)>, bool)> = Vec::new();
         for w in &intent.subjects {
+            // Only names single attach points out: the kernel's names for the word, or the
+            // word itself as a whole word of attach point names (`sync`, `kmem`, `softirq`).
             let speaking: Vec<&str> = self
                 .docs
                 .iter()
-                .filter(|(_, words)| Self::speaks(words, w))
+                .filter(|(_, words)| Self::names_whole(words, w))
                 .map(|(name, _)| name.as_str())
                 .collect();
-            let mut df = speaking.len();
-            if df > self.common() {
-                df = self
-                    .docs
-                    .iter()
-                    .filter(|(_, words)| Self::speaks_whole(words, w))
-                    .count();
-            }
+            let df = speaking.len();
             if df == 0 || df > self.common() {
                 continue;
             }
@@ -297,7 +313,7 @@ impl SubjectIndex {
                 let mut scored: Vec<(&str, f32)> = self
                     .docs
                     .iter()
-                    .map(|(name, words)| (name.as_str(), Self::phrase_score(words, &s)))
+                    .map(|(name, words)| (name.as_str(), Self::phrase_score(words, &s, true)))
                     .filter(|(_, score)| *score > 0.0)
                     .collect();
                 scored.sort_by(|a, b| {
