@@ -12,12 +12,16 @@
 //!
 //! Kept whatever the request says, because they are not literal filters or their meaning is
 //! not a choice: tests that read a `$variable` or an `@map` (`@start[tid]`, `pid == $target`),
-//! tests between two values, bit tests and other arithmetic, named constants (`AF_INET`),
-//! anything under `!` but `strncmp`, `if`s with an `else`, and text it cannot parse. When
-//! unsure, the test stays.
-use std::collections::BTreeMap;
+//! tests between two values, bit tests and other arithmetic, named constants (`AF_INET`), a
+//! number compared with a field the kernel prints by name (`args->newstate == 1`), anything
+//! under `!` but `strncmp`, `if`s with an `else` or that also leave the probe, and text it
+//! cannot parse. When unsure, the test stays.
+//!
+//! It only removes tests, never adds one. It is for programs the model wrote: a program kgent
+//! compiled from a query had its filter pruned as a query (see `ProgramTarget::repair`).
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::draft_types::{block_field_types, FieldType};
+use super::draft_types::{block_field_types, named_value_fields, FieldType};
 use super::stated::{self, Cmp, Shape, Test, Value};
 use crate::host::HostFacts;
 use crate::intent::Intent;
@@ -35,11 +39,14 @@ pub(super) fn prune_filters(
     let mut edits = Edits::default();
     let mut notes: Vec<String> = Vec::new();
     for block in probe_blocks(source) {
-        let types = block_field_types(host, &block);
+        let fields = Fields {
+            types: block_field_types(host, &block),
+            named: named_value_fields(host, &block),
+        };
         let judge = |range: std::ops::Range<usize>| {
             let toks = expr::tokens(source, range);
             let tree = expr::parse(&toks)?;
-            let (kept, dropped) = split(&tree, source, &types, intent);
+            let (kept, dropped) = split(&tree, source, &fields, intent);
             (!dropped.is_empty()).then_some((kept, dropped))
         };
         if let Some(p) = &block.predicate {
@@ -97,12 +104,19 @@ pub(super) fn prune_filters(
     (edits.apply(source), notes)
 }
 
+/// What the catalog says about the `args` fields of a block.
+struct Fields {
+    types: BTreeMap<String, FieldType>,
+    /// Fields whose values the kernel prints by name.
+    named: BTreeSet<String>,
+}
+
 /// The tests of a condition (its `&&` operands) the request states, as written, and a note
 /// for each it does not.
 fn split(
     tree: &Node,
     source: &str,
-    types: &BTreeMap<String, FieldType>,
+    fields: &Fields,
     intent: &Intent,
 ) -> (Vec<String>, Vec<String>) {
     let (mut kept, mut dropped) = (Vec::new(), Vec::new());
@@ -110,7 +124,7 @@ fn split(
         let Some(text) = source.get(part.span.clone()) else {
             return (Vec::new(), Vec::new());
         };
-        match unstated(part, types, intent) {
+        match unstated(part, fields, intent) {
             Some(why) => dropped.push(format!("removed the test `{text}`: {why}")),
             None => kept.push(text.to_owned()),
         }
@@ -119,11 +133,7 @@ fn split(
 }
 
 /// Why the request does not state this `&&` operand, or None to keep it.
-fn unstated(
-    part: &Node,
-    types: &BTreeMap<String, FieldType>,
-    intent: &Intent,
-) -> Option<&'static str> {
+fn unstated(part: &Node, fields: &Fields, intent: &Intent) -> Option<&'static str> {
     let part = ungrouped(part);
     if part.reads_state() {
         return None;
@@ -132,7 +142,7 @@ fn unstated(
     let leaves = part.operands(Op::Or);
     let mut why = None;
     for leaf in leaves {
-        let test = described(ungrouped(leaf), types)?;
+        let test = described(ungrouped(leaf), fields)?;
         if stated::stated(&test, intent) {
             return None;
         }
@@ -168,7 +178,8 @@ fn literal(n: &Node) -> Option<&Expr> {
 }
 
 /// A literal filter as [`stated::stated`] reads it, or None when the test is not one.
-fn described<'a>(test: &'a Node, types: &BTreeMap<String, FieldType>) -> Option<Test<'a>> {
+fn described<'a>(test: &'a Node, fields: &Fields) -> Option<Test<'a>> {
+    let types = &fields.types;
     if let Expr::Prefix(Prefix::Not, inner) = &test.expr {
         return prefix_match(inner.bare(), types);
     }
@@ -190,8 +201,15 @@ fn described<'a>(test: &'a Node, types: &BTreeMap<String, FieldType>) -> Option<
         _ => return None,
     };
     let (field, kind) = subject(value, types)?;
+    let named = field.is_some_and(|f| fields.named.contains(f));
     let fields: Vec<&str> = field.into_iter().collect();
     Some(match lit {
+        Expr::Int(n) if *n != 0 && named && matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
+            fields,
+            ints: vec![*n],
+            strings: Vec::new(),
+            shape: Shape::NamedValue,
+        },
         Expr::Str(s) if matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
             fields,
             ints: Vec::new(),
@@ -411,19 +429,52 @@ mod tests {
         use std::time::Duration;
         let bpftrace = Path::new("bpftrace");
         let host = HostFacts::discover(bpftrace);
-        let draft = "tracepoint:irq:irq_handler_entry\n/str(args->name) == \"irq_name\" && args->irq > 3/\n{\n  @[str(args->name)] = count();\n}\ntracepoint:syscalls:sys_exit_openat\n{\n  if (args->ret != 0 && comm != \"systemd\") {\n    @opens[comm] = count();\n  }\n}\n";
-        let intent = Intent::read("count interrupts per handler and file opens per program");
+        let draft = "tracepoint:irq:irq_handler_entry\n/str(args->name) == \"irq_name\" && args->irq > 3/\n{\n  @[str(args->name)] = count();\n}\ntracepoint:syscalls:sys_exit_openat\n{\n  if (args->ret != 0 && comm != \"systemd\") {\n    @opens[comm] = count();\n  }\n}\ntracepoint:sock:inet_sock_set_state\n/args->newstate == 1 && args->sport == 8080/\n{\n  @established[comm] = count();\n}\n";
+        let intent = Intent::read(
+            "count interrupts per handler, file opens per program and new TCP sessions per program",
+        );
         let (fixed, notes) = super::super::repair::repair_written(&host, &intent, draft);
-        assert_eq!(notes.len(), 4, "{notes:?}");
+        assert_eq!(notes.len(), 5, "{notes:?}");
         assert!(
             !fixed.contains("irq_name") && !fixed.contains(" if "),
             "{fixed}"
         );
+        assert!(
+            fixed.contains("/args->newstate == 1/"),
+            "the kernel names newstate's values: kept\n{fixed}"
+        );
         let report = check_load(bpftrace, &fixed, Duration::from_secs(60)).await;
         assert!(
-            matches!(report.verdict, LoadVerdict::Attached { probes: 2 }),
+            matches!(report.verdict, LoadVerdict::Attached { probes: 3 }),
             "{fixed}\n{}",
             report.diagnostic
+        );
+    }
+
+    #[test]
+    fn numbers_the_kernel_prints_by_name_stay() {
+        let dir = std::env::temp_dir().join(format!("kgent-named-{}", std::process::id()));
+        let event = dir.join("events/sock/state_change");
+        std::fs::create_dir_all(&event).expect("mkdir");
+        let format = "name: state_change\nformat:\n\tfield:int newstate;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:__u16 sport;\toffset:12;\tsize:2;\tsigned:0;\n\nprint fmt: \"sport=%hu newstate=%s\", REC->sport, __print_symbolic(REC->newstate, { 1, \"TCP_ESTABLISHED\" }, { 7, \"TCP_CLOSE\" })\n";
+        std::fs::write(event.join("format"), format).expect("write");
+        let mut h = HostFacts::for_tests_with_tracepoints(&[(
+            "sock",
+            "state_change",
+            &[("int", "newstate"), ("__u16", "sport")],
+        )]);
+        h.tracefs = Some(dir.clone());
+        let src = "tracepoint:sock:state_change /args->newstate == 1 && args->sport == 8080 && args->newstate > 2/ { @ = count(); }";
+        let (fixed, notes) = prune_filters(&h, &Intent::read("new sessions per program"), src);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            fixed,
+            "tracepoint:sock:state_change /args->newstate == 1/ { @ = count(); }"
+        );
+        assert_eq!(
+            notes.len(),
+            2,
+            "only (in)equality keeps a named value: {notes:?}"
         );
     }
 

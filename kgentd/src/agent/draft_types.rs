@@ -17,8 +17,11 @@
 //!
 //! It repairs only blocks whose probes are all tracepoints of this host that agree on the
 //! field's type; it does not judge what the program means (see `draft_filters` for that).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use crate::host::HostFacts;
 use crate::toolchain::bpftrace::expr::{self, Tok, Token};
@@ -113,6 +116,43 @@ pub(super) fn block_field_types(
         }
     }
     out
+}
+
+/// The fields of a block whose values the kernel prints by name: every tracepoint of the block
+/// formats the field with `__print_symbolic` or `__print_flags` in its tracefs `print fmt`
+/// (include/trace/stages/stage3_trace_output.h), e.g. `newstate` → `TCP_ESTABLISHED`. A number
+/// compared with such a field may be a value the request names in words.
+pub(super) fn named_value_fields(host: &HostFacts, block: &ProbeBlock) -> BTreeSet<String> {
+    static NAMED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"__print_(?:symbolic|flags)(?:_u64)?\(\s*(?:\([^()]*\)\s*)?REC->(\w+)")
+            .expect("static regex")
+    });
+    let Some(tracefs) = &host.tracefs else {
+        return BTreeSet::new();
+    };
+    let mut common: Option<BTreeSet<String>> = None;
+    for p in &block.probes {
+        let Some((subsystem, event)) = p.target.split_once(':').filter(|_| p.is_tracepoint())
+        else {
+            return BTreeSet::new();
+        };
+        let format = tracefs
+            .join("events")
+            .join(subsystem)
+            .join(event)
+            .join("format");
+        let text = std::fs::read_to_string(format).unwrap_or_default();
+        let fmt = text
+            .lines()
+            .find_map(|l| l.strip_prefix("print fmt:"))
+            .unwrap_or_default();
+        let named: BTreeSet<String> = NAMED.captures_iter(fmt).map(|c| c[1].to_owned()).collect();
+        common = Some(match common {
+            None => named,
+            Some(c) => c.intersection(&named).cloned().collect(),
+        });
+    }
+    common.unwrap_or_default()
 }
 
 /// `args->name` / `args.name` starting at token `k`: its field name and its last token's index.

@@ -57,6 +57,9 @@ pub enum Shape {
     Zero(Value, Cmp),
     /// A string compared for equality, inequality or a prefix.
     StringMatch,
+    /// A number compared for (in)equality with a value the kernel prints by name
+    /// (`newstate == 1` is `TCP_ESTABLISHED`).
+    NamedValue,
     /// Anything else.
     Other,
 }
@@ -94,12 +97,16 @@ pub fn why_unstated(test: &Test) -> &'static str {
 ///   (`ret < 0`, `!= 0`, `<= 0`) when the request asks for failures or errors (non-zero exits
 ///   for an exit status); the kernel returns 0 or a count on success and a negative errno on
 ///   failure (syscalls(2), errno(3)). `exit_signal` compared with 0 always;
+/// - a number compared with a value the kernel names (`args->newstate == 1`): the request
+///   may name it in words ("established"), and kgent has no table to tell;
 /// - an address compared with 0 (a NULL check is structure, not a choice), and `x != 0`,
 ///   `x > 0` when the caller does not know what `x` is. An integer known to be one (`pid`, an
 ///   `int` field: `args->len != 0`) is a real filter and must be stated.
 pub fn stated(test: &Test, intent: &Intent) -> bool {
-    if test.shape == Shape::StringMatch {
-        return test.strings.iter().all(|s| string_stated(s, intent));
+    match test.shape {
+        Shape::StringMatch => return test.strings.iter().all(|s| string_stated(s, intent)),
+        Shape::NamedValue => return true,
+        _ => {}
     }
     let named = test
         .fields

@@ -60,6 +60,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         ),
         (Failure, "opens that were unsuccessful", "opens that worked"),
         (Failure, "mounts that return an error", "mounts that return"),
+        (
+            Failure,
+            "binds that could not get their port",
+            "binds that got their port",
+        ),
         (Open, "opening files", "closing files"),
         (NonZeroExit, "jobs with a non-zero exit", "jobs that exit"),
         (

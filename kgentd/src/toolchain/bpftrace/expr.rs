@@ -330,13 +330,10 @@ impl Parser<'_> {
     /// Precedence climbing over the binary operators of [`Op::of`].
     fn binary(&mut self, min: u8) -> Option<Node> {
         let mut lhs = self.prefix()?;
-        loop {
-            let Some((op, prec)) = self.peek().and_then(|t| match &t.tok {
-                Tok::Punct(p) => Op::of(p),
-                _ => None,
-            }) else {
-                break;
-            };
+        while let Some((op, prec)) = self.peek().and_then(|t| match &t.tok {
+            Tok::Punct(p) => Op::of(p),
+            _ => None,
+        }) {
             if prec < min {
                 break;
             }
