@@ -212,12 +212,10 @@ impl PrintfArgs {
 /// Every type repair of the module comment, on a source without comments; the repaired
 /// source and one note per repair (the same repair of the same field noted once).
 pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<String>) {
-    let mut edits = Edits::default();
-    let mut notes: Vec<String> = Vec::new();
-    let mut note = |n: String| {
-        if !notes.contains(&n) {
-            notes.push(n);
-        }
+    let mut fix = Fixes {
+        source,
+        edits: Edits::default(),
+        notes: Vec::new(),
     };
     for block in probe_blocks(source) {
         let types = block_field_types(host, &block);
@@ -225,38 +223,59 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
             continue;
         }
         let toks = expr::tokens(source, block.span.clone());
-        let printf = PrintfArgs::of(source, &toks);
+        let at = Block {
+            toks: &toks,
+            types: &types,
+            printf: PrintfArgs::of(source, &toks),
+        };
         let mut k = 0;
         while k < toks.len() {
-            let Some(step) = repair_at(source, &toks, k, &types, &printf, &mut edits, &mut note)
-            else {
-                k += 1;
-                continue;
-            };
-            k = step;
+            k = fix
+                .value_call(&at, k)
+                .or_else(|| fix.dereference(&at, k))
+                .or_else(|| fix.data_loc(&at, k))
+                .unwrap_or(k + 1);
         }
     }
-    (edits.apply(source), notes)
+    (fix.edits.apply(source), fix.notes)
 }
 
-/// The repair starting at token `k`, if one does; the index of the token after what it
-/// covered.
-fn repair_at(
-    source: &str,
-    toks: &[Token],
-    k: usize,
-    types: &BTreeMap<String, FieldType>,
-    printf: &PrintfArgs,
-    edits: &mut Edits,
-    note: &mut impl FnMut(String),
-) -> Option<usize> {
-    let t = toks.get(k)?;
-    // `str(args->f[, n])` / `ntop([af, ]args->f)`: the call and its field.
-    let call = match &t.tok {
-        Tok::Ident(c) if c == "str" || c == "ntop" => Some(c.as_str()),
-        _ => None,
-    };
-    if let Some(call) = call {
+/// One block's tokens and what the catalog says about them.
+struct Block<'b> {
+    toks: &'b [Token],
+    types: &'b BTreeMap<String, FieldType>,
+    printf: PrintfArgs,
+}
+
+impl Block<'_> {
+    fn ty(&self, field: &str) -> Option<FieldType> {
+        self.types.get(field).copied()
+    }
+}
+
+/// The repairs made so far, and their notes (the same repair of the same field noted once).
+struct Fixes<'s> {
+    source: &'s str,
+    edits: Edits,
+    notes: Vec<String>,
+}
+
+impl Fixes<'_> {
+    fn note(&mut self, n: String) {
+        if !self.notes.contains(&n) {
+            self.notes.push(n);
+        }
+    }
+
+    /// `str(args->f[, n])` of a narrow integer, `ntop([af, ]args->f)` of a port, at token `k`:
+    /// the call is replaced by the field. The index of the token after the call.
+    fn value_call(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let t = toks.get(k)?;
+        let call = match &t.tok {
+            Tok::Ident(c) if c == "str" || c == "ntop" => c.as_str(),
+            _ => return None,
+        };
         let site = expr::calls(&toks[k..], call).into_iter().next()?;
         if site.span.start != t.span.start {
             return None;
@@ -267,88 +286,85 @@ fn repair_at(
             site.args.last()
         }?;
         let (name, _) = field_tokens(toks, field_arg)?;
-        let ty = *types.get(name)?;
+        let ty = b.ty(name)?;
         let wrong = if call == "str" {
             ty.narrow_integer()
         } else {
             matches!(ty, FieldType::Integer(Some(bits)) if bits <= 16)
         };
         // Compared with a string, the value has no one right form: left alone.
-        let compared = is_punct(k.checked_sub(1).and_then(|j| toks.get(j)), "==")
-            || is_punct(k.checked_sub(1).and_then(|j| toks.get(j)), "!=")
-            || toks
-                .iter()
-                .find(|x| x.span.start >= site.span.end)
-                .is_some_and(|x| matches!(x.tok, Tok::Punct("==" | "!=")));
+        let before = k.checked_sub(1).and_then(|j| toks.get(j));
+        let after = toks.iter().find(|x| x.span.start >= site.span.end);
+        let compared = [before, after]
+            .into_iter()
+            .any(|x| x.is_some_and(|x| matches!(x.tok, Tok::Punct("==" | "!="))));
         if !wrong || compared {
             return None;
         }
-        let field = source.get(field_arg.clone())?.to_owned();
-        edits.replace(site.span.clone(), field);
-        if let Some((at, 's')) = printf.conversion(&site.span) {
-            edits.replace(at..at + 1, "d".to_owned());
+        let field = self.source.get(field_arg.clone())?.to_owned();
+        self.edits.replace(site.span.clone(), field);
+        if let Some((at, 's')) = b.printf.conversion(&site.span) {
+            self.edits.replace(at..at + 1, "d".to_owned());
         }
-        let why = if call == "str" {
-            format!("args->{name} is an integer, not a string's address: printed as a number (str() dropped)")
-        } else {
-            format!(
-                "args->{name} is {}-bit, not an address: printed as a number (ntop() dropped)",
-                bits_of(ty)
-            )
-        };
-        note(why);
+        self.note(match ty {
+            FieldType::Integer(Some(bits)) if call == "ntop" => format!(
+                "args->{name} is {bits}-bit, not an address: printed as a number (ntop() dropped)"
+            ),
+            _ => format!(
+                "args->{name} is an integer, not a string's address: printed as a number (str() dropped)"
+            ),
+        });
         let end = toks.iter().position(|x| x.span.start >= site.span.end);
-        return Some(end.unwrap_or(toks.len()));
+        Some(end.unwrap_or(toks.len()))
     }
-    // `*args->f` / `*(args->f)` on an integer field.
-    if matches!(t.tok, Tok::Punct("*")) && is_prefix_position(toks, k) {
-        let (open, first) = if is_punct(toks.get(k + 1), "(") {
-            (true, k + 2)
-        } else {
-            (false, k + 1)
-        };
-        let (name, last) = args_field_at(toks, first)?;
+
+    /// `*args->f` / `*(args->f)` of an integer field at token `k`: the `*` goes.
+    fn dereference(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let t = toks.get(k)?;
+        if !matches!(t.tok, Tok::Punct("*")) || !is_prefix_position(toks, k) {
+            return None;
+        }
+        let open = is_punct(toks.get(k + 1), "(");
+        let (name, last) = args_field_at(toks, if open { k + 2 } else { k + 1 })?;
         if open && !is_punct(toks.get(last + 1), ")") {
             return None;
         }
-        let FieldType::Integer(_) = types.get(name)? else {
+        let FieldType::Integer(_) = b.ty(name)? else {
             return None;
         };
-        edits.replace(t.span.clone(), String::new());
-        note(format!(
+        self.edits.replace(t.span.clone(), String::new());
+        self.note(format!(
             "args->{name} is an integer, not a pointer: read as it is (the * dereference removed)"
         ));
-        return Some(last + 1);
+        Some(last + 1)
     }
-    // `args->f` of a __data_loc string outside str().
-    let (name, last) = args_field_at(toks, k)?;
-    if types.get(name) != Some(&FieldType::DataLocString) {
-        return None;
-    }
-    let in_str = k >= 2
-        && is_punct(toks.get(k - 1), "(")
-        && matches!(&toks[k - 2].tok, Tok::Ident(s) if s == "str");
-    if in_str {
-        return Some(last + 1);
-    }
-    let span = t.span.start..toks[last].span.end;
-    let field = source.get(span.clone())?;
-    edits.replace(span.clone(), format!("str({field})"));
-    if let Some((at, letter)) = printf.conversion(&span) {
-        if letter != 's' {
-            edits.replace(at..at + 1, "s".to_owned());
-        }
-    }
-    note(format!(
-        "args->{name} is a __data_loc string: read with str(args->{name})"
-    ));
-    Some(last + 1)
-}
 
-fn bits_of(ty: FieldType) -> u32 {
-    match ty {
-        FieldType::Integer(Some(b)) => b,
-        _ => 0,
+    /// `args->f` of a __data_loc string outside `str()` at token `k`: wrapped in `str()`.
+    fn data_loc(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let (name, last) = args_field_at(toks, k)?;
+        if b.ty(name) != Some(FieldType::DataLocString) {
+            return None;
+        }
+        let in_str = k >= 2
+            && is_punct(toks.get(k - 1), "(")
+            && matches!(&toks[k - 2].tok, Tok::Ident(s) if s == "str");
+        if in_str {
+            return Some(last + 1);
+        }
+        let span = toks[k].span.start..toks[last].span.end;
+        let field = self.source.get(span.clone())?;
+        self.edits.replace(span.clone(), format!("str({field})"));
+        if let Some((at, letter)) = b.printf.conversion(&span) {
+            if letter != 's' {
+                self.edits.replace(at..at + 1, "s".to_owned());
+            }
+        }
+        self.note(format!(
+            "args->{name} is a __data_loc string: read with str(args->{name})"
+        ));
+        Some(last + 1)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Query repairs that depend on the request: filter tests the request does not state are
-//! dropped (`prune_filter`), and queries that cannot mean what was asked are rewritten
-//! (`normalize`). They read the request only through its [`Intent`]; the query language and
-//! its compiler (`crate::query`) never see the request.
+//! dropped (`prune_filter`, judged by `stated`, which free-form drafts share), and queries
+//! that cannot mean what was asked are rewritten (`normalize`). They read the request only
+//! through its [`Intent`]; the query language and its compiler (`crate::query`) never see the
+//! request.
 use super::stated;
 use crate::intent::{Concept, Intent};
 use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
@@ -426,6 +427,12 @@ mod tests {
         );
         assert_eq!(kept.as_deref(), Some("args->addr != 0"));
         assert_eq!(dropped, ["args->addr_len == 0"]);
+        // Failures only when asked for; successes are what a result means.
+        let q = "SELECT comm FROM tracepoint:a:b WHERE ret < 0";
+        assert_eq!(pruned("every rename and what it returned", q).0, None);
+        assert!(pruned("renames that returned an error", q).0.is_some());
+        let q = "SELECT sum(ret) FROM tracepoint:a:b WHERE ret > 0";
+        assert!(pruned("bytes returned by reads", q).0.is_some());
     }
 
     #[test]

@@ -22,6 +22,9 @@
 //! A repair rewrites the block it means at that block's span in the parsed program
 //! ([`Edits`]), never by searching for the block's text: two blocks that read alike stay two
 //! blocks.
+//!
+//! Programs the model wrote also get the type repairs of `draft_types` and lose the filter
+//! tests the request does not state (`draft_filters`): see [`repair_written`].
 use std::collections::BTreeMap;
 use std::ops::Range;
 

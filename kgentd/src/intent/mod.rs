@@ -1,9 +1,9 @@
 //! The only reader of English. A request is read once, here, into a typed [`Intent`]: what it
 //! observes (calls written as calls, syscalls, kernel-function names, filesystems, binaries),
 //! what it wants reported (identity, return value, duration and its unit, sizes, ports,
-//! arguments, histograms, sums), what it filters (stated numbers, quoted strings, a process
-//! name, activity it excludes). Grounding, query repairs, deterministic repairs, the coverage
-//! check and the smoke run's oracle take the `Intent`, never the text.
+//! arguments, histograms, sums), what it filters (stated numbers, C constants, quoted strings,
+//! a process name, activity it excludes). Grounding, query repairs, deterministic repairs, the
+//! coverage check and the smoke run's oracle take the `Intent`, never the text.
 //!
 //! The wording → meaning rules are data: `specs-db/intent.toml`, each with its source (see
 //! [`vocabulary`]). What stays in code is lexical: splitting words, numbers with their units,
