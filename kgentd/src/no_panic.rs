@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 use crate::agent::query_repair;
-use crate::agent::{parse_reply, ProgramTarget, Reply};
+use crate::agent::{parse_reply, Origin, ProgramTarget, Reply};
 use crate::check::{check_coverage, expectation, judge, Observation};
 use crate::exec::btf_types::TypeTable;
 use crate::exec::decode::{decode, log2_histogram, render_map, to_text, MapDump};
@@ -304,9 +304,11 @@ proptest! {
         let c = check_coverage(&h, &Intent::read(&request), &source);
         prop_assert_eq!(c.passed(), c.detail().starts_with("the program provides"));
         for target in [ProgramTarget::Bpftrace, ProgramTarget::C] {
-            let (fixed, notes) = target.repair(&h, &Intent::read(&request), &source);
-            if notes.is_empty() {
-                prop_assert_eq!(&fixed, &source);
+            for origin in [Origin::Compiled, Origin::Written] {
+                let (fixed, notes) = target.repair(&h, &Intent::read(&request), &source, origin);
+                if notes.is_empty() {
+                    prop_assert_eq!(&fixed, &source);
+                }
             }
             let _ = target.parse_reply(&source);
         }

@@ -395,6 +395,33 @@ async fn a_plainly_misspelled_field_is_repaired_without_asking_the_model_again()
     d.stop().await;
 }
 
+#[tokio::test]
+async fn a_filter_the_request_never_stated_is_removed_from_a_written_draft() {
+    let invented = "```bpftrace\ntracepoint:syscalls:sys_enter_openat\n/comm == \"nginx\"/\n{\n  printf(\"%d %s %s\\n\", pid, comm, str(args->filename));\n}\n```";
+    let d = TestDaemon::scripted(&[invented, "the model must not be asked again"]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("answer");
+    assert_eq!(answer.iterations, 1);
+    assert!(!answer.program.contains("nginx"), "{}", answer.program);
+    assert!(answer.program.contains("sys_enter_openat"));
+    let repair = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Progress(p)) if p.stage == "repair" => {
+                Some(p.detail.clone())
+            }
+            _ => None,
+        })
+        .expect("the repair is reported");
+    assert!(
+        repair.contains("removed the test `comm == \"nginx\"`: the request states no such value"),
+        "{repair}"
+    );
+    d.stop().await;
+}
+
 /// A model stand-in that panics when asked, as a bug anywhere in the loop would.
 struct PanickingModel;
 

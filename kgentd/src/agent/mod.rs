@@ -5,6 +5,8 @@
 //! and the kernel verifier); every failure goes back to the model as a short diagnostic, and a
 //! retry never sends the model the identical prompt (sampling temperature rises). The loop
 //! records every prompt, reply and check in the store as it goes.
+mod draft_filters;
+mod draft_types;
 mod events;
 mod extract;
 mod plan;
@@ -14,6 +16,7 @@ mod query_step;
 mod recorder;
 mod repair;
 mod session;
+mod stated;
 mod target;
 mod target_c;
 
@@ -38,7 +41,7 @@ use crate::toolchain::grammar::{self, AllowedProbe, ProbeContext};
 pub use events::{Answer, AskEvent, CheckReport, NoAnswer, Usage};
 pub use extract::{parse_reply, Reply};
 use recorder::Recorder;
-pub use target::ProgramTarget;
+pub use target::{Origin, ProgramTarget};
 
 /// The prompts as the loop builds them, for benchmarks.
 pub fn system_prompt_for_bench(host: &HostFacts) -> String {

@@ -1,22 +1,23 @@
 //! Query repairs that depend on the request: filter tests the request does not state are
-//! dropped (`prune_filter`), and queries that cannot mean what was asked are rewritten
-//! (`normalize`). They read the request only through its [`Intent`]; the query language and
-//! its compiler (`crate::query`) never see the request.
+//! dropped (`prune_filter`, judged by `stated`, which free-form drafts share), and queries
+//! that cannot mean what was asked are rewritten (`normalize`). They read the request only
+//! through its [`Intent`]; the query language and its compiler (`crate::query`) never see the
+//! request.
+use super::stated;
 use crate::intent::{Concept, Intent};
 use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
 
-/// Drops the filter tests the request does not state, and says which. A test is stated when
-/// every literal in it appears in the request (numbers with their units: `64 MiB`, `200 MB`;
-/// 0 always counts, as in `ret < 0`), or when the field it tests is named in the request
-/// (`mode` in "the new mode"). A small model adds tests of its own (`args->fd != -1`,
-/// `comm != "kworker"`) that silently hide the events asked for. Facts the model was shown do
-/// not state tests: "fd is -1 for anonymous mappings" became `args->fd != -1` in a request
-/// about every large mapping.
+/// Drops the filter tests the request does not state, and says which (see
+/// [`stated::stated`], the notion free-form drafts share). A small model adds tests of its own
+/// (`args->fd != -1`, `comm != "kworker"`) that silently hide the events asked for. Facts the
+/// model was shown do not state tests: "fd is -1 for anonymous mappings" became
+/// `args->fd != -1` in a request about every large mapping. The query names no types: a
+/// field compared with 0 is of unknown type here.
 pub fn prune_filter(q: &mut Query, intent: &Intent) -> Vec<String> {
     let mut dropped = Vec::new();
     if let Some(f) = q.filter.take() {
         q.filter = f.retain_tests(&mut |test| {
-            let ok = stated(test, intent);
+            let ok = stated::stated(&described(test), intent) || code_stated(test, intent);
             if !ok {
                 dropped.push(show(test));
             }
@@ -26,21 +27,62 @@ pub fn prune_filter(q: &mut Query, intent: &Intent) -> Vec<String> {
     dropped
 }
 
-fn stated(test: &Expr, intent: &Intent) -> bool {
-    let mut terms = Vec::new();
-    test.terms(&mut terms);
-    let named = terms.iter().any(|t| match t {
-        Term::Field(f) => f.len() >= 3 && intent.names_word(f),
-        _ => false,
-    });
-    // A string compared for equality must itself be stated: "the command string it passed"
-    // names the field, not the value `command == "shell"`.
-    let string_test = matches!(test, Expr::Binary(a, BinOp::Eq | BinOp::Ne, b)
-        if matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
-    (named && !string_test)
-        || weak_zero_test(test)
-        || literals_stated(test, intent)
-        || code_stated(test, intent)
+/// A query test as [`stated::stated`] reads it.
+fn described(test: &Expr) -> stated::Test<'_> {
+    let mut t = stated::Test {
+        fields: Vec::new(),
+        ints: Vec::new(),
+        strings: Vec::new(),
+        shape: stated::Shape::Other,
+    };
+    literals(test, &mut t);
+    let cmp = |op: BinOp| match op {
+        BinOp::Eq => Some(stated::Cmp::Eq),
+        BinOp::Ne => Some(stated::Cmp::Ne),
+        BinOp::Lt => Some(stated::Cmp::Lt),
+        BinOp::Gt => Some(stated::Cmp::Gt),
+        BinOp::Le => Some(stated::Cmp::Le),
+        BinOp::Ge => Some(stated::Cmp::Ge),
+        _ => None,
+    };
+    if let Expr::Binary(a, op, b) = test {
+        let string = matches!(op, BinOp::Eq | BinOp::Ne)
+            && (matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
+        t.shape = match (&**a, cmp(*op), &**b) {
+            _ if string => stated::Shape::StringMatch,
+            (value, Some(c), Expr::Int(0)) => stated::Shape::Zero(value_of(value), c),
+            (Expr::Int(0), Some(c), value) => stated::Shape::Zero(value_of(value), c.swapped()),
+            _ => stated::Shape::Other,
+        };
+    }
+    t
+}
+
+/// What a query value compared with 0 is: the query knows results and builtins, not types.
+fn value_of(e: &Expr) -> stated::Value {
+    match e {
+        Expr::Term(Term::Ret) => stated::Value::Result,
+        Expr::Term(Term::ExitCode) => stated::Value::ExitCode,
+        Expr::Term(Term::ExitSignal) => stated::Value::ExitSignal,
+        Expr::Term(Term::Field(f)) if stated::is_result_name(f) => stated::Value::Result,
+        Expr::Term(Term::Builtin(_)) => stated::Value::Integer,
+        _ => stated::Value::Unknown,
+    }
+}
+
+/// The fields and literals of a query expression.
+fn literals<'a>(e: &'a Expr, t: &mut stated::Test<'a>) {
+    match e {
+        Expr::Int(n) => t.ints.push(*n),
+        Expr::Str(s) => t.strings.push(s),
+        Expr::Term(Term::Field(f)) => t.fields.push(f),
+        Expr::Term(_) => {}
+        Expr::StrOf(x) | Expr::Unary(_, x) => literals(x, t),
+        Expr::Binary(a, _, b) => {
+            literals(a, t);
+            literals(b, t);
+        }
+    }
 }
 
 /// `contains(args->rwbs, "W")` when the request says "write" (see `specs::Codes`), and no
@@ -57,38 +99,6 @@ fn code_stated(test: &Expr, intent: &Intent) -> bool {
             && c.stated(letter, intent)
             && !c.letters.keys().any(|l| l != letter && c.stated(l, intent))
     })
-}
-
-/// `x != 0` and `x > 0` (set, non-null, positive), and comparisons of a result with 0
-/// (`ret < 0`: failed; `exit_code != 0`): tests that state a common meaning, not a choice.
-/// `args->len == 0` is a real filter and must be stated.
-fn weak_zero_test(test: &Expr) -> bool {
-    let Expr::Binary(a, op, b) = test else {
-        return false;
-    };
-    if **b != Expr::Int(0) {
-        return false;
-    }
-    let result = matches!(
-        **a,
-        Expr::Term(Term::Ret | Term::ExitCode | Term::ExitSignal)
-    );
-    result || matches!(op, BinOp::Ne | BinOp::Gt)
-}
-
-fn literals_stated(e: &Expr, intent: &Intent) -> bool {
-    match e {
-        Expr::Int(n) => {
-            intent.numbers.contains(n)
-                || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
-        }
-        // A string counts when the request quotes it: "run shell commands" does not state
-        // `command == "shell"`.
-        Expr::Str(s) => intent.quotes(s),
-        Expr::Term(_) => true,
-        Expr::StrOf(x) | Expr::Unary(_, x) => literals_stated(x, intent),
-        Expr::Binary(a, _, b) => literals_stated(a, intent) && literals_stated(b, intent),
-    }
 }
 
 /// Deterministic repairs of queries that cannot mean what was asked; each returns a note.
@@ -417,6 +427,12 @@ mod tests {
         );
         assert_eq!(kept.as_deref(), Some("args->addr != 0"));
         assert_eq!(dropped, ["args->addr_len == 0"]);
+        // Failures only when asked for; successes are what a result means.
+        let q = "SELECT comm FROM tracepoint:a:b WHERE ret < 0";
+        assert_eq!(pruned("every rename and what it returned", q).0, None);
+        assert!(pruned("renames that returned an error", q).0.is_some());
+        let q = "SELECT sum(ret) FROM tracepoint:a:b WHERE ret > 0";
+        assert!(pruned("bytes returned by reads", q).0.is_some());
     }
 
     #[test]

@@ -22,6 +22,9 @@
 //! A repair rewrites the block it means at that block's span in the parsed program
 //! ([`Edits`]), never by searching for the block's text: two blocks that read alike stay two
 //! blocks.
+//!
+//! Programs the model wrote also get the type repairs of `draft_types` and lose the filter
+//! tests the request does not state (`draft_filters`): see [`repair_written`].
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -46,6 +49,24 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
         (source.to_owned(), notes)
     } else {
         (repaired, notes)
+    }
+}
+
+/// A program the model wrote: [`repair_all`], then the repairs that judge what it wrote
+/// against the catalog's types (`draft_types`) and the request (`draft_filters`). A program
+/// kgent compiled from a query gets [`repair_all`] only: its compiler owns its types, and its
+/// filter was pruned as a query.
+pub fn repair_written(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
+    let (repaired, mut notes) = repair_all(host, intent, source);
+    let uncommented = strip_comments(&repaired);
+    let (typed, n) = super::draft_types::repair_types(host, &uncommented);
+    notes.extend(n);
+    let (pruned, n) = super::draft_filters::prune_filters(host, intent, &typed);
+    notes.extend(n);
+    if notes.is_empty() {
+        (source.to_owned(), notes)
+    } else {
+        (pruned, notes)
     }
 }
 

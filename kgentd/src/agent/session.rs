@@ -25,7 +25,7 @@ use std::time::Instant;
 use super::extract::Reply;
 use super::{
     allowed_probes, emit, event_probes, progress, prompt, query_step, Agent, Answer, AskEvent,
-    AskOptions, CheckReport, Events, NoAnswer, Outcome, ProgramTarget, Recorder,
+    AskOptions, CheckReport, Events, NoAnswer, Origin, Outcome, ProgramTarget, Recorder,
 };
 use crate::check::{self, Check, CheckKind, Evidence};
 use crate::error::KgentError;
@@ -353,7 +353,11 @@ impl<'a, 'r> Session<'a, 'r> {
                 return Ok(Step::Done(self.no_answer(reason, last)));
             }
         };
-        let Some(source) = self.repaired(plan, mem, iteration, source).await else {
+        let origin = match strategy {
+            Strategy::Query => Origin::Compiled,
+            Strategy::FreeForm => Origin::Written,
+        };
+        let Some(source) = self.repaired(plan, mem, iteration, source, origin).await else {
             return Ok(Step::Retry);
         };
         let checks = self.checks(plan, iteration, &source).await;
@@ -559,10 +563,11 @@ impl<'a, 'r> Session<'a, 'r> {
         mem: &mut Memory,
         iteration: u32,
         source: String,
+        origin: Origin,
     ) -> Option<String> {
         let target = plan.target;
         let (source, repairs) = if self.agent.config.repair {
-            target.repair(&self.agent.host, &self.intent, &source)
+            target.repair(&self.agent.host, &self.intent, &source, origin)
         } else {
             (source, Vec::new())
         };

@@ -7,6 +7,13 @@ use crate::intent::Intent;
 use crate::knowledge::Grounding;
 use crate::proto;
 
+/// Who wrote a candidate: kgent, compiling the model's query, or the model itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Compiled,
+    Written,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgramTarget {
     Bpftrace,
@@ -85,11 +92,19 @@ impl ProgramTarget {
         }
     }
 
-    /// Fixes with exactly one right answer, and one note per fix.
-    pub fn repair(self, host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
-        match self {
-            Self::Bpftrace => repair::repair_all(host, intent, source),
-            Self::C => target_c::repair(source),
+    /// Fixes with exactly one right answer, and one note per fix. What the model wrote is
+    /// also held to the catalog's types and the request's filters (see `repair_written`).
+    pub fn repair(
+        self,
+        host: &HostFacts,
+        intent: &Intent,
+        source: &str,
+        origin: Origin,
+    ) -> (String, Vec<String>) {
+        match (self, origin) {
+            (Self::Bpftrace, Origin::Compiled) => repair::repair_all(host, intent, source),
+            (Self::Bpftrace, Origin::Written) => repair::repair_written(host, intent, source),
+            (Self::C, _) => target_c::repair(source),
         }
     }
 }

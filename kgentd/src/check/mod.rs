@@ -6,7 +6,8 @@
 //!   exists, every `args` field belongs to its tracepoint; failures name the nearest real
 //!   alternatives. Pure lookups in the host catalog, no kernel calls.
 //! - `bpftrace-load`: the host's bpftrace parses and type-checks the script, the kernel verifier
-//!   accepts every program and every probe attaches.
+//!   accepts every program and every probe attaches. bpftrace's warnings (a signed/unsigned
+//!   comparison, a signed division) are reported with a pass: bpftrace loads what it warns about.
 //! - `request-coverage`: what the request explicitly asks to see (the process name, a duration,
 //!   a histogram, the return value, a syscall it names as a call…) is computed by the program
 //!   (see `coverage`). Static, before anything is loaded.
@@ -277,13 +278,22 @@ pub async fn check_bpftrace_load(
 ) -> Check {
     let report = check_load(bpftrace, source, timeout).await;
     let (passed, detail) = match report.verdict {
-        LoadVerdict::Attached { probes } => (
-            true,
-            format!(
+        LoadVerdict::Attached { probes } => {
+            let mut detail = format!(
                 "bpftrace parsed and type-checked it; the kernel {kernel_release} verifier accepted it and {probes} probe(s) attached"
-            ),
+            );
+            if !report.warnings.is_empty() {
+                detail.push_str(&format!(
+                    "; bpftrace warned (not an error): {}",
+                    report.warnings.join("; ")
+                ));
+            }
+            (true, detail)
+        }
+        LoadVerdict::Rejected => (
+            false,
+            format!("bpftrace rejected the program:\n{}", report.diagnostic),
         ),
-        LoadVerdict::Rejected => (false, format!("bpftrace rejected the program:\n{}", report.diagnostic)),
         LoadVerdict::LoadFailed { exit_code } => (
             false,
             format!(
@@ -299,4 +309,29 @@ pub async fn check_bpftrace_load(
         Evidence::Report(detail),
         report.elapsed,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real bpftrace and kernel: a program bpftrace only warns about passes the load check, and
+    /// the warnings are in its evidence.
+    #[tokio::test]
+    async fn warnings_pass_the_load_check_and_show_in_its_evidence() {
+        let src = "tracepoint:syscalls:sys_exit_write { $floor = (uint64)1; if (args->ret >= $floor) { @per_second = sum(args->ret / 1000); } }\n";
+        let check =
+            check_bpftrace_load(Path::new("bpftrace"), src, Duration::from_secs(60), "test").await;
+        assert!(check.passed(), "{}", check.detail());
+        assert!(
+            check.detail().contains("bpftrace warned (not an error)"),
+            "{}",
+            check.detail()
+        );
+        assert!(
+            check.detail().contains("signed operands"),
+            "{}",
+            check.detail()
+        );
+    }
 }

@@ -1,9 +1,9 @@
 //! The only reader of English. A request is read once, here, into a typed [`Intent`]: what it
 //! observes (calls written as calls, syscalls, kernel-function names, filesystems, binaries),
 //! what it wants reported (identity, return value, duration and its unit, sizes, ports,
-//! arguments, histograms, sums), what it filters (stated numbers, quoted strings, a process
-//! name, activity it excludes). Grounding, query repairs, deterministic repairs, the coverage
-//! check and the smoke run's oracle take the `Intent`, never the text.
+//! arguments, histograms, sums), what it filters (stated numbers, C constants, quoted strings,
+//! a process name, activity it excludes). Grounding, query repairs, deterministic repairs, the
+//! coverage check and the smoke run's oracle take the `Intent`, never the text.
 //!
 //! The wording → meaning rules are data: `specs-db/intent.toml`, each with its source (see
 //! [`vocabulary`]). What stays in code is lexical: splitting words, numbers with their units,
@@ -161,8 +161,12 @@ pub struct Intent {
     pub binary_words: Vec<String>,
     /// Words of 3+ characters that rank a binary's symbols.
     pub symbol_words: Vec<String>,
-    /// Numbers the request states, each also multiplied out by its unit (binary and decimal).
+    /// Numbers the request states, each also multiplied out by its unit (binary and decimal
+    /// sizes; a time in each of s, ms, us and ns that it is a whole number of).
     pub numbers: Vec<i128>,
+    /// C constants the request names, written as man pages write them: `SIGKILL`, `O_CREAT`,
+    /// `ENOENT`. A test of a number may be such a constant's value.
+    pub constants: Vec<String>,
     /// A quoted process name the request filters on: "processes named 'x'".
     pub process_name: Option<String>,
     /// The one time unit the request names, if it names exactly one.
@@ -233,6 +237,7 @@ impl Intent {
             binary_words,
             symbol_words,
             numbers: numbers(&ascii_lower),
+            constants: constants(text),
             process_name: v
                 .extracts
                 .get(&Extract::ProcessNameFilter)
@@ -319,6 +324,9 @@ impl fmt::Display for Intent {
         if !self.numbers.is_empty() {
             let n: Vec<String> = self.numbers.iter().map(i128::to_string).collect();
             write!(f, "; numbers: {}", n.join(", "))?;
+        }
+        if !self.constants.is_empty() {
+            write!(f, "; constants: {}", self.constants.join(", "))?;
         }
         if let Some(n) = &self.process_name {
             write!(f, "; process named {n}")?;
@@ -447,10 +455,15 @@ fn binary_words(v: &Vocabulary, lower: &str) -> (Vec<String>, Vec<String>) {
     (binaries, symbol_words)
 }
 
-/// The numbers a request states, each also multiplied out by its unit (binary and decimal).
+/// The numbers a request states, each also multiplied out by its unit: sizes in binary and
+/// decimal multiples, times in every unit from seconds to nanoseconds that they are a whole
+/// number of ("10 ms" is also 10000 us and 10000000 ns).
 fn numbers(lower: &str) -> Vec<i128> {
     static NUM: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(\d+)\s*(kib|mib|gib|kb|mb|gb|k|m|g)?\b").expect("static regex")
+        Regex::new(
+            r"(\d+)\s*(kib|mib|gib|kb|mb|gb|k|m|g|seconds?|secs?|s|milliseconds?|msecs?|ms|microseconds?|usecs?|us|µs|nanoseconds?|nsecs?|ns)?\b",
+        )
+        .expect("static regex")
     });
     let mut out = Vec::new();
     for c in NUM.captures_iter(lower) {
@@ -458,15 +471,37 @@ fn numbers(lower: &str) -> Vec<i128> {
             continue;
         };
         out.push(n);
-        let (bin, dec) = match c.get(2).map(|m| m.as_str()) {
-            Some("k" | "kb" | "kib") => (1 << 10, 1_000),
-            Some("m" | "mb" | "mib") => (1 << 20, 1_000_000),
-            Some("g" | "gb" | "gib") => (1 << 30, 1_000_000_000),
-            _ => continue,
+        let unit = c.get(2).map_or("", |m| m.as_str());
+        let multiples: &[i128] = match unit {
+            "k" | "kb" | "kib" => &[1 << 10, 1_000],
+            "m" | "mb" | "mib" => &[1 << 20, 1_000_000],
+            "g" | "gb" | "gib" => &[1 << 30, 1_000_000_000],
+            // In ms, us and ns.
+            u if u.starts_with('s') => &[1_000, 1_000_000, 1_000_000_000],
+            // In us and ns.
+            u if u.starts_with("ms") || u.starts_with("milli") => &[1_000, 1_000_000],
+            // In ns.
+            u if u.starts_with("us") || u.starts_with("µs") || u.starts_with("micro") => &[1_000],
+            _ => &[],
         };
         // A number too large to multiply out states nothing more than itself.
-        out.extend(n.checked_mul(bin));
-        out.extend(n.checked_mul(dec));
+        out.extend(multiples.iter().filter_map(|m| n.checked_mul(*m)));
+    }
+    out
+}
+
+/// See [`Intent::constants`]: an upper-case word with an underscore (`O_CREAT`, `AF_INET6`),
+/// a signal (`SIGTERM`) or an errno name (`E` and three or more capitals: `EACCES`).
+fn constants(text: &str) -> Vec<String> {
+    static CONSTANT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(?:[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]|SIG[A-Z0-9]{2,}|E[A-Z]{3,})\b")
+            .expect("static regex")
+    });
+    let mut out: Vec<String> = Vec::new();
+    for m in CONSTANT.find_iter(text) {
+        if !out.iter().any(|c| c == m.as_str()) {
+            out.push(m.as_str().to_owned());
+        }
     }
     out
 }

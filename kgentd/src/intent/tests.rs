@@ -59,8 +59,19 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "which functions are called",
         ),
         (Failure, "opens that were unsuccessful", "opens that worked"),
+        (Failure, "mounts that return an error", "mounts that return"),
+        (
+            Failure,
+            "binds that could not get their port",
+            "binds that got their port",
+        ),
         (Open, "opening files", "closing files"),
         (NonZeroExit, "jobs with a non-zero exit", "jobs that exit"),
+        (
+            NonZeroExit,
+            "jobs ending with a nonzero status",
+            "jobs ending",
+        ),
         (
             WorldWritable,
             "files made world-writable",
@@ -182,6 +193,26 @@ fn filesystems_binaries_numbers_and_names() {
         Some("nginx")
     );
     assert_eq!(read("syscalls of nginx").process_name, None);
+}
+
+#[test]
+fn times_are_stated_in_every_unit_they_are_whole_in() {
+    let n = read("lock waits over 3 ms or 2 seconds").numbers;
+    for want in [3, 3_000, 3_000_000, 2, 2_000, 2_000_000, 2_000_000_000] {
+        assert!(n.contains(&want), "{want} in {n:?}");
+    }
+    let n = read("stalls of 40us and 7 nanoseconds").numbers;
+    assert!(n.contains(&40_000) && n.contains(&7), "{n:?}");
+    assert!(!n.contains(&7_000), "ns is the smallest unit: {n:?}");
+    // A word that starts like a unit is not one.
+    assert_eq!(read("3 sockets").numbers, [3]);
+}
+
+#[test]
+fn constants_are_read_as_man_pages_write_them() {
+    let i = read("opens with O_CREAT that fail with EEXIST, and tasks sent SIGTERM");
+    assert_eq!(i.constants, ["O_CREAT", "EEXIST", "SIGTERM"]);
+    assert!(read("TCP and UDP sockets, by PID").constants.is_empty());
 }
 
 #[test]

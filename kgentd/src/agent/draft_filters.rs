@@ -1,0 +1,491 @@
+//! Filter tests in free-form bpftrace drafts that the request does not state are removed, as
+//! the query step drops them from queries: a small model invents values to filter on
+//! (`str(args->name) == "eth0"`, `args->result != 0`) and the program then prints nothing, or
+//! the wrong subset, yet passes its checks on background noise.
+//!
+//! A block's predicate (`/…/`) and its top-level `if (…)` conditions are parsed
+//! ([`crate::toolchain::bpftrace::expr`]) and split at `&&`. A test that compares one value (an
+//! `args` field, a builtin, `retval`, `str()` of one, `strncmp` with a string) with a literal
+//! is judged by [`stated::stated`], the notion the query step uses; an unstated one is removed
+//! with a note. The predicate goes when no test is left; an `if` without `else` is unwrapped
+//! so its body always runs (an `if` whose body only `return`s goes whole).
+//!
+//! Kept whatever the request says, because they are not literal filters or their meaning is
+//! not a choice: tests that read a `$variable` or an `@map` (`@start[tid]`, `pid == $target`),
+//! tests between two values, bit tests and other arithmetic, named constants (`AF_INET`), a
+//! number compared with a field the kernel prints by name (`args->newstate == 1`), anything
+//! under `!` but `strncmp`, `if`s with an `else` or that also leave the probe, and text it
+//! cannot parse. When unsure, the test stays.
+//!
+//! It only removes tests, never adds one. It is for programs the model wrote: a program kgent
+//! compiled from a query had its filter pruned as a query (see `ProgramTarget::repair`).
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::draft_types::{block_field_types, named_value_fields, FieldType};
+use super::stated::{self, Cmp, Shape, Test, Value};
+use crate::host::HostFacts;
+use crate::intent::Intent;
+use crate::toolchain::bpftrace::expr::{self, Expr, Node, Op, Prefix, Tok};
+use crate::toolchain::bpftrace::probe_blocks;
+use crate::toolchain::bpftrace::syntax::Edits;
+
+/// Removes the unstated tests of every block (see the module comment) from a source without
+/// comments; the repaired source and one note per removed test.
+pub(super) fn prune_filters(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> (String, Vec<String>) {
+    let mut edits = Edits::default();
+    let mut notes: Vec<String> = Vec::new();
+    for block in probe_blocks(source) {
+        let fields = Fields {
+            types: block_field_types(host, &block),
+            named: named_value_fields(host, &block),
+        };
+        let judge = |range: std::ops::Range<usize>| {
+            let toks = expr::tokens(source, range);
+            let tree = expr::parse(&toks)?;
+            let (kept, dropped) = split(&tree, source, &fields, intent);
+            (!dropped.is_empty()).then_some((kept, dropped))
+        };
+        if let Some(p) = &block.predicate {
+            let inner = p.span.start + 1..p.span.end.saturating_sub(1);
+            let slashed = source
+                .get(p.span.clone())
+                .is_some_and(|t| t.len() >= 2 && t.starts_with('/') && t.ends_with('/'));
+            if let Some((kept, dropped)) = slashed.then(|| judge(inner.clone())).flatten() {
+                if kept.is_empty() {
+                    edits.replace(p.span.clone(), String::new());
+                } else {
+                    edits.replace(inner, kept.join(" && "));
+                }
+                notes.extend(dropped);
+            }
+        }
+        let body = expr::tokens(source, block.body_span.clone());
+        for st in expr::top_level_ifs(&body) {
+            if st.has_else {
+                continue;
+            }
+            let Some((kept, dropped)) = judge(st.condition.clone()) else {
+                continue;
+            };
+            if !kept.is_empty() {
+                edits.replace(st.condition.clone(), kept.join(" && "));
+            } else {
+                let inner = expr::tokens(source, st.body.clone());
+                let word = |i: usize| match inner.get(i).map(|t| &t.tok) {
+                    Some(Tok::Ident(w)) => Some(w.as_str()),
+                    _ => None,
+                };
+                let leaves = inner
+                    .iter()
+                    .any(|t| matches!(&t.tok, Tok::Ident(w) if w == "return" || w == "exit"));
+                let only_return = word(0) == Some("return")
+                    && (inner.len() == 1
+                        || (inner.len() == 2 && matches!(inner[1].tok, Tok::Punct(";"))));
+                match (leaves, only_return) {
+                    (_, true) => edits.replace(st.span.clone(), String::new()),
+                    // A guard that also leaves the probe: no one reading of it without the test.
+                    (true, false) => continue,
+                    (false, false) => {
+                        let Some(text) = source.get(st.body.clone()) else {
+                            continue;
+                        };
+                        edits.replace(st.span.clone(), text.trim().to_owned());
+                    }
+                }
+            }
+            notes.extend(dropped);
+        }
+    }
+    notes.dedup();
+    (edits.apply(source), notes)
+}
+
+/// What the catalog says about the `args` fields of a block.
+struct Fields {
+    types: BTreeMap<String, FieldType>,
+    /// Fields whose values the kernel prints by name.
+    named: BTreeSet<String>,
+}
+
+/// The tests of a condition (its `&&` operands) the request states, as written, and a note
+/// for each it does not.
+fn split(
+    tree: &Node,
+    source: &str,
+    fields: &Fields,
+    intent: &Intent,
+) -> (Vec<String>, Vec<String>) {
+    let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+    for part in tree.operands(Op::And) {
+        let Some(text) = source.get(part.span.clone()) else {
+            return (Vec::new(), Vec::new());
+        };
+        match unstated(part, fields, intent) {
+            Some(why) => dropped.push(format!("removed the test `{text}`: {why}")),
+            None => kept.push(text.to_owned()),
+        }
+    }
+    (kept, dropped)
+}
+
+/// Why the request does not state this `&&` operand, or None to keep it.
+fn unstated(part: &Node, fields: &Fields, intent: &Intent) -> Option<&'static str> {
+    let part = ungrouped(part);
+    if part.reads_state() {
+        return None;
+    }
+    // Alternatives go together: all unstated, or the test stays.
+    let leaves = part.operands(Op::Or);
+    let mut why = None;
+    for leaf in leaves {
+        let test = described(ungrouped(leaf), fields)?;
+        if stated::stated(&test, intent) {
+            return None;
+        }
+        why.get_or_insert(stated::why_unstated(&test));
+    }
+    why
+}
+
+fn ungrouped(n: &Node) -> &Node {
+    match &n.expr {
+        Expr::Group(inner) => ungrouped(inner),
+        _ => n,
+    }
+}
+
+fn cmp_of(op: Op) -> Option<Cmp> {
+    Some(match op {
+        Op::Eq => Cmp::Eq,
+        Op::Ne => Cmp::Ne,
+        Op::Lt => Cmp::Lt,
+        Op::Gt => Cmp::Gt,
+        Op::Le => Cmp::Le,
+        Op::Ge => Cmp::Ge,
+        _ => return None,
+    })
+}
+
+fn literal(n: &Node) -> Option<&Expr> {
+    match &n.bare().expr {
+        e @ (Expr::Int(_) | Expr::Str(_)) => Some(e),
+        _ => None,
+    }
+}
+
+/// A literal filter as [`stated::stated`] reads it, or None when the test is not one.
+fn described<'a>(test: &'a Node, fields: &Fields) -> Option<Test<'a>> {
+    let types = &fields.types;
+    if let Expr::Prefix(Prefix::Not, inner) = &test.expr {
+        return prefix_match(inner.bare(), types);
+    }
+    let Expr::Binary(a, op, b) = &test.expr else {
+        return None;
+    };
+    let cmp = cmp_of(*op)?;
+    // `strncmp(…) == 0`: a prefix match.
+    for (call, zero) in [(a, b), (b, a)] {
+        if literal(zero) == Some(&Expr::Int(0)) && matches!(cmp, Cmp::Eq | Cmp::Ne) {
+            if let Some(t) = prefix_match(call.bare(), types) {
+                return Some(t);
+            }
+        }
+    }
+    let (value, lit, cmp) = match (literal(a), literal(b)) {
+        (None, Some(l)) => (a, l, cmp),
+        (Some(l), None) => (b, l, cmp.swapped()),
+        _ => return None,
+    };
+    let (field, kind) = subject(value, types)?;
+    let named = field.is_some_and(|f| fields.named.contains(f));
+    let fields: Vec<&str> = field.into_iter().collect();
+    Some(match lit {
+        Expr::Int(n) if *n != 0 && named && matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
+            fields,
+            ints: vec![*n],
+            strings: Vec::new(),
+            shape: Shape::NamedValue,
+        },
+        Expr::Str(s) if matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
+            fields,
+            ints: Vec::new(),
+            strings: vec![s],
+            shape: Shape::StringMatch,
+        },
+        Expr::Int(0) => Test {
+            fields,
+            ints: vec![0],
+            strings: Vec::new(),
+            shape: Shape::Zero(kind, cmp),
+        },
+        Expr::Int(n) => Test {
+            fields,
+            ints: vec![*n],
+            strings: Vec::new(),
+            shape: Shape::Other,
+        },
+        _ => return None,
+    })
+}
+
+/// `strncmp(value, "literal", n)`: a test of the literal.
+fn prefix_match<'a>(call: &'a Node, types: &BTreeMap<String, FieldType>) -> Option<Test<'a>> {
+    let Expr::Call(name, args) = &call.expr else {
+        return None;
+    };
+    let [x, y, n] = args.as_slice() else {
+        return None;
+    };
+    if name != "strncmp" || !matches!(literal(n), Some(Expr::Int(_))) {
+        return None;
+    }
+    let (value, s) = match (literal(x), literal(y)) {
+        (None, Some(Expr::Str(s))) => (x, s),
+        (Some(Expr::Str(s)), None) => (y, s),
+        _ => return None,
+    };
+    let (field, _) = subject(value, types)?;
+    Some(Test {
+        fields: field.into_iter().collect(),
+        ints: Vec::new(),
+        strings: vec![s],
+        shape: Shape::StringMatch,
+    })
+}
+
+/// The one value a test compares, when it is plain: an `args` field, a builtin or `retval`,
+/// or `str()` of one (casts and parentheses aside). Its field name, and what it is.
+fn subject<'a>(
+    value: &'a Node,
+    types: &BTreeMap<String, FieldType>,
+) -> Option<(Option<&'a str>, Value)> {
+    let mut v = value.bare();
+    if let Expr::Call(name, args) = &v.expr {
+        match args.as_slice() {
+            [x] | [x, _] if name == "str" => v = x.bare(),
+            _ => return None,
+        }
+    }
+    if let Some(f) = v.args_field() {
+        let kind = if stated::is_result_name(f) {
+            Value::Result
+        } else {
+            match types.get(f) {
+                Some(FieldType::Pointer) => Value::Pointer,
+                Some(t) if t.narrow_integer() => Value::Integer,
+                // Arrays and strings are no numbers; compared with 0 they test nothing real.
+                Some(FieldType::Array(_) | FieldType::DataLocString) => Value::Integer,
+                // 64-bit integers may hold addresses; typedefs of unknown width may be anything.
+                Some(FieldType::Integer(_)) | None => Value::Unknown,
+            }
+        };
+        return Some((Some(f), kind));
+    }
+    let Expr::Ident(name) = &v.expr else {
+        return None;
+    };
+    // bpftrace(8), "Builtins".
+    let kind = match name.as_str() {
+        "retval" => Value::Result,
+        "pid" | "tid" | "uid" | "gid" | "cpu" | "comm" | "username" => Value::Integer,
+        "cgroup" | "nsecs" | "elapsed" | "arg0" | "arg1" | "arg2" | "arg3" | "arg4" | "arg5" => {
+            Value::Unknown
+        }
+        _ => return None,
+    };
+    Some((None, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts {
+        HostFacts::for_tests_with_tracepoints(&[
+            (
+                "irq",
+                "irq_handler_entry",
+                &[("int", "irq"), ("__data_loc char[]", "name")],
+            ),
+            (
+                "syscalls",
+                "sys_enter_unlinkat",
+                &[
+                    ("int", "dfd"),
+                    ("const char *", "pathname"),
+                    ("int", "flag"),
+                ],
+            ),
+            ("syscalls", "sys_exit_unlinkat", &[("long", "ret")]),
+            (
+                "block",
+                "block_rq_done",
+                &[
+                    ("dev_t", "dev"),
+                    ("int", "result"),
+                    ("unsigned int", "nr_sector"),
+                ],
+            ),
+        ])
+    }
+
+    fn pruned(request: &str, src: &str) -> (String, Vec<String>) {
+        prune_filters(&host(), &Intent::read(request), src)
+    }
+
+    #[test]
+    fn an_invented_string_value_goes_with_its_predicate() {
+        let src = "tracepoint:irq:irq_handler_entry /str(args->name) == \"irq_name\"/ { @[str(args->name)] = count(); }";
+        let (fixed, notes) = pruned("count hardware interrupts by handler name", src);
+        assert_eq!(
+            fixed,
+            "tracepoint:irq:irq_handler_entry  { @[str(args->name)] = count(); }"
+        );
+        assert_eq!(
+            notes,
+            ["removed the test `str(args->name) == \"irq_name\"`: the request states no such value"]
+        );
+        // Quoted in the request: stated.
+        let (kept, notes) = pruned("count interrupts of the handler 'irq_name'", src);
+        assert_eq!((kept.as_str(), notes.len()), (src, 0));
+    }
+
+    #[test]
+    fn a_result_test_goes_unless_failures_are_asked_for() {
+        let src = "tracepoint:block:block_rq_done { if (args->result != 0) { printf(\"%d\\n\", args->nr_sector); } }";
+        let (fixed, notes) = pruned("sectors of each completed block request", src);
+        assert_eq!(
+            fixed,
+            "tracepoint:block:block_rq_done { printf(\"%d\\n\", args->nr_sector); }"
+        );
+        assert_eq!(
+            notes,
+            ["removed the test `args->result != 0`: the request does not ask for failures only"]
+        );
+        let (kept, _) = pruned("block requests that completed with an error", src);
+        assert_eq!(kept, src);
+        let ok = "tracepoint:syscalls:sys_exit_unlinkat /args->ret < 0/ { @[comm] = count(); }";
+        assert_eq!(pruned("unlinkat calls that failed, per process", ok).0, ok);
+        assert!(!pruned("unlinkat calls per process", ok).0.contains("ret"));
+    }
+
+    #[test]
+    fn state_pointers_and_structure_stay() {
+        for src in [
+            "tracepoint:syscalls:sys_exit_unlinkat /@start[tid]/ { delete(@start[tid]); }",
+            "tracepoint:syscalls:sys_enter_unlinkat /pid == $1/ { @ = count(); }",
+            "tracepoint:syscalls:sys_enter_unlinkat /args->pathname != 0/ { @ = count(); }",
+            "tracepoint:syscalls:sys_enter_unlinkat /args->flag & 0x200/ { @ = count(); }",
+            "tracepoint:syscalls:sys_enter_unlinkat /args->dfd == args->flag/ { @ = count(); }",
+            "tracepoint:syscalls:sys_enter_unlinkat { if (pid == 7) { @a = 1; } else { @b = 1; } }",
+            "tracepoint:syscalls:sys_enter_unlinkat { if (comm == \"x\") { @a = 1; exit(); } }",
+            "tracepoint:syscalls:sys_exit_unlinkat /args->ret >= 0/ { @ = count(); }",
+            "kprobe:vfs_unlink /arg1 != 0/ { @ = count(); }",
+            "tracepoint:syscalls:sys_enter_unlinkat /args->flag == AT_REMOVEDIR/ { @ = count(); }",
+            "tracepoint:syscalls:sys_enter_unlinkat /args->pathname == 0 ||/ { @ = count(); }",
+        ] {
+            let (fixed, notes) = pruned("count the calls", src);
+            assert_eq!((fixed.as_str(), notes.len()), (src, 0), "{notes:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_unstated_tests_of_a_condition_go() {
+        let src = "tracepoint:syscalls:sys_enter_unlinkat /comm == \"rm\" && args->dfd == 42 && (pid == 1 || pid == 2)/ { if (args->flag == 512 && @seen[tid]) { @ = count(); } }";
+        let (fixed, notes) = pruned("unlinkat from processes named 'rm' with dfd 42", src);
+        assert_eq!(
+            fixed,
+            "tracepoint:syscalls:sys_enter_unlinkat /comm == \"rm\" && args->dfd == 42/ { if (@seen[tid]) { @ = count(); } }"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("`(pid == 1 || pid == 2)`"), "{notes:?}");
+    }
+
+    #[test]
+    fn numbers_with_units_paths_and_constants_are_stated() {
+        let src = "tracepoint:syscalls:sys_enter_unlinkat /str(args->pathname) == \"/tmp/x.lock\"/ { @ = count(); }";
+        assert_eq!(pruned("who deletes /tmp/x.lock", src).0, src);
+        let src = "tracepoint:syscalls:sys_enter_unlinkat /strncmp(str(args->pathname), \"/var\", 4) == 0/ { @ = count(); }";
+        assert_eq!(
+            pruned("who deletes files", src).0,
+            "tracepoint:syscalls:sys_enter_unlinkat  { @ = count(); }"
+        );
+        let src = "tracepoint:syscalls:sys_enter_unlinkat /args->flag == 512/ { @ = count(); }";
+        assert_eq!(pruned("deletes with AT_REMOVEDIR set", src).0, src);
+        assert_ne!(pruned("deletes of directories", src).0, src);
+    }
+
+    /// The live catalog and the real bpftrace: a draft with invented tests, repaired the way a
+    /// written draft is (`repair_written`), loads with its predicate gone and its `if`
+    /// unwrapped.
+    #[tokio::test]
+    async fn a_pruned_draft_loads_through_bpftrace() {
+        use crate::toolchain::bpftrace::{check_load, LoadVerdict};
+        use std::path::Path;
+        use std::time::Duration;
+        let bpftrace = Path::new("bpftrace");
+        let host = HostFacts::discover(bpftrace);
+        let draft = "tracepoint:irq:irq_handler_entry\n/str(args->name) == \"irq_name\" && args->irq > 3/\n{\n  @[str(args->name)] = count();\n}\ntracepoint:syscalls:sys_exit_openat\n{\n  if (args->ret != 0 && comm != \"systemd\") {\n    @opens[comm] = count();\n  }\n}\ntracepoint:sock:inet_sock_set_state\n/args->newstate == 1 && args->sport == 8080/\n{\n  @established[comm] = count();\n}\n";
+        let intent = Intent::read(
+            "count interrupts per handler, file opens per program and new TCP sessions per program",
+        );
+        let (fixed, notes) = super::super::repair::repair_written(&host, &intent, draft);
+        assert_eq!(notes.len(), 5, "{notes:?}");
+        assert!(
+            !fixed.contains("irq_name") && !fixed.contains(" if "),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("/args->newstate == 1/"),
+            "the kernel names newstate's values: kept\n{fixed}"
+        );
+        let report = check_load(bpftrace, &fixed, Duration::from_secs(60)).await;
+        assert!(
+            matches!(report.verdict, LoadVerdict::Attached { probes: 3 }),
+            "{fixed}\n{}",
+            report.diagnostic
+        );
+    }
+
+    #[test]
+    fn numbers_the_kernel_prints_by_name_stay() {
+        let dir = std::env::temp_dir().join(format!("kgent-named-{}", std::process::id()));
+        let event = dir.join("events/sock/state_change");
+        std::fs::create_dir_all(&event).expect("mkdir");
+        let format = "name: state_change\nformat:\n\tfield:int newstate;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:__u16 sport;\toffset:12;\tsize:2;\tsigned:0;\n\nprint fmt: \"sport=%hu newstate=%s\", REC->sport, __print_symbolic(REC->newstate, { 1, \"TCP_ESTABLISHED\" }, { 7, \"TCP_CLOSE\" })\n";
+        std::fs::write(event.join("format"), format).expect("write");
+        let mut h = HostFacts::for_tests_with_tracepoints(&[(
+            "sock",
+            "state_change",
+            &[("int", "newstate"), ("__u16", "sport")],
+        )]);
+        h.tracefs = Some(dir.clone());
+        let src = "tracepoint:sock:state_change /args->newstate == 1 && args->sport == 8080 && args->newstate > 2/ { @ = count(); }";
+        let (fixed, notes) = prune_filters(&h, &Intent::read("new sessions per program"), src);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            fixed,
+            "tracepoint:sock:state_change /args->newstate == 1/ { @ = count(); }"
+        );
+        assert_eq!(
+            notes.len(),
+            2,
+            "only (in)equality keeps a named value: {notes:?}"
+        );
+    }
+
+    #[test]
+    fn an_early_return_guard_goes_whole() {
+        let src = "tracepoint:syscalls:sys_enter_unlinkat { if (comm == \"systemd\") { return; } @[comm] = count(); }";
+        let (fixed, notes) = pruned("deletes per process", src);
+        assert_eq!(
+            fixed,
+            "tracepoint:syscalls:sys_enter_unlinkat {  @[comm] = count(); }"
+        );
+        assert_eq!(notes.len(), 1);
+    }
+}

@@ -1,0 +1,536 @@
+//! Type repairs of free-form bpftrace drafts, from the field types the host catalog knows
+//! (tracefs `format` files). Each has one sensible fix and is reported with a note:
+//! - `str()` of an integer narrower than an address (`str(args->irq)`): bpftrace reads a string
+//!   *at the address* given (bpftrace(8) `str(char *data)`: "reads a NULL terminated string
+//!   from data"); a 32-bit value is no address on a 64-bit kernel, so the value itself is meant
+//!   and the `str()` is dropped (a `%s` that printed it becomes `%d`);
+//! - `ntop()` of an integer of 16 bits or fewer (`ntop(args->dport)`): ntop renders an IPv4
+//!   address from a 32-bit integer or a 4-byte array, IPv6 from a 16-byte array (bpftrace(8)
+//!   `ntop`); 2 bytes are a port, not an address, so the number is printed (`%s` → `%d`). `ntop`
+//!   of a `u8[4]`/`u8[16]` array is right as it is;
+//! - a `__data_loc char[]` field read without `str()` (`@[args->name]`): bpftrace gives the
+//!   field's location word, an integer; the string is read with `str(args->name)` (bpftrace
+//!   0.12.0 CHANGELOG, "Support for tracepoint __data_loc fields", #1542); a printf
+//!   conversion that is not `%s` for it becomes `%s`;
+//! - `*` applied to an integer field (`*args->count`): pointers are dereferenced as in C
+//!   (bpftrace(8), "Pointers"); an integer is the value, so the `*` goes.
+//!
+//! It repairs only blocks whose probes are all tracepoints of this host that agree on the
+//! field's type; it does not judge what the program means (see `draft_filters` for that).
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::host::HostFacts;
+use crate::toolchain::bpftrace::expr::{self, Tok, Token};
+use crate::toolchain::bpftrace::probe_blocks;
+use crate::toolchain::bpftrace::syntax::{Edits, ProbeBlock};
+
+/// What a tracepoint field is, read from its C type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FieldType {
+    /// A pointer (`const char *`, `void *`).
+    Pointer,
+    /// `__data_loc char[]`: a string stored in the record.
+    DataLocString,
+    /// An array (`char[16]`, `__u8[4]`); its length in elements when the type says it.
+    Array(Option<usize>),
+    /// An integer; its width in bits when the type name tells it (`int`, `__u16`, `size_t`).
+    Integer(Option<u32>),
+}
+
+impl FieldType {
+    /// Reads a tracefs C type: `const char *`, `__data_loc char[]`, `__u8[16]`, `pid_t`.
+    pub(super) fn of(ctype: &str) -> FieldType {
+        let t = ctype.trim();
+        if t.contains('*') {
+            return FieldType::Pointer;
+        }
+        if t.starts_with("__data_loc") {
+            return FieldType::DataLocString;
+        }
+        if let Some(open) = t.find('[') {
+            let len = t[open + 1..].trim_end_matches(']').parse().ok();
+            return FieldType::Array(len);
+        }
+        let bare = t
+            .trim_start_matches("const ")
+            .trim_start_matches("volatile ")
+            .trim();
+        FieldType::Integer(integer_bits(bare))
+    }
+
+    /// An integer narrower than an address on a 64-bit kernel.
+    pub(super) fn narrow_integer(self) -> bool {
+        matches!(self, FieldType::Integer(Some(bits)) if bits < 64)
+    }
+}
+
+/// The width of an integer type name on a 64-bit (LP64) kernel: C's types, the kernel's fixed
+/// widths (include/uapi/asm-generic/int-ll64.h) and its common typedefs (include/linux/types.h).
+fn integer_bits(name: &str) -> Option<u32> {
+    Some(match name {
+        "char" | "signed char" | "unsigned char" | "u8" | "__u8" | "s8" | "__s8" | "bool"
+        | "_Bool" => 8,
+        "short" | "short int" | "signed short" | "unsigned short" | "unsigned short int"
+        | "u16" | "__u16" | "s16" | "__s16" | "__be16" | "__le16" | "umode_t" => 16,
+        "int" | "signed int" | "unsigned int" | "unsigned" | "signed" | "u32" | "__u32" | "s32"
+        | "__s32" | "__be32" | "__le32" | "pid_t" | "uid_t" | "gid_t" | "gfp_t" | "dev_t"
+        | "clockid_t" | "key_serial_t" => 32,
+        "long" | "long int" | "unsigned long" | "unsigned long int" | "long long"
+        | "unsigned long long" | "u64" | "__u64" | "s64" | "__s64" | "__be64" | "__le64"
+        | "size_t" | "ssize_t" | "loff_t" | "off_t" | "sector_t" | "ino_t" | "ktime_t"
+        | "time64_t" | "blkcnt_t" => 64,
+        _ => return None,
+    })
+}
+
+/// The types of the `args` fields a block can read: its probes must all be tracepoints of
+/// this host, and a field is listed when every one of them has it with the same type.
+pub(super) fn block_field_types(
+    host: &HostFacts,
+    block: &ProbeBlock,
+) -> BTreeMap<String, FieldType> {
+    let mut out: BTreeMap<String, FieldType> = BTreeMap::new();
+    let mut tps = Vec::new();
+    for p in &block.probes {
+        match host.tracepoints.get(&p.target) {
+            Some(tp) if p.is_tracepoint() => tps.push(tp),
+            _ => return BTreeMap::new(),
+        }
+    }
+    let Some((first, rest)) = tps.split_first() else {
+        return out;
+    };
+    for f in &first.fields {
+        let ty = FieldType::of(&f.ctype);
+        let agreed = rest.iter().all(|tp| {
+            tp.fields
+                .iter()
+                .any(|g| g.name == f.name && FieldType::of(&g.ctype) == ty)
+        });
+        if agreed {
+            out.insert(f.name.clone(), ty);
+        }
+    }
+    out
+}
+
+/// The fields of a block whose values the kernel prints by name: every tracepoint of the block
+/// formats the field with `__print_symbolic` or `__print_flags` in its tracefs `print fmt`
+/// (include/trace/stages/stage3_trace_output.h), e.g. `newstate` → `TCP_ESTABLISHED`. A number
+/// compared with such a field may be a value the request names in words.
+pub(super) fn named_value_fields(host: &HostFacts, block: &ProbeBlock) -> BTreeSet<String> {
+    static NAMED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"__print_(?:symbolic|flags)(?:_u64)?\(\s*(?:\([^()]*\)\s*)?REC->(\w+)")
+            .expect("static regex")
+    });
+    let Some(tracefs) = &host.tracefs else {
+        return BTreeSet::new();
+    };
+    let mut common: Option<BTreeSet<String>> = None;
+    for p in &block.probes {
+        let Some((subsystem, event)) = p.target.split_once(':').filter(|_| p.is_tracepoint())
+        else {
+            return BTreeSet::new();
+        };
+        let format = tracefs
+            .join("events")
+            .join(subsystem)
+            .join(event)
+            .join("format");
+        let text = std::fs::read_to_string(format).unwrap_or_default();
+        let fmt = text
+            .lines()
+            .find_map(|l| l.strip_prefix("print fmt:"))
+            .unwrap_or_default();
+        let named: BTreeSet<String> = NAMED.captures_iter(fmt).map(|c| c[1].to_owned()).collect();
+        common = Some(match common {
+            None => named,
+            Some(c) => c.intersection(&named).cloned().collect(),
+        });
+    }
+    common.unwrap_or_default()
+}
+
+/// `args->name` / `args.name` starting at token `k`: its field name and its last token's index.
+fn args_field_at(toks: &[Token], k: usize) -> Option<(&str, usize)> {
+    let is_args = matches!(&toks.get(k)?.tok, Tok::Ident(a) if a == "args");
+    let arrow = matches!(&toks.get(k + 1)?.tok, Tok::Punct("->" | "."));
+    match &toks.get(k + 2)?.tok {
+        Tok::Ident(name) if is_args && arrow => Some((name, k + 2)),
+        _ => None,
+    }
+}
+
+fn is_punct(t: Option<&Token>, p: &str) -> bool {
+    matches!(t.map(|t| &t.tok), Some(Tok::Punct(q)) if *q == p)
+}
+
+/// One argument of one printf: where its conversion letter is.
+struct PrintfArgs {
+    /// (argument span, the source offset of its conversion letter, the letter).
+    args: Vec<(Range<usize>, usize, char)>,
+}
+
+impl PrintfArgs {
+    fn of(text: &str, toks: &[Token]) -> PrintfArgs {
+        let mut args = Vec::new();
+        for call in expr::calls(toks, "printf") {
+            let Some((format, values)) = call.args.split_first() else {
+                continue;
+            };
+            let Some(inner) = text
+                .get(format.clone())
+                .and_then(|f| f.strip_prefix('"'))
+                .and_then(|f| f.strip_suffix('"'))
+            else {
+                continue;
+            };
+            let convs = expr::conversions(inner);
+            if convs.len() != values.len() {
+                continue;
+            }
+            for (v, c) in values.iter().zip(convs) {
+                args.push((v.clone(), format.start + 1 + c.at, c.letter));
+            }
+        }
+        PrintfArgs { args }
+    }
+
+    /// The conversion of the printf argument that is exactly `span`, if it is one.
+    fn conversion(&self, span: &Range<usize>) -> Option<(usize, char)> {
+        self.args
+            .iter()
+            .find(|(a, _, _)| a == span)
+            .map(|(_, at, letter)| (*at, *letter))
+    }
+}
+
+/// Every type repair of the module comment, on a source without comments; the repaired
+/// source and one note per repair (the same repair of the same field noted once).
+pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<String>) {
+    let mut fix = Fixes {
+        source,
+        edits: Edits::default(),
+        notes: Vec::new(),
+    };
+    for block in probe_blocks(source) {
+        let types = block_field_types(host, &block);
+        if types.is_empty() {
+            continue;
+        }
+        let toks = expr::tokens(source, block.span.clone());
+        let at = Block {
+            toks: &toks,
+            types: &types,
+            printf: PrintfArgs::of(source, &toks),
+        };
+        let mut k = 0;
+        while k < toks.len() {
+            k = fix
+                .value_call(&at, k)
+                .or_else(|| fix.dereference(&at, k))
+                .or_else(|| fix.data_loc(&at, k))
+                .unwrap_or(k + 1);
+        }
+    }
+    (fix.edits.apply(source), fix.notes)
+}
+
+/// One block's tokens and what the catalog says about them.
+struct Block<'b> {
+    toks: &'b [Token],
+    types: &'b BTreeMap<String, FieldType>,
+    printf: PrintfArgs,
+}
+
+impl Block<'_> {
+    fn ty(&self, field: &str) -> Option<FieldType> {
+        self.types.get(field).copied()
+    }
+}
+
+/// The repairs made so far, and their notes (the same repair of the same field noted once).
+struct Fixes<'s> {
+    source: &'s str,
+    edits: Edits,
+    notes: Vec<String>,
+}
+
+impl Fixes<'_> {
+    fn note(&mut self, n: String) {
+        if !self.notes.contains(&n) {
+            self.notes.push(n);
+        }
+    }
+
+    /// `str(args->f[, n])` of a narrow integer, `ntop([af, ]args->f)` of a port, at token `k`:
+    /// the call is replaced by the field. The index of the token after the call.
+    fn value_call(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let t = toks.get(k)?;
+        let call = match &t.tok {
+            Tok::Ident(c) if c == "str" || c == "ntop" => c.as_str(),
+            _ => return None,
+        };
+        let site = expr::calls(&toks[k..], call).into_iter().next()?;
+        if site.span.start != t.span.start {
+            return None;
+        }
+        let field_arg = if call == "str" {
+            site.args.first()
+        } else {
+            site.args.last()
+        }?;
+        let (name, _) = field_tokens(toks, field_arg)?;
+        let ty = b.ty(name)?;
+        let wrong = if call == "str" {
+            ty.narrow_integer()
+        } else {
+            matches!(ty, FieldType::Integer(Some(bits)) if bits <= 16)
+        };
+        // Compared with a string, the value has no one right form: left alone.
+        let before = k.checked_sub(1).and_then(|j| toks.get(j));
+        let after = toks.iter().find(|x| x.span.start >= site.span.end);
+        let compared = [before, after]
+            .into_iter()
+            .any(|x| x.is_some_and(|x| matches!(x.tok, Tok::Punct("==" | "!="))));
+        if !wrong || compared {
+            return None;
+        }
+        let field = self.source.get(field_arg.clone())?.to_owned();
+        self.edits.replace(site.span.clone(), field);
+        if let Some((at, 's')) = b.printf.conversion(&site.span) {
+            self.edits.replace(at..at + 1, "d".to_owned());
+        }
+        self.note(match ty {
+            FieldType::Integer(Some(bits)) if call == "ntop" => format!(
+                "args->{name} is {bits}-bit, not an address: printed as a number (ntop() dropped)"
+            ),
+            _ => format!(
+                "args->{name} is an integer, not a string's address: printed as a number (str() dropped)"
+            ),
+        });
+        let end = toks.iter().position(|x| x.span.start >= site.span.end);
+        Some(end.unwrap_or(toks.len()))
+    }
+
+    /// `*args->f` / `*(args->f)` of an integer field at token `k`: the `*` goes.
+    fn dereference(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let t = toks.get(k)?;
+        if !matches!(t.tok, Tok::Punct("*")) || !is_prefix_position(toks, k) {
+            return None;
+        }
+        let open = is_punct(toks.get(k + 1), "(");
+        let (name, last) = args_field_at(toks, if open { k + 2 } else { k + 1 })?;
+        if open && !is_punct(toks.get(last + 1), ")") {
+            return None;
+        }
+        let FieldType::Integer(_) = b.ty(name)? else {
+            return None;
+        };
+        self.edits.replace(t.span.clone(), String::new());
+        self.note(format!(
+            "args->{name} is an integer, not a pointer: read as it is (the * dereference removed)"
+        ));
+        Some(last + 1)
+    }
+
+    /// `args->f` of a __data_loc string outside `str()` at token `k`: wrapped in `str()`.
+    fn data_loc(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let (name, last) = args_field_at(toks, k)?;
+        if b.ty(name) != Some(FieldType::DataLocString) {
+            return None;
+        }
+        let in_str = k >= 2
+            && is_punct(toks.get(k - 1), "(")
+            && matches!(&toks[k - 2].tok, Tok::Ident(s) if s == "str");
+        if in_str {
+            return Some(last + 1);
+        }
+        let span = toks[k].span.start..toks[last].span.end;
+        let field = self.source.get(span.clone())?;
+        self.edits.replace(span.clone(), format!("str({field})"));
+        if let Some((at, letter)) = b.printf.conversion(&span) {
+            if letter != 's' {
+                self.edits.replace(at..at + 1, "s".to_owned());
+            }
+        }
+        self.note(format!(
+            "args->{name} is a __data_loc string: read with str(args->{name})"
+        ));
+        Some(last + 1)
+    }
+}
+
+/// The field of an argument that is `args->f` and nothing else.
+fn field_tokens<'t>(toks: &'t [Token], arg: &Range<usize>) -> Option<(&'t str, usize)> {
+    let first = toks.iter().position(|t| t.span.start == arg.start)?;
+    let (name, last) = args_field_at(toks, first)?;
+    (toks[last].span.end == arg.end).then_some((name, last))
+}
+
+/// `*` at `k` is a prefix (dereference), not a multiplication: what precedes it is not a
+/// value.
+fn is_prefix_position(toks: &[Token], k: usize) -> bool {
+    let Some(prev) = k.checked_sub(1).and_then(|j| toks.get(j)) else {
+        return true;
+    };
+    match &prev.tok {
+        Tok::Punct(p) => !matches!(*p, ")" | "]"),
+        Tok::Ident(w) => w == "return",
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts {
+        HostFacts::for_tests_with_tracepoints(&[
+            (
+                "irq",
+                "irq_handler_entry",
+                &[("int", "irq"), ("__data_loc char[]", "name")],
+            ),
+            (
+                "sock",
+                "inet_sock_set_state",
+                &[
+                    ("const void *", "skaddr"),
+                    ("__u16", "sport"),
+                    ("__u16", "dport"),
+                    ("__u16", "family"),
+                    ("__u8[4]", "daddr"),
+                    ("__u8[16]", "daddr_v6"),
+                ],
+            ),
+            (
+                "syscalls",
+                "sys_enter_read",
+                &[
+                    ("unsigned int", "fd"),
+                    ("char *", "buf"),
+                    ("size_t", "count"),
+                ],
+            ),
+        ])
+    }
+
+    #[test]
+    fn field_types_are_read_from_tracefs_types() {
+        assert_eq!(FieldType::of("const char *"), FieldType::Pointer);
+        assert_eq!(FieldType::of("__data_loc char[]"), FieldType::DataLocString);
+        assert_eq!(FieldType::of("__u8[16]"), FieldType::Array(Some(16)));
+        assert_eq!(
+            FieldType::of("unsigned short"),
+            FieldType::Integer(Some(16))
+        );
+        assert_eq!(FieldType::of("pid_t"), FieldType::Integer(Some(32)));
+        assert_eq!(FieldType::of("size_t"), FieldType::Integer(Some(64)));
+        assert_eq!(FieldType::of("enum zone_type"), FieldType::Integer(None));
+        assert!(FieldType::of("int").narrow_integer());
+        assert!(!FieldType::of("unsigned long").narrow_integer());
+    }
+
+    #[test]
+    fn str_of_a_narrow_integer_is_the_number() {
+        let src = "tracepoint:irq:irq_handler_entry { printf(\"%s %s\\n\", str(args->irq), str(args->name)); @[str(args->irq)] = count(); }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:irq:irq_handler_entry { printf(\"%d %s\\n\", args->irq, str(args->name)); @[args->irq] = count(); }"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // A 64-bit integer may be an address: left alone.
+        let wide = "tracepoint:syscalls:sys_enter_read { printf(\"%s\\n\", str(args->count)); }";
+        assert_eq!(repair_types(&host(), wide).0, wide);
+    }
+
+    #[test]
+    fn ntop_of_a_port_prints_the_port_and_of_an_address_stays() {
+        let src = "tracepoint:sock:inet_sock_set_state { printf(\"%s:%s %s\\n\", ntop(args->daddr), ntop(2, args->dport), ntop(args->daddr_v6)); }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:sock:inet_sock_set_state { printf(\"%s:%d %s\\n\", ntop(args->daddr), args->dport, ntop(args->daddr_v6)); }"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("16-bit"), "{notes:?}");
+    }
+
+    #[test]
+    fn data_loc_strings_are_read_with_str() {
+        let src = "tracepoint:irq:irq_handler_entry { @[args->name] = count(); printf(\"%d %s\\n\", args->name, str(args->name)); }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:irq:irq_handler_entry { @[str(args->name)] = count(); printf(\"%s %s\\n\", str(args->name), str(args->name)); }"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let (again, notes) = repair_types(&host(), &fixed);
+        assert_eq!((again, notes.len()), (fixed, 0));
+    }
+
+    #[test]
+    fn a_dereferenced_integer_is_read_as_it_is() {
+        let src = "tracepoint:syscalls:sys_enter_read { @a = hist(*args->count); @b = sum(*(args->fd)); @c = 2 * args->fd; $p = *args->buf; }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:syscalls:sys_enter_read { @a = hist(args->count); @b = sum((args->fd)); @c = 2 * args->fd; $p = *args->buf; }"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    /// The live catalog and the real bpftrace: what each repair makes loads and attaches; the
+    /// draft that reads a __data_loc field without str() did not.
+    #[tokio::test]
+    async fn repaired_drafts_load_through_bpftrace() {
+        use crate::toolchain::bpftrace::{check_load, LoadVerdict};
+        use std::path::Path;
+        use std::time::Duration;
+        let bpftrace = Path::new("bpftrace");
+        let host = HostFacts::discover(bpftrace);
+        let drafts = [
+            "tracepoint:irq:irq_handler_entry { printf(\"%s %s\\n\", str(args->irq), args->name); @[args->name] = count(); }",
+            "tracepoint:sock:inet_sock_set_state { printf(\"%s:%s\\n\", ntop(args->daddr), ntop(args->dport)); }",
+            "tracepoint:syscalls:sys_enter_read { @bytes = hist(*args->count); }",
+        ];
+        for draft in drafts {
+            let (fixed, notes) = repair_types(&host, draft);
+            assert!(!notes.is_empty(), "{draft}");
+            let report = check_load(bpftrace, &fixed, Duration::from_secs(60)).await;
+            assert!(
+                matches!(report.verdict, LoadVerdict::Attached { .. }),
+                "{fixed}\n{}",
+                report.diagnostic
+            );
+        }
+        let before = check_load(bpftrace, drafts[0], Duration::from_secs(60)).await;
+        assert_eq!(
+            before.verdict,
+            LoadVerdict::Rejected,
+            "{}",
+            before.diagnostic
+        );
+    }
+
+    #[test]
+    fn blocks_without_known_types_are_left_alone() {
+        for src in [
+            "kprobe:do_sys_open { printf(\"%s\\n\", str(arg1)); }",
+            "tracepoint:irq:irq_handler_entry, kprobe:x { @[args->name] = count(); }",
+            "tracepoint:nope:nope { @[str(args->irq)] = count(); }",
+        ] {
+            let (fixed, notes) = repair_types(&host(), src);
+            assert_eq!((fixed.as_str(), notes.len()), (src, 0));
+        }
+    }
+}

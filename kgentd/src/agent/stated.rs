@@ -1,0 +1,242 @@
+//! Whether the request states a filter test: the one notion of "stated" that both the query
+//! step (`query_repair::prune_filter`) and free-form drafts (`draft_filters`) apply, each
+//! describing its test as a [`Test`]. A small model adds tests of its own (`comm != "kworker"`,
+//! `args->result != 0`) that silently hide the events asked for; a test stays only when the
+//! request states it.
+//!
+//! This module reads the request only through its [`Intent`] and knows no program syntax: the
+//! callers say what a test compares.
+use crate::intent::{Concept, Intent};
+
+/// A comparison, with the literal on the right (`0 < x` is read as `x > 0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+impl Cmp {
+    /// The same comparison with its operands swapped (`0 < x` is `x > 0`).
+    pub fn swapped(self) -> Cmp {
+        match self {
+            Cmp::Lt => Cmp::Gt,
+            Cmp::Gt => Cmp::Lt,
+            Cmp::Le => Cmp::Ge,
+            Cmp::Ge => Cmp::Le,
+            other => other,
+        }
+    }
+}
+
+/// What a value compared with 0 is, as far as the caller knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// A call's or an event's outcome: a syscall's `ret`, a probe's `retval`, a field named
+    /// like one (see [`is_result_name`]). 0 is success, a negative errno a failure.
+    Result,
+    /// The exit status of a process.
+    ExitCode,
+    /// The signal that ended a process (0: none).
+    ExitSignal,
+    /// An address: a pointer, or an integer wide enough to hold one.
+    Pointer,
+    /// An integer too narrow to be an address, or a builtin such as `pid`.
+    Integer,
+    /// The caller does not know the type.
+    Unknown,
+}
+
+/// What the test is, beyond its literals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One value compared with the literal 0.
+    Zero(Value, Cmp),
+    /// A string compared for equality, inequality or a prefix.
+    StringMatch,
+    /// A number compared for (in)equality with a value the kernel prints by name
+    /// (`newstate == 1` is `TCP_ESTABLISHED`).
+    NamedValue,
+    /// Anything else.
+    Other,
+}
+
+/// A filter test as the callers describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Test<'a> {
+    /// The `args` fields it reads.
+    pub fields: Vec<&'a str>,
+    /// The integer literals in it.
+    pub ints: Vec<i128>,
+    /// The string literals in it.
+    pub strings: Vec<&'a str>,
+    pub shape: Shape,
+}
+
+/// Why a test is not stated, in words for the transcript and the model.
+pub fn why_unstated(test: &Test) -> &'static str {
+    match test.shape {
+        Shape::Zero(Value::Result | Value::ExitCode, _) => {
+            "the request does not ask for failures only"
+        }
+        _ => "the request states no such value",
+    }
+}
+
+/// Whether the request states `test`. Stated are:
+/// - a string compared for (in)equality when the request quotes it (`'cron'`), names it as the
+///   process to watch, or writes it verbatim when it is a path (`/etc/hosts`): "run shell
+///   commands" does not state `command == "shell"`;
+/// - a test whose field the request names (`mode` in "the new mode"), strings aside;
+/// - a test whose every literal the request states: numbers with their units (`64 MiB`,
+///   `10 ms`), or any number when the request names a C constant (`SIGKILL` may be 9);
+/// - a result compared with 0: success (`ret >= 0`, `> 0`, `== 0`) always, failure
+///   (`ret < 0`, `!= 0`, `<= 0`) when the request asks for failures or errors (non-zero exits
+///   for an exit status); the kernel returns 0 or a count on success and a negative errno on
+///   failure (syscalls(2), errno(3)). `exit_signal` compared with 0 always;
+/// - a number compared with a value the kernel names (`args->newstate == 1`): the request
+///   may name it in words ("established"), and kgent has no table to tell;
+/// - an address compared with 0 (a NULL check is structure, not a choice), and `x != 0`,
+///   `x > 0` when the caller does not know what `x` is. An integer known to be one (`pid`, an
+///   `int` field: `args->len != 0`) is a real filter and must be stated.
+pub fn stated(test: &Test, intent: &Intent) -> bool {
+    match test.shape {
+        Shape::StringMatch => return test.strings.iter().all(|s| string_stated(s, intent)),
+        Shape::NamedValue => return true,
+        _ => {}
+    }
+    let named = test
+        .fields
+        .iter()
+        .any(|f| f.len() >= 3 && intent.names_word(&f.to_ascii_lowercase()));
+    let zero = match test.shape {
+        Shape::Zero(value, cmp) => zero_stated(value, cmp, intent),
+        _ => false,
+    };
+    named || zero || literals_stated(test, intent)
+}
+
+fn zero_stated(value: Value, cmp: Cmp, intent: &Intent) -> bool {
+    let failure = matches!(cmp, Cmp::Lt | Cmp::Le | Cmp::Ne);
+    match value {
+        Value::Result => !failure || intent.asks(Concept::Failure),
+        Value::ExitCode => {
+            !failure || intent.asks(Concept::Failure) || intent.asks(Concept::NonZeroExit)
+        }
+        Value::ExitSignal | Value::Pointer => true,
+        Value::Unknown => matches!(cmp, Cmp::Ne | Cmp::Gt),
+        Value::Integer => false,
+    }
+}
+
+fn literals_stated(test: &Test, intent: &Intent) -> bool {
+    test.ints.iter().all(|n| int_stated(*n, intent))
+        && test.strings.iter().all(|s| string_stated(s, intent))
+}
+
+fn int_stated(n: i128, intent: &Intent) -> bool {
+    intent.numbers.contains(&n)
+        || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
+        || !intent.constants.is_empty()
+}
+
+fn string_stated(s: &str, intent: &Intent) -> bool {
+    let path = s.contains('/') && intent.names_word(&s.to_ascii_lowercase());
+    intent.quotes(s) || intent.process_name.as_deref() == Some(s) || path
+}
+
+/// Field names that hold an outcome by kernel convention: `ret`, `retval`, `result`, `err`,
+/// `error`, `errno` (Documentation/process/coding-style.rst, "Function return values and
+/// names": 0 on success, a negative errno on failure).
+pub fn is_result_name(name: &str) -> bool {
+    matches!(
+        name,
+        "ret" | "retval" | "result" | "err" | "error" | "errno"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zero<'a>(field: &'a str, value: Value, cmp: Cmp) -> Test<'a> {
+        Test {
+            fields: vec![field],
+            ints: vec![0],
+            strings: vec![],
+            shape: Shape::Zero(value, cmp),
+        }
+    }
+
+    fn string(s: &str) -> Test<'_> {
+        Test {
+            fields: vec![],
+            ints: vec![],
+            strings: vec![s],
+            shape: Shape::StringMatch,
+        }
+    }
+
+    #[test]
+    fn failures_are_stated_only_when_asked_for() {
+        let plain = Intent::read("show each mount with its return value");
+        let failed = Intent::read("mounts that failed, with the error");
+        for cmp in [Cmp::Lt, Cmp::Ne, Cmp::Le] {
+            let t = zero("result", Value::Result, cmp);
+            assert!(!stated(&t, &plain), "{cmp:?}");
+            assert!(stated(&t, &failed), "{cmp:?}");
+        }
+        assert!(stated(&zero("ret", Value::Result, Cmp::Ge), &plain));
+        let exit = zero("code", Value::ExitCode, Cmp::Ne);
+        assert!(stated(
+            &exit,
+            &Intent::read("jobs that end with a non-zero status")
+        ));
+        assert!(!stated(&exit, &Intent::read("jobs that end")));
+    }
+
+    #[test]
+    fn zero_tests_follow_what_the_value_is() {
+        let any = Intent::read("trace the calls");
+        assert!(stated(&zero("buf", Value::Pointer, Cmp::Ne), &any));
+        assert!(stated(&zero("buf", Value::Pointer, Cmp::Eq), &any));
+        assert!(stated(&zero("x", Value::Unknown, Cmp::Gt), &any));
+        assert!(!stated(&zero("x", Value::Unknown, Cmp::Eq), &any));
+        assert!(!stated(&zero("cpu_id", Value::Integer, Cmp::Ne), &any));
+        // Named by the request: stated.
+        assert!(stated(
+            &zero("cpu_id", Value::Integer, Cmp::Ne),
+            &Intent::read("trace the calls and the cpu_id")
+        ));
+    }
+
+    #[test]
+    fn strings_must_be_quoted_named_or_a_path_written_out() {
+        let quoted = Intent::read("wakeups of the process named 'redis-srv'");
+        assert!(stated(&string("redis-srv"), &quoted));
+        assert!(!stated(&string("redis"), &quoted));
+        let path = Intent::read("who reads /etc/hostname");
+        assert!(stated(&string("/etc/hostname"), &path));
+        let word = Intent::read("which interrupts fire on the timer");
+        assert!(!stated(&string("timer"), &word), "a word is not a value");
+    }
+
+    #[test]
+    fn numbers_with_units_and_constants() {
+        let t = |n| Test {
+            fields: vec!["delay"],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Other,
+        };
+        let ms = Intent::read("waits longer than 15 ms");
+        assert!(stated(&t(15_000_000), &ms));
+        assert!(stated(&t(15_000), &ms));
+        assert!(!stated(&t(16), &ms));
+        let signal = Intent::read("tasks that receive SIGSEGV");
+        assert!(stated(&t(11), &signal));
+    }
+}
