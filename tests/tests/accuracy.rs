@@ -77,9 +77,9 @@ fn the_grammar_cannot_spell_an_invented_tracepoint_or_a_field_the_probe_lacks() 
 
 #[tokio::test]
 async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
-    // open_by_handle_at never happens under the trigger: the program observes the right kind of
-    // event (an open), loads, attaches and stays silent.
-    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_open_by_handle_at { printf(\"%d %s\\n\", pid, comm); }\n```";
+    // Nothing under the trigger calls the legacy open(2) (libc opens with openat): the program
+    // observes the right kind of event, loads, attaches and stays silent.
+    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_open { printf(\"%d %s\\n\", pid, comm); }\n```";
     let d = TestDaemon::scripted(&[silent, GOOD_OPENAT]).await;
     let events = ask_all(
         &mut d.client().await,
