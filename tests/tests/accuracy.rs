@@ -79,7 +79,8 @@ fn the_grammar_cannot_spell_an_invented_tracepoint_or_a_field_the_probe_lacks() 
 async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
     // Nothing under the trigger calls the legacy open(2) (libc opens with openat): the program
     // observes the right kind of event, loads, attaches and stays silent.
-    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_open { printf(\"%d %s\\n\", pid, comm); }\n```";
+    let silent =
+        "```bpftrace\ntracepoint:syscalls:sys_enter_open { printf(\"%d %s\\n\", pid, comm); }\n```";
     let d = TestDaemon::scripted(&[silent, GOOD_OPENAT]).await;
     let events = ask_all(
         &mut d.client().await,
@@ -298,6 +299,31 @@ async fn a_filesystem_this_kernel_lacks_is_refused_with_the_reason() {
     assert_eq!(none.iterations, 0);
     assert!(
         none.reason.contains("zfs filesystem is not available"),
+        "{}",
+        none.reason
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_driver_this_kernel_lacks_is_refused_from_host_evidence() {
+    assert!(
+        !std::path::Path::new("/proc/mdstat").exists()
+            && !std::path::Path::new("/sys/module/md_mod").exists(),
+        "this test needs a host without md (software RAID)"
+    );
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "how often does my raid1 array resync a stripe",
+        4,
+    )
+    .await
+    .expect("ask");
+    let none = final_no_answer(&events).unwrap_or_else(|| panic!("refused: {events:#?}"));
+    assert_eq!(none.iterations, 0);
+    assert!(
+        none.reason.contains("no md (software RAID)") && none.reason.contains("md_mod"),
         "{}",
         none.reason
     );

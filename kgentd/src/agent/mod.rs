@@ -213,6 +213,9 @@ impl Agent {
         if let Some(reason) = absent_filesystem(intent, &self.host) {
             return Some(reason);
         }
+        if let Some(reason) = crate::knowledge::subsystems::absent_subsystem(&self.host, intent) {
+            return Some(reason);
+        }
         let hardware = self.host.families.iter().find(|f| f.name == "hardware")?;
         (intent.asks(Concept::HardwareCounters) && !hardware.available)
             .then(|| hardware.reason.clone())

@@ -15,6 +15,7 @@ pub mod labels;
 pub mod semantic;
 pub mod specs;
 pub mod subject;
+pub mod subsystems;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
