@@ -14,6 +14,7 @@ pub mod embedding;
 pub mod labels;
 pub mod semantic;
 pub mod specs;
+pub mod tracepoint_docs;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
