@@ -89,6 +89,43 @@ async fn every_curated_entry_names_a_real_attach_point_and_helpers_carry_program
 }
 
 #[tokio::test]
+async fn tracepoints_say_what_the_kernel_says_of_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = daemon_without_background_embeddings(dir.path()).await;
+    let catalog = &d.agent.knowledge.catalog;
+    // Not curated: its description is the kernel's own (Documentation/trace/events-kmem.rst).
+    let e = catalog
+        .get("kmem:kmem_cache_alloc")
+        .expect("kmem:kmem_cache_alloc on this kernel");
+    assert!(!e.curated);
+    assert!(
+        e.description
+            .starts_with("Slab allocation of small objects"),
+        "{}",
+        e.description
+    );
+    // An event the kernel does not comment says what its system is.
+    let e = catalog
+        .get("syscalls:sys_enter_getpid")
+        .expect("getpid on this kernel");
+    assert!(
+        e.description.starts_with("System calls:"),
+        "{}",
+        e.description
+    );
+    // A curated summary still wins.
+    let e = catalog.get("kmem:kmalloc").expect("kmalloc");
+    assert!(e.curated && !e.description.starts_with("Slab allocation"));
+    // The kernel's words are searchable: slab caches find their event without embeddings.
+    let top: Vec<&str> = catalog
+        .search("objects allocated from a slab cache", 5)
+        .into_iter()
+        .map(|(e, _)| e.name.as_str())
+        .collect();
+    assert!(top.contains(&"tracepoint:kmem:kmem_cache_alloc"), "{top:?}");
+}
+
+#[tokio::test]
 async fn show_probe_prints_the_spec_and_a_kprobe_is_refused_with_the_tracepoint_that_replaces_it() {
     let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
     let mut client = d.client().await;

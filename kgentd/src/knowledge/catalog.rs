@@ -2,12 +2,15 @@
 //! tracepoints (with fields), raw tracepoints and kernel functions (from BTF, with prototypes),
 //! BPF helpers (from `linux/bpf.h`, with the program types that may call them here), and the
 //! hooks and perf events of the curated specs DB — each marked with whether it can be used here
-//! and why not, and enriched with the curated facts where the specs DB has an entry.
+//! and why not, and enriched with the curated facts where the specs DB has an entry. A
+//! tracepoint the specs DB does not describe says what the kernel says of it
+//! (`specs-db/tracepoint-docs.toml`: its own comment, else its system's).
 //!
 //! Built from the live host at start-up; BM25 answers a search in well under a millisecond.
 //! Sentence vectors of the attach points (not of the 56k kernel functions: too many to embed at
 //! start-up, and unusable where kprobes are) can be attached later; search is then hybrid
 //! (reciprocal rank fusion of both rankings).
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -16,6 +19,7 @@ use super::bm25::Index;
 use super::embedding::Embedder;
 use super::semantic::VectorIndex;
 use super::specs::{self, Spec};
+use super::tracepoint_docs::TracepointDocs;
 use crate::host::{bpf_h, btf, HostFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -174,8 +178,8 @@ const RRF_K: f32 = 60.0;
 /// Candidates each ranking contributes to a fusion.
 const FUSION_DEPTH: usize = 60;
 
-/// One entry per tracepoint of this host, with its fields.
-fn tracepoint_entries(host: &HostFacts) -> Vec<CatalogEntry> {
+/// One entry per tracepoint of this host, with its fields and what the kernel says of it.
+fn tracepoint_entries(host: &HostFacts, docs: Option<&TracepointDocs>) -> Vec<CatalogEntry> {
     let mut entries = Vec::new();
     let tp_family = family(host, "tracepoint");
     for tp in host.tracepoints.values() {
@@ -188,12 +192,23 @@ fn tracepoint_entries(host: &HostFacts) -> Vec<CatalogEntry> {
             EntryKind::Tracepoint,
             tp.probe(),
             fields.join("; "),
-            format!("tracepoint {} of the {} subsystem", tp.event, tp.subsystem),
+            docs.and_then(|d| d.describe(&tp.subsystem, &tp.event))
+                .map_or_else(|| unnamed_tracepoint(&tp.probe()), str::to_owned),
             tp_family.is_some_and(|f| f.available),
             tp_family.map(|f| f.reason.clone()).unwrap_or_default(),
         ));
     }
     entries
+}
+
+/// What a tracepoint is called when nothing describes it: "tracepoint EVENT of the SYSTEM
+/// subsystem", from its name (`tracepoint:SYSTEM:EVENT`).
+fn unnamed_tracepoint(probe: &str) -> String {
+    let name = probe.strip_prefix("tracepoint:").unwrap_or(probe);
+    match name.split_once(':') {
+        Some((system, event)) => format!("tracepoint {event} of the {system} subsystem"),
+        None => format!("tracepoint {name}"),
+    }
 }
 
 fn family<'a>(host: &'a HostFacts, name: &str) -> Option<&'a crate::host::AttachFamily> {
@@ -317,8 +332,11 @@ fn apply_specs(
 
 impl Catalog {
     pub fn build(host: &HostFacts) -> Self {
-        let mut entries = tracepoint_entries(host);
         let mut warnings = Vec::new();
+        let docs = TracepointDocs::shipped()
+            .map_err(|e| warnings.push(e.to_owned()))
+            .ok();
+        let mut entries = tracepoint_entries(host, docs);
         // BTF and bpf.h are independent reads: do them side by side.
         let (kernel, helper_docs) = std::thread::scope(|s| {
             let kernel = s.spawn(|| btf::read(Path::new("/sys/kernel/btf/vmlinux")));
@@ -699,11 +717,52 @@ fn curated_entry(host: &HostFacts, spec: &Spec) -> Option<CatalogEntry> {
     ))
 }
 
-/// What BM25 indexes: the name twice (names are what people paste), the description, field
-/// names of tracepoints, and for curated entries how people ask and what they replace.
+/// What the kernel says of a tracepoint, for search: its own doc when the kernel comments the
+/// event, and its system's subject ("Kernel memory allocators"). Only the subject of the
+/// system's doc: every event of the system shares it, and the whole doc on each would make
+/// them all look alike.
+struct KernelWords {
+    doc: Option<&'static str>,
+    subject: Option<&'static str>,
+}
+
+fn kernel_words(e: &CatalogEntry) -> Option<KernelWords> {
+    if e.kind != EntryKind::Tracepoint {
+        return None;
+    }
+    let (system, event) = e.name.strip_prefix("tracepoint:")?.split_once(':')?;
+    let docs = TracepointDocs::shipped().ok()?;
+    Some(KernelWords {
+        doc: docs.event(system, event).map(|d| d.doc.as_str()),
+        subject: docs.system(system).map(|s| s.subject()),
+    })
+}
+
+/// The meaning search reads: the curated summary, else the kernel's doc of the event itself,
+/// else what the catalog calls a tracepoint nothing describes.
+fn search_meaning<'a>(e: &'a CatalogEntry, kernel: Option<&KernelWords>) -> Cow<'a, str> {
+    match kernel {
+        Some(k) if !e.curated => k
+            .doc
+            .map_or_else(|| Cow::Owned(unnamed_tracepoint(&e.name)), Cow::Borrowed),
+        _ => Cow::Borrowed(&e.description),
+    }
+}
+
+/// What BM25 indexes: the name twice (names are what people paste), the meaning, the
+/// tracepoint's system subject and field names, and for curated entries how people ask and
+/// what they replace.
 fn bm25_text(e: &CatalogEntry) -> String {
-    let short: String = e.description.chars().take(300).collect();
+    let kernel = kernel_words(e);
+    let short: String = search_meaning(e, kernel.as_ref())
+        .chars()
+        .take(300)
+        .collect();
     let mut text = format!("{} {} {}", e.name, e.name, short);
+    if let Some(subject) = kernel.as_ref().and_then(|k| k.subject) {
+        text.push(' ');
+        text.push_str(subject);
+    }
     if e.kind == EntryKind::Tracepoint {
         for field in e.signature.split("; ") {
             if let Some(name) = field.rsplit([' ', '*']).next() {
@@ -719,8 +778,9 @@ fn bm25_text(e: &CatalogEntry) -> String {
     text
 }
 
-/// What the embedding model reads: kernel names split into words, a one-line meaning, and
-/// how people ask for it. Short on purpose: a forward pass costs per token.
+/// What the embedding model reads: kernel names split into words, a one-line meaning, a
+/// tracepoint's system subject, and how people ask for it. Short on purpose: a forward pass
+/// costs per token.
 fn embedding_text(e: &CatalogEntry) -> String {
     let bare = e.name.split(':').skip(1).collect::<Vec<_>>().join(" ");
     let words = if bare.is_empty() {
@@ -729,8 +789,8 @@ fn embedding_text(e: &CatalogEntry) -> String {
         bare
     }
     .replace('_', " ");
-    let meaning: String = e
-        .description
+    let kernel = kernel_words(e);
+    let meaning: String = search_meaning(e, kernel.as_ref())
         .split(". ")
         .next()
         .unwrap_or("")
@@ -738,6 +798,10 @@ fn embedding_text(e: &CatalogEntry) -> String {
         .take(200)
         .collect();
     let mut text = format!("{words}: {meaning}");
+    if let Some(subject) = kernel.as_ref().and_then(|k| k.subject) {
+        text.push_str(if meaning.ends_with('.') { " " } else { ". " });
+        text.push_str(subject);
+    }
     if e.kind == EntryKind::Tracepoint && !e.curated {
         let fields: Vec<&str> = e
             .signature
@@ -769,5 +833,62 @@ fn weight(e: &CatalogEntry) -> f32 {
         EntryKind::Hook | EntryKind::PerfEvent | EntryKind::Uprobe => 1.2,
         EntryKind::RawTracepoint | EntryKind::Helper => 1.0,
         EntryKind::KernelFunction => 0.8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracepoint(name: &str, description: &str) -> CatalogEntry {
+        entry(
+            EntryKind::Tracepoint,
+            name.to_owned(),
+            "unsigned long call_site; size_t bytes_req".to_owned(),
+            description.to_owned(),
+            true,
+            String::new(),
+        )
+    }
+
+    #[test]
+    fn search_reads_the_kernels_words_and_the_subject_of_the_system() {
+        let docs = TracepointDocs::shipped().expect("shipped docs");
+        let slab = tracepoint(
+            "tracepoint:kmem:kmem_cache_alloc",
+            docs.describe("kmem", "kmem_cache_alloc")
+                .unwrap_or_default(),
+        );
+        let text = embedding_text(&slab);
+        assert!(
+            text.starts_with("kmem kmem cache alloc: Slab allocation")
+                && text.contains("Kernel memory allocators")
+                && text.contains("fields: call site bytes req"),
+            "{text}"
+        );
+        assert!(bm25_text(&slab).contains("Slab allocation"));
+        // An event the kernel does not comment: its name, and its system's subject rather than
+        // the whole system doc every syscall shares.
+        let openat = tracepoint(
+            "tracepoint:syscalls:sys_enter_openat",
+            docs.describe("syscalls", "sys_enter_openat")
+                .unwrap_or_default(),
+        );
+        let text = embedding_text(&openat);
+        assert!(
+            text.starts_with(
+                "syscalls sys enter openat: tracepoint sys_enter_openat of the syscalls subsystem. System calls. fields"
+            ),
+            "{text}"
+        );
+        assert!(!bm25_text(&openat).contains("return value"));
+        // A curated summary wins over the kernel's words.
+        let mut curated = tracepoint("tracepoint:kmem:kmalloc", "A kmalloc() call returned.");
+        curated.curated = true;
+        assert!(
+            embedding_text(&curated).starts_with("kmem kmalloc: A kmalloc() call returned. Kernel"),
+            "{}",
+            embedding_text(&curated)
+        );
     }
 }

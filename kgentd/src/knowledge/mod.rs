@@ -16,6 +16,7 @@ pub mod semantic;
 pub mod specs;
 pub mod subject;
 pub mod subsystems;
+pub mod tracepoint_docs;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
