@@ -224,3 +224,41 @@ async fn search_over_grpc_turns_hybrid_once_the_vectors_are_ready() {
     );
     d.stop().await;
 }
+
+/// The figure after `label` in `kgentd bench --labels` output.
+fn figure(out: &str, label: &str) -> f64 {
+    out.lines()
+        .find_map(|l| {
+            let rest = &l[l.find(label)? + label.len()..];
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no figure after {label:?} in:\n{out}"))
+}
+
+#[test]
+fn the_labelled_set_keeps_retrieval_and_the_subject_check_above_their_floors() {
+    // tests/eval/probe-labels.toml: 350 requests written from public descriptions. The floors
+    // are the figures measured when the subject check landed, less a margin: a change that
+    // loses ground fails here (`kgentd bench --labels … --misses` lists what it lost).
+    let labels = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/probe-labels.toml");
+    let out = std::process::Command::new(kgent_tests::workspace_bin("kgentd"))
+        .args(["bench", "--labels"])
+        .arg(&labels)
+        .output()
+        .expect("kgentd bench --labels");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (label, floor) in [
+        ("recall@12 (catalog search)", 0.85),
+        ("grounding recall (offered to the drafts)", 0.80),
+        ("subject check: recall", 0.60),
+        ("wrong probes rejected", 0.60),
+    ] {
+        let got = figure(&text, label);
+        assert!(got >= floor, "{label} {got} < {floor}:\n{text}");
+    }
+}
