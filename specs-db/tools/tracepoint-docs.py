@@ -45,8 +45,8 @@ CODE_NOTE = re.compile(
 )
 COMMENT = re.compile(r"/\*.*?\*/", re.S)
 LEGAL = re.compile(
-    r"SPDX|copyright|\(c\)|license|GPL|free software|author|written by|@\w+\.\w+|"
-    r"all rights reserved",
+    r"SPDX|\bcopyright\b|\(c\)|\blicen[cs]e\b|\bGPL\b|free software|\bauthors?\b|written by|"
+    r"@\w+\.\w+|all rights reserved",
     re.I,
 )
 
