@@ -111,6 +111,7 @@ impl Daemon {
             bpftrace: config.tools.bpftrace.clone(),
             clang,
             check_timeout: Duration::from_secs(config.tools.check_timeout_s),
+            provoked: tokio::sync::OnceCell::new(),
         });
         Ok(Self {
             agent,

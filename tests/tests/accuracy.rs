@@ -77,10 +77,9 @@ fn the_grammar_cannot_spell_an_invented_tracepoint_or_a_field_the_probe_lacks() 
 
 #[tokio::test]
 async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
-    // Nothing under the trigger calls the legacy open(2) (libc opens with openat): the program
-    // observes the right kind of event, loads, attaches and stays silent.
-    let silent =
-        "```bpftrace\ntracepoint:syscalls:sys_enter_open { printf(\"%d %s\\n\", pid, comm); }\n```";
+    // The workload opens files all the time, but this program's own condition is never true:
+    // it observes the right event, loads, attaches and stays silent.
+    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { $fd = args->dfd; if ($fd == 424242) { printf(\"%d %s\\n\", pid, comm); } }\n```";
     let d = TestDaemon::scripted(&[silent, GOOD_OPENAT]).await;
     let events = ask_all(
         &mut d.client().await,
@@ -102,6 +101,33 @@ async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
         .expect("the answer carries its smoke run");
     assert!(smoke.passed);
     assert!(smoke.detail.contains("kgent-smoke"), "{}", smoke.detail);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_probe_the_workload_never_provokes_is_answered_as_not_exercised() {
+    // Nothing in the smoke workload turns swap on: a smoke run would print nothing, right or
+    // wrong. The answer carries no smoke-run check and the transcript says why.
+    let swapon = "```bpftrace\ntracepoint:syscalls:sys_enter_swapon { printf(\"%d %s %s\\n\", pid, comm, str(args->specialfile)); }\n```";
+    let d = TestDaemon::scripted(&[swapon]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "show every swapon by pid and process name",
+        2,
+    )
+    .await
+    .expect("ask");
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("answered: {events:#?}"));
+    assert!(
+        answer.checks.iter().all(|c| c.name != "smoke-run"),
+        "{:?}",
+        answer.checks
+    );
+    let said = events.iter().any(|e| match &e.event {
+        Some(proto::ask_event::Event::Progress(p)) => p.detail.contains("not exercised"),
+        _ => false,
+    });
+    assert!(said, "{events:#?}");
     d.stop().await;
 }
 

@@ -62,6 +62,9 @@ pub struct Agent {
     /// The C front end (target c).
     pub clang: Arc<crate::toolchain::clang::ClangToolchain>,
     pub check_timeout: Duration,
+    /// The tracepoints the smoke run's workload provokes here, measured at the first smoke run
+    /// (`None` when it could not be measured: every tracepoint is then smoke-run).
+    pub provoked: tokio::sync::OnceCell<Option<std::collections::BTreeSet<String>>>,
 }
 
 pub struct AskOptions {
@@ -202,6 +205,29 @@ impl Agent {
                 checks
             }
         }
+    }
+
+    /// What the smoke workload provokes on this host, measured once.
+    async fn provoked(&self) -> Option<&std::collections::BTreeSet<String>> {
+        self.provoked
+            .get_or_init(|| async {
+                match check::measure_provoked(&self.host).await {
+                    Ok(set) => {
+                        tracing::info!(
+                            "the smoke workload provokes {} of {} tracepoints here",
+                            set.len(),
+                            self.host.tracepoints.len()
+                        );
+                        Some(set)
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot measure what the smoke workload provokes: {e}");
+                        None
+                    }
+                }
+            })
+            .await
+            .as_ref()
     }
 
     /// A reason this host cannot do what is asked, when that is plain from the request and the

@@ -609,7 +609,8 @@ impl<'a, 'r> Session<'a, 'r> {
         if !plan.smoke || !checks.iter().all(Check::passed) {
             return checks;
         }
-        if let Some(why) = check::not_exercised(source) {
+        let provoked = self.agent.provoked().await;
+        if let Some(why) = check::not_exercised(source, provoked) {
             self.note(iteration, format!("smoke run not applicable: {why}"));
             self.progress(iteration, "smoke-run", format!("not applicable: {why}"))
                 .await;

@@ -19,6 +19,7 @@
 //! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
 pub mod c_program;
 mod coverage;
+pub mod provoked;
 mod smoke;
 pub mod subject;
 
@@ -30,7 +31,9 @@ use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
 pub use coverage::check_coverage;
-pub use smoke::{check_smoke_run, expectation, judge, not_exercised, Expectation, Observation};
+pub use smoke::{
+    check_smoke_run, expectation, judge, measure_provoked, not_exercised, Expectation, Observation,
+};
 
 /// Which check ran. Its name is what users, the transcript and the model see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,6 +11,7 @@
 //! This module runs bpftrace through the toolchain's supervisor (a short-lived child in its own
 //! process group, killed on every exit path); it does not go through `exec`'s jobs, which are
 //! for approved programs.
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -138,8 +139,10 @@ pub fn expectation(intent: &Intent) -> Expectation {
 }
 
 /// Why the trigger cannot exercise `source`, when none of its event probes is something the
-/// trigger reaches: uprobes in binaries it never runs (it runs python3, libc and /bin/true).
-pub fn not_exercised(source: &str) -> Option<String> {
+/// trigger reaches: uprobes in binaries it never runs (it runs python3, libc and /bin/true), or
+/// tracepoints outside `provoked` (what the workload was measured to provoke on this host; see
+/// [`super::provoked`]), when that was measured.
+pub fn not_exercised(source: &str, provoked: Option<&BTreeSet<String>>) -> Option<String> {
     const REACHED: &[&str] = &["libc", "libpthread", "ld-linux", "python", "/true"];
     let probes: Vec<ProbeSpec> = probe_blocks(source)
         .into_iter()
@@ -148,16 +151,37 @@ pub fn not_exercised(source: &str) -> Option<String> {
         .collect();
     let unreached: Vec<String> = probes
         .iter()
-        .filter(|p| matches!(p.prefix.as_str(), "uprobe" | "uretprobe" | "u" | "ur"))
-        .filter(|p| !REACHED.iter().any(|r| p.target.contains(r)))
+        .filter(|p| {
+            let uprobe = matches!(p.prefix.as_str(), "uprobe" | "uretprobe" | "u" | "ur");
+            let tracepoint = matches!(p.prefix.as_str(), "tracepoint" | "t");
+            (uprobe && !REACHED.iter().any(|r| p.target.contains(r)))
+                || (tracepoint
+                    && !p.target.contains('*')
+                    && provoked.is_some_and(|set| !set.contains(&p.target)))
+        })
         .map(|p| format!("{}:{}", p.prefix, p.target))
         .collect();
     (!probes.is_empty() && unreached.len() == probes.len()).then(|| {
         format!(
-            "the trigger workload never runs the code behind {}, so a smoke run could not tell a right program from a wrong one; it was checked by catalog and load only",
+            "not exercised: the trigger workload never provokes {} on this host, so a smoke run could not tell a right program from a wrong one; it was checked statically and by loading only",
             unreached.join(", ")
         )
     })
+}
+
+/// Measures which tracepoints the trigger workload provokes here (see [`super::provoked`]).
+pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<String>, String> {
+    let dir = std::env::temp_dir().join(format!("kgent-smoke-provoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let _dir = TriggerDir(dir.clone());
+    super::provoked::measure(host, async {
+        if let Err(e) = trigger(&dir, 40_000 + (std::process::id() % 20_000) as u16, None).await {
+            tracing::warn!("measuring what the smoke workload provokes: {e}");
+        }
+        tokio::time::sleep(SETTLE).await;
+    })
+    .await
 }
 
 /// Runs `source` under the trigger workload and judges its output against `request`.
@@ -481,16 +505,32 @@ mod tests {
 
     #[test]
     fn uprobes_in_binaries_the_trigger_never_runs_are_not_judged() {
-        assert!(not_exercised("uprobe:/bin/bash:readline { printf(\"x\\n\"); }").is_some());
-        assert!(
-            not_exercised("uretprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { @=count(); }")
-                .is_none()
-        );
-        assert!(not_exercised("tracepoint:syscalls:sys_enter_swapon { @=count(); }").is_none());
+        assert!(not_exercised("uprobe:/bin/bash:readline { printf(\"x\\n\"); }", None).is_some());
         assert!(not_exercised(
-            "uprobe:/bin/bash:readline { }\ntracepoint:sched:sched_process_exit { }"
+            "uretprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc { @=count(); }",
+            None
         )
         .is_none());
+        assert!(
+            not_exercised("tracepoint:syscalls:sys_enter_swapon { @=count(); }", None).is_none()
+        );
+        assert!(not_exercised(
+            "uprobe:/bin/bash:readline { }\ntracepoint:sched:sched_process_exit { }",
+            None
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn tracepoints_the_workload_never_provokes_are_not_judged_once_measured() {
+        let provoked: BTreeSet<String> = ["sched:sched_process_exit".to_owned()].into();
+        let swapon = "tracepoint:syscalls:sys_enter_swapon { @=count(); }";
+        let why = not_exercised(swapon, Some(&provoked)).expect("not exercised");
+        assert!(why.contains("sys_enter_swapon"), "{why}");
+        // One provoked probe is enough for a smoke run; globs are never judged unprovoked.
+        let both = "tracepoint:syscalls:sys_enter_swapon { }\nt:sched:sched_process_exit { }";
+        assert!(not_exercised(both, Some(&provoked)).is_none());
+        assert!(not_exercised("tracepoint:syscalls:sys_enter_* { }", Some(&provoked)).is_none());
     }
 
     #[test]

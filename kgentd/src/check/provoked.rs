@@ -1,0 +1,169 @@
+//! Which tracepoints the smoke run's trigger workload provokes on this host, measured once: the
+//! workload runs while every event of a private tracefs instance (`instances/kgent_provoke_*`)
+//! is enabled, and the events seen in its trace are the provoked set. Background activity
+//! counts too: it fires during every smoke run as well.
+//!
+//! A candidate whose event probes are all tracepoints outside the set cannot be judged by a
+//! smoke run (it would print nothing, right or wrong): it is checked statically and its
+//! evidence says it was not exercised. The instance is removed when the measurement ends; the
+//! global trace buffer other tools read is untouched.
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::host::HostFacts;
+
+/// A tracefs instance of our own, removed (events off first) when dropped.
+struct Instance(PathBuf);
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("events/enable"), "0");
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The event name of one line of a trace: `comm-pid [cpu] flags ts: EVENT: …`; syscall events
+/// print as `sys_NAME(args…)` on entry and `sys_NAME -> ret` on exit.
+fn event_of(line: &str) -> Option<String> {
+    static EVENT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\]\s+\S+\s+\d+\.\d+:\s+([A-Za-z0-9_]+)(:|\(| ->)").expect("static regex")
+    });
+    let c = EVENT.captures(line)?;
+    let name = c.get(1)?.as_str();
+    let call = name.strip_prefix("sys_");
+    Some(match (c.get(2)?.as_str(), call) {
+        ("(", Some(call)) => format!("sys_enter_{call}"),
+        (" ->", Some(call)) => format!("sys_exit_{call}"),
+        _ => name.to_owned(),
+    })
+}
+
+/// Reads `trace_pipe` until `stop` is set and the pipe is drained, collecting event names.
+fn collect(pipe: &Path, stop: Arc<AtomicBool>) -> Result<BTreeSet<String>, String> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(pipe)
+        .map_err(|e| format!("cannot open {}: {e}", pipe.display()))?;
+    let mut seen = BTreeSet::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pending = String::new();
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(n) => {
+                pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if let Some(end) = pending.rfind('\n') {
+                    for line in pending[..end].lines() {
+                        if let Some(e) = event_of(line) {
+                            seen.insert(e);
+                        }
+                    }
+                    pending.drain(..=end);
+                }
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(seen);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("reading {}: {e}", pipe.display())),
+        }
+    }
+}
+
+/// Runs `workload` with every event of a private instance enabled; the tracepoints
+/// (`system:event`) that fired meanwhile.
+pub async fn measure<F, T>(host: &HostFacts, workload: F) -> Result<BTreeSet<String>, String>
+where
+    F: std::future::Future<Output = T>,
+{
+    let tracefs = host.tracefs.as_deref().ok_or("tracefs is not mounted")?;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = tracefs.join("instances").join(format!(
+        "kgent_provoke_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let instance = Instance(dir);
+    std::fs::write(instance.0.join("events/enable"), "1")
+        .map_err(|e| format!("cannot enable the events of {}: {e}", instance.0.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (pipe, stop) = (instance.0.join("trace_pipe"), stop.clone());
+        tokio::task::spawn_blocking(move || collect(&pipe, stop))
+    };
+    workload.await;
+    let _ = std::fs::write(instance.0.join("events/enable"), "0");
+    stop.store(true, Ordering::Relaxed);
+    let names = reader
+        .await
+        .map_err(|e| format!("the trace reader failed: {e}"))??;
+    drop(instance);
+    Ok(host
+        .tracepoints
+        .keys()
+        .filter(|k| {
+            k.rsplit(':')
+                .next()
+                .is_some_and(|event| names.contains(event))
+        })
+        .cloned()
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_lines_name_their_event() {
+        assert_eq!(
+            event_of("          python3-4242    [001] d..2.  5123.456789: sched_switch: prev_comm=python3 prev_pid=4242"),
+            Some("sched_switch".to_owned())
+        );
+        assert_eq!(
+            event_of("  <idle>-0 [000] ..s1. 12.000001: softirq_entry: vec=1 [action=TIMER]"),
+            Some("softirq_entry".to_owned())
+        );
+        assert_eq!(
+            event_of("  cat-77 [001] ..... 9.5: sys_openat(dfd: ffffff9c, filename: 7f00)").as_deref(),
+            Some("sys_enter_openat")
+        );
+        assert_eq!(
+            event_of("  cat-77 [001] ..... 9.6: sys_openat -> 0x3").as_deref(),
+            Some("sys_exit_openat")
+        );
+        assert_eq!(event_of("# tracer: nop"), None);
+    }
+
+    #[tokio::test]
+    async fn the_workload_provokes_what_it_does_and_not_what_it_does_not() {
+        let host = HostFacts::discover(Path::new("bpftrace"));
+        let provoked = measure(&host, async {
+            let _ = tokio::process::Command::new("sh")
+                .args(["-c", "for i in 1 2 3; do cat /proc/version >/dev/null; done"])
+                .status()
+                .await;
+        })
+        .await
+        .expect("measured (tests run as root with tracefs)");
+        assert!(provoked.contains("syscalls:sys_enter_openat"), "{provoked:?}");
+        assert!(!provoked.contains("syscalls:sys_enter_swapon"));
+        let leftover = std::fs::read_dir(host.tracefs.expect("tracefs").join("instances"))
+            .expect("instances")
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("kgent_provoke_"));
+        assert!(!leftover, "the instance is removed");
+    }
+}
