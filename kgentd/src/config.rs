@@ -118,8 +118,10 @@ pub struct AgentConfig {
     /// process name, a duration, a histogram, the return value, a syscall named as a call).
     pub coverage: bool,
     /// Check statically that a candidate's probes observe what the request is about, not a
-    /// neighbouring event (the request's subjects, as this host's attach points speak of
-    /// them); a request none of whose candidates passes gets no answer.
+    /// neighbouring event (the request's subjects, as this host's attach points name them); a
+    /// request none of whose candidates passes gets no answer. Off by default: on the labelled
+    /// set (tests/eval/probe-labels.toml) it rejects 64% of wrong neighbours but also 35% of
+    /// right probes, and a refusal on an incidental word can steer the model to a wrong probe.
     pub subject_check: bool,
 }
 
@@ -229,7 +231,7 @@ impl Default for AgentConfig {
             repair: true,
             smoke_run: true,
             coverage: true,
-            subject_check: true,
+            subject_check: false,
         }
     }
 }

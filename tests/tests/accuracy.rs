@@ -104,6 +104,19 @@ async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
     d.stop().await;
 }
 
+/// A daemon replaying `replies`, with the subject check on (it is off by default).
+async fn scripted_with_subject_check(replies: &[&str]) -> TestDaemon {
+    let backend = kgentd::llm::ScriptedBackend::new(
+        "test script",
+        replies.iter().map(|s| s.to_string()).collect(),
+    )
+    .expect("replies");
+    TestDaemon::with_backend(std::sync::Arc::new(backend), |c| {
+        c.agent.subject_check = true
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_probe_the_workload_never_provokes_is_answered_as_not_exercised() {
     // Nothing in the smoke workload turns swap on: a smoke run would print nothing, right or
@@ -137,7 +150,7 @@ async fn a_program_on_a_neighbouring_event_fails_the_subject_check_with_the_righ
     // slab allocator's caches.
     let pages = "```bpftrace\ntracepoint:kmem:mm_page_alloc { @[comm] = count(); }\n```";
     let slab = "```bpftrace\ntracepoint:kmem:kmem_cache_alloc { @[comm] = count(); }\n```";
-    let d = TestDaemon::scripted(&[pages, slab]).await;
+    let d = scripted_with_subject_check(&[pages, slab]).await;
     let events = ask_all(
         &mut d.client().await,
         "tally slab cache allocations for every command",
@@ -171,7 +184,7 @@ async fn a_program_on_a_neighbouring_event_fails_the_subject_check_with_the_righ
 async fn a_request_no_candidate_observes_gets_no_answer_naming_its_subject() {
     // Every draft traces a neighbour: the ask ends without an answer, saying what it was about.
     let neighbour = "```bpftrace\ntracepoint:syscalls:sys_enter_fsync { @[comm] = count(); }\n```";
-    let d = TestDaemon::scripted(&[neighbour, neighbour, neighbour]).await;
+    let d = scripted_with_subject_check(&[neighbour, neighbour, neighbour]).await;
     let events = ask_all(
         &mut d.client().await,
         "who creates new network namespaces",
