@@ -102,6 +102,11 @@ impl Daemon {
         for line in jobs.reconcile().await? {
             tracing::warn!("reconcile: {line}");
         }
+        let provoked_cache = config.cache_dir.join(format!(
+            "provoked-v1-{}-{:016x}.json",
+            features::build_key(&host.kernel_release, &host.bpftrace_version),
+            crate::check::workload_fingerprint()
+        ));
         let agent = Arc::new(Agent {
             backend,
             host: Arc::new(host),
@@ -112,6 +117,7 @@ impl Daemon {
             clang,
             check_timeout: Duration::from_secs(config.tools.check_timeout_s),
             provoked: tokio::sync::OnceCell::new(),
+            provoked_cache,
         });
         Ok(Self {
             agent,

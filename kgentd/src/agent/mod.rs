@@ -65,6 +65,8 @@ pub struct Agent {
     /// The tracepoints the smoke run's workload provokes here, measured at the first smoke run
     /// (`None` when it could not be measured: every tracepoint is then smoke-run).
     pub provoked: tokio::sync::OnceCell<Option<std::collections::BTreeSet<String>>>,
+    /// Where that measurement is kept for this kernel build and workload.
+    pub provoked_cache: PathBuf,
 }
 
 pub struct AskOptions {
@@ -207,10 +209,17 @@ impl Agent {
         }
     }
 
-    /// What the smoke workload provokes on this host, measured once.
+    /// What the smoke workload provokes on this host, measured once per kernel build and
+    /// workload (kept in `provoked_cache`).
     async fn provoked(&self) -> Option<&std::collections::BTreeSet<String>> {
         self.provoked
             .get_or_init(|| async {
+                if let Some(set) = std::fs::read(&self.provoked_cache)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                {
+                    return Some(set);
+                }
                 match check::measure_provoked(&self.host).await {
                     Ok(set) => {
                         tracing::info!(
@@ -218,6 +227,12 @@ impl Agent {
                             set.len(),
                             self.host.tracepoints.len()
                         );
+                        let kept = serde_json::to_vec(&set)
+                            .map_err(std::io::Error::other)
+                            .and_then(|b| std::fs::write(&self.provoked_cache, b));
+                        if let Err(e) = kept {
+                            tracing::warn!("cannot keep {}: {e}", self.provoked_cache.display());
+                        }
                         Some(set)
                     }
                     Err(e) => {

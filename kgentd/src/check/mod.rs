@@ -32,7 +32,8 @@ use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerd
 
 pub use coverage::check_coverage;
 pub use smoke::{
-    check_smoke_run, expectation, judge, measure_provoked, not_exercised, Expectation, Observation,
+    check_smoke_run, expectation, judge, measure_provoked, not_exercised, workload_fingerprint,
+    Expectation, Observation,
 };
 
 /// Which check ran. Its name is what users, the transcript and the model see.

@@ -137,7 +137,8 @@ mod tests {
             Some("softirq_entry".to_owned())
         );
         assert_eq!(
-            event_of("  cat-77 [001] ..... 9.5: sys_openat(dfd: ffffff9c, filename: 7f00)").as_deref(),
+            event_of("  cat-77 [001] ..... 9.5: sys_openat(dfd: ffffff9c, filename: 7f00)")
+                .as_deref(),
             Some("sys_enter_openat")
         );
         assert_eq!(
@@ -152,18 +153,28 @@ mod tests {
         let host = HostFacts::discover(Path::new("bpftrace"));
         let provoked = measure(&host, async {
             let _ = tokio::process::Command::new("sh")
-                .args(["-c", "for i in 1 2 3; do cat /proc/version >/dev/null; done"])
+                .args([
+                    "-c",
+                    "for i in 1 2 3; do cat /proc/version >/dev/null; done",
+                ])
                 .status()
                 .await;
         })
         .await
         .expect("measured (tests run as root with tracefs)");
-        assert!(provoked.contains("syscalls:sys_enter_openat"), "{provoked:?}");
+        assert!(
+            provoked.contains("syscalls:sys_enter_openat"),
+            "{provoked:?}"
+        );
         assert!(!provoked.contains("syscalls:sys_enter_swapon"));
         let leftover = std::fs::read_dir(host.tracefs.expect("tracefs").join("instances"))
             .expect("instances")
             .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().starts_with("kgent_provoke_"));
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("kgent_provoke_")
+            });
         assert!(!leftover, "the instance is removed");
     }
 }

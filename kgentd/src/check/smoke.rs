@@ -169,11 +169,19 @@ pub fn not_exercised(source: &str, provoked: Option<&BTreeSet<String>>) -> Optio
     })
 }
 
+/// A fingerprint of the trigger workload: a measurement of what it provokes is valid for the
+/// workload it measured.
+pub fn workload_fingerprint() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    TRIGGER.hash(&mut h);
+    h.finish()
+}
+
 /// Measures which tracepoints the trigger workload provokes here (see [`super::provoked`]).
 pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<String>, String> {
     let dir = std::env::temp_dir().join(format!("kgent-smoke-provoke-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let _dir = TriggerDir(dir.clone());
     super::provoked::measure(host, async {
         if let Err(e) = trigger(&dir, 40_000 + (std::process::id() % 20_000) as u16, None).await {
