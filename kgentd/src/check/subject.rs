@@ -170,7 +170,10 @@ SEC("uprobe/libc:malloc") int c(void *c) { return 0; }"#;
         };
         let probe = format!("tracepoint:{idle}:{idle}_some_event");
         let plain = Intent::read("count file writes by process");
-        assert_eq!(idle_filesystem_probes(&plain, &[probe.clone()]).len(), 1);
+        assert_eq!(
+            idle_filesystem_probes(&plain, std::slice::from_ref(&probe)).len(),
+            1
+        );
         let named = Intent::read(&format!("count {idle} writes by process"));
         assert!(idle_filesystem_probes(&named, &[probe]).is_empty());
     }

@@ -56,6 +56,9 @@ struct Words {
     name: Vec<String>,
 }
 
+/// A phrase being gathered: its number, its weighted words, whether the request asks about it.
+type Phrase = (usize, Vec<(SubjectWord, f32)>, bool);
+
 /// The words of every attach point a program can use here.
 pub struct SubjectIndex {
     docs: Vec<(String, Words)>,
@@ -273,7 +276,8 @@ impl SubjectIndex {
                 .find(|s| s.phrase == w.phrase)
                 .is_some_and(|last| last.word == w.word)
         };
-        let mut phrases: Vec<(usize, Vec<(SubjectWord, f32)>, bool)> = Vec::new();
+        // (phrase number, its weighted words, whether the request asks about it)
+        let mut phrases: Vec<Phrase> = Vec::new();
         for w in &intent.subjects {
             // Only names single attach points out: the kernel's names for the word, or the
             // word itself as a whole word of attach point names (`sync`, `kmem`, `softirq`).
@@ -287,8 +291,8 @@ impl SubjectIndex {
             if df == 0 || df > self.common() {
                 continue;
             }
-            let asked = intent.calls.iter().any(|c| *c == w.word)
-                || speaking.iter().any(|name| rank(name) < RELEVANT);
+            let asked =
+                intent.calls.contains(&w.word) || speaking.iter().any(|name| rank(name) < RELEVANT);
             let mut weight = (n / df as f32).ln().max(0.1);
             if head(w) {
                 weight *= 2.0;
