@@ -316,6 +316,15 @@ async fn a_kernel_function_this_kernel_cannot_attach_to_is_refused_with_the_reas
     .await
     .expect("ask");
     assert!(final_no_answer(&events).is_none_or(|n| !n.reason.contains("kernel function")));
+    // Nor is a syscall written by its kernel name: its tracepoints are sys_enter_/sys_exit_.
+    let events = ask_all(
+        &mut d.client().await,
+        "log every sync_file_range by process name",
+        1,
+    )
+    .await
+    .expect("ask");
+    assert!(final_no_answer(&events).is_none_or(|n| !n.reason.contains("kernel function")));
     d.stop().await;
 }
 

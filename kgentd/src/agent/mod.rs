@@ -446,11 +446,16 @@ impl Agent {
             let is_function = catalog
                 .get(&format!("kprobe:{name}"))
                 .is_some_and(|e| e.kind == crate::knowledge::catalog::EntryKind::KernelFunction);
+            // A syscall's name is a kernel function too: its tracepoints are sys_enter_/sys_exit_.
             let has_tracepoint = self
                 .host
                 .tracepoints
                 .keys()
                 .any(|k| k.rsplit(':').next() == Some(name))
+                || self
+                    .host
+                    .tracepoints
+                    .contains_key(&format!("syscalls:sys_enter_{name}"))
                 || name.starts_with("sys_")
                 || name.contains("_sys_");
             if is_function && !has_tracepoint {
