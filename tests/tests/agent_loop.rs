@@ -80,11 +80,11 @@ async fn recovers_from_a_wrong_field_name() {
 
 #[tokio::test]
 async fn an_event_that_does_not_exist_here_ends_in_no_answer_with_the_reason() {
-    let bad = "```bpftrace\ntracepoint:gpu:frame_rendered { @frames = count(); }\n```";
+    let bad = "```bpftrace\ntracepoint:compositor:frame_rendered { @frames = count(); }\n```";
     let d = TestDaemon::scripted(&[bad]).await;
     let events = ask_all(
         &mut d.client().await,
-        "count GPU frames rendered per second",
+        "count compositor frames rendered per second",
         3,
     )
     .await
@@ -92,7 +92,11 @@ async fn an_event_that_does_not_exist_here_ends_in_no_answer_with_the_reason() {
     assert!(final_answer(&events).is_none());
     let no = final_no_answer(&events).expect("NoAnswer");
     assert_eq!(no.iterations, 3);
-    assert!(no.reason.contains("gpu:frame_rendered"), "{}", no.reason);
+    assert!(
+        no.reason.contains("compositor:frame_rendered"),
+        "{}",
+        no.reason
+    );
     assert!(
         no.reason.contains("does not exist on this kernel"),
         "{}",
@@ -355,13 +359,17 @@ async fn a_refusal_is_questioned_once_and_a_second_one_stands() {
     );
     d.stop().await;
 
-    let d = TestDaemon::scripted(&["UNSUPPORTED: this kernel has no GPU tracepoints"]).await;
-    let events = ask_all(&mut d.client().await, "count GPU frames", 4)
+    let d = TestDaemon::scripted(&["UNSUPPORTED: this kernel has no compositor tracepoints"]).await;
+    let events = ask_all(&mut d.client().await, "count compositor frames", 4)
         .await
         .expect("ask");
     let no = final_no_answer(&events).expect("refused");
     assert_eq!(no.iterations, 2);
-    assert!(no.reason.contains("no GPU tracepoints"), "{}", no.reason);
+    assert!(
+        no.reason.contains("no compositor tracepoints"),
+        "{}",
+        no.reason
+    );
     d.stop().await;
 }
 
