@@ -65,7 +65,7 @@ enum Command {
         /// The simple request to time end to end.
         #[arg(
             long,
-            default_value = "print the pid and process name of every process that calls execve"
+            default_value = "for each execve, show which pid and command ran it"
         )]
         request: String,
         /// Repetitions of each model-free stage.

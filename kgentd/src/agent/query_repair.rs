@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn a_named_field_does_not_state_a_string_value() {
         let (kept, dropped) = pruned(
-            "which programs run shell commands through system(): the exact command string",
+            "list callers of libc system() and the command line they hand it",
             "SELECT comm FROM a:b WHERE args->command == \"shell\"",
         );
         assert_eq!((kept, dropped.len()), (None, 1));

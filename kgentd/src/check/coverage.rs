@@ -359,7 +359,7 @@ mod tests {
         let filtered = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536 && comm == \"x\") { printf(\"big read\\n\"); } }";
         let c = check_coverage(
             &host(),
-            &Intent::read("warn about reads of 64 KiB or more with the process name and the size"),
+            &Intent::read("warn about reads of 64 KiB or more, giving the size and process name"),
             filtered,
         );
         assert!(!c.passed());
@@ -370,7 +370,7 @@ mod tests {
         );
         let reported = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536) { printf(\"%s %d\\n\", comm, args->count); } }";
         assert!(passes(
-            "warn about reads of 64 KiB or more with the process name and the size",
+            "warn about reads of 64 KiB or more, giving the size and process name",
             reported
         ));
         // A name used as a filter is what "processes named x" asks for.

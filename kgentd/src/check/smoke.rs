@@ -606,7 +606,7 @@ mod tests {
 
     #[test]
     fn exit_codes_must_show_the_childs_3_not_the_wait_status() {
-        let want = expect_of("processes that terminate with a non-zero exit code");
+        let want = expect_of("tasks ending with an exit status other than zero");
         assert!(want.exit_status);
         let mut o = obs(&["kgent-smoke-ch 4243 exit_code=768"]);
         o.facts.exited_3 = Some(4243);
@@ -632,7 +632,7 @@ mod tests {
         // No filter in the request: everything may show.
         assert!(judge(&expect_of("show every open with its path"), &obs(&[all])).is_ok());
 
-        let nonzero = expect_of("processes that terminate with a non-zero exit code");
+        let nonzero = expect_of("tasks ending with an exit status other than zero");
         let mut o = obs(&["kgent-smoke-ch 4243 3", "kgent-smoke-exe 4250 0"]);
         o.facts.exited_3 = Some(4243);
         assert!(judge(&nonzero, &o).unwrap_err().contains("status 0"));
