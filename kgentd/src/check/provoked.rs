@@ -96,6 +96,9 @@ where
     ));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let instance = Instance(dir);
+    // Room for bursts (8 MiB per CPU): with every event on, a small buffer overruns and loses
+    // events before the reader gets to them.
+    let _ = std::fs::write(instance.0.join("buffer_size_kb"), "8192");
     std::fs::write(instance.0.join("events/enable"), "1")
         .map_err(|e| format!("cannot enable the events of {}: {e}", instance.0.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
