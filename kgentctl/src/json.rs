@@ -22,6 +22,7 @@ pub fn check(check: &CheckResult) -> Value {
         "iteration": check.iteration,
         "name": check.name,
         "passed": check.passed,
+        "inconclusive": check.inconclusive,
         "detail": check.detail,
         "elapsed_ms": check.elapsed_ms,
     })

@@ -59,7 +59,11 @@ pub fn target_name(target: i32) -> &'static str {
 
 /// One check as a line: mark, name, the first line of its detail, how long it took.
 pub fn check_line(check: &CheckResult) -> String {
-    let mark = if check.passed { '✓' } else { '✗' };
+    let mark = match (check.passed, check.inconclusive) {
+        (true, _) => '✓',
+        (false, true) => '?',
+        (false, false) => '✗',
+    };
     let detail = one_line(&check.detail, 100);
     let took = seconds(check.elapsed_ms);
     if detail.is_empty() {

@@ -123,6 +123,13 @@ pub struct AgentConfig {
     /// set (tests/eval/probe-labels.toml) it rejects 64% of wrong neighbours but also 35% of
     /// right probes, and a refusal on an incidental word can steer the model to a wrong probe.
     pub subject_check: bool,
+    /// Judge each bpftrace candidate that loads against the contracts its request implies
+    /// (only failed calls, ports in host byte order, IPv6 too, a thread's own latency, bytes as
+    /// the call's result) with the z3 symbolic verifier; a refuted contract is fed back to the
+    /// model with its counterexample.
+    pub symbolic: bool,
+    /// z3's time per contract, in milliseconds; a timeout is "unknown", never a pass.
+    pub symbolic_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +239,8 @@ impl Default for AgentConfig {
             smoke_run: true,
             coverage: true,
             subject_check: false,
+            symbolic: true,
+            symbolic_timeout_ms: 2000,
         }
     }
 }

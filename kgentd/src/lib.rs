@@ -28,6 +28,7 @@ mod no_panic;
 pub mod process;
 pub mod query;
 pub mod store;
+pub mod symbolic;
 pub mod toolchain;
 
 pub use kgent_proto::v1 as proto;

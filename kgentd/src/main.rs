@@ -126,6 +126,28 @@ enum Command {
         /// The request, as a user would type it.
         request: String,
     },
+    /// Judge a bpftrace program against contracts with the symbolic verifier (z3): each is
+    /// proved, refuted with a counterexample, unknown (never a pass) or not applicable. Exit
+    /// status 0 all proved, 1 one refuted, 2 one unknown. Nothing is loaded.
+    #[command(
+        after_help = "A contract is `assume EXPR; … assert EXPR` over bpftrace expressions: args->FIELD, ret,\npid, tid, comm, nsecs, printed (the program showed something), out(N) (the Nth value the\nlast printf showed), bswap(X), and A => B.\n\nExamples:\n  kgentd verify prog.bt --contract 'assert printed => ret < 0'\n  kgentd verify prog.bt --contract 'assume ret >= 0; assert out(1) == ret' --at tracepoint:syscalls:sys_exit_read\n  kgentd verify prog.bt --request 'which unlinkat calls fail?'   # the contracts an ask would derive"
+    )]
+    Verify {
+        /// The bpftrace program (a file, or - for stdin).
+        program: PathBuf,
+        /// A contract to judge (repeatable).
+        #[arg(long = "contract", value_name = "CONTRACT")]
+        contracts: Vec<String>,
+        /// Also judge the contracts this request implies, as an ask would.
+        #[arg(long)]
+        request: Option<String>,
+        /// The probe whose call a written contract speaks of (default: the program's first).
+        #[arg(long, value_name = "PROBE")]
+        at: Option<String>,
+        /// Solver time per contract, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 fn init_logging() {
@@ -211,6 +233,26 @@ async fn main() -> anyhow::Result<()> {
             ground,
         }) => return cmd::specs::run(cfg, rebuild, export.as_deref(), ground.as_deref()).await,
         Some(Command::Query { query }) => return cmd::query::run(cfg, &query).await,
+        Some(Command::Verify {
+            program,
+            contracts,
+            request,
+            at,
+            timeout_ms,
+        }) => {
+            let status = cmd::verify::run(
+                cfg,
+                cmd::verify::Request {
+                    program: &program,
+                    contracts: &contracts,
+                    request: request.as_deref(),
+                    at: at.as_deref(),
+                    timeout: std::time::Duration::from_millis(timeout_ms),
+                },
+            )
+            .await?;
+            std::process::exit(status);
+        }
         Some(Command::Intent { request }) => {
             cmd::intent::run(&request);
             return Ok(());

@@ -28,6 +28,9 @@ pub struct CheckReport {
     pub iteration: u32,
     pub name: String,
     pub passed: bool,
+    /// Neither passed nor failed (a symbolic verdict z3 could not reach, or nothing to judge):
+    /// shown as such, never as a pass, and no reason to reject the candidate.
+    pub inconclusive: bool,
     /// Evidence on success, the diagnostic on failure.
     pub detail: String,
     pub elapsed: Duration,

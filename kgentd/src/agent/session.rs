@@ -148,7 +148,7 @@ impl<'a, 'r> Session<'a, 'r> {
             plan.max_iterations,
             mem.last_checks
                 .iter()
-                .filter(|c| !c.passed)
+                .filter(|c| !c.passed && !c.inconclusive)
                 .map(|c| format!("{}: {}", c.name, c.detail))
                 .collect::<Vec<_>>()
                 .join("; ")
@@ -546,6 +546,7 @@ impl<'a, 'r> Session<'a, 'r> {
             iteration,
             name: name.into(),
             passed: false,
+            inconclusive: false,
             detail: diag.to_owned(),
             elapsed: std::time::Duration::ZERO,
         };
@@ -606,7 +607,30 @@ impl<'a, 'r> Session<'a, 'r> {
             .agent
             .check(plan.target, &self.intent, &plan.subjects, source)
             .await;
-        if !plan.smoke || !checks.iter().all(Check::passed) {
+        if checks.iter().any(Check::failed) {
+            return checks;
+        }
+        if self.agent.config.symbolic && plan.target == ProgramTarget::Bpftrace {
+            self.progress(
+                iteration,
+                "symbolic",
+                "judging the request's contracts with z3".into(),
+            )
+            .await;
+            let symbolic = check::check_symbolic(
+                &self.agent.host,
+                &self.intent,
+                source,
+                std::time::Duration::from_millis(self.agent.config.symbolic_timeout_ms),
+            )
+            .await;
+            let failed = symbolic.failed();
+            checks.push(symbolic);
+            if failed {
+                return checks;
+            }
+        }
+        if !plan.smoke {
             return checks;
         }
         let provoked = self.agent.provoked().await;
@@ -649,7 +673,11 @@ impl<'a, 'r> Session<'a, 'r> {
     ) -> Step {
         mem.last_checks = checks.iter().map(|c| check_event(iteration, c)).collect();
         for (c, ev) in checks.iter().zip(&mem.last_checks) {
-            let verdict = if c.passed() { "pass" } else { "FAIL" };
+            let verdict = match c.verdict {
+                check::Verdict::Pass => "pass",
+                check::Verdict::Fail => "FAIL",
+                check::Verdict::Inconclusive => "inconclusive",
+            };
             self.rec.add(
                 EntryKind::Check,
                 iteration,
@@ -658,7 +686,7 @@ impl<'a, 'r> Session<'a, 'r> {
             emit(self.events, AskEvent::Check(ev.clone())).await;
         }
         let target = plan.target;
-        if checks.iter().all(Check::passed) {
+        if !checks.iter().any(Check::failed) {
             let explanation = if explanation.is_empty() {
                 let attached = checks.iter().find_map(|c| match &c.evidence {
                     Evidence::Resolved(probes) => Some(probes.join(", ")),
@@ -686,7 +714,7 @@ impl<'a, 'r> Session<'a, 'r> {
         let diag = checks
             .iter()
             .rev()
-            .filter(|c| !c.passed())
+            .filter(|c| c.failed())
             .map(Check::detail)
             .collect::<Vec<_>>()
             .join("\n");
@@ -744,6 +772,7 @@ fn check_event(iteration: u32, c: &Check) -> CheckReport {
         iteration,
         name: c.name().to_owned(),
         passed: c.passed(),
+        inconclusive: c.verdict == check::Verdict::Inconclusive,
         detail: c.detail(),
         elapsed: c.elapsed,
     }

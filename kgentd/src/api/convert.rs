@@ -13,6 +13,7 @@ impl From<CheckReport> for proto::CheckResult {
             iteration: c.iteration,
             name: c.name,
             passed: c.passed,
+            inconclusive: c.inconclusive,
             detail: c.detail,
             elapsed_ms: ms(c.elapsed),
         }

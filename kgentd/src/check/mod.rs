@@ -16,12 +16,16 @@
 //!   name the attach points that do (see `subject`). Static, before anything is loaded.
 //! - `smoke-run`: the program runs while a harmless trigger workload provokes common events, and
 //!   its output must show what the request asks to observe (see `smoke`).
+//! - `symbolic`: z3 judges the contracts the request implies for the program (see
+//!   [`crate::symbolic`]): proved, refuted (a failure, with a counterexample), or inconclusive
+//!   (unknown, or no contract applies), which is never shown as a pass.
 //! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
 pub mod c_program;
 mod coverage;
 pub mod provoked;
 mod smoke;
 pub mod subject;
+mod symbolic;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -31,6 +35,7 @@ use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
 pub use coverage::check_coverage;
+pub use symbolic::check_symbolic;
 pub use smoke::{
     check_smoke_run, expectation, judge, measure_provoked, not_exercised, workload_fingerprint,
     Expectation, Observation,
@@ -46,6 +51,7 @@ pub enum CheckKind {
     SmokeRun,
     ClangCompile,
     VerifierLoad,
+    Symbolic,
 }
 
 impl CheckKind {
@@ -58,6 +64,7 @@ impl CheckKind {
             CheckKind::SmokeRun => "smoke-run",
             CheckKind::ClangCompile => "clang-compile",
             CheckKind::VerifierLoad => "verifier-load",
+            CheckKind::Symbolic => "symbolic",
         }
     }
 }
@@ -66,6 +73,9 @@ impl CheckKind {
 pub enum Verdict {
     Pass,
     Fail,
+    /// Neither established nor refuted (a solver timeout, nothing to judge): not a pass, and
+    /// no reason to reject the candidate.
+    Inconclusive,
 }
 
 /// What a check established (on a pass) or found wrong (on a fail).
@@ -82,6 +92,8 @@ pub enum Evidence {
     Report(String),
     /// What is wrong, one item each, with the fix.
     Problems(Vec<String>),
+    /// Each contract the symbolic verifier judged, with its verdict (and counterexample).
+    Contracts(Vec<String>),
 }
 
 impl Evidence {
@@ -105,6 +117,7 @@ impl Evidence {
             ),
             Evidence::Report(text) => text.clone(),
             Evidence::Problems(p) => p.join("\n"),
+            Evidence::Contracts(c) => c.join("\n"),
         }
     }
 }
@@ -131,6 +144,11 @@ impl Check {
 
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
+    }
+
+    /// Whether the candidate must be rejected for it.
+    pub fn failed(&self) -> bool {
+        self.verdict == Verdict::Fail
     }
 
     pub fn name(&self) -> &'static str {

@@ -9,3 +9,4 @@ pub mod bench_output;
 pub mod intent;
 pub mod query;
 pub mod specs;
+pub mod verify;

@@ -37,11 +37,11 @@ pub struct Token {
 }
 
 impl Token {
-    fn is(&self, p: &str) -> bool {
+    pub fn is(&self, p: &str) -> bool {
         matches!(&self.tok, Tok::Punct(q) if *q == p)
     }
 
-    fn ident(&self) -> Option<&str> {
+    pub fn ident(&self) -> Option<&str> {
         match &self.tok {
             Tok::Ident(s) => Some(s),
             _ => None,
@@ -217,8 +217,10 @@ pub enum Expr {
     Call(String, Vec<Node>),
     Prefix(Prefix, Box<Node>),
     Binary(Box<Node>, Op, Box<Node>),
-    /// `(type) value`.
-    Cast(Box<Node>),
+    /// `(type) value`: the type as written (`struct sockaddr_in *`), then the value.
+    Cast(String, Box<Node>),
+    /// `@map[a, b]`'s keys or a tuple `(a, b)`: two or more expressions.
+    Tuple(Vec<Node>),
     /// `( inner )`: the span includes the parentheses.
     Group(Box<Node>),
     /// `c ? a : b`.
@@ -235,7 +237,7 @@ impl Node {
     /// The node without the parentheses and casts around it.
     pub fn bare(&self) -> &Node {
         match &self.expr {
-            Expr::Group(inner) | Expr::Cast(inner) => inner.bare(),
+            Expr::Group(inner) | Expr::Cast(_, inner) => inner.bare(),
             _ => self,
         }
     }
@@ -255,9 +257,10 @@ impl Node {
         match &self.expr {
             Expr::Var(_) | Expr::Map(_) => true,
             Expr::Int(_) | Expr::Str(_) | Expr::Ident(_) => false,
-            Expr::Member(n, _) | Expr::Prefix(_, n) | Expr::Cast(n) | Expr::Group(n) => {
+            Expr::Member(n, _) | Expr::Prefix(_, n) | Expr::Cast(_, n) | Expr::Group(n) => {
                 n.reads_state()
             }
+            Expr::Tuple(items) => items.iter().any(Node::reads_state),
             Expr::Index(a, b) | Expr::Binary(a, _, b) => a.reads_state() || b.reads_state(),
             Expr::Call(_, args) => args.iter().any(Node::reads_state),
             Expr::Ternary(a, b, c) => a.reads_state() || b.reads_state() || c.reads_state(),
@@ -375,15 +378,40 @@ impl Parser<'_> {
         }
         if t.is("(") && self.is_cast() {
             let close = self.closing(self.at)?;
+            let ty = self.toks[self.at + 1..close]
+                .iter()
+                .map(|t| match &t.tok {
+                    Tok::Ident(name) => name.as_str(),
+                    _ => "*",
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
             self.at = close + 1;
             let inner = self.prefix()?;
             let span = t.span.start..inner.span.end;
             return Some(Node {
-                expr: Expr::Cast(Box::new(inner)),
+                expr: Expr::Cast(ty, Box::new(inner)),
                 span,
             });
         }
         self.postfix()
+    }
+
+    /// One expression, or two or more separated by commas as a [`Expr::Tuple`].
+    fn list(&mut self, start: usize) -> Option<Node> {
+        let first = self.ternary()?;
+        if !self.peek().is_some_and(|t| t.is(",")) {
+            return Some(first);
+        }
+        let mut items = vec![first];
+        while self.eat(",").is_some() {
+            items.push(self.ternary()?);
+        }
+        let end = items.last().map_or(start, |n| n.span.end);
+        Some(Node {
+            expr: Expr::Tuple(items),
+            span: start..end,
+        })
     }
 
     /// `(` starts a cast: a type name, then only names and `*` up to its `)`.
@@ -432,8 +460,8 @@ impl Parser<'_> {
                     expr: Expr::Member(Box::new(node), name),
                     span,
                 };
-            } else if self.eat("[").is_some() {
-                let index = self.ternary()?;
+            } else if let Some(open) = self.eat("[") {
+                let index = self.list(open.start)?;
                 let end = self.eat("]")?;
                 let span = node.span.start..end.end;
                 node = Node {
@@ -473,10 +501,14 @@ impl Parser<'_> {
             }
             Tok::Ident(name) => Expr::Ident(name.clone()),
             Tok::Punct("(") => {
-                let inner = self.ternary()?;
+                let inner = self.list(t.span.start)?;
                 let end = self.eat(")")?;
+                let expr = match inner.expr {
+                    Expr::Tuple(_) => inner.expr,
+                    _ => Expr::Group(Box::new(inner)),
+                };
                 return Some(Node {
-                    expr: Expr::Group(Box::new(inner)),
+                    expr,
                     span: t.span.start..end.end,
                 });
             }
@@ -500,7 +532,7 @@ pub struct IfStatement {
 }
 
 /// The index of the token closing the one opened at `open` (`(`→`)`, `{`→`}`, `[`→`]`).
-fn matching(toks: &[Token], open: usize) -> Option<usize> {
+pub fn matching(toks: &[Token], open: usize) -> Option<usize> {
     let (o, c) = match &toks.get(open)?.tok {
         Tok::Punct("(") => ("(", ")"),
         Tok::Punct("{") => ("{", "}"),

@@ -1,0 +1,344 @@
+//! Contracts: what a program's output must mean for the request it answers. Derived from the
+//! typed request ([`Intent`]) and the program's own probes, each from a documented fact
+//! (`specs-db/contracts.toml`), or written by a user in a small language of `assume`/`assert`
+//! over bpftrace expressions.
+//!
+//! Owns what is claimed and over which events; proving a claim is `solve`'s job.
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use super::program::Block;
+use crate::host::Tracepoint;
+use crate::intent::{Concept, Intent};
+use crate::toolchain::bpftrace::expr::{self, Node};
+
+const SHIPPED: &str = include_str!("../../../specs-db/contracts.toml");
+
+#[derive(Debug, Deserialize)]
+struct ByteCount {
+    syscalls: Vec<String>,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Family {
+    inet6: i64,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FailureSpec {
+    field: String,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Facts {
+    /// Words a request uses for the bytes a call transferred.
+    byte_words: Vec<String>,
+    byte_count_result: Vec<ByteCount>,
+    address_family: Family,
+    failure: FailureSpec,
+}
+
+/// The shipped facts; a malformed file is a build defect caught by the tests, and yields no
+/// facts (no contract derived from them) rather than a panic.
+static FACTS: LazyLock<Option<Facts>> = LazyLock::new(|| {
+    let facts: Facts = toml::from_str(SHIPPED).ok()?;
+    let sourced = facts.byte_count_result.iter().all(|b| !b.source.is_empty())
+        && !facts.address_family.source.is_empty()
+        && !facts.failure.source.is_empty();
+    sourced.then_some(facts)
+});
+
+/// The events one contract is judged over: a call's entry and the event where its result is
+/// known (a syscall's `sys_enter_*`/`sys_exit_*`, a function's uprobe/uretprobe; both happen in
+/// every call, watched or not), or one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub enter: Option<String>,
+    pub exit: String,
+    /// For messages: `openat()`, `readline()`, `inet_sock_set_state`.
+    pub name: String,
+}
+
+impl Call {
+    pub fn label(&self) -> &str {
+        &self.name
+    }
+
+    /// The syscall this call is, if it is one.
+    pub fn syscall(&self) -> Option<&str> {
+        self.exit.strip_prefix("tracepoint:syscalls:sys_exit_")
+    }
+}
+
+/// A contract written by a user: assumptions on the inputs and one claim.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub assumes: Vec<Node>,
+    pub claim: Node,
+}
+
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// Nothing is shown for a call that succeeded (`ret >= 0`).
+    OnlyFailures,
+    /// Some failed call can be shown.
+    FailureShown,
+    /// Whether a failed call is shown does not depend on which error it was.
+    EveryFailureAlike,
+    /// Every shown value read from a big-endian field is byte-swapped to host order.
+    HostOrderPorts,
+    /// Something can be shown for an IPv6 socket (family AF_INET6).
+    Ipv6Shown { inet6: i64 },
+    /// A duration shown at a call's exit is that thread's own exit time minus its own entry
+    /// time (in ns, µs or ms), even when another thread of the process entered in between.
+    LatencySameThread,
+    /// What is summed over one call is its result when it succeeded, and nothing otherwise.
+    BytesAreResult,
+    Written(Written),
+}
+
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub call: Call,
+    pub claim: Claim,
+    /// The contract in words, as evidence shows it.
+    pub text: String,
+    /// The fact it rests on.
+    pub source: String,
+}
+
+/// The contracts the request implies for this program, one per call it applies to.
+pub fn from_intent(
+    intent: &Intent,
+    blocks: &[Block],
+    tracepoints: &BTreeMap<String, Tracepoint>,
+) -> Vec<Contract> {
+    let Some(facts) = FACTS.as_ref() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for call in calls(blocks, tracepoints) {
+        let syscall = call.syscall().map(str::to_owned);
+        let label = call.label().to_owned();
+        let mut add = |claim: Claim, text: String, source: &str| {
+            out.push(Contract {
+                call: call.clone(),
+                claim,
+                text,
+                source: source.to_owned(),
+            })
+        };
+        if intent.asks(Concept::Failure) && syscall.is_some() {
+            let src = &facts.failure.source;
+            let ret = &facts.failure.field;
+            add(
+                Claim::OnlyFailures,
+                format!("at {label}: shown ⇒ args->{ret} < 0"),
+                src,
+            );
+            add(
+                Claim::FailureShown,
+                format!("at {label}: some call with args->{ret} < 0 is shown"),
+                src,
+            );
+            let names_errno = intent.constants.iter().any(|c| c.starts_with('E'));
+            if !names_errno {
+                add(
+                    Claim::EveryFailureAlike,
+                    format!("at {label}: args->{ret} < 0 is shown whatever the error"),
+                    src,
+                );
+            }
+        }
+        if intent.asks(Concept::Port) || intent.asks(Concept::Connections) {
+            add(
+                Claim::HostOrderPorts,
+                format!("at {label}: a port read from a __be16 field is shown in host byte order (bswap)"),
+                "byteorder(3): network byte order is big-endian; ip(7) sin_port is __be16",
+            );
+        }
+        if intent.asks(Concept::Ipv6) {
+            let fam = &facts.address_family;
+            add(
+                Claim::Ipv6Shown { inet6: fam.inet6 },
+                format!("at {label}: a socket of family AF_INET6 ({}) can be shown", fam.inet6),
+                &fam.source,
+            );
+        }
+        if intent.asks(Concept::Duration) && call.enter.is_some() {
+            add(
+                Claim::LatencySameThread,
+                format!(
+                    "at {label}: a shown duration is this thread's exit time minus its own entry time"
+                ),
+                "a call's latency is measured per thread: the same task enters and exits it (bpftrace(8) tid)",
+            );
+        }
+        let bytes = syscall.as_deref().and_then(|s| {
+            facts
+                .byte_count_result
+                .iter()
+                .find(|b| b.syscalls.iter().any(|x| x == s))
+        });
+        let speaks_of_bytes = facts.byte_words.iter().any(|w| intent.names_word(w));
+        if let (true, Some(b)) = (speaks_of_bytes, bytes) {
+            add(
+                Claim::BytesAreResult,
+                format!("at {label}: the bytes summed are args->ret of a successful call"),
+                &b.source,
+            );
+        }
+    }
+    out
+}
+
+/// The calls a program observes: a syscall or a uprobed function (entry and exit, whichever
+/// the program watches), or any other event alone. Wildcards are expanded against this host's
+/// tracepoints.
+pub fn calls(blocks: &[Block], tracepoints: &BTreeMap<String, Tracepoint>) -> Vec<Call> {
+    let mut probes: Vec<String> = Vec::new();
+    for block in blocks {
+        for p in block.probes.iter().filter(|p| p.observes_events()) {
+            let prefix = match p.prefix.as_str() {
+                "t" => "tracepoint",
+                "u" => "uprobe",
+                "ur" => "uretprobe",
+                other => other,
+            };
+            if prefix == "tracepoint" && p.target.contains('*') {
+                probes.extend(
+                    tracepoints
+                        .keys()
+                        .map(|k| format!("tracepoint:{k}"))
+                        .filter(|name| block.attaches_to(name)),
+                );
+            } else {
+                probes.push(format!("{prefix}:{}", p.target));
+            }
+        }
+    }
+    let mut out: Vec<Call> = Vec::new();
+    for p in probes {
+        let syscall = p
+            .strip_prefix("tracepoint:syscalls:sys_enter_")
+            .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"));
+        let function = p
+            .strip_prefix("uprobe:")
+            .or_else(|| p.strip_prefix("uretprobe:"));
+        let call = match (syscall, function) {
+            (Some(name), _) => Call {
+                enter: Some(format!("tracepoint:syscalls:sys_enter_{name}")),
+                exit: format!("tracepoint:syscalls:sys_exit_{name}"),
+                name: format!("{name}()"),
+            },
+            (None, Some(target)) => Call {
+                enter: Some(format!("uprobe:{target}")),
+                exit: format!("uretprobe:{target}"),
+                name: format!("{}()", target.rsplit(':').next().unwrap_or(target)),
+            },
+            (None, None) => Call {
+                enter: None,
+                name: p.rsplit(':').next().unwrap_or(&p).to_owned(),
+                exit: p,
+            },
+        };
+        if !out.contains(&call) {
+            out.push(call);
+        }
+    }
+    out
+}
+
+/// A user's contract: statements separated by `;`, each `assume EXPR` or `assert EXPR`, exactly
+/// one `assert`. EXPR is a bpftrace expression over `args->FIELD`, `ret`, builtins (`pid`,
+/// `tid`, `comm`, `nsecs`), `printed` (the program showed something), `out(N)` (the Nth value
+/// the last `printf` shown printed, from 0), `bswap(…)`, and `A => B` (implication, loosest).
+pub fn parse_written(text: &str) -> Result<Written, String> {
+    let mut assumes = Vec::new();
+    let mut claim = None;
+    for stmt in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let (word, rest) = stmt.split_once(char::is_whitespace).unwrap_or((stmt, ""));
+        let node = formula(rest.trim())
+            .ok_or_else(|| format!("cannot read `{}` as an expression", rest.trim()))?;
+        match word {
+            "assume" => assumes.push(node),
+            "assert" if claim.is_none() => claim = Some(node),
+            "assert" => return Err("a contract has exactly one `assert`".into()),
+            other => {
+                return Err(format!(
+                    "`{other}`: a contract statement starts with `assume` or `assert`"
+                ))
+            }
+        }
+    }
+    let claim = claim.ok_or("a contract needs one `assert EXPR`")?;
+    Ok(Written { assumes, claim })
+}
+
+/// An expression with `A => B` read as `!(A) || (B)`.
+fn formula(text: &str) -> Option<Node> {
+    let text = match text.split_once("=>") {
+        Some((a, b)) => format!("!({}) || ({})", a.trim(), b.trim()),
+        None => text.to_owned(),
+    };
+    let toks = expr::tokens(&text, 0..text.len());
+    expr::parse(&toks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::symbolic::program;
+
+    #[test]
+    fn the_shipped_facts_parse_and_name_their_sources() {
+        assert!(FACTS.is_some(), "specs-db/contracts.toml must parse, every entry sourced");
+    }
+
+    #[test]
+    fn a_syscall_exit_pairs_with_its_entry_when_watched() {
+        let blocks = program::read(
+            "tracepoint:syscalls:sys_enter_pread64 { @t[tid] = nsecs; }\n\
+             tracepoint:syscalls:sys_exit_pread64 { @t[tid] = 0; }\n\
+             tracepoint:sched:sched_process_exit { }",
+        );
+        let calls = calls(&blocks, &BTreeMap::new());
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!(
+            calls[0].enter.as_deref(),
+            Some("tracepoint:syscalls:sys_enter_pread64")
+        );
+        assert_eq!(calls[0].name, "pread64()");
+        assert_eq!(calls[1].exit, "tracepoint:sched:sched_process_exit");
+        assert_eq!(calls[1].enter, None);
+    }
+
+    #[test]
+    fn the_request_decides_which_contracts_apply() {
+        let blocks = program::read(
+            "tracepoint:syscalls:sys_exit_unlinkat /args->ret < 0/ { printf(\"%d\\n\", args->ret); }",
+        );
+        let failing = Intent::read("which unlinkat calls fail, and with what error?");
+        let claims: Vec<_> = from_intent(&failing, &blocks, &BTreeMap::new())
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(claims.len(), 3, "{claims:?}");
+        let plain = Intent::read("show unlinkat calls");
+        assert!(from_intent(&plain, &blocks, &BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn written_contracts_read_assume_assert_and_implication() {
+        let w = parse_written("assume args->fd > 2; assert printed => ret < 0").expect("parse");
+        assert_eq!(w.assumes.len(), 1);
+        assert!(parse_written("assume ret > 0").is_err());
+        assert!(parse_written("assert ret >; ").is_err());
+        assert!(parse_written("prove ret > 0").is_err());
+    }
+}
