@@ -1,0 +1,230 @@
+//! The symbolic verifier on real programs: each program here is first loaded by the host's
+//! bpftrace into the real kernel (so it is a program a model could have handed over), then
+//! judged by z3 against the contracts a request implies. A wrong version of each is refuted
+//! with a counterexample, its right version proved; a solver timeout is unknown, not a pass.
+//! The agent loop feeds a refutation back and answers with the corrected program.
+use std::path::Path;
+use std::time::Duration;
+
+use kgent_tests::{ask_all, final_answer, proto, workspace_bin, TestDaemon};
+use kgentd::host::HostFacts;
+use kgentd::intent::Intent;
+use kgentd::symbolic::{self, Outcome, Types};
+use kgentd::toolchain::bpftrace::{check_load, LoadVerdict};
+
+fn host() -> HostFacts {
+    HostFacts::discover(Path::new("bpftrace"))
+}
+
+/// Loads `source` with the real bpftrace, then judges it against `request`'s contracts.
+async fn judged(host: &HostFacts, request: &str, source: &str) -> Vec<symbolic::Finding> {
+    let report = check_load(Path::new("bpftrace"), source, Duration::from_secs(60)).await;
+    assert!(
+        matches!(report.verdict, LoadVerdict::Attached { .. }),
+        "bpftrace must load the test program:\n{source}\n{}",
+        report.diagnostic
+    );
+    let contracts = symbolic::contracts_for(&Intent::read(request), source, &host.tracepoints);
+    assert!(!contracts.is_empty(), "the request implies contracts: {request}");
+    let types = Types {
+        tracepoints: &host.tracepoints,
+        btf: symbolic::kernel_btf(),
+    };
+    symbolic::verify(source, &contracts, &types, Duration::from_secs(5))
+}
+
+/// The outcome of the contract whose text contains `about`.
+fn outcome<'a>(findings: &'a [symbolic::Finding], about: &str) -> &'a Outcome {
+    &findings
+        .iter()
+        .find(|f| f.contract.contains(about))
+        .unwrap_or_else(|| panic!("no contract about {about:?}: {findings:#?}"))
+        .outcome
+}
+
+fn refuted<'a>(findings: &'a [symbolic::Finding], about: &str) -> &'a str {
+    match outcome(findings, about) {
+        Outcome::Refuted(why) => why,
+        other => panic!("{about}: expected a refutation, got {other:?}"),
+    }
+}
+
+fn proved(findings: &[symbolic::Finding], about: &str) {
+    assert_eq!(
+        outcome(findings, about),
+        &Outcome::Proved,
+        "{about}: {findings:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_call_tracer_that_prints_successes_is_refuted_and_the_right_one_proved() {
+    let host = host();
+    let request = "list the unlinkat calls that fail, with the error";
+    let wrong = "tracepoint:syscalls:sys_exit_unlinkat /args->ret > 0/ { printf(\"%s %d\\n\", comm, args->ret); }";
+    let f = judged(&host, request, wrong).await;
+    let why = refuted(&f, "shown ⇒");
+    assert!(why.contains("args->ret = ") && why.contains("succeeded"), "{why}");
+    refuted(&f, "some call with");
+
+    let right = "tracepoint:syscalls:sys_enter_unlinkat { @path[tid] = args->pathname; }\n\
+                 tracepoint:syscalls:sys_exit_unlinkat /@path[tid]/ {\n\
+                   if (args->ret < 0) { printf(\"%s %s %d\\n\", comm, str(@path[tid]), -args->ret); }\n\
+                   delete(@path[tid]);\n\
+                 }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "shown ⇒");
+    proved(&f, "some call with");
+    proved(&f, "whatever the error");
+
+    // Only one errno shown, when the request asks for every failure.
+    let one = "tracepoint:syscalls:sys_exit_unlinkat /args->ret == -2/ { printf(\"%s\\n\", comm); }";
+    let f = judged(&host, request, one).await;
+    refuted(&f, "whatever the error");
+}
+
+#[tokio::test]
+async fn a_port_printed_without_byte_swap_is_refuted() {
+    let host = host();
+    let request = "show the destination port of each connect() by process";
+    let wrong = "tracepoint:syscalls:sys_enter_connect {\n\
+                   $sa = (struct sockaddr_in *)args->uservaddr;\n\
+                   if ($sa->sin_family == 2) { printf(\"%s %d\\n\", comm, $sa->sin_port); }\n\
+                 }";
+    let f = judged(&host, request, wrong).await;
+    let why = refuted(&f, "byte order");
+    assert!(why.contains("sin_port = "), "{why}");
+    let right = wrong.replace("$sa->sin_port)", "bswap($sa->sin_port))");
+    let f = judged(&host, request, &right).await;
+    proved(&f, "byte order");
+}
+
+#[tokio::test]
+async fn an_ipv4_only_tracer_is_refuted_when_ipv6_is_asked_too() {
+    let host = host();
+    let request = "log TCP state changes with the local address, for IPv4 and IPv6 sockets";
+    let wrong = "tracepoint:sock:inet_sock_set_state /args->family == 2/ { printf(\"%s %d\\n\", ntop(args->saddr), args->sport); }";
+    let f = judged(&host, request, wrong).await;
+    refuted(&f, "AF_INET6");
+    let right = "tracepoint:sock:inet_sock_set_state {\n\
+                   if (args->family == 2) { printf(\"%s %d\\n\", ntop(args->saddr), args->sport); }\n\
+                   else if (args->family == 10) { printf(\"%s %d\\n\", ntop(args->saddr_v6), args->sport); }\n\
+                 }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "AF_INET6");
+}
+
+#[tokio::test]
+async fn a_latency_from_another_threads_timestamp_is_refuted() {
+    let host = host();
+    let request = "how long do pread64 calls take, as a histogram in microseconds";
+    let wrong = "tracepoint:syscalls:sys_enter_pread64 { @start[pid] = nsecs; }\n\
+                 tracepoint:syscalls:sys_exit_pread64 /@start[pid]/ { @us = hist((nsecs - @start[pid]) / 1000); delete(@start[pid]); }";
+    let f = judged(&host, request, wrong).await;
+    let why = refuted(&f, "duration");
+    assert!(why.contains("thread 2"), "{why}");
+    let right = wrong.replace("[pid]", "[tid]");
+    let f = judged(&host, request, &right).await;
+    proved(&f, "duration");
+}
+
+#[tokio::test]
+async fn a_sum_of_requested_counts_is_refuted_where_bytes_written_are_asked() {
+    let host = host();
+    let request = "total bytes each process writes with write()";
+    let wrong = "tracepoint:syscalls:sys_enter_write { @bytes[comm] = sum(args->count); }";
+    let f = judged(&host, request, wrong).await;
+    let why = refuted(&f, "bytes summed");
+    assert!(why.contains("args->count = "), "{why}");
+    let right = "tracepoint:syscalls:sys_exit_write /args->ret > 0/ { @bytes[comm] = sum(args->ret); }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "bytes summed");
+}
+
+#[test]
+fn a_solver_timeout_is_unknown_never_a_pass() {
+    let host = host();
+    let source = "tracepoint:syscalls:sys_enter_pread64 { printf(\"%d %d\\n\", args->count, args->pos); }";
+    // Factoring a 64-bit product: far beyond a millisecond.
+    let c = symbolic::written_contract(
+        source,
+        "assert out(0) * out(1) != 1000000016000000063 || out(0) < 2",
+        None,
+        &host.tracepoints,
+    )
+    .expect("contract");
+    let types = Types {
+        tracepoints: &host.tracepoints,
+        btf: symbolic::kernel_btf(),
+    };
+    let f = symbolic::verify(source, &[c], &types, Duration::from_millis(1));
+    assert!(
+        matches!(&f[0].outcome, Outcome::Unknown(why) if why.contains("z3")),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn kgentd_verify_judges_written_contracts_and_says_so_in_its_exit_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prog = dir.path().join("p.bt");
+    std::fs::write(
+        &prog,
+        "tracepoint:syscalls:sys_exit_openat /args->ret > 0/ { printf(\"%d\\n\", args->ret); }\n",
+    )
+    .expect("write");
+    let verify = |contract: &str| {
+        std::process::Command::new(workspace_bin("kgentd"))
+            .args(["verify", &prog.to_string_lossy(), "--contract", contract])
+            .output()
+            .expect("run kgentd verify")
+    };
+    let out = verify("assert printed => ret < 0");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("REFUTED") && text.contains("args->ret = "), "{text}");
+    let out = verify("assert printed => ret > 0");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = verify("assert printed =>");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_agent_feeds_a_refuted_contract_back_and_answers_with_the_proved_program() {
+    let wrong = "```bpftrace\ntracepoint:syscalls:sys_exit_openat /args->ret >= 0/ { printf(\"%s %d\\n\", comm, args->ret); }\n```";
+    let right = "```bpftrace\ntracepoint:syscalls:sys_exit_openat /args->ret < 0/ { printf(\"%s %d\\n\", comm, args->ret); }\n```";
+    let d = TestDaemon::scripted(&[wrong, right]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "report each openat that fails, with the process and the error",
+        3,
+    )
+    .await
+    .expect("ask");
+    let first = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Some(proto::ask_event::Event::Check(c)) if c.name == "symbolic" && c.iteration == 1 => {
+                Some(c)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("a symbolic check at iteration 1: {events:#?}"));
+    assert!(!first.passed && !first.inconclusive, "{first:?}");
+    assert!(first.detail.contains("refuted"), "{}", first.detail);
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("answered: {events:#?}"));
+    assert_eq!(answer.iterations, 2);
+    let symbolic = answer
+        .checks
+        .iter()
+        .find(|c| c.name == "symbolic")
+        .expect("the answer carries its symbolic check");
+    assert!(symbolic.passed, "{symbolic:?}");
+    assert!(symbolic.detail.contains("proved"), "{}", symbolic.detail);
+    d.stop().await;
+}
