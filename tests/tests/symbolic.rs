@@ -136,9 +136,16 @@ async fn a_sum_of_requested_counts_is_refuted_where_bytes_written_are_asked() {
     let f = judged(&host, request, wrong).await;
     let why = refuted(&f, "bytes summed");
     assert!(why.contains("args->count = "), "{why}");
+    // Summing the result, failures included, adds negative error codes.
+    let unfiltered = "tracepoint:syscalls:sys_exit_write { @bytes[comm] = sum(args->ret); }";
+    let f = judged(&host, request, unfiltered).await;
+    proved(&f, "bytes summed");
+    let why = refuted(&f, "adds no bytes");
+    assert!(why.contains("/args->ret > 0/"), "{why}");
     let right = "tracepoint:syscalls:sys_exit_write /args->ret > 0/ { @bytes[comm] = sum(args->ret); }";
     let f = judged(&host, request, right).await;
     proved(&f, "bytes summed");
+    proved(&f, "adds no bytes");
 }
 
 #[test]

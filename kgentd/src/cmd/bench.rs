@@ -144,7 +144,50 @@ async fn loop_stages(
         loads.push(c.elapsed);
     }
     row("check: bpftrace-load (verifier)", loads);
+    symbolic_stage(agent, config, rounds).await;
     Ok(grounding)
+}
+
+/// Candidates the symbolic check judges, one per kind of contract (requests in our words).
+const SYMBOLIC_CANDIDATES: &[(&str, &str)] = &[
+    (
+        "which unlinkat calls fail, and with what error",
+        "tracepoint:syscalls:sys_enter_unlinkat { @p[tid] = args->pathname; }\ntracepoint:syscalls:sys_exit_unlinkat /@p[tid]/ { if (args->ret < 0) { printf(\"%s %d\\n\", str(@p[tid]), args->ret); } delete(@p[tid]); }",
+    ),
+    (
+        "pread64 latency per thread as a histogram in microseconds",
+        "tracepoint:syscalls:sys_enter_pread64 { @s[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_pread64 /@s[tid]/ { @us = hist((nsecs - @s[tid]) / 1000); delete(@s[tid]); }",
+    ),
+    (
+        "bytes each process writes with write()",
+        "tracepoint:syscalls:sys_exit_write /args->ret > 0/ { @b[comm] = sum(args->ret); }",
+    ),
+    (
+        "destination ports of connect() calls",
+        "tracepoint:syscalls:sys_enter_connect { $sa = (struct sockaddr_in *)args->uservaddr; if ($sa->sin_family == 2) { printf(\"%d\\n\", bswap($sa->sin_port)); } }",
+    ),
+];
+
+/// The symbolic check's time per candidate (all the contracts its request implies).
+async fn symbolic_stage(agent: &Agent, config: &Config, rounds: usize) {
+    let timeout = Duration::from_millis(config.agent.symbolic_timeout_ms);
+    let mut samples = Vec::new();
+    let mut contracts = 0;
+    for _ in 0..rounds.min(5) {
+        for (request, program) in SYMBOLIC_CANDIDATES {
+            let intent = kgentd::intent::Intent::read(request);
+            let c = check::check_symbolic(&agent.host, &intent, program, timeout).await;
+            if let check::Evidence::Contracts(lines) = &c.evidence {
+                contracts += lines.len();
+            }
+            if !c.passed() {
+                println!("  (symbolic: {} was not proved: {})", request, c.detail());
+            }
+            samples.push(c.elapsed);
+        }
+    }
+    let per = contracts as f64 / samples.len().max(1) as f64;
+    row(&format!("check: symbolic ({per:.1} contracts)"), samples);
 }
 
 /// The model's reading and writing speed on the loop's own prompt: a first call (loading the

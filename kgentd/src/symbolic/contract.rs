@@ -97,8 +97,9 @@ pub enum Claim {
     /// A duration shown at a call's exit is that thread's own exit time minus its own entry
     /// time (in ns, µs or ms), even when another thread of the process entered in between.
     LatencySameThread,
-    /// What is summed over one call is its result when it succeeded, and nothing otherwise.
-    BytesAreResult,
+    /// What is summed over one call that succeeded is its result (`failed: false`); over one
+    /// that failed, nothing (`failed: true`).
+    BytesAreResult { failed: bool },
     Written(Written),
 }
 
@@ -188,8 +189,13 @@ pub fn from_intent(
         let speaks_of_bytes = facts.byte_words.iter().any(|w| intent.names_word(w));
         if let (true, Some(b)) = (speaks_of_bytes, bytes) {
             add(
-                Claim::BytesAreResult,
-                format!("at {label}: the bytes summed are args->ret of a successful call"),
+                Claim::BytesAreResult { failed: false },
+                format!("at {label}: the bytes summed for a successful call are its args->ret"),
+                &b.source,
+            );
+            add(
+                Claim::BytesAreResult { failed: true },
+                format!("at {label}: a failed call (args->ret < 0) adds no bytes"),
                 &b.source,
             );
         }

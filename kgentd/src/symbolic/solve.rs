@@ -299,7 +299,7 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
             )
         }
         Claim::LatencySameThread => latency(blocks, contract, types),
-        Claim::BytesAreResult => {
+        Claim::BytesAreResult { failed } => {
             let r = run::run(blocks, &scenario, types, "");
             let ret = result_of(&r, exit, "");
             let adds: Vec<BV> = r
@@ -318,13 +318,24 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 return Err("the program sums nothing".into());
             };
             let total = adds[1..].iter().fold(first.clone(), |acc, x| acc.bvadd(x));
-            let expected = ret.bvsgt(&zero).ite(&ret, &zero);
+            let (case, expected, violation) = if *failed {
+                (
+                    ret.bvslt(&zero),
+                    zero.clone(),
+                    "a failed call's negative error code is added to the bytes; sum args->ret only when it is positive (a predicate /args->ret > 0/ on the sys_exit_ probe)",
+                )
+            } else {
+                (
+                    ret.bvsge(&zero),
+                    ret.clone(),
+                    "what is summed for a successful call is not the bytes it transferred: sum args->ret at its sys_exit_ tracepoint, not the count the caller asked for",
+                )
+            };
             single(
                 vec![r],
-                total.eq(&expected).not(),
+                Bool::and(&[case, total.eq(&expected).not()]),
                 false,
-                "what is summed for one call differs from the bytes it transferred (its result, args->ret, when it succeeded)"
-                    .into(),
+                violation.into(),
             )
             .map(|q| q.with_extra("args->ret", &ret))
         }

@@ -712,8 +712,24 @@ mod tests {
         let Expr::Binary(l, Op::Ge, r) = &n.expr else {
             panic!("{n:?}");
         };
-        assert!(matches!(l.expr, Expr::Cast(_)));
+        assert!(matches!(&l.expr, Expr::Cast(ty, _) if ty == "uint64"));
         assert_eq!(l.args_field(), Some("len"));
+        let ptr = tree("((struct sockaddr_in *)args->uservaddr)->sin_port");
+        let Expr::Member(base, _) = &ptr.expr else {
+            panic!("{ptr:?}");
+        };
+        assert!(
+            matches!(&base.bare().expr, Expr::Member(..)),
+            "the cast is looked through: {base:?}"
+        );
+        let Expr::Group(cast) = &base.expr else {
+            panic!("{base:?}");
+        };
+        assert!(matches!(&cast.expr, Expr::Cast(ty, _) if ty == "struct sockaddr_in *"));
+        let keys = tree("@m[pid, comm]");
+        assert!(
+            matches!(&keys.expr, Expr::Index(_, k) if matches!(&k.expr, Expr::Tuple(items) if items.len() == 2))
+        );
         assert_eq!(r.expr, Expr::Int(16));
         assert_eq!(tree("0644").expr, Expr::Int(0o644));
         assert_eq!(tree("1_000").expr, Expr::Int(1000));
