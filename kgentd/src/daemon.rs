@@ -10,6 +10,7 @@ use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::agent::Agent;
+use crate::api::readiness::{self, Gate};
 use crate::api::KgentService;
 use crate::config::Config;
 use crate::error::KgentError;
@@ -18,7 +19,6 @@ use crate::features::{self, Measurement};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
-use crate::proto::kgent_server::KgentServer;
 use crate::store::Store;
 use crate::toolchain::clang::ClangToolchain;
 
@@ -130,20 +130,59 @@ impl Daemon {
     pub async fn serve(
         self,
         listener: UnixListener,
-        shutdown: impl std::future::Future<Output = ()> + Send,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), KgentError> {
-        let service = KgentService::new(
+        let serving = Serving::start(listener, shutdown).await?;
+        serving.ready(&self).await;
+        serving.finish(self).await
+    }
+
+    /// The API service over this daemon's parts.
+    fn service(&self) -> KgentService {
+        KgentService::new(
             self.agent.clone(),
             self.jobs.clone(),
             self.config.limits.clone(),
             self.config.jobs.max_events_per_s,
-        );
-        let result = tonic::transport::Server::builder()
-            .add_service(KgentServer::new(service))
-            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
-            .await
-            .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")));
-        self.jobs.shutdown().await;
+        )
+    }
+}
+
+/// The gRPC server on the daemon's socket, answering from before the daemon is built: health
+/// says `NOT_SERVING` and the API `UNAVAILABLE` until [`Serving::ready`].
+pub struct Serving {
+    gate: Gate,
+    server: tokio::task::JoinHandle<Result<(), KgentError>>,
+}
+
+impl Serving {
+    /// Starts serving `listener` (health, reflection, the gated API) until `shutdown` completes.
+    pub async fn start(
+        listener: UnixListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Self, KgentError> {
+        let (gate, router) = readiness::router().await?;
+        let server = tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+                .await
+                .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")))
+        });
+        Ok(Self { gate, server })
+    }
+
+    /// Opens the API over `daemon` and reports `SERVING`.
+    pub async fn ready(&self, daemon: &Daemon) {
+        self.gate.open(daemon.service()).await;
+    }
+
+    /// Waits for the server to stop, then ends every job of `daemon`.
+    pub async fn finish(self, daemon: Daemon) -> Result<(), KgentError> {
+        let result = match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(KgentError::Internal(format!("gRPC server crashed: {e}"))),
+        };
+        daemon.jobs.shutdown().await;
         result
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kgentd::config::{BackendKind, Config, DEFAULT_CONFIG_PATH};
-use kgentd::daemon::{listen, Daemon};
+use kgentd::daemon::{listen, Daemon, Serving};
 
 #[derive(Parser)]
 #[command(
@@ -222,7 +222,6 @@ async fn main() -> anyhow::Result<()> {
     }
     let listener = listen(&cfg.socket, &cfg.socket_group)?;
     let socket = cfg.socket.clone();
-    let daemon = Daemon::build(cfg).await.context("starting kgentd")?;
     let shutdown = async {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -238,7 +237,11 @@ async fn main() -> anyhow::Result<()> {
         }
         tracing::info!("shutting down: stopping every job");
     };
-    daemon.serve(listener, shutdown).await?;
+    // Health answers NOT_SERVING while the host is read and the catalog built.
+    let serving = Serving::start(listener, shutdown).await?;
+    let daemon = Daemon::build(cfg).await.context("starting kgentd")?;
+    serving.ready(&daemon).await;
+    serving.finish(daemon).await?;
     let _ = std::fs::remove_file(socket);
     Ok(())
 }
