@@ -1,6 +1,7 @@
 //! Assembling and serving the daemon: open the store, read the host, build the knowledge and the
 //! model backend, reconcile the jobs a previous daemon left, listen on the Unix socket, and shut
 //! down cleanly (every job ended, the store flushed).
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,13 +13,14 @@ use tokio_stream::wrappers::UnixListenerStream;
 use crate::agent::Agent;
 use crate::api::readiness::{self, Gate};
 use crate::api::KgentService;
-use crate::config::Config;
+use crate::config::{Config, MetricsConfig};
 use crate::error::KgentError;
 use crate::exec::{Jobs, JobsSetup};
 use crate::features::{self, Measurement};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
+use crate::metrics;
 use crate::store::Store;
 use crate::toolchain::clang::ClangToolchain;
 
@@ -51,7 +53,9 @@ impl Daemon {
         let host = discover_host(&config).await?;
         let dirs = config.agent.example_dirs.clone();
         let (host, knowledge) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let knowledge = Knowledge::build(&host, &dirs);
+            metrics::catalog_built(started.elapsed());
             (host, knowledge)
         })
         .await
@@ -132,7 +136,7 @@ impl Daemon {
         listener: UnixListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), KgentError> {
-        let serving = Serving::start(listener, shutdown).await?;
+        let serving = Serving::start(listener, &self.config.metrics, shutdown).await?;
         serving.ready(&self).await;
         serving.finish(self).await
     }
@@ -149,18 +153,31 @@ impl Daemon {
 }
 
 /// The gRPC server on the daemon's socket, answering from before the daemon is built: health
-/// says `NOT_SERVING` and the API `UNAVAILABLE` until [`Serving::ready`].
+/// says `NOT_SERVING` and API calls wait until [`Serving::ready`]. With `[metrics] listen`, the
+/// Prometheus endpoint beside it.
 pub struct Serving {
     gate: Gate,
     server: tokio::task::JoinHandle<Result<(), KgentError>>,
+    metrics: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 impl Serving {
-    /// Starts serving `listener` (health, reflection, the gated API) until `shutdown` completes.
+    /// Starts serving `listener` (health, reflection, the gated API) until `shutdown` completes,
+    /// and the metrics endpoint when `metrics` names an address (refused when it is not
+    /// loopback and not allowed).
     pub async fn start(
         listener: UnixListener,
+        metrics: &MetricsConfig,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<Self, KgentError> {
+        let metrics = match metrics::bind(metrics).await? {
+            Some(l) => {
+                let addr = l.local_addr()?;
+                tracing::info!("Prometheus metrics on http://{addr}/metrics");
+                Some((addr, tokio::spawn(metrics::serve(l))))
+            }
+            None => None,
+        };
         let (gate, router) = readiness::router().await?;
         let server = tokio::spawn(async move {
             router
@@ -168,7 +185,16 @@ impl Serving {
                 .await
                 .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")))
         });
-        Ok(Self { gate, server })
+        Ok(Self {
+            gate,
+            server,
+            metrics,
+        })
+    }
+
+    /// Where the metrics endpoint listens, when it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
     }
 
     /// Opens the API over `daemon` and reports `SERVING`.
@@ -183,6 +209,9 @@ impl Serving {
             Err(e) => Err(KgentError::Internal(format!("gRPC server crashed: {e}"))),
         };
         daemon.jobs.shutdown().await;
+        if let Some((_, task)) = self.metrics {
+            task.abort();
+        }
         result
     }
 }

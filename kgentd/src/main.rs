@@ -238,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("shutting down: stopping every job");
     };
     // Health answers NOT_SERVING while the host is read and the catalog built.
-    let serving = Serving::start(listener, shutdown).await?;
+    let serving = Serving::start(listener, &cfg.metrics, shutdown).await?;
     let daemon = Daemon::build(cfg).await.context("starting kgentd")?;
     serving.ready(&daemon).await;
     serving.finish(daemon).await?;

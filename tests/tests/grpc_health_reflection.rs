@@ -39,7 +39,7 @@ async fn health_is_not_serving_until_the_catalog_is_built_and_reflection_reaches
     let socket = cfg.socket.clone();
     let listener = listen(&socket, "kgent-test-no-such-group").expect("listen");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = Serving::start(listener, async {
+    let serving = Serving::start(listener, &cfg.metrics, async {
         let _ = stopped.await;
     })
     .await
