@@ -32,7 +32,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 install_packages() {
     # libc6-dev: the C headers that give uprobe arguments their names and types (host/prototypes.rs)
-    local pkgs=(bpftrace clang llvm libbpf-dev libc6-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip python3-venv unzip)
+    # man-db: `man -l` renders the generated man pages in tests/manual.rs
+    local pkgs=(bpftrace clang llvm libbpf-dev libc6-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip python3-venv unzip man-db)
     local missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ ${#missing[@]} -eq 0 ]; then say "Debian packages: all present"; return; fi

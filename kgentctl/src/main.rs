@@ -178,6 +178,10 @@ Examples:
   kgentctl probes uprobes bash --filter readline
   kgentctl probes uprobes libstdc++        (function symbols and USDT probes)")]
     Probes(probes::ProbesArgs),
+
+    /// Generate kgentctl's man pages or shell completions (packaging; see README).
+    #[command(hide = true, subcommand)]
+    Generate(kgent_clidoc::Generate),
 }
 
 /// Which kind of program to ask for or to run.
@@ -257,6 +261,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Probes(args) => probes::probes(&cli.socket, args).await,
         Command::Jobs(args) => jobs::jobs(&cli.socket, args).await,
         Command::Stop(args) => jobs::stop(&cli.socket, args).await,
+        Command::Generate(what) => {
+            use clap::CommandFactory;
+            let manual = kgent_clidoc::Manual {
+                section: "1",
+                source: concat!("kgent ", env!("CARGO_PKG_VERSION")),
+            };
+            let written = kgent_clidoc::run(what, Cli::command(), &manual, &mut std::io::stdout())?;
+            for page in written {
+                println!("{}", page.display());
+            }
+            Ok(Exit::Success)
+        }
     }
 }
 

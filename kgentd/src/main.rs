@@ -126,6 +126,9 @@ enum Command {
         /// The request, as a user would type it.
         request: String,
     },
+    /// Generate kgentd's man pages or shell completions (packaging; see README).
+    #[command(hide = true, subcommand)]
+    Generate(kgent_clidoc::Generate),
 }
 
 fn init_logging() {
@@ -181,6 +184,18 @@ fn effective_config(args: &Args) -> anyhow::Result<Config> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Before the configuration is read: generating the manual needs no config file.
+    if let Some(Command::Generate(what)) = args.command {
+        use clap::CommandFactory;
+        let manual = kgent_clidoc::Manual {
+            section: "8",
+            source: concat!("kgent ", env!("CARGO_PKG_VERSION")),
+        };
+        for page in kgent_clidoc::run(what, Args::command(), &manual, &mut std::io::stdout())? {
+            println!("{}", page.display());
+        }
+        return Ok(());
+    }
     let cfg = effective_config(&args)?;
     if args.print_config {
         print!("{}", cfg.to_toml());
@@ -215,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
             cmd::intent::run(&request);
             return Ok(());
         }
-        None => {}
+        Some(Command::Generate(_)) | None => {}
     }
     if !nix::unistd::Uid::effective().is_root() {
         anyhow::bail!("kgentd must run as root: it loads eBPF programs into the kernel");
