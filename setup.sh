@@ -7,6 +7,8 @@
 #   bash setup.sh             packages, model, release build, binaries in /usr/local/bin
 #   bash setup.sh demo        all that, then start kgentd and ask it a sample request
 #   bash setup.sh test        packages, model, then the whole test suite (what CI runs)
+#   bash setup.sh deb         packages, model, then the Debian package built and installed
+#                             (kgentd in /usr/sbin, kgentd.socket enabled; packaging/deb/)
 #   bash setup.sh --no-build  packages, model and the test clients' Python venv only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,7 +35,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 install_packages() {
     # libc6-dev: the C headers that give uprobe arguments their names and types (host/prototypes.rs)
     # man-db: `man -l` renders the generated man pages in tests/manual.rs
-    local pkgs=(bpftrace clang llvm libbpf-dev libc6-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip python3-venv unzip man-db)
+    # dpkg-dev, systemd: the Debian package's build (dpkg-shlibdeps) and its test (systemd-analyze)
+    local pkgs=(bpftrace clang llvm libbpf-dev libc6-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip python3-venv unzip man-db dpkg-dev systemd)
     local missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ ${#missing[@]} -eq 0 ]; then say "Debian packages: all present"; return; fi
@@ -125,6 +128,14 @@ cargo_env() {
     command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
 }
 
+# The Debian package (release build), installed with apt so its dependencies come along.
+install_deb() {
+    local deb
+    deb=$(bash packaging/deb/build.sh)
+    say "installing $deb"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb"
+}
+
 install_bins() {
     install -m 0755 target/release/kgentd target/release/kgentctl /usr/local/bin/
     say "installed kgentd and kgentctl in /usr/local/bin"
@@ -164,6 +175,7 @@ case "$mode" in
     install) build; install_bins ;;
     demo) build; install_bins; demo ;;
     test) test_python_env; run_tests ;;
-    *) die "unknown mode $mode (expected: demo, test, --no-build, or nothing)" ;;
+    deb) install_deb ;;
+    *) die "unknown mode $mode (expected: demo, test, deb, --no-build, or nothing)" ;;
 esac
 say "done"
