@@ -27,7 +27,7 @@ use crate::proto::kgent_server::KgentServer;
 
 type Api = KgentServer<KgentService>;
 
-/// Opens the gate once the daemon is ready; cheap to clone.
+/// Opens the gate once the daemon is ready, and says so to the health service.
 pub struct Gate {
     api: watch::Sender<Option<Api>>,
     health: HealthReporter,
