@@ -7,7 +7,9 @@
 #   bash setup.sh             packages, model, release build, binaries in /usr/local/bin
 #   bash setup.sh demo        all that, then start kgentd and ask it a sample request
 #   bash setup.sh test        packages, model, then the whole test suite (what CI runs)
-#   bash setup.sh --no-build  packages and model only
+#   bash setup.sh deb         packages, model, then the Debian package built and installed
+#                             (kgentd in /usr/sbin, kgentd.socket enabled; packaging/deb/)
+#   bash setup.sh --no-build  packages, model and the test clients' Python venv only
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,6 +22,8 @@ EMBED_DIR=${KGENT_EMBED_DIR:-/var/cache/kgent/models/all-minilm-l6-v2}
 EMBED_FILES="model.safetensors:53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 tokenizer.json:be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
 config.json:953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
+# Test clients (tests/python/requirements.txt: grpcio, prometheus-client, ...) live in a venv.
+TEST_PYTHON_DIR=${KGENT_TEST_PYTHON_DIR:-/var/cache/kgent/python-tests}
 SOCKET=/run/kgent/kgent.sock
 SAMPLE="print the pid, process name and path of every file that gets opened"
 
@@ -30,7 +34,9 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 install_packages() {
     # libc6-dev: the C headers that give uprobe arguments their names and types (host/prototypes.rs)
-    local pkgs=(bpftrace clang llvm libbpf-dev libc6-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip unzip libz3-dev)
+    # man-db: `man -l` renders the generated man pages in tests/manual.rs
+    # dpkg-dev, systemd: the Debian package's build (dpkg-shlibdeps) and its test (systemd-analyze)
+    local pkgs=(bpftrace clang llvm libbpf-dev libc6-dev bpftool iproute2 protobuf-compiler cmake libclang-dev pkg-config python3-pip python3-venv unzip man-db dpkg-dev systemd libz3-dev)
     local missing=()
     for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ ${#missing[@]} -eq 0 ]; then say "Debian packages: all present"; return; fi
@@ -97,6 +103,20 @@ fetch_embedding_model() {
     say "embedding model: $EMBED_DIR (hashes verified)"
 }
 
+# The real clients the integration tests drive kgentd with (no kgent proto compiled in), pinned
+# in tests/python/requirements.txt, as wheels only, into a venv of Debian's python3.
+test_python_env() {
+    local req=tests/python/requirements.txt stamp="$TEST_PYTHON_DIR/requirements.txt"
+    if [ -x "$TEST_PYTHON_DIR/bin/python3" ] && cmp -s "$req" "$stamp"; then
+        say "test clients: $TEST_PYTHON_DIR (up to date)"; return
+    fi
+    say "test clients: installing $req into $TEST_PYTHON_DIR"
+    rm -rf "$TEST_PYTHON_DIR"
+    /usr/bin/python3 -m venv "$TEST_PYTHON_DIR"
+    "$TEST_PYTHON_DIR/bin/pip" install -q --disable-pip-version-check --only-binary=:all: -r "$req"
+    cp "$req" "$stamp"
+}
+
 build() {
     say "building the workspace (release)"
     cargo build --release --workspace --bins
@@ -106,6 +126,14 @@ cargo_env() {
     # shellcheck disable=SC1091
     [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
     command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
+}
+
+# The Debian package (release build), installed with apt so its dependencies come along.
+install_deb() {
+    local deb
+    deb=$(bash packaging/deb/build.sh)
+    say "installing $deb"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb"
 }
 
 install_bins() {
@@ -143,10 +171,11 @@ fetch_model
 fetch_embedding_model
 cargo_env
 case "$mode" in
-    --no-build) ;;
+    --no-build) test_python_env ;;
     install) build; install_bins ;;
     demo) build; install_bins; demo ;;
-    test) run_tests ;;
-    *) die "unknown mode $mode (expected: demo, test, --no-build, or nothing)" ;;
+    test) test_python_env; run_tests ;;
+    deb) install_deb ;;
+    *) die "unknown mode $mode (expected: demo, test, deb, --no-build, or nothing)" ;;
 esac
 say "done"

@@ -12,6 +12,7 @@ mod history;
 mod host;
 mod jobs;
 mod json;
+mod mcp;
 mod probes;
 mod run;
 mod show;
@@ -178,6 +179,23 @@ Examples:
   kgentctl probes uprobes bash --filter readline
   kgentctl probes uprobes libstdc++        (function symbols and USDT probes)")]
     Probes(probes::ProbesArgs),
+
+    /// Serve kgent to an AI agent: a Model Context Protocol server on stdin/stdout.
+    #[command(after_help = "\
+Tools: host_info, search_probes, show_probe, ask (only programs verified on this host, with the
+checks they passed as evidence, or the reason there is none), run (a verified answer by its
+request_id, or program text as root; at most 60 s, 1000 lines) and history.
+
+The agent acts as the user running `kgentctl mcp`: kgentd's policy applies unchanged. Nothing
+but the protocol is written to stdout.
+
+Example (an MCP client's server entry):
+  {\"command\": \"kgentctl\", \"args\": [\"mcp\"]}")]
+    Mcp,
+
+    /// Generate kgentctl's man pages or shell completions (packaging; see README).
+    #[command(hide = true, subcommand)]
+    Generate(kgent_clidoc::Generate),
 }
 
 /// Which kind of program to ask for or to run.
@@ -257,6 +275,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Probes(args) => probes::probes(&cli.socket, args).await,
         Command::Jobs(args) => jobs::jobs(&cli.socket, args).await,
         Command::Stop(args) => jobs::stop(&cli.socket, args).await,
+        Command::Mcp => {
+            mcp::serve(cli.socket).await?;
+            Ok(Exit::Success)
+        }
+        Command::Generate(what) => {
+            use clap::CommandFactory;
+            let manual = kgent_clidoc::Manual {
+                section: "1",
+                source: concat!("kgent ", env!("CARGO_PKG_VERSION")),
+            };
+            let written = kgent_clidoc::run(what, Cli::command(), &manual, &mut std::io::stdout())?;
+            for page in written {
+                println!("{}", page.display());
+            }
+            Ok(Exit::Success)
+        }
     }
 }
 

@@ -35,6 +35,19 @@ pub struct Config {
     pub tools: ToolsConfig,
     pub retrieval: RetrievalConfig,
     pub jobs: JobsConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the Prometheus endpoint (`http://<listen>/metrics`), e.g. "127.0.0.1:9464";
+    /// "" (the default) serves none. Loopback only unless `allow_non_loopback`.
+    pub listen: String,
+    /// Serve the metrics on a non-loopback address. The endpoint has no authentication, and the
+    /// metrics tell how kgent is used (request outcomes, job ids): expose them only on a network
+    /// you trust, or scrape through a local agent.
+    pub allow_non_loopback: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -217,6 +230,7 @@ impl Default for Config {
             tools: ToolsConfig::default(),
             retrieval: RetrievalConfig::default(),
             jobs: JobsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Assembling and serving the daemon: open the store, read the host, build the knowledge and the
 //! model backend, reconcile the jobs a previous daemon left, listen on the Unix socket, and shut
 //! down cleanly (every job ended, the store flushed).
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,15 +11,16 @@ use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::agent::Agent;
+use crate::api::readiness::{self, Gate};
 use crate::api::KgentService;
-use crate::config::Config;
+use crate::config::{Config, MetricsConfig};
 use crate::error::KgentError;
 use crate::exec::{Jobs, JobsSetup};
 use crate::features::{self, Measurement};
 use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
-use crate::proto::kgent_server::KgentServer;
+use crate::metrics;
 use crate::store::Store;
 use crate::toolchain::clang::ClangToolchain;
 
@@ -51,7 +53,9 @@ impl Daemon {
         let host = discover_host(&config).await?;
         let dirs = config.agent.example_dirs.clone();
         let (host, knowledge) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let knowledge = Knowledge::build(&host, &dirs);
+            metrics::catalog_built(started.elapsed());
             (host, knowledge)
         })
         .await
@@ -130,20 +134,84 @@ impl Daemon {
     pub async fn serve(
         self,
         listener: UnixListener,
-        shutdown: impl std::future::Future<Output = ()> + Send,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), KgentError> {
-        let service = KgentService::new(
+        let serving = Serving::start(listener, &self.config.metrics, shutdown).await?;
+        serving.ready(&self).await;
+        serving.finish(self).await
+    }
+
+    /// The API service over this daemon's parts.
+    fn service(&self) -> KgentService {
+        KgentService::new(
             self.agent.clone(),
             self.jobs.clone(),
             self.config.limits.clone(),
             self.config.jobs.max_events_per_s,
-        );
-        let result = tonic::transport::Server::builder()
-            .add_service(KgentServer::new(service))
-            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
-            .await
-            .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")));
-        self.jobs.shutdown().await;
+        )
+    }
+}
+
+/// The gRPC server on the daemon's socket, answering from before the daemon is built: health
+/// says `NOT_SERVING` and API calls wait until [`Serving::ready`]. With `[metrics] listen`, the
+/// Prometheus endpoint beside it.
+pub struct Serving {
+    gate: Gate,
+    server: tokio::task::JoinHandle<Result<(), KgentError>>,
+    metrics: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+}
+
+impl Serving {
+    /// Starts serving `listener` (health, reflection, the gated API) until `shutdown` completes,
+    /// and the metrics endpoint when `metrics` names an address (refused when it is not
+    /// loopback and not allowed).
+    pub async fn start(
+        listener: UnixListener,
+        metrics: &MetricsConfig,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Self, KgentError> {
+        let metrics = match metrics::bind(metrics).await? {
+            Some(l) => {
+                let addr = l.local_addr()?;
+                tracing::info!("Prometheus metrics on http://{addr}/metrics");
+                Some((addr, tokio::spawn(metrics::serve(l))))
+            }
+            None => None,
+        };
+        let (gate, router) = readiness::router().await?;
+        let server = tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+                .await
+                .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")))
+        });
+        Ok(Self {
+            gate,
+            server,
+            metrics,
+        })
+    }
+
+    /// Where the metrics endpoint listens, when it does.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
+    }
+
+    /// Opens the API over `daemon` and reports `SERVING`.
+    pub async fn ready(&self, daemon: &Daemon) {
+        self.gate.open(daemon.service()).await;
+    }
+
+    /// Waits for the server to stop, then ends every job of `daemon`.
+    pub async fn finish(self, daemon: Daemon) -> Result<(), KgentError> {
+        let result = match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(KgentError::Internal(format!("gRPC server crashed: {e}"))),
+        };
+        daemon.jobs.shutdown().await;
+        if let Some((_, task)) = self.metrics {
+            task.abort();
+        }
         result
     }
 }

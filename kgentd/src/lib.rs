@@ -5,7 +5,7 @@
 //! [`host`] and [`knowledge`], asks [`llm`], hands each candidate to [`check`], and returns a
 //! verdict with evidence; [`exec`] runs what the caller approves. [`store`] keeps every request
 //! and its transcript. [`daemon`] assembles the parts, measuring with [`features`] what this
-//! kernel can load before anyone asks.
+//! kernel can load before anyone asks. [`metrics`] counts what they do for Prometheus.
 //!
 //! No module reaches "up": the references between these modules form no cycle
 //! (`tests/module_graph.rs` checks). The binary's own commands (`bench`, `specs`, `query`) live
@@ -23,6 +23,7 @@ pub mod host;
 pub mod intent;
 pub mod knowledge;
 pub mod llm;
+pub mod metrics;
 #[cfg(test)]
 mod no_panic;
 pub mod process;

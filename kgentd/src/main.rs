@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kgentd::config::{BackendKind, Config, DEFAULT_CONFIG_PATH};
-use kgentd::daemon::{listen, Daemon};
+use kgentd::daemon::{listen, Daemon, Serving};
 
 #[derive(Parser)]
 #[command(
@@ -148,6 +148,9 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
     },
+    /// Generate kgentd's man pages or shell completions (packaging; see README).
+    #[command(hide = true, subcommand)]
+    Generate(kgent_clidoc::Generate),
 }
 
 fn init_logging() {
@@ -203,6 +206,18 @@ fn effective_config(args: &Args) -> anyhow::Result<Config> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Before the configuration is read: generating the manual needs no config file.
+    if let Some(Command::Generate(what)) = args.command {
+        use clap::CommandFactory;
+        let manual = kgent_clidoc::Manual {
+            section: "8",
+            source: concat!("kgent ", env!("CARGO_PKG_VERSION")),
+        };
+        for page in kgent_clidoc::run(what, Args::command(), &manual, &mut std::io::stdout())? {
+            println!("{}", page.display());
+        }
+        return Ok(());
+    }
     let cfg = effective_config(&args)?;
     if args.print_config {
         print!("{}", cfg.to_toml());
@@ -257,14 +272,13 @@ async fn main() -> anyhow::Result<()> {
             cmd::intent::run(&request);
             return Ok(());
         }
-        None => {}
+        Some(Command::Generate(_)) | None => {}
     }
     if !nix::unistd::Uid::effective().is_root() {
         anyhow::bail!("kgentd must run as root: it loads eBPF programs into the kernel");
     }
     let listener = listen(&cfg.socket, &cfg.socket_group)?;
     let socket = cfg.socket.clone();
-    let daemon = Daemon::build(cfg).await.context("starting kgentd")?;
     let shutdown = async {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -280,7 +294,11 @@ async fn main() -> anyhow::Result<()> {
         }
         tracing::info!("shutting down: stopping every job");
     };
-    daemon.serve(listener, shutdown).await?;
+    // Health answers NOT_SERVING while the host is read and the catalog built.
+    let serving = Serving::start(listener, &cfg.metrics, shutdown).await?;
+    let daemon = Daemon::build(cfg).await.context("starting kgentd")?;
+    serving.ready(&daemon).await;
+    serving.finish(daemon).await?;
     let _ = std::fs::remove_file(socket);
     Ok(())
 }

@@ -318,3 +318,26 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     );
     bin
 }
+
+/// The Python of the test clients' venv (grpcio, grpcio-reflection, grpcio-health-checking,
+/// prometheus-client: `tests/python/requirements.txt`), made by `bash setup.sh`;
+/// `$KGENT_TEST_PYTHON` names another.
+pub fn test_python() -> PathBuf {
+    let python = std::env::var_os("KGENT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/kgent/python-tests/bin/python3"));
+    assert!(
+        python.exists(),
+        "{} is missing: `bash setup.sh --no-build` makes the test clients' venv \
+         (tests/python/requirements.txt), or set KGENT_TEST_PYTHON",
+        python.display()
+    );
+    python
+}
+
+/// A script of `tests/python/`.
+pub fn python_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
+}

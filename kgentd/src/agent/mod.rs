@@ -151,6 +151,11 @@ impl Agent {
             }
             Err(e) => rec.finish(RequestState::Failed, &e.to_string()).await,
         }
+        crate::metrics::ask_finished(
+            rec.record.state.as_str(),
+            rec.record.iterations,
+            rec.started.elapsed(),
+        );
         result
     }
 

@@ -451,6 +451,15 @@ impl<'a, 'r> Session<'a, 'r> {
         };
         self.rec.record.prompt_tokens += completion.prompt_tokens;
         self.rec.record.completion_tokens += completion.completion_tokens;
+        let generation = match completion.generation_ms {
+            0 => t.elapsed(),
+            ms => std::time::Duration::from_millis(ms),
+        };
+        crate::metrics::model_reply(
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            generation,
+        );
         self.rec
             .add(EntryKind::Reply, iteration, completion.text.clone());
         let detail = format!(
@@ -673,6 +682,9 @@ impl<'a, 'r> Session<'a, 'r> {
     ) -> Step {
         mem.last_checks = checks.iter().map(|c| check_event(iteration, c)).collect();
         for (c, ev) in checks.iter().zip(&mem.last_checks) {
+            if c.failed() {
+                crate::metrics::check_failed(c.name());
+            }
             let verdict = match c.verdict {
                 check::Verdict::Pass => "pass",
                 check::Verdict::Fail => "FAIL",

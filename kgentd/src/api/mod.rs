@@ -2,6 +2,7 @@
 //! to the agent and the jobs, streams their events, and maps domain errors to status codes.
 //! No logic of its own beyond that.
 mod convert;
+pub mod readiness;
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -21,6 +21,7 @@ use super::loader::{self, AttachTargets, LoadError, ObjectFacts};
 use super::map_read;
 use super::printk::TracePipe;
 use super::JobEvent;
+use crate::metrics::{DropCause, JobMeter};
 
 const MAP_TYPE_HASH: u32 = 1;
 const MAP_TYPE_ARRAY: u32 = 2;
@@ -124,6 +125,8 @@ pub struct Watch {
     pub detached: bool,
     pub max_events_per_s: u32,
     pub printk: Option<TracePipe>,
+    /// The job's metrics; dropped with the watch when the job ends.
+    pub meter: JobMeter,
 }
 
 /// A buffer records arrive in: a ring buffer, or one CPU's perf buffer.
@@ -210,7 +213,7 @@ pub async fn collect(
         ring.drain_now(&mut left);
     }
     for (name, record, bytes) in left.records {
-        if limiter.admit() {
+        if limiter.admit(&watch.meter) {
             let _ = events
                 .send(record_line(&facts, &name, record, &bytes))
                 .await;
@@ -350,6 +353,7 @@ async fn stream(
         duration,
         detached,
         printk,
+        meter,
         ..
     } = watch;
     let far = || tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
@@ -362,10 +366,11 @@ async fn stream(
     loop {
         tokio::select! {
             drained = next_records(rings), if !rings.is_empty() => {
-                send_records(drained, facts, limiter, events).await;
+                send_records(drained, facts, limiter, meter, events).await;
             }
             lines = async { match printk.as_mut() { Some(p) => p.lines().await, None => std::future::pending().await } }, if printk.is_some() => {
                 for l in lines {
+                    meter.event();
                     let _ = events.send(line(l, None)).await;
                 }
             }
@@ -387,15 +392,17 @@ async fn send_records(
     drained: Drained,
     facts: &ObjectFacts,
     limiter: &mut RateLimit,
+    meter: &JobMeter,
     events: &mpsc::Sender<JobEvent>,
 ) {
     for (name, record, bytes) in drained.records {
-        if !limiter.admit() {
+        if !limiter.admit(meter) {
             continue;
         }
         let _ = events.send(record_line(facts, &name, record, &bytes)).await;
     }
     for (name, count) in drained.lost {
+        meter.dropped(DropCause::BufferFull, count);
         let text = format!("kgent: {count} records lost: perf buffer {name} was full");
         send_notice(events, text).await;
     }
@@ -532,7 +539,18 @@ impl RateLimit {
         }
     }
 
-    fn admit(&mut self) -> bool {
+    /// Whether one more record may go now; counted in `meter` either way.
+    fn admit(&mut self, meter: &JobMeter) -> bool {
+        let admitted = self.admit_now();
+        if admitted {
+            meter.event();
+        } else {
+            meter.dropped(DropCause::RateLimit, 1);
+        }
+        admitted
+    }
+
+    fn admit_now(&mut self) -> bool {
         if self.per_s == 0 {
             return true;
         }

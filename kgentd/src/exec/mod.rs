@@ -30,10 +30,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::KgentError;
+use crate::metrics::{DropCause, JobMeter};
 use crate::process;
 use crate::store::jobs::{JobRecord, JobState};
 use crate::store::Store;
-use crate::toolchain::bpftrace::supervisor::{sleep_until, AtBegin, Output, Stopping, Supervisor};
+use crate::toolchain::bpftrace::supervisor::{
+    lost_events, sleep_until, AtBegin, Output, Stopping, Supervisor,
+};
 use crate::toolchain::clang::ClangToolchain;
 use loader::AttachTargets;
 
@@ -226,14 +229,16 @@ impl Jobs {
             record.log_path = Some(self.config.log_dir.join(format!("{job_id}.log")));
         }
         self.config.store.put_job(&record).await?;
+        // Counted pending from here; ended when the job's task (or this function) drops it.
+        let meter = JobMeter::pending(&job_id);
         let events = if spec.detach {
             detached_sink(record.log_path.clone(), events)
         } else {
             events
         };
         let started = match spec.target {
-            JobTarget::Bpftrace => self.start_bpftrace(spec, &mut record, events).await,
-            JobTarget::C => self.start_c(spec, &mut record, events).await,
+            JobTarget::Bpftrace => self.start_bpftrace(spec, &mut record, events, meter).await,
+            JobTarget::C => self.start_c(spec, &mut record, events, meter).await,
         };
         if let Err(e) = &started {
             let _ = self
@@ -250,6 +255,7 @@ impl Jobs {
         spec: JobSpec,
         record: &mut JobRecord,
         events: mpsc::Sender<JobEvent>,
+        mut meter: JobMeter,
     ) -> Result<(), KgentError> {
         let job_id = record.id.clone();
         let bpftrace = &self.config.bpftrace;
@@ -275,6 +281,7 @@ impl Jobs {
             Self::forget(&self.running, &job_id);
             return Err(e);
         }
+        meter.live();
         let table = self.running.clone();
         let store = self.config.store.clone();
         tokio::spawn(async move {
@@ -282,6 +289,7 @@ impl Jobs {
                 job_id: job_id.clone(),
                 stop,
                 duration: spec.duration,
+                meter,
             };
             let finished = supervise(watch, run, &events).await;
             Self::forget(&table, &job_id);
@@ -300,6 +308,7 @@ impl Jobs {
         spec: JobSpec,
         record: &mut JobRecord,
         events: mpsc::Sender<JobEvent>,
+        mut meter: JobMeter,
     ) -> Result<(), KgentError> {
         let job_id = record.id.clone();
         let object = self.config.clang.compile(&spec.source).await?;
@@ -340,6 +349,7 @@ impl Jobs {
             Self::forget(&self.running, &job_id);
             return Err(e);
         }
+        meter.live();
         let printk = self.printk_for(&job_id, &object);
         let watch = c_job::Watch {
             stop,
@@ -347,6 +357,7 @@ impl Jobs {
             detached: spec.detach,
             max_events_per_s: spec.max_events_per_s,
             printk,
+            meter,
         };
         self.spawn_c(job_id, prepared, watch, events);
         Ok(())
@@ -541,6 +552,7 @@ impl Jobs {
             detached: true,
             max_events_per_s: job.max_events_per_s,
             printk: self.printk_for(&job.id, &object),
+            meter: JobMeter::adopted(&job.id),
         };
         let (tx, rx) = mpsc::channel(256);
         drop(rx);
@@ -592,11 +604,12 @@ fn detached_sink(log: Option<PathBuf>, client: mpsc::Sender<JobEvent>) -> mpsc::
     tx
 }
 
-/// What ends a job besides its own exit, and how to report it.
+/// What ends a job besides its own exit, and how to report and count it.
 struct Watch {
     job_id: String,
     stop: Arc<Notify>,
     duration: Option<Duration>,
+    meter: JobMeter,
 }
 
 async fn supervise(watch: Watch, mut run: Supervisor, events: &mpsc::Sender<JobEvent>) -> JobEvent {
@@ -604,6 +617,7 @@ async fn supervise(watch: Watch, mut run: Supervisor, events: &mpsc::Sender<JobE
         job_id,
         stop,
         duration,
+        meter,
     } = watch;
     let mut out = run.take_stdout();
     let mut err = run.take_stderr();
@@ -628,6 +642,10 @@ async fn supervise(watch: Watch, mut run: Supervisor, events: &mpsc::Sender<JobE
                     }
                     Ok(Some(Output::Line(l))) => {
                         if let Some((_, s)) = stopping.as_mut() { s.heard_from(); }
+                        match lost_events(&l) {
+                            Some(n) => meter.dropped(DropCause::BpftraceLost, n),
+                            None => meter.event(),
+                        }
                         let _ = events.send(JobEvent::Line { text: l, stderr: false, json: None }).await;
                     }
                     _ => out = None,

@@ -297,6 +297,15 @@ impl ProgramOutput {
     }
 }
 
+/// bpftrace's "Lost N events" (printed when the kernel's buffer overflowed): how many.
+pub fn lost_events(line: &str) -> Option<u64> {
+    line.trim()
+        .strip_prefix("Lost ")?
+        .strip_suffix(" events")?
+        .parse()
+        .ok()
+}
+
 /// bpftrace's "Attaching N probes...".
 fn attaching_count(line: &str) -> Option<u32> {
     line.strip_prefix("Attaching ")?
@@ -344,6 +353,14 @@ mod tests {
     use super::*;
 
     const BPFTRACE: &str = "bpftrace";
+
+    #[test]
+    fn lost_events_reads_bpftrace_s_count_and_nothing_else() {
+        assert_eq!(lost_events("Lost 1234 events"), Some(1234));
+        assert_eq!(lost_events("Lost many events"), None);
+        assert_eq!(lost_events("cat Lost 3 events"), None);
+        assert_eq!(lost_events("Lost 3 events in the woods"), None);
+    }
 
     #[tokio::test]
     async fn ready_comes_after_attaching_and_a_stop_prints_the_maps() {
