@@ -106,6 +106,7 @@ mod tests {
             iteration: 2,
             name: "load".into(),
             passed: false,
+            inconclusive: false,
             detail: "verifier: R1 invalid mem access\n(long log)".into(),
             elapsed_ms: 1234,
         };
@@ -113,5 +114,12 @@ mod tests {
             check_line(&check),
             "✗ load: verifier: R1 invalid mem access (+1 more line) (1.2 s)"
         );
+        let unknown = CheckResult {
+            name: "symbolic".into(),
+            inconclusive: true,
+            detail: "a contract: unknown (z3 gave no answer: timeout)".into(),
+            ..check
+        };
+        assert!(check_line(&unknown).starts_with("? symbolic: "));
     }
 }

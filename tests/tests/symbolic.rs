@@ -25,7 +25,10 @@ async fn judged(host: &HostFacts, request: &str, source: &str) -> Vec<symbolic::
         report.diagnostic
     );
     let contracts = symbolic::contracts_for(&Intent::read(request), source, &host.tracepoints);
-    assert!(!contracts.is_empty(), "the request implies contracts: {request}");
+    assert!(
+        !contracts.is_empty(),
+        "the request implies contracts: {request}"
+    );
     let types = Types {
         tracepoints: &host.tracepoints,
         btf: symbolic::kernel_btf(),
@@ -64,7 +67,10 @@ async fn a_failed_call_tracer_that_prints_successes_is_refuted_and_the_right_one
     let wrong = "tracepoint:syscalls:sys_exit_unlinkat /args->ret > 0/ { printf(\"%s %d\\n\", comm, args->ret); }";
     let f = judged(&host, request, wrong).await;
     let why = refuted(&f, "shown ⇒");
-    assert!(why.contains("args->ret = ") && why.contains("succeeded"), "{why}");
+    assert!(
+        why.contains("args->ret = ") && why.contains("succeeded"),
+        "{why}"
+    );
     refuted(&f, "some call with");
 
     let right = "tracepoint:syscalls:sys_enter_unlinkat { @path[tid] = args->pathname; }\n\
@@ -78,7 +84,8 @@ async fn a_failed_call_tracer_that_prints_successes_is_refuted_and_the_right_one
     proved(&f, "whatever the error");
 
     // Only one errno shown, when the request asks for every failure.
-    let one = "tracepoint:syscalls:sys_exit_unlinkat /args->ret == -2/ { printf(\"%s\\n\", comm); }";
+    let one =
+        "tracepoint:syscalls:sys_exit_unlinkat /args->ret == -2/ { printf(\"%s\\n\", comm); }";
     let f = judged(&host, request, one).await;
     refuted(&f, "whatever the error");
 }
@@ -142,7 +149,8 @@ async fn a_sum_of_requested_counts_is_refuted_where_bytes_written_are_asked() {
     proved(&f, "bytes summed");
     let why = refuted(&f, "adds no bytes");
     assert!(why.contains("/args->ret > 0/"), "{why}");
-    let right = "tracepoint:syscalls:sys_exit_write /args->ret > 0/ { @bytes[comm] = sum(args->ret); }";
+    let right =
+        "tracepoint:syscalls:sys_exit_write /args->ret > 0/ { @bytes[comm] = sum(args->ret); }";
     let f = judged(&host, request, right).await;
     proved(&f, "bytes summed");
     proved(&f, "adds no bytes");
@@ -151,7 +159,8 @@ async fn a_sum_of_requested_counts_is_refuted_where_bytes_written_are_asked() {
 #[test]
 fn a_solver_timeout_is_unknown_never_a_pass() {
     let host = host();
-    let source = "tracepoint:syscalls:sys_enter_pread64 { printf(\"%d %d\\n\", args->count, args->pos); }";
+    let source =
+        "tracepoint:syscalls:sys_enter_pread64 { printf(\"%d %d\\n\", args->count, args->pos); }";
     // Factoring a 64-bit product: far beyond a millisecond.
     let c = symbolic::written_contract(
         source,
@@ -189,9 +198,17 @@ fn kgentd_verify_judges_written_contracts_and_says_so_in_its_exit_status() {
     let out = verify("assert printed => ret < 0");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("REFUTED") && text.contains("args->ret = "), "{text}");
+    assert!(
+        text.contains("REFUTED") && text.contains("args->ret = "),
+        "{text}"
+    );
     let out = verify("assert printed => ret > 0");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = verify("assert printed =>");
     assert_ne!(out.status.code(), Some(0));
     assert!(

@@ -35,11 +35,11 @@ use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
 pub use coverage::check_coverage;
-pub use symbolic::check_symbolic;
 pub use smoke::{
     check_smoke_run, expectation, judge, measure_provoked, not_exercised, workload_fingerprint,
     Expectation, Observation,
 };
+pub use symbolic::check_symbolic;
 
 /// Which check ran. Its name is what users, the transcript and the model see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -54,9 +54,8 @@ pub async fn run(config: Config, req: Request<'_>) -> anyhow::Result<i32> {
         tracepoints: &host.tracepoints,
         btf: symbolic::kernel_btf(),
     };
-    let findings = tokio::task::block_in_place(|| {
-        symbolic::verify(&source, &contracts, &types, req.timeout)
-    });
+    let findings =
+        tokio::task::block_in_place(|| symbolic::verify(&source, &contracts, &types, req.timeout));
     let mut status = 0;
     for f in &findings {
         let (mark, detail) = match &f.outcome {

@@ -93,13 +93,17 @@ pub enum Claim {
     /// Every shown value read from a big-endian field is byte-swapped to host order.
     HostOrderPorts,
     /// Something can be shown for an IPv6 socket (family AF_INET6).
-    Ipv6Shown { inet6: i64 },
+    Ipv6Shown {
+        inet6: i64,
+    },
     /// A duration shown at a call's exit is that thread's own exit time minus its own entry
     /// time (in ns, µs or ms), even when another thread of the process entered in between.
     LatencySameThread,
     /// What is summed over one call that succeeded is its result (`failed: false`); over one
     /// that failed, nothing (`failed: true`).
-    BytesAreResult { failed: bool },
+    BytesAreResult {
+        failed: bool,
+    },
     Written(Written),
 }
 
@@ -167,7 +171,10 @@ pub fn from_intent(
             let fam = &facts.address_family;
             add(
                 Claim::Ipv6Shown { inet6: fam.inet6 },
-                format!("at {label}: a socket of family AF_INET6 ({}) can be shown", fam.inet6),
+                format!(
+                    "at {label}: a socket of family AF_INET6 ({}) can be shown",
+                    fam.inet6
+                ),
                 &fam.source,
             );
         }
@@ -303,7 +310,10 @@ mod tests {
 
     #[test]
     fn the_shipped_facts_parse_and_name_their_sources() {
-        assert!(FACTS.is_some(), "specs-db/contracts.toml must parse, every entry sourced");
+        assert!(
+            FACTS.is_some(),
+            "specs-db/contracts.toml must parse, every entry sourced"
+        );
     }
 
     #[test]

@@ -53,7 +53,11 @@ pub fn written_contract(
             .ok_or_else(|| {
                 format!(
                     "the program does not attach to {probe}; its calls: {}",
-                    calls.iter().map(|c| c.exit.as_str()).collect::<Vec<_>>().join(", ")
+                    calls
+                        .iter()
+                        .map(|c| c.exit.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })?,
         None => calls

@@ -255,18 +255,16 @@ fn simple(text: &str, toks: &[Token]) -> Stmt {
                         },
                         _ => (String::new(), args),
                     };
-                    Stmt::Output {
-                        call,
-                        format,
-                        args,
-                    }
+                    Stmt::Output { call, format, args }
                 }
                 _ => opaque(),
             };
         }
     }
     // Assignments: find the top-level assignment operator.
-    let ops = ["=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="];
+    let ops = [
+        "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=",
+    ];
     let at = toks
         .iter()
         .position(|t| matches!(&t.tok, Tok::Punct(p) if ops.contains(p)));
@@ -391,12 +389,22 @@ mod tests {
         else {
             panic!("{body:?}")
         };
-        assert!(matches!(&then[0], Stmt::Output { call, args, .. } if call == "printf" && args.len() == 2));
+        assert!(
+            matches!(&then[0], Stmt::Output { call, args, .. } if call == "printf" && args.len() == 2)
+        );
         assert!(
             matches!(&otherwise[0], Stmt::Map { keys, store: Store::Aggregate(f, None), .. } if keys.len() == 2 && f == "count")
         );
-        assert!(matches!(&body[2], Stmt::Map { store: Store::Update(expr::Op::Add, _), .. }));
-        assert!(matches!(&body[3], Stmt::Delete { map, keys } if map == "@start" && keys.len() == 1));
+        assert!(matches!(
+            &body[2],
+            Stmt::Map {
+                store: Store::Update(expr::Op::Add, _),
+                ..
+            }
+        ));
+        assert!(
+            matches!(&body[3], Stmt::Delete { map, keys } if map == "@start" && keys.len() == 1)
+        );
     }
 
     #[test]

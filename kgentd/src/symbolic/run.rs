@@ -93,7 +93,10 @@ impl Val {
 enum Sym {
     Val(Val),
     /// A struct (or pointer to one) and the path that reached it, e.g. `args->uservaddr`.
-    Struct { name: String, path: String },
+    Struct {
+        name: String,
+        path: String,
+    },
 }
 
 /// One input of the scenario.
@@ -265,13 +268,18 @@ impl Machine<'_> {
                 self.run.facts.push(ta.bv.eq(&tb.bv).not());
                 let (pa, pb) = (self.identity(a, "pid"), self.identity(b, "pid"));
                 let same = pa.bv.eq(&pb.bv);
-                self.run
-                    .facts
-                    .push(if self.scenario.one_process { same } else { same.not() });
+                self.run.facts.push(if self.scenario.one_process {
+                    same
+                } else {
+                    same.not()
+                });
             }
         }
         for k in 1..self.scenario.events.len() {
-            let (a, b) = (self.event_input(k - 1, "nsecs"), self.event_input(k, "nsecs"));
+            let (a, b) = (
+                self.event_input(k - 1, "nsecs"),
+                self.event_input(k, "nsecs"),
+            );
             self.run.facts.push(a.bv.bvult(&b.bv));
         }
     }
@@ -586,10 +594,12 @@ impl Machine<'_> {
             "pid" | "tid" | "uid" | "gid" | "comm" | "cgroup" if thread != usize::MAX => {
                 self.identity(thread, name)
             }
-            "args" => return Sym::Struct {
-                name: "args".into(),
-                path: "args".into(),
-            },
+            "args" => {
+                return Sym::Struct {
+                    name: "args".into(),
+                    path: "args".into(),
+                }
+            }
             _ => self.event_input(event, name),
         })
     }
@@ -610,7 +620,11 @@ impl Machine<'_> {
                     shape_of_ctype(&f.ctype)
                 })
         } else {
-            match self.types.btf.and_then(|btf| member_shape(btf, &name, field)) {
+            match self
+                .types
+                .btf
+                .and_then(|btf| member_shape(btf, &name, field))
+            {
                 Some(shape) => shape,
                 None => {
                     return Sym::Val(self.approx(format!(
@@ -716,7 +730,7 @@ pub fn bswap(v: &Val) -> Val {
     let bytes = (s.bits / 8).clamp(1, 8);
     let mut swapped = v.bv.extract(7, 0);
     for b in 1..bytes {
-        swapped = swapped.concat(&v.bv.extract(8 * b + 7, 8 * b));
+        swapped = swapped.concat(v.bv.extract(8 * b + 7, 8 * b));
     }
     let width = bytes * 8;
     let bv = if width < 64 {

@@ -221,7 +221,8 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 else {
                     continue;
                 };
-                if input.event == Some(exit) && (input.name == "args->ret" || input.name == "retval")
+                if input.event == Some(exit)
+                    && (input.name == "args->ret" || input.name == "retval")
                 {
                     continue;
                 }
@@ -599,7 +600,9 @@ fn counterexample(model: &z3::Model, query: &Query, mentions: &str) -> String {
     let runs = &query.runs;
     let mut parts = Vec::new();
     for (name, bv) in &query.extra {
-        let read = runs.iter().any(|r| r.inputs.values().any(|i| i.name == *name));
+        let read = runs
+            .iter()
+            .any(|r| r.inputs.values().any(|i| i.name == *name));
         if let (false, Some(n)) = (read, model.eval(bv, true).and_then(|v| v.as_u64())) {
             parts.push(format!("{name} = {}", n as i64));
         }
@@ -617,7 +620,9 @@ fn counterexample(model: &z3::Model, query: &Query, mentions: &str) -> String {
                     Some(text) => format!("\"{text}\""),
                     None => continue,
                 },
-                Kind::Int(s) if s.signed => v.as_u64().map_or("?".into(), |n| (n as i64).to_string()),
+                Kind::Int(s) if s.signed => {
+                    v.as_u64().map_or("?".into(), |n| (n as i64).to_string())
+                }
                 Kind::Int(_) => v.as_u64().map_or("?".into(), |n| n.to_string()),
             };
             let at = match (input.event, input.thread) {

@@ -96,7 +96,10 @@ pub fn shape_of_ctype(ctype: &str) -> Shape {
     if t.contains("char") && (t.contains('*') || t.contains('[')) {
         return Shape::Text;
     }
-    if let Some(rest) = t.strip_prefix("struct ").or_else(|| t.strip_prefix("union ")) {
+    if let Some(rest) = t
+        .strip_prefix("struct ")
+        .or_else(|| t.strip_prefix("union "))
+    {
         return Shape::Struct(rest.trim_end_matches(['*', ' ']).trim().to_owned());
     }
     if t.contains('*') {
@@ -218,8 +221,14 @@ mod tests {
     fn a_sockaddr_in_port_is_big_endian_in_the_kernel_btf() {
         let btf = kernel_btf().expect("this host's kernel has BTF (HOST.md)");
         let port = member_shape(btf, "sockaddr_in", "sin_port").expect("sin_port");
-        assert!(matches!(port, Shape::Int(s) if s.big_endian && s.bits == 16), "{port:?}");
+        assert!(
+            matches!(port, Shape::Int(s) if s.big_endian && s.bits == 16),
+            "{port:?}"
+        );
         let family = member_shape(btf, "sockaddr_in", "sin_family").expect("sin_family");
-        assert!(matches!(family, Shape::Int(s) if !s.big_endian && s.bits == 16), "{family:?}");
+        assert!(
+            matches!(family, Shape::Int(s) if !s.big_endian && s.bits == 16),
+            "{family:?}"
+        );
     }
 }
