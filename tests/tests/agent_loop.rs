@@ -32,7 +32,13 @@ async fn recovers_from_a_hallucinated_tracepoint_with_bpftraces_diagnostic() {
     let answer = final_answer(&events).expect("an answer after repair");
     assert_eq!(answer.iterations, 2);
     assert!(answer.program.contains("sys_enter_openat"));
-    assert!(answer.checks.iter().all(|c| c.passed));
+    // Every check passed but the symbolic one, which has no contract for this request: it says
+    // so (inconclusive), never a pass.
+    assert!(answer.checks.iter().all(|c| c.passed || c.name == "symbolic"));
+    assert!(answer
+        .checks
+        .iter()
+        .any(|c| c.name == "symbolic" && c.inconclusive && !c.passed));
     assert!(answer.checks.iter().any(|c| c.name == "bpftrace-load"));
     // The first candidate failed bpftrace's real check, and its words reached the model.
     let failed: Vec<_> = events
@@ -341,7 +347,10 @@ async fn uprobes_are_grounded_in_the_named_binary_and_checked_against_its_symbol
     );
     let answer = final_answer(&events).expect("answer");
     assert_eq!(answer.iterations, 2);
-    assert!(answer.checks.iter().all(|c| c.passed));
+    assert!(answer
+        .checks
+        .iter()
+        .all(|c| c.passed || (c.name == "symbolic" && c.inconclusive)));
     d.stop().await;
 }
 

@@ -103,8 +103,10 @@ async fn an_agent_gets_a_verified_program_and_runs_its_answer_but_not_its_own_te
     let checks = answer["checks"].as_array().expect("the evidence");
     assert!(
         checks.iter().any(|c| c["name"] == "bpftrace-load")
-            && checks.iter().all(|c| c["passed"] == true),
-        "evidence: every check passed on this kernel, the load among them: {ask}"
+            && checks
+                .iter()
+                .all(|c| c["passed"] == true || c["inconclusive"] == true),
+        "evidence: every check passed on this kernel (or, symbolic without a contract, says it is inconclusive), the load among them: {ask}"
     );
 
     let own_text = call(&report, "run", 0);
