@@ -251,6 +251,7 @@ async fn an_ask_whose_client_went_away_is_recorded_as_cancelled() {
         smoke_run: false,
         skip_smoke_run: true,
         caller_uid: 0,
+        role: kgentd::authz::Role::Admin,
     };
     let err = match d.daemon_agent.ask(opts, events).await {
         Err(e) => e,
