@@ -219,8 +219,9 @@ async fn history_keeps_every_prompt_reply_and_check() {
     let kinds = |k: &str| rec.transcript.iter().filter(|e| e.kind == k).count();
     assert_eq!(kinds("prompt"), 2);
     assert_eq!(kinds("reply"), 2);
-    // Catalog, coverage and load for the bad candidate; the same and a smoke run for the good one.
-    assert_eq!(kinds("check"), 7);
+    // Policy, catalog, coverage and load for the bad candidate; the same, the symbolic verdict
+    // and a smoke run for the good one.
+    assert_eq!(kinds("check"), 10);
     // The catalog explains args->ret on an enter probe.
     assert!(rec
         .transcript

@@ -8,6 +8,11 @@
 //! (SIGINT, then SIGKILL of the group 300 ms later, so the kernel side is gone within a second).
 //! A guard kills the group if the job's task ends any other way: no program outlives its job.
 //!
+//! Every job holds a [`Slot`] in the job table from admission; the slot is freed when it drops,
+//! so a start that fails or whose client goes away mid-start (its future dropped at an await)
+//! leaks nothing. Runs below the admin role are held to the program policy
+//! ([`crate::policy`]) and to the per-uid job quota.
+//!
 //! A C job ([`c_job`]) is loaded through aya and pinned under `<pin_root>/<job>`; its guard
 //! removes the pins. A daemon killed outright leaves pins and process groups behind:
 //! [`Jobs::reconcile`] on the next start re-adopts the live detached C jobs it can continue and
