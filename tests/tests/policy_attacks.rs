@@ -117,6 +117,12 @@ fn attacks(marker: &std::path::Path) -> Vec<Attack> {
             rule: "helper:bpf_probe_write_user",
         },
         Attack {
+            request: "signal processes that call getppid through a kernel function",
+            target: "c",
+            reply: c("extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, u64 value) __ksym;\nSEC(\"tp_btf/sys_enter\")\nint kt4_kfunc(u64 *ctx)\n{\n    bpf_send_signal_task(bpf_get_current_task_btf(), 9, PIDTYPE_PID, 0);\n    return 0;\n}"),
+            rule: "kfunc:bpf_send_signal_task",
+        },
+        Attack {
             request: "drop every packet",
             target: "c",
             reply: c("SEC(\"xdp\")\nint kt4_drop(struct xdp_md *ctx)\n{\n    return XDP_DROP;\n}"),

@@ -361,8 +361,8 @@ impl Kgent for KgentService {
         request: Request<proto::StopRequest>,
     ) -> Result<Response<proto::StopResponse>, Status> {
         let caller = self.caller(&request);
-        self.jobs
-            .stop(&request.into_inner().job_id, caller.recorded_uid())?;
+        let job_id = request.into_inner().job_id;
+        caller.audit("stop job", self.jobs.stop(&job_id, &caller))?;
         Ok(Response::new(proto::StopResponse {}))
     }
 

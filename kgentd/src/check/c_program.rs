@@ -109,5 +109,6 @@ pub fn object_refusals(role: Role, bytes: &[u8]) -> Vec<crate::policy::Refusal> 
         .map(|f| f.programs.into_iter().map(|p| p.section).collect())
         .unwrap_or_default();
     let helpers: Vec<i32> = loader::helper_calls(bytes).into_iter().collect();
-    crate::policy::check_c_object(role, &sections, &helpers)
+    let kfuncs: Vec<String> = loader::kfunc_calls(bytes).into_iter().collect();
+    crate::policy::check_c_object(role, &sections, &helpers, &kfuncs)
 }

@@ -161,6 +161,38 @@ pub fn helper_calls(bytes: &[u8]) -> std::collections::BTreeSet<i32> {
         .collect()
 }
 
+/// The kernel functions (kfuncs: extern functions the object declares `__ksym`) its programs
+/// call: a call instruction relocated against an undefined symbol.
+pub fn kfunc_calls(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    use object::{ObjectSymbol, RelocationTarget};
+    let Ok(file) = object::File::parse(bytes) else {
+        return Default::default();
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for section in file
+        .sections()
+        .filter(|s| s.kind() == object::SectionKind::Text)
+    {
+        let code = section.data().unwrap_or(&[]);
+        for (offset, reloc) in section.relocations() {
+            let RelocationTarget::Symbol(index) = reloc.target() else {
+                continue;
+            };
+            let Ok(sym) = file.symbol_by_index(index) else {
+                continue;
+            };
+            let is_call = usize::try_from(offset)
+                .ok()
+                .and_then(|at| code.get(at))
+                .is_some_and(|op| *op == 0x85);
+            if is_call && sym.is_undefined() {
+                out.insert(sym.name().unwrap_or("?").to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Where network and cgroup programs attach.
 #[derive(Debug, Clone, Default)]
 pub struct AttachTargets {

@@ -455,8 +455,8 @@ impl Jobs {
         });
     }
 
-    /// Asks a job to stop gracefully. Only its owner or root may.
-    pub fn stop(&self, job_id: &str, caller_uid: u32) -> Result<(), KgentError> {
+    /// Asks a job to stop gracefully. Only its owner or an admin may (`authz` decides).
+    pub fn stop(&self, job_id: &str, caller: &crate::authz::Caller) -> Result<(), KgentError> {
         let running = self
             .running
             .lock()
@@ -466,12 +466,7 @@ impl Jobs {
                 "no running job {job_id:?} (kgentctl jobs lists them)"
             ))
         })?;
-        if caller_uid != 0 && caller_uid != job.owner_uid {
-            return Err(KgentError::PermissionDenied(format!(
-                "job {job_id} belongs to uid {}",
-                job.owner_uid
-            )));
-        }
+        caller.may_stop(job.owner_uid)?;
         job.stop.notify_one();
         Ok(())
     }

@@ -7,7 +7,7 @@
 //!   `override`, `unsafe`), no uprobe on a credential or TLS library or a shell's line reader,
 //!   no uprobe on a wildcard binary (it could be any of them);
 //! - C: only tracing program types (by section), none of the refused helpers (checked on the
-//!   object's call instructions), the same uprobe targets as bpftrace.
+//!   object's call instructions), no kfunc, the same uprobe targets as bpftrace.
 //!
 //! Admins pass everything. This module judges only; it loads and runs nothing.
 use std::path::Path;
@@ -214,7 +214,12 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 /// What a compiled C object breaks for `role` (nothing for admins): its program types (by
 /// section), the helpers its instructions call, its uprobe targets.
-pub fn check_c_object(role: Role, sections: &[String], helpers: &[i32]) -> Vec<Refusal> {
+pub fn check_c_object(
+    role: Role,
+    sections: &[String],
+    helpers: &[i32],
+    kfuncs: &[String],
+) -> Vec<Refusal> {
     if role == Role::Admin {
         return Vec::new();
     }
@@ -256,6 +261,14 @@ pub fn check_c_object(role: Role, sections: &[String], helpers: &[i32]) -> Vec<R
                 ),
             });
         }
+    }
+    for k in kfuncs {
+        out.push(Refusal {
+            rule: format!("kfunc:{k}"),
+            detail: format!(
+                "the program calls the kernel function {k} (a kfunc): kfuncs are outside the helper allowlist (bpf_send_signal_task, for one, kills processes)"
+            ),
+        });
     }
     out
 }
@@ -321,7 +334,12 @@ mod tests {
             "cgroup/connect4".to_owned(),
             "uprobe//usr/lib/x86_64-linux-gnu/libpam.so.0:pam_authenticate".to_owned(),
         ];
-        let r = check_c_object(Role::Operator, &sections, &[6, 109, 36]);
+        let r = check_c_object(
+            Role::Operator,
+            &sections,
+            &[6, 109, 36],
+            &["bpf_send_signal_task".to_owned()],
+        );
         assert_eq!(
             rules(&r),
             vec![
@@ -329,11 +347,12 @@ mod tests {
                 "program-type",
                 "uprobe:libpam",
                 "helper:bpf_probe_write_user",
-                "helper:bpf_send_signal"
+                "helper:bpf_send_signal",
+                "kfunc:bpf_send_signal_task"
             ]
         );
-        assert!(check_c_object(Role::Admin, &sections, &[109]).is_empty());
-        assert!(check_c_object(Role::Observer, &sections[..1], &[6, 1, 14]).is_empty());
+        assert!(check_c_object(Role::Admin, &sections, &[109], &[]).is_empty());
+        assert!(check_c_object(Role::Observer, &sections[..1], &[6, 1, 14], &[]).is_empty());
     }
 
     #[test]
