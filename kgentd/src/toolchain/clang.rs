@@ -171,6 +171,7 @@ impl ClangToolchain {
         tokio::fs::write(&src, source)
             .await
             .map_err(|e| CompileError::Toolchain(format!("cannot write {}: {e}", src.display())))?;
+        readable_by_all(&src).await?;
         let mut clang = tokio::process::Command::new(&self.clang);
         clang
             .args([
@@ -273,13 +274,14 @@ async fn run(
 /// Copies the header directory (vmlinux.h, kgent.h, bpf/) into a compile's work directory.
 async fn copy_headers(headers: &Path, work: &Path) -> Result<(), CompileError> {
     let copy = |from: PathBuf, to: PathBuf| async move {
-        tokio::fs::copy(&from, &to).await.map(|_| ()).map_err(|e| {
+        tokio::fs::copy(&from, &to).await.map_err(|e| {
             CompileError::Toolchain(format!(
                 "cannot copy {} to {}: {e}",
                 from.display(),
                 to.display()
             ))
-        })
+        })?;
+        readable_by_all(&to).await
     };
     for name in ALLOWED_INCLUDES {
         copy(headers.join(name), work.join(name)).await?;
@@ -291,7 +293,17 @@ async fn copy_headers(headers: &Path, work: &Path) -> Result<(), CompileError> {
     for name in LIBBPF_FILES {
         copy(headers.join("bpf").join(name), bpf.join(name)).await?;
     }
-    Ok(())
+    readable_by_all(&bpf).await
+}
+
+/// Mode 0644 (0755 for a directory), whatever the daemon's umask (the unit's is 0077): clang
+/// runs as nobody and must read what kgentd wrote into its work directory.
+async fn readable_by_all(path: &Path) -> Result<(), CompileError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if path.is_dir() { 0o755 } else { 0o644 };
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .await
+        .map_err(|e| CompileError::Toolchain(format!("cannot chmod {}: {e}", path.display())))
 }
 
 /// Refuses a source that includes anything but `vmlinux.h` and `kgent.h`, names what it
