@@ -72,6 +72,12 @@ fn attacks(marker: &std::path::Path) -> Vec<Attack> {
             rule: "builtin:cat",
         },
         Attack {
+            request: "show me the password hashes through a header",
+            target: "bpftrace",
+            reply: bpftrace("#include \"/etc/shadow\"\nBEGIN { exit(); }"),
+            rule: "bpftrace-include",
+        },
+        Attack {
             request: "run a command whenever a program starts",
             target: "bpftrace",
             reply: bpftrace(&format!(

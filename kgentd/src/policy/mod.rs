@@ -4,8 +4,8 @@
 //! every refusal names its rule, so the model, the client and the audit trail see which one.
 //!
 //! - bpftrace: no builtin or keyword of the refused list (`system`, `cat`, `signal`,
-//!   `override`, `unsafe`), no uprobe on a credential or TLS library or a shell's line reader,
-//!   no uprobe on a wildcard binary (it could be any of them);
+//!   `override`, `unsafe`), no `#include` but of system headers, no uprobe on a credential or
+//!   TLS library or a shell's line reader, none on a wildcard binary (it could be any of them);
 //! - C: only tracing program types (by section), none of the refused helpers (checked on the
 //!   object's call instructions), no kfunc, the same uprobe targets as bpftrace.
 //!
@@ -123,6 +123,11 @@ pub fn check_bpftrace(role: Role, source: &str) -> Vec<Refusal> {
             }
         }
     }
+    for line in code.lines() {
+        if let Some(refusal) = check_include(line) {
+            out.push(refusal);
+        }
+    }
     for block in probe_blocks(source) {
         for probe in &block.probes {
             if matches!(
@@ -135,6 +140,26 @@ pub fn check_bpftrace(role: Role, source: &str) -> Vec<Refusal> {
         }
     }
     out
+}
+
+/// A bpftrace `#include` reads its file through clang as root, and a file that does not parse
+/// comes back in the diagnostic: only system headers by a relative `<path>` without `..`.
+fn check_include(line: &str) -> Option<Refusal> {
+    let rest = line.trim_start().strip_prefix('#')?.trim_start();
+    let operand = rest.strip_prefix("include")?.trim();
+    let header = operand
+        .strip_prefix('<')
+        .and_then(|o| o.strip_suffix('>'))
+        .filter(|h| !h.starts_with('/') && !h.split('/').any(|part| part == ".."));
+    match header {
+        Some(_) => None,
+        None => Some(Refusal {
+            rule: "bpftrace-include".into(),
+            detail: format!(
+                "`#include {operand}`: bpftrace reads included files as root and shows them in its errors; include system headers only, as <linux/sched.h>"
+            ),
+        }),
+    }
 }
 
 /// `bin:func`, `/path/bin:func`, `bin:cpp:func`, `bin:provider:probe` → (bin, last part).
@@ -304,6 +329,11 @@ mod tests {
             ]
         );
         assert!(check_bpftrace(Role::Admin, src).is_empty());
+        let includes = "#include <linux/sched.h>\n#include \"/etc/shadow\"\n#include </etc/shadow>\n#include <linux/../../../etc/shadow>\nBEGIN { exit(); }\n";
+        assert_eq!(
+            rules(&check_bpftrace(Role::Operator, includes)),
+            vec!["bpftrace-include", "bpftrace-include", "bpftrace-include"]
+        );
         let fine = "tracepoint:syscalls:sys_enter_openat { printf(\"%s cat\\n\", str(args->filename)); }\nuprobe:/bin/bash:execute_command { @[comm] = count(); }\n";
         assert!(
             check_bpftrace(Role::Observer, fine).is_empty(),
