@@ -36,6 +36,37 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub jobs: JobsConfig,
     pub metrics: MetricsConfig,
+    pub roles: RolesConfig,
+}
+
+/// `[roles]`: which Unix groups get which role (see `crate::authz`). Root is always admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolesConfig {
+    /// Groups (names or numeric gids) whose members may ask and read their own history.
+    pub observer: Vec<String>,
+    /// Groups whose members may also run their verified answers (detached too).
+    pub operator: Vec<String>,
+    /// Groups whose members may run anything (arbitrary text, network and cgroup programs,
+    /// unsafe builtins and helpers).
+    pub admin: Vec<String>,
+    /// The role of a caller in none of these groups (it could connect: the socket's group).
+    pub default: crate::authz::Role,
+    /// Longest run an operator may start, in seconds (capped by limits.max_run_seconds); a
+    /// duration of 0 means this maximum.
+    pub operator_max_run_seconds: u32,
+}
+
+impl Default for RolesConfig {
+    fn default() -> Self {
+        Self {
+            observer: Vec::new(),
+            operator: Vec::new(),
+            admin: Vec::new(),
+            default: crate::authz::Role::Observer,
+            operator_max_run_seconds: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -200,8 +231,12 @@ pub struct LimitsConfig {
     pub max_concurrent_asks: usize,
     /// Programs running at once before new runs get ResourceExhausted.
     pub max_running_jobs: usize,
-    /// Longest run a client may ask for, in seconds.
+    /// Longest run an admin may ask for, in seconds; a duration of 0 means this maximum.
     pub max_run_seconds: u32,
+    /// Asks one uid may have waiting or running at once (admins are exempt).
+    pub max_asks_per_uid: usize,
+    /// Programs one uid may have running at once (admins are exempt).
+    pub max_jobs_per_uid: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +266,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             jobs: JobsConfig::default(),
             metrics: MetricsConfig::default(),
+            roles: RolesConfig::default(),
         }
     }
 }
@@ -284,6 +320,8 @@ impl Default for LimitsConfig {
             max_concurrent_asks: 16,
             max_running_jobs: 16,
             max_run_seconds: 24 * 3600,
+            max_asks_per_uid: 4,
+            max_jobs_per_uid: 4,
         }
     }
 }

@@ -96,6 +96,7 @@ impl Daemon {
         let jobs = Jobs::new(JobsSetup {
             bpftrace: config.tools.bpftrace.clone(),
             max_running: config.limits.max_running_jobs,
+            max_per_uid: config.limits.max_jobs_per_uid,
             store: store.clone(),
             clang: clang.clone(),
             pin_root: config.jobs.pin_root.clone(),
@@ -148,6 +149,7 @@ impl Daemon {
             self.jobs.clone(),
             self.config.limits.clone(),
             self.config.jobs.max_events_per_s,
+            crate::authz::Roles::resolve(&self.config.roles, self.config.limits.max_run_seconds),
         )
     }
 }

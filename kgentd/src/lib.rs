@@ -26,6 +26,7 @@ pub mod llm;
 pub mod metrics;
 #[cfg(test)]
 mod no_panic;
+pub mod policy;
 pub mod process;
 pub mod query;
 pub mod store;

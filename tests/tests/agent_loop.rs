@@ -225,8 +225,9 @@ async fn history_keeps_every_prompt_reply_and_check() {
     let kinds = |k: &str| rec.transcript.iter().filter(|e| e.kind == k).count();
     assert_eq!(kinds("prompt"), 2);
     assert_eq!(kinds("reply"), 2);
-    // Catalog, coverage and load for the bad candidate; the same and a smoke run for the good one.
-    assert_eq!(kinds("check"), 7);
+    // Policy, catalog, coverage and load for the bad candidate; the same, the symbolic verdict
+    // and a smoke run for the good one.
+    assert_eq!(kinds("check"), 10);
     // The catalog explains args->ret on an enter probe.
     assert!(rec
         .transcript
@@ -257,6 +258,7 @@ async fn an_ask_whose_client_went_away_is_recorded_as_cancelled() {
         smoke_run: false,
         skip_smoke_run: true,
         caller_uid: 0,
+        role: kgentd::authz::Role::Admin,
     };
     let err = match d.daemon_agent.ask(opts, events).await {
         Err(e) => e,

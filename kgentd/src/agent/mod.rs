@@ -78,6 +78,8 @@ pub struct AskOptions {
     /// Skip the smoke run (wins over `smoke_run`).
     pub skip_smoke_run: bool,
     pub caller_uid: u32,
+    /// What the caller's role lets a candidate do (the program policy, checked first).
+    pub role: crate::authz::Role,
 }
 
 pub enum Outcome {
@@ -159,13 +161,16 @@ impl Agent {
         result
     }
 
-    /// The checks of one candidate: catalog and bpftrace load, or clang and the verifier.
+    /// The checks of one candidate: the program policy, then catalog and bpftrace load, or
+    /// clang, the policy on the object and the verifier. A candidate the policy refuses is
+    /// never loaded.
     async fn check(
         &self,
         target: ProgramTarget,
         intent: &Intent,
         subjects: &[Subject],
         source: &str,
+        role: crate::authz::Role,
     ) -> Vec<Check> {
         let subject = |probes: Vec<String>| {
             self.config.subject_check.then(|| {
@@ -179,6 +184,10 @@ impl Agent {
         };
         match target {
             ProgramTarget::Bpftrace => {
+                let policy = check::check_policy_bpftrace(role, source);
+                if policy.failed() {
+                    return vec![policy];
+                }
                 let host_check = check::check_attach_points(&self.host, &self.knowledge, source);
                 let coverage = self
                     .config
@@ -192,7 +201,8 @@ impl Agent {
                     &self.host.kernel_release,
                 )
                 .await;
-                std::iter::once(host_check)
+                [policy, host_check]
+                    .into_iter()
                     .chain(coverage)
                     .chain(subject)
                     .chain(std::iter::once(load_check))
@@ -206,6 +216,7 @@ impl Agent {
                         &self.clang,
                         source,
                         &self.host.kernel_release,
+                        role,
                     )
                     .await,
                 );

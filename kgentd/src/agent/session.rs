@@ -614,7 +614,13 @@ impl<'a, 'r> Session<'a, 'r> {
     async fn checks(&mut self, plan: &Plan, iteration: u32, source: &str) -> Vec<Check> {
         let mut checks = self
             .agent
-            .check(plan.target, &self.intent, &plan.subjects, source)
+            .check(
+                plan.target,
+                &self.intent,
+                &plan.subjects,
+                source,
+                self.opts.role,
+            )
             .await;
         if checks.iter().any(Check::failed) {
             return checks;

@@ -4,8 +4,9 @@
 mod convert;
 pub mod readiness;
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::Stream;
@@ -14,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::agent::{Agent, AskEvent, AskOptions, Outcome, ProgramTarget};
-use crate::authz::Caller;
+use crate::authz::{Caller, Role, Roles};
 use crate::config::LimitsConfig;
 use crate::error::KgentError;
 use crate::exec::loader::AttachTargets;
@@ -29,12 +30,40 @@ pub struct KgentService {
     pub ask_slots: Arc<Semaphore>,
     /// The daemon's cap on records per second per job.
     pub max_events_per_s: u32,
+    pub roles: Roles,
+    /// Asks in progress per uid (`limits.max_asks_per_uid`).
+    asks_by_uid: Arc<Mutex<HashMap<u32, usize>>>,
+}
+
+/// One ask counted against its uid's quota until this drops.
+struct AskQuota {
+    table: Arc<Mutex<HashMap<u32, usize>>>,
+    uid: u32,
+}
+
+impl Drop for AskQuota {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.table.lock() {
+            if let Some(n) = t.get_mut(&self.uid) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    t.remove(&self.uid);
+                }
+            }
+        }
+    }
 }
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl KgentService {
-    pub fn new(agent: Arc<Agent>, jobs: Jobs, limits: LimitsConfig, max_events_per_s: u32) -> Self {
+    pub fn new(
+        agent: Arc<Agent>,
+        jobs: Jobs,
+        limits: LimitsConfig,
+        max_events_per_s: u32,
+        roles: Roles,
+    ) -> Self {
         let slots = limits.max_concurrent_asks.max(1);
         Self {
             agent,
@@ -42,7 +71,58 @@ impl KgentService {
             limits,
             ask_slots: Arc::new(Semaphore::new(slots)),
             max_events_per_s,
+            roles,
+            asks_by_uid: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Caller {
+        Caller::from_request(request, &self.roles)
+    }
+
+    /// Counts an ask against its caller's quota (admins have none).
+    fn ask_quota(&self, caller: &Caller) -> Result<Option<AskQuota>, KgentError> {
+        if caller.is_admin() {
+            return Ok(None);
+        }
+        let uid = caller.recorded_uid();
+        let quota = self.limits.max_asks_per_uid;
+        let mut table = self
+            .asks_by_uid
+            .lock()
+            .map_err(|_| KgentError::Internal("ask table lock poisoned".into()))?;
+        let n = table.entry(uid).or_insert(0);
+        if *n >= quota {
+            return Err(KgentError::ResourceExhausted(format!(
+                "uid {uid} already has {n} requests in progress, its quota (limits.max_asks_per_uid = {quota}); wait for one to finish"
+            )));
+        }
+        *n += 1;
+        Ok(Some(AskQuota {
+            table: self.asks_by_uid.clone(),
+            uid,
+        }))
+    }
+
+    /// How long a run may last for `caller`: a duration of 0 is the role's maximum, a longer
+    /// one is refused.
+    fn run_duration(&self, caller: &Caller, duration_s: u32) -> Result<Duration, KgentError> {
+        let max = self.roles.max_run_seconds(caller.role);
+        if duration_s > max {
+            return Err(KgentError::InvalidArgument(format!(
+                "duration {duration_s} s exceeds the {} role's maximum ({max} s: {})",
+                caller.role.as_str(),
+                if caller.role == Role::Admin {
+                    "limits.max_run_seconds"
+                } else {
+                    "roles.operator_max_run_seconds"
+                }
+            )));
+        }
+        Ok(Duration::from_secs(match duration_s {
+            0 => max.into(),
+            n => n.into(),
+        }))
     }
 
     /// Program text: not empty, within the size limit.
@@ -124,9 +204,10 @@ impl Kgent for KgentService {
         &self,
         request: Request<proto::AskRequest>,
     ) -> Result<Response<Self::AskStream>, Status> {
-        let caller = Caller::from_request(&request);
+        let caller = self.caller(&request);
         let req = request.into_inner();
         self.validate_text(&req.text)?;
+        let quota = caller.audit("ask", self.ask_quota(&caller))?;
         let target = match proto::Target::try_from(req.target) {
             Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => ProgramTarget::Bpftrace,
             Ok(proto::Target::C) => ProgramTarget::C,
@@ -147,6 +228,7 @@ impl Kgent for KgentService {
         let agent = self.agent.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _quota = quota;
             let (ev_tx, mut ev_rx) = mpsc::channel::<AskEvent>(64);
             let opts = AskOptions {
                 text: req.text,
@@ -155,6 +237,7 @@ impl Kgent for KgentService {
                 smoke_run: req.smoke_run,
                 skip_smoke_run: req.skip_smoke_run,
                 caller_uid: caller.recorded_uid(),
+                role: caller.role,
             };
             let forward_tx = tx.clone();
             let forward = tokio::spawn(async move {
@@ -180,7 +263,7 @@ impl Kgent for KgentService {
         &self,
         request: Request<proto::RunRequest>,
     ) -> Result<Response<Self::RunStream>, Status> {
-        let caller = Caller::from_request(&request);
+        let caller = self.caller(&request);
         let req = request.into_inner();
         let mut target = match proto::Target::try_from(req.target) {
             Ok(proto::Target::Unspecified | proto::Target::Bpftrace) => JobTarget::Bpftrace,
@@ -195,7 +278,7 @@ impl Kgent for KgentService {
         let source = match req.program {
             Some(proto::run_request::Program::AnswerId(id)) => {
                 let rec = self.request_record(id.clone()).await?;
-                caller.may_run_answer(rec.caller_uid)?;
+                caller.audit("run answer", caller.may_run_answer(rec.caller_uid))?;
                 if rec.target == "c" {
                     target = JobTarget::C;
                 }
@@ -210,7 +293,7 @@ impl Kgent for KgentService {
                 }
             }
             Some(proto::run_request::Program::Source(s)) => {
-                caller.may_run_source()?;
+                caller.audit("run program text", caller.may_run_source())?;
                 self.validate_program(&s)?;
                 s
             }
@@ -220,12 +303,7 @@ impl Kgent for KgentService {
                 ))
             }
         };
-        if req.duration_s > self.limits.max_run_seconds {
-            return Err(Status::invalid_argument(format!(
-                "duration {} s exceeds limits.max_run_seconds ({} s)",
-                req.duration_s, self.limits.max_run_seconds
-            )));
-        }
+        let duration = caller.audit("run duration", self.run_duration(&caller, req.duration_s))?;
         if !req.interface.is_empty()
             && (req.interface.len() > 15 || req.interface.contains(['/', '\0', ' ']))
         {
@@ -243,15 +321,16 @@ impl Kgent for KgentService {
             source,
             target,
             owner_uid: caller.recorded_uid(),
-            duration: (req.duration_s > 0).then(|| Duration::from_secs(req.duration_s.into())),
+            duration: Some(duration),
             detach: req.detach,
             attach: AttachTargets {
                 interface: (!req.interface.is_empty()).then_some(req.interface),
                 cgroup: (!req.cgroup.is_empty()).then(|| req.cgroup.into()),
             },
             max_events_per_s,
+            role: caller.role,
         };
-        let job_id = self.jobs.start(spec, job_tx).await?;
+        let job_id = caller.audit("start job", self.jobs.start(spec, job_tx).await)?;
         tracing::info!(job = %job_id, uid = caller.recorded_uid(), "run started");
         let (tx, rx) = mpsc::channel::<Result<proto::RunEvent, Status>>(256);
         tokio::spawn(async move {
@@ -281,9 +360,9 @@ impl Kgent for KgentService {
         &self,
         request: Request<proto::StopRequest>,
     ) -> Result<Response<proto::StopResponse>, Status> {
-        let caller = Caller::from_request(&request);
-        self.jobs
-            .stop(&request.into_inner().job_id, caller.recorded_uid())?;
+        let caller = self.caller(&request);
+        let job_id = request.into_inner().job_id;
+        caller.audit("stop job", self.jobs.stop(&job_id, &caller))?;
         Ok(Response::new(proto::StopResponse {}))
     }
 
@@ -291,7 +370,7 @@ impl Kgent for KgentService {
         &self,
         request: Request<proto::ListRequestsRequest>,
     ) -> Result<Response<proto::ListRequestsResponse>, Status> {
-        let caller = Caller::from_request(&request);
+        let caller = self.caller(&request);
         let limit = match request.into_inner().limit {
             0 => 50,
             n => n.min(10_000) as usize,
@@ -313,7 +392,7 @@ impl Kgent for KgentService {
         &self,
         request: Request<proto::GetRequestRequest>,
     ) -> Result<Response<proto::RequestRecord>, Status> {
-        let caller = Caller::from_request(&request);
+        let caller = self.caller(&request);
         let rec = self.request_record(request.into_inner().id).await?;
         caller.may_read(rec.caller_uid)?;
         Ok(Response::new(proto::RequestRecord {
@@ -426,7 +505,7 @@ impl Kgent for KgentService {
         &self,
         request: Request<proto::ListJobsRequest>,
     ) -> Result<Response<proto::ListJobsResponse>, Status> {
-        let caller = Caller::from_request(&request);
+        let caller = self.caller(&request);
         let limit = match request.into_inner().limit {
             0 => 50,
             n => n.min(10_000) as usize,

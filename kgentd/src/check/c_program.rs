@@ -7,18 +7,24 @@
 //!   program attaches by its section. Network and cgroup programs are loaded and verified but
 //!   attach only when run, to a target the caller names. Everything is released before the
 //!   check returns.
+//!
+//! Between the two, `program-policy` judges the compiled object for the caller's role (its
+//! program types, the helpers it calls, its uprobe targets); a refused object is never loaded.
 use std::time::{Duration, Instant};
 
 use super::{Check, CheckKind, Evidence};
+use crate::authz::Role;
 use crate::exec::loader;
 use crate::toolchain::clang::{ClangToolchain, CompileError};
 
-/// Compiles and loads `source`; the two outcomes, in that order.
+/// Compiles, judges and loads `source`; the outcomes, in that order (the load not run when
+/// the compile or the policy failed).
 pub async fn check_c_program(
     clang: &ClangToolchain,
     source: &str,
     kernel_release: &str,
-) -> [Check; 2] {
+    role: Role,
+) -> Vec<Check> {
     let started = Instant::now();
     let object = clang.compile(source).await;
     let compile_elapsed = started.elapsed();
@@ -29,7 +35,7 @@ pub async fn check_c_program(
                 CompileError::Rejected(d) => format!("clang rejected the program:\n{d}"),
                 CompileError::Toolchain(t) => t.clone(),
             };
-            return [
+            return vec![
                 Check::new(
                     CheckKind::ClangCompile,
                     false,
@@ -54,6 +60,19 @@ pub async fn check_c_program(
         )),
         compile_elapsed,
     );
+    let policy = super::policy_check(role, object_refusals(role, &bytes), Instant::now());
+    if policy.failed() {
+        return vec![
+            compile,
+            policy,
+            Check::new(
+                CheckKind::VerifierLoad,
+                false,
+                Evidence::Report("not run: the program policy refused the program".into()),
+                Duration::ZERO,
+            ),
+        ];
+    }
     let started = Instant::now();
     let release = kernel_release.to_owned();
     let verdict = tokio::task::spawn_blocking(move || {
@@ -71,8 +90,9 @@ pub async fn check_c_program(
         Ok(Err(e)) => (false, e.to_string()),
         Err(e) => (false, format!("the load check crashed: {e}")),
     };
-    [
+    vec![
         compile,
+        policy,
         Check::new(
             CheckKind::VerifierLoad,
             passed,
@@ -80,4 +100,15 @@ pub async fn check_c_program(
             started.elapsed(),
         ),
     ]
+}
+
+/// The policy's refusals of a compiled object for `role`; an object kgent cannot read is
+/// judged by its helper calls alone (the loader rejects it anyway).
+pub fn object_refusals(role: Role, bytes: &[u8]) -> Vec<crate::policy::Refusal> {
+    let sections: Vec<String> = loader::inspect(bytes)
+        .map(|f| f.programs.into_iter().map(|p| p.section).collect())
+        .unwrap_or_default();
+    let helpers: Vec<i32> = loader::helper_calls(bytes).into_iter().collect();
+    let kfuncs: Vec<String> = loader::kfunc_calls(bytes).into_iter().collect();
+    crate::policy::check_c_object(role, &sections, &helpers, &kfuncs)
 }

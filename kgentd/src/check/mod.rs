@@ -20,6 +20,8 @@
 //!   [`crate::symbolic`]): proved, refuted (a failure, with a counterexample), or inconclusive
 //!   (unknown, or no contract applies), which is never shown as a pass.
 //! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
+//! - `program-policy`: what the caller's role lets a program do (see [`crate::policy`]); a
+//!   refused bpftrace candidate is never loaded or smoke-run, a refused C object never loaded.
 pub mod c_program;
 mod coverage;
 pub mod provoked;
@@ -52,6 +54,7 @@ pub enum CheckKind {
     ClangCompile,
     VerifierLoad,
     Symbolic,
+    Policy,
 }
 
 impl CheckKind {
@@ -65,6 +68,7 @@ impl CheckKind {
             CheckKind::ClangCompile => "clang-compile",
             CheckKind::VerifierLoad => "verifier-load",
             CheckKind::Symbolic => "symbolic",
+            CheckKind::Policy => "program-policy",
         }
     }
 }
@@ -159,6 +163,37 @@ impl Check {
     pub fn detail(&self) -> String {
         self.evidence.render()
     }
+}
+
+/// The program policy's verdict on a bpftrace candidate for `role`.
+pub fn check_policy_bpftrace(role: crate::authz::Role, source: &str) -> Check {
+    let started = Instant::now();
+    policy_check(role, crate::policy::check_bpftrace(role, source), started)
+}
+
+/// A `program-policy` check from the policy's refusals (none: a pass).
+pub fn policy_check(
+    role: crate::authz::Role,
+    refusals: Vec<crate::policy::Refusal>,
+    started: Instant,
+) -> Check {
+    if refusals.is_empty() {
+        return Check::new(
+            CheckKind::Policy,
+            true,
+            Evidence::Report(format!(
+                "the program does only what the {} role may",
+                role.as_str()
+            )),
+            started.elapsed(),
+        );
+    }
+    Check::new(
+        CheckKind::Policy,
+        false,
+        Evidence::Report(crate::policy::describe(&refusals, role)),
+        started.elapsed(),
+    )
 }
 
 /// What the static check found: problems, each with a hint naming real alternatives.

@@ -279,6 +279,7 @@ async fn time_to_answer(agent: &Agent, request: &str) -> anyhow::Result<()> {
                 smoke_run: false,
                 skip_smoke_run: false,
                 caller_uid: 0,
+                role: kgentd::authz::Role::Admin,
             },
             tx,
         )

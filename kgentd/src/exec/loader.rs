@@ -137,22 +137,60 @@ pub fn inspect(bytes: &[u8]) -> Result<ObjectFacts, LoadError> {
     })
 }
 
-/// Whether any program of the object calls `bpf_trace_printk` (helper 6): a `call 6`
-/// instruction (opcode 0x85, source register 0) in an executable section.
+/// Whether any program of the object calls `bpf_trace_printk` (helper 6).
 pub fn calls_trace_printk(bytes: &[u8]) -> bool {
+    helper_calls(bytes).contains(&6)
+}
+
+/// The helpers (ids of `enum bpf_func_id`) the programs of an object call: every `call imm`
+/// instruction (opcode 0x85, source register 0; 1 is a BPF-to-BPF call, 2 a kfunc) in an
+/// executable section. An object that does not parse calls nothing.
+pub fn helper_calls(bytes: &[u8]) -> std::collections::BTreeSet<i32> {
     let Ok(file) = object::File::parse(bytes) else {
-        return false;
+        return Default::default();
     };
     file.sections()
         .filter(|s| s.kind() == object::SectionKind::Text)
         .filter_map(|s| s.data().ok())
-        .any(|code| {
-            code.chunks_exact(8).any(|insn| {
-                insn[0] == 0x85
-                    && insn[1] >> 4 == 0
-                    && i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]) == 6
-            })
+        .flat_map(|code| {
+            code.chunks_exact(8)
+                .filter(|insn| insn[0] == 0x85 && insn[1] >> 4 == 0)
+                .map(|insn| i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]))
+                .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+/// The kernel functions (kfuncs: extern functions the object declares `__ksym`) its programs
+/// call: a call instruction relocated against an undefined symbol.
+pub fn kfunc_calls(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    use object::{ObjectSymbol, RelocationTarget};
+    let Ok(file) = object::File::parse(bytes) else {
+        return Default::default();
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for section in file
+        .sections()
+        .filter(|s| s.kind() == object::SectionKind::Text)
+    {
+        let code = section.data().unwrap_or(&[]);
+        for (offset, reloc) in section.relocations() {
+            let RelocationTarget::Symbol(index) = reloc.target() else {
+                continue;
+            };
+            let Ok(sym) = file.symbol_by_index(index) else {
+                continue;
+            };
+            let is_call = usize::try_from(offset)
+                .ok()
+                .and_then(|at| code.get(at))
+                .is_some_and(|op| *op == 0x85);
+            if is_call && sym.is_undefined() {
+                out.insert(sym.name().unwrap_or("?").to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// Where network and cgroup programs attach.

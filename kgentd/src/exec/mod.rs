@@ -8,6 +8,11 @@
 //! (SIGINT, then SIGKILL of the group 300 ms later, so the kernel side is gone within a second).
 //! A guard kills the group if the job's task ends any other way: no program outlives its job.
 //!
+//! Every job holds a [`Slot`] in the job table from admission; the slot is freed when it drops,
+//! so a start that fails or whose client goes away mid-start (its future dropped at an await)
+//! leaks nothing. Runs below the admin role are held to the program policy
+//! ([`crate::policy`]) and to the per-uid job quota.
+//!
 //! A C job ([`c_job`]) is loaded through aya and pinned under `<pin_root>/<job>`; its guard
 //! removes the pins. A daemon killed outright leaves pins and process groups behind:
 //! [`Jobs::reconcile`] on the next start re-adopts the live detached C jobs it can continue and
@@ -93,6 +98,23 @@ pub struct JobSpec {
     pub attach: AttachTargets,
     /// Records per second delivered (C); 0: no limit.
     pub max_events_per_s: u32,
+    /// The owner's role: what the program policy lets the program do, and whether the per-uid
+    /// job quota applies (not to admins).
+    pub role: crate::authz::Role,
+}
+
+/// A job's place in the job table, freed when this drops.
+struct Slot {
+    table: Arc<Mutex<HashMap<String, JobControl>>>,
+    job_id: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.table.lock() {
+            t.remove(&self.job_id);
+        }
+    }
 }
 
 struct JobControl {
@@ -107,6 +129,8 @@ struct JobControl {
 pub struct JobsSetup {
     pub bpftrace: PathBuf,
     pub max_running: usize,
+    /// Jobs one uid below the admin role may have running at once.
+    pub max_per_uid: usize,
     pub store: Store,
     pub clang: Arc<ClangToolchain>,
     /// bpffs directory owned by this daemon: `<pin_root>/<job>` per C job.
@@ -192,7 +216,15 @@ impl Jobs {
         &self.config.store
     }
 
-    fn admit(&self, job_id: &str, control: JobControl) -> Result<(), KgentError> {
+    /// Takes a slot in the job table for `job_id`; the slot is freed when the returned guard
+    /// drops, however the start ends (an error, or the client going away mid-start), unless
+    /// the job's task holds it. `per_uid`: the owner's quota, when one applies.
+    fn admit(
+        &self,
+        job_id: &str,
+        control: JobControl,
+        per_uid: Option<usize>,
+    ) -> Result<Slot, KgentError> {
         let mut running = self
             .running
             .lock()
@@ -203,14 +235,28 @@ impl Jobs {
                 running.len()
             )));
         }
+        if let Some(quota) = per_uid {
+            let owned = running
+                .values()
+                .filter(|j| j.owner_uid == control.owner_uid)
+                .count();
+            if owned >= quota {
+                return Err(KgentError::ResourceExhausted(format!(
+                    "uid {} already runs {owned} programs, its quota (limits.max_jobs_per_uid = {quota}); stop one first (kgentctl jobs, kgentctl stop)",
+                    control.owner_uid
+                )));
+            }
+        }
         running.insert(job_id.to_owned(), control);
-        Ok(())
+        Ok(Slot {
+            table: self.running.clone(),
+            job_id: job_id.to_owned(),
+        })
     }
 
-    fn forget(table: &Mutex<HashMap<String, JobControl>>, job_id: &str) {
-        if let Ok(mut t) = table.lock() {
-            t.remove(job_id);
-        }
+    /// The owner's job quota for `spec` (none for admins).
+    fn quota_of(&self, spec: &JobSpec) -> Option<usize> {
+        (spec.role != crate::authz::Role::Admin).then_some(self.config.max_per_uid)
     }
 
     /// Starts a job; its events go to `events` (or, detached, to its log). Returns the job id
@@ -220,6 +266,14 @@ impl Jobs {
         spec: JobSpec,
         events: mpsc::Sender<JobEvent>,
     ) -> Result<String, KgentError> {
+        if spec.target == JobTarget::Bpftrace {
+            let refusals = crate::policy::check_bpftrace(spec.role, &spec.source);
+            if !refusals.is_empty() {
+                return Err(KgentError::PermissionDenied(crate::policy::describe(
+                    &refusals, spec.role,
+                )));
+            }
+        }
         let job_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let mut record = JobRecord::new(&job_id, spec.owner_uid, spec.target.as_str());
         record.duration_s = spec.duration.map_or(0, |d| d.as_secs() as u32);
@@ -270,19 +324,15 @@ impl Jobs {
             stop: stop.clone(),
             pin_dir: None,
         };
-        // From here on, an error drops `run`, which kills bpftrace's group.
-        self.admit(&job_id, control)?;
+        // From here on, an error drops `run`, which kills bpftrace's group, and `slot`.
+        let slot = self.admit(&job_id, control, self.quota_of(&spec))?;
         record.state = JobState::Live;
         record.pgid = pgid.map(Pid::as_raw);
         record.process_start = pgid
             .and_then(|p| process_identity(p.as_raw()))
             .map(|(s, _)| s);
-        if let Err(e) = self.config.store.put_job(record).await {
-            Self::forget(&self.running, &job_id);
-            return Err(e);
-        }
+        self.config.store.put_job(record).await?;
         meter.live();
-        let table = self.running.clone();
         let store = self.config.store.clone();
         tokio::spawn(async move {
             let watch = Watch {
@@ -292,7 +342,7 @@ impl Jobs {
                 meter,
             };
             let finished = supervise(watch, run, &events).await;
-            Self::forget(&table, &job_id);
+            drop(slot);
             if let JobEvent::Finished { reason, .. } = &finished {
                 if let Err(e) = store.end_job(&job_id, reason).await {
                     tracing::error!(job = %job_id, "cannot record the end of the job: {e}");
@@ -312,9 +362,15 @@ impl Jobs {
     ) -> Result<(), KgentError> {
         let job_id = record.id.clone();
         let object = self.config.clang.compile(&spec.source).await?;
+        let refusals = crate::check::c_program::object_refusals(spec.role, &object);
+        if !refusals.is_empty() {
+            return Err(KgentError::PermissionDenied(crate::policy::describe(
+                &refusals, spec.role,
+            )));
+        }
         let pin_dir = self.config.pin_root.join(&job_id);
         let stop = Arc::new(Notify::new());
-        self.admit(
+        let slot = self.admit(
             &job_id,
             JobControl {
                 owner_uid: spec.owner_uid,
@@ -322,6 +378,7 @@ impl Jobs {
                 stop: stop.clone(),
                 pin_dir: Some(pin_dir.clone()),
             },
+            self.quota_of(&spec),
         )?;
         record.pin_dir = Some(pin_dir.clone());
         self.config.store.put_job_object(&job_id, &object)?;
@@ -333,22 +390,15 @@ impl Jobs {
             tokio::task::spawn_blocking(move || c_job::prepare(&bytes, &dir, &targets)).await;
         let prepared = match prepared {
             Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                Self::forget(&self.running, &job_id);
-                return Err(e.into());
-            }
+            Ok(Err(e)) => return Err(e.into()),
             Err(e) => {
-                Self::forget(&self.running, &job_id);
                 loader::remove_pins(&pin_dir);
                 return Err(KgentError::Internal(format!("loading crashed: {e}")));
             }
         };
         record.state = JobState::Live;
         record.outcome = prepared.attached.join("; ");
-        if let Err(e) = self.config.store.put_job(record).await {
-            Self::forget(&self.running, &job_id);
-            return Err(e);
-        }
+        self.config.store.put_job(record).await?;
         meter.live();
         let printk = self.printk_for(&job_id, &object);
         let watch = c_job::Watch {
@@ -359,7 +409,7 @@ impl Jobs {
             printk,
             meter,
         };
-        self.spawn_c(job_id, prepared, watch, events);
+        self.spawn_c(slot, prepared, watch, events);
         Ok(())
     }
 
@@ -380,12 +430,12 @@ impl Jobs {
 
     fn spawn_c(
         &self,
-        job_id: String,
+        slot: Slot,
         prepared: c_job::Prepared,
         watch: c_job::Watch,
         events: mpsc::Sender<JobEvent>,
     ) {
-        let table = self.running.clone();
+        let job_id = slot.job_id.clone();
         let store = self.config.store.clone();
         tokio::spawn(async move {
             let started = JobEvent::Started {
@@ -395,7 +445,7 @@ impl Jobs {
             };
             let _ = events.send(started).await;
             let finished = c_job::collect(prepared, watch, &events).await;
-            Self::forget(&table, &job_id);
+            drop(slot);
             if let JobEvent::Finished { reason, .. } = &finished {
                 if let Err(e) = store.end_job(&job_id, reason).await {
                     tracing::error!(job = %job_id, "cannot record the end of the job: {e}");
@@ -405,8 +455,8 @@ impl Jobs {
         });
     }
 
-    /// Asks a job to stop gracefully. Only its owner or root may.
-    pub fn stop(&self, job_id: &str, caller_uid: u32) -> Result<(), KgentError> {
+    /// Asks a job to stop gracefully. Only its owner or an admin may (`authz` decides).
+    pub fn stop(&self, job_id: &str, caller: &crate::authz::Caller) -> Result<(), KgentError> {
         let running = self
             .running
             .lock()
@@ -416,12 +466,7 @@ impl Jobs {
                 "no running job {job_id:?} (kgentctl jobs lists them)"
             ))
         })?;
-        if caller_uid != 0 && caller_uid != job.owner_uid {
-            return Err(KgentError::PermissionDenied(format!(
-                "job {job_id} belongs to uid {}",
-                job.owner_uid
-            )));
-        }
+        caller.may_stop(job.owner_uid)?;
         job.stop.notify_one();
         Ok(())
     }
@@ -533,16 +578,18 @@ impl Jobs {
             .ok_or("its compiled object is not in the store")?;
         let prepared = c_job::adopt(&object, &dir)?;
         let stop = Arc::new(Notify::new());
-        self.admit(
-            &job.id,
-            JobControl {
-                owner_uid: job.owner_uid,
-                pgid: None,
-                stop: stop.clone(),
-                pin_dir: Some(dir),
-            },
-        )
-        .map_err(|e| e.to_string())?;
+        let slot = self
+            .admit(
+                &job.id,
+                JobControl {
+                    owner_uid: job.owner_uid,
+                    pgid: None,
+                    stop: stop.clone(),
+                    pin_dir: Some(dir),
+                },
+                None,
+            )
+            .map_err(|e| e.to_string())?;
         let remaining = job
             .deadline_unix_ms()
             .map(|d| Duration::from_millis(d.saturating_sub(now)));
@@ -557,7 +604,7 @@ impl Jobs {
         let (tx, rx) = mpsc::channel(256);
         drop(rx);
         let events = detached_sink(job.log_path.clone(), tx);
-        self.spawn_c(job.id.clone(), prepared, watch, events);
+        self.spawn_c(slot, prepared, watch, events);
         Ok(())
     }
 }

@@ -5,6 +5,13 @@
 //! `kgent.h` this binary embeds), the clang and llvm-strip invocations, and condensing clang's
 //! diagnostics into what a model can act on. It never loads anything into the kernel: that is
 //! `exec`'s job.
+//!
+//! Compilation is locked down, because the source is written by a model for any caller: only
+//! `vmlinux.h` and `kgent.h` may be `#include`d (checked before clang runs, [`check_includes`]);
+//! clang runs with `-nostdinc` in a private work directory holding a copy of those headers (and
+//! the libbpf headers kgent.h includes), and, when kgentd is root, as the unprivileged `nobody`
+//! (uid and gid 65534, no supplementary groups), so no trick of the preprocessor or the
+//! assembler reads a file the caller could not.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -21,6 +28,20 @@ const COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_DIAGNOSTIC_LINES: usize = 24;
 /// The name the source has in diagnostics.
 pub const SOURCE_NAME: &str = "prog.c";
+/// The headers a program may include.
+pub const ALLOWED_INCLUDES: [&str; 2] = ["vmlinux.h", "kgent.h"];
+/// Where the libbpf headers kgent.h includes come from (libbpf-dev).
+const LIBBPF_HEADERS: &str = "/usr/include/bpf";
+/// The libbpf headers kgent.h includes, and what they include.
+const LIBBPF_FILES: [&str; 5] = [
+    "bpf_helpers.h",
+    "bpf_helper_defs.h",
+    "bpf_tracing.h",
+    "bpf_core_read.h",
+    "bpf_endian.h",
+];
+/// `nobody`: clang's uid and gid when kgentd is root.
+const UNPRIVILEGED: u32 = 65534;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompileError {
@@ -118,24 +139,41 @@ impl ClangToolchain {
         }
         // Always rewritten: it belongs to this binary, not to the kernel.
         write_atomically(&dir.join("kgent.h"), KGENT_H.as_bytes()).await?;
+        let bpf = dir.join("bpf");
+        tokio::fs::create_dir_all(&bpf).await.map_err(|e| {
+            CompileError::Toolchain(format!("cannot create {}: {e}", bpf.display()))
+        })?;
+        for name in LIBBPF_FILES {
+            let from = Path::new(LIBBPF_HEADERS).join(name);
+            let bytes = tokio::fs::read(&from).await.map_err(|e| {
+                CompileError::Toolchain(format!(
+                    "cannot read {}: {e}; install libbpf-dev (bash setup.sh)",
+                    from.display()
+                ))
+            })?;
+            write_atomically(&bpf.join(name), &bytes).await?;
+        }
         Ok(dir)
     }
 
     /// Compiles `source` to a BPF object (`-O2 -g -target bpf`, then DWARF stripped: `.BTF`
     /// and `.BTF.ext` stay, for CO-RE and for decoding output).
     pub async fn compile(&self, source: &str) -> Result<Vec<u8>, CompileError> {
+        check_includes(source)?;
         let headers = self.header_dir().await?;
         let work = tempfile::Builder::new()
             .prefix("kgent-cc-")
             .tempdir()
             .map_err(|e| CompileError::Toolchain(format!("cannot create a work dir: {e}")))?;
+        copy_headers(&headers, work.path()).await?;
         let src = work.path().join(SOURCE_NAME);
         let obj = work.path().join("prog.o");
         tokio::fs::write(&src, source)
             .await
             .map_err(|e| CompileError::Toolchain(format!("cannot write {}: {e}", src.display())))?;
-        let include = format!("-I{}", headers.display());
-        let out = tokio::process::Command::new(&self.clang)
+        readable_by_all(&src).await?;
+        let mut clang = tokio::process::Command::new(&self.clang);
+        clang
             .args([
                 "-O2",
                 "-g",
@@ -144,17 +182,31 @@ impl ClangToolchain {
                 "-D__TARGET_ARCH_x86",
                 "-fno-color-diagnostics",
                 "-fno-caret-diagnostics",
-                &include,
-                "-I/usr/include/x86_64-linux-gnu",
+                "-nostdinc",
+                "-I.",
                 "-c",
                 SOURCE_NAME,
                 "-o",
                 "prog.o",
             ])
             .current_dir(work.path())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
             .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output();
+            .kill_on_drop(true);
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(work.path(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).map_err(
+                |e| {
+                    CompileError::Toolchain(format!(
+                        "cannot hand {} to nobody: {e}",
+                        work.path().display()
+                    ))
+                },
+            )?;
+            // std drops the supplementary groups when it sets the uid.
+            clang.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
+        }
+        let out = clang.output();
         let out = tokio::time::timeout(COMPILE_TIMEOUT, out)
             .await
             .map_err(|_| {
@@ -219,6 +271,134 @@ async fn run(
         })
 }
 
+/// Copies the header directory (vmlinux.h, kgent.h, bpf/) into a compile's work directory.
+async fn copy_headers(headers: &Path, work: &Path) -> Result<(), CompileError> {
+    let copy = |from: PathBuf, to: PathBuf| async move {
+        tokio::fs::copy(&from, &to).await.map_err(|e| {
+            CompileError::Toolchain(format!(
+                "cannot copy {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        })?;
+        readable_by_all(&to).await
+    };
+    for name in ALLOWED_INCLUDES {
+        copy(headers.join(name), work.join(name)).await?;
+    }
+    let bpf = work.join("bpf");
+    tokio::fs::create_dir(&bpf)
+        .await
+        .map_err(|e| CompileError::Toolchain(format!("cannot create {}: {e}", bpf.display())))?;
+    for name in LIBBPF_FILES {
+        copy(headers.join("bpf").join(name), bpf.join(name)).await?;
+    }
+    readable_by_all(&bpf).await
+}
+
+/// Mode 0644 (0755 for a directory), whatever the daemon's umask (the unit's is 0077): clang
+/// runs as nobody and must read what kgentd wrote into its work directory.
+async fn readable_by_all(path: &Path) -> Result<(), CompileError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if path.is_dir() { 0o755 } else { 0o644 };
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .await
+        .map_err(|e| CompileError::Toolchain(format!("cannot chmod {}: {e}", path.display())))
+}
+
+/// Refuses a source that includes anything but `vmlinux.h` and `kgent.h`, names what it
+/// includes through a macro, or asks the preprocessor to read a file some other way
+/// (`#include_next`, `#import`, `#embed`, `#pragma … dependency`, `#pragma include_alias`).
+/// Line continuations and comments are read as the preprocessor reads them, `%:` as `#`.
+pub fn check_includes(source: &str) -> Result<(), CompileError> {
+    let joined = source.replace("\\\r\n", "").replace("\\\n", "");
+    let code = without_comments(&joined);
+    for (n, line) in code.lines().enumerate() {
+        let line = line.trim_start();
+        let Some(rest) = line
+            .strip_prefix('#')
+            .or_else(|| line.strip_prefix("%:"))
+            .or_else(|| line.strip_prefix("??="))
+        else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let directive: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let operand = rest[directive.len()..].trim();
+        let refused = match directive.as_str() {
+            "include" => {
+                let named = operand
+                    .strip_prefix('"')
+                    .and_then(|o| o.strip_suffix('"'))
+                    .or_else(|| operand.strip_prefix('<').and_then(|o| o.strip_suffix('>')));
+                !named.is_some_and(|h| ALLOWED_INCLUDES.contains(&h))
+            }
+            "include_next" | "import" | "embed" => true,
+            "pragma" => operand.contains("dependency") || operand.contains("include_alias"),
+            _ => false,
+        };
+        if refused {
+            return Err(CompileError::Rejected(format!(
+                "{SOURCE_NAME}:{}: error: `#{directive} {operand}` is not allowed: a kgent C program may include only \"vmlinux.h\" and \"kgent.h\" (kgent.h brings bpf_helpers.h, bpf_tracing.h, bpf_core_read.h and bpf_endian.h)",
+                n + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// C source with its comments replaced by a space (a `/* */` spanning lines keeps its line
+/// breaks, so line numbers stay), string and character literals kept whole.
+fn without_comments(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                out.push(c);
+                while let Some(d) = chars.next() {
+                    out.push(d);
+                    if d == '\\' {
+                        if let Some(e) = chars.next() {
+                            out.push(e);
+                        }
+                    } else if d == c || d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                out.push(' ');
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                out.push(' ');
+                let mut star = false;
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        out.push('\n');
+                    }
+                    if star && d == '/' {
+                        break;
+                    }
+                    star = d == '*';
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CompileError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let result = async {
@@ -275,6 +455,30 @@ pub fn condense_clang(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_vmlinux_h_and_kgent_h_may_be_included() {
+        let ok = "#include \"vmlinux.h\"\n# include <kgent.h>\n// #include \"/etc/shadow\"\nchar s[] = \"#include x\";\n";
+        assert_eq!(check_includes(ok), Ok(()));
+        for bad in [
+            "#include \"/etc/shadow\"\n",
+            "#include \"vmlinux.h\"\n  #  include </etc/shadow>\n",
+            "#define F \"/etc/shadow\"\n#include F\n",
+            "%:include \"/etc/shadow\"\n",
+            "#/* hidden */include \"/etc/shadow\"\n",
+            "#inc\\\nlude \"/etc/shadow\"\n",
+            "#include_next <kgent.h>\n",
+            "#pragma GCC dependency \"/etc/shadow\"\n",
+            "#embed \"/etc/shadow\"\n",
+        ] {
+            let err = check_includes(bad).expect_err(bad);
+            assert!(
+                err.to_string()
+                    .contains("may include only \"vmlinux.h\" and \"kgent.h\""),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn keeps_errors_and_their_notes_and_drops_warnings() {
