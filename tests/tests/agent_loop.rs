@@ -34,7 +34,10 @@ async fn recovers_from_a_hallucinated_tracepoint_with_bpftraces_diagnostic() {
     assert!(answer.program.contains("sys_enter_openat"));
     // Every check passed but the symbolic one, which has no contract for this request: it says
     // so (inconclusive), never a pass.
-    assert!(answer.checks.iter().all(|c| c.passed || c.name == "symbolic"));
+    assert!(answer
+        .checks
+        .iter()
+        .all(|c| c.passed || c.name == "symbolic"));
     assert!(answer
         .checks
         .iter()

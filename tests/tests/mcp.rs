@@ -22,7 +22,13 @@ fn call<'a>(report: &'a Value, tool: &str, nth: usize) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_gets_a_verified_program_and_runs_its_answer_but_not_its_own_text() {
-    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    // nobody (primary group 65534) is an operator here: it may run its verified answers.
+    let backend = kgentd::llm::ScriptedBackend::new("test script", vec![GOOD_OPENAT.to_string()])
+        .expect("replies");
+    let d = TestDaemon::with_backend(std::sync::Arc::new(backend), |c| {
+        c.roles.operator = vec!["65534".into()]
+    })
+    .await;
     // The policy, not the file mode, decides: nobody may connect.
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755))
         .expect("chmod dir");
