@@ -252,3 +252,38 @@ async fn the_agent_feeds_a_refuted_contract_back_and_answers_with_the_proved_pro
     assert!(symbolic.detail.contains("proved"), "{}", symbolic.detail);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_c_answer_carries_a_symbolic_check_that_says_it_was_not_judged() {
+    let c = "```c\n#include \"vmlinux.h\"\n#include \"kgent.h\"\nstruct event { u32 pid; };\nKGENT_RINGBUF(events, struct event, 64 * 1024);\nSEC(\"tracepoint/syscalls/sys_enter_getppid\")\nint ksym_getppid(void *ctx)\n{\n    struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);\n    if (!e)\n        return 0;\n    e->pid = bpf_get_current_pid_tgid() >> 32;\n    bpf_ringbuf_submit(e, 0);\n    return 0;\n}\n```";
+    let d = TestDaemon::scripted(&[c]).await;
+    let mut stream = d
+        .client()
+        .await
+        .ask(proto::AskRequest {
+            text: "report the pid of each getppid caller".into(),
+            max_iterations: 1,
+            target: proto::Target::C as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("ask")
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(ev) = stream.message().await.expect("stream") {
+        events.push(ev);
+    }
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("answered: {events:#?}"));
+    let symbolic = answer
+        .checks
+        .iter()
+        .find(|c| c.name == "symbolic")
+        .unwrap_or_else(|| panic!("a symbolic check: {:?}", answer.checks));
+    assert!(!symbolic.passed && symbolic.inconclusive, "{symbolic:?}");
+    assert!(
+        symbolic.detail.contains("not judged"),
+        "{}",
+        symbolic.detail
+    );
+    d.stop().await;
+}

@@ -644,6 +644,8 @@ impl<'a, 'r> Session<'a, 'r> {
             if failed {
                 return checks;
             }
+        } else if self.agent.config.symbolic {
+            checks.push(check::symbolic_not_read());
         }
         if !plan.smoke {
             return checks;

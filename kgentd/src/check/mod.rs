@@ -41,7 +41,7 @@ pub use smoke::{
     check_smoke_run, expectation, judge, measure_provoked, not_exercised, workload_fingerprint,
     Expectation, Observation,
 };
-pub use symbolic::check_symbolic;
+pub use symbolic::{check_symbolic, symbolic_not_read};
 
 /// Which check ran. Its name is what users, the transcript and the model see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,6 +9,19 @@ use crate::host::HostFacts;
 use crate::intent::Intent;
 use crate::symbolic::{self, Outcome, Types};
 
+/// The `symbolic` check of a candidate the verifier does not read (a C program): inconclusive,
+/// saying so, so the evidence never implies it was judged.
+pub fn symbolic_not_read() -> Check {
+    Check {
+        kind: CheckKind::Symbolic,
+        verdict: Verdict::Inconclusive,
+        evidence: Evidence::Contracts(vec![
+            "not judged: the symbolic verifier reads bpftrace programs only, not C".into(),
+        ]),
+        elapsed: Duration::ZERO,
+    }
+}
+
 /// Judges `source` against the contracts `intent` implies. Runs the solver on a blocking thread.
 pub async fn check_symbolic(
     host: &std::sync::Arc<HostFacts>,
