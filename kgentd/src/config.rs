@@ -39,7 +39,26 @@ pub struct Config {
     pub roles: RolesConfig,
 }
 
-/// `[roles]`: which Unix groups get which role (see `crate::authz`). Root is always admin.
+/// What a caller may do, ordered from least to most (enforced by the authz module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Observer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Observer => "observer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// `[roles]`: which Unix groups get which role (enforced by the authz module). Root is always admin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RolesConfig {
@@ -51,7 +70,7 @@ pub struct RolesConfig {
     /// unsafe builtins and helpers).
     pub admin: Vec<String>,
     /// The role of a caller in none of these groups (it could connect: the socket's group).
-    pub default: crate::authz::Role,
+    pub default: Role,
     /// Longest run an operator may start, in seconds (capped by limits.max_run_seconds); a
     /// duration of 0 means this maximum.
     pub operator_max_run_seconds: u32,
@@ -63,7 +82,7 @@ impl Default for RolesConfig {
             observer: Vec::new(),
             operator: Vec::new(),
             admin: Vec::new(),
-            default: crate::authz::Role::Observer,
+            default: Role::Observer,
             operator_max_run_seconds: 3600,
         }
     }

@@ -30,8 +30,18 @@ async fn starts_cut_short_anywhere_leave_no_slot_taken() {
             started.expect("a start that finishes succeeds");
             completed += 1;
         }
-        // The client goes away: a started job ends within a second.
+        // The client goes away: a started job ends within a second, and frees its slot
+        // before the next start (so a busy machine never fills every slot at once).
         drop(rx);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while d.daemon_jobs.running_count() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            d.daemon_jobs.running_count(),
+            0,
+            "the slot of start {step} is freed"
+        );
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while d.daemon_jobs.running_count() > 0 && std::time::Instant::now() < deadline {

@@ -79,7 +79,7 @@ pub struct AskOptions {
     pub skip_smoke_run: bool,
     pub caller_uid: u32,
     /// What the caller's role lets a candidate do (the program policy, checked first).
-    pub role: crate::authz::Role,
+    pub role: crate::config::Role,
 }
 
 pub enum Outcome {
@@ -170,7 +170,7 @@ impl Agent {
         intent: &Intent,
         subjects: &[Subject],
         source: &str,
-        role: crate::authz::Role,
+        role: crate::config::Role,
     ) -> Vec<Check> {
         let subject = |probes: Vec<String>| {
             self.config.subject_check.then(|| {

@@ -16,30 +16,12 @@
 //! decides; it never enforces a program's content (that is `crate::policy`).
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
 use tonic::transport::server::UdsConnectInfo;
 
 use crate::config::RolesConfig;
 use crate::error::KgentError;
 
-/// What a caller may do; ordered from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Observer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Observer => "observer",
-            Self::Operator => "operator",
-            Self::Admin => "admin",
-        }
-    }
-}
+pub use crate::config::Role;
 
 /// `[roles]` resolved against this host's group database: gid → role.
 #[derive(Debug, Clone)]

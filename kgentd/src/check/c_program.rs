@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Check, CheckKind, Evidence};
-use crate::authz::Role;
+use crate::config::Role;
 use crate::exec::loader;
 use crate::toolchain::clang::{ClangToolchain, CompileError};
 
@@ -60,7 +60,11 @@ pub async fn check_c_program(
         )),
         compile_elapsed,
     );
-    let policy = super::policy_check(role, object_refusals(role, &bytes), Instant::now());
+    let policy = super::policy_check(
+        role,
+        crate::exec::object_refusals(role, &bytes),
+        Instant::now(),
+    );
     if policy.failed() {
         return vec![
             compile,
@@ -100,15 +104,4 @@ pub async fn check_c_program(
             started.elapsed(),
         ),
     ]
-}
-
-/// The policy's refusals of a compiled object for `role`; an object kgent cannot read is
-/// judged by its helper calls alone (the loader rejects it anyway).
-pub fn object_refusals(role: Role, bytes: &[u8]) -> Vec<crate::policy::Refusal> {
-    let sections: Vec<String> = loader::inspect(bytes)
-        .map(|f| f.programs.into_iter().map(|p| p.section).collect())
-        .unwrap_or_default();
-    let helpers: Vec<i32> = loader::helper_calls(bytes).into_iter().collect();
-    let kfuncs: Vec<String> = loader::kfunc_calls(bytes).into_iter().collect();
-    crate::policy::check_c_object(role, &sections, &helpers, &kfuncs)
 }

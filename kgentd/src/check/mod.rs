@@ -166,14 +166,14 @@ impl Check {
 }
 
 /// The program policy's verdict on a bpftrace candidate for `role`.
-pub fn check_policy_bpftrace(role: crate::authz::Role, source: &str) -> Check {
+pub fn check_policy_bpftrace(role: crate::config::Role, source: &str) -> Check {
     let started = Instant::now();
     policy_check(role, crate::policy::check_bpftrace(role, source), started)
 }
 
 /// A `program-policy` check from the policy's refusals (none: a pass).
 pub fn policy_check(
-    role: crate::authz::Role,
+    role: crate::config::Role,
     refusals: Vec<crate::policy::Refusal>,
     started: Instant,
 ) -> Check {

@@ -100,7 +100,7 @@ pub struct JobSpec {
     pub max_events_per_s: u32,
     /// The owner's role: what the program policy lets the program do, and whether the per-uid
     /// job quota applies (not to admins).
-    pub role: crate::authz::Role,
+    pub role: crate::config::Role,
 }
 
 /// A job's place in the job table, freed when this drops.
@@ -256,7 +256,7 @@ impl Jobs {
 
     /// The owner's job quota for `spec` (none for admins).
     fn quota_of(&self, spec: &JobSpec) -> Option<usize> {
-        (spec.role != crate::authz::Role::Admin).then_some(self.config.max_per_uid)
+        (spec.role != crate::config::Role::Admin).then_some(self.config.max_per_uid)
     }
 
     /// Starts a job; its events go to `events` (or, detached, to its log). Returns the job id
@@ -362,7 +362,7 @@ impl Jobs {
     ) -> Result<(), KgentError> {
         let job_id = record.id.clone();
         let object = self.config.clang.compile(&spec.source).await?;
-        let refusals = crate::check::c_program::object_refusals(spec.role, &object);
+        let refusals = object_refusals(spec.role, &object);
         if !refusals.is_empty() {
             return Err(KgentError::PermissionDenied(crate::policy::describe(
                 &refusals, spec.role,
@@ -731,4 +731,15 @@ async fn supervise(watch: Watch, mut run: Supervisor, events: &mpsc::Sender<JobE
             }
         }
     }
+}
+
+/// The policy's refusals of a compiled object for `role`; an object kgent cannot read is
+/// judged by its helper calls alone (the loader rejects it anyway).
+pub fn object_refusals(role: crate::config::Role, bytes: &[u8]) -> Vec<crate::policy::Refusal> {
+    let sections: Vec<String> = loader::inspect(bytes)
+        .map(|f| f.programs.into_iter().map(|p| p.section).collect())
+        .unwrap_or_default();
+    let helpers: Vec<i32> = loader::helper_calls(bytes).into_iter().collect();
+    let kfuncs: Vec<String> = loader::kfunc_calls(bytes).into_iter().collect();
+    crate::policy::check_c_object(role, &sections, &helpers, &kfuncs)
 }

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use crate::authz::Role;
+use crate::config::Role;
 use crate::toolchain::bpftrace::expr::{tokens, Tok};
 use crate::toolchain::bpftrace::{probe_blocks, strip_comments};
 
