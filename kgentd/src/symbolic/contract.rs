@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use super::program::Block;
+use super::program::{self, Block};
 use crate::host::Tracepoint;
 use crate::intent::{Concept, Intent};
 use crate::toolchain::bpftrace::expr::{self, Node};
@@ -217,12 +217,7 @@ pub fn calls(blocks: &[Block], tracepoints: &BTreeMap<String, Tracepoint>) -> Ve
     let mut probes: Vec<String> = Vec::new();
     for block in blocks {
         for p in block.probes.iter().filter(|p| p.observes_events()) {
-            let prefix = match p.prefix.as_str() {
-                "t" => "tracepoint",
-                "u" => "uprobe",
-                "ur" => "uretprobe",
-                other => other,
-            };
+            let prefix = program::full_prefix(&p.prefix);
             if prefix == "tracepoint" && p.target.contains('*') {
                 probes.extend(
                     tracepoints

@@ -67,16 +67,21 @@ impl Block {
             let written = if p.target.is_empty() {
                 p.prefix.clone()
             } else {
-                let prefix = match p.prefix.as_str() {
-                    "t" => "tracepoint",
-                    "u" => "uprobe",
-                    "ur" => "uretprobe",
-                    other => other,
-                };
-                format!("{prefix}:{}", p.target)
+                format!("{}:{}", full_prefix(&p.prefix), p.target)
             };
             glob(&written, probe)
         })
+    }
+}
+
+/// A probe type as bpftrace(8) spells it in full: `t` is `tracepoint`, `u` `uprobe`, `ur`
+/// `uretprobe`.
+pub fn full_prefix(prefix: &str) -> &str {
+    match prefix {
+        "t" => "tracepoint",
+        "u" => "uprobe",
+        "ur" => "uretprobe",
+        other => other,
     }
 }
 

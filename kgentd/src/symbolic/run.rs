@@ -673,9 +673,6 @@ impl Machine<'_> {
                 let v = self.val(frame, x);
                 bswap(&v)
             }
-            ("strncmp", _) | ("strcontains", _) | ("has_key", _) => {
-                self.approx(format!("the result of `{}`", describe(node)))
-            }
             _ => self.approx(format!("the result of `{}`", describe(node))),
         }
     }

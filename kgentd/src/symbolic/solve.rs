@@ -118,13 +118,12 @@ fn judge_in_context(blocks: &[Block], contract: &Contract, types: &Types) -> Out
         Ok(q) => q,
         Err(not_applicable) => return Outcome::NotApplicable(not_applicable),
     };
+    let mentions = query.formula.to_string();
     let unmodelled: Vec<&String> = query
         .runs
         .iter()
         .flat_map(|r| r.approximations.iter())
-        .filter(|(key, why)| {
-            why.starts_with("the statement") || query.formula.to_string().contains(key.as_str())
-        })
+        .filter(|(key, why)| why.starts_with("the statement") || mentions.contains(key.as_str()))
         .map(|(_, why)| why)
         .collect();
     let solver = Solver::new();
@@ -148,7 +147,7 @@ fn judge_in_context(blocks: &[Block], contract: &Contract, types: &Types) -> Out
             let model = smaller(&solver, &query).unwrap_or(model);
             Outcome::Refuted(format!(
                 "{}: {}",
-                counterexample(&model, &query, &query.formula.to_string()),
+                counterexample(&model, &query, &mentions),
                 query.violation
             ))
         }
