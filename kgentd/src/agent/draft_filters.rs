@@ -278,7 +278,9 @@ fn subject<'a>(
                 Some(FieldType::Pointer) => Value::Pointer,
                 Some(t) if t.narrow_integer() => Value::Integer,
                 // Arrays and strings are no numbers; compared with 0 they test nothing real.
-                Some(FieldType::Array(_) | FieldType::DataLocString) => Value::Integer,
+                Some(FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString) => {
+                    Value::Integer
+                }
                 // 64-bit integers may hold addresses; typedefs of unknown width may be anything.
                 Some(FieldType::Integer(_)) | None => Value::Unknown,
             }

@@ -12,6 +12,10 @@
 //!   field's location word, an integer; the string is read with `str(args->name)` (bpftrace
 //!   0.12.0 CHANGELOG, "Support for tracepoint __data_loc fields", #1542); a printf
 //!   conversion that is not `%s` for it becomes `%s`;
+//! - an address array printed as a number (`printf("%d", args->daddr)` of a `__u8[4]` or
+//!   `__u8[16]`): bpftrace rejects an array for `%d`; ntop renders a 4- or 16-byte array as an
+//!   IPv4 or IPv6 address (bpftrace(8) `ntop`), so it is printed with `ntop()` and `%s`; a
+//!   `char[N]` array printed as a number is a string (`%s`, as bpftrace prints `comm`);
 //! - `*` applied to an integer field (`*args->count`): pointers are dereferenced as in C
 //!   (bpftrace(8), "Pointers"); an integer is the value, so the `*` goes.
 //!
@@ -35,8 +39,10 @@ pub(super) enum FieldType {
     Pointer,
     /// `__data_loc char[]`: a string stored in the record.
     DataLocString,
-    /// An array (`char[16]`, `__u8[4]`); its length in elements when the type says it.
+    /// An array of characters or other elements (`char[16]`); its length when the type says it.
     Array(Option<usize>),
+    /// An array of bytes (`__u8[4]`, `unsigned char[16]`): addresses; its length when known.
+    Bytes(Option<usize>),
     /// An integer; its width in bits when the type name tells it (`int`, `__u16`, `size_t`).
     Integer(Option<u32>),
 }
@@ -53,7 +59,11 @@ impl FieldType {
         }
         if let Some(open) = t.find('[') {
             let len = t[open + 1..].trim_end_matches(']').parse().ok();
-            return FieldType::Array(len);
+            let element = t[..open].trim().trim_start_matches("const ").trim();
+            return match element {
+                "u8" | "__u8" | "unsigned char" | "uint8_t" => FieldType::Bytes(len),
+                _ => FieldType::Array(len),
+            };
         }
         let bare = t
             .trim_start_matches("const ")
@@ -234,6 +244,7 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
                 .value_call(&at, k)
                 .or_else(|| fix.dereference(&at, k))
                 .or_else(|| fix.data_loc(&at, k))
+                .or_else(|| fix.printed_array(&at, k))
                 .unwrap_or(k + 1);
         }
     }
@@ -366,6 +377,45 @@ impl Fixes<'_> {
         ));
         Some(last + 1)
     }
+
+    /// A printf argument `args->f` of an array type with a numeric conversion, at token `k`:
+    /// an address array is printed with `ntop()` and `%s`, a character array with `%s`.
+    fn printed_array(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let (name, last) = args_field_at(toks, k)?;
+        let span = toks[k].span.start..toks[last].span.end;
+        let (at, letter) = b.printf.conversion(&span)?;
+        if letter == 's' {
+            return Some(last + 1);
+        }
+        match b.ty(name)? {
+            FieldType::Bytes(Some(len @ (4 | 16))) => {
+                let field = self.source.get(span.clone())?.to_owned();
+                self.edits.replace(span, format!("ntop({field})"));
+                self.note(format!(
+                    "args->{name} is a {len}-byte address, not a number: printed with ntop() and %s"
+                ));
+            }
+            FieldType::Array(_) => self.note(format!(
+                "args->{name} is a character array, not a number: printed with %s"
+            )),
+            _ => return None,
+        }
+        self.edits
+            .replace(conversion_span(self.source, at), "s".to_owned());
+        Some(last + 1)
+    }
+}
+
+/// The span of a conversion's length modifiers and letter (`lu` of `%-8lu`), given the
+/// letter's offset in `source`: what a repair replaces to change the conversion.
+fn conversion_span(source: &str, letter_at: usize) -> Range<usize> {
+    let bytes = source.as_bytes();
+    let mut start = letter_at;
+    while start > 0 && bytes.get(start - 1).is_some_and(|b| b"hlzjt".contains(b)) {
+        start -= 1;
+    }
+    start..letter_at + 1
 }
 
 /// The field of an argument that is `args->f` and nothing else.
@@ -427,7 +477,8 @@ mod tests {
     fn field_types_are_read_from_tracefs_types() {
         assert_eq!(FieldType::of("const char *"), FieldType::Pointer);
         assert_eq!(FieldType::of("__data_loc char[]"), FieldType::DataLocString);
-        assert_eq!(FieldType::of("__u8[16]"), FieldType::Array(Some(16)));
+        assert_eq!(FieldType::of("__u8[16]"), FieldType::Bytes(Some(16)));
+        assert_eq!(FieldType::of("char[16]"), FieldType::Array(Some(16)));
         assert_eq!(
             FieldType::of("unsigned short"),
             FieldType::Integer(Some(16))
@@ -489,6 +540,34 @@ mod tests {
         assert_eq!(notes.len(), 2, "{notes:?}");
     }
 
+    #[test]
+    fn address_arrays_printed_as_numbers_are_printed_with_ntop() {
+        let src = "tracepoint:sock:inet_sock_set_state { printf(\"%d:%u %-16lu %s\\n\", args->daddr, args->dport, args->daddr_v6, ntop(args->daddr)); }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:sock:inet_sock_set_state { printf(\"%s:%u %-16s %s\\n\", ntop(args->daddr), args->dport, ntop(args->daddr_v6), ntop(args->daddr)); }"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("4-byte address"), "{notes:?}");
+    }
+
+    #[test]
+    fn character_arrays_printed_as_numbers_are_printed_as_strings() {
+        let host = HostFacts::for_tests_with_tracepoints(&[(
+            "task",
+            "task_rename",
+            &[("pid_t", "pid"), ("char[16]", "newcomm")],
+        )]);
+        let src = "tracepoint:task:task_rename { printf(\"%d %d\\n\", args->pid, args->newcomm); }";
+        let (fixed, notes) = repair_types(&host, src);
+        assert_eq!(
+            fixed,
+            "tracepoint:task:task_rename { printf(\"%d %s\\n\", args->pid, args->newcomm); }"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
     /// The live catalog and the real bpftrace: what each repair makes loads and attaches; the
     /// draft that reads a __data_loc field without str() did not.
     #[tokio::test]
@@ -502,6 +581,7 @@ mod tests {
             "tracepoint:irq:irq_handler_entry { printf(\"%s %s\\n\", str(args->irq), args->name); @[args->name] = count(); }",
             "tracepoint:sock:inet_sock_set_state { printf(\"%s:%s\\n\", ntop(args->daddr), ntop(args->dport)); }",
             "tracepoint:syscalls:sys_enter_read { @bytes = hist(*args->count); }",
+            "tracepoint:sock:inet_sock_set_state { printf(\"%s %d:%lu %d\\n\", comm, args->daddr, args->dport, args->daddr_v6); }",
         ];
         for draft in drafts {
             let (fixed, notes) = repair_types(&host, draft);

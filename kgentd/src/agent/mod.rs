@@ -327,13 +327,34 @@ fn allowed_probes(g: &Grounding, aliases: bool) -> Vec<AllowedProbe> {
     out
 }
 
+/// Whether two probes are the entry and exit of one event: `tracepoint:syscalls:sys_enter_X`
+/// and `…sys_exit_X`, or `uprobe:P:S` and `uretprobe:P:S`.
+fn same_event(a: &str, b: &str) -> bool {
+    fn key(p: &str) -> Option<(&'static str, &str)> {
+        if let Some(call) = p
+            .strip_prefix("tracepoint:syscalls:sys_enter_")
+            .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"))
+        {
+            return Some(("syscall", call));
+        }
+        p.strip_prefix("uprobe:")
+            .or_else(|| p.strip_prefix("uretprobe:"))
+            .map(|f| ("function", f))
+    }
+    a != b && key(a).is_some() && key(a) == key(b)
+}
+
 impl Agent {
     /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
     /// Filter tests the request does not state are dropped first (see `query_repair::prune_filter`);
     /// the program says so in a comment.
     ///
-    /// A query on one probe that lacks a field it reads moves to the first of `movable` (the
-    /// offered probes, best-ranked first) on which it compiles whole, with a note.
+    /// A query on one probe that lacks a field it reads moves to the other half of the same
+    /// event among `movable` (the offered probes): a syscall's `sys_enter_X` ↔ `sys_exit_X`
+    /// (the syscalls tracepoints come in these pairs, kernel/trace/trace_syscalls.c), a
+    /// function's `uprobe` ↔ `uretprobe`; with a note. It never moves to another event: a probe
+    /// that merely has fields of those names observes something else (an OOM kill is no RSS
+    /// change). The error then names the offered probes that have the fields, for the model.
     fn compile_query(
         &self,
         reply: &str,
@@ -348,19 +369,36 @@ impl Agent {
         let c = match query::compile::compile(&self.host, specs, &q) {
             Ok(c) => c,
             Err(e) if q.from.len() == 1 && e.lacks_a_field() => {
-                let moved = movable.iter().find_map(|p| {
+                let compiles_on = |p: &AllowedProbe| {
                     let mut q2 = q.clone();
                     q2.from = vec![p.name.clone()];
                     query::compile::compile(&self.host, specs, &q2)
                         .ok()
                         .filter(|c| c.notes.is_empty())
-                        .map(|c| (p, c))
-                });
+                };
+                let moved = movable
+                    .iter()
+                    .filter(|p| same_event(&q.from[0], &p.name))
+                    .find_map(|p| compiles_on(p).map(|c| (p, c)));
                 let Some((p, c)) = moved else {
-                    return Err(format!("the query cannot be compiled: {e}"));
+                    let having: Vec<&str> = movable
+                        .iter()
+                        .filter(|p| compiles_on(p).is_some())
+                        .map(|p| p.name.as_str())
+                        .take(3)
+                        .collect();
+                    return Err(if having.is_empty() {
+                        format!("the query cannot be compiled: {e}")
+                    } else {
+                        format!(
+                            "the query cannot be compiled: {e}. Of the offered probes, {} {} those fields; use one only if it observes what the request asks about",
+                            having.join(", "),
+                            if having.len() == 1 { "has" } else { "have" }
+                        )
+                    });
                 };
                 repaired.push(format!(
-                    "the query reads fields {} lacks; it runs on {}, the first offered probe that has them all",
+                    "the query reads fields {} lacks; it runs on {}, the other half of the same event",
                     q.from[0], p.name
                 ));
                 c
@@ -535,5 +573,25 @@ mod tests {
         }
         let fine = caught("r2", async { Ok::<_, KgentError>(7) }).await;
         assert_eq!(fine.ok(), Some(7));
+    }
+
+    #[test]
+    fn a_query_moves_only_to_the_other_half_of_its_event() {
+        let enter = "tracepoint:syscalls:sys_enter_openat";
+        assert!(same_event(enter, "tracepoint:syscalls:sys_exit_openat"));
+        assert!(!same_event(enter, "tracepoint:syscalls:sys_exit_open"));
+        assert!(!same_event(enter, enter));
+        assert!(!same_event(
+            "tracepoint:kmem:rss_stat",
+            "tracepoint:oom:mark_victim"
+        ));
+        assert!(same_event(
+            "uprobe:/usr/lib/libc.so.6:malloc",
+            "uretprobe:/usr/lib/libc.so.6:malloc"
+        ));
+        assert!(!same_event(
+            "uprobe:/usr/lib/libc.so.6:malloc",
+            "uretprobe:/usr/lib/libc.so.6:free"
+        ));
     }
 }

@@ -13,6 +13,10 @@
 //!   `skc_dport`: `__be16`) in a block that never swaps bytes: swapped to host order;
 //! - an IPv4-only address print on a tracepoint that carries IPv4 and IPv6 sockets (it has
 //!   `daddr` and `daddr_v6`): the printf is doubled, the IPv6 copy taken when `family` is 10.
+//! - a map updated by hand (`@m[k] = @m[k] + e`, `@m[k] += e`) that the program also fills with
+//!   `sum()` or `count()`: bpftrace refuses to mix an aggregation with plain values in one map
+//!   ("Type mismatch … map already contains a value of type 'sum'"); the update becomes
+//!   `@m[k] = sum(e)` (or `count()` for `+ 1` on a count), which is what it adds up;
 //! - `tracepoint:syscalls:sys_enter` (every syscall, a name that does not exist) →
 //!   `tracepoint:raw_syscalls:sys_enter`;
 //! - an enter/exit pair that does not pair up: a value saved per `tid` at `sys_enter_fsync` and
@@ -86,7 +90,55 @@ fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     notes.extend(n);
     let (s, n) = pair_enter_exit(host, &s);
     notes.extend(n);
+    let (s, n) = hand_updates_of_aggregations(&s);
+    notes.extend(n);
     (s, notes)
+}
+
+/// See the module comment: `@m[k] = @m[k] + e;` / `@m[k] += e;` where `@m` is elsewhere
+/// assigned `sum(…)` or `count()`.
+fn hand_updates_of_aggregations(source: &str) -> (String, Vec<String>) {
+    static UPDATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(
+            r"(@\w*)\s*(\[[^\]\n;]*\])?\s*(?:\+=\s*|=\s*(@\w*)\s*(\[[^\]\n;]*\])?\s*\+\s*)([^;{}\n]+?)\s*;",
+        )
+        .expect("static regex")
+    });
+    static AGGREGATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"(@\w*)\s*(?:\[[^\]\n;]*\])?\s*=\s*(sum|count)\s*\(").expect("static regex")
+    });
+    let kinds: BTreeMap<&str, &str> = AGGREGATE
+        .captures_iter(source)
+        .filter_map(|c| Some((c.get(1)?.as_str(), c.get(2)?.as_str())))
+        .collect();
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for c in UPDATE.captures_iter(source) {
+        let (Some(whole), Some(map), Some(value)) = (c.get(0), c.get(1), c.get(5)) else {
+            continue;
+        };
+        let key = c.get(2).map_or("", |k| k.as_str());
+        if let Some(read) = c.get(3) {
+            let read_key = c.get(4).map_or("", |k| k.as_str());
+            if read.as_str() != map.as_str() || squash(read_key) != squash(key) {
+                continue;
+            }
+        }
+        let value = value.as_str().trim();
+        let update = match kinds.get(map.as_str()) {
+            Some(&"sum") => format!("sum({value})"),
+            Some(&"count") if value == "1" => "count()".to_owned(),
+            _ => continue,
+        };
+        edits.replace(whole.range(), format!("{}{key} = {update};", map.as_str()));
+        notes.push(format!(
+            "{} is a {} aggregation: the hand-written update is `{update}` (bpftrace does not mix aggregations and plain values in one map)",
+            map.as_str(),
+            kinds.get(map.as_str()).copied().unwrap_or_default()
+        ));
+    }
+    (edits.apply(source), notes)
 }
 
 /// One side of an enter/exit pair: a block of syscall tracepoints only.
@@ -681,6 +733,44 @@ mod tests {
             ("syscalls", "sys_enter_fdatasync", &[("unsigned int", "fd")]),
             ("syscalls", "sys_exit_fdatasync", &[("long", "ret")]),
         ])
+    }
+
+    #[test]
+    fn hand_updates_of_an_aggregation_become_the_aggregation() {
+        let src = "tracepoint:syscalls:sys_exit_fsync /args->ret > 0/ { @bytes[comm] = @bytes[ comm ] + args->ret; @n[pid] += 1; }\ntracepoint:syscalls:sys_exit_fdatasync { @bytes[comm] = sum(args->ret); @n[pid] = count(); @total = @total + args->ret; }";
+        let (fixed, notes) = hand_updates_of_aggregations(src);
+        assert!(
+            fixed.contains("{ @bytes[comm] = sum(args->ret); @n[pid] = count(); }"),
+            "{fixed}"
+        );
+        assert!(fixed.contains("@total = @total + args->ret;"), "{fixed}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let plain = "tracepoint:syscalls:sys_exit_fsync { @b[comm] = @b[comm] + args->ret; @c[tid] = @d[tid] + 1; }";
+        assert_eq!(hand_updates_of_aggregations(plain).0, plain);
+    }
+
+    /// The real bpftrace refuses the mixed map and loads the repaired one.
+    #[tokio::test]
+    async fn the_repaired_aggregation_loads() {
+        use crate::toolchain::bpftrace::{check_load, LoadVerdict};
+        use std::path::Path;
+        use std::time::Duration;
+        let bpftrace = Path::new("bpftrace");
+        let src = "tracepoint:syscalls:sys_exit_write /args->ret > 0/ { @w[comm] = sum(args->ret); }\ntracepoint:syscalls:sys_exit_pwrite64 /args->ret > 0/ { @w[comm] = @w[comm] + args->ret; }";
+        let before = check_load(bpftrace, src, Duration::from_secs(60)).await;
+        assert_eq!(
+            before.verdict,
+            LoadVerdict::Rejected,
+            "{}",
+            before.diagnostic
+        );
+        let (fixed, _) = hand_updates_of_aggregations(src);
+        let after = check_load(bpftrace, &fixed, Duration::from_secs(60)).await;
+        assert!(
+            matches!(after.verdict, LoadVerdict::Attached { .. }),
+            "{fixed}\n{}",
+            after.diagnostic
+        );
     }
 
     #[test]

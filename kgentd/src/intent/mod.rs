@@ -43,6 +43,9 @@ pub enum Concept {
     CpuSampling,
     // What the smoke run's output must show or leave out.
     Failure,
+    /// The request wants a call's outcome either way ("the descriptor returned, or the
+    /// error"; "whether it succeeded"): failures are reported, not the only events kept.
+    EitherOutcome,
     Open,
     NonZeroExit,
     WorldWritable,
@@ -77,6 +80,7 @@ impl Concept {
                 | Concept::Size
                 | Concept::Octal
                 | Concept::Failure
+                | Concept::EitherOutcome
                 | Concept::Identifies
                 | Concept::CommandLine
                 | Concept::Milliseconds
@@ -100,6 +104,7 @@ impl Concept {
         Concept::HardwareCounters,
         Concept::CpuSampling,
         Concept::Failure,
+        Concept::EitherOutcome,
         Concept::Open,
         Concept::NonZeroExit,
         Concept::WorldWritable,
@@ -193,7 +198,7 @@ impl Intent {
     pub fn read_with(v: &Vocabulary, text: &str) -> Intent {
         let lower = text.to_lowercase();
         let ascii_lower = text.to_ascii_lowercase();
-        let concepts: BTreeSet<Concept> = v
+        let mut concepts: BTreeSet<Concept> = v
             .concepts
             .iter()
             .filter(|(_, rule)| {
@@ -202,6 +207,9 @@ impl Intent {
             })
             .map(|(c, _)| *c)
             .collect();
+        if concepts.contains(&Concept::EitherOutcome) {
+            concepts.remove(&Concept::Failure);
+        }
         let has = |c| concepts.contains(&c);
         let time_unit = match (
             has(Concept::Milliseconds),
@@ -242,7 +250,7 @@ impl Intent {
                 .extracts
                 .get(&Extract::ProcessNameFilter)
                 .and_then(|re| re.captures(text))
-                .and_then(|c| c.get(1))
+                .and_then(|c| c.iter().skip(1).flatten().next())
                 .map(|m| m.as_str().to_owned()),
             time_unit,
             exclusions,

@@ -112,6 +112,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         ),
         (Nanoseconds, "report it in nanoseconds", "report it"),
         (
+            EitherOutcome,
+            "each bind with the port, or the error",
+            "each bind that ended in an error",
+        ),
+        (
             SpeaksOfCalls,
             "track chown/lchown calls",
             "track chown/lchown",
@@ -193,6 +198,17 @@ fn filesystems_binaries_numbers_and_names() {
         Some("nginx")
     );
     assert_eq!(read("syscalls of nginx").process_name, None);
+    for (text, name) in [
+        (
+            "files opened by the program called log-shipper, with flags",
+            Some("log-shipper"),
+        ),
+        ("page faults of tasks named worker2.", Some("worker2")),
+        ("what a process called repeatedly does", None),
+        ("exits of processes named after their parent", None),
+    ] {
+        assert_eq!(read(text).process_name.as_deref(), name, "{text}");
+    }
 }
 
 #[test]
@@ -290,4 +306,26 @@ fn subjects_are_the_words_that_name_what_is_observed() {
         .find(|s| s.word == "deleted")
         .expect("deleted is a subject");
     assert!(d.kernel.is_empty(), "{d:?}");
+}
+
+#[test]
+fn an_outcome_asked_either_way_is_no_failure_filter() {
+    for text in [
+        "list the sockets each daemon binds, with the port and the descriptor returned or the error",
+        "show every unlink with whether the call succeeded",
+        "report chown calls: path, owner, success or failure",
+    ] {
+        let i = read(text);
+        assert!(i.asks(Concept::EitherOutcome), "{text}");
+        assert!(!i.asks(Concept::Failure), "{text}");
+    }
+    for text in [
+        "show failed unlink calls",
+        "bind errors by port",
+        "which connects were refused",
+    ] {
+        let i = read(text);
+        assert!(i.asks(Concept::Failure), "{text}");
+        assert!(!i.asks(Concept::EitherOutcome), "{text}");
+    }
 }
