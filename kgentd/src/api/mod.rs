@@ -3,6 +3,7 @@
 //! No logic of its own beyond that.
 mod convert;
 pub mod readiness;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::pin::Pin;
