@@ -6,6 +6,7 @@
 //! fleet automation can do the same over the same API.
 
 mod ask;
+mod cache;
 mod client;
 mod eval;
 mod fleet;
@@ -266,6 +267,21 @@ Example (an MCP client's server entry):
   {\"command\": \"kgentctl\", \"args\": [\"mcp\"]}")]
     Mcp,
 
+    /// Export or import the verified answers kgentd reuses on one kernel build.
+    #[command(
+        subcommand,
+        after_help = "\
+kgentd keeps every verified bpftrace answer under (request, BTF hash, bpftrace version, target)
+and answers the same request on the same build again without the model, after checking the
+program again (policy, attach points, the real load). Exports move those answers to other hosts
+of the same build; an import of another build is refused. Both need the admin role.
+
+Examples:
+  kgentctl --host web1 cache export answers.json
+  kgentctl --host web2 cache import answers.json"
+    )]
+    Cache(cache::CacheCommand),
+
     /// Ask or run on many hosts at once (their kgentd over TCP with mutual TLS).
     #[command(
         subcommand,
@@ -370,6 +386,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Probes(args) => probes::probes(&daemon?, args).await,
         Command::Jobs(args) => jobs::jobs(&daemon?, args).await,
         Command::Stop(args) => jobs::stop(&daemon?, args).await,
+        Command::Cache(command) => cache::cache(&daemon?, command).await,
         Command::Mcp => {
             mcp::serve(daemon?).await?;
             Ok(Exit::Success)

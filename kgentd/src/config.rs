@@ -29,6 +29,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Facts measured once per kernel build (which attach families work).
     pub cache_dir: PathBuf,
+    /// Answer a request already answered on this kernel build (same request, BTF, bpftrace
+    /// and target) from that answer, checked again here (policy, attach points, the real
+    /// load) instead of asking the model.
+    pub reuse_answers: bool,
     pub agent: AgentConfig,
     pub model: ModelConfig,
     pub limits: LimitsConfig,
@@ -354,6 +358,7 @@ impl Default for Config {
             roles: RolesConfig::default(),
             listen: ListenConfig::default(),
             host: HostConfig::default(),
+            reuse_answers: true,
         }
     }
 }

@@ -23,11 +23,14 @@ use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
 use crate::metrics;
+use crate::reuse::AnswerCache;
 use crate::store::Store;
 use crate::toolchain::clang::ClangToolchain;
 
 pub struct Daemon {
     pub agent: Arc<Agent>,
+    /// The ask entry point: verified answers of this kernel build reused, else the agent.
+    pub answers: Arc<AnswerCache>,
     pub jobs: Jobs,
     pub config: Config,
 }
@@ -126,8 +129,10 @@ impl Daemon {
             provoked: tokio::sync::OnceCell::new(),
             provoked_cache,
         });
+        let answers = Arc::new(AnswerCache::new(agent.clone(), config.reuse_answers));
         Ok(Self {
             agent,
+            answers,
             jobs,
             config,
         })
@@ -155,7 +160,7 @@ impl Daemon {
             roles = roles.with_certificates(crate::authz::CertRoles::new(&tcp.roles));
         }
         KgentService::new(
-            self.agent.clone(),
+            self.answers.clone(),
             self.jobs.clone(),
             self.config.limits.clone(),
             self.config.jobs.max_events_per_s,

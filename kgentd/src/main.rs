@@ -60,7 +60,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// Measure the loop without the model (per stage), the model's tokens/s, and the time to
-    /// answer a simple request; prints a table.
+    /// answer a simple request, uncached and then reused on this kernel build; prints a table.
     Bench {
         /// The simple request to time end to end.
         #[arg(

@@ -265,6 +265,20 @@ impl Caller {
         }
     }
 
+    /// Exporting verified answers shows every user's requests; importing them offers programs
+    /// to every user (each checked again before use): admins only.
+    pub fn may_move_answers(&self) -> Result<(), KgentError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(KgentError::PermissionDenied(format!(
+                "moving verified answers between hosts needs root or the admin role (uid {} has the {} role)",
+                self.recorded_uid(),
+                self.role.as_str()
+            )))
+        }
+    }
+
     pub fn may_stop(&self, owner_uid: u32) -> Result<(), KgentError> {
         if self.is_admin() || self.uid == Some(owner_uid) {
             Ok(())
