@@ -49,7 +49,7 @@ impl fmt::Display for Daemon {
 /// kgentd could not be reached.
 #[derive(Debug)]
 pub struct Unreachable {
-    daemon: Daemon,
+    daemon: Box<Daemon>,
     /// The operating system's reason, when the failure came from connecting to the socket.
     kind: Option<io::ErrorKind>,
     cause: String,
@@ -59,7 +59,7 @@ impl Unreachable {
     #[cfg(test)]
     pub fn for_test(socket: &str) -> Self {
         Unreachable {
-            daemon: Daemon::Unix(PathBuf::from(socket)),
+            daemon: Box::new(Daemon::Unix(PathBuf::from(socket))),
             kind: Some(io::ErrorKind::NotFound),
             cause: "No such file or directory (os error 2)".into(),
         }
@@ -70,7 +70,7 @@ impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let daemon = &self.daemon;
         write!(f, "cannot reach kgentd at {daemon}: {}. ", self.cause)?;
-        if let Daemon::Tls(tls) = daemon {
+        if let Daemon::Tls(tls) = &**daemon {
             return write!(
                 f,
                 "Is kgentd listening there ([listen.tcp] in its kgentd.toml)? Is {} signed by \
@@ -112,7 +112,7 @@ async fn connect_tls(
     daemon: &Daemon,
 ) -> Result<KgentClient<Channel>, Unreachable> {
     let unreachable = |kind: Option<io::ErrorKind>, cause: String| Unreachable {
-        daemon: daemon.clone(),
+        daemon: Box::new(daemon.clone()),
         kind,
         cause,
     };
@@ -162,7 +162,7 @@ async fn connect_unix(
 ) -> Result<KgentClient<Channel>, Unreachable> {
     // The URI is required by tonic but never used: the connector below ignores it.
     let endpoint = Endpoint::try_from("http://[::]:50051").map_err(|error| Unreachable {
-        daemon: daemon.clone(),
+        daemon: Box::new(daemon.clone()),
         kind: None,
         cause: error.to_string(),
     })?;
@@ -176,7 +176,7 @@ async fn connect_unix(
         .map_err(|error| {
             let io_error = io_cause(&error);
             Unreachable {
-                daemon: daemon.clone(),
+                daemon: Box::new(daemon.clone()),
                 kind: io_error.map(io::Error::kind),
                 cause: io_error.map_or_else(|| error.to_string(), io::Error::to_string),
             }

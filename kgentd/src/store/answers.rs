@@ -1,6 +1,6 @@
 //! Verified answers kept for reuse: one record per (normalized request, kernel build, target),
 //! in the `answers` tree. It stores and lists them; deciding when one may be reused (and
-//! re-checking it first) is [`crate::reuse`]'s.
+//! re-checking it first) is the reuse module's, above this one.
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
