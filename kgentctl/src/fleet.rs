@@ -7,7 +7,7 @@
 //! say (identical programs on the same kernel release grouped together). It must not judge
 //! programs itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use kgent_proto::v1::{run_event, run_request, AskRequest, HostInfoRequest, RunRequest, Target};
+use kgent_proto::v1::{
+    run_event, run_request, AskRequest, ExportAnswersRequest, HostInfoRequest,
+    ImportAnswersRequest, RunRequest, Target,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
@@ -260,6 +263,12 @@ pub struct FleetAskArgs {
     /// Print every host's result and the groups as JSON on stdout.
     #[arg(long)]
     json: bool,
+
+    /// Ask one host per kernel build first, then offer its verified answer to the other hosts
+    /// of that build (each checks it again before answering from it: no model call where it
+    /// passes). Needs the admin role on every host (answers are exported and imported).
+    #[arg(long)]
+    share: bool,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +304,9 @@ enum HostOutcome {
         kernel: String,
         program: String,
         request_id: String,
+        /// Model tokens it took here (0: reused, no model call).
+        tokens: u64,
+        iterations: u32,
     },
     NoAnswer {
         kernel: String,
@@ -366,10 +378,15 @@ async fn fleet_ask(
 ) -> anyhow::Result<Exit> {
     let hosts = hosts_file.select(&args.selection.hosts, flags)?;
     eprintln!(
-        "asking {} host{} (at most {} at once)",
+        "asking {} host{} (at most {} at once{})",
         hosts.len(),
         crate::show::plural(hosts.len()),
-        args.selection.parallel.max(1)
+        args.selection.parallel.max(1),
+        if args.share {
+            "; one per kernel build first, its answer offered to the others"
+        } else {
+            ""
+        }
     );
     let request = AskRequest {
         text: args.request.clone(),
@@ -378,32 +395,11 @@ async fn fleet_ask(
         smoke_run: false,
         skip_smoke_run: args.no_smoke_run,
     };
-    let results = fan_out(hosts, &args.selection, |name, daemon| {
-        let request = request.clone();
-        async move {
-            let outcome = ask_one(&daemon, request).await;
-            match &outcome {
-                Ok(HostOutcome::Answer { .. }) => eprintln!("{name}: answered"),
-                Ok(HostOutcome::NoAnswer { reason, .. }) => {
-                    eprintln!("{name}: no answer — {}", crate::show::one_line(reason, 120))
-                }
-                Ok(HostOutcome::Down { reason }) | Err(reason) => {
-                    eprintln!("{name}: down — {}", crate::show::one_line(reason, 120))
-                }
-            }
-            outcome
-        }
-    })
-    .await;
-    let results: Vec<HostResult> = results
-        .into_iter()
-        .map(|(name, daemon, result, elapsed)| HostResult {
-            name,
-            address: daemon.to_string(),
-            outcome: result.unwrap_or_else(|reason| HostOutcome::Down { reason }),
-            elapsed,
-        })
-        .collect();
+    let results = if args.share {
+        ask_sharing(hosts, &args.selection, &request).await
+    } else {
+        ask_hosts(hosts, &args.selection, &request, &HashMap::new()).await
+    };
     let groups = group(&results);
     let mut stdout = std::io::stdout();
     if args.json {
@@ -423,6 +419,133 @@ async fn fleet_ask(
         }
     }
     Ok(exit_for(&results))
+}
+
+/// Asks `hosts`; a host with an export in `offers` imports it first (its kgentd checks the
+/// answers again before reusing one).
+async fn ask_hosts(
+    hosts: Vec<(String, Daemon)>,
+    selection: &Selection,
+    request: &AskRequest,
+    offers: &HashMap<String, Arc<String>>,
+) -> Vec<HostResult> {
+    let results = fan_out(hosts, selection, |name, daemon| {
+        let request = request.clone();
+        let offer = offers.get(&name).cloned();
+        async move {
+            if let Some(answers) = offer {
+                if let Err(e) = import_into(&daemon, &answers).await {
+                    eprintln!("{name}: the peer's answer was not imported ({e}); asking it anyway");
+                }
+            }
+            let outcome = ask_one(&daemon, request).await;
+            match &outcome {
+                Ok(HostOutcome::Answer { .. }) => eprintln!("{name}: answered"),
+                Ok(HostOutcome::NoAnswer { reason, .. }) => {
+                    eprintln!("{name}: no answer — {}", crate::show::one_line(reason, 120))
+                }
+                Ok(HostOutcome::Down { reason }) | Err(reason) => {
+                    eprintln!("{name}: down — {}", crate::show::one_line(reason, 120))
+                }
+            }
+            outcome
+        }
+    })
+    .await;
+    results
+        .into_iter()
+        .map(|(name, daemon, result, elapsed)| HostResult {
+            name,
+            address: daemon.to_string(),
+            outcome: result.unwrap_or_else(|reason| HostOutcome::Down { reason }),
+            elapsed,
+        })
+        .collect()
+}
+
+/// One host per kernel build first; the verified answers of each that answered are exported
+/// and offered to the other hosts of its build, which check them again before answering from
+/// them (no model call where that passes). Results in the order of `hosts`.
+async fn ask_sharing(
+    hosts: Vec<(String, Daemon)>,
+    selection: &Selection,
+    request: &AskRequest,
+) -> Vec<HostResult> {
+    let order: Vec<String> = hosts.iter().map(|(n, _)| n.clone()).collect();
+    let builds = fan_out(hosts, selection, |_, daemon| async move {
+        let mut client = client::connect(&daemon).await.map_err(|e| e.to_string())?;
+        client
+            .host_info(HostInfoRequest {})
+            .await
+            .map(|r| r.into_inner().kernel_build)
+            .map_err(|status| RpcError::new("HostInfo", status).to_string())
+    })
+    .await;
+    let mut results: Vec<HostResult> = Vec::new();
+    let mut leaders: Vec<(String, Daemon)> = Vec::new();
+    let mut peers: Vec<(String, Daemon, String)> = Vec::new();
+    let mut leader_of: HashMap<String, (String, Daemon)> = HashMap::new();
+    for (name, daemon, build, elapsed) in builds {
+        match build {
+            Err(reason) => results.push(HostResult {
+                name,
+                address: daemon.to_string(),
+                outcome: HostOutcome::Down { reason },
+                elapsed,
+            }),
+            Ok(build) if leader_of.contains_key(&build) => peers.push((name, daemon, build)),
+            Ok(build) => {
+                leader_of.insert(build, (name.clone(), daemon.clone()));
+                leaders.push((name, daemon));
+            }
+        }
+    }
+    let first = ask_hosts(leaders, selection, request, &HashMap::new()).await;
+    let mut offers: HashMap<String, Arc<String>> = HashMap::new();
+    for (build, (leader, daemon)) in &leader_of {
+        let answered = first
+            .iter()
+            .any(|r| &r.name == leader && matches!(r.outcome, HostOutcome::Answer { .. }));
+        if !answered {
+            continue;
+        }
+        match export_from(daemon).await {
+            Ok(answers) => {
+                let answers = Arc::new(answers);
+                for (peer, _, _) in peers.iter().filter(|(_, _, b)| b == build) {
+                    offers.insert(peer.clone(), answers.clone());
+                }
+            }
+            Err(e) => eprintln!(
+                "{leader}: its answers could not be exported ({e}); its peers are asked afresh"
+            ),
+        }
+    }
+    results.extend(first);
+    let peers: Vec<(String, Daemon)> = peers.into_iter().map(|(n, d, _)| (n, d)).collect();
+    results.extend(ask_hosts(peers, selection, request, &offers).await);
+    results.sort_by_key(|r| order.iter().position(|n| *n == r.name));
+    results
+}
+
+async fn export_from(daemon: &Daemon) -> Result<String, String> {
+    let mut client = client::connect(daemon).await.map_err(|e| e.to_string())?;
+    client
+        .export_answers(ExportAnswersRequest {})
+        .await
+        .map(|r| r.into_inner().answers_json)
+        .map_err(|status| RpcError::new("ExportAnswers", status).to_string())
+}
+
+async fn import_into(daemon: &Daemon, answers: &str) -> Result<(), String> {
+    let mut client = client::connect(daemon).await.map_err(|e| e.to_string())?;
+    client
+        .import_answers(ImportAnswersRequest {
+            answers_json: answers.to_owned(),
+        })
+        .await
+        .map(|_| ())
+        .map_err(|status| RpcError::new("ImportAnswers", status).to_string())
 }
 
 /// 0 when every host answered; 4 when one was down; else 3 (one had no answer).
@@ -463,6 +586,11 @@ async fn ask_one(daemon: &Daemon, request: AskRequest) -> Result<HostOutcome, St
     Ok(match asked.outcome {
         Outcome::Answer(a) => HostOutcome::Answer {
             kernel,
+            tokens: a
+                .usage
+                .as_ref()
+                .map_or(0, |u| u.prompt_tokens + u.completion_tokens),
+            iterations: a.iterations,
             program: a.program,
             request_id: a.request_id,
         },
@@ -484,8 +612,12 @@ fn host_json(r: &HostResult) -> Value {
             kernel,
             program,
             request_id,
+            tokens,
+            iterations,
         } => {
             v["outcome"] = "answer".into();
+            v["tokens"] = (*tokens).into();
+            v["iterations"] = (*iterations).into();
             v["kernel"] = kernel.as_str().into();
             v["program"] = program.as_str().into();
             v["request_id"] = request_id.as_str().into();
@@ -770,6 +902,8 @@ prod = ["web1", "db1"]
             kernel: "6.18.1".into(),
             program: program.into(),
             request_id: "r".into(),
+            tokens: 0,
+            iterations: 0,
         };
         let results = vec![
             result("a", answer("p1")),

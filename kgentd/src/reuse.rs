@@ -49,6 +49,12 @@ impl AnswerCache {
         }
     }
 
+    /// This host's kernel build in one word: hosts that share it may share answers.
+    pub fn build_id(&self) -> String {
+        let btf: String = self.build.btf_sha256.chars().take(16).collect();
+        format!("{btf}/{}", self.build.bpftrace_version)
+    }
+
     pub fn agent(&self) -> &Arc<Agent> {
         &self.agent
     }

@@ -536,6 +536,45 @@ fn fleet_ask_over_mutual_tls_across_three_namespaces() {
     );
     assert_eq!(code, Some(3), "a host without an answer: exit 3");
 
+    // 2b. --share: web0 (first of this kernel build) asks its model; web1 and web2 are offered
+    // its verified answer and check it again before answering from it. web1 answers without a
+    // model call; web2, where sampling is disabled, refuses it on its own checks.
+    let out = kgentctl(
+        &ns.client,
+        &hosts_file,
+        &[
+            "fleet",
+            "ask",
+            "--hosts",
+            "web*",
+            "--share",
+            "--no-smoke-run",
+            "--json",
+            "sample the CPU 99 times a second and count the samples per pid and command, shared",
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", text(&out.stderr)));
+    let web0 = host_outcome(&doc, "web0");
+    let web1 = host_outcome(&doc, "web1");
+    assert_eq!(web0["outcome"], "answer", "{doc:#}");
+    assert!(
+        web0["tokens"].as_u64() > Some(0),
+        "web0 asked its model: {doc:#}"
+    );
+    assert_eq!(web1["outcome"], "answer", "{doc:#}");
+    assert_eq!(
+        web1["tokens"].as_u64(),
+        Some(0),
+        "web1 reused web0's answer: {doc:#}"
+    );
+    assert_eq!(web1["program"], web0["program"]);
+    let web2 = host_outcome(&doc, "web2");
+    assert_eq!(
+        web2["outcome"], "no_answer",
+        "web2 checks the offer itself: {doc:#}"
+    );
+
     // 3. web1 dies while it checks a candidate: it is reported down, the others finish.
     let fleet = in_netns(&ns.client, &workspace_bin("kgentctl"))
         .arg("--hosts-file")

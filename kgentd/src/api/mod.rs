@@ -577,6 +577,7 @@ impl Kgent for KgentService {
             helpers: counts.helpers as u32,
             curated_specs: counts.curated as u32,
             retrieval: retrieval_mode(&self.agent.knowledge.catalog),
+            kernel_build: self.answers.build_id(),
         }))
     }
 
