@@ -647,6 +647,42 @@ fn fleet_ask_over_mutual_tls_across_three_namespaces() {
     let status = call(Some(&observer), Some(program)).expect_err("observer runs text");
     assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
 
+    // 4b. fleet run (admin): each host's output line prefixed by its name; the dead web1 is
+    // reported down and does not stop the others.
+    let program_file = dir.join("tick.bt");
+    std::fs::write(
+        &program_file,
+        "interval:s:1 { printf(\"tick\\n\"); exit(); }\n",
+    )
+    .expect("program");
+    let out = kgentctl(
+        &ns.client,
+        &hosts_file,
+        &[
+            "fleet",
+            "run",
+            "--hosts",
+            "web*",
+            "--duration",
+            "10",
+            &program_file.to_string_lossy(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    for host in ["web0", "web2"] {
+        assert!(
+            stdout.lines().any(|l| l == format!("{host} | tick")),
+            "{host}'s output, prefixed: {stdout}\n{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(
+        text(&out.stderr).contains("web1 | down"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(4));
+
     // 5. SIGHUP reads the certificates again: a client CA that no longer signs the admin's
     // certificate shuts it out, without a restart; restoring it lets it in again.
     let web0 = nix::unistd::Pid::from_raw(hosts[0].pid().expect("web0 runs") as i32);

@@ -1,7 +1,8 @@
 //! Who is calling and what they may do. The caller is the peer of the Unix socket (SO_PEERCRED),
 //! or, over TCP, the holder of the client certificate the TLS handshake verified
-//! ([`certificate`]); nothing in a request can claim an identity. Socket permissions decide who may connect at all
-//! (root and the `kgent` group); the caller's role decides what it may do once connected:
+//! ([`certificate`]); nothing in a request can claim an identity. Socket permissions (and, over
+//! TCP, the client CA) decide who may connect at all (root and the `kgent` group); the caller's
+//! role decides what it may do once connected:
 //!
 //! - `observer`: ask, see the host, read its own requests and jobs;
 //! - `operator`: also run the verified answers of its own requests, detached too, within the
