@@ -466,3 +466,26 @@ impl Config {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tcp_listener_may_not_make_every_certificate_admin() {
+        let text = r#"
+[listen.tcp]
+address = "0.0.0.0:7443"
+cert = "/c"
+key = "/k"
+client_ca = "/ca"
+[listen.tcp.roles]
+default = "admin"
+"#;
+        let config: Config = toml::from_str(text).expect("parses");
+        let err = config.validate().expect_err("refused");
+        assert!(err.contains("admin"), "{err}");
+        assert!(Config::default().listen.tcp.is_none(), "off by default");
+        assert!(Config::default().validate().is_ok());
+    }
+}

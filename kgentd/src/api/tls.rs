@@ -230,6 +230,42 @@ mod tests {
         assert!(err.contains("server.crt"), "{err}");
     }
 
+    /// Writes a CA, and a server certificate it signs, into `dir` (as `files` names them).
+    fn write_certificates(dir: &std::path::Path) -> rcgen::KeyPair {
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).expect("ca");
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("sign");
+        std::fs::write(dir.join("ca.crt"), ca_cert.pem()).expect("write");
+        std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
+        std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
+        key
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_the_certificate_is_refused_and_a_reload_keeps_the_old() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_certificates(dir.path());
+        let certificates = Certificates::load(&files(dir.path())).expect("a matching pair loads");
+        let other = rcgen::KeyPair::generate().expect("key");
+        std::fs::write(dir.path().join("server.key"), other.serialize_pem()).expect("write");
+        let err = certificates
+            .reload()
+            .expect_err("a key of another certificate")
+            .to_string();
+        assert!(err.contains("do not go together"), "{err}");
+        assert!(
+            certificates.acceptor().is_some(),
+            "the previous settings stay"
+        );
+    }
+
     #[test]
     fn expiry_is_said_plainly() {
         let e = io::Error::new(
