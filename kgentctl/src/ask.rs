@@ -5,7 +5,6 @@
 //! verdict and running the answer are this command's; scoring it is eval's.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -74,10 +73,15 @@ pub struct ProgressPrinter {
     /// Put in front of every line (eval nests progress under its task).
     pub indent: &'static str,
     pub show_candidates: bool,
+    /// Print nothing (`fleet ask`: many hosts' progress would interleave).
+    pub quiet: bool,
 }
 
 impl ProgressPrinter {
     fn event(&self, event: &AskEvent) {
+        if self.quiet {
+            return;
+        }
         let indent = self.indent;
         match &event.event {
             Some(ask_event::Event::Progress(progress)) => {
@@ -145,11 +149,12 @@ pub async fn request(
     bail!("kgentd ended the Ask stream without an answer or a reason for having none")
 }
 
-pub async fn ask(socket: &Path, args: AskArgs) -> anyhow::Result<Exit> {
-    let mut client = client::connect(socket).await?;
+pub async fn ask(daemon: &crate::client::Daemon, args: AskArgs) -> anyhow::Result<Exit> {
+    let mut client = client::connect(daemon).await?;
     let printer = ProgressPrinter {
         indent: "",
         show_candidates: args.show_candidates,
+        quiet: false,
     };
     let request = AskRequest {
         text: args.request,

@@ -14,7 +14,7 @@ mod task;
 
 use std::future::Future;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -84,7 +84,7 @@ pub struct EvalArgs {
     no_trigger: bool,
 }
 
-pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
+pub async fn eval(daemon: &crate::client::Daemon, args: EvalArgs) -> anyhow::Result<Exit> {
     let text = std::fs::read_to_string(&args.tasks)
         .with_context(|| format!("reading {}", args.tasks.display()))?;
     let tasks = task::parse(&text).with_context(|| format!("in {}", args.tasks.display()))?;
@@ -93,7 +93,7 @@ pub async fn eval(socket: &Path, args: EvalArgs) -> anyhow::Result<Exit> {
         eprintln!("kgentctl: warning: not running as root; task triggers expect root and may fail");
     }
 
-    let mut client = client::connect(socket).await?;
+    let mut client = client::connect(daemon).await?;
     if args.references {
         let references =
             task::references(&text).with_context(|| format!("in {}", args.tasks.display()))?;
@@ -183,6 +183,7 @@ async fn run_task(
     let printer = ProgressPrinter {
         indent: "  ",
         show_candidates: false,
+        quiet: false,
     };
     let asked_at = Instant::now();
     let asked = ask::request(client, request, &printer).await;

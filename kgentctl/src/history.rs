@@ -3,7 +3,6 @@
 //! request ended the way it did.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
@@ -29,8 +28,8 @@ pub struct HistoryArgs {
     json: bool,
 }
 
-pub async fn history(socket: &Path, args: HistoryArgs) -> anyhow::Result<Exit> {
-    let mut client = client::connect(socket).await?;
+pub async fn history(daemon: &crate::client::Daemon, args: HistoryArgs) -> anyhow::Result<Exit> {
+    let mut client = client::connect(daemon).await?;
     let mut stdout = std::io::stdout();
     match args.id {
         Some(id) => {

@@ -2,7 +2,6 @@
 //! and which model backend answers requests. It only shows kgentd's findings; it probes nothing.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
@@ -18,8 +17,8 @@ pub struct HostArgs {
     json: bool,
 }
 
-pub async fn host(socket: &Path, args: HostArgs) -> anyhow::Result<Exit> {
-    let mut client = client::connect(socket).await?;
+pub async fn host(daemon: &crate::client::Daemon, args: HostArgs) -> anyhow::Result<Exit> {
+    let mut client = client::connect(daemon).await?;
     let info = client
         .host_info(HostInfoRequest {})
         .await

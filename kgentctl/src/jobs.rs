@@ -2,7 +2,6 @@
 //! ended) and stopping one job by id. Nothing here runs a program.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
@@ -47,8 +46,8 @@ fn job_json(job: &Job) -> serde_json::Value {
     })
 }
 
-pub async fn jobs(socket: &Path, args: JobsArgs) -> anyhow::Result<Exit> {
-    let mut client = client::connect(socket).await?;
+pub async fn jobs(daemon: &crate::client::Daemon, args: JobsArgs) -> anyhow::Result<Exit> {
+    let mut client = client::connect(daemon).await?;
     let jobs = client
         .list_jobs(ListJobsRequest {
             limit: args.limit.unwrap_or(0),
@@ -96,8 +95,8 @@ pub async fn jobs(socket: &Path, args: JobsArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-pub async fn stop(socket: &Path, args: StopArgs) -> anyhow::Result<Exit> {
-    let mut client = client::connect(socket).await?;
+pub async fn stop(daemon: &crate::client::Daemon, args: StopArgs) -> anyhow::Result<Exit> {
+    let mut client = client::connect(daemon).await?;
     client
         .stop(StopRequest {
             job_id: args.id.clone(),

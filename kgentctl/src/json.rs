@@ -132,6 +132,7 @@ pub fn host_info(info: &HostInfoResponse) -> Value {
         "raw_tracepoints": info.raw_tracepoints,
         "helpers": info.helpers,
         "bpftrace_version": info.bpftrace_version,
+        "kernel_build": info.kernel_build,
         "model_backend": info.model_backend,
         "model": info.model,
         "model_loaded": info.model_loaded,

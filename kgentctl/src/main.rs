@@ -6,8 +6,10 @@
 //! fleet automation can do the same over the same API.
 
 mod ask;
+mod cache;
 mod client;
 mod eval;
+mod fleet;
 mod history;
 mod host;
 mod jobs;
@@ -41,7 +43,29 @@ real verifier and only answers with a program that passed its checks on this ver
 
 kgentd must be running: start it with `sudo systemctl start kgentd` (or `sudo kgentd` in a
 terminal). kgentctl talks to it over a Unix socket, /run/kgent/kgent.sock by default; your user
-needs access to it (group `kgent`). Point --socket or KGENT_SOCKET elsewhere for a private kgentd.";
+needs access to it (group `kgent`). Point --socket or KGENT_SOCKET elsewhere for a private kgentd.
+
+Another host's kgentd is reached over TCP with mutual TLS ([listen.tcp] in its kgentd.toml):
+--host https://HOST:PORT with --cert/--key (this client's certificate, which says who you are
+and so your role there) and --ca (the CA that signed the daemon's certificate), or --host NAME
+with a hosts file, ~/.config/kgent/hosts.toml by default:
+
+  cert = \"/home/me/.config/kgent/me.crt\"     # used for every host that names none
+  key = \"/home/me/.config/kgent/me.key\"
+  ca = \"/home/me/.config/kgent/fleet-ca.crt\"
+
+  [hosts.web1]
+  address = \"https://10.0.0.11:7443\"
+  [hosts.web2]
+  address = \"https://10.0.0.12:7443\"
+  ca = \"/etc/kgent/other-ca.crt\"           # cert, key, ca: per host too
+  [hosts.local]
+  address = \"/run/kgent/kgent.sock\"
+
+  [groups]
+  web = [\"web1\", \"web2\"]
+
+`kgentctl fleet ask --hosts 'web*' \"…\"` asks many hosts at once (see `kgentctl fleet --help`).";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -56,6 +80,8 @@ Examples:
   kgentctl stop JOB_ID                    stop a job (its maps are printed to its output)
   kgentctl history                        past requests (`history ID`: one, with its transcript)
   kgentctl host                           what this kernel can do, which model is loaded
+  kgentctl --host web1 host               the same, of host web1 of the hosts file
+  kgentctl fleet ask --hosts 'web*' \"count failed opens per process\"
   kgentctl eval tasks.toml --json out.json
 
 Exit status:
@@ -63,8 +89,10 @@ Exit status:
        every check behaved as it must)
   1    an error: RPC failure, the daemon failed, the program exited with an error
   2    usage error (bad command line)
-  3    no answer: kgentd could not produce a verified program (the reason is printed)
-  4    cannot reach kgentd (not running, wrong --socket, or no access to the socket)
+  3    no answer: kgentd could not produce a verified program (the reason is printed);
+       fleet ask: a host gave no answer
+  4    cannot reach kgentd (not running, wrong --socket or --host, no access to the socket,
+       a certificate refused); fleet: a host was down
   5    request rejected by kgentd: invalid argument, not found, permission denied, or a limit
        was reached (the daemon's message is printed)
   130  run interrupted: Ctrl-C before the program was attached, or a second Ctrl-C while it
@@ -77,8 +105,54 @@ struct Cli {
     #[arg(long, global = true, env = "KGENT_SOCKET", default_value = DEFAULT_SOCKET, value_name = "PATH")]
     socket: PathBuf,
 
+    /// The kgentd to use instead of --socket: a Unix socket path, https://HOST:PORT, or a
+    /// host's name in the hosts file.
+    #[arg(long, global = true, env = "KGENT_HOST", value_name = "HOST")]
+    host: Option<String>,
+
+    /// This client's certificate (PEM), for https:// hosts.
+    #[arg(long, global = true, env = "KGENT_CERT", value_name = "FILE")]
+    cert: Option<PathBuf>,
+
+    /// This client's private key (PEM), for https:// hosts.
+    #[arg(long, global = true, env = "KGENT_KEY", value_name = "FILE")]
+    key: Option<PathBuf>,
+
+    /// The CA certificate (PEM) that signs the daemons' certificates, for https:// hosts.
+    #[arg(long, global = true, env = "KGENT_CA", value_name = "FILE")]
+    ca: Option<PathBuf>,
+
+    /// Named hosts and groups (default: ~/.config/kgent/hosts.toml; format in --help).
+    #[arg(long, global = true, env = "KGENT_HOSTS_FILE", value_name = "FILE")]
+    hosts_file: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    fn tls_flags(&self) -> fleet::TlsFlags {
+        fleet::TlsFlags {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            ca: self.ca.clone(),
+        }
+    }
+
+    fn hosts_file(&self) -> anyhow::Result<fleet::HostsFile> {
+        match &self.hosts_file {
+            Some(path) => fleet::HostsFile::load(Some(path), true),
+            None => fleet::HostsFile::load(fleet::default_hosts_file().as_deref(), false),
+        }
+    }
+
+    /// The kgentd of every command but `fleet`: --host when given, else the socket.
+    fn daemon(&self) -> anyhow::Result<client::Daemon> {
+        match &self.host {
+            Some(host) => self.hosts_file()?.resolve(host, &self.tls_flags()),
+            None => Ok(client::Daemon::Unix(self.socket.clone())),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +267,37 @@ Example (an MCP client's server entry):
   {\"command\": \"kgentctl\", \"args\": [\"mcp\"]}")]
     Mcp,
 
+    /// Export or import the verified answers kgentd reuses on one kernel build.
+    #[command(
+        subcommand,
+        after_help = "\
+kgentd keeps every verified bpftrace answer under (request, BTF hash, bpftrace version, target)
+and answers the same request on the same build again without the model, after checking the
+program again (policy, attach points, the real load). Exports move those answers to other hosts
+of the same build; an import of another build is refused. Both need the admin role.
+
+Examples:
+  kgentctl --host web1 cache export answers.json
+  kgentctl --host web2 cache import answers.json"
+    )]
+    Cache(cache::CacheCommand),
+
+    /// Ask or run on many hosts at once (their kgentd over TCP with mutual TLS).
+    #[command(
+        subcommand,
+        after_help = "\
+Hosts come from the hosts file (see `kgentctl --help` for its format) or are given as
+addresses. Each host's kgentd grounds and verifies the request on its own kernel; identical
+programs on the same kernel release are grouped. A host that is down, refuses the request or
+does not finish within --timeout is reported and does not stop the others.
+
+Examples:
+  kgentctl fleet ask --hosts 'web*' \"count failed opens per process\"
+  kgentctl fleet ask --hosts web,db --parallel 8 --timeout 300 --json \"…\" | jq .groups
+  kgentctl fleet run --hosts 'web*' --duration 10 trace.bt     (admin on every host)"
+    )]
+    Fleet(fleet::FleetCommand),
+
     /// Generate kgentctl's man pages or shell completions (packaging; see README).
     #[command(hide = true, subcommand)]
     Generate(kgent_clidoc::Generate),
@@ -266,17 +371,24 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    // Resolved before the command is taken apart; only the command that needs one reports its
+    // error.
+    let daemon = cli.daemon();
+    let hosts = cli.hosts_file();
+    let flags = cli.tls_flags();
     match cli.command {
-        Command::Ask(args) => ask::ask(&cli.socket, args).await,
-        Command::Run(args) => run::run(&cli.socket, args).await,
-        Command::History(args) => history::history(&cli.socket, args).await,
-        Command::Host(args) => host::host(&cli.socket, args).await,
-        Command::Eval(args) => eval::eval(&cli.socket, args).await,
-        Command::Probes(args) => probes::probes(&cli.socket, args).await,
-        Command::Jobs(args) => jobs::jobs(&cli.socket, args).await,
-        Command::Stop(args) => jobs::stop(&cli.socket, args).await,
+        Command::Fleet(command) => fleet::fleet(command, &hosts?, &flags).await,
+        Command::Ask(args) => ask::ask(&daemon?, args).await,
+        Command::Run(args) => run::run(&daemon?, args).await,
+        Command::History(args) => history::history(&daemon?, args).await,
+        Command::Host(args) => host::host(&daemon?, args).await,
+        Command::Eval(args) => eval::eval(&daemon?, args).await,
+        Command::Probes(args) => probes::probes(&daemon?, args).await,
+        Command::Jobs(args) => jobs::jobs(&daemon?, args).await,
+        Command::Stop(args) => jobs::stop(&daemon?, args).await,
+        Command::Cache(command) => cache::cache(&daemon?, command).await,
         Command::Mcp => {
-            mcp::serve(cli.socket).await?;
+            mcp::serve(daemon?).await?;
             Ok(Exit::Success)
         }
         Command::Generate(what) => {

@@ -9,7 +9,6 @@
 //! reason there is none. `run` is capped in time and output, so a tool call always returns.
 //! This module owns the tools' shapes; it checks and runs nothing itself, and writes nothing to
 //! stdout but the protocol.
-use std::path::PathBuf;
 
 use kgent_proto::v1::kgent_client::KgentClient;
 use kgent_proto::v1::{
@@ -25,8 +24,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tonic::transport::Channel;
 
+use crate::client::{self, Daemon};
+use crate::json;
 use crate::status::RpcError;
-use crate::{client, json};
 
 /// The longest run a tool call may ask for, in seconds: the call returns when it ends.
 pub const MAX_RUN_SECONDS: u32 = 60;
@@ -107,10 +107,10 @@ pub struct History {
     pub limit: Option<u32>,
 }
 
-/// The MCP server: the tools over one kgentd socket.
+/// The MCP server: the tools over one kgentd.
 #[derive(Debug, Clone)]
 pub struct KgentTools {
-    socket: PathBuf,
+    daemon: Daemon,
     tool_router: ToolRouter<Self>,
 }
 
@@ -141,15 +141,15 @@ fn probe(entry: &ProbeEntry) -> Value {
 
 #[tool_router]
 impl KgentTools {
-    pub fn new(socket: PathBuf) -> Self {
+    pub fn new(daemon: Daemon) -> Self {
         Self {
-            socket,
+            daemon,
             tool_router: Self::tool_router(),
         }
     }
 
     async fn client(&self) -> Result<KgentClient<Channel>, CallToolResult> {
-        client::connect(&self.socket)
+        client::connect(&self.daemon)
             .await
             .map_err(|e| failure(e, "Unreachable"))
     }
@@ -393,8 +393,8 @@ impl ServerHandler for KgentTools {
 }
 
 /// Serves the tools on stdin/stdout until the client closes them.
-pub async fn serve(socket: PathBuf) -> anyhow::Result<()> {
-    let service = KgentTools::new(socket)
+pub async fn serve(daemon: Daemon) -> anyhow::Result<()> {
+    let service = KgentTools::new(daemon)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| anyhow::anyhow!("starting the MCP session on stdin/stdout: {e}"))?;

@@ -1,7 +1,6 @@
 //! `kgentctl probes`: search the host's catalog of attach points and helpers, or show one entry.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -44,8 +43,8 @@ enum ProbesCommand {
     },
 }
 
-pub async fn probes(socket: &Path, args: ProbesArgs) -> anyhow::Result<Exit> {
-    let mut client = client::connect(socket).await?;
+pub async fn probes(daemon: &crate::client::Daemon, args: ProbesArgs) -> anyhow::Result<Exit> {
+    let mut client = client::connect(daemon).await?;
     let mut out = std::io::stdout();
     match args.command {
         ProbesCommand::Search { query, limit } => {

@@ -65,7 +65,7 @@ pub struct RunArgs {
     json: bool,
 }
 
-pub async fn run(socket: &Path, args: RunArgs) -> anyhow::Result<Exit> {
+pub async fn run(daemon: &crate::client::Daemon, args: RunArgs) -> anyhow::Result<Exit> {
     let (program, target) = match (args.id, args.file) {
         (Some(id), _) => (run_request::Program::AnswerId(id), Target::Unspecified),
         (None, Some(file)) => (
@@ -74,7 +74,7 @@ pub async fn run(socket: &Path, args: RunArgs) -> anyhow::Result<Exit> {
         ),
         (None, None) => bail!("give a program FILE (or - for stdin), or --id REQUEST_ID"),
     };
-    let mut client = client::connect(socket).await?;
+    let mut client = client::connect(daemon).await?;
     let request = RunRequest {
         program: Some(program),
         target: target.into(),

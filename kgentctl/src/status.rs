@@ -48,8 +48,20 @@ impl fmt::Display for RpcError {
             Code::FailedPrecondition => write!(f, "kgentd cannot do that now: {message}"),
             // A status made on this side from a broken connection carries its transport error as
             // source; one sent by kgentd does not.
-            Code::Unavailable if self.status.source().is_some() => {
-                write!(f, "lost the connection to kgentd during {call}: {message}")
+            Code::Unavailable | Code::Unknown | Code::Cancelled
+                if self.status.source().is_some() =>
+            {
+                write!(f, "lost the connection to kgentd during {call}: {message}")?;
+                let mut cause = self.status.source();
+                while let Some(c) = cause {
+                    write!(f, ": {c}")?;
+                    cause = c.source();
+                }
+                write!(
+                    f,
+                    ". Over TCP this is also how kgentd refuses a client certificate (none, \
+                     expired, or not signed by its listen.tcp.client_ca); its log says which"
+                )
             }
             Code::Unavailable => write!(f, "the model backend is unavailable: {message}"),
             Code::DeadlineExceeded => write!(f, "kgentd ran out of time: {message}"),

@@ -29,6 +29,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Facts measured once per kernel build (which attach families work).
     pub cache_dir: PathBuf,
+    /// Answer a request already answered on this kernel build (same request, BTF, bpftrace
+    /// and target) from that answer, checked again here (policy, attach points, the real
+    /// load) instead of asking the model.
+    pub reuse_answers: bool,
     pub agent: AgentConfig,
     pub model: ModelConfig,
     pub limits: LimitsConfig,
@@ -37,6 +41,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub metrics: MetricsConfig,
     pub roles: RolesConfig,
+    pub listen: ListenConfig,
+    pub host: HostConfig,
 }
 
 /// What a caller may do, ordered from least to most (enforced by the authz module).
@@ -86,6 +92,70 @@ impl Default for RolesConfig {
             operator_max_run_seconds: 3600,
         }
     }
+}
+
+/// `[listen]`: listeners beside the Unix socket.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    /// `[listen.tcp]`: the API over TCP with mutual TLS, for fleets. Absent (the default): the
+    /// Unix socket only.
+    pub tcp: Option<TcpListenConfig>,
+}
+
+/// `[listen.tcp]`: every client must present a certificate signed by `client_ca`; its subject
+/// common name or a subject alternative name (DNS name, URI, e-mail, IP address) maps to a
+/// role like a Unix group does in `[roles]` (enforced by the authz module). Sending SIGHUP to
+/// kgentd reads the three files again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpListenConfig {
+    /// Address and port, e.g. "0.0.0.0:7443" or "[::]:7443".
+    pub address: String,
+    /// The server's certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// The CA certificates (PEM) that sign client certificates.
+    pub client_ca: PathBuf,
+    #[serde(default)]
+    pub roles: CertRolesConfig,
+}
+
+/// `[listen.tcp.roles]`: which client-certificate names get which role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CertRolesConfig {
+    /// Names (common name or subject alternative name) whose holders may ask and read their
+    /// own history.
+    pub observer: Vec<String>,
+    /// Names whose holders may also run their verified answers.
+    pub operator: Vec<String>,
+    /// Names whose holders may run anything. Only a name listed here makes a TCP caller admin.
+    pub admin: Vec<String>,
+    /// The role of a certificate whose names are in none of these lists: observer or operator
+    /// (admin must be granted by name).
+    pub default: Role,
+}
+
+impl Default for CertRolesConfig {
+    fn default() -> Self {
+        Self {
+            observer: Vec::new(),
+            operator: Vec::new(),
+            admin: Vec::new(),
+            default: Role::Observer,
+        }
+    }
+}
+
+/// `[host]`: what an operator keeps from this host's programs, whatever the kernel supports.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostConfig {
+    /// Attach families no program may use here (e.g. ["kprobe", "fentry"]), as `kgentctl host`
+    /// names them; a request that needs one gets NoAnswer saying so.
+    pub disabled_families: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -286,6 +356,9 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             metrics: MetricsConfig::default(),
             roles: RolesConfig::default(),
+            listen: ListenConfig::default(),
+            host: HostConfig::default(),
+            reuse_answers: true,
         }
     }
 }
@@ -362,8 +435,15 @@ impl Config {
     /// file named explicitly is an error.
     pub fn load(path: &Path, explicit: bool) -> Result<Self, KgentError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| KgentError::Config(format!("{}: {}", path.display(), e.message()))),
+            Ok(text) => {
+                let config: Self = toml::from_str(&text).map_err(|e| {
+                    KgentError::Config(format!("{}: {}", path.display(), e.message()))
+                })?;
+                config
+                    .validate()
+                    .map_err(|e| KgentError::Config(format!("{}: {e}", path.display())))?;
+                Ok(config)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Self::default()),
             Err(e) => Err(KgentError::Config(format!(
                 "cannot read {}: {e}",
@@ -372,7 +452,40 @@ impl Config {
         }
     }
 
+    /// What parsing cannot refuse: a TCP listener must not make unnamed certificates admin.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(tcp) = &self.listen.tcp {
+            if tcp.roles.default == Role::Admin {
+                return Err("listen.tcp.roles.default = \"admin\" would make every certificate the CA signs an admin; list admin certificates by name in listen.tcp.roles.admin".into());
+            }
+        }
+        Ok(())
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tcp_listener_may_not_make_every_certificate_admin() {
+        let text = r#"
+[listen.tcp]
+address = "0.0.0.0:7443"
+cert = "/c"
+key = "/k"
+client_ca = "/ca"
+[listen.tcp.roles]
+default = "admin"
+"#;
+        let config: Config = toml::from_str(text).expect("parses");
+        let err = config.validate().expect_err("refused");
+        assert!(err.contains("admin"), "{err}");
+        assert!(Config::default().listen.tcp.is_none(), "off by default");
+        assert!(Config::default().validate().is_ok());
     }
 }

@@ -1,19 +1,21 @@
 //! Assembling and serving the daemon: open the store, read the host, build the knowledge and the
-//! model backend, reconcile the jobs a previous daemon left, listen on the Unix socket, and shut
-//! down cleanly (every job ended, the store flushed).
+//! model backend, reconcile the jobs a previous daemon left, listen on the Unix socket (and on
+//! TCP with mutual TLS when `[listen.tcp]` says so), and shut down cleanly (every job ended, the
+//! store flushed).
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::agent::Agent;
 use crate::api::readiness::{self, Gate};
-use crate::api::KgentService;
-use crate::config::{Config, MetricsConfig};
+use crate::api::{tls, KgentService};
+use crate::config::{Config, MetricsConfig, TcpListenConfig};
 use crate::error::KgentError;
 use crate::exec::{Jobs, JobsSetup};
 use crate::features::{self, Measurement};
@@ -21,11 +23,14 @@ use crate::host::HostFacts;
 use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
 use crate::metrics;
+use crate::reuse::AnswerCache;
 use crate::store::Store;
 use crate::toolchain::clang::ClangToolchain;
 
 pub struct Daemon {
     pub agent: Arc<Agent>,
+    /// The ask entry point: verified answers of this kernel build reused, else the agent.
+    pub answers: Arc<AnswerCache>,
     pub jobs: Jobs,
     pub config: Config,
 }
@@ -124,8 +129,10 @@ impl Daemon {
             provoked: tokio::sync::OnceCell::new(),
             provoked_cache,
         });
+        let answers = Arc::new(AnswerCache::new(agent.clone(), config.reuse_answers));
         Ok(Self {
             agent,
+            answers,
             jobs,
             config,
         })
@@ -137,30 +144,48 @@ impl Daemon {
         listener: UnixListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), KgentError> {
-        let serving = Serving::start(listener, &self.config.metrics, shutdown).await?;
+        let mut serving = Serving::start(listener, &self.config.metrics, shutdown).await?;
+        if let Some(tcp) = &self.config.listen.tcp {
+            serving.listen_tcp(tcp).await?;
+        }
         serving.ready(&self).await;
         serving.finish(self).await
     }
 
     /// The API service over this daemon's parts.
     fn service(&self) -> KgentService {
+        let mut roles =
+            crate::authz::Roles::resolve(&self.config.roles, self.config.limits.max_run_seconds);
+        if let Some(tcp) = &self.config.listen.tcp {
+            roles = roles.with_certificates(crate::authz::CertRoles::new(&tcp.roles));
+        }
         KgentService::new(
-            self.agent.clone(),
+            self.answers.clone(),
             self.jobs.clone(),
             self.config.limits.clone(),
             self.config.jobs.max_events_per_s,
-            crate::authz::Roles::resolve(&self.config.roles, self.config.limits.max_run_seconds),
+            roles,
         )
     }
 }
 
 /// The gRPC server on the daemon's socket, answering from before the daemon is built: health
 /// says `NOT_SERVING` and API calls wait until [`Serving::ready`]. With `[metrics] listen`, the
-/// Prometheus endpoint beside it.
+/// Prometheus endpoint beside it; with [`Serving::listen_tcp`], the same API over mutual TLS.
 pub struct Serving {
     gate: Gate,
     server: tokio::task::JoinHandle<Result<(), KgentError>>,
     metrics: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+    /// The router, for a second listener (it shares the gate).
+    router: tonic::transport::server::Router,
+    shutdown: Shared<BoxFuture<'static, ()>>,
+    tcp: Option<TcpServing>,
+}
+
+/// The TCP listener's server, its accept loop and its SIGHUP watcher.
+struct TcpServing {
+    server: tokio::task::JoinHandle<Result<(), KgentError>>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Serving {
@@ -181,9 +206,11 @@ impl Serving {
             None => None,
         };
         let (gate, router) = readiness::router().await?;
+        let shutdown = shutdown.boxed().shared();
+        let unix = router.clone();
+        let stop = shutdown.clone();
         let server = tokio::spawn(async move {
-            router
-                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+            unix.serve_with_incoming_shutdown(UnixListenerStream::new(listener), stop)
                 .await
                 .map_err(|e| KgentError::Internal(format!("gRPC server: {e}")))
         });
@@ -191,7 +218,41 @@ impl Serving {
             gate,
             server,
             metrics,
+            router,
+            shutdown,
+            tcp: None,
         })
+    }
+
+    /// Serves the same API on `[listen.tcp]` with mutual TLS until the shutdown, and reads the
+    /// certificate files again on every SIGHUP (a failed reload keeps the previous ones).
+    pub async fn listen_tcp(&mut self, config: &TcpListenConfig) -> Result<(), KgentError> {
+        let certificates = Arc::new(tls::Certificates::load(config)?);
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| KgentError::io("cannot watch SIGHUP", e))?;
+        let (address, incoming, accept) = tls::listen(certificates.clone()).await?;
+        let reload = tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match certificates.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificates read again"),
+                    Err(e) => tracing::error!("SIGHUP: {e}; the previous certificates stay"),
+                }
+            }
+        });
+        let router = self.router.clone();
+        let stop = self.shutdown.clone();
+        let server = tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(incoming, stop)
+                .await
+                .map_err(|e| KgentError::Internal(format!("gRPC server (TCP): {e}")))
+        });
+        tracing::info!(address = %address, "listening on TCP with mutual TLS");
+        self.tcp = Some(TcpServing {
+            server,
+            tasks: [accept, reload],
+        });
+        Ok(())
     }
 
     /// Where the metrics endpoint listens, when it does.
@@ -206,10 +267,20 @@ impl Serving {
 
     /// Waits for the server to stop, then ends every job of `daemon`.
     pub async fn finish(self, daemon: Daemon) -> Result<(), KgentError> {
-        let result = match self.server.await {
+        let mut result = match self.server.await {
             Ok(r) => r,
             Err(e) => Err(KgentError::Internal(format!("gRPC server crashed: {e}"))),
         };
+        if let Some(tcp) = self.tcp {
+            let tcp_result = match tcp.server.await {
+                Ok(r) => r,
+                Err(e) => Err(KgentError::Internal(format!("gRPC server crashed: {e}"))),
+            };
+            result = result.and(tcp_result);
+            for task in tcp.tasks {
+                task.abort();
+            }
+        }
         daemon.jobs.shutdown().await;
         if let Some((_, task)) = self.metrics {
             task.abort();
@@ -227,7 +298,26 @@ pub async fn discover_host(config: &Config) -> Result<HostFacts, KgentError> {
         .map_err(|e| KgentError::Internal(format!("host discovery crashed: {e}")))?;
     let measured = measured_features(&host, config).await;
     features::apply(&mut host, &measured);
+    disable_families(&mut host, &config.host.disabled_families);
     Ok(host)
+}
+
+/// `[host] disabled_families`: those families are unavailable here, saying so as their reason;
+/// a name no family has is reported and disables nothing.
+fn disable_families(host: &mut HostFacts, disabled: &[String]) {
+    for name in disabled {
+        match host.families.iter_mut().find(|f| f.name == name.as_str()) {
+            Some(f) => {
+                f.available = false;
+                f.reason = format!(
+                    "{name} programs are disabled on this host by its configuration (host.disabled_families in kgentd.toml)"
+                );
+            }
+            None => tracing::warn!(
+                "host.disabled_families: no attach family {name:?} (see `kgentctl host`); it disables nothing"
+            ),
+        }
+    }
 }
 
 /// The feature cache file of this kernel build.

@@ -4,7 +4,8 @@
 //! Data flows one way: a request enters [`api`], [`authz`] admits it, [`agent`] grounds it with
 //! [`host`] and [`knowledge`], asks [`llm`], hands each candidate to [`check`], and returns a
 //! verdict with evidence; [`exec`] runs what the caller approves. [`store`] keeps every request
-//! and its transcript. [`daemon`] assembles the parts, measuring with [`features`] what this
+//! and its transcript; [`reuse`] answers a request already verified on this kernel build
+//! without the model, after checking it again. [`daemon`] assembles the parts, measuring with [`features`] what this
 //! kernel can load before anyone asks. [`metrics`] counts what they do for Prometheus.
 //!
 //! No module reaches "up": the references between these modules form no cycle
@@ -29,6 +30,7 @@ mod no_panic;
 pub mod policy;
 pub mod process;
 pub mod query;
+pub mod reuse;
 pub mod store;
 pub mod symbolic;
 pub mod toolchain;

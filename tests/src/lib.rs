@@ -43,6 +43,8 @@ pub fn test_config(dir: &Path) -> Config {
     cfg.retrieval.embeddings = false;
     // Pins of this daemon only: other daemons (and other test runs) keep theirs.
     cfg.jobs.pin_root = test_pin_root(dir);
+    // Every ask reaches the (scripted) model unless a test turns reuse on (tests/reuse.rs).
+    cfg.reuse_answers = false;
     cfg
 }
 

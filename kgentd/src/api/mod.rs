@@ -3,6 +3,7 @@
 //! No logic of its own beyond that.
 mod convert;
 pub mod readiness;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -21,10 +22,13 @@ use crate::error::KgentError;
 use crate::exec::loader::AttachTargets;
 use crate::exec::{JobEvent, JobSpec, JobTarget, Jobs};
 use crate::proto::{self, kgent_server::Kgent};
+use crate::reuse::AnswerCache;
 use crate::store::{RequestRecord, RequestState};
 
 pub struct KgentService {
     pub agent: Arc<Agent>,
+    /// Asks go through it: a verified answer of this kernel build is reused when it checks.
+    pub answers: Arc<AnswerCache>,
     pub jobs: Jobs,
     pub limits: LimitsConfig,
     pub ask_slots: Arc<Semaphore>,
@@ -58,7 +62,7 @@ type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl KgentService {
     pub fn new(
-        agent: Arc<Agent>,
+        answers: Arc<AnswerCache>,
         jobs: Jobs,
         limits: LimitsConfig,
         max_events_per_s: u32,
@@ -66,7 +70,8 @@ impl KgentService {
     ) -> Self {
         let slots = limits.max_concurrent_asks.max(1);
         Self {
-            agent,
+            agent: answers.agent().clone(),
+            answers,
             jobs,
             limits,
             ask_slots: Arc::new(Semaphore::new(slots)),
@@ -225,7 +230,7 @@ impl Kgent for KgentService {
             ))
         })?;
         let (tx, rx) = mpsc::channel::<Result<proto::AskEvent, Status>>(64);
-        let agent = self.agent.clone();
+        let answers = self.answers.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let _quota = quota;
@@ -247,7 +252,7 @@ impl Kgent for KgentService {
                     }
                 }
             });
-            let result = agent.ask(opts, ev_tx).await;
+            let result = answers.ask(opts, ev_tx).await;
             let _ = forward.await;
             let last = match result {
                 Ok(Outcome::Answer(a)) => Ok(a.into()),
@@ -572,6 +577,39 @@ impl Kgent for KgentService {
             helpers: counts.helpers as u32,
             curated_specs: counts.curated as u32,
             retrieval: retrieval_mode(&self.agent.knowledge.catalog),
+            kernel_build: self.answers.build_id(),
+        }))
+    }
+
+    async fn export_answers(
+        &self,
+        request: Request<proto::ExportAnswersRequest>,
+    ) -> Result<Response<proto::ExportAnswersResponse>, Status> {
+        let caller = self.caller(&request);
+        caller.audit("export answers", caller.may_move_answers())?;
+        let answers = self.answers.export()?;
+        Ok(Response::new(proto::ExportAnswersResponse {
+            answers_json: serde_json::to_string_pretty(&answers).map_err(KgentError::from)?,
+            count: answers.len() as u32,
+        }))
+    }
+
+    async fn import_answers(
+        &self,
+        request: Request<proto::ImportAnswersRequest>,
+    ) -> Result<Response<proto::ImportAnswersResponse>, Status> {
+        let caller = self.caller(&request);
+        caller.audit("import answers", caller.may_move_answers())?;
+        let text = request.into_inner().answers_json;
+        let answers: Vec<crate::store::answers::VerifiedAnswer> = serde_json::from_str(&text)
+            .map_err(|e| {
+                Status::invalid_argument(format!(
+                    "not an export of kgentd's verified answers (a JSON array): {e}"
+                ))
+            })?;
+        let imported = caller.audit("import answers", self.answers.import(&answers).await)?;
+        Ok(Response::new(proto::ImportAnswersResponse {
+            imported: imported as u32,
         }))
     }
 }

@@ -1,6 +1,8 @@
-//! Who is calling and what they may do. The caller is the peer of the Unix socket (SO_PEERCRED);
-//! nothing in a request can claim an identity. Socket permissions decide who may connect at all
-//! (root and the `kgent` group); the caller's role decides what it may do once connected:
+//! Who is calling and what they may do. The caller is the peer of the Unix socket (SO_PEERCRED),
+//! or, over TCP, the holder of the client certificate the TLS handshake verified
+//! ([`certificate`]); nothing in a request can claim an identity. Socket permissions (and, over
+//! TCP, the client CA) decide who may connect at all (root and the `kgent` group); the caller's
+//! role decides what it may do once connected:
 //!
 //! - `observer`: ask, see the host, read its own requests and jobs;
 //! - `operator`: also run the verified answers of its own requests, detached too, within the
@@ -14,9 +16,19 @@
 //! group database) wins; a caller in none gets `roles.default`. Every decision is an audit
 //! event (target `kgent::audit`, structured fields: journald keeps them as fields). This module
 //! decides; it never enforces a program's content (that is `crate::policy`).
-use std::collections::HashMap;
+//!
+//! A TCP caller's certificate names map to roles in `[listen.tcp.roles]`; it is never root, and
+//! admin only when one of its names is listed as admin. Its requests, jobs and quotas are kept
+//! under a uid derived from its identity ([`certificate::identity_uid`]), outside the range of
+//! local users.
+pub mod certificate;
 
-use tonic::transport::server::UdsConnectInfo;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo, UdsConnectInfo};
+
+pub use certificate::CertRoles;
 
 use crate::config::RolesConfig;
 use crate::error::KgentError;
@@ -30,6 +42,7 @@ pub struct Roles {
     default: Role,
     operator_max_run_seconds: u32,
     admin_max_run_seconds: u32,
+    certificates: CertRoles,
 }
 
 impl Roles {
@@ -61,7 +74,14 @@ impl Roles {
             default: config.default,
             operator_max_run_seconds: config.operator_max_run_seconds.min(max_run_seconds),
             admin_max_run_seconds: max_run_seconds,
+            certificates: CertRoles::default(),
         }
+    }
+
+    /// With the roles of TCP callers' certificates (`[listen.tcp.roles]`).
+    pub fn with_certificates(mut self, certificates: CertRoles) -> Self {
+        self.certificates = certificates;
+        self
     }
 
     /// The role of a peer: admin for root, else the highest role of its groups, else the
@@ -116,16 +136,21 @@ fn supplementary_gids(uid: u32) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// None when the transport carries no credentials (never trusted with anything privileged).
     pub uid: Option<u32>,
     pub pid: Option<i32>,
     pub role: Role,
+    /// A TCP caller's identity: the first name of its client certificate.
+    pub certificate: Option<Arc<str>>,
 }
 
 impl Caller {
     pub fn from_request<T>(req: &tonic::Request<T>, roles: &Roles) -> Self {
+        if let Some(tls) = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>() {
+            return Self::from_certificate(tls, roles);
+        }
         let cred = req
             .extensions()
             .get::<UdsConnectInfo>()
@@ -135,6 +160,30 @@ impl Caller {
             uid,
             pid: cred.and_then(|c| c.pid()),
             role: roles.role_of(uid, cred.map(|c| c.gid())),
+            certificate: None,
+        }
+    }
+
+    /// A TCP caller: the leaf of the verified chain names it. A connection without a parsable
+    /// certificate (the TLS layer lets none through) is an unknown observer.
+    fn from_certificate(tls: &TlsConnectInfo<TcpConnectInfo>, roles: &Roles) -> Self {
+        let names = tls
+            .peer_certs()
+            .and_then(|chain| chain.first().map(|leaf| certificate::names(leaf)))
+            .unwrap_or_default();
+        let Some(identity) = names.first() else {
+            return Self {
+                uid: None,
+                pid: None,
+                role: Role::Observer,
+                certificate: None,
+            };
+        };
+        Self {
+            uid: Some(certificate::identity_uid(identity)),
+            pid: None,
+            role: roles.certificates.role_of(&names),
+            certificate: Some(identity.as_str().into()),
         }
     }
 
@@ -155,6 +204,7 @@ impl Caller {
                 uid = self.recorded_uid(),
                 pid = self.pid.unwrap_or(0),
                 role = self.role.as_str(),
+                certificate = self.certificate.as_deref().unwrap_or(""),
                 action,
                 allowed = true,
                 "{action}: allowed"
@@ -164,6 +214,7 @@ impl Caller {
                 uid = self.recorded_uid(),
                 pid = self.pid.unwrap_or(0),
                 role = self.role.as_str(),
+                certificate = self.certificate.as_deref().unwrap_or(""),
                 action,
                 allowed = false,
                 reason = %e,
@@ -215,6 +266,20 @@ impl Caller {
         }
     }
 
+    /// Exporting verified answers shows every user's requests; importing them offers programs
+    /// to every user (each checked again before use): admins only.
+    pub fn may_move_answers(&self) -> Result<(), KgentError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(KgentError::PermissionDenied(format!(
+                "moving verified answers between hosts needs root or the admin role (uid {} has the {} role)",
+                self.recorded_uid(),
+                self.role.as_str()
+            )))
+        }
+    }
+
     pub fn may_stop(&self, owner_uid: u32) -> Result<(), KgentError> {
         if self.is_admin() || self.uid == Some(owner_uid) {
             Ok(())
@@ -235,6 +300,7 @@ mod tests {
             uid,
             pid: None,
             role,
+            certificate: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `kgentd bench`: how long the loop takes without the model, stage by stage; how fast the model
 //! reads and writes tokens; how long a simple request takes end to end. Prints figures, asserts
 //! nothing: compare ratios measured in one run, this machine is noisy.
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -11,6 +12,7 @@ use kgentd::config::Config;
 use kgentd::daemon::Daemon;
 use kgentd::knowledge::Grounding;
 use kgentd::llm::{ChatRequest, Message, Role};
+use kgentd::reuse::AnswerCache;
 
 /// A program that loads on any kernel with syscall tracepoints.
 const KNOWN_GOOD: &str =
@@ -265,40 +267,51 @@ async fn model_speed(
 }
 
 /// The request end to end through the agent, without a smoke run.
-async fn time_to_answer(agent: &Agent, request: &str) -> anyhow::Result<()> {
+/// The request asked twice through the ask entry point: first answered by the loop (model and
+/// checks), then reused on this kernel build (its checks run again, no model).
+async fn time_to_answer(agent: &Arc<Agent>, request: &str) -> anyhow::Result<()> {
     println!("\ntime to answer {request:?}:");
-    let (tx, mut rx) = mpsc::channel(64);
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let t = Instant::now();
-    let outcome = agent
-        .ask(
-            AskOptions {
-                target: kgentd::agent::ProgramTarget::Bpftrace,
-                text: request.to_owned(),
-                max_iterations: 0,
-                smoke_run: false,
-                skip_smoke_run: false,
-                caller_uid: 0,
-                role: kgentd::authz::Role::Admin,
-            },
-            tx,
-        )
-        .await?;
-    let _ = drain.await;
-    match outcome {
-        Outcome::Answer(a) => println!(
-            "  answered in {:.1} s after {} iteration(s), {} + {} tokens",
-            t.elapsed().as_secs_f64(),
-            a.iterations,
-            a.usage.prompt_tokens,
-            a.usage.completion_tokens
-        ),
-        Outcome::NoAnswer(n) => println!(
-            "  no answer after {:.1} s ({} iterations): {}",
-            t.elapsed().as_secs_f64(),
-            n.iterations,
-            n.reason
-        ),
+    let answers = AnswerCache::new(agent.clone(), true);
+    for label in [
+        "uncached (model + checks)",
+        "reused on this kernel build (checks only)",
+    ] {
+        let (tx, mut rx) = mpsc::channel(64);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let t = Instant::now();
+        let outcome = answers
+            .ask(
+                AskOptions {
+                    target: kgentd::agent::ProgramTarget::Bpftrace,
+                    text: request.to_owned(),
+                    max_iterations: 0,
+                    smoke_run: false,
+                    skip_smoke_run: false,
+                    caller_uid: 0,
+                    role: kgentd::authz::Role::Admin,
+                },
+                tx,
+            )
+            .await?;
+        let _ = drain.await;
+        match outcome {
+            Outcome::Answer(a) => println!(
+                "  {label:<44} {:>7.2} s, {} iteration(s), {} + {} tokens",
+                t.elapsed().as_secs_f64(),
+                a.iterations,
+                a.usage.prompt_tokens,
+                a.usage.completion_tokens
+            ),
+            Outcome::NoAnswer(n) => {
+                println!(
+                    "  {label:<44} no answer after {:.1} s ({} iterations): {}",
+                    t.elapsed().as_secs_f64(),
+                    n.iterations,
+                    n.reason
+                );
+                break;
+            }
+        }
     }
     Ok(())
 }

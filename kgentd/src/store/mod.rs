@@ -8,8 +8,10 @@
 //! transcript entry is appended under its own key (request id + sequence number, in the
 //! `transcripts` tree) without a flush, so recording costs the same for the hundredth entry as for
 //! the first; reading a record puts its transcript back together. Records of older daemons, with
-//! the transcript inside, still read. Jobs live in their own tree ([`jobs`]). This module knows
-//! nothing of gRPC.
+//! the transcript inside, still read. Jobs live in their own tree ([`jobs`]), verified answers
+//! kept for reuse on the same kernel build in theirs ([`answers`]). This module knows nothing of
+//! gRPC.
+pub mod answers;
 pub mod jobs;
 
 use std::path::Path;
@@ -126,6 +128,7 @@ pub struct Store {
     transcripts: sled::Tree,
     jobs: sled::Tree,
     job_objects: sled::Tree,
+    answers: sled::Tree,
     db: sled::Db,
 }
 
@@ -170,11 +173,13 @@ impl Store {
         let transcripts = db.open_tree("transcripts")?;
         let jobs = db.open_tree("jobs")?;
         let job_objects = db.open_tree("job_objects")?;
+        let answers = db.open_tree("answers")?;
         Ok(Self {
             requests,
             transcripts,
             jobs,
             job_objects,
+            answers,
             db,
         })
     }
