@@ -488,3 +488,37 @@ fn two_keys_in_one_bucket_stay_within_the_bar() {
     let huge = log2_histogram(&[(1, u64::MAX), (1, u64::MAX), (2, 1)]);
     assert!(huge[0].contains(&"@".repeat(52)), "{huge:?}");
 }
+
+/// Found by `any_btf_and_any_bytes_decode_without_panic`: a typedef or array that names itself
+/// (malformed, but BTF comes from a compiled object) made `name_of` recurse until the stack
+/// overflowed.
+#[test]
+fn a_btf_type_that_names_itself_is_named_without_a_stack_overflow() {
+    for (kind, name_off, extra) in [(3u32, 0u32, vec![1u32, 1, 4]), (8, 0, vec![])] {
+        // kind 3: an array of itself (btf_array: elem 1, index 1, 4 elements);
+        // kind 8: a typedef with no name whose target is itself (type id 1).
+        let mut ty = Vec::new();
+        let size_or_type = if kind == 8 { 1 } else { 0 };
+        for w in [name_off, kind << 24, size_or_type].iter().chain(&extra) {
+            ty.extend_from_slice(&w.to_le_bytes());
+        }
+        let strings = [0u8];
+        let mut btf = Vec::new();
+        btf.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        btf.extend_from_slice(&[1, 0]);
+        for w in [
+            24u32,
+            0,
+            ty.len() as u32,
+            ty.len() as u32,
+            strings.len() as u32,
+        ] {
+            btf.extend_from_slice(&w.to_le_bytes());
+        }
+        btf.extend_from_slice(&ty);
+        btf.extend_from_slice(&strings);
+        let table = TypeTable::parse(&btf).expect("a well-formed table");
+        assert!(table.name_of(1).contains('?'), "{}", table.name_of(1));
+        let _ = to_text(&decode(&table, 1, &[0; 16], ""));
+    }
+}

@@ -343,10 +343,12 @@ async fn the_loop_answers_from_a_query_and_feeds_a_compile_error_back() {
 }
 
 #[tokio::test]
-async fn a_query_on_a_probe_without_its_fields_moves_to_an_offered_one_that_has_them() {
-    // tcp_probe's addresses are 28-byte sockaddr blobs: no daddr_v6 there.
+async fn a_query_on_a_probe_without_its_fields_never_moves_to_another_event() {
+    // tcp_probe's addresses are 28-byte sockaddr blobs: no daddr_v6 there. Another TCP
+    // tracepoint has a field of that name, but it observes another event: the query is not
+    // moved there behind the model's back; the model is told which offered probes have it.
     let q = "SELECT args->sport, args->dport, args->daddr_v6 FROM tracepoint:tcp:tcp_probe";
-    let backend = ScriptedBackend::new("move script", vec![q.into()])
+    let backend = ScriptedBackend::new("no-move script", vec![q.into()])
         .expect("replies")
         .claiming_grammar();
     let d = TestDaemon::with_backend(Arc::new(backend), |_| {}).await;
@@ -357,16 +359,40 @@ async fn a_query_on_a_probe_without_its_fields_moves_to_an_offered_one_that_has_
     )
     .await
     .expect("ask");
+    assert!(final_answer(&events).is_none(), "{events:#?}");
+    let told = events.iter().any(|e| {
+        matches!(&e.event, Some(proto::ask_event::Event::Check(c))
+            if c.name == "query" && !c.passed && c.detail.contains("daddr_v6"))
+    });
+    assert!(told, "the missing field is reported: {events:#?}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_on_a_syscall_entry_that_reads_the_return_value_moves_to_its_exit() {
+    // `ret` exists only at sys_exit_*: the other half of the same syscall.
+    let q = "SELECT comm, args->ret FROM tracepoint:syscalls:sys_enter_openat";
+    let backend = ScriptedBackend::new("move script", vec![q.into()])
+        .expect("replies")
+        .claiming_grammar();
+    let d = TestDaemon::with_backend(Arc::new(backend), |_| {}).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "print the command name and the return value of every openat call",
+        1,
+    )
+    .await
+    .expect("ask");
     let answer = final_answer(&events).unwrap_or_else(|| panic!("no answer: {events:#?}"));
     assert!(
-        answer
-            .program
-            .contains("tracepoint:tcp:tcp_probe lacks; it runs on tracepoint:"),
+        !answer.program.contains("sys_enter_openat"),
         "{}",
         answer.program
     );
     assert!(
-        !answer.program.contains("tracepoint:tcp:tcp_probe\n"),
+        answer
+            .program
+            .contains("tracepoint:syscalls:sys_exit_openat"),
         "{}",
         answer.program
     );

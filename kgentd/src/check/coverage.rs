@@ -16,7 +16,7 @@ use super::{Check, CheckKind, Evidence};
 use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
 use crate::knowledge::syscall_variants;
-use crate::toolchain::bpftrace::{probe_blocks, strip_comments};
+use crate::toolchain::bpftrace::{probe_blocks, strip_comments, ProbeSpec};
 
 /// One thing a request asks to see.
 struct Rule {
@@ -241,20 +241,36 @@ fn reported_code(source: &str) -> String {
     out
 }
 
-/// Syscalls the request writes as calls (`bind()`, `sendto()`) that the program never attaches
-/// to, not even through a variant (`accept4` for `accept()`) or `raw_syscalls`.
+/// Syscalls the request names that the program never observes:
+/// - written as calls (`bind()`, `sendto()`): the program must attach to one of its syscall
+///   tracepoints, a variant's (`accept4` for `accept()`), or `raw_syscalls`;
+/// - named by a word that is a syscall of this host and no everyday English word (`openat`,
+///   `mkdir`, `futex`; [`Intent::syscall_words`]): as above, or through another subsystem's
+///   tracepoint (`sched:sched_process_fork` observes `fork`), or a uprobe on a function of
+///   that name. A program that only samples, or only traces other syscalls, does not.
 fn named_calls_missing(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
-    let targets: Vec<String> = probe_blocks(source)
+    let probes: Vec<ProbeSpec> = probe_blocks(source)
         .into_iter()
         .flat_map(|b| b.probes)
+        .collect();
+    let targets: Vec<&str> = probes
+        .iter()
         .filter(|p| p.is_tracepoint())
-        .map(|p| p.target)
+        .map(|p| p.target.as_str())
         .collect();
     if targets.iter().any(|t| t.starts_with("raw_syscalls:")) {
         return None;
     }
+    let elsewhere = targets.iter().any(|t| !t.starts_with("syscalls:"));
+    let named = intent.calls.iter().map(|c| (c, true)).chain(
+        intent
+            .syscall_words
+            .iter()
+            .filter(|w| !intent.calls.contains(w))
+            .map(|w| (w, false)),
+    );
     let mut unmet = Vec::new();
-    for name in &intent.calls {
+    for (name, as_call) in named {
         let variants = syscall_variants(host, name);
         if variants.is_empty() {
             continue; // not a syscall here (a library function: malloc(), getaddrinfo())
@@ -264,12 +280,22 @@ fn named_calls_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
                 *t == format!("syscalls:sys_enter_{v}") || *t == format!("syscalls:sys_exit_{v}")
             })
         });
-        if !used {
+        let observed_otherwise = !as_call
+            && (elsewhere
+                || probes
+                    .iter()
+                    .any(|p| p.target.rsplit(':').next() == Some(name.as_str())));
+        if !used && !observed_otherwise {
             let tps: Vec<String> = variants
                 .iter()
                 .map(|v| format!("tracepoint:syscalls:sys_enter_{v}"))
                 .collect();
-            unmet.push(format!("{name}() ({})", tps.join(", ")));
+            let shown = if as_call {
+                format!("{name}()")
+            } else {
+                format!("the {name} syscall")
+            };
+            unmet.push(format!("{shown} ({})", tps.join(", ")));
         }
     }
     (!unmet.is_empty()).then(|| {
@@ -285,7 +311,9 @@ mod tests {
     use super::*;
 
     fn host() -> HostFacts {
-        HostFacts::for_tests_with_syscalls(&["read", "bind", "connect", "accept", "accept4"])
+        HostFacts::for_tests_with_syscalls(&[
+            "read", "bind", "connect", "accept", "accept4", "mkdir", "mkdirat", "fork",
+        ])
     }
 
     fn passes(request: &str, source: &str) -> bool {
@@ -401,5 +429,27 @@ mod tests {
         ));
         // Requests that ask for nothing specific pass.
         assert!(passes("trace something", connect));
+    }
+
+    #[test]
+    fn a_syscall_named_by_its_name_must_be_observed() {
+        let sampled = "profile:hz:99 { @[comm] = count(); }";
+        let c = check_coverage(
+            &host(),
+            &Intent::read("who creates directories with mkdir"),
+            sampled,
+        );
+        assert!(!c.passed());
+        assert!(c.detail().contains("the mkdir syscall"), "{}", c.detail());
+        assert!(c.detail().contains("sys_enter_mkdirat"), "{}", c.detail());
+        let other = "tracepoint:syscalls:sys_enter_connect { @[comm] = count(); }";
+        assert!(!passes("who creates directories with mkdir", other));
+        let variant = "tracepoint:syscalls:sys_enter_mkdirat { @[comm] = count(); }";
+        assert!(passes("who creates directories with mkdir", variant));
+        // Another subsystem's tracepoint may observe it (a new process for fork).
+        let sched = "tracepoint:sched:sched_process_fork { @[comm] = count(); }";
+        assert!(passes("count processes made by fork per parent", sched));
+        // Everyday words that are also syscall names ("read") demand nothing unless called.
+        assert!(passes("which files does each process read", other));
     }
 }

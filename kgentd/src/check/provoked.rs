@@ -176,7 +176,7 @@ mod tests {
             .any(|e| {
                 e.file_name()
                     .to_string_lossy()
-                    .starts_with("kgent_provoke_")
+                    .starts_with(&format!("kgent_provoke_{}_", std::process::id()))
             });
         assert!(!leftover, "the instance is removed");
     }

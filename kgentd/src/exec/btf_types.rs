@@ -322,17 +322,29 @@ impl TypeTable {
         }
     }
 
-    /// The C name of a type, for display.
+    /// The C name of a type, for display. Bounded like `resolve`: a malformed table may make a
+    /// typedef or array name itself.
     pub fn name_of(&self, id: u32) -> String {
+        self.name_depth(id, 0)
+    }
+
+    fn name_depth(&self, id: u32, depth: usize) -> String {
+        if depth > 32 {
+            return "?".into();
+        }
         match self.get(id) {
             Some(BtfType::Int { name, .. }) => name.clone(),
             Some(BtfType::Struct { name, union, .. }) => {
                 format!("{} {name}", if *union { "union" } else { "struct" })
             }
             Some(BtfType::Enum { name, .. }) => format!("enum {name}"),
-            Some(BtfType::Alias { name, target }) if name.is_empty() => self.name_of(*target),
+            Some(BtfType::Alias { name, target }) if name.is_empty() => {
+                self.name_depth(*target, depth + 1)
+            }
             Some(BtfType::Alias { name, .. }) => name.clone(),
-            Some(BtfType::Array { elem, len }) => format!("{}[{len}]", self.name_of(*elem)),
+            Some(BtfType::Array { elem, len }) => {
+                format!("{}[{len}]", self.name_depth(*elem, depth + 1))
+            }
             Some(BtfType::Ptr { .. }) => "pointer".into(),
             _ => "?".into(),
         }

@@ -367,7 +367,15 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
     if !exists(name) {
         return Vec::new();
     }
-    [
+    // Syscalls that are one kernel implementation under several entry points: fork, vfork,
+    // clone and clone3 all create a task through kernel_clone() (kernel/fork.c), and glibc's
+    // fork() and pthread_create() use clone/clone3, not fork.
+    const ONE_IMPLEMENTATION: &[&[&str]] = &[&["fork", "vfork", "clone", "clone3"]];
+    let family = ONE_IMPLEMENTATION
+        .iter()
+        .find(|f| f.contains(&name))
+        .map(|f| f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+    let spelled = [
         name.to_owned(),
         format!("{name}at"),
         format!("{name}at2"),
@@ -376,10 +384,14 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
         format!("f{name}"),
         format!("f{name}at"),
         format!("f{name}at2"),
-    ]
-    .into_iter()
-    .filter(|v| exists(v))
-    .collect()
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for v in spelled.into_iter().chain(family.into_iter().flatten()) {
+        if exists(&v) && !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
 }
 
 fn syscall_pair(name: &str) -> Option<String> {
