@@ -161,9 +161,12 @@ impl ClangToolchain {
     pub async fn compile(&self, source: &str) -> Result<Vec<u8>, CompileError> {
         check_includes(source)?;
         let headers = self.header_dir().await?;
+        let scratch = crate::process::scratch_dir().map_err(|e| {
+            CompileError::Toolchain(format!("cannot create a scratch directory: {e}"))
+        })?;
         let work = tempfile::Builder::new()
             .prefix("kgent-cc-")
-            .tempdir()
+            .tempdir_in(scratch)
             .map_err(|e| CompileError::Toolchain(format!("cannot create a work dir: {e}")))?;
         copy_headers(&headers, work.path()).await?;
         let src = work.path().join(SOURCE_NAME);
@@ -172,7 +175,7 @@ impl ClangToolchain {
             .await
             .map_err(|e| CompileError::Toolchain(format!("cannot write {}: {e}", src.display())))?;
         readable_by_all(&src).await?;
-        let mut clang = tokio::process::Command::new(&self.clang);
+        let mut clang = crate::process::tool_command(&self.clang);
         clang
             .args([
                 "-O2",
@@ -190,8 +193,6 @@ impl ClangToolchain {
                 "prog.o",
             ])
             .current_dir(work.path())
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         if nix::unistd::geteuid().is_root() {
@@ -249,7 +250,7 @@ async fn run(
     args: &[&std::ffi::OsStr],
     timeout: Duration,
 ) -> Result<std::process::Output, CompileError> {
-    let child = tokio::process::Command::new(tool)
+    let child = crate::process::tool_command(tool)
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
