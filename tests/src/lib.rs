@@ -342,6 +342,10 @@ pub fn python_script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// An environment variable [`DaemonProcess`] gives kgentd, standing for an API key.
+pub const DAEMON_SECRET_VAR: &str = "KGENT_TEST_API_KEY";
+pub const DAEMON_SECRET: &str = "kt15-not-for-children";
+
 /// The kgentd binary running as a process of its own in `dir` (socket, state, pin root, log
 /// `kgentd.log`), with scripted model replies: for what an in-process daemon cannot show (a
 /// kill -9, the daemon's memory).
@@ -382,6 +386,8 @@ impl DaemonProcess {
         let child = std::process::Command::new(workspace_bin("kgentd"))
             .arg("--config")
             .arg(&config)
+            // A secret in the daemon's environment, as from EnvironmentFile=: no child may see it.
+            .env(DAEMON_SECRET_VAR, DAEMON_SECRET)
             .stderr(log)
             .spawn()
             .expect("kgentd");

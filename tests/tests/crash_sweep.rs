@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kgent_tests::{loaded_progs, proto, test_pin_root, DaemonProcess, GOOD_OPENAT};
+use kgent_tests::{loaded_progs, proto, test_pin_root, DaemonProcess, DAEMON_SECRET, GOOD_OPENAT};
 
 /// Prints through bpf_printk on every getppid: its job reads a tracefs instance of its own.
 const PRINTK_C: &str = r#"
@@ -215,6 +215,15 @@ async fn a_kgentd_killed_during_a_smoke_run_leaves_nothing_after_the_restart() {
     .await;
     assert!(smoking, "the smoke run never started");
     let tools = marked_by(gone);
+    for tool in &tools {
+        let env = std::fs::read(format!("/proc/{tool}/environ")).unwrap_or_default();
+        let env = String::from_utf8_lossy(&env);
+        assert!(
+            !env.contains(DAEMON_SECRET),
+            "{} (pid {tool}) sees the daemon's secret: {env}",
+            comm(*tool)
+        );
+    }
     for bpftrace in tools.iter().filter(|p| comm(**p) == "bpftrace") {
         progs.extend(prog_ids_held_by(*bpftrace));
     }
