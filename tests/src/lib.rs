@@ -358,6 +358,12 @@ impl DaemonProcess {
     /// Starts kgentd with `replies` and `extra` appended to its configuration, and waits until
     /// it answers (built, and so reconciled).
     pub async fn start(dir: &Path, replies: &[&str], extra: &str) -> Self {
+        Self::start_under(dir, replies, extra, &[]).await
+    }
+
+    /// [`DaemonProcess::start`] with kgentd run by `wrapper` (a command and its arguments,
+    /// which must exec kgentd with the arguments that follow them).
+    pub async fn start_under(dir: &Path, replies: &[&str], extra: &str, wrapper: &[&str]) -> Self {
         let config = dir.join("kgentd.toml");
         let replies_file = dir.join("replies.json");
         std::fs::write(
@@ -383,7 +389,16 @@ impl DaemonProcess {
             .append(true)
             .open(dir.join("kgentd.log"))
             .expect("log");
-        let child = std::process::Command::new(workspace_bin("kgentd"))
+        let kgentd = workspace_bin("kgentd");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(args).arg(&kgentd);
+                c
+            }
+            None => std::process::Command::new(&kgentd),
+        };
+        let child = command
             .arg("--config")
             .arg(&config)
             // A secret in the daemon's environment, as from EnvironmentFile=: no child may see it.
