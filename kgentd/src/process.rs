@@ -108,7 +108,9 @@ pub fn scratch_dir() -> std::io::Result<PathBuf> {
         Ok(_) => std::fs::remove_file(&dir)?,
         Err(_) => {}
     }
-    std::fs::DirBuilder::new().mode(0o711).create(&dir)?;
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    // Not through the create mode: the daemon's umask (the unit's is 0077) would mask it.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))?;
     *made = true;
     Ok(dir)
 }

@@ -1,6 +1,6 @@
 //! The shipped systemd unit: its sandbox as systemd itself assesses it, the unit verified with
-//! the built daemon, the capability set and MemoryDenyWriteExecute= it declares measured by
-//! running kgentd under exactly those (an ask with a smoke run, a C ask, a run), and socket
+//! the built daemon, the capability set, MemoryDenyWriteExecute= and UMask= it declares
+//! measured by running kgentd under exactly those (an ask with a smoke run, a C ask, a run), and socket
 //! activation through systemd's own activator: the socket's path survives a graceful stop,
 //! and no child inherits the activated fd or LISTEN_*.
 use std::path::{Path, PathBuf};
@@ -112,6 +112,9 @@ async fn kgentd_answers_and_runs_with_only_the_unit_s_capabilities_and_no_write_
         .collect();
     assert!(keep.contains(&"cap_bpf".to_owned()), "{keep:?}");
     assert_eq!(unit_setting("MemoryDenyWriteExecute"), ["yes"]);
+    // The umask below is the unit's: what kgentd writes for clang (run as nobody) must still
+    // be readable.
+    assert_eq!(unit_setting("UMask"), ["0077"]);
     let print = Command::new("capsh")
         .arg("--print")
         .output()
@@ -137,7 +140,7 @@ async fn kgentd_answers_and_runs_with_only_the_unit_s_capabilities_and_no_write_
             &drop,
             "--",
             "-c",
-            "exec \"$0\" \"$@\"",
+            "umask 0077; exec \"$0\" \"$@\"",
             "python3",
             "-c",
             MDWE_EXEC,

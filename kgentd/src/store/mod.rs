@@ -138,6 +138,8 @@ pub struct Store {
     retention: Retention,
     /// Requests in the `requests` tree (sled counts by walking the tree).
     count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// One flush at a time ([`Store::flush`]).
+    flushing: std::sync::Arc<tokio::sync::Semaphore>,
     requests: sled::Tree,
     transcripts: sled::Tree,
     jobs: sled::Tree,
@@ -189,6 +191,7 @@ impl Store {
         Ok(Self {
             retention: Retention::default(),
             count: std::sync::Arc::new(requests.len().into()),
+            flushing: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             requests,
             transcripts,
             jobs,
@@ -272,7 +275,27 @@ impl Store {
     /// used for the first (pending) and the last (final) write of a request.
     pub async fn put_durable(&self, rec: &RequestRecord) -> Result<(), KgentError> {
         self.put(rec)?;
-        self.db.flush_async().await?;
+        self.flush().await
+    }
+
+    /// Flushes the database to disk, one flush at a time, on a blocking thread that holds its
+    /// turn until the flush is done even when the caller is gone. sled's own `flush_async` runs
+    /// on sled's small IO pool, which the flush waits on: hundreds of them at once (a burst of
+    /// runs whose clients hung up) filled that pool with waiters and deadlocked the store.
+    async fn flush(&self) -> Result<(), KgentError> {
+        let turn = self
+            .flushing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| KgentError::Internal("the store's flush gate is closed".into()))?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            db.flush()
+        })
+        .await
+        .map_err(|e| KgentError::Internal(format!("flushing the store crashed: {e}")))??;
         Ok(())
     }
 
