@@ -108,7 +108,11 @@ fn stray_processes() -> Vec<String> {
         let Some(mark) = mark_of(pid) else {
             continue;
         };
-        if process::mark_is_alive(&mark) {
+        // This daemon's own children are never leftovers, whatever its mark reads as.
+        let by_me = mark
+            .split_once('.')
+            .is_some_and(|(owner, _)| owner == me.to_string());
+        if by_me || process::mark_is_alive(&mark) {
             continue;
         }
         let target = nix::unistd::Pid::from_raw(pid);

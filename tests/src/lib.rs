@@ -459,3 +459,15 @@ impl Drop for DaemonProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Copies an executable for a test to run (as another user, from a directory it can reach).
+/// `cp` writes it, not this process: a write descriptor opened here could be inherited by a
+/// child another test forks at that moment, and exec would then fail with ETXTBSY.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
+}
