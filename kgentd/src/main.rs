@@ -304,5 +304,6 @@ async fn main() -> anyhow::Result<()> {
     if bound_here {
         let _ = std::fs::remove_file(socket);
     }
+    kgentd::process::remove_scratch_dir();
     Ok(())
 }

@@ -93,7 +93,7 @@ pub fn tool_command(program: impl AsRef<OsStr>) -> tokio::process::Command {
 /// name this process did not make (left by an earlier process with the same pid, or planted) is
 /// removed first.
 pub fn scratch_dir() -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
+    let dir = scratch_path();
     static MADE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
     let mut made = MADE
         .lock()
@@ -113,6 +113,16 @@ pub fn scratch_dir() -> std::io::Result<PathBuf> {
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))?;
     *made = true;
     Ok(dir)
+}
+
+fn scratch_path() -> PathBuf {
+    std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{}", std::process::id()))
+}
+
+/// Removes this process's scratch directory (a daemon that ends cleanly; whatever is in it
+/// belongs to tools that have ended with their jobs).
+pub fn remove_scratch_dir() {
+    let _ = std::fs::remove_dir_all(scratch_path());
 }
 
 /// How scratch directories are named: `kgentd-<pid>`.
