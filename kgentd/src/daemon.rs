@@ -125,6 +125,7 @@ impl Daemon {
             config: config.agent.clone(),
             bpftrace: config.tools.bpftrace.clone(),
             clang,
+            max_map_bytes: config.limits.max_map_bytes,
             check_timeout: Duration::from_secs(config.tools.check_timeout_s),
             provoked: tokio::sync::OnceCell::new(),
             provoked_cache,

@@ -1,7 +1,8 @@
 //! Output and resource caps on the real kernel with real bpftrace: a program printing without a
 //! newline at full speed keeps kgentd's memory bounded (lines are cut at a cap), a detached
 //! job's log is rotated at its size cap and its lines are held to the rate limit, and a C
-//! program whose maps declare more than the map budget is refused before anything loads.
+//! program whose maps declare more than the map budget is refused before anything loads, both
+//! as a run and as a model's candidate in the load check.
 use std::time::{Duration, Instant};
 
 use kgent_tests::{loaded_progs, proto, DaemonProcess, TestDaemon};
@@ -266,5 +267,47 @@ async fn a_c_program_over_the_map_budget_is_refused_before_it_loads() {
         .into_inner();
     let (_, finished) = kgent_tests::run_until_finished(&mut stream, |_| {}).await;
     assert!(finished.reason.contains("duration"), "{finished:?}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_candidate_over_the_map_budget_fails_its_load_check_unloaded_with_the_reason() {
+    let answer = format!("```c{BIG_MAP_C}```\nCounts getppid calls per process.");
+    let backend = std::sync::Arc::new(
+        kgentd::llm::ScriptedBackend::new("test script", vec![answer]).expect("replies"),
+    );
+    let d = TestDaemon::with_backend(backend, |c| c.limits.max_map_bytes = 4 << 20).await;
+    let mut stream = d
+        .client()
+        .await
+        .ask(proto::AskRequest {
+            text: "count getppid calls per process".into(),
+            target: proto::Target::C as i32,
+            max_iterations: 1,
+            skip_smoke_run: true,
+            ..Default::default()
+        })
+        .await
+        .expect("ask")
+        .into_inner();
+    let mut load = None;
+    while let Some(ev) = stream.message().await.expect("stream") {
+        if let Some(proto::ask_event::Event::Check(c)) = ev.event {
+            if c.name == "verifier-load" {
+                load = Some(c);
+            }
+        }
+        assert!(
+            !loaded_progs().iter().any(|(_, n)| n == "kt15_budget"),
+            "the candidate was loaded"
+        );
+    }
+    let load = load.expect("a verifier-load check");
+    assert!(!load.passed);
+    assert!(
+        load.detail.contains("limits.max_map_bytes") && load.detail.contains("kt15_big"),
+        "{}",
+        load.detail
+    );
     d.stop().await;
 }

@@ -161,6 +161,27 @@ pub fn map_bytes(bytes: &[u8]) -> Result<Vec<(String, u64)>, LoadError> {
     Ok(maps)
 }
 
+/// Why the object's maps are over `budget` bytes, naming the largest and the setting; None
+/// when they fit.
+pub fn over_map_budget(bytes: &[u8], budget: u64) -> Result<Option<String>, LoadError> {
+    let maps = map_bytes(bytes)?;
+    let total: u64 = maps.iter().map(|(_, b)| *b).sum();
+    if total <= budget {
+        return Ok(None);
+    }
+    let largest: Vec<String> = maps
+        .iter()
+        .take(3)
+        .map(|(name, b)| format!("{name} {} KiB", b / 1024))
+        .collect();
+    Ok(Some(format!(
+        "the program's maps declare {} KiB, over the map budget (limits.max_map_bytes = {} KiB); largest: {}. Lower their max_entries",
+        total / 1024,
+        budget / 1024,
+        largest.join(", ")
+    )))
+}
+
 /// Whether any program of the object calls `bpf_trace_printk` (helper 6).
 pub fn calls_trace_printk(bytes: &[u8]) -> bool {
     helper_calls(bytes).contains(&6)

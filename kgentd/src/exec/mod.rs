@@ -423,23 +423,10 @@ impl Jobs {
     /// Refuses an object whose maps declare more memory than `limits.max_map_bytes`, naming
     /// the largest maps.
     fn within_map_budget(&self, object: &[u8]) -> Result<(), KgentError> {
-        let maps = loader::map_bytes(object)?;
-        let total: u64 = maps.iter().map(|(_, b)| *b).sum();
-        let budget = self.config.max_map_bytes;
-        if total <= budget {
-            return Ok(());
+        match loader::over_map_budget(object, self.config.max_map_bytes)? {
+            Some(why) => Err(KgentError::ResourceExhausted(why)),
+            None => Ok(()),
         }
-        let largest: Vec<String> = maps
-            .iter()
-            .take(3)
-            .map(|(name, b)| format!("{name} {} KiB", b / 1024))
-            .collect();
-        Err(KgentError::ResourceExhausted(format!(
-            "the program's maps declare {} KiB, over the map budget (limits.max_map_bytes = {} KiB); largest: {}. Lower their max_entries",
-            total / 1024,
-            budget / 1024,
-            largest.join(", ")
-        )))
     }
 
     /// A private trace pipe when the object calls bpf_trace_printk.
