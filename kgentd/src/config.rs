@@ -195,8 +195,8 @@ pub struct JobsConfig {
     /// bpffs directory this daemon owns: C jobs pin their programs, links and maps under
     /// `<pin_root>/<job>`; on start, whatever no live job owns there is removed.
     pub pin_root: PathBuf,
-    /// Ring-buffer records per second delivered to a client before the rest are dropped
-    /// (counted and reported); a run may ask for less.
+    /// Records (C) or output lines (bpftrace) per second delivered to a client before the
+    /// rest are dropped (counted and reported); a run may ask for less.
     pub max_events_per_s: u32,
 }
 
@@ -326,6 +326,16 @@ pub struct LimitsConfig {
     pub max_asks_per_uid: usize,
     /// Programs one uid may have running at once (admins are exempt).
     pub max_jobs_per_uid: usize,
+    /// Largest a detached job's log grows, in bytes, before it moves to `<job>.log.1` (the one
+    /// before is dropped) and a new log starts: a job keeps at most twice this on disk.
+    pub max_job_log_bytes: u64,
+    /// Requests kept in the history; the oldest go first. 0: no limit.
+    pub max_history_records: usize,
+    /// Days a request is kept in the history. 0: no limit.
+    pub max_history_days: u32,
+    /// Memory the maps of one C program may declare, in bytes (each map's max_entries × (key
+    /// size + value size), ring and perf buffers by their size), checked before it is loaded.
+    pub max_map_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -414,6 +424,10 @@ impl Default for LimitsConfig {
             max_run_seconds: 24 * 3600,
             max_asks_per_uid: 4,
             max_jobs_per_uid: 4,
+            max_job_log_bytes: 64 << 20,
+            max_history_records: 10_000,
+            max_history_days: 90,
+            max_map_bytes: 512 << 20,
         }
     }
 }

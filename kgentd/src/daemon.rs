@@ -24,7 +24,7 @@ use crate::knowledge::Knowledge;
 use crate::llm::{self, Backend};
 use crate::metrics;
 use crate::reuse::AnswerCache;
-use crate::store::Store;
+use crate::store::{Retention, Store};
 use crate::toolchain::clang::ClangToolchain;
 
 pub struct Daemon {
@@ -48,7 +48,10 @@ impl Daemon {
         config: Config,
         backend: Arc<dyn Backend>,
     ) -> Result<Self, KgentError> {
-        let store = Store::open(&config.state_dir)?;
+        let store = Store::open(&config.state_dir)?.with_retention(Retention {
+            max_records: config.limits.max_history_records,
+            max_age_ms: u64::from(config.limits.max_history_days) * 24 * 3600 * 1000,
+        })?;
         let recovered = store.recover_interrupted()?;
         if recovered > 0 {
             tracing::warn!(
@@ -106,6 +109,8 @@ impl Daemon {
             clang: clang.clone(),
             pin_root: config.jobs.pin_root.clone(),
             log_dir: config.state_dir.join("job-logs"),
+            max_log_bytes: config.limits.max_job_log_bytes,
+            max_map_bytes: config.limits.max_map_bytes,
             lock_dir: "/run/kgent".into(),
             tracefs,
         })?;
@@ -125,6 +130,7 @@ impl Daemon {
             config: config.agent.clone(),
             bpftrace: config.tools.bpftrace.clone(),
             clang,
+            max_map_bytes: config.limits.max_map_bytes,
             check_timeout: Duration::from_secs(config.tools.check_timeout_s),
             provoked: tokio::sync::OnceCell::new(),
             provoked_cache,
@@ -439,9 +445,10 @@ pub fn listen(socket: &Path, group: &str) -> Result<UnixListener, KgentError> {
     Ok(listener)
 }
 
-/// fd 3 when systemd passed exactly one socket to this process (LISTEN_PID/LISTEN_FDS).
-fn systemd_listener() -> Result<Option<UnixListener>, KgentError> {
-    use std::os::fd::FromRawFd;
+/// Whether systemd passed this process its listening socket (LISTEN_PID/LISTEN_FDS). Then the
+/// socket's path belongs to the socket unit: kgentd must not remove it when it stops, or
+/// clients could not reach the next instance systemd starts.
+pub fn socket_activated() -> bool {
     let ours = std::env::var("LISTEN_PID")
         .ok()
         .and_then(|p| p.parse::<u32>().ok())
@@ -450,11 +457,30 @@ fn systemd_listener() -> Result<Option<UnixListener>, KgentError> {
         .ok()
         .and_then(|n| n.parse::<i32>().ok())
         .unwrap_or(0);
-    if !ours || fds < 1 {
+    ours && fds >= 1
+}
+
+/// fd 3 when systemd passed exactly one socket to this process, marked close-on-exec so no
+/// child inherits it; LISTEN_* leave the environment too.
+fn systemd_listener() -> Result<Option<UnixListener>, KgentError> {
+    use std::os::fd::FromRawFd;
+    if !socket_activated() {
         return Ok(None);
     }
     // SAFETY: systemd guarantees fd 3 is an open listening socket handed to this process.
     let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) };
+    nix::fcntl::fcntl(
+        3,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(|e| {
+        KgentError::Internal(format!(
+            "cannot mark the activated socket close-on-exec: {e}"
+        ))
+    })?;
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
     std_listener.set_nonblocking(true)?;
     Ok(Some(UnixListener::from_std(std_listener)?))
 }

@@ -23,6 +23,7 @@ pub mod features;
 pub mod host;
 pub mod intent;
 pub mod knowledge;
+pub mod leftovers;
 pub mod llm;
 pub mod metrics;
 #[cfg(test)]

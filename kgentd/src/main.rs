@@ -277,6 +277,8 @@ async fn main() -> anyhow::Result<()> {
     if !nix::unistd::Uid::effective().is_root() {
         anyhow::bail!("kgentd must run as root: it loads eBPF programs into the kernel");
     }
+    // Read before `listen` clears LISTEN_*: an activated socket's path is systemd's to keep.
+    let bound_here = !kgentd::daemon::socket_activated();
     let listener = listen(&cfg.socket, &cfg.socket_group)?;
     let socket = cfg.socket.clone();
     let shutdown = async {
@@ -302,6 +304,9 @@ async fn main() -> anyhow::Result<()> {
     let daemon = Daemon::build(cfg).await.context("starting kgentd")?;
     serving.ready(&daemon).await;
     serving.finish(daemon).await?;
-    let _ = std::fs::remove_file(socket);
+    if bound_here {
+        let _ = std::fs::remove_file(socket);
+    }
+    kgentd::process::remove_scratch_dir();
     Ok(())
 }

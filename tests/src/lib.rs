@@ -343,3 +343,133 @@ pub fn python_script(name: &str) -> PathBuf {
         .join("python")
         .join(name)
 }
+
+/// An environment variable [`DaemonProcess`] gives kgentd, standing for an API key.
+pub const DAEMON_SECRET_VAR: &str = "KGENT_TEST_API_KEY";
+pub const DAEMON_SECRET: &str = "kt15-not-for-children";
+
+/// The kgentd binary running as a process of its own in `dir` (socket, state, pin root, log
+/// `kgentd.log`), with scripted model replies: for what an in-process daemon cannot show (a
+/// kill -9, the daemon's memory).
+pub struct DaemonProcess {
+    pub child: std::process::Child,
+    pub socket: PathBuf,
+}
+
+impl DaemonProcess {
+    /// Starts kgentd with `replies` and `extra` appended to its configuration, and waits until
+    /// it answers (built, and so reconciled).
+    pub async fn start(dir: &Path, replies: &[&str], extra: &str) -> Self {
+        Self::start_under(dir, replies, extra, &[]).await
+    }
+
+    /// [`DaemonProcess::start`] with kgentd run by `wrapper` (a command and its arguments,
+    /// which must exec kgentd with the arguments that follow them).
+    pub async fn start_under(dir: &Path, replies: &[&str], extra: &str, wrapper: &[&str]) -> Self {
+        let config = dir.join("kgentd.toml");
+        let replies_file = dir.join("replies.json");
+        std::fs::write(
+            &replies_file,
+            serde_json::to_string(replies).expect("replies as JSON"),
+        )
+        .expect("replies");
+        std::fs::write(
+            &config,
+            format!(
+                "socket = {:?}\nstate_dir = {:?}\n{extra}\n[agent]\nexample_dirs = []\n[retrieval]\nembeddings = false\n[model]\nbackend = \"scripted\"\nscripted_replies = {:?}\n[jobs]\npin_root = {:?}\n",
+                dir.join("kgent.sock"),
+                dir.join("state"),
+                replies_file,
+                test_pin_root(dir)
+            ),
+        )
+        .expect("config");
+        let socket = dir.join("kgent.sock");
+        let _ = std::fs::remove_file(&socket);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("kgentd.log"))
+            .expect("log");
+        let kgentd = workspace_bin("kgentd");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(args).arg(&kgentd);
+                c
+            }
+            None => std::process::Command::new(&kgentd),
+        };
+        let child = command
+            .arg("--config")
+            .arg(&config)
+            // A secret in the daemon's environment, as from EnvironmentFile=: no child may see it.
+            .env(DAEMON_SECRET_VAR, DAEMON_SECRET)
+            .stderr(log)
+            .spawn()
+            .expect("kgentd");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let answered = match tokio::net::UnixStream::connect(&socket).await {
+                Ok(_) => {
+                    let mut c = connect(&socket).await;
+                    c.host_info(proto::HostInfoRequest {}).await.is_ok()
+                }
+                Err(_) => false,
+            };
+            if answered {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kgentd did not start: {}",
+                std::fs::read_to_string(dir.join("kgentd.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Self { child, socket }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub async fn client(&self) -> KgentClient<Channel> {
+        connect(&self.socket).await
+    }
+
+    /// SIGTERM (a graceful stop), then SIGKILL if it has not exited within 30 s.
+    pub async fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL, and reaped.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies an executable for a test to run (as another user, from a directory it can reach).
+/// `cp` writes it, not this process: a write descriptor opened here could be inherited by a
+/// child another test forks at that moment, and exec would then fail with ETXTBSY.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
+}

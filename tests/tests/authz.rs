@@ -13,7 +13,7 @@ async fn as_nobody(socket: &std::path::Path, args: &[&str]) -> Output {
     let dir = socket.parent().expect("socket dir");
     let ctl = dir.join("kgentctl");
     if !ctl.exists() {
-        std::fs::copy(workspace_bin("kgentctl"), &ctl).expect("copy kgentctl");
+        kgent_tests::copy_executable(&workspace_bin("kgentctl"), &ctl);
     }
     tokio::process::Command::new("setpriv")
         .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"])

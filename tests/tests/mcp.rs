@@ -36,7 +36,7 @@ async fn an_agent_gets_a_verified_program_and_runs_its_answer_but_not_its_own_te
         .expect("chmod socket");
     // kgentctl beside the socket: the checkout may not be readable by nobody.
     let ctl = d.dir.path().join("kgentctl");
-    std::fs::copy(workspace_bin("kgentctl"), &ctl).expect("copy kgentctl");
+    kgent_tests::copy_executable(&workspace_bin("kgentctl"), &ctl);
 
     let out = tokio::process::Command::new(test_python())
         .arg(python_script("mcp_agent.py"))

@@ -80,7 +80,7 @@ async fn concurrent_asks_past_a_uids_quota_are_refused_naming_it() {
     std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666))
         .expect("chmod socket");
     let ctl = d.dir.path().join("kgentctl");
-    std::fs::copy(workspace_bin("kgentctl"), &ctl).expect("copy kgentctl");
+    kgent_tests::copy_executable(&workspace_bin("kgentctl"), &ctl);
     // Each ask holds its slot through a real bpftrace load check (hundreds of ms): six at once
     // from one uid overlap.
     let asks: Vec<_> = (0..6)

@@ -61,6 +61,8 @@ pub struct Agent {
     pub bpftrace: PathBuf,
     /// The C front end (target c).
     pub clang: Arc<crate::toolchain::clang::ClangToolchain>,
+    /// Memory a C candidate's maps may declare (limits.max_map_bytes), checked before its load.
+    pub max_map_bytes: u64,
     pub check_timeout: Duration,
     /// The tracepoints the smoke run's workload provokes here, measured at the first smoke run
     /// (`None` when it could not be measured: every tracepoint is then smoke-run).
@@ -217,6 +219,7 @@ impl Agent {
                         source,
                         &self.host.kernel_release,
                         role,
+                        self.max_map_bytes,
                     )
                     .await,
                 );

@@ -9,7 +9,8 @@
 //!   check returns.
 //!
 //! Between the two, `program-policy` judges the compiled object for the caller's role (its
-//! program types, the helpers it calls, its uprobe targets); a refused object is never loaded.
+//! program types, the helpers it calls, its uprobe targets); a refused object is never loaded,
+//! nor is one whose maps declare more memory than the map budget.
 use std::time::{Duration, Instant};
 
 use super::{Check, CheckKind, Evidence};
@@ -24,6 +25,7 @@ pub async fn check_c_program(
     source: &str,
     kernel_release: &str,
     role: Role,
+    max_map_bytes: u64,
 ) -> Vec<Check> {
     let started = Instant::now();
     let object = clang.compile(source).await;
@@ -78,6 +80,22 @@ pub async fn check_c_program(
         ];
     }
     let started = Instant::now();
+    let over_budget = match loader::over_map_budget(&bytes, max_map_bytes) {
+        Ok(over) => over,
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(why) = over_budget {
+        return vec![
+            compile,
+            policy,
+            Check::new(
+                CheckKind::VerifierLoad,
+                false,
+                Evidence::Report(format!("not loaded: {why}")),
+                started.elapsed(),
+            ),
+        ];
+    }
     let release = kernel_release.to_owned();
     let verdict = tokio::task::spawn_blocking(move || {
         let mut loaded = loader::load(&bytes)?;

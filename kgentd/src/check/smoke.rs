@@ -180,7 +180,9 @@ pub fn workload_fingerprint() -> u64 {
 
 /// Measures which tracepoints the trigger workload provokes here (see [`super::provoked`]).
 pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<String>, String> {
-    let dir = std::env::temp_dir().join(format!("kgent-smoke-provoke-{}", std::process::id()));
+    let dir = crate::process::scratch_dir()
+        .map_err(|e| format!("cannot create a scratch directory: {e}"))?
+        .join("kgent-smoke-provoke");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let _dir = TriggerDir(dir.clone());
     super::provoked::measure(host, async {
@@ -369,7 +371,9 @@ async fn run(
     named: Option<&str>,
 ) -> Result<Observation, String> {
     let tag = uuid::Uuid::new_v4().simple().to_string();
-    let dir = std::env::temp_dir().join(format!("kgent-smoke-{}", &tag[..8]));
+    let dir = crate::process::scratch_dir()
+        .map_err(|e| format!("cannot create a scratch directory: {e}"))?
+        .join(format!("kgent-smoke-{}", &tag[..8]));
     std::fs::create_dir(&dir).map_err(|e| {
         format!(
             "cannot create the trigger's directory {}: {e}",
@@ -441,7 +445,7 @@ async fn run(
 }
 
 async fn trigger(dir: &Path, port: u16, named: Option<&str>) -> Result<TriggerFacts, String> {
-    let run = tokio::process::Command::new("python3")
+    let run = crate::process::tool_command("python3")
         .arg("-c")
         .arg(TRIGGER)
         .arg(dir)

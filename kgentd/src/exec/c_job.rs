@@ -197,7 +197,7 @@ pub async fn collect(
         maps, facts, pins, ..
     } = prepared;
     let (mut rings, tables) = open_outputs(maps, &facts, events).await;
-    let mut limiter = RateLimit::new(watch.max_events_per_s);
+    let mut limiter = RateLimit::new(watch.max_events_per_s, "records");
     let reason = stream(
         &mut rings,
         &tables,
@@ -518,9 +518,12 @@ fn dump_maps(facts: &ObjectFacts, tables: &[(String, Map)], top: Option<usize>) 
     out
 }
 
-/// At most `per_s` records a second; the rest are counted and reported once a second.
-struct RateLimit {
+/// At most `per_s` records (or lines) a second; the rest are counted and reported once a
+/// second.
+pub(super) struct RateLimit {
     per_s: u32,
+    /// What is counted, for the report: "records", "lines".
+    unit: &'static str,
     window: tokio::time::Instant,
     admitted: u32,
     dropped: u64,
@@ -528,10 +531,11 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(per_s: u32) -> Self {
+    pub(super) fn new(per_s: u32, unit: &'static str) -> Self {
         let now = tokio::time::Instant::now();
         Self {
             per_s,
+            unit,
             window: now,
             admitted: 0,
             dropped: 0,
@@ -540,7 +544,7 @@ impl RateLimit {
     }
 
     /// Whether one more record may go now; counted in `meter` either way.
-    fn admit(&mut self, meter: &JobMeter) -> bool {
+    pub(super) fn admit(&mut self, meter: &JobMeter) -> bool {
         let admitted = self.admit_now();
         if admitted {
             meter.event();
@@ -568,7 +572,7 @@ impl RateLimit {
         }
     }
 
-    fn report(&mut self) -> Option<String> {
+    pub(super) fn report(&mut self) -> Option<String> {
         let now = tokio::time::Instant::now();
         if self.dropped == 0 || now.duration_since(self.reported_at) < Duration::from_secs(1) {
             return None;
@@ -576,8 +580,9 @@ impl RateLimit {
         self.reported_at = now;
         let n = std::mem::take(&mut self.dropped);
         Some(format!(
-            "kgent: {n} records dropped (over the limit of {} records/s; raise it with --max-events-per-s)",
-            self.per_s
+            "kgent: {n} {unit} dropped (over the limit of {} {unit}/s; raise it with --max-events-per-s)",
+            self.per_s,
+            unit = self.unit
         ))
     }
 }

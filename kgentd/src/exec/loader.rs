@@ -137,6 +137,51 @@ pub fn inspect(bytes: &[u8]) -> Result<ObjectFacts, LoadError> {
     })
 }
 
+/// The memory each map of the object declares, largest first, as (name, bytes): a ring buffer
+/// its size, any other map max_entries × (key size + value size). Read from the object before
+/// anything is created in the kernel.
+pub fn map_bytes(bytes: &[u8]) -> Result<Vec<(String, u64)>, LoadError> {
+    const RINGBUF: u32 = 27;
+    let object = aya_obj::Object::parse(bytes)
+        .map_err(|e| LoadError::Object(format!("cannot read the object's maps: {e}")))?;
+    let mut maps: Vec<(String, u64)> = object
+        .maps
+        .iter()
+        .map(|(name, map)| {
+            let entries = u64::from(map.max_entries());
+            let size = if map.map_type() == RINGBUF {
+                entries
+            } else {
+                entries.saturating_mul(u64::from(map.key_size()) + u64::from(map.value_size()))
+            };
+            (name.clone(), size)
+        })
+        .collect();
+    maps.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(maps)
+}
+
+/// Why the object's maps are over `budget` bytes, naming the largest and the setting; None
+/// when they fit.
+pub fn over_map_budget(bytes: &[u8], budget: u64) -> Result<Option<String>, LoadError> {
+    let maps = map_bytes(bytes)?;
+    let total: u64 = maps.iter().map(|(_, b)| *b).sum();
+    if total <= budget {
+        return Ok(None);
+    }
+    let largest: Vec<String> = maps
+        .iter()
+        .take(3)
+        .map(|(name, b)| format!("{name} {} KiB", b / 1024))
+        .collect();
+    Ok(Some(format!(
+        "the program's maps declare {} KiB, over the map budget (limits.max_map_bytes = {} KiB); largest: {}. Lower their max_entries",
+        total / 1024,
+        budget / 1024,
+        largest.join(", ")
+    )))
+}
+
 /// Whether any program of the object calls `bpf_trace_printk` (helper 6).
 pub fn calls_trace_printk(bytes: &[u8]) -> bool {
     helper_calls(bytes).contains(&6)

@@ -16,7 +16,8 @@
 //! A C job ([`c_job`]) is loaded through aya and pinned under `<pin_root>/<job>`; its guard
 //! removes the pins. A daemon killed outright leaves pins and process groups behind:
 //! [`Jobs::reconcile`] on the next start re-adopts the live detached C jobs it can continue and
-//! removes everything of the others, so nothing is orphaned.
+//! removes everything of the others, so nothing is orphaned; the tools, tracefs instances and
+//! scratch directories of dead daemons are swept first ([`crate::leftovers`]).
 pub mod btf_types;
 pub mod c_job;
 pub mod decode;
@@ -96,7 +97,7 @@ pub struct JobSpec {
     pub detach: bool,
     /// Where network and cgroup programs attach (C).
     pub attach: AttachTargets,
-    /// Records per second delivered (C); 0: no limit.
+    /// Records (C) or lines (bpftrace) per second delivered; 0: no limit.
     pub max_events_per_s: u32,
     /// The owner's role: what the program policy lets the program do, and whether the per-uid
     /// job quota applies (not to admins).
@@ -137,6 +138,10 @@ pub struct JobsSetup {
     pub pin_root: PathBuf,
     /// Detached jobs write their output under this directory.
     pub log_dir: PathBuf,
+    /// A detached job's log is rotated when it would grow past this.
+    pub max_log_bytes: u64,
+    /// Memory the maps of one C program may declare (see [`loader::map_bytes`]).
+    pub max_map_bytes: u64,
     /// Where the pin root's lock file lives (a tmpfs: /run/kgent).
     pub lock_dir: PathBuf,
     pub tracefs: Option<PathBuf>,
@@ -286,7 +291,7 @@ impl Jobs {
         // Counted pending from here; ended when the job's task (or this function) drops it.
         let meter = JobMeter::pending(&job_id);
         let events = if spec.detach {
-            detached_sink(record.log_path.clone(), events)
+            detached_sink(record.log_path.clone(), self.config.max_log_bytes, events)
         } else {
             events
         };
@@ -339,6 +344,7 @@ impl Jobs {
                 job_id: job_id.clone(),
                 stop,
                 duration: spec.duration,
+                limiter: c_job::RateLimit::new(spec.max_events_per_s, "lines"),
                 meter,
             };
             let finished = supervise(watch, run, &events).await;
@@ -368,6 +374,7 @@ impl Jobs {
                 &refusals, spec.role,
             )));
         }
+        self.within_map_budget(&object)?;
         let pin_dir = self.config.pin_root.join(&job_id);
         let stop = Arc::new(Notify::new());
         let slot = self.admit(
@@ -411,6 +418,15 @@ impl Jobs {
         };
         self.spawn_c(slot, prepared, watch, events);
         Ok(())
+    }
+
+    /// Refuses an object whose maps declare more memory than `limits.max_map_bytes`, naming
+    /// the largest maps.
+    fn within_map_budget(&self, object: &[u8]) -> Result<(), KgentError> {
+        match loader::over_map_budget(object, self.config.max_map_bytes)? {
+            Some(why) => Err(KgentError::ResourceExhausted(why)),
+            None => Ok(()),
+        }
     }
 
     /// A private trace pipe when the object calls bpf_trace_printk.
@@ -496,12 +512,19 @@ impl Jobs {
         }
     }
 
-    /// After a start: jobs a previous daemon left pending or live are re-adopted (live,
-    /// detached C jobs whose pins are intact and whose duration has not run out) or ended, with
-    /// their pins and process groups removed; pin directories no job owns are removed too.
-    /// Returns one line per job it acted on.
+    /// After a start: what dead daemons left outside the store is swept ([`crate::leftovers`]);
+    /// jobs a previous daemon left pending or live are re-adopted (live, detached C jobs whose
+    /// pins are intact and whose duration has not run out) or ended, with their pins and process
+    /// groups removed; pin directories no job owns are removed too. Returns one line per thing
+    /// it acted on.
     pub async fn reconcile(&self) -> Result<Vec<String>, KgentError> {
-        let mut report = Vec::new();
+        let tracefs = self.config.tracefs.clone();
+        let mut report =
+            tokio::task::spawn_blocking(move || crate::leftovers::sweep(tracefs.as_deref()))
+                .await
+                .map_err(|e| {
+                    KgentError::Internal(format!("the sweep of leftovers crashed: {e}"))
+                })?;
         let jobs = self.config.store.list_jobs()?;
         let now = crate::store::unix_ms();
         for job in jobs.iter().filter(|j| j.state != JobState::Ended) {
@@ -603,28 +626,80 @@ impl Jobs {
         };
         let (tx, rx) = mpsc::channel(256);
         drop(rx);
-        let events = detached_sink(job.log_path.clone(), tx);
+        let events = detached_sink(job.log_path.clone(), self.config.max_log_bytes, tx);
         self.spawn_c(slot, prepared, watch, events);
         Ok(())
     }
 }
 
-/// The events of a detached job: Started goes to the client, everything goes to the log.
-fn detached_sink(log: Option<PathBuf>, client: mpsc::Sender<JobEvent>) -> mpsc::Sender<JobEvent> {
+/// A detached job's log: appended to, and rotated once it would grow past its cap (the full
+/// log moves to `<log>.1`, replacing the one before), so a job keeps at most twice the cap.
+struct JobLog {
+    path: PathBuf,
+    file: tokio::fs::File,
+    written: u64,
+    max_bytes: u64,
+}
+
+impl JobLog {
+    async fn open(path: PathBuf, max_bytes: u64) -> Option<Self> {
+        if let Some(dir) = path.parent() {
+            let _ = tokio::fs::create_dir_all(dir).await;
+        }
+        let file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .await
+            .ok()?;
+        let written = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+        Some(Self {
+            path,
+            file,
+            written,
+            max_bytes,
+        })
+    }
+
+    async fn write_line(&mut self, text: &str) {
+        let line = format!("{text}\n");
+        if self.written > 0 && self.written + line.len() as u64 > self.max_bytes {
+            let _ = self.file.flush().await;
+            let mut old = self.path.clone().into_os_string();
+            old.push(".1");
+            let rotated = tokio::fs::rename(&self.path, &old).await;
+            let reopened = tokio::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&self.path)
+                .await;
+            match (rotated, reopened) {
+                (Ok(()), Ok(f)) => {
+                    self.file = f;
+                    self.written = 0;
+                }
+                // Cannot rotate: stop writing rather than grow past the cap.
+                _ => return,
+            }
+        }
+        if self.file.write_all(line.as_bytes()).await.is_ok() {
+            self.written += line.len() as u64;
+        }
+    }
+}
+
+/// The events of a detached job: Started goes to the client, everything goes to the log
+/// (rotated at `max_log_bytes`).
+fn detached_sink(
+    log: Option<PathBuf>,
+    max_log_bytes: u64,
+    client: mpsc::Sender<JobEvent>,
+) -> mpsc::Sender<JobEvent> {
     let (tx, mut rx) = mpsc::channel::<JobEvent>(1024);
     tokio::spawn(async move {
-        let mut file = match &log {
-            Some(path) => {
-                if let Some(dir) = path.parent() {
-                    let _ = tokio::fs::create_dir_all(dir).await;
-                }
-                tokio::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .await
-                    .ok()
-            }
+        let mut file = match log {
+            Some(path) => JobLog::open(path, max_log_bytes).await,
             None => None,
         };
         let mut client = Some(client);
@@ -639,7 +714,7 @@ fn detached_sink(log: Option<PathBuf>, client: mpsc::Sender<JobEvent>) -> mpsc::
                 JobEvent::Finished { reason, .. } => format!("finished: {reason}"),
             };
             if let Some(f) = file.as_mut() {
-                let _ = f.write_all(format!("{text}\n").as_bytes()).await;
+                f.write_line(&text).await;
             }
             if matches!(ev, JobEvent::Started { .. }) {
                 if let Some(c) = client.take() {
@@ -656,6 +731,8 @@ struct Watch {
     job_id: String,
     stop: Arc<Notify>,
     duration: Option<Duration>,
+    /// Lines a second delivered (the run's max_events_per_s, as for C records).
+    limiter: c_job::RateLimit,
     meter: JobMeter,
 }
 
@@ -664,6 +741,7 @@ async fn supervise(watch: Watch, mut run: Supervisor, events: &mpsc::Sender<JobE
         job_id,
         stop,
         duration,
+        mut limiter,
         meter,
     } = watch;
     let mut out = run.take_stdout();
@@ -689,11 +767,16 @@ async fn supervise(watch: Watch, mut run: Supervisor, events: &mpsc::Sender<JobE
                     }
                     Ok(Some(Output::Line(l))) => {
                         if let Some((_, s)) = stopping.as_mut() { s.heard_from(); }
-                        match lost_events(&l) {
-                            Some(n) => meter.dropped(DropCause::BpftraceLost, n),
-                            None => meter.event(),
+                        let admitted = match lost_events(&l) {
+                            Some(n) => { meter.dropped(DropCause::BpftraceLost, n); true }
+                            None => limiter.admit(&meter),
+                        };
+                        if admitted {
+                            let _ = events.send(JobEvent::Line { text: l, stderr: false, json: None }).await;
                         }
-                        let _ = events.send(JobEvent::Line { text: l, stderr: false, json: None }).await;
+                        if let Some(notice) = limiter.report() {
+                            let _ = events.send(JobEvent::Line { text: notice, stderr: true, json: None }).await;
+                        }
                     }
                     _ => out = None,
                 }

@@ -1,7 +1,7 @@
 //! `bpf_printk` output of one job, read from a tracefs instance of its own.
 //!
 //! The kernel writes every `bpf_trace_printk` as the `bpf_trace:bpf_trace_printk` trace event;
-//! enabling that event in a private instance (`instances/kgent_<job>`) gives the job a copy
+//! enabling that event in a private instance (`instances/kgent_<daemon pid>_<job>`) gives the job a copy
 //! without consuming the global trace_pipe other tools read. Lines of other programs that
 //! print at the same time appear too: the kernel does not say which program printed.
 //! The instance is removed when this is dropped.
@@ -21,7 +21,9 @@ pub struct TracePipe {
 
 impl TracePipe {
     pub fn open(tracefs: &std::path::Path, job_id: &str) -> std::io::Result<Self> {
-        let dir = tracefs.join("instances").join(format!("kgent_{job_id}"));
+        let dir = tracefs
+            .join("instances")
+            .join(format!("kgent_{}_{job_id}", std::process::id()));
         std::fs::create_dir(&dir)?;
         let opened = (|| {
             std::fs::write(dir.join("events/bpf_trace/bpf_trace_printk/enable"), "1")?;

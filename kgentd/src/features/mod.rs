@@ -236,7 +236,7 @@ fn first_error(diagnostic: &str) -> String {
 
 /// `bpftool feature probe kernel --json`, or `Null` when bpftool is missing or failed.
 async fn bpftool_probe() -> serde_json::Value {
-    let out = tokio::process::Command::new("bpftool")
+    let out = crate::process::tool_command("bpftool")
         .args(["feature", "probe", "kernel", "--json"])
         .output()
         .await;

@@ -177,7 +177,7 @@ impl HostFacts {
 }
 
 fn bpftrace_info(bpftrace: &Path) -> String {
-    std::process::Command::new(bpftrace)
+    crate::process::tool_command_std(bpftrace)
         .arg("--info")
         .output()
         .map(|o| {

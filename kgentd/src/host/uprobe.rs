@@ -24,7 +24,7 @@ pub fn resolve_binary_or_explain(name: &str) -> Result<PathBuf, String> {
 /// A library name through the dynamic linker's cache (`ldconfig -p`): `libc` → the 64-bit
 /// `libc.so.6`. Only real ELF files count (`libc.so` is often a linker script).
 fn from_linker_cache(name: &str) -> Option<PathBuf> {
-    let out = std::process::Command::new("ldconfig")
+    let out = crate::process::tool_command_std("ldconfig")
         .arg("-p")
         .output()
         .ok()?;

@@ -84,8 +84,7 @@ impl Store {
     pub async fn put_job(&self, job: &JobRecord) -> Result<(), KgentError> {
         self.jobs
             .insert(job.id.as_bytes(), serde_json::to_vec(job)?)?;
-        self.db.flush_async().await?;
-        Ok(())
+        self.flush().await
     }
 
     /// Marks a job ended with `outcome` (and forgets its object).

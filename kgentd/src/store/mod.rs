@@ -11,6 +11,10 @@
 //! the transcript inside, still read. Jobs live in their own tree ([`jobs`]), verified answers
 //! kept for reuse on the same kernel build in theirs ([`answers`]). This module knows nothing of
 //! gRPC.
+//!
+//! The history is kept within a [`Retention`]: each new request removes the oldest finished
+//! ones (with their transcripts) past the record count or the age, so the database does not
+//! grow forever; the count is read once at open, not per request.
 pub mod answers;
 pub mod jobs;
 
@@ -121,9 +125,23 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// How much history is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Requests kept; 0: no limit.
+    pub max_records: usize,
+    /// Oldest request kept, in milliseconds of age; 0: no limit.
+    pub max_age_ms: u64,
+}
+
 /// Handle to the database; cheap to clone, opened once per daemon.
 #[derive(Clone)]
 pub struct Store {
+    retention: Retention,
+    /// Requests in the `requests` tree (sled counts by walking the tree).
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// One flush at a time ([`Store::flush`]).
+    flushing: std::sync::Arc<tokio::sync::Semaphore>,
     requests: sled::Tree,
     transcripts: sled::Tree,
     jobs: sled::Tree,
@@ -175,6 +193,9 @@ impl Store {
         let job_objects = db.open_tree("job_objects")?;
         let answers = db.open_tree("answers")?;
         Ok(Self {
+            retention: Retention::default(),
+            count: std::sync::Arc::new(requests.len().into()),
+            flushing: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             requests,
             transcripts,
             jobs,
@@ -182,6 +203,46 @@ impl Store {
             answers,
             db,
         })
+    }
+
+    /// Keeps the history within `retention` from now on, and trims it to that now.
+    pub fn with_retention(mut self, retention: Retention) -> Result<Self, KgentError> {
+        self.retention = retention;
+        self.prune()?;
+        Ok(self)
+    }
+
+    /// Removes the oldest requests (with their transcripts) while there are more than the
+    /// retention keeps or the oldest is older than it keeps; stops at a request still pending.
+    /// Returns how many it removed.
+    pub fn prune(&self) -> Result<usize, KgentError> {
+        use std::sync::atomic::Ordering;
+        let Retention {
+            max_records,
+            max_age_ms,
+        } = self.retention;
+        let now = unix_ms();
+        let mut removed = 0;
+        while let Some((key, value)) = self.requests.first()? {
+            let rec: RequestRecord = serde_json::from_slice(&value)?;
+            let too_many = max_records > 0 && self.count.load(Ordering::Relaxed) > max_records;
+            let too_old = max_age_ms > 0 && now.saturating_sub(rec.created_unix_ms) > max_age_ms;
+            if rec.state == RequestState::Pending || !(too_many || too_old) {
+                break;
+            }
+            for entry in self
+                .transcripts
+                .scan_prefix(transcript_prefix(&rec.id))
+                .keys()
+            {
+                self.transcripts.remove(entry?)?;
+            }
+            if self.requests.remove(key)?.is_some() {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Marks requests a previous daemon left pending as failed; returns how many.
@@ -202,9 +263,16 @@ impl Store {
 
     /// Writes the record without flushing. Its transcript is written inline only when it has
     /// one, which only a record of an older daemon has (kept as it was).
+    /// A new record makes room for itself within the retention.
     fn put(&self, rec: &RequestRecord) -> Result<(), KgentError> {
-        self.requests
+        let before = self
+            .requests
             .insert(rec.id.as_bytes(), serde_json::to_vec(rec)?)?;
+        if before.is_none() {
+            self.count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.prune()?;
+        }
         Ok(())
     }
 
@@ -212,7 +280,27 @@ impl Store {
     /// used for the first (pending) and the last (final) write of a request.
     pub async fn put_durable(&self, rec: &RequestRecord) -> Result<(), KgentError> {
         self.put(rec)?;
-        self.db.flush_async().await?;
+        self.flush().await
+    }
+
+    /// Flushes the database to disk, one flush at a time, on a blocking thread that holds its
+    /// turn until the flush is done even when the caller is gone. sled's own `flush_async` runs
+    /// on sled's small IO pool, which the flush waits on: hundreds of them at once (a burst of
+    /// runs whose clients hung up) filled that pool with waiters and deadlocked the store.
+    async fn flush(&self) -> Result<(), KgentError> {
+        let turn = self
+            .flushing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| KgentError::Internal("the store's flush gate is closed".into()))?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            db.flush()
+        })
+        .await
+        .map_err(|e| KgentError::Internal(format!("flushing the store crashed: {e}")))??;
         Ok(())
     }
 
@@ -329,6 +417,48 @@ mod tests {
             assert_eq!(e.kind, entry(i, 40).kind);
         }
         assert_eq!(store.get(&short.id).expect("get").transcript.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_history_keeps_the_newest_records_and_drops_old_ones_with_their_transcripts() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path())
+            .expect("open")
+            .with_retention(Retention {
+                max_records: 3,
+                max_age_ms: 0,
+            })
+            .expect("retention");
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(record_with(&store, 4).await.id);
+        }
+        let kept: Vec<String> = store
+            .list(100)
+            .expect("list")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(kept, [ids[4].clone(), ids[3].clone(), ids[2].clone()]);
+        assert_eq!(
+            store.transcripts.len(),
+            12,
+            "the dropped records' entries went too"
+        );
+        // An old record goes when the next one comes, whatever the count.
+        let store = store
+            .with_retention(Retention {
+                max_records: 0,
+                max_age_ms: 60_000,
+            })
+            .expect("retention");
+        let mut old = RequestRecord::new("old", "bpftrace", 0);
+        old.id = uuid::Uuid::from_u128(1).to_string();
+        old.created_unix_ms = unix_ms() - 120_000;
+        old.state = RequestState::Answered;
+        store.put_durable(&old).await.expect("put");
+        assert!(store.get(&old.id).is_err(), "older than the retention");
+        assert_eq!(store.list(100).expect("list").len(), 3);
     }
 
     /// A record as daemons before appended transcripts wrote it: the transcript inside.

@@ -11,7 +11,8 @@
 //! clang runs with `-nostdinc` in a private work directory holding a copy of those headers (and
 //! the libbpf headers kgent.h includes), and, when kgentd is root, as the unprivileged `nobody`
 //! (uid and gid 65534, no supplementary groups), so no trick of the preprocessor or the
-//! assembler reads a file the caller could not.
+//! assembler reads a file the caller could not. The work directory stays root's (nobody only
+//! reads it); clang writes the object to its stdout, so kgentd needs no CAP_CHOWN for it.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -161,9 +162,12 @@ impl ClangToolchain {
     pub async fn compile(&self, source: &str) -> Result<Vec<u8>, CompileError> {
         check_includes(source)?;
         let headers = self.header_dir().await?;
+        let scratch = crate::process::scratch_dir().map_err(|e| {
+            CompileError::Toolchain(format!("cannot create a scratch directory: {e}"))
+        })?;
         let work = tempfile::Builder::new()
             .prefix("kgent-cc-")
-            .tempdir()
+            .tempdir_in(scratch)
             .map_err(|e| CompileError::Toolchain(format!("cannot create a work dir: {e}")))?;
         copy_headers(&headers, work.path()).await?;
         let src = work.path().join(SOURCE_NAME);
@@ -172,7 +176,8 @@ impl ClangToolchain {
             .await
             .map_err(|e| CompileError::Toolchain(format!("cannot write {}: {e}", src.display())))?;
         readable_by_all(&src).await?;
-        let mut clang = tokio::process::Command::new(&self.clang);
+        readable_by_all(work.path()).await?;
+        let mut clang = crate::process::tool_command(&self.clang);
         clang
             .args([
                 "-O2",
@@ -187,22 +192,12 @@ impl ClangToolchain {
                 "-c",
                 SOURCE_NAME,
                 "-o",
-                "prog.o",
+                "-",
             ])
             .current_dir(work.path())
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         if nix::unistd::geteuid().is_root() {
-            std::os::unix::fs::chown(work.path(), Some(UNPRIVILEGED), Some(UNPRIVILEGED)).map_err(
-                |e| {
-                    CompileError::Toolchain(format!(
-                        "cannot hand {} to nobody: {e}",
-                        work.path().display()
-                    ))
-                },
-            )?;
             // std drops the supplementary groups when it sets the uid.
             clang.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
         }
@@ -226,6 +221,9 @@ impl ClangToolchain {
                 &String::from_utf8_lossy(&out.stderr),
             )));
         }
+        tokio::fs::write(&obj, &out.stdout)
+            .await
+            .map_err(|e| CompileError::Toolchain(format!("cannot write {}: {e}", obj.display())))?;
         let strip = run(
             &self.llvm_strip,
             &["-g".as_ref(), obj.as_os_str()],
@@ -249,7 +247,7 @@ async fn run(
     args: &[&std::ffi::OsStr],
     timeout: Duration,
 ) -> Result<std::process::Output, CompileError> {
-    let child = tokio::process::Command::new(tool)
+    let child = crate::process::tool_command(tool)
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)

@@ -94,7 +94,7 @@ impl Supervisor {
     /// when bpftrace cannot be started.
     pub async fn spawn(bpftrace: &Path, source: &str, at_begin: AtBegin) -> std::io::Result<Self> {
         let script = with_begin_statement(source, &at_begin.statement());
-        let mut cmd = tokio::process::Command::new(bpftrace);
+        let mut cmd = process::tool_command(bpftrace);
         cmd.arg("-")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -315,35 +315,91 @@ fn attaching_count(line: &str) -> Option<u32> {
         .ok()
 }
 
+/// Output a run that ends by itself may leave for its caller; the rest is read and dropped.
+const MAX_COLLECTED_BYTES: u64 = 1 << 20;
+
 async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> std::io::Result<String> {
     let mut bytes = Vec::new();
-    if let Some(mut p) = pipe {
-        p.read_to_end(&mut bytes).await?;
+    if let Some(p) = pipe {
+        let mut kept = p.take(MAX_COLLECTED_BYTES);
+        kept.read_to_end(&mut bytes).await?;
+        tokio::io::copy(&mut kept.into_inner(), &mut tokio::io::sink()).await?;
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// bpftrace's output, line by line. Programs print raw kernel bytes (`str()` of a bad pointer, a
-/// binary path), so lines are decoded lossily: invalid UTF-8 must not end the stream.
+/// The longest line kept, in bytes: a longer one is cut here and marked, and the rest of it,
+/// up to its newline, is read and dropped. A program that prints without a newline at full
+/// speed must not grow one buffer until the daemon runs out of memory.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// bpftrace's output, line by line, each at most [`MAX_LINE_BYTES`]. Programs print raw kernel
+/// bytes (`str()` of a bad pointer, a binary path), so lines are decoded lossily: invalid UTF-8
+/// must not end the stream. Cancel-safe: a partial line waits in `line` for the next call.
 pub struct OutputLines<R> {
-    inner: tokio::io::Split<tokio::io::BufReader<R>>,
+    reader: tokio::io::BufReader<R>,
+    line: Vec<u8>,
+    /// The current line was cut and returned: drop what is left of it.
+    skipping: bool,
 }
 
 impl<R: tokio::io::AsyncRead + Unpin> OutputLines<R> {
     pub fn new(reader: R) -> Self {
-        use tokio::io::AsyncBufReadExt;
         Self {
-            inner: tokio::io::BufReader::new(reader).split(b'\n'),
+            reader: tokio::io::BufReader::new(reader),
+            line: Vec::new(),
+            skipping: false,
         }
     }
 
     pub async fn next_line(&mut self) -> std::io::Result<Option<String>> {
-        Ok(self.inner.next_segment().await?.map(|mut bytes| {
-            if bytes.last() == Some(&b'\r') {
-                bytes.pop();
+        use tokio::io::AsyncBufReadExt;
+        loop {
+            let buf = self.reader.fill_buf().await?;
+            if buf.is_empty() {
+                self.skipping = false;
+                if self.line.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(self.take_line(false)));
             }
-            String::from_utf8_lossy(&bytes).into_owned()
-        }))
+            let newline = buf.iter().position(|b| *b == b'\n');
+            let chunk = &buf[..newline.unwrap_or(buf.len())];
+            let used = chunk.len() + usize::from(newline.is_some());
+            if self.skipping {
+                self.reader.consume(used);
+                if newline.is_some() {
+                    self.skipping = false;
+                }
+                continue;
+            }
+            let room = MAX_LINE_BYTES - self.line.len();
+            if chunk.len() > room {
+                self.line.extend_from_slice(&chunk[..room]);
+                self.reader.consume(room);
+                self.skipping = true;
+                return Ok(Some(self.take_line(true)));
+            }
+            self.line.extend_from_slice(chunk);
+            self.reader.consume(used);
+            if newline.is_some() {
+                return Ok(Some(self.take_line(false)));
+            }
+        }
+    }
+
+    fn take_line(&mut self, cut: bool) -> String {
+        let mut bytes = std::mem::take(&mut self.line);
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if cut {
+            text.push_str(&format!(
+                " … [kgent: line cut at {MAX_LINE_BYTES} bytes; the rest of it was dropped]"
+            ));
+        }
+        text
     }
 }
 
@@ -360,6 +416,37 @@ mod tests {
         assert_eq!(lost_events("Lost many events"), None);
         assert_eq!(lost_events("cat Lost 3 events"), None);
         assert_eq!(lost_events("Lost 3 events in the woods"), None);
+    }
+
+    #[tokio::test]
+    async fn a_line_without_end_is_cut_and_the_next_line_still_comes() {
+        let mut input = vec![b'x'; MAX_LINE_BYTES * 3];
+        input.extend_from_slice(b"\nnext\n");
+        input.extend_from_slice(&[b'y'; MAX_LINE_BYTES]);
+        input.extend_from_slice(b"\nlast");
+        let mut lines = OutputLines::new(&input[..]);
+        let first = lines.next_line().await.expect("read").expect("a line");
+        assert!(first.starts_with(&"x".repeat(MAX_LINE_BYTES)));
+        assert!(
+            first.contains("line cut at"),
+            "{}",
+            &first[MAX_LINE_BYTES..]
+        );
+        assert_eq!(
+            lines.next_line().await.expect("read").as_deref(),
+            Some("next")
+        );
+        let exact = lines.next_line().await.expect("read").expect("a line");
+        assert_eq!(
+            exact,
+            "y".repeat(MAX_LINE_BYTES),
+            "a line of exactly the cap is whole"
+        );
+        assert_eq!(
+            lines.next_line().await.expect("read").as_deref(),
+            Some("last")
+        );
+        assert_eq!(lines.next_line().await.expect("read"), None);
     }
 
     #[tokio::test]
