@@ -651,6 +651,15 @@ impl<'a, 'r> Session<'a, 'r> {
             return checks;
         }
         let provoked = self.agent.provoked().await;
+        if let Some(why) = check::bypassed_entry_points(&self.agent.host, source, provoked) {
+            checks.push(Check::new(
+                CheckKind::SmokeRun,
+                false,
+                Evidence::Problems(vec![why]),
+                std::time::Duration::ZERO,
+            ));
+            return checks;
+        }
         if let Some(why) = check::not_exercised(source, provoked) {
             self.note(iteration, format!("smoke run not applicable: {why}"));
             self.progress(iteration, "smoke-run", format!("not applicable: {why}"))

@@ -38,8 +38,8 @@ use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerd
 
 pub use coverage::check_coverage;
 pub use smoke::{
-    check_smoke_run, expectation, judge, measure_provoked, not_exercised, workload_fingerprint,
-    Expectation, Observation,
+    bypassed_entry_points, check_smoke_run, expectation, judge, measure_provoked, not_exercised,
+    workload_fingerprint, Expectation, Observation,
 };
 pub use symbolic::{check_symbolic, symbolic_not_read};
 

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use super::{Check, CheckKind, Evidence};
 use crate::intent::{Concept, Exclusion, Intent};
+use crate::knowledge::syscall_variants;
 use crate::toolchain::bpftrace::supervisor::{AtBegin, NotReady, Output, Supervisor};
 use crate::toolchain::bpftrace::{condense, probe_blocks, ProbeSpec};
 
@@ -167,6 +168,68 @@ pub fn not_exercised(source: &str, provoked: Option<&BTreeSet<String>>) -> Optio
             unreached.join(", ")
         )
     })
+}
+
+/// Why `source` misses the calls it means, measured: every event probe it has is a syscall
+/// tracepoint the trigger workload never provokes here, while the workload did provoke another
+/// entry point of the same operation ([`syscall_variants`]: this host's C library makes
+/// `fork()` through clone, `chmod()` through fchmodat). A program on the unused entry point
+/// alone would print nothing for most real calls, so it fails the smoke run with the entry
+/// points to add. `None` when nothing was measured or any probe is provoked or unrelated.
+pub fn bypassed_entry_points(
+    host: &crate::host::HostFacts,
+    source: &str,
+    provoked: Option<&BTreeSet<String>>,
+) -> Option<String> {
+    let provoked = provoked?;
+    let probes: Vec<ProbeSpec> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(ProbeSpec::observes_events)
+        .collect();
+    let mut missed = Vec::new();
+    let mut used_instead: Vec<String> = Vec::new();
+    for p in &probes {
+        if !p.is_tracepoint() || p.target.contains('*') || provoked.contains(&p.target) {
+            return None;
+        }
+        let call = p
+            .target
+            .strip_prefix("syscalls:sys_enter_")
+            .or_else(|| p.target.strip_prefix("syscalls:sys_exit_"))?;
+        let direction = if p.target.contains(":sys_enter_") {
+            "enter"
+        } else {
+            "exit"
+        };
+        let instead: Vec<String> = syscall_variants(host, call)
+            .into_iter()
+            .map(|v| format!("syscalls:sys_{direction}_{v}"))
+            .filter(|tp| provoked.contains(tp))
+            .collect();
+        if instead.is_empty() {
+            return None;
+        }
+        missed.push(format!("tracepoint:{}", p.target));
+        for tp in instead {
+            if !used_instead.contains(&tp) {
+                used_instead.push(tp);
+            }
+        }
+    }
+    if missed.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} never fired while the test workload made that call: on this host the call is made through {} (measured), so the program would miss most real calls. Attach to {} as well",
+        missed.join(", "),
+        used_instead
+            .iter()
+            .map(|t| format!("tracepoint:{t}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if used_instead.len() == 1 { "it" } else { "them" }
+    ))
 }
 
 /// A fingerprint of the trigger workload: a measurement of what it provokes is valid for the
@@ -543,6 +606,34 @@ mod tests {
         let both = "tracepoint:syscalls:sys_enter_swapon { }\nt:sched:sched_process_exit { }";
         assert!(not_exercised(both, Some(&provoked)).is_none());
         assert!(not_exercised("tracepoint:syscalls:sys_enter_* { }", Some(&provoked)).is_none());
+    }
+
+    #[test]
+    fn an_entry_point_the_host_never_uses_fails_with_the_ones_it_does() {
+        let host = crate::host::HostFacts::for_tests_with_syscalls(&[
+            "fork", "clone", "clone3", "vfork", "sync", "fsync", "swapon",
+        ]);
+        let provoked: BTreeSet<String> = [
+            "syscalls:sys_enter_clone".to_owned(),
+            "syscalls:sys_enter_fsync".to_owned(),
+        ]
+        .into();
+        let fork = "tracepoint:syscalls:sys_enter_fork { @[comm] = count(); }";
+        let why = bypassed_entry_points(&host, fork, Some(&provoked)).expect("bypassed");
+        assert!(
+            why.contains("sys_enter_fork never fired") && why.contains("sys_enter_clone"),
+            "{why}"
+        );
+        // With the entry point the host uses, or without a measurement, nothing to say.
+        let both = "tracepoint:syscalls:sys_enter_fork,tracepoint:syscalls:sys_enter_clone { }";
+        assert!(bypassed_entry_points(&host, both, Some(&provoked)).is_none());
+        assert!(bypassed_entry_points(&host, fork, None).is_none());
+        // fsync is another operation than sync (another man page): a sync tracer is not told
+        // to trace fsync; a call with no provoked variant is only "not exercised".
+        let sync = "tracepoint:syscalls:sys_enter_sync { @ = count(); }";
+        assert!(bypassed_entry_points(&host, sync, Some(&provoked)).is_none());
+        let swapon = "tracepoint:syscalls:sys_enter_swapon { @ = count(); }";
+        assert!(bypassed_entry_points(&host, swapon, Some(&provoked)).is_none());
     }
 
     #[test]

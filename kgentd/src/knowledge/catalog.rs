@@ -192,8 +192,14 @@ fn tracepoint_entries(host: &HostFacts, docs: Option<&TracepointDocs>) -> Vec<Ca
             EntryKind::Tracepoint,
             tp.probe(),
             fields.join("; "),
-            docs.and_then(|d| d.describe(&tp.subsystem, &tp.event))
-                .map_or_else(|| unnamed_tracepoint(&tp.probe()), str::to_owned),
+            docs.and_then(|d| d.event(&tp.subsystem, &tp.event))
+                .map(|d| d.doc.clone())
+                .or_else(|| syscall_words(&tp.subsystem, &tp.event))
+                .or_else(|| {
+                    docs.and_then(|d| d.describe(&tp.subsystem, &tp.event))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| unnamed_tracepoint(&tp.probe())),
             tp_family.is_some_and(|f| f.available),
             tp_family.map(|f| f.reason.clone()).unwrap_or_default(),
         ));
@@ -722,7 +728,7 @@ fn curated_entry(host: &HostFacts, spec: &Spec) -> Option<CatalogEntry> {
 /// system's doc: every event of the system shares it, and the whole doc on each would make
 /// them all look alike.
 struct KernelWords {
-    doc: Option<&'static str>,
+    doc: Option<Cow<'static, str>>,
     subject: Option<&'static str>,
 }
 
@@ -733,18 +739,40 @@ fn kernel_words(e: &CatalogEntry) -> Option<KernelWords> {
     let (system, event) = e.name.strip_prefix("tracepoint:")?.split_once(':')?;
     let docs = TracepointDocs::shipped().ok()?;
     Some(KernelWords {
-        doc: docs.event(system, event).map(|d| d.doc.as_str()),
+        doc: docs
+            .event(system, event)
+            .map(|d| Cow::Borrowed(d.doc.as_str()))
+            .or_else(|| syscall_words(system, event).map(Cow::Owned)),
         subject: docs.system(system).map(|s| s.subject()),
     })
+}
+
+/// What the man page says of a syscall tracepoint (the kernel's headers say nothing of them):
+/// "chmod(2) called: change permissions of a file" for `sys_enter_fchmodat`, "… returned" for
+/// `sys_exit_*`.
+fn syscall_words(system: &str, event: &str) -> Option<String> {
+    if system != "syscalls" {
+        return None;
+    }
+    let (when, call) = match event.strip_prefix("sys_enter_") {
+        Some(call) => ("called", call),
+        None => ("returned", event.strip_prefix("sys_exit_")?),
+    };
+    let page = super::syscall_man::SyscallMan::shipped().page_of(call)?;
+    Some(format!(
+        "{call} {when} ({}(2)): {}",
+        page.page, page.summary
+    ))
 }
 
 /// The meaning search reads: the curated summary, else the kernel's doc of the event itself,
 /// else what the catalog calls a tracepoint nothing describes.
 fn search_meaning<'a>(e: &'a CatalogEntry, kernel: Option<&KernelWords>) -> Cow<'a, str> {
     match kernel {
-        Some(k) if !e.curated => k
-            .doc
-            .map_or_else(|| Cow::Owned(unnamed_tracepoint(&e.name)), Cow::Borrowed),
+        Some(k) if !e.curated => k.doc.clone().map_or_else(
+            || Cow::Owned(unnamed_tracepoint(&e.name)),
+            |d| Cow::Owned(d.into_owned()),
+        ),
         _ => Cow::Borrowed(&e.description),
     }
 }
@@ -867,8 +895,8 @@ mod tests {
             "{text}"
         );
         assert!(bm25_text(&slab).contains("Slab allocation"));
-        // An event the kernel does not comment: its name, and its system's subject rather than
-        // the whole system doc every syscall shares.
+        // A syscall event, which the kernel does not comment: its name, its man page's words,
+        // and its system's subject rather than the whole system doc every syscall shares.
         let openat = tracepoint(
             "tracepoint:syscalls:sys_enter_openat",
             docs.describe("syscalls", "sys_enter_openat")
@@ -877,7 +905,7 @@ mod tests {
         let text = embedding_text(&openat);
         assert!(
             text.starts_with(
-                "syscalls sys enter openat: tracepoint sys_enter_openat of the syscalls subsystem. System calls. fields"
+                "syscalls sys enter openat: openat called (open(2)): open and possibly create a file. System calls. fields"
             ),
             "{text}"
         );

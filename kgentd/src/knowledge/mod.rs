@@ -16,6 +16,7 @@ pub mod semantic;
 pub mod specs;
 pub mod subject;
 pub mod subsystems;
+pub mod syscall_man;
 pub mod tracepoint_docs;
 
 use std::path::Path;
@@ -330,19 +331,11 @@ impl Knowledge {
 
 /// The `syscalls:` tracepoints of the syscalls the request names, enter before exit, in the
 /// order the request names them ([`Intent::syscall_words`] that are syscalls here). Each named
-/// syscall brings its variants that exist here: `*at`, `*at2`, `*4`, `*64` and `f*`
-/// (`rename` → renameat, renameat2).
+/// syscall brings its variants that exist here ([`syscall_variants`]: `rename` → renameat,
+/// renameat2; `stat` → newstat, newfstatat, …).
 pub fn named_syscall_tracepoints(host: &HostFacts, intent: &Intent) -> Vec<String> {
-    let syscalls: Vec<&String> = intent
-        .syscall_words
-        .iter()
-        .filter(|w| {
-            host.tracepoints
-                .contains_key(&format!("syscalls:sys_enter_{w}"))
-        })
-        .collect();
     let mut out: Vec<String> = Vec::new();
-    for w in syscalls {
+    for w in &intent.syscall_words {
         for v in syscall_variants(host, w) {
             for dir in ["enter", "exit"] {
                 let tp = format!("syscalls:sys_{dir}_{v}");
@@ -356,40 +349,54 @@ pub fn named_syscall_tracepoints(host: &HostFacts, intent: &Intent) -> Vec<Strin
     out
 }
 
-/// The syscalls with an enter tracepoint here that a program meaning `name` may have to trace:
-/// `name` itself and its `*at`, `*at2`, `*4`, `*64` and `f*` variants (`chmod` → chmod, fchmod,
-/// fchmodat, fchmodat2). Empty when `name` is no syscall here.
+/// The syscalls with an enter tracepoint here that a program meaning `name` may have to trace,
+/// in the kernel's spelling, `name`'s own first: the calls its man page documents with it whose
+/// names extend it (`chmod` → fchmod, fchmodat; [`syscall_man`]), their `*at2` extensions and the
+/// `*at`, `*4` and `*64` spellings of `name` (syscalls(2)), and the entry points of one kernel
+/// implementation. `fsync` is not a variant of `sync`: its page is another. Empty when `name`
+/// is no syscall here.
 pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
     let exists = |n: &str| {
         host.tracepoints
             .contains_key(&format!("syscalls:sys_enter_{n}"))
     };
-    if !exists(name) {
-        return Vec::new();
-    }
     // Syscalls that are one kernel implementation under several entry points: fork, vfork,
     // clone and clone3 all create a task through kernel_clone() (kernel/fork.c), and glibc's
     // fork() and pthread_create() use clone/clone3, not fork.
     const ONE_IMPLEMENTATION: &[&[&str]] = &[&["fork", "vfork", "clone", "clone3"]];
-    let family = ONE_IMPLEMENTATION
+    let page = syscall_man::SyscallMan::shipped().page_of(name);
+    let mut names: Vec<String> = vec![name.to_owned()];
+    for suffix in ["at", "at2", "4", "64"] {
+        names.push(format!("{name}{suffix}"));
+    }
+    // A page may also document the opposite operation (pread, pwrite; mmap, munmap; getpid,
+    // getppid): only the calls whose name extends the asked one are the same operation.
+    let spellings = syscall_man::man_spellings(name);
+    for n in page
         .iter()
-        .find(|f| f.contains(&name))
-        .map(|f| f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
-    let spelled = [
-        name.to_owned(),
-        format!("{name}at"),
-        format!("{name}at2"),
-        format!("{name}4"),
-        format!("{name}64"),
-        format!("f{name}"),
-        format!("f{name}at"),
-        format!("f{name}at2"),
-    ];
-    let mut out: Vec<String> = Vec::new();
-    for v in spelled.into_iter().chain(family.into_iter().flatten()) {
-        if exists(&v) && !out.contains(&v) {
-            out.push(v);
+        .flat_map(|p| &p.names)
+        .filter(|n| spellings.iter().any(|s| n.contains(s)))
+    {
+        names.push(n.clone());
+        if n.ends_with("at") {
+            names.push(format!("{n}2"));
         }
+    }
+    for family in ONE_IMPLEMENTATION.iter().filter(|f| f.contains(&name)) {
+        names.extend(family.iter().map(|s| (*s).to_owned()));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for n in &names {
+        for k in syscall_man::kernel_spellings(n) {
+            if exists(&k) && !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    }
+    // `name` must itself be a syscall here, in some spelling.
+    let own = syscall_man::kernel_spellings(name);
+    if !out.iter().any(|v| own.contains(v)) {
+        return Vec::new();
     }
     out
 }
@@ -509,5 +516,40 @@ mod tests {
         assert!(named("an open or read of a file").is_empty());
         assert!(named("processes that rename themselves").is_empty());
         assert_eq!(named("every rename() call").len(), 2);
+    }
+
+    #[test]
+    fn variants_follow_the_man_pages_and_the_kernels_spelling() {
+        let h = HostFacts::for_tests_with_syscalls(&[
+            "sync",
+            "syncfs",
+            "fsync",
+            "newstat",
+            "newfstatat",
+            "newlstat",
+            "statx",
+            "pread64",
+            "pwrite64",
+            "clone",
+            "clone3",
+            "fork",
+            "vfork",
+        ]);
+        let v = |n: &str| syscall_variants(&h, n);
+        // sync(2) documents sync and syncfs; fsync has its own page: not a way to call sync.
+        assert_eq!(v("sync"), ["sync", "syncfs"]);
+        assert_eq!(v("fsync"), ["fsync"]);
+        // stat's page names stat, fstat, lstat, fstatat: here newstat, newlstat, newfstatat.
+        let stat = v("stat");
+        assert_eq!(stat[0], "newstat", "{stat:?}");
+        assert!(stat.contains(&"newfstatat".to_owned()) && stat.contains(&"newlstat".to_owned()));
+        assert!(
+            !stat.contains(&"statx".to_owned()),
+            "statx has its own page"
+        );
+        // pread's page also documents pwrite: another operation.
+        assert_eq!(v("pread"), ["pread64"]);
+        assert_eq!(v("fork"), ["fork", "vfork", "clone", "clone3"]);
+        assert!(v("frobnicate").is_empty());
     }
 }

@@ -1,0 +1,141 @@
+//! What the Linux man-pages (section 2) say about each syscall: `specs-db/syscall-man.toml`,
+//! generated from each page's NAME line by `specs-db/tools/syscall-man.py` and embedded at build
+//! time. A page documents several calls as one operation ("chmod, fchmod, fchmodat - change
+//! permissions of a file"); that grouping is kgent's source for which syscalls a program meant
+//! for one of them must also observe, and the summary is the words a `syscalls:` tracepoint is
+//! described with (the kernel's trace headers say nothing about syscalls).
+//!
+//! Names are translated between the kernel's tracepoint spelling and the man page's by the
+//! conventions syscalls(2) documents: `newstat` is stat's newer entry point, `pread64` is
+//! pread with a 64-bit offset. This module neither reads tracefs nor decides what exists here.
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+/// The generated file, as shipped with this build of kgentd.
+pub const MAN: &str = include_str!("../../../specs-db/syscall-man.toml");
+
+/// One man page: the calls it documents together and what they do.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    pub page: String,
+    pub names: Vec<String>,
+    pub summary: String,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManFile {
+    page: Vec<Page>,
+}
+
+/// The pages, indexed by each name they document (the first page wins for a name two list).
+#[derive(Debug, Default)]
+pub struct SyscallMan {
+    pages: Vec<Page>,
+    by_name: HashMap<String, usize>,
+}
+
+impl SyscallMan {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: ManFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut by_name = HashMap::new();
+        for (i, p) in file.page.iter().enumerate() {
+            if p.names.is_empty() || p.summary.trim().is_empty() || p.source.trim().is_empty() {
+                return Err(format!(
+                    "page {} lacks names, a summary or a source",
+                    p.page
+                ));
+            }
+            for n in &p.names {
+                by_name.entry(n.clone()).or_insert(i);
+            }
+        }
+        Ok(Self {
+            pages: file.page,
+            by_name,
+        })
+    }
+
+    /// The shipped pages; empty (and logged) if the embedded file were malformed, which a unit
+    /// test rules out.
+    pub fn shipped() -> &'static SyscallMan {
+        static MAN_PAGES: LazyLock<SyscallMan> = LazyLock::new(|| {
+            SyscallMan::parse(MAN).unwrap_or_else(|e| {
+                tracing::error!("specs-db/syscall-man.toml: {e}");
+                SyscallMan::default()
+            })
+        });
+        &MAN_PAGES
+    }
+
+    /// The page documenting the syscall the kernel calls `kernel_name` (`newfstatat` → the stat
+    /// page, `pread64` → pread's).
+    pub fn page_of(&self, kernel_name: &str) -> Option<&Page> {
+        man_spellings(kernel_name)
+            .into_iter()
+            .find_map(|n| self.by_name.get(n))
+            .map(|&i| &self.pages[i])
+    }
+}
+
+/// The names a kernel syscall may have in the man pages: itself, without the `new` prefix of a
+/// newer entry point, without the `64` suffix of a 64-bit-offset variant (syscalls(2)).
+pub fn man_spellings(kernel_name: &str) -> Vec<&str> {
+    let mut out = vec![kernel_name];
+    if let Some(rest) = kernel_name.strip_prefix("new") {
+        out.push(rest);
+    }
+    if let Some(rest) = kernel_name.strip_suffix("64") {
+        out.push(rest);
+    }
+    out
+}
+
+/// The kernel names a man-page name may have: itself, `new`-prefixed, `64`-suffixed.
+pub fn kernel_spellings(man_name: &str) -> [String; 3] {
+    [
+        man_name.to_owned(),
+        format!("new{man_name}"),
+        format!("{man_name}64"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_parses_and_names_its_source() {
+        let man = SyscallMan::parse(MAN).expect("shipped man pages");
+        assert!(man.pages.len() >= 200, "{}", man.pages.len());
+        assert!(man.pages.iter().all(|p| p.source.contains("(2) NAME")));
+    }
+
+    #[test]
+    fn kernel_names_find_their_page_and_its_companions() {
+        let man = SyscallMan::shipped();
+        let stat = man.page_of("newfstatat").expect("stat's page");
+        assert!(stat.names.contains(&"lstat".to_owned()), "{stat:?}");
+        assert_eq!(
+            man.page_of("pread64").map(|p| p.page.as_str()),
+            Some("pread")
+        );
+        let chmod = man.page_of("fchmodat").expect("chmod's page");
+        assert!(chmod.summary.contains("permissions"), "{chmod:?}");
+        // sync and fsync are different pages: flushing everything is not flushing one file.
+        let sync = man.page_of("sync").expect("sync's page");
+        assert!(!sync.names.contains(&"fsync".to_owned()), "{sync:?}");
+        assert!(man.page_of("no_such_call").is_none());
+    }
+
+    #[test]
+    fn a_page_without_a_summary_is_refused() {
+        let bad = "[[page]]\npage = \"x\"\nnames = [\"x\"]\nsummary = \"\"\nsource = \"s\"\n";
+        assert!(SyscallMan::parse(bad).is_err());
+        assert!(SyscallMan::parse("[[page]]\nbogus = 1\n").is_err());
+    }
+}
