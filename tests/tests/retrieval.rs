@@ -104,12 +104,22 @@ async fn tracepoints_say_what_the_kernel_says_of_them() {
         "{}",
         e.description
     );
-    // An event the kernel does not comment says what its system is.
+    // A syscall, which the kernel does not comment, says what its man page says.
     let e = catalog
         .get("syscalls:sys_enter_getpid")
         .expect("getpid on this kernel");
     assert!(
-        e.description.starts_with("System calls:"),
+        e.description
+            .starts_with("getpid called (getpid(2)): get process identification"),
+        "{}",
+        e.description
+    );
+    // Another event the kernel does not comment says what its system is.
+    let e = catalog
+        .get("timer:hrtimer_setup")
+        .expect("timer:hrtimer_setup on this kernel");
+    assert!(
+        e.description.starts_with("Kernel timers:"),
         "{}",
         e.description
     );
