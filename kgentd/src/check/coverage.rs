@@ -183,6 +183,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = named_calls_missing(host, intent, source) {
         missing.push(m);
     }
+    if let Some(m) = target_task_missing(host, intent, source, &reported) {
+        missing.push(m);
+    }
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)
@@ -239,6 +242,56 @@ fn reported_code(source: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A request about the task acted on (the one signalled, killed or woken:
+/// [`Concept::TargetTask`]) answered with the task that runs the probe: the program's
+/// tracepoints name the acted-on task in a field (`pid` of `syscalls:sys_enter_kill` and
+/// `signal:signal_generate`, `child_pid` of `sched:sched_process_fork`; their tracefs format),
+/// but what it reports reads none of those fields. Tracepoints without such a field (the
+/// acted-on task is the current one, as in `signal:signal_deliver`) demand nothing.
+fn target_task_missing(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+    reported: &str,
+) -> Option<String> {
+    if !intent.asks(Concept::TargetTask) {
+        return None;
+    }
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
+        if !p.is_tracepoint() || p.target.contains('*') {
+            continue;
+        }
+        let Some(tp) = host.tracepoints.get(&p.target) else {
+            continue;
+        };
+        for f in &tp.fields {
+            let names_a_task = f.name == "pid" || f.name.ends_with("_pid") || f.name == "tgid";
+            if names_a_task && !fields.iter().any(|(_, n)| *n == f.name) {
+                fields.push((p.target.clone(), f.name.clone()));
+            }
+        }
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    let reads_one = fields.iter().any(|(_, name)| {
+        Regex::new(&format!(r"args\s*(->|\.)\s*{}\b", regex::escape(name)))
+            .is_ok_and(|re| re.is_match(reported))
+    });
+    if reads_one {
+        return None;
+    }
+    let named: Vec<String> = fields
+        .iter()
+        .map(|(tp, f)| format!("`args->{f}` of {tp}"))
+        .collect();
+    Some(format!(
+        "the request is about the task acted on (the one signalled, killed or woken), but the program reports only the task running the probe (`pid`, `comm`): the event names the acted-on task in {}; print that",
+        named.join(", ")
+    ))
 }
 
 /// Syscalls the request names that the program never observes:
@@ -318,6 +371,55 @@ mod tests {
 
     fn passes(request: &str, source: &str) -> bool {
         check_coverage(&host(), &Intent::read(request), source).passed()
+    }
+
+    #[test]
+    fn a_request_about_the_task_acted_on_needs_the_field_that_names_it() {
+        use crate::host::{Field, Tracepoint};
+        let mut h = host();
+        for (system, event, fields) in [
+            ("syscalls", "sys_enter_kill", &["pid", "sig"][..]),
+            ("signal", "signal_deliver", &["sig", "errno", "code"][..]),
+        ] {
+            h.tracepoints.insert(
+                format!("{system}:{event}"),
+                Tracepoint {
+                    subsystem: system.into(),
+                    event: event.into(),
+                    fields: fields
+                        .iter()
+                        .map(|f| Field {
+                            ctype: "int".into(),
+                            name: (*f).into(),
+                        })
+                        .collect(),
+                },
+            );
+        }
+        let ask = Intent::read("show the pid of each process being killed, and the signal");
+        let caller = "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", pid, args->sig); }";
+        let c = check_coverage(&h, &ask, caller);
+        assert!(!c.passed(), "{}", c.detail());
+        assert!(
+            c.detail()
+                .contains("`args->pid` of syscalls:sys_enter_kill"),
+            "{}",
+            c.detail()
+        );
+        let target =
+            "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", args->pid, args->sig); }";
+        assert!(check_coverage(&h, &ask, target).passed());
+        // A filter on the field is not a report of it.
+        let filtered =
+            "tracepoint:syscalls:sys_enter_kill /args->pid > 0/ { printf(\"%d\\n\", pid); }";
+        assert!(!check_coverage(&h, &ask, filtered).passed());
+        // Where the acted-on task runs the probe (a signal being delivered), `pid` is it.
+        let delivered =
+            "tracepoint:signal:signal_deliver { printf(\"%d %d\\n\", pid, args->sig); }";
+        assert!(check_coverage(&h, &ask, delivered).passed());
+        // A request about the caller demands nothing of the kind.
+        let callers = Intent::read("show the pid of each process that calls kill");
+        assert!(check_coverage(&h, &callers, caller).passed());
     }
 
     #[test]

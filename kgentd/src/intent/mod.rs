@@ -46,6 +46,9 @@ pub enum Concept {
     /// The request wants a call's outcome either way ("the descriptor returned, or the
     /// error"; "whether it succeeded"): failures are reported, not the only events kept.
     EitherOutcome,
+    /// The request is about the task acted on (the signalled, killed or woken one), which the
+    /// event names in a field, not the task that runs the probe.
+    TargetTask,
     Open,
     NonZeroExit,
     WorldWritable,
@@ -81,6 +84,7 @@ impl Concept {
                 | Concept::Octal
                 | Concept::Failure
                 | Concept::EitherOutcome
+                | Concept::TargetTask
                 | Concept::Identifies
                 | Concept::CommandLine
                 | Concept::Milliseconds
@@ -105,6 +109,7 @@ impl Concept {
         Concept::CpuSampling,
         Concept::Failure,
         Concept::EitherOutcome,
+        Concept::TargetTask,
         Concept::Open,
         Concept::NonZeroExit,
         Concept::WorldWritable,

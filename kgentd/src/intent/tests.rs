@@ -117,6 +117,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "each bind that ended in an error",
         ),
         (
+            TargetTask,
+            "which processes receive SIGTERM, by the pid of the process receiving it",
+            "which processes send SIGTERM",
+        ),
+        (
             SpeaksOfCalls,
             "track chown/lchown calls",
             "track chown/lchown",
@@ -327,5 +332,25 @@ fn an_outcome_asked_either_way_is_no_failure_filter() {
         let i = read(text);
         assert!(i.asks(Concept::Failure), "{text}");
         assert!(!i.asks(Concept::EitherOutcome), "{text}");
+    }
+}
+
+#[test]
+fn the_task_acted_on_is_read_in_words_of_my_own() {
+    for text in [
+        "print the target pid of every kill",
+        "show the process being killed and by whom",
+        "log each wakeup with the woken task's name",
+        "list the tasks that get signalled, with the signal",
+        "who got killed by the OOM reaper?",
+    ] {
+        assert!(read(text).asks(Concept::TargetTask), "{text}");
+    }
+    for text in [
+        "which processes call kill()",
+        "count signals sent per sender",
+        "show the process that deletes files",
+    ] {
+        assert!(!read(text).asks(Concept::TargetTask), "{text}");
     }
 }
