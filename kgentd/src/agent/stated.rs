@@ -101,7 +101,9 @@ pub fn why_unstated(test: &Test) -> &'static str {
 ///   may name it in words ("established"), and kgent has no table to tell;
 /// - an address compared with 0 (a NULL check is structure, not a choice), and `x != 0`,
 ///   `x > 0` when the caller does not know what `x` is. An integer known to be one (`pid`, an
-///   `int` field: `args->len != 0`) is a real filter and must be stated.
+///   `int` field: `args->len != 0`) is a real filter and must be stated;
+/// - CLONE_THREAD (0x10000) when the request asks for new threads: only that flag tells a
+///   thread from a process (clone(2)).
 pub fn stated(test: &Test, intent: &Intent) -> bool {
     match test.shape {
         Shape::StringMatch => return test.strings.iter().all(|s| string_stated(s, intent)),
@@ -137,8 +139,12 @@ fn literals_stated(test: &Test, intent: &Intent) -> bool {
         && test.strings.iter().all(|s| string_stated(s, intent))
 }
 
+/// CLONE_THREAD (clone(2)): the flag that makes a new task a thread.
+const CLONE_THREAD: i128 = 0x10000;
+
 fn int_stated(n: i128, intent: &Intent) -> bool {
     intent.numbers.contains(&n)
+        || (n == CLONE_THREAD && intent.asks(Concept::NewThreads))
         || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
         || !intent.constants.is_empty()
 }
@@ -178,6 +184,18 @@ mod tests {
             strings: vec![s],
             shape: Shape::StringMatch,
         }
+    }
+
+    #[test]
+    fn the_thread_flag_is_stated_by_asking_for_threads() {
+        let flag = Test {
+            fields: vec!["clone_flags"],
+            ints: vec![0x10000],
+            strings: vec![],
+            shape: Shape::Other,
+        };
+        assert!(stated(&flag, &Intent::read("new threads per process")));
+        assert!(!stated(&flag, &Intent::read("new processes per parent")));
     }
 
     #[test]

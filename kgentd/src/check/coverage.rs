@@ -186,6 +186,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = target_task_missing(host, intent, source, &reported) {
         missing.push(m);
     }
+    if let Some(m) = threads_untold(intent, &code) {
+        missing.push(m);
+    }
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)
@@ -292,6 +295,21 @@ fn target_task_missing(
         "the request is about the task acted on (the one signalled, killed or woken), but the program reports only the task running the probe (`pid`, `comm`): the event names the acted-on task in {}; print that",
         named.join(", ")
     ))
+}
+
+/// A request about new threads answered with every new task: the events that see a thread
+/// created (sched:sched_process_fork, task:task_newtask, clone/clone3) fire for new processes
+/// too, and only CLONE_THREAD (0x10000, clone(2)) in the clone flags tells them apart, unless
+/// the program watches pthread_create(3) itself. `code` is the program without comments and
+/// string contents.
+fn threads_untold(intent: &Intent, code: &str) -> Option<String> {
+    static TELLS_THREADS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)0x0*10000\b|\b65536\b|CLONE_THREAD|pthread_create|thrd_create")
+            .expect("static regex")
+    });
+    (intent.asks(Concept::NewThreads) && !TELLS_THREADS.is_match(code)).then(|| {
+        "the request asks for new threads, but the program cannot tell a thread from a process: sched_process_fork, task_newtask and clone() fire for both. Keep only tasks created with CLONE_THREAD (0x10000, clone(2)): `args->clone_flags & 0x10000` in tracepoint:task:task_newtask, or attach to pthread_create in libc".to_owned()
+    })
 }
 
 /// Syscalls the request names that the program never observes:
@@ -420,6 +438,27 @@ mod tests {
         // A request about the caller demands nothing of the kind.
         let callers = Intent::read("show the pid of each process that calls kill");
         assert!(check_coverage(&h, &callers, caller).passed());
+    }
+
+    #[test]
+    fn new_threads_are_told_apart_from_new_processes() {
+        let ask = Intent::read("show every new thread with the process that started it");
+        let every_fork =
+            "tracepoint:sched:sched_process_fork { printf(\"%s %d\\n\", comm, args->child_pid); }";
+        let c = check_coverage(&host(), &ask, every_fork);
+        assert!(
+            !c.passed() && c.detail().contains("CLONE_THREAD"),
+            "{}",
+            c.detail()
+        );
+        let threads = "tracepoint:task:task_newtask /args->clone_flags & 0x10000/ { printf(\"%s %d\\n\", comm, args->pid); }";
+        assert!(check_coverage(&host(), &ask, threads).passed());
+        // The flag in a comment or a string is no test of it.
+        let commented = "// CLONE_THREAD\ntracepoint:sched:sched_process_fork { printf(\"0x10000 %d\\n\", args->child_pid); }";
+        assert!(!check_coverage(&host(), &ask, commented).passed());
+        // New processes are not asked to be threads.
+        let procs = Intent::read("show every new process with its parent");
+        assert!(check_coverage(&host(), &procs, every_fork).passed());
     }
 
     #[test]

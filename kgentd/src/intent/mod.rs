@@ -49,6 +49,8 @@ pub enum Concept {
     /// The request is about the task acted on (the signalled, killed or woken one), which the
     /// event names in a field, not the task that runs the probe.
     TargetTask,
+    /// The request is about threads being created, not processes (CLONE_THREAD, clone(2)).
+    NewThreads,
     Open,
     NonZeroExit,
     WorldWritable,
@@ -110,6 +112,7 @@ impl Concept {
         Concept::Failure,
         Concept::EitherOutcome,
         Concept::TargetTask,
+        Concept::NewThreads,
         Concept::Open,
         Concept::NonZeroExit,
         Concept::WorldWritable,

@@ -122,6 +122,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "which processes send SIGTERM",
         ),
         (
+            NewThreads,
+            "count threads spawned per program",
+            "count programs spawned per parent",
+        ),
+        (
             SpeaksOfCalls,
             "track chown/lchown calls",
             "track chown/lchown",
