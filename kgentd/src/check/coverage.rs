@@ -189,6 +189,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = threads_untold(intent, &code) {
         missing.push(m);
     }
+    if let Some(m) = some_syscalls_for_all(host, intent, source) {
+        missing.push(m);
+    }
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)
@@ -309,6 +312,35 @@ fn threads_untold(intent: &Intent, code: &str) -> Option<String> {
     });
     (intent.asks(Concept::NewThreads) && !TELLS_THREADS.is_match(code)).then(|| {
         "the request asks for new threads, but the program cannot tell a thread from a process: sched_process_fork, task_newtask and clone() fire for both. Keep only tasks created with CLONE_THREAD (0x10000, clone(2)): `args->clone_flags & 0x10000` in tracepoint:task:task_newtask, or attach to pthread_create in libc".to_owned()
+    })
+}
+
+/// A request about system calls in general (their errors, counts, latency: [`Concept::AllSyscalls`])
+/// that names no syscall of this host, answered with a few chosen syscalls: it is about every
+/// one, which `raw_syscalls:sys_enter`/`sys_exit` (or a `syscalls:sys_*_*` wildcard) observe.
+fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    if !intent.asks(Concept::AllSyscalls) {
+        return None;
+    }
+    let names_one = intent
+        .calls
+        .iter()
+        .chain(&intent.syscall_words)
+        .any(|w| !syscall_variants(host, w).is_empty());
+    if names_one {
+        return None;
+    }
+    let probes: Vec<ProbeSpec> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(ProbeSpec::is_tracepoint)
+        .collect();
+    let every = probes.iter().any(|p| {
+        p.target.starts_with("raw_syscalls:")
+            || (p.target.starts_with("syscalls:") && p.target.contains('*'))
+    });
+    (!every).then(|| {
+        "the request is about system calls in general and names none, but the program observes only some: attach to tracepoint:raw_syscalls:sys_exit (args->id is the syscall number, args->ret its result) or tracepoint:raw_syscalls:sys_enter, which fire for every system call".to_owned()
     })
 }
 
@@ -459,6 +491,28 @@ mod tests {
         // New processes are not asked to be threads.
         let procs = Intent::read("show every new process with its parent");
         assert!(check_coverage(&host(), &procs, every_fork).passed());
+    }
+
+    #[test]
+    fn syscalls_in_general_are_all_of_them() {
+        let ask = Intent::read("count failed system calls per process");
+        let some = "tracepoint:syscalls:sys_exit_read /args->ret < 0/ { @[comm] = count(); }";
+        let c = check_coverage(&host(), &ask, some);
+        assert!(
+            !c.passed() && c.detail().contains("raw_syscalls"),
+            "{}",
+            c.detail()
+        );
+        for all in [
+            "tracepoint:raw_syscalls:sys_exit /args->ret < 0/ { @[comm] = count(); }",
+            "tracepoint:syscalls:sys_exit_* /args->ret < 0/ { @[comm] = count(); }",
+        ] {
+            assert!(check_coverage(&host(), &ask, all).passed(), "{all}");
+        }
+        // A request that names its syscall is about that one.
+        let named = Intent::read("count failed system calls to bind() per process");
+        let bind = "tracepoint:syscalls:sys_exit_bind /args->ret < 0/ { @[comm] = count(); }";
+        assert!(check_coverage(&host(), &named, bind).passed());
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub enum Concept {
     TargetTask,
     /// The request is about threads being created, not processes (CLONE_THREAD, clone(2)).
     NewThreads,
+    /// The request is about system calls in general (their errors, counts, latency), which
+    /// names none: all of them are meant.
+    AllSyscalls,
     Open,
     NonZeroExit,
     WorldWritable,
@@ -113,6 +116,7 @@ impl Concept {
         Concept::EitherOutcome,
         Concept::TargetTask,
         Concept::NewThreads,
+        Concept::AllSyscalls,
         Concept::Open,
         Concept::NonZeroExit,
         Concept::WorldWritable,

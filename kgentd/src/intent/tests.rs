@@ -127,6 +127,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "count programs spawned per parent",
         ),
         (
+            AllSyscalls,
+            "a breakdown of failed syscalls by program",
+            "a breakdown of files opened by program",
+        ),
+        (
             SpeaksOfCalls,
             "track chown/lchown calls",
             "track chown/lchown",

@@ -163,7 +163,16 @@ impl Knowledge {
             .collect();
         // Syscalls the request names come first, with their enter/exit pairs and variants
         // (`chmod` → fchmod, fchmodat, fchmodat2): the user said which call they mean.
-        let named = named_syscall_tracepoints(host, intent);
+        let mut named = named_syscall_tracepoints(host, intent);
+        // A request about system calls in general (naming none) is about all of them: the
+        // tracepoints that fire for every one come first.
+        if named.is_empty() && intent.asks(crate::intent::Concept::AllSyscalls) {
+            named = ["raw_syscalls:sys_exit", "raw_syscalls:sys_enter"]
+                .into_iter()
+                .filter(|t| host.tracepoints.contains_key(*t))
+                .map(str::to_owned)
+                .collect();
+        }
         // Then the tracepoints the retrieved examples use: they are known to fit the need.
         let mut names: Vec<String> = named.clone();
         for e in &examples {
