@@ -498,3 +498,37 @@ async fn a_panic_while_answering_fails_the_request_with_the_reason() {
     );
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_program_the_workload_cannot_exercise_is_judged_by_what_it_observes() {
+    // Neither memfd_create nor shmget is provoked by the smoke workload, so no smoke run can
+    // tell them apart; memfd_create makes an anonymous file (its man page), not a System V
+    // shared memory segment: the request-subject check refuses it, though it is off by default.
+    let neighbour = "```bpftrace\ntracepoint:syscalls:sys_enter_memfd_create { printf(\"%d %s %s\\n\", pid, comm, str(args->uname)); }\n```";
+    let right = "```bpftrace\ntracepoint:syscalls:sys_enter_shmget { printf(\"%d %s %d\\n\", pid, comm, args->key); }\n```";
+    let d = TestDaemon::scripted(&[neighbour, right]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "log System V shared memory segments as processes create them, by process name",
+        4,
+    )
+    .await
+    .expect("ask");
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("no answer: {events:#?}"));
+    assert!(
+        answer.program.contains("sys_enter_shmget"),
+        "{}",
+        answer.program
+    );
+    let refused = events.iter().any(|e| {
+        matches!(&e.event, Some(proto::ask_event::Event::Check(c))
+            if c.name == "request-subject" && !c.passed && c.iteration == 1
+                && c.detail.contains("shared memory"))
+    });
+    assert!(refused, "{events:#?}");
+    assert!(answer
+        .checks
+        .iter()
+        .any(|c| c.name == "request-subject" && c.passed));
+    d.stop().await;
+}

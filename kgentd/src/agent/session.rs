@@ -61,8 +61,12 @@ struct Plan {
     base: Vec<Message>,
     query: Option<QueryPlan>,
     max_iterations: u32,
-    /// What the request is about, as this host's attach points see it.
+    /// What the request is about, as this host's attach points see it (empty when the
+    /// subject check is off).
     subjects: Vec<Subject>,
+    /// The same, whether the subject check is on or not: a candidate the smoke run cannot
+    /// exercise is judged by it (see `checks`).
+    all_subjects: Vec<Subject>,
 }
 
 /// The query strategy's scope, grammar and prompts.
@@ -271,6 +275,7 @@ impl<'a, 'r> Session<'a, 'r> {
             query,
             max_iterations,
             subjects,
+            all_subjects: grounding.subjects.clone(),
         })
     }
 
@@ -664,6 +669,17 @@ impl<'a, 'r> Session<'a, 'r> {
             self.note(iteration, format!("smoke run not applicable: {why}"));
             self.progress(iteration, "smoke-run", format!("not applicable: {why}"))
                 .await;
+            // Nothing at run time says this program observes what was asked: then the
+            // request-subject check judges it, even where it is off for exercised programs
+            // (a neighbouring event the workload never provokes passes every other check).
+            if !self.agent.config.subject_check && !plan.all_subjects.is_empty() {
+                checks.push(check::subject::check_subject(
+                    &self.agent.knowledge.subject_index,
+                    &plan.all_subjects,
+                    &self.intent,
+                    &check::subject::bpftrace_probes(source),
+                ));
+            }
             return checks;
         }
         self.progress(

@@ -364,3 +364,23 @@ fn the_task_acted_on_is_read_in_words_of_my_own() {
         assert!(!read(text).asks(Concept::TargetTask), "{text}");
     }
 }
+
+#[test]
+fn system_calls_in_general_are_read_in_words_of_my_own() {
+    for text in [
+        "list the system calls issued by sshd",
+        "profiling syscalls of the postgres workers",
+        "a syscall profile of cron",
+        "what syscalls does my build spend time in",
+        "syscall latency per process",
+    ] {
+        assert!(read(text).asks(Concept::AllSyscalls), "{text}");
+    }
+    for text in [
+        "a system call that opens files",
+        "slow reads from disk",
+        "the syscall number of each exit",
+    ] {
+        assert!(!read(text).asks(Concept::AllSyscalls), "{text}");
+    }
+}
