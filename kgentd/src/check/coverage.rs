@@ -171,7 +171,14 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         }
         asked.push(rule.what);
         let view: &str = if rule.reported { &reported } else { &code };
-        let in_code = c.code.is_match(view);
+        // What a process "returned" when it ended is its exit status (wait(2)), not a call's
+        // result: a program reporting the exit code or signal provides it.
+        static EXIT_STATUS: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"\bexit_(code|status|signal)\b").expect("static regex"));
+        let exit_status = rule.asked == Concept::ReturnValue
+            && intent.asks(Concept::ExitStatus)
+            && EXIT_STATUS.is_match(view);
+        let in_code = c.code.is_match(view) || exit_status;
         let in_format = c.format.as_ref().is_some_and(|f| f.is_match(&formats));
         if !in_code && !in_format {
             missing.push(format!(
@@ -513,6 +520,17 @@ mod tests {
         let named = Intent::read("count failed system calls to bind() per process");
         let bind = "tracepoint:syscalls:sys_exit_bind /args->ret < 0/ { @[comm] = count(); }";
         assert!(check_coverage(&host(), &named, bind).passed());
+    }
+
+    #[test]
+    fn the_exit_code_a_process_returned_is_its_exit_status() {
+        let ask = Intent::read("each process that ends, with the exit code it returned");
+        let exits = "tracepoint:sched:sched_process_exit { printf(\"%s %d\\n\", comm, curtask->exit_code >> 8); }";
+        assert!(check_coverage(&host(), &ask, exits).passed());
+        // A call's result is still asked where no exit status is.
+        let call = Intent::read("each read and the value it returned");
+        let no_ret = "tracepoint:syscalls:sys_enter_read { printf(\"%s\\n\", comm); }";
+        assert!(!check_coverage(&host(), &call, no_ret).passed());
     }
 
     #[test]
