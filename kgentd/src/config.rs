@@ -468,6 +468,14 @@ impl Config {
 
     /// What parsing cannot refuse: a TCP listener must not make unnamed certificates admin.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(host) = plain_http_host(&self.model.openai_base_url) {
+            if !is_loopback_host(host) {
+                return Err(format!(
+                    "model.openai_base_url {} is plain http:// to {host}, which is not this machine: prompts and the API key would cross the network unencrypted; use https:// (or a loopback address for a local server)",
+                    self.model.openai_base_url
+                ));
+            }
+        }
         if let Some(tcp) = &self.listen.tcp {
             if tcp.roles.default == Role::Admin {
                 return Err("listen.tcp.roles.default = \"admin\" would make every certificate the CA signs an admin; list admin certificates by name in listen.tcp.roles.admin".into());
@@ -481,9 +489,51 @@ impl Config {
     }
 }
 
+/// The host of a plain `http://` URL (`None` for any other scheme): `[::1]`, `127.0.0.1`, a name.
+fn plain_http_host(url: &str) -> Option<&str> {
+    let rest = url.trim().strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    Some(match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    })
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_to_another_machine_is_refused() {
+        let mut config = Config::default();
+        for ok in [
+            "http://127.0.0.1:8080/v1",
+            "http://[::1]:8080/v1",
+            "http://localhost/v1",
+            "https://models.example.com/v1",
+        ] {
+            config.model.openai_base_url = ok.into();
+            assert!(config.validate().is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.7:8080/v1",
+            "http://models.internal/v1",
+            "http://user@192.168.1.2/v1",
+        ] {
+            config.model.openai_base_url = bad.into();
+            let err = config.validate().expect_err(bad);
+            assert!(err.contains("https://"), "{err}");
+        }
+    }
 
     #[test]
     fn a_tcp_listener_may_not_make_every_certificate_admin() {

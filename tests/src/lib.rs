@@ -473,3 +473,35 @@ pub fn copy_executable(from: &Path, to: &Path) {
         .expect("cp");
     assert!(status.success(), "cp {} {}", from.display(), to.display());
 }
+
+/// The uid and gid of `nobody`.
+pub const NOBODY: &str = "65534";
+
+/// kgentctl as nobody (through setpriv); async, so an in-process daemon keeps serving
+/// meanwhile. The binary is copied beside the socket: the checkout itself may not be readable
+/// by nobody.
+pub async fn as_nobody(socket: &Path, args: &[&str]) -> std::process::Output {
+    let dir = socket.parent().expect("socket dir");
+    let ctl = dir.join("kgentctl");
+    if !ctl.exists() {
+        copy_executable(&workspace_bin("kgentctl"), &ctl);
+    }
+    tokio::process::Command::new("setpriv")
+        .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"])
+        .arg(&ctl)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .await
+        .expect("setpriv (util-linux)")
+}
+
+/// Lets every local user reach `d`'s socket: the policy, not the file mode, then decides.
+pub fn open_socket_to_everyone(d: &TestDaemon) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
+    std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666))
+        .expect("chmod socket");
+}

@@ -1,30 +1,8 @@
 //! Who may do what, judged from the socket's peer credentials: an unprivileged user (nobody,
 //! through setpriv) talks to a real kgentd over its real socket with the real kgentctl.
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
 
-use kgent_tests::{ask_all, final_answer, workspace_bin, TestDaemon, GOOD_OPENAT};
-
-const NOBODY: &str = "65534";
-
-/// kgentctl as nobody; async, so the in-process daemon keeps serving meanwhile. The binary is
-/// copied beside the socket: the checkout itself may not be readable by nobody.
-async fn as_nobody(socket: &std::path::Path, args: &[&str]) -> Output {
-    let dir = socket.parent().expect("socket dir");
-    let ctl = dir.join("kgentctl");
-    if !ctl.exists() {
-        kgent_tests::copy_executable(&workspace_bin("kgentctl"), &ctl);
-    }
-    tokio::process::Command::new("setpriv")
-        .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"])
-        .arg(&ctl)
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .await
-        .expect("setpriv (util-linux)")
-}
+use kgent_tests::{as_nobody, ask_all, final_answer, TestDaemon, GOOD_OPENAT};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -54,10 +32,7 @@ async fn an_unprivileged_caller_may_ask_but_not_run_arbitrary_code_or_read_other
     );
 
     // Open the socket to everyone: now the policy, not the file mode, decides.
-    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod dir");
-    std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666))
-        .expect("chmod socket");
+    kgent_tests::open_socket_to_everyone(&d);
 
     let out = as_nobody(&d.socket, &["ask", "print every file that gets opened"]).await;
     assert_eq!(

@@ -150,6 +150,25 @@ async fn the_openai_backend_drives_the_loop_over_a_real_connection() {
         (642, 90),
         "the server's usage is summed"
     );
+    // The endpoint names an internal host: root (an admin) sees it, other users the model only.
+    let info = d.host_info().await;
+    assert!(
+        info.model.starts_with("qwen-test at http://127.0.0.1:"),
+        "{}",
+        info.model
+    );
+    kgent_tests::open_socket_to_everyone(&d);
+    let out = kgent_tests::as_nobody(&d.socket, &["host"]).await;
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains("qwen-test") && !shown.contains("127.0.0.1"),
+        "{shown}"
+    );
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0]["model"], "qwen-test");

@@ -4,10 +4,8 @@
 //! refused when it runs program text of its own, and may run the verified answer it asked for.
 use std::os::unix::fs::PermissionsExt;
 
-use kgent_tests::{python_script, test_python, workspace_bin, TestDaemon, GOOD_OPENAT};
+use kgent_tests::{python_script, test_python, workspace_bin, TestDaemon, GOOD_OPENAT, NOBODY};
 use serde_json::Value;
-
-const NOBODY: &str = "65534";
 
 /// The call of `tool` the agent made (the `nth` one of that tool).
 fn call<'a>(report: &'a Value, tool: &str, nth: usize) -> &'a Value {

@@ -8,11 +8,12 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use kgent_tests::{ask_all, proto, run_until_finished, workspace_bin, TestDaemon, GOOD_OPENAT};
+use kgent_tests::{
+    ask_all, proto, run_until_finished, workspace_bin, TestDaemon, GOOD_OPENAT, NOBODY,
+};
 use kgentd::llm::ScriptedBackend;
 use proto::ask_event::Event;
 
-const NOBODY: &str = "65534";
 /// The gid given the operator role in this test's configuration (no group database entry
 /// needed: `[roles]` takes numeric gids).
 const OPERATOR_GID: &str = "42424";

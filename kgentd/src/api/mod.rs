@@ -550,10 +550,17 @@ impl Kgent for KgentService {
 
     async fn host_info(
         &self,
-        _request: Request<proto::HostInfoRequest>,
+        request: Request<proto::HostInfoRequest>,
     ) -> Result<Response<proto::HostInfoResponse>, Status> {
         let host = &self.agent.host;
         let backend = &self.agent.backend;
+        // A remote model's URL names internal hosts: admins see it, others the model name.
+        let model = match backend.endpoint() {
+            Some(url) if self.caller(&request).role == Role::Admin => {
+                format!("{} at {url}", backend.model())
+            }
+            _ => backend.model(),
+        };
         let counts = self.agent.knowledge.catalog.counts();
         Ok(Response::new(proto::HostInfoResponse {
             kernel_release: host.kernel_release.clone(),
@@ -568,7 +575,7 @@ impl Kgent for KgentService {
                 })
                 .collect(),
             model_backend: backend.kind().to_owned(),
-            model: backend.model(),
+            model,
             model_loaded: backend.loaded(),
             tracepoints: host.tracepoints.len() as u32,
             bpftrace_version: host.bpftrace_version.clone(),

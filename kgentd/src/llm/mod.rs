@@ -91,6 +91,11 @@ pub trait Backend: Send + Sync {
     fn kind(&self) -> &'static str;
     /// The model in use (file name, endpoint model name, script path).
     fn model(&self) -> String;
+    /// Where the model is served, for a remote backend (its URL): shown to admins only, since it
+    /// names internal hosts.
+    fn endpoint(&self) -> Option<String> {
+        None
+    }
     /// Whether the model is loaded and ready (remote backends: always true).
     fn loaded(&self) -> bool;
     /// Whether `ChatRequest::grammar` really constrains the reply.

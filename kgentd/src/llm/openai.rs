@@ -78,7 +78,10 @@ impl Backend for OpenAiBackend {
         "openai"
     }
     fn model(&self) -> String {
-        format!("{} at {}", self.model, self.url)
+        self.model.clone()
+    }
+    fn endpoint(&self) -> Option<String> {
+        Some(self.url.clone())
     }
     fn loaded(&self) -> bool {
         true
