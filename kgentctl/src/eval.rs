@@ -34,6 +34,8 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tonic::Streaming;
 
+use crate::TargetArg;
+
 use self::report::{RunRecord, TaskResult, TriggerRecord};
 use self::score::{score, Attempt, Verdict};
 use self::task::Task;
@@ -72,6 +74,10 @@ pub struct EvalArgs {
     /// Ask with the smoke run skipped (for measuring what it adds).
     #[arg(long)]
     no_smoke_run: bool,
+
+    /// The kind of program to ask for; C answers are run and scored like bpftrace ones.
+    #[arg(long, value_enum, default_value = "bpftrace")]
+    target: TargetArg,
 
     /// Check the task file instead of kgentd: run each feasible task's `reference` program (no
     /// Ask, no model) through the same window an answer gets, and report whether its check passed.
@@ -120,7 +126,14 @@ pub async fn eval(daemon: &crate::client::Daemon, args: EvalArgs) -> anyhow::Res
             task.id,
             one_line(&task.prompt, 100)
         );
-        let result = run_task(&mut client, task, args.max_iterations, args.no_smoke_run).await;
+        let result = run_task(
+            &mut client,
+            task,
+            args.target.into(),
+            args.max_iterations,
+            args.no_smoke_run,
+        )
+        .await;
         eprintln!(
             "  → {}{} ({} iteration{}, {} tokens in / {} out, {:.1} s)",
             result.verdict.label(),
@@ -153,6 +166,7 @@ pub async fn eval(daemon: &crate::client::Daemon, args: EvalArgs) -> anyhow::Res
 async fn run_task(
     client: &mut KgentClient<Channel>,
     task: &Task,
+    target: Target,
     max_iterations: Option<u32>,
     skip_smoke_run: bool,
 ) -> TaskResult {
@@ -175,7 +189,7 @@ async fn run_task(
     };
     let request = AskRequest {
         text: task.prompt.clone(),
-        target: Target::Unspecified.into(),
+        target: target.into(),
         max_iterations: max_iterations.unwrap_or(0),
         smoke_run: false,
         skip_smoke_run,
