@@ -298,22 +298,32 @@ impl Fixes<'_> {
         }?;
         let (name, _) = field_tokens(toks, field_arg)?;
         let ty = b.ty(name)?;
+        // A char array (`char comm[16]`) is a string already: bpftrace refuses str() of it, and
+        // prints and compares the array itself.
+        let chars = call == "str" && matches!(ty, FieldType::Array(_));
         let wrong = if call == "str" {
-            ty.narrow_integer()
+            ty.narrow_integer() || chars
         } else {
             matches!(ty, FieldType::Integer(Some(bits)) if bits <= 16)
         };
-        // Compared with a string, the value has no one right form: left alone.
+        // Compared with a string, a number has no one right form: left alone.
         let before = k.checked_sub(1).and_then(|j| toks.get(j));
         let after = toks.iter().find(|x| x.span.start >= site.span.end);
         let compared = [before, after]
             .into_iter()
             .any(|x| x.is_some_and(|x| matches!(x.tok, Tok::Punct("==" | "!="))));
-        if !wrong || compared {
+        if !wrong || (compared && !chars) {
             return None;
         }
         let field = self.source.get(field_arg.clone())?.to_owned();
         self.edits.replace(site.span.clone(), field);
+        if chars {
+            self.note(format!(
+                "args->{name} is a char array, a string already: str() dropped"
+            ));
+            let end = toks.iter().position(|x| x.span.start >= site.span.end);
+            return Some(end.unwrap_or(toks.len()));
+        }
         if let Some((at, 's')) = b.printf.conversion(&site.span) {
             self.edits.replace(at..at + 1, "d".to_owned());
         }
@@ -462,6 +472,15 @@ mod tests {
                 ],
             ),
             (
+                "task",
+                "task_rename",
+                &[
+                    ("pid_t", "pid"),
+                    ("char[16]", "oldcomm"),
+                    ("char[16]", "newcomm"),
+                ],
+            ),
+            (
                 "syscalls",
                 "sys_enter_read",
                 &[
@@ -502,6 +521,18 @@ mod tests {
         // A 64-bit integer may be an address: left alone.
         let wide = "tracepoint:syscalls:sys_enter_read { printf(\"%s\\n\", str(args->count)); }";
         assert_eq!(repair_types(&host(), wide).0, wide);
+    }
+
+    #[test]
+    fn str_of_a_char_array_is_the_array() {
+        let src = "tracepoint:task:task_rename /str(args->newcomm) == \"cron\"/ { printf(\"%s %s %d\\n\", str(args->oldcomm), str(args->newcomm), args->pid); }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:task:task_rename /args->newcomm == \"cron\"/ { printf(\"%s %s %d\\n\", args->oldcomm, args->newcomm, args->pid); }"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("char array"), "{notes:?}");
     }
 
     #[test]
@@ -582,6 +613,7 @@ mod tests {
             "tracepoint:sock:inet_sock_set_state { printf(\"%s:%s\\n\", ntop(args->daddr), ntop(args->dport)); }",
             "tracepoint:syscalls:sys_enter_read { @bytes = hist(*args->count); }",
             "tracepoint:sock:inet_sock_set_state { printf(\"%s %d:%lu %d\\n\", comm, args->daddr, args->dport, args->daddr_v6); }",
+            "tracepoint:task:task_rename /str(args->newcomm) != \"x\"/ { printf(\"%s -> %s\\n\", str(args->oldcomm), str(args->newcomm)); }",
         ];
         for draft in drafts {
             let (fixed, notes) = repair_types(&host, draft);
