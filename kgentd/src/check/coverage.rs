@@ -109,6 +109,14 @@ const RULES: &[Rule] = &[
         hint: "print the size argument (or the returned byte count), not only test it",
     },
     Rule {
+        what: "the signal that killed the process",
+        asked: Concept::FatalSignal,
+        code: r"exit_signal|&\s*(0x7f|127)\b|args\s*(->|\.)\s*sig\b",
+        reported: true,
+        format: None,
+        hint: "print the termination signal: `curtask->exit_code & 0x7f` in tracepoint:sched:sched_process_exit (wait(2) WTERMSIG), beside the exit code (`(curtask->exit_code >> 8) & 0xff`)",
+    },
+    Rule {
         what: "a value in octal",
         asked: Concept::Octal,
         code: r"$^",
@@ -531,6 +539,17 @@ mod tests {
         let call = Intent::read("each read and the value it returned");
         let no_ret = "tracepoint:syscalls:sys_enter_read { printf(\"%s\\n\", comm); }";
         assert!(!check_coverage(&host(), &call, no_ret).passed());
+    }
+
+    #[test]
+    fn the_signal_that_killed_a_process_is_reported() {
+        let ask =
+            Intent::read("each process that ends: its exit code, or the signal that killed it");
+        let code_only = "tracepoint:sched:sched_process_exit { printf(\"%s %d\\n\", comm, (curtask->exit_code >> 8) & 0xff); }";
+        let c = check_coverage(&host(), &ask, code_only);
+        assert!(!c.passed() && c.detail().contains("0x7f"), "{}", c.detail());
+        let both = "tracepoint:sched:sched_process_exit { printf(\"%s %d %d\\n\", comm, (curtask->exit_code >> 8) & 0xff, curtask->exit_code & 0x7f); }";
+        assert!(check_coverage(&host(), &ask, both).passed());
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum Concept {
     /// The request is about system calls in general (their errors, counts, latency), which
     /// names none: all of them are meant.
     AllSyscalls,
+    /// The request asks for the signal that killed a process (its termination signal).
+    FatalSignal,
     Open,
     NonZeroExit,
     WorldWritable,
@@ -90,6 +92,7 @@ impl Concept {
                 | Concept::Failure
                 | Concept::EitherOutcome
                 | Concept::TargetTask
+                | Concept::FatalSignal
                 | Concept::Identifies
                 | Concept::CommandLine
                 | Concept::Milliseconds
@@ -117,6 +120,7 @@ impl Concept {
         Concept::TargetTask,
         Concept::NewThreads,
         Concept::AllSyscalls,
+        Concept::FatalSignal,
         Concept::Open,
         Concept::NonZeroExit,
         Concept::WorldWritable,

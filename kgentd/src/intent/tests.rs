@@ -132,6 +132,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "a breakdown of files opened by program",
         ),
         (
+            FatalSignal,
+            "jobs that died from a signal, and which one",
+            "jobs that sent a signal, and which one",
+        ),
+        (
             SpeaksOfCalls,
             "track chown/lchown calls",
             "track chown/lchown",

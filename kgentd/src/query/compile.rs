@@ -1018,12 +1018,34 @@ fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
                 Shape::Join(v) => joins.push(v.clone()),
             }
         }
-        let mut seen = Vec::new();
-        parts.retain(|(l, _, _)| {
-            let new = !seen.contains(l);
-            seen.push(l.clone());
+        // A value selected twice prints once; two values under one label (the builtin `pid`
+        // and a tracepoint's `args->pid`, which names another task) both print, the field's
+        // labelled as bpftrace writes it (`args.pid`).
+        let mut seen: Vec<(String, String)> = Vec::new();
+        parts.retain(|(l, _, v)| {
+            let new = !seen.iter().any(|(sl, sv)| sl == l && sv == v);
+            seen.push((l.clone(), v.clone()));
             new
         });
+        let shared: Vec<String> = parts
+            .iter()
+            .map(|(l, _, _)| l.clone())
+            .filter(|l| parts.iter().filter(|(m, _, _)| m == l).count() > 1)
+            .collect();
+        for (l, _, v) in &mut parts {
+            // The builtin prints as itself (`pid`); the field as `args->pid` or the map that
+            // carried it from the entry (`@kq_pid[tid]`).
+            if shared.contains(l) && v != l {
+                *l = format!("args.{l}");
+            }
+        }
+        let mut labels: Vec<String> = Vec::new();
+        for (l, _, _) in &mut parts {
+            if labels.contains(l) {
+                *l = format!("{l}_{}", labels.len());
+            }
+            labels.push(l.clone());
+        }
         let fmt: Vec<String> = parts.iter().map(|(l, f, _)| format!("{l}={f}")).collect();
         let args: String = parts.iter().map(|(_, _, v)| format!(", {v}")).collect();
         let line = if joins.is_empty() {
@@ -1183,6 +1205,12 @@ mod tests {
             ),
             ("syscalls", "sys_exit_bind", &[("long", "ret")]),
             (
+                "syscalls",
+                "sys_enter_kill",
+                &[("pid_t", "pid"), ("int", "sig")],
+            ),
+            ("syscalls", "sys_exit_kill", &[("long", "ret")]),
+            (
                 "block",
                 "block_rq_issue",
                 &[("unsigned int", "bytes"), ("char[10]", "rwbs")],
@@ -1277,6 +1305,25 @@ mod tests {
         assert!(s.contains("str(@kq_filename[tid]), args->ret"), "{s}");
         assert!(s.contains("delete(@kq_filename[tid]);"), "{s}");
         assert!(s.contains("clear(@kq_start);"), "{s}");
+    }
+
+    #[test]
+    fn a_field_named_like_a_builtin_prints_beside_it() {
+        // The sender is `pid`; the signalled task is `args->pid`: both are printed.
+        let s =
+            src("SELECT comm, pid, args->pid, args->sig FROM tracepoint:syscalls:sys_enter_kill");
+        assert!(
+            s.contains("printf(\"comm=%s pid=%d args.pid=%d sig=%d\\n\", comm, pid, args->pid, args->sig);"),
+            "{s}"
+        );
+        let s = src("SELECT args->pid, pid, ret FROM tracepoint:syscalls:sys_enter_kill");
+        assert!(
+            s.contains("\"args.pid=%d pid=%d ret=%d\\n\", @kq_pid[tid], pid, args->ret"),
+            "{s}"
+        );
+        // The same value selected twice prints once.
+        let s = src("SELECT pid, pid FROM tracepoint:syscalls:sys_enter_kill");
+        assert!(s.contains("printf(\"pid=%d\\n\", pid);"), "{s}");
     }
 
     #[test]
