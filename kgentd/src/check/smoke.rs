@@ -634,6 +634,13 @@ mod tests {
         assert!(bypassed_entry_points(&host, sync, Some(&provoked)).is_none());
         let swapon = "tracepoint:syscalls:sys_enter_swapon { @ = count(); }";
         assert!(bypassed_entry_points(&host, swapon, Some(&provoked)).is_none());
+        // stat() and lstat() are made through newfstatat by glibc: the old entry points fail.
+        let stat_host =
+            crate::host::HostFacts::for_tests_with_syscalls(&["newstat", "newlstat", "newfstatat"]);
+        let fstatat: BTreeSet<String> = ["syscalls:sys_enter_newfstatat".to_owned()].into();
+        let old = "tracepoint:syscalls:sys_enter_newstat,tracepoint:syscalls:sys_enter_newlstat { @[comm] = count(); }";
+        let why = bypassed_entry_points(&stat_host, old, Some(&fstatat)).expect("bypassed");
+        assert!(why.contains("sys_enter_newfstatat"), "{why}");
     }
 
     #[test]

@@ -379,12 +379,21 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
         names.push(format!("{name}{suffix}"));
     }
     // A page may also document the opposite operation (pread, pwrite; mmap, munmap; getpid,
-    // getppid): only the calls whose name extends the asked one are the same operation.
+    // getppid): only the calls whose name extends the asked one, or that perform the same
+    // operation (`lstat` and `fstatat` are both `stat`), are the same call.
     let spellings = syscall_man::man_spellings(name);
+    let same_operation = |n: &String| {
+        spellings.iter().any(|s| n.contains(s))
+            || page.is_some_and(|p| {
+                spellings
+                    .iter()
+                    .any(|s| p.names.iter().any(|m| m == s) && p.operation(s) == p.operation(n))
+            })
+    };
     for n in page
         .iter()
         .flat_map(|p| &p.names)
-        .filter(|n| spellings.iter().any(|s| n.contains(s)))
+        .filter(|n| same_operation(n))
     {
         names.push(n.clone());
         if n.ends_with("at") {
@@ -555,6 +564,12 @@ mod tests {
         assert!(
             !stat.contains(&"statx".to_owned()),
             "statx has its own page"
+        );
+        // lstat is stat of the link itself; glibc makes it through fstatat.
+        assert!(
+            v("lstat").contains(&"newfstatat".to_owned()),
+            "{:?}",
+            v("lstat")
         );
         // pread's page also documents pwrite: another operation.
         assert_eq!(v("pread"), ["pread64"]);

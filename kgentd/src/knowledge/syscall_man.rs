@@ -82,6 +82,29 @@ impl SyscallMan {
     }
 }
 
+impl Page {
+    /// The operation a call of this page performs, as the conventions of syscalls(2) name its
+    /// variants: without the `at`/`at2`/`64`/`4`/`3`/`2` suffix of an extended entry point, and
+    /// without the `f` (by descriptor), `l` (the link itself) or `p` (at an offset) prefix when
+    /// what remains is a call of the same page. `fchmodat` and `lstat` are `chmod` and `stat`;
+    /// `pwrite` stays `pwrite` beside `pread` (another operation on the same page).
+    pub fn operation<'n>(&self, name: &'n str) -> &'n str {
+        let listed = |n: &str| self.names.iter().any(|m| m == n);
+        let unprefixed = |n: &'n str| match n.strip_prefix(['f', 'l', 'p']) {
+            Some(rest) if listed(rest) => rest,
+            _ => n,
+        };
+        for suffix in ["at2", "at", "64", "4", "3", "2"] {
+            if let Some(rest) = name.strip_suffix(suffix) {
+                if listed(rest) || listed(unprefixed(rest)) {
+                    return unprefixed(rest);
+                }
+            }
+        }
+        unprefixed(name)
+    }
+}
+
 /// The names a kernel syscall may have in the man pages: itself, without the `new` prefix of a
 /// newer entry point, without the `64` suffix of a 64-bit-offset variant (syscalls(2)).
 pub fn man_spellings(kernel_name: &str) -> Vec<&str> {
@@ -130,6 +153,21 @@ mod tests {
         let sync = man.page_of("sync").expect("sync's page");
         assert!(!sync.names.contains(&"fsync".to_owned()), "{sync:?}");
         assert!(man.page_of("no_such_call").is_none());
+    }
+
+    #[test]
+    fn a_pages_calls_reduce_to_the_operation_they_perform() {
+        let man = SyscallMan::shipped();
+        let stat = man.page_of("stat").expect("stat's page");
+        for n in ["stat", "fstat", "lstat", "fstatat"] {
+            assert_eq!(stat.operation(n), "stat", "{n}");
+        }
+        let chmod = man.page_of("chmod").expect("chmod's page");
+        assert_eq!(chmod.operation("fchmodat"), "chmod");
+        let pread = man.page_of("pread").expect("pread's page");
+        assert_ne!(pread.operation("pread"), pread.operation("pwrite"));
+        let dup = man.page_of("dup").expect("dup's page");
+        assert_eq!(dup.operation("dup3"), "dup");
     }
 
     #[test]
