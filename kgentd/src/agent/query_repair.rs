@@ -138,6 +138,25 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
             e.terms(&mut terms);
         }
     }
+    // Several probes and "which call it was": the probe that fired is printed (or keyed).
+    let events: std::collections::BTreeSet<String> = q
+        .from
+        .iter()
+        .map(|p| {
+            p.replace(":sys_exit_", ":sys_enter_")
+                .replace("uretprobe:", "uprobe:")
+        })
+        .collect();
+    let probe = Expr::Term(Term::Builtin("probe".into()));
+    let says_which = terms.contains(&Term::Builtin("probe".into())) || q.group_by.contains(&probe);
+    if events.len() > 1 && intent.asks(Concept::WhichCall) && !says_which {
+        if q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
+            q.group_by.push(probe);
+        } else {
+            q.select.push(Item::Value(probe));
+        }
+        notes.push("the request asks which call it was: the probe that fired is shown".into());
+    }
     let calls = q.from.iter().all(|p| {
         p.contains(":sys_enter_")
             || p.contains(":sys_exit_")
@@ -282,6 +301,31 @@ mod tests {
 
     fn normalize(q: &mut Query, request: &str) -> Vec<String> {
         super::normalize(q, &Intent::read(request))
+    }
+
+    #[test]
+    fn several_calls_and_which_one_it_was_print_the_probe() {
+        let ask = "log fsync and fdatasync calls with the process name and which call it was";
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync").expect("parses");
+        let notes = normalize(&mut q, ask);
+        assert!(
+            q.select
+                .contains(&Item::Value(Expr::Term(Term::Builtin("probe".into())))),
+            "{:?}",
+            q.select
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let mut q = parse("SELECT count() FROM tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync GROUP BY comm").expect("parses");
+        normalize(&mut q, ask);
+        assert!(
+            q.group_by
+                .contains(&Expr::Term(Term::Builtin("probe".into()))),
+            "{:?}",
+            q.group_by
+        );
+        // One call (its two halves) needs no probe name.
+        let mut q = parse("SELECT comm, ret FROM tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_exit_fsync").expect("parses");
+        assert!(normalize(&mut q, ask).is_empty());
     }
 
     #[test]

@@ -207,6 +207,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = some_syscalls_for_all(host, intent, source) {
         missing.push(m);
     }
+    if let Some(m) = which_call_untold(intent, source, &code) {
+        missing.push(m);
+    }
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)
@@ -356,6 +359,56 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
     });
     (!every).then(|| {
         "the request is about system calls in general and names none, but the program observes only some: attach to tracepoint:raw_syscalls:sys_exit (args->id is the syscall number, args->ret its result) or tracepoint:raw_syscalls:sys_enter, which fire for every system call".to_owned()
+    })
+}
+
+/// A request that asks which call each report is about ([`Concept::WhichCall`]), answered by a
+/// program on several events whose output cannot tell them apart: a block attached to two
+/// events without the `probe` (or `func`) builtin, or blocks whose printed text is the same.
+/// The entry and exit of one syscall or function are one event. `code` is the program without
+/// comments and string contents.
+fn which_call_untold(intent: &Intent, source: &str, code: &str) -> Option<String> {
+    if !intent.asks(Concept::WhichCall) {
+        return None;
+    }
+    static NAMES_PROBE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b(probe|func)\b").expect("static regex"));
+    static STRING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("static regex"));
+    if NAMES_PROBE.is_match(code) {
+        return None;
+    }
+    let event = |p: &ProbeSpec| {
+        p.target
+            .replace(":sys_exit_", ":sys_enter_")
+            .trim_start_matches("uretprobe:")
+            .trim_start_matches("uprobe:")
+            .to_owned()
+    };
+    let mut all = std::collections::BTreeSet::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut shared_block = false;
+    for b in probe_blocks(source) {
+        let events: std::collections::BTreeSet<String> = b
+            .probes
+            .iter()
+            .filter(|p| p.observes_events())
+            .map(event)
+            .collect();
+        if events.is_empty() {
+            continue;
+        }
+        shared_block |= events.len() > 1;
+        all.extend(events);
+        let text: String = STRING.find_iter(&b.body).map(|m| m.as_str()).collect();
+        texts.push(text);
+    }
+    let mut distinct = texts.clone();
+    distinct.sort();
+    distinct.dedup();
+    let told = !shared_block && distinct.len() == texts.len();
+    (all.len() > 1 && !told).then(|| {
+        "the request asks which call each report is about, but the program's output is the same for all of its events: print the `probe` builtin (or use it as a map key)".to_owned()
     })
 }
 
@@ -550,6 +603,28 @@ mod tests {
         assert!(!c.passed() && c.detail().contains("0x7f"), "{}", c.detail());
         let both = "tracepoint:sched:sched_process_exit { printf(\"%s %d %d\\n\", comm, (curtask->exit_code >> 8) & 0xff, curtask->exit_code & 0x7f); }";
         assert!(check_coverage(&host(), &ask, both).passed());
+    }
+
+    #[test]
+    fn which_call_it_was_is_told_apart() {
+        let ask = Intent::read("log fsync and fdatasync calls with the pid and which call it was");
+        let same = "tracepoint:syscalls:sys_enter_fsync { printf(\"%d\\n\", pid); }\ntracepoint:syscalls:sys_enter_fdatasync { printf(\"%d\\n\", pid); }";
+        let c = check_coverage(&host(), &ask, same);
+        assert!(
+            !c.passed() && c.detail().contains("`probe`"),
+            "{}",
+            c.detail()
+        );
+        let shared = "tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync { printf(\"%d\\n\", pid); }";
+        assert!(!check_coverage(&host(), &ask, shared).passed());
+        for told in [
+            "tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync { printf(\"%s %d\\n\", probe, pid); }",
+            "tracepoint:syscalls:sys_enter_fsync { printf(\"fsync %d\\n\", pid); }\ntracepoint:syscalls:sys_enter_fdatasync { printf(\"fdatasync %d\\n\", pid); }",
+            // One call's entry and exit are one event.
+            "tracepoint:syscalls:sys_enter_fsync { @s[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_fsync { printf(\"%d\\n\", pid); }",
+        ] {
+            assert!(check_coverage(&host(), &ask, told).passed(), "{told}");
+        }
     }
 
     #[test]

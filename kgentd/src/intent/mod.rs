@@ -56,6 +56,8 @@ pub enum Concept {
     AllSyscalls,
     /// The request asks for the signal that killed a process (its termination signal).
     FatalSignal,
+    /// The request asks which of several calls (or events) each report is about.
+    WhichCall,
     Open,
     NonZeroExit,
     WorldWritable,
@@ -93,6 +95,7 @@ impl Concept {
                 | Concept::EitherOutcome
                 | Concept::TargetTask
                 | Concept::FatalSignal
+                | Concept::WhichCall
                 | Concept::Identifies
                 | Concept::CommandLine
                 | Concept::Milliseconds
@@ -121,6 +124,7 @@ impl Concept {
         Concept::NewThreads,
         Concept::AllSyscalls,
         Concept::FatalSignal,
+        Concept::WhichCall,
         Concept::Open,
         Concept::NonZeroExit,
         Concept::WorldWritable,
@@ -432,6 +436,51 @@ fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<Stri
             && !out.iter().any(|w| w == word)
         {
             out.push(word.to_owned());
+        }
+    }
+    if speaks_of_calls {
+        for word in listed_with_jargon(lower, english) {
+            if !out.iter().any(|w| w == word) {
+                out.push(word.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Single words of a comma list ("sync, syncfs, fsync or msync") in which some item is a name
+/// no English word has (`syncfs`): the list names calls, everyday-looking ones too. The first
+/// item is the last word before the first comma ("calls to read, write…"), the last item the
+/// first word after the last separator ("…and readv per process").
+fn listed_with_jargon<'t>(lower: &'t str, english: &[String]) -> Vec<&'t str> {
+    let mut out = Vec::new();
+    for clause in lower.split(['(', ')', ';', ':', '.', '?', '!', '\n']) {
+        let items: Vec<&str> = clause
+            .split(',')
+            .flat_map(|i| i.split(" or "))
+            .flat_map(|i| i.split(" and "))
+            .map(str::trim)
+            .collect();
+        let last = items.len().saturating_sub(1);
+        let words: Vec<&str> = items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| match k {
+                0 => i.split_whitespace().last().unwrap_or(""),
+                k if k == last => i.split_whitespace().next().unwrap_or(""),
+                _ => i,
+            })
+            .filter(|i| {
+                !i.is_empty()
+                    && i.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .collect();
+        let jargon = words
+            .iter()
+            .any(|w| w.len() >= 4 && !english.iter().any(|e| e == w));
+        if items.len() >= 3 && words.len() * 2 >= items.len() && jargon {
+            out.extend(words);
         }
     }
     out

@@ -137,6 +137,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "jobs that sent a signal, and which one",
         ),
         (
+            WhichCall,
+            "log chown and fchown, saying which call it was",
+            "log chown and fchown, saying which file it was",
+        ),
+        (
             SpeaksOfCalls,
             "track chown/lchown calls",
             "track chown/lchown",
@@ -388,4 +393,25 @@ fn system_calls_in_general_are_read_in_words_of_my_own() {
     ] {
         assert!(!read(text).asks(Concept::AllSyscalls), "{text}");
     }
+}
+
+#[test]
+fn a_comma_list_of_call_names_names_the_everyday_ones_too() {
+    let i = read("count the calls to read, write, pread64 and readv per process");
+    for w in ["read", "write", "pread64", "readv"] {
+        assert!(
+            i.syscall_words.contains(&w.to_owned()),
+            "{w}: {:?}",
+            i.syscall_words
+        );
+    }
+    // A list of everyday words is no list of calls, nor is a list where no call is spoken of.
+    let plain = read("calls that read, write or close files");
+    assert!(
+        !plain.syscall_words.contains(&"read".to_owned()),
+        "{:?}",
+        plain.syscall_words
+    );
+    let no_calls = read("list sync, syncfs and fsync activity");
+    assert!(!no_calls.syscall_words.contains(&"sync".to_owned()));
 }

@@ -715,7 +715,7 @@ fn kind(e: &Event, t: &Term) -> Kind {
             },
             Term::Builtin(b),
         ) if b == "comm" => field(e, "comm").map_or(Kind::CharArray, field_kind),
-        (_, Term::Builtin(b)) if b == "comm" => Kind::CharArray,
+        (_, Term::Builtin(b)) if b == "comm" || b == "probe" => Kind::CharArray,
         (_, Term::Field(f)) => field(e, f).map_or(Kind::Int, field_kind),
         (Event::Func { params, .. }, Term::Arg(i)) => {
             params.get(*i as usize).map_or(Kind::Int, field_kind)

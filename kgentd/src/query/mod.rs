@@ -358,7 +358,9 @@ impl fmt::Display for ParseError {
     }
 }
 
-pub const BUILTINS: &[&str] = &["comm", "pid", "tid", "uid", "cpu"];
+/// bpftrace builtins a query may name; `probe` is the name of the probe that fired (which of
+/// several calls it was).
+pub const BUILTINS: &[&str] = &["comm", "pid", "tid", "uid", "cpu", "probe"];
 
 /// Extracts and parses the query of a model reply: the first `SELECT … FROM …` statement,
 /// fenced or not.
