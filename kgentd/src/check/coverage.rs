@@ -292,7 +292,12 @@ fn target_task_missing(
             continue;
         };
         for f in &tp.fields {
-            let names_a_task = f.name == "pid" || f.name.ends_with("_pid") || f.name == "tgid";
+            // Its pid, or its name: `comm` of sched_wakeup and signal_generate is the target's.
+            let names_a_task = f.name == "pid"
+                || f.name.ends_with("_pid")
+                || f.name == "tgid"
+                || f.name == "comm"
+                || f.name.ends_with("_comm");
             if names_a_task && !fields.iter().any(|(_, n)| *n == f.name) {
                 fields.push((p.target.clone(), f.name.clone()));
             }
@@ -531,6 +536,19 @@ mod tests {
         let filtered =
             "tracepoint:syscalls:sys_enter_kill /args->pid > 0/ { printf(\"%d\\n\", pid); }";
         assert!(!check_coverage(&h, &ask, filtered).passed());
+        // The acted-on task's name is reported too where the event carries it.
+        let mut h2 = h.clone();
+        if let Some(tp) = h2.tracepoints.get_mut("syscalls:sys_enter_kill") {
+            tp.fields.push(Field {
+                ctype: "char[16]".into(),
+                name: "comm".into(),
+            });
+        }
+        let by_name =
+            "tracepoint:syscalls:sys_enter_kill { printf(\"%s %d\\n\", args->comm, args->sig); }";
+        let named = Intent::read("show the name of each process being killed, and the signal");
+        let c = check_coverage(&h2, &named, by_name);
+        assert!(c.passed(), "{}", c.detail());
         // Where the acted-on task runs the probe (a signal being delivered), `pid` is it.
         let delivered =
             "tracepoint:signal:signal_deliver { printf(\"%d %d\\n\", pid, args->sig); }";

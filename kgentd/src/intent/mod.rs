@@ -448,8 +448,9 @@ fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<Stri
     out
 }
 
-/// Single words of a comma list ("sync, syncfs, fsync or msync") in which some item is a name
-/// no English word has (`syncfs`): the list names calls, everyday-looking ones too. The first
+/// Single words of a comma list ("sync, syncfs, fsync or msync") in which at least two items,
+/// and half of them, are names no English word has (`syncfs`, `fsync`): the list names calls,
+/// everyday-looking ones too. The first
 /// item is the last word before the first comma ("calls to read, write…"), the last item the
 /// first word after the last separator ("…and readv per process").
 fn listed_with_jargon<'t>(lower: &'t str, english: &[String]) -> Vec<&'t str> {
@@ -476,10 +477,17 @@ fn listed_with_jargon<'t>(lower: &'t str, english: &[String]) -> Vec<&'t str> {
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             })
             .collect();
+        // Two names no English word has, and they are at least half the list: one such word
+        // ("which" in "the time, PID and which call") makes no list of calls.
         let jargon = words
             .iter()
-            .any(|w| w.len() >= 4 && !english.iter().any(|e| e == w));
-        if items.len() >= 3 && words.len() * 2 >= items.len() && jargon {
+            .filter(|w| w.len() >= 4 && !english.iter().any(|e| e == *w))
+            .count();
+        if items.len() >= 3
+            && words.len() * 2 >= items.len()
+            && jargon >= 2
+            && jargon * 2 >= words.len()
+        {
             out.extend(words);
         }
     }

@@ -412,6 +412,12 @@ fn a_comma_list_of_call_names_names_the_everyday_ones_too() {
         "{:?}",
         plain.syscall_words
     );
+    let words = read("log fsync calls with the time, PID, process name and which call it was");
+    assert!(
+        !words.syscall_words.contains(&"time".to_owned()),
+        "{:?}",
+        words.syscall_words
+    );
     let no_calls = read("list sync, syncfs and fsync activity");
     assert!(!no_calls.syscall_words.contains(&"sync".to_owned()));
 }
