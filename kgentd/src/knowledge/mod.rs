@@ -411,26 +411,10 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
             }
         }
     }
-    // `name` must itself be a syscall here, in some spelling; or a family name the syscalls
-    // extend (`exec` → execve, execveat; `recv` → recvfrom, recvmsg, recvmmsg), when it is no
-    // everyday fragment: 4 letters or more, and at most 4 syscalls so named.
+    // `name` must itself be a syscall here, in some spelling.
     let own = syscall_man::kernel_spellings(name);
     if !out.iter().any(|v| own.contains(v)) {
-        if name.len() < 4 {
-            return Vec::new();
-        }
-        let extended: Vec<String> = host
-            .tracepoints
-            .keys()
-            .filter_map(|k| k.strip_prefix("syscalls:sys_enter_"))
-            .filter(|s| s.starts_with(name))
-            .map(str::to_owned)
-            .collect();
-        return if extended.len() <= 4 {
-            extended
-        } else {
-            Vec::new()
-        };
+        return Vec::new();
     }
     out
 }
@@ -591,9 +575,5 @@ mod tests {
         assert_eq!(v("pread"), ["pread64"]);
         assert_eq!(v("fork"), ["fork", "vfork", "clone", "clone3"]);
         assert!(v("frobnicate").is_empty());
-        // A family name no syscall has is the syscalls that extend it.
-        let h = HostFacts::for_tests_with_syscalls(&["execve", "execveat", "exit", "exit_group"]);
-        assert_eq!(syscall_variants(&h, "exec"), ["execve", "execveat"]);
-        assert!(syscall_variants(&h, "ex").is_empty());
     }
 }
