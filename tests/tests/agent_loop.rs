@@ -350,7 +350,7 @@ async fn uprobes_are_grounded_in_the_named_binary_and_checked_against_its_symbol
         "{}",
         host_check.detail
     );
-    let answer = final_answer(&events).expect("answer");
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("no answer: {events:#?}"));
     assert_eq!(answer.iterations, 2);
     assert!(answer
         .checks

@@ -672,12 +672,20 @@ impl<'a, 'r> Session<'a, 'r> {
             // Nothing at run time says this program observes what was asked: then the
             // request-subject check judges it, even where it is off for exercised programs
             // (a neighbouring event the workload never provokes passes every other check).
-            if !self.agent.config.subject_check && !plan.all_subjects.is_empty() {
+            // Only tracepoints: the subject index speaks of the catalog's events, while a
+            // uprobe is on a function of the binary the request names (checked against its
+            // symbols by the host check).
+            let probes = check::subject::bpftrace_probes(source);
+            let tracepoints_only = probes
+                .iter()
+                .all(|p| p.starts_with("tracepoint:") || p.starts_with("t:"));
+            if !self.agent.config.subject_check && !plan.all_subjects.is_empty() && tracepoints_only
+            {
                 checks.push(check::subject::check_subject(
                     &self.agent.knowledge.subject_index,
                     &plan.all_subjects,
                     &self.intent,
-                    &check::subject::bpftrace_probes(source),
+                    &probes,
                 ));
             }
             return checks;
