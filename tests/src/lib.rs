@@ -481,13 +481,18 @@ pub const NOBODY: &str = "65534";
 /// meanwhile. The binary is copied beside the socket: the checkout itself may not be readable
 /// by nobody.
 pub async fn as_nobody(socket: &Path, args: &[&str]) -> std::process::Output {
+    as_nobody_in_group(socket, NOBODY, args).await
+}
+
+/// [`as_nobody`] with primary group `gid` (roles map numeric gids).
+pub async fn as_nobody_in_group(socket: &Path, gid: &str, args: &[&str]) -> std::process::Output {
     let dir = socket.parent().expect("socket dir");
     let ctl = dir.join("kgentctl");
     if !ctl.exists() {
         copy_executable(&workspace_bin("kgentctl"), &ctl);
     }
     tokio::process::Command::new("setpriv")
-        .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"])
+        .args(["--reuid", NOBODY, "--regid", gid, "--clear-groups"])
         .arg(&ctl)
         .arg("--socket")
         .arg(socket)

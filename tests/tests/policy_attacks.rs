@@ -8,9 +8,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use kgent_tests::{
-    ask_all, proto, run_until_finished, workspace_bin, TestDaemon, GOOD_OPENAT, NOBODY,
-};
+use kgent_tests::{ask_all, proto, run_until_finished, TestDaemon, GOOD_OPENAT, NOBODY};
 use kgentd::llm::ScriptedBackend;
 use proto::ask_event::Event;
 
@@ -22,20 +20,7 @@ const OPERATOR_MAX_S: u32 = 2;
 
 /// kgentctl as nobody with primary group `gid`.
 async fn as_user(socket: &std::path::Path, gid: &str, args: &[&str]) -> Output {
-    let dir = socket.parent().expect("socket dir");
-    let ctl = dir.join("kgentctl");
-    if !ctl.exists() {
-        kgent_tests::copy_executable(&workspace_bin("kgentctl"), &ctl);
-    }
-    tokio::process::Command::new("setpriv")
-        .args(["--reuid", NOBODY, "--regid", gid, "--clear-groups"])
-        .arg(&ctl)
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .await
-        .expect("setpriv (util-linux)")
+    kgent_tests::as_nobody_in_group(socket, gid, args).await
 }
 
 fn text(b: &[u8]) -> String {

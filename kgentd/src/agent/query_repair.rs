@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn several_calls_and_which_one_it_was_print_the_probe() {
-        let ask = "log fsync and fdatasync calls with the process name and which call it was";
+        let ask = "for each fdatasync or fsync, print who made it and which call it was";
         let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync").expect("parses");
         let notes = normalize(&mut q, ask);
         assert!(

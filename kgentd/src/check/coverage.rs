@@ -126,6 +126,10 @@ const RULES: &[Rule] = &[
     },
 ];
 
+/// A string literal of bpftrace (escapes included).
+static STRING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("static regex"));
+
 /// A rule with its patterns compiled, once per process.
 struct Compiled {
     rule: &'static Rule,
@@ -157,8 +161,6 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
 pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check {
     let started = std::time::Instant::now();
     let no_comments = strip_comments(source);
-    static STRING: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("static regex"));
     let code = STRING.replace_all(&no_comments, "\"\"");
     let formats: String = STRING
         .find_iter(&no_comments)
@@ -378,8 +380,6 @@ fn which_call_untold(intent: &Intent, source: &str, code: &str) -> Option<String
     }
     static NAMES_PROBE: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\b(probe|func)\b").expect("static regex"));
-    static STRING: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("static regex"));
     if NAMES_PROBE.is_match(code) {
         return None;
     }

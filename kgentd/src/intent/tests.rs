@@ -412,7 +412,7 @@ fn a_comma_list_of_call_names_names_the_everyday_ones_too() {
         "{:?}",
         plain.syscall_words
     );
-    let words = read("log fsync calls with the time, PID, process name and which call it was");
+    let words = read("every fsync call: print the time, PID, program name and which call it was");
     assert!(
         !words.syscall_words.contains(&"time".to_owned()),
         "{:?}",
