@@ -488,7 +488,8 @@ mod tests {
 
     fn host() -> HostFacts {
         HostFacts::for_tests_with_syscalls(&[
-            "read", "bind", "connect", "accept", "accept4", "mkdir", "mkdirat", "fork",
+            "read", "bind", "connect", "accept", "accept4", "mkdir", "mkdirat", "fork", "openat",
+            "execve", "execveat", "recvfrom", "recvmsg",
         ])
     }
 
@@ -754,6 +755,23 @@ mod tests {
         ));
         // Requests that ask for nothing specific pass.
         assert!(passes("trace something", connect));
+    }
+
+    #[test]
+    fn a_call_the_c_library_makes_through_another_syscall_is_traced_there() {
+        let opens =
+            "tracepoint:syscalls:sys_exit_openat /args->ret < 0/ { printf(\"%s\\n\", comm); }";
+        let request = "list the programs whose execv() fails, by process name";
+        let c = check_coverage(&host(), &Intent::read(request), opens);
+        assert!(!c.passed());
+        assert!(c.detail().contains("sys_enter_execve"), "{}", c.detail());
+        let execs =
+            "tracepoint:syscalls:sys_exit_execve /args->ret < 0/ { printf(\"%s\\n\", comm); }";
+        assert!(passes(request, execs));
+        // recv(2) documents recv beside recvfrom and recvmsg, the syscalls that perform it.
+        let recvs = "tracepoint:syscalls:sys_enter_recvfrom { printf(\"%s\\n\", comm); }";
+        assert!(passes("which process name calls recv() most", recvs));
+        assert!(!passes("which process name calls recv() most", opens));
     }
 
     #[test]

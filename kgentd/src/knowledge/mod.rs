@@ -411,10 +411,22 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
             }
         }
     }
-    // `name` must itself be a syscall here, in some spelling.
+    // `name` must itself be a syscall here, in some spelling, or a call the man pages document
+    // that this architecture makes through others: one a section-2 page lists beside the
+    // syscalls that stand for it (recv → recvfrom, recvmsg), or one the C library performs
+    // through another syscall (`specs-db/libc-calls.toml`: exec → execve, wait → wait4).
     let own = syscall_man::kernel_spellings(name);
-    if !out.iter().any(|v| own.contains(v)) {
-        return Vec::new();
+    let is_syscall = out.iter().any(|v| own.contains(v));
+    let documented = page.is_some_and(|p| p.names.iter().any(|n| n == name));
+    if !is_syscall && !documented {
+        out.clear();
+    }
+    for target in syscall_man::library_syscalls(name) {
+        for v in syscall_variants(host, target) {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
     }
     out
 }
@@ -552,6 +564,15 @@ mod tests {
             "clone3",
             "fork",
             "vfork",
+            "execve",
+            "execveat",
+            "recvfrom",
+            "recvmsg",
+            "waitid",
+            "wait4",
+            "exit",
+            "exit_group",
+            "process_vm_readv",
         ]);
         let v = |n: &str| syscall_variants(&h, n);
         // sync(2) documents sync and syncfs; fsync has its own page: not a way to call sync.
@@ -575,5 +596,14 @@ mod tests {
         assert_eq!(v("pread"), ["pread64"]);
         assert_eq!(v("fork"), ["fork", "vfork", "clone", "clone3"]);
         assert!(v("frobnicate").is_empty());
+        // Calls that are no syscall here: the man pages say which syscalls make them.
+        assert_eq!(v("exec"), ["execve", "execveat"]);
+        assert_eq!(v("recv"), ["recvfrom", "recvmsg"]);
+        assert_eq!(v("wait"), ["wait4", "waitid"]);
+        assert_eq!(v("waitpid"), ["wait4"]);
+        assert_eq!(v("exit"), ["exit", "exit_group"]);
+        // A word that merely begins a syscall's name is none: "process" is not process_vm_readv.
+        assert!(v("process").is_empty());
+        assert!(v("exe").is_empty());
     }
 }

@@ -16,6 +16,54 @@ use serde::Deserialize;
 /// The generated file, as shipped with this build of kgentd.
 pub const MAN: &str = include_str!("../../../specs-db/syscall-man.toml");
 
+/// The hand-written table of calls the C library makes through another syscall.
+pub const LIBC_CALLS: &str = include_str!("../../../specs-db/libc-calls.toml");
+
+/// Calls the C library performs through other syscalls (`exec` → execve), with the man page
+/// that says so.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryCall {
+    pub names: Vec<String>,
+    pub syscalls: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LibcFile {
+    call: Vec<LibraryCall>,
+}
+
+/// Parses `libc-calls.toml`; every entry needs names, syscalls and a source.
+pub fn parse_library_calls(text: &str) -> Result<Vec<LibraryCall>, String> {
+    let file: LibcFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    for c in &file.call {
+        if c.names.is_empty() || c.syscalls.is_empty() || c.source.trim().is_empty() {
+            return Err(format!(
+                "the entry for {:?} lacks names, syscalls or a source",
+                c.names
+            ));
+        }
+    }
+    Ok(file.call)
+}
+
+/// The syscalls the C library uses for the call `name` (`exec` → execve; `wait` → wait4),
+/// beyond `name` itself; empty when the table has no entry for it.
+pub fn library_syscalls(name: &str) -> &'static [String] {
+    static CALLS: LazyLock<Vec<LibraryCall>> = LazyLock::new(|| {
+        parse_library_calls(LIBC_CALLS).unwrap_or_else(|e| {
+            tracing::error!("specs-db/libc-calls.toml: {e}");
+            Vec::new()
+        })
+    });
+    CALLS
+        .iter()
+        .find(|c| c.names.iter().any(|n| n == name))
+        .map_or(&[], |c| c.syscalls.as_slice())
+}
+
 /// One man page: the calls it documents together and what they do.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,6 +216,21 @@ mod tests {
         assert_ne!(pread.operation("pread"), pread.operation("pwrite"));
         let dup = man.page_of("dup").expect("dup's page");
         assert_eq!(dup.operation("dup3"), "dup");
+    }
+
+    #[test]
+    fn library_calls_parse_and_name_their_source() {
+        let calls = parse_library_calls(LIBC_CALLS).expect("shipped library calls");
+        assert!(calls
+            .iter()
+            .all(|c| c.source.contains("(2)") || c.source.contains("(3)")));
+        assert_eq!(library_syscalls("execvp"), ["execve"]);
+        assert_eq!(library_syscalls("waitpid"), ["wait4"]);
+        assert!(library_syscalls("openat").is_empty());
+        assert!(
+            parse_library_calls("[[call]]\nnames = [\"x\"]\nsyscalls = []\nsource = \"s\"\n")
+                .is_err()
+        );
     }
 
     #[test]
