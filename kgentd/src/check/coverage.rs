@@ -212,6 +212,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = which_call_untold(intent, source, &code) {
         missing.push(m);
     }
+    if let Some(m) = super::addresses::addresses_shown(host, source) {
+        missing.push(m);
+    }
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)

@@ -10,7 +10,8 @@
 //!   comparison, a signed division) are reported with a pass: bpftrace loads what it warns about.
 //! - `request-coverage`: what the request explicitly asks to see (the process name, a duration,
 //!   a histogram, the return value, a syscall it names as a call…) is computed by the program
-//!   (see `coverage`). Static, before anything is loaded.
+//!   (see `coverage`), and no pointer is shown as a number (see `addresses`). Static, before
+//!   anything is loaded.
 //! - `request-subject`: the program's probes observe what the request is about (each of its
 //!   subjects, as this host's attach points speak of them), not a neighbouring event; failures
 //!   name the attach points that do (see `subject`). Static, before anything is loaded.
@@ -22,6 +23,7 @@
 //! - `clang-compile` and `verifier-load` for C programs: see [`c_program`].
 //! - `program-policy`: what the caller's role lets a program do (see [`crate::policy`]); a
 //!   refused bpftrace candidate is never loaded or smoke-run, a refused C object never loaded.
+mod addresses;
 pub mod c_program;
 mod coverage;
 pub mod provoked;

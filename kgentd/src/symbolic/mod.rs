@@ -11,7 +11,7 @@
 //! deletes, aggregations, `printf`, casts, `bswap`, `str`, `ntop`). C programs are not read
 //! here. Reads host data only through [`Types`]; never loads or runs anything.
 pub mod contract;
-mod program;
+pub(crate) mod program;
 mod run;
 mod solve;
 mod types;
