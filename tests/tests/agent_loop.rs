@@ -88,6 +88,31 @@ async fn recovers_from_a_wrong_field_name() {
 }
 
 #[tokio::test]
+async fn a_repeated_candidate_is_not_checked_again_nor_shown_to_the_model_again() {
+    let bad = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->path)); }\n```";
+    let d = TestDaemon::scripted(&[bad, bad, GOOD_OPENAT]).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("an answer after the repeat");
+    assert_eq!(answer.iterations, 3);
+    // The repeat was not loaded again: one bpftrace-load failure, at iteration 1.
+    let load_failures = events
+        .iter()
+        .filter(|e| matches!(&e.event, Some(proto::ask_event::Event::Check(c)) if !c.passed && c.name == "bpftrace-load"))
+        .count();
+    assert_eq!(load_failures, 1);
+    // The request is asked afresh with what failed; the copied program is not shown again.
+    let after_repeat = prompt_at(&d, &answer.request_id, 3).await;
+    assert!(
+        after_repeat.contains("does not contain a field named 'path'"),
+        "{after_repeat}"
+    );
+    assert!(!after_repeat.contains("[assistant]"), "{after_repeat}");
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn an_event_that_does_not_exist_here_ends_in_no_answer_with_the_reason() {
     let bad = "```bpftrace\ntracepoint:compositor:frame_rendered { @frames = count(); }\n```";
     let d = TestDaemon::scripted(&[bad]).await;

@@ -347,6 +347,44 @@ fn same_event(a: &str, b: &str) -> bool {
     a != b && key(a).is_some() && key(a) == key(b)
 }
 
+/// Why a compiled query lost a call the request named, or None: a FROM syscall left out whole
+/// (it lacks a value the query aggregates or groups by) while no kept syscall is a variant of
+/// it ([`crate::knowledge::syscall_variants`]). Leaving out `open` beside `openat` loses no
+/// operation; leaving out `umount` beside `mount` loses every unmount.
+fn another_call_left_out(host: &HostFacts, c: &query::compile::Compiled) -> Option<String> {
+    let call = |probe: &str| {
+        probe
+            .strip_prefix("tracepoint:syscalls:sys_enter_")
+            .or_else(|| probe.strip_prefix("tracepoint:syscalls:sys_exit_"))
+            .map(str::to_owned)
+    };
+    let kept: Vec<String> = crate::toolchain::bpftrace::probe_blocks(&c.source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter_map(|p| call(&format!("tracepoint:{}", p.target)))
+        .collect();
+    let lost: Vec<String> = c
+        .left_out
+        .iter()
+        .filter(|(probe, _)| {
+            call(probe).is_some_and(|name| {
+                let variants = crate::knowledge::syscall_variants(host, &name);
+                !kept.iter().any(|k| {
+                    variants.contains(k)
+                        || crate::knowledge::syscall_variants(host, k).contains(&name)
+                })
+            })
+        })
+        .map(|(_, why)| why.clone())
+        .collect();
+    (!lost.is_empty()).then(|| {
+        format!(
+            "{}; that call is another operation than the ones kept, so leaving it out would lose its events: give it values it has, or trace it in a program of its own",
+            lost.join("; ")
+        )
+    })
+}
+
 impl Agent {
     /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
     /// Filter tests the request does not state are dropped first (see `query_repair::prune_filter`);
@@ -408,6 +446,9 @@ impl Agent {
             }
             Err(e) => return Err(format!("the query cannot be compiled: {e}")),
         };
+        if let Some(lost) = another_call_left_out(&self.host, &c) {
+            return Err(format!("the query cannot be compiled: {lost}"));
+        }
         let text = reply.trim().lines().collect::<Vec<_>>().join(" ");
         let mut source = String::new();
         for d in &dropped {
@@ -576,6 +617,55 @@ mod tests {
         }
         let fine = caught("r2", async { Ok::<_, KgentError>(7) }).await;
         assert_eq!(fine.ok(), Some(7));
+    }
+
+    #[test]
+    fn a_query_may_leave_out_a_variant_but_not_another_call() {
+        let mut h = HostFacts::for_tests_with_syscalls(&["mkdir", "rmdir", "open", "openat"]);
+        let field = |ctype: &str, name: &str| crate::host::Field {
+            ctype: ctype.into(),
+            name: name.into(),
+        };
+        let set = |h: &mut HostFacts, tp: &str, fields: Vec<crate::host::Field>| {
+            if let Some(t) = h.tracepoints.get_mut(tp) {
+                t.fields = fields;
+            }
+        };
+        set(
+            &mut h,
+            "syscalls:sys_enter_mkdir",
+            vec![field("const char *", "pathname"), field("umode_t", "mode")],
+        );
+        set(
+            &mut h,
+            "syscalls:sys_enter_rmdir",
+            vec![field("const char *", "pathname")],
+        );
+        set(
+            &mut h,
+            "syscalls:sys_enter_open",
+            vec![field("const char *", "filename"), field("int", "flags")],
+        );
+        set(
+            &mut h,
+            "syscalls:sys_enter_openat",
+            vec![
+                field("int", "dfd"),
+                field("const char *", "filename"),
+                field("int", "flags"),
+            ],
+        );
+        let compiled = |text: &str| {
+            let q = query::parse_reply(text).expect("parses");
+            query::compile::compile(&h, crate::knowledge::specs::query_facts(), &q)
+                .expect("compiles")
+        };
+        let both = compiled("SELECT count() FROM tracepoint:syscalls:sys_enter_mkdir, tracepoint:syscalls:sys_enter_rmdir GROUP BY args->mode");
+        let lost = another_call_left_out(&h, &both).expect("rmdir is lost");
+        assert!(lost.contains("sys_enter_rmdir"), "{lost}");
+        let variants = compiled("SELECT count() FROM tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_openat GROUP BY args->dfd");
+        assert_eq!(variants.left_out.len(), 1, "{variants:?}");
+        assert_eq!(another_call_left_out(&h, &variants), None);
     }
 
     #[test]

@@ -393,9 +393,19 @@ impl<'a, 'r> Session<'a, 'r> {
             (Strategy::Query, Some(q)) => (q.base.clone(), &mem.query_feedback),
             _ => (plan.base.clone(), &mem.feedback),
         };
-        if let Some((reply, repair)) = feedback {
-            messages.push(Message::new(Role::Assistant, reply.clone()));
-            messages.push(Message::new(Role::User, repair.clone()));
+        match feedback {
+            // After a repeat the reply is not shown again: a small model shown its own reply
+            // copies it. The request is asked afresh with what the earlier programs lacked.
+            Some((reply, repair)) if reply.is_empty() => {
+                if let Some(last) = messages.iter_mut().rev().find(|m| m.role == Role::User) {
+                    last.content = format!("{}\n\n{repair}", last.content);
+                }
+            }
+            Some((reply, repair)) => {
+                messages.push(Message::new(Role::Assistant, reply.clone()));
+                messages.push(Message::new(Role::User, repair.clone()));
+            }
+            None => {}
         }
         let prompt_text = messages
             .iter()
@@ -611,7 +621,7 @@ impl<'a, 'r> Session<'a, 'r> {
         if mem.smoke_failed.contains(&probes) {
             self.exclude(mem, probes, iteration);
         }
-        mem.feedback = Some((target.fenced(&source), target.repeat_prompt(&diag)));
+        mem.feedback = Some((String::new(), target.repeat_prompt(&diag)));
         None
     }
 

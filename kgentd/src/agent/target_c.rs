@@ -107,7 +107,7 @@ pub fn reconsider_prompt() -> String {
 
 pub fn repeat_prompt(diagnostics: &str) -> String {
     format!(
-        "You sent the same program again; it still fails on this host:\n{diagnostics}\n\nWrite a different program that avoids this problem, in one ```c block."
+        "Programs written for this request before failed on this host:\n{diagnostics}\n\nWrite a new program for the request that avoids this problem, in one ```c block."
     )
 }
 

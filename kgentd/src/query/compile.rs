@@ -125,6 +125,9 @@ impl std::fmt::Display for Lack {
 pub struct Compiled {
     pub source: String,
     pub notes: Vec<String>,
+    /// FROM events left out whole (their first probe, and why): they lack a value the query
+    /// aggregates or groups by. Whether that loses part of what was asked is the caller's call.
+    pub left_out: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,13 +187,17 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
         }
     }
     let mut kept = Vec::new();
+    let mut left_out = Vec::new();
     for e in events {
         match restrict(q, &e, specs) {
             Ok((rq, dropped)) => {
                 notes.extend(dropped);
                 kept.push((e, rq));
             }
-            Err(reason) => notes.push(format!("left out: {reason}")),
+            Err(reason) => {
+                notes.push(format!("left out: {reason}"));
+                left_out.push((event_name(&e).to_owned(), reason));
+            }
         }
     }
     if kept.is_empty() {
@@ -246,6 +253,7 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
     Ok(Compiled {
         source: src.trim_end().to_owned() + "\n",
         notes,
+        left_out,
     })
 }
 
