@@ -47,6 +47,8 @@ async fn every_shape_of_query_compiles_to_a_program_the_kernel_accepts() {
         "SELECT count() FROM tracepoint:syscalls:sys_enter_sendto GROUP BY comm, args->addr".into(),
         // argv
         "SELECT comm, pid, args->argv FROM tracepoint:syscalls:sys_enter_execve".into(),
+        // The parent process, by PID and name.
+        "SELECT pid, ppid, pcomm, args->filename FROM tracepoint:syscalls:sys_enter_execve".into(),
         // task-derived values
         "SELECT comm, pid, exit_code, exit_signal, age_ms FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0 OR exit_signal != 0".into(),
         // dual-stack addresses of a tracepoint

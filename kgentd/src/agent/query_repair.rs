@@ -280,7 +280,7 @@ fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
 
 fn is_identifier(t: &Term) -> bool {
     match t {
-        Term::Builtin(b) => matches!(b.as_str(), "pid" | "tid" | "uid" | "cpu"),
+        Term::Builtin(b) => matches!(b.as_str(), "pid" | "tid" | "uid" | "cpu" | "ppid"),
         Term::Field(f) => {
             let f = f.to_ascii_lowercase();
             // prev_pid, orig_cpu, dport, skaddr, newfd, sector…

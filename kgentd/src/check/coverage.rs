@@ -117,6 +117,22 @@ const RULES: &[Rule] = &[
         hint: "print the termination signal: `curtask->exit_code & 0x7f` in tracepoint:sched:sched_process_exit (wait(2) WTERMSIG), beside the exit code (`(curtask->exit_code >> 8) & 0xff`)",
     },
     Rule {
+        what: "the parent's PID",
+        asked: Concept::ParentPid,
+        code: r"real_parent|parent_pid|\bppid\b",
+        reported: true,
+        format: None,
+        hint: "print `curtask->real_parent->tgid` (in a query: ppid)",
+    },
+    Rule {
+        what: "the parent's name",
+        asked: Concept::ParentName,
+        code: r"real_parent\s*->\s*comm|parent_comm|\bpcomm\b",
+        reported: true,
+        format: None,
+        hint: "print `curtask->real_parent->comm` (in a query: pcomm)",
+    },
+    Rule {
         what: "a value in octal",
         asked: Concept::Octal,
         code: r"$^",
@@ -758,6 +774,17 @@ mod tests {
         ));
         // Requests that ask for nothing specific pass.
         assert!(passes("trace something", connect));
+    }
+
+    #[test]
+    fn the_parent_is_reported_when_asked_for() {
+        let own = "tracepoint:syscalls:sys_enter_read { printf(\"%d %s\\n\", pid, comm); }";
+        let request = "every reader with its PPID and the parent process name";
+        let c = check_coverage(&host(), &Intent::read(request), own);
+        assert!(c.detail().contains("the parent's PID"), "{}", c.detail());
+        assert!(c.detail().contains("the parent's name"), "{}", c.detail());
+        let parent = "tracepoint:syscalls:sys_enter_read { printf(\"%d %d %s\\n\", pid, curtask->real_parent->tgid, curtask->real_parent->comm); }";
+        assert!(passes(request, parent));
     }
 
     #[test]

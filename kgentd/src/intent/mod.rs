@@ -38,6 +38,10 @@ pub enum Concept {
     Port,
     Size,
     Octal,
+    /// The parent process's PID (getppid(2)).
+    ParentPid,
+    /// The parent process's name.
+    ParentName,
     // What the host must be able to do.
     HardwareCounters,
     CpuSampling,
@@ -91,6 +95,8 @@ impl Concept {
                 | Concept::Port
                 | Concept::Size
                 | Concept::Octal
+                | Concept::ParentPid
+                | Concept::ParentName
                 | Concept::Failure
                 | Concept::EitherOutcome
                 | Concept::TargetTask
@@ -116,6 +122,8 @@ impl Concept {
         Concept::Port,
         Concept::Size,
         Concept::Octal,
+        Concept::ParentPid,
+        Concept::ParentName,
         Concept::HardwareCounters,
         Concept::CpuSampling,
         Concept::Failure,

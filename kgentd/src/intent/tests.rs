@@ -49,6 +49,16 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         (Size, "the size of every mmap", "every mmap"),
         (Octal, "print the mode in octal", "print the mode"),
         (
+            ParentPid,
+            "each new shell with its parent's process id",
+            "each new shell with its process id",
+        ),
+        (
+            ParentName,
+            "cron jobs by the name of their parent",
+            "cron jobs by the name of the job",
+        ),
+        (
             HardwareCounters,
             "LLC misses per process",
             "calls per process",

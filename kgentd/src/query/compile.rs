@@ -723,7 +723,7 @@ fn kind(e: &Event, t: &Term) -> Kind {
             },
             Term::Builtin(b),
         ) if b == "comm" => field(e, "comm").map_or(Kind::CharArray, field_kind),
-        (_, Term::Builtin(b)) if b == "comm" || b == "probe" => Kind::CharArray,
+        (_, Term::Builtin(b)) if b == "comm" || b == "probe" || b == "pcomm" => Kind::CharArray,
         (_, Term::Field(f)) => field(e, f).map_or(Kind::Int, field_kind),
         (Event::Func { params, .. }, Term::Arg(i)) => {
             params.get(*i as usize).map_or(Kind::Int, field_kind)
@@ -771,6 +771,9 @@ fn scalar(t: &Term, ctx: &Ctx) -> String {
         {
             "args->comm".into()
         }
+        // The parent process (task_struct.real_parent; getppid(2) returns its tgid).
+        Term::Builtin(b) if b == "ppid" => "curtask->real_parent->tgid".into(),
+        Term::Builtin(b) if b == "pcomm" => "curtask->real_parent->comm".into(),
         Term::Builtin(b) => b.clone(),
         Term::Field(f) => {
             if ctx.paired_return && side(ctx.event, t) == Side::Entry {

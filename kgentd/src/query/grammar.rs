@@ -41,6 +41,8 @@ pub fn gbnf(
         r#""uid""#.into(),
         r#""cpu""#.into(),
         r#""probe""#.into(),
+        r#""ppid""#.into(),
+        r#""pcomm""#.into(),
         r#""ret""#.into(),
         match unit {
             Some(u) => format!(r#""duration_{}""#, u.suffix()),
@@ -105,7 +107,7 @@ pub fn system_prompt(kernel_release: &str) -> String {
         "You turn tracing requests for Linux {kernel_release} into one query for kgent, which compiles it to bpftrace. Reply with the query only.\n\
 Form: SELECT values FROM probes [WHERE condition] [GROUP BY keys]\n\
 - FROM: one or more probes listed by the user. For a syscall name its sys_enter_* tracepoint (list every variant the request means, e.g. open and openat).\n\
-- Values: comm, pid, tid, uid, cpu, probe (which of the FROM probes fired), args->FIELD (fields of the FROM tracepoints, entry or exit side, and parameters of a function whose prototype is listed), ret (what the call returned: bytes read or written, a new fd, 0, or -errno when < 0), duration_us / duration_ms / duration_ns (time from call to return; at an event without a return, what its facts say duration measures there), arg0..arg5 (uprobe arguments; str(arg0) for a string), process_age_ms (how long the current process has existed, not a connection or a request), exit_code and exit_signal (in sched_process_exit).\n\
+- Values: comm, pid, tid, uid, cpu, probe (which of the FROM probes fired), ppid and pcomm (the parent process's PID and name), args->FIELD (fields of the FROM tracepoints, entry or exit side, and parameters of a function whose prototype is listed), ret (what the call returned: bytes read or written, a new fd, 0, or -errno when < 0), duration_us / duration_ms / duration_ns (time from call to return; at an event without a return, what its facts say duration measures there), arg0..arg5 (uprobe arguments; str(arg0) for a string), process_age_ms (how long the current process has existed, not a connection or a request), exit_code and exit_signal (in sched_process_exit).\n\
 - kgent pairs entry and exit per thread, prints strings, addresses and ports correctly, and prints each event as one line.\n\
 - Aggregates: count(), sum(v), hist(v) (power-of-two histogram), avg(v), min(v), max(v), per GROUP BY keys; they print when tracing stops. Without an aggregate every event prints a line.\n\
 - WHERE: only conditions the request states, joined by AND / OR; sizes may use units (64 MiB); comm == \"name\" filters by process name.\n\

@@ -360,7 +360,9 @@ impl fmt::Display for ParseError {
 
 /// bpftrace builtins a query may name; `probe` is the name of the probe that fired (which of
 /// several calls it was).
-pub const BUILTINS: &[&str] = &["comm", "pid", "tid", "uid", "cpu", "probe"];
+/// `ppid`/`pcomm` are the parent process's PID and name (getppid(2); task_struct's
+/// `real_parent`, as execsnoop and exitsnoop print PPID).
+pub const BUILTINS: &[&str] = &["comm", "pid", "tid", "uid", "cpu", "probe", "ppid", "pcomm"];
 
 /// Extracts and parses the query of a model reply: the first `SELECT … FROM …` statement,
 /// fenced or not.
