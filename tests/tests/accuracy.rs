@@ -282,6 +282,31 @@ async fn a_pointer_used_as_a_condition_is_repaired_without_asking_again() {
 }
 
 #[tokio::test]
+async fn a_family_member_read_through_a_generic_sockaddr_is_cast_and_loads() {
+    // struct sockaddr has no sin_port: bpftrace refuses it; the member is sockaddr_in's.
+    let reply = "```bpftrace\ntracepoint:syscalls:sys_enter_connect /args->uservaddr->sa_family == 2/ { printf(\"%s %d\\n\", comm, args->uservaddr->sin_port); }\n```";
+    let d = TestDaemon::scripted(&[reply]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "for every IPv4 connect() show the process name and the port it connects to",
+        1,
+    )
+    .await
+    .expect("ask");
+    let answer =
+        final_answer(&events).unwrap_or_else(|| panic!("repaired and answered: {events:#?}"));
+    assert!(
+        answer
+            .program
+            .contains("((struct sockaddr_in *)args->uservaddr)->sin_port"),
+        "{}",
+        answer.program
+    );
+    assert!(answer.checks.iter().all(|c| c.passed || c.inconclusive));
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn a_kernel_function_this_kernel_cannot_attach_to_is_refused_with_the_reason() {
     let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
     let events = ask_all(

@@ -275,7 +275,7 @@ fn subject<'a>(
             Value::Result
         } else {
             match types.get(f) {
-                Some(FieldType::Pointer) => Value::Pointer,
+                Some(FieldType::Pointer | FieldType::SockaddrPointer) => Value::Pointer,
                 Some(t) if t.narrow_integer() => Value::Integer,
                 // Arrays and strings are no numbers; compared with 0 they test nothing real.
                 Some(FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString) => {

@@ -17,7 +17,17 @@
 //!   IPv4 or IPv6 address (bpftrace(8) `ntop`), so it is printed with `ntop()` and `%s`; a
 //!   `char[N]` array printed as a number is a string (`%s`, as bpftrace prints `comm`);
 //! - `*` applied to an integer field (`*args->count`): pointers are dereferenced as in C
-//!   (bpftrace(8), "Pointers"); an integer is the value, so the `*` goes.
+//!   (bpftrace(8), "Pointers"); an integer is the value, so the `*` goes;
+//! - a member of a pointer field read with `.` (`args->statbuf.st_size`): bpftrace refuses it
+//!   ("Can not access field … on type 'struct stat *'. Try dereferencing it first, or using
+//!   '->'"), and `->` is C's member access through a pointer;
+//! - a member of an address family read through a `struct sockaddr *` field
+//!   (`args->uservaddr->sin_port`): `struct sockaddr` has only `sa_family` and `sa_data`; the
+//!   members belong to the family's own struct, cast to it: `sin_*` to `struct sockaddr_in`
+//!   (ip(7)), `sin6_*` to `struct sockaddr_in6` (ipv6(7)), `sun_*` to `struct sockaddr_un`
+//!   (unix(7));
+//! - an address array used as a map key (`@[args->daddr]`): bpftrace refuses it ("context
+//!   cannot be used as a map key"); the key becomes `ntop(args->daddr)`, the address as text.
 //!
 //! It repairs only blocks whose probes are all tracepoints of this host that agree on the
 //! field's type; it does not judge what the program means (see `draft_filters` for that).
@@ -37,6 +47,8 @@ use crate::toolchain::bpftrace::syntax::{Edits, ProbeBlock};
 pub(super) enum FieldType {
     /// A pointer (`const char *`, `void *`).
     Pointer,
+    /// A pointer to a generic socket address (`struct sockaddr *`).
+    SockaddrPointer,
     /// `__data_loc char[]`: a string stored in the record.
     DataLocString,
     /// An array of characters or other elements (`char[16]`); its length when the type says it.
@@ -52,6 +64,10 @@ impl FieldType {
     pub(super) fn of(ctype: &str) -> FieldType {
         let t = ctype.trim();
         if t.contains('*') {
+            let bare = t.replace(' ', "");
+            if bare.ends_with("structsockaddr*") {
+                return FieldType::SockaddrPointer;
+            }
             return FieldType::Pointer;
         }
         if t.starts_with("__data_loc") {
@@ -245,6 +261,8 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
                 .or_else(|| fix.dereference(&at, k))
                 .or_else(|| fix.data_loc(&at, k))
                 .or_else(|| fix.printed_array(&at, k))
+                .or_else(|| fix.member_access(&at, k))
+                .or_else(|| fix.address_key(&at, k))
                 .unwrap_or(k + 1);
         }
     }
@@ -417,6 +435,82 @@ impl Fixes<'_> {
     }
 }
 
+impl Fixes<'_> {
+    /// `args->f.m` of a pointer field, or `args->f->m` of a `struct sockaddr *` field with a
+    /// member of one address family, at token `k`: `.` becomes `->`; the sockaddr is cast to
+    /// its family's struct.
+    fn member_access(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        let (name, last) = args_field_at(toks, k)?;
+        let sep = toks.get(last + 1)?;
+        let member = toks.get(last + 2)?.ident()?;
+        let ty = b.ty(name)?;
+        if !matches!(ty, FieldType::Pointer | FieldType::SockaddrPointer) {
+            return None;
+        }
+        if sep.is(".") {
+            self.edits.replace(sep.span.clone(), "->".to_owned());
+            self.note(format!(
+                "args->{name} is a pointer: its member {member} is read with ->"
+            ));
+        }
+        if ty == FieldType::SockaddrPointer && (sep.is(".") || sep.is("->")) {
+            let family = if member.starts_with("sin6_") {
+                "sockaddr_in6"
+            } else if member.starts_with("sin_") {
+                "sockaddr_in"
+            } else if member.starts_with("sun_") {
+                "sockaddr_un"
+            } else {
+                return Some(last + 3);
+            };
+            let span = toks[k].span.start..toks[last].span.end;
+            let field = self.source.get(span.clone())?;
+            self.edits
+                .replace(span, format!("((struct {family} *){field})"));
+            self.note(format!(
+                "args->{name} is a struct sockaddr *: read as struct {family} for {member}"
+            ));
+        }
+        Some(last + 3)
+    }
+
+    /// A map key that is exactly `args->f` of a 4- or 16-byte address, at token `k`: keyed by
+    /// `ntop(args->f)`.
+    fn address_key(&mut self, b: &Block, k: usize) -> Option<usize> {
+        let toks = b.toks;
+        if !matches!(toks.get(k)?.tok, Tok::Map(_)) || !toks.get(k + 1)?.is("[") {
+            return None;
+        }
+        let close = expr::matching(toks, k + 1)?;
+        let mut start = k + 2;
+        let mut depth = 0usize;
+        for j in k + 2..=close {
+            let t = &toks[j];
+            if t.is("(") || t.is("[") {
+                depth += 1;
+            } else if (t.is(")") || t.is("]")) && j != close {
+                depth = depth.saturating_sub(1);
+            }
+            if depth == 0 && (t.is(",") || j == close) {
+                if let Some((name, last)) = args_field_at(toks, start) {
+                    let whole = last + 1 == j;
+                    if whole && matches!(b.ty(name), Some(FieldType::Bytes(Some(4 | 16)))) {
+                        let span = toks[start].span.start..toks[last].span.end;
+                        let field = self.source.get(span.clone())?.to_owned();
+                        self.edits.replace(span, format!("ntop({field})"));
+                        self.note(format!(
+                            "args->{name} is an address array, which bpftrace cannot use as a map key: keyed by ntop(args->{name})"
+                        ));
+                    }
+                }
+                start = j + 1;
+            }
+        }
+        Some(k + 1)
+    }
+}
+
 /// The span of a conversion's length modifiers and letter (`lu` of `%-8lu`), given the
 /// letter's offset in `source`: what a repair replaces to change the conversion.
 fn conversion_span(source: &str, letter_at: usize) -> Range<usize> {
@@ -482,6 +576,20 @@ mod tests {
             ),
             (
                 "syscalls",
+                "sys_enter_newstat",
+                &[("const char *", "filename"), ("struct stat *", "statbuf")],
+            ),
+            (
+                "syscalls",
+                "sys_enter_bind",
+                &[
+                    ("int", "fd"),
+                    ("struct sockaddr *", "umyaddr"),
+                    ("int", "addrlen"),
+                ],
+            ),
+            (
+                "syscalls",
                 "sys_enter_read",
                 &[
                     ("unsigned int", "fd"),
@@ -521,6 +629,43 @@ mod tests {
         // A 64-bit integer may be an address: left alone.
         let wide = "tracepoint:syscalls:sys_enter_read { printf(\"%s\\n\", str(args->count)); }";
         assert_eq!(repair_types(&host(), wide).0, wide);
+    }
+
+    #[test]
+    fn members_through_pointers_are_read_with_arrows_and_the_address_familys_struct() {
+        let dotted = "tracepoint:syscalls:sys_enter_newstat { printf(\"%s %d\\n\", str(args->filename), args->statbuf.st_mode); }";
+        let (fixed, notes) = repair_types(&host(), dotted);
+        assert!(fixed.contains("args->statbuf->st_mode"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let generic = "tracepoint:syscalls:sys_enter_bind { printf(\"%d %d\\n\", args->umyaddr->sin_port, args->umyaddr->sa_family); $a = args->umyaddr.sin6_port; }";
+        let (fixed, _) = repair_types(&host(), generic);
+        assert!(
+            fixed.contains("((struct sockaddr_in *)args->umyaddr)->sin_port"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("((struct sockaddr_in6 *)args->umyaddr)->sin6_port"),
+            "{fixed}"
+        );
+        // sa_family is struct sockaddr's own member: left alone.
+        assert!(fixed.contains("args->umyaddr->sa_family"), "{fixed}");
+        // Integers and arrays have no members to repair.
+        let fine = "tracepoint:syscalls:sys_enter_read { printf(\"%d\\n\", args->fd); }";
+        assert_eq!(repair_types(&host(), fine).0, fine);
+    }
+
+    #[test]
+    fn an_address_array_keys_a_map_as_text() {
+        let src = "tracepoint:sock:inet_sock_set_state { @conns[args->daddr, args->dport] = count(); @v6[args->daddr_v6] = count(); @by[args->sport] = count(); }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:sock:inet_sock_set_state { @conns[ntop(args->daddr), args->dport] = count(); @v6[ntop(args->daddr_v6)] = count(); @by[args->sport] = count(); }"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        // Already text: left alone.
+        let text = "tracepoint:sock:inet_sock_set_state { @[ntop(args->daddr)] = count(); }";
+        assert_eq!(repair_types(&host(), text).0, text);
     }
 
     #[test]
