@@ -1,6 +1,8 @@
-//! Addresses shown as if they were data: a tracepoint field that is a pointer (`const struct
-//! __kernel_timespec * rqtp`, `int * upeer_addrlen`) printed as a number, or summed, averaged
-//! or put in a histogram, shows where the data is in the traced process, not the data. A
+//! Addresses shown as if they were data: a tracepoint field that points to a struct (`const
+//! struct __kernel_timespec * rqtp`, `struct stat * statbuf`) printed as a number, or summed,
+//! averaged or put in a histogram, shows where the data is in the traced process, not the data.
+//! Pointers to buffers and integers (`void * buff`, `int * upeer_addrlen`) are left alone: a
+//! program printing one beside what was asked shows noise, not a wrong answer. A
 //! request for "the requested duration" answered with `args->rqtp` printed by `%d` passes every
 //! other check: the program loads, fires and prints numbers.
 //!
@@ -113,7 +115,10 @@ fn pointer_fields(host: &HostFacts, block: &Block) -> BTreeMap<String, String> {
             return BTreeMap::new();
         };
         for f in &tp.fields {
-            if !f.ctype.contains('*') || f.is_string() {
+            // A struct is what a request asks about (a timespec, a stat, an rusage); a bare
+            // buffer or integer pointer printed beside the data is noise, not a wrong answer.
+            let to_struct = f.ctype.contains("struct ") && f.ctype.contains('*');
+            if !to_struct || f.is_string() {
                 continue;
             }
             if out.get(&f.name).is_some_and(|t| *t != f.ctype) {
@@ -237,8 +242,11 @@ mod tests {
         let carried = "tracepoint:syscalls:sys_enter_nanosleep { @req[tid] = args->rqtp; }\n\
                        tracepoint:syscalls:sys_exit_nanosleep { printf(\"%lu\\n\", @req[tid]); delete(@req[tid]); }";
         assert!(addresses_shown(&h, carried).is_some());
-        let summed = "tracepoint:syscalls:sys_enter_accept4 { @len = sum(args->upeer_addrlen); }";
+        let summed = "tracepoint:syscalls:sys_enter_accept4 { @peers = sum(args->upeer_sockaddr); }";
         assert!(addresses_shown(&h, summed).is_some());
+        // A pointer to an integer or a buffer printed beside the data is noise, not refused.
+        let noise = "tracepoint:syscalls:sys_enter_accept4 { printf(\"%d %d\\n\", args->fd, args->upeer_addrlen); }";
+        assert_eq!(addresses_shown(&h, noise), None);
     }
 
     #[test]
