@@ -46,8 +46,7 @@ use crate::toolchain::bpftrace::{args_fields, probe_blocks, strip_comments};
 /// returned as written, comments included.
 pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
     let (repaired, mut notes) = repair_uncommented(host, &strip_comments(source));
-    let (name, pid) = (intent.asks(Concept::ProcessName), intent.asks(Concept::Pid));
-    let (repaired, n) = identity_in_prints(&repaired, name, pid);
+    let (repaired, n) = identity_in_prints(&repaired, intent);
     notes.extend(n);
     if notes.is_empty() {
         (source.to_owned(), notes)
@@ -424,22 +423,65 @@ fn host_order_ports(source: &str) -> (String, Vec<String>) {
     (edits.apply(source), notes)
 }
 
-/// The request asks for the process name and/or PID of each event and the program prints
-/// events without them: `comm` and `pid` are put first in every printf of the blocks that
-/// observe events (not BEGIN, END or intervals). Programs that only aggregate are left alone.
-fn identity_in_prints(source: &str, name: bool, pid: bool) -> (String, Vec<String>) {
-    static NAME: std::sync::LazyLock<Regex> =
-        std::sync::LazyLock::new(|| Regex::new(r"\bcomm\b|_comm\b").expect("static regex"));
-    static PID: std::sync::LazyLock<Regex> =
-        std::sync::LazyLock::new(|| Regex::new(r"\bpid\b|\btid\b|_pid\b").expect("static regex"));
+/// An identity value a request may ask every printed event to carry, and how a printf shows it.
+struct IdentityValue {
+    asked: Concept,
+    /// Program code that shows it already (in the printf's arguments).
+    present: &'static str,
+    format: &'static str,
+    expr: &'static str,
+    what: &'static str,
+}
+
+/// The values of [`identity_in_prints`], in the order they are put first on a line.
+const IDENTITY: &[IdentityValue] = &[
+    IdentityValue {
+        asked: Concept::ProcessName,
+        present: r"\bcomm\b|_comm\b",
+        format: "%-16s ",
+        expr: "comm",
+        what: "the process name (comm)",
+    },
+    IdentityValue {
+        asked: Concept::Pid,
+        present: r"\bpid\b|\btid\b|_pid\b",
+        format: "pid=%-7d ",
+        expr: "pid",
+        what: "the PID",
+    },
+    IdentityValue {
+        asked: Concept::ParentPid,
+        present: r"real_parent|parent_pid|\bppid\b",
+        format: "ppid=%-7d ",
+        expr: "curtask->real_parent->tgid",
+        what: "the parent's PID",
+    },
+    IdentityValue {
+        asked: Concept::ParentName,
+        present: r"real_parent\s*->\s*comm|parent_comm|\bpcomm\b",
+        format: "parent=%s ",
+        expr: "curtask->real_parent->comm",
+        what: "the parent's name",
+    },
+];
+
+/// Identity values the request asks for (the process name, the PID, the parent's) that a
+/// printf of an event block lacks are put first on its line: which process an event belongs
+/// to has one right form, and the builtins give it.
+fn identity_in_prints(source: &str, intent: &Intent) -> (String, Vec<String>) {
     static CALL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         Regex::new(r#"^printf\s*\(\s*"((?:[^"\\]|\\.)*)"(.*)$"#).expect("static regex")
     });
-    let mut edits = Edits::default();
-    let mut added = (false, false);
-    if !name && !pid {
+    let wanted: Vec<(&IdentityValue, Regex)> = IDENTITY
+        .iter()
+        .filter(|v| intent.asks(v.asked))
+        .filter_map(|v| Regex::new(v.present).ok().map(|re| (v, re)))
+        .collect();
+    if wanted.is_empty() {
         return (source.to_owned(), Vec::new());
     }
+    let mut edits = Edits::default();
+    let mut added = vec![false; wanted.len()];
     for block in probe_blocks(source) {
         if !block
             .probes
@@ -458,15 +500,12 @@ fn identity_in_prints(source: &str, name: bool, pid: bool) -> (String, Vec<Strin
                     return call;
                 };
                 let (mut fmt, mut extra) = (String::new(), Vec::new());
-                if name && !NAME.is_match(args) {
-                    fmt.push_str("%-16s ");
-                    extra.push("comm");
-                    added.0 = true;
-                }
-                if pid && !PID.is_match(args) {
-                    fmt.push_str("pid=%-7d ");
-                    extra.push("pid");
-                    added.1 = true;
+                for (k, (v, present)) in wanted.iter().enumerate() {
+                    if !present.is_match(args) {
+                        fmt.push_str(v.format);
+                        extra.push(v.expr);
+                        added[k] = true;
+                    }
                 }
                 if extra.is_empty() {
                     return call;
@@ -482,10 +521,11 @@ fn identity_in_prints(source: &str, name: bool, pid: bool) -> (String, Vec<Strin
             edits.replace(block.body_span, body);
         }
     }
-    let what: Vec<&str> = [(added.0, "the process name (comm)"), (added.1, "the PID")]
+    let what: Vec<&str> = wanted
         .iter()
-        .filter(|(a, _)| *a)
-        .map(|(_, w)| *w)
+        .zip(&added)
+        .filter(|(_, a)| **a)
+        .map(|((v, _), _)| v.what)
         .collect();
     let notes = if what.is_empty() {
         Vec::new()
@@ -810,6 +850,22 @@ mod tests {
         assert!(repair_all(&host(), &Intent::read("print the path"), src)
             .1
             .is_empty());
+    }
+
+    #[test]
+    fn the_parent_asked_for_is_added_to_printed_events() {
+        let src = "tracepoint:syscalls:sys_enter_unlink { printf(\"%d %s\\n\", pid, str(args->pathname)); }\n";
+        let request = "each removed path with the pid, the ppid and the parent's name";
+        let (fixed, notes) = repair_all(&host(), &Intent::read(request), src);
+        assert!(
+            fixed.contains("printf(\"ppid=%-7d parent=%s %d %s\\n\", curtask->real_parent->tgid, curtask->real_parent->comm, pid, str(args->pathname));"),
+            "{fixed}"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("the parent's PID and the parent's name"),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -48,5 +48,19 @@ pub fn run(request: &str) {
     for e in &intent.exclusions {
         println!("leaves out: {e:?}");
     }
+    if !intent.subjects.is_empty() {
+        let words: Vec<String> = intent
+            .subjects
+            .iter()
+            .map(|s| {
+                if s.kernel.is_empty() {
+                    s.word.clone()
+                } else {
+                    format!("{} (names {})", s.word, s.kernel.join(", "))
+                }
+            })
+            .collect();
+        println!("subjects (what is observed): {}", words.join("; "));
+    }
     println!("search text: {}", intent.search_text);
 }
