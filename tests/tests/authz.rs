@@ -71,3 +71,38 @@ async fn an_unprivileged_caller_may_ask_but_not_run_arbitrary_code_or_read_other
     assert!(list.contains("65534"), "{list}");
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_caller_learns_the_symbols_of_binaries_it_could_read_and_no_others() {
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    kgent_tests::open_socket_to_everyone(&d);
+    // A copy of a program that only root may read.
+    let secret = d.dir.path().join("root-only-tool");
+    std::fs::copy("/usr/bin/true", &secret).expect("copy");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let path = secret.to_str().expect("path");
+    let out = as_nobody(&d.socket, &["probes", "uprobes", path]).await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("not readable by uid"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Readable by everyone: listed for nobody too.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = as_nobody(&d.socket, &["probes", "uprobes", path]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Root lists anything.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let listed = d
+        .client()
+        .await
+        .list_uprobes(kgent_tests::proto::ListUprobesRequest {
+            binary: path.into(),
+            filter: String::new(),
+            limit: 1,
+        })
+        .await;
+    assert!(listed.is_ok(), "{listed:?}");
+    d.stop().await;
+}

@@ -471,6 +471,7 @@ impl Kgent for KgentService {
         &self,
         request: Request<proto::ListUprobesRequest>,
     ) -> Result<Response<proto::ListUprobesResponse>, Status> {
+        let caller = self.caller(&request);
         let req = request.into_inner();
         self.validate_text(&req.binary)?;
         let limit = match req.limit {
@@ -479,8 +480,21 @@ impl Kgent for KgentService {
         };
         let binary = req.binary.trim().to_owned();
         let filter = req.filter.to_lowercase();
+        // What a caller learns of a file is what it could read itself: an admin anything, a
+        // local user by the file's permission bits, a certificate's identity (no local
+        // account) what everyone may read.
+        let reader = (!caller.is_admin()).then(|| caller.uid.unwrap_or(u32::MAX));
         let listed = tokio::task::spawn_blocking(move || {
             let path = crate::host::resolve_binary_or_explain(&binary)?;
+            if let Some(uid) = reader {
+                let gids = crate::authz::supplementary_gids(uid);
+                if !crate::host::readable_by(&path, uid, &gids) {
+                    return Err(format!(
+                        "{} is not readable by uid {uid}: kgentd lists only what the caller could read",
+                        path.display()
+                    ));
+                }
+            }
             let symbols = crate::host::uprobe_symbols(&path)?;
             let usdt = crate::host::usdt_probes(&path)?;
             Ok::<_, String>((path, symbols, usdt))

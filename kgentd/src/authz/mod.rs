@@ -123,8 +123,8 @@ fn group_gid(group: &str) -> Option<u32> {
 }
 
 /// The supplementary groups of `uid`'s user in the group database (none for a uid without a
-/// user).
-fn supplementary_gids(uid: u32) -> Vec<u32> {
+/// user); getgrouplist(3) includes the user's primary group.
+pub fn supplementary_gids(uid: u32) -> Vec<u32> {
     let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) else {
         return Vec::new();
     };

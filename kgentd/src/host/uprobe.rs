@@ -1,7 +1,97 @@
 //! Uprobe targets: function symbols and USDT probes (`.note.stapsdt`) of an ELF binary or
 //! library the user names, resolved the way a user says it (a path, a command on PATH, or a
 //! library name through the dynamic linker's cache).
+//!
+//! The daemon reads these files as root for any caller, so it reads only what can be a
+//! program: a regular file (no FIFO, device or socket), opened without blocking (tracefs's
+//! `trace_pipe` is a regular file that blocks a reader until the kernel traces something), and
+//! of at most [`MAX_ELF_BYTES`] (a sparse file of any size would be read whole).
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+/// The largest file read for its symbols: well above the largest shared libraries of a
+/// distribution (libLLVM, ~150 MiB), far below the daemon's memory limit.
+pub const MAX_ELF_BYTES: u64 = 512 << 20;
+
+/// Opens `path` for reading if it is a regular file of at most [`MAX_ELF_BYTES`], without
+/// blocking on it; the error says why not.
+fn open_regular(path: &Path) -> Result<(std::fs::File, u64), String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "{} is not a regular file: uprobes need a compiled binary or shared library",
+            path.display()
+        ));
+    }
+    // The kernel's own filesystems hold no programs, and reading some of their files has
+    // effects (trace_pipe consumes the trace).
+    use nix::sys::statfs::{
+        fstatfs, BPF_FS_MAGIC, CGROUP2_SUPER_MAGIC, DEBUGFS_MAGIC, PROC_SUPER_MAGIC,
+        SECURITYFS_MAGIC, SYSFS_MAGIC, TRACEFS_MAGIC,
+    };
+    let pseudo = [
+        PROC_SUPER_MAGIC,
+        SYSFS_MAGIC,
+        TRACEFS_MAGIC,
+        DEBUGFS_MAGIC,
+        SECURITYFS_MAGIC,
+        BPF_FS_MAGIC,
+        CGROUP2_SUPER_MAGIC,
+    ];
+    if fstatfs(&file).is_ok_and(|fs| pseudo.contains(&fs.filesystem_type())) {
+        return Err(format!(
+            "{} is a file of the kernel's own filesystems (proc, sys, tracing), not a program",
+            path.display()
+        ));
+    }
+    if meta.len() > MAX_ELF_BYTES {
+        return Err(format!(
+            "{} is {} MiB, more than the {} MiB kgentd reads for symbols",
+            path.display(),
+            meta.len() >> 20,
+            MAX_ELF_BYTES >> 20
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// Whether a user with `uid` and the groups `gids` may read `path` by its permission bits
+/// (inode(7): the owner's, the group's or the others' read bit, whichever class applies).
+/// kgentd reads as root; what it tells a caller about a file must not exceed what the caller
+/// could read.
+pub fn readable_by(path: &Path, uid: u32, gids: &[u32]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let mode = meta.mode();
+    if meta.uid() == uid {
+        mode & 0o400 != 0
+    } else if gids.contains(&meta.gid()) {
+        mode & 0o040 != 0
+    } else {
+        mode & 0o004 != 0
+    }
+}
+
+/// The whole of a file [`open_regular`] accepts.
+fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
+    let (mut file, len) = open_regular(path)?;
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.by_ref()
+        .take(MAX_ELF_BYTES)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(data)
+}
 
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
@@ -90,15 +180,13 @@ pub fn resolve_binary(name: &str) -> Option<PathBuf> {
 
 fn is_elf(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok()
+    open_regular(path).is_ok_and(|(mut f, _)| f.read_exact(&mut magic).is_ok())
         && magic == *b"\x7fELF"
 }
 
 /// Defined function symbols (static and dynamic) of an ELF file, sorted and deduplicated.
 pub fn uprobe_symbols(path: &Path) -> Result<Vec<String>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let data = read_regular(path)?;
     let file = object::File::parse(&*data)
         .map_err(|e| format!("{} is not an ELF object: {e}", path.display()))?;
     let mut names: Vec<String> = file
@@ -117,7 +205,7 @@ pub fn uprobe_symbols(path: &Path) -> Result<Vec<String>, String> {
 /// USDT probes of an ELF file as `provider:name`, from its `.note.stapsdt` notes (empty when
 /// it has none).
 pub fn usdt_probes(path: &Path) -> Result<Vec<String>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let data = read_regular(path)?;
     let file = object::File::parse(&*data)
         .map_err(|e| format!("{} is not an ELF object: {e}", path.display()))?;
     let Some(section) = file.section_by_name(".note.stapsdt") else {
@@ -247,6 +335,34 @@ mod tests {
             vec!["libstdcxx:throw", "libstdcxx:throw"]
         );
         assert!(parse_stapsdt(&[1, 2, 3], true).is_empty());
+    }
+
+    #[test]
+    fn only_regular_program_files_are_read() {
+        // A FIFO would block a reader forever; trace_pipe blocks too and consumes the trace.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("pipe");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        for path in [
+            fifo.as_path(),
+            Path::new("/sys/kernel/tracing/trace_pipe"),
+            Path::new("/proc/self/status"),
+            Path::new("/dev/null"),
+        ] {
+            assert!(!is_elf(path), "{}", path.display());
+            let err = uprobe_symbols(path).expect_err("refused");
+            assert!(err.contains(&path.display().to_string()), "{err}");
+        }
+        // Larger than the cap: refused without reading it (a sparse file costs no disk).
+        let big = dir.path().join("big");
+        std::fs::File::create(&big)
+            .and_then(|f| f.set_len(MAX_ELF_BYTES + 1))
+            .expect("sparse file");
+        let err = uprobe_symbols(&big).expect_err("too big");
+        assert!(err.contains("MiB"), "{err}");
+        let libc = resolve_binary("libc").expect("libc");
+        assert!(!uprobe_symbols(&libc).expect("libc symbols").is_empty());
     }
 
     #[test]
