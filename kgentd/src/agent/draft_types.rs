@@ -3,7 +3,8 @@
 //! - `str()` of an integer narrower than an address (`str(args->irq)`): bpftrace reads a string
 //!   *at the address* given (bpftrace(8) `str(char *data)`: "reads a NULL terminated string
 //!   from data"); a 32-bit value is no address on a 64-bit kernel, so the value itself is meant
-//!   and the `str()` is dropped (a `%s` that printed it becomes `%d`);
+//!   and the `str()` is dropped (a `%s` that printed it becomes `%d`); so is `str()` of a
+//!   syscall's `ret` at its exit, a count or -errno (syscall(2)), never a string's address;
 //! - `ntop()` of an integer of 16 bits or fewer (`ntop(args->dport)`): ntop renders an IPv4
 //!   address from a 32-bit integer or a 4-byte array, IPv6 from a 16-byte array (bpftrace(8)
 //!   `ntop`); 2 bytes are a port, not an address, so the number is printed (`%s` → `%d`). `ntop`
@@ -253,6 +254,10 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
             toks: &toks,
             types: &types,
             printf: PrintfArgs::of(source, &toks),
+            syscall_exits: block
+                .probes
+                .iter()
+                .all(|p| p.target.starts_with("syscalls:sys_exit_")),
         };
         let mut k = 0;
         while k < toks.len() {
@@ -274,6 +279,8 @@ struct Block<'b> {
     toks: &'b [Token],
     types: &'b BTreeMap<String, FieldType>,
     printf: PrintfArgs,
+    /// Every probe of the block is a syscall's exit, whose `ret` is the call's result.
+    syscall_exits: bool,
 }
 
 impl Block<'_> {
@@ -319,8 +326,10 @@ impl Fixes<'_> {
         // A char array (`char comm[16]`) is a string already: bpftrace refuses str() of it, and
         // prints and compares the array itself.
         let chars = call == "str" && matches!(ty, FieldType::Array(_));
+        // A syscall's result is a number or -errno (syscall(2)), never a string's address.
+        let result = b.syscall_exits && name == "ret";
         let wrong = if call == "str" {
-            ty.narrow_integer() || chars
+            ty.narrow_integer() || chars || result
         } else {
             matches!(ty, FieldType::Integer(Some(bits)) if bits <= 16)
         };
@@ -588,6 +597,7 @@ mod tests {
                     ("int", "addrlen"),
                 ],
             ),
+            ("syscalls", "sys_exit_read", &[("long", "ret")]),
             (
                 "syscalls",
                 "sys_enter_read",
@@ -629,6 +639,13 @@ mod tests {
         // A 64-bit integer may be an address: left alone.
         let wide = "tracepoint:syscalls:sys_enter_read { printf(\"%s\\n\", str(args->count)); }";
         assert_eq!(repair_types(&host(), wide).0, wide);
+        // A syscall's result is a number, however wide.
+        let result =
+            "tracepoint:syscalls:sys_exit_read { printf(\"%s %s\\n\", comm, str(args->ret)); }";
+        assert_eq!(
+            repair_types(&host(), result).0,
+            "tracepoint:syscalls:sys_exit_read { printf(\"%s %d\\n\", comm, args->ret); }"
+        );
     }
 
     #[test]

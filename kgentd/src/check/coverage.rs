@@ -133,6 +133,14 @@ const RULES: &[Rule] = &[
         hint: "print `curtask->real_parent->comm` (in a query: pcomm)",
     },
     Rule {
+        what: "the file mode the permission test is about",
+        asked: Concept::WorldWritable,
+        code: r"\bmode\b|\bst_mode\b|\bi_mode\b",
+        reported: false,
+        format: None,
+        hint: "read the mode argument of the chmod calls (args->mode) and test its others-write bit, `args->mode & 0002` (S_IWOTH, inode(7))",
+    },
+    Rule {
         what: "a value in octal",
         asked: Concept::Octal,
         code: r"$^",
@@ -774,6 +782,18 @@ mod tests {
         ));
         // Requests that ask for nothing specific pass.
         assert!(passes("trace something", connect));
+    }
+
+    #[test]
+    fn a_permission_test_reads_the_mode() {
+        let request = "alert when any file is made world-writable, with the process name";
+        let no_mode =
+            "tracepoint:syscalls:sys_exit_read { printf(\"%s %o\\n\", comm, args->ret); }";
+        let c = check_coverage(&host(), &Intent::read(request), no_mode);
+        assert!(c.detail().contains("S_IWOTH"), "{}", c.detail());
+        let mode =
+            "tracepoint:syscalls:sys_enter_read /args->mode & 2/ { printf(\"%s\\n\", comm); }";
+        assert!(passes(request, mode));
     }
 
     #[test]
