@@ -19,6 +19,11 @@
 //!   `@m[k] = sum(e)` (or `count()` for `+ 1` on a count), which is what it adds up;
 //! - `tracepoint:syscalls:sys_enter` (every syscall, a name that does not exist) →
 //!   `tracepoint:raw_syscalls:sys_enter`;
+//! - a call the request writes as a call (`tkill()`) that the program never attaches to, while
+//!   a block handles another call the request names (`kill()`) on the same side (entry or
+//!   exit) and reads only fields the missing call's tracepoint has too: the missing call's
+//!   tracepoint is added to that block (its variants are tried in order, see
+//!   `knowledge::syscall_variants`);
 //! - an enter/exit pair that does not pair up: a value saved per `tid` at `sys_enter_fsync` and
 //!   read at `sys_exit_fdatasync` (each call's exit is missed). Both sides get every syscall
 //!   either side names, where the tracepoint exists and has the fields the block reads.
@@ -45,7 +50,9 @@ use crate::toolchain::bpftrace::{args_fields, probe_blocks, strip_comments};
 /// `probe_blocks` sees them, and that is without comments); a program that needs no repair is
 /// returned as written, comments included.
 pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
-    let (repaired, mut notes) = repair_uncommented(host, &strip_comments(source));
+    let (named, mut notes) = named_calls_added(host, intent, &strip_comments(source));
+    let (repaired, n) = repair_uncommented(host, &named);
+    notes.extend(n);
     let (repaired, n) = identity_in_prints(&repaired, intent);
     notes.extend(n);
     if notes.is_empty() {
@@ -149,6 +156,105 @@ struct PairSide {
     fields: Vec<String>,
     /// Its probe list in the source.
     header: Range<usize>,
+}
+
+/// See the module comment: calls the request names, added to the block of a sibling call.
+fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
+    let blocks = probe_blocks(source);
+    // The syscall and side (enter/exit) of each probe of a block made only of syscall
+    // tracepoints.
+    let sides =
+        |b: &crate::toolchain::bpftrace::syntax::ProbeBlock| -> Option<(String, Vec<String>)> {
+            let mut dir: Option<String> = None;
+            let mut calls = Vec::new();
+            for p in &b.probes {
+                let (d, call) = p
+                    .target
+                    .strip_prefix("syscalls:sys_")
+                    .filter(|_| p.is_tracepoint())?
+                    .split_once('_')?;
+                if dir.get_or_insert_with(|| d.to_owned()) != d {
+                    return None;
+                }
+                calls.push(call.to_owned());
+            }
+            Some((dir?, calls))
+        };
+    let attached: Vec<String> = blocks
+        .iter()
+        .flat_map(|b| b.probes.iter().map(|p| p.target.clone()))
+        .collect();
+    let named: Vec<(String, Vec<String>)> = intent
+        .calls
+        .iter()
+        .map(|c| (c.clone(), crate::knowledge::syscall_variants(host, c)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for b in &blocks {
+        let Some((dir, calls)) = sides(b) else {
+            continue;
+        };
+        let handles_named = named
+            .iter()
+            .any(|(_, v)| calls.iter().any(|c| v.contains(c)));
+        if !handles_named {
+            continue;
+        }
+        let mut reads = args_fields(&b.body);
+        if let Some(p) = &b.predicate {
+            reads.extend(args_fields(&p.condition));
+        }
+        let mut added: Vec<String> = Vec::new();
+        for (_, variants) in &named {
+            let seen = variants.iter().any(|v| {
+                attached.iter().any(|a| {
+                    *a == format!("syscalls:sys_enter_{v}")
+                        || *a == format!("syscalls:sys_exit_{v}")
+                })
+            });
+            if seen {
+                continue;
+            }
+            let fits = variants.iter().find(|v| {
+                host.tracepoints
+                    .get(&format!("syscalls:sys_{dir}_{v}"))
+                    .is_some_and(|tp| reads.iter().all(|f| tp.fields.iter().any(|g| g.name == *f)))
+            });
+            if let Some(v) = fits {
+                added.push(format!("tracepoint:syscalls:sys_{dir}_{v}"));
+            }
+        }
+        let Some(written) = source.get(b.probes_span()) else {
+            continue;
+        };
+        if added.is_empty() {
+            continue;
+        }
+        notes.push(format!(
+            "{} added: the request names {} and the block for {} reads only fields {} too",
+            added.join(", "),
+            if added.len() == 1 {
+                "that call"
+            } else {
+                "those calls"
+            },
+            calls.join(", "),
+            if added.len() == 1 {
+                "it has"
+            } else {
+                "they have"
+            }
+        ));
+        edits.replace(
+            b.probes_span(),
+            format!("{written},\n{}", added.join(",\n")),
+        );
+        // Once: a call added to one block is seen by every later one.
+        return (edits.apply(source), notes);
+    }
+    (source.to_owned(), Vec::new())
 }
 
 /// See the module comment: `sys_enter_X` saving per `tid` and `sys_exit_Y` reading it, X ≠ Y.
@@ -866,6 +972,43 @@ mod tests {
             notes[0].contains("the parent's PID and the parent's name"),
             "{notes:?}"
         );
+    }
+
+    #[test]
+    fn a_named_call_joins_the_block_of_its_sibling_when_it_has_the_fields() {
+        let h = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_kill",
+                &[("pid_t", "pid"), ("int", "sig")],
+            ),
+            (
+                "syscalls",
+                "sys_enter_tkill",
+                &[("pid_t", "pid"), ("int", "sig")],
+            ),
+            (
+                "syscalls",
+                "sys_enter_tgkill",
+                &[("pid_t", "tgid"), ("pid_t", "pid"), ("int", "sig")],
+            ),
+        ]);
+        let request =
+            "each signal sent through kill(), tkill() or tgkill(): sender, target and signal";
+        let src = "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d %d\\n\", pid, args->pid, args->sig); }\n";
+        let (fixed, notes) = repair_all(&h, &Intent::read(request), src);
+        assert!(
+            fixed.starts_with("tracepoint:syscalls:sys_enter_kill,\ntracepoint:syscalls:sys_enter_tkill,\ntracepoint:syscalls:sys_enter_tgkill {"),
+            "{fixed}"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // A field the other calls lack keeps them out: kill and tkill have no tgid.
+        let tgid = "tracepoint:syscalls:sys_enter_tgkill { printf(\"%d %d\\n\", args->tgid, args->sig); }\n";
+        assert_eq!(repair_all(&h, &Intent::read(request), tgid).0, tgid);
+        // Calls the request does not name are not added.
+        let (same, notes) = repair_all(&h, &Intent::read("signals sent with kill()"), src);
+        assert_eq!(same, src);
+        assert!(notes.is_empty(), "{notes:?}");
     }
 
     #[test]
