@@ -347,10 +347,11 @@ fn same_event(a: &str, b: &str) -> bool {
     a != b && key(a).is_some() && key(a) == key(b)
 }
 
-/// Why a compiled query lost a call the request named, or None: a FROM syscall left out whole
-/// (it lacks a value the query aggregates or groups by) while no kept syscall is a variant of
-/// it ([`crate::knowledge::syscall_variants`]). Leaving out `open` beside `openat` loses no
-/// operation; leaving out `umount` beside `mount` loses every unmount.
+/// Why a compiled query lost events, or None: a FROM event left out whole (it lacks a value
+/// the query aggregates or groups by), unless it is a syscall of which a kept syscall is a
+/// variant ([`crate::knowledge::syscall_variants`]). Leaving out `open` beside `openat` loses
+/// no operation; leaving out `umount` beside `mount` loses every unmount, and
+/// `tcp:tcp_send_reset` beside `tcp:tcp_receive_reset` every reset sent.
 fn another_call_left_out(host: &HostFacts, c: &query::compile::Compiled) -> Option<String> {
     let call = |probe: &str| {
         probe
@@ -367,7 +368,7 @@ fn another_call_left_out(host: &HostFacts, c: &query::compile::Compiled) -> Opti
         .left_out
         .iter()
         .filter(|(probe, _)| {
-            call(probe).is_some_and(|name| {
+            call(probe).is_none_or(|name| {
                 let variants = crate::knowledge::syscall_variants(host, &name);
                 !kept.iter().any(|k| {
                     variants.contains(k)
@@ -379,7 +380,7 @@ fn another_call_left_out(host: &HostFacts, c: &query::compile::Compiled) -> Opti
         .collect();
     (!lost.is_empty()).then(|| {
         format!(
-            "{}; that call is another operation than the ones kept, so leaving it out would lose its events: give it values it has, or trace it in a program of its own",
+            "{}; that is another event than the ones kept, so leaving it out would lose its events: select values every FROM probe has, or write a program that reads each event's own fields",
             lost.join("; ")
         )
     })
@@ -666,6 +667,24 @@ mod tests {
         let variants = compiled("SELECT count() FROM tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_openat GROUP BY args->dfd");
         assert_eq!(variants.left_out.len(), 1, "{variants:?}");
         assert_eq!(another_call_left_out(&h, &variants), None);
+        // Two events of a subsystem are two events: neither stands in for the other.
+        let tcp = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "tcp",
+                "tcp_send_reset",
+                &[("int", "state"), ("__u8[28]", "saddr")],
+            ),
+            (
+                "tcp",
+                "tcp_receive_reset",
+                &[("__u16", "sport"), ("__u8[4]", "saddr")],
+            ),
+        ]);
+        let q = query::parse_reply("SELECT count() FROM tracepoint:tcp:tcp_send_reset, tracepoint:tcp:tcp_receive_reset GROUP BY args->sport").expect("parses");
+        let c = query::compile::compile(&tcp, crate::knowledge::specs::query_facts(), &q)
+            .expect("compiles");
+        let lost = another_call_left_out(&tcp, &c).expect("send_reset is lost");
+        assert!(lost.contains("tcp_send_reset"), "{lost}");
     }
 
     #[test]
