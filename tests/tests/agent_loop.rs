@@ -557,3 +557,31 @@ async fn a_program_the_workload_cannot_exercise_is_judged_by_what_it_observes() 
         .any(|c| c.name == "request-subject" && c.passed));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn an_unexercised_program_that_passes_over_the_best_match_is_refused() {
+    // A kernel thread's stop never happens under the smoke workload; a process's exit does,
+    // and it is what this host's catalog ranks first for the request.
+    let kthread = "```bpftrace\ntracepoint:sched:sched_kthread_stop { printf(\"%s %d\\n\", comm, pid); }\n```";
+    let exit = "```bpftrace\ntracepoint:sched:sched_process_exit { printf(\"%s %d %d\\n\", comm, pid, (curtask->exit_code >> 8) & 0xff); }\n```";
+    let d = TestDaemon::scripted(&[kthread, exit]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "log processes as they end, with name, pid and exit status",
+        4,
+    )
+    .await
+    .expect("ask");
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("no answer: {events:#?}"));
+    assert!(
+        answer.program.contains("sched_process_exit"),
+        "{}",
+        answer.program
+    );
+    let refused = events.iter().any(|e| {
+        matches!(&e.event, Some(proto::ask_event::Event::Check(c))
+            if !c.passed && c.iteration == 1 && c.detail.contains("sched_process_exit"))
+    });
+    assert!(refused, "{events:#?}");
+    d.stop().await;
+}

@@ -67,6 +67,8 @@ struct Plan {
     /// The same, whether the subject check is on or not: a candidate the smoke run cannot
     /// exercise is judged by it (see `checks`).
     all_subjects: Vec<Subject>,
+    /// The tracepoint this host's catalog ranks first for the request ("subsystem:event").
+    best_tracepoint: Option<String>,
 }
 
 /// The query strategy's scope, grammar and prompts.
@@ -276,6 +278,10 @@ impl<'a, 'r> Session<'a, 'r> {
             max_iterations,
             subjects,
             all_subjects: grounding.subjects.clone(),
+            best_tracepoint: grounding
+                .tracepoints
+                .first()
+                .map(|t| format!("{}:{}", t.subsystem, t.event)),
         })
     }
 
@@ -697,6 +703,20 @@ impl<'a, 'r> Session<'a, 'r> {
                     &self.intent,
                     &probes,
                 ));
+            } else if plan.all_subjects.is_empty() && tracepoints_only {
+                // Nothing singles out what the request is about, and nothing will run: the
+                // catalog's best match is the only judge left. When the workload provokes it
+                // and the program avoids it for an event never seen here, that is refused.
+                if let Some(why) =
+                    check::passed_over_best(source, plan.best_tracepoint.as_deref(), provoked)
+                {
+                    checks.push(Check::new(
+                        CheckKind::SmokeRun,
+                        false,
+                        Evidence::Problems(vec![why]),
+                        std::time::Duration::ZERO,
+                    ));
+                }
             }
             return checks;
         }

@@ -41,7 +41,7 @@ use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerd
 pub use coverage::check_coverage;
 pub use smoke::{
     bypassed_entry_points, check_smoke_run, expectation, judge, measure_provoked, not_exercised,
-    workload_fingerprint, Expectation, Observation,
+    passed_over_best, workload_fingerprint, Expectation, Observation,
 };
 pub use symbolic::{check_symbolic, symbolic_not_read};
 

@@ -170,6 +170,31 @@ pub fn not_exercised(source: &str, provoked: Option<&BTreeSet<String>>) -> Optio
     })
 }
 
+/// Why a program the workload cannot exercise is not trusted: `best` (the tracepoint this host's
+/// catalog ranks first for the request, "subsystem:event") is one the workload provokes here,
+/// and the program attaches to it nowhere. A run could judge a program on `best`; one on an
+/// event never seen here is taken on its static checks alone, which a neighbouring event
+/// passes (a kernel thread's stop for "a process terminates").
+pub fn passed_over_best(
+    source: &str,
+    best: Option<&str>,
+    provoked: Option<&BTreeSet<String>>,
+) -> Option<String> {
+    let (best, provoked) = (best?, provoked?);
+    if !provoked.contains(best) {
+        return None;
+    }
+    let attached = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .any(|p| p.is_tracepoint() && p.target == best);
+    (!attached).then(|| {
+        format!(
+            "not exercised, and not the event this host's catalog ranks first for the request: the program's events never occur under the test workload, so nothing shows it observes what was asked, while tracepoint:{best}, the best match, does occur here and can be checked; use it, or events the request names"
+        )
+    })
+}
+
 /// Why `source` misses the calls it means, measured: every event probe it has is a syscall
 /// tracepoint the trigger workload never provokes here, while the workload did provoke another
 /// entry point of the same operation ([`syscall_variants`]: this host's C library makes
@@ -678,6 +703,23 @@ mod tests {
         assert!(judge(&e, &file_renames).is_err());
         let comm_renames = obs(&["pid=12 oldcomm=kgent-smoke newcomm=kgent-smoke-rn"]);
         assert!(judge(&e, &comm_renames).is_ok());
+    }
+
+    #[test]
+    fn an_unexercised_program_must_not_pass_over_a_provoked_best_match() {
+        let provoked: BTreeSet<String> = ["sched:sched_process_exit".to_owned()].into();
+        let other = "tracepoint:sched:sched_kthread_stop { printf(\"%d\\n\", pid); }";
+        let best = Some("sched:sched_process_exit");
+        let why = passed_over_best(other, best, Some(&provoked)).expect("refused");
+        assert!(why.contains("tracepoint:sched:sched_process_exit"), "{why}");
+        let on_best = "tracepoint:sched:sched_process_exit { printf(\"%d\\n\", pid); }";
+        assert_eq!(passed_over_best(on_best, best, Some(&provoked)), None);
+        // A best match the workload never provokes, or nothing measured: nothing to say.
+        assert_eq!(
+            passed_over_best(other, Some("oom:mark_victim"), Some(&provoked)),
+            None
+        );
+        assert_eq!(passed_over_best(other, best, None), None);
     }
 
     #[test]
