@@ -83,6 +83,8 @@ pub struct Expectation {
 
 /// The name the trigger gives itself (smoke_trigger.py, `processes()`).
 const SELF_RENAME: &str = "kgent-smoke-rn";
+/// The name the workload's exec of `kgent-smoke-exec` gives its task (comm keeps 15 bytes).
+const EXEC_NAME: &str = "kgent-smoke-exe";
 
 /// How activity a request filters away shows in the output: the first line that shows it, and
 /// what it is.
@@ -384,6 +386,15 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
             };
             return Err(format!(
                 "the request asks for exit codes; the workload's child kgent-smoke-ch (pid {child}) exited with status 3, but {why}"
+            ));
+        }
+    }
+    // An exec also changes a task's name (to the program's file name, prctl(2) PR_SET_NAME /
+    // proc(5) comm): the workload's exec of kgent-smoke-exec is no process renaming itself.
+    if expect.renames_self {
+        if let Some(line) = lines.iter().find(|l| l.contains(EXEC_NAME)) {
+            return Err(format!(
+                "the request is about processes renaming themselves, but the program also reports the name change of an exec: the workload ran the program kgent-smoke-exec, and the output shows it: {line}\nan exec renames the task too (task:task_rename fires for it, from begin_new_exec()): leave out renames done by exec, where curtask->in_execve is 1"
             ));
         }
     }
@@ -703,6 +714,13 @@ mod tests {
         assert!(judge(&e, &file_renames).is_err());
         let comm_renames = obs(&["pid=12 oldcomm=kgent-smoke newcomm=kgent-smoke-rn"]);
         assert!(judge(&e, &comm_renames).is_ok());
+        // The name an exec gives is not the task renaming itself.
+        let with_exec = obs(&[
+            "pid=12 oldcomm=kgent-smoke newcomm=kgent-smoke-rn",
+            "pid=13 oldcomm=python3 newcomm=kgent-smoke-exe",
+        ]);
+        let why = judge(&e, &with_exec).expect_err("exec rename shown");
+        assert!(why.contains("exec"), "{why}");
     }
 
     #[test]
