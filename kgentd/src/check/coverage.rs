@@ -239,6 +239,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = super::addresses::addresses_shown(host, source) {
         missing.push(m);
     }
+    if let Some(m) = stated_size_unused(intent, &code) {
+        missing.push(m);
+    }
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)
@@ -441,6 +444,49 @@ fn which_call_untold(intent: &Intent, source: &str, code: &str) -> Option<String
     let told = !shared_block && distinct.len() == texts.len();
     (all.len() > 1 && !told).then(|| {
         "the request asks which call each report is about, but the program's output is the same for all of its events: print the `probe` builtin (or use it as a map key)".to_owned()
+    })
+}
+
+/// A size the request states with a unit ("beyond 200 MB") that no constant of the program
+/// equals, in bytes (binary or decimal) or as written: the test it asks for is missing, or
+/// compares with another number. Constants are integer literals and products or shifts of
+/// two or three of them (`200 * 1024 * 1024`, `200 << 20`).
+fn stated_size_unused(intent: &Intent, code: &str) -> Option<String> {
+    static CONSTANT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(\d+)(?:\s*(\*|<<)\s*(\d+))?(?:\s*\*\s*(\d+))?\b").expect("static regex")
+    });
+    if intent.sizes.is_empty() {
+        return None;
+    }
+    let mut constants: Vec<i128> = Vec::new();
+    for c in CONSTANT.captures_iter(code) {
+        let num = |k: usize| c.get(k).and_then(|m| m.as_str().parse::<i128>().ok());
+        let Some(a) = num(1) else { continue };
+        constants.push(a);
+        let b = match (c.get(2).map(|m| m.as_str()), num(3)) {
+            (Some("*"), Some(b)) => a.checked_mul(b),
+            (Some("<<"), Some(b)) if b < 64 => a.checked_mul(1i128 << b),
+            _ => None,
+        };
+        if let Some(b) = b {
+            constants.push(b);
+            constants.extend(num(4).and_then(|d| b.checked_mul(d)));
+        }
+    }
+    let unused: Vec<String> = intent
+        .sizes
+        .iter()
+        .filter(|values| !values.iter().any(|v| constants.contains(v)))
+        .map(|values| {
+            let shown: Vec<String> = values[1..].iter().map(i128::to_string).collect();
+            format!("{} ({} bytes)", values[0], shown.join(" or "))
+        })
+        .collect();
+    (!unused.is_empty()).then(|| {
+        format!(
+            "the request states the size {}, but the program compares nothing with it: test the size or amount the request is about against it",
+            unused.join(" and ")
+        )
     })
 }
 
@@ -782,6 +828,27 @@ mod tests {
         ));
         // Requests that ask for nothing specific pass.
         assert!(passes("trace something", connect));
+    }
+
+    #[test]
+    fn a_size_the_request_states_is_tested() {
+        let request = "processes whose reads ask for more than 4 MiB at once";
+        let none =
+            "tracepoint:syscalls:sys_enter_read { printf(\"%s %d\\n\", comm, args->count); }";
+        let c = check_coverage(&host(), &Intent::read(request), none);
+        assert!(c.detail().contains("4194304"), "{}", c.detail());
+        for fine in [
+            "tracepoint:syscalls:sys_enter_read /args->count > 4194304/ { printf(\"%s\\n\", comm); }",
+            "tracepoint:syscalls:sys_enter_read /args->count > 4 * 1024 * 1024/ { printf(\"%s\\n\", comm); }",
+            "tracepoint:syscalls:sys_enter_read /args->count > (4 << 20)/ { printf(\"%s\\n\", comm); }",
+            "tracepoint:syscalls:sys_enter_read /args->count > 4000000/ { printf(\"%s\\n\", comm); }",
+        ] {
+            assert!(passes(request, fine), "{fine}");
+        }
+        // Another number is no test of this one; no size stated, nothing asked.
+        let off = "tracepoint:syscalls:sys_enter_read /args->count > 40000000/ { printf(\"%s\\n\", comm); }";
+        assert!(!passes(request, off));
+        assert!(passes("processes that read the most", none));
     }
 
     #[test]

@@ -197,6 +197,10 @@ pub struct Intent {
     /// Numbers the request states, each also multiplied out by its unit (binary and decimal
     /// sizes; a time in each of s, ms, us and ns that it is a whole number of).
     pub numbers: Vec<i128>,
+    /// Sizes the request states with a unit ("200 MB", "64 KiB"), each as the values it may be
+    /// written as: the number itself, times its binary and its decimal multiple. A size with a
+    /// unit is a threshold or a bucket the program must test against.
+    pub sizes: Vec<Vec<i128>>,
     /// C constants the request names, written as man pages write them: `SIGKILL`, `O_CREAT`,
     /// `ENOENT`. A test of a number may be such a constant's value.
     pub constants: Vec<String>,
@@ -273,6 +277,7 @@ impl Intent {
             binary_words,
             symbol_words,
             numbers: numbers(&ascii_lower),
+            sizes: sizes(&ascii_lower),
             constants: constants(text),
             process_name: v
                 .extracts
@@ -577,6 +582,25 @@ fn numbers(lower: &str) -> Vec<i128> {
         out.extend(multiples.iter().filter_map(|m| n.checked_mul(*m)));
     }
     out
+}
+
+/// See [`Intent::sizes`].
+fn sizes(lower: &str) -> Vec<Vec<i128>> {
+    static SIZE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(\d+)\s*(kib|mib|gib|kb|mb|gb|kilobytes?|megabytes?|gigabytes?)\b")
+            .expect("static regex")
+    });
+    SIZE.captures_iter(lower)
+        .filter_map(|c| {
+            let n = c[1].parse::<i128>().ok()?;
+            let (binary, decimal) = match c[2].chars().next()? {
+                'k' => (1 << 10, 1_000),
+                'm' => (1 << 20, 1_000_000),
+                _ => (1 << 30, 1_000_000_000),
+            };
+            Some(vec![n, n.checked_mul(binary)?, n.checked_mul(decimal)?])
+        })
+        .collect()
 }
 
 /// See [`Intent::constants`]: an upper-case word with an underscore (`O_CREAT`, `AF_INET6`),

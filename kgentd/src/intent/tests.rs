@@ -431,3 +431,16 @@ fn a_comma_list_of_call_names_names_the_everyday_ones_too() {
     let no_calls = read("list sync, syncfs and fsync activity");
     assert!(!no_calls.syscall_words.contains(&"sync".to_owned()));
 }
+
+#[test]
+fn sizes_with_units_are_read_in_every_spelling_of_bytes() {
+    let i = Intent::read("allocations over 64 KiB, and files past 2 gb");
+    assert_eq!(
+        i.sizes,
+        vec![vec![64, 65_536, 64_000], vec![2, 2 << 30, 2_000_000_000]]
+    );
+    // Numbers without a size unit are no sizes: a port, a protocol version, a count.
+    assert!(Intent::read("the top 10 IPv4 peers on port 443")
+        .sizes
+        .is_empty());
+}
