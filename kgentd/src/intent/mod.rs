@@ -520,10 +520,13 @@ fn binary_words(v: &Vocabulary, lower: &str) -> (Vec<String>, Vec<String>) {
         .iter()
         .any(|w| v.list(List::FunctionWords).iter().any(|f| f == w));
     let libc_names = v.list(List::LibcNames);
+    let openssl_names = v.list(List::OpensslNames);
     let mut binaries: Vec<String> = Vec::new();
     for w in &words {
         let w = if libc_names.iter().any(|n| n == w) {
             "libc"
+        } else if openssl_names.iter().any(|n| n == w) {
+            "libssl"
         } else {
             *w
         };

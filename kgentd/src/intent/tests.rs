@@ -222,6 +222,8 @@ fn filesystems_binaries_numbers_and_names() {
         i.binary_words
     );
     assert!(i.binary_words.contains(&"/usr/bin/python3".to_owned()));
+    let tls = read("how long does each handshake take inside OpenSSL");
+    assert_eq!(tls.binary_words, ["libssl"]);
     let n = read("reads over 2 KiB or 100 bytes").numbers;
     for want in [2, 2048, 2000, 100] {
         assert!(n.contains(&want), "{want} in {n:?}");

@@ -22,6 +22,7 @@ pub enum List {
     EnglishSyscallNames,
     FunctionWords,
     LibcNames,
+    OpensslNames,
     NotSubjects,
 }
 
@@ -203,6 +204,7 @@ mod tests {
             List::EnglishSyscallNames,
             List::FunctionWords,
             List::LibcNames,
+            List::OpensslNames,
             List::NotSubjects,
         ] {
             assert!(!v.list(l).is_empty(), "{l:?}");

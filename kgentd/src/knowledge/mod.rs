@@ -204,7 +204,13 @@ impl Knowledge {
         let searched = n_tp.max(1).saturating_sub(named.len()).max(n_tp / 2);
         names.truncate(named.len() + searched + examples.len());
         let uprobes = if host.family_of("uprobe").is_some_and(|f| f.available) {
-            uprobe_targets(&intent.binary_words, &intent.symbol_words, 12)
+            let mut binaries = intent.binary_words.clone();
+            if !binaries.iter().any(|b| b == "libc")
+                && !libc_functions_named(host, intent).is_empty()
+            {
+                binaries.push("libc".to_owned());
+            }
+            uprobe_targets(&binaries, &intent.symbol_words, 12)
         } else {
             Vec::new()
         };
@@ -336,6 +342,31 @@ impl Knowledge {
         fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         fused.into_iter().take(n).map(|(i, _)| i).collect()
     }
+}
+
+/// Functions of this host's C library the request names that are no syscall here: words
+/// written as calls, identifiers, and words no English word has (`malloc`, `getaddrinfo`,
+/// `pthread_mutex_lock`), found in libc's own symbol table (read once per process). A request
+/// naming one is about that library even when it does not say "libc".
+pub fn libc_functions_named(host: &HostFacts, intent: &Intent) -> Vec<String> {
+    static LIBC: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        crate::host::resolve_binary("libc")
+            .and_then(|p| crate::host::uprobe_symbols(&p).ok())
+            .unwrap_or_default()
+    });
+    let mut words: Vec<&String> = intent.calls.iter().chain(&intent.identifiers).collect();
+    words.extend(intent.syscall_words.iter());
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        if w.len() >= 4
+            && LIBC.binary_search(w).is_ok()
+            && syscall_variants(host, w).is_empty()
+            && !out.contains(w)
+        {
+            out.push(w.clone());
+        }
+    }
+    out
 }
 
 /// The `syscalls:` tracepoints of the syscalls the request names, enter before exit, in the
@@ -546,6 +577,25 @@ mod tests {
         assert!(named("an open or read of a file").is_empty());
         assert!(named("processes that rename themselves").is_empty());
         assert_eq!(named("every rename() call").len(), 2);
+    }
+
+    #[test]
+    fn functions_of_the_c_library_are_found_in_its_symbol_table() {
+        let h = HostFacts::for_tests_with_syscalls(&["read", "nanosleep", "clock_nanosleep"]);
+        let named = |r: &str| libc_functions_named(&h, &Intent::read(r));
+        assert_eq!(
+            named("how big are the malloc requests of each process"),
+            ["malloc"]
+        );
+        assert_eq!(named("time every getaddrinfo() lookup"), ["getaddrinfo"]);
+        assert_eq!(
+            named("who holds pthread_mutex_lock longest"),
+            ["pthread_mutex_lock"]
+        );
+        // Syscalls, and calls the library makes through them, are not library functions here.
+        assert!(named("processes that read() files").is_empty());
+        assert!(named("programs calling sleep() often").is_empty());
+        assert!(named("count the frobnicate_widget calls").is_empty());
     }
 
     #[test]
