@@ -19,6 +19,9 @@
 //!   `@m[k] = sum(e)` (or `count()` for `+ 1` on a count), which is what it adds up;
 //! - `tracepoint:syscalls:sys_enter` (every syscall, a name that does not exist) →
 //!   `tracepoint:raw_syscalls:sys_enter`;
+//! - the process name the request filters on ("processes named 'worker2'") that the program
+//!   never mentions: every block observing events keeps only that name (`comm == "worker2"`,
+//!   joined to its predicate);
 //! - a call the request writes as a call (`tkill()`) that the program never attaches to, while
 //!   a block handles another call the request names (`kill()`) on the same side (entry or
 //!   exit) and reads only fields the missing call's tracepoint has too: the missing call's
@@ -54,6 +57,8 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     let (repaired, n) = repair_uncommented(host, &named);
     notes.extend(n);
     let (repaired, n) = identity_in_prints(&repaired, intent);
+    notes.extend(n);
+    let (repaired, n) = stated_process_filter(&repaired, intent);
     notes.extend(n);
     if notes.is_empty() {
         (source.to_owned(), notes)
@@ -527,6 +532,46 @@ fn host_order_ports(source: &str) -> (String, Vec<String>) {
         );
     }
     (edits.apply(source), notes)
+}
+
+/// See the module comment: the process name the request filters on, when the program never
+/// names it, becomes a predicate of every block that observes events.
+fn stated_process_filter(source: &str, intent: &Intent) -> (String, Vec<String>) {
+    let Some(name) = intent.process_name.as_deref() else {
+        return (source.to_owned(), Vec::new());
+    };
+    let literal = format!("\"{name}\"");
+    if source.contains(&literal) {
+        return (source.to_owned(), Vec::new());
+    }
+    let test = format!("comm == {literal}");
+    let mut edits = Edits::default();
+    for block in probe_blocks(source) {
+        if !block
+            .probes
+            .iter()
+            .all(crate::toolchain::bpftrace::ProbeSpec::observes_events)
+        {
+            continue;
+        }
+        match &block.predicate {
+            Some(p) => edits.replace(p.span.clone(), format!("/({}) && {test}/", p.condition)),
+            None => {
+                let at = block.probes_span().end;
+                edits.replace(at..at, format!("\n/{test}/"));
+            }
+        }
+    }
+    let fixed = edits.apply(source);
+    if fixed == source {
+        return (fixed, Vec::new());
+    }
+    (
+        fixed,
+        vec![format!(
+            "kept only processes named {name}: the request filters on that name"
+        )],
+    )
 }
 
 /// An identity value a request may ask every printed event to carry, and how a printf shows it.
@@ -1009,6 +1054,32 @@ mod tests {
         let (same, notes) = repair_all(&h, &Intent::read("signals sent with kill()"), src);
         assert_eq!(same, src);
         assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn the_process_name_the_request_filters_on_is_kept_when_missing() {
+        let request = "count the files that processes named 'worker2' delete";
+        let src = "BEGIN { printf(\"go\\n\"); }\ntracepoint:syscalls:sys_enter_unlink /args->pathname != 0/ { @[str(args->pathname)] = count(); }\ntracepoint:syscalls:sys_enter_unlink { @n = count(); }\n";
+        let (fixed, notes) = repair_all(&host(), &Intent::read(request), src);
+        assert!(
+            fixed.contains("/(args->pathname != 0) && comm == \"worker2\"/"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("sys_enter_unlink\n/comm == \"worker2\"/ { @n"),
+            "{fixed}"
+        );
+        assert!(fixed.starts_with("BEGIN { printf"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // Named already, or no name stated: untouched.
+        assert!(repair_all(&host(), &Intent::read(request), &fixed)
+            .1
+            .is_empty());
+        assert!(
+            repair_all(&host(), &Intent::read("count deleted files"), src)
+                .1
+                .is_empty()
+        );
     }
 
     #[test]
