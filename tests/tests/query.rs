@@ -47,6 +47,8 @@ async fn every_shape_of_query_compiles_to_a_program_the_kernel_accepts() {
         "SELECT count() FROM tracepoint:syscalls:sys_enter_sendto GROUP BY comm, args->addr".into(),
         // argv
         "SELECT comm, pid, args->argv FROM tracepoint:syscalls:sys_enter_execve".into(),
+        // Addresses stored as 28-byte sockaddrs (either family, port inside).
+        "SELECT args->saddr, args->daddr FROM tracepoint:tcp:tcp_send_reset".into(),
         // The parent process, by PID and name.
         "SELECT pid, ppid, pcomm, args->filename FROM tracepoint:syscalls:sys_enter_execve".into(),
         // task-derived values

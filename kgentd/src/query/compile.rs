@@ -746,7 +746,9 @@ fn field_kind(f: &Field) -> Kind {
         Kind::StrPtr
     } else if ct.starts_with("char") && ct.contains('[') {
         Kind::CharArray
-    } else if ct.contains("sockaddr*") {
+    } else if ct.contains("sockaddr*") || (f.name.contains("addr") && ct.starts_with("__u8[28]")) {
+        // 28 bytes are a struct sockaddr_in6 (include/trace/events/tcp.h stores both families
+        // in `__array(__u8, saddr, sizeof(struct sockaddr_in6))`); bpftrace casts the array.
         Kind::Sockaddr
     } else if f.name.contains("addr") && (ct.starts_with("__u8[4]") || ct.starts_with("__u8[16]")) {
         Kind::Addr
