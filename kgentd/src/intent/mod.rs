@@ -411,12 +411,25 @@ fn ident_boundary(s: &str, start: usize, len: usize) -> bool {
 }
 
 fn calls(lower: &str) -> Vec<String> {
-    static CALL: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\b([a-z_][a-z0-9_]*)\(").expect("static regex"));
-    CALL.captures_iter(lower)
-        .filter_map(|c| c.get(1))
-        .map(|m| m.as_str().to_owned())
-        .collect()
+    // `name(`, or a name the words after it say is a call: "the stat syscall", "the kill
+    // system call", "the stat family of system calls" (how syscalls(2) and the man pages
+    // speak of calls). The words before those must not be English function words.
+    static CALL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b([a-z_][a-z0-9_]*)(?:\(|\s+(?:syscalls?|system[ -]calls?|family of (?:system[ -]calls|syscalls))\b)")
+            .expect("static regex")
+    });
+    const NOT_NAMES: &[&str] = &[
+        "the", "a", "an", "any", "every", "each", "all", "of", "which", "what", "other", "some",
+        "those", "these", "failed", "slow",
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for m in CALL.captures_iter(lower).filter_map(|c| c.get(1)) {
+        let name = m.as_str();
+        if !NOT_NAMES.contains(&name) && !out.iter().any(|o| o == name) {
+            out.push(name.to_owned());
+        }
+    }
+    out
 }
 
 fn identifiers(text: &str) -> Vec<String> {
@@ -431,6 +444,7 @@ fn identifiers(text: &str) -> Vec<String> {
 /// See [`Intent::syscall_words`].
 fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<String> {
     let english = v.list(List::EnglishSyscallNames);
+    let named_calls = calls(lower);
     let bytes = lower.as_bytes();
     let mut out: Vec<String> = Vec::new();
     let mut start = None;
@@ -442,7 +456,8 @@ fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<Stri
         }
         let Some(s) = start.take() else { continue };
         let word = &lower[s..i];
-        let written_as_call = c == Some(b'(');
+        // "the stat syscall", "the stat family of system calls": a call's name (see `calls`).
+        let written_as_call = c == Some(b'(') || named_calls.iter().any(|n| n == word);
         let jargon = !english.iter().any(|e| e == word) && word.len() >= 4;
         let in_slash_list = c == Some(b'/') || (s > 0 && bytes[s - 1] == b'/');
         if (written_as_call || jargon || (speaks_of_calls && in_slash_list))

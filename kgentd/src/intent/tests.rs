@@ -206,6 +206,13 @@ fn calls_identifiers_and_syscall_words() {
     assert!(!read("files I open often")
         .syscall_words
         .contains(&"open".to_owned()));
+    // Named as calls by the words after them.
+    let named = read("which paths reach the stat family of system calls, and the kill syscall");
+    assert_eq!(named.calls, ["stat", "kill"]);
+    assert!(named.syscall_words.contains(&"stat".to_owned()));
+    assert!(read("count all system calls and every syscall")
+        .calls
+        .is_empty());
 }
 
 #[test]
