@@ -23,7 +23,7 @@ use super::{Check, CheckKind, Evidence};
 use crate::intent::{Concept, Exclusion, Intent};
 use crate::knowledge::syscall_variants;
 use crate::toolchain::bpftrace::supervisor::{AtBegin, NotReady, Output, Supervisor};
-use crate::toolchain::bpftrace::{condense, probe_blocks, strip_comments, ProbeSpec};
+use crate::toolchain::bpftrace::{condense, probe_blocks, ProbeSpec};
 
 const TRIGGER: &str = include_str!("smoke_trigger.py");
 /// The argument the trigger passes to the program it runs (see smoke_trigger.py).
@@ -315,9 +315,6 @@ pub struct Observation {
     pub dir: String,
     /// The process name the workload also ran under (`Intent::process_name`).
     pub named: Option<String>,
-    /// The program keeps only events of that name (it compares `comm` with it): its lines
-    /// are the named workload's even when none repeats the name.
-    pub keeps_only_named: bool,
 }
 
 /// Judges an observation: evidence on success, the problem otherwise.
@@ -422,15 +419,6 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
     }
     if let Some(p) = obs.facts.ports.iter().find(|&&p| has_number(u64::from(p))) {
         seen.push(format!("port {p}"));
-    }
-    if let Some(n) = obs
-        .named
-        .as_ref()
-        .filter(|_| seen.is_empty() && obs.keeps_only_named)
-    {
-        seen.push(format!(
-            "events of the process name {n} it also ran under, the only name the program keeps"
-        ));
     }
     if expect.identifies && seen.is_empty() {
         return Err(format!(
@@ -552,18 +540,7 @@ async fn run(
         facts,
         dir: dir.display().to_string(),
         named: named.map(str::to_owned),
-        keeps_only_named: named.is_some_and(|n| compares_comm_with(source, n)),
     })
-}
-
-/// Whether `source` compares `comm` with the string `name` (`comm == "name"`, `strncmp(comm,
-/// "name", …)`): a filter on the process name the request states.
-fn compares_comm_with(source: &str, name: &str) -> bool {
-    let code = strip_comments(source);
-    let literal = format!("\"{name}\"");
-    code.lines()
-        .chain(code.split(['/', '{', '}', ';']))
-        .any(|part| part.contains(&literal) && part.contains("comm"))
 }
 
 async fn trigger(dir: &Path, port: u16, named: Option<&str>) -> Result<TriggerFacts, String> {
@@ -634,7 +611,6 @@ mod tests {
             },
             dir: "/tmp/kgent-smoke-x".into(),
             named: None,
-            keeps_only_named: false,
         }
     }
 
@@ -760,25 +736,6 @@ mod tests {
         let hist = expect_of("a histogram of read sizes");
         assert!(!hist.identifies);
         assert!(judge(&hist, &obs(&["[64K, 128K) 1 |@@@@|"])).is_ok());
-    }
-
-    #[test]
-    fn a_program_keeping_only_the_named_process_needs_not_print_its_name() {
-        let want = expect_of("which files does the process named webcache open, by count");
-        assert!(want.identifies);
-        let mut named = obs(&["@[/etc/hosts]: 3"]);
-        named.named = Some("webcache".into());
-        assert!(judge(&want, &named).is_err());
-        named.keeps_only_named = true;
-        assert!(judge(&want, &named).is_ok());
-        assert!(compares_comm_with(
-            "tracepoint:syscalls:sys_enter_openat /comm == \"webcache\"/ { @[str(args->filename)] = count(); }",
-            "webcache"
-        ));
-        assert!(!compares_comm_with(
-            "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); } // not \"webcache\"",
-            "webcache"
-        ));
     }
 
     #[test]
