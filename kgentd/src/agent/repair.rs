@@ -56,7 +56,7 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     let (named, mut notes) = named_calls_added(host, intent, &strip_comments(source));
     let (repaired, n) = repair_uncommented(host, &named);
     notes.extend(n);
-    let (repaired, n) = identity_in_prints(&repaired, intent);
+    let (repaired, n) = identity_in_prints(host, &repaired, intent);
     notes.extend(n);
     let (repaired, n) = stated_process_filter(&repaired, intent);
     notes.extend(n);
@@ -619,13 +619,16 @@ const IDENTITY: &[IdentityValue] = &[
 /// Identity values the request asks for (the process name, the PID, the parent's) that a
 /// printf of an event block lacks are put first on its line: which process an event belongs
 /// to has one right form, and the builtins give it.
-fn identity_in_prints(source: &str, intent: &Intent) -> (String, Vec<String>) {
+fn identity_in_prints(host: &HostFacts, source: &str, intent: &Intent) -> (String, Vec<String>) {
     static CALL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         Regex::new(r#"^printf\s*\(\s*"((?:[^"\\]|\\.)*)"(.*)$"#).expect("static regex")
     });
+    // Where processes are created, the running task is the parent (see `check::coverage`).
+    let creating = crate::check::creates_processes_only(host, source);
     let wanted: Vec<(&IdentityValue, Regex)> = IDENTITY
         .iter()
         .filter(|v| intent.asks(v.asked))
+        .filter(|v| !(creating && matches!(v.asked, Concept::ParentPid | Concept::ParentName)))
         .filter_map(|v| Regex::new(v.present).ok().map(|re| (v, re)))
         .collect();
     if wanted.is_empty() {

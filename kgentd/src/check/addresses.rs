@@ -242,7 +242,8 @@ mod tests {
         let carried = "tracepoint:syscalls:sys_enter_nanosleep { @req[tid] = args->rqtp; }\n\
                        tracepoint:syscalls:sys_exit_nanosleep { printf(\"%lu\\n\", @req[tid]); delete(@req[tid]); }";
         assert!(addresses_shown(&h, carried).is_some());
-        let summed = "tracepoint:syscalls:sys_enter_accept4 { @peers = sum(args->upeer_sockaddr); }";
+        let summed =
+            "tracepoint:syscalls:sys_enter_accept4 { @peers = sum(args->upeer_sockaddr); }";
         assert!(addresses_shown(&h, summed).is_some());
         // A pointer to an integer or a buffer printed beside the data is noise, not refused.
         let noise = "tracepoint:syscalls:sys_enter_accept4 { printf(\"%d %d\\n\", args->fd, args->upeer_addrlen); }";

@@ -212,7 +212,14 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         let exit_status = rule.asked == Concept::ReturnValue
             && intent.asks(Concept::ExitStatus)
             && EXIT_STATUS.is_match(view);
-        let in_code = c.code.is_match(view) || exit_status;
+        // Where a process is created (fork, clone, sched_process_fork), the task running the
+        // probe is the parent: its own pid and comm are the parent's.
+        static OWN: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"\bpid\b|\bcomm\b").expect("static regex"));
+        let parent_runs = matches!(rule.asked, Concept::ParentPid | Concept::ParentName)
+            && creates_processes_only(host, source)
+            && OWN.is_match(view);
+        let in_code = c.code.is_match(view) || exit_status || parent_runs;
         let in_format = c.format.as_ref().is_some_and(|f| f.is_match(&formats));
         if !in_code && !in_format {
             missing.push(format!(
@@ -445,6 +452,29 @@ fn which_call_untold(intent: &Intent, source: &str, code: &str) -> Option<String
     (all.len() > 1 && !told).then(|| {
         "the request asks which call each report is about, but the program's output is the same for all of its events: print the `probe` builtin (or use it as a map key)".to_owned()
     })
+}
+
+/// Whether every event probe of `source` fires where a process is created, in the creating
+/// task: the syscalls of fork (fork(2), clone(2): one kernel implementation, see
+/// `syscall_variants`), sched:sched_process_fork and task:task_newtask.
+pub fn creates_processes_only(host: &HostFacts, source: &str) -> bool {
+    let forks = syscall_variants(host, "fork");
+    let probes: Vec<ProbeSpec> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(ProbeSpec::observes_events)
+        .collect();
+    !probes.is_empty()
+        && probes.iter().all(|p| {
+            p.is_tracepoint()
+                && (matches!(
+                    p.target.as_str(),
+                    "sched:sched_process_fork" | "task:task_newtask"
+                ) || forks.iter().any(|f| {
+                    p.target == format!("syscalls:sys_enter_{f}")
+                        || p.target == format!("syscalls:sys_exit_{f}")
+                }))
+        })
 }
 
 /// A size the request states with a unit ("beyond 200 MB") that no constant of the program
@@ -861,6 +891,16 @@ mod tests {
         let mode =
             "tracepoint:syscalls:sys_enter_read /args->mode & 2/ { printf(\"%s\\n\", comm); }";
         assert!(passes(request, mode));
+    }
+
+    #[test]
+    fn where_a_process_is_created_the_running_task_is_the_parent() {
+        let h = HostFacts::for_tests_with_syscalls(&["fork", "vfork", "clone", "clone3", "read"]);
+        let request = "count new processes by the name of their parent";
+        let forks = "tracepoint:syscalls:sys_enter_clone,tracepoint:syscalls:sys_enter_clone3 { @[comm] = count(); }";
+        assert!(check_coverage(&h, &Intent::read(request), forks).passed());
+        let reads = "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }";
+        assert!(!check_coverage(&h, &Intent::read(request), reads).passed());
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct Expectation {
     /// The request is about processes changing their own name: the name the workload gave
     /// itself (kgent-smoke-rn, through /proc/self/comm) must show up.
     pub renames_self: bool,
+    /// ... and sets apart the renames an exec does.
+    pub exec_renames_excluded: bool,
 }
 
 /// The name the trigger gives itself (smoke_trigger.py, `processes()`).
@@ -138,6 +140,7 @@ pub fn expectation(intent: &Intent) -> Expectation {
         arguments: intent.asks(Concept::CommandLine),
         ipv6: intent.asks(Concept::Ipv6),
         renames_self: intent.asks(Concept::RenamesSelf),
+        exec_renames_excluded: intent.asks(Concept::ExecRenamesExcluded),
     }
 }
 
@@ -388,7 +391,7 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
     }
     // An exec also changes a task's name (to the program's file name, prctl(2) PR_SET_NAME /
     // proc(5) comm): the workload's exec of kgent-smoke-exec is no process renaming itself.
-    if expect.renames_self {
+    if expect.renames_self && expect.exec_renames_excluded {
         if let Some(line) = lines.iter().find(|l| l.contains(EXEC_NAME)) {
             return Err(format!(
                 "the request is about processes renaming themselves, but the program also reports the name change of an exec: the workload ran the program kgent-smoke-exec, and the output shows it: {line}\nan exec renames the task too (task:task_rename fires for it, from begin_new_exec()): leave out renames done by exec, where curtask->in_execve is 1"
@@ -690,12 +693,17 @@ mod tests {
         assert!(judge(&e, &file_renames).is_err());
         let comm_renames = obs(&["pid=12 oldcomm=kgent-smoke newcomm=kgent-smoke-rn"]);
         assert!(judge(&e, &comm_renames).is_ok());
-        // The name an exec gives is not the task renaming itself.
+        // The name an exec gives counts unless the request sets exec apart.
         let with_exec = obs(&[
             "pid=12 oldcomm=kgent-smoke newcomm=kgent-smoke-rn",
             "pid=13 oldcomm=python3 newcomm=kgent-smoke-exe",
         ]);
-        let why = judge(&e, &with_exec).expect_err("exec rename shown");
+        assert!(judge(&e, &with_exec).is_ok());
+        let apart = expect_of(
+            "flag tasks that change their own name through prctl, not the change an exec makes",
+        );
+        assert!(apart.renames_self && apart.exec_renames_excluded);
+        let why = judge(&apart, &with_exec).expect_err("exec rename shown");
         assert!(why.contains("exec"), "{why}");
     }
 

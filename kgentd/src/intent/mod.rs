@@ -71,6 +71,8 @@ pub enum Concept {
     CommandLine,
     ExitStatus,
     RenamesSelf,
+    /// The request sets apart the renames an exec does (comm set to the new program's name).
+    ExecRenamesExcluded,
     Addresses,
     // Units and kinds of names.
     Milliseconds,
@@ -142,6 +144,7 @@ impl Concept {
         Concept::CommandLine,
         Concept::ExitStatus,
         Concept::RenamesSelf,
+        Concept::ExecRenamesExcluded,
         Concept::Addresses,
         Concept::Milliseconds,
         Concept::Microseconds,

@@ -110,6 +110,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "tasks that rename files",
         ),
         (
+            ExecRenamesExcluded,
+            "tasks setting their own name, except when exec does it",
+            "tasks setting their own name, exec included",
+        ),
+        (
             Addresses,
             "the remote IP of each session",
             "the remote end of each session",
