@@ -22,8 +22,9 @@
 //! - the process name the request filters on ("processes named 'worker2'") that the program
 //!   never mentions: every block observing events keeps only that name (`comm == "worker2"`,
 //!   joined to its predicate);
-//! - a call the request writes as a call (`tkill()`) that the program never attaches to, while
-//!   a block handles another call the request names (`kill()`) on the same side (entry or
+//! - a call the request names (`tkill()`, or in a list of call names) that the program never
+//!   attaches to, while a block handles another call the request names (`kill()`) on the same
+//!   side (entry or
 //!   exit) and reads only fields the missing call's tracepoint has too: the missing call's
 //!   tracepoint is added to that block (its variants are tried in order, see
 //!   `knowledge::syscall_variants`);
@@ -189,9 +190,16 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
         .iter()
         .flat_map(|b| b.probes.iter().map(|p| p.target.clone()))
         .collect();
-    let named: Vec<(String, Vec<String>)> = intent
-        .calls
-        .iter()
+    // Calls written as calls, and the syscall names a request lists ("sync, fsync or msync").
+    let mut names: Vec<&String> = intent.calls.iter().collect();
+    names.extend(
+        intent
+            .syscall_words
+            .iter()
+            .filter(|w| !intent.calls.contains(w)),
+    );
+    let named: Vec<(String, Vec<String>)> = names
+        .into_iter()
         .map(|c| (c.clone(), crate::knowledge::syscall_variants(host, c)))
         .filter(|(_, v)| !v.is_empty())
         .collect();
@@ -1053,6 +1061,19 @@ mod tests {
         // A field the other calls lack keeps them out: kill and tkill have no tgid.
         let tgid = "tracepoint:syscalls:sys_enter_tgkill { printf(\"%d %d\\n\", args->tgid, args->sig); }\n";
         assert_eq!(repair_all(&h, &Intent::read(request), tgid).0, tgid);
+        // Names in a list of calls count as named.
+        let sync = HostFacts::for_tests_with_syscalls(&["sync", "syncfs", "fsync"]);
+        let flushes = "tracepoint:syscalls:sys_enter_fsync { @[comm] = count(); }\n";
+        let (fixed, _) = repair_all(
+            &sync,
+            &Intent::read("which programs make the calls sync, syncfs or fsync"),
+            flushes,
+        );
+        assert!(
+            fixed.contains("sys_enter_sync,") || fixed.contains("sys_enter_sync {"),
+            "{fixed}"
+        );
+        assert!(fixed.contains("sys_enter_syncfs"), "{fixed}");
         // Calls the request does not name are not added.
         let (same, notes) = repair_all(&h, &Intent::read("signals sent with kill()"), src);
         assert_eq!(same, src);
