@@ -123,7 +123,9 @@ async fn printing_without_a_newline_at_full_speed_keeps_kgentd_s_memory_bounded(
 #[tokio::test]
 async fn a_detached_job_s_log_is_rotated_at_its_cap_and_its_lines_held_to_the_rate_limit() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cap = 64 * 1024;
+    // Small enough that a few seconds of the capped rate fill it more than once even when the
+    // machine is busy (at 200 lines/s of 101 bytes, 16 KiB is under a second).
+    let cap = 16 * 1024;
     let d = DaemonProcess::start(
         dir.path(),
         &["unused"],
