@@ -862,7 +862,7 @@ mod tests {
 
     #[test]
     fn a_size_the_request_states_is_tested() {
-        let request = "processes whose reads ask for more than 4 MiB at once";
+        let request = "readers asking for over 4 MiB in one call";
         let none =
             "tracepoint:syscalls:sys_enter_read { printf(\"%s %d\\n\", comm, args->count); }";
         let c = check_coverage(&host(), &Intent::read(request), none);
@@ -896,7 +896,7 @@ mod tests {
     #[test]
     fn where_a_process_is_created_the_running_task_is_the_parent() {
         let h = HostFacts::for_tests_with_syscalls(&["fork", "vfork", "clone", "clone3", "read"]);
-        let request = "count new processes by the name of their parent";
+        let request = "tally the children each parent name spawns";
         let forks = "tracepoint:syscalls:sys_enter_clone,tracepoint:syscalls:sys_enter_clone3 { @[comm] = count(); }";
         assert!(check_coverage(&h, &Intent::read(request), forks).passed());
         let reads = "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }";

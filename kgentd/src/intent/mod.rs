@@ -415,7 +415,7 @@ fn ident_boundary(s: &str, start: usize, len: usize) -> bool {
 
 fn calls(lower: &str) -> Vec<String> {
     // `name(`, or a name the words after it say is a call: "the stat syscall", "the kill
-    // system call", "the stat family of system calls" (how syscalls(2) and the man pages
+    // system call", "the chown family of system calls" (how syscalls(2) and the man pages
     // speak of calls). The words before those must not be English function words.
     static CALL: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"\b([a-z_][a-z0-9_]*)(?:\(|\s+(?:syscalls?|system[ -]calls?|family of (?:system[ -]calls|syscalls))\b)")
@@ -459,7 +459,7 @@ fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<Stri
         }
         let Some(s) = start.take() else { continue };
         let word = &lower[s..i];
-        // "the stat syscall", "the stat family of system calls": a call's name (see `calls`).
+        // "the chown syscall", "the chown family of system calls": a call's name (see `calls`).
         let written_as_call = c == Some(b'(') || named_calls.iter().any(|n| n == word);
         let jargon = !english.iter().any(|e| e == word) && word.len() >= 4;
         let in_slash_list = c == Some(b'/') || (s > 0 && bytes[s - 1] == b'/');
