@@ -120,11 +120,16 @@ enum Command {
     /// numbers, quoted process name and time unit it states, and what it filters away. The
     /// rules are data: specs-db/intent.toml. Nothing is loaded, no model is asked.
     #[command(
-        after_help = "Examples:\n  kgentd intent 'how long does each fsync() take, in milliseconds'\n  kgentd intent \"show failed opens of processes named 'nginx' with the errno\""
+        after_help = "Examples:\n  kgentd intent 'how long does each fsync() take, in milliseconds'\n  kgentd intent \"show failed opens of processes named 'nginx' with the errno\"\n  kgentd intent 'count chmod calls per user' --program chmods.bt   # does it report what is asked?"
     )]
     Intent {
         /// The request, as a user would type it.
         request: String,
+        /// Also judge this bpftrace program (a file, or - for stdin) against what the request
+        /// asks to see, as an ask's request-coverage check does, on this host's catalog; exit
+        /// status 1 when it misses something. Nothing is loaded.
+        #[arg(long, value_name = "FILE")]
+        program: Option<PathBuf>,
     },
     /// Judge a bpftrace program against contracts with the symbolic verifier (z3): each is
     /// proved, refuted with a counterexample, unknown (never a pass) or not applicable. Exit
@@ -268,8 +273,12 @@ async fn main() -> anyhow::Result<()> {
             .await?;
             std::process::exit(status);
         }
-        Some(Command::Intent { request }) => {
+        Some(Command::Intent { request, program }) => {
             cmd::intent::run(&request);
+            if let Some(program) = program {
+                let passed = cmd::intent::judge(&cfg, &request, &program)?;
+                std::process::exit(if passed { 0 } else { 1 });
+            }
             return Ok(());
         }
         Some(Command::Generate(_)) | None => {}

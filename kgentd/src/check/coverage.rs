@@ -55,7 +55,9 @@ const RULES: &[Rule] = &[
     Rule {
         what: "a duration (how long something took)",
         asked: Concept::Duration,
-        code: r"(nsecs|elapsed)\s*-|-\s*[@$]|-\s*(nsecs|elapsed)|-\s*\(",
+        // A difference of timestamps, or a time the event carries (a timespec the call is
+        // given, a field in time units: `delay`, `runtime`, `*_nsec`).
+        code: r"(nsecs|elapsed)\s*-|-\s*[@$]|-\s*(nsecs|elapsed)|-\s*\(|\btv_n?sec\b|args\s*->\s*\w*(_n?sec|_[num]?secs|_ns|_us|_ms|delay|runtime|duration|latency)\b",
         reported: false,
         format: None,
         hint: "save `nsecs` when it starts (in a map keyed by tid, or by pid for process lifetimes) and subtract it when it ends",
@@ -95,7 +97,8 @@ const RULES: &[Rule] = &[
     Rule {
         what: "a port number",
         asked: Concept::Port,
-        code: r"port|\bnum\b",
+        // A port field, or the two bytes at offset 2 of a sockaddr_in/in6 swapped to host order.
+        code: r"port|\bnum\b|\bbswap\b|<<\s*8\b",
         reported: true,
         format: None,
         hint: "print the port field of the tracepoint (sport/dport) or of the sockaddr, in host byte order",
@@ -131,6 +134,22 @@ const RULES: &[Rule] = &[
         reported: true,
         format: None,
         hint: "print `curtask->real_parent->comm` (in a query: pcomm)",
+    },
+    Rule {
+        what: "a count (a tally per key, not a line per event)",
+        asked: Concept::Counting,
+        code: r"\bcount\s*\(|\+\+|\+=|\bsum\s*\(|\b(hist|lhist)\s*\(",
+        reported: false,
+        format: None,
+        hint: "aggregate with `@name[key] = count()` (bpftrace prints the map when the program ends); key it by what the request groups by",
+    },
+    Rule {
+        what: "the file name",
+        asked: Concept::FileName,
+        code: r"\bstr\s*\((?:[^()]|\([^()]*\))*(name|path|file|\barg\d|\$|@)|\bpath\s*\(|\bd_name\b|\b(file|path)name\b",
+        reported: true,
+        format: None,
+        hint: "print the file's name: `str(args->filename)` (or `pathname`, `oldname`/`newname`) in the sys_enter_* tracepoint of the call; at sys_exit save it in a map keyed by tid at entry",
     },
     Rule {
         what: "the file mode the permission test is about",
@@ -219,7 +238,15 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         let parent_runs = matches!(rule.asked, Concept::ParentPid | Concept::ParentName)
             && creates_processes_only(host, source)
             && OWN.is_match(view);
-        let in_code = c.code.is_match(view) || exit_status || parent_runs;
+        // "Arguments" are a program's argv where a program starts (execve(2)); of any other
+        // call they are its parameters, which the event's fields carry.
+        static PARAMETER: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"args\s*(->|\.)\s*\w+|\barg\d\b").expect("static regex")
+        });
+        let call_parameters = rule.asked == Concept::Arguments
+            && !attaches_to_exec(source)
+            && PARAMETER.is_match(view);
+        let in_code = c.code.is_match(view) || exit_status || parent_runs || call_parameters;
         let in_format = c.format.as_ref().is_some_and(|f| f.is_match(&formats));
         if !in_code && !in_format {
             missing.push(format!(
@@ -261,6 +288,15 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         evidence,
         started.elapsed(),
     )
+}
+
+/// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
+/// exec event, or a uprobe on an exec function of libc.
+fn attaches_to_exec(source: &str) -> bool {
+    probe_blocks(source)
+        .iter()
+        .flat_map(|b| &b.probes)
+        .any(|p| p.target.rsplit(':').next().is_some_and(|e| e.contains("exec")))
 }
 
 /// What the program reports: its block bodies without the conditions of `if` statements
@@ -750,6 +786,62 @@ mod tests {
     }
 
     #[test]
+    fn a_count_is_a_tally_not_a_line_per_event() {
+        let ask = Intent::read("tally the chdir calls of each user's shell, by directory");
+        let lines = "tracepoint:syscalls:sys_enter_chdir { printf(\"%s\\n\", str(args->filename)); }";
+        let c = check_coverage(&host(), &ask, lines);
+        assert!(!c.passed() && c.detail().contains("count()"), "{}", c.detail());
+        for tally in [
+            "tracepoint:syscalls:sys_enter_chdir { @[str(args->filename)] = count(); }",
+            "tracepoint:syscalls:sys_enter_chdir { @n[str(args->filename)]++; }",
+        ] {
+            let c = check_coverage(&host(), &ask, tally);
+            assert!(c.passed(), "{tally}: {}", c.detail());
+        }
+    }
+
+    #[test]
+    fn which_files_wants_their_names_printed() {
+        let ask = Intent::read("what files do my cron jobs truncate");
+        let fds = "tracepoint:syscalls:sys_enter_ftruncate { printf(\"%s %d\\n\", comm, args->fd); }";
+        let c = check_coverage(&host(), &ask, fds);
+        assert!(!c.passed() && c.detail().contains("file name"), "{}", c.detail());
+        // Tested in a filter only, a name is not reported.
+        let filtered = "tracepoint:syscalls:sys_enter_truncate /str(args->path) == \"/x\"/ { printf(\"%s\\n\", comm); }";
+        assert!(!check_coverage(&host(), &ask, filtered).passed());
+        for named in [
+            "tracepoint:syscalls:sys_enter_truncate { printf(\"%s %s\\n\", comm, str(args->path)); }",
+            "tracepoint:syscalls:sys_enter_truncate { @p[tid] = args->path; }\ntracepoint:syscalls:sys_exit_truncate { printf(\"%s\\n\", str(@p[tid])); }",
+            "uprobe:/lib/x86_64-linux-gnu/libc.so.6:truncate { printf(\"%s\\n\", str(arg0)); }",
+        ] {
+            let c = check_coverage(&host(), &ask, named);
+            assert!(c.passed(), "{named}: {}", c.detail());
+        }
+    }
+
+    #[test]
+    fn arguments_of_a_call_other_than_exec_are_its_parameters() {
+        let ask = Intent::read("log semop calls with the process name and their arguments");
+        let params = "tracepoint:syscalls:sys_enter_semop { printf(\"%s %d %d\\n\", comm, args->semid, args->nsops); }";
+        assert!(check_coverage(&host(), &ask, params).passed());
+        let nothing = "tracepoint:syscalls:sys_enter_semop { printf(\"%s\\n\", comm); }";
+        assert!(!check_coverage(&host(), &ask, nothing).passed());
+        // Where a program starts, its arguments are its argv.
+        let exec = Intent::read("every program started, with its arguments");
+        let no_argv = "tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", str(args->filename)); }";
+        assert!(!check_coverage(&host(), &exec, no_argv).passed());
+    }
+
+    #[test]
+    fn a_requested_sleep_is_a_duration_the_call_carries() {
+        let ask = Intent::read("how long do processes ask to sleep for in nanosleep");
+        let asked = "tracepoint:syscalls:sys_enter_nanosleep { $t = (struct __kernel_timespec *)args->rqtp; printf(\"%s %d\\n\", comm, uptr($t)->tv_sec); }";
+        assert!(check_coverage(&host(), &ask, asked).passed());
+        let count = "tracepoint:syscalls:sys_enter_nanosleep { printf(\"%s\\n\", comm); }";
+        assert!(!check_coverage(&host(), &ask, count).passed());
+    }
+
+    #[test]
     fn every_rule_compiles() {
         // A rule that does not compile would be left out silently at run time.
         for r in RULES {
@@ -950,6 +1042,6 @@ mod tests {
         let sched = "tracepoint:sched:sched_process_fork { @[comm] = count(); }";
         assert!(passes("count processes made by fork per parent", sched));
         // Everyday words that are also syscall names ("read") demand nothing unless called.
-        assert!(passes("which files does each process read", other));
+        assert!(passes("how much does each process read", other));
     }
 }

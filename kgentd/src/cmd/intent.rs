@@ -1,6 +1,11 @@
 //! `kgentd intent`: how kgent reads a request, printed for people: every concept the request is
 //! read as asking for with the source of its rule (`specs-db/intent.toml`), and what it names
 //! and states. Reads nothing of the host: the same request reads the same everywhere.
+use std::path::Path;
+
+use anyhow::Context;
+use kgentd::config::Config;
+use kgentd::host::HostFacts;
 use kgentd::intent::{vocabulary, Concept, Intent};
 
 pub fn run(request: &str) {
@@ -63,4 +68,20 @@ pub fn run(request: &str) {
         println!("subjects (what is observed): {}", words.join("; "));
     }
     println!("search text: {}", intent.search_text);
+}
+
+/// `--program FILE`: the request-coverage check of an ask, run on `program` against
+/// `request` with this host's catalog. Prints the verdict; true when it passed.
+pub fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Result<bool> {
+    let source = if program == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("reading the program from stdin")?
+    } else {
+        std::fs::read_to_string(program)
+            .with_context(|| format!("reading the program {}", program.display()))?
+    };
+    let host = HostFacts::discover(&config.tools.bpftrace);
+    let check = kgentd::check::check_coverage(&host, &Intent::read(request), &source);
+    let verdict = if check.passed() { "passed" } else { "FAILED" };
+    println!("request-coverage {verdict}: {}", check.detail());
+    Ok(check.passed())
 }

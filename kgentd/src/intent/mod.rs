@@ -42,6 +42,10 @@ pub enum Concept {
     ParentPid,
     /// The parent process's name.
     ParentName,
+    /// The request asks to count events (or how often they happen): a tally, not a line each.
+    Counting,
+    /// The request asks which files (their names or paths) the events are about.
+    FileName,
     // What the host must be able to do.
     HardwareCounters,
     CpuSampling,
@@ -99,6 +103,7 @@ impl Concept {
                 | Concept::Octal
                 | Concept::ParentPid
                 | Concept::ParentName
+                | Concept::FileName
                 | Concept::Failure
                 | Concept::EitherOutcome
                 | Concept::TargetTask
@@ -126,6 +131,8 @@ impl Concept {
         Concept::Octal,
         Concept::ParentPid,
         Concept::ParentName,
+        Concept::Counting,
+        Concept::FileName,
         Concept::HardwareCounters,
         Concept::CpuSampling,
         Concept::Failure,

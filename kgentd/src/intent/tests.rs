@@ -59,6 +59,27 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "cron jobs by the name of the job",
         ),
         (
+            Counting,
+            "tally up signals delivered, per signal number",
+            "print each signal delivered with its number",
+        ),
+        (Counting, "how often does each cron job run", "when does each cron job run"),
+        (
+            Counting,
+            "count the writes to pipes made by every shell",
+            "print the writes to pipes with the byte count",
+        ),
+        (
+            FileName,
+            "what files does the backup job delete",
+            "does the backup job delete anything",
+        ),
+        (
+            FileName,
+            "each chown with the full path and the new owner",
+            "each chown with the file descriptor and the new owner",
+        ),
+        (
             HardwareCounters,
             "LLC misses per process",
             "calls per process",
