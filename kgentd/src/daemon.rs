@@ -234,6 +234,13 @@ impl Serving {
     /// certificate files again on every SIGHUP (a failed reload keeps the previous ones).
     pub async fn listen_tcp(&mut self, config: &TcpListenConfig) -> Result<(), KgentError> {
         let certificates = Arc::new(tls::Certificates::load(config)?);
+        if in_private_network_namespace() {
+            tracing::warn!(
+                "the TCP listener is in a network namespace of its own (the unit's \
+                 PrivateNetwork=yes): other hosts cannot reach it; install \
+                 /usr/share/doc/kgent/examples/kgentd-network.conf as a drop-in of kgentd.service"
+            );
+        }
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .map_err(|e| KgentError::io("cannot watch SIGHUP", e))?;
         let (address, incoming, accept) = tls::listen(certificates.clone()).await?;
@@ -306,6 +313,13 @@ pub async fn discover_host(config: &Config) -> Result<HostFacts, KgentError> {
     features::apply(&mut host, &measured);
     disable_families(&mut host, &config.host.disabled_families);
     Ok(host)
+}
+
+/// Whether kgentd's network namespace is not the one of PID 1 (the host's), as under the
+/// unit's `PrivateNetwork=yes`. False when either cannot be read.
+fn in_private_network_namespace() -> bool {
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+    matches!((ns("self"), ns("1")), (Some(own), Some(host)) if own != host)
 }
 
 /// `[host] disabled_families`: those families are unavailable here, saying so as their reason;

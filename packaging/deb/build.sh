@@ -86,6 +86,8 @@ done
 
 install -d "$pkg/usr/share/doc/kgent"
 install -m 0644 "$root/README.md" "$pkg/usr/share/doc/kgent/README.md"
+install -d "$pkg/usr/share/doc/kgent/examples"
+install -m 0644 "$root/systemd/kgentd-network.conf" "$pkg/usr/share/doc/kgent/examples/kgentd-network.conf"
 cat > "$pkg/usr/share/doc/kgent/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: kgent
