@@ -188,8 +188,25 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
             if judge(w).passed() {
                 t.wrong_accepted += 1;
                 if show_misses {
-                    t.misses
-                        .push(format!("wrong probe accepted: {:?} with {w}", l.query));
+                    // Each subject, with the share of the best match the wrong probe reached.
+                    let subjects: Vec<String> = g
+                        .subjects
+                        .iter()
+                        .map(|s| {
+                            let (_, share) =
+                                knowledge.subject_index.covers(std::slice::from_ref(w), s);
+                            format!("\"{}\" {:.0}%", s.phrase(), share * 100.0)
+                        })
+                        .collect();
+                    let subjects = if subjects.is_empty() {
+                        "no subjects".to_owned()
+                    } else {
+                        subjects.join(", ")
+                    };
+                    t.misses.push(format!(
+                        "wrong probe accepted: {:?} with {w} ({subjects})",
+                        l.query
+                    ));
                 }
             }
         }

@@ -357,6 +357,11 @@ fn subjects_are_the_words_that_name_what_is_observed() {
         words("count swap-in activity per second under /var/tmp"),
         ["swap", "swapin"]
     );
+    // Words that arrange the report (grouped, sorted, separately) observe nothing.
+    assert_eq!(
+        words("tally chown calls grouped by owner, sorted, root separately"),
+        ["chown", "owner", "root"]
+    );
     assert_eq!(
         words("log every IRQ handler with its process id"),
         ["irq", "handler"]
@@ -370,12 +375,12 @@ fn subjects_are_the_words_that_name_what_is_observed() {
         .find(|s| s.word == "namespaces")
         .expect("namespaces is a subject");
     assert!(n.kernel.iter().any(|k| k == "unshare"), "{n:?}");
-    let deleted = read("who deleted files in the last minute");
-    let d = deleted
+    let removed = read("who removed files in the last minute");
+    let d = removed
         .subjects
         .iter()
-        .find(|s| s.word == "deleted")
-        .expect("deleted is a subject");
+        .find(|s| s.word == "removed")
+        .expect("removed is a subject");
     assert!(d.kernel.is_empty(), "{d:?}");
 }
 

@@ -38,9 +38,12 @@ fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
         }
         buf.clear();
         buf.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        if STOP.contains(&buf.as_str()) {
+            continue;
+        }
         let t = stem(buf);
-        if !STOP.contains(&t) {
-            f(t);
+        if !STOP.contains(&t.as_ref()) {
+            f(&t);
         }
     }
 }
@@ -51,15 +54,16 @@ const STOP: &[&str] = &[
     "whenever", "any", "all", "are", "be", "from", "as", "how", "s", "do", "at", "per",
 ];
 
-fn stem(w: &str) -> &str {
-    for suf in ["ing", "ed", "es", "s"] {
-        if let Some(base) = w.strip_suffix(suf) {
-            if base.len() >= 4 {
-                return base;
-            }
-        }
+/// The word's Snowball (Porter2) English stem: "cancelled" and "cancel", "created" and
+/// "create", "allocations" and "allocator" meet. Words of three letters or fewer and words with
+/// digits (`wait4`, `ipv6`, `x86`) are kept as they are: they are names, not English.
+fn stem(w: &str) -> std::borrow::Cow<'_, str> {
+    static STEMMER: std::sync::LazyLock<rust_stemmers::Stemmer> =
+        std::sync::LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+    if w.len() <= 3 || w.bytes().any(|b| b.is_ascii_digit()) {
+        return std::borrow::Cow::Borrowed(w);
     }
-    w
+    STEMMER.stem(w)
 }
 
 impl Index {

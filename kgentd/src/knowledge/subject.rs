@@ -291,8 +291,11 @@ impl SubjectIndex {
             if df == 0 || df > self.common() {
                 continue;
             }
-            let asked =
-                intent.calls.contains(&w.word) || speaking.iter().any(|name| rank(name) < RELEVANT);
+            // Asked: written as a call or as a kernel identifier (`sched_yield`), or named by
+            // attach points among the most relevant to the whole request.
+            let asked = intent.calls.contains(&w.word)
+                || intent.identifiers.contains(&w.word)
+                || speaking.iter().any(|name| rank(name) < RELEVANT);
             let mut weight = (n / df as f32).ln().max(0.1);
             if head(w) {
                 weight *= 2.0;
