@@ -125,9 +125,10 @@ enum Command {
     Intent {
         /// The request, as a user would type it.
         request: String,
-        /// Also judge this bpftrace program (a file, or - for stdin) against what the request
-        /// asks to see, as an ask's request-coverage check does, on this host's catalog; exit
-        /// status 1 when it misses something. Nothing is loaded.
+        /// Also judge this bpftrace program (a file, or - for stdin) against the request as an
+        /// ask's static checks do, with this host's catalog: request-coverage (it reports what
+        /// is asked) and request-subject (it observes what is asked about); exit status 1 when
+        /// one fails. Nothing is loaded.
         #[arg(long, value_name = "FILE")]
         program: Option<PathBuf>,
     },
@@ -276,7 +277,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Intent { request, program }) => {
             cmd::intent::run(&request);
             if let Some(program) = program {
-                let passed = cmd::intent::judge(&cfg, &request, &program)?;
+                let passed = cmd::intent::judge(&cfg, &request, &program).await?;
                 std::process::exit(if passed { 0 } else { 1 });
             }
             return Ok(());

@@ -138,7 +138,7 @@ const RULES: &[Rule] = &[
     Rule {
         what: "a count (a tally per key, not a line per event)",
         asked: Concept::Counting,
-        code: r"\bcount\s*\(|\+\+|\+=|\bsum\s*\(|\b(hist|lhist)\s*\(",
+        code: r"\bcount\s*\(|\+\+|\+=|\bsum\s*\(",
         reported: false,
         format: None,
         hint: "aggregate with `@name[key] = count()` (bpftrace prints the map when the program ends); key it by what the request groups by",

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use kgentd::config::Config;
-use kgentd::host::HostFacts;
+use kgentd::knowledge::Knowledge;
 use kgentd::intent::{vocabulary, Concept, Intent};
 
 pub fn run(request: &str) {
@@ -70,18 +70,39 @@ pub fn run(request: &str) {
     println!("search text: {}", intent.search_text);
 }
 
-/// `--program FILE`: the request-coverage check of an ask, run on `program` against
-/// `request` with this host's catalog. Prints the verdict; true when it passed.
-pub fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Result<bool> {
+/// `--program FILE`: the static checks of an ask that judge a program against the request,
+/// run on `program` with this host's catalog: request-coverage (what it reports) and
+/// request-subject (what it observes). Prints each verdict; true when both passed.
+pub async fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Result<bool> {
     let source = if program == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).context("reading the program from stdin")?
     } else {
         std::fs::read_to_string(program)
             .with_context(|| format!("reading the program {}", program.display()))?
     };
-    let host = HostFacts::discover(&config.tools.bpftrace);
-    let check = kgentd::check::check_coverage(&host, &Intent::read(request), &source);
-    let verdict = if check.passed() { "passed" } else { "FAILED" };
-    println!("request-coverage {verdict}: {}", check.detail());
-    Ok(check.passed())
+    let host = kgentd::daemon::discover_host(config).await?;
+    let (model, cache) = (
+        config.retrieval.embedding_model.clone(),
+        config.cache_dir.clone(),
+    );
+    let (host, knowledge) = tokio::task::spawn_blocking(move || {
+        let knowledge = Knowledge::build(&host, &[]);
+        if let Err(e) = knowledge.enable_embeddings(&model, &cache) {
+            println!("embeddings unavailable, search is BM25 only: {e}");
+        }
+        (host, knowledge)
+    })
+    .await?;
+    let intent = Intent::read(request);
+    let subjects = knowledge.subjects(&intent);
+    let probes = kgentd::check::subject::bpftrace_probes(&source);
+    let checks = [
+        kgentd::check::check_coverage(&host, &intent, &source),
+        kgentd::check::subject::check_subject(&knowledge.subject_index, &subjects, &intent, &probes),
+    ];
+    for c in &checks {
+        let verdict = if c.passed() { "passed" } else { "FAILED" };
+        println!("{} {verdict}: {}", c.kind.name(), c.detail());
+    }
+    Ok(checks.iter().all(|c| c.passed()))
 }
