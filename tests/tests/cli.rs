@@ -274,6 +274,38 @@ reject = []
     assert!(json.exists());
 }
 
+/// `kgentd intent --program`: the static checks judge a program against the request on this
+/// host's catalog; exit 0 when both pass, 1 with the missing item named.
+#[test]
+fn kgentd_intent_judges_a_program_against_the_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let judge = |program: &str| {
+        let path = dir.path().join("prog.bt");
+        std::fs::write(&path, program).expect("write");
+        let out = Command::new(workspace_bin("kgentd"))
+            .args(["--config", "/dev/null", "intent"])
+            .arg("tally chdir calls per process name")
+            .arg("--program")
+            .arg(&path)
+            .output()
+            .expect("kgentd");
+        (out.status.code(), text(&out.stdout))
+    };
+    let (code, out) = judge("tracepoint:syscalls:sys_enter_chdir { @[comm] = count(); }");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("request-coverage passed"), "{out}");
+    assert!(out.contains("request-subject passed"), "{out}");
+    // One line per call where a tally was asked: refused, saying what is missing.
+    let (code, out) =
+        judge("tracepoint:syscalls:sys_enter_chdir { printf(\"%s\\n\", comm); }");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("request-coverage FAILED") && out.contains("count()"), "{out}");
+    // Another call than the one named.
+    let (code, out) = judge("tracepoint:syscalls:sys_enter_mkdir { @[comm] = count(); }");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("sys_enter_chdir"), "{out}");
+}
+
 #[test]
 fn kgentd_intent_shows_how_a_request_is_read_with_each_rules_source() {
     let out = Command::new(workspace_bin("kgentd"))
