@@ -712,6 +712,12 @@ enum Kind {
     Addr,
     /// A `struct sockaddr *` in user memory.
     Sockaddr,
+    /// A pointer to a `timespec` in user memory (nanosleep(2) `rqtp`, futex(2) `utime`):
+    /// seconds and nanoseconds.
+    Timespec,
+    /// A pointer to an `itimerval` in user memory (setitimer(2) `value`): the first expiry
+    /// and the repeat interval, each seconds and microseconds.
+    Itimerval,
 }
 
 fn kind(e: &Event, t: &Term) -> Kind {
@@ -752,9 +758,29 @@ fn field_kind(f: &Field) -> Kind {
         Kind::Sockaddr
     } else if f.name.contains("addr") && (ct.starts_with("__u8[4]") || ct.starts_with("__u8[16]")) {
         Kind::Addr
+    } else if ct.contains("struct") && (ct.ends_with("timespec*") || ct.ends_with("timespec32*")) {
+        Kind::Timespec
+    } else if ct.contains("struct") && ct.ends_with("itimerval*") {
+        Kind::Itimerval
     } else {
         Kind::Int
     }
+}
+
+/// The C type a field or parameter is declared with (`struct __kernel_timespec *`), without
+/// `const`/`volatile`, for a cast.
+fn declared_type(e: &Event, t: &Term) -> Option<String> {
+    let f = match (e, t) {
+        (_, Term::Field(f)) => field(e, f)?,
+        (Event::Func { params, .. }, Term::Arg(i)) => params.get(*i as usize)?,
+        _ => return None,
+    };
+    let words: Vec<&str> = f
+        .ctype
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "const" | "volatile" | "__user"))
+        .collect();
+    Some(words.join(" "))
 }
 
 /// A term as a bpftrace expression (a string pointer stays a pointer).
@@ -954,6 +980,36 @@ fn shape(e: &Expr, ctx: &Ctx) -> Result<Shape, String> {
             } else {
                 Shape::Plain(vec![(lbl, "%s", format!("ntop({v})"))])
             }
+        }
+        Kind::Timespec | Kind::Itimerval => {
+            // Read from the traced process's memory through the declared struct type.
+            let Some(ty) = declared_type(ctx.event, t) else {
+                return Ok(Shape::Plain(vec![(lbl, "%d", v)]));
+            };
+            let p = format!("uptr(({ty}){v})");
+            let parts: &[(&str, &str)] = if kind(ctx.event, t) == Kind::Timespec {
+                &[("tv_sec", "tv_sec"), ("tv_nsec", "tv_nsec")]
+            } else {
+                &[
+                    ("it_value.tv_sec", "it_value.tv_sec"),
+                    ("it_value.tv_usec", "it_value.tv_usec"),
+                    ("it_interval.tv_sec", "it_interval.tv_sec"),
+                    ("it_interval.tv_usec", "it_interval.tv_usec"),
+                ]
+            };
+            // A null pointer (an optional argument left out) prints zeros.
+            Shape::Plain(
+                parts
+                    .iter()
+                    .map(|(name, member)| {
+                        (
+                            format!("{lbl}.{name}"),
+                            "%d",
+                            format!("({v} != 0 ? {p}->{member} : 0)"),
+                        )
+                    })
+                    .collect(),
+            )
         }
         Kind::Sockaddr => {
             let v4 = format!("((struct sockaddr_in *){v})");
@@ -1189,6 +1245,22 @@ mod tests {
         HostFacts::for_tests_with_tracepoints(&[
             (
                 "syscalls",
+                "sys_enter_futex",
+                &[
+                    ("u32 *", "uaddr"),
+                    ("int", "op"),
+                    ("const struct __kernel_timespec *", "utime"),
+                ],
+            ),
+            ("syscalls", "sys_exit_futex", &[("long", "ret")]),
+            (
+                "syscalls",
+                "sys_enter_getitimer",
+                &[("int", "which"), ("struct __kernel_old_itimerval *", "value")],
+            ),
+            ("syscalls", "sys_exit_getitimer", &[("long", "ret")]),
+            (
+                "syscalls",
                 "sys_enter_openat",
                 &[
                     ("int", "dfd"),
@@ -1397,6 +1469,22 @@ mod tests {
             s.contains("if (args->family == 10)")
                 && s.contains("ntop(args->daddr_v6)")
                 && s.contains("ntop(args->daddr)"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn time_structs_in_user_memory_print_their_members() {
+        let s = src("SELECT comm, args->utime FROM tracepoint:syscalls:sys_enter_futex");
+        assert!(
+            s.contains("utime.tv_sec=%d utime.tv_nsec=%d")
+                && s.contains("uptr((struct __kernel_timespec *)args->utime)->tv_nsec"),
+            "{s}"
+        );
+        assert!(s.contains("args->utime != 0 ?"), "a null timeout prints zeros: {s}");
+        let s = src("SELECT args->value FROM tracepoint:syscalls:sys_enter_getitimer");
+        assert!(
+            s.contains("uptr((struct __kernel_old_itimerval *)args->value)->it_interval.tv_usec"),
             "{s}"
         );
     }
