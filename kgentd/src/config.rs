@@ -253,8 +253,9 @@ pub struct AgentConfig {
     /// Check statically that a candidate's probes observe what the request is about, not a
     /// neighbouring event (the request's subjects, as this host's attach points name them); a
     /// request none of whose candidates passes gets no answer. Off by default: on the labelled
-    /// set (tests/eval/probe-labels.toml) it rejects 64% of wrong neighbours but also 35% of
+    /// set (tests/eval/probe-labels.toml) it rejects 63% of wrong neighbours but also 30% of
     /// right probes, and a refusal on an incidental word can steer the model to a wrong probe.
+    /// Off, the subjects the intent vocabulary names (`names = true`) are still held to.
     pub subject_check: bool,
     /// Judge each bpftrace candidate that loads against the contracts its request implies
     /// (only failed calls, ports in host byte order, IPv6 too, a thread's own latency, bytes as

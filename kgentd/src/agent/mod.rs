@@ -175,7 +175,7 @@ impl Agent {
         role: crate::config::Role,
     ) -> Vec<Check> {
         let subject = |probes: Vec<String>| {
-            self.config.subject_check.then(|| {
+            (self.config.subject_check || !subjects.is_empty()).then(|| {
                 check::subject::check_subject(
                     &self.knowledge.subject_index,
                     subjects,

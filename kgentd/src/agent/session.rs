@@ -209,11 +209,10 @@ impl<'a, 'r> Session<'a, 'r> {
             agent.config.grounding_tracepoints,
             agent.config.grounding_examples,
         );
-        let subjects = if agent.config.subject_check {
-            grounding.subjects.clone()
-        } else {
-            Vec::new()
-        };
+        let subjects = crate::knowledge::subject::enforced(
+            &grounding.subjects,
+            agent.config.subject_check,
+        );
         if !subjects.is_empty() {
             let said: Vec<String> = subjects
                 .iter()

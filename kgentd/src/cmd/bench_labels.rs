@@ -74,6 +74,9 @@ struct Tally {
     answerable: usize,
     with_subjects: usize,
     expect_accepted: usize,
+    /// The same for the vocabulary-named subjects alone (what an ask enforces by default):
+    /// [right accepted, wrong accepted].
+    named: [usize; 2],
     expect_total: usize,
     wrong_accepted: usize,
     wrong_total: usize,
@@ -170,6 +173,18 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
                 t.by_rank[i][3] += usize::from(high(w) || judge(w).passed());
             }
         }
+        let named = kgentd::knowledge::subject::enforced(&g.subjects, false);
+        let judge_named = |probe: &str| {
+            check_subject(
+                &knowledge.subject_index,
+                &named,
+                &intent,
+                &[probe.to_owned()],
+            )
+            .passed()
+        };
+        t.named[0] += l.expect.iter().filter(|e| judge_named(e)).count();
+        t.named[1] += l.wrong.iter().filter(|w| judge_named(w)).count();
         for e in &l.expect {
             t.expect_total += 1;
             let c = judge(e);
@@ -245,6 +260,16 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
         t.wrong_total,
         t.with_subjects,
         t.answerable
+    );
+    let [nr, nw] = t.named;
+    println!(
+        "  vocabulary-named subjects only (enforced by default): recall {:.3} ({nr}/{}), precision {:.3}, wrong probes rejected {:.3} ({}/{})",
+        ratio(nr, t.expect_total),
+        t.expect_total,
+        ratio(nr, nr + nw),
+        ratio(t.wrong_total - nw, t.wrong_total),
+        t.wrong_total - nw,
+        t.wrong_total
     );
     for (i, cut) in RANKS.iter().enumerate() {
         let [er, wr, ew, ww] = t.by_rank[i];

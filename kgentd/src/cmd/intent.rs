@@ -94,7 +94,11 @@ pub async fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Re
     })
     .await?;
     let intent = Intent::read(request);
-    let subjects = knowledge.subjects(&intent);
+    // The subjects an ask enforces on every candidate (see `subject::enforced`).
+    let subjects = kgentd::knowledge::subject::enforced(
+        &knowledge.subjects(&intent),
+        config.agent.subject_check,
+    );
     let probes = kgentd::check::subject::bpftrace_probes(&source);
     let checks = [
         kgentd::check::check_coverage(&host, &intent, &source),

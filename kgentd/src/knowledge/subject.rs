@@ -46,6 +46,25 @@ impl Subject {
     }
 }
 
+impl Subject {
+    /// Whether the request's words for it are ones the intent vocabulary says name kernel
+    /// objects (`names = true` in specs-db/intent.toml, each from a man page: "delete" names
+    /// unlink/unlinkat/rmdir): such a subject is documented, not guessed from word statistics.
+    pub fn named_by_vocabulary(&self) -> bool {
+        self.words.iter().any(|(w, _)| !w.kernel.is_empty())
+    }
+}
+
+/// The subjects an ask holds candidates to: all of them with `[agent] subject_check`, else
+/// those the vocabulary names (a request about deleting files is not answered on renames).
+pub fn enforced(subjects: &[Subject], subject_check: bool) -> Vec<Subject> {
+    subjects
+        .iter()
+        .filter(|s| subject_check || s.named_by_vocabulary())
+        .cloned()
+        .collect()
+}
+
 /// What an attach point speaks of.
 struct Words {
     /// Every word of it (sorted, once each).
