@@ -132,6 +132,23 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
             notes.push("a process has no return value: ret is its exit_code".into());
         }
     }
+    // "Count … by X" answered with one line per event: the values become the keys of a
+    // count (bpftrace(8) count(), printed per key when tracing stops).
+    let aggregates = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
+    if intent.asks(Concept::Counting) && !aggregates && !q.select.is_empty() {
+        for it in std::mem::take(&mut q.select) {
+            if let Item::Value(e) = it {
+                if !q.group_by.contains(&e) {
+                    q.group_by.push(e);
+                }
+            }
+        }
+        q.select.push(Item::Agg(Agg::Count, None));
+        notes.push(
+            "the request asks for a count: count() per the selected values, not a line per event"
+                .into(),
+        );
+    }
     let mut terms = Vec::new();
     for it in &q.select {
         if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
@@ -388,6 +405,30 @@ mod tests {
         }
         let mut q = parse("SELECT comm FROM a:b WHERE args->rwbs == \"nonsense\"").expect("parses");
         assert!(normalize(&mut q, "").is_empty());
+    }
+
+    #[test]
+    fn a_count_asked_for_is_counted_per_the_selected_values() {
+        let mut q = parse("SELECT comm, args->sig FROM tracepoint:signal:signal_generate")
+            .expect("parses");
+        let notes = normalize(&mut q, "tally the signals raised, per process and signal number");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(q.select, [Item::Agg(Agg::Count, None)]);
+        assert_eq!(q.group_by.len(), 2);
+        // Already aggregated, or not asked to count: unchanged.
+        for (req, query) in [
+            (
+                "tally the signals raised, per process",
+                "SELECT count() FROM tracepoint:signal:signal_generate GROUP BY comm",
+            ),
+            (
+                "print the signals raised with the process",
+                "SELECT comm, args->sig FROM tracepoint:signal:signal_generate",
+            ),
+        ] {
+            let mut q = parse(query).expect("parses");
+            assert!(normalize(&mut q, req).is_empty(), "{query}");
+        }
     }
 
     #[test]
