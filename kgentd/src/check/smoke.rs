@@ -278,7 +278,7 @@ pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<
         .join("kgent-smoke-provoke");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let _dir = TriggerDir(dir.clone());
-    super::provoked::measure(host, async {
+    super::provoked::measure(host, || async {
         if let Err(e) = trigger(&dir, 40_000 + (std::process::id() % 20_000) as u16, None).await {
             tracing::warn!("measuring what the smoke workload provokes: {e}");
         }
