@@ -136,9 +136,15 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
     // count (bpftrace(8) count(), printed per key when tracing stops).
     let aggregates = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
     if intent.asks(Concept::Counting) && !aggregates && !q.select.is_empty() {
+        // A pid or tid is a key only where the request asks for it: "by process name" counts
+        // per name, not per process.
+        let unasked_id = |e: &Expr| {
+            matches!(e, Expr::Term(Term::Builtin(b)) if b == "pid" || b == "tid")
+                && !intent.asks(Concept::Pid)
+        };
         for it in std::mem::take(&mut q.select) {
             if let Item::Value(e) = it {
-                if !q.group_by.contains(&e) {
+                if !q.group_by.contains(&e) && !unasked_id(&e) {
                     q.group_by.push(e);
                 }
             }
@@ -409,12 +415,13 @@ mod tests {
 
     #[test]
     fn a_count_asked_for_is_counted_per_the_selected_values() {
-        let mut q = parse("SELECT comm, args->sig FROM tracepoint:signal:signal_generate")
+        let mut q = parse("SELECT comm, pid, args->sig FROM tracepoint:signal:signal_generate")
             .expect("parses");
         let notes = normalize(&mut q, "tally the signals raised, per process and signal number");
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert_eq!(q.select, [Item::Agg(Agg::Count, None)]);
-        assert_eq!(q.group_by.len(), 2);
+        // Per name and signal: the pid is no key the request asks for.
+        assert_eq!(q.group_by.len(), 2, "{:?}", q.group_by);
         // Already aggregated, or not asked to count: unchanged.
         for (req, query) in [
             (
