@@ -270,6 +270,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = which_call_untold(intent, source, &code) {
         missing.push(m);
     }
+    if let Some(m) = file_names_untold(host, intent, source) {
+        missing.push(m);
+    }
     if let Some(m) = super::addresses::addresses_shown(host, source) {
         missing.push(m);
     }
@@ -439,6 +442,50 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
     });
     (!every).then(|| {
         "the request is about system calls in general and names none, but the program observes only some: attach to tracepoint:raw_syscalls:sys_exit (args->id is the syscall number, args->ret its result) or tracepoint:raw_syscalls:sys_enter, which fire for every system call".to_owned()
+    })
+}
+
+/// A request that asks which files ([`Concept::FileName`]) answered, for some of its events,
+/// by lines without the name those events carry: each block that prints, on a tracepoint
+/// with a file-name string field (`filename`, `pathname`, `oldname`…, on the entry side for a
+/// `sys_exit_*` block), must print a file name. Blocks on events without one are not judged.
+fn file_names_untold(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    if !intent.asks(Concept::FileName) {
+        return None;
+    }
+    let rule = COMPILED.iter().find(|c| c.rule.asked == Concept::FileName)?;
+    let names_a_file = |target: &str| {
+        let entry = target.replace(":sys_exit_", ":sys_enter_");
+        [target, entry.as_str()].iter().any(|t| {
+            host.tracepoints.get(*t).is_some_and(|tp| {
+                tp.fields.iter().any(|f| {
+                    f.is_string() && ["name", "path", "file"].iter().any(|n| f.name.contains(n))
+                })
+            })
+        })
+    };
+    let mut untold = Vec::new();
+    for b in probe_blocks(source) {
+        if !b.body.contains("printf") {
+            continue;
+        }
+        let body = STRING.replace_all(&strip_comments(&b.body), "\"\"").into_owned();
+        let reported = reported_code(&format!("BEGIN {{{body}}}"));
+        if rule.code.is_match(&reported) {
+            continue;
+        }
+        untold.extend(
+            b.probes
+                .iter()
+                .filter(|p| p.is_tracepoint() && names_a_file(&p.target))
+                .map(|p| format!("tracepoint:{}", p.target)),
+        );
+    }
+    (!untold.is_empty()).then(|| {
+        format!(
+            "the request asks which files, but the lines of {} print no file name though the event carries one: print it with str(args->FIELD) (its name or path field)",
+            untold.join(", ")
+        )
     })
 }
 
@@ -855,6 +902,35 @@ mod tests {
         assert!(!c.passed() && c.detail().contains("sys_enter_sync)"), "{}", c.detail());
         let all = "tracepoint:syscalls:sys_enter_sync, tracepoint:syscalls:sys_enter_syncfs, tracepoint:syscalls:sys_enter_fsync { printf(\"%d\\n\", pid); }";
         assert!(check_coverage(&h, &ask, all).passed());
+    }
+
+    #[test]
+    fn every_block_that_prints_names_the_file_its_event_carries() {
+        use crate::host::{Field, Tracepoint};
+        let mut h = host();
+        for (event, field) in [("sys_enter_unlinkat", "pathname"), ("sys_enter_renameat2", "oldname")] {
+            h.tracepoints.insert(
+                format!("syscalls:{event}"),
+                Tracepoint {
+                    subsystem: "syscalls".into(),
+                    event: event.into(),
+                    fields: vec![Field {
+                        name: field.into(),
+                        ctype: "const char *".into(),
+                    }],
+                },
+            );
+        }
+        let ask = Intent::read("which files are removed or moved, and by whom");
+        let half = "tracepoint:syscalls:sys_enter_unlinkat { printf(\"%s %s\\n\", comm, str(args->pathname)); }\ntracepoint:syscalls:sys_enter_renameat2 { printf(\"%s\\n\", comm); }";
+        let c = check_coverage(&h, &ask, half);
+        assert!(
+            !c.passed() && c.detail().contains("tracepoint:syscalls:sys_enter_renameat2"),
+            "{}",
+            c.detail()
+        );
+        let both = "tracepoint:syscalls:sys_enter_unlinkat { printf(\"%s %s\\n\", comm, str(args->pathname)); }\ntracepoint:syscalls:sys_enter_renameat2 { printf(\"%s %s\\n\", comm, str(args->oldname)); }";
+        assert!(check_coverage(&h, &ask, both).passed());
     }
 
     #[test]
