@@ -261,7 +261,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = target_task_missing(host, intent, source, &reported) {
         missing.push(m);
     }
-    if let Some(m) = threads_untold(intent, &code) {
+    if let Some(m) = threads_untold(host, intent, source, &code) {
         missing.push(m);
     }
     if let Some(m) = some_syscalls_for_all(host, intent, source) {
@@ -406,13 +406,48 @@ fn target_task_missing(
 /// too, and only CLONE_THREAD (0x10000, clone(2)) in the clone flags tells them apart, unless
 /// the program watches pthread_create(3) itself. `code` is the program without comments and
 /// string contents.
-fn threads_untold(intent: &Intent, code: &str) -> Option<String> {
+fn threads_untold(host: &HostFacts, intent: &Intent, source: &str, code: &str) -> Option<String> {
     static TELLS_THREADS: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)0x0*10000\b|\b65536\b|CLONE_THREAD|pthread_create|thrd_create")
             .expect("static regex")
     });
-    (intent.asks(Concept::NewThreads) && !TELLS_THREADS.is_match(code)).then(|| {
-        "the request asks for new threads, but the program cannot tell a thread from a process: sched_process_fork, task_newtask and clone() fire for both. Keep only tasks created with CLONE_THREAD (0x10000, clone(2)): `args->clone_flags & 0x10000` in tracepoint:task:task_newtask, or attach to pthread_create in libc".to_owned()
+    if !intent.asks(Concept::NewThreads) {
+        return None;
+    }
+    const HOW: &str = "sched_process_fork, task_newtask and clone() fire for both. Keep only tasks created with CLONE_THREAD (0x10000, clone(2)): `args->clone_flags & 0x10000` in tracepoint:task:task_newtask, or attach to pthread_create in libc";
+    if !TELLS_THREADS.is_match(code) {
+        return Some(format!(
+            "the request asks for new threads, but the program cannot tell a thread from a process: {HOW}"
+        ));
+    }
+    // Each block that reports task creation must itself keep threads only: one block that
+    // tests the flag does not stop another from printing every new process.
+    let forks = syscall_variants(host, "fork");
+    let creates = |p: &ProbeSpec| {
+        p.is_tracepoint()
+            && (matches!(
+                p.target.as_str(),
+                "sched:sched_process_fork" | "task:task_newtask"
+            ) || forks.iter().any(|f| {
+                p.target == format!("syscalls:sys_enter_{f}")
+                    || p.target == format!("syscalls:sys_exit_{f}")
+            }))
+    };
+    let untold: Vec<String> = probe_blocks(source)
+        .iter()
+        .filter(|b| b.body.contains("printf") || b.body.contains('@'))
+        .filter(|b| {
+            let text = strip_comments(source.get(b.span.clone()).unwrap_or_default());
+            !TELLS_THREADS.is_match(&text)
+        })
+        .flat_map(|b| b.probes.iter().filter(|p| creates(p)))
+        .map(|p| format!("tracepoint:{}", p.target))
+        .collect();
+    (!untold.is_empty()).then(|| {
+        format!(
+            "the request asks for new threads, but the block of {} reports every new task, processes too: {HOW}",
+            untold.join(", ")
+        )
     })
 }
 
@@ -763,6 +798,14 @@ mod tests {
         );
         let threads = "tracepoint:task:task_newtask /args->clone_flags & 0x10000/ { printf(\"%s %d\\n\", comm, args->pid); }";
         assert!(check_coverage(&host(), &ask, threads).passed());
+        // One block keeping threads does not excuse another printing every new task.
+        let mixed = format!("{threads}\n{every_fork}");
+        let c = check_coverage(&host(), &ask, &mixed);
+        assert!(
+            !c.passed() && c.detail().contains("sched:sched_process_fork"),
+            "{}",
+            c.detail()
+        );
         // The flag in a comment or a string is no test of it.
         let commented = "// CLONE_THREAD\ntracepoint:sched:sched_process_fork { printf(\"0x10000 %d\\n\", args->child_pid); }";
         assert!(!check_coverage(&host(), &ask, commented).passed());
