@@ -987,29 +987,33 @@ fn shape(e: &Expr, ctx: &Ctx) -> Result<Shape, String> {
                 return Ok(Shape::Plain(vec![(lbl, "%d", v)]));
             };
             let p = format!("uptr(({ty}){v})");
-            let parts: &[(&str, &str)] = if kind(ctx.event, t) == Kind::Timespec {
-                &[("tv_sec", "tv_sec"), ("tv_nsec", "tv_nsec")]
+            // Seconds and the fraction as one decimal number (1.250000000); the two members
+            // go to printf as two arguments of one conversion pair.
+            let member = |m: &str| format!("({v} != 0 ? {p}->{m} : 0)");
+            let parts: Vec<Shown> = if kind(ctx.event, t) == Kind::Timespec {
+                vec![(
+                    lbl,
+                    "%d.%09d",
+                    format!("{}, {}", member("tv_sec"), member("tv_nsec")),
+                )]
             } else {
-                &[
-                    ("it_value.tv_sec", "it_value.tv_sec"),
-                    ("it_value.tv_usec", "it_value.tv_usec"),
-                    ("it_interval.tv_sec", "it_interval.tv_sec"),
-                    ("it_interval.tv_usec", "it_interval.tv_usec"),
-                ]
-            };
-            // A null pointer (an optional argument left out) prints zeros.
-            Shape::Plain(
-                parts
+                ["it_value", "it_interval"]
                     .iter()
-                    .map(|(name, member)| {
+                    .map(|part| {
                         (
-                            format!("{lbl}.{name}"),
-                            "%d",
-                            format!("({v} != 0 ? {p}->{member} : 0)"),
+                            format!("{lbl}.{part}"),
+                            "%d.%06d",
+                            format!(
+                                "{}, {}",
+                                member(&format!("{part}.tv_sec")),
+                                member(&format!("{part}.tv_usec"))
+                            ),
                         )
                     })
-                    .collect(),
-            )
+                    .collect()
+            };
+            // A null pointer (an optional argument left out) prints zeros.
+            Shape::Plain(parts)
         }
         Kind::Sockaddr => {
             let v4 = format!("((struct sockaddr_in *){v})");
@@ -1477,7 +1481,7 @@ mod tests {
     fn time_structs_in_user_memory_print_their_members() {
         let s = src("SELECT comm, args->utime FROM tracepoint:syscalls:sys_enter_futex");
         assert!(
-            s.contains("utime.tv_sec=%d utime.tv_nsec=%d")
+            s.contains("utime=%d.%09d")
                 && s.contains("uptr((struct __kernel_timespec *)args->utime)->tv_nsec"),
             "{s}"
         );
