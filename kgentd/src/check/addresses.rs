@@ -102,6 +102,63 @@ pub(super) fn addresses_shown(host: &HostFacts, source: &str) -> Option<String> 
     })
 }
 
+/// An integer field too narrow to hold an address (`int fd`, `int backlog`: 32 bits or less,
+/// by its C type in the tracepoint's format file) cast to a struct pointer and read through:
+/// bpftrace reads whatever memory that number names, so the program prints garbage that looks
+/// like data. One line for the model; None otherwise.
+pub(super) fn integers_read_as_structs(host: &HostFacts, source: &str) -> Option<String> {
+    use std::sync::LazyLock;
+    static CAST: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\(\s*(?:const\s+)?struct\s+(\w+)\s*\*\s*\)\s*\(?\s*args\s*(?:->|\.)\s*(\w+)")
+            .expect("static regex")
+    });
+    // C integer types of at most 32 bits (an x86-64 address needs 64).
+    let narrow = |ctype: &str| {
+        let t = ctype.trim().trim_start_matches("const ").trim();
+        !t.contains('*')
+            && !t.contains('[')
+            && matches!(
+                t,
+                "int" | "unsigned int" | "unsigned" | "short" | "unsigned short" | "char"
+                    | "unsigned char" | "bool" | "u32" | "s32" | "__u32" | "__s32" | "u16"
+                    | "s16" | "__u16" | "__s16" | "u8" | "s8" | "__u8" | "__s8" | "pid_t"
+                    | "uid_t" | "gid_t" | "umode_t" | "key_t" | "qid_t" | "clockid_t"
+                    | "timer_t" | "mqd_t" | "__be16" | "__be32"
+            )
+    };
+    let mut found = Vec::new();
+    for b in crate::toolchain::bpftrace::probe_blocks(source) {
+        let text = source.get(b.span.clone()).unwrap_or_default();
+        for c in CAST.captures_iter(text) {
+            let (Some(st), Some(name)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            let ctype = b.probes.iter().filter(|p| p.is_tracepoint()).find_map(|p| {
+                host.tracepoints
+                    .get(&p.target)?
+                    .fields
+                    .iter()
+                    .find(|f| f.name == name.as_str())
+                    .map(|f| f.ctype.clone())
+            });
+            if let Some(ctype) = ctype.filter(|t| narrow(t)) {
+                found.push(format!(
+                    "args->{} ({ctype}) is a number, not an address: casting it to struct {} * reads memory it does not point to",
+                    name.as_str(),
+                    st.as_str()
+                ));
+            }
+        }
+    }
+    found.dedup();
+    (!found.is_empty()).then(|| {
+        format!(
+            "{}; print the field itself, or read the struct from a pointer field of the event",
+            found.join("; ")
+        )
+    })
+}
+
 /// The pointer fields (not strings) of a block's tracepoints, with their C types; empty when
 /// its probes are not all tracepoints of this host that agree on a field's type.
 fn pointer_fields(host: &HostFacts, block: &Block) -> BTreeMap<String, String> {
@@ -229,6 +286,17 @@ mod tests {
             ];
         }
         h
+    }
+
+    #[test]
+    fn an_integer_cast_to_a_struct_pointer_is_refused() {
+        let h = host();
+        let cast = "tracepoint:syscalls:sys_enter_accept4 { $s = (struct sockaddr_in *)args->fd; printf(\"%d\\n\", $s->sin_port); }";
+        let why = integers_read_as_structs(&h, cast).expect("refused");
+        assert!(why.contains("args->fd (int)"), "{why}");
+        // A pointer field cast to the struct it points to is how sockaddrs are read.
+        let fine = "tracepoint:syscalls:sys_enter_accept4 { $s = (struct sockaddr_in *)args->upeer_sockaddr; printf(\"%d\\n\", $s->sin_port); }";
+        assert_eq!(integers_read_as_structs(&h, fine), None);
     }
 
     #[test]

@@ -276,6 +276,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = super::addresses::addresses_shown(host, source) {
         missing.push(m);
     }
+    if let Some(m) = super::addresses::integers_read_as_structs(host, source) {
+        missing.push(m);
+    }
     if let Some(m) = stated_size_unused(intent, &code) {
         missing.push(m);
     }
