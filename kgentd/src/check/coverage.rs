@@ -919,7 +919,7 @@ mod tests {
 
     #[test]
     fn arguments_of_a_call_other_than_exec_are_its_parameters() {
-        let ask = Intent::read("log semop calls with the process name and their arguments");
+        let ask = Intent::read("log every semop, its caller's name and the arguments given");
         let params = "tracepoint:syscalls:sys_enter_semop { printf(\"%s %d %d\\n\", comm, args->semid, args->nsops); }";
         assert!(check_coverage(&host(), &ask, params).passed());
         let nothing = "tracepoint:syscalls:sys_enter_semop { printf(\"%s\\n\", comm); }";
