@@ -485,20 +485,19 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
 
 /// A request that asks which files ([`Concept::FileName`]) answered, for some of its events,
 /// by lines without the name those events carry: each block that prints, on a tracepoint
-/// with a file-name string field (`filename`, `pathname`, `oldname`…, on the entry side for a
-/// `sys_exit_*` block), must print a file name. Blocks on events without one are not judged.
+/// with a file-name string field (`filename`, `pathname`, `oldname`…), must print a file
+/// name. Blocks on events without one (a `sys_exit_*` with only `ret`) are not judged.
 fn file_names_untold(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
     if !intent.asks(Concept::FileName) {
         return None;
     }
     let rule = COMPILED.iter().find(|c| c.rule.asked == Concept::FileName)?;
+    // Only the event's own fields: a `sys_exit_*` line may report the result of a call whose
+    // name its `sys_enter_*` line printed.
     let names_a_file = |target: &str| {
-        let entry = target.replace(":sys_exit_", ":sys_enter_");
-        [target, entry.as_str()].iter().any(|t| {
-            host.tracepoints.get(*t).is_some_and(|tp| {
-                tp.fields.iter().any(|f| {
-                    f.is_string() && ["name", "path", "file"].iter().any(|n| f.name.contains(n))
-                })
+        host.tracepoints.get(target).is_some_and(|tp| {
+            tp.fields.iter().any(|f| {
+                f.is_string() && ["name", "path", "file"].iter().any(|n| f.name.contains(n))
             })
         })
     };
