@@ -107,7 +107,11 @@ pub fn why_unstated(test: &Test) -> &'static str {
 pub fn stated(test: &Test, intent: &Intent) -> bool {
     match test.shape {
         Shape::StringMatch => return test.strings.iter().all(|s| string_stated(s, intent)),
-        Shape::NamedValue => return true,
+        // An address family test (AF_INET 2, AF_INET6 10: ip(7), ipv6(7)) where the request
+        // asks for both families keeps half of what it asks for.
+        Shape::NamedValue => {
+            return !(both_families(intent) && test.fields.iter().any(|f| f.contains("family")))
+        }
         _ => {}
     }
     let named = test
@@ -119,6 +123,12 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
         _ => false,
     };
     named || zero || literals_stated(test, intent)
+}
+
+/// The request names IPv4 and IPv6 both ("over IPv4 or IPv6", "v4 and v6 alike").
+fn both_families(intent: &Intent) -> bool {
+    let v4 = ["ipv4", "v4", "inet4", "ip4"].iter().any(|w| intent.names_word(w));
+    v4 && intent.asks(Concept::Ipv6)
 }
 
 fn zero_stated(value: Value, cmp: Cmp, intent: &Intent) -> bool {
@@ -184,6 +194,21 @@ mod tests {
             strings: vec![s],
             shape: Shape::StringMatch,
         }
+    }
+
+    #[test]
+    fn a_family_test_is_unstated_where_both_families_are_asked() {
+        let family = Test {
+            fields: vec!["family"],
+            ints: vec![10],
+            strings: vec![],
+            shape: Shape::NamedValue,
+        };
+        assert!(stated(&family, &Intent::read("tcp resets seen over ipv6")));
+        assert!(!stated(
+            &family,
+            &Intent::read("tcp resets seen over ipv4 and ipv6 alike")
+        ));
     }
 
     #[test]
