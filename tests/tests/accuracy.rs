@@ -79,7 +79,7 @@ fn the_grammar_cannot_spell_an_invented_tracepoint_or_a_field_the_probe_lacks() 
 async fn a_candidate_that_loads_but_observes_nothing_fails_its_smoke_run() {
     // The workload opens files all the time, but this program's own condition is never true:
     // it observes the right event, loads, attaches and stays silent.
-    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { $fd = args->dfd; if ($fd == 424242) { printf(\"%d %s\\n\", pid, comm); } }\n```";
+    let silent = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { $fd = args->dfd; if ($fd == 424242) { printf(\"%d %s %s\\n\", pid, comm, str(args->filename)); } }\n```";
     let d = TestDaemon::scripted(&[silent, GOOD_OPENAT]).await;
     let events = ask_all(
         &mut d.client().await,

@@ -204,10 +204,19 @@ impl SubjectIndex {
 
     /// Whether an attach point's name has a request word, or one of its kernel words, whole.
     fn names_whole(words: &Words, w: &SubjectWord) -> bool {
+        // A kernel word with `_` is an identifier, matched whole; others are stemmed as the
+        // names' words are (`unshare` and the name word of sys_enter_unshare meet as "unshar").
+        let kernel = w.kernel.iter().flat_map(|k| {
+            if k.contains('_') {
+                vec![k.clone()]
+            } else {
+                bm25::terms(k)
+            }
+        });
         bm25::terms(&w.word)
-            .iter()
-            .chain(&w.kernel)
-            .any(|t| words.name.iter().any(|d| d == t))
+            .into_iter()
+            .chain(kernel)
+            .any(|t| words.name.iter().any(|d| *d == t))
     }
 
     /// The words of a probe as a program names it (`tracepoint:kmem:kmem_cache_alloc`,
@@ -310,10 +319,12 @@ impl SubjectIndex {
             if df == 0 || df > self.common() {
                 continue;
             }
-            // Asked: written as a call or as a kernel identifier (`sched_yield`), or named by
-            // attach points among the most relevant to the whole request.
+            // Asked: written as a call or as a kernel identifier (`sched_yield`), a word the
+            // vocabulary says names kernel objects, or named by attach points among the most
+            // relevant to the whole request.
             let asked = intent.calls.contains(&w.word)
                 || intent.identifiers.contains(&w.word)
+                || !w.kernel.is_empty()
                 || speaking.iter().any(|name| rank(name) < RELEVANT);
             let mut weight = (n / df as f32).ln().max(0.1);
             if head(w) {
