@@ -29,17 +29,24 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `CAP_X` of the unit's CapabilityBoundingSet, as Kubernetes names them (`X`).
+/// `CAP_X` of the unit's CapabilityBoundingSet with the network drop-in's (a DaemonSet serves
+/// fleets over TCP on the host network, as the unit does with systemd/kgentd-network.conf),
+/// as Kubernetes names them (`X`).
 fn unit_capabilities() -> BTreeSet<String> {
-    let unit = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd/kgentd.service"),
-    )
-    .expect("systemd/kgentd.service");
-    unit.lines()
-        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
-        .expect("the unit bounds its capabilities")
-        .split_whitespace()
-        .map(|c| c.trim_start_matches("CAP_").to_owned())
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd");
+    ["kgentd.service", "kgentd-network.conf"]
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(root.join(f)).expect("systemd unit file");
+            text.lines()
+                .filter_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+                .flat_map(|v| {
+                    v.split_whitespace()
+                        .map(|c| c.trim_start_matches("CAP_").to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
