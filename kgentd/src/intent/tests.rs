@@ -463,7 +463,7 @@ fn a_comma_list_of_call_names_names_the_everyday_ones_too() {
         "{:?}",
         plain.syscall_words
     );
-    let words = read("every fsync call: print the time, PID, program name and which call it was");
+    let words = read("each fsync call: log the time, the PID, the command and the call's name");
     assert!(
         !words.syscall_words.contains(&"time".to_owned()),
         "{:?}",
