@@ -275,7 +275,10 @@ async fn a_c_program_over_the_map_budget_is_refused_before_it_loads() {
 
 #[tokio::test]
 async fn a_candidate_over_the_map_budget_fails_its_load_check_unloaded_with_the_reason() {
-    let answer = format!("```c{BIG_MAP_C}```\nCounts getppid calls per process.");
+    // Its own program name: the test beside it runs the within-budget copy
+    // of BIG_MAP_C, which must not be mistaken for this candidate.
+    let candidate = BIG_MAP_C.replace("kt15_budget", "kt15_ask_budget");
+    let answer = format!("```c{candidate}```\nCounts getppid calls per process.");
     let backend = std::sync::Arc::new(
         kgentd::llm::ScriptedBackend::new("test script", vec![answer]).expect("replies"),
     );
@@ -301,7 +304,7 @@ async fn a_candidate_over_the_map_budget_fails_its_load_check_unloaded_with_the_
             }
         }
         assert!(
-            !loaded_progs().iter().any(|(_, n)| n == "kt15_budget"),
+            !loaded_progs().iter().any(|(_, n)| n == "kt15_ask_budget"),
             "the candidate was loaded"
         );
     }
