@@ -316,6 +316,11 @@ impl Fixes<'_> {
         if site.span.start != t.span.start {
             return None;
         }
+        if call == "ntop" {
+            if let Some(end) = self.ntop_address_first(b, &site) {
+                return Some(end);
+            }
+        }
         let field_arg = if call == "str" {
             site.args.first()
         } else {
@@ -364,6 +369,28 @@ impl Fixes<'_> {
         });
         let end = toks.iter().position(|x| x.span.start >= site.span.end);
         Some(end.unwrap_or(toks.len()))
+    }
+
+    /// `ntop(args->f, n)` with an address array first: bpftrace(8) reads two arguments as
+    /// `ntop(af, addr)`, so the array is taken for a family ("ntop() only supports integer
+    /// arguments"); an array's length already tells IPv4 (4 bytes) from IPv6 (16), so the
+    /// second argument goes. The index of the token after the call.
+    fn ntop_address_first(&mut self, b: &Block, site: &expr::CallSite) -> Option<usize> {
+        let [first, _] = site.args.as_slice() else {
+            return None;
+        };
+        let (name, _) = field_tokens(b.toks, first)?;
+        if !matches!(b.ty(name)?, FieldType::Bytes(Some(4 | 16))) {
+            return None;
+        }
+        let field = self.source.get(first.clone())?.to_owned();
+        self.edits.replace(site.span.clone(), format!("ntop({field})"));
+        self.note(format!(
+            "args->{name} is an address array: ntop() takes it alone (ntop(af, addr) reads a \
+             second argument as the address); the extra argument dropped"
+        ));
+        let end = b.toks.iter().position(|x| x.span.start >= site.span.end);
+        Some(end.unwrap_or(b.toks.len()))
     }
 
     /// `*args->f` / `*(args->f)` of an integer field at token `k`: the `*` goes.
@@ -707,6 +734,20 @@ mod tests {
         );
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("16-bit"), "{notes:?}");
+    }
+
+    #[test]
+    fn an_address_array_given_a_length_as_well_is_printed_alone() {
+        let src = "tracepoint:sock:inet_sock_set_state { printf(\"%s %s\\n\", ntop(args->daddr, 4), ntop(args->daddr_v6, 16)); }";
+        let (fixed, notes) = repair_types(&host(), src);
+        assert_eq!(
+            fixed,
+            "tracepoint:sock:inet_sock_set_state { printf(\"%s %s\\n\", ntop(args->daddr), ntop(args->daddr_v6)); }"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        // The family-first form is already right.
+        let (again, notes) = repair_types(&host(), "tracepoint:sock:inet_sock_set_state { printf(\"%s\\n\", ntop(2, args->daddr)); }");
+        assert!(notes.is_empty() && again.contains("ntop(2, args->daddr)"), "{again} {notes:?}");
     }
 
     #[test]
