@@ -277,6 +277,8 @@ fn filesystems_binaries_numbers_and_names() {
         ("page faults of tasks named worker2.", Some("worker2")),
         ("what a process called repeatedly does", None),
         ("exits of processes named after their parent", None),
+        ("log each command-line flag a shell passes", None),
+        ("tasks with comm == 'db-writer'", Some("db-writer")),
     ] {
         assert_eq!(read(text).process_name.as_deref(), name, "{text}");
     }
