@@ -135,7 +135,10 @@ pub fn expectation(intent: &Intent) -> Expectation {
         excluded: intent.exclusions.clone(),
         addresses: intent.asks(Concept::Addresses),
         exit_status: intent.asks(Concept::ExitStatus),
-        identifies: intent.asks(Concept::Identifies),
+        // A request that names the process it is about has said who: every line of a program
+        // that filters on that name (which the repairs make sure it does) is about it, and the
+        // workload runs under that name; a table keyed by syscall or size need not repeat it.
+        identifies: intent.asks(Concept::Identifies) && intent.process_name.is_none(),
         ports: intent.asks(Concept::Connections),
         arguments: intent.asks(Concept::CommandLine),
         ipv6: intent.asks(Concept::Ipv6),
@@ -740,6 +743,12 @@ mod tests {
         assert!(judge(&want, &obs(&["bash 17 /etc/x"])).is_err());
         assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/kgent-smoke-x/a"])).is_ok());
         assert!(judge(&want, &obs(&["python3 4243"])).is_ok());
+        // Nor does a tally of a process the request names.
+        let text = "which syscalls do the processes called 'db-sync' make, and how often";
+        assert!(Intent::read(text).asks(Concept::Identifies));
+        let named = expect_of(text);
+        assert!(!named.identifies);
+        assert!(judge(&named, &obs(&["@calls[17]: 4", "@calls[0]: 9"])).is_ok());
         // An aggregate the request does not ask to attribute needs no names.
         let hist = expect_of("a histogram of read sizes");
         assert!(!hist.identifies);
