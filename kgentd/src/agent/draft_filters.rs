@@ -226,7 +226,7 @@ fn described<'a>(test: &'a Node, fields: &Fields) -> Option<Test<'a>> {
             fields,
             ints: vec![*n],
             strings: Vec::new(),
-            shape: Shape::Other,
+            shape: Shape::Compared(cmp),
         },
         _ => return None,
     })

@@ -52,6 +52,8 @@ fn described(test: &Expr) -> stated::Test<'_> {
             _ if string => stated::Shape::StringMatch,
             (value, Some(c), Expr::Int(0)) => stated::Shape::Zero(value_of(value), c),
             (Expr::Int(0), Some(c), value) => stated::Shape::Zero(value_of(value), c.swapped()),
+            (_, Some(c), Expr::Int(_)) => stated::Shape::Compared(c),
+            (Expr::Int(_), Some(c), _) => stated::Shape::Compared(c.swapped()),
             _ => stated::Shape::Other,
         };
     }

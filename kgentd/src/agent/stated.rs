@@ -60,6 +60,9 @@ pub enum Shape {
     /// A number compared for (in)equality with a value the kernel prints by name
     /// (`newstate == 1` is `TCP_ESTABLISHED`).
     NamedValue,
+    /// A value compared with a non-zero number (`exit_code != 127`, `args->count > 4096`):
+    /// the number is a choice the request must state, even when it names the value.
+    Compared(Cmp),
     /// Anything else.
     Other,
 }
@@ -90,7 +93,8 @@ pub fn why_unstated(test: &Test) -> &'static str {
 /// - a string compared for (in)equality when the request quotes it (`'cron'`), names it as the
 ///   process to watch, or writes it verbatim when it is a path (`/etc/hosts`): "run shell
 ///   commands" does not state `command == "shell"`;
-/// - a test whose field the request names (`mode` in "the new mode"), strings aside;
+/// - a test whose field the request names (`mode` in "the new mode"), strings and comparisons
+///   with a number aside: "the exit code" does not state `exit_code != 127`;
 /// - a test whose every literal the request states: numbers with their units (`64 MiB`,
 ///   `10 ms`), or any number when the request names a C constant (`SIGKILL` may be 9);
 /// - a result compared with 0: success (`ret >= 0`, `> 0`, `== 0`) always, failure
@@ -114,10 +118,11 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
         }
         _ => {}
     }
-    let named = test
-        .fields
-        .iter()
-        .any(|f| f.len() >= 3 && intent.names_word(&f.to_ascii_lowercase()));
+    let named = !matches!(test.shape, Shape::Compared(_))
+        && test
+            .fields
+            .iter()
+            .any(|f| f.len() >= 3 && intent.names_word(&f.to_ascii_lowercase()));
     let zero = match test.shape {
         Shape::Zero(value, cmp) => zero_stated(value, cmp, intent),
         _ => false,
@@ -209,6 +214,25 @@ mod tests {
             &family,
             &Intent::read("tcp resets seen over ipv4 and ipv6 alike")
         ));
+    }
+
+    #[test]
+    fn a_named_value_compared_with_a_number_needs_the_number_stated() {
+        let intent = Intent::read("list the exit status of every process that ends");
+        let compared = |n| Test {
+            fields: vec!["status"],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Compared(Cmp::Ne),
+        };
+        assert!(!stated(&compared(127), &intent));
+        assert!(stated(&compared(127), &Intent::read("exit statuses other than 127")));
+        // A bit test of a named field is still the request's: "the mode" picks its bits.
+        let bits = Test {
+            shape: Shape::Other,
+            ..compared(2)
+        };
+        assert!(stated(&bits, &Intent::read("chmods with their new status bits")));
     }
 
     #[test]
