@@ -277,7 +277,10 @@ impl Intent {
         Intent {
             calls: calls(&lower),
             identifiers: identifiers(text),
-            syscall_words: syscall_words(v, &ascii_lower, has(Concept::SpeaksOfCalls)),
+            syscall_words: syscall_words(v, &ascii_lower, has(Concept::SpeaksOfCalls))
+                .into_iter()
+                .filter(|w| !set_apart(v, &ascii_lower).contains(w))
+                .collect(),
             filesystems: v
                 .list(List::Filesystems)
                 .iter()
@@ -448,6 +451,23 @@ fn identifiers(text: &str) -> Vec<String> {
     IDENT
         .find_iter(text)
         .map(|m| m.as_str().to_owned())
+        .collect()
+}
+
+/// The words of the clauses that set something apart ("skip the rename every execve does").
+fn set_apart(v: &Vocabulary, lower: &str) -> Vec<String> {
+    let Some(re) = v.extracts.get(&Extract::SetApart) else {
+        return Vec::new();
+    };
+    re.captures_iter(lower)
+        .filter_map(|c| c.get(1))
+        .flat_map(|m| {
+            m.as_str()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 

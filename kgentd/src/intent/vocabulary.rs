@@ -31,6 +31,9 @@ pub enum List {
 #[serde(rename_all = "snake_case")]
 pub enum Extract {
     ProcessNameFilter,
+    /// A clause that sets something apart ("ignore …", "except …"): the calls it names are
+    /// not calls to observe.
+    SetApart,
 }
 
 #[derive(Debug, Deserialize)]
