@@ -306,6 +306,33 @@ fn kgentd_intent_judges_a_program_against_the_request() {
     assert!(out.contains("sys_enter_chdir"), "{out}");
 }
 
+/// An outgoing connection is connect(2)'s (an active open, SYN_SENT in tcp(7)): a TCP event
+/// that fires on sends and acks (tcp:tcp_probe) is a neighbour, refused by the subject check.
+#[test]
+fn kgentd_intent_refuses_a_neighbouring_tcp_event_for_outgoing_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let judge = |program: &str| {
+        let path = dir.path().join("prog.bt");
+        std::fs::write(&path, program).expect("write");
+        let out = Command::new(workspace_bin("kgentd"))
+            .args(["--config", "/dev/null", "intent"])
+            .arg("which programs open outgoing connections, and to which remote port")
+            .arg("--program")
+            .arg(&path)
+            .output()
+            .expect("kgentd");
+        (out.status.code(), text(&out.stdout))
+    };
+    let (code, out) =
+        judge("tracepoint:tcp:tcp_probe { printf(\"%s %d\\n\", comm, args->dport); }");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("request-subject FAILED"), "{out}");
+    let (code, out) = judge(
+        "tracepoint:sock:inet_sock_set_state /args->newstate == 2/ { printf(\"%s %d\\n\", comm, args->dport); }",
+    );
+    assert_eq!(code, Some(0), "{out}");
+}
+
 #[test]
 fn kgentd_intent_shows_how_a_request_is_read_with_each_rules_source() {
     let out = Command::new(workspace_bin("kgentd"))
