@@ -331,6 +331,28 @@ fn kgentd_intent_refuses_a_neighbouring_tcp_event_for_outgoing_connections() {
         "tracepoint:sock:inet_sock_set_state /args->newstate == 2/ { printf(\"%s %d\\n\", comm, args->dport); }",
     );
     assert_eq!(code, Some(0), "{out}");
+    // Incoming ones are accept(2)'s, the passive open.
+    let out = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "intent"])
+        .arg("list incoming connections to local servers with the client port")
+        .arg("--program")
+        .arg(dir.path().join("prog.bt"))
+        .output()
+        .expect("kgentd");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    std::fs::write(
+        dir.path().join("prog.bt"),
+        "tracepoint:tcp:tcp_probe { printf(\"%d\\n\", args->sport); }",
+    )
+    .expect("write");
+    let out = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "intent"])
+        .arg("list incoming connections to local servers with the client port")
+        .arg("--program")
+        .arg(dir.path().join("prog.bt"))
+        .output()
+        .expect("kgentd");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
 }
 
 #[test]
