@@ -127,8 +127,9 @@ enum Command {
         request: String,
         /// Also judge this bpftrace program (a file, or - for stdin) against the request as an
         /// ask's static checks do, with this host's catalog: request-coverage (it reports what
-        /// is asked) and request-subject (it observes what is asked about); exit status 1 when
-        /// one fails. Nothing is loaded.
+        /// is asked), request-subject (it observes what is asked about) and symbolic (z3 on the
+        /// contracts the request implies: failures only, a threshold, host-order ports…);
+        /// exit status 1 when one fails (inconclusive is no failure). Nothing is loaded.
         #[arg(long, value_name = "FILE")]
         program: Option<PathBuf>,
     },

@@ -136,6 +136,39 @@ async fn a_latency_from_another_threads_timestamp_is_refuted() {
 }
 
 #[tokio::test]
+async fn a_tracer_that_also_shows_events_under_the_stated_threshold_is_refuted() {
+    let host = host();
+    let request = "warn when a task maps 32 MiB or more at once with mmap; name and length";
+    // Both sides of the test print: the small mappings are shown too.
+    let wrong = "tracepoint:syscalls:sys_enter_mmap {\n\
+                   if (args->len >= 33554432) { printf(\"BIG %s %d\\n\", comm, args->len); }\n\
+                   else { printf(\"%s %d\\n\", comm, args->len); }\n\
+                 }";
+    let f = judged(&host, request, wrong).await;
+    let why = refuted(&f, "threshold");
+    assert!(why.contains("no value is above 32"), "{why}");
+    let right = "tracepoint:syscalls:sys_enter_mmap /args->len >= 32 * 1024 * 1024/ { printf(\"%s %d\\n\", comm, args->len); }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "threshold");
+    // A time threshold, compared in another unit than the request's, holds too.
+    let request = "show fsync calls slower than 5 ms, by process";
+    let right = "tracepoint:syscalls:sys_enter_fsync { @s[tid] = nsecs; }\n\
+                 tracepoint:syscalls:sys_exit_fsync /@s[tid]/ {\n\
+                   $us = (nsecs - @s[tid]) / 1000;\n\
+                   if ($us > 5000) { printf(\"%s %d\\n\", comm, $us); }\n\
+                   delete(@s[tid]);\n\
+                 }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "threshold");
+    let wrong = right.replace(
+        "if ($us > 5000) { printf(\"%s %d\\n\", comm, $us); }",
+        "printf(\"%s %d\\n\", comm, $us);",
+    );
+    let f = judged(&host, request, &wrong).await;
+    refuted(&f, "threshold");
+}
+
+#[tokio::test]
 async fn a_sum_of_requested_counts_is_refuted_where_bytes_written_are_asked() {
     let host = host();
     let request = "total bytes each process writes with write()";

@@ -50,6 +50,9 @@ pub fn run(request: &str) {
     if let Some(u) = intent.time_unit {
         println!("time unit: {}", u.suffix());
     }
+    if let Some(n) = intent.threshold {
+        println!("events shown must exceed: {n} (the least reading of the stated threshold)");
+    }
     for e in &intent.exclusions {
         println!("leaves out: {e:?}");
     }
@@ -71,8 +74,9 @@ pub fn run(request: &str) {
 }
 
 /// `--program FILE`: the static checks of an ask that judge a program against the request,
-/// run on `program` with this host's catalog: request-coverage (what it reports) and
-/// request-subject (what it observes). Prints each verdict; true when both passed.
+/// run on `program` with this host's catalog: request-coverage (what it reports),
+/// request-subject (what it observes) and symbolic (the request's contracts, z3). Prints each
+/// verdict; true when none failed.
 pub async fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Result<bool> {
     let source = if program == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).context("reading the program from stdin")?
@@ -100,13 +104,25 @@ pub async fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Re
         config.agent.subject_check,
     );
     let probes = kgentd::check::subject::bpftrace_probes(&source);
-    let checks = [
+    let mut checks = vec![
         kgentd::check::check_coverage(&host, &intent, &source),
         kgentd::check::subject::check_subject(&knowledge.subject_index, &subjects, &intent, &probes),
     ];
+    if config.agent.symbolic {
+        let host = std::sync::Arc::new(host);
+        let timeout = std::time::Duration::from_millis(config.agent.symbolic_timeout_ms);
+        checks.push(kgentd::check::check_symbolic(&host, &intent, &source, timeout).await);
+    }
     for c in &checks {
-        let verdict = if c.passed() { "passed" } else { "FAILED" };
+        let verdict = if c.passed() {
+            "passed"
+        } else if c.failed() {
+            "FAILED"
+        } else {
+            "inconclusive"
+        };
         println!("{} {verdict}: {}", c.kind.name(), c.detail());
     }
-    Ok(checks.iter().all(|c| c.passed()))
+    // Inconclusive (no contract applies, or z3 could not tell) is no failure, as in an ask.
+    Ok(!checks.iter().any(|c| c.failed()))
 }

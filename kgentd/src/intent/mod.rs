@@ -218,6 +218,9 @@ pub struct Intent {
     pub process_name: Option<String>,
     /// The one time unit the request names, if it names exactly one.
     pub time_unit: Option<TimeUnit>,
+    /// The smallest reading of a size or time the request says events must exceed ("over
+    /// 64 MiB": 64, the number without its unit): a shown event has some value above it.
+    pub threshold: Option<i128>,
     /// Activity the request filters away.
     pub exclusions: Vec<Exclusion>,
     /// The request with the kernel's words for what it says appended (for retrieval).
@@ -299,6 +302,7 @@ impl Intent {
                 .and_then(|c| c.iter().skip(1).flatten().next())
                 .map(|m| m.as_str().to_owned()),
             time_unit,
+            threshold: threshold(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
             subjects: subject_words(v, text, &ascii_lower, &concepts),
@@ -452,6 +456,16 @@ fn identifiers(text: &str) -> Vec<String> {
         .find_iter(text)
         .map(|m| m.as_str().to_owned())
         .collect()
+}
+
+/// See [`Intent::threshold`]: the least of the values each stated threshold may be written as.
+fn threshold(v: &Vocabulary, lower: &str) -> Option<i128> {
+    let re = v.extracts.get(&Extract::Threshold)?;
+    re.captures_iter(lower)
+        .filter_map(|c| c.iter().skip(1).flatten().next())
+        .flat_map(|m| numbers(m.as_str()))
+        .filter(|n| *n >= 1)
+        .min()
 }
 
 /// The words of the clauses that set something apart ("skip the rename every execve does").

@@ -254,6 +254,20 @@ fn calls_named_in_a_clause_that_sets_them_apart_are_not_calls_to_observe() {
 }
 
 #[test]
+fn a_size_or_time_to_exceed_is_a_threshold_and_a_count_is_not() {
+    for (text, want) in [
+        ("reads of at least 2 KiB", Some(2)),
+        ("writes bigger than 100000 bytes", Some(100_000)),
+        ("fsyncs taking 15 ms or longer", Some(15)),
+        ("allocations over 8 MB or lasting above 2 s", Some(2)),
+        ("processes that fork more than 3 times", None),
+        ("reads under 4 KiB", None),
+    ] {
+        assert_eq!(read(text).threshold, want, "{text}");
+    }
+}
+
+#[test]
 fn filesystems_binaries_numbers_and_names() {
     assert_eq!(read("slow btrfs commits").filesystems, ["btrfs"]);
     assert!(read("slow ext4 writes")

@@ -34,6 +34,8 @@ pub enum Extract {
     /// A clause that sets something apart ("ignore …", "except …"): the calls it names are
     /// not calls to observe.
     SetApart,
+    /// A size or time events must exceed ("more than 4 MiB", "10 ms or longer").
+    Threshold,
 }
 
 #[derive(Debug, Deserialize)]

@@ -104,6 +104,12 @@ pub enum Claim {
     BytesAreResult {
         failed: bool,
     },
+    /// Every shown event has some value above the least reading of the request's threshold
+    /// (`n`: "over 64 MiB" gives 64): a program that also shows events whose every input is at
+    /// most `n` shows what the request leaves out.
+    AboveThreshold {
+        n: i128,
+    },
     Written(Written),
 }
 
@@ -185,6 +191,13 @@ pub fn from_intent(
                     "at {label}: a shown duration is this thread's exit time minus its own entry time"
                 ),
                 "a call's latency is measured per thread: the same task enters and exits it (bpftrace(8) tid)",
+            );
+        }
+        if let Some(n) = intent.threshold {
+            add(
+                Claim::AboveThreshold { n },
+                format!("at {label}: a shown event has some value above {n}, the request's threshold read in its smallest unit"),
+                "the request states a size or time events must exceed; a value at or under it, in any unit, is under it",
             );
         }
         let bytes = syscall.as_deref().and_then(|s| {

@@ -298,6 +298,32 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 format!("nothing is shown for a socket of family AF_INET6 ({inet6}), but the request asks for IPv6 too"),
             )
         }
+        Claim::AboveThreshold { n } => {
+            let r = run::run(blocks, &scenario, types, "");
+            let Ok(n) = i64::try_from(*n) else {
+                return Err(format!("the threshold {n} does not fit 64 bits"));
+            };
+            let bound = BV::from_i64(n, 64);
+            let small: Vec<Bool> = r
+                .inputs
+                .values()
+                .filter_map(|i| match i.kind {
+                    Kind::Int(s) if s.signed => Some(i.bv.bvsle(&bound)),
+                    Kind::Int(_) => Some(i.bv.bvule(&bound)),
+                    Kind::Text => None,
+                })
+                .collect();
+            if small.is_empty() {
+                return Err("the program reads no number to compare".into());
+            }
+            let f = Bool::and(&[r.printed(None), Bool::and(&small)]);
+            single(
+                vec![r],
+                f,
+                false,
+                format!("the program shows an event in which no value is above {n}, but the request asks only for events over its threshold: test the value against the threshold (a /predicate/ or if) before showing it"),
+            )
+        }
         Claim::LatencySameThread => latency(blocks, contract, types),
         Claim::BytesAreResult { failed } => {
             let r = run::run(blocks, &scenario, types, "");
