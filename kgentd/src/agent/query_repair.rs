@@ -27,6 +27,50 @@ pub fn prune_filter(q: &mut Query, intent: &Intent) -> Vec<String> {
     dropped
 }
 
+/// `exit_code != 0 AND exit_signal != 0` never holds: a process either exits with a code
+/// (WIFEXITED) or is killed by a signal (WIFSIGNALED), never both (wait(2)). Of a conjunction
+/// that tests both, the two tests become one: `(exit_code != 0 OR exit_signal != 0)`, a
+/// non-zero wait status.
+fn exited_or_killed(filter: Expr, notes: &mut Vec<String>) -> Expr {
+    fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+        match e {
+            Expr::Binary(a, BinOp::And, b) => {
+                conjuncts(*a, out);
+                conjuncts(*b, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let non_zero = |e: &Expr, term: &Term| {
+        matches!(e, Expr::Binary(a, BinOp::Ne, b)
+            if (matches!(&**a, Expr::Term(t) if t == term) && **b == Expr::Int(0))
+                || (matches!(&**b, Expr::Term(t) if t == term) && **a == Expr::Int(0)))
+    };
+    let mut parts = Vec::new();
+    conjuncts(filter.clone(), &mut parts);
+    let code = parts.iter().position(|e| non_zero(e, &Term::ExitCode));
+    let signal = parts.iter().position(|e| non_zero(e, &Term::ExitSignal));
+    let (Some(c), Some(s)) = (code, signal) else {
+        return filter;
+    };
+    let either = Expr::Binary(
+        Box::new(parts[c].clone()),
+        BinOp::Or,
+        Box::new(parts[s].clone()),
+    );
+    let rest = parts
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != c && *i != s)
+        .map(|(_, e)| e);
+    notes.push(
+        "exit_code != 0 AND exit_signal != 0 never holds (wait(2): a process exits or is killed, not both): joined with OR".into(),
+    );
+    rest.fold(either, |acc, e| {
+        Expr::Binary(Box::new(acc), BinOp::And, Box::new(e))
+    })
+}
+
 /// A query test as [`stated::stated`] reads it.
 fn described(test: &Expr) -> stated::Test<'_> {
     let mut t = stated::Test {
@@ -133,6 +177,9 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         if changed {
             notes.push("a process has no return value: ret is its exit_code".into());
         }
+    }
+    if let Some(f) = q.filter.take() {
+        q.filter = Some(exited_or_killed(f, &mut notes));
     }
     // "Count … by X" answered with one line per event: the values become the keys of a
     // count (bpftrace(8) count(), printed per key when tracing stops).
@@ -387,6 +434,32 @@ mod tests {
         );
         assert_eq!(show(q.filter.as_ref().expect("filter")), "exit_code != 0");
         assert_eq!(q.select[2], Item::Value(Expr::Term(Term::ExitCode)));
+    }
+
+    #[test]
+    fn an_exit_code_compared_with_an_unstated_number_is_dropped() {
+        let ask = "list the processes whose exit status is not zero, with the status";
+        let mut q = parse("SELECT comm, exit_code FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0 AND exit_code != 127").expect("parses");
+        let dropped = prune_filter(&mut q, &Intent::read(ask));
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert!(dropped[0].contains("127"), "{dropped:?}");
+        let kept = q.filter.as_ref().map(show).unwrap_or_default();
+        assert!(kept.contains("exit_code != 0") && !kept.contains("127"), "{kept}");
+    }
+
+    #[test]
+    fn an_exit_code_and_a_killing_signal_both_required_become_either() {
+        let ask = "processes that end badly: a non-zero exit code or a fatal signal, by name";
+        let mut q = parse("SELECT comm, exit_code, exit_signal FROM tracepoint:sched:sched_process_exit WHERE comm != \"sh\" AND exit_code != 0 AND exit_signal != 0").expect("parses");
+        let notes = normalize(&mut q, ask);
+        assert!(notes.iter().any(|n| n.contains("wait(2)")), "{notes:?}");
+        let kept = q.filter.as_ref().map(show).unwrap_or_default();
+        assert!(kept.starts_with("(exit_code != 0 || exit_signal != 0) && "), "{kept}");
+        assert!(kept.contains("comm != \"sh\""), "{kept}");
+        // Either one alone is left as it is.
+        let mut q = parse("SELECT comm FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0").expect("parses");
+        normalize(&mut q, ask);
+        assert_eq!(q.filter.as_ref().map(show).as_deref(), Some("exit_code != 0"));
     }
 
     #[test]

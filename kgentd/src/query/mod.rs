@@ -901,7 +901,18 @@ pub fn show(e: &Expr) -> String {
         Expr::StrOf(x) => format!("str({})", show(x)),
         Expr::Unary(op, x) => format!("{op}{}", show(x)),
         Expr::Binary(a, BinOp::Contains, b) => format!("contains({}, {})", show(a), show(b)),
-        Expr::Binary(a, op, b) => format!("{} {op} {}", show(a), show(b)),
+        Expr::Binary(a, op, b) => {
+            // An OR under an AND (or any logic under another operator) keeps its parentheses:
+            // `(a || b) && c` is not `a || b && c`.
+            let side = |x: &Expr| match x {
+                Expr::Binary(_, BinOp::Or, _) if *op != BinOp::Or => format!("({})", show(x)),
+                Expr::Binary(_, BinOp::And, _) if !matches!(op, BinOp::And | BinOp::Or) => {
+                    format!("({})", show(x))
+                }
+                _ => show(x),
+            };
+            format!("{} {op} {}", side(a), side(b))
+        }
     }
 }
 
