@@ -80,6 +80,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "each chown with the file descriptor and the new owner",
         ),
         (
+            FileName,
+            "log each move with its source path and destination path",
+            "log each move with its source port and destination port",
+        ),
+        (
             HardwareCounters,
             "LLC misses per process",
             "calls per process",
