@@ -184,8 +184,6 @@ impl Knowledge {
                 }
             }
         }
-        // The search's order, a syscall's enter and exit side by side.
-        let mut search_order: Vec<String> = Vec::new();
         for (e, _) in self
             .catalog
             .search_where(request, n_tp * 2, |e| e.kind == EntryKind::Tracepoint)
@@ -194,29 +192,17 @@ impl Knowledge {
             if !names.iter().any(|n| n == name) {
                 names.push(name.to_owned());
             }
-            search_order.push(name.to_owned());
             // A syscall's enter and exit belong together (arguments vs. return value).
             if let Some(pair) = syscall_pair(name) {
                 if host.tracepoints.contains_key(&pair) && !names.contains(&pair) {
-                    names.push(pair.clone());
+                    names.push(pair);
                 }
-                search_order.push(pair);
             }
         }
         // Named syscalls are a strong signal: they take the place of searched tracepoints
         // (each costs the model ~1 s of reading), down to half of them.
         let searched = n_tp.max(1).saturating_sub(named.len()).max(n_tp / 2);
         names.truncate(named.len() + searched + examples.len());
-        // After the named ones, in the order the search ranks them for this request (an
-        // example is ranked by its description, less closely): the drafts read the list top
-        // down. Tracepoints only the examples use come last.
-        let rank = |n: &String| {
-            search_order
-                .iter()
-                .position(|s| s == n)
-                .unwrap_or(usize::MAX)
-        };
-        names[named.len()..].sort_by_key(rank);
         let uprobes = if host.family_of("uprobe").is_some_and(|f| f.available) {
             let mut binaries = intent.binary_words.clone();
             if !binaries.iter().any(|b| b == "libc")
