@@ -274,23 +274,27 @@ reject = []
     assert!(json.exists());
 }
 
+/// Runs `kgentd intent REQUEST --program FILE` on `program` (written to a temporary file):
+/// its exit code and stdout.
+fn judge_with_intent(request: &str, program: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("prog.bt");
+    std::fs::write(&path, program).expect("write");
+    let out = Command::new(workspace_bin("kgentd"))
+        .args(["--config", "/dev/null", "intent"])
+        .arg(request)
+        .arg("--program")
+        .arg(&path)
+        .output()
+        .expect("kgentd");
+    (out.status.code(), text(&out.stdout))
+}
+
 /// `kgentd intent --program`: the static checks judge a program against the request on this
 /// host's catalog; exit 0 when both pass, 1 with the missing item named.
 #[test]
 fn kgentd_intent_judges_a_program_against_the_request() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let judge = |program: &str| {
-        let path = dir.path().join("prog.bt");
-        std::fs::write(&path, program).expect("write");
-        let out = Command::new(workspace_bin("kgentd"))
-            .args(["--config", "/dev/null", "intent"])
-            .arg("tally chdir calls per process name")
-            .arg("--program")
-            .arg(&path)
-            .output()
-            .expect("kgentd");
-        (out.status.code(), text(&out.stdout))
-    };
+    let judge = |program: &str| judge_with_intent("tally chdir calls per process name", program);
     let (code, out) = judge("tracepoint:syscalls:sys_enter_chdir { @[comm] = count(); }");
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("request-coverage passed"), "{out}");
@@ -310,49 +314,25 @@ fn kgentd_intent_judges_a_program_against_the_request() {
 /// that fires on sends and acks (tcp:tcp_probe) is a neighbour, refused by the subject check.
 #[test]
 fn kgentd_intent_refuses_a_neighbouring_tcp_event_for_outgoing_connections() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let judge = |program: &str| {
-        let path = dir.path().join("prog.bt");
-        std::fs::write(&path, program).expect("write");
-        let out = Command::new(workspace_bin("kgentd"))
-            .args(["--config", "/dev/null", "intent"])
-            .arg("which programs open outgoing connections, and to which remote port")
-            .arg("--program")
-            .arg(&path)
-            .output()
-            .expect("kgentd");
-        (out.status.code(), text(&out.stdout))
-    };
-    let (code, out) =
-        judge("tracepoint:tcp:tcp_probe { printf(\"%s %d\\n\", comm, args->dport); }");
+    let outgoing = "which programs open outgoing connections, and to which remote port";
+    let (code, out) = judge_with_intent(
+        outgoing,
+        "tracepoint:tcp:tcp_probe { printf(\"%s %d\\n\", comm, args->dport); }",
+    );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("request-subject FAILED"), "{out}");
-    let (code, out) = judge(
-        "tracepoint:sock:inet_sock_set_state /args->newstate == 2/ { printf(\"%s %d\\n\", comm, args->dport); }",
-    );
+    let state_change = "tracepoint:sock:inet_sock_set_state /args->newstate == 2/ { printf(\"%s %d\\n\", comm, args->dport); }";
+    let (code, out) = judge_with_intent(outgoing, state_change);
     assert_eq!(code, Some(0), "{out}");
     // Incoming ones are accept(2)'s, the passive open.
-    let out = Command::new(workspace_bin("kgentd"))
-        .args(["--config", "/dev/null", "intent"])
-        .arg("list incoming connections to local servers with the client port")
-        .arg("--program")
-        .arg(dir.path().join("prog.bt"))
-        .output()
-        .expect("kgentd");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    std::fs::write(
-        dir.path().join("prog.bt"),
+    let incoming = "list incoming connections to local servers with the client port";
+    let (code, out) = judge_with_intent(incoming, state_change);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = judge_with_intent(
+        incoming,
         "tracepoint:tcp:tcp_probe { printf(\"%d\\n\", args->sport); }",
-    )
-    .expect("write");
-    let out = Command::new(workspace_bin("kgentd"))
-        .args(["--config", "/dev/null", "intent"])
-        .arg("list incoming connections to local servers with the client port")
-        .arg("--program")
-        .arg(dir.path().join("prog.bt"))
-        .output()
-        .expect("kgentd");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    );
+    assert_eq!(code, Some(1), "{out}");
 }
 
 #[test]

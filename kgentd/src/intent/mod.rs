@@ -277,12 +277,13 @@ impl Intent {
             exclusions.push(Exclusion::PrivateChmods);
         }
         let (binary_words, symbol_words) = binary_words(v, &lower);
+        let set_apart = set_apart(v, &ascii_lower);
         Intent {
             calls: calls(&lower),
             identifiers: identifiers(text),
             syscall_words: syscall_words(v, &ascii_lower, has(Concept::SpeaksOfCalls))
                 .into_iter()
-                .filter(|w| !set_apart(v, &ascii_lower).contains(w))
+                .filter(|w| !set_apart.contains(w))
                 .collect(),
             filesystems: v
                 .list(List::Filesystems)
