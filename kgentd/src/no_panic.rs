@@ -305,7 +305,7 @@ proptest! {
         prop_assert_eq!(c.passed(), c.detail().starts_with("the program provides"));
         for target in [ProgramTarget::Bpftrace, ProgramTarget::C] {
             for origin in [Origin::Compiled, Origin::Written] {
-                let (fixed, notes) = target.repair(&h, &Intent::read(&request), &source, origin);
+                let (fixed, notes) = target.repair(&h, &Intent::read(&request), &source, origin, None);
                 if notes.is_empty() {
                     prop_assert_eq!(&fixed, &source);
                 }

@@ -300,10 +300,12 @@ fn kgentd_intent_judges_a_program_against_the_request() {
     assert!(out.contains("request-coverage passed"), "{out}");
     assert!(out.contains("request-subject passed"), "{out}");
     // One line per call where a tally was asked: refused, saying what is missing.
-    let (code, out) =
-        judge("tracepoint:syscalls:sys_enter_chdir { printf(\"%s\\n\", comm); }");
+    let (code, out) = judge("tracepoint:syscalls:sys_enter_chdir { printf(\"%s\\n\", comm); }");
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("request-coverage FAILED") && out.contains("count()"), "{out}");
+    assert!(
+        out.contains("request-coverage FAILED") && out.contains("count()"),
+        "{out}"
+    );
     // Another call than the one named.
     let (code, out) = judge("tracepoint:syscalls:sys_enter_mkdir { @[comm] = count(); }");
     assert_eq!(code, Some(1), "{out}");

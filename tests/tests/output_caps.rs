@@ -193,7 +193,10 @@ async fn a_detached_job_s_log_is_rotated_at_its_cap_and_its_lines_held_to_the_ra
     assert!(
         both.contains("lines dropped (over the limit of 50 lines/s"),
         "the rate limit says what it dropped; the logs kept, but the printed lines:\n{}",
-        both.lines().filter(|l| !l.starts_with("yyyy")).collect::<Vec<_>>().join("\n")
+        both.lines()
+            .filter(|l| !l.starts_with("yyyy"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let lines = both.lines().filter(|l| l.starts_with("yyyy")).count();
     // At most 50 a second over 6 s (the rotated-away part is gone, so fewer is fine).

@@ -77,7 +77,10 @@ fn the_network_drop_in_gives_back_the_host_network() {
     let not_private = text
         .lines()
         .any(|l| l.contains("PrivateNetwork=") && l.trim_start().starts_with('✗'));
-    assert!(not_private, "the drop-in leaves the network private:\n{text}");
+    assert!(
+        not_private,
+        "the drop-in leaves the network private:\n{text}"
+    );
     let unit = unit_dir().join("kgentd.service");
     let (without, _) = exposure(&[unit.as_os_str()]);
     assert!(

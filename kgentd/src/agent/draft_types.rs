@@ -384,7 +384,8 @@ impl Fixes<'_> {
             return None;
         }
         let field = self.source.get(first.clone())?.to_owned();
-        self.edits.replace(site.span.clone(), format!("ntop({field})"));
+        self.edits
+            .replace(site.span.clone(), format!("ntop({field})"));
         self.note(format!(
             "args->{name} is an address array: ntop() takes it alone (ntop(af, addr) reads a \
              second argument as the address); the extra argument dropped"
@@ -746,8 +747,14 @@ mod tests {
         );
         assert_eq!(notes.len(), 2, "{notes:?}");
         // The family-first form is already right.
-        let (again, notes) = repair_types(&host(), "tracepoint:sock:inet_sock_set_state { printf(\"%s\\n\", ntop(2, args->daddr)); }");
-        assert!(notes.is_empty() && again.contains("ntop(2, args->daddr)"), "{again} {notes:?}");
+        let (again, notes) = repair_types(
+            &host(),
+            "tracepoint:sock:inet_sock_set_state { printf(\"%s\\n\", ntop(2, args->daddr)); }",
+        );
+        assert!(
+            notes.is_empty() && again.contains("ntop(2, args->daddr)"),
+            "{again} {notes:?}"
+        );
     }
 
     #[test]

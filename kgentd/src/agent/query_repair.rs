@@ -444,7 +444,10 @@ mod tests {
         assert_eq!(dropped.len(), 1, "{dropped:?}");
         assert!(dropped[0].contains("127"), "{dropped:?}");
         let kept = q.filter.as_ref().map(show).unwrap_or_default();
-        assert!(kept.contains("exit_code != 0") && !kept.contains("127"), "{kept}");
+        assert!(
+            kept.contains("exit_code != 0") && !kept.contains("127"),
+            "{kept}"
+        );
     }
 
     #[test]
@@ -454,12 +457,20 @@ mod tests {
         let notes = normalize(&mut q, ask);
         assert!(notes.iter().any(|n| n.contains("wait(2)")), "{notes:?}");
         let kept = q.filter.as_ref().map(show).unwrap_or_default();
-        assert!(kept.starts_with("(exit_code != 0 || exit_signal != 0) && "), "{kept}");
+        assert!(
+            kept.starts_with("(exit_code != 0 || exit_signal != 0) && "),
+            "{kept}"
+        );
         assert!(kept.contains("comm != \"sh\""), "{kept}");
         // Either one alone is left as it is.
-        let mut q = parse("SELECT comm FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0").expect("parses");
+        let mut q =
+            parse("SELECT comm FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0")
+                .expect("parses");
         normalize(&mut q, ask);
-        assert_eq!(q.filter.as_ref().map(show).as_deref(), Some("exit_code != 0"));
+        assert_eq!(
+            q.filter.as_ref().map(show).as_deref(),
+            Some("exit_code != 0")
+        );
     }
 
     #[test]
@@ -492,7 +503,10 @@ mod tests {
     fn a_count_asked_for_is_counted_per_the_selected_values() {
         let mut q = parse("SELECT comm, pid, args->sig FROM tracepoint:signal:signal_generate")
             .expect("parses");
-        let notes = normalize(&mut q, "tally the signals raised, per process and signal number");
+        let notes = normalize(
+            &mut q,
+            "tally the signals raised, per process and signal number",
+        );
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert_eq!(q.select, [Item::Agg(Agg::Count, None)]);
         // Per name and signal: the pid is no key the request asks for.

@@ -30,7 +30,20 @@ pub fn scope(
         .into_iter()
         .map(|t| format!("tracepoint:{t}"))
         .collect();
-    let called: Vec<&str> = intent.calls.iter().map(String::as_str).collect();
+    // A call that is a syscall traced here by its tracepoints is not offered as a function
+    // too (the C library's `stat`): the tracepoints see every caller, the function has no
+    // typed arguments, and a query cannot mix the two.
+    let traced_syscall = |c: &str| {
+        crate::knowledge::syscall_variants(host, c)
+            .iter()
+            .any(|v| named_tps.contains(&format!("tracepoint:syscalls:sys_enter_{v}")))
+    };
+    let called: Vec<&str> = intent
+        .calls
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !traced_syscall(c))
+        .collect();
     let mut g = grounding.clone();
     let mut from = named_calls(&named_tps, &called, &mut g);
     let focused = !from.is_empty();

@@ -32,6 +32,11 @@
 //!   read at `sys_exit_fdatasync` (each call's exit is missed). Both sides get every syscall
 //!   either side names, where the tracepoint exists and has the fields the block reads.
 //!
+//! - a syscall tracepoint the smoke workload's calls never reach on this host, while another
+//!   entry point of the same call does (measured, `check::provoked`: glibc's `stat()` is
+//!   `newfstatat` here, `fork()` is `clone`): the measured entry point is added to the block,
+//!   when its tracepoint has the fields the block reads (see [`measured_entry_points`]).
+//!
 //! A repair rewrites the block it means at that block's span in the parsed program
 //! ([`Edits`]), never by searching for the block's text: two blocks that read alike stay two
 //! blocks.
@@ -153,6 +158,109 @@ fn hand_updates_of_aggregations(source: &str) -> (String, Vec<String>) {
     (edits.apply(source), notes)
 }
 
+/// The side (`enter`/`exit`) and syscalls of a block made only of syscall tracepoints of one
+/// side; `None` for any other block.
+fn syscall_side(
+    b: &crate::toolchain::bpftrace::syntax::ProbeBlock,
+) -> Option<(String, Vec<String>)> {
+    let mut dir: Option<String> = None;
+    let mut calls = Vec::new();
+    for p in &b.probes {
+        let (d, call) = p
+            .target
+            .strip_prefix("syscalls:sys_")
+            .filter(|_| p.is_tracepoint())?
+            .split_once('_')?;
+        if dir.get_or_insert_with(|| d.to_owned()) != d {
+            return None;
+        }
+        calls.push(call.to_owned());
+    }
+    Some((dir?, calls))
+}
+
+/// The `args` fields a block reads, in its predicate and body.
+fn block_reads(b: &crate::toolchain::bpftrace::syntax::ProbeBlock) -> Vec<String> {
+    let mut reads = args_fields(&b.body);
+    if let Some(p) = &b.predicate {
+        reads.extend(args_fields(&p.condition));
+    }
+    reads
+}
+
+/// See the module comment: `provoked` is what the smoke workload's calls reach on this host
+/// (`None` before it is measured: nothing is changed). A block of syscall tracepoints gets the
+/// provoked entry points of its calls ([`syscall_variants`](crate::knowledge::syscall_variants))
+/// when none of its own tracepoints was provoked, the program attaches to them nowhere, and
+/// they have every field the block reads.
+pub fn measured_entry_points(
+    host: &HostFacts,
+    provoked: Option<&std::collections::BTreeSet<String>>,
+    source: &str,
+) -> (String, Vec<String>) {
+    let Some(provoked) = provoked else {
+        return (source.to_owned(), Vec::new());
+    };
+    let as_written = source;
+    let source = &strip_comments(as_written);
+    let blocks = probe_blocks(source);
+    let attached: Vec<&str> = blocks
+        .iter()
+        .flat_map(|b| b.probes.iter().map(|p| p.target.as_str()))
+        .collect();
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for b in &blocks {
+        let Some((dir, calls)) = syscall_side(b) else {
+            continue;
+        };
+        let own = |c: &String| format!("syscalls:sys_{dir}_{c}");
+        if calls.iter().any(|c| provoked.contains(&own(c))) {
+            continue;
+        }
+        let reads = block_reads(b);
+        let mut added: Vec<String> = Vec::new();
+        for c in &calls {
+            for v in crate::knowledge::syscall_variants(host, c) {
+                let tp = format!("syscalls:sys_{dir}_{v}");
+                let fits = host
+                    .tracepoints
+                    .get(&tp)
+                    .is_some_and(|t| reads.iter().all(|f| t.fields.iter().any(|g| g.name == *f)));
+                if fits
+                    && provoked.contains(&tp)
+                    && !attached.contains(&tp.as_str())
+                    && !added.contains(&tp)
+                {
+                    added.push(tp);
+                }
+            }
+        }
+        let Some(written) = source.get(b.probes_span()) else {
+            continue;
+        };
+        if added.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = added.iter().map(|t| format!("tracepoint:{t}")).collect();
+        notes.push(format!(
+            "{} added: on this host the calls the block means ({}) are made through {} (measured), and {} the fields the block reads",
+            shown.join(", "),
+            calls.join(", "),
+            if added.len() == 1 { "it" } else { "them" },
+            if added.len() == 1 { "it has" } else { "they have" },
+        ));
+        edits.replace(
+            b.probes_span(),
+            format!("{written},\n{}", shown.join(",\n")),
+        );
+    }
+    if notes.is_empty() {
+        return (as_written.to_owned(), notes);
+    }
+    (edits.apply(source), notes)
+}
+
 /// One side of an enter/exit pair: a block of syscall tracepoints only.
 struct PairSide {
     enter: bool,
@@ -169,23 +277,6 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
     let blocks = probe_blocks(source);
     // The syscall and side (enter/exit) of each probe of a block made only of syscall
     // tracepoints.
-    let sides =
-        |b: &crate::toolchain::bpftrace::syntax::ProbeBlock| -> Option<(String, Vec<String>)> {
-            let mut dir: Option<String> = None;
-            let mut calls = Vec::new();
-            for p in &b.probes {
-                let (d, call) = p
-                    .target
-                    .strip_prefix("syscalls:sys_")
-                    .filter(|_| p.is_tracepoint())?
-                    .split_once('_')?;
-                if dir.get_or_insert_with(|| d.to_owned()) != d {
-                    return None;
-                }
-                calls.push(call.to_owned());
-            }
-            Some((dir?, calls))
-        };
     let attached: Vec<String> = blocks
         .iter()
         .flat_map(|b| b.probes.iter().map(|p| p.target.clone()))
@@ -206,7 +297,7 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
     let mut edits = Edits::default();
     let mut notes = Vec::new();
     for b in &blocks {
-        let Some((dir, calls)) = sides(b) else {
+        let Some((dir, calls)) = syscall_side(b) else {
             continue;
         };
         let handles_named = named
@@ -215,10 +306,7 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
         if !handles_named {
             continue;
         }
-        let mut reads = args_fields(&b.body);
-        if let Some(p) = &b.predicate {
-            reads.extend(args_fields(&p.condition));
-        }
+        let reads = block_reads(b);
         let mut added: Vec<String> = Vec::new();
         for (_, variants) in &named {
             let seen = variants.iter().any(|v| {
@@ -935,6 +1023,61 @@ mod tests {
             ("syscalls", "sys_enter_fdatasync", &[("unsigned int", "fd")]),
             ("syscalls", "sys_exit_fdatasync", &[("long", "ret")]),
         ])
+    }
+
+    #[test]
+    fn the_entry_point_this_hosts_calls_go_through_is_added() {
+        let h = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_newlstat",
+                &[("const char *", "filename")],
+            ),
+            ("syscalls", "sys_exit_newlstat", &[("long", "ret")]),
+            (
+                "syscalls",
+                "sys_enter_newfstatat",
+                &[("int", "dfd"), ("const char *", "filename")],
+            ),
+            ("syscalls", "sys_exit_newfstatat", &[("long", "ret")]),
+            ("syscalls", "sys_enter_newfstat", &[("unsigned int", "fd")]),
+        ]);
+        let provoked: std::collections::BTreeSet<String> = [
+            "syscalls:sys_enter_newfstatat",
+            "syscalls:sys_exit_newfstatat",
+        ]
+        .map(String::from)
+        .into();
+        // A comment, and a block that reads a field the measured entry point lacks.
+        let src = "// symlinks\ntracepoint:syscalls:sys_enter_newlstat { @f[tid] = args->filename; }\ntracepoint:syscalls:sys_exit_newlstat /@f[tid]/ { printf(\"%s %d\\n\", str(@f[tid]), args->ret); delete(@f[tid]); }\ntracepoint:syscalls:sys_enter_newfstat { printf(\"%d\\n\", args->fd); }";
+        let (fixed, notes) = measured_entry_points(&h, Some(&provoked), src);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            fixed.contains("sys_enter_newlstat,\ntracepoint:syscalls:sys_enter_newfstatat {"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("sys_exit_newlstat,\ntracepoint:syscalls:sys_exit_newfstatat /"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("tracepoint:syscalls:sys_enter_newfstat { printf"),
+            "{fixed}"
+        );
+        // Nothing measured, or a block whose own entry point is provoked: unchanged.
+        assert_eq!(measured_entry_points(&h, None, src).0, src);
+        let measured_here: std::collections::BTreeSet<String> = [
+            "syscalls:sys_enter_newlstat",
+            "syscalls:sys_enter_newfstatat",
+        ]
+        .map(String::from)
+        .into();
+        let enter_only =
+            "tracepoint:syscalls:sys_enter_newlstat { printf(\"%s\\n\", str(args->filename)); }";
+        assert_eq!(
+            measured_entry_points(&h, Some(&measured_here), enter_only).0,
+            enter_only
+        );
     }
 
     #[test]

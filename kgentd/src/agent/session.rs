@@ -209,10 +209,8 @@ impl<'a, 'r> Session<'a, 'r> {
             agent.config.grounding_tracepoints,
             agent.config.grounding_examples,
         );
-        let subjects = crate::knowledge::subject::enforced(
-            &grounding.subjects,
-            agent.config.subject_check,
-        );
+        let subjects =
+            crate::knowledge::subject::enforced(&grounding.subjects, agent.config.subject_check);
         if !subjects.is_empty() {
             let said: Vec<String> = subjects
                 .iter()
@@ -597,7 +595,12 @@ impl<'a, 'r> Session<'a, 'r> {
     ) -> Option<String> {
         let target = plan.target;
         let (source, repairs) = if self.agent.config.repair {
-            target.repair(&self.agent.host, &self.intent, &source, origin)
+            let provoked = if plan.smoke {
+                self.agent.provoked().await
+            } else {
+                None
+            };
+            target.repair(&self.agent.host, &self.intent, &source, origin, provoked)
         } else {
             (source, Vec::new())
         };

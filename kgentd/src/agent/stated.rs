@@ -132,7 +132,9 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
 
 /// The request names IPv4 and IPv6 both ("over IPv4 or IPv6", "v4 and v6 alike").
 fn both_families(intent: &Intent) -> bool {
-    let v4 = ["ipv4", "v4", "inet4", "ip4"].iter().any(|w| intent.names_word(w));
+    let v4 = ["ipv4", "v4", "inet4", "ip4"]
+        .iter()
+        .any(|w| intent.names_word(w));
     v4 && intent.asks(Concept::Ipv6)
 }
 
@@ -226,13 +228,19 @@ mod tests {
             shape: Shape::Compared(Cmp::Ne),
         };
         assert!(!stated(&compared(127), &intent));
-        assert!(stated(&compared(127), &Intent::read("exit statuses other than 127")));
+        assert!(stated(
+            &compared(127),
+            &Intent::read("exit statuses other than 127")
+        ));
         // A bit test of a named field is still the request's: "the mode" picks its bits.
         let bits = Test {
             shape: Shape::Other,
             ..compared(2)
         };
-        assert!(stated(&bits, &Intent::read("chmods with their new status bits")));
+        assert!(stated(
+            &bits,
+            &Intent::read("chmods with their new status bits")
+        ));
     }
 
     #[test]

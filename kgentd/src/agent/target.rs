@@ -94,17 +94,23 @@ impl ProgramTarget {
 
     /// Fixes with exactly one right answer, and one note per fix. What the model wrote is
     /// also held to the catalog's types and the request's filters (see `repair_written`).
+    /// `provoked` (what the smoke workload's calls reach here, when measured) adds the entry
+    /// points this host's calls go through (`repair::measured_entry_points`).
     pub fn repair(
         self,
         host: &HostFacts,
         intent: &Intent,
         source: &str,
         origin: Origin,
+        provoked: Option<&std::collections::BTreeSet<String>>,
     ) -> (String, Vec<String>) {
-        match (self, origin) {
+        let (source, mut notes) = match (self, origin) {
             (Self::Bpftrace, Origin::Compiled) => repair::repair_all(host, intent, source),
             (Self::Bpftrace, Origin::Written) => repair::repair_written(host, intent, source),
-            (Self::C, _) => target_c::repair(source),
-        }
+            (Self::C, _) => return target_c::repair(source),
+        };
+        let (source, measured) = repair::measured_entry_points(host, provoked, &source);
+        notes.extend(measured);
+        (source, notes)
     }
 }

@@ -109,8 +109,10 @@ pub(super) fn addresses_shown(host: &HostFacts, source: &str) -> Option<String> 
 pub(super) fn integers_read_as_structs(host: &HostFacts, source: &str) -> Option<String> {
     use std::sync::LazyLock;
     static CAST: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r"\(\s*(?:const\s+)?struct\s+(\w+)\s*\*\s*\)\s*\(?\s*args\s*(?:->|\.)\s*(\w+)")
-            .expect("static regex")
+        regex::Regex::new(
+            r"\(\s*(?:const\s+)?struct\s+(\w+)\s*\*\s*\)\s*\(?\s*args\s*(?:->|\.)\s*(\w+)",
+        )
+        .expect("static regex")
     });
     // C integer types of at most 32 bits (an x86-64 address needs 64).
     let narrow = |ctype: &str| {
@@ -119,11 +121,37 @@ pub(super) fn integers_read_as_structs(host: &HostFacts, source: &str) -> Option
             && !t.contains('[')
             && matches!(
                 t,
-                "int" | "unsigned int" | "unsigned" | "short" | "unsigned short" | "char"
-                    | "unsigned char" | "bool" | "u32" | "s32" | "__u32" | "__s32" | "u16"
-                    | "s16" | "__u16" | "__s16" | "u8" | "s8" | "__u8" | "__s8" | "pid_t"
-                    | "uid_t" | "gid_t" | "umode_t" | "key_t" | "qid_t" | "clockid_t"
-                    | "timer_t" | "mqd_t" | "__be16" | "__be32"
+                "int"
+                    | "unsigned int"
+                    | "unsigned"
+                    | "short"
+                    | "unsigned short"
+                    | "char"
+                    | "unsigned char"
+                    | "bool"
+                    | "u32"
+                    | "s32"
+                    | "__u32"
+                    | "__s32"
+                    | "u16"
+                    | "s16"
+                    | "__u16"
+                    | "__s16"
+                    | "u8"
+                    | "s8"
+                    | "__u8"
+                    | "__s8"
+                    | "pid_t"
+                    | "uid_t"
+                    | "gid_t"
+                    | "umode_t"
+                    | "key_t"
+                    | "qid_t"
+                    | "clockid_t"
+                    | "timer_t"
+                    | "mqd_t"
+                    | "__be16"
+                    | "__be32"
             )
     };
     let mut found = Vec::new();

@@ -240,9 +240,8 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
             && OWN.is_match(view);
         // "Arguments" are a program's argv where a program starts (execve(2)); of any other
         // call they are its parameters, which the event's fields carry.
-        static PARAMETER: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r"args\s*(->|\.)\s*\w+|\barg\d\b").expect("static regex")
-        });
+        static PARAMETER: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"args\s*(->|\.)\s*\w+|\barg\d\b").expect("static regex"));
         let call_parameters = rule.asked == Concept::Arguments
             && !attaches_to_exec(source)
             && PARAMETER.is_match(view);
@@ -302,7 +301,12 @@ fn attaches_to_exec(source: &str) -> bool {
     probe_blocks(source)
         .iter()
         .flat_map(|b| &b.probes)
-        .any(|p| p.target.rsplit(':').next().is_some_and(|e| e.contains("exec")))
+        .any(|p| {
+            p.target
+                .rsplit(':')
+                .next()
+                .is_some_and(|e| e.contains("exec"))
+        })
 }
 
 /// What the program reports: its block bodies without the conditions of `if` statements
@@ -491,7 +495,9 @@ fn file_names_untold(host: &HostFacts, intent: &Intent, source: &str) -> Option<
     if !intent.asks(Concept::FileName) {
         return None;
     }
-    let rule = COMPILED.iter().find(|c| c.rule.asked == Concept::FileName)?;
+    let rule = COMPILED
+        .iter()
+        .find(|c| c.rule.asked == Concept::FileName)?;
     // Only the event's own fields: a `sys_exit_*` line may report the result of a call whose
     // name its `sys_enter_*` line printed.
     let names_a_file = |target: &str| {
@@ -506,7 +512,9 @@ fn file_names_untold(host: &HostFacts, intent: &Intent, source: &str) -> Option<
         if !b.body.contains("printf") {
             continue;
         }
-        let body = STRING.replace_all(&strip_comments(&b.body), "\"\"").into_owned();
+        let body = STRING
+            .replace_all(&strip_comments(&b.body), "\"\"")
+            .into_owned();
         let reported = reported_code(&format!("BEGIN {{{body}}}"));
         if rule.code.is_match(&reported) {
             continue;
@@ -885,9 +893,14 @@ mod tests {
     #[test]
     fn a_count_is_a_tally_not_a_line_per_event() {
         let ask = Intent::read("tally the chdir calls of each user's shell, by directory");
-        let lines = "tracepoint:syscalls:sys_enter_chdir { printf(\"%s\\n\", str(args->filename)); }";
+        let lines =
+            "tracepoint:syscalls:sys_enter_chdir { printf(\"%s\\n\", str(args->filename)); }";
         let c = check_coverage(&host(), &ask, lines);
-        assert!(!c.passed() && c.detail().contains("count()"), "{}", c.detail());
+        assert!(
+            !c.passed() && c.detail().contains("count()"),
+            "{}",
+            c.detail()
+        );
         for tally in [
             "tracepoint:syscalls:sys_enter_chdir { @[str(args->filename)] = count(); }",
             "tracepoint:syscalls:sys_enter_chdir { @n[str(args->filename)]++; }",
@@ -900,9 +913,14 @@ mod tests {
     #[test]
     fn which_files_wants_their_names_printed() {
         let ask = Intent::read("what files do my cron jobs truncate");
-        let fds = "tracepoint:syscalls:sys_enter_ftruncate { printf(\"%s %d\\n\", comm, args->fd); }";
+        let fds =
+            "tracepoint:syscalls:sys_enter_ftruncate { printf(\"%s %d\\n\", comm, args->fd); }";
         let c = check_coverage(&host(), &ask, fds);
-        assert!(!c.passed() && c.detail().contains("file name"), "{}", c.detail());
+        assert!(
+            !c.passed() && c.detail().contains("file name"),
+            "{}",
+            c.detail()
+        );
         // Tested in a filter only, a name is not reported.
         let filtered = "tracepoint:syscalls:sys_enter_truncate /str(args->path) == \"/x\"/ { printf(\"%s\\n\", comm); }";
         assert!(!check_coverage(&host(), &ask, filtered).passed());
@@ -925,7 +943,8 @@ mod tests {
         assert!(!check_coverage(&host(), &ask, nothing).passed());
         // Where a program starts, its arguments are its argv.
         let exec = Intent::read("every program started, with its arguments");
-        let no_argv = "tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", str(args->filename)); }";
+        let no_argv =
+            "tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", str(args->filename)); }";
         assert!(!check_coverage(&host(), &exec, no_argv).passed());
     }
 
@@ -944,7 +963,11 @@ mod tests {
         let ask = Intent::read("log the calls sync, syncfs and fsync with the pid");
         let without_sync = "tracepoint:syscalls:sys_enter_syncfs, tracepoint:syscalls:sys_enter_fsync { printf(\"%d\\n\", pid); }";
         let c = check_coverage(&h, &ask, without_sync);
-        assert!(!c.passed() && c.detail().contains("sys_enter_sync)"), "{}", c.detail());
+        assert!(
+            !c.passed() && c.detail().contains("sys_enter_sync)"),
+            "{}",
+            c.detail()
+        );
         let all = "tracepoint:syscalls:sys_enter_sync, tracepoint:syscalls:sys_enter_syncfs, tracepoint:syscalls:sys_enter_fsync { printf(\"%d\\n\", pid); }";
         assert!(check_coverage(&h, &ask, all).passed());
     }
@@ -953,7 +976,10 @@ mod tests {
     fn every_block_that_prints_names_the_file_its_event_carries() {
         use crate::host::{Field, Tracepoint};
         let mut h = host();
-        for (event, field) in [("sys_enter_unlinkat", "pathname"), ("sys_enter_renameat2", "oldname")] {
+        for (event, field) in [
+            ("sys_enter_unlinkat", "pathname"),
+            ("sys_enter_renameat2", "oldname"),
+        ] {
             h.tracepoints.insert(
                 format!("syscalls:{event}"),
                 Tracepoint {
@@ -970,7 +996,9 @@ mod tests {
         let half = "tracepoint:syscalls:sys_enter_unlinkat { printf(\"%s %s\\n\", comm, str(args->pathname)); }\ntracepoint:syscalls:sys_enter_renameat2 { printf(\"%s\\n\", comm); }";
         let c = check_coverage(&h, &ask, half);
         assert!(
-            !c.passed() && c.detail().contains("tracepoint:syscalls:sys_enter_renameat2"),
+            !c.passed()
+                && c.detail()
+                    .contains("tracepoint:syscalls:sys_enter_renameat2"),
             "{}",
             c.detail()
         );

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use kgentd::config::Config;
-use kgentd::knowledge::Knowledge;
 use kgentd::intent::{vocabulary, Concept, Intent};
+use kgentd::knowledge::Knowledge;
 
 pub fn run(request: &str) {
     let intent = Intent::read(request);
@@ -106,7 +106,12 @@ pub async fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Re
     let probes = kgentd::check::subject::bpftrace_probes(&source);
     let mut checks = vec![
         kgentd::check::check_coverage(&host, &intent, &source),
-        kgentd::check::subject::check_subject(&knowledge.subject_index, &subjects, &intent, &probes),
+        kgentd::check::subject::check_subject(
+            &knowledge.subject_index,
+            &subjects,
+            &intent,
+            &probes,
+        ),
     ];
     if config.agent.symbolic {
         let host = std::sync::Arc::new(host);

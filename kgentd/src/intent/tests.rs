@@ -63,7 +63,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "tally up signals delivered, per signal number",
             "print each signal delivered with its number",
         ),
-        (Counting, "how often does each cron job run", "when does each cron job run"),
+        (
+            Counting,
+            "how often does each cron job run",
+            "when does each cron job run",
+        ),
         (
             Counting,
             "count the writes to pipes made by every shell",
@@ -251,11 +255,23 @@ fn calls_identifiers_and_syscall_words() {
 fn calls_named_in_a_clause_that_sets_them_apart_are_not_calls_to_observe() {
     let i = read("tally every syscall per process, excluding futex and epoll_wait");
     for gone in ["futex", "epoll_wait"] {
-        assert!(!i.syscall_words.iter().any(|w| w == gone), "{:?}", i.syscall_words);
+        assert!(
+            !i.syscall_words.iter().any(|w| w == gone),
+            "{:?}",
+            i.syscall_words
+        );
     }
     let i = read("log each unlinkat call; ignore the ones fchownat makes. Show the mode");
-    assert!(i.syscall_words.iter().any(|w| w == "unlinkat"), "{:?}", i.syscall_words);
-    assert!(!i.syscall_words.iter().any(|w| w == "fchownat"), "{:?}", i.syscall_words);
+    assert!(
+        i.syscall_words.iter().any(|w| w == "unlinkat"),
+        "{:?}",
+        i.syscall_words
+    );
+    assert!(
+        !i.syscall_words.iter().any(|w| w == "fchownat"),
+        "{:?}",
+        i.syscall_words
+    );
 }
 
 #[test]

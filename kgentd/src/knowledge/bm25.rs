@@ -58,8 +58,9 @@ const STOP: &[&str] = &[
 /// "create", "allocations" and "allocator" meet. Words of three letters or fewer and words with
 /// digits (`wait4`, `ipv6`, `x86`) are kept as they are: they are names, not English.
 fn stem(w: &str) -> std::borrow::Cow<'_, str> {
-    static STEMMER: std::sync::LazyLock<rust_stemmers::Stemmer> =
-        std::sync::LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+    static STEMMER: std::sync::LazyLock<rust_stemmers::Stemmer> = std::sync::LazyLock::new(|| {
+        rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English)
+    });
     if w.len() <= 3 || w.bytes().any(|b| b.is_ascii_digit()) {
         return std::borrow::Cow::Borrowed(w);
     }

@@ -216,7 +216,7 @@ impl SubjectIndex {
         bm25::terms(&w.word)
             .into_iter()
             .chain(kernel)
-            .any(|t| words.name.iter().any(|d| *d == t))
+            .any(|t| words.name.contains(&t))
     }
 
     /// The words of a probe as a program names it (`tracepoint:kmem:kmem_cache_alloc`,

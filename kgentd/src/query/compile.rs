@@ -1260,7 +1260,10 @@ mod tests {
             (
                 "syscalls",
                 "sys_enter_getitimer",
-                &[("int", "which"), ("struct __kernel_old_itimerval *", "value")],
+                &[
+                    ("int", "which"),
+                    ("struct __kernel_old_itimerval *", "value"),
+                ],
             ),
             ("syscalls", "sys_exit_getitimer", &[("long", "ret")]),
             (
@@ -1485,7 +1488,10 @@ mod tests {
                 && s.contains("uptr((struct __kernel_timespec *)args->utime)->tv_nsec"),
             "{s}"
         );
-        assert!(s.contains("args->utime != 0 ?"), "a null timeout prints zeros: {s}");
+        assert!(
+            s.contains("args->utime != 0 ?"),
+            "a null timeout prints zeros: {s}"
+        );
         let s = src("SELECT args->value FROM tracepoint:syscalls:sys_enter_getitimer");
         assert!(
             s.contains("uptr((struct __kernel_old_itimerval *)args->value)->it_interval.tv_usec"),
