@@ -272,6 +272,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = file_names_untold(host, intent, source) {
         missing.push(m);
     }
+    if let Some(m) = lifetime_timed_as_one_call(intent, source) {
+        missing.push(m);
+    }
     if let Some(m) = super::addresses::addresses_shown(host, source) {
         missing.push(m);
     }
@@ -484,6 +487,76 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
     });
     (!every).then(|| {
         "the request is about system calls in general and names none, but the program observes only some: attach to tracepoint:raw_syscalls:sys_exit (args->id is the syscall number, args->ret its result) or tracepoint:raw_syscalls:sys_enter, which fire for every system call".to_owned()
+    })
+}
+
+/// A request about how long something existed ([`Concept::Lifetime`]: a file from its
+/// creation to its removal, a process from fork to exit) answered by the latency of one call:
+/// every time the program subtracts was stored at a call's entry (`sys_enter_X`, `uprobe:F`)
+/// and is read at that same call's exit (`sys_exit_X`, `uretprobe:F`).
+fn lifetime_timed_as_one_call(intent: &Intent, source: &str) -> Option<String> {
+    if !intent.asks(Concept::Lifetime) {
+        return None;
+    }
+    static STORED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(@\w+)\s*\[[^\]]*\]\s*=\s*nsecs\b").expect("static regex"));
+    static READ: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"nsecs\s*-\s*(@\w+)").expect("static regex"));
+    // A call's entry or exit side, as (call, is_entry).
+    let side = |p: &ProbeSpec| -> Option<(String, bool)> {
+        if p.is_tracepoint() {
+            let t = p.target.strip_prefix("syscalls:sys_")?;
+            let (dir, call) = t.split_once('_')?;
+            return Some((call.to_owned(), dir == "enter"));
+        }
+        match p.prefix.as_str() {
+            "uprobe" | "u" => Some((p.target.clone(), true)),
+            "uretprobe" | "ur" => Some((p.target.clone(), false)),
+            _ => None,
+        }
+    };
+    let blocks = probe_blocks(&strip_comments(source));
+    let mut pairs = 0;
+    let mut calls: Vec<String> = Vec::new();
+    for read_block in &blocks {
+        for map in READ
+            .captures_iter(&read_block.body)
+            .filter_map(|c| c.get(1))
+        {
+            for start_block in &blocks {
+                let stores = STORED
+                    .captures_iter(&start_block.body)
+                    .any(|c| c.get(1).is_some_and(|m| m.as_str() == map.as_str()));
+                if !stores {
+                    continue;
+                }
+                pairs += 1;
+                let entries: Vec<Option<(String, bool)>> =
+                    start_block.probes.iter().map(side).collect();
+                let exits: Vec<Option<(String, bool)>> =
+                    read_block.probes.iter().map(side).collect();
+                let one_call = entries.iter().all(|e| matches!(e, Some((_, true))))
+                    && exits.iter().all(|e| matches!(e, Some((_, false))))
+                    && exits
+                        .iter()
+                        .flatten()
+                        .all(|(c, _)| entries.iter().flatten().any(|(e, _)| e == c));
+                if !one_call {
+                    return None;
+                }
+                for (c, _) in exits.into_iter().flatten() {
+                    if !calls.contains(&c) {
+                        calls.push(c);
+                    }
+                }
+            }
+        }
+    }
+    (pairs > 0).then(|| {
+        format!(
+            "the request asks how long something existed, but the program times one call from its entry to its exit ({}): record the time at the event that creates the object (keyed by what names it: a file name, a pid, a socket), and subtract it at the event that removes or ends it",
+            calls.join(", ")
+        )
     })
 }
 
@@ -1186,6 +1259,24 @@ mod tests {
         let recvs = "tracepoint:syscalls:sys_enter_recvfrom { printf(\"%s\\n\", comm); }";
         assert!(passes("which process name calls recv() most", recvs));
         assert!(!passes("which process name calls recv() most", opens));
+    }
+
+    #[test]
+    fn a_lifetime_is_not_one_calls_latency() {
+        let ask =
+            "for each temporary file, print its name and how long it existed before it was removed";
+        let latency = "tracepoint:syscalls:sys_enter_unlinkat { @t[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_unlinkat /@t[tid]/ { printf(\"%s %d\\n\", comm, (nsecs - @t[tid]) / 1000000); delete(@t[tid]); }";
+        let why = lifetime_timed_as_one_call(&Intent::read(ask), latency).expect("refused");
+        assert!(why.contains("unlinkat"), "{why}");
+        // Created at one event, removed at another, keyed by name: a lifetime.
+        let lifetime = "tracepoint:syscalls:sys_enter_creat { @born[str(args->pathname)] = nsecs; }\ntracepoint:syscalls:sys_enter_unlinkat /@born[str(args->pathname)]/ { printf(\"%s %d\\n\", str(args->pathname), (nsecs - @born[str(args->pathname)]) / 1000000); }";
+        assert!(lifetime_timed_as_one_call(&Intent::read(ask), lifetime).is_none());
+        // The same latency program answers a latency request.
+        assert!(lifetime_timed_as_one_call(
+            &Intent::read("how long does each unlinkat() take, in ms"),
+            latency
+        )
+        .is_none());
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum Concept {
     ProcessName,
     Pid,
     Duration,
+    /// The request asks how long something existed (a file, a process, a connection): from the
+    /// event that creates it to the one that ends it, not one call's latency.
+    Lifetime,
     Histogram,
     Sum,
     ReturnValue,
@@ -94,6 +97,7 @@ impl Concept {
             Concept::ProcessName
                 | Concept::Pid
                 | Concept::Duration
+                | Concept::Lifetime
                 | Concept::Histogram
                 | Concept::Sum
                 | Concept::ReturnValue
@@ -122,6 +126,7 @@ impl Concept {
         Concept::ProcessName,
         Concept::Pid,
         Concept::Duration,
+        Concept::Lifetime,
         Concept::Histogram,
         Concept::Sum,
         Concept::ReturnValue,

@@ -26,6 +26,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "count fsync() calls",
         ),
         (
+            Lifetime,
+            "for each temp file, how long it existed before removal",
+            "how long does removing a temp file take",
+        ),
+        (
             Histogram,
             "a histogram of write sizes",
             "a list of write sizes",

@@ -184,7 +184,10 @@ pub fn from_intent(
                 &fam.source,
             );
         }
-        if intent.asks(Concept::Duration) && call.enter.is_some() {
+        // A lifetime runs between two events (creation, removal), which this per-call
+        // contract does not describe: request-coverage judges it.
+        if intent.asks(Concept::Duration) && !intent.asks(Concept::Lifetime) && call.enter.is_some()
+        {
             add(
                 Claim::LatencySameThread,
                 format!(
