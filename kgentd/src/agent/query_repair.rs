@@ -204,6 +204,35 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
                 .into(),
         );
     }
+    // "How often" answered with a histogram or sum of something the request does not ask
+    // about (a latency for "count context switches"): what it asks for is the count.
+    let measures = [
+        Concept::Duration,
+        Concept::Histogram,
+        Concept::Sum,
+        Concept::Size,
+        Concept::ReturnValue,
+    ];
+    if intent.asks(Concept::Counting) && !measures.iter().any(|c| intent.asks(*c)) {
+        let before = q.select.len();
+        let mut replaced = Vec::new();
+        let mut counted = false;
+        q.select.retain_mut(|it| match it {
+            Item::Agg(Agg::Count, _) => !std::mem::replace(&mut counted, true),
+            Item::Agg(_, value) => {
+                replaced.extend(value.as_ref().map(show));
+                *it = Item::Agg(Agg::Count, None);
+                !std::mem::replace(&mut counted, true)
+            }
+            Item::Value(_) => true,
+        });
+        if !replaced.is_empty() || q.select.len() != before {
+            notes.push(format!(
+                "the request asks how often, not how long or how much: count() per key instead of aggregating {}",
+                replaced.join(", ")
+            ));
+        }
+    }
     let mut terms = Vec::new();
     for it in &q.select {
         if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
@@ -373,6 +402,37 @@ mod tests {
 
     fn normalize(q: &mut Query, request: &str) -> Vec<String> {
         super::normalize(q, &Intent::read(request))
+    }
+
+    #[test]
+    fn how_often_is_a_count_not_a_latency() {
+        let mut q = parse("SELECT comm, hist(duration_us), avg(duration_us) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm").expect("parses");
+        let notes = normalize(
+            &mut q,
+            "how often does each program call fsync? tally by program",
+        );
+        assert_eq!(
+            q.select,
+            vec![
+                Item::Value(Expr::Term(Term::Builtin("comm".into()))),
+                Item::Agg(Agg::Count, None)
+            ]
+        );
+        assert!(notes.iter().any(|n| n.contains("how often")), "{notes:?}");
+        // Asked for the time too: the latency stays.
+        let mut q = parse(
+            "SELECT hist(duration_us) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm",
+        )
+        .expect("parses");
+        normalize(
+            &mut q,
+            "how often does each program call fsync, and how long does it take",
+        );
+        assert!(
+            matches!(q.select[0], Item::Agg(Agg::Hist, Some(_))),
+            "{:?}",
+            q.select
+        );
     }
 
     #[test]
