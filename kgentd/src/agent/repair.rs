@@ -37,6 +37,13 @@
 //!   `newfstatat` here, `fork()` is `clone`): the measured entry point is added to the block,
 //!   when its tracepoint has the fields the block reads (see [`measured_entry_points`]).
 //!
+//! - new threads asked for ([`Concept::NewThreads`]) from a block on `sched:sched_process_fork`
+//!   alone, which fires for processes and threads alike and carries no clone flags: the block
+//!   moves to `task:task_newtask` (fired in the creating task, with the new task's `pid`,
+//!   `comm` and `clone_flags`: include/trace/events/task.h) and keeps tasks created with
+//!   CLONE_THREAD (clone(2)); `child_pid`/`child_comm` become `pid`/`comm` of the event and
+//!   `parent_pid`/`parent_comm` the creating task's `pid`/`comm`.
+//!
 //! A repair rewrites the block it means at that block's span in the parsed program
 //! ([`Edits`]), never by searching for the block's text: two blocks that read alike stay two
 //! blocks.
@@ -65,6 +72,8 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     let (repaired, n) = identity_in_prints(host, &repaired, intent);
     notes.extend(n);
     let (repaired, n) = stated_process_filter(&repaired, intent);
+    notes.extend(n);
+    let (repaired, n) = threads_on_newtask(host, intent, &repaired);
     notes.extend(n);
     if notes.is_empty() {
         (source.to_owned(), notes)
@@ -670,6 +679,72 @@ fn stated_process_filter(source: &str, intent: &Intent) -> (String, Vec<String>)
     )
 }
 
+/// See the module comment: a `sched_process_fork` block moved to `task_newtask`, threads only.
+fn threads_on_newtask(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
+    static FIELD: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\bargs\s*(?:->|\.)\s*(child_pid|child_comm|parent_pid|parent_comm)\b")
+            .expect("static regex")
+    });
+    static TELLS_THREADS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"(?i)0x0*10000\b|\b65536\b|CLONE_THREAD").expect("static regex")
+    });
+    let unchanged = (source.to_owned(), Vec::new());
+    let has_flags = host.tracepoints.get("task:task_newtask").is_some_and(|t| {
+        ["pid", "comm", "clone_flags"]
+            .iter()
+            .all(|f| t.fields.iter().any(|g| g.name == *f))
+    });
+    if !intent.asks(Concept::NewThreads) || !has_flags || TELLS_THREADS.is_match(source) {
+        return unchanged;
+    }
+    // The fork event's names are `__data_loc` strings read with str(); the new event's
+    // `comm` and the builtin `comm` are strings already.
+    static STR_NAME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\bstr\s*\(\s*(args\s*(?:->|\.)\s*(?:child|parent)_comm)\s*\)")
+            .expect("static regex")
+    });
+    let rename = |text: &str| {
+        let text = STR_NAME.replace_all(text, "$1");
+        FIELD
+            .replace_all(&text, |c: &regex::Captures| match &c[1] {
+                "child_pid" => "args->pid",
+                "child_comm" => "args->comm",
+                "parent_pid" => "pid",
+                _ => "comm",
+            })
+            .into_owned()
+    };
+    let mut edits = Edits::default();
+    for b in probe_blocks(source) {
+        let [p] = b.probes.as_slice() else {
+            continue;
+        };
+        if !(p.is_tracepoint() && p.target == "sched:sched_process_fork") {
+            continue;
+        }
+        const THREAD: &str = "(args->clone_flags & 0x10000) != 0";
+        let predicate = match &b.predicate {
+            Some(pr) => format!("/({}) && {THREAD}/", rename(&pr.condition)),
+            None => format!("/{THREAD}/"),
+        };
+        edits.replace(
+            b.span.clone(),
+            format!(
+                "tracepoint:task:task_newtask\n{predicate}\n{{{}}}",
+                rename(&b.body)
+            ),
+        );
+    }
+    let fixed = edits.apply(source);
+    if fixed == source {
+        return unchanged;
+    }
+    (
+        fixed,
+        vec!["tracepoint:sched:sched_process_fork moved to tracepoint:task:task_newtask with (args->clone_flags & 0x10000) != 0: the request asks for new threads, and only the clone flags (CLONE_THREAD, clone(2)) tell a thread from a process; the new task is args->pid/args->comm there, the creating one pid/comm".into()],
+    )
+}
+
 /// An identity value a request may ask every printed event to carry, and how a printf shows it.
 struct IdentityValue {
     asked: Concept,
@@ -1023,6 +1098,40 @@ mod tests {
             ("syscalls", "sys_enter_fdatasync", &[("unsigned int", "fd")]),
             ("syscalls", "sys_exit_fdatasync", &[("long", "ret")]),
         ])
+    }
+
+    #[test]
+    fn new_threads_move_from_the_fork_event_to_the_one_with_clone_flags() {
+        let h = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "sched",
+                "sched_process_fork",
+                &[
+                    ("__data_loc char[]", "parent_comm"),
+                    ("pid_t", "parent_pid"),
+                    ("__data_loc char[]", "child_comm"),
+                    ("pid_t", "child_pid"),
+                ],
+            ),
+            (
+                "task",
+                "task_newtask",
+                &[
+                    ("pid_t", "pid"),
+                    ("char[16]", "comm"),
+                    ("u64", "clone_flags"),
+                ],
+            ),
+        ]);
+        let src = "tracepoint:sched:sched_process_fork /args->parent_pid > 1/ { printf(\"%s %d -> %d\\n\", str(args->parent_comm), args->parent_pid, args->child_pid); }";
+        let ask = Intent::read("print every thread spawned, with the spawning program's name");
+        let (fixed, notes) = repair_all(&h, &ask, src);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(fixed.starts_with("tracepoint:task:task_newtask\n/(pid > 1) && (args->clone_flags & 0x10000) != 0/\n{"), "{fixed}");
+        assert!(fixed.contains("\", comm, pid, args->pid)"), "{fixed}");
+        // New processes stay on the fork event.
+        let procs = Intent::read("print every process spawned, with the spawning program's name");
+        assert_eq!(repair_all(&h, &procs, src).0, src);
     }
 
     #[test]
