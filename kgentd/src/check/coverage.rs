@@ -260,6 +260,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = target_task_missing(host, intent, source, &reported) {
         missing.push(m);
     }
+    if let Some(m) = acting_task_missing(intent, &reported) {
+        missing.push(m);
+    }
     if let Some(m) = threads_untold(host, intent, source, &code) {
         missing.push(m);
     }
@@ -409,6 +412,23 @@ fn target_task_missing(
         "the request is about the task acted on (the one signalled, killed or woken), but the program reports only the task running the probe (`pid`, `comm`): the event names the acted-on task in {}; print that",
         named.join(", ")
     ))
+}
+
+/// A request about both tasks of an event (who wakes whom, who signals which process: the
+/// acting task with [`Concept::TargetTask`]) that reports only the one the event names: the
+/// acting task is the one running the probe, `comm`/`pid` (not `args->comm`).
+fn acting_task_missing(intent: &Intent, reported: &str) -> Option<String> {
+    if !(intent.asks(Concept::ActingTask) && intent.asks(Concept::TargetTask)) {
+        return None;
+    }
+    static FIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"args\s*(->|\.)\s*\w+").expect("static regex"));
+    static OWN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b(comm|pid|tid|curtask)\b").expect("static regex"));
+    let own = FIELD.replace_all(reported, "");
+    (!OWN.is_match(&own)).then(|| {
+        "the request asks about both tasks (the one acting and the one acted on), but the program reports only the task the event names (its args fields): the acting task is the one running the probe, `comm` and `pid`; report both".to_owned()
+    })
 }
 
 /// A request about new threads answered with every new task: the events that see a thread
@@ -765,11 +785,19 @@ fn named_calls_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
                 *t == format!("syscalls:sys_enter_{v}") || *t == format!("syscalls:sys_exit_{v}")
             })
         });
-        let observed_otherwise = !as_call
-            && (elsewhere
-                || probes
-                    .iter()
-                    .any(|p| p.target.rsplit(':').next() == Some(name.as_str())));
+        // An event the call makes fire (kill() → signal:signal_generate, from the kernel
+        // source: `fired_by` in specs-db/attach-points.toml) observes it, as a call too.
+        let fires = targets.iter().any(|t| {
+            crate::knowledge::specs::fired_by(&format!("tracepoint:{t}"))
+                .iter()
+                .any(|c| c == name || variants.contains(c))
+        });
+        let observed_otherwise = fires
+            || (!as_call
+                && (elsewhere
+                    || probes
+                        .iter()
+                        .any(|p| p.target.rsplit(':').next() == Some(name.as_str()))));
         if !used && !observed_otherwise {
             let tps: Vec<String> = variants
                 .iter()
@@ -1259,6 +1287,43 @@ mod tests {
         let recvs = "tracepoint:syscalls:sys_enter_recvfrom { printf(\"%s\\n\", comm); }";
         assert!(passes("which process name calls recv() most", recvs));
         assert!(!passes("which process name calls recv() most", opens));
+    }
+
+    #[test]
+    fn both_tasks_asked_for_are_both_reported() {
+        let ask = Intent::read("who wakes whom: tally wakeups by the waker's name and by the name of the task that is woken");
+        assert!(ask.asks(Concept::TargetTask) && ask.asks(Concept::ActingTask));
+        let woken_only = "tracepoint:sched:sched_wakeup { @w[args->comm] = count(); }";
+        assert!(acting_task_missing(&ask, woken_only).is_some());
+        let both = "tracepoint:sched:sched_wakeup { @w[comm, args->comm] = count(); }";
+        assert!(acting_task_missing(&ask, both).is_none());
+        // Only the woken task asked for: the event's field is enough.
+        let target = Intent::read("tally wakeups by the name of the task that is woken");
+        assert!(acting_task_missing(&target, woken_only).is_none());
+    }
+
+    #[test]
+    fn a_call_is_observed_by_an_event_it_fires() {
+        use crate::host::{Field, Tracepoint};
+        let mut h = HostFacts::for_tests_with_syscalls(&["setitimer", "alarm", "getitimer"]);
+        h.tracepoints.insert(
+            "timer:itimer_state".into(),
+            Tracepoint {
+                subsystem: "timer".into(),
+                event: "itimer_state".into(),
+                fields: vec![Field {
+                    name: "which".into(),
+                    ctype: "int".into(),
+                }],
+            },
+        );
+        let on_event = "tracepoint:timer:itimer_state { printf(\"%s %d\\n\", comm, args->which); }";
+        let ask =
+            Intent::read("who arms timers with alarm() or setitimer()? print the program name");
+        assert!(named_calls_missing(&h, &ask, on_event).is_none());
+        // A call the event does not fire for is still missing.
+        let ask = Intent::read("who reads timers with getitimer()? print the program name");
+        assert!(named_calls_missing(&h, &ask, on_event).is_some());
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub enum Concept {
     /// The request is about the task acted on (the signalled, killed or woken one), which the
     /// event names in a field, not the task that runs the probe.
     TargetTask,
+    /// The request also asks about the task that acts (the waker, the sender of a signal):
+    /// with [`Concept::TargetTask`], both tasks are asked for.
+    ActingTask,
     /// The request is about threads being created, not processes (CLONE_THREAD, clone(2)).
     NewThreads,
     /// The request is about system calls in general (their errors, counts, latency), which
@@ -111,6 +114,7 @@ impl Concept {
                 | Concept::Failure
                 | Concept::EitherOutcome
                 | Concept::TargetTask
+                | Concept::ActingTask
                 | Concept::FatalSignal
                 | Concept::WhichCall
                 | Concept::Identifies
@@ -143,6 +147,7 @@ impl Concept {
         Concept::Failure,
         Concept::EitherOutcome,
         Concept::TargetTask,
+        Concept::ActingTask,
         Concept::NewThreads,
         Concept::AllSyscalls,
         Concept::FatalSignal,

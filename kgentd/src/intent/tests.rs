@@ -31,6 +31,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "how long does removing a temp file take",
         ),
         (
+            ActingTask,
+            "for every signal, the sender and the pid it went to",
+            "for every signal, the pid it went to",
+        ),
+        (
             Histogram,
             "a histogram of write sizes",
             "a list of write sizes",

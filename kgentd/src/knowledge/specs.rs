@@ -35,6 +35,13 @@ pub struct Spec {
     /// (a migration runs in migration/N): kgent's query compiler reads `comm` from args.
     #[serde(default)]
     pub about_args_task: bool,
+    /// Syscalls whose calls make this event fire (the kernel's call path reaches its
+    /// `trace_*()` call): a program on it observes them.
+    #[serde(default)]
+    pub fired_by: Vec<String>,
+    /// Where in the kernel source `fired_by` comes from.
+    #[serde(default)]
+    pub fired_by_source: Option<String>,
 }
 
 pub use crate::query::Span;
@@ -72,6 +79,16 @@ pub fn query_facts() -> &'static crate::query::SpecFacts {
                 .collect(),
         });
     &FACTS
+}
+
+/// The syscalls whose calls make `probe` (`tracepoint:signal:signal_generate`) fire, from the
+/// kernel source (empty when the specs say nothing).
+pub fn fired_by(probe: &str) -> &'static [String] {
+    shipped()
+        .spec
+        .iter()
+        .find(|s| s.name == probe)
+        .map_or(&[], |s| s.fired_by.as_slice())
 }
 
 /// The span that ends at `probe`, if the specs define one.
