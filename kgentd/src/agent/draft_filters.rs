@@ -7,15 +7,17 @@
 //! ([`crate::toolchain::bpftrace::expr`]) and split at `&&`. A test that compares one value (an
 //! `args` field, a builtin, `retval`, `str()` of one, `strncmp` with a string) with a literal
 //! is judged by [`stated::stated`], the notion the query step uses; an unstated one is removed
-//! with a note. The predicate goes when no test is left; an `if` without `else` is unwrapped
-//! so its body always runs (an `if` whose body only `return`s goes whole).
+//! with a note. So is a bit test of a documented flag (`(args->flag & 0x200) != 0`,
+//! AT_REMOVEDIR) when the request does not speak of what the flag means. The predicate goes
+//! when no test is left; an `if` without `else` is unwrapped so its body always runs (an `if`
+//! whose body only `return`s goes whole).
 //!
 //! Kept whatever the request says, because they are not literal filters or their meaning is
 //! not a choice: tests that read a `$variable` or an `@map` (`@start[tid]`, `pid == $target`),
-//! tests between two values, bit tests and other arithmetic, named constants (`AF_INET`), a
-//! number compared with a field the kernel prints by name (`args->newstate == 1`), anything
-//! under `!` but `strncmp`, `if`s with an `else` or that also leave the probe, and text it
-//! cannot parse. When unsure, the test stays.
+//! tests between two values, bit tests of masks `specs-db/flags.toml` does not document and
+//! other arithmetic, named constants (`AF_INET`), a number compared with a field the kernel
+//! prints by name (`args->newstate == 1`), anything under `!` but `strncmp`, `if`s with an
+//! `else` or that also leave the probe, and text it cannot parse. When unsure, the test stays.
 //!
 //! It only removes tests, never adds one. It is for programs the model wrote: a program kgent
 //! compiled from a query had its filter pruned as a query (see `ProgramTarget::repair`).
@@ -42,6 +44,12 @@ pub(super) fn prune_filters(
         let fields = Fields {
             types: block_field_types(host, &block),
             named: named_value_fields(host, &block),
+            probes: block
+                .probes
+                .iter()
+                .filter(|p| p.is_tracepoint())
+                .map(|p| p.target.clone())
+                .collect(),
         };
         let judge = |range: std::ops::Range<usize>| {
             let toks = expr::tokens(source, range);
@@ -109,6 +117,8 @@ struct Fields {
     types: BTreeMap<String, FieldType>,
     /// Fields whose values the kernel prints by name.
     named: BTreeSet<String>,
+    /// The block's tracepoints (`syscalls:sys_enter_openat`), for its fields' flags.
+    probes: Vec<String>,
 }
 
 /// The tests of a condition (its `&&` operands) the request states, as written, and a note
@@ -142,7 +152,7 @@ fn unstated(part: &Node, fields: &Fields, intent: &Intent) -> Option<&'static st
     let leaves = part.operands(Op::Or);
     let mut why = None;
     for leaf in leaves {
-        let test = described(ungrouped(leaf), fields)?;
+        let test = described(ungrouped(leaf), fields, intent)?;
         if stated::stated(&test, intent) {
             return None;
         }
@@ -170,6 +180,57 @@ fn cmp_of(op: Op) -> Option<Cmp> {
     })
 }
 
+/// A bit test that requires a documented flag (`specs-db/flags.toml`): `args->F & M` as a
+/// truth value, `!= 0` or `== M`.
+fn flag_test<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Test<'a>> {
+    let masked = |n: &'a Node| -> Option<(&'a str, i128)> {
+        let Expr::Binary(a, Op::BitAnd, b) = &n.bare().expr else {
+            return None;
+        };
+        match (
+            a.bare().args_field(),
+            literal(b),
+            literal(a),
+            b.bare().args_field(),
+        ) {
+            (Some(f), Some(Expr::Int(m)), _, _) | (_, _, Some(Expr::Int(m)), Some(f)) => {
+                Some((f, *m))
+            }
+            _ => None,
+        }
+    };
+    let (field, mask) = match &test.bare().expr {
+        Expr::Binary(a, op, b) if matches!(op, Op::Eq | Op::Ne) => {
+            let ((field, mask), lit) = match (masked(a), masked(b)) {
+                (Some(m), None) => (m, literal(b)?),
+                (None, Some(m)) => (m, literal(a)?),
+                _ => return None,
+            };
+            // Only a test that requires the flag narrows to what the flag means; one that
+            // leaves it out (`== 0`: files, not directories) keeps the common case.
+            let requires = match lit {
+                Expr::Int(0) => *op == Op::Ne,
+                Expr::Int(n) => *op == Op::Eq && *n == mask,
+                _ => false,
+            };
+            if !requires {
+                return None;
+            }
+            (field, mask)
+        }
+        _ => masked(test)?,
+    };
+    let flags = crate::knowledge::flags::documented(&fields.probes, field, mask)?;
+    Some(Test {
+        fields: vec![field],
+        ints: vec![mask],
+        strings: Vec::new(),
+        shape: Shape::Flag {
+            asked: crate::knowledge::flags::asked(&flags, intent),
+        },
+    })
+}
+
 fn literal(n: &Node) -> Option<&Expr> {
     match &n.bare().expr {
         e @ (Expr::Int(_) | Expr::Str(_)) => Some(e),
@@ -178,10 +239,13 @@ fn literal(n: &Node) -> Option<&Expr> {
 }
 
 /// A literal filter as [`stated::stated`] reads it, or None when the test is not one.
-fn described<'a>(test: &'a Node, fields: &Fields) -> Option<Test<'a>> {
+fn described<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Test<'a>> {
     let types = &fields.types;
     if let Expr::Prefix(Prefix::Not, inner) = &test.expr {
         return prefix_match(inner.bare(), types);
+    }
+    if let Some(t) = flag_test(test, fields, intent) {
+        return Some(t);
     }
     let Expr::Binary(a, op, b) = &test.expr else {
         return None;
@@ -340,6 +404,28 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_test_stays_only_when_the_request_speaks_of_the_flag() {
+        let src = "tracepoint:syscalls:sys_enter_unlinkat /(args->flag & 0x200) != 0/ { printf(\"%s\\n\", str(args->pathname)); }";
+        let (fixed, notes) = pruned("list every path removed, and by which program", src);
+        assert!(!fixed.contains("0x200"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            pruned("list every directory removed, and by which program", src).0,
+            src
+        );
+        // Naming the field does not ask for one of its bits; a mask of bits not documented
+        // there stays as written.
+        assert!(!pruned("paths removed with their flag value", src)
+            .0
+            .contains("0x200"));
+        let other = "tracepoint:syscalls:sys_enter_unlinkat /args->flag & 0x100/ { printf(\"%s\\n\", str(args->pathname)); }";
+        assert_eq!(pruned("list every path removed", other).0, other);
+        // A test that leaves the flag out keeps the common case: it stays.
+        let files_only = "tracepoint:syscalls:sys_enter_unlinkat /(args->flag & 0x200) == 0/ { printf(\"%s\\n\", str(args->pathname)); }";
+        assert_eq!(pruned("list every path removed", files_only).0, files_only);
+    }
+
+    #[test]
     fn an_invented_string_value_goes_with_its_predicate() {
         let src = "tracepoint:irq:irq_handler_entry /str(args->name) == \"irq_name\"/ { @[str(args->name)] = count(); }";
         let (fixed, notes) = pruned("count hardware interrupts by handler name", src);
@@ -381,7 +467,7 @@ mod tests {
             "tracepoint:syscalls:sys_exit_unlinkat /@start[tid]/ { delete(@start[tid]); }",
             "tracepoint:syscalls:sys_enter_unlinkat /pid == $1/ { @ = count(); }",
             "tracepoint:syscalls:sys_enter_unlinkat /args->pathname != 0/ { @ = count(); }",
-            "tracepoint:syscalls:sys_enter_unlinkat /args->flag & 0x200/ { @ = count(); }",
+            "tracepoint:syscalls:sys_enter_unlinkat /args->flag & 0x100/ { @ = count(); }",
             "tracepoint:syscalls:sys_enter_unlinkat /args->dfd == args->flag/ { @ = count(); }",
             "tracepoint:syscalls:sys_enter_unlinkat { if (pid == 7) { @a = 1; } else { @b = 1; } }",
             "tracepoint:syscalls:sys_enter_unlinkat { if (comm == \"x\") { @a = 1; exit(); } }",

@@ -15,9 +15,21 @@ use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
 /// field compared with 0 is of unknown type here.
 pub fn prune_filter(q: &mut Query, intent: &Intent) -> Vec<String> {
     let mut dropped = Vec::new();
+    let probes: Vec<String> = q
+        .from
+        .iter()
+        .filter_map(|p| p.strip_prefix("tracepoint:"))
+        .map(str::to_owned)
+        .collect();
     if let Some(f) = q.filter.take() {
         q.filter = f.retain_tests(&mut |test| {
-            let ok = stated::stated(&described(test), intent) || code_stated(test, intent);
+            // A documented flag is judged by what it means; any other test by `stated`.
+            let ok = match flag_asked(test, &probes, intent) {
+                Some(asked) => {
+                    asked || stated::stated(&described(test), intent) && !zero_test(test)
+                }
+                None => stated::stated(&described(test), intent) || code_stated(test, intent),
+            };
             if !ok {
                 dropped.push(show(test));
             }
@@ -69,6 +81,36 @@ fn exited_or_killed(filter: Expr, notes: &mut Vec<String>) -> Expr {
     rest.fold(either, |acc, e| {
         Expr::Binary(Box::new(acc), BinOp::And, Box::new(e))
     })
+}
+
+/// Whether the request speaks of what the documented flag a test requires means ("files
+/// created" for `args->flags & 64 != 0`, O_CREAT: `specs-db/flags.toml`), or `None` when the
+/// test requires no documented flag of a FROM tracepoint's field.
+fn flag_asked(test: &Expr, probes: &[String], intent: &Intent) -> Option<bool> {
+    let masked = |e: &Expr| match e {
+        Expr::Binary(a, BinOp::BitAnd, b) => match (&**a, &**b) {
+            (Expr::Term(Term::Field(f)), Expr::Int(m))
+            | (Expr::Int(m), Expr::Term(Term::Field(f))) => Some((f.clone(), *m)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let found = match test {
+        Expr::Binary(a, BinOp::Ne, b) if **b == Expr::Int(0) => masked(a),
+        Expr::Binary(a, BinOp::Ne, b) if **a == Expr::Int(0) => masked(b),
+        Expr::Binary(a, BinOp::Eq, b) => masked(a)
+            .filter(|(_, m)| **b == Expr::Int(*m))
+            .or_else(|| masked(b).filter(|(_, m)| **a == Expr::Int(*m))),
+        other => masked(other),
+    };
+    found
+        .and_then(|(field, mask)| crate::knowledge::flags::documented(probes, &field, mask))
+        .map(|flags| crate::knowledge::flags::asked(&flags, intent))
+}
+
+/// `x != 0`-shaped: what `stated` keeps for an unknown value, which says nothing of a flag.
+fn zero_test(test: &Expr) -> bool {
+    matches!(test, Expr::Binary(a, BinOp::Ne, b) if **a == Expr::Int(0) || **b == Expr::Int(0))
 }
 
 /// A query test as [`stated::stated`] reads it.
@@ -627,6 +669,15 @@ mod tests {
         let mut q = parse(query).expect("parses");
         let dropped = prune_filter(&mut q, &Intent::read(request));
         (q.filter.as_ref().map(show), dropped)
+    }
+
+    #[test]
+    fn a_flag_test_is_kept_where_the_request_speaks_of_the_flag() {
+        let q = "SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat WHERE args->flags & 64 != 0";
+        let (kept, _) = pruned("which programs create files, and their names", q);
+        assert!(kept.is_some_and(|k| k.contains("64")));
+        let (kept, dropped) = pruned("which programs open files, and their names", q);
+        assert_eq!((kept, dropped.len()), (None, 1));
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub enum Shape {
     /// A value compared with a non-zero number (`exit_code != 127`, `args->count > 4096`):
     /// the number is a choice the request must state, even when it names the value.
     Compared(Cmp),
+    /// A bit test of a documented flag (`args->flags & O_CREAT`, `specs-db/flags.toml`);
+    /// `asked`: the request speaks of what the flag means.
+    Flag { asked: bool },
     /// Anything else.
     Other,
 }
@@ -85,6 +88,7 @@ pub fn why_unstated(test: &Test) -> &'static str {
         Shape::Zero(Value::Result | Value::ExitCode, _) => {
             "the request does not ask for failures only"
         }
+        Shape::Flag { .. } => "the request does not speak of what that flag means",
         _ => "the request states no such value",
     }
 }
@@ -106,6 +110,8 @@ pub fn why_unstated(test: &Test) -> &'static str {
 /// - an address compared with 0 (a NULL check is structure, not a choice), and `x != 0`,
 ///   `x > 0` when the caller does not know what `x` is. An integer known to be one (`pid`, an
 ///   `int` field: `args->len != 0`) is a real filter and must be stated;
+/// - a bit test of a documented flag (`specs-db/flags.toml`) when the request speaks of what
+///   the flag means or states its value; naming the field is not enough;
 /// - CLONE_THREAD (0x10000) when the request asks for new threads: only that flag tells a
 ///   thread from a process (clone(2)).
 pub fn stated(test: &Test, intent: &Intent) -> bool {
@@ -116,6 +122,8 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
         Shape::NamedValue => {
             return !(both_families(intent) && test.fields.iter().any(|f| f.contains("family")))
         }
+        // Naming the field ("the flags", "the mode") does not ask for one of its bits.
+        Shape::Flag { asked } => return asked || literals_stated(test, intent),
         _ => {}
     }
     let named = !matches!(test.shape, Shape::Compared(_))
