@@ -414,7 +414,7 @@ fn target_task_missing(
     ))
 }
 
-/// A request about both tasks of an event (who wakes whom, who signals which process: the
+/// A request about both tasks of an event (the waker and the woken, the sender and the target: the
 /// acting task with [`Concept::TargetTask`]) that reports only the one the event names: the
 /// acting task is the one running the probe, `comm`/`pid` (not `args->comm`).
 fn acting_task_missing(intent: &Intent, reported: &str) -> Option<String> {
@@ -1291,14 +1291,14 @@ mod tests {
 
     #[test]
     fn both_tasks_asked_for_are_both_reported() {
-        let ask = Intent::read("who wakes whom: tally wakeups by the waker's name and by the name of the task that is woken");
+        let ask = Intent::read("pair every waker with the woken task: count wakeups per waker comm and woken task comm");
         assert!(ask.asks(Concept::TargetTask) && ask.asks(Concept::ActingTask));
         let woken_only = "tracepoint:sched:sched_wakeup { @w[args->comm] = count(); }";
         assert!(acting_task_missing(&ask, woken_only).is_some());
         let both = "tracepoint:sched:sched_wakeup { @w[comm, args->comm] = count(); }";
         assert!(acting_task_missing(&ask, both).is_none());
         // Only the woken task asked for: the event's field is enough.
-        let target = Intent::read("tally wakeups by the name of the task that is woken");
+        let target = Intent::read("count wakeups per woken task comm");
         assert!(acting_task_missing(&target, woken_only).is_none());
     }
 
@@ -1329,7 +1329,7 @@ mod tests {
     #[test]
     fn a_lifetime_is_not_one_calls_latency() {
         let ask =
-            "for each temporary file, print its name and how long it existed before it was removed";
+            "report each scratch file's path and lifespan in ms once it is unlinked";
         let latency = "tracepoint:syscalls:sys_enter_unlinkat { @t[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_unlinkat /@t[tid]/ { printf(\"%s %d\\n\", comm, (nsecs - @t[tid]) / 1000000); delete(@t[tid]); }";
         let why = lifetime_timed_as_one_call(&Intent::read(ask), latency).expect("refused");
         assert!(why.contains("unlinkat"), "{why}");

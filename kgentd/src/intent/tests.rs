@@ -27,7 +27,7 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         ),
         (
             Lifetime,
-            "for each temp file, how long it existed before removal",
+            "for each temp file, how long it lived until removal",
             "how long does removing a temp file take",
         ),
         (
