@@ -44,6 +44,10 @@
 //!   CLONE_THREAD (clone(2)); `child_pid`/`child_comm` become `pid`/`comm` of the event and
 //!   `parent_pid`/`parent_comm` the creating task's `pid`/`comm`.
 //!
+//! - figures per interval asked for ([`Concept::Periodic`]: "per second", "every 5 seconds")
+//!   from a program whose maps print only when it ends: an `interval:s:N` block prints and
+//!   clears each aggregation map (N: the stated period, else 1).
+//!
 //! A repair rewrites the block it means at that block's span in the parsed program
 //! ([`Edits`]), never by searching for the block's text: two blocks that read alike stay two
 //! blocks.
@@ -74,6 +78,8 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     let (repaired, n) = stated_process_filter(&repaired, intent);
     notes.extend(n);
     let (repaired, n) = threads_on_newtask(host, intent, &repaired);
+    notes.extend(n);
+    let (repaired, n) = periodic_prints(intent, &repaired);
     notes.extend(n);
     if notes.is_empty() {
         (source.to_owned(), notes)
@@ -679,6 +685,50 @@ fn stated_process_filter(source: &str, intent: &Intent) -> (String, Vec<String>)
     )
 }
 
+/// See the module comment: an `interval` block that prints and clears the aggregations.
+fn periodic_prints(intent: &Intent, source: &str) -> (String, Vec<String>) {
+    static AGGREGATION: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(
+            r"(@\w*)\s*(?:\[[^\]\n]*\])?\s*=\s*(?:count|sum|avg|min|max|hist|lhist|stats)\s*\(",
+        )
+        .expect("static regex")
+    });
+    let unchanged = (source.to_owned(), Vec::new());
+    if !intent.asks(Concept::Periodic)
+        || probe_blocks(source).iter().any(|b| {
+            b.probes
+                .iter()
+                .any(|p| matches!(p.prefix.as_str(), "interval" | "i"))
+        })
+    {
+        return unchanged;
+    }
+    let mut maps: Vec<&str> = Vec::new();
+    for c in AGGREGATION.captures_iter(source) {
+        if let Some(m) = c.get(1).map(|m| m.as_str()) {
+            if !maps.contains(&m) {
+                maps.push(m);
+            }
+        }
+    }
+    if maps.is_empty() {
+        return unchanged;
+    }
+    let period = intent.period_s.unwrap_or(1);
+    let mut block = format!("\n\ninterval:s:{period}\n{{\n  time(\"%H:%M:%S\\n\");\n");
+    for m in &maps {
+        block.push_str(&format!("  print({m});\n  clear({m});\n"));
+    }
+    block.push('}');
+    (
+        format!("{}{block}\n", source.trim_end()),
+        vec![format!(
+            "interval:s:{period} added to print and clear {} every {period} s: the request asks for figures per interval, not once at the end",
+            maps.join(", ")
+        )],
+    )
+}
+
 /// See the module comment: a `sched_process_fork` block moved to `task_newtask`, threads only.
 fn threads_on_newtask(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
     static FIELD: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
@@ -1132,6 +1182,32 @@ mod tests {
         // New processes stay on the fork event.
         let procs = Intent::read("print every process spawned, with the spawning program's name");
         assert_eq!(repair_all(&h, &procs, src).0, src);
+    }
+
+    #[test]
+    fn per_interval_figures_get_an_interval_block() {
+        let src = "tracepoint:syscalls:sys_enter_fsync { @calls[comm] = count(); @t = sum(1); }";
+        let (fixed, notes) = repair_all(
+            &host(),
+            &Intent::read("fsync calls per program, every 3 seconds"),
+            src,
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(fixed.contains("interval:s:3\n{"), "{fixed}");
+        assert!(
+            fixed.contains("print(@calls);\n  clear(@calls);") && fixed.contains("clear(@t);"),
+            "{fixed}"
+        );
+        // Asked once, or already periodic: unchanged.
+        assert_eq!(
+            repair_all(&host(), &Intent::read("fsync calls per program"), src).0,
+            src
+        );
+        let periodic = format!("{src}\ninterval:s:1 {{ print(@calls); clear(@calls); }}");
+        assert_eq!(
+            repair_all(&host(), &Intent::read("fsync calls per second"), &periodic).0,
+            periodic
+        );
     }
 
     #[test]

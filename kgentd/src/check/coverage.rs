@@ -144,6 +144,22 @@ const RULES: &[Rule] = &[
         hint: "aggregate with `@name[key] = count()` (bpftrace prints the map when the program ends); key it by what the request groups by",
     },
     Rule {
+        what: "figures per interval (a rate), not once at the end",
+        asked: Concept::Periodic,
+        code: r"\b(interval|i):(s|ms|us|hz):",
+        reported: false,
+        format: None,
+        hint: "print and clear the maps in an `interval:s:1 { print(@m); clear(@m); }` block (or the period the request states)",
+    },
+    Rule {
+        what: "a stack trace (the code path)",
+        asked: Concept::StackTrace,
+        code: r"\b[ku]stack\b",
+        reported: true,
+        format: None,
+        hint: "print `kstack` (the kernel stack) or `ustack` (user space), or key a count by it: `@[kstack] = count()`",
+    },
+    Rule {
         what: "the file name",
         asked: Concept::FileName,
         code: r"\bstr\s*\((?:[^()]|\([^()]*\))*(name|path|file|\barg\d|\$|@)|\bpath\s*\(|\bd_name\b|\b(file|path)name\b",
@@ -1328,8 +1344,7 @@ mod tests {
 
     #[test]
     fn a_lifetime_is_not_one_calls_latency() {
-        let ask =
-            "report each scratch file's path and lifespan in ms once it is unlinked";
+        let ask = "report each scratch file's path and lifespan in ms once it is unlinked";
         let latency = "tracepoint:syscalls:sys_enter_unlinkat { @t[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_unlinkat /@t[tid]/ { printf(\"%s %d\\n\", comm, (nsecs - @t[tid]) / 1000000); delete(@t[tid]); }";
         let why = lifetime_timed_as_one_call(&Intent::read(ask), latency).expect("refused");
         assert!(why.contains("unlinkat"), "{why}");

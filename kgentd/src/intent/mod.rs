@@ -47,6 +47,11 @@ pub enum Concept {
     ParentName,
     /// The request asks to count events (or how often they happen): a tally, not a line each.
     Counting,
+    /// The request wants figures per interval ("per second", "every 5 seconds"): printed and
+    /// reset by an `interval` probe, not once at the end.
+    Periodic,
+    /// The request asks where events come from in the code (a stack trace, the code path).
+    StackTrace,
     /// The request asks which files (their names or paths) the events are about.
     FileName,
     // What the host must be able to do.
@@ -111,6 +116,8 @@ impl Concept {
                 | Concept::ParentPid
                 | Concept::ParentName
                 | Concept::FileName
+                | Concept::Periodic
+                | Concept::StackTrace
                 | Concept::Failure
                 | Concept::EitherOutcome
                 | Concept::TargetTask
@@ -141,6 +148,8 @@ impl Concept {
         Concept::ParentPid,
         Concept::ParentName,
         Concept::Counting,
+        Concept::Periodic,
+        Concept::StackTrace,
         Concept::FileName,
         Concept::HardwareCounters,
         Concept::CpuSampling,
@@ -231,6 +240,8 @@ pub struct Intent {
     /// The smallest reading of a size or time the request says events must exceed ("over
     /// 64 MiB": 64, the number without its unit): a shown event has some value above it.
     pub threshold: Option<i128>,
+    /// The period of output the request states, in seconds ("every 5 seconds": 5).
+    pub period_s: Option<u64>,
     /// Activity the request filters away.
     pub exclusions: Vec<Exclusion>,
     /// The request with the kernel's words for what it says appended (for retrieval).
@@ -257,8 +268,7 @@ impl Intent {
             .concepts
             .iter()
             .filter(|(_, rule)| {
-                rule.patterns.iter().any(|p| p.is_match(text))
-                    || rule.words.iter().any(|w| contains_phrase(&lower, w))
+                rule.matches(text) || rule.words.iter().any(|w| contains_phrase(&lower, w))
             })
             .map(|(c, _)| *c)
             .collect();
@@ -314,6 +324,7 @@ impl Intent {
                 .map(|m| m.as_str().to_owned()),
             time_unit,
             threshold: threshold(v, &ascii_lower),
+            period_s: period(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
             subjects: subject_words(v, text, &ascii_lower, &concepts),
@@ -477,6 +488,14 @@ fn threshold(v: &Vocabulary, lower: &str) -> Option<i128> {
         .flat_map(|m| numbers(m.as_str()))
         .filter(|n| *n >= 1)
         .min()
+}
+
+/// See [`Intent::period_s`]: the first stated period, in whole seconds (at least 1).
+fn period(v: &Vocabulary, lower: &str) -> Option<u64> {
+    let c = v.extracts.get(&Extract::Period)?.captures(lower)?;
+    let n: u64 = c.get(1)?.as_str().parse().ok()?;
+    let minutes = c.get(2).is_some_and(|u| u.as_str().starts_with('m'));
+    Some(if minutes { n.saturating_mul(60) } else { n }.max(1))
 }
 
 /// The words of the clauses that set something apart ("skip the rename every execve does").

@@ -36,6 +36,16 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "for every signal, the pid it went to",
         ),
         (
+            Periodic,
+            "show the number of forks every 10 s",
+            "show the number of forks in 10 s",
+        ),
+        (
+            StackTrace,
+            "which code path leads to each page fault",
+            "which file leads to each page fault",
+        ),
+        (
             Histogram,
             "a histogram of write sizes",
             "a list of write sizes",
@@ -542,4 +552,14 @@ fn sizes_with_units_are_read_in_every_spelling_of_bytes() {
     assert!(Intent::read("the top 10 IPv4 peers on port 443")
         .sizes
         .is_empty());
+}
+
+#[test]
+fn a_stated_period_is_read_in_seconds() {
+    assert_eq!(read("count forks every 5 seconds").period_s, Some(5));
+    assert_eq!(read("count forks every 2 minutes").period_s, Some(120));
+    assert_eq!(read("count forks per second").period_s, None);
+    assert!(read("count forks per second").asks(Concept::Periodic));
+    // A sampling frequency is no output period.
+    assert!(!read("sample the CPUs 99 times per second").asks(Concept::Periodic));
 }

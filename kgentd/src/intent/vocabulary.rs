@@ -36,6 +36,8 @@ pub enum Extract {
     SetApart,
     /// A size or time events must exceed ("more than 4 MiB", "10 ms or longer").
     Threshold,
+    /// How often the output is wanted ("every 5 seconds").
+    Period,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +61,10 @@ struct ConceptEntry {
     patterns: Vec<String>,
     #[serde(default)]
     words: Vec<String>,
+    /// Phrases that look like the concept but are not it ("99 times per second" is a sampling
+    /// rate, not output per second): the patterns are matched with these blanked out.
+    #[serde(default)]
+    except: Vec<String>,
     source: String,
 }
 
@@ -98,7 +104,22 @@ pub struct ConceptRule {
     pub patterns: Vec<Regex>,
     /// Phrases matched at alphanumeric boundaries, lowercase.
     pub words: Vec<String>,
+    /// Matches blanked out before `patterns` are tried.
+    pub except: Vec<Regex>,
     pub source: String,
+}
+
+impl ConceptRule {
+    /// Whether a pattern matches `text` once the `except` phrases are blanked out.
+    pub fn matches(&self, text: &str) -> bool {
+        let mut text = std::borrow::Cow::Borrowed(text);
+        for e in &self.except {
+            if e.is_match(&text) {
+                text = std::borrow::Cow::Owned(e.replace_all(&text, " ").into_owned());
+            }
+        }
+        self.patterns.iter().any(|p| p.is_match(&text))
+    }
 }
 
 /// The compiled vocabulary.
@@ -133,6 +154,11 @@ impl Vocabulary {
                     .map(|p| regex(p))
                     .collect::<Result<_, _>>()?,
                 words: c.words.iter().map(|w| w.to_lowercase()).collect(),
+                except: c
+                    .except
+                    .iter()
+                    .map(|p| regex(p))
+                    .collect::<Result<_, _>>()?,
                 source: c.source,
             };
             if v.concepts.insert(c.name, rule).is_some() {
