@@ -273,6 +273,37 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
                 "the request asks how often, not how long or how much: count() per key instead of aggregating {}",
                 replaced.join(", ")
             ));
+            // What went with the measure: tests of a duration, and keys that name one task
+            // (a pid) the request does not ask for.
+            if let Some(f) = q.filter.take() {
+                q.filter = f.retain_tests(&mut |test| {
+                    let mut terms = Vec::new();
+                    test.terms(&mut terms);
+                    let timed = terms.iter().any(|t| matches!(t, Term::Duration(_)));
+                    if timed {
+                        notes.push(format!(
+                            "removed the test `{}`: nothing is timed",
+                            show(test)
+                        ));
+                    }
+                    !timed
+                });
+            }
+            q.group_by.retain(|k| {
+                let pid = match k {
+                    Expr::Term(Term::Builtin(b)) => b == "pid" || b == "tid",
+                    Expr::Term(Term::Field(f)) => f.ends_with("pid") && !intent.names_prefix(f),
+                    _ => false,
+                };
+                let drop = pid && !intent.asks(Concept::Pid);
+                if drop {
+                    notes.push(format!(
+                        "{} is not a GROUP BY key: the request counts per what it names, not per task",
+                        show(k)
+                    ));
+                }
+                !drop
+            });
         }
     }
     let mut terms = Vec::new();
@@ -461,6 +492,14 @@ mod tests {
             ]
         );
         assert!(notes.iter().any(|n| n.contains("how often")), "{notes:?}");
+        // A test of the duration and a key of one task go with it.
+        let mut q = parse("SELECT comm, hist(duration_ms) FROM tracepoint:sched:sched_switch WHERE duration_ms > 0 GROUP BY comm, args->prev_state, args->next_pid").expect("parses");
+        normalize(
+            &mut q,
+            "how often is each program descheduled? tally by program and state",
+        );
+        assert_eq!(q.filter, None);
+        assert_eq!(q.group_by.len(), 2, "{:?}", q.group_by);
         // Asked for the time too: the latency stays.
         let mut q = parse(
             "SELECT hist(duration_us) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm",
