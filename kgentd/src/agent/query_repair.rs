@@ -255,17 +255,25 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         Concept::Size,
         Concept::ReturnValue,
     ];
+    let timed = |e: &Expr| {
+        let mut terms = Vec::new();
+        e.terms(&mut terms);
+        terms.iter().any(|t| matches!(t, Term::Duration(_)))
+    };
     if intent.asks(Concept::Counting) && !measures.iter().any(|c| intent.asks(*c)) {
         let before = q.select.len();
         let mut replaced = Vec::new();
         let mut counted = false;
         q.select.retain_mut(|it| match it {
             Item::Agg(Agg::Count, _) => !std::mem::replace(&mut counted, true),
-            Item::Agg(_, value) => {
-                replaced.extend(value.as_ref().map(show));
+            // Only a timed measure: an aggregate of anything else (`hist(comm)`) is a
+            // mistake the compiler reports, not a count in disguise.
+            Item::Agg(_, Some(value)) if timed(value) => {
+                replaced.push(show(value));
                 *it = Item::Agg(Agg::Count, None);
                 !std::mem::replace(&mut counted, true)
             }
+            Item::Agg(..) => true,
             Item::Value(_) => true,
         });
         if !replaced.is_empty() || q.select.len() != before {
@@ -277,16 +285,14 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
             // (a pid) the request does not ask for.
             if let Some(f) = q.filter.take() {
                 q.filter = f.retain_tests(&mut |test| {
-                    let mut terms = Vec::new();
-                    test.terms(&mut terms);
-                    let timed = terms.iter().any(|t| matches!(t, Term::Duration(_)));
-                    if timed {
+                    let drop = timed(test);
+                    if drop {
                         notes.push(format!(
                             "removed the test `{}`: nothing is timed",
                             show(test)
                         ));
                     }
-                    !timed
+                    !drop
                 });
             }
             q.group_by.retain(|k| {
@@ -395,7 +401,7 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
             _ => return true,
         };
         let per_instance = name == "thread"
-            || ["sector", "skaddr", "skbaddr", "cookie", "ptr"]
+            || ["sector", "skaddr", "skbaddr", "cookie", "ptr", "address"]
                 .iter()
                 .any(|s| name.ends_with(s));
         let asked = intent.names_prefix(name);
@@ -500,6 +506,16 @@ mod tests {
         );
         assert_eq!(q.filter, None);
         assert_eq!(q.group_by.len(), 2, "{:?}", q.group_by);
+        // An aggregate of no timed value is left for the compiler to report.
+        let mut q =
+            parse("SELECT hist(comm) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm")
+                .expect("parses");
+        normalize(&mut q, "how often does each program call fsync");
+        assert!(
+            matches!(q.select[0], Item::Agg(Agg::Hist, Some(_))),
+            "{:?}",
+            q.select
+        );
         // Asked for the time too: the latency stays.
         let mut q = parse(
             "SELECT hist(duration_us) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm",

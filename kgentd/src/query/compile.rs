@@ -712,6 +712,9 @@ enum Kind {
     Addr,
     /// A `struct sockaddr *` in user memory.
     Sockaddr,
+    /// A kernel code address the kernel itself prints as a symbol (`%ps`/`%pS` in the
+    /// tracepoint's print fmt: workqueue's and timer's `function`, kmem's `call_site`): ksym().
+    Symbol,
     /// A pointer to a `timespec` in user memory (nanosleep(2) `rqtp`, futex(2) `utime`):
     /// seconds and nanoseconds.
     Timespec,
@@ -758,6 +761,14 @@ fn field_kind(f: &Field) -> Kind {
         Kind::Sockaddr
     } else if f.name.contains("addr") && (ct.starts_with("__u8[4]") || ct.starts_with("__u8[16]")) {
         Kind::Addr
+    } else if (ct == "void*"
+        && matches!(
+            f.name.as_str(),
+            "function" | "func" | "callback" | "handler" | "action"
+        ))
+        || (f.name == "call_site" && ct == "unsignedlong")
+    {
+        Kind::Symbol
     } else if ct.contains("struct") && (ct.ends_with("timespec*") || ct.ends_with("timespec32*")) {
         Kind::Timespec
     } else if ct.contains("struct") && ct.ends_with("itimerval*") {
@@ -955,6 +966,7 @@ fn shape(e: &Expr, ctx: &Ctx) -> Result<Shape, String> {
         Kind::Int => Shape::Plain(vec![(lbl, "%d", v)]),
         Kind::CharArray => Shape::Plain(vec![(lbl, "%s", v)]),
         Kind::StrPtr => Shape::Plain(vec![(lbl, "%s", format!("str({v})"))]),
+        Kind::Symbol => Shape::Plain(vec![(lbl, "%s", format!("ksym({v})"))]),
         Kind::StrArray => Shape::Join(v),
         Kind::Addr => {
             // Only fields are addresses (see `kind`); anything else prints as a number.
@@ -1384,6 +1396,22 @@ mod tests {
         )
         .expect("compiles")
         .source
+    }
+
+    #[test]
+    fn a_code_address_the_kernel_prints_as_a_symbol_is_read_with_ksym() {
+        let h = HostFacts::for_tests_with_tracepoints(&[(
+            "workqueue",
+            "workqueue_queue_work",
+            &[("void *", "work"), ("void *", "function"), ("int", "cpu")],
+        )]);
+        let q = crate::query::parse("SELECT comm, args->function, args->work, count() FROM tracepoint:workqueue:workqueue_queue_work GROUP BY comm, args->function, args->work").expect("parses");
+        let s = compile(&h, &specs(), &q).expect("compiles").source;
+        assert!(s.contains("ksym(args->function)"), "{s}");
+        assert!(
+            !s.contains("ksym(args->work)"),
+            "a data pointer is no code address: {s}"
+        );
     }
 
     #[test]
