@@ -194,6 +194,13 @@ fn syscall_side(
     Some((dir?, calls))
 }
 
+/// Whether tracepoint `tp` (`system:event`) exists here with every field of `reads`.
+fn has_fields(host: &HostFacts, tp: &str, reads: &[String]) -> bool {
+    host.tracepoints
+        .get(tp)
+        .is_some_and(|t| reads.iter().all(|f| t.fields.iter().any(|g| g.name == *f)))
+}
+
 /// The `args` fields a block reads, in its predicate and body.
 fn block_reads(b: &crate::toolchain::bpftrace::syntax::ProbeBlock) -> Vec<String> {
     let mut reads = args_fields(&b.body);
@@ -238,11 +245,7 @@ pub fn measured_entry_points(
         for c in &calls {
             for v in crate::knowledge::syscall_variants(host, c) {
                 let tp = format!("syscalls:sys_{dir}_{v}");
-                let fits = host
-                    .tracepoints
-                    .get(&tp)
-                    .is_some_and(|t| reads.iter().all(|f| t.fields.iter().any(|g| g.name == *f)));
-                if fits
+                if has_fields(host, &tp, &reads)
                     && provoked.contains(&tp)
                     && !attached.contains(&tp.as_str())
                     && !added.contains(&tp)
@@ -333,11 +336,9 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
             if seen {
                 continue;
             }
-            let fits = variants.iter().find(|v| {
-                host.tracepoints
-                    .get(&format!("syscalls:sys_{dir}_{v}"))
-                    .is_some_and(|tp| reads.iter().all(|f| tp.fields.iter().any(|g| g.name == *f)))
-            });
+            let fits = variants
+                .iter()
+                .find(|v| has_fields(host, &format!("syscalls:sys_{dir}_{v}"), &reads));
             if let Some(v) = fits {
                 added.push(format!("tracepoint:syscalls:sys_{dir}_{v}"));
             }

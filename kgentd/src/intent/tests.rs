@@ -561,5 +561,5 @@ fn a_stated_period_is_read_in_seconds() {
     assert_eq!(read("count forks per second").period_s, None);
     assert!(read("count forks per second").asks(Concept::Periodic));
     // A sampling frequency is no output period.
-    assert!(!read("sample the CPUs 99 times per second").asks(Concept::Periodic));
+    assert!(!read("profile the machine at 49 times a second").asks(Concept::Periodic));
 }
