@@ -361,3 +361,54 @@ fn kgentd_intent_shows_how_a_request_is_read_with_each_rules_source() {
         .expect("kgentd");
     assert!(text(&plain.stdout).contains("asks for: nothing the vocabulary names"));
 }
+
+/// A function of a library the request names is observed only by a uprobe on it: a syscall
+/// tracer is refused, naming the uprobe; the uprobe program passes.
+#[test]
+fn kgentd_intent_holds_a_named_library_function_to_a_uprobe() {
+    let request = "how slow is gethostbyname in the C library for each program";
+    let (code, out) = judge_with_intent(
+        request,
+        "tracepoint:raw_syscalls:sys_enter { @s[tid] = nsecs; }\ntracepoint:raw_syscalls:sys_exit /@s[tid]/ { @us[comm] = hist((nsecs - @s[tid]) / 1000); delete(@s[tid]); }",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("request-subject FAILED") && out.contains(":gethostbyname"),
+        "{out}"
+    );
+    let (_, out) = judge_with_intent(
+        request,
+        "uprobe:libc:gethostbyname { @s[tid] = nsecs; }\nuretprobe:libc:gethostbyname /@s[tid]/ { @us[comm] = hist((nsecs - @s[tid]) / 1000); delete(@s[tid]); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+    // An everyday word that is also a libc function ("error") is no such subject.
+    let (_, out) = judge_with_intent(
+        "count openat calls that end in an error, per program",
+        "tracepoint:syscalls:sys_exit_openat /args->ret < 0/ { @[comm] = count(); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+}
+
+/// A word only one attach point relevant to the request has in its name is what the request
+/// is about (signal_generate for signals the kernel generates), unless the request names its
+/// syscall; a program filtering on the process name a subject names covers it.
+#[test]
+fn kgentd_intent_holds_a_rare_word_to_the_attach_point_named_for_it() {
+    let request = "list the signals generated for tasks, with the receiving pid";
+    let (code, out) = judge_with_intent(
+        request,
+        "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", args->pid, args->sig); }",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("signal:signal_generate"), "{out}");
+    let (_, out) = judge_with_intent(
+        request,
+        "tracepoint:signal:signal_generate { printf(\"%d %d\\n\", args->pid, args->sig); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+    let (_, out) = judge_with_intent(
+        "which files do bash shells open",
+        "tracepoint:syscalls:sys_enter_openat /comm == \"bash\"/ { printf(\"%s\\n\", str(args->filename)); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+}

@@ -174,13 +174,14 @@ impl Agent {
         source: &str,
         role: crate::config::Role,
     ) -> Vec<Check> {
-        let subject = |probes: Vec<String>| {
+        let subject = |probes: Vec<String>, comms: Vec<String>| {
             (self.config.subject_check || !subjects.is_empty()).then(|| {
                 check::subject::check_subject(
                     &self.knowledge.subject_index,
                     subjects,
                     intent,
                     &probes,
+                    &comms,
                 )
             })
         };
@@ -195,7 +196,10 @@ impl Agent {
                     .config
                     .coverage
                     .then(|| check::check_coverage(&self.host, intent, source));
-                let subject = subject(check::subject::bpftrace_probes(source));
+                let subject = subject(
+                    check::subject::bpftrace_probes(source),
+                    check::subject::comm_filters(source),
+                );
                 let load_check = check::check_bpftrace_load(
                     &self.bpftrace,
                     source,
@@ -211,7 +215,7 @@ impl Agent {
                     .collect()
             }
             ProgramTarget::C => {
-                let subject = subject(check::subject::c_probes(source));
+                let subject = subject(check::subject::c_probes(source), Vec::new());
                 let mut checks: Vec<Check> = subject.into_iter().collect();
                 checks.extend(
                     check::c_program::check_c_program(

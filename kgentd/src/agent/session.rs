@@ -209,8 +209,12 @@ impl<'a, 'r> Session<'a, 'r> {
             agent.config.grounding_tracepoints,
             agent.config.grounding_examples,
         );
-        let subjects =
-            crate::knowledge::subject::enforced(&grounding.subjects, agent.config.subject_check);
+        let subjects = crate::knowledge::subject::enforced(
+            &agent.knowledge.subject_index,
+            &grounding.subjects,
+            agent.config.subject_check,
+            !crate::knowledge::named_syscall_tracepoints(&agent.host, &self.intent).is_empty(),
+        );
         if !subjects.is_empty() {
             let said: Vec<String> = subjects
                 .iter()
@@ -704,6 +708,7 @@ impl<'a, 'r> Session<'a, 'r> {
                     &plan.all_subjects,
                     &self.intent,
                     &probes,
+                    &check::subject::comm_filters(source),
                 ));
             } else if plan.all_subjects.is_empty() && tracepoints_only {
                 // Nothing singles out what the request is about, and nothing will run: the

@@ -50,6 +50,17 @@ pub fn c_probes(source: &str) -> Vec<String> {
         .collect()
 }
 
+/// The process names a bpftrace program filters on (`comm == "bash"`, either side).
+pub fn comm_filters(source: &str) -> Vec<String> {
+    static COMM: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"\bcomm\s*==\s*"([^"]+)"|"([^"]+)"\s*==\s*comm\b"#).expect("static regex")
+    });
+    COMM.captures_iter(source)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_ascii_lowercase())
+        .collect()
+}
+
 /// Filesystem types with a mount on this host (`/proc/self/mounts`, third column).
 fn mounted_types() -> Vec<String> {
     std::fs::read_to_string("/proc/self/mounts")
@@ -94,12 +105,15 @@ fn idle_filesystem_probes(intent: &Intent, probes: &[String]) -> Vec<String> {
     out
 }
 
-/// Checks a candidate's probes against the request's subjects.
+/// Checks a candidate's probes against the request's subjects. A subject word that names a
+/// program (`bash`) is also covered by a filter on that process name (`comms`, see
+/// [`comm_filters`]): "syscalls of bash" is answered on syscall tracepoints.
 pub fn check_subject(
     index: &SubjectIndex,
     subjects: &[Subject],
     intent: &Intent,
     probes: &[String],
+    comms: &[String],
 ) -> Check {
     let started = Instant::now();
     let mut problems = idle_filesystem_probes(intent, probes);
@@ -113,6 +127,13 @@ pub fn check_subject(
         let (ok, share) = index.covers(probes, s);
         if ok {
             covered.push(format!("\"{}\"", s.phrase()));
+            continue;
+        }
+        if let Some(comm) = comms
+            .iter()
+            .find(|c| s.words.iter().any(|(w, _)| w.word == **c))
+        {
+            covered.push(format!("\"{}\" (only processes named {comm})", s.phrase()));
             continue;
         }
         problems.push(format!(

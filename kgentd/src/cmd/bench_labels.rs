@@ -60,6 +60,10 @@ fn hit(offered: &[String], expect: &[String]) -> bool {
     offered.iter().any(|o| expect.contains(&canonical(o)))
 }
 
+/// Document-frequency cuts at which the default subject check (vocabulary-named subjects, and
+/// the rare words of others) is measured; 0 is the vocabulary alone.
+const RARE_CUTS: [usize; 5] = [0, 1, 2, 3, 5];
+
 /// Ranks at which the alternative "the search ranks the probe high" rule is measured.
 const RANKS: [usize; 4] = [10, 20, 40, 80];
 
@@ -74,9 +78,9 @@ struct Tally {
     answerable: usize,
     with_subjects: usize,
     expect_accepted: usize,
-    /// The same for the vocabulary-named subjects alone (what an ask enforces by default):
+    /// The same for what an ask enforces by default (`subject::enforced`), per `RARE_CUTS`:
     /// [right accepted, wrong accepted].
-    named: [usize; 2],
+    named: [[usize; 2]; RARE_CUTS.len()],
     expect_total: usize,
     wrong_accepted: usize,
     wrong_total: usize,
@@ -153,6 +157,7 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
                 &g.subjects,
                 &intent,
                 &[probe.to_owned()],
+                &[],
             )
         };
         let deep: Vec<String> = knowledge
@@ -173,18 +178,37 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
                 t.by_rank[i][3] += usize::from(high(w) || judge(w).passed());
             }
         }
-        let named = kgentd::knowledge::subject::enforced(&g.subjects, false);
-        let judge_named = |probe: &str| {
-            check_subject(
+        for (i, cut) in RARE_CUTS.iter().enumerate() {
+            let names_syscall =
+                !kgentd::knowledge::named_syscall_tracepoints(&host, &intent).is_empty();
+            let named = kgentd::knowledge::subject::enforced_up_to(
                 &knowledge.subject_index,
-                &named,
-                &intent,
-                &[probe.to_owned()],
-            )
-            .passed()
-        };
-        t.named[0] += l.expect.iter().filter(|e| judge_named(e)).count();
-        t.named[1] += l.wrong.iter().filter(|w| judge_named(w)).count();
+                &g.subjects,
+                false,
+                (*cut > 0 && !names_syscall).then_some(*cut),
+            );
+            let judge_named = |probe: &str| {
+                check_subject(
+                    &knowledge.subject_index,
+                    &named,
+                    &intent,
+                    &[probe.to_owned()],
+                    &[],
+                )
+            };
+            for e in &l.expect {
+                let c = judge_named(e);
+                t.named[i][0] += usize::from(c.passed());
+                if show_misses && !c.passed() && *cut == kgentd::knowledge::subject::RARE {
+                    t.misses.push(format!(
+                        "right probe refused by default: {:?} with {e}: {}",
+                        l.query,
+                        c.detail()
+                    ));
+                }
+            }
+            t.named[i][1] += l.wrong.iter().filter(|w| judge_named(w).passed()).count();
+        }
         for e in &l.expect {
             t.expect_total += 1;
             let c = judge(e);
@@ -261,16 +285,23 @@ pub async fn run(config: Config, path: &Path, show_misses: bool) -> anyhow::Resu
         t.with_subjects,
         t.answerable
     );
-    let [nr, nw] = t.named;
-    println!(
-        "  vocabulary-named subjects only (enforced by default): recall {:.3} ({nr}/{}), precision {:.3}, wrong probes rejected {:.3} ({}/{})",
-        ratio(nr, t.expect_total),
-        t.expect_total,
-        ratio(nr, nr + nw),
-        ratio(t.wrong_total - nw, t.wrong_total),
-        t.wrong_total - nw,
-        t.wrong_total
-    );
+    for (i, cut) in RARE_CUTS.iter().enumerate() {
+        let [nr, nw] = t.named[i];
+        let default = if *cut == kgentd::knowledge::subject::RARE {
+            " (the default)"
+        } else {
+            ""
+        };
+        println!(
+            "  vocabulary-named subjects and words of <= {cut} names{default}: recall {:.3} ({nr}/{}), precision {:.3}, wrong probes rejected {:.3} ({}/{})",
+            ratio(nr, t.expect_total),
+            t.expect_total,
+            ratio(nr, nr + nw),
+            ratio(t.wrong_total - nw, t.wrong_total),
+            t.wrong_total - nw,
+            t.wrong_total
+        );
+    }
     for (i, cut) in RANKS.iter().enumerate() {
         let [er, wr, ew, ww] = t.by_rank[i];
         println!(

@@ -99,10 +99,25 @@ pub async fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Re
     .await?;
     let intent = Intent::read(request);
     // The subjects an ask enforces on every candidate (see `subject::enforced`).
-    let subjects = kgentd::knowledge::subject::enforced(
-        &knowledge.subjects(&intent),
-        config.agent.subject_check,
+    let grounding = knowledge.ground(
+        &host,
+        &intent,
+        config.agent.grounding_tracepoints,
+        config.agent.grounding_examples,
     );
+    let subjects = kgentd::knowledge::subject::enforced(
+        &knowledge.subject_index,
+        &grounding.subjects,
+        config.agent.subject_check,
+        !kgentd::knowledge::named_syscall_tracepoints(&host, &intent).is_empty(),
+    );
+    for s in &subjects {
+        println!(
+            "subject held: \"{}\" (observed here by {})",
+            s.phrase(),
+            s.probes.join(", ")
+        );
+    }
     let probes = kgentd::check::subject::bpftrace_probes(&source);
     let mut checks = vec![
         kgentd::check::check_coverage(&host, &intent, &source),
@@ -111,6 +126,7 @@ pub async fn judge(config: &Config, request: &str, program: &Path) -> anyhow::Re
             &subjects,
             &intent,
             &probes,
+            &kgentd::check::subject::comm_filters(&source),
         ),
     ];
     if config.agent.symbolic {

@@ -207,7 +207,9 @@ impl Knowledge {
         let uprobes = if host.family_of("uprobe").is_some_and(|f| f.available) {
             let mut binaries = intent.binary_words.clone();
             if !binaries.iter().any(|b| b == "libc")
-                && !libc_functions_named(host, intent).is_empty()
+                && libc_functions_named(host, intent)
+                    .iter()
+                    .any(|f| self.names_a_function(intent, f))
             {
                 binaries.push("libc".to_owned());
             }
@@ -236,6 +238,17 @@ impl Knowledge {
                 tracepoints.push(tp.clone());
             }
         }
+        let mut subjects = subjects;
+        let functions = self.function_subjects(host, intent, &uprobes);
+        if !functions.is_empty() {
+            // A library's name is then said by its functions ("libc's getaddrinfo").
+            subjects.retain(|s| {
+                !s.words
+                    .iter()
+                    .all(|(w, _)| intent.binary_words.contains(&w.word))
+            });
+        }
+        subjects.extend(functions);
         let facts = tracepoints
             .iter()
             .filter_map(|tp| {
@@ -250,6 +263,63 @@ impl Knowledge {
             facts,
             subjects,
         }
+    }
+
+    /// Whether a request word that is a function symbol names that function: written as a
+    /// call (`system()`) or an identifier, or a word no tracepoint's description uses, i.e.
+    /// not an everyday word of the kernel's prose (`getaddrinfo`, `malloc`; not `signal`,
+    /// `error` or `system`, which are also functions of libc).
+    fn names_a_function(&self, intent: &Intent, word: &str) -> bool {
+        intent.calls.iter().any(|c| c == word)
+            || intent.identifiers.iter().any(|c| c == word)
+            || !self.subject_index.in_tracepoint_prose(word)
+    }
+
+    /// The functions of a binary or library the request names (`getaddrinfo` of libc,
+    /// `SSL_write` of libssl): the request's calls, identifiers and call-like words that are
+    /// function symbols of a grounded uprobe target, name a function
+    /// ([`Self::names_a_function`]) and are not syscalls here. Each is a subject only a uprobe
+    /// on that function covers: no tracepoint observes a library's function, and a syscall
+    /// tracepoint beside it sees every caller of the kernel, not the library call.
+    fn function_subjects(
+        &self,
+        host: &HostFacts,
+        intent: &Intent,
+        uprobes: &[UprobeTarget],
+    ) -> Vec<subject::Subject> {
+        let words: Vec<&String> = intent
+            .calls
+            .iter()
+            .chain(&intent.identifiers)
+            .chain(&intent.syscall_words)
+            .collect();
+        let mut out: Vec<subject::Subject> = Vec::new();
+        for t in uprobes {
+            for symbol in &t.symbols {
+                let lower = symbol.to_ascii_lowercase();
+                if lower.len() < 4
+                    || !words.iter().any(|w| **w == lower)
+                    || !syscall_variants(host, &lower).is_empty()
+                    || !self.names_a_function(intent, &lower)
+                    || out.iter().any(|s| s.phrase() == lower)
+                {
+                    continue;
+                }
+                let word = crate::intent::SubjectWord {
+                    word: lower.clone(),
+                    kernel: vec![lower],
+                    phrase: usize::MAX - out.len(),
+                };
+                out.push(subject::Subject {
+                    words: vec![(word, 1.0)],
+                    df: vec![0],
+                    near: vec![true],
+                    probes: vec![format!("uprobe:{}:{symbol}", t.path.display())],
+                    best: 1.0,
+                });
+            }
+        }
+        out
     }
 
     /// Real tracepoints closest to `wanted` (for "did you mean" diagnostics): first those the

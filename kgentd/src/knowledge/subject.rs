@@ -22,6 +22,9 @@ const RELEVANT: usize = 10;
 const COMMON_PER_MILLE: usize = 15;
 /// Attach points named for a subject, for the model and the user.
 const NAMED: usize = 6;
+/// A subject word is rare, and held by default, when at most this many attach points of the
+/// host have it in their names.
+pub const RARE: usize = 1;
 /// A program covers a subject when one of its probes scores at least this share of the best
 /// score an attach point of this host has for it.
 const COVERED: f32 = 0.75;
@@ -32,6 +35,12 @@ const COVERED: f32 = 0.75;
 pub struct Subject {
     /// The phrase's words that single out attach points, with their weights.
     pub words: Vec<(SubjectWord, f32)>,
+    /// For each of `words`, how many attach points of this host have it in their names.
+    pub df: Vec<usize>,
+    /// For each of `words`, whether an attach point with it in its name is among those most
+    /// relevant to the whole request (a word one unrelated attach point happens to have, like
+    /// "balancing" of balance_dirty_pages in a NUMA request, is not what the request is about).
+    pub near: Vec<bool>,
     /// Attach points of this host that cover the phrase best, best first.
     pub probes: Vec<String>,
     /// The best score an attach point of this host has for the phrase.
@@ -55,13 +64,41 @@ impl Subject {
     }
 }
 
-/// The subjects an ask holds candidates to: all of them with `[agent] subject_check`, else
-/// those the vocabulary names (a request about deleting files is not answered on renames).
-pub fn enforced(subjects: &[Subject], subject_check: bool) -> Vec<Subject> {
+/// The subjects an ask holds candidates to: all of them with `[agent] subject_check`; else
+/// those the vocabulary names (a request about deleting files is not answered on renames), and
+/// of the others their rare words: a word only a few attach points of this host have in their
+/// names, one of them relevant to the whole request (`generate` of signal_generate, `bash` of
+/// a bash uprobe), is what those attach points are for, while a common one (`read`, `run`) is
+/// held to nothing. A request that names a syscall (`names_syscall`) has said what it observes:
+/// then its rare words are not held ("datagrams sent with sendto()" is answered at sendto, not
+/// at skb_copy_datagram_iovec). Measured on the labelled set: `kgentd bench --labels`.
+pub fn enforced(
+    index: &SubjectIndex,
+    subjects: &[Subject],
+    subject_check: bool,
+    names_syscall: bool,
+) -> Vec<Subject> {
+    let rare = if names_syscall { None } else { Some(RARE) };
+    enforced_up_to(index, subjects, subject_check, rare)
+}
+
+/// `enforced` with words held up to a given document frequency (`None`: no rare words), for
+/// measuring the cut.
+pub fn enforced_up_to(
+    index: &SubjectIndex,
+    subjects: &[Subject],
+    subject_check: bool,
+    max_df: Option<usize>,
+) -> Vec<Subject> {
     subjects
         .iter()
-        .filter(|s| subject_check || s.named_by_vocabulary())
-        .cloned()
+        .filter_map(|s| {
+            if subject_check || s.named_by_vocabulary() {
+                Some(s.clone())
+            } else {
+                index.narrow(s, max_df?)
+            }
+        })
         .collect()
 }
 
@@ -75,8 +112,9 @@ struct Words {
     name: Vec<String>,
 }
 
-/// A phrase being gathered: its number, its weighted words, whether the request asks about it.
-type Phrase = (usize, Vec<(SubjectWord, f32)>, bool);
+/// A phrase being gathered: its number, its weighted words with their document frequencies,
+/// whether the request asks about it.
+type Phrase = (usize, Vec<(SubjectWord, f32)>, Vec<(usize, bool)>, bool);
 
 /// The words of every attach point a program can use here.
 pub struct SubjectIndex {
@@ -162,6 +200,16 @@ impl SubjectIndex {
             .map(|(i, (n, _))| (n.clone(), i))
             .collect();
         SubjectIndex { docs, by_name }
+    }
+
+    /// Whether a tracepoint's words (description, fields, how people ask for it) have this
+    /// word: it is a word of the kernel's prose, not only a name.
+    pub fn in_tracepoint_prose(&self, word: &str) -> bool {
+        let terms = bm25::terms(word);
+        self.docs
+            .iter()
+            .filter(|(name, _)| name.starts_with("tracepoint:"))
+            .any(|(_, w)| terms.iter().all(|t| w.all.binary_search(t).is_ok()))
     }
 
     /// How many attach points may speak of a word before it stops singling any out.
@@ -322,51 +370,86 @@ impl SubjectIndex {
             // Asked: written as a call or as a kernel identifier (`sched_yield`), a word the
             // vocabulary says names kernel objects, or named by attach points among the most
             // relevant to the whole request.
+            let near = speaking.iter().any(|name| rank(name) < RELEVANT);
             let asked = intent.calls.contains(&w.word)
                 || intent.identifiers.contains(&w.word)
                 || !w.kernel.is_empty()
-                || speaking.iter().any(|name| rank(name) < RELEVANT);
+                || near;
             let mut weight = (n / df as f32).ln().max(0.1);
             if head(w) {
                 weight *= 2.0;
             }
-            match phrases.iter_mut().find(|(p, _, _)| *p == w.phrase) {
-                Some((_, words, required)) => {
+            match phrases.iter_mut().find(|(p, _, _, _)| *p == w.phrase) {
+                Some((_, words, dfs, required)) => {
                     words.push((w.clone(), weight));
+                    dfs.push((df, near));
                     *required |= asked;
                 }
-                None => phrases.push((w.phrase, vec![(w.clone(), weight)], asked)),
+                None => {
+                    phrases.push((w.phrase, vec![(w.clone(), weight)], vec![(df, near)], asked))
+                }
             }
         }
         phrases
             .into_iter()
-            .filter(|(_, _, required)| *required)
-            .map(|(_, words, _)| {
-                let mut s = Subject {
-                    words,
-                    probes: Vec::new(),
-                    best: 0.0,
-                };
-                let mut scored: Vec<(&str, f32)> = self
-                    .docs
-                    .iter()
-                    .map(|(name, words)| (name.as_str(), Self::phrase_score(words, &s, true)))
-                    .filter(|(_, score)| *score > 0.0)
-                    .collect();
-                scored.sort_by(|a, b| {
-                    b.1.total_cmp(&a.1)
-                        .then_with(|| rank(a.0).cmp(&rank(b.0)))
-                        .then_with(|| a.0.cmp(b.0))
-                });
-                s.best = scored.first().map_or(0.0, |(_, score)| *score);
-                s.probes = scored
-                    .into_iter()
-                    .take(NAMED)
-                    .map(|(name, _)| name.to_owned())
-                    .collect();
-                s
-            })
+            .filter(|(_, _, _, required)| *required)
+            .map(|(_, words, stats, _)| self.best_for(words, stats, &rank))
             .collect()
+    }
+
+    /// A subject of these words: the attach points whose names cover them best.
+    fn best_for(
+        &self,
+        words: Vec<(SubjectWord, f32)>,
+        stats: Vec<(usize, bool)>,
+        rank: &dyn Fn(&str) -> usize,
+    ) -> Subject {
+        let mut s = Subject {
+            words,
+            df: stats.iter().map(|(df, _)| *df).collect(),
+            near: stats.iter().map(|(_, near)| *near).collect(),
+            probes: Vec::new(),
+            best: 0.0,
+        };
+        let mut scored: Vec<(&str, f32)> = self
+            .docs
+            .iter()
+            .map(|(name, words)| (name.as_str(), Self::phrase_score(words, &s, true)))
+            .filter(|(_, score)| *score > 0.0)
+            .collect();
+        scored.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| rank(a.0).cmp(&rank(b.0)))
+                .then_with(|| a.0.cmp(b.0))
+        });
+        s.best = scored.first().map_or(0.0, |(_, score)| *score);
+        s.probes = scored
+            .into_iter()
+            .take(NAMED)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        s
+    }
+
+    /// A subject's rare words (at most `max_df` attach points have each in their names, one of
+    /// them relevant to the whole request) as a subject of their own; `None` when it has none.
+    pub fn narrow(&self, s: &Subject, max_df: usize) -> Option<Subject> {
+        let keep: Vec<usize> = (0..s.words.len())
+            .filter(|&i| s.df[i] <= max_df && s.near[i])
+            .collect();
+        if keep.is_empty() {
+            return None;
+        }
+        let words = keep.iter().map(|&i| s.words[i].clone()).collect();
+        let stats = keep.iter().map(|&i| (s.df[i], s.near[i])).collect();
+        // Attach points already named for the whole phrase come first among equals.
+        let rank = |name: &str| {
+            s.probes
+                .iter()
+                .position(|p| p == name)
+                .unwrap_or(usize::MAX)
+        };
+        Some(self.best_for(words, stats, &rank))
     }
 }
 
