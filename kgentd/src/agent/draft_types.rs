@@ -183,7 +183,7 @@ pub(super) fn named_value_fields(host: &HostFacts, block: &ProbeBlock) -> BTreeS
 }
 
 /// `args->name` / `args.name` starting at token `k`: its field name and its last token's index.
-fn args_field_at(toks: &[Token], k: usize) -> Option<(&str, usize)> {
+pub(super) fn args_field_at(toks: &[Token], k: usize) -> Option<(&str, usize)> {
     let is_args = matches!(&toks.get(k)?.tok, Tok::Ident(a) if a == "args");
     let arrow = matches!(&toks.get(k + 1)?.tok, Tok::Punct("->" | "."));
     match &toks.get(k + 2)?.tok {
@@ -197,13 +197,13 @@ fn is_punct(t: Option<&Token>, p: &str) -> bool {
 }
 
 /// One argument of one printf: where its conversion letter is.
-struct PrintfArgs {
+pub(super) struct PrintfArgs {
     /// (argument span, the source offset of its conversion letter, the letter).
     args: Vec<(Range<usize>, usize, char)>,
 }
 
 impl PrintfArgs {
-    fn of(text: &str, toks: &[Token]) -> PrintfArgs {
+    pub(super) fn of(text: &str, toks: &[Token]) -> PrintfArgs {
         let mut args = Vec::new();
         for call in expr::calls(toks, "printf") {
             let Some((format, values)) = call.args.split_first() else {
@@ -228,7 +228,7 @@ impl PrintfArgs {
     }
 
     /// The conversion of the printf argument that is exactly `span`, if it is one.
-    fn conversion(&self, span: &Range<usize>) -> Option<(usize, char)> {
+    pub(super) fn conversion(&self, span: &Range<usize>) -> Option<(usize, char)> {
         self.args
             .iter()
             .find(|(a, _, _)| a == span)
@@ -550,7 +550,7 @@ impl Fixes<'_> {
 
 /// The span of a conversion's length modifiers and letter (`lu` of `%-8lu`), given the
 /// letter's offset in `source`: what a repair replaces to change the conversion.
-fn conversion_span(source: &str, letter_at: usize) -> Range<usize> {
+pub(super) fn conversion_span(source: &str, letter_at: usize) -> Range<usize> {
     let bytes = source.as_bytes();
     let mut start = letter_at;
     while start > 0 && bytes.get(start - 1).is_some_and(|b| b"hlzjt".contains(b)) {

@@ -6,6 +6,7 @@
 //! retry never sends the model the identical prompt (sampling temperature rises). The loop
 //! records every prompt, reply and check in the store as it goes.
 mod draft_filters;
+mod draft_names;
 mod draft_types;
 mod events;
 mod extract;

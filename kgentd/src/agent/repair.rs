@@ -81,6 +81,8 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     notes.extend(n);
     let (repaired, n) = periodic_prints(intent, &repaired);
     notes.extend(n);
+    let (repaired, n) = super::draft_names::show_names(host, intent, &repaired);
+    notes.extend(n);
     if notes.is_empty() {
         (source.to_owned(), notes)
     } else {
