@@ -113,12 +113,19 @@ fn common_prefix(names: &[String]) -> String {
     let Some(first) = names.first() else {
         return String::new();
     };
-    let mut prefix = first.as_str();
+    // Byte length of the shared prefix, kept on character boundaries.
+    let mut len = first.len();
     for n in &names[1..] {
-        while !n.starts_with(prefix) {
-            prefix = &prefix[..prefix.len() - 1];
-        }
+        len = first
+            .char_indices()
+            .zip(n.chars())
+            .take_while(|((_, a), b)| a == b)
+            .map(|((i, a), _)| i + a.len_utf8())
+            .last()
+            .unwrap_or(0)
+            .min(len);
     }
+    let prefix = &first[..len];
     match prefix.rfind('_') {
         Some(i) if names.len() > 1 => prefix[..=i].to_owned(),
         _ => String::new(),
