@@ -30,20 +30,25 @@ pub(super) fn symbolic_tables(
     subsystem: &str,
     event: &str,
 ) -> BTreeMap<String, Table> {
+    parse_symbolic(&print_fmt(host, subsystem, event))
+}
+
+/// A tracepoint's tracefs `print fmt` line (empty when there is no tracefs or no such event).
+pub(super) fn print_fmt(host: &HostFacts, subsystem: &str, event: &str) -> String {
     let Some(tracefs) = &host.tracefs else {
-        return BTreeMap::new();
+        return String::new();
     };
     let path = tracefs
         .join("events")
         .join(subsystem)
         .join(event)
         .join("format");
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let fmt = text
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("print fmt:"))
-        .unwrap_or_default();
-    parse_symbolic(fmt)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The tables of a `print fmt` line.

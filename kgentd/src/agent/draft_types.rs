@@ -154,26 +154,17 @@ pub(super) fn named_value_fields(host: &HostFacts, block: &ProbeBlock) -> BTreeS
         Regex::new(r"__print_(?:symbolic|flags)(?:_u64)?\(\s*(?:\([^()]*\)\s*)?REC->(\w+)")
             .expect("static regex")
     });
-    let Some(tracefs) = &host.tracefs else {
+    if host.tracefs.is_none() {
         return BTreeSet::new();
-    };
+    }
     let mut common: Option<BTreeSet<String>> = None;
     for p in &block.probes {
         let Some((subsystem, event)) = p.target.split_once(':').filter(|_| p.is_tracepoint())
         else {
             return BTreeSet::new();
         };
-        let format = tracefs
-            .join("events")
-            .join(subsystem)
-            .join(event)
-            .join("format");
-        let text = std::fs::read_to_string(format).unwrap_or_default();
-        let fmt = text
-            .lines()
-            .find_map(|l| l.strip_prefix("print fmt:"))
-            .unwrap_or_default();
-        let named: BTreeSet<String> = NAMED.captures_iter(fmt).map(|c| c[1].to_owned()).collect();
+        let fmt = super::draft_names::print_fmt(host, subsystem, event);
+        let named: BTreeSet<String> = NAMED.captures_iter(&fmt).map(|c| c[1].to_owned()).collect();
         common = Some(match common {
             None => named,
             Some(c) => c.intersection(&named).cloned().collect(),
