@@ -412,3 +412,22 @@ fn kgentd_intent_holds_a_rare_word_to_the_attach_point_named_for_it() {
     );
     assert!(out.contains("request-subject passed"), "{out}");
 }
+
+/// A request that writes every word of an event's name (signal + generate) asks about that
+/// event, even when it also names a syscall, which otherwise turns off the rare-word hold.
+#[test]
+fn kgentd_intent_holds_an_event_whose_name_the_request_spells() {
+    let request = "not just kill(2): each signal the kernel generates for any task, with its number";
+    let (code, out) = judge_with_intent(
+        request,
+        "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", args->pid, args->sig); }",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("subject held"), "{out}");
+    assert!(out.contains("signal:signal_generate"), "{out}");
+    let (_, out) = judge_with_intent(
+        request,
+        "tracepoint:signal:signal_generate { printf(\"%d %d\\n\", args->pid, args->sig); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+}

@@ -391,6 +391,31 @@ fn another_call_left_out(host: &HostFacts, c: &query::compile::Compiled) -> Opti
     })
 }
 
+/// What the key rules need of a query's FROM tracepoints (see [`query_repair::keys`]).
+fn event_keys(host: &HostFacts, from: &[String]) -> Vec<query_repair::EventKeys> {
+    from.iter()
+        .filter_map(|p| p.strip_prefix("tracepoint:"))
+        .filter_map(|t| host.tracepoints.get(t))
+        .map(|tp| {
+            let mut named: Vec<String> =
+                draft_names::symbolic_tables(host, &tp.subsystem, &tp.event)
+                    .into_keys()
+                    .collect();
+            let probe = tp.probe();
+            for c in crate::knowledge::specs::codes() {
+                if probe.starts_with(&c.probes) && !named.contains(&c.field) {
+                    named.push(c.field.clone());
+                }
+            }
+            query_repair::EventKeys {
+                event: tp.event.clone(),
+                fields: tp.fields.iter().map(|f| f.name.clone()).collect(),
+                named,
+            }
+        })
+        .collect()
+}
+
 impl Agent {
     /// A query reply compiled to a bpftrace program, or the diagnostic for the model.
     /// Filter tests the request does not state are dropped first (see `query_repair::prune_filter`);
@@ -411,6 +436,8 @@ impl Agent {
         let mut q =
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
         let mut repaired = query_repair::normalize(&mut q, intent);
+        let events = event_keys(&self.host, &q.from);
+        repaired.extend(query_repair::keys(&mut q, intent, &events));
         let dropped = query_repair::prune_filter(&mut q, intent);
         let specs = crate::knowledge::specs::query_facts();
         let c = match query::compile::compile(&self.host, specs, &q) {

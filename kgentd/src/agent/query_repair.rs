@@ -458,6 +458,163 @@ fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
     }
 }
 
+/// What the key rules know of one FROM tracepoint: its event name (`softirq_entry`), its
+/// fields, and those the kernel prints by name (a `__print_symbolic` table in its tracefs
+/// format, or a code-letter field of the specs DB).
+pub struct EventKeys {
+    pub event: String,
+    pub fields: Vec<String>,
+    pub named: Vec<String>,
+}
+
+/// The keys of a tally, matched against what the request groups by ([`Intent::group_phrases`]):
+///
+/// - "by <thing> name", where the thing is a word of the FROM event's name ("by softirq name"
+///   at softirq_entry, "by handler name" at irq_handler_entry), keys by the event's own name
+///   field: one literally called `name`, or the one field the kernel prints by name. Not by
+///   `comm`, which is the name of the process the event interrupted, if any. A thing that is
+///   a task ("process", "task": the `not_subjects` words) is left to `comm`.
+/// - A field key whose name the request does not use anywhere (no part of it starts or is
+///   started by a request word: `dport`/port, `saddr`/address, `error_code`/error), and that
+///   the kernel does not print by name, is dropped when the request groups by something and
+///   another key is left: it splits the tally in ways no one asked for (page faults counted
+///   per process *and* per error code).
+///
+/// Only queries with an aggregate are touched: their keys are the GROUP BY list and the plain
+/// SELECT values (see `query::compile`).
+pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if intent.group_phrases.is_empty() || !q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
+        return notes;
+    }
+    let not_subjects = crate::intent::vocabulary::shipped()
+        .list(crate::intent::vocabulary::List::NotSubjects);
+    let comm = Expr::Term(Term::Builtin("comm".into()));
+    // "by <thing> name" → the event's name field.
+    let named_thing = intent.group_phrases.iter().find_map(|p| {
+        p.windows(2).find_map(|w| {
+            let thing = w[0].as_str();
+            if w[1] != "name" || thing.len() < 3 || not_subjects.iter().any(|n| n == thing) {
+                return None;
+            }
+            events.iter().find_map(|e| {
+                let names_event = e
+                    .event
+                    .split('_')
+                    .any(|part| part.len() >= 3 && (thing.starts_with(part) || part.starts_with(thing)));
+                if !names_event {
+                    return None;
+                }
+                let field = if e.fields.iter().any(|f| f == "name") {
+                    Some("name".to_owned())
+                } else if e.named.len() == 1 {
+                    Some(e.named[0].clone())
+                } else {
+                    None
+                };
+                field.map(|f| (thing.to_owned(), e.event.clone(), f))
+            })
+        })
+    });
+    if let Some((thing, event, field)) = named_thing {
+        let key = Expr::Term(Term::Field(field.clone()));
+        let mut replaced = false;
+        for k in q.group_by.iter_mut().chain(q.select.iter_mut().filter_map(|it| match it {
+            Item::Value(e) => Some(e),
+            Item::Agg(..) => None,
+        })) {
+            if *k == comm {
+                *k = key.clone();
+                replaced = true;
+            }
+        }
+        let present = q.group_by.contains(&key)
+            || q.select.iter().any(|it| *it == Item::Value(key.clone()));
+        if !present {
+            q.group_by.push(key.clone());
+        }
+        if replaced || !present {
+            notes.push(format!(
+                "the request counts by {thing} name: the key is {event}'s own {}, not comm (the name of whichever process was running)",
+                show(&key)
+            ));
+        }
+    }
+    // Keys the request never names.
+    let words: Vec<&str> = intent.words().collect();
+    let used = |field: &str| used_by(field, &words);
+    let printed_by_name = |field: &str| events.iter().any(|e| e.named.iter().any(|n| n == field));
+    let droppable = |k: &Expr| match k {
+        Expr::Term(Term::Field(f)) => !used(f) && !printed_by_name(f),
+        _ => false,
+    };
+    let mut key_list: Vec<Expr> = q.group_by.clone();
+    for it in &q.select {
+        if let Item::Value(e) = it {
+            if !key_list.contains(e) {
+                key_list.push(e.clone());
+            }
+        }
+    }
+    let kept: Vec<&Expr> = key_list.iter().filter(|k| !droppable(k)).collect();
+    if kept.is_empty() || kept.len() == key_list.len() {
+        return notes;
+    }
+    // Every phrase the request groups by must be accounted for by a kept key, or the key it
+    // means may be among the dropped ones ("per system call" and `args->id`).
+    let says = |k: &Expr, w: &str| match k {
+        Expr::Term(Term::Builtin(b)) => BUILTIN_WORDS
+            .iter()
+            .any(|(builtin, words)| builtin == b && words.iter().any(|x| w.starts_with(x))),
+        Expr::Term(Term::Field(f)) => used_by(f, &[w]),
+        _ => true,
+    };
+    let accounted = intent
+        .group_phrases
+        .iter()
+        .all(|p| p.iter().any(|w| kept.iter().any(|k| says(k, w))));
+    if !accounted {
+        return notes;
+    }
+    for k in key_list.iter().filter(|k| droppable(k)) {
+        notes.push(format!(
+            "{} is not a key: the request counts per what it names, and never names it",
+            show(k)
+        ));
+    }
+    q.group_by.retain(|k| !droppable(k));
+    q.select.retain(|it| !matches!(it, Item::Value(e) if droppable(e)));
+    notes
+}
+
+/// What the request calls bpftrace's builtins (bpftrace(8): comm is the process name, pid the
+/// process ID, tid the thread ID, cpu the processor, uid the user ID): a word starting with
+/// one of these names the builtin as a key.
+const BUILTIN_WORDS: &[(&str, &[&str])] = &[
+    ("comm", &["process", "program", "command", "comm", "task", "executable", "binar", "app"]),
+    ("pid", &["pid", "process", "task"]),
+    ("tid", &["tid", "thread", "task"]),
+    ("cpu", &["cpu", "core", "processor"]),
+    ("uid", &["uid", "user"]),
+];
+
+/// Whether one of `words` names a field: a part of its name (split at `_`) is the word, starts
+/// it or is started by it (3+ letters), also without the kernel's one-letter prefix (`saddr`,
+/// `dport`: source, destination).
+fn used_by(field: &str, words: &[&str]) -> bool {
+    field
+        .to_ascii_lowercase()
+        .split('_')
+        .filter(|part| part.len() >= 2)
+        .any(|part| {
+            let bare = if part.len() >= 4 { &part[1..] } else { part };
+            words.iter().any(|w| {
+                let close = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
+                *w == part || close(part, w) || close(w, part) || close(bare, w)
+            })
+        })
+}
+
 fn is_identifier(t: &Term) -> bool {
     match t {
         Term::Builtin(b) => matches!(b.as_str(), "pid" | "tid" | "uid" | "cpu" | "ppid"),
@@ -481,6 +638,93 @@ mod tests {
 
     fn normalize(q: &mut Query, request: &str) -> Vec<String> {
         super::normalize(q, &Intent::read(request))
+    }
+
+    fn event(name: &str, fields: &[&str], named: &[&str]) -> EventKeys {
+        EventKeys {
+            event: name.into(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            named: named.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    fn keys_of(q: &Query) -> Vec<String> {
+        q.group_by.iter().map(show).collect()
+    }
+
+    #[test]
+    fn a_key_the_request_never_names_is_dropped_when_it_groups_by_another() {
+        let fault = [event("page_fault_user", &["address", "ip", "error_code"], &[])];
+        let mut q = parse(
+            "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY comm, args->error_code",
+        )
+        .unwrap();
+        let notes = keys(&mut q, &Intent::read("tally user-space faults for each command"), &fault);
+        assert_eq!(keys_of(&q), ["comm"], "{notes:?}");
+        assert_eq!(notes.len(), 1);
+        // Named in other words (a part of the field starts a request word): kept.
+        let mut q = parse(
+            "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY comm, args->error_code",
+        )
+        .unwrap();
+        keys(&mut q, &Intent::read("faults by program and by error kind"), &fault);
+        assert_eq!(keys_of(&q), ["comm", "args->error_code"]);
+        // A plain SELECT value is a key too.
+        let send = [event("sys_enter_sendto", &["fd", "buff", "len", "dport"], &[])];
+        let mut q = parse(
+            "SELECT comm, args->dport, args->buff, count() FROM tracepoint:syscalls:sys_enter_sendto GROUP BY comm",
+        )
+        .unwrap();
+        keys(&mut q, &Intent::read("packets sent, grouped by sender and destination port"), &send);
+        let shown: Vec<String> = q.select.iter().map(|it| format!("{it:?}")).collect();
+        assert!(!shown.iter().any(|s| s.contains("buff")), "{shown:?}");
+        assert!(shown.iter().any(|s| s.contains("dport")), "{shown:?}");
+    }
+
+    #[test]
+    fn keys_are_left_alone_without_a_grouping_phrase_or_with_one_key() {
+        let fault = [event("page_fault_user", &["address", "ip", "error_code"], &[])];
+        let text = "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY comm, args->error_code";
+        let mut q = parse(text).unwrap();
+        assert!(keys(&mut q, &Intent::read("count user page faults"), &fault).is_empty());
+        assert_eq!(q, parse(text).unwrap());
+        // The only key is never dropped.
+        let text = "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY args->error_code";
+        let mut q = parse(text).unwrap();
+        assert!(keys(&mut q, &Intent::read("faults per minute"), &fault).is_empty());
+        assert_eq!(q, parse(text).unwrap());
+        // A phrase no kept key accounts for may mean the unnamed field: kept.
+        let raw = [event("sys_enter", &["id", "args"], &[])];
+        let text = "SELECT count() FROM tracepoint:raw_syscalls:sys_enter GROUP BY comm, args->id";
+        let mut q = parse(text).unwrap();
+        keys(&mut q, &Intent::read("calls by each process, per system call"), &raw);
+        assert_eq!(q, parse(text).unwrap());
+        // A field the kernel prints by name is a category, kept.
+        let irq = [event("softirq_entry", &["vec"], &["vec"])];
+        let text = "SELECT count() FROM tracepoint:irq:softirq_entry GROUP BY cpu, args->vec";
+        let mut q = parse(text).unwrap();
+        keys(&mut q, &Intent::read("bottom halves per cpu"), &irq);
+        assert_eq!(q, parse(text).unwrap());
+    }
+
+    #[test]
+    fn by_the_name_of_the_events_thing_keys_by_its_name_field_not_comm() {
+        let irq = [event("softirq_entry", &["vec"], &["vec"])];
+        let mut q =
+            parse("SELECT comm, count() FROM tracepoint:irq:softirq_entry GROUP BY comm").unwrap();
+        let notes = keys(&mut q, &Intent::read("tally deferred interrupt work by softirq name"), &irq);
+        assert_eq!(keys_of(&q), ["args->vec"], "{notes:?}");
+        assert!(notes[0].contains("not comm"), "{notes:?}");
+        let hard = [event("irq_handler_entry", &["irq", "name"], &[])];
+        let mut q = parse("SELECT count() FROM tracepoint:irq:irq_handler_entry").unwrap();
+        keys(&mut q, &Intent::read("interrupts seen, per handler name"), &hard);
+        assert_eq!(keys_of(&q), ["args->name"]);
+        // "process name" is comm's.
+        let exec = [event("sched_process_exec", &["filename", "pid", "old_pid"], &[])];
+        let text = "SELECT count() FROM tracepoint:sched:sched_process_exec GROUP BY comm";
+        let mut q = parse(text).unwrap();
+        keys(&mut q, &Intent::read("execs per process name"), &exec);
+        assert_eq!(q, parse(text).unwrap());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `comm`; "in octal" → `%o`). Rules fire only on explicit wording and are satisfied by any of
 //! several spellings, so a right program is not refused; what they catch comes back to the model
 //! as one concrete line per missing item.
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -294,6 +295,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = lifetime_timed_as_one_call(intent, source) {
         missing.push(m);
     }
+    if let Some(m) = span_within_one_event(source) {
+        missing.push(m);
+    }
     if let Some(m) = super::addresses::addresses_shown(host, source) {
         missing.push(m);
     }
@@ -530,6 +534,47 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
 /// creation to its removal, a process from fork to exit) answered by the latency of one call:
 /// every time the program subtracts was stored at a call's entry (`sys_enter_X`, `uprobe:F`)
 /// and is read at that same call's exit (`sys_exit_X`, `uretprobe:F`).
+/// A time span whose start is stored and read at the same event (`@start[tid] = nsecs` and
+/// `nsecs - @start[tid]` both at writeback_queue_io, and nowhere else) measures the few
+/// nanoseconds between two handlers of one event, not anything the request asks about: a span
+/// runs from one event to another (an entry to its return, an issue to its completion).
+fn span_within_one_event(source: &str) -> Option<String> {
+    static STORED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(@\w+)\s*\[[^\]]*\]\s*=\s*nsecs\b").expect("static regex"));
+    static READ: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"nsecs\s*-\s*(@\w+)").expect("static regex"));
+    let blocks = probe_blocks(&strip_comments(source));
+    let probes_where = |re: &Regex, map: &str| -> BTreeSet<String> {
+        blocks
+            .iter()
+            .filter(|b| {
+                re.captures_iter(&b.body)
+                    .any(|c| c.get(1).is_some_and(|m| m.as_str() == map))
+            })
+            .flat_map(|b| b.probes.iter())
+            .map(|p| {
+                let prefix = if p.is_tracepoint() { "tracepoint" } else { p.prefix.as_str() };
+                format!("{prefix}:{}", p.target)
+            })
+            .collect()
+    };
+    let maps: BTreeSet<String> = blocks
+        .iter()
+        .flat_map(|b| READ.captures_iter(&b.body).filter_map(|c| c.get(1)))
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    maps.into_iter().find_map(|map| {
+        let stored = probes_where(&STORED, &map);
+        let read = probes_where(&READ, &map);
+        (stored.len() == 1 && stored == read).then(|| {
+            format!(
+                "{map} is stored and read at the same event ({}): the span is the time between two handlers of one event, near zero; time it from the event where it starts to the one where it ends",
+                stored.iter().next().map_or("", |p| p.as_str())
+            )
+        })
+    })
+}
+
 fn lifetime_timed_as_one_call(intent: &Intent, source: &str) -> Option<String> {
     if !intent.asks(Concept::Lifetime) {
         return None;
@@ -848,6 +893,18 @@ mod tests {
 
     fn passes(request: &str, source: &str) -> bool {
         check_coverage(&host(), &Intent::read(request), source).passed()
+    }
+
+    #[test]
+    fn a_span_stored_and_read_at_one_event_measures_nothing() {
+        let one = "tracepoint:block:block_rq_issue { @t[tid] = nsecs; }\n\
+                   t:block:block_rq_issue /@t[tid]/ { @us = hist((nsecs - @t[tid]) / 1000); delete(@t[tid]); }";
+        let m = span_within_one_event(one).expect("flagged");
+        assert!(m.contains("block:block_rq_issue"), "{m}");
+        assert!(!passes("how long do block requests take", one));
+        let two = "tracepoint:block:block_rq_issue { @t[args->dev, args->sector] = nsecs; }\n\
+                   tracepoint:block:block_rq_complete /@t[args->dev, args->sector]/ { @us = hist((nsecs - @t[args->dev, args->sector]) / 1000); }";
+        assert_eq!(span_within_one_event(two), None);
     }
 
     #[test]

@@ -242,6 +242,11 @@ pub struct Intent {
     pub threshold: Option<i128>,
     /// The period of output the request states, in seconds ("every 5 seconds": 5).
     pub period_s: Option<u64>,
+    /// What the request groups by, phrase by phrase, as lowercase words: "per process name"
+    /// → [process, name]; "broken down by process name and destination port" → [process,
+    /// name, and, destination, port]. Each phrase ends at a clause's end and has at most six
+    /// words. "by" is also agentive ("written by cron"): a phrase is what might be a key.
+    pub group_phrases: Vec<Vec<String>>,
     /// Activity the request filters away.
     pub exclusions: Vec<Exclusion>,
     /// The request with the kernel's words for what it says appended (for retrieval).
@@ -325,6 +330,7 @@ impl Intent {
             time_unit,
             threshold: threshold(v, &ascii_lower),
             period_s: period(v, &ascii_lower),
+            group_phrases: group_phrases(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
             subjects: subject_words(v, text, &ascii_lower, &concepts),
@@ -364,6 +370,13 @@ impl Intent {
                 .ascii_lower
                 .match_indices(prefix)
                 .any(|(i, _)| i == 0 || !self.ascii_lower.as_bytes()[i - 1].is_ascii_alphanumeric())
+    }
+
+    /// The request's words, lowercase (split at anything but ASCII letters and digits).
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.ascii_lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
     }
 
     /// The request quotes `s` ('s', "s" or `s`), case-insensitively.
@@ -496,6 +509,25 @@ fn period(v: &Vocabulary, lower: &str) -> Option<u64> {
     let n: u64 = c.get(1)?.as_str().parse().ok()?;
     let minutes = c.get(2).is_some_and(|u| u.as_str().starts_with('m'));
     Some(if minutes { n.saturating_mul(60) } else { n }.max(1))
+}
+
+/// See [`Intent::group_phrases`].
+fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
+    let Some(re) = v.extracts.get(&Extract::GroupBy) else {
+        return Vec::new();
+    };
+    re.captures_iter(lower)
+        .filter_map(|c| c.get(1))
+        .map(|m| {
+            m.as_str()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .take(6)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// The words of the clauses that set something apart ("skip the rename every execve does").

@@ -38,6 +38,8 @@ pub enum Extract {
     Threshold,
     /// How often the output is wanted ("every 5 seconds").
     Period,
+    /// What a tally is kept per ("per process name", "broken down by port").
+    GroupBy,
 }
 
 #[derive(Debug, Deserialize)]

@@ -147,7 +147,9 @@ impl Knowledge {
 
     /// What the request is about, as this host's attach points see it (see [`subject`]).
     pub fn subjects(&self, intent: &Intent) -> Vec<subject::Subject> {
-        self.subject_index.subjects(&self.catalog, intent)
+        let mut subjects = self.subject_index.subjects(&self.catalog, intent);
+        subjects.extend(self.subject_index.spelled(intent));
+        subjects
     }
 
     pub fn example_count(&self) -> usize {
@@ -316,6 +318,7 @@ impl Knowledge {
                     near: vec![true],
                     probes: vec![format!("uprobe:{}:{symbol}", t.path.display())],
                     best: 1.0,
+                    spelled: false,
                 });
             }
         }

@@ -45,6 +45,10 @@ pub struct Subject {
     pub probes: Vec<String>,
     /// The best score an attach point of this host has for the phrase.
     pub best: f32,
+    /// The request writes every word of one of these attach points' event names
+    /// ("signals the system generates": signal_generate): it names the event, and the subject
+    /// is held whatever else the request names (see [`SubjectIndex::spelled`]).
+    pub spelled: bool,
 }
 
 impl Subject {
@@ -93,7 +97,7 @@ pub fn enforced_up_to(
     subjects
         .iter()
         .filter_map(|s| {
-            if subject_check || s.named_by_vocabulary() {
+            if subject_check || s.named_by_vocabulary() || s.spelled {
                 Some(s.clone())
             } else {
                 index.narrow(s, max_df?)
@@ -410,6 +414,7 @@ impl SubjectIndex {
             near: stats.iter().map(|(_, near)| *near).collect(),
             probes: Vec::new(),
             best: 0.0,
+            spelled: false,
         };
         let mut scored: Vec<(&str, f32)> = self
             .docs
@@ -429,6 +434,75 @@ impl SubjectIndex {
             .map(|(name, _)| name.to_owned())
             .collect();
         s
+    }
+
+    /// The tracepoints whose whole event name the request writes among its subject words, in
+    /// any order (`signal_generate` in "every signal the system generates"), as one subject of
+    /// those words: a request that spells an event's name asks about that event, even when it
+    /// also names a call ("not only kill()"). Syscall tracepoints are left to the syscall
+    /// grounding; one-word names are not spelled (they are ordinary subjects). `None` when the
+    /// request spells no name.
+    pub fn spelled(&self, intent: &Intent) -> Option<Subject> {
+        let request: Vec<(usize, String)> = intent
+            .subjects
+            .iter()
+            .enumerate()
+            .flat_map(|(i, w)| bm25::terms(&w.word).into_iter().map(move |t| (i, t)))
+            .collect();
+        let mut used: BTreeSet<usize> = BTreeSet::new();
+        let mut events: Vec<&str> = Vec::new();
+        for (name, _) in &self.docs {
+            let Some(event) = name
+                .strip_prefix("tracepoint:")
+                .and_then(|t| t.split_once(':'))
+                .map(|(_, event)| event)
+            else {
+                continue;
+            };
+            if event.starts_with("sys_enter_") || event.starts_with("sys_exit_") {
+                continue;
+            }
+            let terms = bm25::terms(event);
+            if terms.len() < 2 || terms.len() != event.split('_').count() {
+                continue;
+            }
+            let found: Vec<usize> = terms
+                .iter()
+                .filter_map(|t| {
+                    request
+                        .iter()
+                        .find(|(_, r)| r == t)
+                        .map(|(i, _)| *i)
+                })
+                .collect();
+            if found.len() == terms.len() {
+                used.extend(found);
+                events.push(name);
+            }
+        }
+        if used.is_empty() {
+            return None;
+        }
+        let n = self.docs.len().max(1) as f32;
+        let (words, stats): (Vec<_>, Vec<_>) = used
+            .into_iter()
+            .map(|i| {
+                let w = intent.subjects[i].clone();
+                let df = self
+                    .docs
+                    .iter()
+                    .filter(|(_, words)| Self::names_whole(words, &w))
+                    .count();
+                let weight = (n / df.max(1) as f32).ln().max(0.1);
+                ((w, weight), (df, true))
+            })
+            .unzip();
+        // The spelled events come first among the attach points named for the subject.
+        let rank = |name: &str| events.iter().position(|e| *e == name).unwrap_or(usize::MAX);
+        let mut s = self.best_for(words, stats, &rank);
+        s.probes.retain(|p| events.contains(&p.as_str()));
+        s.spelled = true;
+        Some(s)
     }
 
     /// A subject's rare words (at most `max_df` attach points have each in their names, one of
