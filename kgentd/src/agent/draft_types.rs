@@ -27,6 +27,9 @@
 //!   members belong to the family's own struct, cast to it: `sin_*` to `struct sockaddr_in`
 //!   (ip(7)), `sin6_*` to `struct sockaddr_in6` (ipv6(7)), `sun_*` to `struct sockaddr_un`
 //!   (unix(7));
+//! - a printf whose values are all string literals (a column header) with a conversion letter
+//!   or an argument count that does not fit them: the constant text it means is printed
+//!   (printf(3) widths kept), see `constant_printfs`;
 //! - an address array used as a map key (`@[args->daddr]`): bpftrace refuses it ("context
 //!   cannot be used as a map key"); the key becomes `ntop(args->daddr)`, the address as text.
 //!
@@ -262,7 +265,121 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
                 .unwrap_or(k + 1);
         }
     }
-    (fix.edits.apply(source), fix.notes)
+    let mut source = fix.edits.apply(source);
+    let (constant, n) = constant_printfs(&source);
+    if !n.is_empty() {
+        source = constant;
+        fix.notes.extend(n);
+    }
+    (source, fix.notes)
+}
+
+/// A printf whose values are all string literals (a column header: `printf("%-6s %-6d\n",
+/// "PID", "UID")`) prints constant text: it becomes that text (`printf("PID    UID\n")`), each
+/// literal padded as its conversion says (printf(3): `-` left-justifies, the digits are the
+/// field width). The model's headers often get a conversion letter or the argument count
+/// wrong, which bpftrace rejects ("%d specifier expects a value of type integer", "Not
+/// enough arguments for format string"); the text is what was meant. Consistent ones (every
+/// conversion `%s`, one literal each) are left as written.
+fn constant_printfs(source: &str) -> (String, Vec<String>) {
+    let toks = expr::tokens(source, 0..source.len());
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for call in expr::calls(&toks, "printf") {
+        let Some((format, values)) = call.args.split_first() else {
+            continue;
+        };
+        let literal = |span: &Range<usize>| -> Option<&str> {
+            let inside: Vec<&Token> = toks
+                .iter()
+                .filter(|t| t.span.start >= span.start && t.span.end <= span.end)
+                .collect();
+            match inside.as_slice() {
+                [t] if matches!(t.tok, Tok::Str(_)) => source
+                    .get(t.span.clone())
+                    .and_then(|s| s.strip_prefix('"'))
+                    .and_then(|s| s.strip_suffix('"')),
+                _ => None,
+            }
+        };
+        let Some(fmt) = literal(format) else { continue };
+        let Some(texts) = values.iter().map(literal).collect::<Option<Vec<&str>>>() else {
+            continue;
+        };
+        if texts.is_empty() {
+            continue;
+        }
+        let convs = expr::conversions(fmt);
+        if convs.len() == texts.len() && convs.iter().all(|c| c.letter == 's') {
+            continue;
+        }
+        let Some(rendered) = render_constant(fmt, &texts) else {
+            continue;
+        };
+        edits.replace(call.span.clone(), format!("printf(\"{rendered}\")"));
+        notes.push(format!(
+            "a printf of constant text ({} literal{} for \"{fmt}\") is printed as the text itself: bpftrace checks each conversion against its argument's type and count",
+            texts.len(),
+            if texts.len() == 1 { "" } else { "s" }
+        ));
+    }
+    (edits.apply(source), notes)
+}
+
+/// A format's text with each conversion replaced by the next literal (an empty one once they
+/// run out), padded to the conversion's width; `None` for a conversion it cannot read.
+fn render_constant(fmt: &str, texts: &[&str]) -> Option<String> {
+    let bytes = fmt.as_bytes();
+    let mut out = String::new();
+    let mut next = texts.iter();
+    let mut k = 0;
+    while k < bytes.len() {
+        if bytes[k] != b'%' {
+            let end = fmt[k..].find('%').map_or(fmt.len(), |i| k + i);
+            out.push_str(&fmt[k..end]);
+            k = end;
+            continue;
+        }
+        if bytes.get(k + 1) == Some(&b'%') {
+            out.push_str("%%");
+            k += 2;
+            continue;
+        }
+        k += 1;
+        let mut left = false;
+        while let Some(b) = bytes.get(k).filter(|b| b"-+ #0".contains(b)) {
+            left |= *b == b'-';
+            k += 1;
+        }
+        let width_start = k;
+        while bytes.get(k).is_some_and(u8::is_ascii_digit) {
+            k += 1;
+        }
+        let width: usize = fmt[width_start..k].parse().unwrap_or(0);
+        if bytes.get(k) == Some(&b'.') {
+            k += 1;
+            while bytes.get(k).is_some_and(u8::is_ascii_digit) {
+                k += 1;
+            }
+        }
+        while bytes.get(k).is_some_and(|b| b"hlzjtL".contains(b)) {
+            k += 1;
+        }
+        if !bytes.get(k).is_some_and(u8::is_ascii_alphabetic) {
+            return None;
+        }
+        k += 1;
+        let text = next.next().copied().unwrap_or("").replace('%', "%%");
+        let pad = " ".repeat(width.saturating_sub(text.chars().count()));
+        if left {
+            out.push_str(&text);
+            out.push_str(&pad);
+        } else {
+            out.push_str(&pad);
+            out.push_str(&text);
+        }
+    }
+    Some(out)
 }
 
 /// One block's tokens and what the catalog says about them.
@@ -846,4 +963,20 @@ mod tests {
             assert_eq!((fixed.as_str(), notes.len()), (src, 0));
         }
     }
+
+    #[test]
+    fn a_header_printf_of_literals_becomes_its_text() {
+        let src = "BEGIN { printf(\"%-6s %-8s %d\\n\", \"PID\", \"COMM\", \"RET\"); }\n\
+                   BEGIN { printf(\"%-6s %s %s\\n\", \"A\", \"B\"); }\n\
+                   BEGIN { printf(\"%-4s|%s\\n\", \"X\", \"Y\"); }\n\
+                   BEGIN { printf(\"%d %s\\n\", pid, \"Y\"); }";
+        let (out, notes) = constant_printfs(src);
+        assert!(out.contains("printf(\"PID    COMM     RET\\n\")"), "{out}");
+        assert!(out.contains("printf(\"A      B \\n\")"), "{out}");
+        // Consistent, or not all constant: as written.
+        assert!(out.contains("printf(\"%-4s|%s\\n\", \"X\", \"Y\")"), "{out}");
+        assert!(out.contains("printf(\"%d %s\\n\", pid, \"Y\")"), "{out}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
 }

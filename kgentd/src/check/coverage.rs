@@ -539,37 +539,51 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
 /// nanoseconds between two handlers of one event, not anything the request asks about: a span
 /// runs from one event to another (an entry to its return, an issue to its completion).
 fn span_within_one_event(source: &str) -> Option<String> {
-    static STORED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(@\w+)\s*\[[^\]]*\]\s*=\s*nsecs\b").expect("static regex"));
-    static READ: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"nsecs\s*-\s*(@\w+)").expect("static regex"));
+    static STORED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w+)\s*(?:\[([^\]]*)\])?\s*=\s*nsecs\b").expect("static regex")
+    });
+    static READ: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"nsecs\s*-\s*(@\w+)(?:\s*\[([^\]]*)\])?").expect("static regex")
+    });
     let blocks = probe_blocks(&strip_comments(source));
-    let probes_where = |re: &Regex, map: &str| -> BTreeSet<String> {
-        blocks
-            .iter()
-            .filter(|b| {
-                re.captures_iter(&b.body)
-                    .any(|c| c.get(1).is_some_and(|m| m.as_str() == map))
-            })
-            .flat_map(|b| b.probes.iter())
-            .map(|p| {
-                let prefix = if p.is_tracepoint() { "tracepoint" } else { p.prefix.as_str() };
-                format!("{prefix}:{}", p.target)
-            })
-            .collect()
+    // (map, its key as written) → the probes where it is stored / read.
+    let uses = |re: &Regex| -> BTreeSet<(String, String, String)> {
+        let mut out = BTreeSet::new();
+        for b in &blocks {
+            for c in re.captures_iter(&b.body) {
+                let map = c.get(1).map_or("", |m| m.as_str()).to_owned();
+                let key: String = c
+                    .get(2)
+                    .map_or("", |m| m.as_str())
+                    .split_whitespace()
+                    .collect();
+                for p in &b.probes {
+                    let prefix = if p.is_tracepoint() { "tracepoint" } else { p.prefix.as_str() };
+                    out.insert((map.clone(), key.clone(), format!("{prefix}:{}", p.target)));
+                }
+            }
+        }
+        out
     };
-    let maps: BTreeSet<String> = blocks
-        .iter()
-        .flat_map(|b| READ.captures_iter(&b.body).filter_map(|c| c.get(1)))
-        .map(|m| m.as_str().to_owned())
-        .collect();
+    let stored = uses(&STORED);
+    let read = uses(&READ);
+    // A span is within one event when its map is stored at that one probe only and read,
+    // under the same key, at that probe only: keyed differently (sched_switch's next_pid
+    // stored, prev_pid read), it runs from one task's switch to another's.
+    let maps: BTreeSet<String> = read.iter().map(|(m, _, _)| m.clone()).collect();
     maps.into_iter().find_map(|map| {
-        let stored = probes_where(&STORED, &map);
-        let read = probes_where(&READ, &map);
-        (stored.len() == 1 && stored == read).then(|| {
+        let at = |set: &BTreeSet<(String, String, String)>| -> BTreeSet<(String, String)> {
+            set.iter()
+                .filter(|(m, _, _)| *m == map)
+                .map(|(_, k, p)| (k.clone(), p.clone()))
+                .collect()
+        };
+        let (s, r) = (at(&stored), at(&read));
+        let probes: BTreeSet<&String> = s.iter().chain(&r).map(|(_, p)| p).collect();
+        (probes.len() == 1 && !s.is_empty() && s == r).then(|| {
             format!(
-                "{map} is stored and read at the same event ({}): the span is the time between two handlers of one event, near zero; time it from the event where it starts to the one where it ends",
-                stored.iter().next().map_or("", |p| p.as_str())
+                "{map} is stored and read under the same key at the same event ({}): the span is the time between two handlers of one event, near zero; time it from the event where it starts to the one where it ends",
+                probes.iter().next().map_or("", |p| p.as_str())
             )
         })
     })
@@ -905,6 +919,9 @@ mod tests {
         let two = "tracepoint:block:block_rq_issue { @t[args->dev, args->sector] = nsecs; }\n\
                    tracepoint:block:block_rq_complete /@t[args->dev, args->sector]/ { @us = hist((nsecs - @t[args->dev, args->sector]) / 1000); }";
         assert_eq!(span_within_one_event(two), None);
+        // Keyed by different tasks at one event: a span from one's switch to the other's.
+        let switch = "tracepoint:sched:sched_switch { if (@s[cpu, args->prev_pid]) { @t = sum(nsecs - @s[cpu, args->prev_pid]); } @s[cpu, args->next_pid] = nsecs; }";
+        assert_eq!(span_within_one_event(switch), None);
     }
 
     #[test]
