@@ -585,3 +585,26 @@ async fn an_unexercised_program_that_passes_over_the_best_match_is_refused() {
     assert!(refused, "{events:#?}");
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_cut_off_at_the_token_limit_is_told_so() {
+    // The reply used every token it was allowed: the program stops mid-string.
+    let cut = "```bpftrace\ntracepoint:syscalls:sys_enter_openat { printf(\"%d %s %s\n```";
+    let backend = kgentd::llm::ScriptedBackend::new(
+        "test script",
+        vec![cut.to_string(), GOOD_OPENAT.to_string()],
+    )
+    .expect("replies");
+    let d = TestDaemon::with_backend(std::sync::Arc::new(backend), |c| {
+        c.agent.max_reply_tokens = (cut.len() / 4) as u32
+    })
+    .await;
+    let events = ask_all(&mut d.client().await, REQUEST, 4)
+        .await
+        .expect("ask");
+    let answer = final_answer(&events).expect("an answer after the cut-off draft");
+    assert_eq!(answer.iterations, 2);
+    let repair = prompt_at(&d, &answer.request_id, 2).await;
+    assert!(repair.contains("token limit"), "{repair}");
+    d.stop().await;
+}

@@ -829,6 +829,17 @@ impl<'a, 'r> Session<'a, 'r> {
                 ),
             ));
         }
+        // A free-form reply that used every token it was allowed was cut off mid-program
+        // (bpftrace then reports an unterminated string or an unexpected end of file): the
+        // model is told why, or it writes the same long program again.
+        let limit = u64::from(self.agent.config.max_reply_tokens);
+        let diag = if strategy == Strategy::FreeForm && completion.completion_tokens >= limit {
+            format!(
+                "{diag}\nThe reply stopped at the {limit}-token limit, so the program was cut off: write a shorter one (no header lines, no comments, only what the request asks for)."
+            )
+        } else {
+            diag
+        };
         mem.feedback = Some((target.fenced(&source), target.repair_prompt(&diag)));
         Step::Retry
     }
