@@ -469,10 +469,10 @@ pub struct EventKeys {
 
 /// The keys of a tally, matched against what the request groups by ([`Intent::group_phrases`]):
 ///
-/// - "by <thing> name", where the thing is a word of the FROM event's name ("by softirq name"
+/// - "by <thing> name", where the thing is a word of the FROM event's name ("per softirq name"
 ///   at softirq_entry, "by handler name" at irq_handler_entry), keys by the event's own name
 ///   field: one literally called `name`, or the one field the kernel prints by name. Not by
-///   `comm`, which is the name of the process the event interrupted, if any. A thing that is
+///   `comm`, the name of whichever process the event interrupted. A thing that is
 ///   a task ("process", "task": the `not_subjects` words) is left to `comm`.
 /// - A field key whose name the request does not use anywhere (no part of it starts or is
 ///   started by a request word: `dport`/port, `saddr`/address, `error_code`/error), and that
@@ -712,7 +712,7 @@ mod tests {
         let irq = [event("softirq_entry", &["vec"], &["vec"])];
         let mut q =
             parse("SELECT comm, count() FROM tracepoint:irq:softirq_entry GROUP BY comm").unwrap();
-        let notes = keys(&mut q, &Intent::read("tally deferred interrupt work by softirq name"), &irq);
+        let notes = keys(&mut q, &Intent::read("tally deferred interrupt work per softirq name"), &irq);
         assert_eq!(keys_of(&q), ["args->vec"], "{notes:?}");
         assert!(notes[0].contains("not comm"), "{notes:?}");
         let hard = [event("irq_handler_entry", &["irq", "name"], &[])];

@@ -242,9 +242,8 @@ pub struct Intent {
     pub threshold: Option<i128>,
     /// The period of output the request states, in seconds ("every 5 seconds": 5).
     pub period_s: Option<u64>,
-    /// What the request groups by, phrase by phrase, as lowercase words: "per process name"
-    /// → [process, name]; "broken down by process name and destination port" → [process,
-    /// name, and, destination, port]. Each phrase ends at a clause's end and has at most six
+    /// What the request groups by, phrase by phrase, as lowercase words: "per cpu" → [cpu];
+    /// "split by program and remote port" → [program, and, remote, port]. Each phrase ends at a clause's end and has at most six
     /// words. "by" is also agentive ("written by cron"): a phrase is what might be a key.
     pub group_phrases: Vec<Vec<String>>,
     /// Activity the request filters away.

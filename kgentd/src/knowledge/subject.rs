@@ -46,7 +46,7 @@ pub struct Subject {
     /// The best score an attach point of this host has for the phrase.
     pub best: f32,
     /// The request writes every word of one of these attach points' event names
-    /// ("signals the system generates": signal_generate): it names the event, and the subject
+    /// ("signals the kernel raises or generates": signal_generate): it names the event, and the subject
     /// is held whatever else the request names (see [`SubjectIndex::spelled`]).
     pub spelled: bool,
 }
@@ -437,7 +437,7 @@ impl SubjectIndex {
     }
 
     /// The tracepoints whose whole event name the request writes among its subject words, in
-    /// any order (`signal_generate` in "every signal the system generates"), as one subject of
+    /// any order (`signal_generate` in "which signals did the kernel generate"), as one subject of
     /// those words: a request that spells an event's name asks about that event, even when it
     /// also names a call ("not only kill()"). Syscall tracepoints are left to the syscall
     /// grounding; one-word names are not spelled (they are ordinary subjects). `None` when the
