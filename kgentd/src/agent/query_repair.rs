@@ -607,7 +607,7 @@ fn used_by(field: &str, words: &[&str]) -> bool {
         .split('_')
         .filter(|part| part.len() >= 2)
         .any(|part| {
-            let bare = if part.len() >= 4 { &part[1..] } else { part };
+            let bare = if part.len() >= 4 { part.get(1..).unwrap_or(part) } else { part };
             words.iter().any(|w| {
                 let close = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
                 *w == part || close(part, w) || close(w, part) || close(bare, w)
