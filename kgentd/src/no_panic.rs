@@ -247,6 +247,12 @@ proptest! {
         let _ = intent.to_string();
         if let Ok(mut q) = query::parse_reply(&text) {
             let _ = query_repair::normalize(&mut q, &intent);
+            let events = [query_repair::EventKeys {
+                event: request.chars().take(12).collect(),
+                fields: vec!["name".into(), text.chars().take(6).collect()],
+                named: vec![request.chars().rev().take(4).collect()],
+            }];
+            let _ = query_repair::keys(&mut q, &intent, &events);
             let _ = query_repair::prune_filter(&mut q, &intent);
             if !q.from.iter().any(|p| p.starts_with("uprobe:") || p.starts_with("uretprobe:")) {
                 let _ = compile(&host(), query_facts(), &q);
