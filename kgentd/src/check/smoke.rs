@@ -11,6 +11,7 @@
 //! This module runs bpftrace through the toolchain's supervisor (a short-lived child in its own
 //! process group, killed on every exit path); it does not go through `exec`'s jobs, which are
 //! for approved programs.
+use std::sync::LazyLock;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 use super::{Check, CheckKind, Evidence};
 use crate::intent::{Concept, Exclusion, Intent};
 use crate::knowledge::syscall_variants;
+use crate::toolchain::bpftrace::strip_comments;
 use crate::toolchain::bpftrace::supervisor::{AtBegin, NotReady, Output, Supervisor};
 use crate::toolchain::bpftrace::{condense, probe_blocks, ProbeSpec};
 
@@ -145,6 +147,23 @@ pub fn expectation(intent: &Intent) -> Expectation {
         renames_self: intent.asks(Concept::RenamesSelf),
         exec_renames_excluded: intent.asks(Concept::ExecRenamesExcluded),
     }
+}
+
+/// [`expectation`], for this program: a program whose only "what" is the kernel's own names
+/// for its events' categories (a `__print_symbolic` table kgent fills, `@kq_name_*`: softirq
+/// vectors, writeback reasons) and that reports no task, file or address cannot show the
+/// workload, whatever the workload does; its lines are judged without it.
+pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
+    static IDENTITY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(comm|pid|tid|uid|cgroup|str|ntop|path|kstack|ustack|args\s*->\s*\w*(name|comm|pid|port|addr|filename))\b")
+            .expect("static regex")
+    });
+    let mut expect = expectation(intent);
+    let code = strip_comments(source);
+    if expect.identifies && code.contains("@kq_name_") && !IDENTITY.is_match(&code) {
+        expect.identifies = false;
+    }
+    expect
 }
 
 /// Why the trigger cannot exercise `source`, when none of its event probes is something the
@@ -300,7 +319,7 @@ pub async fn check_smoke_run(
     let started = Instant::now();
     let named = intent.process_name.as_deref();
     let (passed, evidence) = match run(bpftrace, source, attach_timeout, named).await {
-        Ok(obs) => match judge(&expectation(intent), &obs) {
+        Ok(obs) => match judge(&expectation_for(intent, source), &obs) {
             Ok(shown) => (true, Evidence::Report(shown)),
             Err(problem) => (
                 false,
@@ -839,4 +858,19 @@ mod tests {
         assert!(e.contains("network byte order"), "{e}");
         assert!(judge(&want, &obs(&["kgent-smoke 127.0.0.1:41000"])).is_ok());
     }
+
+    #[test]
+    fn kernel_category_names_alone_need_not_show_the_workload() {
+        let intent = Intent::read("count each kind of softirq by its name");
+        assert!(expectation(&intent).identifies);
+        let by_name = "BEGIN { @kq_name_vec[3] = \"NET_RX\"; }\n\
+                       tracepoint:irq:softirq_entry { @n[@kq_name_vec[args->vec]] = count(); }";
+        assert!(!expectation_for(&intent, by_name).identifies);
+        let with_comm = "BEGIN { @kq_name_vec[3] = \"NET_RX\"; }\n\
+                         tracepoint:irq:softirq_entry { @n[comm, @kq_name_vec[args->vec]] = count(); }";
+        assert!(expectation_for(&intent, with_comm).identifies);
+        let plain = "tracepoint:irq:softirq_entry { @n[args->vec] = count(); }";
+        assert!(expectation_for(&intent, plain).identifies);
+    }
+
 }
