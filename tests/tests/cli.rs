@@ -417,7 +417,8 @@ fn kgentd_intent_holds_a_rare_word_to_the_attach_point_named_for_it() {
 /// event, even when it also names a syscall, which otherwise turns off the rare-word hold.
 #[test]
 fn kgentd_intent_holds_an_event_whose_name_the_request_spells() {
-    let request = "not just kill(2): each signal the kernel generates for any task, with its number";
+    let request =
+        "not just kill(2): each signal the kernel generates for any task, with its number";
     let (code, out) = judge_with_intent(
         request,
         "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", args->pid, args->sig); }",

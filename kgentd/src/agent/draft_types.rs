@@ -974,9 +974,11 @@ mod tests {
         assert!(out.contains("printf(\"PID    COMM     RET\\n\")"), "{out}");
         assert!(out.contains("printf(\"A      B \\n\")"), "{out}");
         // Consistent, or not all constant: as written.
-        assert!(out.contains("printf(\"%-4s|%s\\n\", \"X\", \"Y\")"), "{out}");
+        assert!(
+            out.contains("printf(\"%-4s|%s\\n\", \"X\", \"Y\")"),
+            "{out}"
+        );
         assert!(out.contains("printf(\"%d %s\\n\", pid, \"Y\")"), "{out}");
         assert_eq!(notes.len(), 2, "{notes:?}");
     }
-
 }

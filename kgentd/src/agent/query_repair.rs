@@ -487,8 +487,8 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     if intent.group_phrases.is_empty() || !q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
         return notes;
     }
-    let not_subjects = crate::intent::vocabulary::shipped()
-        .list(crate::intent::vocabulary::List::NotSubjects);
+    let not_subjects =
+        crate::intent::vocabulary::shipped().list(crate::intent::vocabulary::List::NotSubjects);
     let comm = Expr::Term(Term::Builtin("comm".into()));
     // "by <thing> name" → the event's name field.
     let named_thing = intent.group_phrases.iter().find_map(|p| {
@@ -498,10 +498,9 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
                 return None;
             }
             events.iter().find_map(|e| {
-                let names_event = e
-                    .event
-                    .split('_')
-                    .any(|part| part.len() >= 3 && (thing.starts_with(part) || part.starts_with(thing)));
+                let names_event = e.event.split('_').any(|part| {
+                    part.len() >= 3 && (thing.starts_with(part) || part.starts_with(thing))
+                });
                 if !names_event {
                     return None;
                 }
@@ -519,17 +518,21 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     if let Some((thing, event, field)) = named_thing {
         let key = Expr::Term(Term::Field(field.clone()));
         let mut replaced = false;
-        for k in q.group_by.iter_mut().chain(q.select.iter_mut().filter_map(|it| match it {
-            Item::Value(e) => Some(e),
-            Item::Agg(..) => None,
-        })) {
+        for k in q
+            .group_by
+            .iter_mut()
+            .chain(q.select.iter_mut().filter_map(|it| match it {
+                Item::Value(e) => Some(e),
+                Item::Agg(..) => None,
+            }))
+        {
             if *k == comm {
                 *k = key.clone();
                 replaced = true;
             }
         }
-        let present = q.group_by.contains(&key)
-            || q.select.iter().any(|it| *it == Item::Value(key.clone()));
+        let present =
+            q.group_by.contains(&key) || q.select.iter().any(|it| *it == Item::Value(key.clone()));
         if !present {
             q.group_by.push(key.clone());
         }
@@ -583,7 +586,8 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
         ));
     }
     q.group_by.retain(|k| !droppable(k));
-    q.select.retain(|it| !matches!(it, Item::Value(e) if droppable(e)));
+    q.select
+        .retain(|it| !matches!(it, Item::Value(e) if droppable(e)));
     notes
 }
 
@@ -591,7 +595,19 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
 /// process ID, tid the thread ID, cpu the processor, uid the user ID): a word starting with
 /// one of these names the builtin as a key.
 const BUILTIN_WORDS: &[(&str, &[&str])] = &[
-    ("comm", &["process", "program", "command", "comm", "task", "executable", "binar", "app"]),
+    (
+        "comm",
+        &[
+            "process",
+            "program",
+            "command",
+            "comm",
+            "task",
+            "executable",
+            "binar",
+            "app",
+        ],
+    ),
     ("pid", &["pid", "process", "task"]),
     ("tid", &["tid", "thread", "task"]),
     ("cpu", &["cpu", "core", "processor"]),
@@ -607,7 +623,11 @@ fn used_by(field: &str, words: &[&str]) -> bool {
         .split('_')
         .filter(|part| part.len() >= 2)
         .any(|part| {
-            let bare = if part.len() >= 4 { part.get(1..).unwrap_or(part) } else { part };
+            let bare = if part.len() >= 4 {
+                part.get(1..).unwrap_or(part)
+            } else {
+                part
+            };
             words.iter().any(|w| {
                 let close = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
                 *w == part || close(part, w) || close(w, part) || close(bare, w)
@@ -654,12 +674,20 @@ mod tests {
 
     #[test]
     fn a_key_the_request_never_names_is_dropped_when_it_groups_by_another() {
-        let fault = [event("page_fault_user", &["address", "ip", "error_code"], &[])];
+        let fault = [event(
+            "page_fault_user",
+            &["address", "ip", "error_code"],
+            &[],
+        )];
         let mut q = parse(
             "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY comm, args->error_code",
         )
         .unwrap();
-        let notes = keys(&mut q, &Intent::read("tally user-space faults for each command"), &fault);
+        let notes = keys(
+            &mut q,
+            &Intent::read("tally user-space faults for each command"),
+            &fault,
+        );
         assert_eq!(keys_of(&q), ["comm"], "{notes:?}");
         assert_eq!(notes.len(), 1);
         // Named in other words (a part of the field starts a request word): kept.
@@ -667,15 +695,27 @@ mod tests {
             "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY comm, args->error_code",
         )
         .unwrap();
-        keys(&mut q, &Intent::read("faults by program and by error kind"), &fault);
+        keys(
+            &mut q,
+            &Intent::read("faults by program and by error kind"),
+            &fault,
+        );
         assert_eq!(keys_of(&q), ["comm", "args->error_code"]);
         // A plain SELECT value is a key too.
-        let send = [event("sys_enter_sendto", &["fd", "buff", "len", "dport"], &[])];
+        let send = [event(
+            "sys_enter_sendto",
+            &["fd", "buff", "len", "dport"],
+            &[],
+        )];
         let mut q = parse(
             "SELECT comm, args->dport, args->buff, count() FROM tracepoint:syscalls:sys_enter_sendto GROUP BY comm",
         )
         .unwrap();
-        keys(&mut q, &Intent::read("packets sent, grouped by sender and destination port"), &send);
+        keys(
+            &mut q,
+            &Intent::read("packets sent, grouped by sender and destination port"),
+            &send,
+        );
         let shown: Vec<String> = q.select.iter().map(|it| format!("{it:?}")).collect();
         assert!(!shown.iter().any(|s| s.contains("buff")), "{shown:?}");
         assert!(shown.iter().any(|s| s.contains("dport")), "{shown:?}");
@@ -683,13 +723,18 @@ mod tests {
 
     #[test]
     fn keys_are_left_alone_without_a_grouping_phrase_or_with_one_key() {
-        let fault = [event("page_fault_user", &["address", "ip", "error_code"], &[])];
+        let fault = [event(
+            "page_fault_user",
+            &["address", "ip", "error_code"],
+            &[],
+        )];
         let text = "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY comm, args->error_code";
         let mut q = parse(text).unwrap();
         assert!(keys(&mut q, &Intent::read("count user page faults"), &fault).is_empty());
         assert_eq!(q, parse(text).unwrap());
         // The only key is never dropped.
-        let text = "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY args->error_code";
+        let text =
+            "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY args->error_code";
         let mut q = parse(text).unwrap();
         assert!(keys(&mut q, &Intent::read("faults per minute"), &fault).is_empty());
         assert_eq!(q, parse(text).unwrap());
@@ -697,7 +742,11 @@ mod tests {
         let raw = [event("sys_enter", &["id", "args"], &[])];
         let text = "SELECT count() FROM tracepoint:raw_syscalls:sys_enter GROUP BY comm, args->id";
         let mut q = parse(text).unwrap();
-        keys(&mut q, &Intent::read("calls by each process, per system call"), &raw);
+        keys(
+            &mut q,
+            &Intent::read("calls by each process, per system call"),
+            &raw,
+        );
         assert_eq!(q, parse(text).unwrap());
         // A field the kernel prints by name is a category, kept.
         let irq = [event("softirq_entry", &["vec"], &["vec"])];
@@ -712,15 +761,27 @@ mod tests {
         let irq = [event("softirq_entry", &["vec"], &["vec"])];
         let mut q =
             parse("SELECT comm, count() FROM tracepoint:irq:softirq_entry GROUP BY comm").unwrap();
-        let notes = keys(&mut q, &Intent::read("tally deferred interrupt work per softirq name"), &irq);
+        let notes = keys(
+            &mut q,
+            &Intent::read("tally deferred interrupt work per softirq name"),
+            &irq,
+        );
         assert_eq!(keys_of(&q), ["args->vec"], "{notes:?}");
         assert!(notes[0].contains("not comm"), "{notes:?}");
         let hard = [event("irq_handler_entry", &["irq", "name"], &[])];
         let mut q = parse("SELECT count() FROM tracepoint:irq:irq_handler_entry").unwrap();
-        keys(&mut q, &Intent::read("interrupts seen, per handler name"), &hard);
+        keys(
+            &mut q,
+            &Intent::read("interrupts seen, per handler name"),
+            &hard,
+        );
         assert_eq!(keys_of(&q), ["args->name"]);
         // "process name" is comm's.
-        let exec = [event("sched_process_exec", &["filename", "pid", "old_pid"], &[])];
+        let exec = [event(
+            "sched_process_exec",
+            &["filename", "pid", "old_pid"],
+            &[],
+        )];
         let text = "SELECT count() FROM tracepoint:sched:sched_process_exec GROUP BY comm";
         let mut q = parse(text).unwrap();
         keys(&mut q, &Intent::read("execs per process name"), &exec);

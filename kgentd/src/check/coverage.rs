@@ -558,7 +558,11 @@ fn span_within_one_event(source: &str) -> Option<String> {
                     .split_whitespace()
                     .collect();
                 for p in &b.probes {
-                    let prefix = if p.is_tracepoint() { "tracepoint" } else { p.prefix.as_str() };
+                    let prefix = if p.is_tracepoint() {
+                        "tracepoint"
+                    } else {
+                        p.prefix.as_str()
+                    };
                     out.insert((map.clone(), key.clone(), format!("{prefix}:{}", p.target)));
                 }
             }

@@ -11,10 +11,10 @@
 //! This module runs bpftrace through the toolchain's supervisor (a short-lived child in its own
 //! process group, killed on every exit path); it does not go through `exec`'s jobs, which are
 //! for approved programs.
-use std::sync::LazyLock;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use regex::Regex;
@@ -872,5 +872,4 @@ mod tests {
         let plain = "tracepoint:irq:softirq_entry { @n[args->vec] = count(); }";
         assert!(expectation_for(&intent, plain).identifies);
     }
-
 }

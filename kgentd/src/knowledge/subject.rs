@@ -468,12 +468,7 @@ impl SubjectIndex {
             }
             let found: Vec<usize> = terms
                 .iter()
-                .filter_map(|t| {
-                    request
-                        .iter()
-                        .find(|(_, r)| r == t)
-                        .map(|(i, _)| *i)
-                })
+                .filter_map(|t| request.iter().find(|(_, r)| r == t).map(|(i, _)| *i))
                 .collect();
             if found.len() == terms.len() {
                 used.extend(found);
