@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kgent_tests::{ask_all, final_answer, proto, TestDaemon};
+use kgent_tests::{ask_all, final_answer, final_no_answer, proto, TestDaemon};
 use kgentd::check::{check_bpftrace_load, check_smoke_run};
 use kgentd::config::ModelConfig;
 use kgentd::host::HostFacts;
@@ -400,5 +400,45 @@ async fn a_query_on_a_syscall_entry_that_reads_the_return_value_moves_to_its_exi
         "{}",
         answer.program
     );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_the_request_spells_is_the_query_scope_even_beside_a_named_call() {
+    // The request spells signal_generate's name and names kill(2): FROM is not narrowed to
+    // kill, which the subject check would refuse every time.
+    let q = "SELECT args->pid, args->sig FROM tracepoint:signal:signal_generate";
+    let backend = ScriptedBackend::new("spelled script", vec![q.into()])
+        .expect("replies")
+        .claiming_grammar();
+    let d = TestDaemon::with_backend(Arc::new(backend), |_| {}).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "beyond kill(2): list each signal the kernel generates, with the receiving pid and the signal number",
+        1,
+    )
+    .await
+    .expect("ask");
+    let request_id = match (final_answer(&events), final_no_answer(&events)) {
+        (Some(a), _) => a.request_id.clone(),
+        (_, Some(n)) => n.request_id.clone(),
+        _ => panic!("the ask ended: {events:#?}"),
+    };
+    let rec = d
+        .client()
+        .await
+        .get_request(proto::GetRequestRequest { id: request_id })
+        .await
+        .expect("get_request")
+        .into_inner();
+    let scope = rec
+        .transcript
+        .iter()
+        .find(|e| e.text.contains("query step: FROM"))
+        .map(|e| e.text.clone())
+        .expect("the query step's scope is recorded");
+    assert!(scope.contains("signal:signal_generate"), "{scope}");
+    assert!(!scope.contains("sys_enter_kill"), "{scope}");
+    assert!(!scope.contains("narrowed"), "{scope}");
     d.stop().await;
 }

@@ -45,7 +45,20 @@ pub fn scope(
         .filter(|c| !traced_syscall(c))
         .collect();
     let mut g = grounding.clone();
-    let mut from = named_calls(&named_tps, &called, &mut g);
+    // An event whose whole name the request spells is held by the subject check (see
+    // `knowledge::subject::SubjectIndex::spelled`): FROM is those events, not the calls the
+    // request also names ("not only kill()"), which would fail it every time.
+    let spelled: Vec<&str> = grounding
+        .subjects
+        .iter()
+        .filter(|s| s.spelled)
+        .flat_map(|s| s.probes.iter().map(String::as_str))
+        .collect();
+    let mut from = if spelled.is_empty() {
+        named_calls(&named_tps, &called, &mut g)
+    } else {
+        Vec::new()
+    };
     let focused = !from.is_empty();
     if focused {
         g.tracepoints.retain(|t| named_tps.contains(&t.probe()));
@@ -56,6 +69,14 @@ pub fn scope(
         g.uprobes.retain(|u| !u.symbols.is_empty());
     } else {
         from = offered(allowed);
+        let of_spelled: Vec<AllowedProbe> = from
+            .iter()
+            .filter(|p| spelled.contains(&p.name.as_str()))
+            .cloned()
+            .collect();
+        if !of_spelled.is_empty() {
+            from = of_spelled;
+        }
     }
     let fields = readable_fields(host, &from, &mut g);
     let coded_fields = probe_facts(&from, &fields, &mut g, intent);
