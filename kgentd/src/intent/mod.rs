@@ -510,6 +510,13 @@ fn period(v: &Vocabulary, lower: &str) -> Option<u64> {
     Some(if minutes { n.saturating_mul(60) } else { n }.max(1))
 }
 
+/// The words of a captured clause: runs of ASCII letters, digits and `_`.
+fn clause_words(clause: &str) -> impl Iterator<Item = &str> {
+    clause
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+}
+
 /// See [`Intent::group_phrases`].
 fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
     let Some(re) = v.extracts.get(&Extract::GroupBy) else {
@@ -518,9 +525,7 @@ fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
     re.captures_iter(lower)
         .filter_map(|c| c.get(1))
         .map(|m| {
-            m.as_str()
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .filter(|w| !w.is_empty())
+            clause_words(m.as_str())
                 .take(6)
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
@@ -537,9 +542,7 @@ fn set_apart(v: &Vocabulary, lower: &str) -> Vec<String> {
     re.captures_iter(lower)
         .filter_map(|c| c.get(1))
         .flat_map(|m| {
-            m.as_str()
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .filter(|w| !w.is_empty())
+            clause_words(m.as_str())
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
         })
