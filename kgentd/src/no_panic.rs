@@ -249,9 +249,10 @@ proptest! {
             let _ = query_repair::normalize(&mut q, &intent);
             let events = [query_repair::EventKeys {
                 event: request.chars().take(12).collect(),
-                fields: vec!["name".into(), text.chars().take(6).collect()],
+                fields: vec!["name".into(), "bytes".into(), text.chars().take(6).collect()],
                 named: vec![request.chars().rev().take(4).collect()],
             }];
+            let _ = query_repair::field_names(&mut q, &events);
             let _ = query_repair::keys(&mut q, &intent, &events);
             let _ = query_repair::prune_filter(&mut q, &intent);
             if !q.from.iter().any(|p| p.starts_with("uprobe:") || p.starts_with("uretprobe:")) {

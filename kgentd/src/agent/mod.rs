@@ -437,6 +437,8 @@ impl Agent {
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
         let mut repaired = query_repair::normalize(&mut q, intent);
         let events = event_keys(&self.host, &q.from);
+        let (renamed, field_hints) = query_repair::field_names(&mut q, &events);
+        repaired.extend(renamed);
         repaired.extend(query_repair::keys(&mut q, intent, &events));
         let dropped = query_repair::prune_filter(&mut q, intent);
         let specs = crate::knowledge::specs::query_facts();
@@ -461,11 +463,12 @@ impl Agent {
                         .map(|p| p.name.as_str())
                         .take(3)
                         .collect();
+                    let hints: String = field_hints.iter().map(|h| format!("; {h}")).collect();
                     return Err(if having.is_empty() {
-                        format!("the query cannot be compiled: {e}")
+                        format!("the query cannot be compiled: {e}{hints}")
                     } else {
                         format!(
-                            "the query cannot be compiled: {e}. Of the offered probes, {} {} those fields; use one only if it observes what the request asks about",
+                            "the query cannot be compiled: {e}{hints}. Of the offered probes, {} {} those fields; use one only if it observes what the request asks about",
                             having.join(", "),
                             if having.len() == 1 { "has" } else { "have" }
                         )
@@ -477,7 +480,10 @@ impl Agent {
                 ));
                 c
             }
-            Err(e) => return Err(format!("the query cannot be compiled: {e}")),
+            Err(e) => {
+                let hints: String = field_hints.iter().map(|h| format!("; {h}")).collect();
+                return Err(format!("the query cannot be compiled: {e}{hints}"));
+            }
         };
         if let Some(lost) = another_call_left_out(&self.host, &c) {
             return Err(format!("the query cannot be compiled: {lost}"));

@@ -207,16 +207,7 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
     }
     // What a process "returns" is its exit code.
     if !q.from.is_empty() && q.from.iter().all(|p| p.ends_with(":sched_process_exit")) {
-        let mut changed = false;
-        let mut swap = |e: &mut Expr| changed |= e.replace_term(&Term::Ret, &Term::ExitCode);
-        for it in &mut q.select {
-            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
-                swap(e);
-            }
-        }
-        q.filter.iter_mut().for_each(&mut swap);
-        q.group_by.iter_mut().for_each(&mut swap);
-        if changed {
+        if q.replace_term(&Term::Ret, &Term::ExitCode) {
             notes.push("a process has no return value: ret is its exit_code".into());
         }
     }
@@ -591,6 +582,55 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     notes
 }
 
+/// A field none of the FROM events has (`args->size` at block_rq_issue), read at the one field
+/// of the same kind they do have (`bytes`): the kernel names one kind of value differently from
+/// event to event (`specs-db/field-names.toml`). Returns notes for the program, and for a field
+/// with two or more of its kind (kmalloc's `bytes_req` and `bytes_alloc`) a hint naming them,
+/// for the diagnostic: nothing is guessed then. Only when every FROM probe is a known
+/// tracepoint (`events` has one entry per probe).
+pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<String>) {
+    let (mut notes, mut hints) = (Vec::new(), Vec::new());
+    if events.is_empty() || events.len() != q.from.len() {
+        return (notes, hints);
+    }
+    for t in q.terms() {
+        let Term::Field(f) = &t else { continue };
+        if events.iter().any(|e| e.fields.contains(f)) {
+            continue;
+        }
+        let Some(family) = crate::knowledge::field_names::family_of(f) else {
+            continue;
+        };
+        let mut same: Vec<&String> = events
+            .iter()
+            .flat_map(|e| e.fields.iter().filter(|x| family.names.contains(x)))
+            .collect();
+        same.sort();
+        same.dedup();
+        let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+        match same[..] {
+            [] => {}
+            [one] => {
+                q.replace_term(&t, &Term::Field(one.clone()));
+                notes.push(format!(
+                    "{} has no field {f}: its {} is args->{one}",
+                    names.join(", "),
+                    family.kind
+                ));
+            }
+            _ => hints.push(format!(
+                "the {} fields there are {}: use the one the request means",
+                family.kind,
+                same.iter()
+                    .map(|n| format!("args->{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    (notes, hints)
+}
+
 /// What the request calls bpftrace's builtins (bpftrace(8): comm is the process name, pid the
 /// process ID, tid the thread ID, cpu the processor, uid the user ID): a word starting with
 /// one of these names the builtin as a key.
@@ -670,6 +710,56 @@ mod tests {
 
     fn keys_of(q: &Query) -> Vec<String> {
         q.group_by.iter().map(show).collect()
+    }
+
+    #[test]
+    fn a_field_the_event_lacks_is_read_at_its_one_field_of_the_same_kind() {
+        let issue = [event(
+            "block_rq_issue",
+            &["dev", "sector", "nr_sector", "bytes", "rwbs", "comm"],
+            &[],
+        )];
+        let mut q = parse(
+            "SELECT hist(args->size) FROM tracepoint:block:block_rq_issue WHERE args->size > 4096 GROUP BY comm",
+        )
+        .unwrap();
+        let (notes, hints) = field_names(&mut q, &issue);
+        let shown = format!("{q:?}");
+        assert!(!shown.contains("\"size\""), "{shown}");
+        assert_eq!(shown.matches("\"bytes\"").count(), 2, "{shown}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("args->bytes"), "{notes:?}");
+        assert!(hints.is_empty());
+        // Two fields of the kind: nothing guessed, both named for the model.
+        let kmalloc = [event(
+            "kmalloc",
+            &["call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags"],
+            &[],
+        )];
+        let mut q = parse("SELECT comm, args->len FROM tracepoint:kmem:kmalloc").unwrap();
+        let before = q.clone();
+        let (notes, hints) = field_names(&mut q, &kmalloc);
+        assert_eq!(q, before);
+        assert!(notes.is_empty());
+        assert!(hints[0].contains("args->bytes_alloc") && hints[0].contains("args->bytes_req"));
+        // A field the event has, or one of no known kind, is left alone.
+        let mut q =
+            parse("SELECT args->nr_sector, args->color FROM tracepoint:block:block_rq_issue")
+                .unwrap();
+        let before = q.clone();
+        assert_eq!(field_names(&mut q, &issue), (vec![], vec![]));
+        assert_eq!(q, before);
+        // A path read under another event's name for it.
+        let unlink = [event(
+            "sys_enter_unlinkat",
+            &["dfd", "pathname", "flag"],
+            &[],
+        )];
+        let mut q =
+            parse("SELECT comm, str(args->filename) FROM tracepoint:syscalls:sys_enter_unlinkat")
+                .unwrap();
+        let (notes, _) = field_names(&mut q, &unlink);
+        assert!(format!("{q:?}").contains("pathname"), "{notes:?}");
     }
 
     #[test]

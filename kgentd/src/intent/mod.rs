@@ -752,10 +752,11 @@ fn search_text_with(v: &Vocabulary, text: &str, lower: &str) -> String {
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '/'))
         .filter(|w| !w.is_empty())
         .collect();
+    let spaced = lower.replace('-', " ");
     let mut out = text.to_owned();
     for s in &v.search {
         let hit = if s.spoken.contains(' ') {
-            lower.contains(&s.spoken)
+            spaced.contains(&s.spoken)
         } else {
             words.iter().any(|w| w.starts_with(&s.spoken))
         };
@@ -792,21 +793,27 @@ fn subject_words(
             && word.bytes().any(|b| b.is_ascii_alphabetic())
             && !not_subjects.iter().any(|n| n == word)
     };
-    // A spoken word starting the word, or a spoken phrase of the request containing it, that
-    // names kernel objects.
+    // A spoken word starting the word, or a spoken phrase of the request containing it (a
+    // hyphen read as a space: "off-cpu" is "off cpu"), that names kernel objects.
+    let spaced = lower.replace('-', " ");
     let kernel_words = |word: &str| -> Vec<String> {
         v.search
             .iter()
             .filter(|s| s.names)
             .filter(|s| {
                 if s.spoken.contains(' ') {
-                    lower.contains(&s.spoken) && s.spoken.split(' ').any(|p| word.starts_with(p))
+                    spaced.contains(&s.spoken) && s.spoken.split(' ').any(|p| word.starts_with(p))
                 } else {
                     word.starts_with(&s.spoken)
                 }
             })
             .flat_map(|s| s.kernel.split_whitespace().map(str::to_owned))
-            .collect()
+            .fold(Vec::new(), |mut all, k| {
+                if !all.contains(&k) {
+                    all.push(k);
+                }
+                all
+            })
     };
     let mut out: Vec<SubjectWord> = Vec::new();
     let mut phrase = 0;

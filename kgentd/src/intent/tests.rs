@@ -453,6 +453,31 @@ fn subjects_are_the_words_that_name_what_is_observed() {
 }
 
 #[test]
+fn time_off_the_cpu_names_the_context_switch_and_is_no_sampling() {
+    // bcc offcputime(8): off-CPU time runs between sched_switch events; profile:hz samples only
+    // what is on a CPU. Every spelling: words, hyphen, one word.
+    for text in [
+        "how much time do my workers lose off the CPU, per thread",
+        "sum off-CPU time for each command",
+        "offcpu totals by pid",
+    ] {
+        let i = read(text);
+        assert!(!i.asks(Concept::CpuSampling), "{text}: {i}");
+        let cpu = i
+            .subjects
+            .iter()
+            .find(|s| s.kernel.iter().any(|k| k == "sched_switch"))
+            .unwrap_or_else(|| panic!("{text}: no subject names sched_switch: {i}"));
+        assert_eq!(cpu.kernel, ["sched_switch"], "{text}");
+    }
+    assert!(read("where does CPU time go? sample at 99 Hz").asks(Concept::CpuSampling));
+    assert!(!read("sample at 99 Hz on every cpu")
+        .subjects
+        .iter()
+        .any(|s| !s.kernel.is_empty()));
+}
+
+#[test]
 fn an_outcome_asked_either_way_is_no_failure_filter() {
     for text in [
         "list the sockets each daemon binds, with the port and the descriptor returned or the error",

@@ -11,6 +11,7 @@
 mod bm25;
 pub mod catalog;
 pub mod embedding;
+pub mod field_names;
 pub mod flags;
 pub mod labels;
 pub mod semantic;

@@ -175,8 +175,7 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
             events.push(e);
         }
     }
-    let mut terms = Vec::new();
-    query_terms(q, &mut terms);
+    let terms = q.terms();
 
     // A term no event has is a mistake; one that only some have (openat2's `usize`, unlinkat's
     // `flag`) is printed and tested where it exists.
@@ -208,8 +207,7 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
     let mut blocks: Vec<Block> = Vec::new();
     let mut scratch: Vec<String> = Vec::new();
     for (e, rq) in &kept {
-        let mut terms = Vec::new();
-        query_terms(rq, &mut terms);
+        let terms = rq.terms();
         for b in event_blocks(e, rq, &terms, aggregates, &mut scratch)? {
             match blocks
                 .iter_mut()
@@ -258,23 +256,6 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
 }
 
 /// Every term a query reads, sorted, once each.
-fn query_terms(q: &Query, terms: &mut Vec<Term>) {
-    for it in &q.select {
-        match it {
-            Item::Value(e) | Item::Agg(_, Some(e)) => e.terms(terms),
-            Item::Agg(_, None) => {}
-        }
-    }
-    if let Some(f) = &q.filter {
-        f.terms(terms);
-    }
-    for g in &q.group_by {
-        g.terms(terms);
-    }
-    terms.sort();
-    terms.dedup();
-}
-
 /// The query as one event can answer it: printed values and filter tests it lacks a term of
 /// are left out for it (with notes); an aggregate or key it lacks leaves the event out.
 fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<String>), String> {

@@ -68,6 +68,42 @@ pub struct Query {
     pub group_by: Vec<Expr>,
 }
 
+impl Query {
+    /// Every term the query reads (values, aggregate arguments, filter, keys), sorted, once each.
+    pub fn terms(&self) -> Vec<Term> {
+        let mut terms = Vec::new();
+        for it in &self.select {
+            match it {
+                Item::Value(e) | Item::Agg(_, Some(e)) => e.terms(&mut terms),
+                Item::Agg(_, None) => {}
+            }
+        }
+        if let Some(f) = &self.filter {
+            f.terms(&mut terms);
+        }
+        for g in &self.group_by {
+            g.terms(&mut terms);
+        }
+        terms.sort();
+        terms.dedup();
+        terms
+    }
+
+    /// Replaces `from` by `to` wherever the query reads it; whether it read it anywhere.
+    pub fn replace_term(&mut self, from: &Term, to: &Term) -> bool {
+        let mut changed = false;
+        for it in &mut self.select {
+            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+                changed |= e.replace_term(from, to);
+            }
+        }
+        for e in self.filter.iter_mut().chain(self.group_by.iter_mut()) {
+            changed |= e.replace_term(from, to);
+        }
+        changed
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Value(Expr),

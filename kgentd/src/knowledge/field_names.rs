@@ -1,0 +1,109 @@
+//! Field names the kernel gives one kind of value, differently from event to event
+//! (`specs-db/field-names.toml`): a byte count is `count` at sys_enter_read, `len` at
+//! sys_enter_mmap, `bytes` at block_rq_issue. The query repair reads a field an event lacks at
+//! the event's one field of the same kind (`agent::query_repair::field_names`).
+use serde::Deserialize;
+
+/// The shipped file.
+pub const FIELD_NAMES: &str = include_str!("../../../specs-db/field-names.toml");
+
+/// One kind of value and the field names the kernel gives it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Family {
+    /// What a note calls the kind ("size or length").
+    pub kind: String,
+    /// Field names of that kind, matched exactly.
+    pub names: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldNamesFile {
+    family: Vec<Family>,
+}
+
+/// Every family (none when the file does not parse: a test says so).
+pub fn shipped() -> &'static [Family] {
+    static FILE: std::sync::LazyLock<Vec<Family>> = std::sync::LazyLock::new(|| {
+        toml::from_str::<FieldNamesFile>(FIELD_NAMES)
+            .map(|f| f.family)
+            .unwrap_or_default()
+    });
+    &FILE
+}
+
+/// The family a field name belongs to, if any.
+pub fn family_of(field: &str) -> Option<&'static Family> {
+    shipped()
+        .iter()
+        .find(|f| f.names.iter().any(|n| n == field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_families_parse_name_their_source_and_do_not_overlap() {
+        let parsed: FieldNamesFile = toml::from_str(FIELD_NAMES).expect("field-names.toml parses");
+        assert!(parsed.family.len() >= 3);
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &parsed.family {
+            assert!(!f.source.trim().is_empty(), "{} has no source", f.kind);
+            assert!(
+                f.names.len() >= 2,
+                "{} has one name: nothing to map",
+                f.kind
+            );
+            for n in &f.names {
+                assert!(seen.insert(n.clone()), "{n} is in two families");
+            }
+        }
+        assert_eq!(
+            family_of("nbytes").map(|f| f.kind.as_str()),
+            Some("size or length")
+        );
+        assert!(family_of("comm").is_none());
+    }
+
+    /// Every name is a field of some tracepoint of this host (the fields are the kernel's, not
+    /// guesses): read from tracefs, skipped where tracefs is not mounted.
+    #[test]
+    fn every_family_name_is_a_field_of_a_tracepoint_here() {
+        let root = std::path::Path::new("/sys/kernel/tracing/events");
+        let Ok(systems) = std::fs::read_dir(root) else {
+            eprintln!("no tracefs here: skipped");
+            return;
+        };
+        let mut fields = std::collections::BTreeSet::new();
+        for sys in systems.flatten() {
+            let Ok(events) = std::fs::read_dir(sys.path()) else {
+                continue;
+            };
+            for ev in events.flatten() {
+                let Ok(format) = std::fs::read_to_string(ev.path().join("format")) else {
+                    continue;
+                };
+                for line in format.lines() {
+                    let Some(decl) = line.trim().strip_prefix("field:") else {
+                        continue;
+                    };
+                    let decl = decl.split(';').next().unwrap_or("");
+                    let name = decl.rsplit([' ', '*']).next().unwrap_or("");
+                    fields.insert(name.split('[').next().unwrap_or("").to_owned());
+                }
+            }
+        }
+        for f in shipped() {
+            for n in &f.names {
+                assert!(
+                    fields.contains(n),
+                    "{n} ({}) is no tracepoint field here",
+                    f.kind
+                );
+            }
+        }
+    }
+}
