@@ -251,10 +251,11 @@ proptest! {
                 event: request.chars().take(12).collect(),
                 fields: vec!["name".into(), "bytes".into(), text.chars().take(6).collect()],
                 named: vec![request.chars().rev().take(4).collect()],
+                types: Default::default(),
             }];
             let _ = query_repair::field_names(&mut q, &events);
             let _ = query_repair::keys(&mut q, &intent, &events);
-            let _ = query_repair::prune_filter(&mut q, &intent);
+            let _ = query_repair::prune_filter(&mut q, &intent, &[]);
             if !q.from.iter().any(|p| p.starts_with("uprobe:") || p.starts_with("uretprobe:")) {
                 let _ = compile(&host(), query_facts(), &q);
             }
@@ -269,7 +270,7 @@ proptest! {
         let mut q = want;
         let intent = Intent::read(&request);
         let _ = query_repair::normalize(&mut q, &intent);
-        let _ = query_repair::prune_filter(&mut q, &intent);
+        let _ = query_repair::prune_filter(&mut q, &intent, &[]);
         let _ = compile(&host(), query_facts(), &q);
     }
 

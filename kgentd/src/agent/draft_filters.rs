@@ -338,16 +338,7 @@ fn subject<'a>(
         let kind = if stated::is_result_name(f) {
             Value::Result
         } else {
-            match types.get(f) {
-                Some(FieldType::Pointer | FieldType::SockaddrPointer) => Value::Pointer,
-                Some(t) if t.narrow_integer() => Value::Integer,
-                // Arrays and strings are no numbers; compared with 0 they test nothing real.
-                Some(FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString) => {
-                    Value::Integer
-                }
-                // 64-bit integers may hold addresses; typedefs of unknown width may be anything.
-                Some(FieldType::Integer(_)) | None => Value::Unknown,
-            }
+            types.get(f).map_or(Value::Unknown, |t| t.zero_value())
         };
         return Some((Some(f), kind));
     }

@@ -48,7 +48,7 @@ use crate::toolchain::bpftrace::syntax::{Edits, ProbeBlock};
 
 /// What a tracepoint field is, read from its C type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum FieldType {
+pub enum FieldType {
     /// A pointer (`const char *`, `void *`).
     Pointer,
     /// A pointer to a generic socket address (`struct sockaddr *`).
@@ -95,6 +95,20 @@ impl FieldType {
     /// An integer narrower than an address on a 64-bit kernel.
     pub(super) fn narrow_integer(self) -> bool {
         matches!(self, FieldType::Integer(Some(bits)) if bits < 64)
+    }
+
+    /// What a field of this type compared with 0 is, for [`super::stated`]: a pointer is an
+    /// address (a NULL check), a narrow integer a number the request must state a test of;
+    /// arrays and strings are no numbers (compared with 0 they test nothing real); a 64-bit
+    /// integer may hold an address, and a typedef of unknown width may be anything.
+    pub(super) fn zero_value(self) -> super::stated::Value {
+        use super::stated::Value;
+        match self {
+            FieldType::Pointer | FieldType::SockaddrPointer => Value::Pointer,
+            t if t.narrow_integer() => Value::Integer,
+            FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString => Value::Integer,
+            FieldType::Integer(_) => Value::Unknown,
+        }
     }
 }
 

@@ -411,6 +411,11 @@ fn event_keys(host: &HostFacts, from: &[String]) -> Vec<query_repair::EventKeys>
                 event: tp.event.clone(),
                 fields: tp.fields.iter().map(|f| f.name.clone()).collect(),
                 named,
+                types: tp
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.clone(), draft_types::FieldType::of(&f.ctype)))
+                    .collect(),
             }
         })
         .collect()
@@ -440,7 +445,7 @@ impl Agent {
         let (renamed, field_hints) = query_repair::field_names(&mut q, &events);
         repaired.extend(renamed);
         repaired.extend(query_repair::keys(&mut q, intent, &events));
-        let dropped = query_repair::prune_filter(&mut q, intent);
+        let dropped = query_repair::prune_filter(&mut q, intent, &events);
         let specs = crate::knowledge::specs::query_facts();
         let c = match query::compile::compile(&self.host, specs, &q) {
             Ok(c) => c,

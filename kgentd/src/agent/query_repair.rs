@@ -3,6 +3,9 @@
 //! that cannot mean what was asked are rewritten (`normalize`). They read the request only
 //! through its [`Intent`]; the query language and its compiler (`crate::query`) never see the
 //! request.
+use std::collections::BTreeMap;
+
+use super::draft_types::FieldType;
 use super::stated;
 use crate::intent::{Concept, Intent};
 use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
@@ -13,8 +16,22 @@ use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
 /// model was shown do not state tests: "fd is -1 for anonymous mappings" became
 /// `args->fd != -1` in a request about every large mapping. The query names no types: a
 /// field compared with 0 is of unknown type here.
-pub fn prune_filter(q: &mut Query, intent: &Intent) -> Vec<String> {
+pub fn prune_filter(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
     let mut dropped = Vec::new();
+    // A field's type where every FROM event that has it agrees on it.
+    let mut types: BTreeMap<&str, Option<FieldType>> = BTreeMap::new();
+    for e in events {
+        for (f, t) in &e.types {
+            let agreed = types.entry(f.as_str()).or_insert(Some(*t));
+            if *agreed != Some(*t) {
+                *agreed = None;
+            }
+        }
+    }
+    let types: BTreeMap<&str, FieldType> = types
+        .into_iter()
+        .filter_map(|(f, t)| Some((f, t?)))
+        .collect();
     let probes: Vec<String> = q
         .from
         .iter()
@@ -26,9 +43,11 @@ pub fn prune_filter(q: &mut Query, intent: &Intent) -> Vec<String> {
             // A documented flag is judged by what it means; any other test by `stated`.
             let ok = match flag_asked(test, &probes, intent) {
                 Some(asked) => {
-                    asked || stated::stated(&described(test), intent) && !zero_test(test)
+                    asked || stated::stated(&described(test, &types), intent) && !zero_test(test)
                 }
-                None => stated::stated(&described(test), intent) || code_stated(test, intent),
+                None => {
+                    stated::stated(&described(test, &types), intent) || code_stated(test, intent)
+                }
             };
             if !ok {
                 dropped.push(show(test));
@@ -113,8 +132,8 @@ fn zero_test(test: &Expr) -> bool {
     matches!(test, Expr::Binary(a, BinOp::Ne, b) if **a == Expr::Int(0) || **b == Expr::Int(0))
 }
 
-/// A query test as [`stated::stated`] reads it.
-fn described(test: &Expr) -> stated::Test<'_> {
+/// A query test as [`stated::stated`] reads it, with the FROM events' field types.
+fn described<'a>(test: &'a Expr, types: &BTreeMap<&str, FieldType>) -> stated::Test<'a> {
     let mut t = stated::Test {
         fields: Vec::new(),
         ints: Vec::new(),
@@ -136,8 +155,10 @@ fn described(test: &Expr) -> stated::Test<'_> {
             && (matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
         t.shape = match (&**a, cmp(*op), &**b) {
             _ if string => stated::Shape::StringMatch,
-            (value, Some(c), Expr::Int(0)) => stated::Shape::Zero(value_of(value), c),
-            (Expr::Int(0), Some(c), value) => stated::Shape::Zero(value_of(value), c.swapped()),
+            (value, Some(c), Expr::Int(0)) => stated::Shape::Zero(value_of(value, types), c),
+            (Expr::Int(0), Some(c), value) => {
+                stated::Shape::Zero(value_of(value, types), c.swapped())
+            }
             (_, Some(c), Expr::Int(_)) => stated::Shape::Compared(c),
             (Expr::Int(_), Some(c), _) => stated::Shape::Compared(c.swapped()),
             _ => stated::Shape::Other,
@@ -146,13 +167,17 @@ fn described(test: &Expr) -> stated::Test<'_> {
     t
 }
 
-/// What a query value compared with 0 is: the query knows results and builtins, not types.
-fn value_of(e: &Expr) -> stated::Value {
+/// What a query value compared with 0 is: results and builtins by their meaning, fields by
+/// their type on the FROM events (unknown when they disagree or are not tracepoints).
+fn value_of(e: &Expr, types: &BTreeMap<&str, FieldType>) -> stated::Value {
     match e {
         Expr::Term(Term::Ret) => stated::Value::Result,
         Expr::Term(Term::ExitCode) => stated::Value::ExitCode,
         Expr::Term(Term::ExitSignal) => stated::Value::ExitSignal,
         Expr::Term(Term::Field(f)) if stated::is_result_name(f) => stated::Value::Result,
+        Expr::Term(Term::Field(f)) => types
+            .get(f.as_str())
+            .map_or(stated::Value::Unknown, |t| t.zero_value()),
         Expr::Term(Term::Builtin(_)) => stated::Value::Integer,
         _ => stated::Value::Unknown,
     }
@@ -235,6 +260,20 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         notes.push(
             "the request asks for a count: count() per the selected values, not a line per event"
                 .into(),
+        );
+    }
+    // GROUP BY without an aggregate groups nothing: every event prints a line anyway. Its keys
+    // are values to print, which (unlike keys) each event prints where it has them: a key
+    // only some FROM events have would leave the others out (setuid's `uid`, setreuid's `ruid`).
+    if !q.select.iter().any(|it| matches!(it, Item::Agg(..))) && !q.group_by.is_empty() {
+        for k in std::mem::take(&mut q.group_by) {
+            let value = Item::Value(k);
+            if !q.select.contains(&value) {
+                q.select.push(value);
+            }
+        }
+        notes.push(
+            "GROUP BY without an aggregate groups nothing: its keys are printed values".into(),
         );
     }
     // "How often" answered with a histogram or sum of something the request does not ask
@@ -456,6 +495,8 @@ pub struct EventKeys {
     pub event: String,
     pub fields: Vec<String>,
     pub named: Vec<String>,
+    /// The fields' types, from their C types in the tracefs format.
+    pub types: BTreeMap<String, FieldType>,
 }
 
 /// The keys of a tally, matched against what the request groups by ([`Intent::group_phrases`]):
@@ -705,6 +746,7 @@ mod tests {
             event: name.into(),
             fields: fields.iter().map(|f| f.to_string()).collect(),
             named: named.iter().map(|f| f.to_string()).collect(),
+            types: BTreeMap::new(),
         }
     }
 
@@ -809,6 +851,55 @@ mod tests {
         let shown: Vec<String> = q.select.iter().map(|it| format!("{it:?}")).collect();
         assert!(!shown.iter().any(|s| s.contains("buff")), "{shown:?}");
         assert!(shown.iter().any(|s| s.contains("dport")), "{shown:?}");
+    }
+
+    #[test]
+    fn group_by_without_an_aggregate_prints_each_events_own_fields() {
+        let host = crate::host::HostFacts::for_tests_with_tracepoints(&[
+            ("syscalls", "sys_enter_setgid", &[("gid_t", "gid")]),
+            ("syscalls", "sys_exit_setgid", &[("long", "ret")]),
+            (
+                "syscalls",
+                "sys_enter_setregid",
+                &[("gid_t", "rgid"), ("gid_t", "egid")],
+            ),
+            ("syscalls", "sys_exit_setregid", &[("long", "ret")]),
+        ]);
+        let mut q = parse(
+            "SELECT comm, args->gid, args->rgid FROM tracepoint:syscalls:sys_enter_setgid, tracepoint:syscalls:sys_enter_setregid WHERE args->gid != 0 OR args->rgid != 0 GROUP BY comm, pid, args->egid",
+        )
+        .unwrap();
+        let intent =
+            Intent::read("who switches group identity through setgid or setregid, and to what");
+        let notes = normalize(
+            &mut q,
+            "who switches group identity through setgid or setregid, and to what",
+        );
+        assert!(q.group_by.is_empty(), "{q:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("groups nothing")),
+            "{notes:?}"
+        );
+        let mut set = event("sys_enter_setgid", &["gid"], &[]);
+        set.types.insert("gid".into(), FieldType::of("gid_t"));
+        let mut setre = event("sys_enter_setregid", &["rgid", "egid"], &[]);
+        setre.types.insert("rgid".into(), FieldType::of("gid_t"));
+        setre.types.insert("egid".into(), FieldType::of("gid_t"));
+        prune_filter(&mut q, &intent, &[set, setre]);
+        assert_eq!(q.filter, None, "no test was asked for");
+        let c = crate::query::compile::compile(&host, crate::knowledge::specs::query_facts(), &q)
+            .expect("each event prints its own fields");
+        assert!(c.source.contains("sys_enter_setgid") && c.source.contains("sys_enter_setregid"));
+        assert!(
+            c.source.contains("args->egid") && c.source.contains("args->gid"),
+            "{}",
+            c.source
+        );
+        // With an aggregate, GROUP BY stays.
+        let mut q = parse("SELECT count() FROM tracepoint:syscalls:sys_enter_setgid GROUP BY comm")
+            .unwrap();
+        normalize(&mut q, "setgid calls per program");
+        assert_eq!(q.group_by.len(), 1);
     }
 
     #[test]
@@ -992,7 +1083,7 @@ mod tests {
     fn an_exit_code_compared_with_an_unstated_number_is_dropped() {
         let ask = "list the processes whose exit status is not zero, with the status";
         let mut q = parse("SELECT comm, exit_code FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0 AND exit_code != 127").expect("parses");
-        let dropped = prune_filter(&mut q, &Intent::read(ask));
+        let dropped = prune_filter(&mut q, &Intent::read(ask), &[]);
         assert_eq!(dropped.len(), 1, "{dropped:?}");
         assert!(dropped[0].contains("127"), "{dropped:?}");
         let kept = q.filter.as_ref().map(show).unwrap_or_default();
@@ -1117,7 +1208,7 @@ mod tests {
 
     fn pruned(request: &str, query: &str) -> (Option<String>, Vec<String>) {
         let mut q = parse(query).expect("parses");
-        let dropped = prune_filter(&mut q, &Intent::read(request));
+        let dropped = prune_filter(&mut q, &Intent::read(request), &[]);
         (q.filter.as_ref().map(show), dropped)
     }
 

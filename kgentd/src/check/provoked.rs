@@ -19,13 +19,28 @@ use regex::Regex;
 
 use crate::host::HostFacts;
 
-/// A tracefs instance of our own, removed (events off first) when dropped.
-struct Instance(PathBuf);
+/// A tracefs instance of our own, removed (events off first) when dropped, and the flag that
+/// stops its reader. Dropped early (the measurement cancelled, the workload panicked), it
+/// stops the reader first: tracefs refuses to remove an instance whose trace_pipe is open
+/// (EBUSY), so removal is retried while the reader lets go.
+struct Instance {
+    dir: PathBuf,
+    stop: Arc<AtomicBool>,
+}
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        let _ = std::fs::write(self.0.join("events/enable"), "0");
-        let _ = std::fs::remove_dir(&self.0);
+        let _ = std::fs::write(self.dir.join("events/enable"), "0");
+        self.stop.store(true, Ordering::Relaxed);
+        for _ in 0..100 {
+            match std::fs::remove_dir(&self.dir) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => return,
+            }
+        }
+        tracing::warn!(instance = %self.dir.display(), "tracefs instance still busy: left behind");
     }
 }
 
@@ -133,13 +148,16 @@ where
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let instance = Instance(dir);
+    let instance = Instance {
+        dir,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
     // Room for bursts (8 MiB per CPU): with many events on, a small buffer overruns and loses
     // events before the reader gets to them.
-    let _ = std::fs::write(instance.0.join("buffer_size_kb"), "8192");
+    let _ = std::fs::write(instance.dir.join("buffer_size_kb"), "8192");
     let enable = |path: &str, on: &str| {
-        std::fs::write(instance.0.join(path), on)
-            .map_err(|e| format!("cannot set {}/{path}: {e}", instance.0.display()))
+        std::fs::write(instance.dir.join(path), on)
+            .map_err(|e| format!("cannot set {}/{path}: {e}", instance.dir.display()))
     };
     match pass {
         Pass::Syscalls => enable("events/syscalls/enable", "1")?,
@@ -148,14 +166,13 @@ where
             enable("events/syscalls/enable", "0")?;
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
     let reader = {
-        let (pipe, stop) = (instance.0.join("trace_pipe"), stop.clone());
+        let (pipe, stop) = (instance.dir.join("trace_pipe"), instance.stop.clone());
         tokio::task::spawn_blocking(move || collect(&pipe, stop))
     };
     workload.await;
-    let _ = std::fs::write(instance.0.join("events/enable"), "0");
-    stop.store(true, Ordering::Relaxed);
+    let _ = std::fs::write(instance.dir.join("events/enable"), "0");
+    instance.stop.store(true, Ordering::Relaxed);
     let names = reader
         .await
         .map_err(|e| format!("the trace reader failed: {e}"))??;
@@ -212,14 +229,20 @@ mod tests {
             assert!(provoked.contains(event), "{event}: {provoked:?}");
         }
         assert!(!provoked.contains("syscalls:sys_enter_swapon"));
-        let leftover = std::fs::read_dir(host.tracefs.expect("tracefs").join("instances"))
-            .expect("instances")
-            .filter_map(Result::ok)
-            .any(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("kgent_provoke_{}_", std::process::id()))
-            });
-        assert!(!leftover, "the instance is removed");
+        // Other tests of this process may be measuring at the same time, each with its own
+        // instance: wait for them to finish; one that stays is leaked.
+        let instances = host.tracefs.expect("tracefs").join("instances");
+        let ours = format!("kgent_provoke_{}_", std::process::id());
+        let leftover = || {
+            std::fs::read_dir(&instances)
+                .expect("instances")
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().starts_with(&ours))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while leftover() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(!leftover(), "the instance is removed");
     }
 }
