@@ -231,10 +231,11 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         q.filter = Some(f.map_tests(&mut |test| code_test(test, &mut notes)));
     }
     // What a process "returns" is its exit code.
-    if !q.from.is_empty() && q.from.iter().all(|p| p.ends_with(":sched_process_exit")) {
-        if q.replace_term(&Term::Ret, &Term::ExitCode) {
-            notes.push("a process has no return value: ret is its exit_code".into());
-        }
+    if !q.from.is_empty()
+        && q.from.iter().all(|p| p.ends_with(":sched_process_exit"))
+        && q.replace_term(&Term::Ret, &Term::ExitCode)
+    {
+        notes.push("a process has no return value: ret is its exit_code".into());
     }
     if let Some(f) = q.filter.take() {
         q.filter = Some(exited_or_killed(f, &mut notes));
