@@ -216,9 +216,14 @@ fn probe_facts(
 ) -> Vec<String> {
     // How duration_* is measured at offered probes that have no return (specs DB spans).
     for p in from {
-        if let Some(span) = crate::knowledge::specs::span_ending_at(&p.name) {
+        // Every span ending here, the default first (others start at another FROM probe).
+        let spans: Vec<&str> = crate::knowledge::specs::spans()
+            .filter(|(end, _)| *end == p.name)
+            .map(|(_, s)| s.means.as_str())
+            .collect();
+        if !spans.is_empty() {
             // First: the prompt shows a few facts per probe.
-            let fact = format!("duration_ms / duration_us here: {}.", span.means);
+            let fact = format!("duration_ms / duration_us here: {}.", spans.join("; "));
             match g.facts.iter_mut().find(|(n, _)| *n == p.name) {
                 Some((_, facts)) => facts.insert(0, fact),
                 None => g.facts.insert(0, (p.name.clone(), vec![fact])),

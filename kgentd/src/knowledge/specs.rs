@@ -31,6 +31,10 @@ pub struct Spec {
     /// same key: on-CPU time at `sched_switch`, a connection's lifetime at its close.
     #[serde(default)]
     pub span: Option<Span>,
+    /// Other spans ending here, each from its own start event, chosen when a query reads
+    /// that start event too (run-queue latency: sched_wakeup → sched_switch).
+    #[serde(default)]
+    pub spans_from: Vec<Span>,
     /// The event is about the task its `comm`/`pid` fields name, not the task it runs in
     /// (a migration runs in migration/N): kgent's query compiler reads `comm` from args.
     #[serde(default)]
@@ -60,10 +64,12 @@ fn shipped() -> &'static SpecFile {
 
 /// The spans of the shipped specs: (end probe, span).
 pub fn spans() -> impl Iterator<Item = (&'static str, &'static Span)> {
-    shipped()
-        .spec
-        .iter()
-        .filter_map(|s| s.span.as_ref().map(|sp| (s.name.as_str(), sp)))
+    shipped().spec.iter().flat_map(|s| {
+        s.span
+            .iter()
+            .chain(&s.spans_from)
+            .map(move |sp| (s.name.as_str(), sp))
+    })
 }
 
 /// The facts the query compiler takes from the specs DB (spans, events about another task).

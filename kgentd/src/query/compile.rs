@@ -170,10 +170,26 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
     let mut notes = Vec::new();
     let mut events: Vec<Event> = Vec::new();
     for p in &q.from {
-        let e = resolve(host, specs, p).map_err(CompileError::Probe)?;
+        let e = resolve(host, specs, p, &q.from).map_err(CompileError::Probe)?;
         if !events.contains(&e) {
             events.push(e);
         }
+    }
+    // A FROM probe that opens another FROM event's span is read there, not on its own
+    // (sched_wakeup beside sched_switch: the wakeup starts the run-queue wait).
+    let starts: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Single {
+                probe,
+                span: Some(s),
+                ..
+            } if s.start != *probe => Some(s.start.clone()),
+            _ => None,
+        })
+        .collect();
+    if events.len() > 1 {
+        events.retain(|e| !matches!(e, Event::Single { probe, .. } if starts.contains(probe)));
     }
     let terms = q.terms();
 
@@ -314,7 +330,12 @@ fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<Strin
     ))
 }
 
-fn resolve(host: &HostFacts, specs: &SpecFacts, probe: &str) -> Result<Event, String> {
+fn resolve(
+    host: &HostFacts,
+    specs: &SpecFacts,
+    probe: &str,
+    from: &[String],
+) -> Result<Event, String> {
     let fields = |key: &str| host.tracepoints.get(key).map(|t| t.fields.clone());
     if let Some(rest) = probe.strip_prefix("tracepoint:") {
         // `syscalls:sys_enter` is what models write for raw_syscalls.
@@ -356,7 +377,7 @@ fn resolve(host: &HostFacts, specs: &SpecFacts, probe: &str) -> Result<Event, St
         let probe = format!("tracepoint:{rest}");
         let comm_from_args = specs.about_args_task(&probe) && f.iter().any(|x| x.name == "comm");
         return Ok(Event::Single {
-            span: specs.span_ending_at(&probe).cloned(),
+            span: specs.span_for(&probe, from).cloned(),
             comm_from_args,
             probe,
             fields: f,
@@ -791,6 +812,22 @@ fn scalar(t: &Term, ctx: &Ctx) -> String {
         {
             "args->comm".into()
         }
+        // At the end of a span about another task (run-queue latency), that task.
+        Term::Builtin(b) if b == "comm" || b == "pid" => match ctx.event {
+            Event::Single {
+                span: Some(Span {
+                    task_comm: Some(c), ..
+                }),
+                ..
+            } if b == "comm" => c.clone(),
+            Event::Single {
+                span: Some(Span {
+                    task_pid: Some(p), ..
+                }),
+                ..
+            } if b == "pid" => p.clone(),
+            _ => b.clone(),
+        },
         // The parent process (task_struct.real_parent; getppid(2) returns its tgid).
         Term::Builtin(b) if b == "ppid" => "curtask->real_parent->tgid".into(),
         Term::Builtin(b) if b == "pcomm" => "curtask->real_parent->comm".into(),
@@ -1334,6 +1371,8 @@ mod tests {
             start_when: when.map(|w| w.0.into()),
             end_when: when.map(|w| w.1.into()).filter(|w: &String| !w.is_empty()),
             means: "a test span".into(),
+            task_comm: None,
+            task_pid: None,
         };
         SpecFacts {
             spans: vec![
@@ -1367,6 +1406,72 @@ mod tests {
             ],
             about_args_task: vec!["tracepoint:sched:sched_migrate_task".into()],
         }
+    }
+
+    #[test]
+    fn a_span_from_another_from_event_is_measured_there_and_about_its_task() {
+        let host = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "sched",
+                "sched_wakeup",
+                &[("char[16]", "comm"), ("pid_t", "pid")],
+            ),
+            (
+                "sched",
+                "sched_switch",
+                &[
+                    ("char[16]", "prev_comm"),
+                    ("pid_t", "prev_pid"),
+                    ("char[16]", "next_comm"),
+                    ("pid_t", "next_pid"),
+                ],
+            ),
+        ]);
+        let mut facts = specs();
+        facts.spans.push((
+            "tracepoint:sched:sched_switch".into(),
+            Span {
+                start: "tracepoint:sched:sched_wakeup".into(),
+                start_key: "args->pid".into(),
+                end_key: "args->next_pid".into(),
+                start_when: None,
+                end_when: None,
+                means: "waiting to run".into(),
+                task_comm: Some("args->next_comm".into()),
+                task_pid: Some("args->next_pid".into()),
+            },
+        ));
+        let waited = compile(
+            &host,
+            &facts,
+            &crate::query::parse("SELECT hist(duration_us) FROM tracepoint:sched:sched_wakeup, tracepoint:sched:sched_switch WHERE comm == \"w\" GROUP BY pid").unwrap(),
+        )
+        .expect("compiles");
+        let s = &waited.source;
+        assert!(
+            s.contains("@kq_span_sched_switch[args->pid] = nsecs"),
+            "{s}"
+        );
+        assert!(s.contains("args->next_comm == \"w\""), "{s}");
+        assert!(s.contains("[args->next_pid] = hist("), "{s}");
+        assert!(waited.left_out.is_empty(), "{:?}", waited.left_out);
+        // Without the wakeup in FROM, sched_switch measures its default span (on-CPU time),
+        // where comm is the task leaving.
+        let ran = compile(
+            &host,
+            &facts,
+            &crate::query::parse(
+                "SELECT sum(duration_us) FROM tracepoint:sched:sched_switch WHERE comm == \"w\"",
+            )
+            .unwrap(),
+        )
+        .expect("compiles");
+        assert!(
+            ran.source.contains("(comm == \"w\")") || ran.source.contains("comm == \"w\""),
+            "{}",
+            ran.source
+        );
+        assert!(!ran.source.contains("next_comm =="), "{}", ran.source);
     }
 
     fn src(query: &str) -> String {

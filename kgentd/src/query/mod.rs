@@ -37,6 +37,14 @@ pub struct Span {
     pub end_when: Option<String>,
     /// What the duration means, for the model: "how long the task leaving the CPU ran".
     pub means: String,
+    /// The task the duration is about, at the end event, when it is not the one the event runs
+    /// in: run-queue latency ends at the sched_switch that puts the waiting task on the CPU,
+    /// `args->next_comm` / `args->next_pid`, while `comm`/`pid` there are the task leaving.
+    /// A query's `comm` and `pid` mean these at the end of the span.
+    #[serde(default)]
+    pub task_comm: Option<String>,
+    #[serde(default)]
+    pub task_pid: Option<String>,
 }
 
 /// What the compiler needs to know about probes beyond the host's tracepoints, passed in by
@@ -52,6 +60,21 @@ pub struct SpecFacts {
 impl SpecFacts {
     pub fn span_ending_at(&self, probe: &str) -> Option<&Span> {
         self.spans.iter().find(|(p, _)| p == probe).map(|(_, s)| s)
+    }
+
+    /// The span measured at `probe` in a query FROM `from`: one that starts at another FROM
+    /// probe (`sched_wakeup` beside `sched_switch`: run-queue latency), else the first that
+    /// ends there (its default: on-CPU time).
+    pub fn span_for(&self, probe: &str, from: &[String]) -> Option<&Span> {
+        let ending = || {
+            self.spans
+                .iter()
+                .filter(|(p, _)| p == probe)
+                .map(|(_, s)| s)
+        };
+        ending()
+            .find(|s| s.start != probe && from.iter().any(|f| *f == s.start))
+            .or_else(|| ending().next())
     }
 
     pub fn about_args_task(&self, probe: &str) -> bool {
