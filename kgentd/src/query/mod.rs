@@ -73,7 +73,7 @@ impl SpecFacts {
                 .map(|(_, s)| s)
         };
         ending()
-            .find(|s| s.start != probe && from.iter().any(|f| *f == s.start))
+            .find(|s| s.start != probe && from.contains(&s.start))
             .or_else(|| ending().next())
     }
 
