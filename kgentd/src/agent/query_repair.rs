@@ -38,24 +38,58 @@ pub fn prune_filter(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
         .filter_map(|p| p.strip_prefix("tracepoint:"))
         .map(str::to_owned)
         .collect();
+    // A documented flag is judged by what it means; any other test by `stated`.
+    let ok = |test: &Expr| match flag_asked(test, &probes, intent) {
+        Some(asked) => {
+            asked || stated::stated(&described(test, &types), intent) && !zero_test(test)
+        }
+        None => stated::stated(&described(test, &types), intent) || code_stated(test, intent),
+    };
+    // Each `AND` operand stays or goes whole. Alternatives go together: an `OR` with one
+    // stated alternative is wider than that alternative and hides nothing it lets through,
+    // while taking an unstated alternative out of it would (the events only it let through);
+    // an `OR` of unstated alternatives goes. (`stated`, shared with free-form drafts.)
     if let Some(f) = q.filter.take() {
-        q.filter = f.retain_tests(&mut |test| {
-            // A documented flag is judged by what it means; any other test by `stated`.
-            let ok = match flag_asked(test, &probes, intent) {
-                Some(asked) => {
-                    asked || stated::stated(&described(test, &types), intent) && !zero_test(test)
-                }
-                None => {
-                    stated::stated(&described(test, &types), intent) || code_stated(test, intent)
-                }
-            };
-            if !ok {
-                dropped.push(show(test));
+        let mut kept: Vec<Expr> = Vec::new();
+        for part in f.conjuncts() {
+            if disjuncts(part)
+                .iter()
+                .any(|alt| tests(alt).into_iter().all(ok))
+            {
+                kept.push(part.clone());
+            } else {
+                dropped.push(show(part));
             }
-            ok
-        });
+        }
+        q.filter = kept
+            .into_iter()
+            .reduce(|a, b| Expr::Binary(Box::new(a), BinOp::And, Box::new(b)));
     }
     dropped
+}
+
+/// The alternatives of an `OR` (the expression itself when it is none).
+fn disjuncts(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Binary(a, BinOp::Or, b) => {
+            let mut out = disjuncts(a);
+            out.extend(disjuncts(b));
+            out
+        }
+        other => vec![other],
+    }
+}
+
+/// The tests (leaves of the `AND`/`OR` tree) of a condition.
+fn tests(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Binary(a, BinOp::And | BinOp::Or, b) => {
+            let mut out = tests(a);
+            out.extend(tests(b));
+            out
+        }
+        other => vec![other],
+    }
 }
 
 /// `exit_code != 0 AND exit_signal != 0` never holds: a process either exits with a code
@@ -852,6 +886,36 @@ mod tests {
         let shown: Vec<String> = q.select.iter().map(|it| format!("{it:?}")).collect();
         assert!(!shown.iter().any(|s| s.contains("buff")), "{shown:?}");
         assert!(shown.iter().any(|s| s.contains("dport")), "{shown:?}");
+    }
+
+    #[test]
+    fn an_or_stays_whole_with_one_stated_alternative_and_goes_whole_without() {
+        let ask = Intent::read("report how each task ends, with its status or the signal");
+        // exit_signal != 0 is stated (a signal), exit_code != 0 is not (no failures asked):
+        // dropping the unstated one alone would hide tasks exiting with a non-zero status.
+        let text = "SELECT comm, exit_code FROM tracepoint:sched:sched_process_exit WHERE exit_code != 0 OR exit_signal != 0";
+        let mut q = parse(text).unwrap();
+        let dropped = prune_filter(&mut q, &ask, &[]);
+        assert!(dropped.is_empty(), "{dropped:?}");
+        assert_eq!(q, parse(text).unwrap());
+        // No alternative stated: the OR goes, whole.
+        let mut q = parse(
+            "SELECT comm FROM tracepoint:sched:sched_process_exit WHERE pid == 4 OR pid == 9",
+        )
+        .unwrap();
+        let dropped = prune_filter(&mut q, &ask, &[]);
+        assert_eq!(q.filter, None);
+        assert_eq!(dropped, ["pid == 4 || pid == 9"]);
+        // AND operands are judged one by one.
+        let mut q = parse(
+            "SELECT comm FROM tracepoint:sched:sched_process_exit WHERE pid == 4 AND comm == \"db\"",
+        )
+        .unwrap();
+        prune_filter(&mut q, &Intent::read("how tasks called 'db' end"), &[]);
+        assert_eq!(
+            q.filter.as_ref().map(show).as_deref(),
+            Some("comm == \"db\"")
+        );
     }
 
     #[test]

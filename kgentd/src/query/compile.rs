@@ -311,7 +311,7 @@ fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<Strin
         ));
     }
     let filter = q.filter.clone().and_then(|f| {
-        f.retain_tests(&mut |test| match missing(test) {
+        f.retain_evaluable(&mut |test| match missing(test) {
             Some(why) => {
                 notes.push(format!("filter not applied to {}: {why}", event_name(e)));
                 false

@@ -338,15 +338,29 @@ impl Expr {
     }
 
     /// The condition with the tests (leaves of its `&&`/`||` tree) `keep` refuses taken out; None
-    /// when no test is left.
+    /// when no test is left. A test taken out holds for every event, so the condition only
+    /// widens: `a && b` without `a` is `b`, while `a || b` without `a` holds always and goes
+    /// whole (keeping `b` alone would drop the events only `a` let through).
     pub fn retain_tests(self, keep: &mut dyn FnMut(&Expr) -> bool) -> Option<Expr> {
+        self.retain(keep, true)
+    }
+
+    /// The condition with the tests `keep` refuses taken out of each `&&` and `||` alike: the
+    /// tests left decide. For tests an event cannot evaluate (a field it lacks), where the
+    /// rest of a disjunction is what applies to that event.
+    pub fn retain_evaluable(self, keep: &mut dyn FnMut(&Expr) -> bool) -> Option<Expr> {
+        self.retain(keep, false)
+    }
+
+    fn retain(self, keep: &mut dyn FnMut(&Expr) -> bool, or_widens: bool) -> Option<Expr> {
         match self {
             Expr::Binary(a, op @ (BinOp::And | BinOp::Or), b) => {
-                let a = a.retain_tests(keep);
-                let b = b.retain_tests(keep);
-                match (a, b) {
-                    (Some(a), Some(b)) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
-                    (a, b) => a.or(b),
+                let a = a.retain(keep, or_widens);
+                let b = b.retain(keep, or_widens);
+                match (a, b, op) {
+                    (Some(a), Some(b), _) => Some(Expr::Binary(Box::new(a), op, Box::new(b))),
+                    (_, _, BinOp::Or) if or_widens => None,
+                    (a, b, _) => a.or(b),
                 }
             }
             test => keep(&test).then_some(test),
