@@ -677,11 +677,12 @@ fn binary_words(v: &Vocabulary, lower: &str) -> (Vec<String>, Vec<String>) {
 
 /// The numbers a request states, each also multiplied out by its unit: sizes in binary and
 /// decimal multiples, times in every unit from seconds to nanoseconds that they are a whole
-/// number of ("10 ms" is also 10000 us and 10000000 ns).
+/// number of ("10 ms" is also 10000 us and 10000000 ns). Digits that end a word ("IPv4",
+/// "ext4", "x86_64") are part of a name, not a number the request states.
 fn numbers(lower: &str) -> Vec<i128> {
     static NUM: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(\d+)\s*(kib|mib|gib|kb|mb|gb|k|m|g|seconds?|secs?|s|milliseconds?|msecs?|ms|microseconds?|usecs?|us|µs|nanoseconds?|nsecs?|ns)?\b",
+            r"(?:^|[^a-z0-9_])(\d+)\s*(kib|mib|gib|kb|mb|gb|k|m|g|seconds?|secs?|s|milliseconds?|msecs?|ms|microseconds?|usecs?|us|µs|nanoseconds?|nsecs?|ns)?\b",
         )
         .expect("static regex")
     });
@@ -713,8 +714,10 @@ fn numbers(lower: &str) -> Vec<i128> {
 /// See [`Intent::sizes`].
 fn sizes(lower: &str) -> Vec<Vec<i128>> {
     static SIZE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(\d+)\s*(kib|mib|gib|kb|mb|gb|kilobytes?|megabytes?|gigabytes?)\b")
-            .expect("static regex")
+        Regex::new(
+            r"(?:^|[^a-z0-9_])(\d+)\s*(kib|mib|gib|kb|mb|gb|kilobytes?|megabytes?|gigabytes?)\b",
+        )
+        .expect("static regex")
     });
     SIZE.captures_iter(lower)
         .filter_map(|c| {

@@ -453,6 +453,15 @@ fn subjects_are_the_words_that_name_what_is_observed() {
 }
 
 #[test]
+fn digits_that_end_a_name_are_no_stated_number() {
+    assert!(read("listen on IPv6 or ipv4 only").numbers.is_empty());
+    assert!(read("writes on ext4 from x86_64 hosts").numbers.is_empty());
+    assert_eq!(read("reads over 64KB on ext4").numbers, [64, 65536, 64000]);
+    assert_eq!(read("port 8080, then 2 s").numbers[..2], [8080, 2]);
+    assert_eq!(read("-1 returned").numbers, [1]);
+}
+
+#[test]
 fn time_off_the_cpu_names_the_context_switch_and_is_no_sampling() {
     // bcc offcputime(8): off-CPU time runs between sched_switch events; profile:hz samples only
     // what is on a CPU. Every spelling: words, hyphen, one word.
