@@ -155,6 +155,10 @@ enum Event {
         span: Option<Span>,
         /// `comm` means `args->comm` here (see `SpecFacts::about_args_task`).
         comm_from_args: bool,
+        /// The fields of the span's start event, when it is another tracepoint: a field only
+        /// it has is saved there under the span's key and read at this end (a block request's
+        /// `bytes`, known at its issue, printed at its completion).
+        start_fields: Vec<Field>,
     },
 }
 
@@ -376,11 +380,19 @@ fn resolve(
         let f = fields(rest).ok_or_else(|| format!("{probe} is not a tracepoint of this host"))?;
         let probe = format!("tracepoint:{rest}");
         let comm_from_args = specs.about_args_task(&probe) && f.iter().any(|x| x.name == "comm");
+        let span = specs.span_for(&probe, from).cloned();
+        let start_fields = span
+            .as_ref()
+            .filter(|s| s.start != probe)
+            .and_then(|s| s.start.strip_prefix("tracepoint:"))
+            .and_then(fields)
+            .unwrap_or_default();
         return Ok(Event::Single {
-            span: specs.span_for(&probe, from).cloned(),
+            span,
             comm_from_args,
             probe,
             fields: f,
+            start_fields,
         });
     }
     for (kind, other) in [("uprobe:", "uretprobe:"), ("uretprobe:", "uprobe:")] {
@@ -406,6 +418,7 @@ fn resolve(
             fields: Vec::new(),
             span: None,
             comm_from_args: false,
+            start_fields: Vec::new(),
         });
     }
     Err(format!(
@@ -445,12 +458,18 @@ fn lacks(e: &Event, t: &Term, specs: &SpecFacts) -> Option<Lack> {
                 available: names(&mut enter_fields.iter().chain(exit_fields)),
             })
         }
-        (Event::Single { fields, .. }, Term::Field(f)) => (!fields.iter().any(|x| x.name == *f))
-            .then(|| Lack::NoField {
-                probe,
-                field: f.clone(),
-                available: names(&mut fields.iter()),
-            }),
+        (
+            Event::Single {
+                fields,
+                start_fields,
+                ..
+            },
+            Term::Field(f),
+        ) => (!fields.iter().chain(start_fields).any(|x| x.name == *f)).then(|| Lack::NoField {
+            probe,
+            field: f.clone(),
+            available: names(&mut fields.iter()),
+        }),
         (Event::Func { params, .. }, Term::Field(f)) => (!params.iter().any(|p| p.name == *f))
             .then(|| {
                 if params.is_empty() {
@@ -506,6 +525,9 @@ struct Ctx<'a> {
     paired_return: bool,
     /// The map slot holding the start time `duration_*` is measured from.
     clock: String,
+    /// At the end of a span: its end key, under which values carried from the start were
+    /// saved (see [`carried`]).
+    carry: Option<String>,
 }
 
 const TID_CLOCK: &str = "@kq_start[tid]";
@@ -530,14 +552,18 @@ fn event_blocks(
             probe,
             span: Some(span),
             ..
-        } if terms.iter().any(|t| matches!(t, Term::Duration(_))) => {
-            return span_blocks(probe, span, e, q, aggregates, &conjuncts, scratch);
+        } if terms
+            .iter()
+            .any(|t| matches!(t, Term::Duration(_)) || carried(e, t)) =>
+        {
+            return span_blocks(probe, span, e, q, terms, aggregates, &conjuncts, scratch);
         }
         Event::Single { probe, .. } => {
             let ctx = Ctx {
                 event: e,
                 paired_return: false,
                 clock: TID_CLOCK.into(),
+                carry: None,
             };
             let pred = join_conds(&conjuncts, &ctx)?;
             return Ok(vec![Block {
@@ -554,6 +580,7 @@ fn event_blocks(
             event: e,
             paired_return: false,
             clock: TID_CLOCK.into(),
+            carry: None,
         };
         let pred = join_conds(&conjuncts, &ctx)?;
         return Ok(vec![Block {
@@ -574,11 +601,13 @@ fn event_blocks(
         event: e,
         paired_return: false,
         clock: TID_CLOCK.into(),
+        carry: None,
     };
     let return_ctx = Ctx {
         event: e,
         paired_return: true,
         clock: TID_CLOCK.into(),
+        carry: None,
     };
     let mut entry_body = String::from("@kq_start[tid] = nsecs;\n");
     let mut cleanup = String::from("delete(@kq_start[tid]);\n");
@@ -611,11 +640,13 @@ fn event_blocks(
 /// A duration at a probe without a return, measured as the specs DB's span defines it: the
 /// start event saves `nsecs` under its key, the end event reads and deletes it. When both are
 /// the same probe (`sched_switch`), one block closes the span of the leaving key first.
+#[allow(clippy::too_many_arguments)]
 fn span_blocks(
     probe: &str,
     span: &Span,
     e: &Event,
     q: &Query,
+    terms: &[Term],
     aggregates: bool,
     conjuncts: &[&Expr],
     scratch: &mut Vec<String>,
@@ -629,18 +660,30 @@ fn span_blocks(
         event: e,
         paired_return: false,
         clock: end_slot.clone(),
+        carry: Some(span.end_key.clone()),
     };
     let act = action(q, aggregates, &ctx)?;
     let act = match join_conds(conjuncts, &ctx)? {
         Some(c) => format!("if ({c}) {{\n{}}}\n", indent(&act)),
         None => act,
     };
-    let close = format!("{act}delete({end_slot});\n");
+    let mut close = format!("{act}delete({end_slot});\n");
+    let mut open = format!("{start_slot} = nsecs;\n");
+    // Values only the start knows, saved there under the span's key.
+    for t in terms.iter().filter(|t| carried(e, t)) {
+        let m = carried_map(t);
+        let at_start = match t {
+            Term::Field(f) => format!("args->{f}"),
+            other => other.to_string(),
+        };
+        let _ = writeln!(open, "@{m}[{}] = {at_start};", span.start_key);
+        let _ = writeln!(close, "delete(@{m}[{}]);", span.end_key);
+        scratch.push(m);
+    }
     let guard = match &span.end_when {
         Some(w) => format!("{end_slot} && ({w})"),
         None => end_slot.clone(),
     };
-    let open = format!("{start_slot} = nsecs;\n");
     if span.start == probe {
         let open = match &span.start_when {
             Some(w) => format!("if ({w}) {{\n{}}}\n", indent(&open)),
@@ -670,6 +713,11 @@ fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
 }
 
+/// The map a value carried from a span's start is saved in.
+fn carried_map(t: &Term) -> String {
+    format!("kq_c_{}", saved_map(t).trim_start_matches("kq_"))
+}
+
 fn saved_map(t: &Term) -> String {
     match t {
         Term::Field(f) => format!("kq_{f}"),
@@ -696,8 +744,38 @@ fn field<'a>(e: &'a Event, name: &str) -> Option<&'a Field> {
             .iter()
             .chain(exit_fields)
             .find(|f| f.name == name),
-        Event::Single { fields, .. } => fields.iter().find(|f| f.name == name),
+        Event::Single {
+            fields,
+            start_fields,
+            ..
+        } => fields
+            .iter()
+            .find(|f| f.name == name)
+            .or_else(|| start_fields.iter().find(|f| f.name == name)),
         Event::Func { params, .. } => params.iter().find(|f| f.name == name),
+    }
+}
+
+/// Whether `t` is read at the start of `e`'s span and carried to its end: a field only the
+/// start event has, or the task builtins where the span is about the start's task.
+fn carried(e: &Event, t: &Term) -> bool {
+    let Event::Single {
+        fields,
+        start_fields,
+        span: Some(span),
+        ..
+    } = e
+    else {
+        return false;
+    };
+    match t {
+        Term::Field(f) => {
+            !fields.iter().any(|x| x.name == *f) && start_fields.iter().any(|x| x.name == *f)
+        }
+        Term::Builtin(b) => {
+            span.task_at_start && matches!(b.as_str(), "comm" | "pid" | "tid" | "uid")
+        }
+        _ => false,
     }
 }
 
@@ -799,6 +877,9 @@ fn declared_type(e: &Event, t: &Term) -> Option<String> {
 /// A term as a bpftrace expression (a string pointer stays a pointer).
 fn scalar(t: &Term, ctx: &Ctx) -> String {
     let saved = |t: &Term| format!("@{}[tid]", saved_map(t));
+    if let Some(key) = ctx.carry.as_ref().filter(|_| carried(ctx.event, t)) {
+        return format!("@{}[{key}]", carried_map(t));
+    }
     match t {
         Term::Builtin(b)
             if b == "comm"
@@ -1373,6 +1454,7 @@ mod tests {
             means: "a test span".into(),
             task_comm: None,
             task_pid: None,
+            task_at_start: false,
         };
         SpecFacts {
             spans: vec![
@@ -1439,6 +1521,7 @@ mod tests {
                 means: "waiting to run".into(),
                 task_comm: Some("args->next_comm".into()),
                 task_pid: Some("args->next_pid".into()),
+                task_at_start: false,
             },
         ));
         let waited = compile(
@@ -1472,6 +1555,82 @@ mod tests {
             ran.source
         );
         assert!(!ran.source.contains("next_comm =="), "{}", ran.source);
+    }
+
+    #[test]
+    fn values_only_the_span_start_has_are_carried_to_its_end() {
+        let host = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "block",
+                "block_rq_issue",
+                &[
+                    ("dev_t", "dev"),
+                    ("sector_t", "sector"),
+                    ("unsigned int", "bytes"),
+                ],
+            ),
+            (
+                "block",
+                "block_rq_complete",
+                &[("dev_t", "dev"), ("sector_t", "sector"), ("int", "error")],
+            ),
+        ]);
+        let mut facts = specs();
+        facts.spans.push((
+            "tracepoint:block:block_rq_complete".into(),
+            Span {
+                start: "tracepoint:block:block_rq_issue".into(),
+                start_key: "args->dev, args->sector".into(),
+                end_key: "args->dev, args->sector".into(),
+                start_when: None,
+                end_when: None,
+                means: "issue to completion".into(),
+                task_comm: None,
+                task_pid: None,
+                task_at_start: true,
+            },
+        ));
+        let q = crate::query::parse(
+            "SELECT comm, args->bytes, args->error, duration_us FROM tracepoint:block:block_rq_issue, tracepoint:block:block_rq_complete WHERE comm == \"db\"",
+        )
+        .unwrap();
+        let c = compile(&host, &facts, &q).expect("compiles");
+        let s = &c.source;
+        // Saved at the issue under the span key, read and deleted at the completion.
+        assert!(
+            s.contains("@kq_c_bytes[args->dev, args->sector] = args->bytes;"),
+            "{s}"
+        );
+        assert!(
+            s.contains("@kq_c_comm[args->dev, args->sector] = comm;"),
+            "{s}"
+        );
+        assert!(
+            s.contains("@kq_c_comm[args->dev, args->sector] == \"db\""),
+            "{s}"
+        );
+        assert!(
+            s.contains("delete(@kq_c_bytes[args->dev, args->sector]);"),
+            "{s}"
+        );
+        // The completion's own field is its own; the issue prints no line of its own.
+        assert!(!s.contains("kq_c_error"), "{s}");
+        assert_eq!(s.matches("printf(").count(), 1, "{s}");
+        // Without a duration the span still carries what only the start has.
+        let q = crate::query::parse(
+            "SELECT comm, args->bytes, args->error FROM tracepoint:block:block_rq_complete",
+        )
+        .unwrap();
+        let c = compile(&host, &facts, &q).expect("compiles");
+        assert!(
+            c.source.contains("@kq_c_bytes[args->dev, args->sector]"),
+            "{}",
+            c.source
+        );
+        // A field neither has is still a mistake.
+        let q = crate::query::parse("SELECT args->color FROM tracepoint:block:block_rq_complete")
+            .unwrap();
+        assert!(compile(&host, &facts, &q).is_err());
     }
 
     fn src(query: &str) -> String {

@@ -45,6 +45,11 @@ pub struct Span {
     pub task_comm: Option<String>,
     #[serde(default)]
     pub task_pid: Option<String>,
+    /// The task the duration is about is the one the *start* event runs in (a block request's
+    /// issuer; its completion runs in interrupt context): a query's `comm`, `pid`, `tid` and
+    /// `uid` at the end are saved at the start under the span's key.
+    #[serde(default)]
+    pub task_at_start: bool,
 }
 
 /// What the compiler needs to know about probes beyond the host's tracepoints, passed in by
