@@ -707,6 +707,38 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
     (notes, hints)
 }
 
+/// A duration asked at an event that only starts a span (`FROM sched_wakeup_new` for run-queue
+/// latency): the span is measured where it ends (the specs DB: sched_switch), so that event
+/// joins FROM, with a note. Only when the event ends no span of its own and starts spans
+/// ending at one event.
+pub fn span_ends(q: &mut Query) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !q.terms().iter().any(|t| matches!(t, Term::Duration(_))) {
+        return notes;
+    }
+    let spans: Vec<(&str, &crate::query::Span)> = crate::knowledge::specs::spans().collect();
+    for p in q.from.clone() {
+        if spans.iter().any(|(end, _)| *end == p) {
+            continue;
+        }
+        let mut ends: Vec<&str> = spans
+            .iter()
+            .filter(|(end, s)| s.starts_at(&p) && *end != p)
+            .map(|(end, _)| *end)
+            .collect();
+        ends.dedup();
+        if let [end] = ends[..] {
+            if !q.from.iter().any(|f| f == end) {
+                q.from.push(end.to_owned());
+                notes.push(format!(
+                    "a duration from {p} is measured where it ends: {end} joins FROM"
+                ));
+            }
+        }
+    }
+    notes
+}
+
 /// What the request calls bpftrace's builtins (bpftrace(8): comm is the process name, pid the
 /// process ID, tid the thread ID, cpu the processor, uid the user ID): a word starting with
 /// one of these names the builtin as a key.
@@ -916,6 +948,33 @@ mod tests {
             q.filter.as_ref().map(show).as_deref(),
             Some("comm == \"db\"")
         );
+    }
+
+    #[test]
+    fn a_duration_at_an_event_that_only_starts_a_span_is_measured_at_its_end() {
+        let mut q = parse(
+            "SELECT hist(duration_us) FROM tracepoint:sched:sched_wakeup_new WHERE comm == \"x\"",
+        )
+        .unwrap();
+        let notes = span_ends(&mut q);
+        assert_eq!(
+            q.from,
+            [
+                "tracepoint:sched:sched_wakeup_new",
+                "tracepoint:sched:sched_switch"
+            ]
+        );
+        assert_eq!(notes.len(), 1);
+        // No duration, or the end already there: nothing changes.
+        for text in [
+            "SELECT count() FROM tracepoint:sched:sched_wakeup_new",
+            "SELECT hist(duration_us) FROM tracepoint:block:block_rq_issue, tracepoint:block:block_rq_complete",
+            "SELECT hist(duration_us) FROM tracepoint:sched:sched_switch",
+        ] {
+            let mut q = parse(text).unwrap();
+            assert!(span_ends(&mut q).is_empty(), "{text}");
+            assert_eq!(q, parse(text).unwrap());
+        }
     }
 
     #[test]

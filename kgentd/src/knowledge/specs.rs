@@ -212,13 +212,21 @@ mod tests {
         let specs = parse(CURATED).expect("curated specs");
         assert!(spans().count() >= 3);
         for (end, span) in spans() {
-            assert!(
-                specs.iter().any(|s| s.name == span.start),
-                "{end}: start {} is not a curated probe",
-                span.start
-            );
+            for start in span.starts() {
+                assert!(
+                    specs.iter().any(|s| s.name == *start),
+                    "{end}: start {start} is not a curated probe"
+                );
+            }
             let arity = |k: &str| k.split(',').count();
             assert_eq!(arity(&span.start_key), arity(&span.end_key), "{end}");
+            if let Some(k) = &span.restart_key {
+                assert_eq!(arity(k), arity(&span.start_key), "{end}");
+                assert!(
+                    span.restart_when.is_some(),
+                    "{end}: a restart key needs its condition"
+                );
+            }
             assert!(!span.means.is_empty());
         }
         assert!(span_ending_at("tracepoint:sched:sched_switch").is_some());

@@ -183,13 +183,13 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
     // (sched_wakeup beside sched_switch: the wakeup starts the run-queue wait).
     let starts: Vec<String> = events
         .iter()
-        .filter_map(|e| match e {
+        .flat_map(|e| match e {
             Event::Single {
                 probe,
                 span: Some(s),
                 ..
-            } if s.start != *probe => Some(s.start.clone()),
-            _ => None,
+            } if !s.starts_at(probe) => s.starts().cloned().collect(),
+            _ => Vec::new(),
         })
         .collect();
     if events.len() > 1 {
@@ -383,7 +383,7 @@ fn resolve(
         let span = specs.span_for(&probe, from).cloned();
         let start_fields = span
             .as_ref()
-            .filter(|s| s.start != probe)
+            .filter(|s| !s.starts_at(&probe))
             .and_then(|s| s.start.strip_prefix("tracepoint:"))
             .and_then(fields)
             .unwrap_or_default();
@@ -489,7 +489,12 @@ fn lacks(e: &Event, t: &Term, specs: &SpecFacts) -> Option<Lack> {
         (Event::Single { span: Some(_), .. }, Term::Duration(_)) => None,
         (Event::Single { .. }, Term::Ret | Term::Duration(_)) => Some(Lack::NoReturn {
             probe,
-            spans_end_at: specs.spans.iter().map(|(p, _)| p.clone()).collect(),
+            spans_end_at: specs.spans.iter().fold(Vec::new(), |mut ends, (p, _)| {
+                if !ends.contains(p) {
+                    ends.push(p.clone());
+                }
+                ends
+            }),
         }),
         (Event::Func { .. }, Term::Arg(_)) => None,
         (_, Term::Arg(i)) => Some(Lack::NoArg { probe, index: *i }),
@@ -684,7 +689,11 @@ fn span_blocks(
         Some(w) => format!("{end_slot} && ({w})"),
         None => end_slot.clone(),
     };
-    if span.start == probe {
+    let restart = match (&span.restart_when, &span.restart_key) {
+        (Some(w), Some(k)) => format!("if ({w}) {{\n  @{map}[{k}] = nsecs;\n}}\n"),
+        _ => String::new(),
+    };
+    if span.starts_at(probe) {
         let open = match &span.start_when {
             Some(w) => format!("if ({w}) {{\n{}}}\n", indent(&open)),
             None => open,
@@ -695,18 +704,26 @@ fn span_blocks(
             body: format!("if ({guard}) {{\n{}}}\n{open}", indent(&close)),
         }]);
     }
-    Ok(vec![
-        Block {
-            probes: vec![span.start.clone()],
-            pred: span.start_when.clone(),
-            body: open,
-        },
-        Block {
+    let mut blocks = vec![Block {
+        probes: span.starts().cloned().collect(),
+        pred: span.start_when.clone(),
+        body: open,
+    }];
+    if restart.is_empty() {
+        blocks.push(Block {
             probes: vec![probe.to_owned()],
             pred: Some(guard),
             body: close,
-        },
-    ])
+        });
+    } else {
+        // The restart runs for every event, the close only where a span is open.
+        blocks.push(Block {
+            probes: vec![probe.to_owned()],
+            pred: None,
+            body: format!("{restart}if ({guard}) {{\n{}}}\n", indent(&close)),
+        });
+    }
+    Ok(blocks)
 }
 
 fn indent(s: &str) -> String {
@@ -1455,6 +1472,9 @@ mod tests {
             task_comm: None,
             task_pid: None,
             task_at_start: false,
+            also_start: vec![],
+            restart_when: None,
+            restart_key: None,
         };
         SpecFacts {
             spans: vec![
@@ -1522,6 +1542,9 @@ mod tests {
                 task_comm: Some("args->next_comm".into()),
                 task_pid: Some("args->next_pid".into()),
                 task_at_start: false,
+                also_start: vec![],
+                restart_when: None,
+                restart_key: None,
             },
         ));
         let waited = compile(
@@ -1588,6 +1611,9 @@ mod tests {
                 task_comm: None,
                 task_pid: None,
                 task_at_start: true,
+                also_start: vec![],
+                restart_when: None,
+                restart_key: None,
             },
         ));
         let q = crate::query::parse(

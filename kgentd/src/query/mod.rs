@@ -50,6 +50,28 @@ pub struct Span {
     /// `uid` at the end are saved at the start under the span's key.
     #[serde(default)]
     pub task_at_start: bool,
+    /// Other probes that open the span as `start` does, with the same key (sched_wakeup_new
+    /// beside sched_wakeup).
+    #[serde(default)]
+    pub also_start: Vec<String>,
+    /// At the end event, a key that starts waiting again when this holds (bpftrace): a task
+    /// switched out while still runnable goes back on the run queue without a wakeup.
+    #[serde(default)]
+    pub restart_when: Option<String>,
+    #[serde(default)]
+    pub restart_key: Option<String>,
+}
+
+impl Span {
+    /// The probes that open the span: `start` and `also_start`.
+    pub fn starts(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.start).chain(&self.also_start)
+    }
+
+    /// Whether `probe` opens the span.
+    pub fn starts_at(&self, probe: &str) -> bool {
+        self.starts().any(|s| s == probe)
+    }
 }
 
 /// What the compiler needs to know about probes beyond the host's tracepoints, passed in by
@@ -78,7 +100,7 @@ impl SpecFacts {
                 .map(|(_, s)| s)
         };
         ending()
-            .find(|s| s.start != probe && from.contains(&s.start))
+            .find(|s| !s.starts_at(probe) && s.starts().any(|st| from.contains(st)))
             .or_else(|| ending().next())
     }
 
