@@ -130,6 +130,8 @@ pub struct Compiled {
     pub left_out: Vec<(String, String)>,
 }
 
+// A query has a handful of events: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 enum Event {
     /// A syscall: its enter and exit tracepoints (probe names) and their fields.
