@@ -110,6 +110,16 @@ def memory():
     p = libc.malloc(48 << 20)  # one 48 MiB malloc
     libc.free(p)
     libc.system(b"true")
+    # A large kernel allocation: setxattr(2) copies the value in with vmemdup_user() ->
+    # kvmalloc() (fs/xattr.c), a 64 KiB kmalloc before the filesystem judges the value (most
+    # refuse one this large: ENOSPC/E2BIG, which is fine).
+    x = path("kgent-smoke-xattr")
+    open(x, "w").close()
+    try:
+        os.setxattr(x, "user.kgent-smoke", b"\0" * (64 << 10))
+    except OSError:
+        pass
+    os.unlink(x)
 
 
 def processes():
