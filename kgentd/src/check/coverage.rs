@@ -298,6 +298,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = span_within_one_event(source) {
         missing.push(m);
     }
+    if let Some(m) = span_start_unchecked(source) {
+        missing.push(m);
+    }
     if let Some(m) = super::addresses::addresses_shown(host, source) {
         missing.push(m);
     }
@@ -546,11 +549,22 @@ fn span_within_one_event(source: &str) -> Option<String> {
         Regex::new(r"nsecs\s*-\s*(@\w+)(?:\s*\[([^\]]*)\])?").expect("static regex")
     });
     let blocks = probe_blocks(&strip_comments(source));
-    // (map, its key as written) → the probes where it is stored / read.
-    let uses = |re: &Regex| -> BTreeSet<(String, String, String)> {
+    // (map, its key as written) → the probes where it is stored / read. A store under a test
+    // of the event's own fields (`if (args->newstate == 1)`) marks one kind of occurrence of
+    // the event, read at another (a TCP socket's ESTABLISHED to its CLOSE): not counted.
+    let uses = |re: &Regex, skip_field_tested: bool| -> BTreeSet<(String, String, String)> {
         let mut out = BTreeSet::new();
         for b in &blocks {
+            let tested = if skip_field_tested {
+                field_tested_ranges(&b.body)
+            } else {
+                Vec::new()
+            };
             for c in re.captures_iter(&b.body) {
+                let at = c.get(0).map_or(0, |m| m.start());
+                if tested.iter().any(|r| r.contains(&at)) {
+                    continue;
+                }
                 let map = c.get(1).map_or("", |m| m.as_str()).to_owned();
                 let key: String = c
                     .get(2)
@@ -569,8 +583,8 @@ fn span_within_one_event(source: &str) -> Option<String> {
         }
         out
     };
-    let stored = uses(&STORED);
-    let read = uses(&READ);
+    let stored = uses(&STORED, true);
+    let read = uses(&READ, false);
     // A span is within one event when its map is stored at that one probe only and read,
     // under the same key, at that probe only: keyed differently (sched_switch's next_pid
     // stored, prev_pid read), it runs from one task's switch to another's.
@@ -591,6 +605,101 @@ fn span_within_one_event(source: &str) -> Option<String> {
             )
         })
     })
+}
+
+/// The bodies (byte ranges of `body`) of the `if (…)` statements whose condition tests a field
+/// of the event (`args->…`).
+fn field_tested_ranges(body: &str) -> Vec<std::ops::Range<usize>> {
+    static IF: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\bif\s*\(([^{]*)\)\s*\{").expect("static regex"));
+    let mut out = Vec::new();
+    for c in IF.captures_iter(body) {
+        if !c[1].contains("args") {
+            continue;
+        }
+        let Some(open) = c.get(0).map(|m| m.end()) else {
+            continue;
+        };
+        let mut depth = 1usize;
+        for (i, ch) in body[open..].char_indices() {
+            match ch {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.push(open..open + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A span's start time subtracted where it may never have been stored: a map that holds
+/// `nsecs` reads as 0 for a key never stored (bpftrace(8), "Maps": a missing key reads as
+/// zero), so `nsecs - @start[tid]` for a thread whose start was not seen (it began before
+/// tracing, or at an event the program does not attach to) is the time since boot. The block
+/// must test the entry first: in its predicate (`/@start[tid]/`), an `if` around the
+/// subtraction, or a `$s = @start[tid]` that it tests (`if ($s)`, `$s ? … : …`). The kernel's
+/// and bpftrace's own tools all do (biolatency.bt, runqlat.bt, syscount).
+fn span_start_unchecked(source: &str) -> Option<String> {
+    static STORED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w+)\s*(?:\[[^\]]*\])?\s*=\s*nsecs\b").expect("static regex")
+    });
+    static SUBTRACTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"-\s*(@\w+)\b").expect("static regex"));
+    static SAVED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(\$\w+)\s*=\s*(@\w+)\s*\[").expect("static regex"));
+    let blocks = probe_blocks(&strip_comments(source));
+    let clocks: BTreeSet<String> = blocks
+        .iter()
+        .flat_map(|b| {
+            STORED
+                .captures_iter(&b.body)
+                .map(|c| c[1].to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for b in &blocks {
+        let pred = b.predicate.as_ref().map_or("", |p| p.condition.as_str());
+        // The conditions of the block: its predicate, every `if (…)` and every `… ?`.
+        let tests = |name: &str| {
+            let word = Regex::new(&format!(r"{}\b", regex::escape(name))).expect("escaped");
+            word.is_match(pred)
+                || Regex::new(&format!(r"if\s*\([^{{]*{}\b", regex::escape(name)))
+                    .expect("escaped")
+                    .is_match(&b.body)
+                || Regex::new(&format!(r"{}\b[^;{{]*\?", regex::escape(name)))
+                    .expect("escaped")
+                    .is_match(&b.body)
+        };
+        for c in SUBTRACTED.captures_iter(&b.body) {
+            let map = &c[1];
+            if !clocks.contains(map) || tests(map) {
+                continue;
+            }
+            // Read into a scratch variable that is tested.
+            let via_var = SAVED
+                .captures_iter(&b.body)
+                .any(|v| &v[2] == map && tests(&v[1]));
+            if via_var {
+                continue;
+            }
+            let probes: Vec<String> = b
+                .probes
+                .iter()
+                .map(|p| format!("{}:{}", p.prefix, p.target))
+                .collect();
+            return Some(format!(
+                "{map} is subtracted at {} without checking it was stored: a key never stored reads as 0, so the result is the time since boot; test it first (`/{map}[tid]/`, or `$s = {map}[tid]; if ($s) {{ … }}`)",
+                probes.join(", ")
+            ));
+        }
+    }
+    None
 }
 
 fn lifetime_timed_as_one_call(intent: &Intent, source: &str) -> Option<String> {
@@ -914,9 +1023,29 @@ mod tests {
     }
 
     #[test]
+    fn a_span_start_subtracted_unchecked_is_flagged() {
+        let unchecked = "tracepoint:sched:sched_process_wait { @t0[tid] = nsecs; }\ntracepoint:sched:sched_switch { @late[tid] = nsecs; @waited[comm] = sum((@late[tid] - @t0[tid]) / 1000); }";
+        let m = span_start_unchecked(unchecked).expect("flagged");
+        assert!(m.contains("@t0") && m.contains("time since boot"), "{m}");
+        // Tested in the predicate, around the subtraction, or through a tested variable.
+        for ok in [
+            "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@t0[tid]/ { @us = hist((nsecs - @t0[tid]) / 1000); delete(@t0[tid]); }",
+            "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read { if (@t0[tid] != 0) { @us = hist(nsecs - @t0[tid]); } }",
+            "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read { $s = @t0[tid]; if ($s) { @us = hist(nsecs - @t0[tid]); } }",
+            "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read { $s = @t0[tid]; $d = $s ? nsecs - @t0[tid] : 0; @us = hist($d); }",
+            // Not a clock: a byte count subtracted is no span.
+            "tracepoint:syscalls:sys_exit_read { @left[tid] = 5; @b = sum(10 - @left[tid]); }",
+        ] {
+            assert_eq!(span_start_unchecked(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
     fn a_span_stored_and_read_at_one_event_measures_nothing() {
         let one = "tracepoint:block:block_rq_issue { @t[tid] = nsecs; }\n\
                    t:block:block_rq_issue /@t[tid]/ { @us = hist((nsecs - @t[tid]) / 1000); delete(@t[tid]); }";
+        let states = "tracepoint:sock:inet_sock_set_state { if (args->newstate == 1) { @born[args->skaddr] = nsecs; } if (args->newstate == 7 && @born[args->skaddr]) { printf(\"%d\\n\", (nsecs - @born[args->skaddr]) / 1000000); } }";
+        assert_eq!(span_within_one_event(states), None, "one state to another");
         let m = span_within_one_event(one).expect("flagged");
         assert!(m.contains("block:block_rq_issue"), "{m}");
         assert!(!passes("how long do block requests take", one));
