@@ -51,6 +51,42 @@ pub(super) fn print_fmt(host: &HostFacts, subsystem: &str, event: &str) -> Strin
         .to_owned()
 }
 
+/// Tables of documented bit flags (`specs-db/flags.toml`) of a tracepoint's fields, for the
+/// fields whose flags the request speaks of: every combination of the field's flags, named as
+/// C writes it (`LOCK_EX|LOCK_NB`), and 0. Only fields with at most four single-bit flags (16
+/// combinations); a field with more (open(2) flags) is left as a number.
+fn flag_tables(intent: &Intent, subsystem: &str, event: &str) -> BTreeMap<String, Table> {
+    let probe = format!("{subsystem}:{event}");
+    let mut by_field: BTreeMap<&str, Vec<&crate::knowledge::flags::Flag>> = BTreeMap::new();
+    for f in crate::knowledge::flags::shipped() {
+        if f.probes.contains(&probe) {
+            by_field.entry(f.field.as_str()).or_default().push(f);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (field, flags) in by_field {
+        let single_bits = flags.iter().all(|f| f.mask.count_ones() == 1);
+        if flags.len() > 4 || !single_bits || !crate::knowledge::flags::asked(&flags, intent) {
+            continue;
+        }
+        let mut table: Table = vec![(0, "0".to_owned())];
+        for combo in 1u32..(1 << flags.len()) {
+            let chosen: Vec<&&crate::knowledge::flags::Flag> = flags
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| combo & (1 << i) != 0)
+                .map(|(_, f)| f)
+                .collect();
+            let value: i128 = chosen.iter().map(|f| i128::from(f.mask)).sum();
+            let name: Vec<&str> = chosen.iter().map(|f| f.name.as_str()).collect();
+            table.push((value, name.join("|")));
+        }
+        table.sort();
+        out.insert(field.to_owned(), table);
+    }
+    out
+}
+
 /// The tables of a `print fmt` line.
 fn parse_symbolic(fmt: &str) -> BTreeMap<String, Table> {
     static CALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -144,14 +180,21 @@ pub(super) fn show_names(host: &HostFacts, intent: &Intent, source: &str) -> (St
     // field → its table, for the BEGIN block (one table per field name across the program).
     let mut used: BTreeMap<String, Table> = BTreeMap::new();
     for block in probe_blocks(source) {
-        let mut common: Option<BTreeMap<String, Table>> = None;
+        let mut common: Option<BTreeMap<String, (Table, bool)>> = None;
         for p in &block.probes {
             let Some((subsystem, event)) = p.target.split_once(':').filter(|_| p.is_tracepoint())
             else {
                 common = None;
                 break;
             };
-            let tables = symbolic_tables(host, subsystem, event);
+            let mut tables: BTreeMap<String, (Table, bool)> =
+                symbolic_tables(host, subsystem, event)
+                    .into_iter()
+                    .map(|(f, t)| (f, (t, false)))
+                    .collect();
+            for (f, t) in flag_tables(intent, subsystem, event) {
+                tables.entry(f).or_insert((t, true));
+            }
             common = Some(match common {
                 None => tables,
                 Some(c) => c
@@ -161,9 +204,14 @@ pub(super) fn show_names(host: &HostFacts, intent: &Intent, source: &str) -> (St
             });
         }
         let Some(tables) = common else { continue };
+        // A flag table is only built when the request speaks of its flags; a kernel table
+        // when the request writes one of its names.
         let wanted: BTreeMap<&String, &Table> = tables
             .iter()
-            .filter(|(f, t)| request_names_one(intent, t) && used.get(*f).is_none_or(|u| u == *t))
+            .filter(|(f, (t, flags))| {
+                (*flags || request_names_one(intent, t)) && used.get(*f).is_none_or(|u| u == t)
+            })
+            .map(|(f, (t, _))| (f, t))
             .collect();
         if wanted.is_empty() {
             continue;
@@ -327,6 +375,38 @@ mod tests {
         // Not asked for by name: left as numbers.
         assert_eq!(plain, src);
     }
+}
+
+/// The live catalog and the real bpftrace: a flock(2) operation, asked about in words of the
+/// man page ("exclusive", "unlock"), shown as its documented flags; the program loads.
+#[cfg(test)]
+#[tokio::test]
+async fn documented_flags_asked_about_are_shown_by_name_and_load() {
+    use crate::toolchain::bpftrace::{check_load, LoadVerdict};
+    use std::path::Path;
+    use std::time::Duration;
+    let bpftrace = Path::new("bpftrace");
+    let host = HostFacts::discover(bpftrace);
+    let draft = "tracepoint:syscalls:sys_enter_flock\n{\n  printf(\"%s fd=%d op=%d\\n\", comm, args->fd, args->cmd);\n}\n";
+    let intent = Intent::read("who takes exclusive file locks and who releases them (unlock)");
+    let (fixed, notes) = show_names(&host, &intent, draft);
+    assert!(fixed.contains("op=%s"), "{fixed}");
+    assert!(fixed.contains("@kq_name_cmd[args->cmd]"), "{fixed}");
+    assert!(
+        fixed.contains("@kq_name_cmd[6] = \"LOCK_EX|LOCK_NB\";"),
+        "{fixed}"
+    );
+    assert!(fixed.contains("@kq_name_cmd[8] = \"LOCK_UN\";"), "{fixed}");
+    assert_eq!(notes.len(), 1);
+    // Not asked about: the number stays.
+    let plain = Intent::read("print every flock call with its fd");
+    assert_eq!(show_names(&host, &plain, draft).0, draft);
+    let report = check_load(bpftrace, &fixed, Duration::from_secs(60)).await;
+    assert!(
+        matches!(report.verdict, LoadVerdict::Attached { .. }),
+        "{fixed}\n{}",
+        report.diagnostic
+    );
 }
 
 /// The live catalog and the real bpftrace: state names of a TCP socket, asked by name, shown
