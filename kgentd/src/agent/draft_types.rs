@@ -30,6 +30,8 @@
 //! - a printf whose values are all string literals (a column header) with a conversion letter
 //!   or an argument count that does not fit them: the constant text it means is printed
 //!   (printf(3) widths kept), see `constant_printfs`;
+//! - a builtin printed with a conversion of the other type (`%s` of `pid`, `%d` of `comm`):
+//!   bpftrace(8) types its builtins; the conversion follows the builtin, see `builtin_conversions`;
 //! - an address array used as a map key (`@[args->daddr]`): bpftrace refuses it ("context
 //!   cannot be used as a map key"); the key becomes `ntop(args->daddr)`, the address as text.
 //!
@@ -285,7 +287,56 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
         source = constant;
         fix.notes.extend(n);
     }
+    let (converted, n) = builtin_conversions(&source);
+    if !n.is_empty() {
+        source = converted;
+        fix.notes.extend(n);
+    }
     (source, fix.notes)
+}
+
+/// A printf conversion that does not fit the builtin printed with it: bpftrace(8) "Builtins"
+/// types `pid`, `tid`, `uid`, `gid`, `cpu`, `nsecs`, `elapsed`, `cgroup` as integers and
+/// `comm`, `probe`, `func` as strings, and rejects `%s` of an integer ("%s specifier expects a
+/// value of type string (integer supplied)") and `%d` of a string. The builtin says what was
+/// meant: the conversion letter becomes `d` (`u` kept) or `s`, flags and width kept.
+fn builtin_conversions(source: &str) -> (String, Vec<String>) {
+    const INTEGERS: &[&str] = &[
+        "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "cgroup",
+    ];
+    const STRINGS: &[&str] = &["comm", "probe", "func"];
+    let toks = expr::tokens(source, 0..source.len());
+    let printf = PrintfArgs::of(source, &toks);
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for (arg, at, letter) in &printf.args {
+        let inside: Vec<&Token> = toks
+            .iter()
+            .filter(|t| t.span.start >= arg.start && t.span.end <= arg.end)
+            .collect();
+        let [t] = inside.as_slice() else { continue };
+        let Tok::Ident(name) = &t.tok else { continue };
+        let want = if INTEGERS.contains(&name.as_str()) && *letter == 's' {
+            'd'
+        } else if STRINGS.contains(&name.as_str()) && matches!(letter, 'd' | 'i' | 'u' | 'x') {
+            's'
+        } else {
+            continue;
+        };
+        edits.replace(conversion_span(source, *at), want.to_string());
+        let note = format!(
+            "{name} is printed with %{want}: bpftrace types it as {}",
+            if want == 's' {
+                "a string"
+            } else {
+                "an integer"
+            }
+        );
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    (edits.apply(source), notes)
 }
 
 /// A printf whose values are all string literals (a column header: `printf("%-6s %-6d\n",
@@ -976,6 +1027,17 @@ mod tests {
             let (fixed, notes) = repair_types(&host(), src);
             assert_eq!((fixed.as_str(), notes.len()), (src, 0));
         }
+    }
+
+    #[test]
+    fn a_builtin_printed_with_the_wrong_conversion_gets_its_type() {
+        let src = "tracepoint:capability:cap_capable { printf(\"%-6s %-16d %lu %s %d\\n\", pid, comm, uid, probe, args->cap); }";
+        let (out, notes) = builtin_conversions(src);
+        assert!(out.contains("\"%-6d %-16s %lu %s %d\\n\""), "{out}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        // Right as written: untouched.
+        let ok = "tracepoint:capability:cap_capable { printf(\"%d %s %s\\n\", pid, comm, str(args->cap)); }";
+        assert_eq!(builtin_conversions(ok), (ok.to_owned(), vec![]));
     }
 
     #[test]
