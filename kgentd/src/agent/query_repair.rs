@@ -739,6 +739,49 @@ pub fn span_ends(q: &mut Query) -> Vec<String> {
     notes
 }
 
+/// A request that asks how long (`Concept::Duration`) answered with a line per event and no
+/// duration: the duration is printed too, in the request's unit (µs when it names none), when
+/// every FROM event has one: a syscall or a user function (entry to return), or the end of a
+/// specs-DB span whose start is also in FROM (block_rq_issue → block_rq_complete). A query
+/// with an aggregate is left alone: what it aggregates is the model's choice to judge.
+pub fn duration_asked(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let aggregates = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
+    if !intent.asks(Concept::Duration)
+        || intent.asks(Concept::Lifetime)
+        || aggregates
+        || q.from.is_empty()
+        || q.terms().iter().any(|t| matches!(t, Term::Duration(_)))
+    {
+        return Vec::new();
+    }
+    let spans: Vec<(&str, &crate::query::Span)> = crate::knowledge::specs::spans().collect();
+    let spanned_end = |p: &str| {
+        spans
+            .iter()
+            .any(|(end, s)| *end == p && s.starts().any(|st| q.from.contains(st) && st != p))
+    };
+    let span_start = |p: &str| {
+        spans
+            .iter()
+            .any(|(end, s)| s.starts_at(p) && *end != p && q.from.iter().any(|f| f == end))
+    };
+    let timed = q.from.iter().all(|p| {
+        p.contains(":syscalls:sys_enter_")
+            || p.contains(":syscalls:sys_exit_")
+            || p.starts_with("uprobe:")
+            || p.starts_with("uretprobe:")
+            || spanned_end(p)
+            || span_start(p)
+    });
+    if !timed {
+        return Vec::new();
+    }
+    let unit = intent.time_unit.unwrap_or(crate::query::TimeUnit::Us);
+    let term = Term::Duration(unit);
+    q.select.push(Item::Value(Expr::Term(term.clone())));
+    vec![format!("the request asks how long: {term} is printed too")]
+}
+
 /// What the request calls bpftrace's builtins (bpftrace(8): comm is the process name, pid the
 /// process ID, tid the thread ID, cpu the processor, uid the user ID): a word starting with
 /// one of these names the builtin as a key.
@@ -975,6 +1018,33 @@ mod tests {
             assert!(span_ends(&mut q).is_empty(), "{text}");
             assert_eq!(q, parse(text).unwrap());
         }
+    }
+
+    #[test]
+    fn a_duration_asked_and_not_selected_is_printed_where_every_event_has_one() {
+        let ask =
+            Intent::read("list each disk request with its sector and how long it took, in ms");
+        let mut q = parse("SELECT comm, args->sector FROM tracepoint:block:block_rq_issue, tracepoint:block:block_rq_complete").unwrap();
+        let notes = duration_asked(&mut q, &ask);
+        assert_eq!(notes.len(), 1, "{q:?}");
+        assert!(matches!(
+            q.select.last(),
+            Some(Item::Value(Expr::Term(Term::Duration(
+                crate::query::TimeUnit::Ms
+            ))))
+        ));
+        // A syscall has one too; an event with none (the issue alone) gets nothing.
+        let ask = Intent::read("how long do fsync calls take, per call");
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_fsync").unwrap();
+        assert_eq!(duration_asked(&mut q, &ask).len(), 1);
+        let mut q = parse("SELECT comm FROM tracepoint:block:block_rq_issue").unwrap();
+        assert!(duration_asked(&mut q, &ask).is_empty());
+        // Not asked, or aggregated already: untouched.
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_fsync").unwrap();
+        assert!(duration_asked(&mut q, &Intent::read("fsync calls per process")).is_empty());
+        let mut q =
+            parse("SELECT count() FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm").unwrap();
+        assert!(duration_asked(&mut q, &ask).is_empty());
     }
 
     #[test]
