@@ -151,16 +151,41 @@ pub fn expectation(intent: &Intent) -> Expectation {
 
 /// [`expectation`], for this program: a program whose only "what" is the kernel's own names
 /// for its events' categories (a `__print_symbolic` table kgent fills, `@kq_name_*`: softirq
-/// vectors, writeback reasons) and that reports no task, file or address cannot show the
-/// workload, whatever the workload does; its lines are judged without it.
+/// vectors, writeback reasons), or the `name` field of kernel tracepoints outside the syscalls
+/// (an interrupt handler's, a workqueue's, a device's: objects of the kernel, not of the
+/// workload), and that reports no task, file or address cannot show the workload, whatever the
+/// workload does; its lines are judged without it.
 pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
     static IDENTITY: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"\b(comm|pid|tid|uid|cgroup|str|ntop|path|kstack|ustack|args\s*->\s*\w*(name|comm|pid|port|addr|filename))\b")
             .expect("static regex")
     });
+    // A task, file or address, with the event's own `name` and str() of it left aside.
+    static TASK_OR_FILE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(comm|pid|tid|uid|cgroup|ntop|path|kstack|ustack|args\s*->\s*\w*(comm|pid|port|addr|filename|pathname))\b")
+            .expect("static regex")
+    });
+    static OWN_NAME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\bargs\s*->\s*name\b").expect("static regex"));
     let mut expect = expectation(intent);
     let code = strip_comments(source);
-    if expect.identifies && code.contains("@kq_name_") && !IDENTITY.is_match(&code) {
+    let kernel_objects = {
+        let probes: Vec<ProbeSpec> = probe_blocks(source)
+            .into_iter()
+            .flat_map(|b| b.probes)
+            .filter(ProbeSpec::observes_events)
+            .collect();
+        !probes.is_empty()
+            && probes.iter().all(|p| {
+                p.is_tracepoint()
+                    && !p.target.starts_with("syscalls:")
+                    && !p.target.starts_with("raw_syscalls:")
+            })
+    };
+    let names_only = code.contains("@kq_name_") && !IDENTITY.is_match(&code);
+    let kernel_names_only =
+        kernel_objects && OWN_NAME.is_match(&code) && !TASK_OR_FILE.is_match(&code);
+    if expect.identifies && (names_only || kernel_names_only) {
         expect.identifies = false;
     }
     expect
@@ -871,5 +896,17 @@ mod tests {
         assert!(expectation_for(&intent, with_comm).identifies);
         let plain = "tracepoint:irq:softirq_entry { @n[args->vec] = count(); }";
         assert!(expectation_for(&intent, plain).identifies);
+        // The name of a kernel object the event is about (an interrupt handler's), outside
+        // the syscalls: the workload has none to show.
+        let handlers = Intent::read("tally device interrupts per handler name");
+        assert!(expectation(&handlers).identifies);
+        let by_handler = "tracepoint:irq:irq_handler_entry { @n[str(args->name)] = count(); }";
+        assert!(!expectation_for(&handlers, by_handler).identifies);
+        let with_pid = "tracepoint:irq:irq_handler_entry { @n[pid, str(args->name)] = count(); }";
+        assert!(expectation_for(&handlers, with_pid).identifies);
+        // A syscall's name argument may be the workload's: still expected.
+        let syscall =
+            "tracepoint:syscalls:sys_enter_sethostname { printf(\"%s\\n\", str(args->name)); }";
+        assert!(expectation_for(&handlers, syscall).identifies);
     }
 }
