@@ -394,7 +394,16 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         .collect();
     let probe = Expr::Term(Term::Builtin("probe".into()));
     let says_which = terms.contains(&Term::Builtin("probe".into())) || q.group_by.contains(&probe);
-    if events.len() > 1 && intent.asks(Concept::WhichCall) && !says_which {
+    // A request that lists the calls it is about ("shmget, shmat, shmdt and shmctl") wants
+    // each line to say which one it is, as a tool tracing several calls prints the call.
+    let listed = events
+        .iter()
+        .filter_map(|p| p.rsplit(':').next())
+        .filter(|e| intent.names_word(e.strip_prefix("sys_enter_").unwrap_or(e)))
+        .count();
+    let aggregated = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
+    let lists_calls = listed >= 2 && !aggregated;
+    if events.len() > 1 && (intent.asks(Concept::WhichCall) || lists_calls) && !says_which {
         if q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
             q.group_by.push(probe);
         } else {
@@ -1045,6 +1054,25 @@ mod tests {
         let mut q =
             parse("SELECT count() FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm").unwrap();
         assert!(duration_asked(&mut q, &ask).is_empty());
+    }
+
+    #[test]
+    fn a_request_listing_its_calls_gets_the_call_on_each_line() {
+        let text = "SELECT comm, args->fd FROM tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync";
+        let mut q = parse(text).unwrap();
+        normalize(
+            &mut q,
+            "log fsync and fdatasync with the process and the descriptor",
+        );
+        assert!(
+            q.select
+                .contains(&Item::Value(Expr::Term(Term::Builtin("probe".into())))),
+            "{q:?}"
+        );
+        // One call named, or a tally: left alone.
+        let mut q = parse(text).unwrap();
+        normalize(&mut q, "log file syncs with the process and the descriptor");
+        assert_eq!(q, parse(text).unwrap());
     }
 
     #[test]
