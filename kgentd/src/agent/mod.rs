@@ -448,7 +448,17 @@ impl Agent {
         repaired.extend(renamed);
         repaired.extend(query_repair::keys(&mut q, intent, &events));
         let dropped = query_repair::prune_filter(&mut q, intent, &events);
-        let specs = crate::knowledge::specs::query_facts();
+        // The specs' spans, with those the request asks for by name preferred.
+        let asked;
+        let specs = if intent.spans.is_empty() {
+            crate::knowledge::specs::query_facts()
+        } else {
+            asked = query::SpecFacts {
+                preferred: intent.spans.clone(),
+                ..crate::knowledge::specs::query_facts().clone()
+            };
+            &asked
+        };
         let c = match query::compile::compile(&self.host, specs, &q) {
             Ok(c) => c,
             Err(e) if q.from.len() == 1 && e.lacks_a_field() => {

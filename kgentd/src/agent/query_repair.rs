@@ -1075,6 +1075,59 @@ mod tests {
         assert_eq!(q, parse(text).unwrap());
     }
 
+    /// A span the request asks for by name (specs-db/intent.toml `span`) exists in the specs
+    /// DB, and is what the compiler measures when asked: off-CPU time at sched_switch.
+    #[test]
+    fn spans_asked_by_name_exist_and_are_measured() {
+        let specs = crate::knowledge::specs::query_facts();
+        for s in &crate::intent::vocabulary::shipped().search {
+            if let Some(id) = &s.span {
+                assert!(
+                    specs.spans.iter().any(|(_, sp)| sp.id.as_ref() == Some(id)),
+                    "{}: no span {id}",
+                    s.spoken
+                );
+            }
+        }
+        let ask = Intent::read("total time each command spends off-cpu, in us");
+        assert_eq!(ask.spans, ["off_cpu"]);
+        let host = crate::host::HostFacts::for_tests_with_tracepoints(&[(
+            "sched",
+            "sched_switch",
+            &[
+                ("char[16]", "prev_comm"),
+                ("pid_t", "prev_pid"),
+                ("long", "prev_state"),
+                ("char[16]", "next_comm"),
+                ("pid_t", "next_pid"),
+            ],
+        )]);
+        let q = parse("SELECT sum(duration_us) FROM tracepoint:sched:sched_switch GROUP BY comm")
+            .unwrap();
+        let off = crate::query::SpecFacts {
+            preferred: ask.spans.clone(),
+            ..specs.clone()
+        };
+        let c = crate::query::compile::compile(&host, &off, &q).expect("compiles");
+        assert!(
+            c.source.contains("[args->prev_pid] = nsecs"),
+            "{}",
+            c.source
+        );
+        assert!(
+            c.source.contains("[args->next_comm] = sum("),
+            "{}",
+            c.source
+        );
+        // Not asked: on-CPU time, the default.
+        let c = crate::query::compile::compile(&host, specs, &q).expect("compiles");
+        assert!(
+            c.source.contains("[cpu, args->next_pid] = nsecs"),
+            "{}",
+            c.source
+        );
+    }
+
     #[test]
     fn group_by_without_an_aggregate_prints_each_events_own_fields() {
         let host = crate::host::HostFacts::for_tests_with_tracepoints(&[

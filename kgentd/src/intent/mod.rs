@@ -250,6 +250,9 @@ pub struct Intent {
     pub exclusions: Vec<Exclusion>,
     /// The request with the kernel's words for what it says appended (for retrieval).
     pub search_text: String,
+    /// Specs-DB spans the request asks for by name (`span` of a `[[search]]` entry it
+    /// matches): "off-CPU time" is sched_switch's `off_cpu` span.
+    pub spans: Vec<String>,
     /// Words that may name what the request observes: its words of 3+ letters that are not
     /// function words, request verbs or quantity words (`not_subjects`), not inside a phrase a
     /// report-shape concept matched ("how long", "process name"), not quoted, not a path; a
@@ -332,6 +335,7 @@ impl Intent {
             group_phrases: group_phrases(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
+            spans: spans_asked(v, &ascii_lower),
             subjects: subject_words(v, text, &ascii_lower, &concepts),
             concepts,
             text: text.to_owned(),
@@ -743,6 +747,28 @@ fn constants(text: &str) -> Vec<String> {
     for m in CONSTANT.find_iter(text) {
         if !out.iter().any(|c| c == m.as_str()) {
             out.push(m.as_str().to_owned());
+        }
+    }
+    out
+}
+
+/// See [`Intent::spans`]: the spans of the `[[search]]` entries the request matches.
+fn spans_asked(v: &Vocabulary, lower: &str) -> Vec<String> {
+    let spaced = lower.replace('-', " ");
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for s in &v.search {
+        let Some(span) = &s.span else { continue };
+        let hit = if s.spoken.contains(' ') {
+            spaced.contains(&s.spoken)
+        } else {
+            words.iter().any(|w| w.starts_with(&s.spoken))
+        };
+        if hit && !out.contains(span) {
+            out.push(span.clone());
         }
     }
     out

@@ -98,6 +98,11 @@ pub struct SearchEntry {
     /// words only help retrieval.
     #[serde(default)]
     pub names: bool,
+    /// The spoken words ask for this specs-DB span (`id` of a span in
+    /// specs-db/attach-points.toml) where an event ends several: "off the CPU" is sched_switch's
+    /// off-CPU span, not its default on-CPU one.
+    #[serde(default)]
+    pub span: Option<String>,
 }
 
 /// How one concept is recognised.

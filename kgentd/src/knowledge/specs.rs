@@ -83,6 +83,7 @@ pub fn query_facts() -> &'static crate::query::SpecFacts {
                 .filter(|s| s.about_args_task)
                 .map(|s| s.name.clone())
                 .collect(),
+            preferred: Vec::new(),
         });
     &FACTS
 }

@@ -1477,6 +1477,7 @@ mod tests {
             also_start: vec![],
             restart_when: None,
             restart_key: None,
+            id: None,
         };
         SpecFacts {
             spans: vec![
@@ -1509,6 +1510,7 @@ mod tests {
                 ),
             ],
             about_args_task: vec!["tracepoint:sched:sched_migrate_task".into()],
+            preferred: vec![],
         }
     }
 
@@ -1547,6 +1549,7 @@ mod tests {
                 also_start: vec![],
                 restart_when: None,
                 restart_key: None,
+                id: None,
             },
         ));
         let waited = compile(
@@ -1616,6 +1619,7 @@ mod tests {
                 also_start: vec![],
                 restart_when: None,
                 restart_key: None,
+                id: None,
             },
         ));
         let q = crate::query::parse(

@@ -60,6 +60,10 @@ pub struct Span {
     pub restart_when: Option<String>,
     #[serde(default)]
     pub restart_key: Option<String>,
+    /// A name the request's vocabulary can ask for the span by (`span` of a `[[search]]`
+    /// entry of specs-db/intent.toml), where one event ends several.
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 impl Span {
@@ -82,6 +86,9 @@ pub struct SpecFacts {
     /// (end probe, span), e.g. `tracepoint:sched:sched_switch`.
     pub spans: Vec<(String, Span)>,
     pub about_args_task: Vec<String>,
+    /// Span ids the request asks for (`Intent::spans`, passed in by the agent): preferred at
+    /// an event that ends several.
+    pub preferred: Vec<String>,
 }
 
 impl SpecFacts {
@@ -90,8 +97,9 @@ impl SpecFacts {
     }
 
     /// The span measured at `probe` in a query FROM `from`: one that starts at another FROM
-    /// probe (`sched_wakeup` beside `sched_switch`: run-queue latency), else the first that
-    /// ends there (its default: on-CPU time).
+    /// probe (`sched_wakeup` beside `sched_switch`: run-queue latency), else one the request
+    /// asks for by id (`preferred`: off-CPU time), else the first without an id that ends
+    /// there (its default: on-CPU time).
     pub fn span_for(&self, probe: &str, from: &[String]) -> Option<&Span> {
         let ending = || {
             self.spans
@@ -101,6 +109,10 @@ impl SpecFacts {
         };
         ending()
             .find(|s| !s.starts_at(probe) && s.starts().any(|st| from.contains(st)))
+            .or_else(|| {
+                ending().find(|s| s.id.as_ref().is_some_and(|id| self.preferred.contains(id)))
+            })
+            .or_else(|| ending().find(|s| s.id.is_none()))
             .or_else(|| ending().next())
     }
 
