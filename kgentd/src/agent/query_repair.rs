@@ -1031,8 +1031,7 @@ mod tests {
 
     #[test]
     fn a_duration_asked_and_not_selected_is_printed_where_every_event_has_one() {
-        let ask =
-            Intent::read("list each disk request with its sector and how long it took, in ms");
+        let ask = Intent::read("list each disk request with its sector and its duration, in ms");
         let mut q = parse("SELECT comm, args->sector FROM tracepoint:block:block_rq_issue, tracepoint:block:block_rq_complete").unwrap();
         let notes = duration_asked(&mut q, &ask);
         assert_eq!(notes.len(), 1, "{q:?}");
@@ -1062,7 +1061,7 @@ mod tests {
         let mut q = parse(text).unwrap();
         normalize(
             &mut q,
-            "log fsync and fdatasync with the process and the descriptor",
+            "log fsync and fdatasync, showing process name and descriptor",
         );
         assert!(
             q.select
@@ -1071,7 +1070,10 @@ mod tests {
         );
         // One call named, or a tally: left alone.
         let mut q = parse(text).unwrap();
-        normalize(&mut q, "log file syncs with the process and the descriptor");
+        normalize(
+            &mut q,
+            "log file syncs, showing process name and descriptor",
+        );
         assert_eq!(q, parse(text).unwrap());
     }
 
