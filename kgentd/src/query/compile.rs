@@ -1177,6 +1177,19 @@ fn shape(e: &Expr, ctx: &Ctx) -> Result<Shape, String> {
     })
 }
 
+/// Whether two family branches test for the same family: the same test, or a test of the
+/// same value (`== 10`) on another address of the event (a connection's source and
+/// destination sockaddr have one family).
+fn same_family_test(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a == b || a.rsplit_once(" == ").map(|x| x.1) == b.rsplit_once(" == ").map(|x| x.1)
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// What the block does with an event: print one line, or update the aggregations.
 fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
     if aggregates {
@@ -1213,7 +1226,9 @@ fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
                 // Same branches (the same family test): its form for this family.
                 Shape::Family(b)
                     if b.len() == branches.len()
-                        && b.iter().zip(&branches).all(|((c, _), d)| c == d) =>
+                        && b.iter()
+                            .zip(&branches)
+                            .all(|((c, _), d)| same_family_test(c, d)) =>
                 {
                     parts.extend(b[i].1.iter().cloned())
                 }
@@ -1237,8 +1252,12 @@ fn action(q: &Query, aggregates: bool, ctx: &Ctx) -> Result<String, String> {
             .collect();
         for (l, _, v) in &mut parts {
             // The builtin prints as itself (`pid`); the field as `args->pid` or the map that
-            // carried it from the entry (`@kq_pid[tid]`).
-            if shared.contains(l) && v != l {
+            // carried it from the entry (`@kq_pid[tid]`, `@kq_c_pid[…]`). Other labels (the
+            // family of each of two addresses) are told apart by number below.
+            let reads_field = *v == format!("args->{l}")
+                || v.starts_with(&format!("@kq_{l}["))
+                || v.starts_with(&format!("@kq_c_{l}["));
+            if shared.contains(l) && v != l && reads_field {
                 *l = format!("args.{l}");
             }
         }
@@ -1663,6 +1682,39 @@ mod tests {
         let q = crate::query::parse("SELECT args->color FROM tracepoint:block:block_rq_complete")
             .unwrap();
         assert!(compile(&host, &facts, &q).is_err());
+    }
+
+    #[test]
+    fn two_socket_addresses_of_one_event_print_in_the_same_family_branch() {
+        let host = HostFacts::for_tests_with_tracepoints(&[(
+            "tcp",
+            "tcp_send_reset",
+            &[
+                ("const void *", "skaddr"),
+                ("__u8[28]", "saddr"),
+                ("__u8[28]", "daddr"),
+            ],
+        )]);
+        let q = crate::query::parse(
+            "SELECT args->saddr, args->daddr FROM tracepoint:tcp:tcp_send_reset",
+        )
+        .unwrap();
+        let c = compile(&host, &specs(), &q).expect("compiles");
+        let v6 = c
+            .source
+            .lines()
+            .find(|l| l.contains("\"AF_INET6\""))
+            .expect("an IPv6 line");
+        assert!(
+            v6.contains("daddr=%s") && v6.contains("(struct sockaddr_in6 *)args->daddr"),
+            "{}",
+            c.source
+        );
+        // No label reads as a field the event lacks.
+        assert!(!c.source.contains("args.family"), "{}", c.source);
+        assert!(crate::toolchain::bpftrace::syntax::args_fields(&c.source)
+            .iter()
+            .all(|f| f == "saddr" || f == "daddr"));
     }
 
     fn src(query: &str) -> String {

@@ -328,7 +328,11 @@ pub fn args_fields(body: &str) -> Vec<String> {
     static ARGS: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"\bargs\s*(?:->|\.)\s*([A-Za-z_][A-Za-z0-9_]*)").expect("static regex")
     });
-    let mut v: Vec<String> = ARGS.captures_iter(body).map(|c| c[1].to_owned()).collect();
+    // Text inside string literals is printed, not read (`printf("args.family=%d", …)`).
+    static STRING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*""#).expect("static regex"));
+    let code = STRING.replace_all(body, "\"\"");
+    let mut v: Vec<String> = ARGS.captures_iter(&code).map(|c| c[1].to_owned()).collect();
     v.sort();
     v.dedup();
     v
