@@ -446,6 +446,7 @@ impl Agent {
         let events = event_keys(&self.host, &q.from);
         let (renamed, field_hints) = query_repair::field_names(&mut q, &events);
         repaired.extend(renamed);
+        repaired.extend(query_repair::in_bytes(&mut q, intent, &events));
         repaired.extend(query_repair::keys(&mut q, intent, &events));
         let dropped = query_repair::prune_filter(&mut q, intent, &events);
         // The specs' spans, with those the request asks for by name preferred.

@@ -716,6 +716,29 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
     (notes, hints)
 }
 
+/// A size asked "in bytes" read from a count in another unit (`nr_sector`, 512-byte sectors)
+/// where a FROM event has the bytes themselves (`bytes`, specs-db/field-names.toml
+/// `[[in_bytes]]`): the byte field is read instead, with a note.
+pub fn in_bytes(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !intent.uses_word("bytes") {
+        return notes;
+    }
+    for t in q.terms() {
+        let Term::Field(f) = &t else { continue };
+        let Some(bytes) = crate::knowledge::field_names::bytes_of(f) else {
+            continue;
+        };
+        if events.iter().any(|e| e.fields.iter().any(|x| x == bytes)) {
+            q.replace_term(&t, &Term::Field(bytes.to_owned()));
+            notes.push(format!(
+                "the request asks for bytes: args->{bytes}, not args->{f} (another unit)"
+            ));
+        }
+    }
+    notes
+}
+
 /// A duration asked at an event that only starts a span (`FROM sched_wakeup_new` for run-queue
 /// latency): the span is measured where it ends (the specs DB: sched_switch), so that event
 /// joins FROM, with a note. Only when the event ends no span of its own and starts spans
@@ -1128,6 +1151,39 @@ mod tests {
             "{}",
             c.source
         );
+    }
+
+    #[test]
+    fn a_size_asked_in_bytes_reads_the_byte_field_not_sectors() {
+        let issue = [event(
+            "block_rq_issue",
+            &["dev", "sector", "nr_sector", "bytes"],
+            &[],
+        )];
+        let mut q =
+            parse("SELECT comm, args->nr_sector FROM tracepoint:block:block_rq_issue").unwrap();
+        let notes = in_bytes(
+            &mut q,
+            &Intent::read("disk requests with their size in bytes"),
+            &issue,
+        );
+        assert_eq!(notes.len(), 1);
+        assert!(format!("{q:?}").contains("\"bytes\""), "{q:?}");
+        // Sectors asked, or no byte field: left alone.
+        let mut q =
+            parse("SELECT comm, args->nr_sector FROM tracepoint:block:block_rq_issue").unwrap();
+        assert!(in_bytes(
+            &mut q,
+            &Intent::read("disk requests with their sector count"),
+            &issue
+        )
+        .is_empty());
+        let bare = [event(
+            "block_rq_complete",
+            &["dev", "sector", "nr_sector"],
+            &[],
+        )];
+        assert!(in_bytes(&mut q, &Intent::read("disk requests in bytes"), &bare).is_empty());
     }
 
     #[test]

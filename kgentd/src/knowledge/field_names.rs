@@ -18,20 +18,42 @@ pub struct Family {
     pub source: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A count in another unit than bytes (`nr_sector`), and the field of the same event that
+/// holds the bytes (`bytes`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InBytes {
+    pub field: String,
+    pub bytes: String,
+    pub source: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FieldNamesFile {
     family: Vec<Family>,
+    #[serde(default)]
+    in_bytes: Vec<InBytes>,
+}
+
+fn file() -> &'static FieldNamesFile {
+    static FILE: std::sync::LazyLock<FieldNamesFile> =
+        std::sync::LazyLock::new(|| toml::from_str(FIELD_NAMES).unwrap_or_default());
+    &FILE
 }
 
 /// Every family (none when the file does not parse: a test says so).
 pub fn shipped() -> &'static [Family] {
-    static FILE: std::sync::LazyLock<Vec<Family>> = std::sync::LazyLock::new(|| {
-        toml::from_str::<FieldNamesFile>(FIELD_NAMES)
-            .map(|f| f.family)
-            .unwrap_or_default()
-    });
-    &FILE
+    &file().family
+}
+
+/// The byte field that stands beside a count in another unit, if any (`nr_sector` → `bytes`).
+pub fn bytes_of(field: &str) -> Option<&'static str> {
+    file()
+        .in_bytes
+        .iter()
+        .find(|b| b.field == field)
+        .map(|b| b.bytes.as_str())
 }
 
 /// The family a field name belongs to, if any.
