@@ -442,7 +442,7 @@ impl Agent {
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
         let mut repaired = query_repair::normalize(&mut q, intent);
         repaired.extend(query_repair::duration_asked(&mut q, intent));
-        repaired.extend(query_repair::span_ends(&mut q));
+        repaired.extend(query_repair::span_ends(&mut q, intent));
         let events = event_keys(&self.host, &q.from);
         let (renamed, field_hints) = query_repair::field_names(&mut q, &events);
         repaired.extend(renamed);

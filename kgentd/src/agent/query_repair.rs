@@ -743,12 +743,38 @@ pub fn in_bytes(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<Str
 /// latency): the span is measured where it ends (the specs DB: sched_switch), so that event
 /// joins FROM, with a note. Only when the event ends no span of its own and starts spans
 /// ending at one event.
-pub fn span_ends(q: &mut Query) -> Vec<String> {
+pub fn span_ends(q: &mut Query, intent: &Intent) -> Vec<String> {
     let mut notes = Vec::new();
     if !q.terms().iter().any(|t| matches!(t, Term::Duration(_))) {
         return notes;
     }
     let spans: Vec<(&str, &crate::query::Span)> = crate::knowledge::specs::spans().collect();
+    // A duration at an event with no span of its own, when the request asks for a span by
+    // name (off-CPU time): that span's event replaces it.
+    let asked: Vec<&str> = spans
+        .iter()
+        .filter(|(_, s)| s.id.as_ref().is_some_and(|id| intent.spans.contains(id)))
+        .map(|(end, _)| *end)
+        .collect();
+    if let [end] = asked[..] {
+        let timeless = |p: &String| {
+            !spans.iter().any(|(e, s)| *e == p || s.starts_at(p))
+                && !p.contains(":syscalls:")
+                && !p.starts_with("uprobe:")
+                && !p.starts_with("uretprobe:")
+        };
+        let replaced: Vec<String> = q.from.iter().filter(|p| timeless(p)).cloned().collect();
+        if !replaced.is_empty() {
+            q.from.retain(|p| !timeless(p));
+            if !q.from.iter().any(|f| f == end) {
+                q.from.push(end.to_owned());
+            }
+            notes.push(format!(
+                "the request asks for a time {end} measures: it replaces {}, which has none",
+                replaced.join(", ")
+            ));
+        }
+    }
     for p in q.from.clone() {
         if spans.iter().any(|(end, _)| *end == p) {
             continue;
@@ -1031,7 +1057,7 @@ mod tests {
             "SELECT hist(duration_us) FROM tracepoint:sched:sched_wakeup_new WHERE comm == \"x\"",
         )
         .unwrap();
-        let notes = span_ends(&mut q);
+        let notes = span_ends(&mut q, &Intent::read("how long do new tasks wait to run"));
         assert_eq!(
             q.from,
             [
@@ -1047,7 +1073,7 @@ mod tests {
             "SELECT hist(duration_us) FROM tracepoint:sched:sched_switch",
         ] {
             let mut q = parse(text).unwrap();
-            assert!(span_ends(&mut q).is_empty(), "{text}");
+            assert!(span_ends(&mut q, &Intent::read("how long")).is_empty(), "{text}");
             assert_eq!(q, parse(text).unwrap());
         }
     }
@@ -1144,6 +1170,13 @@ mod tests {
             "{}",
             c.source
         );
+        // A duration at an event with none, when off-CPU time is asked: sched_switch instead.
+        let mut waited = parse(
+            "SELECT comm, sum(duration_us) FROM tracepoint:sched:sched_process_wait GROUP BY comm",
+        )
+        .unwrap();
+        let notes = span_ends(&mut waited, &ask);
+        assert_eq!(waited.from, ["tracepoint:sched:sched_switch"], "{notes:?}");
         // Not asked: on-CPU time, the default.
         let c = crate::query::compile::compile(&host, specs, &q).expect("compiles");
         assert!(
