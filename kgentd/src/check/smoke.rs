@@ -376,7 +376,7 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         .filter(|l| !l.trim().is_empty() && !l.starts_with("Attaching "))
         .collect();
     let workload = format!(
-        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed and deleted files under {}, failed to open a missing file, mmap-ed 96 MiB, set a 64 KiB extended attribute (a 64 KiB kmalloc), forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
+        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed and deleted files under {}, failed to open a missing file, mmap-ed 96 MiB, set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
         obs.facts.pid,
         obs.dir,
         obs.facts.ports.first().copied().unwrap_or(0)

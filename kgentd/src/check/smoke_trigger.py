@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 DIR = sys.argv[1]
@@ -123,6 +124,10 @@ def memory():
 
 
 def processes():
+    # A thread (clone(2) with CLONE_THREAD, through pthread_create), named like the process.
+    t = threading.Thread(target=time.sleep, args=(0.05,))
+    t.start()
+    t.join()
     exe = path("kgent-smoke-exec")
     os.symlink("/bin/true", exe)
     child = subprocess.Popen([exe, "--kgent-smoke-arg"])  # exits 0
