@@ -291,6 +291,20 @@ pub fn bpftrace_children() -> Vec<u32> {
     out
 }
 
+/// A process's state letter from `/proc/PID/stat` (`Z` for a zombie), or `gone`.
+pub fn process_state(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let close = stat.rfind(')')?;
+            stat[close + 1..]
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "gone".to_owned())
+}
+
 /// Names of the BPF programs loaded in the kernel (from `bpftool prog show --json`).
 pub fn loaded_prog_names() -> Vec<String> {
     let out = std::process::Command::new("bpftool")

@@ -83,7 +83,8 @@ pub struct Finished {
 /// bpftrace running one script in its own process group; the group is killed when this is
 /// dropped, unless bpftrace was already reaped.
 pub struct Supervisor {
-    child: Child,
+    /// Taken only by `drop`, which hands an unreaped child to a task that reaps it.
+    child: Option<Child>,
     /// Armed until the child is reaped: after that its pid may be someone else's.
     group: Option<Pid>,
     added_begin: bool,
@@ -101,17 +102,19 @@ impl Supervisor {
             .stderr(Stdio::piped())
             .env("BPFTRACE_NO_USER_SYMBOLS", "1")
             .kill_on_drop(true);
-        let mut child = process::in_new_group(&mut cmd).spawn()?;
-        let group = process::group_of(&child);
-        if let Some(mut stdin) = child.stdin.take() {
+        let child = process::in_new_group(&mut cmd).spawn()?;
+        // Owned by the supervisor before the first await: a caller that gives up while the
+        // script is written still gets bpftrace killed and reaped.
+        let mut this = Self {
+            group: process::group_of(&child),
+            child: Some(child),
+            added_begin: script.added_probe,
+        };
+        if let Some(mut stdin) = this.child_mut().and_then(|c| c.stdin.take()) {
             // A script bpftrace does not read is reported by bpftrace itself (exit, stderr).
             let _ = stdin.write_all(script.script.as_bytes()).await;
         }
-        Ok(Self {
-            child,
-            group,
-            added_begin: script.added_probe,
-        })
+        Ok(this)
     }
 
     /// bpftrace's pid, which is also its process group's id (None once reaped).
@@ -122,7 +125,7 @@ impl Supervisor {
     /// Its stdout as [`Output`] lines (once).
     pub fn take_stdout(&mut self) -> Option<ProgramOutput> {
         let added_begin = self.added_begin;
-        self.child.stdout.take().map(|s| ProgramOutput {
+        self.child_mut()?.stdout.take().map(|s| ProgramOutput {
             lines: OutputLines::new(s),
             added_begin,
         })
@@ -130,14 +133,21 @@ impl Supervisor {
 
     /// Its stderr as lines (once).
     pub fn take_stderr(&mut self) -> Option<OutputLines<ChildStderr>> {
-        self.child.stderr.take().map(OutputLines::new)
+        self.child_mut()?.stderr.take().map(OutputLines::new)
     }
 
     /// Waits for bpftrace to exit and reaps it; the group is not signalled after this.
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        let status = self.child.wait().await;
+        let Some(child) = self.child.as_mut() else {
+            return Err(std::io::Error::other("bpftrace was already handed off"));
+        };
+        let status = child.wait().await;
         self.group = None;
         status
+    }
+
+    fn child_mut(&mut self) -> Option<&mut Child> {
+        self.child.as_mut()
     }
 
     /// SIGKILL to the whole group.
@@ -163,10 +173,7 @@ impl Supervisor {
         loop {
             let wake = stopping.next_at();
             tokio::select! {
-                _ = self.child.wait() => {
-                    self.group = None;
-                    return true;
-                }
+                _ = self.wait() => return true,
                 _ = sleep_until(wake), if wake.is_some() => {
                     if stopping.tick() {
                         let _ = self.wait().await;
@@ -180,7 +187,10 @@ impl Supervisor {
     /// Lets bpftrace run to its end (a script that exits by itself) and collects everything it
     /// printed. None when it did not end within `timeout`; the group is then killed.
     pub async fn finish(mut self, timeout: Duration) -> Option<std::io::Result<Finished>> {
-        let (stdout, stderr) = (self.child.stdout.take(), self.child.stderr.take());
+        let (stdout, stderr) = match self.child_mut() {
+            Some(c) => (c.stdout.take(), c.stderr.take()),
+            None => (None, None),
+        };
         let added_begin = self.added_begin;
         let run = async {
             let (stdout, stderr) = tokio::join!(read_all(stdout), read_all(stderr));
@@ -201,8 +211,21 @@ impl Supervisor {
 }
 
 impl Drop for Supervisor {
+    /// Kills the group and, when bpftrace is not reaped yet, reaps it on a task of its own:
+    /// left to tokio's orphan queue, a bpftrace that died before it was queued stays a zombie
+    /// until some later child exits.
     fn drop(&mut self) {
+        if self.group.is_none() {
+            return;
+        }
         self.kill();
+        if let (Some(mut child), Ok(rt)) =
+            (self.child.take(), tokio::runtime::Handle::try_current())
+        {
+            rt.spawn(async move {
+                let _ = child.wait().await;
+            });
+        }
     }
 }
 
