@@ -683,6 +683,13 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
         if events.iter().any(|e| e.fields.contains(f)) {
             continue;
         }
+        if let Some((event, call, field)) = man_parameter(events, f) {
+            q.replace_term(&t, &Term::Field(field.clone()));
+            notes.push(format!(
+                "{event} has no field {f}: {call}(2)'s {f} is args->{field}"
+            ));
+            continue;
+        }
         let Some(family) = crate::knowledge::field_names::family_of(f) else {
             continue;
         };
@@ -714,6 +721,38 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
         }
     }
     (notes, hints)
+}
+
+/// The one FROM syscall event with a parameter called `name` in its man page, and the field
+/// that parameter is there (`source` at sys_enter_mount is `dev_name`): (event, call, field).
+/// None when no event, or two with different fields, have it.
+fn man_parameter(events: &[EventKeys], name: &str) -> Option<(String, String, String)> {
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let mut found: Option<(String, String, String)> = None;
+    for e in events {
+        let Some(call) = e.event.strip_prefix("sys_enter_") else {
+            continue;
+        };
+        let fields: Vec<String> = e
+            .fields
+            .iter()
+            .filter(|f| *f != "__syscall_nr")
+            .cloned()
+            .collect();
+        let Some((_, field)) = man
+            .parameter_fields(call, &fields)
+            .into_iter()
+            .find(|(p, _)| p == name)
+        else {
+            continue;
+        };
+        match &found {
+            Some((_, _, other)) if *other != field => return None,
+            Some(_) => {}
+            None => found = Some((e.event.clone(), call.to_owned(), field)),
+        }
+    }
+    found
 }
 
 /// A size asked "in bytes" read from a count in another unit (`nr_sector`, 512-byte sectors)
@@ -970,6 +1009,45 @@ mod tests {
                 .unwrap();
         let (notes, _) = field_names(&mut q, &unlink);
         assert!(format!("{q:?}").contains("pathname"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_parameter_named_as_its_man_page_does_is_read_at_the_kernels_field() {
+        let mount = event(
+            "sys_enter_mount",
+            &[
+                "__syscall_nr",
+                "dev_name",
+                "dir_name",
+                "type",
+                "flags",
+                "data",
+            ],
+            &[],
+        );
+        let umount = event("sys_enter_umount", &["__syscall_nr", "name", "flags"], &[]);
+        let mut q = parse(
+            "SELECT comm, str(args->source), str(args->target) FROM tracepoint:syscalls:sys_enter_mount",
+        )
+        .unwrap();
+        let (notes, _) = field_names(&mut q, std::slice::from_ref(&mount));
+        let shown = format!("{q:?}");
+        assert!(
+            shown.contains("dev_name") && shown.contains("dir_name"),
+            "{shown}"
+        );
+        assert!(
+            notes[0].contains("mount(2)'s source is args->dev_name"),
+            "{notes:?}"
+        );
+        // Two events whose pages give `target` to different fields: nothing is guessed.
+        let mut q = parse(
+            "SELECT str(args->target) FROM tracepoint:syscalls:sys_enter_mount, tracepoint:syscalls:sys_enter_umount",
+        )
+        .unwrap();
+        let before = q.clone();
+        let (notes, _) = field_names(&mut q, &[mount, umount]);
+        assert_eq!(q, before, "{notes:?}");
     }
 
     #[test]

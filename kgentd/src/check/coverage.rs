@@ -277,6 +277,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = target_task_missing(host, intent, source, &reported) {
         missing.push(m);
     }
+    missing.extend(parameters_unreported(host, intent, source, &reported));
     if let Some(m) = acting_task_missing(intent, &reported) {
         missing.push(m);
     }
@@ -435,6 +436,53 @@ fn target_task_missing(
         "the request is about the task acted on (the one signalled, killed or woken), but the program reports only the task running the probe (`pid`, `comm`): the event names the acted-on task in {}; print that",
         named.join(", ")
     ))
+}
+
+/// A syscall parameter the request asks for by its man-page name, where the program's
+/// `sys_enter_*` tracepoint has it under the kernel's name and the program reports no such
+/// field: "the source" of a mount is `args->dev_name` (mount(2)'s SYNOPSIS against the
+/// tracefs format, `SyscallMan::parameter_fields`). Only words the request uses as what it
+/// names a value with ([`Intent::value_words`]: not "name" inside "process name").
+fn parameters_unreported(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+    reported: &str,
+) -> Vec<String> {
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let mut out = Vec::new();
+    for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
+        let Some(tp) = host
+            .tracepoints
+            .get(&p.target)
+            .filter(|_| p.is_tracepoint())
+        else {
+            continue;
+        };
+        let Some(call) = tp.event.strip_prefix("sys_enter_") else {
+            continue;
+        };
+        let fields: Vec<String> = tp
+            .fields
+            .iter()
+            .map(|f| f.name.clone())
+            .filter(|f| f != "__syscall_nr")
+            .collect();
+        for (param, field) in man.parameter_fields(call, &fields) {
+            let asked = param != field && intent.value_words.contains(&param);
+            let read = Regex::new(&format!(r"args\s*(->|\.)\s*{}\b", regex::escape(&field)))
+                .is_ok_and(|re| re.is_match(reported));
+            if asked && !read {
+                out.push(format!(
+                    "the request asks for the {param}, but the program never reports it: at {} it is `args->{field}` ({call}(2) calls it {param})",
+                    p.target
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A request about both tasks of an event (the waker and the woken, the sender and the target: the
@@ -1020,6 +1068,55 @@ mod tests {
 
     fn passes(request: &str, source: &str) -> bool {
         check_coverage(&host(), &Intent::read(request), source).passed()
+    }
+
+    #[test]
+    fn a_parameter_asked_by_its_man_page_name_must_be_reported() {
+        let h = HostFacts::for_tests_with_tracepoints(&[(
+            "syscalls",
+            "sys_enter_mount",
+            &[
+                ("int", "__syscall_nr"),
+                ("char *", "dev_name"),
+                ("char *", "dir_name"),
+                ("char *", "type"),
+                ("unsigned long", "flags"),
+                ("void *", "data"),
+            ],
+        )]);
+        let request =
+            "Show each filesystem mount with its source and target, and the process name.";
+        let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+        let without = check(
+            "tracepoint:syscalls:sys_enter_mount { printf(\"%s %s\\n\", comm, str(args->dir_name)); }",
+        );
+        assert!(!without.passed());
+        let said = format!("{:?}", without.evidence);
+        assert!(
+            said.contains("`args->dev_name` (mount(2) calls it source)"),
+            "{said}"
+        );
+        assert!(!said.contains("calls it target"), "{said}");
+        assert!(check(
+            "tracepoint:syscalls:sys_enter_mount { printf(\"%s %s %s\\n\", comm, str(args->dev_name), str(args->dir_name)); }",
+        )
+        .passed());
+        // "name" in "process name" is no parameter asked for.
+        let h = HostFacts::for_tests_with_tracepoints(&[(
+            "syscalls",
+            "sys_enter_memfd_create",
+            &[
+                ("int", "__syscall_nr"),
+                ("const char *", "uname"),
+                ("unsigned int", "flags"),
+            ],
+        )]);
+        assert!(check_coverage(
+            &h,
+            &Intent::read("Trace memfd_create calls with the process name."),
+            "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
+        )
+        .passed());
     }
 
     #[test]

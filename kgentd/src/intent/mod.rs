@@ -259,6 +259,10 @@ pub struct Intent {
     /// hyphenated pair also joined ("swap-in" → swapin). Whether the host's attach points speak
     /// of them is for `knowledge` to say.
     pub subjects: Vec<SubjectWord>,
+    /// The request's words outside what report-shape concepts matched and outside quotes,
+    /// lowercase, once each: the words that may name a value to show ("its source", "the
+    /// flags"), where "name" in "process name" does not.
+    pub value_words: Vec<String>,
 }
 
 impl Intent {
@@ -305,6 +309,7 @@ impl Intent {
         }
         let (binary_words, symbol_words) = binary_words(v, &lower);
         let set_apart = set_apart(v, &ascii_lower);
+        let masked = shape_ranges(v, text, &ascii_lower, &concepts);
         Intent {
             calls: calls(&lower),
             identifiers: identifiers(text),
@@ -336,7 +341,8 @@ impl Intent {
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
             spans: spans_asked(v, &ascii_lower),
-            subjects: subject_words(v, text, &ascii_lower, &concepts),
+            subjects: subject_words(v, &ascii_lower, &masked),
+            value_words: value_words(&masked, &ascii_lower),
             concepts,
             text: text.to_owned(),
             ascii_lower,
@@ -797,14 +803,14 @@ fn search_text_with(v: &Vocabulary, text: &str, lower: &str) -> String {
     out
 }
 
-/// See [`Intent::subjects`].
-fn subject_words(
+/// Byte ranges of the request that name no thing of their own: what a report-shape concept
+/// matched ("process name", "how long") and quoted strings.
+fn shape_ranges(
     v: &Vocabulary,
     text: &str,
     lower: &str,
     concepts: &BTreeSet<Concept>,
-) -> Vec<SubjectWord> {
-    // Byte ranges that are not subjects: what a report-shape concept matched, quoted strings.
+) -> Vec<std::ops::Range<usize>> {
     let mut masked: Vec<std::ops::Range<usize>> = Vec::new();
     for c in concepts.iter().filter(|c| c.shapes_output()) {
         if let Some(rule) = v.concepts.get(c) {
@@ -816,6 +822,31 @@ fn subject_words(
     static QUOTED: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r#"'[^']*'|"[^"]*"|`[^`]*`"#).expect("static regex"));
     masked.extend(QUOTED.find_iter(lower).map(|m| m.range()));
+    masked
+}
+
+/// See [`Intent::value_words`].
+fn value_words(masked: &[std::ops::Range<usize>], lower: &str) -> Vec<String> {
+    static WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[a-z][a-z0-9_]*").expect("static regex"));
+    let mut out: Vec<String> = Vec::new();
+    for w in WORD.find_iter(lower) {
+        let inside = masked
+            .iter()
+            .any(|m| m.start <= w.start() && w.end() <= m.end);
+        if !inside && !out.iter().any(|o| o == w.as_str()) {
+            out.push(w.as_str().to_owned());
+        }
+    }
+    out
+}
+
+/// See [`Intent::subjects`].
+fn subject_words(
+    v: &Vocabulary,
+    lower: &str,
+    masked: &[std::ops::Range<usize>],
+) -> Vec<SubjectWord> {
     let not_subjects = v.list(List::NotSubjects);
     let subject = |word: &str| {
         word.len() >= 3

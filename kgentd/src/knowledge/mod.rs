@@ -255,8 +255,13 @@ impl Knowledge {
         let facts = tracepoints
             .iter()
             .filter_map(|tp| {
-                let e = self.catalog.get(&tp.probe())?;
-                (!e.facts.is_empty()).then(|| (e.name.clone(), e.facts.clone()))
+                let mut facts = self
+                    .catalog
+                    .get(&tp.probe())
+                    .map(|e| e.facts.clone())
+                    .unwrap_or_default();
+                facts.extend(parameters_named(tp, intent));
+                (!facts.is_empty()).then(|| (tp.probe(), facts))
             })
             .collect();
         Grounding {
@@ -608,9 +613,62 @@ fn usable_here(host: &HostFacts, source: &str) -> bool {
         })
 }
 
+/// For a syscall tracepoint, the request's words that its man page calls a parameter the kernel
+/// names otherwise, told as a fact: "mount(2)'s source is args->dev_name" (the model reads
+/// the tracefs names and the request the page's).
+fn parameters_named(tp: &Tracepoint, intent: &Intent) -> Option<String> {
+    let call = tp.event.strip_prefix("sys_enter_")?;
+    let fields: Vec<String> = tp
+        .fields
+        .iter()
+        .map(|f| f.name.clone())
+        .filter(|f| f != "__syscall_nr")
+        .collect();
+    let said: Vec<String> = syscall_man::SyscallMan::shipped()
+        .parameter_fields(call, &fields)
+        .into_iter()
+        .filter(|(param, field)| param != field && intent.value_words.contains(param))
+        .map(|(param, field)| format!("{param} is args->{field}"))
+        .collect();
+    (!said.is_empty()).then(|| format!("{call}(2)'s {}", said.join(", ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parameter_the_request_names_by_its_man_page_name_is_told_as_a_fact() {
+        let field = |ctype: &str, name: &str| crate::host::Field {
+            ctype: ctype.into(),
+            name: name.into(),
+        };
+        let tp = Tracepoint {
+            subsystem: "syscalls".into(),
+            event: "sys_enter_mount".into(),
+            fields: vec![
+                field("int", "__syscall_nr"),
+                field("char *", "dev_name"),
+                field("char *", "dir_name"),
+                field("char *", "type"),
+                field("unsigned long", "flags"),
+                field("void *", "data"),
+            ],
+        };
+        let fact = parameters_named(
+            &tp,
+            &Intent::read("print the source device and target directory of each mount"),
+        );
+        assert_eq!(
+            fact.as_deref(),
+            Some("mount(2)'s source is args->dev_name, target is args->dir_name")
+        );
+        // Words the page does not use as parameters, or ones the fields already spell: nothing.
+        assert_eq!(
+            parameters_named(&tp, &Intent::read("mounts with their flags")),
+            None
+        );
+    }
 
     #[test]
     fn syscalls_written_as_calls_are_grounded_with_their_variants() {

@@ -8,7 +8,7 @@
 //! Names are translated between the kernel's tracepoint spelling and the man page's by the
 //! conventions syscalls(2) documents: `newstat` is stat's newer entry point, `pread64` is
 //! pread with a 64-bit offset. This module neither reads tracefs nor decides what exists here.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use serde::Deserialize;
@@ -71,6 +71,10 @@ pub struct Page {
     pub page: String,
     pub names: Vec<String>,
     pub summary: String,
+    /// Each call's parameter names in order, from the page's SYNOPSIS (calls without a
+    /// prototype there have none).
+    #[serde(default)]
+    pub params: BTreeMap<String, Vec<String>>,
     pub source: String,
 }
 
@@ -128,6 +132,30 @@ impl SyscallMan {
             .find_map(|n| self.by_name.get(n))
             .map(|&i| &self.pages[i])
     }
+
+    /// The man page's name for each of a `sys_enter_*` tracepoint's fields, in order, as
+    /// (parameter, field) pairs: `mount(2)`'s `source` is the field `dev_name`. The kernel's
+    /// SYSCALL_DEFINE takes the arguments in the order the page documents them, under names of
+    /// its own; so only when the counts agree. The kernel's entry point may be a variant the
+    /// page documents under a longer name (sys_enter_umount takes umount2's `target, flags`),
+    /// tried when the call's own prototype does not fit. `fields` are the event's, without
+    /// `__syscall_nr`.
+    pub fn parameter_fields(&self, kernel_call: &str, fields: &[String]) -> Vec<(String, String)> {
+        let Some(page) = self.page_of(kernel_call) else {
+            return Vec::new();
+        };
+        let own = man_spellings(kernel_call);
+        let variants = page
+            .params
+            .iter()
+            .filter(|(n, _)| !own.contains(&n.as_str()) && own.iter().any(|o| n.starts_with(o)));
+        own.iter()
+            .filter_map(|n| page.params.get_key_value(*n))
+            .chain(variants)
+            .find(|(_, params)| params.len() == fields.len())
+            .map(|(_, params)| params.iter().cloned().zip(fields.iter().cloned()).collect())
+            .unwrap_or_default()
+    }
 }
 
 impl Page {
@@ -184,6 +212,34 @@ mod tests {
         let man = SyscallMan::parse(MAN).expect("shipped man pages");
         assert!(man.pages.len() >= 200, "{}", man.pages.len());
         assert!(man.pages.iter().all(|p| p.source.contains("(2) NAME")));
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn parameters_are_the_fields_in_the_pages_order() {
+        let man = SyscallMan::shipped();
+        let mount = man.parameter_fields(
+            "mount",
+            &names(&["dev_name", "dir_name", "type", "flags", "data"]),
+        );
+        assert_eq!(mount[0], ("source".to_owned(), "dev_name".to_owned()));
+        assert_eq!(mount[2], ("filesystemtype".to_owned(), "type".to_owned()));
+        // open(2) documents mode in a comment after `...`; the longer prototype is the kernel's.
+        let openat = man.parameter_fields("openat", &names(&["dfd", "filename", "flags", "mode"]));
+        assert_eq!(openat[1], ("pathname".to_owned(), "filename".to_owned()));
+        // sys_enter_umount is umount2(target, flags).
+        let umount = man.parameter_fields("umount", &names(&["name", "flags"]));
+        assert_eq!(umount[0], ("target".to_owned(), "name".to_owned()));
+        // A count that disagrees maps nothing.
+        assert!(man
+            .parameter_fields("mount", &names(&["dev_name", "dir_name"]))
+            .is_empty());
+        assert!(man
+            .parameter_fields("no_such_call", &names(&["x"]))
+            .is_empty());
     }
 
     #[test]
