@@ -287,12 +287,57 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
         source = constant;
         fix.notes.extend(n);
     }
+    let (whole, n) = ntop_of_address_structs(&source);
+    if !n.is_empty() {
+        source = whole;
+        fix.notes.extend(n);
+    }
     let (converted, n) = builtin_conversions(&source);
     if !n.is_empty() {
         source = converted;
         fix.notes.extend(n);
     }
     (source, fix.notes)
+}
+
+/// `ntop()` of an address struct (`ntop($sa->sin_addr)`): bpftrace rejects a record ("ntop()
+/// expects an integer or array argument, got record"); the address is the struct's one
+/// member: `s_addr` of `struct in_addr` (ip(7): `struct in_addr { uint32_t s_addr; }`), and
+/// the bytes of `struct in6_addr` (ipv6(7) `s6_addr`, which include/uapi/linux/in6.h defines
+/// as `in6_u.u6_addr8`, the name BTF has).
+fn ntop_of_address_structs(source: &str) -> (String, Vec<String>) {
+    const MEMBERS: &[(&str, &str, &str)] = &[
+        ("sin_addr", ".s_addr", "struct in_addr"),
+        ("sin6_addr", ".in6_u.u6_addr8", "struct in6_addr"),
+    ];
+    let toks = expr::tokens(source, 0..source.len());
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for site in expr::calls(&toks, "ntop") {
+        let Some(arg) = site.args.last() else {
+            continue;
+        };
+        let inside: Vec<&Token> = toks
+            .iter()
+            .filter(|t| t.span.start >= arg.start && t.span.end <= arg.end)
+            .collect();
+        let [.., access, last] = inside.as_slice() else {
+            continue;
+        };
+        if !(access.is("->") || access.is(".")) {
+            continue;
+        }
+        let Some(&(name, member, ty)) = MEMBERS.iter().find(|(n, ..)| last.ident() == Some(n))
+        else {
+            continue;
+        };
+        edits.replace(last.span.end..last.span.end, member.to_owned());
+        let note = format!("ntop() of {name} (a {ty}) reads its address member: {name}{member}");
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    (edits.apply(source), notes)
 }
 
 /// A printf conversion that does not fit the builtin printed with it: bpftrace(8) "Builtins"
@@ -997,6 +1042,7 @@ mod tests {
             "tracepoint:syscalls:sys_enter_read { @bytes = hist(*args->count); }",
             "tracepoint:sock:inet_sock_set_state { printf(\"%s %d:%lu %d\\n\", comm, args->daddr, args->dport, args->daddr_v6); }",
             "tracepoint:task:task_rename /str(args->newcomm) != \"x\"/ { printf(\"%s -> %s\\n\", str(args->oldcomm), str(args->newcomm)); }",
+            "tracepoint:syscalls:sys_enter_connect { printf(\"%s %s\\n\", ntop(((struct sockaddr_in *)args->uservaddr)->sin_addr), ntop(((struct sockaddr_in6 *)args->uservaddr)->sin6_addr)); }",
         ];
         for draft in drafts {
             let (fixed, notes) = repair_types(&host, draft);
@@ -1027,6 +1073,19 @@ mod tests {
             let (fixed, notes) = repair_types(&host(), src);
             assert_eq!((fixed.as_str(), notes.len()), (src, 0));
         }
+    }
+
+    #[test]
+    fn ntop_of_an_address_struct_reads_its_address_member() {
+        let (fixed, notes) = ntop_of_address_structs(
+            "t:syscalls:sys_exit_accept4 { $sa = (struct sockaddr_in *)@a[tid]; printf(\"%s %s\\n\", ntop($sa->sin_addr), ntop(AF_INET6, ((struct sockaddr_in6 *)@a[tid])->sin6_addr)); }",
+        );
+        assert!(fixed.contains("ntop($sa->sin_addr.s_addr)"), "{fixed}");
+        assert!(fixed.contains("->sin6_addr.in6_u.u6_addr8)"), "{fixed}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        // Already a member, or no struct: left alone.
+        let done = "t:x:y { printf(\"%s\", ntop($sa->sin_addr.s_addr)); printf(\"%s\", ntop(args->daddr)); }";
+        assert_eq!(ntop_of_address_structs(done), (done.to_owned(), vec![]));
     }
 
     #[test]
