@@ -730,17 +730,9 @@ fn man_parameter(events: &[EventKeys], name: &str) -> Option<(String, String, St
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
     let mut found: Option<(String, String, String)> = None;
     for e in events {
-        let Some(call) = e.event.strip_prefix("sys_enter_") else {
-            continue;
-        };
-        let fields: Vec<String> = e
-            .fields
-            .iter()
-            .filter(|f| *f != "__syscall_nr")
-            .cloned()
-            .collect();
+        let call = e.event.trim_start_matches("sys_enter_");
         let Some((_, field)) = man
-            .parameter_fields(call, &fields)
+            .event_parameters(&e.event, e.fields.iter().map(String::as_str))
             .into_iter()
             .find(|(p, _)| p == name)
         else {

@@ -459,16 +459,10 @@ fn parameters_unreported(
         else {
             continue;
         };
-        let Some(call) = tp.event.strip_prefix("sys_enter_") else {
-            continue;
-        };
-        let fields: Vec<String> = tp
-            .fields
-            .iter()
-            .map(|f| f.name.clone())
-            .filter(|f| f != "__syscall_nr")
-            .collect();
-        for (param, field) in man.parameter_fields(call, &fields) {
+        let call = tp.event.trim_start_matches("sys_enter_");
+        for (param, field) in
+            man.event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
+        {
             let asked = param != field && intent.value_words.contains(&param);
             let read = Regex::new(&format!(r"args\s*(->|\.)\s*{}\b", regex::escape(&field)))
                 .is_ok_and(|re| re.is_match(reported));

@@ -618,14 +618,8 @@ fn usable_here(host: &HostFacts, source: &str) -> bool {
 /// the tracefs names and the request the page's).
 fn parameters_named(tp: &Tracepoint, intent: &Intent) -> Option<String> {
     let call = tp.event.strip_prefix("sys_enter_")?;
-    let fields: Vec<String> = tp
-        .fields
-        .iter()
-        .map(|f| f.name.clone())
-        .filter(|f| f != "__syscall_nr")
-        .collect();
     let said: Vec<String> = syscall_man::SyscallMan::shipped()
-        .parameter_fields(call, &fields)
+        .event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
         .into_iter()
         .filter(|(param, field)| param != field && intent.value_words.contains(param))
         .map(|(param, field)| format!("{param} is args->{field}"))

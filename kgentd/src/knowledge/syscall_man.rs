@@ -156,6 +156,25 @@ impl SyscallMan {
             .map(|(_, params)| params.iter().cloned().zip(fields.iter().cloned()).collect())
             .unwrap_or_default()
     }
+
+    /// [`SyscallMan::parameter_fields`] of a tracepoint given by its event name and fields as
+    /// tracefs lists them: only `sys_enter_*` events have parameters; `__syscall_nr` is no
+    /// parameter.
+    pub fn event_parameters<'f>(
+        &self,
+        event: &str,
+        fields: impl IntoIterator<Item = &'f str>,
+    ) -> Vec<(String, String)> {
+        let Some(call) = event.strip_prefix("sys_enter_") else {
+            return Vec::new();
+        };
+        let fields: Vec<String> = fields
+            .into_iter()
+            .filter(|f| *f != "__syscall_nr")
+            .map(str::to_owned)
+            .collect();
+        self.parameter_fields(call, &fields)
+    }
 }
 
 impl Page {
