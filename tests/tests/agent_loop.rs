@@ -608,3 +608,29 @@ async fn a_reply_cut_off_at_the_token_limit_is_told_so() {
     assert!(repair.contains("token limit"), "{repair}");
     d.stop().await;
 }
+
+#[tokio::test]
+async fn an_unexercised_program_that_passes_over_the_subjects_provoked_event_is_refused() {
+    // The OOM killer's victim event carries RSS fields, so it speaks of "rss" too; but the
+    // smoke workload never provokes it, while kmem:rss_stat (this host's best match for the
+    // subject, measured to fire under the workload) can be checked by a run.
+    let victim = "```bpftrace\ntracepoint:oom:mark_victim { printf(\"%s %d %lu\\n\", comm, pid, args->anon_rss); }\n```";
+    let counter = "```bpftrace\ntracepoint:kmem:rss_stat /args->curr/ { printf(\"%s %d %ld\\n\", comm, pid, args->size); }\n```";
+    let d = TestDaemon::scripted(&[victim, counter]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "show the rss of processes, with their name and pid",
+        4,
+    )
+    .await
+    .expect("ask");
+    let refused = events.iter().any(|e| {
+        matches!(&e.event, Some(proto::ask_event::Event::Check(c))
+            if c.name == "smoke-run" && !c.passed && c.iteration == 1
+                && c.detail.contains("tracepoint:kmem:rss_stat"))
+    });
+    assert!(refused, "{events:#?}");
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("no answer: {events:#?}"));
+    assert!(answer.program.contains("rss_stat"), "{}", answer.program);
+    d.stop().await;
+}

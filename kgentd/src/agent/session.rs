@@ -71,6 +71,36 @@ struct Plan {
     best_tracepoint: Option<String>,
 }
 
+impl Plan {
+    /// The tracepoints the catalog ranks first for each thing the request is about (a
+    /// subject's best probe), or for the whole request when nothing singles out a subject, for
+    /// judging a program nothing will run ([`check::passed_over_best`]). With subjects, the
+    /// whole request's first tracepoint is not one: it is where the examples' events go first
+    /// (mmap for "System V shared memory"), not what the request is about.
+    fn best_matches(&self) -> Vec<check::BestMatch> {
+        if self.all_subjects.is_empty() {
+            return self
+                .best_tracepoint
+                .iter()
+                .map(|t| check::BestMatch {
+                    what: "the request".to_owned(),
+                    event: t.clone(),
+                })
+                .collect();
+        }
+        self.all_subjects
+            .iter()
+            .filter_map(|s| {
+                let event = s.probes.first()?.strip_prefix("tracepoint:")?;
+                Some(check::BestMatch {
+                    what: format!("\"{}\"", s.phrase()),
+                    event: event.to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The query strategy's scope, grammar and prompts.
 struct QueryPlan {
     scope: query_step::QueryScope,
@@ -710,13 +740,12 @@ impl<'a, 'r> Session<'a, 'r> {
                     &probes,
                     &check::subject::comm_filters(source),
                 ));
-            } else if plan.all_subjects.is_empty() && tracepoints_only {
-                // Nothing singles out what the request is about, and nothing will run: the
-                // catalog's best match is the only judge left. When the workload provokes it
-                // and the program avoids it for an event never seen here, that is refused.
-                if let Some(why) =
-                    check::passed_over_best(source, plan.best_tracepoint.as_deref(), provoked)
-                {
+            }
+            if tracepoints_only {
+                // Nothing will run: the catalog's best matches are the judges left. When the
+                // workload provokes one and the program avoids them all for events never seen
+                // here, that is refused.
+                if let Some(why) = check::passed_over_best(source, &plan.best_matches(), provoked) {
                     checks.push(Check::new(
                         CheckKind::SmokeRun,
                         false,

@@ -41,7 +41,7 @@ use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerd
 pub use coverage::{check_coverage, creates_processes_only};
 pub use smoke::{
     bypassed_entry_points, check_smoke_run, expectation, judge, measure_provoked, not_exercised,
-    passed_over_best, workload_fingerprint, Expectation, Observation,
+    passed_over_best, workload_fingerprint, BestMatch, Expectation, Observation,
 };
 pub use symbolic::{check_symbolic, symbolic_not_read};
 

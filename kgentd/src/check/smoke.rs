@@ -222,29 +222,40 @@ pub fn not_exercised(source: &str, provoked: Option<&BTreeSet<String>>) -> Optio
     })
 }
 
-/// Why a program the workload cannot exercise is not trusted: `best` (the tracepoint this host's
-/// catalog ranks first for the request, "subsystem:event") is one the workload provokes here,
-/// and the program attaches to it nowhere. A run could judge a program on `best`; one on an
-/// event never seen here is taken on its static checks alone, which a neighbouring event
-/// passes (a kernel thread's stop for "a process terminates").
+/// What the catalog ranks first for a request, or for one thing it is about: `what` for the
+/// diagnostic ("the request", "\"rss\""), `event` as "subsystem:event".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BestMatch {
+    pub what: String,
+    pub event: String,
+}
+
+/// Why a program the workload cannot exercise is not trusted: it attaches to none of `bests`
+/// (the tracepoints this host's catalog ranks first for the request, or for each thing it is
+/// about), and one of them is an event the workload provokes here. A run could judge a program
+/// on that event; one on an event never seen here is taken on its static checks alone, which a
+/// neighbouring event passes (a kernel thread's stop for "a process terminates", the OOM
+/// killer's victim for "a process's RSS grows": both carry the values asked for).
 pub fn passed_over_best(
     source: &str,
-    best: Option<&str>,
+    bests: &[BestMatch],
     provoked: Option<&BTreeSet<String>>,
 ) -> Option<String> {
-    let (best, provoked) = (best?, provoked?);
-    if !provoked.contains(best) {
-        return None;
-    }
-    let attached = probe_blocks(source)
+    let provoked = provoked?;
+    let attached: Vec<String> = probe_blocks(source)
         .into_iter()
         .flat_map(|b| b.probes)
-        .any(|p| p.is_tracepoint() && p.target == best);
-    (!attached).then(|| {
-        format!(
-            "not exercised, and not the event this host's catalog ranks first for the request: the program's events never occur under the test workload, so nothing shows it observes what was asked, while tracepoint:{best}, the best match, does occur here and can be checked; use it, or events the request names"
-        )
-    })
+        .filter(|p| p.is_tracepoint())
+        .map(|p| p.target)
+        .collect();
+    if bests.iter().any(|b| attached.contains(&b.event)) {
+        return None;
+    }
+    let best = bests.iter().find(|b| provoked.contains(&b.event))?;
+    Some(format!(
+        "not exercised, and not the event this host's catalog ranks first for {}: the program's events never occur under the test workload, so nothing shows it observes what was asked, while tracepoint:{}, the best match, does occur here and can be checked; use it, or events the request names",
+        best.what, best.event
+    ))
 }
 
 /// Why `source` misses the calls it means, measured: every event probe it has is a syscall
@@ -757,18 +768,30 @@ mod tests {
     #[test]
     fn an_unexercised_program_must_not_pass_over_a_provoked_best_match() {
         let provoked: BTreeSet<String> = ["sched:sched_process_exit".to_owned()].into();
+        let best = |what: &str, event: &str| BestMatch {
+            what: what.into(),
+            event: event.into(),
+        };
         let other = "tracepoint:sched:sched_kthread_stop { printf(\"%d\\n\", pid); }";
-        let best = Some("sched:sched_process_exit");
-        let why = passed_over_best(other, best, Some(&provoked)).expect("refused");
+        let exit = [best("the request", "sched:sched_process_exit")];
+        let why = passed_over_best(other, &exit, Some(&provoked)).expect("refused");
         assert!(why.contains("tracepoint:sched:sched_process_exit"), "{why}");
         let on_best = "tracepoint:sched:sched_process_exit { printf(\"%d\\n\", pid); }";
-        assert_eq!(passed_over_best(on_best, best, Some(&provoked)), None);
+        assert_eq!(passed_over_best(on_best, &exit, Some(&provoked)), None);
         // A best match the workload never provokes, or nothing measured: nothing to say.
-        assert_eq!(
-            passed_over_best(other, Some("oom:mark_victim"), Some(&provoked)),
-            None
-        );
-        assert_eq!(passed_over_best(other, best, None), None);
+        let oom = [best("the request", "oom:mark_victim")];
+        assert_eq!(passed_over_best(other, &oom, Some(&provoked)), None);
+        assert_eq!(passed_over_best(other, &exit, None), None);
+        // Several things asked about: on the best of one of them, the program may be right
+        // (the OOM killer's victim for "OOM kills with their exit"), whatever the others' bests.
+        let victim = "tracepoint:oom:mark_victim { printf(\"%d\\n\", args->pid); }";
+        let both = [
+            best("\"oom\"", "oom:mark_victim"),
+            best("\"exit\"", "sched:sched_process_exit"),
+        ];
+        assert_eq!(passed_over_best(victim, &both, Some(&provoked)), None);
+        let why = passed_over_best(other, &both, Some(&provoked)).expect("refused");
+        assert!(why.contains("for \"exit\""), "{why}");
     }
 
     #[test]

@@ -316,6 +316,9 @@ fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<Strin
             event_name(e)
         ));
     }
+    if let Some(why) = prints_none_of_its_own(q, &select, e, specs) {
+        return Err(why);
+    }
     let filter = q.filter.clone().and_then(|f| {
         f.retain_evaluable(&mut |test| match missing(test) {
             Some(why) => {
@@ -334,6 +337,67 @@ fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<Strin
         },
         notes,
     ))
+}
+
+/// Why an event of a multi-event query would print nothing it alone knows: every field value
+/// the query prints is one it lacks (it keeps only builtins such as `comm`), while it has a
+/// string field of its own the query never reads (`name` of sys_enter_umount beside mount's
+/// `dev_name`, `dir_name`, `type`). Its lines would say only that it happened, and the
+/// model is told to select its own field. Events with no such field (a process's exit
+/// beside its exec's filename) are left to print what they have.
+fn prints_none_of_its_own(
+    q: &Query,
+    kept: &[Item],
+    e: &Event,
+    specs: &SpecFacts,
+) -> Option<String> {
+    let reads_field = |x: &Expr| {
+        let mut ts = Vec::new();
+        x.terms(&mut ts);
+        ts.iter().any(|t| matches!(t, Term::Field(_)))
+    };
+    let values = |items: &[Item]| -> Vec<Expr> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Value(x) => Some(x.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    if q.from.len() < 2 || values(kept).iter().any(reads_field) {
+        return None;
+    }
+    let lost: Vec<String> = values(&q.select)
+        .iter()
+        .flat_map(|x| {
+            let mut ts = Vec::new();
+            x.terms(&mut ts);
+            ts
+        })
+        .filter_map(|t| match (&t, lacks(e, &t, specs)) {
+            (Term::Field(f), Some(_)) => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
+    let fields: &[Field] = match e {
+        Event::Syscall { enter_fields, .. } => enter_fields,
+        Event::Single { fields, .. } => fields,
+        Event::Func { params, .. } => params,
+    };
+    let own: Vec<&str> = fields
+        .iter()
+        .filter(|f| f.is_string() && !q.terms().contains(&Term::Field(f.name.clone())))
+        .map(|f| f.name.as_str())
+        .collect();
+    (!lost.is_empty() && !own.is_empty()).then(|| {
+        format!(
+            "{} has none of the fields the query prints ({}), and its lines would show only that it happened, while it has {} of its own: add that to SELECT (each event prints the fields it has)",
+            event_name(e),
+            lost.join(", "),
+            own.join(", ")
+        )
+    })
 }
 
 fn resolve(
@@ -1715,6 +1779,61 @@ mod tests {
         assert!(crate::toolchain::bpftrace::syntax::args_fields(&c.source)
             .iter()
             .all(|f| f == "saddr" || f == "daddr"));
+    }
+
+    #[test]
+    fn an_event_that_would_print_none_of_its_own_fields_is_left_out_with_them_named() {
+        let host = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_mount",
+                &[
+                    ("char *", "dev_name"),
+                    ("char *", "dir_name"),
+                    ("unsigned long", "flags"),
+                ],
+            ),
+            ("syscalls", "sys_exit_mount", &[("long", "ret")]),
+            (
+                "syscalls",
+                "sys_enter_umount",
+                &[("char *", "name"), ("int", "flags")],
+            ),
+            ("syscalls", "sys_exit_umount", &[("long", "ret")]),
+            (
+                "sched",
+                "sched_process_exit",
+                &[("char[16]", "comm"), ("pid_t", "pid")],
+            ),
+            (
+                "sched",
+                "sched_process_exec",
+                &[("__data_loc char[]", "filename")],
+            ),
+        ]);
+        let compiled = |query: &str| {
+            compile(
+                &host,
+                &specs(),
+                &crate::query::parse(query).expect("parses"),
+            )
+            .expect("compiles")
+        };
+        let c = compiled(
+            "SELECT comm, str(args->dev_name) FROM tracepoint:syscalls:sys_enter_mount, tracepoint:syscalls:sys_enter_umount",
+        );
+        assert_eq!(c.left_out.len(), 1, "{c:?}");
+        assert!(c.left_out[0].1.contains("it has name of its own"), "{c:?}");
+        // Selecting its own field too: each event prints the fields it has.
+        let c = compiled(
+            "SELECT comm, str(args->dev_name), str(args->name) FROM tracepoint:syscalls:sys_enter_mount, tracepoint:syscalls:sys_enter_umount",
+        );
+        assert!(c.left_out.is_empty(), "{c:?}");
+        // An event with no string of its own prints what it has.
+        let c = compiled(
+            "SELECT comm, str(args->filename) FROM tracepoint:sched:sched_process_exec, tracepoint:sched:sched_process_exit",
+        );
+        assert!(c.left_out.is_empty(), "{c:?}");
     }
 
     fn src(query: &str) -> String {
