@@ -699,6 +699,20 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
             .collect();
         same.sort();
         same.dedup();
+        // Each event with one field of the kind the query reads nowhere else (unlinkat's
+        // pathname, renameat2's oldname beside a printed newname): the compiler reads each
+        // event's own (`query::compile`), nothing to rename here.
+        let read = q.terms();
+        let unread_one = |e: &EventKeys| {
+            e.fields
+                .iter()
+                .filter(|x| family.names.contains(x) && !read.contains(&Term::Field((*x).clone())))
+                .count()
+                == 1
+        };
+        if same.len() > 1 && events.iter().all(unread_one) {
+            continue;
+        }
         let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
         match same[..] {
             [] => {}

@@ -84,6 +84,10 @@ pub fn query_facts() -> &'static crate::query::SpecFacts {
                 .map(|s| s.name.clone())
                 .collect(),
             preferred: Vec::new(),
+            field_kinds: super::field_names::shipped()
+                .iter()
+                .map(|f| (f.kind.clone(), f.names.clone()))
+                .collect(),
         });
     &FACTS
 }

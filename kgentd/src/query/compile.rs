@@ -202,7 +202,13 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
     // A term no event has is a mistake; one that only some have (openat2's `usize`, unlinkat's
     // `flag`) is printed and tested where it exists.
     for t in &terms {
-        if events.iter().all(|e| lacks(e, t, specs).is_some()) {
+        // Unless each event has the value under a name of the same kind ([`same_kind_here`]).
+        let substitute =
+            |e: &Event| same_kind_here(q, &Expr::Term(t.clone()), e, specs, &[]).is_some();
+        if events
+            .iter()
+            .all(|e| lacks(e, t, specs).is_some() && !substitute(e))
+        {
             let reasons: Vec<Lack> = events.iter().filter_map(|e| lacks(e, t, specs)).collect();
             return Err(CompileError::Lacks(reasons));
         }
@@ -290,10 +296,19 @@ fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<Strin
     };
     let mut notes = Vec::new();
     let mut select = Vec::new();
+    // Fields this event reads in place of others: each stands in for one value.
+    let mut taken = Vec::new();
     for it in &q.select {
         match it {
             Item::Value(x) => match missing(x) {
-                Some(why) => notes.push(format!("not printed for {}: {why}", event_name(e))),
+                Some(why) => match same_kind_here(q, x, e, specs, &taken) {
+                    Some((y, g, note)) if missing(&y).is_none() => {
+                        notes.push(note);
+                        taken.push(g);
+                        select.push(Item::Value(y));
+                    }
+                    _ => notes.push(format!("not printed for {}: {why}", event_name(e))),
+                },
                 None => select.push(it.clone()),
             },
             Item::Agg(_, Some(x)) => {
@@ -339,6 +354,59 @@ fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<Strin
     ))
 }
 
+/// A printed value whose one field this event lacks, read at the event's one field of the same
+/// kind that the query reads nowhere (`SpecFacts::field_kinds`): beside unlinkat's `pathname`,
+/// renameat2 prints its `oldname` when the query prints `newname` already. With none, or two
+/// unread, nothing is guessed; `taken` are fields that already stand in for another value. The
+/// value rewritten, the field it reads, and a note.
+fn same_kind_here(
+    q: &Query,
+    x: &Expr,
+    e: &Event,
+    specs: &SpecFacts,
+    taken: &[Term],
+) -> Option<(Expr, Term, String)> {
+    let mut ts = Vec::new();
+    x.terms(&mut ts);
+    let lacking: Vec<&Term> = ts.iter().filter(|t| lacks(e, t, specs).is_some()).collect();
+    let [Term::Field(f)] = lacking.as_slice() else {
+        return None;
+    };
+    let (kind, names) = specs.field_kinds.iter().find(|(_, n)| n.contains(f))?;
+    let read = q.terms();
+    let unread: Vec<&Field> = event_fields(e)
+        .iter()
+        .filter(|g| {
+            let term = Term::Field(g.name.clone());
+            names.contains(&g.name) && !read.contains(&term) && !taken.contains(&term)
+        })
+        .collect();
+    let [g] = unread.as_slice() else {
+        return None;
+    };
+    let mut y = x.clone();
+    let term = Term::Field(g.name.clone());
+    y.replace_term(&Term::Field(f.clone()), &term);
+    Some((
+        y,
+        term,
+        format!(
+            "{} has no field {f}: its {kind} is args->{}",
+            event_name(e),
+            g.name
+        ),
+    ))
+}
+
+/// The fields an event's probes read (a syscall's at entry; a function's parameters).
+fn event_fields(e: &Event) -> &[Field] {
+    match e {
+        Event::Syscall { enter_fields, .. } => enter_fields,
+        Event::Single { fields, .. } => fields,
+        Event::Func { params, .. } => params,
+    }
+}
+
 /// Why an event of a multi-event query would print nothing it alone knows: every field value
 /// the query prints is one it lacks (it keeps only builtins such as `comm`), while it has a
 /// string field of its own the query never reads (`name` of sys_enter_umount beside mount's
@@ -380,12 +448,7 @@ fn prints_none_of_its_own(
             _ => None,
         })
         .collect();
-    let fields: &[Field] = match e {
-        Event::Syscall { enter_fields, .. } => enter_fields,
-        Event::Single { fields, .. } => fields,
-        Event::Func { params, .. } => params,
-    };
-    let own: Vec<&str> = fields
+    let own: Vec<&str> = event_fields(e)
         .iter()
         .filter(|f| f.is_string() && !q.terms().contains(&Term::Field(f.name.clone())))
         .map(|f| f.name.as_str())
@@ -1594,6 +1657,15 @@ mod tests {
             ],
             about_args_task: vec!["tracepoint:sched:sched_migrate_task".into()],
             preferred: vec![],
+            field_kinds: vec![(
+                "path".into(),
+                vec![
+                    "filename".into(),
+                    "pathname".into(),
+                    "oldname".into(),
+                    "newname".into(),
+                ],
+            )],
         }
     }
 
@@ -1836,6 +1908,64 @@ mod tests {
         assert!(c.left_out.is_empty(), "{c:?}");
     }
 
+    #[test]
+    fn a_value_an_event_lacks_is_read_at_its_one_unread_field_of_the_same_kind() {
+        let host = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_unlinkat",
+                &[
+                    ("int", "dfd"),
+                    ("const char *", "pathname"),
+                    ("int", "flag"),
+                ],
+            ),
+            ("syscalls", "sys_exit_unlinkat", &[("long", "ret")]),
+            (
+                "syscalls",
+                "sys_enter_renameat2",
+                &[("const char *", "oldname"), ("const char *", "newname")],
+            ),
+            ("syscalls", "sys_exit_renameat2", &[("long", "ret")]),
+        ]);
+        let c = compile(
+            &host,
+            &specs(),
+            &crate::query::parse(
+                "SELECT comm, str(args->filename), str(args->newname) FROM tracepoint:syscalls:sys_enter_unlinkat, tracepoint:syscalls:sys_enter_renameat2",
+            )
+            .expect("parses"),
+        )
+        .expect("compiles");
+        assert!(
+            c.source
+                .contains("pathname=%s\\n\", comm, str(args->pathname))"),
+            "{}",
+            c.source
+        );
+        assert!(
+            c.source.contains("str(args->oldname), str(args->newname)"),
+            "{}",
+            c.source
+        );
+        // unlinkat's pathname stands in for one value only, not for newname as well.
+        let code: String = c.source.lines().filter(|l| !l.starts_with("//")).collect();
+        assert_eq!(code.matches("args->pathname").count(), 1, "{}", c.source);
+        // Two unread paths at renameat2 (the query prints neither): nothing is guessed there,
+        // and the event, printing none of its own, is left out with them named.
+        let c = compile(
+            &host,
+            &specs(),
+            &crate::query::parse(
+                "SELECT comm, str(args->filename) FROM tracepoint:syscalls:sys_enter_unlinkat, tracepoint:syscalls:sys_enter_renameat2",
+            )
+            .expect("parses"),
+        )
+        .expect("compiles");
+        assert!(!c.source.contains("args->oldname"), "{}", c.source);
+        assert_eq!(c.left_out.len(), 1, "{c:?}");
+    }
+
     fn src(query: &str) -> String {
         compile(
             &host(),
@@ -2039,14 +2169,15 @@ mod tests {
 
     #[test]
     fn what_no_probe_has_is_an_error_naming_the_fields() {
+        // (A field of a kind the specs map, `pathname`, would be read at openat's `filename`.)
         let q =
-            crate::query::parse("SELECT args->pathname FROM tracepoint:syscalls:sys_enter_openat")
+            crate::query::parse("SELECT args->colour FROM tracepoint:syscalls:sys_enter_openat")
                 .expect("parses");
-        let e = compile(&host(), &specs(), &q).expect_err("no pathname");
+        let e = compile(&host(), &specs(), &q).expect_err("no colour");
         match &e {
             CompileError::Lacks(l) => assert!(
                 matches!(&l[..], [Lack::NoField { field, available, .. }]
-                    if field == "pathname" && available.iter().any(|a| a == "filename")),
+                    if field == "colour" && available.iter().any(|a| a == "filename")),
                 "{e:?}"
             ),
             other => panic!("{other:?}"),

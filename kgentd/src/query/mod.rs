@@ -89,6 +89,9 @@ pub struct SpecFacts {
     /// Span ids the request asks for (`Intent::spans`, passed in by the agent): preferred at
     /// an event that ends several.
     pub preferred: Vec<String>,
+    /// Field names the kernel gives one kind of value (`specs-db/field-names.toml`): (kind,
+    /// names), e.g. ("path", [filename, pathname, oldname, …]).
+    pub field_kinds: Vec<(String, Vec<String>)>,
 }
 
 impl SpecFacts {
