@@ -378,7 +378,7 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             max_iterations: 5,
-            max_ask_seconds: 900,
+            max_ask_seconds: 120,
             max_ask_tokens: 0,
             max_reply_tokens: 400,
             grounding_tracepoints: 8,
