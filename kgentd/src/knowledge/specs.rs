@@ -88,6 +88,7 @@ pub fn query_facts() -> &'static crate::query::SpecFacts {
                 .iter()
                 .map(|f| (f.kind.clone(), f.names.clone()))
                 .collect(),
+            writes: super::syscall_man::SyscallMan::shipped().written_positions(),
         });
     &FACTS
 }

@@ -75,6 +75,11 @@ pub struct Page {
     /// prototype there have none).
     #[serde(default)]
     pub params: BTreeMap<String, Vec<String>>,
+    /// Each call's parameters that point to a struct the page does not declare `const`: the
+    /// call may write through them (accept's `addr`, nanosleep's `rem`), so what they point to
+    /// is read when the call returns.
+    #[serde(default)]
+    pub writes: BTreeMap<String, Vec<String>>,
     pub source: String,
 }
 
@@ -155,6 +160,31 @@ impl SyscallMan {
             .find(|(_, params)| params.len() == fields.len())
             .map(|(_, params)| params.iter().cloned().zip(fields.iter().cloned()).collect())
             .unwrap_or_default()
+    }
+
+    /// For each call whose page says it writes through a parameter, under each kernel
+    /// spelling of its name ([`kernel_spellings`]): (kernel call, its parameter count, the
+    /// positions of the parameters it writes through). A tracepoint whose fields number the
+    /// same has the written ones at those positions.
+    pub fn written_positions(&self) -> Vec<(String, usize, Vec<usize>)> {
+        let mut out = Vec::new();
+        for page in &self.pages {
+            for (call, written) in &page.writes {
+                let Some(params) = page.params.get(call) else {
+                    continue;
+                };
+                let at: Vec<usize> = params
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| written.contains(p))
+                    .map(|(i, _)| i)
+                    .collect();
+                for k in kernel_spellings(call) {
+                    out.push((k, params.len(), at.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// [`SyscallMan::parameter_fields`] of a tracepoint given by its event name and fields as
@@ -252,6 +282,14 @@ mod tests {
         // sys_enter_umount is umount2(target, flags).
         let umount = man.parameter_fields("umount", &names(&["name", "flags"]));
         assert_eq!(umount[0], ("target".to_owned(), "name".to_owned()));
+        let written = man.written_positions();
+        assert!(
+            written.contains(&("accept4".to_owned(), 4, vec![1])),
+            "{written:?}"
+        );
+        assert!(written.contains(&("nanosleep".to_owned(), 2, vec![1])));
+        // connect(2) declares its address const: it only reads it.
+        assert!(!written.iter().any(|(c, ..)| c == "connect"));
         // A count that disagrees maps nothing.
         assert!(man
             .parameter_fields("mount", &names(&["dev_name", "dir_name"]))

@@ -140,6 +140,9 @@ enum Event {
         exit: String,
         enter_fields: Vec<Field>,
         exit_fields: Vec<Field>,
+        /// Entry fields the call writes through (`SpecFacts::writes`): saved at entry, read at
+        /// the return.
+        written: Vec<String>,
     },
     /// A user-space function: `uprobe:PATH:F` / `uretprobe:PATH:F`, with its parameters and
     /// return type when a system header declares it.
@@ -498,11 +501,25 @@ fn resolve(
         };
         if let Some((enter, exit)) = name {
             if let (Some(ef), Some(xf)) = (fields(&enter), fields(&exit)) {
+                let call = enter.trim_start_matches("syscalls:sys_enter_");
+                let params: Vec<&Field> = ef.iter().filter(|f| f.name != "__syscall_nr").collect();
+                let written = specs
+                    .writes
+                    .iter()
+                    .find(|(c, n, _)| c == call && *n == params.len())
+                    .map(|(_, _, at)| {
+                        at.iter()
+                            .filter_map(|&i| params.get(i))
+                            .map(|f| f.name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 return Ok(Event::Syscall {
                     enter: format!("tracepoint:{enter}"),
                     exit: format!("tracepoint:{exit}"),
                     enter_fields: ef,
                     exit_fields: xf,
+                    written,
                 });
             }
         }
@@ -630,6 +647,12 @@ fn lacks(e: &Event, t: &Term, specs: &SpecFacts) -> Option<Lack> {
     }
 }
 
+/// Whether a term is a syscall parameter the call writes through: what it points to is
+/// filled in by the return (accept's peer address), so it is saved at entry and read there.
+fn written(e: &Event, t: &Term) -> bool {
+    matches!((e, t), (Event::Syscall { written, .. }, Term::Field(f)) if written.contains(f))
+}
+
 /// Which side of a paired event provides a term.
 fn side(e: &Event, t: &Term) -> Side {
     match (e, t) {
@@ -676,7 +699,9 @@ fn event_blocks(
     let needs_entry = terms
         .iter()
         .any(|t| side(e, t) == Side::Entry || matches!(t, Term::Duration(_)));
-    let needs_return = terms.iter().any(|t| side(e, t) == Side::Return);
+    let needs_return = terms
+        .iter()
+        .any(|t| side(e, t) == Side::Return || written(e, t));
     let conjuncts: Vec<&Expr> = q.filter.as_ref().map(|f| f.conjuncts()).unwrap_or_default();
 
     let (entry_probe, return_probe) = match e {
@@ -729,7 +754,8 @@ fn event_blocks(
         conjuncts.into_iter().partition(|c| {
             let mut ts = Vec::new();
             c.terms(&mut ts);
-            ts.iter().all(|t| side(e, t) != Side::Return)
+            ts.iter()
+                .all(|t| side(e, t) != Side::Return && !written(e, t))
         });
     let entry_ctx = Ctx {
         event: e,
@@ -1657,6 +1683,7 @@ mod tests {
             ],
             about_args_task: vec!["tracepoint:sched:sched_migrate_task".into()],
             preferred: vec![],
+            writes: vec![("accept4".into(), 4, vec![1])],
             field_kinds: vec![(
                 "path".into(),
                 vec![
@@ -1964,6 +1991,48 @@ mod tests {
         .expect("compiles");
         assert!(!c.source.contains("args->oldname"), "{}", c.source);
         assert_eq!(c.left_out.len(), 1, "{c:?}");
+    }
+
+    #[test]
+    fn a_struct_the_call_fills_in_is_read_at_its_return() {
+        let host = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_accept4",
+                &[
+                    ("int", "__syscall_nr"),
+                    ("int", "fd"),
+                    ("struct sockaddr *", "upeer_sockaddr"),
+                    ("int *", "upeer_addrlen"),
+                    ("int", "flags"),
+                ],
+            ),
+            ("syscalls", "sys_exit_accept4", &[("long", "ret")]),
+        ]);
+        let c = compile(
+            &host,
+            &specs(),
+            &crate::query::parse(
+                "SELECT comm, args->upeer_sockaddr FROM tracepoint:syscalls:sys_enter_accept4",
+            )
+            .expect("parses"),
+        )
+        .expect("compiles");
+        let (entry, exit) = c
+            .source
+            .split_once("tracepoint:syscalls:sys_exit_accept4")
+            .expect("read at the return");
+        assert!(
+            entry.contains("@kq_upeer_sockaddr[tid] = args->upeer_sockaddr;"),
+            "{}",
+            c.source
+        );
+        assert!(!entry.contains("sin_family"), "{}", c.source);
+        assert!(
+            exit.contains("@kq_upeer_sockaddr[tid])->sin_family"),
+            "{}",
+            c.source
+        );
     }
 
     fn src(query: &str) -> String {

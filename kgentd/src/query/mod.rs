@@ -92,6 +92,10 @@ pub struct SpecFacts {
     /// Field names the kernel gives one kind of value (`specs-db/field-names.toml`): (kind,
     /// names), e.g. ("path", [filename, pathname, oldname, …]).
     pub field_kinds: Vec<(String, Vec<String>)>,
+    /// Syscalls that write through parameters (their man page: a pointer to a struct not
+    /// declared const): (kernel call name, parameter count, positions written). Such a field is
+    /// saved at entry and read at the return, when what it points to is filled in.
+    pub writes: Vec<(String, usize, Vec<usize>)>,
 }
 
 impl SpecFacts {
