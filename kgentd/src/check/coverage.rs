@@ -1107,7 +1107,7 @@ mod tests {
         )]);
         assert!(check_coverage(
             &h,
-            &Intent::read("Trace memfd_create calls with the process name."),
+            &Intent::read("memfd_create: who makes one (the process name)?"),
             "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
         )
         .passed());
