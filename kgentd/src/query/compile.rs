@@ -334,8 +334,17 @@ fn restrict(q: &Query, e: &Event, specs: &SpecFacts) -> Result<(Query, Vec<Strin
             event_name(e)
         ));
     }
-    if let Some(why) = prints_none_of_its_own(q, &select, e, specs) {
-        return Err(why);
+    if let Some((own, lost)) = prints_none_of_its_own(q, &select, e, specs) {
+        notes.push(format!(
+            "{} has none of the fields the query prints ({}): it prints its own {} instead",
+            event_name(e),
+            lost.join(", "),
+            own.join(", ")
+        ));
+        select.extend(
+            own.into_iter()
+                .map(|f| Item::Value(Expr::Term(Term::Field(f)))),
+        );
     }
     let filter = q.filter.clone().and_then(|f| {
         f.retain_evaluable(&mut |test| match missing(test) {
@@ -410,18 +419,18 @@ fn event_fields(e: &Event) -> &[Field] {
     }
 }
 
-/// Why an event of a multi-event query would print nothing it alone knows: every field value
-/// the query prints is one it lacks (it keeps only builtins such as `comm`), while it has a
-/// string field of its own the query never reads (`name` of sys_enter_umount beside mount's
-/// `dev_name`, `dir_name`, `type`). Its lines would say only that it happened, and the
-/// model is told to select its own field. Events with no such field (a process's exit
-/// beside its exec's filename) are left to print what they have.
+/// An event of a multi-event query that would print nothing it alone knows: every field value
+/// the query prints is one it lacks (it keeps only builtins such as `comm`), while it has
+/// string fields of its own the query never reads (`name` of sys_enter_umount beside mount's
+/// `dev_name`, `dir_name`, `type`). Its lines would say only that it happened, so it prints
+/// those: (its own string fields, the fields it lacks). Events with no such field (a
+/// process's exit beside its exec's filename) print what they have.
 fn prints_none_of_its_own(
     q: &Query,
     kept: &[Item],
     e: &Event,
     specs: &SpecFacts,
-) -> Option<String> {
+) -> Option<(Vec<String>, Vec<String>)> {
     let reads_field = |x: &Expr| {
         let mut ts = Vec::new();
         x.terms(&mut ts);
@@ -451,19 +460,12 @@ fn prints_none_of_its_own(
             _ => None,
         })
         .collect();
-    let own: Vec<&str> = event_fields(e)
+    let own: Vec<String> = event_fields(e)
         .iter()
         .filter(|f| f.is_string() && !q.terms().contains(&Term::Field(f.name.clone())))
-        .map(|f| f.name.as_str())
+        .map(|f| f.name.clone())
         .collect();
-    (!lost.is_empty() && !own.is_empty()).then(|| {
-        format!(
-            "{} has none of the fields the query prints ({}), and its lines would show only that it happened, while it has {} of its own: add that to SELECT (each event prints the fields it has)",
-            event_name(e),
-            lost.join(", "),
-            own.join(", ")
-        )
-    })
+    (!lost.is_empty() && !own.is_empty()).then_some((own, lost))
 }
 
 fn resolve(
@@ -1881,7 +1883,7 @@ mod tests {
     }
 
     #[test]
-    fn an_event_that_would_print_none_of_its_own_fields_is_left_out_with_them_named() {
+    fn an_event_that_would_print_none_of_its_own_fields_prints_its_strings() {
         let host = HostFacts::for_tests_with_tracepoints(&[
             (
                 "syscalls",
@@ -1921,8 +1923,14 @@ mod tests {
         let c = compiled(
             "SELECT comm, str(args->dev_name) FROM tracepoint:syscalls:sys_enter_mount, tracepoint:syscalls:sys_enter_umount",
         );
-        assert_eq!(c.left_out.len(), 1, "{c:?}");
-        assert!(c.left_out[0].1.contains("it has name of its own"), "{c:?}");
+        assert!(c.left_out.is_empty(), "{c:?}");
+        assert!(c.source.contains("str(args->name)"), "{}", c.source);
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("it prints its own name instead")),
+            "{c:?}"
+        );
         // Selecting its own field too: each event prints the fields it has.
         let c = compiled(
             "SELECT comm, str(args->dev_name), str(args->name) FROM tracepoint:syscalls:sys_enter_mount, tracepoint:syscalls:sys_enter_umount",
@@ -1978,8 +1986,8 @@ mod tests {
         // unlinkat's pathname stands in for one value only, not for newname as well.
         let code: String = c.source.lines().filter(|l| !l.starts_with("//")).collect();
         assert_eq!(code.matches("args->pathname").count(), 1, "{}", c.source);
-        // Two unread paths at renameat2 (the query prints neither): nothing is guessed there,
-        // and the event, printing none of its own, is left out with them named.
+        // Two unread paths at renameat2 (the query prints neither): no one stands in for the
+        // path, and the event, printing none of its own, prints both.
         let c = compile(
             &host,
             &specs(),
@@ -1989,8 +1997,11 @@ mod tests {
             .expect("parses"),
         )
         .expect("compiles");
-        assert!(!c.source.contains("args->oldname"), "{}", c.source);
-        assert_eq!(c.left_out.len(), 1, "{c:?}");
+        assert!(
+            c.source.contains("str(args->oldname), str(args->newname)"),
+            "{}",
+            c.source
+        );
     }
 
     #[test]
