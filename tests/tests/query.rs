@@ -111,14 +111,25 @@ async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
 #[test]
 fn a_field_the_probes_lack_is_refused_with_their_fields() {
     let host = host();
-    let q = parse("SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_connect")
+    // (A field of a kind the specs DB maps, bind's `umyaddr`, is read at connect's
+    // `uservaddr`; `backlog`, listen's, is of no kind.)
+    let q = parse("SELECT comm, args->backlog FROM tracepoint:syscalls:sys_enter_connect")
         .expect("parses");
     let err = compile(&host, kgentd::knowledge::specs::query_facts(), &q)
-        .expect_err("connect has no umyaddr")
+        .expect_err("connect has no backlog")
         .to_string();
     assert!(
-        err.contains("has no field umyaddr") && err.contains("uservaddr"),
+        err.contains("has no field backlog") && err.contains("uservaddr"),
         "{err}"
+    );
+    let q = parse("SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_connect")
+        .expect("parses");
+    let c = compile(&host, kgentd::knowledge::specs::query_facts(), &q).expect("read at uservaddr");
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("its socket address is args->uservaddr")),
+        "{c:?}"
     );
     let q = parse("SELECT duration_us FROM tracepoint:sched:sched_process_exit").expect("parses");
     let err = compile(&host, kgentd::knowledge::specs::query_facts(), &q)
