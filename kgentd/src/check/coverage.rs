@@ -278,6 +278,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(parameters_unreported(host, intent, source, &reported));
+    missing.extend(filled_in_read_at_entry(host, source));
     if let Some(m) = acting_task_missing(intent, &reported) {
         missing.push(m);
     }
@@ -471,6 +472,45 @@ fn parameters_unreported(
                     "the request asks for the {param}, but the program never reports it: at {} it is `args->{field}` ({call}(2) calls it {param})",
                     p.target
                 ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What a syscall fills in (a parameter pointing to a struct its man page does not declare
+/// const: accept's peer address, stat's buffer; `SyscallMan::written_fields`) read at its
+/// `sys_enter_*` tracepoint, where it is not written yet: the program shows whatever the
+/// memory held before the call. Saving the pointer (`@a[tid] = args->upeer_sockaddr;`) is
+/// fine; reading through it there is not.
+fn filled_in_read_at_entry(host: &HostFacts, source: &str) -> Vec<String> {
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let mut out = Vec::new();
+    for b in probe_blocks(source) {
+        let body = STRING
+            .replace_all(&strip_comments(&b.body), "\"\"")
+            .into_owned();
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            let Some(tp) = host.tracepoints.get(&p.target) else {
+                continue;
+            };
+            let call = tp.event.trim_start_matches("sys_enter_");
+            for field in man.written_fields(&tp.event, tp.fields.iter().map(|f| f.name.as_str())) {
+                let name = regex::escape(&field);
+                let (Ok(read), Ok(saved)) = (
+                    Regex::new(&format!(r"args\s*(->|\.)\s*{name}\b")),
+                    Regex::new(&format!(r"=\s*args\s*(->|\.)\s*{name}\s*;")),
+                ) else {
+                    continue;
+                };
+                if read.find_iter(&body).count() > saved.find_iter(&body).count() {
+                    out.push(format!(
+                        "{call}(2) fills in what args->{field} points to, but the program reads it at {}, before the call has written it: save the pointer there (`@{field}[tid] = args->{field};`) and read it at tracepoint:syscalls:sys_exit_{call}, when args->ret shows the call succeeded",
+                        p.target
+                    ));
+                }
             }
         }
     }
@@ -1109,6 +1149,40 @@ mod tests {
             &h,
             &Intent::read("memfd_create: who makes one (the process name)?"),
             "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
+        )
+        .passed());
+    }
+
+    #[test]
+    fn what_a_call_fills_in_is_not_read_at_its_entry() {
+        let h = HostFacts::for_tests_with_tracepoints(&[(
+            "syscalls",
+            "sys_enter_accept4",
+            &[
+                ("int", "__syscall_nr"),
+                ("int", "fd"),
+                ("struct sockaddr *", "upeer_sockaddr"),
+                ("int *", "upeer_addrlen"),
+                ("int", "flags"),
+            ],
+        )]);
+        let ask = Intent::read("peers whose connections servers take in");
+        let early = check_coverage(
+            &h,
+            &ask,
+            "tracepoint:syscalls:sys_enter_accept4 { printf(\"%s\\n\", ntop(((struct sockaddr_in *)args->upeer_sockaddr)->sin_addr.s_addr)); }",
+        );
+        assert!(!early.passed());
+        let said = format!("{:?}", early.evidence);
+        assert!(
+            said.contains("accept4(2) fills in what args->upeer_sockaddr points to"),
+            "{said}"
+        );
+        // Saving the pointer for the return is how it is done.
+        assert!(check_coverage(
+            &h,
+            &ask,
+            "tracepoint:syscalls:sys_enter_accept4 { @a[tid] = args->upeer_sockaddr; }",
         )
         .passed());
     }

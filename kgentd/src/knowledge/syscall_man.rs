@@ -187,6 +187,32 @@ impl SyscallMan {
         out
     }
 
+    /// The fields of a `sys_enter_*` tracepoint that point to what the call fills in
+    /// ([`SyscallMan::written_positions`]), given its fields as tracefs lists them.
+    pub fn written_fields<'f>(
+        &self,
+        event: &str,
+        fields: impl IntoIterator<Item = &'f str>,
+    ) -> Vec<String> {
+        let Some(call) = event.strip_prefix("sys_enter_") else {
+            return Vec::new();
+        };
+        let fields: Vec<&str> = fields
+            .into_iter()
+            .filter(|f| *f != "__syscall_nr")
+            .collect();
+        self.written_positions()
+            .into_iter()
+            .find(|(c, n, _)| c == call && *n == fields.len())
+            .map(|(_, _, at)| {
+                at.iter()
+                    .filter_map(|&i| fields.get(i))
+                    .map(|f| (*f).to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// [`SyscallMan::parameter_fields`] of a tracepoint given by its event name and fields as
     /// tracefs lists them: only `sys_enter_*` events have parameters; `__syscall_nr` is no
     /// parameter.
