@@ -91,6 +91,35 @@ async fn a_failed_call_tracer_that_prints_successes_is_refuted_and_the_right_one
 }
 
 #[tokio::test]
+async fn a_tracer_that_keeps_only_some_results_is_refuted_when_the_request_keeps_all() {
+    let host = host();
+    let request = "log each capability check the kernel makes, with the capability and its verdict";
+    // Saves the result, then prints only when it was non-zero (a denial): a filter no one
+    // asked for, hidden in a map read by a second block on the same event.
+    let wrong =
+        "tracepoint:capability:cap_capable { @res[tid] = args->ret; @cap[tid] = args->cap; }\n\
+                 tracepoint:capability:cap_capable /@res[tid]/ {\n\
+                   printf(\"%s %d %d\\n\", comm, @cap[tid], @res[tid]);\n\
+                   delete(@res[tid]); delete(@cap[tid]);\n\
+                 }";
+    let f = judged(&host, request, wrong).await;
+    let why = refuted(&f, "does not depend on its result");
+    assert!(why.contains("args->ret"), "{why}");
+    let right = "tracepoint:capability:cap_capable { printf(\"%s %d %d\\n\", comm, args->cap, args->ret); }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "does not depend on its result");
+    // A request that keeps one outcome implies no such contract.
+    let kept = Intent::read("log each successful capability check with the capability");
+    let contracts = symbolic::contracts_for(&kept, wrong, &host.tracepoints);
+    assert!(
+        !contracts
+            .iter()
+            .any(|c| c.text.contains("does not depend on its result")),
+        "{contracts:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_port_printed_without_byte_swap_is_refuted() {
     let host = host();
     let request = "show the destination port of each connect() by process";

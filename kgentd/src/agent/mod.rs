@@ -460,7 +460,17 @@ impl Agent {
             };
             &asked
         };
-        let c = match query::compile::compile(&self.host, specs, &q) {
+        let mut compiled = query::compile::compile(&self.host, specs, &q);
+        // Each compile stops at the first term no event has: at most a few strays to drop.
+        for _ in 0..4 {
+            let Err(e) = &compiled else { break };
+            let Some(note) = query_repair::drop_stray_value(&mut q, e, intent) else {
+                break;
+            };
+            repaired.push(note);
+            compiled = query::compile::compile(&self.host, specs, &q);
+        }
+        let c = match compiled {
             Ok(c) => c,
             Err(e) if q.from.len() == 1 && e.lacks_a_field() => {
                 let compiles_on = |p: &AllowedProbe| {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use super::draft_types::FieldType;
 use super::stated;
 use crate::intent::{Concept, Intent};
+use crate::query::compile::{CompileError, Lack};
 use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
 
 /// Drops the filter tests the request does not state, and says which (see
@@ -737,6 +738,56 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
     (notes, hints)
 }
 
+/// A printed value reading a field that none of the FROM events has (the compiler's
+/// [`Lack::NoField`] for every event), under a name the request does not use: a small model
+/// copies a field from another offered tracepoint's list (`l3index` of tcp_hash_ao_required
+/// into a query on accept4). A part of the name close to a request word ([`used_by`]: `dport`
+/// for "port") counts as named. Left out, with a note, when a value or aggregate remains; the
+/// request-coverage check still judges whether what remains answers the request. A field the
+/// request names, or one that a filter, an aggregate or a sort of the output reads, is left
+/// to the model.
+pub fn drop_stray_value(q: &mut Query, error: &CompileError, intent: &Intent) -> Option<String> {
+    let CompileError::Lacks(lacks) = error else {
+        return None;
+    };
+    let mut fields = lacks.iter().map(|l| match l {
+        Lack::NoField { field, .. } => Some(field.as_str()),
+        _ => None,
+    });
+    let field = fields.next()??;
+    let words: Vec<&str> = intent.words().collect();
+    if !fields.all(|f| f == Some(field)) || used_by(field, &words) {
+        return None;
+    }
+    let term = Term::Field(field.to_owned());
+    let reads = |e: &Expr| {
+        let mut ts = Vec::new();
+        e.terms(&mut ts);
+        ts.contains(&term)
+    };
+    let in_aggregate = q
+        .select
+        .iter()
+        .any(|i| matches!(i, Item::Agg(_, Some(e)) if reads(e)));
+    if in_aggregate || q.filter.as_ref().is_some_and(reads) {
+        return None;
+    }
+    let kept: Vec<Item> = q
+        .select
+        .iter()
+        .filter(|i| !matches!(i, Item::Value(e) if reads(e)))
+        .cloned()
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    q.select = kept;
+    q.group_by.retain(|g| !reads(g));
+    Some(format!(
+        "left out args->{field}: none of the FROM events has that field, and the request does not name it"
+    ))
+}
+
 /// The one FROM syscall event with a parameter called `name` in its man page, and the field
 /// that parameter is there (`source` at sys_enter_mount is `dev_name`): (event, call, field).
 /// None when no event, or two with different fields, have it.
@@ -948,6 +999,41 @@ fn is_identifier(t: &Term) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_no_from_event_has_is_left_out_unless_the_request_names_it() {
+        let parsed = |t: &str| crate::query::parse_reply(t).expect("parses");
+        let lack = |field: &str| {
+            CompileError::Lacks(vec![Lack::NoField {
+                probe: "tracepoint:syscalls:sys_enter_listen".into(),
+                field: field.into(),
+                available: vec!["fd".into(), "backlog".into()],
+            }])
+        };
+        let intent = Intent::read("which programs start listening, and how long is their backlog");
+        let mut q = parsed(
+            "SELECT comm, args->backlog, args->zone_idx FROM tracepoint:syscalls:sys_enter_listen GROUP BY comm, args->zone_idx",
+        );
+        let note = drop_stray_value(&mut q, &lack("zone_idx"), &intent).expect("dropped");
+        assert!(note.contains("args->zone_idx"), "{note}");
+        assert_eq!(q.select.len(), 2);
+        assert_eq!(q.group_by.len(), 1);
+        // Named by the request ("port" in dport): the model's to fix.
+        let intent = Intent::read("the port each listener binds and its backlog");
+        let mut q = parsed("SELECT comm, args->dport FROM tracepoint:syscalls:sys_enter_listen");
+        assert!(drop_stray_value(&mut q, &lack("dport"), &intent).is_none());
+        // Read by a filter or an aggregate: not a stray printed value.
+        let intent = Intent::read("listen calls by process");
+        let mut q = parsed(
+            "SELECT comm FROM tracepoint:syscalls:sys_enter_listen WHERE args->zone_idx > 1",
+        );
+        assert!(drop_stray_value(&mut q, &lack("zone_idx"), &intent).is_none());
+        let mut q = parsed("SELECT sum(args->zone_idx) FROM tracepoint:syscalls:sys_enter_listen");
+        assert!(drop_stray_value(&mut q, &lack("zone_idx"), &intent).is_none());
+        // Nothing would remain.
+        let mut q = parsed("SELECT args->zone_idx FROM tracepoint:syscalls:sys_enter_listen");
+        assert!(drop_stray_value(&mut q, &lack("zone_idx"), &intent).is_none());
+    }
     use crate::query::parse;
 
     fn normalize(q: &mut Query, request: &str) -> Vec<String> {

@@ -47,6 +47,10 @@
 //! - figures per interval asked for ([`Concept::Periodic`]: "per second", "every 5 seconds")
 //!   from a program whose maps print only when it ends: an `interval:s:N` block prints and
 //!   clears each aggregation map (N: the stated period, else 1).
+//! - the reverse: an `interval` block that only prints and clears (or zeroes) the maps, in a
+//!   program for a request that asks for no figures per interval: it is removed, so the maps
+//!   hold the whole trace and print when it ends (bpftrace(8): maps print at exit; `clear()`
+//!   discards what was counted, and `print(@m, N)` shows only the top N entries).
 //!
 //! A repair rewrites the block it means at that block's span in the parsed program
 //! ([`Edits`]), never by searching for the block's text: two blocks that read alike stay two
@@ -80,6 +84,8 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     let (repaired, n) = threads_on_newtask(host, intent, &repaired);
     notes.extend(n);
     let (repaired, n) = periodic_prints(intent, &repaired);
+    notes.extend(n);
+    let (repaired, n) = unasked_resets(intent, &repaired);
     notes.extend(n);
     let (repaired, n) = super::draft_names::show_names(host, intent, &repaired);
     notes.extend(n);
@@ -732,6 +738,58 @@ fn periodic_prints(intent: &Intent, source: &str) -> (String, Vec<String>) {
     )
 }
 
+/// See the module comment: an `interval` block that only prints and resets the maps, removed
+/// when the request asks for no figures per interval.
+fn unasked_resets(intent: &Intent, source: &str) -> (String, Vec<String>) {
+    // One statement of such a block: a timestamp, a constant line, a print, a clear or zero.
+    static ONLY_OUTPUT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r#"^\s*(time\s*\(\s*("[^"]*")?\s*\)|printf\s*\(\s*"[^"]*"\s*\)|print\s*\(\s*@\w*\s*(,\s*\d+\s*)*\)|(clear|zero)\s*\(\s*@\w*\s*\))\s*$"#)
+            .expect("static regex")
+    });
+    static RESETS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\b(clear|zero)\s*\(|\bprint\s*\(\s*@\w*\s*,").expect("static regex")
+    });
+    let unchanged = (source.to_owned(), Vec::new());
+    if intent.asks(Concept::Periodic) {
+        return unchanged;
+    }
+    let blocks = probe_blocks(source);
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for b in &blocks {
+        let periodic = !b.probes.is_empty()
+            && b.probes
+                .iter()
+                .all(|p| matches!(p.prefix.as_str(), "interval" | "i"));
+        let statements: Vec<&str> = b
+            .body
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !periodic
+            || b.predicate.is_some()
+            || !RESETS.is_match(&b.body)
+            || !statements.iter().all(|s| ONLY_OUTPUT.is_match(s))
+        {
+            continue;
+        }
+        let probe = b
+            .probes
+            .first()
+            .map(|p| format!("{}:{}", p.prefix, p.target))
+            .unwrap_or_default();
+        edits.replace(b.span.clone(), String::new());
+        notes.push(format!(
+            "removed the {probe} block that printed and reset the maps on a timer: the request asks for no figures per interval, so the maps keep the whole trace and print when it ends"
+        ));
+    }
+    if notes.is_empty() {
+        return unchanged;
+    }
+    (edits.apply(source), notes)
+}
+
 /// See the module comment: a `sched_process_fork` block moved to `task_newtask`, threads only.
 fn threads_on_newtask(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
     static FIELD: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
@@ -1211,6 +1269,28 @@ mod tests {
             repair_all(&host(), &Intent::read("fsync calls per second"), &periodic).0,
             periodic
         );
+    }
+
+    #[test]
+    fn a_timer_that_resets_the_totals_is_removed_unless_asked() {
+        let counted = "tracepoint:syscalls:sys_enter_fsync { @calls[comm] = count(); }\n";
+        let src = format!(
+            "{counted}interval:s:5 {{ time(\"%H:%M:%S\\n\"); print(@calls, 10); clear(@calls); }}\n"
+        );
+        let totals = Intent::read("how many fsync calls does each program make");
+        let (fixed, notes) = repair_all(&host(), &totals, &src);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("interval:s:5"), "{notes:?}");
+        assert_eq!(fixed.trim_end(), counted.trim_end());
+        // Asked per interval: kept.
+        let rate = Intent::read("fsync calls per program every 5 seconds");
+        assert_eq!(repair_all(&host(), &rate, &src).0, src);
+        // A timer that does more than print and reset (it ends the trace, it computes): kept.
+        let exits = format!("{counted}interval:s:5 {{ print(@calls); clear(@calls); exit(); }}\n");
+        assert_eq!(repair_all(&host(), &totals, &exits).0, exits);
+        // One that only prints, without resetting anything: kept.
+        let shows = format!("{counted}interval:s:5 {{ print(@calls); }}\n");
+        assert_eq!(repair_all(&host(), &totals, &shows).0, shows);
     }
 
     #[test]

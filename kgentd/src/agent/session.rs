@@ -550,9 +550,15 @@ impl<'a, 'r> Session<'a, 'r> {
             Ok(_) => Drafted::Retry,
             Err(diag) => {
                 self.failed_step(mem, iteration, "query", &diag).await;
+                // The failed query is not shown back: shown its own reply, a small model
+                // copies it byte for byte (three of three on unseen requests); the request is
+                // asked afresh with the diagnostic, which names what was wrong.
                 mem.query_feedback = Some((
-                    completion.text.trim().to_owned(),
-                    format!("{diag}\n{}", query::grammar::REPAIR),
+                    String::new(),
+                    format!(
+                        "An earlier query for this request could not be compiled: {diag}\n{}",
+                        query::grammar::REPAIR
+                    ),
                 ));
                 Drafted::Retry
             }

@@ -221,16 +221,14 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
 pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check {
     let started = std::time::Instant::now();
     let no_comments = strip_comments(source);
-    let code = STRING.replace_all(&no_comments, "\"\"");
+    let code = neutral_names(&STRING.replace_all(&no_comments, "\"\""));
     let formats: String = STRING
         .find_iter(&no_comments)
         .map(|m| m.as_str())
         .collect::<Vec<_>>()
         .join(" ");
 
-    let reported = STRING
-        .replace_all(&reported_code(source), "\"\"")
-        .into_owned();
+    let reported = neutral_names(&STRING.replace_all(&reported_code(source), "\"\""));
 
     let mut asked = Vec::new();
     let mut missing = Vec::new();
@@ -274,7 +272,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = named_calls_missing(host, intent, source) {
         missing.push(m);
     }
-    if let Some(m) = target_task_missing(host, intent, source, &reported) {
+    if let Some(m) = target_task_missing(host, intent, source) {
         missing.push(m);
     }
     missing.extend(parameters_unreported(host, intent, source, &reported));
@@ -340,102 +338,144 @@ fn attaches_to_exec(source: &str) -> bool {
         })
 }
 
+/// The program with its variables and maps renamed `$v1`, `@m1`, …: a name says nothing of
+/// what it holds (`$pid = args->ret` prints a return value), so the rules read expressions,
+/// never names. Each assignment's right-hand side stays in the text.
+fn neutral_names(code: &str) -> String {
+    static NAME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"([$@])([A-Za-z_]\w*)").expect("static regex"));
+    let mut seen: Vec<String> = Vec::new();
+    NAME.replace_all(code, |c: &regex::Captures| {
+        let whole = c[0].to_owned();
+        let n = match seen.iter().position(|s| *s == whole) {
+            Some(i) => i + 1,
+            None => {
+                seen.push(whole);
+                seen.len()
+            }
+        };
+        format!("{}{}{n}", &c[1], if &c[1] == "$" { "v" } else { "m" })
+    })
+    .into_owned()
+}
+
 /// What the program reports: its block bodies without the conditions of `if` statements
 /// (predicates are outside the bodies already).
 fn reported_code(source: &str) -> String {
     let mut out = String::new();
     for b in probe_blocks(source) {
-        let body = b.body.as_bytes();
-        // `i` stays on a char boundary: it steps over whole chars, or to just after a `)`.
-        let mut i = 0;
-        while let Some(rest) = b.body.get(i..) {
-            let Some(c) = rest.chars().next() else {
-                break;
-            };
-            let at_if = rest.starts_with("if")
-                && (i == 0 || !(body[i - 1].is_ascii_alphanumeric() || body[i - 1] == b'_'))
-                && rest[2..].trim_start().starts_with('(');
-            if !at_if {
-                out.push(c);
-                i += c.len_utf8();
-                continue;
-            }
-            // Skip to the parenthesis that closes the condition.
-            let open = i + 2 + (rest[2..].len() - rest[2..].trim_start().len());
-            let mut depth = 0usize;
-            let mut j = open;
-            while j < body.len() {
-                match body[j] {
-                    b'(' => depth += 1,
-                    b')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            i = j + 1;
-        }
+        out.push_str(&reported_in(&b.body));
         out.push('\n');
     }
     out
 }
 
+/// One block body without the conditions of its `if` statements.
+fn reported_in(body_text: &str) -> String {
+    let mut out = String::new();
+    let body = body_text.as_bytes();
+    // `i` stays on a char boundary: it steps over whole chars, or to just after a `)`.
+    let mut i = 0;
+    while let Some(rest) = body_text.get(i..) {
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        let at_if = rest.starts_with("if")
+            && (i == 0 || !(body[i - 1].is_ascii_alphanumeric() || body[i - 1] == b'_'))
+            && rest[2..].trim_start().starts_with('(');
+        if !at_if {
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        // Skip to the parenthesis that closes the condition.
+        let open = i + 2 + (rest[2..].len() - rest[2..].trim_start().len());
+        let mut depth = 0usize;
+        let mut j = open;
+        while j < body.len() {
+            match body[j] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        i = j + 1;
+    }
+    out
+}
+
 /// A request about the task acted on (the one signalled, killed or woken:
-/// [`Concept::TargetTask`]) answered with the task that runs the probe: the program's
-/// tracepoints name the acted-on task in a field (`pid` of `syscalls:sys_enter_kill` and
+/// [`Concept::TargetTask`]) answered with the task that runs the probe: a tracepoint names
+/// the acted-on task in a field (`pid` of `syscalls:sys_enter_kill` and
 /// `signal:signal_generate`, `child_pid` of `sched:sched_process_fork`; their tracefs format),
-/// but what it reports reads none of those fields. Tracepoints without such a field (the
-/// acted-on task is the current one, as in `signal:signal_deliver`) demand nothing.
-fn target_task_missing(
-    host: &HostFacts,
-    intent: &Intent,
-    source: &str,
-    reported: &str,
-) -> Option<String> {
+/// but what the block attached to it reports reads none of those fields. Judged per block: a
+/// program printing the target for `tgkill` (its `tgid`) and the caller for `kill` misses it
+/// for `kill`. Tracepoints without such a field (the acted-on task is the current one, as in
+/// `signal:signal_deliver`) demand nothing.
+fn target_task_missing(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
     if !intent.asks(Concept::TargetTask) {
         return None;
     }
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
-        if !p.is_tracepoint() || p.target.contains('*') {
-            continue;
-        }
-        let Some(tp) = host.tracepoints.get(&p.target) else {
-            continue;
-        };
-        for f in &tp.fields {
+    // (tracepoint, the fields naming a task there) for each tracepoint whose block reads none.
+    let mut unread: Vec<(String, String)> = Vec::new();
+    for b in probe_blocks(source) {
+        let reported = STRING
+            .replace_all(&reported_in(&b.body), "\"\"")
+            .into_owned();
+        for p in &b.probes {
+            if !p.is_tracepoint() || p.target.contains('*') {
+                continue;
+            }
+            let Some(tp) = host.tracepoints.get(&p.target) else {
+                continue;
+            };
             // Its pid, or its name: `comm` of sched_wakeup and signal_generate is the target's.
-            let names_a_task = f.name == "pid"
-                || f.name.ends_with("_pid")
-                || f.name == "tgid"
-                || f.name == "comm"
-                || f.name.ends_with("_comm");
-            if names_a_task && !fields.iter().any(|(_, n)| *n == f.name) {
-                fields.push((p.target.clone(), f.name.clone()));
+            let names: Vec<&str> = tp
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|n| {
+                    *n == "pid"
+                        || n.ends_with("_pid")
+                        || *n == "tgid"
+                        || *n == "comm"
+                        || n.ends_with("_comm")
+                })
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            let reads_one = names.iter().any(|name| {
+                Regex::new(&format!(r"args\s*(->|\.)\s*{}\b", regex::escape(name)))
+                    .is_ok_and(|re| re.is_match(&reported))
+            });
+            if !reads_one {
+                let fields: Vec<String> = names.iter().map(|n| format!("`args->{n}`")).collect();
+                unread.push((p.target.clone(), fields.join(" or ")));
             }
         }
     }
-    if fields.is_empty() {
+    if unread.is_empty() {
         return None;
     }
-    let reads_one = fields.iter().any(|(_, name)| {
-        Regex::new(&format!(r"args\s*(->|\.)\s*{}\b", regex::escape(name)))
-            .is_ok_and(|re| re.is_match(reported))
-    });
-    if reads_one {
-        return None;
-    }
-    let named: Vec<String> = fields
-        .iter()
-        .map(|(tp, f)| format!("`args->{f}` of {tp}"))
-        .collect();
     Some(format!(
-        "the request is about the task acted on (the one signalled, killed or woken), but the program reports only the task running the probe (`pid`, `comm`): the event names the acted-on task in {}; print that",
-        named.join(", ")
+        "the request is about the task acted on (the one signalled, killed or woken), but where the program attaches to {} it reports only the task running the probe (`pid`, `comm`): the event names the acted-on task in {}; print that",
+        unread
+            .iter()
+            .map(|(tp, _)| tp.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        unread
+            .iter()
+            .map(|(tp, fields)| format!("{fields} of {tp}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     ))
 }
 
@@ -1149,6 +1189,65 @@ mod tests {
             &h,
             &Intent::read("memfd_create: who makes one (the process name)?"),
             "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
+        )
+        .passed());
+    }
+
+    #[test]
+    fn a_variable_named_like_a_value_does_not_provide_it() {
+        let ask = "print the accepting process's PID for each accepted connection";
+        assert!(!passes(
+            ask,
+            "tracepoint:syscalls:sys_exit_accept4 { $pid = args->ret; printf(\"%d\\n\", $pid); }",
+        ));
+        assert!(!passes(
+            ask,
+            "tracepoint:syscalls:sys_exit_accept4 { @pid = args->ret; printf(\"%d\\n\", @pid); }",
+        ));
+        assert!(passes(
+            ask,
+            "tracepoint:syscalls:sys_exit_accept4 { $who = pid; printf(\"%d\\n\", $who); }",
+        ));
+    }
+
+    #[test]
+    fn the_acted_on_task_is_reported_for_every_event_that_names_it() {
+        let h = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_kill",
+                &[("int", "__syscall_nr"), ("pid_t", "pid"), ("int", "sig")],
+            ),
+            (
+                "syscalls",
+                "sys_enter_tgkill",
+                &[
+                    ("int", "__syscall_nr"),
+                    ("pid_t", "tgid"),
+                    ("pid_t", "pid"),
+                    ("int", "sig"),
+                ],
+            ),
+        ]);
+        let ask = Intent::read("for kill and tgkill, which pid is the targeted process");
+        let check = |src: &str| check_coverage(&h, &ask, src);
+        // The target of tgkill, but the caller of kill.
+        let half = check(
+            "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", pid, args->sig); }\n\
+             tracepoint:syscalls:sys_enter_tgkill { printf(\"%d %d\\n\", args->tgid, args->sig); }",
+        );
+        assert!(!half.passed());
+        let said = format!("{:?}", half.evidence);
+        assert!(said.contains("of syscalls:sys_enter_kill"), "{said}");
+        assert!(!said.contains("of syscalls:sys_enter_tgkill"), "{said}");
+        assert!(check(
+            "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", args->pid, args->sig); }\n\
+             tracepoint:syscalls:sys_enter_tgkill { printf(\"%d %d\\n\", args->tgid, args->sig); }",
+        )
+        .passed());
+        // Read in the condition of an `if` only, it is not reported.
+        assert!(!check(
+            "tracepoint:syscalls:sys_enter_kill { if (args->pid > 0) { printf(\"%d\\n\", pid); } }",
         )
         .passed());
     }

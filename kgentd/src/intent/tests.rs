@@ -16,6 +16,16 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "trace every chdir",
         ),
         (
+            ProcessName,
+            "tally chdir calls per program",
+            "tally chdir calls per process id",
+        ),
+        (
+            ProcessName,
+            "how many mprotect calls does each process issue?",
+            "each process that calls mprotect, with its pid",
+        ),
+        (
             Pid,
             "log the PID of anything that calls sync()",
             "log rapid syncs",

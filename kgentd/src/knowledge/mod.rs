@@ -241,6 +241,28 @@ impl Knowledge {
                 tracepoints.push(tp.clone());
             }
         }
+        // A subject whose best probe is a function of a binary (a shell's `readline`) brings
+        // that binary and function into the offered uprobes, when the request did not name
+        // the binary as one: the drafts' grammar admits only grounded probes.
+        let mut uprobes = uprobes;
+        if host.family_of("uprobe").is_some_and(|f| f.available) {
+            for s in &subjects {
+                let Some((path, function)) = s
+                    .probes
+                    .first()
+                    .and_then(|p| p.strip_prefix("uprobe:"))
+                    .and_then(|p| p.rsplit_once(':'))
+                else {
+                    continue;
+                };
+                if uprobes.iter().any(|t| t.path == std::path::Path::new(path)) {
+                    continue;
+                }
+                let mut words = vec![function.to_ascii_lowercase()];
+                words.extend(intent.symbol_words.iter().cloned());
+                uprobes.extend(uprobe_targets(&[path.to_owned()], &words, 12));
+            }
+        }
         let mut subjects = subjects;
         let functions = self.function_subjects(host, intent, &uprobes);
         if !functions.is_empty() {

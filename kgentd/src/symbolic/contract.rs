@@ -38,6 +38,10 @@ struct FailureSpec {
 struct Facts {
     /// Words a request uses for the bytes a call transferred.
     byte_words: Vec<String>,
+    /// Words with which a request keeps only one outcome of a call ("successful").
+    outcome_words: Vec<String>,
+    /// Why an event's result does not decide whether it is shown, unless asked.
+    result_unfiltered_source: String,
     byte_count_result: Vec<ByteCount>,
     address_family: Family,
     failure: FailureSpec,
@@ -48,6 +52,7 @@ struct Facts {
 static FACTS: LazyLock<Option<Facts>> = LazyLock::new(|| {
     let facts: Facts = toml::from_str(SHIPPED).ok()?;
     let sourced = facts.byte_count_result.iter().all(|b| !b.source.is_empty())
+        && !facts.result_unfiltered_source.is_empty()
         && !facts.address_family.source.is_empty()
         && !facts.failure.source.is_empty();
     sourced.then_some(facts)
@@ -90,6 +95,9 @@ pub enum Claim {
     FailureShown,
     /// Whether a failed call is shown does not depend on which error it was.
     EveryFailureAlike,
+    /// Whether an event is shown does not depend on its result at all (the request filters
+    /// on no outcome): two events alike but for `ret` are both shown or both not.
+    ShownWhateverResult,
     /// Every shown value read from a big-endian field is byte-swapped to host order.
     HostOrderPorts,
     /// Something can be shown for an IPv6 socket (family AF_INET6).
@@ -166,6 +174,26 @@ pub fn from_intent(
                 );
             }
         }
+        // A request that keeps no outcome (no failure, success, exit status or threshold
+        // words) shows an event whatever its result: a program printing only when a saved
+        // `ret` is non-zero keeps what no one asked it to.
+        // A request for sizes or bytes measures the result, and a failed call transferred
+        // none (see `BytesAreResult`): leaving out `ret < 0` there is right.
+        let measures_result = intent.asks(Concept::Size)
+            || intent.asks(Concept::Sum)
+            || facts.byte_words.iter().any(|w| intent.names_word(w));
+        let filters_outcome = intent.asks(Concept::Failure)
+            || intent.asks(Concept::NonZeroExit)
+            || intent.threshold.is_some()
+            || measures_result
+            || facts.outcome_words.iter().any(|w| intent.names_word(w));
+        if !filters_outcome && has_result(&call, tracepoints) {
+            add(
+                Claim::ShownWhateverResult,
+                format!("at {label}: whether an event is shown does not depend on its result"),
+                &facts.result_unfiltered_source,
+            );
+        }
         if intent.asks(Concept::Port) || intent.asks(Concept::Connections) {
             add(
                 Claim::HostOrderPorts,
@@ -224,6 +252,18 @@ pub fn from_intent(
         }
     }
     out
+}
+
+/// Whether the event where `call`'s result is known carries one: a syscall's exit, a
+/// function's return, or a tracepoint with a `ret` field in its format.
+fn has_result(call: &Call, tracepoints: &BTreeMap<String, Tracepoint>) -> bool {
+    call.syscall().is_some()
+        || call.exit.starts_with("uretprobe:")
+        || call
+            .exit
+            .strip_prefix("tracepoint:")
+            .and_then(|t| tracepoints.get(t))
+            .is_some_and(|t| t.fields.iter().any(|f| f.name == "ret"))
 }
 
 /// The calls a program observes: a syscall or a uprobed function (entry and exit, whichever
@@ -356,8 +396,19 @@ mod tests {
             .map(|c| c.text)
             .collect();
         assert_eq!(claims.len(), 3, "{claims:?}");
+        // A request that keeps no outcome: whether a call shows may not depend on its result.
         let plain = Intent::read("show unlinkat calls");
-        assert!(from_intent(&plain, &blocks, &BTreeMap::new()).is_empty());
+        let claims: Vec<_> = from_intent(&plain, &blocks, &BTreeMap::new())
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(claims.len(), 1, "{claims:?}");
+        assert!(
+            claims[0].contains("does not depend on its result"),
+            "{claims:?}"
+        );
+        let kept = Intent::read("show unlinkat calls that succeed");
+        assert!(from_intent(&kept, &blocks, &BTreeMap::new()).is_empty());
     }
 
     #[test]

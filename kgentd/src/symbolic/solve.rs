@@ -242,6 +242,31 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                     .into(),
             )
         }
+        Claim::ShownWhateverResult => {
+            let a = run::run(blocks, &scenario, types, "a.");
+            let b = run::run(blocks, &scenario, types, "b.");
+            let mut same = Vec::new();
+            for (key, input) in &a.inputs {
+                let Some(twin) = b.inputs.get(&format!("b.{}", key.trim_start_matches("a.")))
+                else {
+                    continue;
+                };
+                if input.event == Some(exit)
+                    && (input.name == "args->ret" || input.name == "retval")
+                {
+                    continue;
+                }
+                same.push(input.bv.eq(&twin.bv));
+            }
+            let f = Bool::and(&[Bool::and(&same), a.printed(None), b.printed(None).not()]);
+            single(
+                vec![a, b],
+                f,
+                false,
+                "one event is shown and another, alike but for its result, is not; the request keeps no outcome, so every event is shown whatever its result"
+                    .into(),
+            )
+        }
         Claim::HostOrderPorts => {
             let r = run::run(blocks, &scenario, types, "");
             let be: Vec<&Input> = r
