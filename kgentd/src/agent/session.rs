@@ -162,11 +162,14 @@ impl<'a, 'r> Session<'a, 'r> {
         }
         let plan = self.plan().await?;
         let mut mem = Memory::default();
+        // The longest draft so far (model call and checks): a draft is not started when it
+        // would likely end past the time budget, so an ask overruns it by little.
+        let mut slowest = std::time::Duration::ZERO;
         for iteration in 1..=plan.max_iterations {
             if self.events.is_closed() {
                 return Err(KgentError::Cancelled);
             }
-            if let Some(spent) = self.budget_spent() {
+            if let Some(spent) = self.budget_spent(slowest) {
                 self.note(iteration, format!("stopped: {spent}"));
                 let last = std::mem::take(&mut mem.last_checks);
                 return Ok(self.no_answer(
@@ -175,9 +178,11 @@ impl<'a, 'r> Session<'a, 'r> {
                 ));
             }
             self.rec.record.iterations = iteration;
+            let started = Instant::now();
             if let Step::Done(outcome) = self.iteration(&plan, &mut mem, iteration).await? {
                 return Ok(outcome);
             }
+            slowest = slowest.max(started.elapsed());
         }
         let reason = format!(
             "no candidate passed the checks on this host within {} iteration(s); last diagnostics: {}",
@@ -192,20 +197,34 @@ impl<'a, 'r> Session<'a, 'r> {
         Ok(self.no_answer(reason, mem.last_checks))
     }
 
-    /// A spent budget (model tokens or wall time), said in words.
-    fn budget_spent(&self) -> Option<String> {
+    /// A spent budget (model tokens or wall time), said in words. The time budget counts as
+    /// spent when another draft as slow as the slowest so far (`slowest`) would end past it.
+    fn budget_spent(&self, slowest: std::time::Duration) -> Option<String> {
         let config = &self.agent.config;
         let tokens = self.rec.record.prompt_tokens + self.rec.record.completion_tokens;
-        let elapsed = self.rec.started.elapsed().as_secs();
+        let elapsed = self.rec.started.elapsed();
         if config.max_ask_tokens > 0 && tokens >= config.max_ask_tokens {
             return Some(format!(
                 "the token budget ran out ({tokens} model tokens used; agent.max_ask_tokens = {})",
                 config.max_ask_tokens
             ));
         }
-        (config.max_ask_seconds > 0 && elapsed >= config.max_ask_seconds).then(|| {
+        let budget = std::time::Duration::from_secs(config.max_ask_seconds);
+        if config.max_ask_seconds == 0 {
+            return None;
+        }
+        if elapsed >= budget {
+            return Some(format!(
+                "the time budget ran out ({} s; agent.max_ask_seconds = {})",
+                elapsed.as_secs(),
+                config.max_ask_seconds
+            ));
+        }
+        (elapsed + slowest > budget).then(|| {
             format!(
-                "the time budget ran out ({elapsed} s; agent.max_ask_seconds = {})",
+                "the time budget would run out during another draft ({} s spent, the slowest draft took {} s; agent.max_ask_seconds = {})",
+                elapsed.as_secs(),
+                slowest.as_secs(),
                 config.max_ask_seconds
             )
         })

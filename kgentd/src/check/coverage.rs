@@ -341,11 +341,30 @@ fn attaches_to_exec(source: &str) -> bool {
 /// The program with its variables and maps renamed `$v1`, `@m1`, …: a name says nothing of
 /// what it holds (`$pid = args->ret` prints a return value), so the rules read expressions,
 /// never names. Each assignment's right-hand side stays in the text.
+///
+/// The keys of a map whose entries the program deletes (`delete(@start[tid])`) are blanked
+/// too: such a map carries a value from one event to another, and its entries never reach the
+/// output, so `tid` there reports no PID.
 fn neutral_names(code: &str) -> String {
     static NAME: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"([$@])([A-Za-z_]\w*)").expect("static regex"));
+    static DELETED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\bdelete\s*\(\s*(@[A-Za-z_]\w*)\s*\[").expect("static regex")
+    });
+    let mut code = code.to_owned();
+    let mut deleted: Vec<String> = DELETED
+        .captures_iter(&code)
+        .map(|c| c[1].to_owned())
+        .collect();
+    deleted.sort();
+    deleted.dedup();
+    for map in deleted {
+        if let Ok(keyed) = Regex::new(&format!(r"{}\s*\[[^\]\n]*\]", regex::escape(&map))) {
+            code = keyed.replace_all(&code, format!("{map}[]")).into_owned();
+        }
+    }
     let mut seen: Vec<String> = Vec::new();
-    NAME.replace_all(code, |c: &regex::Captures| {
+    NAME.replace_all(&code, |c: &regex::Captures| {
         let whole = c[0].to_owned();
         let n = match seen.iter().position(|s| *s == whole) {
             Some(i) => i + 1,
@@ -1034,10 +1053,24 @@ fn stated_size_unused(intent: &Intent, code: &str) -> Option<String> {
             constants.extend(num(4).and_then(|d| b.checked_mul(d)));
         }
     }
+    // The number as written (the 4 of "4 MiB") counts only where the program scales a value
+    // to the unit first (`arg0 / 1048576 > 4`, `>> 20`): compared with bytes, 4 is 4 bytes.
+    static SCALES: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"/\s*\(?\s*(1024|1000|1048576|1000000|1073741824|1000000000)\b|/\s*1024\s*/|>>\s*(10|20|30)\b")
+            .expect("static regex")
+    });
+    let scales = SCALES.is_match(code);
     let unused: Vec<String> = intent
         .sizes
         .iter()
-        .filter(|values| !values.iter().any(|v| constants.contains(v)))
+        .filter(|values| {
+            let byte_values = if values.len() > 1 && !scales {
+                &values[1..]
+            } else {
+                &values[..]
+            };
+            !byte_values.iter().any(|v| constants.contains(v))
+        })
         .map(|values| {
             let shown: Vec<String> = values[1..].iter().map(i128::to_string).collect();
             format!("{} ({} bytes)", values[0], shown.join(" or "))
@@ -1203,6 +1236,17 @@ mod tests {
         assert!(!passes(
             ask,
             "tracepoint:syscalls:sys_exit_accept4 { @pid = args->ret; printf(\"%d\\n\", @pid); }",
+        ));
+        // A per-thread key of a map the program deletes from reaches no output.
+        assert!(!passes(
+            ask,
+            "tracepoint:syscalls:sys_enter_accept4 { @fd[tid] = args->fd; }\n\
+             tracepoint:syscalls:sys_exit_accept4 /@fd[tid]/ { printf(\"%d\\n\", @fd[tid]); delete(@fd[tid]); }",
+        ));
+        // A tally keyed by it shows it.
+        assert!(passes(
+            ask,
+            "tracepoint:syscalls:sys_exit_accept4 { @calls[tid] = count(); }",
         ));
         assert!(passes(
             ask,
@@ -1723,6 +1767,12 @@ mod tests {
         // Another number is no test of this one; no size stated, nothing asked.
         let off = "tracepoint:syscalls:sys_enter_read /args->count > 40000000/ { printf(\"%s\\n\", comm); }";
         assert!(!passes(request, off));
+        // The bare number is 4 bytes, unless the program scales the value to the unit first.
+        let bare =
+            "tracepoint:syscalls:sys_enter_read /args->count > 4/ { printf(\"%s\\n\", comm); }";
+        assert!(!passes(request, bare));
+        let scaled = "tracepoint:syscalls:sys_enter_read /args->count / 1048576 > 4/ { printf(\"%s\\n\", comm); }";
+        assert!(passes(request, scaled));
         assert!(passes("processes that read the most", none));
     }
 

@@ -17,8 +17,23 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         ),
         (
             ProcessName,
+            "for each bind, the calling process's PID and name",
+            "for each bind, the calling process's PID",
+        ),
+        (
+            ProcessName,
+            "the id and name of the task that binds",
+            "the id of the task that binds",
+        ),
+        (
+            ProcessName,
             "tally chdir calls per program",
             "tally chdir calls per process id",
+        ),
+        (
+            ProcessName,
+            "count the chdir calls by program",
+            "count the chdir calls made by programs called 'builder'",
         ),
         (
             ProcessName,
@@ -122,6 +137,16 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             HardwareCounters,
             "LLC misses per process",
             "calls per process",
+        ),
+        (
+            HardwareCounters,
+            "how often does each program miss the last-level cache",
+            "how often does each program miss its deadline",
+        ),
+        (
+            HardwareCounters,
+            "count TLB misses and stalled cycles per thread",
+            "count page misses per thread",
         ),
         (
             CpuSampling,
