@@ -239,6 +239,19 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         }
         asked.push(rule.what);
         let view: &str = if rule.reported { &reported } else { &code };
+        // The parent's name (`curtask->real_parent->comm`) is no process name, unless the
+        // request asks for the parent's name itself (its own rule).
+        let own_name;
+        let view: &str = if rule.asked == Concept::ProcessName && !intent.asks(Concept::ParentName)
+        {
+            static PARENT_NAME: LazyLock<Regex> = LazyLock::new(|| {
+                Regex::new(r"real_parent\s*->\s*comm\b|\bparent_comm\b").expect("static regex")
+            });
+            own_name = PARENT_NAME.replace_all(view, "parent_name").into_owned();
+            &own_name
+        } else {
+            view
+        };
         // What a process "returned" when it ended is its exit status (wait(2)), not a call's
         // result: a program reporting the exit code or signal provides it.
         static EXIT_STATUS: LazyLock<Regex> =
@@ -1224,6 +1237,19 @@ mod tests {
             "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
         )
         .passed());
+    }
+
+    #[test]
+    fn the_parents_name_is_not_the_process_name() {
+        let ask = "for each accepted connection, the accepting process's name";
+        assert!(!passes(
+            ask,
+            "tracepoint:syscalls:sys_exit_accept4 { printf(\"%s\\n\", curtask->real_parent->comm); }",
+        ));
+        assert!(passes(
+            ask,
+            "tracepoint:syscalls:sys_exit_accept4 { printf(\"%s %s\\n\", comm, curtask->real_parent->comm); }",
+        ));
     }
 
     #[test]
