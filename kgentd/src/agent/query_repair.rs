@@ -260,6 +260,43 @@ fn code_stated(test: &Expr, intent: &Intent) -> bool {
 ///   user function) but the query never reads `ret`: the aggregated argument becomes `ret`
 ///   (`hist(args->count)` → `hist(ret)`: what read() returned, not what it asked for), or,
 ///   without one, `ret` is printed too.
+/// The parent's name or PID (`pcomm`, `ppid`) shown where the request asks for the process's
+/// own and not its parent's, and the query shows no own one: the parent is another process
+/// (getppid(2)), so the value shown is the process's own (`comm`, `pid`). Filters keep theirs:
+/// a test on the parent states something.
+fn own_not_parent(q: &mut Query, intent: &Intent, notes: &mut Vec<String>) {
+    let pairs = [
+        (
+            "comm",
+            "pcomm",
+            Concept::ProcessName,
+            Concept::ParentName,
+            "name",
+        ),
+        ("pid", "ppid", Concept::Pid, Concept::ParentPid, "PID"),
+    ];
+    for (own, parent, asked, parents, what) in pairs {
+        let (own, parent) = (Term::Builtin(own.into()), Term::Builtin(parent.into()));
+        if !intent.asks(asked) || intent.asks(parents) || q.terms().contains(&own) {
+            continue;
+        }
+        let mut changed = false;
+        for it in &mut q.select {
+            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+                changed |= e.replace_term(&parent, &own);
+            }
+        }
+        for e in &mut q.group_by {
+            changed |= e.replace_term(&parent, &own);
+        }
+        if changed {
+            notes.push(format!(
+                "the request asks for the process's own {what}, not its parent's: {parent} → {own}"
+            ));
+        }
+    }
+}
+
 pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(f) = q.filter.take() {
@@ -275,6 +312,7 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
     if let Some(f) = q.filter.take() {
         q.filter = Some(exited_or_killed(f, &mut notes));
     }
+    own_not_parent(q, intent, &mut notes);
     // "Count … by X" answered with one line per event: the values become the keys of a
     // count (bpftrace(8) count(), printed per key when tracing stops).
     let aggregates = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
@@ -332,9 +370,10 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         let mut counted = false;
         q.select.retain_mut(|it| match it {
             Item::Agg(Agg::Count, _) => !std::mem::replace(&mut counted, true),
-            // Only a timed measure: an aggregate of anything else (`hist(comm)`) is a
-            // mistake the compiler reports, not a count in disguise.
-            Item::Agg(_, Some(value)) if timed(value) => {
+            // Only a timed measure, or a value that is already a key (`hist(args->order)` by
+            // `args->order`: one bucket per key, a count): an aggregate of anything else
+            // (`hist(comm)`) is a mistake the compiler reports, not a count in disguise.
+            Item::Agg(_, Some(value)) if timed(value) || q.group_by.contains(value) => {
                 replaced.push(show(value));
                 *it = Item::Agg(Agg::Count, None);
                 !std::mem::replace(&mut counted, true)
@@ -1506,6 +1545,40 @@ mod tests {
     }
 
     #[test]
+    fn the_parent_selected_for_the_process_itself_becomes_the_process() {
+        let b = |n: &str| Expr::Term(Term::Builtin(n.into()));
+        let mut q = parse("SELECT ppid, pcomm, args->fd FROM tracepoint:syscalls:sys_enter_close WHERE pcomm == \"sshd\"").expect("parses");
+        let notes = normalize(
+            &mut q,
+            "closed descriptors with the process name and its process id",
+        );
+        assert_eq!(
+            q.select[..2],
+            [Item::Value(b("pid")), Item::Value(b("comm"))],
+            "{notes:?}"
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        // The filter states something about the parent: kept.
+        assert!(q.terms().contains(&Term::Builtin("pcomm".into())));
+        // Asked for the parent, or already showing the process's own: unchanged.
+        for (query, request) in [
+            (
+                "SELECT pcomm, comm FROM tracepoint:syscalls:sys_enter_close",
+                "closes: the command and its parent's name",
+            ),
+            (
+                "SELECT comm, pcomm FROM tracepoint:syscalls:sys_enter_close",
+                "closes by command name",
+            ),
+        ] {
+            let mut q = parse(query).expect("parses");
+            let before = q.clone();
+            normalize(&mut q, request);
+            assert_eq!(q.select, before.select, "{request}");
+        }
+    }
+
+    #[test]
     fn how_often_is_a_count_not_a_latency() {
         let mut q = parse("SELECT comm, hist(duration_us), avg(duration_us) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm").expect("parses");
         let notes = normalize(
@@ -1528,9 +1601,21 @@ mod tests {
         );
         assert_eq!(q.filter, None);
         assert_eq!(q.group_by.len(), 2, "{:?}", q.group_by);
-        // An aggregate of no timed value is left for the compiler to report.
+        // A histogram of a key is a count per key.
+        let mut q = parse("SELECT comm, hist(args->order) FROM tracepoint:kmem:mm_page_alloc GROUP BY comm, args->order").expect("parses");
+        normalize(&mut q, "tally page allocations per program and order");
+        assert!(
+            q.select.contains(&Item::Agg(Agg::Count, None))
+                && !q
+                    .select
+                    .iter()
+                    .any(|i| matches!(i, Item::Agg(Agg::Hist, _))),
+            "{:?}",
+            q.select
+        );
+        // An aggregate of a value neither timed nor a key is left for the compiler to report.
         let mut q =
-            parse("SELECT hist(comm) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm")
+            parse("SELECT hist(comm) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY args->fd")
                 .expect("parses");
         normalize(&mut q, "how often does each program call fsync");
         assert!(

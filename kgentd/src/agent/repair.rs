@@ -905,6 +905,11 @@ fn identity_in_prints(host: &HostFacts, source: &str, intent: &Intent) -> (Strin
     static CALL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         Regex::new(r#"^printf\s*\(\s*"((?:[^"\\]|\\.)*)"(.*)$"#).expect("static regex")
     });
+    static MAP_KEY: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"@\w*\[[^\]]*\]").expect("static regex"));
+    static PARENT_NAME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"real_parent\s*->\s*comm\b").expect("static regex")
+    });
     // Where processes are created, the running task is the parent (see `check::coverage`).
     let creating = crate::check::creates_processes_only(host, source);
     let wanted: Vec<(&IdentityValue, Regex)> = IDENTITY
@@ -935,9 +940,19 @@ fn identity_in_prints(host: &HostFacts, source: &str, intent: &Intent) -> (Strin
                 let Some(args) = parts[2].trim_end().strip_suffix(')') else {
                     return call;
                 };
+                // A map's key names no value printed: `@start[tid]` prints no tid.
+                let shown = MAP_KEY.replace_all(args, "@");
+                // The parent's name is no process name unless the parent's is asked.
+                let own = PARENT_NAME.replace_all(&shown, "parent");
                 let (mut fmt, mut extra) = (String::new(), Vec::new());
                 for (k, (v, present)) in wanted.iter().enumerate() {
-                    if !present.is_match(args) {
+                    let shown =
+                        if v.asked == Concept::ProcessName && !intent.asks(Concept::ParentName) {
+                            &own
+                        } else {
+                            &shown
+                        };
+                    if !present.is_match(shown) {
                         fmt.push_str(v.format);
                         extra.push(v.expr);
                         added[k] = true;
@@ -1423,6 +1438,29 @@ mod tests {
         assert!(repair_all(&host(), &Intent::read("print the path"), src)
             .1
             .is_empty());
+        // The parent's name is not the process's.
+        let parent = "tracepoint:syscalls:sys_enter_unlink { printf(\"%s %d\\n\", curtask->real_parent->comm, pid); }\n";
+        let (fixed, _) = repair_all(
+            &host(),
+            &Intent::read("deleted files: pid and process name"),
+            parent,
+        );
+        assert!(
+            fixed.contains("printf(\"%-16s %s %d\\n\", comm, curtask->real_parent->comm, pid);"),
+            "{fixed}"
+        );
+        // A map keyed by `tid` prints no tid: the PID is still missing.
+        let keyed =
+            "tracepoint:syscalls:sys_exit_unlink { printf(\"%s %d\\n\", comm, @t[tid]); }\n";
+        let (fixed, _) = repair_all(
+            &host(),
+            &Intent::read("deleted files: pid and process name"),
+            keyed,
+        );
+        assert!(
+            fixed.contains("printf(\"pid=%-7d %s %d\\n\", pid, comm, @t[tid]);"),
+            "{fixed}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{Check, CheckKind, Evidence};
 use crate::host::HostFacts;
 use crate::intent::{Concept, Intent};
 use crate::knowledge::syscall_variants;
-use crate::toolchain::bpftrace::{probe_blocks, strip_comments, ProbeSpec};
+use crate::toolchain::bpftrace::{args_fields, probe_blocks, strip_comments, ProbeSpec};
 
 /// One thing a request asks to see.
 struct Rule {
@@ -483,10 +483,8 @@ fn target_task_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
             if names.is_empty() {
                 continue;
             }
-            let reads_one = names.iter().any(|name| {
-                Regex::new(&format!(r"args\s*(->|\.)\s*{}\b", regex::escape(name)))
-                    .is_ok_and(|re| re.is_match(&reported))
-            });
+            let read = args_fields(&reported);
+            let reads_one = names.iter().any(|name| read.iter().any(|r| r == name));
             if !reads_one {
                 let fields: Vec<String> = names.iter().map(|n| format!("`args->{n}`")).collect();
                 unread.push((p.target.clone(), fields.join(" or ")));
@@ -523,6 +521,7 @@ fn parameters_unreported(
     reported: &str,
 ) -> Vec<String> {
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let read = args_fields(reported);
     let mut out = Vec::new();
     for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
         let Some(tp) = host
@@ -537,9 +536,7 @@ fn parameters_unreported(
             man.event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
         {
             let asked = param != field && intent.value_words.contains(&param);
-            let read = Regex::new(&format!(r"args\s*(->|\.)\s*{}\b", regex::escape(&field)))
-                .is_ok_and(|re| re.is_match(reported));
-            if asked && !read {
+            if asked && !read.contains(&field) {
                 out.push(format!(
                     "the request asks for the {param}, but the program never reports it: at {} it is `args->{field}` ({call}(2) calls it {param})",
                     p.target

@@ -55,7 +55,9 @@ pub fn comm_filters(source: &str) -> Vec<String> {
     static COMM: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"\bcomm\s*==\s*"([^"]+)"|"([^"]+)"\s*==\s*comm\b"#).expect("static regex")
     });
-    COMM.captures_iter(source)
+    // A comment is no filter (`// kgent left out the filter `comm == "bash"``).
+    let code = crate::toolchain::bpftrace::strip_comments(source);
+    COMM.captures_iter(&code)
         .filter_map(|c| c.get(1).or_else(|| c.get(2)))
         .map(|m| m.as_str().to_ascii_lowercase())
         .collect()
@@ -174,6 +176,12 @@ SEC("uprobe/libc:malloc") int c(void *c) { return 0; }"#;
                 "uprobe/libc:malloc"
             ]
         );
+    }
+
+    #[test]
+    fn a_comment_is_no_process_name_filter() {
+        let src = "// left out the filter `comm == \"bash\"`\ntracepoint:raw_syscalls:sys_enter /\"sshd\" == comm/ { @[pid] = count(); }";
+        assert_eq!(comm_filters(src), ["sshd"]);
     }
 
     #[test]

@@ -159,12 +159,14 @@ pub struct Run {
 }
 
 impl Run {
-    /// Whether anything was shown during event `event` (any event when None).
+    /// Whether anything was shown during event `event` (any of the scenario's events when
+    /// None). What BEGIN shows is shown whatever happens, so it is never an event's output: a
+    /// banner must not pass for a shown event.
     pub fn printed(&self, event: Option<usize>) -> Bool {
         let guards: Vec<Bool> = self
             .outputs
             .iter()
-            .filter(|o| event.is_none_or(|e| o.event == e))
+            .filter(|o| o.event != usize::MAX && event.is_none_or(|e| o.event == e))
             .map(|o| o.guard.clone())
             .collect();
         if guards.is_empty() {

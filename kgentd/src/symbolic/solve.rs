@@ -169,6 +169,22 @@ fn result_of(run: &Run, event: usize, prefix: &str) -> BV {
     BV::new_const(format!("{prefix}e{event}.args->ret"), 64)
 }
 
+/// Two runs `a.` and `b.` of the same program whose inputs are equal but for the exit's result:
+/// the twins that show whether the result alone decides what is printed.
+fn alike_but_result(a: &Run, b: &Run, exit: usize) -> Bool {
+    let mut same = Vec::new();
+    for (key, input) in &a.inputs {
+        let Some(twin) = b.inputs.get(&format!("b.{}", key.trim_start_matches("a."))) else {
+            continue;
+        };
+        if input.event == Some(exit) && (input.name == "args->ret" || input.name == "retval") {
+            continue;
+        }
+        same.push(input.bv.eq(&twin.bv));
+    }
+    Bool::and(&same)
+}
+
 fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, String> {
     let zero = BV::from_i64(0, 64);
     let scenario = call_scenario(contract);
@@ -214,21 +230,9 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
             let a = run::run(blocks, &scenario, types, "a.");
             let b = run::run(blocks, &scenario, types, "b.");
             let (ra, rb) = (result_of(&a, exit, "a."), result_of(&b, exit, "b."));
-            let mut same = Vec::new();
-            for (key, input) in &a.inputs {
-                let Some(twin) = b.inputs.get(&format!("b.{}", key.trim_start_matches("a.")))
-                else {
-                    continue;
-                };
-                if input.event == Some(exit)
-                    && (input.name == "args->ret" || input.name == "retval")
-                {
-                    continue;
-                }
-                same.push(input.bv.eq(&twin.bv));
-            }
+            let same = alike_but_result(&a, &b, exit);
             let f = Bool::and(&[
-                Bool::and(&same),
+                same,
                 a.printed(None),
                 ra.bvslt(&zero),
                 rb.bvslt(&zero),
@@ -245,20 +249,8 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
         Claim::ShownWhateverResult => {
             let a = run::run(blocks, &scenario, types, "a.");
             let b = run::run(blocks, &scenario, types, "b.");
-            let mut same = Vec::new();
-            for (key, input) in &a.inputs {
-                let Some(twin) = b.inputs.get(&format!("b.{}", key.trim_start_matches("a.")))
-                else {
-                    continue;
-                };
-                if input.event == Some(exit)
-                    && (input.name == "args->ret" || input.name == "retval")
-                {
-                    continue;
-                }
-                same.push(input.bv.eq(&twin.bv));
-            }
-            let f = Bool::and(&[Bool::and(&same), a.printed(None), b.printed(None).not()]);
+            let same = alike_but_result(&a, &b, exit);
+            let f = Bool::and(&[same, a.printed(None), b.printed(None).not()]);
             single(
                 vec![a, b],
                 f,
