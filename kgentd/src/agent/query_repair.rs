@@ -249,17 +249,6 @@ fn code_stated(test: &Expr, intent: &Intent) -> bool {
     })
 }
 
-/// Deterministic repairs of queries that cannot mean what was asked; each returns a note.
-/// - A sum, histogram, average, minimum or maximum of an identifier (a pid, a CPU number, a
-///   port, an address, an fd) is a count per that identifier: `hist(cpu)` → `count()` by cpu.
-/// - A GROUP BY key that is also the aggregated value (`sum(args->bytes) … GROUP BY
-///   args->bytes`) makes one group per value: the key is dropped.
-/// - A code-letter field compared as a string (`args->rwbs == "W"`, `== "write"`) is a test
-///   for the letter: `contains(args->rwbs, "W")`.
-/// - When the request asks what calls returned and every FROM probe is a call (syscall or
-///   user function) but the query never reads `ret`: the aggregated argument becomes `ret`
-///   (`hist(args->count)` → `hist(ret)`: what read() returned, not what it asked for), or,
-///   without one, `ret` is printed too.
 /// The parent's name or PID (`pcomm`, `ppid`) shown where the request asks for the process's
 /// own and not its parent's, and the query shows no own one: the parent is another process
 /// (getppid(2)), so the value shown is the process's own (`comm`, `pid`). Filters keep theirs:
@@ -297,6 +286,17 @@ fn own_not_parent(q: &mut Query, intent: &Intent, notes: &mut Vec<String>) {
     }
 }
 
+/// Deterministic repairs of queries that cannot mean what was asked; each returns a note.
+/// - A sum, histogram, average, minimum or maximum of an identifier (a pid, a CPU number, a
+///   port, an address, an fd) is a count per that identifier: `hist(cpu)` → `count()` by cpu.
+/// - A GROUP BY key that is also the aggregated value (`sum(args->bytes) … GROUP BY
+///   args->bytes`) makes one group per value: the key is dropped.
+/// - A code-letter field compared as a string (`args->rwbs == "W"`, `== "write"`) is a test
+///   for the letter: `contains(args->rwbs, "W")`.
+/// - When the request asks what calls returned and every FROM probe is a call (syscall or
+///   user function) but the query never reads `ret`: the aggregated argument becomes `ret`
+///   (`hist(args->count)` → `hist(ret)`: what read() returned, not what it asked for), or,
+///   without one, `ret` is printed too.
 pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(f) = q.filter.take() {
@@ -1609,9 +1609,11 @@ mod tests {
                 && !q
                     .select
                     .iter()
-                    .any(|i| matches!(i, Item::Agg(Agg::Hist, _))),
-            "{:?}",
-            q.select
+                    .any(|i| matches!(i, Item::Agg(Agg::Hist, _)))
+                && keys_of(&q).contains(&"args->order".to_owned()),
+            "{:?} by {:?}",
+            q.select,
+            q.group_by
         );
         // An aggregate of a value neither timed nor a key is left for the compiler to report.
         let mut q =
