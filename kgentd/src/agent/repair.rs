@@ -132,7 +132,83 @@ fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     notes.extend(n);
     let (s, n) = hand_updates_of_aggregations(&s);
     notes.extend(n);
+    let (s, n) = cleanups_of_unused_maps(&s);
+    notes.extend(n);
     (s, notes)
+}
+
+/// `clear(@m)`, `zero(@m)`, `print(@m)` or `delete(@m[k])` of a map the program never stores
+/// into nor reads: bpftrace rejects the whole program ("Undefined map"), so the statement goes
+/// (a leftover of a map renamed or dropped while drafting).
+fn cleanups_of_unused_maps(source: &str) -> (String, Vec<String>) {
+    static MAP: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"@\w*").expect("static regex"));
+    static CLEANUP: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\b(?:clear|zero|print|delete)\s*\(\s*(@\w*)").expect("static regex")
+    });
+    // The end of the call opened at `open` (its `(`), and of a `;` right after it.
+    let call_end = |open: usize| {
+        let mut depth = 0usize;
+        for (i, ch) in source[open..].char_indices() {
+            match ch {
+                '(' => depth += 1,
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        let end = open + i + 1;
+                        let rest = &source[end..];
+                        let semi = rest.len() - rest.trim_start().len();
+                        return Some(if rest.trim_start().starts_with(';') {
+                            end + semi + 1
+                        } else {
+                            end
+                        });
+                    }
+                }
+                ';' | '{' | '}' => return None,
+                _ => {}
+            }
+        }
+        None
+    };
+    let code = source;
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in MAP.find_iter(code) {
+        *uses.entry(m.as_str()).or_default() += 1;
+    }
+    let mut cleanups: BTreeMap<String, Vec<Range<usize>>> = BTreeMap::new();
+    for c in CLEANUP.captures_iter(code) {
+        let (Some(all), Some(map)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let Some(open) = source[all.start()..].find('(').map(|i| all.start() + i) else {
+            continue;
+        };
+        if let Some(end) = call_end(open) {
+            cleanups
+                .entry(map.as_str().to_owned())
+                .or_default()
+                .push(all.start()..end);
+        }
+    }
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for (map, spans) in cleanups {
+        // Every mention of the map is in one of these statements, each naming it once.
+        if uses.get(map.as_str()).copied() != Some(spans.len()) {
+            continue;
+        }
+        for span in spans {
+            edits.replace(span, String::new());
+        }
+        notes.push(format!(
+            "removed the clear/print/delete of {map}: the program never stores into it, and bpftrace rejects a map it never defines"
+        ));
+    }
+    if notes.is_empty() {
+        return (source.to_owned(), notes);
+    }
+    (edits.apply(source), notes)
 }
 
 /// See the module comment: `@m[k] = @m[k] + e;` / `@m[k] += e;` where `@m` is elsewhere
@@ -1461,6 +1537,18 @@ mod tests {
             fixed.contains("printf(\"pid=%-7d %s %d\\n\", pid, comm, @t[tid]);"),
             "{fixed}"
         );
+    }
+
+    #[test]
+    fn cleanups_of_a_map_never_stored_go() {
+        let src = "tracepoint:syscalls:sys_enter_fsync { @ts[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_fsync /@ts[tid]/ { printf(\"%d\\n\", nsecs - @ts[tid]); delete(@ts[tid]); delete(@start[tid]); }\nEND { clear(@start); clear(@ts); print(@start, 10); }\n";
+        let (fixed, notes) = repair_all(&host(), &Intent::read("fsync latency"), src);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(!fixed.contains("@start"), "{fixed}");
+        assert!(fixed.contains("delete(@ts[tid]);") && fixed.contains("clear(@ts);"), "{fixed}");
+        // Every map used: unchanged.
+        let used = "tracepoint:syscalls:sys_enter_fsync { @n = count(); }\nEND { print(@n); clear(@n); }\n";
+        assert!(repair_all(&host(), &Intent::read("fsync calls"), used).1.is_empty());
     }
 
     #[test]
