@@ -420,3 +420,28 @@ async fn raw_bytes_in_a_programs_output_do_not_end_its_smoke_run() {
     assert!(smoke.detail.contains("kgent-smoke"), "{}", smoke.detail);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_naming_a_tracepoint_system_is_held_to_it_by_default() {
+    // "writeback" names a tracepoint system of ~35 events: too common a word to single one out,
+    // but the request is about that subsystem. A syscall-latency program loads, runs and prints
+    // under any workload; it fails the subject check even with the default configuration.
+    let syscalls = "```bpftrace\ntracepoint:raw_syscalls:sys_enter { @s[tid] = nsecs; }\ntracepoint:raw_syscalls:sys_exit /@s[tid]/ { @us[comm] = hist((nsecs - @s[tid]) / 1000); delete(@s[tid]); }\n```";
+    let d = TestDaemon::scripted(&[syscalls]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "how long does each pass of dirty-inode writeback take, per device",
+        1,
+    )
+    .await
+    .expect("ask");
+    let subject = check(&events, "request-subject", 1);
+    assert!(!subject.passed, "{}", subject.detail);
+    assert!(
+        subject.detail.contains("tracepoint:writeback:"),
+        "the failure names the subsystem's events: {}",
+        subject.detail
+    );
+    assert!(final_no_answer(&events).is_some(), "{events:#?}");
+    d.stop().await;
+}

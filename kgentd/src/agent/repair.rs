@@ -1545,10 +1545,15 @@ mod tests {
         let (fixed, notes) = repair_all(&host(), &Intent::read("fsync latency"), src);
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(!fixed.contains("@start"), "{fixed}");
-        assert!(fixed.contains("delete(@ts[tid]);") && fixed.contains("clear(@ts);"), "{fixed}");
+        assert!(
+            fixed.contains("delete(@ts[tid]);") && fixed.contains("clear(@ts);"),
+            "{fixed}"
+        );
         // Every map used: unchanged.
         let used = "tracepoint:syscalls:sys_enter_fsync { @n = count(); }\nEND { print(@n); clear(@n); }\n";
-        assert!(repair_all(&host(), &Intent::read("fsync calls"), used).1.is_empty());
+        assert!(repair_all(&host(), &Intent::read("fsync calls"), used)
+            .1
+            .is_empty());
     }
 
     #[test]

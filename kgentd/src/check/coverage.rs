@@ -288,6 +288,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = target_task_missing(host, intent, source) {
         missing.push(m);
     }
+    if let Some(m) = local_port_missing(intent, source, &reported) {
+        missing.push(m);
+    }
     missing.extend(parameters_unreported(host, intent, source, &reported));
     missing.extend(filled_in_read_at_entry(host, source));
     if let Some(m) = acting_task_missing(intent, &reported) {
@@ -586,6 +589,31 @@ fn filled_in_read_at_entry(host: &HostFacts, source: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// A request for the local port ("the local port", "local and remote address and port", "the
+/// port it listens on") answered with ports of the other end only: the address accept(2),
+/// connect(2), sendto(2), recvfrom(2) and getpeername(2) take or fill in is the peer's, and a
+/// tracepoint's `dport` is the destination. The local port is the socket's own: `sport` of
+/// sock:inet_sock_set_state and the tcp:* tracepoints, `skc_num`, or the address given to
+/// bind(2) or filled in by getsockname(2).
+fn local_port_missing(intent: &Intent, source: &str, reported: &str) -> Option<String> {
+    static PORT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"port|\bnum\b|\bbswap\b|<<\s*8\b").expect("static regex"));
+    static LOCAL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(sport|skc_num|inet_sport|num|lport)\b").expect("static regex")
+    });
+    static OWN_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\bsys_(enter|exit)_(bind|getsockname)\b").expect("static regex")
+    });
+    if !intent.asks(Concept::LocalPort)
+        || !PORT.is_match(reported)
+        || LOCAL.is_match(reported)
+        || OWN_ADDRESS.is_match(source)
+    {
+        return None;
+    }
+    Some("the request asks for the local port, but the program shows only the other end's: the address accept(2), connect(2), sendto(2) and recvfrom(2) take or fill in is the peer's, and `dport` is the destination; the local port is the socket's own, `args->sport` of tracepoint:sock:inet_sock_set_state (its `saddr`/`sport` are this socket's end)".into())
 }
 
 /// A request about both tasks of an event (the waker and the woken, the sender and the target: the
@@ -1185,6 +1213,24 @@ mod tests {
 
     fn passes(request: &str, source: &str) -> bool {
         check_coverage(&host(), &Intent::read(request), source).passed()
+    }
+
+    #[test]
+    fn the_local_port_is_the_sockets_own_not_the_peers() {
+        let request =
+            "incoming connections a server takes: its pid, the client's address and the local port";
+        // accept's address is the client's: its port is the remote one.
+        let peer = "tracepoint:syscalls:sys_enter_accept4 { @a[tid] = args->upeer_sockaddr; }\n\
+                    tracepoint:syscalls:sys_exit_accept4 /@a[tid]/ { $s = (struct sockaddr_in *)@a[tid];\n\
+                      printf(\"%d %s %d\\n\", pid, ntop($s->sin_addr.s_addr), bswap($s->sin_port)); delete(@a[tid]); }";
+        assert!(!passes(request, peer));
+        let own = "tracepoint:sock:inet_sock_set_state /args->newstate == 1/ { printf(\"%d %s %d\\n\", pid, ntop(args->daddr), args->sport); }";
+        assert!(passes(request, own));
+        // Asked for a port without saying whose: the peer's does.
+        assert!(passes(
+            "incoming connections: pid, client address and port",
+            peer
+        ));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum Concept {
     ReturnValue,
     Arguments,
     Port,
+    /// The request asks for the local end's port (the socket's own), not only the peer's.
+    LocalPort,
     Size,
     Octal,
     /// The parent process's PID (getppid(2)).
@@ -111,6 +113,7 @@ impl Concept {
                 | Concept::ReturnValue
                 | Concept::Arguments
                 | Concept::Port
+                | Concept::LocalPort
                 | Concept::Size
                 | Concept::Octal
                 | Concept::ParentPid
@@ -143,6 +146,7 @@ impl Concept {
         Concept::ReturnValue,
         Concept::Arguments,
         Concept::Port,
+        Concept::LocalPort,
         Concept::Size,
         Concept::Octal,
         Concept::ParentPid,

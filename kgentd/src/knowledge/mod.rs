@@ -344,6 +344,7 @@ impl Knowledge {
                     words: vec![(word, 1.0)],
                     df: vec![0],
                     near: vec![true],
+                    system: vec![false],
                     probes: vec![format!("uprobe:{}:{symbol}", t.path.display())],
                     best: 1.0,
                     spelled: false,

@@ -20,6 +20,8 @@ const RELEVANT: usize = 10;
 /// A word of more attach points than this share (in thousandths of the index) does not single
 /// any out: with ~2,300 tracepoints, 35.
 const COMMON_PER_MILLE: usize = 15;
+/// A system's events lead the ranking when one of them is among this many most relevant.
+const LEADING: usize = 3;
 /// Attach points named for a subject, for the model and the user.
 const NAMED: usize = 6;
 /// A subject word is rare, and held by default, when at most this many attach points of the
@@ -41,6 +43,9 @@ pub struct Subject {
     /// relevant to the whole request (a word one unrelated attach point happens to have, like
     /// "balancing" of balance_dirty_pages in a NUMA request, is not what the request is about).
     pub near: Vec<bool>,
+    /// For each of `words`, whether it names a tracepoint system whose events lead the
+    /// request's relevance ranking (see [`SubjectIndex::names_system`]).
+    pub system: Vec<bool>,
     /// Attach points of this host that cover the phrase best, best first.
     pub probes: Vec<String>,
     /// The best score an attach point of this host has for the phrase.
@@ -118,7 +123,12 @@ struct Words {
 
 /// A phrase being gathered: its number, its weighted words with their document frequencies,
 /// whether the request asks about it.
-type Phrase = (usize, Vec<(SubjectWord, f32)>, Vec<(usize, bool)>, bool);
+type Phrase = (
+    usize,
+    Vec<(SubjectWord, f32)>,
+    Vec<(usize, bool, bool)>,
+    bool,
+);
 
 /// The words of every attach point a program can use here.
 pub struct SubjectIndex {
@@ -190,6 +200,13 @@ fn glob_matches(glob: &str, name: &str) -> bool {
     true
 }
 
+/// Whether an attach point is a tracepoint of this system (`tracepoint:SYSTEM:event`).
+fn in_system(name: &str, system: &str) -> bool {
+    name.strip_prefix("tracepoint:")
+        .and_then(|t| t.split_once(':'))
+        .is_some_and(|(s, _)| s == system)
+}
+
 impl SubjectIndex {
     pub fn build(catalog: &Catalog) -> Self {
         let docs: Vec<(String, Words)> = catalog
@@ -214,6 +231,14 @@ impl SubjectIndex {
             .iter()
             .filter(|(name, _)| name.starts_with("tracepoint:"))
             .any(|(_, w)| terms.iter().all(|t| w.all.binary_search(t).is_ok()))
+    }
+
+    /// Whether a word is the name of a tracepoint system of this host (tracefs groups a
+    /// subsystem's events under `events/<system>/`: `writeback`, `kvm`, `btrfs`): a request naming
+    /// one is about it, however many events it has. Not `syscalls`: the calls a request names
+    /// are its subjects there.
+    fn names_system(&self, word: &str) -> bool {
+        word != "syscalls" && self.docs.iter().any(|(name, _)| in_system(name, word))
     }
 
     /// How many attach points may speak of a word before it stops singling any out.
@@ -368,13 +393,20 @@ impl SubjectIndex {
                 .map(|(name, _)| name.as_str())
                 .collect();
             let df = speaking.len();
-            if df == 0 || df > self.common() {
-                continue;
-            }
             // Asked: written as a call or as a kernel identifier (`sched_yield`), a word the
             // vocabulary says names kernel objects, or named by attach points among the most
             // relevant to the whole request.
             let near = speaking.iter().any(|name| rank(name) < RELEVANT);
+            // A system's name ("writeback") is what the request is about when that system's
+            // events lead the ranking; as an ordinary word ("did they block", "TIMER" among
+            // softirq names) it is not.
+            let system = self.names_system(&w.word)
+                && speaking
+                    .iter()
+                    .any(|name| rank(name) < LEADING && in_system(name, &w.word));
+            if df == 0 || (df > self.common() && !system) {
+                continue;
+            }
             let asked = intent.calls.contains(&w.word)
                 || intent.identifiers.contains(&w.word)
                 || !w.kernel.is_empty()
@@ -386,12 +418,15 @@ impl SubjectIndex {
             match phrases.iter_mut().find(|(p, _, _, _)| *p == w.phrase) {
                 Some((_, words, dfs, required)) => {
                     words.push((w.clone(), weight));
-                    dfs.push((df, near));
+                    dfs.push((df, near, system));
                     *required |= asked;
                 }
-                None => {
-                    phrases.push((w.phrase, vec![(w.clone(), weight)], vec![(df, near)], asked))
-                }
+                None => phrases.push((
+                    w.phrase,
+                    vec![(w.clone(), weight)],
+                    vec![(df, near, system)],
+                    asked,
+                )),
             }
         }
         phrases
@@ -405,13 +440,14 @@ impl SubjectIndex {
     fn best_for(
         &self,
         words: Vec<(SubjectWord, f32)>,
-        stats: Vec<(usize, bool)>,
+        stats: Vec<(usize, bool, bool)>,
         rank: &dyn Fn(&str) -> usize,
     ) -> Subject {
         let mut s = Subject {
             words,
-            df: stats.iter().map(|(df, _)| *df).collect(),
-            near: stats.iter().map(|(_, near)| *near).collect(),
+            df: stats.iter().map(|(df, _, _)| *df).collect(),
+            near: stats.iter().map(|(_, near, _)| *near).collect(),
+            system: stats.iter().map(|(_, _, system)| *system).collect(),
             probes: Vec::new(),
             best: 0.0,
             spelled: false,
@@ -489,7 +525,7 @@ impl SubjectIndex {
                     .filter(|(_, words)| Self::names_whole(words, &w))
                     .count();
                 let weight = (n / df.max(1) as f32).ln().max(0.1);
-                ((w, weight), (df, true))
+                ((w, weight), (df, true, false))
             })
             .unzip();
         // The spelled events come first among the attach points named for the subject.
@@ -501,16 +537,20 @@ impl SubjectIndex {
     }
 
     /// A subject's rare words (at most `max_df` attach points have each in their names, one of
-    /// them relevant to the whole request) as a subject of their own; `None` when it has none.
+    /// them relevant to the whole request) and the words naming a tracepoint system (see
+    /// [`SubjectIndex::names_system`]) as a subject of their own; `None` when it has none.
     pub fn narrow(&self, s: &Subject, max_df: usize) -> Option<Subject> {
         let keep: Vec<usize> = (0..s.words.len())
-            .filter(|&i| s.df[i] <= max_df && s.near[i])
+            .filter(|&i| s.near[i] && (s.df[i] <= max_df || s.system[i]))
             .collect();
         if keep.is_empty() {
             return None;
         }
         let words = keep.iter().map(|&i| s.words[i].clone()).collect();
-        let stats = keep.iter().map(|&i| (s.df[i], s.near[i])).collect();
+        let stats = keep
+            .iter()
+            .map(|&i| (s.df[i], s.near[i], s.system[i]))
+            .collect();
         // Attach points already named for the whole phrase come first among equals.
         let rank = |name: &str| {
             s.probes
