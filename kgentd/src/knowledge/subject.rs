@@ -397,10 +397,12 @@ impl SubjectIndex {
             // vocabulary says names kernel objects, or named by attach points among the most
             // relevant to the whole request.
             let near = speaking.iter().any(|name| rank(name) < RELEVANT);
-            // A system's name ("writeback") is what the request is about when that system's
-            // events lead the ranking; as an ordinary word ("did they block", "TIMER" among
-            // softirq names) it is not.
+            // A system's name ("writeback") is what the request is about when it heads its
+            // phrase and that system's events lead the ranking; as an ordinary word ("did they
+            // block") or a modifier ("TCP packets" the kernel drops, seen at skb:kfree_skb) it
+            // is not.
             let system = self.names_system(&w.word)
+                && head(w)
                 && speaking
                     .iter()
                     .any(|name| rank(name) < LEADING && in_system(name, &w.word));
