@@ -1550,7 +1550,7 @@ mod tests {
         let mut q = parse("SELECT ppid, pcomm, args->fd FROM tracepoint:syscalls:sys_enter_close WHERE pcomm == \"sshd\"").expect("parses");
         let notes = normalize(
             &mut q,
-            "closed descriptors with the process name and its process id",
+            "closed descriptors: process id, and also the process name",
         );
         assert_eq!(
             q.select[..2],

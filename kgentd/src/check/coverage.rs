@@ -591,8 +591,8 @@ fn filled_in_read_at_entry(host: &HostFacts, source: &str) -> Vec<String> {
     out
 }
 
-/// A request for the local port ("the local port", "local and remote address and port", "the
-/// port it listens on") answered with ports of the other end only: the address accept(2),
+/// A request for the local port ("the local port", "each end's address and local port", "a
+/// listening port") answered with ports of the other end only: the address accept(2),
 /// connect(2), sendto(2), recvfrom(2) and getpeername(2) take or fill in is the peer's, and a
 /// tracepoint's `dport` is the destination. The local port is the socket's own: `sport` of
 /// sock:inet_sock_set_state and the tcp:* tracepoints, `skc_num`, or the address given to
