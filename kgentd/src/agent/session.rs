@@ -258,10 +258,12 @@ impl<'a, 'r> Session<'a, 'r> {
             agent.config.grounding_tracepoints,
             agent.config.grounding_examples,
         );
+        // A C answer has no smoke run: nothing at run time says it observes what was asked, so
+        // every subject is held, as for a bpftrace program the workload never exercises.
         let subjects = crate::knowledge::subject::enforced(
             &agent.knowledge.subject_index,
             &grounding.subjects,
-            agent.config.subject_check,
+            agent.config.subject_check || self.opts.target == ProgramTarget::C,
             !crate::knowledge::named_syscall_tracepoints(&agent.host, &self.intent).is_empty(),
         );
         if !subjects.is_empty() {
