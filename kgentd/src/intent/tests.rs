@@ -94,7 +94,7 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         (
             LocalPort,
             "sockets closing, with their local and peer ports",
-            "sockets closing, with their peer ports",
+            "sockets of local servers closing, with their peer ports",
         ),
         (Size, "the size of every mmap", "every mmap"),
         (Octal, "print the mode in octal", "print the mode"),
