@@ -171,13 +171,12 @@ fn cleanups_of_unused_maps(source: &str) -> (String, Vec<String>) {
         }
         None
     };
-    let code = source;
     let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in MAP.find_iter(code) {
+    for m in MAP.find_iter(source) {
         *uses.entry(m.as_str()).or_default() += 1;
     }
     let mut cleanups: BTreeMap<String, Vec<Range<usize>>> = BTreeMap::new();
-    for c in CLEANUP.captures_iter(code) {
+    for c in CLEANUP.captures_iter(source) {
         let (Some(all), Some(map)) = (c.get(0), c.get(1)) else {
             continue;
         };
