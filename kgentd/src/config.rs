@@ -214,8 +214,10 @@ impl Default for JobsConfig {
 pub struct AgentConfig {
     /// Synthesis → check → repair rounds before giving up with NoAnswer.
     pub max_iterations: u32,
-    /// Wall-clock budget of one ask, in seconds: no new draft is started after it (the one under
-    /// way finishes). 0: no limit.
+    /// Wall-clock budget of one ask, in seconds: no new draft starts after it, nor one that would
+    /// end past it if it took as long as the slowest so far, and the model is stopped when it is
+    /// reached (a reply cut short ends the ask with no answer; the checks of a reply that came
+    /// in time still run). 0: no limit.
     pub max_ask_seconds: u64,
     /// Model tokens (prompt + reply, summed over drafts) one ask may use: no new draft is
     /// started after it. 0: no limit.
@@ -374,11 +376,19 @@ impl Default for Config {
     }
 }
 
+impl AgentConfig {
+    /// When an ask started at `started` must have its last reply: `max_ask_seconds` later.
+    pub fn ask_deadline(&self, started: std::time::Instant) -> Option<std::time::Instant> {
+        (self.max_ask_seconds > 0)
+            .then(|| started + std::time::Duration::from_secs(self.max_ask_seconds))
+    }
+}
+
 impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             max_iterations: 5,
-            max_ask_seconds: 120,
+            max_ask_seconds: 80,
             max_ask_tokens: 0,
             max_reply_tokens: 400,
             grounding_tracepoints: 8,

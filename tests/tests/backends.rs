@@ -202,3 +202,37 @@ async fn an_unreachable_openai_endpoint_is_unavailable() {
     assert!(err.message().contains("cannot reach"), "{}", err.message());
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_model_that_outlasts_the_time_budget_is_stopped_at_it() {
+    // An endpoint that reads the request and never answers: the ask's wall-time budget, not the
+    // client's longer timeout, ends the draft, as a no-answer saying so.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let cfg = ModelConfig {
+        openai_base_url: format!("http://{addr}/v1"),
+        openai_timeout_s: 600,
+        ..ModelConfig::default()
+    };
+    let backend = Arc::new(OpenAiBackend::new(&cfg).expect("backend"));
+    let d = TestDaemon::with_backend(backend, |c| c.agent.max_ask_seconds = 2).await;
+    let events = ask_all(&mut d.client().await, REQUEST, 3)
+        .await
+        .expect("ask");
+    let none = kgent_tests::final_no_answer(&events).expect("no answer");
+    assert!(
+        none.reason
+            .contains("the time budget ran out during a draft"),
+        "{}",
+        none.reason
+    );
+    d.stop().await;
+}

@@ -556,6 +556,7 @@ impl Agent {
             temperature: 0.0,
             seed: 0,
             grammar: Some(plan_grammar),
+            deadline: self.config.ask_deadline(rec.started),
         };
         let t = Instant::now();
         let c = match self.backend.complete(req).await {

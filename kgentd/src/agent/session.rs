@@ -500,6 +500,7 @@ impl<'a, 'r> Session<'a, 'r> {
             },
             seed: iteration,
             grammar,
+            deadline: self.agent.config.ask_deadline(self.rec.started),
         }
     }
 
@@ -524,6 +525,15 @@ impl<'a, 'r> Session<'a, 'r> {
         };
         self.rec.record.prompt_tokens += completion.prompt_tokens;
         self.rec.record.completion_tokens += completion.completion_tokens;
+        if completion.stopped_at_deadline {
+            self.rec
+                .add(EntryKind::Reply, iteration, completion.text.clone());
+            return Ok(Err(format!(
+                "the time budget ran out during a draft ({} s; agent.max_ask_seconds = {}): the model was stopped",
+                self.rec.started.elapsed().as_secs(),
+                self.agent.config.max_ask_seconds
+            )));
+        }
         let generation = match completion.generation_ms {
             0 => t.elapsed(),
             ms => std::time::Duration::from_millis(ms),

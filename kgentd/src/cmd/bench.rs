@@ -222,6 +222,7 @@ async fn model_speed(
         temperature: 0.0,
         seed: 1,
         grammar: None,
+        deadline: None,
     };
     let t = Instant::now();
     agent.backend.complete(req.clone()).await?;

@@ -266,7 +266,15 @@ fn run(
     s.cached.truncate(common);
     let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
     let mut pos = common as i32;
+    let past_deadline = || req.deadline.is_some_and(|d| Instant::now() >= d);
+    let mut stopped = false;
     for chunk in tokens[common..].chunks(N_BATCH as usize) {
+        // Checked between chunks: the cache stays consistent with `cached`, so the context is
+        // kept for the next request.
+        if past_deadline() {
+            stopped = true;
+            break;
+        }
         batch.clear();
         for t in chunk {
             let last = pos as usize + 1 == tokens.len();
@@ -283,7 +291,11 @@ fn run(
     let gen_started = Instant::now();
     let mut out = Vec::new();
     let mut generated = 0u64;
-    while generated < req.max_tokens as u64 {
+    while !stopped && generated < req.max_tokens as u64 {
+        if past_deadline() {
+            stopped = true;
+            break;
+        }
         let token = sampler.sample(&s.ctx, batch.n_tokens() - 1)?;
         if vocab.is_eog(token) {
             break;
@@ -314,6 +326,7 @@ fn run(
         prompt_ms,
         generation_ms: gen_started.elapsed().as_millis() as u64,
         cached_prompt_tokens: common as u64,
+        stopped_at_deadline: stopped,
     };
     Ok((completion, s))
 }

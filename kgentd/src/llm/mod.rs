@@ -61,6 +61,10 @@ pub struct ChatRequest {
     /// A GBNF grammar the reply must follow (root rule `root`). Backends that cannot constrain
     /// decoding ignore it; the agent's checks run on every reply regardless.
     pub grammar: Option<String>,
+    /// When the reply must be over: a backend stops reading the prompt or generating at this
+    /// instant and returns what it has with `Completion::stopped_at_deadline` set (the ask's
+    /// wall-time budget, so no draft runs past it).
+    pub deadline: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -73,6 +77,8 @@ pub struct Completion {
     pub generation_ms: u64,
     /// Prompt tokens served from the backend's cache instead of being read again.
     pub cached_prompt_tokens: u64,
+    /// The request's deadline passed before the reply was complete: `text` is cut short.
+    pub stopped_at_deadline: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -104,15 +104,47 @@ impl Backend for OpenAiBackend {
             http = http.bearer_auth(key);
         }
         let started = Instant::now();
-        let resp = http
-            .send()
-            .await
-            .map_err(|e| LlmError::Unavailable(format!("cannot reach {}: {e}", self.url)))?;
+        // The ask's deadline bounds this request below the client's own timeout; a reply cut
+        // by it is no reply, said as such (not "endpoint down").
+        if let Some(deadline) = req.deadline {
+            let left = deadline.saturating_duration_since(started);
+            if left.is_zero() {
+                return Ok(Completion {
+                    stopped_at_deadline: true,
+                    ..Completion::default()
+                });
+            }
+            http = http.timeout(left);
+        }
+        let past_deadline = || req.deadline.is_some_and(|d| Instant::now() >= d);
+        let resp = match http.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() && past_deadline() => {
+                return Ok(Completion {
+                    stopped_at_deadline: true,
+                    generation_ms: started.elapsed().as_millis() as u64,
+                    ..Completion::default()
+                })
+            }
+            Err(e) => {
+                return Err(LlmError::Unavailable(format!(
+                    "cannot reach {}: {e}",
+                    self.url
+                )))
+            }
+        };
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| LlmError::Request(format!("reading the response: {e}")))?;
+        let text = match resp.text().await {
+            Ok(t) => t,
+            Err(e) if e.is_timeout() && past_deadline() => {
+                return Ok(Completion {
+                    stopped_at_deadline: true,
+                    generation_ms: started.elapsed().as_millis() as u64,
+                    ..Completion::default()
+                })
+            }
+            Err(e) => return Err(LlmError::Request(format!("reading the response: {e}"))),
+        };
         if !status.is_success() {
             let snippet: String = text.chars().take(300).collect();
             let err = format!("{} answered {status}: {snippet}", self.url);
@@ -144,6 +176,7 @@ impl Backend for OpenAiBackend {
             prompt_ms: 0,
             cached_prompt_tokens: 0,
             generation_ms: started.elapsed().as_millis() as u64,
+            stopped_at_deadline: false,
         })
     }
 }
