@@ -445,3 +445,70 @@ async fn a_request_naming_a_tracepoint_system_is_held_to_it_by_default() {
     assert!(final_no_answer(&events).is_some(), "{events:#?}");
     d.stop().await;
 }
+
+/// What the request names of the event, judged against this host's tracepoint formats: a
+/// field it names must be reported, the acted-on task's pid is the event's, and a tally per
+/// something keyable has a key. Each with a right program beside the wrong one.
+#[test]
+fn what_the_request_names_of_the_event_must_show() {
+    use kgentd::check::check_coverage;
+    use kgentd::intent::Intent;
+    let host = HostFacts::discover(std::path::Path::new("bpftrace"));
+    let judge = |request: &str, program: &str| {
+        let c = check_coverage(&host, &Intent::read(request), program);
+        (c.passed(), c.detail())
+    };
+    let cases: [(&str, &str, &str, &str); 4] = [
+        (
+            "log each time a core goes idle, and into which idle state",
+            "tracepoint:power:cpu_idle { printf(\"%d\\n\", cpu); }",
+            "tracepoint:power:cpu_idle { printf(\"%d %d\\n\", cpu, args->state); }",
+            "args->state",
+        ),
+        (
+            "which packets get freed as drops, and the kernel's reason for each",
+            "tracepoint:skb:kfree_skb { printf(\"%p\\n\", args->skbaddr); }",
+            "tracepoint:skb:kfree_skb { printf(\"%p %d\\n\", args->skbaddr, args->reason); }",
+            "args->reason",
+        ),
+        (
+            "when memory runs out, print the pid of the victim the kernel picks",
+            "tracepoint:oom:mark_victim { printf(\"%d %s\\n\", pid, str(args->comm)); }",
+            "tracepoint:oom:mark_victim { printf(\"%d\\n\", args->pid); }",
+            "args->pid",
+        ),
+        (
+            "time spent in bottom halves, one histogram per vector",
+            "tracepoint:irq:softirq_entry { @s[tid] = nsecs; } tracepoint:irq:softirq_exit /@s[tid]/ { @t = hist(nsecs - @s[tid]); delete(@s[tid]); }",
+            "tracepoint:irq:softirq_entry { @s[tid] = nsecs; } tracepoint:irq:softirq_exit /@s[tid]/ { @t[args->vec] = hist(nsecs - @s[tid]); delete(@s[tid]); }",
+            "args->vec",
+        ),
+    ];
+    for (request, wrong, right, hint) in cases {
+        let (passed, detail) = judge(request, wrong);
+        assert!(!passed, "{request}: the wrong program passed");
+        assert!(detail.contains(hint), "{request}: {detail}");
+        let (passed, detail) = judge(request, right);
+        assert!(passed, "{request}: the right program failed: {detail}");
+    }
+    // Words that are the event's own, or the report's shape, demand no field: "work" at
+    // workqueue_queue_work (a pointer), "count" at sys_enter_read (its byte count), "per
+    // second" (no key).
+    for (request, program) in [
+        (
+            "which tasks queue work for kernel workers",
+            "tracepoint:workqueue:workqueue_queue_work { @[comm] = count(); }",
+        ),
+        (
+            "count read calls made by each program",
+            "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }",
+        ),
+        (
+            "read calls per second",
+            "tracepoint:syscalls:sys_enter_read { @n = count(); } interval:s:1 { print(@n); clear(@n); }",
+        ),
+    ] {
+        let (passed, detail) = judge(request, program);
+        assert!(passed, "{request}: {detail}");
+    }
+}

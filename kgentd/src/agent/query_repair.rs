@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::draft_types::FieldType;
 use super::stated;
+use crate::intent::naming::{builtins_named_by, used_by, BUILTIN_WORDS};
 use crate::intent::{Concept, Intent};
 use crate::query::compile::{CompileError, Lack};
 use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
@@ -594,7 +595,8 @@ pub struct EventKeys {
 ///   started by a request word: `dport`/port, `saddr`/address, `error_code`/error), and that
 ///   the kernel does not print by name, is dropped when the request groups by something and
 ///   another key is left: it splits the tally in ways no one asked for (page faults counted
-///   per process *and* per error code).
+///   per process *and* per error code). So is a builtin key no request word speaks of
+///   (`comm`, `pid` in a count per CPU; [`BUILTIN_WORDS`]).
 ///
 /// Only queries with an aggregate are touched: their keys are the GROUP BY list and the plain
 /// SELECT values (see `query::compile`).
@@ -663,8 +665,14 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     let words: Vec<&str> = intent.words().collect();
     let used = |field: &str| used_by(field, &words);
     let printed_by_name = |field: &str| events.iter().any(|e| e.named.iter().any(|n| n == field));
+    // A builtin key (`comm`, `pid`, `cpu`…) no word of the request speaks of: "context
+    // switches per CPU" keyed by cpu, comm and pid split each CPU's count by process.
+    let builtin_said = |b: &str| words.iter().any(|w| builtins_named_by(w).contains(&b));
     let droppable = |k: &Expr| match k {
         Expr::Term(Term::Field(f)) => !used(f) && !printed_by_name(f),
+        Expr::Term(Term::Builtin(b)) => {
+            BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b) && !builtin_said(b)
+        }
         _ => false,
     };
     let mut key_list: Vec<Expr> = q.group_by.clone();
@@ -682,9 +690,7 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     // Every phrase the request groups by must be accounted for by a kept key, or the key it
     // means may be among the dropped ones ("per system call" and `args->id`).
     let says = |k: &Expr, w: &str| match k {
-        Expr::Term(Term::Builtin(b)) => BUILTIN_WORDS
-            .iter()
-            .any(|(builtin, words)| builtin == b && words.iter().any(|x| w.starts_with(x))),
+        Expr::Term(Term::Builtin(b)) => builtins_named_by(w).contains(&b.as_str()),
         Expr::Term(Term::Field(f)) => used_by(f, &[w]),
         _ => true,
     };
@@ -973,50 +979,6 @@ pub fn duration_asked(q: &mut Query, intent: &Intent) -> Vec<String> {
     let term = Term::Duration(unit);
     q.select.push(Item::Value(Expr::Term(term.clone())));
     vec![format!("the request asks how long: {term} is printed too")]
-}
-
-/// What the request calls bpftrace's builtins (bpftrace(8): comm is the process name, pid the
-/// process ID, tid the thread ID, cpu the processor, uid the user ID): a word starting with
-/// one of these names the builtin as a key.
-const BUILTIN_WORDS: &[(&str, &[&str])] = &[
-    (
-        "comm",
-        &[
-            "process",
-            "program",
-            "command",
-            "comm",
-            "task",
-            "executable",
-            "binar",
-            "app",
-        ],
-    ),
-    ("pid", &["pid", "process", "task"]),
-    ("tid", &["tid", "thread", "task"]),
-    ("cpu", &["cpu", "core", "processor"]),
-    ("uid", &["uid", "user"]),
-];
-
-/// Whether one of `words` names a field: a part of its name (split at `_`) is the word, starts
-/// it or is started by it (3+ letters), also without the kernel's one-letter prefix (`saddr`,
-/// `dport`: source, destination).
-fn used_by(field: &str, words: &[&str]) -> bool {
-    field
-        .to_ascii_lowercase()
-        .split('_')
-        .filter(|part| part.len() >= 2)
-        .any(|part| {
-            let bare = if part.len() >= 4 {
-                part.get(1..).unwrap_or(part)
-            } else {
-                part
-            };
-            words.iter().any(|w| {
-                let close = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
-                *w == part || close(part, w) || close(w, part) || close(bare, w)
-            })
-        })
 }
 
 fn is_identifier(t: &Term) -> bool {
@@ -1510,6 +1472,19 @@ mod tests {
         let mut q = parse(text).unwrap();
         keys(&mut q, &Intent::read("bottom halves per cpu"), &irq);
         assert_eq!(q, parse(text).unwrap());
+    }
+
+    #[test]
+    fn a_builtin_key_no_word_speaks_of_is_dropped() {
+        let switch = [event("sched_switch", &["prev_comm", "prev_pid", "next_pid"], &[])];
+        let text = "SELECT count() FROM tracepoint:sched:sched_switch GROUP BY cpu, comm, pid";
+        let mut q = parse(text).unwrap();
+        let notes = keys(&mut q, &Intent::read("how often does each core switch tasks? tally it per core"), &switch);
+        // "task" speaks of comm and pid: all kept.
+        assert_eq!(q, parse(text).unwrap(), "{notes:?}");
+        let mut q = parse(text).unwrap();
+        let notes = keys(&mut q, &Intent::read("scheduler switches tallied per processor"), &switch);
+        assert_eq!(keys_of(&q), ["cpu"], "{notes:?}");
     }
 
     #[test]

@@ -982,9 +982,6 @@ fn identity_in_prints(host: &HostFacts, source: &str, intent: &Intent) -> (Strin
     });
     static MAP_KEY: std::sync::LazyLock<Regex> =
         std::sync::LazyLock::new(|| Regex::new(r"@\w*\[[^\]]*\]").expect("static regex"));
-    static PARENT_NAME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r"real_parent\s*->\s*comm\b").expect("static regex")
-    });
     // Where processes are created, the running task is the parent (see `check::coverage`).
     let creating = crate::check::creates_processes_only(host, source);
     let wanted: Vec<(&IdentityValue, Regex)> = IDENTITY
@@ -1018,7 +1015,7 @@ fn identity_in_prints(host: &HostFacts, source: &str, intent: &Intent) -> (Strin
                 // A map's key names no value printed: `@start[tid]` prints no tid.
                 let shown = MAP_KEY.replace_all(args, "@");
                 // The parent's name is no process name unless the parent's is asked.
-                let own = PARENT_NAME.replace_all(&shown, "parent");
+                let own = crate::check::without_parent_name(&shown);
                 let (mut fmt, mut extra) = (String::new(), Vec::new());
                 for (k, (v, present)) in wanted.iter().enumerate() {
                     let shown =

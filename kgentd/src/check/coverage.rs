@@ -244,10 +244,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         let own_name;
         let view: &str = if rule.asked == Concept::ProcessName && !intent.asks(Concept::ParentName)
         {
-            static PARENT_NAME: LazyLock<Regex> = LazyLock::new(|| {
-                Regex::new(r"real_parent\s*->\s*comm\b|\bparent_comm\b").expect("static regex")
-            });
-            own_name = PARENT_NAME.replace_all(view, "parent_name").into_owned();
+            own_name = without_parent_name(view);
             &own_name
         } else {
             view
@@ -292,6 +289,10 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(parameters_unreported(host, intent, source, &reported));
+    missing.extend(named_fields_unreported(host, intent, source, &reported));
+    if let Some(m) = tallies_without_key(host, intent, source) {
+        missing.push(m);
+    }
     missing.extend(filled_in_read_at_entry(host, source));
     if let Some(m) = acting_task_missing(intent, &reported) {
         missing.push(m);
@@ -487,7 +488,20 @@ fn target_task_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
                 continue;
             }
             let read = args_fields(&reported);
-            let reads_one = names.iter().any(|name| read.iter().any(|r| r == name));
+            let reads = |name: &&str| read.iter().any(|r| r == name);
+            // The acted-on task's pid when a pid is asked, its name when a name is: a victim's
+            // name beside the running task's pid is no answer about the victim.
+            let (pids, comms): (Vec<&str>, Vec<&str>) =
+                names.iter().partition(|n| !n.ends_with("comm"));
+            let asks_pid = intent.asks(Concept::Pid) && !pids.is_empty();
+            let asks_name = intent.asks(Concept::ProcessName) && !comms.is_empty();
+            let reads_one = match (asks_pid, asks_name) {
+                (false, false) => names.iter().any(reads),
+                _ => {
+                    (!asks_pid || pids.iter().any(reads))
+                        && (!asks_name || comms.iter().any(reads))
+                }
+            };
             if !reads_one {
                 let fields: Vec<String> = names.iter().map(|n| format!("`args->{n}`")).collect();
                 unread.push((p.target.clone(), fields.join(" or ")));
@@ -550,6 +564,141 @@ fn parameters_unreported(
     out.sort();
     out.dedup();
     out
+}
+
+/// A field of one of the program's tracepoints that the request names, which the program
+/// never reports: "the idle state" at `power:cpu_idle` is `args->state`, "the drop reason" at
+/// `skb:kfree_skb` is `args->reason`, "the child pid" at `sched:sched_process_fork` is
+/// `args->child_pid` (each event's tracefs format names its fields). A one-word field is named
+/// by a word the request uses for a value ([`Intent::value_words`], a plural too: "sizes" →
+/// `size`); a field of several words (`child_pid`) by those words in order ("the child's pid";
+/// `comm` spoken as "name"). Fields the program's builtins also provide (`pid`, `comm`, `uid`,
+/// `cpu`: whose they are is the identity rules' business), a parent's (the task that forks is
+/// the current one), a field named like the event itself and words requests use for the shape
+/// of the report ("count", "time", "number") are never demanded.
+fn named_fields_unreported(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+    reported: &str,
+) -> Vec<String> {
+    const BUILTIN_LIKE: [&str; 8] = ["pid", "tid", "tgid", "comm", "uid", "gid", "cpu", "ret"];
+    const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
+    let read = args_fields(reported);
+    // The request's words, lowercase, a possessive and hyphens dropped: "child's" → child.
+    let spoken: Vec<String> = intent
+        .text()
+        .to_ascii_lowercase()
+        .replace("'s ", " ")
+        .replace(['-', '\''], " ")
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let says_in_order = |parts: &[&str]| {
+        spoken.windows(parts.len()).any(|w| {
+            w.iter().zip(parts).all(|(word, part)| {
+                word == part || (*part == "comm" && word == "name") || word == &format!("{part}s")
+            })
+        })
+    };
+    let mut out = Vec::new();
+    for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
+        let Some(tp) = host
+            .tracepoints
+            .get(&p.target)
+            .filter(|_| p.is_tracepoint())
+        else {
+            continue;
+        };
+        for f in &tp.fields {
+            let name = f.name.as_str();
+            if name.starts_with('_') || read.iter().any(|r| r == name) {
+                continue;
+            }
+            // A word that names the event itself speaks of the event, not of a value of it:
+            // "queue work" at `workqueue_queue_work` (its `work` is a pointer).
+            let names_event = tp.event.split('_').any(|part| part == name)
+                || tp.subsystem.split('_').any(|part| part == name);
+            if names_event {
+                continue;
+            }
+            let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+            let named = match parts.as_slice() {
+                [one] => {
+                    one.len() >= 3
+                        && !BUILTIN_LIKE.contains(one)
+                        && !SHAPE_WORDS.contains(one)
+                        && intent
+                            .value_words
+                            .iter()
+                            .any(|w| w == one || *w == format!("{one}s"))
+                }
+                [first, ..] => *first != "parent" && says_in_order(&parts),
+                [] => false,
+            };
+            if named {
+                out.push(format!(
+                    "the request names the {}, which {} carries as `args->{name}`, but the program never reports it",
+                    parts.join(" "),
+                    p.target
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A request that tallies per something the program can key by — a builtin ("per CPU",
+/// "per process") or a field of its tracepoints ("per vector" at `irq:softirq_entry`: `vec`;
+/// [`crate::intent::naming`]) — answered with tallies that have no key at all: one histogram
+/// for everything where one per vector was asked. "Per second" or "per call" name nothing to
+/// key by and demand nothing.
+fn tallies_without_key(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    use crate::intent::naming::{builtins_named_by, used_by};
+    static TALLY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"@(\w*)\s*(\[)?[^=;{}]*?=\s*(count|sum|avg|min|max|hist|lhist|stats)\s*\(")
+            .expect("static regex")
+    });
+    let code = strip_comments(source);
+    let tallies: Vec<(String, bool)> = TALLY
+        .captures_iter(&code)
+        .map(|c| (format!("@{}", &c[1]), c.get(2).is_some()))
+        .collect();
+    if tallies.is_empty() || tallies.iter().any(|(_, keyed)| *keyed) {
+        return None;
+    }
+    let fields: Vec<String> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(|p| p.is_tracepoint())
+        .filter_map(|p| host.tracepoints.get(&p.target))
+        .flat_map(|tp| tp.fields.iter().map(|f| f.name.clone()))
+        .filter(|f| !f.starts_with('_'))
+        .collect();
+    let phrase = intent.group_phrases.iter().find_map(|phrase| {
+        phrase.iter().find_map(|w| {
+            if let Some(b) = builtins_named_by(w).first() {
+                return Some((phrase.join(" "), format!("`{b}`")));
+            }
+            fields
+                .iter()
+                .find(|f| used_by(f, &[w.as_str()]))
+                .map(|f| (phrase.join(" "), format!("`args->{f}`")))
+        })
+    })?;
+    let mut maps: Vec<&str> = tallies.iter().map(|(m, _)| m.as_str()).collect();
+    maps.dedup();
+    Some(format!(
+        "the request tallies per {}, but the program's {} {} no key: key {} by {}",
+        phrase.0,
+        maps.join(", "),
+        if maps.len() == 1 { "has" } else { "have" },
+        if maps.len() == 1 { "it" } else { "them" },
+        phrase.1
+    ))
 }
 
 /// What a syscall fills in (a parameter pointing to a struct its man page does not declare
@@ -1198,6 +1347,16 @@ fn named_calls_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
             unmet.join(" and ")
         )
     })
+}
+
+
+/// `text` with the parent's name (`curtask->real_parent->comm`, a `parent_comm` variable)
+/// written `parent_name`: where the process's own name is looked for, the parent's is not it.
+pub fn without_parent_name(text: &str) -> std::borrow::Cow<'_, str> {
+    static PARENT_NAME: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"real_parent\s*->\s*comm\b|\bparent_comm\b").expect("static regex")
+    });
+    PARENT_NAME.replace_all(text, "parent_name")
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
-pub use coverage::{check_coverage, creates_processes_only};
+pub use coverage::{check_coverage, creates_processes_only, without_parent_name};
 pub use smoke::{
     bypassed_entry_points, check_smoke_run, expectation, judge, measure_provoked, not_exercised,
     passed_over_best, workload_fingerprint, BestMatch, Expectation, Observation,

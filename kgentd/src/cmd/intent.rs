@@ -70,6 +70,15 @@ pub fn run(request: &str) {
             .collect();
         println!("subjects (what is observed): {}", words.join("; "));
     }
+    for p in &intent.group_phrases {
+        println!("groups by: {}", p.join(" "));
+    }
+    if !intent.value_words.is_empty() {
+        println!(
+            "words that may name a value: {}",
+            intent.value_words.join(" ")
+        );
+    }
     println!("search text: {}", intent.search_text);
 }
 

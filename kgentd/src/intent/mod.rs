@@ -11,6 +11,7 @@
 //!
 //! This module must not look at the host or the catalog: whether a named syscall or binary
 //! exists here is for `knowledge` and `host` to decide from the candidates read here.
+pub mod naming;
 pub mod vocabulary;
 
 use std::collections::BTreeSet;

@@ -1,0 +1,66 @@
+//! How a request's words name a program's values: bpftrace builtins ("process" → `comm`,
+//! `pid`) and tracepoint fields (a word that is, starts or is started by a part of the field's
+//! name: "port" → `dport`). Shared by the query repairs and the coverage check.
+
+/// What the request calls bpftrace's builtins (bpftrace(8): comm is the process name, pid the
+/// process ID, tid the thread ID, cpu the processor, uid the user ID): a word starting with
+/// one of these names the builtin as a key.
+pub const BUILTIN_WORDS: &[(&str, &[&str])] = &[
+    (
+        "comm",
+        &[
+            "process",
+            "program",
+            "command",
+            "comm",
+            "task",
+            "executable",
+            "binar",
+            "app",
+        ],
+    ),
+    ("pid", &["pid", "process", "task"]),
+    ("tid", &["tid", "thread", "task"]),
+    ("cpu", &["cpu", "core", "processor"]),
+    ("uid", &["uid", "user"]),
+];
+
+/// The builtins a word names ([`BUILTIN_WORDS`]): those with the longest of their words that
+/// start it, so "processor" is the cpu's and not a process's.
+pub fn builtins_named_by(word: &str) -> Vec<&'static str> {
+    let longest = BUILTIN_WORDS
+        .iter()
+        .flat_map(|(_, said)| said.iter())
+        .filter(|x| word.starts_with(**x))
+        .map(|x| x.len())
+        .max();
+    let Some(longest) = longest else {
+        return Vec::new();
+    };
+    BUILTIN_WORDS
+        .iter()
+        .filter(|(_, said)| said.iter().any(|x| x.len() == longest && word.starts_with(*x)))
+        .map(|(b, _)| *b)
+        .collect()
+}
+
+/// Whether one of `words` names a field: a part of its name (split at `_`) is the word, starts
+/// it or is started by it (3+ letters), also without the kernel's one-letter prefix (`saddr`,
+/// `dport`: source, destination).
+pub fn used_by(field: &str, words: &[&str]) -> bool {
+    field
+        .to_ascii_lowercase()
+        .split('_')
+        .filter(|part| part.len() >= 2)
+        .any(|part| {
+            let bare = if part.len() >= 4 {
+                part.get(1..).unwrap_or(part)
+            } else {
+                part
+            };
+            words.iter().any(|w| {
+                let close = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
+                *w == part || close(part, w) || close(w, part) || close(bare, w)
+            })
+        })
+}
