@@ -458,7 +458,7 @@ fn what_the_request_names_of_the_event_must_show() {
         let c = check_coverage(&host, &Intent::read(request), program);
         (c.passed(), c.detail())
     };
-    let cases: [(&str, &str, &str, &str); 4] = [
+    let cases: [(&str, &str, &str, &str); 5] = [
         (
             "log each time a core goes idle, and into which idle state",
             "tracepoint:power:cpu_idle { printf(\"%d\\n\", cpu); }",
@@ -482,6 +482,12 @@ fn what_the_request_names_of_the_event_must_show() {
             "tracepoint:irq:softirq_entry { @s[tid] = nsecs; } tracepoint:irq:softirq_exit /@s[tid]/ { @t = hist(nsecs - @s[tid]); delete(@s[tid]); }",
             "tracepoint:irq:softirq_entry { @s[tid] = nsecs; } tracepoint:irq:softirq_exit /@s[tid]/ { @t[args->vec] = hist(nsecs - @s[tid]); delete(@s[tid]); }",
             "args->vec",
+        ),
+        (
+            "each time a process splits in two, show the new child's pid",
+            "tracepoint:syscalls:sys_enter_clone { printf(\"%d\\n\", pid); }",
+            "tracepoint:sched:sched_process_fork { printf(\"%d -> %d\\n\", pid, args->child_pid); }",
+            "child_pid",
         ),
     ];
     for (request, wrong, right, hint) in cases {

@@ -293,6 +293,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = tallies_without_key(host, intent, source) {
         missing.push(m);
     }
+    if let Some(m) = child_task_missing(host, intent, source) {
+        missing.push(m);
+    }
     missing.extend(filled_in_read_at_entry(host, source));
     if let Some(m) = acting_task_missing(intent, &reported) {
         missing.push(m);
@@ -699,6 +702,29 @@ fn tallies_without_key(host: &HostFacts, intent: &Intent, source: &str) -> Optio
         if maps.len() == 1 { "it" } else { "them" },
         phrase.1
     ))
+}
+
+/// A request for the child's pid or name ([`Concept::ChildTask`]) answered where processes are
+/// created ([`creates_processes_only`]) with nothing that names the child: there the running
+/// task is the parent. The child is `child_pid`/`child_comm` of sched:sched_process_fork, the
+/// `pid`/`comm` fields of task:task_newtask, or fork's return value at a `sys_exit_*` of a
+/// fork-like call (fork(2)).
+fn child_task_missing(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    if !intent.asks(Concept::ChildTask) || !creates_processes_only(host, source) {
+        return None;
+    }
+    let names_child = probe_blocks(source).into_iter().any(|b| {
+        let read = args_fields(&reported_in(&b.body));
+        let reads = |f: &str| read.iter().any(|r| r == f);
+        b.probes.iter().any(|p| match p.target.as_str() {
+            "sched:sched_process_fork" => reads("child_pid") || reads("child_comm"),
+            "task:task_newtask" => reads("pid") || reads("comm"),
+            t => t.starts_with("syscalls:sys_exit_") && reads("ret"),
+        })
+    });
+    (!names_child).then(|| {
+        "the request asks for the child's pid or name, but where a process is created the task running the probe (`pid`, `comm`) is the parent: the child is `args->child_pid` and `args->child_comm` of tracepoint:sched:sched_process_fork, or the return value (`args->ret`) of fork/clone at their sys_exit_* tracepoints".to_owned()
+    })
 }
 
 /// What a syscall fills in (a parameter pointing to a struct its man page does not declare

@@ -71,6 +71,9 @@ pub enum Concept {
     /// The request also asks about the task that acts (the waker, the sender of a signal):
     /// with [`Concept::TargetTask`], both tasks are asked for.
     ActingTask,
+    /// The request asks for the new child's pid or name where a process forks, which the task
+    /// running the probe (the parent) is not.
+    ChildTask,
     /// The request is about threads being created, not processes (CLONE_THREAD, clone(2)).
     NewThreads,
     /// The request is about system calls in general (their errors, counts, latency), which
@@ -126,6 +129,7 @@ impl Concept {
                 | Concept::EitherOutcome
                 | Concept::TargetTask
                 | Concept::ActingTask
+                | Concept::ChildTask
                 | Concept::FatalSignal
                 | Concept::WhichCall
                 | Concept::Identifies
@@ -162,6 +166,7 @@ impl Concept {
         Concept::EitherOutcome,
         Concept::TargetTask,
         Concept::ActingTask,
+        Concept::ChildTask,
         Concept::NewThreads,
         Concept::AllSyscalls,
         Concept::FatalSignal,

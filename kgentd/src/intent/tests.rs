@@ -61,6 +61,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "for every signal, the pid it went to",
         ),
         (
+            ChildTask,
+            "new processes: the parent's pid and the child's pid",
+            "new processes and their parent's pid",
+        ),
+        (
             Periodic,
             "show the number of forks every 10 s",
             "show the number of forks in 10 s",
@@ -556,6 +561,8 @@ fn the_task_acted_on_is_read_in_words_of_my_own() {
         "log each wakeup with the woken task's name",
         "list the tasks that get signalled, with the signal",
         "who got killed by the OOM reaper?",
+        "out-of-memory kills: show the victim's pid",
+        "the name of the chosen victim when memory runs out",
     ] {
         assert!(read(text).asks(Concept::TargetTask), "{text}");
     }
@@ -565,6 +572,24 @@ fn the_task_acted_on_is_read_in_words_of_my_own() {
         "show the process that deletes files",
     ] {
         assert!(!read(text).asks(Concept::TargetTask), "{text}");
+    }
+}
+
+#[test]
+fn the_child_of_a_fork_is_read_in_words_of_my_own() {
+    for text in [
+        "each time a process splits in two, show the new child's pid",
+        "log clones with the parent and the children's process ids",
+        "print the name of each child as it is spawned",
+        "fork events: child pid and child name",
+    ] {
+        assert!(read(text).asks(Concept::ChildTask), "{text}");
+    }
+    for text in [
+        "show child processes that exit with an error",
+        "count forks per parent process",
+    ] {
+        assert!(!read(text).asks(Concept::ChildTask), "{text}");
     }
 }
 
