@@ -248,6 +248,7 @@ proptest! {
         if let Ok(mut q) = query::parse_reply(&text) {
             let _ = query_repair::normalize(&mut q, &intent);
             let events = [query_repair::EventKeys {
+                subsystem: request.chars().skip(3).take(5).collect(),
                 event: request.chars().take(12).collect(),
                 fields: vec!["name".into(), "bytes".into(), text.chars().take(6).collect()],
                 named: vec![request.chars().rev().take(4).collect()],
@@ -255,6 +256,7 @@ proptest! {
             }];
             let _ = query_repair::field_names(&mut q, &events);
             let _ = query_repair::keys(&mut q, &intent, &events);
+            let _ = query_repair::named_fields(&mut q, &intent, &events);
             let _ = query_repair::prune_filter(&mut q, &intent, &[]);
             if !q.from.iter().any(|p| p.starts_with("uprobe:") || p.starts_with("uretprobe:")) {
                 let _ = compile(&host(), query_facts(), &q);

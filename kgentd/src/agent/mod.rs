@@ -408,6 +408,7 @@ fn event_keys(host: &HostFacts, from: &[String]) -> Vec<query_repair::EventKeys>
                 }
             }
             query_repair::EventKeys {
+                subsystem: tp.subsystem.clone(),
                 event: tp.event.clone(),
                 fields: tp.fields.iter().map(|f| f.name.clone()).collect(),
                 named,
@@ -448,6 +449,7 @@ impl Agent {
         repaired.extend(renamed);
         repaired.extend(query_repair::in_bytes(&mut q, intent, &events));
         repaired.extend(query_repair::keys(&mut q, intent, &events));
+        repaired.extend(query_repair::named_fields(&mut q, intent, &events));
         let dropped = query_repair::prune_filter(&mut q, intent, &events);
         // The specs' spans, with those the request asks for by name preferred.
         let asked;

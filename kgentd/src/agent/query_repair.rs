@@ -576,12 +576,55 @@ fn code_test(test: Expr, notes: &mut Vec<String>) -> Expr {
 /// What the key rules know of one FROM tracepoint: its event name (`softirq_entry`), its
 /// fields, and those the kernel prints by name (a `__print_symbolic` table in its tracefs
 /// format, or a code-letter field of the specs DB).
+#[derive(Clone)]
 pub struct EventKeys {
+    /// The tracepoint's system (`power` of `power:cpu_idle`).
+    pub subsystem: String,
     pub event: String,
     pub fields: Vec<String>,
     pub named: Vec<String>,
     /// The fields' types, from their C types in the tracefs format.
     pub types: BTreeMap<String, FieldType>,
+}
+
+/// A field of a FROM event that the request names ("the idle state" → `args->state` of
+/// `power:cpu_idle`; [`crate::intent::naming::names_field`]) and the query never reads is
+/// selected (a key when the query tallies): the coverage check would fail the program for
+/// leaving it out, and a small model shown that diagnostic often writes the same query again.
+pub fn named_fields(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let read = q.terms();
+    let tallies = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
+    let mut notes = Vec::new();
+    for e in events {
+        for f in &e.fields {
+            let term = Term::Field(f.clone());
+            if read.contains(&term)
+                || !crate::intent::naming::names_field(intent, &e.subsystem, &e.event, f)
+            {
+                continue;
+            }
+            let value = Expr::Term(term);
+            if tallies {
+                if q.group_by.contains(&value) {
+                    continue;
+                }
+                q.group_by.push(value.clone());
+            } else {
+                if q.select.contains(&Item::Value(value.clone())) {
+                    continue;
+                }
+                q.select.push(Item::Value(value.clone()));
+            }
+            notes.push(format!(
+                "the request names {}'s {}: {} is {}",
+                e.event,
+                f.replace('_', " "),
+                show(&value),
+                if tallies { "a key" } else { "shown" }
+            ));
+        }
+    }
+    notes
 }
 
 /// The keys of a tally, matched against what the request groups by ([`Intent::group_phrases`]):
@@ -1043,6 +1086,7 @@ mod tests {
 
     fn event(name: &str, fields: &[&str], named: &[&str]) -> EventKeys {
         EventKeys {
+            subsystem: String::new(),
             event: name.into(),
             fields: fields.iter().map(|f| f.to_string()).collect(),
             named: named.iter().map(|f| f.to_string()).collect(),
@@ -1471,6 +1515,23 @@ mod tests {
         let text = "SELECT count() FROM tracepoint:irq:softirq_entry GROUP BY cpu, args->vec";
         let mut q = parse(text).unwrap();
         keys(&mut q, &Intent::read("bottom halves per cpu"), &irq);
+        assert_eq!(q, parse(text).unwrap());
+    }
+
+    #[test]
+    fn a_field_the_request_names_is_selected() {
+        let mut idle = event("cpu_idle", &["state", "cpu_id"], &[]);
+        idle.subsystem = "power".into();
+        let mut q = parse("SELECT cpu FROM tracepoint:power:cpu_idle").unwrap();
+        let notes = named_fields(&mut q, &Intent::read("cores going idle, and which idle state"), &[idle.clone()]);
+        assert_eq!(q, parse("SELECT cpu, args->state FROM tracepoint:power:cpu_idle").unwrap(), "{notes:?}");
+        // A tally takes it as a key; a field already read, or not named, is left alone.
+        let mut q = parse("SELECT count() FROM tracepoint:power:cpu_idle").unwrap();
+        named_fields(&mut q, &Intent::read("tally idle entries per target state"), &[idle.clone()]);
+        assert_eq!(keys_of(&q), ["args->state"]);
+        let text = "SELECT cpu FROM tracepoint:power:cpu_idle";
+        let mut q = parse(text).unwrap();
+        assert!(named_fields(&mut q, &Intent::read("cores going idle"), &[idle]).is_empty());
         assert_eq!(q, parse(text).unwrap());
     }
 

@@ -585,26 +585,7 @@ fn named_fields_unreported(
     source: &str,
     reported: &str,
 ) -> Vec<String> {
-    const BUILTIN_LIKE: [&str; 8] = ["pid", "tid", "tgid", "comm", "uid", "gid", "cpu", "ret"];
-    const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
     let read = args_fields(reported);
-    // The request's words, lowercase, a possessive and hyphens dropped: "child's" → child.
-    let spoken: Vec<String> = intent
-        .text()
-        .to_ascii_lowercase()
-        .replace("'s ", " ")
-        .replace(['-', '\''], " ")
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let says_in_order = |parts: &[&str]| {
-        spoken.windows(parts.len()).any(|w| {
-            w.iter().zip(parts).all(|(word, part)| {
-                word == part || (*part == "comm" && word == "name") || word == &format!("{part}s")
-            })
-        })
-    };
     let mut out = Vec::new();
     for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
         let Some(tp) = host
@@ -616,30 +597,11 @@ fn named_fields_unreported(
         };
         for f in &tp.fields {
             let name = f.name.as_str();
-            if name.starts_with('_') || read.iter().any(|r| r == name) {
+            if read.iter().any(|r| r == name) {
                 continue;
             }
-            // A word that names the event itself speaks of the event, not of a value of it:
-            // "queue work" at `workqueue_queue_work` (its `work` is a pointer).
-            let names_event = tp.event.split('_').any(|part| part == name)
-                || tp.subsystem.split('_').any(|part| part == name);
-            if names_event {
-                continue;
-            }
+            let named = crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, name);
             let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
-            let named = match parts.as_slice() {
-                [one] => {
-                    one.len() >= 3
-                        && !BUILTIN_LIKE.contains(one)
-                        && !SHAPE_WORDS.contains(one)
-                        && intent
-                            .value_words
-                            .iter()
-                            .any(|w| w == one || *w == format!("{one}s"))
-                }
-                [first, ..] => *first != "parent" && says_in_order(&parts),
-                [] => false,
-            };
             if named {
                 out.push(format!(
                     "the request names the {}, which {} carries as `args->{name}`, but the program never reports it",

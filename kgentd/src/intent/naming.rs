@@ -64,3 +64,60 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
             })
         })
 }
+
+/// Whether the request names `field` of the tracepoint `subsystem:event` as a value to show
+/// (see `check::coverage`'s named-field rule): a one-word field by a word the request uses for
+/// a value ([`crate::intent::Intent::value_words`], a plural too: "sizes" → `size`); a field of
+/// several words (`child_pid`) by those words in order ("the child's pid"; `comm` spoken as
+/// "name"). Never a field the builtins also provide (`pid`, `comm`, `uid`, `cpu`: whose they
+/// are is the identity rules' business), a parent's (where a process forks, the running task
+/// is the parent), a field named like the event itself ("queue work" at
+/// `workqueue_queue_work`) or one named by the words requests use for the report's shape
+/// ("count", "time", "number").
+pub fn names_field(intent: &crate::intent::Intent, subsystem: &str, event: &str, field: &str) -> bool {
+    const BUILTIN_LIKE: [&str; 8] = ["pid", "tid", "tgid", "comm", "uid", "gid", "cpu", "ret"];
+    const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
+    if field.starts_with('_') {
+        return false;
+    }
+    let names_event = event.split('_').any(|part| part == field)
+        || subsystem.split('_').any(|part| part == field);
+    if names_event {
+        return false;
+    }
+    let parts: Vec<&str> = field.split('_').filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [one] => {
+            one.len() >= 3
+                && !BUILTIN_LIKE.contains(one)
+                && !SHAPE_WORDS.contains(one)
+                && intent
+                    .value_words
+                    .iter()
+                    .any(|w| w == one || *w == format!("{one}s"))
+        }
+        [first, ..] => {
+            if *first == "parent" {
+                return false;
+            }
+            // The request's words, lowercase, a possessive and hyphens dropped: "child's" → child.
+            let spoken: Vec<String> = intent
+                .text()
+                .to_ascii_lowercase()
+                .replace("'s ", " ")
+                .replace(['-', '\''], " ")
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect();
+            spoken.windows(parts.len()).any(|w| {
+                w.iter().zip(&parts).all(|(word, part)| {
+                    word == part
+                        || (*part == "comm" && word == "name")
+                        || *word == format!("{part}s")
+                })
+            })
+        }
+        [] => false,
+    }
+}
