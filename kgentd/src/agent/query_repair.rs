@@ -1523,11 +1523,23 @@ mod tests {
         let mut idle = event("cpu_idle", &["state", "cpu_id"], &[]);
         idle.subsystem = "power".into();
         let mut q = parse("SELECT cpu FROM tracepoint:power:cpu_idle").unwrap();
-        let notes = named_fields(&mut q, &Intent::read("cores going idle, and which idle state"), &[idle.clone()]);
-        assert_eq!(q, parse("SELECT cpu, args->state FROM tracepoint:power:cpu_idle").unwrap(), "{notes:?}");
+        let notes = named_fields(
+            &mut q,
+            &Intent::read("cores going idle, and which idle state"),
+            &[idle.clone()],
+        );
+        assert_eq!(
+            q,
+            parse("SELECT cpu, args->state FROM tracepoint:power:cpu_idle").unwrap(),
+            "{notes:?}"
+        );
         // A tally takes it as a key; a field already read, or not named, is left alone.
         let mut q = parse("SELECT count() FROM tracepoint:power:cpu_idle").unwrap();
-        named_fields(&mut q, &Intent::read("tally idle entries per target state"), &[idle.clone()]);
+        named_fields(
+            &mut q,
+            &Intent::read("tally idle entries per target state"),
+            &[idle.clone()],
+        );
         assert_eq!(keys_of(&q), ["args->state"]);
         let text = "SELECT cpu FROM tracepoint:power:cpu_idle";
         let mut q = parse(text).unwrap();
@@ -1537,14 +1549,26 @@ mod tests {
 
     #[test]
     fn a_builtin_key_no_word_speaks_of_is_dropped() {
-        let switch = [event("sched_switch", &["prev_comm", "prev_pid", "next_pid"], &[])];
+        let switch = [event(
+            "sched_switch",
+            &["prev_comm", "prev_pid", "next_pid"],
+            &[],
+        )];
         let text = "SELECT count() FROM tracepoint:sched:sched_switch GROUP BY cpu, comm, pid";
         let mut q = parse(text).unwrap();
-        let notes = keys(&mut q, &Intent::read("how often does each core switch tasks? tally it per core"), &switch);
+        let notes = keys(
+            &mut q,
+            &Intent::read("how often does each core switch tasks? tally it per core"),
+            &switch,
+        );
         // "task" speaks of comm and pid: all kept.
         assert_eq!(q, parse(text).unwrap(), "{notes:?}");
         let mut q = parse(text).unwrap();
-        let notes = keys(&mut q, &Intent::read("scheduler switches tallied per processor"), &switch);
+        let notes = keys(
+            &mut q,
+            &Intent::read("scheduler switches tallied per processor"),
+            &switch,
+        );
         assert_eq!(keys_of(&q), ["cpu"], "{notes:?}");
     }
 

@@ -501,8 +501,7 @@ fn target_task_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
             let reads_one = match (asks_pid, asks_name) {
                 (false, false) => names.iter().any(reads),
                 _ => {
-                    (!asks_pid || pids.iter().any(reads))
-                        && (!asks_name || comms.iter().any(reads))
+                    (!asks_pid || pids.iter().any(reads)) && (!asks_name || comms.iter().any(reads))
                 }
             };
             if !reads_one {
@@ -1336,7 +1335,6 @@ fn named_calls_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
         )
     })
 }
-
 
 /// `text` with the parent's name (`curtask->real_parent->comm`, a `parent_comm` variable)
 /// written `parent_name`: where the process's own name is looked for, the parent's is not it.

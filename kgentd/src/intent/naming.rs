@@ -39,7 +39,10 @@ pub fn builtins_named_by(word: &str) -> Vec<&'static str> {
     };
     BUILTIN_WORDS
         .iter()
-        .filter(|(_, said)| said.iter().any(|x| x.len() == longest && word.starts_with(*x)))
+        .filter(|(_, said)| {
+            said.iter()
+                .any(|x| x.len() == longest && word.starts_with(*x))
+        })
         .map(|(b, _)| *b)
         .collect()
 }
@@ -74,7 +77,12 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
 /// is the parent), a field named like the event itself ("queue work" at
 /// `workqueue_queue_work`) or one named by the words requests use for the report's shape
 /// ("count", "time", "number").
-pub fn names_field(intent: &crate::intent::Intent, subsystem: &str, event: &str, field: &str) -> bool {
+pub fn names_field(
+    intent: &crate::intent::Intent,
+    subsystem: &str,
+    event: &str,
+    field: &str,
+) -> bool {
     const BUILTIN_LIKE: [&str; 8] = ["pid", "tid", "tgid", "comm", "uid", "gid", "cpu", "ret"];
     const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
     if field.starts_with('_') {
