@@ -528,6 +528,19 @@ fn target_task_missing(host: &HostFacts, intent: &Intent, source: &str) -> Optio
     ))
 }
 
+/// Each probe of the program at a tracepoint this host has, with that tracepoint's format.
+fn tracepoint_probes<'h>(
+    host: &'h HostFacts,
+    source: &str,
+) -> Vec<(String, &'h crate::host::Tracepoint)> {
+    probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(|p| p.is_tracepoint())
+        .filter_map(|p| host.tracepoints.get(&p.target).map(|tp| (p.target, tp)))
+        .collect()
+}
+
 /// A syscall parameter the request asks for by its man-page name, where the program's
 /// `sys_enter_*` tracepoint has it under the kernel's name and the program reports no such
 /// field: "the source" of a mount is `args->dev_name` (mount(2)'s SYNOPSIS against the
@@ -542,14 +555,7 @@ fn parameters_unreported(
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
     let read = args_fields(reported);
     let mut out = Vec::new();
-    for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
-        let Some(tp) = host
-            .tracepoints
-            .get(&p.target)
-            .filter(|_| p.is_tracepoint())
-        else {
-            continue;
-        };
+    for (target, tp) in tracepoint_probes(host, source) {
         let call = tp.event.trim_start_matches("sys_enter_");
         for (param, field) in
             man.event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
@@ -557,8 +563,7 @@ fn parameters_unreported(
             let asked = param != field && intent.value_words.contains(&param);
             if asked && !read.contains(&field) {
                 out.push(format!(
-                    "the request asks for the {param}, but the program never reports it: at {} it is `args->{field}` ({call}(2) calls it {param})",
-                    p.target
+                    "the request asks for the {param}, but the program never reports it: at {target} it is `args->{field}` ({call}(2) calls it {param})",
                 ));
             }
         }
@@ -569,15 +574,9 @@ fn parameters_unreported(
 }
 
 /// A field of one of the program's tracepoints that the request names, which the program
-/// never reports: "the idle state" at `power:cpu_idle` is `args->state`, "the drop reason" at
-/// `skb:kfree_skb` is `args->reason`, "the child pid" at `sched:sched_process_fork` is
-/// `args->child_pid` (each event's tracefs format names its fields). A one-word field is named
-/// by a word the request uses for a value ([`Intent::value_words`], a plural too: "sizes" →
-/// `size`); a field of several words (`child_pid`) by those words in order ("the child's pid";
-/// `comm` spoken as "name"). Fields the program's builtins also provide (`pid`, `comm`, `uid`,
-/// `cpu`: whose they are is the identity rules' business), a parent's (the task that forks is
-/// the current one), a field named like the event itself and words requests use for the shape
-/// of the report ("count", "time", "number") are never demanded.
+/// never reports: "the idle state" at `power:cpu_idle` is `args->state`, "the child pid" at
+/// `sched:sched_process_fork` is `args->child_pid` (each event's tracefs format names its
+/// fields; what counts as naming one is [`crate::intent::naming::names_field`]'s to say).
 fn named_fields_unreported(
     host: &HostFacts,
     intent: &Intent,
@@ -586,14 +585,7 @@ fn named_fields_unreported(
 ) -> Vec<String> {
     let read = args_fields(reported);
     let mut out = Vec::new();
-    for p in probe_blocks(source).into_iter().flat_map(|b| b.probes) {
-        let Some(tp) = host
-            .tracepoints
-            .get(&p.target)
-            .filter(|_| p.is_tracepoint())
-        else {
-            continue;
-        };
+    for (target, tp) in tracepoint_probes(host, source) {
         for f in &tp.fields {
             let name = f.name.as_str();
             if read.iter().any(|r| r == name) {
@@ -603,9 +595,8 @@ fn named_fields_unreported(
             let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
             if named {
                 out.push(format!(
-                    "the request names the {}, which {} carries as `args->{name}`, but the program never reports it",
+                    "the request names the {}, which {target} carries as `args->{name}`, but the program never reports it",
                     parts.join(" "),
-                    p.target
                 ));
             }
         }

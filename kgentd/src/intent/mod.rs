@@ -273,6 +273,9 @@ pub struct Intent {
     /// lowercase, once each: the words that may name a value to show ("its source", "the
     /// flags"), where "name" in "process name" does not.
     pub value_words: Vec<String>,
+    /// All the request's words in order, lowercase, a possessive and hyphens dropped
+    /// ("the child's pid" → the, child, pid): for names of several words said in a row.
+    pub words: Vec<String>,
 }
 
 impl Intent {
@@ -353,6 +356,13 @@ impl Intent {
             spans: spans_asked(v, &ascii_lower),
             subjects: subject_words(v, &ascii_lower, &masked),
             value_words: value_words(&masked, &ascii_lower),
+            words: ascii_lower
+                .replace("'s ", " ")
+                .replace(['-', '\''], " ")
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect(),
             concepts,
             text: text.to_owned(),
             ascii_lower,

@@ -108,17 +108,7 @@ pub fn names_field(
             if *first == "parent" {
                 return false;
             }
-            // The request's words, lowercase, a possessive and hyphens dropped: "child's" → child.
-            let spoken: Vec<String> = intent
-                .text()
-                .to_ascii_lowercase()
-                .replace("'s ", " ")
-                .replace(['-', '\''], " ")
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect();
-            spoken.windows(parts.len()).any(|w| {
+            intent.words.windows(parts.len()).any(|w| {
                 w.iter().zip(&parts).all(|(word, part)| {
                     word == part
                         || (*part == "comm" && word == "name")

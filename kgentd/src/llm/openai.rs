@@ -106,26 +106,22 @@ impl Backend for OpenAiBackend {
         let started = Instant::now();
         // The ask's deadline bounds this request below the client's own timeout; a reply cut
         // by it is no reply, said as such (not "endpoint down").
+        let cut_at_deadline = || Completion {
+            stopped_at_deadline: true,
+            generation_ms: started.elapsed().as_millis() as u64,
+            ..Completion::default()
+        };
         if let Some(deadline) = req.deadline {
             let left = deadline.saturating_duration_since(started);
             if left.is_zero() {
-                return Ok(Completion {
-                    stopped_at_deadline: true,
-                    ..Completion::default()
-                });
+                return Ok(cut_at_deadline());
             }
             http = http.timeout(left);
         }
         let past_deadline = || req.deadline.is_some_and(|d| Instant::now() >= d);
         let resp = match http.send().await {
             Ok(r) => r,
-            Err(e) if e.is_timeout() && past_deadline() => {
-                return Ok(Completion {
-                    stopped_at_deadline: true,
-                    generation_ms: started.elapsed().as_millis() as u64,
-                    ..Completion::default()
-                })
-            }
+            Err(e) if e.is_timeout() && past_deadline() => return Ok(cut_at_deadline()),
             Err(e) => {
                 return Err(LlmError::Unavailable(format!(
                     "cannot reach {}: {e}",
@@ -136,13 +132,7 @@ impl Backend for OpenAiBackend {
         let status = resp.status();
         let text = match resp.text().await {
             Ok(t) => t,
-            Err(e) if e.is_timeout() && past_deadline() => {
-                return Ok(Completion {
-                    stopped_at_deadline: true,
-                    generation_ms: started.elapsed().as_millis() as u64,
-                    ..Completion::default()
-                })
-            }
+            Err(e) if e.is_timeout() && past_deadline() => return Ok(cut_at_deadline()),
             Err(e) => return Err(LlmError::Request(format!("reading the response: {e}"))),
         };
         if !status.is_success() {
