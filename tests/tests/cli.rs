@@ -337,6 +337,38 @@ fn kgentd_intent_refuses_a_neighbouring_tcp_event_for_outgoing_connections() {
     assert_eq!(code, Some(1), "{out}");
 }
 
+/// An event of the same tracefs system whose name is part of the program's event's name, and
+/// says what the request says, is the one asked for: `kmem:mm_page_alloc_zone_locked` fires
+/// only for allocations taken under the zone lock; `sched:sched_wakeup_new` only for new tasks.
+#[test]
+fn kgentd_intent_refuses_a_narrower_sibling_event() {
+    let request = "count page allocations per process name";
+    let (code, out) = judge_with_intent(
+        request,
+        "tracepoint:kmem:mm_page_alloc_zone_locked { @[comm] = count(); }",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("request-subject FAILED") && out.contains("tracepoint:kmem:mm_page_alloc is"),
+        "{out}"
+    );
+    let (_, out) = judge_with_intent(
+        request,
+        "tracepoint:kmem:mm_page_alloc { @[comm] = count(); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+    // The extra word said: the narrower event is the one asked for.
+    let wakeup_new =
+        "tracepoint:sched:sched_wakeup_new { printf(\"%s %d\\n\", args->comm, args->pid); }";
+    let (_, out) = judge_with_intent(
+        "list new tasks as they are woken for the first time",
+        wakeup_new,
+    );
+    assert!(!out.contains("narrower event"), "{out}");
+    let (_, out) = judge_with_intent("list each task the scheduler wakes, by name", wakeup_new);
+    assert!(out.contains("tracepoint:sched:sched_wakeup is"), "{out}");
+}
+
 #[test]
 fn kgentd_intent_shows_how_a_request_is_read_with_each_rules_source() {
     let out = Command::new(workspace_bin("kgentd"))

@@ -736,7 +736,8 @@ fn stated_process_filter(source: &str, intent: &Intent) -> (String, Vec<String>)
         return (source.to_owned(), Vec::new());
     };
     let literal = format!("\"{name}\"");
-    if source.contains(&literal) {
+    // A comment is no filter (`// kgent left out the filter `comm == "bash" && …``).
+    if crate::toolchain::bpftrace::strip_comments(source).contains(&literal) {
         return (source.to_owned(), Vec::new());
     }
     let test = format!("comm == {literal}");
@@ -1642,6 +1643,16 @@ mod tests {
                 .1
                 .is_empty()
         );
+        // The name in a comment only (a filter kgent left out) is no filter; an unquoted name
+        // after "the program named" is a name.
+        let commented = "// left out the filter `comm == \"vim\" && args->fd == 1`\ntracepoint:syscalls:sys_exit_write { @[args->ret] = count(); }\n";
+        let intent = Intent::read("write() results of the program named vim");
+        let (fixed, notes) = repair_all(&host(), &intent, commented);
+        assert!(
+            fixed.contains("sys_exit_write\n/comm == \"vim\"/"),
+            "{fixed}"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
     }
 
     #[test]

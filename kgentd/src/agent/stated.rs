@@ -97,8 +97,9 @@ pub fn why_unstated(test: &Test) -> &'static str {
 /// - a string compared for (in)equality when the request quotes it (`'cron'`), names it as the
 ///   process to watch, or writes it verbatim when it is a path (`/etc/hosts`): "run shell
 ///   commands" does not state `command == "shell"`;
-/// - a test whose field the request names (`mode` in "the new mode"), strings and comparisons
-///   with a number aside: "the exit code" does not state `exit_code != 127`;
+/// - a test of another shape (a bit test, a comparison of two values) whose field the request
+///   names (`mode` in "the new mode"). Naming a value to show states no value to hide: "the
+///   exit code" does not state `exit_code != 127`, "the old and new UID" not `uid != 0`;
 /// - a test whose every literal the request states: numbers with their units (`64 MiB`,
 ///   `10 ms`), or any number when the request names a C constant (`SIGKILL` may be 9);
 /// - a result compared with 0: success (`ret >= 0`, `> 0`, `== 0`) always, failure
@@ -126,7 +127,7 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
         Shape::Flag { asked } => return asked || literals_stated(test, intent),
         _ => {}
     }
-    let named = !matches!(test.shape, Shape::Compared(_))
+    let named = matches!(test.shape, Shape::Other)
         && test
             .fields
             .iter()
@@ -289,10 +290,14 @@ mod tests {
         assert!(stated(&zero("x", Value::Unknown, Cmp::Gt), &any));
         assert!(!stated(&zero("x", Value::Unknown, Cmp::Eq), &any));
         assert!(!stated(&zero("cpu_id", Value::Integer, Cmp::Ne), &any));
-        // Named by the request: stated.
-        assert!(stated(
+        // Naming the value asks to show it, not to hide its zeros (root's uid is 0).
+        assert!(!stated(
             &zero("cpu_id", Value::Integer, Cmp::Ne),
             &Intent::read("trace the calls and the cpu_id")
+        ));
+        assert!(!stated(
+            &zero("uid", Value::Integer, Cmp::Ne),
+            &Intent::read("processes that change their UID, with the new user ID")
         ));
     }
 

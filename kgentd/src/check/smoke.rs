@@ -656,7 +656,17 @@ mod tests {
                 .as_deref(),
             Some("kgentdevls")
         );
-        assert_eq!(Intent::read("processes named nginx").process_name, None);
+        assert_eq!(
+            Intent::read("processes named nginx")
+                .process_name
+                .as_deref(),
+            Some("nginx")
+        );
+        assert_eq!(Intent::read("files named in a config").process_name, None);
+        assert_eq!(
+            Intent::read("tasks named after their parent").process_name,
+            None
+        );
     }
 
     fn obs(lines: &[&str]) -> Observation {

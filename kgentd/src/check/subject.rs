@@ -119,6 +119,14 @@ pub fn check_subject(
 ) -> Check {
     let started = Instant::now();
     let mut problems = idle_filesystem_probes(intent, probes);
+    for c in index.closer_events(intent, probes) {
+        problems.push(format!(
+            "{} is a narrower event than the request describes ({} of its name is not in the request): {} is the event the request's words name",
+            c.probe,
+            c.extra.join(", "),
+            c.sibling
+        ));
+    }
     let mut covered = Vec::new();
     let shown = if probes.is_empty() {
         "none".to_owned()

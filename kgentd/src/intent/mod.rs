@@ -346,7 +346,12 @@ impl Intent {
                 .get(&Extract::ProcessNameFilter)
                 .and_then(|re| re.captures(text))
                 .and_then(|c| c.iter().skip(1).flatten().next())
-                .map(|m| m.as_str().to_owned()),
+                .map(|m| m.as_str().to_owned())
+                .filter(|name| {
+                    let lower = name.to_ascii_lowercase();
+                    (3..=15).contains(&name.len())
+                        && !v.list(List::NotSubjects).iter().any(|w| *w == lower)
+                }),
             time_unit,
             threshold: threshold(v, &ascii_lower),
             period_s: period(v, &ascii_lower),

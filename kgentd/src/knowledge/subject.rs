@@ -130,6 +130,18 @@ type Phrase = (
     bool,
 );
 
+/// A probe of a program with a sibling event that names the request's subject more closely
+/// (see [`SubjectIndex::closer_events`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloserEvent {
+    /// The program's probe, `tracepoint:system:event`.
+    pub probe: String,
+    /// The sibling, `tracepoint:system:event`.
+    pub sibling: String,
+    /// The words of the probe's event that the sibling's lacks and the request does not say.
+    pub extra: Vec<String>,
+}
+
 /// The words of every attach point a program can use here.
 pub struct SubjectIndex {
     docs: Vec<(String, Words)>,
@@ -348,6 +360,69 @@ impl SubjectIndex {
             });
         }
         known.into_iter().map(phrase).fold(0.0, f32::max)
+    }
+
+    /// Tracepoints of the program that a sibling of theirs names more closely: an event of the
+    /// same system whose name's words are a part of the program's event's words, each word the
+    /// request does not say among the rest. "when the kernel wakes up a task" answered at
+    /// `sched:sched_wakeup_new` (new tasks only), while `sched:sched_wakeup` is exactly what
+    /// it says; "CPU frequency changes" at `power:cpu_frequency_limits`, not
+    /// `power:cpu_frequency`. Extra words that mark a phase of one operation (`_entry`,
+    /// `_exit`, `_start`, `_done`) do not make another event, and a program that also uses the
+    /// sibling is not judged. Host data only: the names tracefs lists.
+    pub fn closer_events(&self, intent: &Intent, probes: &[String]) -> Vec<CloserEvent> {
+        const PHASES: [&str; 12] = [
+            "entry", "exit", "enter", "start", "end", "begin", "done", "return", "ret", "result",
+            "complete", "finish",
+        ];
+        let said: Vec<String> = bm25::terms(intent.text());
+        let named = |word: &str| {
+            bm25::terms(word)
+                .iter()
+                .any(|t| said.iter().any(|r| same_word(r, t)))
+        };
+        let used: Vec<String> = probes
+            .iter()
+            .map(|p| match p.split_once(':') {
+                Some(("t", rest)) => format!("tracepoint:{rest}"),
+                _ => p.clone(),
+            })
+            .collect();
+        let mut out = Vec::new();
+        for probe in &used {
+            let Some((system, event)) = probe
+                .strip_prefix("tracepoint:")
+                .and_then(|t| t.split_once(':'))
+            else {
+                continue;
+            };
+            if event.contains('*') || !self.by_name.contains_key(probe) {
+                continue;
+            }
+            let words: BTreeSet<&str> = event.split('_').filter(|w| !w.is_empty()).collect();
+            let own: BTreeSet<&str> = system.split('_').collect();
+            for (name, _) in self.docs.iter().filter(|(n, _)| in_system(n, system)) {
+                let Some(sibling) = name.rsplit(':').next() else {
+                    continue;
+                };
+                let theirs: BTreeSet<&str> = sibling.split('_').filter(|w| !w.is_empty()).collect();
+                if theirs.len() >= words.len() || !theirs.is_subset(&words) || used.contains(name) {
+                    continue;
+                }
+                let extra: Vec<&str> = words.difference(&theirs).copied().collect();
+                let speaks = theirs
+                    .iter()
+                    .any(|w| !own.contains(w) && !["sys", "enter", "exit"].contains(w) && named(w));
+                if speaks && !extra.iter().any(|w| PHASES.contains(w) || named(w)) {
+                    out.push(CloserEvent {
+                        probe: probe.clone(),
+                        sibling: name.clone(),
+                        extra: extra.iter().map(|w| w.to_string()).collect(),
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// Whether one of a program's probes covers a subject, with the best share it reaches.
