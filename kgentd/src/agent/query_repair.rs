@@ -357,6 +357,7 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         Concept::Duration,
         Concept::Histogram,
         Concept::Sum,
+        Concept::Average,
         Concept::Size,
         Concept::ReturnValue,
     ];
@@ -416,6 +417,34 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
                 }
                 !drop
             });
+        }
+    }
+    // "The average latency" answered with its histogram or its sum: avg() of the same value
+    // (bpftrace(8) avg()), unless the request also asks for that shape.
+    if intent.asks(Concept::Average)
+        && !q
+            .select
+            .iter()
+            .any(|it| matches!(it, Item::Agg(Agg::Avg, _)))
+    {
+        for it in q.select.iter_mut() {
+            let asked = |a: &Agg| match a {
+                Agg::Hist => intent.asks(Concept::Histogram),
+                Agg::Sum => intent.asks(Concept::Sum),
+                _ => true,
+            };
+            if let Item::Agg(agg, Some(value)) = it {
+                if !asked(agg) {
+                    notes.push(format!(
+                        "the request asks for an average: avg({}) instead of {}({})",
+                        show(value),
+                        agg.name(),
+                        show(value)
+                    ));
+                    *agg = Agg::Avg;
+                    break;
+                }
+            }
         }
     }
     let mut terms = Vec::new();
@@ -1636,6 +1665,30 @@ mod tests {
             normalize(&mut q, request);
             assert_eq!(q.select, before.select, "{request}");
         }
+    }
+
+    #[test]
+    fn an_average_asked_for_is_avg_not_a_histogram() {
+        let query =
+            "SELECT comm, hist(duration_us) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm";
+        let mut q = parse(query).expect("parses");
+        let notes = normalize(&mut q, "mean fsync latency for each program, in us");
+        assert!(
+            q.select.contains(&Item::Agg(
+                Agg::Avg,
+                Some(Expr::Term(Term::Duration(crate::query::TimeUnit::Us)))
+            )),
+            "{:?}",
+            q.select
+        );
+        assert!(notes.iter().any(|n| n.contains("average")), "{notes:?}");
+        // Both asked: the histogram stays.
+        let mut q = parse(query).expect("parses");
+        normalize(&mut q, "a histogram of fsync latency and its average");
+        assert!(q
+            .select
+            .iter()
+            .any(|i| matches!(i, Item::Agg(Agg::Hist, _))));
     }
 
     #[test]

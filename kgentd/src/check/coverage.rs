@@ -80,6 +80,15 @@ const RULES: &[Rule] = &[
         hint: "aggregate with `@name[key] = sum(value)`",
     },
     Rule {
+        what: "an average",
+        asked: Concept::Average,
+        // avg() or stats(), or a sum divided by a count the program keeps itself.
+        code: r"\b(avg|stats)\s*\(|/\s*@\w*(count|calls|n)\b",
+        reported: false,
+        format: None,
+        hint: "aggregate with `@name[key] = avg(value)` (a histogram or a sum is not the average asked for)",
+    },
+    Rule {
         what: "the return value or error code",
         asked: Concept::ReturnValue,
         code: r"args\s*->\s*ret\b|\bretval\b|\bret\b",

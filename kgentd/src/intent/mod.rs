@@ -37,6 +37,8 @@ pub enum Concept {
     Lifetime,
     Histogram,
     Sum,
+    /// The request asks for an average (a mean) of a value: `avg()`, not its histogram.
+    Average,
     ReturnValue,
     Arguments,
     Port,
@@ -114,6 +116,7 @@ impl Concept {
                 | Concept::Lifetime
                 | Concept::Histogram
                 | Concept::Sum
+                | Concept::Average
                 | Concept::ReturnValue
                 | Concept::Arguments
                 | Concept::Port
@@ -148,6 +151,7 @@ impl Concept {
         Concept::Lifetime,
         Concept::Histogram,
         Concept::Sum,
+        Concept::Average,
         Concept::ReturnValue,
         Concept::Arguments,
         Concept::Port,

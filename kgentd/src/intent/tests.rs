@@ -214,6 +214,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "the remote IP of each session",
             "the remote end of each session",
         ),
+        (
+            Average,
+            "the mean wait per disk, and how it averages over a minute",
+            "what the wait per disk means",
+        ),
         (Milliseconds, "time spent in ms", "time spent"),
         (
             Microseconds,
