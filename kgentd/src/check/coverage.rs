@@ -339,6 +339,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = stated_size_unused(intent, &code) {
         missing.push(m);
     }
+    missing.extend(super::shown::tallies_never_shown(source));
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)

@@ -27,6 +27,7 @@ mod addresses;
 pub mod c_program;
 mod coverage;
 pub mod provoked;
+mod shown;
 mod smoke;
 pub mod subject;
 mod symbolic;
