@@ -340,6 +340,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(super::shown::tallies_never_shown(source));
+    missing.extend(named_flags_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)
@@ -352,6 +353,65 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         evidence,
         started.elapsed(),
     )
+}
+
+/// A flag the request names as C writes it (`O_CREAT`), documented for a field of some
+/// syscalls (`specs-db/flags.toml`), that no block of the program on one of those syscalls
+/// tests: "opens with O_CREAT" answered at creat(2) alone, or at openat(2) without looking at
+/// its flags. A bit test is `FIELD & MASK` with the mask written in decimal, hex or octal.
+fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let blocks = probe_blocks(source);
+    for name in &intent.constants {
+        let defs: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
+            .iter()
+            .filter(|f| f.name == *name)
+            .collect();
+        let Some(first) = defs.first() else {
+            continue;
+        };
+        let tested = defs.iter().any(|f| {
+            let masks = [
+                f.mask.to_string(),
+                format!("0x{:x}", f.mask),
+                format!("0{:o}", f.mask),
+            ];
+            let field = format!("args->{}", f.field);
+            blocks.iter().any(|b| {
+                let on = b.probes.iter().any(|p| {
+                    f.probes.iter().any(|fp| {
+                        p.target == *fp || p.target == fp.replace(":sys_enter_", ":sys_exit_")
+                    })
+                });
+                let text = format!(
+                    "{} {}",
+                    b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+                    b.body
+                )
+                .replace(' ', "");
+                on && text.contains(&field.replace(' ', ""))
+                    && masks.iter().any(|m| {
+                        text.to_ascii_lowercase().contains(&format!("&{m}"))
+                            || text.contains(&format!("&({m})"))
+                    })
+            })
+        });
+        if !tested {
+            let probes: Vec<String> = defs
+                .iter()
+                .flat_map(|f| f.probes.iter().map(|p| format!("tracepoint:{p}")))
+                .collect();
+            out.push(format!(
+                "the request names {name}, a bit of `args->{}` at {} ({}), but no block of the program there tests it: filter with `args->{} & 0x{:x}`",
+                first.field,
+                probes.join(", "),
+                first.source.split(':').next().unwrap_or(""),
+                first.field,
+                first.mask
+            ));
+        }
+    }
+    out
 }
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
@@ -1426,6 +1486,19 @@ mod tests {
             "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
         )
         .passed());
+    }
+
+    #[test]
+    fn a_flag_named_as_c_writes_it_is_tested_where_the_call_has_it() {
+        let ask = "who opens files with O_TRUNC, and which files";
+        let creat_only = "tracepoint:syscalls:sys_enter_creat { printf(\"%s %s\\n\", comm, str(args->pathname)); }";
+        assert!(!passes(ask, creat_only));
+        let untested = "tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args->filename)); }";
+        assert!(!passes(ask, untested));
+        let tested = "tracepoint:syscalls:sys_enter_openat /(args->flags & 512) != 0/ { printf(\"%s %s\\n\", comm, str(args->filename)); }";
+        assert!(passes(ask, tested));
+        let octal = "tracepoint:syscalls:sys_enter_openat { if (args->flags & 01000) { printf(\"%s %s\\n\", comm, str(args->filename)); } }";
+        assert!(passes(ask, octal));
     }
 
     #[test]
