@@ -335,6 +335,15 @@ fn kgentd_intent_refuses_a_neighbouring_tcp_event_for_outgoing_connections() {
         "tracepoint:tcp:tcp_probe { printf(\"%d\\n\", args->sport); }",
     );
     assert_eq!(code, Some(1), "{out}");
+    // "New connections", either way: a state change or connect/accept, not tcp_probe.
+    let new_ones = "every new tcp connection my services make, with the peer port";
+    let (code, out) = judge_with_intent(
+        new_ones,
+        "tracepoint:tcp:tcp_probe { printf(\"%s %d\\n\", comm, args->dport); }",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out) = judge_with_intent(new_ones, state_change);
+    assert_eq!(code, Some(0), "{out}");
 }
 
 /// An event of the same tracefs system whose name is part of the program's event's name, and
