@@ -257,9 +257,9 @@ async fn history_keeps_every_prompt_reply_and_check() {
     let kinds = |k: &str| rec.transcript.iter().filter(|e| e.kind == k).count();
     assert_eq!(kinds("prompt"), 2);
     assert_eq!(kinds("reply"), 2);
-    // Policy, catalog, coverage and load for the bad candidate; the same, the symbolic verdict
-    // and a smoke run for the good one.
-    assert_eq!(kinds("check"), 10);
+    // Policy, catalog, coverage, subject and load for the bad candidate; the same, the
+    // symbolic verdict and a smoke run for the good one.
+    assert_eq!(kinds("check"), 12);
     // The catalog explains args->ret on an enter probe.
     assert!(rec
         .transcript

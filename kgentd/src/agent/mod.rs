@@ -175,16 +175,16 @@ impl Agent {
         source: &str,
         role: crate::config::Role,
     ) -> Vec<Check> {
+        // Always run: with no subject held it still judges what host data alone can tell (a
+        // narrower sibling event, an unmounted filesystem's tracepoints).
         let subject = |probes: Vec<String>, comms: Vec<String>| {
-            (self.config.subject_check || !subjects.is_empty()).then(|| {
-                check::subject::check_subject(
-                    &self.knowledge.subject_index,
-                    subjects,
-                    intent,
-                    &probes,
-                    &comms,
-                )
-            })
+            Some(check::subject::check_subject(
+                &self.knowledge.subject_index,
+                subjects,
+                intent,
+                &probes,
+                &comms,
+            ))
         };
         match target {
             ProgramTarget::Bpftrace => {
