@@ -667,3 +667,11 @@ fn a_stated_period_is_read_in_seconds() {
     // A sampling frequency is no output period.
     assert!(!read("profile the machine at 49 times a second").asks(Concept::Periodic));
 }
+
+#[test]
+fn a_task_being_acted_on_is_the_target_and_one_being_created_is_not() {
+    assert!(read("renice calls, with the pid being reprioritised").asks(Concept::TargetTask));
+    assert!(read("show the threads being traced by each debugger").asks(Concept::TargetTask));
+    assert!(!read("show the processes being spawned by cron").asks(Concept::TargetTask));
+    assert!(!read("show the pid of each process as it runs").asks(Concept::TargetTask));
+}
