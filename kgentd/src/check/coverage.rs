@@ -105,6 +105,14 @@ const RULES: &[Rule] = &[
         hint: "print `join(args->argv)` in tracepoint:syscalls:sys_enter_execve",
     },
     Rule {
+        what: "the command line",
+        asked: Concept::CommandLine,
+        code: r"\bargv\b|\bjoin\s*\(|\bargs\s*->\s*args\b|\bcmdline\b",
+        reported: true,
+        format: None,
+        hint: "print `join(args->argv)` in tracepoint:syscalls:sys_enter_execve (sched_process_exec has only the filename)",
+    },
+    Rule {
         what: "a port number",
         asked: Concept::Port,
         // A port field, or the two bytes at offset 2 of a sockaddr_in/in6 swapped to host order.
@@ -273,12 +281,15 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
             && creates_processes_only(host, source)
             && OWN.is_match(view);
         // "Arguments" are a program's argv where a program starts (execve(2)); of any other
-        // call they are its parameters, which the event's fields carry.
+        // call they are its parameters, which the event's fields carry. Likewise a command line.
         static PARAMETER: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"args\s*(->|\.)\s*\w+|\barg\d\b").expect("static regex"));
-        let call_parameters = rule.asked == Concept::Arguments
+        let call_parameters = (rule.asked == Concept::Arguments
             && !attaches_to_exec(source)
-            && PARAMETER.is_match(view);
+            && PARAMETER.is_match(view))
+            // A command line is argv where a program starts; elsewhere ("typed into bash":
+            // readline's result) it is what the event carries, for the subject check to judge.
+            || (rule.asked == Concept::CommandLine && !attaches_to_exec(source));
         let in_code = c.code.is_match(view) || exit_status || parent_runs || call_parameters;
         let in_format = c.format.as_ref().is_some_and(|f| f.is_match(&formats));
         if !in_code && !in_format {
@@ -1486,6 +1497,19 @@ mod tests {
             "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
         )
         .passed());
+    }
+
+    #[test]
+    fn a_command_line_where_programs_start_is_their_argv() {
+        let ask = "log each program launched, with its whole command line";
+        assert!(!passes(
+            ask,
+            "tracepoint:sched:sched_process_exec { printf(\"%s %d\\n\", comm, pid); }"
+        ));
+        assert!(passes(
+            ask,
+            "tracepoint:syscalls:sys_enter_execve { printf(\"%s %s\\n\", comm, join(args->argv)); }"
+        ));
     }
 
     #[test]
