@@ -337,6 +337,34 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
                 .into(),
         );
     }
+    // "How long each fsync call takes" answered with a histogram: each event is asked for, so
+    // each event prints its line with the aggregated values (bpftrace(8): printf per event).
+    if intent.wants_lines() && q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
+        let mut shown = Vec::new();
+        let mut select = Vec::new();
+        for it in std::mem::take(&mut q.select) {
+            match it {
+                Item::Agg(agg, Some(value)) => {
+                    shown.push(format!("{}({})", agg.name(), show(&value)));
+                    let value = Item::Value(value);
+                    if !select.contains(&value) {
+                        select.push(value);
+                    }
+                }
+                Item::Agg(agg, None) => shown.push(format!("{}()", agg.name())),
+                value => {
+                    if !select.contains(&value) {
+                        select.push(value);
+                    }
+                }
+            }
+        }
+        q.select = select;
+        notes.push(format!(
+            "the request asks for each event: a line per event instead of {}",
+            shown.join(", ")
+        ));
+    }
     // GROUP BY without an aggregate groups nothing: every event prints a line anyway. Its keys
     // are values to print, which (unlike keys) each event prints where it has them: a key
     // only some FROM events have would leave the others out (setuid's `uid`, setreuid's `ruid`).
@@ -1665,6 +1693,35 @@ mod tests {
             normalize(&mut q, request);
             assert_eq!(q.select, before.select, "{request}");
         }
+    }
+
+    #[test]
+    fn each_event_asked_for_prints_a_line_not_a_tally() {
+        let mut q = parse("SELECT comm, hist(duration_ms) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm, pid").expect("parses");
+        let notes = normalize(
+            &mut q,
+            "print how long each fsync() call takes in ms, with the program",
+        );
+        assert!(
+            !q.select.iter().any(|i| matches!(i, Item::Agg(..))) && q.group_by.is_empty(),
+            "{:?} by {:?}",
+            q.select,
+            q.group_by
+        );
+        assert!(q.select.contains(&Item::Value(Expr::Term(Term::Duration(
+            crate::query::TimeUnit::Ms
+        )))));
+        assert!(notes.iter().any(|n| n.contains("each event")), "{notes:?}");
+        // A histogram asked for stays.
+        let mut q = parse(
+            "SELECT comm, hist(duration_ms) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm",
+        )
+        .expect("parses");
+        normalize(&mut q, "a histogram of how long each fsync() call takes");
+        assert!(q
+            .select
+            .iter()
+            .any(|i| matches!(i, Item::Agg(Agg::Hist, _))));
     }
 
     #[test]

@@ -351,6 +351,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(super::shown::tallies_never_shown(source));
+    if let Some(m) = super::shown::lines_not_printed(intent, source) {
+        missing.push(m);
+    }
     missing.extend(named_flags_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {

@@ -39,6 +39,9 @@ pub enum Concept {
     Sum,
     /// The request asks for an average (a mean) of a value: `avg()`, not its histogram.
     Average,
+    /// The request speaks of each event on its own ("each fsync call", "every time",
+    /// "whenever"): see [`Intent::wants_lines`].
+    EachEvent,
     ReturnValue,
     Arguments,
     Port,
@@ -117,6 +120,7 @@ impl Concept {
                 | Concept::Histogram
                 | Concept::Sum
                 | Concept::Average
+                | Concept::EachEvent
                 | Concept::ReturnValue
                 | Concept::Arguments
                 | Concept::Port
@@ -152,6 +156,7 @@ impl Concept {
         Concept::Histogram,
         Concept::Sum,
         Concept::Average,
+        Concept::EachEvent,
         Concept::ReturnValue,
         Concept::Arguments,
         Concept::Port,
@@ -381,6 +386,35 @@ impl Intent {
     /// The request as typed.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// A line per event, not a tally: the request speaks of each event ([`Concept::EachEvent`])
+    /// and of no aggregate — no count, histogram, sum, average or figures per interval, and no
+    /// word that asks for one ("summarize", "distribution", "total", "top").
+    pub fn wants_lines(&self) -> bool {
+        const AGGREGATE_WORDS: [&str; 10] = [
+            "summarize",
+            "summarise",
+            "summary",
+            "distribution",
+            "statistics",
+            "stats",
+            "total",
+            "totals",
+            "top",
+            "tally",
+        ];
+        self.asks(Concept::EachEvent)
+            && ![
+                Concept::Counting,
+                Concept::Histogram,
+                Concept::Sum,
+                Concept::Average,
+                Concept::Periodic,
+            ]
+            .iter()
+            .any(|c| self.asks(*c))
+            && !AGGREGATE_WORDS.iter().any(|w| self.names_word(w))
     }
 
     pub fn asks(&self, c: Concept) -> bool {

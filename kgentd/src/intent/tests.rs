@@ -219,6 +219,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "the mean wait per disk, and how it averages over a minute",
             "what the wait per disk means",
         ),
+        (
+            EachEvent,
+            "the latency of each chown() call",
+            "the latency of chown() calls per call type",
+        ),
         (Milliseconds, "time spent in ms", "time spent"),
         (
             Microseconds,
@@ -674,4 +679,14 @@ fn a_task_being_acted_on_is_the_target_and_one_being_created_is_not() {
     assert!(read("show the threads being traced by each debugger").asks(Concept::TargetTask));
     assert!(!read("show the processes being spawned by cron").asks(Concept::TargetTask));
     assert!(!read("show the pid of each process as it runs").asks(Concept::TargetTask));
+}
+
+#[test]
+fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
+    assert!(read("print how long each fsync() call takes, with the program").wants_lines());
+    assert!(read("tell me whenever a file is chmod-ed").wants_lines());
+    assert!(!read("a histogram of how long each fsync() call takes").wants_lines());
+    assert!(!read("summarize how long each fsync() call takes").wants_lines());
+    assert!(!read("count every time a file is chmod-ed").wants_lines());
+    assert!(!read("fsync latency by program").wants_lines());
 }
