@@ -114,8 +114,13 @@ pub fn why_unstated(test: &Test) -> &'static str {
 /// - a bit test of a documented flag (`specs-db/flags.toml`) when the request speaks of what
 ///   the flag means or states its value; naming the field is not enough;
 /// - CLONE_THREAD (0x10000) when the request asks for new threads: only that flag tells a
-///   thread from a process (clone(2)).
+///   thread from a process (clone(2));
+/// - a field compared with a value of `specs-db/values.toml` the request speaks of in words
+///   ("preempted" states `prev_state == 0`).
 pub fn stated(test: &Test, intent: &Intent) -> bool {
+    if named_value(test, intent) {
+        return true;
+    }
     match test.shape {
         Shape::StringMatch => return test.strings.iter().all(|s| string_stated(s, intent)),
         // An address family test (AF_INET 2, AF_INET6 10: ip(7), ipv6(7)) where the request
@@ -137,6 +142,16 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
         _ => false,
     };
     named || zero || literals_stated(test, intent)
+}
+
+/// A field compared with a value `specs-db/values.toml` documents, which the request speaks of
+/// ("preempted": `prev_state == 0`).
+fn named_value(test: &Test, intent: &Intent) -> bool {
+    crate::knowledge::values::shipped().iter().any(|v| {
+        test.fields.contains(&v.field.as_str())
+            && test.ints.contains(&i128::from(v.value))
+            && v.words.iter().any(|w| intent.uses_word(w))
+    })
 }
 
 /// The request names IPv4 and IPv6 both ("over IPv4 or IPv6", "v4 and v6 alike").
@@ -249,6 +264,19 @@ mod tests {
         assert!(stated(
             &bits,
             &Intent::read("chmods with their new status bits")
+        ));
+    }
+
+    #[test]
+    fn a_named_value_spoken_of_is_stated() {
+        let running = zero("prev_state", Value::Integer, Cmp::Eq);
+        assert!(stated(
+            &running,
+            &Intent::read("how often is each task preempted")
+        ));
+        assert!(!stated(
+            &running,
+            &Intent::read("how often is each task switched out")
         ));
     }
 

@@ -355,6 +355,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_flags_untested(intent, source));
+    missing.extend(named_values_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)
@@ -367,6 +368,44 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         evidence,
         started.elapsed(),
     )
+}
+
+/// A value of a field of the program's tracepoint that the request speaks of in words
+/// (`specs-db/values.toml`: "preempted" is `prev_state == 0`, TASK_RUNNING, at
+/// `sched:sched_switch`), which the block on that tracepoint never compares the field with:
+/// every switch counted where the preempted ones were asked for.
+fn named_values_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in probe_blocks(source) {
+        let text = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            for v in crate::knowledge::values::asked_at(intent, &p.target) {
+                let field = regex::escape(&v.field);
+                let value = v.value;
+                let compared = Regex::new(&format!(
+                    r"args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)\s*{value}\b|\b{value}\s*(==|!=|<=|>=|<|>)\s*args\s*->\s*{field}\b|!\s*args\s*->\s*{field}\b"
+                ))
+                .is_ok_and(|re| re.is_match(&text));
+                if !compared {
+                    out.push(format!(
+                        "the request speaks of {} ({}), which {} reports as `args->{} == {}`, but the program never tests it there",
+                        v.words.first().map_or("", String::as_str),
+                        v.name,
+                        p.target,
+                        v.field,
+                        v.value
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A flag the request names as C writes it (`O_CREAT`), documented for a field of some

@@ -20,6 +20,7 @@ pub mod subject;
 pub mod subsystems;
 pub mod syscall_man;
 pub mod tracepoint_docs;
+pub mod values;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

@@ -1,0 +1,74 @@
+//! Named values of tracepoint fields (`specs-db/values.toml`) that a request asks for in words:
+//! "preempted" is `prev_state == TASK_RUNNING` at `sched:sched_switch`. A program on such a
+//! tracepoint answering a request that speaks of the value must test the field against it.
+use serde::Deserialize;
+
+use crate::intent::Intent;
+
+/// The shipped file.
+pub const VALUES: &str = include_str!("../../../specs-db/values.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedValue {
+    /// Tracepoint targets (`sched:sched_switch`) whose `field` holds the value.
+    pub probes: Vec<String>,
+    pub field: String,
+    pub value: i64,
+    /// The kernel's constant (`TASK_RUNNING`).
+    pub name: String,
+    /// Words of a request that ask for it.
+    pub words: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValueFile {
+    value: Vec<NamedValue>,
+}
+
+/// Every documented value (none when the file does not parse: a test says so).
+pub fn shipped() -> &'static [NamedValue] {
+    static FILE: std::sync::LazyLock<Vec<NamedValue>> = std::sync::LazyLock::new(|| {
+        toml::from_str::<ValueFile>(VALUES)
+            .map(|f| f.value)
+            .unwrap_or_default()
+    });
+    &FILE
+}
+
+/// The values the request speaks of at the tracepoint `target` (`sched:sched_switch`).
+pub fn asked_at<'a>(intent: &Intent, target: &str) -> Vec<&'a NamedValue> {
+    shipped()
+        .iter()
+        .filter(|v| v.probes.iter().any(|p| p == target))
+        .filter(|v| v.words.iter().any(|w| intent.uses_word(w)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_parses_and_names_its_source() {
+        let values = shipped();
+        assert!(values.len() >= 2, "{} values", values.len());
+        for v in values {
+            assert!(!v.words.is_empty() && !v.source.is_empty(), "{}", v.name);
+        }
+    }
+
+    #[test]
+    fn a_value_is_asked_for_in_words_of_its_meaning_at_its_event() {
+        let preempted = Intent::read("which programs get preempted most often");
+        assert_eq!(
+            asked_at(&preempted, "sched:sched_switch")[0].name,
+            "TASK_RUNNING"
+        );
+        assert!(asked_at(&preempted, "sched:sched_wakeup").is_empty());
+        let any = Intent::read("which programs are switched out most often");
+        assert!(asked_at(&any, "sched:sched_switch").is_empty());
+    }
+}
