@@ -690,3 +690,14 @@ fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
     assert!(!read("count every time a file is chmod-ed").wants_lines());
     assert!(!read("fsync latency by program").wants_lines());
 }
+
+#[test]
+fn an_established_connection_is_a_tcp_state_change() {
+    let i = read("print each tcp session once it is established");
+    let s = i
+        .subjects
+        .iter()
+        .find(|s| s.word == "established")
+        .expect("a subject");
+    assert!(s.kernel.iter().any(|k| k == "inet_sock_set_state"), "{s:?}");
+}
