@@ -1717,7 +1717,7 @@ mod tests {
             "SELECT comm, hist(duration_ms) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY comm",
         )
         .expect("parses");
-        normalize(&mut q, "a histogram of how long each fsync() call takes");
+        normalize(&mut q, "a histogram: the time each fsync() call takes");
         assert!(q
             .select
             .iter()

@@ -91,7 +91,7 @@ mod tests {
         assert!(lines_not_printed(&ask, tally).is_some());
         let lines = "tracepoint:syscalls:sys_enter_fsync { @s[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_fsync /@s[tid]/ { printf(\"%s %d\\n\", comm, (nsecs - @s[tid]) / 1000000); delete(@s[tid]); }";
         assert!(lines_not_printed(&ask, lines).is_none());
-        let histogram = Intent::read("a histogram of how long each fsync() call takes");
+        let histogram = Intent::read("a histogram: the time each fsync() call takes");
         assert!(lines_not_printed(&histogram, tally).is_none());
     }
 

@@ -685,7 +685,7 @@ fn a_task_being_acted_on_is_the_target_and_one_being_created_is_not() {
 fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
     assert!(read("print how long each fsync() call takes, with the program").wants_lines());
     assert!(read("tell me whenever a file is chmod-ed").wants_lines());
-    assert!(!read("a histogram of how long each fsync() call takes").wants_lines());
+    assert!(!read("a histogram: the time each fsync() call takes").wants_lines());
     assert!(!read("summarize how long each fsync() call takes").wants_lines());
     assert!(!read("count every time a file is chmod-ed").wants_lines());
     assert!(!read("fsync latency by program").wants_lines());
