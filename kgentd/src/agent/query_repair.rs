@@ -394,6 +394,20 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         e.terms(&mut terms);
         terms.iter().any(|t| matches!(t, Term::Duration(_)))
     };
+    // A count per process keyed also by a duration splits the tally by latency, which no word
+    // of a request that asks no measure speaks of.
+    if intent.asks(Concept::Counting) && !measures.iter().any(|c| intent.asks(*c)) {
+        q.group_by.retain(|k| {
+            let drop = timed(k);
+            if drop {
+                notes.push(format!(
+                    "{} is not a GROUP BY key: the request counts, and asks for no duration",
+                    show(k)
+                ));
+            }
+            !drop
+        });
+    }
     if intent.asks(Concept::Counting) && !measures.iter().any(|c| intent.asks(*c)) {
         let before = q.select.len();
         let mut replaced = Vec::new();
@@ -1693,6 +1707,17 @@ mod tests {
             normalize(&mut q, request);
             assert_eq!(q.select, before.select, "{request}");
         }
+    }
+
+    #[test]
+    fn a_count_is_not_keyed_by_a_duration_nobody_asked_for() {
+        let mut q = parse("SELECT comm, count() FROM tracepoint:syscalls:sys_enter_futex GROUP BY comm, duration_ms").expect("parses");
+        let notes = normalize(
+            &mut q,
+            "tally futex() calls for each program, once a second",
+        );
+        assert_eq!(keys_of(&q), vec!["comm".to_owned()], "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("no duration")), "{notes:?}");
     }
 
     #[test]
