@@ -376,6 +376,9 @@ fn kgentd_intent_refuses_a_narrower_sibling_event() {
     assert!(!out.contains("narrower event"), "{out}");
     let (_, out) = judge_with_intent("list each task the scheduler wakes, by name", wakeup_new);
     assert!(out.contains("tracepoint:sched:sched_wakeup is"), "{out}");
+    // An irregular form of the verb ("woken", specs-db/word-forms.toml) speaks of it too.
+    let (_, out) = judge_with_intent("which tasks got woken, and their pid", wakeup_new);
+    assert!(out.contains("tracepoint:sched:sched_wakeup is"), "{out}");
 }
 
 #[test]

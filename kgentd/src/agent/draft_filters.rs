@@ -193,9 +193,7 @@ fn flag_test<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Tes
             literal(a),
             b.bare().args_field(),
         ) {
-            (Some(f), Some(Expr::Int(m)), _, _) | (_, _, Some(Expr::Int(m)), Some(f)) => {
-                Some((f, *m))
-            }
+            (Some(f), Some(Lit::Int(m)), _, _) | (_, _, Some(Lit::Int(m)), Some(f)) => Some((f, m)),
             _ => None,
         }
     };
@@ -209,9 +207,9 @@ fn flag_test<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Tes
             // Only a test that requires the flag narrows to what the flag means; one that
             // leaves it out (`== 0`: files, not directories) keeps the common case.
             let requires = match lit {
-                Expr::Int(0) => *op == Op::Ne,
-                Expr::Int(n) => *op == Op::Eq && *n == mask,
-                _ => false,
+                Lit::Int(0) => *op == Op::Ne,
+                Lit::Int(n) => *op == Op::Eq && n == mask,
+                Lit::Str(_) => false,
             };
             if !requires {
                 return None;
@@ -231,9 +229,21 @@ fn flag_test<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Tes
     })
 }
 
-fn literal(n: &Node) -> Option<&Expr> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lit<'a> {
+    Int(i128),
+    Str(&'a str),
+}
+
+/// A literal number (`-1` included: a negated literal is one) or string.
+fn literal(n: &Node) -> Option<Lit<'_>> {
     match &n.bare().expr {
-        e @ (Expr::Int(_) | Expr::Str(_)) => Some(e),
+        Expr::Int(i) => Some(Lit::Int(*i)),
+        Expr::Str(s) => Some(Lit::Str(s)),
+        Expr::Prefix(Prefix::Neg, inner) => match inner.bare().expr {
+            Expr::Int(i) => i.checked_neg().map(Lit::Int),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -247,13 +257,23 @@ fn described<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Tes
     if let Some(t) = flag_test(test, fields, intent) {
         return Some(t);
     }
+    // A bare `args` field as a truth value is `field != 0` (bpftrace(8): non-zero is true).
+    if test.bare().args_field().is_some() {
+        let (field, kind) = subject(test, types)?;
+        return Some(Test {
+            fields: field.into_iter().collect(),
+            ints: vec![0],
+            strings: Vec::new(),
+            shape: Shape::Zero(kind, Cmp::Ne),
+        });
+    }
     let Expr::Binary(a, op, b) = &test.expr else {
         return None;
     };
     let cmp = cmp_of(*op)?;
     // `strncmp(…) == 0`: a prefix match.
     for (call, zero) in [(a, b), (b, a)] {
-        if literal(zero) == Some(&Expr::Int(0)) && matches!(cmp, Cmp::Eq | Cmp::Ne) {
+        if literal(zero) == Some(Lit::Int(0)) && matches!(cmp, Cmp::Eq | Cmp::Ne) {
             if let Some(t) = prefix_match(call.bare(), types) {
                 return Some(t);
             }
@@ -268,31 +288,31 @@ fn described<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Tes
     let named = field.is_some_and(|f| fields.named.contains(f));
     let fields: Vec<&str> = field.into_iter().collect();
     Some(match lit {
-        Expr::Int(n) if *n != 0 && named && matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
+        Lit::Int(n) if n != 0 && named && matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
             fields,
-            ints: vec![*n],
+            ints: vec![n],
             strings: Vec::new(),
             shape: Shape::NamedValue,
         },
-        Expr::Str(s) if matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
+        Lit::Str(s) if matches!(cmp, Cmp::Eq | Cmp::Ne) => Test {
             fields,
             ints: Vec::new(),
             strings: vec![s],
             shape: Shape::StringMatch,
         },
-        Expr::Int(0) => Test {
+        Lit::Int(0) => Test {
             fields,
             ints: vec![0],
             strings: Vec::new(),
             shape: Shape::Zero(kind, cmp),
         },
-        Expr::Int(n) => Test {
+        Lit::Int(n) => Test {
             fields,
-            ints: vec![*n],
+            ints: vec![n],
             strings: Vec::new(),
             shape: Shape::Compared(cmp),
         },
-        _ => return None,
+        Lit::Str(_) => return None,
     })
 }
 
@@ -304,12 +324,12 @@ fn prefix_match<'a>(call: &'a Node, types: &BTreeMap<String, FieldType>) -> Opti
     let [x, y, n] = args.as_slice() else {
         return None;
     };
-    if name != "strncmp" || !matches!(literal(n), Some(Expr::Int(_))) {
+    if name != "strncmp" || !matches!(literal(n), Some(Lit::Int(_))) {
         return None;
     }
     let (value, s) = match (literal(x), literal(y)) {
-        (None, Some(Expr::Str(s))) => (x, s),
-        (Some(Expr::Str(s)), None) => (y, s),
+        (None, Some(Lit::Str(s))) => (x, s),
+        (Some(Lit::Str(s)), None) => (y, s),
         _ => return None,
     };
     let (field, _) = subject(value, types)?;
@@ -470,6 +490,21 @@ mod tests {
             let (fixed, notes) = pruned("count the calls", src);
             assert_eq!((fixed.as_str(), notes.len()), (src, 0), "{notes:?}");
         }
+    }
+
+    #[test]
+    fn a_field_as_a_truth_value_is_a_test_against_zero() {
+        // `irq` is an int: `if (args->irq)` hides IRQ 0, which the request does not ask.
+        let src = "tracepoint:irq:irq_handler_entry { if (args->irq) { @[args->irq] = count(); } }";
+        let (fixed, notes) = pruned("count interrupts per IRQ number", src);
+        assert_eq!(
+            fixed,
+            "tracepoint:irq:irq_handler_entry { @[args->irq] = count(); }"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // A pointer as a truth value is a NULL check: structure, it stays.
+        let src = "tracepoint:syscalls:sys_enter_unlinkat /args->pathname/ { @ = count(); }";
+        assert_eq!(pruned("count the calls", src).0, src);
     }
 
     #[test]

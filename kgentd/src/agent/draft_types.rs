@@ -61,8 +61,13 @@ pub enum FieldType {
     Array(Option<usize>),
     /// An array of bytes (`__u8[4]`, `unsigned char[16]`): addresses; its length when known.
     Bytes(Option<usize>),
-    /// An integer; its width in bits when the type name tells it (`int`, `__u16`, `size_t`).
+    /// An integer; its width in bits when the type name tells it (`int`, `__u16`, `u64`).
     Integer(Option<u32>),
+    /// A 64-bit integer whose type says it is a quantity, never an address: signed (`long`,
+    /// `s64`, `loff_t`: a user address is `unsigned long`, as in mmap(2)'s and brk(2)'s
+    /// definitions in include/linux/syscalls.h) or a size, offset, sector or inode number
+    /// (`size_t`, `sector_t`, `ino_t`).
+    Quantity64,
 }
 
 impl FieldType {
@@ -91,6 +96,9 @@ impl FieldType {
             .trim_start_matches("const ")
             .trim_start_matches("volatile ")
             .trim();
+        if QUANTITY_64.contains(&bare) {
+            return FieldType::Quantity64;
+        }
         FieldType::Integer(integer_bits(bare))
     }
 
@@ -108,11 +116,31 @@ impl FieldType {
         match self {
             FieldType::Pointer | FieldType::SockaddrPointer => Value::Pointer,
             t if t.narrow_integer() => Value::Integer,
+            FieldType::Quantity64 => Value::Integer,
             FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString => Value::Integer,
             FieldType::Integer(_) => Value::Unknown,
         }
     }
 }
+
+/// See [`FieldType::Quantity64`].
+const QUANTITY_64: [&str; 15] = [
+    "long",
+    "long int",
+    "long long",
+    "signed long",
+    "s64",
+    "__s64",
+    "ssize_t",
+    "loff_t",
+    "off_t",
+    "size_t",
+    "sector_t",
+    "ino_t",
+    "ktime_t",
+    "time64_t",
+    "blkcnt_t",
+];
 
 /// The width of an integer type name on a 64-bit (LP64) kernel: C's types, the kernel's fixed
 /// widths (include/uapi/asm-generic/int-ll64.h) and its common typedefs (include/linux/types.h).
@@ -624,9 +652,9 @@ impl Fixes<'_> {
         if open && !is_punct(toks.get(last + 1), ")") {
             return None;
         }
-        let FieldType::Integer(_) = b.ty(name)? else {
+        if !matches!(b.ty(name)?, FieldType::Integer(_) | FieldType::Quantity64) {
             return None;
-        };
+        }
         self.edits.replace(t.span.clone(), String::new());
         self.note(format!(
             "args->{name} is an integer, not a pointer: read as it is (the * dereference removed)"
@@ -867,7 +895,9 @@ mod tests {
             FieldType::Integer(Some(16))
         );
         assert_eq!(FieldType::of("pid_t"), FieldType::Integer(Some(32)));
-        assert_eq!(FieldType::of("size_t"), FieldType::Integer(Some(64)));
+        assert_eq!(FieldType::of("size_t"), FieldType::Quantity64);
+        assert_eq!(FieldType::of("long"), FieldType::Quantity64);
+        assert_eq!(FieldType::of("unsigned long"), FieldType::Integer(Some(64)));
         assert_eq!(FieldType::of("enum zone_type"), FieldType::Integer(None));
         assert!(FieldType::of("int").narrow_integer());
         assert!(!FieldType::of("unsigned long").narrow_integer());

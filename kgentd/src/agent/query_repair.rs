@@ -10,7 +10,7 @@ use super::stated;
 use crate::intent::naming::{builtins_named_by, used_by, BUILTIN_WORDS};
 use crate::intent::{Concept, Intent};
 use crate::query::compile::{CompileError, Lack};
-use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term};
+use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term, UnOp};
 
 /// Drops the filter tests the request does not state, and says which (see
 /// [`stated::stated`], the notion free-form drafts share). A small model adds tests of its own
@@ -189,18 +189,25 @@ fn described<'a>(test: &'a Expr, types: &BTreeMap<&str, FieldType>) -> stated::T
     if let Expr::Binary(a, op, b) = test {
         let string = matches!(op, BinOp::Eq | BinOp::Ne)
             && (matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
-        t.shape = match (&**a, cmp(*op), &**b) {
+        t.shape = match (int_of(a), cmp(*op), int_of(b)) {
             _ if string => stated::Shape::StringMatch,
-            (value, Some(c), Expr::Int(0)) => stated::Shape::Zero(value_of(value, types), c),
-            (Expr::Int(0), Some(c), value) => {
-                stated::Shape::Zero(value_of(value, types), c.swapped())
-            }
-            (_, Some(c), Expr::Int(_)) => stated::Shape::Compared(c),
-            (Expr::Int(_), Some(c), _) => stated::Shape::Compared(c.swapped()),
+            (_, Some(c), Some(0)) => stated::Shape::Zero(value_of(a, types), c),
+            (Some(0), Some(c), _) => stated::Shape::Zero(value_of(b, types), c.swapped()),
+            (_, Some(c), Some(_)) => stated::Shape::Compared(c),
+            (Some(_), Some(c), _) => stated::Shape::Compared(c.swapped()),
             _ => stated::Shape::Other,
         };
     }
     t
+}
+
+/// An integer literal, negated ones (`-1`) included.
+fn int_of(e: &Expr) -> Option<i128> {
+    match e {
+        Expr::Int(n) => Some(*n),
+        Expr::Unary(UnOp::Neg, x) => int_of(x)?.checked_neg(),
+        _ => None,
+    }
 }
 
 /// What a query value compared with 0 is: results and builtins by their meaning, fields by
@@ -223,6 +230,7 @@ fn value_of(e: &Expr, types: &BTreeMap<&str, FieldType>) -> stated::Value {
 fn literals<'a>(e: &'a Expr, t: &mut stated::Test<'a>) {
     match e {
         Expr::Int(n) => t.ints.push(*n),
+        Expr::Unary(UnOp::Neg, x) if int_of(x).is_some() => t.ints.extend(int_of(e)),
         Expr::Str(s) => t.strings.push(s),
         Expr::Term(Term::Field(f)) => t.fields.push(f),
         Expr::Term(_) => {}
@@ -716,8 +724,11 @@ pub fn named_fields(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
 /// SELECT values (see `query::compile`).
 pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
     let mut notes = Vec::new();
-    if intent.group_phrases.is_empty() || !q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
+    if !q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
         return notes;
+    }
+    if intent.group_phrases.is_empty() {
+        return ungrouped_field_keys(q, intent, events);
     }
     let not_subjects =
         crate::intent::vocabulary::shipped().list(crate::intent::vocabulary::List::NotSubjects);
@@ -824,6 +835,29 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     q.group_by.retain(|k| !droppable(k));
     q.select
         .retain(|it| !matches!(it, Item::Value(e) if droppable(e)));
+    notes
+}
+
+/// See [`keys`]: a request that groups by nothing ("a histogram of nanosleep latency") keeps no
+/// field key it never names and the kernel does not print by name (`args->rqtp`, a pointer
+/// to the requested time): each would split the one figure asked for into one per value.
+/// Builtin keys (`comm`) stay: "which programs…" asks per program without a grouping phrase.
+fn ungrouped_field_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let words: Vec<&str> = intent.words().collect();
+    let droppable = |k: &Expr| match k {
+        Expr::Term(Term::Field(f)) => {
+            !used_by(f, &words) && !events.iter().any(|e| e.named.iter().any(|n| n == f))
+        }
+        _ => false,
+    };
+    let mut notes = Vec::new();
+    for k in q.group_by.iter().filter(|k| droppable(k)) {
+        notes.push(format!(
+            "{} is not a key: the request groups by nothing, and never names it",
+            show(k)
+        ));
+    }
+    q.group_by.retain(|k| !droppable(k));
     notes
 }
 
@@ -1555,7 +1589,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_left_alone_without_a_grouping_phrase_or_with_one_key() {
+    fn keys_without_a_grouping_phrase_or_with_one_key() {
         let fault = [event(
             "page_fault_user",
             &["address", "ip", "error_code"],
@@ -1563,8 +1597,27 @@ mod tests {
         )];
         let text = "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY comm, args->error_code";
         let mut q = parse(text).unwrap();
-        assert!(keys(&mut q, &Intent::read("count user page faults"), &fault).is_empty());
+        assert!(keys(
+            &mut q,
+            &Intent::read("count user page faults by process and error code"),
+            &fault
+        )
+        .is_empty());
         assert_eq!(q, parse(text).unwrap());
+        // Without a grouping phrase, a field key never named goes; a builtin stays.
+        let mut q = parse(text).unwrap();
+        assert_eq!(
+            keys(&mut q, &Intent::read("count user page faults"), &fault).len(),
+            1
+        );
+        assert_eq!(keys_of(&q), ["comm"]);
+        let mut q = parse(text).unwrap();
+        assert!(keys(
+            &mut q,
+            &Intent::read("count user page faults and their error codes"),
+            &fault
+        )
+        .is_empty());
         // The only key is never dropped.
         let text =
             "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY args->error_code";
@@ -2084,6 +2137,32 @@ mod tests {
         assert!(pruned("renames that returned an error", q).0.is_some());
         let q = "SELECT sum(ret) FROM tracepoint:a:b WHERE ret > 0";
         assert!(pruned("bytes returned by reads", q).0.is_some());
+    }
+
+    #[test]
+    fn a_named_quantity_states_no_test_of_its_own() {
+        // `long length` (truncate(2)): a signed 64-bit quantity, no address, so `!= 0` is a
+        // filter; and `-1` is a literal like any other, not a shape that naming the field states.
+        let mut ev = event("sys_enter_ftruncate", &["fd", "length"], &[]);
+        ev.types.insert("length".into(), FieldType::of("long"));
+        ev.types.insert("fd".into(), FieldType::of("unsigned int"));
+        let mut q = parse(
+            "SELECT comm, args->length FROM tracepoint:syscalls:sys_enter_ftruncate WHERE args->length != 0 AND args->length != -1",
+        )
+        .unwrap();
+        let intent = Intent::read("the files cut short with ftruncate, and the new length");
+        let dropped = prune_filter(&mut q, &intent, &[ev.clone()]);
+        assert_eq!(q.filter, None, "{dropped:?}");
+        assert_eq!(dropped.len(), 2);
+        // An address-wide unsigned field compared with 0 stays a NULL check.
+        ev.types
+            .insert("length".into(), FieldType::of("unsigned long"));
+        let mut q = parse(
+            "SELECT comm FROM tracepoint:syscalls:sys_enter_ftruncate WHERE args->length != 0",
+        )
+        .unwrap();
+        prune_filter(&mut q, &intent, &[ev]);
+        assert!(q.filter.is_some());
     }
 
     #[test]

@@ -47,6 +47,9 @@
 //! - figures per interval asked for ([`Concept::Periodic`]: "per second", "every 5 seconds")
 //!   from a program whose maps print only when it ends: an `interval:s:N` block prints and
 //!   clears each aggregation map (N: the stated period, else 1).
+//! - a stated period ("every 2 seconds") that the program's one printing `interval` block does
+//!   not keep (`interval:s:1`, `interval:ms:500`): the probe becomes `interval:s:N`. A timer
+//!   that prints nothing (one that ends the trace) is no output period and stays.
 //! - the reverse: an `interval` block that only prints and clears (or zeroes) the maps, in a
 //!   program for a request that asks for no figures per interval: it is removed, so the maps
 //!   hold the whole trace and print when it ends (bpftrace(8): maps print at exit; `clear()`
@@ -84,6 +87,8 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     let (repaired, n) = threads_on_newtask(host, intent, &repaired);
     notes.extend(n);
     let (repaired, n) = periodic_prints(intent, &repaired);
+    notes.extend(n);
+    let (repaired, n) = stated_period(intent, &repaired);
     notes.extend(n);
     let (repaired, n) = unasked_resets(intent, &repaired);
     notes.extend(n);
@@ -814,6 +819,60 @@ fn periodic_prints(intent: &Intent, source: &str) -> (String, Vec<String>) {
     )
 }
 
+/// See the module comment: the one printing `interval` block keeps the period the request
+/// states.
+fn stated_period(intent: &Intent, source: &str) -> (String, Vec<String>) {
+    static PRINTS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\b(print|printf|time)\s*\(").expect("static regex")
+    });
+    let unchanged = (source.to_owned(), Vec::new());
+    let Some(period) = intent.period_s else {
+        return unchanged;
+    };
+    let blocks = probe_blocks(source);
+    let printing: Vec<_> = blocks
+        .iter()
+        .filter(|b| {
+            !b.probes.is_empty()
+                && b.probes
+                    .iter()
+                    .all(|p| matches!(p.prefix.as_str(), "interval" | "i"))
+                && PRINTS.is_match(&b.body)
+        })
+        .collect();
+    let [block] = printing.as_slice() else {
+        return unchanged;
+    };
+    let [probe] = block.probes.as_slice() else {
+        return unchanged;
+    };
+    if interval_seconds(&probe.target) == Some(period as f64) {
+        return unchanged;
+    }
+    let mut edits = Edits::default();
+    edits.replace(probe.span.clone(), format!("interval:s:{period}"));
+    (
+        edits.apply(source),
+        vec![format!(
+            "{}:{} became interval:s:{period}: the request asks for figures every {period} s",
+            probe.prefix, probe.target
+        )],
+    )
+}
+
+/// The period of an `interval` probe's target (`s:2`, `ms:500`, `hz:4`), in seconds.
+fn interval_seconds(target: &str) -> Option<f64> {
+    let (unit, n) = target.split_once(':')?;
+    let n: f64 = n.trim().parse().ok()?;
+    match unit {
+        "s" => Some(n),
+        "ms" => Some(n / 1e3),
+        "us" => Some(n / 1e6),
+        "hz" if n > 0.0 => Some(1.0 / n),
+        _ => None,
+    }
+}
+
 /// See the module comment: an `interval` block that only prints and resets the maps, removed
 /// when the request asks for no figures per interval.
 fn unasked_resets(intent: &Intent, source: &str) -> (String, Vec<String>) {
@@ -1356,6 +1415,27 @@ mod tests {
         assert_eq!(
             repair_all(&host(), &Intent::read("fsync calls per second"), &periodic).0,
             periodic
+        );
+    }
+
+    #[test]
+    fn the_stated_period_is_kept() {
+        let counted = "tracepoint:syscalls:sys_enter_mmap { @maps[comm] = count(); }\n";
+        let src = format!("{counted}interval:s:1 {{ print(@maps); clear(@maps); }}\n");
+        let every2 = Intent::read("mmap calls by program, refreshed every 2 seconds");
+        let (fixed, notes) = repair_all(&host(), &every2, &src);
+        assert!(fixed.contains("interval:s:2 {"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let ms = format!("{counted}interval:ms:2000 {{ print(@maps); clear(@maps); }}\n");
+        assert_eq!(repair_all(&host(), &every2, &ms).0, ms);
+        // No period stated, or a timer that only ends the trace: unchanged.
+        let per_second = Intent::read("mmap calls by program per second");
+        assert_eq!(repair_all(&host(), &per_second, &src).0, src);
+        let ends = format!("{src}interval:s:10 {{ exit(); }}\n");
+        let fixed = repair_all(&host(), &every2, &ends).0;
+        assert!(
+            fixed.contains("interval:s:10 { exit(); }") && fixed.contains("interval:s:2 {"),
+            "{fixed}"
         );
     }
 

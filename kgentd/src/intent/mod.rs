@@ -359,7 +359,7 @@ impl Intent {
                 .filter(|name| {
                     let lower = name.to_ascii_lowercase();
                     (3..=15).contains(&name.len())
-                        && !v.list(List::NotSubjects).iter().any(|w| *w == lower)
+                        && !v.list(List::NotSubjects).contains(&lower)
                 }),
             time_unit,
             threshold: threshold(v, &ascii_lower),

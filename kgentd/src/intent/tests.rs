@@ -688,6 +688,8 @@ fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
     assert!(!read("a histogram: the time each fsync() call takes").wants_lines());
     assert!(!read("summarize how long each fsync() call takes").wants_lines());
     assert!(!read("count every time a file is chmod-ed").wants_lines());
+    assert!(read("show every page fault as it happens, with the address").wants_lines());
+    assert!(!read("show every user's total bytes written").wants_lines());
     assert!(!read("fsync latency by program").wants_lines());
 }
 

@@ -41,6 +41,10 @@ fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
         if STOP.contains(&buf.as_str()) {
             continue;
         }
+        if let Some(base) = irregular(buf) {
+            buf.clear();
+            buf.push_str(base);
+        }
         let t = stem(buf);
         if !STOP.contains(&t.as_ref()) {
             f(&t);
@@ -53,6 +57,23 @@ const STOP: &[&str] = &[
     "i", "my", "that", "this", "what", "which", "when", "every", "each", "show", "print", "tell",
     "whenever", "any", "all", "are", "be", "from", "as", "how", "s", "do", "at", "per",
 ];
+
+/// The base form of an irregular verb form ("woken": "wake"), from `specs-db/word-forms.toml`.
+fn irregular(word: &str) -> Option<&'static str> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Forms {
+        #[allow(dead_code)]
+        source: String,
+        irregular: FxHashMap<String, String>,
+    }
+    static FORMS: std::sync::LazyLock<FxHashMap<String, String>> = std::sync::LazyLock::new(|| {
+        toml::from_str::<Forms>(include_str!("../../../specs-db/word-forms.toml"))
+            .map(|f| f.irregular)
+            .unwrap_or_default()
+    });
+    FORMS.get(word).map(String::as_str)
+}
 
 /// The word's Snowball (Porter2) English stem: "cancelled" and "cancel", "created" and
 /// "create", "allocations" and "allocator" meet. Words of three letters or fewer and words with
@@ -173,5 +194,18 @@ mod tests {
         assert_eq!(idx.search("process exits", 1)[0].0, 1);
         assert_eq!(idx.search("unlinkat pathname", 1)[0].0, 2);
         assert!(idx.search("zzz", 3).is_empty());
+    }
+
+    #[test]
+    fn irregular_forms_meet_their_verb() {
+        assert_eq!(terms("tasks woken up"), terms("task wake up"));
+        assert_eq!(terms("bytes written"), terms("bytes write"));
+        assert_eq!(irregular("woken"), Some("wake"));
+        assert_eq!(irregular("bit"), None, "a flag bit is no verb form");
+        let idx = Index::new(vec![
+            "sched sched_waking comm pid target_cpu".into(),
+            "sched sched_switch prev_comm next_comm".into(),
+        ]);
+        assert_eq!(idx.search("which tasks were woken", 1)[0].0, 0);
     }
 }

@@ -24,19 +24,10 @@ pub struct Flag {
     pub source: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FlagFile {
-    flag: Vec<Flag>,
-}
-
 /// Every documented flag (none when the file does not parse: a test says so).
 pub fn shipped() -> &'static [Flag] {
-    static FILE: std::sync::LazyLock<Vec<Flag>> = std::sync::LazyLock::new(|| {
-        toml::from_str::<FlagFile>(FLAGS)
-            .map(|f| f.flag)
-            .unwrap_or_default()
-    });
+    static FILE: std::sync::LazyLock<Vec<Flag>> =
+        std::sync::LazyLock::new(|| super::specs_table::records(FLAGS, "flag"));
     &FILE
 }
 

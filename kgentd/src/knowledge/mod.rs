@@ -16,6 +16,7 @@ pub mod flags;
 pub mod labels;
 pub mod semantic;
 pub mod specs;
+mod specs_table;
 pub mod subject;
 pub mod subsystems;
 pub mod syscall_man;

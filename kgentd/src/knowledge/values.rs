@@ -22,19 +22,10 @@ pub struct NamedValue {
     pub source: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ValueFile {
-    value: Vec<NamedValue>,
-}
-
 /// Every documented value (none when the file does not parse: a test says so).
 pub fn shipped() -> &'static [NamedValue] {
-    static FILE: std::sync::LazyLock<Vec<NamedValue>> = std::sync::LazyLock::new(|| {
-        toml::from_str::<ValueFile>(VALUES)
-            .map(|f| f.value)
-            .unwrap_or_default()
-    });
+    static FILE: std::sync::LazyLock<Vec<NamedValue>> =
+        std::sync::LazyLock::new(|| super::specs_table::records(VALUES, "value"));
     &FILE
 }
 
