@@ -718,7 +718,8 @@ pub fn named_fields(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
 ///   the kernel does not print by name, is dropped when the request groups by something and
 ///   another key is left: it splits the tally in ways no one asked for (page faults counted
 ///   per process *and* per error code). So is a builtin key no request word speaks of
-///   (`comm`, `pid` in a count per CPU; [`BUILTIN_WORDS`]).
+///   (`comm`, `pid` in a count per CPU; [`BUILTIN_WORDS`]); "process name" speaks of `comm`,
+///   not of `pid`.
 ///
 /// Only queries with an aggregate are touched: their keys are the GROUP BY list and the plain
 /// SELECT values (see `query::compile`).
@@ -792,7 +793,16 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     let printed_by_name = |field: &str| events.iter().any(|e| e.named.iter().any(|n| n == field));
     // A builtin key (`comm`, `pid`, `cpu`…) no word of the request speaks of: "context
     // switches per CPU" keyed by cpu, comm and pid split each CPU's count by process.
-    let builtin_said = |b: &str| words.iter().any(|w| builtins_named_by(w).contains(&b));
+    // "Process name" speaks of the name (`comm`), not of the process's ID.
+    let builtin_said = |b: &str| {
+        words.iter().enumerate().any(|(i, w)| {
+            let of_name = matches!(b, "pid" | "tid")
+                && words
+                    .get(i + 1)
+                    .is_some_and(|next| next.starts_with("name"));
+            builtins_named_by(w).contains(&b) && !of_name
+        }) || (matches!(b, "pid" | "tid") && intent.asks(Concept::Pid))
+    };
     let droppable = |k: &Expr| match k {
         Expr::Term(Term::Field(f)) => !used(f) && !printed_by_name(f),
         Expr::Term(Term::Builtin(b)) => {
@@ -1321,6 +1331,23 @@ mod tests {
             &fault,
         );
         assert_eq!(keys_of(&q), ["comm", "args->error_code"]);
+        // "Process name" is the name, not the process ID; "process ID" is.
+        let text =
+            "SELECT avg(args->ret) FROM tracepoint:exceptions:page_fault_user GROUP BY comm, pid";
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("mean fault result for each process name"),
+            &fault,
+        );
+        assert_eq!(keys_of(&q), ["comm"]);
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("mean fault result per process name and PID"),
+            &fault,
+        );
+        assert_eq!(keys_of(&q), ["comm", "pid"]);
         // A plain SELECT value is a key too.
         let send = [event(
             "sys_enter_sendto",

@@ -358,8 +358,7 @@ impl Intent {
                 .map(|m| m.as_str().to_owned())
                 .filter(|name| {
                     let lower = name.to_ascii_lowercase();
-                    (3..=15).contains(&name.len())
-                        && !v.list(List::NotSubjects).contains(&lower)
+                    (3..=15).contains(&name.len()) && !v.list(List::NotSubjects).contains(&lower)
                 }),
             time_unit,
             threshold: threshold(v, &ascii_lower),
