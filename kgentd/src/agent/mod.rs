@@ -442,12 +442,20 @@ impl Agent {
         let mut q =
             query::parse_reply(reply).map_err(|e| format!("the query does not parse: {e}"))?;
         let mut repaired = query_repair::normalize(&mut q, intent);
+        if !crate::knowledge::named_syscalls(&self.host, intent).is_empty() {
+            repaired.extend(query_repair::unnamed_calls(
+                &mut q,
+                intent,
+                &crate::knowledge::mentioned_syscalls(&self.host, intent),
+            ));
+        }
         repaired.extend(query_repair::duration_asked(&mut q, intent));
         repaired.extend(query_repair::span_ends(&mut q, intent));
         let events = event_keys(&self.host, &q.from);
         let (renamed, field_hints) = query_repair::field_names(&mut q, &events);
         repaired.extend(renamed);
         repaired.extend(query_repair::in_bytes(&mut q, intent, &events));
+        repaired.extend(query_repair::acted_on_task(&mut q, intent, &events));
         repaired.extend(query_repair::keys(&mut q, intent, &events));
         repaired.extend(query_repair::named_fields(&mut q, intent, &events));
         let dropped = query_repair::prune_filter(&mut q, intent, &events);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::draft_types::FieldType;
 use super::stated;
-use crate::intent::naming::{builtins_named_by, used_by, BUILTIN_WORDS};
+use crate::intent::naming::{builtins_named_by, used_by, BUILTIN_WORDS, SHAPE_WORDS};
 use crate::intent::{Concept, Intent};
 use crate::query::compile::{CompileError, Lack};
 use crate::query::{show, Agg, BinOp, Expr, Item, Query, Term, UnOp};
@@ -666,6 +666,114 @@ pub struct EventKeys {
     pub types: BTreeMap<String, FieldType>,
 }
 
+/// A request that names its system calls (`named`: each with its variants,
+/// `knowledge::named_syscalls`) whose query also reads syscalls it does not name (`FROM
+/// sys_enter_fchdir, sys_enter_chdir` for "changes directory with fchdir"): the unnamed ones
+/// leave FROM, where a named one stays. Not for requests about system calls in general.
+pub fn unnamed_calls(q: &mut Query, intent: &Intent, named: &[String]) -> Vec<String> {
+    if named.is_empty() || intent.asks(Concept::AllSyscalls) {
+        return Vec::new();
+    }
+    let call = |probe: &str| -> Option<String> {
+        let event = probe
+            .strip_prefix("tracepoint:")
+            .or(probe.strip_prefix("t:"))?
+            .strip_prefix("syscalls:")?;
+        let c = event
+            .strip_prefix("sys_enter_")
+            .or(event.strip_prefix("sys_exit_"))?;
+        (!c.contains('*')).then(|| c.to_owned())
+    };
+    let is_named = |p: &String| call(p).is_some_and(|c| named.contains(&c));
+    let is_unnamed = |p: &String| call(p).is_some_and(|c| !named.contains(&c));
+    if !q.from.iter().any(is_named) || !q.from.iter().any(is_unnamed) {
+        return Vec::new();
+    }
+    let dropped: Vec<String> = q.from.iter().filter(|p| is_unnamed(p)).cloned().collect();
+    q.from.retain(|p| !is_unnamed(p));
+    vec![format!(
+        "{} left FROM: the request names the calls to trace ({}), and not that one",
+        dropped.join(", "),
+        named.join(", ")
+    )]
+}
+
+/// A request about the task acted on ([`Concept::TargetTask`]: "the target PID", "the
+/// process being signalled") whose query shows the task running the probe (`pid`, `comm`)
+/// and not the one the event names: where every FROM event names that task in one field
+/// (`pid` of `syscalls:sys_enter_kill`, kill(2); `pid`/`comm` of `signal:signal_generate`;
+/// their tracefs formats), the builtin becomes that field. Not when the request also asks
+/// for the acting task ([`Concept::ActingTask`]): then both are shown (coverage says so).
+pub fn acted_on_task(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !intent.asks(Concept::TargetTask)
+        || intent.asks(Concept::ActingTask)
+        || events.is_empty()
+        || events.len() != q.from.len()
+    {
+        return notes;
+    }
+    // The one field naming a task's pid (or name) on every FROM event, a parent's aside.
+    let the_field = |of_pid: bool| -> Option<String> {
+        let mut found: Option<String> = None;
+        for e in events {
+            let mut here = e.fields.iter().filter(|f| {
+                let f = f.as_str();
+                let task = if of_pid {
+                    f == "pid" || f == "tgid" || f.ends_with("_pid")
+                } else {
+                    f == "comm" || f.ends_with("_comm")
+                };
+                task && !f.starts_with("parent")
+            });
+            let (Some(f), None) = (here.next(), here.next()) else {
+                return None;
+            };
+            if found.as_ref().is_some_and(|g| g != f) {
+                return None;
+            }
+            found = Some(f.clone());
+        }
+        found
+    };
+    let shown = |q: &Query, t: &Term| {
+        let mut terms = Vec::new();
+        for it in &q.select {
+            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+                e.terms(&mut terms);
+            }
+        }
+        for e in &q.group_by {
+            e.terms(&mut terms);
+        }
+        terms.contains(t)
+    };
+    for (builtin, of_pid) in [("pid", true), ("comm", false)] {
+        let Some(field) = the_field(of_pid) else {
+            continue;
+        };
+        let (own, theirs) = (Term::Builtin(builtin.into()), Term::Field(field.clone()));
+        if !shown(q, &own) || shown(q, &theirs) {
+            continue;
+        }
+        let mut changed = false;
+        for it in &mut q.select {
+            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+                changed |= e.replace_term(&own, &theirs);
+            }
+        }
+        for e in &mut q.group_by {
+            changed |= e.replace_term(&own, &theirs);
+        }
+        if changed {
+            notes.push(format!(
+                "the request is about the task acted on: {builtin} (the task running the probe) → args->{field} (the one the event names)"
+            ));
+        }
+    }
+    notes
+}
+
 /// A field of a FROM event that the request names ("the idle state" → `args->state` of
 /// `power:cpu_idle`; [`crate::intent::naming::names_field`]) and the query never reads is
 /// selected (a key when the query tallies): the coverage check would fail the program for
@@ -728,8 +836,14 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     if !q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
         return notes;
     }
-    if intent.group_phrases.is_empty() {
-        return ungrouped_field_keys(q, intent, events);
+    // "Per second" is an output period, no key.
+    const PERIOD_WORDS: [&str; 6] = ["second", "seconds", "minute", "minutes", "interval", "sec"];
+    let groups_by_something = intent.group_phrases.iter().any(|p| {
+        !p.iter()
+            .all(|w| PERIOD_WORDS.contains(&w.as_str()) || w.parse::<u64>().is_ok())
+    });
+    if !groups_by_something {
+        return ungrouped_keys(q, intent, events);
     }
     let not_subjects =
         crate::intent::vocabulary::shipped().list(crate::intent::vocabulary::List::NotSubjects);
@@ -803,8 +917,10 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
             builtins_named_by(w).contains(&b) && !of_name
         }) || (matches!(b, "pid" | "tid") && intent.asks(Concept::Pid))
     };
+    let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
     let droppable = |k: &Expr| match k {
         Expr::Term(Term::Field(f)) => !used(f) && !printed_by_name(f),
+        Expr::Term(Term::Ret) => !result_asked,
         Expr::Term(Term::Builtin(b)) => {
             BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b) && !builtin_said(b)
         }
@@ -848,26 +964,58 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     notes
 }
 
-/// See [`keys`]: a request that groups by nothing ("a histogram of nanosleep latency") keeps no
-/// field key it never names and the kernel does not print by name (`args->rqtp`, a pointer
-/// to the requested time): each would split the one figure asked for into one per value.
-/// Builtin keys (`comm`) stay: "which programs…" asks per program without a grouping phrase.
-fn ungrouped_field_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
-    let words: Vec<&str> = intent.words().collect();
+/// See [`keys`]: a request that groups by nothing ("a histogram of nanosleep latency",
+/// "context switches per second") keeps no field key it never names and the kernel does not
+/// print by name (`args->rqtp`, a pointer to the requested time), no `ret` unless results are
+/// asked, and no builtin no word of it speaks of (`pid`, `cpu`): each would split the one
+/// figure asked for into one per value. A request with "each", "which" or "who" tallies per
+/// something its words may not spell as a key ("how often each syscall is made": `args->id`):
+/// only `ret` goes then.
+fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    // The report's own words ("the time spent") name no field (`timeout_msecs`).
+    let words: Vec<&str> = intent
+        .words()
+        .filter(|w| {
+            !SHAPE_WORDS
+                .iter()
+                .any(|s| w == s || w.strip_suffix('s') == Some(s))
+        })
+        .collect();
+    let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
+    // "Each syscall", "which files", "who": a tally per something the phrase may not spell
+    // out as a key (`args->id` for "each syscall"); only `ret` goes then.
+    let distributive = intent
+        .words()
+        .any(|w| matches!(w, "each" | "which" | "what" | "who" | "whom" | "whose"));
     let droppable = |k: &Expr| match k {
+        // What each call returned splits a count of calls by value.
+        Expr::Term(Term::Ret) => !result_asked,
+        _ if distributive => false,
         Expr::Term(Term::Field(f)) => {
             !used_by(f, &words) && !events.iter().any(|e| e.named.iter().any(|n| n == f))
+        }
+        Expr::Term(Term::Builtin(b)) => {
+            BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b)
+                && !intent
+                    .words()
+                    .any(|w| builtins_named_by(w).contains(&b.as_str()))
         }
         _ => false,
     };
     let mut notes = Vec::new();
-    for k in q.group_by.iter().filter(|k| droppable(k)) {
+    let values = q.select.iter().filter_map(|it| match it {
+        Item::Value(e) => Some(e),
+        Item::Agg(..) => None,
+    });
+    for k in q.group_by.iter().chain(values).filter(|k| droppable(k)) {
         notes.push(format!(
             "{} is not a key: the request groups by nothing, and never names it",
             show(k)
         ));
     }
     q.group_by.retain(|k| !droppable(k));
+    q.select
+        .retain(|it| !matches!(it, Item::Value(e) if droppable(e)));
     notes
 }
 
@@ -1631,26 +1779,44 @@ mod tests {
         )
         .is_empty());
         assert_eq!(q, parse(text).unwrap());
-        // Without a grouping phrase, a field key never named goes; a builtin stays.
+        // Without a grouping phrase, a key no word speaks of goes: one figure was asked.
         let mut q = parse(text).unwrap();
         assert_eq!(
             keys(&mut q, &Intent::read("count user page faults"), &fault).len(),
-            1
+            2
         );
-        assert_eq!(keys_of(&q), ["comm"]);
+        assert!(keys_of(&q).is_empty());
         let mut q = parse(text).unwrap();
-        assert!(keys(
+        keys(
             &mut q,
-            &Intent::read("count user page faults and their error codes"),
-            &fault
-        )
-        .is_empty());
-        // The only key is never dropped.
-        let text =
-            "SELECT count() FROM tracepoint:exceptions:page_fault_user GROUP BY args->error_code";
-        let mut q = parse(text).unwrap();
-        assert!(keys(&mut q, &Intent::read("faults per minute"), &fault).is_empty());
+            &Intent::read("which programs take user page faults, with their error codes"),
+            &fault,
+        );
         assert_eq!(q, parse(text).unwrap());
+        let mut q = parse(text).unwrap();
+        keys(&mut q, &Intent::read("who takes user page faults"), &fault);
+        assert_eq!(q, parse(text).unwrap());
+        let raw = [event("sys_enter", &["id", "args"], &[])];
+        let each = "SELECT count() FROM tracepoint:raw_syscalls:sys_enter GROUP BY args->id, ret";
+        let mut q = parse(each).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("how many times is each syscall made"),
+            &raw,
+        );
+        assert_eq!(keys_of(&q), ["args->id"]);
+        // "Per minute" is an output period, not a key.
+        let text = "SELECT count() FROM tracepoint:sched:sched_switch GROUP BY pid, cpu, ret";
+        let mut q = parse(text).unwrap();
+        keys(&mut q, &Intent::read("context switches per minute"), &fault);
+        assert!(keys_of(&q).is_empty());
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("context switches per CPU per minute"),
+            &fault,
+        );
+        assert_eq!(keys_of(&q), ["cpu"]);
         // A phrase no kept key accounts for may mean the unnamed field: kept.
         let raw = [event("sys_enter", &["id", "args"], &[])];
         let text = "SELECT count() FROM tracepoint:raw_syscalls:sys_enter GROUP BY comm, args->id";
@@ -2164,6 +2330,63 @@ mod tests {
         assert!(pruned("renames that returned an error", q).0.is_some());
         let q = "SELECT sum(ret) FROM tracepoint:a:b WHERE ret > 0";
         assert!(pruned("bytes returned by reads", q).0.is_some());
+    }
+
+    #[test]
+    fn syscalls_the_request_does_not_name_leave_from() {
+        let text = "SELECT comm, args->fd FROM tracepoint:syscalls:sys_enter_fchdir, tracepoint:syscalls:sys_enter_chdir";
+        let named = ["fchdir".to_owned()];
+        let intent = Intent::read("programs that switch directory through fchdir");
+        let mut q = parse(text).unwrap();
+        assert_eq!(unnamed_calls(&mut q, &intent, &named).len(), 1);
+        assert_eq!(q.from, ["tracepoint:syscalls:sys_enter_fchdir"]);
+        // Every FROM call named, or none of them (another event altogether): unchanged.
+        let both = ["fchdir".to_owned(), "chdir".to_owned()];
+        let mut q = parse(text).unwrap();
+        assert!(unnamed_calls(&mut q, &intent, &both).is_empty());
+        let mut q = parse(text).unwrap();
+        assert!(unnamed_calls(&mut q, &intent, &["mkdir".to_owned()]).is_empty());
+        assert_eq!(q.from.len(), 2);
+    }
+
+    #[test]
+    fn the_acted_on_task_is_the_one_the_event_names() {
+        let kill = [event("sys_enter_kill", &["pid", "sig"], &[])];
+        let text = "SELECT pid, args->sig FROM tracepoint:syscalls:sys_enter_kill WHERE ret < 0";
+        let mut q = parse(text).unwrap();
+        let notes = acted_on_task(
+            &mut q,
+            &Intent::read(
+                "signals sent with kill() that failed: the targeted process and the signal",
+            ),
+            &kill,
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            q.select[0],
+            Item::Value(Expr::Term(Term::Field("pid".into())))
+        );
+        // The sender asked for too, or no target asked for: unchanged.
+        for request in [
+            "who signals whom with kill(): the sender and the targeted process",
+            "processes calling kill(), with the signal",
+        ] {
+            let mut q = parse(text).unwrap();
+            assert!(
+                acted_on_task(&mut q, &Intent::read(request), &kill).is_empty(),
+                "{request}"
+            );
+        }
+        // Two task fields on one event (a fork's parent and child aside, `pid` and `tgid`):
+        // which one is meant is not known.
+        let tgkill = [event("sys_enter_tgkill", &["tgid", "pid", "sig"], &[])];
+        let mut q = parse("SELECT pid FROM tracepoint:syscalls:sys_enter_tgkill").unwrap();
+        assert!(acted_on_task(
+            &mut q,
+            &Intent::read("the targeted process of tgkill"),
+            &tgkill
+        )
+        .is_empty());
     }
 
     #[test]

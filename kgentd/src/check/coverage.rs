@@ -326,6 +326,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = some_syscalls_for_all(host, intent, source) {
         missing.push(m);
     }
+    if let Some(m) = unnamed_syscalls(host, intent, source) {
+        missing.push(m);
+    }
     if let Some(m) = which_call_untold(intent, source, &code) {
         missing.push(m);
     }
@@ -355,6 +358,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_flags_untested(intent, source));
+    missing.extend(flag_meanings_unread(intent, source));
     missing.extend(named_values_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
@@ -464,6 +468,54 @@ fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String> {
             ));
         }
     }
+    out
+}
+
+/// A flag the request speaks of in words ("opens for writing": O_WRONLY and O_RDWR of
+/// `openat`'s `flags`, `specs-db/flags.toml`) at a tracepoint a block attaches to, while that
+/// block never reads the field: every open is reported, whatever its mode. Reading the field
+/// (a test, or printing it) is enough here; which bits to keep is the request's to state and
+/// `draft_filters`' to judge.
+fn flag_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in probe_blocks(source) {
+        let text = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        let read = args_fields(&text);
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            let asked: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
+                .iter()
+                .filter(|f| f.probes.iter().any(|fp| *fp == p.target))
+                .filter(|f| f.words.iter().any(|w| intent.uses_word(w)))
+                .filter(|f| !read.iter().any(|r| *r == f.field))
+                .collect();
+            let Some(first) = asked.first() else {
+                continue;
+            };
+            let names: Vec<String> = asked
+                .iter()
+                .filter(|f| f.field == first.field)
+                .map(|f| format!("{} 0x{:x}", f.name, f.mask))
+                .collect();
+            let word = first
+                .words
+                .iter()
+                .find(|w| intent.uses_word(w))
+                .map_or("", String::as_str);
+            out.push(format!(
+                "the request speaks of {word}, which tracepoint:{} reports as bits of `args->{}` ({}), but the program never reads `args->{}` there: test the bits the request means",
+                p.target,
+                first.field,
+                names.join(", "),
+                first.field
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -959,6 +1011,50 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
     });
     (!every).then(|| {
         "the request is about system calls in general and names none, but the program observes only some: attach to tracepoint:raw_syscalls:sys_exit (args->id is the syscall number, args->ret its result) or tracepoint:raw_syscalls:sys_enter, which fire for every system call".to_owned()
+    })
+}
+
+/// A request that names its system calls ("with fchdir", "unlink() or unlinkat()") answered
+/// by a program that also traces syscalls it does not name (`chdir` beside `fchdir`): each
+/// extra one reports events nobody asked for. A named call's variants are named with it
+/// ([`syscall_variants`]: its `*at`/`*64` spellings, the calls its man page documents with
+/// it, one kernel implementation's entry points). Judged only where the program traces a
+/// named call too (a program on another event altogether is the subject check's business),
+/// and not for requests about system calls in general.
+fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    if intent.asks(Concept::AllSyscalls) {
+        return None;
+    }
+    if crate::knowledge::named_syscalls(host, intent).is_empty() {
+        return None;
+    }
+    let named = crate::knowledge::mentioned_syscalls(host, intent);
+    let mut unnamed: Vec<String> = Vec::new();
+    let mut traces_named = false;
+    for p in probe_blocks(source).iter().flat_map(|b| &b.probes) {
+        let Some(call) = p
+            .is_tracepoint()
+            .then(|| p.target.strip_prefix("syscalls:"))
+            .flatten()
+            .and_then(|e| e.strip_prefix("sys_enter_").or(e.strip_prefix("sys_exit_")))
+        else {
+            continue;
+        };
+        if call.contains('*') {
+            return None;
+        }
+        if named.iter().any(|n| n == call) {
+            traces_named = true;
+        } else if !unnamed.iter().any(|u| u == call) {
+            unnamed.push(call.to_owned());
+        }
+    }
+    (traces_named && !unnamed.is_empty()).then(|| {
+        format!(
+            "the request names the calls to trace ({}), but the program also traces {}, which it does not name: attach only to the calls the request names",
+            named.join(", "),
+            unnamed.join(", ")
+        )
     })
 }
 
@@ -1830,6 +1926,42 @@ mod tests {
         let named = Intent::read("count failed system calls to bind() per process");
         let bind = "tracepoint:syscalls:sys_exit_bind /args->ret < 0/ { @[comm] = count(); }";
         assert!(check_coverage(&host(), &named, bind).passed());
+    }
+
+    #[test]
+    fn a_flag_spoken_of_in_words_is_read_where_it_is_reported() {
+        let ask = "files that programs open for writing, with their names";
+        let every =
+            "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->filename)); }";
+        let c = check_coverage(&host(), &Intent::read(ask), every);
+        assert!(
+            !c.passed() && c.detail().contains("O_WRONLY 0x1"),
+            "{}",
+            c.detail()
+        );
+        let tested = "tracepoint:syscalls:sys_enter_openat /args->flags & 3/ { printf(\"%s\\n\", str(args->filename)); }";
+        assert!(passes(ask, tested));
+        // Not spoken of: every open is what was asked.
+        assert!(passes("files that programs open, with their names", every));
+    }
+
+    #[test]
+    fn syscalls_the_request_does_not_name_are_not_traced() {
+        let ask = "directories made with mkdir(), by which program";
+        let both = "tracepoint:syscalls:sys_enter_mkdir, tracepoint:syscalls:sys_enter_mkdirat { printf(\"%s\\n\", comm); }";
+        assert!(passes(ask, both), "mkdirat is mkdir's *at spelling");
+        let extra = "tracepoint:syscalls:sys_enter_mkdir, tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", comm); }";
+        let c = check_coverage(&host(), &Intent::read(ask), extra);
+        assert!(
+            !c.passed() && c.detail().contains("also traces openat"),
+            "{}",
+            c.detail()
+        );
+        // A program on none of the named calls is judged elsewhere (the subject check).
+        let other = "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", comm); }";
+        assert!(!check_coverage(&host(), &Intent::read(ask), other)
+            .detail()
+            .contains("also traces"));
     }
 
     #[test]

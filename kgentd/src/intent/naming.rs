@@ -68,6 +68,10 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
         })
 }
 
+/// Words requests use for the report's shape ("the time spent", "the number of"), which name
+/// no field: `time` does not name `timeout_msecs`.
+pub const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
+
 /// Whether the request names `field` of the tracepoint `subsystem:event` as a value to show
 /// (see `check::coverage`'s named-field rule): a one-word field by a word the request uses for
 /// a value ([`crate::intent::Intent::value_words`], a plural too: "sizes" → `size`); a field of
@@ -84,7 +88,6 @@ pub fn names_field(
     field: &str,
 ) -> bool {
     const BUILTIN_LIKE: [&str; 8] = ["pid", "tid", "tgid", "comm", "uid", "gid", "cpu", "ret"];
-    const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
     if field.starts_with('_') {
         return false;
     }

@@ -480,17 +480,44 @@ pub fn libc_functions_named(host: &HostFacts, intent: &Intent) -> Vec<String> {
 /// renameat2; `stat` → newstat, newfstatat, …).
 pub fn named_syscall_tracepoints(host: &HostFacts, intent: &Intent) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for w in &intent.syscall_words {
-        for v in syscall_variants(host, w) {
-            for dir in ["enter", "exit"] {
-                let tp = format!("syscalls:sys_{dir}_{v}");
-                if host.tracepoints.contains_key(&tp) && !out.contains(&tp) {
-                    out.push(tp);
-                }
+    for v in named_syscalls(host, intent) {
+        for dir in ["enter", "exit"] {
+            let tp = format!("syscalls:sys_{dir}_{v}");
+            if host.tracepoints.contains_key(&tp) && !out.contains(&tp) {
+                out.push(tp);
             }
         }
     }
     out.truncate(12);
+    out
+}
+
+/// [`named_syscalls`], and every syscall here (with its variants) whose name is a word of the
+/// request, English ones too ("for kill and tgkill": `kill`, which `syscall_words` leaves out
+/// as an English word).
+pub fn mentioned_syscalls(host: &HostFacts, intent: &Intent) -> Vec<String> {
+    let mut out = named_syscalls(host, intent);
+    for w in intent.words() {
+        for v in syscall_variants(host, w) {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// The syscalls the request names, each with its variants here ([`syscall_variants`]), in the
+/// order it names them: the calls written as calls and the syscall words of the request.
+pub fn named_syscalls(host: &HostFacts, intent: &Intent) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in intent.syscall_words.iter().chain(&intent.calls) {
+        for v in syscall_variants(host, w) {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
     out
 }
 
