@@ -836,21 +836,31 @@ fn tallies_without_key(host: &HostFacts, intent: &Intent, source: &str) -> Optio
 /// task is the parent. The child is `child_pid`/`child_comm` of sched:sched_process_fork, the
 /// `pid`/`comm` fields of task:task_newtask, or fork's return value at a `sys_exit_*` of a
 /// fork-like call (fork(2)).
+///
+/// A request for new threads that asks for an ID ("with the thread ID") asks for the new
+/// thread's: its pid field (the kernel's task ID, which `tid` is for the running task).
 fn child_task_missing(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
-    if !intent.asks(Concept::ChildTask) || !creates_processes_only(host, source) {
+    let new_thread_id = intent.asks(Concept::NewThreads)
+        && intent
+            .words()
+            .any(|w| matches!(w, "id" | "ids" | "tid" | "tids" | "pid" | "pids"));
+    if !(intent.asks(Concept::ChildTask) || new_thread_id) || !creates_processes_only(host, source)
+    {
         return None;
     }
     let names_child = probe_blocks(source).into_iter().any(|b| {
         let read = args_fields(&reported_in(&b.body));
         let reads = |f: &str| read.iter().any(|r| r == f);
         b.probes.iter().any(|p| match p.target.as_str() {
-            "sched:sched_process_fork" => reads("child_pid") || reads("child_comm"),
-            "task:task_newtask" => reads("pid") || reads("comm"),
+            "sched:sched_process_fork" => {
+                reads("child_pid") || (!new_thread_id && reads("child_comm"))
+            }
+            "task:task_newtask" => reads("pid") || (!new_thread_id && reads("comm")),
             t => t.starts_with("syscalls:sys_exit_") && reads("ret"),
         })
     });
     (!names_child).then(|| {
-        "the request asks for the child's pid or name, but where a process is created the task running the probe (`pid`, `comm`) is the parent: the child is `args->child_pid` and `args->child_comm` of tracepoint:sched:sched_process_fork, or the return value (`args->ret`) of fork/clone at their sys_exit_* tracepoints".to_owned()
+        "the request asks for the new task's ID or name, but where a task is created the task running the probe (`pid`, `tid`, `comm`) is its creator: the new one is `args->pid` and `args->comm` of tracepoint:task:task_newtask, `args->child_pid` and `args->child_comm` of tracepoint:sched:sched_process_fork, or the return value (`args->ret`) of fork/clone at their sys_exit_* tracepoints".to_owned()
     })
 }
 
@@ -1904,6 +1914,12 @@ mod tests {
         // New processes are not asked to be threads.
         let procs = Intent::read("show every new process with its parent");
         assert!(check_coverage(&host(), &procs, every_fork).passed());
+        // The ID asked with new threads is the new thread's, not its creator's `pid`/`tid`.
+        let ids = Intent::read("log new threads as they start: their ID and the creating program");
+        let creator = "tracepoint:task:task_newtask /args->clone_flags & 0x10000/ { printf(\"%s %d\\n\", comm, tid); }";
+        let c = check_coverage(&host(), &ids, creator);
+        assert!(!c.passed() && c.detail().contains("new task's ID"), "{}", c.detail());
+        assert!(check_coverage(&host(), &ids, threads).passed());
     }
 
     #[test]
