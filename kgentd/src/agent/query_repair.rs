@@ -970,7 +970,8 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
 /// asked, and no builtin no word of it speaks of (`pid`, `cpu`): each would split the one
 /// figure asked for into one per value. A request with "each", "which" or "who" tallies per
 /// something its words may not spell as a key ("how often each syscall is made": `args->id`):
-/// only `ret` goes then.
+/// its field keys stay then; its builtins are judged by their words ("each process": `comm`
+/// and `pid` stay, `uid` goes), and "who" keeps them all.
 fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
     // The report's own words ("the time spent") name no field (`timeout_msecs`).
     let words: Vec<&str> = intent
@@ -983,19 +984,25 @@ fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<S
         .collect();
     let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
     // "Each syscall", "which files", "who": a tally per something the phrase may not spell
-    // out as a key (`args->id` for "each syscall"); only `ret` goes then.
+    // out as a field key (`args->id` for "each syscall").
     let distributive = intent
         .words()
         .any(|w| matches!(w, "each" | "which" | "what" | "who" | "whom" | "whose"));
+    let who = intent
+        .words()
+        .any(|w| matches!(w, "who" | "whom" | "whose"));
     let droppable = |k: &Expr| match k {
         // What each call returned splits a count of calls by value.
         Expr::Term(Term::Ret) => !result_asked,
-        _ if distributive => false,
         Expr::Term(Term::Field(f)) => {
-            !used_by(f, &words) && !events.iter().any(|e| e.named.iter().any(|n| n == f))
+            !distributive
+                && !used_by(f, &words)
+                && !events.iter().any(|e| e.named.iter().any(|n| n == f))
         }
+        // Builtins have their words ([`BUILTIN_WORDS`]); "who" speaks of the task.
         Expr::Term(Term::Builtin(b)) => {
             BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b)
+                && !who
                 && !intent
                     .words()
                     .any(|w| builtins_named_by(w).contains(&b.as_str()))
@@ -1805,6 +1812,14 @@ mod tests {
             &raw,
         );
         assert_eq!(keys_of(&q), ["args->id"]);
+        let futex = "SELECT count() FROM tracepoint:syscalls:sys_enter_futex GROUP BY comm, uid";
+        let mut q = parse(futex).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("futex calls of each program, per second"),
+            &[],
+        );
+        assert_eq!(keys_of(&q), ["comm"]);
         // "Per minute" is an output period, not a key.
         let text = "SELECT count() FROM tracepoint:sched:sched_switch GROUP BY pid, cpu, ret";
         let mut q = parse(text).unwrap();

@@ -1918,7 +1918,11 @@ mod tests {
         let ids = Intent::read("log new threads as they start: their ID and the creating program");
         let creator = "tracepoint:task:task_newtask /args->clone_flags & 0x10000/ { printf(\"%s %d\\n\", comm, tid); }";
         let c = check_coverage(&host(), &ids, creator);
-        assert!(!c.passed() && c.detail().contains("new task's ID"), "{}", c.detail());
+        assert!(
+            !c.passed() && c.detail().contains("new task's ID"),
+            "{}",
+            c.detail()
+        );
         assert!(check_coverage(&host(), &ids, threads).passed());
     }
 
