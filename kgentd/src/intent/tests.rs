@@ -129,6 +129,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "print the writes to pipes with the byte count",
         ),
         (
+            Counting,
+            "the number of pipe writes per shell",
+            "a histogram of the number of bytes sent by each shell through pipes",
+        ),
+        (
             FileName,
             "what files does the backup job delete",
             "does the backup job delete anything",
