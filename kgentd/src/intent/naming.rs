@@ -50,7 +50,13 @@ pub fn builtins_named_by(word: &str) -> Vec<&'static str> {
 /// Whether one of `words` names a field: a part of its name (split at `_`) is the word, starts
 /// it or is started by it (3+ letters), also without the kernel's one-letter prefix (`saddr`,
 /// `dport`: source, destination).
+///
+/// The prefix must not contradict the request: where it names one side only ("destination
+/// port"), `sport` is not named by "port".
 pub fn used_by(field: &str, words: &[&str]) -> bool {
+    let says = |side: &[&str]| words.iter().any(|w| side.contains(w));
+    let source = says(&["source", "src", "local", "sender", "sending"]);
+    let destination = says(&["destination", "dest", "dst", "remote", "peer", "target"]);
     field
         .to_ascii_lowercase()
         .split('_')
@@ -61,9 +67,14 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
             } else {
                 part
             };
+            let contradicted = match part.as_bytes().first() {
+                Some(b's') => destination && !source,
+                Some(b'd') => source && !destination,
+                _ => false,
+            };
             words.iter().any(|w| {
                 let close = |a: &str, b: &str| a.len() >= 3 && b.starts_with(a);
-                *w == part || close(part, w) || close(w, part) || close(bare, w)
+                *w == part || close(part, w) || close(w, part) || (!contradicted && close(bare, w))
             })
         })
 }
@@ -120,5 +131,22 @@ pub fn names_field(
             })
         }
         [] => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_is_named_by_its_parts_and_its_side() {
+        assert!(used_by("dport", &["port"]));
+        assert!(used_by("error_code", &["errors"]));
+        assert!(!used_by("error_code", &["latency"]));
+        // One side named: the other side's field is not.
+        assert!(used_by("dport", &["destination", "port"]));
+        assert!(!used_by("sport", &["destination", "port"]));
+        assert!(!used_by("daddr", &["source", "address"]));
+        assert!(used_by("sport", &["source", "and", "destination", "port"]));
     }
 }

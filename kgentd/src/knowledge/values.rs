@@ -61,5 +61,17 @@ mod tests {
         assert!(asked_at(&preempted, "sched:sched_wakeup").is_empty());
         let any = Intent::read("which programs are switched out most often");
         assert!(asked_at(&any, "sched:sched_switch").is_empty());
+        // The stop signals of signal(7), where signals are sent or delivered.
+        let stopped = Intent::read("which jobs get suspended by a signal");
+        let names: Vec<&str> = asked_at(&stopped, "signal:signal_deliver")
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(names, ["SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU"]);
+        assert!(asked_at(
+            &Intent::read("print the totals when tracing is over"),
+            "signal:signal_deliver"
+        )
+        .is_empty());
     }
 }
