@@ -131,7 +131,7 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         (
             Counting,
             "the number of pipe writes per shell",
-            "a histogram of the number of bytes sent by each shell through pipes",
+            "show the number of bytes each shell sends through pipes as a histogram",
         ),
         (
             FileName,
