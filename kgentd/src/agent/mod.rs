@@ -456,6 +456,13 @@ impl Agent {
         repaired.extend(renamed);
         repaired.extend(query_repair::in_bytes(&mut q, intent, &events));
         repaired.extend(query_repair::acted_on_task(&mut q, intent, &events));
+        let before = q.from.len();
+        repaired.extend(query_repair::unasked_events(&mut q, intent, &events));
+        let events = if q.from.len() == before {
+            events
+        } else {
+            event_keys(&self.host, &q.from)
+        };
         repaired.extend(query_repair::keys(&mut q, intent, &events));
         repaired.extend(query_repair::named_fields(&mut q, intent, &events));
         let dropped = query_repair::prune_filter(&mut q, intent, &events);

@@ -666,6 +666,80 @@ pub struct EventKeys {
     pub types: BTreeMap<String, FieldType>,
 }
 
+/// A query printing values (no aggregate) from several events, one of which has none of the
+/// fields it prints and none the request's words name, while another has a printed field the
+/// request names: that event answers nothing asked ("files opened for writing, with the file
+/// name" from `openat` and `write`, whose `fd`, `buf` and `count` no word names), and the
+/// compiler would print its own fields instead. It leaves FROM. An event a word of whose name
+/// the request says as it is ("mount and umount", "forks and exits") stays.
+pub fn unasked_events(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    if q.from.len() < 2
+        || events.len() != q.from.len()
+        || q.select.iter().any(|it| matches!(it, Item::Agg(..)))
+    {
+        return Vec::new();
+    }
+    let words: Vec<&str> = intent
+        .words()
+        .filter(|w| {
+            !SHAPE_WORDS
+                .iter()
+                .any(|s| w == s || w.strip_suffix('s') == Some(s))
+        })
+        .collect();
+    let printed: Vec<String> = q
+        .select
+        .iter()
+        .filter_map(|it| match it {
+            Item::Value(e) => Some(e),
+            Item::Agg(..) => None,
+        })
+        .flat_map(|e| {
+            let mut ts = Vec::new();
+            e.terms(&mut ts);
+            ts
+        })
+        .filter_map(|t| match t {
+            Term::Field(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let answers = |e: &EventKeys| {
+        e.fields
+            .iter()
+            .any(|f| printed.contains(f) && used_by(f, &words))
+    };
+    let unasked = |e: &EventKeys| {
+        let call = e
+            .event
+            .strip_prefix("sys_enter_")
+            .or(e.event.strip_prefix("sys_exit_"))
+            .unwrap_or(&e.event);
+        // A word of its name ("exit" of sched_process_exit) said as it is.
+        let named = call
+            .split('_')
+            .chain(std::iter::once(call))
+            .filter(|part| part.len() >= 3)
+            .any(|part| intent.words().any(|w| w == part));
+        !e.fields.iter().any(|f| printed.contains(f))
+            && !e.fields.iter().any(|f| used_by(f, &words))
+            && !named
+    };
+    if !events.iter().any(answers) {
+        return Vec::new();
+    }
+    let mut notes = Vec::new();
+    for (probe, e) in q.from.clone().iter().zip(events) {
+        if unasked(e) {
+            q.from.retain(|p| p != probe);
+            notes.push(format!(
+                "{probe} left FROM: it has none of the values printed, and the request names none of its fields"
+            ));
+        }
+    }
+    notes
+}
+
 /// A request that names its system calls (`named`: each with its variants,
 /// `knowledge::named_syscalls`) whose query also reads syscalls it does not name (`FROM
 /// sys_enter_fchdir, sys_enter_chdir` for "changes directory with fchdir"): the unnamed ones
@@ -2345,6 +2419,44 @@ mod tests {
         assert!(pruned("renames that returned an error", q).0.is_some());
         let q = "SELECT sum(ret) FROM tracepoint:a:b WHERE ret > 0";
         assert!(pruned("bytes returned by reads", q).0.is_some());
+    }
+
+    #[test]
+    fn an_event_that_answers_nothing_asked_leaves_from() {
+        let open = event(
+            "sys_enter_openat",
+            &["dfd", "filename", "flags", "mode"],
+            &[],
+        );
+        let write = event("sys_enter_write", &["fd", "buf", "count"], &[]);
+        let text = "SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_write";
+        let ask = Intent::read("the file names programs open for writing");
+        let mut q = parse(text).unwrap();
+        let notes = unasked_events(&mut q, &ask, &[open.clone(), write.clone()]);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(q.from, ["tracepoint:syscalls:sys_enter_openat"]);
+        // Named as a word, or one of its fields named: it stays.
+        for request in [
+            "the file names programs open, and every write",
+            "the file names programs open, and the buffers they write",
+        ] {
+            let mut q = parse(text).unwrap();
+            assert!(
+                unasked_events(
+                    &mut q,
+                    &Intent::read(request),
+                    &[open.clone(), write.clone()]
+                )
+                .is_empty(),
+                "{request}"
+            );
+        }
+        let fork = event("sched_process_fork", &["parent_pid", "child_pid"], &[]);
+        let exit = event("sched_process_exit", &["comm", "prio"], &[]);
+        let text = "SELECT comm, args->child_pid FROM tracepoint:sched:sched_process_fork, tracepoint:sched:sched_process_exit";
+        let mut q = parse(text).unwrap();
+        let forks = Intent::read("forks with the child pid, and every exit");
+        assert!(unasked_events(&mut q, &forks, &[fork, exit]).is_empty());
     }
 
     #[test]
