@@ -766,9 +766,14 @@ pub fn unnamed_calls(q: &mut Query, intent: &Intent, named: &[String]) -> Vec<St
     let dropped: Vec<String> = q.from.iter().filter(|p| is_unnamed(p)).cloned().collect();
     q.from.retain(|p| !is_unnamed(p));
     vec![format!(
-        "{} left FROM: the request names the calls to trace ({}), and not that one",
+        "{} left FROM: the request names the calls to trace ({}), and not {}",
         dropped.join(", "),
-        named.join(", ")
+        named.join(", "),
+        if dropped.len() == 1 {
+            "that one"
+        } else {
+            "those"
+        }
     )]
 }
 

@@ -492,14 +492,24 @@ pub fn named_syscall_tracepoints(host: &HostFacts, intent: &Intent) -> Vec<Strin
     out
 }
 
-/// [`named_syscalls`], and every syscall here (with its variants) whose name is a word of the
-/// request, English ones too ("for kill and tgkill": `kill`, which `syscall_words` leaves out
-/// as an English word).
+/// The syscalls the request mentions, narrowly: each syscall word, call or plain word of the
+/// request ("for kill and tgkill": `kill`, an English word) that is a syscall here, with those
+/// of its variants ([`syscall_variants`]) that spell it out (`mkdirat`, `newfstatat`,
+/// `accept4`) or share its kernel implementation (fork, clone). Not the other calls of its
+/// man page: "with fchdir" does not mention `chdir`.
 pub fn mentioned_syscalls(host: &HostFacts, intent: &Intent) -> Vec<String> {
-    let mut out = named_syscalls(host, intent);
-    for w in intent.words() {
+    let mut out: Vec<String> = Vec::new();
+    let words = intent
+        .syscall_words
+        .iter()
+        .chain(&intent.calls)
+        .map(String::as_str)
+        .chain(intent.words());
+    for w in words {
+        let family = ONE_IMPLEMENTATION.iter().find(|f| f.contains(&w));
         for v in syscall_variants(host, w) {
-            if !out.contains(&v) {
+            let narrow = v.contains(w) || family.is_some_and(|f| f.contains(&v.as_str()));
+            if narrow && !out.contains(&v) {
                 out.push(v);
             }
         }
@@ -521,6 +531,11 @@ pub fn named_syscalls(host: &HostFacts, intent: &Intent) -> Vec<String> {
     out
 }
 
+/// Syscalls that are one kernel implementation under several entry points: fork, vfork,
+/// clone and clone3 all create a task through kernel_clone() (kernel/fork.c), and glibc's
+/// fork() and pthread_create() use clone/clone3, not fork.
+const ONE_IMPLEMENTATION: &[&[&str]] = &[&["fork", "vfork", "clone", "clone3"]];
+
 /// The syscalls with an enter tracepoint here that a program meaning `name` may have to trace,
 /// in the kernel's spelling, `name`'s own first: the calls its man page documents with it whose
 /// names extend it (`chmod` → fchmod, fchmodat; [`syscall_man`]), their `*at2` extensions and the
@@ -532,10 +547,6 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
         host.tracepoints
             .contains_key(&format!("syscalls:sys_enter_{n}"))
     };
-    // Syscalls that are one kernel implementation under several entry points: fork, vfork,
-    // clone and clone3 all create a task through kernel_clone() (kernel/fork.c), and glibc's
-    // fork() and pthread_create() use clone/clone3, not fork.
-    const ONE_IMPLEMENTATION: &[&[&str]] = &[&["fork", "vfork", "clone", "clone3"]];
     let page = syscall_man::SyscallMan::shipped().page_of(name);
     let mut names: Vec<String> = vec![name.to_owned()];
     for suffix in ["at", "at2", "4", "64"] {
@@ -756,6 +767,26 @@ mod tests {
         assert!(named("an open or read of a file").is_empty());
         assert!(named("processes that rename themselves").is_empty());
         assert_eq!(named("every rename() call").len(), 2);
+    }
+
+    #[test]
+    fn a_call_mentions_the_variants_that_spell_it_out_not_its_page_mates() {
+        let h = HostFacts::for_tests_with_syscalls(&[
+            "chdir", "fchdir", "mkdir", "mkdirat", "fork", "clone", "clone3", "kill", "tgkill",
+        ]);
+        let mentioned = |r: &str| mentioned_syscalls(&h, &Intent::read(r));
+        assert_eq!(mentioned("directory changes made with fchdir"), ["fchdir"]);
+        assert_eq!(
+            mentioned("directory changes made with chdir()")[..2],
+            ["chdir", "fchdir"]
+        );
+        assert_eq!(mentioned("each mkdir() call"), ["mkdir", "mkdirat"]);
+        assert!(mentioned("each fork() call").contains(&"clone3".to_owned()));
+        // An English word is a mention too.
+        assert_eq!(
+            mentioned("signals sent by kill and tgkill"),
+            ["tgkill", "kill"]
+        );
     }
 
     #[test]
