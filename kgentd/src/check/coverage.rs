@@ -488,9 +488,9 @@ fn flag_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
         for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
             let asked: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
                 .iter()
-                .filter(|f| f.probes.iter().any(|fp| *fp == p.target))
+                .filter(|f| f.probes.contains(&p.target))
                 .filter(|f| f.words.iter().any(|w| intent.uses_word(w)))
-                .filter(|f| !read.iter().any(|r| *r == f.field))
+                .filter(|f| !read.contains(&f.field))
                 .collect();
             let Some(first) = asked.first() else {
                 continue;
