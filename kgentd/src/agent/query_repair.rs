@@ -278,16 +278,7 @@ fn own_not_parent(q: &mut Query, intent: &Intent, notes: &mut Vec<String>) {
         if !intent.asks(asked) || intent.asks(parents) || q.terms().contains(&own) {
             continue;
         }
-        let mut changed = false;
-        for it in &mut q.select {
-            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
-                changed |= e.replace_term(&parent, &own);
-            }
-        }
-        for e in &mut q.group_by {
-            changed |= e.replace_term(&parent, &own);
-        }
-        if changed {
+        if replace_shown(q, &parent, &own) {
             notes.push(format!(
                 "the request asks for the process's own {what}, not its parent's: {parent} → {own}"
             ));
@@ -679,14 +670,7 @@ pub fn unasked_events(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> V
     {
         return Vec::new();
     }
-    let words: Vec<&str> = intent
-        .words()
-        .filter(|w| {
-            !SHAPE_WORDS
-                .iter()
-                .any(|s| w == s || w.strip_suffix('s') == Some(s))
-        })
-        .collect();
+    let words = field_words(intent);
     let printed: Vec<String> = q
         .select
         .iter()
@@ -777,6 +761,34 @@ pub fn unnamed_calls(q: &mut Query, intent: &Intent, named: &[String]) -> Vec<St
     )]
 }
 
+/// The request's words that may name a field: not the report's own ("the time spent" names
+/// no `timeout_msecs`; `intent::naming::SHAPE_WORDS`).
+fn field_words(intent: &Intent) -> Vec<&str> {
+    intent
+        .words()
+        .filter(|w| {
+            !SHAPE_WORDS
+                .iter()
+                .any(|s| w == s || w.strip_suffix('s') == Some(s))
+        })
+        .collect()
+}
+
+/// Replaces `from` with `to` where the query shows values (SELECT and GROUP BY), not in its
+/// filter: a test keeps what it tests. True when one was replaced.
+fn replace_shown(q: &mut Query, from: &Term, to: &Term) -> bool {
+    let mut changed = false;
+    for it in &mut q.select {
+        if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+            changed |= e.replace_term(from, to);
+        }
+    }
+    for e in &mut q.group_by {
+        changed |= e.replace_term(from, to);
+    }
+    changed
+}
+
 /// A request about the task acted on ([`Concept::TargetTask`]: "the target PID", "the
 /// process being signalled") whose query shows the task running the probe (`pid`, `comm`)
 /// and not the one the event names: where every FROM event names that task in one field
@@ -835,16 +847,7 @@ pub fn acted_on_task(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Ve
         if !shown(q, &own) || shown(q, &theirs) {
             continue;
         }
-        let mut changed = false;
-        for it in &mut q.select {
-            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
-                changed |= e.replace_term(&own, &theirs);
-            }
-        }
-        for e in &mut q.group_by {
-            changed |= e.replace_term(&own, &theirs);
-        }
-        if changed {
+        if replace_shown(q, &own, &theirs) {
             notes.push(format!(
                 "the request is about the task acted on: {builtin} (the task running the probe) → args->{field} (the one the event names)"
             ));
@@ -1052,15 +1055,7 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
 /// its field keys stay then; its builtins are judged by their words ("each process": `comm`
 /// and `pid` stay, `uid` goes), and "who" keeps them all.
 fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
-    // The report's own words ("the time spent") name no field (`timeout_msecs`).
-    let words: Vec<&str> = intent
-        .words()
-        .filter(|w| {
-            !SHAPE_WORDS
-                .iter()
-                .any(|s| w == s || w.strip_suffix('s') == Some(s))
-        })
-        .collect();
+    let words = field_words(intent);
     let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
     // "Each syscall", "which files", "who": a tally per something the phrase may not spell
     // out as a field key (`args->id` for "each syscall").
