@@ -116,7 +116,8 @@ pub fn why_unstated(test: &Test) -> &'static str {
 /// - CLONE_THREAD (0x10000) when the request asks for new threads: only that flag tells a
 ///   thread from a process (clone(2));
 /// - a field compared with a value of `specs-db/values.toml` the request speaks of in words
-///   ("preempted" states `prev_state == 0`).
+///   ("preempted" states `prev_state == 0`), or with a value by which the event reports
+///   something else (`apart`: `state != PWR_EVENT_EXIT` at `power:cpu_idle` keeps entries).
 pub fn stated(test: &Test, intent: &Intent) -> bool {
     if named_value(test, intent) {
         return true;
@@ -149,8 +150,8 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
 fn named_value(test: &Test, intent: &Intent) -> bool {
     crate::knowledge::values::shipped().iter().any(|v| {
         test.fields.contains(&v.field.as_str())
-            && test.ints.contains(&i128::from(v.value))
-            && v.words.iter().any(|w| intent.uses_word(w))
+            && test.ints.iter().any(|n| v.is(*n))
+            && (v.apart || v.words.iter().any(|w| intent.uses_word(w)))
     })
 }
 
@@ -278,6 +279,20 @@ mod tests {
             &running,
             &Intent::read("how often is each task switched out")
         ));
+    }
+
+    #[test]
+    fn leaving_out_what_an_event_also_reports_is_stated() {
+        let exits = |n| Test {
+            fields: vec!["state"],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Compared(Cmp::Ne),
+        };
+        let intent = Intent::read("tally low-power entries of every core");
+        assert!(stated(&exits(4_294_967_295), &intent));
+        assert!(stated(&exits(-1), &intent));
+        assert!(!stated(&exits(3), &intent));
     }
 
     #[test]

@@ -405,6 +405,19 @@ fn named_values_untested(intent: &Intent, source: &str) -> Vec<String> {
                     ));
                 }
             }
+            for v in crate::knowledge::values::apart_at(intent, &p.target) {
+                let field = regex::escape(&v.field);
+                let tested = Regex::new(&format!(
+                    r"args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)|(==|!=|<=|>=|<|>)\s*(\(\s*\w+\s*\)\s*)?args\s*->\s*{field}\b|\)\s*args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)"
+                ))
+                .is_ok_and(|re| re.is_match(&text));
+                if !tested {
+                    out.push(format!(
+                        "{} also fires with `args->{} == {}` ({}), which is not what the request asks about, but the program never tests `args->{}` there: leave those events out",
+                        p.target, v.field, v.value, v.name, v.field
+                    ));
+                }
+            }
         }
     }
     out.sort();
@@ -1963,6 +1976,31 @@ mod tests {
         assert!(passes(ask, tested));
         // Not spoken of: every open is what was asked.
         assert!(passes("files that programs open, with their names", every));
+    }
+
+    #[test]
+    fn events_reporting_something_else_are_left_out() {
+        // power:cpu_idle fires on the way into idle and, with PWR_EVENT_EXIT, on the way out.
+        let ask = "tally low-power entries of every core";
+        let both = "tracepoint:power:cpu_idle { @[args->cpu_id] = count(); }";
+        let c = check_coverage(&host(), &Intent::read(ask), both);
+        assert!(
+            !c.passed() && c.detail().contains("PWR_EVENT_EXIT"),
+            "{}",
+            c.detail()
+        );
+        for entries in [
+            "tracepoint:power:cpu_idle /args->state != 4294967295/ { @[args->cpu_id] = count(); }",
+            "tracepoint:power:cpu_idle /(int32)args->state != -1/ { @[args->cpu_id] = count(); }",
+            "tracepoint:power:cpu_idle { if (args->state < 100) { @[args->cpu_id] = count(); } }",
+        ] {
+            assert!(passes(ask, entries), "{entries}");
+        }
+        // Asked for: the way out is what the request wants, and only that.
+        let out = "tally how often each core wakes from its low-power sleep";
+        assert!(!passes(out, both));
+        let exits = "tracepoint:power:cpu_idle /args->state == 4294967295/ { @[args->cpu_id] = count(); }";
+        assert!(passes(out, exits));
     }
 
     #[test]

@@ -19,7 +19,21 @@ pub struct NamedValue {
     pub name: String,
     /// Words of a request that ask for it.
     pub words: Vec<String>,
+    /// The event reports something other than its name with this value (a CPU leaving idle
+    /// at `power:cpu_idle`): a program must keep it apart unless the request speaks of it.
+    #[serde(default)]
+    pub apart: bool,
     pub source: String,
+}
+
+impl NamedValue {
+    /// Whether the literal `n` is this value: as written, or as the negative number a
+    /// 32-bit field's all-ones value is when the program casts it signed (`-1` for
+    /// PWR_EVENT_EXIT's 4294967295).
+    pub fn is(&self, n: i128) -> bool {
+        let v = i128::from(self.value);
+        n == v || (v > i128::from(i32::MAX) && v <= i128::from(u32::MAX) && n == v - (1 << 32))
+    }
 }
 
 /// Every documented value (none when the file does not parse: a test says so).
@@ -35,6 +49,16 @@ pub fn asked_at<'a>(intent: &Intent, target: &str) -> Vec<&'a NamedValue> {
         .iter()
         .filter(|v| v.probes.iter().any(|p| p == target))
         .filter(|v| v.words.iter().any(|w| intent.uses_word(w)))
+        .collect()
+}
+
+/// The values with which `target` reports something else (`apart`) that the request does not
+/// speak of: a program on `target` must test the field to leave them out.
+pub fn apart_at<'a>(intent: &Intent, target: &str) -> Vec<&'a NamedValue> {
+    shipped()
+        .iter()
+        .filter(|v| v.apart && v.probes.iter().any(|p| p == target))
+        .filter(|v| !v.words.iter().any(|w| intent.uses_word(w)))
         .collect()
 }
 
@@ -73,5 +97,21 @@ mod tests {
             "signal:signal_deliver"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn an_event_that_also_reports_something_else_is_kept_apart_unless_asked() {
+        let naps = Intent::read("how often does each core go into a low-power state");
+        let apart: Vec<&str> = apart_at(&naps, "power:cpu_idle")
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(apart, ["PWR_EVENT_EXIT"]);
+        // Asking for the way out of idle asks for those events.
+        let out = Intent::read("log when a core wakes from its low-power state");
+        assert!(apart_at(&out, "power:cpu_idle").is_empty());
+        assert!(apart_at(&naps, "sched:sched_switch").is_empty());
+        // An ordinary value is never apart.
+        assert!(shipped().iter().any(|v| v.name == "TASK_RUNNING" && !v.apart));
     }
 }
