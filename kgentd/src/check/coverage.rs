@@ -499,6 +499,7 @@ fn flag_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
         );
         let read = args_fields(&text);
         for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            out.extend(alternatives_untested(intent, &p.target, &text));
             let asked: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
                 .iter()
                 .filter(|f| f.probes.contains(&p.target))
@@ -530,6 +531,57 @@ fn flag_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// A flag the request speaks of whose bit a block tests, beside flags the same words mean as
+/// well (`also` in `specs-db/flags.toml`) whose bits it never tests: "opened for writing"
+/// answered with `args->flags & 1` (O_WRONLY) drops the files opened O_RDWR.
+fn alternatives_untested(intent: &Intent, target: &str, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in crate::knowledge::flags::shipped()
+        .iter()
+        .filter(|f| !f.also.is_empty() && f.probes.iter().any(|p| p == target))
+        .filter(|f| f.words.iter().any(|w| intent.uses_word(w)))
+    {
+        let tested = masks_tested(text, &f.field);
+        if tested & i128::from(f.mask) == 0 {
+            continue;
+        }
+        let missing: Vec<String> = f
+            .also
+            .iter()
+            .filter_map(|name| crate::knowledge::flags::named(target, &f.field, name))
+            .filter(|other| tested & i128::from(other.mask) == 0)
+            .map(|other| format!("{} 0x{:x}", other.name, other.mask))
+            .collect();
+        if !missing.is_empty() {
+            out.push(format!(
+                "the program tests {} (0x{:x}) of `args->{}` at {target}, but the request's words mean {} as well: test those bits too",
+                f.name,
+                f.mask,
+                f.field,
+                missing.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// The bits of `args->FIELD` that `text` tests with a mask (`args->flags & 3`,
+/// `0x2 & args->flags`), masks in decimal, hex or octal, OR-ed together.
+fn masks_tested(text: &str, field: &str) -> i128 {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let field = regex::escape(field);
+    let number = r"(0[xX][0-9a-fA-F]+|0[0-7]+|[0-9]+)";
+    let Ok(re) = Regex::new(&format!(
+        r"args->{field}\)?&\(?{number}|{number}\)?&\(?args->{field}\b"
+    )) else {
+        return 0;
+    };
+    re.captures_iter(&compact)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .filter_map(|m| crate::toolchain::bpftrace::expr::integer(m.as_str()))
+        .fold(0, |acc, m| acc | m)
 }
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
@@ -1974,6 +2026,16 @@ mod tests {
         );
         let tested = "tracepoint:syscalls:sys_enter_openat /args->flags & 3/ { printf(\"%s\\n\", str(args->filename)); }";
         assert!(passes(ask, tested));
+        // Writing is O_WRONLY or O_RDWR (open(2)): one of the two bits keeps half.
+        let half = "tracepoint:syscalls:sys_enter_openat /args->flags & 0x1/ { printf(\"%s\\n\", str(args->filename)); }";
+        let c = check_coverage(&host(), &Intent::read(ask), half);
+        assert!(
+            !c.passed() && c.detail().contains("O_RDWR 0x2"),
+            "{}",
+            c.detail()
+        );
+        let both = "tracepoint:syscalls:sys_enter_openat /(args->flags & 1) || (2 & args->flags)/ { printf(\"%s\\n\", str(args->filename)); }";
+        assert!(passes(ask, both));
         // Not spoken of: every open is what was asked.
         assert!(passes("files that programs open, with their names", every));
     }

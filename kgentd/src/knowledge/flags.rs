@@ -21,6 +21,10 @@ pub struct Flag {
     pub name: String,
     /// Words of a request that ask for it.
     pub words: Vec<String>,
+    /// Flags the same words mean as well (O_RDWR beside O_WRONLY for "writing"): a test of
+    /// this flag's bit alone keeps half of what the words ask for.
+    #[serde(default)]
+    pub also: Vec<String>,
     pub source: String,
 }
 
@@ -52,6 +56,13 @@ pub fn documented(probes: &[String], field: &str, mask: i128) -> Option<Vec<&'st
         .collect();
     let covered = parts.iter().fold(0i128, |acc, f| acc | i128::from(f.mask));
     (covered == mask).then_some(parts)
+}
+
+/// The flag named `name` documented for `field` at `target`.
+pub fn named(target: &str, field: &str, name: &str) -> Option<&'static Flag> {
+    shipped()
+        .iter()
+        .find(|f| f.name == name && f.field == field && f.probes.iter().any(|p| p == target))
 }
 
 /// Whether the request speaks of what one of `flags` means.

@@ -131,7 +131,7 @@ pub fn tokens(text: &str, range: Range<usize>) -> Vec<Token> {
 }
 
 /// A bpftrace integer literal: decimal, `0x` hex, leading-`0` octal, `_` between digits.
-fn integer(s: &str) -> Option<i128> {
+pub fn integer(s: &str) -> Option<i128> {
     let s = s.replace('_', "");
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         return i128::from_str_radix(hex, 16).ok();
