@@ -1095,7 +1095,8 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
 /// ([`syscall_variants`]: its `*at`/`*64` spellings, the calls its man page documents with
 /// it, one kernel implementation's entry points). Judged only where the program traces a
 /// named call too (a program on another event altogether is the subject check's business),
-/// and not for requests about system calls in general.
+/// and not for requests about system calls in general. A block on `raw_syscalls:` that never
+/// tests `args->id` traces every call, named or not.
 fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
     if intent.asks(Concept::AllSyscalls) {
         return None;
@@ -1106,7 +1107,27 @@ fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<S
     let named = crate::knowledge::mentioned_syscalls(host, intent);
     let mut unnamed: Vec<String> = Vec::new();
     let mut traces_named = false;
-    for p in probe_blocks(source).iter().flat_map(|b| &b.probes) {
+    let blocks = probe_blocks(source);
+    // A block on raw_syscalls that never looks at the syscall number sees every call.
+    let every_call = blocks.iter().find_map(|b| {
+        let raw = b
+            .probes
+            .iter()
+            .find(|p| p.is_tracepoint() && p.target.starts_with("raw_syscalls:"))?;
+        let text = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        (!args_fields(&text).iter().any(|f| f == "id")).then(|| raw.target.clone())
+    });
+    if let Some(raw) = every_call {
+        return Some(format!(
+            "the request names the calls to trace ({}), but the program counts every system call at tracepoint:{raw} without testing `args->id`: attach to the named calls' own tracepoints",
+            named.join(", ")
+        ));
+    }
+    for p in blocks.iter().flat_map(|b| &b.probes) {
         let Some(call) = p
             .is_tracepoint()
             .then(|| p.target.strip_prefix("syscalls:"))
@@ -2063,6 +2084,28 @@ mod tests {
         assert!(!passes(out, both));
         let exits = "tracepoint:power:cpu_idle /args->state == 4294967295/ { @[args->cpu_id] = count(); }";
         assert!(passes(out, exits));
+    }
+
+    #[test]
+    fn every_syscall_is_not_the_one_named() {
+        let ask = "tally accept() calls for each thread";
+        let every = "tracepoint:raw_syscalls:sys_enter { @[tid] = count(); }";
+        let c = check_coverage(&host(), &Intent::read(ask), every);
+        assert!(
+            !c.passed() && c.detail().contains("without testing `args->id`"),
+            "{}",
+            c.detail()
+        );
+        let mixed = "tracepoint:raw_syscalls:sys_enter { @[tid] = count(); }\ntracepoint:syscalls:sys_exit_accept { @[tid] = count(); }";
+        assert!(!passes(ask, mixed));
+        assert!(passes(
+            ask,
+            "tracepoint:raw_syscalls:sys_enter /args->id == 43/ { @[tid] = count(); }"
+        ));
+        assert!(passes(
+            ask,
+            "tracepoint:syscalls:sys_enter_accept { @[tid] = count(); }"
+        ));
     }
 
     #[test]

@@ -107,6 +107,29 @@ fn idle_filesystem_probes(intent: &Intent, probes: &[String]) -> Vec<String> {
     out
 }
 
+/// A syscall the request names as written (`memfd_create`, `fsync()`) that one of `probes`
+/// traces at its own tracepoint. The request's other subject phrases then describe that call
+/// ("the name given to the memory file" is memfd_create's argument), not another event.
+fn named_call_traced<'a>(intent: &'a Intent, probes: &[String]) -> Option<&'a str> {
+    probes.iter().find_map(|p| {
+        let call = p
+            .strip_prefix("tracepoint:syscalls:sys_enter_")
+            .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"))?;
+        intent
+            .calls
+            .iter()
+            .chain(&intent.identifiers)
+            .find(|c| *c == call)
+            .map(String::as_str)
+    })
+}
+
+/// Whether the request writes `word` as a call or identifier (`sync()`, `kmem_cache_alloc`):
+/// such a subject names its own event and is never only a description of another call.
+fn written_as_name(intent: &Intent, word: &str) -> bool {
+    intent.calls.iter().chain(&intent.identifiers).any(|c| c == word)
+}
+
 /// Checks a candidate's probes against the request's subjects. A subject word that names a
 /// program (`bash`) is also covered by a filter on that process name (`comms`, see
 /// [`comm_filters`]): "syscalls of bash" is answered on syscall tracepoints.
@@ -145,6 +168,15 @@ pub fn check_subject(
         {
             covered.push(format!("\"{}\" (only processes named {comm})", s.phrase()));
             continue;
+        }
+        if let Some(call) = named_call_traced(intent, probes) {
+            if !s.words.iter().any(|(w, _)| written_as_name(intent, &w.word)) {
+                covered.push(format!(
+                    "\"{}\" (said of {call}, which the request names and the program traces)",
+                    s.phrase()
+                ));
+                continue;
+            }
         }
         problems.push(format!(
             "the request is about \"{}\", but the program's probes ({shown}) hardly speak of it ({:.0}% of the best match); on this host it is observed by: {}",
@@ -196,6 +228,21 @@ SEC("uprobe/libc:malloc") int c(void *c) { return 0; }"#;
     fn begin_and_timers_are_not_event_probes() {
         let src = "BEGIN { printf(\"hi\\n\"); }\ntracepoint:syscalls:sys_enter_sync { @n = count(); }\ninterval:s:1 { print(@n); }";
         assert_eq!(bpftrace_probes(src), ["tracepoint:syscalls:sys_enter_sync"]);
+    }
+
+    #[test]
+    fn a_call_the_request_names_is_what_its_other_words_describe() {
+        let intent = Intent::read("log every pidfd_open call and the process it refers to");
+        let traced = ["tracepoint:syscalls:sys_enter_pidfd_open".to_owned()];
+        assert_eq!(named_call_traced(&intent, &traced), Some("pidfd_open"));
+        let other = ["tracepoint:sched:sched_process_fork".to_owned()];
+        assert_eq!(named_call_traced(&intent, &other), None);
+        // Written as a call too: the parenthesised name.
+        let called = Intent::read("who calls fdatasync() most");
+        let exit = ["tracepoint:syscalls:sys_exit_fdatasync".to_owned()];
+        assert_eq!(named_call_traced(&called, &exit), Some("fdatasync"));
+        assert!(written_as_name(&called, "fdatasync"));
+        assert!(!written_as_name(&called, "most"));
     }
 
     #[test]
