@@ -359,6 +359,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     }
     missing.extend(named_flags_untested(intent, source));
     missing.extend(flag_meanings_unread(intent, source));
+    if let Some(m) = function_values_unread(intent, source) {
+        missing.push(m);
+    }
     missing.extend(named_values_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
@@ -582,6 +585,64 @@ fn masks_tested(text: &str, field: &str) -> i128 {
         .filter_map(|c| c.get(1).or_else(|| c.get(2)))
         .filter_map(|m| crate::toolchain::bpftrace::expr::integer(m.as_str()))
         .fold(0, |acc, m| acc | m)
+}
+
+/// A program on user functions alone (uprobes, uretprobes) that reads nothing of the function
+/// (no `argN`, no `retval`, no `args`) while the request asks about more than who called it:
+/// "printing each line entered" at bash's readline is the string readline returns, which a
+/// program printing `comm` and `pid` never shows. The words that ask are the request's subject
+/// words other than the function's and the binary's names, words for builtins (process,
+/// thread, user, CPU: [`BUILTIN_WORDS`](crate::intent::naming::BUILTIN_WORDS)), words for the
+/// report's shape and words for calling itself.
+fn function_values_unread(intent: &Intent, source: &str) -> Option<String> {
+    const CALLING: [&str; 12] = [
+        "function", "call", "caller", "library", "libc", "trace", "probe", "invocation",
+        "invoke", "name", "binary", "shared",
+    ];
+    let probes: Vec<ProbeSpec> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(ProbeSpec::observes_events)
+        .collect();
+    let user = |p: &ProbeSpec| matches!(p.prefix.as_str(), "uprobe" | "uretprobe" | "u" | "ur");
+    if probes.is_empty() || !probes.iter().all(user) {
+        return None;
+    }
+    static READS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(arg\d+|sarg\d+|retval)\b|\bargs\s*(\.|->)").expect("static regex")
+    });
+    if READS.is_match(&strip_comments(source)) {
+        return None;
+    }
+    // The functions and binaries the probes name (`/usr/bin/bash:readline`).
+    let mut names: Vec<String> = Vec::new();
+    for p in &probes {
+        let mut parts = p.target.rsplitn(2, ':');
+        if let Some(function) = parts.next() {
+            names.push(function.to_ascii_lowercase());
+        }
+        if let Some(binary) = parts.next() {
+            let base = binary.rsplit('/').next().unwrap_or(binary);
+            names.push(base.split('.').next().unwrap_or(base).to_ascii_lowercase());
+        }
+    }
+    let asked: Vec<&str> = intent
+        .subjects
+        .iter()
+        .map(|w| w.word.as_str())
+        .filter(|w| !names.iter().any(|n| n.starts_with(w) || w.starts_with(n.as_str())))
+        .filter(|w| crate::intent::naming::builtins_named_by(w).is_empty())
+        .filter(|w| !crate::intent::naming::SHAPE_WORDS.iter().any(|s| w.starts_with(s)))
+        .filter(|w| !CALLING.iter().any(|c| w.starts_with(c)))
+        .filter(|w| intent.process_name.as_deref() != Some(*w))
+        .collect();
+    let function = names.first()?;
+    (!asked.is_empty()).then(|| {
+        format!(
+            "the request asks about {} of {function}() calls, but the program reads none of the function's arguments (arg0, arg1, …) or its return value (retval, at uretprobe:): report what the function takes or returns",
+            asked.join(", ")
+        )
+    })
 }
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
@@ -2106,6 +2167,22 @@ mod tests {
             ask,
             "tracepoint:syscalls:sys_enter_accept { @[tid] = count(); }"
         ));
+    }
+
+    #[test]
+    fn a_user_function_is_asked_about_by_its_values() {
+        let ask = "watch gets() in the demo binary and print every string it hands back";
+        let who = "uprobe:/usr/bin/demo:gets { printf(\"%s %d\\n\", comm, pid); }";
+        let c = check_coverage(&host(), &Intent::read(ask), who);
+        assert!(
+            !c.passed() && c.detail().contains("return value"),
+            "{}",
+            c.detail()
+        );
+        let value = "uretprobe:/usr/bin/demo:gets { printf(\"%s %s\\n\", comm, str(retval)); }";
+        assert!(passes(ask, value));
+        // Who called it is all that is asked.
+        assert!(passes("which processes call gets() in the demo binary", who));
     }
 
     #[test]

@@ -233,7 +233,15 @@ pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str
                 && !probe.prefix.starts_with('U')
             {
                 match check_uprobe(&probe.target) {
-                    Ok(()) => resolved.push(format!("{}:{}", probe.prefix, probe.target)),
+                    Ok(()) => {
+                        let written = format!("{}:{}", probe.prefix, probe.target);
+                        if let Some(twin) = one_function_twice(&resolved, &written) {
+                            problems.push(format!(
+                                "{twin} and {written} are one function of one file (the paths lead to the same binary): every call would be reported twice; attach to it once"
+                            ));
+                        }
+                        resolved.push(written);
+                    }
                     Err(p) => problems.push(format!("{}:{}: {p}", probe.prefix, probe.target)),
                 }
                 continue;
@@ -288,6 +296,27 @@ pub fn check_attach_points(host: &HostFacts, knowledge: &Knowledge, source: &str
         evidence,
         started.elapsed(),
     )
+}
+
+/// A probe already resolved that attaches to the same function of the same file as `probe`
+/// (`uprobe:/bin/bash:readline` beside `uprobe:/usr/bin/bash:readline` where `/bin` links to
+/// `/usr/bin`), with the same probe type.
+fn one_function_twice<'a>(resolved: &'a [String], probe: &str) -> Option<&'a str> {
+    let split = |p: &str| -> Option<(String, String, String)> {
+        let (prefix, target) = p.split_once(':')?;
+        let (binary, function) = target.rsplit_once(':')?;
+        Some((prefix.to_owned(), binary.to_owned(), function.to_owned()))
+    };
+    let (prefix, binary, function) = split(probe)?;
+    let path = resolve_binary(&binary)?;
+    resolved.iter().map(String::as_str).find(|r| {
+        split(r).is_some_and(|(p, b, f)| {
+            p == prefix
+                && f == function
+                && b != binary
+                && resolve_binary(&b).is_some_and(|other| crate::host::same_file(&other, &path))
+        })
+    })
 }
 
 /// A uprobe target `BINARY:FUNCTION` names a binary that exists here and a function it defines.
@@ -374,6 +403,33 @@ pub async fn check_bpftrace_load(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_function_of_one_file_is_attached_once() {
+        // A second path to the shell through a symbolic link, like /bin beside /usr/bin.
+        let Some(shell) = resolve_binary("sh") else {
+            return; // no shell on PATH: nothing to link to
+        };
+        let dir = std::env::temp_dir().join(format!("kgent-twin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let link = dir.join("twin");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&shell, &link).expect("symlink");
+        let first = format!("uprobe:{}:main", shell.display());
+        let second = format!("uprobe:{}:main", link.display());
+        let resolved = [first.clone()];
+        assert_eq!(one_function_twice(&resolved, &second), Some(first.as_str()));
+        // Another function, or the return side, is its own probe.
+        assert_eq!(
+            one_function_twice(&resolved, &format!("uprobe:{}:other", link.display())),
+            None
+        );
+        assert_eq!(
+            one_function_twice(&resolved, &format!("uretprobe:{}:main", link.display())),
+            None
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// Real bpftrace and kernel: a program bpftrace only warns about passes the load check, and
     /// the warnings are in its evidence.

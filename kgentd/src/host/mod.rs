@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub use tracefs::{Field, Tracepoint};
 pub use uprobe::{
-    readable_by, resolve_binary, resolve_binary_or_explain, uprobe_symbols, uprobe_targets,
+    readable_by, resolve_binary, resolve_binary_or_explain, same_file, uprobe_symbols, uprobe_targets,
     usdt_probes, UprobeTarget,
 };
 

@@ -134,6 +134,16 @@ fn from_linker_cache(name: &str) -> Option<PathBuf> {
     hits.into_iter().next()
 }
 
+/// Whether two paths name one file (`/bin/bash` and `/usr/bin/bash` where `/bin` links to
+/// `/usr/bin`): a uprobe on each would fire twice for every call.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 /// Resolves what a user calls a binary: an absolute path, a command on PATH (`bash`), or a
 /// library name (`libc`, `libssl`) found through the linker cache or the usual directories.
 pub fn resolve_binary(name: &str) -> Option<PathBuf> {
@@ -275,7 +285,7 @@ pub fn uprobe_targets(
         let Some(path) = resolve_binary(w) else {
             continue;
         };
-        if targets.iter().any(|t| t.path == path) {
+        if targets.iter().any(|t| same_file(&t.path, &path)) {
             continue;
         }
         let Ok(all) = uprobe_symbols(&path) else {

@@ -257,7 +257,10 @@ impl Knowledge {
                 else {
                     continue;
                 };
-                if uprobes.iter().any(|t| t.path == std::path::Path::new(path)) {
+                if uprobes
+                    .iter()
+                    .any(|t| crate::host::same_file(&t.path, std::path::Path::new(path)))
+                {
                     continue;
                 }
                 let mut words = vec![function.to_ascii_lowercase()];
