@@ -4,17 +4,22 @@
 //! When the request names calls (`fsync()`, `open/openat call`, `getaddrinfo()`), FROM may name
 //! only those calls' probes: a small model otherwise drifts to a neighbouring probe (block I/O
 //! for fsync, `kmalloc` for malloc). Syscalls are offered by their `sys_enter_*` tracepoint
-//! only; the compiler adds the exit when the query reads `ret` or a duration.
+//! only; the compiler adds the exit when the query reads `ret` or a duration. A request about
+//! system calls in general that names none gets `raw_syscalls:sys_enter` the same way.
 use crate::host::HostFacts;
-use crate::intent::Intent;
+use crate::intent::{Concept, Intent};
 use crate::knowledge::{named_syscall_tracepoints, Grounding};
+
+/// The tracepoints that fire for every system call.
+const RAW_ENTER: &str = "tracepoint:raw_syscalls:sys_enter";
+const RAW_EXIT: &str = "tracepoint:raw_syscalls:sys_exit";
 use crate::toolchain::grammar::{AllowedProbe, ProbeContext};
 
 pub struct QueryScope {
     pub from: Vec<AllowedProbe>,
     pub fields: Vec<String>,
     pub grounding: Grounding,
-    /// FROM was narrowed to the calls the request names.
+    /// FROM was narrowed to the calls the request names (or to `raw_syscalls` for all calls).
     pub focused: bool,
     /// Fields holding code letters (`rwbs`), which `contains()` may test.
     pub coded_fields: Vec<String>,
@@ -59,10 +64,19 @@ pub fn scope(
     } else {
         Vec::new()
     };
+    // A request about system calls in general that names none is about every one: the
+    // tracepoints that fire for all of them (`raw_syscalls`, include/trace/events/syscalls.h).
+    let mut kept = named_tps.clone();
+    if from.is_empty() && spelled.is_empty() && intent.asks(Concept::AllSyscalls) {
+        if let Some(raw) = allowed.iter().find(|a| a.name == RAW_ENTER) {
+            from.push(raw.clone());
+            kept = vec![RAW_ENTER.to_owned(), RAW_EXIT.to_owned()];
+        }
+    }
     let focused = !from.is_empty();
     if focused {
-        g.tracepoints.retain(|t| named_tps.contains(&t.probe()));
-        g.facts.retain(|(p, _)| named_tps.contains(p));
+        g.tracepoints.retain(|t| kept.contains(&t.probe()));
+        g.facts.retain(|(p, _)| kept.contains(p));
         for u in &mut g.uprobes {
             u.symbols.retain(|s| called.contains(&s.as_str()));
         }
@@ -244,4 +258,47 @@ fn probe_facts(
             .insert(0, (p.name.clone(), vec![c.describe(intent)]));
     }
     coded_fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered_here() -> (HostFacts, Grounding, Vec<AllowedProbe>) {
+        let host = HostFacts::for_tests_with_tracepoints(&[
+            ("raw_syscalls", "sys_enter", &[("long", "id")]),
+            ("raw_syscalls", "sys_exit", &[("long", "id"), ("long", "ret")]),
+            ("syscalls", "sys_enter_openat", &[("int", "flags")]),
+            ("syscalls", "sys_exit_openat", &[("long", "ret")]),
+        ]);
+        let tracepoints: Vec<crate::host::Tracepoint> = host.tracepoints.values().cloned().collect();
+        let allowed = tracepoints
+            .iter()
+            .map(|t| AllowedProbe::tracepoint(t.probe(), Vec::new()))
+            .collect();
+        let g = Grounding {
+            tracepoints,
+            examples: Vec::new(),
+            uprobes: Vec::new(),
+            facts: Vec::new(),
+            subjects: Vec::new(),
+        };
+        (host, g, allowed)
+    }
+
+    #[test]
+    fn every_system_call_is_asked_at_the_tracepoints_that_see_them_all() {
+        let (host, g, allowed) = offered_here();
+        let all = Intent::read("tally the system calls which failed, by syscall id");
+        let s = scope(&host, &g, &allowed, &all);
+        assert!(s.focused);
+        let from: Vec<&str> = s.from.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(from, [RAW_ENTER]);
+        assert!(s.grounding.tracepoints.iter().all(|t| t.subsystem == "raw_syscalls"));
+        // A request naming its call keeps its call.
+        let named = Intent::read("tally the openat() calls which failed");
+        let s = scope(&host, &g, &allowed, &named);
+        let from: Vec<&str> = s.from.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(from, ["tracepoint:syscalls:sys_enter_openat"]);
+    }
 }

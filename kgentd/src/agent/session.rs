@@ -361,7 +361,7 @@ impl<'a, 'r> Session<'a, 'r> {
         )?;
         let names: Vec<&str> = scope.from.iter().map(|p| p.name.as_str()).collect();
         let from = if scope.focused {
-            "narrowed to the calls the request names:"
+            "narrowed to the calls the request names (every call: raw_syscalls):"
         } else {
             "may name:"
         };

@@ -616,6 +616,8 @@ fn system_calls_in_general_are_read_in_words_of_my_own() {
         "a syscall profile of cron",
         "what syscalls does my build spend time in",
         "syscall latency per process",
+        "show me all system calls which failed",
+        "errors grouped by syscall name",
     ] {
         assert!(read(text).asks(Concept::AllSyscalls), "{text}");
     }
@@ -623,6 +625,7 @@ fn system_calls_in_general_are_read_in_words_of_my_own() {
         "a system call that opens files",
         "slow reads from disk",
         "the syscall number of each exit",
+        "the unlinkat system calls that fail",
     ] {
         assert!(!read(text).asks(Concept::AllSyscalls), "{text}");
     }
