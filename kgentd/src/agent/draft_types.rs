@@ -102,6 +102,20 @@ impl FieldType {
         FieldType::Integer(integer_bits(bare))
     }
 
+    /// The type of a tracepoint field: its C type, and where that is a typedef of unknown
+    /// width (`xfs_lsn_t`), the size and signedness its format file states: a signed 64-bit
+    /// integer is a quantity, a narrower one an integer of that width.
+    pub(super) fn of_field(f: &crate::host::Field) -> FieldType {
+        let ty = FieldType::of(&f.ctype);
+        match (ty, f.layout) {
+            (FieldType::Integer(None), Some((8, true))) => FieldType::Quantity64,
+            (FieldType::Integer(None), Some((size @ 1..=8, _))) => {
+                FieldType::Integer(Some(size * 8))
+            }
+            _ => ty,
+        }
+    }
+
     /// An integer narrower than an address on a 64-bit kernel.
     pub(super) fn narrow_integer(self) -> bool {
         matches!(self, FieldType::Integer(Some(bits)) if bits < 64)
@@ -179,11 +193,11 @@ pub(super) fn block_field_types(
         return out;
     };
     for f in &first.fields {
-        let ty = FieldType::of(&f.ctype);
+        let ty = FieldType::of_field(f);
         let agreed = rest.iter().all(|tp| {
             tp.fields
                 .iter()
-                .any(|g| g.name == f.name && FieldType::of(&g.ctype) == ty)
+                .any(|g| g.name == f.name && FieldType::of_field(g) == ty)
         });
         if agreed {
             out.insert(f.name.clone(), ty);
@@ -896,6 +910,25 @@ mod tests {
         );
         assert_eq!(FieldType::of("pid_t"), FieldType::Integer(Some(32)));
         assert_eq!(FieldType::of("size_t"), FieldType::Quantity64);
+        // A typedef the name does not tell: the format's size and sign do.
+        let typedef = |layout| crate::host::Field {
+            ctype: "foo_seq_t".into(),
+            name: "seq".into(),
+            layout,
+        };
+        assert_eq!(
+            FieldType::of_field(&typedef(Some((8, true)))),
+            FieldType::Quantity64
+        );
+        assert_eq!(
+            FieldType::of_field(&typedef(Some((4, false)))),
+            FieldType::Integer(Some(32))
+        );
+        assert_eq!(
+            FieldType::of_field(&typedef(Some((8, false)))),
+            FieldType::Integer(Some(64))
+        );
+        assert_eq!(FieldType::of_field(&typedef(None)), FieldType::Integer(None));
         assert_eq!(FieldType::of("long"), FieldType::Quantity64);
         assert_eq!(FieldType::of("unsigned long"), FieldType::Integer(Some(64)));
         assert_eq!(FieldType::of("enum zone_type"), FieldType::Integer(None));

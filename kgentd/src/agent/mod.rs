@@ -415,7 +415,7 @@ fn event_keys(host: &HostFacts, from: &[String]) -> Vec<query_repair::EventKeys>
                 types: tp
                     .fields
                     .iter()
-                    .map(|f| (f.name.clone(), draft_types::FieldType::of(&f.ctype)))
+                    .map(|f| (f.name.clone(), draft_types::FieldType::of_field(f)))
                     .collect(),
             }
         })
@@ -710,6 +710,7 @@ mod tests {
         let field = |ctype: &str, name: &str| crate::host::Field {
             ctype: ctype.into(),
             name: name.into(),
+            ..Default::default()
         };
         let set = |h: &mut HostFacts, tp: &str, fields: Vec<crate::host::Field>| {
             if let Some(t) = h.tracepoints.get_mut(tp) {

@@ -1828,6 +1828,7 @@ mod tests {
                     .map(|n| Field {
                         ctype: "__u16".into(),
                         name: (*n).into(),
+                        ..Default::default()
                     })
                     .collect(),
             },

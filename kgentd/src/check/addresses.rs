@@ -298,6 +298,7 @@ mod tests {
         let field = |ctype: &str, name: &str| Field {
             ctype: ctype.into(),
             name: name.into(),
+            ..Default::default()
         };
         if let Some(tp) = h.tracepoints.get_mut("syscalls:sys_enter_nanosleep") {
             tp.fields = vec![

@@ -1990,6 +1990,7 @@ mod tests {
                         .map(|f| Field {
                             ctype: "int".into(),
                             name: (*f).into(),
+                            ..Default::default()
                         })
                         .collect(),
                 },
@@ -2018,6 +2019,7 @@ mod tests {
             tp.fields.push(Field {
                 ctype: "char[16]".into(),
                 name: "comm".into(),
+                ..Default::default()
             });
         }
         let by_name =
@@ -2346,6 +2348,7 @@ mod tests {
                     fields: vec![Field {
                         name: field.into(),
                         ctype: "const char *".into(),
+                        ..Default::default()
                     }],
                 },
             );
@@ -2577,6 +2580,7 @@ mod tests {
                 fields: vec![Field {
                     name: "which".into(),
                     ctype: "int".into(),
+                    ..Default::default()
                 }],
             },
         );

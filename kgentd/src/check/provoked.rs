@@ -1,7 +1,10 @@
 //! Which tracepoints the smoke run's trigger workload provokes on this host, measured once: the
 //! workload runs while every event of a private tracefs instance (`instances/kgent_provoke_*`)
-//! is enabled, and the events seen in its trace are the provoked set. Background activity
-//! counts too: it fires during every smoke run as well.
+//! is enabled, and the events seen in its trace are the provoked set: those a task of the
+//! workload (`kgent-smoke*`) fired, and those the rest of the system fired at least
+//! [`BACKGROUND_MIN`] times. Steady background activity fires during every smoke run as well;
+//! an event seen once from some other task (a daemon's `sched_yield`) may never fire during
+//! the run that judges a program on it.
 //!
 //! A candidate whose event probes are all tracepoints outside the set cannot be judged by a
 //! smoke run (it would print nothing, right or wrong): it is checked statically and its
@@ -44,6 +47,31 @@ impl Drop for Instance {
     }
 }
 
+/// How often an event other tasks fire must be seen during the measurement to count as
+/// provoked in every smoke run.
+const BACKGROUND_MIN: usize = 3;
+
+/// The name the smoke workload's tasks start with (see `check::smoke`).
+const WORKLOAD_COMM: &str = "kgent-smoke";
+
+/// What the trace says of one event: how often others fired it, and whether the workload did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    others: usize,
+    by_workload: bool,
+}
+
+impl Seen {
+    fn provoked(self) -> bool {
+        self.by_workload || self.others >= BACKGROUND_MIN
+    }
+}
+
+/// Whether the task of a trace line (`comm-pid [cpu] …`) is the workload's.
+fn by_workload(line: &str) -> bool {
+    line.trim_start().starts_with(WORKLOAD_COMM)
+}
+
 /// The event name of one line of a trace: `comm-pid [cpu] flags ts: EVENT: …`; syscall events
 /// print as `sys_NAME(args…)` on entry and `sys_NAME -> ret` on exit.
 fn event_of(line: &str) -> Option<String> {
@@ -60,14 +88,28 @@ fn event_of(line: &str) -> Option<String> {
     })
 }
 
-/// Reads `trace_pipe` until `stop` is set and the pipe is drained, collecting event names.
+/// The provoked events of `trace_pipe` (see [`Seen::provoked`]), read until `stop` is set.
 fn collect(pipe: &Path, stop: Arc<AtomicBool>) -> Result<BTreeSet<String>, String> {
+    let seen = tally(pipe, stop)?;
+    Ok(seen
+        .into_iter()
+        .filter(|(_, s)| s.provoked())
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// Reads `trace_pipe` until `stop` is set and the pipe is drained: each event name with what
+/// was seen of it.
+fn tally(
+    pipe: &Path,
+    stop: Arc<AtomicBool>,
+) -> Result<std::collections::BTreeMap<String, Seen>, String> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(pipe)
         .map_err(|e| format!("cannot open {}: {e}", pipe.display()))?;
-    let mut seen = BTreeSet::new();
+    let mut seen: std::collections::BTreeMap<String, Seen> = std::collections::BTreeMap::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut pending = String::new();
     loop {
@@ -78,7 +120,12 @@ fn collect(pipe: &Path, stop: Arc<AtomicBool>) -> Result<BTreeSet<String>, Strin
                 if let Some(end) = pending.rfind('\n') {
                     for line in pending[..end].lines() {
                         if let Some(e) = event_of(line) {
-                            seen.insert(e);
+                            let s = seen.entry(e).or_default();
+                            if by_workload(line) {
+                                s.by_workload = true;
+                            } else {
+                                s.others += 1;
+                            }
                         }
                     }
                     pending.drain(..=end);
@@ -204,6 +251,27 @@ mod tests {
             Some("sys_exit_openat")
         );
         assert_eq!(event_of("# tracer: nop"), None);
+    }
+
+    #[test]
+    fn an_event_seen_once_from_another_task_is_not_provoked() {
+        assert!(by_workload("  kgent-smoke-ch-91 [000] ..... 1.0: sys_openat(dfd: 0)"));
+        assert!(!by_workload("  sshd-12 [000] ..... 1.0: sys_sched_yield()"));
+        let once = Seen {
+            others: 1,
+            by_workload: false,
+        };
+        assert!(!once.provoked());
+        assert!(Seen {
+            others: BACKGROUND_MIN,
+            by_workload: false
+        }
+        .provoked());
+        assert!(Seen {
+            others: 0,
+            by_workload: true
+        }
+        .provoked());
     }
 
     #[tokio::test]

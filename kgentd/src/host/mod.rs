@@ -142,6 +142,7 @@ impl HostFacts {
                         .map(|(t, n)| Field {
                             ctype: (*t).into(),
                             name: (*n).into(),
+                            ..Default::default()
                         })
                         .collect(),
                 },

@@ -108,6 +108,7 @@ fn parse(name: &str, ret: &str, params: &str) -> Option<Prototype> {
             } else {
                 pname.to_owned()
             },
+            ..Default::default()
         });
     }
     let ret = clean(ret)

@@ -2,11 +2,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Field {
     /// C type as tracefs prints it, e.g. "const char *" or "__data_loc char[]".
     pub ctype: String,
     pub name: String,
+    /// Its size in bytes and signedness, as the format file states them (`size:8;
+    /// signed:1;`): what a typedef the type name alone does not tell (`xfs_lsn_t`) is.
+    /// `None` where no format said (a function's parameter).
+    pub layout: Option<(u32, bool)>,
 }
 
 impl Field {
@@ -82,14 +86,24 @@ pub fn parse_format(format: &str) -> Vec<Field> {
     format
         .lines()
         .filter_map(|line| {
-            let decl = line
-                .trim()
-                .strip_prefix("field:")?
-                .split(';')
-                .next()?
-                .trim();
+            let mut parts = line.trim().strip_prefix("field:")?.split(';');
+            let decl = parts.next()?.trim();
             let (ctype, name) = split_decl(decl)?;
-            (!name.starts_with("common_")).then_some(Field { ctype, name })
+            let mut size = None;
+            let mut signed = None;
+            for part in parts {
+                match part.trim().split_once(':') {
+                    Some(("size", v)) => size = v.trim().parse::<u32>().ok(),
+                    Some(("signed", v)) => signed = Some(v.trim() == "1"),
+                    _ => {}
+                }
+            }
+            let layout = size.zip(signed);
+            (!name.starts_with("common_")).then_some(Field {
+                ctype,
+                name,
+                layout,
+            })
         })
         .collect()
 }
@@ -147,5 +161,7 @@ mod tests {
         assert!(f[1].is_string());
         assert_eq!(f[2].ctype, "char[16]");
         assert!(f[3].is_string());
+        assert_eq!(f[0].layout, Some((4, true)));
+        assert_eq!(f[1].layout, Some((8, false)));
     }
 }

@@ -702,6 +702,7 @@ mod tests {
         let field = |ctype: &str, name: &str| crate::host::Field {
             ctype: ctype.into(),
             name: name.into(),
+            ..Default::default()
         };
         let tp = Tracepoint {
             subsystem: "syscalls".into(),
