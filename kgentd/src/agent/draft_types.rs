@@ -928,7 +928,10 @@ mod tests {
             FieldType::of_field(&typedef(Some((8, false)))),
             FieldType::Integer(Some(64))
         );
-        assert_eq!(FieldType::of_field(&typedef(None)), FieldType::Integer(None));
+        assert_eq!(
+            FieldType::of_field(&typedef(None)),
+            FieldType::Integer(None)
+        );
         assert_eq!(FieldType::of("long"), FieldType::Quantity64);
         assert_eq!(FieldType::of("unsigned long"), FieldType::Integer(Some(64)));
         assert_eq!(FieldType::of("enum zone_type"), FieldType::Integer(None));

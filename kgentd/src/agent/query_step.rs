@@ -267,11 +267,16 @@ mod tests {
     fn offered_here() -> (HostFacts, Grounding, Vec<AllowedProbe>) {
         let host = HostFacts::for_tests_with_tracepoints(&[
             ("raw_syscalls", "sys_enter", &[("long", "id")]),
-            ("raw_syscalls", "sys_exit", &[("long", "id"), ("long", "ret")]),
+            (
+                "raw_syscalls",
+                "sys_exit",
+                &[("long", "id"), ("long", "ret")],
+            ),
             ("syscalls", "sys_enter_openat", &[("int", "flags")]),
             ("syscalls", "sys_exit_openat", &[("long", "ret")]),
         ]);
-        let tracepoints: Vec<crate::host::Tracepoint> = host.tracepoints.values().cloned().collect();
+        let tracepoints: Vec<crate::host::Tracepoint> =
+            host.tracepoints.values().cloned().collect();
         let allowed = tracepoints
             .iter()
             .map(|t| AllowedProbe::tracepoint(t.probe(), Vec::new()))
@@ -294,7 +299,11 @@ mod tests {
         assert!(s.focused);
         let from: Vec<&str> = s.from.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(from, [RAW_ENTER]);
-        assert!(s.grounding.tracepoints.iter().all(|t| t.subsystem == "raw_syscalls"));
+        assert!(s
+            .grounding
+            .tracepoints
+            .iter()
+            .all(|t| t.subsystem == "raw_syscalls"));
         // A request naming its call keeps its call.
         let named = Intent::read("tally the openat() calls which failed");
         let s = scope(&host, &g, &allowed, &named);

@@ -362,6 +362,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = function_values_unread(intent, source) {
         missing.push(m);
     }
+    if let Some(m) = function_result_unread(intent, source) {
+        missing.push(m);
+    }
     missing.extend(named_values_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
@@ -596,8 +599,18 @@ fn masks_tested(text: &str, field: &str) -> i128 {
 /// report's shape and words for calling itself.
 fn function_values_unread(intent: &Intent, source: &str) -> Option<String> {
     const CALLING: [&str; 12] = [
-        "function", "call", "caller", "library", "libc", "trace", "probe", "invocation",
-        "invoke", "name", "binary", "shared",
+        "function",
+        "call",
+        "caller",
+        "library",
+        "libc",
+        "trace",
+        "probe",
+        "invocation",
+        "invoke",
+        "name",
+        "binary",
+        "shared",
     ];
     let probes: Vec<ProbeSpec> = probe_blocks(source)
         .into_iter()
@@ -630,9 +643,17 @@ fn function_values_unread(intent: &Intent, source: &str) -> Option<String> {
         .subjects
         .iter()
         .map(|w| w.word.as_str())
-        .filter(|w| !names.iter().any(|n| n.starts_with(w) || w.starts_with(n.as_str())))
+        .filter(|w| {
+            !names
+                .iter()
+                .any(|n| n.starts_with(w) || w.starts_with(n.as_str()))
+        })
         .filter(|w| crate::intent::naming::builtins_named_by(w).is_empty())
-        .filter(|w| !crate::intent::naming::SHAPE_WORDS.iter().any(|s| w.starts_with(s)))
+        .filter(|w| {
+            !crate::intent::naming::SHAPE_WORDS
+                .iter()
+                .any(|s| w.starts_with(s))
+        })
         .filter(|w| !CALLING.iter().any(|c| w.starts_with(c)))
         .filter(|w| intent.process_name.as_deref() != Some(*w))
         .collect();
@@ -643,6 +664,41 @@ fn function_values_unread(intent: &Intent, source: &str) -> Option<String> {
             asked.join(", ")
         )
     })
+}
+
+/// A user function whose return value the request asks for (`specs-db/user-functions.toml`:
+/// "each line entered" is what bash's readline returns), which no `uretprobe` block of the
+/// program on that function reads as `retval`: its arguments are something else (the prompt).
+fn function_result_unread(intent: &Intent, source: &str) -> Option<String> {
+    let blocks = probe_blocks(&strip_comments(source));
+    for b in &blocks {
+        for p in b
+            .probes
+            .iter()
+            .filter(|p| matches!(p.prefix.as_str(), "uprobe" | "u" | "uretprobe" | "ur"))
+        {
+            let Some(f) = crate::knowledge::user_functions::result_asked(intent, &p.target) else {
+                continue;
+            };
+            let function = format!(":{}", f.name);
+            let read = blocks.iter().any(|other| {
+                other.probes.iter().any(|q| {
+                    matches!(q.prefix.as_str(), "uretprobe" | "ur") && q.target.ends_with(&function)
+                }) && other.body.contains("retval")
+            });
+            if !read {
+                let binary = p.target.rsplit_once(':').map_or("", |(b, _)| b);
+                return Some(format!(
+                    "the request asks for what {}() returns, {} ({}), but the program never reads `retval` at uretprobe:{binary}:{}",
+                    f.name,
+                    f.returns,
+                    f.source.split(':').next().unwrap_or(""),
+                    f.name
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
@@ -2145,7 +2201,8 @@ mod tests {
         // Asked for: the way out is what the request wants, and only that.
         let out = "tally how often each core wakes from its low-power sleep";
         assert!(!passes(out, both));
-        let exits = "tracepoint:power:cpu_idle /args->state == 4294967295/ { @[args->cpu_id] = count(); }";
+        let exits =
+            "tracepoint:power:cpu_idle /args->state == 4294967295/ { @[args->cpu_id] = count(); }";
         assert!(passes(out, exits));
     }
 
@@ -2184,7 +2241,24 @@ mod tests {
         let value = "uretprobe:/usr/bin/demo:gets { printf(\"%s %s\\n\", comm, str(retval)); }";
         assert!(passes(ask, value));
         // Who called it is all that is asked.
-        assert!(passes("which processes call gets() in the demo binary", who));
+        assert!(passes(
+            "which processes call gets() in the demo binary",
+            who
+        ));
+    }
+
+    #[test]
+    fn what_a_user_function_returns_is_read_at_its_return() {
+        let ask = "show what people type at their bash prompts";
+        let prompt = "uprobe:/bin/bash:readline { printf(\"%s\\n\", str(arg0)); }";
+        let c = check_coverage(&host(), &Intent::read(ask), prompt);
+        assert!(
+            !c.passed() && c.detail().contains("retval"),
+            "{}",
+            c.detail()
+        );
+        let line = "uretprobe:/bin/bash:readline { printf(\"%s\\n\", str(retval)); }";
+        assert!(passes(ask, line));
     }
 
     #[test]

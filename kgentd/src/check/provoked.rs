@@ -255,7 +255,9 @@ mod tests {
 
     #[test]
     fn an_event_seen_once_from_another_task_is_not_provoked() {
-        assert!(by_workload("  kgent-smoke-ch-91 [000] ..... 1.0: sys_openat(dfd: 0)"));
+        assert!(by_workload(
+            "  kgent-smoke-ch-91 [000] ..... 1.0: sys_openat(dfd: 0)"
+        ));
         assert!(!by_workload("  sshd-12 [000] ..... 1.0: sys_sched_yield()"));
         let once = Seen {
             others: 1,

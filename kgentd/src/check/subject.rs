@@ -127,7 +127,11 @@ fn named_call_traced<'a>(intent: &'a Intent, probes: &[String]) -> Option<&'a st
 /// Whether the request writes `word` as a call or identifier (`sync()`, `kmem_cache_alloc`):
 /// such a subject names its own event and is never only a description of another call.
 fn written_as_name(intent: &Intent, word: &str) -> bool {
-    intent.calls.iter().chain(&intent.identifiers).any(|c| c == word)
+    intent
+        .calls
+        .iter()
+        .chain(&intent.identifiers)
+        .any(|c| c == word)
 }
 
 /// Checks a candidate's probes against the request's subjects. A subject word that names a
@@ -170,7 +174,11 @@ pub fn check_subject(
             continue;
         }
         if let Some(call) = named_call_traced(intent, probes) {
-            if !s.words.iter().any(|(w, _)| written_as_name(intent, &w.word)) {
+            if !s
+                .words
+                .iter()
+                .any(|(w, _)| written_as_name(intent, &w.word))
+            {
                 covered.push(format!(
                     "\"{}\" (said of {call}, which the request names and the program traces)",
                     s.phrase()

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub use tracefs::{Field, Tracepoint};
 pub use uprobe::{
-    readable_by, resolve_binary, resolve_binary_or_explain, same_file, uprobe_symbols, uprobe_targets,
-    usdt_probes, UprobeTarget,
+    readable_by, resolve_binary, resolve_binary_or_explain, same_file, uprobe_symbols,
+    uprobe_targets, usdt_probes, UprobeTarget,
 };
 
 /// One attach family (kprobe, tracepoint, …) and whether programs can attach to it here.

@@ -21,6 +21,7 @@ pub mod subject;
 pub mod subsystems;
 pub mod syscall_man;
 pub mod tracepoint_docs;
+pub mod user_functions;
 pub mod values;
 
 use std::path::Path;

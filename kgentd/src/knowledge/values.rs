@@ -112,6 +112,8 @@ mod tests {
         assert!(apart_at(&out, "power:cpu_idle").is_empty());
         assert!(apart_at(&naps, "sched:sched_switch").is_empty());
         // An ordinary value is never apart.
-        assert!(shipped().iter().any(|v| v.name == "TASK_RUNNING" && !v.apart));
+        assert!(shipped()
+            .iter()
+            .any(|v| v.name == "TASK_RUNNING" && !v.apart));
     }
 }
