@@ -1000,8 +1000,17 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
         }) || (matches!(b, "pid" | "tid") && intent.asks(Concept::Pid))
     };
     let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
+    let by_meaning = |field: &str| {
+        events.iter().any(|e| {
+            crate::knowledge::field_names::named_by_meaning(
+                intent,
+                &format!("{}:{}", e.subsystem, e.event),
+                field,
+            )
+        })
+    };
     let droppable = |k: &Expr| match k {
-        Expr::Term(Term::Field(f)) => !used(f) && !printed_by_name(f),
+        Expr::Term(Term::Field(f)) => !used(f) && !printed_by_name(f) && !by_meaning(f),
         Expr::Term(Term::Ret) => !result_asked,
         Expr::Term(Term::Builtin(b)) => {
             BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b) && !builtin_said(b)
@@ -1916,6 +1925,17 @@ mod tests {
             &raw,
         );
         assert_eq!(q, parse(text).unwrap());
+        // The syscall number is what "each syscall" means at raw_syscalls, whatever else the
+        // request groups by (specs-db/field-names.toml `meaning`).
+        let mut raw_enter = event("sys_enter", &["id", "args"], &[]);
+        raw_enter.subsystem = "raw_syscalls".into();
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("for processes called make: how often is each syscall made, per program name"),
+            &[raw_enter],
+        );
+        assert_eq!(keys_of(&q), ["comm", "args->id"]);
         // A field the kernel prints by name is a category, kept.
         let irq = [event("softirq_entry", &["vec"], &["vec"])];
         let text = "SELECT count() FROM tracepoint:irq:softirq_entry GROUP BY cpu, args->vec";

@@ -28,12 +28,37 @@ pub struct InBytes {
     pub source: String,
 }
 
+/// A field whose name does not say what it holds (`id` at raw_syscalls: the syscall number),
+/// with the words a request uses for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meaning {
+    /// Tracepoints (`raw_syscalls:sys_enter`) with the field.
+    pub probes: Vec<String>,
+    pub field: String,
+    /// Words that name it, matched with a suffix ("syscall" matches "syscalls").
+    pub words: Vec<String>,
+    pub source: String,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FieldNamesFile {
     family: Vec<Family>,
     #[serde(default)]
     in_bytes: Vec<InBytes>,
+    #[serde(default)]
+    meaning: Vec<Meaning>,
+}
+
+/// Whether the request names `field` of the tracepoint `probe` (`raw_syscalls:sys_enter`) by
+/// a word for what it holds.
+pub fn named_by_meaning(intent: &crate::intent::Intent, probe: &str, field: &str) -> bool {
+    file().meaning.iter().any(|m| {
+        m.field == field
+            && m.probes.iter().any(|p| p == probe)
+            && m.words.iter().any(|w| intent.uses_word(w))
+    })
 }
 
 fn file() -> &'static FieldNamesFile {
@@ -88,6 +113,19 @@ mod tests {
             Some("size or length")
         );
         assert!(family_of("comm").is_none());
+        for m in &parsed.meaning {
+            assert!(!m.source.trim().is_empty(), "{} has no source", m.field);
+        }
+    }
+
+    #[test]
+    fn a_field_is_named_by_what_it_holds() {
+        let each = crate::intent::Intent::read("how often is each system call made by cron");
+        assert!(named_by_meaning(&each, "raw_syscalls:sys_enter", "id"));
+        assert!(!named_by_meaning(&each, "raw_syscalls:sys_enter", "args"));
+        assert!(!named_by_meaning(&each, "syscalls:sys_enter_openat", "id"));
+        let who = crate::intent::Intent::read("how often does each program run");
+        assert!(!named_by_meaning(&who, "raw_syscalls:sys_enter", "id"));
     }
 
     /// Every name is a field of some tracepoint of this host (the fields are the kernel's, not
