@@ -359,6 +359,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     }
     missing.extend(named_flags_untested(intent, source));
     missing.extend(flag_meanings_unread(intent, source));
+    missing.extend(code_meanings_unread(intent, source));
     if let Some(m) = function_values_unread(intent, source) {
         missing.push(m);
     }
@@ -699,6 +700,49 @@ fn function_result_unread(intent: &Intent, source: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A kind of event the request speaks of in words ("writes", "reads") that a tracepoint
+/// reports as a code letter of a field (`rwbs` of the block events: W write, R read;
+/// `specs-db/attach-points.toml` `[[codes]]`), in a block that never reads that field: every
+/// request counted where the writes were asked for. Reading the field (a test, a key, a
+/// printed value) is enough here; which letters stay is the filter checks' business.
+fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in probe_blocks(source) {
+        let text = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        let read = args_fields(&text);
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            let probe = format!("tracepoint:{}", p.target);
+            for c in crate::knowledge::specs::codes()
+                .iter()
+                .filter(|c| probe.starts_with(&c.probes) && !read.contains(&c.field))
+            {
+                let spoken: Vec<String> = c
+                    .letters
+                    .iter()
+                    .filter(|(letter, _)| c.stated(letter, intent))
+                    .map(|(letter, word)| format!("{letter} = {word}"))
+                    .collect();
+                if !spoken.is_empty() {
+                    out.push(format!(
+                        "the request speaks of {}, which {probe} reports as code letters of `args->{}`, but the program never reads `args->{}` there: test it (in a query, WHERE contains(args->{}, \"W\") keeps writes)",
+                        spoken.join(", "),
+                        c.field,
+                        c.field,
+                        c.field
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
@@ -1213,12 +1257,10 @@ fn some_syscalls_for_all(host: &HostFacts, intent: &Intent, source: &str) -> Opt
 /// it, one kernel implementation's entry points). Judged only where the program traces a
 /// named call too (a program on another event altogether is the subject check's business),
 /// and not for requests about system calls in general. A block on `raw_syscalls:` that never
-/// tests `args->id` traces every call, named or not.
+/// tests `args->id` traces every call: wrong for any request not about system calls in
+/// general, named calls or not ("calls to the kernel function do_sys_open").
 fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
     if intent.asks(Concept::AllSyscalls) {
-        return None;
-    }
-    if crate::knowledge::named_syscalls(host, intent).is_empty() {
         return None;
     }
     let named = crate::knowledge::mentioned_syscalls(host, intent);
@@ -1239,10 +1281,17 @@ fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<S
         (!args_fields(&text).iter().any(|f| f == "id")).then(|| raw.target.clone())
     });
     if let Some(raw) = every_call {
+        let asked = if named.is_empty() {
+            "the request is not about system calls in general".to_owned()
+        } else {
+            format!("the request names the calls to trace ({})", named.join(", "))
+        };
         return Some(format!(
-            "the request names the calls to trace ({}), but the program counts every system call at tracepoint:{raw} without testing `args->id`: attach to the named calls' own tracepoints",
-            named.join(", ")
+            "{asked}, but the program sees every system call at tracepoint:{raw} without testing `args->id`: attach to the tracepoints of what the request is about"
         ));
+    }
+    if crate::knowledge::named_syscalls(host, intent).is_empty() {
+        return None;
     }
     for p in blocks.iter().flat_map(|b| &b.probes) {
         let Some(call) = p
@@ -2226,6 +2275,10 @@ mod tests {
             ask,
             "tracepoint:syscalls:sys_enter_accept { @[tid] = count(); }"
         ));
+        // Nor is it what a request about something else asks for.
+        let other = "log every entry into the kernel routine do_unlinkat";
+        assert!(!passes(other, every));
+        assert!(passes("tally every system call by thread", every));
     }
 
     #[test]
@@ -2259,6 +2312,21 @@ mod tests {
         );
         let line = "uretprobe:/bin/bash:readline { printf(\"%s\\n\", str(retval)); }";
         assert!(passes(ask, line));
+    }
+
+    #[test]
+    fn a_kind_of_block_request_spoken_of_is_read_from_its_code_letters() {
+        let ask = "a histogram of disk write sizes for each program";
+        let all = "tracepoint:block:block_rq_issue { @[comm] = hist(args->bytes); }";
+        let c = check_coverage(&host(), &Intent::read(ask), all);
+        assert!(
+            !c.passed() && c.detail().contains("rwbs"),
+            "{}",
+            c.detail()
+        );
+        let writes = "tracepoint:block:block_rq_issue /((uint8 *)args->rwbs)[0] == 87/ { @[comm] = hist(args->bytes); }";
+        assert!(passes(ask, writes));
+        assert!(passes("a histogram of disk request sizes for each program", all));
     }
 
     #[test]
