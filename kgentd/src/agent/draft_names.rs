@@ -30,25 +30,7 @@ pub(super) fn symbolic_tables(
     subsystem: &str,
     event: &str,
 ) -> BTreeMap<String, Table> {
-    parse_symbolic(&print_fmt(host, subsystem, event))
-}
-
-/// A tracepoint's tracefs `print fmt` line (empty when there is no tracefs or no such event).
-pub(super) fn print_fmt(host: &HostFacts, subsystem: &str, event: &str) -> String {
-    let Some(tracefs) = &host.tracefs else {
-        return String::new();
-    };
-    let path = tracefs
-        .join("events")
-        .join(subsystem)
-        .join(event)
-        .join("format");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("print fmt:"))
-        .unwrap_or_default()
-        .to_owned()
+    parse_symbolic(&host.print_fmt(subsystem, event))
 }
 
 /// Tables of documented bit flags (`specs-db/flags.toml`) of a tracepoint's fields, for the

@@ -39,9 +39,6 @@
 //! field's type; it does not judge what the program means (see `draft_filters` for that).
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use crate::host::HostFacts;
 use crate::toolchain::bpftrace::expr::{self, Tok, Token};
@@ -211,10 +208,6 @@ pub(super) fn block_field_types(
 /// (include/trace/stages/stage3_trace_output.h), e.g. `newstate` → `TCP_ESTABLISHED`. A number
 /// compared with such a field may be a value the request names in words.
 pub(super) fn named_value_fields(host: &HostFacts, block: &ProbeBlock) -> BTreeSet<String> {
-    static NAMED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"__print_(?:symbolic|flags)(?:_u64)?\(\s*(?:\([^()]*\)\s*)?REC->(\w+)")
-            .expect("static regex")
-    });
     if host.tracefs.is_none() {
         return BTreeSet::new();
     }
@@ -224,8 +217,7 @@ pub(super) fn named_value_fields(host: &HostFacts, block: &ProbeBlock) -> BTreeS
         else {
             return BTreeSet::new();
         };
-        let fmt = super::draft_names::print_fmt(host, subsystem, event);
-        let named: BTreeSet<String> = NAMED.captures_iter(&fmt).map(|c| c[1].to_owned()).collect();
+        let named = host.fields_printed_by_name(subsystem, event);
         common = Some(match common {
             None => named,
             Some(c) => c.intersection(&named).cloned().collect(),

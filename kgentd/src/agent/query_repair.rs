@@ -1932,7 +1932,9 @@ mod tests {
         let mut q = parse(text).unwrap();
         keys(
             &mut q,
-            &Intent::read("for processes called make: how often is each syscall made, per program name"),
+            &Intent::read(
+                "for processes called make: how often is each syscall made, per program name",
+            ),
             &[raw_enter],
         );
         assert_eq!(keys_of(&q), ["comm", "args->id"]);

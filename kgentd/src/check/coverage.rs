@@ -360,6 +360,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(named_flags_untested(intent, source));
     missing.extend(flag_meanings_unread(intent, source));
     missing.extend(code_meanings_unread(intent, source));
+    if let Some(m) = unasked_keys(host, intent, source) {
+        missing.push(m);
+    }
     if let Some(m) = function_values_unread(intent, source) {
         missing.push(m);
     }
@@ -742,6 +745,134 @@ fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
     }
     out.sort();
     out.dedup();
+    out
+}
+
+/// A tally or histogram keyed by an event field the request never names, where the request
+/// says what it groups by and another key accounts for each of its grouping phrases: "each
+/// process migrated" keyed by `comm, args->dest_cpu, args->orig_cpu` splits every process's
+/// count by CPU pair. A field names itself by a word of the request
+/// ([`crate::intent::naming::used_by`]), by what it holds (`specs-db/field-names.toml`
+/// `meaning`), or is a category the kernel prints by name (`__print_symbolic`); a key carried
+/// from an earlier event (`@start_tvp[tid]` stored from `args->tvp`) is that field.
+fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    // What it groups by: its grouping phrases, or else the word after "each" ("each process
+    // is moved": process).
+    let words_all: Vec<&str> = intent.words().collect();
+    let phrases: Vec<Vec<String>> = if intent.group_phrases.is_empty() {
+        words_all
+            .windows(2)
+            .filter(|w| w[0] == "each")
+            .map(|w| vec![w[1].to_owned()])
+            .collect()
+    } else {
+        intent.group_phrases.clone()
+    };
+    if phrases.is_empty() {
+        return None;
+    }
+    static AGG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"@\w*\[([^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*)\]\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\(")
+            .expect("static regex")
+    });
+    static STORED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w+)\s*\[[^\]]*\]\s*=\s*(?:str\s*\()?\s*args\s*->\s*(\w+)")
+            .expect("static regex")
+    });
+    static FIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(?:str\s*\()?\s*args\s*->\s*(\w+)").expect("static regex"));
+    static CARRIED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(@\w+)\s*\[").expect("static regex"));
+    let code = strip_comments(source);
+    let carried: Vec<(String, String)> = STORED
+        .captures_iter(&code)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect();
+    let words: Vec<&str> = intent
+        .words()
+        .filter(|w| !crate::intent::naming::SHAPE_WORDS.contains(w))
+        .collect();
+    let blocks = probe_blocks(&code);
+    let events: Vec<(String, String)> = blocks
+        .iter()
+        .flat_map(|b| &b.probes)
+        .filter(|p| p.is_tracepoint())
+        .filter_map(|p| p.target.split_once(':'))
+        .map(|(s, e)| (s.to_owned(), e.to_owned()))
+        .collect();
+    // A field named like a builtin (`comm`, `pid`) is named by the builtin's words.
+    let as_builtin =
+        |field: &str, w: &str| crate::intent::naming::builtins_named_by(w).contains(&field);
+    let asked = |field: &str| {
+        crate::intent::naming::used_by(field, &words)
+            || words.iter().any(|w| as_builtin(field, w))
+            || events.iter().any(|(s, e)| {
+                crate::knowledge::field_names::named_by_meaning(intent, &format!("{s}:{e}"), field)
+                    || host.fields_printed_by_name(s, e).contains(field)
+            })
+    };
+    for c in AGG.captures_iter(&code) {
+        let keys = split_top_level(&c[1]);
+        let field_of = |k: &str| -> Option<String> {
+            let k = k.trim();
+            if let Some(f) = FIELD.captures(k) {
+                return Some(f[1].to_owned());
+            }
+            let map = CARRIED.captures(k)?;
+            carried
+                .iter()
+                .find(|(m, _)| *m == map[1])
+                .map(|(_, f)| f.clone())
+        };
+        let fields: Vec<Option<String>> = keys.iter().map(|k| field_of(k)).collect();
+        let unasked: Vec<&String> = fields.iter().flatten().filter(|f| !asked(f)).collect();
+        if unasked.is_empty() {
+            continue;
+        }
+        // Each grouping phrase must be accounted for by a key that stays, or an unnamed field
+        // may be what a phrase means.
+        let kept_says = |w: &str| {
+            keys.iter().zip(&fields).any(|(k, f)| match f {
+                Some(f) => {
+                    asked(f) && (crate::intent::naming::used_by(f, &[w]) || as_builtin(f, w))
+                }
+                None => crate::intent::naming::builtins_named_by(w)
+                    .iter()
+                    .any(|b| k.contains(b)),
+            })
+        };
+        let accounted = phrases.iter().all(|p| p.iter().any(|w| kept_says(w)));
+        if accounted {
+            let names: Vec<String> = unasked.iter().map(|f| format!("args->{f}")).collect();
+            return Some(format!(
+                "the program keys its tally by {}, which the request never asks for: each value splits the figure it asks for; key only by what the request groups by",
+                names.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+/// `a, f(b, c), @m[d]` → `["a", "f(b, c)", "@m[d]"]`: commas outside brackets.
+fn split_top_level(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for ch in text.chars() {
+        match ch {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_owned());
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_owned());
+    }
     out
 }
 
@@ -1284,7 +1415,10 @@ fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<S
         let asked = if named.is_empty() {
             "the request is not about system calls in general".to_owned()
         } else {
-            format!("the request names the calls to trace ({})", named.join(", "))
+            format!(
+                "the request names the calls to trace ({})",
+                named.join(", ")
+            )
         };
         return Some(format!(
             "{asked}, but the program sees every system call at tracepoint:{raw} without testing `args->id`: attach to the tracepoints of what the request is about"
@@ -2319,14 +2453,35 @@ mod tests {
         let ask = "a histogram of disk write sizes for each program";
         let all = "tracepoint:block:block_rq_issue { @[comm] = hist(args->bytes); }";
         let c = check_coverage(&host(), &Intent::read(ask), all);
+        assert!(!c.passed() && c.detail().contains("rwbs"), "{}", c.detail());
+        let writes = "tracepoint:block:block_rq_issue /((uint8 *)args->rwbs)[0] == 87/ { @[comm] = hist(args->bytes); }";
+        assert!(passes(ask, writes));
+        assert!(passes(
+            "a histogram of disk request sizes for each program",
+            all
+        ));
+    }
+
+    #[test]
+    fn a_tally_is_keyed_only_by_what_the_request_groups_by() {
+        let ask = "how many times is each program moved between processors";
+        let extra = "tracepoint:sched:sched_migrate_task { @[str(args->comm), args->dest_cpu, args->orig_cpu] = count(); }";
+        let c = check_coverage(&host(), &Intent::read(ask), extra);
         assert!(
-            !c.passed() && c.detail().contains("rwbs"),
+            !c.passed() && c.detail().contains("args->dest_cpu"),
             "{}",
             c.detail()
         );
-        let writes = "tracepoint:block:block_rq_issue /((uint8 *)args->rwbs)[0] == 87/ { @[comm] = hist(args->bytes); }";
-        assert!(passes(ask, writes));
-        assert!(passes("a histogram of disk request sizes for each program", all));
+        let asked = "tracepoint:sched:sched_migrate_task { @[str(args->comm)] = count(); }";
+        assert!(passes(ask, asked));
+        // Keys carried from the entry are the fields they were stored from.
+        let ask = "a histogram of time in pselect6 for each program";
+        let carried = "tracepoint:syscalls:sys_enter_pselect6 { @s[tid] = nsecs; @inp[tid] = args->inp; }\ntracepoint:syscalls:sys_exit_pselect6 /@s[tid]/ { @h[comm, @inp[tid]] = hist(nsecs - @s[tid]); delete(@s[tid]); delete(@inp[tid]); }";
+        assert!(!passes(ask, carried));
+        assert_eq!(
+            split_top_level("comm, f(a, b), @m[x, y]"),
+            ["comm", "f(a, b)", "@m[x, y]"]
+        );
     }
 
     #[test]

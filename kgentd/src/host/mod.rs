@@ -171,6 +171,45 @@ impl HostFacts {
         h
     }
 
+    /// A tracepoint's tracefs `print fmt` line (empty when there is no tracefs or no such
+    /// event).
+    pub fn print_fmt(&self, subsystem: &str, event: &str) -> String {
+        let Some(tracefs) = &self.tracefs else {
+            return String::new();
+        };
+        let path = tracefs
+            .join("events")
+            .join(subsystem)
+            .join(event)
+            .join("format");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("print fmt:"))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The fields whose values a tracepoint prints by name: its `print fmt` formats them with
+    /// `__print_symbolic` or `__print_flags` (include/trace/stages/stage3_trace_output.h), e.g.
+    /// `newstate` → `TCP_ESTABLISHED`.
+    pub fn fields_printed_by_name(
+        &self,
+        subsystem: &str,
+        event: &str,
+    ) -> std::collections::BTreeSet<String> {
+        static NAMED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(
+                r"__print_(?:symbolic|flags)(?:_u64)?\(\s*(?:\([^()]*\)\s*)?REC->(\w+)",
+            )
+            .expect("static regex")
+        });
+        NAMED
+            .captures_iter(&self.print_fmt(subsystem, event))
+            .map(|c| c[1].to_owned())
+            .collect()
+    }
+
     /// The family a bpftrace probe prefix ("kprobe", "t", "tracepoint", …) belongs to.
     pub fn family_of(&self, prefix: &str) -> Option<&AttachFamily> {
         self.families.iter().find(|f| f.prefixes.contains(&prefix))
