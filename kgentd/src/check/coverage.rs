@@ -360,6 +360,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(named_flags_untested(intent, source));
     missing.extend(flag_meanings_unread(intent, source));
     missing.extend(code_meanings_unread(intent, source));
+    if let Some(m) = repeated_blocks(source) {
+        missing.push(m);
+    }
     if let Some(m) = unasked_keys(host, intent, source) {
         missing.push(m);
     }
@@ -874,6 +877,35 @@ fn split_top_level(text: &str) -> Vec<String> {
         out.push(cur.trim().to_owned());
     }
     out
+}
+
+/// Two blocks with the same probes, condition and actions: every event runs both, so each is
+/// counted or printed twice.
+fn repeated_blocks(source: &str) -> Option<String> {
+    let code = strip_comments(source);
+    let blocks = probe_blocks(&code);
+    let key = |b: &crate::toolchain::bpftrace::ProbeBlock| {
+        let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let probes: Vec<String> = b
+            .probes
+            .iter()
+            .map(|p| format!("{}:{}", p.prefix, p.target))
+            .collect();
+        (
+            probes.join(","),
+            squash(b.predicate.as_ref().map_or("", |p| p.condition.as_str())),
+            squash(&b.body),
+        )
+    };
+    let keys: Vec<_> = blocks.iter().map(key).collect();
+    keys.iter().enumerate().find_map(|(i, k)| {
+        (keys[..i].contains(k) && !k.0.is_empty()).then(|| {
+            format!(
+                "the program has the same block on {} twice: every event runs both, so each is counted or printed twice; keep one",
+                k.0
+            )
+        })
+    })
 }
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
@@ -1398,7 +1430,12 @@ fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<S
     let mut unnamed: Vec<String> = Vec::new();
     let mut traces_named = false;
     let blocks = probe_blocks(source);
-    // A block on raw_syscalls that never looks at the syscall number sees every call.
+    // A block on raw_syscalls that never compares the syscall number sees every call (keying
+    // by it still counts them all).
+    static ID_TESTED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*id\s*(==|!=|<=|>=|<|>)|(==|!=|<=|>=|<|>)\s*args\s*->\s*id\b")
+            .expect("static regex")
+    });
     let every_call = blocks.iter().find_map(|b| {
         let raw = b
             .probes
@@ -1409,7 +1446,7 @@ fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) -> Option<S
             b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
             b.body
         );
-        (!args_fields(&text).iter().any(|f| f == "id")).then(|| raw.target.clone())
+        (!ID_TESTED.is_match(&text)).then(|| raw.target.clone())
     });
     if let Some(raw) = every_call {
         let asked = if named.is_empty() {
@@ -2412,6 +2449,8 @@ mod tests {
         // Nor is it what a request about something else asks for.
         let other = "log every entry into the kernel routine do_unlinkat";
         assert!(!passes(other, every));
+        let keyed = "tracepoint:raw_syscalls:sys_enter { @[pid, args->id] = count(); }";
+        assert!(!passes(other, keyed));
         assert!(passes("tally every system call by thread", every));
     }
 
@@ -2482,6 +2521,23 @@ mod tests {
             split_top_level("comm, f(a, b), @m[x, y]"),
             ["comm", "f(a, b)", "@m[x, y]"]
         );
+    }
+
+    #[test]
+    fn one_event_is_handled_once() {
+        let twice = "tracepoint:sched:sched_process_exit { @[comm] = count(); }\ntracepoint:sched:sched_process_exit\n{\n  @[comm] = count();\n}";
+        let c = check_coverage(
+            &host(),
+            &Intent::read("tally exiting programs by name"),
+            twice,
+        );
+        assert!(
+            !c.passed() && c.detail().contains("twice"),
+            "{}",
+            c.detail()
+        );
+        let two = "tracepoint:sched:sched_process_exit { @[comm] = count(); }\ntracepoint:sched:sched_process_exit { @n = count(); }";
+        assert!(repeated_blocks(two).is_none());
     }
 
     #[test]

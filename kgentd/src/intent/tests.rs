@@ -618,6 +618,7 @@ fn system_calls_in_general_are_read_in_words_of_my_own() {
         "syscall latency per process",
         "show me all system calls which failed",
         "errors grouped by syscall name",
+        "tally system calls issued from cron",
     ] {
         assert!(read(text).asks(Concept::AllSyscalls), "{text}");
     }
@@ -626,6 +627,7 @@ fn system_calls_in_general_are_read_in_words_of_my_own() {
         "slow reads from disk",
         "the syscall number of each exit",
         "the unlinkat system calls that fail",
+        "tally the unlinkat system calls",
     ] {
         assert!(!read(text).asks(Concept::AllSyscalls), "{text}");
     }
