@@ -710,23 +710,33 @@ fn function_result_unread(intent: &Intent, source: &str) -> Option<String> {
 
 /// A kind of event the request speaks of in words ("writes", "reads") that a tracepoint
 /// reports as a code letter of a field (`rwbs` of the block events: W write, R read;
-/// `specs-db/attach-points.toml` `[[codes]]`), in a block that never reads that field: every
-/// request counted where the writes were asked for. Reading the field (a test, a key, a
-/// printed value) is enough here; which letters stay is the filter checks' business.
+/// `specs-db/attach-points.toml` `[[codes]]`), in a program that never reads that field on
+/// those events: every request counted where the writes were asked for. Reading it in one
+/// block (a test, a key, a value a span's start keeps for its end) is enough here; which
+/// letters stay is the filter checks' business.
 fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for b in probe_blocks(source) {
-        let text = format!(
-            "{} {}",
-            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
-            b.body
-        );
-        let read = args_fields(&text);
+    let blocks = probe_blocks(source);
+    // Read anywhere on the events that carry it: a span's start may keep it for its end.
+    let read_on = |c: &crate::knowledge::specs::Codes| {
+        blocks.iter().any(|b| {
+            let text = format!(
+                "{} {}",
+                b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+                b.body
+            );
+            b.probes
+                .iter()
+                .any(|p| format!("tracepoint:{}", p.target).starts_with(&c.probes))
+                && args_fields(&text).contains(&c.field)
+        })
+    };
+    for b in &blocks {
         for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
             let probe = format!("tracepoint:{}", p.target);
             for c in crate::knowledge::specs::codes()
                 .iter()
-                .filter(|c| probe.starts_with(&c.probes) && !read.contains(&c.field))
+                .filter(|c| probe.starts_with(&c.probes) && !read_on(c))
             {
                 let spoken: Vec<String> = c
                     .letters
@@ -736,7 +746,7 @@ fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
                     .collect();
                 if !spoken.is_empty() {
                     out.push(format!(
-                        "the request speaks of {}, which {probe} reports as code letters of `args->{}`, but the program never reads `args->{}` there: test it (in a query, WHERE contains(args->{}, \"W\") keeps writes)",
+                        "the request speaks of {}, which {probe} reports as code letters of `args->{}`, but the program never reads `args->{}`: test it (in a query, WHERE contains(args->{}, \"W\") keeps writes)",
                         spoken.join(", "),
                         c.field,
                         c.field,
@@ -2498,6 +2508,12 @@ mod tests {
         assert!(passes(
             "a histogram of disk request sizes for each program",
             all
+        ));
+        // Kept at the start of a span, read at its end: read on those events.
+        let span = "tracepoint:block:block_rq_issue { @s[args->sector] = nsecs; @rw[args->sector] = args->rwbs; }\ntracepoint:block:block_rq_complete /@s[args->sector]/ { @[@rw[args->sector]] = hist(nsecs - @s[args->sector]); }";
+        assert!(passes(
+            "disk latency for reads and for writes, as histograms",
+            span
         ));
     }
 
