@@ -462,7 +462,8 @@ fn what_the_request_names_of_the_event_must_show() {
         (
             "log each time a core goes idle, and into which idle state",
             "tracepoint:power:cpu_idle { printf(\"%d\\n\", cpu); }",
-            "tracepoint:power:cpu_idle { printf(\"%d %d\\n\", cpu, args->state); }",
+            // Not the exits from idle (state PWR_EVENT_EXIT, include/trace/events/power.h).
+            "tracepoint:power:cpu_idle /args->state != 4294967295/ { printf(\"%d %d\\n\", cpu, args->state); }",
             "args->state",
         ),
         (
