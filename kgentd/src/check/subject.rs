@@ -173,7 +173,9 @@ pub fn check_subject(
             covered.push(format!("\"{}\" (only processes named {comm})", s.phrase()));
             continue;
         }
-        if let Some(call) = named_call_traced(intent, probes) {
+        // Not a spelled event: writing an event's whole name asks about it, whatever calls
+        // the request also names ("not just kill(): each signal the kernel generates").
+        if let Some(call) = named_call_traced(intent, probes).filter(|_| !s.spelled) {
             if !s
                 .words
                 .iter()
