@@ -813,15 +813,20 @@ fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> Option<Strin
         .filter_map(|p| p.target.split_once(':'))
         .map(|(s, e)| (s.to_owned(), e.to_owned()))
         .collect();
+    // Each event's format is read once, not once per key.
+    let printed_by_name: BTreeSet<String> = events
+        .iter()
+        .flat_map(|(s, e)| host.fields_printed_by_name(s, e))
+        .collect();
     // A field named like a builtin (`comm`, `pid`) is named by the builtin's words.
     let as_builtin =
         |field: &str, w: &str| crate::intent::naming::builtins_named_by(w).contains(&field);
     let asked = |field: &str| {
         crate::intent::naming::used_by(field, &words)
             || words.iter().any(|w| as_builtin(field, w))
+            || printed_by_name.contains(field)
             || events.iter().any(|(s, e)| {
                 crate::knowledge::field_names::named_by_meaning(intent, &format!("{s}:{e}"), field)
-                    || host.fields_printed_by_name(s, e).contains(field)
             })
     };
     for c in AGG.captures_iter(&code) {
