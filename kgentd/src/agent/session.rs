@@ -782,7 +782,16 @@ impl<'a, 'r> Session<'a, 'r> {
                 // Nothing will run: the catalog's best matches are the judges left. When the
                 // workload provokes one and the program avoids them all for events never seen
                 // here, that is refused.
-                if let Some(why) = check::passed_over_best(source, &plan.best_matches(), provoked) {
+                let named: Vec<String> = self
+                    .intent
+                    .calls
+                    .iter()
+                    .chain(&self.intent.syscall_words)
+                    .cloned()
+                    .collect();
+                if let Some(why) =
+                    check::passed_over_best(source, &plan.best_matches(), provoked, &named)
+                {
                     checks.push(Check::new(
                         CheckKind::SmokeRun,
                         false,

@@ -236,10 +236,15 @@ pub struct BestMatch {
 /// on that event; one on an event never seen here is taken on its static checks alone, which a
 /// neighbouring event passes (a kernel thread's stop for "a process terminates", the OOM
 /// killer's victim for "a process's RSS grows": both carry the values asked for).
+///
+/// A program on the tracepoints of a syscall the request names by its name (`named`:
+/// "each setitimer call") observes what was asked by construction, whatever the catalog ranks
+/// first for the request's other words ("timer").
 pub fn passed_over_best(
     source: &str,
     bests: &[BestMatch],
     provoked: Option<&BTreeSet<String>>,
+    named: &[String],
 ) -> Option<String> {
     let provoked = provoked?;
     let attached: Vec<String> = probe_blocks(source)
@@ -249,6 +254,14 @@ pub fn passed_over_best(
         .map(|p| p.target)
         .collect();
     if bests.iter().any(|b| attached.contains(&b.event)) {
+        return None;
+    }
+    let names_call = |t: &String| {
+        t.strip_prefix("syscalls:sys_enter_")
+            .or_else(|| t.strip_prefix("syscalls:sys_exit_"))
+            .is_some_and(|call| named.iter().any(|n| n == call))
+    };
+    if attached.iter().any(names_call) {
         return None;
     }
     let best = bests.iter().find(|b| provoked.contains(&b.event))?;
@@ -784,14 +797,14 @@ mod tests {
         };
         let other = "tracepoint:sched:sched_kthread_stop { printf(\"%d\\n\", pid); }";
         let exit = [best("the request", "sched:sched_process_exit")];
-        let why = passed_over_best(other, &exit, Some(&provoked)).expect("refused");
+        let why = passed_over_best(other, &exit, Some(&provoked), &[]).expect("refused");
         assert!(why.contains("tracepoint:sched:sched_process_exit"), "{why}");
         let on_best = "tracepoint:sched:sched_process_exit { printf(\"%d\\n\", pid); }";
-        assert_eq!(passed_over_best(on_best, &exit, Some(&provoked)), None);
+        assert_eq!(passed_over_best(on_best, &exit, Some(&provoked), &[]), None);
         // A best match the workload never provokes, or nothing measured: nothing to say.
         let oom = [best("the request", "oom:mark_victim")];
-        assert_eq!(passed_over_best(other, &oom, Some(&provoked)), None);
-        assert_eq!(passed_over_best(other, &exit, None), None);
+        assert_eq!(passed_over_best(other, &oom, Some(&provoked), &[]), None);
+        assert_eq!(passed_over_best(other, &exit, None, &[]), None);
         // Several things asked about: on the best of one of them, the program may be right
         // (the OOM killer's victim for "OOM kills with their exit"), whatever the others' bests.
         let victim = "tracepoint:oom:mark_victim { printf(\"%d\\n\", args->pid); }";
@@ -799,9 +812,20 @@ mod tests {
             best("\"oom\"", "oom:mark_victim"),
             best("\"exit\"", "sched:sched_process_exit"),
         ];
-        assert_eq!(passed_over_best(victim, &both, Some(&provoked)), None);
-        let why = passed_over_best(other, &both, Some(&provoked)).expect("refused");
+        assert_eq!(passed_over_best(victim, &both, Some(&provoked), &[]), None);
+        let why = passed_over_best(other, &both, Some(&provoked), &[]).expect("refused");
         assert!(why.contains("for \"exit\""), "{why}");
+        // On the tracepoint of a call the request names ("each timer_settime call"): that
+        // call is what was asked, whatever ranks first for its other words.
+        let timer = [best("\"timer\"", "sched:sched_process_exit")];
+        let call =
+            "tracepoint:syscalls:sys_enter_timer_settime { printf(\"%d\\n\", args->flags); }";
+        assert!(passed_over_best(call, &timer, Some(&provoked), &[]).is_some());
+        let named = ["timer_settime".to_owned()];
+        assert_eq!(
+            passed_over_best(call, &timer, Some(&provoked), &named),
+            None
+        );
     }
 
     #[test]

@@ -301,7 +301,11 @@ impl Intent {
             .concepts
             .iter()
             .filter(|(_, rule)| {
-                rule.matches(text) || rule.words.iter().any(|w| contains_phrase(&lower, w))
+                rule.matches(text)
+                    || rule
+                        .words
+                        .iter()
+                        .any(|w| contains_phrase(&rule.blanked(&lower), w))
             })
             .map(|(c, _)| *c)
             .collect();

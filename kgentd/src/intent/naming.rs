@@ -54,6 +54,14 @@ pub fn builtins_named_by(word: &str) -> Vec<&'static str> {
 /// The prefix must not contradict the request: where it names one side only ("destination
 /// port"), `sport` is not named by "port".
 pub fn used_by(field: &str, words: &[&str]) -> bool {
+    // A field spelled out from the kernel's short forms is named by its head word: `fd` by
+    // "descriptor", `nid` by "node", `addrlen` by "length".
+    let spelled = spelled_out(field);
+    if let Some(head) = spelled.last().filter(|_| spelled_differs(field, &spelled)) {
+        if words.iter().any(|w| is_or_plural(w, head)) {
+            return true;
+        }
+    }
     let says = |side: &[&str]| words.iter().any(|w| side.contains(w));
     let source = says(&["source", "src", "local", "sender", "sending"]);
     let destination = says(&["destination", "dest", "dst", "remote", "peer", "target"]);
@@ -77,6 +85,53 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
                 *w == part || close(part, w) || close(w, part) || (!contradicted && close(bare, w))
             })
         })
+}
+
+/// The words a field's name stands for, part by part: a part that is one of the kernel's short
+/// forms (`specs-db/intent.toml` `abbreviation`: `fd`, `nid`) or runs several together
+/// (`addrlen`, `sockfd`) is spelled out; any other part stays as written.
+pub fn spelled_out(field: &str) -> Vec<String> {
+    let short = &super::vocabulary::shipped().abbreviations;
+    // The words of `part` if it is made of short forms only (the longest first, left to right).
+    fn split(
+        part: &str,
+        short: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Option<Vec<String>> {
+        if part.is_empty() {
+            return Some(Vec::new());
+        }
+        if let Some(words) = short.get(part) {
+            return Some(words.clone());
+        }
+        (2..part.len()).rev().find_map(|i| {
+            let head = short.get(part.get(..i)?)?;
+            let mut words = head.clone();
+            words.extend(split(part.get(i..)?, short)?);
+            Some(words)
+        })
+    }
+    field
+        .to_ascii_lowercase()
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .flat_map(|p| split(p, short).unwrap_or_else(|| vec![p.to_owned()]))
+        .collect()
+}
+
+/// Whether spelling out changed anything (`fd`: yes; `flags`: no).
+fn spelled_differs(field: &str, spelled: &[String]) -> bool {
+    let plain: Vec<String> = field
+        .to_ascii_lowercase()
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    plain != spelled
+}
+
+/// `word` is `base` or its plural.
+fn is_or_plural(word: &str, base: &str) -> bool {
+    word == base || word.strip_suffix('s') == Some(base)
 }
 
 /// Words requests use for the report's shape ("the time spent", "the number of"), which name
@@ -106,6 +161,23 @@ pub fn names_field(
         || subsystem.split('_').any(|part| part == field);
     if names_event {
         return false;
+    }
+    // Spelled out from the kernel's short forms (`sockfd`, `addrlen`): named by its last two
+    // words in order ("file descriptor", "address length"), or its one word as a value word.
+    let spelled = spelled_out(field);
+    if spelled_differs(field, &spelled) {
+        let tail = &spelled[spelled.len().saturating_sub(2)..];
+        let named = match tail {
+            [one] => intent.value_words.iter().any(|w| is_or_plural(w, one)),
+            _ => intent.words.windows(tail.len()).any(|w| {
+                w.iter()
+                    .zip(tail)
+                    .all(|(word, part)| is_or_plural(word, part))
+            }),
+        };
+        if named {
+            return true;
+        }
     }
     let parts: Vec<&str> = field.split('_').filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
@@ -137,6 +209,21 @@ pub fn names_field(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_forms_are_spelled_out_part_by_part() {
+        assert_eq!(spelled_out("addrlen"), ["address", "length"]);
+        assert_eq!(spelled_out("sockfd"), ["socket", "file", "descriptor"]);
+        assert_eq!(spelled_out("nid"), ["node"]);
+        assert_eq!(spelled_out("old_fd"), ["old", "file", "descriptor"]);
+        // Not made of short forms: as written.
+        assert_eq!(spelled_out("flags"), ["flags"]);
+        assert_eq!(spelled_out("umyaddr"), ["umyaddr"]);
+        // Named by the head word.
+        assert!(used_by("nid", &["memory", "nodes"]));
+        assert!(used_by("fd", &["descriptor"]));
+        assert!(!used_by("fd", &["file"]));
+    }
 
     #[test]
     fn a_field_is_named_by_its_parts_and_its_side() {

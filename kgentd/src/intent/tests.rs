@@ -149,9 +149,19 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "log each move with its source port and destination port",
         ),
         (
+            FileName,
+            "which file is each process closing",
+            "which file handle is each process closing",
+        ),
+        (
             HardwareCounters,
             "LLC misses per process",
             "calls per process",
+        ),
+        (
+            HardwareCounters,
+            "cache misses per process",
+            "inode cache misses per process",
         ),
         (
             HardwareCounters,

@@ -53,6 +53,17 @@ struct File {
     list: Vec<ListEntry>,
     #[serde(default)]
     search: Vec<SearchEntry>,
+    #[serde(default)]
+    abbreviation: Vec<AbbreviationEntry>,
+}
+
+/// A short form the kernel writes in field names (`fd`, `addr`) and the words it stands for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbbreviationEntry {
+    short: String,
+    words: Vec<String>,
+    source: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,7 +75,7 @@ struct ConceptEntry {
     #[serde(default)]
     words: Vec<String>,
     /// Phrases that look like the concept but are not it ("99 times per second" is a sampling
-    /// rate, not output per second): the patterns are matched with these blanked out.
+    /// rate, not output per second): the patterns and words are matched with these blanked out.
     #[serde(default)]
     except: Vec<String>,
     source: String,
@@ -119,13 +130,19 @@ pub struct ConceptRule {
 impl ConceptRule {
     /// Whether a pattern matches `text` once the `except` phrases are blanked out.
     pub fn matches(&self, text: &str) -> bool {
+        let text = self.blanked(text);
+        self.patterns.iter().any(|p| p.is_match(&text))
+    }
+
+    /// `text` with the `except` phrases blanked out (the words are looked for in it too).
+    pub fn blanked<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let mut text = std::borrow::Cow::Borrowed(text);
         for e in &self.except {
             if e.is_match(&text) {
                 text = std::borrow::Cow::Owned(e.replace_all(&text, " ").into_owned());
             }
         }
-        self.patterns.iter().any(|p| p.is_match(&text))
+        text
     }
 }
 
@@ -136,6 +153,8 @@ pub struct Vocabulary {
     pub extracts: BTreeMap<Extract, Regex>,
     pub lists: BTreeMap<List, Vec<String>>,
     pub search: Vec<SearchEntry>,
+    /// Short forms of field names and the words they stand for (`fd` → file descriptor).
+    pub abbreviations: BTreeMap<String, Vec<String>>,
 }
 
 impl Vocabulary {
@@ -205,6 +224,24 @@ impl Vocabulary {
             }
         }
         v.search = file.search;
+        for a in file.abbreviation {
+            if a.source.trim().is_empty() || a.words.is_empty() {
+                return Err(format!(
+                    "intent.toml: abbreviation {:?} needs words and a source",
+                    a.short
+                ));
+            }
+            let words = a.words.iter().map(|w| w.to_lowercase()).collect();
+            if v.abbreviations
+                .insert(a.short.to_lowercase(), words)
+                .is_some()
+            {
+                return Err(format!(
+                    "intent.toml: abbreviation {:?} defined twice",
+                    a.short
+                ));
+            }
+        }
         for c in Concept::ALL {
             if !v.concepts.contains_key(c) {
                 return Err(format!("intent.toml: concept {c:?} is not defined"));

@@ -103,6 +103,17 @@ pub fn fired_by(probe: &str) -> &'static [String] {
         .map_or(&[], |s| s.fired_by.as_slice())
 }
 
+/// The events a call of `syscall` makes fire besides its own tracepoints (`setitimer` →
+/// `tracepoint:timer:itimer_state`), from the specs' `fired_by` (empty when they say nothing).
+pub fn fired_events(syscall: &str) -> Vec<&'static str> {
+    shipped()
+        .spec
+        .iter()
+        .filter(|s| s.fired_by.iter().any(|c| c == syscall))
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
 /// The span that ends at `probe`, if the specs define one.
 pub fn span_ending_at(probe: &str) -> Option<&'static Span> {
     spans().find(|(p, _)| *p == probe).map(|(_, s)| s)

@@ -1,0 +1,218 @@
+//! The fields of the traced event the request names: parameters it asks to see, file names,
+//! the local port, a size the request states.
+use super::*;
+
+/// A syscall parameter the request asks for by its man-page name, where the program's
+/// `sys_enter_*` tracepoint has it under the kernel's name and the program reports no such
+/// field: "the source" of a mount is `args->dev_name` (mount(2)'s SYNOPSIS against the
+/// tracefs format, `SyscallMan::parameter_fields`). Only words the request uses as what it
+/// names a value with ([`Intent::value_words`]: not "name" inside "process name").
+pub(super) fn parameters_unreported(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+    reported: &str,
+) -> Vec<String> {
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let read = args_fields(reported);
+    let mut out = Vec::new();
+    for (target, tp) in tracepoint_probes(host, source) {
+        let call = tp.event.trim_start_matches("sys_enter_");
+        for (param, field) in
+            man.event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
+        {
+            let asked = param != field && intent.value_words.contains(&param);
+            if asked && !read.contains(&field) {
+                out.push(format!(
+                    "the request asks for the {param}, but the program never reports it: at {target} it is `args->{field}` ({call}(2) calls it {param})",
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A field of one of the program's tracepoints that the request names, which the program
+/// never reports: "the idle state" at `power:cpu_idle` is `args->state`, "the child pid" at
+/// `sched:sched_process_fork` is `args->child_pid` (each event's tracefs format names its
+/// fields; what counts as naming one is [`crate::intent::naming::names_field`]'s to say). On a
+/// syscall's exit alone, the fields of its entry count too: they are the call's parameters.
+pub(super) fn named_fields_unreported(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+    reported: &str,
+) -> Vec<String> {
+    let read = args_fields(reported);
+    let probes = tracepoint_probes(host, source);
+    // A call's parameters are at its entry: a program on a syscall's exit alone is judged on
+    // its entry's fields too (they are to be saved at entry and reported at exit).
+    let entries: Vec<(String, &crate::host::Tracepoint)> = probes
+        .iter()
+        .filter_map(|(target, _)| {
+            let call = target.strip_prefix("syscalls:sys_exit_")?;
+            let entry = format!("syscalls:sys_enter_{call}");
+            if probes.iter().any(|(t, _)| *t == entry) {
+                return None;
+            }
+            host.tracepoints.get(&entry).map(|tp| (entry, tp))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (target, tp) in probes.iter().chain(&entries) {
+        let at_entry_only = entries.iter().any(|(e, _)| e == target);
+        for f in &tp.fields {
+            let name = f.name.as_str();
+            if read.iter().any(|r| r == name) {
+                continue;
+            }
+            let named = crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, name);
+            let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+            if named && at_entry_only {
+                out.push(format!(
+                    "the request names the {}, which the call takes as `args->{name}` at tracepoint:{target}, but the program traces only its exit and never reports it: save it at entry (keyed by tid) and report it at exit",
+                    parts.join(" "),
+                ));
+            } else if named {
+                out.push(format!(
+                    "the request names the {}, which {target} carries as `args->{name}`, but the program never reports it",
+                    parts.join(" "),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A request for the local port ("the local port", "each end's address and local port", "a
+/// listening port") answered with ports of the other end only: the address accept(2),
+/// connect(2), sendto(2), recvfrom(2) and getpeername(2) take or fill in is the peer's, and a
+/// tracepoint's `dport` is the destination. The local port is the socket's own: `sport` of
+/// sock:inet_sock_set_state and the tcp:* tracepoints, `skc_num`, or the address given to
+/// bind(2) or filled in by getsockname(2).
+pub(super) fn local_port_missing(intent: &Intent, source: &str, reported: &str) -> Option<String> {
+    static PORT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"port|\bnum\b|\bbswap\b|<<\s*8\b").expect("static regex"));
+    static LOCAL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(sport|skc_num|inet_sport|num|lport)\b").expect("static regex")
+    });
+    static OWN_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\bsys_(enter|exit)_(bind|getsockname)\b").expect("static regex")
+    });
+    if !intent.asks(Concept::LocalPort)
+        || !PORT.is_match(reported)
+        || LOCAL.is_match(reported)
+        || OWN_ADDRESS.is_match(source)
+    {
+        return None;
+    }
+    Some("the request asks for the local port, but the program shows only the other end's: the address accept(2), connect(2), sendto(2) and recvfrom(2) take or fill in is the peer's, and `dport` is the destination; the local port is the socket's own, `args->sport` of tracepoint:sock:inet_sock_set_state (its `saddr`/`sport` are this socket's end)".into())
+}
+
+/// A request that asks which files ([`Concept::FileName`]) answered, for some of its events,
+/// by lines without the name those events carry: each block that prints, on a tracepoint
+/// with a file-name string field (`filename`, `pathname`, `oldname`…), must print a file
+/// name. Blocks on events without one (a `sys_exit_*` with only `ret`) are not judged.
+pub(super) fn file_names_untold(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    if !intent.asks(Concept::FileName) {
+        return None;
+    }
+    let rule = COMPILED
+        .iter()
+        .find(|c| c.rule.asked == Concept::FileName)?;
+    // Only the event's own fields: a `sys_exit_*` line may report the result of a call whose
+    // name its `sys_enter_*` line printed.
+    let names_a_file = |target: &str| {
+        host.tracepoints.get(target).is_some_and(|tp| {
+            tp.fields.iter().any(|f| {
+                f.is_string() && ["name", "path", "file"].iter().any(|n| f.name.contains(n))
+            })
+        })
+    };
+    let mut untold = Vec::new();
+    for b in probe_blocks(source) {
+        if !b.body.contains("printf") {
+            continue;
+        }
+        let body = STRING
+            .replace_all(&strip_comments(&b.body), "\"\"")
+            .into_owned();
+        let reported = reported_code(&format!("BEGIN {{{body}}}"));
+        if rule.code.is_match(&reported) {
+            continue;
+        }
+        untold.extend(
+            b.probes
+                .iter()
+                .filter(|p| p.is_tracepoint() && names_a_file(&p.target))
+                .map(|p| format!("tracepoint:{}", p.target)),
+        );
+    }
+    (!untold.is_empty()).then(|| {
+        format!(
+            "the request asks which files, but the lines of {} print no file name though the event carries one: print it with str(args->FIELD) (its name or path field)",
+            untold.join(", ")
+        )
+    })
+}
+
+/// A size the request states with a unit ("beyond 200 MB") that no constant of the program
+/// equals, in bytes (binary or decimal) or as written: the test it asks for is missing, or
+/// compares with another number. Constants are integer literals and products or shifts of
+/// two or three of them (`200 * 1024 * 1024`, `200 << 20`).
+pub(super) fn stated_size_unused(intent: &Intent, code: &str) -> Option<String> {
+    static CONSTANT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(\d+)(?:\s*(\*|<<)\s*(\d+))?(?:\s*\*\s*(\d+))?\b").expect("static regex")
+    });
+    if intent.sizes.is_empty() {
+        return None;
+    }
+    let mut constants: Vec<i128> = Vec::new();
+    for c in CONSTANT.captures_iter(code) {
+        let num = |k: usize| c.get(k).and_then(|m| m.as_str().parse::<i128>().ok());
+        let Some(a) = num(1) else { continue };
+        constants.push(a);
+        let b = match (c.get(2).map(|m| m.as_str()), num(3)) {
+            (Some("*"), Some(b)) => a.checked_mul(b),
+            (Some("<<"), Some(b)) if b < 64 => a.checked_mul(1i128 << b),
+            _ => None,
+        };
+        if let Some(b) = b {
+            constants.push(b);
+            constants.extend(num(4).and_then(|d| b.checked_mul(d)));
+        }
+    }
+    // The number as written (the 4 of "4 MiB") counts only where the program scales a value
+    // to the unit first (`arg0 / 1048576 > 4`, `>> 20`): compared with bytes, 4 is 4 bytes.
+    static SCALES: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"/\s*\(?\s*(1024|1000|1048576|1000000|1073741824|1000000000)\b|/\s*1024\s*/|>>\s*(10|20|30)\b")
+            .expect("static regex")
+    });
+    let scales = SCALES.is_match(code);
+    let unused: Vec<String> = intent
+        .sizes
+        .iter()
+        .filter(|values| {
+            let byte_values = if values.len() > 1 && !scales {
+                &values[1..]
+            } else {
+                &values[..]
+            };
+            !byte_values.iter().any(|v| constants.contains(v))
+        })
+        .map(|values| {
+            let shown: Vec<String> = values[1..].iter().map(i128::to_string).collect();
+            format!("{} ({} bytes)", values[0], shown.join(" or "))
+        })
+        .collect();
+    (!unused.is_empty()).then(|| {
+        format!(
+            "the request states the size {}, but the program compares nothing with it: test the size or amount the request is about against it",
+            unused.join(" and ")
+        )
+    })
+}

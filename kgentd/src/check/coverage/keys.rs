@@ -1,0 +1,244 @@
+//! What tallies are keyed by: a key the request asks for that the map lacks, and keys no word
+//! of the request names.
+use super::*;
+
+/// One key of a tally: an event field (read there or carried from an earlier event), a
+/// builtin, or anything else (taken as asked for).
+enum Key {
+    Field(String),
+    Builtin(&'static str),
+    Other(String),
+}
+
+/// The builtins a tally may be keyed by that a request names in words
+/// ([`crate::intent::naming::BUILTIN_WORDS`]).
+const BUILTIN_KEYS: [&str; 5] = ["comm", "pid", "tid", "cpu", "uid"];
+
+/// A tally or histogram keyed by an event field or a builtin the request never names, where
+/// the request says what it groups by and another key accounts for each of its grouping
+/// phrases: "each process migrated" keyed by `comm, args->dest_cpu, args->orig_cpu` splits
+/// every process's count by CPU pair, "per memory node" keyed by `comm, pid, args->nid` every
+/// node's by process. A field names itself by a word of the request
+/// ([`crate::intent::naming::used_by`]), by what it holds (`specs-db/field-names.toml`
+/// `meaning`), or is a category the kernel prints by name (`__print_symbolic`); a key carried
+/// from an earlier event (`@start_tvp[tid]` stored from `args->tvp`) is that field; a builtin
+/// is named by its words ([`crate::intent::naming::builtins_named_by`]: "process", "CPU").
+pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    // What it groups by: its grouping phrases, or else the word after "each" ("each process
+    // is moved": process).
+    let words_all: Vec<&str> = intent.words().collect();
+    let phrases: Vec<Vec<String>> = if intent.group_phrases.is_empty() {
+        words_all
+            .windows(2)
+            .filter(|w| w[0] == "each")
+            .map(|w| vec![w[1].to_owned()])
+            .collect()
+    } else {
+        intent.group_phrases.clone()
+    };
+    if phrases.is_empty() {
+        return None;
+    }
+    static AGG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"@\w*\[([^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*)\]\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\(")
+            .expect("static regex")
+    });
+    static STORED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w+)\s*\[[^\]]*\]\s*=\s*(?:str\s*\()?\s*args\s*->\s*(\w+)")
+            .expect("static regex")
+    });
+    static FIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(?:str\s*\()?\s*args\s*->\s*(\w+)").expect("static regex"));
+    static CARRIED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(@\w+)\s*\[").expect("static regex"));
+    let code = strip_comments(source);
+    let carried: Vec<(String, String)> = STORED
+        .captures_iter(&code)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect();
+    let words: Vec<&str> = intent
+        .words()
+        .filter(|w| !crate::intent::naming::SHAPE_WORDS.contains(w))
+        .collect();
+    let blocks = probe_blocks(&code);
+    let events: Vec<(String, String)> = blocks
+        .iter()
+        .flat_map(|b| &b.probes)
+        .filter(|p| p.is_tracepoint())
+        .filter_map(|p| p.target.split_once(':'))
+        .map(|(s, e)| (s.to_owned(), e.to_owned()))
+        .collect();
+    // Each event's format is read once, not once per key.
+    let printed_by_name: BTreeSet<String> = events
+        .iter()
+        .flat_map(|(s, e)| host.fields_printed_by_name(s, e))
+        .collect();
+    // A field named like a builtin (`comm`, `pid`) is named by the builtin's words.
+    let as_builtin =
+        |field: &str, w: &str| crate::intent::naming::builtins_named_by(w).contains(&field);
+    // A field named like its event (`personality` at sys_enter_personality) is named by the
+    // word that names the event only where a grouping phrase says it.
+    let names_its_event = |field: &str| {
+        events
+            .iter()
+            .any(|(s, e)| e.split('_').chain(s.split('_')).any(|part| part == field))
+    };
+    let grouped_by = |field: &str| {
+        phrases.iter().any(|p| {
+            crate::intent::naming::used_by(field, &p.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+    };
+    let asked = |field: &str| {
+        (crate::intent::naming::used_by(field, &words)
+            && (!names_its_event(field) || grouped_by(field)))
+            || words.iter().any(|w| as_builtin(field, w))
+            || printed_by_name.contains(field)
+            || events.iter().any(|(s, e)| {
+                crate::knowledge::field_names::named_by_meaning(intent, &format!("{s}:{e}"), field)
+            })
+    };
+    // A builtin key (`comm`, `pid`) is asked for where a word names it ("process", "CPU").
+    let builtin_asked = |b: &str| {
+        words
+            .iter()
+            .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b))
+    };
+    for c in AGG.captures_iter(&code) {
+        let keys: Vec<Key> = split_top_level(&c[1])
+            .iter()
+            .map(|k| {
+                let k = k.trim();
+                if let Some(f) = FIELD.captures(k) {
+                    return Key::Field(f[1].to_owned());
+                }
+                if let Some(b) = BUILTIN_KEYS.iter().find(|b| **b == k) {
+                    return Key::Builtin(b);
+                }
+                let carried_field = CARRIED.captures(k).and_then(|map| {
+                    carried
+                        .iter()
+                        .find(|(m, _)| *m == map[1])
+                        .map(|(_, f)| f.clone())
+                });
+                carried_field.map_or_else(|| Key::Other(k.to_owned()), Key::Field)
+            })
+            .collect();
+        let is_asked = |key: &Key| match key {
+            Key::Field(f) => asked(f),
+            Key::Builtin(b) => builtin_asked(b),
+            Key::Other(_) => true,
+        };
+        let unasked: Vec<String> = keys
+            .iter()
+            .filter(|k| !is_asked(k))
+            .map(|k| match k {
+                Key::Field(f) => format!("args->{f}"),
+                Key::Builtin(b) => (*b).to_owned(),
+                Key::Other(o) => o.clone(),
+            })
+            .collect();
+        if unasked.is_empty() {
+            continue;
+        }
+        // Each grouping phrase must be accounted for by a key that stays, or an unnamed key
+        // may be what a phrase means.
+        let kept_says = |w: &str| {
+            keys.iter().any(|k| match k {
+                Key::Field(f) => {
+                    asked(f) && (crate::intent::naming::used_by(f, &[w]) || as_builtin(f, w))
+                }
+                Key::Builtin(b) => {
+                    builtin_asked(b) && crate::intent::naming::builtins_named_by(w).contains(b)
+                }
+                Key::Other(o) => crate::intent::naming::builtins_named_by(w)
+                    .iter()
+                    .any(|b| o.contains(b)),
+            })
+        };
+        let accounted = phrases.iter().all(|p| p.iter().any(|w| kept_says(w)));
+        if accounted {
+            return Some(format!(
+                "the program keys its tally by {}, which the request never asks for: each value splits the figure it asks for; key only by what the request groups by",
+                unasked.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+/// `a, f(b, c), @m[d]` → `["a", "f(b, c)", "@m[d]"]`: commas outside brackets.
+pub(super) fn split_top_level(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for ch in text.chars() {
+        match ch {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_owned());
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_owned());
+    }
+    out
+}
+
+/// A request that tallies per something the program can key by — a builtin ("per CPU",
+/// "per process") or a field of its tracepoints ("per vector" at `irq:softirq_entry`: `vec`;
+/// [`crate::intent::naming`]) — answered with tallies that have no key at all: one histogram
+/// for everything where one per vector was asked. "Per second" or "per call" name nothing to
+/// key by and demand nothing.
+pub(super) fn tallies_without_key(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Option<String> {
+    use crate::intent::naming::{builtins_named_by, used_by};
+    static TALLY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"@(\w*)\s*(\[)?[^=;{}]*?=\s*(count|sum|avg|min|max|hist|lhist|stats)\s*\(")
+            .expect("static regex")
+    });
+    let code = strip_comments(source);
+    let tallies: Vec<(String, bool)> = TALLY
+        .captures_iter(&code)
+        .map(|c| (format!("@{}", &c[1]), c.get(2).is_some()))
+        .collect();
+    if tallies.is_empty() || tallies.iter().any(|(_, keyed)| *keyed) {
+        return None;
+    }
+    let fields: Vec<String> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(|p| p.is_tracepoint())
+        .filter_map(|p| host.tracepoints.get(&p.target))
+        .flat_map(|tp| tp.fields.iter().map(|f| f.name.clone()))
+        .filter(|f| !f.starts_with('_'))
+        .collect();
+    let phrase = intent.group_phrases.iter().find_map(|phrase| {
+        phrase.iter().find_map(|w| {
+            if let Some(b) = builtins_named_by(w).first() {
+                return Some((phrase.join(" "), format!("`{b}`")));
+            }
+            fields
+                .iter()
+                .find(|f| used_by(f, &[w.as_str()]))
+                .map(|f| (phrase.join(" "), format!("`args->{f}`")))
+        })
+    })?;
+    let mut maps: Vec<&str> = tallies.iter().map(|(m, _)| m.as_str()).collect();
+    maps.dedup();
+    Some(format!(
+        "the request tallies per {}, but the program's {} {} no key: key {} by {}",
+        phrase.0,
+        maps.join(", "),
+        if maps.len() == 1 { "has" } else { "have" },
+        if maps.len() == 1 { "it" } else { "them" },
+        phrase.1
+    ))
+}

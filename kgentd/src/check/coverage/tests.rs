@@ -1,0 +1,1114 @@
+use super::keys::split_top_level;
+use super::*;
+
+fn host() -> HostFacts {
+    HostFacts::for_tests_with_syscalls(&[
+        "read", "bind", "connect", "accept", "accept4", "mkdir", "mkdirat", "fork", "openat",
+        "execve", "execveat", "recvfrom", "recvmsg",
+    ])
+}
+
+fn passes(request: &str, source: &str) -> bool {
+    check_coverage(&host(), &Intent::read(request), source).passed()
+}
+
+#[test]
+fn the_local_port_is_the_sockets_own_not_the_peers() {
+    let request =
+        "incoming connections a server takes: its pid, the client's address and the local port";
+    // accept's address is the client's: its port is the remote one.
+    let peer = "tracepoint:syscalls:sys_enter_accept4 { @a[tid] = args->upeer_sockaddr; }\n\
+                tracepoint:syscalls:sys_exit_accept4 /@a[tid]/ { $s = (struct sockaddr_in *)@a[tid];\n\
+                  printf(\"%d %s %d\\n\", pid, ntop($s->sin_addr.s_addr), bswap($s->sin_port)); delete(@a[tid]); }";
+    assert!(!passes(request, peer));
+    let own = "tracepoint:sock:inet_sock_set_state /args->newstate == 1/ { printf(\"%d %s %d\\n\", pid, ntop(args->daddr), args->sport); }";
+    assert!(passes(request, own));
+    // Asked for a port without saying whose: the peer's does.
+    assert!(passes(
+        "incoming connections: pid, client address and port",
+        peer
+    ));
+}
+
+#[test]
+fn a_parameter_asked_by_its_man_page_name_must_be_reported() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_mount",
+        &[
+            ("int", "__syscall_nr"),
+            ("char *", "dev_name"),
+            ("char *", "dir_name"),
+            ("char *", "type"),
+            ("unsigned long", "flags"),
+            ("void *", "data"),
+        ],
+    )]);
+    let request = "Show each filesystem mount with its source and target, and the process name.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    let without = check(
+        "tracepoint:syscalls:sys_enter_mount { printf(\"%s %s\\n\", comm, str(args->dir_name)); }",
+    );
+    assert!(!without.passed());
+    let said = format!("{:?}", without.evidence);
+    assert!(
+        said.contains("`args->dev_name` (mount(2) calls it source)"),
+        "{said}"
+    );
+    assert!(!said.contains("calls it target"), "{said}");
+    assert!(check(
+        "tracepoint:syscalls:sys_enter_mount { printf(\"%s %s %s\\n\", comm, str(args->dev_name), str(args->dir_name)); }",
+    )
+    .passed());
+    // "name" in "process name" is no parameter asked for.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_memfd_create",
+        &[
+            ("int", "__syscall_nr"),
+            ("const char *", "uname"),
+            ("unsigned int", "flags"),
+        ],
+    )]);
+    assert!(check_coverage(
+        &h,
+        &Intent::read("memfd_create: who makes one (the process name)?"),
+        "tracepoint:syscalls:sys_enter_memfd_create { printf(\"%s\\n\", comm); }",
+    )
+    .passed());
+}
+
+#[test]
+fn a_command_line_where_programs_start_is_their_argv() {
+    let ask = "log each program launched, with its whole command line";
+    assert!(!passes(
+        ask,
+        "tracepoint:sched:sched_process_exec { printf(\"%s %d\\n\", comm, pid); }"
+    ));
+    assert!(passes(
+        ask,
+        "tracepoint:syscalls:sys_enter_execve { printf(\"%s %s\\n\", comm, join(args->argv)); }"
+    ));
+}
+
+#[test]
+fn a_flag_named_as_c_writes_it_is_tested_where_the_call_has_it() {
+    let ask = "who opens files with O_TRUNC, and which files";
+    let creat_only =
+        "tracepoint:syscalls:sys_enter_creat { printf(\"%s %s\\n\", comm, str(args->pathname)); }";
+    assert!(!passes(ask, creat_only));
+    let untested =
+        "tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args->filename)); }";
+    assert!(!passes(ask, untested));
+    let tested = "tracepoint:syscalls:sys_enter_openat /(args->flags & 512) != 0/ { printf(\"%s %s\\n\", comm, str(args->filename)); }";
+    assert!(passes(ask, tested));
+    let octal = "tracepoint:syscalls:sys_enter_openat { if (args->flags & 01000) { printf(\"%s %s\\n\", comm, str(args->filename)); } }";
+    assert!(passes(ask, octal));
+}
+
+#[test]
+fn the_parents_name_is_not_the_process_name() {
+    let ask = "for each accepted connection, the accepting process's name";
+    assert!(!passes(
+        ask,
+        "tracepoint:syscalls:sys_exit_accept4 { printf(\"%s\\n\", curtask->real_parent->comm); }",
+    ));
+    assert!(passes(
+        ask,
+        "tracepoint:syscalls:sys_exit_accept4 { printf(\"%s %s\\n\", comm, curtask->real_parent->comm); }",
+    ));
+}
+
+#[test]
+fn a_variable_named_like_a_value_does_not_provide_it() {
+    let ask = "print the accepting process's PID for each accepted connection";
+    assert!(!passes(
+        ask,
+        "tracepoint:syscalls:sys_exit_accept4 { $pid = args->ret; printf(\"%d\\n\", $pid); }",
+    ));
+    assert!(!passes(
+        ask,
+        "tracepoint:syscalls:sys_exit_accept4 { @pid = args->ret; printf(\"%d\\n\", @pid); }",
+    ));
+    // A per-thread key of a map the program deletes from reaches no output.
+    assert!(!passes(
+        ask,
+        "tracepoint:syscalls:sys_enter_accept4 { @fd[tid] = args->fd; }\n\
+         tracepoint:syscalls:sys_exit_accept4 /@fd[tid]/ { printf(\"%d\\n\", @fd[tid]); delete(@fd[tid]); }",
+    ));
+    // A tally keyed by it shows it.
+    assert!(passes(
+        ask,
+        "tracepoint:syscalls:sys_exit_accept4 { @calls[tid] = count(); }",
+    ));
+    assert!(passes(
+        ask,
+        "tracepoint:syscalls:sys_exit_accept4 { $who = pid; printf(\"%d\\n\", $who); }",
+    ));
+}
+
+#[test]
+fn the_acted_on_task_is_reported_for_every_event_that_names_it() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "syscalls",
+            "sys_enter_kill",
+            &[("int", "__syscall_nr"), ("pid_t", "pid"), ("int", "sig")],
+        ),
+        (
+            "syscalls",
+            "sys_enter_tgkill",
+            &[
+                ("int", "__syscall_nr"),
+                ("pid_t", "tgid"),
+                ("pid_t", "pid"),
+                ("int", "sig"),
+            ],
+        ),
+    ]);
+    let ask = Intent::read("for kill and tgkill, which pid is the targeted process");
+    let check = |src: &str| check_coverage(&h, &ask, src);
+    // The target of tgkill, but the caller of kill.
+    let half = check(
+        "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", pid, args->sig); }\n\
+         tracepoint:syscalls:sys_enter_tgkill { printf(\"%d %d\\n\", args->tgid, args->sig); }",
+    );
+    assert!(!half.passed());
+    let said = format!("{:?}", half.evidence);
+    assert!(said.contains("of syscalls:sys_enter_kill"), "{said}");
+    assert!(!said.contains("of syscalls:sys_enter_tgkill"), "{said}");
+    assert!(check(
+        "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", args->pid, args->sig); }\n\
+         tracepoint:syscalls:sys_enter_tgkill { printf(\"%d %d\\n\", args->tgid, args->sig); }",
+    )
+    .passed());
+    // Read in the condition of an `if` only, it is not reported.
+    assert!(!check(
+        "tracepoint:syscalls:sys_enter_kill { if (args->pid > 0) { printf(\"%d\\n\", pid); } }",
+    )
+    .passed());
+}
+
+#[test]
+fn what_a_call_fills_in_is_not_read_at_its_entry() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_accept4",
+        &[
+            ("int", "__syscall_nr"),
+            ("int", "fd"),
+            ("struct sockaddr *", "upeer_sockaddr"),
+            ("int *", "upeer_addrlen"),
+            ("int", "flags"),
+        ],
+    )]);
+    let ask = Intent::read("peers whose connections servers take in");
+    let early = check_coverage(
+        &h,
+        &ask,
+        "tracepoint:syscalls:sys_enter_accept4 { printf(\"%s\\n\", ntop(((struct sockaddr_in *)args->upeer_sockaddr)->sin_addr.s_addr)); }",
+    );
+    assert!(!early.passed());
+    let said = format!("{:?}", early.evidence);
+    assert!(
+        said.contains("accept4(2) fills in what args->upeer_sockaddr points to"),
+        "{said}"
+    );
+    // Saving the pointer for the return is how it is done.
+    assert!(check_coverage(
+        &h,
+        &ask,
+        "tracepoint:syscalls:sys_enter_accept4 { @a[tid] = args->upeer_sockaddr; }",
+    )
+    .passed());
+}
+
+#[test]
+fn a_span_start_subtracted_unchecked_is_flagged() {
+    let unchecked = "tracepoint:sched:sched_process_wait { @t0[tid] = nsecs; }\ntracepoint:sched:sched_switch { @late[tid] = nsecs; @waited[comm] = sum((@late[tid] - @t0[tid]) / 1000); }";
+    let m = span_start_unchecked(unchecked).expect("flagged");
+    assert!(m.contains("@t0") && m.contains("time since boot"), "{m}");
+    // Tested in the predicate, around the subtraction, or through a tested variable.
+    for ok in [
+        "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@t0[tid]/ { @us = hist((nsecs - @t0[tid]) / 1000); delete(@t0[tid]); }",
+        "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read { if (@t0[tid] != 0) { @us = hist(nsecs - @t0[tid]); } }",
+        "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read { $s = @t0[tid]; if ($s) { @us = hist(nsecs - @t0[tid]); } }",
+        "tracepoint:syscalls:sys_enter_read { @t0[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read { $s = @t0[tid]; $d = $s ? nsecs - @t0[tid] : 0; @us = hist($d); }",
+        // Not a clock: a byte count subtracted is no span.
+        "tracepoint:syscalls:sys_exit_read { @left[tid] = 5; @b = sum(10 - @left[tid]); }",
+    ] {
+        assert_eq!(span_start_unchecked(ok), None, "{ok}");
+    }
+}
+
+#[test]
+fn a_span_stored_and_read_at_one_event_measures_nothing() {
+    let one = "tracepoint:block:block_rq_issue { @t[tid] = nsecs; }\n\
+               t:block:block_rq_issue /@t[tid]/ { @us = hist((nsecs - @t[tid]) / 1000); delete(@t[tid]); }";
+    let states = "tracepoint:sock:inet_sock_set_state { if (args->newstate == 1) { @born[args->skaddr] = nsecs; } if (args->newstate == 7 && @born[args->skaddr]) { printf(\"%d\\n\", (nsecs - @born[args->skaddr]) / 1000000); } }";
+    assert_eq!(span_within_one_event(states), None, "one state to another");
+    let m = span_within_one_event(one).expect("flagged");
+    assert!(m.contains("block:block_rq_issue"), "{m}");
+    assert!(!passes("how long do block requests take", one));
+    let two = "tracepoint:block:block_rq_issue { @t[args->dev, args->sector] = nsecs; }\n\
+               tracepoint:block:block_rq_complete /@t[args->dev, args->sector]/ { @us = hist((nsecs - @t[args->dev, args->sector]) / 1000); }";
+    assert_eq!(span_within_one_event(two), None);
+    // Keyed by different tasks at one event: a span from one's switch to the other's.
+    let switch = "tracepoint:sched:sched_switch { if (@s[cpu, args->prev_pid]) { @t = sum(nsecs - @s[cpu, args->prev_pid]); } @s[cpu, args->next_pid] = nsecs; }";
+    assert_eq!(span_within_one_event(switch), None);
+}
+
+#[test]
+fn a_request_about_the_task_acted_on_needs_the_field_that_names_it() {
+    use crate::host::{Field, Tracepoint};
+    let mut h = host();
+    for (system, event, fields) in [
+        ("syscalls", "sys_enter_kill", &["pid", "sig"][..]),
+        ("signal", "signal_deliver", &["sig", "errno", "code"][..]),
+    ] {
+        h.tracepoints.insert(
+            format!("{system}:{event}"),
+            Tracepoint {
+                subsystem: system.into(),
+                event: event.into(),
+                fields: fields
+                    .iter()
+                    .map(|f| Field {
+                        ctype: "int".into(),
+                        name: (*f).into(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            },
+        );
+    }
+    let ask = Intent::read("show the pid of each process being killed, and the signal");
+    let caller = "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", pid, args->sig); }";
+    let c = check_coverage(&h, &ask, caller);
+    assert!(!c.passed(), "{}", c.detail());
+    assert!(
+        c.detail()
+            .contains("`args->pid` of syscalls:sys_enter_kill"),
+        "{}",
+        c.detail()
+    );
+    let target =
+        "tracepoint:syscalls:sys_enter_kill { printf(\"%d %d\\n\", args->pid, args->sig); }";
+    assert!(check_coverage(&h, &ask, target).passed());
+    // A filter on the field is not a report of it.
+    let filtered = "tracepoint:syscalls:sys_enter_kill /args->pid > 0/ { printf(\"%d\\n\", pid); }";
+    assert!(!check_coverage(&h, &ask, filtered).passed());
+    // The acted-on task's name is reported too where the event carries it.
+    let mut h2 = h.clone();
+    if let Some(tp) = h2.tracepoints.get_mut("syscalls:sys_enter_kill") {
+        tp.fields.push(Field {
+            ctype: "char[16]".into(),
+            name: "comm".into(),
+            ..Default::default()
+        });
+    }
+    let by_name =
+        "tracepoint:syscalls:sys_enter_kill { printf(\"%s %d\\n\", args->comm, args->sig); }";
+    let named = Intent::read("show the name of each process being killed, and the signal");
+    let c = check_coverage(&h2, &named, by_name);
+    assert!(c.passed(), "{}", c.detail());
+    // Where the acted-on task runs the probe (a signal being delivered), `pid` is it.
+    let delivered = "tracepoint:signal:signal_deliver { printf(\"%d %d\\n\", pid, args->sig); }";
+    assert!(check_coverage(&h, &ask, delivered).passed());
+    // A request about the caller demands nothing of the kind.
+    let callers = Intent::read("show the pid of each process that calls kill");
+    assert!(check_coverage(&h, &callers, caller).passed());
+}
+
+#[test]
+fn new_threads_are_told_apart_from_new_processes() {
+    let ask = Intent::read("show every new thread with the process that started it");
+    let every_fork =
+        "tracepoint:sched:sched_process_fork { printf(\"%s %d\\n\", comm, args->child_pid); }";
+    let c = check_coverage(&host(), &ask, every_fork);
+    assert!(
+        !c.passed() && c.detail().contains("CLONE_THREAD"),
+        "{}",
+        c.detail()
+    );
+    let threads = "tracepoint:task:task_newtask /args->clone_flags & 0x10000/ { printf(\"%s %d\\n\", comm, args->pid); }";
+    assert!(check_coverage(&host(), &ask, threads).passed());
+    // One block keeping threads does not excuse another printing every new task.
+    let mixed = format!("{threads}\n{every_fork}");
+    let c = check_coverage(&host(), &ask, &mixed);
+    assert!(
+        !c.passed() && c.detail().contains("sched:sched_process_fork"),
+        "{}",
+        c.detail()
+    );
+    // The flag in a comment or a string is no test of it.
+    let commented = "// CLONE_THREAD\ntracepoint:sched:sched_process_fork { printf(\"0x10000 %d\\n\", args->child_pid); }";
+    assert!(!check_coverage(&host(), &ask, commented).passed());
+    // New processes are not asked to be threads.
+    let procs = Intent::read("show every new process with its parent");
+    assert!(check_coverage(&host(), &procs, every_fork).passed());
+    // The ID asked with new threads is the new thread's, not its creator's `pid`/`tid`.
+    let ids = Intent::read("log new threads as they start: their ID and the creating program");
+    let creator = "tracepoint:task:task_newtask /args->clone_flags & 0x10000/ { printf(\"%s %d\\n\", comm, tid); }";
+    let c = check_coverage(&host(), &ids, creator);
+    assert!(
+        !c.passed() && c.detail().contains("new task's ID"),
+        "{}",
+        c.detail()
+    );
+    assert!(check_coverage(&host(), &ids, threads).passed());
+}
+
+#[test]
+fn syscalls_in_general_are_all_of_them() {
+    let ask = Intent::read("count failed system calls per process");
+    let some = "tracepoint:syscalls:sys_exit_read /args->ret < 0/ { @[comm] = count(); }";
+    let c = check_coverage(&host(), &ask, some);
+    assert!(
+        !c.passed() && c.detail().contains("raw_syscalls"),
+        "{}",
+        c.detail()
+    );
+    for all in [
+        "tracepoint:raw_syscalls:sys_exit /args->ret < 0/ { @[comm] = count(); }",
+        "tracepoint:syscalls:sys_exit_* /args->ret < 0/ { @[comm] = count(); }",
+    ] {
+        assert!(check_coverage(&host(), &ask, all).passed(), "{all}");
+    }
+    // A request that names its syscall is about that one.
+    let named = Intent::read("count failed system calls to bind() per process");
+    let bind = "tracepoint:syscalls:sys_exit_bind /args->ret < 0/ { @[comm] = count(); }";
+    assert!(check_coverage(&host(), &named, bind).passed());
+}
+
+#[test]
+fn a_flag_spoken_of_in_words_is_read_where_it_is_reported() {
+    let ask = "files that programs open for writing, with their names";
+    let every = "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", str(args->filename)); }";
+    let c = check_coverage(&host(), &Intent::read(ask), every);
+    assert!(
+        !c.passed() && c.detail().contains("O_WRONLY 0x1"),
+        "{}",
+        c.detail()
+    );
+    let tested = "tracepoint:syscalls:sys_enter_openat /args->flags & 3/ { printf(\"%s\\n\", str(args->filename)); }";
+    assert!(passes(ask, tested));
+    // Writing is O_WRONLY or O_RDWR (open(2)): one of the two bits keeps half.
+    let half = "tracepoint:syscalls:sys_enter_openat /args->flags & 0x1/ { printf(\"%s\\n\", str(args->filename)); }";
+    let c = check_coverage(&host(), &Intent::read(ask), half);
+    assert!(
+        !c.passed() && c.detail().contains("O_RDWR 0x2"),
+        "{}",
+        c.detail()
+    );
+    let both = "tracepoint:syscalls:sys_enter_openat /(args->flags & 1) || (2 & args->flags)/ { printf(\"%s\\n\", str(args->filename)); }";
+    assert!(passes(ask, both));
+    // Not spoken of: every open is what was asked.
+    assert!(passes("files that programs open, with their names", every));
+}
+
+#[test]
+fn events_reporting_something_else_are_left_out() {
+    // power:cpu_idle fires on the way into idle and, with PWR_EVENT_EXIT, on the way out.
+    let ask = "tally low-power entries of every core";
+    let both = "tracepoint:power:cpu_idle { @[args->cpu_id] = count(); }";
+    let c = check_coverage(&host(), &Intent::read(ask), both);
+    assert!(
+        !c.passed() && c.detail().contains("PWR_EVENT_EXIT"),
+        "{}",
+        c.detail()
+    );
+    for entries in [
+        "tracepoint:power:cpu_idle /args->state != 4294967295/ { @[args->cpu_id] = count(); }",
+        "tracepoint:power:cpu_idle /(int32)args->state != -1/ { @[args->cpu_id] = count(); }",
+        "tracepoint:power:cpu_idle { if (args->state < 100) { @[args->cpu_id] = count(); } }",
+    ] {
+        assert!(passes(ask, entries), "{entries}");
+    }
+    // Asked for: the way out is what the request wants, and only that.
+    let out = "tally how often each core wakes from its low-power sleep";
+    assert!(!passes(out, both));
+    let exits =
+        "tracepoint:power:cpu_idle /args->state == 4294967295/ { @[args->cpu_id] = count(); }";
+    assert!(passes(out, exits));
+}
+
+#[test]
+fn every_syscall_is_not_the_one_named() {
+    let ask = "tally accept() calls for each thread";
+    let every = "tracepoint:raw_syscalls:sys_enter { @[tid] = count(); }";
+    let c = check_coverage(&host(), &Intent::read(ask), every);
+    assert!(
+        !c.passed() && c.detail().contains("without testing `args->id`"),
+        "{}",
+        c.detail()
+    );
+    let mixed = "tracepoint:raw_syscalls:sys_enter { @[tid] = count(); }\ntracepoint:syscalls:sys_exit_accept { @[tid] = count(); }";
+    assert!(!passes(ask, mixed));
+    assert!(passes(
+        ask,
+        "tracepoint:raw_syscalls:sys_enter /args->id == 43/ { @[tid] = count(); }"
+    ));
+    assert!(passes(
+        ask,
+        "tracepoint:syscalls:sys_enter_accept { @[tid] = count(); }"
+    ));
+    // Nor is it what a request about something else asks for.
+    let other = "log every entry into the kernel routine do_unlinkat";
+    assert!(!passes(other, every));
+    let keyed = "tracepoint:raw_syscalls:sys_enter { @[pid, args->id] = count(); }";
+    assert!(!passes(other, keyed));
+    assert!(passes("tally every system call by thread", every));
+}
+
+#[test]
+fn a_user_function_is_asked_about_by_its_values() {
+    let ask = "watch gets() in the demo binary and print every string it hands back";
+    let who = "uprobe:/usr/bin/demo:gets { printf(\"%s %d\\n\", comm, pid); }";
+    let c = check_coverage(&host(), &Intent::read(ask), who);
+    assert!(
+        !c.passed() && c.detail().contains("return value"),
+        "{}",
+        c.detail()
+    );
+    let value = "uretprobe:/usr/bin/demo:gets { printf(\"%s %s\\n\", comm, str(retval)); }";
+    assert!(passes(ask, value));
+    // Who called it is all that is asked.
+    assert!(passes(
+        "which processes call gets() in the demo binary",
+        who
+    ));
+}
+
+#[test]
+fn what_a_user_function_returns_is_read_at_its_return() {
+    let ask = "show what people type at their bash prompts";
+    let prompt = "uprobe:/bin/bash:readline { printf(\"%s\\n\", str(arg0)); }";
+    let c = check_coverage(&host(), &Intent::read(ask), prompt);
+    assert!(
+        !c.passed() && c.detail().contains("retval"),
+        "{}",
+        c.detail()
+    );
+    let line = "uretprobe:/bin/bash:readline { printf(\"%s\\n\", str(retval)); }";
+    assert!(passes(ask, line));
+}
+
+#[test]
+fn a_kind_of_block_request_spoken_of_is_read_from_its_code_letters() {
+    let ask = "a histogram of disk write sizes for each program";
+    let all = "tracepoint:block:block_rq_issue { @[comm] = hist(args->bytes); }";
+    let c = check_coverage(&host(), &Intent::read(ask), all);
+    assert!(!c.passed() && c.detail().contains("rwbs"), "{}", c.detail());
+    let writes = "tracepoint:block:block_rq_issue /((uint8 *)args->rwbs)[0] == 87/ { @[comm] = hist(args->bytes); }";
+    assert!(passes(ask, writes));
+    assert!(passes(
+        "a histogram of disk request sizes for each program",
+        all
+    ));
+    // Kept at the start of a span, read at its end: read on those events.
+    let span = "tracepoint:block:block_rq_issue { @s[args->sector] = nsecs; @rw[args->sector] = args->rwbs; }\ntracepoint:block:block_rq_complete /@s[args->sector]/ { @[@rw[args->sector]] = hist(nsecs - @s[args->sector]); }";
+    assert!(passes(
+        "disk latency for reads and for writes, as histograms",
+        span
+    ));
+}
+
+#[test]
+fn a_tally_is_keyed_only_by_what_the_request_groups_by() {
+    let ask = "how many times is each program moved between processors";
+    let extra = "tracepoint:sched:sched_migrate_task { @[str(args->comm), args->dest_cpu, args->orig_cpu] = count(); }";
+    let c = check_coverage(&host(), &Intent::read(ask), extra);
+    assert!(
+        !c.passed() && c.detail().contains("args->dest_cpu"),
+        "{}",
+        c.detail()
+    );
+    let asked = "tracepoint:sched:sched_migrate_task { @[str(args->comm)] = count(); }";
+    assert!(passes(ask, asked));
+    // Keys carried from the entry are the fields they were stored from.
+    let ask = "a histogram of time in pselect6 for each program";
+    let carried = "tracepoint:syscalls:sys_enter_pselect6 { @s[tid] = nsecs; @inp[tid] = args->inp; }\ntracepoint:syscalls:sys_exit_pselect6 /@s[tid]/ { @h[comm, @inp[tid]] = hist(nsecs - @s[tid]); delete(@s[tid]); delete(@inp[tid]); }";
+    assert!(!passes(ask, carried));
+    assert_eq!(
+        split_top_level("comm, f(a, b), @m[x, y]"),
+        ["comm", "f(a, b)", "@m[x, y]"]
+    );
+}
+
+#[test]
+fn one_event_is_handled_once() {
+    let twice = "tracepoint:sched:sched_process_exit { @[comm] = count(); }\ntracepoint:sched:sched_process_exit\n{\n  @[comm] = count();\n}";
+    let c = check_coverage(
+        &host(),
+        &Intent::read("tally exiting programs by name"),
+        twice,
+    );
+    assert!(
+        !c.passed() && c.detail().contains("twice"),
+        "{}",
+        c.detail()
+    );
+    let two = "tracepoint:sched:sched_process_exit { @[comm] = count(); }\ntracepoint:sched:sched_process_exit { @n = count(); }";
+    assert!(repeated_blocks(two).is_none());
+}
+
+#[test]
+fn syscalls_the_request_does_not_name_are_not_traced() {
+    let ask = "directories made with mkdir(), by which program";
+    let both = "tracepoint:syscalls:sys_enter_mkdir, tracepoint:syscalls:sys_enter_mkdirat { printf(\"%s\\n\", comm); }";
+    assert!(passes(ask, both), "mkdirat is mkdir's *at spelling");
+    let extra = "tracepoint:syscalls:sys_enter_mkdir, tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", comm); }";
+    let c = check_coverage(&host(), &Intent::read(ask), extra);
+    assert!(
+        !c.passed() && c.detail().contains("also traces openat"),
+        "{}",
+        c.detail()
+    );
+    // A program on none of the named calls is judged elsewhere (the subject check).
+    let other = "tracepoint:syscalls:sys_enter_openat { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&host(), &Intent::read(ask), other)
+        .detail()
+        .contains("also traces"));
+}
+
+#[test]
+fn the_exit_code_a_process_returned_is_its_exit_status() {
+    let ask = Intent::read("each process that ends, with the exit code it returned");
+    let exits = "tracepoint:sched:sched_process_exit { printf(\"%s %d\\n\", comm, curtask->exit_code >> 8); }";
+    assert!(check_coverage(&host(), &ask, exits).passed());
+    // A call's result is still asked where no exit status is.
+    let call = Intent::read("each read and the value it returned");
+    let no_ret = "tracepoint:syscalls:sys_enter_read { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&host(), &call, no_ret).passed());
+}
+
+#[test]
+fn the_signal_that_killed_a_process_is_reported() {
+    let ask = Intent::read("each process that ends: its exit code, or the signal that killed it");
+    let code_only = "tracepoint:sched:sched_process_exit { printf(\"%s %d\\n\", comm, (curtask->exit_code >> 8) & 0xff); }";
+    let c = check_coverage(&host(), &ask, code_only);
+    assert!(!c.passed() && c.detail().contains("0x7f"), "{}", c.detail());
+    let both = "tracepoint:sched:sched_process_exit { printf(\"%s %d %d\\n\", comm, (curtask->exit_code >> 8) & 0xff, curtask->exit_code & 0x7f); }";
+    assert!(check_coverage(&host(), &ask, both).passed());
+}
+
+#[test]
+fn which_call_it_was_is_told_apart() {
+    let ask = Intent::read("log fsync and fdatasync calls with the pid and which call it was");
+    let same = "tracepoint:syscalls:sys_enter_fsync { printf(\"%d\\n\", pid); }\ntracepoint:syscalls:sys_enter_fdatasync { printf(\"%d\\n\", pid); }";
+    let c = check_coverage(&host(), &ask, same);
+    assert!(
+        !c.passed() && c.detail().contains("`probe`"),
+        "{}",
+        c.detail()
+    );
+    let shared = "tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync { printf(\"%d\\n\", pid); }";
+    assert!(!check_coverage(&host(), &ask, shared).passed());
+    for told in [
+        "tracepoint:syscalls:sys_enter_fsync, tracepoint:syscalls:sys_enter_fdatasync { printf(\"%s %d\\n\", probe, pid); }",
+        "tracepoint:syscalls:sys_enter_fsync { printf(\"fsync %d\\n\", pid); }\ntracepoint:syscalls:sys_enter_fdatasync { printf(\"fdatasync %d\\n\", pid); }",
+        // One call's entry and exit are one event.
+        "tracepoint:syscalls:sys_enter_fsync { @s[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_fsync { printf(\"%d\\n\", pid); }",
+    ] {
+        assert!(check_coverage(&host(), &ask, told).passed(), "{told}");
+    }
+}
+
+#[test]
+fn a_count_is_a_tally_not_a_line_per_event() {
+    let ask = Intent::read("tally the chdir calls of each user's shell, by directory");
+    let lines = "tracepoint:syscalls:sys_enter_chdir { printf(\"%s\\n\", str(args->filename)); }";
+    let c = check_coverage(&host(), &ask, lines);
+    assert!(
+        !c.passed() && c.detail().contains("count()"),
+        "{}",
+        c.detail()
+    );
+    for tally in [
+        "tracepoint:syscalls:sys_enter_chdir { @[str(args->filename)] = count(); }",
+        "tracepoint:syscalls:sys_enter_chdir { @n[str(args->filename)]++; }",
+    ] {
+        let c = check_coverage(&host(), &ask, tally);
+        assert!(c.passed(), "{tally}: {}", c.detail());
+    }
+}
+
+#[test]
+fn which_files_wants_their_names_printed() {
+    let ask = Intent::read("what files do my cron jobs truncate");
+    let fds = "tracepoint:syscalls:sys_enter_ftruncate { printf(\"%s %d\\n\", comm, args->fd); }";
+    let c = check_coverage(&host(), &ask, fds);
+    assert!(
+        !c.passed() && c.detail().contains("file name"),
+        "{}",
+        c.detail()
+    );
+    // Tested in a filter only, a name is not reported.
+    let filtered = "tracepoint:syscalls:sys_enter_truncate /str(args->path) == \"/x\"/ { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&host(), &ask, filtered).passed());
+    for named in [
+        "tracepoint:syscalls:sys_enter_truncate { printf(\"%s %s\\n\", comm, str(args->path)); }",
+        "tracepoint:syscalls:sys_enter_truncate { @p[tid] = args->path; }\ntracepoint:syscalls:sys_exit_truncate { printf(\"%s\\n\", str(@p[tid])); }",
+        "uprobe:/lib/x86_64-linux-gnu/libc.so.6:truncate { printf(\"%s\\n\", str(arg0)); }",
+    ] {
+        let c = check_coverage(&host(), &ask, named);
+        assert!(c.passed(), "{named}: {}", c.detail());
+    }
+}
+
+#[test]
+fn arguments_of_a_call_other_than_exec_are_its_parameters() {
+    let ask = Intent::read("log every semop, its caller's name and the arguments given");
+    let params = "tracepoint:syscalls:sys_enter_semop { printf(\"%s %d %d\\n\", comm, args->semid, args->nsops); }";
+    assert!(check_coverage(&host(), &ask, params).passed());
+    let nothing = "tracepoint:syscalls:sys_enter_semop { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&host(), &ask, nothing).passed());
+    // Where a program starts, its arguments are its argv.
+    let exec = Intent::read("every program started, with its arguments");
+    let no_argv =
+        "tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", str(args->filename)); }";
+    assert!(!check_coverage(&host(), &exec, no_argv).passed());
+}
+
+#[test]
+fn a_requested_sleep_is_a_duration_the_call_carries() {
+    let ask = Intent::read("how long do processes ask to sleep for in nanosleep");
+    let asked = "tracepoint:syscalls:sys_enter_nanosleep { $t = (struct __kernel_timespec *)args->rqtp; printf(\"%s %d\\n\", comm, uptr($t)->tv_sec); }";
+    assert!(check_coverage(&host(), &ask, asked).passed());
+    let count = "tracepoint:syscalls:sys_enter_nanosleep { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&host(), &ask, count).passed());
+}
+
+#[test]
+fn a_call_listed_beside_its_variant_is_its_own() {
+    let h = HostFacts::for_tests_with_syscalls(&["sync", "syncfs", "fsync"]);
+    let ask = Intent::read("log the calls sync, syncfs and fsync with the pid");
+    let without_sync = "tracepoint:syscalls:sys_enter_syncfs, tracepoint:syscalls:sys_enter_fsync { printf(\"%d\\n\", pid); }";
+    let c = check_coverage(&h, &ask, without_sync);
+    assert!(
+        !c.passed() && c.detail().contains("sys_enter_sync)"),
+        "{}",
+        c.detail()
+    );
+    let all = "tracepoint:syscalls:sys_enter_sync, tracepoint:syscalls:sys_enter_syncfs, tracepoint:syscalls:sys_enter_fsync { printf(\"%d\\n\", pid); }";
+    assert!(check_coverage(&h, &ask, all).passed());
+}
+
+#[test]
+fn every_block_that_prints_names_the_file_its_event_carries() {
+    use crate::host::{Field, Tracepoint};
+    let mut h = host();
+    for (event, field) in [
+        ("sys_enter_unlinkat", "pathname"),
+        ("sys_enter_renameat2", "oldname"),
+    ] {
+        h.tracepoints.insert(
+            format!("syscalls:{event}"),
+            Tracepoint {
+                subsystem: "syscalls".into(),
+                event: event.into(),
+                fields: vec![Field {
+                    name: field.into(),
+                    ctype: "const char *".into(),
+                    ..Default::default()
+                }],
+            },
+        );
+    }
+    let ask = Intent::read("which files are removed or moved, and by whom");
+    let half = "tracepoint:syscalls:sys_enter_unlinkat { printf(\"%s %s\\n\", comm, str(args->pathname)); }\ntracepoint:syscalls:sys_enter_renameat2 { printf(\"%s\\n\", comm); }";
+    let c = check_coverage(&h, &ask, half);
+    assert!(
+        !c.passed()
+            && c.detail()
+                .contains("tracepoint:syscalls:sys_enter_renameat2"),
+        "{}",
+        c.detail()
+    );
+    let both = "tracepoint:syscalls:sys_enter_unlinkat { printf(\"%s %s\\n\", comm, str(args->pathname)); }\ntracepoint:syscalls:sys_enter_renameat2 { printf(\"%s %s\\n\", comm, str(args->oldname)); }";
+    assert!(check_coverage(&h, &ask, both).passed());
+}
+
+#[test]
+fn every_rule_compiles() {
+    // A rule that does not compile would be left out silently at run time.
+    for r in RULES {
+        for re in [Some(r.code), r.format].into_iter().flatten() {
+            assert!(Regex::new(re).is_ok(), "{}: {re}", r.what);
+        }
+    }
+    assert_eq!(COMPILED.len(), RULES.len());
+}
+
+#[test]
+fn a_neighbouring_answer_is_refused_with_what_is_missing() {
+    // A latency histogram is not "how many bytes each read() returned".
+    let latency = "tracepoint:syscalls:sys_enter_read { @start[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_read /@start[tid]/ { @us = hist((nsecs - @start[tid]) / 1000); delete(@start[tid]); }";
+    let c = check_coverage(
+        &host(),
+        &Intent::read("a histogram of the byte counts read() calls returned"),
+        latency,
+    );
+    assert!(!c.passed());
+    assert!(c.detail().contains("return value"), "{}", c.detail());
+    let sizes = "tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @bytes = hist(args->ret); }";
+    assert!(passes(
+        "a histogram of the byte counts read() calls returned",
+        sizes
+    ));
+}
+
+#[test]
+fn words_in_comments_and_format_strings_do_not_count() {
+    let src = "// prints the process name\ntracepoint:syscalls:sys_enter_read { printf(\"comm pid\\n\"); }";
+    let c = check_coverage(
+        &host(),
+        &Intent::read("print the process name and PID of every read()"),
+        src,
+    );
+    assert!(!c.passed());
+    assert_eq!(c.detail().lines().count(), 2, "{}", c.detail());
+    assert!(passes(
+        "print the process name and PID of every read()",
+        "tracepoint:syscalls:sys_enter_read { printf(\"%s %d\\n\", comm, pid); }"
+    ));
+}
+
+#[test]
+fn formats_and_durations() {
+    let octal = "tracepoint:syscalls:sys_enter_read { printf(\"%o\\n\", args->count); }";
+    assert!(passes("show the mode in octal", octal));
+    assert!(!passes(
+        "show the mode in octal",
+        &octal.replace("%o", "%d")
+    ));
+    let lifetime = "tracepoint:sched:sched_process_exit { printf(\"%d\\n\", pid); }";
+    assert!(!passes("how long each process lived", lifetime));
+    assert!(passes(
+        "how long each process lived",
+        "tracepoint:sched:sched_process_exit /@born[pid]/ { $ms = (nsecs - @born[pid]) / 1000000; printf(\"%d\\n\", $ms); }"
+    ));
+}
+
+#[test]
+fn a_value_used_only_in_a_filter_is_not_reported() {
+    let filtered = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536 && comm == \"x\") { printf(\"big read\\n\"); } }";
+    let c = check_coverage(
+        &host(),
+        &Intent::read("warn about reads of 64 KiB or more, giving the size and process name"),
+        filtered,
+    );
+    assert!(!c.passed());
+    assert!(
+        c.detail().contains("process name") && c.detail().contains("size"),
+        "{}",
+        c.detail()
+    );
+    let reported = "tracepoint:syscalls:sys_enter_read { if (args->count >= 65536) { printf(\"%s %d\\n\", comm, args->count); } }";
+    assert!(passes(
+        "warn about reads of 64 KiB or more, giving the size and process name",
+        reported
+    ));
+    // A name used as a filter is what "processes named x" asks for.
+    assert!(passes(
+        "count syscalls of processes named 'x'",
+        "tracepoint:raw_syscalls:sys_enter /comm == \"x\"/ { @[args->id] = count(); }"
+    ));
+}
+
+#[test]
+fn a_syscall_written_as_a_call_must_be_traced() {
+    let connect = "tracepoint:syscalls:sys_enter_connect { printf(\"%s\\n\", comm); }";
+    let c = check_coverage(
+        &host(),
+        &Intent::read("name the process behind each bind() call"),
+        connect,
+    );
+    assert!(!c.passed());
+    assert!(c.detail().contains("sys_enter_bind"), "{}", c.detail());
+    // A variant counts (accept4 for accept()); library functions are not syscalls.
+    let accept4 = "tracepoint:syscalls:sys_exit_accept4 { printf(\"%s\\n\", comm); }";
+    assert!(passes("every accept() by process name", accept4));
+    assert!(passes("processes calling malloc() by name", accept4));
+    // "command line typed into bash" is no request for arguments.
+    assert!(passes(
+        "show every command line typed into bash",
+        "uretprobe:/bin/bash:readline { printf(\"%s\\n\", str(retval)); }"
+    ));
+    // Requests that ask for nothing specific pass.
+    assert!(passes("trace something", connect));
+}
+
+#[test]
+fn a_size_the_request_states_is_tested() {
+    let request = "readers asking for over 4 MiB in one call";
+    let none = "tracepoint:syscalls:sys_enter_read { printf(\"%s %d\\n\", comm, args->count); }";
+    let c = check_coverage(&host(), &Intent::read(request), none);
+    assert!(c.detail().contains("4194304"), "{}", c.detail());
+    for fine in [
+        "tracepoint:syscalls:sys_enter_read /args->count > 4194304/ { printf(\"%s\\n\", comm); }",
+        "tracepoint:syscalls:sys_enter_read /args->count > 4 * 1024 * 1024/ { printf(\"%s\\n\", comm); }",
+        "tracepoint:syscalls:sys_enter_read /args->count > (4 << 20)/ { printf(\"%s\\n\", comm); }",
+        "tracepoint:syscalls:sys_enter_read /args->count > 4000000/ { printf(\"%s\\n\", comm); }",
+    ] {
+        assert!(passes(request, fine), "{fine}");
+    }
+    // Another number is no test of this one; no size stated, nothing asked.
+    let off =
+        "tracepoint:syscalls:sys_enter_read /args->count > 40000000/ { printf(\"%s\\n\", comm); }";
+    assert!(!passes(request, off));
+    // The bare number is 4 bytes, unless the program scales the value to the unit first.
+    let bare = "tracepoint:syscalls:sys_enter_read /args->count > 4/ { printf(\"%s\\n\", comm); }";
+    assert!(!passes(request, bare));
+    let scaled = "tracepoint:syscalls:sys_enter_read /args->count / 1048576 > 4/ { printf(\"%s\\n\", comm); }";
+    assert!(passes(request, scaled));
+    assert!(passes("processes that read the most", none));
+}
+
+#[test]
+fn a_permission_test_reads_the_mode() {
+    let request = "alert when any file is made world-writable, with the process name";
+    let no_mode = "tracepoint:syscalls:sys_exit_read { printf(\"%s %o\\n\", comm, args->ret); }";
+    let c = check_coverage(&host(), &Intent::read(request), no_mode);
+    assert!(c.detail().contains("S_IWOTH"), "{}", c.detail());
+    let mode = "tracepoint:syscalls:sys_enter_read /args->mode & 2/ { printf(\"%s\\n\", comm); }";
+    assert!(passes(request, mode));
+}
+
+#[test]
+fn where_a_process_is_created_the_running_task_is_the_parent() {
+    let h = HostFacts::for_tests_with_syscalls(&["fork", "vfork", "clone", "clone3", "read"]);
+    let request = "tally the children each parent name spawns";
+    let forks = "tracepoint:syscalls:sys_enter_clone,tracepoint:syscalls:sys_enter_clone3 { @[comm] = count(); }";
+    assert!(check_coverage(&h, &Intent::read(request), forks).passed());
+    let reads = "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }";
+    assert!(!check_coverage(&h, &Intent::read(request), reads).passed());
+}
+
+#[test]
+fn the_parent_is_reported_when_asked_for() {
+    let own = "tracepoint:syscalls:sys_enter_read { printf(\"%d %s\\n\", pid, comm); }";
+    let request = "every reader with its PPID and the parent process name";
+    let c = check_coverage(&host(), &Intent::read(request), own);
+    assert!(c.detail().contains("the parent's PID"), "{}", c.detail());
+    assert!(c.detail().contains("the parent's name"), "{}", c.detail());
+    let parent = "tracepoint:syscalls:sys_enter_read { printf(\"%d %d %s\\n\", pid, curtask->real_parent->tgid, curtask->real_parent->comm); }";
+    assert!(passes(request, parent));
+}
+
+#[test]
+fn a_call_the_c_library_makes_through_another_syscall_is_traced_there() {
+    let opens = "tracepoint:syscalls:sys_exit_openat /args->ret < 0/ { printf(\"%s\\n\", comm); }";
+    let request = "list the programs whose execv() fails, by process name";
+    let c = check_coverage(&host(), &Intent::read(request), opens);
+    assert!(!c.passed());
+    assert!(c.detail().contains("sys_enter_execve"), "{}", c.detail());
+    let execs = "tracepoint:syscalls:sys_exit_execve /args->ret < 0/ { printf(\"%s\\n\", comm); }";
+    assert!(passes(request, execs));
+    // recv(2) documents recv beside recvfrom and recvmsg, the syscalls that perform it.
+    let recvs = "tracepoint:syscalls:sys_enter_recvfrom { printf(\"%s\\n\", comm); }";
+    assert!(passes("which process name calls recv() most", recvs));
+    assert!(!passes("which process name calls recv() most", opens));
+}
+
+#[test]
+fn both_tasks_asked_for_are_both_reported() {
+    let ask = Intent::read(
+        "pair every waker with the woken task: count wakeups per waker comm and woken task comm",
+    );
+    assert!(ask.asks(Concept::TargetTask) && ask.asks(Concept::ActingTask));
+    let woken_only = "tracepoint:sched:sched_wakeup { @w[args->comm] = count(); }";
+    assert!(acting_task_missing(&ask, woken_only).is_some());
+    let both = "tracepoint:sched:sched_wakeup { @w[comm, args->comm] = count(); }";
+    assert!(acting_task_missing(&ask, both).is_none());
+    // Only the woken task asked for: the event's field is enough.
+    let target = Intent::read("count wakeups per woken task comm");
+    assert!(acting_task_missing(&target, woken_only).is_none());
+}
+
+#[test]
+fn a_call_is_observed_by_an_event_it_fires() {
+    use crate::host::{Field, Tracepoint};
+    let mut h = HostFacts::for_tests_with_syscalls(&["setitimer", "alarm", "getitimer"]);
+    h.tracepoints.insert(
+        "timer:itimer_state".into(),
+        Tracepoint {
+            subsystem: "timer".into(),
+            event: "itimer_state".into(),
+            fields: vec![Field {
+                name: "which".into(),
+                ctype: "int".into(),
+                ..Default::default()
+            }],
+        },
+    );
+    let on_event = "tracepoint:timer:itimer_state { printf(\"%s %d\\n\", comm, args->which); }";
+    let ask = Intent::read("who arms timers with alarm() or setitimer()? print the program name");
+    assert!(named_calls_missing(&h, &ask, on_event).is_none());
+    // A call the event does not fire for is still missing.
+    let ask = Intent::read("who reads timers with getitimer()? print the program name");
+    assert!(named_calls_missing(&h, &ask, on_event).is_some());
+}
+
+#[test]
+fn a_lifetime_is_not_one_calls_latency() {
+    let ask = "report each scratch file's path and lifespan in ms once it is unlinked";
+    let latency = "tracepoint:syscalls:sys_enter_unlinkat { @t[tid] = nsecs; }\ntracepoint:syscalls:sys_exit_unlinkat /@t[tid]/ { printf(\"%s %d\\n\", comm, (nsecs - @t[tid]) / 1000000); delete(@t[tid]); }";
+    let why = lifetime_timed_as_one_call(&Intent::read(ask), latency).expect("refused");
+    assert!(why.contains("unlinkat"), "{why}");
+    // Created at one event, removed at another, keyed by name: a lifetime.
+    let lifetime = "tracepoint:syscalls:sys_enter_creat { @born[str(args->pathname)] = nsecs; }\ntracepoint:syscalls:sys_enter_unlinkat /@born[str(args->pathname)]/ { printf(\"%s %d\\n\", str(args->pathname), (nsecs - @born[str(args->pathname)]) / 1000000); }";
+    assert!(lifetime_timed_as_one_call(&Intent::read(ask), lifetime).is_none());
+    // The same latency program answers a latency request.
+    assert!(lifetime_timed_as_one_call(
+        &Intent::read("how long does each unlinkat() take, in ms"),
+        latency
+    )
+    .is_none());
+}
+
+#[test]
+fn a_syscall_named_by_its_name_must_be_observed() {
+    let sampled = "profile:hz:99 { @[comm] = count(); }";
+    let c = check_coverage(
+        &host(),
+        &Intent::read("who creates directories with mkdir"),
+        sampled,
+    );
+    assert!(!c.passed());
+    assert!(c.detail().contains("the mkdir syscall"), "{}", c.detail());
+    assert!(c.detail().contains("sys_enter_mkdirat"), "{}", c.detail());
+    let other = "tracepoint:syscalls:sys_enter_connect { @[comm] = count(); }";
+    assert!(!passes("who creates directories with mkdir", other));
+    let variant = "tracepoint:syscalls:sys_enter_mkdirat { @[comm] = count(); }";
+    assert!(passes("who creates directories with mkdir", variant));
+    // Another subsystem's tracepoint may observe it (a new process for fork).
+    let sched = "tracepoint:sched:sched_process_fork { @[comm] = count(); }";
+    assert!(passes("count processes made by fork per parent", sched));
+    // Everyday words that are also syscall names ("read") demand nothing unless called.
+    assert!(passes("how much does each process read", other));
+}
+
+#[test]
+fn a_field_named_by_its_spelled_out_short_form_must_be_reported() {
+    // Field names from the tracefs formats of sys_enter_tkill and sys_enter_listen.
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "syscalls",
+            "sys_enter_tkill",
+            &[("int", "__syscall_nr"), ("pid_t", "pid"), ("int", "sig")],
+        ),
+        (
+            "syscalls",
+            "sys_enter_listen",
+            &[("int", "__syscall_nr"), ("int", "fd"), ("int", "backlog")],
+        ),
+    ]);
+    let check = |request: &str, src: &str| check_coverage(&h, &Intent::read(request), src);
+    let request = "Log tkill usage: which thread is targeted and what signal it gets.";
+    let no_sig = check(
+        request,
+        "tracepoint:syscalls:sys_enter_tkill { printf(\"%d\\n\", args->pid); }",
+    );
+    assert!(!no_sig.passed());
+    assert!(format!("{:?}", no_sig.evidence).contains("args->sig"));
+    assert!(check(
+        request,
+        "tracepoint:syscalls:sys_enter_tkill { printf(\"%d %d\\n\", args->pid, args->sig); }"
+    )
+    .passed());
+    let request = "Which sockets start listening? Give the socket's file descriptor and backlog.";
+    assert!(!check(
+        request,
+        "tracepoint:syscalls:sys_enter_listen { printf(\"%d\\n\", args->backlog); }"
+    )
+    .passed());
+    assert!(check(
+        request,
+        "tracepoint:syscalls:sys_enter_listen { printf(\"%d %d\\n\", args->fd, args->backlog); }"
+    )
+    .passed());
+}
+
+#[test]
+fn builtin_keys_no_word_asks_for_split_the_tally() {
+    // include/trace/events/vmscan.h: mm_vmscan_wakeup_kswapd records nid, zid, order.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "vmscan",
+        "mm_vmscan_wakeup_kswapd",
+        &[("int", "nid"), ("int", "zid"), ("int", "order")],
+    )]);
+    let request = "How often is the page-reclaim daemon woken, broken down by NUMA node?";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    let split =
+        check("tracepoint:vmscan:mm_vmscan_wakeup_kswapd { @[comm, args->nid] = count(); }");
+    assert!(!split.passed());
+    assert!(format!("{:?}", split.evidence).contains("comm"));
+    assert!(
+        check("tracepoint:vmscan:mm_vmscan_wakeup_kswapd { @[args->nid] = count(); }").passed()
+    );
+    // Asked for by a word: kept.
+    let by_cpu = Intent::read("How often is the page-reclaim daemon woken, per node and per CPU?");
+    assert!(check_coverage(
+        &h,
+        &by_cpu,
+        "tracepoint:vmscan:mm_vmscan_wakeup_kswapd { @[cpu, args->nid] = count(); }"
+    )
+    .passed());
+}
+
+#[test]
+fn a_field_named_like_its_event_is_no_key_the_events_name_asks_for() {
+    // sys_enter_brk's format: `unsigned long brk`.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_brk",
+        &[("int", "__syscall_nr"), ("unsigned long", "brk")],
+    )]);
+    let check = |request: &str, src: &str| check_coverage(&h, &Intent::read(request), src);
+    let request = "Tally the brk() calls that move the heap end, per program.";
+    assert!(!check(
+        request,
+        "tracepoint:syscalls:sys_enter_brk { @[comm, args->brk] = count(); }"
+    )
+    .passed());
+    assert!(check(
+        request,
+        "tracepoint:syscalls:sys_enter_brk { @[comm] = count(); }"
+    )
+    .passed());
+    // Grouped by it in so many words: kept.
+    assert!(check(
+        "Tally brk() calls per program and per requested brk address.",
+        "tracepoint:syscalls:sys_enter_brk { @[comm, args->brk] = count(); }"
+    )
+    .passed());
+}
+
+#[test]
+fn a_parameter_named_is_read_at_entry_where_a_program_traces_the_exit() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "syscalls",
+            "sys_enter_fdatasync",
+            &[("int", "__syscall_nr"), ("unsigned int", "fd")],
+        ),
+        (
+            "syscalls",
+            "sys_exit_fdatasync",
+            &[("int", "__syscall_nr"), ("long", "ret")],
+        ),
+    ]);
+    let request = "For fdatasync, print what it returned and on which file descriptor.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    let exit_only =
+        check("tracepoint:syscalls:sys_exit_fdatasync { printf(\"%d\\n\", args->ret); }");
+    assert!(!exit_only.passed());
+    assert!(format!("{:?}", exit_only.evidence).contains("save it at entry"));
+    assert!(check(
+        "tracepoint:syscalls:sys_enter_fdatasync { @fd[tid] = args->fd; }\n\
+         tracepoint:syscalls:sys_exit_fdatasync /@fd[tid]/ { printf(\"%d %d\\n\", @fd[tid], args->ret); delete(@fd[tid]); }"
+    )
+    .passed());
+}

@@ -1,0 +1,266 @@
+//! Values, flags and codes the request names in words (`specs-db/values.toml`, `flags.toml`,
+//! the letters of `rwbs`): each must be tested or read by the block on its event.
+use super::*;
+
+/// A value of a field of the program's tracepoint that the request speaks of in words
+/// (`specs-db/values.toml`: "preempted" is `prev_state == 0`, TASK_RUNNING, at
+/// `sched:sched_switch`), which the block on that tracepoint never compares the field with:
+/// every switch counted where the preempted ones were asked for.
+pub(super) fn named_values_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in probe_blocks(source) {
+        let text = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            for v in crate::knowledge::values::asked_at(intent, &p.target) {
+                let field = regex::escape(&v.field);
+                let value = v.value;
+                let compared = Regex::new(&format!(
+                    r"args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)\s*{value}\b|\b{value}\s*(==|!=|<=|>=|<|>)\s*args\s*->\s*{field}\b|!\s*args\s*->\s*{field}\b"
+                ))
+                .is_ok_and(|re| re.is_match(&text));
+                if !compared {
+                    out.push(format!(
+                        "the request speaks of {} ({}), which {} reports as `args->{} == {}`, but the program never tests it there",
+                        v.words.first().map_or("", String::as_str),
+                        v.name,
+                        p.target,
+                        v.field,
+                        v.value
+                    ));
+                }
+            }
+            for v in crate::knowledge::values::apart_at(intent, &p.target) {
+                let field = regex::escape(&v.field);
+                let tested = Regex::new(&format!(
+                    r"args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)|(==|!=|<=|>=|<|>)\s*(\(\s*\w+\s*\)\s*)?args\s*->\s*{field}\b|\)\s*args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)"
+                ))
+                .is_ok_and(|re| re.is_match(&text));
+                if !tested {
+                    out.push(format!(
+                        "{} also fires with `args->{} == {}` ({}), which is not what the request asks about, but the program never tests `args->{}` there: leave those events out",
+                        p.target, v.field, v.value, v.name, v.field
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A flag the request names as C writes it (`O_CREAT`), documented for a field of some
+/// syscalls (`specs-db/flags.toml`), that no block of the program on one of those syscalls
+/// tests: "opens with O_CREAT" answered at creat(2) alone, or at openat(2) without looking at
+/// its flags. A bit test is `FIELD & MASK` with the mask written in decimal, hex or octal.
+pub(super) fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let blocks = probe_blocks(source);
+    for name in &intent.constants {
+        let defs: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
+            .iter()
+            .filter(|f| f.name == *name)
+            .collect();
+        let Some(first) = defs.first() else {
+            continue;
+        };
+        let tested = defs.iter().any(|f| {
+            let masks = [
+                f.mask.to_string(),
+                format!("0x{:x}", f.mask),
+                format!("0{:o}", f.mask),
+            ];
+            let field = format!("args->{}", f.field);
+            blocks.iter().any(|b| {
+                let on = b.probes.iter().any(|p| {
+                    f.probes.iter().any(|fp| {
+                        p.target == *fp || p.target == fp.replace(":sys_enter_", ":sys_exit_")
+                    })
+                });
+                let text = format!(
+                    "{} {}",
+                    b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+                    b.body
+                )
+                .replace(' ', "");
+                on && text.contains(&field.replace(' ', ""))
+                    && masks.iter().any(|m| {
+                        text.to_ascii_lowercase().contains(&format!("&{m}"))
+                            || text.contains(&format!("&({m})"))
+                    })
+            })
+        });
+        if !tested {
+            let probes: Vec<String> = defs
+                .iter()
+                .flat_map(|f| f.probes.iter().map(|p| format!("tracepoint:{p}")))
+                .collect();
+            out.push(format!(
+                "the request names {name}, a bit of `args->{}` at {} ({}), but no block of the program there tests it: filter with `args->{} & 0x{:x}`",
+                first.field,
+                probes.join(", "),
+                first.source.split(':').next().unwrap_or(""),
+                first.field,
+                first.mask
+            ));
+        }
+    }
+    out
+}
+
+/// A flag the request speaks of in words ("opens for writing": O_WRONLY and O_RDWR of
+/// `openat`'s `flags`, `specs-db/flags.toml`) at a tracepoint a block attaches to, while that
+/// block never reads the field: every open is reported, whatever its mode. Reading the field
+/// (a test, or printing it) is enough here; which bits to keep is the request's to state and
+/// `draft_filters`' to judge.
+pub(super) fn flag_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in probe_blocks(source) {
+        let text = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        let read = args_fields(&text);
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            out.extend(alternatives_untested(intent, &p.target, &text));
+            let asked: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
+                .iter()
+                .filter(|f| f.probes.contains(&p.target))
+                .filter(|f| f.words.iter().any(|w| intent.uses_word(w)))
+                .filter(|f| !read.contains(&f.field))
+                .collect();
+            let Some(first) = asked.first() else {
+                continue;
+            };
+            let names: Vec<String> = asked
+                .iter()
+                .filter(|f| f.field == first.field)
+                .map(|f| format!("{} 0x{:x}", f.name, f.mask))
+                .collect();
+            let word = first
+                .words
+                .iter()
+                .find(|w| intent.uses_word(w))
+                .map_or("", String::as_str);
+            out.push(format!(
+                "the request speaks of {word}, which tracepoint:{} reports as bits of `args->{}` ({}), but the program never reads `args->{}` there: test the bits the request means",
+                p.target,
+                first.field,
+                names.join(", "),
+                first.field
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A flag the request speaks of whose bit a block tests, beside flags the same words mean as
+/// well (`also` in `specs-db/flags.toml`) whose bits it never tests: "opened for writing"
+/// answered with `args->flags & 1` (O_WRONLY) drops the files opened O_RDWR.
+pub(super) fn alternatives_untested(intent: &Intent, target: &str, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in crate::knowledge::flags::shipped()
+        .iter()
+        .filter(|f| !f.also.is_empty() && f.probes.iter().any(|p| p == target))
+        .filter(|f| f.words.iter().any(|w| intent.uses_word(w)))
+    {
+        let tested = masks_tested(text, &f.field);
+        if tested & i128::from(f.mask) == 0 {
+            continue;
+        }
+        let missing: Vec<String> = f
+            .also
+            .iter()
+            .filter_map(|name| crate::knowledge::flags::named(target, &f.field, name))
+            .filter(|other| tested & i128::from(other.mask) == 0)
+            .map(|other| format!("{} 0x{:x}", other.name, other.mask))
+            .collect();
+        if !missing.is_empty() {
+            out.push(format!(
+                "the program tests {} (0x{:x}) of `args->{}` at {target}, but the request's words mean {} as well: test those bits too",
+                f.name,
+                f.mask,
+                f.field,
+                missing.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// The bits of `args->FIELD` that `text` tests with a mask (`args->flags & 3`,
+/// `0x2 & args->flags`), masks in decimal, hex or octal, OR-ed together.
+pub(super) fn masks_tested(text: &str, field: &str) -> i128 {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let field = regex::escape(field);
+    let number = r"(0[xX][0-9a-fA-F]+|0[0-7]+|[0-9]+)";
+    let Ok(re) = Regex::new(&format!(
+        r"args->{field}\)?&\(?{number}|{number}\)?&\(?args->{field}\b"
+    )) else {
+        return 0;
+    };
+    re.captures_iter(&compact)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .filter_map(|m| crate::toolchain::bpftrace::expr::integer(m.as_str()))
+        .fold(0, |acc, m| acc | m)
+}
+
+/// A kind of event the request speaks of in words ("writes", "reads") that a tracepoint
+/// reports as a code letter of a field (`rwbs` of the block events: W write, R read;
+/// `specs-db/attach-points.toml` `[[codes]]`), in a program that never reads that field on
+/// those events: every request counted where the writes were asked for. Reading it in one
+/// block (a test, a key, a value a span's start keeps for its end) is enough here; which
+/// letters stay is the filter checks' business.
+pub(super) fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let blocks = probe_blocks(source);
+    // Read anywhere on the events that carry it: a span's start may keep it for its end.
+    let read_on = |c: &crate::knowledge::specs::Codes| {
+        blocks.iter().any(|b| {
+            let text = format!(
+                "{} {}",
+                b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+                b.body
+            );
+            b.probes
+                .iter()
+                .any(|p| format!("tracepoint:{}", p.target).starts_with(&c.probes))
+                && args_fields(&text).contains(&c.field)
+        })
+    };
+    for b in &blocks {
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            let probe = format!("tracepoint:{}", p.target);
+            for c in crate::knowledge::specs::codes()
+                .iter()
+                .filter(|c| probe.starts_with(&c.probes) && !read_on(c))
+            {
+                let spoken: Vec<String> = c
+                    .letters
+                    .iter()
+                    .filter(|(letter, _)| c.stated(letter, intent))
+                    .map(|(letter, word)| format!("{letter} = {word}"))
+                    .collect();
+                if !spoken.is_empty() {
+                    out.push(format!(
+                        "the request speaks of {}, which {probe} reports as code letters of `args->{}`, but the program never reads `args->{}`: test it (in a query, WHERE contains(args->{}, \"W\") keeps writes)",
+                        spoken.join(", "),
+                        c.field,
+                        c.field,
+                        c.field
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
