@@ -336,6 +336,29 @@ async fn hardware_counter_requests_are_refused_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_kernel_object_no_attach_point_observes_is_refused_without_a_model_call() {
+    // This host has no tracepoint for the dentry cache and no kprobes (HOST.md): whatever a
+    // model wrote would watch something else (page-cache readahead, a chdir).
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "how often do path lookups find nothing in the dentry cache?",
+        2,
+    )
+    .await
+    .expect("ask");
+    let no = final_no_answer(&events).expect("refused");
+    assert!(no.reason.contains("dcache"), "{}", no.reason);
+    assert_eq!(no.iterations, 0, "{}", no.reason);
+    // A page-cache request is observable here: it reaches the model.
+    let events = ask_all(&mut d.client().await, "trace page cache additions", 2)
+        .await
+        .expect("ask");
+    assert!(final_no_answer(&events).is_none_or(|n| n.iterations > 0));
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn uprobes_are_grounded_in_the_named_binary_and_checked_against_its_symbols() {
     let bad = "```bpftrace\nuretprobe:/bin/bash:read_line { printf(\"%s\\n\", str(retval)); }\n```";
     let good = "```bpftrace\nuretprobe:/bin/bash:readline { printf(\"%d %s\\n\", pid, str(retval)); }\n```";

@@ -281,6 +281,27 @@ impl Agent {
         if let Some(reason) = crate::knowledge::subsystems::absent_subsystem(&self.host, intent) {
             return Some(reason);
         }
+        if let Some((said, kernel)) = self.knowledge.subject_index.unobservable(intent) {
+            let unavailable: Vec<String> = self
+                .host
+                .families
+                .iter()
+                .filter(|f| matches!(f.name, "kprobe" | "fentry") && !f.available)
+                .map(|f| format!("{}: {}", f.name, f.reason))
+                .collect();
+            let probes = if unavailable.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the probes that reach any kernel function are unavailable ({})",
+                    unavailable.join("; ")
+                )
+            };
+            return Some(format!(
+                "the request is about the {said} (the kernel's {}), and no attach point on this host observes it: no tracepoint or other attach point is named by those words{probes}",
+                kernel.join(", ")
+            ));
+        }
         let hardware = self.host.families.iter().find(|f| f.name == "hardware")?;
         (intent.asks(Concept::HardwareCounters) && !hardware.available)
             .then(|| hardware.reason.clone())

@@ -814,6 +814,7 @@ impl<'a, 'r> Session<'a, 'r> {
                 source,
                 &self.intent,
                 self.agent.check_timeout,
+                provoked,
             )
             .await,
         );

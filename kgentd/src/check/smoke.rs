@@ -358,16 +358,79 @@ pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<
     .await
 }
 
-/// Runs `source` under the trigger workload and judges its output against `request`.
+/// Why an empty smoke run says nothing about `source`: every event it attaches to fired under
+/// the workload (`provoked`), and the program waits for a condition the request states that the
+/// workload does not produce: a time threshold (its events are short, and how long they take is
+/// whatever this host's load makes it), or the failure of an event outside the syscalls (the
+/// workload fails an open and a connect, never a block request or a work item). Such a program
+/// is judged by its static and symbolic checks; `None` when the silence means something.
+pub fn condition_never_met(
+    intent: &Intent,
+    source: &str,
+    provoked: Option<&BTreeSet<String>>,
+) -> Option<String> {
+    let provoked = provoked?;
+    let blocks = probe_blocks(source);
+    let probes: Vec<&ProbeSpec> = blocks
+        .iter()
+        .flat_map(|b| &b.probes)
+        .filter(|p| p.observes_events())
+        .collect();
+    let fired = !probes.is_empty()
+        && probes
+            .iter()
+            .all(|p| p.is_tracepoint() && provoked.contains(&p.target));
+    static IF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bif\s*\(").expect("static regex"));
+    let conditional = blocks
+        .iter()
+        .any(|b| b.predicate.is_some() || IF.is_match(&strip_comments(&b.body)));
+    if !fired || !conditional {
+        return None;
+    }
+    let condition = if intent.threshold.is_some() && intent.time_unit.is_some() {
+        "a time it must exceed"
+    } else if intent.asks(Concept::Failure)
+        && probes.iter().all(|p| !p.target.starts_with("syscalls:"))
+    {
+        "a failure of the event"
+    } else {
+        return None;
+    };
+    let shown: Vec<String> = probes
+        .iter()
+        .map(|p| format!("tracepoint:{}", p.target))
+        .collect();
+    Some(format!(
+        "not exercised: the program's events ({}) fired under the test workload, but it shows only events meeting what the request states ({condition}), which the workload does not produce; a smoke run cannot tell a right program from a wrong one here, so it is judged by its static and symbolic checks",
+        shown.join(", ")
+    ))
+}
+
+/// Runs `source` under the trigger workload and judges its output against `request`. Where it
+/// prints nothing only because the workload never meets the condition the request states
+/// ([`condition_never_met`]; `provoked` is what the workload was measured to provoke here), the
+/// check is inconclusive rather than failed.
 pub async fn check_smoke_run(
     bpftrace: &Path,
     source: &str,
     intent: &Intent,
     attach_timeout: Duration,
+    provoked: Option<&BTreeSet<String>>,
 ) -> Check {
     let started = Instant::now();
     let named = intent.process_name.as_deref();
     let (passed, evidence) = match run(bpftrace, source, attach_timeout, named).await {
+        Ok(obs)
+            if printed_nothing(&obs) && condition_never_met(intent, source, provoked).is_some() =>
+        {
+            let why = condition_never_met(intent, source, provoked).unwrap_or_default();
+            return Check {
+                kind: CheckKind::SmokeRun,
+                verdict: super::Verdict::Inconclusive,
+                evidence: Evidence::Report(why),
+                elapsed: started.elapsed(),
+            };
+        }
         Ok(obs) => match judge(&expectation_for(intent, source), &obs) {
             Ok(shown) => (true, Evidence::Report(shown)),
             Err(problem) => (
@@ -391,14 +454,22 @@ pub struct Observation {
     pub named: Option<String>,
 }
 
-/// Judges an observation: evidence on success, the problem otherwise.
-pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> {
-    let lines: Vec<&str> = obs
-        .lines
+/// The program's output lines, without blank lines and bpftrace's "Attaching" banner.
+fn output_lines(obs: &Observation) -> Vec<&str> {
+    obs.lines
         .iter()
         .map(|l| l.trim_end())
         .filter(|l| !l.trim().is_empty() && !l.starts_with("Attaching "))
-        .collect();
+        .collect()
+}
+
+fn printed_nothing(obs: &Observation) -> bool {
+    output_lines(obs).is_empty()
+}
+
+/// Judges an observation: evidence on success, the problem otherwise.
+pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> {
+    let lines = output_lines(obs);
     let workload = format!(
         "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed and deleted files under {}, failed to open a missing file, mmap-ed 96 MiB, set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
         obs.facts.pid,
@@ -826,6 +897,32 @@ mod tests {
             passed_over_best(call, &timer, Some(&provoked), &named),
             None
         );
+    }
+
+    #[test]
+    fn silence_under_a_stated_condition_the_workload_never_meets_says_nothing() {
+        let provoked: BTreeSet<String> = [
+            "irq:softirq_entry".to_owned(),
+            "irq:softirq_exit".to_owned(),
+            "syscalls:sys_exit_openat".to_owned(),
+        ]
+        .into();
+        let slow = "tracepoint:irq:softirq_entry { @s[cpu] = nsecs; }\n\
+                    tracepoint:irq:softirq_exit /@s[cpu]/ { $d = (nsecs - @s[cpu]) / 1000000; if ($d > 50) { printf(\"%d\\n\", $d); } delete(@s[cpu]); }";
+        let over = Intent::read("softirq handlers running over 50 ms, with how long they ran");
+        assert!(condition_never_met(&over, slow, Some(&provoked)).is_some());
+        // Nothing measured, or no condition stated: silence is a failure as before.
+        assert!(condition_never_met(&over, slow, None).is_none());
+        let every = Intent::read("every softirq handler, with how long it ran");
+        assert!(condition_never_met(&every, slow, Some(&provoked)).is_none());
+        // The workload does fail opens: a failed-open program that printed nothing is wrong.
+        let opens =
+            "tracepoint:syscalls:sys_exit_openat /args->ret > 0/ { printf(\"%d\\n\", args->ret); }";
+        let failed = Intent::read("opens that fail, with the error");
+        assert!(condition_never_met(&failed, opens, Some(&provoked)).is_none());
+        // An event the workload never provokes is `not_exercised`'s business.
+        let timers = "tracepoint:timer:timer_expire_entry /args->now > 5/ { printf(\"x\\n\"); }";
+        assert!(condition_never_met(&over, timers, Some(&provoked)).is_none());
     }
 
     #[test]

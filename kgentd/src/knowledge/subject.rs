@@ -425,6 +425,35 @@ impl SubjectIndex {
         out
     }
 
+    /// What the request is about, by the vocabulary's word for kernel objects
+    /// (`specs-db/intent.toml` `[[search]]` with `names = true`: "directory entry cache" names
+    /// dcache, dentry, d_lookup), that no attach point of this host is named by: nothing here
+    /// observes it, so any program would watch something else. The request's words for it and
+    /// the kernel's, or `None`.
+    pub fn unobservable(&self, intent: &Intent) -> Option<(String, Vec<String>)> {
+        let named_here = |k: &str| {
+            let terms = if k.contains('_') {
+                vec![k.to_owned()]
+            } else {
+                bm25::terms(k)
+            };
+            self.docs
+                .iter()
+                .any(|(_, words)| terms.iter().any(|t| words.name.contains(t)))
+        };
+        let w = intent
+            .subjects
+            .iter()
+            .find(|w| !w.kernel.is_empty() && !w.kernel.iter().any(|k| named_here(k)))?;
+        let said: Vec<&str> = intent
+            .subjects
+            .iter()
+            .filter(|o| o.phrase == w.phrase && o.kernel == w.kernel)
+            .map(|o| o.word.as_str())
+            .collect();
+        Some((said.join(" "), w.kernel.clone()))
+    }
+
     /// Whether one of a program's probes covers a subject, with the best share it reaches.
     pub fn covers(&self, probes: &[String], s: &Subject) -> (bool, f32) {
         let best = probes.iter().map(|p| self.score(p, s)).fold(0.0, f32::max);
