@@ -222,6 +222,8 @@ fn value_of(e: &Expr, types: &BTreeMap<&str, FieldType>) -> stated::Value {
             .get(f.as_str())
             .map_or(stated::Value::Unknown, |t| t.zero_value()),
         Expr::Term(Term::Builtin(_)) => stated::Value::Integer,
+        // A whole number of time units: `> 0` leaves out every event shorter than one.
+        Expr::Term(Term::Duration(_) | Term::Age(_)) => stated::Value::Integer,
         _ => stated::Value::Unknown,
     }
 }
@@ -2394,6 +2396,16 @@ mod tests {
         assert!(kept.is_some_and(|k| k.contains("64")));
         let (kept, dropped) = pruned("which programs open files, and their names", q);
         assert_eq!((kept, dropped.len()), (None, 1));
+    }
+
+    #[test]
+    fn a_duration_above_zero_is_a_filter_the_request_must_state() {
+        let q = "SELECT comm, duration_ms FROM tracepoint:syscalls:sys_enter_fsync WHERE duration_ms > 0";
+        let (kept, dropped) = pruned("how long each fsync takes, in milliseconds", q);
+        assert_eq!((kept, dropped.len()), (None, 1));
+        let q = "SELECT comm, duration_ms FROM tracepoint:syscalls:sys_enter_fsync WHERE duration_ms > 5";
+        let (kept, _) = pruned("fsyncs slower than 5 ms", q);
+        assert!(kept.is_some());
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub enum Concept {
     FatalSignal,
     /// The request asks which of several calls (or events) each report is about.
     WhichCall,
+    /// The request wants one figure for the whole system ("system-wide", "overall"), not one
+    /// per process or per anything else.
+    SystemWide,
     Open,
     NonZeroExit,
     WorldWritable,
@@ -139,6 +142,7 @@ impl Concept {
                 | Concept::ChildTask
                 | Concept::FatalSignal
                 | Concept::WhichCall
+                | Concept::SystemWide
                 | Concept::Identifies
                 | Concept::CommandLine
                 | Concept::Milliseconds
@@ -180,6 +184,7 @@ impl Concept {
         Concept::AllSyscalls,
         Concept::FatalSignal,
         Concept::WhichCall,
+        Concept::SystemWide,
         Concept::Open,
         Concept::NonZeroExit,
         Concept::WorldWritable,
@@ -249,7 +254,10 @@ pub struct Intent {
     /// written as: the number itself, times its binary and its decimal multiple. A size with a
     /// unit is a threshold or a bucket the program must test against.
     pub sizes: Vec<Vec<i128>>,
-    /// C constants the request names, written as man pages write them: `SIGKILL`, `O_CREAT`,
+    /// Port numbers the request names ("connections to port 443").
+    pub ports: Vec<u16>,
+    /// C constants the request names, written as man pages write them (or an error number it
+    /// says in words: "does not exist" is `ENOENT`, `specs-db/intent.toml` `errno`): `SIGKILL`, `O_CREAT`,
     /// `ENOENT`. A test of a number may be such a constant's value.
     pub constants: Vec<String>,
     /// A quoted process name the request filters on: "processes named 'x'".
@@ -309,6 +317,16 @@ impl Intent {
             })
             .map(|(c, _)| *c)
             .collect();
+        // A failure said in words ("a file that does not exist") is that error number.
+        let errnos: Vec<String> = v
+            .errnos
+            .iter()
+            .filter(|e| e.words.iter().any(|w| contains_phrase(&lower, w)))
+            .map(|e| e.name.clone())
+            .collect();
+        if !errnos.is_empty() {
+            concepts.insert(Concept::Failure);
+        }
         if concepts.contains(&Concept::EitherOutcome) {
             concepts.remove(&Concept::Failure);
         }
@@ -353,7 +371,24 @@ impl Intent {
             symbol_words,
             numbers: numbers(&ascii_lower),
             sizes: sizes(&ascii_lower),
-            constants: constants(text),
+            ports: v
+                .extracts
+                .get(&Extract::Port)
+                .map(|re| {
+                    re.captures_iter(&ascii_lower)
+                        .filter_map(|c| c.get(1)?.as_str().parse::<u16>().ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            constants: {
+                let mut c = constants(text);
+                for e in errnos {
+                    if !c.contains(&e) {
+                        c.push(e);
+                    }
+                }
+                c
+            },
             process_name: v
                 .extracts
                 .get(&Extract::ProcessNameFilter)
@@ -418,6 +453,19 @@ impl Intent {
             .iter()
             .any(|c| self.asks(*c))
             && !AGGREGATE_WORDS.iter().any(|w| self.names_word(w))
+    }
+
+    /// The error numbers among the constants the request names (`ENOENT` → 2), with the
+    /// vocabulary's source for each.
+    pub fn errnos(&self) -> Vec<(&str, i64, &'static str)> {
+        let v = vocabulary::shipped();
+        self.constants
+            .iter()
+            .filter_map(|c| {
+                let e = v.errnos.iter().find(|e| e.name == *c)?;
+                Some((c.as_str(), e.value, e.source.as_str()))
+            })
+            .collect()
     }
 
     pub fn asks(&self, c: Concept) -> bool {

@@ -90,6 +90,16 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "what errno does unlink() give back",
             "trace unlink() by name",
         ),
+        (
+            SystemWide,
+            "page faults per second across the whole machine",
+            "page faults per second for each process",
+        ),
+        (
+            ReturnValue,
+            "each LSM hook call and its verdict",
+            "each LSM hook call and its caller",
+        ),
         (Arguments, "every exec with its arguments", "every exec"),
         (
             Port,
@@ -722,4 +732,32 @@ fn an_established_connection_is_a_tcp_state_change() {
         .find(|s| s.word == "established")
         .expect("a subject");
     assert!(s.kernel.iter().any(|k| k == "inet_sock_set_state"), "{s:?}");
+}
+
+#[test]
+fn errors_said_in_words_are_their_error_numbers() {
+    let i = read("show the processes whose unlink fails because the file does not exist");
+    assert_eq!(i.constants, ["ENOENT"]);
+    assert!(i.asks(Concept::Failure));
+    let i = read("connect calls refused by the peer: connection refused");
+    assert!(i.constants.contains(&"ECONNREFUSED".to_owned()));
+    // "Exists" alone is no failure.
+    let i = read("print each file that exists in /tmp when it is opened");
+    assert!(i.constants.is_empty());
+    assert!(!i.asks(Concept::Failure));
+}
+
+#[test]
+fn port_numbers_are_read_as_ports() {
+    assert_eq!(
+        read("sendto() calls aimed at port 53 from any process").ports,
+        [53]
+    );
+    assert_eq!(
+        read("listeners on port number 8080 or ports 9090").ports,
+        [8080, 9090]
+    );
+    assert!(read("count packets per port for 10 seconds")
+        .ports
+        .is_empty());
 }

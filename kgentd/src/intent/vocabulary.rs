@@ -40,6 +40,8 @@ pub enum Extract {
     Period,
     /// What a tally is kept per ("per process name", "broken down by port").
     GroupBy,
+    /// A port number the request names ("to port 443").
+    Port,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +57,21 @@ struct File {
     search: Vec<SearchEntry>,
     #[serde(default)]
     abbreviation: Vec<AbbreviationEntry>,
+    #[serde(default)]
+    errno: Vec<ErrnoEntry>,
+}
+
+/// An error number (errno(3)) and the words a request uses for the failure it stands for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrnoEntry {
+    /// As C writes it: `ENOENT`.
+    pub name: String,
+    /// Its value on Linux (a failed syscall returns its negation).
+    pub value: i64,
+    /// Phrases of a request that mean this failure ("does not exist").
+    pub words: Vec<String>,
+    pub source: String,
 }
 
 /// A short form the kernel writes in field names (`fd`, `addr`) and the words it stands for.
@@ -155,6 +172,8 @@ pub struct Vocabulary {
     pub search: Vec<SearchEntry>,
     /// Short forms of field names and the words they stand for (`fd` → file descriptor).
     pub abbreviations: BTreeMap<String, Vec<String>>,
+    /// Error numbers and the words for them.
+    pub errnos: Vec<ErrnoEntry>,
 }
 
 impl Vocabulary {
@@ -224,6 +243,15 @@ impl Vocabulary {
             }
         }
         v.search = file.search;
+        for e in &file.errno {
+            if e.source.trim().is_empty() || e.words.is_empty() || e.value <= 0 {
+                return Err(format!(
+                    "intent.toml: errno {:?} needs a positive value, words and a source",
+                    e.name
+                ));
+            }
+        }
+        v.errnos = file.errno;
         for a in file.abbreviation {
             if a.source.trim().is_empty() || a.words.is_empty() {
                 return Err(format!(

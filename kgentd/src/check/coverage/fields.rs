@@ -216,3 +216,27 @@ pub(super) fn stated_size_unused(intent: &Intent, code: &str) -> Option<String> 
         )
     })
 }
+
+/// A port the request names ("each connect() to port 443") that the program never compares
+/// with anything: every connection is shown where one port's were asked for. A port is
+/// compared as the number or byte-swapped (ip(7): `sin_port` is in network byte order; 443 is
+/// 47873 read as a host integer), in decimal or hex.
+pub(super) fn stated_port_untested(intent: &Intent, code: &str) -> Option<String> {
+    let untested: Vec<String> = intent
+        .ports
+        .iter()
+        .filter(|p| {
+            let forms = [**p, p.swap_bytes()];
+            !forms.iter().any(|n| {
+                Regex::new(&format!(r"(?i)\b({n}|0x0*{n:x})\b")).is_ok_and(|re| re.is_match(code))
+            })
+        })
+        .map(|p| p.to_string())
+        .collect();
+    (!untested.is_empty()).then(|| {
+        format!(
+            "the request names port {}, but the program never compares a port with it: test the port (in host byte order: bswap of a __be16 `sin_port`, or the tracepoint's `dport`/`sport`) against it",
+            untested.join(" and ")
+        )
+    })
+}

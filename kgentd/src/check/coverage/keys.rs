@@ -36,6 +36,9 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
     } else {
         intent.group_phrases.clone()
     };
+    if let Some(m) = system_wide_keys(intent, source, &phrases) {
+        return Some(m);
+    }
     if phrases.is_empty() {
         return None;
     }
@@ -240,5 +243,41 @@ pub(super) fn tallies_without_key(
         if maps.len() == 1 { "has" } else { "have" },
         if maps.len() == 1 { "it" } else { "them" },
         phrase.1
+    ))
+}
+
+/// A request for one figure for the whole system ("bytes read per second, system-wide")
+/// answered with a tally keyed by what none of its grouping phrases names: each key splits
+/// the one figure.
+fn system_wide_keys(intent: &Intent, source: &str, phrases: &[Vec<String>]) -> Option<String> {
+    static KEYED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w*)\[([^\]\n]*)\]\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\(")
+            .expect("static regex")
+    });
+    if !intent.asks(Concept::SystemWide) {
+        return None;
+    }
+    let code = strip_comments(source);
+    let c = KEYED.captures(&code)?;
+    let keys = split_top_level(&c[2]);
+    let grouped = phrases.iter().flatten().any(|w| {
+        keys.iter().any(|k| {
+            crate::intent::naming::builtins_named_by(w)
+                .iter()
+                .any(|b| k.contains(b))
+                || args_fields(k)
+                    .iter()
+                    .any(|f| crate::intent::naming::used_by(f, &[w.as_str()]))
+        })
+    });
+    if grouped {
+        return None;
+    }
+    let map = c[1].to_owned();
+    Some(format!(
+        "the request asks for one system-wide figure, but the program keys {} by {}: each key splits it; aggregate without a key (`{} = ...`)",
+        if map == "@" { "its tally".to_owned() } else { map.clone() },
+        keys.join(", "),
+        if map == "@" { "@total".to_owned() } else { map }
     ))
 }

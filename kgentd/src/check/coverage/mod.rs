@@ -33,14 +33,15 @@ use blocks::{
 };
 use fields::{
     file_names_untold, local_port_missing, named_fields_unreported, parameters_unreported,
-    stated_size_unused,
+    stated_port_untested, stated_size_unused,
 };
 use functions::{function_result_unread, function_values_unread};
 use keys::{tallies_without_key, unasked_keys};
 use syscalls::{named_calls_missing, some_syscalls_for_all, unnamed_syscalls, which_call_untold};
 use tasks::{acting_task_missing, child_task_missing, target_task_missing, threads_untold};
 use values::{
-    code_meanings_unread, flag_meanings_unread, named_flags_untested, named_values_untested,
+    code_meanings_unread, errnos_untested, flag_meanings_unread, named_flags_untested,
+    named_values_untested,
 };
 
 /// One thing a request asks to see.
@@ -377,6 +378,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = stated_size_unused(intent, &code) {
         missing.push(m);
     }
+    if let Some(m) = stated_port_untested(intent, &code) {
+        missing.push(m);
+    }
     missing.extend(super::shown::tallies_never_shown(source));
     if let Some(m) = super::shown::lines_not_printed(intent, source) {
         missing.push(m);
@@ -397,6 +401,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_values_untested(intent, source));
+    missing.extend(errnos_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)

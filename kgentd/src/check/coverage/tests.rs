@@ -1112,3 +1112,66 @@ fn a_parameter_named_is_read_at_entry_where_a_program_traces_the_exit() {
     )
     .passed());
 }
+
+#[test]
+fn an_error_said_in_words_is_tested_by_its_number() {
+    let h = host();
+    let request = "Which programs try to create a directory that already exists?";
+    let intent = Intent::read(request);
+    assert!(
+        intent.constants.contains(&"EEXIST".to_owned()),
+        "{intent:?}"
+    );
+    let check = |src: &str| check_coverage(&h, &intent, src);
+    let any_failure =
+        check("tracepoint:syscalls:sys_exit_mkdir /args->ret < 0/ { printf(\"%s\\n\", comm); }");
+    assert!(!any_failure.passed());
+    assert!(format!("{:?}", any_failure.evidence).contains("-17"));
+    assert!(check(
+        "tracepoint:syscalls:sys_exit_mkdir /args->ret == -17/ { printf(\"%s\\n\", comm); }"
+    )
+    .passed());
+}
+
+#[test]
+fn a_port_the_request_names_is_compared_with() {
+    let h = host();
+    let request = "Show processes that connect() to port 5432, by name.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    let every = "tracepoint:syscalls:sys_enter_connect { printf(\"%s %d\\n\", comm, bswap(((struct sockaddr_in *)args->uservaddr)->sin_port)); }";
+    assert!(!check(every).passed());
+    // As a host integer, or byte-swapped as sin_port holds it (5432 = 0x1538 → 0x3815).
+    assert!(check("tracepoint:syscalls:sys_enter_connect /bswap(((struct sockaddr_in *)args->uservaddr)->sin_port) == 5432/ { printf(\"%s %d\\n\", comm, bswap(((struct sockaddr_in *)args->uservaddr)->sin_port)); }").passed());
+    assert!(check("tracepoint:syscalls:sys_enter_connect /((struct sockaddr_in *)args->uservaddr)->sin_port == 0x3815/ { printf(\"%s %d\\n\", comm, bswap(((struct sockaddr_in *)args->uservaddr)->sin_port)); }").passed());
+}
+
+#[test]
+fn one_system_wide_figure_has_no_key() {
+    let h = host();
+    let request = "Bytes returned by read(), summed each second over the entire system: overall.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    let keyed =
+        "tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @b[comm] = sum(args->ret); }\n\
+                 interval:s:1 { print(@b); clear(@b); }";
+    assert!(!check(keyed).passed());
+    let total = "tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @b = sum(args->ret); }\n\
+                 interval:s:1 { print(@b); clear(@b); }";
+    assert!(check(total).passed(), "{:?}", check(total).evidence);
+}
+
+#[test]
+fn a_verdict_is_the_events_result() {
+    // include/trace/events/capability.h: cap_capable records cap and ret.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "capability",
+        "cap_capable",
+        &[("int", "cap"), ("int", "ret")],
+    )]);
+    let request = "For each privilege check, the capability and the verdict.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    assert!(!check("tracepoint:capability:cap_capable { printf(\"%d\\n\", args->cap); }").passed());
+    assert!(check(
+        "tracepoint:capability:cap_capable { printf(\"%d %d\\n\", args->cap, args->ret); }"
+    )
+    .passed());
+}

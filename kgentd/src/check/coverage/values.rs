@@ -264,3 +264,27 @@ pub(super) fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String>
     out.dedup();
     out
 }
+
+/// An error the request names (`ENOENT`, or in words: "a file that does not exist"; see
+/// [`Intent::errnos`]) that the program never tests a result against: a failed syscall returns
+/// -errno (syscalls(2)), so failures with that error are `ret == -2`, and a program testing
+/// only `ret < 0` shows every failure.
+pub(super) fn errnos_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let code = strip_comments(source);
+    intent
+        .errnos()
+        .into_iter()
+        .filter(|(_, value, _)| {
+            let compared = Regex::new(&format!(
+                r"[=!]=\s*\(?\s*-\s*{value}\b|\B-\s*{value}\s*\)?\s*[=!]="
+            ));
+            !compared.is_ok_and(|re| re.is_match(&code))
+        })
+        .map(|(name, value, source)| {
+            format!(
+                "the request asks for failures with {name} (errno {value}, {}), but the program never compares a result with -{value}: a failed call returns -errno at its exit (`args->ret == -{value}`)",
+                source.split(';').next().unwrap_or(source)
+            )
+        })
+        .collect()
+}
