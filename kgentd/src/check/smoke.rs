@@ -361,8 +361,9 @@ pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<
 /// Why an empty smoke run says nothing about `source`: every event it attaches to fired under
 /// the workload (`provoked`), and the program waits for a condition the request states that the
 /// workload does not produce: a time threshold (its events are short, and how long they take is
-/// whatever this host's load makes it), or the failure of an event outside the syscalls (the
-/// workload fails an open and a connect, never a block request or a work item). Such a program
+/// whatever this host's load makes it), the failure of an event outside the syscalls (the
+/// workload fails an open and a connect, never a block request or a work item), or a signal or
+/// error the request names that the workload never sends or meets (SIGSEGV). Such a program
 /// is judged by its static and symbolic checks; `None` when the silence means something.
 pub fn condition_never_met(
     intent: &Intent,
@@ -387,12 +388,22 @@ pub fn condition_never_met(
     if !fired || !conditional {
         return None;
     }
+    // The signals and errors the workload produces (smoke_trigger.py): it kills a child with
+    // SIGTERM (its parent gets SIGCHLD), opens a missing file (ENOENT) and connects to a
+    // closed port (ECONNREFUSED).
+    const PRODUCED: [&str; 4] = ["SIGTERM", "SIGCHLD", "ENOENT", "ECONNREFUSED"];
+    let errnos: Vec<&str> = intent.errnos().into_iter().map(|(n, _, _)| n).collect();
+    let unproduced = intent.constants.iter().find(|c| {
+        (c.starts_with("SIG") || errnos.contains(&c.as_str())) && !PRODUCED.contains(&c.as_str())
+    });
     let condition = if intent.threshold.is_some() && intent.time_unit.is_some() {
-        "a time it must exceed"
+        "a time it must exceed".to_owned()
     } else if intent.asks(Concept::Failure)
         && probes.iter().all(|p| !p.target.starts_with("syscalls:"))
     {
-        "a failure of the event"
+        "a failure of the event".to_owned()
+    } else if let Some(c) = unproduced {
+        c.clone()
     } else {
         return None;
     };
@@ -420,27 +431,32 @@ pub async fn check_smoke_run(
     let started = Instant::now();
     let named = intent.process_name.as_deref();
     let (passed, evidence) = match run(bpftrace, source, attach_timeout, named).await {
-        Ok(obs)
-            if printed_nothing(&obs) && condition_never_met(intent, source, provoked).is_some() =>
-        {
-            let why = condition_never_met(intent, source, provoked).unwrap_or_default();
-            return Check {
-                kind: CheckKind::SmokeRun,
-                verdict: super::Verdict::Inconclusive,
-                evidence: Evidence::Report(why),
-                elapsed: started.elapsed(),
-            };
+        Ok(obs) if printed_nothing(&obs) => {
+            if let Some(why) = condition_never_met(intent, source, provoked) {
+                return Check {
+                    kind: CheckKind::SmokeRun,
+                    verdict: super::Verdict::Inconclusive,
+                    evidence: Evidence::Report(why),
+                    elapsed: started.elapsed(),
+                };
+            }
+            judged(intent, source, &obs)
         }
-        Ok(obs) => match judge(&expectation_for(intent, source), &obs) {
-            Ok(shown) => (true, Evidence::Report(shown)),
-            Err(problem) => (
-                false,
-                Evidence::Problems(vec![with_excerpt(problem, &obs.lines)]),
-            ),
-        },
+        Ok(obs) => judged(intent, source, &obs),
         Err(e) => (false, Evidence::Report(e)),
     };
     Check::new(CheckKind::SmokeRun, passed, evidence, started.elapsed())
+}
+
+/// [`judge`] as a check's verdict and evidence.
+fn judged(intent: &Intent, source: &str, obs: &Observation) -> (bool, Evidence) {
+    match judge(&expectation_for(intent, source), obs) {
+        Ok(shown) => (true, Evidence::Report(shown)),
+        Err(problem) => (
+            false,
+            Evidence::Problems(vec![with_excerpt(problem, &obs.lines)]),
+        ),
+    }
 }
 
 /// What one smoke run saw.
@@ -920,6 +936,14 @@ mod tests {
             "tracepoint:syscalls:sys_exit_openat /args->ret > 0/ { printf(\"%d\\n\", args->ret); }";
         let failed = Intent::read("opens that fail, with the error");
         assert!(condition_never_met(&failed, opens, Some(&provoked)).is_none());
+        // A signal the workload never sends (it sends SIGTERM) names a condition it never meets.
+        let generate: BTreeSet<String> = ["signal:signal_generate".to_owned()].into();
+        let segv =
+            "tracepoint:signal:signal_generate /args->sig == 11/ { printf(\"%d\\n\", args->pid); }";
+        let asked = Intent::read("which processes get a SIGSEGV, by pid");
+        assert!(condition_never_met(&asked, segv, Some(&generate)).is_some());
+        let term = Intent::read("which processes get a SIGTERM, by pid");
+        assert!(condition_never_met(&term, segv, Some(&generate)).is_none());
         // An event the workload never provokes is `not_exercised`'s business.
         let timers = "tracepoint:timer:timer_expire_entry /args->now > 5/ { printf(\"x\\n\"); }";
         assert!(condition_never_met(&over, timers, Some(&provoked)).is_none());

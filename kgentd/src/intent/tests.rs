@@ -761,3 +761,23 @@ fn port_numbers_are_read_as_ports() {
         .ports
         .is_empty());
 }
+
+#[test]
+fn kernel_objects_named_in_words_come_with_their_kernel_names() {
+    let kernel_of = |text: &str, word: &str| -> Vec<String> {
+        read(text)
+            .subjects
+            .into_iter()
+            .find(|s| s.word == word)
+            .map(|s| s.kernel)
+            .unwrap_or_default()
+    };
+    let k = kernel_of("tally accepted TCP connections by server port", "accepted");
+    assert!(k.iter().any(|k| k == "inet_sock_set_state"), "{k:?}");
+    let k = kernel_of("lookups that miss the directory entry cache", "directory");
+    assert!(k.iter().any(|k| k == "dcache"), "{k:?}");
+    let k = kernel_of("how many dentries get freed", "dentries");
+    assert!(k.iter().any(|k| k == "dentry"), "{k:?}");
+    // "Accepted" alone (a verifier accepting a program) names no connection.
+    assert!(kernel_of("programs the verifier accepted", "accepted").is_empty());
+}

@@ -24,13 +24,13 @@ const BUILTIN_KEYS: [&str; 5] = ["comm", "pid", "tid", "cpu", "uid"];
 /// from an earlier event (`@start_tvp[tid]` stored from `args->tvp`) is that field; a builtin
 /// is named by its words ([`crate::intent::naming::builtins_named_by`]: "process", "CPU").
 pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
-    // What it groups by: its grouping phrases, or else the word after "each" ("each process
-    // is moved": process).
+    // What it groups by: its grouping phrases, or else the word after "each", "which" or
+    // "what" ("each process is moved", "which processes issue the most I/O": process).
     let words_all: Vec<&str> = intent.words().collect();
     let phrases: Vec<Vec<String>> = if intent.group_phrases.is_empty() {
         words_all
             .windows(2)
-            .filter(|w| w[0] == "each")
+            .filter(|w| matches!(w[0], "each" | "which" | "what"))
             .map(|w| vec![w[1].to_owned()])
             .collect()
     } else {

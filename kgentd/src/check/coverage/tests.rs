@@ -1175,3 +1175,20 @@ fn a_verdict_is_the_events_result() {
     )
     .passed());
 }
+
+#[test]
+fn which_things_a_tally_answers_are_its_only_keys() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "block",
+        "block_rq_issue",
+        &[
+            ("dev_t", "dev"),
+            ("unsigned int", "bytes"),
+            ("char[10]", "rwbs"),
+        ],
+    )]);
+    let request = "Which programs send the most requests to disk?";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    assert!(!check("tracepoint:block:block_rq_issue { @[comm, args->rwbs] = count(); }").passed());
+    assert!(check("tracepoint:block:block_rq_issue { @[comm] = count(); }").passed());
+}
