@@ -468,6 +468,32 @@ impl Intent {
             .collect()
     }
 
+    /// The value of each constant the request names, where the vocabulary knows it (an error
+    /// number, a signal number): `SIGKILL` → 9.
+    pub fn constant_values(&self) -> Vec<(&str, Option<i64>)> {
+        let v = vocabulary::shipped();
+        self.constants
+            .iter()
+            .map(|c| {
+                let errno = v.errnos.iter().find(|e| e.name == *c).map(|e| e.value);
+                let signal = v.signals.iter().find(|s| s.name == *c).map(|s| s.value);
+                (c.as_str(), errno.or(signal))
+            })
+            .collect()
+    }
+
+    /// The signals among the constants the request names, with their numbers.
+    pub fn signals(&self) -> Vec<(&str, i64)> {
+        let v = vocabulary::shipped();
+        self.constants
+            .iter()
+            .filter_map(|c| {
+                let s = v.signals.iter().find(|s| s.name == *c)?;
+                Some((c.as_str(), s.value))
+            })
+            .collect()
+    }
+
     pub fn asks(&self, c: Concept) -> bool {
         self.concepts.contains(&c)
     }

@@ -59,6 +59,18 @@ struct File {
     abbreviation: Vec<AbbreviationEntry>,
     #[serde(default)]
     errno: Vec<ErrnoEntry>,
+    #[serde(default)]
+    signal: Vec<SignalEntry>,
+}
+
+/// A signal's number on this architecture (signal(7)).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalEntry {
+    /// As C writes it: `SIGKILL`.
+    pub name: String,
+    pub value: i64,
+    pub source: String,
 }
 
 /// An error number (errno(3)) and the words a request uses for the failure it stands for.
@@ -174,6 +186,8 @@ pub struct Vocabulary {
     pub abbreviations: BTreeMap<String, Vec<String>>,
     /// Error numbers and the words for them.
     pub errnos: Vec<ErrnoEntry>,
+    /// Signal numbers.
+    pub signals: Vec<SignalEntry>,
 }
 
 impl Vocabulary {
@@ -252,6 +266,10 @@ impl Vocabulary {
             }
         }
         v.errnos = file.errno;
+        if let Some(s) = file.signal.iter().find(|s| s.source.trim().is_empty()) {
+            return Err(format!("intent.toml: signal {:?} has no source", s.name));
+        }
+        v.signals = file.signal;
         for a in file.abbreviation {
             if a.source.trim().is_empty() || a.words.is_empty() {
                 return Err(format!(

@@ -61,6 +61,17 @@ pub fn named_by_meaning(intent: &crate::intent::Intent, probe: &str, field: &str
     })
 }
 
+/// The words that name `field` of the tracepoint `probe` by what it holds (empty when the
+/// specs say nothing).
+pub fn meaning_words(probe: &str, field: &str) -> Vec<&'static str> {
+    file()
+        .meaning
+        .iter()
+        .filter(|m| m.field == field && m.probes.iter().any(|p| p == probe))
+        .flat_map(|m| m.words.iter().map(String::as_str))
+        .collect()
+}
+
 fn file() -> &'static FieldNamesFile {
     static FILE: std::sync::LazyLock<FieldNamesFile> =
         std::sync::LazyLock::new(|| toml::from_str(FIELD_NAMES).unwrap_or_default());

@@ -36,6 +36,14 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
     } else {
         intent.group_phrases.clone()
     };
+    // "Per second", "per minute" say how often figures are printed, not what they are kept by.
+    const PERIODS: [&str; 7] = [
+        "second", "seconds", "sec", "minute", "minutes", "hour", "interval",
+    ];
+    let phrases: Vec<Vec<String>> = phrases
+        .into_iter()
+        .filter(|p| !p.iter().all(|w| PERIODS.contains(&w.as_str())))
+        .collect();
     if let Some(m) = system_wide_keys(intent, source, &phrases) {
         return Some(m);
     }
@@ -148,7 +156,14 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         let kept_says = |w: &str| {
             keys.iter().any(|k| match k {
                 Key::Field(f) => {
-                    asked(f) && (crate::intent::naming::used_by(f, &[w]) || as_builtin(f, w))
+                    asked(f)
+                        && (crate::intent::naming::used_by(f, &[w])
+                            || as_builtin(f, w)
+                            || events.iter().any(|(s, e)| {
+                                crate::knowledge::field_names::meaning_words(&format!("{s}:{e}"), f)
+                                    .iter()
+                                    .any(|m| w.starts_with(m))
+                            }))
                 }
                 Key::Builtin(b) => {
                     builtin_asked(b) && crate::intent::naming::builtins_named_by(w).contains(b)

@@ -41,7 +41,7 @@ use syscalls::{named_calls_missing, some_syscalls_for_all, unnamed_syscalls, whi
 use tasks::{acting_task_missing, child_task_missing, target_task_missing, threads_untold};
 use values::{
     code_meanings_unread, errnos_untested, flag_meanings_unread, named_flags_untested,
-    named_values_untested,
+    named_values_untested, signals_untested,
 };
 
 /// One thing a request asks to see.
@@ -402,6 +402,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     }
     missing.extend(named_values_untested(intent, source));
     missing.extend(errnos_untested(intent, source));
+    missing.extend(signals_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)

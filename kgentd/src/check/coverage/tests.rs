@@ -1018,7 +1018,8 @@ fn a_field_named_by_its_spelled_out_short_form_must_be_reported() {
         "tracepoint:syscalls:sys_enter_tkill { printf(\"%d %d\\n\", args->pid, args->sig); }"
     )
     .passed());
-    let request = "Which sockets start listening? Give the socket's file descriptor and backlog.";
+    let request =
+        "Which sockets start listening? Give the backlog and each socket's file descriptor.";
     assert!(!check(
         request,
         "tracepoint:syscalls:sys_enter_listen { printf(\"%d\\n\", args->backlog); }"
@@ -1191,4 +1192,43 @@ fn which_things_a_tally_answers_are_its_only_keys() {
     let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
     assert!(!check("tracepoint:block:block_rq_issue { @[comm, args->rwbs] = count(); }").passed());
     assert!(check("tracepoint:block:block_rq_issue { @[comm] = count(); }").passed());
+}
+
+#[test]
+fn a_signal_the_request_names_is_tested_by_its_number() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "signal",
+        "signal_generate",
+        &[("int", "sig"), ("pid_t", "pid"), ("char[16]", "comm")],
+    )]);
+    let request = "Who gets hung up on? Show processes receiving SIGHUP, by name.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    assert!(
+        !check("tracepoint:signal:signal_generate { printf(\"%s\\n\", args->comm); }").passed()
+    );
+    assert!(check(
+        "tracepoint:signal:signal_generate /args->sig == 1/ { printf(\"%s\\n\", args->comm); }"
+    )
+    .passed());
+}
+
+#[test]
+fn a_period_is_no_grouping_a_key_must_answer() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "net",
+        "netif_receive_skb",
+        &[
+            ("void *", "skbaddr"),
+            ("unsigned int", "len"),
+            ("__data_loc char[]", "name"),
+        ],
+    )]);
+    let request = "Received packets, per network device, per second.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    let split = "tracepoint:net:netif_receive_skb { @[comm, str(args->name)] = count(); }\n\
+                 interval:s:1 { print(@); clear(@); }";
+    assert!(!check(split).passed());
+    let right = "tracepoint:net:netif_receive_skb { @[str(args->name)] = count(); }\n\
+                 interval:s:1 { print(@); clear(@); }";
+    assert!(check(right).passed(), "{:?}", check(right).evidence);
 }

@@ -288,3 +288,24 @@ pub(super) fn errnos_untested(intent: &Intent, source: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A signal the request names (`SIGKILL`) that the program never compares anything with: a
+/// program on kill(2) or signal_generate without `sig == 9` shows every signal.
+pub(super) fn signals_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let code = strip_comments(source);
+    intent
+        .signals()
+        .into_iter()
+        .filter(|(_, value)| {
+            let compared = Regex::new(&format!(
+                r"[=!]=\s*\(?\s*{value}\b|\b{value}\s*\)?\s*[=!]="
+            ));
+            !compared.is_ok_and(|re| re.is_match(&code))
+        })
+        .map(|(name, value)| {
+            format!(
+                "the request names {name} (signal {value}, signal(7)), but the program never compares a signal number with {value}: test the event's signal field (`args->sig == {value}`)"
+            )
+        })
+        .collect()
+}
