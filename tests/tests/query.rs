@@ -102,6 +102,7 @@ async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
             &source,
             &kgentd::intent::Intent::read(request),
             Duration::from_secs(30),
+            None,
         )
         .await;
         assert!(smoke.passed(), "{request}\n{source}\n{}", smoke.detail());

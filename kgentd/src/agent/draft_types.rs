@@ -119,17 +119,19 @@ impl FieldType {
     }
 
     /// What a field of this type compared with 0 is, for [`super::stated`]: a pointer is an
-    /// address (a NULL check), a narrow integer a number the request must state a test of;
-    /// arrays and strings are no numbers (compared with 0 they test nothing real); a 64-bit
-    /// integer may hold an address, and a typedef of unknown width may be anything.
+    /// address (a NULL check), an integer of known width a number the request must state a
+    /// test of; arrays and strings are no numbers (compared with 0 they test nothing real); a
+    /// typedef of unknown width may be anything. A 64-bit integer may hold a user address
+    /// (mmap(2)'s `addr` is `unsigned long`), but a test of it against 0 the request does not
+    /// state drops events all the same: `args->arg2 != 0` at keyctl or `args->index != 0` at
+    /// a page-cache event keeps what no one asked to keep, and leaving it out only shows more.
     pub(super) fn zero_value(self) -> super::stated::Value {
         use super::stated::Value;
         match self {
             FieldType::Pointer | FieldType::SockaddrPointer => Value::Pointer,
-            t if t.narrow_integer() => Value::Integer,
-            FieldType::Quantity64 => Value::Integer,
+            FieldType::Integer(Some(_)) | FieldType::Quantity64 => Value::Integer,
             FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString => Value::Integer,
-            FieldType::Integer(_) => Value::Unknown,
+            FieldType::Integer(None) => Value::Unknown,
         }
     }
 }

@@ -1062,7 +1062,8 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
 /// print by name (`args->rqtp`, a pointer to the requested time), no `ret` unless results are
 /// asked, and no builtin no word of it speaks of (`pid`, `cpu`): each would split the one
 /// figure asked for into one per value. A request with "each", "which" or "who" tallies per
-/// something its words may not spell as a key ("how often each syscall is made": `args->id`):
+/// something its words may not spell as a key ("how often each syscall is made": `args->id`;
+/// not "each write() call", the traced call itself):
 /// its field keys stay then; its builtins are judged by their words ("each process": `comm`
 /// and `pid` stay, `uid` goes), and "who" keeps them all.
 fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
@@ -1070,12 +1071,13 @@ fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<S
     let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
     // "Each syscall", "which files", "who": a tally per something the phrase may not spell
     // out as a field key (`args->id` for "each syscall").
-    let distributive = intent
-        .words()
-        .any(|w| matches!(w, "each" | "which" | "what" | "who" | "whom" | "whose"));
-    let who = intent
-        .words()
-        .any(|w| matches!(w, "who" | "whom" | "whose"));
+    // "Each write() call" is the traced call itself, nothing to tally per.
+    let said: Vec<&str> = intent.words().collect();
+    let who = said.iter().any(|w| matches!(*w, "who" | "whom" | "whose"));
+    let distributive = who
+        || said.windows(2).any(|w| {
+            matches!(w[0], "each" | "which" | "what") && !intent.calls.iter().any(|c| c == w[1])
+        });
     let droppable = |k: &Expr| match k {
         // What each call returned splits a count of calls by value.
         Expr::Term(Term::Ret) => !result_asked,
@@ -1897,6 +1899,17 @@ mod tests {
             &raw,
         );
         assert_eq!(keys_of(&q), ["args->id"]);
+        // "Each fsync() call" is the event, nothing to tally per.
+        let fsync = [event("sys_enter_fsync", &["fd"], &[])];
+        let per_fd =
+            "SELECT hist(duration_us) FROM tracepoint:syscalls:sys_enter_fsync GROUP BY args->fd";
+        let mut q = parse(per_fd).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("a histogram of how long each fsync() call blocks"),
+            &fsync,
+        );
+        assert!(keys_of(&q).is_empty());
         let futex = "SELECT count() FROM tracepoint:syscalls:sys_enter_futex GROUP BY comm, uid";
         let mut q = parse(futex).unwrap();
         keys(
@@ -2565,9 +2578,17 @@ mod tests {
         let dropped = prune_filter(&mut q, &intent, &[ev.clone()]);
         assert_eq!(q.filter, None, "{dropped:?}");
         assert_eq!(dropped.len(), 2);
-        // An address-wide unsigned field compared with 0 stays a NULL check.
+        // An address-wide unsigned field compared with 0 is a filter too (`args->arg2 != 0`
+        // at keyctl drops calls); only a pointer-typed field's is a NULL check.
         ev.types
             .insert("length".into(), FieldType::of("unsigned long"));
+        let mut q = parse(
+            "SELECT comm FROM tracepoint:syscalls:sys_enter_ftruncate WHERE args->length != 0",
+        )
+        .unwrap();
+        prune_filter(&mut q, &intent, &[ev.clone()]);
+        assert_eq!(q.filter, None);
+        ev.types.insert("length".into(), FieldType::of("void *"));
         let mut q = parse(
             "SELECT comm FROM tracepoint:syscalls:sys_enter_ftruncate WHERE args->length != 0",
         )

@@ -91,6 +91,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "trace unlink() by name",
         ),
         (
+            Identifies,
+            "which programs start each minute",
+            "how many programs start each minute",
+        ),
+        (
             SystemWide,
             "page faults per second across the whole machine",
             "page faults per second for each process",

@@ -23,50 +23,18 @@ const BUILTIN_KEYS: [&str; 5] = ["comm", "pid", "tid", "cpu", "uid"];
 /// `meaning`), or is a category the kernel prints by name (`__print_symbolic`); a key carried
 /// from an earlier event (`@start_tvp[tid]` stored from `args->tvp`) is that field; a builtin
 /// is named by its words ([`crate::intent::naming::builtins_named_by`]: "process", "CPU").
+/// A request that groups by nothing (no grouping phrase, no "each X" but the traced call
+/// itself) keys by no field it never names: "a histogram of the bytes each write() call
+/// writes" keyed by `args->fd` is one histogram per descriptor.
 pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
-    // What it groups by: its grouping phrases, or else the word after "each", "which" or
-    // "what" ("each process is moved", "which processes issue the most I/O": process).
-    let words_all: Vec<&str> = intent.words().collect();
-    let phrases: Vec<Vec<String>> = if intent.group_phrases.is_empty() {
-        words_all
-            .windows(2)
-            .filter(|w| matches!(w[0], "each" | "which" | "what"))
-            .map(|w| vec![w[1].to_owned()])
-            .collect()
-    } else {
-        intent.group_phrases.clone()
-    };
-    // "Per second", "per minute" say how often figures are printed, not what they are kept by.
-    const PERIODS: [&str; 7] = [
-        "second", "seconds", "sec", "minute", "minutes", "hour", "interval",
-    ];
-    let phrases: Vec<Vec<String>> = phrases
-        .into_iter()
-        .filter(|p| !p.iter().all(|w| PERIODS.contains(&w.as_str())))
-        .collect();
+    let phrases = grouping_phrases(intent);
     if let Some(m) = system_wide_keys(intent, source, &phrases) {
         return Some(m);
     }
-    if phrases.is_empty() {
-        return None;
-    }
-    static AGG: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"@\w*\[([^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*)\]\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\(")
-            .expect("static regex")
-    });
-    static STORED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(@\w+)\s*\[[^\]]*\]\s*=\s*(?:str\s*\()?\s*args\s*->\s*(\w+)")
-            .expect("static regex")
-    });
-    static FIELD: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^(?:str\s*\()?\s*args\s*->\s*(\w+)").expect("static regex"));
-    static CARRIED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^(@\w+)\s*\[").expect("static regex"));
+    // No grouping at all: only field keys are judged (a builtin may be the request's filter,
+    // `comm` of "processes named python3").
+    let ungrouped = phrases.is_empty();
     let code = strip_comments(source);
-    let carried: Vec<(String, String)> = STORED
-        .captures_iter(&code)
-        .map(|c| (c[1].to_owned(), c[2].to_owned()))
-        .collect();
     let words: Vec<&str> = intent
         .words()
         .filter(|w| !crate::intent::naming::SHAPE_WORDS.contains(w))
@@ -107,6 +75,15 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             || events.iter().any(|(s, e)| {
                 crate::knowledge::field_names::named_by_meaning(intent, &format!("{s}:{e}"), field)
             })
+            // A field of code letters the request speaks of ("reads and writes": rwbs).
+            || events.iter().any(|(s, e)| {
+                let probe = format!("tracepoint:{s}:{e}");
+                crate::knowledge::specs::codes().iter().any(|c| {
+                    c.field == field
+                        && probe.starts_with(&c.probes)
+                        && c.letters.iter().any(|(letter, _)| c.stated(letter, intent))
+                })
+            })
     };
     // A builtin key (`comm`, `pid`) is asked for where a word names it ("process", "CPU").
     let builtin_asked = |b: &str| {
@@ -114,29 +91,10 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             .iter()
             .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b))
     };
-    for c in AGG.captures_iter(&code) {
-        let keys: Vec<Key> = split_top_level(&c[1])
-            .iter()
-            .map(|k| {
-                let k = k.trim();
-                if let Some(f) = FIELD.captures(k) {
-                    return Key::Field(f[1].to_owned());
-                }
-                if let Some(b) = BUILTIN_KEYS.iter().find(|b| **b == k) {
-                    return Key::Builtin(b);
-                }
-                let carried_field = CARRIED.captures(k).and_then(|map| {
-                    carried
-                        .iter()
-                        .find(|(m, _)| *m == map[1])
-                        .map(|(_, f)| f.clone())
-                });
-                carried_field.map_or_else(|| Key::Other(k.to_owned()), Key::Field)
-            })
-            .collect();
+    for keys in tallies(&code) {
         let is_asked = |key: &Key| match key {
             Key::Field(f) => asked(f),
-            Key::Builtin(b) => builtin_asked(b),
+            Key::Builtin(b) => ungrouped || builtin_asked(b),
             Key::Other(_) => true,
         };
         let unasked: Vec<String> = keys
@@ -150,6 +108,12 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             .collect();
         if unasked.is_empty() {
             continue;
+        }
+        if ungrouped {
+            return Some(format!(
+                "the program keys its tally by {}, but the request groups by nothing and never names it: each value splits the one figure asked for; leave that key out",
+                unasked.join(", ")
+            ));
         }
         // Each grouping phrase must be accounted for by a key that stays, or an unnamed key
         // may be what a phrase means.
@@ -182,6 +146,76 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         }
     }
     None
+}
+
+/// What the request groups by: its grouping phrases, or else the word after "each", "every",
+/// "which" or "what" ("each process is moved", "which processes issue the most I/O": process), but not
+/// the traced call itself ("each write() call"); "per second", "per minute" are periods, not
+/// groupings.
+fn grouping_phrases(intent: &Intent) -> Vec<Vec<String>> {
+    const PERIODS: [&str; 7] = [
+        "second", "seconds", "sec", "minute", "minutes", "hour", "interval",
+    ];
+    let words: Vec<&str> = intent.words().collect();
+    let phrases: Vec<Vec<String>> = if intent.group_phrases.is_empty() {
+        words
+            .windows(2)
+            .filter(|w| matches!(w[0], "each" | "every" | "which" | "what"))
+            .filter(|w| !intent.calls.iter().any(|c| c == w[1]))
+            .map(|w| vec![w[1].to_owned()])
+            .collect()
+    } else {
+        intent.group_phrases.clone()
+    };
+    phrases
+        .into_iter()
+        .filter(|p| !p.iter().all(|w| PERIODS.contains(&w.as_str())))
+        .collect()
+}
+
+/// The keys of each tally of `code` (comments stripped): `@m[comm, args->x] = count()`. A key
+/// read from a map stored from a field at an earlier event (`@inp[tid] = args->inp`, then
+/// `@h[@inp[tid]]`) is that field.
+fn tallies(code: &str) -> Vec<Vec<Key>> {
+    static AGG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"@\w*\[([^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*)\]\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\(")
+            .expect("static regex")
+    });
+    static STORED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w+)\s*\[[^\]]*\]\s*=\s*(?:str\s*\()?\s*args\s*->\s*(\w+)")
+            .expect("static regex")
+    });
+    static FIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(?:str\s*\()?\s*args\s*->\s*(\w+)").expect("static regex"));
+    static CARRIED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(@\w+)\s*\[").expect("static regex"));
+    let carried: Vec<(String, String)> = STORED
+        .captures_iter(code)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect();
+    AGG.captures_iter(code)
+        .map(|c| {
+            split_top_level(&c[1])
+                .iter()
+                .map(|k| {
+                    let k = k.trim();
+                    if let Some(f) = FIELD.captures(k) {
+                        return Key::Field(f[1].to_owned());
+                    }
+                    if let Some(b) = BUILTIN_KEYS.iter().find(|b| **b == k) {
+                        return Key::Builtin(b);
+                    }
+                    let carried_field = CARRIED.captures(k).and_then(|map| {
+                        carried
+                            .iter()
+                            .find(|(m, _)| *m == map[1])
+                            .map(|(_, f)| f.clone())
+                    });
+                    carried_field.map_or_else(|| Key::Other(k.to_owned()), Key::Field)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// `a, f(b, c), @m[d]` → `["a", "f(b, c)", "@m[d]"]`: commas outside brackets.

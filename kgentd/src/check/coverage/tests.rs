@@ -1232,3 +1232,25 @@ fn a_period_is_no_grouping_a_key_must_answer() {
                  interval:s:1 { print(@); clear(@); }";
     assert!(check(right).passed(), "{:?}", check(right).evidence);
 }
+
+#[test]
+fn a_request_grouping_by_nothing_keys_by_no_unnamed_field() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_pwrite64",
+        &[
+            ("int", "__syscall_nr"),
+            ("unsigned int", "fd"),
+            ("const char *", "buf"),
+            ("size_t", "count"),
+            ("loff_t", "pos"),
+        ],
+    )]);
+    let request =
+        "A histogram of the size of each pwrite64() call made by processes named 'httpd'.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    let per_fd = "tracepoint:syscalls:sys_enter_pwrite64 /comm == \"httpd\"/ { @[comm, args->fd] = hist(args->count); }";
+    assert!(!check(per_fd).passed());
+    let one = "tracepoint:syscalls:sys_enter_pwrite64 /comm == \"httpd\"/ { @[comm] = hist(args->count); }";
+    assert!(check(one).passed(), "{:?}", check(one).evidence);
+}
