@@ -177,7 +177,9 @@ fn zero_stated(value: Value, cmp: Cmp, intent: &Intent) -> bool {
 }
 
 fn literals_stated(test: &Test, intent: &Intent) -> bool {
-    test.ints.iter().all(|n| int_stated(*n, intent))
+    test.ints
+        .iter()
+        .all(|n| int_stated(*n, intent, &test.fields))
         && test.strings.iter().all(|s| string_stated(s, intent))
 }
 
@@ -185,18 +187,36 @@ fn literals_stated(test: &Test, intent: &Intent) -> bool {
 const CLONE_THREAD: i128 = 0x10000;
 
 /// A number the request states: written, negated, CLONE_THREAD for new threads, or the value
-/// (or its negation: a failed call's -errno) of a constant it names; any number when it names a
-/// constant whose value the vocabulary does not know (a flag: `specs-db/flags.toml` judges
-/// those).
-fn int_stated(n: i128, intent: &Intent) -> bool {
-    let constants = intent.constant_values();
+/// (or its negation: a failed call's -errno) of a constant it names, compared with what that
+/// constant is a value of: an error number with a result (`ret`, `err`), a signal number with
+/// a signal field (`sig`): "EACCES" does not state `args->id == 13`. Any number when the
+/// request names a constant whose value the vocabulary does not know (a flag:
+/// `specs-db/flags.toml` judges those).
+fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
+    let errnos: Vec<&str> = intent
+        .errnos()
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    let of_kind = |name: &str| {
+        if errnos.contains(&name) {
+            fields.iter().all(|f| is_result_name(f))
+        } else if name.starts_with("SIG") {
+            fields.iter().all(|f| f.contains("sig"))
+        } else {
+            true
+        }
+    };
     intent.numbers.contains(&n)
         || (n == CLONE_THREAD && intent.asks(Concept::NewThreads))
         || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
-        || constants.iter().any(|(_, value)| match value {
-            Some(v) => i128::from(*v) == n || i128::from(*v) == -n,
-            None => true,
-        })
+        || intent
+            .constant_values()
+            .iter()
+            .any(|(name, value)| match value {
+                Some(v) => (i128::from(*v) == n || i128::from(*v) == -n) && of_kind(name),
+                None => true,
+            })
 }
 
 fn string_stated(s: &str, intent: &Intent) -> bool {
@@ -376,12 +396,26 @@ mod tests {
         assert!(stated(&t(15_000), &ms));
         assert!(!stated(&t(16), &ms));
         let signal = Intent::read("tasks that receive SIGSEGV");
-        assert!(stated(&t(11), &signal));
-        // A constant whose value is known states that value only.
-        assert!(!stated(&t(222), &signal));
+        let sig = |n| Test {
+            fields: vec!["sig"],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Other,
+        };
+        assert!(stated(&sig(11), &signal));
+        // A constant whose value is known states that value only, of its own kind of field.
+        assert!(!stated(&sig(222), &signal));
+        assert!(!stated(&t(11), &signal));
         let errno = Intent::read("unlinks failing with EACCES");
-        assert!(stated(&t(-13), &errno));
-        assert!(!stated(&t(-2), &errno));
+        assert!(!stated(&t(-13), &errno), "delay is no result");
+        let ret = |n| Test {
+            fields: vec!["ret"],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Other,
+        };
+        assert!(stated(&ret(-13), &errno));
+        assert!(!stated(&ret(-2), &errno));
         // A constant the vocabulary has no value for (a flag) leaves numbers to its own rules.
         assert!(stated(&t(64), &Intent::read("opens with O_CREAT")));
     }
