@@ -205,14 +205,13 @@ pub(super) fn span_start_unchecked(source: &str) -> Option<String> {
         let pred = b.predicate.as_ref().map_or("", |p| p.condition.as_str());
         // The conditions of the block: its predicate, every `if (…)` and every `… ?`.
         let tests = |name: &str| {
-            let word = Regex::new(&format!(r"{}\b", regex::escape(name))).expect("escaped");
-            word.is_match(pred)
-                || Regex::new(&format!(r"if\s*\([^{{]*{}\b", regex::escape(name)))
-                    .expect("escaped")
-                    .is_match(&b.body)
-                || Regex::new(&format!(r"{}\b[^;{{]*\?", regex::escape(name)))
-                    .expect("escaped")
-                    .is_match(&b.body)
+            let name = regex::escape(name);
+            let matches = |pattern: String, text: &str| {
+                Regex::new(&pattern).is_ok_and(|re| re.is_match(text))
+            };
+            matches(format!(r"{name}\b"), pred)
+                || matches(format!(r"if\s*\([^{{]*{name}\b"), &b.body)
+                || matches(format!(r"{name}\b[^;{{]*\?"), &b.body)
         };
         for c in SUBTRACTED.captures_iter(&b.body) {
             let map = &c[1];

@@ -539,23 +539,30 @@ fn tracepoint_probes<'h>(
 /// task: the syscalls of fork (fork(2), clone(2): one kernel implementation, see
 /// `syscall_variants`), sched:sched_process_fork and task:task_newtask.
 pub fn creates_processes_only(host: &HostFacts, source: &str) -> bool {
-    let forks = syscall_variants(host, "fork");
+    let creates = creates_process(host);
     let probes: Vec<ProbeSpec> = probe_blocks(source)
         .into_iter()
         .flat_map(|b| b.probes)
         .filter(ProbeSpec::observes_events)
         .collect();
-    !probes.is_empty()
-        && probes.iter().all(|p| {
-            p.is_tracepoint()
-                && (matches!(
-                    p.target.as_str(),
-                    "sched:sched_process_fork" | "task:task_newtask"
-                ) || forks.iter().any(|f| {
-                    p.target == format!("syscalls:sys_enter_{f}")
-                        || p.target == format!("syscalls:sys_exit_{f}")
-                }))
-        })
+    !probes.is_empty() && probes.iter().all(creates)
+}
+
+/// Whether a probe fires where a task is created, in the creating task: a tracepoint of the
+/// fork syscalls (every variant, `syscall_variants`), sched:sched_process_fork or
+/// task:task_newtask.
+pub(crate) fn creates_process(host: &HostFacts) -> impl Fn(&ProbeSpec) -> bool {
+    let forks = syscall_variants(host, "fork");
+    move |p: &ProbeSpec| {
+        p.is_tracepoint()
+            && (matches!(
+                p.target.as_str(),
+                "sched:sched_process_fork" | "task:task_newtask"
+            ) || forks.iter().any(|f| {
+                p.target == format!("syscalls:sys_enter_{f}")
+                    || p.target == format!("syscalls:sys_exit_{f}")
+            }))
+    }
 }
 
 /// `text` with the parent's name (`curtask->real_parent->comm`, a `parent_comm` variable)

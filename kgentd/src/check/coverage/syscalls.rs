@@ -63,11 +63,7 @@ pub(super) fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) 
             .probes
             .iter()
             .find(|p| p.is_tracepoint() && p.target.starts_with("raw_syscalls:"))?;
-        let text = format!(
-            "{} {}",
-            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
-            b.body
-        );
+        let text = b.code();
         (!ID_TESTED.is_match(&text)).then(|| raw.target.clone())
     });
     if let Some(raw) = every_call {

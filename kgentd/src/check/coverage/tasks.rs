@@ -165,17 +165,7 @@ pub(super) fn threads_untold(
     }
     // Each block that reports task creation must itself keep threads only: one block that
     // tests the flag does not stop another from printing every new process.
-    let forks = syscall_variants(host, "fork");
-    let creates = |p: &ProbeSpec| {
-        p.is_tracepoint()
-            && (matches!(
-                p.target.as_str(),
-                "sched:sched_process_fork" | "task:task_newtask"
-            ) || forks.iter().any(|f| {
-                p.target == format!("syscalls:sys_enter_{f}")
-                    || p.target == format!("syscalls:sys_exit_{f}")
-            }))
-    };
+    let creates = creates_process(host);
     let untold: Vec<String> = probe_blocks(source)
         .iter()
         .filter(|b| b.body.contains("printf") || b.body.contains('@'))

@@ -9,11 +9,7 @@ use super::*;
 pub(super) fn named_values_untested(intent: &Intent, source: &str) -> Vec<String> {
     let mut out = Vec::new();
     for b in probe_blocks(source) {
-        let text = format!(
-            "{} {}",
-            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
-            b.body
-        );
+        let text = b.code();
         for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
             for v in crate::knowledge::values::asked_at(intent, &p.target) {
                 let field = regex::escape(&v.field);
@@ -81,12 +77,7 @@ pub(super) fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String>
                         p.target == *fp || p.target == fp.replace(":sys_enter_", ":sys_exit_")
                     })
                 });
-                let text = format!(
-                    "{} {}",
-                    b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
-                    b.body
-                )
-                .replace(' ', "");
+                let text = b.code().replace(' ', "");
                 on && text.contains(&field.replace(' ', ""))
                     && masks.iter().any(|m| {
                         text.to_ascii_lowercase().contains(&format!("&{m}"))
@@ -120,11 +111,7 @@ pub(super) fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String>
 pub(super) fn flag_meanings_unread(intent: &Intent, source: &str) -> Vec<String> {
     let mut out = Vec::new();
     for b in probe_blocks(source) {
-        let text = format!(
-            "{} {}",
-            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
-            b.body
-        );
+        let text = b.code();
         let read = args_fields(&text);
         for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
             out.extend(alternatives_untested(intent, &p.target, &text));
@@ -224,11 +211,7 @@ pub(super) fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String>
     // Read anywhere on the events that carry it: a span's start may keep it for its end.
     let read_on = |c: &crate::knowledge::specs::Codes| {
         blocks.iter().any(|b| {
-            let text = format!(
-                "{} {}",
-                b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
-                b.body
-            );
+            let text = b.code();
             b.probes
                 .iter()
                 .any(|p| format!("tracepoint:{}", p.target).starts_with(&c.probes))
@@ -274,12 +257,7 @@ pub(super) fn errnos_untested(intent: &Intent, source: &str) -> Vec<String> {
     intent
         .errnos()
         .into_iter()
-        .filter(|(_, value, _)| {
-            let compared = Regex::new(&format!(
-                r"[=!]=\s*\(?\s*-\s*{value}\b|\B-\s*{value}\s*\)?\s*[=!]="
-            ));
-            !compared.is_ok_and(|re| re.is_match(&code))
-        })
+        .filter(|(_, value, _)| !compared_with(&code, &format!(r"\B-\s*{value}")))
         .map(|(name, value, source)| {
             format!(
                 "the request asks for failures with {name} (errno {value}, {}), but the program never compares a result with -{value}: a failed call returns -errno at its exit (`args->ret == -{value}`)",
@@ -296,16 +274,20 @@ pub(super) fn signals_untested(intent: &Intent, source: &str) -> Vec<String> {
     intent
         .signals()
         .into_iter()
-        .filter(|(_, value)| {
-            let compared = Regex::new(&format!(
-                r"[=!]=\s*\(?\s*{value}\b|\b{value}\s*\)?\s*[=!]="
-            ));
-            !compared.is_ok_and(|re| re.is_match(&code))
-        })
+        .filter(|(_, value)| !compared_with(&code, &format!(r"\b{value}")))
         .map(|(name, value)| {
             format!(
                 "the request names {name} (signal {value}, signal(7)), but the program never compares a signal number with {value}: test the event's signal field (`args->sig == {value}`)"
             )
         })
         .collect()
+}
+
+/// Whether `code` tests something for equality (`==`, `!=`) with the constant the regex
+/// `constant` matches, on either side and in parentheses or not.
+fn compared_with(code: &str, constant: &str) -> bool {
+    Regex::new(&format!(
+        r"[=!]=\s*\(?\s*{constant}\b|{constant}\s*\)?\s*[=!]="
+    ))
+    .is_ok_and(|re| re.is_match(code))
 }

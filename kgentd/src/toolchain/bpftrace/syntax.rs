@@ -68,6 +68,13 @@ impl ProbeBlock {
             _ => self.span.start..self.span.start,
         }
     }
+
+    /// The block's predicate condition (empty when it has none) and its body, joined by a
+    /// space: all the code that runs or decides for this block's events.
+    pub fn code(&self) -> String {
+        let condition = self.predicate.as_ref().map_or("", |p| p.condition.as_str());
+        format!("{condition} {}", self.body)
+    }
 }
 
 /// A source with its comments removed, and where each byte of what is left came from.
