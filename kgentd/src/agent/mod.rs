@@ -476,6 +476,7 @@ impl Agent {
         let (renamed, field_hints) = query_repair::field_names(&mut q, &events);
         repaired.extend(renamed);
         repaired.extend(query_repair::in_bytes(&mut q, intent, &events));
+        repaired.extend(query_repair::bytes_are_result(&mut q, intent, &events));
         repaired.extend(query_repair::acted_on_task(&mut q, intent, &events));
         let before = q.from.len();
         repaired.extend(query_repair::unasked_events(&mut q, intent, &events));

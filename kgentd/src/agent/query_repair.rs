@@ -395,14 +395,16 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
         e.terms(&mut terms);
         terms.iter().any(|t| matches!(t, Term::Duration(_)))
     };
-    // A count per process keyed also by a duration splits the tally by latency, which no word
-    // of a request that asks no measure speaks of.
-    if intent.asks(Concept::Counting) && !measures.iter().any(|c| intent.asks(*c)) {
+    // A tally keyed also by a duration splits it by latency: nanosecond durations are nearly
+    // all distinct, so the map holds one entry per event (bpftrace(8): a map keeps one value
+    // per distinct key). No request that asks for no duration wants that.
+    let aggregates = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
+    if aggregates && !intent.asks(Concept::Duration) {
         q.group_by.retain(|k| {
             let drop = timed(k);
             if drop {
                 notes.push(format!(
-                    "{} is not a GROUP BY key: the request counts, and asks for no duration",
+                    "{} is not a GROUP BY key: the request asks for no duration",
                     show(k)
                 ));
             }
@@ -1011,8 +1013,11 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
             )
         })
     };
-    let droppable = |k: &Expr| match k {
-        Expr::Term(Term::Field(f)) => !used(f) && !printed_by_name(f) && !by_meaning(f),
+    // `shield`: a field the kernel prints by name (a softirq's `vec`) may be what a phrase
+    // means without spelling it ("by type"); it is kept only where the other keys do not
+    // account for every phrase.
+    let droppable = |k: &Expr, shield: bool| match k {
+        Expr::Term(Term::Field(f)) => !(used(f) || by_meaning(f) || (shield && printed_by_name(f))),
         Expr::Term(Term::Ret) => !result_asked,
         Expr::Term(Term::Builtin(b)) => {
             BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b) && !builtin_said(b)
@@ -1027,10 +1032,6 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
             }
         }
     }
-    let kept: Vec<&Expr> = key_list.iter().filter(|k| !droppable(k)).collect();
-    if kept.is_empty() || kept.len() == key_list.len() {
-        return notes;
-    }
     // Every phrase the request groups by must be accounted for by a kept key, or the key it
     // means may be among the dropped ones ("per system call" and `args->id`).
     let says = |k: &Expr, w: &str| match k {
@@ -1038,22 +1039,26 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
         Expr::Term(Term::Field(f)) => used_by(f, &[w]),
         _ => true,
     };
-    let accounted = intent
-        .group_phrases
-        .iter()
-        .all(|p| p.iter().any(|w| kept.iter().any(|k| says(k, w))));
-    if !accounted {
+    let Some(shield) = [false, true].into_iter().find(|&shield| {
+        let kept: Vec<&Expr> = key_list.iter().filter(|k| !droppable(k, shield)).collect();
+        !kept.is_empty()
+            && kept.len() < key_list.len()
+            && intent
+                .group_phrases
+                .iter()
+                .all(|p| p.iter().any(|w| kept.iter().any(|k| says(k, w))))
+    }) else {
         return notes;
-    }
-    for k in key_list.iter().filter(|k| droppable(k)) {
+    };
+    for k in key_list.iter().filter(|k| droppable(k, shield)) {
         notes.push(format!(
             "{} is not a key: the request counts per what it names, and never names it",
             show(k)
         ));
     }
-    q.group_by.retain(|k| !droppable(k));
+    q.group_by.retain(|k| !droppable(k, shield));
     q.select
-        .retain(|it| !matches!(it, Item::Value(e) if droppable(e)));
+        .retain(|it| !matches!(it, Item::Value(e) if droppable(e, shield)));
     notes
 }
 
@@ -1072,11 +1077,21 @@ fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<S
     // "Each syscall", "which files", "who": a tally per something the phrase may not spell
     // out as a field key (`args->id` for "each syscall").
     // "Each write() call" is the traced call itself, nothing to tally per.
+    // "Which processes" is answered by the builtin keys its noun names (`comm`, `pid`), and
+    // after an auxiliary verb "each" is a pronoun ("how much does each ask for"), no noun.
     let said: Vec<&str> = intent.words().collect();
     let who = said.iter().any(|w| matches!(*w, "who" | "whom" | "whose"));
+    const AUXILIARIES: [&str; 11] = [
+        "do", "does", "did", "can", "could", "will", "would", "should", "may", "might", "must",
+    ];
     let distributive = who
-        || said.windows(2).any(|w| {
-            matches!(w[0], "each" | "which" | "what") && !intent.calls.iter().any(|c| c == w[1])
+        || (0..said.len().saturating_sub(1)).any(|i| {
+            let (word, noun) = (said[i], said[i + 1]);
+            let pronoun = word == "each" && i > 0 && AUXILIARIES.contains(&said[i - 1]);
+            matches!(word, "each" | "which" | "what")
+                && !pronoun
+                && !intent.calls.iter().any(|c| c == noun)
+                && builtins_named_by(noun).is_empty()
         });
     let droppable = |k: &Expr| match k {
         // What each call returned splits a count of calls by value.
@@ -1277,6 +1292,67 @@ pub fn in_bytes(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<Str
             ));
         }
     }
+    notes
+}
+
+/// "Bytes sent" at calls whose result is the number of bytes they transferred
+/// (`specs-db/contracts.toml` `byte_count_result`: read(2), send(2)… RETURN VALUE): the value
+/// aggregated is that result (`ret`), not an argument. A pointer argument (sendmsg's
+/// `args->msg`) is never a quantity; a byte count the caller passes (`args->count`) is the
+/// size it asked for, which stays where the request speaks of asking or requesting.
+pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let sources: Option<Vec<(&str, &str)>> = q
+        .from
+        .iter()
+        .map(|p| {
+            let call = p
+                .split_once(":sys_enter_")
+                .or_else(|| p.split_once(":sys_exit_"))
+                .map(|(_, call)| call)?;
+            crate::symbolic::contract::bytes_are_result_of(intent, call).map(|s| (call, s))
+        })
+        .collect();
+    let Some(sources) = sources.filter(|s| !s.is_empty()) else {
+        return notes;
+    };
+    let asked_size = [
+        "request",
+        "requested",
+        "requests",
+        "ask",
+        "asks",
+        "asked",
+        "asking",
+    ]
+    .iter()
+    .any(|w| intent.uses_word(w));
+    let pointer = |f: &str| {
+        events.iter().any(|e| {
+            matches!(
+                e.types.get(f),
+                Some(FieldType::Pointer | FieldType::SockaddrPointer)
+            )
+        })
+    };
+    let mut replaced = Vec::new();
+    for it in &mut q.select {
+        let Item::Agg(agg, Some(e)) = it else {
+            continue;
+        };
+        let Expr::Term(Term::Field(f)) = e else {
+            continue;
+        };
+        if *agg == Agg::Count || (asked_size && !pointer(f)) {
+            continue;
+        }
+        let (call, source) = sources[0];
+        notes.push(format!(
+            "the request asks for bytes, and {call}() returns the bytes it transferred ({source}): ret is aggregated, not args->{f}"
+        ));
+        replaced.push(std::mem::replace(e, Expr::Term(Term::Ret)));
+    }
+    q.group_by.retain(|k| !replaced.contains(k));
     notes
 }
 
@@ -1776,6 +1852,97 @@ mod tests {
     }
 
     #[test]
+    fn bytes_moved_by_a_call_are_its_result_not_an_argument() {
+        let mut recv = event("sys_enter_recvmsg", &["fd", "msg", "flags"], &[]);
+        recv.types.insert("msg".into(), FieldType::Pointer);
+        let sum = "SELECT sum(args->msg) FROM tracepoint:syscalls:sys_enter_recvmsg GROUP BY comm, args->msg";
+        let mut q = parse(sum).unwrap();
+        let ask = Intent::read("bytes received through recvmsg() by every program");
+        let notes = bytes_are_result(&mut q, &ask, std::slice::from_ref(&recv));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(q.select, [Item::Agg(Agg::Sum, Some(Expr::Term(Term::Ret)))]);
+        assert_eq!(keys_of(&q), ["comm"]);
+        // The size a caller asks for stays when the request speaks of asking.
+        let pread = event("sys_enter_pread64", &["fd", "buf", "count", "pos"], &[]);
+        let asked = "SELECT hist(args->count) FROM tracepoint:syscalls:sys_enter_pread64";
+        let mut q = parse(asked).unwrap();
+        let ask = Intent::read("distribution of the bytes programs request from pread64()");
+        assert!(bytes_are_result(&mut q, &ask, std::slice::from_ref(&pread)).is_empty());
+        let mut q = parse(asked).unwrap();
+        let ask = Intent::read("distribution of the bytes pread64() hands back");
+        assert_eq!(bytes_are_result(&mut q, &ask, &[pread]).len(), 1);
+        // No bytes spoken of, or a call that returns no byte count: left alone.
+        let mut q = parse(sum).unwrap();
+        let ask = Intent::read("sum of the flags of recvmsg() calls");
+        assert!(bytes_are_result(&mut q, &ask, std::slice::from_ref(&recv)).is_empty());
+        let mut q = parse("SELECT sum(args->len) FROM tracepoint:syscalls:sys_enter_mmap").unwrap();
+        let ask = Intent::read("bytes mapped by each program");
+        assert!(bytes_are_result(&mut q, &ask, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_tally_is_not_keyed_by_a_duration_unless_one_is_asked() {
+        let text =
+            "SELECT sum(ret) FROM tracepoint:syscalls:sys_exit_recvfrom GROUP BY pid, duration_ms";
+        let mut q = parse(text).unwrap();
+        normalize(
+            &mut q,
+            "bytes each process receives with recvfrom(), every 10 seconds",
+        );
+        assert_eq!(keys_of(&q), ["pid"]);
+    }
+
+    #[test]
+    fn a_kernel_named_key_goes_when_the_phrases_are_answered_by_another() {
+        // tracepoint:migrate:mm_migrate_pages prints `mode` and `reason` by name.
+        let pages = [event(
+            "mm_migrate_pages",
+            &["succeeded", "failed", "mode", "reason"],
+            &["mode", "reason"],
+        )];
+        let text = "SELECT count() FROM tracepoint:migrate:mm_migrate_pages GROUP BY args->mode, args->reason";
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("tally of migrate_pages runs split by reason"),
+            &pages,
+        );
+        assert_eq!(keys_of(&q), ["args->reason"]);
+        // A phrase no key spells may mean the kernel-named one: both stay.
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("tally of migrate_pages runs split by cause"),
+            &pages,
+        );
+        assert_eq!(keys_of(&q), ["args->mode", "args->reason"]);
+    }
+
+    #[test]
+    fn which_processes_keys_by_process_and_a_pronoun_each_keys_by_nothing() {
+        let text = "SELECT sum(args->count) FROM tracepoint:syscalls:sys_enter_getrandom GROUP BY comm, args->flags";
+        let mut q = parse(text).unwrap();
+        let ask =
+            Intent::read("which programs call getrandom(), and how much did each take in all?");
+        keys(
+            &mut q,
+            &ask,
+            &[event(
+                "sys_enter_getrandom",
+                &["buf", "count", "flags"],
+                &[],
+            )],
+        );
+        assert_eq!(keys_of(&q), ["comm"]);
+        // "Each syscall" may be a field the words do not spell (`args->id`): it stays.
+        let raw = "SELECT count() FROM tracepoint:raw_syscalls:sys_enter GROUP BY comm, args->id";
+        let mut q = parse(raw).unwrap();
+        let ask = Intent::read("which programs make each syscall");
+        keys(&mut q, &ask, &[event("sys_enter", &["id", "args"], &[])]);
+        assert_eq!(keys_of(&q), ["comm", "args->id"]);
+    }
+
+    #[test]
     fn a_size_asked_in_bytes_reads_the_byte_field_not_sectors() {
         let issue = [event(
             "block_rq_issue",
@@ -1906,7 +2073,7 @@ mod tests {
         let mut q = parse(per_fd).unwrap();
         keys(
             &mut q,
-            &Intent::read("a histogram of how long each fsync() call blocks"),
+            &Intent::read("the blocking time of each fsync() call as a histogram"),
             &fsync,
         );
         assert!(keys_of(&q).is_empty());
@@ -1953,12 +2120,20 @@ mod tests {
             &[raw_enter],
         );
         assert_eq!(keys_of(&q), ["comm", "args->id"]);
-        // A field the kernel prints by name is a category, kept.
+        // A field the kernel prints by name is a category: kept where a phrase no other key
+        // spells may mean it ("per kind"), dropped where the other keys answer every phrase.
         let irq = [event("softirq_entry", &["vec"], &["vec"])];
         let text = "SELECT count() FROM tracepoint:irq:softirq_entry GROUP BY cpu, args->vec";
         let mut q = parse(text).unwrap();
-        keys(&mut q, &Intent::read("bottom halves per cpu"), &irq);
+        keys(
+            &mut q,
+            &Intent::read("bottom halves per cpu, by kind"),
+            &irq,
+        );
         assert_eq!(q, parse(text).unwrap());
+        let mut q = parse(text).unwrap();
+        keys(&mut q, &Intent::read("bottom halves per cpu"), &irq);
+        assert_eq!(keys_of(&q), ["cpu"]);
     }
 
     #[test]

@@ -667,11 +667,14 @@ fn clause_words(clause: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-/// See [`Intent::group_phrases`].
+/// See [`Intent::group_phrases`]. A phrase that starts with a call the request names
+/// ("returned by pread64() calls", "for each fsync() call") is the traced call, each of its
+/// events, not a key to tally per.
 fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
     let Some(re) = v.extracts.get(&Extract::GroupBy) else {
         return Vec::new();
     };
+    let named_calls = calls(lower);
     re.captures_iter(lower)
         .filter_map(|c| c.get(1))
         .map(|m| {
@@ -680,7 +683,7 @@ fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
         })
-        .filter(|p| !p.is_empty())
+        .filter(|p| p.first().is_some_and(|w| !named_calls.contains(w)))
         .collect()
 }
 

@@ -786,3 +786,28 @@ fn kernel_objects_named_in_words_come_with_their_kernel_names() {
     // "Accepted" alone (a verifier accepting a program) names no connection.
     assert!(kernel_of("programs the verifier accepted", "accepted").is_empty());
 }
+
+#[test]
+fn a_call_named_after_by_or_for_each_is_no_grouping() {
+    // Agentive "by" and "for each" before a named call speak of its events, not of a key.
+    assert!(read("sizes of the buffers handed back by recvfrom() calls")
+        .group_phrases
+        .is_empty());
+    assert!(read("for each pwrite64() call, its latency")
+        .group_phrases
+        .is_empty());
+    assert_eq!(
+        read("recvfrom() sizes per socket").group_phrases,
+        [vec!["socket".to_owned()]]
+    );
+}
+
+#[test]
+fn a_byte_count_is_a_size_and_no_tally() {
+    // read(2): "read up to count bytes"; the number a call returns is a byte count.
+    assert!(
+        !read("distribution of byte counts returned by recvmsg() calls").asks(Concept::Counting)
+    );
+    assert!(!read("the sector counts written by each disk").asks(Concept::Counting));
+    assert!(read("counts of recvmsg() calls by process").asks(Concept::Counting));
+}

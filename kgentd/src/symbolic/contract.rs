@@ -58,6 +58,21 @@ static FACTS: LazyLock<Option<Facts>> = LazyLock::new(|| {
     sourced.then_some(facts)
 });
 
+/// Where a request speaks of bytes (`byte_words`) and `syscall` returns the number of bytes
+/// it transferred (`byte_count_result`), the man page that says so: the bytes asked for are
+/// the call's result.
+pub fn bytes_are_result_of(intent: &Intent, syscall: &str) -> Option<&'static str> {
+    let facts = FACTS.as_ref()?;
+    if !facts.byte_words.iter().any(|w| intent.names_word(w)) {
+        return None;
+    }
+    facts
+        .byte_count_result
+        .iter()
+        .find(|b| b.syscalls.iter().any(|x| x == syscall))
+        .map(|b| b.source.as_str())
+}
+
 /// The events one contract is judged over: a call's entry and the event where its result is
 /// known (a syscall's `sys_enter_*`/`sys_exit_*`, a function's uprobe/uretprobe; both happen in
 /// every call, watched or not), or one event.
