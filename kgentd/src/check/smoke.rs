@@ -153,7 +153,7 @@ pub fn expectation(intent: &Intent) -> Expectation {
 /// for its events' categories (a `__print_symbolic` table kgent fills, `@kq_name_*`: softirq
 /// vectors, writeback reasons), or the `name` field of kernel tracepoints outside the syscalls
 /// (an interrupt handler's, a workqueue's, a device's: objects of the kernel, not of the
-/// workload), and that reports no task, file or address cannot show the workload, whatever the
+/// workload) or the kernel symbol of a function they carry (`ksym(args->function)`), and that reports no task, file or address cannot show the workload, whatever the
 /// workload does; its lines are judged without it.
 pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
     static IDENTITY: LazyLock<Regex> = LazyLock::new(|| {
@@ -165,8 +165,10 @@ pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
         Regex::new(r"\b(comm|pid|tid|uid|cgroup|ntop|path|kstack|ustack|args\s*->\s*\w*(comm|pid|port|addr|filename|pathname))\b")
             .expect("static regex")
     });
+    // The event's `name`, or the kernel symbol of a code address it carries (`ksym()` of a
+    // timer's or work item's `function`, bpftrace(8)): a kernel object either way.
     static OWN_NAME: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\bargs\s*->\s*name\b").expect("static regex"));
+        LazyLock::new(|| Regex::new(r"\bargs\s*->\s*name\b|\bksym\s*\(").expect("static regex"));
     let mut expect = expectation(intent);
     let code = strip_comments(source);
     let kernel_objects = {
@@ -1086,5 +1088,12 @@ mod tests {
         let syscall =
             "tracepoint:syscalls:sys_enter_sethostname { printf(\"%s\\n\", str(args->name)); }";
         assert!(expectation_for(&handlers, syscall).identifies);
+        // The kernel function a tracepoint carries, as a symbol: a kernel object too.
+        let callbacks = Intent::read("which work functions run most often");
+        let by_symbol =
+            "tracepoint:workqueue:workqueue_execute_start { @n[ksym(args->function)] = count(); }";
+        assert!(!expectation_for(&callbacks, by_symbol).identifies);
+        let with_comm = "tracepoint:workqueue:workqueue_execute_start { @n[comm, ksym(args->function)] = count(); }";
+        assert!(expectation_for(&callbacks, with_comm).identifies);
     }
 }

@@ -538,7 +538,15 @@ struct Clauses<'a> {
     group_by: Option<&'a str>,
 }
 
-/// Finds the keywords SELECT, FROM, WHERE and GROUP BY outside string literals.
+/// Whether what follows `before` is a member's name (`args->group`: chown(2)'s gid field is
+/// named `group` in its tracepoint), never a keyword.
+fn member(before: &str) -> bool {
+    let before = before.trim_end();
+    before.ends_with("->") || before.ends_with('.')
+}
+
+/// Finds the keywords SELECT, FROM, WHERE and GROUP BY outside string literals and member
+/// names.
 ///
 /// Works on bytes: a keyword is ASCII, so where one matches, its start and end are char
 /// boundaries of `text` (any other byte, part of a multi-byte char, matches none).
@@ -558,6 +566,8 @@ fn split_clauses(text: &str) -> Result<Clauses<'_>, ParseError> {
                     .get(i..end)
                     .is_some_and(|w| w.eq_ignore_ascii_case(kw.as_bytes()))
                     && (end == bytes.len() || !is_word(bytes[end]))
+                    // An ASCII keyword matched at `i`: a char boundary.
+                    && !member(&text[..i])
                 {
                     let mut stop = end;
                     if kw == "GROUP" {
@@ -1048,6 +1058,17 @@ mod tests {
                 vec![Item::Value(Expr::Term(Term::Age(TimeUnit::Ms)))]
             );
         }
+    }
+
+    #[test]
+    fn a_field_named_like_a_keyword_is_a_field() {
+        // chown(2)'s tracepoint names its gid `group`.
+        let q = parse(
+            "SELECT pid, args->group FROM tracepoint:syscalls:sys_enter_fchown GROUP BY pid, args -> group",
+        )
+        .expect("parses");
+        assert_eq!(q.select.len(), 2);
+        assert_eq!(q.group_by[1], Expr::Term(Term::Field("group".into())));
     }
 
     #[test]
