@@ -1356,6 +1356,47 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
     notes
 }
 
+/// Bytes summed (or shown in a histogram, averaged…) from the result of calls that return the
+/// bytes they transferred count successful calls only: on failure the result is -errno, no
+/// byte count (`specs-db/contracts.toml` `byte_count_result`: read(2), send(2)… RETURN
+/// VALUE). `ret >= 0` joins the filter unless the request asks about failures or the filter
+/// already tests the result. Run after [`prune_filter`]: this test is the man page's, not one
+/// the request must state.
+pub fn successes_only(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let byte_calls = !q.from.is_empty()
+        && q.from.iter().all(|p| {
+            p.split_once(":sys_enter_")
+                .or_else(|| p.split_once(":sys_exit_"))
+                .and_then(|(_, call)| crate::symbolic::contract::bytes_are_result_of(intent, call))
+                .is_some()
+        });
+    let of_result = q
+        .select
+        .iter()
+        .any(|it| matches!(it, Item::Agg(a, Some(Expr::Term(Term::Ret))) if *a != Agg::Count));
+    let tests_result = q.filter.as_ref().is_some_and(|f| {
+        let mut terms = Vec::new();
+        f.terms(&mut terms);
+        terms.contains(&Term::Ret)
+    });
+    if !byte_calls || !of_result || tests_result || intent.asks(Concept::Failure) {
+        return Vec::new();
+    }
+    let success = Expr::Binary(
+        Box::new(Expr::Term(Term::Ret)),
+        BinOp::Ge,
+        Box::new(Expr::Int(0)),
+    );
+    q.filter = Some(match q.filter.take() {
+        Some(f) => Expr::Binary(Box::new(f), BinOp::And, Box::new(success)),
+        None => success,
+    });
+    vec![
+        "a failed call returns -errno, no bytes: only successful calls (ret >= 0) are aggregated"
+            .into(),
+    ]
+}
+
 /// A duration asked at an event that only starts a span (`FROM sched_wakeup_new` for run-queue
 /// latency): the span is measured where it ends (the specs DB: sched_switch), so that event
 /// joins FROM, with a note. Only when the event ends no span of its own and starts spans
@@ -1878,6 +1919,22 @@ mod tests {
         let mut q = parse("SELECT sum(args->len) FROM tracepoint:syscalls:sys_enter_mmap").unwrap();
         let ask = Intent::read("bytes mapped by each program");
         assert!(bytes_are_result(&mut q, &ask, &[]).is_empty());
+    }
+
+    #[test]
+    fn bytes_from_results_count_successful_calls_only() {
+        let text = "SELECT sum(ret) FROM tracepoint:syscalls:sys_exit_recvfrom GROUP BY comm";
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("bytes received with recvfrom() per program");
+        assert_eq!(successes_only(&mut q, &ask).len(), 1);
+        assert_eq!(q.filter.as_ref().map(show).as_deref(), Some("ret >= 0"));
+        // Already tested, failures asked, or no byte count: left alone.
+        assert!(successes_only(&mut q, &ask).is_empty());
+        let mut q = parse(text).unwrap();
+        let failing = Intent::read("bytes of recvfrom() calls that fail, per program");
+        assert!(successes_only(&mut q, &failing).is_empty());
+        let mut q = parse("SELECT sum(ret) FROM tracepoint:syscalls:sys_exit_mmap").unwrap();
+        assert!(successes_only(&mut q, &Intent::read("bytes mapped")).is_empty());
     }
 
     #[test]
