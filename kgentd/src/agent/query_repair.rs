@@ -1081,13 +1081,12 @@ fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<S
     // after an auxiliary verb "each" is a pronoun ("how much does each ask for"), no noun.
     let said: Vec<&str> = intent.words().collect();
     let who = said.iter().any(|w| matches!(*w, "who" | "whom" | "whose"));
-    const AUXILIARIES: [&str; 11] = [
-        "do", "does", "did", "can", "could", "will", "would", "should", "may", "might", "must",
-    ];
+    let auxiliaries =
+        crate::intent::vocabulary::shipped().list(crate::intent::vocabulary::List::Auxiliaries);
     let distributive = who
         || (0..said.len().saturating_sub(1)).any(|i| {
             let (word, noun) = (said[i], said[i + 1]);
-            let pronoun = word == "each" && i > 0 && AUXILIARIES.contains(&said[i - 1]);
+            let pronoun = word == "each" && i > 0 && auxiliaries.iter().any(|a| a == said[i - 1]);
             matches!(word, "each" | "which" | "what")
                 && !pronoun
                 && !intent.calls.iter().any(|c| c == noun)
@@ -1316,17 +1315,7 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
     let Some(sources) = sources.filter(|s| !s.is_empty()) else {
         return notes;
     };
-    let asked_size = [
-        "request",
-        "requested",
-        "requests",
-        "ask",
-        "asks",
-        "asked",
-        "asking",
-    ]
-    .iter()
-    .any(|w| intent.uses_word(w));
+    let asked_size = crate::symbolic::contract::speaks_of_asked_size(intent);
     let pointer = |f: &str| {
         events.iter().any(|e| {
             matches!(

@@ -24,6 +24,8 @@ pub enum List {
     LibcNames,
     OpensslNames,
     NotSubjects,
+    /// Auxiliary verbs: after one, "each" is a pronoun ("how much does each ask for").
+    Auxiliaries,
 }
 
 /// Named extractors: a regex whose first capture group is the value.
@@ -327,6 +329,7 @@ mod tests {
             List::LibcNames,
             List::OpensslNames,
             List::NotSubjects,
+            List::Auxiliaries,
         ] {
             assert!(!v.list(l).is_empty(), "{l:?}");
         }

@@ -38,6 +38,8 @@ struct FailureSpec {
 struct Facts {
     /// Words a request uses for the bytes a call transferred.
     byte_words: Vec<String>,
+    /// Words with which a request speaks of the size a caller asks for instead.
+    asked_size_words: Vec<String>,
     /// Words with which a request keeps only one outcome of a call ("successful").
     outcome_words: Vec<String>,
     /// Why an event's result does not decide whether it is shown, unless asked.
@@ -71,6 +73,14 @@ pub fn bytes_are_result_of(intent: &Intent, syscall: &str) -> Option<&'static st
         .iter()
         .find(|b| b.syscalls.iter().any(|x| x == syscall))
         .map(|b| b.source.as_str())
+}
+
+/// Whether the request speaks of the size a caller asks a call for ("the bytes programs
+/// request"), not of what the call transferred (`asked_size_words`).
+pub fn speaks_of_asked_size(intent: &Intent) -> bool {
+    FACTS
+        .as_ref()
+        .is_some_and(|f| f.asked_size_words.iter().any(|w| intent.uses_word(w)))
 }
 
 /// The events one contract is judged over: a call's entry and the event where its result is
