@@ -189,6 +189,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "count page misses per thread",
         ),
         (
+            HardwareCounters,
+            "which threads suffer the most mispredicted branches",
+            "which threads take the most branches in their code paths",
+        ),
+        (
             CpuSampling,
             "which functions are the hottest",
             "which functions are called",
