@@ -1301,18 +1301,7 @@ pub fn in_bytes(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<Str
 /// size it asked for, which stays where the request speaks of asking or requesting.
 pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
     let mut notes = Vec::new();
-    let sources: Option<Vec<(&str, &str)>> = q
-        .from
-        .iter()
-        .map(|p| {
-            let call = p
-                .split_once(":sys_enter_")
-                .or_else(|| p.split_once(":sys_exit_"))
-                .map(|(_, call)| call)?;
-            crate::symbolic::contract::bytes_are_result_of(intent, call).map(|s| (call, s))
-        })
-        .collect();
-    let Some(sources) = sources.filter(|s| !s.is_empty()) else {
+    let Some(sources) = byte_calls(q, intent) else {
         return notes;
     };
     let asked_size = crate::symbolic::contract::speaks_of_asked_size(intent);
@@ -1335,7 +1324,7 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
         if *agg == Agg::Count || (asked_size && !pointer(f)) {
             continue;
         }
-        let (call, source) = sources[0];
+        let (call, source) = &sources[0];
         notes.push(format!(
             "the request asks for bytes, and {call}() returns the bytes it transferred ({source}): ret is aggregated, not args->{f}"
         ));
@@ -1352,13 +1341,7 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
 /// already tests the result. Run after [`prune_filter`]: this test is the man page's, not one
 /// the request must state.
 pub fn successes_only(q: &mut Query, intent: &Intent) -> Vec<String> {
-    let byte_calls = !q.from.is_empty()
-        && q.from.iter().all(|p| {
-            p.split_once(":sys_enter_")
-                .or_else(|| p.split_once(":sys_exit_"))
-                .and_then(|(_, call)| crate::symbolic::contract::bytes_are_result_of(intent, call))
-                .is_some()
-        });
+    let byte_calls = byte_calls(q, intent).is_some();
     let of_result = q
         .select
         .iter()
@@ -1384,6 +1367,25 @@ pub fn successes_only(q: &mut Query, intent: &Intent) -> Vec<String> {
         "a failed call returns -errno, no bytes: only successful calls (ret >= 0) are aggregated"
             .into(),
     ]
+}
+
+/// Where every FROM probe is a syscall whose result is the bytes it moved and the request
+/// speaks of bytes: each call with the man page that says so (see
+/// [`crate::symbolic::contract::bytes_are_result_of`]).
+fn byte_calls(q: &Query, intent: &Intent) -> Option<Vec<(String, &'static str)>> {
+    let calls: Option<Vec<(String, &str)>> = q
+        .from
+        .iter()
+        .map(|p| {
+            let call = p
+                .split_once(":sys_enter_")
+                .or_else(|| p.split_once(":sys_exit_"))
+                .map(|(_, call)| call)?;
+            crate::symbolic::contract::bytes_are_result_of(intent, call)
+                .map(|s| (call.to_owned(), s))
+        })
+        .collect();
+    calls.filter(|c| !c.is_empty())
 }
 
 /// A duration asked at an event that only starts a span (`FROM sched_wakeup_new` for run-queue
