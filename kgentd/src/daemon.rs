@@ -118,7 +118,7 @@ impl Daemon {
             tracing::warn!("reconcile: {line}");
         }
         let provoked_cache = config.cache_dir.join(format!(
-            "provoked-v2-{}-{:016x}.json",
+            "provoked-v3-{}-{:016x}.json",
             features::build_key(&host.kernel_release, &host.bpftrace_version),
             crate::check::workload_fingerprint()
         ));

@@ -67,7 +67,7 @@ pub struct Agent {
     pub check_timeout: Duration,
     /// The tracepoints the smoke run's workload provokes here, measured at the first smoke run
     /// (`None` when it could not be measured: every tracepoint is then smoke-run).
-    pub provoked: tokio::sync::OnceCell<Option<std::collections::BTreeSet<String>>>,
+    pub provoked: tokio::sync::OnceCell<Option<crate::check::Provoked>>,
     /// Where that measurement is kept for this kernel build and workload.
     pub provoked_cache: PathBuf,
 }
@@ -235,7 +235,7 @@ impl Agent {
 
     /// What the smoke workload provokes on this host, measured once per kernel build and
     /// workload (kept in `provoked_cache`).
-    async fn provoked(&self) -> Option<&std::collections::BTreeSet<String>> {
+    async fn provoked(&self) -> Option<&crate::check::Provoked> {
         self.provoked
             .get_or_init(|| async {
                 if let Some(set) = std::fs::read(&self.provoked_cache)

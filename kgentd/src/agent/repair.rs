@@ -305,7 +305,7 @@ fn block_reads(b: &crate::toolchain::bpftrace::syntax::ProbeBlock) -> Vec<String
 /// they have every field the block reads.
 pub fn measured_entry_points(
     host: &HostFacts,
-    provoked: Option<&std::collections::BTreeSet<String>>,
+    provoked: Option<&crate::check::Provoked>,
     source: &str,
 ) -> (String, Vec<String>) {
     let Some(provoked) = provoked else {
@@ -1478,12 +1478,13 @@ mod tests {
             ("syscalls", "sys_exit_newfstatat", &[("long", "ret")]),
             ("syscalls", "sys_enter_newfstat", &[("unsigned int", "fd")]),
         ]);
-        let provoked: std::collections::BTreeSet<String> = [
-            "syscalls:sys_enter_newfstatat",
-            "syscalls:sys_exit_newfstatat",
-        ]
-        .map(String::from)
-        .into();
+        let provoked = crate::check::Provoked::by_workload(
+            [
+                "syscalls:sys_enter_newfstatat",
+                "syscalls:sys_exit_newfstatat",
+            ]
+            .map(String::from),
+        );
         // A comment, and a block that reads a field the measured entry point lacks.
         let src = "// symlinks\ntracepoint:syscalls:sys_enter_newlstat { @f[tid] = args->filename; }\ntracepoint:syscalls:sys_exit_newlstat /@f[tid]/ { printf(\"%s %d\\n\", str(@f[tid]), args->ret); delete(@f[tid]); }\ntracepoint:syscalls:sys_enter_newfstat { printf(\"%d\\n\", args->fd); }";
         let (fixed, notes) = measured_entry_points(&h, Some(&provoked), src);
@@ -1502,12 +1503,13 @@ mod tests {
         );
         // Nothing measured, or a block whose own entry point is provoked: unchanged.
         assert_eq!(measured_entry_points(&h, None, src).0, src);
-        let measured_here: std::collections::BTreeSet<String> = [
-            "syscalls:sys_enter_newlstat",
-            "syscalls:sys_enter_newfstatat",
-        ]
-        .map(String::from)
-        .into();
+        let measured_here = crate::check::Provoked::by_workload(
+            [
+                "syscalls:sys_enter_newlstat",
+                "syscalls:sys_enter_newfstatat",
+            ]
+            .map(String::from),
+        );
         let enter_only =
             "tracepoint:syscalls:sys_enter_newlstat { printf(\"%s\\n\", str(args->filename)); }";
         assert_eq!(

@@ -758,48 +758,7 @@ impl<'a, 'r> Session<'a, 'r> {
             self.note(iteration, format!("smoke run not applicable: {why}"));
             self.progress(iteration, "smoke-run", format!("not applicable: {why}"))
                 .await;
-            // Nothing at run time says this program observes what was asked: then the
-            // request-subject check judges it, even where it is off for exercised programs
-            // (a neighbouring event the workload never provokes passes every other check).
-            // Only tracepoints: the subject index speaks of the catalog's events, while a
-            // uprobe is on a function of the binary the request names (checked against its
-            // symbols by the host check).
-            let probes = check::subject::bpftrace_probes(source);
-            let tracepoints_only = probes
-                .iter()
-                .all(|p| p.starts_with("tracepoint:") || p.starts_with("t:"));
-            if !self.agent.config.subject_check && !plan.all_subjects.is_empty() && tracepoints_only
-            {
-                checks.push(check::subject::check_subject(
-                    &self.agent.knowledge.subject_index,
-                    &plan.all_subjects,
-                    &self.intent,
-                    &probes,
-                    &check::subject::comm_filters(source),
-                ));
-            }
-            if tracepoints_only {
-                // Nothing will run: the catalog's best matches are the judges left. When the
-                // workload provokes one and the program avoids them all for events never seen
-                // here, that is refused.
-                let named: Vec<String> = self
-                    .intent
-                    .calls
-                    .iter()
-                    .chain(&self.intent.syscall_words)
-                    .cloned()
-                    .collect();
-                if let Some(why) =
-                    check::passed_over_best(source, &plan.best_matches(), provoked, &named)
-                {
-                    checks.push(Check::new(
-                        CheckKind::SmokeRun,
-                        false,
-                        Evidence::Problems(vec![why]),
-                        std::time::Duration::ZERO,
-                    ));
-                }
-            }
+            checks.extend(self.unexercised_checks(plan, source, provoked));
             return checks;
         }
         self.progress(
@@ -808,16 +767,72 @@ impl<'a, 'r> Session<'a, 'r> {
             "running the candidate under a trigger workload".into(),
         )
         .await;
-        checks.push(
-            check::check_smoke_run(
-                &self.agent.bpftrace,
-                source,
+        let run = check::check_smoke_run(
+            &self.agent.bpftrace,
+            source,
+            &self.intent,
+            self.agent.check_timeout,
+            provoked,
+        )
+        .await;
+        // A silent run on events only other tasks make is inconclusive: such a program is as
+        // unexercised as one on events never seen here, and is guarded the same way.
+        let unexercised = run.verdict == check::Verdict::Inconclusive
+            && check::fired_only_by_others(source, provoked).is_some();
+        checks.push(run);
+        if unexercised {
+            checks.extend(self.unexercised_checks(plan, source, provoked));
+        }
+        checks
+    }
+
+    /// The checks left for a candidate no smoke run exercised: the request-subject check (even
+    /// where it is off for exercised programs: a neighbouring event the workload never provokes
+    /// passes every other check), and the refusal of programs that avoid every best match of
+    /// the catalog that the workload does provoke. Only tracepoints: the subject index speaks
+    /// of the catalog's events, while a uprobe is on a function of the binary the request names
+    /// (checked against its symbols by the host check).
+    fn unexercised_checks(
+        &self,
+        plan: &Plan,
+        source: &str,
+        provoked: Option<&check::Provoked>,
+    ) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let probes = check::subject::bpftrace_probes(source);
+        let tracepoints_only = probes
+            .iter()
+            .all(|p| p.starts_with("tracepoint:") || p.starts_with("t:"));
+        if !self.agent.config.subject_check && !plan.all_subjects.is_empty() && tracepoints_only {
+            checks.push(check::subject::check_subject(
+                &self.agent.knowledge.subject_index,
+                &plan.all_subjects,
                 &self.intent,
-                self.agent.check_timeout,
-                provoked,
-            )
-            .await,
-        );
+                &probes,
+                &check::subject::comm_filters(source),
+            ));
+        }
+        if tracepoints_only {
+            // The catalog's best matches are the judges left. When the workload provokes one
+            // and the program avoids them all for events it does not make, that is refused.
+            let named: Vec<String> = self
+                .intent
+                .calls
+                .iter()
+                .chain(&self.intent.syscall_words)
+                .cloned()
+                .collect();
+            if let Some(why) =
+                check::passed_over_best(source, &plan.best_matches(), provoked, &named)
+            {
+                checks.push(Check::new(
+                    CheckKind::SmokeRun,
+                    false,
+                    Evidence::Problems(vec![why]),
+                    std::time::Duration::ZERO,
+                ));
+            }
+        }
         checks
     }
 

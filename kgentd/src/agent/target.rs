@@ -102,7 +102,7 @@ impl ProgramTarget {
         intent: &Intent,
         source: &str,
         origin: Origin,
-        provoked: Option<&std::collections::BTreeSet<String>>,
+        provoked: Option<&crate::check::Provoked>,
     ) -> (String, Vec<String>) {
         let (source, mut notes) = match (self, origin) {
             (Self::Bpftrace, Origin::Compiled) => repair::repair_all(host, intent, source),

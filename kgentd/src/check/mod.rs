@@ -40,9 +40,11 @@ use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
 pub use coverage::{check_coverage, creates_processes_only, without_parent_name};
+pub use provoked::Provoked;
 pub use smoke::{
-    bypassed_entry_points, check_smoke_run, expectation, judge, measure_provoked, not_exercised,
-    passed_over_best, workload_fingerprint, BestMatch, Expectation, Observation,
+    bypassed_entry_points, check_smoke_run, expectation, fired_only_by_others, judge,
+    measure_provoked, not_exercised, passed_over_best, workload_fingerprint, BestMatch,
+    Expectation, Observation,
 };
 pub use symbolic::{check_symbolic, symbolic_not_read};
 

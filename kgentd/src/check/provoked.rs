@@ -88,14 +88,64 @@ fn event_of(line: &str) -> Option<String> {
     })
 }
 
-/// The provoked events of `trace_pipe` (see [`Seen::provoked`]), read until `stop` is set.
-fn collect(pipe: &Path, stop: Arc<AtomicBool>) -> Result<BTreeSet<String>, String> {
+/// What a measurement found: the tracepoints (`system:event`) the workload's own tasks fired,
+/// and those only other tasks fired, often enough to count as provoked ([`Seen::provoked`]).
+///
+/// The two are not equally good witnesses. An event the workload fires fires in every smoke
+/// run; one only the rest of the system fired (a daemon's `sched_yield`, a timer's softirq)
+/// fired during the measurement and may not during the run that judges a program on it, so a
+/// program on such events that prints nothing has not been shown wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Provoked {
+    pub by_workload: BTreeSet<String>,
+    pub background: BTreeSet<String>,
+}
+
+impl Provoked {
+    /// A set the workload fired itself (tests, and hosts measured that way).
+    pub fn by_workload(events: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            by_workload: events.into_iter().collect(),
+            background: BTreeSet::new(),
+        }
+    }
+
+    /// Whether `tracepoint` (`system:event`) fired during the measurement, by anyone.
+    pub fn contains(&self, tracepoint: &str) -> bool {
+        self.by_workload.contains(tracepoint) || self.background.contains(tracepoint)
+    }
+
+    /// Whether `tracepoint` fired during the measurement from other tasks only.
+    pub fn background_only(&self, tracepoint: &str) -> bool {
+        !self.by_workload.contains(tracepoint) && self.background.contains(tracepoint)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_workload.len() + self.background.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The provoked events of `trace_pipe` (see [`Seen::provoked`]), read until `stop` is set: the
+/// names the workload fired, and those only others fired often enough.
+fn collect(
+    pipe: &Path,
+    stop: Arc<AtomicBool>,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), String> {
     let seen = tally(pipe, stop)?;
-    Ok(seen
-        .into_iter()
-        .filter(|(_, s)| s.provoked())
-        .map(|(name, _)| name)
-        .collect())
+    let mut by_workload = BTreeSet::new();
+    let mut background = BTreeSet::new();
+    for (name, s) in seen {
+        if s.by_workload {
+            by_workload.insert(name);
+        } else if s.provoked() {
+            background.insert(name);
+        }
+    }
+    Ok((by_workload, background))
 }
 
 /// Reads `trace_pipe` until `stop` is set and the pipe is drained: each event name with what
@@ -114,6 +164,7 @@ fn tally(
     let mut pending = String::new();
     loop {
         match file.read(&mut buf) {
+            Ok(0) if stop.load(Ordering::Relaxed) => return Ok(seen),
             Ok(0) => std::thread::sleep(Duration::from_millis(20)),
             Ok(n) => {
                 pending.push_str(&String::from_utf8_lossy(&buf[..n]));
@@ -155,35 +206,45 @@ enum Pass {
 
 /// Runs the workload `workload()` makes once per [`Pass`], each time with that pass's events of
 /// a private instance enabled; the tracepoints (`system:event`) that fired meanwhile.
-pub async fn measure<F, T>(
-    host: &HostFacts,
-    workload: impl Fn() -> F,
-) -> Result<BTreeSet<String>, String>
+pub async fn measure<F, T>(host: &HostFacts, workload: impl Fn() -> F) -> Result<Provoked, String>
 where
     F: std::future::Future<Output = T>,
 {
-    let mut names = BTreeSet::new();
+    let (mut mine, mut others) = (BTreeSet::new(), BTreeSet::new());
     for pass in [Pass::Syscalls, Pass::AllButSyscalls] {
-        names.extend(measure_pass(host, pass, workload()).await?);
+        let (m, o) = measure_pass(host, pass, workload()).await?;
+        mine.extend(m);
+        others.extend(o);
     }
-    Ok(host
-        .tracepoints
-        .keys()
-        .filter(|k| {
-            k.rsplit(':')
-                .next()
-                .is_some_and(|event| names.contains(event))
-        })
-        .cloned()
-        .collect())
+    let named = |names: &BTreeSet<String>| -> BTreeSet<String> {
+        host.tracepoints
+            .keys()
+            .filter(|k| {
+                k.rsplit(':')
+                    .next()
+                    .is_some_and(|event| names.contains(event))
+            })
+            .cloned()
+            .collect()
+    };
+    let by_workload = named(&mine);
+    let background = named(&others)
+        .into_iter()
+        .filter(|tp| !by_workload.contains(tp))
+        .collect();
+    Ok(Provoked {
+        by_workload,
+        background,
+    })
 }
 
-/// One pass: the event names seen while `workload` ran.
+/// One pass: the event names the workload fired, and those only others fired, while
+/// `workload` ran.
 async fn measure_pass<F, T>(
     host: &HostFacts,
     pass: Pass,
     workload: F,
-) -> Result<BTreeSet<String>, String>
+) -> Result<(BTreeSet<String>, BTreeSet<String>), String>
 where
     F: std::future::Future<Output = T>,
 {
@@ -276,6 +337,34 @@ mod tests {
         .provoked());
     }
 
+    #[test]
+    fn events_only_other_tasks_fire_are_kept_apart_from_the_workloads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace = dir.path().join("trace");
+        let lines = [
+            "  kgent-smoke-1 [000] ..... 1.0: sys_openat(dfd: 0)",
+            "  sshd-12 [000] ..... 1.1: sys_openat(dfd: 0)",
+            "  sshd-12 [000] ..... 1.2: sys_sched_yield()",
+            "  sshd-12 [000] ..... 1.3: sys_sched_yield()",
+            "  sshd-12 [001] ..... 1.4: sys_sched_yield()",
+            "  cron-7 [001] ..... 1.5: sys_getpid()",
+        ];
+        std::fs::write(&trace, lines.join("\n") + "\n").expect("written");
+        let (mine, others) =
+            collect(&trace, Arc::new(AtomicBool::new(true))).expect("read to the end");
+        assert_eq!(mine, BTreeSet::from(["sys_enter_openat".to_owned()]));
+        // Three times from another task counts; once does not.
+        assert_eq!(others, BTreeSet::from(["sys_enter_sched_yield".to_owned()]));
+        let p = Provoked {
+            by_workload: BTreeSet::from(["syscalls:sys_enter_openat".to_owned()]),
+            background: BTreeSet::from(["syscalls:sys_enter_sched_yield".to_owned()]),
+        };
+        assert!(p.contains("syscalls:sys_enter_sched_yield"));
+        assert!(p.background_only("syscalls:sys_enter_sched_yield"));
+        assert!(!p.background_only("syscalls:sys_enter_openat"));
+        assert!(!p.contains("syscalls:sys_enter_getpid"));
+    }
+
     #[tokio::test]
     async fn the_workload_provokes_what_it_does_and_not_what_it_does_not() {
         let host = HostFacts::discover(Path::new("bpftrace"));
@@ -290,7 +379,8 @@ mod tests {
         })
         .await
         .expect("measured (tests run as root with tracefs)");
-        // The workload's syscalls and a scheduler event of its processes are both seen.
+        // The workload's syscalls and a scheduler event of its processes are both seen (its
+        // tasks are sh, cat and rm, not `kgent-smoke*`: seen as others, three times each).
         for event in [
             "syscalls:sys_enter_openat",
             "syscalls:sys_enter_unlinkat",

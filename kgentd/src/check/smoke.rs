@@ -11,7 +11,6 @@
 //! This module runs bpftrace through the toolchain's supervisor (a short-lived child in its own
 //! process group, killed on every exit path); it does not go through `exec`'s jobs, which are
 //! for approved programs.
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::LazyLock;
@@ -20,7 +19,7 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{Check, CheckKind, Evidence};
+use super::{Check, CheckKind, Evidence, Provoked};
 use crate::intent::{Concept, Exclusion, Intent};
 use crate::knowledge::syscall_variants;
 use crate::toolchain::bpftrace::strip_comments;
@@ -197,7 +196,7 @@ pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
 /// trigger reaches: uprobes in binaries it never runs (it runs python3, libc and /bin/true), or
 /// tracepoints outside `provoked` (what the workload was measured to provoke on this host; see
 /// [`super::provoked`]), when that was measured.
-pub fn not_exercised(source: &str, provoked: Option<&BTreeSet<String>>) -> Option<String> {
+pub fn not_exercised(source: &str, provoked: Option<&Provoked>) -> Option<String> {
     const REACHED: &[&str] = &["libc", "libpthread", "ld-linux", "python", "/true"];
     let probes: Vec<ProbeSpec> = probe_blocks(source)
         .into_iter()
@@ -245,7 +244,7 @@ pub struct BestMatch {
 pub fn passed_over_best(
     source: &str,
     bests: &[BestMatch],
-    provoked: Option<&BTreeSet<String>>,
+    provoked: Option<&Provoked>,
     named: &[String],
 ) -> Option<String> {
     let provoked = provoked?;
@@ -266,9 +265,11 @@ pub fn passed_over_best(
     if attached.iter().any(names_call) {
         return None;
     }
-    let best = bests.iter().find(|b| provoked.contains(&b.event))?;
+    let best = bests
+        .iter()
+        .find(|b| provoked.by_workload.contains(&b.event))?;
     Some(format!(
-        "not exercised, and not the event this host's catalog ranks first for {}: the program's events never occur under the test workload, so nothing shows it observes what was asked, while tracepoint:{}, the best match, does occur here and can be checked; use it, or events the request names",
+        "not exercised, and not the event this host's catalog ranks first for {}: the test workload does not make the program's events, so nothing shows it observes what was asked, while tracepoint:{}, the best match, does occur here and can be checked; use it, or events the request names",
         best.what, best.event
     ))
 }
@@ -282,7 +283,7 @@ pub fn passed_over_best(
 pub fn bypassed_entry_points(
     host: &crate::host::HostFacts,
     source: &str,
-    provoked: Option<&BTreeSet<String>>,
+    provoked: Option<&Provoked>,
 ) -> Option<String> {
     let provoked = provoked?;
     let probes: Vec<ProbeSpec> = probe_blocks(source)
@@ -345,7 +346,7 @@ pub fn workload_fingerprint() -> u64 {
 }
 
 /// Measures which tracepoints the trigger workload provokes here (see [`super::provoked`]).
-pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<String>, String> {
+pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<Provoked, String> {
     let dir = crate::process::scratch_dir()
         .map_err(|e| format!("cannot create a scratch directory: {e}"))?
         .join("kgent-smoke-provoke");
@@ -370,7 +371,7 @@ pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<BTreeSet<
 pub fn condition_never_met(
     intent: &Intent,
     source: &str,
-    provoked: Option<&BTreeSet<String>>,
+    provoked: Option<&Provoked>,
 ) -> Option<String> {
     let provoked = provoked?;
     let blocks = probe_blocks(source);
@@ -419,22 +420,52 @@ pub fn condition_never_met(
     ))
 }
 
+/// Why an empty smoke run says nothing about `source`: every event it attaches to is a
+/// tracepoint that only other tasks fired while the workload was measured (see
+/// [`Provoked::background_only`]). Whether they fire during one run is up to the rest of the
+/// system, so silence is no evidence against the program.
+pub fn fired_only_by_others(source: &str, provoked: Option<&Provoked>) -> Option<String> {
+    let provoked = provoked?;
+    let probes: Vec<ProbeSpec> = probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(ProbeSpec::observes_events)
+        .collect();
+    let quiet = !probes.is_empty()
+        && probes
+            .iter()
+            .all(|p| p.is_tracepoint() && provoked.background_only(&p.target));
+    quiet.then(|| {
+        let shown: Vec<String> = probes
+            .iter()
+            .map(|p| format!("tracepoint:{}", p.target))
+            .collect();
+        format!(
+            "not exercised: the test workload does not make the program's events ({}) itself; other tasks of this host fired them while the workload was measured, none during this run, so its silence says nothing of whether it is right; it is judged by its static and symbolic checks",
+            shown.join(", ")
+        )
+    })
+}
+
 /// Runs `source` under the trigger workload and judges its output against `request`. Where it
 /// prints nothing only because the workload never meets the condition the request states
-/// ([`condition_never_met`]; `provoked` is what the workload was measured to provoke here), the
-/// check is inconclusive rather than failed.
+/// ([`condition_never_met`]; `provoked` is what the workload was measured to provoke here), or
+/// because only other tasks make its events ([`fired_only_by_others`]), the check is
+/// inconclusive rather than failed.
 pub async fn check_smoke_run(
     bpftrace: &Path,
     source: &str,
     intent: &Intent,
     attach_timeout: Duration,
-    provoked: Option<&BTreeSet<String>>,
+    provoked: Option<&Provoked>,
 ) -> Check {
     let started = Instant::now();
     let named = intent.process_name.as_deref();
     let (passed, evidence) = match run(bpftrace, source, attach_timeout, named).await {
         Ok(obs) if printed_nothing(&obs) => {
-            if let Some(why) = condition_never_met(intent, source, provoked) {
+            if let Some(why) = condition_never_met(intent, source, provoked)
+                .or_else(|| fired_only_by_others(source, provoked))
+            {
                 return Check {
                     kind: CheckKind::SmokeRun,
                     verdict: super::Verdict::Inconclusive,
@@ -807,7 +838,7 @@ mod tests {
 
     #[test]
     fn tracepoints_the_workload_never_provokes_are_not_judged_once_measured() {
-        let provoked: BTreeSet<String> = ["sched:sched_process_exit".to_owned()].into();
+        let provoked = crate::check::Provoked::by_workload(["sched:sched_process_exit".to_owned()]);
         let swapon = "tracepoint:syscalls:sys_enter_swapon { @=count(); }";
         let why = not_exercised(swapon, Some(&provoked)).expect("not exercised");
         assert!(why.contains("sys_enter_swapon"), "{why}");
@@ -822,11 +853,10 @@ mod tests {
         let host = crate::host::HostFacts::for_tests_with_syscalls(&[
             "fork", "clone", "clone3", "vfork", "sync", "fsync", "swapon",
         ]);
-        let provoked: BTreeSet<String> = [
+        let provoked = crate::check::Provoked::by_workload([
             "syscalls:sys_enter_clone".to_owned(),
             "syscalls:sys_enter_fsync".to_owned(),
-        ]
-        .into();
+        ]);
         let fork = "tracepoint:syscalls:sys_enter_fork { @[comm] = count(); }";
         let why = bypassed_entry_points(&host, fork, Some(&provoked)).expect("bypassed");
         assert!(
@@ -846,7 +876,8 @@ mod tests {
         // stat() and lstat() are made through newfstatat by glibc: the old entry points fail.
         let stat_host =
             crate::host::HostFacts::for_tests_with_syscalls(&["newstat", "newlstat", "newfstatat"]);
-        let fstatat: BTreeSet<String> = ["syscalls:sys_enter_newfstatat".to_owned()].into();
+        let fstatat =
+            crate::check::Provoked::by_workload(["syscalls:sys_enter_newfstatat".to_owned()]);
         let old = "tracepoint:syscalls:sys_enter_newstat,tracepoint:syscalls:sys_enter_newlstat { @[comm] = count(); }";
         let why = bypassed_entry_points(&stat_host, old, Some(&fstatat)).expect("bypassed");
         assert!(why.contains("sys_enter_newfstatat"), "{why}");
@@ -878,8 +909,34 @@ mod tests {
     }
 
     #[test]
+    fn silence_on_events_only_other_tasks_make_is_no_evidence() {
+        let provoked = crate::check::Provoked {
+            by_workload: ["syscalls:sys_enter_openat".to_owned()].into(),
+            background: ["syscalls:sys_enter_sched_yield".to_owned()].into(),
+        };
+        let yields = "tracepoint:syscalls:sys_enter_sched_yield { @[comm] = count(); }";
+        let why = fired_only_by_others(yields, Some(&provoked)).expect("inconclusive");
+        assert!(why.contains("sys_enter_sched_yield"), "{why}");
+        // One probe the workload makes itself: a silent run means something.
+        let both = "t:syscalls:sys_enter_sched_yield, t:syscalls:sys_enter_openat { @ = count(); }";
+        assert_eq!(fired_only_by_others(both, Some(&provoked)), None);
+        // Events nobody fired are another matter (`not_exercised`), and nothing measured
+        // says nothing.
+        let swapon = "tracepoint:syscalls:sys_enter_swapon { @ = count(); }";
+        assert_eq!(fired_only_by_others(swapon, Some(&provoked)), None);
+        assert_eq!(fired_only_by_others(yields, None), None);
+        // A best match only other tasks make cannot be checked by a run either: no refusal
+        // for passing it over.
+        let best = [BestMatch {
+            what: "the request".into(),
+            event: "syscalls:sys_enter_sched_yield".into(),
+        }];
+        assert_eq!(passed_over_best(swapon, &best, Some(&provoked), &[]), None);
+    }
+
+    #[test]
     fn an_unexercised_program_must_not_pass_over_a_provoked_best_match() {
-        let provoked: BTreeSet<String> = ["sched:sched_process_exit".to_owned()].into();
+        let provoked = crate::check::Provoked::by_workload(["sched:sched_process_exit".to_owned()]);
         let best = |what: &str, event: &str| BestMatch {
             what: what.into(),
             event: event.into(),
@@ -919,12 +976,11 @@ mod tests {
 
     #[test]
     fn silence_under_a_stated_condition_the_workload_never_meets_says_nothing() {
-        let provoked: BTreeSet<String> = [
+        let provoked = crate::check::Provoked::by_workload([
             "irq:softirq_entry".to_owned(),
             "irq:softirq_exit".to_owned(),
             "syscalls:sys_exit_openat".to_owned(),
-        ]
-        .into();
+        ]);
         let slow = "tracepoint:irq:softirq_entry { @s[cpu] = nsecs; }\n\
                     tracepoint:irq:softirq_exit /@s[cpu]/ { $d = (nsecs - @s[cpu]) / 1000000; if ($d > 50) { printf(\"%d\\n\", $d); } delete(@s[cpu]); }";
         let over = Intent::read("softirq handlers running over 50 ms, with how long they ran");
@@ -939,7 +995,7 @@ mod tests {
         let failed = Intent::read("opens that fail, with the error");
         assert!(condition_never_met(&failed, opens, Some(&provoked)).is_none());
         // A signal the workload never sends (it sends SIGTERM) names a condition it never meets.
-        let generate: BTreeSet<String> = ["signal:signal_generate".to_owned()].into();
+        let generate = crate::check::Provoked::by_workload(["signal:signal_generate".to_owned()]);
         let segv =
             "tracepoint:signal:signal_generate /args->sig == 11/ { printf(\"%d\\n\", args->pid); }";
         let asked = Intent::read("which processes get a SIGSEGV, by pid");
