@@ -355,7 +355,7 @@ impl Intent {
         let set_apart = set_apart(v, &ascii_lower);
         let masked = shape_ranges(v, text, &ascii_lower, &concepts);
         Intent {
-            calls: calls(&lower),
+            calls: with_socket_calls(v, calls(&lower), &ascii_lower),
             identifiers: identifiers(text),
             syscall_words: syscall_words(v, &ascii_lower, has(Concept::SpeaksOfCalls))
                 .into_iter()
@@ -631,6 +631,30 @@ fn calls(lower: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// `calls` and, after them, the socket calls the request names by their object: an English
+/// syscall name whose first parameter is a socket ([`List::SocketCalls`]), in any number,
+/// right after "socket" or "sockets" ("socket shutdowns", "socket binds"). Not "socket
+/// connections": the word must be the call's name, or its name with a plural ending.
+fn with_socket_calls(v: &Vocabulary, mut calls: Vec<String>, lower: &str) -> Vec<String> {
+    static AFTER_SOCKET: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\bsockets?\s+([a-z]+)\b").expect("static regex"));
+    for c in AFTER_SOCKET.captures_iter(lower).filter_map(|c| c.get(1)) {
+        let word = c.as_str();
+        let named = v.list(List::SocketCalls).iter().find(|name| {
+            word == name.as_str()
+                || word
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|end| end == "s" || end == "es")
+        });
+        if let Some(name) = named {
+            if !calls.contains(name) {
+                calls.push(name.clone());
+            }
+        }
+    }
+    calls
 }
 
 fn identifiers(text: &str) -> Vec<String> {

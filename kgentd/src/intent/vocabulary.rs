@@ -26,6 +26,9 @@ pub enum List {
     NotSubjects,
     /// Auxiliary verbs: after one, "each" is a pronoun ("how much does each ask for").
     Auxiliaries,
+    /// Syscalls with everyday English names whose man page's first parameter is `sockfd`:
+    /// written after "socket" ("socket shutdowns") they name the call.
+    SocketCalls,
 }
 
 /// Named extractors: a regex whose first capture group is the value.
@@ -330,6 +333,7 @@ mod tests {
             List::OpensslNames,
             List::NotSubjects,
             List::Auxiliaries,
+            List::SocketCalls,
         ] {
             assert!(!v.list(l).is_empty(), "{l:?}");
         }
