@@ -1016,14 +1016,6 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     // `shield`: a field the kernel prints by name (a softirq's `vec`) may be what a phrase
     // means without spelling it ("by type"); it is kept only where the other keys do not
     // account for every phrase.
-    let droppable = |k: &Expr, shield: bool| match k {
-        Expr::Term(Term::Field(f)) => !(used(f) || by_meaning(f) || (shield && printed_by_name(f))),
-        Expr::Term(Term::Ret) => !result_asked,
-        Expr::Term(Term::Builtin(b)) => {
-            BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b) && !builtin_said(b)
-        }
-        _ => false,
-    };
     let mut key_list: Vec<Expr> = q.group_by.clone();
     for it in &q.select {
         if let Item::Value(e) = it {
@@ -1032,6 +1024,28 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
             }
         }
     }
+    // "Per target CPU" keyed by `cpu` and `args->target_cpu`: the phrase means the field, and
+    // the builtin goes although a word of the request names it.
+    let field_keys: Vec<&str> = key_list
+        .iter()
+        .filter_map(|k| match k {
+            Expr::Term(Term::Field(f)) => Some(f.as_str()),
+            _ => None,
+        })
+        .collect();
+    let qualified = |b: &str| {
+        crate::intent::naming::builtin_qualified_by_field(&intent.group_phrases, b, &field_keys)
+            .is_some()
+    };
+    let droppable = |k: &Expr, shield: bool| match k {
+        Expr::Term(Term::Field(f)) => !(used(f) || by_meaning(f) || (shield && printed_by_name(f))),
+        Expr::Term(Term::Ret) => !result_asked,
+        Expr::Term(Term::Builtin(b)) => {
+            BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b)
+                && (!builtin_said(b) || qualified(b))
+        }
+        _ => false,
+    };
     // Every phrase the request groups by must be accounted for by a kept key, or the key it
     // means may be among the dropped ones ("per system call" and `args->id`).
     let says = |k: &Expr, w: &str| match k {
@@ -2236,6 +2250,32 @@ mod tests {
             &switch,
         );
         assert_eq!(keys_of(&q), ["cpu"], "{notes:?}");
+    }
+
+    #[test]
+    fn a_builtin_goes_where_the_phrase_qualifies_it_as_a_field() {
+        let wakeup = [event(
+            "sched_wakeup",
+            &["comm", "pid", "prio", "target_cpu"],
+            &[],
+        )];
+        let text =
+            "SELECT count() FROM tracepoint:sched:sched_wakeup GROUP BY cpu, args->target_cpu";
+        let mut q = parse(text).unwrap();
+        let notes = keys(
+            &mut q,
+            &Intent::read("tally task wakeups for each target cpu"),
+            &wakeup,
+        );
+        assert_eq!(keys_of(&q), ["args->target_cpu"], "{notes:?}");
+        // "Per cpu" alone: both words name a key, nothing qualifies the builtin.
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("tally task wakeups for each cpu"),
+            &wakeup,
+        );
+        assert_eq!(keys_of(&q), ["cpu", "args->target_cpu"]);
     }
 
     #[test]

@@ -47,6 +47,24 @@ pub fn builtins_named_by(word: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// Where a grouping phrase names `builtin` with a qualifier that one of `fields` also spells
+/// ("per target CPU": `target_cpu` has both words, the builtin `cpu` only one), the phrase
+/// means that field and not the builtin (here the CPU the event fired on): the phrase, as
+/// written, and the field.
+pub fn builtin_qualified_by_field(
+    phrases: &[Vec<String>],
+    builtin: &str,
+    fields: &[&str],
+) -> Option<(String, String)> {
+    phrases.iter().find_map(|p| {
+        let w = p.iter().find(|w| builtins_named_by(w).contains(&builtin))?;
+        let f = fields.iter().find(|f| {
+            used_by(f, &[w.as_str()]) && p.iter().any(|o| o != w && used_by(f, &[o.as_str()]))
+        })?;
+        Some((p.join(" "), (*f).to_owned()))
+    })
+}
+
 /// Whether one of `words` names a field: a part of its name (split at `_`) is the word, starts
 /// it or is started by it (3+ letters), also without the kernel's one-letter prefix (`saddr`,
 /// `dport`: source, destination).

@@ -338,11 +338,16 @@ fn an_english_call_name_after_socket_is_the_call() {
     // shutdown(2), bind(2), listen(2): the first parameter is the socket.
     let i = Intent::read("tell me about socket binds and socket listen events on this box");
     assert_eq!(i.calls, ["bind", "listen"]);
-    assert_eq!(Intent::read("any socket shutdown, per uid").calls, ["shutdown"]);
+    assert_eq!(
+        Intent::read("any socket shutdown, per uid").calls,
+        ["shutdown"]
+    );
     // Not the call: a longer word, another word after "socket", or the name alone.
     assert!(Intent::read("socket connections per port").calls.is_empty());
     assert!(Intent::read("socket creations per family").calls.is_empty());
-    assert!(Intent::read("programs that bind to a port").calls.is_empty());
+    assert!(Intent::read("programs that bind to a port")
+        .calls
+        .is_empty());
 }
 
 #[test]

@@ -92,6 +92,25 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b))
     };
     for keys in tallies(&code) {
+        // "Per target CPU" keyed by `cpu` and `args->target_cpu`: the phrase means the field.
+        let fields: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| match k {
+                Key::Field(f) => Some(f.as_str()),
+                _ => None,
+            })
+            .collect();
+        if let Some((b, (phrase, f))) = keys.iter().find_map(|k| match k {
+            Key::Builtin(b) => {
+                crate::intent::naming::builtin_qualified_by_field(&phrases, b, &fields)
+                    .map(|s| (*b, s))
+            }
+            _ => None,
+        }) {
+            return Some(format!(
+                "the program keys its tally by {b} and args->{f}, but the request groups by \"{phrase}\", which args->{f} holds: the builtin {b} is another value and splits each count by it; leave it out"
+            ));
+        }
         let is_asked = |key: &Key| match key {
             Key::Field(f) => asked(f),
             Key::Builtin(b) => ungrouped || builtin_asked(b),

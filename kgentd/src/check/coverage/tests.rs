@@ -1254,3 +1254,20 @@ fn a_request_grouping_by_nothing_keys_by_no_unnamed_field() {
     let one = "tracepoint:syscalls:sys_enter_pwrite64 /comm == \"httpd\"/ { @[comm] = hist(args->count); }";
     assert!(check(one).passed(), "{:?}", check(one).evidence);
 }
+
+#[test]
+fn a_qualified_grouping_means_the_field_that_spells_it_not_the_builtin() {
+    // sched_wakeup's format has `target_cpu`; `cpu` is where the wakeup ran.
+    let request = "tally task wakeups for each target cpu";
+    let both = "tracepoint:sched:sched_wakeup { @w[cpu, args->target_cpu] = count(); }";
+    let why = check_coverage(&host(), &Intent::read(request), both);
+    assert!(!why.passed(), "{why:?}");
+    let field = "tracepoint:sched:sched_wakeup { @w[args->target_cpu] = count(); }";
+    assert!(passes(request, field));
+    // Unqualified, the builtin is what "per cpu" means.
+    let plain = "tracepoint:sched:sched_wakeup { @w[cpu] = count(); }";
+    assert!(passes("tally task wakeups for each cpu", plain));
+    // "parent pid" at sched_process_fork: `parent_pid`, not the builtin pid.
+    let forks = "tracepoint:sched:sched_process_fork { @f[pid, args->parent_pid] = count(); }";
+    assert!(!passes("how many forks per parent pid", forks));
+}
