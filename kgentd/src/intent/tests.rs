@@ -736,6 +736,10 @@ fn a_task_being_acted_on_is_the_target_and_one_being_created_is_not() {
     assert!(read("show the threads being traced by each debugger").asks(Concept::TargetTask));
     assert!(!read("show the processes being spawned by cron").asks(Concept::TargetTask));
     assert!(!read("show the pid of each process as it runs").asks(Concept::TargetTask));
+    // The task a call acts on, said with a pronoun for the call or its caller.
+    assert!(read("prlimit64 callers and the process each one affects").asks(Concept::TargetTask));
+    assert!(read("setpriority: who calls it and the pid it acts on").asks(Concept::TargetTask));
+    assert!(!read("the cpu each wakeup targets").asks(Concept::TargetTask));
 }
 
 #[test]

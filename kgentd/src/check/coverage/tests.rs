@@ -1271,3 +1271,27 @@ fn a_qualified_grouping_means_the_field_that_spells_it_not_the_builtin() {
     let forks = "tracepoint:sched:sched_process_fork { @f[pid, args->parent_pid] = count(); }";
     assert!(!passes("how many forks per parent pid", forks));
 }
+
+#[test]
+fn the_pid_a_call_acts_on_is_its_parameter_not_the_caller() {
+    let mut h = HostFacts::for_tests_with_syscalls(&["sched_setaffinity"]);
+    if let Some(tp) = h
+        .tracepoints
+        .get_mut("syscalls:sys_enter_sched_setaffinity")
+    {
+        tp.fields = ["pid", "len", "user_mask_ptr"]
+            .map(|n| crate::host::Field {
+                ctype: "long".into(),
+                name: n.into(),
+                ..Default::default()
+            })
+            .to_vec();
+    }
+    let request = "each sched_setaffinity() call: the caller and the pid it acts on";
+    let caller =
+        "tracepoint:syscalls:sys_enter_sched_setaffinity { printf(\"%d %s\\n\", pid, comm); }";
+    assert!(!check_coverage(&h, &Intent::read(request), caller).passed());
+    let both = "tracepoint:syscalls:sys_enter_sched_setaffinity { printf(\"%d %s %d\\n\", pid, comm, args->pid); }";
+    let c = check_coverage(&h, &Intent::read(request), both);
+    assert!(c.passed(), "{c:?}");
+}
