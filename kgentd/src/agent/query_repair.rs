@@ -797,15 +797,16 @@ fn replace_shown(q: &mut Query, from: &Term, to: &Term) -> bool {
 /// process being signalled") whose query shows the task running the probe (`pid`, `comm`)
 /// and not the one the event names: where every FROM event names that task in one field
 /// (`pid` of `syscalls:sys_enter_kill`, kill(2); `pid`/`comm` of `signal:signal_generate`;
-/// their tracefs formats), the builtin becomes that field. Not when the request also asks
-/// for the acting task ([`Concept::ActingTask`]): then both are shown (coverage says so).
+/// their tracefs formats), the builtin becomes that field. When the request also asks for the
+/// acting task ([`Concept::ActingTask`]: "the caller and the pid it acts on") both are to be
+/// shown (coverage says so): a query printing lines gets the field beside the builtin.
 pub fn acted_on_task(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
     let mut notes = Vec::new();
-    if !intent.asks(Concept::TargetTask)
-        || intent.asks(Concept::ActingTask)
-        || events.is_empty()
-        || events.len() != q.from.len()
-    {
+    if !intent.asks(Concept::TargetTask) || events.is_empty() || events.len() != q.from.len() {
+        return notes;
+    }
+    let both = intent.asks(Concept::ActingTask);
+    if both && q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
         return notes;
     }
     // The one field naming a task's pid (or name) on every FROM event, a parent's aside.
@@ -849,6 +850,18 @@ pub fn acted_on_task(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Ve
         };
         let (own, theirs) = (Term::Builtin(builtin.into()), Term::Field(field.clone()));
         if !shown(q, &own) || shown(q, &theirs) {
+            continue;
+        }
+        if both {
+            let at = q
+                .select
+                .iter()
+                .position(|it| *it == Item::Value(Expr::Term(own.clone())))
+                .map_or(q.select.len(), |i| i + 1);
+            q.select.insert(at, Item::Value(Expr::Term(theirs)));
+            notes.push(format!(
+                "the request asks for the task acting and the one acted on: args->{field} (the one the event names) is shown beside {builtin} (the task running the probe)"
+            ));
             continue;
         }
         if replace_shown(q, &own, &theirs) {
@@ -2803,11 +2816,23 @@ mod tests {
             q.select[0],
             Item::Value(Expr::Term(Term::Field("pid".into())))
         );
-        // The sender asked for too, or no target asked for: unchanged.
-        for request in [
-            "who signals whom with kill(): the sender and the targeted process",
-            "processes calling kill(), with the signal",
-        ] {
+        // The sender asked for too: both shown.
+        let mut q = parse(text).unwrap();
+        let notes = acted_on_task(
+            &mut q,
+            &Intent::read("who signals whom with kill(): the sender and the targeted process"),
+            &kill,
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            q.select[..2],
+            [
+                Item::Value(Expr::Term(Term::Builtin("pid".into()))),
+                Item::Value(Expr::Term(Term::Field("pid".into())))
+            ]
+        );
+        // No target asked for: unchanged.
+        for request in ["processes calling kill(), with the signal"] {
             let mut q = parse(text).unwrap();
             assert!(
                 acted_on_task(&mut q, &Intent::read(request), &kill).is_empty(),

@@ -740,6 +740,10 @@ fn a_task_being_acted_on_is_the_target_and_one_being_created_is_not() {
     assert!(read("prlimit64 callers and the process each one affects").asks(Concept::TargetTask));
     assert!(read("setpriority: who calls it and the pid it acts on").asks(Concept::TargetTask));
     assert!(!read("the cpu each wakeup targets").asks(Concept::TargetTask));
+    // The man pages' words for the task making the call.
+    let both = read("prlimit64: the calling thread and the pid each one affects");
+    assert!(both.asks(Concept::TargetTask) && both.asks(Concept::ActingTask));
+    assert!(read("setpriority callers with the pid it acts on").asks(Concept::ActingTask));
 }
 
 #[test]
