@@ -399,6 +399,15 @@ mod tests {
             ),
             ("syscalls", "sys_exit_unlinkat", &[("long", "ret")]),
             (
+                "syscalls",
+                "sys_enter_sigaction_like",
+                &[
+                    ("int", "sig"),
+                    ("const struct sigaction *", "act"),
+                    ("const char *", "name"),
+                ],
+            ),
+            (
                 "block",
                 "block_rq_done",
                 &[
@@ -434,6 +443,18 @@ mod tests {
         // A test that leaves the flag out keeps the common case: it stays.
         let files_only = "tracepoint:syscalls:sys_enter_unlinkat /(args->flag & 0x200) == 0/ { printf(\"%s\\n\", str(args->pathname)); }";
         assert_eq!(pruned("list every path removed", files_only).0, files_only);
+    }
+
+    #[test]
+    fn a_null_test_of_a_struct_a_call_takes_is_a_choice_and_of_a_string_structure() {
+        // sigaction(2): a NULL `act` only queries the handler; testing it picks calls by that.
+        let src = "tracepoint:syscalls:sys_enter_sigaction_like /args->act != 0/ { printf(\"%d\\n\", args->sig); }";
+        let (fixed, notes) = pruned("every handler change, with the signal number", src);
+        assert!(!fixed.contains("args->act"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // A string pointer checked for NULL before it is read: structure, kept.
+        let name = "tracepoint:syscalls:sys_enter_sigaction_like /args->name != 0/ { printf(\"%s\\n\", str(args->name)); }";
+        assert_eq!(pruned("every handler change, with the name", name).0, name);
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub enum FieldType {
     Pointer,
     /// A pointer to a generic socket address (`struct sockaddr *`).
     SockaddrPointer,
+    /// A pointer to another struct (`struct __kernel_timespec *`, `struct sigaction *`).
+    StructPointer,
     /// `__data_loc char[]`: a string stored in the record.
     DataLocString,
     /// An array of characters or other elements (`char[16]`); its length when the type says it.
@@ -75,6 +77,9 @@ impl FieldType {
             let bare = t.replace(' ', "");
             if bare.ends_with("structsockaddr*") {
                 return FieldType::SockaddrPointer;
+            }
+            if bare.contains("struct") && !bare.contains("**") {
+                return FieldType::StructPointer;
             }
             return FieldType::Pointer;
         }
@@ -129,6 +134,11 @@ impl FieldType {
         use super::stated::Value;
         match self {
             FieldType::Pointer | FieldType::SockaddrPointer => Value::Pointer,
+            // A NULL struct pointer a syscall takes has a documented meaning (utimensat(2)
+            // `times`: set both timestamps to now; sigaction(2) `act`: only query; select(2)
+            // `timeout`: block forever): testing it against 0 picks calls by that meaning, a
+            // choice the request must state.
+            FieldType::StructPointer => Value::Integer,
             FieldType::Integer(Some(_)) | FieldType::Quantity64 => Value::Integer,
             FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString => Value::Integer,
             FieldType::Integer(None) => Value::Unknown,
@@ -736,7 +746,10 @@ impl Fixes<'_> {
         let sep = toks.get(last + 1)?;
         let member = toks.get(last + 2)?.ident()?;
         let ty = b.ty(name)?;
-        if !matches!(ty, FieldType::Pointer | FieldType::SockaddrPointer) {
+        if !matches!(
+            ty,
+            FieldType::Pointer | FieldType::SockaddrPointer | FieldType::StructPointer
+        ) {
             return None;
         }
         if sep.is(".") {
@@ -895,6 +908,14 @@ mod tests {
     #[test]
     fn field_types_are_read_from_tracefs_types() {
         assert_eq!(FieldType::of("const char *"), FieldType::Pointer);
+        assert_eq!(
+            FieldType::of("struct __kernel_timespec *"),
+            FieldType::StructPointer
+        );
+        assert_eq!(
+            FieldType::of("struct sockaddr *"),
+            FieldType::SockaddrPointer
+        );
         assert_eq!(FieldType::of("__data_loc char[]"), FieldType::DataLocString);
         assert_eq!(FieldType::of("__u8[16]"), FieldType::Bytes(Some(16)));
         assert_eq!(FieldType::of("char[16]"), FieldType::Array(Some(16)));

@@ -429,6 +429,12 @@ fn event_keys(host: &HostFacts, from: &[String]) -> Vec<query_repair::EventKeys>
                 }
             }
             query_repair::EventKeys {
+                struct_pointers: tp
+                    .fields
+                    .iter()
+                    .filter(|f| f.ctype.contains("struct ") && f.ctype.contains('*'))
+                    .map(|f| f.name.clone())
+                    .collect(),
                 subsystem: tp.subsystem.clone(),
                 event: tp.event.clone(),
                 fields: tp.fields.iter().map(|f| f.name.clone()).collect(),
@@ -478,6 +484,9 @@ impl Agent {
         repaired.extend(query_repair::in_bytes(&mut q, intent, &events));
         repaired.extend(query_repair::bytes_are_result(&mut q, intent, &events));
         repaired.extend(query_repair::acted_on_task(&mut q, intent, &events));
+        repaired.extend(query_repair::unasked_struct_pointers(
+            &mut q, intent, &events,
+        ));
         let before = q.from.len();
         repaired.extend(query_repair::unasked_events(&mut q, intent, &events));
         let events = if q.from.len() == before {

@@ -659,6 +659,9 @@ pub struct EventKeys {
     pub named: Vec<String>,
     /// The fields' types, from their C types in the tracefs format.
     pub types: BTreeMap<String, FieldType>,
+    /// The fields that point to a struct in the traced process (`struct timezone * tz`):
+    /// shown as a number, such a field is an address, not data (`check::addresses`).
+    pub struct_pointers: Vec<String>,
 }
 
 /// A query printing values (no aggregate) from several events, one of which has none of the
@@ -1224,6 +1227,54 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
     (notes, hints)
 }
 
+/// A query printing lines that shows a field pointing to a struct in the traced process
+/// (`args->tz`, a `struct timezone *` of settimeofday(2)) which the request never names: shown
+/// it is an address, not data, and the coverage check refuses it; nobody asked for what it
+/// points to either. Left out, with a note, when another value remains. A field the request
+/// names ([`used_by`]: "the timezone"), or that a filter or an aggregate reads, is left to the
+/// model.
+pub fn unasked_struct_pointers(
+    q: &mut Query,
+    intent: &Intent,
+    events: &[EventKeys],
+) -> Vec<String> {
+    if q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
+        return Vec::new();
+    }
+    let words: Vec<&str> = intent.words().collect();
+    let unasked = |e: &Expr| match e {
+        Expr::Term(Term::Field(f)) => {
+            events.iter().any(|ev| ev.struct_pointers.contains(f)) && !used_by(f, &words)
+        }
+        _ => false,
+    };
+    let filtered = |e: &Expr| {
+        q.filter.as_ref().is_some_and(|w| {
+            let mut ts = Vec::new();
+            w.terms(&mut ts);
+            matches!(e, Expr::Term(t) if ts.contains(t))
+        })
+    };
+    let dropped: Vec<Expr> = q
+        .select
+        .iter()
+        .filter_map(|it| match it {
+            Item::Value(e) if unasked(e) && !filtered(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    if dropped.is_empty() || dropped.len() == q.select.len() {
+        return Vec::new();
+    }
+    q.select
+        .retain(|it| !matches!(it, Item::Value(e) if dropped.contains(e)));
+    q.group_by.retain(|g| !dropped.contains(g));
+    vec![format!(
+        "left out {}: each points to a struct in the traced process (shown, an address, not data), and the request does not name it",
+        dropped.iter().map(show).collect::<Vec<_>>().join(", ")
+    )]
+}
+
 /// A printed value reading a field that none of the FROM events has (the compiler's
 /// [`Lack::NoField`] for every event), under a name the request does not use: a small model
 /// copies a field from another offered tracepoint's list (`l3index` of tcp_hash_ao_required
@@ -1336,7 +1387,7 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
         events.iter().any(|e| {
             matches!(
                 e.types.get(f),
-                Some(FieldType::Pointer | FieldType::SockaddrPointer)
+                Some(FieldType::Pointer | FieldType::SockaddrPointer | FieldType::StructPointer)
             )
         })
     };
@@ -1578,6 +1629,7 @@ mod tests {
 
     fn event(name: &str, fields: &[&str], named: &[&str]) -> EventKeys {
         EventKeys {
+            struct_pointers: Vec::new(),
             subsystem: String::new(),
             event: name.into(),
             fields: fields.iter().map(|f| f.to_string()).collect(),
@@ -2263,6 +2315,36 @@ mod tests {
             &switch,
         );
         assert_eq!(keys_of(&q), ["cpu"], "{notes:?}");
+    }
+
+    #[test]
+    fn a_struct_pointer_nobody_asked_for_is_not_shown() {
+        let mut set = event("sys_enter_settimeofday", &["tv", "tz"], &[]);
+        set.struct_pointers = vec!["tv".into(), "tz".into()];
+        let text =
+            "SELECT comm, pid, args->tv, args->tz FROM tracepoint:syscalls:sys_enter_settimeofday";
+        let mut q = parse(text).unwrap();
+        let notes = unasked_struct_pointers(
+            &mut q,
+            &Intent::read("who changes the wall clock? print the program and its pid"),
+            std::slice::from_ref(&set),
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            q,
+            parse("SELECT comm, pid FROM tracepoint:syscalls:sys_enter_settimeofday").unwrap()
+        );
+        // Named ("the timezone" speaks of tz), or all there is: left to the model.
+        let mut q = parse(text).unwrap();
+        unasked_struct_pointers(
+            &mut q,
+            &Intent::read("who changes the wall clock, with the tz it passes"),
+            std::slice::from_ref(&set),
+        );
+        assert!(format!("{q:?}").contains("\"tz\""), "{q:?}");
+        let only = "SELECT args->tv FROM tracepoint:syscalls:sys_enter_settimeofday";
+        let mut q = parse(only).unwrap();
+        assert!(unasked_struct_pointers(&mut q, &Intent::read("clock changes"), &[set]).is_empty());
     }
 
     #[test]
