@@ -557,6 +557,17 @@ fn subjects_are_the_words_that_name_what_is_observed() {
         .find(|s| s.word == "removed")
         .expect("removed is a subject");
     assert!(d.kernel.is_empty(), "{d:?}");
+    // "Page fault" names the exceptions tracepoints; "fault" alone (a segmentation fault) does
+    // not.
+    let faults = read("which binaries take the most page faults while starting");
+    let f = faults
+        .subjects
+        .iter()
+        .find(|s| s.word == "faults")
+        .expect("faults is a subject");
+    assert!(f.kernel.iter().any(|k| k == "page_fault_user"), "{f:?}");
+    let segv = read("programs dying of a segmentation fault");
+    assert!(segv.subjects.iter().all(|s| s.kernel.iter().all(|k| k != "page_fault_user")));
 }
 
 #[test]
