@@ -567,7 +567,10 @@ fn subjects_are_the_words_that_name_what_is_observed() {
         .expect("faults is a subject");
     assert!(f.kernel.iter().any(|k| k == "page_fault_user"), "{f:?}");
     let segv = read("programs dying of a segmentation fault");
-    assert!(segv.subjects.iter().all(|s| s.kernel.iter().all(|k| k != "page_fault_user")));
+    assert!(segv
+        .subjects
+        .iter()
+        .all(|s| s.kernel.iter().all(|k| k != "page_fault_user")));
 }
 
 #[test]

@@ -92,6 +92,13 @@ mod tests {
             .map(|v| v.name.as_str())
             .collect();
         assert_eq!(names, ["SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU"]);
+        // unix(7): a UNIX socket is one made with domain AF_UNIX.
+        let local = Intent::read("which daemons open unix sockets, and how many");
+        assert_eq!(
+            asked_at(&local, "syscalls:sys_enter_socket")[0].name,
+            "AF_UNIX"
+        );
+        assert!(asked_at(&local, "sock:inet_sock_set_state").is_empty());
         assert!(asked_at(
             &Intent::read("print the totals when tracing is over"),
             "signal:signal_deliver"

@@ -6,15 +6,26 @@ use super::*;
 /// `sys_enter_*` tracepoint has it under the kernel's name and the program reports no such
 /// field: "the source" of a mount is `args->dev_name` (mount(2)'s SYNOPSIS against the
 /// tracefs format, `SyscallMan::parameter_fields`). Only words the request uses as what it
-/// names a value with ([`Intent::value_words`]: not "name" inside "process name").
+/// names a value with ([`Intent::value_words`]: not "name" inside "process name"). A field the
+/// program pins to one value (`args->family == 1` for "UNIX domain sockets") needs no report:
+/// every line has that value.
 pub(super) fn parameters_unreported(
     host: &HostFacts,
     intent: &Intent,
     source: &str,
     reported: &str,
 ) -> Vec<String> {
+    static PINNED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*(\w+)\s*==\s*-?(?:0x[0-9a-fA-F]+|\d+)\b").expect("static regex")
+    });
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
-    let read = args_fields(reported);
+    let mut read = args_fields(reported);
+    read.extend(
+        PINNED
+            .captures_iter(&strip_comments(source))
+            .filter_map(|c| c.get(1))
+            .map(|m| m.as_str().to_owned()),
+    );
     let mut out = Vec::new();
     for (target, tp) in tracepoint_probes(host, source) {
         let call = tp.event.trim_start_matches("sys_enter_");

@@ -1295,3 +1295,30 @@ fn the_pid_a_call_acts_on_is_its_parameter_not_the_caller() {
     let c = check_coverage(&h, &Intent::read(request), both);
     assert!(c.passed(), "{c:?}");
 }
+
+#[test]
+fn a_parameter_pinned_to_one_value_needs_no_report() {
+    let mut h = HostFacts::for_tests_with_syscalls(&["socket"]);
+    if let Some(tp) = h.tracepoints.get_mut("syscalls:sys_enter_socket") {
+        tp.fields = ["family", "type", "protocol"]
+            .map(|n| crate::host::Field {
+                ctype: "int".into(),
+                name: n.into(),
+                ..Default::default()
+            })
+            .to_vec();
+    }
+    // socket(2) calls `family` the domain: asked for, it must show, unless the program keeps
+    // one domain only.
+    let request = "sockets created per domain, with the program";
+    let unshown = "tracepoint:syscalls:sys_enter_socket { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&h, &Intent::read(request), unshown).passed());
+    let pinned =
+        "tracepoint:syscalls:sys_enter_socket /args->family == 1/ { printf(\"%s\\n\", comm); }";
+    let c = check_coverage(
+        &h,
+        &Intent::read("unix domain sockets made, with the program"),
+        pinned,
+    );
+    assert!(c.passed(), "{c:?}");
+}
