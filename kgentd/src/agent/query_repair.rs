@@ -1275,6 +1275,70 @@ pub fn unasked_struct_pointers(
     )]
 }
 
+/// A value of a FROM event's field that the request speaks of in words (`specs-db/values.toml`:
+/// "UNIX domain" is `family == AF_UNIX` at socket(2), "preempted" is `prev_state ==
+/// TASK_RUNNING` at sched_switch), which the query never tests: the test joins the filter
+/// (several values of one field as alternatives). Only where every FROM event documents the
+/// same values: a filter applies to them all. The request-coverage check demands the test
+/// anyway; a small model told so often leaves it out again.
+pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let per_event: Vec<Vec<(String, i64, String)>> = q
+        .from
+        .iter()
+        .map(|f| {
+            let target = f.strip_prefix("tracepoint:").unwrap_or(f);
+            crate::knowledge::values::asked_at(intent, target)
+                .into_iter()
+                .filter(|v| !v.apart)
+                .map(|v| (v.field.clone(), v.value, v.name.clone()))
+                .collect()
+        })
+        .collect();
+    let Some(first) = per_event.first() else {
+        return Vec::new();
+    };
+    if first.is_empty() || per_event.iter().any(|e| e != first) {
+        return Vec::new();
+    }
+    let tested = q.filter.as_ref().map_or_else(Vec::new, |f| {
+        let mut ts = Vec::new();
+        f.terms(&mut ts);
+        ts
+    });
+    let mut fields: Vec<&str> = first.iter().map(|(f, _, _)| f.as_str()).collect();
+    fields.dedup();
+    let mut notes = Vec::new();
+    for field in fields {
+        let term = Term::Field(field.to_owned());
+        if tested.contains(&term) {
+            continue;
+        }
+        let values: Vec<&(String, i64, String)> =
+            first.iter().filter(|(f, _, _)| f == field).collect();
+        let test = values
+            .iter()
+            .map(|(_, v, _)| {
+                Expr::Binary(
+                    Box::new(Expr::Term(term.clone())),
+                    BinOp::Eq,
+                    Box::new(Expr::Int(i128::from(*v))),
+                )
+            })
+            .reduce(|a, b| Expr::Binary(Box::new(a), BinOp::Or, Box::new(b)));
+        let Some(test) = test else { continue };
+        q.filter = Some(match q.filter.take() {
+            Some(f) => Expr::Binary(Box::new(f), BinOp::And, Box::new(test)),
+            None => test,
+        });
+        let names: Vec<&str> = values.iter().map(|(_, _, n)| n.as_str()).collect();
+        notes.push(format!(
+            "the request speaks of {}: args->{field} is tested for it (specs-db/values.toml)",
+            names.join(" or ")
+        ));
+    }
+    notes
+}
+
 /// A printed value reading a field that none of the FROM events has (the compiler's
 /// [`Lack::NoField`] for every event), under a name the request does not use: a small model
 /// copies a field from another offered tracepoint's list (`l3index` of tcp_hash_ao_required
@@ -2345,6 +2409,28 @@ mod tests {
         let only = "SELECT args->tv FROM tracepoint:syscalls:sys_enter_settimeofday";
         let mut q = parse(only).unwrap();
         assert!(unasked_struct_pointers(&mut q, &Intent::read("clock changes"), &[set]).is_empty());
+    }
+
+    #[test]
+    fn a_value_the_request_speaks_of_joins_the_filter() {
+        let text = "SELECT comm, pid FROM tracepoint:syscalls:sys_enter_socket";
+        let mut q = parse(text).unwrap();
+        let notes = stated_values(&mut q, &Intent::read("who opens unix sockets?"));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            q,
+            parse("SELECT comm, pid FROM tracepoint:syscalls:sys_enter_socket WHERE args->family == 1").unwrap()
+        );
+        // Tested already, not spoken of, or a FROM event without the value: unchanged.
+        let mut q =
+            parse("SELECT comm FROM tracepoint:syscalls:sys_enter_socket WHERE args->family == 10")
+                .unwrap();
+        assert!(stated_values(&mut q, &Intent::read("who opens unix sockets?")).is_empty());
+        let mut q = parse(text).unwrap();
+        assert!(stated_values(&mut q, &Intent::read("who opens sockets?")).is_empty());
+        let mixed = "SELECT comm FROM tracepoint:syscalls:sys_enter_socket, tracepoint:syscalls:sys_enter_connect";
+        let mut q = parse(mixed).unwrap();
+        assert!(stated_values(&mut q, &Intent::read("who opens unix sockets?")).is_empty());
     }
 
     #[test]

@@ -992,16 +992,41 @@ fn shape_ranges(
     masked
 }
 
-/// See [`Intent::value_words`].
+/// See [`Intent::value_words`]. A noun after an indefinite article, with at most two
+/// modifiers between ("enters an idle state", "a deep sleep state", "takes a lock"), is a kind
+/// of thing the request speaks of, not a value of one to show: that is "the state", "its
+/// state", "which state". The phrase ends at punctuation and at a conjunction or preposition
+/// ("a pid and state" shows the state).
 fn value_words(masked: &[std::ops::Range<usize>], lower: &str) -> Vec<String> {
     static WORD: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"[a-z][a-z0-9_]*").expect("static regex"));
+    const ENDS_PHRASE: [&str; 9] = ["and", "or", "with", "of", "per", "by", "the", "its", "to"];
+    let words: Vec<regex::Match> = WORD.find_iter(lower).collect();
+    // Whether word `i` ends a phrase an indefinite article opens.
+    let after_article = |i: usize| {
+        for back in 1..=3 {
+            let Some(j) = i.checked_sub(back) else {
+                return false;
+            };
+            let gap = &lower[words[j].end()..words[j + 1].start()];
+            if !gap.chars().all(|c| c == ' ' || c == '-') {
+                return false;
+            }
+            match words[j].as_str() {
+                "a" | "an" => return true,
+                w if ENDS_PHRASE.contains(&w) => return false,
+                _ => {}
+            }
+        }
+        false
+    };
     let mut out: Vec<String> = Vec::new();
-    for w in WORD.find_iter(lower) {
+    for (i, w) in words.iter().enumerate() {
         let inside = masked
             .iter()
             .any(|m| m.start <= w.start() && w.end() <= m.end);
-        if !inside && !out.iter().any(|o| o == w.as_str()) {
+        let a_kind = after_article(i);
+        if !inside && !a_kind && !out.iter().any(|o| o == w.as_str()) {
             out.push(w.as_str().to_owned());
         }
     }

@@ -855,3 +855,20 @@ fn a_byte_count_is_a_size_and_no_tally() {
     assert!(!read("the sector counts written by each disk").asks(Concept::Counting));
     assert!(read("counts of recvmsg() calls by process").asks(Concept::Counting));
 }
+
+#[test]
+fn a_noun_after_an_indefinite_article_is_a_kind_not_a_value_to_show() {
+    let kind = read("count how often a core drops into a deep sleep state");
+    assert!(
+        !kind.value_words.contains(&"state".to_owned()),
+        "{:?}",
+        kind.value_words
+    );
+    let shown = read("log each core's sleep state as it changes");
+    assert!(shown.value_words.contains(&"state".to_owned()));
+    let listed = read("print a pid and state for each switch");
+    assert!(listed.value_words.contains(&"state".to_owned()));
+    // Said once as a kind and once as a value: a value.
+    let both = read("when a task enters a new state, print the state");
+    assert!(both.value_words.contains(&"state".to_owned()));
+}
