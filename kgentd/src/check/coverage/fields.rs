@@ -251,3 +251,67 @@ pub(super) fn stated_port_untested(intent: &Intent, code: &str) -> Option<String
         )
     })
 }
+
+/// A size the request states ("beyond 200 MB") compared with a field that holds no size, at
+/// an event that has one: `args->curr > 200 * 1024 * 1024` at `kmem:rss_stat`, whose format
+/// holds the size in `size` (`curr` says whether the mm is the current task's). The
+/// comparison then tests something else than what was asked, however the output looks. Sizes
+/// are the "size or length" family of `specs-db/field-names.toml` (the tracefs names of byte
+/// counts); a field of no family is judged only where its event has a size field.
+pub(super) fn size_compared_with_another_field(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Option<String> {
+    static COMPARED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*(\w+)\s*(?:>=|<=|>|<)\s*(\d+(?:\s*\*\s*\d+)*)")
+            .expect("static regex")
+    });
+    if intent.sizes.is_empty() {
+        return None;
+    }
+    let is_size = |f: &str| {
+        crate::knowledge::field_names::family_of(f).is_some_and(|fam| fam.kind == "size or length")
+    };
+    for b in probe_blocks(&strip_comments(source)) {
+        let sized: Vec<&str> = b
+            .probes
+            .iter()
+            .filter(|p| p.is_tracepoint())
+            .filter_map(|p| host.tracepoints.get(&p.target))
+            .flat_map(|tp| tp.fields.iter().map(|f| f.name.as_str()))
+            .filter(|f| is_size(f))
+            .collect();
+        if sized.is_empty() {
+            continue;
+        }
+        let code = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        for c in COMPARED.captures_iter(&code) {
+            let (Some(field), Some(n)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            let value = n
+                .as_str()
+                .split('*')
+                .map(|x| x.trim().parse::<i128>().ok())
+                .try_fold(1i128, |acc, x| x.and_then(|x| acc.checked_mul(x)));
+            let stated = value.is_some_and(|v| intent.sizes.iter().any(|s| s.contains(&v)));
+            if stated && !is_size(field.as_str()) && !sized.contains(&field.as_str()) {
+                return Some(format!(
+                    "the request states a size, but the program compares it with args->{}, which holds no size; the event's size is in {}",
+                    field.as_str(),
+                    sized
+                        .iter()
+                        .map(|f| format!("args->{f}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    None
+}

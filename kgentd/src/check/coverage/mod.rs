@@ -33,7 +33,7 @@ use blocks::{
 };
 use fields::{
     file_names_untold, local_port_missing, named_fields_unreported, parameters_unreported,
-    stated_port_untested, stated_size_unused,
+    size_compared_with_another_field, stated_port_untested, stated_size_unused,
 };
 use functions::{function_result_unread, function_values_unread};
 use keys::{tallies_without_key, unasked_keys};
@@ -334,6 +334,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(parameters_unreported(host, intent, source, &reported));
+    if let Some(m) = size_compared_with_another_field(host, intent, source) {
+        missing.push(m);
+    }
     missing.extend(named_fields_unreported(host, intent, source, &reported));
     if let Some(m) = tallies_without_key(host, intent, source) {
         missing.push(m);

@@ -1322,3 +1322,37 @@ fn a_parameter_pinned_to_one_value_needs_no_report() {
     );
     assert!(c.passed(), "{c:?}");
 }
+
+#[test]
+fn a_stated_size_is_compared_with_the_events_size_field() {
+    let mut h = HostFacts::for_tests();
+    h.tracepoints.insert(
+        "kmem:rss_stat".into(),
+        crate::host::Tracepoint {
+            subsystem: "kmem".into(),
+            event: "rss_stat".into(),
+            fields: [
+                ("unsigned int", "curr"),
+                ("int", "member"),
+                ("long", "size"),
+            ]
+            .map(|(t, n)| crate::host::Field {
+                ctype: t.into(),
+                name: n.into(),
+                ..Default::default()
+            })
+            .to_vec(),
+        },
+    );
+    let request = Intent::read("say when a process's resident memory passes 512 MiB, with its pid");
+    let flag =
+        "tracepoint:kmem:rss_stat /args->curr > 512 * 1024 * 1024/ { printf(\"%d\\n\", pid); }";
+    let c = check_coverage(&h, &request, flag);
+    assert!(!c.passed(), "{c:?}");
+    let size =
+        "tracepoint:kmem:rss_stat /args->size > 512 * 1024 * 1024/ { printf(\"%d\\n\", pid); }";
+    assert!(size_compared_with_another_field(&h, &request, size).is_none());
+    // A number the request does not state as a size is not judged here.
+    let other = "tracepoint:kmem:rss_stat /args->member == 1/ { printf(\"%d\\n\", pid); }";
+    assert!(size_compared_with_another_field(&h, &request, other).is_none());
+}
