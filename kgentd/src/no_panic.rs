@@ -248,7 +248,6 @@ proptest! {
         if let Ok(mut q) = query::parse_reply(&text) {
             let _ = query_repair::normalize(&mut q, &intent);
             let events = [query_repair::EventKeys {
-                struct_pointers: Vec::new(),
                 subsystem: request.chars().skip(3).take(5).collect(),
                 event: request.chars().take(12).collect(),
                 fields: vec!["name".into(), "bytes".into(), text.chars().take(6).collect()],

@@ -429,12 +429,6 @@ fn event_keys(host: &HostFacts, from: &[String]) -> Vec<query_repair::EventKeys>
                 }
             }
             query_repair::EventKeys {
-                struct_pointers: tp
-                    .fields
-                    .iter()
-                    .filter(|f| f.ctype.contains("struct ") && f.ctype.contains('*'))
-                    .map(|f| f.name.clone())
-                    .collect(),
                 subsystem: tp.subsystem.clone(),
                 event: tp.event.clone(),
                 fields: tp.fields.iter().map(|f| f.name.clone()).collect(),

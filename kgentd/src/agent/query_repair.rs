@@ -659,9 +659,6 @@ pub struct EventKeys {
     pub named: Vec<String>,
     /// The fields' types, from their C types in the tracefs format.
     pub types: BTreeMap<String, FieldType>,
-    /// The fields that point to a struct in the traced process (`struct timezone * tz`):
-    /// shown as a number, such a field is an address, not data (`check::addresses`).
-    pub struct_pointers: Vec<String>,
 }
 
 /// A query printing values (no aggregate) from several events, one of which has none of the
@@ -1244,7 +1241,10 @@ pub fn unasked_struct_pointers(
     let words: Vec<&str> = intent.words().collect();
     let unasked = |e: &Expr| match e {
         Expr::Term(Term::Field(f)) => {
-            events.iter().any(|ev| ev.struct_pointers.contains(f)) && !used_by(f, &words)
+            events
+                .iter()
+                .any(|ev| ev.types.get(f) == Some(&FieldType::StructPointer))
+                && !used_by(f, &words)
         }
         _ => false,
     };
@@ -1282,46 +1282,46 @@ pub fn unasked_struct_pointers(
 /// same values: a filter applies to them all. The request-coverage check demands the test
 /// anyway; a small model told so often leaves it out again.
 pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
-    let per_event: Vec<Vec<(String, i64, String)>> = q
+    use crate::knowledge::values::{asked_at, NamedValue};
+    let per_event: Vec<Vec<&NamedValue>> = q
         .from
         .iter()
         .map(|f| {
             let target = f.strip_prefix("tracepoint:").unwrap_or(f);
-            crate::knowledge::values::asked_at(intent, target)
+            asked_at(intent, target)
                 .into_iter()
                 .filter(|v| !v.apart)
-                .map(|v| (v.field.clone(), v.value, v.name.clone()))
                 .collect()
         })
         .collect();
+    let same = |a: &Vec<&NamedValue>, b: &Vec<&NamedValue>| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| std::ptr::eq(*x, *y))
+    };
     let Some(first) = per_event.first() else {
         return Vec::new();
     };
-    if first.is_empty() || per_event.iter().any(|e| e != first) {
+    if first.is_empty() || per_event.iter().any(|e| !same(e, first)) {
         return Vec::new();
     }
-    let tested = q.filter.as_ref().map_or_else(Vec::new, |f| {
-        let mut ts = Vec::new();
-        f.terms(&mut ts);
-        ts
-    });
-    let mut fields: Vec<&str> = first.iter().map(|(f, _, _)| f.as_str()).collect();
-    fields.dedup();
+    let fields: std::collections::BTreeSet<&str> = first.iter().map(|v| v.field.as_str()).collect();
     let mut notes = Vec::new();
     for field in fields {
         let term = Term::Field(field.to_owned());
+        let mut tested = Vec::new();
+        if let Some(f) = &q.filter {
+            f.terms(&mut tested);
+        }
         if tested.contains(&term) {
             continue;
         }
-        let values: Vec<&(String, i64, String)> =
-            first.iter().filter(|(f, _, _)| f == field).collect();
+        let values: Vec<&NamedValue> = first.iter().copied().filter(|v| v.field == field).collect();
         let test = values
             .iter()
-            .map(|(_, v, _)| {
+            .map(|v| {
                 Expr::Binary(
                     Box::new(Expr::Term(term.clone())),
                     BinOp::Eq,
-                    Box::new(Expr::Int(i128::from(*v))),
+                    Box::new(Expr::Int(i128::from(v.value))),
                 )
             })
             .reduce(|a, b| Expr::Binary(Box::new(a), BinOp::Or, Box::new(b)));
@@ -1330,7 +1330,7 @@ pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
             Some(f) => Expr::Binary(Box::new(f), BinOp::And, Box::new(test)),
             None => test,
         });
-        let names: Vec<&str> = values.iter().map(|(_, _, n)| n.as_str()).collect();
+        let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
         notes.push(format!(
             "the request speaks of {}: args->{field} is tested for it (specs-db/values.toml)",
             names.join(" or ")
@@ -1693,7 +1693,6 @@ mod tests {
 
     fn event(name: &str, fields: &[&str], named: &[&str]) -> EventKeys {
         EventKeys {
-            struct_pointers: Vec::new(),
             subsystem: String::new(),
             event: name.into(),
             fields: fields.iter().map(|f| f.to_string()).collect(),
@@ -2384,7 +2383,9 @@ mod tests {
     #[test]
     fn a_struct_pointer_nobody_asked_for_is_not_shown() {
         let mut set = event("sys_enter_settimeofday", &["tv", "tz"], &[]);
-        set.struct_pointers = vec!["tv".into(), "tz".into()];
+        for f in ["tv", "tz"] {
+            set.types.insert(f.into(), FieldType::StructPointer);
+        }
         let text =
             "SELECT comm, pid, args->tv, args->tz FROM tracepoint:syscalls:sys_enter_settimeofday";
         let mut q = parse(text).unwrap();

@@ -171,11 +171,7 @@ pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
     let mut expect = expectation(intent);
     let code = strip_comments(source);
     let kernel_objects = {
-        let probes: Vec<ProbeSpec> = probe_blocks(source)
-            .into_iter()
-            .flat_map(|b| b.probes)
-            .filter(ProbeSpec::observes_events)
-            .collect();
+        let probes: Vec<ProbeSpec> = event_probes(source);
         !probes.is_empty()
             && probes.iter().all(|p| {
                 p.is_tracepoint()
@@ -192,17 +188,22 @@ pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
     expect
 }
 
+/// The probes of `source` that observe events (not BEGIN/END or intervals), as written.
+pub fn event_probes(source: &str) -> Vec<ProbeSpec> {
+    probe_blocks(source)
+        .into_iter()
+        .flat_map(|b| b.probes)
+        .filter(ProbeSpec::observes_events)
+        .collect()
+}
+
 /// Why the trigger cannot exercise `source`, when none of its event probes is something the
 /// trigger reaches: uprobes in binaries it never runs (it runs python3, libc and /bin/true), or
 /// tracepoints outside `provoked` (what the workload was measured to provoke on this host; see
 /// [`super::provoked`]), when that was measured.
 pub fn not_exercised(source: &str, provoked: Option<&Provoked>) -> Option<String> {
     const REACHED: &[&str] = &["libc", "libpthread", "ld-linux", "python", "/true"];
-    let probes: Vec<ProbeSpec> = probe_blocks(source)
-        .into_iter()
-        .flat_map(|b| b.probes)
-        .filter(ProbeSpec::observes_events)
-        .collect();
+    let probes: Vec<ProbeSpec> = event_probes(source);
     let unreached: Vec<String> = probes
         .iter()
         .filter(|p| {
@@ -286,11 +287,7 @@ pub fn bypassed_entry_points(
     provoked: Option<&Provoked>,
 ) -> Option<String> {
     let provoked = provoked?;
-    let probes: Vec<ProbeSpec> = probe_blocks(source)
-        .into_iter()
-        .flat_map(|b| b.probes)
-        .filter(ProbeSpec::observes_events)
-        .collect();
+    let probes: Vec<ProbeSpec> = event_probes(source);
     let mut missed = Vec::new();
     let mut used_instead: Vec<String> = Vec::new();
     for p in &probes {
@@ -426,11 +423,7 @@ pub fn condition_never_met(
 /// system, so silence is no evidence against the program.
 pub fn fired_only_by_others(source: &str, provoked: Option<&Provoked>) -> Option<String> {
     let provoked = provoked?;
-    let probes: Vec<ProbeSpec> = probe_blocks(source)
-        .into_iter()
-        .flat_map(|b| b.probes)
-        .filter(ProbeSpec::observes_events)
-        .collect();
+    let probes: Vec<ProbeSpec> = event_probes(source);
     let quiet = !probes.is_empty()
         && probes
             .iter()

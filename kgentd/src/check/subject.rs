@@ -19,14 +19,11 @@ use regex::Regex;
 use super::{Check, CheckKind, Evidence};
 use crate::intent::Intent;
 use crate::knowledge::subject::{Subject, SubjectIndex};
-use crate::toolchain::bpftrace::{probe_blocks, ProbeSpec};
 
 /// The event probes of a bpftrace program, as written (`tracepoint:kmem:kmem_cache_alloc`).
 pub fn bpftrace_probes(source: &str) -> Vec<String> {
-    probe_blocks(source)
+    super::smoke::event_probes(source)
         .into_iter()
-        .flat_map(|b| b.probes)
-        .filter(ProbeSpec::observes_events)
         .map(|p| format!("{}:{}", p.prefix, p.target))
         .collect()
 }

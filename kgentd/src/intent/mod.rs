@@ -642,12 +642,10 @@ fn with_socket_calls(v: &Vocabulary, mut calls: Vec<String>, lower: &str) -> Vec
         LazyLock::new(|| Regex::new(r"\bsockets?\s+([a-z]+)\b").expect("static regex"));
     for c in AFTER_SOCKET.captures_iter(lower).filter_map(|c| c.get(1)) {
         let word = c.as_str();
-        let named = v.list(List::SocketCalls).iter().find(|name| {
-            word == name.as_str()
-                || word
-                    .strip_prefix(name.as_str())
-                    .is_some_and(|end| end == "s" || end == "es")
-        });
+        let named = v
+            .list(List::SocketCalls)
+            .iter()
+            .find(|name| naming::is_or_plural(word, name));
         if let Some(name) = named {
             if !calls.contains(name) {
                 calls.push(name.clone());

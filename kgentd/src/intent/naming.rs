@@ -148,7 +148,7 @@ fn spelled_differs(field: &str, spelled: &[String]) -> bool {
 }
 
 /// `word` is `base` or its plural.
-fn is_or_plural(word: &str, base: &str) -> bool {
+pub(crate) fn is_or_plural(word: &str, base: &str) -> bool {
     word == base || word.strip_suffix('s') == Some(base)
 }
 
