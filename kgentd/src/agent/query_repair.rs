@@ -1000,19 +1000,43 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
             ));
         }
     }
+    // "Per target CPU" keyed by the builtin `cpu` alone, at an event with a field for it
+    // (`cpu` at ipi:ipi_send_cpu): the key is the field.
+    notes.extend(qualified_builtin_keys(q, intent, events));
     // Keys the request never names.
     let words: Vec<&str> = intent.words().collect();
-    let used = |field: &str| used_by(field, &words);
+    // A syscall parameter is also named by its man page's name for it ("the advice" is
+    // `behavior` at sys_enter_madvise).
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let man_names: Vec<(String, String)> = events
+        .iter()
+        .flat_map(|e| {
+            man.event_parameters(&e.event, e.fields.iter().map(String::as_str))
+                .into_iter()
+                .filter(|(param, field)| param != field)
+        })
+        .collect();
+    let named_as = |field: &str, words: &[&str]| {
+        used_by(field, words)
+            || man_names
+                .iter()
+                .any(|(param, f)| f == field && used_by(param, words))
+    };
+    let used = |field: &str| named_as(field, &words);
     let printed_by_name = |field: &str| events.iter().any(|e| e.named.iter().any(|n| n == field));
     // A builtin key (`comm`, `pid`, `cpu`…) no word of the request speaks of: "context
     // switches per CPU" keyed by cpu, comm and pid split each CPU's count by process.
     // "Process name" speaks of the name (`comm`), not of the process's ID.
     let builtin_said = |b: &str| {
         words.iter().enumerate().any(|(i, w)| {
-            let of_name = matches!(b, "pid" | "tid")
-                && words
-                    .get(i + 1)
-                    .is_some_and(|next| next.starts_with("name"));
+            // "Parent process name" speaks of the parent's name, not its ID.
+            let name_at = |j: usize| words.get(j).is_some_and(|w| w.starts_with("name"));
+            let of_name = matches!(b, "pid" | "tid" | "ppid")
+                && (name_at(i + 1)
+                    || (words
+                        .get(i + 1)
+                        .is_some_and(|next| builtins_named_by(next).contains(&"comm"))
+                        && name_at(i + 2)));
             builtins_named_by(w).contains(&b) && !of_name
         }) || (matches!(b, "pid" | "tid") && intent.asks(Concept::Pid))
     };
@@ -1063,7 +1087,7 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     // means may be among the dropped ones ("per system call" and `args->id`).
     let says = |k: &Expr, w: &str| match k {
         Expr::Term(Term::Builtin(b)) => builtins_named_by(w).contains(&b.as_str()),
-        Expr::Term(Term::Field(f)) => used_by(f, &[w]),
+        Expr::Term(Term::Field(f)) => named_as(f, &[w]),
         _ => true,
     };
     let Some(shield) = [false, true].into_iter().find(|&shield| {
@@ -1086,6 +1110,62 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     q.group_by.retain(|k| !droppable(k, shield));
     q.select
         .retain(|it| !matches!(it, Item::Value(e) if droppable(e, shield)));
+    notes
+}
+
+/// See [`keys`]: a builtin key a grouping phrase qualifies so that it means a field every FROM
+/// event has ([`crate::intent::naming::builtin_qualified_by_field`]: "per target CPU" at
+/// ipi:ipi_send_cpu is `args->cpu`, not the CPU sending the IPI) becomes that field.
+fn qualified_builtin_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some((first, rest)) = events.split_first() else {
+        return notes;
+    };
+    let shared: Vec<&str> = first
+        .fields
+        .iter()
+        .filter(|f| rest.iter().all(|e| e.fields.contains(f)))
+        .map(String::as_str)
+        .collect();
+    for t in q.terms() {
+        let Term::Builtin(b) = &t else { continue };
+        let Some((phrase, field)) =
+            crate::intent::naming::builtin_qualified_by_field(&intent.group_phrases, b, &shared)
+        else {
+            continue;
+        };
+        let key = Expr::Term(Term::Builtin(b.clone()));
+        let field_key = Expr::Term(Term::Field(field.clone()));
+        let mut replaced = false;
+        for k in q.group_by.iter_mut().chain(q.select.iter_mut().filter_map(|it| match it {
+            Item::Value(e) => Some(e),
+            Item::Agg(..) => None,
+        })) {
+            if *k == key {
+                *k = field_key.clone();
+                replaced = true;
+            }
+        }
+        if !replaced {
+            continue;
+        }
+        // The field may have been a key already: once is enough.
+        let mut seen: Vec<Expr> = Vec::new();
+        q.group_by.retain(|k| {
+            let fresh = !seen.contains(k);
+            seen.push(k.clone());
+            fresh
+        });
+        let mut seen: Vec<Item> = Vec::new();
+        q.select.retain(|it| {
+            let fresh = !matches!(it, Item::Value(_)) || !seen.contains(it);
+            seen.push(it.clone());
+            fresh
+        });
+        notes.push(format!(
+            "the request groups by \"{phrase}\": the event's own args->{field}, not the builtin {b} (where the event fired)"
+        ));
+    }
     notes
 }
 
@@ -2458,6 +2538,63 @@ mod tests {
             &wakeup,
         );
         assert_eq!(keys_of(&q), ["cpu", "args->target_cpu"]);
+    }
+
+    #[test]
+    fn a_far_side_qualifier_turns_a_builtin_key_into_the_events_field() {
+        // include/trace/events/ipi.h: ipi_send_cpu's `cpu` is where the IPI goes.
+        let ipi = [event("ipi_send_cpu", &["cpu", "callsite", "callback"], &[])];
+        let mut q =
+            parse("SELECT count() FROM tracepoint:ipi:ipi_send_cpu GROUP BY cpu").unwrap();
+        let notes = keys(
+            &mut q,
+            &Intent::read("tally cross-cpu interrupts per destination cpu"),
+            &ipi,
+        );
+        assert_eq!(keys_of(&q), ["args->cpu"], "{notes:?}");
+        // No qualifier: the CPU the event fired on.
+        let mut q =
+            parse("SELECT count() FROM tracepoint:ipi:ipi_send_cpu GROUP BY cpu").unwrap();
+        keys(&mut q, &Intent::read("how many cross-cpu interrupts does each cpu send?"), &ipi);
+        assert_eq!(keys_of(&q), ["cpu"]);
+        // "Target PID" at kill(2): the signalled task's `pid`, not the sender's.
+        let kill = [event("sys_enter_kill", &["pid", "sig"], &[])];
+        let mut q =
+            parse("SELECT count() FROM tracepoint:syscalls:sys_enter_kill GROUP BY pid").unwrap();
+        keys(&mut q, &Intent::read("tally kill() calls by targeted pid"), &kill);
+        assert_eq!(keys_of(&q), ["args->pid"]);
+    }
+
+    #[test]
+    fn a_syscall_parameter_is_named_by_its_man_page_name_as_a_key() {
+        // madvise(2) SYNOPSIS calls the third argument `advice`; the kernel `behavior`.
+        let enter = [event("sys_enter_madvise", &["start", "len_in", "behavior"], &[])];
+        let mut q = parse(
+            "SELECT hist(args->len_in) FROM tracepoint:syscalls:sys_enter_madvise GROUP BY args->behavior, comm, pid",
+        )
+        .unwrap();
+        let notes = keys(
+            &mut q,
+            &Intent::read("distribution of madvise lengths split by advice"),
+            &enter,
+        );
+        assert_eq!(keys_of(&q), ["args->behavior"], "{notes:?}");
+    }
+
+    #[test]
+    fn the_parents_name_is_a_key_only_where_the_request_speaks_of_a_parent() {
+        let exit = [event("sys_exit", &["id", "ret"], &[])];
+        let text = "SELECT count() FROM tracepoint:raw_syscalls:sys_exit WHERE ret < 0 GROUP BY comm, pcomm";
+        let mut q = parse(text).unwrap();
+        keys(&mut q, &Intent::read("failing system calls, tallied for each program"), &exit);
+        assert_eq!(keys_of(&q), ["comm"]);
+        let mut q = parse(text).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("failing system calls tallied by program and by its parent"),
+            &exit,
+        );
+        assert_eq!(keys_of(&q), ["comm", "pcomm"]);
     }
 
     #[test]

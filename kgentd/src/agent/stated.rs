@@ -102,7 +102,8 @@ pub fn why_unstated(test: &Test) -> &'static str {
 ///   exit code" does not state `exit_code != 127`, "the old and new UID" not `uid != 0`;
 /// - a test whose every literal the request states: numbers with their units (`64 MiB`,
 ///   `10 ms`), or any number when the request names a C constant (`SIGKILL` may be 9);
-/// - a result compared with 0: success (`ret >= 0`, `> 0`, `== 0`) always, failure
+/// - a result compared with 0: success (`ret >= 0`, `> 0`, `== 0`) when the request keeps one
+///   outcome or measures the result (sizes, bytes, sums, thresholds), failure
 ///   (`ret < 0`, `!= 0`, `<= 0`) when the request asks for failures or errors (non-zero exits
 ///   for an exit status); the kernel returns 0 or a count on success and a negative errno on
 ///   failure (syscalls(2), errno(3)). `exit_signal` compared with 0 always;
@@ -166,7 +167,11 @@ fn both_families(intent: &Intent) -> bool {
 fn zero_stated(value: Value, cmp: Cmp, intent: &Intent) -> bool {
     let failure = matches!(cmp, Cmp::Lt | Cmp::Le | Cmp::Ne);
     match value {
-        Value::Result => !failure || intent.asks(Concept::Failure),
+        // Success (`ret >= 0`, `== 0`) where the request keeps one outcome or measures the
+        // result (`symbolic::contract::may_filter_by_result`): "every personality() call"
+        // states no `ret == 0` (and personality(2) returns the previous persona anyway).
+        Value::Result if !failure => crate::symbolic::contract::may_filter_by_result(intent),
+        Value::Result => intent.asks(Concept::Failure),
         Value::ExitCode => {
             !failure || intent.asks(Concept::Failure) || intent.asks(Concept::NonZeroExit)
         }
@@ -344,7 +349,21 @@ mod tests {
             assert!(!stated(&t, &plain), "{cmp:?}");
             assert!(stated(&t, &failed), "{cmp:?}");
         }
-        assert!(stated(&zero("ret", Value::Result, Cmp::Ge), &plain));
+        // Success only where the request keeps one outcome or measures the result.
+        let success = zero("ret", Value::Result, Cmp::Ge);
+        assert!(!stated(&success, &plain));
+        assert!(stated(&success, &Intent::read("mounts that succeed")));
+        assert!(stated(&success, &Intent::read("bytes each process reads")));
+        // errno(3) names EAGAIN 11: a request naming it states -11 at a result, not -1001.
+        let again = Intent::read("calls that return EAGAIN");
+        let errno = |n: i128| Test {
+            fields: vec!["ret"],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Other,
+        };
+        assert!(stated(&errno(-11), &again));
+        assert!(!stated(&errno(-1001), &again));
         let exit = zero("code", Value::ExitCode, Cmp::Ne);
         assert!(stated(
             &exit,

@@ -23,6 +23,9 @@ pub const BUILTIN_WORDS: &[(&str, &[&str])] = &[
     ("tid", &["tid", "thread", "task"]),
     ("cpu", &["cpu", "core", "processor"]),
     ("uid", &["uid", "user"]),
+    // kgent's query builtins for the parent (`ppid`, `pcomm`: curtask->real_parent).
+    ("ppid", &["ppid", "parent"]),
+    ("pcomm", &["pcomm", "parent"]),
 ];
 
 /// The builtins a word names ([`BUILTIN_WORDS`]): those with the longest of their words that
@@ -47,10 +50,29 @@ pub fn builtins_named_by(word: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// Where a grouping phrase names `builtin` with a qualifier that one of `fields` also spells
-/// ("per target CPU": `target_cpu` has both words, the builtin `cpu` only one), the phrase
-/// means that field and not the builtin (here the CPU the event fired on): the phrase, as
-/// written, and the field.
+/// Words that put a value on the far side of an event from the task or CPU it runs on: "per
+/// target CPU" at an IPI, "by destination CPU", "per target PID" at kill(2).
+const FAR_SIDE: &[&str] = &[
+    "target",
+    "targeted",
+    "destination",
+    "dest",
+    "dst",
+    "receiving",
+    "receiver",
+    "recipient",
+    "woken",
+    "wakee",
+];
+
+/// Where a grouping phrase names `builtin` with a qualifier, the phrase means an event field
+/// and not the builtin (the CPU the event fired on, the task it ran in): the phrase, as
+/// written, and the field. The field is one of `fields` that spells the qualifier too ("per
+/// target CPU": `target_cpu` has both words, the builtin `cpu` only one), or, where the
+/// qualifier puts the value on the far side ([`FAR_SIDE`]: "target", "destination"), the one
+/// field the builtin's word names: the event records a CPU or a PID of its own only because
+/// it is not the one the event runs on (ipi:ipi_send_cpu's `cpu` is the CPU the IPI is sent
+/// to: include/trace/events/ipi.h; kill(2)'s `pid` the task signalled).
 pub fn builtin_qualified_by_field(
     phrases: &[Vec<String>],
     builtin: &str,
@@ -58,9 +80,20 @@ pub fn builtin_qualified_by_field(
 ) -> Option<(String, String)> {
     phrases.iter().find_map(|p| {
         let w = p.iter().find(|w| builtins_named_by(w).contains(&builtin))?;
-        let f = fields.iter().find(|f| {
+        let spells_both = fields.iter().find(|f| {
             used_by(f, &[w.as_str()]) && p.iter().any(|o| o != w && used_by(f, &[o.as_str()]))
-        })?;
+        });
+        let far_side = || {
+            if !p.iter().any(|o| FAR_SIDE.contains(&o.as_str())) {
+                return None;
+            }
+            let mut named = fields.iter().filter(|f| used_by(f, &[w.as_str()]));
+            match (named.next(), named.next()) {
+                (Some(f), None) => Some(f),
+                _ => None,
+            }
+        };
+        let f = spells_both.or_else(far_side)?;
         Some((p.join(" "), (*f).to_owned()))
     })
 }

@@ -86,7 +86,10 @@ pub struct ErrnoEntry {
     pub name: String,
     /// Its value on Linux (a failed syscall returns its negation).
     pub value: i64,
-    /// Phrases of a request that mean this failure ("does not exist").
+    /// Phrases of a request that mean this failure ("does not exist"); none where errno(3)'s
+    /// description is too general to read as this error alone (ENOMEM's "out of memory" is
+    /// also what the OOM killer acts on): then only the name states it.
+    #[serde(default)]
     pub words: Vec<String>,
     pub source: String,
 }
@@ -263,9 +266,9 @@ impl Vocabulary {
         }
         v.search = file.search;
         for e in &file.errno {
-            if e.source.trim().is_empty() || e.words.is_empty() || e.value <= 0 {
+            if e.source.trim().is_empty() || e.value <= 0 {
                 return Err(format!(
-                    "intent.toml: errno {:?} needs a positive value, words and a source",
+                    "intent.toml: errno {:?} needs a positive value and a source",
                     e.name
                 ));
             }

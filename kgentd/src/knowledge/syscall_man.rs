@@ -213,6 +213,20 @@ impl SyscallMan {
             .unwrap_or_default()
     }
 
+    /// The man page's name for `field` of the `sys_enter_*` tracepoint `event`, where it is
+    /// not the field's own: madvise(2)'s `advice` is `behavior` at sys_enter_madvise.
+    pub fn man_name_of<'f>(
+        &self,
+        event: &str,
+        fields: impl IntoIterator<Item = &'f str>,
+        field: &str,
+    ) -> Option<String> {
+        self.event_parameters(event, fields)
+            .into_iter()
+            .find(|(param, f)| f == field && param != f)
+            .map(|(param, _)| param)
+    }
+
     /// [`SyscallMan::parameter_fields`] of a tracepoint given by its event name and fields as
     /// tracefs lists them: only `sys_enter_*` events have parameters; `__syscall_nr` is no
     /// parameter.

@@ -60,6 +60,26 @@ static FACTS: LazyLock<Option<Facts>> = LazyLock::new(|| {
     sourced.then_some(facts)
 });
 
+/// Whether a program answering `intent` may show an event depending on its result. A request
+/// that keeps no outcome (no failure, success, exit status or threshold words) shows an event
+/// whatever its result: a program printing only when a saved `ret` is zero keeps what no one
+/// asked it to (`result_unfiltered_source`). A request for sizes or bytes measures the result,
+/// and a failed call transferred none (see `BytesAreResult`): leaving out `ret < 0` there is
+/// right. The filter pruning of drafts (`agent::stated`) and the symbolic check share this.
+pub fn may_filter_by_result(intent: &Intent) -> bool {
+    let Some(facts) = FACTS.as_ref() else {
+        return true;
+    };
+    let measures_result = intent.asks(Concept::Size)
+        || intent.asks(Concept::Sum)
+        || facts.byte_words.iter().any(|w| intent.names_word(w));
+    intent.asks(Concept::Failure)
+        || intent.asks(Concept::NonZeroExit)
+        || intent.threshold.is_some()
+        || measures_result
+        || facts.outcome_words.iter().any(|w| intent.names_word(w))
+}
+
 /// Where a request speaks of bytes (`byte_words`) and `syscall` returns the number of bytes
 /// it transferred (`byte_count_result`), the man page that says so: the bytes asked for are
 /// the call's result.
@@ -199,20 +219,7 @@ pub fn from_intent(
                 );
             }
         }
-        // A request that keeps no outcome (no failure, success, exit status or threshold
-        // words) shows an event whatever its result: a program printing only when a saved
-        // `ret` is non-zero keeps what no one asked it to.
-        // A request for sizes or bytes measures the result, and a failed call transferred
-        // none (see `BytesAreResult`): leaving out `ret < 0` there is right.
-        let measures_result = intent.asks(Concept::Size)
-            || intent.asks(Concept::Sum)
-            || facts.byte_words.iter().any(|w| intent.names_word(w));
-        let filters_outcome = intent.asks(Concept::Failure)
-            || intent.asks(Concept::NonZeroExit)
-            || intent.threshold.is_some()
-            || measures_result
-            || facts.outcome_words.iter().any(|w| intent.names_word(w));
-        if !filters_outcome && has_result(&call, tracepoints) {
+        if !may_filter_by_result(intent) && has_result(&call, tracepoints) {
             add(
                 Claim::ShownWhateverResult,
                 format!("at {label}: whether an event is shown does not depend on its result"),

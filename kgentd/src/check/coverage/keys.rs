@@ -67,8 +67,29 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             crate::intent::naming::used_by(field, &p.iter().map(String::as_str).collect::<Vec<_>>())
         })
     };
+    // A syscall parameter is also named by its man page's name for it ("the advice" is
+    // `behavior` at sys_enter_madvise).
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let man_name = |field: &str| {
+        events.iter().find_map(|(s, e)| {
+            let tp = host.tracepoints.get(&format!("{s}:{e}"))?;
+            let entry;
+            let tp = match e.strip_prefix("sys_exit_") {
+                Some(call) => {
+                    entry = format!("syscalls:sys_enter_{call}");
+                    host.tracepoints.get(&entry)?
+                }
+                None => tp,
+            };
+            man.man_name_of(&tp.event, tp.fields.iter().map(|f| f.name.as_str()), field)
+        })
+    };
+    let named_as = |field: &str, words: &[&str]| {
+        crate::intent::naming::used_by(field, words)
+            || man_name(field).is_some_and(|p| crate::intent::naming::used_by(&p, words))
+    };
     let asked = |field: &str| {
-        (crate::intent::naming::used_by(field, &words)
+        (named_as(field, &words)
             && (!names_its_event(field) || grouped_by(field)))
             || words.iter().any(|w| as_builtin(field, w))
             || printed_by_name.contains(field)
@@ -84,6 +105,22 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
                         && c.letters.iter().any(|(letter, _)| c.stated(letter, intent))
                 })
             })
+    };
+    // The fields every traced event has (a key read from one of them is defined everywhere).
+    let shared_fields: Vec<&str> = {
+        let formats: Vec<&crate::host::Tracepoint> = events
+            .iter()
+            .filter_map(|(s, e)| host.tracepoints.get(&format!("{s}:{e}")))
+            .collect();
+        match formats.split_first() {
+            Some((first, rest)) if formats.len() == events.len() => first
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|f| rest.iter().all(|t| t.fields.iter().any(|g| g.name == *f)))
+                .collect(),
+            _ => Vec::new(),
+        }
     };
     // A builtin key (`comm`, `pid`) is asked for where a word names it ("process", "CPU").
     let builtin_asked = |b: &str| {
@@ -109,6 +146,19 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         }) {
             return Some(format!(
                 "the program keys its tally by {b} and args->{f}, but the request groups by \"{phrase}\", which args->{f} holds: the builtin {b} is another value and splits each count by it; leave it out"
+            ));
+        }
+        // "Per target CPU" keyed by the builtin `cpu` alone where every event has a field for
+        // it (`cpu` at ipi:ipi_send_cpu).
+        if let Some((b, (phrase, f))) = keys.iter().find_map(|k| match k {
+            Key::Builtin(b) => {
+                crate::intent::naming::builtin_qualified_by_field(&phrases, b, &shared_fields)
+                    .map(|s| (*b, s))
+            }
+            _ => None,
+        }) {
+            return Some(format!(
+                "the request groups by \"{phrase}\", which the event's own args->{f} holds, but the program keys its tally by the builtin {b} (where the event fired): key it by args->{f}"
             ));
         }
         let is_asked = |key: &Key| match key {
@@ -140,7 +190,7 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             keys.iter().any(|k| match k {
                 Key::Field(f) => {
                     asked(f)
-                        && (crate::intent::naming::used_by(f, &[w])
+                        && (named_as(f, &[w])
                             || as_builtin(f, w)
                             || events.iter().any(|(s, e)| {
                                 crate::knowledge::field_names::meaning_words(&format!("{s}:{e}"), f)
