@@ -1043,11 +1043,14 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
     let by_meaning = |field: &str| {
         events.iter().any(|e| {
-            crate::knowledge::field_names::named_by_meaning(
-                intent,
-                &format!("{}:{}", e.subsystem, e.event),
-                field,
-            )
+            let probe = format!("{}:{}", e.subsystem, e.event);
+            crate::knowledge::field_names::named_by_meaning(intent, &probe, field)
+                && crate::knowledge::field_names::grouped_by_meaning(
+                    intent,
+                    &probe,
+                    field,
+                    &intent.group_phrases,
+                )
         })
     };
     // `shield`: a field the kernel prints by name (a softirq's `vec`) may be what a phrase
@@ -1137,10 +1140,14 @@ fn qualified_builtin_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) 
         let key = Expr::Term(Term::Builtin(b.clone()));
         let field_key = Expr::Term(Term::Field(field.clone()));
         let mut replaced = false;
-        for k in q.group_by.iter_mut().chain(q.select.iter_mut().filter_map(|it| match it {
-            Item::Value(e) => Some(e),
-            Item::Agg(..) => None,
-        })) {
+        for k in q
+            .group_by
+            .iter_mut()
+            .chain(q.select.iter_mut().filter_map(|it| match it {
+                Item::Value(e) => Some(e),
+                Item::Agg(..) => None,
+            }))
+        {
             if *k == key {
                 *k = field_key.clone();
                 replaced = true;
@@ -2544,8 +2551,7 @@ mod tests {
     fn a_far_side_qualifier_turns_a_builtin_key_into_the_events_field() {
         // include/trace/events/ipi.h: ipi_send_cpu's `cpu` is where the IPI goes.
         let ipi = [event("ipi_send_cpu", &["cpu", "callsite", "callback"], &[])];
-        let mut q =
-            parse("SELECT count() FROM tracepoint:ipi:ipi_send_cpu GROUP BY cpu").unwrap();
+        let mut q = parse("SELECT count() FROM tracepoint:ipi:ipi_send_cpu GROUP BY cpu").unwrap();
         let notes = keys(
             &mut q,
             &Intent::read("tally cross-cpu interrupts per destination cpu"),
@@ -2553,22 +2559,33 @@ mod tests {
         );
         assert_eq!(keys_of(&q), ["args->cpu"], "{notes:?}");
         // No qualifier: the CPU the event fired on.
-        let mut q =
-            parse("SELECT count() FROM tracepoint:ipi:ipi_send_cpu GROUP BY cpu").unwrap();
-        keys(&mut q, &Intent::read("how many cross-cpu interrupts does each cpu send?"), &ipi);
+        let mut q = parse("SELECT count() FROM tracepoint:ipi:ipi_send_cpu GROUP BY cpu").unwrap();
+        keys(
+            &mut q,
+            &Intent::read("how many cross-cpu interrupts does each cpu send?"),
+            &ipi,
+        );
         assert_eq!(keys_of(&q), ["cpu"]);
         // "Target PID" at kill(2): the signalled task's `pid`, not the sender's.
         let kill = [event("sys_enter_kill", &["pid", "sig"], &[])];
         let mut q =
             parse("SELECT count() FROM tracepoint:syscalls:sys_enter_kill GROUP BY pid").unwrap();
-        keys(&mut q, &Intent::read("tally kill() calls by targeted pid"), &kill);
+        keys(
+            &mut q,
+            &Intent::read("tally kill() calls by targeted pid"),
+            &kill,
+        );
         assert_eq!(keys_of(&q), ["args->pid"]);
     }
 
     #[test]
     fn a_syscall_parameter_is_named_by_its_man_page_name_as_a_key() {
         // madvise(2) SYNOPSIS calls the third argument `advice`; the kernel `behavior`.
-        let enter = [event("sys_enter_madvise", &["start", "len_in", "behavior"], &[])];
+        let enter = [event(
+            "sys_enter_madvise",
+            &["start", "len_in", "behavior"],
+            &[],
+        )];
         let mut q = parse(
             "SELECT hist(args->len_in) FROM tracepoint:syscalls:sys_enter_madvise GROUP BY args->behavior, comm, pid",
         )
@@ -2586,7 +2603,11 @@ mod tests {
         let exit = [event("sys_exit", &["id", "ret"], &[])];
         let text = "SELECT count() FROM tracepoint:raw_syscalls:sys_exit WHERE ret < 0 GROUP BY comm, pcomm";
         let mut q = parse(text).unwrap();
-        keys(&mut q, &Intent::read("failing system calls, tallied for each program"), &exit);
+        keys(
+            &mut q,
+            &Intent::read("failing system calls, tallied for each program"),
+            &exit,
+        );
         assert_eq!(keys_of(&q), ["comm"]);
         let mut q = parse(text).unwrap();
         keys(
@@ -2595,6 +2616,26 @@ mod tests {
             &exit,
         );
         assert_eq!(keys_of(&q), ["comm", "pcomm"]);
+        // "System calls" is what is counted, not a key (`args->id`), unless grouped by.
+        let raw = [EventKeys {
+            subsystem: "raw_syscalls".into(),
+            ..event("sys_exit", &["id", "ret"], &[])
+        }];
+        let by_id = "SELECT count() FROM tracepoint:raw_syscalls:sys_exit WHERE ret < 0 GROUP BY comm, args->id";
+        let mut q = parse(by_id).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("failing system calls, tallied per program"),
+            &raw,
+        );
+        assert_eq!(keys_of(&q), ["comm"]);
+        let mut q = parse(by_id).unwrap();
+        keys(
+            &mut q,
+            &Intent::read("failing system calls, tallied per program and per system call"),
+            &raw,
+        );
+        assert_eq!(keys_of(&q), ["comm", "args->id"]);
     }
 
     #[test]

@@ -61,6 +61,25 @@ pub fn named_by_meaning(intent: &crate::intent::Intent, probe: &str, field: &str
     })
 }
 
+/// Whether a request that groups by `phrases` names `field` of `probe` by what it holds as a
+/// key: a word for it is in a grouping phrase ("per system call") or follows "each"/"every"
+/// ("how often each syscall is made"). "Count system calls that fail, per process name" names
+/// the syscall as what is counted, not as a key: `args->id` there splits each process's count.
+pub fn grouped_by_meaning(
+    intent: &crate::intent::Intent,
+    probe: &str,
+    field: &str,
+    phrases: &[Vec<String>],
+) -> bool {
+    let said = meaning_words(probe, field);
+    let says = |w: &str| said.iter().any(|m| w.starts_with(m));
+    let words: Vec<&str> = intent.words().collect();
+    phrases.iter().any(|p| p.iter().any(|w| says(w)))
+        || words
+            .windows(2)
+            .any(|w| matches!(w[0], "each" | "every") && says(w[1]))
+}
+
 /// The words that name `field` of the tracepoint `probe` by what it holds (empty when the
 /// specs say nothing).
 pub fn meaning_words(probe: &str, field: &str) -> Vec<&'static str> {

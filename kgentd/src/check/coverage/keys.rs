@@ -94,7 +94,12 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             || words.iter().any(|w| as_builtin(field, w))
             || printed_by_name.contains(field)
             || events.iter().any(|(s, e)| {
-                crate::knowledge::field_names::named_by_meaning(intent, &format!("{s}:{e}"), field)
+                let probe = format!("{s}:{e}");
+                crate::knowledge::field_names::named_by_meaning(intent, &probe, field)
+                    && (ungrouped
+                        || crate::knowledge::field_names::grouped_by_meaning(
+                            intent, &probe, field, &phrases,
+                        ))
             })
             // A field of code letters the request speaks of ("reads and writes": rwbs).
             || events.iter().any(|(s, e)| {

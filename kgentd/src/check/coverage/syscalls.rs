@@ -123,9 +123,24 @@ pub(super) fn which_call_untold(intent: &Intent, source: &str, code: &str) -> Op
     if NAMES_PROBE.is_match(code) {
         return None;
     }
+    // At raw_syscalls:sys_enter/sys_exit (one event: every call's entry and exit) the call
+    // is `args->id` (include/trace/events/syscalls.h), which a program reporting it tells.
+    static READS_ID: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"args\s*->\s*id\b").expect("static regex"));
+    let raw = |p: &ProbeSpec| p.target.starts_with("raw_syscalls:");
+    if READS_ID.is_match(code)
+        && probe_blocks(source)
+            .iter()
+            .flat_map(|b| &b.probes)
+            .filter(|p| p.observes_events())
+            .all(raw)
+    {
+        return None;
+    }
     let event = |p: &ProbeSpec| {
         p.target
             .replace(":sys_exit_", ":sys_enter_")
+            .replace("raw_syscalls:sys_exit", "raw_syscalls:sys_enter")
             .trim_start_matches("uretprobe:")
             .trim_start_matches("uprobe:")
             .to_owned()

@@ -1356,3 +1356,48 @@ fn a_stated_size_is_compared_with_the_events_size_field() {
     let other = "tracepoint:kmem:rss_stat /args->member == 1/ { printf(\"%d\\n\", pid); }";
     assert!(size_compared_with_another_field(&h, &request, other).is_none());
 }
+
+#[test]
+fn a_syscall_named_as_what_is_counted_is_no_key() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        ("raw_syscalls", "sys_enter", &[("long", "id")]),
+        (
+            "raw_syscalls",
+            "sys_exit",
+            &[("long", "id"), ("long", "ret")],
+        ),
+    ]);
+    let check = |request: &str, src: &str| check_coverage(&h, &Intent::read(request), src);
+    let by_call =
+        "tracepoint:raw_syscalls:sys_exit /args->ret < 0/ { @[comm, args->id] = count(); }";
+    let by_comm = "tracepoint:raw_syscalls:sys_exit /args->ret < 0/ { @[comm] = count(); }";
+    // "System calls" is what is counted; the grouping is by program only.
+    let per_program = "Tally the system calls that fail, per program.";
+    assert!(!check(per_program, by_call).passed());
+    assert!(check(per_program, by_comm).passed());
+    // Grouped by the call as well: `args->id` is the key, and it tells the calls apart.
+    let both = "Tally failing system calls by program and by system call.";
+    let c = check(both, by_call);
+    assert!(c.passed(), "{:?}", c.evidence);
+}
+
+#[test]
+fn a_far_side_cpu_is_the_events_field() {
+    // include/trace/events/ipi.h: ipi_send_cpu records `cpu`, the CPU the IPI goes to.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "ipi",
+        "ipi_send_cpu",
+        &[("unsigned int", "cpu"), ("void *", "callsite")],
+    )]);
+    let request = "Tally cross-cpu interrupts per destination CPU.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    assert!(!check("tracepoint:ipi:ipi_send_cpu { @[cpu] = count(); }").passed());
+    assert!(check("tracepoint:ipi:ipi_send_cpu { @[args->cpu] = count(); }").passed());
+    let sender = "Tally cross-cpu interrupts per sending CPU.";
+    assert!(check_coverage(
+        &h,
+        &Intent::read(sender),
+        "tracepoint:ipi:ipi_send_cpu { @[cpu] = count(); }"
+    )
+    .passed());
+}
