@@ -408,6 +408,11 @@ mod tests {
                 ],
             ),
             (
+                "syscalls",
+                "sys_enter_wait_like",
+                &[("pid_t", "upid"), ("int *", "stat_addr")],
+            ),
+            (
                 "block",
                 "block_rq_done",
                 &[
@@ -455,6 +460,12 @@ mod tests {
         // A string pointer checked for NULL before it is read: structure, kept.
         let name = "tracepoint:syscalls:sys_enter_sigaction_like /args->name != 0/ { printf(\"%s\\n\", str(args->name)); }";
         assert_eq!(pruned("every handler change, with the name", name).0, name);
+        // wait4(2): the status is stored "if wstatus is not NULL"; a NULL test of an `int *`
+        // picks calls by that.
+        let status = "tracepoint:syscalls:sys_enter_wait_like /args->stat_addr != 0/ { printf(\"%d\\n\", args->upid); }";
+        let (fixed, notes) = pruned("every wait for a child, with the pid waited on", status);
+        assert!(!fixed.contains("stat_addr"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
     }
 
     #[test]

@@ -48,8 +48,11 @@ use crate::toolchain::bpftrace::syntax::{Edits, ProbeBlock};
 /// What a tracepoint field is, read from its C type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
-    /// A pointer (`const char *`, `void *`).
+    /// A pointer to a string or to bytes (`const char *`, `void *`).
     Pointer,
+    /// A pointer to a number or an array of numbers the call reads or fills in (`int *`,
+    /// `unsigned long *`, `int __user *stat_addr` at wait4).
+    DataPointer,
     /// A pointer to a generic socket address (`struct sockaddr *`).
     SockaddrPointer,
     /// A pointer to another struct (`struct __kernel_timespec *`, `struct sigaction *`).
@@ -80,6 +83,19 @@ impl FieldType {
             }
             if bare.contains("struct") && !bare.contains("**") {
                 return FieldType::StructPointer;
+            }
+            let pointee = t
+                .split('*')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .filter(|w| !matches!(*w, "const" | "volatile" | "__user" | "unsigned" | "signed"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            if !bare.contains("**")
+                && !matches!(pointee.as_str(), "char" | "void" | "u8" | "__u8" | "")
+            {
+                return FieldType::DataPointer;
             }
             return FieldType::Pointer;
         }
@@ -139,6 +155,9 @@ impl FieldType {
             // `timeout`: block forever): testing it against 0 picks calls by that meaning, a
             // choice the request must state.
             FieldType::StructPointer => Value::Integer,
+            // So has a NULL pointer to a value the call fills in or reads (wait4(2): status is
+            // stored "if wstatus is not NULL"; socketpair(2)'s `sv`): not structure either.
+            FieldType::DataPointer => Value::Integer,
             FieldType::Integer(Some(_)) | FieldType::Quantity64 => Value::Integer,
             FieldType::Array(_) | FieldType::Bytes(_) | FieldType::DataLocString => Value::Integer,
             FieldType::Integer(None) => Value::Unknown,
@@ -748,7 +767,10 @@ impl Fixes<'_> {
         let ty = b.ty(name)?;
         if !matches!(
             ty,
-            FieldType::Pointer | FieldType::SockaddrPointer | FieldType::StructPointer
+            FieldType::Pointer
+                | FieldType::DataPointer
+                | FieldType::SockaddrPointer
+                | FieldType::StructPointer
         ) {
             return None;
         }
@@ -908,6 +930,10 @@ mod tests {
     #[test]
     fn field_types_are_read_from_tracefs_types() {
         assert_eq!(FieldType::of("const char *"), FieldType::Pointer);
+        assert_eq!(FieldType::of("void *"), FieldType::Pointer);
+        assert_eq!(FieldType::of("int *"), FieldType::DataPointer);
+        assert_eq!(FieldType::of("unsigned long *"), FieldType::DataPointer);
+        assert_eq!(FieldType::of("const char *const *"), FieldType::Pointer);
         assert_eq!(
             FieldType::of("struct __kernel_timespec *"),
             FieldType::StructPointer

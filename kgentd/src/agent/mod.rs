@@ -493,6 +493,7 @@ impl Agent {
         let dropped = query_repair::prune_filter(&mut q, intent, &events);
         repaired.extend(query_repair::successes_only(&mut q, intent));
         repaired.extend(query_repair::stated_values(&mut q, intent));
+        repaired.extend(query_repair::flag_alternatives(&mut q, intent));
         // The specs' spans, with those the request asks for by name preferred.
         let asked;
         let specs = if intent.spans.is_empty() {

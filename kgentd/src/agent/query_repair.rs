@@ -1206,13 +1206,18 @@ fn ungrouped_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<S
                 && !intent.calls.iter().any(|c| c == noun)
                 && builtins_named_by(noun).is_empty()
         });
+    // "Ext4 inode allocations" names `ino` only by a word of ext4_allocate_inode's name: what
+    // is observed, not a key.
+    let event_names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    let named = |f: &str| {
+        used_by(f, &words)
+            && !crate::intent::naming::named_only_as_its_event(f, &words, &event_names)
+    };
     let droppable = |k: &Expr| match k {
         // What each call returned splits a count of calls by value.
         Expr::Term(Term::Ret) => !result_asked,
         Expr::Term(Term::Field(f)) => {
-            !distributive
-                && !used_by(f, &words)
-                && !events.iter().any(|e| e.named.iter().any(|n| n == f))
+            !distributive && !named(f) && !events.iter().any(|e| e.named.iter().any(|n| n == f))
         }
         // Builtins have their words ([`BUILTIN_WORDS`]); "who" speaks of the task.
         Expr::Term(Term::Builtin(b)) => {
@@ -1426,6 +1431,81 @@ pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
     notes
 }
 
+/// A bit test of a documented flag the request speaks of (`args->flags & 2`, O_RDWR, for
+/// "opened for writing") where the same words mean other flags as well (`also` in
+/// `specs-db/flags.toml`: O_WRONLY): the mask is widened to them (`args->flags & 3`), or the
+/// test keeps half of what the words ask for. Only where every FROM event documents those
+/// flags for the field. The request-coverage check demands the same of any program.
+pub fn flag_alternatives(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let targets: Vec<&str> = q
+        .from
+        .iter()
+        .map(|f| f.strip_prefix("tracepoint:").unwrap_or(f))
+        .collect();
+    let mut notes = Vec::new();
+    if let Some(filter) = q.filter.as_mut() {
+        widen_masks(filter, intent, &targets, &mut notes);
+    }
+    notes
+}
+
+fn widen_masks(e: &mut Expr, intent: &Intent, targets: &[&str], notes: &mut Vec<String>) {
+    use crate::knowledge::flags;
+    let Expr::Binary(l, op, r) = e else {
+        if let Expr::Unary(_, inner) = e {
+            widen_masks(inner, intent, targets, notes);
+        }
+        return;
+    };
+    if *op != BinOp::BitAnd {
+        widen_masks(l, intent, targets, notes);
+        widen_masks(r, intent, targets, notes);
+        return;
+    }
+    let (field, mask) = match (&**l, &mut **r) {
+        (Expr::Term(Term::Field(f)), Expr::Int(m)) => (f.clone(), m),
+        _ => match (&mut **l, &**r) {
+            (Expr::Int(m), Expr::Term(Term::Field(f))) => (f.clone(), m),
+            _ => return,
+        },
+    };
+    let Some(first) = targets.first() else { return };
+    let tested = *mask;
+    let mut added: Vec<String> = Vec::new();
+    let asked: Vec<&flags::Flag> = flags::shipped()
+        .iter()
+        .filter(|f| {
+            f.field == field
+                && !f.also.is_empty()
+                && i128::from(f.mask) & tested == i128::from(f.mask)
+                && f.words.iter().any(|w| intent.uses_word(w))
+                && f.probes.iter().any(|p| p == first)
+        })
+        .collect();
+    for f in asked {
+        for name in &f.also {
+            let everywhere: Option<Vec<&flags::Flag>> = targets
+                .iter()
+                .map(|t| flags::named(t, &field, name))
+                .collect();
+            let Some(others) = everywhere else { continue };
+            let Some(other) = others.first() else {
+                continue;
+            };
+            if others.iter().all(|o| o.mask == other.mask) && *mask & i128::from(other.mask) == 0 {
+                *mask |= i128::from(other.mask);
+                added.push(format!("{} 0x{:x}", other.name, other.mask));
+            }
+        }
+    }
+    if !added.is_empty() {
+        notes.push(format!(
+            "the request's words mean {} as well: the test of args->{field} keeps those bits too (specs-db/flags.toml)",
+            added.join(", ")
+        ));
+    }
+}
+
 /// A printed value reading a field that none of the FROM events has (the compiler's
 /// [`Lack::NoField`] for every event), under a name the request does not use: a small model
 /// copies a field from another offered tracepoint's list (`l3index` of tcp_hash_ao_required
@@ -1538,7 +1618,12 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
         events.iter().any(|e| {
             matches!(
                 e.types.get(f),
-                Some(FieldType::Pointer | FieldType::SockaddrPointer | FieldType::StructPointer)
+                Some(
+                    FieldType::Pointer
+                        | FieldType::DataPointer
+                        | FieldType::SockaddrPointer
+                        | FieldType::StructPointer
+                )
             )
         })
     };
@@ -2545,6 +2630,39 @@ mod tests {
             &wakeup,
         );
         assert_eq!(keys_of(&q), ["cpu", "args->target_cpu"]);
+    }
+
+    #[test]
+    fn a_word_of_the_events_name_keys_nothing() {
+        let alloc = [event("ext4_allocate_inode", &["dev", "ino", "dir"], &[])];
+        let text = "SELECT count() FROM tracepoint:ext4:ext4_allocate_inode GROUP BY args->ino";
+        let mut q = parse(text).unwrap();
+        let notes = keys(
+            &mut q,
+            &Intent::read("how many ext4 inodes are allocated?"),
+            &alloc,
+        );
+        assert!(q.group_by.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn a_flag_test_widens_to_the_flags_the_same_words_mean() {
+        // open(2): a file opened for writing has O_WRONLY (1) or O_RDWR (2).
+        let text = "SELECT comm, pid FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open WHERE (args->flags & 2) != 0";
+        let mut q = parse(text).unwrap();
+        let notes = flag_alternatives(
+            &mut q,
+            &Intent::read("who opens the shadow file with write access?"),
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            show(q.filter.as_ref().unwrap()).contains("& 3"),
+            "{:?}",
+            q.filter
+        );
+        // Words of no such flag: the test stays as written.
+        let mut q = parse(text).unwrap();
+        assert!(flag_alternatives(&mut q, &Intent::read("who opens the shadow file?")).is_empty());
     }
 
     #[test]

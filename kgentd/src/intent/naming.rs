@@ -185,6 +185,22 @@ pub(crate) fn is_or_plural(word: &str, base: &str) -> bool {
     word == base || word.strip_suffix('s') == Some(base)
 }
 
+/// Whether every word of `words` that names `field` ([`used_by`]) is a word of one of the
+/// events' names (`events`: `subsystem:event` or `event`), said as it is or in the plural:
+/// "ext4 inode allocations" names `ino` only by "inode", which names ext4_allocate_inode
+/// itself. Such a word says what is observed, not a value to key or show by. False when no
+/// word names the field.
+pub fn named_only_as_its_event(field: &str, words: &[&str], events: &[&str]) -> bool {
+    let event_word = |w: &str| {
+        events.iter().any(|e| {
+            e.split([':', '_'])
+                .any(|part| part.len() >= 3 && is_or_plural(w, part))
+        })
+    };
+    let mut naming = words.iter().filter(|w| used_by(field, &[**w])).peekable();
+    naming.peek().is_some() && naming.all(|w| event_word(w))
+}
+
 /// Words requests use for the report's shape ("the time spent", "the number of"), which name
 /// no field: `time` does not name `timeout_msecs`.
 pub const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
@@ -212,6 +228,20 @@ pub fn names_field(
         || subsystem.split('_').any(|part| part == field);
     if names_event {
         return false;
+    }
+    // Named only by a word of the event's own name, said once ("count ext4 inode
+    // allocations": `ino` at ext4_allocate_inode): the word says what is observed. Said again
+    // ("each inode allocation with the inode number"), it names the value too.
+    let all: Vec<&str> = intent.words.iter().map(String::as_str).collect();
+    let event_name = format!("{subsystem}:{event}");
+    if named_only_as_its_event(field, &all, &[event_name.as_str()]) {
+        let said_once = all
+            .iter()
+            .filter(|w| used_by(field, &[**w]))
+            .all(|w| all.iter().filter(|x| *x == w).count() == 1);
+        if said_once {
+            return false;
+        }
     }
     // Spelled out from the kernel's short forms (`sockfd`, `addrlen`): named by its last two
     // words in order ("file descriptor", "address length"), or its one word as a value word.

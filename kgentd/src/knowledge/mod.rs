@@ -543,7 +543,8 @@ const ONE_IMPLEMENTATION: &[&[&str]] = &[&["fork", "vfork", "clone", "clone3"]];
 /// The syscalls with an enter tracepoint here that a program meaning `name` may have to trace,
 /// in the kernel's spelling, `name`'s own first: the calls its man page documents with it whose
 /// names extend it (`chmod` → fchmod, fchmodat; [`syscall_man`]), their `*at2` extensions and the
-/// `*at`, `*4` and `*64` spellings of `name` (syscalls(2)), and the entry points of one kernel
+/// `*at`, numbered (`*2`, `*3`, `*4`: newer versions) and `*64` spellings of `name`
+/// (syscalls(2)), and the entry points of one kernel
 /// implementation. `fsync` is not a variant of `sync`: its page is another. Empty when `name`
 /// is no syscall here.
 pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
@@ -553,7 +554,12 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
     };
     let page = syscall_man::SyscallMan::shipped().page_of(name);
     let mut names: Vec<String> = vec![name.to_owned()];
-    for suffix in ["at", "at2", "4", "64"] {
+    // syscalls(2), "System call list": a newer version of a call that adds a flags argument
+    // carries a number (eventfd2, pipe2, dup3, epoll_create1, inotify_init1, signalfd4,
+    // umount2, accept4, clone3), and "the glibc wrapper functions hide these details from the
+    // user, invoking the most recent version of the system call provided by the kernel":
+    // `eventfd()` in a program is eventfd2 on this kernel.
+    for suffix in ["at", "at2", "1", "2", "3", "4", "64"] {
         names.push(format!("{name}{suffix}"));
     }
     // A page may also document the opposite operation (pread, pwrite; mmap, munmap; getpid,

@@ -57,10 +57,15 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         |field: &str, w: &str| crate::intent::naming::builtins_named_by(w).contains(&field);
     // A field named like its event (`personality` at sys_enter_personality) is named by the
     // word that names the event only where a grouping phrase says it.
+    let event_names: Vec<String> = events.iter().map(|(s, e)| format!("{s}:{e}")).collect();
+    let event_names: Vec<&str> = event_names.iter().map(String::as_str).collect();
+    // A field named like its event, or only by words of its event's name ("ext4 inode
+    // allocations": `ino` at ext4_allocate_inode), is a key only where grouped by.
     let names_its_event = |field: &str| {
         events
             .iter()
             .any(|(s, e)| e.split('_').chain(s.split('_')).any(|part| part == field))
+            || crate::intent::naming::named_only_as_its_event(field, &words, &event_names)
     };
     let grouped_by = |field: &str| {
         phrases.iter().any(|p| {

@@ -1401,3 +1401,54 @@ fn a_far_side_cpu_is_the_events_field() {
     )
     .passed());
 }
+
+#[test]
+fn an_absolute_timer_is_its_flag() {
+    // clock_nanosleep(2): TIMER_ABSTIME (1) in `flags` makes the time absolute.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_clock_nanosleep",
+        &[("const clockid_t", "which_clock"), ("int", "flags")],
+    )]);
+    let request = "Which programs sleep until an absolute deadline with clock_nanosleep?";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    assert!(
+        !check("tracepoint:syscalls:sys_enter_clock_nanosleep { printf(\"%s\\n\", comm); }")
+            .passed()
+    );
+    assert!(check("tracepoint:syscalls:sys_enter_clock_nanosleep /args->flags & 1/ { printf(\"%s\\n\", comm); }").passed());
+}
+
+#[test]
+fn a_word_of_the_events_name_is_no_key() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "ext4",
+        "ext4_allocate_inode",
+        &[("dev_t", "dev"), ("ino_t", "ino"), ("ino_t", "dir")],
+    )]);
+    let check = |request: &str, src: &str| check_coverage(&h, &Intent::read(request), src);
+    let by_ino = "tracepoint:ext4:ext4_allocate_inode { @[args->ino] = count(); }";
+    let total = "tracepoint:ext4:ext4_allocate_inode { @ = count(); }";
+    // "Inode" says what is counted (the event), not a key.
+    assert!(!check("How many ext4 inodes get allocated?", by_ino).passed());
+    assert!(check("How many ext4 inodes get allocated?", total).passed());
+    // Grouped by it: the key.
+    assert!(check("Tally ext4 inode allocations by inode number", by_ino).passed());
+}
+
+#[test]
+fn a_word_of_the_events_name_said_again_names_the_value() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "ext4",
+        "ext4_allocate_inode",
+        &[("dev_t", "dev"), ("ino_t", "ino"), ("ino_t", "dir")],
+    )]);
+    let request = "Print each ext4 inode allocation with the inode number.";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    assert!(
+        !check("tracepoint:ext4:ext4_allocate_inode { printf(\"%d\\n\", args->dev); }").passed()
+    );
+    assert!(
+        check("tracepoint:ext4:ext4_allocate_inode { printf(\"%d\\n\", args->ino); }").passed()
+    );
+}
