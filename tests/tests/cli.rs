@@ -457,6 +457,24 @@ fn kgentd_intent_holds_a_rare_word_to_the_attach_point_named_for_it() {
     assert!(out.contains("request-subject passed"), "{out}");
 }
 
+/// A kernel name written as two English words ("work queue" for the `workqueue` system) is
+/// held like the name itself: a program on another system's events is not about it.
+#[test]
+fn kgentd_intent_holds_a_kernel_name_written_apart() {
+    let request = "how often does something get put on a work queue, per function?";
+    let (code, out) = judge_with_intent(
+        request,
+        "tracepoint:timer:timer_start { @[ksym(args->function)] = count(); }",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("workqueue"), "{out}");
+    let (_, out) = judge_with_intent(
+        request,
+        "tracepoint:workqueue:workqueue_queue_work { @[ksym(args->function)] = count(); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+}
+
 /// A request that writes every word of an event's name (signal + generate) asks about that
 /// event, even when it also names a syscall, which otherwise turns off the rare-word hold.
 #[test]

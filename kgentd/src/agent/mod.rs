@@ -509,7 +509,9 @@ impl Agent {
         // Each compile stops at the first term no event has: at most a few strays to drop.
         for _ in 0..4 {
             let Err(e) = &compiled else { break };
-            let Some(note) = query_repair::drop_stray_value(&mut q, e, intent) else {
+            let Some(note) = query_repair::time_field(&mut q, e, &events)
+                .or_else(|| query_repair::drop_stray_value(&mut q, e, intent))
+            else {
                 break;
             };
             repaired.push(note);

@@ -1506,6 +1506,93 @@ fn widen_masks(e: &mut Expr, intent: &Intent, targets: &[&str], notes: &mut Vec<
     }
 }
 
+/// A duration (`duration_us`) asked of events that have no return and no span (the
+/// compiler's [`Lack::NoReturn`]) but carry a time of their own: a field whose name gives its
+/// unit (`delta_ns` at nmi:nmi_handler, include/trace/events/nmi.h; `diff_ns`), the one such
+/// field of every FROM event. The duration is read there, converted to the unit asked.
+pub fn time_field(q: &mut Query, error: &CompileError, events: &[EventKeys]) -> Option<String> {
+    let CompileError::Lacks(lacks) = error else {
+        return None;
+    };
+    if !lacks.iter().all(|l| matches!(l, Lack::NoReturn { .. }))
+        || events.is_empty()
+        || events.len() != q.from.len()
+    {
+        return None;
+    }
+    let unit = q.terms().into_iter().find_map(|t| match t {
+        Term::Duration(u) => Some(u),
+        _ => None,
+    })?;
+    let ns_of = |name: &str| -> Option<i128> {
+        let suffix = name.rsplit('_').next()?;
+        match suffix {
+            "ns" | "nsec" | "nsecs" => Some(1),
+            "us" | "usec" | "usecs" => Some(1_000),
+            "ms" | "msec" | "msecs" => Some(1_000_000),
+            _ => None,
+        }
+    };
+    let mut found: Option<(String, i128)> = None;
+    for e in events {
+        let mut timed = e.fields.iter().filter_map(|f| Some((f.clone(), ns_of(f)?)));
+        let (Some(one), None) = (timed.next(), timed.next()) else {
+            return None;
+        };
+        match &found {
+            Some(f) if *f != one => return None,
+            _ => found = Some(one),
+        }
+    }
+    let (field, field_ns) = found?;
+    let asked_ns: i128 = match unit {
+        crate::query::TimeUnit::Ns => 1,
+        crate::query::TimeUnit::Us => 1_000,
+        crate::query::TimeUnit::Ms => 1_000_000,
+    };
+    let value = Expr::Term(Term::Field(field.clone()));
+    let to = if field_ns == asked_ns {
+        value
+    } else if field_ns < asked_ns {
+        Expr::Binary(
+            Box::new(value),
+            BinOp::Div,
+            Box::new(Expr::Int(asked_ns / field_ns)),
+        )
+    } else {
+        Expr::Binary(
+            Box::new(value),
+            BinOp::Mul,
+            Box::new(Expr::Int(field_ns / asked_ns)),
+        )
+    };
+    let from = Term::Duration(unit);
+    for it in &mut q.select {
+        if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+            replace_with(e, &from, &to);
+        }
+    }
+    for e in q.filter.iter_mut().chain(q.group_by.iter_mut()) {
+        replace_with(e, &from, &to);
+    }
+    Some(format!(
+        "the events have no return or span to time, but carry a time themselves: {from} is args->{field}, in the unit asked"
+    ))
+}
+
+/// Replaces every `from` term of `e` with the expression `to`.
+fn replace_with(e: &mut Expr, from: &Term, to: &Expr) {
+    match e {
+        Expr::Term(t) if t == from => *e = to.clone(),
+        Expr::Term(_) | Expr::Int(_) | Expr::Str(_) => {}
+        Expr::StrOf(x) | Expr::Unary(_, x) => replace_with(x, from, to),
+        Expr::Binary(a, _, b) => {
+            replace_with(a, from, to);
+            replace_with(b, from, to);
+        }
+    }
+}
+
 /// A printed value reading a field that none of the FROM events has (the compiler's
 /// [`Lack::NoField`] for every event), under a name the request does not use: a small model
 /// copies a field from another offered tracepoint's list (`l3index` of tcp_hash_ao_required
@@ -2630,6 +2717,30 @@ mod tests {
             &wakeup,
         );
         assert_eq!(keys_of(&q), ["cpu", "args->target_cpu"]);
+    }
+
+    #[test]
+    fn a_duration_is_read_from_the_events_own_time_field() {
+        // include/trace/events/nmi.h: nmi_handler records delta_ns, the handler's run time.
+        let nmi = [event(
+            "nmi_handler",
+            &["handler", "delta_ns", "handled"],
+            &[],
+        )];
+        let lack = CompileError::Lacks(vec![Lack::NoReturn {
+            probe: "tracepoint:nmi:nmi_handler".into(),
+            spans_end_at: vec![],
+        }]);
+        let mut q =
+            parse("SELECT sum(duration_us) FROM tracepoint:nmi:nmi_handler GROUP BY args->handler")
+                .unwrap();
+        assert!(time_field(&mut q, &lack, &nmi).is_some());
+        assert!(format!("{q:?}").contains("delta_ns"), "{q:?}");
+        assert!(format!("{q:?}").contains("Int(1000)"), "{q:?}");
+        // No time field: nothing to read.
+        let other = [event("nmi_other", &["handler"], &[])];
+        let mut q = parse("SELECT sum(duration_us) FROM tracepoint:nmi:nmi_other").unwrap();
+        assert!(time_field(&mut q, &lack, &other).is_none());
     }
 
     #[test]

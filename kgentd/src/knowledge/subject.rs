@@ -477,9 +477,9 @@ impl SubjectIndex {
             .collect();
         let rank = |name: &str| ranked.iter().position(|r| r == name).unwrap_or(usize::MAX);
         let n = self.docs.len().max(1) as f32;
+        let subjects = self.joined(&intent.subjects);
         let head = |w: &SubjectWord| {
-            intent
-                .subjects
+            subjects
                 .iter()
                 .rev()
                 .find(|s| s.phrase == w.phrase)
@@ -487,7 +487,7 @@ impl SubjectIndex {
         };
         // (phrase number, its weighted words, whether the request asks about it)
         let mut phrases: Vec<Phrase> = Vec::new();
-        for w in &intent.subjects {
+        for w in &subjects {
             // Only names single attach points out: the kernel's names for the word, or the
             // word itself as a whole word of attach point names (`sync`, `kmem`, `softirq`).
             let speaking: Vec<&str> = self
@@ -540,6 +540,38 @@ impl SubjectIndex {
             .filter(|(_, _, _, required)| *required)
             .map(|(_, words, stats, _)| self.best_for(words, stats, &rank))
             .collect()
+    }
+
+    /// The request's subject words with two neighbours of one phrase joined where together
+    /// they are one word of this host's attach point names, written apart in English: "alarm
+    /// timer" is the `alarmtimer` system, "soft irq" `softirq`, "work queue" `workqueue`.
+    fn joined(&self, words: &[SubjectWord]) -> Vec<SubjectWord> {
+        let mut out: Vec<SubjectWord> = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            let w = &words[i];
+            if let Some(next) = words.get(i + 1).filter(|n| n.phrase == w.phrase) {
+                let word = format!("{}{}", w.word, next.word);
+                // The kernel's own name, spelled apart: asked like a kernel identifier, and a
+                // subject of its own ("alarm timer expirations" is about the alarmtimer
+                // events whatever "expirations" also matches).
+                let one = SubjectWord {
+                    kernel: vec![word.clone()],
+                    word,
+                    phrase: usize::MAX - i,
+                };
+                let named = self.names_system(&one.word)
+                    || self.docs.iter().any(|(_, d)| Self::names_whole(d, &one));
+                if w.word.len() >= 3 && next.word.len() >= 3 && named {
+                    out.push(one);
+                    i += 2;
+                    continue;
+                }
+            }
+            out.push(w.clone());
+            i += 1;
+        }
+        out
     }
 
     /// A subject of these words: the attach points whose names cover them best.
