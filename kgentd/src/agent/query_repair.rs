@@ -1567,6 +1567,17 @@ pub fn time_field(q: &mut Query, error: &CompileError, events: &[EventKeys]) -> 
         )
     };
     let from = Term::Duration(unit);
+    // A tally keyed by the duration it aggregates splits it by value: the key goes.
+    if q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
+        let reads = |e: &Expr| {
+            let mut t = Vec::new();
+            e.terms(&mut t);
+            t.contains(&from)
+        };
+        q.group_by.retain(|k| !reads(k));
+        q.select
+            .retain(|it| !matches!(it, Item::Value(e) if reads(e)));
+    }
     for it in &mut q.select {
         if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
             replace_with(e, &from, &to);
@@ -2731,10 +2742,12 @@ mod tests {
             probe: "tracepoint:nmi:nmi_handler".into(),
             spans_end_at: vec![],
         }]);
-        let mut q =
-            parse("SELECT sum(duration_us) FROM tracepoint:nmi:nmi_handler GROUP BY args->handler")
-                .unwrap();
+        let mut q = parse(
+            "SELECT sum(duration_us) FROM tracepoint:nmi:nmi_handler GROUP BY args->handler, duration_us",
+        )
+        .unwrap();
         assert!(time_field(&mut q, &lack, &nmi).is_some());
+        assert_eq!(keys_of(&q), ["args->handler"]);
         assert!(format!("{q:?}").contains("delta_ns"), "{q:?}");
         assert!(format!("{q:?}").contains("Int(1000)"), "{q:?}");
         // No time field: nothing to read.

@@ -88,13 +88,18 @@ impl Plan {
                 })
                 .collect();
         }
+        // A subject that is a kernel name ("alarm timer": the `alarmtimer` events) is met by
+        // any of the events named for it, not only the first.
         self.all_subjects
             .iter()
-            .filter_map(|s| {
-                let event = s.probes.first()?.strip_prefix("tracepoint:")?;
-                Some(check::BestMatch {
-                    what: format!("\"{}\"", s.phrase()),
-                    event: event.to_owned(),
+            .flat_map(|s| {
+                let kernel_name = s.words.iter().any(|(w, _)| !w.kernel.is_empty());
+                let take = if kernel_name { s.probes.len() } else { 1 };
+                s.probes.iter().take(take).filter_map(move |p| {
+                    Some(check::BestMatch {
+                        what: format!("\"{}\"", s.phrase()),
+                        event: p.strip_prefix("tracepoint:")?.to_owned(),
+                    })
                 })
             })
             .collect()
@@ -815,12 +820,18 @@ impl<'a, 'r> Session<'a, 'r> {
         if tracepoints_only {
             // The catalog's best matches are the judges left. When the workload provokes one
             // and the program avoids them all for events it does not make, that is refused.
+            // A named call's kernel entry points count as named: `sendfile()` is sendfile64
+            // here (`knowledge::syscall_variants`).
             let named: Vec<String> = self
                 .intent
                 .calls
                 .iter()
                 .chain(&self.intent.syscall_words)
-                .cloned()
+                .flat_map(|c| {
+                    let mut v = crate::knowledge::syscall_variants(&self.agent.host, c);
+                    v.push(c.clone());
+                    v
+                })
                 .collect();
             if let Some(why) =
                 check::passed_over_best(source, &plan.best_matches(), provoked, &named)
