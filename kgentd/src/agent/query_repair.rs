@@ -1586,6 +1586,21 @@ pub fn time_field(q: &mut Query, error: &CompileError, events: &[EventKeys]) -> 
     for e in q.filter.iter_mut().chain(q.group_by.iter_mut()) {
         replace_with(e, &from, &to);
     }
+    // The time field itself as a key of the tally that aggregates it splits it by value.
+    let time = Term::Field(field.clone());
+    let reads_time = |e: &Expr| {
+        let mut t = Vec::new();
+        e.terms(&mut t);
+        t.contains(&time)
+    };
+    if q.select
+        .iter()
+        .any(|it| matches!(it, Item::Agg(_, Some(e)) if reads_time(e)))
+    {
+        q.group_by.retain(|k| !reads_time(k));
+        q.select
+            .retain(|it| !matches!(it, Item::Value(e) if reads_time(e)));
+    }
     Some(format!(
         "the events have no return or span to time, but carry a time themselves: {from} is args->{field}, in the unit asked"
     ))
@@ -2743,7 +2758,7 @@ mod tests {
             spans_end_at: vec![],
         }]);
         let mut q = parse(
-            "SELECT sum(duration_us) FROM tracepoint:nmi:nmi_handler GROUP BY args->handler, duration_us",
+            "SELECT sum(duration_us) FROM tracepoint:nmi:nmi_handler GROUP BY args->handler, duration_us, args->delta_ns",
         )
         .unwrap();
         assert!(time_field(&mut q, &lack, &nmi).is_some());

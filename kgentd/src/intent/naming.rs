@@ -191,10 +191,13 @@ pub(crate) fn is_or_plural(word: &str, base: &str) -> bool {
 /// itself. Such a word says what is observed, not a value to key or show by. False when no
 /// word names the field.
 pub fn named_only_as_its_event(field: &str, words: &[&str], events: &[&str]) -> bool {
+    // A word is one of the event's own when it is a part of its name, or starts one that the
+    // kernel spells as one word ("alarm" of `alarmtimer`, written "alarm timer").
     let event_word = |w: &str| {
         events.iter().any(|e| {
-            e.split([':', '_'])
-                .any(|part| part.len() >= 3 && is_or_plural(w, part))
+            e.split([':', '_']).any(|part| {
+                part.len() >= 3 && (is_or_plural(w, part) || (w.len() >= 4 && part.starts_with(w)))
+            })
         })
     };
     let mut naming = words.iter().filter(|w| used_by(field, &[**w])).peekable();

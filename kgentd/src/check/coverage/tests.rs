@@ -1452,3 +1452,19 @@ fn a_word_of_the_events_name_said_again_names_the_value() {
         check("tracepoint:ext4:ext4_allocate_inode { printf(\"%d\\n\", args->ino); }").passed()
     );
 }
+
+#[test]
+fn a_word_that_starts_the_events_one_word_name_is_no_key() {
+    // include/trace/events/alarmtimer.h: alarmtimer_fired records alarm_type, expires, now.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "alarmtimer",
+        "alarmtimer_fired",
+        &[("unsigned char", "alarm_type"), ("s64", "expires")],
+    )]);
+    let check = |src: &str| check_coverage(&h, &Intent::read("How many alarm timers fire?"), src);
+    assert!(
+        !check("tracepoint:alarmtimer:alarmtimer_fired { @[args->alarm_type] = count(); }")
+            .passed()
+    );
+    assert!(check("tracepoint:alarmtimer:alarmtimer_fired { @ = count(); }").passed());
+}
