@@ -1569,14 +1569,7 @@ pub fn time_field(q: &mut Query, error: &CompileError, events: &[EventKeys]) -> 
     let from = Term::Duration(unit);
     // A tally keyed by the duration it aggregates splits it by value: the key goes.
     if q.select.iter().any(|it| matches!(it, Item::Agg(..))) {
-        let reads = |e: &Expr| {
-            let mut t = Vec::new();
-            e.terms(&mut t);
-            t.contains(&from)
-        };
-        q.group_by.retain(|k| !reads(k));
-        q.select
-            .retain(|it| !matches!(it, Item::Value(e) if reads(e)));
+        drop_keys_reading(q, &from);
     }
     for it in &mut q.select {
         if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
@@ -1588,22 +1581,29 @@ pub fn time_field(q: &mut Query, error: &CompileError, events: &[EventKeys]) -> 
     }
     // The time field itself as a key of the tally that aggregates it splits it by value.
     let time = Term::Field(field.clone());
-    let reads_time = |e: &Expr| {
-        let mut t = Vec::new();
-        e.terms(&mut t);
-        t.contains(&time)
-    };
     if q.select
         .iter()
-        .any(|it| matches!(it, Item::Agg(_, Some(e)) if reads_time(e)))
+        .any(|it| matches!(it, Item::Agg(_, Some(e)) if reads(e, &time)))
     {
-        q.group_by.retain(|k| !reads_time(k));
-        q.select
-            .retain(|it| !matches!(it, Item::Value(e) if reads_time(e)));
+        drop_keys_reading(q, &time);
     }
     Some(format!(
         "the events have no return or span to time, but carry a time themselves: {from} is args->{field}, in the unit asked"
     ))
+}
+
+/// Whether `e` reads the term `t`.
+fn reads(e: &Expr, t: &Term) -> bool {
+    let mut terms = Vec::new();
+    e.terms(&mut terms);
+    terms.contains(t)
+}
+
+/// Drops the GROUP BY keys and plain SELECT values that read `t`.
+fn drop_keys_reading(q: &mut Query, t: &Term) {
+    q.group_by.retain(|k| !reads(k, t));
+    q.select
+        .retain(|it| !matches!(it, Item::Value(e) if reads(e, t)));
 }
 
 /// Replaces every `from` term of `e` with the expression `to`.
@@ -1641,29 +1641,25 @@ pub fn drop_stray_value(q: &mut Query, error: &CompileError, intent: &Intent) ->
         return None;
     }
     let term = Term::Field(field.to_owned());
-    let reads = |e: &Expr| {
-        let mut ts = Vec::new();
-        e.terms(&mut ts);
-        ts.contains(&term)
-    };
+    let reads_field = |e: &Expr| reads(e, &term);
     let in_aggregate = q
         .select
         .iter()
-        .any(|i| matches!(i, Item::Agg(_, Some(e)) if reads(e)));
-    if in_aggregate || q.filter.as_ref().is_some_and(reads) {
+        .any(|i| matches!(i, Item::Agg(_, Some(e)) if reads_field(e)));
+    if in_aggregate || q.filter.as_ref().is_some_and(reads_field) {
         return None;
     }
     let kept: Vec<Item> = q
         .select
         .iter()
-        .filter(|i| !matches!(i, Item::Value(e) if reads(e)))
+        .filter(|i| !matches!(i, Item::Value(e) if reads_field(e)))
         .cloned()
         .collect();
     if kept.is_empty() {
         return None;
     }
     q.select = kept;
-    q.group_by.retain(|g| !reads(g));
+    q.group_by.retain(|g| !reads_field(g));
     Some(format!(
         "left out args->{field}: none of the FROM events has that field, and the request does not name it"
     ))

@@ -147,26 +147,25 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
                 _ => None,
             })
             .collect();
-        if let Some((b, (phrase, f))) = keys.iter().find_map(|k| match k {
-            Key::Builtin(b) => {
-                crate::intent::naming::builtin_qualified_by_field(&phrases, b, &fields)
-                    .map(|s| (*b, s))
-            }
-            _ => None,
-        }) {
+        // A builtin key a grouping phrase qualifies as one of `among`, with the phrase and the
+        // field it means.
+        let qualified = |among: &[&str]| {
+            keys.iter().find_map(|k| match k {
+                Key::Builtin(b) => {
+                    crate::intent::naming::builtin_qualified_by_field(&phrases, b, among)
+                        .map(|s| (*b, s))
+                }
+                _ => None,
+            })
+        };
+        if let Some((b, (phrase, f))) = qualified(&fields) {
             return Some(format!(
                 "the program keys its tally by {b} and args->{f}, but the request groups by \"{phrase}\", which args->{f} holds: the builtin {b} is another value and splits each count by it; leave it out"
             ));
         }
         // "Per target CPU" keyed by the builtin `cpu` alone where every event has a field for
         // it (`cpu` at ipi:ipi_send_cpu).
-        if let Some((b, (phrase, f))) = keys.iter().find_map(|k| match k {
-            Key::Builtin(b) => {
-                crate::intent::naming::builtin_qualified_by_field(&phrases, b, &shared_fields)
-                    .map(|s| (*b, s))
-            }
-            _ => None,
-        }) {
+        if let Some((b, (phrase, f))) = qualified(&shared_fields) {
             return Some(format!(
                 "the request groups by \"{phrase}\", which the event's own args->{f} holds, but the program keys its tally by the builtin {b} (where the event fired): key it by args->{f}"
             ));
