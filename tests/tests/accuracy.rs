@@ -181,6 +181,32 @@ async fn a_program_on_a_neighbouring_event_fails_the_subject_check_with_the_righ
 }
 
 #[tokio::test]
+async fn an_event_named_in_plain_words_is_the_one_to_trace() {
+    // "CPU frequency" writes power:cpu_frequency's name apart; "frequency" alone would be a
+    // rate. A program on another power event loads and runs, but is not that event.
+    let idle = "```bpftrace\ntracepoint:power:cpu_idle { printf(\"%d\\n\", cpu); }\n```";
+    let freq = "```bpftrace\ntracepoint:power:cpu_frequency { printf(\"%u %u\\n\", args->cpu_id, args->state); }\n```";
+    // The default configuration: a spelled event is checked whatever the configuration says.
+    let d = TestDaemon::scripted(&[idle, freq]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "whenever the cpu frequency of a core goes up or down, print the core and its kHz",
+        4,
+    )
+    .await
+    .expect("ask");
+    let subject = check(&events, "request-subject", 1);
+    assert!(
+        !subject.passed && subject.detail.contains("tracepoint:power:cpu_frequency"),
+        "{}",
+        subject.detail
+    );
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(answer.iterations, 2);
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn a_request_no_candidate_observes_gets_no_answer_naming_its_subject() {
     // Every draft traces a neighbour: the ask ends without an answer, saying what it was about.
     let neighbour = "```bpftrace\ntracepoint:syscalls:sys_enter_fsync { @[comm] = count(); }\n```";
@@ -458,7 +484,21 @@ fn what_the_request_names_of_the_event_must_show() {
         let c = check_coverage(&host, &Intent::read(request), program);
         (c.passed(), c.detail())
     };
-    let cases: [(&str, &str, &str, &str); 5] = [
+    let cases: [(&str, &str, &str, &str); 7] = [
+        (
+            // fcntl(2)'s `int cmd`: a "command code" is a number, not the process name.
+            "tally fcntl() calls by command code and by program",
+            "tracepoint:syscalls:sys_enter_fcntl { @[comm] = count(); }",
+            "tracepoint:syscalls:sys_enter_fcntl { @[args->cmd, comm] = count(); }",
+            "args->cmd",
+        ),
+        (
+            // msgrcv(2)'s `size_t msgsz`: the size is printed under the kernel's short name.
+            "for each msgrcv() call, the queue id and the biggest message size it takes",
+            "tracepoint:syscalls:sys_enter_msgrcv { printf(\"%d\\n\", args->msqid); }",
+            "tracepoint:syscalls:sys_enter_msgrcv { printf(\"%d %d\\n\", args->msqid, args->msgsz); }",
+            "size",
+        ),
         (
             "log each time a core goes idle, and into which idle state",
             "tracepoint:power:cpu_idle { printf(\"%d\\n\", cpu); }",

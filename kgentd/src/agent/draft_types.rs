@@ -48,10 +48,11 @@ use crate::toolchain::bpftrace::syntax::{Edits, ProbeBlock};
 /// What a tracepoint field is, read from its C type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
-    /// A pointer to a string or to bytes (`const char *`, `void *`).
+    /// A pointer to a string (`const char *`, `char **`).
     Pointer,
-    /// A pointer to a number or an array of numbers the call reads or fills in (`int *`,
-    /// `unsigned long *`, `int __user *stat_addr` at wait4).
+    /// A pointer to data the call reads or fills in: a number or an array of numbers (`int *`,
+    /// `unsigned long *`, `int __user *stat_addr` at wait4), or untyped memory (`void *`: read(2)'s
+    /// buffer, seccomp(2)'s `args`, which NULL gives a meaning of its own).
     DataPointer,
     /// A pointer to a generic socket address (`struct sockaddr *`).
     SockaddrPointer,
@@ -92,9 +93,7 @@ impl FieldType {
                 .filter(|w| !matches!(*w, "const" | "volatile" | "__user" | "unsigned" | "signed"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            if !bare.contains("**")
-                && !matches!(pointee.as_str(), "char" | "void" | "u8" | "__u8" | "")
-            {
+            if !bare.contains("**") && !matches!(pointee.as_str(), "char" | "u8" | "__u8" | "") {
                 return FieldType::DataPointer;
             }
             return FieldType::Pointer;
@@ -930,7 +929,7 @@ mod tests {
     #[test]
     fn field_types_are_read_from_tracefs_types() {
         assert_eq!(FieldType::of("const char *"), FieldType::Pointer);
-        assert_eq!(FieldType::of("void *"), FieldType::Pointer);
+        assert_eq!(FieldType::of("void *"), FieldType::DataPointer);
         assert_eq!(FieldType::of("int *"), FieldType::DataPointer);
         assert_eq!(FieldType::of("unsigned long *"), FieldType::DataPointer);
         assert_eq!(FieldType::of("const char *const *"), FieldType::Pointer);

@@ -3463,7 +3463,8 @@ mod tests {
         assert_eq!(q.filter, None, "{dropped:?}");
         assert_eq!(dropped.len(), 2);
         // An address-wide unsigned field compared with 0 is a filter too (`args->arg2 != 0`
-        // at keyctl drops calls); only a pointer-typed field's is a NULL check.
+        // at keyctl drops calls); only a string pointer's is a NULL check (a NULL `void *`
+        // has a meaning of its own: seccomp(2)'s `args`).
         ev.types
             .insert("length".into(), FieldType::of("unsigned long"));
         let mut q = parse(
@@ -3473,6 +3474,14 @@ mod tests {
         prune_filter(&mut q, &intent, &[ev.clone()]);
         assert_eq!(q.filter, None);
         ev.types.insert("length".into(), FieldType::of("void *"));
+        let mut q = parse(
+            "SELECT comm FROM tracepoint:syscalls:sys_enter_ftruncate WHERE args->length != 0",
+        )
+        .unwrap();
+        prune_filter(&mut q, &intent, &[ev.clone()]);
+        assert_eq!(q.filter, None);
+        ev.types
+            .insert("length".into(), FieldType::of("const char *"));
         let mut q = parse(
             "SELECT comm FROM tracepoint:syscalls:sys_enter_ftruncate WHERE args->length != 0",
         )

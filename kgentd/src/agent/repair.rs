@@ -139,7 +139,43 @@ fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     notes.extend(n);
     let (s, n) = cleanups_of_unused_maps(&s);
     notes.extend(n);
+    let (s, n) = tallies_kept_at_end(&s);
+    notes.extend(n);
     (s, notes)
+}
+
+/// `clear(@m)` / `zero(@m)` / `delete(@m)` in `END` of an aggregation the program never prints
+/// (`toolchain::bpftrace::syntax::tallies_emptied_unprinted`): bpftrace prints the maps left when tracing
+/// ends, so emptying the tally there throws away the answer. The statement goes; scratch maps
+/// (`@start[tid] = nsecs`) are no aggregations and keep their cleanup.
+fn tallies_kept_at_end(source: &str) -> (String, Vec<String>) {
+    static EMPTY: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\b(?:clear|zero|delete)\s*\(\s*(@\w*)\s*\)\s*;?").expect("static regex")
+    });
+    let maps = crate::toolchain::bpftrace::syntax::tallies_emptied_unprinted(source);
+    if maps.is_empty() {
+        return (source.to_owned(), Vec::new());
+    }
+    let mut edits = Edits::default();
+    for b in probe_blocks(source)
+        .iter()
+        .filter(|b| b.probes.iter().any(|p| p.prefix == "END"))
+    {
+        // Repairs see the program without comments: the body is the source text there.
+        let body_at = b.body_span.start;
+        for c in EMPTY.captures_iter(&b.body) {
+            if let (Some(all), Some(map)) = (c.get(0), c.get(1)) {
+                if maps.iter().any(|m| m == map.as_str()) {
+                    edits.replace(body_at + all.start()..body_at + all.end(), String::new());
+                }
+            }
+        }
+    }
+    let notes = maps
+        .iter()
+        .map(|m| format!("removed the clearing of {m} in END: bpftrace prints the maps left when tracing ends, and that tally is the answer"))
+        .collect();
+    (edits.apply(source), notes)
 }
 
 /// `clear(@m)`, `zero(@m)`, `print(@m)` or `delete(@m[k])` of a map the program never stores
@@ -1390,6 +1426,28 @@ mod tests {
         // New processes stay on the fork event.
         let procs = Intent::read("print every process spawned, with the spawning program's name");
         assert_eq!(repair_all(&h, &procs, src).0, src);
+    }
+
+    #[test]
+    fn a_tally_emptied_at_the_end_is_kept_for_bpftrace_to_print() {
+        let src = "tracepoint:net:netif_rx { @lens[str(args->name)] = hist(args->len); @seen[tid] = 1; }\nEND { clear(@lens); clear(@seen); }";
+        let (fixed, notes) = repair_all(
+            &host(),
+            &Intent::read("sizes of received frames by device"),
+            src,
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("@lens"), "{notes:?}");
+        assert!(
+            !fixed.contains("clear(@lens)") && fixed.contains("clear(@seen)"),
+            "{fixed}"
+        );
+        // Printed first, or never emptied: unchanged.
+        let printed = "tracepoint:net:netif_rx { @n = count(); }\nEND { print(@n); clear(@n); }";
+        assert_eq!(
+            repair_all(&host(), &Intent::read("received frames"), printed).0,
+            printed
+        );
     }
 
     #[test]

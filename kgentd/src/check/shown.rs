@@ -15,47 +15,14 @@ use crate::toolchain::bpftrace::{probe_blocks, ProbeSpec};
 
 /// The aggregations a program empties in `END` and never prints, as problems in words.
 pub fn tallies_never_shown(source: &str) -> Vec<String> {
-    static AGGREGATION: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"(@\w*)\s*(?:\[[^\]\n]*\])?\s*=\s*(?:count|sum|avg|min|max|hist|lhist|stats)\s*\(",
-        )
-        .expect("static regex")
-    });
-    static EMPTIED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\b(?:clear|zero|delete)\s*\(\s*(@\w*)\s*\)").expect("static regex")
-    });
-    static PRINTED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\bprint\s*\(\s*(@\w*)").expect("static regex"));
-    let blocks = probe_blocks(source);
-    let mut tallies: Vec<&str> = Vec::new();
-    let mut emptied_at_end: Vec<&str> = Vec::new();
-    let mut printed: Vec<&str> = Vec::new();
-    for b in &blocks {
-        let at_end = b.probes.iter().any(|p| p.prefix == "END");
-        for c in AGGREGATION.captures_iter(&b.body) {
-            tallies.extend(c.get(1).map(|m| m.as_str()));
-        }
-        for c in PRINTED.captures_iter(&b.body) {
-            printed.extend(c.get(1).map(|m| m.as_str()));
-        }
-        if at_end {
-            for c in EMPTIED.captures_iter(&b.body) {
-                emptied_at_end.extend(c.get(1).map(|m| m.as_str()));
-            }
-        }
-    }
-    let mut out: Vec<String> = tallies
-        .iter()
-        .filter(|m| emptied_at_end.contains(m) && !printed.contains(m))
+    crate::toolchain::bpftrace::syntax::tallies_emptied_unprinted(source)
+        .into_iter()
         .map(|m| {
             format!(
                 "{m} is emptied in END and never printed: bpftrace prints a map when tracing ends only if it still holds something, so its tallies are never shown (print({m}) before clearing it, or do not clear it)"
             )
         })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+        .collect()
 }
 
 /// A request for each event ([`Intent::wants_lines`]) answered only with tallies: no block on

@@ -185,6 +185,14 @@ pub fn check_subject(
                 continue;
             }
         }
+        if s.spelled {
+            problems.push(format!(
+                "the request writes the name of {} (\"{}\"), but the program's probes ({shown}) are other events: trace that one",
+                s.probes.join(", "),
+                s.phrase()
+            ));
+            continue;
+        }
         problems.push(format!(
             "the request is about \"{}\", but the program's probes ({shown}) hardly speak of it ({:.0}% of the best match); on this host it is observed by: {}",
             s.phrase(),

@@ -456,6 +456,17 @@ impl SubjectIndex {
 
     /// Whether one of a program's probes covers a subject, with the best share it reaches.
     pub fn covers(&self, probes: &[String], s: &Subject) -> (bool, f32) {
+        // An event the request spells by name is covered by that event only: a neighbour whose
+        // description shares its words (amd_pstate_perf for "CPU frequency") is another event.
+        if s.spelled {
+            let ok = probes.iter().any(|p| {
+                let name = p.strip_prefix("tracepoint:").unwrap_or(p);
+                s.probes
+                    .iter()
+                    .any(|e| e.strip_prefix("tracepoint:").unwrap_or(e) == name)
+            });
+            return (ok, if ok { 1.0 } else { 0.0 });
+        }
         let best = probes.iter().map(|p| self.score(p, s)).fold(0.0, f32::max);
         let share = if s.best > 0.0 { best / s.best } else { 1.0 };
         (share >= COVERED, share)
@@ -623,6 +634,16 @@ impl SubjectIndex {
             .enumerate()
             .flat_map(|(i, w)| bm25::terms(&w.word).into_iter().map(move |t| (i, t)))
             .collect();
+        // The request's words in order, each with its stem: an event's name written apart
+        // ("CPU frequency" for power:cpu_frequency) may use a word that is no subject alone
+        // ("frequency" also asks how often).
+        let raw: Vec<&str> = intent.words().collect();
+        let stems: Vec<String> = raw
+            .iter()
+            .map(|w| bm25::terms(w).into_iter().next().unwrap_or_default())
+            .collect();
+        let subject_at = |w: &str| intent.subjects.iter().position(|s| s.word == w);
+        let mut extra: Vec<SubjectWord> = Vec::new();
         let mut used: BTreeSet<usize> = BTreeSet::new();
         let mut events: Vec<&str> = Vec::new();
         for (name, _) in &self.docs {
@@ -647,7 +668,33 @@ impl SubjectIndex {
             if found.len() == terms.len() {
                 used.extend(found);
                 events.push(name);
+                continue;
             }
+            // Written apart, in order, next to each other, with a subject word among them.
+            let Some(at) = stems
+                .windows(terms.len())
+                .position(|w| w == terms.as_slice())
+            else {
+                continue;
+            };
+            let said = &raw[at..at + terms.len()];
+            let Some(anchor) = said.iter().find_map(|w| subject_at(w)) else {
+                continue;
+            };
+            for w in said {
+                match subject_at(w) {
+                    Some(i) => {
+                        used.insert(i);
+                    }
+                    None if !extra.iter().any(|e| e.word == *w) => extra.push(SubjectWord {
+                        word: (*w).to_owned(),
+                        kernel: Vec::new(),
+                        phrase: intent.subjects[anchor].phrase,
+                    }),
+                    None => {}
+                }
+            }
+            events.push(name);
         }
         if used.is_empty() {
             return None;
@@ -655,8 +702,9 @@ impl SubjectIndex {
         let n = self.docs.len().max(1) as f32;
         let (words, stats): (Vec<_>, Vec<_>) = used
             .into_iter()
-            .map(|i| {
-                let w = intent.subjects[i].clone();
+            .map(|i| intent.subjects[i].clone())
+            .chain(extra)
+            .map(|w| {
                 let df = self
                     .docs
                     .iter()

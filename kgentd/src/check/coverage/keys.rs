@@ -231,9 +231,6 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
 /// the traced call itself ("each write() call"); "per second", "per minute" are periods, not
 /// groupings.
 fn grouping_phrases(intent: &Intent) -> Vec<Vec<String>> {
-    const PERIODS: [&str; 7] = [
-        "second", "seconds", "sec", "minute", "minutes", "hour", "interval",
-    ];
     let words: Vec<&str> = intent.words().collect();
     let phrases: Vec<Vec<String>> = if intent.group_phrases.is_empty() {
         words
@@ -372,6 +369,103 @@ pub(super) fn tallies_without_key(
         phrase.1
     ))
 }
+
+/// A grouping phrase of the request that no key of a keyed tally holds, where the phrase names
+/// a field of the program's tracepoints and no builtin ("per command number" at sys_enter_bpf:
+/// `cmd`, bpf(2)'s name for it). A tally keyed by
+/// `comm` alone then answers "per command number and process name" with half its keys. A
+/// number is no name: a phrase asking for one ("command number", "error code") is not held by
+/// `comm`, the process name, though "command" alone says it. Keys kgent cannot read (an
+/// expression, a variable) are taken to hold any phrase.
+pub(super) fn phrase_without_key(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Option<String> {
+    use crate::intent::naming::{builtins_named_by, used_by};
+    // "Per command number and process name" groups by two things, each held by its own key.
+    let phrases: Vec<Vec<String>> = intent
+        .group_phrases
+        .iter()
+        .flat_map(|p| p.split(|w| w == "and" || w == "or"))
+        .filter(|p| !p.is_empty() && !p.iter().all(|w| PERIODS.contains(&w.as_str())))
+        .map(<[String]>::to_vec)
+        .collect();
+    if phrases.is_empty() {
+        return None;
+    }
+    let code = strip_comments(source);
+    let mut fields: Vec<String> = Vec::new();
+    for p in probe_blocks(&code).into_iter().flat_map(|b| b.probes) {
+        if !p.is_tracepoint() {
+            continue;
+        }
+        let entry = p
+            .target
+            .strip_prefix("syscalls:sys_exit_")
+            .map(|call| format!("syscalls:sys_enter_{call}"));
+        for target in std::iter::once(p.target.clone()).chain(entry) {
+            if let Some(tp) = host.tracepoints.get(&target) {
+                fields.extend(
+                    tp.fields
+                        .iter()
+                        .map(|f| f.name.clone())
+                        .filter(|f| !f.starts_with('_') && f != "ret"),
+                );
+            }
+        }
+    }
+    fields.sort();
+    fields.dedup();
+    // The builtins a phrase names: not a name where it asks for a number.
+    let builtins_of = |p: &[String]| -> Vec<&'static str> {
+        let numbered = p.iter().any(|w| NUMBER_WORDS.contains(&w.as_str()));
+        p.iter()
+            .flat_map(|w| builtins_named_by(w))
+            .filter(|b| !(numbered && NAME_BUILTINS.contains(b)))
+            .collect()
+    };
+    for keys in tallies(&code) {
+        if keys.is_empty() || keys.iter().any(|k| matches!(k, Key::Other(_))) {
+            continue;
+        }
+        for p in &phrases {
+            // A phrase naming a builtin is judged by the keys' words elsewhere: at a fork the
+            // task running is the parent, so "per parent" may be `comm`.
+            if !builtins_of(p).is_empty() {
+                continue;
+            }
+            let words: Vec<&str> = p.iter().map(String::as_str).collect();
+            let held = keys.iter().any(|k| match k {
+                // A field named like a builtin (`args->comm`) is named by its words too.
+                Key::Field(f) => used_by(f, &words) || builtins_of(p).contains(&f.as_str()),
+                Key::Builtin(b) => builtins_of(p).contains(b),
+                Key::Other(_) => true,
+            });
+            if held {
+                continue;
+            }
+            if let Some(f) = fields.iter().find(|f| used_by(f, &words)) {
+                return Some(format!(
+                    "the request groups by \"{}\", but no key of the program's tally holds it: key it by args->{f} too",
+                    p.join(" ")
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The builtins that are names (strings: bpftrace(8) `comm`, and kgent's `pcomm`).
+const NAME_BUILTINS: &[&str] = &["comm", "pcomm"];
+
+/// Words that ask for a number: a phrase with one asks for no name.
+const NUMBER_WORDS: &[&str] = &["number", "numbers", "code", "codes", "id", "ids"];
+
+/// "Per second", "per minute": periods, not groupings.
+const PERIODS: [&str; 7] = [
+    "second", "seconds", "sec", "minute", "minutes", "hour", "interval",
+];
 
 /// A request for one figure for the whole system ("bytes read per second, system-wide")
 /// answered with a tally keyed by what none of its grouping phrases names: each key splits

@@ -36,7 +36,7 @@ use fields::{
     size_compared_with_another_field, stated_port_untested, stated_size_unused,
 };
 use functions::{function_result_unread, function_values_unread};
-use keys::{tallies_without_key, unasked_keys};
+use keys::{phrase_without_key, tallies_without_key, unasked_keys};
 use syscalls::{named_calls_missing, some_syscalls_for_all, unnamed_syscalls, which_call_untold};
 use tasks::{acting_task_missing, child_task_missing, target_task_missing, threads_untold};
 use values::{
@@ -149,7 +149,7 @@ const RULES: &[Rule] = &[
     Rule {
         what: "a size or length",
         asked: Concept::Size,
-        code: r"args\s*->\s*\w*(len|size|count|bytes)\w*|args\s*->\s*ret\b|\bretval\b|\barg[0-9]\b|\$\w+|@\w*\[",
+        code: r"args\s*->\s*\w*(len|size|sz|count|bytes)\w*|args\s*->\s*ret\b|\bretval\b|\barg[0-9]\b|\$\w+|@\w*\[",
         reported: true,
         format: None,
         hint: "print the size argument (or the returned byte count), not only test it",
@@ -395,6 +395,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     if let Some(m) = unasked_keys(host, intent, source) {
+        missing.push(m);
+    }
+    if let Some(m) = phrase_without_key(host, intent, source) {
         missing.push(m);
     }
     if let Some(m) = function_values_unread(intent, source) {

@@ -409,6 +409,48 @@ impl Edits {
     }
 }
 
+/// The aggregation maps a program empties (`clear`, `zero`, `delete`) in `END` and never
+/// prints, sorted, once each.
+pub fn tallies_emptied_unprinted(source: &str) -> Vec<String> {
+    static AGGREGATION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(@\w*)\s*(?:\[[^\]\n]*\])?\s*=\s*(?:count|sum|avg|min|max|hist|lhist|stats)\s*\(",
+        )
+        .expect("static regex")
+    });
+    static EMPTIED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(?:clear|zero|delete)\s*\(\s*(@\w*)\s*\)").expect("static regex")
+    });
+    static PRINTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\bprint\s*\(\s*(@\w*)").expect("static regex"));
+    let blocks = probe_blocks(source);
+    let mut tallies: Vec<&str> = Vec::new();
+    let mut emptied_at_end: Vec<&str> = Vec::new();
+    let mut printed: Vec<&str> = Vec::new();
+    for b in &blocks {
+        let at_end = b.probes.iter().any(|p| p.prefix == "END");
+        for c in AGGREGATION.captures_iter(&b.body) {
+            tallies.extend(c.get(1).map(|m| m.as_str()));
+        }
+        for c in PRINTED.captures_iter(&b.body) {
+            printed.extend(c.get(1).map(|m| m.as_str()));
+        }
+        if at_end {
+            for c in EMPTIED.captures_iter(&b.body) {
+                emptied_at_end.extend(c.get(1).map(|m| m.as_str()));
+            }
+        }
+    }
+    let mut out: Vec<String> = tallies
+        .iter()
+        .filter(|m| emptied_at_end.contains(m) && !printed.contains(m))
+        .map(|m| (*m).to_owned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
