@@ -484,7 +484,14 @@ fn what_the_request_names_of_the_event_must_show() {
         let c = check_coverage(&host, &Intent::read(request), program);
         (c.passed(), c.detail())
     };
-    let cases: [(&str, &str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str, &str); 8] = [
+        (
+            // mm_compaction_begin records zone pfns; the order is another compaction event's.
+            "each time memory gets compacted for an allocation, print the order it is for",
+            "tracepoint:compaction:mm_compaction_begin { printf(\"order=%lu\\n\", args->migrate_pfn - args->free_pfn); }",
+            "tracepoint:compaction:mm_compaction_try_to_compact_pages { printf(\"order=%d\\n\", args->order); }",
+            "mm_compaction_try_to_compact_pages",
+        ),
         (
             // fcntl(2)'s `int cmd`: a "command code" is a number, not the process name.
             "tally fcntl() calls by command code and by program",

@@ -68,6 +68,10 @@ async fn every_shape_of_query_compiles_to_a_program_the_kernel_accepts() {
         // a code-letter test on a char array; the moved task's name (a __data_loc string)
         "SELECT comm, sum(args->bytes) FROM tracepoint:block:block_rq_issue WHERE contains(args->rwbs, \"W\") GROUP BY comm".into(),
         "SELECT count() FROM tracepoint:sched:sched_migrate_task GROUP BY comm, args->orig_cpu, args->dest_cpu".into(),
+        // prefix tests: a user string at entry, the same saved for the exit, a char array
+        "SELECT comm, args->pathname FROM tracepoint:syscalls:sys_enter_mkdirat WHERE starts_with(args->pathname, \"/var/\")".into(),
+        "SELECT comm, args->filename, ret FROM tracepoint:syscalls:sys_enter_openat WHERE starts_with(args->filename, \"/etc/\") AND ret < 0".into(),
+        "SELECT count() FROM tracepoint:sched:sched_process_exec WHERE starts_with(comm, \"kworker\") GROUP BY comm".into(),
     ];
     for q in &queries {
         let source = compiled(&host, q);
@@ -93,6 +97,11 @@ async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
         (
             "which process binds which local port, over IPv4 and IPv6, at each bind() call",
             "SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind",
+        ),
+        (
+            // The trigger works in a directory of its own under /tmp.
+            "name each file a program opens beneath /tmp",
+            "SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat WHERE starts_with(args->filename, \"/tmp/\")",
         ),
     ];
     for (request, q) in cases {

@@ -494,6 +494,7 @@ impl Agent {
         repaired.extend(query_repair::successes_only(&mut q, intent));
         repaired.extend(query_repair::stated_values(&mut q, intent));
         repaired.extend(query_repair::flag_alternatives(&mut q, intent));
+        repaired.extend(query_repair::directory_prefixes(&mut q, intent));
         // The specs' spans, with those the request asks for by name preferred.
         let asked;
         let specs = if intent.spans.is_empty() {

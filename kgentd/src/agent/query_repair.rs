@@ -1431,6 +1431,48 @@ pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
     notes
 }
 
+/// A path compared equal to a directory the request keeps paths under ("files opened under
+/// /tmp": `Intent::directories`) becomes a prefix test with the directory's final slash:
+/// `args->filename == "/tmp"` keeps the directory itself, `starts_with(args->filename,
+/// "/tmp/")` what is in it (path_resolution(7)). A prefix without the slash gets it, or
+/// "/tmpfiles" would count as under "/tmp".
+pub fn directory_prefixes(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let mut notes = Vec::new();
+    if intent.directories.is_empty() {
+        return notes;
+    }
+    let Some(filter) = q.filter.take() else {
+        return notes;
+    };
+    let dir_of = |s: &str| {
+        intent
+            .directories
+            .iter()
+            .find(|d| d.trim_end_matches('/') == s.trim_end_matches('/'))
+            .cloned()
+    };
+    q.filter = Some(filter.map_tests(&mut |test| match test {
+        Expr::Binary(a, op @ (BinOp::Eq | BinOp::StartsWith), b) => {
+            let dir = match b.as_ref() {
+                Expr::Str(s) => dir_of(s).filter(|d| d != s || op == BinOp::Eq),
+                _ => None,
+            };
+            match (dir, b.as_ref()) {
+                (Some(dir), Expr::Str(s)) => {
+                    let shown = crate::query::show(&a);
+                    notes.push(format!(
+                        "{shown} {op} \"{s}\" became starts_with({shown}, \"{dir}\"): the request asks for paths under {dir}"
+                    ));
+                    Expr::Binary(a, BinOp::StartsWith, Box::new(Expr::Str(dir)))
+                }
+                _ => Expr::Binary(a, op, b),
+            }
+        }
+        other => other,
+    }));
+    notes
+}
+
 /// A bit test of a documented flag the request speaks of (`args->flags & 2`, O_RDWR, for
 /// "opened for writing") where the same words mean other flags as well (`also` in
 /// `specs-db/flags.toml`: O_WRONLY): the mask is widened to them (`args->flags & 3`), or the
@@ -2778,6 +2820,25 @@ mod tests {
             &alloc,
         );
         assert!(q.group_by.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn a_path_equal_to_a_directory_asked_about_becomes_a_prefix_test() {
+        let ask = Intent::read("every mkdir made below /opt/build, with the process");
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_mkdirat WHERE str(args->pathname) == \"/opt/build\"").unwrap();
+        let notes = directory_prefixes(&mut q, &ask);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            show(q.filter.as_ref().unwrap()),
+            "starts_with(str(args->pathname), \"/opt/build/\")"
+        );
+        // A prefix without the slash gets it; one with it, or another path, stays.
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_mkdirat WHERE starts_with(args->pathname, \"/opt/build\")").unwrap();
+        assert_eq!(directory_prefixes(&mut q, &ask).len(), 1);
+        assert!(show(q.filter.as_ref().unwrap()).contains("\"/opt/build/\""));
+        assert!(directory_prefixes(&mut q, &ask).is_empty());
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_mkdirat WHERE str(args->pathname) == \"/opt\"").unwrap();
+        assert!(directory_prefixes(&mut q, &ask).is_empty());
     }
 
     #[test]

@@ -226,7 +226,12 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
 
 fn string_stated(s: &str, intent: &Intent) -> bool {
     let path = s.contains('/') && intent.names_word(&s.to_ascii_lowercase());
-    intent.quotes(s) || intent.process_name.as_deref() == Some(s) || path
+    // A directory the request keeps paths under, with or without its final slash.
+    let directory = intent
+        .directories
+        .iter()
+        .any(|d| d.trim_end_matches('/') == s.trim_end_matches('/'));
+    intent.quotes(s) || intent.process_name.as_deref() == Some(s) || path || directory
 }
 
 /// Field names that hold an outcome by kernel convention: `ret`, `retval`, `result`, `err`,

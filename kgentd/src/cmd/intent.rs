@@ -73,6 +73,9 @@ pub fn run(request: &str) {
     for p in &intent.group_phrases {
         println!("groups by: {}", p.join(" "));
     }
+    if !intent.directories.is_empty() {
+        println!("keeps paths under: {}", intent.directories.join(", "));
+    }
     if !intent.value_words.is_empty() {
         println!(
             "words that may name a value: {}",

@@ -256,6 +256,9 @@ pub struct Intent {
     pub sizes: Vec<Vec<i128>>,
     /// Port numbers the request names ("connections to port 443").
     pub ports: Vec<u16>,
+    /// Directories the request keeps paths under ("files opened under /tmp"), each ending in
+    /// `/`: a path under one starts with it (path_resolution(7)).
+    pub directories: Vec<String>,
     /// C constants the request names, written as man pages write them (or an error number it
     /// says in words: "does not exist" is `ENOENT`, `specs-db/intent.toml` `errno`): `SIGKILL`, `O_CREAT`,
     /// `ENOENT`. A test of a number may be such a constant's value.
@@ -371,6 +374,20 @@ impl Intent {
             symbol_words,
             numbers: numbers(&ascii_lower),
             sizes: sizes(&ascii_lower),
+            directories: v
+                .extracts
+                .get(&Extract::Directory)
+                .map(|re| {
+                    let mut dirs: Vec<String> = re
+                        .captures_iter(text)
+                        .filter_map(|c| c.iter().skip(1).flatten().next())
+                        .map(|m| format!("{}/", m.as_str().trim_end_matches('/')))
+                        .filter(|d| d.len() > 1)
+                        .collect();
+                    dirs.dedup();
+                    dirs
+                })
+                .unwrap_or_default(),
             ports: v
                 .extracts
                 .get(&Extract::Port)

@@ -797,6 +797,28 @@ fn errors_said_in_words_are_their_error_numbers() {
 }
 
 #[test]
+fn directories_paths_are_kept_under_end_in_a_slash() {
+    assert_eq!(
+        read("which files do programs create beneath /var/tmp").directories,
+        ["/var/tmp/"]
+    );
+    assert_eq!(
+        read("log files written in /etc/, with the pid").directories,
+        ["/etc/"]
+    );
+    assert_eq!(
+        read("count opens inside the /srv/data directory per process").directories,
+        ["/srv/data/"]
+    );
+    assert_eq!(read("deletions in the /home tree").directories, ["/home/"]);
+    // A file is no directory: "in /etc/passwd" and "opens /etc/passwd" keep that path.
+    assert!(read("alert on writes in /etc/passwd")
+        .directories
+        .is_empty());
+    assert!(read("who opens /etc/shadow").directories.is_empty());
+}
+
+#[test]
 fn port_numbers_are_read_as_ports() {
     assert_eq!(
         read("sendto() calls aimed at port 53 from any process").ports,

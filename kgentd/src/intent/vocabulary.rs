@@ -47,6 +47,8 @@ pub enum Extract {
     GroupBy,
     /// A port number the request names ("to port 443").
     Port,
+    /// A directory the request keeps paths under ("under /tmp").
+    Directory,
 }
 
 #[derive(Debug, Deserialize)]

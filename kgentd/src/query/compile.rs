@@ -1132,8 +1132,50 @@ fn expr(e: &Expr, ctx: &Ctx) -> Result<String, String> {
         },
         Expr::Unary(op, inner) => format!("{op}({})", expr(inner, ctx)?),
         Expr::Binary(a, BinOp::Contains, b) => contains(a, b, ctx)?,
+        Expr::Binary(a, BinOp::StartsWith, b) => starts_with(a, b, ctx)?,
         Expr::Binary(a, op, b) => format!("({} {op} {})", expr(a, ctx)?, expr(b, ctx)?),
     })
+}
+
+/// `starts_with(S, "p")` on a string S (a `char *` or `__data_loc` field read with str(), a
+/// `char[N]` field or comm as is): bpftrace 0.17's `strncmp(s1, s2, n)` compares the first n
+/// characters, 0 when they are equal (bpftrace(8)).
+fn starts_with(hay: &Expr, prefix: &Expr, ctx: &Ctx) -> Result<String, String> {
+    let t = match hay {
+        Expr::Term(t) => t,
+        Expr::StrOf(inner) => match inner.as_ref() {
+            Expr::Term(t) => t,
+            _ => {
+                return Err(format!(
+                    "starts_with() tests a string, not {}",
+                    super::show(hay)
+                ))
+            }
+        },
+        _ => {
+            return Err(format!(
+                "starts_with() tests a string, not {}",
+                super::show(hay)
+            ))
+        }
+    };
+    let Expr::Str(p) = prefix else {
+        return Err("starts_with() takes a quoted prefix".into());
+    };
+    let s = match kind(ctx.event, t) {
+        Kind::CharArray => scalar(t, ctx),
+        Kind::StrPtr => format!("str({})", scalar(t, ctx)),
+        _ => {
+            return Err(format!(
+                "starts_with() tests a string (a file name, a path, comm), and {t} is not one"
+            ))
+        }
+    };
+    Ok(format!(
+        "(strncmp({s}, {}, {}) == 0)",
+        expr(prefix, ctx)?,
+        p.len()
+    ))
 }
 
 /// `contains(args->F, "s")` on a `char[N]` field: bpftrace 0.17 has no substring test and

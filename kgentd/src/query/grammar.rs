@@ -78,13 +78,19 @@ string ::= "\"" [^"\\\n]{0,40} "\""
     );
     let _ = writeln!(g, "term ::= {}", terms.join(" | "));
     let compare = r#"term (" & " int)? " " cmp " " literal"#;
+    // A prefix test on a string: a path under a directory, a process name's start.
+    let prefix = if fields.is_empty() {
+        r#""starts_with(comm, " string ")""#
+    } else {
+        r#""starts_with(" ("comm" | "args->" field) ", " string ")""#
+    };
     if coded.is_empty() {
-        let _ = writeln!(g, "test ::= {compare}");
+        let _ = writeln!(g, "test ::= {compare} | {prefix}");
     } else {
         let alts: Vec<String> = coded.iter().map(|f| literal(f)).collect();
         let _ = writeln!(
             g,
-            r#"test ::= {compare} | "contains(args->" coded ", \"" [A-Z] "\")""#
+            r#"test ::= {compare} | {prefix} | "contains(args->" coded ", \"" [A-Z] "\")""#
         );
         let _ = writeln!(g, "coded ::= {}", alts.join(" | "));
     }
@@ -110,7 +116,7 @@ Form: SELECT values FROM probes [WHERE condition] [GROUP BY keys]\n\
 - Values: comm, pid, tid, uid, cpu, probe (which of the FROM probes fired), ppid and pcomm (the parent process's PID and name), args->FIELD (fields of the FROM tracepoints, entry or exit side, and parameters of a function whose prototype is listed), ret (what the call returned: bytes read or written, a new fd, 0, or -errno when < 0), duration_us / duration_ms / duration_ns (time from call to return; at an event without a return, what its facts say duration measures there), arg0..arg5 (uprobe arguments; str(arg0) for a string), process_age_ms (how long the current process has existed, not a connection or a request), exit_code and exit_signal (in sched_process_exit).\n\
 - kgent pairs entry and exit per thread, prints strings, addresses and ports correctly, and prints each event as one line.\n\
 - Aggregates: count(), sum(v), hist(v) (power-of-two histogram), avg(v), min(v), max(v), per GROUP BY keys; they print when tracing stops. Without an aggregate every event prints a line.\n\
-- WHERE: only conditions the request states, joined by AND / OR; sizes may use units (64 MiB); comm == \"name\" filters by process name.\n\
+- WHERE: only conditions the request states, joined by AND / OR; sizes may use units (64 MiB); comm == \"name\" filters by process name; starts_with(args->FIELD, \"/dir/\") keeps paths under a directory.\n\
 Examples:\n\
 Request: print every file that processes named nginx open, with the pid\n\
 SELECT comm, pid, args->filename FROM tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_open WHERE comm == \"nginx\"\n\

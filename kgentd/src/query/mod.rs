@@ -258,8 +258,9 @@ impl TimeUnit {
     }
 }
 
-/// A binary operator of the query language (bpftrace's spelling in `symbol`), and
-/// `contains(field, "s")`, the substring test on a character-array field.
+/// A binary operator of the query language (bpftrace's spelling in `symbol`),
+/// `contains(field, "s")`, the substring test on a character-array field, and
+/// `starts_with(string, "prefix")`, the prefix test on any string (a path under a directory).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
     Or,
@@ -281,6 +282,7 @@ pub enum BinOp {
     Div,
     Rem,
     Contains,
+    StartsWith,
 }
 
 impl BinOp {
@@ -305,6 +307,7 @@ impl BinOp {
             BinOp::Div => "/",
             BinOp::Rem => "%",
             BinOp::Contains => "contains",
+            BinOp::StartsWith => "starts_with",
         }
     }
 
@@ -979,6 +982,27 @@ impl Parser {
                 Box::new(Expr::Str(needle)),
             ));
         }
+        // `starts_with(args->filename, "/tmp/")`: a prefix test on a string.
+        if lower == "starts_with" || lower == "startswith" {
+            self.expect("(")?;
+            let hay = self.binary(0)?;
+            self.expect(",")?;
+            let prefix = match self.toks.get(self.pos).cloned() {
+                Some(Tok::Str(s)) if !s.is_empty() => s,
+                other => {
+                    return Err(ParseError(format!(
+                        "starts_with() takes a string and a non-empty prefix, found {other:?}"
+                    )))
+                }
+            };
+            self.pos += 1;
+            self.expect(")")?;
+            return Ok(Expr::Binary(
+                Box::new(hay),
+                BinOp::StartsWith,
+                Box::new(Expr::Str(prefix)),
+            ));
+        }
         if lower == "str" {
             self.expect("(")?;
             let e = self.binary(0)?;
@@ -1030,6 +1054,9 @@ pub fn show(e: &Expr) -> String {
         Expr::StrOf(x) => format!("str({})", show(x)),
         Expr::Unary(op, x) => format!("{op}{}", show(x)),
         Expr::Binary(a, BinOp::Contains, b) => format!("contains({}, {})", show(a), show(b)),
+        Expr::Binary(a, BinOp::StartsWith, b) => {
+            format!("starts_with({}, {})", show(a), show(b))
+        }
         Expr::Binary(a, op, b) => {
             // An OR under an AND (or any logic under another operator) keeps its parentheses:
             // `(a || b) && c` is not `a || b && c`.

@@ -99,6 +99,103 @@ pub(super) fn named_fields_unreported(
     out
 }
 
+/// A value the request names by a field name that the program's event lacks, where events of
+/// the same tracepoint system have a field of exactly that name: "each compaction attempt
+/// with its allocation order" answered at `compaction:mm_compaction_begin` (zone pfns, no
+/// `order`) while `mm_compaction_try_to_compact_pages` and others record `order`. The value
+/// printed there is something else under that label. Each event's tracefs format names its
+/// fields; syscalls are left out (each is its own call, with its own parameters), and so are
+/// the builtins' words ("process", "cpu"), the report's shape ("count", "histogram") and the
+/// words of the event's own name ("timer" at timer:hrtimer_expire_entry).
+pub(super) fn named_field_elsewhere(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let words: Vec<&str> = intent
+        .value_words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| w.len() >= 4)
+        .filter(|w| !crate::intent::naming::SHAPE_WORDS.contains(w))
+        .filter(|w| crate::intent::naming::builtins_named_by(w).is_empty())
+        .collect();
+    let probes = tracepoint_probes(host, source);
+    for (target, tp) in &probes {
+        if tp.subsystem == "syscalls" || tp.subsystem == "raw_syscalls" {
+            continue;
+        }
+        for w in &words {
+            // A word of the event's or its system's name names the event ("timer expiries" at
+            // timer:hrtimer_expire_entry), not a field of it.
+            let stem = w.trim_end_matches('s');
+            if tp.subsystem.contains(stem) || tp.event.contains(stem) {
+                continue;
+            }
+            let names = |f: &str| f == *w || format!("{f}s") == *w;
+            if tp
+                .fields
+                .iter()
+                .any(|f| crate::intent::naming::used_by(&f.name, &[w]))
+            {
+                continue;
+            }
+            // Another traced event of the program may carry it.
+            if probes
+                .iter()
+                .any(|(_, other)| other.fields.iter().any(|f| names(&f.name)))
+            {
+                continue;
+            }
+            // The events whose names the request's words say most come first.
+            let said = |event: &str| {
+                event
+                    .split('_')
+                    .filter(|p| p.len() >= 3)
+                    .filter(|p| {
+                        intent
+                            .words()
+                            .any(|w| w.starts_with(p) || (w.len() >= 4 && p.starts_with(w)))
+                    })
+                    .count()
+            };
+            let mut having: Vec<(usize, String)> = host
+                .tracepoints
+                .values()
+                .filter(|t| t.subsystem == tp.subsystem && t.event != tp.event)
+                .filter(|t| t.fields.iter().any(|f| names(&f.name)))
+                .map(|t| {
+                    (
+                        said(&t.event),
+                        format!("tracepoint:{}:{}", t.subsystem, t.event),
+                    )
+                })
+                .collect();
+            if having.is_empty() {
+                continue;
+            }
+            having.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            having.truncate(4);
+            let having: Vec<String> = having.into_iter().map(|(_, e)| e).collect();
+            out.push(format!(
+                "the request asks for the {w}, which {target} does not record (its fields: {}); events of {} that do: {}",
+                tp.fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .filter(|n| !n.starts_with("common_"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                tp.subsystem,
+                having.join(", ")
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// A request for the local port ("the local port", "each end's address and local port", "a
 /// listening port") answered with ports of the other end only: the address accept(2),
 /// connect(2), sendto(2), recvfrom(2) and getpeername(2) take or fill in is the peer's, and a

@@ -338,6 +338,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_fields_unreported(host, intent, source, &reported));
+    missing.extend(fields::named_field_elsewhere(host, intent, source));
     if let Some(m) = tallies_without_key(host, intent, source) {
         missing.push(m);
     }
@@ -407,6 +408,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_values_untested(intent, source));
+    missing.extend(values::directories_untested(intent, source));
     missing.extend(errnos_untested(intent, source));
     missing.extend(signals_untested(intent, source));
     let passed = missing.is_empty();

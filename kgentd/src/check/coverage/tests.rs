@@ -1468,3 +1468,18 @@ fn a_word_that_starts_the_events_one_word_name_is_no_key() {
     );
     assert!(check("tracepoint:alarmtimer:alarmtimer_fired { @ = count(); }").passed());
 }
+
+#[test]
+fn a_directory_asked_about_is_tested_as_a_path_prefix() {
+    let ask = "show each unlink of a file below /run/user, and who did it";
+    let equal = "tracepoint:syscalls:sys_enter_unlinkat /str(args->pathname) == \"/run/user\"/ { printf(\"%s %s\\n\", comm, str(args->pathname)); }";
+    let c = check_coverage(&host(), &Intent::read(ask), equal);
+    assert!(!c.passed());
+    assert!(c.detail().contains("/run/user/"), "{}", c.detail());
+    let prefix = "tracepoint:syscalls:sys_enter_unlinkat /strncmp(str(args->pathname), \"/run/user/\", 10) == 0/ { printf(\"%s %s\\n\", comm, str(args->pathname)); }";
+    assert!(
+        passes(ask, prefix),
+        "{}",
+        check_coverage(&host(), &Intent::read(ask), prefix).detail()
+    );
+}

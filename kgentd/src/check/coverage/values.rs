@@ -291,3 +291,31 @@ fn compared_with(code: &str, constant: &str) -> bool {
     ))
     .is_ok_and(|re| re.is_match(code))
 }
+
+/// A directory the request keeps paths under ("opened under /tmp": `Intent::directories`)
+/// that the program never tests a path's start against: `str(args->filename) == "/tmp"` keeps
+/// the directory itself and nothing in it. A prefix test is bpftrace's `strncmp(s, "/tmp/", 5)
+/// == 0` (bpftrace(8)).
+pub(super) fn directories_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let code = strip_comments(source);
+    intent
+        .directories
+        .iter()
+        .filter(|dir| {
+            let bare = dir.trim_end_matches('/');
+            let prefix = Regex::new(&format!(
+                r#"\bstrncmp\s*\([^;]*"{}/?"\s*,\s*\d+\s*\)"#,
+                regex::escape(bare)
+            ))
+            .expect("escaped regex");
+            !prefix.is_match(&code)
+        })
+        .map(|dir| {
+            format!(
+                "the request keeps paths under {dir}, but the program never tests where a path starts: test `strncmp(str(args->filename), \"{dir}\", {}) == 0` (a path equal to \"{}\" is the directory itself, not what is in it)",
+                dir.len(),
+                dir.trim_end_matches('/')
+            )
+        })
+        .collect()
+}
