@@ -405,6 +405,47 @@ async fn a_filesystem_this_kernel_lacks_is_refused_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_system_call_this_kernel_was_built_without_is_refused() {
+    // kexec_file_load(2) needs CONFIG_KEXEC_FILE: no syscall tracepoint here.
+    let events = std::path::Path::new("/sys/kernel/tracing/events/syscalls");
+    assert!(
+        events.join("sys_enter_openat").exists()
+            && !events.join("sys_enter_kexec_file_load").exists()
+            && !events.join("sys_enter_kexec_load").exists(),
+        "this test needs a kernel built without kexec"
+    );
+    let d = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "who stages a new kernel with kexec_file_load(), and which fds do they pass",
+        4,
+    )
+    .await
+    .expect("ask");
+    let none = final_no_answer(&events).unwrap_or_else(|| panic!("refused: {events:#?}"));
+    assert_eq!(none.iterations, 0);
+    assert!(
+        none.reason
+            .contains("kexec_file_load() is a Linux system call")
+            && none.reason.contains("built without it"),
+        "{}",
+        none.reason
+    );
+    // A call this kernel has is drafted as usual.
+    let d2 = TestDaemon::scripted(&[GOOD_OPENAT]).await;
+    let events = ask_all(
+        &mut d2.client().await,
+        "every openat() call with its path",
+        4,
+    )
+    .await
+    .expect("ask");
+    assert!(final_answer(&events).is_some(), "{events:#?}");
+    d.stop().await;
+    d2.stop().await;
+}
+
+#[tokio::test]
 async fn a_driver_this_kernel_lacks_is_refused_from_host_evidence() {
     assert!(
         !std::path::Path::new("/proc/mdstat").exists()
@@ -484,7 +525,14 @@ fn what_the_request_names_of_the_event_must_show() {
         let c = check_coverage(&host, &Intent::read(request), program);
         (c.passed(), c.detail())
     };
-    let cases: [(&str, &str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str, &str); 9] = [
+        (
+            // "network interface" is the interface (`name`); `network_offset` is another value.
+            "histogram of outgoing frame lengths, by network interface",
+            "tracepoint:net:net_dev_start_xmit { @l[str(args->name), args->network_offset] = hist(args->len); }",
+            "tracepoint:net:net_dev_start_xmit { @l[str(args->name)] = hist(args->len); }",
+            "network_offset",
+        ),
         (
             // mm_compaction_begin records zone pfns; the order is another compaction event's.
             "each time memory gets compacted for an allocation, print the order it is for",

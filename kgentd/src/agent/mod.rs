@@ -278,6 +278,9 @@ impl Agent {
         if let Some(reason) = absent_filesystem(intent, &self.host) {
             return Some(reason);
         }
+        if let Some(reason) = self.absent_syscall(intent) {
+            return Some(reason);
+        }
         if let Some(reason) = crate::knowledge::subsystems::absent_subsystem(&self.host, intent) {
             return Some(reason);
         }
@@ -481,6 +484,7 @@ impl Agent {
         repaired.extend(query_repair::unasked_struct_pointers(
             &mut q, intent, &events,
         ));
+        repaired.extend(query_repair::pointer_measures(&mut q, intent, &events));
         let before = q.from.len();
         repaired.extend(query_repair::unasked_events(&mut q, intent, &events));
         let events = if q.from.len() == before {
@@ -640,6 +644,49 @@ impl Agent {
         messages.push(Message::new(Role::User, plan::AFTER_PLAN));
         *base = messages;
         Ok(Some(g))
+    }
+
+    /// A call the request writes as a call (`kexec_load()`) that section 2 of the man pages
+    /// documents as a system call, where this kernel has no tracepoint whose name contains any
+    /// call of its page: every syscall built in gets `syscalls:sys_enter_*` from its
+    /// SYSCALL_DEFINEx (include/linux/syscalls.h, CONFIG_FTRACE_SYSCALLS), under its own name or
+    /// a longer one (`uname` is `newuname`); one left out is a weak `sys_ni_syscall` stub with
+    /// no event (kernel/sys_ni.c COND_SYSCALL: kexec_load(2) without CONFIG_KEXEC). No other
+    /// event is that call. A C library call made of other syscalls
+    /// (`specs-db/libc-calls.toml`: wait → wait4) is not judged here.
+    fn absent_syscall(&self, intent: &Intent) -> Option<String> {
+        let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+        if !self
+            .host
+            .tracepoints
+            .contains_key("syscalls:sys_enter_openat")
+        {
+            return None; // no syscall tracepoints at all: nothing to tell from their absence
+        }
+        for name in &intent.calls {
+            let Some(page) = man.page_of(name).filter(|p| p.names.contains(name)) else {
+                continue;
+            };
+            if !crate::knowledge::syscall_man::library_syscalls(name).is_empty() {
+                continue;
+            }
+            let traced = page.names.iter().any(|n| {
+                self.host
+                    .tracepoints
+                    .keys()
+                    .any(|k| k.rsplit(':').next().is_some_and(|e| e.contains(n.as_str())))
+            });
+            if traced {
+                continue;
+            }
+            return Some(format!(
+                "{name}() is a Linux system call ({}(2): {}), but this kernel has no syscall tracepoint for {}: it was built without it (kernel/sys_ni.c stubs a call left out), so no program on this host can observe it",
+                page.page,
+                page.summary,
+                page.names.join(", ")
+            ));
+        }
+        None
     }
 
     /// The request names a kernel function (from BTF) that has no tracepoint of its name, and

@@ -661,6 +661,58 @@ pub struct EventKeys {
     pub types: BTreeMap<String, FieldType>,
 }
 
+/// "How often" answered with a histogram, sum or average of a pointer field (`hist(args->uattr)`
+/// at bpf(2), a `union bpf_attr *`): an address is no quantity, and bpftrace refuses it ("hist()
+/// only supports integer arguments"). Where the request counts and measures nothing, the
+/// aggregate is the count per key it asks for (see [`normalize`] for timed measures).
+pub fn pointer_measures(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let measures = [
+        Concept::Duration,
+        Concept::Histogram,
+        Concept::Sum,
+        Concept::Average,
+        Concept::Size,
+        Concept::ReturnValue,
+    ];
+    if !intent.asks(Concept::Counting) || measures.iter().any(|c| intent.asks(*c)) {
+        return Vec::new();
+    }
+    let pointer = |e: &Expr| match e {
+        Expr::Term(Term::Field(f)) => events.iter().any(|ev| {
+            matches!(
+                ev.types.get(f),
+                Some(
+                    FieldType::Pointer
+                        | FieldType::DataPointer
+                        | FieldType::SockaddrPointer
+                        | FieldType::StructPointer
+                )
+            )
+        }),
+        _ => false,
+    };
+    let mut replaced = Vec::new();
+    let mut counted = q
+        .select
+        .iter()
+        .any(|it| matches!(it, Item::Agg(Agg::Count, _)));
+    q.select.retain_mut(|it| match it {
+        Item::Agg(_, Some(value)) if pointer(value) => {
+            replaced.push(show(value));
+            *it = Item::Agg(Agg::Count, None);
+            !std::mem::replace(&mut counted, true)
+        }
+        _ => true,
+    });
+    if replaced.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "the request asks how often: count() per key instead of aggregating {}, an address",
+        replaced.join(", ")
+    )]
+}
+
 /// A query printing values (no aggregate) from several events, one of which has none of the
 /// fields it prints and none the request's words name, while another has a printed field the
 /// request names: that event answers nothing asked ("files opened for writing, with the file
@@ -2820,6 +2872,39 @@ mod tests {
             &alloc,
         );
         assert!(q.group_by.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn a_pointer_aggregated_where_calls_are_counted_becomes_a_count() {
+        let ev = EventKeys {
+            subsystem: "syscalls".into(),
+            event: "sys_enter_bpf".into(),
+            fields: vec!["cmd".into(), "uattr".into(), "size".into()],
+            named: Vec::new(),
+            types: [
+                ("cmd".to_owned(), FieldType::of("int")),
+                ("uattr".to_owned(), FieldType::of("union bpf_attr *")),
+                ("size".to_owned(), FieldType::of("unsigned int")),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let text = "SELECT hist(args->uattr) FROM tracepoint:syscalls:sys_enter_bpf GROUP BY comm, args->cmd";
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("count bpf() calls for every command code");
+        assert_eq!(
+            pointer_measures(&mut q, &ask, std::slice::from_ref(&ev)).len(),
+            1
+        );
+        assert_eq!(q.select, [Item::Agg(Agg::Count, None)]);
+        // A number measured stays, and so does anything where the request measures.
+        let mut q =
+            parse("SELECT hist(args->size) FROM tracepoint:syscalls:sys_enter_bpf GROUP BY comm")
+                .unwrap();
+        assert!(pointer_measures(&mut q, &ask, std::slice::from_ref(&ev)).is_empty());
+        let mut q = parse(text).unwrap();
+        let sized = Intent::read("histogram of bpf() attribute sizes per command code");
+        assert!(pointer_measures(&mut q, &sized, &[ev]).is_empty());
     }
 
     #[test]

@@ -170,8 +170,50 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
                 "the request groups by \"{phrase}\", which the event's own args->{f} holds, but the program keys its tally by the builtin {b} (where the event fired): key it by args->{f}"
             ));
         }
+        // A phrase names one thing, its last word in English ("network *interface*"): a field
+        // key named only by a word before it (`network_offset` by "network"), beside a key its
+        // last word names (`name`, the interface), is another value. Not where the last word
+        // says only what kind of value it is ("process name", "signal number").
+        let held_by = |k: &Key, w: &str| match k {
+            Key::Field(f) => {
+                crate::intent::naming::used_by(f, &[w])
+                    || as_builtin(f, w)
+                    || events.iter().any(|(s, e)| {
+                        crate::knowledge::field_names::meaning_words(&format!("{s}:{e}"), f)
+                            .iter()
+                            .any(|m| w.starts_with(m))
+                    })
+            }
+            Key::Builtin(b) => crate::intent::naming::builtins_named_by(w).contains(b),
+            Key::Other(_) => false,
+        };
+        let modifier_only = |f: &str| {
+            let key = Key::Field(f.to_owned());
+            let parts: Vec<&[String]> = phrases
+                .iter()
+                .flat_map(|p| p.split(|w| w == "and" || w == "or"))
+                .filter(|p| !p.is_empty())
+                .collect();
+            let in_other = |skip: usize| {
+                parts
+                    .iter()
+                    .enumerate()
+                    .any(|(i, p)| i != skip && p.iter().any(|w| held_by(&key, w)))
+            };
+            parts.iter().enumerate().any(|(i, p)| {
+                let Some((head, before)) = p.split_last() else {
+                    return false;
+                };
+                !before.is_empty()
+                    && !KIND_WORDS.contains(&head.as_str())
+                    && !held_by(&key, head)
+                    && before.iter().any(|w| held_by(&key, w))
+                    && keys.iter().any(|k| held_by(k, head))
+                    && !in_other(i)
+            })
+        };
         let is_asked = |key: &Key| match key {
-            Key::Field(f) => asked(f),
+            Key::Field(f) => asked(f) && !modifier_only(f),
             Key::Builtin(b) => ungrouped || builtin_asked(b),
             Key::Other(_) => true,
         };
@@ -396,10 +438,12 @@ pub(super) fn phrase_without_key(
     }
     let code = strip_comments(source);
     let mut fields: Vec<String> = Vec::new();
+    let mut events: Vec<String> = Vec::new();
     for p in probe_blocks(&code).into_iter().flat_map(|b| b.probes) {
         if !p.is_tracepoint() {
             continue;
         }
+        events.push(p.target.clone());
         let entry = p
             .target
             .strip_prefix("syscalls:sys_exit_")
@@ -438,7 +482,15 @@ pub(super) fn phrase_without_key(
             let words: Vec<&str> = p.iter().map(String::as_str).collect();
             let held = keys.iter().any(|k| match k {
                 // A field named like a builtin (`args->comm`) is named by its words too.
-                Key::Field(f) => used_by(f, &words) || builtins_of(p).contains(&f.as_str()),
+                Key::Field(f) => {
+                    used_by(f, &words)
+                        || builtins_of(p).contains(&f.as_str())
+                        || events.iter().any(|e| {
+                            crate::knowledge::field_names::meaning_words(e, f)
+                                .iter()
+                                .any(|m| words.iter().any(|w| w.starts_with(m)))
+                        })
+                }
                 Key::Builtin(b) => builtins_of(p).contains(b),
                 Key::Other(_) => true,
             });
@@ -455,6 +507,13 @@ pub(super) fn phrase_without_key(
     }
     None
 }
+
+/// Last words of a phrase that say what kind of value it is, not what: "process *name*",
+/// "signal *number*", "error *code*".
+const KIND_WORDS: &[&str] = &[
+    "name", "names", "number", "numbers", "id", "ids", "code", "codes", "type", "types", "value",
+    "values", "kind", "kinds",
+];
 
 /// The builtins that are names (strings: bpftrace(8) `comm`, and kgent's `pcomm`).
 const NAME_BUILTINS: &[&str] = &["comm", "pcomm"];
