@@ -382,14 +382,7 @@ pub fn normalize(q: &mut Query, intent: &Intent) -> Vec<String> {
     }
     // "How often" answered with a histogram or sum of something the request does not ask
     // about (a latency for "count context switches"): what it asks for is the count.
-    let measures = [
-        Concept::Duration,
-        Concept::Histogram,
-        Concept::Sum,
-        Concept::Average,
-        Concept::Size,
-        Concept::ReturnValue,
-    ];
+    let measures = MEASURES;
     let timed = |e: &Expr| {
         let mut terms = Vec::new();
         e.terms(&mut terms);
@@ -661,20 +654,22 @@ pub struct EventKeys {
     pub types: BTreeMap<String, FieldType>,
 }
 
+/// What a request measures besides how often: a count replaces no aggregate where it asks one.
+const MEASURES: [Concept; 6] = [
+    Concept::Duration,
+    Concept::Histogram,
+    Concept::Sum,
+    Concept::Average,
+    Concept::Size,
+    Concept::ReturnValue,
+];
+
 /// "How often" answered with a histogram, sum or average of a pointer field (`hist(args->uattr)`
 /// at bpf(2), a `union bpf_attr *`): an address is no quantity, and bpftrace refuses it ("hist()
 /// only supports integer arguments"). Where the request counts and measures nothing, the
 /// aggregate is the count per key it asks for (see [`normalize`] for timed measures).
 pub fn pointer_measures(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
-    let measures = [
-        Concept::Duration,
-        Concept::Histogram,
-        Concept::Sum,
-        Concept::Average,
-        Concept::Size,
-        Concept::ReturnValue,
-    ];
-    if !intent.asks(Concept::Counting) || measures.iter().any(|c| intent.asks(*c)) {
+    if !intent.asks(Concept::Counting) || MEASURES.iter().any(|c| intent.asks(*c)) {
         return Vec::new();
     }
     let pointer = |e: &Expr| match e {

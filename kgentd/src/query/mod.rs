@@ -961,47 +961,30 @@ impl Parser {
                 ))),
             };
         }
-        // `contains(args->rwbs, "W")`: a test on a character array, kept as a binary test.
-        if lower == "contains" {
+        // `contains(args->rwbs, "W")`: a test on a character array; `starts_with(args->filename,
+        // "/tmp/")`: a prefix test on a string. Both kept as binary tests.
+        let string_test = match lower.as_str() {
+            "contains" => Some((
+                BinOp::Contains,
+                "contains() takes a field and a non-empty string",
+            )),
+            "starts_with" | "startswith" => Some((
+                BinOp::StartsWith,
+                "starts_with() takes a string and a non-empty prefix",
+            )),
+            _ => None,
+        };
+        if let Some((op, usage)) = string_test {
             self.expect("(")?;
             let hay = self.binary(0)?;
             self.expect(",")?;
             let needle = match self.toks.get(self.pos).cloned() {
                 Some(Tok::Str(s)) if !s.is_empty() => s,
-                other => {
-                    return Err(ParseError(format!(
-                        "contains() takes a field and a non-empty string, found {other:?}"
-                    )))
-                }
+                other => return Err(ParseError(format!("{usage}, found {other:?}"))),
             };
             self.pos += 1;
             self.expect(")")?;
-            return Ok(Expr::Binary(
-                Box::new(hay),
-                BinOp::Contains,
-                Box::new(Expr::Str(needle)),
-            ));
-        }
-        // `starts_with(args->filename, "/tmp/")`: a prefix test on a string.
-        if lower == "starts_with" || lower == "startswith" {
-            self.expect("(")?;
-            let hay = self.binary(0)?;
-            self.expect(",")?;
-            let prefix = match self.toks.get(self.pos).cloned() {
-                Some(Tok::Str(s)) if !s.is_empty() => s,
-                other => {
-                    return Err(ParseError(format!(
-                        "starts_with() takes a string and a non-empty prefix, found {other:?}"
-                    )))
-                }
-            };
-            self.pos += 1;
-            self.expect(")")?;
-            return Ok(Expr::Binary(
-                Box::new(hay),
-                BinOp::StartsWith,
-                Box::new(Expr::Str(prefix)),
-            ));
+            return Ok(Expr::Binary(Box::new(hay), op, Box::new(Expr::Str(needle))));
         }
         if lower == "str" {
             self.expect("(")?;
