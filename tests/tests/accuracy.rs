@@ -525,7 +525,14 @@ fn what_the_request_names_of_the_event_must_show() {
         let c = check_coverage(&host, &Intent::read(request), program);
         (c.passed(), c.detail())
     };
-    let cases: [(&str, &str, &str, &str); 9] = [
+    let cases: [(&str, &str, &str, &str); 10] = [
+        (
+            // power.h: cpu_frequency records the new frequency as `state`.
+            "whenever a core is re-clocked, log the core and the frequency it now runs at",
+            "tracepoint:power:cpu_frequency { printf(\"%u\\n\", args->cpu_id); }",
+            "tracepoint:power:cpu_frequency { printf(\"%u %u\\n\", args->cpu_id, args->state); }",
+            "args->state",
+        ),
         (
             // "network interface" is the interface (`name`); `network_offset` is another value.
             "histogram of outgoing frame lengths, by network interface",

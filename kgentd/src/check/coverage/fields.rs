@@ -79,7 +79,8 @@ pub(super) fn named_fields_unreported(
             if read.iter().any(|r| r == name) {
                 continue;
             }
-            let named = crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, name);
+            let named = crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, name)
+                || named_by_what_it_holds(intent, tp, name);
             let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
             if named && at_entry_only {
                 out.push(format!(
@@ -97,6 +98,25 @@ pub(super) fn named_fields_unreported(
     out.sort();
     out.dedup();
     out
+}
+
+/// A field whose name does not say what it holds, named by a word for what it holds
+/// (`specs-db/field-names.toml` `meaning`: "the new frequency" is `state` at
+/// power:cpu_frequency). A word that is also a word of the event's name names the event when
+/// said once ("count CPU frequency changes"); said again, it names the value too.
+fn named_by_what_it_holds(intent: &Intent, tp: &crate::host::Tracepoint, field: &str) -> bool {
+    let probe = format!("{}:{}", tp.subsystem, tp.event);
+    crate::knowledge::field_names::meaning_words(&probe, field)
+        .iter()
+        .any(|m| {
+            let said = intent.words().filter(|w| w.starts_with(m)).count();
+            let of_event = tp
+                .event
+                .split('_')
+                .chain(tp.subsystem.split('_'))
+                .any(|p| p.len() >= 3 && (p.starts_with(m) || m.starts_with(p)));
+            said >= if of_event { 2 } else { 1 }
+        })
 }
 
 /// A value the request names by a field name that the program's event lacks, where events of
