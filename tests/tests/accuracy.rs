@@ -525,7 +525,7 @@ fn what_the_request_names_of_the_event_must_show() {
         let c = check_coverage(&host, &Intent::read(request), program);
         (c.passed(), c.detail())
     };
-    let cases: [(&str, &str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str, &str); 12] = [
         (
             // power.h: cpu_frequency records the new frequency as `state`.
             "whenever a core is re-clocked, log the core and the frequency it now runs at",
@@ -592,6 +592,20 @@ fn what_the_request_names_of_the_event_must_show() {
             "tracepoint:sched:sched_process_fork { printf(\"%d -> %d\\n\", pid, args->child_pid); }",
             "child_pid",
         ),
+        (
+            // tcp.h: tcp_sock's snd_cwnd is the sending congestion window.
+            "as acks come in, show each connection's congestion window and its remote port",
+            "tracepoint:tcp:tcp_probe { printf(\"%d %d\\n\", args->dport, args->snd_wnd); }",
+            "tracepoint:tcp:tcp_probe { printf(\"%d %d\\n\", args->dport, args->snd_cwnd); }",
+            "args->snd_cwnd",
+        ),
+        (
+            // recvmmsg(2): vlen is how many messages one call takes at most.
+            "per program, the recvmmsg() calls and how many messages they ask for in all",
+            "tracepoint:syscalls:sys_enter_recvmmsg { @[comm] = count(); }",
+            "tracepoint:syscalls:sys_enter_recvmmsg { @c[comm] = count(); @m[comm] = sum(args->vlen); }",
+            "args->vlen",
+        ),
     ];
     for (request, wrong, right, hint) in cases {
         let (passed, detail) = judge(request, wrong);
@@ -611,6 +625,11 @@ fn what_the_request_names_of_the_event_must_show() {
         (
             "count read calls made by each program",
             "tracepoint:syscalls:sys_enter_read { @[comm] = count(); }",
+        ),
+        (
+            // An imperative "Count" names no value, though move_pages(2) calls a parameter so.
+            "Count move_pages() calls made by each program.",
+            "tracepoint:syscalls:sys_enter_move_pages { @[comm] = count(); }",
         ),
         (
             "read calls per second",

@@ -152,7 +152,7 @@ fn named_value(test: &Test, intent: &Intent) -> bool {
     crate::knowledge::values::shipped().iter().any(|v| {
         test.fields.contains(&v.field.as_str())
             && test.ints.iter().any(|n| v.is(*n))
-            && (v.apart || v.words.iter().any(|w| intent.uses_word(w)))
+            && (v.apart || v.asked_by(intent))
     })
 }
 

@@ -396,6 +396,12 @@ pub fn condition_never_met(
     let unproduced = intent.constants.iter().find(|c| {
         (c.starts_with("SIG") || errnos.contains(&c.as_str())) && !PRODUCED.contains(&c.as_str())
     });
+    // A value of one of the program's fields the request asks for (specs-db/values.toml:
+    // SEEK_END at lseek(2), "preempted" at sched_switch), which the workload never makes.
+    let unproduced_value = probes
+        .iter()
+        .flat_map(|p| crate::knowledge::values::asked_at(intent, &p.target))
+        .find(|v| !v.apart && !PRODUCED.contains(&v.name.as_str()));
     let condition = if intent.threshold.is_some() && intent.time_unit.is_some() {
         "a time it must exceed".to_owned()
     } else if intent.asks(Concept::Failure)
@@ -404,6 +410,8 @@ pub fn condition_never_met(
         "a failure of the event".to_owned()
     } else if let Some(c) = unproduced {
         c.clone()
+    } else if let Some(v) = unproduced_value {
+        format!("{}, `args->{} == {}`", v.name, v.field, v.value)
     } else {
         return None;
     };
@@ -995,6 +1003,16 @@ mod tests {
         assert!(condition_never_met(&asked, segv, Some(&generate)).is_some());
         let term = Intent::read("which processes get a SIGTERM, by pid");
         assert!(condition_never_met(&term, segv, Some(&generate)).is_none());
+        // A documented value of a field the request names (lseek(2)'s SEEK_HOLE), which the
+        // workload never passes; the same program for a request stating nothing is silent.
+        let seeks = crate::check::Provoked::by_workload(["syscalls:sys_enter_lseek".to_owned()]);
+        let hole =
+            "tracepoint:syscalls:sys_enter_lseek /args->whence == 4/ { printf(\"%d\\n\", args->fd); }";
+        let holes = Intent::read("lseek() calls given SEEK_HOLE, with the descriptor");
+        let why = condition_never_met(&holes, hole, Some(&seeks)).expect("not exercised");
+        assert!(why.contains("SEEK_HOLE"), "{why}");
+        let any = Intent::read("lseek() calls, with the descriptor");
+        assert!(condition_never_met(&any, hole, Some(&seeks)).is_none());
         // An event the workload never provokes is `not_exercised`'s business.
         let timers = "tracepoint:timer:timer_expire_entry /args->now > 5/ { printf(\"x\\n\"); }";
         assert!(condition_never_met(&over, timers, Some(&provoked)).is_none());

@@ -1035,13 +1035,24 @@ fn value_words(masked: &[std::ops::Range<usize>], lower: &str) -> Vec<String> {
         }
         false
     };
+    // Whether word `i` is a sentence's imperative verb of tallying ("Count pages removed…"),
+    // which names what to do, not a value (move_pages(2) calls a parameter `count`).
+    const TALLY_VERBS: [&str; 4] = ["count", "tally", "sum", "total"];
+    let imperative = |i: usize| {
+        let starts = i == 0
+            || lower[words[i - 1].end()..words[i].start()].contains(['.', ';', ':', '!', '?']);
+        let next_word = words
+            .get(i + 1)
+            .is_some_and(|n| lower[words[i].end()..n.start()].chars().all(|c| c == ' '));
+        starts && next_word && TALLY_VERBS.contains(&words[i].as_str())
+    };
     let mut out: Vec<String> = Vec::new();
     for (i, w) in words.iter().enumerate() {
         let inside = masked
             .iter()
             .any(|m| m.start <= w.start() && w.end() <= m.end);
         let a_kind = after_article(i);
-        if !inside && !a_kind && !out.iter().any(|o| o == w.as_str()) {
+        if !inside && !a_kind && !imperative(i) && !out.iter().any(|o| o == w.as_str()) {
             out.push(w.as_str().to_owned());
         }
     }

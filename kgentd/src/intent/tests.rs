@@ -894,3 +894,31 @@ fn a_noun_after_an_indefinite_article_is_a_kind_not_a_value_to_show() {
     let both = read("when a task enters a new state, print the state");
     assert!(both.value_words.contains(&"state".to_owned()));
 }
+
+#[test]
+fn an_imperative_tally_verb_names_no_value() {
+    let verb = read("Count page moves per program. Tally them again per node.");
+    assert!(
+        !verb.value_words.contains(&"count".to_owned()),
+        "{:?}",
+        verb.value_words
+    );
+    assert!(
+        !verb.value_words.contains(&"tally".to_owned()),
+        "{:?}",
+        verb.value_words
+    );
+    // The count as a value: after the verb, or said as a noun.
+    let noun = read("show each read and the count it asks for");
+    assert!(
+        noun.value_words.contains(&"count".to_owned()),
+        "{:?}",
+        noun.value_words
+    );
+    let listed = read("Count, size and pid of each read");
+    assert!(
+        listed.value_words.contains(&"count".to_owned()),
+        "{:?}",
+        listed.value_words
+    );
+}

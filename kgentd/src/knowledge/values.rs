@@ -17,7 +17,8 @@ pub struct NamedValue {
     pub value: i64,
     /// The kernel's constant (`TASK_RUNNING`).
     pub name: String,
-    /// Words of a request that ask for it.
+    /// Words of a request that ask for it (naming `name` itself, as C writes it, always does).
+    #[serde(default)]
     pub words: Vec<String>,
     /// The event reports something other than its name with this value (a CPU leaving idle
     /// at `power:cpu_idle`): a program must keep it apart unless the request speaks of it.
@@ -34,6 +35,12 @@ impl NamedValue {
         let v = i128::from(self.value);
         n == v || (v > i128::from(i32::MAX) && v <= i128::from(u32::MAX) && n == v - (1 << 32))
     }
+
+    /// Whether the request asks for this value: by one of its words, or by naming the
+    /// constant as C writes it ("lseek() calls that use SEEK_END").
+    pub fn asked_by(&self, intent: &Intent) -> bool {
+        self.words.iter().any(|w| intent.uses_word(w)) || intent.constants.contains(&self.name)
+    }
 }
 
 /// Every documented value (none when the file does not parse: a test says so).
@@ -48,7 +55,7 @@ pub fn asked_at<'a>(intent: &Intent, target: &str) -> Vec<&'a NamedValue> {
     shipped()
         .iter()
         .filter(|v| v.probes.iter().any(|p| p == target))
-        .filter(|v| v.words.iter().any(|w| intent.uses_word(w)))
+        .filter(|v| v.asked_by(intent))
         .collect()
 }
 
@@ -58,7 +65,7 @@ pub fn apart_at<'a>(intent: &Intent, target: &str) -> Vec<&'a NamedValue> {
     shipped()
         .iter()
         .filter(|v| v.apart && v.probes.iter().any(|p| p == target))
-        .filter(|v| !v.words.iter().any(|w| intent.uses_word(w)))
+        .filter(|v| !v.asked_by(intent))
         .collect()
 }
 
@@ -71,7 +78,7 @@ mod tests {
         let values = shipped();
         assert!(values.len() >= 2, "{} values", values.len());
         for v in values {
-            assert!(!v.words.is_empty() && !v.source.is_empty(), "{}", v.name);
+            assert!(!v.name.is_empty() && !v.source.is_empty(), "{}", v.name);
         }
     }
 
@@ -104,6 +111,32 @@ mod tests {
             "signal:signal_deliver"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn naming_the_constant_asks_for_its_value() {
+        let names = |text: &str, target: &str| -> Vec<String> {
+            asked_at(&Intent::read(text), target)
+                .iter()
+                .map(|v| v.name.clone())
+                .collect()
+        };
+        // lseek(2) names its whence values only as constants.
+        let holes = "log each lseek() given SEEK_DATA, with the descriptor";
+        assert_eq!(names(holes, "syscalls:sys_enter_lseek"), ["SEEK_DATA"]);
+        assert!(names(holes, "syscalls:sys_enter_read").is_empty());
+        assert!(names("every lseek() with its offset", "syscalls:sys_enter_lseek").is_empty());
+        // sigprocmask(2)'s `how`, in words or by name.
+        let mask = "syscalls:sys_enter_rt_sigprocmask";
+        assert_eq!(
+            names("who unblocks signals via rt_sigprocmask", mask),
+            ["SIG_UNBLOCK"]
+        );
+        assert_eq!(
+            names("rt_sigprocmask calls with SIG_SETMASK", mask),
+            ["SIG_SETMASK"]
+        );
+        assert!(names("rt_sigprocmask calls per process", mask).is_empty());
     }
 
     #[test]

@@ -79,9 +79,14 @@ pub(super) fn named_fields_unreported(
             if read.iter().any(|r| r == name) {
                 continue;
             }
-            let named = crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, name)
-                || named_by_what_it_holds(intent, tp, name);
-            let parts: Vec<&str> = name.split('_').filter(|p| !p.is_empty()).collect();
+            let held = named_by_what_it_holds(intent, tp, name);
+            let named = held.is_some()
+                || crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, name);
+            let parts: Vec<&str> = match held {
+                // Said as what the field holds ("congestion" for snd_cwnd): quote the word.
+                Some(word) => vec![word],
+                None => name.split('_').filter(|p| !p.is_empty()).collect(),
+            };
             if named && at_entry_only {
                 out.push(format!(
                     "the request names the {}, which the call takes as `args->{name}` at tracepoint:{target}, but the program traces only its exit and never reports it: save it at entry (keyed by tid) and report it at exit",
@@ -104,11 +109,15 @@ pub(super) fn named_fields_unreported(
 /// (`specs-db/field-names.toml` `meaning`: "the new frequency" is `state` at
 /// power:cpu_frequency). A word that is also a word of the event's name names the event when
 /// said once ("count CPU frequency changes"); said again, it names the value too.
-fn named_by_what_it_holds(intent: &Intent, tp: &crate::host::Tracepoint, field: &str) -> bool {
+fn named_by_what_it_holds(
+    intent: &Intent,
+    tp: &crate::host::Tracepoint,
+    field: &str,
+) -> Option<&'static str> {
     let probe = format!("{}:{}", tp.subsystem, tp.event);
     crate::knowledge::field_names::meaning_words(&probe, field)
-        .iter()
-        .any(|m| {
+        .into_iter()
+        .find(|m| {
             let said = intent.words().filter(|w| w.starts_with(m)).count();
             let of_event = tp
                 .event
@@ -117,6 +126,40 @@ fn named_by_what_it_holds(intent: &Intent, tp: &crate::host::Tracepoint, field: 
                 .any(|p| p.len() >= 3 && (p.starts_with(m) || m.starts_with(p)));
             said >= if of_event { 2 } else { 1 }
         })
+}
+
+/// Whether `word` stands in the request where a value to show is named: after an article, a
+/// possessive or a preposition that introduces one ("print the order", "with its allocation
+/// order", "by mode"), at most two modifiers before it, in the same clause. "As acks come in"
+/// names when to report, not an `ack` to show.
+pub(super) fn introduced_as_value(lower: &str, word: &str) -> bool {
+    const INTRODUCES: [&str; 12] = [
+        "the", "its", "their", "his", "her", "with", "and", "per", "by", "each", "every", "which",
+    ];
+    let tokens: Vec<&str> = lower
+        .split_inclusive(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .collect();
+    // Words in order, each with whether punctuation (a clause break) follows it.
+    let mut words: Vec<(&str, bool)> = Vec::new();
+    for t in tokens {
+        let w = t.trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+        let breaks = t[w.len()..].contains([',', '.', ';', ':', '!', '?', '(', ')']);
+        if !w.is_empty() {
+            words.push((w, breaks));
+        } else if breaks {
+            if let Some(last) = words.last_mut() {
+                last.1 = true;
+            }
+        }
+    }
+    words.iter().enumerate().any(|(i, (w, _))| {
+        *w == word
+            && (1..=3).any(|back| {
+                i.checked_sub(back).is_some_and(|j| {
+                    INTRODUCES.contains(&words[j].0) && words[j..i].iter().all(|(_, b)| !b)
+                })
+            })
+    })
 }
 
 /// A value the request names by a field name that the program's event lacks, where events of
@@ -141,12 +184,13 @@ pub(super) fn named_field_elsewhere(
         .filter(|w| !crate::intent::naming::SHAPE_WORDS.contains(w))
         .filter(|w| crate::intent::naming::builtins_named_by(w).is_empty())
         .collect();
+    let lower = intent.text().to_ascii_lowercase();
     let probes = tracepoint_probes(host, source);
     for (target, tp) in &probes {
         if tp.subsystem == "syscalls" || tp.subsystem == "raw_syscalls" {
             continue;
         }
-        for w in &words {
+        for w in words.iter().filter(|w| introduced_as_value(&lower, w)) {
             // A word of the event's or its system's name names the event ("timer expiries" at
             // timer:hrtimer_expire_entry), not a field of it.
             let stem = w.trim_end_matches('s');

@@ -1483,3 +1483,15 @@ fn a_directory_asked_about_is_tested_as_a_path_prefix() {
         check_coverage(&host(), &Intent::read(ask), prefix).detail()
     );
 }
+
+#[test]
+fn a_value_is_named_after_an_article_or_a_preposition_in_its_clause() {
+    use super::fields::introduced_as_value;
+    let lower = "as acks come in, show the window, with its allocation order and mode";
+    assert!(!introduced_as_value(lower, "acks"));
+    assert!(introduced_as_value(lower, "window"));
+    assert!(introduced_as_value(lower, "order"));
+    assert!(introduced_as_value(lower, "mode"));
+    // A clause break ends what the article introduces.
+    assert!(!introduced_as_value("print the pid, order", "order"));
+}
