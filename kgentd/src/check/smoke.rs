@@ -410,6 +410,8 @@ pub fn condition_never_met(
         "a failure of the event".to_owned()
     } else if let Some(c) = unproduced {
         c.clone()
+    } else if let Some(n) = intent.result_value {
+        format!("calls returning {n}")
     } else if let Some(v) = unproduced_value {
         format!("{}, `args->{} == {}`", v.name, v.field, v.value)
     } else {

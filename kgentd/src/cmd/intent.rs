@@ -50,6 +50,9 @@ pub fn run(request: &str) {
     if let Some(u) = intent.time_unit {
         println!("time unit: {}", u.suffix());
     }
+    if let Some(n) = intent.result_value {
+        println!("keeps calls that return: {n}");
+    }
     if let Some(n) = intent.threshold {
         println!("events shown must exceed: {n} (the least reading of the stated threshold)");
     }

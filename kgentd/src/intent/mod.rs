@@ -272,6 +272,9 @@ pub struct Intent {
     pub threshold: Option<i128>,
     /// The period of output the request states, in seconds ("every 5 seconds": 5).
     pub period_s: Option<u64>,
+    /// The result the calls the request keeps return ("recvfrom() calls that return zero
+    /// bytes": 0): a program shows only calls whose `ret` is that value.
+    pub result_value: Option<i128>,
     /// What the request groups by, phrase by phrase, as lowercase words: "per cpu" → [cpu];
     /// "split by program and remote port" → [program, and, remote, port]. Each phrase ends at a clause's end and has at most six
     /// words. "by" is also agentive ("written by cron"): a phrase is what might be a key.
@@ -419,6 +422,15 @@ impl Intent {
             time_unit,
             threshold: threshold(v, &ascii_lower),
             period_s: period(v, &ascii_lower),
+            result_value: v
+                .extracts
+                .get(&Extract::ResultValue)
+                .and_then(|re| re.captures(&ascii_lower))
+                .and_then(|c| c.get(1))
+                .and_then(|m| match m.as_str() {
+                    "zero" | "no" => Some(0),
+                    n => n.parse().ok(),
+                }),
             group_phrases: group_phrases(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
@@ -592,6 +604,9 @@ impl fmt::Display for Intent {
         }
         if let Some(u) = self.time_unit {
             write!(f, "; unit: {}", u.suffix())?;
+        }
+        if let Some(n) = self.result_value {
+            write!(f, "; calls returning {n}")?;
         }
         if !self.exclusions.is_empty() {
             write!(f, "; leaves out: {:?}", self.exclusions)?;

@@ -922,3 +922,23 @@ fn an_imperative_tally_verb_names_no_value() {
         listed.value_words
     );
 }
+
+#[test]
+fn a_stated_result_is_read_as_a_number() {
+    let cases: [(&str, Option<i128>); 7] = [
+        (
+            "count recvmsg() calls that return zero bytes, per process",
+            Some(0),
+        ),
+        ("reads returning 0, by program", Some(0)),
+        ("getdents64 calls that returned no entries", Some(0)),
+        ("poll() calls that return 1 and the process", Some(1)),
+        // A size with a unit is a threshold; libc's -1 is the failure concept; no number.
+        ("reads that return 4 KiB or more", None),
+        ("connect() calls that return -1", None),
+        ("every read and the bytes it returns", None),
+    ];
+    for (text, want) in cases {
+        assert_eq!(read(text).result_value, want, "{text}");
+    }
+}

@@ -49,6 +49,8 @@ pub enum Extract {
     Port,
     /// A directory the request keeps paths under ("under /tmp").
     Directory,
+    /// A result the calls the request keeps return ("that return zero bytes", "returning 0").
+    ResultValue,
 }
 
 #[derive(Debug, Deserialize)]

@@ -76,6 +76,7 @@ pub fn may_filter_by_result(intent: &Intent) -> bool {
     intent.asks(Concept::Failure)
         || intent.asks(Concept::NonZeroExit)
         || intent.threshold.is_some()
+        || intent.result_value.is_some()
         || measures_result
         || facts.outcome_words.iter().any(|w| intent.names_word(w))
 }

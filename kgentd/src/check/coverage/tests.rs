@@ -1495,3 +1495,19 @@ fn a_value_is_named_after_an_article_or_a_preposition_in_its_clause() {
     // A clause break ends what the article introduces.
     assert!(!introduced_as_value("print the pid, order", "order"));
 }
+
+#[test]
+fn a_stated_result_must_be_tested_where_calls_return() {
+    let request = "tally recvfrom() calls that return zero bytes, by process";
+    let entry = "tracepoint:syscalls:sys_enter_recvfrom { @[comm] = count(); }";
+    let every = "tracepoint:syscalls:sys_exit_recvfrom { @[comm] = count(); }";
+    let zero = "tracepoint:syscalls:sys_exit_recvfrom /args->ret == 0/ { @[comm] = count(); }";
+    let saved = "tracepoint:syscalls:sys_exit_recvfrom { $r = args->ret; if ($r == 0) { @[comm] = count(); } }";
+    let c = check_coverage(&host(), &Intent::read(request), entry);
+    assert!(c.detail().contains("sys_exit_recvfrom"), "{}", c.detail());
+    assert!(!passes(request, every));
+    assert!(passes(request, zero));
+    assert!(passes(request, saved));
+    // A request that keeps every result demands no test.
+    assert!(passes("tally recvfrom() calls by process", every));
+}

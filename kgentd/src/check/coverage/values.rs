@@ -319,3 +319,54 @@ pub(super) fn directories_untested(intent: &Intent, source: &str) -> Vec<String>
         })
         .collect()
 }
+
+/// The result the request keeps ("recvfrom() calls that return zero bytes": `ret == 0`,
+/// [`Intent::result_value`]), which the program never tests where calls return: at a
+/// `sys_exit_*` tracepoint (`args->ret`, or a variable holding it) or a uretprobe (`retval`).
+/// A program on syscall entries alone never sees the result at all.
+pub(super) fn result_value_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let Some(n) = intent.result_value else {
+        return Vec::new();
+    };
+    let blocks = probe_blocks(source);
+    let returns = |p: &ProbeSpec| {
+        (p.is_tracepoint()
+            && (p.target.starts_with("syscalls:sys_exit_") || p.target == "raw_syscalls:sys_exit"))
+            || matches!(p.prefix.as_str(), "uretprobe" | "ur")
+    };
+    let at_return: Vec<&crate::toolchain::bpftrace::ProbeBlock> = blocks
+        .iter()
+        .filter(|b| b.probes.iter().any(returns))
+        .collect();
+    if at_return.is_empty() {
+        let entries: Vec<String> = blocks
+            .iter()
+            .flat_map(|b| &b.probes)
+            .filter(|p| p.is_tracepoint() && p.target.starts_with("syscalls:sys_enter_"))
+            .map(|p| p.target.replace("sys_enter_", "sys_exit_"))
+            .collect();
+        return match entries.first() {
+            Some(exit) => vec![format!(
+                "the request keeps calls that return {n}, but the program never sees what a call returns: attach to tracepoint:{exit} and test `args->ret == {n}`"
+            )],
+            None => Vec::new(),
+        };
+    }
+    let result = r"(?:args\s*->\s*ret|retval|\$\w+)";
+    let mut test = format!(r"{result}\s*==\s*{n}\b|\b{n}\s*==\s*{result}");
+    if n == 0 {
+        test.push_str(&format!(r"|!\s*\(?\s*{result}"));
+    }
+    let tested = Regex::new(&test).is_ok_and(|re| at_return.iter().any(|b| re.is_match(&b.code())));
+    if tested {
+        return Vec::new();
+    }
+    let target = at_return
+        .iter()
+        .flat_map(|b| &b.probes)
+        .find(|p| returns(p))
+        .map_or_else(String::new, |p| format!("{}:{}", p.prefix, p.target));
+    vec![format!(
+        "the request keeps calls that return {n}, but the program never tests the result: at {target} show only calls with `args->ret == {n}` (`retval` in a uretprobe)"
+    )]
+}
