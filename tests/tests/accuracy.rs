@@ -525,7 +525,7 @@ fn what_the_request_names_of_the_event_must_show() {
         let c = check_coverage(&host, &Intent::read(request), program);
         (c.passed(), c.detail())
     };
-    let cases: [(&str, &str, &str, &str); 12] = [
+    let cases: [(&str, &str, &str, &str); 15] = [
         (
             // power.h: cpu_frequency records the new frequency as `state`.
             "whenever a core is re-clocked, log the core and the frequency it now runs at",
@@ -605,6 +605,27 @@ fn what_the_request_names_of_the_event_must_show() {
             "tracepoint:syscalls:sys_enter_recvmmsg { @[comm] = count(); }",
             "tracepoint:syscalls:sys_enter_recvmmsg { @c[comm] = count(); @m[comm] = sum(args->vlen); }",
             "args->vlen",
+        ),
+        (
+            // A total of what each call carries is its sum, not a tally keyed by it.
+            "for each program, the total number of messages it takes in through recvmmsg()",
+            "tracepoint:syscalls:sys_enter_recvmmsg { @c[comm] = count(); @v[args->vlen] = count(); }",
+            "tracepoint:syscalls:sys_enter_recvmmsg { @m[comm] = sum(args->vlen); }",
+            "sum(args->vlen)",
+        ),
+        (
+            // "Program name" is comm's phrase: it names no `name` field (the attribute's).
+            "tally lgetxattr() calls per program name",
+            "tracepoint:syscalls:sys_enter_lgetxattr { @[comm, str(args->name)] = count(); }",
+            "tracepoint:syscalls:sys_enter_lgetxattr { @[comm] = count(); }",
+            "args->name",
+        ),
+        (
+            // An exit of a guest is no task's exit status (curtask->exit_code, wait(2)).
+            "tally VM exits per exit reason",
+            "tracepoint:kvm:kvm_exit { @[((curtask->exit_code >> 8) & 0xff), args->exit_reason] = count(); }",
+            "tracepoint:kvm:kvm_exit { @[args->exit_reason] = count(); }",
+            "exit_code",
         ),
     ];
     for (request, wrong, right, hint) in cases {

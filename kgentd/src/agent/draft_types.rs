@@ -82,8 +82,14 @@ impl FieldType {
             if bare.ends_with("structsockaddr*") {
                 return FieldType::SockaddrPointer;
             }
-            if bare.contains("struct") && !bare.contains("**") {
-                return FieldType::StructPointer;
+            if bare.contains("struct") {
+                // An array of struct pointers (io_submit(2)'s `struct iocb **`) is an address
+                // of data too, not a string list like `const char *const *argv`.
+                return if bare.contains("**") {
+                    FieldType::DataPointer
+                } else {
+                    FieldType::StructPointer
+                };
             }
             let pointee = t
                 .split('*')
@@ -933,6 +939,7 @@ mod tests {
         assert_eq!(FieldType::of("int *"), FieldType::DataPointer);
         assert_eq!(FieldType::of("unsigned long *"), FieldType::DataPointer);
         assert_eq!(FieldType::of("const char *const *"), FieldType::Pointer);
+        assert_eq!(FieldType::of("struct iocb * *"), FieldType::DataPointer);
         assert_eq!(
             FieldType::of("struct __kernel_timespec *"),
             FieldType::StructPointer

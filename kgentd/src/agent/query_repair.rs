@@ -1069,7 +1069,13 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
                 .iter()
                 .any(|(param, f)| f == field && used_by(param, words))
     };
-    let used = |field: &str| named_as(field, &words);
+    // "Per process name" names no `name` field: words said only in a builtin's phrase.
+    let field_words: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !intent.builtin_phrase_words.iter().any(|b| b == w))
+        .collect();
+    let used = |field: &str| named_as(field, &field_words);
     let printed_by_name = |field: &str| events.iter().any(|e| e.named.iter().any(|n| n == field));
     // A builtin key (`comm`, `pid`, `cpu`…) no word of the request speaks of: "context
     // switches per CPU" keyed by cpu, comm and pid split each CPU's count by process.
@@ -1088,6 +1094,9 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
         }) || (matches!(b, "pid" | "tid") && intent.asks(Concept::Pid))
     };
     let result_asked = intent.asks(Concept::ReturnValue) || intent.asks(Concept::Failure);
+    let exit_asked = intent.asks(Concept::ExitStatus)
+        || intent.asks(Concept::NonZeroExit)
+        || intent.asks(Concept::FatalSignal);
     let by_meaning = |field: &str| {
         events.iter().any(|e| {
             let probe = format!("{}:{}", e.subsystem, e.event);
@@ -1127,6 +1136,8 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     let droppable = |k: &Expr, shield: bool| match k {
         Expr::Term(Term::Field(f)) => !(used(f) || by_meaning(f) || (shield && printed_by_name(f))),
         Expr::Term(Term::Ret) => !result_asked,
+        // The exiting task's status and signal (wait(2)), asked for by exit-status words only.
+        Expr::Term(Term::ExitCode | Term::ExitSignal) => !exit_asked,
         Expr::Term(Term::Builtin(b)) => {
             BUILTIN_WORDS.iter().any(|(builtin, _)| builtin == b)
                 && (!builtin_said(b) || qualified(b))
@@ -1380,10 +1391,12 @@ pub fn unasked_struct_pointers(
     let words: Vec<&str> = intent.words().collect();
     let unasked = |e: &Expr| match e {
         Expr::Term(Term::Field(f)) => {
-            events
-                .iter()
-                .any(|ev| ev.types.get(f) == Some(&FieldType::StructPointer))
-                && !used_by(f, &words)
+            events.iter().any(|ev| {
+                matches!(
+                    ev.types.get(f),
+                    Some(FieldType::StructPointer | FieldType::DataPointer)
+                )
+            }) && !used_by(f, &words)
         }
         _ => false,
     };
@@ -1394,15 +1407,26 @@ pub fn unasked_struct_pointers(
             matches!(e, Expr::Term(t) if ts.contains(t))
         })
     };
-    let dropped: Vec<Expr> = q
+    // Without an aggregate the GROUP BY keys are printed values too.
+    let mut dropped: Vec<Expr> = Vec::new();
+    let shown = q
         .select
         .iter()
         .filter_map(|it| match it {
-            Item::Value(e) if unasked(e) && !filtered(e) => Some(e.clone()),
-            _ => None,
+            Item::Value(e) => Some(e),
+            Item::Agg(..) => None,
         })
-        .collect();
-    if dropped.is_empty() || dropped.len() == q.select.len() {
+        .chain(&q.group_by);
+    for e in shown {
+        if unasked(e) && !filtered(e) && !dropped.contains(e) {
+            dropped.push(e.clone());
+        }
+    }
+    let remains = q
+        .select
+        .iter()
+        .any(|it| matches!(it, Item::Value(e) if !dropped.contains(e)));
+    if dropped.is_empty() || !remains {
         return Vec::new();
     }
     q.select
@@ -2780,6 +2804,20 @@ mod tests {
         let only = "SELECT args->tv FROM tracepoint:syscalls:sys_enter_settimeofday";
         let mut q = parse(only).unwrap();
         assert!(unasked_struct_pointers(&mut q, &Intent::read("clock changes"), &[set]).is_empty());
+        // Printed as a GROUP BY key without an aggregate: an array of iocb pointers.
+        let mut submit = event("sys_enter_io_submit", &["ctx_id", "nr", "iocbpp"], &[]);
+        submit
+            .types
+            .insert("iocbpp".into(), FieldType::of("struct iocb * *"));
+        let keyed = "SELECT args->nr FROM tracepoint:syscalls:sys_enter_io_submit GROUP BY args->nr, args->iocbpp";
+        let mut q = parse(keyed).unwrap();
+        let notes = unasked_struct_pointers(
+            &mut q,
+            &Intent::read("each asynchronous I/O submission with how many requests it hands over"),
+            &[submit],
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(!format!("{q:?}").contains("iocbpp"), "{q:?}");
     }
 
     #[test]

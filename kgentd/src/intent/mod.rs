@@ -272,6 +272,9 @@ pub struct Intent {
     pub threshold: Option<i128>,
     /// The period of output the request states, in seconds ("every 5 seconds": 5).
     pub period_s: Option<u64>,
+    /// Words said only inside a phrase that names a builtin ("process name", "process id"):
+    /// they name no field of an event (`name` at sys_enter_getxattr is the attribute's).
+    pub builtin_phrase_words: Vec<String>,
     /// The result the calls the request keeps return ("recvfrom() calls that return zero
     /// bytes": 0): a program shows only calls whose `ret` is that value.
     pub result_value: Option<i128>,
@@ -422,6 +425,7 @@ impl Intent {
             time_unit,
             threshold: threshold(v, &ascii_lower),
             period_s: period(v, &ascii_lower),
+            builtin_phrase_words: builtin_phrase_words(v, text, &ascii_lower, &concepts),
             result_value: v
                 .extracts
                 .get(&Extract::ResultValue)
@@ -1020,6 +1024,47 @@ fn shape_ranges(
         LazyLock::new(|| Regex::new(r#"'[^']*'|"[^"]*"|`[^`]*`"#).expect("static regex"));
     masked.extend(QUOTED.find_iter(lower).map(|m| m.range()));
     masked
+}
+
+/// See [`Intent::builtin_phrase_words`].
+fn builtin_phrase_words(
+    v: &Vocabulary,
+    text: &str,
+    lower: &str,
+    concepts: &BTreeSet<Concept>,
+) -> Vec<String> {
+    static WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[a-z][a-z0-9_]*").expect("static regex"));
+    let ranges: Vec<std::ops::Range<usize>> = [Concept::ProcessName, Concept::Pid]
+        .iter()
+        .filter(|c| concepts.contains(c))
+        .filter_map(|c| v.concepts.get(c))
+        .flat_map(|rule| {
+            rule.patterns
+                .iter()
+                .flat_map(|p| p.find_iter(text).map(|m| m.range()))
+        })
+        .collect();
+    let inside = |m: &regex::Match| {
+        ranges
+            .iter()
+            .any(|r| r.start <= m.start() && m.end() <= r.end)
+    };
+    let mut out: Vec<String> = Vec::new();
+    for m in WORD.find_iter(lower) {
+        let w = m.as_str();
+        if out.iter().any(|o| o == w) {
+            continue;
+        }
+        if WORD
+            .find_iter(lower)
+            .filter(|o| o.as_str() == w)
+            .all(|o| inside(&o))
+        {
+            out.push(w.to_owned());
+        }
+    }
+    out
 }
 
 /// See [`Intent::value_words`]. A noun after an indefinite article, with at most two

@@ -851,6 +851,15 @@ fn kernel_objects_named_in_words_come_with_their_kernel_names() {
     assert!(k.iter().any(|k| k == "dentry"), "{k:?}");
     // "Accepted" alone (a verifier accepting a program) names no connection.
     assert!(kernel_of("programs the verifier accepted", "accepted").is_empty());
+    // neigh.h and cpuhp.h: the kernel's short names for neighbour tables and CPU hotplug.
+    let k = kernel_of("ARP neighbor entries as they get refreshed", "neighbor");
+    assert!(k.iter().any(|k| k == "neigh_update"), "{k:?}");
+    let k = kernel_of(
+        "which cpu hotplug callbacks run, and for how long",
+        "hotplug",
+    );
+    assert!(k.iter().any(|k| k == "cpuhp_enter"), "{k:?}");
+    assert!(kernel_of("memory hotplug events", "hotplug").is_empty());
 }
 
 #[test]
@@ -941,4 +950,20 @@ fn a_stated_result_is_read_as_a_number() {
     for (text, want) in cases {
         assert_eq!(read(text).result_value, want, "{text}");
     }
+}
+
+#[test]
+fn words_said_only_in_a_builtins_phrase_name_no_field() {
+    let only = read("tally fsetxattr() calls per process name");
+    assert!(
+        only.builtin_phrase_words.contains(&"name".to_owned()),
+        "{:?}",
+        only.builtin_phrase_words
+    );
+    let also = read("tally fsetxattr() calls per process name and attribute name");
+    assert!(
+        !also.builtin_phrase_words.contains(&"name".to_owned()),
+        "{:?}",
+        also.builtin_phrase_words
+    );
 }

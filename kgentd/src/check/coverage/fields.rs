@@ -476,3 +476,54 @@ pub(super) fn size_compared_with_another_field(
     }
     None
 }
+
+/// A total of something each event carries as a number ("the total number of messages they
+/// send": sendmmsg(2)'s `vlen`, "the sum of the pages": `nr_pages`), which the program never
+/// adds up: it counts the events, or keys a tally by the field. The field holds how many per
+/// event (the tracefs format, `specs-db/field-names.toml` meanings), so the total is its
+/// `sum()` (or a `+=`), per the request's keys.
+pub(super) fn totals_not_summed(host: &HostFacts, intent: &Intent, source: &str) -> Vec<String> {
+    static TOTAL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(?:total|overall|combined)\s+(?:number|count|amount)\s+of\s+(?:the\s+)?([a-z_]+)|\b(?:sum|total)\s+of\s+(?:the\s+|all\s+)?([a-z_]+)")
+            .expect("static regex")
+    });
+    let lower = intent.text().to_ascii_lowercase();
+    let said: Vec<String> = TOTAL
+        .captures_iter(&lower)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    if said.is_empty() {
+        return Vec::new();
+    }
+    let code = strip_comments(source);
+    let mut out = Vec::new();
+    for (target, tp) in tracepoint_probes(host, source) {
+        let probe = format!("{}:{}", tp.subsystem, tp.event);
+        for f in &tp.fields {
+            let name = f.name.as_str();
+            let Some(word) = said.iter().find(|w| {
+                *w == name
+                    || **w == format!("{name}s")
+                    || crate::knowledge::field_names::meaning_words(&probe, name)
+                        .iter()
+                        .any(|m| w.starts_with(m))
+            }) else {
+                continue;
+            };
+            let field = regex::escape(name);
+            let summed = Regex::new(&format!(
+                r"\bsum\s*\([^;]*args\s*->\s*{field}\b|\+=\s*[^;]*args\s*->\s*{field}\b"
+            ))
+            .is_ok_and(|re| re.is_match(&code));
+            if !summed {
+                out.push(format!(
+                    "the request asks for the total number of {word}, which {target} carries per event as `args->{name}`, but the program never adds it up: use sum(args->{name}) per key (a count() counts events, a key splits the total)"
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

@@ -93,8 +93,14 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         crate::intent::naming::used_by(field, words)
             || man_name(field).is_some_and(|p| crate::intent::naming::used_by(&p, words))
     };
+    // "Per process name" names no `name` field: words said only in a builtin's phrase.
+    let field_words: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !intent.builtin_phrase_words.iter().any(|b| b == w))
+        .collect();
     let asked = |field: &str| {
-        (named_as(field, &words)
+        (named_as(field, &field_words)
             && (!names_its_event(field) || grouped_by(field)))
             || words.iter().any(|w| as_builtin(field, w))
             || printed_by_name.contains(field)
@@ -215,6 +221,13 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         let is_asked = |key: &Key| match key {
             Key::Field(f) => asked(f) && !modifier_only(f),
             Key::Builtin(b) => ungrouped || builtin_asked(b),
+            // The exiting task's status (`curtask->exit_code`, wait(2)) is asked for only by
+            // exit-status words: "guest exits by exit reason" at kvm_exit names none.
+            Key::Other(o) if o.contains("exit_code") => {
+                intent.asks(Concept::ExitStatus)
+                    || intent.asks(Concept::NonZeroExit)
+                    || intent.asks(Concept::FatalSignal)
+            }
             Key::Other(_) => true,
         };
         let unasked: Vec<String> = keys

@@ -339,6 +339,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     }
     missing.extend(named_fields_unreported(host, intent, source, &reported));
     missing.extend(fields::named_field_elsewhere(host, intent, source));
+    missing.extend(fields::totals_not_summed(host, intent, source));
     if let Some(m) = tallies_without_key(host, intent, source) {
         missing.push(m);
     }
