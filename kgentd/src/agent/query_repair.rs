@@ -1433,7 +1433,7 @@ pub fn unasked_struct_pointers(
         .retain(|it| !matches!(it, Item::Value(e) if dropped.contains(e)));
     q.group_by.retain(|g| !dropped.contains(g));
     vec![format!(
-        "left out {}: each points into the traced process (a struct or data there: shown, an address, not the data), and the request does not name it",
+        "left out {}: each points to a struct in the traced process (shown, an address, not data), and the request does not name it",
         dropped.iter().map(show).collect::<Vec<_>>().join(", ")
     )]
 }

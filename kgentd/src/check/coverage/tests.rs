@@ -1511,18 +1511,3 @@ fn a_stated_result_must_be_tested_where_calls_return() {
     // A request that keeps every result demands no test.
     assert!(passes("tally recvfrom() calls by process", every));
 }
-
-#[test]
-fn each_event_asked_with_its_values_is_a_line_not_separate_tallies() {
-    let request = "Trace mkdir() calls with the path and the mode";
-    let tallies = "tracepoint:syscalls:sys_enter_mkdir { @p[str(args->pathname)] = count(); @m[args->mode] = count(); }";
-    let lines = "tracepoint:syscalls:sys_enter_mkdir { printf(\"%s %o\\n\", str(args->pathname), args->mode); }";
-    let c = check_coverage(&host(), &Intent::read(request), tallies);
-    assert!(c.detail().contains("only tallies"), "{}", c.detail());
-    assert!(passes(request, lines));
-    // Counting asked: tallies are the answer.
-    assert!(passes(
-        "count mkdir() calls per path and mode",
-        "tracepoint:syscalls:sys_enter_mkdir { @[str(args->pathname), args->mode] = count(); }"
-    ));
-}
