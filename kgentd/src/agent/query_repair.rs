@@ -1070,11 +1070,7 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
                 .any(|(param, f)| f == field && used_by(param, words))
     };
     // "Per process name" names no `name` field: words said only in a builtin's phrase.
-    let field_words: Vec<&str> = words
-        .iter()
-        .copied()
-        .filter(|w| !intent.builtin_phrase_words.iter().any(|b| b == w))
-        .collect();
+    let field_words = intent.naming_fields(&words);
     let used = |field: &str| named_as(field, &field_words);
     let printed_by_name = |field: &str| events.iter().any(|e| e.named.iter().any(|n| n == field));
     // A builtin key (`comm`, `pid`, `cpu`…) no word of the request speaks of: "context

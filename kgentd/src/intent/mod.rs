@@ -459,6 +459,16 @@ impl Intent {
         &self.text
     }
 
+    /// Of `words`, those that may name an event's field: not the ones said only inside a
+    /// builtin's phrase ("per process name" names no `name` field).
+    pub fn naming_fields<'w>(&self, words: &[&'w str]) -> Vec<&'w str> {
+        words
+            .iter()
+            .copied()
+            .filter(|w| !self.builtin_phrase_words.iter().any(|b| b == w))
+            .collect()
+    }
+
     /// A line per event, not a tally: the request speaks of each event ([`Concept::EachEvent`])
     /// and of no aggregate — no count, histogram, sum, average or figures per interval, and no
     /// word that asks for one ("summarize", "distribution", "total", "top").
@@ -1026,6 +1036,10 @@ fn shape_ranges(
     masked
 }
 
+/// A word of the lowercased request, as the value-word and builtin-phrase readers split it.
+static WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[a-z][a-z0-9_]*").expect("static regex"));
+
 /// See [`Intent::builtin_phrase_words`].
 fn builtin_phrase_words(
     v: &Vocabulary,
@@ -1033,8 +1047,6 @@ fn builtin_phrase_words(
     lower: &str,
     concepts: &BTreeSet<Concept>,
 ) -> Vec<String> {
-    static WORD: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"[a-z][a-z0-9_]*").expect("static regex"));
     let ranges: Vec<std::ops::Range<usize>> = [Concept::ProcessName, Concept::Pid]
         .iter()
         .filter(|c| concepts.contains(c))
@@ -1050,21 +1062,18 @@ fn builtin_phrase_words(
             .iter()
             .any(|r| r.start <= m.start() && m.end() <= r.end)
     };
-    let mut out: Vec<String> = Vec::new();
+    // Each word once, in order, with whether every occurrence lies inside such a phrase.
+    let mut seen: Vec<(&str, bool)> = Vec::new();
     for m in WORD.find_iter(lower) {
-        let w = m.as_str();
-        if out.iter().any(|o| o == w) {
-            continue;
-        }
-        if WORD
-            .find_iter(lower)
-            .filter(|o| o.as_str() == w)
-            .all(|o| inside(&o))
-        {
-            out.push(w.to_owned());
+        match seen.iter_mut().find(|(w, _)| *w == m.as_str()) {
+            Some((_, all_inside)) => *all_inside &= inside(&m),
+            None => seen.push((m.as_str(), inside(&m))),
         }
     }
-    out
+    seen.into_iter()
+        .filter(|(_, all_inside)| *all_inside)
+        .map(|(w, _)| w.to_owned())
+        .collect()
 }
 
 /// See [`Intent::value_words`]. A noun after an indefinite article, with at most two
@@ -1073,8 +1082,6 @@ fn builtin_phrase_words(
 /// state", "which state". The phrase ends at punctuation and at a conjunction or preposition
 /// ("a pid and state" shows the state).
 fn value_words(masked: &[std::ops::Range<usize>], lower: &str) -> Vec<String> {
-    static WORD: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"[a-z][a-z0-9_]*").expect("static regex"));
     const ENDS_PHRASE: [&str; 9] = ["and", "or", "with", "of", "per", "by", "the", "its", "to"];
     let words: Vec<regex::Match> = WORD.find_iter(lower).collect();
     // Whether word `i` ends a phrase an indefinite article opens.

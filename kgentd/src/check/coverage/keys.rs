@@ -94,11 +94,7 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             || man_name(field).is_some_and(|p| crate::intent::naming::used_by(&p, words))
     };
     // "Per process name" names no `name` field: words said only in a builtin's phrase.
-    let field_words: Vec<&str> = words
-        .iter()
-        .copied()
-        .filter(|w| !intent.builtin_phrase_words.iter().any(|b| b == w))
-        .collect();
+    let field_words = intent.naming_fields(&words);
     let asked = |field: &str| {
         (named_as(field, &field_words)
             && (!names_its_event(field) || grouped_by(field)))
