@@ -920,6 +920,52 @@ pub fn acted_on_task(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Ve
     notes
 }
 
+/// A request that names the CPU, answered with the builtin `cpu` (the CPU that ran the probe,
+/// bpftrace(8)) at events that carry a CPU of their own: a field named `cpu` or `cpu_id` is the
+/// CPU the event is about (perf_event_open(2)'s `cpu`, the CPU to measure; `cpu_id` of
+/// `power:cpu_frequency`, whose change another CPU may make; their tracefs formats). Where
+/// every FROM event has one such field, the builtin becomes it.
+pub fn event_cpu(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    if !intent.names_word("cpu") || events.is_empty() || events.len() != q.from.len() {
+        return Vec::new();
+    }
+    let mut field: Option<&str> = None;
+    for e in events {
+        let mut here = e
+            .fields
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f == "cpu" || *f == "cpu_id");
+        let (Some(f), None) = (here.next(), here.next()) else {
+            return Vec::new();
+        };
+        if field.is_some_and(|g| g != f) {
+            return Vec::new();
+        }
+        field = Some(f);
+    }
+    let Some(field) = field else {
+        return Vec::new();
+    };
+    let own = Term::Builtin("cpu".into());
+    let theirs = Term::Field(field.to_owned());
+    let mut terms = Vec::new();
+    for it in &q.select {
+        if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
+            e.terms(&mut terms);
+        }
+    }
+    for e in &q.group_by {
+        e.terms(&mut terms);
+    }
+    if !terms.contains(&own) || terms.contains(&theirs) || !replace_shown(q, &own, &theirs) {
+        return Vec::new();
+    }
+    vec![format!(
+        "the request names the CPU, and the event carries its own: cpu (the CPU running the probe) → args->{field} (the one the event is about)"
+    )]
+}
+
 /// A field of a FROM event that the request names ("the idle state" → `args->state` of
 /// `power:cpu_idle`; [`crate::intent::naming::names_field`]) and the query never reads is
 /// selected (a key when the query tallies): the coverage check would fail the program for
@@ -1429,7 +1475,7 @@ pub fn unasked_struct_pointers(
         .retain(|it| !matches!(it, Item::Value(e) if dropped.contains(e)));
     q.group_by.retain(|g| !dropped.contains(g));
     vec![format!(
-        "left out {}: each points to a struct in the traced process (shown, an address, not data), and the request does not name it",
+        "left out {}: each points into the traced process (to a struct or to data there; shown, it is an address, not what it points to), and the request does not name it",
         dropped.iter().map(show).collect::<Vec<_>>().join(", ")
     )]
 }
@@ -3620,6 +3666,39 @@ mod tests {
             &tgkill
         )
         .is_empty());
+    }
+
+    #[test]
+    fn the_cpu_an_event_carries_is_the_one_asked_for() {
+        let perf = [event(
+            "sys_enter_perf_event_open",
+            &["attr_uptr", "pid", "cpu", "group_fd", "flags"],
+            &[],
+        )];
+        let text = "SELECT args->pid, cpu FROM tracepoint:syscalls:sys_enter_perf_event_open";
+        let mut q = parse(text).unwrap();
+        let notes = event_cpu(
+            &mut q,
+            &Intent::read("log perf_event_open() with the pid and CPU it measures"),
+            &perf,
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            q.select[1],
+            Item::Value(Expr::Term(Term::Field("cpu".into())))
+        );
+        // No CPU named, or an event without a CPU of its own: unchanged.
+        let mut q = parse(text).unwrap();
+        assert!(event_cpu(
+            &mut q,
+            &Intent::read("log perf_event_open() with the pid"),
+            &perf
+        )
+        .is_empty());
+        let kill = [event("sys_enter_kill", &["pid", "sig"], &[])];
+        let mut q =
+            parse("SELECT count() FROM tracepoint:syscalls:sys_enter_kill GROUP BY cpu").unwrap();
+        assert!(event_cpu(&mut q, &Intent::read("kill() calls per cpu"), &kill).is_empty());
     }
 
     #[test]

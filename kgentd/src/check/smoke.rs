@@ -1046,6 +1046,13 @@ mod tests {
         let hist = expect_of("a histogram of read sizes");
         assert!(!hist.identifies);
         assert!(judge(&hist, &obs(&["[64K, 128K) 1 |@@@@|"])).is_ok());
+        // The name of a kernel object is the kernel's, never the workload's.
+        assert!(!expect_of("log softirq runs with the handler name").identifies);
+        assert!(!expect_of("print timer expiries with the callback function names").identifies);
+        assert!(
+            expect_of("print timer expiries with the callback function and process names")
+                .identifies
+        );
     }
 
     #[test]
@@ -1147,7 +1154,7 @@ mod tests {
         assert!(expectation_for(&intent, plain).identifies);
         // The name of a kernel object the event is about (an interrupt handler's), outside
         // the syscalls: the workload has none to show.
-        let handlers = Intent::read("tally device interrupts per handler name");
+        let handlers = Intent::read("tally device interrupts per handler name and process");
         assert!(expectation(&handlers).identifies);
         let by_handler = "tracepoint:irq:irq_handler_entry { @n[str(args->name)] = count(); }";
         assert!(!expectation_for(&handlers, by_handler).identifies);

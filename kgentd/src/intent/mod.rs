@@ -278,6 +278,9 @@ pub struct Intent {
     /// The result the calls the request keeps return ("recvfrom() calls that return zero
     /// bytes": 0): a program shows only calls whose `ret` is that value.
     pub result_value: Option<i128>,
+    /// The request shows events in the plural "with the <values>" ("Log swapoff() calls with
+    /// the path"): each event with its values, unless a tally is asked ([`Intent::wants_lines`]).
+    pub shows_events: bool,
     /// What the request groups by, phrase by phrase, as lowercase words: "per cpu" → [cpu];
     /// "split by program and remote port" → [program, and, remote, port]. Each phrase ends at a clause's end and has at most six
     /// words. "by" is also agentive ("written by cron"): a phrase is what might be a key.
@@ -435,6 +438,11 @@ impl Intent {
                     "zero" | "no" => Some(0),
                     n => n.parse().ok(),
                 }),
+            shows_events: v
+                .extracts
+                .get(&Extract::ShowsEvents)
+                .and_then(|re| re.captures(&ascii_lower))
+                .is_some_and(|c| c.get(1).is_some()),
             group_phrases: group_phrases(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
@@ -469,7 +477,8 @@ impl Intent {
             .collect()
     }
 
-    /// A line per event, not a tally: the request speaks of each event ([`Concept::EachEvent`])
+    /// A line per event, not a tally: the request speaks of each event ([`Concept::EachEvent`],
+    /// or shows events "with the <values>": [`Intent::shows_events`])
     /// and of no aggregate — no count, histogram, sum, average or figures per interval, and no
     /// word that asks for one ("summarize", "distribution", "total", "top").
     pub fn wants_lines(&self) -> bool {
@@ -485,7 +494,7 @@ impl Intent {
             "top",
             "tally",
         ];
-        self.asks(Concept::EachEvent)
+        (self.asks(Concept::EachEvent) || self.shows_events)
             && ![
                 Concept::Counting,
                 Concept::Histogram,
@@ -1015,7 +1024,8 @@ fn search_text_with(v: &Vocabulary, text: &str, lower: &str) -> String {
 }
 
 /// Byte ranges of the request that name no thing of their own: what a report-shape concept
-/// matched ("process name", "how long") and quoted strings.
+/// matched ("process name", "how long"; only its `shape` group where the pattern has one) and
+/// quoted strings.
 fn shape_ranges(
     v: &Vocabulary,
     text: &str,
@@ -1025,8 +1035,12 @@ fn shape_ranges(
     let mut masked: Vec<std::ops::Range<usize>> = Vec::new();
     for c in concepts.iter().filter(|c| c.shapes_output()) {
         if let Some(rule) = v.concepts.get(c) {
+            // A pattern's `shape` group, where it has one, is the part that names no thing:
+            // "sleep time" masks "time", and "sleep" may still be the request's subject.
             for p in &rule.patterns {
-                masked.extend(p.find_iter(text).map(|m| m.range()));
+                masked.extend(p.captures_iter(text).filter_map(|c| {
+                    c.name("shape").or_else(|| c.get(0)).map(|m| m.range())
+                }));
             }
         }
     }

@@ -770,6 +770,17 @@ fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
     assert!(read("show every page fault as it happens, with the address").wants_lines());
     assert!(!read("show every user's total bytes written").wants_lines());
     assert!(!read("fsync latency by program").wants_lines());
+    // Events in the plural shown "with the <values>": each one, with its values.
+    assert!(read("Log swapoff() calls with the path and the caller").wants_lines());
+    assert!(read("Display inode evictions with their device and inode number.").wants_lines());
+    assert!(!read("Show processes with the most page faults").wants_lines());
+    assert!(!read("Show a count of swapoff() calls with the path per caller").wants_lines());
+    // It masks nothing: the events stay the request's subject.
+    let r = read("List umount calls with the target directory");
+    assert!(
+        r.wants_lines() && r.subjects.iter().any(|s| s.word == "umount"),
+        "{r}"
+    );
 }
 
 #[test]

@@ -681,6 +681,19 @@ fn a_requested_sleep_is_a_duration_the_call_carries() {
 }
 
 #[test]
+fn a_time_spent_in_a_state_is_a_duration() {
+    let ask = Intent::read("a histogram of the wait time each nanosleep asks for, in ms");
+    let result = "tracepoint:syscalls:sys_exit_nanosleep { @ = hist(args->ret); }";
+    assert!(!check_coverage(&host(), &ask, result).passed());
+    let asked = "tracepoint:syscalls:sys_enter_nanosleep { $t = (struct __kernel_timespec *)args->rqtp; @ = hist(uptr($t)->tv_nsec / 1000000); }";
+    assert!(check_coverage(&host(), &ask, asked).passed());
+    let idle = Intent::read("print the idle times of each cpu");
+    assert!(idle.asks(Concept::Duration));
+    assert!(idle.subjects.iter().any(|s| s.word == "idle"), "{idle}");
+    assert!(!Intent::read("print the time of each idle entry").asks(Concept::Duration));
+}
+
+#[test]
 fn a_call_listed_beside_its_variant_is_its_own() {
     let h = HostFacts::for_tests_with_syscalls(&["sync", "syncfs", "fsync"]);
     let ask = Intent::read("log the calls sync, syncfs and fsync with the pid");
@@ -1510,4 +1523,19 @@ fn a_stated_result_must_be_tested_where_calls_return() {
     assert!(passes(request, saved));
     // A request that keeps every result demands no test.
     assert!(passes("tally recvfrom() calls by process", every));
+}
+
+#[test]
+fn events_shown_with_their_values_are_lines_not_separate_tallies() {
+    let request = "Trace mkdir() calls with the path and the mode";
+    let tallies = "tracepoint:syscalls:sys_enter_mkdir { @p[str(args->pathname)] = count(); @m[args->mode] = count(); }";
+    let lines = "tracepoint:syscalls:sys_enter_mkdir { printf(\"%s %o\\n\", str(args->pathname), args->mode); }";
+    let c = check_coverage(&host(), &Intent::read(request), tallies);
+    assert!(c.detail().contains("only tallies"), "{}", c.detail());
+    assert!(passes(request, lines));
+    // Counting asked: tallies are the answer.
+    assert!(passes(
+        "count mkdir() calls per path and mode",
+        "tracepoint:syscalls:sys_enter_mkdir { @[str(args->pathname), args->mode] = count(); }"
+    ));
 }
