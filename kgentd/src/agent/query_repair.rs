@@ -1369,6 +1369,30 @@ pub fn field_names(q: &mut Query, events: &[EventKeys]) -> (Vec<String>, Vec<Str
             ));
             continue;
         }
+        // A field the specs say a word of the query's means on every FROM event
+        // (`specs-db/field-names.toml` [[meaning]]: `address` is error_report_end's `id`).
+        let meant: Vec<Option<&str>> = events
+            .iter()
+            .map(|e| {
+                crate::knowledge::field_names::meant_by(&format!("{}:{}", e.subsystem, e.event), f)
+            })
+            .collect();
+        if let Some(Some(one)) = meant
+            .first()
+            .copied()
+            .filter(|_| meant.windows(2).all(|w| w[0] == w[1]))
+        {
+            q.replace_term(&t, &Term::Field(one.to_owned()));
+            notes.push(format!(
+                "{} has no field {f}: the {f} it records is args->{one}",
+                events
+                    .iter()
+                    .map(|e| e.event.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        }
         let Some(family) = crate::knowledge::field_names::family_of(f) else {
             continue;
         };
@@ -2139,6 +2163,26 @@ mod tests {
 
     fn keys_of(q: &Query) -> Vec<String> {
         q.group_by.iter().map(show).collect()
+    }
+
+    #[test]
+    fn a_field_the_event_lacks_is_read_where_the_specs_say_it_is_recorded() {
+        let mut report = event("error_report_end", &["error_detector", "id"], &[]);
+        report.subsystem = "error_report".into();
+        let mut q = parse("SELECT args->error_detector, args->address FROM tracepoint:error_report:error_report_end").unwrap();
+        let (notes, _) = field_names(&mut q, std::slice::from_ref(&report));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            q.select[1],
+            Item::Value(Expr::Term(Term::Field("id".into())))
+        );
+        // Another event: nothing said, nothing renamed.
+        let mut other = report.clone();
+        other.subsystem = "other".into();
+        let mut q = parse("SELECT args->address FROM tracepoint:other:error_report_end").unwrap();
+        let before = q.clone();
+        let _ = field_names(&mut q, &[other]);
+        assert_eq!(q, before);
     }
 
     #[test]

@@ -1038,9 +1038,10 @@ fn shape_ranges(
             // A pattern's `shape` group, where it has one, is the part that names no thing:
             // "sleep time" masks "time", and "sleep" may still be the request's subject.
             for p in &rule.patterns {
-                masked.extend(p.captures_iter(text).filter_map(|c| {
-                    c.name("shape").or_else(|| c.get(0)).map(|m| m.range())
-                }));
+                masked.extend(
+                    p.captures_iter(text)
+                        .filter_map(|c| c.name("shape").or_else(|| c.get(0)).map(|m| m.range())),
+                );
             }
         }
     }

@@ -91,6 +91,19 @@ pub fn meaning_words(probe: &str, field: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The field of the tracepoint `probe` that a query reading the missing field `name` means:
+/// the one whose meaning words include `name` ("address" → `id` at
+/// `error_report:error_report_end`). None when no entry, or more than one, says so.
+pub fn meant_by(probe: &str, name: &str) -> Option<&'static str> {
+    let mut found = file()
+        .meaning
+        .iter()
+        .filter(|m| m.probes.iter().any(|p| p == probe) && m.words.iter().any(|w| w == name))
+        .map(|m| m.field.as_str());
+    let one = found.next()?;
+    found.all(|f| f == one).then_some(one)
+}
+
 fn file() -> &'static FieldNamesFile {
     static FILE: std::sync::LazyLock<FieldNamesFile> =
         std::sync::LazyLock::new(|| toml::from_str(FIELD_NAMES).unwrap_or_default());

@@ -527,3 +527,66 @@ pub(super) fn totals_not_summed(host: &HostFacts, intent: &Intent, source: &str)
     out.dedup();
     out
 }
+
+/// A request for two values of one kind ("the two pids", "both paths", "both descriptors")
+/// where an event of the program carries two or more fields of that kind (kcmp(2)'s `pid1`
+/// and `pid2`, symlink(2)'s `oldname` and `newname`; their tracefs formats) and the program
+/// shows fewer than two of them: it answers half of what is asked.
+pub(super) fn both_untold(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+    reported: &str,
+) -> Option<String> {
+    static BOTH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(?:both|the two|two)\s+(?:of\s+the\s+)?(?:\w+\s+)?([a-z]{2,}s)\b")
+            .expect("static regex")
+    });
+    let lower = intent.text().to_ascii_lowercase();
+    for c in BOTH.captures_iter(&lower) {
+        let Some(plural) = c.get(1).map(|m| m.as_str()) else {
+            continue;
+        };
+        let one = plural
+            .strip_suffix("sses")
+            .map(|s| format!("{s}ss"))
+            .unwrap_or_else(|| plural.trim_end_matches('s').to_owned());
+        let words = [one.as_str(), plural];
+        for (target, tp) in tracepoint_probes(host, source) {
+            let of_kind: Vec<&str> = tp
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|f| !f.starts_with("common_") && *f != "__syscall_nr")
+                .filter(|f| crate::intent::naming::used_by(f, &words))
+                .collect();
+            if of_kind.len() < 2 {
+                continue;
+            }
+            let shown: Vec<&str> = of_kind
+                .iter()
+                .copied()
+                .filter(|f| {
+                    Regex::new(&format!(r"\bargs\s*(->|\.)\s*{}\b", regex::escape(f)))
+                        .is_ok_and(|re| re.is_match(reported))
+                })
+                .collect();
+            if shown.len() < 2 {
+                return Some(format!(
+                    "the request asks for two {plural}, and {target} carries {}, but the program shows {}: report both",
+                    of_kind
+                        .iter()
+                        .map(|f| format!("args->{f}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if shown.is_empty() {
+                        "none of them".to_owned()
+                    } else {
+                        format!("only args->{}", shown[0])
+                    }
+                ));
+            }
+        }
+    }
+    None
+}

@@ -73,7 +73,8 @@ const RULES: &[Rule] = &[
     Rule {
         what: "the PID",
         asked: Concept::Pid,
-        code: r"\bpid\b|\btid\b|_pid\b",
+        // `pid1`, `pid2`: kcmp(2)'s two processes.
+        code: r"\bpid\d?\b|\btid\b|_pid\b",
         reported: true,
         format: None,
         hint: "print `pid`",
@@ -340,6 +341,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(named_fields_unreported(host, intent, source, &reported));
     missing.extend(fields::named_field_elsewhere(host, intent, source));
     missing.extend(fields::totals_not_summed(host, intent, source));
+    if let Some(m) = fields::both_untold(host, intent, source, &reported) {
+        missing.push(m);
+    }
     if let Some(m) = tallies_without_key(host, intent, source) {
         missing.push(m);
     }

@@ -740,7 +740,8 @@ fn every_block_that_prints_names_the_file_its_event_carries() {
         c.detail()
     );
     let both = "tracepoint:syscalls:sys_enter_unlinkat { printf(\"%s %s\\n\", comm, str(args->pathname)); }\ntracepoint:syscalls:sys_enter_renameat2 { printf(\"%s %s\\n\", comm, str(args->oldname)); }";
-    assert!(check_coverage(&h, &ask, both).passed());
+    let c = check_coverage(&h, &ask, both);
+    assert!(c.passed(), "{}", c.detail());
 }
 
 #[test]
@@ -1538,4 +1539,30 @@ fn events_shown_with_their_values_are_lines_not_separate_tallies() {
         "count mkdir() calls per path and mode",
         "tracepoint:syscalls:sys_enter_mkdir { @[str(args->pathname), args->mode] = count(); }"
     ));
+}
+
+#[test]
+fn two_values_of_a_kind_asked_are_both_shown() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_kcmp",
+        &[
+            ("pid_t", "pid1"),
+            ("pid_t", "pid2"),
+            ("int", "type"),
+            ("unsigned long", "idx1"),
+            ("unsigned long", "idx2"),
+        ],
+    )]);
+    let ask = Intent::read("log kcmp() with both pids it compares");
+    let one = "tracepoint:syscalls:sys_enter_kcmp { printf(\"%d %d\\n\", pid, args->pid1); }";
+    let c = check_coverage(&h, &ask, one);
+    assert!(c.detail().contains("args->pid2"), "{}", c.detail());
+    let both =
+        "tracepoint:syscalls:sys_enter_kcmp { printf(\"%d %d\\n\", args->pid1, args->pid2); }";
+    let c = check_coverage(&h, &ask, both);
+    assert!(c.passed(), "{}", c.detail());
+    // One asked: one is enough.
+    let single = Intent::read("log kcmp() with the first pid");
+    assert!(check_coverage(&h, &single, one).passed());
 }
