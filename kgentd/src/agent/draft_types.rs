@@ -39,6 +39,9 @@
 //! field's type; it does not judge what the program means (see `draft_filters` for that).
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use crate::host::HostFacts;
 use crate::toolchain::bpftrace::expr::{self, Tok, Token};
@@ -367,6 +370,11 @@ pub(super) fn repair_types(host: &HostFacts, source: &str) -> (String, Vec<Strin
         source = converted;
         fix.notes.extend(n);
     }
+    let (unwrapped, n) = str_of_string_maps(&source);
+    if !n.is_empty() {
+        source = unwrapped;
+        fix.notes.extend(n);
+    }
     (source, fix.notes)
 }
 
@@ -403,6 +411,53 @@ fn ntop_of_address_structs(source: &str) -> (String, Vec<String>) {
         };
         edits.replace(last.span.end..last.span.end, member.to_owned());
         let note = format!("ntop() of {name} (a {ty}) reads its address member: {name}{member}");
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    (edits.apply(source), notes)
+}
+
+/// `str()` of a map whose every value is a string already (`@path[tid] = str(args->special)`,
+/// then `str(@path[tid])`): bpftrace(8) `str()` reads a string at an address, and refuses a
+/// string ("str() expects an integer or a pointer type as first argument (string[64]
+/// provided)"); the map's value is what was meant, so the `str()` goes.
+fn str_of_string_maps(source: &str) -> (String, Vec<String>) {
+    static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w*)\s*(?:\[[^\]\n]*\])?\s*=\s*([^=;\n}][^;\n}]*)").expect("static regex")
+    });
+    let code = crate::toolchain::bpftrace::syntax::strip_comments(source);
+    let mut kinds: BTreeMap<String, bool> = BTreeMap::new();
+    for c in ASSIGN.captures_iter(&code) {
+        let value = c[2].trim_start();
+        let string = value.starts_with("str(")
+            || value.starts_with('"')
+            || value == "comm"
+            || value.starts_with("comm ")
+            || value.starts_with("comm;");
+        *kinds.entry(c[1].to_owned()).or_insert(true) &= string;
+    }
+    let toks = expr::tokens(source, 0..source.len());
+    let mut edits = Edits::default();
+    let mut notes = Vec::new();
+    for site in expr::calls(&toks, "str") {
+        let [arg] = site.args.as_slice() else {
+            continue;
+        };
+        let Some(text) = source.get(arg.clone()) else {
+            continue;
+        };
+        let map: String = text
+            .chars()
+            .take_while(|ch| *ch == '@' || ch.is_alphanumeric() || *ch == '_')
+            .collect();
+        let rest = text[map.len()..].trim();
+        let whole_map = rest.is_empty() || (rest.starts_with('[') && rest.ends_with(']'));
+        if !map.starts_with('@') || !whole_map || kinds.get(&map) != Some(&true) {
+            continue;
+        }
+        edits.replace(site.span.clone(), text.to_owned());
+        let note = format!("{map} holds strings already (str() results): str() of it dropped");
         if !notes.contains(&note) {
             notes.push(note);
         }
@@ -1199,6 +1254,22 @@ mod tests {
         // Already a member, or no struct: left alone.
         let done = "t:x:y { printf(\"%s\", ntop($sa->sin_addr.s_addr)); printf(\"%s\", ntop(args->daddr)); }";
         assert_eq!(ntop_of_address_structs(done), (done.to_owned(), vec![]));
+    }
+
+    #[test]
+    fn str_of_a_map_of_strings_is_the_map() {
+        let src = "tracepoint:syscalls:sys_enter_quotactl { @dev[tid] = str(args->special); }\n\
+                   tracepoint:syscalls:sys_exit_quotactl /@dev[tid] != \"\"/ { printf(\"%s %d\\n\", str(@dev[tid]), args->ret); delete(@dev[tid]); }";
+        let (out, notes) = str_of_string_maps(src);
+        assert!(
+            out.contains("printf(\"%s %d\\n\", @dev[tid], args->ret)"),
+            "{out}"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // A map of addresses is read with str(): left alone.
+        let ptr = "tracepoint:syscalls:sys_enter_openat { @f[tid] = args->filename; }\n\
+                   tracepoint:syscalls:sys_exit_openat { printf(\"%s\\n\", str(@f[tid])); }";
+        assert_eq!(str_of_string_maps(ptr), (ptr.to_owned(), vec![]));
     }
 
     #[test]

@@ -206,7 +206,9 @@ const RULES: &[Rule] = &[
     Rule {
         what: "the file name",
         asked: Concept::FileName,
-        code: r"\bstr\s*\((?:[^()]|\([^()]*\))*(name|path|file|\barg\d|\$|@)|\bpath\s*\(|\bd_name\b|\b(file|path)name\b",
+        // Paths under other names: quotactl(2)'s `special` (the block special device),
+        // pivot_root(2)'s `new_root` and `put_old`.
+        code: r"\bstr\s*\((?:[^()]|\([^()]*\))*(name|path|file|special|new_root|put_old|\barg\d|\$|@)|\bpath\s*\(|\bd_name\b|\b(file|path)name\b",
         reported: true,
         format: None,
         hint: "print the file's name: `str(args->filename)` (or `pathname`, `oldname`/`newname`) in the sys_enter_* tracepoint of the call; at sys_exit save it in a map keyed by tid at entry",

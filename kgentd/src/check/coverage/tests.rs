@@ -1566,3 +1566,14 @@ fn two_values_of_a_kind_asked_are_both_shown() {
     let single = Intent::read("log kcmp() with the first pid");
     assert!(check_coverage(&h, &single, one).passed());
 }
+
+#[test]
+fn a_path_under_another_name_is_a_file_name() {
+    let ask = Intent::read("show quotactl() calls with the path of the quota device");
+    let special =
+        "tracepoint:syscalls:sys_enter_quotactl { printf(\"%s\\n\", str(args->special)); }";
+    let c = check_coverage(&host(), &ask, special);
+    assert!(c.passed(), "{}", c.detail());
+    let cmd = "tracepoint:syscalls:sys_enter_quotactl { printf(\"%d\\n\", args->cmd); }";
+    assert!(!check_coverage(&host(), &ask, cmd).passed());
+}
