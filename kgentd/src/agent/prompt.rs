@@ -5,19 +5,6 @@ use crate::host::HostFacts;
 use crate::knowledge::Grounding;
 
 pub fn system_prompt(host: &HostFacts) -> String {
-    format!(
-        "You write bpftrace 0.17 programs for Linux {release}. {REPLY}\nRules:\n{rules}",
-        release = host.kernel_release,
-        rules = rules(host)
-    )
-}
-
-/// How a free-form draft is to be written, in the system prompt and in [`switch_prompt`].
-const REPLY: &str =
-    "Reply with one ```bpftrace code block, then one sentence saying what it prints.";
-
-/// What bpftrace programs get wrong on this host, one rule per line.
-fn rules(host: &HostFacts) -> String {
     let unavailable: Vec<String> = host
         .families
         .iter()
@@ -33,46 +20,15 @@ fn rules(host: &HostFacts) -> String {
         )
     };
     format!(
-        "{avoid}\
+        "You write bpftrace 0.17 programs for Linux {release}. Reply with one ```bpftrace code block, then one sentence saying what it prints.\n\
+Rules:\n\
+{avoid}\
 - Use only the tracepoints listed by the user, and only their listed fields, as args->field. A `char *` field must be read with str(args->field).\n\
 - args->ret exists only in sys_exit_* tracepoints. To report an argument together with the result, save the argument in a map keyed by tid in sys_enter_*, read it in sys_exit_*, then delete it.\n\
 - Variables: $x is a scratch variable (assign before use), @x is a map. Builtins: pid, tid, comm, uid, nsecs, cpu, retval (only in uretprobe).\n\
 - Print with printf(\"...\\n\", ...); print an argv array (char **) with join(args->argv). Aggregate with @m[key] = count() or sum(v) or hist(v); maps print when the program stops.\n\
-- bpftrace has no `continue` outside loops, no ntohs(), no C declarations: filter with a /predicate/ or if (...) {{ }}."
-    )
-}
-
-/// The free-form turn that follows the query step's prompt in the same conversation, when the
-/// query drafts failed: the model has read the tracepoints listed there already (and the
-/// embedded backend holds them in its cache), so this turn says only what is new: how to write
-/// bpftrace, the grounded tracepoints the query step did not offer, their facts, the example
-/// programs, and the request again. `shown` is the grounding the query prompt listed.
-pub fn switch_prompt(
-    host: &HostFacts,
-    request: &str,
-    grounding: &Grounding,
-    shown: &Grounding,
-) -> String {
-    let mut rest = grounding.clone();
-    rest.tracepoints.retain(|t| {
-        !shown
-            .tracepoints
-            .iter()
-            .any(|s| s.subsystem == t.subsystem && s.event == t.event)
-    });
-    rest.facts
-        .retain(|(p, _)| !shown.facts.iter().any(|(q, _)| q == p));
-    rest.uprobes
-        .retain(|u| !shown.uprobes.iter().any(|s| s.path == u.path));
-    let header = if rest.tracepoints.is_empty() {
-        String::new()
-    } else {
-        "More tracepoints on this host (with their args fields):\n".to_owned()
-    };
-    format!(
-        "A query cannot answer this request here. Write a bpftrace 0.17 program for it instead, using the tracepoints listed above or below. {REPLY}\nRules:\n{}\n{}",
-        rules(host),
-        listing(&header, request, &rest)
+- bpftrace has no `continue` outside loops, no ntohs(), no C declarations: filter with a /predicate/ or if (...) {{ }}.",
+        release = host.kernel_release
     )
 }
 
@@ -82,16 +38,7 @@ const MAX_FACT_LINES: usize = 6;
 const MAX_FACTS_PER_PROBE: usize = 3;
 
 pub fn user_prompt(request: &str, grounding: &Grounding) -> String {
-    listing(
-        "Tracepoints on this host (with their args fields):\n",
-        request,
-        grounding,
-    )
-}
-
-/// `header`, the grounding's tracepoints, facts, functions and examples, then the request.
-fn listing(header: &str, request: &str, grounding: &Grounding) -> String {
-    let mut s = String::from(header);
+    let mut s = String::from("Tracepoints on this host (with their args fields):\n");
     for tp in &grounding.tracepoints {
         // Every syscall tracepoint carries __syscall_nr; no request needs it, each costs tokens.
         s.push_str(&tp.signature().replace("int __syscall_nr; ", ""));
@@ -179,62 +126,4 @@ fn strip_header_comments(source: &str) -> String {
         out.push(l.to_owned());
     }
     out.join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::host::{Field, Tracepoint};
-    use crate::knowledge::Example;
-
-    fn tracepoint(subsystem: &str, event: &str, field: &str) -> Tracepoint {
-        Tracepoint {
-            subsystem: subsystem.into(),
-            event: event.into(),
-            fields: vec![Field {
-                ctype: "int".into(),
-                name: field.into(),
-                ..Default::default()
-            }],
-        }
-    }
-
-    #[test]
-    fn the_free_form_turn_lists_only_what_the_query_prompt_did_not() {
-        let host = HostFacts::for_tests();
-        let all = Grounding {
-            tracepoints: vec![
-                tracepoint("workqueue", "workqueue_execute_start", "work"),
-                tracepoint("sched", "sched_switch", "prev_pid"),
-            ],
-            examples: vec![Example {
-                origin: "kgent:x.bt".into(),
-                description: String::new(),
-                source: "tracepoint:sched:sched_switch { @[cpu] = count(); }".into(),
-            }],
-            uprobes: Vec::new(),
-            facts: Vec::new(),
-            subjects: Vec::new(),
-        };
-        let mut shown = all.clone();
-        shown.tracepoints.truncate(1);
-        shown.examples.clear();
-        let turn = switch_prompt(&host, "log work items as they run", &all, &shown);
-        assert!(turn.contains(&rules(&host)), "{turn}");
-        assert!(!turn.contains("workqueue_execute_start"), "{turn}");
-        assert!(
-            turn.contains("More tracepoints") && turn.contains("sched_switch"),
-            "{turn}"
-        );
-        assert!(turn.contains("@[cpu] = count()"), "the examples: {turn}");
-        assert!(
-            turn.ends_with("Request: log work items as they run"),
-            "{turn}"
-        );
-        // Everything listed already: no header for an empty list.
-        let turn = switch_prompt(&host, "r", &all, &all);
-        assert!(!turn.contains("More tracepoints"), "{turn}");
-        // The system prompt carries the same rules.
-        assert!(system_prompt(&host).ends_with(&rules(&host)));
-    }
 }

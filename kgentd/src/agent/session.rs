@@ -305,31 +305,10 @@ impl<'a, 'r> Session<'a, 'r> {
         let grammar = (agent.config.grammar && target == ProgramTarget::Bpftrace)
             .then(|| grammar::gbnf(&allowed))
             .flatten();
-        let query = self.query_plan(&grounding, &allowed);
-        // After the query drafts, a free-form draft continues the query step's conversation
-        // when its prompt listed the grounded events (FROM not narrowed to named calls): the
-        // embedded backend holds that prefix in its cache, so only the new turn is read (a
-        // prompt of its own would read the whole listing again, ~1,000 tokens, 15 s here).
-        // A narrowed listing is short, and the free-form system prompt is cached on its own.
-        let mut base = match &query {
-            Some(q) if !q.scope.focused && target == ProgramTarget::Bpftrace => {
-                let mut messages = q.base.clone();
-                messages.push(Message::new(
-                    Role::User,
-                    prompt::switch_prompt(
-                        &agent.host,
-                        &self.opts.text,
-                        &grounding,
-                        &q.scope.grounding,
-                    ),
-                ));
-                messages
-            }
-            _ => vec![
-                Message::new(Role::System, target.system_prompt(&agent.host)),
-                Message::new(Role::User, target.user_prompt(&self.opts.text, &grounding)),
-            ],
-        };
+        let mut base = vec![
+            Message::new(Role::System, target.system_prompt(&agent.host)),
+            Message::new(Role::User, target.user_prompt(&self.opts.text, &grounding)),
+        ];
         // The first draft follows the plan; later drafts may use every grounded probe.
         let mut first_grammar = grammar.clone();
         if agent.config.plan && grammar.is_some() && agent.backend.constrains_decoding() {
@@ -340,6 +319,7 @@ impl<'a, 'r> Session<'a, 'r> {
                 first_grammar = Some(g);
             }
         }
+        let query = self.query_plan(&grounding, &allowed);
         let max_iterations = match self.opts.max_iterations {
             0 => agent.config.max_iterations,
             n => n.min(16),
