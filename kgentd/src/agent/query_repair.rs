@@ -2063,6 +2063,18 @@ pub fn duration_asked(q: &mut Query, intent: &Intent) -> Vec<String> {
     {
         return Vec::new();
     }
+    if !timed(q) {
+        return Vec::new();
+    }
+    let unit = intent.time_unit.unwrap_or(crate::query::TimeUnit::Us);
+    let term = Term::Duration(unit);
+    q.select.push(Item::Value(Expr::Term(term.clone())));
+    vec![format!("the request asks how long: {term} is printed too")]
+}
+
+/// Whether every FROM probe has a duration: a syscall or a user function (entry to return),
+/// or an end or start of a specs-DB span whose other end is also in FROM.
+fn timed(q: &Query) -> bool {
     let spans: Vec<(&str, &crate::query::Span)> = crate::knowledge::specs::spans().collect();
     let spanned_end = |p: &str| {
         spans
@@ -2074,21 +2086,54 @@ pub fn duration_asked(q: &mut Query, intent: &Intent) -> Vec<String> {
             .iter()
             .any(|(end, s)| s.starts_at(p) && *end != p && q.from.iter().any(|f| f == end))
     };
-    let timed = q.from.iter().all(|p| {
+    q.from.iter().all(|p| {
         p.contains(":syscalls:sys_enter_")
             || p.contains(":syscalls:sys_exit_")
             || p.starts_with("uprobe:")
             || p.starts_with("uretprobe:")
             || spanned_end(p)
             || span_start(p)
-    });
-    if !timed {
+    })
+}
+
+/// A printed duration at FROM events that have none (no return, no span: `duration_ms` at
+/// `writeback:balance_dirty_pages`), beside a field the request names there (its `pause`, a
+/// time the event records: include/trace/events/writeback.h): the query cannot compile with
+/// it, and the named field is the time asked for, so the duration goes (with a note).
+pub fn untimed_durations(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let durations: Vec<Term> = q
+        .terms()
+        .into_iter()
+        .filter(|t| matches!(t, Term::Duration(_)))
+        .collect();
+    if durations.is_empty() || timed(q) {
         return Vec::new();
     }
-    let unit = intent.time_unit.unwrap_or(crate::query::TimeUnit::Us);
-    let term = Term::Duration(unit);
-    q.select.push(Item::Value(Expr::Term(term.clone())));
-    vec![format!("the request asks how long: {term} is printed too")]
+    let named: Vec<String> = events
+        .iter()
+        .flat_map(|e| {
+            e.fields
+                .iter()
+                .filter(|f| crate::intent::naming::names_field(intent, &e.subsystem, &e.event, f))
+                .map(|f| format!("args->{f}"))
+        })
+        .collect();
+    let shown_named = q.select.iter().any(|it| {
+        matches!(it, Item::Value(Expr::Term(Term::Field(f))) if named.contains(&format!("args->{f}")))
+    });
+    let mut kept = q.clone();
+    kept.select
+        .retain(|it| !matches!(it, Item::Value(Expr::Term(Term::Duration(_)))));
+    // Only printed durations go: one aggregated, filtered or grouped on is left to the model.
+    if !shown_named || kept.terms().iter().any(|t| matches!(t, Term::Duration(_))) {
+        return Vec::new();
+    }
+    *q = kept;
+    vec![format!(
+        "left out {}: the FROM events have no return to time, and the request's time is what they record ({})",
+        durations.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "),
+        named.join(", ")
+    )]
 }
 
 fn is_identifier(t: &Term) -> bool {
@@ -3710,6 +3755,39 @@ mod tests {
             &tgkill
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_duration_where_there_is_none_gives_way_to_the_time_the_event_records() {
+        let mut throttle = event(
+            "balance_dirty_pages",
+            &["bdi", "dirty", "pause", "period"],
+            &[],
+        );
+        throttle.subsystem = "writeback".into();
+        let events = [throttle];
+        let intent =
+            Intent::read("writers held back by dirty throttling, with the bdi and the pause in ms");
+        let text = "SELECT args->bdi, duration_ms, args->pause FROM tracepoint:writeback:balance_dirty_pages";
+        let mut q = parse(text).unwrap();
+        let notes = untimed_durations(&mut q, &intent, &events);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            !q.terms().iter().any(|t| matches!(t, Term::Duration(_))),
+            "{q:?}"
+        );
+        // No named field shown: left to the model (the compiler says what is wrong).
+        let mut q = parse("SELECT comm, duration_ms FROM tracepoint:writeback:balance_dirty_pages")
+            .unwrap();
+        assert!(untimed_durations(&mut q, &intent, &events).is_empty());
+        // A syscall has its duration.
+        let mut q =
+            parse("SELECT duration_ms, args->fd FROM tracepoint:syscalls:sys_enter_fsync").unwrap();
+        let fsync = [event("sys_enter_fsync", &["fd"], &[])];
+        assert!(
+            untimed_durations(&mut q, &Intent::read("fsync with the fd and time"), &fsync)
+                .is_empty()
+        );
     }
 
     #[test]

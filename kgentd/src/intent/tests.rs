@@ -758,6 +758,10 @@ fn a_task_being_acted_on_is_the_target_and_one_being_created_is_not() {
     let both = read("prlimit64: the calling thread and the pid each one affects");
     assert!(both.asks(Concept::TargetTask) && both.asks(Concept::ActingTask));
     assert!(read("setpriority callers with the pid it acts on").asks(Concept::ActingTask));
+    // The task as the object of a clause: acted on by the clause's subject.
+    assert!(read("the processes that the OOM killer picks, by name").asks(Concept::TargetTask));
+    assert!(read("list threads the freezer freezes").asks(Concept::TargetTask));
+    assert!(!read("list threads that report errors").asks(Concept::TargetTask));
 }
 
 #[test]
