@@ -541,6 +541,11 @@ fn subjects_are_the_words_that_name_what_is_observed() {
         words("log every IRQ handler with its process id"),
         ["irq", "handler"]
     );
+    // How fast or slow something happens is no thing observed.
+    assert_eq!(
+        words("log writers that dirty memory too fast"),
+        ["writers", "dirty", "memory"]
+    );
     // A word the vocabulary says names kernel objects comes with their names; a word it only
     // helps retrieval for does not.
     let ns = read("who sets up fresh mount namespaces");
@@ -760,7 +765,12 @@ fn a_task_being_acted_on_is_the_target_and_one_being_created_is_not() {
     assert!(read("setpriority callers with the pid it acts on").asks(Concept::ActingTask));
     // The task as the object of a clause: acted on by the clause's subject.
     assert!(read("the processes that the OOM killer picks, by name").asks(Concept::TargetTask));
-    assert!(read("list threads the freezer freezes").asks(Concept::TargetTask));
+    let frozen = read("list threads the cgroup freezer freezes");
+    assert!(frozen.asks(Concept::TargetTask));
+    assert!(
+        frozen.subjects.iter().any(|s| s.word == "freezer"),
+        "{frozen}"
+    );
     assert!(!read("list threads that report errors").asks(Concept::TargetTask));
 }
 
