@@ -198,11 +198,13 @@ pub(super) fn named_field_elsewhere(
                 continue;
             }
             let names = |f: &str| f == *w || format!("{f}s") == *w;
-            if tp
-                .fields
-                .iter()
-                .any(|f| crate::intent::naming::used_by(&f.name, &[w]))
-            {
+            // A field named by the word (or one the specs say holds it: `name` of
+            // sock_exceed_buf_limit is the protocol's, specs-db/field-names.toml [[meaning]]).
+            let probe = format!("{}:{}", tp.subsystem, tp.event);
+            if tp.fields.iter().any(|f| {
+                crate::intent::naming::used_by(&f.name, &[w])
+                    || crate::knowledge::field_names::meaning_words(&probe, &f.name).contains(w)
+            }) {
                 continue;
             }
             // Another traced event of the program may carry it.

@@ -1577,3 +1577,31 @@ fn a_path_under_another_name_is_a_file_name() {
     let cmd = "tracepoint:syscalls:sys_enter_quotactl { printf(\"%d\\n\", args->cmd); }";
     assert!(!check_coverage(&host(), &ask, cmd).passed());
 }
+
+#[test]
+fn a_value_the_specs_say_a_field_holds_is_recorded_there() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "sock",
+            "sock_exceed_buf_limit",
+            &[("char[32]", "name"), ("long", "allocated"), ("int", "kind")],
+        ),
+        (
+            "sock",
+            "inet_sock_set_state",
+            &[("__u16", "protocol"), ("int", "newstate")],
+        ),
+    ]);
+    let ask = Intent::read("tally memory pressure events on sockets, split by the protocol");
+    let by_name = "tracepoint:sock:sock_exceed_buf_limit { @[args->name] = count(); }";
+    let c = check_coverage(&h, &ask, by_name);
+    assert!(!c.detail().contains("does not record"), "{}", c.detail());
+    // Another field is not taken for it: the diagnostic names the one that is.
+    let by_kind = "tracepoint:sock:sock_exceed_buf_limit { @[args->kind] = count(); }";
+    let c = check_coverage(&h, &ask, by_kind);
+    assert!(
+        !c.passed() && c.detail().contains("`args->name`"),
+        "{}",
+        c.detail()
+    );
+}
