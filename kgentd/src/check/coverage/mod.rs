@@ -488,14 +488,58 @@ fn neutral_names(code: &str) -> String {
 }
 
 /// What the program reports: its block bodies without the conditions of `if` statements
-/// (predicates are outside the bodies already).
+/// (predicates are outside the bodies already), and without values stored in maps that
+/// nothing reads (a target pid saved at entry, only deleted at exit, reports nothing).
 fn reported_code(source: &str) -> String {
+    let dead = unread_maps(source);
     let mut out = String::new();
     for b in probe_blocks(source) {
-        out.push_str(&reported_in(&b.body));
+        out.push_str(&without_stores(reported_in(&b.body), &dead));
         out.push('\n');
     }
     out
+}
+
+/// `body` without the stores into the maps `dead` ([`unread_maps`]).
+fn without_stores(mut body: String, dead: &[String]) -> String {
+    for map in dead {
+        if let Ok(store) = Regex::new(&format!(
+            r"{}\s*(\[[^\]\n]*\])?\s*=[^=][^;\n}}]*",
+            regex::escape(map)
+        )) {
+            body = store.replace_all(&body, "").into_owned();
+        }
+    }
+    body
+}
+
+/// Maps of `source` that are only stored into (plain values, no aggregation) and deleted or
+/// cleared: no value in them reaches a print, a condition, or the maps bpftrace(8) prints at
+/// the end (what is left in them).
+fn unread_maps(source: &str) -> Vec<String> {
+    static MAP: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"@[A-Za-z_]\w*").expect("static regex"));
+    let code = strip_comments(source);
+    let mut names: Vec<&str> = MAP.find_iter(&code).map(|m| m.as_str()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| {
+            let escaped = regex::escape(name);
+            let count =
+                |re: &str| Regex::new(re).map_or(usize::MAX, |r| r.find_iter(&code).count());
+            let all = count(&format!(r"{escaped}\b"));
+            let stores = count(&format!(r"{escaped}\s*(\[[^\]\n]*\])?\s*=[^=]"));
+            let aggregates = count(&format!(
+                r"{escaped}\s*(\[[^\]\n]*\])?\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\("
+            ));
+            let drops = count(&format!(r"\b(delete|clear|zero)\s*\(\s*{escaped}\b"));
+            // Deleted or cleared: its values are not left for the output at the end either.
+            stores > 0 && aggregates == 0 && drops > 0 && stores.saturating_add(drops) == all
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// One block body without the conditions of its `if` statements.

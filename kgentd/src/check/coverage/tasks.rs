@@ -20,9 +20,10 @@ pub(super) fn target_task_missing(
     }
     // (tracepoint, the fields naming a task there) for each tracepoint whose block reads none.
     let mut unread: Vec<(String, String)> = Vec::new();
+    let dead = unread_maps(source);
     for b in probe_blocks(source) {
         let reported = STRING
-            .replace_all(&reported_in(&b.body), "\"\"")
+            .replace_all(&without_stores(reported_in(&b.body), &dead), "\"\"")
             .into_owned();
         for p in &b.probes {
             if !p.is_tracepoint() || p.target.contains('*') {

@@ -1605,3 +1605,45 @@ fn a_value_the_specs_say_a_field_holds_is_recorded_there() {
         c.detail()
     );
 }
+
+#[test]
+fn a_path_that_ends_a_clause_is_a_path_shown() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "cgroup",
+        "cgroup_mkdir",
+        &[
+            ("int", "root"),
+            ("u64", "id"),
+            ("__data_loc char[]", "path"),
+        ],
+    )]);
+    let ask = Intent::read("trace new control groups, with the group path");
+    let cpu = "tracepoint:cgroup:cgroup_mkdir { printf(\"%d\\n\", cpu); }";
+    assert!(!check_coverage(&h, &ask, cpu).passed());
+    let path = "tracepoint:cgroup:cgroup_mkdir { printf(\"%s\\n\", str(args->path)); }";
+    let c = check_coverage(&h, &ask, path);
+    assert!(c.passed(), "{}", c.detail());
+    // A code path is a stack, not a name.
+    assert!(!Intent::read("show the kernel code path").asks(Concept::FileName));
+}
+
+#[test]
+fn a_value_stored_and_never_read_reports_nothing() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        ("syscalls", "sys_enter_sched_setparam", &[("pid_t", "pid")]),
+        ("syscalls", "sys_exit_sched_setparam", &[("long", "ret")]),
+    ]);
+    let ask = Intent::read("sched_setparam calls with the targeted process");
+    let dropped = "tracepoint:syscalls:sys_enter_sched_setparam { @t[tid] = args->pid; }\n\
+                   tracepoint:syscalls:sys_exit_sched_setparam { printf(\"%d %d\\n\", pid, args->ret); delete(@t[tid]); }";
+    assert!(!check_coverage(&h, &ask, dropped).passed());
+    let printed = "tracepoint:syscalls:sys_enter_sched_setparam { @t[tid] = args->pid; }\n\
+                   tracepoint:syscalls:sys_exit_sched_setparam { printf(\"%d %d\\n\", @t[tid], args->ret); delete(@t[tid]); }";
+    let c = check_coverage(&h, &ask, printed);
+    assert!(c.passed(), "{}", c.detail());
+    // A tally is printed at the end: not a dead store.
+    assert!(unread_maps(
+        "tracepoint:syscalls:sys_enter_sched_setparam { @n[args->pid] = count(); }"
+    )
+    .is_empty());
+}
