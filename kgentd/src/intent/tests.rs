@@ -502,6 +502,12 @@ fn exclusions_and_search_vocabulary() {
     assert!(!read("a new connection")
         .search_text
         .contains("block_rq_issue"));
+    // The kernel's name for the APIC timer interrupt (/proc/interrupts LOC).
+    let loc = read("how many local timer ticks does each processor take");
+    assert!(loc.search_text.contains("local_timer_entry"), "{loc}");
+    assert!(!read("hrtimer expiries")
+        .search_text
+        .contains("local_timer_entry"));
 }
 
 #[test]

@@ -158,7 +158,8 @@ enum Event {
         probe: String,
         fields: Vec<Field>,
         span: Option<Span>,
-        /// `comm` means `args->comm` here (see `SpecFacts::about_args_task`).
+        /// `comm` means `args->comm` here, and `pid` `args->pid` where the event has one (see
+        /// `SpecFacts::about_args_task`).
         comm_from_args: bool,
         /// The fields of the span's start event, when it is another tracepoint: a field only
         /// it has is saved there under the span's key and read at this end (a block request's
@@ -1067,6 +1068,20 @@ fn scalar(t: &Term, ctx: &Ctx) -> String {
         {
             "args->comm".into()
         }
+        // Likewise its pid, where the event records one (sched_migrate_task's moved task).
+        Term::Builtin(b)
+            if b == "pid"
+                && matches!(
+                    ctx.event,
+                    Event::Single {
+                        comm_from_args: true,
+                        ..
+                    }
+                )
+                && field(ctx.event, "pid").is_some() =>
+        {
+            "args->pid".into()
+        }
         // At the end of a span about another task (run-queue latency), that task.
         Term::Builtin(b) if b == "comm" || b == "pid" => match ctx.event {
             Event::Single {
@@ -1738,6 +1753,29 @@ mod tests {
                 ],
             )],
         }
+    }
+
+    #[test]
+    fn an_event_about_another_task_reads_its_comm_and_pid() {
+        let host = HostFacts::for_tests_with_tracepoints(&[(
+            "sched",
+            "sched_migrate_task",
+            &[
+                ("char[16]", "comm"),
+                ("pid_t", "pid"),
+                ("int", "orig_cpu"),
+                ("int", "dest_cpu"),
+            ],
+        )]);
+        let q = crate::query::parse(
+            "SELECT comm, pid, args->dest_cpu FROM tracepoint:sched:sched_migrate_task",
+        )
+        .unwrap();
+        let out = compile(&host, &specs(), &q).unwrap().source;
+        assert!(
+            out.contains("args->comm") && out.contains("args->pid") && !out.contains(", pid,"),
+            "{out}"
+        );
     }
 
     #[test]
