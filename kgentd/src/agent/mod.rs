@@ -473,6 +473,7 @@ impl Agent {
                 &crate::knowledge::mentioned_syscalls(&self.host, intent),
             ));
         }
+        repaired.extend(query_repair::exit_lifetime(&mut q, intent));
         repaired.extend(query_repair::duration_asked(&mut q, intent));
         repaired.extend(query_repair::span_ends(&mut q, intent));
         let events = event_keys(&self.host, &q.from);

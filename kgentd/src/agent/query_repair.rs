@@ -2072,6 +2072,35 @@ pub fn duration_asked(q: &mut Query, intent: &Intent) -> Vec<String> {
     vec![format!("the request asks how long: {term} is printed too")]
 }
 
+/// A request about how long processes lived ([`Concept::Lifetime`]) whose query times
+/// `sched:sched_process_exit` with `duration_*`: that event has no return and no span, but it
+/// fires in the exiting task (kernel/exit.c do_exit()), so the time since the task was created
+/// (`process_age_*`, from its `start_time`) is the lifetime asked for.
+pub fn exit_lifetime(q: &mut Query, intent: &Intent) -> Vec<String> {
+    const EXIT: &str = "tracepoint:sched:sched_process_exit";
+    if !intent.asks(Concept::Lifetime) || q.from.is_empty() || q.from.iter().any(|p| p != EXIT) {
+        return Vec::new();
+    }
+    let mut changed = Vec::new();
+    for unit in [
+        crate::query::TimeUnit::Ns,
+        crate::query::TimeUnit::Us,
+        crate::query::TimeUnit::Ms,
+    ] {
+        let (from, to) = (Term::Duration(unit), Term::Age(unit));
+        if q.terms().contains(&from) && q.replace_term(&from, &to) {
+            changed.push(format!("{from} → {to}"));
+        }
+    }
+    if changed.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "sched_process_exit has no return to time, but it fires in the exiting process: its lifetime is its age ({})",
+        changed.join(", ")
+    )]
+}
+
 /// Whether every FROM probe has a duration: a syscall or a user function (entry to return),
 /// or an end or start of a specs-DB span whose other end is also in FROM.
 fn timed(q: &Query) -> bool {
@@ -2106,7 +2135,16 @@ pub fn untimed_durations(q: &mut Query, intent: &Intent, events: &[EventKeys]) -
         .into_iter()
         .filter(|t| matches!(t, Term::Duration(_)))
         .collect();
-    if durations.is_empty() || timed(q) {
+    // Every event the compiler can time: a call's return, or the end of any specs-DB span (the
+    // compiler adds the span's start when FROM lacks it: tcp_destroy_sock's lifetime).
+    let spans: Vec<(&str, &crate::query::Span)> = crate::knowledge::specs::spans().collect();
+    let timeable = q.from.iter().all(|p| {
+        p.contains(":syscalls:sys_")
+            || p.starts_with("uprobe:")
+            || p.starts_with("uretprobe:")
+            || spans.iter().any(|(end, _)| end == p)
+    });
+    if durations.is_empty() || timed(q) || timeable {
         return Vec::new();
     }
     let named: Vec<String> = events
@@ -3780,6 +3818,17 @@ mod tests {
         let mut q = parse("SELECT comm, duration_ms FROM tracepoint:writeback:balance_dirty_pages")
             .unwrap();
         assert!(untimed_durations(&mut q, &intent, &events).is_empty());
+        // An event ending a span is timed by it, its start added by the compiler.
+        let mut q =
+            parse("SELECT args->family, duration_ms FROM tracepoint:tcp:tcp_destroy_sock").unwrap();
+        let mut destroy = event("tcp_destroy_sock", &["family", "sport"], &[]);
+        destroy.subsystem = "tcp".into();
+        assert!(untimed_durations(
+            &mut q,
+            &Intent::read("closed tcp sockets: the address family and how long each lived"),
+            &[destroy]
+        )
+        .is_empty());
         // A syscall has its duration.
         let mut q =
             parse("SELECT duration_ms, args->fd FROM tracepoint:syscalls:sys_enter_fsync").unwrap();
@@ -3788,6 +3837,19 @@ mod tests {
             untimed_durations(&mut q, &Intent::read("fsync with the fd and time"), &fsync)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_process_lifetime_at_its_exit_is_its_age() {
+        let intent = Intent::read("short-lived processes (gone within 50 ms): name and pid at exit");
+        let mut q = parse("SELECT comm, pid, duration_ms FROM tracepoint:sched:sched_process_exit WHERE duration_ms < 50").unwrap();
+        assert_eq!(exit_lifetime(&mut q, &intent).len(), 1);
+        assert!(q.terms().contains(&Term::Age(crate::query::TimeUnit::Ms)));
+        assert!(!q.terms().iter().any(|t| matches!(t, Term::Duration(_))));
+        // No lifetime asked, or another event: unchanged.
+        let mut q =
+            parse("SELECT comm, duration_ms FROM tracepoint:sched:sched_process_exit").unwrap();
+        assert!(exit_lifetime(&mut q, &Intent::read("process exits with the name")).is_empty());
     }
 
     #[test]
