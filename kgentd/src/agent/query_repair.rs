@@ -3825,7 +3825,7 @@ mod tests {
         destroy.subsystem = "tcp".into();
         assert!(untimed_durations(
             &mut q,
-            &Intent::read("closed tcp sockets: the address family and how long each lived"),
+            &Intent::read("sockets torn down: their family, and for how long each one lived"),
             &[destroy]
         )
         .is_empty());
