@@ -3841,7 +3841,8 @@ mod tests {
 
     #[test]
     fn a_process_lifetime_at_its_exit_is_its_age() {
-        let intent = Intent::read("short-lived processes (gone within 50 ms): name and pid at exit");
+        let intent =
+            Intent::read("short-lived processes (gone within 50 ms): name and pid at exit");
         let mut q = parse("SELECT comm, pid, duration_ms FROM tracepoint:sched:sched_process_exit WHERE duration_ms < 50").unwrap();
         assert_eq!(exit_lifetime(&mut q, &intent).len(), 1);
         assert!(q.terms().contains(&Term::Age(crate::query::TimeUnit::Ms)));

@@ -998,3 +998,19 @@ fn words_said_only_in_a_builtins_phrase_name_no_field() {
         also.builtin_phrase_words
     );
 }
+
+#[test]
+fn a_run_together_maximum_is_spelled_out() {
+    assert!(crate::intent::naming::names_field(
+        &read("mbind calls with the highest node number allowed, the maximum node"),
+        "syscalls",
+        "sys_enter_mbind",
+        "maxnode"
+    ));
+    assert!(!crate::intent::naming::names_field(
+        &read("mbind calls with the policy mode"),
+        "syscalls",
+        "sys_enter_mbind",
+        "maxnode"
+    ));
+}

@@ -198,7 +198,9 @@ const RULES: &[Rule] = &[
     Rule {
         what: "a stack trace (the code path)",
         asked: Concept::StackTrace,
-        code: r"\b[ku]stack\b",
+        // Or the call site an event records itself (kmem.h's `call_site`: the caller's
+        // address, what "per call site" asks for).
+        code: r"\b[ku]stack\b|\bcall_site\b",
         reported: true,
         format: None,
         hint: "print `kstack` (the kernel stack) or `ustack` (user space), or key a count by it: `@[kstack] = count()`",

@@ -1647,3 +1647,18 @@ fn a_value_stored_and_never_read_reports_nothing() {
     )
     .is_empty());
 }
+
+#[test]
+fn a_call_site_the_event_records_answers_per_call_site() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "kmem",
+        "kfree",
+        &[("unsigned long", "call_site"), ("const void *", "ptr")],
+    )]);
+    let ask = Intent::read("tally kfree() by call site");
+    let by_site = "tracepoint:kmem:kfree { @[ksym(args->call_site)] = count(); }";
+    let c = check_coverage(&h, &ask, by_site);
+    assert!(c.passed(), "{}", c.detail());
+    let plain = "tracepoint:kmem:kfree { @ = count(); }";
+    assert!(!check_coverage(&h, &ask, plain).passed());
+}
