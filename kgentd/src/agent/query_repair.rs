@@ -857,40 +857,17 @@ pub fn acted_on_task(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Ve
         return notes;
     }
     // The one field naming a task's pid (or name) on every FROM event, a parent's aside.
-    let the_field = |of_pid: bool| -> Option<String> {
-        let mut found: Option<String> = None;
-        for e in events {
-            let mut here = e.fields.iter().filter(|f| {
-                let f = f.as_str();
-                let task = if of_pid {
-                    f == "pid" || f == "tgid" || f.ends_with("_pid")
-                } else {
-                    f == "comm" || f.ends_with("_comm")
-                };
-                task && !f.starts_with("parent")
-            });
-            let (Some(f), None) = (here.next(), here.next()) else {
-                return None;
+    let the_field = |of_pid: bool| {
+        one_field_everywhere(events, |f| {
+            let task = if of_pid {
+                f == "pid" || f == "tgid" || f.ends_with("_pid")
+            } else {
+                f == "comm" || f.ends_with("_comm")
             };
-            if found.as_ref().is_some_and(|g| g != f) {
-                return None;
-            }
-            found = Some(f.clone());
-        }
-        found
+            task && !f.starts_with("parent")
+        })
     };
-    let shown = |q: &Query, t: &Term| {
-        let mut terms = Vec::new();
-        for it in &q.select {
-            if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
-                e.terms(&mut terms);
-            }
-        }
-        for e in &q.group_by {
-            e.terms(&mut terms);
-        }
-        terms.contains(t)
-    };
+    let shown = |q: &Query, t: &Term| shown_terms(q).contains(t);
     for (builtin, of_pid) in [("pid", true), ("comm", false)] {
         let Some(field) = the_field(of_pid) else {
             continue;
@@ -920,35 +897,25 @@ pub fn acted_on_task(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Ve
     notes
 }
 
-/// A request that names the CPU, answered with the builtin `cpu` (the CPU that ran the probe,
-/// bpftrace(8)) at events that carry a CPU of their own: a field named `cpu` or `cpu_id` is the
-/// CPU the event is about (perf_event_open(2)'s `cpu`, the CPU to measure; `cpu_id` of
-/// `power:cpu_frequency`, whose change another CPU may make; their tracefs formats). Where
-/// every FROM event has one such field, the builtin becomes it.
-pub fn event_cpu(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
-    if !intent.names_word("cpu") || events.is_empty() || events.len() != q.from.len() {
-        return Vec::new();
-    }
-    let mut field: Option<&str> = None;
+/// The one field of each event that `is` picks, when every event has exactly one and it is
+/// the same field everywhere.
+fn one_field_everywhere(events: &[EventKeys], is: impl Fn(&str) -> bool) -> Option<String> {
+    let mut found: Option<&String> = None;
     for e in events {
-        let mut here = e
-            .fields
-            .iter()
-            .map(String::as_str)
-            .filter(|f| *f == "cpu" || *f == "cpu_id");
+        let mut here = e.fields.iter().filter(|f| is(f.as_str()));
         let (Some(f), None) = (here.next(), here.next()) else {
-            return Vec::new();
+            return None;
         };
-        if field.is_some_and(|g| g != f) {
-            return Vec::new();
+        if found.is_some_and(|g| g != f) {
+            return None;
         }
-        field = Some(f);
+        found = Some(f);
     }
-    let Some(field) = field else {
-        return Vec::new();
-    };
-    let own = Term::Builtin("cpu".into());
-    let theirs = Term::Field(field.to_owned());
+    found.cloned()
+}
+
+/// The terms a query shows: its values, what it aggregates, its keys (not its filter).
+fn shown_terms(q: &Query) -> Vec<Term> {
     let mut terms = Vec::new();
     for it in &q.select {
         if let Item::Value(e) | Item::Agg(_, Some(e)) = it {
@@ -958,6 +925,24 @@ pub fn event_cpu(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<St
     for e in &q.group_by {
         e.terms(&mut terms);
     }
+    terms
+}
+
+/// A request that names the CPU, answered with the builtin `cpu` (the CPU that ran the probe,
+/// bpftrace(8)) at events that carry a CPU of their own: a field named `cpu` or `cpu_id` is the
+/// CPU the event is about (perf_event_open(2)'s `cpu`, the CPU to measure; `cpu_id` of
+/// `power:cpu_frequency`, whose change another CPU may make; their tracefs formats). Where
+/// every FROM event has one such field, the builtin becomes it.
+pub fn event_cpu(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    if !intent.names_word("cpu") || events.is_empty() || events.len() != q.from.len() {
+        return Vec::new();
+    }
+    let Some(field) = one_field_everywhere(events, |f| f == "cpu" || f == "cpu_id") else {
+        return Vec::new();
+    };
+    let own = Term::Builtin("cpu".into());
+    let theirs = Term::Field(field.clone());
+    let terms = shown_terms(q);
     if !terms.contains(&own) || terms.contains(&theirs) || !replace_shown(q, &own, &theirs) {
         return Vec::new();
     }
