@@ -169,6 +169,21 @@ pub fn spelled_out(field: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the request says a name spelled out from the kernel's short forms: its one word as
+/// a value word, or its head (last) word right after another of its words, in the singular or
+/// plural. `sockfd` (socket, file, descriptor) is said as "file descriptor" or "socket
+/// descriptor" (getpeername(2): 'the socket sockfd'), `addrlen` as "address length"; "the
+/// length" alone does not name `addrlen` beside a call's own `len`.
+pub fn says_spelled(intent: &crate::intent::Intent, spelled: &[String]) -> bool {
+    match spelled {
+        [] => false,
+        [one] => intent.value_words.iter().any(|w| is_or_plural(w, one)),
+        [modifiers @ .., head] => intent.words.windows(2).any(|w| {
+            is_or_plural(&w[1], head) && modifiers.iter().any(|m| is_or_plural(&w[0], m))
+        }),
+    }
+}
+
 /// Whether spelling out changed anything (`fd`: yes; `flags`: no).
 fn spelled_differs(field: &str, spelled: &[String]) -> bool {
     let plain: Vec<String> = field
@@ -246,22 +261,12 @@ pub fn names_field(
             return false;
         }
     }
-    // Spelled out from the kernel's short forms (`sockfd`, `addrlen`): named by its last two
-    // words in order ("file descriptor", "address length"), or its one word as a value word.
+    // Spelled out from the kernel's short forms (`sockfd`, `addrlen`): named by its head word
+    // after another of its words ("file descriptor", "socket descriptor", "address length"),
+    // or its one word as a value word.
     let spelled = spelled_out(field);
-    if spelled_differs(field, &spelled) {
-        let tail = &spelled[spelled.len().saturating_sub(2)..];
-        let named = match tail {
-            [one] => intent.value_words.iter().any(|w| is_or_plural(w, one)),
-            _ => intent.words.windows(tail.len()).any(|w| {
-                w.iter()
-                    .zip(tail)
-                    .all(|(word, part)| is_or_plural(word, part))
-            }),
-        };
-        if named {
-            return true;
-        }
+    if spelled_differs(field, &spelled) && says_spelled(intent, &spelled) {
+        return true;
     }
     let parts: Vec<&str> = field.split('_').filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {

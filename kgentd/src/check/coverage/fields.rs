@@ -32,10 +32,22 @@ pub(super) fn parameters_unreported(
         for (param, field) in
             man.event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
         {
-            let asked = param != field && intent.value_words.contains(&param);
-            if asked && !read.contains(&field) {
+            // Named as the man page writes it ("the flags"), or spelled out ("the socket
+            // descriptor" for getpeername(2)'s `sockfd`, the tracepoint's `fd`).
+            let spelled = crate::intent::naming::spelled_out(&param);
+            let said = if intent.value_words.contains(&param) {
+                Some(param.clone())
+            } else if crate::intent::naming::says_spelled(intent, &spelled) {
+                Some(spelled.join(" "))
+            } else {
+                None
+            };
+            let Some(said) = said.filter(|_| param != field) else {
+                continue;
+            };
+            if !read.contains(&field) {
                 out.push(format!(
-                    "the request asks for the {param}, but the program never reports it: at {target} it is `args->{field}` ({call}(2) calls it {param})",
+                    "the request asks for the {said}, but the program never reports it: at {target} it is `args->{field}` ({call}(2) calls it {param})",
                 ));
             }
         }

@@ -1662,3 +1662,43 @@ fn a_call_site_the_event_records_answers_per_call_site() {
     let plain = "tracepoint:kmem:kfree { @ = count(); }";
     assert!(!check_coverage(&h, &ask, plain).passed());
 }
+
+#[test]
+fn a_socket_descriptor_is_the_calls_sockfd_whatever_the_tracepoint_calls_it() {
+    // getsockname(2): `int sockfd`; its tracepoint records `fd`.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_getsockname",
+        &[
+            ("int", "__syscall_nr"),
+            ("int", "fd"),
+            ("struct sockaddr *", "usockaddr"),
+            ("int *", "usockaddr_len"),
+        ],
+    )]);
+    let check = |request: &str, src: &str| check_coverage(&h, &Intent::read(request), src);
+    let bare = "tracepoint:syscalls:sys_enter_getsockname { printf(\"%s\\n\", comm); }";
+    let with_fd =
+        "tracepoint:syscalls:sys_enter_getsockname { printf(\"%s %d\\n\", comm, args->fd); }";
+    let request = "list getsockname() calls: which program, and on which socket descriptor";
+    let without = check(request, bare);
+    assert!(!without.passed());
+    let said = format!("{:?}", without.evidence);
+    assert!(said.contains("socket file descriptor"), "{said}");
+    assert!(check(request, with_fd).passed());
+    // "socket" alone names what is observed, not the descriptor.
+    assert!(check("list getsockname() calls on any socket, by program", bare).passed());
+}
+
+#[test]
+fn a_timers_address_is_the_pointer_its_events_record() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "timer",
+        "hrtimer_cancel",
+        &[("void *", "hrtimer")],
+    )]);
+    let request = "print the address of every high-resolution timer that gets cancelled";
+    let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
+    assert!(!check("tracepoint:timer:hrtimer_cancel { printf(\"%d\\n\", tid); }").passed());
+    assert!(check("tracepoint:timer:hrtimer_cancel { printf(\"%p\\n\", args->hrtimer); }").passed());
+}
