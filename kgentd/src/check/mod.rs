@@ -26,6 +26,7 @@
 mod addresses;
 pub mod c_program;
 mod coverage;
+mod labels;
 pub mod provoked;
 mod shown;
 mod smoke;

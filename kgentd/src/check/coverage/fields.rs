@@ -92,6 +92,15 @@ pub(super) fn named_fields_unreported(
                 continue;
             }
             let held = named_by_what_it_holds(intent, tp, name);
+            // What a call returns, said in the words of what a field holds ("the number of
+            // messages each recvmmsg() call returns"), is its result: recvmmsg(2) and
+            // sendmmsg(2) return the number of messages moved, of at most `vlen`.
+            if held.is_some()
+                && intent.asks(Concept::ReturnValue)
+                && read.iter().any(|r| r == "ret")
+            {
+                continue;
+            }
             let named = held.is_some()
                 || crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, name);
             let parts: Vec<&str> = match held {

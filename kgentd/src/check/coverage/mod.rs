@@ -388,6 +388,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = super::addresses::integers_read_as_structs(host, source) {
         missing.push(m);
     }
+    missing.extend(super::labels::mislabelled(host, source));
     if let Some(m) = stated_size_unused(intent, &code) {
         missing.push(m);
     }

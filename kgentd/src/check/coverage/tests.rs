@@ -1702,3 +1702,34 @@ fn a_timers_address_is_the_pointer_its_events_record() {
     assert!(!check("tracepoint:timer:hrtimer_cancel { printf(\"%d\\n\", tid); }").passed());
     assert!(check("tracepoint:timer:hrtimer_cancel { printf(\"%p\\n\", args->hrtimer); }").passed());
 }
+
+#[test]
+fn messages_a_call_returns_are_its_result_not_the_vector_it_offers() {
+    // recvmmsg(2): 'returns the number of messages received'; `vlen` is how many at most.
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "syscalls",
+            "sys_enter_recvmmsg",
+            &[
+                ("int", "__syscall_nr"),
+                ("int", "fd"),
+                ("struct mmsghdr *", "mmsg"),
+                ("unsigned int", "vlen"),
+                ("unsigned int", "flags"),
+                ("struct __kernel_timespec *", "timeout"),
+            ],
+        ),
+        (
+            "syscalls",
+            "sys_exit_recvmmsg",
+            &[("int", "__syscall_nr"), ("long", "ret")],
+        ),
+    ]);
+    let request = "distribution of how many messages one recvmmsg() call returned";
+    let returned =
+        "tracepoint:syscalls:sys_exit_recvmmsg /args->ret >= 0/ { @n = hist(args->ret); }";
+    assert!(check_coverage(&h, &Intent::read(request), returned).passed());
+    // Asked for what the calls ask for, the vector's length is still the value.
+    let asked = "distribution of how many messages one recvmmsg() call asks for";
+    assert!(!check_coverage(&h, &Intent::read(asked), returned).passed());
+}
