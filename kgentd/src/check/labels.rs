@@ -140,7 +140,11 @@ mod tests {
 
     fn host() -> HostFacts {
         HostFacts::for_tests_with_tracepoints(&[
-            ("timer", "tick_stop", &[("int", "success"), ("int", "dependency")]),
+            (
+                "timer",
+                "tick_stop",
+                &[("int", "success"), ("int", "dependency")],
+            ),
             (
                 "sched",
                 "sched_process_fork",
@@ -168,7 +172,8 @@ mod tests {
     fn a_field_printed_as_the_cpu_is_mislabelled() {
         let src = "tracepoint:timer:tick_stop { if (args->success) { printf(\"stopped on core/CPU %d\\n\", args->dependency); } }";
         assert_eq!(mislabelled(&host(), src).len(), 1);
-        let builtin = "tracepoint:timer:tick_stop { printf(\"CPU %d: %d\\n\", cpu, args->dependency); }";
+        let builtin =
+            "tracepoint:timer:tick_stop { printf(\"CPU %d: %d\\n\", cpu, args->dependency); }";
         assert!(mislabelled(&host(), builtin).is_empty());
     }
 
@@ -176,7 +181,8 @@ mod tests {
     fn labels_that_name_the_argument_or_nothing_pass() {
         let src = "tracepoint:sched:sched_process_fork { printf(\"%s (pid %d) forked child %s, pid %d\\n\", args->parent_comm, args->parent_pid, str(args->child_comm), args->child_pid); }";
         assert!(mislabelled(&host(), src).is_empty());
-        let swapped = "tracepoint:sched:sched_process_fork { printf(\"child=%d\\n\", args->parent_pid); }";
+        let swapped =
+            "tracepoint:sched:sched_process_fork { printf(\"child=%d\\n\", args->parent_pid); }";
         assert_eq!(mislabelled(&host(), swapped).len(), 1);
     }
 }

@@ -60,30 +60,10 @@ pub fn comm_filters(source: &str) -> Vec<String> {
         .collect()
 }
 
-/// Filesystem types with a mount on this host (`/proc/self/mounts`, third column).
-fn mounted_types() -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mounts")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Filesystem types this kernel knows (`/proc/filesystems`, last column).
-fn known_filesystems() -> Vec<String> {
-    std::fs::read_to_string("/proc/filesystems")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().last())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Tracepoints of a filesystem the request does not name and this host has no mount of.
 fn idle_filesystem_probes(intent: &Intent, probes: &[String]) -> Vec<String> {
-    let known = known_filesystems();
-    let mounted = mounted_types();
+    let known = crate::host::known_filesystems();
+    let mounted = crate::host::mounted_filesystems();
     let mut out = Vec::new();
     for p in probes {
         let Some(rest) = p
@@ -262,8 +242,8 @@ SEC("uprobe/libc:malloc") int c(void *c) { return 0; }"#;
 
     #[test]
     fn a_filesystem_nobody_mounted_is_not_what_a_request_is_about() {
-        let known = known_filesystems();
-        let mounted = mounted_types();
+        let known = crate::host::known_filesystems();
+        let mounted = crate::host::mounted_filesystems();
         let Some(idle) = known.iter().find(|k| !mounted.contains(k) && k.len() > 2) else {
             return; // every filesystem this kernel knows is mounted: nothing to judge
         };

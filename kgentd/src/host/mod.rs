@@ -310,3 +310,33 @@ fn probe_families(btf: bool, tracefs: bool, info: &str) -> Vec<AttachFamily> {
         ),
     ]
 }
+
+/// Filesystem types with a mount on this host (`/proc/self/mounts`, third column).
+pub fn mounted_filesystems() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Filesystem types this kernel knows (`/proc/filesystems`, last column).
+pub fn known_filesystems() -> Vec<String> {
+    std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Filesystems this kernel knows that nothing on this host mounts: the tracepoints of their
+/// systems (`xfs:*`, `btrfs:*`) cannot fire until one is mounted.
+pub fn idle_filesystems() -> Vec<String> {
+    let mounted = mounted_filesystems();
+    known_filesystems()
+        .into_iter()
+        .filter(|k| !mounted.contains(k))
+        .collect()
+}

@@ -317,6 +317,7 @@ impl Intent {
     pub fn read_with(v: &Vocabulary, text: &str) -> Intent {
         let lower = text.to_lowercase();
         let ascii_lower = text.to_ascii_lowercase();
+        let with_digits = spelled_quantities(&ascii_lower);
         let mut concepts: BTreeSet<Concept> = v
             .concepts
             .iter()
@@ -381,8 +382,8 @@ impl Intent {
                 .collect(),
             binary_words,
             symbol_words,
-            numbers: numbers(&ascii_lower),
-            sizes: sizes(&ascii_lower),
+            numbers: numbers(&with_digits),
+            sizes: sizes(&with_digits),
             directories: v
                 .extracts
                 .get(&Extract::Directory)
@@ -426,8 +427,8 @@ impl Intent {
                     (3..=15).contains(&name.len()) && !v.list(List::NotSubjects).contains(&lower)
                 }),
             time_unit,
-            threshold: threshold(v, &ascii_lower),
-            period_s: period(v, &ascii_lower),
+            threshold: threshold(v, &with_digits),
+            period_s: period(v, &with_digits),
             builtin_phrase_words: builtin_phrase_words(v, text, &ascii_lower, &concepts),
             result_value: v
                 .extracts
@@ -595,6 +596,40 @@ impl Intent {
         self.ascii_lower
             .split(|c: char| !c.is_ascii_alphabetic())
             .any(|w| !stem.is_empty() && w.starts_with(stem) && w.len() <= word.len() + 3)
+    }
+}
+
+impl Intent {
+    /// Whether the request sets `word` apart: "not anonymous", "non-anonymous", "except
+    /// anonymous ones", "without O_CREAT" (a negation at most two words before it), in the
+    /// forms [`Intent::uses_word`] accepts.
+    pub fn negates_word(&self, word: &str) -> bool {
+        const NEGATIONS: [&str; 8] = [
+            "not",
+            "non",
+            "no",
+            "except",
+            "excluding",
+            "without",
+            "ignoring",
+            "never",
+        ];
+        let stem = word.trim_end_matches('e');
+        let words: Vec<&str> = self
+            .ascii_lower
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.iter().enumerate().any(|(i, w)| {
+            let this = !stem.is_empty() && w.starts_with(stem) && w.len() <= word.len() + 3;
+            let negated = (1..=2).any(|back| {
+                i.checked_sub(back).is_some_and(|j| {
+                    NEGATIONS.contains(&words[j])
+                        || (words[j] == "than" && j > 0 && words[j - 1] == "other")
+                })
+            });
+            this && negated
+        })
     }
 }
 
@@ -912,7 +947,7 @@ fn binary_words(v: &Vocabulary, lower: &str) -> (Vec<String>, Vec<String>) {
 fn numbers(lower: &str) -> Vec<i128> {
     static NUM: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(?:^|[^a-z0-9_])(\d+)\s*(kib|mib|gib|kb|mb|gb|k|m|g|seconds?|secs?|s|milliseconds?|msecs?|ms|microseconds?|usecs?|us|µs|nanoseconds?|nsecs?|ns)?\b",
+            r"(?:^|[^a-z0-9_])(\d+)\s*(kib|mib|gib|kb|mb|gb|k|minutes?|mins?|m|g|seconds?|secs?|s|milliseconds?|msecs?|ms|microseconds?|usecs?|us|µs|nanoseconds?|nsecs?|ns)?\b",
         )
         .expect("static regex")
     });
@@ -927,6 +962,8 @@ fn numbers(lower: &str) -> Vec<i128> {
             "k" | "kb" | "kib" => &[1 << 10, 1_000],
             "m" | "mb" | "mib" => &[1 << 20, 1_000_000],
             "g" | "gb" | "gib" => &[1 << 30, 1_000_000_000],
+            // In s, ms, us and ns.
+            u if u.starts_with("min") => &[60, 60_000, 60_000_000, 60_000_000_000],
             // In ms, us and ns.
             u if u.starts_with('s') => &[1_000, 1_000_000, 1_000_000_000],
             // In us and ns.
@@ -939,6 +976,80 @@ fn numbers(lower: &str) -> Vec<i128> {
         out.extend(multiples.iter().filter_map(|m| n.checked_mul(*m)));
     }
     out
+}
+
+/// The text with quantities written in words as digits, where a unit follows: "one second" is
+/// "1 second", "ten milliseconds" "10 milliseconds", "a second" "1 second", "half a second"
+/// "500 ms". A number word without a unit ("one line", "each one") stays a word.
+fn spelled_quantities(lower: &str) -> std::borrow::Cow<'_, str> {
+    const WORDS: [(&str, u32); 29] = [
+        ("a", 1),
+        ("an", 1),
+        ("one", 1),
+        ("two", 2),
+        ("three", 3),
+        ("four", 4),
+        ("five", 5),
+        ("six", 6),
+        ("seven", 7),
+        ("eight", 8),
+        ("nine", 9),
+        ("ten", 10),
+        ("eleven", 11),
+        ("twelve", 12),
+        ("fifteen", 15),
+        ("twenty", 20),
+        ("thirty", 30),
+        ("forty", 40),
+        ("fifty", 50),
+        ("sixty", 60),
+        ("ninety", 90),
+        ("hundred", 100),
+        ("thousand", 1000),
+        ("a hundred", 100),
+        ("one hundred", 100),
+        ("a thousand", 1000),
+        ("one thousand", 1000),
+        ("a few", 0),
+        ("several", 0),
+    ];
+    static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"\b(half an?|(?:an?|one) (?:hundred|thousand)|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|hundred|thousand)[ -](seconds?|milliseconds?|microseconds?|nanoseconds?|minutes?|kilobytes?|megabytes?|gigabytes?|kib|mib|gib|kb|mb|gb)\b",
+        )
+        .expect("static regex")
+    });
+    SPELLED.replace_all(lower, |c: &regex::Captures| {
+        let (number, unit) = (&c[1], &c[2]);
+        if number.starts_with("half") {
+            // Half of a unit in the next smaller one.
+            return match unit.trim_end_matches('s') {
+                "second" => "500 milliseconds".to_owned(),
+                "millisecond" => "500 microseconds".to_owned(),
+                "microsecond" => "500 nanoseconds".to_owned(),
+                "minute" => "30 seconds".to_owned(),
+                _ => c[0].to_owned(),
+            };
+        }
+        // "A second" is a quantity after a comparison ("longer than a second"), an ordinal
+        // elsewhere ("a second time").
+        let before = lower[..c.get(0).map_or(0, |m| m.start())]
+            .split_whitespace()
+            .last()
+            .unwrap_or("");
+        let compared = [
+            "than", "over", "under", "above", "below", "exceeds", "exceed", "within", "past",
+            "least", "most", "beyond",
+        ]
+        .contains(&before);
+        if matches!(number, "a" | "an") && !compared {
+            return c[0].to_owned();
+        }
+        match WORDS.iter().find(|(w, _)| *w == number) {
+            Some((_, n)) if *n > 0 => format!("{n} {unit}"),
+            _ => c[0].to_owned(),
+        }
+    })
 }
 
 /// See [`Intent::sizes`].
@@ -1003,6 +1114,9 @@ fn spans_asked(v: &Vocabulary, lower: &str) -> Vec<String> {
 /// The request with the kernel words for what it says appended. A spoken word matches the
 /// start of a word of the request ("delet" matches "deleted"); a phrase matches anywhere.
 fn search_text_with(v: &Vocabulary, text: &str, lower: &str) -> String {
+    // A quoted string is a name the request filters on ("processes named 'sleep'"), not what
+    // it observes: it adds no kernel words.
+    let lower = &*QUOTED.replace_all(lower, " ");
     let words: Vec<&str> = lower
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '/'))
         .filter(|w| !w.is_empty())
@@ -1045,11 +1159,13 @@ fn shape_ranges(
             }
         }
     }
-    static QUOTED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#"'[^']*'|"[^"]*"|`[^`]*`"#).expect("static regex"));
     masked.extend(QUOTED.find_iter(lower).map(|m| m.range()));
     masked
 }
+
+/// A quoted string: '…', "…" or `…`.
+static QUOTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"'[^']*'|"[^"]*"|`[^`]*`"#).expect("static regex"));
 
 /// A word of the lowercased request, as the value-word and builtin-phrase readers split it.
 static WORD: LazyLock<Regex> =

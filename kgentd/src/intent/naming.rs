@@ -178,9 +178,10 @@ pub fn says_spelled(intent: &crate::intent::Intent, spelled: &[String]) -> bool 
     match spelled {
         [] => false,
         [one] => intent.value_words.iter().any(|w| is_or_plural(w, one)),
-        [modifiers @ .., head] => intent.words.windows(2).any(|w| {
-            is_or_plural(&w[1], head) && modifiers.iter().any(|m| is_or_plural(&w[0], m))
-        }),
+        [modifiers @ .., head] => intent
+            .words
+            .windows(2)
+            .any(|w| is_or_plural(&w[1], head) && modifiers.iter().any(|m| is_or_plural(&w[0], m))),
     }
 }
 

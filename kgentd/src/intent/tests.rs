@@ -81,6 +81,16 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "a list of write sizes",
         ),
         (
+            Histogram,
+            "the distribution of lseek offsets, per program",
+            "the list of lseek offsets, per program",
+        ),
+        (
+            Counting,
+            "for every mounted filesystem, count the inodes evicted",
+            "for every mounted filesystem, the count of inodes is printed",
+        ),
+        (
             Sum,
             "add up the bytes sent per user",
             "count the datagrams sent per user",
@@ -110,6 +120,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             Port,
             "the destination port of new TCP sessions",
             "new TCP sessions",
+        ),
+        (
+            Port,
+            "the peer port of each connection to port 8443",
+            "each connection to port 8443",
         ),
         (
             LocalPort,
@@ -468,6 +483,24 @@ fn times_are_stated_in_every_unit_they_are_whole_in() {
     assert!(!n.contains(&7_000), "ns is the smallest unit: {n:?}");
     // A word that starts like a unit is not one.
     assert_eq!(read("3 sockets").numbers, [3]);
+}
+
+#[test]
+fn quantities_written_in_words_are_numbers() {
+    let waits = read("lock holds of more than two milliseconds");
+    assert!(waits.numbers.contains(&2_000_000), "{:?}", waits.numbers);
+    assert_eq!(waits.threshold, Some(2));
+    let a = read("page faults that take longer than a second");
+    assert!(a.numbers.contains(&1_000_000_000), "{:?}", a.numbers);
+    let half = read("polls that block over half a second");
+    assert!(half.numbers.contains(&500_000_000), "{:?}", half.numbers);
+    let minutes = read("connections idle over 3 minutes");
+    assert!(minutes.numbers.contains(&180_000), "{:?}", minutes.numbers);
+    // Ordinals and counts without a unit stay words.
+    assert!(read("a second process forks once, each one")
+        .numbers
+        .is_empty());
+    assert_eq!(read("every ten seconds, count forks").period_s, Some(10));
 }
 
 #[test]

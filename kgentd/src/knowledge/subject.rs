@@ -497,6 +497,14 @@ impl SubjectIndex {
                 .is_some_and(|last| last.word == w.word)
         };
         // (phrase number, its weighted words, whether the request asks about it)
+        // The events of a filesystem nothing here mounts (and the request does not name)
+        // cannot fire: they do not make a word common ("drain" of xfs_buf_drain_buftarg beside
+        // kmem:mm_page_pcpu_drain).
+        let idle: Vec<String> = crate::host::idle_filesystems()
+            .into_iter()
+            .filter(|fs| !intent.filesystems.contains(fs) && !intent.names_word(fs))
+            .collect();
+        let fires = |name: &str| !idle.iter().any(|fs| in_system(name, fs));
         let mut phrases: Vec<Phrase> = Vec::new();
         for w in &subjects {
             // Only names single attach points out: the kernel's names for the word, or the
@@ -504,7 +512,7 @@ impl SubjectIndex {
             let speaking: Vec<&str> = self
                 .docs
                 .iter()
-                .filter(|(_, words)| Self::names_whole(words, w))
+                .filter(|(name, words)| Self::names_whole(words, w) && fires(name))
                 .map(|(name, _)| name.as_str())
                 .collect();
             let df = speaking.len();
@@ -549,7 +557,11 @@ impl SubjectIndex {
         phrases
             .into_iter()
             .filter(|(_, _, _, required)| *required)
-            .map(|(_, words, stats, _)| self.best_for(words, stats, &rank))
+            .map(|(_, words, stats, _)| {
+                let mut s = self.best_for(words, stats, &rank);
+                s.probes.retain(|p| fires(p));
+                s
+            })
             .collect()
     }
 
@@ -573,7 +585,9 @@ impl SubjectIndex {
                 };
                 let named = self.names_system(&one.word)
                     || self.docs.iter().any(|(_, d)| Self::names_whole(d, &one));
-                if w.word.len() >= 3 && next.word.len() >= 3 && named {
+                // Two words, not an identifier and a word ("pass" and `o_creat`).
+                let plain = !w.word.contains('_') && !next.word.contains('_');
+                if w.word.len() >= 3 && next.word.len() >= 3 && plain && named {
                     out.push(one);
                     i += 2;
                     continue;

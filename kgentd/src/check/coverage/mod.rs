@@ -392,6 +392,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = stated_size_unused(intent, &code) {
         missing.push(m);
     }
+    if let Some(m) = values::stated_threshold_uncompared(intent, &code) {
+        missing.push(m);
+    }
     if let Some(m) = stated_port_untested(intent, &code) {
         missing.push(m);
     }
@@ -400,6 +403,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_flags_untested(intent, source));
+    missing.extend(values::negated_flags_kept(intent, source));
     missing.extend(flag_meanings_unread(intent, source));
     missing.extend(code_meanings_unread(intent, source));
     if let Some(m) = repeated_blocks(source) {

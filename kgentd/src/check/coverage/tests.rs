@@ -1700,7 +1700,9 @@ fn a_timers_address_is_the_pointer_its_events_record() {
     let request = "print the address of every high-resolution timer that gets cancelled";
     let check = |src: &str| check_coverage(&h, &Intent::read(request), src);
     assert!(!check("tracepoint:timer:hrtimer_cancel { printf(\"%d\\n\", tid); }").passed());
-    assert!(check("tracepoint:timer:hrtimer_cancel { printf(\"%p\\n\", args->hrtimer); }").passed());
+    assert!(
+        check("tracepoint:timer:hrtimer_cancel { printf(\"%p\\n\", args->hrtimer); }").passed()
+    );
 }
 
 #[test]
@@ -1732,4 +1734,49 @@ fn messages_a_call_returns_are_its_result_not_the_vector_it_offers() {
     // Asked for what the calls ask for, the vector's length is still the value.
     let asked = "distribution of how many messages one recvmmsg() call asks for";
     assert!(!check_coverage(&h, &Intent::read(asked), returned).passed());
+}
+
+#[test]
+fn a_stated_threshold_must_be_compared_in_some_unit() {
+    let request = "per disk, how many block requests take over 20 ms from issue to completion";
+    let i = Intent::read(request);
+    let none = "tracepoint:block:block_rq_issue { @s[args->dev, args->sector] = nsecs; }\n\
+                tracepoint:block:block_rq_complete /@s[args->dev, args->sector]/ { @n[args->dev] = count(); delete(@s[args->dev, args->sector]); }";
+    assert!(values::stated_threshold_uncompared(&i, none).is_some());
+    for test in [
+        "(nsecs - @s[args->dev, args->sector]) / 1000000 > 20",
+        "nsecs - @s[args->dev, args->sector] >= 20000000",
+        "(nsecs - @s[args->dev, args->sector]) > 20 * 1000000",
+        "20000 < (nsecs - @s[args->dev, args->sector]) / 1000",
+    ] {
+        assert!(
+            values::stated_threshold_uncompared(&i, &format!("x /{test}/ {{ @n = count(); }}"))
+                .is_none(),
+            "{test}"
+        );
+    }
+    // Another number is no reading of it.
+    assert!(values::stated_threshold_uncompared(&i, "x /$d > 200/ { @n = count(); }").is_some());
+    // Sizes: a shift reads MiB.
+    let big = Intent::read("reads asking for more than 2 MiB");
+    assert!(values::stated_threshold_uncompared(&big, "x /args->count > 2 << 20/ { }").is_none());
+}
+
+#[test]
+fn a_flag_the_request_sets_apart_is_not_what_the_program_keeps() {
+    let i = Intent::read("list mmap() calls backed by files, not anonymous ones, with the length");
+    let kept = "tracepoint:syscalls:sys_enter_mmap /(args->flags & 32) != 0/ { printf(\"%d\\n\", args->len); }";
+    assert_eq!(values::negated_flags_kept(&i, kept).len(), 1);
+    let bare =
+        "tracepoint:syscalls:sys_enter_mmap /args->flags & 0x20/ { printf(\"%d\\n\", args->len); }";
+    assert_eq!(values::negated_flags_kept(&i, bare).len(), 1);
+    for right in [
+        "tracepoint:syscalls:sys_enter_mmap /(args->flags & 0x20) == 0/ { printf(\"%d\\n\", args->len); }",
+        "tracepoint:syscalls:sys_enter_mmap /!(args->flags & 32)/ { printf(\"%d\\n\", args->len); }",
+    ] {
+        assert!(values::negated_flags_kept(&i, right).is_empty(), "{right}");
+    }
+    // Asked for, the bit set is right.
+    let asked = Intent::read("list anonymous mmap() calls with the length");
+    assert!(values::negated_flags_kept(&asked, kept).is_empty());
 }

@@ -370,3 +370,140 @@ pub(super) fn result_value_untested(intent: &Intent, source: &str) -> Vec<String
         "the request keeps calls that return {n}, but the program never tests the result: at {target} show only calls with `args->ret == {n}` (`retval` in a uretprobe)"
     )]
 }
+
+/// A threshold the request states ("longer than 10 ms", "over 64 MiB", "more than one second":
+/// [`Intent::threshold`], its least reading) that no comparison of the program makes, in any
+/// unit it may be read in: every event is shown or counted where only those beyond it were
+/// asked for. A comparison's constant reads the threshold when it is the number times a unit
+/// step (1, 1000, 10^6, 10^9 for times; 1024, 2^20, 2^30 for sizes; 60 and its multiples for
+/// minutes), written whole or as a product or shift (`10 * 1000000`, `64 << 20`).
+pub(super) fn stated_threshold_uncompared(intent: &Intent, code: &str) -> Option<String> {
+    // A constant on either side of a comparison, each side matched on its own so that
+    // `x / 1000000 > 20` yields both 1000000 and 20.
+    const CONSTANT: &str = r"(\d+(?:\s*(?:\*|<<)\s*\(?\s*\d+\s*\)?)*)";
+    static RIGHT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"(?:[<>]=?|==)\s*\(?\s*{CONSTANT}")).expect("static regex")
+    });
+    static LEFT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"{CONSTANT}\s*\)?\s*(?:[<>]=?|==)")).expect("static regex")
+    });
+    const STEPS: [i128; 10] = [
+        1,
+        1_000,
+        1_000_000,
+        1_000_000_000,
+        1 << 10,
+        1 << 20,
+        1 << 30,
+        60,
+        60_000,
+        60_000_000,
+    ];
+    let t = intent.threshold?;
+    let value = |text: &str| -> Option<i128> {
+        let mut parts = text.split(['*', '<', '(', ')']);
+        let mut acc: i128 = parts.next()?.trim().parse().ok()?;
+        let shifted = text.contains("<<");
+        for p in parts.filter(|p| !p.trim().is_empty()) {
+            let n: i128 = p.trim().parse().ok()?;
+            acc = if shifted {
+                acc.checked_mul(1i128.checked_shl(u32::try_from(n).ok()?)?)?
+            } else {
+                acc.checked_mul(n)?
+            };
+        }
+        Some(acc)
+    };
+    let reads_threshold = |c: i128| STEPS.iter().any(|s| t.checked_mul(*s) == Some(c));
+    let compared = [&*RIGHT, &*LEFT].iter().any(|re| {
+        re.captures_iter(code)
+            .filter_map(|c| c.get(1))
+            .filter_map(|m| value(m.as_str()))
+            .any(reads_threshold)
+    });
+    (!compared).then(|| {
+        format!(
+            "the request asks only for events beyond a threshold ({t}, in the unit it states), but no comparison of the program tests it: compare the value with it (converted to the unit the value is in) in a predicate or an if"
+        )
+    })
+}
+
+/// A flag whose meaning the request sets apart ("a file (not anonymous memory)": MAP_ANONYMOUS,
+/// `specs-db/flags.toml`), which a block on its event keeps instead: it tests the bit set
+/// (`args->flags & 0x20`, `!= 0`, `== 0x20`) and never clear (`== 0`, `!(…)`). The program
+/// shows exactly what was excluded.
+pub(super) fn negated_flags_kept(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let blocks = probe_blocks(source);
+    for f in crate::knowledge::flags::shipped() {
+        let Some(word) = f.words.iter().find(|w| intent.negates_word(w)) else {
+            continue;
+        };
+        if f.words
+            .iter()
+            .any(|w| intent.uses_word(w) && !intent.negates_word(w))
+        {
+            continue;
+        }
+        let masks = [
+            f.mask.to_string(),
+            format!("0x{:x}", f.mask),
+            format!("0{:o}", f.mask),
+        ];
+        for b in &blocks {
+            let on = b.probes.iter().any(|p| {
+                f.probes.iter().any(|fp| {
+                    p.target == *fp || p.target == fp.replace(":sys_enter_", ":sys_exit_")
+                })
+            });
+            if !on {
+                continue;
+            }
+            let squeeze = |t: &str| {
+                strip_comments(t)
+                    .replace([' ', '\t', '\n'], "")
+                    .to_ascii_lowercase()
+            };
+            let condition = b
+                .predicate
+                .as_ref()
+                .map_or(String::new(), |p| squeeze(&p.condition));
+            let (mut set, mut clear) = (false, false);
+            for (text, is_condition) in [(condition, true), (squeeze(&b.body), false)] {
+                for m in &masks {
+                    let test = format!("args->{}&{}", f.field, m.to_ascii_lowercase());
+                    for (at, _) in text.match_indices(&test) {
+                        let after = text[at + test.len()..].trim_start_matches(')');
+                        let before = text[..at].trim_end_matches('(');
+                        if after.starts_with("==0") || before.ends_with('!') {
+                            clear = true;
+                        } else if (is_condition && after.is_empty())
+                            || after.starts_with("!=0")
+                            || after.starts_with(">0")
+                            || after.starts_with(&format!("=={}", m.to_ascii_lowercase()))
+                            || after.starts_with('/')
+                            || after.starts_with('{')
+                            || after.starts_with("&&")
+                            || after.starts_with("||")
+                        {
+                            set = true;
+                        }
+                    }
+                }
+            }
+            if set && !clear {
+                let probes: Vec<String> = b.probes.iter().map(|p| p.target.clone()).collect();
+                out.push(format!(
+                    "the request sets apart what {} marks (\"{word}\"), but the block on {} keeps only events with that bit set: test that it is clear, `(args->{} & 0x{:x}) == 0`",
+                    f.name,
+                    probes.join(", "),
+                    f.field,
+                    f.mask
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
