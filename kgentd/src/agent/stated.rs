@@ -165,6 +165,19 @@ fn both_families(intent: &Intent) -> bool {
 }
 
 fn zero_stated(value: Value, cmp: Cmp, intent: &Intent) -> bool {
+    // The sign said in words: "a negative nice value" states `< 0`, "a positive offset" `> 0`;
+    // of a call's result, "returns zero" states `== 0` and "a non-zero result" `!= 0`.
+    let said = |w: &str| intent.names_word(w);
+    let sign = match cmp {
+        Cmp::Lt | Cmp::Le => said("negative"),
+        Cmp::Gt => said("positive"),
+        Cmp::Eq => value == Value::Result && said("zero") && !said("non"),
+        Cmp::Ne => value == Value::Result && (said("nonzero") || said("non")),
+        _ => false,
+    };
+    if sign {
+        return true;
+    }
     let failure = matches!(cmp, Cmp::Lt | Cmp::Le | Cmp::Ne);
     match value {
         // Success (`ret >= 0`, `== 0`) where the request keeps one outcome or measures the
@@ -394,6 +407,20 @@ mod tests {
             &zero("uid", Value::Integer, Cmp::Ne),
             &Intent::read("processes that change their UID, with the new user ID")
         ));
+    }
+
+    #[test]
+    fn a_sign_said_in_words_states_its_comparison_with_zero() {
+        let negative = Intent::read("ioprio_set() calls given a negative priority class");
+        assert!(stated(&zero("ioprio", Value::Integer, Cmp::Lt), &negative));
+        assert!(!stated(&zero("ioprio", Value::Integer, Cmp::Gt), &negative));
+        let zero_read = Intent::read("pread64() calls that return zero, per program");
+        assert!(stated(&zero("ret", Value::Result, Cmp::Eq), &zero_read));
+        // Zero said of a result states nothing of another value.
+        assert!(!stated(&zero("count", Value::Integer, Cmp::Eq), &zero_read));
+        let nonzero = Intent::read("pread64() calls with a non-zero result");
+        assert!(stated(&zero("ret", Value::Result, Cmp::Ne), &nonzero));
+        assert!(!stated(&zero("ret", Value::Result, Cmp::Eq), &nonzero));
     }
 
     #[test]
