@@ -217,7 +217,7 @@ fn pointer_fields(host: &HostFacts, block: &Block) -> BTreeMap<String, String> {
 }
 
 /// Every statement, nested ones included.
-fn visit(stmts: &[Stmt], f: &mut impl FnMut(&Stmt)) {
+pub(super) fn visit(stmts: &[Stmt], f: &mut impl FnMut(&Stmt)) {
     for s in stmts {
         f(s);
         if let Stmt::If {

@@ -11,6 +11,7 @@
 //! (`args->F`, `str(args->F)`), where the event's tracefs format says which fields there are.
 use std::collections::BTreeSet;
 
+use super::addresses::visit;
 use crate::host::HostFacts;
 use crate::intent::naming::used_by;
 use crate::symbolic::program::{read, Block, Stmt};
@@ -117,20 +118,6 @@ fn field_read(arg: &Node) -> Option<&str> {
     match &n.expr {
         Expr::Call(name, args) if name == "str" => args.first().and_then(|a| a.bare().args_field()),
         _ => None,
-    }
-}
-
-/// Every statement, nested ones included.
-fn visit(stmts: &[Stmt], f: &mut impl FnMut(&Stmt)) {
-    for s in stmts {
-        f(s);
-        if let Stmt::If {
-            then, otherwise, ..
-        } = s
-        {
-            visit(then, f);
-            visit(otherwise, f);
-        }
     }
 }
 

@@ -982,7 +982,7 @@ fn numbers(lower: &str) -> Vec<i128> {
 /// "1 second", "ten milliseconds" "10 milliseconds", "a second" "1 second", "half a second"
 /// "500 ms". A number word without a unit ("one line", "each one") stays a word.
 fn spelled_quantities(lower: &str) -> std::borrow::Cow<'_, str> {
-    const WORDS: [(&str, u32); 29] = [
+    const WORDS: [(&str, u32); 27] = [
         ("a", 1),
         ("an", 1),
         ("one", 1),
@@ -1010,8 +1010,6 @@ fn spelled_quantities(lower: &str) -> std::borrow::Cow<'_, str> {
         ("one hundred", 100),
         ("a thousand", 1000),
         ("one thousand", 1000),
-        ("a few", 0),
-        ("several", 0),
     ];
     static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
@@ -1046,7 +1044,7 @@ fn spelled_quantities(lower: &str) -> std::borrow::Cow<'_, str> {
             return c[0].to_owned();
         }
         match WORDS.iter().find(|(w, _)| *w == number) {
-            Some((_, n)) if *n > 0 => format!("{n} {unit}"),
+            Some((_, n)) => format!("{n} {unit}"),
             _ => c[0].to_owned(),
         }
     })
