@@ -427,8 +427,7 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
     let mut names: Vec<&String> = intent.calls.iter().collect();
     names.extend(
         intent
-            .syscall_words
-            .iter()
+            .syscall_names()
             .filter(|w| !intent.calls.contains(w)),
     );
     let named: Vec<(String, Vec<String>)> = names

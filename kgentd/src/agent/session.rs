@@ -826,7 +826,7 @@ impl<'a, 'r> Session<'a, 'r> {
                 .intent
                 .calls
                 .iter()
-                .chain(&self.intent.syscall_words)
+                .chain(self.intent.syscall_names())
                 .flat_map(|c| {
                     let mut v = crate::knowledge::syscall_variants(&self.agent.host, c);
                     v.push(c.clone());

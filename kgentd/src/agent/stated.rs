@@ -140,7 +140,9 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
             .iter()
             .any(|f| f.len() >= 3 && intent.names_word(&f.to_ascii_lowercase()));
     let zero = match test.shape {
-        Shape::Zero(value, cmp) => zero_stated(value, cmp, intent),
+        Shape::Zero(value, cmp) => {
+            zero_stated(value, cmp, intent) || zero_of_named_field(test, cmp, intent)
+        }
         _ => false,
     };
     named || zero || literals_stated(test, intent)
@@ -192,6 +194,19 @@ fn zero_stated(value: Value, cmp: Cmp, intent: &Intent) -> bool {
         Value::Unknown => matches!(cmp, Cmp::Ne | Cmp::Gt),
         Value::Integer => false,
     }
+}
+
+/// "Zero" said of a value the request names ("cut to zero length", "a size of zero") states
+/// `field == 0` of the field of that name (truncate(2)'s `length`).
+fn zero_of_named_field(test: &Test, cmp: Cmp, intent: &Intent) -> bool {
+    cmp == Cmp::Eq
+        && intent.names_word("zero")
+        && !intent.names_word("non")
+        && !intent.names_word("nonzero")
+        && test
+            .fields
+            .iter()
+            .any(|f| f.len() >= 3 && intent.names_word(&f.to_ascii_lowercase()))
 }
 
 fn literals_stated(test: &Test, intent: &Intent) -> bool {
@@ -421,6 +436,11 @@ mod tests {
         let nonzero = Intent::read("pread64() calls with a non-zero result");
         assert!(stated(&zero("ret", Value::Result, Cmp::Ne), &nonzero));
         assert!(!stated(&zero("ret", Value::Result, Cmp::Eq), &nonzero));
+        // Zero said of a named value states it of the field of that name only.
+        let emptied = Intent::read("ftruncate() calls that shrink a file to a size of zero");
+        assert!(stated(&zero("size", Value::Integer, Cmp::Eq), &emptied));
+        assert!(!stated(&zero("size", Value::Integer, Cmp::Ne), &emptied));
+        assert!(!stated(&zero("fd", Value::Integer, Cmp::Eq), &emptied));
     }
 
     #[test]

@@ -402,6 +402,22 @@ pub fn condition_never_met(
         .iter()
         .flat_map(|p| crate::knowledge::values::asked_at(intent, &p.target))
         .find(|v| !v.apart && !PRODUCED.contains(&v.name.as_str()));
+    // A documented flag of one of the program's fields that the request speaks of
+    // (specs-db/flags.toml: "writable and executable" is PROT_WRITE and PROT_EXEC at
+    // mprotect), which the program tests: the workload sets few flags of the calls it makes.
+    let asked_flag = probes.iter().find_map(|p| {
+        crate::knowledge::flags::shipped()
+            .iter()
+            .filter(|f| f.probes.iter().any(|fp| *fp == p.target))
+            .find(|f| {
+                (intent.constants.contains(&f.name)
+                    || crate::knowledge::flags::asked(&[f], intent))
+                    && blocks.iter().any(|b| {
+                        b.probes.iter().any(|bp| bp.target == p.target)
+                            && b.code().contains(&format!("args->{}", f.field))
+                    })
+            })
+    });
     let condition = if intent.threshold.is_some() && intent.time_unit.is_some() {
         "a time it must exceed".to_owned()
     } else if intent.asks(Concept::Failure)
@@ -414,6 +430,8 @@ pub fn condition_never_met(
         format!("calls returning {n}")
     } else if let Some(v) = unproduced_value {
         format!("{}, `args->{} == {}`", v.name, v.field, v.value)
+    } else if let Some(f) = asked_flag {
+        format!("{}, a bit of `args->{}`", f.name, f.field)
     } else {
         return None;
     };
@@ -523,7 +541,7 @@ fn printed_nothing(obs: &Observation) -> bool {
 pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> {
     let lines = output_lines(obs);
     let workload = format!(
-        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed and deleted files under {}, failed to open a missing file, mmap-ed 96 MiB, set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
+        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed, linked, truncated to zero, locked and deleted files under {}, failed to open a missing file, made pipes and waited on them, mmap-ed 96 MiB (then madvise MADV_DONTNEED), set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
         obs.facts.pid,
         obs.dir,
         obs.facts.ports.first().copied().unwrap_or(0)

@@ -101,9 +101,64 @@ def files():
     os.close(dfd)
 
 
+def descriptors():
+    # Everyday calls on files and descriptors, each through its common variants: links,
+    # truncation to zero, pipes (non-blocking, close-on-exec), duplication, seeks, positioned
+    # I/O, access checks, timestamps, locks, waits on descriptors, directory changes.
+    import fcntl
+    import select
+    f = path("kgent-smoke-desc.txt")
+    with open(f, "w") as fh:
+        fh.write("kgent smoke\n" * 64)
+    dfd = os.open(DIR, os.O_RDONLY | os.O_DIRECTORY)
+    os.link(f, path("kgent-smoke-hard"))  # link(2)
+    os.link("kgent-smoke-desc.txt", "kgent-smoke-hard2", src_dir_fd=dfd, dst_dir_fd=dfd)  # linkat(2)
+    path("kgent-smoke-hard2")
+    os.symlink(f, path("kgent-smoke-soft"))  # symlink(2)
+    os.readlink(path("kgent-smoke-soft"))  # readlink(2)
+    os.access(f, os.R_OK)  # access(2)
+    os.utime(f)  # utimensat(2)
+    fd = os.open(f, os.O_RDWR)
+    os.lseek(fd, 0, os.SEEK_END)  # lseek(2)
+    os.pwrite(fd, b"kgent", 0)  # pwrite64(2)
+    os.pread(fd, 5, 0)  # pread64(2)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # flock(2)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    fcntl.fcntl(fd, fcntl.F_GETFL)  # fcntl(2)
+    d1 = os.dup(fd)  # dup(2)
+    d2 = os.dup2(fd, d1 + 1)  # dup2(2) (Python makes it dup3 when inheritable is False)
+    d3 = os.dup2(fd, d2 + 1, inheritable=False)  # dup3(2) with O_CLOEXEC
+    for d in (d1, d2, d3):
+        os.close(d)
+    os.ftruncate(fd, 0)  # ftruncate(2) to zero length
+    os.close(fd)
+    os.truncate(path("kgent-smoke-hard"), 0)  # truncate(2) to zero length
+    r, w = os.pipe()  # pipe2(2) with O_CLOEXEC
+    r2, w2 = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # pipe2(2), non-blocking
+    os.write(w, b"kgent")
+    select.select([r], [], [], 0.01)  # select(2)
+    p = select.poll()
+    p.register(r2, select.POLLIN)
+    p.poll(10)  # poll(2)
+    ep = select.epoll()
+    ep.register(r, select.EPOLLIN)
+    ep.poll(0.01)  # epoll_wait(2)
+    ep.close()
+    for x in (r, w, r2, w2):
+        os.close(x)
+    cwd = os.getcwd()
+    os.chdir(DIR)  # chdir(2)
+    os.fchdir(dfd)  # fchdir(2)
+    os.chdir(cwd)
+    os.close(dfd)
+    for name in ("kgent-smoke-soft", "kgent-smoke-hard", "kgent-smoke-hard2", "kgent-smoke-desc.txt"):
+        os.unlink(os.path.join(DIR, name))
+
+
 def memory():
     m = mmap.mmap(-1, 96 << 20)  # a 96 MiB anonymous mapping
     m[0] = 1
+    m.madvise(mmap.MADV_DONTNEED)  # madvise(2): the pages handed back
     m.close()
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype = ctypes.c_void_p
@@ -218,11 +273,11 @@ def network():
 
 
 setcomm("kgent-smoke")
-for action in (files, memory, processes, scheduling, network):
+for action in (files, descriptors, memory, processes, scheduling, network):
     step(action)
 if NAMED:
     setcomm(NAMED)
-    for action in (files, memory, network):
+    for action in (files, descriptors, memory, network):
         step(action)
     setcomm("kgent-smoke")
 print(json.dumps(facts), flush=True)

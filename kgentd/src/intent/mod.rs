@@ -240,6 +240,9 @@ pub struct Intent {
     /// as a call, a word that is not everyday English (4+ letters), or in a slash list
     /// (`open/openat`) when the request speaks of calls.
     pub syscall_words: Vec<String>,
+    /// Syscall names the request may write apart as English, joined by `_` ("epoll waits":
+    /// `epoll_wait`); most are no syscall, which the host tells. See [`Intent::syscall_names`].
+    pub spelled_apart: Vec<String>,
     /// Filesystems the request names.
     pub filesystems: Vec<String>,
     /// Words that may name a binary or library for uprobes (paths, `lib*`, any word when the
@@ -374,6 +377,7 @@ impl Intent {
                 .into_iter()
                 .filter(|w| !set_apart.contains(w))
                 .collect(),
+            spelled_apart: spelled_apart(&ascii_lower),
             filesystems: v
                 .list(List::Filesystems)
                 .iter()
@@ -572,6 +576,16 @@ impl Intent {
                 .ascii_lower
                 .match_indices(prefix)
                 .any(|(i, _)| i == 0 || !self.ascii_lower.as_bytes()[i - 1].is_ascii_alphanumeric())
+    }
+
+    /// Every word that names a syscall if one of that name exists here: the syscall words,
+    /// then the names written apart ("epoll waits": `epoll_wait`) not among them.
+    pub fn syscall_names(&self) -> impl Iterator<Item = &String> {
+        self.syscall_words.iter().chain(
+            self.spelled_apart
+                .iter()
+                .filter(|w| !self.syscall_words.contains(w)),
+        )
     }
 
     /// The request's words, lowercase (split at anything but ASCII letters and digits).
@@ -844,6 +858,44 @@ fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<Stri
             if !out.iter().any(|w| w == word) {
                 out.push(word.to_owned());
             }
+        }
+    }
+    out
+}
+
+/// Syscall names written apart as English ("epoll waits" is `epoll_wait`, "sync file range"
+/// `sync_file_range`): two or three neighbouring words joined by `_`, the last also without
+/// its plural `s`. syscalls(2) spells multi-word names with underscores; which of these are
+/// syscalls is the host's to say.
+fn spelled_apart(lower: &str) -> Vec<String> {
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let bytes = lower.as_bytes();
+    let mut start = None;
+    for i in 0..=bytes.len() {
+        if bytes.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            words.push((s, i));
+        }
+    }
+    let mut out = Vec::new();
+    for i in 0..words.len() {
+        if words[i].1 - words[i].0 < 3 {
+            continue;
+        }
+        for n in [2, 3] {
+            let Some(run) = words.get(i..i + n) else {
+                continue;
+            };
+            if run.windows(2).any(|w| &lower[w[0].1..w[1].0] != " ") {
+                continue;
+            }
+            let joined: Vec<&str> = run.iter().map(|(s, e)| &lower[*s..*e]).collect();
+            let joined = joined.join("_");
+            if let Some(singular) = joined.strip_suffix('s') {
+                out.push(singular.to_owned());
+            }
+            out.push(joined);
         }
     }
     out

@@ -180,6 +180,14 @@ impl Knowledge {
                 .map(str::to_owned)
                 .collect();
         }
+        // The events where a constant the request names is documented (`SCHED_FIFO` is a
+        // `policy` of sched_setscheduler, `O_NONBLOCK` a bit of pipe2's `flags`): the
+        // constant says which call carries it (specs-db/values.toml, flags.toml).
+        for t in constant_tracepoints(intent) {
+            if host.tracepoints.contains_key(&t) && !named.contains(&t) {
+                named.push(t);
+            }
+        }
         // Then the tracepoints the retrieved examples use: they are known to fit the need.
         let mut names: Vec<String> = named.clone();
         for e in &examples {
@@ -482,6 +490,28 @@ pub fn libc_functions_named(host: &HostFacts, intent: &Intent) -> Vec<String> {
 /// order the request names them ([`Intent::syscall_words`] that are syscalls here). Each named
 /// syscall brings its variants that exist here ([`syscall_variants`]: `rename` → renameat,
 /// renameat2; `stat` → newstat, newfstatat, …).
+/// The tracepoints (`syscalls:sys_enter_sched_setscheduler`) whose fields hold a constant the
+/// request names as C writes it, a value of `specs-db/values.toml` or a flag of `flags.toml`.
+pub fn constant_tracepoints(intent: &Intent) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in &intent.constants {
+        let values = values::shipped()
+            .iter()
+            .filter(|v| v.name == *c)
+            .flat_map(|v| v.probes.iter());
+        let flags = flags::shipped()
+            .iter()
+            .filter(|f| f.name == *c)
+            .flat_map(|f| f.probes.iter());
+        for p in values.chain(flags) {
+            if !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+    }
+    out
+}
+
 pub fn named_syscall_tracepoints(host: &HostFacts, intent: &Intent) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for v in named_syscalls(host, intent) {
@@ -504,8 +534,7 @@ pub fn named_syscall_tracepoints(host: &HostFacts, intent: &Intent) -> Vec<Strin
 pub fn mentioned_syscalls(host: &HostFacts, intent: &Intent) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let words = intent
-        .syscall_words
-        .iter()
+        .syscall_names()
         .chain(&intent.calls)
         .map(String::as_str)
         .chain(intent.words());
@@ -525,7 +554,7 @@ pub fn mentioned_syscalls(host: &HostFacts, intent: &Intent) -> Vec<String> {
 /// order it names them: the calls written as calls and the syscall words of the request.
 pub fn named_syscalls(host: &HostFacts, intent: &Intent) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for w in intent.syscall_words.iter().chain(&intent.calls) {
+    for w in intent.syscall_names().chain(&intent.calls) {
         for v in syscall_variants(host, w) {
             if !out.contains(&v) {
                 out.push(v);

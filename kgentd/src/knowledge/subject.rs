@@ -558,6 +558,20 @@ impl SubjectIndex {
         phrases
             .into_iter()
             .filter(|(_, _, _, required)| *required)
+            .map(|(p, words, stats, required)| {
+                // A call written as a call is what its phrase is about: "one mlock() request"
+                // is about mlock(2), not about the block layer's requests.
+                let call = |w: &SubjectWord| intent.calls.contains(&w.word);
+                if !words.iter().any(|(w, _)| call(w)) {
+                    return (p, words, stats, required);
+                }
+                let (words, stats): (Vec<_>, Vec<_>) = words
+                    .into_iter()
+                    .zip(stats)
+                    .filter(|((w, _), _)| call(w))
+                    .unzip();
+                (p, words, stats, required)
+            })
             .map(|(_, words, stats, _)| {
                 let mut s = self.best_for(words, stats, &rank);
                 s.probes.retain(|p| fires(p));

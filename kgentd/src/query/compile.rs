@@ -219,7 +219,27 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
     }
     let mut kept = Vec::new();
     let mut left_out = Vec::new();
+    let filtered: Vec<String> = events
+        .iter()
+        .filter(|e| filter_applies(q, e, specs))
+        .map(|e| event_name(e).to_owned())
+        .collect();
     for e in events {
+        // An event the filter cannot test would report every one of its events: kept only
+        // as a variant of a call the filter does apply to (unlink beside unlinkat, which alone
+        // has AT_REMOVEDIR), not as another call ("owned by uid 0" at openat).
+        let name = event_name(&e).to_owned();
+        if !filtered.is_empty()
+            && !filtered.contains(&name)
+            && !filtered.iter().any(|f| variants(f, &name))
+        {
+            let reason = format!(
+                "{name} cannot test the query's filter (it lacks a field the filter reads), so it would report every event unfiltered"
+            );
+            notes.push(format!("left out: {reason}"));
+            left_out.push((name, reason));
+            continue;
+        }
         match restrict(q, &e, specs) {
             Ok((rq, dropped)) => {
                 notes.extend(dropped);
@@ -573,6 +593,35 @@ fn resolve(
     Err(format!(
         "{probe} cannot be used in a query: FROM takes tracepoint:, uprobe:, uretprobe: and profile: probes"
     ))
+}
+
+/// Whether `e` has every term the query's filter reads (true without a filter).
+fn filter_applies(q: &Query, e: &Event, specs: &SpecFacts) -> bool {
+    let Some(f) = &q.filter else {
+        return true;
+    };
+    let mut ts = Vec::new();
+    f.terms(&mut ts);
+    ts.iter().all(|t| lacks(e, t, specs).is_none())
+}
+
+/// Two syscall events of one call spelled two ways: one name, without its version digits,
+/// within the other (`unlink`/`unlinkat`, `chown`/`fchownat`, `dup2`/`dup3`). syscalls(2)
+/// names a call's newer or relative-path versions after it.
+fn variants(a: &str, b: &str) -> bool {
+    let call = |p: &str| {
+        p.rsplit(':')
+            .next()
+            .map(|e| {
+                e.trim_start_matches("sys_enter_")
+                    .trim_start_matches("sys_exit_")
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .to_owned()
+            })
+            .unwrap_or_default()
+    };
+    let (a, b) = (call(a), call(b));
+    a.len() >= 3 && b.len() >= 3 && (a.contains(&b) || b.contains(&a))
 }
 
 fn event_name(e: &Event) -> &str {

@@ -500,6 +500,52 @@ pub(super) fn size_compared_with_another_field(
     None
 }
 
+/// A pointer field compared with a number other than zero (`args->msg > 1000` at
+/// `sys_enter_sendmsg`, whose format types `msg` as `struct user_msghdr *`): the test compares
+/// a user-space address, not the size or count it was meant to, whatever the request states.
+/// The tracefs format gives each field's C type; a test against 0 (a null check) is sound.
+pub(super) fn pointer_compared_with_number(host: &HostFacts, source: &str) -> Option<String> {
+    static COMPARED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*(\w+)\s*(?:>=|<=|>|<|==|!=)\s*(-?\d+)\b|\b(-?\d+)\s*(?:>=|<=|>|<|==|!=)\s*args\s*->\s*(\w+)")
+            .expect("static regex")
+    });
+    for b in probe_blocks(&strip_comments(source)) {
+        let fields: Vec<&crate::host::Field> = b
+            .probes
+            .iter()
+            .filter(|p| p.is_tracepoint())
+            .filter_map(|p| host.tracepoints.get(&p.target))
+            .flat_map(|tp| tp.fields.iter())
+            .collect();
+        let code = format!(
+            "{} {}",
+            b.predicate.as_ref().map_or("", |p| p.condition.as_str()),
+            b.body
+        );
+        for c in COMPARED.captures_iter(&code) {
+            let (Some(field), Some(n)) = (c.get(1).or(c.get(4)), c.get(2).or(c.get(3))) else {
+                continue;
+            };
+            if n.as_str().parse::<i128>().is_ok_and(|n| n == 0) {
+                continue;
+            }
+            let Some(f) = fields.iter().find(|f| f.name == field.as_str()) else {
+                continue;
+            };
+            if f.ctype.contains('*') {
+                return Some(format!(
+                    "the program compares args->{} with {}, but args->{} is a pointer ({}): its value is a user-space address, not a size or a count; compare what the request is about (a size argument, or args->ret at sys_exit_* for what a call returned)",
+                    f.name,
+                    n.as_str(),
+                    f.name,
+                    f.ctype
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// A total of something each event carries as a number ("the total number of messages they
 /// send": sendmmsg(2)'s `vlen`, "the sum of the pages": `nr_pages`), which the program never
 /// adds up: it counts the events, or keys a tally by the field. The field holds how many per

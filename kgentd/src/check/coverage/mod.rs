@@ -320,7 +320,23 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
             // A command line is argv where a program starts; elsewhere ("typed into bash":
             // readline's result) it is what the event carries, for the subject check to judge.
             || (rule.asked == Concept::CommandLine && !attaches_to_exec(source));
-        let in_code = c.code.is_match(view) || exit_status || parent_runs || call_parameters;
+        // An error code or result an event carries in a field the request names ("the error
+        // code" of a page fault: `args->error_code`) is what it asks for where no call returns.
+        let named_result = rule.asked == Concept::ReturnValue
+            && tracepoint_probes(host, source).iter().any(|(_, tp)| {
+                tp.fields.iter().any(|f| {
+                    let n = f.name.as_str();
+                    (n.contains("err") || n.contains("code") || n.contains("result"))
+                        && crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, n)
+                        && Regex::new(&format!(r"args\s*->\s*{n}\b"))
+                            .is_ok_and(|re| re.is_match(view))
+                })
+            });
+        let in_code = c.code.is_match(view)
+            || exit_status
+            || parent_runs
+            || call_parameters
+            || named_result;
         let in_format = c.format.as_ref().is_some_and(|f| f.is_match(&formats));
         if !in_code && !in_format {
             missing.push(format!(
@@ -340,6 +356,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     }
     missing.extend(parameters_unreported(host, intent, source, &reported));
     if let Some(m) = size_compared_with_another_field(host, intent, source) {
+        missing.push(m);
+    }
+    if let Some(m) = fields::pointer_compared_with_number(host, source) {
         missing.push(m);
     }
     missing.extend(named_fields_unreported(host, intent, source, &reported));

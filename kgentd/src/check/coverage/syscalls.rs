@@ -16,7 +16,7 @@ pub(super) fn some_syscalls_for_all(
     let names_one = intent
         .calls
         .iter()
-        .chain(&intent.syscall_words)
+        .chain(intent.syscall_names())
         .any(|w| !syscall_variants(host, w).is_empty());
     if names_one {
         return None;
@@ -176,10 +176,10 @@ pub(super) fn which_call_untold(intent: &Intent, source: &str, code: &str) -> Op
 /// - written as calls (`bind()`, `sendto()`): the program must attach to one of its syscall
 ///   tracepoints, a variant's (`accept4` for `accept()`), or `raw_syscalls`;
 /// - named by a word that is a syscall of this host and no everyday English word (`openat`,
-///   `mkdir`, `futex`; [`Intent::syscall_words`]): as above, or through another subsystem's
-///   tracepoint (`sched:sched_process_fork` observes `fork`), or a uprobe on a function of
-///   that name (where the specs list the events a call fires, only those: `fired_by`). A
-///   program that only samples, or only traces other syscalls, does not.
+///   `mkdir`, `futex`; [`Intent::syscall_words`]): as above, or through an event of another
+///   subsystem the specs say the call fires (`fired_by`: `sched:sched_process_fork` observes
+///   `fork`), or a uprobe on a function of that name. A program that only samples, or only
+///   traces other syscalls or unrelated events, does not.
 pub(super) fn named_calls_missing(
     host: &HostFacts,
     intent: &Intent,
@@ -197,11 +197,9 @@ pub(super) fn named_calls_missing(
     if targets.iter().any(|t| t.starts_with("raw_syscalls:")) {
         return None;
     }
-    let elsewhere = targets.iter().any(|t| !t.starts_with("syscalls:"));
     let named = intent.calls.iter().map(|c| (c, true)).chain(
         intent
-            .syscall_words
-            .iter()
+            .syscall_names()
             .filter(|w| !intent.calls.contains(w))
             .map(|w| (w, false)),
     );
@@ -228,18 +226,14 @@ pub(super) fn named_calls_missing(
                 .iter()
                 .any(|c| c == name || variants.contains(c))
         });
-        // Where the specs say which events the call fires, another subsystem's event observes
-        // it only if it is one of them (setitimer() arms timer:itimer_state, not
-        // timer:hrtimer_setup); where they say nothing, any other subsystem's event may.
-        let fired_known = variants
-            .iter()
-            .any(|v| !crate::knowledge::specs::fired_events(v).is_empty());
+        // Another subsystem's event observes the call only where the specs say the call fires
+        // it (setitimer() arms timer:itimer_state, not timer:hrtimer_setup), or where it bears
+        // the call's name (a uprobe on `madvise`): a page fault is not a madvise(2).
         let observed_otherwise = fires
             || (!as_call
-                && ((elsewhere && !fired_known)
-                    || probes
-                        .iter()
-                        .any(|p| p.target.rsplit(':').next() == Some(name.as_str()))));
+                && probes
+                    .iter()
+                    .any(|p| p.target.rsplit(':').next() == Some(name.as_str())));
         if !used && !observed_otherwise {
             let tps: Vec<String> = variants
                 .iter()

@@ -4,7 +4,7 @@ use super::*;
 fn host() -> HostFacts {
     HostFacts::for_tests_with_syscalls(&[
         "read", "bind", "connect", "accept", "accept4", "mkdir", "mkdirat", "fork", "openat",
-        "execve", "execveat", "recvfrom", "recvmsg",
+        "execve", "execveat", "recvfrom", "recvmsg", "madvise", "pipe2", "sched_setscheduler",
     ])
 }
 
@@ -104,6 +104,60 @@ fn a_flag_named_as_c_writes_it_is_tested_where_the_call_has_it() {
     assert!(passes(ask, tested));
     let octal = "tracepoint:syscalls:sys_enter_openat { if (args->flags & 01000) { printf(\"%s %s\\n\", comm, str(args->filename)); } }";
     assert!(passes(ask, octal));
+}
+
+#[test]
+fn a_flag_other_calls_take_too_is_tested_at_them() {
+    // pipe2(2) takes O_NONBLOCK in its own `flags`: a test there is the flag's test.
+    let ask = "which programs make O_NONBLOCK pipes";
+    let at_pipe2 = "tracepoint:syscalls:sys_enter_pipe2 /args->flags & 0x800/ { @[comm] = count(); }";
+    assert!(passes(ask, at_pipe2));
+    let untested = "tracepoint:syscalls:sys_enter_pipe2 { @[comm] = count(); }";
+    assert!(!passes(ask, untested));
+}
+
+#[test]
+fn a_value_named_as_c_writes_it_is_tested_where_it_is_reported() {
+    let ask = "tell me who asks for the SCHED_RR policy, and for which task";
+    let switches = "tracepoint:sched:sched_switch /args->next_prio == 2/ { printf(\"%s %d\\n\", comm, args->next_pid); }";
+    let c = check_coverage(&host(), &Intent::read(ask), switches);
+    assert!(!c.passed() && c.detail().contains("SCHED_RR"), "{}", c.detail());
+    let untested = "tracepoint:syscalls:sys_enter_sched_setscheduler { printf(\"%s %d\\n\", comm, args->pid); }";
+    assert!(!passes(ask, untested));
+    let tested = "tracepoint:syscalls:sys_enter_sched_setscheduler /args->policy == 2/ { printf(\"%s %d\\n\", comm, args->pid); }";
+    assert!(passes(ask, tested));
+}
+
+#[test]
+fn a_named_call_is_not_observed_by_an_unrelated_event() {
+    // madvise(2) fires no tracepoint of its own that the specs know: a page fault is not it.
+    let ask = "tally madvise use per program";
+    let faults = "tracepoint:exceptions:page_fault_user { @[comm] = count(); }";
+    let c = check_coverage(&host(), &Intent::read(ask), faults);
+    assert!(!c.passed() && c.detail().contains("madvise"), "{}", c.detail());
+    let at_call = "tracepoint:syscalls:sys_enter_madvise { @[comm] = count(); }";
+    assert!(passes(ask, at_call));
+}
+
+#[test]
+fn an_address_is_not_compared_with_a_size() {
+    let host = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "syscalls",
+            "sys_enter_recvmsg",
+            &[("int", "fd"), ("struct user_msghdr *", "msg"), ("unsigned int", "flags")],
+        ),
+        ("syscalls", "sys_exit_recvmsg", &[("long", "ret")]),
+    ]);
+    let ask = "which programs receive messages of over 4096 bytes in one recvmsg call";
+    let on_pointer = "tracepoint:syscalls:sys_enter_recvmsg /args->msg > 4096/ { @[comm] = count(); }";
+    let c = check_coverage(&host, &Intent::read(ask), on_pointer);
+    assert!(!c.passed() && c.detail().contains("pointer"), "{}", c.detail());
+    // A null check is sound, and the result is no pointer.
+    let null = "tracepoint:syscalls:sys_enter_recvmsg /args->msg != 0/ { @[comm] = count(); }";
+    assert!(!check_coverage(&host, &Intent::read(ask), null).detail().contains("pointer"));
+    let on_ret = "tracepoint:syscalls:sys_exit_recvmsg /args->ret > 4096/ { @[comm] = count(); }";
+    assert!(!check_coverage(&host, &Intent::read(ask), on_ret).detail().contains("pointer"));
 }
 
 #[test]

@@ -15,7 +15,7 @@ pub(super) fn named_values_untested(intent: &Intent, source: &str) -> Vec<String
                 let field = regex::escape(&v.field);
                 let value = v.value;
                 let compared = Regex::new(&format!(
-                    r"args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)\s*{value}\b|\b{value}\s*(==|!=|<=|>=|<|>)\s*args\s*->\s*{field}\b|!\s*args\s*->\s*{field}\b"
+                    r"args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)\s*{value}\b|\b{value}\s*(==|!=|<=|>=|<|>)\s*args\s*->\s*{field}\b|!\s*args\s*->\s*{field}\b|\(\s*args\s*->\s*{field}\s*&\s*(0x[0-9a-fA-F]+|\d+)\s*\)\s*(==|!=)\s*{value}\b"
                 ))
                 .is_ok_and(|re| re.is_match(&text));
                 if !compared {
@@ -44,8 +44,52 @@ pub(super) fn named_values_untested(intent: &Intent, source: &str) -> Vec<String
             }
         }
     }
+    out.extend(named_value_events_missing(intent, source));
     out.sort();
     out.dedup();
+    out
+}
+
+/// A value the request names as C writes it (`SCHED_FIFO`, `MADV_DONTNEED`), documented only
+/// for a field of some tracepoints (`specs-db/values.toml`), while the program attaches to none
+/// of them: "switched to SCHED_FIFO" answered at `sched_switch`, which never sees a policy.
+fn named_value_events_missing(intent: &Intent, source: &str) -> Vec<String> {
+    let blocks = probe_blocks(source);
+    let attached: Vec<&str> = blocks
+        .iter()
+        .flat_map(|b| b.probes.iter())
+        .filter(|p| p.is_tracepoint())
+        .map(|p| p.target.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for name in &intent.constants {
+        let defs: Vec<&crate::knowledge::values::NamedValue> = crate::knowledge::values::shipped()
+            .iter()
+            .filter(|v| v.name == *name)
+            .collect();
+        let Some(first) = defs.first() else {
+            continue;
+        };
+        let probes: Vec<&str> = defs
+            .iter()
+            .flat_map(|v| v.probes.iter().map(String::as_str))
+            .collect();
+        let on = attached.iter().any(|t| {
+            probes
+                .iter()
+                .any(|p| t == p || *t == p.replace(":sys_enter_", ":sys_exit_"))
+        });
+        if !on {
+            let shown: Vec<String> = probes.iter().map(|p| format!("tracepoint:{p}")).collect();
+            out.push(format!(
+                "the request names {name}, a value of `args->{}` at {}, but the program attaches to none of them: test `args->{} == {}` there",
+                first.field,
+                shown.join(", "),
+                first.field,
+                first.value
+            ));
+        }
+    }
     out
 }
 
