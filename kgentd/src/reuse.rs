@@ -1,8 +1,8 @@
 //! Verified answers reused on the same kernel build: the ask entry point the API calls. A
 //! request already answered on this build (same normalized text, BTF, bpftrace version and
 //! target) is answered again without the model, but never on trust: the program policy for
-//! this caller's role, the attach points and the real load through bpftrace and the kernel
-//! verifier are checked again first; a stale entry is dropped and the request asked afresh.
+//! this caller's role, the attach points, the request's coverage and the real load through
+//! bpftrace and the kernel verifier are checked again first; a stale entry is dropped and the request asked afresh.
 //! Every new bpftrace answer is kept. The entries move between hosts of one build with
 //! [`AnswerCache::export`] and [`AnswerCache::import`] (an import of another build is refused).
 //!
@@ -125,6 +125,12 @@ impl AnswerCache {
             check::check_policy_bpftrace(opts.role, &kept.program),
             check::check_attach_points(&agent.host, &agent.knowledge, &kept.program),
         ];
+        // The request's coverage is judged again too: it is read from the request alone, and
+        // a newer kgentd may know what an older one let through.
+        if agent.config.coverage {
+            let intent = crate::intent::Intent::read(&opts.text);
+            checks.push(check::check_coverage(&agent.host, &intent, &kept.program));
+        }
         if checks.iter().all(Check::passed) {
             checks.push(
                 check::check_bpftrace_load(

@@ -246,10 +246,25 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
         || intent
             .constant_values()
             .iter()
-            .any(|(name, value)| match value {
-                Some(v) => (i128::from(*v) == n || i128::from(*v) == -n) && of_kind(name),
+            .any(|(name, value)| match value.or_else(|| documented_value(name)) {
+                Some(v) => (i128::from(v) == n || i128::from(v) == -n) && of_kind(name),
                 None => true,
             })
+}
+
+/// The value of a constant `specs-db/values.toml` or `flags.toml` documents (`SOCK_RAW` is 3):
+/// naming it states that number, not any.
+fn documented_value(name: &str) -> Option<i64> {
+    crate::knowledge::values::shipped()
+        .iter()
+        .find(|v| v.name == name)
+        .map(|v| v.value)
+        .or_else(|| {
+            crate::knowledge::flags::shipped()
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| i64::try_from(f.mask).ok())
+        })
 }
 
 fn string_stated(s: &str, intent: &Intent) -> bool {
@@ -292,6 +307,22 @@ mod tests {
             strings: vec![s],
             shape: Shape::StringMatch,
         }
+    }
+
+    #[test]
+    fn a_documented_constant_states_its_own_value_only() {
+        let intent = Intent::read("who opens SOCK_SEQPACKET sockets");
+        let test = |field, n| Test {
+            fields: vec![field],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Other,
+        };
+        assert!(stated(&test("type", 5), &intent));
+        assert!(!stated(&test("protocol", 17), &intent));
+        // A constant kgent has no value for may be any number.
+        let unknown = Intent::read("who opens sockets with SO_FOOBAR_BAZ");
+        assert!(stated(&test("protocol", 17), &unknown));
     }
 
     #[test]

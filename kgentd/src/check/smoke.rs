@@ -541,7 +541,7 @@ fn printed_nothing(obs: &Observation) -> bool {
 pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> {
     let lines = output_lines(obs);
     let workload = format!(
-        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed, linked, truncated to zero, locked and deleted files under {}, failed to open a missing file, made pipes and waited on them, mmap-ed 96 MiB (then madvise MADV_DONTNEED), set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
+        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed, chown-ed, linked, truncated to zero, locked and deleted files under {}, failed to open a missing file, made pipes and waited on them, mmap-ed 96 MiB (then madvise MADV_DONTNEED), set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
         obs.facts.pid,
         obs.dir,
         obs.facts.ports.first().copied().unwrap_or(0)

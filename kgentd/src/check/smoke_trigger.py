@@ -117,6 +117,11 @@ def descriptors():
     os.symlink(f, path("kgent-smoke-soft"))  # symlink(2)
     os.readlink(path("kgent-smoke-soft"))  # readlink(2)
     os.access(f, os.R_OK)  # access(2)
+    # Ownership set to what it is (the workload's own uid and gid), through each variant.
+    uid, gid = os.getuid(), os.getgid()
+    os.chown(f, uid, gid)  # chown(2)
+    os.lchown(path("kgent-smoke-soft"), uid, gid)  # lchown(2)
+    os.chown("kgent-smoke-desc.txt", uid, gid, dir_fd=dfd)  # fchownat(2)
     os.utime(f)  # utimensat(2)
     fd = os.open(f, os.O_RDWR)
     os.lseek(fd, 0, os.SEEK_END)  # lseek(2)
@@ -125,6 +130,7 @@ def descriptors():
     fcntl.flock(fd, fcntl.LOCK_EX)  # flock(2)
     fcntl.flock(fd, fcntl.LOCK_UN)
     fcntl.fcntl(fd, fcntl.F_GETFL)  # fcntl(2)
+    os.fchown(fd, uid, gid)  # fchown(2)
     d1 = os.dup(fd)  # dup(2)
     d2 = os.dup2(fd, d1 + 1)  # dup2(2) (Python makes it dup3 when inheritable is False)
     d3 = os.dup2(fd, d2 + 1, inheritable=False)  # dup3(2) with O_CLOEXEC
