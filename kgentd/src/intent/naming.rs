@@ -174,6 +174,20 @@ pub fn spelled_out(field: &str) -> Vec<String> {
 /// plural. `sockfd` (socket, file, descriptor) is said as "file descriptor" or "socket
 /// descriptor" (getpeername(2): 'the socket sockfd'), `addrlen` as "address length"; "the
 /// length" alone does not name `addrlen` beside a call's own `len`.
+/// Whether every time the request says `word` it says it as what a measure is of: "the mask
+/// size", "the buffer length", "the key count" ask for a size, not for the mask itself.
+pub fn said_as_measured(intent: &crate::intent::Intent, word: &str) -> bool {
+    const MEASURES: [&str; 6] = ["size", "sizes", "length", "lengths", "len", "count"];
+    let words = &intent.words;
+    let at: Vec<usize> = (0..words.len())
+        .filter(|&i| words[i] == word || words[i] == format!("{word}s"))
+        .collect();
+    !at.is_empty()
+        && at
+            .iter()
+            .all(|&i| words.get(i + 1).is_some_and(|n| MEASURES.contains(&n.as_str())))
+}
+
 pub fn says_spelled(intent: &crate::intent::Intent, spelled: &[String]) -> bool {
     match spelled {
         [] => false,

@@ -35,7 +35,9 @@ pub(super) fn parameters_unreported(
             // Named as the man page writes it ("the flags"), or spelled out ("the socket
             // descriptor" for getpeername(2)'s `sockfd`, the tracepoint's `fd`).
             let spelled = crate::intent::naming::spelled_out(&param);
-            let said = if intent.value_words.contains(&param) {
+            let said = if crate::intent::naming::said_as_measured(intent, &param) {
+                None
+            } else if intent.value_words.contains(&param) {
                 Some(param.clone())
             } else if crate::intent::naming::says_spelled(intent, &spelled) {
                 Some(spelled.join(" "))

@@ -161,6 +161,22 @@ fn an_address_is_not_compared_with_a_size() {
 }
 
 #[test]
+fn the_size_of_a_parameter_is_not_the_parameter() {
+    let host = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_sched_setaffinity",
+        &[("pid_t", "pid"), ("unsigned int", "len"), ("unsigned long *", "user_mask_ptr")],
+    )]);
+    let program = "tracepoint:syscalls:sys_enter_sched_setaffinity { printf(\"%s %d %d\\n\", comm, args->pid, args->len); }";
+    let size = "show sched_setaffinity() calls: the caller, the target pid and the mask size";
+    let c = check_coverage(&host, &Intent::read(size), program);
+    assert!(!c.detail().contains("user_mask_ptr"), "{}", c.detail());
+    let mask = "show sched_setaffinity() calls: the caller, the target pid and the new mask";
+    let c = check_coverage(&host, &Intent::read(mask), program);
+    assert!(c.detail().contains("user_mask_ptr"), "{}", c.detail());
+}
+
+#[test]
 fn the_parents_name_is_not_the_process_name() {
     let ask = "for each accepted connection, the accepting process's name";
     assert!(!passes(
