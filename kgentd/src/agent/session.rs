@@ -808,7 +808,37 @@ impl<'a, 'r> Session<'a, 'r> {
         let tracepoints_only = probes
             .iter()
             .all(|p| p.starts_with("tracepoint:") || p.starts_with("t:"));
-        if !self.agent.config.subject_check && !plan.all_subjects.is_empty() && tracepoints_only {
+        // A named call's kernel entry points count as named: `sendfile()` is sendfile64
+        // here (`knowledge::syscall_variants`).
+        let named: Vec<String> = self
+            .intent
+            .calls
+            .iter()
+            .chain(self.intent.syscall_names())
+            .flat_map(|c| {
+                let mut v = crate::knowledge::syscall_variants(&self.agent.host, c);
+                v.push(c.clone());
+                v
+            })
+            .collect();
+        // A program on the tracepoints of the syscalls the request names ("with fallocate",
+        // "each umask change") observes what was asked by construction, whatever the
+        // request's other words ("preallocate", "device node") match in the catalog.
+        let on_named_calls = !probes.is_empty()
+            && probes.iter().all(|p| {
+                p.rsplit(':')
+                    .next()
+                    .and_then(|e| {
+                        e.strip_prefix("sys_enter_")
+                            .or_else(|| e.strip_prefix("sys_exit_"))
+                    })
+                    .is_some_and(|call| named.iter().any(|n| n == call))
+            });
+        if !self.agent.config.subject_check
+            && !plan.all_subjects.is_empty()
+            && tracepoints_only
+            && !on_named_calls
+        {
             checks.push(check::subject::check_subject(
                 &self.agent.knowledge.subject_index,
                 &plan.all_subjects,
@@ -820,19 +850,6 @@ impl<'a, 'r> Session<'a, 'r> {
         if tracepoints_only {
             // The catalog's best matches are the judges left. When the workload provokes one
             // and the program avoids them all for events it does not make, that is refused.
-            // A named call's kernel entry points count as named: `sendfile()` is sendfile64
-            // here (`knowledge::syscall_variants`).
-            let named: Vec<String> = self
-                .intent
-                .calls
-                .iter()
-                .chain(self.intent.syscall_names())
-                .flat_map(|c| {
-                    let mut v = crate::knowledge::syscall_variants(&self.agent.host, c);
-                    v.push(c.clone());
-                    v
-                })
-                .collect();
             if let Some(why) =
                 check::passed_over_best(source, &plan.best_matches(), provoked, &named)
             {

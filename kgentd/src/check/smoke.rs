@@ -361,7 +361,8 @@ pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<Provoked,
 /// Why an empty smoke run says nothing about `source`: every event it attaches to fired under
 /// the workload (`provoked`), and the program waits for a condition the request states that the
 /// workload does not produce: a time threshold (its events are short, and how long they take is
-/// whatever this host's load makes it), the failure of an event outside the syscalls (the
+/// whatever this host's load makes it), a size or amount (the workload's are few and its own),
+/// the failure of an event outside the syscalls (the
 /// workload fails an open and a connect, never a block request or a work item), or a signal or
 /// error the request names that the workload never sends or meets (SIGSEGV). Such a program
 /// is judged by its static and symbolic checks; `None` when the silence means something.
@@ -420,6 +421,10 @@ pub fn condition_never_met(
     });
     let condition = if intent.threshold.is_some() && intent.time_unit.is_some() {
         "a time it must exceed".to_owned()
+    } else if intent.threshold.is_some() {
+        // The workload's sizes are its own (a 1 MiB write, a 96 MiB mapping); whether one of
+        // the program's events exceeds the size a request states is chance.
+        "a size or amount it must exceed".to_owned()
     } else if intent.asks(Concept::Failure)
         && probes.iter().all(|p| !p.target.starts_with("syscalls:"))
     {

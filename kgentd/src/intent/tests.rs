@@ -541,6 +541,12 @@ fn exclusions_and_search_vocabulary() {
     assert!(!read("hrtimer expiries")
         .search_text
         .contains("local_timer_entry"));
+    // A signal's handler is installed by sigaction(2); an interrupt handler is not one.
+    let handler = read("which daemons set up a handler for SIGHUP");
+    assert!(handler.search_text.contains("rt_sigaction"), "{handler}");
+    assert!(!read("time spent in each irq handler")
+        .search_text
+        .contains("rt_sigaction"));
 }
 
 #[test]

@@ -67,12 +67,15 @@ pub(super) fn unnamed_syscalls(host: &HostFacts, intent: &Intent, source: &str) 
         (!ID_TESTED.is_match(&text)).then(|| raw.target.clone())
     });
     if let Some(raw) = every_call {
-        let asked = if named.is_empty() {
+        // Said with the calls the request names, not every word that is also a syscall's
+        // name ("the time spent" is no call to time(2)).
+        let calls = crate::knowledge::named_syscalls(host, intent);
+        let asked = if calls.is_empty() {
             "the request is not about system calls in general".to_owned()
         } else {
             format!(
                 "the request names the calls to trace ({})",
-                named.join(", ")
+                calls.join(", ")
             )
         };
         return Some(format!(

@@ -168,10 +168,10 @@ fn the_size_of_a_parameter_is_not_the_parameter() {
         &[("pid_t", "pid"), ("unsigned int", "len"), ("unsigned long *", "user_mask_ptr")],
     )]);
     let program = "tracepoint:syscalls:sys_enter_sched_setaffinity { printf(\"%s %d %d\\n\", comm, args->pid, args->len); }";
-    let size = "show sched_setaffinity() calls: the caller, the target pid and the mask size";
+    let size = "list sched_setaffinity() calls with their caller, which pid they pin and the mask size";
     let c = check_coverage(&host, &Intent::read(size), program);
     assert!(!c.detail().contains("user_mask_ptr"), "{}", c.detail());
-    let mask = "show sched_setaffinity() calls: the caller, the target pid and the new mask";
+    let mask = "list sched_setaffinity() calls with their caller, which pid they pin and the new mask";
     let c = check_coverage(&host, &Intent::read(mask), program);
     assert!(c.detail().contains("user_mask_ptr"), "{}", c.detail());
 }
