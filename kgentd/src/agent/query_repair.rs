@@ -1015,10 +1015,11 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     }
     // "Per second" is an output period, no key.
     const PERIOD_WORDS: [&str; 6] = ["second", "seconds", "minute", "minutes", "interval", "sec"];
-    let groups_by_something = intent.group_phrases.iter().any(|p| {
-        !p.iter()
+    let period = |p: &Vec<String>| {
+        p.iter()
             .all(|w| PERIOD_WORDS.contains(&w.as_str()) || w.parse::<u64>().is_ok())
-    });
+    };
+    let groups_by_something = intent.group_phrases.iter().any(|p| !period(p));
     if !groups_by_something {
         return ungrouped_keys(q, intent, events);
     }
@@ -1185,6 +1186,7 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
             && intent
                 .group_phrases
                 .iter()
+                .filter(|p| !period(p))
                 .all(|p| p.iter().any(|w| kept.iter().any(|k| says(k, w))))
     }) else {
         return notes;

@@ -800,13 +800,22 @@ fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
     let Some(re) = v.extracts.get(&Extract::GroupBy) else {
         return Vec::new();
     };
+    // A phrase ends where another starts: "received by the network stack per network device
+    // name" is the agent ("by the network stack") and then the key ("per … device name").
+    static NEXT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\s(?:per|by|for each)\s").expect("static regex")
+    });
     let named_calls = calls(lower);
     re.captures_iter(lower)
         .filter_map(|c| c.get(1))
-        .map(|m| {
-            clause_words(m.as_str())
-                .take(6)
-                .map(str::to_owned)
+        .flat_map(|m| {
+            NEXT.split(m.as_str())
+                .map(|part| {
+                    clause_words(part)
+                        .take(6)
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
                 .collect::<Vec<_>>()
         })
         .filter(|p| p.first().is_some_and(|w| !named_calls.contains(w)))

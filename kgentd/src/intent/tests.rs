@@ -541,6 +541,9 @@ fn exclusions_and_search_vocabulary() {
     assert!(!read("hrtimer expiries")
         .search_text
         .contains("local_timer_entry"));
+    // Extended attributes are the xattr calls (xattr(7)).
+    let xattr = read("who strips extended attributes off files");
+    assert!(xattr.search_text.contains("removexattr"), "{xattr}");
     // A signal's handler is installed by sigaction(2); an interrupt handler is not one.
     let handler = read("which daemons set up a handler for SIGHUP");
     assert!(handler.search_text.contains("rt_sigaction"), "{handler}");
@@ -944,6 +947,12 @@ fn a_call_named_after_by_or_for_each_is_no_grouping() {
     assert_eq!(
         read("recvfrom() sizes per socket").group_phrases,
         [vec!["socket".to_owned()]]
+    );
+    // An agent's "by" ends where the key's "per" starts.
+    let words = |p: &[&str]| p.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        read("tally frames dropped by the qdisc layer per interface name").group_phrases,
+        [words(&["the", "qdisc", "layer"]), words(&["interface", "name"])]
     );
 }
 

@@ -1197,8 +1197,49 @@ fn expr(e: &Expr, ctx: &Ctx) -> Result<String, String> {
         Expr::Unary(op, inner) => format!("{op}({})", expr(inner, ctx)?),
         Expr::Binary(a, BinOp::Contains, b) => contains(a, b, ctx)?,
         Expr::Binary(a, BinOp::StartsWith, b) => starts_with(a, b, ctx)?,
-        Expr::Binary(a, op, b) => format!("({} {op} {})", expr(a, ctx)?, expr(b, ctx)?),
+        Expr::Binary(a, op, b) => match unscaled_comparison(a, *op, b, ctx) {
+            Some(s) => s,
+            None => format!("({} {op} {})", expr(a, ctx)?, expr(b, ctx)?),
+        },
     })
+}
+
+/// A time in ms or us compared with a number, compared in nanoseconds: `duration_ms > 1` is
+/// `(nsecs - start) > 1000000`, not `(nsecs - start) / 1000000 > 1`, which bpftrace's integer
+/// division makes true only from 2 ms on.
+fn unscaled_comparison(a: &Expr, op: BinOp, b: &Expr, ctx: &Ctx) -> Option<String> {
+    if !matches!(
+        op,
+        BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge | BinOp::Eq | BinOp::Ne
+    ) {
+        return None;
+    }
+    let in_ns = |t: &Term| -> Option<(String, u64)> {
+        match t {
+            Term::Duration(u) if u.divisor() > 1 => {
+                Some((scalar(&Term::Duration(super::TimeUnit::Ns), ctx), u.divisor()))
+            }
+            Term::Age(u) if u.divisor() > 1 => {
+                Some((scalar(&Term::Age(super::TimeUnit::Ns), ctx), u.divisor()))
+            }
+            _ => None,
+        }
+    };
+    // `==` and `!=` of a truncated time mean the whole unit; only orderings are rewritten.
+    if matches!(op, BinOp::Eq | BinOp::Ne) {
+        return None;
+    }
+    match (a, b) {
+        (Expr::Term(t), Expr::Int(n)) => {
+            let (ns, d) = in_ns(t)?;
+            Some(format!("({ns} {op} {})", n.checked_mul(i128::from(d))?))
+        }
+        (Expr::Int(n), Expr::Term(t)) => {
+            let (ns, d) = in_ns(t)?;
+            Some(format!("({} {op} {ns})", n.checked_mul(i128::from(d))?))
+        }
+        _ => None,
+    }
 }
 
 /// `starts_with(S, "p")` on a string S (a `char *` or `__data_loc` field read with str(), a
@@ -2246,6 +2287,15 @@ mod tests {
             s.contains("@hist_duration_us = hist(((nsecs - @kq_start[tid]) / 1000));"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn a_time_threshold_is_compared_in_nanoseconds() {
+        // 1.5 ms is over 1 ms: the comparison must not truncate to whole milliseconds first.
+        let s = src("SELECT comm, duration_ms FROM tracepoint:syscalls:sys_enter_openat WHERE duration_ms > 1");
+        assert!(s.contains("((nsecs - @kq_start[tid]) > 1000000)"), "{s}");
+        let s = src("SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE 250 <= duration_us");
+        assert!(s.contains("(250000 <= (nsecs - @kq_start[tid]))"), "{s}");
     }
 
     #[test]
