@@ -823,8 +823,16 @@ impl<'a, 'r> Session<'a, 'r> {
             .collect();
         // A program on the tracepoints of the syscalls the request names ("with fallocate",
         // "each umask change") observes what was asked by construction, whatever the
-        // request's other words ("preallocate", "device node") match in the catalog.
-        let on_named_calls = !probes.is_empty()
+        // request's other words ("preallocate", "device node") match in the catalog, unless
+        // a subject's best event is one the workload makes: then a program there could be
+        // judged by a run ("renames itself (prctl …)": task_rename).
+        let checkable_subject = plan.all_subjects.iter().any(|s| {
+            s.probes.first().is_some_and(|p| {
+                provoked.is_some_and(|set| set.contains(p.trim_start_matches("tracepoint:")))
+            })
+        });
+        let on_named_calls = !checkable_subject
+            && !probes.is_empty()
             && probes.iter().all(|p| {
                 p.rsplit(':')
                     .next()

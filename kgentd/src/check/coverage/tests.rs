@@ -126,6 +126,11 @@ fn a_value_named_as_c_writes_it_is_tested_where_it_is_reported() {
     assert!(!passes(ask, untested));
     let tested = "tracepoint:syscalls:sys_enter_sched_setscheduler /args->policy == 2/ { printf(\"%s %d\\n\", comm, args->pid); }";
     assert!(passes(ask, tested));
+    // An event the call fires observes its value there (prctl(2) PR_SET_NAME: task_rename).
+    let ask = "which threads call PR_SET_NAME, and what do they become";
+    let renames = "tracepoint:task:task_rename { printf(\"%s %s\\n\", args->oldcomm, args->newcomm); }";
+    let c = check_coverage(&host(), &Intent::read(ask), renames);
+    assert!(!c.detail().contains("PR_SET_NAME"), "{}", c.detail());
 }
 
 #[test]

@@ -74,10 +74,19 @@ fn named_value_events_missing(intent: &Intent, source: &str) -> Vec<String> {
             .iter()
             .flat_map(|v| v.probes.iter().map(String::as_str))
             .collect();
+        // An event the value's call fires observes it too (prctl(2) PR_SET_NAME fires
+        // task:task_rename: `fired_by` in specs-db/attach-points.toml).
+        let calls: Vec<&str> = probes
+            .iter()
+            .filter_map(|p| p.strip_prefix("syscalls:sys_enter_"))
+            .collect();
         let on = attached.iter().any(|t| {
             probes
                 .iter()
                 .any(|p| t == p || *t == p.replace(":sys_enter_", ":sys_exit_"))
+                || crate::knowledge::specs::fired_by(&format!("tracepoint:{t}"))
+                    .iter()
+                    .any(|c| calls.contains(&c.as_str()))
         });
         if !on {
             let shown: Vec<String> = probes.iter().map(|p| format!("tracepoint:{p}")).collect();
