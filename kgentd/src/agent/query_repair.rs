@@ -1624,8 +1624,33 @@ fn widen_masks(e: &mut Expr, intent: &Intent, targets: &[&str], notes: &mut Vec<
         return;
     };
     if *op != BinOp::BitAnd {
+        // `(flags & 2) == 2` widened to `(flags & 3)` keeps either bit: `!= 0`, not `== 2`.
+        let was = |x: &Expr| match x {
+            Expr::Binary(a, BinOp::BitAnd, b) => match (&**a, &**b) {
+                (_, Expr::Int(m)) | (Expr::Int(m), _) => Some(*m),
+                _ => None,
+            },
+            _ => None,
+        };
+        let before = (was(l), was(r));
         widen_masks(l, intent, targets, notes);
         widen_masks(r, intent, targets, notes);
+        if *op == BinOp::Eq {
+            let widened = |x: &Expr, old: Option<i128>| was(x).is_some() && was(x) != old;
+            let compared_with_old = |x: &Expr, old: Option<i128>| {
+                matches!(x, Expr::Int(v) if Some(*v) == old && *v != 0)
+            };
+            if (widened(l, before.0) && compared_with_old(r, before.0))
+                || (widened(r, before.1) && compared_with_old(l, before.1))
+            {
+                *op = BinOp::Ne;
+                if matches!(**r, Expr::Int(_)) {
+                    **r = Expr::Int(0);
+                } else {
+                    **l = Expr::Int(0);
+                }
+            }
+        }
         return;
     }
     let (field, mask) = match (&**l, &mut **r) {
@@ -3133,6 +3158,12 @@ mod tests {
         // Words of no such flag: the test stays as written.
         let mut q = parse(text).unwrap();
         assert!(flag_alternatives(&mut q, &Intent::read("who opens the shadow file?")).is_empty());
+        // A test for the one flag's value keeps either bit once widened.
+        let eq = "SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE (args->flags & 2) == 2";
+        let mut q = parse(eq).unwrap();
+        flag_alternatives(&mut q, &Intent::read("which programs open files in /var for writing"));
+        let shown = show(q.filter.as_ref().unwrap());
+        assert!(shown.contains("& 3") && shown.contains("!= 0"), "{shown}");
     }
 
     #[test]
