@@ -322,16 +322,17 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
             || (rule.asked == Concept::CommandLine && !attaches_to_exec(source));
         // An error code or result an event carries in a field the request names ("the error
         // code" of a page fault: `args->error_code`) is what it asks for where no call returns.
-        let named_result = rule.asked == Concept::ReturnValue
-            && tracepoint_probes(host, source).iter().any(|(_, tp)| {
+        let named_result = rule.asked == Concept::ReturnValue && {
+            let read = args_fields(view);
+            tracepoint_probes(host, source).iter().any(|(_, tp)| {
                 tp.fields.iter().any(|f| {
                     let n = f.name.as_str();
                     (n.contains("err") || n.contains("code") || n.contains("result"))
+                        && read.iter().any(|r| r == n)
                         && crate::intent::naming::names_field(intent, &tp.subsystem, &tp.event, n)
-                        && Regex::new(&format!(r"args\s*->\s*{n}\b"))
-                            .is_ok_and(|re| re.is_match(view))
                 })
-            });
+            })
+        };
         let in_code = c.code.is_match(view)
             || exit_status
             || parent_runs

@@ -182,6 +182,21 @@ fn the_size_of_a_parameter_is_not_the_parameter() {
 }
 
 #[test]
+fn an_error_code_an_event_carries_is_the_error_code_asked() {
+    let host = HostFacts::for_tests_with_tracepoints(&[(
+        "exceptions",
+        "page_fault_user",
+        &[("unsigned long", "address"), ("unsigned long", "ip"), ("unsigned long", "error_code")],
+    )]);
+    let ask = "log user page faults with the faulting address and the error code";
+    let with = "tracepoint:exceptions:page_fault_user { printf(\"%lx %lx\\n\", args->address, args->error_code); }";
+    let c = check_coverage(&host, &Intent::read(ask), with);
+    assert!(c.passed(), "{}", c.detail());
+    let without = "tracepoint:exceptions:page_fault_user { printf(\"%lx\\n\", args->address); }";
+    assert!(!check_coverage(&host, &Intent::read(ask), without).passed());
+}
+
+#[test]
 fn the_parents_name_is_not_the_process_name() {
     let ask = "for each accepted connection, the accepting process's name";
     assert!(!passes(
