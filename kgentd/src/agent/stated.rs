@@ -223,8 +223,8 @@ const CLONE_THREAD: i128 = 0x10000;
 /// (or its negation: a failed call's -errno) of a constant it names, compared with what that
 /// constant is a value of: an error number with a result (`ret`, `err`), a signal number with
 /// a signal field (`sig`): "EACCES" does not state `args->id == 13`. Any number when the
-/// request names a constant whose value the vocabulary does not know (a flag:
-/// `specs-db/flags.toml` judges those).
+/// request names a constant whose value neither the vocabulary, `specs-db/` nor the host's
+/// headers know.
 fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
     let errnos: Vec<&str> = intent
         .errnos()
@@ -252,7 +252,8 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
             })
 }
 
-/// The value of a constant `specs-db/values.toml` or `flags.toml` documents (`SOCK_RAW` is 3):
+/// The value of a constant `specs-db/values.toml` or `flags.toml` documents (`SOCK_RAW` is 3),
+/// or else this host's C headers define (`POSIX_FADV_DONTNEED` is 4: [`crate::host::constants`]):
 /// naming it states that number, not any.
 fn documented_value(name: &str) -> Option<i64> {
     crate::knowledge::values::shipped()
@@ -265,6 +266,7 @@ fn documented_value(name: &str) -> Option<i64> {
                 .find(|f| f.name == name)
                 .and_then(|f| i64::try_from(f.mask).ok())
         })
+        .or_else(|| crate::host::constants::value(name))
 }
 
 fn string_stated(s: &str, intent: &Intent) -> bool {
@@ -323,6 +325,21 @@ mod tests {
         // A constant kgent has no value for may be any number.
         let unknown = Intent::read("who opens sockets with SO_FOOBAR_BAZ");
         assert!(stated(&test("protocol", 17), &unknown));
+    }
+
+    #[test]
+    fn a_constant_of_the_hosts_headers_states_its_value_only() {
+        // POSIX_FADV_WILLNEED is 3 in <fcntl.h> (posix_fadvise(2)): not any number.
+        let intent = Intent::read("who prefetches files with POSIX_FADV_WILLNEED");
+        let test = |field, n| Test {
+            fields: vec![field],
+            ints: vec![n],
+            strings: vec![],
+            shape: Shape::Other,
+        };
+        assert!(stated(&test("advice", 3), &intent));
+        assert!(!stated(&test("advice", 2048), &intent));
+        assert!(!stated(&test("len", 0), &intent));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! loading programs shows is measured above it (`features`) and applied to its [`HostFacts`].
 pub mod bpf_h;
 pub mod btf;
+pub mod constants;
 pub mod prototypes;
 mod tracefs;
 mod uprobe;

@@ -486,6 +486,13 @@ pub fn libc_functions_named(host: &HostFacts, intent: &Intent) -> Vec<String> {
     out
 }
 
+/// Whether `specs-db/` documents the constant `name` (a value of `values.toml`, a flag of
+/// `flags.toml`), with the field and events that hold it.
+pub fn documents_constant(name: &str) -> bool {
+    values::shipped().iter().any(|v| v.name == name)
+        || flags::shipped().iter().any(|f| f.name == name)
+}
+
 /// The `syscalls:` tracepoints of the syscalls the request names, enter before exit, in the
 /// order the request names them ([`Intent::syscall_words`] that are syscalls here). Each named
 /// syscall brings its variants that exist here ([`syscall_variants`]: `rename` → renameat,

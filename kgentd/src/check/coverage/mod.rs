@@ -446,6 +446,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(values::result_value_untested(intent, source));
     missing.extend(errnos_untested(intent, source));
     missing.extend(signals_untested(intent, source));
+    missing.extend(values::header_constants_untested(intent, source));
     let passed = missing.is_empty();
     let evidence = if passed {
         Evidence::Provides(asked)

@@ -134,6 +134,31 @@ fn a_value_named_as_c_writes_it_is_tested_where_it_is_reported() {
 }
 
 #[test]
+fn a_constant_of_the_hosts_headers_is_tested_with_its_value() {
+    // F_OFD_SETLK is 37 in <fcntl.h> (fcntl(2)); specs-db does not document it.
+    let ask = "which programs take open file description locks with F_OFD_SETLK";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src);
+    let untested = "tracepoint:syscalls:sys_enter_fcntl { @[comm] = count(); }";
+    let c = check(untested);
+    assert!(!c.passed() && c.detail().contains("F_OFD_SETLK, which is 37"), "{}", c.detail());
+    let invented = "tracepoint:syscalls:sys_enter_fcntl /args->cmd == 6/ { @[comm] = count(); }";
+    assert!(check(invented).detail().contains("F_OFD_SETLK"));
+    for tested in [
+        "tracepoint:syscalls:sys_enter_fcntl /args->cmd == 37/ { @[comm] = count(); }",
+        "tracepoint:syscalls:sys_enter_fcntl /0x25 == args->cmd/ { @[comm] = count(); }",
+    ] {
+        assert!(!check(tested).detail().contains("F_OFD_SETLK"), "{tested}");
+    }
+    // A flag of mlockall(2): a mask test is its test; MCL_ONFAULT is 4.
+    let ask = "report processes that lock their memory with MCL_ONFAULT";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src);
+    let masked = "tracepoint:syscalls:sys_enter_mlockall /args->flags & 4/ { printf(\"%s %d\\n\", comm, pid); }";
+    assert!(!check(masked).detail().contains("MCL_ONFAULT"));
+    let other_bit = "tracepoint:syscalls:sys_enter_mlockall /args->flags & 2/ { printf(\"%s %d\\n\", comm, pid); }";
+    assert!(check(other_bit).detail().contains("MCL_ONFAULT"));
+}
+
+#[test]
 fn a_named_call_is_not_observed_by_an_unrelated_event() {
     // madvise(2) fires no tracepoint of its own that the specs know: a page fault is not it.
     let ask = "tally madvise use per program";

@@ -336,6 +336,50 @@ pub(super) fn signals_untested(intent: &Intent, source: &str) -> Vec<String> {
         .collect()
 }
 
+/// A constant the request names as C writes it (`POSIX_FADV_DONTNEED`, `F_SETLKW`) that
+/// `specs-db/` does not document but this host's C headers define
+/// ([`crate::host::constants`]), which the program never compares anything with nor masks with:
+/// every call shown where the ones passing that constant were asked for, or a test of a number
+/// the model made up (`advice == 2048`). Which argument takes it is the model's to find: the
+/// headers say what a constant is, not where it goes.
+pub(super) fn header_constants_untested(intent: &Intent, source: &str) -> Vec<String> {
+    let code = strip_comments(source);
+    let mut out = Vec::new();
+    for (name, known) in intent.constant_values() {
+        if known.is_some() || crate::knowledge::documents_constant(name) {
+            continue;
+        }
+        let Some(value) = crate::host::constants::value(name) else {
+            continue;
+        };
+        let number = if value < 0 {
+            format!(r"\B-\s*{}", value.unsigned_abs())
+        } else {
+            format!(r"\b(?:{value}|0[xX]0*{value:x})")
+        };
+        let masked = value > 0 && masks_in(&code).iter().any(|m| m & i128::from(value) != 0);
+        if !compared_with(&code, &number) && !masked {
+            out.push(format!(
+                "the request names {name}, which is {value} in this host's C headers (those of the system calls' man pages), but the program never compares anything with {value}: test the argument that takes {name} (`== {value}`, or `& {value}` for a flag)"
+            ));
+        }
+    }
+    out
+}
+
+/// The masks `code` applies with `&` (`args->flags & 0x2`, `(2 & args->flags)`), in decimal,
+/// hex or octal.
+fn masks_in(code: &str) -> Vec<i128> {
+    static MASK: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"&\s*\(?\s*(0[xX][0-9a-fA-F]+|0[0-7]+|[0-9]+)\b|\b(0[xX][0-9a-fA-F]+|0[0-7]+|[0-9]+)\s*\)?\s*&[^&]")
+            .expect("static regex")
+    });
+    MASK.captures_iter(code)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .filter_map(|m| crate::toolchain::bpftrace::expr::integer(m.as_str()))
+        .collect()
+}
+
 /// Whether `code` tests something for equality (`==`, `!=`) with the constant the regex
 /// `constant` matches, on either side and in parentheses or not.
 fn compared_with(code: &str, constant: &str) -> bool {
