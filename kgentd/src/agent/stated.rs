@@ -264,7 +264,7 @@ fn documented_value(name: &str) -> Option<i64> {
             crate::knowledge::flags::shipped()
                 .iter()
                 .find(|f| f.name == name)
-                .and_then(|f| i64::try_from(f.mask).ok())
+                .map(|f| f.mask)
         })
         .or_else(|| crate::host::constants::value(name))
 }

@@ -409,7 +409,7 @@ pub fn condition_never_met(
     let asked_flag = probes.iter().find_map(|p| {
         crate::knowledge::flags::shipped()
             .iter()
-            .filter(|f| f.probes.iter().any(|fp| *fp == p.target))
+            .filter(|f| f.probes.contains(&p.target))
             .find(|f| {
                 (intent.constants.contains(&f.name)
                     || crate::knowledge::flags::asked(&[f], intent))
