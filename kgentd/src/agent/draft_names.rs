@@ -188,12 +188,12 @@ pub(super) fn show_names(host: &HostFacts, intent: &Intent, source: &str) -> (St
         let Some(tables) = common else { continue };
         // A flag table is only built when the request speaks of its flags; a kernel table
         // when the request writes one of its names.
-        let wanted: BTreeMap<&String, &Table> = tables
+        let wanted: BTreeMap<&String, (&Table, bool)> = tables
             .iter()
             .filter(|(f, (t, flags))| {
                 (*flags || request_names_one(intent, t)) && used.get(*f).is_none_or(|u| u == t)
             })
-            .map(|(f, (t, _))| (f, t))
+            .map(|(f, (t, flags))| (f, (t, *flags)))
             .collect();
         if wanted.is_empty() {
             continue;
@@ -206,7 +206,7 @@ pub(super) fn show_names(host: &HostFacts, intent: &Intent, source: &str) -> (St
                 k += 1;
                 continue;
             };
-            let Some(table) = wanted.get(&name.to_owned()) else {
+            let Some(&(table, flags)) = wanted.get(&name.to_owned()) else {
                 k = last + 1;
                 continue;
             };
@@ -218,25 +218,37 @@ pub(super) fn show_names(host: &HostFacts, intent: &Intent, source: &str) -> (St
             let in_key = before.is_some_and(|t| t.is("[") || t.is(","))
                 && after.is_some_and(|t| t.is("]") || t.is(","))
                 && map_key_open(&toks, k);
-            if printed.is_none() && !in_key {
+            // A flag table names only the bits specs-db documents (setns(2) takes more
+            // namespace types than flags.toml lists): a value it lacks would show as an empty
+            // name, so the number is printed beside the name and a key keeps the number.
+            if (printed.is_none() && !in_key) || (flags && printed.is_none()) {
                 k = last + 1;
                 continue;
             }
-            edits.replace(span, format!("@kq_name_{name}[args->{name}]"));
-            if let Some((at, letter)) = printed {
-                if letter != 's' {
-                    edits.replace(conversion_span(source, at), "s".to_owned());
+            match printed {
+                Some((at, _)) if flags => {
+                    edits.replace(span, format!("@kq_name_{name}[args->{name}], args->{name}"));
+                    edits.replace(conversion_span(source, at), "s(%d)".to_owned());
                 }
+                Some((at, letter)) => {
+                    edits.replace(span, format!("@kq_name_{name}[args->{name}]"));
+                    if letter != 's' {
+                        edits.replace(conversion_span(source, at), "s".to_owned());
+                    }
+                }
+                None => edits.replace(span, format!("@kq_name_{name}[args->{name}]")),
             }
-            used.insert(name.to_owned(), (*table).clone());
-            let note = format!(
-                "args->{name} is shown by name, as the kernel prints it ({}): the request names its values",
-                block
-                    .probes
-                    .first()
-                    .map(|p| format!("{}:{}", p.prefix, p.target))
-                    .unwrap_or_default()
-            );
+            used.insert(name.to_owned(), table.clone());
+            let probe = block
+                .probes
+                .first()
+                .map(|p| format!("{}:{}", p.prefix, p.target))
+                .unwrap_or_default();
+            let note = if flags {
+                format!("args->{name} is shown by the names of its flags (specs-db/flags.toml, {probe}) beside its number: the request speaks of them")
+            } else {
+                format!("args->{name} is shown by name, as the kernel prints it ({probe}): the request names its values")
+            };
             if !notes.contains(&note) {
                 notes.push(note);
             }
@@ -372,14 +384,21 @@ async fn documented_flags_asked_about_are_shown_by_name_and_load() {
     let draft = "tracepoint:syscalls:sys_enter_flock\n{\n  printf(\"%s fd=%d op=%d\\n\", comm, args->fd, args->cmd);\n}\n";
     let intent = Intent::read("who takes exclusive file locks and who releases them (unlock)");
     let (fixed, notes) = show_names(&host, &intent, draft);
-    assert!(fixed.contains("op=%s"), "{fixed}");
-    assert!(fixed.contains("@kq_name_cmd[args->cmd]"), "{fixed}");
+    // The number beside the name: a value the table lacks (LOCK_MAND, 32) is not shown empty.
+    assert!(fixed.contains("op=%s(%d)"), "{fixed}");
+    assert!(
+        fixed.contains("@kq_name_cmd[args->cmd], args->cmd)"),
+        "{fixed}"
+    );
     assert!(
         fixed.contains("@kq_name_cmd[6] = \"LOCK_EX|LOCK_NB\";"),
         "{fixed}"
     );
     assert!(fixed.contains("@kq_name_cmd[8] = \"LOCK_UN\";"), "{fixed}");
     assert_eq!(notes.len(), 1);
+    // A map key keeps the number (a value the table lacks would share an empty name).
+    let keyed = "tracepoint:syscalls:sys_enter_flock\n{\n  @locks[comm, args->cmd] = count();\n}\n";
+    assert_eq!(show_names(&host, &intent, keyed).0, keyed);
     // Not asked about: the number stays.
     let plain = Intent::read("print every flock call with its fd");
     assert_eq!(show_names(&host, &plain, draft).0, draft);

@@ -237,7 +237,9 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
         } else if name.starts_with("SIG") {
             fields.iter().all(|f| f.contains("sig"))
         } else {
-            true
+            // A constant of a call's man page is a value of one of its arguments, not of a
+            // builtin: FUTEX_WAIT (0) does not state `uid == 0`.
+            !fields.is_empty()
         }
     };
     intent.numbers.contains(&n)
@@ -248,7 +250,7 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
             .iter()
             .any(|(name, value)| match value.or_else(|| documented_value(name)) {
                 Some(v) => (i128::from(v) == n || i128::from(v) == -n) && of_kind(name),
-                None => true,
+                None => !fields.is_empty(),
             })
 }
 
@@ -311,15 +313,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_documented_constant_states_its_own_value_only() {
-        let intent = Intent::read("who opens SOCK_SEQPACKET sockets");
-        let test = |field, n| Test {
+    /// `field OP n`, compared with a number.
+    fn test(field: &str, n: i128) -> Test<'_> {
+        Test {
             fields: vec![field],
             ints: vec![n],
             strings: vec![],
             shape: Shape::Other,
-        };
+        }
+    }
+
+    #[test]
+    fn a_documented_constant_states_its_own_value_only() {
+        let intent = Intent::read("who opens SOCK_SEQPACKET sockets");
         assert!(stated(&test("type", 5), &intent));
         assert!(!stated(&test("protocol", 17), &intent));
         // A constant kgent has no value for may be any number.
@@ -331,15 +337,18 @@ mod tests {
     fn a_constant_of_the_hosts_headers_states_its_value_only() {
         // POSIX_FADV_WILLNEED is 3 in <fcntl.h> (posix_fadvise(2)): not any number.
         let intent = Intent::read("who prefetches files with POSIX_FADV_WILLNEED");
-        let test = |field, n| Test {
-            fields: vec![field],
-            ints: vec![n],
-            strings: vec![],
-            shape: Shape::Other,
-        };
         assert!(stated(&test("advice", 3), &intent));
         assert!(!stated(&test("advice", 2048), &intent));
         assert!(!stated(&test("len", 0), &intent));
+        // Of a builtin (`uid == 0`: no field), not even a constant whose value is 0.
+        let builtin = Test {
+            fields: vec![],
+            ints: vec![0],
+            strings: vec![],
+            shape: Shape::Zero(Value::Integer, Cmp::Eq),
+        };
+        assert!(!stated(&builtin, &Intent::read("futex calls with FUTEX_WAIT")));
+        assert!(!stated(&builtin, &Intent::read("calls with SO_FOOBAR_BAZ")));
     }
 
     #[test]

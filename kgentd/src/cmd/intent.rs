@@ -56,6 +56,9 @@ pub fn run(request: &str) {
     if let Some(n) = intent.threshold {
         println!("events shown must exceed: {n} (the least reading of the stated threshold)");
     }
+    if intent.result_threshold {
+        println!("the threshold is of what the calls return (their result)");
+    }
     for e in &intent.exclusions {
         println!("leaves out: {e:?}");
     }

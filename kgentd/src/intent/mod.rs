@@ -281,6 +281,9 @@ pub struct Intent {
     /// The result the calls the request keeps return ("recvfrom() calls that return zero
     /// bytes": 0): a program shows only calls whose `ret` is that value.
     pub result_value: Option<i128>,
+    /// The threshold the request states is of what the calls return ("reads that return more
+    /// than 4 KiB"): compared with the result (`ret`), not with an argument.
+    pub result_threshold: bool,
     /// The request shows events in the plural "with the <values>" ("Log swapoff() calls with
     /// the path"): each event with its values, unless a tally is asked ([`Intent::wants_lines`]).
     pub shows_events: bool,
@@ -443,6 +446,10 @@ impl Intent {
                     "zero" | "no" => Some(0),
                     n => n.parse().ok(),
                 }),
+            result_threshold: v
+                .extracts
+                .get(&Extract::ResultThreshold)
+                .is_some_and(|re| re.is_match(&ascii_lower)),
             shows_events: v
                 .extracts
                 .get(&Extract::ShowsEvents)

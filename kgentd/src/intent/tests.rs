@@ -1032,6 +1032,24 @@ fn a_stated_result_is_read_as_a_number() {
 }
 
 #[test]
+fn a_threshold_of_what_calls_return_is_read() {
+    for text in [
+        "pread calls that return more than 8 KiB",
+        "show recvmsg() calls returning at least 512 bytes",
+        "reads that return 4 KiB or more, by program",
+    ] {
+        assert!(read(text).result_threshold, "{text}");
+    }
+    for text in [
+        "writes of more than 8 KiB and what they return",
+        "recvfrom calls that return zero bytes",
+        "mmap calls asking for more than 1 MiB",
+    ] {
+        assert!(!read(text).result_threshold, "{text}");
+    }
+}
+
+#[test]
 fn words_said_only_in_a_builtins_phrase_name_no_field() {
     let only = read("tally fsetxattr() calls per process name");
     assert!(

@@ -51,6 +51,9 @@ pub enum Extract {
     Directory,
     /// A result the calls the request keeps return ("that return zero bytes", "returning 0").
     ResultValue,
+    /// A threshold stated of what calls return ("recvfrom calls that return more than 4096
+    /// bytes"): it matched.
+    ResultThreshold,
     /// A request that shows events in the plural "with the <values>" ("Trace brk() calls with
     /// the address"): it matched when its first capture group did.
     ShowsEvents,

@@ -444,6 +444,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(named_values_untested(intent, source));
     missing.extend(values::directories_untested(intent, source));
     missing.extend(values::result_value_untested(intent, source));
+    missing.extend(values::result_threshold_uncompared(intent, source));
     missing.extend(errnos_untested(intent, source));
     missing.extend(signals_untested(intent, source));
     missing.extend(values::header_constants_untested(intent, source));

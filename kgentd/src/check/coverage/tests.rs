@@ -143,9 +143,12 @@ fn a_constant_of_the_hosts_headers_is_tested_with_its_value() {
     assert!(!c.passed() && c.detail().contains("F_OFD_SETLK, which is 37"), "{}", c.detail());
     let invented = "tracepoint:syscalls:sys_enter_fcntl /args->cmd == 6/ { @[comm] = count(); }";
     assert!(check(invented).detail().contains("F_OFD_SETLK"));
+    let of_a_builtin = "tracepoint:syscalls:sys_enter_fcntl /uid == 37/ { @[comm] = count(); }";
+    assert!(check(of_a_builtin).detail().contains("F_OFD_SETLK"));
     for tested in [
         "tracepoint:syscalls:sys_enter_fcntl /args->cmd == 37/ { @[comm] = count(); }",
         "tracepoint:syscalls:sys_enter_fcntl /0x25 == args->cmd/ { @[comm] = count(); }",
+        "tracepoint:syscalls:sys_enter_fcntl { $c = args->cmd; if ($c == 37) { @[comm] = count(); } }",
     ] {
         assert!(!check(tested).detail().contains("F_OFD_SETLK"), "{tested}");
     }
@@ -156,6 +159,22 @@ fn a_constant_of_the_hosts_headers_is_tested_with_its_value() {
     assert!(!check(masked).detail().contains("MCL_ONFAULT"));
     let other_bit = "tracepoint:syscalls:sys_enter_mlockall /args->flags & 2/ { printf(\"%s %d\\n\", comm, pid); }";
     assert!(check(other_bit).detail().contains("MCL_ONFAULT"));
+}
+
+#[test]
+fn a_threshold_of_what_calls_return_is_compared_with_the_result() {
+    let ask = "print the recvmsg calls that return more than 2 KiB, with the process name";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src);
+    let of_the_buffer = "tracepoint:syscalls:sys_enter_recvmsg /args->flags > 2048/ { printf(\"%s\\n\", comm); }";
+    let c = check(of_the_buffer);
+    assert!(c.detail().contains("of what the calls return"), "{}", c.detail());
+    let of_the_result = "tracepoint:syscalls:sys_exit_recvmsg /args->ret > 2048/ { printf(\"%s %d\\n\", comm, args->ret); }";
+    let c = check(of_the_result);
+    assert!(!c.detail().contains("of what the calls return"), "{}", c.detail());
+    // A threshold of an argument is not this rule's business.
+    let ask = "print recvmsg calls whose flags exceed 2048, with the process name";
+    let c = check_coverage(&host(), &Intent::read(ask), of_the_buffer);
+    assert!(!c.detail().contains("of what the calls return"), "{}", c.detail());
 }
 
 #[test]

@@ -358,13 +358,31 @@ pub(super) fn header_constants_untested(intent: &Intent, source: &str) -> Vec<St
             format!(r"\b(?:{value}|0[xX]0*{value:x})")
         };
         let masked = value > 0 && masks_in(&code).iter().any(|m| m & i128::from(value) != 0);
-        if !compared_with(&code, &number) && !masked {
+        if !compared_with_argument(&code, &number) && !masked {
             out.push(format!(
                 "the request names {name}, which is {value} in this host's C headers (those of the system calls' man pages), but the program never compares anything with {value}: test the argument that takes {name} (`== {value}`, or `& {value}` for a flag)"
             ));
         }
     }
     out
+}
+
+/// Whether `code` compares for equality something other than a bpftrace builtin (an argument,
+/// a variable, a map value) with the number the regex `number` matches: `uid == 0` is not a
+/// test of FUTEX_WAIT (0).
+fn compared_with_argument(code: &str, number: &str) -> bool {
+    let operand = r"([A-Za-z_$@][\w$@]*(?:\s*->\s*\w+|\.\w+|\[[^\]]*\])*)";
+    let Ok(re) = Regex::new(&format!(
+        r"{operand}\s*\)?\s*[=!]=\s*\(?\s*{number}\b|{number}\s*\)?\s*[=!]=\s*\(?\s*{operand}"
+    )) else {
+        return false;
+    };
+    let found = re.captures_iter(code).any(|c| {
+        c.get(1)
+            .or_else(|| c.get(2))
+            .is_some_and(|m| !crate::query::BUILTINS.contains(&m.as_str()))
+    });
+    found
 }
 
 /// The masks `code` applies with `&` (`args->flags & 0x2`, `(2 & args->flags)`), in decimal,
@@ -426,11 +444,6 @@ pub(super) fn result_value_untested(intent: &Intent, source: &str) -> Vec<String
         return Vec::new();
     };
     let blocks = probe_blocks(source);
-    let returns = |p: &ProbeSpec| {
-        (p.is_tracepoint()
-            && (p.target.starts_with("syscalls:sys_exit_") || p.target == "raw_syscalls:sys_exit"))
-            || matches!(p.prefix.as_str(), "uretprobe" | "ur")
-    };
     let at_return: Vec<&crate::toolchain::bpftrace::ProbeBlock> = blocks
         .iter()
         .filter(|b| b.probes.iter().any(returns))
@@ -466,6 +479,43 @@ pub(super) fn result_value_untested(intent: &Intent, source: &str) -> Vec<String
     vec![format!(
         "the request keeps calls that return {n}, but the program never tests the result: at {target} show only calls with `args->ret == {n}` (`retval` in a uretprobe)"
     )]
+}
+
+/// Where calls return: a `sys_exit_*` tracepoint or a uretprobe.
+fn returns(p: &ProbeSpec) -> bool {
+    (p.is_tracepoint()
+        && (p.target.starts_with("syscalls:sys_exit_") || p.target == "raw_syscalls:sys_exit"))
+        || matches!(p.prefix.as_str(), "uretprobe" | "ur")
+}
+
+/// A threshold the request states of what calls return ("recvfrom calls that return more than
+/// 4096 bytes": [`Intent::result_threshold`]) that no block where calls return compares a
+/// result with: `args->size > 4096` at the entry keeps the calls that offered a big buffer,
+/// whatever they received (recv(2): the calls return the number of bytes received).
+pub(super) fn result_threshold_uncompared(intent: &Intent, source: &str) -> Option<String> {
+    let n = intent.threshold.filter(|_| intent.result_threshold)?;
+    let code = strip_comments(source);
+    let blocks = probe_blocks(&code);
+    let result = r"(?:args\s*->\s*ret|retval|\$\w+)\b";
+    let compared = Regex::new(&format!(
+        r"{result}\s*\)?\s*[<>]=?|[<>]=?\s*\(?\s*{result}"
+    ))
+    .ok()?;
+    let at_return = blocks.iter().filter(|b| b.probes.iter().any(returns));
+    if at_return.clone().any(|b| compared.is_match(&b.code())) {
+        return None;
+    }
+    let exit = blocks
+        .iter()
+        .flat_map(|b| &b.probes)
+        .find(|p| returns(p) || (p.is_tracepoint() && p.target.starts_with("syscalls:sys_enter_")))
+        .map_or_else(
+            || "the call's exit".to_owned(),
+            |p| format!("tracepoint:{}", p.target.replace("sys_enter_", "sys_exit_")),
+        );
+    Some(format!(
+        "the request states a threshold ({n}) of what the calls return, but the program never compares a result with it: a call returns the bytes it transferred (syscalls(2) RETURN VALUE), which {exit} reports as `args->ret`; an argument such as the buffer's size is what the caller offered"
+    ))
 }
 
 /// A threshold the request states ("longer than 10 ms", "over 64 MiB", "more than one second":
