@@ -7,6 +7,8 @@
 //! - a pointer field used as a truth value (`if (args->pathname)`), which bpftrace refuses:
 //!   compared with 0 instead;
 //! - a `char *` field printed with `%s` without `str()`;
+//! - a mask compared without parentheses (`args->flags & 2 == 2`, which parses as
+//!   `args->flags & (2 == 2)`, as in C): grouped as `(args->flags & 2) == 2`;
 //! - a kprobe/kretprobe on a syscall's kernel entry point (unavailable here when kprobes are),
 //!   moved to the syscall's tracepoint when the body reads no raw arguments;
 //! - a port read from a kernel struct member in network byte order (`sin_port`, `sin6_port`,
@@ -126,6 +128,8 @@ fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let (s, n) = repair_fields(host, &s);
     notes.extend(n);
     let (s, n) = pointer_conditions(host, &s);
+    notes.extend(n);
+    let (s, n) = mask_comparisons(&s);
     notes.extend(n);
     let (s, n) = str_for_string_fields(host, &s);
     notes.extend(n);
@@ -650,6 +654,34 @@ fn pointer_conditions(host: &HostFacts, source: &str) -> (String, Vec<String>) {
             ));
         }
     }
+    (fixed, notes)
+}
+
+/// `args->flags & 2 == 2`, which bpftrace parses as C does, `args->flags & (2 == 2)` (`==` and
+/// `!=` bind tighter than `&`: bpftrace's parser.yy, C11 6.5.9-6.5.10): a test of bit 0 where
+/// bit 1 was meant. Parenthesized as `(args->flags & 2) == 2`, the one reading a mask compared
+/// with a number has; clang warns of the same mistake (-Wparentheses).
+fn mask_comparisons(source: &str) -> (String, Vec<String>) {
+    static UNGROUPED: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        let number = r"0[xX][0-9a-fA-F]+|\d+";
+        Regex::new(&format!(
+            r"(^|[^&\w>$.])(args\s*->\s*\w+|\$\w+|[A-Za-z_]\w*)\s*&\s*({number})\s*(==|!=)\s*(-?(?:{number}))\b"
+        ))
+        .expect("static regex")
+    });
+    let mut notes = Vec::new();
+    let fixed = UNGROUPED
+        .replace_all(source, |c: &regex::Captures| {
+            let (pre, lhs, mask, op, value) = (&c[1], &c[2], &c[3], &c[4], &c[5]);
+            let note = format!(
+                "`{lhs} & {mask} {op} {value}` parses as `{lhs} & ({mask} {op} {value})` (== and != bind tighter than &, as in C): parenthesized as `({lhs} & {mask}) {op} {value}`"
+            );
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+            format!("{pre}({lhs} & {mask}) {op} {value}")
+        })
+        .into_owned();
     (fixed, notes)
 }
 
@@ -1359,6 +1391,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mask_compared_without_parentheses_is_grouped_as_meant() {
+        let src = "tracepoint:syscalls:sys_enter_mlockall /args->flags & 0x4 != 0 && pid > 1/ { if ($m & 8 == 8) { print(1); } if ((args->flags & 2) == 2) { print(2); } if (args->flags && 2 == 2) { print(3); } }";
+        let (fixed, notes) = mask_comparisons(src);
+        assert!(fixed.contains("/(args->flags & 0x4) != 0 && pid > 1/"), "{fixed}");
+        assert!(fixed.contains("if (($m & 8) == 8)"), "{fixed}");
+        // Already grouped, and a logical `&&`: left alone.
+        assert!(fixed.contains("if ((args->flags & 2) == 2)"), "{fixed}");
+        assert!(fixed.contains("if (args->flags && 2 == 2)"), "{fixed}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("parses as `args->flags & (0x4 != 0)`"), "{}", notes[0]);
+    }
 
     #[test]
     fn finds_the_one_plain_fix() {

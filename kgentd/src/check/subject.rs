@@ -101,6 +101,26 @@ fn named_call_traced<'a>(intent: &'a Intent, probes: &[String]) -> Option<&'a st
     })
 }
 
+/// The syscalls the program traces (`sys_enter_*`, `sys_exit_*`) that the request names in
+/// any way: as a call, an identifier or a word ("count fcntl calls").
+fn traced_calls<'a>(intent: &'a Intent, probes: &[String]) -> Vec<&'a str> {
+    let traced: Vec<&str> = probes
+        .iter()
+        .filter_map(|p| {
+            p.strip_prefix("tracepoint:syscalls:sys_enter_")
+                .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"))
+        })
+        .collect();
+    intent
+        .calls
+        .iter()
+        .chain(&intent.identifiers)
+        .chain(intent.syscall_names())
+        .map(String::as_str)
+        .filter(|c| traced.contains(c))
+        .collect()
+}
+
 /// Whether the request writes `word` as a call or identifier (`sync()`, `kmem_cache_alloc`):
 /// such a subject names its own event and is never only a description of another call.
 fn written_as_name(intent: &Intent, word: &str) -> bool {
@@ -164,6 +184,25 @@ pub fn check_subject(
                 ));
                 continue;
             }
+        }
+        // An event named after the traced call happens inside it (filelock:fcntl_setlk is
+        // raised by fcntl(2) F_SETLK, fs/locks.c fcntl_setlk()): "fcntl calls that set a lock
+        // (F_SETLK)" spells that event, and the call's tracepoints observe the same calls.
+        let inside = |call: &str| {
+            s.spelled
+                && !s.probes.is_empty()
+                && s.probes.iter().all(|p| {
+                    p.rsplit(':')
+                        .next()
+                        .is_some_and(|event| event.starts_with(&format!("{call}_")))
+                })
+        };
+        if let Some(call) = traced_calls(intent, probes).into_iter().find(|c| inside(c)) {
+            covered.push(format!(
+                "\"{}\" (an event inside {call}, which the request names and the program traces)",
+                s.phrase()
+            ));
+            continue;
         }
         if s.spelled {
             problems.push(format!(
@@ -238,6 +277,11 @@ SEC("uprobe/libc:malloc") int c(void *c) { return 0; }"#;
         assert_eq!(named_call_traced(&called, &exit), Some("fdatasync"));
         assert!(written_as_name(&called, "fdatasync"));
         assert!(!written_as_name(&called, "most"));
+        // Named as a plain word, traced at its exit.
+        let word = Intent::read("count fcntl calls that take a lease, per program");
+        let fcntl = ["tracepoint:syscalls:sys_exit_fcntl".to_owned()];
+        assert_eq!(traced_calls(&word, &fcntl), ["fcntl"]);
+        assert!(traced_calls(&word, &exit).is_empty());
     }
 
     #[test]

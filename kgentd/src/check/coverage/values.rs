@@ -359,8 +359,13 @@ pub(super) fn header_constants_untested(intent: &Intent, source: &str) -> Vec<St
         };
         let masked = value > 0 && masks_in(&code).iter().any(|m| m & i128::from(value) != 0);
         if !compared_with_argument(&code, &number) && !masked {
+            let how = if value > 0 {
+                format!("`== {value}`, or `& {value}` for a flag")
+            } else {
+                format!("`== {value}`")
+            };
             out.push(format!(
-                "the request names {name}, which is {value} in this host's C headers (those of the system calls' man pages), but the program never compares anything with {value}: test the argument that takes {name} (`== {value}`, or `& {value}` for a flag)"
+                "the request names {name}, which is {value} in this host's C headers (those of the system calls' man pages), but the program never compares anything with {value}: test the argument that takes {name} ({how})"
             ));
         }
     }
