@@ -13,6 +13,31 @@ fn passes(request: &str, source: &str) -> bool {
 }
 
 #[test]
+fn a_group_id_asked_for_is_the_calls_group_id_parameter() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "syscalls",
+            "sys_enter_setpgid",
+            &[("int", "__syscall_nr"), ("pid_t", "pid"), ("pid_t", "pgid")],
+        ),
+        (
+            "syscalls",
+            "sys_enter_setgid",
+            &[("int", "__syscall_nr"), ("gid_t", "gid")],
+        ),
+    ]);
+    let ask = "log each setpgid call with the moved process and the group ID it joins";
+    let check = |src: &str| check_coverage(&h, &Intent::read(ask), src);
+    let without = check("tracepoint:syscalls:sys_enter_setpgid { printf(\"%d\\n\", args->pid); }");
+    assert!(without.detail().contains("`args->pgid`"), "{}", without.detail());
+    let with = check("tracepoint:syscalls:sys_enter_setpgid { printf(\"%d %d\\n\", args->pid, args->pgid); }");
+    assert!(!with.detail().contains("pgid"), "{}", with.detail());
+    let ask = "which programs switch to another group ID with setgid";
+    let c = check_coverage(&h, &Intent::read(ask), "tracepoint:syscalls:sys_enter_setgid { printf(\"%s\\n\", comm); }");
+    assert!(c.detail().contains("`args->gid`"), "{}", c.detail());
+}
+
+#[test]
 fn the_local_port_is_the_sockets_own_not_the_peers() {
     let request =
         "incoming connections a server takes: its pid, the client's address and the local port";
