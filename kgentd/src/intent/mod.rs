@@ -454,7 +454,7 @@ impl Intent {
                 .extracts
                 .get(&Extract::ShowsEvents)
                 .and_then(|re| re.captures(&ascii_lower))
-                .is_some_and(|c| c.get(1).is_some()),
+                .is_some_and(|c| c.iter().skip(1).any(|g| g.is_some())),
             group_phrases: group_phrases(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),

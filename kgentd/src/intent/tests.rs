@@ -837,6 +837,10 @@ fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
     assert!(read("Display inode evictions with their device and inode number.").wants_lines());
     assert!(!read("Show processes with the most page faults").wants_lines());
     assert!(!read("Show a count of swapoff() calls with the path per caller").wants_lines());
+    // Or with the values after a colon.
+    assert!(read("List chown calls that hand files to root: the process name and the path").wants_lines());
+    assert!(!read("Show the busiest readers by bytes: the name and the total").wants_lines());
+    assert!(!read("List pipe2 calls: count them per program").wants_lines());
     // It masks nothing: the events stay the request's subject.
     let r = read("List umount calls with the target directory");
     assert!(
