@@ -284,6 +284,9 @@ pub struct Intent {
     /// The threshold the request states is of what the calls return ("reads that return more
     /// than 4 KiB"): compared with the result (`ret`), not with an argument.
     pub result_threshold: bool,
+    /// The request keeps what grows (`Some(true)`: "calls that grow a mapping") or shrinks
+    /// (`Some(false)`).
+    pub growth: Option<bool>,
     /// The request shows events in the plural "with the <values>" ("Log swapoff() calls with
     /// the path"): each event with its values, unless a tally is asked ([`Intent::wants_lines`]).
     pub shows_events: bool,
@@ -446,6 +449,11 @@ impl Intent {
                     "zero" | "no" => Some(0),
                     n => n.parse().ok(),
                 }),
+            growth: v
+                .extracts
+                .get(&Extract::Growth)
+                .and_then(|re| re.captures(&ascii_lower))
+                .map(|c| c.get(1).is_some()),
             result_threshold: v
                 .extracts
                 .get(&Extract::ResultThreshold)

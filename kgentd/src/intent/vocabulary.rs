@@ -54,6 +54,9 @@ pub enum Extract {
     /// A threshold stated of what calls return ("recvfrom calls that return more than 4096
     /// bytes"): it matched.
     ResultThreshold,
+    /// The request keeps what grows (first group: "grows a mapping", "expands") or shrinks
+    /// (second group: "shrinks", "reduces").
+    Growth,
     /// A request that shows events in the plural "with the <values>" ("Trace brk() calls with
     /// the address"): it matched when its first capture group did.
     ShowsEvents,

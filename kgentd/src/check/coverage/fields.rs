@@ -438,6 +438,50 @@ pub(super) fn stated_port_untested(intent: &Intent, code: &str) -> Option<String
     })
 }
 
+/// What grows or shrinks ([`Intent::growth`]: "mremap calls that grow a mapping") at an event
+/// that reports a size before and after (`old_len` and `new_len`, sizes of
+/// `specs-db/field-names.toml`), in a block that never compares the two: every call shown
+/// where those that grew were asked for (mremap(2): from old_size to new_size bytes).
+pub(super) fn growth_uncompared(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Option<String> {
+    let grows = intent.growth?;
+    let is_size = |f: &str| {
+        crate::knowledge::field_names::family_of(f).is_some_and(|fam| fam.kind == "size or length")
+    };
+    for b in probe_blocks(&strip_comments(source)) {
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            let Some(tp) = host.tracepoints.get(&p.target) else {
+                continue;
+            };
+            let names: Vec<&str> = tp.fields.iter().map(|f| f.name.as_str()).collect();
+            let pair = names.iter().find_map(|old| {
+                let rest = old.strip_prefix("old_").or_else(|| old.strip_prefix("old"))?;
+                let new = names
+                    .iter()
+                    .find(|n| **n == format!("new_{rest}") || **n == format!("new{rest}"))?;
+                is_size(rest).then_some((*old, *new))
+            });
+            let Some((old, new)) = pair else { continue };
+            let code = b.code();
+            let compared = Regex::new(&format!(
+                r"args\s*->\s*({old}|{new})\s*[<>]=?\s*\(?\s*args\s*->\s*({old}|{new})\b"
+            ))
+            .is_ok_and(|re| re.captures_iter(&code).any(|c| c[1] != c[2]));
+            if !compared {
+                let (op, what) = if grows { (">", "grow") } else { ("<", "shrink") };
+                return Some(format!(
+                    "the request keeps what {what}s, which tracepoint:{} reports as a size before (`args->{old}`) and after (`args->{new}`), but the program never compares the two: test `args->{new} {op} args->{old}`",
+                    p.target
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// A size the request states ("beyond 200 MB") compared with a field that holds no size, at
 /// an event that has one: `args->curr > 200 * 1024 * 1024` at `kmem:rss_stat`, whose format
 /// holds the size in `size` (`curr` says whether the mm is the current task's). The

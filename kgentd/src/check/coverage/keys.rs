@@ -267,6 +267,28 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             })
         };
         let accounted = phrases.iter().all(|p| p.iter().any(|w| kept_says(w)));
+        // A builtin no word of the request names is no phrase's meaning either: "per device"
+        // keyed by `comm` splits each device's count by process, whatever the other keys are.
+        // Only for phrases the request groups by ("per", "by"), not the word after "each".
+        let builtins: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| match k {
+                // A thread's ID stands for the PID asked for (the other's own concern).
+                Key::Builtin(b)
+                    if !is_asked(k)
+                        && (!matches!(*b, "pid" | "tid") || !intent.asks(Concept::Pid)) =>
+                {
+                    Some(*b)
+                }
+                _ => None,
+            })
+            .collect();
+        if !accounted && !builtins.is_empty() && !intent.group_phrases.is_empty() {
+            return Some(format!(
+                "the program keys its tally by {}, which no word of the request names: each value splits the figure it asks for; key only by what the request groups by",
+                builtins.join(", ")
+            ));
+        }
         if accounted {
             return Some(format!(
                 "the program keys its tally by {}, which the request never asks for: each value splits the figure it asks for; key only by what the request groups by",

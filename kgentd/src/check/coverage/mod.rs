@@ -356,6 +356,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(parameters_unreported(host, intent, source, &reported));
+    if let Some(m) = fields::growth_uncompared(host, intent, source) {
+        missing.push(m);
+    }
     if let Some(m) = size_compared_with_another_field(host, intent, source) {
         missing.push(m);
     }

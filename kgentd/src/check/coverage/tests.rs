@@ -38,6 +38,53 @@ fn a_group_id_asked_for_is_the_calls_group_id_parameter() {
 }
 
 #[test]
+fn what_grows_is_a_size_after_compared_with_the_size_before() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_mremap",
+        &[
+            ("int", "__syscall_nr"),
+            ("unsigned long", "addr"),
+            ("unsigned long", "old_len"),
+            ("unsigned long", "new_len"),
+            ("unsigned long", "flags"),
+            ("unsigned long", "new_addr"),
+        ],
+    )]);
+    let check = |ask: &str, src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let every = "tracepoint:syscalls:sys_enter_mremap { printf(\"%s %d %d\\n\", comm, args->old_len, args->new_len); }";
+    let grown = "tracepoint:syscalls:sys_enter_mremap /args->new_len > args->old_len/ { printf(\"%s %d %d\\n\", comm, args->old_len, args->new_len); }";
+    let ask = "print remappings that expand an area, with both sizes and the program";
+    assert!(check(ask, every).contains("`args->new_len > args->old_len`"));
+    assert!(!check(ask, grown).contains("compares the two"));
+    let ask = "print remappings that shrink an area, with both sizes and the program";
+    assert!(check(ask, every).contains("`args->new_len < args->old_len`"));
+    // No growth asked: nothing to compare.
+    let ask = "print every remapping with both sizes and the program";
+    assert!(!check(ask, every).contains("compares the two"));
+}
+
+#[test]
+fn a_builtin_key_no_word_names_is_unasked_whatever_the_phrase_means() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "writeback",
+        "writeback_dirty_inode",
+        &[
+            ("char[32]", "name"),
+            ("ino_t", "ino"),
+            ("unsigned long", "state"),
+            ("unsigned long", "flags"),
+        ],
+    )]);
+    let ask = "how many inodes get dirtied, per backing device?";
+    let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let by_comm = "tracepoint:writeback:writeback_dirty_inode { @n[comm, args->name] = count(); }";
+    assert!(check(by_comm).contains("keys its tally by comm"), "{}", check(by_comm));
+    let by_name = "tracepoint:writeback:writeback_dirty_inode { @n[args->name] = count(); }";
+    assert!(!check(by_name).contains("keys its tally"), "{}", check(by_name));
+}
+
+#[test]
 fn the_local_port_is_the_sockets_own_not_the_peers() {
     let request =
         "incoming connections a server takes: its pid, the client's address and the local port";
