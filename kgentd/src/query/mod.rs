@@ -286,6 +286,14 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// `==`, `!=`, `<`, `>`, `<=`, `>=`.
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge
+        )
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             BinOp::Or => "||",
@@ -1048,6 +1056,13 @@ pub fn show(e: &Expr) -> String {
                 Expr::Binary(_, BinOp::And, _) if !matches!(op, BinOp::And | BinOp::Or) => {
                     format!("({})", show(x))
                 }
+                // A mask under a comparison: `(flags & 2) == 2`, as C and bpftrace need it
+                // written (there `flags & 2 == 2` is `flags & (2 == 2)`).
+                Expr::Binary(_, BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor, _)
+                    if op.is_comparison() =>
+                {
+                    format!("({})", show(x))
+                }
                 _ => show(x),
             };
             format!("{} {op} {}", side(a), side(b))
@@ -1058,6 +1073,14 @@ pub fn show(e: &Expr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mask_under_a_comparison_is_shown_in_parentheses() {
+        let q = parse("SELECT comm FROM x:y WHERE args->flags & 2 == 2 && args->mode | 1 != 0")
+            .expect("parses");
+        let f = q.filter.as_ref().expect("a filter");
+        assert_eq!(show(f), "(args->flags & 2) == 2 && (args->mode | 1) != 0");
+    }
 
     #[test]
     fn process_age_is_read_with_or_without_its_prefix() {

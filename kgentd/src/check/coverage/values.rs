@@ -139,9 +139,23 @@ pub(super) fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String>
             })
         });
         if !tested {
-            let probes: Vec<String> = defs
+            let all: Vec<&str> = defs
                 .iter()
-                .flat_map(|f| f.probes.iter().map(|p| format!("tracepoint:{p}")))
+                .flat_map(|f| f.probes.iter().map(String::as_str))
+                .collect();
+            // Where the request names the calls, only theirs: "with openat (O_EXCL)" is not
+            // answered at open(2) as well.
+            let named: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|p| {
+                    p.strip_prefix("syscalls:sys_enter_")
+                        .is_some_and(|call| intent.syscall_names().any(|w| w == call))
+                })
+                .collect();
+            let probes: Vec<String> = if named.is_empty() { all } else { named }
+                .iter()
+                .map(|p| format!("tracepoint:{p}"))
                 .collect();
             out.push(format!(
                 "the request names {name}, a bit of `args->{}` at {} ({}), but no block of the program there tests it: filter with `args->{} & 0x{:x}`",
