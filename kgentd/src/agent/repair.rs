@@ -7,6 +7,8 @@
 //! - a pointer field used as a truth value (`if (args->pathname)`), which bpftrace refuses:
 //!   compared with 0 instead;
 //! - a `char *` field printed with `%s` without `str()`;
+//! - `ntop(addr, 16)`: bpftrace's `ntop([int af, ]addr)` takes an optional address family
+//!   first and no length, so the length goes (`ntop(addr)`; the array's size tells v4 from v6);
 //! - a mask compared without parentheses (`args->flags & 2 == 2`, which parses as
 //!   `args->flags & (2 == 2)`, as in C): grouped as `(args->flags & 2) == 2`;
 //! - a kprobe/kretprobe on a syscall's kernel entry point (unavailable here when kprobes are),
@@ -130,6 +132,8 @@ fn repair_uncommented(host: &HostFacts, source: &str) -> (String, Vec<String>) {
     let (s, n) = pointer_conditions(host, &s);
     notes.extend(n);
     let (s, n) = mask_comparisons(&s);
+    notes.extend(n);
+    let (s, n) = ntop_lengths(&s);
     notes.extend(n);
     let (s, n) = str_for_string_fields(host, &s);
     notes.extend(n);
@@ -680,6 +684,32 @@ fn mask_comparisons(source: &str) -> (String, Vec<String>) {
                 notes.push(note);
             }
             format!("{pre}({lhs} & {mask}) {op} {value}")
+        })
+        .into_owned();
+    (fixed, notes)
+}
+
+/// `ntop(args->saddr, 16)`: bpftrace(8) documents `ntop([int af, ]int|char[4|16] addr)`, an
+/// optional address family first and no length, so bpftrace reads the address as the family
+/// and refuses it ("ntop() only supports integer arguments (array provided)"). A second
+/// argument of 4 or 16 after an address is its length in bytes, which the address's own type
+/// (`u8[16]`, `u32`) already tells: it goes.
+fn ntop_lengths(source: &str) -> (String, Vec<String>) {
+    static WITH_LENGTH: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\bntop\(\s*((?:args\s*->\s*\w+|\$\w+)(?:\s*->\s*\w+|\.\w+)*)\s*,\s*(4|16)\s*\)")
+            .expect("static regex")
+    });
+    let mut notes = Vec::new();
+    let fixed = WITH_LENGTH
+        .replace_all(source, |c: &regex::Captures| {
+            let note = format!(
+                "ntop({}, {}) → ntop({}): bpftrace's ntop([af, ]addr) takes no length (the address's type gives it)",
+                &c[1], &c[2], &c[1]
+            );
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+            format!("ntop({})", &c[1])
         })
         .into_owned();
     (fixed, notes)
@@ -1391,6 +1421,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_length_given_to_ntop_goes() {
+        let src = "tracepoint:sock:inet_sock_set_state { printf(\"%s %s\\n\", ntop(args->saddr_v6, 16), ntop(2, args->daddr)); $a = ntop($s.addr, 4); }";
+        let (fixed, notes) = ntop_lengths(src);
+        assert!(fixed.contains("ntop(args->saddr_v6)"), "{fixed}");
+        // A family first is bpftrace's own form: kept.
+        assert!(fixed.contains("ntop(2, args->daddr)"), "{fixed}");
+        assert!(fixed.contains("$a = ntop($s.addr);"), "{fixed}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
 
     #[test]
     fn a_mask_compared_without_parentheses_is_grouped_as_meant() {
