@@ -88,29 +88,19 @@ fn idle_filesystem_probes(intent: &Intent, probes: &[String]) -> Vec<String> {
 /// traces at its own tracepoint. The request's other subject phrases then describe that call
 /// ("the name given to the memory file" is memfd_create's argument), not another event.
 fn named_call_traced<'a>(intent: &'a Intent, probes: &[String]) -> Option<&'a str> {
-    probes.iter().find_map(|p| {
-        let call = p
-            .strip_prefix("tracepoint:syscalls:sys_enter_")
-            .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"))?;
-        intent
-            .calls
-            .iter()
-            .chain(&intent.identifiers)
-            .find(|c| *c == call)
-            .map(String::as_str)
-    })
+    let traced = syscalls_traced(probes);
+    intent
+        .calls
+        .iter()
+        .chain(&intent.identifiers)
+        .map(String::as_str)
+        .find(|c| traced.contains(c))
 }
 
 /// The syscalls the program traces (`sys_enter_*`, `sys_exit_*`) that the request names in
 /// any way: as a call, an identifier or a word ("count fcntl calls").
 fn traced_calls<'a>(intent: &'a Intent, probes: &[String]) -> Vec<&'a str> {
-    let traced: Vec<&str> = probes
-        .iter()
-        .filter_map(|p| {
-            p.strip_prefix("tracepoint:syscalls:sys_enter_")
-                .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"))
-        })
-        .collect();
+    let traced = syscalls_traced(probes);
     intent
         .calls
         .iter()
@@ -118,6 +108,17 @@ fn traced_calls<'a>(intent: &'a Intent, probes: &[String]) -> Vec<&'a str> {
         .chain(intent.syscall_names())
         .map(String::as_str)
         .filter(|c| traced.contains(c))
+        .collect()
+}
+
+/// The syscalls whose `syscalls:` tracepoints are among `probes`.
+fn syscalls_traced(probes: &[String]) -> Vec<&str> {
+    probes
+        .iter()
+        .filter_map(|p| {
+            p.strip_prefix("tracepoint:syscalls:sys_enter_")
+                .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"))
+        })
         .collect()
 }
 
