@@ -54,9 +54,12 @@ struct Loaded {
     sessions: Vec<Session>,
 }
 
-/// Contexts kept (one per prompt family); each costs its KV cache (about 120 MB for a 1.5B
-/// model at 4,096 tokens).
-const SESSIONS: usize = 2;
+/// Contexts kept (one per prompt family: the bpftrace, C and query drafts and the plan each
+/// open with their own system prompt); each costs its KV cache (about 120 MB for a 1.5B model
+/// at 4,096 tokens). With two, a request moving from a query draft to a free-form one evicted
+/// the other family and paid its whole prompt again (f32: "1472 prompt (0 from cache)", 21 s
+/// of an 80 s budget).
+const SESSIONS: usize = 4;
 
 /// A prompt sharing fewer tokens than this with every kept context (no more than the chat
 /// template's header) starts a context of its own while there is room.
@@ -496,8 +499,11 @@ mod tests {
         // The one sharing most; among equals the most recently used (last).
         assert_eq!(pick_by_shared(&[600, 40]), Some(0));
         assert_eq!(pick_by_shared(&[600, 600]), Some(1));
-        // Both kept and neither shares: the least recently used is reused.
-        assert_eq!(pick_by_shared(&[4, MIN_SHARED - 1]), Some(0));
+        // Room for another: a new one.
+        assert_eq!(pick_by_shared(&[4, MIN_SHARED - 1]), None);
+        // All kept and none shares: the least recently used is reused.
+        let full = vec![4; super::SESSIONS];
+        assert_eq!(pick_by_shared(&full), Some(0));
     }
 
     #[test]
