@@ -197,8 +197,22 @@ fn zero_stated(value: Value, cmp: Cmp, intent: &Intent) -> bool {
 }
 
 /// "Zero" said of a value the request names ("cut to zero length", "a size of zero") states
-/// `field == 0` of the field of that name (truncate(2)'s `length`).
+/// `field == 0` of the field of that name (truncate(2)'s `length`); "non-zero" said right
+/// before it ("a non-zero pid") states `field != 0`.
 fn zero_of_named_field(test: &Test, cmp: Cmp, intent: &Intent) -> bool {
+    if cmp == Cmp::Ne {
+        let w = &intent.words;
+        return (0..w.len()).any(|i| {
+            let non_zero =
+                w[i] == "nonzero" || (w[i] == "zero" && i > 0 && w[i - 1] == "non");
+            non_zero
+                && w.iter().skip(i + 1).take(2).any(|next| {
+                    test.fields
+                        .iter()
+                        .any(|f| f.len() >= 3 && f.eq_ignore_ascii_case(next))
+                })
+        });
+    }
     cmp == Cmp::Eq
         && intent.names_word("zero")
         && !intent.names_word("non")
@@ -498,6 +512,13 @@ mod tests {
         assert!(stated(&zero("size", Value::Integer, Cmp::Eq), &emptied));
         assert!(!stated(&zero("size", Value::Integer, Cmp::Ne), &emptied));
         assert!(!stated(&zero("fd", Value::Integer, Cmp::Eq), &emptied));
+        // "Non-zero" said of a named value states `!= 0` of that field only.
+        let others = Intent::read("setpriority calls aimed at a non-zero who, with the value");
+        assert!(stated(&zero("who", Value::Integer, Cmp::Ne), &others));
+        assert!(!stated(&zero("who", Value::Integer, Cmp::Eq), &others));
+        assert!(!stated(&zero("niceval", Value::Integer, Cmp::Ne), &others));
+        let status = Intent::read("exits with a non-zero status, and the pid");
+        assert!(!stated(&zero("pid", Value::Integer, Cmp::Ne), &status));
     }
 
     #[test]

@@ -550,6 +550,10 @@ fn exclusions_and_search_vocabulary() {
     assert!(!read("time spent in each irq handler")
         .search_text
         .contains("rt_sigaction"));
+    // Symbolic links are made by symlink(2), not link(2) (symlink(7)).
+    let soft = read("who makes soft links, I mean symbolic links, under /srv?");
+    assert!(soft.search_text.contains("symlinkat"), "{soft}");
+    assert!(!read("count hard links made").search_text.contains("symlink"));
 }
 
 #[test]

@@ -85,6 +85,16 @@ fn a_builtin_key_no_word_names_is_unasked_whatever_the_phrase_means() {
 }
 
 #[test]
+fn a_signal_written_as_its_number_is_tested_on_a_signal_field() {
+    let ask = "which processes probe others with signal 0 through kill? print the prober and the target pid";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
+    let on_pid = "tracepoint:syscalls:sys_enter_kill /pid != 0/ { printf(\"%s %d\\n\", comm, args->pid); }";
+    assert!(check(on_pid).contains("signal 0"), "{}", check(on_pid));
+    let on_sig = "tracepoint:syscalls:sys_enter_kill /args->sig == 0/ { printf(\"%s %d\\n\", comm, args->pid); }";
+    assert!(!check(on_sig).contains("signal 0"), "{}", check(on_sig));
+}
+
+#[test]
 fn the_local_port_is_the_sockets_own_not_the_peers() {
     let request =
         "incoming connections a server takes: its pid, the client's address and the local port";

@@ -338,7 +338,7 @@ pub(super) fn errnos_untested(intent: &Intent, source: &str) -> Vec<String> {
 /// program on kill(2) or signal_generate without `sig == 9` shows every signal.
 pub(super) fn signals_untested(intent: &Intent, source: &str) -> Vec<String> {
     let code = strip_comments(source);
-    intent
+    let mut out: Vec<String> = intent
         .signals()
         .into_iter()
         .filter(|(_, value)| !compared_with(&code, &format!(r"\b{value}")))
@@ -347,7 +347,26 @@ pub(super) fn signals_untested(intent: &Intent, source: &str) -> Vec<String> {
                 "the request names {name} (signal {value}, signal(7)), but the program never compares a signal number with {value}: test the event's signal field (`args->sig == {value}`)"
             )
         })
-        .collect()
+        .collect();
+    // A signal written as its number ("signal 0", which kill(2) sends to check that a process
+    // exists): a signal field must be compared with it, not any value (`pid != 0`).
+    let w = &intent.words;
+    for i in 1..w.len() {
+        let Ok(n) = w[i].parse::<u32>() else { continue };
+        if !matches!(w[i - 1].as_str(), "signal" | "sig") || n > 64 {
+            continue;
+        }
+        let on_signal = Regex::new(&format!(
+            r"\w*sig\w*\s*\)?\s*[=!]=\s*\(?\s*{n}\b|\b{n}\s*\)?\s*[=!]=\s*\(?\s*(?:args\s*->\s*|\$)?\w*sig"
+        ))
+        .is_ok_and(|re| re.is_match(&code));
+        if !on_signal {
+            out.push(format!(
+                "the request asks for signal {n}, but the program never compares a signal field with {n}: test the event's signal (`args->sig == {n}` at kill(2) and signal events)"
+            ));
+        }
+    }
+    out
 }
 
 /// A constant the request names as C writes it (`POSIX_FADV_DONTNEED`, `F_SETLKW`) that
