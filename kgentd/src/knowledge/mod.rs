@@ -610,10 +610,19 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
                     .any(|s| p.names.iter().any(|m| m == s) && p.operation(s) == p.operation(n))
             })
     };
+    // A numbered newer version named as such (renameat2, dup3, accept4) is not its older
+    // versions, which lack the argument it adds (syscalls(2)): "renameat2 calls" are not
+    // rename's. The older ones still bring the newer (rename → renameat2, above).
+    let base = |c: &str| c.trim_end_matches(|ch: char| ch.is_ascii_digit()).to_owned();
+    let older_than_name = |n: &String| {
+        name.ends_with(|ch: char| ch.is_ascii_digit())
+            && n != name
+            && (base(n) == base(name) || base(name).strip_suffix("at") == Some(n.as_str()))
+    };
     for n in page
         .iter()
         .flat_map(|p| &p.names)
-        .filter(|n| same_operation(n))
+        .filter(|n| same_operation(n) && !older_than_name(n))
     {
         names.push(n.clone());
         if n.ends_with("at") {
@@ -880,8 +889,18 @@ mod tests {
             "exit",
             "exit_group",
             "process_vm_readv",
+            "rename",
+            "renameat",
+            "renameat2",
+            "dup",
+            "dup2",
+            "dup3",
         ]);
         let v = |n: &str| syscall_variants(&h, n);
+        // A numbered newer version is not its older ones (syscalls(2)); the older bring it.
+        assert_eq!(v("renameat2"), ["renameat2"]);
+        assert!(v("rename").contains(&"renameat2".to_owned()), "{:?}", v("rename"));
+        assert!(!v("dup3").contains(&"dup2".to_owned()), "{:?}", v("dup3"));
         // sync(2) documents sync and syncfs; fsync has its own page: not a way to call sync.
         assert_eq!(v("sync"), ["sync", "syncfs"]);
         assert_eq!(v("fsync"), ["fsync"]);

@@ -426,6 +426,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_flags_untested(intent, source));
+    missing.extend(values::flag_on_older_versions(intent, source));
     missing.extend(values::negated_flags_kept(intent, source));
     missing.extend(flag_meanings_unread(intent, source));
     missing.extend(code_meanings_unread(intent, source));

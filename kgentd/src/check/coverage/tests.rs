@@ -95,6 +95,24 @@ fn a_signal_written_as_its_number_is_tested_on_a_signal_field() {
 }
 
 #[test]
+fn a_flag_of_a_numbered_call_is_not_asked_of_its_older_versions() {
+    let ask = "tally renames done with RENAME_NOREPLACE, per program";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
+    let with_older = "tracepoint:syscalls:sys_enter_renameat2 /args->flags & 1/ { @[comm] = count(); }\ntracepoint:syscalls:sys_enter_renameat { @[comm] = count(); }";
+    assert!(check(with_older).contains("also reports renameat"), "{}", check(with_older));
+    let only_newer = "tracepoint:syscalls:sys_enter_renameat2 /args->flags & 1/ { @[comm] = count(); }";
+    assert!(!check(only_newer).contains("also reports"), "{}", check(only_newer));
+    // dup2 and dup take no flags; dup3 does (O_CLOEXEC).
+    let ask = "which programs duplicate descriptors with O_CLOEXEC";
+    let dups = "tracepoint:syscalls:sys_enter_dup3,tracepoint:syscalls:sys_enter_dup2 /args->flags & 0x80000/ { printf(\"%s\\n\", comm); }";
+    assert!(check_coverage(&host(), &Intent::read(ask), dups).detail().contains("also reports dup2"));
+    // A flag of a call with no older version (open's O_EXCL at openat) asks nothing of this.
+    let ask = "who opens files with O_EXCL";
+    let both = "tracepoint:syscalls:sys_enter_open,tracepoint:syscalls:sys_enter_openat /args->flags & 0x80/ { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&host(), &Intent::read(ask), both).detail().contains("also reports"));
+}
+
+#[test]
 fn the_local_port_is_the_sockets_own_not_the_peers() {
     let request =
         "incoming connections a server takes: its pid, the client's address and the local port";

@@ -170,6 +170,56 @@ pub(super) fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String>
     out
 }
 
+/// A flag the request names as C writes it (`RENAME_EXCHANGE`) that only a numbered version
+/// of a call takes (renameat2), in a program that also reports calls of an older version
+/// (rename, renameat), which have no flags argument: syscalls(2), "a newer version of a call
+/// that adds a flags argument carries a number". Those calls never pass the flag, so every
+/// one of them reported is one the request did not ask for.
+pub(super) fn flag_on_older_versions(intent: &Intent, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let blocks = probe_blocks(&strip_comments(source));
+    for name in &intent.constants {
+        let defs: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
+            .iter()
+            .filter(|f| f.name == *name)
+            .collect();
+        let newer: Vec<&str> = defs
+            .iter()
+            .flat_map(|f| f.probes.iter())
+            .filter_map(|p| p.strip_prefix("syscalls:sys_enter_"))
+            .filter(|c| c.ends_with(|ch: char| ch.is_ascii_digit()))
+            .collect();
+        // renameat2 → renameat, rename; dup3 → dup, dup2; pipe2 → pipe.
+        let digits = |c: &str| c.trim_end_matches(|ch: char| ch.is_ascii_digit()).to_owned();
+        let older = |call: &str| {
+            newer.iter().any(|n| {
+                let base = digits(n);
+                digits(call) == base || base.strip_suffix("at") == Some(call)
+            }) && !newer.contains(&call)
+        };
+        let reported: Vec<&str> = blocks
+            .iter()
+            .filter(|b| b.body.contains("printf") || b.body.contains('@'))
+            .flat_map(|b| &b.probes)
+            .filter_map(|p| {
+                p.target
+                    .strip_prefix("syscalls:sys_enter_")
+                    .or_else(|| p.target.strip_prefix("syscalls:sys_exit_"))
+            })
+            .filter(|c| older(c))
+            .collect();
+        if let Some(first) = reported.first() {
+            out.push(format!(
+                "the request names {name}, which only {} takes (a newer version of the call that adds a flags argument: syscalls(2)), but the program also reports {first}, which has no flags argument and never passes it: leave those calls out",
+                newer.join(", ")
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// A flag the request speaks of in words ("opens for writing": O_WRONLY and O_RDWR of
 /// `openat`'s `flags`, `specs-db/flags.toml`) at a tracepoint a block attaches to, while that
 /// block never reads the field: every open is reported, whatever its mode. Reading the field
