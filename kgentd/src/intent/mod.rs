@@ -287,6 +287,8 @@ pub struct Intent {
     /// The request keeps what grows (`Some(true)`: "calls that grow a mapping") or shrinks
     /// (`Some(false)`).
     pub growth: Option<bool>,
+    /// The request counts the calls or events themselves ("count io_uring_enter calls").
+    pub counts_events: bool,
     /// The request shows events in the plural "with the <values>" ("Log swapoff() calls with
     /// the path"): each event with its values, unless a tally is asked ([`Intent::wants_lines`]).
     pub shows_events: bool,
@@ -449,6 +451,10 @@ impl Intent {
                     "zero" | "no" => Some(0),
                     n => n.parse().ok(),
                 }),
+            counts_events: v
+                .extracts
+                .get(&Extract::CountsEvents)
+                .is_some_and(|re| re.is_match(&ascii_lower)),
             growth: v
                 .extracts
                 .get(&Extract::Growth)

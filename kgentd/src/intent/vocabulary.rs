@@ -57,6 +57,9 @@ pub enum Extract {
     /// The request keeps what grows (first group: "grows a mapping", "expands") or shrinks
     /// (second group: "shrinks", "reduces").
     Growth,
+    /// The request counts calls or events themselves ("count io_uring_enter calls", "how many
+    /// times"), not a quantity they carry.
+    CountsEvents,
     /// A request that shows events in the plural "with the <values>" ("Trace brk() calls with
     /// the address"): it matched when its first capture group did.
     ShowsEvents,

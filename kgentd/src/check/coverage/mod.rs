@@ -449,6 +449,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(values::directories_untested(intent, source));
     missing.extend(values::result_value_untested(intent, source));
     missing.extend(values::result_threshold_uncompared(intent, source));
+    if let Some(m) = events_uncounted_beside_sum(intent, source) {
+        missing.push(m);
+    }
     missing.extend(errnos_untested(intent, source));
     missing.extend(signals_untested(intent, source));
     missing.extend(values::header_constants_untested(intent, source));
@@ -464,6 +467,19 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         evidence,
         started.elapsed(),
     )
+}
+
+/// A request that counts the events and also sums a quantity of theirs ("count io_uring_enter
+/// calls per process and add up their submissions": [`Intent::counts_events`]), answered with
+/// the sum alone: `sum()` says how much, not how many calls there were.
+fn events_uncounted_beside_sum(intent: &Intent, source: &str) -> Option<String> {
+    static COUNTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\bcount\s*\(\s*\)|\+\+|\+=\s*1\b").expect("static regex"));
+    let both = intent.counts_events && intent.asks(Concept::Sum);
+    let code = strip_comments(source);
+    (both && code.contains("sum(") && !COUNTED.is_match(&code)).then(|| {
+        "the request counts the events and also adds up a value of theirs, but the program only sums: keep a count too (`@calls[key] = count()` beside `@total[key] = sum(value)`)".to_owned()
+    })
 }
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's

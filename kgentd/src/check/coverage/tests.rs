@@ -113,6 +113,32 @@ fn a_flag_of_a_numbered_call_is_not_asked_of_its_older_versions() {
 }
 
 #[test]
+fn a_named_error_is_tested_however_its_negation_is_written() {
+    let ask = "which lookups of extended attributes fail with ENODATA, by program";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
+    for tested in ["args->ret == -61", "args->ret == -(61)", "-61 == args->ret"] {
+        let src = format!("tracepoint:syscalls:sys_exit_getxattr /{tested}/ {{ @[comm] = count(); }}");
+        assert!(!check(&src).contains("ENODATA"), "{tested}: {}", check(&src));
+    }
+    let any_failure = "tracepoint:syscalls:sys_exit_getxattr /args->ret < 0/ { @[comm] = count(); }";
+    assert!(check(any_failure).contains("ENODATA"));
+}
+
+#[test]
+fn counting_the_events_beside_a_sum_needs_a_count() {
+    let ask = "count pwritev calls for each program and add up the bytes they write";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
+    let sum_only = "tracepoint:syscalls:sys_exit_pwritev /args->ret >= 0/ { @b[comm] = sum(args->ret); }";
+    assert!(check(sum_only).contains("only sums"), "{}", check(sum_only));
+    let both = "tracepoint:syscalls:sys_exit_pwritev /args->ret >= 0/ { @n[comm] = count(); @b[comm] = sum(args->ret); }";
+    assert!(!check(both).contains("only sums"), "{}", check(both));
+    // Counting a quantity is a sum: "count the bytes".
+    let bytes = "count the bytes each program writes with pwritev";
+    let c = check_coverage(&host(), &Intent::read(bytes), sum_only);
+    assert!(!c.detail().contains("only sums"), "{}", c.detail());
+}
+
+#[test]
 fn the_local_port_is_the_sockets_own_not_the_peers() {
     let request =
         "incoming connections a server takes: its pid, the client's address and the local port";

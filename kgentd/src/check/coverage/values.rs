@@ -370,7 +370,12 @@ pub(super) fn code_meanings_unread(intent: &Intent, source: &str) -> Vec<String>
 /// -errno (syscalls(2)), so failures with that error are `ret == -2`, and a program testing
 /// only `ret < 0` shows every failure.
 pub(super) fn errnos_untested(intent: &Intent, source: &str) -> Vec<String> {
-    let code = strip_comments(source);
+    // `-(61)`, as the query compiler writes a negated constant, is `-61`.
+    static NEGATED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"-\s*\(\s*(\d+)\s*\)").expect("static regex"));
+    let code = NEGATED
+        .replace_all(&strip_comments(source), "-$1")
+        .into_owned();
     intent
         .errnos()
         .into_iter()
