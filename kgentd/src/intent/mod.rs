@@ -1243,9 +1243,13 @@ fn shape_ranges(
     masked
 }
 
-/// A quoted string: '…', "…" or `…`.
-static QUOTED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"'[^']*'|"[^"]*"|`[^`]*`"#).expect("static regex"));
+/// A quoted string: '…', "…" or `…`. A single quote opens one only where no letter or digit
+/// precedes it, and closes it only where none follows: the apostrophes of "a file's
+/// permissions" or "don't" quote nothing (the match may take the character before and after).
+static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|[^A-Za-z0-9])'[^']*'(?:[^A-Za-z0-9]|$)|"[^"]*"|`[^`]*`"#)
+        .expect("static regex")
+});
 
 /// A word of the lowercased request, as the value-word and builtin-phrase readers split it.
 static WORD: LazyLock<Regex> =

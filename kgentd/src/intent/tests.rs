@@ -550,6 +550,19 @@ fn exclusions_and_search_vocabulary() {
     assert!(!read("time spent in each irq handler")
         .search_text
         .contains("rt_sigaction"));
+    // An apostrophe of a possessive quotes nothing: the words after it stay the subject.
+    let possessive = read("alert when a daemon's job alters a file's permissions for 'others'");
+    assert!(possessive.search_text.contains("fchmodat"), "{possessive}");
+    assert!(
+        possessive.subjects.iter().any(|s| s.word == "permissions"),
+        "{possessive}"
+    );
+    // A file's permissions are changed by chmod(2); one permission a call checks is not that.
+    let loosened = read("who loosens the permissions of files under /srv?");
+    assert!(loosened.search_text.contains("fchmodat"), "{loosened}");
+    assert!(!read("faccessat calls that check for write permission")
+        .search_text
+        .contains("fchmodat"));
     // Symbolic links are made by symlink(2), not link(2) (symlink(7)).
     let soft = read("who makes soft links, I mean symbolic links, under /srv?");
     assert!(soft.search_text.contains("symlinkat"), "{soft}");
@@ -842,7 +855,7 @@ fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
     assert!(!read("Show processes with the most page faults").wants_lines());
     assert!(!read("Show a count of swapoff() calls with the path per caller").wants_lines());
     // Or with the values after a colon.
-    assert!(read("List chown calls that hand files to root: the process name and the path").wants_lines());
+    assert!(read("List chown calls that hand files to root: its caller and the file").wants_lines());
     assert!(!read("Show the busiest readers by bytes: the name and the total").wants_lines());
     assert!(!read("List pipe2 calls: count them per program").wants_lines());
     // It masks nothing: the events stay the request's subject.
