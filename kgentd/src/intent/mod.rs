@@ -451,24 +451,14 @@ impl Intent {
                     "zero" | "no" => Some(0),
                     n => n.parse().ok(),
                 }),
-            counts_events: v
-                .extracts
-                .get(&Extract::CountsEvents)
-                .is_some_and(|re| re.is_match(&ascii_lower)),
+            counts_events: extract_matches(v, Extract::CountsEvents, &ascii_lower),
             growth: v
                 .extracts
                 .get(&Extract::Growth)
                 .and_then(|re| re.captures(&ascii_lower))
                 .map(|c| c.get(1).is_some()),
-            result_threshold: v
-                .extracts
-                .get(&Extract::ResultThreshold)
-                .is_some_and(|re| re.is_match(&ascii_lower)),
-            shows_events: v
-                .extracts
-                .get(&Extract::ShowsEvents)
-                .and_then(|re| re.captures(&ascii_lower))
-                .is_some_and(|c| c.iter().skip(1).any(|g| g.is_some())),
+            result_threshold: extract_matches(v, Extract::ResultThreshold, &ascii_lower),
+            shows_events: extract_matches(v, Extract::ShowsEvents, &ascii_lower),
             group_phrases: group_phrases(v, &ascii_lower),
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
@@ -1167,6 +1157,15 @@ fn constants(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether one of the capture groups of extract `e` matched in `lower` (an extract that only
+/// says whether the request reads a certain way).
+fn extract_matches(v: &Vocabulary, e: Extract, lower: &str) -> bool {
+    v.extracts
+        .get(&e)
+        .and_then(|re| re.captures(lower))
+        .is_some_and(|c| c.iter().skip(1).any(|g| g.is_some()))
 }
 
 /// See [`Intent::spans`]: the spans of the `[[search]]` entries the request matches.

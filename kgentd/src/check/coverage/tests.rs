@@ -139,6 +139,16 @@ fn counting_the_events_beside_a_sum_needs_a_count() {
 }
 
 #[test]
+fn a_named_flag_is_described_with_the_field_of_the_call_named() {
+    // CLONE_NEWNET is a bit of `unshare_flags` at unshare(2), of `clone_flags` at clone(2).
+    let ask = "which programs leave for a fresh network namespace with unshare (CLONE_NEWNET)?";
+    let untested = "tracepoint:syscalls:sys_enter_unshare { printf(\"%s\\n\", comm); }";
+    let d = check_coverage(&host(), &Intent::read(ask), untested).detail();
+    assert!(d.contains("`args->unshare_flags` at tracepoint:syscalls:sys_enter_unshare"), "{d}");
+    assert!(!d.contains("clone_flags"), "{d}");
+}
+
+#[test]
 fn the_local_port_is_the_sockets_own_not_the_peers() {
     let request =
         "incoming connections a server takes: its pid, the client's address and the local port";

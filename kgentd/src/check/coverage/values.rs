@@ -153,8 +153,15 @@ pub(super) fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String>
                         .is_some_and(|call| intent.syscall_names().any(|w| w == call))
                 })
                 .collect();
+            // The field and mask of a flag documented at those calls (CLONE_NEWNS is
+            // `unshare_flags` at unshare, `clone_flags` at clone).
+            let first = defs
+                .iter()
+                .find(|f| f.probes.iter().any(|p| named.contains(&p.as_str())))
+                .unwrap_or(first);
             let probes: Vec<String> = if named.is_empty() { all } else { named }
                 .iter()
+                .filter(|p| first.probes.iter().any(|fp| fp == *p))
                 .map(|p| format!("tracepoint:{p}"))
                 .collect();
             out.push(format!(
