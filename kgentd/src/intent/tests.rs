@@ -1053,6 +1053,20 @@ fn a_stated_result_is_read_as_a_number() {
 }
 
 #[test]
+fn a_call_blocking_for_a_stated_time_asks_for_a_duration() {
+    for text in [
+        "semop calls that block for longer than 2 s, with the program",
+        "show futex waits over 20 ms and the program",
+        "list each poll call, with the stall in microseconds",
+    ] {
+        assert!(read(text).asks(Concept::Duration), "{text}");
+    }
+    for text in ["writes in blocks of more than 4 KiB", "which programs wait for child exits"] {
+        assert!(!read(text).asks(Concept::Duration), "{text}");
+    }
+}
+
+#[test]
 fn a_threshold_of_what_calls_return_is_read() {
     for text in [
         "pread calls that return more than 8 KiB",

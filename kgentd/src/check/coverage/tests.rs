@@ -149,6 +149,28 @@ fn a_named_flag_is_described_with_the_field_of_the_call_named() {
 }
 
 #[test]
+fn a_clock_id_asked_for_is_the_calls_clock_parameter() {
+    // clock_nanosleep(2) calls it `clockid`; the tracepoint records `which_clock`.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_clock_nanosleep",
+        &[
+            ("int", "__syscall_nr"),
+            ("const clockid_t", "which_clock"),
+            ("int", "flags"),
+            ("const struct __kernel_timespec *", "rqtp"),
+            ("struct __kernel_timespec *", "rmtp"),
+        ],
+    )]);
+    let ask = "log clock_nanosleep sleeps with their clock ID and the program";
+    let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let without = "tracepoint:syscalls:sys_enter_clock_nanosleep { printf(\"%s\\n\", comm); }";
+    assert!(check(without).contains("which_clock"), "{}", check(without));
+    let with = "tracepoint:syscalls:sys_enter_clock_nanosleep { printf(\"%s %d\\n\", comm, args->which_clock); }";
+    assert!(!check(with).contains("which_clock"), "{}", check(with));
+}
+
+#[test]
 fn the_local_port_is_the_sockets_own_not_the_peers() {
     let request =
         "incoming connections a server takes: its pid, the client's address and the local port";
