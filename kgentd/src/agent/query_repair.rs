@@ -1637,9 +1637,7 @@ fn widen_masks(e: &mut Expr, intent: &Intent, targets: &[&str], notes: &mut Vec<
         widen_masks(r, intent, targets, notes);
         if *op == BinOp::Eq {
             let widened = |x: &Expr, old: Option<i128>| was(x).is_some() && was(x) != old;
-            let compared_with_old = |x: &Expr, old: Option<i128>| {
-                matches!(x, Expr::Int(v) if Some(*v) == old && *v != 0)
-            };
+            let compared_with_old = |x: &Expr, old: Option<i128>| matches!(x, Expr::Int(v) if Some(*v) == old && *v != 0);
             if (widened(l, before.0) && compared_with_old(r, before.0))
                 || (widened(r, before.1) && compared_with_old(l, before.1))
             {
@@ -3159,9 +3157,13 @@ mod tests {
         let mut q = parse(text).unwrap();
         assert!(flag_alternatives(&mut q, &Intent::read("who opens the shadow file?")).is_empty());
         // A test for the one flag's value keeps either bit once widened.
-        let eq = "SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE (args->flags & 2) == 2";
+        let eq =
+            "SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE (args->flags & 2) == 2";
         let mut q = parse(eq).unwrap();
-        flag_alternatives(&mut q, &Intent::read("which programs open files in /var for writing"));
+        flag_alternatives(
+            &mut q,
+            &Intent::read("which programs open files in /var for writing"),
+        );
         let shown = show(q.filter.as_ref().unwrap());
         assert!(shown.contains("& 3") && shown.contains("!= 0"), "{shown}");
     }

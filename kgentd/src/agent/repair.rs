@@ -433,11 +433,7 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
         .collect();
     // Calls written as calls, and the syscall names a request lists ("sync, fsync or msync").
     let mut names: Vec<&String> = intent.calls.iter().collect();
-    names.extend(
-        intent
-            .syscall_names()
-            .filter(|w| !intent.calls.contains(w)),
-    );
+    names.extend(intent.syscall_names().filter(|w| !intent.calls.contains(w)));
     let named: Vec<(String, Vec<String>)> = names
         .into_iter()
         .map(|c| (c.clone(), crate::knowledge::syscall_variants(host, c)))
@@ -696,8 +692,10 @@ fn mask_comparisons(source: &str) -> (String, Vec<String>) {
 /// (`u8[16]`, `u32`) already tells: it goes.
 fn ntop_lengths(source: &str) -> (String, Vec<String>) {
     static WITH_LENGTH: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r"\bntop\(\s*((?:args\s*->\s*\w+|\$\w+)(?:\s*->\s*\w+|\.\w+)*)\s*,\s*(4|16)\s*\)")
-            .expect("static regex")
+        Regex::new(
+            r"\bntop\(\s*((?:args\s*->\s*\w+|\$\w+)(?:\s*->\s*\w+|\.\w+)*)\s*,\s*(4|16)\s*\)",
+        )
+        .expect("static regex")
     });
     let mut notes = Vec::new();
     let fixed = WITH_LENGTH
@@ -1437,13 +1435,20 @@ mod tests {
     fn a_mask_compared_without_parentheses_is_grouped_as_meant() {
         let src = "tracepoint:syscalls:sys_enter_mlockall /args->flags & 0x4 != 0 && pid > 1/ { if ($m & 8 == 8) { print(1); } if ((args->flags & 2) == 2) { print(2); } if (args->flags && 2 == 2) { print(3); } }";
         let (fixed, notes) = mask_comparisons(src);
-        assert!(fixed.contains("/(args->flags & 0x4) != 0 && pid > 1/"), "{fixed}");
+        assert!(
+            fixed.contains("/(args->flags & 0x4) != 0 && pid > 1/"),
+            "{fixed}"
+        );
         assert!(fixed.contains("if (($m & 8) == 8)"), "{fixed}");
         // Already grouped, and a logical `&&`: left alone.
         assert!(fixed.contains("if ((args->flags & 2) == 2)"), "{fixed}");
         assert!(fixed.contains("if (args->flags && 2 == 2)"), "{fixed}");
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].contains("parses as `args->flags & (0x4 != 0)`"), "{}", notes[0]);
+        assert!(
+            notes[0].contains("parses as `args->flags & (0x4 != 0)`"),
+            "{}",
+            notes[0]
+        );
     }
 
     #[test]

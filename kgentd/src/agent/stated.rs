@@ -123,6 +123,20 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
     if named_value(test, intent) {
         return true;
     }
+    // A value written after the field's name ("switches to uid 0") states the field equals
+    // it: `args->uid != 0` keeps every other call.
+    let ne = matches!(
+        test.shape,
+        Shape::Zero(_, Cmp::Ne) | Shape::Compared(Cmp::Ne)
+    );
+    let pinned = |f: &&str| {
+        let values = crate::intent::naming::values_stated_for(intent, f);
+        test.ints.iter().any(|n| values.contains(n))
+            || (matches!(test.shape, Shape::Zero(..)) && values.contains(&0))
+    };
+    if ne && test.fields.iter().any(pinned) {
+        return false;
+    }
     match test.shape {
         Shape::StringMatch => return test.strings.iter().all(|s| string_stated(s, intent)),
         // An address family test (AF_INET 2, AF_INET6 10: ip(7), ipv6(7)) where the request
@@ -141,7 +155,13 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
             .any(|f| f.len() >= 3 && intent.names_word(&f.to_ascii_lowercase()));
     let zero = match test.shape {
         Shape::Zero(value, cmp) => {
-            zero_stated(value, cmp, intent) || zero_of_named_field(test, cmp, intent)
+            zero_stated(value, cmp, intent)
+                || zero_of_named_field(test, cmp, intent)
+                // Written after the field's name: "switches to uid 0".
+                || (cmp == Cmp::Eq
+                    && test.fields.iter().any(|f| {
+                        crate::intent::naming::values_stated_for(intent, f).contains(&0)
+                    }))
         }
         _ => false,
     };
@@ -203,8 +223,7 @@ fn zero_of_named_field(test: &Test, cmp: Cmp, intent: &Intent) -> bool {
     if cmp == Cmp::Ne {
         let w = &intent.words;
         return (0..w.len()).any(|i| {
-            let non_zero =
-                w[i] == "nonzero" || (w[i] == "zero" && i > 0 && w[i - 1] == "non");
+            let non_zero = w[i] == "nonzero" || (w[i] == "zero" && i > 0 && w[i - 1] == "non");
             non_zero
                 && w.iter().skip(i + 1).take(2).any(|next| {
                     test.fields
@@ -259,13 +278,12 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
     intent.numbers.contains(&n)
         || (n == CLONE_THREAD && intent.asks(Concept::NewThreads))
         || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
-        || intent
-            .constant_values()
-            .iter()
-            .any(|(name, value)| match value.or_else(|| documented_value(name)) {
+        || intent.constant_values().iter().any(|(name, value)| {
+            match value.or_else(|| documented_value(name)) {
                 Some(v) => (i128::from(v) == n || i128::from(v) == -n) && of_kind(name),
                 None => !fields.is_empty(),
-            })
+            }
+        })
 }
 
 /// The value of a constant `specs-db/values.toml` or `flags.toml` documents (`SOCK_RAW` is 3),
@@ -361,7 +379,10 @@ mod tests {
             strings: vec![],
             shape: Shape::Zero(Value::Integer, Cmp::Eq),
         };
-        assert!(!stated(&builtin, &Intent::read("futex calls with FUTEX_WAIT")));
+        assert!(!stated(
+            &builtin,
+            &Intent::read("futex calls with FUTEX_WAIT")
+        ));
         assert!(!stated(&builtin, &Intent::read("calls with SO_FOOBAR_BAZ")));
     }
 
@@ -519,6 +540,10 @@ mod tests {
         assert!(!stated(&zero("niceval", Value::Integer, Cmp::Ne), &others));
         let status = Intent::read("exits with a non-zero status, and the pid");
         assert!(!stated(&zero("pid", Value::Integer, Cmp::Ne), &status));
+        // Zero written after the field's name states `== 0` of that field only.
+        let to_root = Intent::read("setfsuid calls that make fsuid 0, with the caller");
+        assert!(stated(&zero("fsuid", Value::Integer, Cmp::Eq), &to_root));
+        assert!(!stated(&zero("fsuid", Value::Integer, Cmp::Ne), &to_root));
     }
 
     #[test]

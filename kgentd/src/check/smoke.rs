@@ -411,8 +411,7 @@ pub fn condition_never_met(
             .iter()
             .filter(|f| f.probes.contains(&p.target))
             .find(|f| {
-                (intent.constants.contains(&f.name)
-                    || crate::knowledge::flags::asked(&[f], intent))
+                (intent.constants.contains(&f.name) || crate::knowledge::flags::asked(&[f], intent))
                     && blocks.iter().any(|b| {
                         b.probes.iter().any(|bp| bp.target == p.target)
                             && b.code().contains(&format!("args->{}", f.field))

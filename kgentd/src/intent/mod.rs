@@ -485,11 +485,20 @@ impl Intent {
 
     /// Of `words`, those that may name an event's field: not the ones said only inside a
     /// builtin's phrase ("per process name" names no `name` field).
+    /// Nor the parts of a C constant the request names ("SOCK_NONBLOCK" names no `sockaddr`):
+    /// a constant is a value to test, and only the words said on their own name fields.
     pub fn naming_fields<'w>(&self, words: &[&'w str]) -> Vec<&'w str> {
+        let in_constant = |w: &str| {
+            self.constants
+                .iter()
+                .any(|c| c.to_ascii_lowercase().split('_').any(|part| part == w))
+                && !self.words.iter().any(|own| own == w)
+        };
         words
             .iter()
             .copied()
             .filter(|w| !self.builtin_phrase_words.iter().any(|b| b == w))
+            .filter(|w| !in_constant(w))
             .collect()
     }
 
@@ -813,9 +822,8 @@ fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
     };
     // A phrase ends where another starts: "received by the network stack per network device
     // name" is the agent ("by the network stack") and then the key ("per … device name").
-    static NEXT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\s(?:per|by|for each)\s").expect("static regex")
-    });
+    static NEXT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\s(?:per|by|for each)\s").expect("static regex"));
     let named_calls = calls(lower);
     re.captures_iter(lower)
         .filter_map(|c| c.get(1))
@@ -892,7 +900,10 @@ fn spelled_apart(lower: &str) -> Vec<String> {
     let bytes = lower.as_bytes();
     let mut start = None;
     for i in 0..=bytes.len() {
-        if bytes.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+        if bytes
+            .get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        {
             start.get_or_insert(i);
         } else if let Some(s) = start.take() {
             words.push((s, i));

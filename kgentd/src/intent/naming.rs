@@ -183,9 +183,11 @@ pub fn said_as_measured(intent: &crate::intent::Intent, word: &str) -> bool {
         .filter(|&i| words[i] == word || words[i] == format!("{word}s"))
         .collect();
     !at.is_empty()
-        && at
-            .iter()
-            .all(|&i| words.get(i + 1).is_some_and(|n| MEASURES.contains(&n.as_str())))
+        && at.iter().all(|&i| {
+            words
+                .get(i + 1)
+                .is_some_and(|n| MEASURES.contains(&n.as_str()))
+        })
 }
 
 pub fn says_spelled(intent: &crate::intent::Intent, spelled: &[String]) -> bool {
@@ -340,4 +342,69 @@ mod tests {
         assert!(!used_by("daddr", &["source", "address"]));
         assert!(used_by("sport", &["source", "and", "destination", "port"]));
     }
+}
+
+/// The numbers the request writes right after a field's name, which state the field's value:
+/// "setuid calls that switch to uid 0" (`uid == 0`), "writes to file descriptor 2" (`fd == 2`),
+/// "kills of pid 1". The name is the field's own (`uid`), or its spelled-out head word after
+/// another of its words ("file descriptor", [`spelled_out`]); a one-word spelled name counts
+/// alone ("signal 0" for `sig`). A number followed by a unit ("size 4096 bytes") or joined
+/// to more ("fd 1 or 2") is left to the checks of sizes and lists: only a plain value is read.
+pub fn values_stated_for(intent: &crate::intent::Intent, field: &str) -> Vec<i128> {
+    const AFTER: [&str; 4] = ["or", "and", "to", "through"];
+    const UNITS: [&str; 22] = [
+        "ns",
+        "us",
+        "ms",
+        "s",
+        "sec",
+        "secs",
+        "second",
+        "seconds",
+        "millisecond",
+        "milliseconds",
+        "microsecond",
+        "microseconds",
+        "nanosecond",
+        "nanoseconds",
+        "minute",
+        "minutes",
+        "byte",
+        "bytes",
+        "kb",
+        "mb",
+        "pages",
+        "percent",
+    ];
+    let words = &intent.words;
+    let spelled = spelled_out(field);
+    let field = field.to_ascii_lowercase();
+    let names_at = |i: usize| -> bool {
+        let w = words[i].as_str();
+        if w == field {
+            return true;
+        }
+        match spelled.as_slice() {
+            [one] => w == one,
+            [modifiers @ .., head] => {
+                w == head && i > 0 && modifiers.iter().any(|m| *m == words[i - 1])
+            }
+            [] => false,
+        }
+    };
+    let mut out = Vec::new();
+    for i in 1..words.len() {
+        let Ok(n) = words[i].parse::<i128>() else {
+            continue;
+        };
+        let plain = words.get(i + 1).is_none_or(|next| {
+            !AFTER.contains(&next.as_str())
+                && !UNITS.contains(&next.as_str())
+                && next.parse::<f64>().is_err()
+        }) && !intent.sizes.iter().flatten().any(|s| *s == n && n > 0);
+        if plain && names_at(i - 1) && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
 }

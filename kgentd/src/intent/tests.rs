@@ -566,7 +566,9 @@ fn exclusions_and_search_vocabulary() {
     // Symbolic links are made by symlink(2), not link(2) (symlink(7)).
     let soft = read("who makes soft links, I mean symbolic links, under /srv?");
     assert!(soft.search_text.contains("symlinkat"), "{soft}");
-    assert!(!read("count hard links made").search_text.contains("symlink"));
+    assert!(!read("count hard links made")
+        .search_text
+        .contains("symlink"));
 }
 
 #[test]
@@ -855,7 +857,9 @@ fn lines_are_wanted_for_each_event_unless_an_aggregate_is() {
     assert!(!read("Show processes with the most page faults").wants_lines());
     assert!(!read("Show a count of swapoff() calls with the path per caller").wants_lines());
     // Or with the values after a colon.
-    assert!(read("List chown calls that hand files to root: its caller and the file").wants_lines());
+    assert!(
+        read("List chown calls that hand files to root: its caller and the file").wants_lines()
+    );
     assert!(!read("Show the busiest readers by bytes: the name and the total").wants_lines());
     assert!(!read("List pipe2 calls: count them per program").wants_lines());
     // It masks nothing: the events stay the request's subject.
@@ -973,7 +977,10 @@ fn a_call_named_after_by_or_for_each_is_no_grouping() {
     let words = |p: &[&str]| p.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
     assert_eq!(
         read("tally frames dropped by the qdisc layer per interface name").group_phrases,
-        [words(&["the", "qdisc", "layer"]), words(&["interface", "name"])]
+        [
+            words(&["the", "qdisc", "layer"]),
+            words(&["interface", "name"])
+        ]
     );
 }
 
@@ -1061,7 +1068,10 @@ fn a_call_blocking_for_a_stated_time_asks_for_a_duration() {
     ] {
         assert!(read(text).asks(Concept::Duration), "{text}");
     }
-    for text in ["writes in blocks of more than 4 KiB", "which programs wait for child exits"] {
+    for text in [
+        "writes in blocks of more than 4 KiB",
+        "which programs wait for child exits",
+    ] {
         assert!(!read(text).asks(Concept::Duration), "{text}");
     }
 }

@@ -613,7 +613,10 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
     // A numbered newer version named as such (renameat2, dup3, accept4) is not its older
     // versions, which lack the argument it adds (syscalls(2)): "renameat2 calls" are not
     // rename's. The older ones still bring the newer (rename → renameat2, above).
-    let base = |c: &str| c.trim_end_matches(|ch: char| ch.is_ascii_digit()).to_owned();
+    let base = |c: &str| {
+        c.trim_end_matches(|ch: char| ch.is_ascii_digit())
+            .to_owned()
+    };
     let older_than_name = |n: &String| {
         name.ends_with(|ch: char| ch.is_ascii_digit())
             && n != name
@@ -899,7 +902,11 @@ mod tests {
         let v = |n: &str| syscall_variants(&h, n);
         // A numbered newer version is not its older ones (syscalls(2)); the older bring it.
         assert_eq!(v("renameat2"), ["renameat2"]);
-        assert!(v("rename").contains(&"renameat2".to_owned()), "{:?}", v("rename"));
+        assert!(
+            v("rename").contains(&"renameat2".to_owned()),
+            "{:?}",
+            v("rename")
+        );
         assert!(!v("dup3").contains(&"dup2".to_owned()), "{:?}", v("dup3"));
         // sync(2) documents sync and syncfs; fsync has its own page: not a way to call sync.
         assert_eq!(v("sync"), ["sync", "syncfs"]);

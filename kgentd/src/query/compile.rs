@@ -1216,9 +1216,10 @@ fn unscaled_comparison(a: &Expr, op: BinOp, b: &Expr, ctx: &Ctx) -> Option<Strin
     }
     let in_ns = |t: &Term| -> Option<(String, u64)> {
         match t {
-            Term::Duration(u) if u.divisor() > 1 => {
-                Some((scalar(&Term::Duration(super::TimeUnit::Ns), ctx), u.divisor()))
-            }
+            Term::Duration(u) if u.divisor() > 1 => Some((
+                scalar(&Term::Duration(super::TimeUnit::Ns), ctx),
+                u.divisor(),
+            )),
             Term::Age(u) if u.divisor() > 1 => {
                 Some((scalar(&Term::Age(super::TimeUnit::Ns), ctx), u.divisor()))
             }
@@ -2294,7 +2295,8 @@ mod tests {
         // 1.5 ms is over 1 ms: the comparison must not truncate to whole milliseconds first.
         let s = src("SELECT comm, duration_ms FROM tracepoint:syscalls:sys_enter_openat WHERE duration_ms > 1");
         assert!(s.contains("((nsecs - @kq_start[tid]) > 1000000)"), "{s}");
-        let s = src("SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE 250 <= duration_us");
+        let s =
+            src("SELECT comm FROM tracepoint:syscalls:sys_enter_openat WHERE 250 <= duration_us");
         assert!(s.contains("(250000 <= (nsecs - @kq_start[tid]))"), "{s}");
     }
 

@@ -90,7 +90,12 @@ pub(super) fn named_fields_unreported(
         let at_entry_only = entries.iter().any(|(e, _)| e == target);
         for f in &tp.fields {
             let name = f.name.as_str();
-            if read.iter().any(|r| r == name) {
+            // Read, or pinned by a value the request states ("writes to file descriptor 2"):
+            // every line would show the same number (`stated_field_values_untested` wants the
+            // test).
+            if read.iter().any(|r| r == name)
+                || !crate::intent::naming::values_stated_for(intent, name).is_empty()
+            {
                 continue;
             }
             let held = named_by_what_it_holds(intent, tp, name);
@@ -442,11 +447,7 @@ pub(super) fn stated_port_untested(intent: &Intent, code: &str) -> Option<String
 /// that reports a size before and after (`old_len` and `new_len`, sizes of
 /// `specs-db/field-names.toml`), in a block that never compares the two: every call shown
 /// where those that grew were asked for (mremap(2): from old_size to new_size bytes).
-pub(super) fn growth_uncompared(
-    host: &HostFacts,
-    intent: &Intent,
-    source: &str,
-) -> Option<String> {
+pub(super) fn growth_uncompared(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
     let grows = intent.growth?;
     let is_size = |f: &str| {
         crate::knowledge::field_names::family_of(f).is_some_and(|fam| fam.kind == "size or length")
@@ -458,7 +459,9 @@ pub(super) fn growth_uncompared(
             };
             let names: Vec<&str> = tp.fields.iter().map(|f| f.name.as_str()).collect();
             let pair = names.iter().find_map(|old| {
-                let rest = old.strip_prefix("old_").or_else(|| old.strip_prefix("old"))?;
+                let rest = old
+                    .strip_prefix("old_")
+                    .or_else(|| old.strip_prefix("old"))?;
                 let new = names
                     .iter()
                     .find(|n| **n == format!("new_{rest}") || **n == format!("new{rest}"))?;
@@ -471,7 +474,11 @@ pub(super) fn growth_uncompared(
             ))
             .is_ok_and(|re| re.captures_iter(&code).any(|c| c[1] != c[2]));
             if !compared {
-                let (op, what) = if grows { (">", "grow") } else { ("<", "shrink") };
+                let (op, what) = if grows {
+                    (">", "grow")
+                } else {
+                    ("<", "shrink")
+                };
                 return Some(format!(
                     "the request keeps what {what}s, which tracepoint:{} reports as a size before (`args->{old}`) and after (`args->{new}`), but the program never compares the two: test `args->{new} {op} args->{old}`",
                     p.target
@@ -704,4 +711,81 @@ pub(super) fn both_untold(
         }
     }
     None
+}
+
+/// A value the request states for a field of the program's events by writing it after the
+/// field's name ("setuid calls that switch to uid 0", "writes to file descriptor 2":
+/// [`crate::intent::naming::values_stated_for`]), which no test of the program keeps: the
+/// field is never compared with it for equality, so every call is shown, or the test keeps the
+/// others (`args->uid != 0`). A builtin of the same name is another value (`uid` is the
+/// caller's, `args->uid` the one asked for at setuid(2)). On a syscall's exit alone, its
+/// entry's fields count, carried in a map. An early `return` on `!=` keeps the value too.
+pub(super) fn stated_field_values_untested(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Vec<String> {
+    let code = strip_comments(source);
+    let probes = tracepoint_probes(host, source);
+    let entries: Vec<(String, &crate::host::Tracepoint)> = probes
+        .iter()
+        .filter_map(|(target, _)| {
+            let call = target.strip_prefix("syscalls:sys_exit_")?;
+            let entry = format!("syscalls:sys_enter_{call}");
+            host.tracepoints.get(&entry).map(|tp| (entry, tp))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (target, tp) in probes.iter().chain(&entries) {
+        for f in &tp.fields {
+            let name = f.name.as_str();
+            for n in crate::intent::naming::values_stated_for(intent, name) {
+                if compares_field_with(&code, name, n) {
+                    continue;
+                }
+                out.push(format!(
+                    "the request states the value {n} of what {target} carries as `args->{name}`, but no test of the program keeps `args->{name} == {n}`: filter on it (`/args->{name} == {n}/`)"
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether `code` keeps `args->FIELD == n`: compared for equality (or `<=`/`>=`) on either
+/// side, read directly or through a variable or map stored from it, in decimal or hex; or
+/// compared with `!=` where the program returns early.
+fn compares_field_with(code: &str, field: &str, n: i128) -> bool {
+    let Ok(stored) = Regex::new(&format!(
+        r"([$@]\w+)\s*(?:\[[^\]]*\])?\s*=\s*(?:\(\w+\)\s*)?\(?\s*args\s*(?:->|\.)\s*{field}\b"
+    )) else {
+        return false;
+    };
+    let mut aliases = vec![format!(r"args\s*(?:->|\.)\s*{field}\b")];
+    for c in stored.captures_iter(code) {
+        let alias = regex::escape(&c[1]);
+        aliases.push(if c[1].starts_with('@') {
+            format!(r"{alias}\s*\[[^\]]*\]")
+        } else {
+            format!(r"{alias}\b")
+        });
+    }
+    let ops = if code.contains("return") {
+        "==|<=|>=|!="
+    } else {
+        "==|<=|>="
+    };
+    let number = if n < 0 {
+        format!(r"-\s*\(?\s*{}\b", -n)
+    } else {
+        format!(r"(?:{n}|0x0*{n:x})\b")
+    };
+    aliases.iter().any(|a| {
+        let pattern = format!(
+            r"(?i){a}\s*\)?\s*(?:{ops})\s*\(?\s*{number}|(?:^|[^\w.]){number}\s*\)?\s*(?:{ops})\s*\(?\s*(?:\(\w+\)\s*)?{a}"
+        );
+        Regex::new(&pattern).is_ok_and(|re| re.is_match(code))
+    })
 }

@@ -135,10 +135,34 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         }
     };
     // A builtin key (`comm`, `pid`) is asked for where a word names it ("process", "CPU").
+    // Where the request groups by phrases, the process's name and PID are keys only when a
+    // phrase says them (not the parent's: "per parent process name") or the request asks for
+    // them: "count process forks per parent process name" keyed by `comm, pid` splits each
+    // parent's count by the forking task.
+    let creating = super::creates_processes_only(host, source);
     let builtin_asked = |b: &str| {
-        words
-            .iter()
-            .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b))
+        let concept = match b {
+            "comm" => Some(Concept::ProcessName),
+            "pid" => Some(Concept::Pid),
+            _ => None,
+        };
+        match concept {
+            Some(c) if !intent.group_phrases.is_empty() => {
+                intent.asks(c)
+                    || phrases.iter().any(|p| {
+                        if p.first().is_some_and(|w| w == "parent") {
+                            // Where processes are created the running task is the parent:
+                            // its name is `comm`, its PID `pid` (fork(2)).
+                            return creating && parent_phrase_holds(p, b);
+                        }
+                        p.iter()
+                            .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b))
+                    })
+            }
+            _ => words
+                .iter()
+                .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b)),
+        }
     };
     for keys in tallies(&code) {
         // "Per target CPU" keyed by `cpu` and `args->target_cpu`: the phrase means the field.
@@ -321,6 +345,16 @@ fn grouping_phrases(intent: &Intent) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Whether a phrase about the parent ("parent process name", "parent PID", "parent") is held
+/// by the builtin `b` where the running task is the parent: its last word says which value.
+fn parent_phrase_holds(phrase: &[String], b: &str) -> bool {
+    match phrase.last().map(String::as_str) {
+        Some("name" | "names" | "comm" | "command") => b == "comm",
+        Some("pid" | "pids" | "id" | "ids") => b == "pid",
+        _ => matches!(b, "comm" | "pid"),
+    }
+}
+
 /// The keys of each tally of `code` (comments stripped): `@m[comm, args->x] = count()`. A key
 /// read from a map stored from a field at an earlier event (`@inp[tid] = args->inp`, then
 /// `@h[@inp[tid]]`) is that field.
@@ -335,6 +369,8 @@ fn tallies(code: &str) -> Vec<Vec<Key>> {
     });
     static FIELD: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^(?:str\s*\()?\s*args\s*->\s*(\w+)").expect("static regex"));
+    static ANY_FIELD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"args\s*->\s*(\w+)").expect("static regex"));
     static CARRIED: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^(@\w+)\s*\[").expect("static regex"));
     let carried: Vec<(String, String)> = STORED
@@ -359,7 +395,28 @@ fn tallies(code: &str) -> Vec<Vec<Key>> {
                             .find(|(m, _)| *m == map[1])
                             .map(|(_, f)| f.clone())
                     });
-                    carried_field.map_or_else(|| Key::Other(k.to_owned()), Key::Field)
+                    if let Some(f) = carried_field {
+                        return Key::Field(f);
+                    }
+                    // An expression of one field (`args->ret / 1000`, a cast of a carried
+                    // pointer's member: `((struct sockaddr_in *)@addr[tid])->sin_port`) splits
+                    // the tally by that field.
+                    let mut inside: Vec<String> = ANY_FIELD
+                        .captures_iter(k)
+                        .map(|c| c[1].to_owned())
+                        .chain(
+                            carried
+                                .iter()
+                                .filter(|(m, _)| k.contains(&format!("{m}[")))
+                                .map(|(_, f)| f.clone()),
+                        )
+                        .collect();
+                    inside.sort();
+                    inside.dedup();
+                    match inside.as_slice() {
+                        [one] => Key::Field(one.clone()),
+                        _ => Key::Other(k.to_owned()),
+                    }
                 })
                 .collect()
         })

@@ -333,11 +333,8 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
                 })
             })
         };
-        let in_code = c.code.is_match(view)
-            || exit_status
-            || parent_runs
-            || call_parameters
-            || named_result;
+        let in_code =
+            c.code.is_match(view) || exit_status || parent_runs || call_parameters || named_result;
         let in_format = c.format.as_ref().is_some_and(|f| f.is_match(&formats));
         if !in_code && !in_format {
             missing.push(format!(
@@ -366,6 +363,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     missing.extend(named_fields_unreported(host, intent, source, &reported));
+    missing.extend(fields::stated_field_values_untested(host, intent, source));
     missing.extend(fields::named_field_elsewhere(host, intent, source));
     missing.extend(fields::totals_not_summed(host, intent, source));
     if let Some(m) = fields::both_untold(host, intent, source, &reported) {

@@ -3,8 +3,22 @@ use super::*;
 
 fn host() -> HostFacts {
     HostFacts::for_tests_with_syscalls(&[
-        "read", "bind", "connect", "accept", "accept4", "mkdir", "mkdirat", "fork", "openat",
-        "execve", "execveat", "recvfrom", "recvmsg", "madvise", "pipe2", "sched_setscheduler",
+        "read",
+        "bind",
+        "connect",
+        "accept",
+        "accept4",
+        "mkdir",
+        "mkdirat",
+        "fork",
+        "openat",
+        "execve",
+        "execveat",
+        "recvfrom",
+        "recvmsg",
+        "madvise",
+        "pipe2",
+        "sched_setscheduler",
     ])
 }
 
@@ -29,11 +43,21 @@ fn a_group_id_asked_for_is_the_calls_group_id_parameter() {
     let ask = "log each setpgid call with the moved process and the group ID it joins";
     let check = |src: &str| check_coverage(&h, &Intent::read(ask), src);
     let without = check("tracepoint:syscalls:sys_enter_setpgid { printf(\"%d\\n\", args->pid); }");
-    assert!(without.detail().contains("`args->pgid`"), "{}", without.detail());
-    let with = check("tracepoint:syscalls:sys_enter_setpgid { printf(\"%d %d\\n\", args->pid, args->pgid); }");
+    assert!(
+        without.detail().contains("`args->pgid`"),
+        "{}",
+        without.detail()
+    );
+    let with = check(
+        "tracepoint:syscalls:sys_enter_setpgid { printf(\"%d %d\\n\", args->pid, args->pgid); }",
+    );
     assert!(!with.detail().contains("pgid"), "{}", with.detail());
     let ask = "which programs switch to another group ID with setgid";
-    let c = check_coverage(&h, &Intent::read(ask), "tracepoint:syscalls:sys_enter_setgid { printf(\"%s\\n\", comm); }");
+    let c = check_coverage(
+        &h,
+        &Intent::read(ask),
+        "tracepoint:syscalls:sys_enter_setgid { printf(\"%s\\n\", comm); }",
+    );
     assert!(c.detail().contains("`args->gid`"), "{}", c.detail());
 }
 
@@ -79,16 +103,25 @@ fn a_builtin_key_no_word_names_is_unasked_whatever_the_phrase_means() {
     let ask = "how many inodes get dirtied, per backing device?";
     let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
     let by_comm = "tracepoint:writeback:writeback_dirty_inode { @n[comm, args->name] = count(); }";
-    assert!(check(by_comm).contains("keys its tally by comm"), "{}", check(by_comm));
+    assert!(
+        check(by_comm).contains("keys its tally by comm"),
+        "{}",
+        check(by_comm)
+    );
     let by_name = "tracepoint:writeback:writeback_dirty_inode { @n[args->name] = count(); }";
-    assert!(!check(by_name).contains("keys its tally"), "{}", check(by_name));
+    assert!(
+        !check(by_name).contains("keys its tally"),
+        "{}",
+        check(by_name)
+    );
 }
 
 #[test]
 fn a_signal_written_as_its_number_is_tested_on_a_signal_field() {
     let ask = "which processes probe others with signal 0 through kill? print the prober and the target pid";
     let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
-    let on_pid = "tracepoint:syscalls:sys_enter_kill /pid != 0/ { printf(\"%s %d\\n\", comm, args->pid); }";
+    let on_pid =
+        "tracepoint:syscalls:sys_enter_kill /pid != 0/ { printf(\"%s %d\\n\", comm, args->pid); }";
     assert!(check(on_pid).contains("signal 0"), "{}", check(on_pid));
     let on_sig = "tracepoint:syscalls:sys_enter_kill /args->sig == 0/ { printf(\"%s %d\\n\", comm, args->pid); }";
     assert!(!check(on_sig).contains("signal 0"), "{}", check(on_sig));
@@ -99,17 +132,30 @@ fn a_flag_of_a_numbered_call_is_not_asked_of_its_older_versions() {
     let ask = "tally renames done with RENAME_NOREPLACE, per program";
     let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
     let with_older = "tracepoint:syscalls:sys_enter_renameat2 /args->flags & 1/ { @[comm] = count(); }\ntracepoint:syscalls:sys_enter_renameat { @[comm] = count(); }";
-    assert!(check(with_older).contains("also reports renameat"), "{}", check(with_older));
-    let only_newer = "tracepoint:syscalls:sys_enter_renameat2 /args->flags & 1/ { @[comm] = count(); }";
-    assert!(!check(only_newer).contains("also reports"), "{}", check(only_newer));
+    assert!(
+        check(with_older).contains("also reports renameat"),
+        "{}",
+        check(with_older)
+    );
+    let only_newer =
+        "tracepoint:syscalls:sys_enter_renameat2 /args->flags & 1/ { @[comm] = count(); }";
+    assert!(
+        !check(only_newer).contains("also reports"),
+        "{}",
+        check(only_newer)
+    );
     // dup2 and dup take no flags; dup3 does (O_CLOEXEC).
     let ask = "which programs duplicate descriptors with O_CLOEXEC";
     let dups = "tracepoint:syscalls:sys_enter_dup3,tracepoint:syscalls:sys_enter_dup2 /args->flags & 0x80000/ { printf(\"%s\\n\", comm); }";
-    assert!(check_coverage(&host(), &Intent::read(ask), dups).detail().contains("also reports dup2"));
+    assert!(check_coverage(&host(), &Intent::read(ask), dups)
+        .detail()
+        .contains("also reports dup2"));
     // A flag of a call with no older version (open's O_EXCL at openat) asks nothing of this.
     let ask = "who opens files with O_EXCL";
     let both = "tracepoint:syscalls:sys_enter_open,tracepoint:syscalls:sys_enter_openat /args->flags & 0x80/ { printf(\"%s\\n\", comm); }";
-    assert!(!check_coverage(&host(), &Intent::read(ask), both).detail().contains("also reports"));
+    assert!(!check_coverage(&host(), &Intent::read(ask), both)
+        .detail()
+        .contains("also reports"));
 }
 
 #[test]
@@ -117,10 +163,16 @@ fn a_named_error_is_tested_however_its_negation_is_written() {
     let ask = "which lookups of extended attributes fail with ENODATA, by program";
     let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
     for tested in ["args->ret == -61", "args->ret == -(61)", "-61 == args->ret"] {
-        let src = format!("tracepoint:syscalls:sys_exit_getxattr /{tested}/ {{ @[comm] = count(); }}");
-        assert!(!check(&src).contains("ENODATA"), "{tested}: {}", check(&src));
+        let src =
+            format!("tracepoint:syscalls:sys_exit_getxattr /{tested}/ {{ @[comm] = count(); }}");
+        assert!(
+            !check(&src).contains("ENODATA"),
+            "{tested}: {}",
+            check(&src)
+        );
     }
-    let any_failure = "tracepoint:syscalls:sys_exit_getxattr /args->ret < 0/ { @[comm] = count(); }";
+    let any_failure =
+        "tracepoint:syscalls:sys_exit_getxattr /args->ret < 0/ { @[comm] = count(); }";
     assert!(check(any_failure).contains("ENODATA"));
 }
 
@@ -128,7 +180,8 @@ fn a_named_error_is_tested_however_its_negation_is_written() {
 fn counting_the_events_beside_a_sum_needs_a_count() {
     let ask = "count pwritev calls for each program and add up the bytes they write";
     let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
-    let sum_only = "tracepoint:syscalls:sys_exit_pwritev /args->ret >= 0/ { @b[comm] = sum(args->ret); }";
+    let sum_only =
+        "tracepoint:syscalls:sys_exit_pwritev /args->ret >= 0/ { @b[comm] = sum(args->ret); }";
     assert!(check(sum_only).contains("only sums"), "{}", check(sum_only));
     let both = "tracepoint:syscalls:sys_exit_pwritev /args->ret >= 0/ { @n[comm] = count(); @b[comm] = sum(args->ret); }";
     assert!(!check(both).contains("only sums"), "{}", check(both));
@@ -144,7 +197,10 @@ fn a_named_flag_is_described_with_the_field_of_the_call_named() {
     let ask = "which programs leave for a fresh network namespace with unshare (CLONE_NEWNET)?";
     let untested = "tracepoint:syscalls:sys_enter_unshare { printf(\"%s\\n\", comm); }";
     let d = check_coverage(&host(), &Intent::read(ask), untested).detail();
-    assert!(d.contains("`args->unshare_flags` at tracepoint:syscalls:sys_enter_unshare"), "{d}");
+    assert!(
+        d.contains("`args->unshare_flags` at tracepoint:syscalls:sys_enter_unshare"),
+        "{d}"
+    );
     assert!(!d.contains("clone_flags"), "{d}");
 }
 
@@ -268,7 +324,8 @@ fn a_flag_named_as_c_writes_it_is_tested_where_the_call_has_it() {
 fn a_flag_other_calls_take_too_is_tested_at_them() {
     // pipe2(2) takes O_NONBLOCK in its own `flags`: a test there is the flag's test.
     let ask = "which programs make O_NONBLOCK pipes";
-    let at_pipe2 = "tracepoint:syscalls:sys_enter_pipe2 /args->flags & 0x800/ { @[comm] = count(); }";
+    let at_pipe2 =
+        "tracepoint:syscalls:sys_enter_pipe2 /args->flags & 0x800/ { @[comm] = count(); }";
     assert!(passes(ask, at_pipe2));
     let untested = "tracepoint:syscalls:sys_enter_pipe2 { @[comm] = count(); }";
     assert!(!passes(ask, untested));
@@ -279,14 +336,19 @@ fn a_value_named_as_c_writes_it_is_tested_where_it_is_reported() {
     let ask = "tell me who asks for the SCHED_RR policy, and for which task";
     let switches = "tracepoint:sched:sched_switch /args->next_prio == 2/ { printf(\"%s %d\\n\", comm, args->next_pid); }";
     let c = check_coverage(&host(), &Intent::read(ask), switches);
-    assert!(!c.passed() && c.detail().contains("SCHED_RR"), "{}", c.detail());
+    assert!(
+        !c.passed() && c.detail().contains("SCHED_RR"),
+        "{}",
+        c.detail()
+    );
     let untested = "tracepoint:syscalls:sys_enter_sched_setscheduler { printf(\"%s %d\\n\", comm, args->pid); }";
     assert!(!passes(ask, untested));
     let tested = "tracepoint:syscalls:sys_enter_sched_setscheduler /args->policy == 2/ { printf(\"%s %d\\n\", comm, args->pid); }";
     assert!(passes(ask, tested));
     // An event the call fires observes its value there (prctl(2) PR_SET_NAME: task_rename).
     let ask = "which threads call PR_SET_NAME, and what do they become";
-    let renames = "tracepoint:task:task_rename { printf(\"%s %s\\n\", args->oldcomm, args->newcomm); }";
+    let renames =
+        "tracepoint:task:task_rename { printf(\"%s %s\\n\", args->oldcomm, args->newcomm); }";
     let c = check_coverage(&host(), &Intent::read(ask), renames);
     assert!(!c.detail().contains("PR_SET_NAME"), "{}", c.detail());
 }
@@ -298,7 +360,11 @@ fn a_constant_of_the_hosts_headers_is_tested_with_its_value() {
     let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src);
     let untested = "tracepoint:syscalls:sys_enter_fcntl { @[comm] = count(); }";
     let c = check(untested);
-    assert!(!c.passed() && c.detail().contains("F_OFD_SETLK, which is 37"), "{}", c.detail());
+    assert!(
+        !c.passed() && c.detail().contains("F_OFD_SETLK, which is 37"),
+        "{}",
+        c.detail()
+    );
     let invented = "tracepoint:syscalls:sys_enter_fcntl /args->cmd == 6/ { @[comm] = count(); }";
     assert!(check(invented).detail().contains("F_OFD_SETLK"));
     let of_a_builtin = "tracepoint:syscalls:sys_enter_fcntl /uid == 37/ { @[comm] = count(); }";
@@ -323,16 +389,29 @@ fn a_constant_of_the_hosts_headers_is_tested_with_its_value() {
 fn a_threshold_of_what_calls_return_is_compared_with_the_result() {
     let ask = "print the recvmsg calls that return more than 2 KiB, with the process name";
     let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src);
-    let of_the_buffer = "tracepoint:syscalls:sys_enter_recvmsg /args->flags > 2048/ { printf(\"%s\\n\", comm); }";
+    let of_the_buffer =
+        "tracepoint:syscalls:sys_enter_recvmsg /args->flags > 2048/ { printf(\"%s\\n\", comm); }";
     let c = check(of_the_buffer);
-    assert!(c.detail().contains("of what the calls return"), "{}", c.detail());
+    assert!(
+        c.detail().contains("of what the calls return"),
+        "{}",
+        c.detail()
+    );
     let of_the_result = "tracepoint:syscalls:sys_exit_recvmsg /args->ret > 2048/ { printf(\"%s %d\\n\", comm, args->ret); }";
     let c = check(of_the_result);
-    assert!(!c.detail().contains("of what the calls return"), "{}", c.detail());
+    assert!(
+        !c.detail().contains("of what the calls return"),
+        "{}",
+        c.detail()
+    );
     // A threshold of an argument is not this rule's business.
     let ask = "print recvmsg calls whose flags exceed 2048, with the process name";
     let c = check_coverage(&host(), &Intent::read(ask), of_the_buffer);
-    assert!(!c.detail().contains("of what the calls return"), "{}", c.detail());
+    assert!(
+        !c.detail().contains("of what the calls return"),
+        "{}",
+        c.detail()
+    );
 }
 
 #[test]
@@ -341,7 +420,11 @@ fn a_named_call_is_not_observed_by_an_unrelated_event() {
     let ask = "tally madvise use per program";
     let faults = "tracepoint:exceptions:page_fault_user { @[comm] = count(); }";
     let c = check_coverage(&host(), &Intent::read(ask), faults);
-    assert!(!c.passed() && c.detail().contains("madvise"), "{}", c.detail());
+    assert!(
+        !c.passed() && c.detail().contains("madvise"),
+        "{}",
+        c.detail()
+    );
     let at_call = "tracepoint:syscalls:sys_enter_madvise { @[comm] = count(); }";
     assert!(passes(ask, at_call));
 }
@@ -352,19 +435,32 @@ fn an_address_is_not_compared_with_a_size() {
         (
             "syscalls",
             "sys_enter_recvmsg",
-            &[("int", "fd"), ("struct user_msghdr *", "msg"), ("unsigned int", "flags")],
+            &[
+                ("int", "fd"),
+                ("struct user_msghdr *", "msg"),
+                ("unsigned int", "flags"),
+            ],
         ),
         ("syscalls", "sys_exit_recvmsg", &[("long", "ret")]),
     ]);
     let ask = "which programs receive messages of over 4096 bytes in one recvmsg call";
-    let on_pointer = "tracepoint:syscalls:sys_enter_recvmsg /args->msg > 4096/ { @[comm] = count(); }";
+    let on_pointer =
+        "tracepoint:syscalls:sys_enter_recvmsg /args->msg > 4096/ { @[comm] = count(); }";
     let c = check_coverage(&host, &Intent::read(ask), on_pointer);
-    assert!(!c.passed() && c.detail().contains("pointer"), "{}", c.detail());
+    assert!(
+        !c.passed() && c.detail().contains("pointer"),
+        "{}",
+        c.detail()
+    );
     // A null check is sound, and the result is no pointer.
     let null = "tracepoint:syscalls:sys_enter_recvmsg /args->msg != 0/ { @[comm] = count(); }";
-    assert!(!check_coverage(&host, &Intent::read(ask), null).detail().contains("pointer"));
+    assert!(!check_coverage(&host, &Intent::read(ask), null)
+        .detail()
+        .contains("pointer"));
     let on_ret = "tracepoint:syscalls:sys_exit_recvmsg /args->ret > 4096/ { @[comm] = count(); }";
-    assert!(!check_coverage(&host, &Intent::read(ask), on_ret).detail().contains("pointer"));
+    assert!(!check_coverage(&host, &Intent::read(ask), on_ret)
+        .detail()
+        .contains("pointer"));
 }
 
 #[test]
@@ -372,13 +468,19 @@ fn the_size_of_a_parameter_is_not_the_parameter() {
     let host = HostFacts::for_tests_with_tracepoints(&[(
         "syscalls",
         "sys_enter_sched_setaffinity",
-        &[("pid_t", "pid"), ("unsigned int", "len"), ("unsigned long *", "user_mask_ptr")],
+        &[
+            ("pid_t", "pid"),
+            ("unsigned int", "len"),
+            ("unsigned long *", "user_mask_ptr"),
+        ],
     )]);
     let program = "tracepoint:syscalls:sys_enter_sched_setaffinity { printf(\"%s %d %d\\n\", comm, args->pid, args->len); }";
-    let size = "list sched_setaffinity() calls with their caller, which pid they pin and the mask size";
+    let size =
+        "list sched_setaffinity() calls with their caller, which pid they pin and the mask size";
     let c = check_coverage(&host, &Intent::read(size), program);
     assert!(!c.detail().contains("user_mask_ptr"), "{}", c.detail());
-    let mask = "list sched_setaffinity() calls with their caller, which pid they pin and the new mask";
+    let mask =
+        "list sched_setaffinity() calls with their caller, which pid they pin and the new mask";
     let c = check_coverage(&host, &Intent::read(mask), program);
     assert!(c.detail().contains("user_mask_ptr"), "{}", c.detail());
 }
@@ -388,7 +490,11 @@ fn an_error_code_an_event_carries_is_the_error_code_asked() {
     let host = HostFacts::for_tests_with_tracepoints(&[(
         "exceptions",
         "page_fault_user",
-        &[("unsigned long", "address"), ("unsigned long", "ip"), ("unsigned long", "error_code")],
+        &[
+            ("unsigned long", "address"),
+            ("unsigned long", "ip"),
+            ("unsigned long", "error_code"),
+        ],
     )]);
     let ask = "log user page faults with the faulting address and the error code";
     let with = "tracepoint:exceptions:page_fault_user { printf(\"%lx %lx\\n\", args->address, args->error_code); }";
@@ -2071,4 +2177,125 @@ fn a_flag_the_request_sets_apart_is_not_what_the_program_keeps() {
     // Asked for, the bit set is right.
     let asked = Intent::read("list anonymous mmap() calls with the length");
     assert!(values::negated_flags_kept(&asked, kept).is_empty());
+}
+
+#[test]
+fn a_value_written_after_a_fields_name_is_kept_by_a_test_of_that_field() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        ("syscalls", "sys_enter_setgid", &[("gid_t", "gid")]),
+        (
+            "syscalls",
+            "sys_enter_read",
+            &[
+                ("unsigned int", "fd"),
+                ("char *", "buf"),
+                ("size_t", "count"),
+            ],
+        ),
+    ]);
+    let check = |ask: &str, src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let ask = "list setgid calls that make the group gid 0, with the caller's name";
+    // The caller's own gid (a builtin) and the opposite test both miss it.
+    let builtin = "tracepoint:syscalls:sys_enter_setgid /gid == 0/ { printf(\"%s\\n\", comm); }";
+    assert!(
+        check(ask, builtin).contains("`args->gid == 0`"),
+        "{}",
+        check(ask, builtin)
+    );
+    let other =
+        "tracepoint:syscalls:sys_enter_setgid /args->gid != 0/ { printf(\"%s\\n\", comm); }";
+    assert!(check(ask, other).contains("`args->gid == 0`"));
+    let kept = "tracepoint:syscalls:sys_enter_setgid /args->gid == 0/ { printf(\"%s\\n\", comm); }";
+    assert!(
+        !check(ask, kept).contains("args->gid"),
+        "{}",
+        check(ask, kept)
+    );
+    // Spelled out ("file descriptor 0" is `fd`), kept through a variable; the pinned field
+    // need not be printed.
+    let ask = "tally reads of file descriptor 0 by program";
+    let var = "tracepoint:syscalls:sys_enter_read { $f = args->fd; if ($f == 0) { @r[comm] = count(); } }";
+    assert!(
+        check_coverage(&h, &Intent::read(ask), var).passed(),
+        "{}",
+        check(ask, var)
+    );
+    let none = "tracepoint:syscalls:sys_enter_read { @r[comm] = count(); }";
+    assert!(
+        check(ask, none).contains("`args->fd == 0`"),
+        "{}",
+        check(ask, none)
+    );
+    // A number with a unit or a list is not a value of the field.
+    let ask = "tally reads with count 4096 bytes or more by program";
+    assert!(
+        !check(ask, none).contains("args->count =="),
+        "{}",
+        check(ask, none)
+    );
+}
+
+#[test]
+fn a_parents_name_is_no_key_for_the_forking_tasks_name_or_pid() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "sched",
+        "sched_process_fork",
+        &[
+            ("char[16]", "parent_comm"),
+            ("pid_t", "parent_pid"),
+            ("char[16]", "child_comm"),
+            ("pid_t", "child_pid"),
+        ],
+    )]);
+    let ask = "tally new processes per parent process name";
+    let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let split =
+        "tracepoint:sched:sched_process_fork { @n[args->parent_comm, comm, pid] = count(); }";
+    assert!(
+        check(split).contains("keys its tally by"),
+        "{}",
+        check(split)
+    );
+    let parent = "tracepoint:sched:sched_process_fork { @n[args->parent_comm] = count(); }";
+    assert!(
+        !check(parent).contains("keys its tally"),
+        "{}",
+        check(parent)
+    );
+    // Asked as well, the process's own name is a key.
+    let ask = "tally new processes per parent process name, with the process name too";
+    let both = "tracepoint:sched:sched_process_fork { @n[args->parent_comm, comm] = count(); }";
+    let detail = check_coverage(&h, &Intent::read(ask), both).detail();
+    assert!(!detail.contains("keys its tally"), "{detail}");
+}
+
+#[test]
+fn a_key_computed_from_one_field_is_that_field() {
+    let ask = "tally accept calls per program";
+    let check = |src: &str| check_coverage(&host(), &Intent::read(ask), src).detail();
+    let cast = "tracepoint:syscalls:sys_enter_accept { @a[tid] = args->upeer_sockaddr; }\ntracepoint:syscalls:sys_exit_accept { @n[comm, ((struct sockaddr_in *)@a[tid])->sin_port] = count(); delete(@a[tid]); }";
+    assert!(check(cast).contains("upeer_sockaddr"), "{}", check(cast));
+    let plain = "tracepoint:syscalls:sys_exit_accept { @n[comm] = count(); }";
+    assert!(!check(plain).contains("keys its tally"), "{}", check(plain));
+    // A part of a constant the request names ("SOCK" of SOCK_CLOEXEC) names no field.
+    let ask = "tally accept4 calls passing SOCK_CLOEXEC, per program";
+    let cast4 = cast.replace("accept", "accept4");
+    let detail = check_coverage(&host(), &Intent::read(ask), &cast4).detail();
+    assert!(detail.contains("upeer_sockaddr"), "{detail}");
+}
+
+#[test]
+fn a_thread_id_a_call_takes_is_its_parameter_not_the_callers() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_tgkill",
+        &[("pid_t", "tgid"), ("pid_t", "pid"), ("int", "sig")],
+    )]);
+    let ask = "log tgkill() use: who sends it, to which thread ID, and what signal";
+    let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let caller =
+        "tracepoint:syscalls:sys_enter_tgkill { printf(\"%s %d %d\\n\", comm, tid, args->sig); }";
+    assert!(check(caller).contains("`args->pid`"), "{}", check(caller));
+    let target = "tracepoint:syscalls:sys_enter_tgkill { printf(\"%s %d %d\\n\", comm, args->pid, args->sig); }";
+    assert!(!check(target).contains("`args->pid`"), "{}", check(target));
 }

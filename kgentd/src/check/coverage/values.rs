@@ -197,7 +197,10 @@ pub(super) fn flag_on_older_versions(intent: &Intent, source: &str) -> Vec<Strin
             .filter(|c| c.ends_with(|ch: char| ch.is_ascii_digit()))
             .collect();
         // renameat2 → renameat, rename; dup3 → dup, dup2; pipe2 → pipe.
-        let digits = |c: &str| c.trim_end_matches(|ch: char| ch.is_ascii_digit()).to_owned();
+        let digits = |c: &str| {
+            c.trim_end_matches(|ch: char| ch.is_ascii_digit())
+                .to_owned()
+        };
         let older = |call: &str| {
             newer.iter().any(|n| {
                 let base = digits(n);
@@ -597,10 +600,7 @@ pub(super) fn result_threshold_uncompared(intent: &Intent, source: &str) -> Opti
     let code = strip_comments(source);
     let blocks = probe_blocks(&code);
     let result = r"(?:args\s*->\s*ret|retval|\$\w+)\b";
-    let compared = Regex::new(&format!(
-        r"{result}\s*\)?\s*[<>]=?|[<>]=?\s*\(?\s*{result}"
-    ))
-    .ok()?;
+    let compared = Regex::new(&format!(r"{result}\s*\)?\s*[<>]=?|[<>]=?\s*\(?\s*{result}")).ok()?;
     let at_return = blocks.iter().filter(|b| b.probes.iter().any(returns));
     if at_return.clone().any(|b| compared.is_match(&b.code())) {
         return None;
