@@ -46,6 +46,11 @@ pub struct Spec {
     /// Where in the kernel source `fired_by` comes from.
     #[serde(default)]
     pub fired_by_source: Option<String>,
+    /// What else makes the event fire, with its kernel source (a fatal signal ends a task at
+    /// `sched_process_exit` without exit(2)): an answer about the `fired_by` calls as calls
+    /// reports these too.
+    #[serde(default)]
+    pub also_fired_by: Option<String>,
 }
 
 pub use crate::query::Span;
@@ -101,6 +106,16 @@ pub fn fired_by(probe: &str) -> &'static [String] {
         .iter()
         .find(|s| s.name == probe)
         .map_or(&[], |s| s.fired_by.as_slice())
+}
+
+/// What else makes `probe` fire besides its `fired_by` calls, from the specs (`None` when they
+/// name nothing else).
+pub fn also_fired_by(probe: &str) -> Option<&'static str> {
+    shipped()
+        .spec
+        .iter()
+        .find(|s| s.name == probe)
+        .and_then(|s| s.also_fired_by.as_deref())
 }
 
 /// The events a call of `syscall` makes fire besides its own tracepoints (`setitimer` →

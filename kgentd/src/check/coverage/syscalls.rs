@@ -208,6 +208,7 @@ pub(super) fn named_calls_missing(
     );
     let named: Vec<(&String, bool)> = named.collect();
     let mut unmet = Vec::new();
+    let mut unmet_broader = Vec::new();
     for &(name, as_call) in &named {
         // A variant the request names on its own ("sync, syncfs") is another call to it.
         let variants: Vec<String> = syscall_variants(host, name)
@@ -224,14 +225,31 @@ pub(super) fn named_calls_missing(
         });
         // An event the call makes fire (kill() → signal:signal_generate, from the kernel
         // source: `fired_by` in specs-db/attach-points.toml) observes it, as a call too.
-        let fires = targets.iter().any(|t| {
-            crate::knowledge::specs::fired_by(&format!("tracepoint:{t}"))
-                .iter()
-                .any(|c| c == name || variants.contains(c))
-        });
-        // Another subsystem's event observes the call only where the specs say the call fires
-        // it (setitimer() arms timer:itimer_state, not timer:hrtimer_setup), or where it bears
-        // the call's name (a uprobe on `madvise`): a page fault is not a madvise(2).
+        let firing: Vec<String> = targets
+            .iter()
+            .map(|t| format!("tracepoint:{t}"))
+            .filter(|t| {
+                crate::knowledge::specs::fired_by(t)
+                    .iter()
+                    .any(|c| c == name || variants.contains(c))
+            })
+            .collect();
+        let fires = !firing.is_empty();
+        // Unless other causes fire it as well (`also_fired_by`): then it reports more than the
+        // calls asked for. "Processes that call exit_group" answered at sched_process_exit
+        // shows the ones a signal killed too; a call written as one is traced at its own
+        // tracepoints.
+        let also: Vec<(&String, &str)> = firing
+            .iter()
+            .filter_map(|t| crate::knowledge::specs::also_fired_by(t).map(|why| (t, why)))
+            .collect();
+        if fires && !used && also.len() == firing.len() && written_as_call(intent, name) {
+            let (t, why) = also[0];
+            unmet_broader.push(format!(
+                "{name}() calls, which the program watches at {t}: that event also fires for {why}, so it reports more than the calls asked for; trace tracepoint:syscalls:sys_enter_{name}"
+            ));
+            continue;
+        }
         let observed_otherwise = fires
             || (!as_call
                 && probes
@@ -250,10 +268,37 @@ pub(super) fn named_calls_missing(
             unmet.push(format!("{shown} ({})", tps.join(", ")));
         }
     }
-    (!unmet.is_empty()).then(|| {
-        format!(
+    let mut out: Vec<String> = unmet_broader
+        .iter()
+        .map(|b| format!("the request names {b}"))
+        .collect();
+    if !unmet.is_empty() {
+        out.push(format!(
             "the request names {}, but the program attaches to none of its tracepoints",
             unmet.join(" and ")
-        )
+        ));
+    }
+    (!out.is_empty()).then(|| out.join("\n"))
+}
+
+/// Whether the request writes `name` as a call: `name(`, a snake_case name (an identifier no
+/// English word is), or right beside "call", "calls" or "called" ("call exit_group",
+/// "exit_group calls").
+fn written_as_call(intent: &Intent, name: &str) -> bool {
+    if intent.calls.iter().any(|c| c == name)
+        || (name.contains('_') && intent.identifiers.iter().any(|i| i == name))
+    {
+        return true;
+    }
+    let w = &intent.words;
+    (0..w.len()).any(|i| {
+        w[i] == name
+            && [i.checked_sub(1), Some(i + 1)]
+                .into_iter()
+                .flatten()
+                .any(|j| {
+                    w.get(j)
+                        .is_some_and(|x| matches!(x.as_str(), "call" | "calls" | "called"))
+                })
     })
 }

@@ -2299,3 +2299,36 @@ fn a_thread_id_a_call_takes_is_its_parameter_not_the_callers() {
     let target = "tracepoint:syscalls:sys_enter_tgkill { printf(\"%s %d %d\\n\", comm, args->pid, args->sig); }";
     assert!(!check(target).contains("`args->pid`"), "{}", check(target));
 }
+
+#[test]
+fn an_event_with_other_causes_does_not_observe_a_call_written_as_one() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        ("syscalls", "sys_enter_exit_group", &[("int", "error_code")]),
+        (
+            "sched",
+            "sched_process_exit",
+            &[("char[16]", "comm"), ("pid_t", "pid")],
+        ),
+    ]);
+    let check = |ask: &str, src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let at_exit = "tracepoint:sched:sched_process_exit { printf(\"%s %d\\n\", comm, pid); }";
+    let ask = "which programs end themselves through exit_group calls? name and pid";
+    assert!(
+        check(ask, at_exit).contains("also fires for a fatal signal"),
+        "{}",
+        check(ask, at_exit)
+    );
+    let own = "tracepoint:syscalls:sys_enter_exit_group { printf(\"%s %d\\n\", comm, pid); }";
+    assert!(
+        !check(ask, own).contains("also fires"),
+        "{}",
+        check(ask, own)
+    );
+    // Not written as a call: the exit of a process is what is asked about.
+    let ask = "which programs exit? name and pid";
+    assert!(
+        !check(ask, at_exit).contains("also fires"),
+        "{}",
+        check(ask, at_exit)
+    );
+}
