@@ -42,7 +42,7 @@ pub(super) fn prune_filters(
     let mut notes: Vec<String> = Vec::new();
     for block in probe_blocks(source) {
         let fields = Fields {
-            types: block_field_types(host, &block),
+            types: unread_addresses_as_data(block_field_types(host, &block), &block),
             named: named_value_fields(host, &block),
             probes: block
                 .probes
@@ -50,6 +50,7 @@ pub(super) fn prune_filters(
                 .filter(|p| p.is_tracepoint())
                 .map(|p| p.target.clone())
                 .collect(),
+            man: man_names(host, &block),
         };
         let judge = |range: std::ops::Range<usize>| {
             let toks = expr::tokens(source, range);
@@ -119,6 +120,44 @@ struct Fields {
     named: BTreeSet<String>,
     /// The block's tracepoints (`syscalls:sys_enter_openat`), for its fields' flags.
     probes: Vec<String>,
+    /// The man-page names of the block's syscall parameters, by field (`behavior` →
+    /// `advice` at sys_enter_madvise).
+    man: BTreeMap<String, String>,
+}
+
+/// A socket address the block tests against NULL but never reads is no pointer guarded before
+/// use: its NULL has a meaning the request must state (sendto(2): a connected socket's calls
+/// pass no `dest_addr`, and `args->addr != 0` drops them). Its test is then judged as one of a
+/// pointer to data ([`FieldType::DataPointer`]).
+fn unread_addresses_as_data(
+    mut types: BTreeMap<String, FieldType>,
+    block: &crate::toolchain::bpftrace::ProbeBlock,
+) -> BTreeMap<String, FieldType> {
+    let code = block.code();
+    for (name, ty) in types.iter_mut() {
+        let uses = regex::Regex::new(&format!(r"args\s*(?:->|\.)\s*{name}\b"))
+            .map_or(0, |re| re.find_iter(&code).count());
+        if *ty == FieldType::SockaddrPointer && uses <= 1 {
+            *ty = FieldType::DataPointer;
+        }
+    }
+    types
+}
+
+/// The man-page name of each syscall parameter of the block's `sys_enter_*` tracepoints, by
+/// the field that carries it ([`crate::knowledge::syscall_man::SyscallMan::event_parameters`]).
+fn man_names(
+    host: &HostFacts,
+    block: &crate::toolchain::bpftrace::ProbeBlock,
+) -> BTreeMap<String, String> {
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    block
+        .probes
+        .iter()
+        .filter_map(|p| host.tracepoints.get(&p.target))
+        .flat_map(|tp| man.event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str())))
+        .map(|(param, field)| (field, param))
+        .collect()
 }
 
 /// The tests of a condition (its `&&` operands) the request states, as written, and a note
@@ -153,7 +192,12 @@ fn unstated(part: &Node, fields: &Fields, intent: &Intent) -> Option<&'static st
     let mut why = None;
     for leaf in leaves {
         let test = described(ungrouped(leaf), fields, intent)?;
-        if stated::stated(&test, intent) {
+        let params: Vec<String> = test
+            .fields
+            .iter()
+            .filter_map(|f| fields.man.get(*f).cloned())
+            .collect();
+        if stated::stated_at(&test, intent, &params) {
             return None;
         }
         why.get_or_insert(stated::why_unstated(&test));
@@ -409,6 +453,18 @@ mod tests {
             ),
             (
                 "syscalls",
+                "sys_enter_sendto",
+                &[
+                    ("int", "fd"),
+                    ("void *", "buff"),
+                    ("size_t", "len"),
+                    ("unsigned int", "flags"),
+                    ("struct sockaddr *", "addr"),
+                    ("int", "addr_len"),
+                ],
+            ),
+            (
+                "syscalls",
                 "sys_enter_wait_like",
                 &[("pid_t", "upid"), ("int *", "stat_addr")],
             ),
@@ -426,6 +482,19 @@ mod tests {
 
     fn pruned(request: &str, src: &str) -> (String, Vec<String>) {
         prune_filters(&host(), &Intent::read(request), src)
+    }
+
+    #[test]
+    fn a_null_test_of_a_socket_address_never_read_is_a_choice() {
+        let ask = "big datagrams: sendto calls over 9000 bytes, with the length";
+        let unread = "tracepoint:syscalls:sys_enter_sendto /args->len > 9000 && args->addr != 0/ { printf(\"%d\\n\", args->len); }";
+        let (fixed, notes) = pruned(ask, unread);
+        assert!(!fixed.contains("args->addr"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // Read after the test, the address is guarded: the test stays.
+        let read = "tracepoint:syscalls:sys_enter_sendto /args->len > 9000 && args->addr != 0/ { printf(\"%d %d\\n\", args->len, ((struct sockaddr_in *)args->addr)->sin_port); }";
+        let (kept, _) = pruned(ask, read);
+        assert!(kept.contains("args->addr != 0"), "{kept}");
     }
 
     #[test]

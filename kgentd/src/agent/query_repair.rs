@@ -40,12 +40,26 @@ pub fn prune_filter(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
         .filter_map(|p| p.strip_prefix("tracepoint:"))
         .map(str::to_owned)
         .collect();
+    // The man-page names of the FROM syscalls' parameters, by field (`behavior` → `advice`).
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let man_names: BTreeMap<String, String> = events
+        .iter()
+        .flat_map(|e| man.event_parameters(&e.event, e.fields.iter().map(String::as_str)))
+        .map(|(param, field)| (field, param))
+        .collect();
+    let judged = |test: &Expr| {
+        let t = described(test, &types);
+        let params: Vec<String> = t
+            .fields
+            .iter()
+            .filter_map(|f| man_names.get(*f).cloned())
+            .collect();
+        stated::stated_at(&t, intent, &params)
+    };
     // A documented flag is judged by what it means; any other test by `stated`.
     let ok = |test: &Expr| match flag_asked(test, &probes, intent) {
-        Some(asked) => {
-            asked || stated::stated(&described(test, &types), intent) && !zero_test(test)
-        }
-        None => stated::stated(&described(test, &types), intent) || code_stated(test, intent),
+        Some(asked) => asked || judged(test) && !zero_test(test),
+        None => judged(test) || code_stated(test, intent),
     };
     // Each `AND` operand stays or goes whole. Alternatives go together: an `OR` with one
     // stated alternative is wider than that alternative and hides nothing it lets through,

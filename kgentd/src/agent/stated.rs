@@ -120,6 +120,14 @@ pub fn why_unstated(test: &Test) -> &'static str {
 ///   ("preempted" states `prev_state == 0`), or with a value by which the event reports
 ///   something else (`apart`: `state != PWR_EVENT_EXIT` at `power:cpu_idle` keeps entries).
 pub fn stated(test: &Test, intent: &Intent) -> bool {
+    stated_at(test, intent, &[])
+}
+
+/// [`stated`], knowing the man-page names of the test's fields (`advice` for madvise's
+/// `behavior`: [`crate::knowledge::syscall_man::SyscallMan::event_parameters`]): a constant a
+/// man page lists as one parameter's value (`PROT_NONE` of mprotect(2)'s `prot`) states its
+/// number of that parameter only, not of `start`.
+pub fn stated_at(test: &Test, intent: &Intent, params: &[String]) -> bool {
     if named_value(test, intent) {
         return true;
     }
@@ -145,7 +153,7 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
             return !(both_families(intent) && test.fields.iter().any(|f| f.contains("family")))
         }
         // Naming the field ("the flags", "the mode") does not ask for one of its bits.
-        Shape::Flag { asked } => return asked || literals_stated(test, intent),
+        Shape::Flag { asked } => return asked || literals_stated(test, intent, params),
         _ => {}
     }
     let named = matches!(test.shape, Shape::Other)
@@ -165,7 +173,7 @@ pub fn stated(test: &Test, intent: &Intent) -> bool {
         }
         _ => false,
     };
-    named || zero || literals_stated(test, intent)
+    named || zero || literals_stated(test, intent, params)
 }
 
 /// A field compared with a value `specs-db/values.toml` documents, which the request speaks of
@@ -242,10 +250,10 @@ fn zero_of_named_field(test: &Test, cmp: Cmp, intent: &Intent) -> bool {
             .any(|f| f.len() >= 3 && intent.names_word(&f.to_ascii_lowercase()))
 }
 
-fn literals_stated(test: &Test, intent: &Intent) -> bool {
+fn literals_stated(test: &Test, intent: &Intent, params: &[String]) -> bool {
     test.ints
         .iter()
-        .all(|n| int_stated(*n, intent, &test.fields))
+        .all(|n| int_stated(*n, intent, &test.fields, params))
         && test.strings.iter().all(|s| string_stated(s, intent))
 }
 
@@ -258,7 +266,7 @@ const CLONE_THREAD: i128 = 0x10000;
 /// a signal field (`sig`): "EACCES" does not state `args->id == 13`. Any number when the
 /// request names a constant whose value neither the vocabulary, `specs-db/` nor the host's
 /// headers know.
-fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
+fn int_stated(n: i128, intent: &Intent, fields: &[&str], params: &[String]) -> bool {
     let errnos: Vec<&str> = intent
         .errnos()
         .into_iter()
@@ -267,12 +275,21 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
     let of_kind = |name: &str| {
         if errnos.contains(&name) {
             fields.iter().all(|f| is_result_name(f))
-        } else if name.starts_with("SIG") {
+        } else if name.starts_with("SIG") && !name.starts_with("SIG_") {
+            // A signal (SIGKILL), not sigprocmask(2)'s SIG_BLOCK.
             fields.iter().all(|f| f.contains("sig"))
         } else {
             // A constant of a call's man page is a value of one of its arguments, not of a
-            // builtin: FUTEX_WAIT (0) does not state `uid == 0`.
-            !fields.is_empty()
+            // builtin: FUTEX_WAIT (0) does not state `uid == 0`. Where the page lists it as
+            // one parameter's value, of that parameter only (PROT_NONE is `prot == 0`, not
+            // `start == 0`).
+            let listed = crate::knowledge::syscall_man::SyscallMan::shipped().params_listing(name);
+            if listed.is_empty() {
+                !fields.is_empty()
+            } else {
+                fields.iter().any(|f| listed.contains(f))
+                    || params.iter().any(|p| listed.contains(&p.as_str()))
+            }
         }
     };
     intent.numbers.contains(&n)
@@ -281,7 +298,7 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str]) -> bool {
         || intent.constant_values().iter().any(|(name, value)| {
             match value.or_else(|| documented_value(name)) {
                 Some(v) => (i128::from(v) == n || i128::from(v) == -n) && of_kind(name),
-                None => !fields.is_empty(),
+                None => of_kind(name),
             }
         })
 }
@@ -544,6 +561,27 @@ mod tests {
         let to_root = Intent::read("setfsuid calls that make fsuid 0, with the caller");
         assert!(stated(&zero("fsuid", Value::Integer, Cmp::Eq), &to_root));
         assert!(!stated(&zero("fsuid", Value::Integer, Cmp::Ne), &to_root));
+    }
+
+    #[test]
+    fn a_constant_a_man_page_lists_for_a_parameter_states_that_parameter_only() {
+        // mprotect(2) lists PROT_NONE (0) among the values of `prot`.
+        let sealed = Intent::read("who seals memory off with mprotect and PROT_NONE?");
+        assert!(stated(&zero("prot", Value::Integer, Cmp::Eq), &sealed));
+        assert!(!stated(&zero("start", Value::Integer, Cmp::Eq), &sealed));
+        // madvise(2) lists MADV_DONTNEED (4) for `advice`, which the kernel calls `behavior`.
+        let freed = Intent::read("count MADV_DONTNEED advice given, by program");
+        let four = |f| Test {
+            fields: vec![f],
+            ints: vec![4],
+            strings: vec![],
+            shape: Shape::Compared(Cmp::Eq),
+        };
+        assert!(stated_at(&four("behavior"), &freed, &["advice".to_owned()]));
+        assert!(!stated_at(&four("len_in"), &freed, &["len".to_owned()]));
+        // sigprocmask(2)'s SIG_BLOCK is no signal: it states `how == 0`.
+        let blocks = Intent::read("rt_sigprocmask calls passing SIG_BLOCK");
+        assert!(stated(&zero("how", Value::Integer, Cmp::Eq), &blocks));
     }
 
     #[test]

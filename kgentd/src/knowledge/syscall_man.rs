@@ -80,6 +80,10 @@ pub struct Page {
     /// is read when the call returns.
     #[serde(default)]
     pub writes: BTreeMap<String, Vec<String>>,
+    /// The constants the page's DESCRIPTION lists as a parameter's values, by parameter
+    /// (mprotect(2): `prot` takes PROT_NONE, PROT_READ, ...).
+    #[serde(default)]
+    pub constants: BTreeMap<String, Vec<String>>,
     pub source: String,
 }
 
@@ -127,6 +131,21 @@ impl SyscallMan {
             })
         });
         &MAN_PAGES
+    }
+
+    /// The parameters (man-page names) whose values a page lists `constant` among: `prot` for
+    /// PROT_NONE (mprotect(2), mmap(2)); empty when no page lists it.
+    pub fn params_listing(&self, constant: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .pages
+            .iter()
+            .flat_map(|p| &p.constants)
+            .filter(|(_, listed)| listed.iter().any(|c| c == constant))
+            .map(|(param, _)| param.as_str())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The page documenting the syscall the kernel calls `kernel_name` (`newfstatat` → the stat
@@ -301,6 +320,17 @@ mod tests {
         let man = SyscallMan::parse(MAN).expect("shipped man pages");
         assert!(man.pages.len() >= 200, "{}", man.pages.len());
         assert!(man.pages.iter().all(|p| p.source.contains("(2) NAME")));
+    }
+
+    #[test]
+    fn constants_are_listed_under_the_parameter_whose_values_they_are() {
+        let man = SyscallMan::shipped();
+        assert_eq!(man.params_listing("PROT_NONE"), ["prot"]);
+        assert_eq!(man.params_listing("SIG_SETMASK"), ["how"]);
+        assert_eq!(man.params_listing("MADV_DONTNEED"), ["advice"]);
+        // A list of commands a paragraph introduces "to the file descriptor, fd" is not fd's.
+        assert!(man.params_listing("F_GET_RW_HINT").is_empty());
+        assert!(man.params_listing("NOT_A_CONSTANT").is_empty());
     }
 
     fn names(v: &[&str]) -> Vec<String> {
