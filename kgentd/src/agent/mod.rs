@@ -500,6 +500,7 @@ impl Agent {
         let dropped = query_repair::prune_filter(&mut q, intent, &events);
         repaired.extend(query_repair::successes_only(&mut q, intent));
         repaired.extend(query_repair::stated_values(&mut q, intent));
+        repaired.extend(query_repair::stated_errors(&mut q, intent));
         repaired.extend(query_repair::flag_alternatives(&mut q, intent));
         repaired.extend(query_repair::directory_prefixes(&mut q, intent));
         // The specs' spans, with those the request asks for by name preferred.

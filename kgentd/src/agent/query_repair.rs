@@ -1569,6 +1569,86 @@ pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
     notes
 }
 
+/// An error the request names (`EEXIST`, or in words: [`Intent::errnos`]) that the filter of a
+/// query on syscalls never tests: `ret == -errno` joins it (several errors as alternatives). A
+/// failed call returns -errno at its exit (syscalls(2), errno(3)), and the query compiler reads
+/// `ret` there. A small model writes a wrong number (`ret == -1013` for EEXIST, which
+/// [`prune_filter`] drops) or none; the request-coverage check demands the test anyway. Not
+/// where the request sets the error apart ("failures other than ENOENT").
+pub fn stated_errors(q: &mut Query, intent: &Intent) -> Vec<String> {
+    let errnos: Vec<(&str, i64)> = intent
+        .errnos()
+        .into_iter()
+        .map(|(name, value, _)| (name, value))
+        .collect();
+    let syscalls_only = !q.from.is_empty()
+        && q.from.iter().all(|f| {
+            f.trim_start_matches("tracepoint:")
+                .starts_with("syscalls:sys_")
+        });
+    if errnos.is_empty()
+        || !syscalls_only
+        || errnos
+            .iter()
+            .any(|(name, _)| intent.negates_word(&name.to_ascii_lowercase()))
+    {
+        return Vec::new();
+    }
+    let mut tests_ret = false;
+    if let Some(f) = &q.filter {
+        let mut terms = Vec::new();
+        f.terms(&mut terms);
+        tests_ret = terms.contains(&Term::Ret)
+            && errnos.iter().all(|(_, v)| {
+                let mut found = false;
+                f.clone().map_tests(&mut |t| {
+                    if let Expr::Binary(a, BinOp::Eq, b) = &t {
+                        let is = |x: &Expr, y: &Expr| {
+                            *x == Expr::Term(Term::Ret)
+                                && (*y == Expr::Int(-i128::from(*v))
+                                    || *y
+                                        == Expr::Unary(
+                                            UnOp::Neg,
+                                            Box::new(Expr::Int(i128::from(*v))),
+                                        ))
+                        };
+                        found |= is(a, b) || is(b, a);
+                    }
+                    t
+                });
+                found
+            });
+    }
+    if tests_ret {
+        return Vec::new();
+    }
+    let test = errnos
+        .iter()
+        .map(|(_, v)| {
+            Expr::Binary(
+                Box::new(Expr::Term(Term::Ret)),
+                BinOp::Eq,
+                Box::new(Expr::Int(-i128::from(*v))),
+            )
+        })
+        .reduce(|a, b| Expr::Binary(Box::new(a), BinOp::Or, Box::new(b)));
+    let Some(test) = test else {
+        return Vec::new();
+    };
+    q.filter = Some(match q.filter.take() {
+        Some(f) => Expr::Binary(Box::new(f), BinOp::And, Box::new(test)),
+        None => test,
+    });
+    let named: Vec<String> = errnos
+        .iter()
+        .map(|(name, v)| format!("{name} (ret == -{v})"))
+        .collect();
+    vec![format!(
+        "the request asks for failures with {}: the result is tested for it (a failed call returns -errno, syscalls(2))",
+        named.join(" or ")
+    )]
+}
+
 /// A path compared equal to a directory the request keeps paths under ("files opened under
 /// /tmp": `Intent::directories`) becomes a prefix test with the directory's final slash:
 /// `args->filename == "/tmp"` keeps the directory itself, `starts_with(args->filename,
@@ -3131,6 +3211,24 @@ mod tests {
         let mut q = parse(text).unwrap();
         let sized = Intent::read("histogram of bpf() attribute sizes per command code");
         assert!(pointer_measures(&mut q, &sized, &[ev]).is_empty());
+    }
+
+    #[test]
+    fn an_error_the_request_names_is_tested_on_the_result() {
+        let ask = Intent::read("symlink calls refused with EACCES: who, and the link path");
+        let mut q =
+            parse("SELECT comm, args->newname FROM tracepoint:syscalls:sys_enter_symlink").unwrap();
+        let notes = stated_errors(&mut q, &ask);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(show(q.filter.as_ref().unwrap()), "ret == -13");
+        // Already tested: nothing changes.
+        assert!(stated_errors(&mut q, &ask).is_empty());
+        // Set apart, or on an event that is no syscall, it is not added.
+        let apart = Intent::read("symlink calls that fail, except with EACCES: who");
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_symlink").unwrap();
+        assert!(stated_errors(&mut q, &apart).is_empty());
+        let mut q = parse("SELECT comm FROM tracepoint:sched:sched_process_exit").unwrap();
+        assert!(stated_errors(&mut q, &ask).is_empty());
     }
 
     #[test]

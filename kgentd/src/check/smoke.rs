@@ -436,6 +436,10 @@ pub fn condition_never_met(
         format!("{}, `args->{} == {}`", v.name, v.field, v.value)
     } else if let Some(f) = asked_flag {
         format!("{}, a bit of `args->{}`", f.name, f.field)
+    } else if let Some(n) = stated_bound(intent, source) {
+        // "A backlog above 128": the workload's values are its own (listen(2) with a small
+        // backlog), and whether one passes a bound the request states is chance.
+        format!("a bound of {n} a value must pass")
     } else {
         return None;
     };
@@ -447,6 +451,19 @@ pub fn condition_never_met(
         "not exercised: the program's events ({}) fired under the test workload, but it shows only events meeting what the request states ({condition}), which the workload does not produce; a smoke run cannot tell a right program from a wrong one here, so it is judged by its static and symbolic checks",
         shown.join(", ")
     ))
+}
+
+/// A non-zero number the request writes ([`Intent::numbers`]) that the program compares a
+/// value with for order (`args->backlog > 128`, `128 <= $n`): a bound the request states.
+fn stated_bound(intent: &Intent, source: &str) -> Option<i128> {
+    let code = strip_comments(source);
+    intent.numbers.iter().copied().find(|n| {
+        *n != 0
+            && Regex::new(&format!(
+                r"(?:args\s*->\s*\w+|\$\w+|@\w+\[[^\]]*\]|\))\s*(?:>=?|<=?)\s*\(?\s*{n}\b|\b{n}\s*\)?\s*(?:>=?|<=?)\s*(?:args|\$|@|\()"
+            ))
+            .is_ok_and(|re| re.is_match(&code))
+    })
 }
 
 /// Why an empty smoke run says nothing about `source`: every event it attaches to is a
@@ -1037,6 +1054,16 @@ mod tests {
         assert!(why.contains("SEEK_HOLE"), "{why}");
         let any = Intent::read("lseek() calls, with the descriptor");
         assert!(condition_never_met(&any, hole, Some(&seeks)).is_none());
+        // A bound the request writes without a unit ("a queue longer than 300"), which the
+        // program's filter compares a field with: the workload's values are its own.
+        let listens = crate::check::Provoked::by_workload(["syscalls:sys_enter_listen".to_owned()]);
+        let long = "tracepoint:syscalls:sys_enter_listen /args->backlog > 300/ { printf(\"%d\\n\", args->backlog); }";
+        let deep = Intent::read("listen() with a queue longer than 300: who and the backlog");
+        let why = condition_never_met(&deep, long, Some(&listens)).expect("not exercised");
+        assert!(why.contains("300"), "{why}");
+        let every = Intent::read("every listen() of process 300: the backlog");
+        let pinned = "tracepoint:syscalls:sys_enter_listen /pid == 300/ { printf(\"%d\\n\", args->backlog); }";
+        assert!(condition_never_met(&every, pinned, Some(&listens)).is_none());
         // An event the workload never provokes is `not_exercised`'s business.
         let timers = "tracepoint:timer:timer_expire_entry /args->now > 5/ { printf(\"x\\n\"); }";
         assert!(condition_never_met(&over, timers, Some(&provoked)).is_none());

@@ -346,7 +346,7 @@ mod tests {
 
 /// The numbers the request writes right after a field's name, which state the field's value:
 /// "setuid calls that switch to uid 0" (`uid == 0`), "writes to file descriptor 2" (`fd == 2`),
-/// "kills of pid 1". The name is the field's own (`uid`), or its spelled-out head word after
+/// "kills of pid 1", "sets the group to 100". The name is the field's own (`uid`), or its spelled-out head word after
 /// another of its words ("file descriptor", [`spelled_out`]); a one-word spelled name counts
 /// alone ("signal 0" for `sig`). A number followed by a unit ("size 4096 bytes") or joined
 /// to more ("fd 1 or 2") is left to the checks of sizes and lists: only a plain value is read.
@@ -402,7 +402,12 @@ pub fn values_stated_for(intent: &crate::intent::Intent, field: &str) -> Vec<i12
                 && !UNITS.contains(&next.as_str())
                 && next.parse::<f64>().is_err()
         }) && !intent.sizes.iter().flatten().any(|s| *s == n && n > 0);
-        if plain && names_at(i - 1) && !out.contains(&n) {
+        // Or joined to it by a word that says the value: "sets the group to 100", "a backlog
+        // of 128", "whose uid is 0".
+        let joined = i >= 2
+            && matches!(words[i - 1].as_str(), "to" | "of" | "is" | "equals")
+            && names_at(i - 2);
+        if plain && (names_at(i - 1) || joined) && !out.contains(&n) {
             out.push(n);
         }
     }

@@ -95,10 +95,46 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
     };
     // "Per process name" names no `name` field: words said only in a builtin's phrase.
     let field_words = intent.naming_fields(&words);
+    // Where the request groups by phrases, the process's name and PID are keys only when a
+    // phrase says them (not the parent's: "per parent process name") or the request asks for
+    // them: "count process forks per parent process name" keyed by `comm, pid` splits each
+    // parent's count by the forking task.
+    let creating = super::creates_processes_only(host, source);
+    let builtin_asked = |b: &str| {
+        let concept = match b {
+            "comm" => Some(Concept::ProcessName),
+            "pid" => Some(Concept::Pid),
+            _ => None,
+        };
+        match concept {
+            Some(c) if !intent.group_phrases.is_empty() => {
+                intent.asks(c)
+                    || phrases.iter().any(|p| {
+                        if p.first().is_some_and(|w| w == "parent") {
+                            // Where processes are created the running task is the parent:
+                            // its name is `comm`, its PID `pid` (fork(2)).
+                            return creating && parent_phrase_holds(p, b);
+                        }
+                        // "Per name of the woken process" names no PID, "per process ID" no name.
+                        if phrase_kind(p).is_some_and(|k| k != b) {
+                            return false;
+                        }
+                        p.iter()
+                            .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b))
+                    })
+            }
+            _ => words
+                .iter()
+                .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b)),
+        }
+    };
     let asked = |field: &str| {
         (named_as(field, &field_words)
             && (!names_its_event(field) || grouped_by(field)))
-            || words.iter().any(|w| as_builtin(field, w))
+            // A field named like the process's name or PID (`comm`, `pid` at sched_wakeup) is
+            // asked for as the builtin would be.
+            || (matches!(field, "comm" | "pid") && builtin_asked(field))
+            || (!matches!(field, "comm" | "pid") && words.iter().any(|w| as_builtin(field, w)))
             || printed_by_name.contains(field)
             || events.iter().any(|(s, e)| {
                 let probe = format!("{s}:{e}");
@@ -135,35 +171,6 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         }
     };
     // A builtin key (`comm`, `pid`) is asked for where a word names it ("process", "CPU").
-    // Where the request groups by phrases, the process's name and PID are keys only when a
-    // phrase says them (not the parent's: "per parent process name") or the request asks for
-    // them: "count process forks per parent process name" keyed by `comm, pid` splits each
-    // parent's count by the forking task.
-    let creating = super::creates_processes_only(host, source);
-    let builtin_asked = |b: &str| {
-        let concept = match b {
-            "comm" => Some(Concept::ProcessName),
-            "pid" => Some(Concept::Pid),
-            _ => None,
-        };
-        match concept {
-            Some(c) if !intent.group_phrases.is_empty() => {
-                intent.asks(c)
-                    || phrases.iter().any(|p| {
-                        if p.first().is_some_and(|w| w == "parent") {
-                            // Where processes are created the running task is the parent:
-                            // its name is `comm`, its PID `pid` (fork(2)).
-                            return creating && parent_phrase_holds(p, b);
-                        }
-                        p.iter()
-                            .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b))
-                    })
-            }
-            _ => words
-                .iter()
-                .any(|w| crate::intent::naming::builtins_named_by(w).contains(&b)),
-        }
-    };
     for keys in tallies(&code) {
         // "Per target CPU" keyed by `cpu` and `args->target_cpu`: the phrase means the field.
         let fields: Vec<&str> = keys
@@ -343,6 +350,21 @@ fn grouping_phrases(intent: &Intent) -> Vec<Vec<String>> {
         .into_iter()
         .filter(|p| !p.iter().all(|w| PERIODS.contains(&w.as_str())))
         .collect()
+}
+
+/// What a grouping phrase's head asks for, where it says: a name (`comm`: "process name",
+/// "name of the woken process") or an ID (`pid`: "process ID", "pid of the sender"). The head
+/// is the word before "of", or else the last word.
+fn phrase_kind(phrase: &[String]) -> Option<&'static str> {
+    let head = match phrase.iter().position(|w| w == "of") {
+        Some(i) if i > 0 => phrase.get(i - 1),
+        _ => phrase.last(),
+    };
+    match head.map(String::as_str) {
+        Some("name" | "names" | "comm" | "command") => Some("comm"),
+        Some("pid" | "pids" | "id" | "ids") => Some("pid"),
+        _ => None,
+    }
 }
 
 /// Whether a phrase about the parent ("parent process name", "parent PID", "parent") is held

@@ -2211,6 +2211,13 @@ fn a_value_written_after_a_fields_name_is_kept_by_a_test_of_that_field() {
         "{}",
         check(ask, kept)
     );
+    // Joined by a word that says the value.
+    let ask = "setgid calls that change the gid to 0, with the caller's name";
+    assert!(
+        check(ask, other).contains("`args->gid == 0`"),
+        "{}",
+        check(ask, other)
+    );
     // Spelled out ("file descriptor 0" is `fd`), kept through a variable; the pinned field
     // need not be printed.
     let ask = "tally reads of file descriptor 0 by program";
@@ -2331,4 +2338,29 @@ fn an_event_with_other_causes_does_not_observe_a_call_written_as_one() {
         "{}",
         check(ask, at_exit)
     );
+}
+
+#[test]
+fn a_phrase_headed_by_a_name_asks_for_no_pid() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "sched",
+        "sched_wakeup",
+        &[
+            ("char[16]", "comm"),
+            ("pid_t", "pid"),
+            ("int", "prio"),
+            ("int", "target_cpu"),
+        ],
+    )]);
+    let ask = "tally wakeups by the name of the task that is woken";
+    let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let split = "tracepoint:sched:sched_wakeup { @w[args->comm, args->pid] = count(); }";
+    assert!(check(split).contains("args->pid"), "{}", check(split));
+    let named = "tracepoint:sched:sched_wakeup { @w[args->comm] = count(); }";
+    assert!(!check(named).contains("keys its tally"), "{}", check(named));
+    // Headed by an ID, the phrase asks for the PID and no name.
+    let ask = "tally wakeups by the pid of the task that is woken";
+    let by_pid = "tracepoint:sched:sched_wakeup { @w[args->pid] = count(); }";
+    let detail = check_coverage(&h, &Intent::read(ask), by_pid).detail();
+    assert!(!detail.contains("keys its tally"), "{detail}");
 }
