@@ -355,3 +355,18 @@ async fn a_c_answer_carries_a_symbolic_check_that_says_it_was_not_judged() {
     );
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_tracer_that_shows_events_without_the_named_constant_is_refuted() {
+    let host = host();
+    // mprotect(2) lists PROT_EXEC (0x4) among the values of `prot`.
+    let request = "list mprotect calls that turn on PROT_EXEC: process and length";
+    // The alternative keeps every call without the bit as well.
+    let wrong = "tracepoint:syscalls:sys_enter_mprotect /args->prot == 4 || (args->prot & 4) == 0/ { printf(\"%s %d\\n\", comm, args->len); }";
+    let f = judged(&host, request, wrong).await;
+    let why = refuted(&f, "PROT_EXEC");
+    assert!(why.contains("(args->prot & 0x4) == 0x4"), "{why}");
+    let right = "tracepoint:syscalls:sys_enter_mprotect /args->prot & 4/ { printf(\"%s %d\\n\", comm, args->len); }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "PROT_EXEC");
+}

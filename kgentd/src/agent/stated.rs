@@ -240,7 +240,20 @@ fn zero_of_named_field(test: &Test, cmp: Cmp, intent: &Intent) -> bool {
                 })
         });
     }
+    // "Returns zero events" (epoll_wait(2): the number of ready descriptors) is the result,
+    // not a field named `events`: zero said right after a returning verb.
+    let returned = {
+        let w = &intent.words;
+        (1..w.len()).any(|i| {
+            w[i] == "zero"
+                && matches!(
+                    w[i - 1].as_str(),
+                    "return" | "returns" | "returned" | "returning"
+                )
+        })
+    };
     cmp == Cmp::Eq
+        && !returned
         && intent.names_word("zero")
         && !intent.names_word("non")
         && !intent.names_word("nonzero")
@@ -296,28 +309,11 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str], params: &[String]) -> b
         || (n == CLONE_THREAD && intent.asks(Concept::NewThreads))
         || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
         || intent.constant_values().iter().any(|(name, value)| {
-            match value.or_else(|| documented_value(name)) {
+            match value.or_else(|| crate::knowledge::constant_value(name)) {
                 Some(v) => (i128::from(v) == n || i128::from(v) == -n) && of_kind(name),
                 None => of_kind(name),
             }
         })
-}
-
-/// The value of a constant `specs-db/values.toml` or `flags.toml` documents (`SOCK_RAW` is 3),
-/// or else this host's C headers define (`POSIX_FADV_DONTNEED` is 4: [`crate::host::constants`]):
-/// naming it states that number, not any.
-fn documented_value(name: &str) -> Option<i64> {
-    crate::knowledge::values::shipped()
-        .iter()
-        .find(|v| v.name == name)
-        .map(|v| v.value)
-        .or_else(|| {
-            crate::knowledge::flags::shipped()
-                .iter()
-                .find(|f| f.name == name)
-                .map(|f| f.mask)
-        })
-        .or_else(|| crate::host::constants::value(name))
 }
 
 fn string_stated(s: &str, intent: &Intent) -> bool {
@@ -557,6 +553,9 @@ mod tests {
         assert!(!stated(&zero("niceval", Value::Integer, Cmp::Ne), &others));
         let status = Intent::read("exits with a non-zero status, and the pid");
         assert!(!stated(&zero("pid", Value::Integer, Cmp::Ne), &status));
+        // Zero a call returns is its result: "returns zero entries" states no `entries == 0`.
+        let none = Intent::read("io_getevents calls that returned zero entries");
+        assert!(!stated(&zero("entries", Value::Integer, Cmp::Eq), &none));
         // Zero written after the field's name states `== 0` of that field only.
         let to_root = Intent::read("setfsuid calls that make fsuid 0, with the caller");
         assert!(stated(&zero("fsuid", Value::Integer, Cmp::Eq), &to_root));

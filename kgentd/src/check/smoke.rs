@@ -185,6 +185,11 @@ pub fn expectation_for(intent: &Intent, source: &str) -> Expectation {
     if expect.identifies && (names_only || kernel_names_only) {
         expect.identifies = false;
     }
+    // "The size argument" of clone3 is a parameter: only where a program starts are the
+    // arguments its argv (execve(2)), which the workload's own must then show.
+    if !super::coverage::attaches_to_exec(source) {
+        expect.arguments = false;
+    }
     expect
 }
 
@@ -1108,6 +1113,13 @@ mod tests {
     fn arguments_must_show_the_workloads_own() {
         let want = expect_of("log every program executed with its command-line arguments");
         assert!(want.arguments);
+        // A parameter is no command line: the workload's argument is not expected.
+        let param = Intent::read("each mmap call with its length argument");
+        let at_mmap = "tracepoint:syscalls:sys_enter_mmap { printf(\"%d\\n\", args->len); }";
+        assert!(!expectation_for(&param, at_mmap).arguments);
+        let at_exec =
+            "tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", str(args->filename)); }";
+        assert!(expectation_for(&param, at_exec).arguments);
         assert!(judge(&want, &obs(&["kgent-smoke 4242 \u{1}garbage"])).is_err());
         assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/x --kgent-smoke-arg"])).is_ok());
     }

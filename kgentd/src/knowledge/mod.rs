@@ -486,6 +486,22 @@ pub fn libc_functions_named(host: &HostFacts, intent: &Intent) -> Vec<String> {
     out
 }
 
+/// The value of a constant `specs-db/values.toml` or `flags.toml` documents (`SOCK_RAW` is 3),
+/// or else this host's C headers define (`POSIX_FADV_DONTNEED` is 4: [`crate::host::constants`]).
+pub fn constant_value(name: &str) -> Option<i64> {
+    values::shipped()
+        .iter()
+        .find(|v| v.name == name)
+        .map(|v| v.value)
+        .or_else(|| {
+            flags::shipped()
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.mask)
+        })
+        .or_else(|| crate::host::constants::value(name))
+}
+
 /// Whether `specs-db/` documents the constant `name` (a value of `values.toml`, a flag of
 /// `flags.toml`), with the field and events that hold it.
 pub fn documents_constant(name: &str) -> bool {

@@ -226,12 +226,20 @@ pub fn compile(host: &HostFacts, specs: &SpecFacts, q: &Query) -> Result<Compile
         .collect();
     for e in events {
         // An event the filter cannot test would report every one of its events: kept only
-        // as a variant of a call the filter does apply to (unlink beside unlinkat, which alone
-        // has AT_REMOVEDIR), not as another call ("owned by uid 0" at openat).
+        // as a variant of a call the filter does apply to (unlink beside unlinkat's `flag ==
+        // 0`, files only), not as another call ("owned by uid 0" at openat).
         let name = event_name(&e).to_owned();
+        // A variant lacks the field because it has no such argument: its calls are as if it
+        // were 0 (syscalls(2): a newer version adds a flags argument). A filter that 0 fails
+        // (`(flags & O_TRUNC) == O_TRUNC` at openat2, whose flags are in a struct; AT_REMOVEDIR
+        // at unlink, which never removes a directory) would show none of them as they are.
+        let zero_fails = !filtered.contains(&name)
+            && q.filter
+                .as_ref()
+                .is_some_and(|f| fails_without(f, &|t| lacks(&e, t, specs).is_some()));
         if !filtered.is_empty()
             && !filtered.contains(&name)
-            && !filtered.iter().any(|f| variants(f, &name))
+            && (zero_fails || !filtered.iter().any(|f| variants(f, &name)))
         {
             let reason = format!(
                 "{name} cannot test the query's filter (it lacks a field the filter reads), so it would report every event unfiltered"
@@ -603,6 +611,51 @@ fn filter_applies(q: &Query, e: &Event, specs: &SpecFacts) -> bool {
     let mut ts = Vec::new();
     f.terms(&mut ts);
     ts.iter().all(|t| lacks(e, t, specs).is_none())
+}
+
+/// Whether `filter` is false for every event when the terms `missing` says the event lacks
+/// are 0, whatever its other terms: one of its conjuncts reads only such terms and literals
+/// and evaluates to 0.
+fn fails_without(filter: &Expr, missing: &dyn Fn(&Term) -> bool) -> bool {
+    fn eval(e: &Expr, missing: &dyn Fn(&Term) -> bool) -> Option<i128> {
+        Some(match e {
+            Expr::Int(n) => *n,
+            Expr::Term(t) if missing(t) => 0,
+            Expr::Unary(op, x) => {
+                let v = eval(x, missing)?;
+                match op {
+                    UnOp::Neg => v.checked_neg()?,
+                    UnOp::Not => i128::from(v == 0),
+                    UnOp::BitNot => !v,
+                }
+            }
+            Expr::Binary(a, op, b) => {
+                let (x, y) = (eval(a, missing)?, eval(b, missing)?);
+                match op {
+                    BinOp::Or => i128::from(x != 0 || y != 0),
+                    BinOp::And => i128::from(x != 0 && y != 0),
+                    BinOp::Eq => i128::from(x == y),
+                    BinOp::Ne => i128::from(x != y),
+                    BinOp::Lt => i128::from(x < y),
+                    BinOp::Gt => i128::from(x > y),
+                    BinOp::Le => i128::from(x <= y),
+                    BinOp::Ge => i128::from(x >= y),
+                    BinOp::BitOr => x | y,
+                    BinOp::BitXor => x ^ y,
+                    BinOp::BitAnd => x & y,
+                    BinOp::Add => x.checked_add(y)?,
+                    BinOp::Sub => x.checked_sub(y)?,
+                    BinOp::Mul => x.checked_mul(y)?,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        })
+    }
+    filter
+        .conjuncts()
+        .iter()
+        .any(|c| eval(c, missing) == Some(0))
 }
 
 /// Two syscall events of one call spelled two ways: one name, without its version digits,
@@ -2225,6 +2278,43 @@ mod tests {
         )
         .expect("compiles")
         .source
+    }
+
+    #[test]
+    fn a_variant_lacking_the_filters_field_leaves_when_zero_fails_the_filter() {
+        let h = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_unlinkat",
+                &[
+                    ("int", "dfd"),
+                    ("const char *", "pathname"),
+                    ("int", "flag"),
+                ],
+            ),
+            (
+                "syscalls",
+                "sys_enter_unlink",
+                &[("const char *", "pathname")],
+            ),
+        ]);
+        let both =
+            "FROM tracepoint:syscalls:sys_enter_unlinkat, tracepoint:syscalls:sys_enter_unlink";
+        // AT_REMOVEDIR (0x200): unlink, which has no flag, never passes it.
+        let dirs = crate::query::parse(&format!(
+            "SELECT comm, count() {both} WHERE (args->flag & 512) != 0 GROUP BY comm"
+        ))
+        .expect("parses");
+        let s = compile(&h, &specs(), &dirs).expect("compiles").source;
+        assert!(!s.contains("sys_enter_unlink\n"), "{s}");
+        assert!(s.contains("left out"), "{s}");
+        // Files only (`flag == 0`): every unlink is one, unfiltered.
+        let files = crate::query::parse(&format!(
+            "SELECT comm, count() {both} WHERE args->flag == 0 GROUP BY comm"
+        ))
+        .expect("parses");
+        let s = compile(&h, &specs(), &files).expect("compiles").source;
+        assert!(s.contains("tracepoint:syscalls:sys_enter_unlink\n"), "{s}");
     }
 
     #[test]

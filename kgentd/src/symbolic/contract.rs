@@ -164,6 +164,11 @@ pub enum Claim {
     AboveThreshold {
         n: i128,
     },
+    /// Every shown event carries one of the constants the request names, in the field that
+    /// takes it: `(args->F & v) == v` or `args->F == v` for one (field, value) pair.
+    ConstantKept {
+        pairs: Vec<(String, i128)>,
+    },
     Written(Written),
 }
 
@@ -264,6 +269,21 @@ pub fn from_intent(
                 "the request states a size or time events must exceed; a value at or under it, in any unit, is under it",
             );
         }
+        if let Some((pairs, names)) = kept_constants(intent, &call, tracepoints) {
+            let shown: Vec<String> = pairs
+                .iter()
+                .map(|(f, v)| format!("args->{f} has {v:#x}"))
+                .collect();
+            add(
+                Claim::ConstantKept { pairs },
+                format!(
+                    "at {label}: a shown event passes {} ({})",
+                    names.join(" or "),
+                    shown.join(" or ")
+                ),
+                "the request names the constant(s) as what the events pass; the call's man page lists them as values of that parameter (specs-db/syscall-man.toml `constants`) or specs-db/flags.toml documents the field",
+            );
+        }
         let bytes = syscall.as_deref().and_then(|s| {
             facts
                 .byte_count_result
@@ -285,6 +305,66 @@ pub fn from_intent(
         }
     }
     out
+}
+
+/// The constants the request names as what a syscall's events pass (not an error, a signal,
+/// nor one it sets apart: "except O_RDONLY"), each with its non-zero value and the field of the
+/// call's entry that takes it: the parameter its man page lists it under
+/// ([`crate::knowledge::syscall_man::SyscallMan::params_listing`]) or the field
+/// `specs-db/flags.toml` documents it for. `None` when no constant has such a field here: what
+/// a constant is not documented for is not guessed.
+fn kept_constants(
+    intent: &Intent,
+    call: &Call,
+    tracepoints: &BTreeMap<String, Tracepoint>,
+) -> Option<(Vec<(String, i128)>, Vec<String>)> {
+    let enter = call.enter.as_deref()?.strip_prefix("tracepoint:")?;
+    let tp = tracepoints.get(enter)?;
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let by_param: BTreeMap<String, String> = man
+        .event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
+        .into_iter()
+        .collect();
+    let errnos: Vec<&str> = intent.errnos().into_iter().map(|(n, _, _)| n).collect();
+    let mut pairs = Vec::new();
+    let mut names = Vec::new();
+    for (name, value) in intent.constant_values() {
+        let signal = name.starts_with("SIG") && !name.starts_with("SIG_");
+        if errnos.contains(&name) || signal || intent.negates_word(&name.to_ascii_lowercase()) {
+            continue;
+        }
+        let Some(v) = value
+            .or_else(|| crate::knowledge::constant_value(name))
+            .filter(|v| *v != 0)
+        else {
+            continue;
+        };
+        let mut fields: Vec<String> = man
+            .params_listing(name)
+            .into_iter()
+            .filter_map(|p| {
+                by_param
+                    .get(p)
+                    .cloned()
+                    .or_else(|| tp.fields.iter().any(|f| f.name == p).then(|| p.to_owned()))
+            })
+            .collect();
+        fields.extend(
+            crate::knowledge::flags::shipped()
+                .iter()
+                .filter(|f| f.name == name && f.probes.iter().any(|p| p == enter))
+                .map(|f| f.field.clone()),
+        );
+        fields.sort();
+        fields.dedup();
+        for f in fields {
+            pairs.push((f, i128::from(v)));
+        }
+        if !pairs.is_empty() && !names.contains(&name.to_owned()) {
+            names.push(name.to_owned());
+        }
+    }
+    (!pairs.is_empty()).then_some((pairs, names))
 }
 
 /// Whether the event where `call`'s result is known carries one: a syscall's exit, a

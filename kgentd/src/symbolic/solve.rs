@@ -341,6 +341,34 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 format!("the program shows an event in which no value is above {n}, but the request asks only for events over its threshold: test the value against the threshold (a /predicate/ or if) before showing it"),
             )
         }
+        Claim::ConstantKept { pairs } => {
+            let r = run::run(blocks, &scenario, types, "");
+            let mut passes = Vec::new();
+            for i in r.inputs.values() {
+                for (field, v) in pairs {
+                    if i.name != format!("args->{field}") || !matches!(i.kind, Kind::Int(_)) {
+                        continue;
+                    }
+                    let Ok(v) = i64::try_from(*v) else { continue };
+                    let v = BV::from_i64(v, 64);
+                    passes.push(Bool::or(&[i.bv.bvand(&v).eq(&v), i.bv.eq(&v)]));
+                }
+            }
+            if passes.is_empty() {
+                return Err("the program reads none of the fields that take the constant".into());
+            }
+            let f = Bool::and(&[r.printed(None), Bool::or(&passes).not()]);
+            let tests: Vec<String> = pairs
+                .iter()
+                .map(|(field, v)| format!("`(args->{field} & {v:#x}) == {v:#x}`"))
+                .collect();
+            single(
+                vec![r],
+                f,
+                false,
+                format!("the program shows an event that does not pass the constant the request names: keep only the events that do ({})", tests.join(" or ")),
+            )
+        }
         Claim::LatencySameThread => latency(blocks, contract, types),
         Claim::BytesAreResult { failed } => {
             let r = run::run(blocks, &scenario, types, "");

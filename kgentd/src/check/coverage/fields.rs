@@ -74,17 +74,7 @@ pub(super) fn named_fields_unreported(
     let probes = tracepoint_probes(host, source);
     // A call's parameters are at its entry: a program on a syscall's exit alone is judged on
     // its entry's fields too (they are to be saved at entry and reported at exit).
-    let entries: Vec<(String, &crate::host::Tracepoint)> = probes
-        .iter()
-        .filter_map(|(target, _)| {
-            let call = target.strip_prefix("syscalls:sys_exit_")?;
-            let entry = format!("syscalls:sys_enter_{call}");
-            if probes.iter().any(|(t, _)| *t == entry) {
-                return None;
-            }
-            host.tracepoints.get(&entry).map(|tp| (entry, tp))
-        })
-        .collect();
+    let entries = untraced_entries(host, &probes);
     let mut out = Vec::new();
     for (target, tp) in probes.iter().chain(&entries) {
         let at_entry_only = entries.iter().any(|(e, _)| e == target);
@@ -131,6 +121,25 @@ pub(super) fn named_fields_unreported(
     out.sort();
     out.dedup();
     out
+}
+
+/// The `sys_enter_*` tracepoints of the syscalls `probes` trace at their exit alone: where
+/// their parameters are.
+fn untraced_entries<'h>(
+    host: &'h HostFacts,
+    probes: &[(String, &'h crate::host::Tracepoint)],
+) -> Vec<(String, &'h crate::host::Tracepoint)> {
+    probes
+        .iter()
+        .filter_map(|(target, _)| {
+            let call = target.strip_prefix("syscalls:sys_exit_")?;
+            let entry = format!("syscalls:sys_enter_{call}");
+            if probes.iter().any(|(t, _)| *t == entry) {
+                return None;
+            }
+            host.tracepoints.get(&entry).map(|tp| (entry, tp))
+        })
+        .collect()
 }
 
 /// A field whose name does not say what it holds, named by a word for what it holds
@@ -727,14 +736,7 @@ pub(super) fn stated_field_values_untested(
 ) -> Vec<String> {
     let code = strip_comments(source);
     let probes = tracepoint_probes(host, source);
-    let entries: Vec<(String, &crate::host::Tracepoint)> = probes
-        .iter()
-        .filter_map(|(target, _)| {
-            let call = target.strip_prefix("syscalls:sys_exit_")?;
-            let entry = format!("syscalls:sys_enter_{call}");
-            host.tracepoints.get(&entry).map(|tp| (entry, tp))
-        })
-        .collect();
+    let entries = untraced_entries(host, &probes);
     let mut out = Vec::new();
     for (target, tp) in probes.iter().chain(&entries) {
         for f in &tp.fields {

@@ -182,7 +182,7 @@ const RULES: &[Rule] = &[
     Rule {
         what: "a count (a tally per key, not a line per event)",
         asked: Concept::Counting,
-        code: r"\bcount\s*\(|\+\+|\+=|\bsum\s*\(",
+        code: r"\bcount\s*\(|\+\+|\+=|\bsum\s*\(\s*1\s*\)",
         reported: false,
         format: None,
         hint: "aggregate with `@name[key] = count()` (bpftrace prints the map when the program ends); key it by what the request groups by",
@@ -333,8 +333,24 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
                 })
             })
         };
-        let in_code =
-            c.code.is_match(view) || exit_status || parent_runs || call_parameters || named_result;
+        // A sum counts where the request measures a quantity too ("count the bytes each
+        // process writes"): summing a value no one asked for (`sum(args->pfn)` for "count
+        // page allocations") is no count of events.
+        static SUM: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"\bsum\s*\(").expect("static regex"));
+        let summed_quantity = rule.asked == Concept::Counting
+            && SUM.is_match(view)
+            && (intent.asks(Concept::Sum)
+                || intent.asks(Concept::Size)
+                || intent.asks(Concept::Duration)
+                || intent.asks(Concept::ReturnValue)
+                || intent.words().any(|w| w == "bytes" || w == "byte"));
+        let in_code = c.code.is_match(view)
+            || summed_quantity
+            || exit_status
+            || parent_runs
+            || call_parameters
+            || named_result;
         let in_format = c.format.as_ref().is_some_and(|f| f.is_match(&formats));
         if !in_code && !in_format {
             missing.push(format!(
@@ -482,7 +498,7 @@ fn events_uncounted_beside_sum(intent: &Intent, source: &str) -> Option<String> 
 
 /// Whether a probe of `source` is where a program starts: an exec syscall, the scheduler's
 /// exec event, or a uprobe on an exec function of libc.
-fn attaches_to_exec(source: &str) -> bool {
+pub(crate) fn attaches_to_exec(source: &str) -> bool {
     probe_blocks(source)
         .iter()
         .flat_map(|b| &b.probes)

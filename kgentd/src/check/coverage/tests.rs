@@ -2352,15 +2352,52 @@ fn a_phrase_headed_by_a_name_asks_for_no_pid() {
             ("int", "target_cpu"),
         ],
     )]);
-    let ask = "tally wakeups by the name of the task that is woken";
+    let ask = "tally wakeups per woken task's name";
     let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
     let split = "tracepoint:sched:sched_wakeup { @w[args->comm, args->pid] = count(); }";
     assert!(check(split).contains("args->pid"), "{}", check(split));
     let named = "tracepoint:sched:sched_wakeup { @w[args->comm] = count(); }";
     assert!(!check(named).contains("keys its tally"), "{}", check(named));
+    // "X of Y": X is the head.
+    let ask = "tally wakeups per name of each woken task";
+    let detail = check_coverage(&h, &Intent::read(ask), split).detail();
+    assert!(detail.contains("args->pid"), "{detail}");
     // Headed by an ID, the phrase asks for the PID and no name.
-    let ask = "tally wakeups by the pid of the task that is woken";
+    let ask = "tally wakeups per woken task's pid";
     let by_pid = "tracepoint:sched:sched_wakeup { @w[args->pid] = count(); }";
     let detail = check_coverage(&h, &Intent::read(ask), by_pid).detail();
     assert!(!detail.contains("keys its tally"), "{detail}");
+}
+
+#[test]
+fn a_sum_of_a_value_no_one_asked_for_is_no_count() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "kmem",
+        "mm_page_alloc",
+        &[("unsigned long", "pfn"), ("unsigned int", "order")],
+    )]);
+    let check = |ask: &str, src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let ask = "count big page allocations (order 4 and up) by program";
+    let summed = "tracepoint:kmem:mm_page_alloc /args->order >= 4/ { @a[comm] = sum(args->pfn); }";
+    let no_count =
+        "a count (a tally per key, not a line per event), but the program never computes it";
+    assert!(
+        check(ask, summed).contains(no_count),
+        "{}",
+        check(ask, summed)
+    );
+    let counted = "tracepoint:kmem:mm_page_alloc /args->order >= 4/ { @a[comm] = count(); }";
+    assert!(
+        !check(ask, counted).contains(no_count),
+        "{}",
+        check(ask, counted)
+    );
+    // Where a quantity is measured too, its sum is the tally asked for.
+    let ask = "count the bytes each program reads";
+    let bytes = "tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @b[comm] = sum(args->ret); }";
+    assert!(
+        !check(ask, bytes).contains(no_count),
+        "{}",
+        check(ask, bytes)
+    );
 }
