@@ -109,7 +109,13 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
     // "descriptor", `nid` by "node", `addrlen` by "length".
     let spelled = spelled_out(field);
     if let Some(head) = spelled.last().filter(|_| spelled_differs(field, &spelled)) {
-        if words.iter().any(|w| is_or_plural(w, head)) {
+        // A head that every process has ("name": `optname` is "the option name", not the
+        // "process name") names the field only after one of its modifiers.
+        let generic = head == "name";
+        let modified = words.windows(2).any(|w| {
+            is_or_plural(w[1], head) && spelled.iter().rev().skip(1).any(|m| is_or_plural(w[0], m))
+        });
+        if (!generic && words.iter().any(|w| is_or_plural(w, head))) || modified {
             return true;
         }
     }

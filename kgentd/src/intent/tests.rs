@@ -200,6 +200,11 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
         ),
         (
             HardwareCounters,
+            "the IPC of each program, from hardware counters",
+            "msgget calls passing IPC_PRIVATE, per program",
+        ),
+        (
+            HardwareCounters,
             "count TLB misses and stalled cycles per thread",
             "count page misses per thread",
         ),
@@ -909,6 +914,11 @@ fn directories_paths_are_kept_under_end_in_a_slash() {
         ["/srv/data/"]
     );
     assert_eq!(read("deletions in the /home tree").directories, ["/home/"]);
+    // What is in it is a file: "a file in /srv" keeps paths under /srv.
+    assert_eq!(
+        read("report chmod of any file in /srv, with the mode").directories,
+        ["/srv/"]
+    );
     // A file is no directory: "in /etc/passwd" and "opens /etc/passwd" keep that path.
     assert!(read("alert on writes in /etc/passwd")
         .directories

@@ -2401,3 +2401,32 @@ fn a_sum_of_a_value_no_one_asked_for_is_no_count() {
         check(ask, bytes)
     );
 }
+
+#[test]
+fn a_run_together_name_is_named_by_its_words_and_name_alone_is_not_enough() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_setsockopt",
+        &[
+            ("int", "fd"),
+            ("int", "level"),
+            ("int", "optname"),
+            ("char *", "optval"),
+            ("int", "optlen"),
+        ],
+    )]);
+    let check = |ask: &str, src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let keyed = "tracepoint:syscalls:sys_enter_setsockopt { @s[comm, args->optname] = count(); }";
+    let ask = "tally setsockopt use by program and by option name";
+    assert!(
+        !check(ask, keyed).contains("keys its tally"),
+        "{}",
+        check(ask, keyed)
+    );
+    let ask = "tally setsockopt use by program name";
+    assert!(
+        check(ask, keyed).contains("args->optname"),
+        "{}",
+        check(ask, keyed)
+    );
+}
