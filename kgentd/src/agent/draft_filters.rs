@@ -155,8 +155,7 @@ fn man_names(
         .probes
         .iter()
         .filter_map(|p| host.tracepoints.get(&p.target))
-        .flat_map(|tp| man.event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str())))
-        .map(|(param, field)| (field, param))
+        .flat_map(|tp| man.man_names(&tp.event, tp.fields.iter().map(|f| f.name.as_str())))
         .collect()
 }
 
@@ -197,7 +196,7 @@ fn unstated(part: &Node, fields: &Fields, intent: &Intent) -> Option<&'static st
             .iter()
             .filter_map(|f| fields.man.get(*f).cloned())
             .collect();
-        if stated::stated_at(&test, intent, &params) {
+        if stated::stated(&test, intent, &params) {
             return None;
         }
         why.get_or_insert(stated::why_unstated(&test));

@@ -44,8 +44,7 @@ pub fn prune_filter(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
     let man_names: BTreeMap<String, String> = events
         .iter()
-        .flat_map(|e| man.event_parameters(&e.event, e.fields.iter().map(String::as_str)))
-        .map(|(param, field)| (field, param))
+        .flat_map(|e| man.man_names(&e.event, e.fields.iter().map(String::as_str)))
         .collect();
     let judged = |test: &Expr| {
         let t = described(test, &types);
@@ -54,7 +53,7 @@ pub fn prune_filter(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
             .iter()
             .filter_map(|f| man_names.get(*f).cloned())
             .collect();
-        stated::stated_at(&t, intent, &params)
+        stated::stated(&t, intent, &params)
     };
     // A documented flag is judged by what it means; any other test by `stated`.
     let ok = |test: &Expr| match flag_asked(test, &probes, intent) {
@@ -1594,32 +1593,21 @@ pub fn stated_errors(q: &mut Query, intent: &Intent) -> Vec<String> {
     {
         return Vec::new();
     }
-    let mut tests_ret = false;
-    if let Some(f) = &q.filter {
-        let mut terms = Vec::new();
-        f.terms(&mut terms);
-        tests_ret = terms.contains(&Term::Ret)
-            && errnos.iter().all(|(_, v)| {
-                let mut found = false;
-                f.clone().map_tests(&mut |t| {
-                    if let Expr::Binary(a, BinOp::Eq, b) = &t {
-                        let is = |x: &Expr, y: &Expr| {
-                            *x == Expr::Term(Term::Ret)
-                                && (*y == Expr::Int(-i128::from(*v))
-                                    || *y
-                                        == Expr::Unary(
-                                            UnOp::Neg,
-                                            Box::new(Expr::Int(i128::from(*v))),
-                                        ))
-                        };
-                        found |= is(a, b) || is(b, a);
-                    }
-                    t
-                });
-                found
-            });
-    }
-    if tests_ret {
+    // `ret == -v`, with the literal on either side, written negative or negated.
+    let tests_error = |test: &Expr, v: i64| {
+        let minus = [
+            Expr::Int(-i128::from(v)),
+            Expr::Unary(UnOp::Neg, Box::new(Expr::Int(i128::from(v)))),
+        ];
+        let ret = Expr::Term(Term::Ret);
+        matches!(test, Expr::Binary(a, BinOp::Eq, b)
+            if (**a == ret && minus.contains(b)) || (**b == ret && minus.contains(a)))
+    };
+    let tests = q.filter.as_ref().map(Expr::tests).unwrap_or_default();
+    if errnos
+        .iter()
+        .all(|(_, v)| tests.iter().any(|t| tests_error(t, *v)))
+    {
         return Vec::new();
     }
     let test = errnos

@@ -119,15 +119,12 @@ pub fn why_unstated(test: &Test) -> &'static str {
 /// - a field compared with a value of `specs-db/values.toml` the request speaks of in words
 ///   ("preempted" states `prev_state == 0`), or with a value by which the event reports
 ///   something else (`apart`: `state != PWR_EVENT_EXIT` at `power:cpu_idle` keeps entries).
-pub fn stated(test: &Test, intent: &Intent) -> bool {
-    stated_at(test, intent, &[])
-}
-
-/// [`stated`], knowing the man-page names of the test's fields (`advice` for madvise's
-/// `behavior`: [`crate::knowledge::syscall_man::SyscallMan::event_parameters`]): a constant a
-/// man page lists as one parameter's value (`PROT_NONE` of mprotect(2)'s `prot`) states its
-/// number of that parameter only, not of `start`.
-pub fn stated_at(test: &Test, intent: &Intent, params: &[String]) -> bool {
+///
+/// `params` are the man-page names of the test's fields, where the caller knows them (`advice`
+/// for madvise's `behavior`: [`crate::knowledge::syscall_man::SyscallMan::man_names`]): a
+/// constant a man page lists as one parameter's value (`PROT_NONE` of mprotect(2)'s `prot`)
+/// states its number of that parameter only, not of `start`.
+pub fn stated(test: &Test, intent: &Intent, params: &[String]) -> bool {
     if named_value(test, intent) {
         return true;
     }
@@ -339,6 +336,11 @@ pub fn is_result_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::stated`] where no man-page names are known.
+    fn stated(test: &Test, intent: &Intent) -> bool {
+        super::stated(test, intent, &[])
+    }
 
     fn zero<'a>(field: &'a str, value: Value, cmp: Cmp) -> Test<'a> {
         Test {
@@ -576,8 +578,12 @@ mod tests {
             strings: vec![],
             shape: Shape::Compared(Cmp::Eq),
         };
-        assert!(stated_at(&four("behavior"), &freed, &["advice".to_owned()]));
-        assert!(!stated_at(&four("len_in"), &freed, &["len".to_owned()]));
+        assert!(super::stated(
+            &four("behavior"),
+            &freed,
+            &["advice".to_owned()]
+        ));
+        assert!(!super::stated(&four("len_in"), &freed, &["len".to_owned()]));
         // sigprocmask(2)'s SIG_BLOCK is no signal: it states `how == 0`.
         let blocks = Intent::read("rt_sigprocmask calls passing SIG_BLOCK");
         assert!(stated(&zero("how", Value::Integer, Cmp::Eq), &blocks));

@@ -133,6 +133,19 @@ impl SyscallMan {
         &MAN_PAGES
     }
 
+    /// [`SyscallMan::event_parameters`] by field: the man-page name of each parameter a
+    /// tracepoint carries (`behavior` → `advice` at sys_enter_madvise).
+    pub fn man_names<'f>(
+        &self,
+        event: &str,
+        fields: impl IntoIterator<Item = &'f str>,
+    ) -> BTreeMap<String, String> {
+        self.event_parameters(event, fields)
+            .into_iter()
+            .map(|(param, field)| (field, param))
+            .collect()
+    }
+
     /// The parameters (man-page names) whose values a page lists `constant` among: `prot` for
     /// PROT_NONE (mprotect(2), mmap(2)); empty when no page lists it.
     pub fn params_listing(&self, constant: &str) -> Vec<&str> {

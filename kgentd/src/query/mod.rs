@@ -450,6 +450,18 @@ impl Expr {
         }
     }
 
+    /// The tests of a filter: its operands of `&&` and `||`, at any depth.
+    pub fn tests(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Binary(a, BinOp::And | BinOp::Or, b) => {
+                let mut out = a.tests();
+                out.extend(b.tests());
+                out
+            }
+            test => vec![test],
+        }
+    }
+
     /// The top-level conjuncts of a filter (`a && b && c` → a, b, c).
     pub fn conjuncts(&self) -> Vec<&Expr> {
         match self {

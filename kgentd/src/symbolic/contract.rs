@@ -322,8 +322,9 @@ fn kept_constants(
     let tp = tracepoints.get(enter)?;
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
     let by_param: BTreeMap<String, String> = man
-        .event_parameters(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
+        .man_names(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
         .into_iter()
+        .map(|(field, param)| (param, field))
         .collect();
     let errnos: Vec<&str> = intent.errnos().into_iter().map(|(n, _, _)| n).collect();
     let mut pairs = Vec::new();

@@ -360,9 +360,14 @@ fn phrase_kind(phrase: &[String]) -> Option<&'static str> {
         Some(i) if i > 0 => phrase.get(i - 1),
         _ => phrase.last(),
     };
-    match head.map(String::as_str) {
-        Some("name" | "names" | "comm" | "command") => Some("comm"),
-        Some("pid" | "pids" | "id" | "ids") => Some("pid"),
+    head.and_then(|w| kind_of_head(w))
+}
+
+/// The builtin a phrase's head word says it asks for: a name (`comm`) or an ID (`pid`).
+fn kind_of_head(word: &str) -> Option<&'static str> {
+    match word {
+        "name" | "names" | "comm" | "command" => Some("comm"),
+        "pid" | "pids" | "id" | "ids" => Some("pid"),
         _ => None,
     }
 }
@@ -370,10 +375,9 @@ fn phrase_kind(phrase: &[String]) -> Option<&'static str> {
 /// Whether a phrase about the parent ("parent process name", "parent PID", "parent") is held
 /// by the builtin `b` where the running task is the parent: its last word says which value.
 fn parent_phrase_holds(phrase: &[String], b: &str) -> bool {
-    match phrase.last().map(String::as_str) {
-        Some("name" | "names" | "comm" | "command") => b == "comm",
-        Some("pid" | "pids" | "id" | "ids") => b == "pid",
-        _ => matches!(b, "comm" | "pid"),
+    match phrase.last().and_then(|w| kind_of_head(w)) {
+        Some(kind) => b == kind,
+        None => matches!(b, "comm" | "pid"),
     }
 }
 

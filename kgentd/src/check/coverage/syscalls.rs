@@ -243,8 +243,10 @@ pub(super) fn named_calls_missing(
             .iter()
             .filter_map(|t| crate::knowledge::specs::also_fired_by(t).map(|why| (t, why)))
             .collect();
-        if fires && !used && also.len() == firing.len() && written_as_call(intent, name) {
-            let (t, why) = also[0];
+        if let Some((t, why)) = also
+            .first()
+            .filter(|_| !used && also.len() == firing.len() && written_as_call(intent, name))
+        {
             unmet_broader.push(format!(
                 "{name}() calls, which the program watches at {t}: that event also fires for {why}, so it reports more than the calls asked for; trace tracepoint:syscalls:sys_enter_{name}"
             ));
