@@ -370,3 +370,18 @@ async fn a_tracer_that_shows_events_without_the_named_constant_is_refuted() {
     let f = judged(&host, request, right).await;
     proved(&f, "PROT_EXEC");
 }
+
+#[tokio::test]
+async fn a_tracer_that_keeps_a_flag_only_when_passed_alone_is_refuted() {
+    let host = host();
+    // mprotect(2): `prot` is "either PROT_NONE or a bitwise-or of the other values", so a call
+    // may pass PROT_WRITE with PROT_READ.
+    let request = "print mprotect calls that request PROT_WRITE, with the address";
+    let alone = "tracepoint:syscalls:sys_enter_mprotect /args->prot == 2/ { printf(\"%s %lx\\n\", comm, args->start); }";
+    let f = judged(&host, request, alone).await;
+    let why = refuted(&f, "other bits");
+    assert!(why.contains("args->prot & 0x2"), "{why}");
+    let bit = "tracepoint:syscalls:sys_enter_mprotect /args->prot & 2/ { printf(\"%s %lx\\n\", comm, args->start); }";
+    let f = judged(&host, request, bit).await;
+    proved(&f, "other bits");
+}

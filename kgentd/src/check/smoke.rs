@@ -442,9 +442,10 @@ pub fn condition_never_met(
     } else if let Some(f) = asked_flag {
         format!("{}, a bit of `args->{}`", f.name, f.field)
     } else if let Some(n) = stated_bound(intent, source) {
-        // "A backlog above 128": the workload's values are its own (listen(2) with a small
-        // backlog), and whether one passes a bound the request states is chance.
-        format!("a bound of {n} a value must pass")
+        // "A backlog above 128", "dup2 onto descriptor 1": the workload's values are its own
+        // (listen(2) with a small backlog, dup2(2) onto a fresh descriptor), and whether one
+        // passes or equals a value the request states is chance.
+        format!("the value {n} a value must pass or equal")
     } else {
         return None;
     };
@@ -459,13 +460,14 @@ pub fn condition_never_met(
 }
 
 /// A non-zero number the request writes ([`Intent::numbers`]) that the program compares a
-/// value with for order (`args->backlog > 128`, `128 <= $n`): a bound the request states.
+/// value with for order or equality (`args->backlog > 128`, `128 <= $n`, `args->newfd == 1`):
+/// a bound or a value the request states.
 fn stated_bound(intent: &Intent, source: &str) -> Option<i128> {
     let code = strip_comments(source);
     intent.numbers.iter().copied().find(|n| {
         *n != 0
             && Regex::new(&format!(
-                r"(?:args\s*->\s*\w+|\$\w+|@\w+\[[^\]]*\]|\))\s*(?:>=?|<=?)\s*\(?\s*{n}\b|\b{n}\s*\)?\s*(?:>=?|<=?)\s*(?:args|\$|@|\()"
+                r"(?:args\s*->\s*\w+|\$\w+|@\w+\[[^\]]*\]|\))\s*(?:>=?|<=?|==)\s*\(?\s*{n}\b|\b{n}\s*\)?\s*(?:>=?|<=?|==)\s*(?:args|\$|@|\()"
             ))
             .is_ok_and(|re| re.is_match(&code))
     })
@@ -1069,6 +1071,13 @@ mod tests {
         let every = Intent::read("every listen() of process 300: the backlog");
         let pinned = "tracepoint:syscalls:sys_enter_listen /pid == 300/ { printf(\"%d\\n\", args->backlog); }";
         assert!(condition_never_met(&every, pinned, Some(&listens)).is_none());
+        // A value the request states and the filter pins a field to: the workload's dup2(2)
+        // targets a fresh descriptor, never 7.
+        let dups = crate::check::Provoked::by_workload(["syscalls:sys_enter_dup2".to_owned()]);
+        let onto = Intent::read("dup2 calls onto file descriptor 7, with the old descriptor");
+        let seven = "tracepoint:syscalls:sys_enter_dup2 /args->newfd == 7/ { printf(\"%d\\n\", args->oldfd); }";
+        let why = condition_never_met(&onto, seven, Some(&dups)).expect("not exercised");
+        assert!(why.contains('7'), "{why}");
         // An event the workload never provokes is `not_exercised`'s business.
         let timers = "tracepoint:timer:timer_expire_entry /args->now > 5/ { printf(\"x\\n\"); }";
         assert!(condition_never_met(&over, timers, Some(&provoked)).is_none());

@@ -1036,15 +1036,19 @@ fn numbers(lower: &str) -> Vec<i128> {
     });
     let mut out = Vec::new();
     for c in NUM.captures_iter(lower) {
-        let Ok(n) = c[1].parse::<i128>() else {
+        let Some(n) = stated_number(&c[1]) else {
             continue;
         };
         out.push(n);
         let unit = c.get(2).map_or("", |m| m.as_str());
         let multiples: &[i128] = match unit {
-            "k" | "kb" | "kib" => &[1 << 10, 1_000],
-            "m" | "mb" | "mib" => &[1 << 20, 1_000_000],
-            "g" | "gb" | "gib" => &[1 << 30, 1_000_000_000],
+            // IEC 80000-13: a KiB, MiB or GiB is a power of two only; a KB or k is either.
+            "kib" => &[1 << 10],
+            "mib" => &[1 << 20],
+            "gib" => &[1 << 30],
+            "k" | "kb" => &[1 << 10, 1_000],
+            "m" | "mb" => &[1 << 20, 1_000_000],
+            "g" | "gb" => &[1 << 30, 1_000_000_000],
             // In s, ms, us and ns.
             u if u.starts_with("min") => &[60, 60_000, 60_000_000, 60_000_000_000],
             // In ms, us and ns.
@@ -1059,6 +1063,18 @@ fn numbers(lower: &str) -> Vec<i128> {
         out.extend(multiples.iter().filter_map(|m| n.checked_mul(*m)));
     }
     out
+}
+
+/// The value of a number the request writes in digits. One with a leading zero is octal, as C
+/// reads it (C11 6.4.4.1) and as chmod(1) and open(2) write modes: "mode 0700" is 448. Leading
+/// zeros that cannot be octal ("08") are decimal.
+pub fn stated_number(digits: &str) -> Option<i128> {
+    if digits.len() > 1 && digits.starts_with('0') {
+        if let Ok(n) = i128::from_str_radix(&digits[1..], 8) {
+            return Some(n);
+        }
+    }
+    digits.parse::<i128>().ok()
 }
 
 /// The text with quantities written in words as digits, where a unit follows: "one second" is
@@ -1149,6 +1165,11 @@ fn sizes(lower: &str) -> Vec<Vec<i128>> {
                 'm' => (1 << 20, 1_000_000),
                 _ => (1 << 30, 1_000_000_000),
             };
+            // IEC 80000-13: "KiB" is 1024 bytes and never 1000; "KB" and "kilobyte" are used
+            // for both.
+            if c[2].ends_with("ib") {
+                return Some(vec![n, n.checked_mul(binary)?]);
+            }
             Some(vec![n, n.checked_mul(binary)?, n.checked_mul(decimal)?])
         })
         .collect()

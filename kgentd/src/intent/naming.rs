@@ -400,7 +400,7 @@ pub fn values_stated_for(intent: &crate::intent::Intent, field: &str) -> Vec<i12
     };
     let mut out = Vec::new();
     for i in 1..words.len() {
-        let Ok(n) = words[i].parse::<i128>() else {
+        let Some(n) = crate::intent::stated_number(&words[i]) else {
             continue;
         };
         let plain = words.get(i + 1).is_none_or(|next| {

@@ -452,9 +452,10 @@ fn filesystems_binaries_numbers_and_names() {
     let tls = read("how long does each handshake take inside OpenSSL");
     assert_eq!(tls.binary_words, ["libssl"]);
     let n = read("reads over 2 KiB or 100 bytes").numbers;
-    for want in [2, 2048, 2000, 100] {
+    for want in [2, 2048, 100] {
         assert!(n.contains(&want), "{want} in {n:?}");
     }
+    assert!(!n.contains(&2000), "a KiB is 1024 bytes: {n:?}");
     assert_eq!(
         read("syscalls of tasks called \"nginx\"")
             .process_name
@@ -803,8 +804,13 @@ fn sizes_with_units_are_read_in_every_spelling_of_bytes() {
     let i = Intent::read("allocations over 64 KiB, and files past 2 gb");
     assert_eq!(
         i.sizes,
-        vec![vec![64, 65_536, 64_000], vec![2, 2 << 30, 2_000_000_000]]
+        vec![vec![64, 65_536], vec![2, 2 << 30, 2_000_000_000]]
     );
+    // An IEC unit is binary only (IEC 80000-13): 32 KiB is never 32000 bytes.
+    let kib = Intent::read("reads that ask for over 32 KiB");
+    assert!(!kib.numbers.contains(&32_000), "{:?}", kib.numbers);
+    assert!(kib.numbers.contains(&32_768));
+    assert!(Intent::read("reads past 32 KB").numbers.contains(&32_000));
     // Numbers without a size unit are no sizes: a port, a protocol version, a count.
     assert!(Intent::read("the top 10 IPv4 peers on port 443")
         .sizes

@@ -84,6 +84,10 @@ pub struct Page {
     /// (mprotect(2): `prot` takes PROT_NONE, PROT_READ, ...).
     #[serde(default)]
     pub constants: BTreeMap<String, Vec<String>>,
+    /// Those parameters whose listed values the page says are OR-ed together ("a bit mask",
+    /// "zero or more of the following"): a call may pass one with others (getrandom(2) `flags`).
+    #[serde(default)]
+    pub masks: Vec<String>,
     pub source: String,
 }
 
@@ -344,6 +348,22 @@ mod tests {
         // A list of commands a paragraph introduces "to the file descriptor, fd" is not fd's.
         assert!(man.params_listing("F_GET_RW_HINT").is_empty());
         assert!(man.params_listing("NOT_A_CONSTANT").is_empty());
+        // A paragraph naming several parameters introduces the values of the one it ends on,
+        // right before "as follows:" (lseek(2) whence) or "is one of the following:" (flock(2)).
+        assert_eq!(man.params_listing("SEEK_CUR"), ["whence"]);
+        assert_eq!(man.params_listing("LOCK_EX"), ["operation"]);
+    }
+
+    #[test]
+    fn a_parameter_whose_values_are_or_ed_together_is_a_mask() {
+        let man = SyscallMan::shipped();
+        let masks = |call: &str| man.page_of(call).map(|p| p.masks.clone()).unwrap_or_default();
+        // "a bit mask that can contain zero or more of the following values ORed together"
+        assert_eq!(masks("getrandom"), ["flags"]);
+        assert!(masks("mprotect").contains(&"prot".to_owned()));
+        // "one of the following": exactly one is passed.
+        assert!(masks("lseek").is_empty());
+        assert!(masks("flock").is_empty());
     }
 
     fn names(v: &[&str]) -> Vec<String> {

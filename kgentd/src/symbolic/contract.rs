@@ -169,6 +169,15 @@ pub enum Claim {
     ConstantKept {
         pairs: Vec<(String, i128)>,
     },
+    /// A call passing the bit `bit` in `args->field` with other bits of the same mask
+    /// (`others`: the bits of the other constants the man page lists for it) is shown like one
+    /// passing it alone: the parameter is a bit mask (specs-db/syscall-man.toml `masks`), so
+    /// `args->flags == 1` misses GRND_NONBLOCK | GRND_RANDOM.
+    BitWithOthers {
+        field: String,
+        bit: i128,
+        others: i128,
+    },
     Written(Written),
 }
 
@@ -284,6 +293,21 @@ pub fn from_intent(
                 "the request names the constant(s) as what the events pass; the call's man page lists them as values of that parameter (specs-db/syscall-man.toml `constants`) or specs-db/flags.toml documents the field",
             );
         }
+        for (field, bit, others, name, page) in mask_bits(intent, &call, tracepoints) {
+            add(
+                Claim::BitWithOthers {
+                    field: field.clone(),
+                    bit,
+                    others,
+                },
+                format!(
+                    "at {label}: a call passing {name} with other bits of args->{field} set ({others:#x}) is shown like one passing {name} alone"
+                ),
+                &format!(
+                    "{page}(2) lists {name} among values OR-ed together into that parameter (specs-db/syscall-man.toml `masks`)"
+                ),
+            );
+        }
         let bytes = syscall.as_deref().and_then(|s| {
             facts
                 .byte_count_result
@@ -366,6 +390,75 @@ fn kept_constants(
         }
     }
     (!pairs.is_empty()).then_some((pairs, names))
+}
+
+/// The one constant the request names for a parameter of `call` that its man page documents
+/// as a bit mask (`masks`), each as (field, its bit, the bits of the other constants listed
+/// for that parameter, its name, the page). Only where every listed constant is a single bit
+/// of its own (futex(2)'s FUTEX_WAKE 1 and FUTEX_REQUEUE 3 are commands, not bits), and the
+/// request names no other constant of that parameter (it may keep the other apart).
+fn mask_bits(
+    intent: &Intent,
+    call: &Call,
+    tracepoints: &BTreeMap<String, Tracepoint>,
+) -> Vec<(String, i128, i128, String, String)> {
+    let Some(tp) = call
+        .enter
+        .as_deref()
+        .and_then(|e| e.strip_prefix("tracepoint:"))
+        .and_then(|e| tracepoints.get(e))
+    else {
+        return Vec::new();
+    };
+    let Some(kernel_call) = tp.event.strip_prefix("sys_enter_") else {
+        return Vec::new();
+    };
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped();
+    let Some(page) = man.page_of(kernel_call) else {
+        return Vec::new();
+    };
+    let by_param: BTreeMap<String, String> = man
+        .man_names(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
+        .into_iter()
+        .map(|(field, param)| (param, field))
+        .collect();
+    let mut out = Vec::new();
+    for param in &page.masks {
+        let (Some(field), Some(listed)) = (by_param.get(param), page.constants.get(param)) else {
+            continue;
+        };
+        let named: Vec<&String> = listed
+            .iter()
+            .filter(|c| intent.constants.contains(*c))
+            .collect();
+        let [name] = named.as_slice() else { continue };
+        if intent.negates_word(&name.to_ascii_lowercase()) {
+            continue;
+        }
+        // A constant this host's headers do not define is another architecture's (PROT_SAO is
+        // powerpc's): no call here passes it.
+        let bits: Vec<i128> = listed
+            .iter()
+            .filter_map(|c| crate::knowledge::constant_value(c).map(i128::from))
+            .filter(|v| *v != 0)
+            .collect();
+        let single = bits.iter().all(|v| *v > 0 && v.count_ones() == 1);
+        let mut distinct = bits.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if !single || distinct.len() != bits.len() {
+            continue;
+        }
+        let Some(bit) = crate::knowledge::constant_value(name).map(i128::from) else {
+            continue;
+        };
+        let others = bits.iter().filter(|v| **v != bit).fold(0, |acc, v| acc | v);
+        if bit == 0 || others == 0 {
+            continue;
+        }
+        out.push((field.clone(), bit, others, (*name).clone(), page.page.clone()));
+    }
+    out
 }
 
 /// Whether the event where `call`'s result is known carries one: a syscall's exit, a

@@ -169,20 +169,34 @@ fn result_of(run: &Run, event: usize, prefix: &str) -> BV {
     BV::new_const(format!("{prefix}e{event}.args->ret"), 64)
 }
 
-/// Two runs `a.` and `b.` of the same program whose inputs are equal but for the exit's result:
-/// the twins that show whether the result alone decides what is printed.
-fn alike_but_result(a: &Run, b: &Run, exit: usize) -> Bool {
+/// Every input of `a` equal to its twin in `b`, but those `differs` picks.
+fn alike_but(a: &Run, b: &Run, differs: impl Fn(&run::Input) -> bool) -> Bool {
     let mut same = Vec::new();
     for (key, input) in &a.inputs {
         let Some(twin) = b.inputs.get(&format!("b.{}", key.trim_start_matches("a."))) else {
             continue;
         };
-        if input.event == Some(exit) && (input.name == "args->ret" || input.name == "retval") {
-            continue;
+        if !differs(input) {
+            same.push(input.bv.eq(&twin.bv));
         }
-        same.push(input.bv.eq(&twin.bv));
     }
     Bool::and(&same)
+}
+
+/// The input a run reads as `name` (`args->flags`), the first of its events that reads it.
+fn input_named(r: &Run, name: &str) -> Option<BV> {
+    r.inputs
+        .values()
+        .find(|i| i.name == name && matches!(i.kind, Kind::Int(_)))
+        .map(|i| i.bv.clone())
+}
+
+/// Two runs `a.` and `b.` of the same program whose inputs are equal but for the exit's result:
+/// the twins that show whether the result alone decides what is printed.
+fn alike_but_result(a: &Run, b: &Run, exit: usize) -> Bool {
+    alike_but(a, b, |i| {
+        i.event == Some(exit) && (i.name == "args->ret" || i.name == "retval")
+    })
 }
 
 fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, String> {
@@ -367,6 +381,37 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 f,
                 false,
                 format!("the program shows an event that does not pass the constant the request names: keep only the events that do ({})", tests.join(" or ")),
+            )
+        }
+        Claim::BitWithOthers { field, bit, others } => {
+            let a = run::run(blocks, &scenario, types, "a.");
+            let b = run::run(blocks, &scenario, types, "b.");
+            let name = format!("args->{field}");
+            let (Some(fa), Some(fb)) = (input_named(&a, &name), input_named(&b, &name)) else {
+                return Err("the program reads none of the field that takes the constant".into());
+            };
+            let (Ok(bit), Ok(others)) = (i64::try_from(*bit), i64::try_from(*others)) else {
+                return Err("a constant too large for the field".into());
+            };
+            let (v, rest) = (BV::from_i64(bit, 64), BV::from_i64(others, 64));
+            // w: some of the other listed bits, at least one.
+            let w = fb.bvxor(&fa);
+            let same = alike_but(&a, &b, |i| i.name == name);
+            let f = Bool::and(&[
+                same,
+                fa.bvand(&v).eq(&v),
+                fb.eq(&fa.bvor(&w)),
+                w.bvand(&rest).eq(&w),
+                w.eq(&zero).not(),
+                fa.bvand(&rest).eq(&zero),
+                a.printed(None),
+                b.printed(None).not(),
+            ]);
+            single(
+                vec![a, b],
+                f,
+                false,
+                format!("the program shows a call passing {bit:#x} in args->{field} alone but not one passing it with other flags of that bit mask: a call may OR several together, so test the bit (`args->{field} & {bit:#x}`), not the whole value"),
             )
         }
         Claim::LatencySameThread => latency(blocks, contract, types),

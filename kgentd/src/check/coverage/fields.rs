@@ -782,7 +782,8 @@ fn compares_field_with(code: &str, field: &str, n: i128) -> bool {
     let number = if n < 0 {
         format!(r"-\s*\(?\s*{}\b", -n)
     } else {
-        format!(r"(?:{n}|0x0*{n:x})\b")
+        // In decimal, hex or octal (bpftrace, like C, reads `0700` as 448).
+        format!(r"(?:\b{n}|\b0x0*{n:x}|\b0+{n:o})\b")
     };
     aliases.iter().any(|a| {
         let pattern = format!(

@@ -202,6 +202,22 @@ fn a_named_flag_is_described_with_the_field_of_the_call_named() {
         "{d}"
     );
     assert!(!d.contains("clone_flags"), "{d}");
+    // A call the request names that flags.toml does not document the flag for takes it in an
+    // argument of its own: mq_open(3) `oflag` takes O_CREAT. A bit test there keeps it; no
+    // test at open(2) is asked for.
+    let ask = "list mq_open calls that pass O_CREAT, with the caller";
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_mq_open",
+        &[("const char *", "u_name"), ("int", "oflag"), ("umode_t", "mode")],
+    )]);
+    let kept = "tracepoint:syscalls:sys_enter_mq_open /args->oflag & 0x40/ { printf(\"%s\\n\", comm); }";
+    let d = check_coverage(&h, &Intent::read(ask), kept).detail();
+    assert!(!d.contains("O_CREAT"), "{d}");
+    let untested = "tracepoint:syscalls:sys_enter_mq_open { printf(\"%s\\n\", comm); }";
+    let d = check_coverage(&h, &Intent::read(ask), untested).detail();
+    assert!(d.contains("mq_open() block tests no argument"), "{d}");
+    assert!(!d.contains("sys_enter_openat"), "{d}");
 }
 
 #[test]
@@ -1262,10 +1278,14 @@ fn a_size_the_request_states_is_tested() {
         "tracepoint:syscalls:sys_enter_read /args->count > 4194304/ { printf(\"%s\\n\", comm); }",
         "tracepoint:syscalls:sys_enter_read /args->count > 4 * 1024 * 1024/ { printf(\"%s\\n\", comm); }",
         "tracepoint:syscalls:sys_enter_read /args->count > (4 << 20)/ { printf(\"%s\\n\", comm); }",
-        "tracepoint:syscalls:sys_enter_read /args->count > 4000000/ { printf(\"%s\\n\", comm); }",
     ] {
         assert!(passes(request, fine), "{fine}");
     }
+    // A MiB is 2^20 bytes only (IEC 80000-13); an MB is read either way.
+    let decimal =
+        "tracepoint:syscalls:sys_enter_read /args->count > 4000000/ { printf(\"%s\\n\", comm); }";
+    assert!(!passes(request, decimal));
+    assert!(passes("readers asking for over 4 MB in one call", decimal));
     // Another number is no test of this one; no size stated, nothing asked.
     let off =
         "tracepoint:syscalls:sys_enter_read /args->count > 40000000/ { printf(\"%s\\n\", comm); }";
@@ -2240,6 +2260,15 @@ fn a_value_written_after_a_fields_name_is_kept_by_a_test_of_that_field() {
         "{}",
         check(ask, none)
     );
+    // A leading zero writes octal, as C and chmod(1) do: "gid 010" is 8, kept by a test
+    // written in decimal or in octal, not by one of 10.
+    let ask = "list setgid calls that make the group gid 010, with the caller's name";
+    let ten = "tracepoint:syscalls:sys_enter_setgid /args->gid == 10/ { printf(\"%s\\n\", comm); }";
+    assert!(check(ask, ten).contains("`args->gid == 8`"), "{}", check(ask, ten));
+    for kept in ["8", "010", "0x8"] {
+        let src = ten.replace("== 10", &format!("== {kept}"));
+        assert!(!check(ask, &src).contains("args->gid"), "{kept}: {}", check(ask, &src));
+    }
 }
 
 #[test]

@@ -143,6 +143,33 @@ pub(super) fn named_flags_untested(intent: &Intent, source: &str) -> Vec<String>
                 .iter()
                 .flat_map(|f| f.probes.iter().map(String::as_str))
                 .collect();
+            // A call the request names that the flag is not documented for here takes it in
+            // an argument of its own (mq_open(3) `oflag` takes O_CREAT, as open(2) `flags`
+            // does): a block on that call testing the bit in any argument keeps it.
+            let other_call = blocks.iter().find_map(|b| {
+                let call = b.probes.iter().find_map(|p| {
+                    let call = p.target.strip_prefix("syscalls:sys_enter_")?;
+                    let named = intent.syscall_names().any(|w| w == call);
+                    (named && !all.contains(&p.target.as_str())).then_some(call)
+                })?;
+                let masked = masks_in(&strip_comments(&b.code()))
+                    .iter()
+                    .any(|m| m & i128::from(first.mask) != 0);
+                Some((call, masked))
+            });
+            match other_call {
+                Some((_, true)) => continue,
+                Some((call, false)) => {
+                    out.push(format!(
+                        "the request names {name} (0x{:x}, {}), but the program's {call}() block tests no argument for it: filter on the argument of {call}() that takes it (`args->FIELD & 0x{:x}`)",
+                        first.mask,
+                        first.source.split(':').next().unwrap_or(""),
+                        first.mask
+                    ));
+                    continue;
+                }
+                None => {}
+            }
             // Where the request names the calls, only theirs: "with openat (O_EXCL)" is not
             // answered at open(2) as well.
             let named: Vec<&str> = all
