@@ -318,38 +318,6 @@ pub fn names_field(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_forms_are_spelled_out_part_by_part() {
-        assert_eq!(spelled_out("addrlen"), ["address", "length"]);
-        assert_eq!(spelled_out("sockfd"), ["socket", "file", "descriptor"]);
-        assert_eq!(spelled_out("nid"), ["node"]);
-        assert_eq!(spelled_out("old_fd"), ["old", "file", "descriptor"]);
-        // Not made of short forms: as written.
-        assert_eq!(spelled_out("flags"), ["flags"]);
-        assert_eq!(spelled_out("umyaddr"), ["umyaddr"]);
-        // Named by the head word.
-        assert!(used_by("nid", &["memory", "nodes"]));
-        assert!(used_by("fd", &["descriptor"]));
-        assert!(!used_by("fd", &["file"]));
-    }
-
-    #[test]
-    fn a_field_is_named_by_its_parts_and_its_side() {
-        assert!(used_by("dport", &["port"]));
-        assert!(used_by("error_code", &["errors"]));
-        assert!(!used_by("error_code", &["latency"]));
-        // One side named: the other side's field is not.
-        assert!(used_by("dport", &["destination", "port"]));
-        assert!(!used_by("sport", &["destination", "port"]));
-        assert!(!used_by("daddr", &["source", "address"]));
-        assert!(used_by("sport", &["source", "and", "destination", "port"]));
-    }
-}
-
 /// The numbers the request writes right after a field's name, which state the field's value:
 /// "setuid calls that switch to uid 0" (`uid == 0`), "writes to file descriptor 2" (`fd == 2`),
 /// "kills of pid 1", "sets the group to 100". The name is the field's own (`uid`), or its spelled-out head word after
@@ -418,4 +386,36 @@ pub fn values_stated_for(intent: &crate::intent::Intent, field: &str) -> Vec<i12
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_forms_are_spelled_out_part_by_part() {
+        assert_eq!(spelled_out("addrlen"), ["address", "length"]);
+        assert_eq!(spelled_out("sockfd"), ["socket", "file", "descriptor"]);
+        assert_eq!(spelled_out("nid"), ["node"]);
+        assert_eq!(spelled_out("old_fd"), ["old", "file", "descriptor"]);
+        // Not made of short forms: as written.
+        assert_eq!(spelled_out("flags"), ["flags"]);
+        assert_eq!(spelled_out("umyaddr"), ["umyaddr"]);
+        // Named by the head word.
+        assert!(used_by("nid", &["memory", "nodes"]));
+        assert!(used_by("fd", &["descriptor"]));
+        assert!(!used_by("fd", &["file"]));
+    }
+
+    #[test]
+    fn a_field_is_named_by_its_parts_and_its_side() {
+        assert!(used_by("dport", &["port"]));
+        assert!(used_by("error_code", &["errors"]));
+        assert!(!used_by("error_code", &["latency"]));
+        // One side named: the other side's field is not.
+        assert!(used_by("dport", &["destination", "port"]));
+        assert!(!used_by("sport", &["destination", "port"]));
+        assert!(!used_by("daddr", &["source", "address"]));
+        assert!(used_by("sport", &["source", "and", "destination", "port"]));
+    }
 }

@@ -331,6 +331,9 @@ pub fn from_intent(
     out
 }
 
+/// (field, value) pairs a shown event must pass one of, and the constants' names.
+type KeptConstants = (Vec<(String, i128)>, Vec<String>);
+
 /// The constants the request names as what a syscall's events pass (not an error, a signal,
 /// nor one it sets apart: "except O_RDONLY"), each with its non-zero value and the field of the
 /// call's entry that takes it: the parameter its man page lists it under
@@ -341,7 +344,7 @@ fn kept_constants(
     intent: &Intent,
     call: &Call,
     tracepoints: &BTreeMap<String, Tracepoint>,
-) -> Option<(Vec<(String, i128)>, Vec<String>)> {
+) -> Option<KeptConstants> {
     let enter = call.enter.as_deref()?.strip_prefix("tracepoint:")?;
     let tp = tracepoints.get(enter)?;
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();

@@ -400,7 +400,7 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
             let f = Bool::and(&[
                 same,
                 fa.bvand(&v).eq(&v),
-                fb.eq(&fa.bvor(&w)),
+                fb.eq(fa.bvor(&w)),
                 w.bvand(&rest).eq(&w),
                 w.eq(&zero).not(),
                 fa.bvand(&rest).eq(&zero),
