@@ -105,6 +105,79 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     }
 }
 
+/// Keys of a tally the request never asks for, where the keys that stay account for what it
+/// groups by (`crate::check::droppable_keys`: "task migrations per destination CPU" keyed by
+/// `comm, args->dest_cpu, args->orig_cpu`): each splits the figure asked for, so they are
+/// left out of every use of that map, and the program is kept otherwise. A map whose uses
+/// disagree on how many keys it has is left as written.
+fn unasked_tally_keys(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
+    let mut code = source.to_owned();
+    let mut notes = Vec::new();
+    // One tally per round; a program has few.
+    for _ in 0..4 {
+        let Some(drop) = crate::check::droppable_keys(host, intent, &code) else {
+            break;
+        };
+        let Some(rewritten) = without_keys(&code, &drop) else {
+            break;
+        };
+        notes.push(format!(
+            "left out the key(s) {} of {}: the request never asks for them, and the others hold what it groups by",
+            drop.names.join(", "),
+            drop.map
+        ));
+        code = rewritten;
+    }
+    (code, notes)
+}
+
+/// `code` with the keys `drop` names left out of every `@map[...]`, or `None` if a use has
+/// another number of keys. A map left with no key is written bare (`@n = count()`).
+fn without_keys(code: &str, drop: &crate::check::KeyDrop) -> Option<String> {
+    let open = format!("{}[", drop.map);
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find(&open) {
+        let after = &rest[at + open.len()..];
+        let mut depth = 1usize;
+        let mut end = None;
+        for (i, ch) in after.char_indices() {
+            match ch {
+                '[' | '(' => depth += 1,
+                ']' | ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let end = end?;
+        let keys = crate::toolchain::bpftrace::syntax::split_top_level(&after[..end]);
+        if keys.len() != drop.arity {
+            return None;
+        }
+        let kept: Vec<&str> = keys
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !drop.positions.contains(i))
+            .map(|(_, k)| k.as_str())
+            .collect();
+        out.push_str(&rest[..at]);
+        out.push_str(&drop.map);
+        if !kept.is_empty() {
+            out.push('[');
+            out.push_str(&kept.join(", "));
+            out.push(']');
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// A program the model wrote: [`repair_all`], then the repairs that judge what it wrote
 /// against the catalog's types (`draft_types`) and the request (`draft_filters`). A program
 /// kgent compiled from a query gets [`repair_all`] only: its compiler owns its types, and its
@@ -115,6 +188,8 @@ pub fn repair_written(host: &HostFacts, intent: &Intent, source: &str) -> (Strin
     let (typed, n) = super::draft_types::repair_types(host, &uncommented);
     notes.extend(n);
     let (pruned, n) = super::draft_filters::prune_filters(host, intent, &typed);
+    notes.extend(n);
+    let (pruned, n) = unasked_tally_keys(host, intent, &pruned);
     notes.extend(n);
     if notes.is_empty() {
         (source.to_owned(), notes)
@@ -1429,6 +1504,56 @@ mod tests {
         assert!(fixed.contains("ntop(2, args->daddr)"), "{fixed}");
         assert!(fixed.contains("$a = ntop($s.addr);"), "{fixed}");
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn tally_keys_the_request_never_asks_for_are_left_out_everywhere() {
+        let h = HostFacts::for_tests_with_tracepoints(&[(
+            "sched",
+            "sched_migrate_task",
+            &[
+                ("char[16]", "comm"),
+                ("pid_t", "pid"),
+                ("int", "prio"),
+                ("int", "orig_cpu"),
+                ("int", "dest_cpu"),
+            ],
+        )]);
+        let intent = Intent::read("how many tasks move onto each CPU, tallied per destination CPU");
+        let src = "tracepoint:sched:sched_migrate_task { @moves[str(args->comm), args->dest_cpu, args->orig_cpu] = count(); }
+END { print(@moves); }";
+        let (fixed, notes) = unasked_tally_keys(&h, &intent, src);
+        assert!(fixed.contains("@moves[args->dest_cpu] = count()"), "{fixed}");
+        assert!(fixed.contains("print(@moves)"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("args->orig_cpu"), "{}", notes[0]);
+        // A tally keyed only by what is asked is kept as written.
+        let right = "tracepoint:sched:sched_migrate_task { @moves[args->dest_cpu] = count(); }";
+        let (same, notes) = unasked_tally_keys(&h, &intent, right);
+        assert_eq!(same, right);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn keys_are_left_out_of_every_use_of_the_map_or_of_none() {
+        let drop = crate::check::KeyDrop {
+            map: "@n".into(),
+            arity: 2,
+            positions: vec![0],
+            names: vec!["comm".into()],
+        };
+        let src = "t:a:b { @n[comm, args->fd] = count(); @nn[comm, 1] = count(); } END { delete(@n[\"x\", 3]); }";
+        let fixed = without_keys(src, &drop).expect("every use has two keys");
+        assert!(fixed.contains("@n[args->fd] = count()"), "{fixed}");
+        assert!(fixed.contains("@nn[comm, 1]"), "{fixed}");
+        assert!(fixed.contains("delete(@n[3])"), "{fixed}");
+        let alone = crate::check::KeyDrop {
+            positions: vec![0, 1],
+            ..drop.clone()
+        };
+        let bare = without_keys("t:a:b { @n[comm, pid] = count(); }", &alone).expect("two keys");
+        assert!(bare.contains("@n = count()"), "{bare}");
+        assert!(without_keys("t:a:b { @n[comm] = count(); }", &drop).is_none());
     }
 
     #[test]

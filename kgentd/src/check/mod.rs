@@ -40,7 +40,9 @@ use crate::host::{resolve_binary, uprobe_symbols, HostFacts};
 use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
-pub use coverage::{check_coverage, creates_processes_only, without_parent_name};
+pub use coverage::{
+    check_coverage, creates_processes_only, droppable_keys, without_parent_name, KeyDrop,
+};
 pub use provoked::Provoked;
 pub use smoke::{
     bypassed_entry_points, check_smoke_run, expectation, fired_only_by_others, judge,

@@ -105,6 +105,18 @@ pub fn builtin_qualified_by_field(
 /// The prefix must not contradict the request: where it names one side only ("destination
 /// port"), `sport` is not named by "port".
 pub fn used_by(field: &str, words: &[&str]) -> bool {
+    let says = |side: &[&str]| words.iter().any(|w| side.contains(w));
+    let source = says(&["source", "src", "local", "sender", "sending"]);
+    let destination = says(&["destination", "dest", "dst", "remote", "peer", "target"]);
+    // A field whose name says the other side ("per destination CPU": `orig_cpu` of
+    // sched_migrate_task is where the task came from) is another value of the same kind.
+    let parts: Vec<String> = field.to_ascii_lowercase().split('_').map(str::to_owned).collect();
+    let has = |side: &[&str]| parts.iter().any(|p| side.contains(&p.as_str()));
+    if (destination && !source && has(&["orig", "src", "source"]))
+        || (source && !destination && has(&["dest", "dst", "target"]))
+    {
+        return false;
+    }
     // A field spelled out from the kernel's short forms is named by its head word: `fd` by
     // "descriptor", `nid` by "node", `addrlen` by "length".
     let spelled = spelled_out(field);
@@ -119,9 +131,6 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
             return true;
         }
     }
-    let says = |side: &[&str]| words.iter().any(|w| side.contains(w));
-    let source = says(&["source", "src", "local", "sender", "sending"]);
-    let destination = says(&["destination", "dest", "dst", "remote", "peer", "target"]);
     field
         .to_ascii_lowercase()
         .split('_')
@@ -417,5 +426,10 @@ mod tests {
         assert!(!used_by("sport", &["destination", "port"]));
         assert!(!used_by("daddr", &["source", "address"]));
         assert!(used_by("sport", &["source", "and", "destination", "port"]));
+        // A part of the name that says the side: `orig_cpu` is where a task came from.
+        assert!(used_by("dest_cpu", &["destination", "cpu"]));
+        assert!(!used_by("orig_cpu", &["destination", "cpu"]));
+        assert!(!used_by("target_cpu", &["source", "cpu"]));
+        assert!(used_by("orig_cpu", &["cpu"]));
     }
 }

@@ -1,6 +1,7 @@
 //! What tallies are keyed by: a key the request asks for that the map lacks, and keys no word
 //! of the request names.
 use super::*;
+pub(super) use crate::toolchain::bpftrace::syntax::split_top_level;
 
 /// One key of a tally: an event field (read there or carried from an earlier event), a
 /// builtin, or anything else (taken as asked for).
@@ -27,9 +28,23 @@ const BUILTIN_KEYS: [&str; 5] = ["comm", "pid", "tid", "cpu", "uid"];
 /// itself) keys by no field it never names: "a histogram of the bytes each write() call
 /// writes" keyed by `args->fd` is one histogram per descriptor.
 pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> Option<String> {
+    unasked_keys_found(host, intent, source).map(|(message, _)| message)
+}
+
+/// The keys [`unasked_keys`] finds that kgent may leave out itself ([`KeyDrop`]): where the
+/// request never asks for them and the keys that stay account for what it groups by.
+pub fn droppable_keys(host: &HostFacts, intent: &Intent, source: &str) -> Option<KeyDrop> {
+    unasked_keys_found(host, intent, source).and_then(|(_, drop)| drop)
+}
+
+fn unasked_keys_found(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Option<(String, Option<KeyDrop>)> {
     let phrases = grouping_phrases(intent);
     if let Some(m) = system_wide_keys(intent, source, &phrases) {
-        return Some(m);
+        return Some((m, None));
     }
     // No grouping at all: only field keys are judged (a builtin may be the request's filter,
     // `comm` of "processes named python3").
@@ -171,7 +186,7 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         }
     };
     // A builtin key (`comm`, `pid`) is asked for where a word names it ("process", "CPU").
-    for keys in tallies(&code) {
+    for Tally { map, keys } in tallies(&code) {
         // "Per target CPU" keyed by `cpu` and `args->target_cpu`: the phrase means the field.
         let fields: Vec<&str> = keys
             .iter()
@@ -192,16 +207,16 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             })
         };
         if let Some((b, (phrase, f))) = qualified(&fields) {
-            return Some(format!(
+            return Some((format!(
                 "the program keys its tally by {b} and args->{f}, but the request groups by \"{phrase}\", which args->{f} holds: the builtin {b} is another value and splits each count by it; leave it out"
-            ));
+            ), None));
         }
         // "Per target CPU" keyed by the builtin `cpu` alone where every event has a field for
         // it (`cpu` at ipi:ipi_send_cpu).
         if let Some((b, (phrase, f))) = qualified(&shared_fields) {
-            return Some(format!(
+            return Some((format!(
                 "the request groups by \"{phrase}\", which the event's own args->{f} holds, but the program keys its tally by the builtin {b} (where the event fired): key it by args->{f}"
-            ));
+            ), None));
         }
         // A phrase names one thing, its last word in English ("network *interface*"): a field
         // key named only by a word before it (`network_offset` by "network"), beside a key its
@@ -257,10 +272,10 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             }
             Key::Other(_) => true,
         };
-        let unasked: Vec<String> = keys
+        let positions: Vec<usize> = (0..keys.len()).filter(|i| !is_asked(&keys[*i])).collect();
+        let unasked: Vec<String> = positions
             .iter()
-            .filter(|k| !is_asked(k))
-            .map(|k| match k {
+            .map(|i| match &keys[*i] {
                 Key::Field(f) => format!("args->{f}"),
                 Key::Builtin(b) => (*b).to_owned(),
                 Key::Other(o) => o.clone(),
@@ -269,11 +284,17 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
         if unasked.is_empty() {
             continue;
         }
+        let drop = KeyDrop {
+            map: map.clone(),
+            arity: keys.len(),
+            positions,
+            names: unasked.clone(),
+        };
         if ungrouped {
-            return Some(format!(
+            return Some((format!(
                 "the program keys its tally by {}, but the request groups by nothing and never names it: each value splits the one figure asked for; leave that key out",
                 unasked.join(", ")
-            ));
+            ), Some(drop)));
         }
         // Each grouping phrase must be accounted for by a key that stays, or an unnamed key
         // may be what a phrase means.
@@ -315,16 +336,16 @@ pub(super) fn unasked_keys(host: &HostFacts, intent: &Intent, source: &str) -> O
             })
             .collect();
         if !accounted && !builtins.is_empty() && !intent.group_phrases.is_empty() {
-            return Some(format!(
+            return Some((format!(
                 "the program keys its tally by {}, which no word of the request names: each value splits the figure it asks for; key only by what the request groups by",
                 builtins.join(", ")
-            ));
+            ), None));
         }
         if accounted {
-            return Some(format!(
+            return Some((format!(
                 "the program keys its tally by {}, which the request never asks for: each value splits the figure it asks for; key only by what the request groups by",
                 unasked.join(", ")
-            ));
+            ), Some(drop)));
         }
     }
     None
@@ -384,9 +405,28 @@ fn parent_phrase_holds(phrase: &[String], b: &str) -> bool {
 /// The keys of each tally of `code` (comments stripped): `@m[comm, args->x] = count()`. A key
 /// read from a map stored from a field at an earlier event (`@inp[tid] = args->inp`, then
 /// `@h[@inp[tid]]`) is that field.
-fn tallies(code: &str) -> Vec<Vec<Key>> {
+/// One tally a program keeps: its map (`@n`) and its keys, as [`Key`]s.
+struct Tally {
+    map: String,
+    keys: Vec<Key>,
+}
+
+/// Keys of a tally that kgent may leave out itself: the request never asks for them and the
+/// keys that stay account for every grouping phrase (or the request groups by nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyDrop {
+    /// The map (`@count`).
+    pub map: String,
+    /// How many keys the map has, and which of them (0-based) to leave out.
+    pub arity: usize,
+    pub positions: Vec<usize>,
+    /// The keys left out, as the coverage check names them (`args->orig_cpu`, `comm`).
+    pub names: Vec<String>,
+}
+
+fn tallies(code: &str) -> Vec<Tally> {
     static AGG: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"@\w*\[([^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*)\]\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\(")
+        Regex::new(r"(@\w*)\[([^\]\n]*(?:\[[^\]\n]*\][^\]\n]*)*)\]\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\(")
             .expect("static regex")
     });
     static STORED: LazyLock<Regex> = LazyLock::new(|| {
@@ -404,8 +444,9 @@ fn tallies(code: &str) -> Vec<Vec<Key>> {
         .map(|c| (c[1].to_owned(), c[2].to_owned()))
         .collect();
     AGG.captures_iter(code)
-        .map(|c| {
-            split_top_level(&c[1])
+        .map(|c| Tally {
+            map: c[1].to_owned(),
+            keys: split_top_level(&c[2])
                 .iter()
                 .map(|k| {
                     let k = k.trim();
@@ -444,33 +485,11 @@ fn tallies(code: &str) -> Vec<Vec<Key>> {
                         _ => Key::Other(k.to_owned()),
                     }
                 })
-                .collect()
+                .collect(),
         })
         .collect()
 }
 
-/// `a, f(b, c), @m[d]` → `["a", "f(b, c)", "@m[d]"]`: commas outside brackets.
-pub(super) fn split_top_level(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut cur = String::new();
-    for ch in text.chars() {
-        match ch {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(std::mem::take(&mut cur).trim().to_owned());
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(ch);
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur.trim().to_owned());
-    }
-    out
-}
 
 /// A request that tallies per something the program can key by — a builtin ("per CPU",
 /// "per process") or a field of its tracepoints ("per vector" at `irq:softirq_entry`: `vec`;
@@ -583,7 +602,7 @@ pub(super) fn phrase_without_key(
             .filter(|b| !(numbered && NAME_BUILTINS.contains(b)))
             .collect()
     };
-    for keys in tallies(&code) {
+    for Tally { keys, .. } in tallies(&code) {
         if keys.is_empty() || keys.iter().any(|k| matches!(k, Key::Other(_))) {
             continue;
         }

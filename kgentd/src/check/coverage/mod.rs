@@ -36,6 +36,7 @@ use fields::{
     size_compared_with_another_field, stated_port_untested, stated_size_unused,
 };
 use functions::{function_result_unread, function_values_unread};
+pub use keys::{droppable_keys, KeyDrop};
 use keys::{phrase_without_key, tallies_without_key, unasked_keys};
 use syscalls::{named_calls_missing, some_syscalls_for_all, unnamed_syscalls, which_call_untold};
 use tasks::{acting_task_missing, child_task_missing, target_task_missing, threads_untold};

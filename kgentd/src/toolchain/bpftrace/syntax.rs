@@ -451,6 +451,29 @@ pub fn tallies_emptied_unprinted(source: &str) -> Vec<String> {
     out
 }
 
+/// `a, f(b, c), @m[d]` → `["a", "f(b, c)", "@m[d]"]`: commas outside brackets.
+pub fn split_top_level(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for ch in text.chars() {
+        match ch {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_owned());
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_owned());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
