@@ -385,3 +385,17 @@ async fn a_tracer_that_keeps_a_flag_only_when_passed_alone_is_refuted() {
     let f = judged(&host, request, bit).await;
     proved(&f, "other bits");
 }
+
+#[tokio::test]
+async fn a_bound_on_a_named_value_tested_on_another_is_refuted() {
+    let host = host();
+    // pread(2) calls the position `offset`; the tracepoint records it as `pos`.
+    let request = "print pread64 calls at an offset beyond 2 GiB: program and descriptor";
+    let other = "tracepoint:syscalls:sys_enter_pread64 /args->count > 2147483648/ { printf(\"%s %d\\n\", comm, args->fd); }";
+    let f = judged(&host, request, other).await;
+    let why = refuted(&f, "args->pos ≥");
+    assert!(why.contains("args->pos"), "{why}");
+    let right = "tracepoint:syscalls:sys_enter_pread64 /args->pos > 2 * 1024 * 1024 * 1024/ { printf(\"%s %d\\n\", comm, args->fd); }";
+    let f = judged(&host, request, right).await;
+    proved(&f, "args->pos ≥");
+}

@@ -1504,6 +1504,32 @@ pub fn unasked_struct_pointers(
     )]
 }
 
+/// Rewrites each `term == value` (or `!=`, either side) in `e` as `(term & mask) == value`;
+/// whether it rewrote one.
+fn masked(e: &mut Expr, term: &Term, mask: i128, value: i128) -> bool {
+    let Expr::Binary(a, op, b) = e else {
+        return false;
+    };
+    let is_term = |x: &Expr| matches!(x, Expr::Term(t) if t == term);
+    let is_value = |x: &Expr| matches!(x, Expr::Int(n) if *n == value);
+    let with_mask = |side: &mut Box<Expr>| {
+        let bare = std::mem::replace(side.as_mut(), Expr::Int(0));
+        **side = Expr::Binary(Box::new(bare), BinOp::BitAnd, Box::new(Expr::Int(mask)));
+    };
+    if matches!(op, BinOp::Eq | BinOp::Ne) {
+        if is_term(a) && is_value(b) {
+            with_mask(a);
+            return true;
+        }
+        if is_value(a) && is_term(b) {
+            with_mask(b);
+            return true;
+        }
+    }
+    let left = masked(a, term, mask, value);
+    masked(b, term, mask, value) || left
+}
+
 /// A value of a FROM event's field that the request speaks of in words (`specs-db/values.toml`:
 /// "UNIX domain" is `family == AF_UNIX` at socket(2), "preempted" is `prev_state ==
 /// TASK_RUNNING` at sched_switch), which the query never tests: the test joins the filter
@@ -1540,15 +1566,35 @@ pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
         if let Some(f) = &q.filter {
             f.terms(&mut tested);
         }
+        let values: Vec<&NamedValue> = first.iter().copied().filter(|v| v.field == field).collect();
         if tested.contains(&term) {
+            // The query's own test of a value kept in some bits of the field reads those bits.
+            for v in &values {
+                if let (Some(mask), Some(f)) = (v.mask, q.filter.as_mut()) {
+                    if masked(f, &term, i128::from(mask), i128::from(v.value)) {
+                        notes.push(format!(
+                            "{} is kept in the bits 0x{mask:x} of args->{field}, beside flags: the filter compares those bits (specs-db/values.toml)",
+                            v.name
+                        ));
+                    }
+                }
+            }
             continue;
         }
-        let values: Vec<&NamedValue> = first.iter().copied().filter(|v| v.field == field).collect();
+        // A value kept in some bits of the field (`mask`) is compared there.
+        let operand = |v: &NamedValue| match v.mask {
+            Some(mask) => Expr::Binary(
+                Box::new(Expr::Term(term.clone())),
+                BinOp::BitAnd,
+                Box::new(Expr::Int(i128::from(mask))),
+            ),
+            None => Expr::Term(term.clone()),
+        };
         let test = values
             .iter()
             .map(|v| {
                 Expr::Binary(
-                    Box::new(Expr::Term(term.clone())),
+                    Box::new(operand(v)),
                     BinOp::Eq,
                     Box::new(Expr::Int(i128::from(v.value))),
                 )
@@ -3101,6 +3147,21 @@ mod tests {
         let mixed = "SELECT comm FROM tracepoint:syscalls:sys_enter_socket, tracepoint:syscalls:sys_enter_connect";
         let mut q = parse(mixed).unwrap();
         assert!(stated_values(&mut q, &Intent::read("who opens unix sockets?")).is_empty());
+        // A value kept in some bits of its field (socket(2) `type` beside SOCK_CLOEXEC) is
+        // tested there, whether kgent adds the test or the query has it.
+        let raw = "which programs open raw sockets?";
+        let mut q = parse(text).unwrap();
+        assert_eq!(stated_values(&mut q, &Intent::read(raw)).len(), 1);
+        assert_eq!(
+            q,
+            parse("SELECT comm, pid FROM tracepoint:syscalls:sys_enter_socket WHERE (args->type & 15) == 3").unwrap()
+        );
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_socket WHERE args->family == 2 && 3 == args->type").unwrap();
+        assert_eq!(stated_values(&mut q, &Intent::read(raw)).len(), 1);
+        assert_eq!(
+            q,
+            parse("SELECT comm FROM tracepoint:syscalls:sys_enter_socket WHERE args->family == 2 && 3 == (args->type & 15)").unwrap()
+        );
     }
 
     #[test]

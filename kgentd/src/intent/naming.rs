@@ -360,21 +360,7 @@ pub fn values_stated_for(intent: &crate::intent::Intent, field: &str) -> Vec<i12
         "percent",
     ];
     let words = &intent.words;
-    let spelled = spelled_out(field);
-    let field = field.to_ascii_lowercase();
-    let names_at = |i: usize| -> bool {
-        let w = words[i].as_str();
-        if w == field {
-            return true;
-        }
-        match spelled.as_slice() {
-            [one] => w == one,
-            [modifiers @ .., head] => {
-                w == head && i > 0 && modifiers.iter().any(|m| *m == words[i - 1])
-            }
-            [] => false,
-        }
-    };
+    let names_at = |i: usize| names_field_at(words, i, field);
     let mut out = Vec::new();
     for i in 1..words.len() {
         let Some(n) = crate::intent::stated_number(&words[i]) else {
@@ -397,6 +383,72 @@ pub fn values_stated_for(intent: &crate::intent::Intent, field: &str) -> Vec<i12
     out
 }
 
+/// Whether `words[i]` names `field`: its own name, or its spelled-out head word after one of
+/// its modifiers ("file descriptor" for `fd`, "old descriptor" for `old_fd`).
+fn names_field_at(words: &[String], i: usize, field: &str) -> bool {
+    let w = words[i].as_str();
+    if w == field.to_ascii_lowercase() {
+        return true;
+    }
+    match spelled_out(field).as_slice() {
+        [one] => w == one,
+        [modifiers @ .., head] => {
+            w == head && i > 0 && modifiers.iter().any(|m| *m == words[i - 1])
+        }
+        [] => false,
+    }
+}
+
+/// The least value a request lets `field` (an event field, or its man-page name) have, where
+/// it bounds that field from below by name: "an offset beyond 1 GiB", "a backlog of more than
+/// 128", "a length of at least 64 KiB". The value is in bytes for a size (the least of its
+/// binary and decimal readings), as written for a plain number; a time ("a delay over 5 ms")
+/// is left out, its field's unit unknown here. A shown event's field is at least this.
+pub fn bound_stated_for(intent: &crate::intent::Intent, field: &str) -> Option<i128> {
+    const ONE: [&str; 6] = ["over", "above", "beyond", "exceeding", "past", "exceeds"];
+    const TWO: [&str; 5] = ["more", "greater", "larger", "bigger", "least"];
+    let words = &intent.words;
+    for i in 0..words.len() {
+        if !names_field_at(words, i, field) {
+            continue;
+        }
+        let mut j = i + 1;
+        if words.get(j).is_some_and(|w| w == "of" || w == "is") {
+            j += 1;
+        }
+        let Some(w) = words.get(j) else { continue };
+        if ONE.contains(&w.as_str()) {
+            j += 1;
+        } else if TWO.contains(&w.as_str())
+            && words.get(j + 1).is_some_and(|t| t == "than")
+            || (w == "at" && words.get(j + 1).is_some_and(|t| t == "least"))
+        {
+            j += 2;
+        } else {
+            continue;
+        }
+        let Some(n) = words.get(j).and_then(|w| crate::intent::stated_number(w)) else {
+            continue;
+        };
+        let unit = words.get(j + 1).map_or("", String::as_str);
+        let readings = super::numbers(&format!("{} {unit}", words[j]));
+        let sized = matches!(
+            unit,
+            "kib" | "mib" | "gib" | "kb" | "mb" | "gb" | "k" | "kilobytes" | "megabytes" | "gigabytes"
+        );
+        let timed = !sized && readings.len() > 1;
+        if timed {
+            continue;
+        }
+        return if sized {
+            readings.into_iter().filter(|r| *r != n).min()
+        } else {
+            Some(n)
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,6 +466,18 @@ mod tests {
         assert!(used_by("nid", &["memory", "nodes"]));
         assert!(used_by("fd", &["descriptor"]));
         assert!(!used_by("fd", &["file"]));
+    }
+
+    #[test]
+    fn a_bound_is_read_after_the_fields_name() {
+        let read = |ask: &str, field: &str| bound_stated_for(&crate::intent::Intent::read(ask), field);
+        assert_eq!(read("pwrite calls at an offset beyond 2 GiB", "offset"), Some(2 << 30));
+        assert_eq!(read("listen() with a backlog of more than 64", "backlog"), Some(64));
+        assert_eq!(read("mmap with a length of at least 3 MB", "len"), Some(3_000_000));
+        // Another field, no comparison, or a time: nothing.
+        assert_eq!(read("pwrite calls at an offset beyond 2 GiB", "count"), None);
+        assert_eq!(read("reads of 4096 bytes with the offset", "offset"), None);
+        assert_eq!(read("waits with a timeout over 5 ms", "timeout"), None);
     }
 
     #[test]

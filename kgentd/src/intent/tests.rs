@@ -115,6 +115,12 @@ fn every_concept_is_recognised_in_wording_of_our_own() {
             "each LSM hook call and its verdict",
             "each LSM hook call and its caller",
         ),
+        // A call named for returning (sigreturn(2)) asks for no result.
+        (
+            ReturnValue,
+            "tally sigreturn calls and what they returned, by program",
+            "tally sigreturn calls by program",
+        ),
         (Arguments, "every exec with its arguments", "every exec"),
         (
             Port,

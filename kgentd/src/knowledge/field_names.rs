@@ -98,7 +98,11 @@ pub fn meant_by(probe: &str, name: &str) -> Option<&'static str> {
     let mut found = file()
         .meaning
         .iter()
-        .filter(|m| m.probes.iter().any(|p| p == probe) && m.words.iter().any(|w| w == name))
+        .filter(|m| {
+            // Or a short form that starts one ("dev" for "device"), as the kernel writes them.
+            let says = |w: &String| w == name || (name.len() >= 3 && w.starts_with(name));
+            m.probes.iter().any(|p| p == probe) && m.words.iter().any(says)
+        })
         .map(|m| m.field.as_str());
     let one = found.next()?;
     found.all(|f| f == one).then_some(one)
@@ -169,6 +173,16 @@ mod tests {
         assert!(!named_by_meaning(&each, "syscalls:sys_enter_openat", "id"));
         let who = crate::intent::Intent::read("how often does each program run");
         assert!(!named_by_meaning(&who, "raw_syscalls:sys_enter", "id"));
+    }
+
+    #[test]
+    fn a_missing_field_is_read_where_its_meaning_words_say_it() {
+        // net.h records the device as `name`: a query's `device` or its short form `dev`.
+        assert_eq!(meant_by("net:net_dev_xmit", "device"), Some("name"));
+        assert_eq!(meant_by("net:net_dev_xmit", "dev"), Some("name"));
+        // Two letters start too many words to stand for one.
+        assert_eq!(meant_by("net:net_dev_xmit", "de"), None);
+        assert_eq!(meant_by("net:net_dev_xmit", "bytes"), None);
     }
 
     /// Every name is a field of some tracepoint of this host (the fields are the kernel's, not

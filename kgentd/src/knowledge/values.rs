@@ -24,6 +24,11 @@ pub struct NamedValue {
     /// at `power:cpu_idle`): a program must keep it apart unless the request speaks of it.
     #[serde(default)]
     pub apart: bool,
+    /// The bits of the field the value is kept in, where the call ORs flags into the others
+    /// (socket(2) `type`: SOCK_TYPE_MASK 0xf beside SOCK_NONBLOCK and SOCK_CLOEXEC): the
+    /// value is `(field & mask) == value`, and `field == value` misses the calls with a flag.
+    #[serde(default)]
+    pub mask: Option<i64>,
     pub source: String,
 }
 

@@ -178,6 +178,13 @@ pub enum Claim {
         bit: i128,
         others: i128,
     },
+    /// Every shown event has `args->field >= n`: the request bounds that field by name ("an
+    /// offset beyond 1 GiB"; [`crate::intent::naming::bound_stated_for`]), so a program that
+    /// tests another value against the number (`count > 1 GiB`) shows what it leaves out.
+    FieldAtLeast {
+        field: String,
+        n: i128,
+    },
     Written(Written),
 }
 
@@ -293,6 +300,16 @@ pub fn from_intent(
                 "the request names the constant(s) as what the events pass; the call's man page lists them as values of that parameter (specs-db/syscall-man.toml `constants`) or specs-db/flags.toml documents the field",
             );
         }
+        for (field, n) in bounded_fields(intent, &call, tracepoints) {
+            add(
+                Claim::FieldAtLeast {
+                    field: field.clone(),
+                    n,
+                },
+                format!("at {label}: a shown event has args->{field} ≥ {n}"),
+                "the request bounds that value by name (its field, or the call's man-page name for it); a size in bytes, the least of its binary and decimal readings",
+            );
+        }
         for (field, bit, others, name, page) in mask_bits(intent, &call, tracepoints) {
             add(
                 Claim::BitWithOthers {
@@ -393,6 +410,38 @@ fn kept_constants(
         }
     }
     (!pairs.is_empty()).then_some((pairs, names))
+}
+
+/// The fields of `call`'s entry (or its only event) that the request bounds from below by
+/// name, under the field's own name or its man page's ([`crate::intent::naming::bound_stated_for`]),
+/// with the least value it lets them have.
+fn bounded_fields(
+    intent: &Intent,
+    call: &Call,
+    tracepoints: &BTreeMap<String, Tracepoint>,
+) -> Vec<(String, i128)> {
+    let Some(tp) = call
+        .enter
+        .as_deref()
+        .unwrap_or(call.exit.as_str())
+        .strip_prefix("tracepoint:")
+        .and_then(|e| tracepoints.get(e))
+    else {
+        return Vec::new();
+    };
+    let man = crate::knowledge::syscall_man::SyscallMan::shipped()
+        .man_names(&tp.event, tp.fields.iter().map(|f| f.name.as_str()));
+    tp.fields
+        .iter()
+        .filter(|f| f.name != "__syscall_nr" && f.name != "ret")
+        .filter_map(|f| {
+            let n = crate::intent::naming::bound_stated_for(intent, &f.name).or_else(|| {
+                man.get(&f.name)
+                    .and_then(|p| crate::intent::naming::bound_stated_for(intent, p))
+            })?;
+            Some((f.name.clone(), n))
+        })
+        .collect()
 }
 
 /// The one constant the request names for a parameter of `call` that its man page documents

@@ -414,6 +414,23 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 format!("the program shows a call passing {bit:#x} in args->{field} alone but not one passing it with other flags of that bit mask: a call may OR several together, so test the bit (`args->{field} & {bit:#x}`), not the whole value"),
             )
         }
+        Claim::FieldAtLeast { field, n } => {
+            let r = run::run(blocks, &scenario, types, "");
+            let name = format!("args->{field}");
+            // A program that never reads the field shows events whatever it holds.
+            let value =
+                input_named(&r, &name).unwrap_or_else(|| BV::new_const(format!("unread.{name}"), 64));
+            let Ok(n64) = i64::try_from(*n) else {
+                return Err("a bound too large for the field".into());
+            };
+            let f = Bool::and(&[r.printed(None), value.bvslt(BV::from_i64(n64, 64))]);
+            single(
+                vec![r],
+                f,
+                false,
+                format!("the program shows an event whose args->{field} is under {n}, but the request bounds args->{field}: test that field against the bound (`args->{field} > …`), not another value"),
+            )
+        }
         Claim::LatencySameThread => latency(blocks, contract, types),
         Claim::BytesAreResult { failed } => {
             let r = run::run(blocks, &scenario, types, "");

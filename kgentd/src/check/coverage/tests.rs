@@ -2459,3 +2459,21 @@ fn a_run_together_name_is_named_by_its_words_and_name_alone_is_not_enough() {
         check(ask, keyed)
     );
 }
+
+#[test]
+fn a_value_kept_in_some_bits_of_its_field_is_tested_under_their_mask() {
+    // socket(2): SOCK_NONBLOCK and SOCK_CLOEXEC may be OR-ed into `type`.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_socket",
+        &[("int", "family"), ("int", "type"), ("int", "protocol")],
+    )]);
+    let ask = "which programs open raw sockets, with the protocol";
+    let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
+    let whole = "tracepoint:syscalls:sys_enter_socket /args->type == 3/ { printf(\"%s %d\\n\", comm, args->protocol); }";
+    assert!(check(whole).contains("(args->type & 0xf) == 3"), "{}", check(whole));
+    for kept in ["(args->type & 0xf) == 3", "(args->type & 15) == 3", "3 == (args->type & 017)"] {
+        let src = whole.replace("args->type == 3", kept);
+        assert!(!check(&src).contains("SOCK_RAW"), "{kept}: {}", check(&src));
+    }
+}

@@ -14,6 +14,19 @@ pub(super) fn named_values_untested(intent: &Intent, source: &str) -> Vec<String
             for v in crate::knowledge::values::asked_at(intent, &p.target) {
                 let field = regex::escape(&v.field);
                 let value = v.value;
+                if let Some(mask) = v.mask {
+                    if !masked_value_tested(&text, &v.field, mask, value) {
+                        out.push(format!(
+                            "the request speaks of {}, which {} reports in the bits 0x{mask:x} of `args->{}`; a call may OR flags into its other bits, so `args->{} == {value}` misses those calls: test `(args->{} & 0x{mask:x}) == {value}`",
+                            v.name,
+                            p.target,
+                            v.field,
+                            v.field,
+                            v.field
+                        ));
+                    }
+                    continue;
+                }
                 let compared = Regex::new(&format!(
                     r"args\s*->\s*{field}\s*(==|!=|<=|>=|<|>)\s*{value}\b|\b{value}\s*(==|!=|<=|>=|<|>)\s*args\s*->\s*{field}\b|!\s*args\s*->\s*{field}\b|\(\s*args\s*->\s*{field}\s*&\s*(0x[0-9a-fA-F]+|\d+)\s*\)\s*(==|!=)\s*{value}\b"
                 ))
@@ -48,6 +61,25 @@ pub(super) fn named_values_untested(intent: &Intent, source: &str) -> Vec<String
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether `text` compares the bits `mask` of `args->FIELD` with `value`: `(args->type & 0xf)
+/// == 3`, the mask in decimal, hex or octal, the sides either way.
+fn masked_value_tested(text: &str, field: &str, mask: i64, value: i64) -> bool {
+    let mask_re = r"\(?\s*(0[xX][0-9a-fA-F]+|0[0-7]+|[0-9]+)\s*\)?";
+    let Ok(re) = Regex::new(&format!(
+        r"\(\s*\(?\s*args\s*->\s*{f}\s*\)?\s*&\s*{mask_re}\s*\)\s*(?:==|!=)\s*{value}\b|\b{value}\s*(?:==|!=)\s*\(\s*\(?\s*args\s*->\s*{f}\s*\)?\s*&\s*{mask_re}\s*\)",
+        f = regex::escape(field)
+    )) else {
+        return false;
+    };
+    let found = re.captures_iter(text).any(|c| {
+        c.get(1)
+            .or_else(|| c.get(2))
+            .and_then(|m| crate::toolchain::bpftrace::expr::integer(m.as_str()))
+            .is_some_and(|m| m == i128::from(mask))
+    });
+    found
 }
 
 /// A value the request names as C writes it (`SCHED_FIFO`, `MADV_DONTNEED`), documented only
