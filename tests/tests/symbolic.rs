@@ -364,11 +364,12 @@ async fn a_tracer_that_shows_events_without_the_named_constant_is_refuted() {
     // The alternative keeps every call without the bit as well.
     let wrong = "tracepoint:syscalls:sys_enter_mprotect /args->prot == 4 || (args->prot & 4) == 0/ { printf(\"%s %d\\n\", comm, args->len); }";
     let f = judged(&host, request, wrong).await;
-    let why = refuted(&f, "PROT_EXEC");
+    let why = refuted(&f, ": a shown event passes PROT_EXEC");
     assert!(why.contains("(args->prot & 0x4) == 0x4"), "{why}");
     let right = "tracepoint:syscalls:sys_enter_mprotect /args->prot & 4/ { printf(\"%s %d\\n\", comm, args->len); }";
     let f = judged(&host, request, right).await;
-    proved(&f, "PROT_EXEC");
+    proved(&f, ": a shown event passes PROT_EXEC");
+    proved(&f, "some shown event passes PROT_EXEC");
 }
 
 #[tokio::test]
@@ -398,4 +399,18 @@ async fn a_bound_on_a_named_value_tested_on_another_is_refuted() {
     let right = "tracepoint:syscalls:sys_enter_pread64 /args->pos > 2 * 1024 * 1024 * 1024/ { printf(\"%s %d\\n\", comm, args->fd); }";
     let f = judged(&host, request, right).await;
     proved(&f, "args->pos ≥");
+}
+
+#[tokio::test]
+async fn a_tracer_that_tests_a_named_flag_away_is_refuted() {
+    let host = host();
+    // mprotect(2) lists PROT_READ and PROT_WRITE among the values of `prot`.
+    let request = "print mprotect calls asking for PROT_READ together with PROT_WRITE, with the length";
+    let away = "tracepoint:syscalls:sys_enter_mprotect /(args->prot & 2) == 2 && (args->prot & 1) == 0/ { printf(\"%s %d\\n\", comm, args->len); }";
+    let f = judged(&host, request, away).await;
+    let why = refuted(&f, "passes PROT_READ");
+    assert!(why.contains("tests it away"), "{why}");
+    let both = "tracepoint:syscalls:sys_enter_mprotect /(args->prot & 3) == 3/ { printf(\"%s %d\\n\", comm, args->len); }";
+    let f = judged(&host, request, both).await;
+    proved(&f, "passes PROT_READ");
 }

@@ -169,6 +169,12 @@ pub enum Claim {
     ConstantKept {
         pairs: Vec<(String, i128)>,
     },
+    /// Some shown event carries this constant (one of the (field, value) pairs): a program
+    /// that tests it away (`(args->flags & MAP_ANONYMOUS) == 0` for "with MAP_ANONYMOUS and
+    /// MAP_SHARED") shows none that the request asks for.
+    ConstantShown {
+        pairs: Vec<(String, i128)>,
+    },
     /// A call passing the bit `bit` in `args->field` with other bits of the same mask
     /// (`others`: the bits of the other constants the man page lists for it) is shown like one
     /// passing it alone: the parameter is a bit mask (specs-db/syscall-man.toml `masks`), so
@@ -285,7 +291,20 @@ pub fn from_intent(
                 "the request states a size or time events must exceed; a value at or under it, in any unit, is under it",
             );
         }
-        if let Some((pairs, names)) = kept_constants(intent, &call, tracepoints) {
+        let kept = kept_constants(intent, &call, tracepoints);
+        for (name, pairs) in &kept {
+            add(
+                Claim::ConstantShown {
+                    pairs: pairs.clone(),
+                },
+                format!("at {label}: some shown event passes {name}"),
+                "the request names the constant as what the events pass (specs-db/syscall-man.toml `constants`, specs-db/flags.toml): a program that can show none that passes it, or tests it away, shows other calls",
+            );
+        }
+        if !kept.is_empty() {
+            let names: Vec<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
+            let pairs: Vec<(String, i128)> =
+                kept.iter().flat_map(|(_, p)| p.iter().cloned()).collect();
             let shown: Vec<String> = pairs
                 .iter()
                 .map(|(f, v)| format!("args->{f} has {v:#x}"))
@@ -348,8 +367,8 @@ pub fn from_intent(
     out
 }
 
-/// (field, value) pairs a shown event must pass one of, and the constants' names.
-type KeptConstants = (Vec<(String, i128)>, Vec<String>);
+/// Each constant's name with the (field, value) pairs an event passing it has.
+type KeptConstants = Vec<(String, Vec<(String, i128)>)>;
 
 /// The constants the request names as what a syscall's events pass (not an error, a signal,
 /// nor one it sets apart: "except O_RDONLY"), each with its non-zero value and the field of the
@@ -361,9 +380,13 @@ fn kept_constants(
     intent: &Intent,
     call: &Call,
     tracepoints: &BTreeMap<String, Tracepoint>,
-) -> Option<KeptConstants> {
-    let enter = call.enter.as_deref()?.strip_prefix("tracepoint:")?;
-    let tp = tracepoints.get(enter)?;
+) -> KeptConstants {
+    let Some(enter) = call.enter.as_deref().and_then(|e| e.strip_prefix("tracepoint:")) else {
+        return Vec::new();
+    };
+    let Some(tp) = tracepoints.get(enter) else {
+        return Vec::new();
+    };
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
     let by_param: BTreeMap<String, String> = man
         .man_names(&tp.event, tp.fields.iter().map(|f| f.name.as_str()))
@@ -371,8 +394,7 @@ fn kept_constants(
         .map(|(field, param)| (param, field))
         .collect();
     let errnos: Vec<&str> = intent.errnos().into_iter().map(|(n, _, _)| n).collect();
-    let mut pairs = Vec::new();
-    let mut names = Vec::new();
+    let mut out: KeptConstants = Vec::new();
     for (name, value) in intent.constant_values() {
         let signal = name.starts_with("SIG") && !name.starts_with("SIG_");
         if errnos.contains(&name) || signal || intent.negates_word(&name.to_ascii_lowercase()) {
@@ -402,14 +424,15 @@ fn kept_constants(
         );
         fields.sort();
         fields.dedup();
-        for f in fields {
-            pairs.push((f, i128::from(v)));
+        if fields.is_empty() || out.iter().any(|(n, _)| n == name) {
+            continue;
         }
-        if !pairs.is_empty() && !names.contains(&name.to_owned()) {
-            names.push(name.to_owned());
-        }
+        out.push((
+            name.to_owned(),
+            fields.into_iter().map(|f| (f, i128::from(v))).collect(),
+        ));
     }
-    (!pairs.is_empty()).then_some((pairs, names))
+    out
 }
 
 /// The fields of `call`'s entry (or its only event) that the request bounds from below by

@@ -183,6 +183,23 @@ fn alike_but(a: &Run, b: &Run, differs: impl Fn(&run::Input) -> bool) -> Bool {
     Bool::and(&same)
 }
 
+/// For each input of `r` that is one of `pairs`' fields: it carries that pair's value (all
+/// its bits, or equal to it).
+fn constant_passes(r: &Run, pairs: &[(String, i128)]) -> Vec<Bool> {
+    let mut passes = Vec::new();
+    for i in r.inputs.values() {
+        for (field, v) in pairs {
+            if i.name != format!("args->{field}") || !matches!(i.kind, Kind::Int(_)) {
+                continue;
+            }
+            let Ok(v) = i64::try_from(*v) else { continue };
+            let v = BV::from_i64(v, 64);
+            passes.push(Bool::or(&[i.bv.bvand(&v).eq(&v), i.bv.eq(&v)]));
+        }
+    }
+    passes
+}
+
 /// The input a run reads as `name` (`args->flags`), the first of its events that reads it.
 fn input_named(r: &Run, name: &str) -> Option<BV> {
     r.inputs
@@ -355,19 +372,27 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 format!("the program shows an event in which no value is above {n}, but the request asks only for events over its threshold: test the value against the threshold (a /predicate/ or if) before showing it"),
             )
         }
+        Claim::ConstantShown { pairs } => {
+            let r = run::run(blocks, &scenario, types, "");
+            let passes = constant_passes(&r, pairs);
+            if passes.is_empty() {
+                return Err("the program reads none of the fields that take the constant".into());
+            }
+            let f = Bool::and(&[r.printed(None), Bool::or(&passes)]);
+            let tests: Vec<String> = pairs
+                .iter()
+                .map(|(field, v)| format!("`(args->{field} & {v:#x}) == {v:#x}`"))
+                .collect();
+            single(
+                vec![r],
+                f,
+                true,
+                format!("no event that passes the constant the request names is shown: the program tests it away; keep the events that pass it ({})", tests.join(" or ")),
+            )
+        }
         Claim::ConstantKept { pairs } => {
             let r = run::run(blocks, &scenario, types, "");
-            let mut passes = Vec::new();
-            for i in r.inputs.values() {
-                for (field, v) in pairs {
-                    if i.name != format!("args->{field}") || !matches!(i.kind, Kind::Int(_)) {
-                        continue;
-                    }
-                    let Ok(v) = i64::try_from(*v) else { continue };
-                    let v = BV::from_i64(v, 64);
-                    passes.push(Bool::or(&[i.bv.bvand(&v).eq(&v), i.bv.eq(&v)]));
-                }
-            }
+            let passes = constant_passes(&r, pairs);
             if passes.is_empty() {
                 return Err("the program reads none of the fields that take the constant".into());
             }
