@@ -414,3 +414,17 @@ async fn a_tracer_that_tests_a_named_flag_away_is_refuted() {
     let f = judged(&host, request, both).await;
     proved(&f, "passes PROT_READ");
 }
+
+#[tokio::test]
+async fn a_sum_of_messages_handed_over_is_refuted_where_messages_sent_are_asked() {
+    let host = host();
+    // sendmmsg(2) returns how many messages it sent; vlen is how many it was handed.
+    let request = "for each program, the total of messages its sendmmsg calls got out";
+    let handed = "tracepoint:syscalls:sys_enter_sendmmsg { @m[comm] = sum(args->vlen); }";
+    let f = judged(&host, request, handed).await;
+    refuted(&f, "messages summed");
+    let sent = "tracepoint:syscalls:sys_exit_sendmmsg /args->ret > 0/ { @m[comm] = sum(args->ret); }";
+    let f = judged(&host, request, sent).await;
+    proved(&f, "messages summed");
+    proved(&f, "adds no messages");
+}

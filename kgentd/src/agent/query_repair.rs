@@ -2066,7 +2066,7 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
         }
         let (call, source) = &sources[0];
         notes.push(format!(
-            "the request asks for bytes, and {call}() returns the bytes it transferred ({source}): ret is aggregated, not args->{f}"
+            "the request asks for what {call}() returns ({source}): ret is aggregated, not args->{f}"
         ));
         replaced.push(std::mem::replace(e, Expr::Term(Term::Ret)));
     }

@@ -19,7 +19,23 @@ const SHIPPED: &str = include_str!("../../../specs-db/contracts.toml");
 #[derive(Debug, Deserialize)]
 struct ByteCount {
     syscalls: Vec<String>,
+    /// What the result counts where it is not bytes ("messages" of sendmmsg(2)): the words a
+    /// request speaks of it with. Empty: bytes (`byte_words`).
+    #[serde(default)]
+    words: Vec<String>,
     source: String,
+}
+
+impl ByteCount {
+    /// Whether the request speaks of what this result counts.
+    fn spoken_of(&self, intent: &Intent, byte_words: &[String]) -> bool {
+        let words = if self.words.is_empty() {
+            byte_words
+        } else {
+            &self.words
+        };
+        words.iter().any(|w| intent.names_word(w))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,13 +102,11 @@ pub fn may_filter_by_result(intent: &Intent) -> bool {
 /// the call's result.
 pub fn bytes_are_result_of(intent: &Intent, syscall: &str) -> Option<&'static str> {
     let facts = FACTS.as_ref()?;
-    if !facts.byte_words.iter().any(|w| intent.names_word(w)) {
-        return None;
-    }
     facts
         .byte_count_result
         .iter()
         .find(|b| b.syscalls.iter().any(|x| x == syscall))
+        .filter(|b| b.spoken_of(intent, &facts.byte_words))
         .map(|b| b.source.as_str())
 }
 
@@ -350,16 +364,16 @@ pub fn from_intent(
                 .iter()
                 .find(|b| b.syscalls.iter().any(|x| x == s))
         });
-        let speaks_of_bytes = facts.byte_words.iter().any(|w| intent.names_word(w));
-        if let (true, Some(b)) = (speaks_of_bytes, bytes) {
+        if let Some(b) = bytes.filter(|b| b.spoken_of(intent, &facts.byte_words)) {
+            let what = b.words.first().map_or("bytes", String::as_str);
             add(
                 Claim::BytesAreResult { failed: false },
-                format!("at {label}: the bytes summed for a successful call are its args->ret"),
+                format!("at {label}: the {what} summed for a successful call are its args->ret"),
                 &b.source,
             );
             add(
                 Claim::BytesAreResult { failed: true },
-                format!("at {label}: a failed call (args->ret < 0) adds no bytes"),
+                format!("at {label}: a failed call (args->ret < 0) adds no {what}"),
                 &b.source,
             );
         }
