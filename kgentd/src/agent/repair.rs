@@ -528,14 +528,28 @@ fn named_calls_added(host: &HostFacts, intent: &Intent, source: &str) -> (String
         }
         let reads = block_reads(b);
         let mut added: Vec<String> = Vec::new();
-        for (_, variants) in &named {
-            let seen = variants.iter().any(|v| {
-                attached.iter().any(|a| {
-                    *a == format!("syscalls:sys_enter_{v}")
-                        || *a == format!("syscalls:sys_exit_{v}")
-                })
-            });
+        let is_attached = |v: &str| {
+            attached.iter().any(|a| {
+                *a == format!("syscalls:sys_enter_{v}") || *a == format!("syscalls:sys_exit_{v}")
+            })
+        };
+        for (name, variants) in &named {
+            let seen = variants.iter().any(|v| is_attached(v));
             if seen {
+                // The named call's own entry point, beside a variant the block handles
+                // ("chmod calls" answered at fchmodat2 alone misses every chmod(2) call, which
+                // enters at sys_enter_chmod): a variant is another way to make the call, not
+                // the call itself.
+                let own = crate::knowledge::syscall_man::kernel_spellings(name)
+                    .into_iter()
+                    .find(|k| variants.contains(k));
+                let on_block = calls.iter().any(|c| variants.contains(c));
+                if let Some(own) = own.filter(|o| on_block && !is_attached(o)) {
+                    let tp = format!("syscalls:sys_{dir}_{own}");
+                    if has_fields(host, &tp, &reads) {
+                        added.push(format!("tracepoint:{tp}"));
+                    }
+                }
                 continue;
             }
             let fits = variants
@@ -1972,6 +1986,35 @@ END { print(@moves); }";
         let (same, notes) = repair_all(&h, &Intent::read("signals sent with kill()"), src);
         assert_eq!(same, src);
         assert!(notes.is_empty(), "{notes:?}");
+        // A variant alone is not the call named: chmod(2) calls enter at sys_enter_chmod.
+        let modes = HostFacts::for_tests_with_tracepoints(&[
+            (
+                "syscalls",
+                "sys_enter_chmod",
+                &[("const char *", "filename"), ("umode_t", "mode")],
+            ),
+            (
+                "syscalls",
+                "sys_enter_fchmodat2",
+                &[
+                    ("int", "dfd"),
+                    ("const char *", "filename"),
+                    ("umode_t", "mode"),
+                    ("unsigned int", "flags"),
+                ],
+            ),
+        ]);
+        let ask = "list chmod calls granting others write access, with the path";
+        let newer = "tracepoint:syscalls:sys_enter_fchmodat2 /args->mode & 2/ { printf(\"%s\\n\", str(args->filename)); }\n";
+        let (fixed, notes) = repair_all(&modes, &Intent::read(ask), newer);
+        assert!(
+            fixed.starts_with("tracepoint:syscalls:sys_enter_fchmodat2,\ntracepoint:syscalls:sys_enter_chmod"),
+            "{fixed}"
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // Not where the block reads a field the call lacks.
+        let dfd = "tracepoint:syscalls:sys_enter_fchmodat2 { printf(\"%d\\n\", args->dfd); }\n";
+        assert_eq!(repair_all(&modes, &Intent::read(ask), dfd).0, dfd);
     }
 
     #[test]

@@ -372,41 +372,27 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
                 format!("the program shows an event in which no value is above {n}, but the request asks only for events over its threshold: test the value against the threshold (a /predicate/ or if) before showing it"),
             )
         }
-        Claim::ConstantShown { pairs } => {
+        Claim::ConstantShown { pairs } | Claim::ConstantKept { pairs } => {
+            // Shown: some shown event passes the constant (satisfiable proves it). Kept: no
+            // shown event fails it (satisfiable refutes it).
+            let shown = matches!(contract.claim, Claim::ConstantShown { .. });
             let r = run::run(blocks, &scenario, types, "");
             let passes = constant_passes(&r, pairs);
             if passes.is_empty() {
                 return Err("the program reads none of the fields that take the constant".into());
             }
-            let f = Bool::and(&[r.printed(None), Bool::or(&passes)]);
+            let passed = Bool::or(&passes);
+            let f = Bool::and(&[r.printed(None), if shown { passed } else { passed.not() }]);
             let tests: Vec<String> = pairs
                 .iter()
                 .map(|(field, v)| format!("`(args->{field} & {v:#x}) == {v:#x}`"))
                 .collect();
-            single(
-                vec![r],
-                f,
-                true,
-                format!("no event that passes the constant the request names is shown: the program tests it away; keep the events that pass it ({})", tests.join(" or ")),
-            )
-        }
-        Claim::ConstantKept { pairs } => {
-            let r = run::run(blocks, &scenario, types, "");
-            let passes = constant_passes(&r, pairs);
-            if passes.is_empty() {
-                return Err("the program reads none of the fields that take the constant".into());
-            }
-            let f = Bool::and(&[r.printed(None), Bool::or(&passes).not()]);
-            let tests: Vec<String> = pairs
-                .iter()
-                .map(|(field, v)| format!("`(args->{field} & {v:#x}) == {v:#x}`"))
-                .collect();
-            single(
-                vec![r],
-                f,
-                false,
-                format!("the program shows an event that does not pass the constant the request names: keep only the events that do ({})", tests.join(" or ")),
-            )
+            let violation = if shown {
+                format!("no event that passes the constant the request names is shown: the program tests it away; keep the events that pass it ({})", tests.join(" or "))
+            } else {
+                format!("the program shows an event that does not pass the constant the request names: keep only the events that do ({})", tests.join(" or "))
+            };
+            single(vec![r], f, shown, violation)
         }
         Claim::BitWithOthers { field, bit, others } => {
             let a = run::run(blocks, &scenario, types, "a.");
