@@ -872,7 +872,18 @@ fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<Stri
         let Some(s) = start.take() else { continue };
         let word = &lower[s..i];
         // "the chown syscall", "the chown family of system calls": a call's name (see `calls`).
-        let written_as_call = c == Some(b'(') || named_calls.iter().any(|n| n == word);
+        // Or right before "call"/"calls" ("count accept calls"): a call's name, though an
+        // English word, which the host's syscalls then confirm or not; not "system calls".
+        static CALL_AFTER: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"^\s+calls?\b").expect("static regex"));
+        let before_call = CALL_AFTER.is_match(&lower[i..])
+            && !matches!(
+                word,
+                "system" | "the" | "each" | "every" | "all" | "any" | "these" | "those" | "which"
+                    | "what" | "that" | "who" | "failed" | "many"
+            );
+        let written_as_call =
+            c == Some(b'(') || named_calls.iter().any(|n| n == word) || before_call;
         let jargon = !english.iter().any(|e| e == word) && word.len() >= 4;
         let in_slash_list = c == Some(b'/') || (s > 0 && bytes[s - 1] == b'/');
         if (written_as_call || jargon || (speaks_of_calls && in_slash_list))

@@ -394,6 +394,13 @@ fn calls_identifiers_and_syscall_words() {
     assert!(!read("files I open often")
         .syscall_words
         .contains(&"open".to_owned()));
+    // An English word right before "call(s)" may name one; "system calls" names none.
+    let before = read("tally link calls and every pause call, split by program");
+    assert!(before.syscall_words.contains(&"link".to_owned()), "{:?}", before.syscall_words);
+    assert!(before.syscall_words.contains(&"pause".to_owned()));
+    assert!(!read("a link to the docs, and calls made by cron")
+        .syscall_words
+        .contains(&"link".to_owned()));
     // Named as calls by the words after them.
     let named =
         read("who changes owners through the chown family of system calls, or the kill syscall");

@@ -835,7 +835,9 @@ mod tests {
         assert_eq!(named("latency of getdents/getdents64 syscalls").len(), 4);
         // Everyday words are not syscalls unless written as calls.
         assert!(named("print the time when a file is read").is_empty());
-        assert!(named("the time each read call takes").is_empty());
+        // Right before "call(s)", an everyday word names the call.
+        assert_eq!(named("the time each read call takes").len(), 2);
+        assert!(named("the time each read of a file takes").is_empty());
         assert_eq!(named("bytes each read() call returned").len(), 2);
         // Kernel jargon needs no parentheses.
         assert_eq!(named("fdatasync latency").len(), 2);
