@@ -144,6 +144,13 @@ fn a_flag_of_a_numbered_call_is_not_asked_of_its_older_versions() {
         "{}",
         check(only_newer)
     );
+    // A flag every version takes in another argument (chmod(2) mode bits, flags.toml lists
+    // fchmodat and fchmodat2): no older version to leave out.
+    let ask = "print chmod-family calls that give the group write access (S_IWGRP)";
+    let modes = "tracepoint:syscalls:sys_enter_fchmodat,tracepoint:syscalls:sys_enter_fchmodat2 /args->mode & 16/ { printf(\"%s\\n\", comm); }";
+    assert!(!check_coverage(&host(), &Intent::read(ask), modes)
+        .detail()
+        .contains("also reports"));
     // dup2 and dup take no flags; dup3 does (O_CLOEXEC).
     let ask = "which programs duplicate descriptors with O_CLOEXEC";
     let dups = "tracepoint:syscalls:sys_enter_dup3,tracepoint:syscalls:sys_enter_dup2 /args->flags & 0x80000/ { printf(\"%s\\n\", comm); }";
