@@ -405,7 +405,8 @@ async fn a_bound_on_a_named_value_tested_on_another_is_refuted() {
 async fn a_tracer_that_tests_a_named_flag_away_is_refuted() {
     let host = host();
     // mprotect(2) lists PROT_READ and PROT_WRITE among the values of `prot`.
-    let request = "print mprotect calls asking for PROT_READ together with PROT_WRITE, with the length";
+    let request =
+        "print mprotect calls asking for PROT_READ together with PROT_WRITE, with the length";
     let away = "tracepoint:syscalls:sys_enter_mprotect /(args->prot & 2) == 2 && (args->prot & 1) == 0/ { printf(\"%s %d\\n\", comm, args->len); }";
     let f = judged(&host, request, away).await;
     let why = refuted(&f, "passes PROT_READ");
@@ -423,7 +424,8 @@ async fn a_sum_of_messages_handed_over_is_refuted_where_messages_sent_are_asked(
     let handed = "tracepoint:syscalls:sys_enter_sendmmsg { @m[comm] = sum(args->vlen); }";
     let f = judged(&host, request, handed).await;
     refuted(&f, "messages summed");
-    let sent = "tracepoint:syscalls:sys_exit_sendmmsg /args->ret > 0/ { @m[comm] = sum(args->ret); }";
+    let sent =
+        "tracepoint:syscalls:sys_exit_sendmmsg /args->ret > 0/ { @m[comm] = sum(args->ret); }";
     let f = judged(&host, request, sent).await;
     proved(&f, "messages summed");
     proved(&f, "adds no messages");

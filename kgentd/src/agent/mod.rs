@@ -405,13 +405,18 @@ fn another_call_left_out(
         .iter()
         .filter(|(probe, _)| {
             call(probe).is_none_or(|name| {
-                let named = intent.syscall_names().chain(&intent.calls).any(|w| *w == name);
+                let named = intent
+                    .syscall_names()
+                    .chain(&intent.calls)
+                    .any(|w| *w == name);
                 if named {
+                    // Kept only through a call on the same man page (`page_of` reads the
+                    // kernel's spellings: openat is on open(2)'s page, clone is not vfork's).
                     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
-                    let page = man.page_of(&name).map(|p| p.names.clone()).unwrap_or_default();
+                    let page = |c: &str| man.page_of(c).map(|p| p.page.as_str());
                     return !kept
                         .iter()
-                        .any(|k| *k == name || crate::knowledge::syscall_man::man_spellings(k).iter().any(|s| page.iter().any(|n| n == s)));
+                        .any(|k| *k == name || (page(k).is_some() && page(k) == page(&name)));
                 }
                 let variants = crate::knowledge::syscall_variants(host, &name);
                 !kept.iter().any(|k| {

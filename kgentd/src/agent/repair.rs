@@ -1537,7 +1537,10 @@ mod tests {
         let src = "tracepoint:sched:sched_migrate_task { @moves[str(args->comm), args->dest_cpu, args->orig_cpu] = count(); }
 END { print(@moves); }";
         let (fixed, notes) = unasked_tally_keys(&h, &intent, src);
-        assert!(fixed.contains("@moves[args->dest_cpu] = count()"), "{fixed}");
+        assert!(
+            fixed.contains("@moves[args->dest_cpu] = count()"),
+            "{fixed}"
+        );
         assert!(fixed.contains("print(@moves)"), "{fixed}");
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("args->orig_cpu"), "{}", notes[0]);
@@ -2008,7 +2011,9 @@ END { print(@moves); }";
         let newer = "tracepoint:syscalls:sys_enter_fchmodat2 /args->mode & 2/ { printf(\"%s\\n\", str(args->filename)); }\n";
         let (fixed, notes) = repair_all(&modes, &Intent::read(ask), newer);
         assert!(
-            fixed.starts_with("tracepoint:syscalls:sys_enter_fchmodat2,\ntracepoint:syscalls:sys_enter_chmod"),
+            fixed.starts_with(
+                "tracepoint:syscalls:sys_enter_fchmodat2,\ntracepoint:syscalls:sys_enter_chmod"
+            ),
             "{fixed}"
         );
         assert_eq!(notes.len(), 1, "{notes:?}");

@@ -879,8 +879,20 @@ fn syscall_words(v: &Vocabulary, lower: &str, speaks_of_calls: bool) -> Vec<Stri
         let before_call = CALL_AFTER.is_match(&lower[i..])
             && !matches!(
                 word,
-                "system" | "the" | "each" | "every" | "all" | "any" | "these" | "those" | "which"
-                    | "what" | "that" | "who" | "failed" | "many"
+                "system"
+                    | "the"
+                    | "each"
+                    | "every"
+                    | "all"
+                    | "any"
+                    | "these"
+                    | "those"
+                    | "which"
+                    | "what"
+                    | "that"
+                    | "who"
+                    | "failed"
+                    | "many"
             );
         let written_as_call =
             c == Some(b'(') || named_calls.iter().any(|n| n == word) || before_call;

@@ -110,7 +110,11 @@ pub fn used_by(field: &str, words: &[&str]) -> bool {
     let destination = says(&["destination", "dest", "dst", "remote", "peer", "target"]);
     // A field whose name says the other side ("per destination CPU": `orig_cpu` of
     // sched_migrate_task is where the task came from) is another value of the same kind.
-    let parts: Vec<String> = field.to_ascii_lowercase().split('_').map(str::to_owned).collect();
+    let parts: Vec<String> = field
+        .to_ascii_lowercase()
+        .split('_')
+        .map(str::to_owned)
+        .collect();
     let has = |side: &[&str]| parts.iter().any(|p| side.contains(&p.as_str()));
     if (destination && !source && has(&["orig", "src", "source"]))
         || (source && !destination && has(&["dest", "dst", "target"]))
@@ -419,8 +423,7 @@ pub fn bound_stated_for(intent: &crate::intent::Intent, field: &str) -> Option<i
         let Some(w) = words.get(j) else { continue };
         if ONE.contains(&w.as_str()) {
             j += 1;
-        } else if TWO.contains(&w.as_str())
-            && words.get(j + 1).is_some_and(|t| t == "than")
+        } else if TWO.contains(&w.as_str()) && words.get(j + 1).is_some_and(|t| t == "than")
             || (w == "at" && words.get(j + 1).is_some_and(|t| t == "least"))
         {
             j += 2;
@@ -434,7 +437,16 @@ pub fn bound_stated_for(intent: &crate::intent::Intent, field: &str) -> Option<i
         let readings = super::numbers(&format!("{} {unit}", words[j]));
         let sized = matches!(
             unit,
-            "kib" | "mib" | "gib" | "kb" | "mb" | "gb" | "k" | "kilobytes" | "megabytes" | "gigabytes"
+            "kib"
+                | "mib"
+                | "gib"
+                | "kb"
+                | "mb"
+                | "gb"
+                | "k"
+                | "kilobytes"
+                | "megabytes"
+                | "gigabytes"
         );
         let timed = !sized && readings.len() > 1;
         if timed {
@@ -470,12 +482,25 @@ mod tests {
 
     #[test]
     fn a_bound_is_read_after_the_fields_name() {
-        let read = |ask: &str, field: &str| bound_stated_for(&crate::intent::Intent::read(ask), field);
-        assert_eq!(read("pwrite calls at an offset beyond 2 GiB", "offset"), Some(2 << 30));
-        assert_eq!(read("listen() with a backlog of more than 64", "backlog"), Some(64));
-        assert_eq!(read("mmap with a length of at least 3 MB", "len"), Some(3_000_000));
+        let read =
+            |ask: &str, field: &str| bound_stated_for(&crate::intent::Intent::read(ask), field);
+        assert_eq!(
+            read("pwrite calls at an offset beyond 2 GiB", "offset"),
+            Some(2 << 30)
+        );
+        assert_eq!(
+            read("listen() with a backlog of more than 64", "backlog"),
+            Some(64)
+        );
+        assert_eq!(
+            read("mmap with a length of at least 3 MB", "len"),
+            Some(3_000_000)
+        );
         // Another field, no comparison, or a time: nothing.
-        assert_eq!(read("pwrite calls at an offset beyond 2 GiB", "count"), None);
+        assert_eq!(
+            read("pwrite calls at an offset beyond 2 GiB", "count"),
+            None
+        );
         assert_eq!(read("reads of 4096 bytes with the offset", "offset"), None);
         assert_eq!(read("waits with a timeout over 5 ms", "timeout"), None);
     }

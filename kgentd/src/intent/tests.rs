@@ -396,7 +396,11 @@ fn calls_identifiers_and_syscall_words() {
         .contains(&"open".to_owned()));
     // An English word right before "call(s)" may name one; "system calls" names none.
     let before = read("tally link calls and every pause call, split by program");
-    assert!(before.syscall_words.contains(&"link".to_owned()), "{:?}", before.syscall_words);
+    assert!(
+        before.syscall_words.contains(&"link".to_owned()),
+        "{:?}",
+        before.syscall_words
+    );
     assert!(before.syscall_words.contains(&"pause".to_owned()));
     assert!(!read("a link to the docs, and calls made by cron")
         .syscall_words

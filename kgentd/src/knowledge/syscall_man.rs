@@ -357,7 +357,11 @@ mod tests {
     #[test]
     fn a_parameter_whose_values_are_or_ed_together_is_a_mask() {
         let man = SyscallMan::shipped();
-        let masks = |call: &str| man.page_of(call).map(|p| p.masks.clone()).unwrap_or_default();
+        let masks = |call: &str| {
+            man.page_of(call)
+                .map(|p| p.masks.clone())
+                .unwrap_or_default()
+        };
         // "a bit mask that can contain zero or more of the following values ORed together"
         assert_eq!(masks("getrandom"), ["flags"]);
         assert!(masks("mprotect").contains(&"prot".to_owned()));

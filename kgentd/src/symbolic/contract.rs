@@ -395,7 +395,11 @@ fn kept_constants(
     call: &Call,
     tracepoints: &BTreeMap<String, Tracepoint>,
 ) -> KeptConstants {
-    let Some(enter) = call.enter.as_deref().and_then(|e| e.strip_prefix("tracepoint:")) else {
+    let Some(enter) = call
+        .enter
+        .as_deref()
+        .and_then(|e| e.strip_prefix("tracepoint:"))
+    else {
         return Vec::new();
     };
     let Some(tp) = tracepoints.get(enter) else {
@@ -545,7 +549,13 @@ fn mask_bits(
         if bit == 0 || others == 0 {
             continue;
         }
-        out.push((field.clone(), bit, others, (*name).clone(), page.page.clone()));
+        out.push((
+            field.clone(),
+            bit,
+            others,
+            (*name).clone(),
+            page.page.clone(),
+        ));
     }
     out
 }

@@ -429,8 +429,8 @@ fn build(blocks: &[Block], contract: &Contract, types: &Types) -> Result<Query, 
             let r = run::run(blocks, &scenario, types, "");
             let name = format!("args->{field}");
             // A program that never reads the field shows events whatever it holds.
-            let value =
-                input_named(&r, &name).unwrap_or_else(|| BV::new_const(format!("unread.{name}"), 64));
+            let value = input_named(&r, &name)
+                .unwrap_or_else(|| BV::new_const(format!("unread.{name}"), 64));
             let Ok(n64) = i64::try_from(*n) else {
                 return Err("a bound too large for the field".into());
             };

@@ -490,7 +490,6 @@ fn tallies(code: &str) -> Vec<Tally> {
         .collect()
 }
 
-
 /// A request that tallies per something the program can key by — a builtin ("per CPU",
 /// "per process") or a field of its tracepoints ("per vector" at `irq:softirq_entry`: `vec`;
 /// [`crate::intent::naming`]) — answered with tallies that have no key at all: one histogram

@@ -216,9 +216,14 @@ fn a_named_flag_is_described_with_the_field_of_the_call_named() {
     let h = HostFacts::for_tests_with_tracepoints(&[(
         "syscalls",
         "sys_enter_mq_open",
-        &[("const char *", "u_name"), ("int", "oflag"), ("umode_t", "mode")],
+        &[
+            ("const char *", "u_name"),
+            ("int", "oflag"),
+            ("umode_t", "mode"),
+        ],
     )]);
-    let kept = "tracepoint:syscalls:sys_enter_mq_open /args->oflag & 0x40/ { printf(\"%s\\n\", comm); }";
+    let kept =
+        "tracepoint:syscalls:sys_enter_mq_open /args->oflag & 0x40/ { printf(\"%s\\n\", comm); }";
     let d = check_coverage(&h, &Intent::read(ask), kept).detail();
     assert!(!d.contains("O_CREAT"), "{d}");
     let untested = "tracepoint:syscalls:sys_enter_mq_open { printf(\"%s\\n\", comm); }";
@@ -2271,10 +2276,18 @@ fn a_value_written_after_a_fields_name_is_kept_by_a_test_of_that_field() {
     // written in decimal or in octal, not by one of 10.
     let ask = "list setgid calls that make the group gid 010, with the caller's name";
     let ten = "tracepoint:syscalls:sys_enter_setgid /args->gid == 10/ { printf(\"%s\\n\", comm); }";
-    assert!(check(ask, ten).contains("`args->gid == 8`"), "{}", check(ask, ten));
+    assert!(
+        check(ask, ten).contains("`args->gid == 8`"),
+        "{}",
+        check(ask, ten)
+    );
     for kept in ["8", "010", "0x8"] {
         let src = ten.replace("== 10", &format!("== {kept}"));
-        assert!(!check(ask, &src).contains("args->gid"), "{kept}: {}", check(ask, &src));
+        assert!(
+            !check(ask, &src).contains("args->gid"),
+            "{kept}: {}",
+            check(ask, &src)
+        );
     }
 }
 
@@ -2478,8 +2491,16 @@ fn a_value_kept_in_some_bits_of_its_field_is_tested_under_their_mask() {
     let ask = "which programs open raw sockets, with the protocol";
     let check = |src: &str| check_coverage(&h, &Intent::read(ask), src).detail();
     let whole = "tracepoint:syscalls:sys_enter_socket /args->type == 3/ { printf(\"%s %d\\n\", comm, args->protocol); }";
-    assert!(check(whole).contains("(args->type & 0xf) == 3"), "{}", check(whole));
-    for kept in ["(args->type & 0xf) == 3", "(args->type & 15) == 3", "3 == (args->type & 017)"] {
+    assert!(
+        check(whole).contains("(args->type & 0xf) == 3"),
+        "{}",
+        check(whole)
+    );
+    for kept in [
+        "(args->type & 0xf) == 3",
+        "(args->type & 15) == 3",
+        "3 == (args->type & 017)",
+    ] {
         let src = whole.replace("args->type == 3", kept);
         assert!(!check(&src).contains("SOCK_RAW"), "{kept}: {}", check(&src));
     }

@@ -263,8 +263,11 @@ pub(super) fn flag_on_older_versions(intent: &Intent, source: &str) -> Vec<Strin
         // A call flags.toml documents the flag for takes it, numbered or not (chmod(2)'s
         // fchmodat passes S_IWGRP in `mode` as fchmodat2 does).
         let takes = |call: &str| {
-            defs.iter()
-                .any(|f| f.probes.iter().any(|p| p.strip_prefix("syscalls:sys_enter_") == Some(call)))
+            defs.iter().any(|f| {
+                f.probes
+                    .iter()
+                    .any(|p| p.strip_prefix("syscalls:sys_enter_") == Some(call))
+            })
         };
         let older = |call: &str| {
             newer.iter().any(|n| {
