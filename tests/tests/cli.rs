@@ -381,6 +381,49 @@ fn kgentd_intent_refuses_a_narrower_sibling_event() {
     assert!(out.contains("tracepoint:sched:sched_wakeup is"), "{out}");
 }
 
+/// An event named for what the request does not say, beside a sibling of the same tracefs
+/// system named for what it does: work that is queued is not work that runs.
+#[test]
+fn kgentd_intent_refuses_an_event_the_request_does_not_name_beside_one_it_does() {
+    let request = "which kworker callbacks actually ran in the last minute, by callback";
+    let queued = "tracepoint:workqueue:workqueue_queue_work { @[ksym(args->function)] = count(); }";
+    let (code, out) = judge_with_intent(
+        "tally the workqueue jobs that got executed, with their function",
+        queued,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("request-subject FAILED")
+            && out.contains("workqueue_execute_")
+            && out.contains("\"execute\""),
+        "{out}"
+    );
+    // Said: the queueing is what is asked for.
+    let (_, out) = judge_with_intent(
+        "tally the work items queued on each workqueue, with their function",
+        queued,
+    );
+    assert!(
+        !out.contains("is named for what the request does not say"),
+        "{out}"
+    );
+    // A request that names neither leaves the choice to the other checks.
+    let (_, out) = judge_with_intent(request, queued);
+    assert!(
+        !out.contains("is named for what the request does not say"),
+        "{out}"
+    );
+    // A grouping phrase names a key, not the event ("per work item" is no `work` event).
+    let (_, out) = judge_with_intent(
+        "count workqueue runs started, per work item",
+        "tracepoint:workqueue:workqueue_execute_start { @[args->work] = count(); }",
+    );
+    assert!(
+        !out.contains("is named for what the request does not say"),
+        "{out}"
+    );
+}
+
 #[test]
 fn kgentd_intent_shows_how_a_request_is_read_with_each_rules_source() {
     let out = Command::new(workspace_bin("kgentd"))

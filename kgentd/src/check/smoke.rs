@@ -524,7 +524,32 @@ pub async fn check_smoke_run(
             }
             judged(intent, source, &obs)
         }
-        Ok(obs) => judged(intent, source, &obs),
+        Ok(obs) => match judge(&expectation_for(intent, source), &obs) {
+            Ok(shown) => (true, Evidence::Report(shown)),
+            // Other tasks' events met a condition the request states that the workload's do
+            // not ("dup2 onto descriptor 1": the shell's did, the workload's never do): the
+            // filter is reached, and whether the workload meets it is chance.
+            Err(Misjudged::WorkloadUnseen(why)) => {
+                match condition_never_met(intent, source, provoked) {
+                    Some(never) => {
+                        return Check {
+                            kind: CheckKind::SmokeRun,
+                            verdict: super::Verdict::Inconclusive,
+                            evidence: Evidence::Report(format!(
+                                "{never}; the {} line(s) it printed are other tasks' events that met it",
+                                output_lines(&obs).len()
+                            )),
+                            elapsed: started.elapsed(),
+                        }
+                    }
+                    None => (false, Evidence::Problems(vec![with_excerpt(why, &obs.lines)])),
+                }
+            }
+            Err(wrong) => (
+                false,
+                Evidence::Problems(vec![with_excerpt(wrong.to_string(), &obs.lines)]),
+            ),
+        },
         Err(e) => (false, Evidence::Report(e)),
     };
     Check::new(CheckKind::SmokeRun, passed, evidence, started.elapsed())
@@ -536,7 +561,7 @@ fn judged(intent: &Intent, source: &str, obs: &Observation) -> (bool, Evidence) 
         Ok(shown) => (true, Evidence::Report(shown)),
         Err(problem) => (
             false,
-            Evidence::Problems(vec![with_excerpt(problem, &obs.lines)]),
+            Evidence::Problems(vec![with_excerpt(problem.to_string(), &obs.lines)]),
         ),
     }
 }
@@ -565,8 +590,43 @@ fn printed_nothing(obs: &Observation) -> bool {
     output_lines(obs).is_empty()
 }
 
+/// Why an observation does not show a program right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Misjudged {
+    /// Lines were printed, but none names the workload, although the request asks who or
+    /// what: the events shown are other tasks'.
+    WorkloadUnseen(String),
+    /// Anything else: nothing printed, a value printed wrong, an excluded event shown.
+    Wrong(String),
+}
+
+impl std::fmt::Display for Misjudged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Misjudged::WorkloadUnseen(why) | Misjudged::Wrong(why) => f.write_str(why),
+        }
+    }
+}
+
+impl Misjudged {
+    pub fn contains(&self, part: &str) -> bool {
+        self.to_string().contains(part)
+    }
+}
+
 /// Judges an observation: evidence on success, the problem otherwise.
-pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> {
+pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, Misjudged> {
+    judge_text(expect, obs).map_err(|(unseen, why)| {
+        if unseen {
+            Misjudged::WorkloadUnseen(why)
+        } else {
+            Misjudged::Wrong(why)
+        }
+    })
+}
+
+/// [`judge`], with whether the problem is that the workload is unseen.
+fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, String)> {
     let lines = output_lines(obs);
     let workload = format!(
         "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed, chown-ed, linked, truncated to zero, locked and deleted files under {}, failed to open a missing file, made pipes and waited on them, mmap-ed 96 MiB (then madvise MADV_DONTNEED), set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
@@ -575,9 +635,9 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         obs.facts.ports.first().copied().unwrap_or(0)
     );
     if lines.is_empty() {
-        return Err(format!(
+        return Err((false, format!(
             "the program printed nothing while {workload}: its probes did not fire for this activity or its filters dropped every event"
-        ));
+        )));
     }
     let text = lines.join("\n");
     let has_number = |n: u64| Regex::new(&format!(r"\b{n}\b")).is_ok_and(|re| re.is_match(&text));
@@ -585,24 +645,24 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         for &port in &obs.facts.ports {
             let swapped = port.swap_bytes();
             if swapped != port && has_number(u64::from(swapped)) && !has_number(u64::from(port)) {
-                return Err(format!(
+                return Err((false, format!(
                     "port numbers are printed in network byte order: the workload used port {port} and the program printed {swapped}; convert with (($p & 0xff) << 8) | ($p >> 8)"
-                ));
+                )));
             }
         }
     }
     if expect.arguments && !text.contains(TRIGGER_ARGUMENT) {
-        return Err(format!(
+        return Err((false, format!(
             "the request asks for command-line arguments, but the output never shows the argument {TRIGGER_ARGUMENT} that the workload passed to a program it ran (read argv with join(args->argv), not str())"
-        ));
+        )));
     }
     // The trigger's IPv6 connection goes to the port after its IPv4 one (when IPv6 works here).
     let v6_port = obs.facts.ports.first().and_then(|p| p.checked_add(1));
     if let Some(v6) = v6_port.filter(|p| expect.ipv6 && obs.facts.ports.contains(p)) {
         if !text.contains("::1") && (expect.addresses || !has_number(u64::from(v6))) {
-            return Err(format!(
+            return Err((false, format!(
                 "the request asks for IPv6 too, but the output never shows the workload's IPv6 connection ([::1]:{v6}): IPv6 sockets have family 10 (AF_INET6) and their addresses in the *_v6 fields"
-            ));
+            )));
         }
     }
     if let Some(child) = obs.facts.exited_3.filter(|_| expect.exit_status) {
@@ -624,30 +684,30 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
             } else {
                 format!("its line shows no 3: {}", child_lines[0])
             };
-            return Err(format!(
+            return Err((false, format!(
                 "the request asks for exit codes; the workload's child kgent-smoke-ch (pid {child}) exited with status 3, but {why}"
-            ));
+            )));
         }
     }
     // An exec also changes a task's name (to the program's file name, prctl(2) PR_SET_NAME /
     // proc(5) comm): the workload's exec of kgent-smoke-exec is no process renaming itself.
     if expect.renames_self && expect.exec_renames_excluded {
         if let Some(line) = lines.iter().find(|l| l.contains(EXEC_NAME)) {
-            return Err(format!(
+            return Err((false, format!(
                 "the request is about processes renaming themselves, but the program also reports the name change of an exec: the workload ran the program kgent-smoke-exec, and the output shows it: {line}\nan exec renames the task too (task:task_rename fires for it, from begin_new_exec()): leave out renames done by exec, where curtask->in_execve is 1"
-            ));
+            )));
         }
     }
     if expect.renames_self && !text.contains(SELF_RENAME) {
-        return Err(format!(
+        return Err((false, format!(
             "the request is about processes renaming themselves; the workload renamed itself to {SELF_RENAME} (writing /proc/self/comm), but no line shows that name. A process's own name change is the task:task_rename tracepoint (oldcomm, newcomm), not a file rename"
-        ));
+        )));
     }
     for ex in &expect.excluded {
         if let Some((line, what)) = shown_in(*ex, &lines, &obs.facts) {
-            return Err(format!(
+            return Err((false, format!(
                 "the request filters out {what}, but the program printed it: {line}\nadd the condition the request states (a /predicate/ or if)"
-            ));
+            )));
         }
     }
     let mut seen = Vec::new();
@@ -664,9 +724,9 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, String> 
         seen.push(format!("port {p}"));
     }
     if expect.identifies && seen.is_empty() {
-        return Err(format!(
+        return Err((true, format!(
             "the output never shows the test workload although the request asks who or what: {workload}, yet no line names kgent-smoke, its pids, its paths or its ports"
-        ));
+        )));
     }
     Ok(format!(
         "while a test workload ran, the program printed {} line(s){}",
@@ -1096,7 +1156,10 @@ mod tests {
     fn identity_must_show_the_workload() {
         let want = expect_of("which processes delete files?");
         assert!(want.identifies);
-        assert!(judge(&want, &obs(&["bash 17 /etc/x"])).is_err());
+        assert!(matches!(
+            judge(&want, &obs(&["bash 17 /etc/x"])),
+            Err(Misjudged::WorkloadUnseen(_))
+        ));
         assert!(judge(&want, &obs(&["kgent-smoke 4242 /tmp/kgent-smoke-x/a"])).is_ok());
         assert!(judge(&want, &obs(&["python3 4243"])).is_ok());
         // Nor does a tally of a process the request names.

@@ -152,6 +152,14 @@ pub fn check_subject(
             c.sibling
         ));
     }
+    for c in index.unnamed_events(intent, probes) {
+        problems.push(format!(
+            "{} is named for what the request does not say, while {} of the same system is named for \"{}\", which it does: attach there, unless the request means something else by it",
+            c.probe,
+            c.sibling,
+            c.extra.join(", ")
+        ));
+    }
     let mut covered = Vec::new();
     let shown = if probes.is_empty() {
         "none".to_owned()

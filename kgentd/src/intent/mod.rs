@@ -463,7 +463,13 @@ impl Intent {
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
             spans: spans_asked(v, &ascii_lower),
-            subjects: subject_words(v, &ascii_lower, &masked),
+            subjects: {
+                // A C constant names a number the request gives (a flag, a signal, an errno),
+                // never the thing observed: "unshare with CLONE_NEWUSER" observes unshare.
+                let mut not_subjects = masked.clone();
+                not_subjects.extend(CONSTANT.find_iter(text).map(|m| m.range()));
+                subject_words(v, &ascii_lower, &not_subjects)
+            },
             value_words: value_words(&masked, &ascii_lower),
             words: ascii_lower
                 .replace("'s ", " ")
@@ -1200,11 +1206,13 @@ fn sizes(lower: &str) -> Vec<Vec<i128>> {
 
 /// See [`Intent::constants`]: an upper-case word with an underscore (`O_CREAT`, `AF_INET6`),
 /// a signal (`SIGTERM`) or an errno name (`E` and three or more capitals: `EACCES`).
+/// A C constant as a request writes it: `O_CREAT`, `SIGUSR1`, `EPIPE`.
+static CONSTANT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]|SIG[A-Z0-9]{2,}|E[A-Z]{3,})\b")
+        .expect("static regex")
+});
+
 fn constants(text: &str) -> Vec<String> {
-    static CONSTANT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\b(?:[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]|SIG[A-Z0-9]{2,}|E[A-Z]{3,})\b")
-            .expect("static regex")
-    });
     let mut out: Vec<String> = Vec::new();
     for m in CONSTANT.find_iter(text) {
         if !out.iter().any(|c| c == m.as_str()) {

@@ -622,6 +622,15 @@ fn subjects_are_the_words_that_name_what_is_observed() {
         words("count swap-in activity per second under /var/tmp"),
         ["swap", "swapin"]
     );
+    // A C constant is a number the request gives, not the thing observed.
+    assert_eq!(
+        words("which daemons call setns with CLONE_NEWPID?"),
+        ["daemons", "setns"]
+    );
+    assert_eq!(
+        words("log SIGSEGV deliveries to daemons"),
+        ["deliveries", "daemons"]
+    );
     // Words that arrange the report (grouped, sorted, separately) observe nothing.
     assert_eq!(
         words("tally chown calls grouped by owner, sorted, root separately"),

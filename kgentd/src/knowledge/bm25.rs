@@ -202,6 +202,12 @@ mod tests {
         assert_eq!(terms("bytes written"), terms("bytes write"));
         assert_eq!(irregular("woken"), Some("wake"));
         assert_eq!(irregular("bit"), None, "a flag bit is no verb form");
+        // A noun of a verb in -mit meets the verb the kernel names events by.
+        assert_eq!(
+            terms("segment retransmissions"),
+            terms("segment retransmit")
+        );
+        assert_ne!(terms("file permissions"), terms("file permit"));
         let idx = Index::new(vec![
             "sched sched_waking comm pid target_cpu".into(),
             "sched sched_switch prev_comm next_comm".into(),

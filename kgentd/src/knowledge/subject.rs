@@ -136,7 +136,8 @@ type Phrase = (
 pub struct CloserEvent {
     /// The program's probe, `tracepoint:system:event`.
     pub probe: String,
-    /// The sibling, `tracepoint:system:event`.
+    /// The sibling, `tracepoint:system:event` (for [`SubjectIndex::unnamed_events`], each
+    /// sibling the request names, joined by " or ").
     pub sibling: String,
     /// The words of the probe's event that the sibling's lacks and the request does not say.
     pub extra: Vec<String>,
@@ -192,6 +193,13 @@ fn same_word(request: &str, doc: &str) -> bool {
         || (request.len() >= 4 && doc.starts_with(request))
         || (doc.len() >= 5 && request.starts_with(doc))
 }
+
+/// Words of an event's name that mark a phase of one operation (`_entry`, `_exit`, `_start`,
+/// `_done`), not another operation.
+const PHASES: [&str; 12] = [
+    "entry", "exit", "enter", "start", "end", "begin", "done", "return", "ret", "result",
+    "complete", "finish",
+];
 
 /// A glob of bpftrace's (`sys_enter_*`) matches a name.
 fn glob_matches(glob: &str, name: &str) -> bool {
@@ -371,10 +379,6 @@ impl SubjectIndex {
     /// `_exit`, `_start`, `_done`) do not make another event, and a program that also uses the
     /// sibling is not judged. Host data only: the names tracefs lists.
     pub fn closer_events(&self, intent: &Intent, probes: &[String]) -> Vec<CloserEvent> {
-        const PHASES: [&str; 12] = [
-            "entry", "exit", "enter", "start", "end", "begin", "done", "return", "ret", "result",
-            "complete", "finish",
-        ];
         let said: Vec<String> = bm25::terms(intent.text());
         let named = |word: &str| {
             bm25::terms(word)
@@ -420,6 +424,114 @@ impl SubjectIndex {
                         extra: extra.iter().map(|w| w.to_string()).collect(),
                     });
                 }
+            }
+        }
+        out
+    }
+
+    /// Tracepoints of the program named for what the request does not say, beside a sibling
+    /// of the same system named for what it does: "workqueue items executed" answered at
+    /// `workqueue:workqueue_queue_work` (queued, not run), while
+    /// `workqueue:workqueue_execute_start` is named by "executed". Only the words that tell
+    /// the two names apart count: neither the system's name, nor a phase (`_start`,
+    /// `_exit`), nor the request's grouping words ("per work function" names a key, not the
+    /// event). A program that also uses a sibling the request names is not judged. Host data
+    /// only: the event names tracefs lists.
+    pub fn unnamed_events(&self, intent: &Intent, probes: &[String]) -> Vec<CloserEvent> {
+        let grouping: BTreeSet<&str> = intent
+            .group_phrases
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let said: Vec<String> = intent
+            .subjects
+            .iter()
+            .filter(|w| !grouping.contains(w.word.as_str()))
+            .flat_map(|w| bm25::terms(&w.word))
+            .collect();
+        let named = |word: &str| {
+            word.len() >= 4
+                && !PHASES.contains(&word)
+                && bm25::terms(word)
+                    .iter()
+                    .any(|t| said.iter().any(|r| same_word(r, t)))
+        };
+        let used: Vec<String> = probes
+            .iter()
+            .map(|p| match p.split_once(':') {
+                Some(("t", rest)) => format!("tracepoint:{rest}"),
+                _ => p.clone(),
+            })
+            .collect();
+        let event_of = |name: &str| -> Option<(String, String)> {
+            let (system, event) = name.strip_prefix("tracepoint:")?.split_once(':')?;
+            Some((system.to_owned(), event.to_owned()))
+        };
+        // The words of an event's name that are neither its system's nor a phase.
+        let own_words = |system: &str, event: &str| -> BTreeSet<String> {
+            let system: Vec<&str> = system.split('_').collect();
+            event
+                .split('_')
+                .filter(|w| !w.is_empty() && !system.contains(w) && !PHASES.contains(w))
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut out = Vec::new();
+        for probe in &used {
+            let Some((system, event)) = event_of(probe) else {
+                continue;
+            };
+            if system == "syscalls" || system == "raw_syscalls" || event.contains('*') {
+                continue;
+            }
+            if !self.by_name.contains_key(probe) {
+                continue;
+            }
+            let mine = own_words(&system, &event);
+            let mut best: Option<(String, Vec<String>)> = None;
+            for (name, _) in self.docs.iter().filter(|(n, _)| in_system(n, &system)) {
+                let Some((_, sibling)) = event_of(name) else {
+                    continue;
+                };
+                if sibling == event {
+                    continue;
+                }
+                let theirs = own_words(&system, &sibling);
+                let says: Vec<String> = theirs
+                    .difference(&mine)
+                    .filter(|w| named(w))
+                    .cloned()
+                    .collect();
+                if says.is_empty() {
+                    continue;
+                }
+                if used.contains(name) {
+                    best = None;
+                    break;
+                }
+                if mine.difference(&theirs).any(|w| named(w)) {
+                    continue;
+                }
+                match &mut best {
+                    None => best = Some((name.clone(), says)),
+                    Some((siblings, words)) => {
+                        siblings.push_str(" or ");
+                        siblings.push_str(name);
+                        for w in says {
+                            if !words.contains(&w) {
+                                words.push(w);
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some((sibling, says)) = best {
+                out.push(CloserEvent {
+                    probe: probe.clone(),
+                    sibling,
+                    extra: says,
+                });
             }
         }
         out

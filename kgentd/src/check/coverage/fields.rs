@@ -59,6 +59,17 @@ pub(super) fn parameters_unreported(
     out
 }
 
+/// Whether the request sums `field` in the plural ("add up the sectors") at an event that
+/// also records how many of them there are (`nr_sector` beside `sector`): the sum is of that
+/// count, and `field` itself is not asked for.
+fn summed_as_count(intent: &Intent, tp: &crate::host::Tracepoint, field: &str) -> bool {
+    let plural = format!("{field}s");
+    intent.asks(Concept::Sum)
+        && tp.fields.iter().any(|f| f.name == format!("nr_{field}"))
+        && intent.words.iter().any(|w| *w == plural)
+        && !intent.words.iter().any(|w| w == field)
+}
+
 /// A field of one of the program's tracepoints that the request names, which the program
 /// never reports: "the idle state" at `power:cpu_idle` is `args->state`, "the child pid" at
 /// `sched:sched_process_fork` is `args->child_pid` (each event's tracefs format names its
@@ -86,6 +97,13 @@ pub(super) fn named_fields_unreported(
             if read.iter().any(|r| r == name)
                 || !crate::intent::naming::values_stated_for(intent, name).is_empty()
             {
+                continue;
+            }
+            // A sum of the plural ("add up the sectors") totals how many there are: the
+            // event's `nr_` field beside it (block_rq_complete: `nr_sector` is
+            // blk_rq_sectors(), `sector` is blk_rq_pos(), where the request starts; the
+            // kernel's `nr_` prefix reads "number of"). Where a request is, it does not name.
+            if summed_as_count(intent, tp, name) {
                 continue;
             }
             let held = named_by_what_it_holds(intent, tp, name);
@@ -241,6 +259,17 @@ pub(super) fn named_field_elsewhere(
             if tp.fields.iter().any(|f| {
                 crate::intent::naming::used_by(&f.name, &[w])
                     || crate::knowledge::field_names::meaning_words(&probe, &f.name).contains(w)
+            }) {
+                continue;
+            }
+            // A field of the kind the word names, under another name (kmalloc records the
+            // size asked for as `bytes_req`: specs-db/field-names.toml), records it.
+            let kind = crate::knowledge::field_names::family_of(w)
+                .or_else(|| crate::knowledge::field_names::family_of(stem));
+            if kind.is_some_and(|k| {
+                tp.fields
+                    .iter()
+                    .any(|f| k.names.iter().any(|n| *n == f.name))
             }) {
                 continue;
             }

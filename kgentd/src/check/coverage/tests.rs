@@ -2505,3 +2505,63 @@ fn a_value_kept_in_some_bits_of_its_field_is_tested_under_their_mask() {
         assert!(!check(&src).contains("SOCK_RAW"), "{kept}: {}", check(&src));
     }
 }
+
+#[test]
+fn a_value_of_a_kind_the_event_records_under_another_name_is_recorded_there() {
+    // include/trace/events/kmem.h records the size asked for as `bytes_req`; another kmem
+    // event has a field named `size` (rss_stat), which does not make kmalloc lack one.
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "kmem",
+            "kmalloc",
+            &[
+                ("size_t", "bytes_req"),
+                ("size_t", "bytes_alloc"),
+                ("unsigned long", "call_site"),
+            ],
+        ),
+        ("kmem", "rss_stat", &[("long", "size"), ("int", "member")]),
+    ]);
+    let ask = Intent::read("plot the sizes callers want from the slab allocator as a histogram");
+    let req = "tracepoint:kmem:kmalloc { @ = hist(args->bytes_req); }";
+    let c = check_coverage(&h, &ask, req);
+    assert!(!c.detail().contains("does not record"), "{}", c.detail());
+    // An event with no field of that kind still lacks it.
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "kmem",
+            "kfree",
+            &[("unsigned long", "call_site"), ("void *", "ptr")],
+        ),
+        ("kmem", "rss_stat", &[("long", "size"), ("int", "member")]),
+    ]);
+    let freed = "tracepoint:kmem:kfree { @ = count(); }";
+    let c = check_coverage(&h, &ask, freed);
+    assert!(c.detail().contains("does not record"), "{}", c.detail());
+}
+
+#[test]
+fn a_sum_of_sectors_totals_how_many_not_where_they_start() {
+    // include/trace/events/block.h: `sector` is where a request starts (blk_rq_pos()),
+    // `nr_sector` how many sectors it spans (blk_rq_sectors()).
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "block",
+        "block_rq_issue",
+        &[
+            ("dev_t", "dev"),
+            ("sector_t", "sector"),
+            ("unsigned int", "nr_sector"),
+            ("unsigned int", "bytes"),
+        ],
+    )]);
+    let total = Intent::read("for each disk, sum up the sectors that issued requests span");
+    let summed = "tracepoint:block:block_rq_issue { @[args->dev] = sum(args->nr_sector); }";
+    let c = check_coverage(&h, &total, summed);
+    assert!(!c.detail().contains("`args->sector`"), "{}", c.detail());
+    // Where a request starts, asked by its singular, is still the sector.
+    let start = Intent::read("print every issued block request with its device and its sector");
+    let without =
+        "tracepoint:block:block_rq_issue { printf(\"%d %d\\n\", args->dev, args->nr_sector); }";
+    let c = check_coverage(&h, &start, without);
+    assert!(c.detail().contains("`args->sector`"), "{}", c.detail());
+}
