@@ -66,7 +66,7 @@ fn summed_as_count(intent: &Intent, tp: &crate::host::Tracepoint, field: &str) -
     let plural = format!("{field}s");
     intent.asks(Concept::Sum)
         && tp.fields.iter().any(|f| f.name == format!("nr_{field}"))
-        && intent.words.iter().any(|w| *w == plural)
+        && intent.words.contains(&plural)
         && !intent.words.iter().any(|w| w == field)
 }
 
@@ -266,11 +266,7 @@ pub(super) fn named_field_elsewhere(
             // size asked for as `bytes_req`: specs-db/field-names.toml), records it.
             let kind = crate::knowledge::field_names::family_of(w)
                 .or_else(|| crate::knowledge::field_names::family_of(stem));
-            if kind.is_some_and(|k| {
-                tp.fields
-                    .iter()
-                    .any(|f| k.names.iter().any(|n| *n == f.name))
-            }) {
+            if kind.is_some_and(|k| tp.fields.iter().any(|f| k.names.contains(&f.name))) {
                 continue;
             }
             // Another traced event of the program may carry it.
