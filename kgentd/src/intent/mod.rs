@@ -830,11 +830,22 @@ fn group_phrases(v: &Vocabulary, lower: &str) -> Vec<Vec<String>> {
     // name" is the agent ("by the network stack") and then the key ("per … device name").
     static NEXT: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\s(?:per|by|for each)\s").expect("static regex"));
+    // A clause of its own ends it too: "per device and add up the sectors" groups by the
+    // device; what follows "and" is another thing to compute ("by device and operation" is
+    // two keys).
+    static CLAUSE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"\s(?:and|then)\s+(?:also\s+)?(?:add|adds|sum|sums|total|count|counts|tally|show|shows|print|prints|list|report|give|measure|keep|track)\b",
+        )
+        .expect("static regex")
+    });
     let named_calls = calls(lower);
     re.captures_iter(lower)
         .filter_map(|c| c.get(1))
         .flat_map(|m| {
-            NEXT.split(m.as_str())
+            let phrase = m.as_str();
+            let phrase = CLAUSE.find(phrase).map_or(phrase, |c| &phrase[..c.start()]);
+            NEXT.split(phrase)
                 .map(|part| {
                     clause_words(part)
                         .take(6)

@@ -1024,6 +1024,15 @@ fn a_call_named_after_by_or_for_each_is_no_grouping() {
             words(&["interface", "name"])
         ]
     );
+    // A clause of its own ends the key: what follows "and <verb>" is another figure.
+    assert_eq!(
+        read("tally swap-outs per cgroup and sum the pages they free").group_phrases,
+        [words(&["cgroup"])]
+    );
+    assert_eq!(
+        read("count lock waits by lock class and owner").group_phrases,
+        [words(&["lock", "class", "and", "owner"])]
+    );
 }
 
 #[test]
@@ -1083,7 +1092,7 @@ fn an_imperative_tally_verb_names_no_value() {
 
 #[test]
 fn a_stated_result_is_read_as_a_number() {
-    let cases: [(&str, Option<i128>); 7] = [
+    let cases: [(&str, Option<i128>); 8] = [
         (
             "count recvmsg() calls that return zero bytes, per process",
             Some(0),
@@ -1091,6 +1100,11 @@ fn a_stated_result_is_read_as_a_number() {
         ("reads returning 0, by program", Some(0)),
         ("getdents64 calls that returned no entries", Some(0)),
         ("poll() calls that return 1 and the process", Some(1)),
+        // An aside in parentheses may follow.
+        (
+            "pread64 calls that return 0 bytes (nothing left) by command",
+            Some(0),
+        ),
         // A size with a unit is a threshold; libc's -1 is the failure concept; no number.
         ("reads that return 4 KiB or more", None),
         ("connect() calls that return -1", None),
@@ -1166,4 +1180,21 @@ fn a_run_together_maximum_is_spelled_out() {
         "sys_enter_mbind",
         "maxnode"
     ));
+}
+
+#[test]
+fn a_count_beside_a_sum_counts_the_events_it_names() {
+    for text in [
+        "count io_uring_enter calls per process and add up their submissions",
+        "Count page reclaims per node and add up the pages they free",
+        "count writeback runs for each device, and sum the pages written",
+    ] {
+        assert!(read(text).counts_events, "{text}");
+    }
+    for text in [
+        "add up the bytes per process name",
+        "count the bytes each device completes",
+    ] {
+        assert!(!read(text).counts_events, "{text}");
+    }
 }

@@ -169,6 +169,19 @@ fn unasked_keys_found(
                 })
             })
     };
+    // A field the program aggregates as a value (`sum(args->nr_sector)`) that no grouping
+    // phrase names is what the request adds up, not what it splits the figures by: "per
+    // device and add up the sectors" keyed by the sector count gives one row per size.
+    static AGGREGATED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(?:sum|avg|min|max|stats|hist|lhist)\(\s*args\s*->\s*(\w+)")
+            .expect("static regex")
+    });
+    let aggregated: BTreeSet<String> = AGGREGATED
+        .captures_iter(&code)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    let summed_not_grouped = |f: &str| !ungrouped && aggregated.contains(f) && !grouped_by(f);
     // The fields every traced event has (a key read from one of them is defined everywhere).
     let shared_fields: Vec<&str> = {
         let formats: Vec<&crate::host::Tracepoint> = events
@@ -261,7 +274,7 @@ fn unasked_keys_found(
             })
         };
         let is_asked = |key: &Key| match key {
-            Key::Field(f) => asked(f) && !modifier_only(f),
+            Key::Field(f) => asked(f) && !modifier_only(f) && !summed_not_grouped(f),
             Key::Builtin(b) => ungrouped || builtin_asked(b),
             // The exiting task's status (`curtask->exit_code`, wait(2)) is asked for only by
             // exit-status words: "guest exits by exit reason" at kvm_exit names none.

@@ -2565,3 +2565,33 @@ fn a_sum_of_sectors_totals_how_many_not_where_they_start() {
     let c = check_coverage(&h, &start, without);
     assert!(c.detail().contains("`args->sector`"), "{}", c.detail());
 }
+
+#[test]
+fn a_value_added_up_is_no_key_beside_the_ones_grouped_by() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "writeback",
+        "writeback_written",
+        &[
+            ("char[32]", "name"),
+            ("long", "nr_pages"),
+            ("int", "reason"),
+        ],
+    )]);
+    let ask =
+        Intent::read("count writeback passes per device name and add up the pages they write");
+    let split = "tracepoint:writeback:writeback_written { @n[str(args->name), args->nr_pages] = count(); @p[str(args->name), args->nr_pages] = sum(args->nr_pages); }";
+    let c = check_coverage(&h, &ask, split);
+    assert!(c.detail().contains("args->nr_pages"), "{}", c.detail());
+    let kept = "tracepoint:writeback:writeback_written { @n[str(args->name)] = count(); @p[str(args->name)] = sum(args->nr_pages); }";
+    let c = check_coverage(&h, &ask, kept);
+    assert!(!c.detail().contains("keys its tally"), "{}", c.detail());
+    // Grouped by: a key.
+    let by = Intent::read("sum the pages written back per reason and per page count");
+    let keyed = "tracepoint:writeback:writeback_written { @[args->reason, args->nr_pages] = sum(args->nr_pages); }";
+    let c = check_coverage(&h, &by, keyed);
+    assert!(
+        !c.detail().contains("args->nr_pages, which"),
+        "{}",
+        c.detail()
+    );
+}
