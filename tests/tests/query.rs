@@ -99,6 +99,11 @@ async fn compiled_queries_observe_what_they_promise_under_the_smoke_trigger() {
             "SELECT comm, args->umyaddr FROM tracepoint:syscalls:sys_enter_bind",
         ),
         (
+            // The trigger execs a missing program (ENOENT) in a child named like itself.
+            "every exec that fails, with the program path and the error",
+            "SELECT comm, args->filename, ret FROM tracepoint:syscalls:sys_enter_execve WHERE ret < 0",
+        ),
+        (
             // The trigger works in a directory of its own under /tmp.
             "name each file a program opens beneath /tmp",
             "SELECT comm, args->filename FROM tracepoint:syscalls:sys_enter_openat WHERE starts_with(args->filename, \"/tmp/\")",

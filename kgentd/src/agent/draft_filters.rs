@@ -497,6 +497,22 @@ mod tests {
     }
 
     #[test]
+    fn the_number_of_a_size_states_no_other_value() {
+        // "2 MiB" states the size, not `fd != 2`.
+        let ask = "pwrite64 calls that write over 2 MiB, with the descriptor";
+        let src = "tracepoint:syscalls:sys_enter_pwrite64 /args->count > 2097152 && args->fd != 2/ { printf(\"%d\\n\", args->fd); }";
+        let (fixed, notes) = pruned(ask, src);
+        assert!(!fixed.contains("args->fd != 2"), "{fixed}");
+        assert!(fixed.contains("args->count > 2097152"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // Stated apart from the size, it is stated.
+        let both = "pwrite64 calls to file descriptor 1 that write over 2 MiB";
+        let eq = "tracepoint:syscalls:sys_enter_pwrite64 /args->count > 2097152 && args->fd == 1/ { printf(\"%d\\n\", args->count); }";
+        let (kept, _) = pruned(both, eq);
+        assert!(kept.contains("args->fd == 1"), "{kept}");
+    }
+
+    #[test]
     fn a_flag_test_stays_only_when_the_request_speaks_of_the_flag() {
         let src = "tracepoint:syscalls:sys_enter_unlinkat /(args->flag & 0x200) != 0/ { printf(\"%s\\n\", str(args->pathname)); }";
         let (fixed, notes) = pruned("list every path removed, and by which program", src);

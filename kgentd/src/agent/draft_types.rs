@@ -475,6 +475,7 @@ fn builtin_conversions(source: &str) -> (String, Vec<String>) {
         "pid", "tid", "uid", "gid", "cpu", "nsecs", "elapsed", "cgroup",
     ];
     const STRINGS: &[&str] = &["comm", "probe", "func"];
+    const STRING_CALLS: &[&str] = &["str", "ksym", "usym", "ntop", "strftime"];
     let toks = expr::tokens(source, 0..source.len());
     let printf = PrintfArgs::of(source, &toks);
     let mut edits = Edits::default();
@@ -484,6 +485,28 @@ fn builtin_conversions(source: &str) -> (String, Vec<String>) {
             .iter()
             .filter(|t| t.span.start >= arg.start && t.span.end <= arg.end)
             .collect();
+        // A call that returns a string (bpftrace(8): `str()`, `ksym()`, `usym()`, `ntop()`,
+        // `strftime()`), whole: `str(args->filename)`.
+        if let [first, open, .., close] = inside.as_slice() {
+            let string_call = matches!(&first.tok, Tok::Ident(f) if STRING_CALLS.contains(&f.as_str()))
+                && open.is("(")
+                && close.is(")")
+                && close.span.end == arg.end
+                && toks
+                    .iter()
+                    .position(|t| t.span == open.span)
+                    .and_then(|o| expr::matching(&toks, o))
+                    .is_some_and(|c| toks[c].span == close.span);
+            if string_call && matches!(letter, 'd' | 'i' | 'u' | 'x') {
+                let Tok::Ident(f) = &first.tok else { continue };
+                edits.replace(conversion_span(source, *at), "s".to_owned());
+                let note = format!("{f}() is printed with %s: it returns a string");
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+            continue;
+        }
         let [t] = inside.as_slice() else { continue };
         let Tok::Ident(name) = &t.tok else { continue };
         let want = if INTEGERS.contains(&name.as_str()) && *letter == 's' {
@@ -1281,6 +1304,11 @@ mod tests {
         // Right as written: untouched.
         let ok = "tracepoint:capability:cap_capable { printf(\"%d %s %s\\n\", pid, comm, str(args->cap)); }";
         assert_eq!(builtin_conversions(ok), (ok.to_owned(), vec![]));
+        // A call that returns a string, printed as a number.
+        let path = "tracepoint:syscalls:sys_enter_chdir { printf(\"%s %-5d %x\\n\", comm, str(args->filename), ksym(args->filename) + 1); }";
+        let (out, notes) = builtin_conversions(path);
+        assert!(out.contains("\"%s %-5s %x\\n\""), "{out}");
+        assert_eq!(notes, ["str() is printed with %s: it returns a string"]);
     }
 
     #[test]

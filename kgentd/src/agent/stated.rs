@@ -302,7 +302,20 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str], params: &[String]) -> b
             }
         }
     };
-    intent.numbers.contains(&n)
+    // The number of a size written with its unit ("1 MiB") states a size, not the same
+    // number of a field that holds none: "writes of more than 1 MiB" states no `fd != 1`.
+    let size_only = !fields.is_empty()
+        && intent
+            .sizes
+            .iter()
+            .any(|s| s.len() > 1 && s.first() == Some(&n) && s.iter().skip(1).all(|m| *m != n))
+        && !fields.iter().any(|f| {
+            crate::knowledge::field_names::family_of(f).is_some_and(|k| k.kind == "size or length")
+        })
+        && !fields
+            .iter()
+            .any(|f| crate::intent::naming::values_stated_for(intent, f).contains(&n));
+    (intent.numbers.contains(&n) && !size_only)
         || (n == CLONE_THREAD && intent.asks(Concept::NewThreads))
         || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
         || intent.constant_values().iter().any(|(name, value)| {

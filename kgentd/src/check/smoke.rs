@@ -363,12 +363,27 @@ pub async fn measure_provoked(host: &crate::host::HostFacts) -> Result<Provoked,
     .await
 }
 
+/// Whether the workload makes `p`'s event fail (smoke_trigger.py): it opens a missing file
+/// (ENOENT), execs a missing program (ENOENT) and connects to a closed port (ECONNREFUSED).
+/// Another syscall's failure, or a failed block request or work item, it never makes.
+fn failed_by_workload(p: &ProbeSpec) -> bool {
+    const FAILS: [&str; 4] = ["open", "openat", "execve", "connect"];
+    let call = p
+        .target
+        .strip_prefix("syscalls:sys_exit_")
+        .or_else(|| p.target.strip_prefix("syscalls:sys_enter_"));
+    match call {
+        Some(call) => FAILS.contains(&call),
+        None => p.target.starts_with("syscalls:"),
+    }
+}
+
 /// Why an empty smoke run says nothing about `source`: every event it attaches to fired under
 /// the workload (`provoked`), and the program waits for a condition the request states that the
 /// workload does not produce: a time threshold (its events are short, and how long they take is
 /// whatever this host's load makes it), a size or amount (the workload's are few and its own),
-/// the failure of an event outside the syscalls (the
-/// workload fails an open and a connect, never a block request or a work item), or a signal or
+/// the failure of an event the workload never makes fail ([`failed_by_workload`]: it fails an
+/// open, an exec and a connect, never an rmdir, a block request or a work item), or a signal or
 /// error the request names that the workload never sends or meets (SIGSEGV). Such a program
 /// is judged by its static and symbolic checks; `None` when the silence means something.
 pub fn condition_never_met(
@@ -429,9 +444,7 @@ pub fn condition_never_met(
         // The workload's sizes are its own (a 1 MiB write, a 96 MiB mapping); whether one of
         // the program's events exceeds the size a request states is chance.
         "a size or amount it must exceed".to_owned()
-    } else if intent.asks(Concept::Failure)
-        && probes.iter().all(|p| !p.target.starts_with("syscalls:"))
-    {
+    } else if intent.asks(Concept::Failure) && probes.iter().all(|p| !failed_by_workload(p)) {
         "a failure of the event".to_owned()
     } else if let Some(c) = unproduced {
         c.clone()
@@ -629,7 +642,7 @@ pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, Misjudge
 fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, String)> {
     let lines = output_lines(obs);
     let workload = format!(
-        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed, chown-ed, linked, truncated to zero, locked and deleted files under {}, failed to open a missing file, made pipes and waited on them, mmap-ed 96 MiB (then madvise MADV_DONTNEED), set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
+        "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed, chown-ed, linked, truncated to zero, locked and deleted files under {}, failed to open a missing file and to exec a missing program, made pipes and waited on them, mmap-ed 96 MiB (then madvise MADV_DONTNEED), set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
         obs.facts.pid,
         obs.dir,
         obs.facts.ports.first().copied().unwrap_or(0)
@@ -1103,6 +1116,12 @@ mod tests {
             "tracepoint:syscalls:sys_exit_openat /args->ret > 0/ { printf(\"%d\\n\", args->ret); }";
         let failed = Intent::read("opens that fail, with the error");
         assert!(condition_never_met(&failed, opens, Some(&provoked)).is_none());
+        // It never makes an rmdir fail: a failed-rmdir program's silence says nothing.
+        let rmdirs = crate::check::Provoked::by_workload(["syscalls:sys_exit_rmdir".to_owned()]);
+        let failing =
+            "tracepoint:syscalls:sys_exit_rmdir /args->ret < 0/ { printf(\"%d\\n\", args->ret); }";
+        let asked_rmdir = Intent::read("rmdir calls that fail, with the error");
+        assert!(condition_never_met(&asked_rmdir, failing, Some(&rmdirs)).is_some());
         // A signal the workload never sends (it sends SIGTERM) names a condition it never meets.
         let generate = crate::check::Provoked::by_workload(["signal:signal_generate".to_owned()]);
         let segv =

@@ -194,6 +194,12 @@ def processes():
     child = subprocess.Popen([exe, "--kgent-smoke-arg"])  # exits 0
     facts["exited_0"] = child.pid
     facts["exit_codes"] = [child.wait()]
+    # An exec that fails: execve(2) of a missing program (ENOENT), in a child named like
+    # the workload.
+    try:
+        subprocess.Popen([path("kgent-smoke-missing-exec")]).wait()
+    except OSError:
+        pass
     # A short-lived child that exits with status 3, and one killed by a signal.
     pid = os.fork()
     if pid == 0:

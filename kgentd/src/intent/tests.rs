@@ -1138,6 +1138,9 @@ fn a_threshold_of_what_calls_return_is_read() {
         "pread calls that return more than 8 KiB",
         "show recvmsg() calls returning at least 512 bytes",
         "reads that return 4 KiB or more, by program",
+        // What is returned, named first.
+        "dup calls that return a descriptor higher than 900",
+        "epoll_wait calls returning a count of at least 8",
     ] {
         assert!(read(text).result_threshold, "{text}");
     }
@@ -1145,6 +1148,7 @@ fn a_threshold_of_what_calls_return_is_read() {
         "writes of more than 8 KiB and what they return",
         "recvfrom calls that return zero bytes",
         "mmap calls asking for more than 1 MiB",
+        "calls that return an error over the network",
     ] {
         assert!(!read(text).result_threshold, "{text}");
     }

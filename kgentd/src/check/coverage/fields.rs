@@ -776,6 +776,27 @@ pub(super) fn stated_field_values_untested(
             }
         }
     }
+    // A PID the request states ("system calls made by PID 1") at events that carry no PID
+    // of their own (raw_syscalls:sys_enter): the process running the probe is that one, the
+    // builtin `pid` (bpftrace(8)), which some test must keep.
+    let own_pid = probes
+        .iter()
+        .chain(&entries)
+        .any(|(_, tp)| tp.fields.iter().any(|f| f.name.contains("pid")));
+    if !probes.is_empty() && !own_pid {
+        for n in crate::intent::naming::values_stated_for(intent, "pid") {
+            let number = format!(r"(?:\b{n}|\b0x0*{n:x})\b");
+            let kept = Regex::new(&format!(
+                r"(?:^|[^\w>.$@])pid\s*==\s*{number}|{number}\s*==\s*pid\b"
+            ))
+            .is_ok_and(|re| re.is_match(&code));
+            if !kept {
+                out.push(format!(
+                    "the request states PID {n}, but no test of the program keeps `pid == {n}`: filter on the process running the probe (`/pid == {n}/`)"
+                ));
+            }
+        }
+    }
     out.sort();
     out.dedup();
     out

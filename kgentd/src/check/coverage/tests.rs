@@ -2595,3 +2595,19 @@ fn a_value_added_up_is_no_key_beside_the_ones_grouped_by() {
         c.detail()
     );
 }
+
+#[test]
+fn a_stated_pid_at_events_without_one_is_the_running_process() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "raw_syscalls",
+        "sys_enter",
+        &[("long", "id"), ("unsigned long[6]", "args")],
+    )]);
+    let ask = Intent::read("tally the syscalls of pid 4242 by syscall id");
+    let wrong = "tracepoint:raw_syscalls:sys_enter /args->id == 4242/ { @[args->id] = count(); }";
+    let c = check_coverage(&h, &ask, wrong);
+    assert!(c.detail().contains("pid == 4242"), "{}", c.detail());
+    let right = "tracepoint:raw_syscalls:sys_enter /pid == 4242/ { @[args->id] = count(); }";
+    let c = check_coverage(&h, &ask, right);
+    assert!(!c.detail().contains("pid == 4242"), "{}", c.detail());
+}
