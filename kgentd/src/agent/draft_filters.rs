@@ -513,6 +513,16 @@ mod tests {
     }
 
     #[test]
+    fn a_builtins_stated_value_states_no_fields() {
+        let ask = "tally the syscalls of pid 4242 by syscall id";
+        let src = "tracepoint:raw_syscalls:sys_enter /args->id == 4242 && pid == 4242/ { @[args->id] = count(); }";
+        let (fixed, notes) = pruned(ask, src);
+        assert!(!fixed.contains("args->id == 4242"), "{fixed}");
+        assert!(fixed.contains("pid == 4242"), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
+    #[test]
     fn a_flag_test_stays_only_when_the_request_speaks_of_the_flag() {
         let src = "tracepoint:syscalls:sys_enter_unlinkat /(args->flag & 0x200) != 0/ { printf(\"%s\\n\", str(args->pathname)); }";
         let (fixed, notes) = pruned("list every path removed, and by which program", src);

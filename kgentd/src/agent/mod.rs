@@ -517,6 +517,7 @@ impl Agent {
         repaired.extend(query_repair::keys(&mut q, intent, &events));
         repaired.extend(query_repair::named_fields(&mut q, intent, &events));
         repaired.extend(query_repair::untimed_durations(&mut q, intent, &events));
+        repaired.extend(query_repair::stated_result(&mut q, intent));
         let dropped = query_repair::prune_filter(&mut q, intent, &events);
         repaired.extend(query_repair::successes_only(&mut q, intent));
         repaired.extend(query_repair::stated_values(&mut q, intent));

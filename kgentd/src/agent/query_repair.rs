@@ -2074,6 +2074,52 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
     notes
 }
 
+/// A result the request states ("read calls that return 0 bytes": [`Intent::result_value`];
+/// "accept4 calls that return a descriptor above 100": a threshold of the result,
+/// [`Intent::result_threshold`]) written as a test of an argument (`args->count == 0`,
+/// `args->fd > 100`): what a call returns is `ret` (syscalls(2) RETURN VALUE), so the test
+/// is of `ret`. Only where the filter tests no result already. Run before [`prune_filter`].
+pub fn stated_result(q: &mut Query, intent: &Intent) -> Vec<String> {
+    fn rewrite(e: &mut Expr, stated: &dyn Fn(BinOp, i128) -> bool, moved: &mut Vec<String>) {
+        let Expr::Binary(l, op, r) = e else {
+            return;
+        };
+        if matches!(op, BinOp::And | BinOp::Or) {
+            rewrite(l, stated, moved);
+            rewrite(r, stated, moved);
+            return;
+        }
+        if let (Expr::Term(Term::Field(f)), Expr::Int(n)) = (l.as_ref(), r.as_ref()) {
+            if stated(*op, *n) && !stated::is_result_name(f) {
+                moved.push(f.clone());
+                **l = Expr::Term(Term::Ret);
+            }
+        }
+    }
+    let tests_result = q.filter.as_ref().is_some_and(|f| {
+        let mut terms = Vec::new();
+        f.terms(&mut terms);
+        terms.contains(&Term::Ret)
+    });
+    let Some(filter) = q.filter.as_mut().filter(|_| !tests_result) else {
+        return Vec::new();
+    };
+    let value = intent.result_value;
+    let bound = intent.threshold.filter(|_| intent.result_threshold);
+    let stated = |op: BinOp, n: i128| {
+        (op == BinOp::Eq && value == Some(n))
+            || (matches!(op, BinOp::Gt | BinOp::Ge) && bound == Some(n))
+    };
+    let mut moved = Vec::new();
+    rewrite(filter, &stated, &mut moved);
+    moved
+        .into_iter()
+        .map(|f| {
+            format!("the request states what the calls return: the test is of ret, not args->{f}")
+        })
+        .collect()
+}
+
 /// Bytes summed (or shown in a histogram, averaged…) from the result of calls that return the
 /// bytes they transferred count successful calls only: on failure the result is -errno, no
 /// byte count (`specs-db/contracts.toml` `byte_count_result`: read(2), send(2)… RETURN
@@ -2753,6 +2799,31 @@ mod tests {
         let mut q = parse("SELECT sum(args->len) FROM tracepoint:syscalls:sys_enter_mmap").unwrap();
         let ask = Intent::read("bytes mapped by each program");
         assert!(bytes_are_result(&mut q, &ask, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_stated_result_is_a_test_of_ret() {
+        let text = "SELECT count() FROM tracepoint:syscalls:sys_enter_pread64 WHERE args->count == 0 GROUP BY comm";
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("tally pread64 calls that return zero bytes, by command");
+        assert_eq!(stated_result(&mut q, &ask).len(), 1);
+        assert_eq!(q.filter.as_ref().map(show).as_deref(), Some("ret == 0"));
+        // A threshold of the result, without a unit.
+        let mut q = parse(
+            "SELECT comm, ret FROM tracepoint:syscalls:sys_enter_dup WHERE args->fildes > 900",
+        )
+        .unwrap();
+        let ask = Intent::read("dup calls that return a descriptor higher than 900");
+        assert_eq!(stated_result(&mut q, &ask).len(), 1);
+        assert_eq!(q.filter.as_ref().map(show).as_deref(), Some("ret > 900"));
+        // A result tested already, or a value of an argument: left alone.
+        let mut q = parse("SELECT comm FROM tracepoint:syscalls:sys_enter_dup WHERE args->fildes > 900 AND ret > 900").unwrap();
+        assert!(stated_result(&mut q, &ask).is_empty());
+        let mut q =
+            parse("SELECT comm FROM tracepoint:syscalls:sys_enter_dup WHERE args->fildes > 900")
+                .unwrap();
+        let arg = Intent::read("dup calls on a descriptor higher than 900");
+        assert!(stated_result(&mut q, &arg).is_empty());
     }
 
     #[test]

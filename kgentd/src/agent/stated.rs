@@ -315,7 +315,17 @@ fn int_stated(n: i128, intent: &Intent, fields: &[&str], params: &[String]) -> b
         && !fields
             .iter()
             .any(|f| crate::intent::naming::values_stated_for(intent, f).contains(&n));
-    (intent.numbers.contains(&n) && !size_only)
+    // A number written as a builtin's value ("made by PID 1") states that value, not the same
+    // number of a field the test reads (`args->id == 1`, the syscall numbered 1).
+    const BUILTINS: [&str; 4] = ["pid", "tid", "uid", "gid"];
+    let of_builtin = !fields.is_empty()
+        && BUILTINS.iter().any(|b| {
+            !fields.contains(b) && crate::intent::naming::values_stated_for(intent, b).contains(&n)
+        })
+        && !fields
+            .iter()
+            .any(|f| crate::intent::naming::values_stated_for(intent, f).contains(&n));
+    (intent.numbers.contains(&n) && !size_only && !of_builtin)
         || (n == CLONE_THREAD && intent.asks(Concept::NewThreads))
         || n.checked_neg().is_some_and(|m| intent.numbers.contains(&m))
         || intent.constant_values().iter().any(|(name, value)| {

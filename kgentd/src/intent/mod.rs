@@ -439,7 +439,12 @@ impl Intent {
                     (3..=15).contains(&name.len()) && !v.list(List::NotSubjects).contains(&lower)
                 }),
             time_unit,
-            threshold: threshold(v, &with_digits),
+            // Of what calls return, a bound needs no unit: "returns a descriptor above 100".
+            threshold: threshold(v, &with_digits).or_else(|| {
+                extract_matches(v, Extract::ResultThreshold, &ascii_lower)
+                    .then(|| unitless_bound(&with_digits))
+                    .flatten()
+            }),
             period_s: period(v, &with_digits),
             builtin_phrase_words: builtin_phrase_words(v, text, &ascii_lower, &concepts),
             result_value: v
@@ -800,6 +805,22 @@ fn threshold(v: &Vocabulary, lower: &str) -> Option<i128> {
     re.captures_iter(lower)
         .filter_map(|c| c.iter().skip(1).flatten().next())
         .flat_map(|m| numbers(m.as_str()))
+        .filter(|n| *n >= 1)
+        .min()
+}
+
+/// The least number written after a comparative ("above 100", "more than 8"), without a
+/// unit: a bound on a count or a descriptor that a call returns.
+fn unitless_bound(lower: &str) -> Option<i128> {
+    static BOUND: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)\b(?:over|above|beyond|exceeding|(?:more|greater|higher|larger|bigger)\s+than|at\s+least)\s+(\d{1,12})\b",
+        )
+        .expect("static regex")
+    });
+    BOUND
+        .captures_iter(lower)
+        .filter_map(|c| c.get(1)?.as_str().parse::<i128>().ok())
         .filter(|n| *n >= 1)
         .min()
 }

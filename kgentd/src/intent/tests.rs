@@ -1144,6 +1144,12 @@ fn a_threshold_of_what_calls_return_is_read() {
     ] {
         assert!(read(text).result_threshold, "{text}");
     }
+    // A bound on what is returned needs no unit.
+    assert_eq!(
+        read("dup calls that return a descriptor higher than 900").threshold,
+        Some(900)
+    );
+    assert_eq!(read("dup calls on descriptor 900").threshold, None);
     for text in [
         "writes of more than 8 KiB and what they return",
         "recvfrom calls that return zero bytes",

@@ -145,6 +145,50 @@ pub(super) fn span_within_one_event(source: &str) -> Option<String> {
     })
 }
 
+/// A span the specs measure on one CPU (`start_key = "cpu"`: a softirq or a hardware
+/// interrupt handler runs from its entry to its exit on the CPU it entered on, without
+/// another of its kind between), timed by the program under a start key without `cpu`
+/// (`@start[args->vec] = nsecs` at softirq_entry): two CPUs running the same vector take
+/// each other's start, and one end finds none.
+pub(super) fn span_off_its_cpu(source: &str) -> Option<String> {
+    static STORED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(@\w+)\s*(?:\[([^\]]*)\])?\s*=\s*nsecs\b").expect("static regex")
+    });
+    static CPU: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?:^|[^\w>.])cpu\b").expect("static regex"));
+    let blocks = probe_blocks(&strip_comments(source));
+    let attached = |probe: &str| {
+        blocks.iter().any(|b| {
+            b.probes
+                .iter()
+                .any(|p| p.is_tracepoint() && format!("tracepoint:{}", p.target) == probe)
+        })
+    };
+    for b in &blocks {
+        for c in STORED.captures_iter(&b.body) {
+            let key = c.get(2).map_or("", |m| m.as_str());
+            if CPU.is_match(key) {
+                continue;
+            }
+            for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+                let start = format!("tracepoint:{}", p.target);
+                let Some((end, span)) = crate::knowledge::specs::spans().find(|(end, span)| {
+                    span.start == start && span.start_key.trim() == "cpu" && attached(end)
+                }) else {
+                    continue;
+                };
+                return Some(format!(
+                    "{} is keyed by [{}] at {start}, but {}: key it by cpu at {start} and at {end} (specs-db/attach-points.toml)",
+                    &c[1],
+                    key.trim(),
+                    span.means
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// The bodies (byte ranges of `body`) of the `if (…)` statements whose condition tests a field
 /// of the event (`args->…`).
 pub(super) fn field_tested_ranges(body: &str) -> Vec<std::ops::Range<usize>> {

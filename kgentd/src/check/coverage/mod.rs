@@ -28,8 +28,8 @@ mod tasks;
 mod values;
 
 use blocks::{
-    filled_in_read_at_entry, lifetime_timed_as_one_call, repeated_blocks, span_start_unchecked,
-    span_within_one_event,
+    filled_in_read_at_entry, lifetime_timed_as_one_call, repeated_blocks, span_off_its_cpu,
+    span_start_unchecked, span_within_one_event,
 };
 use fields::{
     file_names_untold, local_port_missing, named_fields_unreported, parameters_unreported,
@@ -420,6 +420,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     if let Some(m) = span_start_unchecked(source) {
         missing.push(m);
     }
+    if let Some(m) = span_off_its_cpu(source) {
+        missing.push(m);
+    }
     if let Some(m) = super::addresses::addresses_shown(host, source) {
         missing.push(m);
     }
@@ -578,12 +581,16 @@ fn without_stores(mut body: String, dead: &[String]) -> String {
 }
 
 /// Maps of `source` that are only stored into (plain values, no aggregation) and deleted or
-/// cleared: no value in them reaches a print, a condition, or the maps bpftrace(8) prints at
-/// the end (what is left in them).
+/// cleared: no value in them reaches a print or the maps bpftrace(8) prints at the end (what
+/// is left in them). A test of one (`/@path[tid]/`, `if (@seen[pid])`) shows none of its
+/// values: predicates and `if` conditions are not counted as reads.
 fn unread_maps(source: &str) -> Vec<String> {
     static MAP: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"@[A-Za-z_]\w*").expect("static regex"));
-    let code = strip_comments(source);
+    let code: String = probe_blocks(&strip_comments(source))
+        .iter()
+        .map(|b| reported_in(&b.body) + "\n")
+        .collect();
     let mut names: Vec<&str> = MAP.find_iter(&code).map(|m| m.as_str()).collect();
     names.sort();
     names.dedup();

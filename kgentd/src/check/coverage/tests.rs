@@ -2071,6 +2071,10 @@ fn a_value_stored_and_never_read_reports_nothing() {
                    tracepoint:syscalls:sys_exit_sched_setparam { printf(\"%d %d\\n\", @t[tid], args->ret); delete(@t[tid]); }";
     let c = check_coverage(&h, &ask, printed);
     assert!(c.passed(), "{}", c.detail());
+    // Tested, but never printed: a guard shows none of its values.
+    let guarded = "tracepoint:syscalls:sys_enter_sched_setparam { @t[tid] = args->pid; }\n\
+                   tracepoint:syscalls:sys_exit_sched_setparam /@t[tid] != 0/ { if (@t[tid] > 1) { printf(\"%d %d\\n\", pid, args->ret); } delete(@t[tid]); }";
+    assert!(!check_coverage(&h, &ask, guarded).passed());
     // A tally is printed at the end: not a dead store.
     assert!(unread_maps(
         "tracepoint:syscalls:sys_enter_sched_setparam { @n[args->pid] = count(); }"
@@ -2610,4 +2614,23 @@ fn a_stated_pid_at_events_without_one_is_the_running_process() {
     let right = "tracepoint:raw_syscalls:sys_enter /pid == 4242/ { @[args->id] = count(); }";
     let c = check_coverage(&h, &ask, right);
     assert!(!c.detail().contains("pid == 4242"), "{}", c.detail());
+}
+
+#[test]
+fn a_softirq_timed_per_vector_takes_another_cpus_start() {
+    let ask = Intent::read("how long does each kind of softirq take to run, as a histogram");
+    let per_vec = "tracepoint:irq:softirq_entry { @t[args->vec] = nsecs; }\n\
+                   tracepoint:irq:softirq_exit /@t[args->vec]/ { @us[args->vec] = hist((nsecs - @t[args->vec]) / 1000); delete(@t[args->vec]); }";
+    let c = check_coverage(&host(), &ask, per_vec);
+    assert!(c.detail().contains("key it by cpu"), "{}", c.detail());
+    let per_cpu = "tracepoint:irq:softirq_entry { @t[cpu] = nsecs; }\n\
+                   tracepoint:irq:softirq_exit /@t[cpu]/ { @us[args->vec] = hist((nsecs - @t[cpu]) / 1000); delete(@t[cpu]); }";
+    let c = check_coverage(&host(), &ask, per_cpu);
+    assert!(!c.detail().contains("key it by cpu"), "{}", c.detail());
+    // A syscall's latency keyed by thread is another span.
+    let ask = Intent::read("how long do reads take, as a histogram");
+    let reads = "tracepoint:syscalls:sys_enter_read { @t[tid] = nsecs; }\n\
+                 tracepoint:syscalls:sys_exit_read /@t[tid]/ { @ = hist(nsecs - @t[tid]); delete(@t[tid]); }";
+    let c = check_coverage(&host(), &ask, reads);
+    assert!(!c.detail().contains("key it by cpu"), "{}", c.detail());
 }
