@@ -149,13 +149,14 @@ pub(super) fn span_within_one_event(source: &str) -> Option<String> {
 /// interrupt handler runs from its entry to its exit on the CPU it entered on, without
 /// another of its kind between), timed by the program under a start key without `cpu`
 /// (`@start[args->vec] = nsecs` at softirq_entry): two CPUs running the same vector take
-/// each other's start, and one end finds none.
+/// each other's start, and one end finds none. `tid` keeps them apart too: the task a
+/// handler interrupted (or ksoftirqd) stays on that CPU until the handler returns.
 pub(super) fn span_off_its_cpu(source: &str) -> Option<String> {
     static STORED: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(@\w+)\s*(?:\[([^\]]*)\])?\s*=\s*nsecs\b").expect("static regex")
     });
     static CPU: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?:^|[^\w>.])cpu\b").expect("static regex"));
+        LazyLock::new(|| Regex::new(r"(?:^|[^\w>.])(?:cpu|tid)\b").expect("static regex"));
     let blocks = probe_blocks(&strip_comments(source));
     let attached = |probe: &str| {
         blocks.iter().any(|b| {
@@ -178,7 +179,7 @@ pub(super) fn span_off_its_cpu(source: &str) -> Option<String> {
                     continue;
                 };
                 return Some(format!(
-                    "{} is keyed by [{}] at {start}, but {}: key it by cpu at {start} and at {end} (specs-db/attach-points.toml)",
+                    "{} is keyed by [{}] at {start}, but {}: key it by cpu (or tid) at {start} and at {end} (specs-db/attach-points.toml)",
                     &c[1],
                     key.trim(),
                     span.means
