@@ -413,6 +413,16 @@ fn kgentd_intent_refuses_an_event_the_request_does_not_name_beside_one_it_does()
         !out.contains("is named for what the request does not say"),
         "{out}"
     );
+    // One word among many of a sibling's name does not name it: block_rq_issue for "block
+    // I/O requests" is not blk_zone_append_update_request_bio's.
+    let (_, out) = judge_with_intent(
+        "tally disk requests by whether they read or write",
+        "tracepoint:block:block_rq_issue { @[args->rwbs] = count(); }",
+    );
+    assert!(
+        !out.contains("is named for what the request does not say"),
+        "{out}"
+    );
     // A grouping phrase names a key, not the event ("per work item" is no `work` event).
     let (_, out) = judge_with_intent(
         "count workqueue runs started, per work item",

@@ -502,6 +502,7 @@ impl Agent {
         repaired.extend(query_repair::in_bytes(&mut q, intent, &events));
         repaired.extend(query_repair::bytes_are_result(&mut q, intent, &events));
         repaired.extend(query_repair::acted_on_task(&mut q, intent, &events));
+        repaired.extend(query_repair::new_task_ids(&mut q, intent, &events));
         repaired.extend(query_repair::event_cpu(&mut q, intent, &events));
         repaired.extend(query_repair::unasked_struct_pointers(
             &mut q, intent, &events,

@@ -853,6 +853,53 @@ fn replace_shown(q: &mut Query, from: &Term, to: &Term) -> bool {
     changed
 }
 
+/// The new task's ID where tasks are created: at task:task_newtask and
+/// sched:sched_process_fork the task running the probe is the creator (fork(2): the parent),
+/// while the request asks for the child's ([`Concept::ChildTask`], or an ID of the new
+/// threads it asks for). `pid`/`tid` shown become the event's field for the new task:
+/// `args->pid` at task_newtask, `args->child_pid` at sched_process_fork (their tracefs
+/// formats). Every FROM event must be one of the two.
+pub fn new_task_ids(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    let new_thread_id = intent.asks(Concept::NewThreads)
+        && intent
+            .words()
+            .any(|w| matches!(w, "id" | "ids" | "tid" | "tids" | "pid" | "pids"));
+    if !(intent.asks(Concept::ChildTask) || new_thread_id)
+        || events.is_empty()
+        || events.len() != q.from.len()
+    {
+        return Vec::new();
+    }
+    let field = |e: &EventKeys| match (e.subsystem.as_str(), e.event.as_str()) {
+        ("task", "task_newtask") => Some("pid"),
+        ("sched", "sched_process_fork") => Some("child_pid"),
+        _ => None,
+    };
+    let Some(first) = field(&events[0]) else {
+        return Vec::new();
+    };
+    if events.iter().any(|e| field(e) != Some(first)) {
+        return Vec::new();
+    }
+    let theirs = Term::Field(first.to_owned());
+    if shown_terms(q).contains(&theirs) {
+        return Vec::new();
+    }
+    let mut notes = Vec::new();
+    for builtin in ["tid", "pid"] {
+        let own = Term::Builtin(builtin.into());
+        if shown_terms(q).contains(&theirs) {
+            break;
+        }
+        if replace_shown(q, &own, &theirs) {
+            notes.push(format!(
+                "the request asks for the new task's ID: {builtin} (the creator, running the probe) → args->{first} (the task created)"
+            ));
+        }
+    }
+    notes
+}
+
 /// A request about the task acted on ([`Concept::TargetTask`]: "the target PID", "the
 /// process being signalled") whose query shows the task running the probe (`pid`, `comm`)
 /// and not the one the event names: where every FROM event names that task in one field
@@ -3997,6 +4044,38 @@ mod tests {
         let mut q = parse(text).unwrap();
         assert!(unnamed_calls(&mut q, &intent, &["mkdir".to_owned()]).is_empty());
         assert_eq!(q.from.len(), 2);
+    }
+
+    #[test]
+    fn a_new_tasks_id_is_the_events_field_for_it() {
+        let mut newtask = event("task_newtask", &["pid", "comm", "clone_flags"], &[]);
+        newtask.subsystem = "task".into();
+        let text = "SELECT comm, tid FROM tracepoint:task:task_newtask WHERE (args->clone_flags & 0x10000) != 0";
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("list threads as they get spawned, with the id of each new thread");
+        let notes = new_task_ids(&mut q, &ask, std::slice::from_ref(&newtask));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            q.select[1],
+            Item::Value(Expr::Term(Term::Field("pid".into())))
+        );
+        // The child of a fork, at sched_process_fork.
+        let mut fork = event("sched_process_fork", &["parent_pid", "child_pid"], &[]);
+        fork.subsystem = "sched".into();
+        let mut q = parse("SELECT comm, pid FROM tracepoint:sched:sched_process_fork").unwrap();
+        let ask = Intent::read("each fork: the parent's name and the child's pid");
+        assert_eq!(
+            new_task_ids(&mut q, &ask, std::slice::from_ref(&fork)).len(),
+            1
+        );
+        assert_eq!(
+            q.select[1],
+            Item::Value(Expr::Term(Term::Field("child_pid".into())))
+        );
+        // No new task asked for: the creator stays.
+        let mut q = parse("SELECT comm, pid FROM tracepoint:sched:sched_process_fork").unwrap();
+        let ask = Intent::read("which programs fork most, with their pid");
+        assert!(new_task_ids(&mut q, &ask, &[fork]).is_empty());
     }
 
     #[test]

@@ -305,10 +305,14 @@ pub fn names_field(
         return true;
     }
     let parts: Vec<&str> = field.split('_').filter(|p| !p.is_empty()).collect();
+    // A call's own `uid`/`gid` parameter (setuid(2): "sets the effective user ID", the
+    // `uid` passed) is what "the uid" of its calls means; the builtin is the caller's
+    // current one. (`pid` is left to the task concepts: the caller's or the target's.)
+    let call_parameter = subsystem == "syscalls" && matches!(field, "uid" | "gid");
     match parts.as_slice() {
         [one] => {
             one.len() >= 3
-                && !BUILTIN_LIKE.contains(one)
+                && (!BUILTIN_LIKE.contains(one) || call_parameter)
                 && !SHAPE_WORDS.contains(one)
                 && intent
                     .value_words

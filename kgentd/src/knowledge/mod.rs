@@ -659,6 +659,21 @@ pub fn syscall_variants(host: &HostFacts, name: &str) -> Vec<String> {
             }
         }
     }
+    // A numbered call with no tracepoint of its own is the kernel's entry point of its base
+    // name: x86-64's syscall table (arch/x86/entry/syscalls/syscall_64.tbl) lists
+    // `166 umount2 sys_umount`, whose SYSCALL_DEFINE2(umount, name, flags) takes umount2(2)'s
+    // flags: "umount2 calls" are sys_enter_umount's.
+    let numbered = name.ends_with(|ch: char| ch.is_ascii_digit());
+    if numbered
+        && !syscall_man::kernel_spellings(name)
+            .iter()
+            .any(|k| exists(k))
+    {
+        let b = base(name);
+        if exists(&b) && !out.contains(&b) {
+            out.push(b);
+        }
+    }
     // `name` must itself be a syscall here, in some spelling, or a call the man pages document
     // that this architecture makes through others: one a section-2 page lists beside the
     // syscalls that stand for it (recv → recvfrom, recvmsg), or one the C library performs
@@ -916,8 +931,12 @@ mod tests {
             "dup",
             "dup2",
             "dup3",
+            "umount",
         ]);
         let v = |n: &str| syscall_variants(&h, n);
+        // A numbered call with no tracepoint of its own is its base's entry point here
+        // (x86-64: umount2 is sys_umount); one that has its own keeps only that.
+        assert_eq!(v("umount2"), ["umount"]);
         // A numbered newer version is not its older ones (syscalls(2)); the older bring it.
         assert_eq!(v("renameat2"), ["renameat2"]);
         assert!(

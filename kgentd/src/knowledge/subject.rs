@@ -435,7 +435,8 @@ impl SubjectIndex {
     /// `workqueue:workqueue_execute_start` is named by "executed". Only the words that tell
     /// the two names apart count: neither the system's name, nor a phase (`_start`,
     /// `_exit`), nor the request's grouping words ("per work function" names a key, not the
-    /// event). A program that also uses a sibling the request names is not judged. Host data
+    /// event); and the request must say at least half of the sibling's
+    /// (`blk_zone_append_update_request_bio` is not named by "requests"). A program that also uses a sibling the request names is not judged. Host data
     /// only: the event names tracefs lists.
     pub fn unnamed_events(&self, intent: &Intent, probes: &[String]) -> Vec<CloserEvent> {
         let grouping: BTreeSet<&str> = intent
@@ -498,12 +499,17 @@ impl SubjectIndex {
                     continue;
                 }
                 let theirs = own_words(&system, &sibling);
-                let says: Vec<String> = theirs
-                    .difference(&mine)
+                let apart: Vec<&String> =
+                    theirs.difference(&mine).filter(|w| w.len() >= 3).collect();
+                let says: Vec<String> = apart
+                    .iter()
                     .filter(|w| named(w))
-                    .cloned()
+                    .map(|w| (*w).clone())
                     .collect();
-                if says.is_empty() {
+                // Named for what the request says: at least half of what sets it apart
+                // ("execute" of workqueue_execute_start), not one word among many
+                // (blk_zone_append_update_request_bio for "requests").
+                if says.is_empty() || says.len() * 2 < apart.len() {
                     continue;
                 }
                 if used.contains(name) {

@@ -70,6 +70,60 @@ fn summed_as_count(intent: &Intent, tp: &crate::host::Tracepoint, field: &str) -
         && !intent.words.iter().any(|w| w == field)
 }
 
+/// A kernel function the request asks for ("with its callback function", "per work
+/// function") read from a field that holds its address (`function` of
+/// timer:hrtimer_expire_entry and workqueue:workqueue_execute_start, `call_site` of kmem:*:
+/// a `void *` or `unsigned long` in their tracefs format) and shown without `ksym()`: the
+/// output is an address, not the function (bpftrace(8): ksym() "retrieve the name of the
+/// function that contains address").
+pub(super) fn function_addresses_unnamed(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Vec<String> {
+    const CODE_FIELDS: [&str; 4] = ["function", "func", "call_site", "callback"];
+    if !["function", "functions", "callback", "callbacks", "handler"]
+        .iter()
+        .any(|w| intent.uses_word(w))
+    {
+        return Vec::new();
+    }
+    let code = strip_comments(source);
+    let mut out = Vec::new();
+    for b in probe_blocks(&code) {
+        let body = reported_in(&b.body);
+        for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
+            let Some(tp) = host.tracepoints.get(&p.target) else {
+                continue;
+            };
+            for f in tp
+                .fields
+                .iter()
+                .filter(|f| CODE_FIELDS.contains(&f.name.as_str()))
+            {
+                let address = f.ctype.contains('*') || f.ctype.contains("long");
+                let Ok(read) = Regex::new(&format!(r"args\s*->\s*{}\b", f.name)) else {
+                    continue;
+                };
+                let Ok(named) =
+                    Regex::new(&format!(r"\b[ku]sym\s*\(\s*\(?\s*args\s*->\s*{}\b", f.name))
+                else {
+                    continue;
+                };
+                if address && read.is_match(&body) && !named.is_match(&body) {
+                    out.push(format!(
+                        "the request asks for a function, but the program shows `args->{}` of tracepoint:{} as an address: print its name, `ksym(args->{})`",
+                        f.name, p.target, f.name
+                    ));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// A field of one of the program's tracepoints that the request names, which the program
 /// never reports: "the idle state" at `power:cpu_idle` is `args->state`, "the child pid" at
 /// `sched:sched_process_fork` is `args->child_pid` (each event's tracefs format names its

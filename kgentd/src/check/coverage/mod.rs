@@ -467,6 +467,8 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(values::directories_untested(intent, source));
     missing.extend(values::result_value_untested(intent, source));
     missing.extend(values::result_threshold_uncompared(intent, source));
+    missing.extend(values::byte_bound_on_a_count(host, intent, source));
+    missing.extend(fields::function_addresses_unnamed(host, intent, source));
     if let Some(m) = events_uncounted_beside_sum(intent, source) {
         missing.push(m);
     }

@@ -2618,7 +2618,7 @@ fn a_stated_pid_at_events_without_one_is_the_running_process() {
 
 #[test]
 fn a_softirq_timed_per_vector_takes_another_cpus_start() {
-    let ask = Intent::read("how long does each kind of softirq take to run, as a histogram");
+    let ask = Intent::read("histogram of softirq handler durations, split by vector");
     let per_vec = "tracepoint:irq:softirq_entry { @t[args->vec] = nsecs; }\n\
                    tracepoint:irq:softirq_exit /@t[args->vec]/ { @us[args->vec] = hist((nsecs - @t[args->vec]) / 1000); delete(@t[args->vec]); }";
     let c = check_coverage(&host(), &ask, per_vec);
@@ -2637,4 +2637,99 @@ fn a_softirq_timed_per_vector_takes_another_cpus_start() {
                  tracepoint:syscalls:sys_exit_read /@t[tid]/ { @ = hist(nsecs - @t[tid]); delete(@t[tid]); }";
     let c = check_coverage(&host(), &ask, reads);
     assert!(!c.detail().contains("key it by cpu"), "{}", c.detail());
+}
+
+#[test]
+fn a_size_in_bytes_is_not_compared_with_a_count_of_other_things() {
+    // readv(2): `vlen` is how many iovec structures the caller passes, not bytes.
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        (
+            "syscalls",
+            "sys_enter_readv",
+            &[
+                ("unsigned long", "fd"),
+                ("const struct iovec *", "vec"),
+                ("unsigned long", "vlen"),
+            ],
+        ),
+        ("syscalls", "sys_exit_readv", &[("long", "ret")]),
+    ]);
+    let ask =
+        Intent::read("list readv() calls moving over 128 KiB of bytes, with the caller's name");
+    let vlen = "tracepoint:syscalls:sys_enter_readv /args->vlen > 131072/ { printf(\"%s %d\\n\", comm, args->vlen); }";
+    let c = check_coverage(&h, &ask, vlen);
+    assert!(c.detail().contains("`args->vlen`"), "{}", c.detail());
+    assert!(c.detail().contains("args->ret"), "{}", c.detail());
+    let ret = "tracepoint:syscalls:sys_exit_readv /args->ret > 131072/ { printf(\"%s %d\\n\", comm, args->ret); }";
+    let c = check_coverage(&h, &ask, ret);
+    assert!(
+        !c.detail().contains("holds no byte count"),
+        "{}",
+        c.detail()
+    );
+}
+
+#[test]
+fn a_bit_test_of_other_bits_than_the_ones_spoken_of_keeps_other_calls() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_mprotect",
+        &[
+            ("unsigned long", "start"),
+            ("size_t", "len"),
+            ("unsigned long", "prot"),
+        ],
+    )]);
+    let ask =
+        Intent::read("which programs turn pages executable with mprotect, and how many bytes");
+    let other = "tracepoint:syscalls:sys_enter_mprotect { if (args->prot & 0x10000000) { printf(\"%s %d\\n\", comm, args->len); } }";
+    let c = check_coverage(&h, &ask, other);
+    assert!(c.detail().contains("PROT_EXEC 0x4"), "{}", c.detail());
+    let exec = "tracepoint:syscalls:sys_enter_mprotect { if (args->prot & 4) { printf(\"%s %d\\n\", comm, args->len); } }";
+    let c = check_coverage(&h, &ask, exec);
+    assert!(!c.detail().contains("tests bits"), "{}", c.detail());
+}
+
+#[test]
+fn the_uid_of_a_setuid_call_is_the_one_it_passes() {
+    let h = HostFacts::for_tests_with_tracepoints(&[
+        ("syscalls", "sys_enter_setgid", &[("gid_t", "gid")]),
+        ("syscalls", "sys_exit_setgid", &[("long", "ret")]),
+    ]);
+    let ask = Intent::read("setgid() calls that are refused, with the gid and the errno");
+    let caller = "tracepoint:syscalls:sys_exit_setgid /args->ret < 0/ { printf(\"%d %d\\n\", gid, args->ret); }";
+    let c = check_coverage(&h, &ask, caller);
+    assert!(c.detail().contains("args->gid"), "{}", c.detail());
+    let passed = "tracepoint:syscalls:sys_enter_setgid { @g[tid] = args->gid; }\n\
+                  tracepoint:syscalls:sys_exit_setgid /@g[tid]/ { if (args->ret < 0) { printf(\"%d %d\\n\", @g[tid], args->ret); } delete(@g[tid]); }";
+    let c = check_coverage(&h, &ask, passed);
+    assert!(!c.detail().contains("args->gid"), "{}", c.detail());
+}
+
+#[test]
+fn a_function_asked_for_is_shown_by_name() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "timer",
+        "timer_expire_entry",
+        &[
+            ("void *", "timer"),
+            ("unsigned long", "now"),
+            ("void *", "function"),
+        ],
+    )]);
+    let ask = Intent::read("log timer-wheel expiries and the callback function each runs");
+    let address = "tracepoint:timer:timer_expire_entry { printf(\"%p\\n\", args->function); }";
+    let c = check_coverage(&h, &ask, address);
+    assert!(
+        c.detail().contains("ksym(args->function)"),
+        "{}",
+        c.detail()
+    );
+    let named = "tracepoint:timer:timer_expire_entry { printf(\"%s\\n\", ksym(args->function)); }";
+    let c = check_coverage(&h, &ask, named);
+    assert!(
+        !c.detail().contains("ksym(args->function)"),
+        "{}",
+        c.detail()
+    );
 }

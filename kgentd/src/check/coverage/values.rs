@@ -298,6 +298,54 @@ pub(super) fn flag_on_older_versions(intent: &Intent, source: &str) -> Vec<Strin
     out
 }
 
+/// Flags the request speaks of (`spoken`: "makes memory executable" is PROT_EXEC 0x4 of
+/// mprotect's `prot`), where the block tests bits of that field with `&` and none of its
+/// masks holds any of them (`args->prot & 0x10000000`): it keeps other bits than the ones
+/// meant. A mask of no bit at all asked is judged; an equality test is left to the others.
+fn other_bits_tested(
+    spoken: &[&crate::knowledge::flags::Flag],
+    target: &str,
+    text: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fields: Vec<&str> = spoken.iter().map(|f| f.field.as_str()).collect();
+    fields.dedup();
+    for field in fields {
+        let Ok(re) = Regex::new(&format!(
+            r"args\s*->\s*{field}\s*&\s*\(?\s*(0x[0-9a-fA-F]+|\d+)\b|\b(0x[0-9a-fA-F]+|\d+)\s*\)?\s*&\s*args\s*->\s*{field}\b"
+        )) else {
+            continue;
+        };
+        let masks: Vec<i128> = re
+            .captures_iter(text)
+            .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+            .filter_map(|m| {
+                let t = m.as_str();
+                match t.strip_prefix("0x") {
+                    Some(h) => i128::from_str_radix(h, 16).ok(),
+                    None => t.parse().ok(),
+                }
+            })
+            .collect();
+        let meant: Vec<&&crate::knowledge::flags::Flag> =
+            spoken.iter().filter(|f| f.field == field).collect();
+        let wanted = meant.iter().fold(0i128, |acc, f| acc | i128::from(f.mask));
+        if masks.is_empty() || masks.iter().any(|m| m & wanted != 0) {
+            continue;
+        }
+        let names: Vec<String> = meant
+            .iter()
+            .map(|f| format!("{} 0x{:x}", f.name, f.mask))
+            .collect();
+        out.push(format!(
+            "the program tests bits 0x{:x} of `args->{field}` at tracepoint:{target}, but what the request speaks of is {} (specs-db/flags.toml): test those bits",
+            masks[0],
+            names.join(", ")
+        ));
+    }
+    out
+}
+
 /// A flag the request speaks of in words ("opens for writing": O_WRONLY and O_RDWR of
 /// `openat`'s `flags`, `specs-db/flags.toml`) at a tracepoint a block attaches to, while that
 /// block never reads the field: every open is reported, whatever its mode. Reading the field
@@ -310,10 +358,15 @@ pub(super) fn flag_meanings_unread(intent: &Intent, source: &str) -> Vec<String>
         let read = args_fields(&text);
         for p in b.probes.iter().filter(|p| p.is_tracepoint()) {
             out.extend(alternatives_untested(intent, &p.target, &text));
-            let asked: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
+            let spoken: Vec<&crate::knowledge::flags::Flag> = crate::knowledge::flags::shipped()
                 .iter()
                 .filter(|f| f.probes.contains(&p.target))
                 .filter(|f| f.words.iter().any(|w| intent.uses_word(w)))
+                .collect();
+            out.extend(other_bits_tested(&spoken, &p.target, &text));
+            let asked: Vec<&crate::knowledge::flags::Flag> = spoken
+                .iter()
+                .copied()
                 .filter(|f| !read.contains(&f.field))
                 .collect();
             let Some(first) = asked.first() else {
@@ -684,6 +737,85 @@ pub(super) fn result_threshold_uncompared(intent: &Intent, source: &str) -> Opti
     Some(format!(
         "the request states a threshold ({n}) of what the calls return, but the program never compares a result with it: a call returns the bytes it transferred (syscalls(2) RETURN VALUE), which {exit} reports as `args->ret`; an argument such as the buffer's size is what the caller offered"
     ))
+}
+
+/// A size the request states in bytes ("more than 64 KiB") compared with a field that holds no
+/// byte count: `args->vlen > 65536` at readv, where vlen is how many iovec structures the
+/// caller passed (readv(2)). The fields that hold a size or length are
+/// `specs-db/field-names.toml`'s "size or length" family (or a count beside its byte field,
+/// `nr_sector`); what a call that moves bytes transferred is its result
+/// (`specs-db/contracts.toml` `byte_count_result`).
+pub(super) fn byte_bound_on_a_count(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Vec<String> {
+    static LEFT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*(\w+)\s*\)?\s*[<>]=?\s*\(?\s*(\d+)\b").expect("static regex")
+    });
+    static RIGHT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(\d+)\s*\)?\s*[<>]=?\s*\(?\s*args\s*->\s*(\w+)").expect("static regex")
+    });
+    let bytes: Vec<i128> = intent
+        .sizes
+        .iter()
+        .flat_map(|s| s.iter().skip(1).copied())
+        .filter(|b| *b >= 1024)
+        .collect();
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let holds_bytes = |f: &str| {
+        crate::knowledge::field_names::family_of(f).is_some_and(|k| k.kind == "size or length")
+            || crate::knowledge::field_names::bytes_of(f).is_some()
+    };
+    let code = strip_comments(source);
+    let mut out = Vec::new();
+    for b in probe_blocks(&code) {
+        let body = b.code();
+        let compared = LEFT
+            .captures_iter(&body)
+            .map(|c| (c[1].to_owned(), c[2].to_owned()))
+            .chain(
+                RIGHT
+                    .captures_iter(&body)
+                    .map(|c| (c[2].to_owned(), c[1].to_owned())),
+            );
+        for (field, number) in compared {
+            let Ok(n) = number.parse::<i128>() else {
+                continue;
+            };
+            if !bytes.contains(&n) || holds_bytes(&field) || field == "ret" {
+                continue;
+            }
+            let Some(p) = b.probes.iter().find(|p| {
+                p.is_tracepoint()
+                    && host
+                        .tracepoints
+                        .get(&p.target)
+                        .is_some_and(|tp| tp.fields.iter().any(|f| f.name == field))
+            }) else {
+                continue;
+            };
+            let call = p
+                .target
+                .strip_prefix("syscalls:sys_enter_")
+                .or_else(|| p.target.strip_prefix("syscalls:sys_exit_"));
+            let instead = match call {
+                Some(c) if crate::symbolic::contract::bytes_are_result_of(intent, c).is_some() => format!(
+                    "what {c}() transferred is its result, `args->ret` at tracepoint:syscalls:sys_exit_{c}"
+                ),
+                _ => "compare a field that holds a size in bytes".to_owned(),
+            };
+            out.push(format!(
+                "the request states a size in bytes ({n}), but the program compares it with `args->{field}` at tracepoint:{}, which holds no byte count: {instead}",
+                p.target
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A threshold the request states ("longer than 10 ms", "over 64 MiB", "more than one second":
