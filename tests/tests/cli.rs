@@ -381,6 +381,25 @@ fn kgentd_intent_refuses_a_narrower_sibling_event() {
     assert!(out.contains("tracepoint:sched:sched_wakeup is"), "{out}");
 }
 
+/// A name the vocabulary gives the request's words ("high-resolution" is `hrtimer`,
+/// Documentation/timers/hrtimers.rst) picks the event spelled with it: "high-resolution timer
+/// starts" is timer:hrtimer_start, not timer:timer_start (the timer wheel's).
+#[test]
+fn kgentd_intent_reads_high_resolution_timers_as_hrtimers() {
+    let request = "tally high-resolution timer starts by program";
+    let (code, out) = judge_with_intent(
+        request,
+        "tracepoint:timer:timer_start { @[comm] = count(); }",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("hrtimer_start"), "{out}");
+    let (_, out) = judge_with_intent(
+        request,
+        "tracepoint:timer:hrtimer_start { @[comm] = count(); }",
+    );
+    assert!(out.contains("request-subject passed"), "{out}");
+}
+
 /// An event named for what the request does not say, beside a sibling of the same tracefs
 /// system named for what it does: work that is queued is not work that runs.
 #[test]

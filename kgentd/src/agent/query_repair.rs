@@ -1590,9 +1590,12 @@ pub fn stated_values(q: &mut Query, intent: &Intent) -> Vec<String> {
         .iter()
         .map(|f| {
             let target = f.strip_prefix("tracepoint:").unwrap_or(f);
+            // A value with which the event reports something else (`apart`: a CPU leaving
+            // idle at power:cpu_idle) is what is counted when asked for, but a duration runs
+            // between it and the others: the span's ends are the compiler's.
             asked_at(intent, target)
                 .into_iter()
-                .filter(|v| !v.apart)
+                .filter(|v| !v.apart || !intent.asks(Concept::Duration))
                 .collect()
         })
         .collect();
@@ -3280,6 +3283,20 @@ mod tests {
             q,
             parse("SELECT comm FROM tracepoint:syscalls:sys_enter_socket WHERE args->family == 2 && 3 == (args->type & 15)").unwrap()
         );
+    }
+
+    #[test]
+    fn a_cpu_leaving_idle_is_the_value_the_event_reports_it_with() {
+        // include/trace/events/power.h: cpu_idle fires with PWR_EVENT_EXIT when a CPU leaves.
+        let text = "SELECT count() FROM tracepoint:power:cpu_idle GROUP BY args->cpu_id";
+        let mut q = parse(text).unwrap();
+        let notes = stated_values(&mut q, &Intent::read("tally idle exits for every cpu"));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(format!("{q:?}").contains("4294967295"), "{q:?}");
+        // A duration runs between the entry and that exit: left to the span.
+        let mut q = parse("SELECT hist(duration_us) FROM tracepoint:power:cpu_idle").unwrap();
+        let idle = Intent::read("how long do cpus stay idle before they wake, in microseconds");
+        assert!(stated_values(&mut q, &idle).is_empty());
     }
 
     #[test]

@@ -846,6 +846,39 @@ impl SubjectIndex {
         if used.is_empty() {
             return None;
         }
+        // A kernel name the vocabulary gives a word of the request ("high-resolution" is
+        // `hrtimer`) that extends a word of a spelled event's name names the event of the
+        // same system spelled with it: "high-resolution timer starts" is hrtimer_start, not
+        // timer_start.
+        let kernel_names: Vec<&str> = intent
+            .subjects
+            .iter()
+            .flat_map(|w| w.kernel.iter().map(String::as_str))
+            .collect();
+        let events: Vec<&str> = events
+            .into_iter()
+            .map(|name| {
+                let Some((system, event)) = name
+                    .strip_prefix("tracepoint:")
+                    .and_then(|t| t.split_once(':'))
+                else {
+                    return name;
+                };
+                let closer = event.split('_').find_map(|part| {
+                    kernel_names
+                        .iter()
+                        .filter(|k| **k != part && k.ends_with(part))
+                        .find_map(|k| {
+                            let alt = format!("tracepoint:{system}:{}", event.replacen(part, k, 1));
+                            self.docs
+                                .iter()
+                                .find(|(n, _)| *n == alt)
+                                .map(|(n, _)| n.as_str())
+                        })
+                });
+                closer.unwrap_or(name)
+            })
+            .collect();
         let n = self.docs.len().max(1) as f32;
         let (words, stats): (Vec<_>, Vec<_>) = used
             .into_iter()
