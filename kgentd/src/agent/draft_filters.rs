@@ -341,7 +341,11 @@ fn described<'a>(test: &'a Node, fields: &Fields, intent: &Intent) -> Option<Tes
             fields,
             ints: Vec::new(),
             strings: vec![s],
-            shape: Shape::StringMatch,
+            shape: if cmp == Cmp::Ne {
+                Shape::StringExcluded
+            } else {
+                Shape::StringMatch
+            },
         },
         Lit::Int(0) => Test {
             fields,
@@ -520,6 +524,30 @@ mod tests {
         assert!(!fixed.contains("args->id == 4242"), "{fixed}");
         assert!(fixed.contains("pid == 4242"), "{fixed}");
         assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
+    #[test]
+    fn leaving_out_the_process_the_request_watches_is_no_stated_test() {
+        let src = "tracepoint:sched:sched_switch /comm != \"kgtest-loop\"/ { @[cpu] = count(); }";
+        let (fixed, notes) = pruned(
+            "tally switches off the cpu of threads named kgtest-loop",
+            src,
+        );
+        assert!(!fixed.contains("!= \"kgtest-loop\""), "{fixed}");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        // Set apart by the request, it is what it asks.
+        let (kept, _) = pruned(
+            "tally switches off the cpu, ignoring threads named kgtest-loop",
+            src,
+        );
+        assert!(kept.contains("!= \"kgtest-loop\""), "{kept}");
+        // Kept equal, it is the filter asked for.
+        let eq = "tracepoint:sched:sched_switch /comm == \"kgtest-loop\"/ { @[cpu] = count(); }";
+        let (kept, _) = pruned(
+            "tally switches off the cpu of threads named kgtest-loop",
+            eq,
+        );
+        assert!(kept.contains("== \"kgtest-loop\""), "{kept}");
     }
 
     #[test]

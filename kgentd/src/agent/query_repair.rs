@@ -203,6 +203,7 @@ fn described<'a>(test: &'a Expr, types: &BTreeMap<&str, FieldType>) -> stated::T
         let string = matches!(op, BinOp::Eq | BinOp::Ne)
             && (matches!(**a, Expr::Str(_)) || matches!(**b, Expr::Str(_)));
         t.shape = match (int_of(a), cmp(*op), int_of(b)) {
+            _ if string && *op == BinOp::Ne => stated::Shape::StringExcluded,
             _ if string => stated::Shape::StringMatch,
             (_, Some(c), Some(0)) => stated::Shape::Zero(value_of(a, types), c),
             (Some(0), Some(c), _) => stated::Shape::Zero(value_of(b, types), c.swapped()),

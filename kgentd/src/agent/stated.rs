@@ -55,8 +55,10 @@ pub enum Value {
 pub enum Shape {
     /// One value compared with the literal 0.
     Zero(Value, Cmp),
-    /// A string compared for equality, inequality or a prefix.
+    /// A string compared for equality or a prefix.
     StringMatch,
+    /// A string compared for inequality (`comm != "bash"`): what it names is left out.
+    StringExcluded,
     /// A number compared for (in)equality with a value the kernel prints by name
     /// (`newstate == 1` is `TCP_ESTABLISHED`).
     NamedValue,
@@ -89,6 +91,9 @@ pub fn why_unstated(test: &Test) -> &'static str {
             "the request does not ask for failures only"
         }
         Shape::Flag { .. } => "the request does not speak of what that flag means",
+        Shape::StringExcluded => {
+            "the request states no such value to leave out, or watches the very process it names"
+        }
         _ => "the request states no such value",
     }
 }
@@ -144,6 +149,20 @@ pub fn stated(test: &Test, intent: &Intent, params: &[String]) -> bool {
     }
     match test.shape {
         Shape::StringMatch => return test.strings.iter().all(|s| string_stated(s, intent)),
+        // Leaving out the process the request watches ("processes named kgtest-spin") keeps
+        // everything else: stated only where the request sets that name apart ("except").
+        Shape::StringExcluded => {
+            let set_apart = |s: &str| {
+                s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|p| !p.is_empty())
+                    .all(|p| intent.set_apart.iter().any(|w| w.eq_ignore_ascii_case(p)))
+            };
+            let watched = |s: &str| intent.process_name.as_deref() == Some(s) && !set_apart(s);
+            return test
+                .strings
+                .iter()
+                .all(|s| string_stated(s, intent) && !watched(s));
+        }
         // An address family test (AF_INET 2, AF_INET6 10: ip(7), ipv6(7)) where the request
         // asks for both families keeps half of what it asks for.
         Shape::NamedValue => {

@@ -303,6 +303,9 @@ pub struct Intent {
     /// Specs-DB spans the request asks for by name (`span` of a `[[search]]` entry it
     /// matches): "off-CPU time" is sched_switch's `off_cpu` span.
     pub spans: Vec<String>,
+    /// The words of the clauses that set something apart ("except bash", "ignoring the
+    /// rename every execve does"), lowercase.
+    pub set_apart: Vec<String>,
     /// Words that may name what the request observes: its words of 3+ letters that are not
     /// function words, request verbs or quantity words (`not_subjects`), not inside a phrase a
     /// report-shape concept matched ("how long", "process name"), not quoted, not a path; a
@@ -468,6 +471,7 @@ impl Intent {
             exclusions,
             search_text: search_text_with(v, text, &ascii_lower),
             spans: spans_asked(v, &ascii_lower),
+            set_apart: set_apart.clone(),
             subjects: {
                 // A C constant names a number the request gives (a flag, a signal, an errno),
                 // never the thing observed: "unshare with CLONE_NEWUSER" observes unshare.

@@ -201,6 +201,24 @@ const PHASES: [&str; 12] = [
     "complete", "finish",
 ];
 
+/// Probes with bpftrace's short `t:` written out (`tracepoint:`).
+fn full_names(probes: &[String]) -> Vec<String> {
+    probes
+        .iter()
+        .map(|p| match p.split_once(':') {
+            Some(("t", rest)) => format!("tracepoint:{rest}"),
+            _ => p.clone(),
+        })
+        .collect()
+}
+
+/// Whether a word of `word` meets one of the request's terms `said` (stems and starts).
+fn says(said: &[String], word: &str) -> bool {
+    bm25::terms(word)
+        .iter()
+        .any(|t| said.iter().any(|r| same_word(r, t)))
+}
+
 /// A glob of bpftrace's (`sys_enter_*`) matches a name.
 fn glob_matches(glob: &str, name: &str) -> bool {
     let parts: Vec<&str> = glob.split('*').collect();
@@ -380,18 +398,8 @@ impl SubjectIndex {
     /// sibling is not judged. Host data only: the names tracefs lists.
     pub fn closer_events(&self, intent: &Intent, probes: &[String]) -> Vec<CloserEvent> {
         let said: Vec<String> = bm25::terms(intent.text());
-        let named = |word: &str| {
-            bm25::terms(word)
-                .iter()
-                .any(|t| said.iter().any(|r| same_word(r, t)))
-        };
-        let used: Vec<String> = probes
-            .iter()
-            .map(|p| match p.split_once(':') {
-                Some(("t", rest)) => format!("tracepoint:{rest}"),
-                _ => p.clone(),
-            })
-            .collect();
+        let named = |word: &str| says(&said, word);
+        let used = full_names(probes);
         let mut out = Vec::new();
         for probe in &used {
             let Some((system, event)) = probe
@@ -451,20 +459,8 @@ impl SubjectIndex {
             .filter(|w| !grouping.contains(w.word.as_str()))
             .flat_map(|w| bm25::terms(&w.word))
             .collect();
-        let named = |word: &str| {
-            word.len() >= 4
-                && !PHASES.contains(&word)
-                && bm25::terms(word)
-                    .iter()
-                    .any(|t| said.iter().any(|r| same_word(r, t)))
-        };
-        let used: Vec<String> = probes
-            .iter()
-            .map(|p| match p.split_once(':') {
-                Some(("t", rest)) => format!("tracepoint:{rest}"),
-                _ => p.clone(),
-            })
-            .collect();
+        let named = |word: &str| word.len() >= 4 && !PHASES.contains(&word) && says(&said, word);
+        let used = full_names(probes);
         let event_of = |name: &str| -> Option<(String, String)> {
             let (system, event) = name.strip_prefix("tracepoint:")?.split_once(':')?;
             Some((system.to_owned(), event.to_owned()))
