@@ -861,14 +861,7 @@ fn replace_shown(q: &mut Query, from: &Term, to: &Term) -> bool {
 /// `args->pid` at task_newtask, `args->child_pid` at sched_process_fork (their tracefs
 /// formats). Every FROM event must be one of the two.
 pub fn new_task_ids(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
-    let new_thread_id = intent.asks(Concept::NewThreads)
-        && intent
-            .words()
-            .any(|w| matches!(w, "id" | "ids" | "tid" | "tids" | "pid" | "pids"));
-    if !(intent.asks(Concept::ChildTask) || new_thread_id)
-        || events.is_empty()
-        || events.len() != q.from.len()
-    {
+    if !intent.asks_for_new_task() || events.is_empty() || events.len() != q.from.len() {
         return Vec::new();
     }
     let field = |e: &EventKeys| match (e.subsystem.as_str(), e.event.as_str()) {

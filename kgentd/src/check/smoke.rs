@@ -629,17 +629,6 @@ impl Misjudged {
 
 /// Judges an observation: evidence on success, the problem otherwise.
 pub fn judge(expect: &Expectation, obs: &Observation) -> Result<String, Misjudged> {
-    judge_text(expect, obs).map_err(|(unseen, why)| {
-        if unseen {
-            Misjudged::WorkloadUnseen(why)
-        } else {
-            Misjudged::Wrong(why)
-        }
-    })
-}
-
-/// [`judge`], with whether the problem is that the workload is unseen.
-fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, String)> {
     let lines = output_lines(obs);
     let workload = format!(
         "a test workload ran (process kgent-smoke, pid {}: it created, wrote 1 MiB to, read, renamed, chmod-ed, chown-ed, linked, truncated to zero, locked and deleted files under {}, failed to open a missing file and to exec a missing program, made pipes and waited on them, mmap-ed 96 MiB (then madvise MADV_DONTNEED), set a 64 KiB extended attribute (a 64 KiB kmalloc), started a thread, forked children that exited with status 3 or were killed, made TCP connections to 127.0.0.1:{} and [::1], a refused connection and a UDP datagram)",
@@ -648,7 +637,7 @@ fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, 
         obs.facts.ports.first().copied().unwrap_or(0)
     );
     if lines.is_empty() {
-        return Err((false, format!(
+        return Err(Misjudged::Wrong(format!(
             "the program printed nothing while {workload}: its probes did not fire for this activity or its filters dropped every event"
         )));
     }
@@ -658,14 +647,14 @@ fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, 
         for &port in &obs.facts.ports {
             let swapped = port.swap_bytes();
             if swapped != port && has_number(u64::from(swapped)) && !has_number(u64::from(port)) {
-                return Err((false, format!(
+                return Err(Misjudged::Wrong(format!(
                     "port numbers are printed in network byte order: the workload used port {port} and the program printed {swapped}; convert with (($p & 0xff) << 8) | ($p >> 8)"
                 )));
             }
         }
     }
     if expect.arguments && !text.contains(TRIGGER_ARGUMENT) {
-        return Err((false, format!(
+        return Err(Misjudged::Wrong(format!(
             "the request asks for command-line arguments, but the output never shows the argument {TRIGGER_ARGUMENT} that the workload passed to a program it ran (read argv with join(args->argv), not str())"
         )));
     }
@@ -673,7 +662,7 @@ fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, 
     let v6_port = obs.facts.ports.first().and_then(|p| p.checked_add(1));
     if let Some(v6) = v6_port.filter(|p| expect.ipv6 && obs.facts.ports.contains(p)) {
         if !text.contains("::1") && (expect.addresses || !has_number(u64::from(v6))) {
-            return Err((false, format!(
+            return Err(Misjudged::Wrong(format!(
                 "the request asks for IPv6 too, but the output never shows the workload's IPv6 connection ([::1]:{v6}): IPv6 sockets have family 10 (AF_INET6) and their addresses in the *_v6 fields"
             )));
         }
@@ -697,7 +686,7 @@ fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, 
             } else {
                 format!("its line shows no 3: {}", child_lines[0])
             };
-            return Err((false, format!(
+            return Err(Misjudged::Wrong(format!(
                 "the request asks for exit codes; the workload's child kgent-smoke-ch (pid {child}) exited with status 3, but {why}"
             )));
         }
@@ -706,19 +695,19 @@ fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, 
     // proc(5) comm): the workload's exec of kgent-smoke-exec is no process renaming itself.
     if expect.renames_self && expect.exec_renames_excluded {
         if let Some(line) = lines.iter().find(|l| l.contains(EXEC_NAME)) {
-            return Err((false, format!(
+            return Err(Misjudged::Wrong(format!(
                 "the request is about processes renaming themselves, but the program also reports the name change of an exec: the workload ran the program kgent-smoke-exec, and the output shows it: {line}\nan exec renames the task too (task:task_rename fires for it, from begin_new_exec()): leave out renames done by exec, where curtask->in_execve is 1"
             )));
         }
     }
     if expect.renames_self && !text.contains(SELF_RENAME) {
-        return Err((false, format!(
+        return Err(Misjudged::Wrong(format!(
             "the request is about processes renaming themselves; the workload renamed itself to {SELF_RENAME} (writing /proc/self/comm), but no line shows that name. A process's own name change is the task:task_rename tracepoint (oldcomm, newcomm), not a file rename"
         )));
     }
     for ex in &expect.excluded {
         if let Some((line, what)) = shown_in(*ex, &lines, &obs.facts) {
-            return Err((false, format!(
+            return Err(Misjudged::Wrong(format!(
                 "the request filters out {what}, but the program printed it: {line}\nadd the condition the request states (a /predicate/ or if)"
             )));
         }
@@ -737,7 +726,7 @@ fn judge_text(expect: &Expectation, obs: &Observation) -> Result<String, (bool, 
         seen.push(format!("port {p}"));
     }
     if expect.identifies && seen.is_empty() {
-        return Err((true, format!(
+        return Err(Misjudged::WorkloadUnseen(format!(
             "the output never shows the test workload although the request asks who or what: {workload}, yet no line names kgent-smoke, its pids, its paths or its ports"
         )));
     }

@@ -649,6 +649,21 @@ impl Intent {
 }
 
 impl Intent {
+    /// Whether the request asks for an ID of the new threads it asks about ("with the thread
+    /// ID"): the new thread's, where the task running the probe is its creator (clone(2)).
+    pub fn asks_new_thread_id(&self) -> bool {
+        self.asks(Concept::NewThreads)
+            && self
+                .words()
+                .any(|w| matches!(w, "id" | "ids" | "tid" | "tids" | "pid" | "pids"))
+    }
+
+    /// Whether the request asks for the ID or name of a task being created: the child's
+    /// ([`Concept::ChildTask`], fork(2)) or a new thread's ([`Intent::asks_new_thread_id`]).
+    pub fn asks_for_new_task(&self) -> bool {
+        self.asks(Concept::ChildTask) || self.asks_new_thread_id()
+    }
+
     /// Whether the request sets `word` apart: "not anonymous", "non-anonymous", "except
     /// anonymous ones", "without O_CREAT" (a negation at most two words before it), in the
     /// forms [`Intent::uses_word`] accepts.

@@ -99,12 +99,8 @@ pub(super) fn child_task_missing(
     intent: &Intent,
     source: &str,
 ) -> Option<String> {
-    let new_thread_id = intent.asks(Concept::NewThreads)
-        && intent
-            .words()
-            .any(|w| matches!(w, "id" | "ids" | "tid" | "tids" | "pid" | "pids"));
-    if !(intent.asks(Concept::ChildTask) || new_thread_id) || !creates_processes_only(host, source)
-    {
+    let new_thread_id = intent.asks_new_thread_id();
+    if !intent.asks_for_new_task() || !creates_processes_only(host, source) {
         return None;
     }
     let names_child = probe_blocks(source).into_iter().any(|b| {
