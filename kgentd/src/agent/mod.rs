@@ -496,6 +496,15 @@ impl Agent {
         repaired.extend(query_repair::exit_lifetime(&mut q, intent));
         repaired.extend(query_repair::duration_asked(&mut q, intent));
         repaired.extend(query_repair::span_ends(&mut q, intent));
+        repaired.extend(query_repair::new_task_event(
+            &mut q,
+            intent,
+            &|probe: &str| {
+                probe
+                    .strip_prefix("tracepoint:")
+                    .is_some_and(|t| self.host.tracepoints.contains_key(t))
+            },
+        ));
         let events = event_keys(&self.host, &q.from);
         let (renamed, field_hints) = query_repair::field_names(&mut q, &events);
         repaired.extend(renamed);
@@ -516,6 +525,7 @@ impl Agent {
             event_keys(&self.host, &q.from)
         };
         repaired.extend(query_repair::keys(&mut q, intent, &events));
+        repaired.extend(query_repair::address_keys(&mut q, intent, &events));
         repaired.extend(query_repair::named_fields(&mut q, intent, &events));
         repaired.extend(query_repair::untimed_durations(&mut q, intent, &events));
         repaired.extend(query_repair::stated_result(&mut q, intent));

@@ -836,6 +836,7 @@ fn field_words(intent: &Intent) -> Vec<&str> {
                 .iter()
                 .any(|s| w == s || w.strip_suffix('s') == Some(s))
         })
+        .filter(|w| !intent.whose_size.iter().any(|m| m == w))
         .collect()
 }
 
@@ -854,6 +855,56 @@ fn replace_shown(q: &mut Query, from: &Term, to: &Term) -> bool {
     changed
 }
 
+/// The tracepoints that name the task created, and their field for it (see [`new_task_ids`]).
+const NEW_TASK_EVENTS: [(&str, &str); 2] = [
+    ("tracepoint:sched:sched_process_fork", "child_pid"),
+    ("tracepoint:task:task_newtask", "pid"),
+];
+
+/// A request for the new task ([`Intent::asks_for_new_task`]: "the child's PID") answered at
+/// the entry or exit of the calls that create it (`sys_enter_fork`, `sys_enter_clone`) with
+/// nothing but the running task's builtins: there the task is the creator (fork(2)), and at
+/// the entry no child exists yet. The query moves to the one event the specs DB says those
+/// calls fire (`fired_by` of sched:sched_process_fork, kernel/fork.c kernel_clone()), which
+/// names the child; [`new_task_ids`] then shows it. Only when that event is on this host
+/// (`present`) and the query reads no field or result of the calls.
+pub fn new_task_event(
+    q: &mut Query,
+    intent: &Intent,
+    present: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
+    if !intent.asks_for_new_task() || q.from.is_empty() {
+        return Vec::new();
+    }
+    let calls: Option<Vec<&str>> = q
+        .from
+        .iter()
+        .map(|p| {
+            p.strip_prefix("tracepoint:syscalls:sys_enter_")
+                .or_else(|| p.strip_prefix("tracepoint:syscalls:sys_exit_"))
+        })
+        .collect();
+    let Some(calls) = calls else {
+        return Vec::new();
+    };
+    if !q.terms().iter().all(|t| matches!(t, Term::Builtin(_))) {
+        return Vec::new();
+    }
+    let Some((event, _)) = NEW_TASK_EVENTS.iter().find(|(event, _)| {
+        let fired_by = crate::knowledge::specs::fired_by(event);
+        present(event) && calls.iter().all(|c| fired_by.iter().any(|f| f == c))
+    }) else {
+        return Vec::new();
+    };
+    let mut was = q.from.clone();
+    was.dedup();
+    q.from = vec![(*event).to_owned()];
+    vec![format!(
+        "the request asks for the task created: at {} the running task is its creator, and {event} (which those calls fire) names the new one",
+        was.join(", ")
+    )]
+}
+
 /// The new task's ID where tasks are created: at task:task_newtask and
 /// sched:sched_process_fork the task running the probe is the creator (fork(2): the parent),
 /// while the request asks for the child's ([`Concept::ChildTask`], or an ID of the new
@@ -864,10 +915,12 @@ pub fn new_task_ids(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
     if !intent.asks_for_new_task() || events.is_empty() || events.len() != q.from.len() {
         return Vec::new();
     }
-    let field = |e: &EventKeys| match (e.subsystem.as_str(), e.event.as_str()) {
-        ("task", "task_newtask") => Some("pid"),
-        ("sched", "sched_process_fork") => Some("child_pid"),
-        _ => None,
+    let field = |e: &EventKeys| {
+        let probe = format!("tracepoint:{}:{}", e.subsystem, e.event);
+        NEW_TASK_EVENTS
+            .iter()
+            .find(|(event, _)| *event == probe)
+            .map(|(_, field)| *field)
     };
     let Some(first) = field(&events[0]) else {
         return Vec::new();
@@ -1023,7 +1076,16 @@ pub fn named_fields(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec
             }
             let value = Expr::Term(term);
             if tallies {
-                if q.group_by.contains(&value) {
+                // An address is no key ([`address_keys`]).
+                let address = matches!(
+                    e.types.get(f),
+                    Some(
+                        FieldType::StructPointer
+                            | FieldType::DataPointer
+                            | FieldType::SockaddrPointer
+                    )
+                );
+                if q.group_by.contains(&value) || (address && !intent.asks(Concept::Addresses)) {
                     continue;
                 }
                 q.group_by.push(value.clone());
@@ -1136,8 +1198,11 @@ pub fn keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String>
     // "Per target CPU" keyed by the builtin `cpu` alone, at an event with a field for it
     // (`cpu` at ipi:ipi_send_cpu): the key is the field.
     notes.extend(qualified_builtin_keys(q, intent, events));
-    // Keys the request never names.
-    let words: Vec<&str> = intent.words().collect();
+    // Keys the request never names ("the buffer sizes" names a size, not the buffer).
+    let words: Vec<&str> = intent
+        .words()
+        .filter(|w| !intent.whose_size.iter().any(|m| m == w))
+        .collect();
     // A syscall parameter is also named by its man page's name for it ("the advice" is
     // `behavior` at sys_enter_madvise).
     let man = crate::knowledge::syscall_man::SyscallMan::shipped();
@@ -1542,6 +1607,58 @@ pub fn unasked_struct_pointers(
     vec![format!(
         "left out {}: each points into the traced process (to a struct or to data there; shown, it is an address, not what it points to), and the request does not name it",
         dropped.iter().map(show).collect::<Vec<_>>().join(", ")
+    )]
+}
+
+/// A tally keyed by a pointer to data or to a struct (`args->events` at sys_enter_epoll_wait, a
+/// `struct epoll_event *`; tracefs format): the key is an address in the traced process, one
+/// per buffer, never something a request counts per unless it asks for addresses. The key
+/// goes where other keys remain or the request groups by nothing; a word of the request that
+/// happens to name the field ("no events") does not keep it.
+pub fn address_keys(q: &mut Query, intent: &Intent, events: &[EventKeys]) -> Vec<String> {
+    if !q.select.iter().any(|it| matches!(it, Item::Agg(..))) || intent.asks(Concept::Addresses) {
+        return Vec::new();
+    }
+    let address = |e: &Expr| match e {
+        Expr::Term(Term::Field(f)) => events.iter().any(|ev| {
+            matches!(
+                ev.types.get(f),
+                Some(
+                    FieldType::StructPointer | FieldType::DataPointer | FieldType::SockaddrPointer
+                )
+            )
+        }),
+        _ => false,
+    };
+    let keys: Vec<Expr> = q
+        .group_by
+        .iter()
+        .cloned()
+        .chain(q.select.iter().filter_map(|it| match it {
+            Item::Value(e) => Some(e.clone()),
+            Item::Agg(..) => None,
+        }))
+        .collect();
+    let dropped: Vec<Expr> = keys.iter().filter(|k| address(k)).cloned().collect();
+    let grouped = intent.group_phrases.iter().any(|p| {
+        !p.iter().all(|w| {
+            matches!(
+                w.as_str(),
+                "second" | "seconds" | "minute" | "minutes" | "interval"
+            ) || w.parse::<u64>().is_ok()
+        })
+    });
+    if dropped.is_empty() || (dropped.len() == keys.len() && grouped) {
+        return Vec::new();
+    }
+    q.group_by.retain(|k| !dropped.contains(k));
+    q.select
+        .retain(|it| !matches!(it, Item::Value(e) if dropped.contains(e)));
+    let mut shown: Vec<String> = dropped.iter().map(show).collect();
+    shown.dedup();
+    vec![format!(
+        "{} is not a key: it points into the traced process, an address per buffer, and the request asks for no addresses",
+        shown.join(", ")
     )]
 }
 
@@ -2833,6 +2950,10 @@ mod tests {
         let mut q = parse(asked).unwrap();
         let ask = Intent::read("distribution of the bytes programs request from pread64()");
         assert!(bytes_are_result(&mut q, &ask, std::slice::from_ref(&pread)).is_empty());
+        // Or of what the caller passes (write(2): "up to count bytes from the buffer").
+        let mut q = parse(asked).unwrap();
+        let ask = Intent::read("distribution of the byte counts passed to pread64()");
+        assert!(bytes_are_result(&mut q, &ask, std::slice::from_ref(&pread)).is_empty());
         let mut q = parse(asked).unwrap();
         let ask = Intent::read("distribution of the bytes pread64() hands back");
         assert_eq!(bytes_are_result(&mut q, &ask, &[pread]).len(), 1);
@@ -3028,6 +3149,89 @@ mod tests {
             .unwrap();
         normalize(&mut q, "setgid calls per program");
         assert_eq!(q.group_by.len(), 1);
+    }
+
+    #[test]
+    fn the_task_created_is_named_where_the_kernel_creates_it() {
+        let text = "SELECT comm, pid FROM tracepoint:syscalls:sys_enter_fork, tracepoint:syscalls:sys_enter_clone";
+        let here = |_: &str| true;
+        let ask = Intent::read(
+            "print every process creation with the new child's pid and the parent's name",
+        );
+        let mut q = parse(text).unwrap();
+        assert_eq!(new_task_event(&mut q, &ask, &here).len(), 1);
+        assert_eq!(q.from, ["tracepoint:sched:sched_process_fork"]);
+        // Then the shown pid is the child's.
+        let mut fork = event(
+            "sched_process_fork",
+            &["parent_comm", "parent_pid", "child_comm", "child_pid"],
+            &[],
+        );
+        fork.subsystem = "sched".into();
+        new_task_ids(&mut q, &ask, &[fork]);
+        assert_eq!(
+            q,
+            parse("SELECT comm, args->child_pid FROM tracepoint:sched:sched_process_fork").unwrap()
+        );
+        // The creator asked for, a field of the call read, or the event absent: left alone.
+        let mut q = parse(text).unwrap();
+        let creator = Intent::read("print every process creation with the caller's pid");
+        assert!(new_task_event(&mut q, &creator, &here).is_empty());
+        let mut q =
+            parse("SELECT comm, args->clone_flags FROM tracepoint:syscalls:sys_enter_clone")
+                .unwrap();
+        assert!(new_task_event(&mut q, &ask, &here).is_empty());
+        let mut q = parse(text).unwrap();
+        assert!(new_task_event(&mut q, &ask, &|_: &str| false).is_empty());
+        // A call that fires no such event.
+        let mut q = parse("SELECT comm, pid FROM tracepoint:syscalls:sys_enter_execve").unwrap();
+        assert!(new_task_event(&mut q, &ask, &here).is_empty());
+    }
+
+    #[test]
+    fn an_address_is_no_key() {
+        let mut wait = event(
+            "sys_enter_epoll_wait",
+            &["epfd", "events", "maxevents"],
+            &[],
+        );
+        wait.types
+            .insert("events".into(), FieldType::of("struct epoll_event *"));
+        let evs = std::slice::from_ref(&wait);
+        let text = "SELECT count() FROM tracepoint:syscalls:sys_enter_epoll_wait GROUP BY comm, args->events";
+        // "No events" speaks of the result, and an address per buffer is no tally of calls.
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("how often does epoll_wait come back without events, per program?");
+        assert_eq!(address_keys(&mut q, &ask, evs).len(), 1);
+        assert_eq!(keys_of(&q), ["comm"]);
+        // The only key of a grouped tally, or addresses asked for: kept.
+        let mut q = parse(
+            "SELECT count() FROM tracepoint:syscalls:sys_enter_epoll_wait GROUP BY args->events",
+        )
+        .unwrap();
+        assert!(address_keys(&mut q, &Intent::read("epoll waits by events array"), evs).is_empty());
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("epoll waits per program and buffer address");
+        assert!(address_keys(&mut q, &ask, evs).is_empty());
+        // A number is no address.
+        let mut q = parse("SELECT count() FROM tracepoint:syscalls:sys_enter_epoll_wait GROUP BY comm, args->maxevents").unwrap();
+        assert!(address_keys(&mut q, &ask, evs).is_empty());
+    }
+
+    #[test]
+    fn a_word_before_a_size_names_the_size() {
+        let write = [event("sys_enter_write", &["fd", "buf", "count"], &[])];
+        let text =
+            "SELECT hist(args->count) FROM tracepoint:syscalls:sys_enter_write GROUP BY args->buf";
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("a histogram of the buffer sizes that programs hand to write()");
+        assert_eq!(keys(&mut q, &ask, &write).len(), 1);
+        assert!(q.group_by.is_empty(), "{q:?}");
+        // The buffer named as well as its size: kept.
+        let mut q = parse(text).unwrap();
+        let ask = Intent::read("a histogram of write() buffer sizes, per buffer");
+        keys(&mut q, &ask, &write);
+        assert_eq!(q.group_by.len(), 1, "{q:?}");
     }
 
     #[test]

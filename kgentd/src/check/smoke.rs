@@ -1187,6 +1187,13 @@ mod tests {
             expect_of("print timer expiries with the callback function and process names")
                 .identifies
         );
+        // Nor the name of a value the call carries: a socket option's, a signal's.
+        assert!(!expect_of("tally getsockopt calls by level and option name").identifies);
+        assert!(!expect_of("print every signal sent with its signal name").identifies);
+        assert!(
+            expect_of("print every signal sent with its signal name and the sender's name")
+                .identifies
+        );
     }
 
     #[test]

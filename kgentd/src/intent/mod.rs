@@ -253,6 +253,9 @@ pub struct Intent {
     /// Numbers the request states, each also multiplied out by its unit (binary and decimal
     /// sizes; a time in each of s, ms, us and ns that it is a whole number of).
     pub numbers: Vec<i128>,
+    /// Words said only before a size noun ("buffer" in "the buffer sizes"): they say whose
+    /// size is meant, and name no value of their own ([`naming::size_modifiers`]).
+    pub whose_size: Vec<String>,
     /// Sizes the request states with a unit ("200 MB", "64 KiB"), each as the values it may be
     /// written as: the number itself, times its binary and its decimal multiple. A size with a
     /// unit is a threshold or a bucket the program must test against.
@@ -331,7 +334,9 @@ impl Intent {
     pub fn read_with(v: &Vocabulary, text: &str) -> Intent {
         let lower = text.to_lowercase();
         let ascii_lower = text.to_ascii_lowercase();
-        let with_digits = spelled_quantities(&ascii_lower);
+        // "Standard output" is file descriptor 1 (`[[phrase]]`): its number is stated.
+        let meant = with_phrases_meant(v, &ascii_lower).into_owned();
+        let with_digits = spelled_quantities(&meant);
         let mut concepts: BTreeSet<Concept> = v
             .concepts
             .iter()
@@ -479,8 +484,17 @@ impl Intent {
                 not_subjects.extend(CONSTANT.find_iter(text).map(|m| m.range()));
                 subject_words(v, &ascii_lower, &not_subjects)
             },
-            value_words: value_words(&masked, &ascii_lower),
-            words: ascii_lower
+            // A result the request states ("calls that return no events") names the result,
+            // not a field called like its noun (`events`, epoll_wait's buffer).
+            whose_size: whose_size(&ascii_lower),
+            value_words: {
+                let mut value_masked = masked.clone();
+                if let Some(re) = v.extracts.get(&Extract::ResultValue) {
+                    value_masked.extend(re.find_iter(&ascii_lower).map(|m| m.range()));
+                }
+                value_words(&value_masked, &ascii_lower)
+            },
+            words: meant
                 .replace("'s ", " ")
                 .replace(['-', '\''], " ")
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -748,6 +762,26 @@ pub fn search_text(text: &str) -> String {
 }
 
 /// `phrase` occurs in `s` with no letter or digit on either side.
+/// The request with each phrase for a value (`specs-db/intent.toml` `[[phrase]]`: "standard
+/// output") replaced by what it means ("file descriptor 1"), for its words.
+fn with_phrases_meant<'a>(v: &Vocabulary, lower: &'a str) -> std::borrow::Cow<'a, str> {
+    let mut text = std::borrow::Cow::Borrowed(lower);
+    for p in &v.phrases {
+        for said in &p.said {
+            while let Some(i) = text
+                .match_indices(said.as_str())
+                .map(|(i, _)| i)
+                .find(|&i| alnum_boundary(&text, i, said.len()))
+            {
+                let mut owned = text.into_owned();
+                owned.replace_range(i..i + said.len(), &p.means);
+                text = std::borrow::Cow::Owned(owned);
+            }
+        }
+    }
+    text
+}
+
 fn contains_phrase(s: &str, phrase: &str) -> bool {
     !phrase.is_empty()
         && s.match_indices(phrase)
@@ -1451,7 +1485,27 @@ fn value_words(masked: &[std::ops::Range<usize>], lower: &str) -> Vec<String> {
             out.push(w.as_str().to_owned());
         }
     }
+    // "The buffer sizes": "buffer" says whose size, and names no value of its own.
+    let modifiers = whose_size(lower);
+    out.retain(|w| !modifiers.contains(w));
     out
+}
+
+/// See [`Intent::whose_size`]. Punctuation parts words ("count, size and pid").
+fn whose_size(lower: &str) -> Vec<String> {
+    let words: Vec<regex::Match> = WORD.find_iter(lower).collect();
+    let mut all: Vec<&str> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        all.push(w.as_str());
+        let gap = words.get(i + 1).map_or("", |n| &lower[w.end()..n.start()]);
+        if !gap.chars().all(|c| c == ' ' || c == '-') {
+            all.push("|");
+        }
+    }
+    naming::size_modifiers(&all)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// See [`Intent::subjects`].

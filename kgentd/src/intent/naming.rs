@@ -259,6 +259,26 @@ pub fn named_only_as_its_event(field: &str, words: &[&str], events: &[&str]) -> 
 /// no field: `time` does not name `timeout_msecs`.
 pub const SHAPE_WORDS: [&str; 6] = ["count", "time", "number", "total", "data", "value"];
 
+/// The words of `words` said only before a size noun ("the buffer sizes", "path lengths"):
+/// they say whose size, and name the size, not a value of their own (write(2): "up to count
+/// bytes from the buffer starting at buf": the buffer's size is `count`, and `buf` its
+/// address).
+pub fn size_modifiers<'w>(words: &[&'w str]) -> Vec<&'w str> {
+    const SIZE_NOUNS: [&str; 4] = ["size", "sizes", "length", "lengths"];
+    let before_size = |i: usize| words.get(i + 1).is_some_and(|n| SIZE_NOUNS.contains(n));
+    let mut out: Vec<&str> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let only_there = words
+            .iter()
+            .enumerate()
+            .all(|(j, x)| x != w || before_size(j));
+        if before_size(i) && !SIZE_NOUNS.contains(w) && only_there && !out.contains(w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// Whether the request names `field` of the tracepoint `subsystem:event` as a value to show
 /// (see `check::coverage`'s named-field rule): a one-word field by a word the request uses for
 /// a value ([`crate::intent::Intent::value_words`], a plural too: "sizes" → `size`); a field of
@@ -482,6 +502,25 @@ mod tests {
         assert!(used_by("nid", &["memory", "nodes"]));
         assert!(used_by("fd", &["descriptor"]));
         assert!(!used_by("fd", &["file"]));
+    }
+
+    #[test]
+    fn a_standard_stream_states_its_descriptor() {
+        let stated = |ask: &str| values_stated_for(&crate::intent::Intent::read(ask), "fd");
+        // stdin(3): stdin, stdout and stderr are descriptors 0, 1 and 2.
+        assert_eq!(
+            stated("log ioctl() on standard input with the request code"),
+            [0]
+        );
+        assert_eq!(stated("tally writes to stdout by program"), [1]);
+        assert_eq!(stated("who prints the most to Standard Error?"), [2]);
+        assert!(
+            crate::intent::Intent::read("tally writes to stdout by program")
+                .numbers
+                .contains(&1)
+        );
+        // "Output" alone is no stream.
+        assert!(stated("print the output of each read with its size").is_empty());
     }
 
     #[test]

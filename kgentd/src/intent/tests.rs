@@ -1063,6 +1063,33 @@ fn a_noun_after_an_indefinite_article_is_a_kind_not_a_value_to_show() {
 }
 
 #[test]
+fn whose_size_and_a_stated_result_name_no_value() {
+    let has = |ask: &str, w: &str| read(ask).value_words.contains(&w.to_owned());
+    // "The buffer sizes" names a size; the buffer only says whose.
+    assert!(!has(
+        "a histogram of the buffer sizes handed to send()",
+        "buffer"
+    ));
+    assert!(has(
+        "a histogram of the buffer sizes handed to send()",
+        "sizes"
+    ));
+    assert!(has(
+        "each send() with its buffer and the buffer size",
+        "buffer"
+    ));
+    // "Return no entries" is the result, not a field called `entries`.
+    assert!(!has(
+        "getdents64 calls that return no entries, by program",
+        "entries"
+    ));
+    assert!(has(
+        "getdents64 calls with the entries they fill",
+        "entries"
+    ));
+}
+
+#[test]
 fn an_imperative_tally_verb_names_no_value() {
     let verb = read("Count page moves per program. Tally them again per node.");
     assert!(

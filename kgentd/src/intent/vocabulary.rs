@@ -82,6 +82,20 @@ struct File {
     errno: Vec<ErrnoEntry>,
     #[serde(default)]
     signal: Vec<SignalEntry>,
+    #[serde(default)]
+    phrase: Vec<PhraseEntry>,
+}
+
+/// A phrase a request uses for a value it could have written out: "standard output" is file
+/// descriptor 1 (stdin(3)). The request's words are read with the phrase replaced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhraseEntry {
+    /// How requests say it, lower case: `standard output`, `stdout`.
+    pub said: Vec<String>,
+    /// What it means, in words the rest of the reading knows: `file descriptor 1`.
+    pub means: String,
+    pub source: String,
 }
 
 /// A signal's number on this architecture (signal(7)).
@@ -212,6 +226,8 @@ pub struct Vocabulary {
     pub errnos: Vec<ErrnoEntry>,
     /// Signal numbers.
     pub signals: Vec<SignalEntry>,
+    /// Phrases for values written out in other words.
+    pub phrases: Vec<PhraseEntry>,
 }
 
 impl Vocabulary {
@@ -294,6 +310,17 @@ impl Vocabulary {
             return Err(format!("intent.toml: signal {:?} has no source", s.name));
         }
         v.signals = file.signal;
+        if let Some(p) = file
+            .phrase
+            .iter()
+            .find(|p| p.source.trim().is_empty() || p.said.is_empty() || p.means.is_empty())
+        {
+            return Err(format!(
+                "intent.toml: phrase {:?} needs what is said, what it means and a source",
+                p.said
+            ));
+        }
+        v.phrases = file.phrase;
         for a in file.abbreviation {
             if a.source.trim().is_empty() || a.words.is_empty() {
                 return Err(format!(

@@ -431,7 +431,7 @@ pub(super) fn file_names_untold(host: &HostFacts, intent: &Intent, source: &str)
         let body = STRING
             .replace_all(&strip_comments(&b.body), "\"\"")
             .into_owned();
-        let reported = reported_code(&format!("BEGIN {{{body}}}"));
+        let reported = reported_code(&format!("BEGIN {{{body}}}"), false);
         if rule.code.is_match(&reported) {
             continue;
         }

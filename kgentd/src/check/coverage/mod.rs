@@ -39,7 +39,10 @@ use functions::{function_result_unread, function_values_unread};
 pub use keys::{droppable_keys, KeyDrop};
 use keys::{phrase_without_key, tallies_without_key, unasked_keys};
 use syscalls::{named_calls_missing, some_syscalls_for_all, unnamed_syscalls, which_call_untold};
-use tasks::{acting_task_missing, child_task_missing, target_task_missing, threads_untold};
+use tasks::{
+    acting_task_missing, child_return_unfiltered, child_task_missing, target_task_missing,
+    threads_untold,
+};
 use values::{
     code_meanings_unread, errnos_untested, flag_meanings_unread, named_flags_untested,
     named_values_untested, signals_untested,
@@ -276,7 +279,8 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         .collect::<Vec<_>>()
         .join(" ");
 
-    let reported = neutral_names(&STRING.replace_all(&reported_code(source), "\"\""));
+    let reported =
+        neutral_names(&STRING.replace_all(&reported_code(source, intent.wants_lines()), "\"\""));
 
     let mut asked = Vec::new();
     let mut missing = Vec::new();
@@ -346,7 +350,16 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
                 || intent.asks(Concept::Duration)
                 || intent.asks(Concept::ReturnValue)
                 || intent.words().any(|w| w == "bytes" || w == "byte"));
+        // The child's PID where fork-like calls return is their result (fork(2)), which
+        // [`child_task_missing`] and [`child_return_unfiltered`] judge.
+        static RESULT: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"args\s*(->|\.)\s*ret\b").expect("static regex"));
+        let child_returned = rule.asked == Concept::Pid
+            && intent.asks_for_new_task()
+            && creates_processes_only(host, source)
+            && RESULT.is_match(view);
         let in_code = c.code.is_match(view)
+            || child_returned
             || summed_quantity
             || exit_status
             || parent_runs
@@ -390,6 +403,9 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
         missing.push(m);
     }
     if let Some(m) = child_task_missing(host, intent, source) {
+        missing.push(m);
+    }
+    if let Some(m) = child_return_unfiltered(host, intent, source) {
         missing.push(m);
     }
     missing.extend(filled_in_read_at_entry(host, source));
@@ -559,8 +575,17 @@ fn neutral_names(code: &str) -> String {
 /// What the program reports: its block bodies without the conditions of `if` statements
 /// (predicates are outside the bodies already), and without values stored in maps that
 /// nothing reads (a target pid saved at entry, only deleted at exit, reports nothing).
-fn reported_code(source: &str) -> String {
-    let dead = unread_maps(source);
+///
+/// A request for a line per event (`lines`) answered by a program that prints lines is not
+/// answered by a value stored in a map that nothing reads either: bpftrace(8) prints such a
+/// map once, at the end, with the last value stored (`@parent = comm;` per fork).
+fn reported_code(source: &str, lines: bool) -> String {
+    static PRINTS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\bprintf\s*\(").expect("static regex"));
+    let mut dead = unread_maps(source);
+    if lines && PRINTS.is_match(&strip_comments(source)) {
+        dead.extend(last_value_maps(source));
+    }
     let mut out = String::new();
     for b in probe_blocks(source) {
         out.push_str(&without_stores(reported_in(&b.body), &dead));
@@ -610,6 +635,36 @@ fn unread_maps(source: &str) -> Vec<String> {
             let drops = count(&format!(r"\b(delete|clear|zero)\s*\(\s*{escaped}\b"));
             // Deleted or cleared: its values are not left for the output at the end either.
             stores > 0 && aggregates == 0 && drops > 0 && stores.saturating_add(drops) == all
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Maps of `source` that are only stored into with plain values (no aggregation) and never
+/// read: what is left in them is printed once, when tracing ends.
+fn last_value_maps(source: &str) -> Vec<String> {
+    static MAP: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"@[A-Za-z_]\w*").expect("static regex"));
+    let code: String = probe_blocks(&strip_comments(source))
+        .iter()
+        .map(|b| b.body.clone() + "\n")
+        .collect();
+    let mut names: Vec<&str> = MAP.find_iter(&code).map(|m| m.as_str()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| {
+            let escaped = regex::escape(name);
+            let count =
+                |re: &str| Regex::new(re).map_or(usize::MAX, |r| r.find_iter(&code).count());
+            let all = count(&format!(r"{escaped}\b"));
+            let stores = count(&format!(r"{escaped}\s*(\[[^\]\n]*\])?\s*=[^=]"));
+            let aggregates = count(&format!(
+                r"{escaped}\s*(\[[^\]\n]*\])?\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\("
+            ));
+            let drops = count(&format!(r"\b(delete|clear|zero)\s*\(\s*{escaped}\b"));
+            stores > 0 && aggregates == 0 && stores.saturating_add(drops) == all
         })
         .map(str::to_owned)
         .collect()

@@ -119,6 +119,47 @@ pub(super) fn child_task_missing(
     })
 }
 
+/// A request for the new task answered with fork's result at a `sys_exit_*` of a fork-like
+/// call ([`child_task_missing`]) that does not keep only results above 0: fork(2) "On
+/// success, the PID of the child process is returned in the parent, and 0 is returned in the
+/// child. On failure, -1 is returned in the parent" (-errno at the tracepoint). The child's
+/// own return, and every failure, would be reported as a new task.
+pub(super) fn child_return_unfiltered(
+    host: &HostFacts,
+    intent: &Intent,
+    source: &str,
+) -> Option<String> {
+    static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*ret\s*(>\s*0\b|>=\s*1\b)|\b0\s*<\s*args\s*->\s*ret\b")
+            .expect("static regex")
+    });
+    if !intent.asks_for_new_task() || !creates_processes_only(host, source) {
+        return None;
+    }
+    let code = strip_comments(source);
+    let unfiltered: Vec<String> = probe_blocks(&code)
+        .into_iter()
+        .filter(|b| {
+            let reads_ret = args_fields(&reported_in(&b.body))
+                .iter()
+                .any(|f| f == "ret");
+            reads_ret
+                && !code
+                    .get(b.span.clone())
+                    .is_some_and(|t| POSITIVE.is_match(t))
+        })
+        .flat_map(|b| b.probes)
+        .filter(|p| p.target.starts_with("syscalls:sys_exit_"))
+        .map(|p| format!("tracepoint:{}", p.target))
+        .collect();
+    (!unfiltered.is_empty()).then(|| {
+        format!(
+            "the program reports fork's result as the new task at {}, but it returns 0 in the child and -errno on failure (fork(2)): keep only `args->ret > 0`, the child's PID as the parent sees it",
+            unfiltered.join(", ")
+        )
+    })
+}
+
 /// A request about both tasks of an event (the waker and the woken, the sender and the target: the
 /// acting task with [`Concept::TargetTask`]) that reports only the one the event names: the
 /// acting task is the one running the probe, `comm`/`pid` (not `args->comm`).

@@ -786,6 +786,39 @@ fn new_threads_are_told_apart_from_new_processes() {
 }
 
 #[test]
+fn the_child_seen_from_forks_return_is_a_positive_result() {
+    let ask = Intent::read("log each new process: who started it and the child's pid");
+    // fork(2) returns 0 in the child and -errno on failure: neither is a new task.
+    let every_return =
+        "tracepoint:syscalls:sys_exit_fork { printf(\"%s %d\\n\", comm, args->ret); }";
+    let c = check_coverage(&host(), &ask, every_return);
+    assert!(
+        !c.passed() && c.detail().contains("args->ret > 0"),
+        "{}",
+        c.detail()
+    );
+    let parents = "tracepoint:syscalls:sys_exit_fork /args->ret > 0/ { printf(\"%s %d\\n\", comm, args->ret); }";
+    let c = check_coverage(&host(), &ask, parents);
+    assert!(c.passed(), "{}", c.detail());
+    let in_if = "tracepoint:syscalls:sys_exit_fork { if (args->ret >= 1) { printf(\"%s %d\\n\", comm, args->ret); } }";
+    let c = check_coverage(&host(), &ask, in_if);
+    assert!(c.passed(), "{}", c.detail());
+}
+
+#[test]
+fn a_value_asked_per_event_is_not_answered_by_the_last_one_stored() {
+    let ask = Intent::read("log each new process with the parent's name and the child's pid");
+    // The parent's name only in a map nothing reads: printed once, at the end.
+    let stored = "tracepoint:sched:sched_process_fork { @parent = comm; printf(\"%d\\n\", args->child_pid); }";
+    let c = check_coverage(&host(), &ask, stored);
+    assert!(!c.passed(), "{}", c.detail());
+    let printed =
+        "tracepoint:sched:sched_process_fork { printf(\"%s %d\\n\", comm, args->child_pid); }";
+    let c = check_coverage(&host(), &ask, printed);
+    assert!(c.passed(), "{}", c.detail());
+}
+
+#[test]
 fn syscalls_in_general_are_all_of_them() {
     let ask = Intent::read("count failed system calls per process");
     let some = "tracepoint:syscalls:sys_exit_read /args->ret < 0/ { @[comm] = count(); }";
