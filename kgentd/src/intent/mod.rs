@@ -331,12 +331,14 @@ impl Intent {
     }
 
     /// Reads a request with a given vocabulary.
-    pub fn read_with(v: &Vocabulary, text: &str) -> Intent {
+    pub fn read_with(v: &Vocabulary, typed: &str) -> Intent {
+        // "Standard output" is file descriptor 1 (`[[phrase]]`): the request is read as if it
+        // said so, everywhere (its concepts, numbers, words and search text).
+        let meant = with_phrases_meant(v, typed);
+        let text: &str = &meant;
         let lower = text.to_lowercase();
         let ascii_lower = text.to_ascii_lowercase();
-        // "Standard output" is file descriptor 1 (`[[phrase]]`): its number is stated.
-        let meant = with_phrases_meant(v, &ascii_lower).into_owned();
-        let with_digits = spelled_quantities(&meant);
+        let with_digits = spelled_quantities(&ascii_lower);
         let mut concepts: BTreeSet<Concept> = v
             .concepts
             .iter()
@@ -494,7 +496,7 @@ impl Intent {
                 }
                 value_words(&value_masked, &ascii_lower)
             },
-            words: meant
+            words: ascii_lower
                 .replace("'s ", " ")
                 .replace(['-', '\''], " ")
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -507,7 +509,8 @@ impl Intent {
         }
     }
 
-    /// The request as typed.
+    /// The request as read: as typed, with each phrase for a value replaced by what it means
+    /// ("standard output" by "file descriptor 1", `[[phrase]]` in specs-db/intent.toml).
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -763,23 +766,15 @@ pub fn search_text(text: &str) -> String {
 
 /// `phrase` occurs in `s` with no letter or digit on either side.
 /// The request with each phrase for a value (`specs-db/intent.toml` `[[phrase]]`: "standard
-/// output") replaced by what it means ("file descriptor 1"), for its words.
-fn with_phrases_meant<'a>(v: &Vocabulary, lower: &'a str) -> std::borrow::Cow<'a, str> {
-    let mut text = std::borrow::Cow::Borrowed(lower);
-    for p in &v.phrases {
-        for said in &p.said {
-            while let Some(i) = text
-                .match_indices(said.as_str())
-                .map(|(i, _)| i)
-                .find(|&i| alnum_boundary(&text, i, said.len()))
-            {
-                let mut owned = text.into_owned();
-                owned.replace_range(i..i + said.len(), &p.means);
-                text = std::borrow::Cow::Owned(owned);
-            }
+/// output", in any case) replaced by what it means ("file descriptor 1").
+fn with_phrases_meant<'a>(v: &Vocabulary, text: &'a str) -> std::borrow::Cow<'a, str> {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for (re, means) in &v.phrases {
+        if re.is_match(&out) {
+            out = std::borrow::Cow::Owned(re.replace_all(&out, means.as_str()).into_owned());
         }
     }
-    text
+    out
 }
 
 fn contains_phrase(s: &str, phrase: &str) -> bool {

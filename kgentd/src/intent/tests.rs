@@ -762,12 +762,15 @@ fn the_child_of_a_fork_is_read_in_words_of_my_own() {
         "log clones with the parent and the children's process ids",
         "print the name of each child as it is spawned",
         "fork events: child pid and child name",
+        "as programs spawn others, print the spawner and the new PID",
+        "log the ID of every new task alongside its creator's name",
     ] {
         assert!(read(text).asks(Concept::ChildTask), "{text}");
     }
     for text in [
         "show child processes that exit with an error",
         "count forks per parent process",
+        "which programs unshare into a new PID namespace?",
     ] {
         assert!(!read(text).asks(Concept::ChildTask), "{text}");
     }
@@ -1060,6 +1063,14 @@ fn a_noun_after_an_indefinite_article_is_a_kind_not_a_value_to_show() {
     // Said once as a kind and once as a value: a value.
     let both = read("when a task enters a new state, print the state");
     assert!(both.value_words.contains(&"state".to_owned()));
+}
+
+#[test]
+fn a_standard_stream_is_no_failure() {
+    // stdin(3): standard error is file descriptor 2, not an error of the call.
+    let ask = read("Tally writes to standard error by program");
+    assert!(!ask.asks(Concept::Failure), "{ask}");
+    assert!(ask.numbers.contains(&2), "{ask}");
 }
 
 #[test]

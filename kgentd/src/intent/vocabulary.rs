@@ -226,8 +226,8 @@ pub struct Vocabulary {
     pub errnos: Vec<ErrnoEntry>,
     /// Signal numbers.
     pub signals: Vec<SignalEntry>,
-    /// Phrases for values written out in other words.
-    pub phrases: Vec<PhraseEntry>,
+    /// Phrases for values said in other words (any case, whole words), and what they mean.
+    pub phrases: Vec<(Regex, String)>,
 }
 
 impl Vocabulary {
@@ -320,7 +320,13 @@ impl Vocabulary {
                 p.said
             ));
         }
-        v.phrases = file.phrase;
+        for p in file.phrase {
+            let alternatives: Vec<String> = p.said.iter().map(|s| regex::escape(s)).collect();
+            v.phrases.push((
+                regex(&format!(r"\b({})\b", alternatives.join("|")))?,
+                p.means,
+            ));
+        }
         for a in file.abbreviation {
             if a.source.trim().is_empty() || a.words.is_empty() {
                 return Err(format!(
