@@ -90,6 +90,8 @@ pub fn repair_all(host: &HostFacts, intent: &Intent, source: &str) -> (String, V
     notes.extend(n);
     let (repaired, n) = threads_on_newtask(host, intent, &repaired);
     notes.extend(n);
+    let (repaired, n) = children_returned(host, intent, &repaired);
+    notes.extend(n);
     let (repaired, n) = periodic_prints(intent, &repaired);
     notes.extend(n);
     let (repaired, n) = stated_period(intent, &repaired);
@@ -1175,6 +1177,58 @@ fn threads_on_newtask(host: &HostFacts, intent: &Intent, source: &str) -> (Strin
     )
 }
 
+/// A request for the new task answered with fork's result where fork-like calls return
+/// (`sys_exit_fork`, `sys_exit_clone`…; `check::creates_processes_only`) whose block keeps
+/// every result: fork(2) returns 0 in the child and -errno on failure, neither a new task.
+/// The block gets `args->ret > 0` (the child's PID, as the parent sees it).
+fn children_returned(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
+    static POSITIVE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*ret\s*(>\s*0\b|>=\s*1\b)|\b0\s*<\s*args\s*->\s*ret\b")
+            .expect("static regex")
+    });
+    static RESULT: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"\bargs\s*(->|\.)\s*ret\b").expect("static regex"));
+    let unchanged = (source.to_owned(), Vec::new());
+    if !intent.asks_for_new_task() || !crate::check::creates_processes_only(host, source) {
+        return unchanged;
+    }
+    let mut edits = Edits::default();
+    let mut at = Vec::new();
+    for b in probe_blocks(source) {
+        let returns = b
+            .probes
+            .iter()
+            .all(|p| p.is_tracepoint() && p.target.starts_with("syscalls:sys_exit_"));
+        let whole = source.get(b.span.clone()).unwrap_or("");
+        if !returns || !RESULT.is_match(&b.body) || POSITIVE.is_match(whole) {
+            continue;
+        }
+        match &b.predicate {
+            Some(pr) => edits.replace(
+                pr.span.clone(),
+                format!("/({}) && args->ret > 0/", pr.condition),
+            ),
+            None => {
+                let Some(brace) = source[..b.body_span.start].rfind('{') else {
+                    continue;
+                };
+                edits.replace(brace..brace, "/args->ret > 0/\n".to_owned());
+            }
+        }
+        at.extend(b.probes.iter().map(|p| format!("tracepoint:{}", p.target)));
+    }
+    if at.is_empty() {
+        return unchanged;
+    }
+    (
+        edits.apply(source),
+        vec![format!(
+            "args->ret > 0 kept at {}: fork(2) returns the child's PID in the parent, 0 in the child and -errno on failure",
+            at.join(", ")
+        )],
+    )
+}
+
 /// An identity value a request may ask every printed event to carry, and how a printf shows it.
 struct IdentityValue {
     asked: Concept,
@@ -1232,6 +1286,8 @@ fn identity_in_prints(host: &HostFacts, source: &str, intent: &Intent) -> (Strin
         .iter()
         .filter(|v| intent.asks(v.asked))
         .filter(|v| !(creating && matches!(v.asked, Concept::ParentPid | Concept::ParentName)))
+        // There the PID asked with the new task is the child's, not the creator's `pid`.
+        .filter(|v| !(creating && v.asked == Concept::Pid && intent.asks_for_new_task()))
         .filter_map(|v| Regex::new(v.present).ok().map(|re| (v, re)))
         .collect();
     if wanted.is_empty() {
@@ -2258,5 +2314,28 @@ END { print(@moves); }";
             "no tracepoint replaces vfs_unlink: {fixed}"
         );
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn forks_result_is_a_child_only_above_zero() {
+        let h = HostFacts::for_tests_with_syscalls(&["fork", "clone"]);
+        let ask = Intent::read("log each new process: the parent's name and the child's pid");
+        let all = "tracepoint:syscalls:sys_exit_fork { printf(\"%s %d\\n\", comm, args->ret); }\n";
+        let (fixed, notes) = repair_all(&h, &ask, all);
+        assert!(fixed.contains("/args->ret > 0/"), "{fixed}");
+        assert!(notes.iter().any(|n| n.contains("fork(2)")), "{notes:?}");
+        // The creator's pid is not added for the PID asked: that is the child's.
+        assert!(!fixed.contains("pid=%"), "{fixed}");
+        let kept = "tracepoint:syscalls:sys_exit_fork /comm == \"sh\"/ { printf(\"%s %d\\n\", comm, args->ret); }\n";
+        let (fixed, _) = repair_all(&h, &ask, kept);
+        assert!(
+            fixed.contains("/(comm == \"sh\") && args->ret > 0/"),
+            "{fixed}"
+        );
+        // Kept already, or no child asked: unchanged.
+        let done = "tracepoint:syscalls:sys_exit_fork /args->ret > 0/ { printf(\"%s %d\\n\", comm, args->ret); }\n";
+        assert_eq!(repair_all(&h, &ask, done).0, done);
+        let results = Intent::read("print what each fork returns");
+        assert_eq!(repair_all(&h, &results, all).0, all);
     }
 }

@@ -743,6 +743,7 @@ fn the_task_acted_on_is_read_in_words_of_my_own() {
         "who got killed by the OOM reaper?",
         "out-of-memory kills: show the victim's pid",
         "the name of the chosen victim when memory runs out",
+        "print each thread when it gets woken, with its pid",
     ] {
         assert!(read(text).asks(Concept::TargetTask), "{text}");
     }

@@ -201,6 +201,8 @@ mod tests {
         assert_eq!(terms("tasks woken up"), terms("task wake up"));
         assert_eq!(terms("bytes written"), terms("bytes write"));
         assert_eq!(irregular("woken"), Some("wake"));
+        // An adverb the kernel's adjective names (sched_wakeup_new).
+        assert_eq!(terms("newly forked"), terms("new fork"));
         assert_eq!(irregular("bit"), None, "a flag bit is no verb form");
         // A noun of a verb in -mit meets the verb the kernel names events by.
         assert_eq!(

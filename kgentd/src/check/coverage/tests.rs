@@ -2703,6 +2703,34 @@ fn a_size_in_bytes_is_not_compared_with_a_count_of_other_things() {
 }
 
 #[test]
+fn a_file_offset_is_a_number_of_bytes() {
+    // lseek(2): the offset is in bytes; include/linux/types.h `loff_t`.
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "syscalls",
+        "sys_enter_pwrite64",
+        &[
+            ("unsigned int", "fd"),
+            ("const char *", "buf"),
+            ("size_t", "count"),
+            ("loff_t", "pos"),
+        ],
+    )]);
+    let ask = Intent::read("pwrite64() calls writing beyond 4 GiB into a file, by program");
+    let pos =
+        "tracepoint:syscalls:sys_enter_pwrite64 /args->pos > 4294967296/ { @[comm] = count(); }";
+    let c = check_coverage(&h, &ask, pos);
+    assert!(
+        !c.detail().contains("holds no byte count"),
+        "{}",
+        c.detail()
+    );
+    let fd =
+        "tracepoint:syscalls:sys_enter_pwrite64 /args->fd > 4294967296/ { @[comm] = count(); }";
+    let c = check_coverage(&h, &ask, fd);
+    assert!(c.detail().contains("holds no byte count"), "{}", c.detail());
+}
+
+#[test]
 fn a_bit_test_of_other_bits_than_the_ones_spoken_of_keeps_other_calls() {
     let h = HostFacts::for_tests_with_tracepoints(&[(
         "syscalls",

@@ -797,6 +797,16 @@ pub(super) fn byte_bound_on_a_count(
             }) else {
                 continue;
             };
+            // A file offset is a number of bytes (lseek(2): "offset bytes"; include/linux/
+            // types.h `off_t`, `loff_t`): pread64's `pos`, lseek's `offset`.
+            let offset_typed = host.tracepoints.get(&p.target).is_some_and(|tp| {
+                tp.fields
+                    .iter()
+                    .any(|f| f.name == field && matches!(f.ctype.trim(), "off_t" | "loff_t"))
+            });
+            if offset_typed {
+                continue;
+            }
             let call = p
                 .target
                 .strip_prefix("syscalls:sys_enter_")
