@@ -207,6 +207,34 @@ async fn an_event_named_in_plain_words_is_the_one_to_trace() {
 }
 
 #[tokio::test]
+async fn an_event_the_vocabulary_names_is_not_answered_on_a_neighbour_sharing_its_words() {
+    // "Socket state change" names inet_sock_set_state (include/trace/events/sock.h): a tcp
+    // event with "state" in its name (congestion state) loads and runs, but is another event.
+    let cong = "```bpftrace\ntracepoint:tcp:tcp_cong_state_set { printf(\"%d %d\\n\", args->sport, args->cong_state); }\n```";
+    let sock = "```bpftrace\ntracepoint:sock:inet_sock_set_state { printf(\"%d %d %d\\n\", args->sport, args->oldstate, args->newstate); }\n```";
+    let d = TestDaemon::scripted(&[cong, sock]).await;
+    let events = ask_all(
+        &mut d.client().await,
+        "print every socket state change of this machine, old and new state and the local port",
+        4,
+    )
+    .await
+    .expect("ask");
+    let subject = check(&events, "request-subject", 1);
+    assert!(
+        !subject.passed
+            && subject
+                .detail
+                .contains("tracepoint:sock:inet_sock_set_state"),
+        "{}",
+        subject.detail
+    );
+    let answer = final_answer(&events).unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(answer.iterations, 2);
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn a_request_no_candidate_observes_gets_no_answer_naming_its_subject() {
     // Every draft traces a neighbour: the ask ends without an answer, saying what it was about.
     let neighbour = "```bpftrace\ntracepoint:syscalls:sys_enter_fsync { @[comm] = count(); }\n```";

@@ -447,6 +447,9 @@ fn a_size_or_time_to_exceed_is_a_threshold_and_a_count_is_not() {
         ("allocations over 8 MB or lasting above 2 s", Some(2)),
         ("processes that fork more than 3 times", None),
         ("reads under 4 KiB", None),
+        // A verb before "past" passes a bound; "the past N seconds" is a time span.
+        ("pwrite calls whose offset goes past 3 GiB", Some(3)),
+        ("count opens over the past 5 seconds", None),
     ] {
         assert_eq!(read(text).threshold, want, "{text}");
     }

@@ -581,6 +581,19 @@ impl SubjectIndex {
             });
             return (ok, if ok { 1.0 } else { 0.0 });
         }
+        // Where the vocabulary names the subject's kernel objects by their identifiers only
+        // (`names = true`, "TCP state changes": inet_sock_set_state), those are what observe
+        // it: a neighbour sharing the request's everyday words (tcp_cong_state_set) is another
+        // event.
+        let ids: Vec<&String> = s.words.iter().flat_map(|(w, _)| &w.kernel).collect();
+        if !ids.is_empty() && ids.iter().all(|k| k.contains('_')) {
+            let ok = probes.iter().any(|p| {
+                self.probe_words(p)
+                    .iter()
+                    .any(|words| ids.iter().any(|k| words.name.contains(*k)))
+            });
+            return (ok, if ok { 1.0 } else { 0.0 });
+        }
         let best = probes.iter().map(|p| self.score(p, s)).fold(0.0, f32::max);
         let share = if s.best > 0.0 { best / s.best } else { 1.0 };
         (share >= COVERED, share)
