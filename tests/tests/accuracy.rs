@@ -215,7 +215,7 @@ async fn an_event_the_vocabulary_names_is_not_answered_on_a_neighbour_sharing_it
     let d = TestDaemon::scripted(&[cong, sock]).await;
     let events = ask_all(
         &mut d.client().await,
-        "print every socket state change of this machine, old and new state and the local port",
+        "print every socket state change on this machine: its local port, the state before and the state after",
         4,
     )
     .await
