@@ -442,6 +442,16 @@ fn kgentd_intent_refuses_an_event_the_request_does_not_name_beside_one_it_does()
         !out.contains("is named for what the request does not say"),
         "{out}"
     );
+    // A phase the request says sets events apart too: finished requests are not issued ones.
+    let (_, out) = judge_with_intent(
+        "a histogram of the sizes of disk requests as they complete, in sectors",
+        "tracepoint:block:block_rq_issue { @ = hist(args->nr_sector); }",
+    );
+    assert!(
+        out.contains("is named for what the request does not say")
+            && out.contains("block_rq_complete"),
+        "{out}"
+    );
     // A grouping phrase names a key, not the event ("per work item" is no `work` event).
     let (_, out) = judge_with_intent(
         "count workqueue runs started, per work item",

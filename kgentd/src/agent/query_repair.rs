@@ -2232,6 +2232,38 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
         replaced.push(std::mem::replace(e, Expr::Term(Term::Ret)));
     }
     q.group_by.retain(|k| !replaced.contains(k));
+    // A line per call: the size it was passed, shown where the bytes it moved were asked
+    // ("each splice and the number of bytes it moved"), is the result too. Only a field of
+    // the size family (`len`, `count`), and only where no result is shown already.
+    let tallies = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
+    let shows_ret = q
+        .select
+        .iter()
+        .any(|it| *it == Item::Value(Expr::Term(Term::Ret)));
+    if !tallies && !asked_size && !shows_ret {
+        let sized = |f: &str| {
+            crate::knowledge::field_names::family_of(f).is_some_and(|k| k.kind == "size or length")
+                && !pointer(f)
+        };
+        let mut done = false;
+        for it in &mut q.select {
+            let Item::Value(e @ Expr::Term(Term::Field(_))) = it else {
+                continue;
+            };
+            let Expr::Term(Term::Field(f)) = &*e else {
+                continue;
+            };
+            if done || !sized(f) {
+                continue;
+            }
+            let (call, source) = &sources[0];
+            notes.push(format!(
+                "the request asks for what {call}() returns ({source}): ret is shown, not args->{f} (the size it was passed)"
+            ));
+            *e = Expr::Term(Term::Ret);
+            done = true;
+        }
+    }
     notes
 }
 
@@ -2950,6 +2982,25 @@ mod tests {
         let mut q = parse(asked).unwrap();
         let ask = Intent::read("distribution of the bytes programs request from pread64()");
         assert!(bytes_are_result(&mut q, &ask, std::slice::from_ref(&pread)).is_empty());
+        // A line per call shows what it moved, not the size it was passed.
+        let mut splice = event(
+            "sys_enter_splice",
+            &["fd_in", "off_in", "fd_out", "off_out", "len", "flags"],
+            &[],
+        );
+        splice.types.insert("off_in".into(), FieldType::DataPointer);
+        let lines = "SELECT comm, args->len FROM tracepoint:syscalls:sys_enter_splice";
+        let mut q = parse(lines).unwrap();
+        let ask =
+            Intent::read("log every splice() with the program and how many bytes went through");
+        assert_eq!(
+            bytes_are_result(&mut q, &ask, std::slice::from_ref(&splice)).len(),
+            1
+        );
+        assert_eq!(q.select[1], Item::Value(Expr::Term(Term::Ret)));
+        let mut q = parse(lines).unwrap();
+        let ask = Intent::read("log every splice() with the program and the bytes it asks to move");
+        assert!(bytes_are_result(&mut q, &ask, std::slice::from_ref(&splice)).is_empty());
         // Or of what the caller passes (write(2): "up to count bytes from the buffer").
         let mut q = parse(asked).unwrap();
         let ask = Intent::read("distribution of the byte counts passed to pread64()");

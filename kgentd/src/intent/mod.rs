@@ -655,6 +655,11 @@ impl Intent {
             .any(|q| self.ascii_lower.contains(&format!("{q}{s}{q}")))
     }
 
+    /// The request says `phrase` (lower case), as whole words: "in bytes".
+    pub fn says_phrase(&self, phrase: &str) -> bool {
+        contains_phrase(&self.ascii_lower, phrase)
+    }
+
     /// The request uses a form of `word` ("writes", "written" for write): a word starting with
     /// its stem, at most three letters longer than it.
     pub fn uses_word(&self, word: &str) -> bool {

@@ -459,7 +459,9 @@ impl SubjectIndex {
             .filter(|w| !grouping.contains(w.word.as_str()))
             .flat_map(|w| bm25::terms(&w.word))
             .collect();
-        let named = |word: &str| word.len() >= 4 && !PHASES.contains(&word) && says(&said, word);
+        // A phase the request says sets events apart too: "completed requests" are
+        // block_rq_complete's, not block_rq_issue's.
+        let named = |word: &str| word.len() >= 4 && says(&said, word);
         let used = full_names(probes);
         let event_of = |name: &str| -> Option<(String, String)> {
             let (system, event) = name.strip_prefix("tracepoint:")?.split_once(':')?;
@@ -470,7 +472,7 @@ impl SubjectIndex {
             let system: Vec<&str> = system.split('_').collect();
             event
                 .split('_')
-                .filter(|w| !w.is_empty() && !system.contains(w) && !PHASES.contains(w))
+                .filter(|w| !w.is_empty() && !system.contains(w))
                 .map(str::to_owned)
                 .collect()
         };

@@ -323,6 +323,16 @@ pub(super) fn named_field_elsewhere(
             if kind.is_some_and(|k| tp.fields.iter().any(|f| k.names.contains(&f.name))) {
                 continue;
             }
+            // Or in another unit, with a byte twin elsewhere (`nr_sector`, 512-byte sectors:
+            // specs-db/field-names.toml [[in_bytes]]).
+            if kind.is_some_and(|k| k.kind == "size or length")
+                && tp
+                    .fields
+                    .iter()
+                    .any(|f| crate::knowledge::field_names::bytes_of(&f.name).is_some())
+            {
+                continue;
+            }
             // Another traced event of the program may carry it.
             if probes
                 .iter()

@@ -154,7 +154,9 @@ const RULES: &[Rule] = &[
     Rule {
         what: "a size or length",
         asked: Concept::Size,
-        code: r"args\s*->\s*\w*(len|size|sz|count|bytes)\w*|args\s*->\s*ret\b|\bretval\b|\barg[0-9]\b|\$\w+|@\w*\[",
+        // A request's size in 512-byte sectors (include/trace/events/block.h `nr_sector`,
+        // blk_rq_sectors()) is a size too.
+        code: r"args\s*->\s*\w*(len|size|sz|count|bytes)\w*|args\s*->\s*nr_sector\b|args\s*->\s*ret\b|\bretval\b|\barg[0-9]\b|\$\w+|@\w*\[",
         reported: true,
         format: None,
         hint: "print the size argument (or the returned byte count), not only test it",
@@ -484,6 +486,7 @@ pub fn check_coverage(host: &HostFacts, intent: &Intent, source: &str) -> Check 
     missing.extend(values::result_value_untested(intent, source));
     missing.extend(values::result_threshold_uncompared(intent, source));
     missing.extend(values::byte_bound_on_a_count(host, intent, source));
+    missing.extend(values::bytes_in_another_unit(intent, source));
     missing.extend(fields::function_addresses_unnamed(host, intent, source));
     if let Some(m) = events_uncounted_beside_sum(intent, source) {
         missing.push(m);

@@ -2703,6 +2703,35 @@ fn a_size_in_bytes_is_not_compared_with_a_count_of_other_things() {
 }
 
 #[test]
+fn bytes_asked_are_not_reported_in_sectors() {
+    let h = HostFacts::for_tests_with_tracepoints(&[(
+        "block",
+        "block_rq_complete",
+        &[
+            ("dev_t", "dev"),
+            ("sector_t", "sector"),
+            ("unsigned int", "nr_sector"),
+            ("int", "error"),
+        ],
+    )]);
+    let ask = Intent::read("a histogram of how big finished disk requests are, in bytes");
+    let sectors = "tracepoint:block:block_rq_complete { @ = hist(args->nr_sector); }";
+    let c = check_coverage(&h, &ask, sectors);
+    assert!(c.detail().contains("512-byte sectors"), "{}", c.detail());
+    for right in [
+        "tracepoint:block:block_rq_complete { @ = hist(args->nr_sector * 512); }",
+        "tracepoint:block:block_rq_complete { @ = hist(512 * args->nr_sector); }",
+        "tracepoint:block:block_rq_complete { @ = hist(args->nr_sector << 9); }",
+    ] {
+        let c = check_coverage(&h, &ask, right);
+        assert!(c.passed(), "{right}: {}", c.detail());
+    }
+    // Sectors asked: as recorded.
+    let in_sectors = Intent::read("a histogram of how big finished disk requests are, in sectors");
+    assert!(check_coverage(&h, &in_sectors, sectors).passed());
+}
+
+#[test]
 fn a_file_offset_is_a_number_of_bytes() {
     // lseek(2): the offset is in bytes; include/linux/types.h `loff_t`.
     let h = HostFacts::for_tests_with_tracepoints(&[(

@@ -828,6 +828,46 @@ pub(super) fn byte_bound_on_a_count(
     out
 }
 
+/// A size asked "in bytes" reported in another unit: a field that counts 512-byte sectors
+/// (`nr_sector`, with a byte twin in specs-db/field-names.toml [[in_bytes]]) shown or
+/// aggregated without `* 512`, or a field in bytes (the "size or length" family) divided or
+/// shifted down (`args->bytes / 512`: sectors). Only where the request says "in bytes".
+pub(super) fn bytes_in_another_unit(intent: &Intent, source: &str) -> Vec<String> {
+    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(\b\d+\s*\*\s*)?\bargs\s*->\s*(\w+)(\s*(?:\*|/|<<|>>)\s*\d+)?")
+            .expect("static regex")
+    });
+    if !intent.says_phrase("in bytes") {
+        return Vec::new();
+    }
+    let reported = reported_code(source, false);
+    let mut out = Vec::new();
+    for c in FIELD.captures_iter(&strip_comments(&reported)) {
+        let field = &c[2];
+        let before = c.get(1).map_or("", |m| m.as_str()).replace(' ', "");
+        let after = c.get(3).map_or("", |m| m.as_str()).replace(' ', "");
+        let scaled_up = before == "512*" || after == "*512" || after == "<<9";
+        let scaled_down = after.starts_with('/') || after.starts_with(">>");
+        if let Some(bytes) = crate::knowledge::field_names::bytes_of(field) {
+            if !scaled_up {
+                out.push(format!(
+                    "the request asks for bytes, but the program reports `args->{field}`, a count of 512-byte sectors (include/trace/events/block.h): report `args->{field} * 512` (or `args->{bytes}` where the event has it)"
+                ));
+            }
+        } else if scaled_down
+            && crate::knowledge::field_names::family_of(field)
+                .is_some_and(|k| k.kind == "size or length")
+        {
+            out.push(format!(
+                "the request asks for bytes, but the program reports `args->{field}{after}`: `args->{field}` is in bytes already, and dividing it gives another unit"
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// A threshold the request states ("longer than 10 ms", "over 64 MiB", "more than one second":
 /// [`Intent::threshold`], its least reading) that no comparison of the program makes, in any
 /// unit it may be read in: every event is shown or counted where only those beyond it were
