@@ -2236,10 +2236,7 @@ pub fn bytes_are_result(q: &mut Query, intent: &Intent, events: &[EventKeys]) ->
     // ("each splice and the number of bytes it moved"), is the result too. Only a field of
     // the size family (`len`, `count`), and only where no result is shown already.
     let tallies = q.select.iter().any(|it| matches!(it, Item::Agg(..)));
-    let shows_ret = q
-        .select
-        .iter()
-        .any(|it| *it == Item::Value(Expr::Term(Term::Ret)));
+    let shows_ret = q.select.contains(&Item::Value(Expr::Term(Term::Ret)));
     if !tallies && !asked_size && !shows_ret {
         let sized = |f: &str| {
             crate::knowledge::field_names::family_of(f).is_some_and(|k| k.kind == "size or length")
