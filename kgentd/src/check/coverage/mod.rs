@@ -615,6 +615,18 @@ fn without_stores(mut body: String, dead: &[String]) -> String {
 /// is left in them). A test of one (`/@path[tid]/`, `if (@seen[pid])`) shows none of its
 /// values: predicates and `if` conditions are not counted as reads.
 fn unread_maps(source: &str) -> Vec<String> {
+    stored_only_maps(source, true)
+}
+
+/// Maps of `source` that are only stored into with plain values (no aggregation) and never
+/// read (a test is no read): what is left in them is printed once, when tracing ends.
+fn last_value_maps(source: &str) -> Vec<String> {
+    stored_only_maps(source, false)
+}
+
+/// Maps only stored into with plain values, never read outside conditions; with `dropped`,
+/// only those also deleted or cleared.
+fn stored_only_maps(source: &str, dropped: bool) -> Vec<String> {
     static MAP: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"@[A-Za-z_]\w*").expect("static regex"));
     let code: String = probe_blocks(&strip_comments(source))
@@ -637,37 +649,10 @@ fn unread_maps(source: &str) -> Vec<String> {
             ));
             let drops = count(&format!(r"\b(delete|clear|zero)\s*\(\s*{escaped}\b"));
             // Deleted or cleared: its values are not left for the output at the end either.
-            stores > 0 && aggregates == 0 && drops > 0 && stores.saturating_add(drops) == all
-        })
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Maps of `source` that are only stored into with plain values (no aggregation) and never
-/// read: what is left in them is printed once, when tracing ends.
-fn last_value_maps(source: &str) -> Vec<String> {
-    static MAP: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"@[A-Za-z_]\w*").expect("static regex"));
-    let code: String = probe_blocks(&strip_comments(source))
-        .iter()
-        .map(|b| b.body.clone() + "\n")
-        .collect();
-    let mut names: Vec<&str> = MAP.find_iter(&code).map(|m| m.as_str()).collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .filter(|name| {
-            let escaped = regex::escape(name);
-            let count =
-                |re: &str| Regex::new(re).map_or(usize::MAX, |r| r.find_iter(&code).count());
-            let all = count(&format!(r"{escaped}\b"));
-            let stores = count(&format!(r"{escaped}\s*(\[[^\]\n]*\])?\s*=[^=]"));
-            let aggregates = count(&format!(
-                r"{escaped}\s*(\[[^\]\n]*\])?\s*=\s*(count|sum|hist|lhist|avg|min|max|stats)\s*\("
-            ));
-            let drops = count(&format!(r"\b(delete|clear|zero)\s*\(\s*{escaped}\b"));
-            stores > 0 && aggregates == 0 && stores.saturating_add(drops) == all
+            stores > 0
+                && aggregates == 0
+                && (drops > 0 || !dropped)
+                && stores.saturating_add(drops) == all
         })
         .map(str::to_owned)
         .collect()
