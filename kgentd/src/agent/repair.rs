@@ -1182,10 +1182,6 @@ fn threads_on_newtask(host: &HostFacts, intent: &Intent, source: &str) -> (Strin
 /// every result: fork(2) returns 0 in the child and -errno on failure, neither a new task.
 /// The block gets `args->ret > 0` (the child's PID, as the parent sees it).
 fn children_returned(host: &HostFacts, intent: &Intent, source: &str) -> (String, Vec<String>) {
-    static POSITIVE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r"args\s*->\s*ret\s*(>\s*0\b|>=\s*1\b)|\b0\s*<\s*args\s*->\s*ret\b")
-            .expect("static regex")
-    });
     static RESULT: std::sync::LazyLock<Regex> =
         std::sync::LazyLock::new(|| Regex::new(r"\bargs\s*(->|\.)\s*ret\b").expect("static regex"));
     let unchanged = (source.to_owned(), Vec::new());
@@ -1200,7 +1196,7 @@ fn children_returned(host: &HostFacts, intent: &Intent, source: &str) -> (String
             .iter()
             .all(|p| p.is_tracepoint() && p.target.starts_with("syscalls:sys_exit_"));
         let whole = source.get(b.span.clone()).unwrap_or("");
-        if !returns || !RESULT.is_match(&b.body) || POSITIVE.is_match(whole) {
+        if !returns || !RESULT.is_match(&b.body) || crate::check::keeps_positive_result(whole) {
             continue;
         }
         match &b.predicate {

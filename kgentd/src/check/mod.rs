@@ -41,7 +41,8 @@ use crate::knowledge::Knowledge;
 use crate::toolchain::bpftrace::{args_fields, check_load, probe_blocks, LoadVerdict};
 
 pub use coverage::{
-    check_coverage, creates_processes_only, droppable_keys, without_parent_name, KeyDrop,
+    check_coverage, creates_processes_only, droppable_keys, keeps_positive_result,
+    without_parent_name, KeyDrop,
 };
 pub use provoked::Provoked;
 pub use smoke::{

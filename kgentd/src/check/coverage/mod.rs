@@ -39,6 +39,7 @@ use functions::{function_result_unread, function_values_unread};
 pub use keys::{droppable_keys, KeyDrop};
 use keys::{phrase_without_key, tallies_without_key, unasked_keys};
 use syscalls::{named_calls_missing, some_syscalls_for_all, unnamed_syscalls, which_call_untold};
+pub use tasks::keeps_positive_result;
 use tasks::{
     acting_task_missing, child_return_unfiltered, child_task_missing, target_task_missing,
     threads_untold,

@@ -129,10 +129,6 @@ pub(super) fn child_return_unfiltered(
     intent: &Intent,
     source: &str,
 ) -> Option<String> {
-    static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"args\s*->\s*ret\s*(>\s*0\b|>=\s*1\b)|\b0\s*<\s*args\s*->\s*ret\b")
-            .expect("static regex")
-    });
     if !intent.asks_for_new_task() || !creates_processes_only(host, source) {
         return None;
     }
@@ -143,10 +139,7 @@ pub(super) fn child_return_unfiltered(
             let reads_ret = args_fields(&reported_in(&b.body))
                 .iter()
                 .any(|f| f == "ret");
-            reads_ret
-                && !code
-                    .get(b.span.clone())
-                    .is_some_and(|t| POSITIVE.is_match(t))
+            reads_ret && !code.get(b.span.clone()).is_some_and(keeps_positive_result)
         })
         .flat_map(|b| b.probes)
         .filter(|p| p.target.starts_with("syscalls:sys_exit_"))
@@ -158,6 +151,15 @@ pub(super) fn child_return_unfiltered(
             unfiltered.join(", ")
         )
     })
+}
+
+/// Whether `text` keeps only a positive result (`args->ret > 0`, `>= 1`, `0 < args->ret`).
+pub fn keeps_positive_result(text: &str) -> bool {
+    static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"args\s*->\s*ret\s*(>\s*0\b|>=\s*1\b)|\b0\s*<\s*args\s*->\s*ret\b")
+            .expect("static regex")
+    });
+    POSITIVE.is_match(text)
 }
 
 /// A request about both tasks of an event (the waker and the woken, the sender and the target: the
